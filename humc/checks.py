@@ -1,0 +1,80 @@
+"""Small typed accessors over located YAML nodes, shared by the recipe validator and the
+stdlib loader. Each failure is a ``RecipeError`` pointing at the offending key or value."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .errors import RecipeError, did_you_mean
+from .expr import Source
+from .yamlsrc import Node, type_name
+
+_KIND_WORDS = {"mapping": "a mapping", "list": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false", "null": "null"}
+
+
+def describe(kind: str) -> str:
+    return _KIND_WORDS.get(kind, kind)
+
+
+def expect_kind(node: Node, *kinds: str, what: str) -> None:
+    actual = node.kind
+    if actual in kinds or (actual == "integer" and "number" in kinds):
+        return
+    raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
+                      node.span, expected=" or ".join(describe(k) for k in kinds))
+
+
+def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = ()) -> None:
+    expect_kind(node, "mapping", what=what)
+    allowed = list(allowed)
+    for key, span in node.key_spans.items():
+        if key not in allowed:
+            raise RecipeError(f"unknown key '{key}' in {what}", span,
+                              expected="one of: " + ", ".join(allowed), hint=did_you_mean(key, allowed))
+    for key in required:
+        if key not in node.value:
+            raise RecipeError(f"{what} is missing required key '{key}'", node.span,
+                              expected=f"`{key}:` in this mapping")
+
+
+def opt(node: Node, key: str, kind: str | tuple[str, ...], what: str, default: Any = None) -> Any:
+    """The plain value under ``key`` (checked against ``kind``), or ``default`` when absent."""
+    child = node.get(key)
+    if child is None:
+        return default
+    kinds = (kind,) if isinstance(kind, str) else kind
+    expect_kind(child, *kinds, what=f"'{key}' in {what}")
+    return child.plain()
+
+
+def req(node: Node, key: str, kind: str | tuple[str, ...], what: str) -> Any:
+    check_present(node, key, what)
+    return opt(node, key, kind, what)
+
+
+def check_present(node: Node, key: str, what: str) -> None:
+    if node.get(key) is None:
+        raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping")
+
+
+def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
+    """A string or list of strings, with each item's node (for locating later errors)."""
+    if node is None:
+        return []
+    if node.kind == "string":
+        return [(node.value, node)]
+    expect_kind(node, "list", "string", what=what)
+    for item in node.value:
+        expect_kind(item, "string", what=f"each item of {what}")
+    return [(item.value, item) for item in node.value]
+
+
+def expr_source(node: Node) -> Source:
+    """The DSL ``Source`` for a string scalar, so expression errors point inside the YAML."""
+    if not isinstance(node.value, str):
+        raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span)
+    span, offset = node.expr_origin()
+    if node.style in ("|", ">"):
+        span = span.shifted(1, 1)  # block scalars start on the next line
+    return Source(node.value.strip() if node.style in ("|", ">") else node.value, span, offset)

@@ -1,0 +1,158 @@
+"""Command-line interface: humc check | plan | build | push | stdlib."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .compiler import build, load_recipe, node_states, plan_recipe
+from .errors import HumcError
+from .execute import BuildResult
+from .plan import Plan, build_plan
+from .progress import Progress
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn HumcError into a compiler-style message and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HumcError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished work is cached; run the same command again to resume", err=True)
+            sys.exit(130)
+        except Exception as exc:  # an internal bug, not bad input
+            if os.environ.get("HUMC_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                       "  this is a bug in humc; set HUMC_DEBUG=1 for a traceback and please report it", err=True)
+            sys.exit(3)
+
+    return wrapper
+
+
+recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
+cache_opt = click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+                         help="Cache folder (default: the recipe's `cache:` or .humc/cache).")
+out_opt = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+                       help="Output root; the dataset goes to OUT/<name> (default: the recipe's output.dir or out).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="humc")
+def main() -> None:
+    """humc — compile Hum recipes (.hum.yaml) into diverse NLU instruction datasets."""
+
+
+@main.command()
+@recipe_arg
+@reports_errors
+def check(recipe: Path) -> None:
+    """Validate RECIPE (YAML, expressions, stdlib names, sources) without building."""
+    r = load_recipe(recipe)
+    click.echo(f"{recipe}: ok — {len(r.tasks)} task(s), {len(r.sources)} source(s)")
+
+
+@main.command()
+@recipe_arg
+@cache_opt
+@out_opt
+@reports_errors
+def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
+    """Print the compiled execution graph with fingerprints and cache state."""
+    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
+    states = node_states(p)
+    table = Table(title=f"plan for {p.recipe.name}  (fingerprint {p.fingerprint[:16]})")
+    for col in ("node", "kind", "inputs", "fingerprint", "state"):
+        table.add_column(col)
+    for node in p.nodes:
+        state = states[node.id]
+        table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.fingerprint[:16],
+                      f"[green]{state}[/]" if state == "cached" else f"[yellow]{state}[/]")
+    out.print(table)
+
+
+@main.command("build")
+@recipe_arg
+@cache_opt
+@out_opt
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
+@click.option("--push", "push_after", is_flag=True, help="Publish to the Hub afterwards (uses the recipe's `publish:`).")
+@reports_errors
+def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool) -> None:
+    """Build the dataset described by RECIPE."""
+    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
+    result = build(p, progress=Progress(enabled=not quiet))
+    if not quiet:
+        print_summary(result)
+    click.echo(f"wrote {result.output_dir}")
+    if push_after:
+        from .publish_cli import push_recipe_output
+
+        push_recipe_output(p.recipe)
+
+
+def print_summary(result: BuildResult) -> None:
+    table = Table(title="build summary")
+    for col, justify in (("node", "left"), ("status", "left"), ("in", "right"), ("out", "right"),
+                         ("time", "right"), ("notes", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in result.stats:
+        notes = ", ".join(f"{k}: {v}" for k, v in s.notes.items() if v)
+        if s.chunks_reused:
+            notes = (notes + ", " if notes else "") + f"{s.chunks_reused} chunk(s) resumed"
+        color = {"cached": "green", "resumed": "cyan"}.get(s.status, "yellow")
+        table.add_row(s.node, f"[{color}]{s.status}[/]", str(s.records_in), str(s.records_out),
+                      f"{s.seconds:.2f}s", notes)
+    hits = sum(s.status == "cached" for s in result.stats)
+    err.print(table)
+    err.print(f"{hits}/{len(result.stats)} node(s) from cache, {sum(s.seconds for s in result.stats):.2f}s")
+
+
+@main.command("stdlib")
+@click.argument("kind", required=False,
+                type=click.Choice(["tasks", "templates", "guidelines", "rules", "variants"]))
+@reports_errors
+def stdlib_cmd(kind: str | None) -> None:
+    """List the standard library's tasks, templates, guidelines, rules and format variants."""
+    from .stdlib import load_stdlib
+
+    lib = load_stdlib()
+    kinds = [kind] if kind else ["tasks", "templates", "guidelines", "rules", "variants"]
+    for k in kinds:
+        out.print(f"[bold]{k}[/]")
+        if k == "tasks":
+            for t in lib.tasks.values():
+                out.print(f"  {t.id:<28} {t.family:<15} columns: {', '.join(t.columns)}")
+        elif k == "templates":
+            for task, tpls in sorted(lib.templates.items()):
+                out.print(f"  {task:<28} {', '.join(sorted(tpls))}")
+        elif k == "guidelines":
+            for g in lib.guidelines.values():
+                out.print(f"  {g.id:<28} {g.language}  {g.title}")
+        elif k == "rules":
+            for r in lib.rules.values():
+                out.print(f"  {r.id:<28} {r.title}")
+        else:
+            for v in lib.variants.values():
+                out.print(f"  {v.id:<28} codec: {v.spec.codec}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,46 @@
+"""The front door: recipe path -> validated IR -> plan -> executed build.
+
+The CLI and tests call these; each stage module stays independent of the others' callers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .execute import BuildResult, Executor
+from .ir import Recipe
+from .plan import Plan, build_plan
+from .progress import Progress
+from .store import Store
+from .validate import compile_recipe
+
+
+def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None) -> Recipe:
+    recipe = compile_recipe(path)
+    if out_dir is not None:
+        recipe = replace(recipe, output=replace(recipe.output, dir=out_dir / recipe.name))
+    if cache_dir is not None:
+        recipe = replace(recipe, cache_dir=cache_dir)
+    return recipe
+
+
+def plan_recipe(path: Path, **overrides: Path | None) -> Plan:
+    return build_plan(load_recipe(path, **overrides))
+
+
+def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None) -> BuildResult:
+    store = Store(plan.recipe.cache_dir)
+    try:
+        return Executor(plan, store, progress).run(stop_after=stop_after)
+    finally:
+        store.close()
+
+
+def node_states(plan: Plan) -> dict[str, str]:
+    store = Store(plan.recipe.cache_dir)
+    try:
+        ex = Executor(plan, store)
+        return {node.id: ex.status(node) for node in plan.nodes}
+    finally:
+        store.close()

@@ -1,0 +1,286 @@
+"""Execute stage: run a plan's nodes in order, reusing every result the cache holds.
+
+Each node kind has a runner. Chunk-wise runners (map, filter, render, check) turn input
+chunk i into output chunk i, so a resumed build recomputes only the chunks it lacks.
+Whole-stream runners (sample, labels, dedup, split) stream their input and keep only
+small state (a heap, a label set, a hash set).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import HumcError
+from .ir import Recipe, TaskEntry
+from .plan import Plan, PlanNode
+from .progress import Progress
+from .sources import read_source
+from .store import MAIN, ChunkWriter, Store
+from .transforms import RenderContext, check_rendered, gold_table, keep_record, map_record, render_record, stable_hash
+
+CHUNK_SIZE = 1000
+
+
+@dataclass
+class NodeStats:
+    node: str
+    kind: str
+    records_in: int = 0
+    records_out: int = 0
+    seconds: float = 0.0
+    status: str = "built"            # built | cached | resumed
+    chunks_reused: int = 0
+    notes: dict[str, int] = field(default_factory=dict)  # e.g. dropped reasons
+
+
+@dataclass
+class BuildResult:
+    plan: Plan
+    stats: list[NodeStats]
+    output_dir: Path | None = None
+    metas: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> meta
+
+
+class Executor:
+    def __init__(self, plan: Plan, store: Store, progress: Progress | None = None) -> None:
+        self.plan = plan
+        self.recipe: Recipe = plan.recipe
+        self.store = store
+        self.progress = progress or Progress(enabled=False)
+        self.entries: dict[str, TaskEntry] = {e.id: e for e in self.recipe.tasks}
+        self.metas: dict[str, dict[str, Any]] = {}
+
+    def status(self, node: PlanNode) -> str:
+        if node.kind == "write":
+            from .writer import output_is_current
+
+            return "cached" if output_is_current(self.recipe, node.fingerprint) else "to build"
+        return "cached" if self.store.meta(node.fingerprint) is not None else "to build"
+
+    def run(self, *, stop_after: str | None = None) -> BuildResult:
+        stats: list[NodeStats] = []
+        for node in self.plan.nodes:
+            stats.append(self._run_node(node))
+            if node.id == stop_after:
+                break
+        output = self.recipe.output.dir if stop_after is None else None
+        return BuildResult(self.plan, stats, output, self.metas)
+
+    def _run_node(self, node: PlanNode) -> NodeStats:
+        stat = NodeStats(node.id, node.kind)
+        start = time.perf_counter()
+        meta = self.store.meta(node.fingerprint) if node.kind != "write" else None
+        if meta is not None:
+            stat.status, stat.records_in, stat.records_out = "cached", meta.get("in", 0), meta.get("out", 0)
+            stat.notes = dict(meta.get("notes", {}))
+        else:
+            meta = RUNNERS[node.kind](self, node, stat)
+            meta.update({"in": stat.records_in, "out": stat.records_out, "notes": stat.notes})
+            if node.kind != "write":
+                self.store.finish(node.fingerprint, meta)
+            if stat.status == "built" and stat.chunks_reused:
+                stat.status = "resumed"
+        self.metas[node.id] = meta
+        stat.seconds = time.perf_counter() - start
+        return stat
+
+    # ------------------------------------------------------------ helpers
+
+    def input_fp(self, node: PlanNode, i: int = 0) -> str:
+        return self.plan.node(node.inputs[i]).fingerprint
+
+    def input_total(self, node: PlanNode, i: int = 0) -> int:
+        meta = self.store.meta(self.input_fp(node, i))
+        return int(meta.get("out", 0)) if meta else 0
+
+    def chunkwise(self, node: PlanNode, stat: NodeStats,
+                  fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> dict[str, Any]:
+        """Input chunk i -> output chunk i, skipping chunks a killed build already stored."""
+        fp, n = node.fingerprint, 0
+        with self.progress.task(node.id, total=self.input_total(node)) as advance:
+            for i, chunk in enumerate(self.store.read(self.input_fp(node))):
+                out = self.store.chunk(fp, i)
+                if out is None:
+                    out = fn(chunk)
+                    self.store.put_chunk(fp, i, out)
+                else:
+                    stat.chunks_reused += 1
+                stat.records_in += len(chunk)
+                stat.records_out += len(out)
+                n = i + 1
+                advance(len(chunk))
+        return {"chunks": {MAIN: n}}
+
+    def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
+                   total: int | None = None) -> dict[str, Any]:
+        writer = ChunkWriter(self.store, node.fingerprint, CHUNK_SIZE)
+        with self.progress.task(node.id, total=total) as advance:
+            for record in records:
+                writer.add(record)
+                advance(1)
+        writer.flush()
+        stat.records_out = writer.count
+        return {"chunks": {MAIN: writer.chunks}}
+
+    def counted_input(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[dict[str, Any]]:
+        for record in self.store.records(self.input_fp(node, i)):
+            stat.records_in += 1
+            yield record
+
+
+# ---------------------------------------------------------------- runners
+
+
+def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    src = ex.recipe.sources[node.config["source"]]
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for row, raw in read_source(src):
+            stat.records_in += 1
+            yield {"_row": row, "raw": raw}
+
+    return ex.stream_out(node, stat, rows())
+
+
+def _run_map(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    return ex.chunkwise(node, stat, lambda chunk: [
+        map_record(entry, ex.recipe.constants, entry.source, r["_row"], r["raw"]) for r in chunk])
+
+
+def _run_filter(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    return ex.chunkwise(node, stat, lambda chunk: [r for r in chunk if keep_record(entry, ex.recipe.constants, r)])
+
+
+def _run_sample(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """The n records with the smallest seeded hash: deterministic, order-independent, O(n) memory."""
+    n, seed = node.config["n"], node.config["seed"]
+    heap: list[tuple[int, int, dict[str, Any]]] = []
+    for position, record in enumerate(ex.counted_input(node, stat)):
+        key = -stable_hash("sample", seed, record["_source"], record["_row"])
+        item = (key, -position, record)
+        if len(heap) < n:
+            heapq.heappush(heap, item)
+        elif key > heap[0][0]:
+            heapq.heapreplace(heap, item)
+    chosen = sorted(heap, key=lambda item: -item[1])  # keep source order
+    return ex.stream_out(node, stat, (record for _, _, record in chosen), len(chosen))
+
+
+def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    fixed = node.config["fixed"]
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    if fixed is not None:
+        labels = list(fixed)
+    else:
+        found: set[str] = set()
+        column = node.config["column"]
+        for record in ex.counted_input(node, stat):
+            found.update(gold_table(entry, record).column(column))
+        labels = sorted(found)
+    stat.records_out = len(labels)
+    return {"chunks": {}, "labels": labels}
+
+
+def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    labels = None
+    if len(node.inputs) > 1:
+        labels = tuple(ex.store.meta(ex.input_fp(node, 1))["labels"])  # type: ignore[index]
+    ctx = RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name)
+    return ex.chunkwise(node, stat, lambda chunk: [out for r in chunk for out in render_record(ctx, r)])
+
+
+def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    dropped: Counter[str] = Counter()
+
+    def check(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for record in chunk:
+            reason = check_rendered(entry, record)
+            if reason:
+                dropped[reason] += 1
+                continue
+            kept.append({k: v for k, v in record.items() if not k.startswith("_")})
+        return kept
+
+    meta = ex.chunkwise(node, stat, check)
+    stat.notes.update({f"dropped: {k}": v for k, v in dropped.items()})
+    return meta
+
+
+def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    def records() -> Iterator[dict[str, Any]]:
+        for i in range(len(node.inputs)):
+            yield from ex.counted_input(node, stat, i)
+
+    return ex.stream_out(node, stat, records(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
+
+
+def _run_dedup(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    seen: set[int] = set()
+    removed = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal removed
+        for record in ex.counted_input(node, stat):
+            if node.config["enabled"]:
+                key = stable_hash(record["instruction"].strip(), record["output"].strip())
+                if key in seen:
+                    removed += 1
+                    continue
+                seen.add(key)
+            yield record
+
+    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    stat.notes["duplicates removed"] = removed
+    return meta
+
+
+def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """Assign splits by source row, so all variants of one source example share a split."""
+    splits, seed = node.config["splits"], node.config["seed"]
+    writers = {name: ChunkWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name) for name, _ in splits}
+    with ex.progress.task(node.id, total=ex.input_total(node)) as advance:
+        for record in ex.counted_input(node, stat):
+            name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
+            writers[name].add({**record, "split": name})
+            advance(1)
+    for w in writers.values():
+        w.flush()
+    stat.records_out = sum(w.count for w in writers.values())
+    return {"chunks": {n: w.chunks for n, w in writers.items()}, "counts": {n: w.count for n, w in writers.items()}}
+
+
+def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], seed: int, *key: Any) -> str:
+    u = stable_hash("split", seed, *key) / 2**64
+    acc = 0.0
+    for name, fraction in splits:
+        acc += fraction
+        if u < acc:
+            return name
+    return splits[-1][0]
+
+
+def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    from .writer import write_dataset
+
+    return write_dataset(ex, node, stat)
+
+
+RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
+    "load": _run_load, "map": _run_map, "filter": _run_filter, "sample": _run_sample, "labels": _run_labels,
+    "render": _run_render, "check": _run_check, "merge": _run_merge, "dedup": _run_dedup, "split": _run_split,
+    "write": _run_write,
+}
+
+
+class BuildError(HumcError):
+    """A build failed while executing a node."""

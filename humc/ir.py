@@ -1,0 +1,161 @@
+"""The intermediate representation: a validated recipe, as plain dataclasses.
+
+Produced by ``validate``; consumed by ``plan``. Every expression is kept as its AST
+plus its ``Source`` (text and location), so run-time errors still point into the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .expr import Expr, Pipeline, Source
+from .formats import FormatSpec
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """An expression with the text it came from."""
+
+    ast: Expr
+    src: Source
+
+    @property
+    def text(self) -> str:
+        return self.src.text
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    id: str
+    family: str
+    title: str
+    description: str
+    inputs: tuple[str, ...]
+    answer_field: str
+    columns: tuple[str, ...]
+    cardinality: str
+    schema_column: str | None
+    task_categories: tuple[str, ...]
+    task_ids: tuple[str, ...]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str           # e.g. "en_1"
+    task: str
+    language: str
+    text: str
+    path: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Guideline:
+    id: str
+    title: str
+    text: str
+    labels: tuple[tuple[str, str], ...]
+    language: str
+    tasks: tuple[str, ...]
+    digest: str
+
+
+@dataclass(frozen=True)
+class AnswerOp:
+    name: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreferenceRule:
+    id: str
+    title: str
+    text: dict[str, str]           # language -> sentence for the instruction
+    when: Compiled | None
+    then: tuple[AnswerOp, ...]
+    tasks: tuple[str, ...]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    id: str
+    spec: FormatSpec
+    text: dict[str, str]           # language -> Jinja2 format instruction
+    digest: str
+
+
+@dataclass(frozen=True)
+class SourceDef:
+    id: str
+    path: Path | None
+    format: str
+    options: dict[str, Any]
+    dataset: dict[str, Any] | None = None  # Hugging Face dataset: name, config, split, revision
+
+
+@dataclass(frozen=True)
+class Sample:
+    n: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class SchemaSampling:
+    labels: tuple[str, ...] | None  # fixed label set, or None: collected from the data
+    negatives: int | None           # None: show every label
+    shuffle: bool
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    id: str
+    task: TaskDef
+    source: str
+    language: str
+    fields: tuple[tuple[str, Compiled], ...]
+    where: Compiled | None
+    sample: Sample | None
+    schema: SchemaSampling | None
+    guidelines: tuple[Guideline, ...]
+    rules: tuple[PreferenceRule, ...]
+    templates: tuple[Template, ...]
+    variants: tuple[Variant, ...]
+    variants_per_record: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Output:
+    dir: Path
+    splits: tuple[tuple[str, float], ...]
+    shard_rows: int
+    dedup: bool
+    seed: int
+
+
+@dataclass(frozen=True)
+class Publish:
+    repo: str | None
+    private: bool
+    revision: str | None
+    card: dict[str, Any] = field(default_factory=dict)  # pretty_name, tags, source_datasets, template
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+    text: str
+    description: str
+    language: str
+    license: str | None
+    constants: dict[str, Any]
+    sources: dict[str, SourceDef]
+    tasks: tuple[TaskEntry, ...]
+    output: Output
+    publish: Publish | None
+    cache_dir: Path

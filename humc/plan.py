@@ -1,0 +1,111 @@
+"""Plan stage: the recipe IR -> an execution graph (a DAG of typed, content-addressed nodes).
+
+Per task entry:  load -> map -> filter -> sample -> labels -> render -> check
+Then, corpus-wide: merge -> dedup -> split -> write
+A node's fingerprint hashes its kind, its own configuration, the fingerprints of its
+inputs, the digests of the stdlib assets it uses and humc's FORMAT_VERSION, so changing
+one guideline changes only the fingerprints of the render nodes that use it (and what
+follows them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import FORMAT_VERSION
+from .ir import Recipe, TaskEntry
+from .sources import source_digest
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    id: str                      # readable and unique, e.g. "squad/render"
+    kind: str                    # load | map | filter | sample | labels | render | check | merge | dedup | split | write
+    inputs: tuple[str, ...]
+    config: dict[str, Any]       # what the node does, as canonical JSON-able data
+    fingerprint: str
+    entry: str | None = None     # the task entry this node belongs to (None: corpus-wide)
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    nodes: list[PlanNode] = field(default_factory=list)  # topological order
+
+    def node(self, node_id: str) -> PlanNode:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.nodes[-1].fingerprint
+
+
+def fingerprint(kind: str, config: Any, inputs: list[str]) -> str:
+    payload = json.dumps({"v": FORMAT_VERSION, "kind": kind, "config": config, "inputs": inputs},
+                         sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Builder:
+    def __init__(self, recipe: Recipe) -> None:
+        self.plan = Plan(recipe)
+        self.by_id: dict[str, PlanNode] = {}
+
+    def add(self, node_id: str, kind: str, inputs: list[str], config: dict[str, Any], entry: str | None = None) -> str:
+        fp = fingerprint(kind, config, [self.by_id[i].fingerprint for i in inputs])
+        node = PlanNode(node_id, kind, tuple(inputs), config, fp, entry)
+        self.plan.nodes.append(node)
+        self.by_id[node_id] = node
+        return node_id
+
+
+def build_plan(recipe: Recipe) -> Plan:
+    b = _Builder(recipe)
+    loads: dict[str, str] = {}
+    for sid, src in recipe.sources.items():
+        if any(e.source == sid for e in recipe.tasks):
+            loads[sid] = b.add(f"source:{sid}/load", "load", [],
+                               {"source": sid, "format": src.format, "options": src.options, "digest": source_digest(src)})
+    checks = [_entry_nodes(b, recipe, entry, loads[entry.source]) for entry in recipe.tasks]
+    merged = b.add("corpus/merge", "merge", checks, {})
+    dedup = b.add("corpus/dedup", "dedup", [merged], {"enabled": recipe.output.dedup})
+    split = b.add("corpus/split", "split", [dedup], {"splits": recipe.output.splits, "seed": recipe.output.seed})
+    b.add("corpus/write", "write", [split], {
+        "dir": str(recipe.output.dir), "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
+        "publish": None if recipe.publish is None else {"card": recipe.publish.card, "repo": recipe.publish.repo},
+    })
+    return b.plan
+
+
+def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> str:
+    e = entry.id
+    prev = b.add(f"{e}/map", "map", [load], {
+        "fields": [(k, c.text) for k, c in entry.fields], "constants": recipe.constants}, e)
+    if entry.where is not None:
+        prev = b.add(f"{e}/filter", "filter", [prev], {"where": entry.where.text, "constants": recipe.constants}, e)
+    if entry.sample is not None:
+        prev = b.add(f"{e}/sample", "sample", [prev], {"n": entry.sample.n, "seed": entry.sample.seed}, e)
+    inputs = [prev]
+    if entry.task.schema_column is not None:
+        labels = b.add(f"{e}/labels", "labels", [prev], {
+            "column": entry.task.schema_column, "answer_field": entry.task.answer_field,
+            "fixed": None if entry.schema is None else entry.schema.labels, "task": entry.task.digest}, e)
+        inputs.append(labels)
+    render = b.add(f"{e}/render", "render", inputs, _render_config(recipe, entry), e)
+    return b.add(f"{e}/check", "check", [render], {"variants": [(v.id, v.digest) for v in entry.variants]}, e)
+
+
+def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:
+    return {
+        "recipe": recipe.name, "entry": entry.id, "task": [entry.task.id, entry.task.digest], "language": entry.language,
+        "templates": [(t.id, t.digest) for t in entry.templates],
+        "guidelines": [(g.id, g.digest) for g in entry.guidelines],
+        "rules": [(r.id, r.digest) for r in entry.rules],
+        "variants": [(v.id, v.digest, repr(v.spec)) for v in entry.variants],
+        "variants_per_record": entry.variants_per_record, "seed": entry.seed,
+        "schema": None if entry.schema is None else [entry.schema.labels, entry.schema.negatives, entry.schema.shuffle],
+        "constants": recipe.constants,
+    }

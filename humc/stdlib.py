@@ -1,0 +1,233 @@
+"""The standard library of reusable assets — task schemas, instruction templates,
+guidelines, preference rules and format variants — loaded from data folders.
+
+Built-in assets live in ``stdlib/``; a recipe may add its own folders with the same
+layout (``stdlib: [./my_assets]``), whose assets override built-ins of the same id.
+Every asset carries the sha256 of its file, which enters the fingerprints of the graph
+nodes that use it: editing one guideline rebuilds only what depends on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import answerops, formats
+from .checks import check_keys, expr_source, opt, req, string_list
+from .errors import HumcError, RecipeError, did_you_mean
+from .expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
+from .ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
+from .paths import stdlib_dir
+from .yamlsrc import Node, load_yaml
+
+FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
+
+
+@dataclass
+class Stdlib:
+    tasks: dict[str, TaskDef] = field(default_factory=dict)
+    templates: dict[str, dict[str, Template]] = field(default_factory=dict)  # task -> id -> template
+    guidelines: dict[str, Guideline] = field(default_factory=dict)
+    rules: dict[str, PreferenceRule] = field(default_factory=dict)
+    variants: dict[str, Variant] = field(default_factory=dict)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_stdlib(extra_dirs: Iterable[Path] = ()) -> Stdlib:
+    lib = Stdlib()
+    for root in (stdlib_dir(), *extra_dirs):
+        _load_dir(lib, Path(root))
+    return lib
+
+
+def _load_dir(lib: Stdlib, root: Path) -> None:
+    if not root.is_dir():
+        raise RecipeError(f"stdlib folder not found: {root}")
+    for path in sorted((root / "tasks").glob("*.yaml")):
+        task = load_task(path)
+        lib.tasks[task.id] = task
+    for path in sorted((root / "templates").glob("*/*.j2")):
+        tpl = load_template(path)
+        lib.templates.setdefault(tpl.task, {})[tpl.id] = tpl
+    for path in sorted((root / "guidelines").glob("*.yaml")):
+        g = load_guideline(path)
+        lib.guidelines[g.id] = g
+    for path in sorted((root / "rules").glob("*.yaml")):
+        r = load_rule(path)
+        lib.rules[r.id] = r
+    for path in sorted((root / "variants").glob("*.yaml")):
+        v = load_variant(path)
+        lib.variants[v.id] = v
+
+
+def _asset(path: Path) -> tuple[Node, str]:
+    return load_yaml(path), digest(path.read_bytes())
+
+
+def load_task(path: Path) -> TaskDef:
+    node, sha = _asset(path)
+    what = f"task {path.name}"
+    check_keys(node, ["id", "family", "title", "description", "inputs", "answer", "schema", "hf"], what,
+               required=["id", "family", "inputs", "answer"])
+    family = req(node, "family", "string", what)
+    if family not in FAMILIES:
+        raise RecipeError(f"unknown task family '{family}'", node.get("family").span,
+                          expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES))
+    answer = node.get("answer")
+    check_keys(answer, ["field", "columns", "cardinality"], f"'answer' of {what}", required=["field", "columns"])
+    cardinality = opt(answer, "cardinality", "string", what, "many")
+    if cardinality not in ("one", "many"):
+        raise RecipeError("cardinality must be 'one' or 'many'", answer.get("cardinality").span)
+    schema = node.get("schema")
+    schema_column = None
+    columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
+    if schema is not None:
+        check_keys(schema, ["column"], f"'schema' of {what}", required=["column"])
+        schema_column = req(schema, "column", "string", what)
+        if schema_column not in columns:
+            raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.get("column").span,
+                              expected="one of: " + ", ".join(columns))
+    hf = node.get("hf")
+    hf_plain = hf.plain() if hf is not None else {}
+    return TaskDef(
+        id=req(node, "id", "string", what), family=family, title=opt(node, "title", "string", what, ""),
+        description=opt(node, "description", "string", what, ""),
+        inputs=tuple(v for v, _ in string_list(node.get("inputs"), "inputs")),
+        answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
+        schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
+        task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha)
+
+
+def load_template(path: Path) -> Template:
+    data = path.read_bytes()
+    language = path.stem.split("_", 1)[0]
+    return Template(id=path.stem, task=path.parent.name, language=language, text=data.decode("utf-8"),
+                    path=str(path), digest=digest(data))
+
+
+def load_guideline(path: Path) -> Guideline:
+    node, sha = _asset(path)
+    return guideline_from_node(node, f"guideline {path.name}", sha)
+
+
+def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
+    check_keys(node, ["id", "title", "tasks", "language", "text", "labels"], what, required=["id"])
+    labels = opt(node, "labels", "mapping", what, {}) or {}
+    if node.get("text") is None and not labels:
+        raise RecipeError(f"{what} needs `text:` or `labels:`", node.span)
+    return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+                     text=(opt(node, "text", "string", what, "") or "").strip(),
+                     labels=tuple((str(k), str(v).strip()) for k, v in labels.items()),
+                     language=opt(node, "language", "string", what, "en"),
+                     tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
+
+
+def load_rule(path: Path) -> PreferenceRule:
+    node, sha = _asset(path)
+    return rule_from_node(node, f"rule {path.name}", sha)
+
+
+def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
+    check_keys(node, ["id", "title", "tasks", "text", "when", "then"], what, required=["id", "then"])
+    text = node.get("text")
+    texts: dict[str, str] = {}
+    if text is not None:
+        texts = {"en": text.value} if text.kind == "string" else {k: str(v) for k, v in opt(node, "text", "mapping", what).items()}
+    when = None
+    if node.get("when") is not None:
+        src = expr_source(node.get("when"))
+        when = Compiled(parse_expr(src.text, src), src)
+    then_src = expr_source(node.get("then"))
+    ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
+    return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+                          text=texts, when=when, then=ops,
+                          tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
+
+
+def compile_ops(pipe: Pipeline, src: Source) -> tuple[AnswerOp, ...]:
+    """A rule's `then` pipeline -> answer ops, checking names and argument counts."""
+    try:
+        calls = call_parts(pipe)
+    except ValueError:
+        raise RecipeError("a rule's `then` must be answer operations like shortest(\"answer\") | empty_as(\"[]\")",
+                          src.span_of(*pipe.head.pos), expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS))) from None
+    return tuple(_compile_op(call, src) for call in calls)
+
+
+def _compile_op(call: Call, src: Source) -> AnswerOp:
+    where = src.span_of(*call.pos)
+    if call.fn not in answerops.OPS:
+        raise RecipeError(f"unknown answer operation '{call.fn}'", where,
+                          expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS)),
+                          hint=did_you_mean(call.fn, answerops.OPS))
+    _, arity, _ = answerops.OPS[call.fn]
+    if call.kwargs or len(call.args) != arity:
+        raise RecipeError(f"'{call.fn}' takes {arity} positional argument(s)", where,
+                          expected=answerops.signature(call.fn))
+    try:
+        args = tuple(literal_value(a) for a in call.args)
+    except ValueError:
+        raise RecipeError(f"arguments of '{call.fn}' must be constants", where, expected=answerops.signature(call.fn)) from None
+    return AnswerOp(call.fn, args)
+
+
+def load_variant(path: Path) -> Variant:
+    node, sha = _asset(path)
+    what = f"variant {path.name}"
+    check_keys(node, ["id", "codec", "options", "modifiers", "text"], what, required=["id", "codec"])
+    modifiers = []
+    for text, item in string_list(node.get("modifiers"), "modifiers"):
+        src = expr_source(item)
+        modifiers.extend(_modifier(c, src) for c in call_parts(parse_pipeline(text, src)))
+    spec = formats.FormatSpec(req(node, "codec", "string", what), opt(node, "options", "mapping", what, {}) or {},
+                              tuple(modifiers))
+    _check_spec(spec, node.span)
+    text = opt(node, "text", ("mapping", "string"), what, {}) or {}
+    return Variant(id=req(node, "id", "string", what), spec=spec,
+                   text={"en": text} if isinstance(text, str) else dict(text), digest=sha)
+
+
+def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
+    """An inline format variant: `json | shuffle_keys(seed=3)` or `json_pretty | indent(4)`.
+
+    The head names a stdlib variant (whose instruction text is reused) or a bare codec."""
+    calls = call_parts(pipe)
+    head, rest = calls[0], [_modifier(c, src) for c in calls[1:]]
+    base = lib.variants.get(head.fn)
+    if base is not None and not head.args and not head.kwargs:
+        spec = formats.FormatSpec(base.spec.codec, base.spec.options, base.spec.modifiers + tuple(rest))
+        texts = base.text
+    elif head.fn in formats.codec_names():
+        _, options = _modifier(head, src)
+        spec = formats.FormatSpec(head.fn, options, tuple(rest))
+        texts = next((v.text for v in lib.variants.values() if v.spec.codec == head.fn), {})
+    else:
+        names = sorted(set(lib.variants) | set(formats.codec_names()))
+        raise RecipeError(f"unknown format variant '{head.fn}'", src.span_of(*head.pos),
+                          expected="a stdlib variant or codec: " + ", ".join(names), hint=did_you_mean(head.fn, names))
+    _check_spec(spec, src.span_of(*pipe.pos))
+    return Variant(id=src.text.replace(" ", ""), spec=spec, text=texts, digest=digest(src.text.encode()))
+
+
+def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:
+    """A pipeline stage -> (name, keyword options); one positional arg is allowed for one-arg modifiers."""
+    try:
+        kwargs = {k: literal_value(v) for k, v in call.kwargs}
+        args = [literal_value(a) for a in call.args]
+    except ValueError:
+        raise RecipeError(f"arguments of '{call.fn}' must be constants", src.span_of(*call.pos)) from None
+    if args:
+        kwargs["_args"] = args
+    return call.fn, kwargs
+
+
+def _check_spec(spec: formats.FormatSpec, span: Any) -> None:
+    try:
+        formats.check_spec(spec)
+    except HumcError as exc:
+        raise RecipeError(exc.message, span, expected=exc.expected, hint=exc.hint) from None

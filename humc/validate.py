@@ -1,0 +1,382 @@
+"""Validate stage: a located YAML tree -> the recipe IR (``ir.Recipe``).
+
+Checks every key, type, name and expression, and reports compiler-style errors that
+point at the offending node. Collects as many independent errors as it can (one per
+section or task entry) before giving up, so a user fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .checks import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from .errors import ErrorList, HumcError, RecipeError, did_you_mean
+from .expr import check_functions, parse_expr, parse_pipeline, parse_rule
+from .ir import (Compiled, Guideline, Output, PreferenceRule, Publish, Recipe, Sample, SchemaSampling,
+                 SourceDef, TaskEntry, Template, Variant)
+from .sources import FORMATS, infer_format
+from .stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
+                     variant_from_pipeline)
+from .yamlsrc import Node, load_yaml
+
+SUPPORTED_VERSIONS = (1,)
+TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "sources", "tasks",
+            "output", "publish", "cache"]
+TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
+             "preferences", "templates", "formats", "variants_per_record", "seed"]
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+LANGUAGES = ("en", "zh")
+
+T = TypeVar("T")
+
+
+def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
+    """Parse and validate a recipe file; raises RecipeError / ErrorList."""
+    root = load_yaml(path)
+    return Validator(path, root, lib).recipe()
+
+
+class Validator:
+    def __init__(self, path: Path, root: Node, lib: Stdlib | None) -> None:
+        self.path = path
+        self.base = path.parent
+        self.root = root
+        self.errors: list[HumcError] = []
+        self._lib = lib
+
+    def attempt(self, fn: Callable[[], T]) -> T | None:
+        """Run one independent check; record its error and carry on."""
+        try:
+            return fn()
+        except ErrorList as many:
+            self.errors.extend(many.errors)
+        except HumcError as exc:
+            self.errors.append(exc)
+        return None
+
+    def recipe(self) -> Recipe:
+        root = self.root
+        check_keys(root, TOP_KEYS, "the recipe", required=["hum", "name", "tasks"])
+        self._check_version(root.get("hum"))
+        name = req(root, "name", "string", "the recipe")
+        if not NAME_RE.match(name):
+            raise RecipeError(f"invalid recipe name '{name}'", root.get("name").span,
+                              expected="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output folder)")
+        language = self._language(root.get("language"), "en")
+        self.lib = self._lib or load_stdlib(self._paths(root.get("stdlib"), "stdlib"))
+        constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
+        sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
+        tasks = self._tasks(root.get("tasks"), language, sources)
+        output = self.attempt(lambda: self._output(root.get("output"), name))
+        publish = self.attempt(lambda: self._publish(root.get("publish")))
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
+        cache = opt(root, "cache", "string", "the recipe", ".humc/cache")
+        assert output is not None
+        return Recipe(name=name, path=self.path, text=self.path.read_text(encoding="utf-8"),
+                      description=opt(root, "description", "string", "the recipe", "") or "",
+                      language=language, license=opt(root, "license", "string", "the recipe"),
+                      constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
+                      cache_dir=Path(cache))
+
+    # ------------------------------------------------------------ header
+
+    def _check_version(self, node: Node | None) -> None:
+        assert node is not None
+        if node.value not in SUPPORTED_VERSIONS:
+            raise RecipeError(f"unsupported recipe version {node.value!r}", node.span,
+                              expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)))
+
+    def _language(self, node: Node | None, default: str) -> str:
+        if node is None:
+            return default
+        expect_kind(node, "string", what="language")
+        if node.value not in LANGUAGES:
+            raise RecipeError(f"unsupported language '{node.value}'", node.span,
+                              expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES))
+        return node.value
+
+    def _paths(self, node: Node | None, what: str) -> list[Path]:
+        paths = []
+        for text, item in string_list(node, what):
+            p = (self.base / text).resolve()
+            if not p.exists():
+                raise RecipeError(f"{what} path not found: {text}", item.span, expected=f"a path relative to {self.base}")
+            paths.append(p)
+        return paths
+
+    def _constants(self, node: Node | None) -> dict[str, Any]:
+        if node is None:
+            return {}
+        expect_kind(node, "mapping", what="constants")
+        out: dict[str, Any] = {}
+        for key, value in node.value.items():
+            if value.kind == "mapping":
+                check_keys(value, ["file"], f"constant '{key}'", required=["file"])
+                (path,) = self._paths(value.get("file"), f"constant '{key}' file")
+                out[key] = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            else:
+                out[key] = value.plain()
+        return out
+
+    # ------------------------------------------------------------ sources
+
+    def _sources(self, node: Node | None) -> dict[str, SourceDef]:
+        if node is None:
+            raise RecipeError("the recipe has no `sources:`", self.root.span, expected="a mapping of source ids to files")
+        expect_kind(node, "mapping", what="sources")
+        out = {}
+        for sid, snode in node.value.items():
+            src = self.attempt(lambda sid=sid, snode=snode: self._source(sid, snode))
+            if src:
+                out[sid] = src
+        return out
+
+    def _source(self, sid: str, node: Node) -> SourceDef:
+        if node.kind == "string":  # shorthand: `squad: data/squad.json`
+            node = Node({"path": node}, node.span, {"path": node.span})
+        what = f"source '{sid}'"
+        check_keys(node, ["path", "format", "options", "dataset"], what)
+        fmt_node = node.get("format")
+        if node.get("dataset") is not None:
+            dataset = opt(node, "dataset", ("mapping", "string"), what)
+            dataset = {"name": dataset} if isinstance(dataset, str) else dataset
+            return SourceDef(sid, None, "hf", opt(node, "options", "mapping", what, {}) or {}, dataset)
+        check_present(node, "path", what)
+        path_node = node.get("path")
+        (path,) = self._paths(path_node, f"{what} file")
+        fmt = opt(node, "format", "string", what) or infer_format(path)
+        if fmt is None:
+            raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
+                              expected="`format:` one of " + ", ".join(FORMATS))
+        if fmt not in FORMATS:
+            raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
+                              expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS))
+        options = opt(node, "options", "mapping", what, {}) or {}
+        allowed = FORMATS[fmt]
+        for key in options:
+            if key not in allowed:
+                opt_node = node.get("options")
+                raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
+                                  expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
+        return SourceDef(sid, path, fmt, options)
+
+    # ------------------------------------------------------------ tasks
+
+    def _tasks(self, node: Node | None, language: str, sources: dict[str, SourceDef]) -> list[TaskEntry]:
+        assert node is not None
+        expect_kind(node, "list", what="tasks")
+        if not node.value:
+            raise RecipeError("`tasks:` is empty", node.span, expected="at least one task entry")
+        out: list[TaskEntry] = []
+        seen: dict[str, Node] = {}
+        for i, item in enumerate(node.value):
+            entry = self.attempt(lambda item=item, i=i: self._task(item, i, language, sources))
+            if entry is None:
+                continue
+            if entry.id in seen:
+                self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", item.span,
+                                               notes=[f"first used at {seen[entry.id].span}"]))
+            seen[entry.id] = item
+            out.append(entry)
+        return out
+
+    def _task(self, node: Node, index: int, default_language: str, sources: dict[str, SourceDef]) -> TaskEntry:
+        what = f"task entry #{index + 1}"
+        check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"])
+        task_name = req(node, "task", "string", what)
+        task = self.lib.tasks.get(task_name)
+        if task is None:
+            raise RecipeError(f"unknown task '{task_name}'", node.get("task").span,
+                              expected="one of: " + ", ".join(sorted(self.lib.tasks)),
+                              hint=did_you_mean(task_name, self.lib.tasks))
+        entry_id = opt(node, "id", "string", what) or task_name
+        what = f"task '{entry_id}'"
+        source = req(node, "source", "string", what)
+        if source not in sources and self.root.get("sources") is not None and source not in self.root.get("sources").value:
+            raise RecipeError(f"unknown source '{source}'", node.get("source").span,
+                              expected="one of: " + ", ".join(sources), hint=did_you_mean(source, sources))
+        language = self._language(node.get("language"), default_language)
+        fields = self._fields(node.get("fields"), task, what)
+        where = self._expr(node.get("where")) if node.get("where") is not None else None
+        seed = opt(node, "seed", "integer", what, 0)
+        schema = self._schema(node, task, what)
+        return TaskEntry(
+            id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
+            sample=self._sample(node.get("sample"), what), schema=schema,
+            guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
+            rules=tuple(self._rules(node.get("preferences"), task.id)),
+            templates=tuple(self._templates(node.get("templates"), task.id, language)),
+            variants=tuple(self._variants(node.get("formats"))),
+            variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed)
+
+    def _expr(self, node: Node) -> Compiled:
+        src = expr_source(node)
+        ast = parse_expr(src.text, src)
+        check_functions(ast, src)
+        return Compiled(ast, src)
+
+    def _fields(self, node: Node | None, task: Any, what: str) -> tuple[tuple[str, Compiled], ...]:
+        assert node is not None
+        expect_kind(node, "mapping", what=f"'fields' of {what}")
+        needed = [*task.inputs, task.answer_field]
+        for name in needed:
+            if name not in node.value and not (task.id == "mrc_multiple_choice" and name == "context"):
+                raise RecipeError(f"'fields' of {what} does not map '{name}'", node.span,
+                                  expected=f"a mapping for each of: {', '.join(needed)} (task '{task.id}')")
+        out = []
+        for key, value in node.value.items():
+            src = expr_source(value) if value.kind == "string" else None
+            if src is None:
+                raise RecipeError(f"field '{key}' must be an expression string", value.span,
+                                  expected='a field path or expression, e.g. answers.text or tokens | join(" ")')
+            ast = parse_pipeline(src.text, src)
+            check_functions(ast, src)
+            out.append((key, Compiled(ast, src)))
+        return tuple(out)
+
+    def _sample(self, node: Node | None, what: str) -> Sample | None:
+        if node is None:
+            return None
+        if node.kind == "integer":
+            return Sample(self._positive_value(node, "sample"), 0)
+        check_keys(node, ["n", "seed"], f"'sample' of {what}", required=["n"])
+        return Sample(self._positive(node, "n", what, 1), opt(node, "seed", "integer", what, 0))
+
+    def _schema(self, node: Node, task: Any, what: str) -> SchemaSampling | None:
+        labels_node, schema_node = node.get("labels"), node.get("schema")
+        if task.schema_column is None:
+            for n in (labels_node, schema_node):
+                if n is not None:
+                    raise RecipeError(f"task '{task.id}' has no label schema", n.span,
+                                      hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks")
+            return None
+        labels = tuple(v for v, _ in string_list(labels_node, "labels")) if labels_node is not None else None
+        negatives, shuffle = None, True
+        if schema_node is not None:
+            check_keys(schema_node, ["negatives", "shuffle"], f"'schema' of {what}")
+            neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
+            if neg != "all" and (not isinstance(neg, int) or neg < 0):
+                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.get("negatives").span)
+            negatives = None if neg == "all" else neg
+            shuffle = opt(schema_node, "shuffle", "boolean", what, True)
+        return SchemaSampling(labels, negatives, shuffle)
+
+    def _guidelines(self, node: Node | None, task_id: str) -> list[Guideline]:
+        out = []
+        for item in (node.value if node is not None and node.kind == "list" else ([node] if node else [])):
+            if item.kind == "mapping":  # inline guideline
+                out.append(guideline_from_node(item, "inline guideline", digest(repr(item.plain()).encode())))
+                continue
+            expect_kind(item, "string", "mapping", what="a guideline")
+            g = self.lib.guidelines.get(item.value)
+            if g is None:
+                raise RecipeError(f"unknown guideline '{item.value}'", item.span,
+                                  expected="a stdlib guideline id or an inline mapping with `id:` and `text:`",
+                                  hint=did_you_mean(item.value, self.lib.guidelines))
+            self._check_applies(g.tasks, task_id, item, f"guideline '{g.id}'")
+            out.append(g)
+        return out
+
+    def _rules(self, node: Node | None, task_id: str) -> list[PreferenceRule]:
+        out = []
+        for item in (node.value if node is not None and node.kind == "list" else ([node] if node else [])):
+            if item.kind == "mapping":
+                out.append(rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode())))
+                continue
+            expect_kind(item, "string", "mapping", what="a preference rule")
+            text = item.value.strip()
+            if text.startswith("when ") or text.startswith("when\t"):
+                src = expr_source(item)
+                rule = parse_rule(src.text, src)
+                check_functions(rule.when, src)
+                out.append(PreferenceRule(id=f"inline:{text}", title="", text={}, when=Compiled(rule.when, src),
+                                          then=compile_ops(rule.then, src), tasks=(), digest=digest(text.encode())))
+                continue
+            r = self.lib.rules.get(text)
+            if r is None:
+                raise RecipeError(f"unknown preference rule '{text}'", item.span,
+                                  expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
+                                  hint=did_you_mean(text, self.lib.rules))
+            self._check_applies(r.tasks, task_id, item, f"preference rule '{r.id}'")
+            out.append(r)
+        return out
+
+    def _check_applies(self, tasks: tuple[str, ...], task_id: str, node: Node, what: str) -> None:
+        if tasks and task_id not in tasks:
+            raise RecipeError(f"{what} does not apply to task '{task_id}'", node.span,
+                              expected=f"a task among: {', '.join(tasks)}")
+
+    def _templates(self, node: Node | None, task_id: str, language: str) -> list[Template]:
+        available = self.lib.templates.get(task_id, {})
+        if node is None or (node.kind == "string" and node.value == "all"):
+            chosen = [t for t in available.values() if t.language == language]
+            if not chosen:
+                raise RecipeError(f"no '{language}' templates for task '{task_id}' in the stdlib",
+                                  node.span if node else self.root.span)
+            return sorted(chosen, key=lambda t: t.id)
+        out = []
+        for name, item in string_list(node, "templates"):
+            tpl = available.get(name)
+            if tpl is None:
+                raise RecipeError(f"unknown template '{name}' for task '{task_id}'", item.span,
+                                  expected="one of: " + ", ".join(sorted(available)) + ", or `all`",
+                                  hint=did_you_mean(name, available))
+            out.append(tpl)
+        return out
+
+    def _variants(self, node: Node | None) -> list[Variant]:
+        if node is None:
+            return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
+        out = []
+        for text, item in string_list(node, "formats"):
+            src = expr_source(item)
+            out.append(variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib))
+        return out
+
+    def _positive(self, node: Node, key: str, what: str, default: int) -> int:
+        child = node.get(key)
+        return default if child is None else self._positive_value(child, f"'{key}' in {what}")
+
+    def _positive_value(self, node: Node, what: str) -> int:
+        if node.kind != "integer" or node.value < 1:
+            raise RecipeError(f"{what} must be a positive integer", node.span, expected="an integer >= 1")
+        return node.value
+
+    # ------------------------------------------------------------ output / publish
+
+    def _output(self, node: Node | None, name: str) -> Output:
+        if node is None:
+            return Output(Path("out") / name, (("train", 1.0),), 10_000, True, 0)
+        what = "output"
+        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed"], what)
+        splits_node = node.get("splits")
+        splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
+        if splits_node is not None:
+            expect_kind(splits_node, "mapping", what="splits")
+            splits = tuple((k, float(v.value)) for k, v in splits_node.value.items()
+                           if expect_kind(v, "number", what=f"split '{k}'") is None)
+            total = sum(f for _, f in splits)
+            if abs(total - 1.0) > 1e-6 or any(f <= 0 for _, f in splits):
+                raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
+                                  splits_node.span, expected="e.g. {train: 0.9, test: 0.1}")
+            for split in dict(splits):
+                if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", split):
+                    raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
+                                      expected="a name like train, validation or test")
+        out_dir = opt(node, "dir", "string", what, "out")
+        return Output(Path(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
+                      opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0))
+
+    def _publish(self, node: Node | None) -> Publish | None:
+        if node is None:
+            return None
+        what = "publish"
+        check_keys(node, ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"], what)
+        card = {k: node.get(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
+        if node.get("card_template") is not None:
+            (card["template"],) = self._paths(node.get("card_template"), "card_template")
+        return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
+                       revision=opt(node, "revision", "string", what), card=card)
