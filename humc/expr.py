@@ -144,7 +144,7 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
     except UnexpectedToken as exc:
         token = exc.token
         found = "end of text" if token.type == "$END" else repr(str(token))
-        start_pos = token.start_pos if token.start_pos is not None else len(text)
+        start_pos = len(text) if token.type == "$END" or token.start_pos is None else token.start_pos
         raise RecipeError(f"unexpected {found} in {what}", src.span_of(start_pos, start_pos + max(1, len(str(token)))),
                           expected=_describe_expected(exc.expected, what),
                           hint='compare with == (a single = only names a keyword argument)' if str(token) == "=" else _hint_for(what)) from None

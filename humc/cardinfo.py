@@ -1,0 +1,46 @@
+"""Collects what the dataset card documents from a finished build (recipe, plan, node metas)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import __version__
+from .card import CardInfo
+from .ir import Recipe
+
+
+def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str, Any]],
+              split_files: dict[str, list[str]], split_counts: dict[str, int],
+              task_counts: Mapping[str, Mapping[str, int]], variant_counts: Mapping[str, int],
+              template_counts: Mapping[str, int], length_stats: dict[str, dict[str, float]]) -> CardInfo:
+    card = recipe.publish.card if recipe.publish else {}
+    guidelines = {g.id: g for e in recipe.tasks for g in e.guidelines}
+    rules = {r.id: r for e in recipe.tasks for r in e.rules}
+    dedup = metas.get("corpus/dedup", {}).get("notes", {})
+    dropped = {f"{node}: {k}": v for node, m in metas.items() for k, v in m.get("notes", {}).items()
+               if k.startswith("dropped") and v}
+    return CardInfo(
+        name=recipe.name,
+        pretty_name=card.get("pretty_name"),
+        description=recipe.description or None,
+        license=recipe.license,
+        languages=sorted({e.language for e in recipe.tasks}),
+        task_categories=sorted({c for e in recipe.tasks for c in e.task.task_categories}),
+        task_ids=sorted({c for e in recipe.tasks for c in e.task.task_ids}),
+        source_datasets=list(card.get("source_datasets", [])),
+        tags=list(card.get("tags", [])),
+        split_files=split_files,
+        split_counts=split_counts,
+        task_counts={split: dict(sorted(c.items())) for split, c in task_counts.items()},
+        variant_counts=dict(sorted(variant_counts.items())),
+        template_counts=dict(sorted(template_counts.items())),
+        length_stats=length_stats,
+        guidelines=[{"id": g.id, "title": g.title, "text": g.text} for g in guidelines.values()],
+        rules=[{"id": r.id, "text": r.text.get("en") or next(iter(r.text.values()), "")} for r in rules.values()],
+        dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **dropped},
+        llms=[],
+        recipe_text=recipe.text,
+        recipe_fingerprint=fingerprint,
+        humc_version=__version__,
+        user_template=str(card["template"]) if card.get("template") else None,
+    )

@@ -1,0 +1,118 @@
+"""Parse stage: the expression DSL (grammar/expr.lark) and its evaluator."""
+
+import pytest
+
+from humc.errors import RecipeError, Span
+from humc.expr import (Binary, Call, EvalError, Evaluator, Name, Pipeline, Rule, Source, check_functions,
+                       names_used, parse_expr, parse_pipeline, parse_rule)
+
+RECORD = {
+    "context": "Paris is the capital of France.",
+    "answers": {"text": ["Paris", "Paris, France"], "answer_start": [0, 0]},
+    "label": "LOC",
+    "tokens": ["John", "lives", "in", "Paris"],
+    "tags": ["B-PER", "O", "O", "B-LOC"],
+    "choices": [{"text": "red", "label": "A"}, {"text": "blue", "label": "B"}],
+    "n": 3,
+}
+
+
+def ev(text: str, env=RECORD):
+    return Evaluator(Source(text)).eval(parse_pipeline(text), env)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("answers.text[0]", "Paris"),
+    ("answers.text[-1]", "Paris, France"),
+    ("answers.text[7]", None),
+    ('len(context) < 4000 and label != "O"', True),
+    ('label in ["PER", "LOC"]', True),
+    ('label not in ["PER", "LOC"]', False),
+    ("not (n > 2)", False),
+    ("-n + 2 * 4", 5),
+    ("n % 2 == 1 or false", True),
+    ('tokens | join(" ")', "John lives in Paris"),
+    ('tokens | join("-") | upper', "JOHN-LIVES-IN-PARIS"),
+    ("choices.text", ["red", "blue"]),
+    ("choices.label[1]", "B"),
+    ("'single \\'quoted\\''", "single 'quoted'"),
+    ('"tab\\there"', "tab\there"),
+    ("null", None),
+    ("[1, 2, n]", [1, 2, 3]),
+    ('bio_spans(tokens, tags) | len', 2),
+])
+def test_evaluates(text, expected):
+    assert ev(text) == expected
+
+
+def test_ast_shapes():
+    assert parse_expr("a.b[0]").__class__.__name__ == "Item"
+    p = parse_pipeline('json | shuffle_keys(seed=3) | indent(2)')
+    assert isinstance(p, Pipeline) and p.head == Name("json")
+    assert [s.fn for s in p.stages] == ["shuffle_keys", "indent"]
+    assert p.stages[0].kwargs[0][0] == "seed"
+    r = parse_rule('when len(answer) == 0 then empty_as("[]")')
+    assert isinstance(r, Rule) and isinstance(r.when, Binary) and r.then.head == Call("empty_as", (r.then.head.args[0],))
+    assert names_used(parse_expr('len(context) > n and x.y == "z"')) == {"context", "n", "x"}
+
+
+def test_keywords_are_not_names_but_prefixes_are():
+    assert ev("android", {"android": 1}) == 1
+    assert ev("order", {"order": 2}) == 2
+
+
+@pytest.mark.parametrize("text, message, col", [
+    ("len(context < 3", "unexpected end", 16),
+    ('label = "x"', "unexpected '='", 7),
+    ("a and", "unexpected end", 6),
+    ("x | 3", "unexpected '3'", 5),
+    ("a ! b", "unexpected character '!'", 3),
+])
+def test_syntax_errors_point_at_the_column(text, message, col):
+    src = Source(text, Span("r.hum.yaml", 4, 11), 0)
+    with pytest.raises(RecipeError) as info:
+        parse_pipeline(text, src)
+    err = info.value
+    assert message in err.message
+    assert err.span.line == 4 and err.span.col == 10 + col
+    assert err.expected
+
+
+def test_quoted_scalar_offsets_columns_by_the_quote():
+    src = Source("len(x) >", Span("r.hum.yaml", 2, 10), 1)
+    with pytest.raises(RecipeError) as info:
+        parse_expr("len(x) >", src)
+    assert (info.value.span.line, info.value.span.col) == (2, 10 + 1 + 8)
+
+
+def test_equals_gets_a_hint():
+    with pytest.raises(RecipeError) as info:
+        parse_expr('label = "x"')
+    assert "==" in info.value.hint
+
+
+def test_unknown_function_is_reported_with_suggestion():
+    src = Source("lenn(x)", Span("r.hum.yaml", 1, 1))
+    with pytest.raises(RecipeError) as info:
+        check_functions(parse_expr("lenn(x)", src), src)
+    assert "unknown function 'lenn'" in info.value.message and "'len'" in info.value.hint
+
+
+def test_runtime_errors_name_the_field_and_record():
+    src = Source("contxt", Span("r.hum.yaml", 3, 5))
+    with pytest.raises(EvalError) as info:
+        Evaluator(src).eval(parse_expr("contxt"), RECORD, "source 'squad' row 4")
+    assert "unknown field 'contxt'" in info.value.message and "row 4" in info.value.message
+    assert info.value.span.line == 3
+    with pytest.raises(EvalError) as info:
+        ev("answers.txt")
+    assert "no field 'txt'" in info.value.message and "text" in info.value.message
+    with pytest.raises(EvalError, match="cannot apply '<'"):
+        ev('label < 3')
+
+
+def test_no_python_eval():
+    with pytest.raises(RecipeError):
+        parse_expr("__import__('os').system('true')")
+    with pytest.raises(EvalError, match="unknown function"):
+        Evaluator(Source("x")).eval(parse_expr("__import__(\"os\")"), {})

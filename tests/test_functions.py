@@ -1,0 +1,39 @@
+"""Whitelisted expression functions, including the public-dataset adapters."""
+
+import pytest
+
+from humc.functions import FunctionError, bio_spans, duee_events, lookup, spert_relations, zip_records
+
+
+def test_bio_spans_iob2_iob1_and_bioes():
+    tokens = ["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."]
+    tags = ["B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "O", "O"]
+    assert [(s["type"], s["span"]) for s in bio_spans(tokens, tags)] == [("ORG", "EU"), ("MISC", "German"), ("MISC", "British")]
+    # IOB1: I- starts an entity; B- only separates two adjacent entities of one type
+    assert [s["span"] for s in bio_spans(["Peter", "Blackburn", "Paris"], ["I-PER", "I-PER", "I-LOC"])] == ["Peter Blackburn", "Paris"]
+    assert [s["span"] for s in bio_spans(["a", "b", "c"], ["S-X", "B-Y", "E-Y"])] == ["a", "b c"]
+    assert bio_spans(["中", "国"], ["B-LOC", "I-LOC"], sep="") == [{"type": "LOC", "span": "中国", "start": 0, "end": 2}]
+    with pytest.raises(FunctionError):
+        bio_spans(["a"], [])
+
+
+def test_spert_relations():
+    tokens = "John Smith works for Acme".split()
+    entities = [{"type": "Peop", "start": 0, "end": 2}, {"type": "Org", "start": 4, "end": 5}]
+    assert spert_relations(tokens, entities, [{"type": "Work_For", "head": 0, "tail": 1}]) == [
+        {"head": "John Smith", "relation": "Work_For", "tail": "Acme"}]
+    with pytest.raises(FunctionError):
+        spert_relations(tokens, entities, [{"type": "Kill", "head": 0, "tail": 5}])
+
+
+def test_duee_events_keeps_argumentless_events():
+    rows = duee_events([{"event_type": "人生-死亡", "trigger": "去世", "arguments": []}])
+    assert rows == [{"event_type": "人生-死亡", "trigger": "去世", "role": "", "argument": ""}]
+
+
+def test_lookup_and_zip():
+    assert lookup("2", ["World", "Sports"], offset=1) == "Sports"
+    assert lookup("0,1", ["a", "b"]) == ["a", "b"]
+    with pytest.raises(FunctionError):
+        lookup(9, ["a"])
+    assert zip_records(s=["a"], p=["b"], o=["c"]) == [{"s": "a", "p": "b", "o": "c"}]
