@@ -58,7 +58,10 @@ class Validator:
 
     def recipe(self) -> Recipe:
         root = self.root
-        check_keys(root, TOP_KEYS, "the recipe", required=["hum", "name", "tasks"])
+        expect_kind(root, "mapping", what="the recipe")
+        for key in ("hum", "name", "tasks"):
+            check_present(root, key, "the recipe")
+        self.attempt(lambda: check_keys(root, TOP_KEYS, "the recipe"))
         self._check_version(root.get("hum"))
         name = req(root, "name", "string", "the recipe")
         if not NAME_RE.match(name):

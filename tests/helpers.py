@@ -1,0 +1,51 @@
+"""Shared helpers for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from humc.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def copy_recipes(tmp: Path) -> Path:
+    """A private copy of recipes/ (recipes + their data), so tests may edit it."""
+    dest = tmp / "recipes"
+    shutil.copytree(REPO / "recipes", dest)
+    return dest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> Result:
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/<name>; HUMC_UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN / name
+    if os.environ.get("HUMC_UPDATE_GOLDEN") or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if not os.environ.get("HUMC_UPDATE_GOLDEN"):
+            raise AssertionError(f"golden file {path} was missing and has been written; rerun")
+    assert text == path.read_text(encoding="utf-8"), f"output differs from {path} (HUMC_UPDATE_GOLDEN=1 to accept)"
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,113 @@
+"""Bad input gets located, compiler-style errors (file:line:col, caret, expected, hint),
+exit code 2, no traceback and no output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import run_cli
+
+GOOD = """\
+hum: 1
+name: tiny
+sources:
+  qa: data.jsonl
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields:
+      context: context
+      question: question
+      answers: answers
+    where: len(context) > 0
+    preferences: [shortest_span, unanswerable]
+    formats: [json, natural]
+"""
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    rows = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
+            {"context": "The sky is blue.", "question": "Who won?", "answers": []}]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return tmp_path
+
+
+def build_bad(workdir: Path, recipe: str):
+    path = workdir / "bad.hum.yaml"
+    path.write_text(recipe, encoding="utf-8")
+    result = run_cli("build", str(path), "--out", str(workdir / "out"), "--cache", str(workdir / "cache"), "-q")
+    return result, path
+
+
+def test_the_good_recipe_builds(workdir):
+    result, _ = build_bad(workdir, GOOD)
+    assert result.exit_code == 0, result.output
+    assert (workdir / "out" / "tiny" / "README.md").exists()
+
+
+CASES = [
+    # (description, replace-this, with-this, expected first line (after the path), expected text in the rest)
+    ("unknown top key", "name: tiny", "name: tiny\nnmae: x", "2:1: error: unknown key 'nmae' in the recipe", "did you mean 'name'"),
+    ("bad name type", "name: tiny", "name: [1]", "2:7: error: 'name' in the recipe must be a string", "expected: a string"),
+    ("unknown task", "task: mrc_extractive", "task: mrc_extractiv", "7:11: error: unknown task 'mrc_extractiv'", "did you mean 'mrc_extractive'"),
+    ("unknown source", "    source: qa", "    source: qaa", "8:13: error: unknown source 'qaa'", "did you mean 'qa'"),
+    ("missing source file", "  qa: data.jsonl", "  qa: nope.jsonl", "4:7: error: source 'qa' file path not found: nope.jsonl", "expected: a path relative to"),
+    ("unknown rule", "[shortest_span, unanswerable]", "[shortest_spam, unanswerable]", "14:19: error: unknown preference rule 'shortest_spam'", "did you mean 'shortest_span'"),
+    ("unknown variant", "[json, natural]", "[json, natral]", "15:20: error: unknown format variant 'natral'", "did you mean 'natural'"),
+    ("bad filter syntax", "where: len(context) > 0", "where: len(context) >> 0", "13:27: error: unexpected '>' in expression", "expected:"),
+    ("single equals", "where: len(context) > 0", 'where: context = "x"', "13:20: error: unexpected '=' in expression", "compare with =="),
+    ("unknown function", "where: len(context) > 0", "where: lenght(context) > 0", "13:12: error: unknown function 'lenght'", "did you mean 'len'"),
+    ("missing field mapping", "      answers: answers\n", "", "9:5: error: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
+    ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:46: error: unknown answer operation 'empty'", "empty_as"),
+    ("bad version", "hum: 1", "hum: 7", "1:6: error: unsupported recipe version 7", "expected: hum: 1"),
+    ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error: duplicate key 'name'", "first defined at"),
+    ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1", "e.g. {train: 0.9"),
+]
+
+
+@pytest.mark.parametrize("desc, old, new, first, detail", CASES, ids=[c[0] for c in CASES])
+def test_bad_recipe_is_reported_precisely(workdir, desc, old, new, first, detail):
+    assert old in GOOD
+    result, path = build_bad(workdir, GOOD.replace(old, new, 1))
+    assert result.exit_code == 2
+    out = result.output
+    assert "Traceback" not in out
+    assert out.splitlines()[0] == f"{path}:{first}", out
+    assert detail in out
+    assert " | " in out and "^" in out  # the offending line with a caret
+    assert not (workdir / "out").exists()
+
+
+def test_runtime_record_error_points_to_expression_and_row(workdir):
+    bad = GOOD.replace("      question: question", "      question: questoin")
+    result, path = build_bad(workdir, bad)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{path}:11:17: error: unknown field 'questoin' (source 'qa' row 0)")
+    assert not (workdir / "out").exists()
+
+
+def test_malformed_source_line_is_located(workdir):
+    (workdir / "data.jsonl").write_text('{"context": "a", "question": "b", "answers": []}\n{"context": oops}\n')
+    result, _ = build_bad(workdir, GOOD)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{workdir / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
+
+
+def test_several_errors_are_reported_together(workdir):
+    bad = GOOD.replace("task: mrc_extractive", "task: nope").replace("name: tiny", "name: tiny\nextra: 1")
+    result, _ = build_bad(workdir, bad)
+    assert result.exit_code == 2
+    assert "unknown key 'extra'" in result.output and "unknown task 'nope'" in result.output
+    assert "2 error(s); nothing was written." in result.output
+    check = run_cli("check", str(workdir / "bad.hum.yaml"))
+    assert check.exit_code == 2
+
+
+def test_missing_recipe_file(tmp_path):
+    result = run_cli("check", str(tmp_path / "none.hum.yaml"))
+    assert result.exit_code == 2 and "no such file" in result.output
