@@ -134,6 +134,7 @@ def restrict_to_labels(entry: TaskEntry, table: AnswerTable, labels: Sequence[st
 def _jinja(text: str) -> jinja2.Template:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["zip"] = lambda a, b: list(zip(a, b))
     return env.from_string(text)
 
 
@@ -216,7 +217,7 @@ def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
         columns=list(entry.task.columns),
         option_labels=list(record.get("option_labels") or OPTION_LETTERS[:len(options)]),
         format_instruction=render_template(variant.text.get(lang) or variant.text.get("en", ""),
-                                           {"fields": list(entry.task.columns), "cardinality": entry.task.cardinality,
+                                           {"fields": formats.shown_keys(variant.spec, entry.task.columns), "cardinality": entry.task.cardinality,
                                             "empty": empty}, f"variant {variant.id}"),
     )
     return variables

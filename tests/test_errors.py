@@ -52,21 +52,21 @@ def test_the_good_recipe_builds(workdir):
 
 CASES = [
     # (description, replace-this, with-this, expected first line (after the path), expected text in the rest)
-    ("unknown top key", "name: tiny", "name: tiny\nnmae: x", "2:1: error: unknown key 'nmae' in the recipe", "did you mean 'name'"),
-    ("bad name type", "name: tiny", "name: [1]", "2:7: error: 'name' in the recipe must be a string", "expected: a string"),
+    ("unknown top key", "name: tiny", "name: tiny\nnmae: x", "3:1: error: unknown key 'nmae' in the recipe", "did you mean 'name'"),
+    ("bad name type", "name: tiny", "name: [1]", "2:7: error: 'name' in the recipe must be a string, not a list", "expected: a string"),
     ("unknown task", "task: mrc_extractive", "task: mrc_extractiv", "7:11: error: unknown task 'mrc_extractiv'", "did you mean 'mrc_extractive'"),
     ("unknown source", "    source: qa", "    source: qaa", "8:13: error: unknown source 'qaa'", "did you mean 'qa'"),
     ("missing source file", "  qa: data.jsonl", "  qa: nope.jsonl", "4:7: error: source 'qa' file path not found: nope.jsonl", "expected: a path relative to"),
     ("unknown rule", "[shortest_span, unanswerable]", "[shortest_spam, unanswerable]", "14:19: error: unknown preference rule 'shortest_spam'", "did you mean 'shortest_span'"),
-    ("unknown variant", "[json, natural]", "[json, natral]", "15:20: error: unknown format variant 'natral'", "did you mean 'natural'"),
-    ("bad filter syntax", "where: len(context) > 0", "where: len(context) >> 0", "13:27: error: unexpected '>' in expression", "expected:"),
+    ("unknown variant", "[json, natural]", "[json, natral]", "15:21: error: unknown format variant 'natral'", "did you mean 'natural'"),
+    ("bad filter syntax", "where: len(context) > 0", "where: len(context) >> 0", "13:26: error: unexpected '>' in expression", "expected:"),
     ("single equals", "where: len(context) > 0", 'where: context = "x"', "13:20: error: unexpected '=' in expression", "compare with =="),
     ("unknown function", "where: len(context) > 0", "where: lenght(context) > 0", "13:12: error: unknown function 'lenght'", "did you mean 'len'"),
-    ("missing field mapping", "      answers: answers\n", "", "9:5: error: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
-    ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:46: error: unknown answer operation 'empty'", "empty_as"),
+    ("missing field mapping", "      answers: answers\n", "", "10:7: error: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
+    ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:47: error: unknown answer operation 'empty'", "empty_as"),
     ("bad version", "hum: 1", "hum: 7", "1:6: error: unsupported recipe version 7", "expected: hum: 1"),
     ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error: duplicate key 'name'", "first defined at"),
-    ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1", "e.g. {train: 0.9"),
+    ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
 ]
 
 

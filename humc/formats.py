@@ -1,0 +1,437 @@
+"""Answer format variants: render a gold AnswerTable as text, and parse such text back.
+
+The law every codec obeys (tested with hypothesis):
+
+    parse(spec, render(spec, table), table.fields, table.cardinality) == table
+
+for gold values without leading/trailing whitespace. Codecs:
+
+    json            ["Paris"] / [{"type": "LOC", "span": "Paris"}] / {"answer": "x"}
+    jsonl           one JSON object per line
+    tuples          Python-like literals: [('LOC', 'Paris')] / ('LOC', 'Paris') / 'x'
+    markdown_table  | type | span |  with a header row
+    markdown_list   - type: LOC; span: Paris
+    natural         The answers are "Paris" and "Rome".
+
+Modifiers (later pipeline stages, e.g. ``json | shuffle_keys(seed=3)``) set one render
+setting each; a variant file may set the same settings under ``options:``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .answers import AnswerTable
+from .errors import HumcError
+
+Row = tuple[str, ...]
+
+
+class FormatParseError(HumcError):
+    """Text that does not parse in the expected answer format."""
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    codec: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    modifiers: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+
+# ------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    arg: str                        # the modifier's argument name
+    check: Callable[[Any], bool]
+    describe: str
+    default: Any                    # value when the modifier is used without an argument
+
+
+KEY_CASES = {"upper": str.upper, "lower": str.lower, "title": str.title}
+SETTINGS: dict[str, Setting] = {
+    "shuffle_keys": Setting("seed", lambda v: type(v) is int, "shuffle_keys(seed=<int>)", 0),
+    "indent": Setting("n", lambda v: type(v) is int and 0 <= v <= 8, "indent(<0..8>)", 2),
+    "key_case": Setting("case", lambda v: v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None),
+    "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True),
+    "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True),
+}
+CODEC_SETTINGS: dict[str, frozenset[str]] = {
+    "json": frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact"}),
+    "jsonl": frozenset({"shuffle_keys", "key_case", "ensure_ascii"}),
+    "tuples": frozenset(),
+    "markdown_table": frozenset({"key_case"}),
+    "markdown_list": frozenset({"key_case"}),
+    "natural": frozenset({"key_case"}),
+}
+
+
+def codec_names() -> tuple[str, ...]:
+    return tuple(CODEC_SETTINGS)
+
+
+def modifier_names() -> tuple[str, ...]:
+    return tuple(SETTINGS)
+
+
+def shown_keys(spec: FormatSpec, fields: Sequence[str]) -> list[str]:
+    """The column names as this variant writes them (after key_case)."""
+    case = KEY_CASES.get(settings(spec).get("key_case") or "")
+    return [case(f) if case else f for f in fields]
+
+
+def check_spec(spec: FormatSpec) -> None:
+    """Raise HumcError unless the codec, its options and modifiers are all valid."""
+    settings(spec)
+
+
+def settings(spec: FormatSpec) -> dict[str, Any]:
+    if spec.codec not in CODEC_SETTINGS:
+        raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODEC_SETTINGS))
+    allowed = CODEC_SETTINGS[spec.codec]
+    out: dict[str, Any] = {}
+    for name, value in spec.options.items():
+        out[name] = _checked(spec.codec, allowed, name, value, "option")
+    for name, kwargs in spec.modifiers:
+        out[name] = _checked(spec.codec, allowed, name, _modifier_value(name, kwargs), "modifier")
+    return out
+
+
+def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
+    setting = SETTINGS.get(name)
+    if setting is None:
+        return None  # reported by _checked
+    args = list(kwargs.get("_args", []))
+    named = {k: v for k, v in kwargs.items() if k != "_args"}
+    if set(named) - {setting.arg} or len(args) + len(named) > 1:
+        raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe)
+    if not args and not named:
+        if setting.default is None:
+            raise HumcError(f"modifier '{name}' needs an argument", expected=setting.describe)
+        return setting.default
+    return args[0] if args else named[setting.arg]
+
+
+def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: str) -> Any:
+    if name not in SETTINGS:
+        raise HumcError(f"unknown format {kind} '{name}'", expected="one of: " + ", ".join(SETTINGS))
+    if name not in allowed:
+        raise HumcError(f"format {kind} '{name}' does not apply to codec '{codec}'",
+                        expected=f"for {codec}: " + (", ".join(sorted(allowed)) or "no options"))
+    if not SETTINGS[name].check(value):
+        raise HumcError(f"bad value {value!r} for format {kind} '{name}'", expected=SETTINGS[name].describe)
+    return value
+
+
+# ------------------------------------------------------------------ public API
+
+
+def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed: int = 0) -> str:
+    """The table as text. ``empty`` replaces the codec's own rendering of an empty answer."""
+    codec = CODECS[spec.codec]
+    if not table.rows and (empty is not None or codec.empty(table.cardinality) is not None):
+        return empty if empty is not None else codec.empty(table.cardinality)
+    s = settings(spec)
+    rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
+    return codec.render(table, s, rng)
+
+
+def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
+          empty: str | None = None) -> AnswerTable:
+    """Text in this format -> AnswerTable; raises FormatParseError."""
+    fields = tuple(fields)
+    stripped = _unfence(text)
+    codec = CODECS[spec.codec]
+    if stripped in (empty and empty.strip(), codec.empty(cardinality)):
+        return AnswerTable(fields, (), cardinality)
+    rows = codec.parse(stripped, fields, cardinality)
+    if cardinality == "one" and len(rows) > 1:
+        raise FormatParseError(f"expected one answer, found {len(rows)}")
+    return AnswerTable(fields, tuple(rows), cardinality)
+
+
+@dataclass(frozen=True)
+class Codec:
+    render: Callable[[AnswerTable, dict[str, Any], random.Random], str]
+    parse: Callable[[str, Row, str], list[Row]]
+    empty: Callable[[str], str | None]  # the text of an empty answer; None: render it normally
+
+
+def _unfence(text: str) -> str:
+    """Drop a surrounding ```lang … ``` fence, as LLMs often add one."""
+    t = text.strip()
+    if t.startswith("```") and t.endswith("```") and "\n" in t:
+        t = t[t.index("\n") + 1:-3]
+    return t.strip()
+
+
+# ------------------------------------------------------------------ keys and rows
+
+
+def _keys(table: AnswerTable, s: Mapping[str, Any]) -> list[str]:
+    case = KEY_CASES.get(s.get("key_case") or "")
+    return [case(f) if case else f for f in table.fields]  # same rule as shown_keys
+
+
+def _key_order(n: int, s: Mapping[str, Any], rng: random.Random) -> list[int]:
+    order = list(range(n))
+    if "shuffle_keys" in s:
+        rng.shuffle(order)
+    return order
+
+
+def _obj(row: Row, keys: list[str], order: list[int]) -> dict[str, str]:
+    return {keys[i]: row[i] for i in order}
+
+
+def _row_from_obj(obj: Mapping[str, Any], fields: Row) -> Row:
+    by_key = {str(k).lower(): v for k, v in obj.items()}
+    wanted = [f.lower() for f in fields]
+    if sorted(by_key) != sorted(wanted):
+        raise FormatParseError(f"object has keys {sorted(obj)}, expected {list(fields)}")
+    return tuple(_text(by_key[k]) for k in wanted)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise FormatParseError(f"answer value {value!r} is not text")
+
+
+def _row_from_item(item: Any, fields: Row) -> Row:
+    if isinstance(item, Mapping):
+        return _row_from_obj(item, fields)
+    if isinstance(item, (list, tuple)) and len(item) == len(fields) and len(fields) > 1:
+        return tuple(_text(v) for v in item)
+    if len(fields) == 1 and not isinstance(item, (list, tuple, Mapping)):
+        return (_text(item),)
+    raise FormatParseError(f"answer item {item!r} does not match the columns {list(fields)}")
+
+
+def _rows_from_data(data: Any, fields: Row, cardinality: str) -> list[Row]:
+    if cardinality == "one":
+        return [] if data is None else [_row_from_item(data, fields)]
+    if not isinstance(data, list):
+        raise FormatParseError(f"expected a list of answers, found {type(data).__name__}")
+    return [_row_from_item(item, fields) for item in data]
+
+
+# ------------------------------------------------------------------ json / jsonl
+
+
+def _dump(value: Any, s: Mapping[str, Any], one_line: bool = False) -> str:
+    compact = s.get("compact", False)
+    return json.dumps(value, ensure_ascii=s.get("ensure_ascii", False),
+                      indent=None if one_line or compact else s.get("indent"),
+                      separators=(",", ":") if compact else None)
+
+
+def _render_json(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys, single = _keys(table, s), len(table.fields) == 1
+    if table.cardinality == "one":
+        value: Any = _obj(table.rows[0], keys, _key_order(len(keys), s, rng)) if table.rows else None
+    elif single:
+        value = [r[0] for r in table.rows]
+    else:
+        value = [_obj(r, keys, _key_order(len(keys), s, rng)) for r in table.rows]
+    return _dump(value, s)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise FormatParseError(f"invalid JSON: {exc}") from None
+
+
+def _parse_json(text: str, fields: Row, cardinality: str) -> list[Row]:
+    return _rows_from_data(_loads(text), fields, cardinality)
+
+
+def _render_jsonl(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys = _keys(table, s)
+    return "\n".join(_dump(_obj(r, keys, _key_order(len(keys), s, rng)), s, one_line=True) for r in table.rows)
+
+
+def _parse_jsonl(text: str, fields: Row, cardinality: str) -> list[Row]:
+    rows = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            obj = _loads(line)
+            if not isinstance(obj, dict):
+                raise FormatParseError(f"line {n} is not a JSON object")
+            rows.append(_row_from_obj(obj, fields))
+    return rows
+
+
+# ------------------------------------------------------------------ tuples
+
+
+def _render_tuples(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    single = len(table.fields) == 1
+    if table.cardinality == "one":
+        return repr(table.rows[0][0] if single else tuple(table.rows[0])) if table.rows else "None"
+    return repr([r[0] if single else tuple(r) for r in table.rows])
+
+
+def _parse_tuples(text: str, fields: Row, cardinality: str) -> list[Row]:
+    try:
+        data = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise FormatParseError(f"not a Python literal: {exc}") from None
+    return _rows_from_data(data, fields, cardinality)
+
+
+# ------------------------------------------------------------------ markdown
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"n": "\n", "r": "\r"}
+
+
+def _escape(value: str, special: str) -> str:
+    return "".join(_ESCAPES.get(ch) or ("\\" + ch if ch in special else ch) for ch in value)
+
+
+def _split_escaped(line: str, sep: str | None = None) -> list[str]:
+    """Split on unescaped `sep` (never, when None), unescaping \\x sequences in the parts."""
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and i + 1 < len(line):
+            cur.append(_UNESCAPES.get(line[i + 1], line[i + 1]))
+            i += 2
+            continue
+        if ch == sep:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def _md_cell(value: str) -> str:
+    return _escape(value, "|")
+
+
+def _render_md_table(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys = _keys(table, s)
+    lines = ["| " + " | ".join(_md_cell(k) for k in keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.rows]
+    return "\n".join(lines)
+
+
+def _md_cells(line: str, n: int) -> list[str]:
+    line = line.strip()
+    cells = _split_escaped(line[1:], "|") if line.startswith("|") else []
+    if not cells or cells[-1].strip():
+        raise FormatParseError(f"table row {line!r} must start and end with '|'")
+    if len(cells) - 1 != n:
+        raise FormatParseError(f"table row {line!r} has {len(cells) - 1} cells, expected {n}")
+    return [c.strip() for c in cells[:-1]]
+
+
+def _parse_md_table(text: str, fields: Row, cardinality: str) -> list[Row]:
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if len(lines) < 2 or not set(lines[1].replace("|", "").strip()) <= set("-: "):
+        raise FormatParseError("a markdown table needs a header row and a |---| separator row")
+    header = [h.lower() for h in _md_cells(lines[0], len(fields))]
+    if sorted(header) != sorted(f.lower() for f in fields):
+        raise FormatParseError(f"table columns {header} differ from {list(fields)}")
+    order = [header.index(f.lower()) for f in fields]
+    return [tuple(cells[i] for i in order) for cells in (_md_cells(ln, len(fields)) for ln in lines[2:])]
+
+
+NONE_ITEM = "(none)"
+
+
+def _render_md_list(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys = _keys(table, s)
+    if len(keys) == 1:
+        return "\n".join(f"- {_escape(r[0], '')}" for r in table.rows)
+    return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" for k, v in zip(keys, r)) for r in table.rows)
+
+
+def _parse_md_list(text: str, fields: Row, cardinality: str) -> list[Row]:
+    rows = []
+    for line in (ln.strip() for ln in text.split("\n")):
+        if not line:
+            continue
+        if not (line[:2] in ("- ", "* ") or line in ("-", "*")):
+            raise FormatParseError(f"list item {line!r} must start with '- '")
+        item = line[2:]
+        if len(fields) == 1:
+            rows.append((_split_escaped(item)[0].strip(),))
+            continue
+        obj = {}
+        for part in _split_escaped(item, ";"):
+            key, colon, value = part.partition(":")
+            if not colon:
+                raise FormatParseError(f"list item part {part!r} needs 'key: value'")
+            obj[key.strip()] = value.strip()
+        rows.append(_row_from_obj(obj, fields))
+    return rows
+
+
+# ------------------------------------------------------------------ natural language
+
+NO_ANSWER = "There is no answer."
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_PAIR = re.compile(r"([A-Za-z_]\w*) is (" + _QUOTED + ")")
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys, rows = _keys(table, s), table.rows
+    if len(keys) == 1:
+        quoted = [_quote(r[0]) for r in rows]
+        return f"The answer is {quoted[0]}." if len(rows) == 1 else f"The answers are {_and_list(quoted)}."
+    described = [", ".join(f"{k} is {_quote(v)}" for k, v in zip(keys, r)) for r in rows]
+    if len(rows) == 1:
+        return f"The answer: {described[0]}."
+    return f"There are {len(rows)} answers: " + "; ".join(f"({i}) {d}" for i, d in enumerate(described, 1)) + "."
+
+
+def _unquote(token: str) -> str:
+    return json.loads(token)
+
+
+def _parse_natural(text: str, fields: Row, cardinality: str) -> list[Row]:
+    if len(fields) == 1:
+        values = [_unquote(m.group(0)) for m in re.finditer(_QUOTED, text)]
+        if not values:
+            raise FormatParseError('no quoted answer found (answers are written in "double quotes")')
+        return [(v,) for v in values]
+    pairs = [(m.group(1), _unquote(m.group(2))) for m in _PAIR.finditer(text)]
+    n = len(fields)
+    if not pairs or len(pairs) % n:
+        raise FormatParseError(f'expected groups of {n} `key is "value"` pairs, found {len(pairs)} pairs')
+    return [_row_from_obj(dict(pairs[i:i + n]), fields) for i in range(0, len(pairs), n)]
+
+
+CODECS: dict[str, Codec] = {
+    "json": Codec(_render_json, _parse_json, lambda card: "null" if card == "one" else "[]"),
+    "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card: ""),
+    "tuples": Codec(_render_tuples, _parse_tuples, lambda card: "None" if card == "one" else "[]"),
+    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card: None),
+    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card: NONE_ITEM),
+    "natural": Codec(_render_natural, _parse_natural, lambda card: NO_ANSWER),
+}

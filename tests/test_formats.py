@@ -1,0 +1,136 @@
+"""Answer formats: examples of each codec, and the round-trip law as a property test."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from humc import formats
+from humc.answers import AnswerTable
+from humc.errors import HumcError
+from humc.formats import FormatParseError, FormatSpec
+
+NER = AnswerTable(("type", "span"), (("PER", "Ada Lovelace"), ("LOC", "London")), "many")
+SPANS = AnswerTable(("answer",), (("the Normans",),), "one")
+
+
+def spec(codec: str, *modifiers: tuple[str, dict], **options: object) -> FormatSpec:
+    return FormatSpec(codec, options, tuple(modifiers))
+
+
+@pytest.mark.parametrize("codec, expected", [
+    ("json", '[{"type": "PER", "span": "Ada Lovelace"}, {"type": "LOC", "span": "London"}]'),
+    ("jsonl", '{"type": "PER", "span": "Ada Lovelace"}\n{"type": "LOC", "span": "London"}'),
+    ("tuples", "[('PER', 'Ada Lovelace'), ('LOC', 'London')]"),
+    ("markdown_table", "| type | span |\n|---|---|\n| PER | Ada Lovelace |\n| LOC | London |"),
+    ("markdown_list", "- type: PER; span: Ada Lovelace\n- type: LOC; span: London"),
+    ("natural", 'There are 2 answers: (1) type is "PER", span is "Ada Lovelace"; (2) type is "LOC", span is "London".'),
+])
+def test_each_codec_renders_a_readable_answer(codec: str, expected: str) -> None:
+    assert formats.render(spec(codec), NER) == expected
+    assert formats.parse(spec(codec), expected, NER.fields, "many") == NER
+
+
+@pytest.mark.parametrize("codec, expected", [
+    ("json", '{"answer": "the Normans"}'),
+    ("tuples", "'the Normans'"),
+    ("natural", 'The answer is "the Normans".'),
+    ("markdown_list", "- the Normans"),
+])
+def test_single_answers(codec: str, expected: str) -> None:
+    assert formats.render(spec(codec), SPANS) == expected
+
+
+def test_declared_empty_answer_round_trips() -> None:
+    empty = AnswerTable(("answer",), (), "one")
+    assert formats.render(spec("natural"), empty, empty="unanswerable") == "unanswerable"
+    assert formats.parse(spec("natural"), " unanswerable\n", ("answer",), "one", empty="unanswerable") == empty
+    assert formats.render(spec("json"), empty) == "null"
+    assert formats.render(spec("markdown_list"), AnswerTable(("a",), (), "many")) == "(none)"
+
+
+def test_modifiers_change_the_text_not_the_answer() -> None:
+    upper = spec("json", ("key_case", {"_args": ["upper"]}), ("indent", {"_args": [2]}))
+    text = formats.render(upper, NER)
+    assert '"TYPE": "PER"' in text and "\n  " in text
+    assert formats.parse(upper, text, NER.fields, "many") == NER
+    shuffled = spec("json", ("shuffle_keys", {"seed": 3}))
+    orders = {formats.render(shuffled, NER, seed=s).index('"span"') < formats.render(shuffled, NER, seed=s).index('"type"')
+              for s in range(20)}
+    assert orders == {True, False}
+
+
+def test_llm_style_fences_are_tolerated() -> None:
+    text = "```json\n" + formats.render(spec("json"), NER) + "\n```"
+    assert formats.parse(spec("json"), text, NER.fields, "many") == NER
+
+
+@pytest.mark.parametrize("codec, text, message", [
+    ("json", "[{'type': 1}]", "invalid JSON"),
+    ("json", '[{"type": "PER"}]', "expected ['type', 'span']"),
+    ("tuples", "[('PER',", "not a Python literal"),
+    ("markdown_table", "| type | span |", "header row and a |---| separator"),
+    ("markdown_list", "PER: x", "must start with '- '"),
+    ("natural", "PER Ada", "groups of 2"),
+])
+def test_malformed_text_is_a_parse_error(codec: str, text: str, message: str) -> None:
+    with pytest.raises(FormatParseError, match=message.replace("[", r"\[").replace("|", r"\|")):
+        formats.parse(spec(codec), text, NER.fields, "many")
+
+
+def test_one_answer_expected() -> None:
+    with pytest.raises(FormatParseError, match="expected one answer"):
+        formats.parse(spec("markdown_list"), "- a\n- b", ("answer",), "one")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (FormatSpec("yaml"), "unknown answer codec"),
+    (spec("tuples", ("indent", {"_args": [2]})), "does not apply to codec 'tuples'"),
+    (spec("json", ("key_case", {"_args": ["camel"]})), "bad value 'camel'"),
+    (spec("json", ("key_case", {})), "needs an argument"),
+    (spec("json", ("sparkle", {})), "unknown format modifier"),
+    (spec("json", colour=True), "unknown format option"),
+])
+def test_invalid_specs_are_rejected(bad: FormatSpec, message: str) -> None:
+    with pytest.raises(HumcError, match=message):
+        formats.check_spec(bad)
+
+
+# ------------------------------------------------------------------ round-trip law
+
+# Gold values: any text without surrounding whitespace (span text from real data is stripped).
+values = st.text(st.characters(exclude_categories=("Cs",)), max_size=12).filter(lambda v: v == v.strip())
+field_names = st.lists(st.from_regex(r"[a-z][a-z_]{0,7}", fullmatch=True), min_size=1, max_size=4, unique=True)
+MODIFIERS = {
+    "json": [("shuffle_keys", {"seed": 1}), ("indent", {"_args": [2]}), ("key_case", {"_args": ["upper"]}),
+             ("ensure_ascii", {}), ("compact", {})],
+    "jsonl": [("shuffle_keys", {}), ("key_case", {"_args": ["title"]}), ("ensure_ascii", {})],
+    "tuples": [],
+    "markdown_table": [("key_case", {"_args": ["upper"]})],
+    "markdown_list": [("key_case", {"_args": ["title"]})],
+    "natural": [("key_case", {"_args": ["upper"]})],
+}
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> AnswerTable:
+    fields = tuple(draw(field_names))
+    cardinality = draw(st.sampled_from(["one", "many"]))
+    rows = draw(st.lists(st.tuples(*[values] * len(fields)), max_size=1 if cardinality == "one" else 5))
+    return AnswerTable(fields, tuple(rows), cardinality)
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> FormatSpec:
+    codec = draw(st.sampled_from(formats.codec_names()))
+    mods = draw(st.lists(st.sampled_from(MODIFIERS[codec]), max_size=3, unique_by=lambda m: m[0])) if MODIFIERS[codec] else []
+    return FormatSpec(codec, {}, tuple(mods))
+
+
+@settings(max_examples=600, deadline=None)
+@given(table=tables(), fmt=specs(), empty=st.sampled_from([None, "[]", "unanswerable", "None"]), seed=st.integers(0, 99))
+def test_render_then_parse_gives_back_the_gold_answer(table: AnswerTable, fmt: FormatSpec, empty: str | None,
+                                                      seed: int) -> None:
+    text = formats.render(fmt, table, empty=empty, seed=seed)
+    assert formats.parse(fmt, text, table.fields, table.cardinality, empty=empty) == table
