@@ -77,4 +77,5 @@ def expr_source(node: Node) -> Source:
     span, offset = node.expr_origin()
     if node.style in ("|", ">"):
         span = span.shifted(1, 1)  # block scalars start on the next line
-    return Source(node.value.strip() if node.style in ("|", ">") else node.value, span, offset)
+    text = node.value.strip() if node.style in ("|", ">") else node.value
+    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None)

@@ -154,5 +154,10 @@ def stdlib_cmd(kind: str | None) -> None:
                 out.print(f"  {v.id:<28} codec: {v.spec.codec}")
 
 
+from .publish_cli import make_push_command  # noqa: E402
+
+main.add_command(make_push_command(reports_errors))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -97,6 +97,7 @@ class Source:
     text: str
     span: Span | None = None
     col_offset: int = 0  # e.g. 1 for a quoted YAML scalar
+    cut_by_comma: bool = False  # an unquoted scalar in a YAML flow collection: a comma ended it
 
     def span_of(self, start: int, end: int | None = None) -> Span | None:
         if self.span is None:
@@ -137,7 +138,7 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         return _ToAst().transform(tree).children[0]
     except UnexpectedEOF as exc:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
-                          expected=_describe_expected(exc.expected, what)) from None
+                          expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
     except UnexpectedCharacters as exc:
         raise RecipeError(f"unexpected character {text[exc.pos_in_stream]!r} in {what}", src.span_of(exc.pos_in_stream, exc.pos_in_stream + 1),
                           expected=_describe_expected(exc.allowed or (), what)) from None
@@ -147,11 +148,20 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         start_pos = len(text) if token.type == "$END" or token.start_pos is None else token.start_pos
         raise RecipeError(f"unexpected {found} in {what}", src.span_of(start_pos, start_pos + max(1, len(str(token)))),
                           expected=_describe_expected(exc.expected, what),
-                          hint='compare with == (a single = only names a keyword argument)' if str(token) == "=" else _hint_for(what)) from None
+                          hint='compare with == (a single = only names a keyword argument)' if str(token) == "="
+                          else _end_hint(src, what) if token.type == "$END" else _hint_for(what)) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         raise RecipeError(f"cannot parse {what}: {exc}", src.span) from None
     except VisitError as exc:
         raise RecipeError(f"invalid {what}: {exc.orig_exc}", src.span) from None
+
+
+FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted comma ends the value: "
+                   "quote the expression ('...') or write the mapping in block style")
+
+
+def _end_hint(src: Source, what: str) -> str | None:
+    return FLOW_COMMA_HINT if src.cut_by_comma else _hint_for(what)
 
 
 def _hint_for(what: str) -> str | None:

@@ -73,8 +73,9 @@ def build_plan(recipe: Recipe) -> Plan:
     merged = b.add("corpus/merge", "merge", checks, {})
     dedup = b.add("corpus/dedup", "dedup", [merged], {"enabled": recipe.output.dedup})
     split = b.add("corpus/split", "split", [dedup], {"splits": recipe.output.splits, "seed": recipe.output.seed})
+    # the output folder is not part of the fingerprint: the same data written elsewhere is the same dataset
     b.add("corpus/write", "write", [split], {
-        "dir": str(recipe.output.dir), "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
+        "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
         "publish": None if recipe.publish is None else {"card": recipe.publish.card, "repo": recipe.publish.repo},
     })
     return b.plan

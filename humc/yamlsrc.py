@@ -23,6 +23,7 @@ class Node:
     span: Span
     key_spans: dict[str, Span] = field(default_factory=dict)
     style: str | None = None  # scalar style: None (plain), '"', "'", '|', '>'
+    in_flow: bool = False     # inside a flow collection ({...} or [...]), where a plain comma ends the value
 
     @property
     def kind(self) -> str:
@@ -64,7 +65,8 @@ def _span(file: str, node: yaml.Node) -> Span:
     return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
 
 
-def _convert(file: str, node: yaml.Node) -> Node:
+def _convert(file: str, node: yaml.Node, in_flow: bool = False) -> Node:
+    in_flow = in_flow or bool(getattr(node, "flow_style", False))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Node] = {}
         keys: dict[str, Span] = {}
@@ -76,12 +78,12 @@ def _convert(file: str, node: yaml.Node) -> Node:
                 raise RecipeError(f"duplicate key '{key}'", _span(file, k),
                                   notes=[f"first defined at {keys[key]}"])
             keys[key] = _span(file, k)
-            out[key] = _convert(file, v)
+            out[key] = _convert(file, v, in_flow)
         return Node(out, _span(file, node), keys)
     if isinstance(node, yaml.SequenceNode):
-        return Node([_convert(file, v) for v in node.value], _span(file, node))
+        return Node([_convert(file, v, in_flow) for v in node.value], _span(file, node))
     value = _constructor.construct_object(node, deep=True)
-    return Node(value, _span(file, node), style=node.style)
+    return Node(value, _span(file, node), style=node.style, in_flow=in_flow)
 
 
 def load_yaml_text(text: str, file: str) -> Node:

@@ -77,7 +77,7 @@ def test_changing_one_guideline_rebuilds_only_what_uses_it(recipes, tmp_path):
     build_cli(recipe, tmp_path, "-q")
 
     guideline = local / "ag_news_topics.yaml"
-    guideline.write_text(guideline.read_text().replace("text: |", "text: |\n  Read the title first.", 1))
+    guideline.write_text(guideline.read_text().replace("labels:", "text: Read the title first.\nlabels:", 1))
     p = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
     states = node_states(p)
     rebuilt = sorted(n for n, s in states.items() if s != "cached")

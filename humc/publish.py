@@ -1,0 +1,332 @@
+"""Publish a built dataset folder to the Hugging Face Hub (or any Hub-compatible endpoint).
+
+``push_dataset`` is idempotent and atomic:
+
+* the folder must be a complete humc build: ``build.json`` is present and every file it
+  lists exists with the recorded sha256 (otherwise nothing is sent);
+* the remote files are compared with the local ones first (sha256 of LFS files, git blob
+  id of regular files such as README.md); when they are equal no commit is made;
+* otherwise everything goes into ONE commit: every file of the build, plus deletions of
+  remote ``data/*.parquet`` shards the build no longer has. The commit is made against
+  the remote head that was compared (``parent_commit``), so a concurrent change is
+  detected instead of overwritten. A failed commit changes nothing on the remote.
+
+Every failure is reported as a ``PublishError`` (status, server message, a hint), never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+from .errors import PublishError
+from .writer import MANIFEST, sha256_file
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
+              "(https://huggingface.co/settings/tokens), or run `hf auth login`")
+
+
+@dataclass
+class PushResult:
+    commit_url: str | None      # None when the remote already held this build (no commit made)
+    created: bool               # the repository was created by this push
+    uploaded: list[str] = field(default_factory=list)   # files whose remote content changed
+    deleted: list[str] = field(default_factory=list)    # stale remote shards removed
+    repo_url: str = ""
+    revision: str = "main"
+
+    @property
+    def changed(self) -> bool:
+        return self.commit_url is not None
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str        # path in the repo (posix)
+    local: Path
+    sha256: str
+    size: int
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+                 token: str | None = None, endpoint: str | None = None,
+                 commit_message: str | None = None) -> PushResult:
+    """Publish the humc build in ``folder`` to the dataset repo ``repo_id`` (ORG/NAME)."""
+    folder = Path(folder)
+    check_repo_id(repo_id)
+    if revision is not None:
+        _check_revision(revision)
+    token = resolve_token(token)
+    manifest, files = verify_build(folder)
+    endpoint = (endpoint or _default_endpoint()).rstrip("/")
+    with _hub_errors(repo_id, endpoint, revision):
+        return _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
+                     endpoint=endpoint, commit_message=commit_message)
+
+
+def check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    hint = "a dataset repository is named ORG/NAME, e.g. my-org/my-dataset"
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise PublishError(f"invalid repository id {repo_id!r}: expected ORG/NAME", hint=hint)
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise PublishError(f"invalid repository id {repo_id!r}", hint=hint,
+                           notes=[str(exc).splitlines()[0]]) from None
+
+
+def resolve_token(token: str | None = None) -> str:
+    """An explicit token, else HF_TOKEN, else the token saved by `hf auth login`."""
+    if token:
+        return token
+    env = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if env and env.strip():
+        return env.strip()
+    try:
+        from huggingface_hub import get_token
+
+        saved = get_token()
+    except Exception:  # a broken token file is the same as none
+        saved = None
+    if not saved:
+        raise PublishError("no Hugging Face token found; publishing needs one", hint=TOKEN_HINT)
+    return saved
+
+
+def verify_build(folder: Path) -> tuple[dict[str, Any], list[LocalFile]]:
+    """The manifest and files of a complete humc build, or a PublishError."""
+    hint = "run `humc build RECIPE` first (and don't edit the output folder by hand)"
+    if not folder.is_dir():
+        raise PublishError(f"{folder} is not a folder", hint=hint)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PublishError(f"{folder} is not a humc build: {MANIFEST} is missing", hint=hint) from None
+    except (OSError, ValueError) as exc:
+        raise PublishError(f"{folder / MANIFEST} is unreadable: {exc}", hint=hint) from None
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict) or not listed:
+        raise PublishError(f"{folder / MANIFEST} lists no files", hint=hint)
+    files: list[LocalFile] = []
+    problems: list[str] = []
+    for rel, digest in sorted(listed.items()):
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts or rel == MANIFEST:
+            problems.append(f"{rel}: not a path inside the build")
+            continue
+        path = folder / pure
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{rel}: content differs from {MANIFEST}")
+        else:
+            files.append(LocalFile(str(pure), path, digest, path.stat().st_size))
+    if not any(f.path == "README.md" for f in files) and "README.md" not in listed:
+        problems.append("README.md: not part of the build")
+    if problems:
+        raise PublishError(f"{folder} is not a complete humc build ({len(problems)} problem(s))", hint=hint,
+                           notes=problems[:10] + ([f"... and {len(problems) - 10} more"] if len(problems) > 10 else []))
+    path = folder / MANIFEST
+    files.append(LocalFile(MANIFEST, path, sha256_file(path), path.stat().st_size))
+    return manifest, files
+
+
+# ---------------------------------------------------------------------------- the push
+
+
+def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str, Any], *, private: bool,
+          revision: str | None, token: str, endpoint: str, commit_message: str | None) -> PushResult:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    api = HfApi(endpoint=endpoint, token=token)
+    branch = revision or "main"
+    created = False
+    try:
+        api.repo_info(repo_id, repo_type="dataset", token=token)
+    except RepositoryNotFoundError:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
+        created = True
+    if revision is not None:
+        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True, token=token)
+
+    head = api.repo_info(repo_id, repo_type="dataset", revision=branch, token=token).sha
+    remote = {f.path: f for f in _remote_files(api, repo_id, branch, token)}
+    changed = [f.path for f in files if not _same(f, remote.get(f.path))]
+    local_paths = {f.path for f in files}
+    stale = sorted(p for p in remote if p not in local_paths and _is_shard(p))
+    repo_url = f"{endpoint}/datasets/{repo_id}" + (f"/tree/{revision}" if revision else "")
+    if not changed and not stale:
+        return PushResult(None, created, [], [], repo_url=repo_url, revision=branch)
+
+    operations: list[Any] = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local)) for f in files]
+    operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
+    fingerprint = str(manifest.get("fingerprint", ""))[:16]
+    name = manifest.get("recipe") or folder.name
+    counts = manifest.get("counts") or {}
+    message = commit_message or f"humc: publish {name}" + (f" ({fingerprint})" if fingerprint else "")
+    description = "\n".join([
+        f"Built by humc {manifest.get('humc_version', '?')} from recipe `{name}`.",
+        f"Plan fingerprint: {manifest.get('fingerprint', '?')}",
+        "Records: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"),
+        f"Changed: {len(changed)} file(s); deleted: {len(stale)} stale shard(s).",
+    ])
+    info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
+                             repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
+    return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch)
+
+
+def _remote_files(api: Any, repo_id: str, branch: str, token: str) -> Iterator[Any]:
+    from huggingface_hub.hf_api import RepoFile
+
+    for entry in api.list_repo_tree(repo_id, recursive=True, revision=branch, repo_type="dataset", token=token):
+        if isinstance(entry, RepoFile):
+            yield entry
+
+
+def _same(local: LocalFile, remote: Any) -> bool:
+    """Whether a remote file (RepoFile) already holds exactly the local bytes."""
+    if remote is None or remote.size is None:
+        return False
+    if remote.lfs is not None:
+        return remote.lfs.sha256 == local.sha256 and remote.lfs.size == local.size
+    if remote.size != local.size:
+        return False
+    from huggingface_hub.utils.sha import git_hash
+
+    return remote.blob_id == git_hash(local.local.read_bytes())
+
+
+def _is_shard(path: str) -> bool:
+    return path.startswith("data/") and path.endswith(".parquet")
+
+
+def _check_revision(revision: str) -> None:
+    bad = (not revision or revision.startswith(("/", "-", "refs/pr/")) or revision.endswith(("/", ".lock"))
+           or ".." in revision or any(c in revision for c in " ~^:?*[\\") or len(revision) > 200)
+    if bad:
+        raise PublishError(f"invalid branch name {revision!r}", hint="use a plain git branch name such as `v2` or "
+                           "`release/2024-06`")
+
+
+def _default_endpoint() -> str:
+    env = os.environ.get("HF_ENDPOINT")
+    if env:
+        return env
+    try:
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT
+    except Exception:  # pragma: no cover
+        return DEFAULT_ENDPOINT
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class _hub_errors:
+    """Context manager: client and HTTP failures -> PublishError with a hint."""
+
+    def __init__(self, repo_id: str, endpoint: str, revision: str | None) -> None:
+        self.repo_id, self.endpoint, self.revision = repo_id, endpoint, revision
+
+    def __enter__(self) -> "_hub_errors":
+        return self
+
+    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, (PublishError, KeyboardInterrupt)):
+            return False
+        mapped = _map_error(exc, self.repo_id, self.endpoint, self.revision)
+        if mapped is None:
+            return False
+        raise mapped from None
+
+
+_STATUS_HINTS = {
+    400: "the Hub rejected the request; check the repository id, branch name and README metadata",
+    401: "the token was rejected: it is invalid or expired; " + TOKEN_HINT,
+    403: "the token has no write access to this namespace; use a write token of a member of the organisation",
+    404: "the repository or branch does not exist, or the token cannot see it",
+    409: "the Hub reported a conflict (another operation in progress?); run `humc push` again",
+    412: "the remote branch changed while publishing; run `humc push` again to publish on top of it",
+    413: "a file is too large for the Hub; lower output.shard_rows so that shards are smaller",
+    429: "rate limited by the Hub; wait a few minutes and run `humc push` again",
+}
+
+
+def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | None) -> PublishError | None:
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
+
+    unchanged = "nothing was published: the Hub applies a commit entirely or not at all"
+    cause: BaseException | None = exc
+    while cause is not None:  # the client wraps upload failures in RuntimeError(...) from exc
+        if isinstance(cause, HfHubHTTPError):
+            break
+        cause = cause.__cause__
+    if isinstance(cause, HfHubHTTPError):
+        response = getattr(cause, "response", None)
+        status = getattr(response, "status_code", None)
+        url = str(getattr(getattr(response, "request", None), "url", "") or "")
+        server = getattr(cause, "server_message", None) or ""
+        server = " ".join(str(server).split())[:300]
+        if isinstance(cause, RevisionNotFoundError):
+            return PublishError(f"branch {revision or 'main'!r} not found in {repo_id}",
+                                hint="pass an existing branch with --revision, or let humc create it",
+                                notes=[unchanged])
+        if status == 401 and "Invalid credentials" not in server and "/api/datasets/" in url:
+            # the Hub answers 401 for repos it won't show (private to someone else, or missing)
+            hint = _STATUS_HINTS[401]
+        elif status is not None and status >= 500:
+            hint = "the Hub failed on its side; retry later with the same command"
+        else:
+            hint = _STATUS_HINTS.get(status or 0, "see the server message above")
+        what = f"HTTP {status}" if status else "HTTP error"
+        msg = f"publishing {repo_id} to {endpoint} failed: {what}"
+        if server:
+            msg += f": {server}"
+        notes = [unchanged]
+        if url:
+            notes.insert(0, f"request: {getattr(getattr(response, 'request', None), 'method', '')} {url}".strip())
+        return PublishError(msg, hint=hint, notes=notes)
+    if isinstance(exc, OfflineModeIsEnabled):
+        return PublishError("cannot publish while HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE")
+    if _is_connection_error(exc):
+        return PublishError(f"cannot reach {endpoint}: {_short(exc)}",
+                            hint="check the network connection, or HF_ENDPOINT if you use a mirror",
+                            notes=[unchanged])
+    if isinstance(exc, (ValueError, RuntimeError, OSError)):
+        detail = _short(exc)
+        if exc.__cause__ is not None:
+            detail += f" ({_short(exc.__cause__)})"
+        return PublishError(f"publishing {repo_id} failed: {detail}", notes=[unchanged])
+    return None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        mod = type(seen).__module__ or ""
+        if mod.split(".")[0] in ("httpx2", "httpx", "httpcore", "httpcore2", "requests", "urllib3") and \
+                any(k in type(seen).__name__ for k in ("Connect", "Timeout", "Network", "Protocol", "Transport",
+                                                       "Proxy")):
+            return True
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

@@ -1,0 +1,127 @@
+"""The dataset card: Hub metadata that parses back, a deterministic body, user templates."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from huggingface_hub import DatasetCard
+
+from humc.card import CardInfo, render_card, size_category
+from humc.errors import HumcError
+
+RECIPE = """name: demo
+description: toy
+# a code fence inside the recipe must not end the card's block:
+notes: |
+  ```
+  x
+  ```
+"""
+
+
+def info(**changes) -> CardInfo:
+    base = CardInfo(
+        name="demo", pretty_name="Demo NLU", description="A small demo dataset.", license="apache-2.0",
+        languages=["de", "en"], task_categories=["text-classification", "token-classification"],
+        task_ids=["sentiment-classification", "named-entity-recognition"], source_datasets=["imdb"],
+        tags=["nlu", "humc"],
+        split_files={"train": ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"],
+                     "test": ["data/test-00000-of-00001.parquet"]},
+        split_counts={"train": 1500, "test": 120},
+        task_counts={"train": {"ner_de": 700, "sent_en": 800}, "test": {"ner_de": 60, "sent_en": 60}},
+        variant_counts={"json": 800, "plain|text": 820}, template_counts={"en_1": 900, "de_2": 720},
+        length_stats={"instruction": {"min": 12, "mean": 88.5, "p50": 80, "p95": 190, "max": 260},
+                      "output": {"min": 1, "mean": 9.0, "p50": 8, "p95": 20, "max": 31}},
+        guidelines=[{"id": "ner_persons", "title": "Persons", "text": "Tag full names.\nNot titles."}],
+        rules=[{"id": "prefer_short", "text": "Prefer the shortest span."}],
+        dedup={"duplicates_removed": 7, "corpus/filter: dropped empty": 3},
+        llms=[], recipe_text=RECIPE, recipe_fingerprint="f" * 64, humc_version="0.1.0", user_template=None)
+    return dataclasses.replace(base, **changes)
+
+
+def test_metadata_parses_back() -> None:
+    card = DatasetCard(render_card(info()))
+    data = card.data
+    assert data.pretty_name == "Demo NLU"
+    assert data.license == "apache-2.0"
+    assert data.language == ["de", "en"]
+    assert data.task_categories == ["text-classification", "token-classification"]
+    assert data.task_ids == ["sentiment-classification", "named-entity-recognition"]
+    assert data.size_categories == ["1K<n<10K"]
+    assert data.source_datasets == ["imdb"]
+    assert data.tags == ["humc", "nlu"]                       # always tagged humc, no duplicates
+    assert data.configs == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "data/train-*"}, {"split": "test", "path": "data/test-*"}]}]
+    assert card.text.lstrip().startswith("# Demo NLU")
+
+
+def test_empty_lists_are_left_out_of_metadata() -> None:
+    data = DatasetCard(render_card(info(source_datasets=[], task_ids=[], tags=[], license=None,
+                                        pretty_name=None))).data.to_dict()
+    assert "source_datasets" not in data and "task_ids" not in data and "license" not in data
+    assert data["tags"] == ["humc"] and data["pretty_name"] == "demo"
+
+
+@pytest.mark.parametrize("n,label", [(0, "n<1K"), (999, "n<1K"), (1000, "1K<n<10K"), (99_999, "10K<n<100K"),
+                                     (100_000, "100K<n<1M"), (5_000_000, "1M<n<10M"), (10**13, "n>1T")])
+def test_size_categories(n: int, label: str) -> None:
+    assert size_category(n) == label
+
+
+def test_body_documents_the_build() -> None:
+    text = render_card(info())
+    for needle in ["## Tasks and mix", "| sent_en | 860 |", "| ner_de | 700 | 60 |", "| **total** | 1500 | 120 |",
+                   "plain\\|text", "| de_2 | 720 |", "| instruction | 12 | 88.5 | 80 | 190 | 260 |",
+                   "### Guideline `ner_persons`: Persons", "`prefer_short`: Prefer the shortest span.",
+                   "| duplicates removed | 7 |", "## LLMs used\n\nnone", f"`{'f' * 64}`", "`0.1.0`"]:
+        assert needle in text, needle
+    # the recipe is embedded verbatim in a fence longer than any fence inside it
+    assert "````yaml\n" + RECIPE.rstrip("\n") + "\n````" in text
+
+
+def test_rendering_is_deterministic() -> None:
+    assert render_card(info()) == render_card(info())
+    assert render_card(info()).encode() == render_card(dataclasses.replace(info())).encode()
+
+
+def test_llms_are_listed_without_secrets() -> None:
+    llm = {"model": "gpt-4o-mini", "base_url": "https://api.example/v1", "temperature": 0.7, "top_p": 0.9,
+           "api_key": "sk-SECRET", "headers": {"Authorization": "Bearer sk-SECRET2"}}
+    text = render_card(info(llms=[llm]))
+    assert "gpt-4o-mini" in text and "https://api.example/v1" in text and "0.7" in text
+    assert "SECRET" not in text and "api_key" not in text
+
+
+def test_user_template_file(tmp_path: Path) -> None:
+    tpl = tmp_path / "card.md.j2"
+    tpl.write_text("# {{ pretty_name }} (custom)\n\n{{ split_counts.train }} training records, "
+                   "{{ total }} in all.\n\n{{ body }}", encoding="utf-8")
+    text = render_card(info(user_template=str(tpl)))
+    card = DatasetCard(text)
+    assert card.text.lstrip().startswith("# Demo NLU (custom)")
+    assert "1500 training records, 1620 in all." in card.text
+    assert "## Provenance" in card.text                       # the default body is available as {{ body }}
+    assert card.data.configs[0]["config_name"] == "default"   # metadata is generated whatever the template
+
+
+def test_user_template_inline_text() -> None:
+    text = render_card(info(user_template="Custom card for {{ name }}.\n{% for s in split_files %}- {{ s }}\n"
+                                          "{% endfor %}"))
+    body = DatasetCard(text).text
+    assert "Custom card for demo." in body and "- train\n- test\n" in body and "## Provenance" not in body
+
+
+@pytest.mark.parametrize("template,needle", [("{{ no_such_field }}", "no_such_field"),
+                                             ("{% for x in %}", "line 1")])
+def test_user_template_errors_are_humc_errors(template: str, needle: str) -> None:
+    with pytest.raises(HumcError) as err:
+        render_card(info(user_template=template))
+    assert needle in err.value.render()
+
+
+def test_missing_template_file(tmp_path: Path) -> None:
+    with pytest.raises(HumcError) as err:
+        render_card(info(user_template=str(tmp_path / "nope.md")))
+    assert "cannot read card template" in err.value.message

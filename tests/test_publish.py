@@ -1,0 +1,376 @@
+"""Publishing against a local Hub-compatible server (tests/hubserver.py), with the real client."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hubserver import HubHTTPServer  # noqa: E402
+
+from humc.card import CardInfo, render_card  # noqa: E402
+from humc.errors import PublishError  # noqa: E402
+from humc.publish import push_dataset  # noqa: E402
+from humc.writer import MANIFEST, SCHEMA, sha256_file  # noqa: E402
+
+TOKEN = "hf_test_token_0123456789"
+REPO = "humc-test/demo"
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from huggingface_hub import constants
+
+    srv = HubHTTPServer(TOKEN).start()
+    monkeypatch.setenv("HF_ENDPOINT", srv.url)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # huggingface_hub reads these at import time: patch the module constants as well
+    monkeypatch.setattr(constants, "ENDPOINT", srv.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", srv.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)   # the client would otherwise upload with Xet
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False, raising=False)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _rows(split: str, n: int, tag: str = "v1") -> list[dict]:
+    return [{"id": f"{split}-{tag}-{i}", "task": "sentiment", "task_entry": "sent_en", "family": "classification",
+             "language": "en", "instruction": f"Classify: text {i} ({tag})", "output": "positive" if i % 2 else "negative",
+             "gold": "positive" if i % 2 else "negative", "answer_format": "plain", "template": "en_1",
+             "labels": ["positive", "negative"], "guidelines": [], "rules": [], "source": "toy", "source_row": i}
+            for i in range(n)]
+
+
+def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5, tag: str = "v1") -> Path:
+    """A fake but complete humc build, in writer.py's layout and manifest format."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "data").mkdir(parents=True)
+    split_files: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for split, n_shards in shards.items():
+        rows = _rows(split, n_shards * rows_per_shard, tag)
+        counts[split] = len(rows)
+        names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
+        for i, name in enumerate(names):
+            batch = rows[i * rows_per_shard:(i + 1) * rows_per_shard]
+            pq.write_table(pa.Table.from_pylist(batch, schema=SCHEMA), folder / name, compression="zstd")
+        split_files[split] = names
+    info = CardInfo(
+        name=folder.name, pretty_name="Demo dataset", description=f"A toy dataset ({tag}).", license="apache-2.0",
+        languages=["en"], task_categories=["text-classification"], task_ids=["sentiment-classification"],
+        source_datasets=[], tags=["nlu"], split_files=split_files, split_counts=counts,
+        task_counts={s: {"sent_en": c} for s, c in counts.items()}, variant_counts={"plain": sum(counts.values())},
+        template_counts={"en_1": sum(counts.values())}, length_stats={}, guidelines=[], rules=[],
+        dedup={"duplicates_removed": 0}, llms=[], recipe_text=f"name: {folder.name}\n",
+        recipe_fingerprint=f"fp-{tag}", humc_version="0.1.0", user_template=None)
+    (folder / "README.md").write_text(render_card(info), encoding="utf-8")
+    files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    manifest = {"fingerprint": f"fp-{tag}", "recipe": folder.name, "humc_version": "0.1.0", "counts": counts,
+                "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return folder
+
+
+def local_files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def remote_files(srv: HubHTTPServer, branch: str = "main") -> dict[str, bytes]:
+    files = srv.state.files(REPO, branch)
+    files.pop(".gitattributes", None)
+    return files
+
+
+def commit_requests(srv: HubHTTPServer) -> int:
+    return sum(1 for m, p in srv.state.requests if m == "POST" and "/commit/" in p)
+
+
+# ---------------------------------------------------------------------------- round trip
+
+
+def test_push_then_download_roundtrip(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    folder = make_build(tmp_path / "out" / "demo", {"train": 2, "test": 1})
+    result = push_dataset(folder, REPO)
+    assert result.created and result.commit_url and "/commit/" in result.commit_url
+    assert sorted(result.uploaded) == sorted(local_files(folder)) and result.deleted == []
+    assert len(hub.state.history(REPO)) == 2  # initial commit + ours
+
+    dl = Path(snapshot_download(REPO, repo_type="dataset", local_dir=tmp_path / "dl", endpoint=hub.url,
+                                token=TOKEN))
+    for rel, data in local_files(folder).items():
+        assert (dl / rel).read_bytes() == data, rel
+    assert remote_files(hub) == local_files(folder)
+
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files={"train": str(dl / "data" / "train-*.parquet"),
+                                                      "test": str(dl / "data" / "test-*.parquet")},
+                               cache_dir=str(tmp_path / "ds-cache"))
+    assert ds["train"].num_rows == 10 and ds["test"].num_rows == 5
+    assert sorted(ds["train"]["id"]) == sorted(r["id"] for r in _rows("train", 10))
+
+
+def test_card_metadata_roundtrips_through_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from huggingface_hub import DatasetCard, HfApi
+
+    folder = make_build(tmp_path / "demo", {"train": 2, "validation": 1})
+    push_dataset(folder, REPO)
+    card = DatasetCard.load(REPO, repo_type="dataset", token=TOKEN)
+    assert card.content == (folder / "README.md").read_text(encoding="utf-8")
+    data = card.data
+    assert data.license == "apache-2.0" and data.pretty_name == "Demo dataset"
+    assert "humc" in data.tags and data.size_categories == ["n<1K"]
+    assert data.configs == [{"config_name": "default", "data_files": [
+        {"split": "train", "path": "data/train-*"}, {"split": "validation", "path": "data/validation-*"}]}]
+    info = HfApi(endpoint=hub.url).dataset_info(REPO, token=TOKEN)
+    assert info.card_data.task_categories == ["text-classification"]
+    assert {s.rfilename for s in info.siblings} >= set(local_files(folder))
+
+
+# ---------------------------------------------------------------------------- idempotency and updates
+
+
+def test_second_push_of_unchanged_build_makes_no_commit(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    first = push_dataset(folder, REPO)
+    history = [c.oid for c in hub.state.history(REPO)]
+    commits = commit_requests(hub)
+    seen = len(hub.state.requests)
+    second = push_dataset(folder, REPO)
+    assert first.changed and not second.changed
+    assert second.commit_url is None and second.uploaded == [] and second.deleted == [] and not second.created
+    assert [c.oid for c in hub.state.history(REPO)] == history
+    assert commit_requests(hub) == commits
+    assert all(m == "GET" for m, _ in hub.state.requests[seen:])   # only looked, uploaded nothing
+
+
+def test_changed_build_with_fewer_shards_is_one_commit_and_drops_stale_shards(hub: HubHTTPServer,
+                                                                              tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    make_build(folder, {"train": 3, "test": 1}, tag="v1")
+    push_dataset(folder, REPO)
+    before = len(hub.state.history(REPO))
+    make_build(folder, {"train": 2}, tag="v2")
+    result = push_dataset(folder, REPO)
+    assert len(hub.state.history(REPO)) == before + 1          # exactly one new commit
+    assert sorted(result.deleted) == ["data/test-00000-of-00001.parquet", "data/train-00000-of-00003.parquet",
+                                      "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet"]
+    assert remote_files(hub) == local_files(folder)
+    assert "README.md" in result.uploaded and MANIFEST in result.uploaded
+
+
+def test_only_changed_files_are_reported(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    push_dataset(folder, REPO)
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nextra line\n", encoding="utf-8")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"]["README.md"] = sha256_file(readme)
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    result = push_dataset(folder, REPO)
+    assert sorted(result.uploaded) == sorted([MANIFEST, "README.md"]) and result.deleted == []
+    assert remote_files(hub) == local_files(folder)
+
+
+def test_revision_pushes_to_a_branch(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    main_before = [c.oid for c in hub.state.history(REPO)] if ("dataset", REPO) in hub.state.repos else []
+    result = push_dataset(folder, REPO, revision="v2")
+    assert result.changed and result.revision == "v2"
+    assert remote_files(hub, "v2") == local_files(folder)
+    assert remote_files(hub, "main") == {}                      # main untouched
+    assert main_before == [] and len(hub.state.history(REPO, "main")) == 1
+    dl = Path(snapshot_download(REPO, repo_type="dataset", revision="v2", local_dir=tmp_path / "dl",
+                                endpoint=hub.url, token=TOKEN))
+    assert (dl / "README.md").read_bytes() == (folder / "README.md").read_bytes()
+    assert not push_dataset(folder, REPO, revision="v2").changed
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("repo_id", ["no-namespace", "a/b/c", "bad id/x", "org/-bad--", ""])
+def test_bad_repo_id(hub: HubHTTPServer, tmp_path: Path, repo_id: str) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, repo_id)
+    assert "repository id" in err.value.message and "ORG/NAME" in (err.value.hint or "")
+    assert hub.state.requests == []
+
+
+def test_missing_token(hub: HubHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_TOKEN")
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    assert "token" in err.value.message and "HF_TOKEN" in err.value.hint and "hf auth login" in err.value.hint
+    assert hub.state.requests == []
+
+
+def test_token_rejected_by_server(hub: HubHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_wrong")
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    text = err.value.render()
+    assert "401" in text and "HF_TOKEN" in text and "Traceback" not in text
+    assert hub.state.repos == {}
+
+
+def test_server_error_on_commit_leaves_remote_unchanged(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    make_build(folder, {"train": 2}, tag="v1")
+    push_dataset(folder, REPO)
+    published = remote_files(hub)
+    history = [c.oid for c in hub.state.history(REPO)]
+    make_build(folder, {"train": 1}, tag="v2")
+    hub.state.fail("commit", 500)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    text = err.value.render()
+    assert "500" in text and "nothing was published" in text and "retry" in text
+    assert remote_files(hub) == published and [c.oid for c in hub.state.history(REPO)] == history
+    result = push_dataset(folder, REPO)                       # the same command works once the Hub is back
+    assert result.changed and remote_files(hub) == local_files(folder)
+
+
+def test_first_push_failing_publishes_nothing(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    hub.state.fail("commit", 503)
+    with pytest.raises(PublishError):
+        push_dataset(folder, REPO)
+    assert remote_files(hub) == {}
+    assert push_dataset(folder, REPO).changed and remote_files(hub) == local_files(folder)
+
+
+@pytest.mark.parametrize("route", ["preupload", "lfs-batch", "lfs-upload", "create"])
+def test_upload_rejected_is_reported(hub: HubHTTPServer, tmp_path: Path, route: str) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    hub.state.fail(route, 403)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    text = err.value.render()
+    assert "403" in text and "write access" in text and "Traceback" not in text
+    assert ("dataset", REPO) not in hub.state.repos or remote_files(hub) == {}
+
+
+def test_concurrent_remote_change_is_detected(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
+    import humc.publish as publish
+
+    folder = tmp_path / "demo"
+    make_build(folder, {"train": 1}, tag="v1")
+    push_dataset(folder, REPO)
+    make_build(folder, {"train": 1}, tag="v2")
+    real = publish._remote_files
+
+    def racing(api, repo_id, branch, token):  # someone else commits between our check and our commit
+        out = list(real(api, repo_id, branch, token))
+        repo = hub.state.repo(REPO)
+        head = hub.state.history(REPO)[0]
+        hub.state.new_commit(repo, "main", head.oid, dict(head.tree), "someone else", "")
+        return iter(out)
+
+    monkeypatch.setattr(publish, "_remote_files", racing)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    assert "412" in err.value.render() and "again" in (err.value.hint or "")
+
+
+def test_unreachable_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = HubHTTPServer(TOKEN)
+    url = srv.url
+    srv.server_close()                                        # nothing listens there any more
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, token=TOKEN, endpoint=url)
+    assert "cannot reach" in err.value.message
+
+
+@pytest.mark.parametrize("damage", ["no-manifest", "missing-shard", "edited-shard", "empty-dir"])
+def test_incomplete_build_is_refused(hub: HubHTTPServer, tmp_path: Path, damage: str) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    shard = folder / "data" / "train-00001-of-00002.parquet"
+    if damage == "no-manifest":
+        (folder / MANIFEST).unlink()
+    elif damage == "missing-shard":
+        shard.unlink()
+    elif damage == "edited-shard":
+        shard.write_bytes(shard.read_bytes() + b"x")
+    else:
+        folder = tmp_path / "empty"
+        folder.mkdir()
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO)
+    assert "humc build" in (err.value.hint or "")
+    assert hub.state.requests == []
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_push_folder(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from humc.cli import main
+
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    runner = CliRunner()
+    res = runner.invoke(main, ["push", str(folder), "--repo", REPO])
+    assert res.exit_code == 0, res.output
+    assert "published" in res.output and "commit" in res.output
+    assert remote_files(hub) == local_files(folder)
+    res = runner.invoke(main, ["push", str(folder), "--repo", REPO])
+    assert res.exit_code == 0 and "nothing to publish" in res.output
+
+
+def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from humc.cli import main
+
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    runner = CliRunner()
+    for args, needle in [([str(folder)], "--repo"), ([str(folder), "--repo", "nope"], "repository id"),
+                         ([str(tmp_path / "missing")], "does not exist")]:
+        res = runner.invoke(main, ["push", *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert "error:" in res.output and needle in res.output and "Traceback" not in res.output
+    hub.state.fail("commit", 500)
+    res = runner.invoke(main, ["push", str(folder), "--repo", REPO, "--revision", "dev"])
+    assert res.exit_code == 2 and "500" in res.output
+
+
+def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path) -> None:
+    from humc.ir import Publish
+    from humc.publish_cli import push_recipe_output
+
+    folder = make_build(tmp_path / "out" / "demo", {"train": 1})
+    recipe = SimpleNamespace(name="demo", output=SimpleNamespace(dir=folder),
+                             publish=Publish(repo=REPO, private=True, revision=None))
+    result = push_recipe_output(recipe)
+    assert result.changed and hub.state.repo(REPO).private
+    with pytest.raises(PublishError) as err:
+        push_recipe_output(SimpleNamespace(name="demo", output=SimpleNamespace(dir=folder), publish=None))
+    assert "publish.repo" in err.value.message
