@@ -12,6 +12,7 @@ for gold values without leading/trailing whitespace. Codecs:
     markdown_table  | type | span |  with a header row
     markdown_list   - type: LOC; span: Paris
     natural         The answers are "Paris" and "Rome".
+    text            the bare value (one column): a free-form response, or one value per line
 
 Modifiers (later pipeline stages, e.g. ``json | shuffle_keys(seed=3)``) set one render
 setting each; a variant file may set the same settings under ``options:``.
@@ -62,6 +63,7 @@ SETTINGS: dict[str, Setting] = {
     "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True),
     "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True),
 }
+SINGLE_COLUMN_CODECS = frozenset({"text"})
 CODEC_SETTINGS: dict[str, frozenset[str]] = {
     "json": frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact"}),
     "jsonl": frozenset({"shuffle_keys", "key_case", "ensure_ascii"}),
@@ -69,6 +71,7 @@ CODEC_SETTINGS: dict[str, frozenset[str]] = {
     "markdown_table": frozenset({"key_case"}),
     "markdown_list": frozenset({"key_case"}),
     "natural": frozenset({"key_case"}),
+    "text": frozenset(),
 }
 
 
@@ -427,6 +430,28 @@ def _parse_natural(text: str, fields: Row, cardinality: str) -> list[Row]:
     return [_row_from_obj(dict(pairs[i:i + n]), fields) for i in range(0, len(pairs), n)]
 
 
+# ------------------------------------------------------------------ bare text
+
+
+def _render_text(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    _single_column(table.fields)
+    if table.cardinality == "one":
+        return table.rows[0][0]
+    return "\n".join(_escape(r[0], "") for r in table.rows)
+
+
+def _parse_text(text: str, fields: Row, cardinality: str) -> list[Row]:
+    _single_column(fields)
+    if cardinality == "one":
+        return [(text,)]
+    return [(_split_escaped(line)[0].strip(),) for line in text.split("\n")]
+
+
+def _single_column(fields: Sequence[str]) -> None:
+    if len(fields) != 1:
+        raise FormatParseError(f"the text format holds one column, not {len(fields)} ({', '.join(fields)})")
+
+
 CODECS: dict[str, Codec] = {
     "json": Codec(_render_json, _parse_json, lambda card: "null" if card == "one" else "[]"),
     "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card: ""),
@@ -434,4 +459,5 @@ CODECS: dict[str, Codec] = {
     "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card: None),
     "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card: NONE_ITEM),
     "natural": Codec(_render_natural, _parse_natural, lambda card: NO_ANSWER),
+    "text": Codec(_render_text, _parse_text, lambda card: ""),
 }

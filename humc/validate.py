@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from . import formats
 from .checks import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from .errors import ErrorList, HumcError, RecipeError, did_you_mean
 from .expr import check_functions, parse_expr, parse_pipeline, parse_rule
@@ -212,7 +213,7 @@ class Validator:
             guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
             rules=tuple(self._rules(node.get("preferences"), task.id)),
             templates=tuple(self._templates(node.get("templates"), task.id, language)),
-            variants=tuple(self._variants(node.get("formats"))),
+            variants=tuple(self._variants(node.get("formats"), task.columns)),
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed)
 
     def _expr(self, node: Node) -> Compiled:
@@ -330,13 +331,17 @@ class Validator:
             out.append(tpl)
         return out
 
-    def _variants(self, node: Node | None) -> list[Variant]:
+    def _variants(self, node: Node | None, columns: tuple[str, ...]) -> list[Variant]:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
         for text, item in string_list(node, "formats"):
             src = expr_source(item)
-            out.append(variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib))
+            variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
+            if variant.spec.codec in formats.SINGLE_COLUMN_CODECS and len(columns) != 1:
+                raise RecipeError(f"format '{text}' holds a single answer column, but this task has {len(columns)}",
+                                  item.span, expected="a format for tables, e.g. json, tuples or markdown_table")
+            out.append(variant)
         return out
 
     def _positive(self, node: Node, key: str, what: str, default: int) -> int:

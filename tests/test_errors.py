@@ -64,6 +64,9 @@ CASES = [
     ("unknown function", "where: len(context) > 0", "where: lenght(context) > 0", "13:12: error: unknown function 'lenght'", "did you mean 'len'"),
     ("missing field mapping", "      answers: answers\n", "", "10:7: error: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
     ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:47: error: unknown answer operation 'empty'", "empty_as"),
+    ("flow comma", "    fields:\n      context: context\n      question: question\n      answers: answers\n",
+     "    fields: {context: context, question: question, answers: default(answers, x)}\n",
+     "9:76: error: unexpected end of text in pipeline", "an unquoted comma ends the value"),
     ("bad version", "hum: 1", "hum: 7", "1:6: error: unsupported recipe version 7", "expected: hum: 1"),
     ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error: duplicate key 'name'", "first defined at"),
     ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
@@ -111,3 +114,15 @@ def test_several_errors_are_reported_together(workdir):
 def test_missing_recipe_file(tmp_path):
     result = run_cli("check", str(tmp_path / "none.hum.yaml"))
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_single_column_format_on_a_table_task(workdir):
+    recipe = GOOD.replace("task: mrc_extractive", "task: ner").replace(
+        "      context: context\n      question: question\n      answers: answers\n",
+        "      text: context\n      entities: answers\n").replace("where: len(context) > 0", "where: len(text) > 0")
+    recipe = recipe.replace("preferences: [shortest_span, unanswerable]", "preferences: []").replace(
+        "formats: [json, natural]", "formats: [json, text]")
+    result, path = build_bad(workdir, recipe)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == (f"{path}:14:21: error: format 'text' holds a single answer column, "
+                                             "but this task has 2")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from humc import formats
@@ -61,6 +61,14 @@ def test_modifiers_change_the_text_not_the_answer() -> None:
     assert orders == {True, False}
 
 
+def test_text_format_is_the_bare_response() -> None:
+    table = AnswerTable(("response",), (("Line one.\nLine two.",),), "one")
+    assert formats.render(spec("text"), table) == "Line one.\nLine two."
+    assert formats.parse(spec("text"), "Line one.\nLine two.\n", ("response",), "one") == table
+    with pytest.raises(FormatParseError, match="one column"):
+        formats.render(spec("text"), NER)
+
+
 def test_llm_style_fences_are_tolerated() -> None:
     text = "```json\n" + formats.render(spec("json"), NER) + "\n```"
     assert formats.parse(spec("json"), text, NER.fields, "many") == NER
@@ -110,6 +118,7 @@ MODIFIERS = {
     "markdown_table": [("key_case", {"_args": ["upper"]})],
     "markdown_list": [("key_case", {"_args": ["title"]})],
     "natural": [("key_case", {"_args": ["upper"]})],
+    "text": [],
 }
 
 
@@ -132,5 +141,7 @@ def specs(draw: st.DrawFn) -> FormatSpec:
 @given(table=tables(), fmt=specs(), empty=st.sampled_from([None, "[]", "unanswerable", "None"]), seed=st.integers(0, 99))
 def test_render_then_parse_gives_back_the_gold_answer(table: AnswerTable, fmt: FormatSpec, empty: str | None,
                                                       seed: int) -> None:
+    if fmt.codec == "text":  # bare text: one column, and "" is indistinguishable from no answer
+        assume(len(table.fields) == 1 and all(r[0] for r in table.rows))
     text = formats.render(fmt, table, empty=empty, seed=seed)
     assert formats.parse(fmt, text, table.fields, table.cardinality, empty=empty) == table
