@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -123,6 +124,14 @@ def print_summary(result: BuildResult) -> None:
     hits = sum(s.status == "cached" for s in result.stats)
     err.print(table)
     err.print(f"{hits}/{len(result.stats)} node(s) from cache, {sum(s.seconds for s in result.stats):.2f}s")
+    llm = Counter()
+    for s in result.stats:
+        if s.kind in ("generate", "judge") and s.status != "cached":  # a cached node sent nothing this time
+            llm.update({k: v for k, v in s.notes.items() if k.startswith(("llm ", "prompt", "completion"))})
+    if any(s.kind in ("generate", "judge") for s in result.stats):
+        err.print(f"LLM this build: {llm['llm requests']} request(s) sent, {llm['llm cache hits']} cache hit(s), "
+                  f"{llm['llm retries']} retry(ies), {llm['prompt tokens']} prompt + "
+                  f"{llm['completion tokens']} completion token(s)")
 
 
 @main.command("stdlib")
@@ -157,6 +166,12 @@ def stdlib_cmd(kind: str | None) -> None:
 from .publish_cli import make_push_command  # noqa: E402
 
 main.add_command(make_push_command(reports_errors))
+
+from .review import make_review_command  # noqa: E402
+from .synth import make_synth_command  # noqa: E402
+
+main.add_command(make_synth_command(reports_errors))
+main.add_command(make_review_command(reports_errors))
 
 
 if __name__ == "__main__":  # pragma: no cover

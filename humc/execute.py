@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
 
 from .errors import HumcError
 from .ir import Recipe, TaskEntry
@@ -24,6 +24,8 @@ from .store import MAIN, ChunkWriter, Store
 from .transforms import RenderContext, check_rendered, gold_table, keep_record, map_record, render_record, stable_hash
 
 CHUNK_SIZE = 1000
+NOTES = "notes"
+ChunkResult = Union[list[dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
 
 
 @dataclass
@@ -98,18 +100,25 @@ class Executor:
         meta = self.store.meta(self.input_fp(node, i))
         return int(meta.get("out", 0)) if meta else 0
 
-    def chunkwise(self, node: PlanNode, stat: NodeStats,
-                  fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> dict[str, Any]:
-        """Input chunk i -> output chunk i, skipping chunks a killed build already stored."""
+    def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult]) -> dict[str, Any]:
+        """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
+
+        ``fn`` may return (records, notes): per-chunk counters (drops, LLM requests) are stored
+        beside the chunk, so a resumed node still reports the whole node's counts."""
         fp, n = node.fingerprint, 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
             for i, chunk in enumerate(self.store.read(self.input_fp(node))):
                 out = self.store.chunk(fp, i)
                 if out is None:
-                    out = fn(chunk)
+                    result = fn(chunk)
+                    out, notes = result if isinstance(result, tuple) else (result, Counter())
+                    self.store.put_chunk(fp, i, [dict(notes)], NOTES)  # notes first: the main chunk commits
                     self.store.put_chunk(fp, i, out)
                 else:
                     stat.chunks_reused += 1
+                    notes = Counter((self.store.chunk(fp, i, NOTES) or [{}])[0])
+                for key, value in notes.items():
+                    stat.notes[key] = stat.notes.get(key, 0) + value
                 stat.records_in += len(chunk)
                 stat.records_out += len(out)
                 n = i + 1
@@ -199,21 +208,31 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     entry = ex.entries[node.entry]  # type: ignore[index]
-    dropped: Counter[str] = Counter()
 
-    def check(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        kept = []
+    def check(chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+        kept, dropped = [], Counter()
         for record in chunk:
             reason = check_rendered(entry, record)
             if reason:
-                dropped[reason] += 1
+                dropped[f"dropped: {reason}"] += 1
                 continue
             kept.append({k: v for k, v in record.items() if not k.startswith("_")})
-        return kept
+        return kept, dropped
 
-    meta = ex.chunkwise(node, stat, check)
-    stat.notes.update({f"dropped: {k}": v for k, v in dropped.items()})
-    return meta
+    return ex.chunkwise(node, stat, check)
+
+
+def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    from .llmsteps import StepRunner
+
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    step = entry.generate if node.kind == "generate" else entry.judge
+    assert step is not None
+    runner = StepRunner.open(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
+    try:
+        return ex.chunkwise(node, stat, runner.run)
+    finally:
+        runner.close()
 
 
 def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -278,7 +297,7 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
     "load": _run_load, "map": _run_map, "filter": _run_filter, "sample": _run_sample, "labels": _run_labels,
     "render": _run_render, "check": _run_check, "merge": _run_merge, "dedup": _run_dedup, "split": _run_split,
-    "write": _run_write,
+    "write": _run_write, "generate": _run_llm_step, "judge": _run_llm_step,
 }
 
 

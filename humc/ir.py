@@ -12,6 +12,7 @@ from typing import Any
 
 from .expr import Expr, Pipeline, Source
 from .formats import FormatSpec
+from .llm.client import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,35 @@ class SchemaSampling:
 
 
 @dataclass(frozen=True)
+class SynthSpec:
+    """What `humc synth` asks an LLM to propose for one task entry (reviewed, then pinned in the lockfile)."""
+
+    model: str
+    paraphrases: int = 0       # paraphrases per instruction template
+    guidelines: bool = False   # draft definitions for labels that no guideline defines
+    rules: int = 0             # preference-rule proposals
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LLMStep:
+    """A graph node that calls an LLM per record while building.
+
+    generate: fill the task's answer field (or `field`) from the model — answer generation for
+              instruction-generalist tasks; structured answers are validated against the task columns.
+    judge:    LLM-as-judge over rendered records; keeps those scoring at least `min_score` (1-5).
+    """
+
+    kind: str                  # "generate" | "judge"
+    model: str
+    prompt: str | None = None  # Jinja2 template over the record; None: the built-in prompt
+    field: str | None = None   # generate: the field to fill
+    overwrite: bool = False    # generate: also replace non-empty values
+    min_score: int = 4         # judge
+    attempts: int = 3          # structured-output attempts before the record is dropped
+
+
+@dataclass(frozen=True)
 class TaskEntry:
     id: str
     task: TaskDef
@@ -126,6 +156,9 @@ class TaskEntry:
     variants: tuple[Variant, ...]
     variants_per_record: int
     seed: int
+    synth: SynthSpec | None = None
+    generate: LLMStep | None = None
+    judge: LLMStep | None = None
 
 
 @dataclass(frozen=True)
@@ -159,3 +192,5 @@ class Recipe:
     output: Output
     publish: Publish | None
     cache_dir: Path
+    models: dict[str, ModelConfig] = field(default_factory=dict)
+    lock_path: Path | None = None   # <recipe>.lock when it exists: reviewed LLM-made assets

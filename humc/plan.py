@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import FORMAT_VERSION
-from .ir import Recipe, TaskEntry
+from .ir import LLMStep, Recipe, TaskEntry
 from .sources import source_digest
 
 
@@ -89,6 +89,8 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
         prev = b.add(f"{e}/filter", "filter", [prev], {"where": entry.where.text, "constants": recipe.constants}, e)
     if entry.sample is not None:
         prev = b.add(f"{e}/sample", "sample", [prev], {"n": entry.sample.n, "seed": entry.sample.seed}, e)
+    if entry.generate is not None:
+        prev = b.add(f"{e}/generate", "generate", [prev], _llm_config(recipe, entry, entry.generate), e)
     inputs = [prev]
     if entry.task.schema_column is not None:
         labels = b.add(f"{e}/labels", "labels", [prev], {
@@ -96,7 +98,17 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
             "fixed": None if entry.schema is None else entry.schema.labels, "task": entry.task.digest}, e)
         inputs.append(labels)
     render = b.add(f"{e}/render", "render", inputs, _render_config(recipe, entry), e)
-    return b.add(f"{e}/check", "check", [render], {"variants": [(v.id, v.digest) for v in entry.variants]}, e)
+    check = b.add(f"{e}/check", "check", [render], {"variants": [(v.id, v.digest) for v in entry.variants]}, e)
+    if entry.judge is not None:
+        return b.add(f"{e}/judge", "judge", [check], _llm_config(recipe, entry, entry.judge), e)
+    return check
+
+
+def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, Any]:
+    from .llmsteps import step_config
+
+    return {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
+            "guidelines": [(g.id, g.digest) for g in entry.guidelines]}
 
 
 def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from .ir import (Compiled, Guideline, Output, PreferenceRule, Publish, Recipe, S
 from .sources import FORMATS, infer_format
 from .stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
                      variant_from_pipeline)
+from .validate_llm import parse_generate, parse_judge, parse_models, parse_synth
 from .yamlsrc import Node, load_yaml
 
 SUPPORTED_VERSIONS = (1,)
-TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "sources", "tasks",
-            "output", "publish", "cache"]
+TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
+            "tasks", "output", "publish", "cache"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
-             "preferences", "templates", "formats", "variants_per_record", "seed"]
+             "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge"]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
 
@@ -71,8 +72,15 @@ class Validator:
         language = self._language(root.get("language"), "en")
         self.lib = self._lib or load_stdlib(self._paths(root.get("stdlib"), "stdlib"))
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
+        self.models = self.attempt(lambda: parse_models(root.get("models"))) or {}
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         tasks = self._tasks(root.get("tasks"), language, sources)
+        lock_path = self.path.with_name(re.sub(r"\.ya?ml$", "", self.path.name) + ".lock")
+        if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
+            from .lockfile import apply_lock, load_lock
+
+            lock = load_lock(lock_path)
+            tasks = [apply_lock(entry, lock) for entry in tasks]
         output = self.attempt(lambda: self._output(root.get("output"), name))
         publish = self.attempt(lambda: self._publish(root.get("publish")))
         if self.errors:
@@ -83,7 +91,7 @@ class Validator:
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
-                      cache_dir=Path(cache))
+                      cache_dir=Path(cache), models=self.models, lock_path=lock_path if lock_path.exists() else None)
 
     # ------------------------------------------------------------ header
 
@@ -214,7 +222,10 @@ class Validator:
             rules=tuple(self._rules(node.get("preferences"), task.id)),
             templates=tuple(self._templates(node.get("templates"), task.id, language)),
             variants=tuple(self._variants(node.get("formats"), task.columns)),
-            variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed)
+            variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
+            synth=parse_synth(node.get("synth"), self.models, what),
+            generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
+            judge=parse_judge(node.get("judge"), self.models, what))
 
     def _expr(self, node: Node) -> Compiled:
         src = expr_source(node)

@@ -1,0 +1,490 @@
+"""Cached, retrying, concurrency-bounded client for OpenAI-compatible chat endpoints.
+
+Design points:
+
+* **Cache key** — sha256 of the canonical JSON of ``{model, messages, sampling params,
+  response_format}``. The API key, the base URL and transport settings (timeout,
+  retries, concurrency) are never part of it, so a cache is portable between
+  endpoints serving the same model and never holds a secret.
+* **Retries** — our own loop (the openai client runs with ``max_retries=0``):
+  exponential backoff with jitter on 429 / 5xx / 408 / timeouts / connection errors,
+  waiting at least ``Retry-After`` (or ``retry-after-ms``) when the server sends it.
+  Non-retryable errors (401, 403, 404, 400, ...) raise :class:`humc.errors.LLMError`
+  with a one-paragraph message, no traceback.
+* **Concurrency** — at most ``ModelConfig.concurrency`` HTTP requests in flight
+  (``asyncio.Semaphore``); cache lookups and backoff sleeps do not hold a slot.
+  Identical requests in flight at the same time are coalesced into one.
+* **Accounting** — :class:`LLMStats`: requests sent, cache hits, retries, tokens,
+  failures by reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from humc.errors import LLMError
+
+CACHE_VERSION = "llm-v1"
+
+# Parameters that do not change the answer and so stay out of the cache key.
+_NON_SEMANTIC = frozenset({"user", "service_tier", "timeout"})
+
+Validator = Callable[[Any], "str | None"]
+
+
+# ---------------------------------------------------------------------------
+# configuration and data
+
+
+@dataclass
+class ModelConfig:
+    """One model endpoint as declared in a recipe.
+
+    ``model`` is the id sent to the server (and the model part of the cache key);
+    ``name`` is the recipe-local alias. The API key is read from the environment
+    variable named by ``api_key_env`` at call time and never stored.
+    """
+
+    name: str
+    base_url: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 8
+    max_retries: int = 6
+    timeout: float = 120.0
+    api_key_env: str = "OPENAI_API_KEY"
+    backoff_base: float = 0.5      # first backoff (seconds), doubled per retry
+    backoff_max: float = 30.0      # cap of one backoff (Retry-After may ask for more)
+    max_retry_after: float = 300.0  # never wait longer than this on a Retry-After
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}")
+        if self.max_retries < 0:
+            raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}")
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__ if f != "name"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LLMError(f"model '{name}': unknown field(s) {', '.join(unknown)}",
+                           expected=", ".join(sorted(known)))
+        for req in ("base_url", "model"):
+            if not data.get(req):
+                raise LLMError(f"model '{name}': missing '{req}'")
+        return cls(name=name, **dict(data))
+
+    def api_key(self) -> str:
+        return os.environ.get(self.api_key_env) or "EMPTY"
+
+
+@dataclass
+class LLMRequest:
+    """One chat completion: messages plus per-request sampling params (override the model's)."""
+
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    response_format: dict[str, Any] | None = None
+
+
+@dataclass
+class LLMResponse:
+    text: str | None
+    usage: dict[str, int] = field(default_factory=dict)
+    cached: bool = False
+    finish_reason: str | None = None
+    key: str = ""
+    error: str | None = None       # failure reason when the call failed (text is None)
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+@dataclass
+class LLMStats:
+    requests_sent: int = 0         # HTTP attempts, retries included
+    cache_hits: int = 0
+    coalesced: int = 0             # identical concurrent requests served by one call
+    completed: int = 0             # successful fresh completions
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: Counter = field(default_factory=Counter)   # reason -> count (given-up calls)
+    retry_reasons: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["failures"] = dict(self.failures)
+        d["retry_reasons"] = dict(self.retry_reasons)
+        return d
+
+
+# ---------------------------------------------------------------------------
+# cache key
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def merged_params(config: ModelConfig, req: LLMRequest) -> dict[str, Any]:
+    params = dict(config.params)
+    params.update(req.params)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def cache_key(config: ModelConfig, req: LLMRequest) -> str:
+    """sha256 of {model, messages, sampling params, response_format}; no key, no URL."""
+    params = {k: v for k, v in merged_params(config, req).items() if k not in _NON_SEMANTIC}
+    payload = {"v": CACHE_VERSION, "model": config.model, "messages": req.messages,
+               "params": params, "response_format": req.response_format}
+    return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+def _retry_after(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000.0)
+    except (TypeError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:  # HTTP-date
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _safe_url(url: str) -> str:
+    """A base URL fit for a message: user:password@ and the query string removed."""
+    url = re.sub(r"//[^/@]*@", "//", url)
+    return url.split("?", 1)[0]
+
+
+def _redact(text: str, secret: str) -> str:
+    if secret and secret != "EMPTY" and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text
+
+
+# ---------------------------------------------------------------------------
+# JSON helpers
+
+
+_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.S)
+
+
+def parse_json_text(text: str) -> Any:
+    """Parse a model's JSON answer, tolerating a ```json fence around it. Raises ValueError."""
+    s = text.strip()
+    m = _FENCE.match(s)
+    if m:
+        s = m.group(1).strip()
+    return json.loads(s)
+
+
+# ---------------------------------------------------------------------------
+# client
+
+
+class LLMClient:
+    """Chat completions for one :class:`ModelConfig`, cached in a ``diskcache.Cache``."""
+
+    def __init__(self, model_config: ModelConfig, cache: Any | None = None, *,
+                 rng: random.Random | None = None) -> None:
+        self.config = model_config
+        self.cache = cache
+        self.stats = LLMStats()
+        self._rng = rng or random.Random()
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._fatal: LLMError | None = None   # 401/403/404: no point sending anything else
+        import openai  # noqa: F401  (imported here, not at module import: recipes without
+        #                LLM steps never pay for it, and a batch's timing never includes it)
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            import openai
+
+            self._loop = loop
+            self._sem = asyncio.Semaphore(self.config.concurrency)
+            self._inflight = {}
+            self._client = openai.AsyncOpenAI(base_url=self.config.base_url,
+                                              api_key=self.config.api_key(), max_retries=0,
+                                              timeout=self.config.timeout)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = None
+        self._loop = None
+
+    def _cache_get(self, key: str) -> dict | None:
+        if self.cache is None:
+            return None
+        value = self.cache.get(f"{CACHE_VERSION}:{key}")
+        return value if isinstance(value, dict) and "text" in value else None
+
+    def _cache_set(self, key: str, value: dict) -> None:
+        if self.cache is not None:
+            self.cache.set(f"{CACHE_VERSION}:{key}", value)
+
+    # -- one call ------------------------------------------------------------------
+
+    async def complete(self, req: LLMRequest) -> LLMResponse:
+        """One completion: cache, else the endpoint with retries. Raises LLMError on failure."""
+        self._ensure()
+        key = cache_key(self.config, req)
+        hit = self._cache_get(key)
+        if hit is not None:
+            self.stats.cache_hits += 1
+            return LLMResponse(hit["text"], dict(hit.get("usage") or {}), True,
+                               hit.get("finish_reason"), key)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            self.stats.coalesced += 1
+            res: LLMResponse = await asyncio.shield(pending)
+            return LLMResponse(res.text, dict(res.usage), True, res.finish_reason, key)
+        fut: asyncio.Future = self._loop.create_future()  # type: ignore[union-attr]
+        self._inflight[key] = fut
+        try:
+            res = await self._fetch(key, req)
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        else:
+            fut.set_result(res)
+            return res
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _fetch(self, key: str, req: LLMRequest) -> LLMResponse:
+        cfg = self.config
+        params = merged_params(cfg, req)
+        # The request body is sent as is (OpenAI names; vLLM extras such as top_k or
+        # min_p pass through). client.post() with cast_to=ChatCompletion is the openai
+        # client's generic call: same transport, auth, errors and response parsing as
+        # chat.completions.create, without its per-call TypedDict transform (~1 ms of
+        # CPU a request, which caps throughput at high concurrency).
+        body: dict[str, Any] = {"model": cfg.model, "messages": req.messages}
+        body.update((k, v) for k, v in params.items() if k != "timeout")
+        if req.response_format is not None:
+            body["response_format"] = req.response_format
+        from openai.types.chat import ChatCompletion
+        attempt = 0
+        while True:
+            try:
+                assert self._sem is not None
+                async with self._sem:
+                    if self._fatal is not None:
+                        raise self._fatal
+                    self.stats.requests_sent += 1
+                    completion = await self._client.post(
+                        "/chat/completions", body=body, cast_to=ChatCompletion)
+            except LLMError:
+                raise
+            except Exception as exc:
+                retry = self._classify(exc)  # raises LLMError when not retryable
+                if attempt >= cfg.max_retries:
+                    self.stats.failures[retry.reason] += 1
+                    raise LLMError(
+                        f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
+                        f"{attempt + 1} attempt(s): {retry.detail}",
+                        hint="the endpoint is overloaded or down; completed calls are cached, "
+                             "so re-running resumes where this stopped") from None
+                delay = min(cfg.backoff_max, cfg.backoff_base * (2 ** attempt))
+                delay *= 0.5 + 0.5 * self._rng.random()  # jitter: [delay/2, delay)
+                if retry.retry_after is not None:
+                    delay = max(delay, min(retry.retry_after, cfg.max_retry_after))
+                self.stats.retries += 1
+                self.stats.retry_reasons[retry.reason] += 1
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            return self._accept(key, completion)
+
+    def _accept(self, key: str, completion: Any) -> LLMResponse:
+        choice = completion.choices[0] if completion.choices else None
+        text = (choice.message.content if choice is not None and choice.message else None) or ""
+        finish = getattr(choice, "finish_reason", None)
+        usage_obj = getattr(completion, "usage", None)
+        usage = {"prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
+                 "completion_tokens": int(getattr(usage_obj, "completion_tokens", 0) or 0)}
+        self.stats.completed += 1
+        self.stats.prompt_tokens += usage["prompt_tokens"]
+        self.stats.completion_tokens += usage["completion_tokens"]
+        self._cache_set(key, {"text": text, "usage": usage, "finish_reason": finish})
+        return LLMResponse(text, usage, False, finish, key)
+
+    def _classify(self, exc: Exception) -> _Retryable:
+        """Retryable failure -> _Retryable; anything else -> LLMError raised here."""
+        import openai
+
+        cfg = self.config
+        where = f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)})"
+        if isinstance(exc, openai.APITimeoutError):
+            return _Retryable("timeout", None, f"request timed out after {cfg.timeout:g}s")
+        if isinstance(exc, openai.APIConnectionError):
+            return _Retryable("connection", None, f"cannot connect: {exc.__cause__ or exc}")
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            msg = _redact(_server_message(exc), cfg.api_key())
+            headers = getattr(exc.response, "headers", None)
+            if status == 429:
+                return _Retryable("rate_limited", _retry_after(headers), f"HTTP 429: {msg}")
+            if status >= 500 or status == 408:
+                return _Retryable("server_error", _retry_after(headers), f"HTTP {status}: {msg}")
+            self.stats.failures[f"http_{status}"] += 1
+            if status in (401, 403, 404):
+                self._fatal = self._fatal_error(status, where, msg)
+                raise self._fatal from None
+            raise LLMError(f"{where}: request rejected (HTTP {status}): {msg}") from None
+        if isinstance(exc, openai.APIResponseValidationError):
+            self.stats.failures["bad_response"] += 1
+            raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: {exc}") from None
+        self.stats.failures["client_error"] += 1
+        raise LLMError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+    def _fatal_error(self, status: int, where: str, msg: str) -> LLMError:
+        cfg = self.config
+        if status == 401:
+            return LLMError(f"{where}: authentication failed (HTTP 401): {msg}",
+                            hint=f"set the environment variable {cfg.api_key_env} to a valid "
+                                 "API key for this endpoint")
+        if status == 403:
+            return LLMError(f"{where}: permission denied (HTTP 403): {msg}",
+                            hint=f"check that the key in {cfg.api_key_env} may use this model")
+        return LLMError(f"{where}: not found (HTTP 404): {msg}",
+                        hint="check the model id (GET <base_url>/models lists them) "
+                             "and that base_url ends with /v1")
+
+    # -- structured outputs -----------------------------------------------------------
+
+    async def complete_json(self, req: LLMRequest, validate: Validator | None = None,
+                            attempts: int = 3) -> Any | None:
+        """A JSON answer that passes ``validate`` (returns an error string or None).
+
+        Invalid answers are retried up to ``attempts`` calls in all, each with a
+        different seed and a correction message; then None is returned and the
+        failure counted as ``invalid_output``. All attempts are cached, so a rebuild
+        replays the same sequence without calling the endpoint.
+        """
+        base_seed = merged_params(self.config, req).get("seed", 0) or 0
+        messages = list(req.messages)
+        for i in range(max(1, attempts)):
+            params = dict(req.params)
+            if i:
+                params["seed"] = int(base_seed) + 7919 * i
+            res = await self.complete(LLMRequest(messages, params, req.response_format))
+            error = None
+            try:
+                value = parse_json_text(res.text or "")
+            except ValueError as exc:
+                error = f"not valid JSON ({exc})"
+            else:
+                error = validate(value) if validate is not None else None
+                if error is None:
+                    return value
+            messages = messages + [
+                {"role": "assistant", "content": res.text or ""},
+                {"role": "user", "content": f"That reply is invalid: {error}. Reply again with "
+                                            "only the corrected JSON, no prose and no code fence."}]
+        self.stats.failures["invalid_output"] += 1
+        return None
+
+    # -- batches ---------------------------------------------------------------------------
+
+    async def _gather(self, coros: list) -> list:
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            await self.aclose()
+
+    def run_batch(self, requests: Sequence[LLMRequest], *,
+                  return_exceptions: bool = False) -> list[LLMResponse]:
+        """Complete all requests (sync); the result list matches ``requests`` in order.
+
+        The first LLMError stops the batch and is raised (finished calls stay cached).
+        With ``return_exceptions=True`` a failed call gives ``LLMResponse(text=None,
+        error=...)`` in its place instead.
+        """
+        async def one(req: LLMRequest) -> LLMResponse:
+            try:
+                return await self.complete(req)
+            except LLMError as exc:
+                if not return_exceptions:
+                    raise
+                return LLMResponse(None, key=cache_key(self.config, req), error=exc.message)
+
+        return asyncio.run(self._gather([one(r) for r in requests]))
+
+    def run_json_batch(self, requests: Sequence[LLMRequest], validate: Validator | None = None,
+                       attempts: int = 3) -> list[Any | None]:
+        """``complete_json`` over a batch (sync), in order; None where output stayed invalid."""
+        return asyncio.run(self._gather([self.complete_json(r, validate, attempts) for r in requests]))
+
+
+def iter_cache_keys(cache: Any) -> Iterable[str]:
+    """The LLM entries of a diskcache (for inspection and tests)."""
+    prefix = f"{CACHE_VERSION}:"
+    return (k for k in cache.iterkeys() if isinstance(k, str) and k.startswith(prefix))

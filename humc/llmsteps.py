@@ -1,0 +1,141 @@
+"""Build-time LLM nodes: `generate` (fill answers) and `judge` (LLM-as-judge filter).
+
+Both work on one chunk of records at a time, as one concurrent batch through the cached
+``LLMClient``: a rebuild (or a resumed build) replays answers from the cache and sends
+nothing. Structured outputs are validated — generated answers must parse as the task's
+answer table, verdicts as {"score": 1-5, "reason": …}; invalid ones are retried by the
+client with a correction message and finally dropped with a counted reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import diskcache
+
+from . import formats
+from .ir import LLMStep, TaskEntry
+from .llm.client import LLMClient, LLMRequest, ModelConfig
+from .paths import stdlib_dir
+from .transforms import render_template
+from .validate_llm import model_settings
+
+JSON_SPEC = formats.FormatSpec("json")
+
+
+def prompt_text(step: LLMStep) -> str:
+    return step.prompt if step.prompt is not None else (stdlib_dir() / "prompts" / f"{step.kind}.j2").read_text("utf-8")
+
+
+def step_config(step: LLMStep, model: ModelConfig) -> dict[str, Any]:
+    """What goes into the node fingerprint: everything that changes the answers, never the key or URL."""
+    return {"kind": step.kind, "model": model_settings(model), "field": step.field, "overwrite": step.overwrite,
+            "min_score": step.min_score, "attempts": step.attempts,
+            "prompt": hashlib.sha256(prompt_text(step).encode()).hexdigest()}
+
+
+def is_structured(entry: TaskEntry) -> bool:
+    return not (len(entry.task.columns) == 1 and entry.task.cardinality == "one")
+
+
+@dataclass
+class StepRunner:
+    step: LLMStep
+    entry: TaskEntry
+    client: LLMClient
+
+    @classmethod
+    def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> "StepRunner":
+        return cls(step, entry, LLMClient(model, diskcache.Cache(str(cache_dir / "llm"))))
+
+    def close(self) -> None:
+        if self.client.cache is not None:
+            self.client.cache.close()
+
+    def run(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+        before = self.client.stats.as_dict()
+        records, notes = (self._generate if self.step.kind == "generate" else self._judge)(chunk)
+        after = self.client.stats.as_dict()
+        for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
+                           ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
+                           ("completion_tokens", "completion tokens")):
+            notes[label] += after[key] - before[key]
+        return records, notes
+
+    def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
+        task = self.entry.task
+        variables = {"record": record, "task": task, "structured": is_structured(self.entry),
+                     "guidelines": [g.text for g in self.entry.guidelines if g.text]}
+        return [{"role": "user", "content": render_template(prompt_text(self.step), variables, f"{self.step.kind} prompt")}]
+
+    # ------------------------------------------------------------ generate
+
+    def _generate(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+        notes: Counter[str] = Counter()
+        field = self.step.field or self.entry.task.answer_field
+        todo = [r for r in chunk if self.step.overwrite or r.get(field) in (None, "", [])]
+        answers = self._answers(todo) if todo else []
+        filled = {id(r): a for r, a in zip(todo, answers)}
+        out = []
+        for record in chunk:
+            if id(record) not in filled:
+                out.append(record)
+            elif filled[id(record)] is None:
+                notes["dropped: invalid generated answer"] += 1
+            else:
+                out.append({**record, field: filled[id(record)]})
+                notes["generated"] += 1
+        return out, notes
+
+    def _answers(self, records: list[dict[str, Any]]) -> list[Any]:
+        requests = [LLMRequest(self._messages(r)) for r in records]
+        if not is_structured(self.entry):
+            return [res.text.strip() if res.text and res.text.strip() else None
+                    for res in self.client.run_batch(requests)]
+        task = self.entry.task
+
+        def validate(value: Any) -> str | None:
+            try:
+                formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality)
+            except formats.FormatParseError as exc:
+                return exc.message
+            return None
+
+        values = self.client.run_json_batch(requests, validate, attempts=self.step.attempts)
+        return [None if v is None else _as_field_value(v, task.columns, task.cardinality) for v in values]
+
+    # ------------------------------------------------------------ judge
+
+    def _judge(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+        notes: Counter[str] = Counter()
+        verdicts = self.client.run_json_batch([LLMRequest(self._messages(r)) for r in chunk], _check_verdict,
+                                              attempts=self.step.attempts)
+        kept = []
+        for record, verdict in zip(chunk, verdicts):
+            if verdict is None:
+                notes["dropped: invalid judge verdict"] += 1
+            elif int(verdict["score"]) < self.step.min_score:
+                notes[f"dropped: judge score < {self.step.min_score}"] += 1
+            else:
+                kept.append(record)
+        return kept, notes
+
+
+def _check_verdict(value: Any) -> str | None:
+    if not isinstance(value, dict) or "score" not in value:
+        return 'expected an object {"score": <1-5>, "reason": "..."}'
+    score = value["score"]
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score) or not 1 <= score <= 5:
+        return f"score must be an integer from 1 to 5, got {score!r}"
+    return None
+
+
+def _as_field_value(value: Any, columns: tuple[str, ...], cardinality: str) -> Any:
+    """A validated JSON answer -> the record field shape gold_table expects (list of objects)."""
+    table = formats.parse(JSON_SPEC, json.dumps(value), columns, cardinality)
+    return table.as_dicts()

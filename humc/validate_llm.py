@@ -1,0 +1,120 @@
+"""Validation of a recipe's LLM parts: `models:`, and per task `synth:`, `generate:` and `judge:`.
+
+    models:
+      writer:
+        base_url: http://127.0.0.1:8000/v1     # any OpenAI-compatible server (vLLM, SGLang, TGI, Ollama…)
+        model: Qwen/Qwen2.5-7B-Instruct
+        params: {temperature: 0.7, max_tokens: 512}
+        concurrency: 16                          # requests in flight
+        api_key_env: OPENAI_API_KEY              # the key itself is only ever read from the environment
+    tasks:
+      - id: dolly
+        synth: {model: writer, paraphrases: 2, guidelines: true, rules: 1}
+        generate: {model: writer}                # fill empty answers
+        judge: {model: writer, min_score: 4}     # keep records the judge scores >= 4
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import check_keys, expect_kind, opt, req
+from .errors import LLMError, RecipeError, did_you_mean
+from .ir import LLMStep, SynthSpec, TaskDef
+from .llm.client import ModelConfig
+from .yamlsrc import Node
+
+MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env"]
+SECRET_KEYS = ("api_key", "key", "token", "password", "authorization")
+
+
+def parse_models(node: Node | None) -> dict[str, ModelConfig]:
+    if node is None:
+        return {}
+    expect_kind(node, "mapping", what="models")
+    return {name: _model(name, item) for name, item in node.value.items()}
+
+
+def _model(name: str, node: Node) -> ModelConfig:
+    what = f"model '{name}'"
+    expect_kind(node, "mapping", what=what)
+    for key in SECRET_KEYS:
+        if node.get(key) is not None:
+            raise RecipeError(f"{what}: API keys never go in a recipe", node.key_spans[key],
+                              expected="`api_key_env: NAME_OF_ENV_VAR` (default OPENAI_API_KEY)",
+                              hint="export the key in the environment; it is never cached, logged or written")
+    check_keys(node, MODEL_KEYS, what, required=["base_url", "model"])
+    params = opt(node, "params", "mapping", what, {}) or {}
+    for key in ("concurrency", "max_retries"):
+        child = node.get(key)
+        if child is not None and (type(child.value) is not int or child.value < (1 if key == "concurrency" else 0)):
+            raise RecipeError(f"{what}: '{key}' must be a {'positive' if key == 'concurrency' else 'non-negative'} integer",
+                              child.span)
+    try:
+        return ModelConfig.from_dict(name, {k: v for k, v in {
+            "base_url": req(node, "base_url", "string", what), "model": req(node, "model", "string", what),
+            "params": dict(params), "concurrency": opt(node, "concurrency", "integer", what),
+            "max_retries": opt(node, "max_retries", "integer", what),
+            "timeout": opt(node, "timeout", "number", what),
+            "api_key_env": opt(node, "api_key_env", "string", what)}.items() if v is not None})
+    except LLMError as exc:
+        raise RecipeError(exc.message, node.span, expected=exc.expected) from None
+
+
+def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
+    name = req(node, "model", "string", what)
+    if name not in models:
+        raise RecipeError(f"{what}: unknown model '{name}'", node.get("model").span,
+                          expected="a model declared under `models:`" + (f" ({', '.join(models)})" if models else ""),
+                          hint=did_you_mean(name, models) if models else "declare it: models: {writer: {base_url: …, model: …}}")
+    return name
+
+
+def _count(node: Node, key: str, what: str, default: int, low: int = 0, high: int = 20) -> int:
+    value = opt(node, key, "integer", what, default)
+    if not low <= value <= high:
+        raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.get(key).span)
+    return value
+
+
+def parse_synth(node: Node | None, models: dict[str, ModelConfig], what: str) -> SynthSpec | None:
+    if node is None:
+        return None
+    what = f"'synth' of {what}"
+    check_keys(node, ["model", "paraphrases", "guidelines", "rules", "seed"], what, required=["model"])
+    spec = SynthSpec(model=_model_ref(node, what, models), paraphrases=_count(node, "paraphrases", what, 0),
+                     guidelines=bool(opt(node, "guidelines", "boolean", what, False)),
+                     rules=_count(node, "rules", what, 0), seed=opt(node, "seed", "integer", what, 0))
+    if not (spec.paraphrases or spec.guidelines or spec.rules):
+        raise RecipeError(f"{what} asks for nothing", node.span,
+                          expected="paraphrases: N, guidelines: true and/or rules: N")
+    return spec
+
+
+def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: TaskDef, fields: list[str],
+                   what: str) -> LLMStep | None:
+    if node is None:
+        return None
+    what = f"'generate' of {what}"
+    check_keys(node, ["model", "prompt", "field", "overwrite", "attempts"], what, required=["model"])
+    field = opt(node, "field", "string", what, task.answer_field)
+    if field not in fields:
+        raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.get("field").span,
+                          expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields))
+    return LLMStep("generate", _model_ref(node, what, models), prompt=opt(node, "prompt", "string", what),
+                   field=field, overwrite=bool(opt(node, "overwrite", "boolean", what, False)),
+                   attempts=_count(node, "attempts", what, 3, 1, 10))
+
+
+def parse_judge(node: Node | None, models: dict[str, ModelConfig], what: str) -> LLMStep | None:
+    if node is None:
+        return None
+    what = f"'judge' of {what}"
+    check_keys(node, ["model", "prompt", "min_score", "attempts"], what, required=["model"])
+    return LLMStep("judge", _model_ref(node, what, models), prompt=opt(node, "prompt", "string", what),
+                   min_score=_count(node, "min_score", what, 4, 1, 5), attempts=_count(node, "attempts", what, 3, 1, 10))
+
+
+def model_settings(config: ModelConfig) -> dict[str, Any]:
+    """What about a model changes its answers (for fingerprints and the dataset card): never the key or URL."""
+    return {"model": config.model, "params": dict(sorted(config.params.items()))}

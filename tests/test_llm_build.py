@@ -1,0 +1,161 @@
+"""LLM nodes inside a build (generate, judge) against the OpenAI-compatible test server:
+answers land in the dataset, rebuilds send nothing, injected failures lose nothing,
+invalid structured outputs are dropped and counted, bad credentials are a clear error."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import REPO, run_cli, tree_bytes
+from humc.compiler import build, plan_recipe
+
+sys.path.insert(0, str(REPO))
+from tests.llmserver import LLMServer  # noqa: E402
+
+ROWS = [{"instruction": f"Name a fruit that is {c}.", "context": "", "response": "" if i % 2 else f"A {c} fruit."}
+        for i, c in enumerate(["red", "yellow", "green", "orange", "purple", "brown", "black", "white"])]
+SENTENCES = ["Ada Lovelace met Charles Babbage in London .", "Nothing to see here .",
+             "Marie Curie worked in Paris .", "INVALID sentence for Grace Hopper ."]
+
+
+def responder(body: dict) -> str:
+    prompt = body["messages"][0]["content"]  # retries append a correction message after it
+    if prompt.startswith("You are a strict reviewer"):
+        if "INVALID" in prompt and "Response:" in prompt:
+            return "I think it's fine"                         # not JSON: retried, then dropped
+        return json.dumps({"score": 2 if "purple" in prompt else 5, "reason": "ok"})
+    if "Reply with JSON only" in prompt:                          # structured generation (NER)
+        if "INVALID" in prompt:
+            return '[{"type": "PER"}]'                            # missing "span": invalid
+        text = prompt.split("Text:\n", 1)[1].split("\n", 1)[0]
+        names = re.findall(r"[A-Z][a-z]+ [A-Z][a-z]+", text)
+        return json.dumps([{"type": "PER", "span": n} for n in names])
+    instruction = prompt.split("Instruction:\n", 1)[1].split("\n", 1)[0]
+    return "Generated answer to: " + instruction
+
+
+def write_recipe(tmp: Path, base_url: str, *, min_score: int = 4, extra_model: str = "") -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    (tmp / "ner.jsonl").write_text("".join(json.dumps({"text": s, "entities": []}) + "\n" for s in SENTENCES),
+                                   encoding="utf-8")
+    recipe = tmp / "llm.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: llm-demo
+models:
+  writer:
+    base_url: {base_url}
+    model: test-model
+    params: {{temperature: 0.0, max_tokens: 256}}
+    concurrency: 4
+    max_retries: 8
+{extra_model}
+sources:
+  gen: gen.jsonl
+  ner: ner.jsonl
+tasks:
+  - id: dolly
+    task: generalist
+    source: gen
+    fields: {{instruction: instruction, context: context, response: response}}
+    generate: {{model: writer}}
+    judge: {{model: writer, min_score: {min_score}}}
+    formats: [text]
+  - id: ner
+    task: ner
+    source: ner
+    fields: {{text: text, entities: entities}}
+    labels: [PER, LOC]
+    generate: {{model: writer, overwrite: true}}
+    preferences: [empty_brackets]
+    formats: [json]
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+    return recipe
+
+
+def run(recipe: Path, tmp: Path):
+    return run_cli("build", str(recipe), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+
+
+def rows(tmp: Path) -> list[dict]:
+    return pq.read_table(tmp / "out" / "llm-demo" / "data").to_pylist()
+
+
+def test_generate_and_judge_nodes_build_a_dataset(tmp_path):
+    with LLMServer(responder=responder) as srv:
+        result = run(write_recipe(tmp_path, srv.base_url), tmp_path)
+        assert result.exit_code == 0, result.output
+        sent = srv.request_count
+    out = rows(tmp_path)
+    dolly = {r["source_row"]: r["output"] for r in out if r["task_entry"] == "dolly"}
+    assert dolly[1] == "Generated answer to: Name a fruit that is yellow."
+    assert dolly[0] == "A red fruit."                                     # existing answers are kept
+    assert sorted(dolly) == [0, 1, 2, 3, 5, 6, 7]                         # purple judged 2 < 4: dropped
+    ner = {json.dumps(json.loads(r["gold"])) for r in out if r["task_entry"] == "ner"}
+    assert json.dumps([{"type": "PER", "span": "Ada Lovelace"}, {"type": "PER", "span": "Charles Babbage"}]) in ner
+    assert len([r for r in out if r["task_entry"] == "ner"]) == 3         # the invalid one is dropped
+    assert "LLM this build: 18 request(s) sent, 0 cache hit(s)" in result.output
+    assert sent == 4 + 3 + 3 + 8  # 4 dolly answers, 3 NER + 3 attempts of the invalid one, 8 verdicts
+
+
+def test_rebuild_sends_no_requests_and_judge_settings_reuse_cached_answers(tmp_path):
+    with LLMServer(responder=responder) as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        assert run(recipe, tmp_path).exit_code == 0
+        first = srv.request_count
+        again = run(recipe, tmp_path)
+        assert again.exit_code == 0 and "LLM this build: 0 request(s) sent" in again.output
+        assert srv.request_count == first
+        # a stricter judge rebuilds the judge node, but its prompts are unchanged: all cache hits
+        recipe = write_recipe(tmp_path, srv.base_url, min_score=5)
+        p = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+        result = build(p)
+        assert srv.request_count == first
+    judge = next(s for s in result.stats if s.node == "dolly/judge")
+    assert judge.status == "built" and judge.notes["llm cache hits"] == 8 and judge.notes["llm requests"] == 0
+
+
+def test_injected_failures_lose_and_duplicate_nothing(tmp_path):
+    with LLMServer(responder=responder) as srv:
+        assert run(write_recipe(tmp_path / "a", srv.base_url), tmp_path / "a").exit_code == 0
+    with LLMServer(responder=responder, rate_429=0.15, rate_500=0.15, retry_after="0", seed=3) as srv:
+        result = run(write_recipe(tmp_path / "b", srv.base_url), tmp_path / "b")
+        assert result.exit_code == 0, result.output
+        assert srv.stats["by_status"].get(429, 0) > 0 and srv.stats["by_status"].get(500, 0) > 0
+    assert tree_bytes(tmp_path / "a" / "out" / "llm-demo" / "data") == tree_bytes(tmp_path / "b" / "out" / "llm-demo" / "data")
+
+
+def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
+    with LLMServer(responder=responder, api_key="right-key") as srv:
+        result = run(write_recipe(tmp_path, srv.base_url), tmp_path)
+    assert result.exit_code == 2
+    assert "401" in result.output and "Traceback" not in result.output and "wrong-key" not in result.output
+    assert not (tmp_path / "out" / "llm-demo").exists()
+
+
+@pytest.mark.parametrize("snippet, message", [
+    ("    api_key: sk-123\n", "API keys never go in a recipe"),
+    ("    concurrency: 0\n", "'concurrency' must be a positive integer"),
+])
+def test_bad_model_settings_are_located(tmp_path, snippet, message):
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
+    recipe.write_text(recipe.read_text().replace("    concurrency: 4\n", snippet), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and message in result.output
+    assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error: ", result.output)
+
+
+def test_unknown_model_reference(tmp_path):
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
+    recipe.write_text(recipe.read_text().replace("judge: {model: writer", "judge: {model: writr"), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "unknown model 'writr'" in result.output and "did you mean 'writer'" in result.output
