@@ -31,7 +31,6 @@ _SIZE_CATEGORIES = [
 # headers, organisation ids, ...) is dropped, whatever the caller passes.
 _LLM_PUBLIC_KEYS = ("model", "base_url", "temperature", "top_p", "max_tokens", "seed", "n",
                     "presence_penalty", "frequency_penalty", "stop", "calls", "role")
-_SECRET_HINTS = ("key", "token", "secret", "password", "authorization", "header")
 
 
 @dataclass
@@ -74,8 +73,7 @@ def size_category(n: int) -> str:
 
 def public_llm(llm: dict[str, Any]) -> dict[str, Any]:
     """The parts of an LLM description that are safe to publish (never credentials)."""
-    return {k: llm[k] for k in _LLM_PUBLIC_KEYS
-            if k in llm and llm[k] is not None and not any(s in k.lower() for s in _SECRET_HINTS)}
+    return {k: llm[k] for k in _LLM_PUBLIC_KEYS if llm.get(k) is not None}  # a whitelist: never credentials
 
 
 def card_metadata(info: CardInfo) -> DatasetCardData:

@@ -38,9 +38,25 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         guidelines=[{"id": g.id, "title": g.title, "text": g.text} for g in guidelines.values()],
         rules=[{"id": r.id, "text": r.text.get("en") or next(iter(r.text.values()), "")} for r in rules.values()],
         dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **dropped},
-        llms=[],
+        llms=used_llms(recipe, metas),
         recipe_text=recipe.text,
         recipe_fingerprint=fingerprint,
         humc_version=__version__,
         user_template=str(card["template"]) if card.get("template") else None,
     )
+
+
+def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model that shaped the data: build-time steps and reviewed `humc synth` proposals."""
+    roles: dict[str, list[str]] = {}
+    calls: dict[str, int] = {}
+    for e in recipe.tasks:
+        for step, role in ((e.generate, "answer generation"), (e.judge, "judge filter")):
+            if step is not None:
+                roles.setdefault(step.model, []).append(f"{e.id}: {role}")
+                notes = metas.get(f"{e.id}/{step.kind}", {}).get("notes", {})
+                calls[step.model] = calls.get(step.model, 0) + int(notes.get("llm requests", 0)) + int(notes.get("llm cache hits", 0))
+        if e.synth is not None and recipe.lock_path is not None:
+            roles.setdefault(e.synth.model, []).append(f"{e.id}: reviewed proposals ({recipe.lock_path.name})")
+    return [{"model": recipe.models[name].model, **recipe.models[name].params, "role": "; ".join(r),
+             "calls": calls.get(name)} for name, r in roles.items()]

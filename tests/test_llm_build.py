@@ -103,6 +103,8 @@ def test_generate_and_judge_nodes_build_a_dataset(tmp_path):
     assert json.dumps([{"type": "PER", "span": "Ada Lovelace"}, {"type": "PER", "span": "Charles Babbage"}]) in ner
     assert len([r for r in out if r["task_entry"] == "ner"]) == 3         # the invalid one is dropped
     assert "LLM this build: 18 request(s) sent, 0 cache hit(s)" in result.output
+    card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
+    assert "| test-model | 0.0 | 256 | 18 | dolly: answer generation; dolly: judge filter; ner: answer generation |" in card
     assert sent == 4 + 3 + 3 + 8  # 4 dolly answers, 3 NER + 3 attempts of the invalid one, 8 verdicts
 
 
