@@ -27,7 +27,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": ("columns",),
     "conll": ("encoding", "columns", "separator", "doc_start"),
     "squad": ("encoding",),
-    "hf": ("config", "split", "revision"),
+    "hf": (),  # configured by `dataset: {name, config, split, revision}`
 }
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
@@ -42,8 +42,12 @@ def source_digest(src: SourceDef) -> str:
     """Content hash of a source (file bytes, or the dataset spec and its cache fingerprint)."""
     h = hashlib.sha256()
     h.update(json.dumps([src.format, src.options, src.dataset], sort_keys=True, default=str).encode())
-    if src.path is not None:
-        with open(src.path, "rb") as f:
+    files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
+    for path in files:
+        if path is None:
+            continue
+        h.update(str(path.relative_to(src.path) if src.path.is_dir() else "").encode())  # type: ignore[union-attr]
+        with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
@@ -195,8 +199,8 @@ def _read_hf(src: SourceDef) -> Iterator[Row]:
         raise SourceError(f"source '{src.id}': Hugging Face datasets need `pip install datasets`") from None
     spec = src.dataset or {}
     try:
-        ds = datasets.load_dataset(spec["name"], src.options.get("config"), split=src.options.get("split", "train"),
-                                   revision=src.options.get("revision"), streaming=True)
+        ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
+                                   revision=spec.get("revision"), streaming=True)
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
                           hint="datasets are read from the local Hugging Face cache; download it once with network access") from None

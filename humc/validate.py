@@ -153,9 +153,7 @@ class Validator:
         check_keys(node, ["path", "format", "options", "dataset"], what)
         fmt_node = node.get("format")
         if node.get("dataset") is not None:
-            dataset = opt(node, "dataset", ("mapping", "string"), what)
-            dataset = {"name": dataset} if isinstance(dataset, str) else dataset
-            return SourceDef(sid, None, "hf", opt(node, "options", "mapping", what, {}) or {}, dataset)
+            return self._hf_source(sid, node, what)
         check_present(node, "path", what)
         path_node = node.get("path")
         (path,) = self._paths(path_node, f"{what} file")
@@ -174,6 +172,24 @@ class Validator:
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
                                   expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
         return SourceDef(sid, path, fmt, options)
+
+    def _hf_source(self, sid: str, node: Node, what: str) -> SourceDef:
+        """`dataset: NAME` or `{name, config, split, revision}`: a Hub dataset already in the local
+        Hugging Face cache, or a dataset folder next to the recipe (its files are fingerprinted)."""
+        ds_node = node.get("dataset")
+        assert ds_node is not None
+        if ds_node.kind == "string":
+            ds_node = Node({"name": ds_node}, ds_node.span, {"name": ds_node.span})
+        check_keys(ds_node, ["name", "config", "split", "revision"], f"'dataset' of {what}", required=["name"])
+        spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in ("name", "config", "split", "revision")}
+        if node.get("path") is not None or node.get("options") is not None:
+            raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
+                              expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}")
+        local = (self.base / spec["name"]).resolve()
+        path = local if local.is_dir() else None
+        if path is not None:
+            spec["name"] = str(local)
+        return SourceDef(sid, path, "hf", {}, {k: v for k, v in spec.items() if v is not None})
 
     # ------------------------------------------------------------ tasks
 

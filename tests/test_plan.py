@@ -1,0 +1,94 @@
+"""Plan stage: the graph's shape and the fingerprint law (own config + inputs + assets + format version)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import humc.plan
+from humc.compiler import load_recipe
+from humc.plan import build_plan
+
+RECIPE = """\
+hum: 1
+name: tiny
+models:
+  m: {base_url: "http://127.0.0.1:9/v1", model: test-model}
+sources:
+  qa: data.jsonl
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields: {context: context, question: question, answers: answers}
+    where: len(context) > 0
+    sample: {n: 5, seed: 1}
+    preferences: [shortest_span]
+    formats: [json, natural]
+output:
+  shard_rows: 100
+"""
+
+
+def plan_of(tmp: Path, text: str) -> dict[str, str]:
+    (tmp / "data.jsonl").write_text(json.dumps({"context": "c", "question": "q?", "answers": ["a"]}) + "\n")
+    (tmp / "r.hum.yaml").write_text(text, encoding="utf-8")
+    return {n.id: n.fingerprint for n in build_plan(load_recipe(tmp / "r.hum.yaml")).nodes}
+
+
+def changed(a: dict[str, str], b: dict[str, str]) -> list[str]:
+    return sorted(k for k in a if a[k] != b.get(k))
+
+
+def test_graph_shape(tmp_path):
+    assert list(plan_of(tmp_path, RECIPE)) == [
+        "source:qa/load", "qa/map", "qa/filter", "qa/sample", "qa/render", "qa/check",
+        "corpus/merge", "corpus/dedup", "corpus/split", "corpus/write"]
+
+
+def test_llm_steps_slot_into_the_graph(tmp_path):
+    text = RECIPE.replace("    formats:", "    generate: {model: m}\n    judge: {model: m}\n    formats:")
+    nodes = list(plan_of(tmp_path, text))
+    assert nodes.index("qa/sample") + 1 == nodes.index("qa/generate") < nodes.index("qa/render")
+    assert nodes.index("qa/check") + 1 == nodes.index("qa/judge") < nodes.index("corpus/merge")
+
+
+def test_fingerprints_are_stable(tmp_path):
+    assert plan_of(tmp_path, RECIPE) == plan_of(tmp_path, RECIPE)
+
+
+@pytest.mark.parametrize("old, new, first_changed", [
+    ("len(context) > 0", "len(context) > 1", "qa/filter"),
+    ("{n: 5, seed: 1}", "{n: 5, seed: 2}", "qa/sample"),
+    ("[shortest_span]", "[shortest_span, unanswerable]", "qa/render"),
+    ("shard_rows: 100", "shard_rows: 50", "corpus/write"),
+])
+def test_a_change_invalidates_its_node_and_what_follows(tmp_path, old, new, first_changed):
+    before = plan_of(tmp_path, RECIPE)
+    after = plan_of(tmp_path, RECIPE.replace(old, new))
+    order = list(before)
+    assert changed(before, after) == sorted(order[order.index(first_changed):])
+
+
+def test_source_content_invalidates_everything_downstream(tmp_path):
+    before = plan_of(tmp_path, RECIPE)
+    (tmp_path / "data.jsonl").write_text(json.dumps({"context": "d", "question": "q?", "answers": []}) + "\n")
+    after = {n.id: n.fingerprint for n in build_plan(load_recipe(tmp_path / "r.hum.yaml")).nodes}
+    assert changed(before, after) == sorted(before)
+
+
+def test_format_version_is_part_of_every_fingerprint(tmp_path, monkeypatch):
+    before = plan_of(tmp_path, RECIPE)
+    monkeypatch.setattr(humc.plan, "FORMAT_VERSION", "next")
+    assert changed(before, plan_of(tmp_path, RECIPE)) == sorted(before)
+
+
+def test_model_settings_but_not_endpoints_enter_llm_fingerprints(tmp_path):
+    text = RECIPE.replace("    formats:", "    generate: {model: m}\n    formats:")
+    base = plan_of(tmp_path, text)
+    moved = plan_of(tmp_path, text.replace("127.0.0.1:9", "10.0.0.5:8000"))
+    hotter = plan_of(tmp_path, text.replace("model: test-model}", "model: test-model, params: {temperature: 0.9}}"))
+    assert changed(base, moved) == ["corpus/write"]  # only the card, which quotes the recipe
+    assert "qa/generate" in changed(base, hotter) and "qa/sample" not in changed(base, hotter)

@@ -1,0 +1,125 @@
+"""Source readers: each public format streams (row, record) pairs; malformed input names file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import REPO, run_cli
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.sources import read_source, source_digest
+
+
+def read(path: Path, fmt: str, **options) -> list[tuple[int, dict]]:
+    return list(read_source(SourceDef("s", path, fmt, options)))
+
+
+def test_jsonl_and_its_errors(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\n', encoding="utf-8")
+    assert read(path, "jsonl") == [(0, {"a": 1}), (1, {"a": 2})]
+    path.write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        read(path, "jsonl")
+    assert exc.value.span.line == 2 and exc.value.span.file == str(path)
+
+
+def test_json_list_under_a_key(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"version": 1, "items": [{"x": 1}, {"x": 2}]}), encoding="utf-8")
+    assert [r for _, r in read(path, "json", records="items")] == [{"x": 1}, {"x": 2}]
+    with pytest.raises(SourceError, match="records"):
+        read(path, "json")
+
+
+def test_csv_without_header_as_ag_news_ships_it():
+    rows = read(REPO / "recipes/data/ag_news/sample.csv", "csv", header=False, columns=["label", "title", "description"])
+    assert len(rows) == 80 and set(rows[0][1]) == {"label", "title", "description"}
+    assert {r["label"] for _, r in rows} == {"1", "2", "3", "4"}
+
+
+def test_tsv_with_header(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_text("text\tlabel\nhello, world\t1\n", encoding="utf-8")
+    assert read(path, "tsv") == [(0, {"text": "hello, world", "label": "1"})]
+
+
+def test_parquet_streams_in_batches(tmp_path):
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"x": list(range(10_000)), "y": ["v"] * 10_000}), path, row_group_size=1000)
+    rows = read(path, "parquet", columns=["x"])
+    assert len(rows) == 10_000 and rows[-1] == (9999, {"x": 9999})
+
+
+def test_conll_columns_documents_and_errors(tmp_path):
+    rows = read(REPO / "recipes/data/conll2003/sample.txt", "conll", columns=["tokens", "pos", "chunk", "ner_tags"])
+    first = rows[0][1]
+    assert len(first["tokens"]) == len(first["ner_tags"]) and "-DOCSTART-" not in first["tokens"]
+    path = tmp_path / "bad.conll"
+    path.write_text("EU B-ORG\nrejects O\n\nGerman B-MISC x y\n", encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        read(path, "conll", columns=["tokens", "tags"])
+    assert exc.value.span.line == 4 and "columns" in exc.value.message
+
+
+def test_squad_is_flattened_like_the_hub_layout():
+    rows = read(REPO / "recipes/data/squad_v2/dev-sample.json", "squad")
+    assert len(rows) == 33
+    impossible = [r for _, r in rows if r["is_impossible"]]
+    assert impossible and all(r["answers"]["text"] == [] for r in impossible)
+    answered = next(r for _, r in rows if r["answers"]["text"])
+    start = answered["answers"]["answer_start"][0]
+    assert answered["context"][start:start + len(answered["answers"]["text"][0])] == answered["answers"]["text"][0]
+
+
+def test_digest_follows_content(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": 1}\n', encoding="utf-8")
+    before = source_digest(SourceDef("s", path, "jsonl", {}))
+    path.write_text('{"a": 2}\n', encoding="utf-8")
+    assert source_digest(SourceDef("s", path, "jsonl", {})) != before
+
+
+def test_a_local_hugging_face_dataset_folder_is_a_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    folder = tmp_path / "my_dataset" / "data"
+    folder.mkdir(parents=True)
+    rows = [{"text": f"Item {i} costs {i} dollars.", "label": ["cheap", "pricey"][i % 2]} for i in range(12)]
+    pq.write_table(pa.Table.from_pylist(rows), folder / "train-00000-of-00001.parquet")
+    recipe = tmp_path / "hf.hum.yaml"
+    recipe.write_text("""hum: 1
+name: hf-local
+sources:
+  items: {dataset: {name: my_dataset, split: train}}
+tasks:
+  - id: prices
+    task: classification
+    source: items
+    fields: {text: text, label: label}
+output:
+  splits: {train: 1.0}
+""", encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    out = pq.read_table(tmp_path / "out" / "hf-local" / "data").to_pylist()
+    assert len(out) == 12 and all(sorted(r["labels"]) == ["cheap", "pricey"] for r in out)
+
+
+def test_a_missing_hub_dataset_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    recipe = tmp_path / "hf.hum.yaml"
+    recipe.write_text("""hum: 1
+name: hf-missing
+sources:
+  items: {dataset: no-such-org/no-such-dataset}
+tasks:
+  - {id: t, task: classification, source: items, fields: {text: text, label: label}}
+""", encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 2 and "cannot load dataset 'no-such-org/no-such-dataset'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "hf-missing").exists()
