@@ -36,14 +36,30 @@ def _empty_as(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerSta
 
 
 def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
+    """Order rows by where their value occurs in the text.
+
+    Longer values claim their occurrence first and a claimed stretch of text is not reused,
+    so in "Paris Hilton met EU officials in Paris" the LOC "Paris" is placed at its own
+    occurrence (after "EU"), not inside "Paris Hilton". Values not found go last."""
     i = _col(state, args[0])
-    missing = len(text) + 1  # values not found in the text go last, in their original order
+    claimed: list[tuple[int, int]] = []
+    position: dict[int, int] = {}
+    for k in sorted(range(len(state.table.rows)), key=lambda k: -len(state.table.rows[k][i])):
+        position[k] = _claim(text, state.table.rows[k][i], claimed)
+    order = sorted(range(len(state.table.rows)), key=lambda k: (position[k], k))
+    return _rows(state, [state.table.rows[k] for k in order])
 
-    def key(row: tuple[str, ...]) -> int:
-        pos = text.find(row[i]) if row[i] else -1
-        return pos if pos >= 0 else missing
 
-    return _rows(state, sorted(state.table.rows, key=key))
+def _claim(text: str, value: str, claimed: list[tuple[int, int]]) -> int:
+    """The first occurrence of value overlapping no claimed span (claimed), else after the text."""
+    start = text.find(value) if value else -1
+    while start >= 0:
+        end = start + len(value)
+        if not any(s < end and start < e for s, e in claimed):
+            claimed.append((start, end))
+            return start
+        start = text.find(value, start + 1)
+    return len(text) + 1
 
 
 def _sort_by(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:

@@ -1,0 +1,381 @@
+"""The lockfile: LLM-proposed assets, reviewed by a person, pinned next to the recipe.
+
+``humc synth`` adds proposals (``status: proposed``); ``humc review`` records decisions
+(``accepted`` / ``rejected``, possibly ``edited``); ``humc build`` uses only accepted
+items, offline: nothing in a build calls a model. ``recipes/mrc.hum.yaml`` pins its
+assets in ``recipes/mrc.hum.lock``.
+
+An item's ``id`` is a short hash of what was *proposed* (kind, task entry, base
+template, text), so re-running ``humc synth`` recognises an item it already proposed
+and never overwrites a reviewed decision — even when the accepted text was edited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from .checks import check_keys, expect_kind, expr_source, opt, req
+from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
+from .expr import Source, check_functions, names_used, parse_expr, parse_pipeline
+from .ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from .yamlsrc import Node, load_yaml
+
+LOCK_VERSION = 1
+KINDS = ("template", "guideline", "rule")
+STATUSES = ("proposed", "accepted", "rejected")
+ITEM_KEYS = ["id", "kind", "entry", "status", "edited", "model", "request", "base", "language", "text", "labels",
+             "when", "then"]
+
+# answer operations whose single argument names an answer column
+COLUMN_OPS = frozenset({"sort_by_position", "sort_by", "shortest", "longest", "lowercase", "uppercase"})
+
+
+def lock_path_for(recipe_path: Path) -> Path:
+    """``recipes/mrc.hum.yaml`` -> ``recipes/mrc.hum.lock``."""
+    p = Path(recipe_path)
+    name = p.name
+    for suffix in (".yaml", ".yml", ".YAML", ".YML"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return p.with_name(name + ".lock")
+
+
+def recipe_path_for(lock_path: Path) -> Path | None:
+    """The recipe a lockfile belongs to (``x.hum.lock`` -> ``x.hum.yaml`` or ``.yml``), if it exists."""
+    p = Path(lock_path)
+    stem = p.name[: -len(".lock")] if p.name.endswith(".lock") else p.stem
+    for suffix in (".yaml", ".yml"):
+        cand = p.with_name(stem + suffix)
+        if cand.exists():
+            return cand
+    return None
+
+
+def item_id(kind: str, entry: str, base: str | None, text: str, labels: Mapping[str, str] | None = None) -> str:
+    """Stable short hash of what was proposed (never recomputed after an edit)."""
+    payload = [kind, entry, base or "", text, sorted((labels or {}).items())]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()[:10]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LockItem:
+    id: str
+    kind: str                      # "template" | "guideline" | "rule"
+    entry: str                     # task entry id
+    status: str = "proposed"       # "proposed" | "accepted" | "rejected"
+    model: str = ""                # provenance: "alias (model id)"
+    request: str = ""              # LLM cache key of the request that proposed it
+    base: str | None = None        # templates: the template it paraphrases, e.g. "en_1"
+    language: str = "en"
+    text: str = ""                 # template text / guideline text / rule sentence
+    labels: dict[str, str] = field(default_factory=dict)   # guideline drafts: label -> definition
+    when: str | None = None        # rules
+    then: str | None = None        # rules
+    edited: bool = False
+    nodes: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)  # located YAML, when loaded
+
+    def span(self, key: str | None = None) -> Span | None:
+        node = self.nodes.get(key) if key else None
+        node = node or self.nodes.get("")
+        return node.span if node is not None else None
+
+    def summary(self, width: int = 60) -> str:
+        if self.kind == "guideline":
+            s = "; ".join(f"{k}: {v}" for k, v in self.labels.items()) or self.text
+        elif self.kind == "rule":
+            s = f"{self.text}  [{'when ' + self.when + ' ' if self.when else ''}then {self.then}]"
+        else:
+            s = " ".join(self.text.split())
+        return s if len(s) <= width else s[: width - 1] + "…"
+
+
+@dataclass
+class Lockfile:
+    path: Path
+    recipe_name: str
+    items: list[LockItem] = field(default_factory=list)
+
+    def get(self, id_: str) -> LockItem | None:
+        return next((i for i in self.items if i.id == id_), None)
+
+    def count(self, status: str) -> int:
+        return sum(i.status == status for i in self.items)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_lock(path: Path) -> Lockfile:
+    """Parse a lockfile; structural errors are RecipeErrors located in it."""
+    path = Path(path)
+    root = load_yaml(path)
+    what = f"lockfile {path.name}"
+    check_keys(root, ["humc_lock", "recipe", "items"], what, required=["humc_lock", "items"])
+    version = root.get("humc_lock")
+    if version.value != LOCK_VERSION:
+        raise RecipeError(f"unsupported lockfile version {version.value!r}", version.span,
+                          expected=f"humc_lock: {LOCK_VERSION}")
+    items_node = root.get("items")
+    items: list[LockItem] = []
+    if items_node.value is not None:
+        expect_kind(items_node, "list", what=f"'items' of {what}")
+        seen: dict[str, LockItem] = {}
+        for i, node in enumerate(items_node.value):
+            item = _item(node, f"item #{i + 1} of {what}")
+            if item.id in seen:
+                raise RecipeError(f"duplicate item id '{item.id}'", node.get("id").span,
+                                  notes=[f"first used at {seen[item.id].span('id')}"])
+            seen[item.id] = item
+            items.append(item)
+    return Lockfile(path, opt(root, "recipe", "string", what, "") or "", items)
+
+
+def _choice(node: Node, key: str, choices: Iterable[str], what: str) -> str:
+    value = req(node, key, "string", what)
+    choices = list(choices)
+    if value not in choices:
+        raise RecipeError(f"invalid {key} '{value}' in {what}", node.get(key).span,
+                          expected="one of: " + ", ".join(choices), hint=did_you_mean(value, choices))
+    return value
+
+
+def _item(node: Node, what: str) -> LockItem:
+    check_keys(node, ITEM_KEYS, what, required=["id", "kind", "entry", "status"])
+    kind = _choice(node, "kind", KINDS, what)
+    status = _choice(node, "status", STATUSES, what)
+    id_ = str(req(node, "id", ("string", "integer"), what))
+    labels_node = node.get("labels")
+    labels: dict[str, str] = {}
+    if labels_node is not None:
+        expect_kind(labels_node, "mapping", what=f"'labels' in {what}")
+        for k, v in labels_node.value.items():
+            if v.kind != "string" or not v.value.strip():
+                raise RecipeError(f"the definition of label '{k}' must be a non-empty string", v.span)
+            labels[k] = v.value.strip()
+    item = LockItem(
+        id=id_, kind=kind, entry=req(node, "entry", "string", what), status=status,
+        model=opt(node, "model", "string", what, "") or "", request=opt(node, "request", "string", what, "") or "",
+        base=opt(node, "base", "string", what), language=opt(node, "language", "string", what, "en") or "en",
+        text=opt(node, "text", "string", what, "") or "", labels=labels,
+        when=opt(node, "when", "string", what), then=opt(node, "then", "string", what),
+        edited=bool(opt(node, "edited", "boolean", what, False)),
+        nodes={"": node, **{k: v for k, v in node.value.items()}})
+    if kind == "template":
+        if not item.text.strip():
+            raise RecipeError(f"{what}: a template item needs `text:`", node.span)
+        if not item.base:
+            raise RecipeError(f"{what}: a template item needs `base:` (the template it paraphrases)", node.span)
+    elif kind == "guideline":
+        if not item.labels and not item.text.strip():
+            raise RecipeError(f"{what}: a guideline item needs `labels:` or `text:`", node.span)
+    else:
+        if not item.then:
+            raise RecipeError(f"{what}: a rule item needs `then:` (answer operations)", node.span)
+    return item
+
+
+# ----------------------------------------------------------------------------- writing
+
+HEADER = """\
+# humc lockfile for {recipe} — assets proposed by an LLM and reviewed by a person.
+#
+# `humc synth` adds proposals (status: proposed); `humc review` records decisions
+# (accepted / rejected). `humc build` uses only accepted items and never calls a model.
+# You may edit an item's text by hand (then set `edited: true`); keep `id` unchanged:
+# it identifies what was proposed, so a re-run of `humc synth` keeps your decision.
+# `request` is the cache key of the LLM call that made the proposal; no API key is stored.
+"""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _item_dict(item: LockItem) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": item.id, "kind": item.kind, "entry": item.entry, "status": item.status}
+    if item.edited:
+        d["edited"] = True
+    d["model"] = item.model
+    d["request"] = item.request
+    if item.base is not None:
+        d["base"] = item.base
+    d["language"] = item.language
+    if item.text or item.kind != "guideline":
+        d["text"] = item.text
+    if item.labels:
+        d["labels"] = dict(item.labels)
+    if item.when:
+        d["when"] = item.when
+    if item.then is not None:
+        d["then"] = item.then
+    return d
+
+
+def dump_lock(lock: Lockfile, recipe_label: str | None = None) -> str:
+    body = {"humc_lock": LOCK_VERSION, "recipe": lock.recipe_name, "items": [_item_dict(i) for i in lock.items]}
+    text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False, indent=2)
+    return HEADER.format(recipe=recipe_label or lock.recipe_name or lock.path.name) + text
+
+
+def save_lock(lock: Lockfile) -> None:
+    """Write the lockfile atomically (temp file in the same folder + os.replace)."""
+    path = Path(lock.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dump_lock(lock)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ----------------------------------------------------------------------------- using
+
+
+def is_locked_asset(asset: Any) -> bool:
+    """Whether a template / guideline / rule of an entry came from a lockfile."""
+    if isinstance(asset, Template):
+        return "~" in asset.id
+    return str(getattr(asset, "id", "")).startswith("llm:")
+
+
+def human_assets(entry: TaskEntry) -> TaskEntry:
+    """The entry without lockfile-made assets (what `humc synth` builds its prompts from)."""
+    return replace(entry, templates=tuple(t for t in entry.templates if not is_locked_asset(t)),
+                   guidelines=tuple(g for g in entry.guidelines if not is_locked_asset(g)),
+                   rules=tuple(r for r in entry.rules if not is_locked_asset(r)))
+
+
+def rule_names(entry: TaskEntry, constants: Iterable[str] = ()) -> set[str]:
+    """Names a rule's `when` may read: the mapped fields, the task inputs, constants and `answer`."""
+    return {"answer", *(name for name, _ in entry.fields), *entry.task.inputs, *constants}
+
+
+def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] | None = None,
+                 when_src: Source | None = None, then_src: Source | None = None
+                 ) -> tuple[Compiled | None, tuple]:
+    """Compile a rule's `when` / `then`; RecipeError (located when sources are) if invalid."""
+    from .stdlib import compile_ops
+
+    compiled_when = None
+    if when is not None and str(when).strip():
+        src = when_src or Source(str(when).strip())
+        ast = parse_expr(src.text, src)
+        check_functions(ast, src)
+        if names is not None:
+            unknown = sorted(names_used(ast) - names)
+            if unknown:
+                raise RecipeError(f"the condition reads unknown name(s): {', '.join(unknown)}", src.span_of(0),
+                                  expected="one of: " + ", ".join(sorted(names)))
+        compiled_when = Compiled(ast, src)
+    src = then_src or Source(str(then).strip())
+    ops = compile_ops(parse_pipeline(src.text, src), src)
+    for op in ops:
+        if op.name in COLUMN_OPS and op.args and op.args[0] not in task.columns:
+            raise RecipeError(f"'{op.name}' names column '{op.args[0]}', which task '{task.id}' does not have",
+                              src.span_of(0), expected="one of: " + ", ".join(task.columns),
+                              hint=did_you_mean(str(op.args[0]), task.columns))
+    return compiled_when, ops
+
+
+def _src(item: LockItem, key: str, text: str) -> Source:
+    node = item.nodes.get(key)
+    if node is not None and isinstance(node.value, str):
+        return expr_source(node)
+    return Source(text.strip())
+
+
+def item_rule(item: LockItem, entry: TaskEntry, lock_path: Path | str = "") -> PreferenceRule:
+    when_src = _src(item, "when", item.when) if item.when else None
+    then_src = _src(item, "then", item.then or "")
+    try:
+        when, ops = compile_rule(item.when, item.then or "", entry.task, when_src=when_src, then_src=then_src)
+    except HumcError as exc:
+        if exc.span is None:
+            exc.span = item.span("then")
+        exc.notes.append(f"in rule item '{item.id}' of {lock_path or 'the lockfile'}")
+        raise
+    text = {item.language: item.text} if item.text else {}
+    payload = json.dumps([item.text, item.when, item.then], ensure_ascii=False)
+    return PreferenceRule(id=f"llm:{item.id}", title=f"LLM-proposed rule {item.id}", text=text, when=when,
+                          then=ops, tasks=(), digest=sha256(payload))
+
+
+def item_guideline(item: LockItem) -> Guideline:
+    payload = json.dumps([item.text, sorted(item.labels.items())], ensure_ascii=False)
+    return Guideline(id=f"llm:{item.id}", title=f"LLM-drafted definitions ({', '.join(item.labels) or item.entry})",
+                     text=item.text.strip(), labels=tuple(item.labels.items()), language=item.language,
+                     tasks=(), digest=sha256(payload))
+
+
+def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Template:
+    return Template(id=f"{item.base}~{item.id}", task=entry.task.id, language=item.language, text=item.text,
+                    path=str(lock_path), digest=sha256(item.text))
+
+
+def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
+    """The entry with the lockfile's accepted items for it added (its language only).
+
+    Paraphrases are added only for base templates the entry uses. Errors in accepted
+    rules are RecipeErrors located in the lockfile; several are reported together.
+    """
+    items = [i for i in lock.items
+             if i.entry == entry.id and i.status == "accepted" and i.language == entry.language]
+    if not items:
+        return entry
+    have_t = {t.id for t in entry.templates}
+    have_g = {g.id for g in entry.guidelines}
+    have_r = {r.id for r in entry.rules}
+    templates, guidelines, rules = list(entry.templates), list(entry.guidelines), list(entry.rules)
+    errors: list[HumcError] = []
+    for item in items:
+        if item.kind == "template":
+            tpl = item_template(item, entry, lock.path)
+            if item.base in have_t and tpl.id not in have_t:
+                templates.append(tpl)
+                have_t.add(tpl.id)
+        elif item.kind == "guideline":
+            g = item_guideline(item)
+            if g.id not in have_g:
+                guidelines.append(g)
+                have_g.add(g.id)
+        else:
+            try:
+                r = item_rule(item, entry, lock.path)
+            except HumcError as exc:
+                errors.append(exc)
+                continue
+            if r.id not in have_r:
+                rules.append(r)
+                have_r.add(r.id)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+    return replace(entry, templates=tuple(templates), guidelines=tuple(guidelines), rules=tuple(rules))

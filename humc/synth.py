@@ -1,0 +1,513 @@
+"""`humc synth`: ask a recipe's models to PROPOSE assets for task entries with a `synth:` spec.
+
+Three kinds of proposal, each validated before it reaches a person:
+
+* **template paraphrases** — rewordings of the entry's instruction templates that keep
+  every Jinja2 placeholder and statement (parsed, same variables, same tags, renders
+  against a dummy record, differs from the original and from the other proposals);
+* **guideline drafts** — definitions for labels of the entry's fixed label set that no
+  guideline defines, seeded with the human-written definitions of the other labels;
+* **preference rules** — a sentence plus `then` answer operations (and an optional
+  `when` condition), compiled exactly as a recipe's rules are.
+
+Proposals are merged into the recipe's lockfile as ``proposed``; items already there
+(reviewed or not) are kept untouched. All LLM calls go through the disk cache, so a
+re-run sends no request and proposes nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .errors import HumcError, RecipeError
+from .ir import Recipe, TaskEntry, Template
+from .llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key
+from .lockfile import (LockItem, Lockfile, compile_rule, human_assets, item_id, load_lock, lock_path_for,
+                       rule_names, save_lock)
+
+ATTEMPTS = 3
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (简体中文)"}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+@dataclass
+class SynthReport:
+    lock_path: Path
+    proposed: int = 0                                   # new items added to the lockfile
+    kept: int = 0                                       # proposals already in the lockfile (decision kept)
+    invalid: list[tuple[str, str]] = field(default_factory=list)   # (what, reason)
+    notes: list[str] = field(default_factory=list)
+    by_kind: Counter = field(default_factory=Counter)  # kind -> new items
+    stats: dict[str, LLMStats] = field(default_factory=dict)      # model alias -> client stats
+    awaiting: int = 0                                   # items with status proposed after the merge
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests_sent for s in self.stats.values())
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(s.cache_hits for s in self.stats.values())
+
+    @property
+    def tokens(self) -> int:
+        return sum(s.prompt_tokens + s.completion_tokens for s in self.stats.values())
+
+    def render(self) -> str:
+        lines = [f"{self.lock_path}: {self.proposed} new proposal(s)"
+                 + (f" ({', '.join(f'{n} {k}(s)' for k, n in sorted(self.by_kind.items()))})" if self.by_kind else "")
+                 + f", {self.kept} already in the lockfile, {len(self.invalid)} invalid"]
+        for what, reason in self.invalid:
+            lines.append(f"  invalid: {what}: {reason}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        for alias, s in sorted(self.stats.items()):
+            lines.append(f"  model {alias}: {s.requests_sent} request(s), {s.cache_hits} cache hit(s), "
+                         f"{s.prompt_tokens} prompt + {s.completion_tokens} completion token(s)"
+                         + (f", {s.retries} retries" if s.retries else ""))
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- template checks
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["zip"] = lambda a, b: list(zip(a, b))
+    return env
+
+
+def _norm_tag(tag: str) -> str:
+    inner = tag[2:-2].strip("-+ \t\n")
+    return tag[:2] + re.sub(r"\s+", "", inner.replace('"', "'")) + tag[-2:]
+
+
+def template_tags(text: str) -> Counter:
+    return Counter(_norm_tag(t) for t in _TAG.findall(text))
+
+
+def _norm_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def dummy_contexts(task: Any) -> list[dict[str, Any]]:
+    """Variables to test-render a template with: full (every optional part shown) and minimal."""
+    base: dict[str, Any] = {}
+    for name in task.inputs:
+        base[name] = ["first option", "second option"] if name == "options" else f"sample {name}"
+    full = dict(base, labels=["LABEL_A", "LABEL_B"], label_definitions={"LABEL_A": "a definition"},
+                guidelines=["a guideline"], rules=["a rule"], columns=list(task.columns),
+                option_labels=["A", "B"], format_instruction="Answer in JSON.")
+    empty = dict(base, labels=["LABEL_A"], label_definitions={}, guidelines=[], rules=[],
+                 columns=list(task.columns), option_labels=["A", "B"], format_instruction="Answer in JSON.")
+    for ctx in (full, empty):
+        ctx.setdefault("options", ["first option", "second option"])
+    return [full, empty]
+
+
+def check_paraphrase(original: str, text: str, task: Any) -> str | None:
+    """Why ``text`` is not a faithful paraphrase of template ``original`` (None when it is)."""
+    import jinja2
+    from jinja2 import meta
+
+    if not isinstance(text, str) or not text.strip():
+        return "empty text"
+    env = _env()
+    try:
+        ast = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"not a valid Jinja2 template (line {exc.lineno}: {exc.message})"
+    want = meta.find_undeclared_variables(env.parse(original))
+    got = meta.find_undeclared_variables(ast)
+    if got != want:
+        parts = []
+        if want - got:
+            parts.append("drops " + ", ".join(sorted(want - got)))
+        if got - want:
+            parts.append("adds " + ", ".join(sorted(got - want)))
+        return "changes the template variables: " + "; ".join(parts)
+    want_tags, got_tags = template_tags(original), template_tags(text)
+    if want_tags != got_tags:
+        missing = sorted((want_tags - got_tags).elements())
+        extra = sorted((got_tags - want_tags).elements())
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(dict.fromkeys(missing)))
+        if extra:
+            parts.append("unexpected " + ", ".join(dict.fromkeys(extra)))
+        return "does not keep every placeholder/statement: " + "; ".join(parts)
+    for ctx in dummy_contexts(task):
+        try:
+            env.from_string(text).render(**ctx)
+        except Exception as exc:  # jinja2 errors, or a filter failing on the dummy values
+            return f"does not render ({type(exc).__name__}: {exc})"
+    if _norm_text(text) == _norm_text(original):
+        return "identical to the original template"
+    return None
+
+
+# ----------------------------------------------------------------------------- prompts
+
+SYSTEM = ("You help build instruction-tuning datasets for natural language understanding. "
+          "You answer with a single JSON object and nothing else: no prose, no code fence.")
+
+
+def _language(lang: str) -> str:
+    return LANGUAGE_NAMES.get(lang, lang)
+
+
+def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int) -> LLMRequest:
+    user = (
+        f"Here is a Jinja2 instruction template for the task \"{entry.task.title or entry.task.id}\" "
+        f"({entry.task.description.strip()}).\n\n<template>\n{tpl.text.strip()}\n</template>\n\n"
+        f"Write {n} paraphrase(s) of it in {_language(tpl.language)}: reword the natural-language instructions "
+        "so that they read differently but ask for exactly the same thing.\n"
+        "Rules:\n"
+        "- keep every Jinja2 placeholder `{{ ... }}` and statement `{% ... %}` exactly as written (you may move "
+        "them with the sentence they belong to, but never change, drop or add one);\n"
+        "- keep the line structure of the loops and conditions;\n"
+        "- each paraphrase must differ from the original and from the others.\n"
+        f'Answer with JSON: {{"paraphrases": ["<template 1>", ...]}} holding exactly {n} string(s).')
+    return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                      {"seed": seed}, {"type": "json_object"})
+
+
+def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str], seed: int) -> LLMRequest:
+    examples = "\n".join(f"- {label}: {text}" for label, text in seeds.items()) or "(none yet)"
+    user = (
+        f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
+        f"Label set: {', '.join(entry.schema.labels or ())}\n\n"
+        f"Definitions written by the annotation guideline authors:\n{examples}\n\n"
+        f"Write a definition, in the same style and in {_language(entry.language)}, for each of these labels: "
+        f"{', '.join(missing)}. A definition says what the label covers (with short examples) and what it does "
+        "not cover.\n"
+        'Answer with JSON: {"<label>": "<definition>", ...} with exactly the labels asked for as keys.')
+    return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                      {"seed": seed}, {"type": "json_object"})
+
+
+def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int) -> LLMRequest:
+    from . import answerops
+
+    ops = "\n".join(f"- {answerops.signature(name)}" for name in answerops.OPS)
+    existing = "\n".join(
+        f'- {{"text": {json.dumps(r.text.get(entry.language) or r.text.get("en", ""), ensure_ascii=False)}, '
+        f'"then": {json.dumps(" | ".join(_op_text(op) for op in r.then))}'
+        + (f', "when": {json.dumps(r.when.text)}' if r.when is not None else "") + "}"
+        for r in entry.rules) or "(none)"
+    user = (
+        f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
+        f"The gold answer is a table with columns: {', '.join(entry.task.columns)}.\n\n"
+        "A preference rule resolves an ambiguity of the gold answer (order, duplicates, which of several "
+        "acceptable answers, how to say 'nothing found') and tells the model about it in one sentence. "
+        "Its `then` is a pipeline of answer operations joined by ` | `, chosen ONLY from:\n"
+        f"{ops}\n"
+        f"(a \"column\" argument is one of: {', '.join(entry.task.columns)}). An optional `when` condition "
+        f"may read: {', '.join(sorted(names))} (`answer` is the list of answer rows), e.g. len(answer) == 0.\n\n"
+        f"Rules already used:\n{existing}\n\n"
+        f"Propose {n} new preference rule(s), the sentence in {_language(entry.language)}.\n"
+        'Answer with JSON: {"rules": [{"text": "<sentence>", "then": "<operations>", "when": "<condition or empty>"}]}')
+    return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                      {"seed": seed}, {"type": "json_object"})
+
+
+def _op_text(op: Any) -> str:
+    if not op.args:
+        return op.name
+    return f"{op.name}({', '.join(json.dumps(a, ensure_ascii=False) for a in op.args)})"
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class _Job:
+    alias: str
+    kind: str
+    entry: TaskEntry
+    what: str
+    request: LLMRequest
+    validate: Callable[[Any], str | None]           # shape check for complete_json (retried when it fails)
+    collect: Callable[[Any], tuple[list[LockItem], list[str]]]   # value -> (items, reasons of invalid parts)
+    key: str = ""
+    last_error: list[str] = field(default_factory=list)
+
+
+def _list_of(value: Any, key: str) -> Any:
+    if isinstance(value, dict) and key in value:
+        return value[key]
+    return value
+
+
+def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int) -> _Job:
+    req = paraphrase_request(entry, tpl, n, seed)
+    provenance = f"{alias} ({cfg.model})"
+    key = cache_key(cfg, req)
+
+    def parts(value: Any) -> tuple[list[LockItem], list[str]]:
+        items: list[LockItem] = []
+        bad: list[str] = []
+        seen = {_norm_text(tpl.text)}
+        for i, text in enumerate(_list_of(value, "paraphrases")):
+            reason = check_paraphrase(tpl.text, text, entry.task) if isinstance(text, str) else "not a string"
+            if reason is None and _norm_text(text) in seen:
+                reason = "duplicates another paraphrase"
+            if reason is not None:
+                bad.append(f"paraphrase {i + 1}: {reason}")
+                continue
+            seen.add(_norm_text(text))
+            body = text.strip() + "\n"
+            items.append(LockItem(id=item_id("template", entry.id, tpl.id, body), kind="template", entry=entry.id,
+                                  model=provenance, request=key, base=tpl.id, language=tpl.language, text=body))
+        return items, bad
+
+    def validate(value: Any) -> str | None:
+        texts = _list_of(value, "paraphrases")
+        if not isinstance(texts, list) or not texts:
+            return 'expected {"paraphrases": [<template>, ...]}, a non-empty list of strings'
+        items, bad = parts(value)
+        if not items:
+            return "no paraphrase is valid: " + "; ".join(bad)
+        return None
+
+    return _Job(alias, "template", entry, f"{entry.id}: paraphrases of {tpl.id}", req, validate, parts, key)
+
+
+def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list[str], seeds: dict[str, str],
+                   seed: int) -> _Job:
+    req = guideline_request(entry, missing, seeds, seed)
+    provenance = f"{alias} ({cfg.model})"
+    key = cache_key(cfg, req)
+
+    def parts(value: Any) -> tuple[list[LockItem], list[str]]:
+        labels: dict[str, str] = {}
+        bad: list[str] = []
+        for label, text in value.items():
+            if label not in missing:
+                bad.append(f"label '{label}' was not asked for")
+            elif not isinstance(text, str) or not text.strip():
+                bad.append(f"label '{label}': the definition is not a non-empty string")
+            else:
+                labels[label] = text.strip()
+        if not labels:
+            return [], bad
+        labels = {k: labels[k] for k in missing if k in labels}
+        return [LockItem(id=item_id("guideline", entry.id, None, "", labels), kind="guideline", entry=entry.id,
+                         model=provenance, request=key, language=entry.language, labels=labels)], bad
+
+    def validate(value: Any) -> str | None:
+        if not isinstance(value, dict) or not value:
+            return 'expected a JSON object {"<label>": "<definition>", ...}'
+        extra = sorted(set(value) - set(missing))
+        if extra:
+            return f"unexpected label(s) {', '.join(extra)}; define only: {', '.join(missing)}"
+        items, bad = parts(value)
+        return None if items else "; ".join(bad)
+
+    return _Job(alias, "guideline", entry, f"{entry.id}: definitions of {', '.join(missing)}", req, validate,
+                parts, key)
+
+
+def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str]) -> str | None:
+    """Why a proposed rule is invalid (None when it compiles for this entry)."""
+    if not isinstance(text, str) or not text.strip():
+        return "`text` must be a non-empty sentence"
+    if not isinstance(then, str) or not then.strip():
+        return "`then` must be answer operations, e.g. sort_by_position(\"span\")"
+    if when is not None and not isinstance(when, str):
+        return "`when` must be a condition string"
+    try:
+        compile_rule(when, then, entry.task, names=names)
+    except HumcError as exc:
+        return exc.message + (f" (expected {exc.expected})" if exc.expected and len(exc.expected) < 120 else "")
+    return None
+
+
+def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: set[str], seed: int) -> _Job:
+    req = rules_request(entry, n, names, seed)
+    provenance = f"{alias} ({cfg.model})"
+    key = cache_key(cfg, req)
+
+    def parts(value: Any) -> tuple[list[LockItem], list[str]]:
+        items: list[LockItem] = []
+        bad: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for i, rule in enumerate(_list_of(value, "rules")):
+            if not isinstance(rule, dict):
+                bad.append(f"rule {i + 1}: not an object")
+                continue
+            text, then, when = rule.get("text"), rule.get("then"), rule.get("when") or None
+            reason = check_rule(entry, text, then, when, names)
+            if reason is None and (then.strip(), (when or "").strip()) in seen:
+                reason = "duplicates another proposal"
+            if reason is not None:
+                bad.append(f"rule {i + 1}: {reason}")
+                continue
+            seen.add((then.strip(), (when or "").strip()))
+            text, then = text.strip(), then.strip()
+            when = when.strip() if when else None
+            payload = json.dumps([text, when, then], ensure_ascii=False)
+            items.append(LockItem(id=item_id("rule", entry.id, None, payload), kind="rule", entry=entry.id,
+                                  model=provenance, request=key, language=entry.language, text=text,
+                                  when=when, then=then))
+        return items, bad
+
+    def validate(value: Any) -> str | None:
+        rules = _list_of(value, "rules")
+        if not isinstance(rules, list) or not rules:
+            return 'expected {"rules": [{"text": ..., "then": ..., "when": ...}, ...]}'
+        items, bad = parts(value)
+        return None if items else "no rule is valid: " + "; ".join(bad)
+
+    return _Job(alias, "rule", entry, f"{entry.id}: preference rules", req, validate, parts, key)
+
+
+def plan_jobs(recipe: Recipe, report: SynthReport) -> list[_Job]:
+    jobs: list[_Job] = []
+    for entry in recipe.tasks:
+        spec = entry.synth
+        if spec is None:
+            continue
+        cfg = recipe.models.get(spec.model)
+        if cfg is None:
+            raise RecipeError(f"task '{entry.id}': synth model '{spec.model}' is not declared under `models:`",
+                              expected="one of: " + (", ".join(sorted(recipe.models)) or "(no models declared)"))
+        entry = human_assets(entry)
+        if spec.paraphrases > 0:
+            for tpl in entry.templates:
+                jobs.append(_paraphrase_job(spec.model, cfg, entry, tpl, spec.paraphrases, spec.seed))
+        if spec.guidelines:
+            if entry.schema is None or entry.task.schema_column is None:
+                report.notes.append(f"{entry.id}: task '{entry.task.id}' has no label schema; no guideline drafts")
+            elif entry.schema.labels is None:
+                report.notes.append(f"{entry.id}: labels are collected from the data (no `labels:`); "
+                                    "no guideline drafts")
+            else:
+                defined = {label: text for g in entry.guidelines for label, text in g.labels}
+                missing = [label for label in entry.schema.labels if label not in defined]
+                if not missing:
+                    report.notes.append(f"{entry.id}: every label already has a definition; no guideline drafts")
+                else:
+                    jobs.append(_guideline_job(spec.model, cfg, entry, missing, defined, spec.seed))
+        if spec.rules > 0:
+            names = rule_names(entry, recipe.constants)
+            jobs.append(_rules_job(spec.model, cfg, entry, spec.rules, names, spec.seed))
+    return jobs
+
+
+def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
+    def recording(job: _Job) -> Callable[[Any], str | None]:
+        def validate(value: Any) -> str | None:
+            error = job.validate(value)
+            if error is not None:
+                job.last_error.append(error)
+            return error
+        return validate
+
+    async def go() -> list[Any]:
+        try:
+            return await asyncio.gather(*[client.complete_json(j.request, recording(j), ATTEMPTS) for j in jobs])
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path | None = None) -> SynthReport:
+    """Propose assets for every entry with `synth:`, merged into the recipe's lockfile."""
+    import diskcache
+
+    path = lock_path or recipe.lock_path or lock_path_for(recipe.path)
+    report = SynthReport(path)
+    lock = load_lock(path) if path.exists() else Lockfile(path, recipe.name, [])
+    if not lock.recipe_name:
+        lock.recipe_name = recipe.name
+    jobs = plan_jobs(recipe, report)
+    if not any(e.synth for e in recipe.tasks):
+        report.notes.append("no task entry has a `synth:` spec; nothing to propose")
+    by_alias: dict[str, list[_Job]] = {}
+    for job in jobs:
+        by_alias.setdefault(job.alias, []).append(job)
+    results: dict[int, Any] = {}
+    root = Path(cache_dir if cache_dir is not None else recipe.cache_dir)
+    if jobs:
+        root.mkdir(parents=True, exist_ok=True)
+        with diskcache.Cache(str(root / "llm")) as cache:
+            for alias, group in by_alias.items():
+                client = LLMClient(recipe.models[alias], cache)
+                report.stats[alias] = client.stats
+                for job, value in zip(group, _run(client, group)):
+                    results[id(job)] = value
+    known = {item.id for item in lock.items}
+    changed = False
+    for job in jobs:
+        value = results.get(id(job))
+        if value is None:
+            reason = job.last_error[-1] if job.last_error else "the reply was not valid JSON"
+            report.invalid.append((job.what, f"no valid answer after {ATTEMPTS} attempt(s): {reason}"))
+            continue
+        items, bad = job.collect(value)
+        report.invalid.extend((job.what, reason) for reason in bad)
+        for item in items:
+            if item.id in known:
+                report.kept += 1
+                continue
+            known.add(item.id)
+            lock.items.append(item)
+            report.proposed += 1
+            report.by_kind[item.kind] += 1
+            changed = True
+    if changed:
+        save_lock(lock)
+    report.awaiting = lock.count("proposed")
+    return report
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def load_recipe(path: Path, **kw: Any) -> Recipe:  # indirection: tests may substitute a prepared recipe
+    from .compiler import load_recipe as _load
+
+    return _load(path, **kw)
+
+
+def make_synth_command(reports_errors: Callable[[Callable[..., Any]], Callable[..., Any]]) -> click.Command:
+    @click.command("synth")
+    @click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+                  help="Cache folder (default: the recipe's `cache:` or .humc/cache); LLM answers go to CACHE/llm.")
+    @reports_errors
+    def synth(recipe: Path, cache_dir: Path | None) -> None:
+        """Ask the recipe's models to propose templates, guidelines and rules (for entries with `synth:`).
+
+        Proposals are added to the lockfile next to the recipe (RECIPE.lock) for `humc review`;
+        reviewed decisions are never overwritten. LLM answers are cached: a re-run sends no request.
+        """
+        r = load_recipe(recipe)
+        report = synthesize(r, cache_dir=cache_dir)
+        click.echo(report.render())
+        if report.awaiting:
+            click.echo(f"{report.awaiting} proposal(s) awaiting review: humc review {recipe}")
+        else:
+            click.echo("no proposal awaiting review")
+
+    return synth

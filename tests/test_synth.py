@@ -1,0 +1,374 @@
+"""The human–LLM loop: humc synth (proposals) -> humc review (decisions) -> lockfile -> build inputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("diskcache")
+pytest.importorskip("openai")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from click.testing import CliRunner  # noqa: E402
+
+from humc.cli import main  # noqa: E402
+from humc.compiler import load_recipe  # noqa: E402
+from humc.errors import HumcError, RecipeError  # noqa: E402
+from humc.ir import SynthSpec  # noqa: E402
+from humc.llm import ModelConfig  # noqa: E402
+from humc.lockfile import (LockItem, Lockfile, apply_lock, item_id, load_lock, lock_path_for,  # noqa: E402
+                           save_lock)
+from humc.synth import check_paraphrase, synthesize  # noqa: E402
+from humc.transforms import render_template  # noqa: E402
+from tests.helpers import copy_recipes  # noqa: E402
+from tests.llmserver import LLMServer  # noqa: E402
+
+RECIPE = """\
+hum: 1
+name: ner_synth
+language: en
+{models}
+sources:
+  conll:
+    path: data/conll2003/sample.txt
+    format: conll
+    options:
+      columns: [tokens, pos, chunk, ner_tags]
+tasks:
+  - id: conll
+    task: ner
+    source: conll
+    fields:
+      text: tokens | join(" ")
+      entities: bio_spans(tokens, ner_tags)
+    labels: [PER, ORG, LOC, MISC, DATE]
+    guidelines: [conll2003_types]
+    preferences: [order_entities_by_position]
+    templates: [en_1, en_2, en_3]
+    formats: [json]
+{synth}
+output:
+  splits: {{train: 1.0}}
+"""
+
+SYNTH = "    synth: {model: writer, paraphrases: 2, guidelines: true, rules: 3}"
+
+GOOD_RULE = {"text": "Report each entity once, in order of appearance.",
+             "then": 'dedupe | sort_by_position("span")'}
+WHEN_RULE = {"text": "If there are no entities, answer none.", "when": "len(answer) == 0",
+             "then": 'empty_as("none")'}
+BAD_OP = {"text": "Reverse the rows.", "then": "reverse_rows"}
+BAD_COLUMN = {"text": "Uppercase the kinds.", "then": 'uppercase("kind")'}
+
+
+def _first_user(body: dict) -> str:
+    return next(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+def responder(body: dict) -> str:
+    prompt = _first_user(body)
+    if "<template>" in prompt:
+        tpl = prompt.split("<template>\n", 1)[1].split("\n</template>", 1)[0]
+        first, rest = tpl.split("\n", 1)
+        if first.startswith("You are an information extraction system"):      # en_3: never valid JSON
+            return '{"paraphrases": ["unterminated'
+        good1 = "Please read carefully. " + first + "\n" + rest
+        good2 = "Your task: " + first[0].lower() + first[1:] + "\n" + rest
+        if first.startswith("Extract all named entities"):                     # en_1: 2 good + 1 bad
+            dropped = tpl.replace("{{ text }}", "the text")
+            return json.dumps({"paraphrases": [good1, good2, dropped]})
+        return json.dumps({"paraphrases": [good1, tpl]})                     # en_2: 1 good + 1 identical
+    if "Write a definition" in prompt:
+        return json.dumps({"DATE": "absolute or relative dates and periods (e.g. \"Monday\", \"1996\")"})
+    if "preference rule" in prompt:
+        return json.dumps({"rules": [GOOD_RULE, BAD_OP, WHEN_RULE, BAD_COLUMN]})
+    return "{}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LLMServer(responder=responder) as srv:
+        yield srv
+
+
+@pytest.fixture
+def recipe_path(tmp_path, server):
+    root = copy_recipes(tmp_path)
+    models = (f"models:\n  writer:\n    base_url: {server.base_url}\n    model: test-model\n"
+              "    params: {temperature: 0.7}\n    concurrency: 4\n    max_retries: 0")
+    path = root / "ner_synth.hum.yaml"
+    path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+    return path
+
+
+def _recipe(path: Path):
+    """The compiled recipe (the validator parses `models:` and `synth:`), with a test-only fast backoff."""
+    r = load_recipe(path)
+    models = {k: replace(v, backoff_base=0.01) for k, v in r.models.items()}
+    return replace(r, models=models)
+
+
+def _synth(path: Path, server: LLMServer, tmp: Path):
+    before = server.request_count
+    report = synthesize(_recipe(path), cache_dir=tmp / "cache")
+    return report, server.request_count - before
+
+
+# ----------------------------------------------------------------------------- synth
+
+
+def test_synth_proposes_valid_and_counts_invalid(recipe_path, server, tmp_path):
+    report, sent = _synth(recipe_path, server, tmp_path)
+    lock = load_lock(lock_path_for(recipe_path))
+    kinds = [i.kind for i in lock.items]
+    assert kinds.count("template") == 3          # en_1: 2 good; en_2: 1 good; en_3: invalid JSON
+    assert kinds.count("guideline") == 1 and kinds.count("rule") == 2
+    assert report.proposed == 6 and report.kept == 0 and report.awaiting == 6
+    reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
+    assert "paraphrases of en_1: paraphrase 3: changes the template variables: drops text" in reasons
+    assert "paraphrases of en_2: paraphrase 2: identical to the original template" in reasons
+    assert "paraphrases of en_3: no valid answer after 3 attempt(s)" in reasons
+    assert "unknown answer operation 'reverse_rows'" in reasons
+    assert "names column 'kind'" in reasons
+    assert len(report.invalid) == 5
+    # 3 paraphrase requests (en_3 retried twice more) + guidelines + rules
+    assert sent == 3 + 2 + 1 + 1 == report.requests
+    assert report.stats["writer"].completion_tokens > 0
+    t = [i for i in lock.items if i.kind == "template"]
+    assert {i.base for i in t} == {"en_1", "en_2"} and all(i.status == "proposed" for i in t)
+    assert all(i.model == "writer (test-model)" and len(i.request) == 64 for i in lock.items)
+    assert t[0].id == item_id("template", "conll", "en_1", t[0].text)
+    g = next(i for i in lock.items if i.kind == "guideline")
+    assert g.labels == {"DATE": 'absolute or relative dates and periods (e.g. "Monday", "1996")'}
+    rules = [i for i in lock.items if i.kind == "rule"]
+    assert [(r.then, r.when) for r in rules] == [(GOOD_RULE["then"], None), (WHEN_RULE["then"], "len(answer) == 0")]
+    # the guideline prompt is seeded with the human-written definitions
+    seeded = [r.json for r in server.received if "Write a definition" in _first_user(r.json)]
+    assert "PER: names of people" in _first_user(seeded[-1]) and "DATE" in _first_user(seeded[-1])
+
+
+def test_rerun_sends_nothing_and_keeps_decisions(recipe_path, server, tmp_path):
+    _synth(recipe_path, server, tmp_path)
+    lock_path = lock_path_for(recipe_path)
+    lock = load_lock(lock_path)
+    lock.items[0].status = "accepted"
+    lock.items[1].status = "rejected"
+    lock.items[2].text = lock.items[2].text.replace("Please", "Kindly")
+    lock.items[2].edited, lock.items[2].status = True, "accepted"
+    save_lock(lock)
+    before = lock_path.read_text(encoding="utf-8")
+    report, sent = _synth(recipe_path, server, tmp_path)    # the lockfile is applied while loading now
+    assert sent == 0 and report.requests == 0 and report.cache_hits == 7
+    assert report.proposed == 0 and report.kept == 6
+    assert lock_path.read_text(encoding="utf-8") == before
+    assert report.awaiting == 3
+
+
+def test_synth_cli(recipe_path, server, tmp_path):
+    res = CliRunner().invoke(main, ["synth", str(recipe_path), "--cache", str(tmp_path / "c")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "6 new proposal(s)" in res.output and "5 invalid" in res.output
+    assert f"6 proposal(s) awaiting review: humc review {recipe_path}" in res.output
+    assert "model writer:" in res.output
+
+
+def test_synth_without_models_or_schema_notes(tmp_path, server):
+    root = copy_recipes(tmp_path)
+    r = load_recipe(root / "mrc.hum.yaml")
+    entry = replace(r.tasks[0], synth=SynthSpec(model="writer", guidelines=True))
+    cfg = ModelConfig(name="writer", base_url=server.base_url, model="test-model")
+    report = synthesize(replace(r, tasks=(entry,), models={"writer": cfg}), cache_dir=tmp_path / "c")
+    assert report.proposed == 0 and any("no label schema" in n for n in report.notes)
+    with pytest.raises(RecipeError, match="synth model 'nope' is not declared"):
+        synthesize(replace(r, tasks=(replace(entry, synth=SynthSpec(model="nope", rules=1)),)))
+
+
+def test_check_paraphrase():
+    from humc.stdlib import load_stdlib
+
+    lib = load_stdlib()
+    task = lib.tasks["ner"]
+    original = lib.templates["ner"]["en_1"].text
+    assert check_paraphrase(original, "Please. " + original, task) is None
+    assert "not a valid Jinja2" in check_paraphrase(original, original + "{% if x %}", task)
+    moved = original.replace("{{ labels | join(', ') }}", "{{ labels | join('; ') }}")
+    assert "does not keep every placeholder" in check_paraphrase(original, moved, task)
+    assert "identical" in check_paraphrase(original, "  " + original, task)
+
+
+# ----------------------------------------------------------------------------- review
+
+
+def _statuses(path: Path) -> list[tuple[str, str, bool]]:
+    return [(i.kind, i.status, i.edited) for i in load_lock(path).items]
+
+
+def test_review_interactive_then_accept_all(recipe_path, server, tmp_path, monkeypatch):
+    _synth(recipe_path, server, tmp_path)
+    lock_path = lock_path_for(recipe_path)
+    edits = iter([
+        "Read this. {{ labels }}\n",                                      # invalid: drops placeholders
+        None,                                                             # editor closed without saving
+        load_lock(lock_path).items[2].text.replace("Please read carefully.", "Read attentively."),
+    ])
+    monkeypatch.setattr("click.edit", lambda text=None, **kw: next(edits))
+    runner = CliRunner()
+    # en_1 #1 accept, en_1 #2 reject, en_2: edit (invalid) -> edit (aborted) -> edit (ok),
+    # guideline accept, rule 1 skip, then quit
+    res = runner.invoke(main, ["review", str(recipe_path)], input="a\nr\ne\ne\ne\na\ns\nq\n",
+                        catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "invalid edit: the edited template changes the template variables" in res.output
+    assert "+Please read carefully." in res.output or "Please read carefully." in res.output
+    assert "3 accepted (1 edited), 1 rejected, 1 skipped; 2 proposal(s) still awaiting review" in res.output
+    assert _statuses(lock_path) == [("template", "accepted", False), ("template", "rejected", False),
+                                    ("template", "accepted", True), ("guideline", "accepted", False),
+                                    ("rule", "proposed", False), ("rule", "proposed", False)]
+    edited = load_lock(lock_path).items[2]
+    assert edited.text.startswith("Read attentively.")
+    assert edited.id == item_id("template", "conll", "en_2", edited.text.replace("Read attentively.",
+                                                                                 "Please read carefully."))
+    listing = runner.invoke(main, ["review", str(lock_path), "--list"], catch_exceptions=False).output
+    assert "accepted (edited)" in listing and "6 item(s): 2 proposed, 3 accepted, 1 rejected" in listing
+    res = runner.invoke(main, ["review", str(recipe_path), "--accept-all", "--kind", "rule"],
+                        catch_exceptions=False)
+    assert "2 accepted, 0 rejected; 0 proposal(s) still awaiting review" in res.output
+    # a re-run of synth keeps every decision and sends nothing
+    report, sent = _synth(recipe_path, server, tmp_path)
+    assert sent == 0 and report.proposed == 0 and report.awaiting == 0
+    assert [s for _, s, _ in _statuses(lock_path)] == ["accepted", "rejected", "accepted", "accepted",
+                                                        "accepted", "accepted"]
+
+
+def test_review_edit_rule_and_guideline(recipe_path, server, tmp_path, monkeypatch):
+    _synth(recipe_path, server, tmp_path)
+    lock_path = lock_path_for(recipe_path)
+    edits = iter([
+        "labels:\n  DATE: calendar dates only\n",
+        "text: Sort them.\nwhen: ''\nthen: sort_by(\"nope\")\n",      # invalid column
+        "text: Sort them.\nwhen: ''\nthen: sort_by(\"type\")\n",
+    ])
+    monkeypatch.setattr("click.edit", lambda text=None, **kw: next(edits))
+    res = CliRunner().invoke(main, ["review", str(recipe_path), "--kind", "guideline"], input="e\n",
+                             catch_exceptions=False)
+    assert "1 accepted (1 edited)" in res.output
+    res = CliRunner().invoke(main, ["review", str(recipe_path), "--kind", "rule"], input="e\ne\nr\n",
+                             catch_exceptions=False)
+    assert "names column 'nope'" in res.output
+    lock = load_lock(lock_path)
+    g = next(i for i in lock.items if i.kind == "guideline")
+    assert g.labels == {"DATE": "calendar dates only"} and g.edited and g.status == "accepted"
+    r1, r2 = [i for i in lock.items if i.kind == "rule"]
+    assert (r1.text, r1.then, r1.when, r1.status, r1.edited) == ("Sort them.", 'sort_by("type")', None,
+                                                                 "accepted", True)
+    assert r2.status == "rejected"
+
+
+def test_review_reject_all_and_missing_lock(recipe_path, server, tmp_path):
+    res = CliRunner().invoke(main, ["review", str(recipe_path)])
+    assert res.exit_code == 2 and "no lockfile" in res.output
+    _synth(recipe_path, server, tmp_path)
+    res = CliRunner().invoke(main, ["review", str(recipe_path), "--reject-all"], catch_exceptions=False)
+    assert "0 accepted, 6 rejected" in res.output
+    assert all(s == "rejected" for _, s, _ in _statuses(lock_path_for(recipe_path)))
+
+
+# ----------------------------------------------------------------------------- lockfile
+
+
+def test_lock_path_for():
+    assert lock_path_for(Path("recipes/mrc.hum.yaml")) == Path("recipes/mrc.hum.lock")
+    assert lock_path_for(Path("a/b.yml")) == Path("a/b.lock")
+
+
+def test_lockfile_round_trip(tmp_path):
+    items = [
+        LockItem(id="aaaa000001", kind="template", entry="e", status="accepted", model="w (m)", request="k" * 64,
+                 base="en_1", text="Line one {{ text }}\n{% if rules %}\n- {{ rules }}\n{% endif %}\n"),
+        LockItem(id="0123", kind="guideline", entry="e", labels={"DATE": 'dates: "1996"', "时间": "中文定义"},
+                 language="zh"),
+        LockItem(id="1e5", kind="rule", entry="e", status="rejected", text="If empty: say none", edited=True,
+                 when="len(answer) == 0", then='empty_as("none")'),
+    ]
+    lock = Lockfile(tmp_path / "x.hum.lock", "x", items)
+    save_lock(lock)
+    text = lock.path.read_text(encoding="utf-8")
+    assert text.startswith("# humc lockfile") and "text: |\n" in text and "中文定义" in text
+    assert not list(tmp_path.glob(".*.tmp"))
+    again = load_lock(lock.path)
+    assert again.items == items and again.recipe_name == "x"
+    save_lock(again)
+    assert lock.path.read_text(encoding="utf-8") == text         # deterministic
+
+
+def test_bad_lockfile_is_a_located_error(tmp_path):
+    path = tmp_path / "x.hum.lock"
+    path.write_text("humc_lock: 1\nrecipe: x\nitems:\n  - id: a1\n    kind: template\n    entry: e\n"
+                    "    status: maybe\n    base: en_1\n    text: hi\n", encoding="utf-8")
+    with pytest.raises(RecipeError) as info:
+        load_lock(path)
+    assert info.value.render().startswith(f"{path}:7:13: error: invalid status 'maybe'")
+    path.write_text("humc_lock: 1\nitems:\n  - id: a1\n    kind: rule\n    entry: e\n    colour: red\n"
+                    "    status: proposed\n    then: dedupe\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match="unknown key 'colour'") as info:
+        load_lock(path)
+    assert info.value.span.line == 6
+
+
+def test_apply_lock_adds_accepted_only(tmp_path):
+    root = copy_recipes(tmp_path)
+    entry = load_recipe(root / "ner.hum.yaml").tasks[0]
+    base = next(t for t in entry.templates if t.id == "en_1")
+    para = "Kindly e" + base.text[1:]
+    lock_path = tmp_path / "ner.hum.lock"
+    lock = Lockfile(lock_path, "ner", [
+        LockItem(id="t1", kind="template", entry=entry.id, status="accepted", base="en_1", text=para),
+        LockItem(id="t2", kind="template", entry=entry.id, status="proposed", base="en_1", text=para + "x"),
+        LockItem(id="t3", kind="template", entry=entry.id, status="rejected", base="en_1", text=para + "y"),
+        LockItem(id="t4", kind="template", entry=entry.id, status="accepted", base="en_1", text=para,
+                 language="zh"),
+        LockItem(id="t5", kind="template", entry="other", status="accepted", base="en_1", text=para),
+        LockItem(id="g1", kind="guideline", entry=entry.id, status="accepted", labels={"DATE": "dates"}),
+        LockItem(id="g2", kind="guideline", entry=entry.id, status="rejected", labels={"TIME": "times"}),
+        LockItem(id="r1", kind="rule", entry=entry.id, status="accepted", text="Say none when empty.",
+                 when="len(answer) == 0", then='empty_as("none")'),
+        LockItem(id="r2", kind="rule", entry=entry.id, status="proposed", text="x", then="dedupe"),
+    ])
+    out = apply_lock(entry, lock)
+    new_t = [t for t in out.templates if t not in entry.templates]
+    assert [(t.id, t.task, t.language, t.path) for t in new_t] == [("en_1~t1", "ner", "en", str(lock_path))]
+    import hashlib
+    assert new_t[0].digest == hashlib.sha256(para.encode()).hexdigest()
+    new_g = [g for g in out.guidelines if g not in entry.guidelines]
+    assert [(g.id, g.labels) for g in new_g] == [("llm:g1", (("DATE", "dates"),))]
+    new_r = [r for r in out.rules if r not in entry.rules]
+    assert [(r.id, r.text, [o.name for o in r.then], r.when.text) for r in new_r] == [
+        ("llm:r1", {"en": "Say none when empty."}, ["empty_as"], "len(answer) == 0")]
+    assert apply_lock(out, lock) == out                          # idempotent
+    # the paraphrase renders like a stdlib template
+    variables = {"text": "Paris is nice", "labels": ["LOC"], "label_definitions": {"DATE": "dates"},
+                 "guidelines": [], "rules": ["Say none when empty."], "format_instruction": "JSON."}
+    assert render_template(new_t[0].text, variables, "x").startswith("Kindly extract all named entities")
+
+
+def test_apply_lock_bad_rule_is_located_in_lockfile(tmp_path):
+    root = copy_recipes(tmp_path)
+    entry = load_recipe(root / "ner.hum.yaml").tasks[0]
+    path = tmp_path / "ner.hum.lock"
+    path.write_text(f"humc_lock: 1\nrecipe: ner\nitems:\n  - id: r1\n    kind: rule\n    entry: {entry.id}\n"
+                    "    status: accepted\n    text: Reverse.\n    then: reverse_rows\n", encoding="utf-8")
+    with pytest.raises(HumcError) as info:
+        apply_lock(entry, load_lock(path))
+    assert info.value.render().startswith(f"{path}:9:11: error: unknown answer operation 'reverse_rows'")
+    # the recipe loader applies the lockfile next to the recipe: same located error
+    (root / "ner.hum.lock").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(HumcError) as info:
+        load_recipe(root / "ner.hum.yaml")
+    assert re.search(r"ner\.hum\.lock:9:11: error: unknown answer operation", info.value.render())
