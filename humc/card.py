@@ -13,7 +13,7 @@ The metadata block is always generated, so the Hub and ``datasets`` keep working
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class CardInfo:
     recipe_fingerprint: str
     humc_version: str
     user_template: str | None = None
+    split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
 
     @property
     def total(self) -> int:
@@ -90,7 +91,19 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
         tags=tags,
         configs=[{"config_name": "default",
                   "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
+        dataset_info=_dataset_info(info, splits),
     )
+
+
+def _dataset_info(info: CardInfo, splits: list[str]) -> dict[str, Any] | None:
+    """Split sizes for the Hub viewer and for `datasets`, which checks num_examples on load and keys
+    its local cache on this metadata — so a rebuilt folder is never served from a stale cache."""
+    if not info.split_bytes:
+        return None
+    total = sum(info.split_bytes.values())
+    return {"config_name": "default", "download_size": total, "dataset_size": total,
+            "splits": [{"name": s, "num_bytes": info.split_bytes.get(s, 0), "num_examples": info.split_counts.get(s, 0)}
+                       for s in splits]}
 
 
 def render_card(info: CardInfo) -> str:

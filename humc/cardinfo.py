@@ -12,7 +12,8 @@ from .ir import Recipe
 def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str, Any]],
               split_files: dict[str, list[str]], split_counts: dict[str, int],
               task_counts: Mapping[str, Mapping[str, int]], variant_counts: Mapping[str, int],
-              template_counts: Mapping[str, int], length_stats: dict[str, dict[str, float]]) -> CardInfo:
+              template_counts: Mapping[str, int], length_stats: dict[str, dict[str, float]],
+              split_bytes: dict[str, int] | None = None) -> CardInfo:
     card = recipe.publish.card if recipe.publish else {}
     guidelines = {g.id: g for e in recipe.tasks for g in e.guidelines}
     rules = {r.id: r for e in recipe.tasks for r in e.rules}
@@ -43,6 +44,7 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         recipe_fingerprint=fingerprint,
         humc_version=__version__,
         user_template=str(card["template"]) if card.get("template") else None,
+        split_bytes=dict(split_bytes or {}),
     )
 
 

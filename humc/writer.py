@@ -155,7 +155,8 @@ def _write_card(ex: "Executor", folder: Path, split_files: dict[str, list[str]],
 
     info = card_info(ex.recipe, ex.plan.fingerprint, ex.metas, split_files,
                      {k: v for k, v in counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
-                     stats.length_stats())
+                     stats.length_stats(),
+                     {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 
