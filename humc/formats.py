@@ -135,12 +135,15 @@ def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: s
 # ------------------------------------------------------------------ public API
 
 
-def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed: int = 0) -> str:
-    """The table as text. ``empty`` replaces the codec's own rendering of an empty answer."""
+def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed: int = 0,
+           language: str = "en") -> str:
+    """The table as text. ``empty`` replaces the codec's own rendering of an empty answer;
+    ``language`` picks the phrasing of the natural-language format (en, zh)."""
     codec = CODECS[spec.codec]
-    if not table.rows and (empty is not None or codec.empty(table.cardinality) is not None):
-        return empty if empty is not None else codec.empty(table.cardinality)
-    s = settings(spec)
+    own_empty = codec.empty(table.cardinality, language)
+    if not table.rows and (empty is not None or own_empty is not None):
+        return empty if empty is not None else own_empty
+    s = {**settings(spec), "language": language}
     rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
     return codec.render(table, s, rng)
 
@@ -151,7 +154,7 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     fields = tuple(fields)
     stripped = _unfence(text)
     codec = CODECS[spec.codec]
-    if stripped in (empty and empty.strip(), codec.empty(cardinality)):
+    if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
         return AnswerTable(fields, (), cardinality)
     rows = codec.parse(stripped, fields, cardinality)
     if cardinality == "one" and len(rows) > 1:
@@ -163,7 +166,7 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
 class Codec:
     render: Callable[[AnswerTable, dict[str, Any], random.Random], str]
     parse: Callable[[str, Row, str], list[Row]]
-    empty: Callable[[str], str | None]  # the text of an empty answer; None: render it normally
+    empty: Callable[..., str | None]  # (cardinality, language) -> text of an empty answer; None: render normally
 
 
 def _unfence(text: str) -> str:
@@ -389,28 +392,47 @@ def _parse_md_list(text: str, fields: Row, cardinality: str) -> list[Row]:
 
 # ------------------------------------------------------------------ natural language
 
-NO_ANSWER = "There is no answer."
+@dataclass(frozen=True)
+class Phrasing:
+    one: str          # "The answer is {v}."
+    many: str         # "The answers are {vs}."
+    sep: str          # between values, before the last
+    last_sep: str     # before the last value
+    pair: str         # "{k} is {v}"
+    pair_sep: str     # between pairs of one answer
+    one_row: str      # "The answer: {d}."
+    many_rows: str    # "There are {n} answers: {ds}."
+    row_sep: str
+    none: str         # the empty answer
+
+
+PHRASINGS = {
+    "en": Phrasing("The answer is {v}.", "The answers are {vs}.", ", ", " and ", "{k} is {v}", ", ",
+                   "The answer: {d}.", "There are {n} answers: {ds}.", "; ", "There is no answer."),
+    "zh": Phrasing("答案是 {v}。", "答案是 {vs}。", "、", "和", "{k} 为 {v}", "，",
+                   "答案：{d}。", "共有 {n} 个答案：{ds}。", "；", "没有答案。"),
+}
+NO_ANSWER = PHRASINGS["en"].none
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
-_PAIR = re.compile(r"([A-Za-z_]\w*) is (" + _QUOTED + ")")
+_PAIR = re.compile(r"([A-Za-z_]\w*) (?:is|为) (" + _QUOTED + ")")
 
 
 def _quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _and_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    p = PHRASINGS.get(s.get("language", "en"), PHRASINGS["en"])
     keys, rows = _keys(table, s), table.rows
     if len(keys) == 1:
         quoted = [_quote(r[0]) for r in rows]
-        return f"The answer is {quoted[0]}." if len(rows) == 1 else f"The answers are {_and_list(quoted)}."
-    described = [", ".join(f"{k} is {_quote(v)}" for k, v in zip(keys, r)) for r in rows]
+        if len(rows) == 1:
+            return p.one.format(v=quoted[0])
+        return p.many.format(vs=p.sep.join(quoted[:-1]) + p.last_sep + quoted[-1])
+    described = [p.pair_sep.join(p.pair.format(k=k, v=_quote(v)) for k, v in zip(keys, r)) for r in rows]
     if len(rows) == 1:
-        return f"The answer: {described[0]}."
-    return f"There are {len(rows)} answers: " + "; ".join(f"({i}) {d}" for i, d in enumerate(described, 1)) + "."
+        return p.one_row.format(d=described[0])
+    return p.many_rows.format(n=len(rows), ds=p.row_sep.join(f"({i}) {d}" for i, d in enumerate(described, 1)))
 
 
 def _unquote(token: str) -> str:
@@ -453,11 +475,11 @@ def _single_column(fields: Sequence[str]) -> None:
 
 
 CODECS: dict[str, Codec] = {
-    "json": Codec(_render_json, _parse_json, lambda card: "null" if card == "one" else "[]"),
-    "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card: ""),
-    "tuples": Codec(_render_tuples, _parse_tuples, lambda card: "None" if card == "one" else "[]"),
-    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card: None),
-    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card: NONE_ITEM),
-    "natural": Codec(_render_natural, _parse_natural, lambda card: NO_ANSWER),
-    "text": Codec(_render_text, _parse_text, lambda card: ""),
+    "json": Codec(_render_json, _parse_json, lambda card, lang="en": "null" if card == "one" else "[]"),
+    "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card, lang="en": ""),
+    "tuples": Codec(_render_tuples, _parse_tuples, lambda card, lang="en": "None" if card == "one" else "[]"),
+    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card, lang="en": None),
+    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card, lang="en": NONE_ITEM),
+    "natural": Codec(_render_natural, _parse_natural, lambda card, lang="en": PHRASINGS.get(lang, PHRASINGS["en"]).none),
+    "text": Codec(_render_text, _parse_text, lambda card, lang="en": ""),
 }

@@ -164,7 +164,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
         shown = _sample_labels(ctx, state.table, rng)
         variables = _template_vars(entry, record, shown, variant, declared_empty(entry.rules))
         instruction = render_template(template.text, variables, f"{template.task}/{template.id}")
-        output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30))
+        output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30), language=entry.language)
         yield {
             "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], k):016x}",
             "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,

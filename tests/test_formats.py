@@ -42,6 +42,13 @@ def test_single_answers(codec: str, expected: str) -> None:
     assert formats.render(spec(codec), SPANS) == expected
 
 
+def test_natural_sentences_follow_the_task_language() -> None:
+    zh = formats.render(spec("natural"), NER, language="zh")
+    assert zh == '共有 2 个答案：(1) type 为 "PER"，span 为 "Ada Lovelace"；(2) type 为 "LOC"，span 为 "London"。'
+    assert formats.parse(spec("natural"), zh, NER.fields, "many") == NER
+    assert formats.render(spec("natural"), AnswerTable(("a",), (("x",), ("y",)), "many"), language="zh") == '答案是 "x"和"y"。'
+
+
 def test_declared_empty_answer_round_trips() -> None:
     empty = AnswerTable(("answer",), (), "one")
     assert formats.render(spec("natural"), empty, empty="unanswerable") == "unanswerable"
@@ -138,10 +145,11 @@ def specs(draw: st.DrawFn) -> FormatSpec:
 
 
 @settings(max_examples=600, deadline=None)
-@given(table=tables(), fmt=specs(), empty=st.sampled_from([None, "[]", "unanswerable", "None"]), seed=st.integers(0, 99))
+@given(table=tables(), fmt=specs(), empty=st.sampled_from([None, "[]", "unanswerable", "None"]), seed=st.integers(0, 99),
+       language=st.sampled_from(["en", "zh"]))
 def test_render_then_parse_gives_back_the_gold_answer(table: AnswerTable, fmt: FormatSpec, empty: str | None,
-                                                      seed: int) -> None:
+                                                      seed: int, language: str) -> None:
     if fmt.codec == "text":  # bare text: one column, and "" is indistinguishable from no answer
         assume(len(table.fields) == 1 and all(r[0] for r in table.rows))
-    text = formats.render(fmt, table, empty=empty, seed=seed)
+    text = formats.render(fmt, table, empty=empty, seed=seed, language=language)
     assert formats.parse(fmt, text, table.fields, table.cardinality, empty=empty) == table
