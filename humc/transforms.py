@@ -216,11 +216,18 @@ def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
         rules=[r.text.get(lang) or r.text.get("en", "") for r in entry.rules if r.text],
         columns=list(entry.task.columns),
         option_labels=list(record.get("option_labels") or OPTION_LETTERS[:len(options)]),
-        format_instruction=render_template(variant.text.get(lang) or variant.text.get("en", ""),
-                                           {"fields": formats.shown_keys(variant.spec, entry.task.columns), "cardinality": entry.task.cardinality,
-                                            "empty": empty}, f"variant {variant.id}"),
+        format_instruction=_format_instruction(variant.text.get(lang) or variant.text.get("en", ""),
+                                               tuple(formats.shown_keys(variant.spec, entry.task.columns)),
+                                               entry.task.cardinality, empty, variant.id),
     )
     return variables
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_instruction(text: str, fields: tuple[str, ...], cardinality: str, empty: str | None, variant_id: str) -> str:
+    """A variant's instruction sentence: the same for every record of an entry, so rendered once."""
+    return render_template(text, {"fields": list(fields), "cardinality": cardinality, "empty": empty},
+                           f"variant {variant_id}")
 
 
 def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> str | None:
