@@ -374,3 +374,38 @@ def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Pat
     with pytest.raises(PublishError) as err:
         push_recipe_output(SimpleNamespace(name="demo", output=SimpleNamespace(dir=folder), publish=None))
     assert "publish.repo" in err.value.message
+
+
+# ---------------------------------------------------------------------------- a real recipe, end to end
+
+
+def test_build_push_of_an_example_recipe_loads_back_from_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
+    import datasets
+    from click.testing import CliRunner
+    from huggingface_hub import DatasetCard, snapshot_download
+
+    from helpers import copy_recipes
+    from humc.cli import main
+
+    recipes = copy_recipes(tmp_path)
+    recipe = recipes / "mrc.hum.yaml"
+    recipe.write_text(recipe.read_text().replace("repo: your-org/humc-mrc", f"repo: {REPO}"), encoding="utf-8")
+    res = CliRunner().invoke(main, ["build", str(recipe), "--out", str(tmp_path / "out"),
+                                    "--cache", str(tmp_path / "cache"), "-q", "--push"])
+    assert res.exit_code == 0, res.output
+    assert f"published {tmp_path / 'out' / 'mrc'}" in res.output
+
+    local = tmp_path / "out" / "mrc"
+    downloaded = Path(snapshot_download(REPO, repo_type="dataset", local_dir=tmp_path / "download"))
+    remote = {k: v for k, v in local_files(downloaded).items() if not k.startswith((".cache", ".gitattributes"))}
+    assert remote == local_files(local)
+
+    ds = datasets.load_dataset(str(downloaded), cache_dir=str(tmp_path / "hf-datasets"))
+    manifest = json.loads((local / MANIFEST).read_text())
+    assert {split: ds[split].num_rows for split in ds} == manifest["counts"]
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert card.data.task_ids == ["extractive-qa"] and card.data.source_datasets == ["rajpurkar/squad_v2"]
+    assert manifest["fingerprint"] in card.text
+
+    again = CliRunner().invoke(main, ["push", str(recipe), "--out", str(tmp_path / "out")])
+    assert again.exit_code == 0 and "nothing to publish" in again.output
