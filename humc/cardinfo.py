@@ -38,7 +38,8 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         length_stats=length_stats,
         guidelines=[{"id": g.id, "title": g.title, "text": g.text} for g in guidelines.values()],
         rules=[{"id": r.id, "text": r.text.get("en") or next(iter(r.text.values()), "")} for r in rules.values()],
-        dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **dropped},
+        dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **_decontamination(recipe, metas),
+               **dropped},
         llms=used_llms(recipe, metas),
         recipe_text=recipe.text,
         recipe_fingerprint=fingerprint,
@@ -62,3 +63,12 @@ def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[di
             roles.setdefault(e.synth.model, []).append(f"{e.id}: reviewed proposals ({recipe.lock_path.name})")
     return [{"model": recipe.models[name].model, **recipe.models[name].params, "role": "; ".join(r),
              "calls": calls.get(name)} for name, r in roles.items()]
+
+
+def _decontamination(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    decon = recipe.output.decontaminate
+    if decon is None:
+        return {}
+    notes = metas.get("corpus/decontaminate", {}).get("notes", {})
+    against = ", ".join(s.path.name if s.path else str((s.dataset or {}).get("name")) for s in decon.against)
+    return {f"decontaminated against {against} ({decon.ngram}-gram overlap)": int(notes.get("contaminated removed", 0))}

@@ -95,11 +95,16 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
 @out_opt
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--push", "push_after", is_flag=True, help="Publish to the Hub afterwards (uses the recipe's `publish:`).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+              help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
 @reports_errors
-def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool) -> None:
+def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
+              executor: str | None, ray_address: str | None) -> None:
     """Build the dataset described by RECIPE."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
-    result = build(p, progress=Progress(enabled=not quiet))
+    result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
     if not quiet:
         print_summary(result)
     click.echo(f"wrote {result.output_dir}")

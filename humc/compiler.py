@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .execute import BuildResult, Executor
 from .ir import Recipe
@@ -29,9 +30,21 @@ def plan_recipe(path: Path, **overrides: Path | None) -> Plan:
     return build_plan(load_recipe(path, **overrides))
 
 
-def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None) -> BuildResult:
+def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None,
+          executor: str | None = None, ray_address: str | None = None, **ray_options: Any) -> BuildResult:
+    """Run the plan with the local executor or on Ray (``executor``, else the recipe's
+    ``executor:`` key, else local); both write byte-identical output from the same cache."""
+    kind = executor or plan.recipe.executor
     store = Store(plan.recipe.cache_dir)
     try:
+        if kind == "ray":
+            from .execute_ray import RayExecutor
+
+            ex = RayExecutor(plan, store, progress, address=ray_address, **ray_options)
+            try:
+                return ex.run(stop_after=stop_after)
+            finally:
+                ex.close()
         return Executor(plan, store, progress).run(stop_after=stop_after)
     finally:
         store.close()

@@ -1,7 +1,9 @@
 """Execute stage: run a plan's nodes in order, reusing every result the cache holds.
 
-Each node kind has a runner. Chunk-wise runners (map, filter, render, check) turn input
-chunk i into output chunk i, so a resumed build recomputes only the chunks it lacks.
+Each node kind has a runner. Chunk-wise runners (map, filter, render, check, generate,
+judge) turn input chunk i into output chunk i, so a resumed build recomputes only the
+chunks it lacks; ``chunk_fn(ex, node)`` gives their per-chunk function without running it
+(``execute_ray.RayExecutor`` runs those as Ray tasks).
 Whole-stream runners (sample, labels, dedup, split) stream their input and keep only
 small state (a heap, a label set, a hash set).
 """
@@ -21,11 +23,13 @@ from .plan import Plan, PlanNode
 from .progress import Progress
 from .sources import read_source
 from .store import MAIN, ChunkWriter, Store
-from .transforms import RenderContext, check_rendered, gold_table, keep_record, map_record, render_record, stable_hash
+from .transforms import (RenderContext, check_rendered, gold_table, keep_record, map_record, ngram_hashes, render_record,
+                         stable_hash, strings_in)
 
 CHUNK_SIZE = 1000
 NOTES = "notes"
 ChunkResult = Union[list[dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
+ChunkFn = Callable[[list[dict[str, Any]]], ChunkResult]
 
 
 @dataclass
@@ -81,7 +85,7 @@ class Executor:
             stat.status, stat.records_in, stat.records_out = "cached", meta.get("in", 0), meta.get("out", 0)
             stat.notes = dict(meta.get("notes", {}))
         else:
-            meta = RUNNERS[node.kind](self, node, stat)
+            meta = self.run_kind(node, stat)
             meta.update({"in": stat.records_in, "out": stat.records_out, "notes": stat.notes})
             if node.kind != "write":
                 self.store.finish(node.fingerprint, meta)
@@ -90,6 +94,10 @@ class Executor:
         self.metas[node.id] = meta
         stat.seconds = time.perf_counter() - start
         return stat
+
+    def run_kind(self, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+        """Run one node's runner (a distributed executor overrides this for chunk-wise kinds)."""
+        return RUNNERS[node.kind](self, node, stat)
 
     # ------------------------------------------------------------ helpers
 
@@ -156,15 +164,27 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     return ex.stream_out(node, stat, rows())
 
 
+# Per-chunk functions of the chunk-wise kinds: ``chunk_fn(ex, node)`` builds one without running
+# it. They capture only picklable data (the task entry, constants, a render context), never the
+# executor or its store, so a distributed executor can ship them to workers.
+
+
+def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
+    entry, constants = ex.entries[node.entry], ex.recipe.constants  # type: ignore[index]
+    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"]) for r in chunk]
+
+
+def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:
+    entry, constants = ex.entries[node.entry], ex.recipe.constants  # type: ignore[index]
+    return lambda chunk: [r for r in chunk if keep_record(entry, constants, r)]
+
+
 def _run_map(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    entry = ex.entries[node.entry]  # type: ignore[index]
-    return ex.chunkwise(node, stat, lambda chunk: [
-        map_record(entry, ex.recipe.constants, entry.source, r["_row"], r["raw"]) for r in chunk])
+    return ex.chunkwise(node, stat, _map_fn(ex, node))
 
 
 def _run_filter(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    entry = ex.entries[node.entry]  # type: ignore[index]
-    return ex.chunkwise(node, stat, lambda chunk: [r for r in chunk if keep_record(entry, ex.recipe.constants, r)])
+    return ex.chunkwise(node, stat, _filter_fn(ex, node))
 
 
 def _run_sample(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -197,16 +217,16 @@ def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     return {"chunks": {}, "labels": labels}
 
 
-def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     entry = ex.entries[node.entry]  # type: ignore[index]
     labels = None
     if len(node.inputs) > 1:
         labels = tuple(ex.store.meta(ex.input_fp(node, 1))["labels"])  # type: ignore[index]
     ctx = RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name)
-    return ex.chunkwise(node, stat, lambda chunk: [out for r in chunk for out in render_record(ctx, r)])
+    return lambda chunk: [out for r in chunk for out in render_record(ctx, r)]
 
 
-def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     entry = ex.entries[node.entry]  # type: ignore[index]
 
     def check(chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
@@ -219,7 +239,47 @@ def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
             kept.append({k: v for k, v in record.items() if not k.startswith("_")})
         return kept, dropped
 
-    return ex.chunkwise(node, stat, check)
+    return check
+
+
+def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    return ex.chunkwise(node, stat, _render_fn(ex, node))
+
+
+def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    return ex.chunkwise(node, stat, _check_fn(ex, node))
+
+
+@dataclass
+class LLMChunkFn:
+    """A generate/judge chunk function that opens its own ``StepRunner`` (LLM client + response
+    cache) per call, so it can run in another process; ``concurrency`` overrides the model's
+    per-client request concurrency (it never changes answers, only how many are in flight)."""
+
+    step: Any
+    entry: TaskEntry
+    model: Any
+    cache_dir: Path
+    concurrency: int | None = None
+
+    def __call__(self, chunk: list[dict[str, Any]]) -> ChunkResult:
+        from dataclasses import replace
+
+        from .llmsteps import StepRunner
+
+        model = self.model if self.concurrency is None else replace(self.model, concurrency=self.concurrency)
+        runner = StepRunner.open(self.step, self.entry, model, self.cache_dir)
+        try:
+            return runner.run(chunk)
+        finally:
+            runner.close()
+
+
+def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
+    entry = ex.entries[node.entry]  # type: ignore[index]
+    step = entry.generate if node.kind == "generate" else entry.judge
+    assert step is not None
+    return LLMChunkFn(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
 
 
 def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -263,6 +323,31 @@ def _run_dedup(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     return meta
 
 
+def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """Drop records whose instruction or output shares an n-gram with an evaluation set."""
+    decon = ex.recipe.output.decontaminate
+    assert decon is not None
+    n, banned = decon.ngram, set()
+    for src in decon.against:
+        for _, row in read_source(src):
+            for text in strings_in(row):
+                banned |= ngram_hashes(text, n)
+    removed = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal removed
+        for record in ex.counted_input(node, stat):
+            if banned and not banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"], n)):
+                removed += 1
+                continue
+            yield record
+
+    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    stat.notes["contaminated removed"] = removed
+    stat.notes["eval n-grams"] = len(banned)
+    return meta
+
+
 def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     """Assign splits by source row, so all variants of one source example share a split."""
     splits, seed = node.config["splits"], node.config["seed"]
@@ -297,8 +382,21 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
     "load": _run_load, "map": _run_map, "filter": _run_filter, "sample": _run_sample, "labels": _run_labels,
     "render": _run_render, "check": _run_check, "merge": _run_merge, "dedup": _run_dedup, "split": _run_split,
+    "decontaminate": _run_decontaminate,
     "write": _run_write, "generate": _run_llm_step, "judge": _run_llm_step,
 }
+
+
+CHUNK_FNS: dict[str, Callable[[Executor, PlanNode], ChunkFn]] = {
+    "map": _map_fn, "filter": _filter_fn, "render": _render_fn, "check": _check_fn,
+    "generate": _llm_fn, "judge": _llm_fn,
+}
+
+
+def chunk_fn(ex: Executor, node: PlanNode) -> ChunkFn:
+    """The per-chunk function of a chunk-wise node (map, filter, render, check, generate, judge),
+    built without running it; ``ex.chunkwise(node, stat, chunk_fn(ex, node))`` is the local run."""
+    return CHUNK_FNS[node.kind](ex, node)
 
 
 class BuildError(HumcError):

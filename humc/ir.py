@@ -162,12 +162,21 @@ class TaskEntry:
 
 
 @dataclass(frozen=True)
+class Decontamination:
+    """Drop records sharing a word n-gram with any text of the given evaluation sets."""
+
+    against: tuple[SourceDef, ...]
+    ngram: int = 13
+
+
+@dataclass(frozen=True)
 class Output:
     dir: Path
     splits: tuple[tuple[str, float], ...]
     shard_rows: int
     dedup: bool
     seed: int
+    decontaminate: Decontamination | None = None
 
 
 @dataclass(frozen=True)
@@ -194,3 +203,4 @@ class Recipe:
     cache_dir: Path
     models: dict[str, ModelConfig] = field(default_factory=dict)
     lock_path: Path | None = None   # <recipe>.lock when it exists: reviewed LLM-made assets
+    executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)

@@ -71,8 +71,12 @@ def build_plan(recipe: Recipe) -> Plan:
                                {"source": sid, "format": src.format, "options": src.options, "digest": source_digest(src)})
     checks = [_entry_nodes(b, recipe, entry, loads[entry.source]) for entry in recipe.tasks]
     merged = b.add("corpus/merge", "merge", checks, {})
-    dedup = b.add("corpus/dedup", "dedup", [merged], {"enabled": recipe.output.dedup})
-    split = b.add("corpus/split", "split", [dedup], {"splits": recipe.output.splits, "seed": recipe.output.seed})
+    clean = b.add("corpus/dedup", "dedup", [merged], {"enabled": recipe.output.dedup})
+    decon = recipe.output.decontaminate
+    if decon is not None:
+        clean = b.add("corpus/decontaminate", "decontaminate", [clean], {
+            "ngram": decon.ngram, "against": [[s.path and s.path.name, source_digest(s)] for s in decon.against]})
+    split = b.add("corpus/split", "split", [clean], {"splits": recipe.output.splits, "seed": recipe.output.seed})
     # the output folder is not part of the fingerprint: the same data written elsewhere is the same dataset
     b.add("corpus/write", "write", [split], {
         "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -125,6 +126,31 @@ def restrict_to_labels(entry: TaskEntry, table: AnswerTable, labels: Sequence[st
         return table
     i, allowed = table.fields.index(column), set(labels)
     return table.with_rows(r for r in table.rows if r[i] in allowed)
+
+
+# ------------------------------------------------------------------ decontamination
+
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def ngram_hashes(text: str, n: int) -> set[int]:
+    """Hashes of the lower-cased word n-grams of a text (each CJK character is a word).
+
+    Python's str hash: stable within one process, which is all a decontamination pass needs."""
+    tokens = _TOKEN.findall(text.lower())
+    return {hash(" ".join(tokens[i:i + n])) for i in range(len(tokens) - n + 1)}
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a (nested) record."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from strings_in(v)
 
 
 # ------------------------------------------------------------------ rendering

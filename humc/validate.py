@@ -15,8 +15,8 @@ from . import formats
 from .checks import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from .errors import ErrorList, HumcError, RecipeError, did_you_mean
 from .expr import check_functions, parse_expr, parse_pipeline, parse_rule
-from .ir import (Compiled, Guideline, Output, PreferenceRule, Publish, Recipe, Sample, SchemaSampling,
-                 SourceDef, TaskEntry, Template, Variant)
+from .ir import (Compiled, Decontamination, Guideline, Output, PreferenceRule, Publish, Recipe, Sample,
+                 SchemaSampling, SourceDef, TaskEntry, Template, Variant)
 from .sources import FORMATS, infer_format
 from .stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
                      variant_from_pipeline)
@@ -25,7 +25,7 @@ from .yamlsrc import Node, load_yaml
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
-            "tasks", "output", "publish", "cache"]
+            "tasks", "output", "publish", "cache", "executor"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
              "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge"]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -83,6 +83,7 @@ class Validator:
             tasks = [apply_lock(entry, lock) for entry in tasks]
         output = self.attempt(lambda: self._output(root.get("output"), name))
         publish = self.attempt(lambda: self._publish(root.get("publish")))
+        executor = self.attempt(lambda: _executor(root.get("executor"))) or "local"
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
         cache = opt(root, "cache", "string", "the recipe", ".humc/cache")
@@ -91,7 +92,8 @@ class Validator:
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
-                      cache_dir=Path(cache), models=self.models, lock_path=lock_path if lock_path.exists() else None)
+                      cache_dir=Path(cache), models=self.models, lock_path=lock_path if lock_path.exists() else None,
+                      executor=executor)
 
     # ------------------------------------------------------------ header
 
@@ -386,7 +388,7 @@ class Validator:
         if node is None:
             return Output(Path("out") / name, (("train", 1.0),), 10_000, True, 0)
         what = "output"
-        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed"], what)
+        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate"], what)
         splits_node = node.get("splits")
         splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
         if splits_node is not None:
@@ -403,7 +405,25 @@ class Validator:
                                       expected="a name like train, validation or test")
         out_dir = opt(node, "dir", "string", what, "out")
         return Output(Path(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
-                      opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0))
+                      opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0),
+                      self._decontaminate(node.get("decontaminate")))
+
+    def _decontaminate(self, node: Node | None) -> Decontamination | None:
+        """`decontaminate: {against: [eval files, as sources], ngram: 13}`."""
+        if node is None:
+            return None
+        what = "'decontaminate' of output"
+        check_keys(node, ["against", "ngram"], what, required=["against"])
+        against = node.get("against")
+        assert against is not None
+        items = against.value if against.kind == "list" else [against]
+        if not items:
+            raise RecipeError(f"{what}: `against:` is empty", against.span, expected="evaluation files to keep out")
+        sources = tuple(self._source(f"eval#{i + 1}", item) for i, item in enumerate(items))
+        ngram = opt(node, "ngram", "integer", what, 13)
+        if not 3 <= ngram <= 50:
+            raise RecipeError(f"{what}: 'ngram' must be between 3 and 50", node.get("ngram").span)
+        return Decontamination(sources, ngram)
 
     def _publish(self, node: Node | None) -> Publish | None:
         if node is None:
@@ -415,3 +435,17 @@ class Validator:
             (card["template"],) = self._paths(node.get("card_template"), "card_template")
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _executor(node: Node | None) -> str:
+    """`executor: local | ray` — where a build runs its chunk-wise nodes (never changes the output)."""
+    if node is None:
+        return "local"
+    expect_kind(node, "string", what="executor")
+    if node.value not in EXECUTORS:
+        raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
+                          hint=did_you_mean(node.value, EXECUTORS))
+    return node.value

@@ -15,8 +15,6 @@ import json
 import math
 import os
 import shutil
-import statistics
-from array import array
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,25 +71,37 @@ class _Stats:
         self.task_counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.variants: Counter[str] = Counter()
         self.templates: Counter[str] = Counter()
-        self.lengths: dict[str, array] = {"instruction": array("I"), "output": array("I")}
+        # length -> count: exact quantiles in memory bounded by the longest text, not by the row count
+        self.lengths: dict[str, Counter[int]] = {"instruction": Counter(), "output": Counter()}
 
     def add(self, split: str, record: dict[str, Any]) -> None:
         self.task_counts[split][record["task_entry"]] += 1
         self.variants[record["answer_format"]] += 1
         self.templates[record["template"]] += 1
-        for column, values in self.lengths.items():
-            values.append(len(record[column]))
+        for column, histogram in self.lengths.items():
+            histogram[len(record[column])] += 1
 
     def length_stats(self) -> dict[str, dict[str, float]]:
         out = {}
-        for column, values in self.lengths.items():
-            if not values:
+        for column, histogram in self.lengths.items():
+            n = sum(histogram.values())
+            if not n:
                 continue
-            ordered = sorted(values)
-            out[column] = {"min": ordered[0], "mean": round(statistics.fmean(ordered), 1),
-                           "p50": ordered[len(ordered) // 2], "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-                           "max": ordered[-1]}
+            lengths = sorted(histogram)
+            out[column] = {"min": lengths[0], "mean": round(sum(k * c for k, c in histogram.items()) / n, 1),
+                           "p50": _quantile(histogram, lengths, n // 2),
+                           "p95": _quantile(histogram, lengths, min(n - 1, int(n * 0.95))), "max": lengths[-1]}
         return out
+
+
+def _quantile(histogram: Counter[int], lengths: list[int], rank: int) -> int:
+    """The value at 0-based position `rank` of the sorted data the histogram describes."""
+    seen = 0
+    for length in lengths:
+        seen += histogram[length]
+        if seen > rank:
+            return length
+    return lengths[-1]
 
 
 def write_dataset(ex: "Executor", node: "PlanNode", stat: "NodeStats") -> dict[str, Any]:

@@ -168,3 +168,20 @@ def test_kill_9_then_resume_gives_identical_output(tmp_path):
     assert result.exit_code == 0, result.output
     assert "resumed" in result.output
     assert tree_bytes(tmp_path / "out" / "big") == tree_bytes(tmp_path / "ref" / "big")
+
+
+def test_decontamination_drops_records_overlapping_an_eval_set(recipes, tmp_path):
+    squad = json.loads((recipes / "data/squad_v2/dev-sample.json").read_text())
+    context = squad["data"][0]["paragraphs"][0]["context"]
+    questions = [q["question"] for q in squad["data"][0]["paragraphs"][0]["qas"]]
+    (recipes / "eval.jsonl").write_text(json.dumps({"passage": " ".join(context.split()[5:25])}) + "\n")
+    recipe = recipes / "mrc.hum.yaml"
+    recipe.write_text(recipe.read_text().replace(
+        "  shard_rows: 5000\n", "  shard_rows: 5000\n  decontaminate: {against: [eval.jsonl], ngram: 8}\n"))
+    result = build_cli(recipe, tmp_path)
+    assert "contaminated removed" in result.output
+    rows = pq.read_table(tmp_path / "out" / "mrc" / "data").to_pylist()
+    assert rows and not any(context in r["instruction"] for r in rows)
+    assert not any(q in r["instruction"] for q in questions for r in rows)
+    card = (tmp_path / "out" / "mrc" / "README.md").read_text()
+    assert "decontaminated against eval.jsonl (8-gram overlap)" in card
