@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from humc.compiler import build, plan_recipe  # noqa: E402
 from humc.store import Store  # noqa: E402
+from tests.helpers import write_ner_source  # noqa: E402
 
 RECIPE = """hum: 1
 name: bench
@@ -62,11 +63,7 @@ labels:
 def make_workspace(root: Path, n: int) -> Path:
     (root / "assets" / "guidelines").mkdir(parents=True)
     (root / "assets" / "guidelines" / "bench_types.yaml").write_text(GUIDELINE.format(misc="other names"))
-    with open(root / "data.jsonl", "w") as f:
-        for i in range(n):
-            f.write(json.dumps({"text": f"Item {i} was sold by Acme{i % 97} in City{i % 13}.",
-                                "ents": [{"type": "ORG", "span": f"Acme{i % 97}"},
-                                         {"type": "LOC", "span": f"City{i % 13}"}]}) + "\n")
+    write_ner_source(root / "data.jsonl", n)
     recipe = root / "bench.hum.yaml"
     recipe.write_text(RECIPE.format(shard=max(10_000, n // 4)))
     return recipe

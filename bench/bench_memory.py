@@ -35,35 +35,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "memory.json"
+sys.path.insert(0, str(REPO))
+
+from tests.helpers import write_ner_workload  # noqa: E402  (the e2e tests' workload)
 
 
 def write_source(folder: Path, rows: int, dedup: bool) -> Path:
-    data = folder / "big.jsonl"
-    with open(data, "w", encoding="utf-8") as f:
-        for i in range(rows):
-            f.write(json.dumps({"text": f"Item {i} was sold by Acme{i % 97} in City{i % 13}.",
-                                "ents": [{"type": "ORG", "span": f"Acme{i % 97}"},
-                                         {"type": "LOC", "span": f"City{i % 13}"}]}) + "\n")
-    recipe = folder / "big.hum.yaml"
-    recipe.write_text(f"""hum: 1
-name: big
-sources:
-  s: {data.name}
-tasks:
-  - id: ner
-    task: ner
-    source: s
-    fields: {{text: text, entities: ents}}
-    schema: {{negatives: 1}}
-    preferences: [order_entities_by_position]
-    formats: [json, tuples, markdown_table, natural]
-    variants_per_record: 2
-output:
-  splits: {{train: 0.9, test: 0.1}}
-  shard_rows: 10000
-  dedup: {str(dedup).lower()}
-""", encoding="utf-8")
-    return recipe
+    return write_ner_workload(folder, rows, shard_rows=10_000, extra_output=f"  dedup: {str(dedup).lower()}\n")
 
 
 def _rss_kb(pid: int) -> int:

@@ -49,3 +49,40 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
 
 def dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+NER_RECIPE = """hum: 1
+name: big
+sources:
+  s: {data}
+tasks:
+  - id: ner
+    task: ner
+    source: s
+    fields: {{text: text, entities: ents}}
+    schema: {{negatives: 1}}
+    preferences: [order_entities_by_position]
+    formats: [json, tuples, markdown_table, natural]
+    variants_per_record: 2
+output:
+  splits: {{train: 0.9, test: 0.1}}
+  shard_rows: {shard_rows}
+{extra_output}"""
+
+
+def write_ner_source(path: Path, rows: int) -> None:
+    """A generated NER source: `rows` short sentences with two entities each (tests and bench/)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            f.write(json.dumps({"text": f"Item {i} was sold by Acme{i % 97} in City{i % 13}.",
+                                "ents": [{"type": "ORG", "span": f"Acme{i % 97}"},
+                                         {"type": "LOC", "span": f"City{i % 13}"}]}) + "\n")
+
+
+def write_ner_workload(folder: Path, rows: int, *, shard_rows: int = 5000, extra_output: str = "") -> Path:
+    """big.jsonl + big.hum.yaml in `folder`: 2 rendered variants per row, 4 answer formats."""
+    write_ner_source(folder / "big.jsonl", rows)
+    recipe = folder / "big.hum.yaml"
+    recipe.write_text(NER_RECIPE.format(data="big.jsonl", shard_rows=shard_rows, extra_output=extra_output),
+                      encoding="utf-8")
+    return recipe

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import REPO, check_golden, copy_recipes, dumps, run_cli, tree_bytes
+from helpers import REPO, check_golden, copy_recipes, dumps, run_cli, tree_bytes, write_ner_workload
 from humc.compiler import build, node_states, plan_recipe
 from humc.store import Store
 
@@ -113,35 +113,8 @@ def test_summary_reports_nodes(recipes, tmp_path):
     assert "node(s) from cache" in again.output
 
 
-def _big_recipe(tmp_path: Path, rows: int) -> Path:
-    data = tmp_path / "big.jsonl"
-    with open(data, "w") as f:
-        for i in range(rows):
-            f.write(json.dumps({"text": f"Item {i} was sold by Acme{i % 97} in City{i % 13}.",
-                                "ents": [{"type": "ORG", "span": f"Acme{i % 97}"}, {"type": "LOC", "span": f"City{i % 13}"}]}) + "\n")
-    recipe = tmp_path / "big.hum.yaml"
-    recipe.write_text(f"""hum: 1
-name: big
-sources:
-  s: {data.name}
-tasks:
-  - id: ner
-    task: ner
-    source: s
-    fields: {{text: text, entities: ents}}
-    schema: {{negatives: 1}}
-    preferences: [order_entities_by_position]
-    formats: [json, tuples, markdown_table, natural]
-    variants_per_record: 2
-output:
-  splits: {{train: 0.9, test: 0.1}}
-  shard_rows: 5000
-""")
-    return recipe
-
-
 def test_kill_9_then_resume_gives_identical_output(tmp_path):
-    recipe = _big_recipe(tmp_path, 30_000)
+    recipe = write_ner_workload(tmp_path, 30_000)
     cmd = [sys.executable, "-m", "humc.cli", "build", str(recipe), "-q"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # reference: a clean build in its own cache and output folder

@@ -17,7 +17,7 @@ from humc.store import MAIN, Store
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
-from test_build import _big_recipe  # noqa: E402
+from helpers import write_ner_workload  # noqa: E402
 from test_llm_build import responder, write_recipe  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def test_hum_mix_on_ray_writes_the_same_bytes_as_local(ray_cluster, tmp_path):
 
 
 def test_big_recipe_on_ray_writes_the_same_bytes_and_resumes_local_chunks(ray_cluster, tmp_path):
-    recipe = _big_recipe(tmp_path, 20_000)
+    recipe = write_ner_workload(tmp_path, 20_000)
     build_cli(recipe, tmp_path / "local")
     reference = tree_bytes(tmp_path / "local" / "out" / "big")
 
@@ -83,7 +83,7 @@ def test_big_recipe_on_ray_writes_the_same_bytes_and_resumes_local_chunks(ray_cl
 def test_ray_backpressure_bounds_chunks_in_flight(ray_cluster, tmp_path, monkeypatch):
     from humc import execute_ray
 
-    recipe = _big_recipe(tmp_path, 3_000)
+    recipe = write_ner_workload(tmp_path, 3_000)
     p = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
     seen: list[int] = []
     real_wait = ray_cluster.wait
