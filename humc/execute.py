@@ -275,19 +275,23 @@ class LLMChunkFn:
             runner.close()
 
 
-def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
+def _llm_step(ex: Executor, node: PlanNode) -> tuple[Any, TaskEntry]:
     entry = ex.entries[node.entry]  # type: ignore[index]
     step = entry.generate if node.kind == "generate" else entry.judge
     assert step is not None
+    return step, entry
+
+
+def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
+    step, entry = _llm_step(ex, node)
     return LLMChunkFn(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
 
 
 def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """Locally one StepRunner (one client, one connection pool) serves every chunk of the node."""
     from .llmsteps import StepRunner
 
-    entry = ex.entries[node.entry]  # type: ignore[index]
-    step = entry.generate if node.kind == "generate" else entry.judge
-    assert step is not None
+    step, entry = _llm_step(ex, node)
     runner = StepRunner.open(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
     try:
         return ex.chunkwise(node, stat, runner.run)
