@@ -105,6 +105,16 @@ OPS: dict[str, tuple[OpFn, int, str]] = {
 }
 
 
+COLUMN_OPS = frozenset(name for name, (_, _, args) in OPS.items() if args == '"column"')
+
+
+def column_problem(name: str, args: tuple[Any, ...], columns: tuple[str, ...]) -> str | None:
+    """Why an op cannot run on a task with these answer columns, or None."""
+    if name in COLUMN_OPS and args and args[0] not in columns:
+        return f"'{name}' names column '{args[0]}', which the answer does not have"
+    return None
+
+
 def signature(name: str) -> str:
     _, _, args = OPS[name]
     return f"{name}({args})" if args else name

@@ -107,6 +107,10 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
     if not quiet:
         print_summary(result)
+    written = next((s.records_out for s in result.stats if s.kind == "write"), 0)
+    if not written:
+        err.print("[yellow]warning:[/] the dataset is empty (0 records): check the sources, `where:` filters and "
+                  "`sample:`; the build summary shows where records were dropped")
     click.echo(f"wrote {result.output_dir}")
     if push_after:
         from .publish_cli import push_recipe_output

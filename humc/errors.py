@@ -103,7 +103,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 def _snippet(span: Span) -> list[str]:
     try:
-        text = Path(span.file).read_text(encoding="utf-8").splitlines()
+        text = Path(span.file).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
     if not 1 <= span.line <= len(text):
@@ -112,5 +112,15 @@ def _snippet(span: Span) -> list[str]:
     width = 1
     if span.end_col and (span.end_line in (None, span.line)) and span.end_col > span.col:
         width = span.end_col - span.col
+    col = span.col
+    if len(src) > MAX_SNIPPET:  # show a window around the caret, not a whole huge line
+        start = max(0, min(col - 1 - MAX_SNIPPET // 4, len(src) - MAX_SNIPPET))
+        shown = src[start:start + MAX_SNIPPET]
+        src = ("…" if start else "") + shown + ("…" if start + MAX_SNIPPET < len(src) else "")
+        col = col - start + (1 if start else 0)
+        width = max(1, min(width, len(src) - col + 1))
     gutter = f"{span.line:>4} | "
-    return [gutter + src, " " * (len(gutter) + span.col - 1) + "^" + "~" * (width - 1)]
+    return [gutter + src, " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
+
+
+MAX_SNIPPET = 120

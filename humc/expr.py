@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -132,10 +132,19 @@ def _describe_expected(expected: Sequence[str], what: str = "rule") -> str:
     return ", ".join(names) if names else "a valid expression"
 
 
+MAX_DEPTH = 200  # AST levels: far beyond any real recipe, well within Python's recursion limit
+
+
 def _parse(text: str, start: str, src: Source, what: str) -> Any:
     try:
         tree = _parser().parse(text, start=start)
-        return _ToAst().transform(tree).children[0]
+        ast = _ToAst().transform(tree).children[0]
+        if depth(ast) > MAX_DEPTH:
+            raise RecursionError
+        return ast
+    except RecursionError:
+        raise RecipeError(f"{what} is nested too deeply", src.span_of(0, len(text)),
+                          expected="a shorter expression (split it into several fields)") from None
     except UnexpectedEOF as exc:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
                           expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
@@ -319,32 +328,44 @@ def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None =
                               hint=did_you_mean(call.fn, table))
 
 
-def iter_calls(node: Any):  # type: ignore[no-untyped-def]
-    """Every Call in an AST (pipeline stages included)."""
-    if isinstance(node, Call):
-        yield node
-    if isinstance(node, Expr):
-        for value in node.__dict__.values():
-            items = value if isinstance(value, tuple) else (value,)
-            for item in items:
-                if isinstance(item, tuple):  # kwargs pairs
-                    item = item[1]
-                if isinstance(item, Expr):
-                    yield from iter_calls(item)
+def _children(node: Expr) -> Iterator[Expr]:
+    for value in node.__dict__.values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, tuple):  # kwargs pairs
+                item = item[1]
+            if isinstance(item, Expr):
+                yield item
+
+
+def iter_calls(node: Any) -> Iterator[Call]:
+    """Every Call in an AST (pipeline stages included), walked without recursion."""
+    stack = [node] if isinstance(node, Expr) else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Call):
+            yield current
+        stack.extend(reversed(list(_children(current))))
+
+
+def depth(node: Expr) -> int:
+    """How deeply an AST nests (evaluation recurses this deep)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in _children(current))
+    return deepest
 
 
 def names_used(node: Any) -> set[str]:
     """Free names an expression reads (field names and constants)."""
     found: set[str] = set()
-    if isinstance(node, Name):
-        found.add(node.name)
-    if isinstance(node, Expr):
-        for value in node.__dict__.values():
-            items = value if isinstance(value, tuple) else (value,)
-            for item in items:
-                if isinstance(item, tuple):
-                    item = item[1]
-                found |= names_used(item)
+    stack = [node] if isinstance(node, Expr) else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            found.add(current.name)
+        stack.extend(_children(current))
     return found
 
 
@@ -377,8 +398,10 @@ class Evaluator:
             return self._eval(node, env, where)
         except EvalError:
             raise
-        except (TypeError, ValueError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError) as exc:
             raise self.fail(node, f"expression failed: {exc}", where) from None
+        except (MemoryError, RecursionError):
+            raise self.fail(node, "expression failed: the value grew too large or too deep", where) from None
 
     def _eval(self, node: Expr, env: Mapping[str, Any], where: str) -> Any:
         if isinstance(node, Lit):

@@ -149,10 +149,13 @@ def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed:
 
 
 def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
-          empty: str | None = None) -> AnswerTable:
-    """Text in this format -> AnswerTable; raises FormatParseError."""
+          empty: str | None = None, unfence: bool = True) -> AnswerTable:
+    """Text in this format -> AnswerTable; raises FormatParseError.
+
+    ``unfence`` drops a ```lang … ``` fence around the whole text, as model outputs often
+    have; checking humc's own renderings turns it off (a gold answer may be a fenced block)."""
     fields = tuple(fields)
-    stripped = _unfence(text)
+    stripped = _unfence(text) if unfence else text.strip()
     codec = CODECS[spec.codec]
     if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
         return AnswerTable(fields, (), cardinality)

@@ -22,7 +22,7 @@ from . import formats
 from .ir import LLMStep, TaskEntry
 from .llm.client import LLMClient, LLMRequest, ModelConfig
 from .paths import stdlib_dir
-from .transforms import render_template
+from .templating import render_template
 from .validate_llm import model_settings
 
 JSON_SPEC = formats.FormatSpec("json")

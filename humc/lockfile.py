@@ -35,7 +35,7 @@ ITEM_KEYS = ["id", "kind", "entry", "status", "edited", "model", "request", "bas
              "when", "then"]
 
 # answer operations whose single argument names an answer column
-COLUMN_OPS = frozenset({"sort_by_position", "sort_by", "shortest", "longest", "lowercase", "uppercase"})
+from .answerops import COLUMN_OPS  # noqa: E402  (one list of the ops that name a column)
 
 
 def lock_path_for(recipe_path: Path) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import FORMAT_VERSION
@@ -80,9 +81,18 @@ def build_plan(recipe: Recipe) -> Plan:
     # the output folder is not part of the fingerprint: the same data written elsewhere is the same dataset
     b.add("corpus/write", "write", [split], {
         "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
-        "publish": None if recipe.publish is None else {"card": recipe.publish.card, "repo": recipe.publish.repo},
+        "publish": None if recipe.publish is None else {"card": _card_config(recipe.publish.card),
+                                                         "repo": recipe.publish.repo},
     })
     return b.plan
+
+
+def _card_config(card: dict[str, Any]) -> dict[str, Any]:
+    """The card settings by content: a card template counts by its text, not by where it lives."""
+    out = dict(card)
+    if card.get("template"):
+        out["template"] = hashlib.sha256(Path(card["template"]).read_bytes()).hexdigest()
+    return out
 
 
 def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> str:

@@ -7,6 +7,7 @@ the size of the source. Errors name the file and the line (or row) that is malfo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -29,6 +30,36 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "squad": ("encoding",),
     "hf": (),  # configured by `dataset: {name, config, split, revision}`
 }
+
+SOURCE_OPTION_DOCS = {
+    "encoding": "a Python codec name, e.g. utf-8 or latin-1", "header": "true or false",
+    "columns": "a list of column names", "delimiter": "one character, e.g. ';'",
+    "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
+    "doc_start": "the token that starts a document line, e.g. -DOCSTART-",
+}
+
+
+def source_option_problem(key: str, value: Any) -> str | None:
+    """Why a source option's value is unusable, or None."""
+    if key == "encoding":
+        try:
+            codecs.lookup(str(value))
+        except LookupError:
+            return f"unknown encoding {value!r}"
+        return None if isinstance(value, str) else "not a string"
+    if key == "header":
+        return None if isinstance(value, bool) else "not true or false"
+    if key == "columns":
+        ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+        return None if ok else "not a non-empty list of names"
+    if key == "delimiter":
+        return None if isinstance(value, str) and len(value) == 1 else "not a single character"
+    if key in ("records", "doc_start"):
+        return None if isinstance(value, str) and value else "not a non-empty string"
+    if key == "separator":
+        return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
+    return None
+
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll"}
@@ -54,12 +85,16 @@ def source_digest(src: SourceDef) -> str:
 
 
 def read_source(src: SourceDef) -> Iterator[Row]:
-    reader = _READERS[src.format]
-    return reader(src)
+    try:
+        yield from _READERS[src.format](src)
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"source '{src.id}': the file is not valid {exc.encoding} text (byte {exc.start}: "
+                          f"{exc.object[exc.start:exc.start + 1]!r})", Span(str(src.path), 1, 1),
+                          hint="set the file's encoding, e.g. `options: {encoding: latin-1}`") from None
 
 
 def _enc(src: SourceDef) -> str:
-    return src.options.get("encoding", "utf-8")
+    return src.options.get("encoding", "utf-8-sig")  # utf-8, ignoring the BOM spreadsheet exports write
 
 
 def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
@@ -107,17 +142,35 @@ def _read_squad(src: SourceDef) -> Iterator[Row]:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise _fail(src, 1, "not SQuAD JSON", "an object with a `data` list of articles")
     row = 0
-    for article in data["data"]:
-        for para in article.get("paragraphs", []):
-            for qa in para.get("qas", []):
-                answers = qa.get("answers", [])
+    for a, article in enumerate(data["data"]):
+        where = f"data[{a}]"
+        for p, para in enumerate(_squad_list(src, article, "paragraphs", where)):
+            context = _squad_text(src, para, "context", f"{where}.paragraphs[{p}]")
+            for q, qa in enumerate(_squad_list(src, para, "qas", f"{where}.paragraphs[{p}]")):
+                at = f"{where}.paragraphs[{p}].qas[{q}]"
+                answers = _squad_list(src, qa, "answers", at, required=False)
                 yield row, {
-                    "id": qa.get("id", str(row)), "title": article.get("title", ""), "context": para["context"],
-                    "question": qa["question"], "is_impossible": bool(qa.get("is_impossible", False)),
-                    "answers": {"text": [a["text"] for a in answers],
-                                "answer_start": [a.get("answer_start", -1) for a in answers]},
+                    "id": str(qa.get("id", row)), "title": str(article.get("title", "")), "context": context,
+                    "question": _squad_text(src, qa, "question", at), "is_impossible": bool(qa.get("is_impossible", False)),
+                    "answers": {"text": [_squad_text(src, ans, "text", f"{at}.answers[{i}]") for i, ans in enumerate(answers)],
+                                "answer_start": [ans.get("answer_start", -1) for ans in answers]},
                 }
                 row += 1
+
+
+def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool = True) -> list[Any]:
+    if not isinstance(obj, dict):
+        raise _fail(src, 1, f"{where} is {type(obj).__name__}, not an object", "SQuAD JSON")
+    value = obj.get(key, None if required else [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _fail(src, 1, f"{where}.{key} must be a list of objects", "SQuAD JSON")
+    return value
+
+
+def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> str:
+    if not isinstance(obj.get(key), str):
+        raise _fail(src, 1, f"{where} has no string '{key}'", "SQuAD JSON")
+    return obj[key]
 
 
 def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:

@@ -196,22 +196,27 @@ def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
     """An inline format variant: `json | shuffle_keys(seed=3)` or `json_pretty | indent(4)`.
 
     The head names a stdlib variant (whose instruction text is reused) or a bare codec."""
-    calls = call_parts(pipe)
+    try:
+        calls = call_parts(pipe)
+    except ValueError:
+        raise RecipeError("a format must be a variant or codec name, optionally followed by modifiers",
+                          src.span_of(*pipe.pos), expected='e.g. json, natural or "json | shuffle_keys(seed=3)"') from None
     head, rest = calls[0], [_modifier(c, src) for c in calls[1:]]
     base = lib.variants.get(head.fn)
     if base is not None and not head.args and not head.kwargs:
         spec = formats.FormatSpec(base.spec.codec, base.spec.options, base.spec.modifiers + tuple(rest))
-        texts = base.text
     elif head.fn in formats.codec_names():
         _, options = _modifier(head, src)
         spec = formats.FormatSpec(head.fn, options, tuple(rest))
-        texts = next((v.text for v in lib.variants.values() if v.spec.codec == head.fn), {})
+        base = next((v for v in lib.variants.values() if v.spec.codec == head.fn), None)
     else:
         names = sorted(set(lib.variants) | set(formats.codec_names()))
         raise RecipeError(f"unknown format variant '{head.fn}'", src.span_of(*head.pos),
                           expected="a stdlib variant or codec: " + ", ".join(names), hint=did_you_mean(head.fn, names))
     _check_spec(spec, src.span_of(*pipe.pos))
-    return Variant(id=src.text.replace(" ", ""), spec=spec, text=texts, digest=digest(src.text.encode()))
+    # the digest covers the pipeline and the variant file whose instruction text it reuses
+    return Variant(id=src.text.replace(" ", ""), spec=spec, text=base.text if base else {},
+                   digest=digest(src.text.encode() + (base.digest.encode() if base else b"")))
 
 
 def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:

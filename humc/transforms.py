@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-import jinja2
 
 from . import formats
 from .answerops import AnswerState, apply_op
@@ -25,6 +24,7 @@ from .answers import AnswerTable
 from .errors import HumcError, SourceError
 from .expr import EvalError, Evaluator
 from .ir import PreferenceRule, TaskEntry, Template, Variant
+from .templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -64,13 +64,18 @@ def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
 
 
 def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
-    """The record's answer field as a table with the task's columns (before rules)."""
+    """The record's answer field as a table with the task's columns (before rules).
+
+    Values are stripped of surrounding whitespace — the domain on which every answer format
+    round-trips — and rows with no value at all are no answer."""
     task = entry.task
     value = record.get(task.answer_field)
     rows: list[tuple[str, ...]] = []
     items = [] if value in (None, "") else (value if isinstance(value, list) else [value])
     for item in items:
-        rows.append(_row_of(item, task.columns, record))
+        row = _row_of(item, task.columns, record)
+        if any(row):  # a row of empty strings is no answer
+            rows.append(row)
     return AnswerTable.of(task.columns, rows, "many")
 
 
@@ -80,9 +85,9 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
         if missing:
             raise RecordError(f"gold item {item!r} lacks {', '.join(missing)} ({where_of(record)})",
                               expected="objects with keys " + ", ".join(columns))
-        return tuple("" if item[c] is None else str(item[c]) for c in columns)
+        return tuple("" if item[c] is None else str(item[c]).strip() for c in columns)
     if len(columns) == 1 and isinstance(item, (str, int, float)):
-        return (str(item),)
+        return (str(item).strip(),)
     raise RecordError(f"gold item {item!r} does not fit the answer columns ({where_of(record)})",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
 
@@ -154,21 +159,6 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 # ------------------------------------------------------------------ rendering
-
-
-@functools.lru_cache(maxsize=256)
-def _jinja(text: str) -> jinja2.Template:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["zip"] = lambda a, b: list(zip(a, b))
-    return env.from_string(text)
-
-
-def render_template(text: str, variables: Mapping[str, Any], where: str) -> str:
-    try:
-        return _jinja(text).render(**variables).strip()
-    except jinja2.TemplateError as exc:
-        raise HumcError(f"template {where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -261,7 +251,7 @@ def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> str | None:
     variant = next(v for v in entry.variants if v.id == record["answer_format"])
     try:
         parsed = formats.parse(variant.spec, record["output"], entry.task.columns, entry.task.cardinality,
-                               empty=record.get("_empty"))
+                               empty=record.get("_empty"), unfence=False)
     except HumcError as exc:
         return f"unparseable output ({exc.message})"
     if [list(r) for r in parsed.rows] != [list(d.values()) for d in json.loads(record["gold"])]:

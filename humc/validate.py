@@ -7,17 +7,21 @@ section or task entry) before giving up, so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from . import formats
 from .checks import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
-from .errors import ErrorList, HumcError, RecipeError, did_you_mean
+from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from .expr import check_functions, parse_expr, parse_pipeline, parse_rule
 from .ir import (Compiled, Decontamination, Guideline, Output, PreferenceRule, Publish, Recipe, Sample,
-                 SchemaSampling, SourceDef, TaskEntry, Template, Variant)
-from .sources import FORMATS, infer_format
+                 SchemaSampling, SourceDef, TaskDef, TaskEntry, Template, Variant)
+from .lockfile import apply_lock, load_lock, lock_path_for
+from .templating import template_problem
+from .sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
+from .answerops import column_problem
 from .stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
                      variant_from_pipeline)
 from .validate_llm import parse_generate, parse_judge, parse_models, parse_synth
@@ -28,6 +32,8 @@ TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "cons
             "tasks", "output", "publish", "cache", "executor"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
              "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge"]
+FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+RESERVED_FIELDS = ("record",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
 
@@ -75,10 +81,8 @@ class Validator:
         self.models = self.attempt(lambda: parse_models(root.get("models"))) or {}
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         tasks = self._tasks(root.get("tasks"), language, sources)
-        lock_path = self.path.with_name(re.sub(r"\.ya?ml$", "", self.path.name) + ".lock")
+        lock_path = lock_path_for(self.path)
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
-            from .lockfile import apply_lock, load_lock
-
             lock = load_lock(lock_path)
             tasks = [apply_lock(entry, lock) for entry in tasks]
         output = self.attempt(lambda: self._output(root.get("output"), name))
@@ -99,7 +103,7 @@ class Validator:
 
     def _check_version(self, node: Node | None) -> None:
         assert node is not None
-        if node.value not in SUPPORTED_VERSIONS:
+        if isinstance(node.value, bool) or node.value not in SUPPORTED_VERSIONS:
             raise RecipeError(f"unsupported recipe version {node.value!r}", node.span,
                               expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)))
 
@@ -130,7 +134,12 @@ class Validator:
             if value.kind == "mapping":
                 check_keys(value, ["file"], f"constant '{key}'", required=["file"])
                 (path,) = self._paths(value.get("file"), f"constant '{key}' file")
-                out[key] = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+                try:
+                    text = path.read_text(encoding="utf-8-sig")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
+                                      expected="a UTF-8 text file with one item per line") from None
+                out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:
                 out[key] = value.plain()
         return out
@@ -166,13 +175,20 @@ class Validator:
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS))
+        if not path.is_file():
+            raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
+                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)")
         options = opt(node, "options", "mapping", what, {}) or {}
         allowed = FORMATS[fmt]
-        for key in options:
+        for key, value in options.items():
+            opt_node = node.get("options")
             if key not in allowed:
-                opt_node = node.get("options")
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
                                   expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
+            problem = source_option_problem(key, value)
+            if problem:
+                raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.get(key).span,
+                                  expected=SOURCE_OPTION_DOCS[key])
         return SourceDef(sid, path, fmt, options)
 
     def _hf_source(self, sid: str, node: Node, what: str) -> SourceDef:
@@ -237,8 +253,8 @@ class Validator:
             id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
             sample=self._sample(node.get("sample"), what), schema=schema,
             guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
-            rules=tuple(self._rules(node.get("preferences"), task.id)),
-            templates=tuple(self._templates(node.get("templates"), task.id, language)),
+            rules=tuple(self._rules(node.get("preferences"), task)),
+            templates=tuple(self._checked_templates(node.get("templates"), task, language)),
             variants=tuple(self._variants(node.get("formats"), task.columns)),
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
@@ -261,6 +277,11 @@ class Validator:
                                   expected=f"a mapping for each of: {', '.join(needed)} (task '{task.id}')")
         out = []
         for key, value in node.value.items():
+            if key.startswith("_") or key in RESERVED_FIELDS or not FIELD_RE.match(key):
+                raise RecipeError(f"'{key}' cannot be a field name", node.key_spans[key],
+                                  expected="a name of letters, digits and '_' that does not start with '_' and is not "
+                                           + " or ".join(f"'{r}'" for r in RESERVED_FIELDS),
+                                  hint="names starting with '_' hold humc's provenance; `record` names the whole record")
             src = expr_source(value) if value.kind == "string" else None
             if src is None:
                 raise RecipeError(f"field '{key}' must be an expression string", value.span,
@@ -313,34 +334,54 @@ class Validator:
             out.append(g)
         return out
 
-    def _rules(self, node: Node | None, task_id: str) -> list[PreferenceRule]:
+    def _rules(self, node: Node | None, task: TaskDef) -> list[PreferenceRule]:
         out = []
         for item in (node.value if node is not None and node.kind == "list" else ([node] if node else [])):
-            if item.kind == "mapping":
-                out.append(rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode())))
-                continue
-            expect_kind(item, "string", "mapping", what="a preference rule")
-            text = item.value.strip()
-            if text.startswith("when ") or text.startswith("when\t"):
-                src = expr_source(item)
-                rule = parse_rule(src.text, src)
-                check_functions(rule.when, src)
-                out.append(PreferenceRule(id=f"inline:{text}", title="", text={}, when=Compiled(rule.when, src),
-                                          then=compile_ops(rule.then, src), tasks=(), digest=digest(text.encode())))
-                continue
-            r = self.lib.rules.get(text)
-            if r is None:
-                raise RecipeError(f"unknown preference rule '{text}'", item.span,
-                                  expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
-                                  hint=did_you_mean(text, self.lib.rules))
-            self._check_applies(r.tasks, task_id, item, f"preference rule '{r.id}'")
-            out.append(r)
+            rule = self._rule(item, task.id)
+            for op in rule.then:
+                problem = column_problem(op.name, op.args, task.columns)
+                if problem:
+                    raise RecipeError(f"preference rule '{rule.id}': {problem}", item.span,
+                                      expected=f"a column of task '{task.id}': " + ", ".join(task.columns),
+                                      hint=did_you_mean(str(op.args[0]), task.columns))
+            out.append(rule)
         return out
+
+    def _rule(self, item: Node, task_id: str) -> PreferenceRule:
+        """One `preferences:` item: a stdlib rule id, an inline `when … then …`, or a mapping."""
+        if item.kind == "mapping":
+            return rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode()))
+        expect_kind(item, "string", "mapping", what="a preference rule")
+        text = item.value.strip()
+        if text.startswith("when ") or text.startswith("when\t"):
+            src = expr_source(item)
+            rule = parse_rule(src.text, src)
+            check_functions(rule.when, src)
+            return PreferenceRule(id=f"inline:{text}", title="", text={}, when=Compiled(rule.when, src),
+                                  then=compile_ops(rule.then, src), tasks=(), digest=digest(text.encode()))
+        r = self.lib.rules.get(text)
+        if r is None:
+            raise RecipeError(f"unknown preference rule '{text}'", item.span,
+                              expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
+                              hint=did_you_mean(text, self.lib.rules))
+        self._check_applies(r.tasks, task_id, item, f"preference rule '{r.id}'")
+        return r
 
     def _check_applies(self, tasks: tuple[str, ...], task_id: str, node: Node, what: str) -> None:
         if tasks and task_id not in tasks:
             raise RecipeError(f"{what} does not apply to task '{task_id}'", node.span,
                               expected=f"a task among: {', '.join(tasks)}")
+
+    def _checked_templates(self, node: Node | None, task: TaskDef, language: str) -> list[Template]:
+        """The chosen templates, each compiled and checked against the variables a render provides."""
+        templates = self._templates(node, task.id, language)
+        for tpl in templates:
+            problem = template_problem(tpl.text, task.inputs)
+            if problem:
+                message, line = problem
+                raise RecipeError(f"template '{task.id}/{tpl.id}': {message}", Span(tpl.path, line, 1),
+                                  notes=[f"used by the task entry at {node.span if node else 'its default templates'}"])
+        return templates
 
     def _templates(self, node: Node | None, task_id: str, language: str) -> list[Template]:
         available = self.lib.templates.get(task_id, {})
@@ -351,6 +392,9 @@ class Validator:
                                   node.span if node else self.root.span)
             return sorted(chosen, key=lambda t: t.id)
         out = []
+        if not string_list(node, "templates"):
+            raise RecipeError("`templates:` is empty: no instruction would be rendered", node.span,
+                              expected="`all`, or template ids such as [en_1, en_2]")
         for name, item in string_list(node, "templates"):
             tpl = available.get(name)
             if tpl is None:
@@ -364,6 +408,9 @@ class Validator:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
+        if not string_list(node, "formats"):
+            raise RecipeError("`formats:` is empty: no answer would be rendered", node.span,
+                              expected="format variants such as [json, natural]")
         for text, item in string_list(node, "formats"):
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
@@ -396,7 +443,7 @@ class Validator:
             splits = tuple((k, float(v.value)) for k, v in splits_node.value.items()
                            if expect_kind(v, "number", what=f"split '{k}'") is None)
             total = sum(f for _, f in splits)
-            if abs(total - 1.0) > 1e-6 or any(f <= 0 for _, f in splits):
+            if not all(math.isfinite(f) and f > 0 for _, f in splits) or abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
                                   splits_node.span, expected="e.g. {train: 0.9, test: 0.1}")
             for split in dict(splits):

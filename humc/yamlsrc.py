@@ -65,25 +65,40 @@ def _span(file: str, node: yaml.Node) -> Span:
     return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
 
 
-def _convert(file: str, node: yaml.Node, in_flow: bool = False) -> Node:
+def _convert(file: str, node: yaml.Node, in_flow: bool = False, path: frozenset[int] = frozenset()) -> Node:
+    if id(node) in path:
+        raise RecipeError("recursive YAML alias: this value contains itself", _span(file, node),
+                          expected="a finite value")
+    path = path | {id(node)}
     in_flow = in_flow or bool(getattr(node, "flow_style", False))
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Node] = {}
         keys: dict[str, Span] = {}
         for k, v in node.value:
-            key = _constructor.construct_object(k, deep=True) if isinstance(k, yaml.ScalarNode) else None
+            if k.tag == "tag:yaml.org,2002:merge":
+                raise RecipeError("YAML merge keys (<<) are not supported in recipes", _span(file, k),
+                                  expected="the keys written out", hint="an anchor can still name a whole value: key: *name")
+            key = _construct(file, k) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 raise RecipeError("mapping keys must be strings", _span(file, k), expected="a plain key such as `name:`")
             if key in out:
                 raise RecipeError(f"duplicate key '{key}'", _span(file, k),
                                   notes=[f"first defined at {keys[key]}"])
             keys[key] = _span(file, k)
-            out[key] = _convert(file, v, in_flow)
+            out[key] = _convert(file, v, in_flow, path)
         return Node(out, _span(file, node), keys)
     if isinstance(node, yaml.SequenceNode):
-        return Node([_convert(file, v, in_flow) for v in node.value], _span(file, node))
-    value = _constructor.construct_object(node, deep=True)
-    return Node(value, _span(file, node), style=node.style, in_flow=in_flow)
+        return Node([_convert(file, v, in_flow, path) for v in node.value], _span(file, node))
+    return Node(_construct(file, node), _span(file, node), style=node.style, in_flow=in_flow)
+
+
+def _construct(file: str, node: yaml.Node) -> Any:
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RecipeError(f"invalid YAML value: {problem}", _span(file, node),
+                          expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)") from None
 
 
 def load_yaml_text(text: str, file: str) -> Node:

@@ -67,6 +67,19 @@ CASES = [
     ("flow comma", "    fields:\n      context: context\n      question: question\n      answers: answers\n",
      "    fields: {context: context, question: question, answers: default(answers, x)}\n",
      "9:76: error: unexpected end of text in pipeline", "an unquoted comma ends the value"),
+    ("reserved field name", "      answers: answers\n", "      answers: answers\n      _row: question\n",
+     "13:7: error: '_row' cannot be a field name", "provenance"),
+    ("nan split", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: .nan, test: 0.2}",
+     "17:11: error: split fractions must be positive and add up to 1", "e.g."),
+    ("empty formats", "formats: [json, natural]", "formats: []", "15:14: error: `formats:` is empty", "expected:"),
+    ("merge key", "name: tiny", "name: tiny\nx: &b {a: 1}\ny: {<<: *b}", "4:5: error: YAML merge keys (<<) are not supported",
+     "anchor"),
+    ("custom tag", "name: tiny", "name: !shout tiny", "2:7: error: invalid YAML value", "custom !tags"),
+    ("bad source option", "  qa: data.jsonl", "  qa: {path: data.jsonl, options: {encoding: klingon}}",
+     "4:46: error: bad value for option 'encoding' of source 'qa': unknown encoding 'klingon'", "codec name"),
+    ("rule names a missing column", "[shortest_span, unanswerable]", '["when true then sort_by(\\"span\\")"]',
+     "14:19: error: preference rule 'inline:when true then sort_by(\"span\")': 'sort_by' names column 'span'",
+     "a column of task 'mrc_extractive': answer"),
     ("bad version", "hum: 1", "hum: 7", "1:6: error: unsupported recipe version 7", "expected: hum: 1"),
     ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error: duplicate key 'name'", "first defined at"),
     ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
@@ -80,7 +93,7 @@ def test_bad_recipe_is_reported_precisely(workdir, desc, old, new, first, detail
     assert result.exit_code == 2
     out = result.output
     assert "Traceback" not in out
-    assert out.splitlines()[0] == f"{path}:{first}", out
+    assert out.splitlines()[0].startswith(f"{path}:{first}"), out
     assert detail in out
     assert " | " in out and "^" in out  # the offending line with a caret
     assert not (workdir / "out").exists()
@@ -126,3 +139,27 @@ def test_single_column_format_on_a_table_task(workdir):
     assert result.exit_code == 2
     assert result.output.splitlines()[0] == (f"{path}:14:21: error: format 'text' holds a single answer column, "
                                              "but this task has 2")
+
+
+def test_a_template_that_cannot_render_is_reported_in_its_file(workdir):
+    tpl = workdir / "assets" / "templates" / "mrc_extractive" / "en_9.j2"
+    tpl.parent.mkdir(parents=True)
+    tpl.write_text("Passage: {{ context }}\nQuestion: {{ qestion }}\n", encoding="utf-8")
+    recipe = GOOD.replace("name: tiny", "name: tiny\nstdlib: [assets]").replace(
+        "    formats: [json, natural]", "    formats: [json, natural]\n    templates: [en_9]")
+    result, path = build_bad(workdir, recipe)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0].startswith(f"{tpl}:2:1: error: template 'mrc_extractive/en_9': "
+                                                    "template uses unknown variable(s) qestion")
+    assert f"used by the task entry at {path}:17:16" in result.output
+
+
+def test_undecodable_source_is_a_located_error(workdir):
+    (workdir / "data.jsonl").write_bytes(b'{"context": "caf\xe9", "question": "q?", "answers": []}\n')
+    result, _ = build_bad(workdir, GOOD)
+    assert result.exit_code == 2 and "the file is not valid utf-8 text" in result.output and "encoding: latin-1" in result.output
+
+
+def test_an_empty_result_is_warned_about(workdir):
+    result, _ = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
+    assert result.exit_code == 0 and "warning: the dataset is empty (0 records)" in result.output

@@ -92,3 +92,27 @@ def test_model_settings_but_not_endpoints_enter_llm_fingerprints(tmp_path):
     hotter = plan_of(tmp_path, text.replace("model: test-model}", "model: test-model, params: {temperature: 0.9}}"))
     assert changed(base, moved) == ["corpus/write"]  # only the card, which quotes the recipe
     assert "qa/generate" in changed(base, hotter) and "qa/sample" not in changed(base, hotter)
+
+
+def test_editing_a_variant_file_rebuilds_render_and_check(tmp_path):
+    variants = tmp_path / "assets" / "variants"
+    variants.mkdir(parents=True)
+    (variants / "json.yaml").write_text("id: json\ncodec: json\ntext: {en: Answer in JSON.}\n")
+    text = RECIPE.replace("name: tiny", "name: tiny\nstdlib: [assets]")
+    before = plan_of(tmp_path, text)
+    (variants / "json.yaml").write_text("id: json\ncodec: json\ntext: {en: Reply with JSON only.}\n")
+    after = plan_of(tmp_path, text)
+    assert changed(before, after) == ["corpus/dedup", "corpus/merge", "corpus/split", "corpus/write",
+                                      "qa/check", "qa/render"]
+
+
+def test_a_card_template_counts_by_content_not_location(tmp_path):
+    text = RECIPE + "publish:\n  repo: org/tiny\n  card_template: card.j2\n"
+    plans = []
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        folder.mkdir()
+        (folder / "card.j2").write_text("{{ body }}\nVersion one.\n")
+        plans.append(plan_of(folder, text))
+    assert plans[0] == plans[1]
+    (tmp_path / "b" / "card.j2").write_text("{{ body }}\nVersion two.\n")
+    assert changed(plans[0], plan_of(tmp_path / "b", text)) == ["corpus/write"]

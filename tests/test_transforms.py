@@ -71,3 +71,16 @@ def test_mrc_rules_pick_the_shortest_span_or_unanswerable(mrc_entry):
     assert {json.loads(r["gold"])[0]["answer"] for r in render_record(ctx, record)} == {"Normans"}
     none = list(render_record(ctx, {**record, "answers": []}))
     assert {r["output"] for r in none} == {"unanswerable"} and all(json.loads(r["gold"]) == [] for r in none)
+
+
+def test_gold_values_are_stripped_and_empty_rows_dropped(ner_entry):
+    record = {**ner_record(), "entities": [{"type": "PER", "span": " Paris Hilton "}, {"type": "", "span": ""}]}
+    assert gold_table(ner_entry, record).rows == (("PER", "Paris Hilton"),)
+
+
+def test_a_fenced_gold_answer_survives_the_check():
+    entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks[-1]  # dolly: generalist, formats [text, json]
+    record = {"_source": "dolly", "_row": 0, "instruction": "Print one.", "context": "",
+              "response": "```python\nprint(1)\n```"}
+    out = list(render_record(RenderContext(entry, {}, None, "hum-mix"), record))
+    assert out and all(check_rendered(entry, r) is None for r in out)
