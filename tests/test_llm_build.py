@@ -161,3 +161,17 @@ def test_unknown_model_reference(tmp_path):
     recipe.write_text(recipe.read_text().replace("judge: {model: writer", "judge: {model: writr"), encoding="utf-8")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and "unknown model 'writr'" in result.output and "did you mean 'writer'" in result.output
+
+
+def test_the_dolly_llm_example_recipe_builds_against_an_openai_compatible_server(tmp_path):
+    from helpers import copy_recipes
+
+    recipes = copy_recipes(tmp_path)
+    recipe = recipes / "dolly_llm.hum.yaml"
+    with LLMServer(responder=responder, models=None) as srv:
+        recipe.write_text(recipe.read_text().replace("http://127.0.0.1:8000/v1", srv.base_url), encoding="utf-8")
+        result = run(recipe, tmp_path)
+        assert result.exit_code == 0, result.output
+        assert srv.request_count == 26  # one verdict per rendered record; no response was missing
+    out = pq.read_table(tmp_path / "out" / "dolly-llm" / "data").to_pylist()
+    assert len(out) == 26 and {r["task"] for r in out} == {"generalist"}
