@@ -35,8 +35,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except HumcError as exc:
             click.echo(exc.render(), err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: finished work is cached; run the same command again to resume", err=True)
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
+            click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
             sys.exit(130)
         except Exception as exc:  # an internal bug, not bad input
             if os.environ.get("HUMC_DEBUG"):

@@ -5,10 +5,12 @@ The CLI and tests call these; each stage module stays independent of the others'
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .errors import HumcError
 from .execute import BuildResult, Executor
 from .ir import Recipe
 from .plan import Plan, build_plan
@@ -35,6 +37,7 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
     """Run the plan with the local executor or on Ray (``executor``, else the recipe's
     ``executor:`` key, else local); both write byte-identical output from the same cache."""
     kind = executor or plan.recipe.executor
+    _check_output_folder(plan.recipe.output.dir)
     store = Store(plan.recipe.cache_dir)
     try:
         if kind == "ray":
@@ -48,6 +51,18 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
         return Executor(plan, store, progress).run(stop_after=stop_after)
     finally:
         store.close()
+
+
+def _check_output_folder(folder: Path) -> None:
+    """Fail before any work when the dataset could not be written there (creating nothing)."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if existing == folder.absolute() and not folder.is_dir():
+        raise HumcError(f"cannot write the dataset to {folder}: it is a file", hint="pass another --out folder")
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder",
+                        hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
 
 
 def node_states(plan: Plan) -> dict[str, str]:

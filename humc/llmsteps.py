@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import diskcache
-
 from . import formats
 from .ir import LLMStep, TaskEntry
-from .llm.client import LLMClient, LLMRequest, ModelConfig
+from .llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
 from .paths import stdlib_dir
 from .templating import render_template
 from .validate_llm import model_settings
@@ -51,7 +49,7 @@ class StepRunner:
 
     @classmethod
     def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> "StepRunner":
-        return cls(step, entry, LLMClient(model, diskcache.Cache(str(cache_dir / "llm"))))
+        return cls(step, entry, LLMClient(model, open_cache(cache_dir / "llm")))
 
     def close(self) -> None:
         if self.client.cache is not None:
@@ -79,24 +77,23 @@ class StepRunner:
         notes: Counter[str] = Counter()
         field = self.step.field or self.entry.task.answer_field
         todo = [r for r in chunk if self.step.overwrite or r.get(field) in (None, "", [])]
-        answers = self._answers(todo) if todo else []
-        filled = {id(r): a for r, a in zip(todo, answers)}
+        outcomes = dict(zip(map(id, todo), self._answers(todo))) if todo else {}
         out = []
         for record in chunk:
-            if id(record) not in filled:
+            outcome = outcomes.get(id(record))
+            if outcome is None:
                 out.append(record)
-            elif filled[id(record)] is None:
-                notes["dropped: invalid generated answer"] += 1
+            elif outcome.value is None:
+                notes[f"dropped: {outcome.reason}"] += 1
             else:
-                out.append({**record, field: filled[id(record)]})
+                out.append({**record, field: outcome.value})
                 notes["generated"] += 1
         return out, notes
 
-    def _answers(self, records: list[dict[str, Any]]) -> list[Any]:
+    def _answers(self, records: list[dict[str, Any]]) -> list[Outcome]:
         requests = [LLMRequest(self._messages(r)) for r in records]
         if not is_structured(self.entry):
-            return [res.text.strip() if res.text and res.text.strip() else None
-                    for res in self.client.run_batch(requests)]
+            return self.client.run_outcomes(requests)
         task = self.entry.task
 
         def validate(value: Any) -> str | None:
@@ -106,20 +103,21 @@ class StepRunner:
                 return exc.message
             return None
 
-        values = self.client.run_json_batch(requests, validate, attempts=self.step.attempts)
-        return [None if v is None else _as_field_value(v, task.columns, task.cardinality) for v in values]
+        outcomes = self.client.run_outcomes(requests, json_mode=True, validate=validate, attempts=self.step.attempts)
+        return [o if o.value is None else Outcome(_as_field_value(o.value, task.columns, task.cardinality))
+                for o in outcomes]
 
     # ------------------------------------------------------------ judge
 
     def _judge(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
         notes: Counter[str] = Counter()
-        verdicts = self.client.run_json_batch([LLMRequest(self._messages(r)) for r in chunk], _check_verdict,
-                                              attempts=self.step.attempts)
+        verdicts = self.client.run_outcomes([LLMRequest(self._messages(r)) for r in chunk], json_mode=True,
+                                            validate=_check_verdict, attempts=self.step.attempts)
         kept = []
         for record, verdict in zip(chunk, verdicts):
-            if verdict is None:
-                notes["dropped: invalid judge verdict"] += 1
-            elif int(verdict["score"]) < self.step.min_score:
+            if verdict.value is None:
+                notes[f"dropped: judge {verdict.reason}"] += 1
+            elif int(verdict.value["score"]) < self.step.min_score:
                 notes[f"dropped: judge score < {self.step.min_score}"] += 1
             else:
                 kept.append(record)

@@ -26,6 +26,7 @@ from .checks import check_keys, expect_kind, expr_source, opt, req
 from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from .expr import Source, check_functions, names_used, parse_expr, parse_pipeline
 from .ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from .templating import template_problem
 from .yamlsrc import Node, load_yaml
 
 LOCK_VERSION = 1
@@ -125,7 +126,7 @@ def load_lock(path: Path) -> Lockfile:
     what = f"lockfile {path.name}"
     check_keys(root, ["humc_lock", "recipe", "items"], what, required=["humc_lock", "items"])
     version = root.get("humc_lock")
-    if version.value != LOCK_VERSION:
+    if isinstance(version.value, bool) or version.value != LOCK_VERSION:
         raise RecipeError(f"unsupported lockfile version {version.value!r}", version.span,
                           expected=f"humc_lock: {LOCK_VERSION}")
     items_node = root.get("items")
@@ -337,6 +338,10 @@ def item_guideline(item: LockItem) -> Guideline:
 
 
 def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Template:
+    problem = template_problem(item.text, entry.task.inputs)
+    if problem:
+        raise RecipeError(f"accepted template {item.id}: {problem[0]}", item.span("text"),
+                          hint="fix its text in the lockfile, or set its status to rejected")
     return Template(id=f"{item.base}~{item.id}", task=entry.task.id, language=item.language, text=item.text,
                     path=str(lock_path), digest=sha256(item.text))
 
@@ -358,7 +363,11 @@ def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
     errors: list[HumcError] = []
     for item in items:
         if item.kind == "template":
-            tpl = item_template(item, entry, lock.path)
+            try:
+                tpl = item_template(item, entry, lock.path)
+            except HumcError as exc:
+                errors.append(exc)
+                continue
             if item.base in have_t and tpl.id not in have_t:
                 templates.append(tpl)
                 have_t.add(tpl.id)

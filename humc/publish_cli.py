@@ -23,7 +23,21 @@ def push_recipe_output(recipe: Any, *, repo: str | None = None, private: bool | 
         private = bool(publish.private) if publish else False
     if revision is None and publish:
         revision = publish.revision
+    _check_build_is_current(recipe)
     return push_folder(recipe.output.dir, repo, private=private, revision=revision)
+
+
+def _check_build_is_current(recipe: Any) -> None:
+    """Refuse to publish a folder built from an older version of the recipe (or its assets)."""
+    from .plan import build_plan
+    from .writer import read_manifest
+
+    manifest = read_manifest(recipe.output.dir)
+    if manifest is None:
+        raise PublishError(f"{recipe.output.dir} holds no humc build", hint=f"run `humc build {recipe.path}` first")
+    if manifest.get("fingerprint") != build_plan(recipe).fingerprint:
+        raise PublishError(f"the build in {recipe.output.dir} is out of date: the recipe, its data or its assets "
+                           "changed since it was built", hint=f"run `humc build {recipe.path}` (or `--push`) first")
 
 
 def push_folder(folder: Path, repo: str, *, private: bool = False, revision: str | None = None) -> PushResult:

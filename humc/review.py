@@ -195,6 +195,18 @@ def _check_rule_alone(text: Any, then: Any, when: Any) -> str | None:
 # ----------------------------------------------------------------------------- the loop
 
 
+def _record(lock_path: Path, decided: LockItem) -> None:
+    """Save one decision into the lockfile as it is on disk now, so that changes made meanwhile
+    (another review, a new `humc synth`) are kept."""
+    fresh = load_lock(lock_path)
+    ids = [i.id for i in fresh.items]
+    if decided.id in ids:
+        fresh.items[ids.index(decided.id)] = decided
+    else:
+        fresh.items.append(decided)
+    save_lock(fresh)
+
+
 def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = False, only_kind: str | None = None,
            recipe: Recipe | None = None, prompt: Callable[..., Any] | None = None,
            edit: Callable[[str], str | None] | None = None, echo: Callable[..., Any] = click.echo) -> ReviewSummary:
@@ -228,7 +240,7 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
                                 type=click.Choice(["a", "e", "r", "s", "q"]), show_choices=False, default="s")
                 if choice in ("a", "r"):
                     item.status = "accepted" if choice == "a" else "rejected"
-                    save_lock(lock)
+                    _record(lock_path, item)
                     if choice == "a":
                         summary.accepted += 1
                     else:
@@ -249,17 +261,15 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
                 except HumcError as exc:
                     echo(click.style(f"  invalid edit: {exc.message}", fg="red"))
                     continue
-                idx = lock.items.index(item)
                 edited.status = "accepted"
-                lock.items[idx] = edited
-                save_lock(lock)
+                _record(lock_path, edited)
                 summary.accepted += 1
                 summary.edited += 1
                 echo("  edited and accepted")
                 break
             if summary.quit:
                 break
-    summary.remaining = lock.count("proposed")
+    summary.remaining = load_lock(lock_path).count("proposed")  # as saved, including others' changes
     return summary
 
 

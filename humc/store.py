@@ -7,18 +7,25 @@ is killed mid-node keeps every finished chunk, and the next build resumes from t
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
 import diskcache
+
+from .errors import HumcError
 
 MAIN = "main"
 
 
 class Store:
     def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self.cache = diskcache.Cache(str(path), size_limit=2**40, eviction_policy="none")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self.cache = diskcache.Cache(str(path), size_limit=2**40, eviction_policy="none")
+        except (OSError, sqlite3.Error) as exc:
+            raise HumcError(f"cannot use {path} as the build cache: {exc}",
+                            hint="pass a writable folder with --cache, or set `cache:` in the recipe") from None
 
     def close(self) -> None:
         self.cache.close()

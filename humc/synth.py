@@ -29,7 +29,7 @@ import click
 
 from .errors import HumcError, RecipeError
 from .ir import Recipe, TaskEntry, Template
-from .llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key
+from .llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
 from .lockfile import (LockItem, Lockfile, compile_rule, human_assets, item_id, load_lock, lock_path_for,
                        rule_names, save_lock)
 
@@ -433,8 +433,6 @@ def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
 
 def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path | None = None) -> SynthReport:
     """Propose assets for every entry with `synth:`, merged into the recipe's lockfile."""
-    import diskcache
-
     path = lock_path or recipe.lock_path or lock_path_for(recipe.path)
     report = SynthReport(path)
     lock = load_lock(path) if path.exists() else Lockfile(path, recipe.name, [])
@@ -450,7 +448,7 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     root = Path(cache_dir if cache_dir is not None else recipe.cache_dir)
     if jobs:
         root.mkdir(parents=True, exist_ok=True)
-        with diskcache.Cache(str(root / "llm")) as cache:
+        with open_cache(root / "llm") as cache:
             for alias, group in by_alias.items():
                 client = LLMClient(recipe.models[alias], cache)
                 report.stats[alias] = client.stats

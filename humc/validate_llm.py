@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .checks import check_keys, expect_kind, opt, req
@@ -45,6 +46,11 @@ def _model(name: str, node: Node) -> ModelConfig:
                               hint="export the key in the environment; it is never cached, logged or written")
     check_keys(node, MODEL_KEYS, what, required=["base_url", "model"])
     params = opt(node, "params", "mapping", what, {}) or {}
+    _check_params(node.get("params"), params, what)
+    timeout = node.get("timeout")
+    if timeout is not None and (not isinstance(timeout.value, (int, float)) or isinstance(timeout.value, bool)
+                                or not 0 < timeout.value < math.inf):
+        raise RecipeError(f"{what}: 'timeout' must be a positive number of seconds", timeout.span)
     for key in ("concurrency", "max_retries"):
         child = node.get(key)
         if child is not None and (type(child.value) is not int or child.value < (1 if key == "concurrency" else 0)):
@@ -59,6 +65,20 @@ def _model(name: str, node: Node) -> ModelConfig:
             "api_key_env": opt(node, "api_key_env", "string", what)}.items() if v is not None})
     except LLMError as exc:
         raise RecipeError(exc.message, node.span, expected=exc.expected) from None
+
+
+RESERVED_PARAMS = ("model", "messages", "stream", "n", "response_format", "tools")
+
+
+def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
+    """Sampling parameters only: the model id, the prompt and streaming are humc's to set."""
+    for key, value in params.items():
+        span = node.key_spans[key] if node is not None else None
+        if key in RESERVED_PARAMS:
+            raise RecipeError(f"{what}: '{key}' cannot be set in params", span,
+                              expected="sampling parameters such as temperature, top_p, max_tokens, seed")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RecipeError(f"{what}: params '{key}' must be a finite number", span)
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
@@ -98,6 +118,9 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
     what = f"'generate' of {what}"
     check_keys(node, ["model", "prompt", "field", "overwrite", "attempts"], what, required=["model"])
     field = opt(node, "field", "string", what, task.answer_field)
+    if field in task.inputs:
+        raise RecipeError(f"{what}: '{field}' is an input of task '{task.id}', not an answer", node.get("field").span,
+                          expected=f"the answer field '{task.answer_field}' (the default)")
     if field not in fields:
         raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.get("field").span,
                           expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields))

@@ -34,9 +34,20 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-__all__ = ["LLMServer", "default_responder", "value_for_schema"]
+__all__ = ["LLMServer", "Reply", "default_responder", "value_for_schema"]
 
-Responder = Callable[[dict], str]
+@dataclass
+class Reply:
+    """What a responder returns to misbehave: an HTTP error for this request, a raw 200 body
+    (e.g. no choices, null content), or a finish_reason such as "length"."""
+
+    text: str | None = None
+    status: int = 200
+    body: Any = None
+    finish_reason: str = "stop"
+
+
+Responder = Callable[[dict], "str | Reply"]
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -400,6 +411,13 @@ class LLMServer:
             finally:
                 with self._lock:
                     self._c.active -= 1
+        finish_reason = "stop"
+        if isinstance(text, Reply):
+            if text.status != 200:
+                return _error(text.status, text.text or "rejected", "invalid_request_error")
+            if text.body is not None:
+                return 200, {}, text.body
+            text, finish_reason = text.text or "", text.finish_reason
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in body["messages"])
         completion_tokens = _count_tokens(text)
         return 200, {}, {
@@ -408,7 +426,7 @@ class LLMServer:
             "created": int(time.time()),
             "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": "stop"}],
+                         "logprobs": None, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }

@@ -163,3 +163,15 @@ def test_undecodable_source_is_a_located_error(workdir):
 def test_an_empty_result_is_warned_about(workdir):
     result, _ = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
     assert result.exit_code == 0 and "warning: the dataset is empty (0 records)" in result.output
+
+
+def test_unusable_cache_or_output_folders_fail_before_any_work(workdir):
+    (workdir / "data.jsonl.d").write_text("a file, not a folder")
+    recipe = workdir / "bad.hum.yaml"
+    recipe.write_text(GOOD, encoding="utf-8")
+    bad_cache = run_cli("build", str(recipe), "--cache", str(workdir / "data.jsonl.d" / "c"), "-q")
+    assert bad_cache.exit_code == 2 and "cannot use" in bad_cache.output and "as the build cache" in bad_cache.output
+    bad_out = run_cli("build", str(recipe), "--out", str(workdir / "data.jsonl.d" / "o"),
+                      "--cache", str(workdir / "cache"), "-q")
+    assert bad_out.exit_code == 2 and "cannot write the dataset to" in bad_out.output
+    assert not (workdir / "cache").exists()  # nothing ran

@@ -52,8 +52,8 @@ models:
   writer:
     base_url: {base_url}
     model: test-model
-    params: {{temperature: 0.0, max_tokens: 256}}
     concurrency: 4
+    params: {{temperature: 0.0, max_tokens: 256}}
     max_retries: 8
 {extra_model}
 sources:
@@ -147,10 +147,14 @@ def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
 @pytest.mark.parametrize("snippet, message", [
     ("    api_key: sk-123\n", "API keys never go in a recipe"),
     ("    concurrency: 0\n", "'concurrency' must be a positive integer"),
+    ("    timeout: -5\n", "'timeout' must be a positive number of seconds"),
+    ("    params: {model: other}\n", "'model' cannot be set in params"),
+    ("    params: {temperature: .nan}\n", "params 'temperature' must be a finite number"),
 ])
 def test_bad_model_settings_are_located(tmp_path, snippet, message):
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
-    recipe.write_text(recipe.read_text().replace("    concurrency: 4\n", snippet), encoding="utf-8")
+    settings = "    concurrency: 4\n    params: {temperature: 0.0, max_tokens: 256}\n"
+    recipe.write_text(recipe.read_text().replace(settings, snippet), encoding="utf-8")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and message in result.output
     assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error: ", result.output)
@@ -175,3 +179,39 @@ def test_the_dolly_llm_example_recipe_builds_against_an_openai_compatible_server
         assert srv.request_count == 26  # one verdict per rendered record; no response was missing
     out = pq.read_table(tmp_path / "out" / "dolly-llm" / "data").to_pylist()
     assert len(out) == 26 and {r["task"] for r in out} == {"generalist"}
+
+
+def test_per_record_failures_drop_that_record_and_are_never_cached(tmp_path):
+    from tests.llmserver import Reply
+
+    def misbehaving(body: dict) -> "str | Reply":
+        prompt = body["messages"][0]["content"]
+        if prompt.startswith("You are a strict reviewer"):
+            return json.dumps({"score": 5, "reason": "ok"})
+        if "yellow" in prompt:
+            return Reply("This model's maximum context length is 4096 tokens.", status=400)
+        if "orange" in prompt:
+            return Reply(body={"id": "x", "object": "chat.completion", "created": 0, "model": "test-model",
+                               "choices": []})
+        if "brown" in prompt:
+            return Reply("The answer is that the first half", finish_reason="length")
+        return responder(body)
+
+    with LLMServer(responder=misbehaving) as srv:
+        result = run(write_recipe(tmp_path, srv.base_url), tmp_path)
+        assert result.exit_code == 0, result.output
+    dolly = {r["source_row"] for r in rows(tmp_path) if r["task_entry"] == "dolly"}
+    assert dolly == {0, 2, 4, 6, 7}  # yellow (1) rejected, orange (3) no choices, brown (5) truncated
+    stats = {s.node: s for s in build(plan_recipe(write_recipe(tmp_path, "http://127.0.0.1:9/v1", min_score=5),
+                                                  out_dir=tmp_path / "o2", cache_dir=tmp_path / "cache")).stats}
+    notes = stats["dolly/generate"].notes
+    assert notes["dropped: request rejected (HTTP 400)"] == 1 and notes["dropped: unusable completion"] == 1
+    assert notes["dropped: truncated answer (max_tokens reached)"] == 1
+
+
+def test_generate_cannot_overwrite_an_input_field(tmp_path):
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
+    recipe.write_text(recipe.read_text().replace("generate: {model: writer, overwrite: true}",
+                                                 "generate: {model: writer, field: text}"), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "'text' is an input of task 'ner', not an answer" in result.output

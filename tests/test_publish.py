@@ -362,9 +362,12 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "500" in res.output
 
 
-def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path) -> None:
+def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
+    from humc import publish_cli
     from humc.ir import Publish
     from humc.publish_cli import push_recipe_output
+
+    monkeypatch.setattr(publish_cli, "_check_build_is_current", lambda recipe: None)  # a fake recipe: no plan
 
     folder = make_build(tmp_path / "out" / "demo", {"train": 1})
     recipe = SimpleNamespace(name="demo", output=SimpleNamespace(dir=folder),
@@ -409,3 +412,7 @@ def test_build_push_of_an_example_recipe_loads_back_from_the_hub(hub: HubHTTPSer
 
     again = CliRunner().invoke(main, ["push", str(recipe), "--out", str(tmp_path / "out")])
     assert again.exit_code == 0 and "nothing to publish" in again.output
+
+    recipe.write_text(recipe.read_text().replace("license: cc-by-sa-4.0", "license: mit"), encoding="utf-8")
+    stale = CliRunner().invoke(main, ["push", str(recipe), "--out", str(tmp_path / "out")])
+    assert stale.exit_code == 2 and "is out of date" in stale.output

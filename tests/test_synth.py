@@ -372,3 +372,13 @@ def test_apply_lock_bad_rule_is_located_in_lockfile(tmp_path):
     with pytest.raises(HumcError) as info:
         load_recipe(root / "ner.hum.yaml")
     assert re.search(r"ner\.hum\.lock:9:11: error: unknown answer operation", info.value.render())
+
+
+def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_path):
+    from humc.lockfile import LockItem, Lockfile, save_lock
+
+    lock = tmp_path / "x.hum.lock"
+    save_lock(Lockfile(lock, "x", [LockItem(id="a1", kind="guideline", entry="e", status="proposed", model="m (m)",
+                                            request="k", language="en", text="Be brief.", labels={})]))
+    result = CliRunner().invoke(main, ["review", str(lock)], input="")
+    assert result.exit_code == 130 and "interrupted" in result.output and "internal error" not in result.output

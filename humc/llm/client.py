@@ -29,12 +29,28 @@ import random
 import re
 import time
 from collections import Counter
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from humc.errors import LLMError
 
 CACHE_VERSION = "llm-v1"
+
+
+BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
+
+
+class RequestRejected(LLMError):
+    """One request failed for a reason of its own (HTTP 400/413/422, a malformed completion):
+    callers may drop that record and go on, unlike endpoint-wide failures."""
+
+
+def open_cache(folder: Path) -> Any:
+    """The LLM response cache: never evicts (an evicted answer would be asked for again)."""
+    import diskcache
+
+    return diskcache.Cache(str(folder), size_limit=2**40, eviction_policy="none")
 
 # Parameters that do not change the answer and so stay out of the cache key.
 _NON_SEMANTIC = frozenset({"user", "service_tier", "timeout"})
@@ -110,6 +126,12 @@ class LLMResponse:
     @property
     def ok(self) -> bool:
         return self.text is not None
+
+
+@dataclass
+class Outcome:
+    value: Any                     # the answer, or None
+    reason: str | None = None      # why there is no answer
 
 
 @dataclass
@@ -218,6 +240,22 @@ def _redact(text: str, secret: str) -> str:
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.S)
 
 
+def completion_problem(completion: Any) -> str | None:
+    """Why a 200 response is not a usable chat completion (then it is retried, never cached)."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        return "no choices" if choices is not None else f"not a chat completion ({type(completion).__name__})"
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str):
+        return f"message content is {type(content).__name__}, not text"
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        return "message content is not valid Unicode text"
+    return None
+
+
 def parse_json_text(text: str) -> Any:
     """Parse a model's JSON answer, tolerating a ```json fence around it. Raises ValueError."""
     s = text.strip()
@@ -272,7 +310,7 @@ class LLMClient:
         if self.cache is None:
             return None
         value = self.cache.get(f"{CACHE_VERSION}:{key}")
-        return value if isinstance(value, dict) and "text" in value else None
+        return value if isinstance(value, dict) and isinstance(value.get("text"), str) else None
 
     def _cache_set(self, key: str, value: dict) -> None:
         if self.cache is not None:
@@ -335,12 +373,19 @@ class LLMClient:
                     self.stats.requests_sent += 1
                     completion = await self._client.post(
                         "/chat/completions", body=body, cast_to=ChatCompletion)
+                problem = completion_problem(completion)
+                if problem:
+                    raise _Retryable("bad_response", None, f"unusable completion: {problem}")
             except LLMError:
                 raise
             except Exception as exc:
-                retry = self._classify(exc)  # raises LLMError when not retryable
-                if attempt >= cfg.max_retries:
+                retry = exc if isinstance(exc, _Retryable) else self._classify(exc)  # LLMError if not retryable
+                if attempt >= (min(cfg.max_retries, BAD_RESPONSE_RETRIES) if retry.reason == "bad_response"
+                               else cfg.max_retries):
                     self.stats.failures[retry.reason] += 1
+                    if retry.reason == "bad_response":  # this request's answer, not the endpoint, is broken
+                        raise RequestRejected(f"model '{cfg.name}' ({cfg.model}): {retry.detail}, "
+                                              f"{attempt + 1} time(s)") from None
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}",
@@ -358,8 +403,8 @@ class LLMClient:
             return self._accept(key, completion)
 
     def _accept(self, key: str, completion: Any) -> LLMResponse:
-        choice = completion.choices[0] if completion.choices else None
-        text = (choice.message.content if choice is not None and choice.message else None) or ""
+        choice = completion.choices[0]
+        text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
         usage_obj = getattr(completion, "usage", None)
         usage = {"prompt_tokens": int(getattr(usage_obj, "prompt_tokens", 0) or 0),
@@ -392,7 +437,7 @@ class LLMClient:
             if status in (401, 403, 404):
                 self._fatal = self._fatal_error(status, where, msg)
                 raise self._fatal from None
-            raise LLMError(f"{where}: request rejected (HTTP {status}): {msg}") from None
+            raise RequestRejected(f"{where}: request rejected (HTTP {status}): {msg}") from None
         if isinstance(exc, openai.APIResponseValidationError):
             self.stats.failures["bad_response"] += 1
             raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: {exc}") from None
@@ -459,6 +504,28 @@ class LLMClient:
             raise
         finally:
             await self.aclose()
+
+    def run_outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
+                     validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
+        """One Outcome per request, in order: the answer (text, or validated JSON) or why there is
+        none. A request the server rejects on its own (HTTP 400, a malformed completion) or whose
+        answer stays invalid is a per-record outcome; endpoint-wide failures (auth, retries
+        exhausted) still raise LLMError and stop the batch — finished calls are cached."""
+        async def one(req: LLMRequest) -> Outcome:
+            try:
+                if json_mode:
+                    value = await self.complete_json(req, validate, attempts)
+                    return Outcome(value, None if value is not None else "invalid output")
+                res = await self.complete(req)
+            except RequestRejected as exc:
+                status = re.search(r"HTTP (\d+)", exc.message)
+                return Outcome(None, f"request rejected (HTTP {status.group(1)})" if status else "unusable completion")
+            if res.finish_reason == "length":
+                return Outcome(None, "truncated answer (max_tokens reached)")
+            text = (res.text or "").strip()
+            return Outcome(text or None, None if text else "empty answer")
+
+        return asyncio.run(self._gather([one(r) for r in requests]))
 
     def run_batch(self, requests: Sequence[LLMRequest], *,
                   return_exceptions: bool = False) -> list[LLMResponse]:
