@@ -29,15 +29,13 @@ import random
 import re
 import time
 from collections import Counter
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from humc.errors import LLMError
 
 CACHE_VERSION = "llm-v1"
-
-
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
 
 
@@ -51,6 +49,7 @@ def open_cache(folder: Path) -> Any:
     import diskcache
 
     return diskcache.Cache(str(folder), size_limit=2**40, eviction_policy="none")
+
 
 # Parameters that do not change the answer and so stay out of the cache key.
 _NON_SEMANTIC = frozenset({"user", "service_tier", "timeout"})
