@@ -187,7 +187,9 @@ def test_cli_serves_until_ctrl_c(lock_setup):
     recipe_path, lock_path, _ = lock_setup
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "humc.cli", "review", str(recipe_path), "--web", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # a shell running us in the background ignores SIGINT in its children: undo that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = proc.stdout.readline()
         m = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
@@ -195,7 +197,7 @@ def test_cli_serves_until_ctrl_c(lock_setup):
         token = _token(_get(m.group(1))[1])
         assert _post(m.group(1), {"token": token, "id": "tpl0000002", "action": "reject"})[0] == 200
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=30)  # generous: CI machines may be loaded
     finally:
         if proc.poll() is None:
             proc.kill()
