@@ -122,7 +122,7 @@ def main() -> None:
                       "ratio": round(rr / rn, 3), "exponent": round(math.log(rr) / math.log(rn), 3)})
 
     print()
-    print(f"| records | source MB | rows out | peak RSS MB | seconds | cache MB |")
+    print("| records | source MB | rows out | peak RSS MB | seconds | cache MB |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in runs:
         print(f"| {r['records']:,} | {r['source_mb']} | {r['rows_out']:,} | {r['peak_rss_mb']} | {r['seconds']} | {r['cache_mb']} |")

@@ -18,7 +18,6 @@ from . import __version__
 from .compiler import build, load_recipe, node_states, plan_recipe
 from .errors import HumcError
 from .execute import BuildResult
-from .plan import Plan, build_plan
 from .progress import Progress
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)

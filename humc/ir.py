@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .expr import Expr, Pipeline, Source
+from .expr import Expr, Source
 from .formats import FormatSpec
 from .llm.client import ModelConfig
 

@@ -22,7 +22,7 @@ from . import formats
 from .answerops import AnswerState, apply_op
 from .answers import AnswerTable
 from .errors import HumcError, SourceError
-from .expr import EvalError, Evaluator
+from .expr import Evaluator
 from .ir import PreferenceRule, TaskEntry, Template, Variant
 from .templating import render_template
 
