@@ -85,8 +85,7 @@ def modifier_names() -> tuple[str, ...]:
 
 def shown_keys(spec: FormatSpec, fields: Sequence[str]) -> list[str]:
     """The column names as this variant writes them (after key_case)."""
-    case = KEY_CASES.get(settings(spec).get("key_case") or "")
-    return [case(f) if case else f for f in fields]
+    return _cased(fields, settings(spec))
 
 
 def check_spec(spec: FormatSpec) -> None:
@@ -183,9 +182,13 @@ def _unfence(text: str) -> str:
 # ------------------------------------------------------------------ keys and rows
 
 
-def _keys(table: AnswerTable, s: Mapping[str, Any]) -> list[str]:
+def _cased(fields: Sequence[str], s: Mapping[str, Any]) -> list[str]:
     case = KEY_CASES.get(s.get("key_case") or "")
-    return [case(f) if case else f for f in table.fields]  # same rule as shown_keys
+    return [case(f) if case else f for f in fields]
+
+
+def _keys(table: AnswerTable, s: Mapping[str, Any]) -> list[str]:
+    return _cased(table.fields, s)
 
 
 def _key_order(n: int, s: Mapping[str, Any], rng: random.Random) -> list[int]:

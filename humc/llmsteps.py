@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -46,6 +46,10 @@ class StepRunner:
     step: LLMStep
     entry: TaskEntry
     client: LLMClient
+    prompt: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prompt = prompt_text(self.step)  # read once, rendered for every record
 
     @classmethod
     def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> "StepRunner":
@@ -69,7 +73,7 @@ class StepRunner:
         task = self.entry.task
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text]}
-        return [{"role": "user", "content": render_template(prompt_text(self.step), variables, f"{self.step.kind} prompt")}]
+        return [{"role": "user", "content": render_template(self.prompt, variables, f"{self.step.kind} prompt")}]
 
     # ------------------------------------------------------------ generate
 

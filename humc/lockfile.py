@@ -22,10 +22,12 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .answerops import COLUMN_OPS
 from .checks import check_keys, expect_kind, expr_source, opt, req
 from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from .expr import Source, check_functions, names_used, parse_expr, parse_pipeline
 from .ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from .stdlib import compile_ops, digest
 from .templating import template_problem
 from .yamlsrc import Node, load_yaml
 
@@ -36,7 +38,6 @@ ITEM_KEYS = ["id", "kind", "entry", "status", "edited", "model", "request", "bas
              "when", "then"]
 
 # answer operations whose single argument names an answer column
-from .answerops import COLUMN_OPS  # noqa: E402  (one list of the ops that name a column)
 
 
 def lock_path_for(recipe_path: Path) -> Path:
@@ -68,7 +69,7 @@ def item_id(kind: str, entry: str, base: str | None, text: str, labels: Mapping[
 
 
 def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest(text.encode("utf-8"))
 
 
 @dataclass
@@ -284,8 +285,6 @@ def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] 
                  when_src: Source | None = None, then_src: Source | None = None
                  ) -> tuple[Compiled | None, tuple]:
     """Compile a rule's `when` / `then`; RecipeError (located when sources are) if invalid."""
-    from .stdlib import compile_ops
-
     compiled_when = None
     if when is not None and str(when).strip():
         src = when_src or Source(str(when).strip())

@@ -392,10 +392,11 @@ class Validator:
                                   node.span if node else self.root.span)
             return sorted(chosen, key=lambda t: t.id)
         out = []
-        if not string_list(node, "templates"):
+        names = string_list(node, "templates")
+        if not names:
             raise RecipeError("`templates:` is empty: no instruction would be rendered", node.span,
                               expected="`all`, or template ids such as [en_1, en_2]")
-        for name, item in string_list(node, "templates"):
+        for name, item in names:
             tpl = available.get(name)
             if tpl is None:
                 raise RecipeError(f"unknown template '{name}' for task '{task_id}'", item.span,
@@ -408,10 +409,11 @@ class Validator:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
-        if not string_list(node, "formats"):
+        items = string_list(node, "formats")
+        if not items:
             raise RecipeError("`formats:` is empty: no answer would be rendered", node.span,
                               expected="format variants such as [json, natural]")
-        for text, item in string_list(node, "formats"):
+        for text, item in items:
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
             if variant.spec.codec in formats.SINGLE_COLUMN_CODECS and len(columns) != 1:
