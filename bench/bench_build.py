@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from humc.compiler import build, plan_recipe  # noqa: E402
-from humc.store import Store  # noqa: E402
+from humc.build.compiler import build, plan_recipe  # noqa: E402
+from humc.build.store import Store  # noqa: E402
 from tests.helpers import write_ner_source  # noqa: E402
 
 RECIPE = """hum: 1

@@ -56,7 +56,7 @@ def _rss_kb(pid: int) -> int:
 
 
 def measure(recipe: Path, folder: Path, executor: str) -> dict:
-    cmd = [sys.executable, "-m", "humc.cli", "build", str(recipe), "-q", "--out", str(folder / "out"),
+    cmd = [sys.executable, "-m", "humc", "build", str(recipe), "-q", "--out", str(folder / "out"),
            "--cache", str(folder / "cache"), "--executor", executor]
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     start = time.perf_counter()

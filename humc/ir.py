@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .expr import Expr, Source
-from .formats import FormatSpec
-from .llm.client import ModelConfig
+from humc.expr import Expr, Source
+from humc.answers.formats import FormatSpec
+from humc.llm.client import ModelConfig
 
 
 @dataclass(frozen=True)

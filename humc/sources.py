@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import SourceError, Span
-from .ir import SourceDef
+from humc.errors import SourceError, Span
+from humc.ir import SourceDef
 
 Row = tuple[int, dict[str, Any]]
 

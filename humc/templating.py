@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 import jinja2.meta
 
-from .errors import HumcError
+from humc.errors import HumcError
 
 
 @functools.lru_cache(maxsize=1)

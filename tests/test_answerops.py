@@ -1,7 +1,7 @@
 """Preference-rule answer operations."""
 
-from humc.answerops import AnswerState, apply_op
-from humc.answers import AnswerTable
+from humc.answers.ops import AnswerState, apply_op
+from humc.answers.table import AnswerTable
 
 TEXT = "Alice met Bob in Paris, then Bob left."
 

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import REPO, check_golden, copy_recipes, dumps, run_cli, tree_bytes, write_ner_workload
-from humc.compiler import build, node_states, plan_recipe
-from humc.store import Store
+from humc.build.compiler import build, node_states, plan_recipe
+from humc.build.store import Store
 
 RECIPES = ["mrc", "ner", "classification", "re", "hum_mix"]
 
@@ -115,7 +115,7 @@ def test_summary_reports_nodes(recipes, tmp_path):
 
 def test_kill_9_then_resume_gives_identical_output(tmp_path):
     recipe = write_ner_workload(tmp_path, 30_000)
-    cmd = [sys.executable, "-m", "humc.cli", "build", str(recipe), "-q"]
+    cmd = [sys.executable, "-m", "humc", "build", str(recipe), "-q"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # reference: a clean build in its own cache and output folder
     subprocess.run(cmd + ["--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "ref-cache")], check=True, env=env)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import DatasetCard
 
-from humc.card import CardInfo, render_card, size_category
+from humc.dataset.card import CardInfo, render_card, size_category
 from humc.errors import HumcError
 
 RECIPE = """name: demo

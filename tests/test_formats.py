@@ -6,10 +6,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from humc import formats
-from humc.answers import AnswerTable
+from humc.answers import formats
+from humc.answers.table import AnswerTable
 from humc.errors import HumcError
-from humc.formats import FormatParseError, FormatSpec
+from humc.answers.formats import FormatParseError, FormatSpec
 
 NER = AnswerTable(("type", "span"), (("PER", "Ada Lovelace"), ("LOC", "London")), "many")
 SPANS = AnswerTable(("answer",), (("the Normans",),), "one")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from humc.functions import FunctionError, bio_spans, duee_events, lookup, spert_relations, zip_records
+from humc.expr.functions import FunctionError, bio_spans, duee_events, lookup, spert_relations, zip_records
 
 
 def test_bio_spans_iob2_iob1_and_bioes():

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import REPO, run_cli, tree_bytes
-from humc.compiler import build, plan_recipe
+from humc.build.compiler import build, plan_recipe
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402

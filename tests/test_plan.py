@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import humc.plan
-from humc.compiler import load_recipe
-from humc.plan import build_plan
+import humc.build.plan
+from humc.build.compiler import load_recipe
+from humc.build.plan import build_plan
 
 RECIPE = """\
 hum: 1
@@ -81,7 +81,7 @@ def test_source_content_invalidates_everything_downstream(tmp_path):
 
 def test_format_version_is_part_of_every_fingerprint(tmp_path, monkeypatch):
     before = plan_of(tmp_path, RECIPE)
-    monkeypatch.setattr(humc.plan, "FORMAT_VERSION", "next")
+    monkeypatch.setattr(humc.build.plan, "FORMAT_VERSION", "next")
     assert changed(before, plan_of(tmp_path, RECIPE)) == sorted(before)
 
 

@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hubserver import HubHTTPServer  # noqa: E402
 
-from humc.card import CardInfo, render_card  # noqa: E402
+from humc.dataset.card import CardInfo, render_card  # noqa: E402
 from humc.errors import PublishError  # noqa: E402
-from humc.publish import push_dataset  # noqa: E402
-from humc.writer import MANIFEST, SCHEMA, sha256_file  # noqa: E402
+from humc.dataset.hub import push_dataset  # noqa: E402
+from humc.dataset.writer import MANIFEST, SCHEMA, sha256_file  # noqa: E402
 
 TOKEN = "hf_test_token_0123456789"
 REPO = "humc-test/demo"
@@ -277,7 +277,7 @@ def test_upload_rejected_is_reported(hub: HubHTTPServer, tmp_path: Path, route: 
 
 
 def test_concurrent_remote_change_is_detected(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
-    import humc.publish as publish
+    import humc.dataset.hub as publish
 
     folder = tmp_path / "demo"
     make_build(folder, {"train": 1}, tag="v1")
@@ -363,9 +363,9 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
 
 
 def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
-    from humc import publish_cli
+    from humc.cli import push as publish_cli
     from humc.ir import Publish
-    from humc.publish_cli import push_recipe_output
+    from humc.cli.push import push_recipe_output
 
     monkeypatch.setattr(publish_cli, "_check_build_is_current", lambda recipe: None)  # a fake recipe: no plan
 

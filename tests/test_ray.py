@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, copy_recipes, run_cli, tree_bytes
-from humc.compiler import build, load_recipe, plan_recipe
-from humc.store import MAIN, Store
+from humc.build.compiler import build, load_recipe, plan_recipe
+from humc.build.store import MAIN, Store
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
@@ -81,7 +81,7 @@ def test_big_recipe_on_ray_writes_the_same_bytes_and_resumes_local_chunks(ray_cl
 
 
 def test_ray_backpressure_bounds_chunks_in_flight(ray_cluster, tmp_path, monkeypatch):
-    from humc import execute_ray
+    from humc.build import execute_ray
 
     recipe = write_ner_workload(tmp_path, 3_000)
     p = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
@@ -131,7 +131,7 @@ def test_llm_errors_in_ray_tasks_are_clear_errors(ray_cluster, tmp_path):
 
 
 def test_recipe_executor_key_selects_ray(ray_cluster, tmp_path, monkeypatch):
-    from humc import execute_ray
+    from humc.build import execute_ray
 
     recipe = copy_recipes(tmp_path) / "mrc.hum.yaml"
     recipe.write_text(recipe.read_text().replace("hum: 1\n", "hum: 1\nexecutor: ray\n", 1))

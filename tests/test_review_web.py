@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from click.testing import CliRunner  # noqa: E402
 
 from humc.cli import main  # noqa: E402
-from humc.compiler import load_recipe  # noqa: E402
-from humc.lockfile import LockItem, Lockfile, load_lock, save_lock  # noqa: E402
-from humc.review_web import make_server  # noqa: E402
+from humc.build.compiler import load_recipe  # noqa: E402
+from humc.recipe.lockfile import LockItem, Lockfile, load_lock, save_lock  # noqa: E402
+from humc.assets.web import make_server  # noqa: E402
 from tests.helpers import REPO, copy_recipes  # noqa: E402
 
 
@@ -186,7 +186,7 @@ def test_cli_options(lock_setup):
 def test_cli_serves_until_ctrl_c(lock_setup):
     recipe_path, lock_path, _ = lock_setup
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "humc.cli", "review", str(recipe_path), "--web", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "humc", "review", str(recipe_path), "--web", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             # a shell running us in the background ignores SIGINT in its children: undo that
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

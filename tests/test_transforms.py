@@ -7,8 +7,8 @@ import json
 import pytest
 
 from helpers import REPO
-from humc.compiler import load_recipe
-from humc.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_record
+from humc.build.compiler import load_recipe
+from humc.build.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_record
 
 LABELS = ("PER", "ORG", "LOC", "MISC")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from humc.errors import RecipeError
-from humc.yamlsrc import load_yaml_text
+from humc.recipe.yamlsrc import load_yaml_text
 
 
 def test_every_node_has_a_span():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .errors import RecipeError, did_you_mean
-from .expr import Source
-from .yamlsrc import Node, type_name
+from humc.errors import RecipeError, did_you_mean
+from humc.expr import Source
+from humc.recipe.yamlsrc import Node, type_name
 
 _KIND_WORDS = {"mapping": "a mapping", "list": "a list", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "null"}

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
-from .ir import Recipe
+from humc import __version__
+from humc.ir import Recipe
 
 if TYPE_CHECKING:
-    from .execute import Executor, NodeStats
-    from .plan import PlanNode
+    from humc.build.execute import Executor, NodeStats
+    from humc.build.plan import PlanNode
 
 SCHEMA = pa.schema([
     ("id", pa.string()), ("task", pa.string()), ("task_entry", pa.string()), ("family", pa.string()),
@@ -160,8 +160,8 @@ def _write_split(ex: "Executor", split_fp: str, split: str, count: int, shard_ro
 
 def _write_card(ex: "Executor", folder: Path, split_files: dict[str, list[str]], counts: dict[str, int],
                 stats: _Stats) -> None:
-    from .card import render_card
-    from .cardinfo import card_info
+    from humc.dataset.card import render_card
+    from humc.dataset.cardinfo import card_info
 
     info = card_info(ex.recipe, ex.plan.fingerprint, ex.metas, split_files,
                      {k: v for k, v in counts.items() if v}, stats.task_counts, stats.variants, stats.templates,

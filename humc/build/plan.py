@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import FORMAT_VERSION
-from .ir import LLMStep, Recipe, TaskEntry
-from .sources import source_digest
+from humc import FORMAT_VERSION
+from humc.ir import LLMStep, Recipe, TaskEntry
+from humc.sources import source_digest
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
 
 
 def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, Any]:
-    from .llmsteps import step_config
+    from humc.build.llmsteps import step_config
 
     return {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
             "guidelines": [(g.id, g.digest) for g in entry.guidelines]}

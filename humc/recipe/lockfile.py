@@ -22,14 +22,14 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from .answerops import COLUMN_OPS
-from .checks import check_keys, expect_kind, expr_source, opt, req
-from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
-from .expr import Source, check_functions, names_used, parse_expr, parse_pipeline
-from .ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
-from .stdlib import compile_ops, digest
-from .templating import template_problem
-from .yamlsrc import Node, load_yaml
+from humc.answers.ops import COLUMN_OPS
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
+from humc.expr import Source, check_functions, names_used, parse_expr, parse_pipeline
+from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from humc.recipe.stdlib import compile_ops, digest
+from humc.templating import template_problem
+from humc.recipe.yamlsrc import Node, load_yaml
 
 LOCK_VERSION = 1
 KINDS = ("template", "guideline", "rule")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from .answers import AnswerTable
+from humc.answers.table import AnswerTable
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import answerops, formats
-from .checks import check_keys, expr_source, opt, req, string_list
-from .errors import HumcError, RecipeError, did_you_mean
-from .expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
-from .ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
-from .paths import stdlib_dir
-from .yamlsrc import Node, load_yaml
+from humc.answers import ops as answerops
+
+from humc.answers import formats
+from humc.recipe.nodes import check_keys, expr_source, opt, req, string_list
+from humc.errors import HumcError, RecipeError, did_you_mean
+from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
+from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
+from humc.resources import stdlib_dir
+from humc.recipe.yamlsrc import Node, load_yaml
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 

@@ -14,9 +14,9 @@ from typing import Any, Callable
 import click
 import yaml
 
-from .errors import HumcError
-from .ir import Recipe, TaskEntry
-from .lockfile import (KINDS, LockItem, Lockfile, human_assets, load_lock, lock_path_for, recipe_path_for,
+from humc.errors import HumcError
+from humc.ir import Recipe, TaskEntry
+from humc.recipe.lockfile import (KINDS, LockItem, Lockfile, human_assets, load_lock, lock_path_for, recipe_path_for,
                        rule_names, save_lock)
 
 
@@ -127,7 +127,7 @@ def apply_edit(item: LockItem, new: str, ctx: _Context) -> LockItem:
     """A copy of ``item`` with the edited content; HumcError when the edit is invalid."""
     from dataclasses import replace
 
-    from .synth import check_paraphrase, check_rule
+    from humc.assets.synth import check_paraphrase, check_rule
 
     entry = ctx.entry(item)
     if item.kind == "template":
@@ -140,7 +140,7 @@ def apply_edit(item: LockItem, new: str, ctx: _Context) -> LockItem:
         else:
             import jinja2
 
-            from .synth import _env
+            from humc.assets.synth import _env
             try:
                 _env().parse(text)
             except jinja2.TemplateSyntaxError as exc:
@@ -174,8 +174,8 @@ def apply_edit(item: LockItem, new: str, ctx: _Context) -> LockItem:
 
 
 def _check_rule_alone(text: Any, then: Any, when: Any) -> str | None:
-    from .expr import Source, check_functions, parse_expr, parse_pipeline
-    from .stdlib import compile_ops
+    from humc.expr import Source, check_functions, parse_expr, parse_pipeline
+    from humc.recipe.stdlib import compile_ops
 
     if not isinstance(text, str) or not text.strip():
         return "`text` must be a non-empty sentence"
@@ -292,7 +292,7 @@ def list_items(lock: Lockfile, only_kind: str | None = None) -> str:
 def _load_context_recipe(recipe_path: Path | None, echo: Callable[..., Any]) -> Recipe | None:
     if recipe_path is None or not recipe_path.exists():
         return None
-    from .synth import load_recipe
+    from humc.assets.synth import load_recipe
 
     try:
         return load_recipe(recipe_path)
@@ -346,7 +346,7 @@ def make_review_command(reports_errors: Callable[[Callable[..., Any]], Callable[
 
 def _serve_web(lock_path: Path, recipe_path: Path | None, only_kind: str | None, port: int,
                open_browser: bool) -> None:
-    from .review_web import serve
+    from humc.assets.web import serve
 
     if not lock_path.exists():
         raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first to get proposals")

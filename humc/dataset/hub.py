@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from .errors import PublishError
-from .writer import MANIFEST, sha256_file
+from humc.errors import PublishError
+from humc.dataset.writer import MANIFEST, sha256_file
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "

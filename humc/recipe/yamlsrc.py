@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import RecipeError, Span
+from humc.errors import RecipeError, Span, type_name
 
 
 @dataclass
@@ -49,12 +49,6 @@ class Node:
         if self.style in ('"', "'"):
             return self.span, 1
         return self.span, 0
-
-
-def type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value), type(value).__name__)
 
 
 _constructor = yaml.SafeLoader("")

@@ -19,7 +19,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from .errors import HumcError
+from humc.errors import HumcError
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),

@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import click
 
-from .errors import HumcError
-from .ir import Recipe
-from .lockfile import KINDS, STATUSES, LockItem, Lockfile, load_lock, save_lock
-from .review import _context, _Context, _edit_text, apply_edit
+from humc.errors import HumcError
+from humc.ir import Recipe
+from humc.recipe.lockfile import KINDS, STATUSES, LockItem, Lockfile, load_lock, save_lock
+from humc.assets.review import _context, _Context, _edit_text, apply_edit
 
 MAX_BODY = 1 << 20          # 1 MiB: far more than any template or rule
 ACTIONS = ("accept", "reject", "edit")

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import diskcache
 
-from .errors import HumcError
+from humc.errors import HumcError
 
 MAIN = "main"
 

@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import HumcError
-from .execute import BuildResult, Executor
-from .ir import Recipe
-from .plan import Plan, build_plan
-from .progress import Progress
-from .store import Store
-from .validate import compile_recipe
+from humc.errors import HumcError
+from humc.build.execute import BuildResult, Executor
+from humc.ir import Recipe
+from humc.build.plan import Plan, build_plan
+from humc.progress import Progress
+from humc.build.store import Store
+from humc.recipe.validate import compile_recipe
 
 
 def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None) -> Recipe:
@@ -41,7 +41,7 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
     store = Store(plan.recipe.cache_dir)
     try:
         if kind == "ray":
-            from .execute_ray import RayExecutor
+            from humc.build.execute_ray import RayExecutor
 
             ex = RayExecutor(plan, store, progress, address=ray_address, **ray_options)
             try:

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .answers import AnswerTable
-from .errors import HumcError
+from humc.answers.table import AnswerTable
+from humc.errors import HumcError
 
 Row = tuple[str, ...]
 

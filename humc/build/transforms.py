@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 
-from . import formats
-from .answerops import AnswerState, apply_op
-from .answers import AnswerTable
-from .errors import HumcError, SourceError
-from .expr import Evaluator
-from .ir import PreferenceRule, TaskEntry, Template, Variant
-from .templating import render_template
+from humc.answers import formats
+from humc.answers.ops import AnswerState, apply_op
+from humc.answers.table import AnswerTable
+from humc.errors import HumcError, SourceError
+from humc.expr import Evaluator
+from humc.ir import PreferenceRule, TaskEntry, Template, Variant
+from humc.templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -12,20 +12,20 @@ import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from . import formats
-from .checks import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
-from .errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
-from .expr import check_functions, parse_expr, parse_pipeline, parse_rule
-from .ir import (Compiled, Decontamination, Guideline, Output, PreferenceRule, Publish, Recipe, Sample,
+from humc.answers import formats
+from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
+from humc.expr import check_functions, parse_expr, parse_pipeline, parse_rule
+from humc.ir import (Compiled, Decontamination, Guideline, Output, PreferenceRule, Publish, Recipe, Sample,
                  SchemaSampling, SourceDef, TaskDef, TaskEntry, Template, Variant)
-from .lockfile import apply_lock, load_lock, lock_path_for
-from .templating import template_problem
-from .sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
-from .answerops import column_problem
-from .stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
+from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for
+from humc.templating import template_problem
+from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
+from humc.answers.ops import column_problem
+from humc.recipe.stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
                      variant_from_pipeline)
-from .validate_llm import parse_generate, parse_judge, parse_models, parse_synth
-from .yamlsrc import Node, load_yaml
+from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
+from humc.recipe.yamlsrc import Node, load_yaml
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from .errors import HumcError
-from .ir import Recipe, TaskEntry
-from .plan import Plan, PlanNode
-from .progress import Progress
-from .sources import read_source
-from .store import MAIN, ChunkWriter, Store
-from .transforms import (RenderContext, check_rendered, gold_table, keep_record, map_record, ngram_hashes, render_record,
+from humc.errors import HumcError
+from humc.ir import Recipe, TaskEntry
+from humc.build.plan import Plan, PlanNode
+from humc.progress import Progress
+from humc.sources import read_source
+from humc.build.store import MAIN, ChunkWriter, Store
+from humc.build.transforms import (RenderContext, check_rendered, gold_table, keep_record, map_record, ngram_hashes, render_record,
                          stable_hash, strings_in)
 
 CHUNK_SIZE = 1000
@@ -63,7 +63,7 @@ class Executor:
 
     def status(self, node: PlanNode) -> str:
         if node.kind == "write":
-            from .writer import output_is_current
+            from humc.dataset.writer import output_is_current
 
             return "cached" if output_is_current(self.recipe, node.fingerprint) else "to build"
         return "cached" if self.store.meta(node.fingerprint) is not None else "to build"
@@ -265,7 +265,7 @@ class LLMChunkFn:
     def __call__(self, chunk: list[dict[str, Any]]) -> ChunkResult:
         from dataclasses import replace
 
-        from .llmsteps import StepRunner
+        from humc.build.llmsteps import StepRunner
 
         model = self.model if self.concurrency is None else replace(self.model, concurrency=self.concurrency)
         runner = StepRunner.open(self.step, self.entry, model, self.cache_dir)
@@ -289,7 +289,7 @@ def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
 
 def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     """Locally one StepRunner (one client, one connection pool) serves every chunk of the node."""
-    from .llmsteps import StepRunner
+    from humc.build.llmsteps import StepRunner
 
     step, entry = _llm_step(ex, node)
     runner = StepRunner.open(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
@@ -378,7 +378,7 @@ def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], 
 
 
 def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    from .writer import write_dataset
+    from humc.dataset.writer import write_dataset
 
     return write_dataset(ex, node, stat)
 

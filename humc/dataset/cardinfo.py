@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import __version__
-from .card import CardInfo
-from .ir import Recipe
+from humc import __version__
+from humc.dataset.card import CardInfo
+from humc.ir import Recipe
 
 
 def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str, Any]],

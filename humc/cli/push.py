@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import click
 
-from .errors import PublishError
-from .publish import PushResult, push_dataset
+from humc.errors import PublishError
+from humc.dataset.hub import PushResult, push_dataset
 
 
 def push_recipe_output(recipe: Any, *, repo: str | None = None, private: bool | None = None,
@@ -29,8 +29,8 @@ def push_recipe_output(recipe: Any, *, repo: str | None = None, private: bool | 
 
 def _check_build_is_current(recipe: Any) -> None:
     """Refuse to publish a folder built from an older version of the recipe (or its assets)."""
-    from .plan import build_plan
-    from .writer import read_manifest
+    from humc.build.plan import build_plan
+    from humc.dataset.writer import read_manifest
 
     manifest = read_manifest(recipe.output.dir)
     if manifest is None:
@@ -85,7 +85,7 @@ def make_push_command(reports_errors: Callable[[Callable[..., Any]], Callable[..
         commit; a changed build is published as a single commit that also removes stale shards.
         """
         if _is_recipe(target):
-            from .compiler import load_recipe
+            from humc.build.compiler import load_recipe
 
             push_recipe_output(load_recipe(target, out_dir=out_dir), repo=repo, private=private, revision=revision)
             return

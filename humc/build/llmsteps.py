@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import formats
-from .ir import LLMStep, TaskEntry
-from .llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
-from .paths import stdlib_dir
-from .templating import render_template
-from .validate_llm import model_settings
+from humc.answers import formats
+from humc.ir import LLMStep, TaskEntry
+from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
+from humc.resources import stdlib_dir
+from humc.templating import render_template
+from humc.recipe.validate_llm import model_settings
 
 JSON_SPEC = formats.FormatSpec("json")
 

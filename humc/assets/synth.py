@@ -27,10 +27,10 @@ from typing import Any, Callable
 
 import click
 
-from .errors import HumcError, RecipeError
-from .ir import Recipe, TaskEntry, Template
-from .llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
-from .lockfile import (LockItem, Lockfile, compile_rule, human_assets, item_id, load_lock, lock_path_for,
+from humc.errors import HumcError, RecipeError
+from humc.ir import Recipe, TaskEntry, Template
+from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
+from humc.recipe.lockfile import (LockItem, Lockfile, compile_rule, human_assets, item_id, load_lock, lock_path_for,
                        rule_names, save_lock)
 
 ATTEMPTS = 3
@@ -202,7 +202,7 @@ def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str
 
 
 def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int) -> LLMRequest:
-    from . import answerops
+    from humc.answers import ops as answerops
 
     ops = "\n".join(f"- {answerops.signature(name)}" for name in answerops.OPS)
     existing = "\n".join(
@@ -483,7 +483,7 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
 
 
 def load_recipe(path: Path, **kw: Any) -> Recipe:  # indirection: tests may substitute a prepared recipe
-    from .compiler import load_recipe as _load
+    from humc.build.compiler import load_recipe as _load
 
     return _load(path, **kw)
 

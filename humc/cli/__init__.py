@@ -14,11 +14,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .compiler import build, load_recipe, node_states, plan_recipe
-from .errors import HumcError
-from .execute import BuildResult
-from .progress import Progress
+from humc import __version__
+from humc.build.compiler import build, load_recipe, node_states, plan_recipe
+from humc.errors import HumcError
+from humc.build.execute import BuildResult
+from humc.progress import Progress
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -112,7 +112,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
                   "`sample:`; the build summary shows where records were dropped")
     click.echo(f"wrote {result.output_dir}")
     if push_after:
-        from .publish_cli import push_recipe_output
+        from humc.cli.push import push_recipe_output
 
         push_recipe_output(p.recipe)
 
@@ -148,7 +148,7 @@ def print_summary(result: BuildResult) -> None:
 @reports_errors
 def stdlib_cmd(kind: str | None) -> None:
     """List the standard library's tasks, templates, guidelines, rules and format variants."""
-    from .stdlib import load_stdlib
+    from humc.recipe.stdlib import load_stdlib
 
     lib = load_stdlib()
     kinds = [kind] if kind else ["tasks", "templates", "guidelines", "rules", "variants"]
@@ -171,12 +171,12 @@ def stdlib_cmd(kind: str | None) -> None:
                 out.print(f"  {v.id:<28} codec: {v.spec.codec}")
 
 
-from .publish_cli import make_push_command  # noqa: E402
+from humc.cli.push import make_push_command  # noqa: E402
 
 main.add_command(make_push_command(reports_errors))
 
-from .review import make_review_command  # noqa: E402
-from .synth import make_synth_command  # noqa: E402
+from humc.assets.review import make_review_command  # noqa: E402
+from humc.assets.synth import make_synth_command  # noqa: E402
 
 main.add_command(make_synth_command(reports_errors))
 main.add_command(make_review_command(reports_errors))

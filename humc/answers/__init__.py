@@ -1,0 +1,1 @@
+"""The answer model: AnswerTable, rule operations and format codecs (pure functions, no I/O)."""

@@ -1,0 +1,1 @@
+"""The propose -> review -> pin loop for LLM-made assets (synth, review, lockfile edits)."""

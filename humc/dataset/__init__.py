@@ -1,0 +1,1 @@
+"""Write and publish stage: records -> Parquet shards + dataset card + manifest; push to the Hub."""

@@ -1,0 +1,18 @@
+"""The expression DSL (grammar/expr.lark): field paths, filters, pipelines and `when … then …` rules.
+
+    parse.py      text + Source -> frozen AST (Lark LALR parser + Transformer; located syntax errors)
+    ast.py        the AST node classes and walkers (iter_calls, depth, names_used)
+    eval.py       Evaluator: AST + environment -> value (an interpreter; nothing is eval'd)
+    functions.py  the whitelisted function table expressions may call
+
+It knows spans (``humc.errors.Span``), not YAML.
+"""
+
+from humc.expr.ast import (Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, call_parts,
+                           depth, iter_calls, literal_value, names_used)
+from humc.expr.eval import EvalError, Evaluator
+from humc.expr.parse import check_functions, parse_expr, parse_pipeline, parse_rule
+
+__all__ = ["Attr", "Binary", "Call", "EvalError", "Evaluator", "Expr", "Item", "ListLit", "Lit", "Name", "Pipeline",
+           "Rule", "Source", "Unary", "call_parts", "check_functions", "depth", "iter_calls", "literal_value",
+           "names_used", "parse_expr", "parse_pipeline", "parse_rule"]

@@ -1,0 +1,121 @@
+"""Evaluation of expression ASTs against a record's fields and the recipe's constants.
+
+An interpreter over the frozen AST (no ``eval``/``exec``); functions come only from the whitelisted table in
+``expr.functions``."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Mapping
+
+from humc.errors import HumcError, type_name
+from humc.expr import functions
+from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Source, Unary
+
+
+class EvalError(HumcError):
+    """An expression failed on a particular record."""
+
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
+    "in": lambda a, b: a in b, "not_in": lambda a, b: a not in b,
+}
+
+
+class Evaluator:
+    """Evaluates ASTs against an environment (a record's fields plus recipe constants)."""
+
+    def __init__(self, src: Source, fns: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.src = src
+        self.fns = functions.FUNCTIONS if fns is None else fns
+
+    def fail(self, node: Expr, message: str, where: str = "") -> EvalError:
+        return EvalError(message + (f" ({where})" if where else ""), self.src.span_of(*node.pos))
+
+    def eval(self, node: Expr, env: Mapping[str, Any], where: str = "") -> Any:
+        try:
+            return self._eval(node, env, where)
+        except EvalError:
+            raise
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError) as exc:
+            raise self.fail(node, f"expression failed: {exc}", where) from None
+        except (MemoryError, RecursionError):
+            raise self.fail(node, "expression failed: the value grew too large or too deep", where) from None
+
+    def _eval(self, node: Expr, env: Mapping[str, Any], where: str) -> Any:
+        if isinstance(node, Lit):
+            return node.value
+        if isinstance(node, Name):
+            if node.name == "record":
+                return dict(env)
+            if node.name not in env:
+                raise self.fail(node, f"unknown field '{node.name}'", where) from None
+            return env[node.name]
+        if isinstance(node, ListLit):
+            return [self._eval(i, env, where) for i in node.items]
+        if isinstance(node, Attr):
+            return self._getattr(node, self._eval(node.obj, env, where), where)
+        if isinstance(node, Item):
+            return self._getitem(node, self._eval(node.obj, env, where), self._eval(node.index, env, where), where)
+        if isinstance(node, Call):
+            args = [self._eval(a, env, where) for a in node.args]
+            kwargs = {k: self._eval(v, env, where) for k, v in node.kwargs}
+            return self._call(node, args, kwargs, where)
+        if isinstance(node, Unary):
+            value = self._eval(node.operand, env, where)
+            return (not value) if node.op == "not" else -value
+        if isinstance(node, Binary):
+            return self._binary(node, env, where)
+        if isinstance(node, Pipeline):
+            value = self._eval(node.head, env, where)
+            for stage in node.stages:
+                args = [value] + [self._eval(a, env, where) for a in stage.args]
+                kwargs = {k: self._eval(v, env, where) for k, v in stage.kwargs}
+                value = self._call(stage, args, kwargs, where)
+            return value
+        raise self.fail(node, f"cannot evaluate {type(node).__name__} here", where)
+
+    def _binary(self, node: Binary, env: Mapping[str, Any], where: str) -> Any:
+        left = self._eval(node.left, env, where)
+        if node.op == "and":
+            return left and self._eval(node.right, env, where)
+        if node.op == "or":
+            return left or self._eval(node.right, env, where)
+        right = self._eval(node.right, env, where)
+        try:
+            return _BINOPS[node.op](left, right)
+        except TypeError:
+            raise self.fail(node, f"cannot apply '{node.op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
+
+    def _getattr(self, node: Attr, value: Any, where: str) -> Any:
+        if isinstance(value, list):  # broadcast over lists of mappings: choices.text
+            return [self._getattr(node, v, where) for v in value]
+        if isinstance(value, Mapping):
+            if node.name not in value:
+                raise self.fail(node, f"no field '{node.name}' (available: {', '.join(map(str, value)) or 'none'})", where)
+            return value[node.name]
+        raise self.fail(node, f"cannot read '.{node.name}' of {_tn(value)}", where)
+
+    def _getitem(self, node: Item, value: Any, index: Any, where: str) -> Any:
+        if isinstance(value, (list, str)) and isinstance(index, int) and not isinstance(index, bool):
+            return value[index] if -len(value) <= index < len(value) else None  # out of range -> null
+        if isinstance(value, Mapping):
+            return value.get(index)
+        raise self.fail(node, f"cannot index {_tn(value)} with {_tn(index)}", where)
+
+    def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str) -> Any:
+        fn = self.fns.get(node.fn)
+        if fn is None:
+            raise self.fail(node, f"unknown function '{node.fn}'", where)
+        try:
+            return fn(*args, **kwargs)
+        except functions.FunctionError as exc:
+            raise self.fail(node, f"{node.fn}(): {exc}", where) from None
+        except TypeError as exc:
+            raise self.fail(node, f"{node.fn}(): {exc}", where) from None
+
+
+def _tn(value: Any) -> str:
+    return type_name(value) if not isinstance(value, (list, dict)) else ("list" if isinstance(value, list) else "mapping")

@@ -1,0 +1,236 @@
+"""DSL parse stage: expression text + ``Source`` -> frozen AST (grammar/expr.lark, Lark LALR).
+
+Expressions appear inside recipe YAML strings: field paths (``answers.text[0]``), filters
+(``len(context) < 4000 and label != "O"``), pipelines (``tokens | join(" ")``,
+``json | shuffle_keys(seed=3)``) and preference rules (``when len(answer) == 0 then
+empty_as("[]")``). User text is parsed into a small AST and interpreted; nothing is eval'd.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from lark import Lark, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from humc.errors import RecipeError, did_you_mean
+from humc.expr import functions
+from humc.expr.ast import (Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary,
+                           depth, iter_calls)
+from humc.resources import grammar_dir
+
+
+@functools.lru_cache(maxsize=None)
+def _parser() -> Lark:
+    grammar = (grammar_dir() / "expr.lark").read_text(encoding="utf-8")
+    return Lark(grammar, start=["expr_start", "pipeline_start", "rule_start"], parser="lalr",
+                propagate_positions=True, maybe_placeholders=True)
+
+
+def _describe_expected(expected: Sequence[str], what: str = "rule") -> str:
+    pretty = {
+        "NAME": "a name", "STRING": "a string", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'",
+        "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "DOT": "'.'", "VBAR": "'|'", "COMP_OP": "a comparison",
+        "PLUS": "'+'", "MINUS": "'-'", "MUL_OP": "an operator", "EQUAL": "'='", "THEN": "`then`", "WHEN": "`when`",
+        "AND": "`and`", "OR": "`or`", "NOT": "`not`", "IN": "`in`", "TRUE": "`true`", "FALSE": "`false`",
+        "NULL": "`null`", "$END": "end of expression",
+    }
+    if what != "rule":
+        expected = [e for e in expected if e not in ("THEN", "WHEN")]
+    names = sorted({pretty.get(e, e) for e in expected})
+    return ", ".join(names) if names else "a valid expression"
+
+
+MAX_DEPTH = 200  # AST levels: far beyond any real recipe, well within Python's recursion limit
+
+
+def _parse(text: str, start: str, src: Source, what: str) -> Any:
+    try:
+        tree = _parser().parse(text, start=start)
+        ast = _ToAst().transform(tree).children[0]
+        if depth(ast) > MAX_DEPTH:
+            raise RecursionError
+        return ast
+    except RecursionError:
+        raise RecipeError(f"{what} is nested too deeply", src.span_of(0, len(text)),
+                          expected="a shorter expression (split it into several fields)") from None
+    except UnexpectedEOF as exc:
+        raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
+                          expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
+    except UnexpectedCharacters as exc:
+        raise RecipeError(f"unexpected character {text[exc.pos_in_stream]!r} in {what}", src.span_of(exc.pos_in_stream, exc.pos_in_stream + 1),
+                          expected=_describe_expected(exc.allowed or (), what)) from None
+    except UnexpectedToken as exc:
+        token = exc.token
+        found = "end of text" if token.type == "$END" else repr(str(token))
+        start_pos = len(text) if token.type == "$END" or token.start_pos is None else token.start_pos
+        raise RecipeError(f"unexpected {found} in {what}", src.span_of(start_pos, start_pos + max(1, len(str(token)))),
+                          expected=_describe_expected(exc.expected, what),
+                          hint='compare with == (a single = only names a keyword argument)' if str(token) == "="
+                          else _end_hint(src, what) if token.type == "$END" else _hint_for(what)) from None
+    except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
+        raise RecipeError(f"cannot parse {what}: {exc}", src.span) from None
+    except VisitError as exc:
+        raise RecipeError(f"invalid {what}: {exc.orig_exc}", src.span) from None
+
+
+FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted comma ends the value: "
+                   "quote the expression ('...') or write the mapping in block style")
+
+
+def _end_hint(src: Source, what: str) -> str | None:
+    return FLOW_COMMA_HINT if src.cut_by_comma else _hint_for(what)
+
+
+def _hint_for(what: str) -> str | None:
+    if what == "rule":
+        return 'a rule reads `when <condition> then <op>(...) | <op>(...)`, e.g. when len(answer) == 0 then empty_as("[]")'
+    if what == "pipeline":
+        return 'a pipeline reads `<value> | <function>(args)`, e.g. tokens | join(" ")'
+    return 'strings need double quotes; compare with == (not =)'
+
+
+def parse_expr(text: str, src: Source | None = None) -> Expr:
+    return _parse(text, "expr_start", src or Source(text), "expression")
+
+
+def parse_pipeline(text: str, src: Source | None = None) -> Pipeline:
+    return _parse(text, "pipeline_start", src or Source(text), "pipeline")
+
+
+def parse_rule(text: str, src: Source | None = None) -> Rule:
+    return _parse(text, "rule_start", src or Source(text), "rule")
+
+
+def _pos(meta: Any) -> tuple[int, int]:
+    return (getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0)) if not getattr(meta, "empty", True) else (0, 0)
+
+
+def _unquote(token: str) -> str:
+    body = token[1:-1]
+    out, i = [], 0
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt == "u" and i + 5 < len(body) + 0:
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            out.append(escapes.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer):
+    def expr_start(self, meta, e):  # type: ignore[no-untyped-def]
+        return _Wrap([e])
+
+    def pipeline_start(self, meta, p):  # type: ignore[no-untyped-def]
+        return _Wrap([p])
+
+    def rule_start(self, meta, cond, pipe):  # type: ignore[no-untyped-def]
+        return _Wrap([Rule(cond, pipe, pos=_pos(meta))])
+
+    def pipeline(self, meta, head, *stages):  # type: ignore[no-untyped-def]
+        return Pipeline(head, tuple(stages), pos=_pos(meta))
+
+    def stage_name(self, meta, name):  # type: ignore[no-untyped-def]
+        return Call(str(name), pos=_pos(meta))
+
+    def stage_call(self, meta, name, args=None):  # type: ignore[no-untyped-def]
+        return self.call(meta, name, args)
+
+    def call(self, meta, name, args=None):  # type: ignore[no-untyped-def]
+        positional = tuple(a for a in (args or []) if not isinstance(a, tuple))
+        kwargs = tuple(a for a in (args or []) if isinstance(a, tuple))
+        return Call(str(name), positional, kwargs, pos=_pos(meta))
+
+    def args(self, meta, *items):  # type: ignore[no-untyped-def]
+        return list(items)
+
+    def kwarg(self, meta, name, value):  # type: ignore[no-untyped-def]
+        return (str(name), value)
+
+    def or_expr(self, meta, *items):  # type: ignore[no-untyped-def]
+        return functools.reduce(lambda a, b: Binary("or", a, b, pos=_pos(meta)), items)
+
+    def and_expr(self, meta, *items):  # type: ignore[no-untyped-def]
+        return functools.reduce(lambda a, b: Binary("and", a, b, pos=_pos(meta)), items)
+
+    def not_(self, meta, e):  # type: ignore[no-untyped-def]
+        return Unary("not", e, pos=_pos(meta))
+
+    def neg(self, meta, _minus, e):  # type: ignore[no-untyped-def]
+        return Unary("-", e, pos=_pos(meta))
+
+    def compare(self, meta, a, op, b):  # type: ignore[no-untyped-def]
+        return Binary(str(op), a, b, pos=_pos(meta))
+
+    def in_(self, meta, a, b):  # type: ignore[no-untyped-def]
+        return Binary("in", a, b, pos=_pos(meta))
+
+    def not_in(self, meta, a, b):  # type: ignore[no-untyped-def]
+        return Binary("not_in", a, b, pos=_pos(meta))
+
+    def _chain(self, meta, items):  # type: ignore[no-untyped-def]
+        result = items[0]
+        for op, rhs in zip(items[1::2], items[2::2]):
+            result = Binary(str(op), result, rhs, pos=_pos(meta))
+        return result
+
+    def sum(self, meta, *items):  # type: ignore[no-untyped-def]
+        return self._chain(meta, items)
+
+    def product(self, meta, *items):  # type: ignore[no-untyped-def]
+        return self._chain(meta, items)
+
+    def getattr(self, meta, obj, name):  # type: ignore[no-untyped-def]
+        return Attr(obj, str(name), pos=_pos(meta))
+
+    def getitem(self, meta, obj, index):  # type: ignore[no-untyped-def]
+        return Item(obj, index, pos=_pos(meta))
+
+    def name(self, meta, tok):  # type: ignore[no-untyped-def]
+        return Name(str(tok), pos=_pos(meta))
+
+    def string(self, meta, tok):  # type: ignore[no-untyped-def]
+        return Lit(_unquote(str(tok)), pos=_pos(meta))
+
+    def number(self, meta, tok):  # type: ignore[no-untyped-def]
+        text = str(tok)
+        return Lit(float(text) if any(c in text for c in ".eE") else int(text), pos=_pos(meta))
+
+    def true(self, meta):  # type: ignore[no-untyped-def]
+        return Lit(True, pos=_pos(meta))
+
+    def false(self, meta):  # type: ignore[no-untyped-def]
+        return Lit(False, pos=_pos(meta))
+
+    def null(self, meta):  # type: ignore[no-untyped-def]
+        return Lit(None, pos=_pos(meta))
+
+    def list(self, meta, *items):  # type: ignore[no-untyped-def]
+        return ListLit(tuple(i for i in items if i is not None), pos=_pos(meta))
+
+
+@dataclass
+class _Wrap:
+    children: list[Any]
+
+
+def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None = None) -> None:
+    """Reject calls to unknown functions (with a did-you-mean hint) before any data is read."""
+    table = functions.FUNCTIONS if allowed is None else allowed
+    for call in iter_calls(node):
+        if call.fn not in table:
+            raise RecipeError(f"unknown function '{call.fn}'", src.span_of(*call.pos),
+                              expected="one of: " + ", ".join(sorted(table)),
+                              hint=did_you_mean(call.fn, table))

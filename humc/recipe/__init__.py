@@ -1,0 +1,1 @@
+"""Front end: located YAML -> validated ``ir.Recipe`` (stdlib assets, lockfile, all errors collected)."""
