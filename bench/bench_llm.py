@@ -43,7 +43,7 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.base_url = ""
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         cmd = [sys.executable, str(REPO / "tests" / "llmserver.py")]
         for k, v in self.opts.items():
             cmd += [f"--{k.replace('_', '-')}", str(v)]
@@ -87,7 +87,7 @@ def run(client: LLMClient, reqs: list[LLMRequest]) -> tuple[float, list]:
 def lost(reqs: list[LLMRequest], out: list) -> int:
     """Records without their own answer: missing, failed, or someone else's."""
     missing = len(reqs) - len(out)
-    bad = sum(1 for r, o in zip(reqs, out)
+    bad = sum(1 for r, o in zip(reqs, out, strict=False)
               if o.text is None or o.text != "echo: " + r.messages[-1]["content"])
     return missing + bad
 

@@ -115,7 +115,7 @@ def main() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
     steps = []
-    for a, b in zip(runs, runs[1:]):
+    for a, b in zip(runs, runs[1:], strict=False):
         rn, rr = b["records"] / a["records"], b["peak_rss_mb"] / a["peak_rss_mb"]
         steps.append({"from": a["records"], "to": b["records"],
                       "mb_per_100k": round((b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["records"] - a["records"]) * 1e5, 2),

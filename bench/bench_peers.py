@@ -301,7 +301,7 @@ def table(results: dict, physical: float) -> str:
         cold, warm, flaky = t["runs"]["cold"], t["runs"]["warm"], t["runs"]["flaky"]
         bc, bw, bf = (base["cold"], base["warm"], base["flaky"]) if base else ({}, {}, {})
 
-        def cell(r: dict, b: dict, key: str, fmt: str) -> str:
+        def cell(r: dict, b: dict, key: str, fmt: str, tool: str = tool) -> str:
             v = r.get(key)
             s = format(v, fmt) if v is not None else "?"
             if r["exit_code"] != 0:

@@ -8,9 +8,10 @@ line with a caret underline, what was expected, and an optional hint.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Span:
     end_line: int | None = None
     end_col: int | None = None
 
-    def shifted(self, line_offset: int, col: int, end_col: int | None = None) -> "Span":
+    def shifted(self, line_offset: int, col: int, end_col: int | None = None) -> Span:
         """A span inside this one (used for DSL expressions embedded in a YAML scalar)."""
         line = self.line + line_offset
         base_col = self.col if line_offset == 0 else 1

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from humc.expr import Expr, Source
 from humc.answers.formats import FormatSpec
+from humc.expr import Expr, Source
 from humc.llm.client import ModelConfig
 
 

@@ -11,8 +11,9 @@ import codecs
 import csv
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
@@ -192,7 +193,7 @@ def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
                             f"{len(names)} values: {', '.join(names)}")
-            yield row, dict(zip(names, values))
+            yield row, dict(zip(names, values, strict=True))
             row += 1
 
 
@@ -238,7 +239,8 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int) -> dict[str, Any]:
     width = len(sentence[0][1])
-    names = list(names) if names else (["tokens", "tags"] if width == 2 else ["tokens"] + [f"col{i}" for i in range(1, width - 1)] + ["tags"])
+    middle = [f"col{i}" for i in range(1, width - 1)]
+    names = list(names) if names else ["tokens", *middle, "tags"]
     for lineno, parts in sentence:
         if len(parts) != len(names):
             raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names))

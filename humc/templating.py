@@ -7,7 +7,8 @@ render stage; StrictUndefined turns a misspelt variable into an error instead of
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -19,7 +20,7 @@ from humc.errors import HumcError
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["zip"] = lambda a, b: list(zip(a, b))
+    env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     return env
 
 

@@ -206,7 +206,7 @@ API_REPO = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)(?:/(.*))?$"
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "HubHTTPServer"
+    server: HubHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -646,7 +646,7 @@ class HubHTTPServer(ThreadingHTTPServer):
             self._conns.discard(request)
         super().shutdown_request(request)
 
-    def start(self) -> "HubHTTPServer":
+    def start(self) -> HubHTTPServer:
         self._thread = threading.Thread(target=self.serve_forever, name="hubserver", daemon=True)
         self._thread.start()
         return self
@@ -666,7 +666,7 @@ class HubHTTPServer(ThreadingHTTPServer):
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "HubHTTPServer":
+    def __enter__(self) -> HubHTTPServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

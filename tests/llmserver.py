@@ -31,8 +31,9 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 __all__ = ["LLMServer", "Reply", "default_responder", "value_for_schema"]
 
@@ -196,7 +197,7 @@ class LLMServer:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> "LLMServer":
+    def start(self) -> LLMServer:
         if self._thread is not None:
             return self
         ready = threading.Event()
@@ -246,7 +247,7 @@ class LLMServer:
         self._thread.join(10)
         self._thread = None
 
-    def __enter__(self) -> "LLMServer":
+    def __enter__(self) -> LLMServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import REPO, check_golden, copy_recipes, dumps, run_cli, tree_bytes, write_ner_workload
+
 from humc.build.compiler import build, node_states, plan_recipe
 from humc.build.store import Store
 

@@ -3,8 +3,21 @@
 import pytest
 
 from humc.errors import RecipeError, Span
-from humc.expr import (Binary, Call, EvalError, Evaluator, Name, Pipeline, Rule, Source, check_functions,
-                       names_used, parse_expr, parse_pipeline, parse_rule)
+from humc.expr import (
+    Binary,
+    Call,
+    EvalError,
+    Evaluator,
+    Name,
+    Pipeline,
+    Rule,
+    Source,
+    check_functions,
+    names_used,
+    parse_expr,
+    parse_pipeline,
+    parse_rule,
+)
 
 RECORD = {
     "context": "Paris is the capital of France.",

@@ -7,9 +7,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from humc.answers import formats
+from humc.answers.formats import FormatParseError, FormatSpec
 from humc.answers.table import AnswerTable
 from humc.errors import HumcError
-from humc.answers.formats import FormatParseError, FormatSpec
 
 NER = AnswerTable(("type", "span"), (("PER", "Ada Lovelace"), ("LOC", "London")), "many")
 SPANS = AnswerTable(("answer",), (("the Normans",),), "one")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import REPO, run_cli, tree_bytes
+
 from humc.build.compiler import build, plan_recipe
 
 sys.path.insert(0, str(REPO))
@@ -184,7 +184,7 @@ def test_the_dolly_llm_example_recipe_builds_against_an_openai_compatible_server
 def test_per_record_failures_drop_that_record_and_are_never_cached(tmp_path):
     from tests.llmserver import Reply
 
-    def misbehaving(body: dict) -> "str | Reply":
+    def misbehaving(body: dict) -> str | Reply:
         prompt = body["messages"][0]["content"]
         if prompt.startswith("You are a strict reviewer"):
             return json.dumps({"score": 5, "reason": "ok"})

@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hubserver import HubHTTPServer  # noqa: E402
 
 from humc.dataset.card import CardInfo, render_card  # noqa: E402
-from humc.errors import PublishError  # noqa: E402
 from humc.dataset.hub import push_dataset  # noqa: E402
 from humc.dataset.writer import MANIFEST, SCHEMA, sha256_file  # noqa: E402
+from humc.errors import PublishError  # noqa: E402
 
 TOKEN = "hf_test_token_0123456789"
 REPO = "humc-test/demo"
@@ -364,8 +364,8 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
 
 def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
     from humc.cli import push as publish_cli
-    from humc.ir import Publish
     from humc.cli.push import push_recipe_output
+    from humc.ir import Publish
 
     monkeypatch.setattr(publish_cli, "_check_build_is_current", lambda recipe: None)  # a fake recipe: no plan
 
@@ -385,9 +385,9 @@ def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Pat
 def test_build_push_of_an_example_recipe_loads_back_from_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
     import datasets
     from click.testing import CliRunner
+    from helpers import copy_recipes
     from huggingface_hub import DatasetCard, snapshot_download
 
-    from helpers import copy_recipes
     from humc.cli import main
 
     recipes = copy_recipes(tmp_path)

@@ -10,15 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO, copy_recipes, run_cli, tree_bytes
+
 from humc.build.compiler import build, load_recipe, plan_recipe
 from humc.build.store import MAIN, Store
 
 sys.path.insert(0, str(REPO))
-from tests.llmserver import LLMServer  # noqa: E402
 from helpers import write_ner_workload  # noqa: E402
 from test_llm_build import responder, write_recipe  # noqa: E402
+
+from tests.llmserver import LLMServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

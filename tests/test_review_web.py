@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from click.testing import CliRunner  # noqa: E402
 
-from humc.cli import main  # noqa: E402
-from humc.build.compiler import load_recipe  # noqa: E402
-from humc.recipe.lockfile import LockItem, Lockfile, load_lock, save_lock  # noqa: E402
 from humc.assets.web import make_server  # noqa: E402
+from humc.build.compiler import load_recipe  # noqa: E402
+from humc.cli import main  # noqa: E402
+from humc.recipe.lockfile import Lockfile, LockItem, load_lock, save_lock  # noqa: E402
 from tests.helpers import REPO, copy_recipes  # noqa: E402
 
 

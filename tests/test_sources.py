@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import REPO, run_cli
+
 from humc.errors import SourceError
 from humc.ir import SourceDef
 from humc.sources import read_source, source_digest

@@ -17,15 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from click.testing import CliRunner  # noqa: E402
 
-from humc.cli import main  # noqa: E402
+from humc.assets.synth import check_paraphrase, synthesize  # noqa: E402
 from humc.build.compiler import load_recipe  # noqa: E402
+from humc.build.transforms import render_template  # noqa: E402
+from humc.cli import main  # noqa: E402
 from humc.errors import HumcError, RecipeError  # noqa: E402
 from humc.ir import SynthSpec  # noqa: E402
 from humc.llm import ModelConfig  # noqa: E402
-from humc.recipe.lockfile import (LockItem, Lockfile, apply_lock, item_id, load_lock, lock_path_for,  # noqa: E402
-                           save_lock)
-from humc.assets.synth import check_paraphrase, synthesize  # noqa: E402
-from humc.build.transforms import render_template  # noqa: E402
+from humc.recipe.lockfile import Lockfile, LockItem, apply_lock, item_id, load_lock, lock_path_for, save_lock  # noqa: E402
 from tests.helpers import copy_recipes  # noqa: E402
 from tests.llmserver import LLMServer  # noqa: E402
 
@@ -375,7 +374,7 @@ def test_apply_lock_bad_rule_is_located_in_lockfile(tmp_path):
 
 
 def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_path):
-    from humc.recipe.lockfile import LockItem, Lockfile, save_lock
+    from humc.recipe.lockfile import Lockfile, LockItem, save_lock
 
     lock = tmp_path / "x.hum.lock"
     save_lock(Lockfile(lock, "x", [LockItem(id="a1", kind="guideline", entry="e", status="proposed", model="m (m)",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import REPO
+
 from humc.build.compiler import load_recipe
 from humc.build.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_record
 

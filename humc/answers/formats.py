@@ -24,8 +24,9 @@ import ast
 import json
 import random
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from humc.answers.table import AnswerTable
 from humc.errors import HumcError
@@ -372,7 +373,7 @@ def _render_md_list(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     keys = _keys(table, s)
     if len(keys) == 1:
         return "\n".join(f"- {_escape(r[0], '')}" for r in table.rows)
-    return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" for k, v in zip(keys, r)) for r in table.rows)
+    return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" for k, v in zip(keys, r, strict=True)) for r in table.rows)
 
 
 def _parse_md_list(text: str, fields: Row, cardinality: str) -> list[Row]:
@@ -435,7 +436,7 @@ def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
         if len(rows) == 1:
             return p.one.format(v=quoted[0])
         return p.many.format(vs=p.sep.join(quoted[:-1]) + p.last_sep + quoted[-1])
-    described = [p.pair_sep.join(p.pair.format(k=k, v=_quote(v)) for k, v in zip(keys, r)) for r in rows]
+    described = [p.pair_sep.join(p.pair.format(k=k, v=_quote(v)) for k, v in zip(keys, r, strict=True)) for r in rows]
     if len(rows) == 1:
         return p.one_row.format(d=described[0])
     return p.many_rows.format(n=len(rows), ds=p.row_sep.join(f"({i}) {d}" for i, d in enumerate(described, 1)))

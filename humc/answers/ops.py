@@ -6,8 +6,9 @@ the only code behind them. Each takes the answer state and the record's input te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from humc.answers.table import AnswerTable
 

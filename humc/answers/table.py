@@ -8,8 +8,9 @@ Format variants render an ``AnswerTable`` to text and parse it back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 Cardinality = Literal["one", "many"]
 
@@ -28,14 +29,14 @@ class AnswerTable:
             raise ValueError("cardinality 'one' allows at most one row")
 
     @classmethod
-    def of(cls, fields: Iterable[str], rows: Iterable[Iterable[str]], cardinality: Cardinality = "many") -> "AnswerTable":
+    def of(cls, fields: Iterable[str], rows: Iterable[Iterable[str]], cardinality: Cardinality = "many") -> AnswerTable:
         return cls(tuple(fields), tuple(tuple(str(v) for v in r) for r in rows), cardinality)
 
-    def with_rows(self, rows: Iterable[Iterable[str]]) -> "AnswerTable":
+    def with_rows(self, rows: Iterable[Iterable[str]]) -> AnswerTable:
         return AnswerTable.of(self.fields, rows, self.cardinality)
 
     def as_dicts(self) -> list[dict[str, str]]:
-        return [dict(zip(self.fields, row)) for row in self.rows]
+        return [dict(zip(self.fields, row, strict=True)) for row in self.rows]
 
     def column(self, name: str) -> list[str]:
         i = self.fields.index(name)

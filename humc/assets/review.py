@@ -7,17 +7,17 @@ An edited template or rule is re-validated before it is accepted.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import yaml
 
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
-from humc.recipe.lockfile import (KINDS, LockItem, Lockfile, human_assets, load_lock, lock_path_for, recipe_path_for,
-                       rule_names, save_lock)
+from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_lock, lock_path_for, recipe_path_for, rule_names, save_lock
 
 
 @dataclass
@@ -281,7 +281,7 @@ def list_items(lock: Lockfile, only_kind: str | None = None) -> str:
         status = item.status + (" (edited)" if item.edited else "")
         rows.append((item.id, item.kind, item.entry, status, item.base or "-", item.summary(60)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
     counts = ", ".join(f"{lock.count(s)} {s}" for s in ("proposed", "accepted", "rejected"))
     return "\n".join(lines) + f"\n{len(rows) - 1} item(s): {counts}"
 

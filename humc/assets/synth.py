@@ -21,17 +21,17 @@ import asyncio
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from humc.errors import HumcError, RecipeError
 from humc.ir import Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
-from humc.recipe.lockfile import (LockItem, Lockfile, compile_rule, human_assets, item_id, load_lock, lock_path_for,
-                       rule_names, save_lock)
+from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 
 ATTEMPTS = 3
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (简体中文)"}
@@ -88,7 +88,7 @@ def _env() -> Any:
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["zip"] = lambda a, b: list(zip(a, b))
+    env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     return env
 
 
@@ -452,7 +452,7 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
             for alias, group in by_alias.items():
                 client = LLMClient(recipe.models[alias], cache)
                 report.stats[alias] = client.stats
-                for job, value in zip(group, _run(client, group)):
+                for job, value in zip(group, _run(client, group), strict=True):
                     results[id(job)] = value
     known = {item.id for item in lock.items}
     changed = False

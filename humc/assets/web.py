@@ -18,20 +18,21 @@ import difflib
 import hmac
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import click
 
+from humc.assets.review import _Context, _context, _edit_text, apply_edit
 from humc.errors import HumcError
 from humc.ir import Recipe
-from humc.recipe.lockfile import KINDS, STATUSES, LockItem, Lockfile, load_lock, save_lock
-from humc.assets.review import _context, _Context, _edit_text, apply_edit
+from humc.recipe.lockfile import KINDS, STATUSES, Lockfile, LockItem, load_lock, save_lock
 
 MAX_BODY = 1 << 20          # 1 MiB: far more than any template or rule
 ACTIONS = ("accept", "reject", "edit")

@@ -7,8 +7,9 @@ import os
 import sys
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,8 +17,8 @@ from rich.table import Table
 
 from humc import __version__
 from humc.build.compiler import build, load_recipe, node_states, plan_recipe
-from humc.errors import HumcError
 from humc.build.execute import BuildResult
+from humc.errors import HumcError
 from humc.progress import Progress
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from humc.errors import PublishError
 from humc.dataset.hub import PushResult, push_dataset
+from humc.errors import PublishError
 
 
 def push_recipe_output(recipe: Any, *, repo: str | None = None, private: bool | None = None,

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
-from humc.errors import PublishError
 from humc.dataset.writer import MANIFEST, sha256_file
+from humc.errors import PublishError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
@@ -241,7 +242,7 @@ class _hub_errors:
     def __init__(self, repo_id: str, endpoint: str, revision: str | None) -> None:
         self.repo_id, self.endpoint, self.revision = repo_id, endpoint, revision
 
-    def __enter__(self) -> "_hub_errors":
+    def __enter__(self) -> _hub_errors:
         return self
 
     def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> bool:

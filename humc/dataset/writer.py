@@ -104,7 +104,7 @@ def _quantile(histogram: Counter[int], lengths: list[int], rank: int) -> int:
     return lengths[-1]
 
 
-def write_dataset(ex: "Executor", node: "PlanNode", stat: "NodeStats") -> dict[str, Any]:
+def write_dataset(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     recipe = ex.recipe
     final = recipe.output.dir
     if output_is_current(recipe, node.fingerprint):
@@ -139,7 +139,7 @@ def write_dataset(ex: "Executor", node: "PlanNode", stat: "NodeStats") -> dict[s
     return {"chunks": {}, "manifest": manifest}
 
 
-def _write_split(ex: "Executor", split_fp: str, split: str, count: int, shard_rows: int, folder: Path,
+def _write_split(ex: Executor, split_fp: str, split: str, count: int, shard_rows: int, folder: Path,
                  stats: _Stats) -> list[str]:
     shards = max(1, math.ceil(count / shard_rows))
     names = [f"data/{split}-{i:05d}-of-{shards:05d}.parquet" for i in range(shards)]
@@ -158,7 +158,7 @@ def _write_split(ex: "Executor", split_fp: str, split: str, count: int, shard_ro
     return names
 
 
-def _write_card(ex: "Executor", folder: Path, split_files: dict[str, list[str]], counts: dict[str, int],
+def _write_card(ex: Executor, folder: Path, split_files: dict[str, list[str]], counts: dict[str, int],
                 stats: _Stats) -> None:
     from humc.dataset.card import render_card
     from humc.dataset.cardinfo import card_info

@@ -8,8 +8,25 @@
 It knows spans (``humc.errors.Span``), not YAML.
 """
 
-from humc.expr.ast import (Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, call_parts,
-                           depth, iter_calls, literal_value, names_used)
+from humc.expr.ast import (
+                           Attr,
+                           Binary,
+                           Call,
+                           Expr,
+                           Item,
+                           ListLit,
+                           Lit,
+                           Name,
+                           Pipeline,
+                           Rule,
+                           Source,
+                           Unary,
+                           call_parts,
+                           depth,
+                           iter_calls,
+                           literal_value,
+                           names_used,
+)
 from humc.expr.eval import EvalError, Evaluator
 from humc.expr.parse import check_functions, parse_expr, parse_pipeline, parse_rule
 

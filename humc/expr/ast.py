@@ -3,8 +3,9 @@ excluded from equality, plus walkers over them. Produced by ``expr.parse``; read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from humc.errors import Span
 

@@ -6,7 +6,8 @@ An interpreter over the frozen AST (no ``eval``/``exec``); functions come only f
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from humc.errors import HumcError, type_name
 from humc.expr import functions

@@ -7,7 +7,8 @@ humc's tasks expect.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 
 class FunctionError(ValueError):
@@ -132,7 +133,7 @@ def zip_records(**columns: Sequence[Any]) -> list[dict[str, Any]]:
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
         raise FunctionError("all columns must have the same length")
-    return [dict(zip(columns, row)) for row in zip(*columns.values())]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _int(value: Any) -> int:

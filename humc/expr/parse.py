@@ -9,20 +9,20 @@ empty_as("[]")``). User text is parsed into a small AST and interpreted; nothing
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from lark import Lark, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
-from humc.expr.ast import (Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary,
-                           depth, iter_calls)
+from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, depth, iter_calls
 from humc.resources import grammar_dir
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parser() -> Lark:
     grammar = (grammar_dir() / "expr.lark").read_text(encoding="utf-8")
     return Lark(grammar, start=["expr_start", "pipeline_start", "rule_start"], parser="lalr",
@@ -60,7 +60,8 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
                           expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
     except UnexpectedCharacters as exc:
-        raise RecipeError(f"unexpected character {text[exc.pos_in_stream]!r} in {what}", src.span_of(exc.pos_in_stream, exc.pos_in_stream + 1),
+        at = exc.pos_in_stream
+        raise RecipeError(f"unexpected character {text[at]!r} in {what}", src.span_of(at, at + 1),
                           expected=_describe_expected(exc.allowed or (), what)) from None
     except UnexpectedToken as exc:
         token = exc.token
@@ -182,7 +183,7 @@ class _ToAst(Transformer):
 
     def _chain(self, meta, items):  # type: ignore[no-untyped-def]
         result = items[0]
-        for op, rhs in zip(items[1::2], items[2::2]):
+        for op, rhs in zip(items[1::2], items[2::2], strict=True):
             result = Binary(str(op), result, rhs, pos=_pos(meta))
         return result
 

@@ -29,9 +29,10 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from humc.errors import LLMError
 
@@ -89,7 +90,7 @@ class ModelConfig:
             raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}")
 
     @classmethod
-    def from_dict(cls, name: str, data: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> ModelConfig:
         known = {f for f in cls.__dataclass_fields__ if f != "name"}
         unknown = sorted(set(data) - known)
         if unknown:

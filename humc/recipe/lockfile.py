@@ -16,20 +16,21 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
 from humc.answers.ops import COLUMN_OPS
-from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Source, check_functions, names_used, parse_expr, parse_pipeline
 from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.stdlib import compile_ops, digest
-from humc.templating import template_problem
 from humc.recipe.yamlsrc import Node, load_yaml
+from humc.templating import template_problem
 
 LOCK_VERSION = 1
 KINDS = ("template", "guideline", "rule")

@@ -3,7 +3,8 @@ stdlib loader. Each failure is a ``RecipeError`` pointing at the offending key o
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import Source

@@ -10,19 +10,19 @@ nodes that use it: editing one guideline rebuilds only what depends on it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
-
-from humc.answers import ops as answerops
+from typing import Any
 
 from humc.answers import formats
-from humc.recipe.nodes import check_keys, expr_source, opt, req, string_list
+from humc.answers import ops as answerops
 from humc.errors import HumcError, RecipeError, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
 from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
-from humc.resources import stdlib_dir
+from humc.recipe.nodes import check_keys, expr_source, opt, req, string_list
 from humc.recipe.yamlsrc import Node, load_yaml
+from humc.resources import stdlib_dir
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 

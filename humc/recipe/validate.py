@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from humc.answers import formats
-from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from humc.answers.ops import column_problem
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import check_functions, parse_expr, parse_pipeline, parse_rule
-from humc.ir import (Compiled, Decontamination, Guideline, Output, PreferenceRule, Publish, Recipe, Sample,
-                 SchemaSampling, SourceDef, TaskDef, TaskEntry, Template, Variant)
+from humc.ir import (
+    Compiled,
+    Decontamination,
+    Guideline,
+    Output,
+    PreferenceRule,
+    Publish,
+    Recipe,
+    Sample,
+    SchemaSampling,
+    SourceDef,
+    TaskDef,
+    TaskEntry,
+    Template,
+    Variant,
+)
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for
-from humc.templating import template_problem
-from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
-from humc.answers.ops import column_problem
-from humc.recipe.stdlib import (Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node,
-                     variant_from_pipeline)
+from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.stdlib import Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
+from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
+from humc.templating import template_problem
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
@@ -353,7 +367,7 @@ class Validator:
             return rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode()))
         expect_kind(item, "string", "mapping", what="a preference rule")
         text = item.value.strip()
-        if text.startswith("when ") or text.startswith("when\t"):
+        if text.startswith(("when ", "when\t")):
             src = expr_source(item)
             rule = parse_rule(src.text, src)
             check_functions(rule.when, src)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from humc.recipe.nodes import check_keys, expect_kind, opt, req
 from humc.errors import LLMError, RecipeError, did_you_mean
 from humc.ir import LLMStep, SynthSpec, TaskDef
 from humc.llm.client import ModelConfig
+from humc.recipe.nodes import check_keys, expect_kind, opt, req
 from humc.recipe.yamlsrc import Node
 
 MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env"]

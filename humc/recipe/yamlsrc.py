@@ -33,7 +33,7 @@ class Node:
             return "list"
         return type_name(self.value)
 
-    def get(self, key: str) -> "Node | None":
+    def get(self, key: str) -> Node | None:
         return self.value.get(key) if isinstance(self.value, dict) else None
 
     def plain(self) -> Any:
