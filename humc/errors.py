@@ -1,8 +1,28 @@
-"""Compiler-style diagnostics.
+"""Compiler-style diagnostics: one exception tree, stable codes, text and JSON renderings.
 
-Every user-facing failure is a ``HumcError``. Errors that point into a file carry a
-``Span`` and render like a compiler: ``file:line:col: error: message``, the offending
-line with a caret underline, what was expected, and an optional hint.
+Every user-facing failure is a ``HumcError`` with a stable code. Errors that point into a file
+carry a ``Span`` and render like a compiler::
+
+    recipes/mrc.hum.yaml:28:11: error[E2003]: unknown task 'mrc_extractiv'
+      28 |     task: mrc_extractiv
+                     ^~~~~~~~~~~~~
+      hint: did you mean 'mrc_extractive'?
+
+The tree (exit code 2 for all of them; internal bugs are plain exceptions, exit 3)::
+
+    HumcError                 E9xxx when nothing more specific applies
+    ├── RecipeError           E0xxx YAML and structure, E1xxx DSL syntax, E2xxx names and types, E3xxx graph
+    ├── SourceError           E4xxx run time: sources and records
+    │   └── RecordError       a record that cannot become a training example
+    │       └── EvalError     an expression failed on a record
+    ├── FormatParseError      E42xx text that does not parse in an answer format
+    ├── LLMError              E43xx an LLM endpoint failed for good
+    │   └── RequestRejected   one request failed for a reason of its own
+    ├── PublishError          E5xxx publishing to the Hub
+    └── ErrorList             several diagnostics of one stage, reported together
+
+A code, once published, is never reused; ``CODES`` holds each code's title and explanation
+(``humc explain CODE``). This module imports nothing from humc.
 """
 
 from __future__ import annotations
@@ -38,18 +58,21 @@ class HumcError(Exception):
     """Base class of every error humc reports to a user (exit code 2 unless overridden)."""
 
     exit_code = 2
+    default_code = "E9001"
 
     def __init__(self, message: str, span: Span | None = None, *, expected: str | None = None,
-                 hint: str | None = None, notes: Iterable[str] = ()) -> None:
+                 hint: str | None = None, notes: Iterable[str] = (), code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.expected = expected
         self.hint = hint
         self.notes = list(notes)
+        self.code = code or self.default_code
 
     def render(self) -> str:
-        head = f"{self.span}: error: {self.message}" if self.span else f"error: {self.message}"
+        label = f"error[{self.code}]"
+        head = f"{self.span}: {label}: {self.message}" if self.span else f"{label}: {self.message}"
         lines = [head]
         if self.span:
             lines.extend(_snippet(self.span))
@@ -63,21 +86,63 @@ class HumcError(Exception):
     def __str__(self) -> str:
         return self.render()
 
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """The machine-readable form (``--format json``): one dict per diagnostic."""
+        span = self.span
+        return [{"code": self.code, "severity": "error", "message": self.message,
+                 "file": span.file if span else None, "line": span.line if span else None,
+                 "column": span.col if span else None, "end_line": span.end_line if span else None,
+                 "end_column": span.end_col if span else None,
+                 "expected": self.expected, "hint": self.hint, "notes": self.notes}]
+
 
 class RecipeError(HumcError):
     """The recipe (YAML or an embedded expression) is invalid."""
+
+    default_code = "E0001"
 
 
 class SourceError(HumcError):
     """A data source is missing or malformed."""
 
+    default_code = "E4001"
+
+
+class RecordError(SourceError):
+    """A record cannot be turned into a training example (bad gold answer, failing expression)."""
+
+    default_code = "E4101"
+
+
+class EvalError(RecordError):
+    """An expression failed on a particular record."""
+
+    default_code = "E4102"
+
+
+class FormatParseError(HumcError):
+    """Text that does not parse in the expected answer format."""
+
+    default_code = "E4201"
+
 
 class PublishError(HumcError):
     """Publishing to the Hub failed."""
 
+    default_code = "E5001"
+
 
 class LLMError(HumcError):
     """An LLM backend failed for good (after retries)."""
+
+    default_code = "E4301"
+
+
+class RequestRejected(LLMError):
+    """One request failed for a reason of its own (HTTP 400/413/422, a malformed completion):
+    callers may drop that record and go on, unlike endpoint-wide failures."""
+
+    default_code = "E4302"
 
 
 @dataclass
@@ -92,6 +157,97 @@ class ErrorList(HumcError):
     def render(self) -> str:
         body = "\n\n".join(e.render() for e in self.errors)
         return f"{body}\n\n{len(self.errors)} error(s); nothing was written."
+
+    def diagnostics(self) -> list[dict[str, Any]]:
+        return [d for e in self.errors for d in e.diagnostics()]
+
+
+@dataclass(frozen=True)
+class Code:
+    """A diagnostic code: its title and what to do about it (``humc explain CODE``)."""
+
+    title: str
+    explanation: str
+
+
+def _codes(*rows: tuple[str, str, str]) -> dict[str, Code]:
+    return {code: Code(title, text) for code, title, text in rows}
+
+
+CODES: dict[str, Code] = _codes(
+    # E0xxx: YAML and structure
+    ("E0001", "invalid recipe", "The recipe does not have the expected structure. The message names the key or value."),
+    ("E0002", "invalid YAML", "The file is not valid YAML at the position shown. Check indentation (spaces, not tabs), "
+              "quoting and unbalanced brackets around that position."),
+    ("E0003", "duplicate key", "A mapping names the same key twice; YAML would silently keep only the last one."),
+    ("E0004", "unsupported YAML feature", "Recipes are plain YAML: custom !tags, merge keys (<<) and recursive aliases "
+              "are refused so that a recipe means the same to every reader."),
+    ("E0005", "unknown key", "The key is not part of the recipe language at this place. The hint suggests the nearest "
+              "known key; `humc explain` of the schema is in docs/recipe.schema.json."),
+    ("E0006", "missing required key", "A required key is absent from the mapping shown."),
+    ("E0007", "wrong type", "The value has the wrong type (for example a list where a string is expected)."),
+    ("E0008", "invalid value", "The value has the right type but is out of range or malformed (a negative count, "
+              "split fractions that do not add up to 1, a bad name)."),
+    ("E0009", "unreadable file", "A file named on the command line or in the recipe cannot be read: it is missing, "
+              "empty, a folder, or not UTF-8 text."),
+    ("E0010", "input over a limit", "The input exceeds one of humc's resource limits (YAML alias expansion, nesting "
+              "depth, integer size, recipe size, rendered text size). The limits protect builds from inputs that "
+              "would exhaust memory or time; real recipes stay far below them."),
+    ("E0011", "unsupported recipe version", "`hum:` names a recipe-language version this humc does not know."),
+    # E1xxx: DSL syntax
+    ("E1001", "expression syntax error", "An expression (field path, filter, pipeline or rule) does not parse. The caret "
+              "points at the first token that does not fit; `expected` lists what would."),
+    ("E1002", "invalid rule", "A preference rule is malformed: `when <condition> then <operations>`, a stdlib rule id, "
+              "or a mapping with id/text/when/then."),
+    # E2xxx: names and types
+    ("E2001", "unknown name", "A name used in an expression is neither a mapped field nor a constant."),
+    ("E2002", "unknown source", "A task entry names a source that `sources:` does not declare."),
+    ("E2003", "unknown task", "The task is not in the standard library (`humc stdlib tasks`) or an added stdlib folder."),
+    ("E2004", "unknown function", "Expressions may call only the whitelisted functions listed in README.md."),
+    ("E2005", "unknown preference rule or operation", "The rule id is not in the stdlib (`humc stdlib rules`), or a "
+              "`then` pipeline uses an operation that does not exist or names a column the answer lacks."),
+    ("E2006", "unknown or unsuitable format", "The format variant, codec or modifier does not exist "
+              "(`humc stdlib variants`) or cannot express this task's answer."),
+    ("E2007", "unknown template", "The template id is not among the task's templates (`humc stdlib templates`)."),
+    ("E2008", "unknown guideline", "The guideline id is not in the stdlib (`humc stdlib guidelines`)."),
+    ("E2009", "unknown model", "An LLM step names a model that `models:` does not declare."),
+    ("E2010", "bad field mapping", "`fields:` must map every input and answer field of the task with an expression, "
+              "and may not use reserved names."),
+    ("E2011", "template error", "An instruction, prompt or card template does not parse or uses a variable that is "
+              "not available."),
+    ("E2012", "unsafe template", "Templates run in Jinja2's immutable sandbox: access to private attributes "
+              "(`__class__`, `__globals__`, …), to Python internals and to mutating methods is refused. Use only the "
+              "template variables the task provides."),
+    ("E2013", "secret in a recipe", "API keys never go in a recipe: `api_key_env` names an environment variable "
+              "(such as OPENAI_API_KEY) that holds the key."),
+    ("E2014", "unknown language", "The language is not supported (en, zh)."),
+    # E3xxx: graph, paths and outputs
+    ("E3001", "duplicate id", "Two task entries (or sources) share an id; ids name graph nodes and must be unique."),
+    ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, or "
+              "overlaps the recipe's own files."),
+    ("E3003", "folder not owned by humc", "humc replaces only folders it wrote itself (proved by their build.json "
+              "manifest). Choose an empty or new folder with --out, or remove the folder yourself."),
+    # E4xxx: run time
+    ("E4001", "bad source data", "A source file is missing or malformed at the location shown."),
+    ("E4002", "source format unknown", "The format of a source cannot be told from its name or content; set `format:`."),
+    ("E4101", "bad record", "A record cannot become a training example (its gold answer does not fit the task)."),
+    ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message."),
+    ("E4103", "records with problems (strict)", "With --strict (or `output: {strict: true}`), any record dropped for "
+              "a problem (label outside the label set, missing or non-text field, an answer the format cannot "
+              "express) fails the build. The build summary lists the reasons and the first source locations."),
+    ("E4104", "no records", "The build would write an empty dataset: every record was filtered, sampled or dropped. "
+              "The build summary shows where records were lost."),
+    ("E4201", "unparseable answer", "Text does not parse in the expected answer format."),
+    ("E4202", "template failed", "A template failed while rendering a record."),
+    ("E4301", "LLM endpoint failed", "An LLM endpoint failed for good after retries (unreachable, auth, 5xx)."),
+    ("E4302", "LLM request rejected", "One LLM request was rejected for a reason of its own; the record is dropped."),
+    ("E4401", "cache problem", "The build cache cannot be used; `humc cache clean` empties it."),
+    # E5xxx: publishing
+    ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),
+    ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),
+    # E9xxx: everything else
+    ("E9001", "error", "A usage error of the command line."),
+)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

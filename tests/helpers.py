@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,11 @@ def run_cli(*args: str, cwd: Path | None = None) -> Result:
         return CliRunner().invoke(main, list(args), catch_exceptions=False)
     finally:
         os.chdir(old)
+
+
+def uncoded(text: str) -> str:
+    """Diagnostics without their codes (``error[E0001]:`` -> ``error:``), for tests about wording and location."""
+    return re.sub(r"error\[E\d{4}\]:", "error:", text)
 
 
 def check_golden(name: str, text: str) -> None:

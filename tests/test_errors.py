@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, uncoded
 
 GOOD = """\
 hum: 1
@@ -90,7 +90,7 @@ def test_bad_recipe_is_reported_precisely(workdir, desc, old, new, first, detail
     assert old in GOOD
     result, path = build_bad(workdir, GOOD.replace(old, new, 1))
     assert result.exit_code == 2
-    out = result.output
+    out = uncoded(result.output)
     assert "Traceback" not in out
     assert out.splitlines()[0].startswith(f"{path}:{first}"), out
     assert detail in out
@@ -102,7 +102,7 @@ def test_runtime_record_error_points_to_expression_and_row(workdir):
     bad = GOOD.replace("      question: question", "      question: questoin")
     result, path = build_bad(workdir, bad)
     assert result.exit_code == 2
-    assert result.output.startswith(f"{path}:11:17: error: unknown field 'questoin' (source 'qa' row 0)")
+    assert uncoded(result.output).startswith(f"{path}:11:17: error: unknown field 'questoin' (source 'qa' row 0)")
     assert not (workdir / "out").exists()
 
 
@@ -110,7 +110,7 @@ def test_malformed_source_line_is_located(workdir):
     (workdir / "data.jsonl").write_text('{"context": "a", "question": "b", "answers": []}\n{"context": oops}\n')
     result, _ = build_bad(workdir, GOOD)
     assert result.exit_code == 2
-    assert result.output.startswith(f"{workdir / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
+    assert uncoded(result.output).startswith(f"{workdir / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
 
 
 def test_several_errors_are_reported_together(workdir):
@@ -136,7 +136,7 @@ def test_single_column_format_on_a_table_task(workdir):
         "formats: [json, natural]", "formats: [json, text]")
     result, path = build_bad(workdir, recipe)
     assert result.exit_code == 2
-    assert result.output.splitlines()[0] == (f"{path}:14:21: error: format 'text' holds a single answer column, "
+    assert uncoded(result.output).splitlines()[0] == (f"{path}:14:21: error: format 'text' holds a single answer column, "
                                              "but this task has 2")
 
 
@@ -148,7 +148,7 @@ def test_a_template_that_cannot_render_is_reported_in_its_file(workdir):
         "    formats: [json, natural]", "    formats: [json, natural]\n    templates: [en_9]")
     result, path = build_bad(workdir, recipe)
     assert result.exit_code == 2
-    assert result.output.splitlines()[0].startswith(f"{tpl}:2:1: error: template 'mrc_extractive/en_9': "
+    assert uncoded(result.output).splitlines()[0].startswith(f"{tpl}:2:1: error: template 'mrc_extractive/en_9': "
                                                     "template uses unknown variable(s) qestion")
     assert f"used by the task entry at {path}:17:16" in result.output
 

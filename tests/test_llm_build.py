@@ -157,7 +157,7 @@ def test_bad_model_settings_are_located(tmp_path, snippet, message):
     recipe.write_text(recipe.read_text().replace(settings, snippet), encoding="utf-8")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and message in result.output
-    assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error: ", result.output)
+    assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error\[E\d{{4}}\]: ", result.output)
 
 
 def test_unknown_model_reference(tmp_path):

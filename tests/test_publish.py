@@ -17,7 +17,8 @@ from hubserver import HubHTTPServer  # noqa: E402
 
 from humc.dataset.card import CardInfo, render_card  # noqa: E402
 from humc.dataset.hub import push_dataset  # noqa: E402
-from humc.dataset.writer import MANIFEST, SCHEMA, sha256_file  # noqa: E402
+from humc.dataset.manifest import MANIFEST, sha256_file  # noqa: E402
+from humc.dataset.writer import parquet_schema  # noqa: E402
 from humc.errors import PublishError  # noqa: E402
 
 TOKEN = "hf_test_token_0123456789"
@@ -71,7 +72,7 @@ def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5,
         names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
         for i, name in enumerate(names):
             batch = rows[i * rows_per_shard:(i + 1) * rows_per_shard]
-            pq.write_table(pa.Table.from_pylist(batch, schema=SCHEMA), folder / name, compression="zstd")
+            pq.write_table(pa.Table.from_pylist(batch, schema=parquet_schema()), folder / name, compression="zstd")
         split_files[split] = names
     info = CardInfo(
         name=folder.name, pretty_name="Demo dataset", description=f"A toy dataset ({tag}).", license="apache-2.0",
@@ -356,18 +357,18 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
                          ([str(tmp_path / "missing")], "does not exist")]:
         res = runner.invoke(main, ["push", *args])
         assert res.exit_code == 2, (args, res.output)
-        assert "error:" in res.output and needle in res.output and "Traceback" not in res.output
+        assert "error[E" in res.output and needle in res.output and "Traceback" not in res.output
     hub.state.fail("commit", 500)
     res = runner.invoke(main, ["push", str(folder), "--repo", REPO, "--revision", "dev"])
     assert res.exit_code == 2 and "500" in res.output
 
 
 def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
-    from humc.cli import push as publish_cli
-    from humc.cli.push import push_recipe_output
+    from humc.build import compiler
+    from humc.build.compiler import push_recipe as push_recipe_output
     from humc.ir import Publish
 
-    monkeypatch.setattr(publish_cli, "_check_build_is_current", lambda recipe: None)  # a fake recipe: no plan
+    monkeypatch.setattr(compiler, "_check_build_is_current", lambda recipe: None)  # a fake recipe: no plan
 
     folder = make_build(tmp_path / "out" / "demo", {"train": 1})
     recipe = SimpleNamespace(name="demo", output=SimpleNamespace(dir=folder),

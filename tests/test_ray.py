@@ -157,7 +157,7 @@ def test_bad_executor_value_is_located(tmp_path):
     recipe.write_text(recipe.read_text().replace("hum: 1\n", "hum: 1\nexecutor: rya\n", 1))
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and "unknown executor 'rya'" in result.output and "did you mean 'ray'" in result.output
-    assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error: ", result.output) and "executor: rya" in result.output
+    assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error\[E\d{{4}}\]: ", result.output) and "executor: rya" in result.output
 
 
 def test_missing_ray_is_a_clear_error(tmp_path, monkeypatch):

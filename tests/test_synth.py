@@ -25,7 +25,7 @@ from humc.errors import HumcError, RecipeError  # noqa: E402
 from humc.ir import SynthSpec  # noqa: E402
 from humc.llm import ModelConfig  # noqa: E402
 from humc.recipe.lockfile import Lockfile, LockItem, apply_lock, item_id, load_lock, lock_path_for, save_lock  # noqa: E402
-from tests.helpers import copy_recipes  # noqa: E402
+from tests.helpers import copy_recipes, uncoded  # noqa: E402
 from tests.llmserver import LLMServer  # noqa: E402
 
 RECIPE = """\
@@ -313,7 +313,7 @@ def test_bad_lockfile_is_a_located_error(tmp_path):
                     "    status: maybe\n    base: en_1\n    text: hi\n", encoding="utf-8")
     with pytest.raises(RecipeError) as info:
         load_lock(path)
-    assert info.value.render().startswith(f"{path}:7:13: error: invalid status 'maybe'")
+    assert uncoded(info.value.render()).startswith(f"{path}:7:13: error: invalid status 'maybe'")
     path.write_text("humc_lock: 1\nitems:\n  - id: a1\n    kind: rule\n    entry: e\n    colour: red\n"
                     "    status: proposed\n    then: dedupe\n", encoding="utf-8")
     with pytest.raises(RecipeError, match="unknown key 'colour'") as info:
@@ -365,12 +365,12 @@ def test_apply_lock_bad_rule_is_located_in_lockfile(tmp_path):
                     "    status: accepted\n    text: Reverse.\n    then: reverse_rows\n", encoding="utf-8")
     with pytest.raises(HumcError) as info:
         apply_lock(entry, load_lock(path))
-    assert info.value.render().startswith(f"{path}:9:11: error: unknown answer operation 'reverse_rows'")
+    assert uncoded(info.value.render()).startswith(f"{path}:9:11: error: unknown answer operation 'reverse_rows'")
     # the recipe loader applies the lockfile next to the recipe: same located error
     (root / "ner.hum.lock").write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(HumcError) as info:
         load_recipe(root / "ner.hum.yaml")
-    assert re.search(r"ner\.hum\.lock:9:11: error: unknown answer operation", info.value.render())
+    assert re.search(r"ner\.hum\.lock:9:11: error: unknown answer operation", uncoded(info.value.render()))
 
 
 def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_path):

@@ -29,13 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from humc.answers.table import AnswerTable
-from humc.errors import HumcError
+from humc.errors import FormatParseError, HumcError
 
 Row = tuple[str, ...]
-
-
-class FormatParseError(HumcError):
-    """Text that does not parse in the expected answer format."""
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
+from humc.build.compiler import load_recipe
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
 from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_lock, lock_path_for, recipe_path_for, rule_names, save_lock
+
+
+def _plain(text: str, **_style: Any) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """How the review loop talks to a person; the CLI passes click's functions, tests pass scripts."""
+
+    echo: Callable[..., Any]
+    choose: Callable[[str, list[str], str], str]     # (question, choices, default) -> choice
+    edit: Callable[[str], str | None]                # text -> edited text, or None for no change
+    style: Callable[..., str] = _plain               # (text, bold=…, fg=…) -> text to echo
 
 
 @dataclass
@@ -35,7 +49,7 @@ class ReviewSummary:
 
 
 @dataclass
-class _Context:
+class ReviewContext:
     """What the recipe tells about the items: their entries (for base templates, columns, names)."""
 
     entries: dict[str, TaskEntry] = field(default_factory=dict)
@@ -52,10 +66,10 @@ class _Context:
         return tpl.text if tpl is not None else None
 
 
-def _context(recipe: Recipe | None) -> _Context:
+def review_context(recipe: Recipe | None) -> ReviewContext:
     if recipe is None:
-        return _Context()
-    return _Context({e.id: human_assets(e) for e in recipe.tasks}, tuple(recipe.constants))
+        return ReviewContext()
+    return ReviewContext({e.id: human_assets(e) for e in recipe.tasks}, tuple(recipe.constants))
 
 
 def resolve_paths(target: Path) -> tuple[Path, Path | None]:
@@ -69,11 +83,12 @@ def resolve_paths(target: Path) -> tuple[Path, Path | None]:
 # ----------------------------------------------------------------------------- showing
 
 
-def _show(item: LockItem, ctx: _Context, index: int, total: int, echo: Callable[..., Any]) -> None:
+def _show(item: LockItem, ctx: ReviewContext, index: int, total: int, term: Terminal) -> None:
+    echo, style = term.echo, term.style
     head = f"[{index}/{total}] {item.kind} {item.id} for task entry '{item.entry}'"
     if item.base:
         head += f" — paraphrase of {item.base}"
-    echo(click.style(head, bold=True))
+    echo(style(head, bold=True))
     echo(f"  proposed by {item.model or '?'}  (language: {item.language})")
     if item.kind == "template":
         base = ctx.base_text(item)
@@ -87,7 +102,7 @@ def _show(item: LockItem, ctx: _Context, index: int, total: int, echo: Callable[
                 if line.startswith(("---", "+++", "@@")):
                     continue
                 color = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-                echo("  " + (click.style(line, fg=color) if color else line))
+                echo("  " + (style(line, fg=color) if color else line))
     elif item.kind == "guideline":
         if item.text:
             echo(_indent(item.text))
@@ -107,7 +122,7 @@ def _indent(text: str) -> str:
 # ----------------------------------------------------------------------------- editing
 
 
-def _edit_text(item: LockItem) -> str:
+def edit_text(item: LockItem) -> str:
     if item.kind == "template":
         return item.text
     if item.kind == "guideline":
@@ -123,7 +138,7 @@ def _edit_text(item: LockItem) -> str:
             + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100))
 
 
-def apply_edit(item: LockItem, new: str, ctx: _Context) -> LockItem:
+def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
     """A copy of ``item`` with the edited content; HumcError when the edit is invalid."""
     from dataclasses import replace
 
@@ -208,8 +223,7 @@ def _record(lock_path: Path, decided: LockItem) -> None:
 
 
 def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = False, only_kind: str | None = None,
-           recipe: Recipe | None = None, prompt: Callable[..., Any] | None = None,
-           edit: Callable[[str], str | None] | None = None, echo: Callable[..., Any] = click.echo) -> ReviewSummary:
+           recipe: Recipe | None = None, term: Terminal | None = None) -> ReviewSummary:
     """Decide on every proposed item of the lockfile (interactive unless accept_all / reject_all)."""
     if accept_all and reject_all:
         raise HumcError("--accept-all and --reject-all exclude each other")
@@ -219,9 +233,7 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
     if not lock_path.exists():
         raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first to get proposals")
     lock = load_lock(lock_path)
-    ctx = _context(recipe)
-    prompt = prompt or click.prompt
-    edit = edit or (lambda text: click.edit(text, extension=".txt"))
+    ctx = review_context(recipe)
     summary = ReviewSummary()
     pending = [i for i in lock.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
     if accept_all or reject_all:
@@ -233,11 +245,13 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
         summary.accepted = len(pending) if accept_all else 0
         summary.rejected = len(pending) if reject_all else 0
     else:
+        if term is None:
+            raise HumcError("interactive review needs a terminal", hint="use --accept-all or --reject-all")
+        echo = term.echo
         for n, item in enumerate(pending, 1):
-            _show(item, ctx, n, len(pending), echo)
+            _show(item, ctx, n, len(pending), term)
             while True:
-                choice = prompt("[a]ccept / [e]dit / [r]eject / [s]kip / [q]uit",
-                                type=click.Choice(["a", "e", "r", "s", "q"]), show_choices=False, default="s")
+                choice = term.choose("[a]ccept / [e]dit / [r]eject / [s]kip / [q]uit", ["a", "e", "r", "s", "q"], "s")
                 if choice in ("a", "r"):
                     item.status = "accepted" if choice == "a" else "rejected"
                     _record(lock_path, item)
@@ -252,14 +266,14 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
                 if choice == "q":
                     summary.quit = True
                     break
-                new = edit(_edit_text(item))
+                new = term.edit(edit_text(item))
                 if new is None:
                     echo("  (no change; choose again)")
                     continue
                 try:
                     edited = apply_edit(item, new, ctx)
                 except HumcError as exc:
-                    echo(click.style(f"  invalid edit: {exc.message}", fg="red"))
+                    echo(term.style(f"  invalid edit: {exc.message}", fg="red"))
                     continue
                 edited.status = "accepted"
                 _record(lock_path, edited)
@@ -286,75 +300,13 @@ def list_items(lock: Lockfile, only_kind: str | None = None) -> str:
     return "\n".join(lines) + f"\n{len(rows) - 1} item(s): {counts}"
 
 
-# ----------------------------------------------------------------------------- CLI
-
-
-def _load_context_recipe(recipe_path: Path | None, echo: Callable[..., Any]) -> Recipe | None:
+def load_context_recipe(recipe_path: Path | None, warn: Callable[[str], Any]) -> Recipe | None:
+    """The recipe a lockfile belongs to, for showing and checking edits; None (with a warning) if it cannot load."""
     if recipe_path is None or not recipe_path.exists():
         return None
-    from humc.assets.synth import load_recipe
-
     try:
         return load_recipe(recipe_path)
     except HumcError as exc:
         first = exc.render().splitlines()[0]
-        echo(f"warning: cannot load {recipe_path} ({first}); edits are checked without the recipe", err=True)
+        warn(f"warning: cannot load {recipe_path} ({first}); edits are checked without the recipe")
         return None
-
-
-def make_review_command(reports_errors: Callable[[Callable[..., Any]], Callable[..., Any]]) -> click.Command:
-    @click.command("review")
-    @click.argument("target", metavar="RECIPE_OR_LOCK", type=click.Path(path_type=Path, dir_okay=False))
-    @click.option("--accept-all", is_flag=True, help="Accept every proposed item (of --kind) without asking.")
-    @click.option("--reject-all", is_flag=True, help="Reject every proposed item (of --kind) without asking.")
-    @click.option("--list", "list_only", is_flag=True, help="Print the lockfile's items and their status.")
-    @click.option("--kind", "only_kind", type=click.Choice(list(KINDS)), help="Only items of this kind.")
-    @click.option("--web", is_flag=True, help="Review in a local web page (127.0.0.1 only) instead of the terminal.")
-    @click.option("--port", type=click.IntRange(0, 65535), default=None,
-                  help="Port of the --web page (default: any free port).")
-    @click.option("--open", "open_browser", is_flag=True, help="With --web: open the page in a browser.")
-    @reports_errors
-    def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool, only_kind: str | None,
-                   web: bool, port: int | None, open_browser: bool) -> None:
-        """Accept, edit or reject the LLM proposals of a recipe's lockfile (written by `humc synth`).
-
-        Every decision is saved immediately; `q` quits and a later run resumes with what is left.
-        With --web the same is done in a local web page; Ctrl-C stops it.
-        """
-        lock_path, recipe_path = resolve_paths(target)
-        if not web and (port is not None or open_browser):
-            raise HumcError("--port and --open need --web")
-        if web:
-            if accept_all or reject_all or list_only:
-                raise HumcError("--web excludes --accept-all, --reject-all and --list")
-            _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
-            return
-        if list_only:
-            if not lock_path.exists():
-                raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first")
-            click.echo(list_items(load_lock(lock_path), only_kind))
-            return
-        recipe = None if (accept_all or reject_all) else _load_context_recipe(recipe_path, click.echo)
-        s = review(lock_path, accept_all=accept_all, reject_all=reject_all, only_kind=only_kind, recipe=recipe)
-        parts = [f"{s.accepted} accepted" + (f" ({s.edited} edited)" if s.edited else ""), f"{s.rejected} rejected"]
-        if s.skipped:
-            parts.append(f"{s.skipped} skipped")
-        click.echo(f"{lock_path}: {', '.join(parts)}; {s.remaining} proposal(s) still awaiting review")
-
-    return review_cmd
-
-
-def _serve_web(lock_path: Path, recipe_path: Path | None, only_kind: str | None, port: int,
-               open_browser: bool) -> None:
-    from humc.assets.web import serve
-
-    if not lock_path.exists():
-        raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first to get proposals")
-    recipe = _load_context_recipe(recipe_path, click.echo)
-    app = serve(lock_path, recipe, port=port, open_browser=open_browser, initial_kind=only_kind)
-    lock = load_lock(lock_path)
-    counts = ", ".join(f"{lock.count(s)} {s}" for s in ("proposed", "accepted", "rejected"))
-    click.echo(f"\nreview saved: {lock_path}: {app.decisions} decision(s) this session; {counts}")
-
-
-__all__ = ["ReviewSummary", "apply_edit", "list_items", "make_review_command", "resolve_paths", "review"]

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-
 from humc.errors import HumcError, RecipeError
 from humc.ir import Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
@@ -477,35 +475,3 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
         save_lock(lock)
     report.awaiting = lock.count("proposed")
     return report
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def load_recipe(path: Path, **kw: Any) -> Recipe:  # indirection: tests may substitute a prepared recipe
-    from humc.build.compiler import load_recipe as _load
-
-    return _load(path, **kw)
-
-
-def make_synth_command(reports_errors: Callable[[Callable[..., Any]], Callable[..., Any]]) -> click.Command:
-    @click.command("synth")
-    @click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
-    @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-                  help="Cache folder (default: the recipe's `cache:` or .humc/cache); LLM answers go to CACHE/llm.")
-    @reports_errors
-    def synth(recipe: Path, cache_dir: Path | None) -> None:
-        """Ask the recipe's models to propose templates, guidelines and rules (for entries with `synth:`).
-
-        Proposals are added to the lockfile next to the recipe (RECIPE.lock) for `humc review`;
-        reviewed decisions are never overwritten. LLM answers are cached: a re-run sends no request.
-        """
-        r = load_recipe(recipe)
-        report = synthesize(r, cache_dir=cache_dir)
-        click.echo(report.render())
-        if report.awaiting:
-            click.echo(f"{report.awaiting} proposal(s) awaiting review: humc review {recipe}")
-        else:
-            click.echo("no proposal awaiting review")
-
-    return synth

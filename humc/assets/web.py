@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import click
-
-from humc.assets.review import _Context, _context, _edit_text, apply_edit
+from humc.assets.review import ReviewContext, apply_edit, edit_text, review_context
 from humc.errors import HumcError
 from humc.ir import Recipe
 from humc.recipe.lockfile import KINDS, STATUSES, Lockfile, LockItem, load_lock, save_lock
@@ -54,11 +52,11 @@ class ReviewApp:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     mutex: threading.Lock = field(default_factory=threading.Lock)
     decisions: int = 0
-    ctx: _Context = field(init=False)
+    ctx: ReviewContext = field(init=False)
 
     def __post_init__(self) -> None:
         self.lock_path = Path(self.lock_path)
-        self.ctx = _context(self.recipe)
+        self.ctx = review_context(self.recipe)
 
     def load(self) -> Lockfile:
         return load_lock(self.lock_path)
@@ -76,7 +74,7 @@ class ReviewApp:
                 self.decisions += 1
                 return f"{item.kind} {item.id} {item.status}"
             new = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-            if new.strip() == _edit_text(item).strip():
+            if new.strip() == edit_text(item).strip():
                 raise HumcError("no change: the text is the same as the proposal (use accept to take it as is)")
             edited = apply_edit(item, new, self.ctx)
             edited.status = "accepted"
@@ -117,7 +115,7 @@ def _diff_html(base: str, proposal: str) -> str:
     return "<pre>" + "\n".join(rows) + "</pre>"
 
 
-def _body_html(item: LockItem, ctx: _Context) -> str:
+def _body_html(item: LockItem, ctx: ReviewContext) -> str:
     if item.kind == "template":
         base = ctx.base_text(item)
         if base is None:
@@ -150,7 +148,7 @@ def _item_html(app: ReviewApp, item: LockItem, filters: dict[str, str],
     if item.base:
         head += f" — paraphrase of <code>{_h(item.base)}</code>"
     err_here = error is not None and error[0] == item.id
-    text = error[2] if err_here else _edit_text(item)
+    text = error[2] if err_here else edit_text(item)
     hidden = _hidden(app, item, filters)
     buttons = "".join(
         f'<form class="inline" method="post" action="/decide">{hidden}'
@@ -343,7 +341,7 @@ def make_server(lock_path: Path, recipe: Recipe | None = None, port: int = 0) ->
 
 
 def serve(lock_path: Path, recipe: Recipe | None = None, *, port: int = 0, open_browser: bool = False,
-          initial_kind: str | None = None, echo: Callable[..., Any] = click.echo) -> ReviewApp:
+          initial_kind: str | None = None, echo: Callable[..., Any] = print) -> ReviewApp:
     """Serve the review page until Ctrl-C; returns the session (its ``decisions`` count)."""
     server = make_server(lock_path, recipe, port)
     url = server.url + (f"?{urlencode({'status': 'proposed', 'kind': initial_kind})}" if initial_kind else "")

@@ -10,7 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from humc.errors import HumcError
+from humc.dataset.hub import PushResult, push_dataset
+from humc.dataset.manifest import read_manifest
+from humc.errors import HumcError, PublishError
 from humc.build.execute import BuildResult, Executor
 from humc.ir import Recipe
 from humc.build.plan import Plan, build_plan
@@ -72,3 +74,29 @@ def node_states(plan: Plan) -> dict[str, str]:
         return {node.id: ex.status(node) for node in plan.nodes}
     finally:
         store.close()
+
+
+def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
+                revision: str | None = None) -> PushResult:
+    """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build."""
+    publish = recipe.publish
+    repo = repo or (publish.repo if publish else None)
+    if not repo:
+        raise PublishError(f"recipe {recipe.name!r} has no publish.repo: don't know where to publish",
+                           hint="add `publish: {repo: ORG/NAME}` to the recipe, or pass --repo ORG/NAME")
+    if private is None:
+        private = bool(publish.private) if publish else False
+    if revision is None and publish:
+        revision = publish.revision
+    _check_build_is_current(recipe)
+    return push_dataset(recipe.output.dir, repo, private=private, revision=revision)
+
+
+def _check_build_is_current(recipe: Recipe) -> None:
+    """Refuse to publish a folder built from an older version of the recipe (or its assets)."""
+    manifest = read_manifest(recipe.output.dir)
+    if manifest is None:
+        raise PublishError(f"{recipe.output.dir} holds no humc build", hint=f"run `humc build {recipe.path}` first")
+    if manifest.get("fingerprint") != build_plan(recipe).fingerprint:
+        raise PublishError(f"the build in {recipe.output.dir} is out of date: the recipe, its data or its assets "
+                           "changed since it was built", hint=f"run `humc build {recipe.path}` (or `--push`) first")

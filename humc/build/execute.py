@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Union
 
-from humc.errors import HumcError
+from humc.dataset.manifest import output_is_current
+from humc.dataset.writer import WriteJob, write_dataset
 from humc.ir import Recipe, TaskEntry
 from humc.build.plan import Plan, PlanNode
 from humc.progress import Progress
@@ -63,8 +64,6 @@ class Executor:
 
     def status(self, node: PlanNode) -> str:
         if node.kind == "write":
-            from humc.dataset.writer import output_is_current
-
             return "cached" if output_is_current(self.recipe, node.fingerprint) else "to build"
         return "cached" if self.store.meta(node.fingerprint) is not None else "to build"
 
@@ -378,9 +377,15 @@ def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], 
 
 
 def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    from humc.dataset.writer import write_dataset
-
-    return write_dataset(ex, node, stat)
+    split_fp = ex.input_fp(node)
+    split_meta = ex.store.meta(split_fp) or {}
+    job = WriteJob(ex.recipe, node.fingerprint, ex.plan.fingerprint, dict(split_meta.get("counts", {})),
+                   lambda split: ex.store.records(split_fp, split), ex.metas, ex.progress)
+    result = write_dataset(job)
+    stat.records_in = stat.records_out = result.records
+    if result.cached:
+        stat.status = "cached"
+    return result.meta
 
 
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
@@ -402,6 +407,3 @@ def chunk_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     built without running it; ``ex.chunkwise(node, stat, chunk_fn(ex, node))`` is the local run."""
     return CHUNK_FNS[node.kind](ex, node)
 
-
-class BuildError(HumcError):
-    """A build failed while executing a node."""

@@ -21,16 +21,12 @@ from typing import Any, Iterator, Mapping, Sequence
 from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
-from humc.errors import HumcError, SourceError
+from humc.errors import HumcError, RecordError
 from humc.expr import Evaluator
 from humc.ir import PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-class RecordError(SourceError):
-    """A record cannot be turned into a training example (bad gold answer, failing expression)."""
 
 
 def stable_hash(*parts: Any) -> int:

@@ -1,43 +1,71 @@
-"""Command-line interface: humc check | plan | build | push | stdlib."""
+"""humc's command line: every click object, and nothing else.
+
+``HumcGroup`` loads each subcommand's module only when it runs (``humc --help`` imports no pyarrow,
+openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a compiler diagnostic
+(text, or JSON with ``--format json``) and exits 2; Ctrl-C exits 130; anything else is a bug in humc,
+reported in one line with exit 3 (``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one
+public function of a lower package.
+"""
 
 from __future__ import annotations
 
-import functools
+import importlib
+import json
 import os
 import sys
 import traceback
-from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from humc import __version__
-from humc.build.compiler import build, load_recipe, node_states, plan_recipe
-from humc.build.execute import BuildResult
 from humc.errors import HumcError
-from humc.progress import Progress
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# name -> ("module:attribute", one-line help for `humc --help`, which must not import the command)
+COMMANDS = {
+    "check": ("humc.cli.build:check", "Validate a recipe and dry-run its first rows, without building."),
+    "plan": ("humc.cli.build:plan", "Print the execution graph, resolved paths and cache state."),
+    "build": ("humc.cli.build:build_cmd", "Build the dataset a recipe describes."),
+    "push": ("humc.cli.push:push", "Publish a built dataset to the Hugging Face Hub."),
+    "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose templates, guidelines and rules."),
+    "review": ("humc.cli.review:review_cmd", "Accept, edit or reject proposals (terminal or local web page)."),
+    "stdlib": ("humc.cli.stdlib:stdlib_cmd", "List the standard library."),
+    "explain": ("humc.cli.explain:explain", "Explain a diagnostic code (e.g. humc explain E2003)."),
+}
+FORMAT_KEY = "humc.format"
 
 
-def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn HumcError into a compiler-style message and exit code 2, never a traceback."""
+class HumcGroup(click.Group):
+    """A group whose subcommands are imported lazily and whose errors become exit codes."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[cmd_name][0].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except HumcError as exc:
-            click.echo(exc.render(), err=True)
-            sys.exit(exc.exit_code)
+            report_error(exc, ctx.meta.get(FORMAT_KEY, "text"))
         except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
             click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except RecursionError:  # input nested deeper than any limit caught: still the user's input, not a crash
+            report_error(HumcError("input nested too deeply to process", code="E0010",
+                                   hint="flatten the recipe or the data; humc bounds nesting depth"),
+                         ctx.meta.get(FORMAT_KEY, "text"))
         except Exception as exc:  # an internal bug, not bad input
             if os.environ.get("HUMC_DEBUG"):
                 traceback.print_exc()
@@ -45,143 +73,27 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        "  this is a bug in humc; set HUMC_DEBUG=1 for a traceback and please report it", err=True)
             sys.exit(3)
 
-    return wrapper
+
+def report_error(exc: HumcError, fmt: str) -> NoReturn:
+    """Print a diagnostic (compiler text on stderr, or JSON on stdout) and exit with its code."""
+    if fmt == "json":
+        click.echo(json.dumps({"ok": False, "exit_code": exc.exit_code, "diagnostics": exc.diagnostics()},
+                              ensure_ascii=False, indent=1))
+    else:
+        click.echo(exc.render(), err=True)
+    sys.exit(exc.exit_code)
 
 
-recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
-cache_opt = click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-                         help="Cache folder (default: the recipe's `cache:` or .humc/cache).")
-out_opt = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-                       help="Output root; the dataset goes to OUT/<name> (default: the recipe's output.dir or out).")
+def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.meta[FORMAT_KEY] = value
+    return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HumcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="humc")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, expose_value=False,
+              callback=_set_format, is_eager=True,
+              help="How errors are reported: compiler text on stderr (default) or JSON on stdout, for editors and CI.")
 def main() -> None:
     """humc — compile Hum recipes (.hum.yaml) into diverse NLU instruction datasets."""
-
-
-@main.command()
-@recipe_arg
-@reports_errors
-def check(recipe: Path) -> None:
-    """Validate RECIPE (YAML, expressions, stdlib names, sources) without building."""
-    r = load_recipe(recipe)
-    click.echo(f"{recipe}: ok — {len(r.tasks)} task(s), {len(r.sources)} source(s)")
-
-
-@main.command()
-@recipe_arg
-@cache_opt
-@out_opt
-@reports_errors
-def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
-    """Print the compiled execution graph with fingerprints and cache state."""
-    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
-    states = node_states(p)
-    table = Table(title=f"plan for {p.recipe.name}  (fingerprint {p.fingerprint[:16]})")
-    for col in ("node", "kind", "inputs", "fingerprint", "state"):
-        table.add_column(col)
-    for node in p.nodes:
-        state = states[node.id]
-        table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.fingerprint[:16],
-                      f"[green]{state}[/]" if state == "cached" else f"[yellow]{state}[/]")
-    out.print(table)
-
-
-@main.command("build")
-@recipe_arg
-@cache_opt
-@out_opt
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
-@click.option("--push", "push_after", is_flag=True, help="Publish to the Hub afterwards (uses the recipe's `publish:`).")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
-              help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
-@click.option("--ray-address", default=None, metavar="ADDR",
-              help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
-@reports_errors
-def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
-              executor: str | None, ray_address: str | None) -> None:
-    """Build the dataset described by RECIPE."""
-    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
-    result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
-    if not quiet:
-        print_summary(result)
-    written = next((s.records_out for s in result.stats if s.kind == "write"), 0)
-    if not written:
-        err.print("[yellow]warning:[/] the dataset is empty (0 records): check the sources, `where:` filters and "
-                  "`sample:`; the build summary shows where records were dropped")
-    click.echo(f"wrote {result.output_dir}")
-    if push_after:
-        from humc.cli.push import push_recipe_output
-
-        push_recipe_output(p.recipe)
-
-
-def print_summary(result: BuildResult) -> None:
-    table = Table(title="build summary")
-    for col, justify in (("node", "left"), ("status", "left"), ("in", "right"), ("out", "right"),
-                         ("time", "right"), ("notes", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for s in result.stats:
-        notes = ", ".join(f"{k}: {v}" for k, v in s.notes.items() if v)
-        if s.chunks_reused:
-            notes = (notes + ", " if notes else "") + f"{s.chunks_reused} chunk(s) resumed"
-        color = {"cached": "green", "resumed": "cyan"}.get(s.status, "yellow")
-        table.add_row(s.node, f"[{color}]{s.status}[/]", str(s.records_in), str(s.records_out),
-                      f"{s.seconds:.2f}s", notes)
-    hits = sum(s.status == "cached" for s in result.stats)
-    err.print(table)
-    err.print(f"{hits}/{len(result.stats)} node(s) from cache, {sum(s.seconds for s in result.stats):.2f}s")
-    llm = Counter()
-    for s in result.stats:
-        if s.kind in ("generate", "judge") and s.status != "cached":  # a cached node sent nothing this time
-            llm.update({k: v for k, v in s.notes.items() if k.startswith(("llm ", "prompt", "completion"))})
-    if any(s.kind in ("generate", "judge") for s in result.stats):
-        err.print(f"LLM this build: {llm['llm requests']} request(s) sent, {llm['llm cache hits']} cache hit(s), "
-                  f"{llm['llm retries']} retry(ies), {llm['prompt tokens']} prompt + "
-                  f"{llm['completion tokens']} completion token(s)")
-
-
-@main.command("stdlib")
-@click.argument("kind", required=False,
-                type=click.Choice(["tasks", "templates", "guidelines", "rules", "variants"]))
-@reports_errors
-def stdlib_cmd(kind: str | None) -> None:
-    """List the standard library's tasks, templates, guidelines, rules and format variants."""
-    from humc.recipe.stdlib import load_stdlib
-
-    lib = load_stdlib()
-    kinds = [kind] if kind else ["tasks", "templates", "guidelines", "rules", "variants"]
-    for k in kinds:
-        out.print(f"[bold]{k}[/]")
-        if k == "tasks":
-            for t in lib.tasks.values():
-                out.print(f"  {t.id:<28} {t.family:<15} columns: {', '.join(t.columns)}")
-        elif k == "templates":
-            for task, tpls in sorted(lib.templates.items()):
-                out.print(f"  {task:<28} {', '.join(sorted(tpls))}")
-        elif k == "guidelines":
-            for g in lib.guidelines.values():
-                out.print(f"  {g.id:<28} {g.language}  {g.title}")
-        elif k == "rules":
-            for r in lib.rules.values():
-                out.print(f"  {r.id:<28} {r.title}")
-        else:
-            for v in lib.variants.values():
-                out.print(f"  {v.id:<28} codec: {v.spec.codec}")
-
-
-from humc.cli.push import make_push_command  # noqa: E402
-
-main.add_command(make_push_command(reports_errors))
-
-from humc.assets.review import make_review_command  # noqa: E402
-from humc.assets.synth import make_synth_command  # noqa: E402
-
-main.add_command(make_synth_command(reports_errors))
-main.add_command(make_review_command(reports_errors))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from humc.dataset.writer import MANIFEST, sha256_file
+from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"

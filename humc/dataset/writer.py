@@ -10,58 +10,59 @@ when complete, so a failed or killed build never leaves partial output behind.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import math
 import os
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import Any
 
 from humc import __version__
+from humc.dataset.card import render_card
+from humc.dataset.cardinfo import card_info
+from humc.dataset.manifest import MANIFEST, output_is_current, read_manifest, sha256_file
 from humc.ir import Recipe
-
-if TYPE_CHECKING:
-    from humc.build.execute import Executor, NodeStats
-    from humc.build.plan import PlanNode
-
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("task", pa.string()), ("task_entry", pa.string()), ("family", pa.string()),
-    ("language", pa.string()), ("instruction", pa.string()), ("output", pa.string()), ("gold", pa.string()),
-    ("answer_format", pa.string()), ("template", pa.string()), ("labels", pa.list_(pa.string())),
-    ("guidelines", pa.list_(pa.string())), ("rules", pa.list_(pa.string())), ("source", pa.string()),
-    ("source_row", pa.int64()),
-])
-MANIFEST = "build.json"
+from humc.progress import Progress
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+@dataclass(frozen=True)
+class WriteJob:
+    """What the write stage needs from a build, and nothing of the executor: the split node's
+    ``counts`` and a reader of its record streams, the fingerprints, and the other nodes' metas
+    (for the card)."""
+
+    recipe: Recipe
+    fingerprint: str                                       # the write node's: the manifest proves it
+    plan_fingerprint: str
+    counts: dict[str, int]                                 # split -> records
+    records: Callable[[str], Iterator[dict[str, Any]]]     # split -> its records, in order
+    metas: Mapping[str, Mapping[str, Any]]
+    progress: Progress
 
 
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+@dataclass(frozen=True)
+class WriteResult:
+    meta: dict[str, Any]
+    records: int
+    cached: bool
+
+STRING_COLUMNS = ("id", "task", "task_entry", "family", "language", "instruction", "output", "gold", "answer_format",
+                  "template")
+LIST_COLUMNS = ("labels", "guidelines", "rules")
 
 
-def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
-    """True when the output folder holds exactly what this plan would write."""
-    folder = recipe.output.dir
-    manifest = read_manifest(folder)
-    if not manifest or manifest.get("fingerprint") != fingerprint:
-        return False
-    return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
-               for rel, digest in manifest.get("files", {}).items())
+@functools.lru_cache(maxsize=1)
+def parquet_schema() -> Any:
+    """The Parquet schema of every shard (pyarrow is imported here, on the write path only)."""
+    import pyarrow as pa
+
+    return pa.schema([*((name, pa.string()) for name in STRING_COLUMNS),
+                      *((name, pa.list_(pa.string())) for name in LIST_COLUMNS),
+                      ("source", pa.string()), ("source_row", pa.int64())])
 
 
 class _Stats:
@@ -104,17 +105,15 @@ def _quantile(histogram: Counter[int], lengths: list[int], rank: int) -> int:
     return lengths[-1]
 
 
-def write_dataset(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    recipe = ex.recipe
+def write_dataset(job: WriteJob) -> WriteResult:
+    """Write the dataset folder (or find it current) and return the manifest as the node's meta."""
+    recipe = job.recipe
     final = recipe.output.dir
-    if output_is_current(recipe, node.fingerprint):
-        stat.status = "cached"
+    if output_is_current(recipe, job.fingerprint):
         manifest = read_manifest(final) or {}
-        stat.records_in = stat.records_out = sum(manifest.get("counts", {}).values())
-        return {"chunks": {}, "manifest": manifest}
-    split_fp = ex.input_fp(node)
-    split_meta = ex.store.meta(split_fp) or {}
-    counts: dict[str, int] = split_meta.get("counts", {})
+        return WriteResult({"chunks": {}, "manifest": manifest}, sum(manifest.get("counts", {}).values()), True)
+    counts = job.counts
+    written = 0
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -125,26 +124,28 @@ def write_dataset(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
         for split, count in counts.items():
             if count == 0:
                 continue
-            split_files[split] = _write_split(ex, split_fp, split, count, recipe.output.shard_rows, tmp, stats)
-            stat.records_in += count
-        stat.records_out = stat.records_in
-        _write_card(ex, tmp, split_files, counts, stats)
+            split_files[split] = _write_split(job, split, count, tmp, stats)
+            written += count
+        _write_card(job, tmp, split_files, stats)
         files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest = {"fingerprint": node.fingerprint, "recipe": recipe.name, "humc_version": __version__,
+        manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
                     "counts": {k: v for k, v in counts.items() if v}, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"chunks": {}, "manifest": manifest}
+    return WriteResult({"chunks": {}, "manifest": manifest}, written, False)
 
 
-def _write_split(ex: Executor, split_fp: str, split: str, count: int, shard_rows: int, folder: Path,
-                 stats: _Stats) -> list[str]:
+def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _Stats) -> list[str]:
+    shard_rows = job.recipe.output.shard_rows
     shards = max(1, math.ceil(count / shard_rows))
     names = [f"data/{split}-{i:05d}-of-{shards:05d}.parquet" for i in range(shards)]
-    records = ex.store.records(split_fp, split)
-    with ex.progress.task(f"write {split}", total=count) as advance:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = job.records(split)
+    with job.progress.task(f"write {split}", total=count) as advance:
         for name in names:
             batch = []
             for record in records:
@@ -152,19 +153,15 @@ def _write_split(ex: Executor, split_fp: str, split: str, count: int, shard_rows
                 batch.append(record)
                 if len(batch) >= shard_rows:
                     break
-            table = pa.Table.from_pylist(batch, schema=SCHEMA)
+            table = pa.Table.from_pylist(batch, schema=parquet_schema())
             pq.write_table(table, folder / name, compression="zstd", row_group_size=min(shard_rows, 50_000))
             advance(len(batch))
     return names
 
 
-def _write_card(ex: Executor, folder: Path, split_files: dict[str, list[str]], counts: dict[str, int],
-                stats: _Stats) -> None:
-    from humc.dataset.card import render_card
-    from humc.dataset.cardinfo import card_info
-
-    info = card_info(ex.recipe, ex.plan.fingerprint, ex.metas, split_files,
-                     {k: v for k, v in counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
+def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], stats: _Stats) -> None:
+    info = card_info(job.recipe, job.plan_fingerprint, job.metas, split_files,
+                     {k: v for k, v in job.counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
                      stats.length_stats(),
                      {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")

@@ -8,6 +8,7 @@
 It knows spans (``humc.errors.Span``), not YAML.
 """
 
+from humc.errors import EvalError
 from humc.expr.ast import (
                            Attr,
                            Binary,
@@ -27,7 +28,7 @@ from humc.expr.ast import (
                            literal_value,
                            names_used,
 )
-from humc.expr.eval import EvalError, Evaluator
+from humc.expr.eval import Evaluator
 from humc.expr.parse import check_functions, parse_expr, parse_pipeline, parse_rule
 
 __all__ = ["Attr", "Binary", "Call", "EvalError", "Evaluator", "Expr", "Item", "ListLit", "Lit", "Name", "Pipeline",

@@ -9,14 +9,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from humc.errors import HumcError, type_name
+from humc.errors import EvalError, type_name
 from humc.expr import functions
 from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Source, Unary
-
-
-class EvalError(HumcError):
-    """An expression failed on a particular record."""
-
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,

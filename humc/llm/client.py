@@ -34,15 +34,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from humc.errors import LLMError
+from humc.errors import LLMError, RequestRejected
 
 CACHE_VERSION = "llm-v1"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
-
-
-class RequestRejected(LLMError):
-    """One request failed for a reason of its own (HTTP 400/413/422, a malformed completion):
-    callers may drop that record and go on, unlike endpoint-wide failures."""
 
 
 def open_cache(folder: Path) -> Any:

@@ -1,0 +1,70 @@
+"""`humc review`: accept, edit or reject proposals in the terminal or a local web page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from humc.assets.review import Terminal, list_items, load_context_recipe, resolve_paths, review
+from humc.assets.web import serve
+from humc.errors import HumcError
+from humc.recipe.lockfile import KINDS, load_lock
+
+
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def click_terminal() -> Terminal:
+    return Terminal(echo=click.echo, style=click.style, edit=lambda text: click.edit(text, extension=".txt"),
+                    choose=lambda question, choices, default: click.prompt(
+                        question, type=click.Choice(choices), show_choices=False, default=default))
+
+
+@click.command("review")
+@click.argument("target", metavar="RECIPE_OR_LOCK", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--accept-all", is_flag=True, help="Accept every proposed item (of --kind) without asking.")
+@click.option("--reject-all", is_flag=True, help="Reject every proposed item (of --kind) without asking.")
+@click.option("--list", "list_only", is_flag=True, help="Print the lockfile's items and their status.")
+@click.option("--kind", "only_kind", type=click.Choice(list(KINDS)), help="Only items of this kind.")
+@click.option("--web", is_flag=True, help="Review in a local web page (127.0.0.1 only) instead of the terminal.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port of the --web page (default: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="With --web: open the page in a browser.")
+def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool, only_kind: str | None,
+               web: bool, port: int | None, open_browser: bool) -> None:
+    """Accept, edit or reject the LLM proposals of a recipe's lockfile (written by `humc synth`).
+
+    Every decision is saved immediately; `q` quits and a later run resumes with what is left.
+    With --web the same is done in a local web page; Ctrl-C stops it.
+    """
+    lock_path, recipe_path = resolve_paths(target)
+    if not web and (port is not None or open_browser):
+        raise HumcError("--port and --open need --web")
+    if web:
+        if accept_all or reject_all or list_only:
+            raise HumcError("--web excludes --accept-all, --reject-all and --list")
+        _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
+        return
+    if list_only:
+        if not lock_path.exists():
+            raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first")
+        click.echo(list_items(load_lock(lock_path), only_kind))
+        return
+    recipe = None if (accept_all or reject_all) else load_context_recipe(recipe_path, _warn)
+    s = review(lock_path, accept_all=accept_all, reject_all=reject_all, only_kind=only_kind, recipe=recipe,
+               term=click_terminal())
+    parts = [f"{s.accepted} accepted" + (f" ({s.edited} edited)" if s.edited else ""), f"{s.rejected} rejected"]
+    if s.skipped:
+        parts.append(f"{s.skipped} skipped")
+    click.echo(f"{lock_path}: {', '.join(parts)}; {s.remaining} proposal(s) still awaiting review")
+
+
+def _serve_web(lock_path: Path, recipe_path: Path | None, only_kind: str | None, port: int, open_browser: bool) -> None:
+    if not lock_path.exists():
+        raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first to get proposals")
+    recipe = load_context_recipe(recipe_path, _warn)
+    app = serve(lock_path, recipe, port=port, open_browser=open_browser, initial_kind=only_kind, echo=click.echo)
+    lock = load_lock(lock_path)
+    counts = ", ".join(f"{lock.count(s)} {s}" for s in ("proposed", "accepted", "rejected"))
+    click.echo(f"\nreview saved: {lock_path}: {app.decisions} decision(s) this session; {counts}")

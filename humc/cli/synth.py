@@ -1,0 +1,29 @@
+"""`humc synth`: ask a recipe's models to propose assets for review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from humc.assets.synth import synthesize
+from humc.build.compiler import load_recipe
+from humc.cli.params import recipe_arg
+
+
+@click.command("synth")
+@recipe_arg
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache folder (default: the recipe's `cache:` or .humc/cache); LLM answers go to CACHE/llm.")
+def synth(recipe: Path, cache_dir: Path | None) -> None:
+    """Ask the recipe's models to propose templates, guidelines and rules (for entries with `synth:`).
+
+    Proposals are added to the lockfile next to the recipe (RECIPE.lock) for `humc review`;
+    reviewed decisions are never overwritten. LLM answers are cached: a re-run sends no request.
+    """
+    report = synthesize(load_recipe(recipe), cache_dir=cache_dir)
+    click.echo(report.render())
+    if report.awaiting:
+        click.echo(f"{report.awaiting} proposal(s) awaiting review: humc review {recipe}")
+    else:
+        click.echo("no proposal awaiting review")
