@@ -78,7 +78,7 @@ def source_digest(src: SourceDef) -> str:
     for path in files:
         if path is None:
             continue
-        h.update(str(path.relative_to(src.path) if src.path.is_dir() else "").encode())  # type: ignore[union-attr]
+        h.update(str(path.relative_to(src.path) if src.path is not None and src.path.is_dir() else "").encode())
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
@@ -95,7 +95,7 @@ def read_source(src: SourceDef) -> Iterator[Row]:
 
 
 def _enc(src: SourceDef) -> str:
-    return src.options.get("encoding", "utf-8-sig")  # utf-8, ignoring the BOM spreadsheet exports write
+    return str(src.options.get("encoding", "utf-8-sig"))  # utf-8, ignoring the BOM spreadsheet exports write
 
 
 def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
@@ -171,7 +171,7 @@ def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool =
 def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> str:
     if not isinstance(obj.get(key), str):
         raise _fail(src, 1, f"{where} has no string '{key}'", "SQuAD JSON")
-    return obj[key]
+    return str(obj[key])
 
 
 def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
@@ -217,7 +217,8 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     sep = src.options.get("separator")
     doc_start = src.options.get("doc_start", "-DOCSTART-")
     names = src.options.get("columns")
-    row, sentence, start_line = 0, [], 1
+    row, start_line = 0, 1
+    sentence: list[tuple[int, list[str]]] = []
     with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from humc.answers.table import AnswerTable
+from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError
 
 Row = tuple[str, ...]
@@ -138,7 +138,7 @@ def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed:
     codec = CODECS[spec.codec]
     own_empty = codec.empty(table.cardinality, language)
     if not table.rows and (empty is not None or own_empty is not None):
-        return empty if empty is not None else own_empty
+        return empty if empty is not None else own_empty or ""
     s = {**settings(spec), "language": language}
     rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
     return codec.render(table, s, rng)
@@ -154,11 +154,11 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     stripped = _unfence(text) if unfence else text.strip()
     codec = CODECS[spec.codec]
     if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
-        return AnswerTable(fields, (), cardinality)
+        return AnswerTable(fields, (), as_cardinality(cardinality))
     rows = codec.parse(stripped, fields, cardinality)
     if cardinality == "one" and len(rows) > 1:
         raise FormatParseError(f"expected one answer, found {len(rows)}")
-    return AnswerTable(fields, tuple(rows), cardinality)
+    return AnswerTable(fields, tuple(rows), as_cardinality(cardinality))
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ def _render_md_list(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
 
 
 def _parse_md_list(text: str, fields: Row, cardinality: str) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for line in (ln.strip() for ln in text.split("\n")):
         if not line:
             continue
@@ -439,7 +439,7 @@ def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
 
 
 def _unquote(token: str) -> str:
-    return json.loads(token)
+    return str(json.loads(token))
 
 
 def _parse_natural(text: str, fields: Row, cardinality: str) -> list[Row]:

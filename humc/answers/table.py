@@ -15,6 +15,15 @@ from typing import Literal
 Cardinality = Literal["one", "many"]
 
 
+def as_cardinality(value: str) -> Cardinality:
+    """A task's cardinality string, checked ("one" or "many")."""
+    if value == "one":
+        return "one"
+    if value == "many":
+        return "many"
+    raise ValueError(f"cardinality must be 'one' or 'many', not {value!r}")
+
+
 @dataclass(frozen=True)
 class AnswerTable:
     fields: tuple[str, ...]

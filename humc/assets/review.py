@@ -178,14 +178,14 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
         if not labels and not text.strip():
             raise HumcError("a guideline needs `labels:` or `text:`")
         return replace(item, labels={str(k): v.strip() for k, v in labels.items()}, text=text.strip(), edited=True)
-    text, then, when = data.get("text"), data.get("then"), data.get("when") or None
+    sentence, then, when = data.get("text"), data.get("then"), data.get("when") or None
     if entry is not None:
-        reason = check_rule(entry, text, then, when, rule_names(entry, ctx.constants))
+        reason = check_rule(entry, sentence, then, when, rule_names(entry, ctx.constants))
     else:
-        reason = _check_rule_alone(text, then, when)
-    if reason is not None:
-        raise HumcError(f"the edited rule is invalid: {reason}")
-    return replace(item, text=text.strip(), then=then.strip(), when=when.strip() if when else None, edited=True)
+        reason = _check_rule_alone(sentence, then, when)
+    if reason is not None or not isinstance(sentence, str) or not isinstance(then, str):
+        raise HumcError(f"the edited rule is invalid: {reason or 'text and then must be strings'}")
+    return replace(item, text=sentence.strip(), then=then.strip(), when=when.strip() if when else None, edited=True)
 
 
 def _check_rule_alone(text: Any, then: Any, when: Any) -> str | None:

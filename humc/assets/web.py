@@ -148,7 +148,7 @@ def _item_html(app: ReviewApp, item: LockItem, filters: dict[str, str],
     if item.base:
         head += f" — paraphrase of <code>{_h(item.base)}</code>"
     err_here = error is not None and error[0] == item.id
-    text = error[2] if err_here else edit_text(item)
+    text = error[2] if error is not None and err_here else edit_text(item)
     hidden = _hidden(app, item, filters)
     buttons = "".join(
         f'<form class="inline" method="post" action="/decide">{hidden}'
@@ -160,7 +160,7 @@ def _item_html(app: ReviewApp, item: LockItem, filters: dict[str, str],
             f'<p class="meta">status: <b>{_h(status)}</b> · proposed by {_h(item.model or "?")} · '
             f"language: {_h(item.language)}</p>"
             f"{_body_html(item, app.ctx)}"
-            + (f'<p class="err">invalid edit: {_h(error[1])}</p>' if err_here else "")
+            + (f'<p class="err">invalid edit: {_h(error[1])}</p>' if error is not None and err_here else "")
             + f'<div class="actions">{buttons}</div>'
             f'<details{" open" if err_here else ""}><summary>Edit</summary>'
             f'<form method="post" action="/decide">{hidden}'
@@ -237,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, _simple_page(f"{status.value} {status.phrase}", text), headers)
 
     def _host_ok(self) -> bool:
-        port = self.server.server_address[1]
+        port = _port(self.server)
         host = (self.headers.get("Host") or "").lower()
         return host in {f"127.0.0.1:{port}", f"localhost:{port}"}
 
@@ -245,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is None:
             return True
-        port = self.server.server_address[1]
+        port = _port(self.server)
         return origin.lower() in {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
 
     @staticmethod
@@ -312,6 +312,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(HTTPStatus.UNPROCESSABLE_ENTITY, page)
         q = urlencode({**{k: v for k, v in filters.items() if v}, "msg": message})
         self._send(HTTPStatus.SEE_OTHER, _simple_page("saved", message), {"Location": f"/?{q}#item-{item_id}"})
+
+
+def _port(server: Any) -> int:
+    """The TCP port a (loopback, IPv4) server listens on."""
+    return int(server.server_address[1])
 
 
 class ReviewServer(ThreadingHTTPServer):

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError
@@ -69,13 +69,14 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
     manifest, files = verify_build(folder)
     endpoint = (endpoint or _default_endpoint()).rstrip("/")
     with _hub_errors(repo_id, endpoint, revision):
-        return _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
-                     endpoint=endpoint, commit_message=commit_message)
+        result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
+                       endpoint=endpoint, commit_message=commit_message)
+    return result
 
 
 def check_repo_id(repo_id: str) -> None:
     from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
+    from huggingface_hub.utils._validators import validate_repo_id
 
     hint = "a dataset repository is named ORG/NAME, e.g. my-org/my-dataset"
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
@@ -201,12 +202,12 @@ def _same(local: LocalFile, remote: Any) -> bool:
     if remote is None or remote.size is None:
         return False
     if remote.lfs is not None:
-        return remote.lfs.sha256 == local.sha256 and remote.lfs.size == local.size
+        return bool(remote.lfs.sha256 == local.sha256 and remote.lfs.size == local.size)
     if remote.size != local.size:
         return False
     from huggingface_hub.utils.sha import git_hash
 
-    return remote.blob_id == git_hash(local.local.read_bytes())
+    return bool(remote.blob_id == git_hash(local.local.read_bytes()))
 
 
 def _is_shard(path: str) -> bool:
@@ -245,7 +246,7 @@ class _hub_errors:
     def __enter__(self) -> _hub_errors:
         return self
 
-    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, (PublishError, KeyboardInterrupt)):
             return False
         mapped = _map_error(exc, self.repo_id, self.endpoint, self.revision)

@@ -26,7 +26,7 @@ import yaml
 from humc.answers.ops import COLUMN_OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Source, check_functions, names_used, parse_expr, parse_pipeline
-from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.stdlib import compile_ops, digest
 from humc.recipe.yamlsrc import Node, load_yaml
@@ -127,11 +127,11 @@ def load_lock(path: Path) -> Lockfile:
     root = load_yaml(path)
     what = f"lockfile {path.name}"
     check_keys(root, ["humc_lock", "recipe", "items"], what, required=["humc_lock", "items"])
-    version = root.get("humc_lock")
+    version = root.require("humc_lock")
     if isinstance(version.value, bool) or version.value != LOCK_VERSION:
         raise RecipeError(f"unsupported lockfile version {version.value!r}", version.span,
                           expected=f"humc_lock: {LOCK_VERSION}")
-    items_node = root.get("items")
+    items_node = root.require("items")
     items: list[LockItem] = []
     if items_node.value is not None:
         expect_kind(items_node, "list", what=f"'items' of {what}")
@@ -139,7 +139,7 @@ def load_lock(path: Path) -> Lockfile:
         for i, node in enumerate(items_node.value):
             item = _item(node, f"item #{i + 1} of {what}")
             if item.id in seen:
-                raise RecipeError(f"duplicate item id '{item.id}'", node.get("id").span,
+                raise RecipeError(f"duplicate item id '{item.id}'", node.require("id").span,
                                   notes=[f"first used at {seen[item.id].span('id')}"])
             seen[item.id] = item
             items.append(item)
@@ -147,10 +147,10 @@ def load_lock(path: Path) -> Lockfile:
 
 
 def _choice(node: Node, key: str, choices: Iterable[str], what: str) -> str:
-    value = req(node, key, "string", what)
+    value: str = req(node, key, "string", what)
     choices = list(choices)
     if value not in choices:
-        raise RecipeError(f"invalid {key} '{value}' in {what}", node.get(key).span,
+        raise RecipeError(f"invalid {key} '{value}' in {what}", node.require(key).span,
                           expected="one of: " + ", ".join(choices), hint=did_you_mean(value, choices))
     return value
 
@@ -284,7 +284,7 @@ def rule_names(entry: TaskEntry, constants: Iterable[str] = ()) -> set[str]:
 
 def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] | None = None,
                  when_src: Source | None = None, then_src: Source | None = None
-                 ) -> tuple[Compiled | None, tuple]:
+                 ) -> tuple[Compiled | None, tuple[AnswerOp, ...]]:
     """Compile a rule's `when` / `then`; RecipeError (located when sources are) if invalid."""
     compiled_when = None
     if when is not None and str(when).strip():

@@ -78,13 +78,13 @@ def load_task(path: Path) -> TaskDef:
                required=["id", "family", "inputs", "answer"])
     family = req(node, "family", "string", what)
     if family not in FAMILIES:
-        raise RecipeError(f"unknown task family '{family}'", node.get("family").span,
+        raise RecipeError(f"unknown task family '{family}'", node.require("family").span,
                           expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES))
-    answer = node.get("answer")
+    answer = node.require("answer")
     check_keys(answer, ["field", "columns", "cardinality"], f"'answer' of {what}", required=["field", "columns"])
     cardinality = opt(answer, "cardinality", "string", what, "many")
     if cardinality not in ("one", "many"):
-        raise RecipeError("cardinality must be 'one' or 'many'", answer.get("cardinality").span)
+        raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span)
     schema = node.get("schema")
     schema_column = None
     columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
@@ -92,7 +92,7 @@ def load_task(path: Path) -> TaskDef:
         check_keys(schema, ["column"], f"'schema' of {what}", required=["column"])
         schema_column = req(schema, "column", "string", what)
         if schema_column not in columns:
-            raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.get("column").span,
+            raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.require("column").span,
                               expected="one of: " + ", ".join(columns))
     hf = node.get("hf")
     hf_plain = hf.plain() if hf is not None else {}
@@ -142,9 +142,9 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
         texts = {"en": text.value} if text.kind == "string" else {k: str(v) for k, v in opt(node, "text", "mapping", what).items()}
     when = None
     if node.get("when") is not None:
-        src = expr_source(node.get("when"))
+        src = expr_source(node.require("when"))
         when = Compiled(parse_expr(src.text, src), src)
-    then_src = expr_source(node.get("then"))
+    then_src = expr_source(node.require("then"))
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
@@ -182,16 +182,16 @@ def load_variant(path: Path) -> Variant:
     node, sha = _asset(path)
     what = f"variant {path.name}"
     check_keys(node, ["id", "codec", "options", "modifiers", "text"], what, required=["id", "codec"])
-    modifiers = []
+    modifiers: list[tuple[str, dict[str, Any]]] = []
     for text, item in string_list(node.get("modifiers"), "modifiers"):
         src = expr_source(item)
         modifiers.extend(_modifier(c, src) for c in call_parts(parse_pipeline(text, src)))
     spec = formats.FormatSpec(req(node, "codec", "string", what), opt(node, "options", "mapping", what, {}) or {},
                               tuple(modifiers))
     _check_spec(spec, node.span)
-    text = opt(node, "text", ("mapping", "string"), what, {}) or {}
+    sentences = opt(node, "text", ("mapping", "string"), what, {}) or {}
     return Variant(id=req(node, "id", "string", what), spec=spec,
-                   text={"en": text} if isinstance(text, str) else dict(text), digest=sha)
+                   text={"en": sentences} if isinstance(sentences, str) else dict(sentences), digest=sha)
 
 
 def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:

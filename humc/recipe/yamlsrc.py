@@ -14,6 +14,8 @@ import yaml
 
 from humc.errors import RecipeError, Span, type_name
 
+__all__ = ["Node", "load_yaml", "load_yaml_text", "type_name"]
+
 
 @dataclass
 class Node:
@@ -35,6 +37,13 @@ class Node:
 
     def get(self, key: str) -> Node | None:
         return self.value.get(key) if isinstance(self.value, dict) else None
+
+    def require(self, key: str) -> Node:
+        """The child under ``key``; a located error when this mapping lacks it."""
+        child = self.get(key)
+        if child is None:
+            raise RecipeError(f"missing required key '{key}'", self.span, expected=f"`{key}:` in this mapping", code="E0006")
+        return child
 
     def plain(self) -> Any:
         """The value with every Node unwrapped (plain Python data)."""
