@@ -1,0 +1,1 @@
+"""Plan and run: ``ir.Recipe`` -> ``Plan`` (content-addressed DAG) -> cached chunks -> dataset."""
