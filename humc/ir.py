@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.answers.formats import FormatSpec
+from humc.errors import Span
 from humc.expr import Expr, Source
 from humc.llm.client import ModelConfig
 
@@ -51,6 +52,12 @@ class Template:
     text: str
     path: str
     digest: str
+    line: int = 1     # the line of `path` where `text` starts (>1 for a lockfile item's block scalar)
+
+    @property
+    def origin(self) -> Span:
+        """Where line 1 of the template text is, for located render errors."""
+        return Span(self.path, self.line, 1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Variant:
     spec: FormatSpec
     text: dict[str, str]           # language -> Jinja2 format instruction
     digest: str
+    origins: tuple[tuple[str, Span], ...] = field(default=(), compare=False)  # language -> where its text starts
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,7 @@ class LLMStep:
     kind: str                  # "generate" | "judge"
     model: str
     prompt: str | None = None  # Jinja2 template over the record; None: the built-in prompt
+    prompt_origin: Span | None = field(default=None, compare=False)  # where an inline prompt's text starts
     field: str | None = None   # generate: the field to fill
     overwrite: bool = False    # generate: also replace non-empty values
     min_score: int = 4         # judge

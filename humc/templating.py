@@ -1,54 +1,252 @@
-"""Jinja2 for instruction templates: one strict environment, rendering, and compile-time checks.
+"""Jinja2 for every template humc renders: one sandboxed environment factory, bounded rendering, compile-time checks.
 
-Shared by the validator (which checks every chosen template before any data is read) and the
-render stage; StrictUndefined turns a misspelt variable into an error instead of empty text.
+Instruction templates (stdlib, added stdlib folders, accepted lockfile paraphrases), format-variant sentences,
+LLM prompts, synth's paraphrase checks, review edits and the user's dataset-card template all go through
+``environment()`` here; no other module builds a Jinja2 environment.
+
+Decisions a reader would otherwise undo:
+
+- **Sandboxed.** Templates come from places a build must not trust blindly (LLM-proposed paraphrases, added stdlib
+  folders, recipe prompts, card templates), so the environment is Jinja2's ``ImmutableSandboxedEnvironment``: private
+  attributes (``__class__``, ``__globals__``, ``_TemplateReference__context``), Python internals (``mro``, frames,
+  code objects) and mutating methods (``list.append``, ``dict.update``) are refused while rendering. A refusal is a
+  located ``RecipeError`` E2012. ``template_problem``/``syntax_problem`` also refuse the literal spellings (names
+  starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
+- **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
+  loop never builds the whole string); string/list repetition and ``**`` are bounded before they run; ``range`` is
+  bounded by the sandbox (``MAX_RANGE``). Going over a limit, and the overflow/recursion errors the sandbox raises,
+  are E0010. A template is not a CPU-time sandbox beyond this: nested loops over bounded ranges still take time.
+- **Strict.** ``StrictUndefined`` turns a misspelt variable into an error instead of empty text.
+- **Two flavours, same options as before.** ``text`` (instructions, prompts, variant sentences: ``trim_blocks`` and
+  ``lstrip_blocks``, the result is stripped) and ``document`` (the card: whitespace kept as written).
+- **Located.** Errors point at ``origin`` (where line 1 of the template text is: a ``.j2`` file, or a YAML scalar in
+  a recipe or lockfile) shifted by the template line Jinja2 reports.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, SecurityError
 
-from humc.errors import HumcError
+from humc.errors import HumcError, RecipeError, Span
+
+MAX_RENDERED_CHARS = 1 << 20
+"""The most characters one rendered instruction, prompt, format sentence or card may have (1 MiB of text)."""
+
+MAX_POWER_BITS = 1 << 12
+"""`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
+
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "TEMPLATE_VARIABLES", "TemplateProblem", "environment",
+           "render", "render_template", "syntax_problem", "template_problem", "template_span",
+           "template_variables"]
+
+TEMPLATE_VARIABLES = ("labels", "label_definitions", "guidelines", "rules", "columns", "option_labels",
+                      "format_instruction")
+
+ALLOWED = ("templates may use the variables humc gives them, their items and public attributes, and Jinja2's "
+           "filters and tests; names starting with '_', Python internals (mro, __globals__, …) and methods that "
+           "change a value (append, update, …) are refused")
+
+# Attribute names refused at compile time besides those starting with '_': the sandbox's list of Python internals.
+INTERNAL_ATTRIBUTES = frozenset({"mro", "func_globals", "func_code", "func_closure", "f_globals", "f_locals",
+                                 "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code", "im_func",
+                                 "im_self", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code"})
 
 
-@functools.lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+class TemplateLimitError(jinja2.TemplateRuntimeError):
+    """A template went over one of the limits above (raised while rendering)."""
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    # intercepted: checked before they run (and never constant-folded at compile time)
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
+        if op == "*":
+            _check_repeat(left, right)
+        elif op == "**":
+            _check_power(left, right)
+        return super().call_binop(context, op, left, right)
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS:
+            raise TemplateLimitError(f"repeating a value of length {len(seq)} {n} times goes over the limit of "
+                                     f"{MAX_RENDERED_CHARS} items")
+
+
+def _check_power(base: Any, exp: Any) -> None:
+    if isinstance(base, int) and isinstance(exp, int) and exp > 0 and base.bit_length() * exp > MAX_POWER_BITS:
+        raise TemplateLimitError(f"{base} ** {exp} is a number of more than {MAX_POWER_BITS} bits")
+
+
+@functools.lru_cache(maxsize=2)
+def environment(flavour: str = "text") -> jinja2.Environment:
+    """The shared sandboxed environment: ``text`` (instructions, prompts, format sentences) or ``document`` (card)."""
+    if flavour == "document":
+        env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    else:
+        env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
+                       lstrip_blocks=True, autoescape=False)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     return env
 
 
 @functools.lru_cache(maxsize=256)
-def _jinja(text: str) -> jinja2.Template:
-    return _environment().from_string(text)
+def _compiled(text: str, flavour: str) -> jinja2.Template:
+    return environment(flavour).from_string(text)
 
 
-TEMPLATE_VARIABLES = ("labels", "label_definitions", "guidelines", "rules", "columns", "option_labels",
-                      "format_instruction")
+def template_span(origin: Span | None, line: int) -> Span | None:
+    """The file position of template line ``line`` when the template text starts at ``origin``."""
+    if origin is None:
+        return None
+    return Span(origin.file, origin.line + max(line, 1) - 1, origin.col if line <= 1 else 1)
 
 
-def template_problem(text: str, inputs: Sequence[str]) -> tuple[str, int] | None:
-    """(what is wrong, line) for an instruction template that cannot render, or None."""
+# ----------------------------------------------------------------------------- compile-time checks
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Why a template cannot be used, found without rendering it: E2011 (syntax, unknown variable) or E2012 (unsafe)."""
+
+    message: str
+    line: int
+    code: str = "E2011"
+    hint: str | None = None
+
+    def error(self, what: str, origin: Span | None, **kwargs: Any) -> RecipeError:
+        """The located diagnostic: ``what`` names the template (e.g. "template 'ner/en_1'")."""
+        return RecipeError(f"{what}: {self.message}", template_span(origin, self.line), code=self.code,
+                           hint=kwargs.pop("hint", None) or self.hint, **kwargs)
+
+
+def _is_unsafe_name(name: str) -> bool:
+    return name.startswith("_") or name in INTERNAL_ATTRIBUTES
+
+
+def _unsafe_names(ast: jinja2.nodes.Template) -> Iterator[tuple[str, int]]:
+    """(name, line) of each attribute, item or variable the template spells out that the sandbox would refuse."""
+    for node in ast.find_all((jinja2.nodes.Getattr, jinja2.nodes.Getitem, jinja2.nodes.Filter, jinja2.nodes.Name)):
+        name: Any = None
+        if isinstance(node, jinja2.nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, jinja2.nodes.Getitem) and isinstance(node.arg, jinja2.nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, jinja2.nodes.Filter) and node.name == "attr" and node.args \
+                and isinstance(node.args[0], jinja2.nodes.Const):
+            name = node.args[0].value
+        elif isinstance(node, jinja2.nodes.Name) and node.ctx == "load" and node.name.startswith("__"):
+            name = node.name
+        if isinstance(name, str) and _is_unsafe_name(name):
+            yield name, node.lineno
+
+
+def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
     try:
-        ast = _environment().parse(text)
+        ast = environment(flavour).parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        return f"template syntax error: {exc.message}", exc.lineno or 1
-    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(inputs) - set(TEMPLATE_VARIABLES))
+        return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1)
+    for name, line in _unsafe_names(ast):
+        return TemplateProblem(f"template uses '{name}', which the template sandbox refuses", line, "E2012", ALLOWED)
+    return ast
+
+
+def syntax_problem(text: str, *, flavour: str = "text") -> TemplateProblem | None:
+    """A syntax error or unsafe construct in a template whose variables are not known in advance, or None."""
+    parsed = _parse(text, flavour)
+    return parsed if isinstance(parsed, TemplateProblem) else None
+
+
+def template_variables(text: str) -> set[str]:
+    """The variables a (syntactically valid) template reads from its caller."""
+    return set(jinja2.meta.find_undeclared_variables(environment().parse(text)))
+
+
+def template_problem(text: str, inputs: Sequence[str],
+                     available: Sequence[str] = TEMPLATE_VARIABLES) -> TemplateProblem | None:
+    """What is wrong with an instruction template before it renders (syntax, unsafe names, unknown variables), or None.
+
+    ``inputs`` are the task's input fields; ``available`` the variables every render provides besides them.
+    """
+    parsed = _parse(text, "text")
+    if isinstance(parsed, TemplateProblem):
+        return parsed
+    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - set(inputs) - set(available))
     if unknown:
         line = next((i for i, ln in enumerate(text.splitlines(), 1) if unknown[0] in ln), 1)
-        return (f"template uses unknown variable(s) {', '.join(unknown)} (available: "
-                f"{', '.join([*inputs, *TEMPLATE_VARIABLES])})"), line
+        return TemplateProblem(f"template uses unknown variable(s) {', '.join(unknown)} (available: "
+                               f"{', '.join([*inputs, *available])})", line)
     return None
 
 
-def render_template(text: str, variables: Mapping[str, Any], where: str) -> str:
+# ----------------------------------------------------------------------------- rendering
+
+
+def _template_line(tb: TracebackType | None) -> int:
+    """The template line of the innermost template frame of a traceback Jinja2 rewrote (1 when there is none)."""
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _bounded(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+    parts, size = [], 0
+    for chunk in template.generate(**variables):
+        size += len(chunk)
+        if size > MAX_RENDERED_CHARS:
+            raise TemplateLimitError(f"the rendered text is longer than {MAX_RENDERED_CHARS} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | None = None, *,
+           flavour: str = "text") -> str:
+    """Render ``text`` in the sandbox; every failure is a ``HumcError`` located at ``origin`` + the template line.
+
+    ``where`` names the template in messages ("mrc_extractive/en_1", "variant json", "generate prompt").
+    """
     try:
-        return _jinja(text).render(**variables).strip()
+        template = _compiled(text, flavour)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _located(RecipeError, where, f"template syntax error: {exc.message}", origin, exc.lineno or 1,
+                       "E2011") from None
+    try:
+        return _bounded(template, variables)
+    except SecurityError as exc:
+        raise _located(RecipeError, where, f"unsafe: {exc}", origin, _template_line(exc.__traceback__), "E2012",
+                       hint=ALLOWED) from None
+    except (TemplateLimitError, OverflowError, RecursionError, MemoryError) as exc:
+        message = "macros call each other too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise _located(HumcError, where, f"goes over a limit: {message}", origin, _template_line(exc.__traceback__),
+                       "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "
+                                     f"range() at most {MAX_RANGE} items") from None
     except jinja2.TemplateError as exc:
-        raise HumcError(f"template {where}: {exc}") from None
+        raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
+
+
+def _located(cls: type[HumcError], where: str, message: str, origin: Span | None, line: int, code: str,
+             hint: str | None = None) -> HumcError:
+    """The error at the template line; without a file to point into, the message names the line."""
+    span = template_span(origin, line)
+    at = "" if span is not None else f", line {line}"
+    return cls(f"template {where}{at}: {message}", span, code=code, hint=hint)
+
+
+def render_template(text: str, variables: Mapping[str, Any], where: str, origin: Span | None = None) -> str:
+    """An instruction, prompt or format sentence: rendered in the ``text`` flavour, stripped."""
+    return render(text, variables, where, origin).strip()
+

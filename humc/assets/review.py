@@ -18,6 +18,7 @@ from humc.build.compiler import load_recipe
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
 from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_lock, lock_path_for, recipe_path_for, rule_names, save_lock
+from humc.templating import syntax_problem
 
 
 def _plain(text: str, **_style: Any) -> str:
@@ -153,14 +154,11 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
             if reason is not None and reason != "identical to the original template":
                 raise HumcError(f"the edited template {reason}")
         else:
-            import jinja2
-
-            from humc.assets.synth import _env
-            try:
-                _env().parse(text)
-            except jinja2.TemplateSyntaxError as exc:
-                raise HumcError(f"the edited template is not valid Jinja2 (line {exc.lineno}: {exc.message})") \
-                    from None
+            problem = syntax_problem(text)
+            if problem is not None:
+                what = "is unsafe" if problem.code == "E2012" else "is not valid Jinja2"
+                raise HumcError(f"the edited template {what} (line {problem.line}: {problem.message})",
+                                code=problem.code, hint=problem.hint)
         return replace(item, text=text, edited=True)
     try:
         data = yaml.safe_load(new)

@@ -30,6 +30,7 @@ from humc.errors import HumcError, RecipeError
 from humc.ir import Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
 from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
+from humc.templating import render_template, syntax_problem, template_variables
 
 ATTEMPTS = 3
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (简体中文)"}
@@ -81,15 +82,6 @@ class SynthReport:
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
-def _env() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
-    return env
-
-
 def _norm_tag(tag: str) -> str:
     inner = tag[2:-2].strip("-+ \t\n")
     return tag[:2] + re.sub(r"\s+", "", inner.replace('"', "'")) + tag[-2:]
@@ -120,18 +112,14 @@ def dummy_contexts(task: Any) -> list[dict[str, Any]]:
 
 def check_paraphrase(original: str, text: str, task: Any) -> str | None:
     """Why ``text`` is not a faithful paraphrase of template ``original`` (None when it is)."""
-    import jinja2
-    from jinja2 import meta
-
     if not isinstance(text, str) or not text.strip():
         return "empty text"
-    env = _env()
-    try:
-        ast = env.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        return f"not a valid Jinja2 template (line {exc.lineno}: {exc.message})"
-    want = meta.find_undeclared_variables(env.parse(original))
-    got = meta.find_undeclared_variables(ast)
+    problem = syntax_problem(text)
+    if problem is not None:
+        if problem.code == "E2012":
+            return f"unsafe template (line {problem.line}: {problem.message})"
+        return f"not a valid Jinja2 template (line {problem.line}: {problem.message})"
+    want, got = template_variables(original), template_variables(text)
     if got != want:
         parts = []
         if want - got:
@@ -151,8 +139,10 @@ def check_paraphrase(original: str, text: str, task: Any) -> str | None:
         return "does not keep every placeholder/statement: " + "; ".join(parts)
     for ctx in dummy_contexts(task):
         try:
-            env.from_string(text).render(**ctx)
-        except Exception as exc:  # jinja2 errors, or a filter failing on the dummy values
+            render_template(text, ctx, "paraphrase")
+        except HumcError as exc:
+            return f"does not render ({exc.message})"
+        except Exception as exc:  # a filter failing on the dummy values (TypeError, ValueError, …)
             return f"does not render ({type(exc).__name__}: {exc})"
     if _norm_text(text) == _norm_text(original):
         return "identical to the original template"

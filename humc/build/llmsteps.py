@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from humc.answers import formats
+from humc.errors import Span
 from humc.ir import LLMStep, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
 from humc.resources import stdlib_dir
@@ -26,8 +27,17 @@ from humc.recipe.validate_llm import model_settings
 JSON_SPEC = formats.FormatSpec("json")
 
 
+def _builtin_prompt(step: LLMStep) -> Path:
+    return stdlib_dir() / "prompts" / f"{step.kind}.j2"
+
+
 def prompt_text(step: LLMStep) -> str:
-    return step.prompt if step.prompt is not None else (stdlib_dir() / "prompts" / f"{step.kind}.j2").read_text("utf-8")
+    return step.prompt if step.prompt is not None else _builtin_prompt(step).read_text("utf-8")
+
+
+def prompt_origin(step: LLMStep) -> Span | None:
+    """Where line 1 of the step's prompt is: in the recipe for an inline prompt, else the stdlib file."""
+    return step.prompt_origin if step.prompt is not None else Span(str(_builtin_prompt(step)), 1, 1)
 
 
 def step_config(step: LLMStep, model: ModelConfig) -> dict[str, Any]:
@@ -73,7 +83,8 @@ class StepRunner:
         task = self.entry.task
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text]}
-        return [{"role": "user", "content": render_template(self.prompt, variables, f"{self.step.kind} prompt")}]
+        content = render_template(self.prompt, variables, f"{self.step.kind} prompt", prompt_origin(self.step))
+        return [{"role": "user", "content": content}]
 
     # ------------------------------------------------------------ generate
 

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
-from humc.errors import HumcError, RecordError
+from humc.errors import HumcError, RecordError, Span
 from humc.expr import Evaluator
 from humc.ir import PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
@@ -175,7 +175,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
         rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
         shown = _sample_labels(ctx, state.table, rng)
         variables = _template_vars(entry, record, shown, variant, declared_empty(entry.rules))
-        instruction = render_template(template.text, variables, f"{template.task}/{template.id}")
+        instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
         output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30), language=entry.language)
         yield {
             "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], k):016x}",
@@ -228,18 +228,25 @@ def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
         rules=[r.text.get(lang) or r.text.get("en", "") for r in entry.rules if r.text],
         columns=list(entry.task.columns),
         option_labels=list(record.get("option_labels") or OPTION_LETTERS[:len(options)]),
-        format_instruction=_format_instruction(variant.text.get(lang) or variant.text.get("en", ""),
+        format_instruction=_format_instruction(*_variant_text(variant, lang),
                                                tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                                                entry.task.cardinality, empty, variant.id),
     )
     return variables
 
 
+def _variant_text(variant: Variant, lang: str) -> tuple[str, Span | None]:
+    """The variant's instruction sentence in ``lang`` (else English) and where it starts in its file."""
+    chosen = lang if variant.text.get(lang) else "en"
+    return variant.text.get(chosen, ""), dict(variant.origins).get(chosen)
+
+
 @functools.lru_cache(maxsize=1024)
-def _format_instruction(text: str, fields: tuple[str, ...], cardinality: str, empty: str | None, variant_id: str) -> str:
+def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...], cardinality: str, empty: str | None,
+                        variant_id: str) -> str:
     """A variant's instruction sentence: the same for every record of an entry, so rendered once."""
     return render_template(text, {"fields": list(fields), "cardinality": cardinality, "empty": empty},
-                           f"variant {variant_id}")
+                           f"variant {variant_id}", origin)
 
 
 def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> str | None:

@@ -19,7 +19,8 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
+from humc.templating import render
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -266,28 +267,24 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def _render_user_template(info: CardInfo, body: str) -> str:
-    import jinja2
-
+    """The user's card template (a file path, or template text itself) rendered in the shared sandbox."""
     source = info.user_template or ""
-    where = "the card template"
+    where, origin = "of the dataset card", None
     path = Path(source) if "\n" not in source and "{" not in source and len(source) < 4096 else None
     if path is not None:
         try:
             source = path.read_text(encoding="utf-8")
-            where = f"card template {path}"
+            where, origin = f"{path} (dataset card)", Span(str(path), 1, 1)
         except OSError as exc:
             raise HumcError(f"cannot read card template {path}: {exc.strerror or exc}",
                             hint="publish.card_template must name a Jinja2 Markdown file") from None
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
     variables = {k: v for k, v in asdict(info).items() if k != "user_template"}
     variables.update(body=body, total=info.total, size_category=size_category(info.total),
                      llms=[public_llm(m) for m in info.llms])
     try:
-        return env.from_string(source).render(**variables)
-    except jinja2.TemplateSyntaxError as exc:
-        raise HumcError(f"{where}: line {exc.lineno}: {exc.message}",
-                        hint="the card template is Jinja2; see docs/publishing.md") from None
-    except jinja2.TemplateError as exc:
-        raise HumcError(f"{where}: {exc}",
-                        hint="available variables: body, " + ", ".join(sorted(variables))) from None
+        return render(source, variables, where, origin, flavour="document")
+    except HumcError as exc:
+        if exc.code in ("E2011", "E4202") and exc.hint is None:  # syntax or a misspelt variable
+            exc.hint = ("the card template is Jinja2 (see docs/publishing.md); available variables: body, "
+                        + ", ".join(sorted(variables)))
+        raise

@@ -337,13 +337,23 @@ def item_guideline(item: LockItem) -> Guideline:
                      tasks=(), digest=sha256(payload))
 
 
+def text_origin(item: LockItem, key: str = "text") -> Span | None:
+    """Where the first line of an item's text is in the lockfile (the line after `text: |` for a block scalar)."""
+    node = item.nodes.get(key)
+    if node is None or not isinstance(node.value, str):
+        return item.span(key)
+    return expr_source(node).span_of(0)
+
+
 def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Template:
+    origin = text_origin(item)
     problem = template_problem(item.text, entry.task.inputs)
     if problem:
-        raise RecipeError(f"accepted template {item.id}: {problem[0]}", item.span("text"),
-                          hint="fix its text in the lockfile, or set its status to rejected")
+        raise problem.error(f"accepted template {item.id}", origin,
+                            hint=None if problem.hint else "fix its text in the lockfile, or set its status to rejected")
     return Template(id=f"{item.base}~{item.id}", task=entry.task.id, language=item.language, text=item.text,
-                    path=str(lock_path), digest=sha256(item.text))
+                    path=origin.file if origin else str(lock_path), digest=sha256(item.text),
+                    line=origin.line if origin else 1)
 
 
 def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:

@@ -17,12 +17,13 @@ from typing import Any
 
 from humc.answers import formats
 from humc.answers import ops as answerops
-from humc.errors import HumcError, RecipeError, did_you_mean
+from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
 from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.nodes import check_keys, expr_source, opt, req, string_list
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
+from humc.templating import syntax_problem
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 
@@ -191,7 +192,26 @@ def load_variant(path: Path) -> Variant:
     _check_spec(spec, node.span)
     sentences = opt(node, "text", ("mapping", "string"), what, {}) or {}
     return Variant(id=req(node, "id", "string", what), spec=spec,
-                   text={"en": sentences} if isinstance(sentences, str) else dict(sentences), digest=sha)
+                   text={"en": sentences} if isinstance(sentences, str) else dict(sentences), digest=sha,
+                   origins=_checked_variant_texts(node.get("text"), what))
+
+
+def _checked_variant_texts(node: Node | None, what: str) -> tuple[tuple[str, Span], ...]:
+    """(language, where its sentence starts) for a variant's `text:`, each checked for syntax and sandbox safety."""
+    if node is None:
+        return ()
+    items = [("en", node)] if node.kind == "string" else list(node.value.items())
+    origins = []
+    for language, item in items:
+        if not isinstance(item.value, str):
+            continue
+        origin = expr_source(item).span_of(0)
+        problem = syntax_problem(item.value)
+        if problem:
+            raise problem.error(f"{what} text ({language})", origin)
+        if origin is not None:
+            origins.append((language, origin))
+    return tuple(origins)
 
 
 def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
@@ -218,7 +238,8 @@ def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
     _check_spec(spec, src.span_of(*pipe.pos))
     # the digest covers the pipeline and the variant file whose instruction text it reuses
     return Variant(id=src.text.replace(" ", ""), spec=spec, text=base.text if base else {},
-                   digest=digest(src.text.encode() + (base.digest.encode() if base else b"")))
+                   digest=digest(src.text.encode() + (base.digest.encode() if base else b"")),
+                   origins=base.origins if base else ())
 
 
 def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ from humc.recipe.stdlib import Stdlib, compile_ops, digest, guideline_from_node,
 from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
-from humc.templating import template_problem
+from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
@@ -392,9 +392,8 @@ class Validator:
         for tpl in templates:
             problem = template_problem(tpl.text, task.inputs)
             if problem:
-                message, line = problem
-                raise RecipeError(f"template '{task.id}/{tpl.id}': {message}", Span(tpl.path, line, 1),
-                                  notes=[f"used by the task entry at {node.span if node else 'its default templates'}"])
+                raise problem.error(f"template '{task.id}/{tpl.id}'", tpl.origin,
+                                    notes=[f"used by the task entry at {node.span if node else 'its default templates'}"])
         return templates
 
     def _templates(self, node: Node | None, task_id: str, language: str) -> list[Template]:
@@ -496,8 +495,20 @@ class Validator:
         card = {k: node.get(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
             (card["template"],) = self._paths(node.get("card_template"), "card_template")
+            _check_card_template(card["template"])
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
+
+
+def _check_card_template(path: Path) -> None:
+    """A card template's syntax and safety, checked before building (its variables are known only when writing)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # reported with its reason when the card is written
+    problem = syntax_problem(text, flavour="document")
+    if problem:
+        raise problem.error("card template", Span(str(path), 1, 1))
 
 
 EXECUTORS = ("local", "ray")

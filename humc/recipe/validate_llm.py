@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from humc.errors import LLMError, RecipeError, did_you_mean
+from humc.errors import LLMError, RecipeError, Span, did_you_mean
 from humc.ir import LLMStep, SynthSpec, TaskDef
 from humc.llm.client import ModelConfig
-from humc.recipe.nodes import check_keys, expect_kind, opt, req
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.yamlsrc import Node
+from humc.templating import template_problem
 
 MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env"]
 SECRET_KEYS = ("api_key", "key", "token", "password", "authorization")
@@ -124,8 +125,9 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
     if field not in fields:
         raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.get("field").span,
                           expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields))
-    return LLMStep("generate", _model_ref(node, what, models), prompt=opt(node, "prompt", "string", what),
-                   field=field, overwrite=bool(opt(node, "overwrite", "boolean", what, False)),
+    prompt, origin = _prompt(node, what)
+    return LLMStep("generate", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin, field=field,
+                   overwrite=bool(opt(node, "overwrite", "boolean", what, False)),
                    attempts=_count(node, "attempts", what, 3, 1, 10))
 
 
@@ -134,8 +136,27 @@ def parse_judge(node: Node | None, models: dict[str, ModelConfig], what: str) ->
         return None
     what = f"'judge' of {what}"
     check_keys(node, ["model", "prompt", "min_score", "attempts"], what, required=["model"])
-    return LLMStep("judge", _model_ref(node, what, models), prompt=opt(node, "prompt", "string", what),
+    prompt, origin = _prompt(node, what)
+    return LLMStep("judge", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin,
                    min_score=_count(node, "min_score", what, 4, 1, 5), attempts=_count(node, "attempts", what, 3, 1, 10))
+
+
+PROMPT_VARIABLES = ("record", "task", "structured", "guidelines")
+"""What an LLM step's prompt template may use (see ``build/llmsteps.py``)."""
+
+
+def _prompt(node: Node, what: str) -> tuple[str | None, Span | None]:
+    """An inline `prompt:` and where its text starts, checked (syntax, sandbox, variables) before any data is read."""
+    text = opt(node, "prompt", "string", what)
+    if text is None:
+        return None, None
+    prompt_node = node.get("prompt")
+    assert prompt_node is not None
+    origin = expr_source(prompt_node).span_of(0)
+    problem = template_problem(text, (), available=PROMPT_VARIABLES)
+    if problem:
+        raise problem.error(f"{what}: prompt", origin)
+    return text, origin
 
 
 def model_settings(config: ModelConfig) -> dict[str, Any]:

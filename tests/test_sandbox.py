@@ -1,0 +1,339 @@
+"""Templates run in Jinja2's immutable sandbox, at every entry point humc renders one from: a template in an added
+stdlib folder, an accepted lockfile paraphrase, an inline LLM prompt, a format variant and the dataset-card template.
+Walking to Python internals is refused with exit 2 and a file:line diagnostic (E2012) — at `humc check` when the
+template spells it out, while building when it is computed — and no command ever runs. Templates that go over a
+size limit are located E0010 errors. Ordinary templates render exactly as before."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import jinja2
+import pyarrow.parquet as pq
+import pytest
+from helpers import REPO, run_cli
+
+from humc.assets.synth import check_paraphrase, dummy_contexts
+from humc.errors import HumcError
+from humc.recipe.stdlib import load_stdlib
+from humc.templating import MAX_RENDERED_CHARS, render, render_template, template_problem
+
+sys.path.insert(0, str(REPO))
+from tests.llmserver import LLMServer  # noqa: E402
+
+RECIPE = """\
+hum: 1
+name: tiny
+sources:
+  qa: data.jsonl
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields:
+      context: context
+      question: question
+      answers: answers
+    formats: [json]
+"""
+
+# Spelt out in the template: refused by `humc check` before any data is read.
+# {marker} is replaced by the path of a file that must never be created.
+STATIC_ATTACKS = {
+    "__class__": "{{ question.__class__ }}",
+    "__globals__": "{{ question.upper.__globals__ }}",
+    "__subclasses__": "{{ question.__class__.__mro__[1].__subclasses__() }}",
+    "__builtins__": "{{ __builtins__ }}",
+    "os.popen": "{{ cycler.__init__.__globals__.os.popen('touch {marker}').read() }}",
+    "_TemplateReference__context": "{{ self._TemplateReference__context }}",
+    "lipsum.__globals__": "{{ lipsum.__globals__['os'].popen('touch {marker}').read() }}",
+    "cycler.__init__.__globals__": "{{ cycler.__init__.__globals__ }}",
+    "joiner": "{{ joiner.__init__.__globals__['os'].popen('touch {marker}').read() }}",
+    "namespace": "{{ namespace.__init__.__globals__['os'].popen('touch {marker}').read() }}",
+    "attr filter": "{{ question|attr('__class__') }}",
+    "item lookup": "{{ question['__class__'] }}",
+    "mro": "{{ question.__class__.mro() }}",
+}
+
+# Computed while rendering, so only the sandbox itself can refuse them (at build time).
+RUNTIME_ATTACKS = {
+    "computed __class__": "{{ question|attr('__cla' ~ 'ss__') }}",
+    "computed item": "{{ question['__' ~ 'class__'] }}",
+    "mutating method": "{{ labels|attr('app' ~ 'end') }}",
+}
+
+
+def attack(text: str, marker: Path) -> str:
+    return text.replace("{marker}", str(marker))
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    rows = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]}]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return tmp_path
+
+
+def build(recipe: Path, workdir: Path):
+    return run_cli("build", str(recipe), "--out", str(workdir / "out"), "--cache", str(workdir / "cache"), "-q")
+
+
+def assert_refused(result, where: str, code: str, marker: Path, workdir: Path) -> None:
+    """Exit 2, the first diagnostic at `where` (file:line) with `code`, nothing run and nothing written."""
+    assert result.exit_code == 2, result.output
+    assert re.match(rf"{re.escape(where)}:\d+: error\[{code}\]: ", result.output), result.output
+    assert "Traceback" not in result.output
+    assert not marker.exists()
+    assert not (workdir / "out" / "tiny").exists()
+
+
+# ----------------------------------------------------------------------------- a template in an added stdlib folder
+
+
+def stdlib_template_recipe(workdir: Path, body: str) -> tuple[Path, Path]:
+    tpl = workdir / "assets" / "templates" / "mrc_extractive" / "en_9.j2"
+    tpl.parent.mkdir(parents=True, exist_ok=True)
+    tpl.write_text(f"Passage: {{{{ context }}}}\n{body}\nQuestion: {{{{ question }}}}\n", encoding="utf-8")
+    recipe = workdir / "tiny.hum.yaml"
+    recipe.write_text(RECIPE.replace("name: tiny", "name: tiny\nstdlib: [assets]")
+                      + "    templates: [en_9]\n", encoding="utf-8")
+    return recipe, tpl
+
+
+@pytest.mark.parametrize("name", STATIC_ATTACKS)
+def test_a_stdlib_folder_template_that_spells_out_internals_fails_check_at_its_line(workdir, name):
+    marker = workdir / "PWNED"
+    recipe, tpl = stdlib_template_recipe(workdir, attack(STATIC_ATTACKS[name], marker))
+    result = run_cli("check", str(recipe))
+    assert_refused(result, f"{tpl}:2", "E2012", marker, workdir)
+    assert "which the template sandbox refuses" in result.output and "hint: templates may use" in result.output
+    assert_refused(build(recipe, workdir), f"{tpl}:2", "E2012", marker, workdir)
+
+
+@pytest.mark.parametrize("name", RUNTIME_ATTACKS)
+def test_a_stdlib_folder_template_that_computes_internals_is_refused_while_building(workdir, name):
+    marker = workdir / "PWNED"
+    recipe, tpl = stdlib_template_recipe(workdir, RUNTIME_ATTACKS[name])
+    assert run_cli("check", str(recipe)).exit_code == 0
+    result = build(recipe, workdir)
+    assert_refused(result, f"{tpl}:2", "E2012", marker, workdir)
+    assert "template mrc_extractive/en_9: unsafe: access to attribute" in result.output
+
+
+def test_an_unknown_global_such_as_os_is_refused_by_check(workdir):
+    marker = workdir / "PWNED"
+    recipe, tpl = stdlib_template_recipe(workdir, f"{{{{ os.popen('touch {marker}').read() }}}}")
+    result = run_cli("check", str(recipe))
+    assert_refused(result, f"{tpl}:2", "E2011", marker, workdir)
+    assert "unknown variable(s) os" in result.output
+
+
+@pytest.mark.parametrize("body, message, line", [
+    ("{% for i in range(10**9) %}x{% endfor %}", "Range too big", 2),
+    ("{{ question * 1000000 }}", "goes over the limit", 2),
+    ("{{ 7 ** 100000 }}", "more than 4096 bits", 2),
+    # the whole text is too long: reported at the template's first line
+    ("{% for i in range(100000) %}{{ context }}{% endfor %}", f"longer than {MAX_RENDERED_CHARS} characters", 1),
+])
+def test_a_template_over_a_size_limit_is_a_located_error(workdir, body, message, line):
+    recipe, tpl = stdlib_template_recipe(workdir, body)
+    result = build(recipe, workdir)
+    assert_refused(result, f"{tpl}:{line}", "E0010", workdir / "PWNED", workdir)
+    assert message in result.output and "hint: a rendered text may have at most" in result.output
+
+
+# ----------------------------------------------------------------------------- an accepted lockfile paraphrase
+
+
+def lockfile_recipe(workdir: Path, body: str) -> tuple[Path, Path]:
+    recipe = workdir / "tiny.hum.yaml"
+    recipe.write_text(RECIPE + "    templates: [en_1]\n    variants_per_record: 2\n", encoding="utf-8")
+    lock = workdir / "tiny.hum.lock"
+    lock.write_text(f"""\
+humc_lock: 1
+recipe: tiny
+items:
+- id: 614eae8e70
+  kind: template
+  entry: qa
+  status: accepted
+  base: en_1
+  language: en
+  text: |
+    Answer the question from the passage.
+    {body}
+    {{{{ format_instruction }}}}
+
+    Passage: {{{{ context }}}}
+    Question: {{{{ question }}}}
+""", encoding="utf-8")
+    return recipe, lock
+
+
+@pytest.mark.parametrize("name", STATIC_ATTACKS)
+def test_an_accepted_lockfile_template_that_spells_out_internals_fails_check_at_its_lockfile_line(workdir, name):
+    marker = workdir / "PWNED"
+    recipe, lock = lockfile_recipe(workdir, attack(STATIC_ATTACKS[name], marker))
+    result = run_cli("check", str(recipe))
+    assert_refused(result, f"{lock}:12", "E2012", marker, workdir)
+    assert_refused(build(recipe, workdir), f"{lock}:12", "E2012", marker, workdir)
+
+
+@pytest.mark.parametrize("name", RUNTIME_ATTACKS)
+def test_an_accepted_lockfile_template_that_computes_internals_is_refused_at_its_lockfile_line(workdir, name):
+    marker = workdir / "PWNED"
+    recipe, lock = lockfile_recipe(workdir, RUNTIME_ATTACKS[name])
+    assert_refused(build(recipe, workdir), f"{lock}:12", "E2012", marker, workdir)
+
+
+def test_a_safe_lockfile_template_still_builds(workdir):
+    recipe, _ = lockfile_recipe(workdir, "{{ question|upper }}")
+    result = build(recipe, workdir)
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(workdir / "out" / "tiny" / "data").to_pylist()
+    paraphrased = [r["instruction"] for r in rows if r["template"] == "mrc_extractive/en_1~614eae8e70"]
+    assert len(paraphrased) == 1 and "\nWHERE IS PARIS?\n" in paraphrased[0]
+
+
+# ----------------------------------------------------------------------------- an inline LLM prompt
+
+
+def prompt_recipe(workdir: Path, base_url: str, body: str) -> Path:
+    recipe = workdir / "tiny.hum.yaml"
+    recipe.write_text(RECIPE.replace("name: tiny", f"name: tiny\nmodels:\n  writer:\n    base_url: {base_url}\n"
+                                                   "    model: test-model\n    max_retries: 0")
+                      + "    generate:\n      model: writer\n      overwrite: true\n      prompt: |\n"
+                        "        Answer the question about the passage.\n"
+                        f"        {body}\n"
+                        "        {{ record.context }} {{ record.question }}\n", encoding="utf-8")
+    return recipe
+
+
+PROMPT_LINE = 24  # the line of {body} in prompt_recipe
+
+
+@pytest.mark.parametrize("name", STATIC_ATTACKS)
+def test_an_inline_prompt_that_spells_out_internals_fails_check_at_its_recipe_line(workdir, name):
+    marker = workdir / "PWNED"
+    recipe = prompt_recipe(workdir, "http://127.0.0.1:9/v1", attack(STATIC_ATTACKS[name], marker).replace(
+        "question", "record"))
+    result = run_cli("check", str(recipe))
+    assert_refused(result, f"{recipe}:{PROMPT_LINE}", "E2012", marker, workdir)
+
+
+@pytest.mark.parametrize("name", RUNTIME_ATTACKS)
+def test_an_inline_prompt_that_computes_internals_is_refused_before_any_request(workdir, name):
+    marker = workdir / "PWNED"
+    body = RUNTIME_ATTACKS[name].replace("question", "record.question").replace("labels", "guidelines")
+    with LLMServer(responder=lambda body: "Paris") as srv:
+        recipe = prompt_recipe(workdir, srv.base_url, body)
+        assert run_cli("check", str(recipe)).exit_code == 0
+        result = build(recipe, workdir)
+        assert srv.request_count == 0
+    assert_refused(result, f"{recipe}:{PROMPT_LINE}", "E2012", marker, workdir)
+    assert "template generate prompt: unsafe" in result.output
+
+
+def test_a_safe_inline_prompt_is_sent_as_rendered(workdir):
+    prompts: list[str] = []
+
+    def responder(body: dict) -> str:
+        prompts.append(body["messages"][0]["content"])
+        return "France"
+
+    with LLMServer(responder=responder) as srv:
+        result = build(prompt_recipe(workdir, srv.base_url, "{{ record.question|upper }}"), workdir)
+    assert result.exit_code == 0, result.output
+    assert prompts == ["Answer the question about the passage.\nWHERE IS PARIS?\nParis is in France. Where is Paris?"]
+
+
+# ----------------------------------------------------------------------------- a format variant in a stdlib folder
+
+
+def test_a_variant_sentence_that_spells_out_internals_fails_check_at_its_line(workdir):
+    marker = workdir / "PWNED"
+    variant = workdir / "assets" / "variants" / "evil.yaml"
+    variant.parent.mkdir(parents=True)
+    variant.write_text("id: evil\ncodec: json\ntext:\n  en: |\n    Answer in JSON.\n"
+                       f"    {attack(STATIC_ATTACKS['os.popen'], marker)}\n", encoding="utf-8")
+    recipe = workdir / "tiny.hum.yaml"
+    recipe.write_text(RECIPE.replace("name: tiny", "name: tiny\nstdlib: [assets]").replace("[json]", "[evil]"),
+                      encoding="utf-8")
+    assert_refused(run_cli("check", str(recipe)), f"{variant}:6", "E2012", marker, workdir)
+
+
+# ----------------------------------------------------------------------------- the dataset-card template
+
+
+def card_recipe(workdir: Path, body: str) -> tuple[Path, Path]:
+    card = workdir / "card.md.j2"
+    card.write_text(f"# {{{{ name }}}}\n\n{body}\n\n{{{{ body }}}}\n", encoding="utf-8")
+    recipe = workdir / "tiny.hum.yaml"
+    recipe.write_text(RECIPE + "publish:\n  repo: org/tiny\n  card_template: card.md.j2\n", encoding="utf-8")
+    return recipe, card
+
+
+@pytest.mark.parametrize("name", STATIC_ATTACKS)
+def test_a_card_template_that_spells_out_internals_fails_check_at_its_line(workdir, name):
+    marker = workdir / "PWNED"
+    recipe, card = card_recipe(workdir, attack(STATIC_ATTACKS[name], marker).replace("question", "name"))
+    assert_refused(run_cli("check", str(recipe)), f"{card}:3", "E2012", marker, workdir)
+    assert_refused(build(recipe, workdir), f"{card}:3", "E2012", marker, workdir)
+
+
+@pytest.mark.parametrize("name", RUNTIME_ATTACKS)
+def test_a_card_template_that_computes_internals_is_refused_and_nothing_is_written(workdir, name):
+    marker = workdir / "PWNED"
+    body = RUNTIME_ATTACKS[name].replace("question", "name").replace("labels", "tags")
+    recipe, card = card_recipe(workdir, body)
+    assert run_cli("check", str(recipe)).exit_code == 0
+    assert_refused(build(recipe, workdir), f"{card}:3", "E2012", marker, workdir)
+
+
+def test_an_os_lookup_in_a_card_template_fails_as_an_undefined_name(workdir):
+    marker = workdir / "PWNED"
+    recipe, card = card_recipe(workdir, f"{{{{ os.popen('touch {marker}').read() }}}}")
+    result = build(recipe, workdir)
+    assert_refused(result, f"{card}:3", "E4202", marker, workdir)
+    assert "'os' is undefined" in result.output
+
+
+# ----------------------------------------------------------------------------- rendering as before, synth and review
+
+
+def test_every_stdlib_template_renders_exactly_as_an_unsandboxed_environment_would():
+    plain = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
+                               lstrip_blocks=True, autoescape=False)
+    plain.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
+    lib = load_stdlib([])
+    rendered = 0
+    for task_id, templates in lib.templates.items():
+        for tpl in templates.values():
+            assert template_problem(tpl.text, lib.tasks[task_id].inputs) is None
+            for ctx in dummy_contexts(lib.tasks[task_id]):
+                assert render_template(tpl.text, ctx, tpl.id, tpl.origin) == plain.from_string(tpl.text).render(**ctx).strip()
+                rendered += 1
+    assert rendered >= 20
+
+
+def test_render_errors_name_the_template_line_without_a_file():
+    with pytest.raises(HumcError) as err:
+        render("line one\n{{ x.__class__ }}", {"x": 1}, "of the dataset card", flavour="document")
+    assert err.value.code == "E2012" and err.value.message.startswith("template of the dataset card, line 2: unsafe")
+
+
+def test_macros_that_recurse_forever_are_a_limit_error():
+    with pytest.raises(HumcError) as err:
+        render_template("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", {}, "t")
+    assert err.value.code == "E0010" and "too deeply" in err.value.message
+
+
+def test_synth_refuses_an_unsafe_paraphrase():
+    lib = load_stdlib([])
+    task = lib.tasks["mrc_extractive"]
+    original = lib.templates["mrc_extractive"]["en_1"].text
+    reason = check_paraphrase(original, original + "\n{{ context.__class__ }}", task)
+    assert reason is not None and reason.startswith("unsafe template (line")
