@@ -65,8 +65,9 @@ def test_big_recipe_on_ray_writes_the_same_bytes_and_resumes_local_chunks(ray_cl
     store = Store(cache)
     try:
         assert store.meta(render)["chunks"][MAIN] == 20
-        for key in list(store.cache.iterkeys()):
-            if key[1] in later and not (key[0] == "chunk" and key[1] == render and key[3] < 5):
+        for key in list(store.cache.keys()):  # meta/<fp> and chunk/<fp>/<stream>/<i>
+            kind, fp, *rest = key.split("/")
+            if fp in later and not (kind == "chunk" and fp == render and int(rest[-1]) < 5):
                 store.cache.delete(key)
         assert store.meta(render) is None and store.chunk(render, 4) is not None and store.chunk(render, 5) is None
     finally:

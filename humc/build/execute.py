@@ -19,16 +19,16 @@ from typing import Any, Callable, Iterator, Union
 
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, write_dataset
+from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
 from humc.build.plan import Plan, PlanNode
 from humc.progress import Progress
 from humc.sources import read_source
-from humc.build.store import MAIN, ChunkWriter, Store
+from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
 from humc.build.transforms import (RenderContext, check_rendered, gold_table, keep_record, map_record, ngram_hashes, render_record,
                          stable_hash, strings_in)
 
 CHUNK_SIZE = 1000
-NOTES = "notes"
 ChunkResult = Union[list[dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
 ChunkFn = Callable[[list[dict[str, Any]]], ChunkResult]
 
@@ -51,6 +51,8 @@ class BuildResult:
     stats: list[NodeStats]
     output_dir: Path | None = None
     metas: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> meta
+    cache_dropped: int = 0           # damaged cache entries read as missing (and recomputed)
+    cache_moved_aside: list[Path] = field(default_factory=list)  # broken cache indexes moved out of the way
 
 
 class Executor:
@@ -68,13 +70,31 @@ class Executor:
         return "cached" if self.store.meta(node.fingerprint) is not None else "to build"
 
     def run(self, *, stop_after: str | None = None) -> BuildResult:
+        """Run every node; when a finished node turns out to have lost a chunk (damaged in the
+        cache), forget that node and run again: cached nodes cost nothing, the damaged node
+        recomputes only its missing chunks, and the node that was reading it resumes."""
+        repaired: set[tuple[str, str, int]] = set()
+        while True:
+            try:
+                return self._run_nodes(stop_after)
+            except LostChunk as lost:
+                where = (lost.fp, lost.stream, lost.i)
+                if where in repaired:  # recomputed and lost again: the disk is not keeping what we write
+                    raise HumcError(f"the build cache {self.recipe.cache_dir} loses what is written to it "
+                                    f"(node {lost.fp[:16]}, chunk {lost.i})", code="E4401",
+                                    hint="check the disk, run `humc cache verify`, or `humc cache clean --yes`") from None
+                repaired.add(where)
+                self.store.invalidate(lost.fp)
+
+    def _run_nodes(self, stop_after: str | None) -> BuildResult:
+        self.metas = {}
         stats: list[NodeStats] = []
         for node in self.plan.nodes:
             stats.append(self._run_node(node))
             if node.id == stop_after:
                 break
         output = self.recipe.output.dir if stop_after is None else None
-        return BuildResult(self.plan, stats, output, self.metas)
+        return BuildResult(self.plan, stats, output, self.metas, self.store.dropped, list(self.store.moved_aside))
 
     def _run_node(self, node: PlanNode) -> NodeStats:
         stat = NodeStats(node.id, node.kind)
@@ -116,14 +136,15 @@ class Executor:
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
             for i, chunk in enumerate(self.store.read(self.input_fp(node))):
                 out = self.store.chunk(fp, i)
-                if out is None:
+                notes_chunk = self.store.chunk(fp, i, NOTES) if out is not None else None
+                if out is None or not notes_chunk:  # missing or damaged: compute it (again)
                     result = fn(chunk)
                     out, notes = result if isinstance(result, tuple) else (result, Counter())
                     self.store.put_chunk(fp, i, [dict(notes)], NOTES)  # notes first: the main chunk commits
                     self.store.put_chunk(fp, i, out)
                 else:
                     stat.chunks_reused += 1
-                    notes = Counter((self.store.chunk(fp, i, NOTES) or [{}])[0])
+                    notes = Counter(notes_chunk[0])
                 for key, value in notes.items():
                     stat.notes[key] = stat.notes.get(key, 0) + value
                 stat.records_in += len(chunk)

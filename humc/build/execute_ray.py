@@ -140,9 +140,10 @@ class RayExecutor(Executor):
                     stat.records_in += len(chunk)
                     n = i + 1
                     out = self.store.chunk(fp, i)
-                    if out is not None:
+                    stored_notes = self.store.chunk(fp, i, NOTES) if out is not None else None
+                    if out is not None and stored_notes:  # else missing or damaged: computed (again) below
                         stat.chunks_reused += 1
-                        notes_by_chunk[i] = (self.store.chunk(fp, i, NOTES) or [{}])[0]
+                        notes_by_chunk[i] = stored_notes[0]
                         stat.records_out += len(out)
                         advance(len(chunk))
                         continue

@@ -23,8 +23,10 @@ from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_ca
 from humc.resources import stdlib_dir
 from humc.templating import render_template
 from humc.recipe.validate_llm import model_settings
+from humc.build.store import LLM_FOLDER
 
 JSON_SPEC = formats.FormatSpec("json")
+CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
 
 
 def _builtin_prompt(step: LLMStep) -> Path:
@@ -63,21 +65,27 @@ class StepRunner:
 
     @classmethod
     def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> "StepRunner":
-        return cls(step, entry, LLMClient(model, open_cache(cache_dir / "llm")))
+        return cls(step, entry, LLMClient(model, open_cache(cache_dir / LLM_FOLDER)))
 
     def close(self) -> None:
         if self.client.cache is not None:
             self.client.cache.close()
 
     def run(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
-        before = self.client.stats.as_dict()
+        before, dropped_before = self.client.stats.as_dict(), self.cache_dropped()
         records, notes = (self._generate if self.step.kind == "generate" else self._judge)(chunk)
         after = self.client.stats.as_dict()
         for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
                            ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
                            ("completion_tokens", "completion tokens")):
             notes[label] += after[key] - before[key]
+        dropped = self.cache_dropped() - dropped_before
+        if dropped:  # only when it happened, so the metas of a healthy build stay the same
+            notes[CACHE_DROPPED] += dropped
         return records, notes
+
+    def cache_dropped(self) -> int:
+        return int(getattr(self.client.cache, "dropped", 0))
 
     def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
         task = self.entry.task

@@ -31,6 +31,7 @@ COMMANDS = {
     "review": ("humc.cli.review:review_cmd", "Accept, edit or reject proposals (terminal or local web page)."),
     "stdlib": ("humc.cli.stdlib:stdlib_cmd", "List the standard library."),
     "explain": ("humc.cli.explain:explain", "Explain a diagnostic code (e.g. humc explain E2003)."),
+    "cache": ("humc.cli.cache:cache_cmd", "Show, check and reclaim the build cache."),
 }
 FORMAT_KEY = "humc.format"
 

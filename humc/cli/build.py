@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from humc.build.cachectl import build_warnings
 from humc.build.compiler import BuildResult, build, load_recipe, node_states, plan_recipe
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
 from humc.progress import Progress
@@ -63,6 +64,8 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
     if not quiet:
         print_summary(result)
+    for warning in build_warnings(result):
+        err.print(f"[yellow]warning:[/] {warning}")
     written = next((s.records_out for s in result.stats if s.kind == "write"), 0)
     if not written:
         err.print("[yellow]warning:[/] the dataset is empty (0 records): check the sources, `where:` filters and "

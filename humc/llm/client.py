@@ -34,17 +34,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected
 
 CACHE_VERSION = "llm-v1"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
 
 
-def open_cache(folder: Path) -> Any:
-    """The LLM response cache: never evicts (an evicted answer would be asked for again)."""
-    import diskcache
-
-    return diskcache.Cache(str(folder), size_limit=2**40, eviction_policy="none")
+def open_cache(folder: Path) -> CacheDB:
+    """The LLM response cache: checksummed, never evicts (an evicted answer would be asked for
+    again); a damaged answer reads as missing and is asked for again (``dropped`` counts them).
+    Answers cached before checksums are read once and rewritten checksummed: they cost money."""
+    return CacheDB(folder, what="the LLM response cache", migrate_legacy=True)
 
 
 # Parameters that do not change the answer and so stay out of the cache key.
@@ -547,6 +548,6 @@ class LLMClient:
 
 
 def iter_cache_keys(cache: Any) -> Iterable[str]:
-    """The LLM entries of a diskcache (for inspection and tests)."""
+    """The LLM entries of a response cache (``open_cache``, or a plain diskcache) for inspection and tests."""
     prefix = f"{CACHE_VERSION}:"
     return (k for k in cache.iterkeys() if isinstance(k, str) and k.startswith(prefix))

@@ -1,0 +1,170 @@
+"""Looking after the build cache: what it holds, checking it, and reclaiming space (`humc cache`).
+
+A cache folder holds the build store (node metas, record chunks and their notes, keyed by node
+fingerprint; see ``store.py``), the LLM response cache in ``llm/``, and possibly
+``cache.corrupt-*`` copies of broken indexes that were moved aside. Every function takes the
+folder and returns a small report; the CLI only prints them.
+
+Decisions:
+
+* ``gc`` keeps exactly the entries reachable from the given plans: their nodes' metas, chunks and
+  notes. LLM responses stay unless asked (``llm=True``), since they cost money to ask for again and
+  the kept node results never need them. Legacy entries (written before checksums) and
+  moved-aside copies are never reachable. Afterwards the index is vacuumed so the space really
+  returns to the file system.
+* ``clean`` deletes only what humc wrote into the folder, never a user's other files.
+* The default folder is the recipe language's default (``.humc/cache``); with a recipe, its own
+  resolved ``cache_dir`` is used, so `humc cache` looks where `humc build` writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from humc.build.execute import BuildResult
+from humc.build.llmsteps import CACHE_DROPPED
+from humc.build.plan import Plan
+from humc.build.store import LLM_FOLDER, NOTES, key_node
+from humc.cachedb import (INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files,
+                          vacuum)
+
+DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
+
+
+@dataclass
+class CacheInfo:
+    """What a cache folder holds; ``nodes_cached`` maps a plan's node ids to whether they are stored."""
+
+    path: Path
+    exists: bool
+    bytes: int = 0
+    nodes: int = 0
+    chunks: int = 0
+    llm_responses: int = 0
+    legacy: int = 0
+    corrupt_copies: list[Path] = field(default_factory=list)
+    nodes_cached: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class GcReport:
+    nodes_kept: int
+    nodes_removed: int
+    entries_removed: int
+    llm_removed: int
+    bytes_before: int
+    bytes_after: int
+
+    @property
+    def reclaimed(self) -> int:
+        return max(0, self.bytes_before - self.bytes_after)
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    dropped: int = 0
+    moved_aside: list[Path] = field(default_factory=list)
+
+
+def has_cache(folder: Path) -> bool:
+    return (folder / INDEX).exists() or (folder / LLM_FOLDER / INDEX).exists()
+
+
+def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
+    """Size and entry counts of a cache folder; with a plan, which of its nodes are stored."""
+    info = CacheInfo(folder, has_cache(folder))
+    if not info.exists:
+        info.nodes_cached = {n.id: False for n in plan.nodes if n.kind != "write"} if plan else {}
+        return info
+    metas: set[str] = set()
+    with CacheDB(folder) as db:
+        for key in db.keys():
+            kind, fp = key_node(key)
+            if kind == "meta":
+                metas.add(fp)
+            elif key.split("/")[2] != NOTES:
+                info.chunks += 1
+        info.legacy = len(db.legacy_keys())
+    info.nodes = len(metas)
+    if (folder / LLM_FOLDER).is_dir():
+        with CacheDB(folder / LLM_FOLDER, what="the LLM response cache") as llm:
+            info.llm_responses = sum(1 for _ in llm.keys())
+            info.legacy += len(llm.legacy_keys())
+    info.corrupt_copies = corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER)
+    info.bytes = folder_bytes(folder)
+    if plan is not None:
+        info.nodes_cached = {n.id: n.fingerprint in metas for n in plan.nodes if n.kind != "write"}
+    return info
+
+
+def clean_cache(folder: Path) -> int:
+    """Delete everything humc stored in ``folder`` (build results, LLM responses); returns bytes freed."""
+    before = folder_bytes(folder) if folder.is_dir() else 0
+    remove_cache_files(folder / LLM_FOLDER)
+    remove_cache_files(folder)
+    return before - (folder_bytes(folder) if folder.is_dir() else 0)
+
+
+def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False) -> GcReport:
+    """Keep only the entries the plans' nodes need (and LLM responses unless ``llm``)."""
+    before = folder_bytes(folder)
+    keep = {node.fingerprint for plan in plans for node in plan.nodes}
+    kept: set[str] = set()
+    removed: set[str] = set()
+    entries = 0
+    with CacheDB(folder) as db:
+        for key in list(db.keys()):
+            kind, fp = key_node(key)
+            if kind == "meta":
+                (kept if fp in keep else removed).add(fp)
+            if fp not in keep:
+                db.delete(key)
+                entries += 1
+        for stored in db.legacy_keys():
+            db.delete_legacy(stored)
+            entries += 1
+    llm_removed = _drop_llm(folder / LLM_FOLDER) if llm else 0
+    for copy in corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER):
+        remove_cache_files(copy)
+    vacuum(folder)
+    return GcReport(len(kept), len(removed), entries, llm_removed, before, folder_bytes(folder))
+
+
+def _drop_llm(folder: Path) -> int:
+    if not (folder / INDEX).exists():
+        return 0
+    with CacheDB(folder, what="the LLM response cache") as db:
+        n = sum(1 for _ in db.keys()) + len(db.legacy_keys())
+    remove_cache_files(folder)
+    return n
+
+
+def verify_cache(folder: Path) -> VerifyReport:
+    """Check both indexes (moving a broken one aside) and read every entry, dropping damaged ones."""
+    report = VerifyReport()
+    for part, what in ((folder, "the build cache"), (folder / LLM_FOLDER, "the LLM response cache")):
+        if not (part / INDEX).exists():
+            continue
+        if not quick_check(part / INDEX):
+            report.moved_aside.append(move_aside(part))
+        with CacheDB(part, what=what) as db:
+            if db.moved_aside is not None:
+                report.moved_aside.append(db.moved_aside)
+            checked, dropped = db.verify()
+        report.checked += checked
+        report.dropped += dropped
+    return report
+
+
+def build_warnings(result: BuildResult) -> list[str]:
+    """What a build should tell about the cache: indexes moved aside, and one line counting damaged entries."""
+    lines = [f"the cache index in {p.parent} was unreadable: moved it to {p} and started a fresh cache"
+             for p in result.cache_moved_aside]
+    llm = sum(int(s.notes.get(CACHE_DROPPED, 0)) for s in result.stats if s.status != "cached")
+    dropped = result.cache_dropped + llm
+    if dropped:
+        lines.append(f"dropped {dropped} damaged cache entr{'y' if dropped == 1 else 'ies'} and computed "
+                     f"{'it' if dropped == 1 else 'them'} again (`humc cache verify` checks the whole cache)")
+    return lines

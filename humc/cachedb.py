@@ -1,0 +1,316 @@
+"""Checksummed on-disk key/value store: the one place humc's caches touch disk.
+
+Used by ``build/store.py`` (node metas, record chunks, chunk notes) and ``llm/client.py`` (LLM
+responses). Both are diskcache folders; this module decides what their bytes look like and what
+happens when those bytes are damaged.
+
+Decisions a reader would otherwise undo:
+
+* **One value = header + digest + payload.** ``MAGIC`` (4 bytes), a 16-byte blake2b digest over the
+  stored key and the payload, then the payload (pickle, written by humc). diskcache stores these
+  bytes raw (inline in SQLite, or in a value file when large) and never pickles or unpickles them
+  itself. The digest covers the key, so a value copied under another key is caught too.
+* **Verify before loading.** The payload is unpickled only when its digest matches: a flipped or
+  truncated byte is never fed to pickle. The digest guards against damage, not tampering; the
+  cache folder is as trusted as the code that reads it.
+* **Damage is a miss.** A bad digest, an unloadable payload, an SQLite error on that key or a value
+  file that has disappeared: the entry is deleted, counted in ``dropped`` and reported as missing,
+  so the caller recomputes it. Callers print one warning with the count; nothing here prints.
+* **A broken index is moved aside, not fixed.** When ``cache.db`` is not an SQLite database (or is
+  truncated), it and its value folders move into ``cache.corrupt-<timestamp>/`` inside the cache
+  folder and a fresh cache starts (``moved_aside`` says where). The check reads only the file's
+  header, so opening a large cache stays cheap; ``verify`` runs SQLite's full ``quick_check``.
+* **Keys are text with a version prefix** (``KEY_PREFIX``). Entries from before checksums (pickled
+  by diskcache under other keys) are *legacy*: never read as checked values, listed by
+  ``legacy_keys`` so a clean-up can remove them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import pickle
+import re
+import shutil
+import sqlite3
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from humc.errors import HumcError
+
+MAGIC = b"hc1\x00"
+DIGEST_SIZE = 16
+HEADER = len(MAGIC) + DIGEST_SIZE
+KEY_PREFIX = "hc1:"
+INDEX = "cache.db"
+CORRUPT_PREFIX = "cache.corrupt-"
+_VALUE_DIR = re.compile(r"^[0-9a-f]{2}$")  # diskcache's value-file folders
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+# What reading one entry can raise when its bytes are damaged (diskcache unpickles legacy values).
+_READ_ERRORS = (sqlite3.Error, OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+                ImportError, IndexError, KeyError)
+
+
+class CorruptEntry(Exception):
+    """A stored value whose bytes do not check out (internal: callers see a miss)."""
+
+
+def encode(key: str, value: Any) -> bytes:
+    """The stored bytes of ``value`` under ``key``: header, digest of key and payload, payload."""
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return MAGIC + _digest(key, payload) + payload
+
+
+def decode(key: str, blob: Any) -> Any:
+    """The value stored as ``blob`` under ``key``; raises CorruptEntry unless the digest matches."""
+    if not isinstance(blob, bytes) or len(blob) < HEADER or not blob.startswith(MAGIC):
+        raise CorruptEntry("not a checksummed humc value")
+    payload = blob[HEADER:]
+    if not hmac.compare_digest(blob[len(MAGIC):HEADER], _digest(key, payload)):
+        raise CorruptEntry("checksum mismatch")
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # a payload with a valid digest that still fails to load (written by another humc)
+        raise CorruptEntry(f"unloadable payload: {exc}") from None
+
+
+def _digest(key: str, payload: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    h.update(key.encode("utf-8"))
+    h.update(b"\x00")
+    h.update(payload)
+    return h.digest()
+
+
+# ---------------------------------------------------------------------------- the index file
+
+
+def index_is_sound(index: Path) -> bool:
+    """A cheap structural check of an SQLite file: its magic, page size and length (no full scan);
+    a file damaged deeper down fails when diskcache opens it, or later per entry."""
+    try:
+        size = index.stat().st_size
+        if size == 0:
+            return True  # SQLite treats an empty file as an empty database
+        with open(index, "rb") as f:
+            head = f.read(100)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # unreadable for another reason: opening reports it as an unusable folder
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        return False
+    page_size = struct.unpack(">H", head[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    # SQLite writes whole pages. (The header's page count is not compared with the length: another
+    # process's checkpoint may have written page 1 before growing the file.)
+    return page_size >= 512 and not page_size & (page_size - 1) and size % page_size == 0
+
+
+def quick_check(index: Path) -> bool:
+    """SQLite's own consistency check of the whole index (reads every page; for ``verify``)."""
+    if not index.exists():
+        return True
+    try:
+        con = sqlite3.connect(str(index))
+        try:
+            rows = con.execute("PRAGMA quick_check").fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # locked or unopenable: not a verdict on its content
+        return True
+    except sqlite3.DatabaseError:
+        return False
+    return rows == [("ok",)]
+
+
+def move_aside(folder: Path) -> Path:
+    """Move a cache folder's index and value files into ``cache.corrupt-<timestamp>/`` beside them."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{CORRUPT_PREFIX}{stamp}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{CORRUPT_PREFIX}{stamp}-{n}"
+    target.mkdir()
+    for item in sorted(folder.iterdir()):
+        if item.name.startswith(INDEX) or (item.is_dir() and _VALUE_DIR.match(item.name)):
+            shutil.move(str(item), str(target / item.name))
+    return target
+
+
+def repair_index(folder: Path) -> Path | None:
+    """Move a broken index aside (see ``move_aside``); returns where it went, or None if it was sound."""
+    return move_aside(folder) if not index_is_sound(folder / INDEX) else None
+
+
+def folder_bytes(folder: Path) -> int:
+    """Size on disk of every file under ``folder``."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:  # removed while walking
+                pass
+    return total
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+class CacheDB:
+    """A diskcache folder of checksummed values under text keys; damaged entries read as missing.
+
+    ``what`` names the cache in messages ("the build cache"). ``migrate_legacy`` reads an entry
+    written before checksums (same key, no prefix) once and rewrites it checksummed: for LLM
+    answers, which cost money to ask for again.
+    """
+
+    def __init__(self, path: Path, *, what: str = "the build cache", migrate_legacy: bool = False) -> None:
+        self.path, self.what, self.migrate_legacy = path, what, migrate_legacy
+        self.dropped = 0
+        self.moved_aside: Path | None = None
+        self.db = self._open()
+
+    def _open(self) -> diskcache.Cache:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.moved_aside = repair_index(self.path)
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) or self.moved_aside is not None:
+                raise self._unusable(exc) from None
+            self.moved_aside = move_aside(self.path)  # a header that looked fine over a broken body
+            try:
+                return self._connect()
+            except (OSError, sqlite3.Error) as again:
+                raise self._unusable(again) from None
+        except OSError as exc:
+            raise self._unusable(exc) from None
+
+    def _connect(self) -> diskcache.Cache:
+        return diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none")
+
+    def _unusable(self, exc: Exception) -> HumcError:
+        return HumcError(f"cannot use {self.path} as {self.what}: {exc}", code="E3002",
+                         expected="a writable folder holding a humc cache (or an empty one)",
+                         hint="pass a writable folder with --cache, or set `cache:` in the recipe")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> CacheDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- values ---------------------------------------------------------------------
+
+    def get(self, key: str) -> Any | None:
+        """The value under ``key``, or None when it is missing or damaged (then it is dropped)."""
+        stored = KEY_PREFIX + key
+        try:
+            blob = self.db.get(stored)
+            if blob is None:
+                if stored in self.db:  # listed, but its value file is gone
+                    raise CorruptEntry("value file missing")
+                return self._legacy(key) if self.migrate_legacy else None
+            return decode(stored, blob)
+        except (CorruptEntry, *_READ_ERRORS):
+            self._drop(stored)
+            return None
+
+    def set(self, key: str, value: Any) -> None:
+        stored = KEY_PREFIX + key
+        try:
+            self.db.set(stored, encode(stored, value))
+        except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
+            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
+                            hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None
+
+    def delete(self, key: str) -> None:
+        self._delete(KEY_PREFIX + key)
+
+    def _legacy(self, key: str) -> Any | None:
+        try:
+            value = self.db.get(key)  # pickled by diskcache itself, as every earlier humc wrote it
+        except _READ_ERRORS:
+            self._drop(key)
+            return None
+        if value is not None:
+            self.set(key, value)
+            self._delete(key)
+        return value
+
+    def _drop(self, stored: Any) -> None:
+        self.dropped += 1
+        self._delete(stored)
+
+    def _delete(self, stored: Any) -> None:
+        try:
+            self.db.delete(stored)
+        except (sqlite3.Error, OSError):  # the row itself is unreadable: the index check in `verify` handles it
+            pass
+
+    # -- listing --------------------------------------------------------------------
+
+    def keys(self) -> Iterator[str]:
+        """Every checked key (without the prefix)."""
+        for stored in list(self.db.iterkeys()):
+            if isinstance(stored, str) and stored.startswith(KEY_PREFIX):
+                yield stored[len(KEY_PREFIX):]
+
+    iterkeys = keys  # the name diskcache uses (``llm.client.iter_cache_keys``)
+
+    def legacy_keys(self) -> list[Any]:
+        """Keys of entries written before checksums (never read as checked values)."""
+        return [k for k in self.db.iterkeys() if not (isinstance(k, str) and k.startswith(KEY_PREFIX))]
+
+    def delete_legacy(self, stored: Any) -> None:
+        self._delete(stored)
+
+    def verify(self) -> tuple[int, int]:
+        """Read every checked entry; damaged ones are dropped. Returns (entries read, entries dropped)."""
+        before, n = self.dropped, 0
+        for key in list(self.keys()):
+            n += 1
+            self.get(key)
+        return n, self.dropped - before
+
+
+def vacuum(folder: Path) -> None:
+    """Give the space of deleted rows back to the file system (call with the cache closed)."""
+    index = folder / INDEX
+    if index.exists():
+        con = sqlite3.connect(str(index), isolation_level=None)
+        try:
+            con.execute("VACUUM")
+        finally:
+            con.close()
+
+
+def remove_cache_files(folder: Path) -> None:
+    """Delete what a cache folder holds that humc wrote (index, value files, moved-aside copies), and
+    the folder itself when that leaves it empty; anything else in it is left alone."""
+    if not folder.is_dir():
+        return
+    for item in folder.iterdir():
+        if item.name.startswith(INDEX) and item.is_file():
+            item.unlink()
+        elif item.is_dir() and (_VALUE_DIR.match(item.name) or item.name.startswith(CORRUPT_PREFIX)):
+            shutil.rmtree(item)
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def corrupt_copies(folder: Path) -> list[Path]:
+    """The ``cache.corrupt-*`` folders ``move_aside`` left in ``folder``."""
+    return sorted(p for p in folder.glob(CORRUPT_PREFIX + "*") if p.is_dir()) if folder.is_dir() else []
