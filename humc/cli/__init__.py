@@ -30,6 +30,7 @@ COMMANDS = {
     "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose templates, guidelines and rules."),
     "review": ("humc.cli.review:review_cmd", "Accept, edit or reject proposals (terminal or local web page)."),
     "stdlib": ("humc.cli.stdlib:stdlib_cmd", "List the standard library."),
+    "schema": ("humc.cli.schema:schema_cmd", "Print the JSON Schema of recipes, for editors (--out FILE writes it)."),
     "explain": ("humc.cli.explain:explain", "Explain a diagnostic code (e.g. humc explain E2003)."),
     "cache": ("humc.cli.cache:cache_cmd", "Show, check and reclaim the build cache."),
 }

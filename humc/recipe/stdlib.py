@@ -26,6 +26,9 @@ from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
+# keys of a guideline / preference rule, in a stdlib file or inline in a recipe
+GUIDELINE_KEYS = ["id", "title", "tasks", "language", "text", "labels"]
+RULE_KEYS = ["id", "title", "tasks", "text", "when", "then"]
 
 
 @dataclass
@@ -119,7 +122,7 @@ def load_guideline(path: Path) -> Guideline:
 
 
 def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
-    check_keys(node, ["id", "title", "tasks", "language", "text", "labels"], what, required=["id"])
+    check_keys(node, GUIDELINE_KEYS, what, required=["id"])
     labels = opt(node, "labels", "mapping", what, {}) or {}
     if node.get("text") is None and not labels:
         raise RecipeError(f"{what} needs `text:` or `labels:`", node.span)
@@ -136,7 +139,7 @@ def load_rule(path: Path) -> PreferenceRule:
 
 
 def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
-    check_keys(node, ["id", "title", "tasks", "text", "when", "then"], what, required=["id", "then"])
+    check_keys(node, RULE_KEYS, what, required=["id", "then"])
     text = node.get("text")
     texts: dict[str, str] = {}
     if text is not None:

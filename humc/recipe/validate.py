@@ -50,6 +50,17 @@ FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_FIELDS = ("record",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
+# the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
+CONSTANT_FILE_KEYS = ["file"]
+SOURCE_KEYS = ["path", "format", "options", "dataset"]
+DATASET_KEYS = ["name", "config", "split", "revision"]
+SAMPLE_KEYS = ["n", "seed"]
+SCHEMA_KEYS = ["negatives", "shuffle"]
+OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate"]
+DECONTAMINATE_KEYS = ["against", "ngram"]
+PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
+SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+NGRAM_RANGE = (3, 50)
 
 T = TypeVar("T")
 
@@ -146,7 +157,7 @@ class Validator:
         out: dict[str, Any] = {}
         for key, value in node.value.items():
             if value.kind == "mapping":
-                check_keys(value, ["file"], f"constant '{key}'", required=["file"])
+                check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 (path,) = self._paths(value.get("file"), f"constant '{key}' file")
                 try:
                     text = path.read_text(encoding="utf-8-sig")
@@ -175,7 +186,7 @@ class Validator:
         if node.kind == "string":  # shorthand: `squad: data/squad.json`
             node = Node({"path": node}, node.span, {"path": node.span})
         what = f"source '{sid}'"
-        check_keys(node, ["path", "format", "options", "dataset"], what)
+        check_keys(node, SOURCE_KEYS, what)
         fmt_node = node.get("format")
         if node.get("dataset") is not None:
             return self._hf_source(sid, node, what)
@@ -212,8 +223,8 @@ class Validator:
         assert ds_node is not None
         if ds_node.kind == "string":
             ds_node = Node({"name": ds_node}, ds_node.span, {"name": ds_node.span})
-        check_keys(ds_node, ["name", "config", "split", "revision"], f"'dataset' of {what}", required=["name"])
-        spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in ("name", "config", "split", "revision")}
+        check_keys(ds_node, DATASET_KEYS, f"'dataset' of {what}", required=["name"])
+        spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in DATASET_KEYS}
         if node.get("path") is not None or node.get("options") is not None:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}")
@@ -310,7 +321,7 @@ class Validator:
             return None
         if node.kind == "integer":
             return Sample(self._positive_value(node, "sample"), 0)
-        check_keys(node, ["n", "seed"], f"'sample' of {what}", required=["n"])
+        check_keys(node, SAMPLE_KEYS, f"'sample' of {what}", required=["n"])
         return Sample(self._positive(node, "n", what, 1), opt(node, "seed", "integer", what, 0))
 
     def _schema(self, node: Node, task: Any, what: str) -> SchemaSampling | None:
@@ -324,7 +335,7 @@ class Validator:
         labels = tuple(v for v, _ in string_list(labels_node, "labels")) if labels_node is not None else None
         negatives, shuffle = None, True
         if schema_node is not None:
-            check_keys(schema_node, ["negatives", "shuffle"], f"'schema' of {what}")
+            check_keys(schema_node, SCHEMA_KEYS, f"'schema' of {what}")
             neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
             if neg != "all" and (not isinstance(neg, int) or neg < 0):
                 raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.get("negatives").span)
@@ -450,7 +461,7 @@ class Validator:
         if node is None:
             return Output(Path("out") / name, (("train", 1.0),), 10_000, True, 0)
         what = "output"
-        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate"], what)
+        check_keys(node, OUTPUT_KEYS, what)
         splits_node = node.get("splits")
         splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
         if splits_node is not None:
@@ -462,7 +473,7 @@ class Validator:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
                                   splits_node.span, expected="e.g. {train: 0.9, test: 0.1}")
             for split in dict(splits):
-                if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", split):
+                if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
                                       expected="a name like train, validation or test")
         out_dir = opt(node, "dir", "string", what, "out")
@@ -475,7 +486,7 @@ class Validator:
         if node is None:
             return None
         what = "'decontaminate' of output"
-        check_keys(node, ["against", "ngram"], what, required=["against"])
+        check_keys(node, DECONTAMINATE_KEYS, what, required=["against"])
         against = node.get("against")
         assert against is not None
         items = against.value if against.kind == "list" else [against]
@@ -483,15 +494,15 @@ class Validator:
             raise RecipeError(f"{what}: `against:` is empty", against.span, expected="evaluation files to keep out")
         sources = tuple(self._source(f"eval#{i + 1}", item) for i, item in enumerate(items))
         ngram = opt(node, "ngram", "integer", what, 13)
-        if not 3 <= ngram <= 50:
-            raise RecipeError(f"{what}: 'ngram' must be between 3 and 50", node.get("ngram").span)
+        if not NGRAM_RANGE[0] <= ngram <= NGRAM_RANGE[1]:
+            raise RecipeError(f"{what}: 'ngram' must be between {NGRAM_RANGE[0]} and {NGRAM_RANGE[1]}", node.get("ngram").span)
         return Decontamination(sources, ngram)
 
     def _publish(self, node: Node | None) -> Publish | None:
         if node is None:
             return None
         what = "publish"
-        check_keys(node, ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"], what)
+        check_keys(node, PUBLISH_KEYS, what)
         card = {k: node.get(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
             (card["template"],) = self._paths(node.get("card_template"), "card_template")

@@ -28,6 +28,12 @@ from humc.templating import template_problem
 
 MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env"]
 SECRET_KEYS = ("api_key", "key", "token", "password", "authorization")
+SYNTH_KEYS = ["model", "paraphrases", "guidelines", "rules", "seed"]
+GENERATE_KEYS = ["model", "prompt", "field", "overwrite", "attempts"]
+JUDGE_KEYS = ["model", "prompt", "min_score", "attempts"]
+# integer settings of the LLM steps: key -> (lowest, highest, default)
+COUNT_RANGES: dict[str, tuple[int, int, int]] = {"paraphrases": (0, 20, 0), "rules": (0, 20, 0), "attempts": (1, 10, 3),
+                                                  "min_score": (1, 5, 4)}
 
 
 def parse_models(node: Node | None) -> dict[str, ModelConfig]:
@@ -91,7 +97,8 @@ def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
     return name
 
 
-def _count(node: Node, key: str, what: str, default: int, low: int = 0, high: int = 20) -> int:
+def _count(node: Node, key: str, what: str) -> int:
+    low, high, default = COUNT_RANGES[key]
     value = opt(node, key, "integer", what, default)
     if not low <= value <= high:
         raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.get(key).span)
@@ -102,10 +109,10 @@ def parse_synth(node: Node | None, models: dict[str, ModelConfig], what: str) ->
     if node is None:
         return None
     what = f"'synth' of {what}"
-    check_keys(node, ["model", "paraphrases", "guidelines", "rules", "seed"], what, required=["model"])
-    spec = SynthSpec(model=_model_ref(node, what, models), paraphrases=_count(node, "paraphrases", what, 0),
+    check_keys(node, SYNTH_KEYS, what, required=["model"])
+    spec = SynthSpec(model=_model_ref(node, what, models), paraphrases=_count(node, "paraphrases", what),
                      guidelines=bool(opt(node, "guidelines", "boolean", what, False)),
-                     rules=_count(node, "rules", what, 0), seed=opt(node, "seed", "integer", what, 0))
+                     rules=_count(node, "rules", what), seed=opt(node, "seed", "integer", what, 0))
     if not (spec.paraphrases or spec.guidelines or spec.rules):
         raise RecipeError(f"{what} asks for nothing", node.span,
                           expected="paraphrases: N, guidelines: true and/or rules: N")
@@ -117,7 +124,7 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
     if node is None:
         return None
     what = f"'generate' of {what}"
-    check_keys(node, ["model", "prompt", "field", "overwrite", "attempts"], what, required=["model"])
+    check_keys(node, GENERATE_KEYS, what, required=["model"])
     field = opt(node, "field", "string", what, task.answer_field)
     if field in task.inputs:
         raise RecipeError(f"{what}: '{field}' is an input of task '{task.id}', not an answer", node.get("field").span,
@@ -127,18 +134,17 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
                           expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields))
     prompt, origin = _prompt(node, what)
     return LLMStep("generate", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin, field=field,
-                   overwrite=bool(opt(node, "overwrite", "boolean", what, False)),
-                   attempts=_count(node, "attempts", what, 3, 1, 10))
+                   overwrite=bool(opt(node, "overwrite", "boolean", what, False)), attempts=_count(node, "attempts", what))
 
 
 def parse_judge(node: Node | None, models: dict[str, ModelConfig], what: str) -> LLMStep | None:
     if node is None:
         return None
     what = f"'judge' of {what}"
-    check_keys(node, ["model", "prompt", "min_score", "attempts"], what, required=["model"])
+    check_keys(node, JUDGE_KEYS, what, required=["model"])
     prompt, origin = _prompt(node, what)
     return LLMStep("judge", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin,
-                   min_score=_count(node, "min_score", what, 4, 1, 5), attempts=_count(node, "attempts", what, 3, 1, 10))
+                   min_score=_count(node, "min_score", what), attempts=_count(node, "attempts", what))
 
 
 PROMPT_VARIABLES = ("record", "task", "structured", "guidelines")

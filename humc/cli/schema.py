@@ -1,0 +1,28 @@
+"""`humc schema [--out FILE]`: print or write the recipe JSON Schema (for editors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from humc.errors import HumcError
+from humc.recipe.schema import schema_text
+
+
+@click.command("schema")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the schema to FILE (e.g. docs/recipe.schema.json) instead of printing it.")
+def schema_cmd(out_file: Path | None) -> None:
+    """Print the JSON Schema of .hum.yaml recipes (generated from the validator and the stdlib)."""
+    text = schema_text()
+    if out_file is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HumcError(f"cannot write {out_file}: {exc.strerror or exc}", code="E3002",
+                        expected="a writable file path", hint="omit --out to print the schema on stdout") from None
+    click.echo(f"wrote {out_file}")
