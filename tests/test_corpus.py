@@ -257,7 +257,7 @@ def check_case(folder: Path, tmp_path: Path) -> tuple[list[str], str]:
             problems.append(f"deleted: {rel}")
         elif after[rel] != state and not any(rel == m or rel.startswith(m + "/") for m in may_change):
             problems.append(f"modified: {rel}")
-    for rel, state in after.items():
+    for rel in after:
         if rel in before:
             if after[rel] != before[rel]:
                 changed.append(rel)

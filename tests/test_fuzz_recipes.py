@@ -13,11 +13,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_corpus import REPO, find_pwned, repo_state, run_isolated, snapshot
 
 RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.hum.yaml"))
@@ -129,7 +127,7 @@ def run_case(tmp: Path, name: str, text: str, build: bool) -> tuple[list[str], s
         if after.get(rel) != state:
             problems.append(f"changed or deleted: {rel}")
     for rel in set(after) - set(before):
-        if not (rel.startswith(("out", "cache")) or rel.startswith("recipes/.humc")):
+        if not rel.startswith(("out", "cache", "recipes/.humc")):
             problems.append(f"created: {rel}")
     if repo_state() != repo_before:
         problems.append("repository files changed")

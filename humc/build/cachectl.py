@@ -26,8 +26,7 @@ from humc.build.execute import BuildResult
 from humc.build.llmsteps import CACHE_DROPPED
 from humc.build.plan import Plan
 from humc.build.store import LLM_FOLDER, NOTES, key_node
-from humc.cachedb import (INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files,
-                          vacuum)
+from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
 

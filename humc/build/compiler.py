@@ -10,14 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from humc.build.execute import BuildResult, Executor
+from humc.build.plan import Plan, build_plan
+from humc.build.store import Store
 from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import read_manifest
 from humc.errors import HumcError, PublishError
-from humc.build.execute import BuildResult, Executor
 from humc.ir import Recipe
-from humc.build.plan import Plan, build_plan
 from humc.progress import Progress
-from humc.build.store import Store
 from humc.recipe.validate import compile_recipe
 
 

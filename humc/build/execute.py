@@ -13,23 +13,33 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Union
+from typing import Any
 
+from humc.build.plan import Plan, PlanNode
+from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
+from humc.build.transforms import (
+    RenderContext,
+    check_rendered,
+    gold_table,
+    keep_record,
+    map_record,
+    ngram_hashes,
+    render_record,
+    stable_hash,
+    strings_in,
+)
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, write_dataset
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
-from humc.build.plan import Plan, PlanNode
 from humc.progress import Progress
 from humc.sources import read_source
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
-from humc.build.transforms import (RenderContext, check_rendered, gold_table, keep_record, map_record, ngram_hashes, render_record,
-                         stable_hash, strings_in)
 
 CHUNK_SIZE = 1000
-ChunkResult = Union[list[dict[str, Any]], tuple[list[dict[str, Any]], Counter[str]]]
+ChunkResult = list[dict[str, Any]] | tuple[list[dict[str, Any]], Counter[str]]
 ChunkFn = Callable[[list[dict[str, Any]]], ChunkResult]
 
 

@@ -31,11 +31,11 @@ import os
 from collections import Counter
 from typing import Any
 
-from humc.errors import HumcError
 from humc.build.execute import CHUNK_FNS, NOTES, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn
 from humc.build.plan import Plan, PlanNode
-from humc.progress import Progress
 from humc.build.store import MAIN, Store
+from humc.errors import HumcError
+from humc.progress import Progress
 
 LLM_KINDS = ("generate", "judge")
 

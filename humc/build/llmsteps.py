@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from humc.answers import formats
+from humc.build.store import LLM_FOLDER
 from humc.errors import Span
 from humc.ir import LLMStep, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
+from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
 from humc.templating import render_template
-from humc.recipe.validate_llm import model_settings
-from humc.build.store import LLM_FOLDER
 
 JSON_SPEC = formats.FormatSpec("json")
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
@@ -64,7 +65,7 @@ class StepRunner:
         self.prompt = prompt_text(self.step)  # read once, rendered for every record
 
     @classmethod
-    def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> "StepRunner":
+    def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> StepRunner:
         return cls(step, entry, LLMClient(model, open_cache(cache_dir / LLM_FOLDER)))
 
     def close(self) -> None:
@@ -100,7 +101,7 @@ class StepRunner:
         notes: Counter[str] = Counter()
         field = self.step.field or self.entry.task.answer_field
         todo = [r for r in chunk if self.step.overwrite or r.get(field) in (None, "", [])]
-        outcomes = dict(zip(map(id, todo), self._answers(todo))) if todo else {}
+        outcomes = dict(zip(map(id, todo), self._answers(todo), strict=True)) if todo else {}
         out = []
         for record in chunk:
             outcome = outcomes.get(id(record))
@@ -137,7 +138,7 @@ class StepRunner:
         verdicts = self.client.run_outcomes([LLMRequest(self._messages(r)) for r in chunk], json_mode=True,
                                             validate=_check_verdict, attempts=self.step.attempts)
         kept = []
-        for record, verdict in zip(chunk, verdicts):
+        for record, verdict in zip(chunk, verdicts, strict=True):
             if verdict.value is None:
                 notes[f"dropped: judge {verdict.reason}"] += 1
             elif int(verdict.value["score"]) < self.step.min_score:

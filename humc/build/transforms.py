@@ -14,9 +14,9 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
-
+from typing import Any
 
 from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
