@@ -12,6 +12,7 @@ The tree (exit code 2 for all of them; internal bugs are plain exceptions, exit 
 
     HumcError                 E9xxx when nothing more specific applies
     ├── RecipeError           E0xxx YAML and structure, E1xxx DSL syntax, E2xxx names and types, E3xxx graph
+    │   └── SecretError       E2013 a secret in a recipe: located, but its line is never quoted
     ├── SourceError           E4xxx run time: sources and records
     │   └── RecordError       a record that cannot become a training example
     │       └── EvalError     an expression failed on a record
@@ -59,6 +60,7 @@ class HumcError(Exception):
 
     exit_code = 2
     default_code = "E9001"
+    quote_source = True  # show the offending line under the location (False when the line may hold a secret)
 
     def __init__(self, message: str, span: Span | None = None, *, expected: str | None = None,
                  hint: str | None = None, notes: Iterable[str] = (), code: str | None = None) -> None:
@@ -74,7 +76,7 @@ class HumcError(Exception):
         label = f"error[{self.code}]"
         head = f"{self.span}: {label}: {self.message}" if self.span else f"{label}: {self.message}"
         lines = [head]
-        if self.span:
+        if self.span and self.quote_source:
             lines.extend(_snippet(self.span))
         if self.expected:
             lines.append(f"  expected: {self.expected}")
@@ -100,6 +102,14 @@ class RecipeError(HumcError):
     """The recipe (YAML or an embedded expression) is invalid."""
 
     default_code = "E0001"
+
+
+class SecretError(RecipeError):
+    """A recipe holds (or names as a variable) what looks like a secret. The diagnostic gives the location
+    but never the value or the line that holds it."""
+
+    default_code = "E2013"
+    quote_source = False
 
 
 class SourceError(HumcError):

@@ -163,7 +163,8 @@ class LLMServer:
     :param fail_sequence: statuses forced for the first requests (0 or 200 = normal),
         e.g. ``[429]`` makes the first request a 429.
     :param responder: ``responder(request_json) -> str`` content of the answer.
-    :param api_key: when set, requests must send ``Authorization: Bearer <api_key>``.
+    :param api_key: when set, requests must send ``Authorization: Bearer <api_key>``; others get a 401
+        whose message is ``unauthorized_message`` (an attribute: set it to quote the key, as some servers do).
     :param models: served model ids; other ids get 404 ``model_not_found``.
         ``None`` serves any model id.
     """
@@ -182,6 +183,7 @@ class LLMServer:
         self.fail_sequence = list(fail_sequence)
         self.responder: Responder = responder or default_responder
         self.api_key = api_key
+        self.unauthorized_message = "Incorrect API key provided."
         self.models = None if models is None else list(models)
         self.record_requests = record_requests
 
@@ -340,7 +342,7 @@ class LLMServer:
         if self.api_key is None:
             return None
         if headers.get("authorization", "") != f"Bearer {self.api_key}":
-            return _error(401, "Incorrect API key provided.", "invalid_request_error",
+            return _error(401, self.unauthorized_message, "invalid_request_error",
                           code="invalid_api_key")
         return None
 

@@ -64,7 +64,7 @@ class HumcGroup(click.Group):
             sys.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
             raise
-        except RecursionError:  # input nested deeper than any limit caught: still the user's input, not a crash
+        except RecursionError:  # last resort: humc/limits.py bounds nesting first, with a location
             report_error(HumcError("input nested too deeply to process", code="E0010",
                                    hint="flatten the recipe or the data; humc bounds nesting depth"),
                          ctx.meta.get(FORMAT_KEY, "text"))

@@ -4,11 +4,16 @@ Expressions appear inside recipe YAML strings: field paths (``answers.text[0]``)
 (``len(context) < 4000 and label != "O"``), pipelines (``tokens | join(" ")``,
 ``json | shuffle_keys(seed=3)``) and preference rules (``when len(answer) == 0 then
 empty_as("[]")``). User text is parsed into a small AST and interpreted; nothing is eval'd.
+
+Limits (``humc.limits``, error E0010 at the expression): its length is checked before parsing,
+the depth of its AST after (a RecursionError in Lark's recursive tree walk reports the same), and
+number literals before converting them (no 5000-digit ``int()``, no infinite floats).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
 from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, depth, iter_calls
+from humc.limits import LIMIT_CODE, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_INT, MAX_INT_DIGITS
 from humc.resources import grammar_dir
 
 
@@ -43,10 +49,19 @@ def _describe_expected(expected: Sequence[str], what: str = "rule") -> str:
     return ", ".join(names) if names else "a valid expression"
 
 
-MAX_DEPTH = 200  # AST levels: far beyond any real recipe, well within Python's recursion limit
+MAX_DEPTH = MAX_EXPR_DEPTH  # AST levels: far beyond any real recipe, well within Python's recursion limit
+
+
+class _LiteralTooLarge(Exception):
+    def __init__(self, pos: tuple[int, int]) -> None:
+        self.pos = pos
 
 
 def _parse(text: str, start: str, src: Source, what: str) -> Any:
+    if len(text) > MAX_EXPR_CHARS:  # before parsing: Lark's LALR is linear, but its tree is walked recursively
+        raise RecipeError(f"{what} is too long ({len(text)} characters)", src.span_of(0, len(text)),
+                          expected=f"at most {MAX_EXPR_CHARS} characters (split it into several fields)",
+                          code=LIMIT_CODE)
     try:
         tree = _parser().parse(text, start=start)
         ast = _ToAst().transform(tree).children[0]
@@ -54,8 +69,7 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
             raise RecursionError
         return ast
     except RecursionError:
-        raise RecipeError(f"{what} is nested too deeply", src.span_of(0, len(text)),
-                          expected="a shorter expression (split it into several fields)") from None
+        raise _too_deep(text, src, what) from None
     except UnexpectedEOF as exc:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
                           expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
@@ -74,7 +88,21 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         raise RecipeError(f"cannot parse {what}: {exc}", src.span) from None
     except VisitError as exc:
-        raise RecipeError(f"invalid {what}: {exc.orig_exc}", src.span) from None
+        raise _visit_error(exc.orig_exc, text, src, what) from None
+
+
+def _too_deep(text: str, src: Source, what: str) -> RecipeError:
+    return RecipeError(f"{what} is nested too deeply", src.span_of(0, len(text)), code=LIMIT_CODE,
+                       expected=f"at most {MAX_DEPTH} levels (split it into several fields)")
+
+
+def _visit_error(exc: BaseException, text: str, src: Source, what: str) -> RecipeError:
+    if isinstance(exc, RecursionError):  # Lark wraps errors raised inside a transformer callback
+        return _too_deep(text, src, what)
+    if isinstance(exc, _LiteralTooLarge):
+        return RecipeError("number too large", src.span_of(*exc.pos), code=LIMIT_CODE,
+                           expected=f"an integer between -{MAX_INT} and {MAX_INT}, or a finite number")
+    return RecipeError(f"invalid {what}: {exc}", src.span)
 
 
 FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted comma ends the value: "
@@ -207,7 +235,15 @@ class _ToAst(Transformer):
 
     def number(self, meta, tok):  # type: ignore[no-untyped-def]
         text = str(tok)
-        return Lit(float(text) if any(c in text for c in ".eE") else int(text), pos=_pos(meta))
+        if any(c in text for c in ".eE"):
+            value: float | int = float(text)
+            if not math.isfinite(value):
+                raise _LiteralTooLarge(_pos(meta))
+        elif len(text) > MAX_INT_DIGITS or int(text) > MAX_INT:  # int() of a huge text is slow, then refused
+            raise _LiteralTooLarge(_pos(meta))
+        else:
+            value = int(text)
+        return Lit(value, pos=_pos(meta))
 
     def true(self, meta):  # type: ignore[no-untyped-def]
         return Lit(True, pos=_pos(meta))

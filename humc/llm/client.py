@@ -14,6 +14,9 @@ Design points:
 * **Concurrency** — at most ``ModelConfig.concurrency`` HTTP requests in flight
   (``asyncio.Semaphore``); cache lookups and backoff sleeps do not hold a slot.
   Identical requests in flight at the same time are coalesced into one.
+* **Secrets** — the key is read from the environment when the client starts and redacted from
+  every error message built here; ``api_key_env`` must be a variable name that does not look like
+  a key (``api_key_env_problem``), and messages about it never quote it.
 * **Accounting** — :class:`LLMStats`: requests sent, cache hits, retries, tokens,
   failures by reason.
 """
@@ -24,6 +27,7 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -55,6 +59,40 @@ Validator = Callable[[Any], "str | None"]
 
 
 # ---------------------------------------------------------------------------
+# secrets
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_KEY_PREFIXES = ("sk-", "sk_", "hf_", "ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "xoxb-", "xoxp-",
+                 "AKIA", "AIza", "Bearer ")
+_RANDOM_RUN = re.compile(r"[A-Za-z0-9]{20,}")
+
+
+def looks_like_secret(text: str) -> bool:
+    """Whether a string looks like an API key or token: a known key prefix, or a long random-looking run."""
+    text = text.strip()
+    if len(text) >= 20 and text.startswith(_KEY_PREFIXES):
+        return True
+    return any(_random_looking(m.group()) for m in _RANDOM_RUN.finditer(text))
+
+
+def _random_looking(run: str) -> bool:
+    """Letters mixed with digits at over 3.5 bits of entropy per character (a 20-character base62 key has ~4)."""
+    if not (any(c.isdigit() for c in run) and any(c.isalpha() for c in run)):
+        return False
+    counts = Counter(run)
+    return -sum(n / len(run) * math.log2(n / len(run)) for n in counts.values()) > 3.5
+
+
+def api_key_env_problem(name: str) -> str | None:
+    """Why ``name`` cannot be ``api_key_env`` (the phrase never quotes it: it may be the key), or None."""
+    if len(name) > 40 or looks_like_secret(name):
+        return "looks like an API key, not the name of an environment variable"
+    if not _ENV_NAME.fullmatch(name):
+        return "is not the name of an environment variable (letters, digits and _, not starting with a digit)"
+    return None
+
+
+# ---------------------------------------------------------------------------
 # configuration and data
 
 
@@ -80,6 +118,10 @@ class ModelConfig:
     max_retry_after: float = 300.0  # never wait longer than this on a Retry-After
 
     def __post_init__(self) -> None:
+        problem = api_key_env_problem(self.api_key_env)
+        if problem:  # never echo the value: it may be the key itself
+            raise LLMError(f"model '{self.name}': 'api_key_env' {problem}", code="E2013",
+                           expected="the name of an environment variable, e.g. OPENAI_API_KEY")
         if self.concurrency < 1:
             raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}")
         if self.max_retries < 0:
@@ -416,14 +458,15 @@ class LLMClient:
         import openai
 
         cfg = self.config
+        key = cfg.api_key()  # only to redact it from every message built here
         where = f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)})"
         if isinstance(exc, openai.APITimeoutError):
             return _Retryable("timeout", None, f"request timed out after {cfg.timeout:g}s")
         if isinstance(exc, openai.APIConnectionError):
-            return _Retryable("connection", None, f"cannot connect: {exc.__cause__ or exc}")
+            return _Retryable("connection", None, f"cannot connect: {_redact(str(exc.__cause__ or exc), key)}")
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            msg = _redact(_server_message(exc), cfg.api_key())
+            msg = _redact(_server_message(exc), key)
             headers = getattr(exc.response, "headers", None)
             if status == 429:
                 return _Retryable("rate_limited", _retry_after(headers), f"HTTP 429: {msg}")
@@ -436,9 +479,10 @@ class LLMClient:
             raise RequestRejected(f"{where}: request rejected (HTTP {status}): {msg}") from None
         if isinstance(exc, openai.APIResponseValidationError):
             self.stats.failures["bad_response"] += 1
-            raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: {exc}") from None
+            raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: "
+                           f"{_redact(str(exc), key)}") from None
         self.stats.failures["client_error"] += 1
-        raise LLMError(f"{where}: {type(exc).__name__}: {exc}") from None
+        raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}") from None
 
     def _fatal_error(self, status: int, where: str, msg: str) -> LLMError:
         cfg = self.config

@@ -12,16 +12,21 @@
         synth: {model: writer, paraphrases: 2, guidelines: true, rules: 1}
         generate: {model: writer}                # fill empty answers
         judge: {model: writer, min_score: 4}     # keep records the judge scores >= 4
+
+Secrets (E2013, ``SecretError``: located, but the line is never quoted): `api_key`-like keys, an
+`api_key_env` that is not a variable name or looks like a key, credentials in `base_url` and key-like
+`params` are refused, because the recipe text is published on the dataset card.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-from humc.errors import LLMError, RecipeError, Span, did_you_mean
+from humc.errors import LLMError, RecipeError, SecretError, Span, did_you_mean
 from humc.ir import LLMStep, SynthSpec, TaskDef
-from humc.llm.client import ModelConfig
+from humc.llm.client import ModelConfig, api_key_env_problem, looks_like_secret
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.yamlsrc import Node
 from humc.templating import template_problem
@@ -48,10 +53,9 @@ def _model(name: str, node: Node) -> ModelConfig:
     expect_kind(node, "mapping", what=what)
     for key in SECRET_KEYS:
         if node.get(key) is not None:
-            raise RecipeError(f"{what}: API keys never go in a recipe", node.key_spans[key],
-                              expected="`api_key_env: NAME_OF_ENV_VAR` (default OPENAI_API_KEY)",
-                              hint="export the key in the environment; it is never cached, logged or written")
+            raise _secret(f"{what}: API keys never go in a recipe", node.key_spans[key])
     check_keys(node, MODEL_KEYS, what, required=["base_url", "model"])
+    _check_secrets(node, what)
     params = opt(node, "params", "mapping", what, {}) or {}
     _check_params(node.get("params"), params, what)
     timeout = node.get("timeout")
@@ -72,6 +76,30 @@ def _model(name: str, node: Node) -> ModelConfig:
             "api_key_env": opt(node, "api_key_env", "string", what)}.items() if v is not None})
     except LLMError as exc:
         raise RecipeError(exc.message, node.span, expected=exc.expected) from None
+
+
+def _secret(message: str, span: Span) -> SecretError:
+    return SecretError(message, span, expected="`api_key_env: NAME_OF_ENV_VAR` (default OPENAI_API_KEY)",
+                       hint="remove the key from the recipe (revoke it if the recipe was shared) and export it in "
+                            "the environment: the key is then never cached, logged or written")
+
+
+def _check_secrets(node: Node, what: str) -> None:
+    """A key pasted into the recipe would be published with it (the card quotes the recipe): refuse it, and
+    never echo it back (``SecretError`` does not quote the line)."""
+    env = node.get("api_key_env")
+    if env is not None and isinstance(env.value, str):
+        problem = api_key_env_problem(env.value)
+        if problem:
+            raise _secret(f"{what}: 'api_key_env' {problem}", env.span)
+    url = node.get("base_url")
+    if url is not None and isinstance(url.value, str) and re.search(r"//[^/?#]*@", url.value):
+        raise _secret(f"{what}: 'base_url' carries credentials (user:password@)", url.span)
+    params = node.get("params")
+    if params is not None and params.kind == "mapping":
+        for key, value in params.value.items():
+            if key.lower() in SECRET_KEYS or (isinstance(value.value, str) and looks_like_secret(value.value)):
+                raise _secret(f"{what}: API keys never go in a recipe (params '{key}')", params.key_spans[key])
 
 
 RESERVED_PARAMS = ("model", "messages", "stream", "n", "response_format", "tools")

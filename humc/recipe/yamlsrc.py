@@ -2,6 +2,13 @@
 
 ``load_yaml`` returns a tree of ``Node`` objects: mappings keep the span of each key,
 so the validator can point at the exact key or value that is wrong.
+
+Limits (``humc.limits``, each an E0010 diagnostic): the file size is checked before parsing.
+PyYAML's composer shares an anchored node between its aliases, so composing is cheap, but it
+recurses once per nesting level, so ``_Loader`` bounds its depth. Aliases are expanded when the
+composed tree becomes ``Node`` objects (``_Converter``); before that, ``_Measure`` computes the
+expanded size and depth in time linear in the file, so an alias bomb stops at its alias without
+building anything. Integer text is bounded before it is converted.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 import yaml
 
 from humc.errors import RecipeError, Span, type_name
+from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "type_name"]
 
@@ -61,52 +69,188 @@ class Node:
 
 
 _constructor = yaml.SafeLoader("")
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
-def _span(file: str, node: yaml.Node) -> Span:
-    s, e = node.start_mark, node.end_mark
+def _span(file: str, node: yaml.Node | yaml.Mark) -> Span:
+    s, e = (node, node) if isinstance(node, yaml.Mark) else (node.start_mark, node.end_mark)
     return Span(file, s.line + 1, s.column + 1, e.line + 1, e.column + 1)
 
 
-def _convert(file: str, node: yaml.Node, in_flow: bool = False, path: frozenset[int] = frozenset()) -> Node:
-    if id(node) in path:
-        raise RecipeError("recursive YAML alias: this value contains itself", _span(file, node),
-                          expected="a finite value")
-    path = path | {id(node)}
-    in_flow = in_flow or bool(getattr(node, "flow_style", False))
+def _limit(message: str, span: Span, expected: str, hint: str | None = None) -> RecipeError:
+    return RecipeError(message, span, expected=expected, hint=hint, code=LIMIT_CODE)
+
+
+def _too_deep(span: Span) -> RecipeError:
+    return _limit(f"YAML nested more than {MAX_YAML_DEPTH} levels deep", span, "a flatter recipe",
+                  hint="lists and mappings (aliases included) nest at most this deep; humc bounds nesting depth")
+
+
+@dataclass
+class _Alias:
+    """Where an alias (``*name``) was used: the composer shares the anchored node, this keeps the place."""
+
+    node: yaml.Node
+    mark: yaml.Mark
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe composer, bounded in depth (it recurses per level) and remembering alias sites."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            target = super().compose_node(parent, index)  # the anchored node itself, shared
+            assert target is not None  # an undefined alias raises ComposerError
+            return _Alias(target, mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise _TooDeep(self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _unwrap(item: yaml.Node | _Alias, alias: Span | None, file: str) -> tuple[yaml.Node, Span | None]:
+    """The node behind an alias, and the outermost alias being expanded (where expansion errors point)."""
+    if isinstance(item, _Alias):
+        return item.node, alias or _span(file, item.mark)
+    return item, alias
+
+
+def _children(node: yaml.Node) -> list[Any]:
     if isinstance(node, yaml.MappingNode):
+        return [v for _, v in node.value]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+@dataclass
+class _Measure:
+    """Values and depth of each composed node once its aliases are expanded, memoized per shared node:
+    linear in the file however far aliases would expand, so limits are checked before anything is built."""
+
+    file: str
+    sizes: dict[int, tuple[int, int]] = field(default_factory=dict)  # id(node) -> (values, depth)
+    active: set[int] = field(default_factory=set)
+
+    def of(self, item: yaml.Node | _Alias) -> tuple[int, int]:
+        node = item.node if isinstance(item, _Alias) else item
+        if id(node) in self.sizes:
+            return self.sizes[id(node)]
+        if id(node) in self.active:
+            raise RecipeError("recursive YAML alias: this value contains itself", _span(self.file, node),
+                              expected="a finite value")
+        self.active.add(id(node))
+        children = [self.of(c) for c in _children(node)]
+        self.active.discard(id(node))
+        self.sizes[id(node)] = (1 + sum(v for v, _ in children), 1 + max((d for _, d in children), default=0))
+        return self.sizes[id(node)]
+
+    def check(self, root: yaml.Node) -> None:
+        values, depth = self.of(root)
+        if depth > MAX_YAML_DEPTH:
+            raise _too_deep(self._deepest(root, MAX_YAML_DEPTH, None))
+        if values > MAX_YAML_VALUES:
+            where, alias = self._overflow(root, MAX_YAML_VALUES, None)
+            if alias is None:
+                raise _limit(f"the YAML file holds more than {MAX_YAML_VALUES} values", where,
+                             "a smaller recipe", hint="move bulk data into a source file")
+            raise _limit(f"YAML aliases expand to more than {MAX_YAML_VALUES} values", alias,
+                         "an alias that names a small value", hint="each *alias copies its anchored value; "
+                         "aliases of aliases multiply (a 'billion laughs' recipe)")
+
+    def _deepest(self, item: yaml.Node | _Alias, levels: int, alias: Span | None) -> Span:
+        node, alias = _unwrap(item, alias, self.file)
+        deeper = next((c for c in _children(node) if self.of(c)[1] >= levels), None)
+        if levels == 0 or deeper is None:
+            return alias or _span(self.file, node)
+        return self._deepest(deeper, levels - 1, alias)
+
+    def _overflow(self, item: yaml.Node | _Alias, budget: int, alias: Span | None) -> tuple[Span, Span | None]:
+        """Where the running count of values first passes ``budget`` (and the alias being expanded there)."""
+        node, alias = _unwrap(item, alias, self.file)
+        budget -= 1
+        for child in _children(node) if budget >= 0 else ():
+            size = self.of(child)[0]
+            if size > budget:
+                return self._overflow(child, budget, alias)
+            budget -= size
+        return _span(self.file, node), alias
+
+
+@dataclass
+class _Converter:
+    """Composed YAML → ``Node`` tree, expanding aliases (after ``_Measure`` has bounded the result)."""
+
+    file: str
+
+    def convert(self, item: yaml.Node | _Alias, in_flow: bool = False) -> Node:
+        node = item.node if isinstance(item, _Alias) else item
+        in_flow = in_flow or bool(getattr(node, "flow_style", False))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, in_flow)
+        if isinstance(node, yaml.SequenceNode):
+            return Node([self.convert(v, in_flow) for v in node.value], _span(self.file, node))
+        style = node.style if isinstance(node, yaml.ScalarNode) else None
+        return Node(_construct(self.file, node), _span(self.file, node), style=style, in_flow=in_flow)
+
+    def _mapping(self, node: yaml.MappingNode, in_flow: bool) -> Node:
         out: dict[str, Node] = {}
         keys: dict[str, Span] = {}
         for k, v in node.value:
+            k = k.node if isinstance(k, _Alias) else k
             if k.tag == "tag:yaml.org,2002:merge":
-                raise RecipeError("YAML merge keys (<<) are not supported in recipes", _span(file, k),
+                raise RecipeError("YAML merge keys (<<) are not supported in recipes", _span(self.file, k),
                                   expected="the keys written out", hint="an anchor can still name a whole value: key: *name")
-            key = _construct(file, k) if isinstance(k, yaml.ScalarNode) else None
+            key = _construct(self.file, k) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                raise RecipeError("mapping keys must be strings", _span(file, k), expected="a plain key such as `name:`")
+                raise RecipeError("mapping keys must be strings", _span(self.file, k), expected="a plain key such as `name:`")
             if key in out:
-                raise RecipeError(f"duplicate key '{key}'", _span(file, k),
+                raise RecipeError(f"duplicate key '{key}'", _span(self.file, k),
                                   notes=[f"first defined at {keys[key]}"])
-            keys[key] = _span(file, k)
-            out[key] = _convert(file, v, in_flow, path)
-        return Node(out, _span(file, node), keys)
-    if isinstance(node, yaml.SequenceNode):
-        return Node([_convert(file, v, in_flow, path) for v in node.value], _span(file, node))
-    return Node(_construct(file, node), _span(file, node), style=node.style, in_flow=in_flow)
+            keys[key] = _span(self.file, k)
+            out[key] = self.convert(v, in_flow)
+        return Node(out, _span(self.file, node), keys)
 
 
 def _construct(file: str, node: yaml.Node) -> Any:
+    if node.tag == _INT_TAG and len(node.value) > MAX_INT_DIGITS:  # int() of a huge text is slow, then refused
+        raise _int_too_large(file, node)
     try:
-        return _constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
+        value = _constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2024-13-45
         problem = getattr(exc, "problem", None) or str(exc)
         raise RecipeError(f"invalid YAML value: {problem}", _span(file, node),
                           expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)") from None
+    if type(value) is int and abs(value) > MAX_INT:
+        raise _int_too_large(file, node)
+    return value
+
+
+def _int_too_large(file: str, node: yaml.Node) -> RecipeError:
+    return _limit("integer too large", _span(file, node), f"an integer between -{MAX_INT} and {MAX_INT}",
+                  hint="write it as a string if it is an identifier, not a number")
 
 
 def load_yaml_text(text: str, file: str) -> Node:
+    if len(text) > MAX_RECIPE_BYTES:
+        raise _too_big(file, len(text))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
+    except _TooDeep as exc:
+        raise _too_deep(_span(file, exc.mark)) from None
+    except RecursionError:  # a last resort: the composer is bounded above, so this is not expected
+        raise _too_deep(Span(file, 1, 1)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else None
@@ -116,11 +260,20 @@ def load_yaml_text(text: str, file: str) -> Node:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1)) from None
     if root is None:
         raise RecipeError("the file is empty", Span(file, 1, 1), expected="a YAML mapping with `hum:` and `name:`")
-    return _convert(file, root)
+    _Measure(file).check(root)
+    return _Converter(file).convert(root)
+
+
+def _too_big(file: str, size: int) -> RecipeError:
+    return _limit(f"the file is too large ({size} bytes; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
+                  Span(file, 1, 1), f"at most {MAX_RECIPE_BYTES} bytes of YAML", hint="move bulk data into a source file")
 
 
 def load_yaml(path: Path) -> Node:
     try:
+        size = path.stat().st_size
+        if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
+            raise _too_big(str(path), size)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}") from None

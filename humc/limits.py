@@ -1,0 +1,22 @@
+"""Resource limits on recipe input, in one place (documented in README.md, "Limits").
+
+Every limit is far beyond what a real recipe needs and well inside what one process can afford,
+so that a hostile or broken input (a YAML alias bomb, 10 000 nested brackets, a 5000-digit
+integer) ends in a located ``E0010`` diagnostic, exit 2, before any work is done, instead of
+exhausting memory, time or Python's recursion limit. Each limit is checked by the stage that
+reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers) and ``expr/parse.py``
+(expression length, depth, number literals). This module imports nothing.
+"""
+
+from __future__ import annotations
+
+LIMIT_CODE = "E0010"                 # the diagnostic code of every limit below
+
+MAX_RECIPE_BYTES = 4 * 1024 * 1024   # a recipe, lockfile or stdlib YAML file, checked before parsing
+MAX_YAML_VALUES = 100_000            # values (scalars, lists, mappings) after expanding aliases
+MAX_YAML_DEPTH = 64                  # nesting of lists and mappings, after expanding aliases
+MAX_INT = 2**63 - 1                  # |integer| in YAML and in expressions (fits a 64-bit column)
+MAX_INT_DIGITS = 32                  # longer integer text is refused before converting it
+
+MAX_EXPR_CHARS = 10_000              # one expression, pipeline or rule
+MAX_EXPR_DEPTH = 200                 # levels of its syntax tree
