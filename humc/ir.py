@@ -179,13 +179,22 @@ class Decontamination:
 
 
 @dataclass(frozen=True)
+class FolderOrigin:
+    """Where a folder setting came from, for diagnostics: a recipe key (with its span) or a command-line option."""
+
+    what: str                  # "output.dir", "name" (the default root + the recipe's name), "cache", "--out", …
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Output:
-    dir: Path
+    dir: Path                  # absolute: <output root>/<name>
     splits: tuple[tuple[str, float], ...]
     shard_rows: int
     dedup: bool
     seed: int
     decontaminate: Decontamination | None = None
+    dir_origin: FolderOrigin = field(default=FolderOrigin("output.dir"), compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,8 @@ class Recipe:
     tasks: tuple[TaskEntry, ...]
     output: Output
     publish: Publish | None
-    cache_dir: Path
+    cache_dir: Path                 # absolute
     models: dict[str, ModelConfig] = field(default_factory=dict)
     lock_path: Path | None = None   # <recipe>.lock when it exists: reviewed LLM-made assets
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
+    cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)

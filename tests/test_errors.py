@@ -162,9 +162,12 @@ def test_undecodable_source_is_a_located_error(workdir):
     assert result.exit_code == 2 and "the file is not valid utf-8 text" in result.output and "encoding: latin-1" in result.output
 
 
-def test_an_empty_result_is_warned_about(workdir):
-    result, _ = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
-    assert result.exit_code == 0 and "warning: the dataset is empty (0 records)" in result.output
+def test_an_empty_result_is_an_error_at_the_filter_that_dropped_everything(workdir):
+    result, path = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{path}:13:12: error[E4104]: the build would write an empty dataset")
+    assert "note: qa/filter (filter) kept 0 of 2 record(s)" in result.output
+    assert not (workdir / "out").exists()
 
 
 def test_unusable_cache_or_output_folders_fail_before_any_work(workdir):

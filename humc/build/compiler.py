@@ -14,20 +14,29 @@ from humc.build.execute import BuildResult, Executor
 from humc.build.plan import Plan, build_plan
 from humc.build.store import Store
 from humc.dataset.hub import PushResult, push_dataset
-from humc.dataset.manifest import read_manifest
+from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError
-from humc.ir import Recipe
+from humc.ir import FolderOrigin, Recipe
 from humc.progress import Progress
+from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
 
 
 def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None) -> Recipe:
+    """Compile a recipe; ``out_dir``/``cache_dir`` (``--out``/``--cache``) override it and resolve against the
+    current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002)."""
     recipe = compile_recipe(path)
     if out_dir is not None:
-        recipe = replace(recipe, output=replace(recipe.output, dir=out_dir / recipe.name))
+        output = replace(recipe.output, dir=_absolute(out_dir) / recipe.name, dir_origin=FolderOrigin("--out"))
+        recipe = replace(recipe, output=output)
     if cache_dir is not None:
-        recipe = replace(recipe, cache_dir=cache_dir)
+        recipe = replace(recipe, cache_dir=_absolute(cache_dir), cache_origin=FolderOrigin("--cache"))
+    check_folders(recipe)
     return recipe
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
 
 
 def plan_recipe(path: Path, **overrides: Path | None) -> Plan:
@@ -39,7 +48,8 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
     """Run the plan with the local executor or on Ray (``executor``, else the recipe's
     ``executor:`` key, else local); both write byte-identical output from the same cache."""
     kind = executor or plan.recipe.executor
-    _check_output_folder(plan.recipe.output.dir)
+    _check_output_folder(plan.recipe)
+    check_owned(plan.recipe)  # before any work: a folder humc did not write is never replaced (E3003)
     store = Store(plan.recipe.cache_dir)
     try:
         if kind == "ray":
@@ -55,16 +65,18 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
         store.close()
 
 
-def _check_output_folder(folder: Path) -> None:
+def _check_output_folder(recipe: Recipe) -> None:
     """Fail before any work when the dataset could not be written there (creating nothing)."""
+    folder, span = recipe.output.dir, recipe.output.dir_origin.span
     existing = folder.absolute()
     while not existing.exists():
         existing = existing.parent
     if existing == folder.absolute() and not folder.is_dir():
-        raise HumcError(f"cannot write the dataset to {folder}: it is a file", hint="pass another --out folder")
+        raise HumcError(f"cannot write the dataset to {folder}: it is a file", span, code="E3002",
+                        hint="pass another --out folder")
     if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder",
-                        hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
+        raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder", span,
+                        code="E3002", hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
 
 
 def node_states(plan: Plan) -> dict[str, str]:

@@ -33,7 +33,7 @@ from humc.build.transforms import (
 )
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, write_dataset
-from humc.errors import HumcError
+from humc.errors import HumcError, SourceError
 from humc.ir import Recipe, TaskEntry
 from humc.progress import Progress
 from humc.sources import read_source
@@ -410,6 +410,8 @@ def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], 
 def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     split_fp = ex.input_fp(node)
     split_meta = ex.store.meta(split_fp) or {}
+    if not sum(split_meta.get("counts", {}).values()):
+        raise empty_build_error(ex.plan, ex.metas)
     job = WriteJob(ex.recipe, node.fingerprint, ex.plan.fingerprint, dict(split_meta.get("counts", {})),
                    lambda split: ex.store.records(split_fp, split), ex.metas, ex.progress)
     result = write_dataset(job)
@@ -417,6 +419,28 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     if result.cached:
         stat.status = "cached"
     return result.meta
+
+
+def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceError:
+    """E4104: nothing reached the write node; the notes name each node that lost every record it got, and why."""
+    notes, span = [], None
+    entries = {e.id: e for e in plan.recipe.tasks}
+    for node in plan.nodes:
+        meta = metas.get(node.id)
+        if meta is None or node.kind in ("labels", "write") or meta.get("out", 0):
+            continue
+        upstream = metas.get(node.inputs[0], {}) if node.inputs else {}
+        if node.inputs and not upstream.get("out", 0):
+            continue  # an earlier node already lost everything on this path
+        got = "read 0 rows" if node.kind == "load" else f"kept 0 of {meta.get('in', 0)} record(s)"
+        reasons = ", ".join(f"{k}: {v}" for k, v in meta.get("notes", {}).items() if v)
+        notes.append(f"{node.id} ({node.kind}) {got}" + (f" ({reasons})" if reasons else ""))
+        where = entries[node.entry].where if node.kind == "filter" and node.entry else None
+        span = span or (where.src.span if where else None)
+    return SourceError("the build would write an empty dataset: no record reached the output", span, code="E4104",
+                       notes=notes, expected="at least one record after filtering, sampling and checks",
+                       hint="check the sources, `where:` filters and `sample:`; nothing was written "
+                            "(an existing output folder is left as it was)")
 
 
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {

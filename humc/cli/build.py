@@ -13,6 +13,7 @@ from humc.build.cachectl import build_warnings
 from humc.build.compiler import BuildResult, build, load_recipe, node_states, plan_recipe
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
 from humc.progress import Progress
+from humc.recipe.folders import describe_origin
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -33,8 +34,12 @@ def check(recipe: Path) -> None:
 @out_opt
 @format_opt
 def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
-    """Print the compiled execution graph with fingerprints and cache state."""
+    """Print the resolved output and cache folders, then the execution graph with fingerprints and cache state."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
+    r = p.recipe
+    out.print(f"output folder: {r.output.dir}  ({describe_origin(r.output.dir_origin)})")
+    out.print(f"cache folder:  {r.cache_dir}  ({describe_origin(r.cache_origin)})")
+    out.print("paths in a recipe are relative to its folder; --out and --cache to the current directory", style="dim")
     states = node_states(p)
     table = Table(title=f"plan for {p.recipe.name}  (fingerprint {p.fingerprint[:16]})")
     for col in ("node", "kind", "inputs", "fingerprint", "state"):
@@ -66,10 +71,6 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
         print_summary(result)
     for warning in build_warnings(result):
         err.print(f"[yellow]warning:[/] {warning}")
-    written = next((s.records_out for s in result.stats if s.kind == "write"), 0)
-    if not written:
-        err.print("[yellow]warning:[/] the dataset is empty (0 records): check the sources, `where:` filters and "
-                  "`sample:`; the build summary shows where records were dropped")
     click.echo(f"wrote {result.output_dir}")
     if push_after:
         from humc.cli.push import push_recipe

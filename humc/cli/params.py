@@ -11,9 +11,11 @@ from humc.cli import _set_format
 
 recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
 cache_opt = click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-                         help="Cache folder (default: the recipe's `cache:`, else .humc/cache; `humc plan` shows it).")
+                         help="Cache folder, relative to the current directory (default: the recipe's `cache:`, else "
+                              ".humc/cache beside the recipe; `humc plan` shows it).")
 out_opt = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-                       help="Output root; the dataset goes to OUT/<name> (default: the recipe's output.dir, else out/).")
+                       help="Output root, relative to the current directory; the dataset goes to OUT/<name> (default: "
+                            "the recipe's output.dir, else out/ beside the recipe).")
 format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, expose_value=False,
                           callback=_set_format, help="Report errors as compiler text (stderr) or JSON (stdout).")
 

@@ -3,6 +3,10 @@
 It proves that humc owns a folder (only such folders are ever replaced), tells a rebuild that the output is
 current, and lets ``push`` refuse a folder that is stale or was edited by hand. No pyarrow here: ``humc check``
 and ``humc plan`` read manifests without loading the writer.
+
+Ownership (``check_owned``): a folder is humc's to replace when it is missing, empty, or holds exactly the files
+its manifest lists (plus the manifest), each with the listed hash. Anything else (a file the manifest does not
+list, a listed file edited by hand, no manifest at all) may be someone's work: E3003, and nothing is touched.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
@@ -41,3 +46,40 @@ def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())
+
+
+def unowned_entries(folder: Path) -> list[str]:
+    """What in ``folder`` humc did not write (sorted, relative paths): [] when humc may replace the folder."""
+    if not folder.is_dir():
+        return []
+    entries = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    if not entries:
+        return []
+    manifest = read_manifest(folder)
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(listed, dict):
+        return entries
+    allowed = {MANIFEST, *listed}
+    allowed |= {str(parent) for rel in listed for parent in Path(rel).parents if str(parent) != "."}
+    foreign = [e for e in entries if e not in allowed]
+    edited = [rel for rel, digest in listed.items() if (folder / rel).is_symlink()
+              or ((folder / rel).is_file() and sha256_file(folder / rel) != digest)]
+    return sorted(foreign + [f"{rel} (changed since humc wrote it)" for rel in edited])
+
+
+def check_owned(recipe: Recipe, *, shown: int = 5) -> None:
+    """Raise E3003 unless humc may replace the recipe's output folder (see ``unowned_entries``); touches nothing."""
+    folder = recipe.output.dir
+    foreign = unowned_entries(folder)
+    if not foreign:
+        return
+    more = f", and {len(foreign) - shown} more" if len(foreign) > shown else ""
+    origin = recipe.output.dir_origin
+    via = (f"--out {folder.parent}" if origin.what.startswith("--") else
+           "`name`, under the default root `out`" if origin.what == "name" else f"`{origin.what}`")
+    raise HumcError(f"the output folder {folder} (chosen by {via}) holds files humc did not write: "
+                    + ", ".join(foreign[:shown]) + more, origin.span, code="E3003",
+                    expected="a new or empty folder, or one holding only a previous humc build (its build.json "
+                             "lists every file)",
+                    hint="choose another output root with --out, or move those files away yourself; "
+                         "nothing was deleted or written")

@@ -4,8 +4,11 @@
     <out>/<name>/README.md      dataset card (YAML metadata + provenance)
     <out>/<name>/build.json     manifest: plan fingerprint, file hashes, counts
 
-Everything is written into a temporary sibling folder that replaces the old one only
-when complete, so a failed or killed build never leaves partial output behind.
+Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
+old one only when complete, so a failed or killed build never leaves partial output behind; a
+temporary folder left by a killed build (its process is gone) is removed by the next write.
+The old folder is replaced only when humc owns it (``manifest.check_owned``: checked before the
+temporary folder is made and again right before the swap), and an empty dataset is never written.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import functools
 import json
 import math
 import os
+import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -24,7 +28,8 @@ from typing import Any
 from humc import __version__
 from humc.dataset.card import render_card
 from humc.dataset.cardinfo import card_info
-from humc.dataset.manifest import MANIFEST, output_is_current, read_manifest, sha256_file
+from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
+from humc.errors import SourceError
 from humc.ir import Recipe
 from humc.progress import Progress
 
@@ -113,8 +118,12 @@ def write_dataset(job: WriteJob) -> WriteResult:
         manifest = read_manifest(final) or {}
         return WriteResult({"chunks": {}, "manifest": manifest}, sum(manifest.get("counts", {}).values()), True)
     counts = job.counts
+    if not sum(counts.values()):  # the build stage explains where records went; this guards the folder
+        raise SourceError("the dataset would be empty (0 records); nothing was written", code="E4104")
+    check_owned(recipe)
     written = 0
     final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_siblings(final)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
@@ -131,6 +140,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
                     "counts": {k: v for k, v in counts.items() if v}, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        check_owned(recipe)  # again: someone may have added a file while the build ran
         _replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -174,3 +184,29 @@ def _replace_dir(new: Path, final: Path) -> None:
         os.replace(final, old)
     os.replace(new, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_siblings(final: Path) -> None:
+    """Remove the ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` folders of builds that were killed (their process
+    is gone); a killed swap's ``.old-`` folder is moved back first when the dataset folder itself is missing."""
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)$")
+    for sibling in sorted(final.parent.iterdir()):
+        match = pattern.match(sibling.name)
+        if not match or not sibling.is_dir() or _alive(int(match.group(2))):
+            continue
+        if match.group(1) == "old" and not final.exists():
+            os.replace(sibling, final)
+        else:
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers (a previous write in this process) are stale by now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True

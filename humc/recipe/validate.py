@@ -8,6 +8,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from humc.expr import check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
     Decontamination,
+    FolderOrigin,
     Guideline,
     Output,
     PreferenceRule,
@@ -61,6 +63,8 @@ DECONTAMINATE_KEYS = ["against", "ngram"]
 PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
 SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 NGRAM_RANGE = (3, 50)
+DEFAULT_OUT = "out"              # output root and cache folder when the recipe names none: both relative to the
+DEFAULT_CACHE = ".humc/cache"    # recipe's folder, like every path a recipe names
 
 T = TypeVar("T")
 
@@ -110,19 +114,23 @@ class Validator:
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
             lock = load_lock(lock_path)
             tasks = [apply_lock(entry, lock) for entry in tasks]
-        output = self.attempt(lambda: self._output(root.get("output"), name))
+        name_node = root.get("name")
+        assert name_node is not None
+        output = self.attempt(lambda: self._output(root.get("output"), name_node))
         publish = self.attempt(lambda: self._publish(root.get("publish")))
         executor = self.attempt(lambda: _executor(root.get("executor"))) or "local"
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
-        cache = opt(root, "cache", "string", "the recipe", ".humc/cache")
+        cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
+        cache_node = root.get("cache")
         assert output is not None
         return Recipe(name=name, path=self.path, text=self.path.read_text(encoding="utf-8"),
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
-                      cache_dir=Path(cache), models=self.models, lock_path=lock_path if lock_path.exists() else None,
-                      executor=executor)
+                      cache_dir=self._folder(cache), models=self.models,
+                      lock_path=lock_path if lock_path.exists() else None, executor=executor,
+                      cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     # ------------------------------------------------------------ header
 
@@ -457,9 +465,15 @@ class Validator:
 
     # ------------------------------------------------------------ output / publish
 
-    def _output(self, node: Node | None, name: str) -> Output:
+    def _folder(self, text: str) -> Path:
+        """A folder named in the recipe, absolute: a relative one resolves against the recipe's folder (not the CWD)."""
+        return Path(os.path.abspath(self.base / text))
+
+    def _output(self, node: Node | None, name_node: Node) -> Output:
+        name = name_node.value
         if node is None:
-            return Output(Path("out") / name, (("train", 1.0),), 10_000, True, 0)
+            return Output(self._folder(DEFAULT_OUT) / name, (("train", 1.0),), 10_000, True, 0,
+                          dir_origin=FolderOrigin("name", name_node.span))
         what = "output"
         check_keys(node, OUTPUT_KEYS, what)
         splits_node = node.get("splits")
@@ -476,10 +490,12 @@ class Validator:
                 if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
                                       expected="a name like train, validation or test")
-        out_dir = opt(node, "dir", "string", what, "out")
-        return Output(Path(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
+        out_dir = opt(node, "dir", "string", what, DEFAULT_OUT)
+        dir_node = node.get("dir")
+        origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
+        return Output(self._folder(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
                       opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0),
-                      self._decontaminate(node.get("decontaminate")))
+                      self._decontaminate(node.get("decontaminate")), dir_origin=origin)
 
     def _decontaminate(self, node: Node | None) -> Decontamination | None:
         """`decontaminate: {against: [eval files, as sources], ngram: 13}`."""

@@ -1,0 +1,124 @@
+"""Compile stage, last step: the output and cache folders must be safe places to write.
+
+One path rule, applied before any check here: folders a recipe names (``output.dir``, ``cache:``, and their
+defaults ``out`` and ``.humc/cache``) resolve against the recipe's folder; ``--out``/``--cache`` resolve against the
+current directory; the dataset goes to ``<output root>/<name>``. ``humc plan`` prints both resolved folders.
+
+Then, because a build replaces its output folder, that folder may hold none of the recipe's own files: not the
+recipe, its lockfile, its sources or its cache; and it may not be ``/``, the home directory or a folder above
+the recipe. The cache folder follows the same rules, may not be a file and may not sit inside the output folder.
+Each violation is an E3002 error pointing at the YAML node the folder came from (``output.dir``, ``name``,
+``cache``) or naming the command-line option. Whether an existing folder is humc's to replace is a separate
+question, answered by its manifest (``dataset/manifest.py``, E3003).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from humc.errors import ErrorList, HumcError
+from humc.ir import FolderOrigin, Recipe
+from humc.recipe.lockfile import lock_path_for
+
+CODE = "E3002"
+
+
+def check_folders(recipe: Recipe) -> None:
+    """Raise E3002 (one error, or an ErrorList) when the output or cache folder is unsafe; touches nothing."""
+    errors = list(_output_problems(recipe))
+    errors += _cache_problems(recipe, output_ok=not errors)  # a misplaced output folder is reported once
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+
+
+def describe_origin(origin: FolderOrigin) -> str:
+    """How a folder was chosen, in words: 'from --out', 'from `output.dir`', …"""
+    if origin.what.startswith("--"):
+        return f"from {origin.what}"
+    if origin.what == "name":
+        return "the default root `out` beside the recipe + `name`"
+    if origin.what == "default cache":
+        return "the default `.humc/cache` beside the recipe"
+    return f"from `{origin.what}`, relative to the recipe's folder"
+
+
+def _own_files(recipe: Recipe) -> Iterator[tuple[str, Path]]:
+    """(what, path) of every file or folder the recipe reads: a build must never write over them."""
+    yield "the recipe", recipe.path
+    yield "the recipe's lockfile", lock_path_for(recipe.path)
+    for sid, src in recipe.sources.items():
+        if src.path is not None:
+            yield f"source '{sid}'", src.path
+    decon = recipe.output.decontaminate
+    for src in decon.against if decon else ():
+        if src.path is not None:
+            yield "an evaluation set of `decontaminate`", src.path
+    template = recipe.publish.card.get("template") if recipe.publish else None
+    if template:
+        yield "the card template", Path(template)
+
+
+def _output_problems(recipe: Recipe) -> Iterator[HumcError]:
+    folder, origin = _real(recipe.output.dir), recipe.output.dir_origin
+    what = f"the output folder {recipe.output.dir}"
+    if folder.parent == Path(folder.anchor):
+        yield _error(f"{what} is at the top of the filesystem", origin)
+    yield from _placement(what, folder, recipe, origin)
+    cache = _real(recipe.cache_dir)
+    if cache == folder or _inside(folder, cache):
+        yield _error(f"{what} is inside the cache folder {recipe.cache_dir}", origin)
+
+
+def _cache_problems(recipe: Recipe, *, output_ok: bool) -> Iterator[HumcError]:
+    folder, origin = _real(recipe.cache_dir), recipe.cache_origin
+    what = f"the cache folder {recipe.cache_dir}"
+    if folder.is_file():
+        yield _error(f"{what} is a file", origin)
+    yield from _placement(what, folder, recipe, origin)
+    if output_ok and _inside(folder, _real(recipe.output.dir)):
+        yield _error(f"{what} is inside the output folder {recipe.output.dir}, which each build replaces", origin)
+
+
+def _placement(what: str, folder: Path, recipe: Recipe, origin: FolderOrigin) -> Iterator[HumcError]:
+    """The rules both folders share: not /, not home, not above the recipe, no recipe file inside."""
+    home = _home()
+    if folder == Path(folder.anchor):
+        yield _error(f"{what} is the filesystem root", origin)
+    elif home is not None and (folder == home or _inside(home, folder)):
+        yield _error(f"{what} is {'' if folder == home else 'above '}your home directory", origin)
+    elif folder == _real(recipe.path.parent) or _inside(_real(recipe.path.parent), folder):
+        yield _error(f"{what} would contain the recipe's own folder {recipe.path.parent}", origin)
+    else:
+        for owner, path in _own_files(recipe):
+            real = _real(path)
+            if real == folder or _inside(real, folder):
+                yield _error(f"{what} would contain {owner} ({path})", origin)
+            elif path.is_dir() and _inside(folder, real):
+                yield _error(f"{what} is inside {owner} ({path})", origin)
+
+
+def _error(message: str, origin: FolderOrigin) -> HumcError:
+    option = origin.what.startswith("--")
+    hint = (f"pass a folder of its own with {origin.what}" if option else
+            "point it at a folder of its own, e.g. `output: {dir: out}` or `cache: .humc/cache` (relative to the "
+            "recipe's folder), or pass --out/--cache")
+    return HumcError(f"{message} ({describe_origin(origin)})", origin.span, code=CODE, hint=hint,
+                     expected="a folder that holds none of the recipe's own files: not the recipe, its lockfile, "
+                              "its sources or its cache, and not /, your home directory or a folder above the recipe")
+
+
+def _real(path: Path) -> Path:
+    return Path(path).resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when ``path`` lies strictly inside ``folder``."""
+    return folder in path.parents
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):
+        return None

@@ -1,0 +1,270 @@
+"""Trustworthy builds: humc never deletes what it did not write, folders follow one path rule, an empty
+build fails, and a failed or killed write leaves no partial output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import REPO, run_cli, tree_bytes, write_ner_workload
+
+RECIPE = """\
+hum: 1
+name: tiny
+sources:
+  qa: {data}
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields:
+      context: context
+      question: question
+      answers: answers
+    where: {where}
+    formats: [json, natural]
+{extra}"""
+
+ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
+        {"context": "The sky is blue.", "question": "What colour is the sky?", "answers": ["blue"]}]
+
+
+def write_recipe(folder: Path, *, data: str = "data.jsonl", where: str = "len(context) > 0", extra: str = "",
+                 name: str = "tiny.hum.yaml") -> Path:
+    """A recipe in ``folder`` reading ``folder/data`` (written here too)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / data
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    recipe = folder / name
+    recipe.write_text(RECIPE.format(data=data, where=where, extra=extra), encoding="utf-8")
+    return recipe
+
+
+def build(recipe: Path, *args: str, cwd: Path | None = None):
+    return run_cli("build", str(recipe), "-q", *args, cwd=cwd)
+
+
+def siblings(folder: Path) -> list[str]:
+    """Leftovers of the writer beside a dataset folder (``.<name>.tmp-*``, ``.<name>.old-*``)."""
+    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*"))
+
+
+# ---------------------------------------------------------------- ownership
+
+
+def test_a_folder_holding_the_recipes_own_data_is_refused_and_left_byte_identical(tmp_path):
+    recipe = write_recipe(tmp_path, data="data/tiny/qa.jsonl")
+    (tmp_path / "data" / "tiny" / "NOTES.md").write_text("where the data came from\n")
+    before = tree_bytes(tmp_path)
+    result = build(recipe, "--out", str(tmp_path / "data"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2
+    assert "error[E3002]" in result.output and "would contain source 'qa'" in result.output
+    assert "from --out" in result.output
+    assert tree_bytes(tmp_path) == before and not (tmp_path / "cache").exists()
+
+
+def test_a_foreign_file_beside_an_old_humc_build_is_refused(tmp_path):
+    recipe = write_recipe(tmp_path)
+    args = ("--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert build(recipe, *args).exit_code == 0
+    folder = tmp_path / "out" / "tiny"
+    (folder / "my-analysis.ipynb").write_text("{}")
+    recipe.write_text(recipe.read_text().replace("[json, natural]", "[json]"))  # a rebuild would rewrite the folder
+    before = tree_bytes(tmp_path / "out")
+    result = build(recipe, *args)
+    assert result.exit_code == 2
+    assert "error[E3003]" in result.output and f"the output folder {folder}" in result.output
+    assert "my-analysis.ipynb" in result.output and "nothing was deleted or written" in result.output
+    assert tree_bytes(tmp_path / "out") == before and siblings(folder) == []
+
+
+def test_a_hand_edited_file_in_an_old_build_is_refused(tmp_path):
+    recipe = write_recipe(tmp_path)
+    args = ("--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert build(recipe, *args).exit_code == 0
+    card = tmp_path / "out" / "tiny" / "README.md"
+    card.write_text(card.read_text() + "\nMy own notes.\n")
+    recipe.write_text(recipe.read_text().replace("[json, natural]", "[json]"))
+    result = build(recipe, *args)
+    assert result.exit_code == 2 and "README.md (changed since humc wrote it)" in result.output
+    assert card.read_text().endswith("My own notes.\n")
+
+
+def test_a_previous_humc_build_is_replaced(tmp_path):
+    recipe = write_recipe(tmp_path)
+    args = ("--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert build(recipe, *args).exit_code == 0
+    folder = tmp_path / "out" / "tiny"
+    old = json.loads((folder / "build.json").read_text())
+    recipe.write_text(recipe.read_text().replace("[json, natural]", "[json]"))
+    result = build(recipe, *args)
+    assert result.exit_code == 0, result.output
+    new = json.loads((folder / "build.json").read_text())
+    assert new["fingerprint"] != old["fingerprint"]
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted([*new["files"],
+                                                                                                  "build.json"])
+    assert siblings(folder) == []
+
+
+def test_an_empty_existing_folder_is_used(tmp_path):
+    recipe = write_recipe(tmp_path)
+    (tmp_path / "out" / "tiny").mkdir(parents=True)
+    result = build(recipe, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "tiny" / "build.json").is_file()
+
+
+# ---------------------------------------------------------------- folder rules (E3002)
+
+
+def test_output_dir_climbing_above_the_recipe_is_refused_at_its_line(tmp_path):
+    # the recipe lives in tiny/recipes/sub/: `../../..` + name `tiny` is the recipe's own project folder
+    recipe = write_recipe(tmp_path / "tiny" / "recipes" / "sub", extra="output:\n  dir: ../../..\n")
+    before = tree_bytes(tmp_path)
+    result = build(recipe)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:16:8: error[E3002]: the output folder {tmp_path / 'tiny'} "
+                                    "would contain the recipe's own folder"), result.output
+    assert "16 |   dir: ../../.." in result.output
+    assert tree_bytes(tmp_path) == before
+
+
+def test_output_dir_at_the_filesystem_root_is_refused_at_its_line(tmp_path):
+    recipe = write_recipe(tmp_path, extra="output:\n  dir: /\n")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:16:8: error[E3002]: the output folder /tiny is at the top of "
+                                    "the filesystem"), result.output
+
+
+def test_an_output_folder_containing_the_cache_is_refused(tmp_path):
+    recipe = write_recipe(tmp_path, extra="cache: out/tiny/cache\n")
+    result = build(recipe)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:15:8: error[E3002]: the cache folder {tmp_path / 'out/tiny/cache'} "
+                                    f"is inside the output folder {tmp_path / 'out/tiny'}"), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cache_inside_the_output_folder_given_on_the_command_line_is_refused(tmp_path):
+    recipe = write_recipe(tmp_path)
+    result = build(recipe, "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "o" / "tiny" / "c"))
+    assert result.exit_code == 2 and "error[E3002]" in result.output and "(from --cache)" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_cache_that_is_a_file_is_refused(tmp_path):
+    recipe = write_recipe(tmp_path, extra="cache: cache.txt\n")
+    (tmp_path / "cache.txt").write_text("not a folder")
+    result = build(recipe)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:15:8: error[E3002]: the cache folder {tmp_path / 'cache.txt'} is a file")
+
+
+# ---------------------------------------------------------------- one path rule
+
+
+def test_recipe_folders_resolve_against_the_recipe_not_the_current_directory(tmp_path):
+    recipe = write_recipe(tmp_path / "project", extra="output:\n  dir: built\ncache: .cache\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = build(recipe, cwd=elsewhere)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'project' / 'built' / 'tiny'}" in result.output
+    assert (tmp_path / "project" / "built" / "tiny" / "build.json").is_file()
+    assert (tmp_path / "project" / ".cache").is_dir()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_command_line_folders_resolve_against_the_current_directory(tmp_path):
+    recipe = write_recipe(tmp_path / "project")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = build(recipe, "--out", "o", "--cache", "c", cwd=elsewhere)
+    assert result.exit_code == 0, result.output
+    assert (elsewhere / "o" / "tiny" / "build.json").is_file() and (elsewhere / "c").is_dir()
+    assert sorted(p.name for p in (tmp_path / "project").iterdir()) == ["data.jsonl", "tiny.hum.yaml"]
+
+
+def test_plan_prints_the_resolved_folders(tmp_path):
+    recipe = write_recipe(tmp_path / "project")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("plan", str(recipe), cwd=elsewhere)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"output folder: {tmp_path / 'project' / 'out' / 'tiny'}  ")
+    assert lines[1].startswith(f"cache folder:  {tmp_path / 'project' / '.humc' / 'cache'}  ")
+    assert "relative to its folder; --out and --cache to the current directory" in lines[2]
+    with_options = run_cli("plan", str(recipe), "--out", "o", "--cache", "c", cwd=elsewhere)
+    assert f"output folder: {elsewhere / 'o' / 'tiny'}  (from --out)" in with_options.output
+    assert f"cache folder:  {elsewhere / 'c'}  (from --cache)" in with_options.output
+
+
+# ---------------------------------------------------------------- empty builds
+
+
+def test_an_all_filtered_recipe_fails_and_leaves_the_previous_build_untouched(tmp_path):
+    recipe = write_recipe(tmp_path)
+    args = ("--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert build(recipe, *args).exit_code == 0
+    before = tree_bytes(tmp_path / "out")
+    recipe.write_text(recipe.read_text().replace("where: len(context) > 0", "where: len(context) > 1000"))
+    result = build(recipe, *args)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:13:12: error[E4104]: the build would write an empty dataset")
+    assert "note: qa/filter (filter) kept 0 of 2 record(s)" in result.output
+    assert tree_bytes(tmp_path / "out") == before and siblings(tmp_path / "out" / "tiny") == []
+
+
+def test_an_all_filtered_recipe_writes_no_folder(tmp_path):
+    recipe = write_recipe(tmp_path, where="len(context) > 1000")
+    result = build(recipe, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2 and "error[E4104]" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- atomic writes
+
+
+def test_a_stale_temporary_folder_of_a_dead_build_is_removed(tmp_path):
+    recipe = write_recipe(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / "out" / f".tiny.tmp-{dead.pid}"
+    (stale / "data").mkdir(parents=True)
+    (stale / "data" / "train-00000-of-00001.parquet").write_bytes(b"half a shard")
+    result = build(recipe, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert siblings(tmp_path / "out" / "tiny") == [] and (tmp_path / "out" / "tiny" / "build.json").is_file()
+
+
+def test_kill_9_during_the_write_keeps_the_old_build_and_the_next_build_cleans_up(tmp_path):
+    recipe = write_ner_workload(tmp_path, 10_000, shard_rows=300)
+    args = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]
+    assert build(recipe, *args).exit_code == 0
+    folder = tmp_path / "out" / "big"
+    before = tree_bytes(folder)
+    recipe.write_text(recipe.read_text().replace("shard_rows: 300", "shard_rows: 200"))  # only the write reruns
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "humc", "build", str(recipe), "-q", *args], env=env)
+    deadline = time.time() + 120
+    while not any(folder.parent.glob(".big.tmp-*/data/*.parquet")):  # the write is part-way through
+        assert proc.poll() is None, "the build finished before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert tree_bytes(folder) == before  # the old build is whole; the half-written one never replaced it
+    result = build(recipe, *args)
+    assert result.exit_code == 0, result.output
+    assert siblings(folder) == []
+    manifest = json.loads((folder / "build.json").read_text())
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted([*manifest["files"],
+                                                                                                  "build.json"])
