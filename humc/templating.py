@@ -38,8 +38,9 @@ from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, SecurityErr
 
 from humc.errors import HumcError, RecipeError, Span
 
-MAX_RENDERED_CHARS = 1 << 20
-"""The most characters one rendered instruction, prompt, format sentence or card may have (1 MiB of text)."""
+MAX_RENDERED_CHARS = 16 << 20
+"""The most characters one rendered instruction, prompt, format sentence or card may have (16 Mi: far above any
+real passage, far below what a runaway loop produces)."""
 
 MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
