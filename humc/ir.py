@@ -177,6 +177,7 @@ class Output:
     dedup: bool
     seed: int
     decontaminate: Decontamination | None = None
+    strict: bool = False  # problem records fail the build (E4103) instead of being dropped; not fingerprinted
 
 
 @dataclass(frozen=True)

@@ -451,7 +451,7 @@ class Validator:
         if node is None:
             return Output(Path("out") / name, (("train", 1.0),), 10_000, True, 0)
         what = "output"
-        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate"], what)
+        check_keys(node, ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict"], what)
         splits_node = node.get("splits")
         splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
         if splits_node is not None:
@@ -469,7 +469,7 @@ class Validator:
         out_dir = opt(node, "dir", "string", what, "out")
         return Output(Path(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
                       opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0),
-                      self._decontaminate(node.get("decontaminate")))
+                      self._decontaminate(node.get("decontaminate")), strict=opt(node, "strict", "boolean", what, False))
 
     def _decontaminate(self, node: Node | None) -> Decontamination | None:
         """`decontaminate: {against: [eval files, as sources], ngram: 13}`."""
