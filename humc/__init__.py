@@ -7,4 +7,4 @@ parse (yamlsrc, expr) -> validate (validate) -> IR (ir) -> plan (plan) -> execut
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: render/check drop problem records and report them (build/problems.py)

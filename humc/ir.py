@@ -195,6 +195,7 @@ class Output:
     seed: int
     decontaminate: Decontamination | None = None
     dir_origin: FolderOrigin = field(default=FolderOrigin("output.dir"), compare=False)
+    strict: bool = False  # problem records fail the build (E4103) instead of being dropped; not fingerprinted
 
 
 @dataclass(frozen=True)

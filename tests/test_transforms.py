@@ -60,8 +60,8 @@ def test_variants_are_distinct_deterministic_and_checked(ner_entry):
 
 def test_a_tampered_output_fails_the_check(ner_entry):
     r = next(render_record(RenderContext(ner_entry, {}, LABELS, "ner"), ner_record()))
-    assert check_rendered(ner_entry, {**r, "output": r["output"].replace("Paris Hilton", "Hilton")}) == \
-        "parsed output differs from gold"
+    problem = check_rendered(ner_entry, {**r, "output": r["output"].replace("Paris Hilton", "Hilton")})
+    assert problem is not None and problem.reason == "output_differs" and "Hilton" in problem.detail
 
 
 def test_mrc_rules_pick_the_shortest_span_or_unanswerable(mrc_entry):

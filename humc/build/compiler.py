@@ -1,36 +1,61 @@
-"""The front door: recipe path -> validated IR -> plan -> executed build.
+"""The front door: recipe path -> validated IR -> plan -> executed build (or an in-memory dry run).
 
 The CLI and tests call these; each stage module stays independent of the others' callers.
+``dry_run`` (`humc check`) pushes the first rows of every entry through the very chunk
+functions a build uses (map, filter, labels, render, check) without a cache or an output,
+so it raises the same errors and counts the same problems; LLM steps are skipped.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from humc.build.execute import BuildResult, Executor
+from humc.build.execute import (
+    CHUNK_SIZE,
+    BuildResult,
+    ChunkFn,
+    Executor,
+    NodeStats,
+    Records,
+    check_chunk_fn,
+    filter_chunk_fn,
+    map_chunk_fn,
+    render_chunk_fn,
+    sample_records,
+    split_result,
+)
 from humc.build.plan import Plan, build_plan
+from humc.build.problems import META_KEY, ProblemRow, problem_rows, strict_error
 from humc.build.store import Store
+from humc.build.transforms import RenderContext, collect_labels
 from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError
-from humc.ir import FolderOrigin, Recipe
+from humc.ir import FolderOrigin, Recipe, TaskEntry
 from humc.progress import Progress
 from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
+from humc.sources import read_source
 
 
-def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None) -> Recipe:
+def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None,
+                strict: bool = False) -> Recipe:
     """Compile a recipe; ``out_dir``/``cache_dir`` (``--out``/``--cache``) override it and resolve against the
-    current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002)."""
+    current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002).
+    ``strict`` turns on `output.strict` (command-line --strict)."""
     recipe = compile_recipe(path)
     if out_dir is not None:
         output = replace(recipe.output, dir=_absolute(out_dir) / recipe.name, dir_origin=FolderOrigin("--out"))
         recipe = replace(recipe, output=output)
     if cache_dir is not None:
         recipe = replace(recipe, cache_dir=_absolute(cache_dir), cache_origin=FolderOrigin("--cache"))
+    if strict:
+        recipe = replace(recipe, output=replace(recipe.output, strict=True))
     check_folders(recipe)
     return recipe
 
@@ -39,8 +64,8 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def plan_recipe(path: Path, **overrides: Path | None) -> Plan:
-    return build_plan(load_recipe(path, **overrides))
+def plan_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None, strict: bool = False) -> Plan:
+    return build_plan(load_recipe(path, out_dir=out_dir, cache_dir=cache_dir, strict=strict))
 
 
 def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None,
@@ -63,6 +88,92 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
         return Executor(plan, store, progress).run(stop_after=stop_after)
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- dry run (`humc check`)
+
+
+@dataclass
+class EntryCheck:
+    """What a dry run found for one task entry (``metas`` like a build's: node id -> notes and problems)."""
+
+    entry: str
+    rows_read: int = 0
+    kept: int = 0                  # after map, filter (and sample, when every row was read)
+    rendered: int = 0              # instruction records that passed render and check
+    skipped: list[str] = field(default_factory=list)
+    metas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class DryRun:
+    recipe: Recipe
+    rows: int | None
+    entries: list[EntryCheck]
+
+    def problems(self) -> list[ProblemRow]:
+        return problem_rows(self.recipe, {k: v for e in self.entries for k, v in e.metas.items()})
+
+
+def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
+    """Open every source the build reads and push the first ``rows`` rows (None: all) of each
+    entry through map -> filter -> [sample] -> labels -> render -> check in memory.
+
+    Raises what `humc build` would raise on those rows (same codes and locations), including
+    E4103 when the recipe is strict and a problem record is found; writes nothing."""
+    used = [sid for sid in recipe.sources if any(e.source == sid for e in recipe.tasks)]
+    raw = {sid: [{"_row": row, "raw": r} for row, r in _first(read_source(recipe.sources[sid]), rows)] for sid in used}
+    result = DryRun(recipe, rows, [_dry_run_entry(recipe, entry, raw[entry.source], rows) for entry in recipe.tasks])
+    decon = recipe.output.decontaminate
+    for src in decon.against if decon is not None else ():
+        for _ in _first(read_source(src), rows):
+            pass
+    if recipe.output.strict and (found := result.problems()):
+        raise strict_error(found)
+    return result
+
+
+def _first(items: Iterator[Any], rows: int | None) -> Iterator[Any]:
+    return items if rows is None else itertools.islice(items, rows)
+
+
+def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | None) -> EntryCheck:
+    check, e = EntryCheck(entry.id, rows_read=len(raw)), entry.id
+    records = _chunked(map_chunk_fn(entry, recipe.constants), raw)
+    if entry.where is not None:
+        records = _chunked(filter_chunk_fn(entry, recipe.constants), records)
+    if entry.sample is not None:
+        if rows is None:
+            records = sample_records(iter(records), entry.sample.n, entry.sample.seed)
+        else:
+            check.skipped.append(f"sample (it picks from the whole source; checked all {len(records)} kept rows)")
+    check.kept = len(records)
+    if entry.generate is not None:
+        check.skipped.append("generate, render and check (no LLM calls in check)")
+        return check
+    labels = None
+    if entry.task.schema_column is not None:
+        fixed = entry.schema.labels if entry.schema is not None else None
+        labels = tuple(fixed) if fixed is not None else tuple(collect_labels(entry, entry.task.schema_column, iter(records)))
+    ctx = RenderContext(entry, recipe.constants, labels, recipe.name)
+    rendered = _chunked(render_chunk_fn(ctx), records, check.metas, f"{e}/render")
+    check.rendered = len(_chunked(check_chunk_fn(entry), rendered, check.metas, f"{e}/check"))
+    if entry.judge is not None:
+        check.skipped.append("judge (no LLM calls in check)")
+    return check
+
+
+def _chunked(fn: ChunkFn, records: Records, metas: dict[str, dict[str, Any]] | None = None,
+             node: str | None = None) -> Records:
+    """Run a chunk function over records in build-sized chunks, summing notes into ``metas[node]``."""
+    stat, out = NodeStats(node or "", ""), []
+    for i in range(0, len(records), CHUNK_SIZE):
+        chunk_out, notes, problems = split_result(fn(records[i:i + CHUNK_SIZE]))
+        out += chunk_out
+        stat.add_notes(notes, problems)
+    if metas is not None and node is not None:
+        metas[node] = {"notes": stat.notes, META_KEY: stat.problems}
+    return out
 
 
 def _check_output_folder(recipe: Recipe) -> None:

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from humc.build.plan import Plan, PlanNode
+from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
-    gold_table,
+    collect_labels,
     keep_record,
     map_record,
     ngram_hashes,
-    render_record,
+    render_checked,
     stable_hash,
     strings_in,
 )
@@ -39,8 +40,20 @@ from humc.progress import Progress
 from humc.sources import read_source
 
 CHUNK_SIZE = 1000
-ChunkResult = list[dict[str, Any]] | tuple[list[dict[str, Any]], Counter[str]]
-ChunkFn = Callable[[list[dict[str, Any]]], ChunkResult]
+Records = list[dict[str, Any]]
+# a chunk function returns its records, optionally with counters (notes) and the first
+# locations of the problems it dropped (reason -> [[source, row, detail], ...])
+ChunkResult = Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
+ChunkFn = Callable[[Records], ChunkResult]
+
+
+def split_result(result: ChunkResult) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
+    """(records, notes, problem locations) of any chunk function's result."""
+    if not isinstance(result, tuple):
+        return result, {}, {}
+    if len(result) == 2:
+        return result[0], dict(result[1]), {}
+    return result[0], dict(result[1]), result[2]  # type: ignore[misc]
 
 
 @dataclass
@@ -52,7 +65,14 @@ class NodeStats:
     seconds: float = 0.0
     status: str = "built"            # built | cached | resumed
     chunks_reused: int = 0
-    notes: dict[str, int] = field(default_factory=dict)  # e.g. dropped reasons
+    notes: dict[str, int] = field(default_factory=dict)  # e.g. dropped reasons, "problem: <reason>" counts
+    problems: dict[str, list[Located]] = field(default_factory=dict)  # reason -> first locations
+
+    def add_notes(self, notes: dict[str, int], problems: dict[str, list[Located]]) -> None:
+        """Sum one chunk's counters into the node's (call in chunk order)."""
+        for key, value in notes.items():
+            self.notes[key] = self.notes.get(key, 0) + value
+        merge_first(self.problems, problems)
 
 
 @dataclass
@@ -100,11 +120,20 @@ class Executor:
         self.metas = {}
         stats: list[NodeStats] = []
         for node in self.plan.nodes:
+            if node.kind == "write":
+                self.check_strict()
             stats.append(self._run_node(node))
             if node.id == stop_after:
                 break
         output = self.recipe.output.dir if stop_after is None else None
         return BuildResult(self.plan, stats, output, self.metas, self.store.dropped, list(self.store.moved_aside))
+
+    def check_strict(self) -> None:
+        """In strict mode, any problem record fails the build before the output folder is touched (E4103)."""
+        if self.recipe.output.strict:
+            rows = problem_rows(self.recipe, self.metas)
+            if rows:
+                raise strict_error(rows)
 
     def _run_node(self, node: PlanNode) -> NodeStats:
         stat = NodeStats(node.id, node.kind)
@@ -113,9 +142,12 @@ class Executor:
         if meta is not None:
             stat.status, stat.records_in, stat.records_out = "cached", meta.get("in", 0), meta.get("out", 0)
             stat.notes = dict(meta.get("notes", {}))
+            stat.problems = dict(meta.get(META_KEY, {}))
         else:
             meta = self.run_kind(node, stat)
             meta.update({"in": stat.records_in, "out": stat.records_out, "notes": stat.notes})
+            if stat.problems:
+                meta[META_KEY] = stat.problems
             if node.kind != "write":
                 self.store.finish(node.fingerprint, meta)
             if stat.status == "built" and stat.chunks_reused:
@@ -140,23 +172,22 @@ class Executor:
     def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult]) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
-        ``fn`` may return (records, notes): per-chunk counters (drops, LLM requests) are stored
-        beside the chunk, so a resumed node still reports the whole node's counts."""
+        ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
+        and problem locations are stored beside the chunk, so a resumed node still reports the
+        whole node's counts."""
         fp, n = node.fingerprint, 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
             for i, chunk in enumerate(self.store.read(self.input_fp(node))):
                 out = self.store.chunk(fp, i)
-                notes_chunk = self.store.chunk(fp, i, NOTES) if out is not None else None
-                if out is None or not notes_chunk:  # missing or damaged: compute it (again)
-                    result = fn(chunk)
-                    out, notes = result if isinstance(result, tuple) else (result, Counter())
-                    self.store.put_chunk(fp, i, [dict(notes)], NOTES)  # notes first: the main chunk commits
+                saved = stored_notes(self.store, fp, i) if out is not None else None
+                if out is None or saved is None:  # missing or damaged: compute it (again)
+                    out, notes, problems = split_result(fn(chunk))
+                    self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
                     self.store.put_chunk(fp, i, out)
                 else:
                     stat.chunks_reused += 1
-                    notes = Counter(notes_chunk[0])
-                for key, value in notes.items():
-                    stat.notes[key] = stat.notes.get(key, 0) + value
+                    notes, problems = saved
+                stat.add_notes(notes, problems)
                 stat.records_in += len(chunk)
                 stat.records_out += len(out)
                 n = i + 1
@@ -199,14 +230,20 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 # executor or its store, so a distributed executor can ship them to workers.
 
 
-def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry, constants = ex.entries[node.entry], ex.recipe.constants  # type: ignore[index]
+def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
     return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"]) for r in chunk]
 
 
-def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry, constants = ex.entries[node.entry], ex.recipe.constants  # type: ignore[index]
+def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
     return lambda chunk: [r for r in chunk if keep_record(entry, constants, r)]
+
+
+def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
+    return map_chunk_fn(ex.entries[node.entry], ex.recipe.constants)  # type: ignore[index]
+
+
+def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:
+    return filter_chunk_fn(ex.entries[node.entry], ex.recipe.constants)  # type: ignore[index]
 
 
 def _run_map(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -218,18 +255,21 @@ def _run_filter(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 
 
 def _run_sample(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    chosen = sample_records(ex.counted_input(node, stat), node.config["n"], node.config["seed"])
+    return ex.stream_out(node, stat, iter(chosen), len(chosen))
+
+
+def sample_records(records: Iterator[dict[str, Any]], n: int, seed: int) -> Records:
     """The n records with the smallest seeded hash: deterministic, order-independent, O(n) memory."""
-    n, seed = node.config["n"], node.config["seed"]
     heap: list[tuple[int, int, dict[str, Any]]] = []
-    for position, record in enumerate(ex.counted_input(node, stat)):
+    for position, record in enumerate(records):
         key = -stable_hash("sample", seed, record["_source"], record["_row"])
         item = (key, -position, record)
         if len(heap) < n:
             heapq.heappush(heap, item)
         elif key > heap[0][0]:
             heapq.heapreplace(heap, item)
-    chosen = sorted(heap, key=lambda item: -item[1])  # keep source order
-    return ex.stream_out(node, stat, (record for _, _, record in chosen), len(chosen))
+    return [record for _, _, record in sorted(heap, key=lambda item: -item[1])]  # keep source order
 
 
 def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -238,13 +278,45 @@ def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     if fixed is not None:
         labels = list(fixed)
     else:
-        found: set[str] = set()
-        column = node.config["column"]
-        for record in ex.counted_input(node, stat):
-            found.update(gold_table(entry, record).column(column))
-        labels = sorted(found)
+        labels = collect_labels(entry, node.config["column"], ex.counted_input(node, stat))
     stat.records_out = len(labels)
     return {"chunks": {}, "labels": labels}
+
+
+def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
+    """Render each record; problem records are dropped and reported (counts + first locations)."""
+
+    def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
+        out: Records = []
+        log, outside = ProblemLog(), 0
+        for record in chunk:
+            result = render_checked(ctx, record)
+            out += result.records
+            outside += result.outside_rows
+            for problem in result.problems:
+                log.add(problem, record["_source"], record["_row"])
+        notes = log.notes()
+        if outside:
+            notes["gold rows outside labels: removed"] = outside
+        return out, notes, log.first
+
+    return render
+
+
+def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
+    """Parse every rendered output back; records that do not round-trip are problems."""
+
+    def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
+        kept, log = [], ProblemLog()
+        for record in chunk:
+            problem = check_rendered(entry, record)
+            if problem is not None:
+                log.add(problem, record["source"], record["source_row"])
+                continue
+            kept.append({k: v for k, v in record.items() if not k.startswith("_")})
+        return kept, log.notes(), log.first
+
+    return check
 
 
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
@@ -252,24 +324,11 @@ def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     labels = None
     if len(node.inputs) > 1:
         labels = tuple(ex.store.meta(ex.input_fp(node, 1))["labels"])  # type: ignore[index]
-    ctx = RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name)
-    return lambda chunk: [out for r in chunk for out in render_record(ctx, r)]
+    return render_chunk_fn(RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name))
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry = ex.entries[node.entry]  # type: ignore[index]
-
-    def check(chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
-        kept, dropped = [], Counter()
-        for record in chunk:
-            reason = check_rendered(entry, record)
-            if reason:
-                dropped[f"dropped: {reason}"] += 1
-                continue
-            kept.append({k: v for k, v in record.items() if not k.startswith("_")})
-        return kept, dropped
-
-    return check
+    return check_chunk_fn(ex.entries[node.entry])  # type: ignore[index]
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -455,6 +514,15 @@ CHUNK_FNS: dict[str, Callable[[Executor, PlanNode], ChunkFn]] = {
     "map": _map_fn, "filter": _filter_fn, "render": _render_fn, "check": _check_fn,
     "generate": _llm_fn, "judge": _llm_fn,
 }
+
+
+def stored_notes(store: Store, fp: str, i: int) -> tuple[dict[str, int], dict[str, list[Located]]] | None:
+    """The notes and problem locations stored beside chunk i of a node; None when missing or damaged
+    (then the chunk is computed again, so a resumed node still reports whole counts)."""
+    stored = store.chunk(fp, i, NOTES)
+    if not stored:
+        return None
+    return dict(stored[0]), dict(stored[1]) if len(stored) > 1 else {}
 
 
 def chunk_fn(ex: Executor, node: PlanNode) -> ChunkFn:

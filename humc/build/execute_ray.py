@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from typing import Any
 
-from humc.build.execute import CHUNK_FNS, NOTES, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn
+from humc.build.execute import CHUNK_FNS, NOTES, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn, split_result, stored_notes
 from humc.build.plan import Plan, PlanNode
+from humc.build.problems import Located
 from humc.build.store import MAIN, Store
 from humc.errors import HumcError
 from humc.progress import Progress
@@ -67,11 +67,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
-def _apply(fn: ChunkFn, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _apply(fn: ChunkFn, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int],
+                                                               dict[str, list[Located]]]:
     """The Ray task body: one chunk through one node's per-chunk function."""
-    result = fn(chunk)
-    out, notes = result if isinstance(result, tuple) else (result, Counter())
-    return out, dict(notes)
+    return split_result(fn(chunk))
 
 
 class RayExecutor(Executor):
@@ -111,21 +110,21 @@ class RayExecutor(Executor):
         ray, fp, n = self.ray, node.fingerprint, 0
         fn_ref = ray.put(fn)  # shipped once, shared by every task of the node
         pending: dict[Any, tuple[int, int]] = {}  # task ref -> (chunk index, input size)
-        notes_by_chunk: dict[int, dict[str, int]] = {}
+        notes_by_chunk: dict[int, tuple[dict[str, int], dict[str, list[Located]]]] = {}
 
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
             def finish(ref: Any) -> None:
                 i, size = pending.pop(ref)
                 try:
-                    out, notes = ray.get(ref)
+                    out, notes, problems = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = getattr(exc, "cause", None)
                     if isinstance(cause, HumcError):
                         raise cause from None
                     raise
-                self.store.put_chunk(fp, i, [notes], NOTES)  # notes first: the main chunk commits
+                self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
                 self.store.put_chunk(fp, i, out)
-                notes_by_chunk[i] = notes
+                notes_by_chunk[i] = (notes, problems)
                 stat.records_out += len(out)
                 advance(size)
 
@@ -140,10 +139,10 @@ class RayExecutor(Executor):
                     stat.records_in += len(chunk)
                     n = i + 1
                     out = self.store.chunk(fp, i)
-                    stored_notes = self.store.chunk(fp, i, NOTES) if out is not None else None
-                    if out is not None and stored_notes:  # else missing or damaged: computed (again) below
+                    saved = stored_notes(self.store, fp, i) if out is not None else None
+                    if out is not None and saved is not None:  # else missing or damaged: computed (again) below
                         stat.chunks_reused += 1
-                        notes_by_chunk[i] = stored_notes[0]
+                        notes_by_chunk[i] = saved
                         stat.records_out += len(out)
                         advance(len(chunk))
                         continue
@@ -155,6 +154,5 @@ class RayExecutor(Executor):
                 for ref in pending:  # an error or an interrupt: stop what is still running
                     ray.cancel(ref, force=False)
         for i in sorted(notes_by_chunk):
-            for key, value in notes_by_chunk[i].items():
-                stat.notes[key] = stat.notes.get(key, 0) + value
+            stat.add_notes(*notes_by_chunk[i])
         return {"chunks": {MAIN: n}}

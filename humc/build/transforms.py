@@ -3,8 +3,13 @@
 map:    raw source row -> mapped record (recipe `fields:` expressions)
 filter: mapped record -> keep or drop (`where:`)
 gold:   mapped record -> gold AnswerTable after preference rules
-render: mapped record -> N instruction records (template x format variant)
+render: mapped record -> N instruction records (template x format variant), or a Problem
 check:  rendered record -> parse its output back and compare with the gold table
+
+A record that cannot become a truthful example (a null or non-text input the instruction
+would show, a gold item that does not fit the answer columns, a gold answer emptied only by
+`labels:`, an empty answer the format cannot express, a failed round trip) is not rendered
+but reported as a ``problems.Problem`` with a stable reason; the chunk functions count them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
-from humc.errors import HumcError, RecordError, Span
+from humc.build.problems import Problem
+from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
 from humc.ir import PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
@@ -79,13 +85,38 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
     if isinstance(item, Mapping):
         missing = [c for c in columns if c not in item]
         if missing:
-            raise RecordError(f"gold item {item!r} lacks {', '.join(missing)} ({where_of(record)})",
+            raise RecordError(f"gold item {_short(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
         return tuple("" if item[c] is None else str(item[c]).strip() for c in columns)
     if len(columns) == 1 and isinstance(item, (str, int, float)):
         return (str(item).strip(),)
-    raise RecordError(f"gold item {item!r} does not fit the answer columns ({where_of(record)})",
+    raise RecordError(f"gold item {_short(item)} does not fit the answer columns {', '.join(columns)}",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
+
+
+# Task inputs that templates iterate over (lists of strings); every other input is shown as text.
+LIST_INPUTS = frozenset({"options"})
+
+
+def input_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """A missing, null or non-text task input: rendering it would put `None` or `[1, 2]` into the instruction."""
+    for name in entry.task.inputs:
+        value = record.get(name)
+        if value is None:
+            return Problem("missing_input", f"field '{name}' is {'null' if name in record else 'missing'}")
+        if name in LIST_INPUTS:
+            fits = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            fits = isinstance(value, str)
+        if not fits:
+            want = "a list of strings" if name in LIST_INPUTS else "a string"
+            return Problem("non_text_input", f"field '{name}' is {type_name(value)} {_short(value)}, not {want}")
+    return None
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def input_text(entry: TaskEntry, record: Mapping[str, Any]) -> str:
@@ -165,10 +196,74 @@ class RenderContext:
     recipe: str
 
 
+@dataclass
+class Rendered:
+    """One source record's render result: its instruction records, the problems that dropped
+    records (the whole source record, or single variants), and gold rows removed by `labels:`."""
+
+    records: list[dict[str, Any]]
+    problems: list[Problem]
+    outside_rows: int = 0
+
+
 def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The record's instruction records that have no problem (see ``render_checked``)."""
+    yield from render_checked(ctx, record).records
+
+
+def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     entry = ctx.entry
-    base = restrict_to_labels(entry, gold_table(entry, record), ctx.labels)
+    problem = input_problem(entry, record)
+    if problem is not None:
+        return Rendered([], [problem])
+    try:
+        gold = gold_table(entry, record)
+    except RecordError as exc:
+        return Rendered([], [Problem("bad_gold", exc.message)])
+    base = restrict_to_labels(entry, gold, ctx.labels)
+    outside = len(gold.rows) - len(base.rows)
+    if gold.rows and not base.rows:
+        labels = ", ".join(sorted(set(gold.column(entry.task.schema_column or ""))))
+        return Rendered([], [Problem("label_outside_set", f"gold label(s) {labels} not in `labels:`")], outside)
     state = apply_rules(entry, ctx.constants, record, base)
+    out = Rendered([], [], outside)
+    for rendered, variant in _render_variants(ctx, record, state):
+        problem = empty_problem(entry, variant, state, rendered["output"])
+        if problem is None:
+            out.records.append(rendered)
+        else:
+            out.problems.append(problem)
+    return out
+
+
+# Formats whose own rendering of "no answer" is what their instruction sentence promises even
+# without an `empty_as` rule (an empty list, "There is no answer.", "(none)", a bare header,
+# nothing for JSON lines). Elsewhere — a JSON object, a quoted string, a bare value — an empty
+# answer would contradict the instruction ("null" where an object is asked for).
+EMPTY_EXPRESSIBLE = frozenset({("json", "many"), ("tuples", "many"), ("natural", "one"), ("natural", "many"),
+                               ("jsonl", "one"), ("jsonl", "many"), ("markdown_table", "one"),
+                               ("markdown_table", "many"), ("markdown_list", "one"), ("markdown_list", "many")})
+
+
+def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str) -> Problem | None:
+    """An empty answer whose rendering the instruction does not promise."""
+    if state.table.rows or state.empty is not None:
+        return None
+    declared = declared_empty(entry.rules)
+    if declared is not None:
+        if output.strip() == declared.strip():
+            return None
+        return Problem("empty_answer", f"no answer: the instruction promises {declared!r}, the {variant.id} output "
+                                       f"would be {output!r}")
+    if (variant.spec.codec, entry.task.cardinality) in EMPTY_EXPRESSIBLE:
+        return None
+    return Problem("empty_answer", f"no answer: the {variant.id} format asks for a value, the output would be "
+                                   f"{output!r}")
+
+
+def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
+                     state: AnswerState) -> Iterator[tuple[dict[str, Any], Variant]]:
+    entry = ctx.entry
     empty = state.empty if not state.table.rows else None
     combos = _choose_variants(entry, record)
     for k, (template, variant) in enumerate(combos):
@@ -186,7 +281,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
             "labels": list(shown), "guidelines": [g.id for g in entry.guidelines],
             "rules": [r.id for r in entry.rules], "source": record["_source"], "source_row": int(record["_row"]),
             "_empty": empty,
-        }
+        }, variant
 
 
 def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[Template, Variant]]:
@@ -249,14 +344,26 @@ def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...],
                            f"variant {variant_id}", origin)
 
 
-def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> str | None:
-    """Parse the rendered output back; returns a reason when it does not equal the gold answer."""
+def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """Parse the rendered output back; a problem when it does not equal the gold answer."""
     variant = next(v for v in entry.variants if v.id == record["answer_format"])
     try:
         parsed = formats.parse(variant.spec, record["output"], entry.task.columns, entry.task.cardinality,
                                empty=record.get("_empty"), unfence=False)
     except HumcError as exc:
-        return f"unparseable output ({exc.message})"
+        return Problem("unparseable_output", f"{variant.id}: {exc.message}")
     if [list(r) for r in parsed.rows] != [list(d.values()) for d in json.loads(record["gold"])]:
-        return "parsed output differs from gold"
+        return Problem("output_differs", f"{variant.id} output parses back to {[list(r) for r in parsed.rows]!r}")
     return None
+
+
+def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]]) -> list[str]:
+    """The label set of an entry without `labels:`: every schema label in the gold answers
+    (a record whose gold does not fit the columns is skipped here and reported by render)."""
+    found: set[str] = set()
+    for record in records:
+        try:
+            found.update(gold_table(entry, record).column(column))
+        except RecordError:
+            continue
+    return sorted(found)

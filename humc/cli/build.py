@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import BuildResult, build, load_recipe, node_states, plan_recipe
+from humc.build.compiler import BuildResult, DryRun, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.problems import ProblemRow, problem_rows
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
@@ -19,13 +21,52 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
+class RowsParam(click.ParamType):
+    """`--rows N|all`: a positive row count, or `all` (None)."""
+
+    name = "N|all"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        if value is None or value == "all":
+            return None
+        try:
+            n = int(str(value))
+        except ValueError:
+            n = 0
+        if n < 1:
+            self.fail(f"{value!r} is neither a positive number of rows nor 'all'", param, ctx)
+        return n
+
+
+strict_opt = click.option("--strict", is_flag=True,
+                          help="Fail (E4103) on any problem record instead of dropping it (like `output: {strict: true}`).")
+
+
 @click.command()
 @recipe_arg
 @format_opt
-def check(recipe: Path) -> None:
-    """Validate RECIPE (YAML, expressions, stdlib names, sources) without building."""
-    r = load_recipe(recipe)
-    click.echo(f"{recipe}: ok — {len(r.tasks)} task(s), {len(r.sources)} source(s)")
+@click.option("--rows", type=RowsParam(), default="100", show_default=True,
+              help="Source rows per task entry to push through map, filter, render and check (N or all).")
+@strict_opt
+def check(recipe: Path, rows: int | None, strict: bool) -> None:
+    """Validate RECIPE and dry-run the first rows of every source through the build, writing nothing."""
+    result = dry_run(load_recipe(recipe, strict=strict), rows)
+    print_dry_run(result)
+    problems = sum(p.count for p in result.problems())
+    verdict = "ok" if not problems else f"ok with {problems} problem record(s) that a build drops"
+    click.echo(f"{recipe}: {verdict} — {len(result.entries)} task(s), {len(result.recipe.sources)} source(s)")
+
+
+def print_dry_run(result: DryRun) -> None:
+    for e in result.entries:
+        counts = {}
+        for meta in e.metas.values():
+            counts.update({k.removeprefix("problem: "): v for k, v in meta["notes"].items() if k.startswith("problem: ")})
+        problems = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+        click.echo(f"  {e.entry}: {e.rows_read} row(s) read, {e.kept} kept, {e.rendered} rendered; problems: {problems}")
+        for step in e.skipped:
+            click.echo(f"    note: skipped {step}")
+    print_problems(result.problems(), click.echo)
 
 
 @click.command()
@@ -62,10 +103,11 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
               help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
+@strict_opt
 def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
-              executor: str | None, ray_address: str | None) -> None:
+              executor: str | None, ray_address: str | None, strict: bool) -> None:
     """Build the dataset described by RECIPE."""
-    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir)
+    p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
     if not quiet:
         print_summary(result)
@@ -92,6 +134,7 @@ def print_summary(result: BuildResult) -> None:
                       f"{s.seconds:.2f}s", notes)
     hits = sum(s.status == "cached" for s in result.stats)
     err.print(table)
+    print_problems(problem_rows(result.plan.recipe, result.metas), lambda line: err.print(line, markup=False))
     err.print(f"{hits}/{len(result.stats)} node(s) from cache, {sum(s.seconds for s in result.stats):.2f}s")
     llm: Counter[str] = Counter()
     for s in result.stats:
@@ -101,3 +144,14 @@ def print_summary(result: BuildResult) -> None:
         err.print(f"LLM this build: {llm['llm requests']} request(s) sent, {llm['llm cache hits']} cache hit(s), "
                   f"{llm['llm retries']} retry(ies), {llm['prompt tokens']} prompt + "
                   f"{llm['completion tokens']} completion token(s)")
+
+
+def print_problems(rows: list[ProblemRow], echo: Callable[[str], None]) -> None:
+    """Dropped problem records: per node and reason, the count and the first source locations."""
+    if not rows:
+        return
+    echo(f"dropped {sum(r.count for r in rows)} problem record(s) (--strict fails on them):")
+    for r in rows:
+        echo(f"  {r.node}: {r.reason}: {r.count}")
+        for where in r.first:
+            echo(f"    at {where}")

@@ -60,6 +60,7 @@ class CardInfo:
     humc_version: str
     user_template: str | None = None
     split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
 
     @property
     def total(self) -> int:
@@ -135,6 +136,7 @@ def default_body(info: CardInfo) -> str:
     parts += _section_lengths(info)
     parts += _section_guidelines(info)
     parts += _section_dedup(info)
+    parts += _section_dropped(info)
     parts += _section_llms(info)
     parts += _section_provenance(info)
     return "\n".join(parts).rstrip("\n") + "\n"
@@ -221,6 +223,16 @@ def _section_dedup(info: CardInfo) -> list[str]:
     if not info.dedup:
         return lines + ["None.", ""]
     return lines + _table(["step", "records"], [[k.replace("_", " "), v] for k, v in info.dedup.items()]) + [""]
+
+
+def _section_dropped(info: CardInfo) -> list[str]:
+    lines = ["## Dropped records", ""]
+    if not info.dropped:
+        return lines + ["None: every source row became records whose output matches its instruction.", ""]
+    lines += ["Source rows (or single rendered records) left out because their output would contradict their "
+              "instruction; rows are `source_row` indexes.", ""]
+    return lines + _table(["step", "reason", "records", "first rows"],
+                          [[d["node"], d["reason"], d["records"], ", ".join(d["first"])] for d in info.dropped]) + [""]
 
 
 def _section_llms(info: CardInfo) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,31 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         humc_version=__version__,
         user_template=str(card["template"]) if card.get("template") else None,
         split_bytes=dict(split_bytes or {}),
+        dropped=dropped_records(recipe, metas),
     )
+
+
+PROBLEM_NOTE = "problem: "  # the build's per-reason problem counters (build/problems.py)
+
+
+def dropped_records(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Problem records per node and reason, with their first `file:row` locations (paths relative to the recipe)."""
+    out = []
+    for node, meta in metas.items():
+        first = meta.get("problems", {})
+        for key, count in meta.get("notes", {}).items():
+            if key.startswith(PROBLEM_NOTE) and count:
+                reason = key[len(PROBLEM_NOTE):]
+                out.append({"node": node, "reason": reason, "records": int(count),
+                            "first": [_location(recipe, loc[0], loc[1]) for loc in first.get(reason, [])]})
+    return out
+
+
+def _location(recipe: Recipe, source: str, row: int) -> str:
+    src = recipe.sources.get(source)
+    if src is None or src.path is None:
+        return f"{(src.dataset or {}).get('name', source) if src else source}:{row}"
+    return f"{os.path.relpath(src.path, recipe.path.parent)}:{row}"
 
 
 def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ SOURCE_KEYS = ["path", "format", "options", "dataset"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
 SAMPLE_KEYS = ["n", "seed"]
 SCHEMA_KEYS = ["negatives", "shuffle"]
-OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate"]
+OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict"]
 DECONTAMINATE_KEYS = ["against", "ngram"]
 PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
 SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -495,7 +495,8 @@ class Validator:
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
         return Output(self._folder(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
                       opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0),
-                      self._decontaminate(node.get("decontaminate")), dir_origin=origin)
+                      self._decontaminate(node.get("decontaminate")), dir_origin=origin,
+                      strict=opt(node, "strict", "boolean", what, False))
 
     def _decontaminate(self, node: Node | None) -> Decontamination | None:
         """`decontaminate: {against: [eval files, as sources], ngram: 13}`."""

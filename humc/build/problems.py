@@ -1,0 +1,136 @@
+"""Per-record problems: source rows that cannot become a truthful training example.
+
+A *problem* is a record whose output would contradict its own instruction (an answer the
+format cannot express, a label the instruction never offers, a `None` in the prompt).
+Render and check (``transforms``) find them; their chunk functions drop the record and
+report it here, so the local and the Ray executor count the same things:
+
+* counts go into the node's notes as ``problem: <reason>`` (stored beside every chunk, so
+  a resumed build keeps whole counts);
+* the first few locations per reason go into the node's meta under ``problems`` as
+  ``[source id, row, detail]`` — the row is the record's ``source_row`` (0-based record
+  index of the source), and paths are resolved only when shown (``location``), so a cached
+  meta does not depend on where the recipe lives.
+
+Decisions: problems drop records by default and fail the build only with ``--strict`` /
+``output: {strict: true}`` (E4103, raised before the write node touches the output folder).
+Reason keys are stable: tests, summaries and cards name them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from humc.errors import RecordError
+from humc.ir import Recipe
+
+PROBLEM_NOTE = "problem: "
+META_KEY = "problems"
+MAX_LOCATIONS = 5
+
+REASONS: dict[str, str] = {
+    "label_outside_set": "the gold answer is empty only because its labels are outside the entry's `labels:`",
+    "missing_input": "a task input that the instruction shows is missing or null",
+    "non_text_input": "a task input that the instruction shows is not text",
+    "bad_gold": "a gold answer item does not fit the task's answer columns",
+    "empty_answer": "the answer is empty where the format (or the instruction) promises a value",
+    "unparseable_output": "the rendered answer does not parse back in its own format",
+    "output_differs": "the rendered answer parses back to something other than the gold answer",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one record was dropped: a stable ``reason`` key of ``REASONS`` and a readable detail."""
+
+    reason: str
+    detail: str = ""
+
+
+Located = list[Any]  # [source id, row, detail]
+
+
+@dataclass
+class ProblemLog:
+    """Counts per reason plus the first ``MAX_LOCATIONS`` locations of each (one chunk or a whole node)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    first: dict[str, list[Located]] = field(default_factory=dict)
+
+    def add(self, problem: Problem, source: str, row: int) -> None:
+        self.counts[problem.reason] += 1
+        shown = self.first.setdefault(problem.reason, [])
+        if len(shown) < MAX_LOCATIONS:
+            shown.append([source, int(row), problem.detail])
+
+    def notes(self) -> Counter[str]:
+        return Counter({PROBLEM_NOTE + reason: n for reason, n in self.counts.items()})
+
+
+def merge_first(into: dict[str, list[Located]], more: Mapping[str, list[Located]]) -> None:
+    """Add a later chunk's first locations, keeping at most MAX_LOCATIONS per reason (chunk order)."""
+    for reason, located in more.items():
+        shown = into.setdefault(reason, [])
+        shown.extend(located[:max(0, MAX_LOCATIONS - len(shown))])
+
+
+# ---------------------------------------------------------------- reporting
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    """One reason of one node, ready to show: ``first`` holds formatted `file:row (detail)` strings."""
+
+    node: str
+    reason: str
+    count: int
+    first: tuple[str, ...]
+
+
+def location(recipe: Recipe, source: str, row: int, base: Path | None = None) -> str:
+    """`file:row` for a source id and a record index; paths relative to ``base`` (default: the current folder)."""
+    src = recipe.sources.get(source)
+    if src is None or src.path is None:
+        name = (src.dataset or {}).get("name", source) if src is not None else source
+        return f"{name}:{row}"
+    path = src.path
+    try:
+        shown = os.path.relpath(path, base if base is not None else Path.cwd())
+    except ValueError:  # another drive on Windows
+        shown = str(path)
+    return f"{shown}:{row}"
+
+
+def problem_rows(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]], base: Path | None = None) -> list[ProblemRow]:
+    """Every counted problem of a build (or dry run), by node then reason."""
+    rows = []
+    for node, meta in metas.items():
+        first = meta.get(META_KEY, {})
+        for key, count in meta.get("notes", {}).items():
+            if key.startswith(PROBLEM_NOTE) and count:
+                reason = key[len(PROBLEM_NOTE):]
+                shown = tuple(_shown(recipe, loc, base) for loc in first.get(reason, []))
+                rows.append(ProblemRow(node, reason, int(count), shown))
+    return rows
+
+
+def _shown(recipe: Recipe, loc: Located, base: Path | None) -> str:
+    where = location(recipe, loc[0], loc[1], base)
+    return f"{where} ({loc[2]})" if len(loc) > 2 and loc[2] else where
+
+
+def strict_error(rows: list[ProblemRow]) -> RecordError:
+    """E4103: the build (or check) found problem records and strict mode forbids dropping them."""
+    total = sum(r.count for r in rows)
+    summary = ", ".join(f"{r.node} {r.reason}: {r.count}" for r in rows)
+    notes = [f"{r.node}: {r.reason} ({r.count}): {REASONS.get(r.reason, r.reason)}; first at "
+             + "; ".join(r.first) for r in rows]
+    return RecordError(f"{total} record(s) with problems (strict mode): {summary}", code="E4103", notes=notes,
+                       expected="every source row to become a record whose output matches its instruction",
+                       hint="fix the rows or the recipe (`fields:`, `labels:`, `preferences:`, `formats:`), or build "
+                            "without --strict / `output: {strict: true}` to drop these records; nothing was written")
