@@ -123,7 +123,7 @@ def _load_json(src: SourceDef) -> Any:
         with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
             return json.load(f)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno)) from None
+        raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno), code="E0008") from None
 
 
 def _read_json(src: SourceDef) -> Iterator[Row]:

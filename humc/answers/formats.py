@@ -92,7 +92,7 @@ def check_spec(spec: FormatSpec) -> None:
 
 def settings(spec: FormatSpec) -> dict[str, Any]:
     if spec.codec not in CODEC_SETTINGS:
-        raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODEC_SETTINGS))
+        raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODEC_SETTINGS), code="E2006")
     allowed = CODEC_SETTINGS[spec.codec]
     out: dict[str, Any] = {}
     for name, value in spec.options.items():
@@ -109,22 +109,22 @@ def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
     args = list(kwargs.get("_args", []))
     named = {k: v for k, v in kwargs.items() if k != "_args"}
     if set(named) - {setting.arg} or len(args) + len(named) > 1:
-        raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe)
+        raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe, code="E0008")
     if not args and not named:
         if setting.default is None:
-            raise HumcError(f"modifier '{name}' needs an argument", expected=setting.describe)
+            raise HumcError(f"modifier '{name}' needs an argument", expected=setting.describe, code="E0008")
         return setting.default
     return args[0] if args else named[setting.arg]
 
 
 def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: str) -> Any:
     if name not in SETTINGS:
-        raise HumcError(f"unknown format {kind} '{name}'", expected="one of: " + ", ".join(SETTINGS))
+        raise HumcError(f"unknown format {kind} '{name}'", expected="one of: " + ", ".join(SETTINGS), code="E2006")
     if name not in allowed:
         raise HumcError(f"format {kind} '{name}' does not apply to codec '{codec}'",
-                        expected=f"for {codec}: " + (", ".join(sorted(allowed)) or "no options"))
+                        expected=f"for {codec}: " + (", ".join(sorted(allowed)) or "no options"), code="E2006")
     if not SETTINGS[name].check(value):
-        raise HumcError(f"bad value {value!r} for format {kind} '{name}'", expected=SETTINGS[name].describe)
+        raise HumcError(f"bad value {value!r} for format {kind} '{name}'", expected=SETTINGS[name].describe, code="E0008")
     return value
 
 
@@ -258,7 +258,7 @@ def _loads(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise FormatParseError(f"invalid JSON: {exc}") from None
+        raise FormatParseError(f"invalid JSON: {exc}", code="E0008") from None
 
 
 def _parse_json(text: str, fields: Row, cardinality: str) -> list[Row]:

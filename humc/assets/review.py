@@ -165,16 +165,16 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
     except yaml.YAMLError as exc:
         raise HumcError(f"the edit is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise HumcError("the edit must be a YAML mapping")
+        raise HumcError("the edit must be a YAML mapping", code="E0008")
     if item.kind == "guideline":
         labels = data.get("labels") or {}
         text = data.get("text") or ""
         if not isinstance(labels, dict) or not all(isinstance(v, str) and v.strip() for v in labels.values()):
-            raise HumcError("`labels:` must map each label to a non-empty definition")
+            raise HumcError("`labels:` must map each label to a non-empty definition", code="E0008")
         if not isinstance(text, str):
-            raise HumcError("`text:` must be a string")
+            raise HumcError("`text:` must be a string", code="E0008")
         if not labels and not text.strip():
-            raise HumcError("a guideline needs `labels:` or `text:`")
+            raise HumcError("a guideline needs `labels:` or `text:`", code="E0006")
         return replace(item, labels={str(k): v.strip() for k, v in labels.items()}, text=text.strip(), edited=True)
     sentence, then, when = data.get("text"), data.get("then"), data.get("when") or None
     if entry is not None:
@@ -224,7 +224,7 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
            recipe: Recipe | None = None, term: Terminal | None = None) -> ReviewSummary:
     """Decide on every proposed item of the lockfile (interactive unless accept_all / reject_all)."""
     if accept_all and reject_all:
-        raise HumcError("--accept-all and --reject-all exclude each other")
+        raise HumcError("--accept-all and --reject-all exclude each other", code="E0008")
     if only_kind is not None and only_kind not in KINDS:
         raise HumcError(f"unknown kind '{only_kind}'", expected="one of: " + ", ".join(KINDS))
     lock_path = Path(lock_path)

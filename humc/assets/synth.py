@@ -374,7 +374,7 @@ def plan_jobs(recipe: Recipe, report: SynthReport) -> list[_Job]:
         cfg = recipe.models.get(spec.model)
         if cfg is None:
             raise RecipeError(f"task '{entry.id}': synth model '{spec.model}' is not declared under `models:`",
-                              expected="one of: " + (", ".join(sorted(recipe.models)) or "(no models declared)"))
+                              expected="one of: " + (", ".join(sorted(recipe.models)) or "(no models declared)"), code="E2009")
         entry = human_assets(entry)
         if spec.paraphrases > 0:
             for tpl in entry.templates:

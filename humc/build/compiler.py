@@ -219,7 +219,7 @@ def _check_build_is_current(recipe: Recipe) -> None:
     """Refuse to publish a folder built from an older version of the recipe (or its assets)."""
     manifest = read_manifest(recipe.output.dir)
     if manifest is None:
-        raise PublishError(f"{recipe.output.dir} holds no humc build", hint=f"run `humc build {recipe.path}` first")
+        raise PublishError(f"{recipe.output.dir} holds no humc build", hint=f"run `humc build {recipe.path}` first", code="E5002")
     if manifest.get("fingerprint") != build_plan(recipe).fingerprint:
         raise PublishError(f"the build in {recipe.output.dir} is out of date: the recipe, its data or its assets "
-                           "changed since it was built", hint=f"run `humc build {recipe.path}` (or `--push`) first")
+                           "changed since it was built", hint=f"run `humc build {recipe.path}` (or `--push`) first", code="E5002")

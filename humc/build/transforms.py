@@ -136,7 +136,7 @@ def apply_rules(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
             try:
                 state = apply_op(op.name, op.args, state, text)
             except KeyError as exc:
-                raise RecordError(f"preference rule '{rule.id}': {exc.args[0]}") from None
+                raise RecordError(f"preference rule '{rule.id}': {exc.args[0]}", code="E2005") from None
     rows = state.table.rows[:1] if entry.task.cardinality == "one" else state.table.rows
     return AnswerState(AnswerTable(table.fields, rows, entry.task.cardinality), state.empty)
 

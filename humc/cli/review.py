@@ -40,10 +40,10 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
     """
     lock_path, recipe_path = resolve_paths(target)
     if not web and (port is not None or open_browser):
-        raise HumcError("--port and --open need --web")
+        raise HumcError("--port and --open need --web", code="E0008")
     if web:
         if accept_all or reject_all or list_only:
-            raise HumcError("--web excludes --accept-all, --reject-all and --list")
+            raise HumcError("--web excludes --accept-all, --reject-all and --list", code="E0008")
         _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
         return
     if list_only:

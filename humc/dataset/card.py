@@ -289,7 +289,7 @@ def _render_user_template(info: CardInfo, body: str) -> str:
             where, origin = f"{path} (dataset card)", Span(str(path), 1, 1)
         except OSError as exc:
             raise HumcError(f"cannot read card template {path}: {exc.strerror or exc}",
-                            hint="publish.card_template must name a Jinja2 Markdown file") from None
+                            hint="publish.card_template must name a Jinja2 Markdown file", code="E0009") from None
     variables = {k: v for k, v in asdict(info).items() if k != "user_template"}
     variables.update(body=body, total=info.total, size_category=size_category(info.total),
                      llms=[public_llm(m) for m in info.llms])

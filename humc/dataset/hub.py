@@ -80,12 +80,12 @@ def check_repo_id(repo_id: str) -> None:
 
     hint = "a dataset repository is named ORG/NAME, e.g. my-org/my-dataset"
     if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-        raise PublishError(f"invalid repository id {repo_id!r}: expected ORG/NAME", hint=hint)
+        raise PublishError(f"invalid repository id {repo_id!r}: expected ORG/NAME", hint=hint, code="E0008")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
         raise PublishError(f"invalid repository id {repo_id!r}", hint=hint,
-                           notes=[str(exc).splitlines()[0]]) from None
+                           notes=[str(exc).splitlines()[0]], code="E0008") from None
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -219,7 +219,7 @@ def _check_revision(revision: str) -> None:
            or ".." in revision or any(c in revision for c in " ~^:?*[\\") or len(revision) > 200)
     if bad:
         raise PublishError(f"invalid branch name {revision!r}", hint="use a plain git branch name such as `v2` or "
-                           "`release/2024-06`")
+                           "`release/2024-06`", code="E0008")
 
 
 def _default_endpoint() -> str:

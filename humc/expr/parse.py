@@ -72,11 +72,11 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         raise _too_deep(text, src, what) from None
     except UnexpectedEOF as exc:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
-                          expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what)) from None
+                          expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what), code="E1001") from None
     except UnexpectedCharacters as exc:
         at = exc.pos_in_stream
         raise RecipeError(f"unexpected character {text[at]!r} in {what}", src.span_of(at, at + 1),
-                          expected=_describe_expected(exc.allowed or (), what)) from None
+                          expected=_describe_expected(exc.allowed or (), what), code="E1001") from None
     except UnexpectedToken as exc:
         token = exc.token
         found = "end of text" if token.type == "$END" else repr(str(token))
@@ -84,9 +84,9 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         raise RecipeError(f"unexpected {found} in {what}", src.span_of(start_pos, start_pos + max(1, len(str(token)))),
                           expected=_describe_expected(exc.expected, what),
                           hint='compare with == (a single = only names a keyword argument)' if str(token) == "="
-                          else _end_hint(src, what) if token.type == "$END" else _hint_for(what)) from None
+                          else _end_hint(src, what) if token.type == "$END" else _hint_for(what), code="E1001") from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
-        raise RecipeError(f"cannot parse {what}: {exc}", src.span) from None
+        raise RecipeError(f"cannot parse {what}: {exc}", src.span, code="E1001") from None
     except VisitError as exc:
         raise _visit_error(exc.orig_exc, text, src, what) from None
 
@@ -102,7 +102,7 @@ def _visit_error(exc: BaseException, text: str, src: Source, what: str) -> Recip
     if isinstance(exc, _LiteralTooLarge):
         return RecipeError("number too large", src.span_of(*exc.pos), code=LIMIT_CODE,
                            expected=f"an integer between -{MAX_INT} and {MAX_INT}, or a finite number")
-    return RecipeError(f"invalid {what}: {exc}", src.span)
+    return RecipeError(f"invalid {what}: {exc}", src.span, code="E0008")
 
 
 FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted comma ends the value: "
@@ -270,4 +270,4 @@ def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None =
         if call.fn not in table:
             raise RecipeError(f"unknown function '{call.fn}'", src.span_of(*call.pos),
                               expected="one of: " + ", ".join(sorted(table)),
-                              hint=did_you_mean(call.fn, table))
+                              hint=did_you_mean(call.fn, table), code="E2004")

@@ -123,9 +123,9 @@ class ModelConfig:
             raise LLMError(f"model '{self.name}': 'api_key_env' {problem}", code="E2013",
                            expected="the name of an environment variable, e.g. OPENAI_API_KEY")
         if self.concurrency < 1:
-            raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}")
+            raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}", code="E0008")
         if self.max_retries < 0:
-            raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}")
+            raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}", code="E0008")
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> ModelConfig:
@@ -133,7 +133,7 @@ class ModelConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise LLMError(f"model '{name}': unknown field(s) {', '.join(unknown)}",
-                           expected=", ".join(sorted(known)))
+                           expected=", ".join(sorted(known)), code="E2001")
         for req in ("base_url", "model"):
             if not data.get(req):
                 raise LLMError(f"model '{name}': missing '{req}'")

@@ -130,7 +130,7 @@ def load_lock(path: Path) -> Lockfile:
     version = root.require("humc_lock")
     if isinstance(version.value, bool) or version.value != LOCK_VERSION:
         raise RecipeError(f"unsupported lockfile version {version.value!r}", version.span,
-                          expected=f"humc_lock: {LOCK_VERSION}")
+                          expected=f"humc_lock: {LOCK_VERSION}", code="E0011")
     items_node = root.require("items")
     items: list[LockItem] = []
     if items_node.value is not None:
@@ -140,7 +140,7 @@ def load_lock(path: Path) -> Lockfile:
             item = _item(node, f"item #{i + 1} of {what}")
             if item.id in seen:
                 raise RecipeError(f"duplicate item id '{item.id}'", node.require("id").span,
-                                  notes=[f"first used at {seen[item.id].span('id')}"])
+                                  notes=[f"first used at {seen[item.id].span('id')}"], code="E3001")
             seen[item.id] = item
             items.append(item)
     return Lockfile(path, opt(root, "recipe", "string", what, "") or "", items)
@@ -151,7 +151,7 @@ def _choice(node: Node, key: str, choices: Iterable[str], what: str) -> str:
     choices = list(choices)
     if value not in choices:
         raise RecipeError(f"invalid {key} '{value}' in {what}", node.require(key).span,
-                          expected="one of: " + ", ".join(choices), hint=did_you_mean(value, choices))
+                          expected="one of: " + ", ".join(choices), hint=did_you_mean(value, choices), code="E0008")
     return value
 
 
@@ -166,7 +166,7 @@ def _item(node: Node, what: str) -> LockItem:
         expect_kind(labels_node, "mapping", what=f"'labels' in {what}")
         for k, v in labels_node.value.items():
             if v.kind != "string" or not v.value.strip():
-                raise RecipeError(f"the definition of label '{k}' must be a non-empty string", v.span)
+                raise RecipeError(f"the definition of label '{k}' must be a non-empty string", v.span, code="E0008")
             labels[k] = v.value.strip()
     item = LockItem(
         id=id_, kind=kind, entry=req(node, "entry", "string", what), status=status,
@@ -178,15 +178,15 @@ def _item(node: Node, what: str) -> LockItem:
         nodes={"": node, **{k: v for k, v in node.value.items()}})
     if kind == "template":
         if not item.text.strip():
-            raise RecipeError(f"{what}: a template item needs `text:`", node.span)
+            raise RecipeError(f"{what}: a template item needs `text:`", node.span, code="E0006")
         if not item.base:
-            raise RecipeError(f"{what}: a template item needs `base:` (the template it paraphrases)", node.span)
+            raise RecipeError(f"{what}: a template item needs `base:` (the template it paraphrases)", node.span, code="E0006")
     elif kind == "guideline":
         if not item.labels and not item.text.strip():
-            raise RecipeError(f"{what}: a guideline item needs `labels:` or `text:`", node.span)
+            raise RecipeError(f"{what}: a guideline item needs `labels:` or `text:`", node.span, code="E0006")
     else:
         if not item.then:
-            raise RecipeError(f"{what}: a rule item needs `then:` (answer operations)", node.span)
+            raise RecipeError(f"{what}: a rule item needs `then:` (answer operations)", node.span, code="E0006")
     return item
 
 
@@ -295,7 +295,7 @@ def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] 
             unknown = sorted(names_used(ast) - names)
             if unknown:
                 raise RecipeError(f"the condition reads unknown name(s): {', '.join(unknown)}", src.span_of(0),
-                                  expected="one of: " + ", ".join(sorted(names)))
+                                  expected="one of: " + ", ".join(sorted(names)), code="E2001")
         compiled_when = Compiled(ast, src)
     src = then_src or Source(str(then).strip())
     ops = compile_ops(parse_pipeline(src.text, src), src)
@@ -303,7 +303,7 @@ def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] 
         if op.name in COLUMN_OPS and op.args and op.args[0] not in task.columns:
             raise RecipeError(f"'{op.name}' names column '{op.args[0]}', which task '{task.id}' does not have",
                               src.span_of(0), expected="one of: " + ", ".join(task.columns),
-                              hint=did_you_mean(str(op.args[0]), task.columns))
+                              hint=did_you_mean(str(op.args[0]), task.columns), code="E2005")
     return compiled_when, ops
 
 

@@ -23,7 +23,7 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
     if actual in kinds or (actual == "integer" and "number" in kinds):
         return
     raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
-                      node.span, expected=" or ".join(describe(k) for k in kinds))
+                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0008")
 
 
 def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = ()) -> None:
@@ -32,11 +32,11 @@ def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable
     for key, span in node.key_spans.items():
         if key not in allowed:
             raise RecipeError(f"unknown key '{key}' in {what}", span,
-                              expected="one of: " + ", ".join(allowed), hint=did_you_mean(key, allowed))
+                              expected="one of: " + ", ".join(allowed), hint=did_you_mean(key, allowed), code="E0005")
     for key in required:
         if key not in node.value:
             raise RecipeError(f"{what} is missing required key '{key}'", node.span,
-                              expected=f"`{key}:` in this mapping")
+                              expected=f"`{key}:` in this mapping", code="E0006")
 
 
 def opt(node: Node, key: str, kind: str | tuple[str, ...], what: str, default: Any = None) -> Any:
@@ -56,7 +56,7 @@ def req(node: Node, key: str, kind: str | tuple[str, ...], what: str) -> Any:
 
 def check_present(node: Node, key: str, what: str) -> None:
     if node.get(key) is None:
-        raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping")
+        raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping", code="E0006")
 
 
 def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
@@ -74,7 +74,7 @@ def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
 def expr_source(node: Node) -> Source:
     """The DSL ``Source`` for a string scalar, so expression errors point inside the YAML."""
     if not isinstance(node.value, str):
-        raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span)
+        raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0008")
     span, offset = node.expr_origin()
     if node.style in ("|", ">"):
         span = span.shifted(1, 1)  # block scalars start on the next line

@@ -53,7 +53,7 @@ def load_stdlib(extra_dirs: Iterable[Path] = ()) -> Stdlib:
 
 def _load_dir(lib: Stdlib, root: Path) -> None:
     if not root.is_dir():
-        raise RecipeError(f"stdlib folder not found: {root}")
+        raise RecipeError(f"stdlib folder not found: {root}", code="E0009")
     for path in sorted((root / "tasks").glob("*.yaml")):
         task = load_task(path)
         lib.tasks[task.id] = task
@@ -83,12 +83,12 @@ def load_task(path: Path) -> TaskDef:
     family = req(node, "family", "string", what)
     if family not in FAMILIES:
         raise RecipeError(f"unknown task family '{family}'", node.require("family").span,
-                          expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES))
+                          expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES), code="E2003")
     answer = node.require("answer")
     check_keys(answer, ["field", "columns", "cardinality"], f"'answer' of {what}", required=["field", "columns"])
     cardinality = opt(answer, "cardinality", "string", what, "many")
     if cardinality not in ("one", "many"):
-        raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span)
+        raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
     schema = node.get("schema")
     schema_column = None
     columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
@@ -97,7 +97,7 @@ def load_task(path: Path) -> TaskDef:
         schema_column = req(schema, "column", "string", what)
         if schema_column not in columns:
             raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.require("column").span,
-                              expected="one of: " + ", ".join(columns))
+                              expected="one of: " + ", ".join(columns), code="E0008")
     hf = node.get("hf")
     hf_plain = hf.plain() if hf is not None else {}
     return TaskDef(
@@ -125,7 +125,7 @@ def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
     check_keys(node, GUIDELINE_KEYS, what, required=["id"])
     labels = opt(node, "labels", "mapping", what, {}) or {}
     if node.get("text") is None and not labels:
-        raise RecipeError(f"{what} needs `text:` or `labels:`", node.span)
+        raise RecipeError(f"{what} needs `text:` or `labels:`", node.span, code="E0006")
     return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                      text=(opt(node, "text", "string", what, "") or "").strip(),
                      labels=tuple((str(k), str(v).strip()) for k, v in labels.items()),
@@ -161,7 +161,8 @@ def compile_ops(pipe: Pipeline, src: Source) -> tuple[AnswerOp, ...]:
         calls = call_parts(pipe)
     except ValueError:
         raise RecipeError("a rule's `then` must be answer operations like shortest(\"answer\") | empty_as(\"[]\")",
-                          src.span_of(*pipe.head.pos), expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS))) from None
+                          src.span_of(*pipe.head.pos), expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS)),
+                          code="E0008") from None
     return tuple(_compile_op(call, src) for call in calls)
 
 
@@ -170,15 +171,16 @@ def _compile_op(call: Call, src: Source) -> AnswerOp:
     if call.fn not in answerops.OPS:
         raise RecipeError(f"unknown answer operation '{call.fn}'", where,
                           expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS)),
-                          hint=did_you_mean(call.fn, answerops.OPS))
+                          hint=did_you_mean(call.fn, answerops.OPS), code="E2005")
     _, arity, _ = answerops.OPS[call.fn]
     if call.kwargs or len(call.args) != arity:
         raise RecipeError(f"'{call.fn}' takes {arity} positional argument(s)", where,
-                          expected=answerops.signature(call.fn))
+                          expected=answerops.signature(call.fn), code="E2005")
     try:
         args = tuple(literal_value(a) for a in call.args)
     except ValueError:
-        raise RecipeError(f"arguments of '{call.fn}' must be constants", where, expected=answerops.signature(call.fn)) from None
+        raise RecipeError(f"arguments of '{call.fn}' must be constants", where, expected=answerops.signature(call.fn),
+                          code="E0008") from None
     return AnswerOp(call.fn, args)
 
 
@@ -225,7 +227,7 @@ def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
         calls = call_parts(pipe)
     except ValueError:
         raise RecipeError("a format must be a variant or codec name, optionally followed by modifiers",
-                          src.span_of(*pipe.pos), expected='e.g. json, natural or "json | shuffle_keys(seed=3)"') from None
+                          src.span_of(*pipe.pos), expected='e.g. json, natural or "json | shuffle_keys(seed=3)"', code="E2006") from None
     head, rest = calls[0], [_modifier(c, src) for c in calls[1:]]
     base = lib.variants.get(head.fn)
     if base is not None and not head.args and not head.kwargs:
@@ -237,7 +239,7 @@ def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
     else:
         names = sorted(set(lib.variants) | set(formats.codec_names()))
         raise RecipeError(f"unknown format variant '{head.fn}'", src.span_of(*head.pos),
-                          expected="a stdlib variant or codec: " + ", ".join(names), hint=did_you_mean(head.fn, names))
+                          expected="a stdlib variant or codec: " + ", ".join(names), hint=did_you_mean(head.fn, names), code="E2006")
     _check_spec(spec, src.span_of(*pipe.pos))
     # the digest covers the pipeline and the variant file whose instruction text it reuses
     return Variant(id=src.text.replace(" ", ""), spec=spec, text=base.text if base else {},
@@ -251,7 +253,7 @@ def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:
         kwargs = {k: literal_value(v) for k, v in call.kwargs}
         args = [literal_value(a) for a in call.args]
     except ValueError:
-        raise RecipeError(f"arguments of '{call.fn}' must be constants", src.span_of(*call.pos)) from None
+        raise RecipeError(f"arguments of '{call.fn}' must be constants", src.span_of(*call.pos), code="E0008") from None
     if args:
         kwargs["_args"] = args
     return call.fn, kwargs

@@ -103,7 +103,8 @@ class Validator:
         name = req(root, "name", "string", "the recipe")
         if not NAME_RE.match(name):
             raise RecipeError(f"invalid recipe name '{name}'", root.get("name").span,
-                              expected="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output folder)")
+                              expected="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output folder)",
+                              code="E0008")
         language = self._language(root.get("language"), "en")
         self.lib = self._lib or load_stdlib(self._paths(root.get("stdlib"), "stdlib"))
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
@@ -138,7 +139,7 @@ class Validator:
         assert node is not None
         if isinstance(node.value, bool) or node.value not in SUPPORTED_VERSIONS:
             raise RecipeError(f"unsupported recipe version {node.value!r}", node.span,
-                              expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)))
+                              expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)), code="E0011")
 
     def _language(self, node: Node | None, default: str) -> str:
         if node is None:
@@ -146,7 +147,7 @@ class Validator:
         expect_kind(node, "string", what="language")
         if node.value not in LANGUAGES:
             raise RecipeError(f"unsupported language '{node.value}'", node.span,
-                              expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES))
+                              expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES), code="E2014")
         return node.value
 
     def _paths(self, node: Node | None, what: str) -> list[Path]:
@@ -154,7 +155,7 @@ class Validator:
         for text, item in string_list(node, what):
             p = (self.base / text).resolve()
             if not p.exists():
-                raise RecipeError(f"{what} path not found: {text}", item.span, expected=f"a path relative to {self.base}")
+                raise RecipeError(f"{what} path not found: {text}", item.span, expected=f"a path relative to {self.base}", code="E0009")
             paths.append(p)
         return paths
 
@@ -171,7 +172,7 @@ class Validator:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line") from None
+                                      expected="a UTF-8 text file with one item per line", code="E0009") from None
                 out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:
                 out[key] = value.plain()
@@ -181,7 +182,7 @@ class Validator:
 
     def _sources(self, node: Node | None) -> dict[str, SourceDef]:
         if node is None:
-            raise RecipeError("the recipe has no `sources:`", self.root.span, expected="a mapping of source ids to files")
+            raise RecipeError("the recipe has no `sources:`", self.root.span, expected="a mapping of source ids to files", code="E0006")
         expect_kind(node, "mapping", what="sources")
         out = {}
         for sid, snode in node.value.items():
@@ -204,24 +205,24 @@ class Validator:
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
-                              expected="`format:` one of " + ", ".join(FORMATS))
+                              expected="`format:` one of " + ", ".join(FORMATS), code="E4002")
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
-                              expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS))
+                              expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
         if not path.is_file():
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
-                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)")
+                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009")
         options = opt(node, "options", "mapping", what, {}) or {}
         allowed = FORMATS[fmt]
         for key, value in options.items():
             opt_node = node.get("options")
             if key not in allowed:
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
-                                  expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
+                                  expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed), code="E0005")
             problem = source_option_problem(key, value)
             if problem:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.get(key).span,
-                                  expected=SOURCE_OPTION_DOCS[key])
+                                  expected=SOURCE_OPTION_DOCS[key], code="E0008")
         return SourceDef(sid, path, fmt, options)
 
     def _hf_source(self, sid: str, node: Node, what: str) -> SourceDef:
@@ -235,7 +236,7 @@ class Validator:
         spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in DATASET_KEYS}
         if node.get("path") is not None or node.get("options") is not None:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
-                              expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}")
+                              expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
         local = (self.base / spec["name"]).resolve()
         path = local if local.is_dir() else None
         if path is not None:
@@ -248,7 +249,7 @@ class Validator:
         assert node is not None
         expect_kind(node, "list", what="tasks")
         if not node.value:
-            raise RecipeError("`tasks:` is empty", node.span, expected="at least one task entry")
+            raise RecipeError("`tasks:` is empty", node.span, expected="at least one task entry", code="E0008")
         out: list[TaskEntry] = []
         seen: dict[str, Node] = {}
         for i, item in enumerate(node.value):
@@ -257,7 +258,7 @@ class Validator:
                 continue
             if entry.id in seen:
                 self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", item.span,
-                                               notes=[f"first used at {seen[entry.id].span}"]))
+                                               notes=[f"first used at {seen[entry.id].span}"], code="E3001"))
             seen[entry.id] = item
             out.append(entry)
         return out
@@ -270,13 +271,13 @@ class Validator:
         if task is None:
             raise RecipeError(f"unknown task '{task_name}'", node.get("task").span,
                               expected="one of: " + ", ".join(sorted(self.lib.tasks)),
-                              hint=did_you_mean(task_name, self.lib.tasks))
+                              hint=did_you_mean(task_name, self.lib.tasks), code="E2003")
         entry_id = opt(node, "id", "string", what) or task_name
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
         if source not in sources and self.root.get("sources") is not None and source not in self.root.get("sources").value:
             raise RecipeError(f"unknown source '{source}'", node.get("source").span,
-                              expected="one of: " + ", ".join(sources), hint=did_you_mean(source, sources))
+                              expected="one of: " + ", ".join(sources), hint=did_you_mean(source, sources), code="E2002")
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
         where = self._expr(node.get("where")) if node.get("where") is not None else None
@@ -307,18 +308,18 @@ class Validator:
         for name in needed:
             if name not in node.value and not (task.id == "mrc_multiple_choice" and name == "context"):
                 raise RecipeError(f"'fields' of {what} does not map '{name}'", node.span,
-                                  expected=f"a mapping for each of: {', '.join(needed)} (task '{task.id}')")
+                                  expected=f"a mapping for each of: {', '.join(needed)} (task '{task.id}')", code="E2010")
         out = []
         for key, value in node.value.items():
             if key.startswith("_") or key in RESERVED_FIELDS or not FIELD_RE.match(key):
                 raise RecipeError(f"'{key}' cannot be a field name", node.key_spans[key],
                                   expected="a name of letters, digits and '_' that does not start with '_' and is not "
                                            + " or ".join(f"'{r}'" for r in RESERVED_FIELDS),
-                                  hint="names starting with '_' hold humc's provenance; `record` names the whole record")
+                                  hint="names starting with '_' hold humc's provenance; `record` names the whole record", code="E2010")
             src = expr_source(value) if value.kind == "string" else None
             if src is None:
                 raise RecipeError(f"field '{key}' must be an expression string", value.span,
-                                  expected='a field path or expression, e.g. answers.text or tokens | join(" ")')
+                                  expected='a field path or expression, e.g. answers.text or tokens | join(" ")', code="E2010")
             ast = parse_pipeline(src.text, src)
             check_functions(ast, src)
             out.append((key, Compiled(ast, src)))
@@ -338,7 +339,7 @@ class Validator:
             for n in (labels_node, schema_node):
                 if n is not None:
                     raise RecipeError(f"task '{task.id}' has no label schema", n.span,
-                                      hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks")
+                                      hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks", code="E0008")
             return None
         labels = tuple(v for v, _ in string_list(labels_node, "labels")) if labels_node is not None else None
         negatives, shuffle = None, True
@@ -346,7 +347,7 @@ class Validator:
             check_keys(schema_node, SCHEMA_KEYS, f"'schema' of {what}")
             neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
             if neg != "all" and (not isinstance(neg, int) or neg < 0):
-                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.get("negatives").span)
+                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.get("negatives").span, code="E0008")
             negatives = None if neg == "all" else neg
             shuffle = opt(schema_node, "shuffle", "boolean", what, True)
         return SchemaSampling(labels, negatives, shuffle)
@@ -362,7 +363,7 @@ class Validator:
             if g is None:
                 raise RecipeError(f"unknown guideline '{item.value}'", item.span,
                                   expected="a stdlib guideline id or an inline mapping with `id:` and `text:`",
-                                  hint=did_you_mean(item.value, self.lib.guidelines))
+                                  hint=did_you_mean(item.value, self.lib.guidelines), code="E2008")
             self._check_applies(g.tasks, task_id, item, f"guideline '{g.id}'")
             out.append(g)
         return out
@@ -376,7 +377,7 @@ class Validator:
                 if problem:
                     raise RecipeError(f"preference rule '{rule.id}': {problem}", item.span,
                                       expected=f"a column of task '{task.id}': " + ", ".join(task.columns),
-                                      hint=did_you_mean(str(op.args[0]), task.columns))
+                                      hint=did_you_mean(str(op.args[0]), task.columns), code="E2005")
             out.append(rule)
         return out
 
@@ -396,14 +397,14 @@ class Validator:
         if r is None:
             raise RecipeError(f"unknown preference rule '{text}'", item.span,
                               expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
-                              hint=did_you_mean(text, self.lib.rules))
+                              hint=did_you_mean(text, self.lib.rules), code="E2005")
         self._check_applies(r.tasks, task_id, item, f"preference rule '{r.id}'")
         return r
 
     def _check_applies(self, tasks: tuple[str, ...], task_id: str, node: Node, what: str) -> None:
         if tasks and task_id not in tasks:
             raise RecipeError(f"{what} does not apply to task '{task_id}'", node.span,
-                              expected=f"a task among: {', '.join(tasks)}")
+                              expected=f"a task among: {', '.join(tasks)}", code="E2005")
 
     def _checked_templates(self, node: Node | None, task: TaskDef, language: str) -> list[Template]:
         """The chosen templates, each compiled and checked against the variables a render provides."""
@@ -421,19 +422,19 @@ class Validator:
             chosen = [t for t in available.values() if t.language == language]
             if not chosen:
                 raise RecipeError(f"no '{language}' templates for task '{task_id}' in the stdlib",
-                                  node.span if node else self.root.span)
+                                  node.span if node else self.root.span, code="E2011")
             return sorted(chosen, key=lambda t: t.id)
         out = []
         names = string_list(node, "templates")
         if not names:
             raise RecipeError("`templates:` is empty: no instruction would be rendered", node.span,
-                              expected="`all`, or template ids such as [en_1, en_2]")
+                              expected="`all`, or template ids such as [en_1, en_2]", code="E2007")
         for name, item in names:
             tpl = available.get(name)
             if tpl is None:
                 raise RecipeError(f"unknown template '{name}' for task '{task_id}'", item.span,
                                   expected="one of: " + ", ".join(sorted(available)) + ", or `all`",
-                                  hint=did_you_mean(name, available))
+                                  hint=did_you_mean(name, available), code="E2007")
             out.append(tpl)
         return out
 
@@ -444,13 +445,13 @@ class Validator:
         items = string_list(node, "formats")
         if not items:
             raise RecipeError("`formats:` is empty: no answer would be rendered", node.span,
-                              expected="format variants such as [json, natural]")
+                              expected="format variants such as [json, natural]", code="E0008")
         for text, item in items:
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
             if variant.spec.codec in formats.SINGLE_COLUMN_CODECS and len(columns) != 1:
                 raise RecipeError(f"format '{text}' holds a single answer column, but this task has {len(columns)}",
-                                  item.span, expected="a format for tables, e.g. json, tuples or markdown_table")
+                                  item.span, expected="a format for tables, e.g. json, tuples or markdown_table", code="E2006")
             out.append(variant)
         return out
 
@@ -460,7 +461,7 @@ class Validator:
 
     def _positive_value(self, node: Node, what: str) -> int:
         if node.kind != "integer" or node.value < 1:
-            raise RecipeError(f"{what} must be a positive integer", node.span, expected="an integer >= 1")
+            raise RecipeError(f"{what} must be a positive integer", node.span, expected="an integer >= 1", code="E0008")
         return node.value
 
     # ------------------------------------------------------------ output / publish
@@ -485,11 +486,11 @@ class Validator:
             total = sum(f for _, f in splits)
             if not all(math.isfinite(f) and f > 0 for _, f in splits) or abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
-                                  splits_node.span, expected="e.g. {train: 0.9, test: 0.1}")
+                                  splits_node.span, expected="e.g. {train: 0.9, test: 0.1}", code="E0008")
             for split in dict(splits):
                 if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
-                                      expected="a name like train, validation or test")
+                                      expected="a name like train, validation or test", code="E0008")
         out_dir = opt(node, "dir", "string", what, DEFAULT_OUT)
         dir_node = node.get("dir")
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
@@ -508,11 +509,12 @@ class Validator:
         assert against is not None
         items = against.value if against.kind == "list" else [against]
         if not items:
-            raise RecipeError(f"{what}: `against:` is empty", against.span, expected="evaluation files to keep out")
+            raise RecipeError(f"{what}: `against:` is empty", against.span, expected="evaluation files to keep out", code="E0008")
         sources = tuple(self._source(f"eval#{i + 1}", item) for i, item in enumerate(items))
         ngram = opt(node, "ngram", "integer", what, 13)
         if not NGRAM_RANGE[0] <= ngram <= NGRAM_RANGE[1]:
-            raise RecipeError(f"{what}: 'ngram' must be between {NGRAM_RANGE[0]} and {NGRAM_RANGE[1]}", node.get("ngram").span)
+            raise RecipeError(f"{what}: 'ngram' must be between {NGRAM_RANGE[0]} and {NGRAM_RANGE[1]}",
+                              node.get("ngram").span, code="E0008")
         return Decontamination(sources, ngram)
 
     def _publish(self, node: Node | None) -> Publish | None:
@@ -549,5 +551,5 @@ def _executor(node: Node | None) -> str:
     expect_kind(node, "string", what="executor")
     if node.value not in EXECUTORS:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
-                          hint=did_you_mean(node.value, EXECUTORS))
+                          hint=did_you_mean(node.value, EXECUTORS), code="E0008")
     return node.value

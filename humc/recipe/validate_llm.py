@@ -61,12 +61,12 @@ def _model(name: str, node: Node) -> ModelConfig:
     timeout = node.get("timeout")
     if timeout is not None and (not isinstance(timeout.value, (int, float)) or isinstance(timeout.value, bool)
                                 or not 0 < timeout.value < math.inf):
-        raise RecipeError(f"{what}: 'timeout' must be a positive number of seconds", timeout.span)
+        raise RecipeError(f"{what}: 'timeout' must be a positive number of seconds", timeout.span, code="E0008")
     for key in ("concurrency", "max_retries"):
         child = node.get(key)
         if child is not None and (type(child.value) is not int or child.value < (1 if key == "concurrency" else 0)):
             raise RecipeError(f"{what}: '{key}' must be a {'positive' if key == 'concurrency' else 'non-negative'} integer",
-                              child.span)
+                              child.span, code="E0008")
     try:
         return ModelConfig.from_dict(name, {k: v for k, v in {
             "base_url": req(node, "base_url", "string", what), "model": req(node, "model", "string", what),
@@ -111,9 +111,9 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
         span = node.key_spans[key] if node is not None else None
         if key in RESERVED_PARAMS:
             raise RecipeError(f"{what}: '{key}' cannot be set in params", span,
-                              expected="sampling parameters such as temperature, top_p, max_tokens, seed")
+                              expected="sampling parameters such as temperature, top_p, max_tokens, seed", code="E0008")
         if isinstance(value, float) and not math.isfinite(value):
-            raise RecipeError(f"{what}: params '{key}' must be a finite number", span)
+            raise RecipeError(f"{what}: params '{key}' must be a finite number", span, code="E0008")
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
@@ -121,7 +121,8 @@ def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
     if name not in models:
         raise RecipeError(f"{what}: unknown model '{name}'", node.get("model").span,
                           expected="a model declared under `models:`" + (f" ({', '.join(models)})" if models else ""),
-                          hint=did_you_mean(name, models) if models else "declare it: models: {writer: {base_url: …, model: …}}")
+                          hint=did_you_mean(name, models) if models else "declare it: models: {writer: {base_url: …, model: …}}",
+                          code="E2009")
     return name
 
 
@@ -129,7 +130,7 @@ def _count(node: Node, key: str, what: str) -> int:
     low, high, default = COUNT_RANGES[key]
     value = opt(node, key, "integer", what, default)
     if not low <= value <= high:
-        raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.get(key).span)
+        raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.get(key).span, code="E0008")
     return value
 
 
@@ -143,7 +144,7 @@ def parse_synth(node: Node | None, models: dict[str, ModelConfig], what: str) ->
                      rules=_count(node, "rules", what), seed=opt(node, "seed", "integer", what, 0))
     if not (spec.paraphrases or spec.guidelines or spec.rules):
         raise RecipeError(f"{what} asks for nothing", node.span,
-                          expected="paraphrases: N, guidelines: true and/or rules: N")
+                          expected="paraphrases: N, guidelines: true and/or rules: N", code="E0006")
     return spec
 
 
@@ -156,10 +157,10 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
     field = opt(node, "field", "string", what, task.answer_field)
     if field in task.inputs:
         raise RecipeError(f"{what}: '{field}' is an input of task '{task.id}', not an answer", node.get("field").span,
-                          expected=f"the answer field '{task.answer_field}' (the default)")
+                          expected=f"the answer field '{task.answer_field}' (the default)", code="E2010")
     if field not in fields:
         raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.get("field").span,
-                          expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields))
+                          expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields), code="E2010")
     prompt, origin = _prompt(node, what)
     return LLMStep("generate", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin, field=field,
                    overwrite=bool(opt(node, "overwrite", "boolean", what, False)), attempts=_count(node, "attempts", what))

@@ -149,7 +149,7 @@ class _Measure:
             return self.sizes[id(node)]
         if id(node) in self.active:
             raise RecipeError("recursive YAML alias: this value contains itself", _span(self.file, node),
-                              expected="a finite value")
+                              expected="a finite value", code="E0004")
         self.active.add(id(node))
         children = [self.of(c) for c in _children(node)]
         self.active.discard(id(node))
@@ -211,13 +211,13 @@ class _Converter:
             k = k.node if isinstance(k, _Alias) else k
             if k.tag == "tag:yaml.org,2002:merge":
                 raise RecipeError("YAML merge keys (<<) are not supported in recipes", _span(self.file, k),
-                                  expected="the keys written out", hint="an anchor can still name a whole value: key: *name")
+                                  expected="the keys written out", hint="an anchor can still name a whole value: key: *name", code="E0004")
             key = _construct(self.file, k) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                raise RecipeError("mapping keys must be strings", _span(self.file, k), expected="a plain key such as `name:`")
+                raise RecipeError("mapping keys must be strings", _span(self.file, k), expected="a plain key such as `name:`", code="E0004")
             if key in out:
                 raise RecipeError(f"duplicate key '{key}'", _span(self.file, k),
-                                  notes=[f"first defined at {keys[key]}"])
+                                  notes=[f"first defined at {keys[key]}"], code="E0003")
             keys[key] = _span(self.file, k)
             out[key] = self.convert(v, in_flow)
         return Node(out, _span(self.file, node), keys)
@@ -231,7 +231,7 @@ def _construct(file: str, node: yaml.Node) -> Any:
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2024-13-45
         problem = getattr(exc, "problem", None) or str(exc)
         raise RecipeError(f"invalid YAML value: {problem}", _span(file, node),
-                          expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)") from None
+                          expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)", code="E0004") from None
     if type(value) is int and abs(value) > MAX_INT:
         raise _int_too_large(file, node)
     return value
@@ -255,11 +255,11 @@ def load_yaml_text(text: str, file: str) -> Node:
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else None
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
-                          hint="check indentation and quoting around this position") from None
+                          hint="check indentation and quoting around this position", code="E0002") from None
     except yaml.YAMLError as exc:
-        raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1)) from None
+        raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
-        raise RecipeError("the file is empty", Span(file, 1, 1), expected="a YAML mapping with `hum:` and `name:`")
+        raise RecipeError("the file is empty", Span(file, 1, 1), expected="a YAML mapping with `hum:` and `name:`", code="E0009")
     _Measure(file).check(root)
     return _Converter(file).convert(root)
 
@@ -276,7 +276,7 @@ def load_yaml(path: Path) -> Node:
             raise _too_big(str(path), size)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecipeError(f"no such file: {path}") from None
+        raise RecipeError(f"no such file: {path}", code="E0009") from None
     except UnicodeDecodeError as exc:
-        raise RecipeError(f"{path} is not UTF-8 text ({exc.reason})") from None
+        raise RecipeError(f"{path} is not UTF-8 text ({exc.reason})", code="E0009") from None
     return load_yaml_text(text, str(path))
