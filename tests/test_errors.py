@@ -51,39 +51,39 @@ def test_the_good_recipe_builds(workdir):
 
 CASES = [
     # (description, replace-this, with-this, expected first line (after the path), expected text in the rest)
-    ("unknown top key", "name: tiny", "name: tiny\nnmae: x", "3:1: error: unknown key 'nmae' in the recipe", "did you mean 'name'"),
-    ("bad name type", "name: tiny", "name: [1]", "2:7: error: 'name' in the recipe must be a string, not a list", "expected: a string"),
-    ("unknown task", "task: mrc_extractive", "task: mrc_extractiv", "7:11: error: unknown task 'mrc_extractiv'", "did you mean 'mrc_extractive'"),
-    ("unknown source", "    source: qa", "    source: qaa", "8:13: error: unknown source 'qaa'", "did you mean 'qa'"),
-    ("missing source file", "  qa: data.jsonl", "  qa: nope.jsonl", "4:7: error: source 'qa' file path not found: nope.jsonl", "expected: a path relative to"),
-    ("unknown rule", "[shortest_span, unanswerable]", "[shortest_spam, unanswerable]", "14:19: error: unknown preference rule 'shortest_spam'", "did you mean 'shortest_span'"),
-    ("unknown variant", "[json, natural]", "[json, natral]", "15:21: error: unknown format variant 'natral'", "did you mean 'natural'"),
-    ("bad filter syntax", "where: len(context) > 0", "where: len(context) >> 0", "13:26: error: unexpected '>' in expression", "expected:"),
-    ("single equals", "where: len(context) > 0", 'where: context = "x"', "13:20: error: unexpected '=' in expression", "compare with =="),
-    ("unknown function", "where: len(context) > 0", "where: lenght(context) > 0", "13:12: error: unknown function 'lenght'", "did you mean 'len'"),
-    ("missing field mapping", "      answers: answers\n", "", "10:7: error: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
-    ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:47: error: unknown answer operation 'empty'", "empty_as"),
+    ("unknown top key", "name: tiny", "name: tiny\nnmae: x", "3:1: error[E0005]: unknown key 'nmae' in the recipe", "did you mean 'name'"),
+    ("bad name type", "name: tiny", "name: [1]", "2:7: error[E0007]: 'name' in the recipe must be a string, not a list", "expected: a string"),
+    ("unknown task", "task: mrc_extractive", "task: mrc_extractiv", "7:11: error[E2003]: unknown task 'mrc_extractiv'", "did you mean 'mrc_extractive'"),
+    ("unknown source", "    source: qa", "    source: qaa", "8:13: error[E2002]: unknown source 'qaa'", "did you mean 'qa'"),
+    ("missing source file", "  qa: data.jsonl", "  qa: nope.jsonl", "4:7: error[E0009]: source 'qa' file path not found: nope.jsonl", "expected: a path relative to"),
+    ("unknown rule", "[shortest_span, unanswerable]", "[shortest_spam, unanswerable]", "14:19: error[E2005]: unknown preference rule 'shortest_spam'", "did you mean 'shortest_span'"),
+    ("unknown variant", "[json, natural]", "[json, natral]", "15:21: error[E2006]: unknown format variant 'natral'", "did you mean 'natural'"),
+    ("bad filter syntax", "where: len(context) > 0", "where: len(context) >> 0", "13:26: error[E1001]: unexpected '>' in expression", "expected:"),
+    ("single equals", "where: len(context) > 0", 'where: context = "x"', "13:20: error[E1001]: unexpected '=' in expression", "compare with =="),
+    ("unknown function", "where: len(context) > 0", "where: lenght(context) > 0", "13:12: error[E2004]: unknown function 'lenght'", "did you mean 'len'"),
+    ("missing field mapping", "      answers: answers\n", "", "10:7: error[E2010]: 'fields' of task 'qa' does not map 'answers'", "expected: a mapping for each of"),
+    ("bad rule op", "[shortest_span, unanswerable]", '["when len(answer) == 0 then empty(\\"x\\")"]', "14:47: error[E2005]: unknown answer operation 'empty'", "empty_as"),
     ("flow comma", "    fields:\n      context: context\n      question: question\n      answers: answers\n",
      "    fields: {context: context, question: question, answers: default(answers, x)}\n",
-     "9:76: error: unexpected end of text in pipeline", "an unquoted comma ends the value"),
+     "9:76: error[E1001]: unexpected end of text in pipeline", "an unquoted comma ends the value"),
     ("reserved field name", "      answers: answers\n", "      answers: answers\n      _row: question\n",
-     "13:7: error: '_row' cannot be a field name", "provenance"),
+     "13:7: error[E2010]: '_row' cannot be a field name", "provenance"),
     ("nan split", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: .nan, test: 0.2}",
-     "17:11: error: split fractions must be positive and add up to 1", "e.g."),
-    ("empty formats", "formats: [json, natural]", "formats: []", "15:14: error: `formats:` is empty", "expected:"),
-    ("merge key", "name: tiny", "name: tiny\nx: &b {a: 1}\ny: {<<: *b}", "4:5: error: YAML merge keys (<<) are not supported",
+     "17:11: error[E0008]: split fractions must be positive and add up to 1", "e.g."),
+    ("empty formats", "formats: [json, natural]", "formats: []", "15:14: error[E0008]: `formats:` is empty", "expected:"),
+    ("merge key", "name: tiny", "name: tiny\nx: &b {a: 1}\ny: {<<: *b}", "4:5: error[E0004]: YAML merge keys (<<) are not supported",
      "anchor"),
-    ("custom tag", "name: tiny", "name: !shout tiny", "2:7: error: invalid YAML value", "custom !tags"),
+    ("custom tag", "name: tiny", "name: !shout tiny", "2:7: error[E0004]: invalid YAML value", "custom !tags"),
     ("bad source option", "  qa: data.jsonl", "  qa: {path: data.jsonl, options: {encoding: klingon}}",
-     "4:46: error: bad value for option 'encoding' of source 'qa': unknown encoding 'klingon'", "codec name"),
+     "4:46: error[E0008]: bad value for option 'encoding' of source 'qa': unknown encoding 'klingon'", "codec name"),
     ("rule names a missing column", "[shortest_span, unanswerable]", '["when true then sort_by(\\"span\\")"]',
-     "14:19: error: preference rule 'inline:when true then sort_by(\"span\")': 'sort_by' names column 'span'",
+     "14:19: error[E2005]: preference rule 'inline:when true then sort_by(\"span\")': 'sort_by' names column 'span'",
      "a column of task 'mrc_extractive': answer"),
-    ("bad version", "hum: 1", "hum: 7", "1:6: error: unsupported recipe version 7", "expected: hum: 1"),
-    ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error: duplicate key 'name'", "first defined at"),
-    ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
-    ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error: integer too large", "expected: an integer between"),
-    ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error: YAML nested more than 64 levels deep",
+    ("bad version", "hum: 1", "hum: 7", "1:6: error[E0011]: unsupported recipe version 7", "expected: hum: 1"),
+    ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error[E0003]: duplicate key 'name'", "first defined at"),
+    ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error[E0008]: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
+    ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
+    ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),
 ]
 
@@ -93,7 +93,7 @@ def test_bad_recipe_is_reported_precisely(workdir, desc, old, new, first, detail
     assert old in GOOD
     result, path = build_bad(workdir, GOOD.replace(old, new, 1))
     assert result.exit_code == 2
-    out = uncoded(result.output)
+    out = result.output
     assert "Traceback" not in out
     assert out.splitlines()[0].startswith(f"{path}:{first}"), out
     assert detail in out
@@ -180,3 +180,45 @@ def test_unusable_cache_or_output_folders_fail_before_any_work(workdir):
                       "--cache", str(workdir / "cache"), "-q")
     assert bad_out.exit_code == 2 and "cannot write the dataset to" in bad_out.output
     assert not (workdir / "cache").exists()  # nothing ran
+
+
+# ----------------------------------------------------------------------------- codes, explain, --format json
+
+
+def test_every_code_raised_in_humc_is_documented_for_explain():
+    import re as _re
+
+    from humc.errors import CODES
+
+    used = set()
+    for path in (Path(__file__).resolve().parent.parent / "humc").rglob("*.py"):
+        used |= set(_re.findall(r'code="(E\d{4})"', path.read_text(encoding="utf-8")))
+        used |= set(_re.findall(r'default_code = "(E\d{4})"', path.read_text(encoding="utf-8")))
+    assert used and used <= set(CODES), sorted(used - set(CODES))
+
+
+def test_explain_prints_a_codes_title_and_what_to_do():
+    result = run_cli("explain", "e2003")
+    assert result.exit_code == 0
+    assert result.output.startswith("E2003: unknown task\n") and "humc stdlib tasks" in result.output
+    listing = run_cli("explain")
+    assert listing.exit_code == 0 and "E3003  folder not owned by humc" in listing.output
+
+
+def test_explain_of_an_unknown_code_suggests_a_near_one():
+    result = run_cli("explain", "E2033")
+    assert result.exit_code == 2 and "unknown diagnostic code 'E2033'" in result.output and "did you mean" in result.output
+
+
+def test_format_json_reports_every_diagnostic_with_code_and_position(workdir):
+    bad = GOOD.replace("task: mrc_extractive", "task: nope").replace("name: tiny", "name: tiny\nextra: 1")
+    path = workdir / "bad.hum.yaml"
+    path.write_text(bad, encoding="utf-8")
+    for args in (["--format", "json", "check", str(path)], ["check", str(path), "--format", "json"]):
+        result = run_cli(*args)
+        assert result.exit_code == 2
+        report = json.loads(result.stdout)
+        assert report["ok"] is False and report["exit_code"] == 2
+        found = {(d["code"], d["line"], d["column"]) for d in report["diagnostics"]}
+        assert found == {("E0005", 3, 1), ("E2003", 8, 11)}
+        assert all(d["file"] == str(path) and d["severity"] == "error" for d in report["diagnostics"])

@@ -23,7 +23,7 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
     if actual in kinds or (actual == "integer" and "number" in kinds):
         return
     raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
-                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0008")
+                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007")
 
 
 def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = ()) -> None:
@@ -74,7 +74,7 @@ def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
 def expr_source(node: Node) -> Source:
     """The DSL ``Source`` for a string scalar, so expression errors point inside the YAML."""
     if not isinstance(node.value, str):
-        raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0008")
+        raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0007")
     span, offset = node.expr_origin()
     if node.style in ("|", ">"):
         span = span.shifted(1, 1)  # block scalars start on the next line
