@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
-from humc.build.store import Store  # noqa: E402
+from humc.build.store import Store, chunk_key  # noqa: E402
 from tests.helpers import write_ner_source  # noqa: E402
 
 RECIPE = """hum: 1
@@ -99,7 +99,7 @@ def main() -> None:
         try:
             chunks = store.meta(render.fingerprint)["chunks"]["main"]
             for i in range(chunks // 2, chunks):
-                store.cache.delete(("chunk", render.fingerprint, "main", i))
+                store.cache.delete(chunk_key(render.fingerprint, "main", i))
             for node in plan.nodes[plan.nodes.index(render):]:
                 store.invalidate(node.fingerprint)
         finally:
