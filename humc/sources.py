@@ -11,12 +11,14 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
+from humc.sources_readers import grouped, looks_like_json_lines, read_arrow, sniff_format
 
 Row = tuple[int, dict[str, Any]]
 
@@ -24,10 +26,11 @@ Row = tuple[int, dict[str, Any]]
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding",),
     "json": ("encoding", "records"),
-    "csv": ("encoding", "header", "columns", "delimiter"),
-    "tsv": ("encoding", "header", "columns"),
+    "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
+    "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns",),
-    "conll": ("encoding", "columns", "separator", "doc_start"),
+    "arrow": ("split",),
+    "conll": ("encoding", "columns", "separator", "doc_start", "comment"),
     "squad": ("encoding",),
     "hf": (),  # configured by `dataset: {name, config, split, revision}`
 }
@@ -36,7 +39,14 @@ SOURCE_OPTION_DOCS = {
     "encoding": "a Python codec name, e.g. utf-8 or latin-1", "header": "true or false",
     "columns": "a list of column names", "delimiter": "one character, e.g. ';'",
     "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
-    "doc_start": "the token that starts a document line, e.g. -DOCSTART-",
+    "doc_start": "a line starting with this text (or matching it as a regex from the line's start) is a "
+                 "document marker, not a token, e.g. -DOCSTART-",
+    "comment": "lines starting with this text are comments and skipped, e.g. '#'",
+    "quoting": "minimal (fields may be \"quoted\", CSV default) or none (quotes are text, TSV default)",
+    "quotechar": "one character that quotes fields (default '\"')",
+    "rest": "a column name collecting the values beyond `columns` as a list (variable-arity rows)",
+    "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
+    "split": "the split of a `save_to_disk` DatasetDict folder (default train)",
 }
 
 
@@ -55,7 +65,19 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if ok else "not a non-empty list of names"
     if key == "delimiter":
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
-    if key in ("records", "doc_start"):
+    if key == "quoting":
+        return None if value in ("none", "minimal") else "not none or minimal"
+    if key == "quotechar":
+        return None if isinstance(value, str) and len(value) == 1 else "not a single character"
+    if key == "doc_start":
+        if not isinstance(value, str) or not value:
+            return "not a non-empty string"
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"not a valid regular expression ({exc})"
+        return None
+    if key in ("records", "comment", "rest", "group_by", "split"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
@@ -63,11 +85,21 @@ def source_option_problem(key: str, value: Any) -> str | None:
 
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-               ".parquet": "parquet", ".conll": "conll", ".bio": "conll"}
+               ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
+               ".iob": "conll", ".arrow": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
-    return _EXTENSIONS.get(path.suffix.lower())
+    """The format named by the extension; from the content when the extension says nothing
+    (`eng.testb`, `.label`, `.TXT`) or says `.json` while the file holds JSON Lines."""
+    if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
+        return "arrow"
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
+        return "jsonl"
+    if fmt is None and path.is_file():
+        return sniff_format(path)
+    return fmt
 
 
 def source_digest(src: SourceDef) -> str:
@@ -123,7 +155,11 @@ def _load_json(src: SourceDef) -> Any:
         with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
             return json.load(f)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno), code="E0008") from None
+        hint = None
+        if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
+            hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
+        raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
+                          code="E0008", hint=hint) from None
 
 
 def _read_json(src: SourceDef) -> Iterator[Row]:
@@ -175,10 +211,25 @@ def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> st
 
 
 def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
+    key = src.options.get("group_by")
+    rows = _read_delimited_rows(src, delimiter)
+    yield from grouped(src, rows, str(key)) if key else rows
+
+
+def _csv_reader(src: SourceDef, f: Any, delimiter: str) -> Any:
+    quoting = src.options.get("quoting", "none" if delimiter == "\t" else "minimal")
+    quotechar = str(src.options.get("quotechar", '"'))
+    if quoting == "none":
+        return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    return csv.reader(f, delimiter=delimiter, quotechar=quotechar)
+
+
+def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
+    rest = src.options.get("rest")
     header = src.options.get("header", True)
     columns = src.options.get("columns")
     with open(src.path, encoding=_enc(src), newline="") as f:  # type: ignore[arg-type]
-        reader = csv.reader(f, delimiter=delimiter) if delimiter != "\t" else csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header = 0, bool(header)
         for values in reader:
@@ -190,6 +241,10 @@ def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
                 continue
             if names is None:
                 names = [f"column{i}" for i in range(len(values))]
+            if rest and len(values) >= len(names):  # variable arity: surplus values collected in `rest`
+                yield row, dict(zip(names, values[:len(names)], strict=True)) | {str(rest): values[len(names):]}
+                row += 1
+                continue
             if len(values) != len(names):
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
                             f"{len(names)} values: {', '.join(names)}")
@@ -215,7 +270,8 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     """Column files (CoNLL-2003, BIO char files): one token per line, blank line between sentences.
     Yields {tokens, <col2>, ...}: one list per column, named by `columns` (default tokens, tags)."""
     sep = src.options.get("separator")
-    doc_start = src.options.get("doc_start", "-DOCSTART-")
+    doc_start = re.compile(str(src.options.get("doc_start", "-DOCSTART-")))
+    comment = src.options.get("comment")
     names = src.options.get("columns")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
@@ -228,9 +284,9 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
                     row += 1
                 sentence = []
                 continue
-            parts = line.split(sep) if sep else line.split()
-            if parts[0] == doc_start:
+            if (comment and line.startswith(comment)) or doc_start.match(line):
                 continue
+            parts = line.split(sep) if sep else line.split()
             if not sentence:
                 start_line = lineno
             sentence.append((lineno, parts))
@@ -266,5 +322,5 @@ def _read_hf(src: SourceDef) -> Iterator[Row]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[Row]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "hf": _read_hf,
+    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow,
 }

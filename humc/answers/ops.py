@@ -37,18 +37,58 @@ def _empty_as(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerSta
 
 
 def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
-    """Order rows by where their value occurs in the text.
+    """Order rows by where their value occurs in the text (one occurrence per row: mentions).
 
     Longer values claim their occurrence first and a claimed stretch of text is not reused,
     so in "Paris Hilton met EU officials in Paris" the LOC "Paris" is placed at its own
-    occurrence (after "EU"), not inside "Paris Hilton". Values not found go last."""
+    occurrence (after "EU"), not inside "Paris Hilton". A row whose value has no unclaimed
+    occurrence left shares the last claimed occurrence of that value; values not found go
+    last. Claims depend only on the values (equal lengths: in string order), and ties keep
+    the input order, so the result is stable and applying it twice equals applying it once."""
     i = _col(state, args[0])
+    rows = state.table.rows
+    starts = _claims([r[i] for r in rows], text, per_row=True)
+    order = sorted(range(len(rows)), key=lambda k: (starts[k], k))
+    return _rows(state, [rows[k] for k in order])
+
+
+def _group_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
+    """Order items by where their value first occurs in the text, keeping each item's rows together.
+
+    An *item* is the rows that agree on every column up to and including ``column`` (RE with
+    ``head``: every triple of one head; EE with ``trigger``: the rows of one event, i.e. event
+    type and trigger). Each distinct value claims one occurrence (longer values first, as in
+    ``sort_by_position``); items are ordered by that occurrence, items of one value and rows
+    of one item keep their input order, and values not found go last. Applying it twice equals
+    applying it once."""
+    i = _col(state, args[0])
+    rows = state.table.rows
+    position = dict(zip((r[i] for r in rows), _claims([r[i] for r in rows], text, per_row=False), strict=True))
+    first: dict[tuple[str, ...], int] = {}
+    for k, r in enumerate(rows):
+        first.setdefault(r[:i + 1], k)
+    order = sorted(range(len(rows)), key=lambda k: (position[rows[k][i]], first[rows[k][:i + 1]], k))
+    return _rows(state, [rows[k] for k in order])
+
+
+def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
+    """The start each value claims in text (``len(text) + 1`` when not found), claiming longer
+    values first and equal lengths in string order; with ``per_row`` every row claims its own
+    occurrence (a value without one left takes the value's last claim), else each distinct value
+    claims once."""
     claimed: list[tuple[int, int]] = []
-    position: dict[int, int] = {}
-    for k in sorted(range(len(state.table.rows)), key=lambda k: -len(state.table.rows[k][i])):
-        position[k] = _claim(text, state.table.rows[k][i], claimed)
-    order = sorted(range(len(state.table.rows)), key=lambda k: (position[k], k))
-    return _rows(state, [state.table.rows[k] for k in order])
+    last: dict[str, int] = {}
+    starts = [0] * len(values)
+    todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
+    for k in sorted(todo, key=lambda k: (-len(values[k]), values[k], k)):
+        value = values[k]
+        found = _claim(text, value, claimed)
+        if found <= len(text) or value not in last:  # no occurrence left: share the value's last one
+            last[value] = found
+        starts[k] = last[value]
+    if not per_row:
+        starts = [last[v] for v in values]
+    return starts
 
 
 def _claim(text: str, value: str, claimed: list[tuple[int, int]]) -> int:
@@ -96,6 +136,7 @@ def _case(fn: Callable[[str], str]) -> OpFn:
 OPS: dict[str, tuple[OpFn, int, str]] = {
     "empty_as": (_empty_as, 1, '"text"'),
     "sort_by_position": (_sort_by_position, 1, '"column"'),
+    "group_by_position": (_group_by_position, 1, '"column"'),
     "sort_by": (_sort_by, 1, '"column"'),
     "dedupe": (_dedupe, 0, ""),
     "shortest": (_pick(min), 1, '"column"'),

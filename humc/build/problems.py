@@ -41,6 +41,9 @@ REASONS: dict[str, str] = {
     "empty_answer": "the answer is empty where the format (or the instruction) promises a value",
     "unparseable_output": "the rendered answer does not parse back in its own format",
     "output_differs": "the rendered answer parses back to something other than the gold answer",
+    "rule_violated": "the gold answer breaks a preference rule its instruction states (applying the rule again "
+                     "changes it)",
+    "label_not_offered": "the gold answer uses a label the instruction does not list",
 }
 
 

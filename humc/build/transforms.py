@@ -141,6 +141,20 @@ def apply_rules(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
     return AnswerState(AnswerTable(table.fields, rows, entry.task.cardinality), state.empty)
 
 
+def stated_rules(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any],
+                 state: AnswerState) -> list[str]:
+    """Ids of the rules that hold for the final gold answer: every rule without `when`, and those
+    whose `when` is true of the answer the rules produced (what check re-applies)."""
+    ids = []
+    for rule in entry.rules:
+        if rule.when is not None:
+            env = {**constants, **record, "answer": state.table.rows}
+            if not Evaluator(rule.when.src).eval(rule.when.ast, env, where_of(record)):
+                continue
+        ids.append(rule.id)
+    return ids
+
+
 def declared_empty(rules: Sequence[PreferenceRule]) -> str | None:
     """The empty-answer rendering a recipe's rules ask for (last `empty_as` wins)."""
     empty = None
@@ -227,7 +241,9 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         return Rendered([], [Problem("label_outside_set", f"gold label(s) {labels} not in `labels:`")], outside)
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
+    stated = stated_rules(entry, ctx.constants, record, state)
     for rendered, variant in _render_variants(ctx, record, state):
+        rendered.update(_text=input_text(entry, record), _rules=stated)
         problem = empty_problem(entry, variant, state, rendered["output"])
         if problem is None:
             out.records.append(rendered)
@@ -345,7 +361,43 @@ def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...],
 
 
 def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
-    """Parse the rendered output back; a problem when it does not equal the gold answer."""
+    """Parse the rendered output back; a problem when it does not equal the gold answer, when
+    the gold breaks a rule its instruction states, or names a label the instruction does not offer."""
+    return rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry, record)
+
+
+def rule_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """A stated rule the gold does not obey: applying the rule's operations to the gold again
+    changes it (the gold is not a fixed point: unordered, duplicated, not the shortest, ...)."""
+    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])],
+                          entry.task.cardinality)
+    state = AnswerState(gold, record.get("_empty"))
+    stated = record.get("_rules")
+    text = str(record.get("_text", ""))
+    for rule in entry.rules:
+        if stated is not None and rule.id not in stated:
+            continue
+        again = state
+        for op in rule.then:
+            again = apply_op(op.name, op.args, again, text)
+        if again.table.rows != state.table.rows or (not state.table.rows and again.empty != state.empty):
+            return Problem("rule_violated", f"rule '{rule.id}': the gold answer changes when the rule is applied "
+                                            f"again ({_short([list(r) for r in again.table.rows], 80)})")
+    return None
+
+
+def label_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """A gold label the instruction does not offer (when it lists labels)."""
+    column, shown = entry.task.schema_column, record.get("labels")
+    if column is None or not shown:
+        return None
+    outside = sorted({d[column] for d in json.loads(record["gold"])} - set(shown))
+    if outside:
+        return Problem("label_not_offered", f"gold label(s) {', '.join(outside)} not among the labels shown")
+    return None
+
+
+def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     variant = next(v for v in entry.variants if v.id == record["answer_format"])
     try:
         parsed = formats.parse(variant.spec, record["output"], entry.task.columns, entry.task.cardinality,

@@ -7,6 +7,8 @@ humc's tasks expect.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -72,30 +74,92 @@ def lookup(indices: Any, names: Sequence[Any], offset: int = 0) -> Any:
     return names[i]
 
 
-def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") -> list[dict[str, Any]]:
-    """Entities from IOB1/IOB2/BIOES tags: [{type, span, start, end}] (token offsets, end exclusive)."""
+TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes")
+# scheme -> (begin, inside, end, single) prefixes
+_PREFIXES = {"iob1": ("B", "I", "", ""), "iob2": ("B", "I", "", ""), "bioes": ("B", "I", "E", "S"),
+             "bilou": ("B", "I", "L", "U"), "bmes": ("B", "M", "E", "S")}
+
+
+def tag_scheme(tags: Sequence[str]) -> str:
+    """The tagging scheme tags use: bilou (U-/L-), bmes (M-), bioes (E-/S-), iob2 (every span
+    opens with B-), else iob1 (I- may open a span, B- only splits two adjacent spans of one type)."""
+    prefixes = {_split_tag(t)[0] for t in tags if t != "O"}
+    if prefixes & {"U", "L"}:
+        return "bilou"
+    if "M" in prefixes:
+        return "bmes"
+    if prefixes & {"E", "S"}:
+        return "bioes"
+    previous = "O"
+    for tag in tags:
+        prefix, label = _split_tag(tag)
+        if prefix == "I" and _split_tag(previous)[1] != label:
+            return "iob1"
+        previous = tag
+    return "iob2"
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    if tag == "O":
+        return "O", ""
+    for sep in ("-", "_"):
+        prefix, found, label = tag.partition(sep)
+        if found and len(prefix) == 1:
+            return prefix, label
+    return "", tag
+
+
+def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme: str = "auto") -> list[dict[str, Any]]:
+    """Entities from IOB1/IOB2/BIOES/BILOU/BMES tags: [{type, span, start, end}] (token offsets,
+    end exclusive). ``scheme="auto"`` detects the scheme (``tag_scheme``); a tag the scheme does
+    not allow where it stands (an I- with no open span under iob2/bioes, a B- never closed under
+    bioes, ...) is an error naming the token."""
     if len(tokens) != len(tags):
         raise FunctionError(f"{len(tokens)} tokens but {len(tags)} tags")
+    if scheme not in TAG_SCHEMES:
+        raise FunctionError(f"unknown tag scheme {scheme!r} (one of: {', '.join(TAG_SCHEMES)})")
+    used = tag_scheme(tags) if scheme == "auto" else scheme
+    begin, inside, end_, single = _PREFIXES[used]
     spans: list[dict[str, Any]] = []
-    start, kind = None, None
+    start: int | None = None
+    kind = ""
 
     def close(end: int) -> None:
-        nonlocal start, kind
+        nonlocal start
         if start is not None:
             spans.append({"type": kind, "span": sep.join(tokens[start:end]), "start": start, "end": end})
-        start, kind = None, None
+        start = None
+
+    def bad(i: int, why: str) -> FunctionError:
+        return FunctionError(f"token {i} ({tokens[i]!r}) has tag {tags[i]!r}: {why} under {used}"
+                             + (" (detected)" if scheme == "auto" else ""))
 
     for i, tag in enumerate(tags):
-        prefix, _, label = tag.partition("-")
-        if tag == "O" or not label:
+        prefix, label = _split_tag(tag)
+        open_same = start is not None and label == kind
+        if prefix == "O":
+            if end_ and start is not None:
+                raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
-        elif prefix in ("B", "S") or label != kind or start is None:
+        elif prefix not in {p for p in (begin, inside, end_, single) if p}:
+            raise bad(i, f"prefix {prefix or tag!r} is not one of this scheme's")
+        elif prefix == begin or prefix == single:
+            if end_ and start is not None:
+                raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
             start, kind = i, label
-            if prefix == "S":
+            if prefix == single:
                 close(i + 1)
-        elif prefix == "E":
-            close(i + 1)
+        elif prefix == inside or prefix == end_:
+            if not open_same:
+                if used != "iob1":
+                    raise bad(i, "it continues a span that is not open")
+                close(i)
+                start, kind = i, label
+            if prefix == end_:
+                close(i + 1)
+    if end_ and start is not None:
+        raise bad(len(tags) - 1, f"the span opened at token {start} is never closed with {end_}-")
     close(len(tags))
     return spans
 
@@ -136,6 +200,56 @@ def zip_records(**columns: Sequence[Any]) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
+_BACKSLASH = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+
+
+def unescape(value: Any, newline: str = "\n") -> Any:
+    """Backslash escapes as written by AG News and C-style exports: \\n, \\t, \\\\, \\" (``newline``
+    replaces \\n, e.g. " "); a backslash before any other character (AG News writes "\\" for a
+    line break: "Wall Street's dwindling\\band") is read as ``newline``."""
+    if value is None:
+        return None
+    text, out, i = str(value), [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "\\" or nxt in _BACKSLASH:
+                out.append(newline if nxt == "n" else _BACKSLASH[nxt])
+                i += 2
+                continue
+            out.append(newline)
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def html_unescape(value: Any) -> Any:
+    """HTML character references (&amp; &quot; &#39; &#36;) to characters."""
+    return None if value is None else html.unescape(str(value))
+
+
+_BARE_ENTITY = re.compile(r"(?<!&)#(\d{2,5});")
+_NAMED_BARE = re.compile(r"(?<![&\w])(quot|amp|lt|gt|nbsp|apos);")
+
+
+def fix_entities(value: Any) -> Any:
+    """AG News-style broken entities whose '&' was lost: "#36;" -> "$", "#39;" -> "'", "quot;" -> '"',
+    then the complete ones (&amp;, &#39;)."""
+    if value is None:
+        return None
+    text = _BARE_ENTITY.sub(lambda m: "&#" + m.group(1) + ";", str(value))
+    text = _NAMED_BARE.sub(lambda m: "&" + m.group(1) + ";", text)
+    return html.unescape(text)
+
+
+def squash_spaces(value: Any) -> Any:
+    """Runs of whitespace (spaces, tabs, newlines, NBSP) to one space, ends stripped."""
+    return None if value is None else " ".join(str(value).split())
+
+
 def _int(value: Any) -> int:
     try:
         return int(value)
@@ -167,6 +281,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,
     "bio_spans": bio_spans,
+    "tag_scheme": tag_scheme,
+    "unescape": unescape,
+    "html_unescape": html_unescape,
+    "fix_entities": fix_entities,
+    "squash_spaces": squash_spaces,
+    "normalize_space": squash_spaces,
     "spert_entities": spert_entities,
     "spert_relations": spert_relations,
     "duee_events": duee_events,

@@ -37,7 +37,7 @@ DESCRIPTIONS: dict[str, str] = {
     "stdlib": "Extra stdlib folders (same layout as stdlib/); their assets override built-ins of the same id.",
     "constants": "Values expressions can use; {file: …} reads one item per line.",
     "models": "OpenAI-compatible models used by synth/generate/judge, by recipe-local name.",
-    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, conll, squad) or a local HF dataset.",
+    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, arrow, conll, squad) or a local HF dataset.",
     "tasks": "Task entries: each maps a source onto a stdlib task and chooses guidelines, rules, templates, formats.",
     "output": "Where and how the dataset is written.",
     "publish": "Hugging Face Hub settings for `humc push` / `humc build --push`.",
@@ -45,7 +45,7 @@ DESCRIPTIONS: dict[str, str] = {
     "executor": "Where a build runs its chunk-wise nodes; never changes the output.",
     "constant.file": "A UTF-8 text file (relative to the recipe) with one item per line.",
     "source.path": "A data file, relative to the recipe.",
-    "source.format": "The reader; inferred from the file extension when omitted.",
+    "source.format": "The reader; inferred from the file extension (else the content) when omitted.",
     "source.options": "Reader options; which ones apply depends on the format.",
     "source.dataset": "A Hub dataset already in the local Hugging Face cache, or a dataset folder next to the recipe.",
     "dataset.name": "ORG/NAME on the Hub, or a local folder.",
@@ -135,6 +135,9 @@ OPTION_TYPES: dict[str, Schema] = {
     "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
     "records": {"type": "string", "minLength": 1}, "doc_start": {"type": "string", "minLength": 1},
     "separator": {"type": ["string", "null"], "minLength": 1},
+    "comment": {"type": "string", "minLength": 1}, "quoting": {"enum": ["none", "minimal"]},
+    "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
+    "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
 TYPES: dict[str, Schema] = {

@@ -1,0 +1,140 @@
+"""Source readers, part two: format sniffing from content, grouped / variable-arity delimited
+files (CaRB), and Arrow (`save_to_disk` folders, `.arrow` files).
+
+Stage: read (below ``humc.sources``, which dispatches here). Decisions:
+
+- A format is guessed from the file's first 64 KiB only when the extension says nothing (or says
+  `.json` while the content is JSON Lines); a guess never rewrites values.
+- Grouping merges *consecutive* rows with the same key (CaRB lists a sentence's extractions on
+  adjacent lines); the key column keeps its one value, every other column becomes a list.
+- Arrow is read with `datasets.load_from_disk` when `datasets` is installed, else pyarrow's IPC
+  stream/file readers; pyarrow is imported only here and only when an Arrow source is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from humc.errors import SourceError, Span
+from humc.ir import SourceDef
+
+Row = tuple[int, dict[str, Any]]
+
+SNIFF_BYTES = 1 << 16
+_TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format a file's content looks like (jsonl, json, conll, tsv, csv), or None."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return None
+    text = head.lstrip()
+    if not text:
+        return None
+    if text[0] in "{[":
+        return "jsonl" if looks_like_json_lines(head) else "json"
+    lines = [line.rstrip("\r") for line in head.split("\n")[:200]]
+    if len(head) == SNIFF_BYTES:
+        lines = lines[:-1]  # the last line may be cut
+    filled = [line for line in lines if line.strip() and not line.startswith("#")]
+    if not filled:
+        return None
+    if sum(1 for line in filled if _TAG.match(line.split()[-1]) and len(line.split()) >= 2) >= 0.9 * len(filled):
+        return "conll"
+    if all("\t" in line for line in filled):
+        return "tsv"
+    if all("," in line for line in filled):
+        return "csv"
+    return None
+
+
+def looks_like_json_lines(head: str) -> bool:
+    """Two or more non-blank lines, the first of which is a JSON object on its own."""
+    lines = [line for line in head.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        return isinstance(json.loads(lines[0]), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def grouped(src: SourceDef, rows: Iterator[Row], key: str) -> Iterator[Row]:
+    """Merge consecutive rows with the same ``key`` value: {key: value, other: [values...]}."""
+    current: dict[str, Any] | None = None
+    out = 0
+    for _, record in rows:
+        if key not in record:
+            raise SourceError(f"source '{src.id}': `group_by: {key}` names no column (columns: {', '.join(record)})",
+                              Span(str(src.path), 1, 1), expected="one of: " + ", ".join(record), code="E0008")
+        if current is not None and current[key] == record[key]:
+            for name, value in record.items():
+                if name != key:
+                    current[name].append(value)
+            continue
+        if current is not None:
+            yield out, current
+            out += 1
+        current = {name: (value if name == key else [value]) for name, value in record.items()}
+    if current is not None:
+        yield out, current
+
+
+def read_arrow(src: SourceDef) -> Iterator[Row]:
+    """A `save_to_disk` folder (dataset_info.json + *.arrow) or one `.arrow` file."""
+    path = Path(src.path)  # type: ignore[arg-type]
+    if path.is_dir():
+        try:
+            import datasets
+        except ImportError:
+            datasets = None
+        if datasets is not None:
+            try:
+                ds = datasets.load_from_disk(str(path))
+            except Exception as exc:  # datasets raises many types for a folder it cannot read
+                raise _fail(src, f"not a `save_to_disk` folder ({exc})") from None
+            if isinstance(ds, datasets.DatasetDict):
+                split = str(src.options.get("split", "train"))
+                if split not in ds:
+                    raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
+                ds = ds[split]
+            yield from enumerate(ds)
+            return
+        files = sorted(path.glob("*.arrow"))
+        if not files:
+            raise _fail(src, "the folder holds no .arrow files")
+    else:
+        files = [path]
+    row = 0
+    for file in files:
+        for batch in _arrow_batches(src, file):
+            for record in batch.to_pylist():
+                yield row, record
+                row += 1
+
+
+def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
+    import pyarrow as pa
+
+    try:
+        reader = pa.ipc.open_stream(pa.memory_map(str(file)))
+    except pa.ArrowInvalid:
+        try:
+            reader = pa.ipc.open_file(pa.memory_map(str(file)))
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+            return
+        except pa.ArrowInvalid as exc:
+            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
+    yield from reader
+
+
+def _fail(src: SourceDef, message: str) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), 1, 1), code="E0008")
