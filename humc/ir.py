@@ -207,6 +207,25 @@ class Publish:
 
 
 @dataclass(frozen=True)
+class LockedAsset:
+    """Who wrote one accepted lockfile item a build uses (for the card): ``origin`` llm, human or unknown.
+
+    ``model`` is the model id the server reported (origin llm only); ``recipe_model`` what the recipe asked for.
+    """
+
+    id: str
+    kind: str                       # template | guideline | rule
+    entry: str
+    origin: str                     # llm | human | unknown
+    model: str = ""
+    recipe_model: str = ""
+    edited: bool = False
+    system_fingerprint: str = ""
+    date: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     path: Path
@@ -222,5 +241,6 @@ class Recipe:
     cache_dir: Path                 # absolute
     models: dict[str, ModelConfig] = field(default_factory=dict)
     lock_path: Path | None = None   # <recipe>.lock when it exists: reviewed LLM-made assets
+    locked: tuple[LockedAsset, ...] = ()  # the accepted lockfile items the tasks use, with who wrote them
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)

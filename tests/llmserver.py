@@ -167,13 +167,19 @@ class LLMServer:
         whose message is ``unauthorized_message`` (an attribute: set it to quote the key, as some servers do).
     :param models: served model ids; other ids get 404 ``model_not_found``.
         ``None`` serves any model id.
+    :param reported_model: the ``model`` every response reports (default: the id the request asked
+        for, as vLLM does); set it to model a server that answers as another model, e.g. OpenAI's
+        dated snapshots or a proxy serving whatever it has loaded.
+    :param system_fingerprint: sent as ``system_fingerprint`` in every response (default: left out,
+        as llama.cpp and vLLM do).
     """
 
     def __init__(self, *, latency: float = 0.0, slots: int = 64, rate_429: float = 0.0,
                  rate_500: float = 0.0, retry_after: str | float | int = "1", seed: int = 0,
                  fail_sequence: Iterable[int] = (), responder: Responder | None = None,
                  api_key: str | None = None, models: Iterable[str] | None = ("test-model",),
-                 record_requests: bool = True) -> None:
+                 record_requests: bool = True, reported_model: str | None = None,
+                 system_fingerprint: str | None = None) -> None:
         self.latency = latency
         self.slots = slots
         self.rate_429 = rate_429
@@ -186,6 +192,8 @@ class LLMServer:
         self.unauthorized_message = "Incorrect API key provided."
         self.models = None if models is None else list(models)
         self.record_requests = record_requests
+        self.reported_model = reported_model
+        self.system_fingerprint = system_fingerprint
 
         self.received: list[ReceivedRequest] = []
         self._c = _Counters()
@@ -423,16 +431,19 @@ class LLMServer:
             text, finish_reason = text.text or "", text.finish_reason
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in body["messages"])
         completion_tokens = _count_tokens(text)
-        return 200, {}, {
+        completion = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": model,
+            "model": self.reported_model or model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                          "logprobs": None, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+        if self.system_fingerprint:
+            completion["system_fingerprint"] = self.system_fingerprint
+        return 200, {}, completion
 
 
 def _error(status: int, message: str, type_: str, *, param: str | None = None,
@@ -460,10 +471,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--api-key", default=None)
     ap.add_argument("--model", action="append", help="served model id (repeatable); default: any")
+    ap.add_argument("--reported-model", default=None, help="the `model` responses report (default: the one asked)")
+    ap.add_argument("--system-fingerprint", default=None, help="sent as `system_fingerprint` in responses")
     a = ap.parse_args(argv)
     srv = LLMServer(latency=a.latency, slots=a.slots, rate_429=a.rate_429, rate_500=a.rate_500,
                     retry_after=a.retry_after, seed=a.seed, api_key=a.api_key, models=a.model,
-                    record_requests=False).start()
+                    record_requests=False, reported_model=a.reported_model,
+                    system_fingerprint=a.system_fingerprint).start()
     print(srv.base_url, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

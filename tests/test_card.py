@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 from huggingface_hub import DatasetCard
 
 from humc.dataset.card import CardInfo, render_card, size_category
+from humc.dataset.cardinfo import locked_rows, project_url
 from humc.errors import HumcError
+from humc.ir import LockedAsset
+from tests.helpers import REPO, run_cli
 
 RECIPE = """name: demo
 description: toy
@@ -125,3 +129,35 @@ def test_missing_template_file(tmp_path: Path) -> None:
     with pytest.raises(HumcError) as err:
         render_card(info(user_template=str(tmp_path / "nope.md")))
     assert "cannot read card template" in err.value.message
+
+
+def test_lockfile_items_are_credited_to_who_wrote_them() -> None:
+    locked = locked_rows([LockedAsset("a1", "template", "squad", "human"),
+                          LockedAsset("a2", "template", "squad", "human"),
+                          LockedAsset("b1", "rule", "squad", "unknown", recipe_model="writer (Qwen/Qwen2.5-7B-Instruct)"),
+                          LockedAsset("c1", "guideline", "ner", "llm", model="smollm2", recipe_model="writer (smollm2)",
+                                      edited=True)])
+    text = render_card(info(locked=locked, lockfile="demo.hum.lock"))
+    assert "### Assets pinned in `demo.hum.lock`" in text
+    assert "| squad | template | a person | 2 |" in text
+    assert "| squad | rule | unknown | 1 |" in text                  # never shown as the model the recipe named
+    assert "Qwen" not in text
+    assert "| ner | guideline | smollm2 (LLM, reported by its server), reviewed by a person, edited by hand | 1 |" in text
+
+
+def test_the_card_links_only_to_the_project_url_of_the_installed_package() -> None:
+    links = re.findall(r"\]\(([^)]*)\)", render_card(info(humc_url=project_url())))
+    assert links == ([project_url()] if project_url() else [])
+    assert "pypi.org" not in render_card(info())
+    assert "[humc](https://example.org/humc) 0.1.0" in render_card(info(humc_url="https://example.org/humc"))
+
+
+def test_the_example_card_says_its_paraphrases_were_written_by_a_person(tmp_path: Path) -> None:
+    result = run_cli("build", str(REPO / "recipes" / "mrc.hum.yaml"), "--out", str(tmp_path / "out"),
+                     "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "out" / "mrc" / "README.md").read_text(encoding="utf-8")
+    llms = card.split("## LLMs used", 1)[1].split("## Provenance", 1)[0]
+    assert llms.startswith("\n\nnone\n") and "| squad | template | a person | 5 |" in llms
+    assert "Qwen" not in llms and "temperature" not in llms
+    assert "warning" not in result.output

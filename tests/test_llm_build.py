@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -104,8 +105,28 @@ def test_generate_and_judge_nodes_build_a_dataset(tmp_path):
     assert len([r for r in out if r["task_entry"] == "ner"]) == 3         # the invalid one is dropped
     assert "LLM this build: 18 request(s) sent, 0 cache hit(s)" in result.output
     card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
-    assert "| test-model | 0.0 | 256 | 18 | dolly: answer generation; dolly: judge filter; ner: answer generation |" in card
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert (f"| test-model | writer (test-model) | 0.0 | 256 | {today} | 18 | dolly: answer generation; "
+            "dolly: judge filter; ner: answer generation |") in card
+    assert "warning" not in result.output                                 # the server answered as asked
     assert sent == 4 + 3 + 3 + 8  # 4 dolly answers, 3 NER + 3 attempts of the invalid one, 8 verdicts
+
+
+def test_the_card_names_the_model_that_answered_not_the_one_the_recipe_asked_for(tmp_path):
+    with LLMServer(responder=responder, reported_model="smollm2-135m-q8", system_fingerprint="fp_b1234") as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        result = run(recipe, tmp_path)
+        assert result.exit_code == 0, result.output
+        again = run(recipe, tmp_path)                                     # answers replayed from the cache
+    assert again.exit_code == 0 and srv.request_count == 18
+    card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
+    assert "| smollm2-135m-q8 | writer (test-model) | 0.0 | 256 | fp_b1234 |" in card
+    assert "| test-model |" not in card                                   # never credited to the model asked for
+    for output in (result.output, again.output):                          # cached answers still know who wrote them
+        warning = " ".join(output.split())
+        assert ("warning: dolly/generate: the recipe asks model 'writer' for 'test-model', but the server answered "
+                "as 'smollm2-135m-q8'") in warning
+        assert "ner/generate:" in warning and "dolly/judge:" in warning
 
 
 def test_rebuild_sends_no_requests_and_judge_settings_reuse_cached_answers(tmp_path):

@@ -38,13 +38,13 @@ def lock_setup(tmp_path):
     entry = recipe.tasks[0]
     base = next(t for t in entry.templates if t.id == "en_1").text
     lock = Lockfile(root / "ner.hum.lock", "ner", [
-        LockItem(id="tpl0000001", kind="template", entry=entry.id, model="writer (m)", base="en_1",
+        LockItem(id="tpl0000001", kind="template", entry=entry.id, origin="llm", model="m", recipe_model="writer (m)", base="en_1",
                  text="Kindly e" + base[1:]),
-        LockItem(id="tpl0000002", kind="template", entry=entry.id, model="writer (m)", base="en_1",
+        LockItem(id="tpl0000002", kind="template", entry=entry.id, origin="llm", model="m", recipe_model="writer (m)", base="en_1",
                  text="Please <b>carefully</b> & e" + base[1:]),
-        LockItem(id="gdl0000001", kind="guideline", entry=entry.id, model="writer (m)",
+        LockItem(id="gdl0000001", kind="guideline", entry=entry.id, origin="llm", model="m", recipe_model="writer (m)",
                  labels={"DATE": 'dates like "1996" <x>'}),
-        LockItem(id="rul0000001", kind="rule", entry=entry.id, model="writer (m)",
+        LockItem(id="rul0000001", kind="rule", entry=entry.id, origin="llm", model="m", recipe_model="writer (m)",
                  text="Report each entity once.", then="dedupe"),
     ])
     save_lock(lock)

@@ -25,7 +25,7 @@ from humc.errors import HumcError, RecipeError  # noqa: E402
 from humc.ir import SynthSpec  # noqa: E402
 from humc.llm import ModelConfig  # noqa: E402
 from humc.recipe.lockfile import Lockfile, LockItem, apply_lock, item_id, load_lock, lock_path_for, save_lock  # noqa: E402
-from tests.helpers import copy_recipes, uncoded  # noqa: E402
+from tests.helpers import copy_recipes, run_cli, uncoded  # noqa: E402
 from tests.llmserver import LLMServer  # noqa: E402
 
 RECIPE = """\
@@ -141,7 +141,8 @@ def test_synth_proposes_valid_and_counts_invalid(recipe_path, server, tmp_path):
     assert report.stats["writer"].completion_tokens > 0
     t = [i for i in lock.items if i.kind == "template"]
     assert {i.base for i in t} == {"en_1", "en_2"} and all(i.status == "proposed" for i in t)
-    assert all(i.model == "writer (test-model)" and len(i.request) == 64 for i in lock.items)
+    assert all(i.origin == "llm" and i.model == "test-model" and i.recipe_model == "writer (test-model)"
+               and len(i.request) == 64 and i.params.get("seed") == 0 and len(i.date) == 10 for i in lock.items)
     assert t[0].id == item_id("template", "conll", "en_1", t[0].text)
     g = next(i for i in lock.items if i.kind == "guideline")
     assert g.labels == {"DATE": 'absolute or relative dates and periods (e.g. "Monday", "1996")'}
@@ -279,6 +280,28 @@ def test_review_reject_all_and_missing_lock(recipe_path, server, tmp_path):
     assert all(s == "rejected" for _, s, _ in _statuses(lock_path_for(recipe_path)))
 
 
+def test_synth_records_the_model_the_server_reported_and_the_card_shows_it(recipe_path, server, tmp_path):
+    server.reported_model, server.system_fingerprint = "smollm2", "fp_42"
+    report, _ = _synth(recipe_path, server, tmp_path)
+    assert "the recipe asks for 'test-model', but the server answered as 'smollm2'" in report.render()
+    lock_path = lock_path_for(recipe_path)
+    lock = load_lock(lock_path)
+    assert all((i.origin, i.model, i.recipe_model, i.system_fingerprint) == ("llm", "smollm2", "writer (test-model)",
+                                                                          "fp_42") for i in lock.items)
+    assert all(i.params["temperature"] == 0.7 for i in lock.items)
+    assert "test-model" not in "".join(f"{i.model}" for i in lock.items)
+    CliRunner().invoke(main, ["review", str(lock_path), "--accept-all"], catch_exceptions=False)
+    server.reported_model = None                 # a replay from the cache still knows who answered
+    assert _synth(recipe_path, server, tmp_path)[1] == 0
+    assert {i.model for i in load_lock(lock_path).items} == {"smollm2"}
+    result = run_cli("build", str(recipe_path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    card = next((tmp_path / "out").glob("*/README.md")).read_text(encoding="utf-8")
+    llms = card.split("## LLMs used", 1)[1].split("## Provenance", 1)[0]
+    assert "| smollm2 | writer (test-model) | 0.7 |" in llms and "fp_42" in llms
+    assert "(LLM, reported by its server), reviewed by a person" in llms
+
+
 # ----------------------------------------------------------------------------- lockfile
 
 
@@ -289,12 +312,14 @@ def test_lock_path_for():
 
 def test_lockfile_round_trip(tmp_path):
     items = [
-        LockItem(id="aaaa000001", kind="template", entry="e", status="accepted", model="w (m)", request="k" * 64,
+        LockItem(id="aaaa000001", kind="template", entry="e", status="accepted", origin="llm", model="m-served",
+                 recipe_model="w (m)", system_fingerprint="fp_1", params={"temperature": 0.8, "seed": 3},
+                 date="2025-06-01", request="k" * 64,
                  base="en_1", text="Line one {{ text }}\n{% if rules %}\n- {{ rules }}\n{% endif %}\n"),
-        LockItem(id="0123", kind="guideline", entry="e", labels={"DATE": 'dates: "1996"', "时间": "中文定义"},
-                 language="zh"),
+        LockItem(id="0123", kind="guideline", entry="e", origin="human",
+                 labels={"DATE": 'dates: "1996"', "时间": "中文定义"}, language="zh"),
         LockItem(id="1e5", kind="rule", entry="e", status="rejected", text="If empty: say none", edited=True,
-                 when="len(answer) == 0", then='empty_as("none")'),
+                 recipe_model="w (m)", when="len(answer) == 0", then='empty_as("none")'),
     ]
     lock = Lockfile(tmp_path / "x.hum.lock", "x", items)
     save_lock(lock)
@@ -303,8 +328,37 @@ def test_lockfile_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
     again = load_lock(lock.path)
     assert again.items == items and again.recipe_name == "x"
+    assert [i.origin for i in again.items] == ["llm", "human", "unknown"]   # who wrote each item survives load → save
+    assert [i.written_by for i in again.items] == ["m-served (LLM)", "a person", "unknown, edited by hand"]
+    assert "date: '2025-06-01'" in text                          # a string, not a YAML date
     save_lock(again)
     assert lock.path.read_text(encoding="utf-8") == text         # deterministic
+
+
+def test_an_old_lockfile_item_names_no_model_as_its_writer(tmp_path):
+    path = tmp_path / "x.hum.lock"
+    path.write_text("humc_lock: 1\nrecipe: x\nitems:\n  - id: a1\n    kind: guideline\n    entry: e\n"
+                    "    status: accepted\n    model: writer (Qwen/Qwen2.5-7B-Instruct)\n    text: Be brief.\n",
+                    encoding="utf-8")
+    item = load_lock(path).items[0]
+    # it said what the recipe asked for, not who answered: unknown, never credited to that model
+    assert (item.origin, item.model, item.recipe_model) == ("unknown", "", "writer (Qwen/Qwen2.5-7B-Instruct)")
+    save_lock(load_lock(path))
+    assert "origin: unknown\n" in path.read_text(encoding="utf-8") and load_lock(path).items == [item]
+
+
+@pytest.mark.parametrize("provenance,message", [
+    ("origin: llm\n", "`origin: llm` needs `model:`"),
+    ("origin: human\n    model: gpt-4o\n", "this item has `origin: human`"),
+    ("origin: robot\n", "invalid origin 'robot'"),
+])
+def test_inconsistent_provenance_is_a_located_error(tmp_path, provenance, message):
+    path = tmp_path / "x.hum.lock"
+    path.write_text("humc_lock: 1\nitems:\n  - id: a1\n    kind: guideline\n    entry: e\n    status: accepted\n"
+                    f"    {provenance}    text: Be brief.\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match=re.escape(message)) as info:
+        load_lock(path)
+    assert info.value.span is not None and info.value.span.line >= 7
 
 
 def test_bad_lockfile_is_a_located_error(tmp_path):
@@ -377,7 +431,7 @@ def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_pa
     from humc.recipe.lockfile import Lockfile, LockItem, save_lock
 
     lock = tmp_path / "x.hum.lock"
-    save_lock(Lockfile(lock, "x", [LockItem(id="a1", kind="guideline", entry="e", status="proposed", model="m (m)",
+    save_lock(Lockfile(lock, "x", [LockItem(id="a1", kind="guideline", entry="e", status="proposed", origin="llm", model="m",
                                             request="k", language="en", text="Be brief.", labels={})]))
     result = CliRunner().invoke(main, ["review", str(lock)], input="")
     assert result.exit_code == 130 and "interrupted" in result.output and "internal error" not in result.output

@@ -21,6 +21,14 @@ from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_l
 from humc.templating import syntax_problem
 
 
+def proposer(item: LockItem) -> str:
+    """Who proposed an item, for a reviewer: the model the server reported (and what the recipe asked for)."""
+    if item.origin == "llm":
+        return item.model + (f" (asked as {item.recipe_model})" if item.recipe_model else "")
+    return "a person" if item.origin == "human" else "unknown" + (
+        f" (the recipe named {item.recipe_model})" if item.recipe_model else "")
+
+
 def _plain(text: str, **_style: Any) -> str:
     return text
 
@@ -90,7 +98,7 @@ def _show(item: LockItem, ctx: ReviewContext, index: int, total: int, term: Term
     if item.base:
         head += f" — paraphrase of {item.base}"
     echo(style(head, bold=True))
-    echo(f"  proposed by {item.model or '?'}  (language: {item.language})")
+    echo(f"  written by {proposer(item)}  (language: {item.language})")
     if item.kind == "template":
         base = ctx.base_text(item)
         if base is None:

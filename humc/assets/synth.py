@@ -28,7 +28,7 @@ from typing import Any
 
 from humc.errors import HumcError, RecipeError
 from humc.ir import Recipe, TaskEntry, Template
-from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, cache_key, open_cache
+from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.templating import render_template, syntax_problem, template_variables
 
@@ -234,6 +234,15 @@ class _Job:
     collect: Callable[[Any], tuple[list[LockItem], list[str]]]   # value -> (items, reasons of invalid parts)
     key: str = ""
     last_error: list[str] = field(default_factory=list)
+    responses: list[LLMResponse] = field(default_factory=list)   # every attempt's; the last one answered
+
+    def stamp(self, item: LockItem) -> None:
+        """Who wrote ``item``: the model the server reported for the accepted answer (unknown if it is not known)."""
+        served = self.responses[-1].served if self.responses else None
+        if served is None or served.model is None:
+            return  # origin stays unknown: never credit the recipe's model with text nobody saw it write
+        item.origin, item.model, item.date = "llm", served.model, served.date or ""
+        item.system_fingerprint, item.params = served.system_fingerprint or "", dict(served.params)
 
 
 def _list_of(value: Any, key: str) -> Any:
@@ -244,7 +253,7 @@ def _list_of(value: Any, key: str) -> Any:
 
 def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int) -> _Job:
     req = paraphrase_request(entry, tpl, n, seed)
-    provenance = f"{alias} ({cfg.model})"
+    asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
     def parts(value: Any) -> tuple[list[LockItem], list[str]]:
@@ -261,7 +270,7 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
             seen.add(_norm_text(text))
             body = text.strip() + "\n"
             items.append(LockItem(id=item_id("template", entry.id, tpl.id, body), kind="template", entry=entry.id,
-                                  model=provenance, request=key, base=tpl.id, language=tpl.language, text=body))
+                                  recipe_model=asked, request=key, base=tpl.id, language=tpl.language, text=body))
         return items, bad
 
     def validate(value: Any) -> str | None:
@@ -279,7 +288,7 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
 def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list[str], seeds: dict[str, str],
                    seed: int) -> _Job:
     req = guideline_request(entry, missing, seeds, seed)
-    provenance = f"{alias} ({cfg.model})"
+    asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
     def parts(value: Any) -> tuple[list[LockItem], list[str]]:
@@ -296,7 +305,7 @@ def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list
             return [], bad
         labels = {k: labels[k] for k in missing if k in labels}
         return [LockItem(id=item_id("guideline", entry.id, None, "", labels), kind="guideline", entry=entry.id,
-                         model=provenance, request=key, language=entry.language, labels=labels)], bad
+                         recipe_model=asked, request=key, language=entry.language, labels=labels)], bad
 
     def validate(value: Any) -> str | None:
         if not isinstance(value, dict) or not value:
@@ -328,7 +337,7 @@ def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str
 
 def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: set[str], seed: int) -> _Job:
     req = rules_request(entry, n, names, seed)
-    provenance = f"{alias} ({cfg.model})"
+    asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
     def parts(value: Any) -> tuple[list[LockItem], list[str]]:
@@ -351,7 +360,7 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
             when = when.strip() if when else None
             payload = json.dumps([text, when, then], ensure_ascii=False)
             items.append(LockItem(id=item_id("rule", entry.id, None, payload), kind="rule", entry=entry.id,
-                                  model=provenance, request=key, language=entry.language, text=text,
+                                  recipe_model=asked, request=key, language=entry.language, text=text,
                                   when=when, then=then))
         return items, bad
 
@@ -409,11 +418,21 @@ def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
 
     async def go() -> list[Any]:
         try:
-            return await asyncio.gather(*[client.complete_json(j.request, recording(j), ATTEMPTS) for j in jobs])
+            return await asyncio.gather(*[client.complete_json(j.request, recording(j), ATTEMPTS, responses=j.responses)
+                                          for j in jobs])
         finally:
             await client.aclose()
 
     return asyncio.run(go())
+
+
+def _note_model(report: SynthReport, job: _Job, asked: str) -> None:
+    served = job.responses[-1].served if job.responses else None
+    said = served.model_label if served is not None else "unknown"
+    note = (f"model {job.alias}: the recipe asks for '{asked}', but the server answered as '{said}'; "
+            "the lockfile records the model that answered")
+    if said != asked and note not in report.notes:
+        report.notes.append(note)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -452,7 +471,9 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
             continue
         items, bad = job.collect(value)
         report.invalid.extend((job.what, reason) for reason in bad)
+        _note_model(report, job, recipe.models[job.alias].model)
         for item in items:
+            job.stamp(item)
             if item.id in known:
                 report.kept += 1
                 continue

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from humc.assets.review import ReviewContext, apply_edit, edit_text, review_context
+from humc.assets.review import ReviewContext, apply_edit, edit_text, proposer, review_context
 from humc.errors import HumcError
 from humc.ir import Recipe
 from humc.recipe.lockfile import KINDS, STATUSES, Lockfile, LockItem, load_lock, save_lock
@@ -157,7 +157,7 @@ def _item_html(app: ReviewApp, item: LockItem, filters: dict[str, str],
     rows = max(4, min(30, text.count("\n") + 2))
     return (f'<div class="item {_h(item.status)}" id="item-{_h(item.id)}">'
             f"<h2>{head}</h2>"
-            f'<p class="meta">status: <b>{_h(status)}</b> · proposed by {_h(item.model or "?")} · '
+            f'<p class="meta">status: <b>{_h(status)}</b> · written by {_h(proposer(item))} · '
             f"language: {_h(item.language)}</p>"
             f"{_body_html(item, app.ctx)}"
             + (f'<p class="err">invalid edit: {_h(error[1])}</p>' if error is not None and err_here else "")

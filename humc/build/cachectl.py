@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from humc.build.execute import BuildResult
-from humc.build.llmsteps import CACHE_DROPPED
+from humc.build.llmsteps import CACHE_DROPPED, model_warnings
 from humc.build.plan import Plan
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
@@ -158,7 +158,8 @@ def verify_cache(folder: Path) -> VerifyReport:
 
 
 def build_warnings(result: BuildResult) -> list[str]:
-    """What a build should tell about the cache: indexes moved aside, and one line counting damaged entries."""
+    """What a build should tell: cache indexes moved aside, one line counting damaged entries, and LLM steps whose
+    server answered as a model other than the one the recipe asks for."""
     lines = [f"the cache index in {p.parent} was unreadable: moved it to {p} and started a fresh cache"
              for p in result.cache_moved_aside]
     llm = sum(int(s.notes.get(CACHE_DROPPED, 0)) for s in result.stats if s.status != "cached")
@@ -166,4 +167,4 @@ def build_warnings(result: BuildResult) -> list[str]:
     if dropped:
         lines.append(f"dropped {dropped} damaged cache entr{'y' if dropped == 1 else 'ies'} and computed "
                      f"{'it' if dropped == 1 else 'them'} again (`humc cache verify` checks the whole cache)")
-    return lines
+    return lines + model_warnings(result.plan.recipe, result.metas)

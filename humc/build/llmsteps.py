@@ -5,6 +5,10 @@ Both work on one chunk of records at a time, as one concurrent batch through the
 nothing. Structured outputs are validated — generated answers must parse as the task's
 answer table, verdicts as {"score": 1-5, "reason": …}; invalid ones are retried by the
 client with a correction message and finally dropped with a counted reason.
+
+Who answered is kept in the node's notes (``llm/provenance.py``: the model id and fingerprint the
+server reported, and the day), so the card names the model that answered, not the one the
+recipe asked for, and ``model_warnings`` tells the build when the two differ.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 from humc.answers import formats
 from humc.build.store import LLM_FOLDER
 from humc.errors import Span
-from humc.ir import LLMStep, TaskEntry
+from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
+from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
 from humc.templating import render_template
@@ -80,6 +85,7 @@ class StepRunner:
                            ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
                            ("completion_tokens", "completion tokens")):
             notes[label] += after[key] - before[key]
+        notes.update(served_notes(before, after))
         dropped = self.cache_dropped() - dropped_before
         if dropped:  # only when it happened, so the metas of a healthy build stay the same
             notes[CACHE_DROPPED] += dropped
@@ -146,6 +152,24 @@ class StepRunner:
             else:
                 kept.append(record)
         return kept, notes
+
+
+def model_warnings(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per LLM step whose server answered as a model other than the one the recipe asks for."""
+    lines = []
+    for entry in recipe.tasks:
+        for step in (entry.generate, entry.judge):
+            if step is None or step.model not in recipe.models:
+                continue
+            asked = recipe.models[step.model].model
+            node = f"{entry.id}/{step.kind}"
+            others = sorted(m for m in answered_in(metas.get(node, {}).get("notes", {})).models if m != asked)
+            if others:
+                who = ", ".join(f"'{m}'" if m != UNKNOWN_MODEL else "an unknown model (answers cached before humc "
+                                "recorded who answered)" for m in others)
+                lines.append(f"{node}: the recipe asks model '{step.model}' for '{asked}', but the server answered "
+                             f"as {who}; the card names the model that answered")
+    return lines
 
 
 def _check_verdict(value: Any) -> str | None:

@@ -1,7 +1,9 @@
 """The dataset card (README.md): Hub metadata (YAML front matter) plus a Markdown body.
 
 ``CardInfo`` is everything the card documents, collected by ``cardinfo.card_info`` from
-a finished build; ``render_card`` turns it into the README text. The output is a pure
+a finished build; ``render_card`` turns it into the README text. The body is the stdlib
+template ``stdlib/cards/default.md.j2``, rendered in the shared sandbox (``templating.render``)
+with the plain dict of ``card_variables``; Python here only prepares data, never layout. The output is a pure
 function of the ``CardInfo`` (no timestamps, no host names, stable ordering), so an
 unchanged build renders a byte-identical card and re-publishing it is a no-op.
 
@@ -20,6 +22,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from humc.errors import HumcError, Span
+from humc.resources import stdlib_dir
 from humc.templating import render
 
 _SIZE_CATEGORIES = [
@@ -30,8 +33,8 @@ _SIZE_CATEGORIES = [
 
 # Keys of an LLM description that may appear on the card; anything else (api keys,
 # headers, organisation ids, ...) is dropped, whatever the caller passes.
-_LLM_PUBLIC_KEYS = ("model", "base_url", "temperature", "top_p", "max_tokens", "seed", "n",
-                    "presence_penalty", "frequency_penalty", "stop", "calls", "role")
+_LLM_PUBLIC_KEYS = ("model", "recipe_model", "base_url", "temperature", "top_p", "max_tokens", "seed", "n",
+                    "presence_penalty", "frequency_penalty", "stop", "system_fingerprint", "answered", "calls", "role")
 
 
 @dataclass
@@ -61,6 +64,9 @@ class CardInfo:
     user_template: str | None = None
     split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
     dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
+    humc_url: str | None = None    # the project URL of the installed humc's metadata; no link without one
+    locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted
+    lockfile: str | None = None    # the lockfile's name, when the recipe has one
 
     @property
     def total(self) -> int:
@@ -123,156 +129,46 @@ def render_card(info: CardInfo) -> str:
 # ---------------------------------------------------------------------------- body
 
 
-def default_body(info: CardInfo) -> str:
-    parts = [f"# {info.pretty_name or info.name}", ""]
-    if info.description:
-        parts += [info.description.strip(), ""]
-    parts += [f"This dataset was compiled by [humc](https://pypi.org/project/humc/) {info.humc_version} "
-              f"from the recipe `{info.name}`: {info.total} record(s) in {len(info.split_counts)} split(s).", ""]
-    parts += _section_usage(info)
-    parts += _section_tasks(info)
-    parts += _section_splits(info)
-    parts += _section_variants(info)
-    parts += _section_lengths(info)
-    parts += _section_guidelines(info)
-    parts += _section_dedup(info)
-    parts += _section_dropped(info)
-    parts += _section_llms(info)
-    parts += _section_provenance(info)
-    return "\n".join(parts).rstrip("\n") + "\n"
+def default_template() -> Path:
+    """The stdlib card template (``stdlib/cards/default.md.j2``)."""
+    return stdlib_dir() / "cards" / "default.md.j2"
 
 
-def _section_usage(info: CardInfo) -> list[str]:
-    lines = ["## Files", ""]
-    if not info.split_files:
-        return lines + ["No data files.", ""]
-    lines += _table(["split", "records", "files"],
-                    [[s, info.split_counts.get(s, 0), len(files)] for s, files in info.split_files.items()])
-    lines += ["", "Each record has the columns `id`, `task`, `task_entry`, `family`, `language`, `instruction`, "
-              "`output`, `gold`, `answer_format`, `template`, `labels`, `guidelines`, `rules`, `source` and "
-              "`source_row`.", ""]
-    return lines
-
-
-def _section_tasks(info: CardInfo) -> list[str]:
+def card_variables(info: CardInfo) -> dict[str, Any]:
+    """The plain dict a card template is rendered with: every ``CardInfo`` field and a few derived values."""
+    variables = {k: v for k, v in asdict(info).items() if k != "user_template"}
+    llms = [m for m in (public_llm(m) for m in info.llms) if m]
     totals: dict[str, int] = {}
     for counts in info.task_counts.values():
         for task, n in counts.items():
             totals[task] = totals.get(task, 0) + n
-    lines = ["## Tasks and mix", ""]
-    if not totals:
-        return lines + ["No records.", ""]
-    grand = sum(totals.values()) or 1
-    lines += _table(["task", "records", "share"],
-                    [[t, n, f"{100 * n / grand:.1f}%"] for t, n in sorted(totals.items())])
-    if info.task_categories or info.task_ids:
-        lines += ["", "Task categories: " + (", ".join(f"`{c}`" for c in info.task_categories) or "-")
-                  + "; task ids: " + (", ".join(f"`{c}`" for c in info.task_ids) or "-") + "."]
-    return lines + [""]
+    variables.update(total=info.total, size_category=size_category(info.total), llms=llms,
+                     llm_keys=_keys(llms), length_keys=_keys(info.length_stats.values()),
+                     task_totals=dict(sorted(totals.items())), tasks=sorted({t for c in info.task_counts.values() for t in c}),
+                     recipe_fence=_fence(info.recipe_text))
+    return variables
 
 
-def _section_splits(info: CardInfo) -> list[str]:
-    splits = list(info.split_counts)
-    tasks = sorted({t for c in info.task_counts.values() for t in c})
-    lines = ["## Splits", ""]
-    if not splits:
-        return lines + ["No splits.", ""]
-    rows = [[t, *[info.task_counts.get(s, {}).get(t, 0) for s in splits]] for t in tasks]
-    rows.append(["**total**", *[info.split_counts.get(s, 0) for s in splits]])
-    return lines + _table(["task", *splits], rows) + [""]
-
-
-def _section_variants(info: CardInfo) -> list[str]:
-    lines = ["## Format variants and templates", ""]
-    if info.variant_counts:
-        lines += _table(["answer format", "records"], [[k, v] for k, v in info.variant_counts.items()]) + [""]
-    if info.template_counts:
-        lines += _table(["template", "records"], [[k, v] for k, v in info.template_counts.items()]) + [""]
-    if not info.variant_counts and not info.template_counts:
-        lines += ["None.", ""]
-    return lines
-
-
-def _section_lengths(info: CardInfo) -> list[str]:
-    lines = ["## Length statistics (characters)", ""]
-    if not info.length_stats:
-        return lines + ["No records.", ""]
+def _keys(rows: Any) -> list[str]:
+    """The keys of a list of dicts, in order of first appearance (a table's columns)."""
     keys: list[str] = []
-    for stats in info.length_stats.values():
-        keys += [k for k in stats if k not in keys]
-    rows = [[column, *[_num(stats.get(k, "")) for k in keys]] for column, stats in info.length_stats.items()]
-    return lines + _table(["column", *keys], rows) + [""]
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    return keys
 
 
-def _section_guidelines(info: CardInfo) -> list[str]:
-    lines = ["## Guidelines and preference rules", ""]
-    if not info.guidelines and not info.rules:
-        return lines + ["None.", ""]
-    for g in info.guidelines:
-        lines += [f"### Guideline `{g.get('id', '')}`: {g.get('title', '')}".rstrip(": "), "",
-                  str(g.get("text", "")).strip(), ""]
-    if info.rules:
-        lines += ["### Preference rules", ""]
-        lines += [f"- `{r.get('id', '')}`: {_cell(r.get('text', ''))}" for r in info.rules]
-        lines += [""]
-    return lines
-
-
-def _section_dedup(info: CardInfo) -> list[str]:
-    lines = ["## Deduplication and filtering", ""]
-    if not info.dedup:
-        return lines + ["None.", ""]
-    return lines + _table(["step", "records"], [[k.replace("_", " "), v] for k, v in info.dedup.items()]) + [""]
-
-
-def _section_dropped(info: CardInfo) -> list[str]:
-    lines = ["## Dropped records", ""]
-    if not info.dropped:
-        return lines + ["None: every source row became records whose output matches its instruction.", ""]
-    lines += ["Source rows (or single rendered records) left out because their output would contradict their "
-              "instruction; rows are `source_row` indexes.", ""]
-    return lines + _table(["step", "reason", "records", "first rows"],
-                          [[d["node"], d["reason"], d["records"], ", ".join(d["first"])] for d in info.dropped]) + [""]
-
-
-def _section_llms(info: CardInfo) -> list[str]:
-    lines = ["## LLMs used", ""]
-    llms = [public_llm(m) for m in info.llms]
-    llms = [m for m in llms if m]
-    if not llms:
-        return lines + ["none", ""]
-    keys: list[str] = []
-    for m in llms:
-        keys += [k for k in m if k not in keys]
-    return lines + _table(keys, [[m.get(k, "") for k in keys] for m in llms]) + [""]
-
-
-def _section_provenance(info: CardInfo) -> list[str]:
-    text = info.recipe_text.rstrip("\n")
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside ``text``."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return ["## Provenance", "",
-            f"- recipe fingerprint: `{info.recipe_fingerprint}`",
-            f"- humc version: `{info.humc_version}`",
-            "", "The recipe this dataset was compiled from:", "",
-            f"{fence}yaml", text, fence, ""]
+    return "`" * max(3, longest + 1)
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _cell(v: Any) -> str:
-    return " ".join(str(v).split()).replace("|", "\\|")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(_cell(h) for h in header) + " |",
-           "| " + " | ".join("---" for _ in header) + " |"]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return out
+def default_body(info: CardInfo) -> str:
+    """The card body from ``stdlib/cards/default.md.j2``."""
+    path = default_template()
+    text = render(path.read_text(encoding="utf-8"), card_variables(info), f"{path} (dataset card)",
+                  Span(str(path), 1, 1))
+    return text.rstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------------------- user template
@@ -290,9 +186,8 @@ def _render_user_template(info: CardInfo, body: str) -> str:
         except OSError as exc:
             raise HumcError(f"cannot read card template {path}: {exc.strerror or exc}",
                             hint="publish.card_template must name a Jinja2 Markdown file", code="E0009") from None
-    variables = {k: v for k, v in asdict(info).items() if k != "user_template"}
-    variables.update(body=body, total=info.total, size_category=size_category(info.total),
-                     llms=[public_llm(m) for m in info.llms])
+    variables = card_variables(info)
+    variables["body"] = body
     try:
         return render(source, variables, where, origin, flavour="document")
     except HumcError as exc:

@@ -1,14 +1,22 @@
-"""Collects what the dataset card documents from a finished build (recipe, plan, node metas)."""
+"""Collects what the dataset card documents from a finished build (recipe, plan, node metas).
+
+LLM rows name the model each server *reported* (read back from the LLM nodes' notes, and from the
+lockfile items' provenance), beside the alias and id the recipe asked for; lockfile items written by
+a person, or by nobody knows whom, are listed as such and never credited to a model. The humc link
+is the installed package's project URL, or no link at all.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from humc import __version__
 from humc.dataset.card import CardInfo
-from humc.ir import Recipe
+from humc.ir import LockedAsset, Recipe
+from humc.llm.provenance import UNKNOWN_MODEL, Answered, answered_in
 
 
 def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str, Any]],
@@ -49,7 +57,27 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         user_template=str(card["template"]) if card.get("template") else None,
         split_bytes=dict(split_bytes or {}),
         dropped=dropped_records(recipe, metas),
+        humc_url=project_url(),
+        locked=locked_rows(recipe.locked),
+        lockfile=recipe.lock_path.name if recipe.lock_path is not None else None,
     )
+
+
+_URL_LABELS = ("repository", "source", "source code", "homepage", "home")
+
+
+def project_url() -> str | None:
+    """The project's URL from the installed package's metadata (a `Project-URL`, else `Home-page`), or None."""
+    try:
+        meta = importlib.metadata.metadata("humc")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    urls = {}
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        urls[label.strip().lower()] = url.strip()
+    url = next((urls[k] for k in _URL_LABELS if urls.get(k)), None) or next(iter(meta.get_all("Home-page") or []), None)
+    return url if url and url.startswith("https://") else None
 
 
 PROBLEM_NOTE = "problem: "  # the build's per-reason problem counters (build/problems.py)
@@ -76,19 +104,81 @@ def _location(recipe: Recipe, source: str, row: int) -> str:
 
 
 def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model that shaped the data: build-time steps and reviewed `humc synth` proposals."""
+    """One row per model that shaped the data: build-time steps (per recipe alias) and reviewed lockfile items
+    an LLM wrote (per reported model). ``model`` is what the server reported; ``recipe_model`` what was asked."""
     roles: dict[str, list[str]] = {}
     calls: dict[str, int] = {}
+    answered: dict[str, Answered] = {}
     for e in recipe.tasks:
         for step, role in ((e.generate, "answer generation"), (e.judge, "judge filter")):
             if step is not None:
                 roles.setdefault(step.model, []).append(f"{e.id}: {role}")
                 notes = metas.get(f"{e.id}/{step.kind}", {}).get("notes", {})
                 calls[step.model] = calls.get(step.model, 0) + int(notes.get("llm requests", 0)) + int(notes.get("llm cache hits", 0))
-        if e.synth is not None and recipe.lock_path is not None:
-            roles.setdefault(e.synth.model, []).append(f"{e.id}: reviewed proposals ({recipe.lock_path.name})")
-    return [{"model": recipe.models[name].model, **recipe.models[name].params, "role": "; ".join(r),
-             "calls": calls.get(name)} for name, r in roles.items()]
+                answered.setdefault(step.model, Answered()).add(answered_in(notes))
+    rows = [_llm_row(answered[name], calls.get(name, 0), f"{name} ({recipe.models[name].model})",
+                     recipe.models[name].params, "; ".join(r)) for name, r in roles.items()]
+    return rows + _locked_llm_rows(recipe)
+
+
+def _llm_row(answered: Answered, calls: int, recipe_model: str, params: Mapping[str, Any], role: str) -> dict[str, Any]:
+    model = ", ".join(sorted(answered.models)) or (UNKNOWN_MODEL if calls else "no call")
+    return {"model": model, "recipe_model": recipe_model, **params,
+            "system_fingerprint": ", ".join(sorted(answered.fingerprints)) or None,
+            "answered": answered.date_range or None, "role": role, "calls": calls}
+
+
+def _locked_llm_rows(recipe: Recipe) -> list[dict[str, Any]]:
+    """Lockfile items an LLM wrote, one row per (reported model, recipe model)."""
+    groups: dict[tuple[str, str], list[LockedAsset]] = {}
+    for a in recipe.locked:
+        if a.origin == "llm":
+            groups.setdefault((a.model, a.recipe_model), []).append(a)
+    lock = recipe.lock_path.name if recipe.lock_path is not None else "the lockfile"
+    rows = []
+    for (model, recipe_model), assets in groups.items():
+        fingerprints = sorted({a.system_fingerprint for a in assets if a.system_fingerprint})
+        days = sorted({a.date for a in assets if a.date})
+        rows.append({"model": model, "recipe_model": recipe_model or None, **_merged_params(dict(a.params) for a in assets),
+                     "system_fingerprint": ", ".join(fingerprints) or None,
+                     "answered": (days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}") if days else None,
+                     "role": f"{_proposals(assets)}, reviewed by a person ({lock})"})
+    return rows
+
+
+def _proposals(assets: list[LockedAsset]) -> str:
+    parts = []
+    for entry in dict.fromkeys(a.entry for a in assets):
+        mine = [a for a in assets if a.entry == entry]
+        edited = sum(a.edited for a in mine)
+        kinds = ", ".join(f"{sum(a.kind == k for a in mine)} {k}(s)" for k in dict.fromkeys(a.kind for a in mine))
+        parts.append(f"{entry}: {kinds} proposed" + (f", {edited} edited by hand" if edited else ""))
+    return "; ".join(parts)
+
+
+def _merged_params(params: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Sampling parameters over several calls: one value where they agree, the distinct values where they differ."""
+    values: dict[str, list[Any]] = {}
+    for p in params:
+        for k, v in p.items():
+            if v not in values.setdefault(k, []):
+                values[k].append(v)
+    return {k: v[0] if len(v) == 1 else ", ".join(map(str, v)) for k, v in values.items()}
+
+
+def locked_rows(locked: Iterable[LockedAsset]) -> list[dict[str, Any]]:
+    """Accepted lockfile items by task entry, kind and who wrote them (a person, a reported model, or unknown)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for a in locked:
+        counts[(a.entry, a.kind, _written_by(a))] = counts.get((a.entry, a.kind, _written_by(a)), 0) + 1
+    return [{"entry": e, "kind": k, "written_by": w, "accepted": n} for (e, k, w), n in counts.items()]
+
+
+def _written_by(a: LockedAsset) -> str:
+    if a.origin == "human":
+        return "a person"
+    who = f"{a.model} (LLM, reported by its server), reviewed by a person" if a.origin == "llm" else "unknown"
+    return who + (", edited by hand" if a.edited else "")
 
 
 def _decontamination(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from humc.llm.client import (
     cache_key,
     parse_json_text,
 )
+from humc.llm.provenance import ServedBy
 
-__all__ = ["LLMClient", "LLMRequest", "LLMResponse", "LLMStats", "ModelConfig", "cache_key",
+__all__ = ["LLMClient", "LLMRequest", "LLMResponse", "LLMStats", "ModelConfig", "ServedBy", "cache_key",
            "parse_json_text"]

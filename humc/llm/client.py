@@ -18,7 +18,12 @@ Design points:
   every error message built here; ``api_key_env`` must be a variable name that does not look like
   a key (``api_key_env_problem``), and messages about it never quote it.
 * **Accounting** — :class:`LLMStats`: requests sent, cache hits, retries, tokens,
-  failures by reason.
+  failures by reason, and who answered (``answered_by``, ``fingerprints``, ``dates``).
+* **Provenance** — every answer carries :class:`ServedBy`: the ``model`` and ``system_fingerprint``
+  the *server* reported (not the id the recipe asked for), the sampling parameters sent and the
+  UTC date it answered. It is stored with the answer in the cache, so a replayed answer still
+  knows who wrote it; an answer cached before this was recorded reads as unknown, never as the
+  recipe's model. No key and no URL is ever part of it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected
+from humc.llm.provenance import ServedBy, served_by
 
 CACHE_VERSION = "llm-v1"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
@@ -160,6 +166,7 @@ class LLMResponse:
     finish_reason: str | None = None
     key: str = ""
     error: str | None = None       # failure reason when the call failed (text is None)
+    served: ServedBy | None = None  # who answered (None only for a failed call)
 
     @property
     def ok(self) -> bool:
@@ -183,12 +190,24 @@ class LLMStats:
     completion_tokens: int = 0
     failures: Counter = field(default_factory=Counter)   # reason -> count (given-up calls)
     retry_reasons: Counter = field(default_factory=Counter)
+    answered_by: Counter[str] = field(default_factory=Counter)   # reported model id (or "unknown") -> answers used
+    fingerprints: Counter[str] = field(default_factory=Counter)  # reported system_fingerprint -> answers used
+    dates: Counter[str] = field(default_factory=Counter)  # UTC day answered -> answers used
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["failures"] = dict(self.failures)
-        d["retry_reasons"] = dict(self.retry_reasons)
+        for name in ("failures", "retry_reasons", "answered_by", "fingerprints", "dates"):
+            d[name] = dict(getattr(self, name))
         return d
+
+    def count_served(self, served: ServedBy | None) -> None:
+        """Count who answered one response handed out (fresh, cached or coalesced alike)."""
+        served = served or ServedBy(None)
+        self.answered_by[served.model_label] += 1
+        if served.system_fingerprint:
+            self.fingerprints[served.system_fingerprint] += 1
+        if served.date:
+            self.dates[served.date] += 1
 
 
 # ---------------------------------------------------------------------------
@@ -363,13 +382,16 @@ class LLMClient:
         hit = self._cache_get(key)
         if hit is not None:
             self.stats.cache_hits += 1
+            served = ServedBy.from_dict(hit.get("served"))
+            self.stats.count_served(served)
             return LLMResponse(hit["text"], dict(hit.get("usage") or {}), True,
-                               hit.get("finish_reason"), key)
+                               hit.get("finish_reason"), key, served=served)
         pending = self._inflight.get(key)
         if pending is not None:
             self.stats.coalesced += 1
             res: LLMResponse = await asyncio.shield(pending)
-            return LLMResponse(res.text, dict(res.usage), True, res.finish_reason, key)
+            self.stats.count_served(res.served)
+            return LLMResponse(res.text, dict(res.usage), True, res.finish_reason, key, served=res.served)
         fut: asyncio.Future = self._loop.create_future()  # type: ignore[union-attr]
         self._inflight[key] = fut
         try:
@@ -438,9 +460,9 @@ class LLMClient:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            return self._accept(key, completion)
+            return self._accept(key, completion, body)
 
-    def _accept(self, key: str, completion: Any) -> LLMResponse:
+    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> LLMResponse:
         choice = completion.choices[0]
         text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
@@ -450,8 +472,10 @@ class LLMClient:
         self.stats.completed += 1
         self.stats.prompt_tokens += usage["prompt_tokens"]
         self.stats.completion_tokens += usage["completion_tokens"]
-        self._cache_set(key, {"text": text, "usage": usage, "finish_reason": finish})
-        return LLMResponse(text, usage, False, finish, key)
+        served = served_by(completion, body)
+        self.stats.count_served(served)
+        self._cache_set(key, {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()})
+        return LLMResponse(text, usage, False, finish, key, served=served)
 
     def _classify(self, exc: Exception) -> _Retryable:
         """Retryable failure -> _Retryable; anything else -> LLMError raised here."""
@@ -500,13 +524,15 @@ class LLMClient:
     # -- structured outputs -----------------------------------------------------------
 
     async def complete_json(self, req: LLMRequest, validate: Validator | None = None,
-                            attempts: int = 3) -> Any | None:
+                            attempts: int = 3, *, responses: list[LLMResponse] | None = None) -> Any | None:
         """A JSON answer that passes ``validate`` (returns an error string or None).
 
         Invalid answers are retried up to ``attempts`` calls in all, each with a
         different seed and a correction message; then None is returned and the
         failure counted as ``invalid_output``. All attempts are cached, so a rebuild
-        replays the same sequence without calling the endpoint.
+        replays the same sequence without calling the endpoint. ``responses``, when
+        given, receives every attempt's response (the last one is the answer's: its
+        ``served`` says who wrote it).
         """
         base_seed = merged_params(self.config, req).get("seed", 0) or 0
         messages = list(req.messages)
@@ -515,6 +541,8 @@ class LLMClient:
             if i:
                 params["seed"] = int(base_seed) + 7919 * i
             res = await self.complete(LLMRequest(messages, params, req.response_format))
+            if responses is not None:
+                responses.append(res)
             error = None
             try:
                 value = parse_json_text(res.text or "")

@@ -8,6 +8,13 @@ assets in ``recipes/mrc.hum.lock``.
 An item's ``id`` is a short hash of what was *proposed* (kind, task entry, base
 template, text), so re-running ``humc synth`` recognises an item it already proposed
 and never overwrites a reviewed decision — even when the accepted text was edited.
+
+Provenance tells the truth: ``origin`` is ``llm`` (then ``model`` is the id the *server*
+reported, beside ``recipe_model``, the alias and id the recipe asked for, with the
+``system_fingerprint``, sampling ``params`` sent and ``date``), ``human`` (written by a
+person) or ``unknown``. An item of an older lockfile without ``origin`` loads as
+``unknown``: its ``model`` named what the recipe asked for, not what answered, so it
+becomes ``recipe_model``. ``edited: true`` says a person changed the text.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import yaml
 from humc.answers.ops import COLUMN_OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Source, check_functions, names_used, parse_expr, parse_pipeline
-from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, TaskEntry, Template
+from humc.ir import AnswerOp, Compiled, Guideline, LockedAsset, PreferenceRule, TaskDef, TaskEntry, Template
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.stdlib import compile_ops, digest
 from humc.recipe.yamlsrc import Node, load_yaml
@@ -35,7 +42,9 @@ from humc.templating import template_problem
 LOCK_VERSION = 1
 KINDS = ("template", "guideline", "rule")
 STATUSES = ("proposed", "accepted", "rejected")
-ITEM_KEYS = ["id", "kind", "entry", "status", "edited", "model", "request", "base", "language", "text", "labels",
+ORIGINS = ("llm", "human", "unknown")
+PROVENANCE_KEYS = ["origin", "model", "recipe_model", "system_fingerprint", "params", "date", "request"]
+ITEM_KEYS = ["id", "kind", "entry", "status", "edited", *PROVENANCE_KEYS, "base", "language", "text", "labels",
              "when", "then"]
 
 # answer operations whose single argument names an answer column
@@ -79,7 +88,12 @@ class LockItem:
     kind: str                      # "template" | "guideline" | "rule"
     entry: str                     # task entry id
     status: str = "proposed"       # "proposed" | "accepted" | "rejected"
-    model: str = ""                # provenance: "alias (model id)"
+    origin: str = "unknown"        # "llm" | "human" | "unknown": who wrote the proposal
+    model: str = ""                # origin llm: the model id the server reported in its response
+    recipe_model: str = ""         # what the recipe asked for: "alias (model id)"
+    system_fingerprint: str = ""   # origin llm: the server's system_fingerprint, when it sent one
+    params: dict[str, Any] = field(default_factory=dict)   # origin llm: sampling parameters sent
+    date: str = ""                 # origin llm: UTC day the answer arrived
     request: str = ""              # LLM cache key of the request that proposed it
     base: str | None = None        # templates: the template it paraphrases, e.g. "en_1"
     language: str = "en"
@@ -94,6 +108,14 @@ class LockItem:
         node = self.nodes.get(key) if key else None
         node = node or self.nodes.get("")
         return node.span if node is not None else None
+
+    @property
+    def written_by(self) -> str:
+        """Who wrote the text, in words: "smollm2 (LLM)", "smollm2 (LLM), edited by hand", "a person", "unknown"."""
+        if self.origin == "human":
+            return "a person"
+        who = f"{self.model} (LLM)" if self.origin == "llm" else "unknown"
+        return who + (", edited by hand" if self.edited else "")
 
     def summary(self, width: int = 60) -> str:
         if self.kind == "guideline":
@@ -170,12 +192,12 @@ def _item(node: Node, what: str) -> LockItem:
             labels[k] = v.value.strip()
     item = LockItem(
         id=id_, kind=kind, entry=req(node, "entry", "string", what), status=status,
-        model=opt(node, "model", "string", what, "") or "", request=opt(node, "request", "string", what, "") or "",
+        request=opt(node, "request", "string", what, "") or "",
         base=opt(node, "base", "string", what), language=opt(node, "language", "string", what, "en") or "en",
         text=opt(node, "text", "string", what, "") or "", labels=labels,
         when=opt(node, "when", "string", what), then=opt(node, "then", "string", what),
         edited=bool(opt(node, "edited", "boolean", what, False)),
-        nodes={"": node, **{k: v for k, v in node.value.items()}})
+        nodes={"": node, **{k: v for k, v in node.value.items()}}, **_provenance(node, what))
     if kind == "template":
         if not item.text.strip():
             raise RecipeError(f"{what}: a template item needs `text:`", node.span, code="E0006")
@@ -190,6 +212,26 @@ def _item(node: Node, what: str) -> LockItem:
     return item
 
 
+def _provenance(node: Node, what: str) -> dict[str, Any]:
+    """origin, model, recipe_model, system_fingerprint, params and date of an item (see the module docstring)."""
+    model = opt(node, "model", "string", what, "") or ""
+    if node.get("origin") is None:  # an older lockfile: `model` named what the recipe asked for
+        return {"origin": "unknown", "recipe_model": model}
+    origin = _choice(node, "origin", ORIGINS, what)
+    if origin == "llm" and not model.strip():
+        raise RecipeError(f"{what}: an item with `origin: llm` needs `model:` (the model id the server reported)",
+                          node.require("origin").span, expected="model: <reported model id>",
+                          hint="if nobody knows which model wrote it, say `origin: unknown`", code="E0006")
+    if origin != "llm" and model:
+        raise RecipeError(f"{what}: `model:` names the model that wrote an item, but this item has `origin: {origin}`",
+                          node.require("model").span, expected="origin: llm, or no `model:`",
+                          hint="the model the recipe asked for goes in `recipe_model:`", code="E0008")
+    params = opt(node, "params", "mapping", what, {}) or {}
+    return {"origin": origin, "model": model, "recipe_model": opt(node, "recipe_model", "string", what, "") or "",
+            "system_fingerprint": opt(node, "system_fingerprint", "string", what, "") or "",
+            "params": dict(params), "date": str(opt(node, "date", ("string", "date"), what, "") or "")}
+
+
 # ----------------------------------------------------------------------------- writing
 
 HEADER = """\
@@ -199,6 +241,8 @@ HEADER = """\
 # (accepted / rejected). `humc build` uses only accepted items and never calls a model.
 # You may edit an item's text by hand (then set `edited: true`); keep `id` unchanged:
 # it identifies what was proposed, so a re-run of `humc synth` keeps your decision.
+# `origin` says who wrote an item: llm (then `model` is the id the server reported, beside
+# `recipe_model`, what the recipe asked for), human (a person) or unknown.
 # `request` is the cache key of the LLM call that made the proposal; no API key is stored.
 """
 
@@ -219,8 +263,16 @@ def _item_dict(item: LockItem) -> dict[str, Any]:
     d: dict[str, Any] = {"id": item.id, "kind": item.kind, "entry": item.entry, "status": item.status}
     if item.edited:
         d["edited"] = True
-    d["model"] = item.model
-    d["request"] = item.request
+    d["origin"] = item.origin
+    for key in ("model", "recipe_model", "system_fingerprint"):
+        if getattr(item, key):
+            d[key] = getattr(item, key)
+    if item.params:
+        d["params"] = dict(item.params)
+    if item.date:
+        d["date"] = item.date
+    if item.request:
+        d["request"] = item.request
     if item.base is not None:
         d["base"] = item.base
     d["language"] = item.language
@@ -326,13 +378,18 @@ def item_rule(item: LockItem, entry: TaskEntry, lock_path: Path | str = "") -> P
         raise
     text = {item.language: item.text} if item.text else {}
     payload = json.dumps([item.text, item.when, item.then], ensure_ascii=False)
-    return PreferenceRule(id=f"llm:{item.id}", title=f"LLM-proposed rule {item.id}", text=text, when=when,
+    return PreferenceRule(id=f"llm:{item.id}", title=f"{_made(item, 'proposed')} rule {item.id}", text=text, when=when,
                           then=ops, tasks=(), digest=sha256(payload))
+
+
+def _made(item: LockItem, verb: str) -> str:
+    """How an asset's title says who made it ("LLM-drafted", "Hand-written", "Lockfile"): never a model it did not come from."""
+    return {"llm": f"LLM-{verb}", "human": "Hand-written"}.get(item.origin, "Lockfile")
 
 
 def item_guideline(item: LockItem) -> Guideline:
     payload = json.dumps([item.text, sorted(item.labels.items())], ensure_ascii=False)
-    return Guideline(id=f"llm:{item.id}", title=f"LLM-drafted definitions ({', '.join(item.labels) or item.entry})",
+    return Guideline(id=f"llm:{item.id}", title=f"{_made(item, 'drafted')} definitions ({', '.join(item.labels) or item.entry})",
                      text=item.text.strip(), labels=tuple(item.labels.items()), language=item.language,
                      tasks=(), digest=sha256(payload))
 
@@ -398,3 +455,16 @@ def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorList(errors)
     return replace(entry, templates=tuple(templates), guidelines=tuple(guidelines), rules=tuple(rules))
+
+
+def locked_assets(entries: Iterable[TaskEntry], lock: Lockfile) -> tuple[LockedAsset, ...]:
+    """Who wrote each accepted lockfile item the (lock-applied) entries use, in lockfile order."""
+    used = {str(a.id) for e in entries for group in (e.templates, e.guidelines, e.rules) for a in group
+            if is_locked_asset(a)}
+    out = []
+    for item in lock.items:
+        asset_id = f"{item.base}~{item.id}" if item.kind == "template" else f"llm:{item.id}"
+        if item.status == "accepted" and asset_id in used:
+            out.append(LockedAsset(item.id, item.kind, item.entry, item.origin, item.model, item.recipe_model,
+                                   item.edited, item.system_fingerprint, item.date, tuple(sorted(item.params.items()))))
+    return tuple(out)

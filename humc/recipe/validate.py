@@ -23,6 +23,7 @@ from humc.ir import (
     Decontamination,
     FolderOrigin,
     Guideline,
+    LockedAsset,
     Output,
     PreferenceRule,
     Publish,
@@ -35,7 +36,7 @@ from humc.ir import (
     Template,
     Variant,
 )
-from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for
+from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.stdlib import Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
@@ -112,9 +113,11 @@ class Validator:
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         tasks = self._tasks(root.get("tasks"), language, sources)
         lock_path = lock_path_for(self.path)
+        locked: tuple[LockedAsset, ...] = ()
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
             lock = load_lock(lock_path)
             tasks = [apply_lock(entry, lock) for entry in tasks]
+            locked = locked_assets(tasks, lock)
         name_node = root.get("name")
         assert name_node is not None
         output = self.attempt(lambda: self._output(root.get("output"), name_node))
@@ -130,7 +133,7 @@ class Validator:
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
                       cache_dir=self._folder(cache), models=self.models,
-                      lock_path=lock_path if lock_path.exists() else None, executor=executor,
+                      lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     # ------------------------------------------------------------ header
