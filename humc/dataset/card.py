@@ -8,19 +8,23 @@ unchanged build renders a byte-identical card and re-publishing it is a no-op.
 A recipe may supply its own Jinja2 template (``publish.card_template``); it is rendered
 with every ``CardInfo`` field plus ``body`` (the default body) and replaces the body.
 The metadata block is always generated, so the Hub and ``datasets`` keep working.
+``check_card_template`` checks that template's variables against ``card_variables()`` before
+a build runs (`humc check` too), so a misspelt variable is a located error, not a failed write.
+huggingface_hub is imported only where a card is rendered (`humc check` does not load it).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-from huggingface_hub import DatasetCard, DatasetCardData
+from typing import TYPE_CHECKING, Any
 
 from humc.errors import HumcError, Span
-from humc.templating import render
+from humc.templating import render, template_problem
+
+if TYPE_CHECKING:
+    from huggingface_hub import DatasetCardData
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -80,6 +84,8 @@ def public_llm(llm: dict[str, Any]) -> dict[str, Any]:
 
 
 def card_metadata(info: CardInfo) -> DatasetCardData:
+    from huggingface_hub import DatasetCardData
+
     splits = [s for s in info.split_files if info.split_files[s]] or list(info.split_counts)
     tags = list(dict.fromkeys(["humc", *info.tags]))
     return DatasetCardData(
@@ -116,6 +122,8 @@ def render_card(info: CardInfo) -> str:
     if not body.endswith("\n"):
         body += "\n"
     data = card_metadata(info)
+    from huggingface_hub import DatasetCard
+
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     return str(card)
 
@@ -230,8 +238,9 @@ def _section_dropped(info: CardInfo) -> list[str]:
     if not info.dropped:
         return lines + ["None: every source row became records whose output matches its instruction.", ""]
     lines += ["Source rows (or single rendered records) left out because their output would contradict their "
-              "instruction; rows are `source_row` indexes.", ""]
-    return lines + _table(["step", "reason", "records", "first rows"],
+              "instruction; each location is `file:line` (the line where the record starts in the source file) or, "
+              "for sources without lines, `file record N` (N is the 0-based `source_row`).", ""]
+    return lines + _table(["step", "reason", "records", "first locations"],
                           [[d["node"], d["reason"], d["records"], ", ".join(d["first"])] for d in info.dropped]) + [""]
 
 
@@ -276,6 +285,29 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- user template
+
+
+CARD_EXTRA_VARIABLES = ("body", "total", "size_category")  # given besides the CardInfo fields
+
+
+def card_variables() -> tuple[str, ...]:
+    """Every variable a card template may read."""
+    names = {f.name for f in fields(CardInfo)} - {"user_template"} | set(CARD_EXTRA_VARIABLES)
+    return tuple(sorted(names))
+
+
+def check_card_template(path: Path) -> None:
+    """E2011 at `card.md.j2:LINE` for a card template variable the card does not provide (before any build work).
+
+    An unreadable file is reported by the recipe check (``recipe/validate.py``) or when the card is written."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    problem = template_problem(text, (), card_variables())
+    if problem is not None:
+        raise problem.error(f"card template {path.name}", Span(str(path), 1, 1),
+                            hint="the card template is Jinja2 (see docs/publishing.md)")
 
 
 def _render_user_template(info: CardInfo, body: str) -> str:
