@@ -213,7 +213,9 @@ CODES: dict[str, Code] = _codes(
     ("E2001", "unknown name", "A name used in an expression is neither a mapped field nor a constant."),
     ("E2002", "unknown source", "A task entry names a source that `sources:` does not declare."),
     ("E2003", "unknown task", "The task is not in the standard library (`humc stdlib tasks`) or an added stdlib folder."),
-    ("E2004", "unknown function", "Expressions may call only the whitelisted functions listed in README.md."),
+    ("E2004", "unknown function", "Expressions may call only the whitelisted functions listed in README.md, with "
+              "arguments that fit their signatures (count and keyword names; in a pipeline the value before `|` is "
+              "the first argument)."),
     ("E2005", "unknown preference rule or operation", "The rule id is not in the stdlib (`humc stdlib rules`), or a "
               "`then` pipeline uses an operation that does not exist or names a column the answer lacks."),
     ("E2006", "unknown or unsuitable format", "The format variant, codec or modifier does not exist "
@@ -233,8 +235,8 @@ CODES: dict[str, Code] = _codes(
     ("E2014", "unknown language", "The language is not supported (en, zh)."),
     # E3xxx: graph, paths and outputs
     ("E3001", "duplicate id", "Two task entries (or sources) share an id; ids name graph nodes and must be unique."),
-    ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, or "
-              "overlaps the recipe's own files."),
+    ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, "
+              "overlaps the recipe's own files, or (`output.dir` in a recipe) lies outside the recipe's folder."),
     ("E3003", "folder not owned by humc", "humc replaces only folders it wrote itself (proved by their build.json "
               "manifest). Choose an empty or new folder with --out, or remove the folder yourself."),
     # E4xxx: run time

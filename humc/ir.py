@@ -42,6 +42,9 @@ class TaskDef:
     task_categories: tuple[str, ...]
     task_ids: tuple[str, ...]
     digest: str
+    spans_from: tuple[tuple[str, str], ...] = ()  # (answer column, input): the column's values are spans of the input
+    choice_of: str | None = None                  # the input whose option labels the answer must be one of
+    answer_is_list: bool = False                  # the answer field must hold a list (a bare value is bad gold)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
 """Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
 CoNLL-style column files, SQuAD JSON) or from a locally available Hugging Face dataset.
 
-Every reader is a generator of ``(row_id, record)`` so that memory does not grow with
-the size of the source. Errors name the file and the line (or row) that is malformed.
+Every reader is a generator of ``Row(index, record, line)`` so that memory does not grow
+with the size of the source: ``index`` is the 0-based record index (it seeds sampling and
+variant choice), ``line`` the true 1-based line of the file where the record starts for the
+line-based formats (JSONL, CSV/TSV counting the header, CoNLL sentence start) and None
+elsewhere. Errors name the file and the line (or row) that is malformed; a byte that does not
+decode is reported at its own line and column; a JSON value nested too deeply for Python's
+parser is a located error, not a crash.
 """
 
 from __future__ import annotations
@@ -14,13 +19,20 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 from humc.sources_readers import grouped, looks_like_json_lines, read_arrow, sniff_format
 
-Row = tuple[int, dict[str, Any]]
+
+class Row(NamedTuple):
+    """One source record: its 0-based index, the record, and the 1-based line where it starts (if the format has lines)."""
+
+    index: int
+    record: dict[str, Any]
+    line: int | None = None
+
 
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -119,11 +131,38 @@ def source_digest(src: SourceDef) -> str:
 
 def read_source(src: SourceDef) -> Iterator[Row]:
     try:
-        yield from _READERS[src.format](src)
+        for row in _READERS[src.format](src):
+            yield row if isinstance(row, Row) else Row(*row)
     except UnicodeDecodeError as exc:
-        raise SourceError(f"source '{src.id}': the file is not valid {exc.encoding} text (byte {exc.start}: "
-                          f"{exc.object[exc.start:exc.start + 1]!r})", Span(str(src.path), 1, 1),
-                          hint="set the file's encoding, e.g. `options: {encoding: latin-1}`") from None
+        raise _not_decodable(src, exc) from None
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
+    """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
+    path = str(src.path)
+    line, col, byte = _first_bad_byte(src, exc.encoding)
+    with open(path, "rb") as f:
+        utf16 = f.read(2) in UTF16_BOMS
+    hint = ("the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+            if utf16 else "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8")
+    return SourceError(f"source '{src.id}': the file is not valid {exc.encoding} text (byte {byte!r} at line {line}, "
+                       f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
+
+
+def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
+    """Decode the file line by line (streaming) until a line fails: (line, column, the byte)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(src.path, "rb") as f:  # type: ignore[arg-type]
+        for lineno, data in enumerate(f, 1):
+            try:
+                decoder.decode(data)
+            except UnicodeDecodeError as exc:
+                at = max(0, min(exc.start, len(data) - 1))
+                return lineno, at + 1, data[at:at + 1]
+    return 1, 1, b""
 
 
 def _enc(src: SourceDef) -> str:
@@ -132,6 +171,12 @@ def _enc(src: SourceDef) -> str:
 
 def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected)
+
+
+def _too_deep(src: SourceDef, line: int) -> SourceError:
+    return SourceError(f"source '{src.id}': a JSON value is nested too deeply to read", Span(str(src.path), line, 1),
+                       expected="JSON records nested at most a few hundred levels",
+                       hint="flatten the data; Python's JSON parser recurses once per nesting level")
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
@@ -144,9 +189,11 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line") from None
+            except RecursionError:
+                raise _too_deep(src, lineno) from None
             if not isinstance(record, dict):
                 raise _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
-            yield row, record
+            yield Row(row, record, lineno)
             row += 1
 
 
@@ -159,7 +206,9 @@ def _load_json(src: SourceDef) -> Any:
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
-                          code="E0008", hint=hint) from None
+                          code="E4001", hint=hint) from None
+    except RecursionError:
+        raise _too_deep(src, 1) from None
 
 
 def _read_json(src: SourceDef) -> Iterator[Row]:
@@ -231,13 +280,15 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     with open(src.path, encoding=_enc(src), newline="") as f:  # type: ignore[arg-type]
         reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
-        row, skip_header = 0, bool(header)
-        for values in reader:
+        row, skip_header, start = 0, bool(header), 1
+        for values in _csv_rows(src, reader):
             if not values:
+                start = reader.line_num + 1
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header = False
                 names = names or values
+                start = reader.line_num + 1
                 continue
             if names is None:
                 names = [f"column{i}" for i in range(len(values))]
@@ -246,10 +297,29 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
                 row += 1
                 continue
             if len(values) != len(names):
+                _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
                             f"{len(names)} values: {', '.join(names)}")
-            yield row, dict(zip(names, values, strict=True))
+            yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
+            start = reader.line_num + 1
+
+
+def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _fail(src, reader.line_num, f"malformed CSV: {exc}") from None
+
+
+def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[str]) -> None:
+    """A record that runs from ``start`` to the end of the file with a line break inside a value:
+    a quote opened on line ``start`` never closed, and swallowed the rest of the file."""
+    if reader.line_num > start and any("\n" in v for v in values):
+        raise SourceError(f"source '{src.id}': a quote opened on line {start} is never closed; the value runs to "
+                          f"line {reader.line_num}", Span(str(src.path), start, 1),
+                          expected="every opening quote closed on the same record",
+                          hint='close the quote, or double it ("") inside a quoted value')
 
 
 def _read_parquet(src: SourceDef) -> Iterator[Row]:
@@ -280,7 +350,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
             line = line.rstrip("\n")
             if not line.strip():
                 if sentence:
-                    yield row, _columns(src, sentence, names, start_line)
+                    yield Row(row, _columns(src, sentence, names, start_line), start_line)
                     row += 1
                 sentence = []
                 continue
@@ -291,7 +361,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
-            yield row, _columns(src, sentence, names, start_line)
+            yield Row(row, _columns(src, sentence, names, start_line), start_line)
 
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def grouped(src: SourceDef, rows: Iterator[Row], key: str) -> Iterator[Row]:
     for _, record in rows:
         if key not in record:
             raise SourceError(f"source '{src.id}': `group_by: {key}` names no column (columns: {', '.join(record)})",
-                              Span(str(src.path), 1, 1), expected="one of: " + ", ".join(record), code="E0008")
+                              Span(str(src.path), 1, 1), expected="one of: " + ", ".join(record), code="E4001")
         if current is not None and current[key] == record[key]:
             for name, value in record.items():
                 if name != key:
@@ -137,4 +137,4 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
 
 
 def _fail(src: SourceDef, message: str) -> SourceError:
-    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), 1, 1), code="E0008")
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), 1, 1), code="E4001")

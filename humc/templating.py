@@ -62,6 +62,12 @@ INTERNAL_ATTRIBUTES = frozenset({"mro", "func_globals", "func_code", "func_closu
                                  "im_self", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code"})
 
 
+# Statements that load another template (a file): refused at compile time, the environment has no loader.
+LOADING_NODES: dict[type[jinja2.nodes.Node], str] = {
+    jinja2.nodes.Include: "include", jinja2.nodes.Import: "import", jinja2.nodes.FromImport: "from … import",
+    jinja2.nodes.Extends: "extends"}
+
+
 class TemplateLimitError(jinja2.TemplateRuntimeError):
     """A template went over one of the limits above (raised while rendering)."""
 
@@ -160,6 +166,11 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
         return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1)
     for name, line in _unsafe_names(ast):
         return TemplateProblem(f"template uses '{name}', which the template sandbox refuses", line, "E2012", ALLOWED)
+    for node in ast.find_all(tuple(LOADING_NODES)):
+        tag = LOADING_NODES[type(node)]
+        return TemplateProblem(f"template uses {{% {tag} %}}: templates cannot load other templates or files",
+                               node.lineno, "E2012", "write the text into the template itself; humc templates have "
+                                                     "no loader (include, import, extends are refused)")
     return ast
 
 
@@ -231,8 +242,9 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
         raise _located(RecipeError, where, f"unsafe: {exc}", origin, _template_line(exc.__traceback__), "E2012",
                        hint=ALLOWED) from None
     except (TemplateLimitError, OverflowError, RecursionError, MemoryError) as exc:
-        message = "macros call each other too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise _located(HumcError, where, f"goes over a limit: {message}", origin, _template_line(exc.__traceback__),
+        message = ("goes over a limit: macros call each other too deeply" if isinstance(exc, RecursionError)
+                   else f"the rendered text would be too long: {exc}")
+        raise _located(HumcError, where, message, origin, _template_line(exc.__traceback__),
                        "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "
                                      f"range() at most {MAX_RANGE} items") from None
     except jinja2.TemplateError as exc:

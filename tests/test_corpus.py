@@ -13,6 +13,9 @@ expect.yaml keys:
   where:       FILE:LINE[:COL] that must appear in the output (FILE relative to the case folder)
   contains:    substrings that must appear in the output (case-insensitive)
   not_written: strings that must not appear in any file humc created or changed
+  absent_from_output: strings that must not appear in any record of the written Parquet files
+               nor in a written README.md (a dropped problem record); at least one Parquet
+               file must have been written
   setup:       generated content, to keep the committed case tiny:
                {file, replace, with, times} or {file, append, times}
   why:         what is wrong and what a user should see
@@ -210,6 +213,26 @@ def find_pwned(*roots: Path) -> list[str]:
     return sorted(set(hits))
 
 
+def absent_problems(root: Path, changed: list[str], absent: list[str]) -> list[str]:
+    """`absent_from_output`: none of the strings in a written record (Parquet, read back) or card."""
+    if not absent:
+        return []
+    import pyarrow.parquet as pq
+
+    found, shards = [], 0
+    for rel in changed:
+        path = root / rel
+        if path.suffix == ".parquet":
+            shards += 1
+            text = json.dumps(pq.read_table(path).to_pylist(), ensure_ascii=False, default=str)
+        elif path.name == "README.md":
+            text = path.read_text(encoding="utf-8")
+        else:
+            continue
+        found += [f"{s!r} written to {rel}" for s in absent if s in text]
+    return found + ([] if shards else ["absent_from_output: no Parquet file was written"])
+
+
 # ------------------------------------------------------------------ the test
 
 
@@ -275,6 +298,7 @@ def check_case(folder: Path, tmp_path: Path) -> tuple[list[str], str]:
     pwned = find_pwned(tmp_path, REPO, Path.cwd())
     if pwned:
         problems.append(f"code was executed: {pwned}")
+    problems += absent_problems(tmp_path, changed, expect.get("absent_from_output", []))
     for secret in expect.get("not_written", []):
         for rel in changed:
             p = tmp_path / rel

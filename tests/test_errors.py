@@ -165,7 +165,7 @@ def test_undecodable_source_is_a_located_error(workdir):
 def test_an_empty_result_is_an_error_at_the_filter_that_dropped_everything(workdir):
     result, path = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
     assert result.exit_code == 2
-    assert result.output.startswith(f"{path}:13:12: error[E4104]: the build would write an empty dataset")
+    assert result.output.startswith(f"{path}:13:12: error[E4104]: the build would write 0 records")
     assert "note: qa/filter (filter) kept 0 of 2 record(s)" in result.output
     assert not (workdir / "out").exists()
 

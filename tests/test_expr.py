@@ -13,6 +13,7 @@ from humc.expr import (
     Rule,
     Source,
     check_functions,
+    depth,
     names_used,
     parse_expr,
     parse_pipeline,
@@ -129,3 +130,43 @@ def test_no_python_eval():
         parse_expr("__import__('os').system('true')")
     with pytest.raises(EvalError, match="unknown function"):
         Evaluator(Source("x")).eval(parse_expr("__import__(\"os\")"), {})
+
+
+# ---------------------------------------------------------------- arguments checked against the signatures
+
+
+@pytest.mark.parametrize("text, message, expected", [
+    ("len(context, 2)", "len(): too many positional arguments", "len(value)"),
+    ("join()", "join(): missing a required argument: 'values'", "join(values, sep=' ')"),
+    ("lookup(label, names, offsets=1)", "lookup(): got an unexpected keyword argument 'offsets'",
+     "lookup(indices, names, offset=0)"),
+    ('tokens | join(" ", "x")', "join(): too many positional arguments", "join(values, sep=' ')"),
+])
+def test_a_call_that_does_not_fit_the_signature_is_located_at_the_call(text, message, expected):
+    src = Source(f"x + {text}" if "|" not in text else text, Span("r.hum.yaml", 7, 12))
+    with pytest.raises(RecipeError) as info:
+        check_functions(parse_pipeline(src.text, src), src)
+    err = info.value
+    assert err.code == "E2004" and err.message == message and err.expected == expected
+    assert err.span.line == 7 and err.span.col == 12 + src.text.index(text.split("|")[-1].strip()[:4])
+
+
+@pytest.mark.parametrize("text", ['tokens | join(" ")', "lookup(label, names, offset=1)", "get(record, \"a\")",
+                                  "zip_records(a=tokens, b=tags)", "bool(n)"])
+def test_calls_that_fit_the_signature_pass(text):
+    src = Source(text)
+    check_functions(parse_pipeline(text, src), src)
+
+
+# ---------------------------------------------------------------- flat chains are not nesting
+
+
+def test_a_long_flat_sum_is_one_level_and_evaluates_left_to_right():
+    ast = parse_expr(" + ".join(["n"] * 300))
+    assert depth(ast) <= 3 and Evaluator(Source("")).eval(ast, RECORD, "row 0") == 900
+    assert ev("10 - 3 - 2 + 1") == 6 and ev("12 / 3 / 2 * 5") == 10.0
+
+
+def test_deep_real_nesting_is_still_refused():
+    with pytest.raises(RecipeError, match="nested too deeply"):
+        parse_expr("len(" * 250 + "n" + ")" * 250)

@@ -77,8 +77,10 @@ def _write(workdir: Path, text: str) -> Path:
 
 def test_a_recipe_over_the_size_limit_is_refused_before_parsing(workdir):
     padding = "# " + "x" * 1000 + "\n"
-    diag, _ = build(workdir, GOOD + padding * (MAX_RECIPE_BYTES // len(padding) + 1))
-    assert at(diag) == ("E0010", 1, 1) and "the file is too large" in diag["message"] and "4 MiB" in diag["message"]
+    text = GOOD + padding * (MAX_RECIPE_BYTES // len(padding) + 1)
+    diag, _ = build(workdir, text)
+    passed_on = text.count("\n", 0, MAX_RECIPE_BYTES) + 1  # the line where the file goes over 4 MiB
+    assert at(diag) == ("E0010", passed_on, 1) and "the file is too large" in diag["message"] and "4 MiB" in diag["message"]
 
 
 def test_a_billion_laughs_stops_fast_at_the_alias_that_goes_over_the_limit(workdir):
@@ -119,6 +121,7 @@ def test_nesting_built_from_aliases_points_at_the_alias(workdir):
 def test_a_5000_digit_integer_is_too_large_not_a_crash(workdir):
     diag, out = build(workdir, GOOD.replace("hum: 1", "hum: " + "9" * 5000))
     assert at(diag) == ("E0010", 1, 6) and diag["message"] == "integer too large"
+    assert "recipe-language version" in diag["hint"]
     assert "4300" not in out  # not Python's own message
 
 

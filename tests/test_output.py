@@ -218,7 +218,7 @@ def test_an_all_filtered_recipe_fails_and_leaves_the_previous_build_untouched(tm
     recipe.write_text(recipe.read_text().replace("where: len(context) > 0", "where: len(context) > 1000"))
     result = build(recipe, *args)
     assert result.exit_code == 2
-    assert result.output.startswith(f"{recipe}:13:12: error[E4104]: the build would write an empty dataset")
+    assert result.output.startswith(f"{recipe}:13:12: error[E4104]: the build would write 0 records")
     assert "note: qa/filter (filter) kept 0 of 2 record(s)" in result.output
     assert tree_bytes(tmp_path / "out") == before and siblings(tmp_path / "out" / "tiny") == []
 
@@ -268,3 +268,15 @@ def test_kill_9_during_the_write_keeps_the_old_build_and_the_next_build_cleans_u
     manifest = json.loads((folder / "build.json").read_text())
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted([*manifest["files"],
                                                                                                   "build.json"])
+
+
+def test_output_dir_outside_the_recipe_folder_is_refused_but_out_may_point_anywhere(tmp_path):
+    recipe = write_recipe(tmp_path / "project" / "recipes", extra="output:\n  dir: ../../elsewhere\n")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{recipe}:16:8: error[E3002]: the output folder "
+                                    f"{tmp_path / 'elsewhere' / 'tiny'} is outside the recipe's folder"), result.output
+    assert "pass --out" in result.output
+    built = build(recipe, "--out", str(tmp_path / "elsewhere"), "--cache", str(tmp_path / "cache"))
+    assert built.exit_code == 0, built.output
+    assert (tmp_path / "elsewhere" / "tiny" / "build.json").is_file()

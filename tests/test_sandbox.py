@@ -295,12 +295,13 @@ def test_a_card_template_that_computes_internals_is_refused_and_nothing_is_writt
     assert_refused(build(recipe, workdir), f"{card}:3", "E2012", marker, workdir)
 
 
-def test_an_os_lookup_in_a_card_template_fails_as_an_undefined_name(workdir):
+def test_an_os_lookup_in_a_card_template_fails_as_an_unknown_variable_before_the_build(workdir):
     marker = workdir / "PWNED"
     recipe, card = card_recipe(workdir, f"{{{{ os.popen('touch {marker}').read() }}}}")
     result = build(recipe, workdir)
-    assert_refused(result, f"{card}:3", "E4202", marker, workdir)
-    assert "'os' is undefined" in result.output
+    assert_refused(result, f"{card}:3", "E2011", marker, workdir)
+    assert "unknown variable(s) os" in result.output
+    assert run_cli("check", str(recipe)).output == result.output  # `humc check` finds it too
 
 
 # ----------------------------------------------------------------------------- rendering as before, synth and review

@@ -1,4 +1,4 @@
-"""Source readers: each public format streams (row, record) pairs; malformed input names file and line."""
+"""Source readers: each public format streams rows (index, record, line); malformed input names file and line."""
 
 from __future__ import annotations
 
@@ -16,7 +16,72 @@ from humc.sources import read_source, source_digest
 
 
 def read(path: Path, fmt: str, **options) -> list[tuple[int, dict]]:
-    return list(read_source(SourceDef("s", path, fmt, options)))
+    return [(row.index, row.record) for row in read_source(SourceDef("s", path, fmt, options))]
+
+
+def lines(path: Path, fmt: str, **options) -> list[int | None]:
+    return [row.line for row in read_source(SourceDef("s", path, fmt, options))]
+
+
+def error(path: Path, fmt: str, **options) -> SourceError:
+    with pytest.raises(SourceError) as exc:
+        read(path, fmt, **options)
+    return exc.value
+
+
+# ---------------------------------------------------------------- true line numbers
+
+
+def test_jsonl_rows_carry_their_line_past_blank_lines(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('\n{"a": 1}\n\n\n{"a": 2}\n', encoding="utf-8")
+    assert read(path, "jsonl") == [(0, {"a": 1}), (1, {"a": 2})] and lines(path, "jsonl") == [2, 5]
+
+
+def test_csv_lines_count_the_header_and_start_where_a_multi_line_value_starts(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\n"two\nlines",1\n\nthird,2\n', encoding="utf-8")
+    assert lines(path, "csv") == [2, 5]
+    assert lines(path, "csv", header=False, columns=["text", "label"])[:1] == [1]
+
+
+def test_conll_sentences_carry_the_line_of_their_first_token(tmp_path):
+    path = tmp_path / "a.conll"
+    path.write_text("-DOCSTART- O\n\nEU B-ORG\nrejects O\n\nGerman B-MISC\n", encoding="utf-8")
+    assert lines(path, "conll") == [3, 6]
+
+
+def test_formats_without_lines_have_no_line(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([{"x": 1}]), encoding="utf-8")
+    assert lines(path, "json") == [None]
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": "ok"}\n{"a": "caf\xe9"}\n')
+    exc = error(path, "jsonl")
+    assert (exc.span.line, exc.span.col) == (2, 11) and "encoding" in exc.hint
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes('{"a": 1}\n'.encode("utf-16"))
+    assert "UTF-16" in error(path, "jsonl").hint
+
+
+def test_a_json_line_nested_too_deeply_is_a_located_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": 1}\n{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    exc = error(path, "jsonl")
+    assert exc.span.line == 2 and "nested too deeply" in exc.message
+
+
+def test_an_unterminated_csv_quote_is_reported_where_it_opened(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\nfine,1\n"open,2\nmore,3\n', encoding="utf-8")
+    exc = error(path, "csv")
+    assert exc.span.line == 3 and "quote opened on line 3" in exc.message
 
 
 def test_jsonl_and_its_errors(tmp_path):

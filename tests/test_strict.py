@@ -1,6 +1,6 @@
 """No silently wrong records: problem records (a label outside `labels:`, a null or non-text input,
 a gold item that does not fit the answer columns, an empty answer the format cannot express) are
-dropped and counted with their first `file:row`; `--strict` / `output: {strict: true}` turns them
+dropped and counted with their first `file:line` (the true line of the source file); `--strict` / `output: {strict: true}` turns them
 into E4103 before anything is written; `humc check` dry-runs the first rows of every source and
 reports exactly what `humc build` would."""
 
@@ -25,7 +25,7 @@ NER_ROWS = [
     {"text": "The Beatles sang.", "ents": [{"type": "MISC", "span": "The Beatles"}]},   # row 2: MISC only
     {"text": "Acme sued Initech.", "ents": ["Acme", "Initech"]},                         # row 3: not {type, span}
     {"text": "Initech is in Oslo.", "ents": [{"type": "ORG", "span": "Initech"}, {"type": "MISC", "span": "x"}]},
-]
+]  # row 4: ORG and MISC — a gold row outside `labels:` makes the whole record a problem
 QA_ROWS = [
     {"context": "Paris is in France.", "question": "Where is Paris?", "answers": {"text": ["France"]}},
     {"context": "Rome is in Italy.", "question": None, "answers": {"text": ["Italy"]}},       # row 1: null question
@@ -65,9 +65,11 @@ output:
   splits: {train: 1.0}
 """
 
-PROBLEMS = {("ner/render", "label_outside_set"): "ner.jsonl:2", ("ner/render", "bad_gold"): "ner.jsonl:3",
-            ("qa/render", "missing_input"): "qa.jsonl:1", ("qa/render", "non_text_input"): "qa.jsonl:2",
-            ("dolly/render", "empty_answer"): "dolly.jsonl:1"}
+# (node, reason) -> (records, first location): locations are 1-based lines of the JSONL files (row i is line i + 1)
+PROBLEMS = {("ner/render", "label_outside_set"): (2, "ner.jsonl:3"), ("ner/render", "bad_gold"): (1, "ner.jsonl:4"),
+            ("qa/render", "missing_input"): (1, "qa.jsonl:2"), ("qa/render", "non_text_input"): (1, "qa.jsonl:3"),
+            ("dolly/render", "empty_answer"): (1, "dolly.jsonl:2")}
+TOTAL = sum(n for n, _ in PROBLEMS.values())
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -92,13 +94,12 @@ def test_problem_records_are_dropped_counted_and_located_by_default(work):
     assert result.exit_code == 0, result.output
     rows = pq.read_table(work / "out" / "mixed" / "data").to_pylist()
     written = {(r["source"], r["source_row"]) for r in rows}
-    assert written == {("ner", 0), ("ner", 1), ("ner", 4), ("qa", 0), ("qa", 3), ("dolly", 0), ("dolly", 2)}
+    assert written == {("ner", 0), ("ner", 1), ("qa", 0), ("qa", 3), ("dolly", 0), ("dolly", 2)}
     assert all("None" not in r["instruction"] and r["output"] not in ("null", "") for r in rows)
-    ner4 = next(r for r in rows if (r["source"], r["source_row"]) == ("ner", 4))
-    assert json.loads(ner4["gold"]) == [{"type": "ORG", "span": "Initech"}]     # MISC removed, record kept
-    assert "dropped 5 problem record(s)" in result.output
-    for (node, reason), where in PROBLEMS.items():
-        assert f"{node}: {reason}: 1" in result.output and f"at {where}" in result.output
+    assert f"dropped {TOTAL} problem record(s)" in result.output
+    for (node, reason), (n, where) in PROBLEMS.items():
+        assert f"{node}: {reason}: {n}" in result.output and f"at {where}" in result.output
+    assert "at ner.jsonl:5 (gold label(s) MISC not in `labels:`)" in result.output
     assert "field 'question' is null" in result.output
     again = run_build(plan_recipe(work / "mixed.hum.yaml", out_dir=work / "out", cache_dir=work / "cache"))
     render = next(s for s in again.stats if s.node == "ner/render")
@@ -106,16 +107,27 @@ def test_problem_records_are_dropped_counted_and_located_by_default(work):
     assert render.problems["bad_gold"][0][:2] == ["ner", 3]                                       # kept in the meta
     card = (work / "out" / "mixed" / "README.md").read_text()
     section = card[card.index("## Dropped records"):]
-    assert "| ner/render | label_outside_set | 1 | ner.jsonl:2 |" in section
-    assert "| dolly/render | empty_answer | 1 | dolly.jsonl:1 |" in section
+    assert "| ner/render | label_outside_set | 2 | ner.jsonl:3, ner.jsonl:5 |" in section
+    assert "| dolly/render | empty_answer | 1 | dolly.jsonl:2 |" in section
+
+
+def test_a_quiet_build_still_warns_once_per_reason_with_its_lines(work):
+    result = build(work, "-q")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: dropped")]
+    assert "warning: dropped 2 record(s): label_outside_set (ner.jsonl:3, ner.jsonl:5), first: gold label(s) MISC " \
+           "not in `labels:`" in warnings
+    assert "warning: dropped 1 record(s): missing_input (qa.jsonl:2), first: field 'question' is null" in warnings
+    assert len(warnings) == len({reason for _, reason in PROBLEMS})
+    assert pq.read_table(work / "out" / "mixed" / "data").num_rows == 6
 
 
 def test_strict_flag_fails_with_every_reason_and_location_and_writes_nothing(work):
     result = build(work, "--strict")
     assert result.exit_code == 2
-    assert "error[E4103]" in result.output and "5 record(s) with problems" in result.output
-    for (node, reason), where in PROBLEMS.items():
-        assert f"{node}: {reason} (1)" in result.output and where in result.output
+    assert "error[E4103]" in result.output and f"{TOTAL} record(s) with problems" in result.output
+    for (node, reason), (n, where) in PROBLEMS.items():
+        assert f"{node}: {reason} ({n})" in result.output and where in result.output
     assert "Traceback" not in result.output
     assert not (work / "out").exists()
 
@@ -132,7 +144,7 @@ def test_output_strict_in_the_recipe_fails_like_the_flag(work):
     strict = work / "strict.hum.yaml"
     strict.write_text(RECIPE.replace("  splits: {train: 1.0}\n", "  splits: {train: 1.0}\n  strict: true\n"))
     result = build(work, recipe="strict.hum.yaml")
-    assert result.exit_code == 2 and "error[E4103]" in result.output and "qa.jsonl:1" in result.output
+    assert result.exit_code == 2 and "error[E4103]" in result.output and "qa.jsonl:2" in result.output
     assert not (work / "out").exists()
 
 
@@ -167,11 +179,11 @@ def test_a_round_trip_failure_is_a_problem_with_a_reason():
 def test_check_reports_the_problems_build_would_drop(work):
     result = run_cli("check", "mixed.hum.yaml", cwd=work)
     assert result.exit_code == 0, result.output
-    assert "ner: 5 row(s) read, 5 kept, 3 rendered; problems: label_outside_set 1, bad_gold 1" in result.output
+    assert "ner: 5 row(s) read, 5 kept, 2 rendered; problems: label_outside_set 2, bad_gold 1" in result.output
     assert "dolly: 3 row(s) read, 3 kept, 2 rendered; problems: empty_answer 1" in result.output
-    for where in PROBLEMS.values():
+    for _, where in PROBLEMS.values():
         assert f"at {where}" in result.output
-    assert "ok with 5 problem record(s)" in result.output
+    assert f"ok with {TOTAL} problem record(s)" in result.output
     assert not (work / "out").exists() and not (work / ".humc").exists()   # no output, no cache
 
 
@@ -209,7 +221,7 @@ def test_check_reads_the_first_100_rows_unless_told_all(work, bad_row, default_c
     if not default_catches:
         assert "qa: 100 row(s) read, 100 kept, 100 rendered; problems: none" in default.output
     every = run_cli("check", "qa.hum.yaml", "--strict", "--rows", "all", cwd=work)
-    assert every.exit_code == 2 and "error[E4103]" in every.output and f"qa.jsonl:{bad_row}" in every.output
+    assert every.exit_code == 2 and "error[E4103]" in every.output and f"qa.jsonl:{bad_row + 1}" in every.output
 
 
 def test_check_finds_a_malformed_source_line_only_within_the_rows_it_reads(work):
@@ -257,4 +269,4 @@ def test_ray_drops_and_reports_the_same_problems_as_local(work):
     ray = run_cli("build", "mixed.hum.yaml", "-q", "--out", "ray", "--cache", "ray-cache", "--executor", "ray", cwd=work)
     assert local.exit_code == ray.exit_code == 0, ray.output
     assert tree_bytes(work / "ray" / "mixed") == tree_bytes(work / "local" / "mixed")
-    assert "| qa/render | missing_input | 1 | qa.jsonl:1 |" in (work / "ray" / "mixed" / "README.md").read_text()
+    assert "| qa/render | missing_input | 1 | qa.jsonl:2 |" in (work / "ray" / "mixed" / "README.md").read_text()

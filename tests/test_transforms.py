@@ -8,7 +8,7 @@ import pytest
 from helpers import REPO
 
 from humc.build.compiler import load_recipe
-from humc.build.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_record
+from humc.build.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_checked, render_record
 
 LABELS = ("PER", "ORG", "LOC", "MISC")
 
@@ -84,3 +84,48 @@ def test_a_fenced_gold_answer_survives_the_check():
               "response": "```python\nprint(1)\n```"}
     out = list(render_record(RenderContext(entry, {}, None, "hum-mix"), record))
     assert out and all(check_rendered(entry, r) is None for r in out)
+
+
+# ---------------------------------------------------------------- problems found in the data
+
+
+def problems_of(entry, record, labels=LABELS) -> list[tuple[str, str]]:
+    return [(p.reason, p.detail) for p in render_checked(RenderContext(entry, {}, labels, "t"), record).problems]
+
+
+def test_a_span_matches_its_text_across_case_and_whitespace(ner_entry):
+    record = {**ner_record(), "text": "PARIS  hilton met EU officials in\nParis ."}
+    assert problems_of(ner_entry, record) == []
+
+
+def test_a_span_that_is_not_in_the_text_is_a_problem(ner_entry):
+    record = {**ner_record(), "entities": [{"type": "PER", "span": "Charles"}]}
+    assert problems_of(ner_entry, record) == [("span_not_in_text", "span 'Charles' does not occur in 'text'")]
+
+
+def test_an_extractive_answer_must_occur_in_the_context_and_be_a_list(mrc_entry):
+    record = {"_source": "squad", "_row": 0, "context": "Paris is in France.", "question": "Where?"}
+    assert problems_of(mrc_entry, {**record, "answers": ["Germany"]}, None)[0][0] == "span_not_in_text"
+    assert problems_of(mrc_entry, {**record, "answers": ["france"]}, None) == []
+    assert problems_of(mrc_entry, {**record, "answers": "France"}, None) == [
+        ("bad_gold", "'answers' is string 'France', not a list")]
+
+
+def test_a_nan_input_is_its_own_problem(mrc_entry):
+    record = {"_source": "squad", "_row": 0, "context": float("nan"), "question": "Where?", "answers": []}
+    assert problems_of(mrc_entry, record, None) == [("nan_value", "field 'context' holds NaN")]
+
+
+def test_any_gold_label_outside_the_label_set_drops_the_record(ner_entry):
+    assert problems_of(ner_entry, ner_record(), ("PER", "ORG")) == [
+        ("label_outside_set", "gold label(s) LOC not in `labels:`")]
+
+
+def test_a_multiple_choice_answer_must_be_an_option_label():
+    entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks
+    arc = next(e for e in entry if e.task.id == "mrc_multiple_choice")
+    record = {"_source": "arc", "_row": 0, "context": "", "question": "Which is a mammal?", "options": ["cat", "trout"]}
+    assert problems_of(arc, {**record, "answer": "A"}, None) == []
+    assert problems_of(arc, {**record, "answer": "E"}, None) == [
+        ("answer_not_an_option", "answer 'E' is not one of the option labels A, B")]
+    assert problems_of(arc, {**record, "option_labels": ["1", "2"], "answer": "2"}, None) == []

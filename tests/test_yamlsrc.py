@@ -3,7 +3,7 @@
 import pytest
 
 from humc.errors import RecipeError
-from humc.recipe.yamlsrc import load_yaml_text
+from humc.recipe.yamlsrc import load_yaml, load_yaml_text
 
 
 def test_every_node_has_a_span():
@@ -30,3 +30,32 @@ def test_yaml_syntax_error_is_located():
 def test_empty_file():
     with pytest.raises(RecipeError, match="empty"):
         load_yaml_text("", "r.yaml")
+
+
+def test_a_tab_used_for_indentation_is_named_on_its_line():
+    with pytest.raises(RecipeError) as info:
+        load_yaml_text("name: x\ntasks:\n  - id: a\n\tsource: qa\n", "r.yaml")
+    err = info.value
+    assert (err.span.line, err.span.col) == (4, 1) and "tab" in err.message
+    assert err.hint == "YAML does not allow tabs for indentation; use spaces"
+
+
+def test_a_tab_inside_a_value_is_not_called_indentation():
+    assert load_yaml_text("name: 'a\tb'\n", "r.yaml").plain() == {"name": "a\tb"}
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path):
+    path = tmp_path / "r.hum.yaml"
+    path.write_bytes(b"hum: 1\nname: x\ndescription: caf\xe9 au lait\n")
+    with pytest.raises(RecipeError) as info:
+        load_yaml(path)
+    err = info.value
+    assert err.code == "E0009" and (err.span.line, err.span.col) == (3, 17) and "not UTF-8" in err.message
+
+
+def test_a_utf16_file_is_recognised_by_its_byte_order_mark(tmp_path):
+    path = tmp_path / "r.hum.yaml"
+    path.write_bytes("hum: 1\nname: x\n".encode("utf-16"))
+    with pytest.raises(RecipeError) as info:
+        load_yaml(path)
+    assert info.value.span.line == 1 and "UTF-16" in info.value.message and "UTF-8" in info.value.hint

@@ -33,6 +33,7 @@ from humc.build.plan import Plan, build_plan
 from humc.build.problems import META_KEY, ProblemRow, problem_rows, strict_error
 from humc.build.store import Store
 from humc.build.transforms import RenderContext, collect_labels
+from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError
@@ -57,6 +58,9 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
     if strict:
         recipe = replace(recipe, output=replace(recipe.output, strict=True))
     check_folders(recipe)
+    template = (recipe.publish.card if recipe.publish is not None else {}).get("template")
+    if template is not None:
+        check_card_template(Path(template))
     return recipe
 
 
@@ -122,7 +126,8 @@ def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
     Raises what `humc build` would raise on those rows (same codes and locations), including
     E4103 when the recipe is strict and a problem record is found; writes nothing."""
     used = [sid for sid in recipe.sources if any(e.source == sid for e in recipe.tasks)]
-    raw = {sid: [{"_row": row, "raw": r} for row, r in _first(read_source(recipe.sources[sid]), rows)] for sid in used}
+    raw = {sid: [{"_row": row.index, "_line": row.line, "raw": row.record}
+                 for row in _first(read_source(recipe.sources[sid]), rows)] for sid in used}
     result = DryRun(recipe, rows, [_dry_run_entry(recipe, entry, raw[entry.source], rows) for entry in recipe.tasks])
     decon = recipe.output.decontaminate
     for src in decon.against if decon is not None else ():

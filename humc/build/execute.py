@@ -34,7 +34,7 @@ from humc.build.transforms import (
 )
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, write_dataset
-from humc.errors import HumcError, SourceError
+from humc.errors import HumcError, SourceError, Span
 from humc.ir import Recipe, TaskEntry
 from humc.progress import Progress
 from humc.sources import read_source
@@ -218,9 +218,9 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     src = ex.recipe.sources[node.config["source"]]
 
     def rows() -> Iterator[dict[str, Any]]:
-        for row, raw in read_source(src):
+        for row in read_source(src):
             stat.records_in += 1
-            yield {"_row": row, "raw": raw}
+            yield {"_row": row.index, "_line": row.line, "raw": row.record}
 
     return ex.stream_out(node, stat, rows())
 
@@ -231,7 +231,7 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 
 
 def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
-    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"]) for r in chunk]
+    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line")) for r in chunk]
 
 
 def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
@@ -294,7 +294,7 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
             out += result.records
             outside += result.outside_rows
             for problem in result.problems:
-                log.add(problem, record["_source"], record["_row"])
+                log.add(problem, record["_source"], record["_row"], record.get("_line"))
         notes = log.notes()
         if outside:
             notes["gold rows outside labels: removed"] = outside
@@ -311,7 +311,7 @@ def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
         for record in chunk:
             problem = check_rendered(entry, record)
             if problem is not None:
-                log.add(problem, record["source"], record["source_row"])
+                log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
             kept.append({k: v for k, v in record.items() if not k.startswith("_")})
         return kept, log.notes(), log.first
@@ -422,8 +422,8 @@ def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[st
     assert decon is not None
     n, banned = decon.ngram, set()
     for src in decon.against:
-        for _, row in read_source(src):
-            for text in strings_in(row):
+        for row in read_source(src):
+            for text in strings_in(row.record):
                 banned |= ngram_hashes(text, n)
     removed = 0
 
@@ -494,9 +494,14 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
         got = "read 0 rows" if node.kind == "load" else f"kept 0 of {meta.get('in', 0)} record(s)"
         reasons = ", ".join(f"{k}: {v}" for k, v in meta.get("notes", {}).items() if v)
         notes.append(f"{node.id} ({node.kind}) {got}" + (f" ({reasons})" if reasons else ""))
+        notes += [f"{r.reason} at " + "; ".join(r.first) for r in problem_rows(plan.recipe, {node.id: meta}) if r.first]
         where = entries[node.entry].where if node.kind == "filter" and node.entry else None
         span = span or (where.src.span if where else None)
-    return SourceError("the build would write an empty dataset: no record reached the output", span, code="E4104",
+        src = plan.recipe.sources.get(node.config.get("source", "")) if node.kind == "load" else None
+        if src is not None and src.path is not None:
+            notes[-1] += f": the source file {src.path} is empty"
+            span = span or Span(str(src.path), 1, 1)
+    return SourceError("the build would write 0 records: no record reached the output", span, code="E4104",
                        notes=notes, expected="at least one record after filtering, sampling and checks",
                        hint="check the sources, `where:` filters and `sample:`; nothing was written "
                             "(an existing output folder is left as it was)")

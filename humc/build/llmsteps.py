@@ -116,9 +116,14 @@ class StepRunner:
             elif outcome.value is None:
                 notes[f"dropped: {outcome.reason}"] += 1
             else:
-                out.append({**record, field: outcome.value})
+                out.append({**record, field: self._shaped(field, outcome.value)})
                 notes["generated"] += 1
         return out, notes
+
+    def _shaped(self, field: str, value: Any) -> Any:
+        """A generated single answer in the shape the task's answer field holds (a list for `list: true` tasks)."""
+        task = self.entry.task
+        return [value] if field == task.answer_field and task.answer_is_list and not isinstance(value, list) else value
 
     def _answers(self, records: list[dict[str, Any]]) -> list[Outcome]:
         requests = [LLMRequest(self._messages(r)) for r in records]

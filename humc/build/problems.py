@@ -8,9 +8,10 @@ report it here, so the local and the Ray executor count the same things:
 * counts go into the node's notes as ``problem: <reason>`` (stored beside every chunk, so
   a resumed build keeps whole counts);
 * the first few locations per reason go into the node's meta under ``problems`` as
-  ``[source id, row, detail]`` — the row is the record's ``source_row`` (0-based record
-  index of the source), and paths are resolved only when shown (``location``), so a cached
-  meta does not depend on where the recipe lives.
+  ``[source id, row, detail, line]`` — the row is the record's ``source_row`` (0-based record
+  index of the source), the line the 1-based line of the file where the record starts (None
+  for formats without lines: then the record index is shown), and paths are resolved only
+  when shown (``location``), so a cached meta does not depend on where the recipe lives.
 
 Decisions: problems drop records by default and fail the build only with ``--strict`` /
 ``output: {strict: true}`` (E4103, raised before the write node touches the output folder).
@@ -34,7 +35,7 @@ META_KEY = "problems"
 MAX_LOCATIONS = 5
 
 REASONS: dict[str, str] = {
-    "label_outside_set": "the gold answer is empty only because its labels are outside the entry's `labels:`",
+    "label_outside_set": "a gold label is outside the entry's `labels:`, so the instruction never offers it",
     "missing_input": "a task input that the instruction shows is missing or null",
     "non_text_input": "a task input that the instruction shows is not text",
     "bad_gold": "a gold answer item does not fit the task's answer columns",
@@ -44,6 +45,9 @@ REASONS: dict[str, str] = {
     "rule_violated": "the gold answer breaks a preference rule its instruction states (applying the rule again "
                      "changes it)",
     "label_not_offered": "the gold answer uses a label the instruction does not list",
+    "span_not_in_text": "a gold span (an extractive answer or entity) does not occur in the input it is taken from",
+    "answer_not_an_option": "the multiple-choice answer is not one of the record's option labels",
+    "nan_value": "a task input or gold answer holds NaN (not a number), which no instruction can show",
 }
 
 
@@ -55,7 +59,7 @@ class Problem:
     detail: str = ""
 
 
-Located = list[Any]  # [source id, row, detail]
+Located = list[Any]  # [source id, row, detail, line or None]
 
 
 @dataclass
@@ -65,11 +69,11 @@ class ProblemLog:
     counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, list[Located]] = field(default_factory=dict)
 
-    def add(self, problem: Problem, source: str, row: int) -> None:
+    def add(self, problem: Problem, source: str, row: int, line: int | None = None) -> None:
         self.counts[problem.reason] += 1
         shown = self.first.setdefault(problem.reason, [])
         if len(shown) < MAX_LOCATIONS:
-            shown.append([source, int(row), problem.detail])
+            shown.append([source, int(row), problem.detail, None if line is None else int(line)])
 
     def notes(self) -> Counter[str]:
         return Counter({PROBLEM_NOTE + reason: n for reason, n in self.counts.items()})
@@ -87,26 +91,27 @@ def merge_first(into: dict[str, list[Located]], more: Mapping[str, list[Located]
 
 @dataclass(frozen=True)
 class ProblemRow:
-    """One reason of one node, ready to show: ``first`` holds formatted `file:row (detail)` strings."""
+    """One reason of one node, ready to show: ``first`` holds formatted `file:line (detail)` strings."""
 
     node: str
     reason: str
     count: int
     first: tuple[str, ...]
+    locations: tuple[str, ...] = ()  # the same records' `file:line` without the detail
 
 
-def location(recipe: Recipe, source: str, row: int, base: Path | None = None) -> str:
-    """`file:row` for a source id and a record index; paths relative to ``base`` (default: the current folder)."""
+def location(recipe: Recipe, source: str, row: int, base: Path | None = None, line: int | None = None) -> str:
+    """`file:line` for a record of a line-based source, else `file record N` (N: the 0-based record
+    index); paths relative to ``base`` (default: the current folder)."""
     src = recipe.sources.get(source)
     if src is None or src.path is None:
         name = (src.dataset or {}).get("name", source) if src is not None else source
-        return f"{name}:{row}"
-    path = src.path
-    try:
-        shown = os.path.relpath(path, base if base is not None else Path.cwd())
-    except ValueError:  # another drive on Windows
-        shown = str(path)
-    return f"{shown}:{row}"
+    else:
+        try:
+            name = os.path.relpath(src.path, base if base is not None else Path.cwd())
+        except ValueError:  # another drive on Windows
+            name = str(src.path)
+    return f"{name}:{line}" if line is not None else f"{name} record {row}"
 
 
 def problem_rows(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]], base: Path | None = None) -> list[ProblemRow]:
@@ -117,13 +122,42 @@ def problem_rows(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]], base: P
         for key, count in meta.get("notes", {}).items():
             if key.startswith(PROBLEM_NOTE) and count:
                 reason = key[len(PROBLEM_NOTE):]
-                shown = tuple(_shown(recipe, loc, base) for loc in first.get(reason, []))
-                rows.append(ProblemRow(node, reason, int(count), shown))
+                located = first.get(reason, [])
+                shown = tuple(_shown(recipe, loc, base) for loc in located)
+                where = tuple(_where(recipe, loc, base) for loc in located)
+                rows.append(ProblemRow(node, reason, int(count), shown, where))
     return rows
 
 
+def warning_lines(rows: list[ProblemRow]) -> list[str]:
+    """One line per reason (nodes merged), e.g. `dropped 1 record(s): label_outside_set (data.jsonl:2)`:
+    what a quiet build still prints, so dropped records are never silent."""
+    counts: Counter[str] = Counter()
+    where: dict[str, list[str]] = {}
+    detail: dict[str, str] = {}
+    for r in rows:
+        counts[r.reason] += r.count
+        shown = where.setdefault(r.reason, [])
+        shown += [w for w in r.locations if w not in shown][:max(0, MAX_LOCATIONS - len(shown))]
+        if r.first and r.reason not in detail:
+            detail[r.reason] = r.first[0][len(r.locations[0]):].strip() if r.locations else ""
+    lines = []
+    for reason, n in counts.items():
+        line = f"dropped {n} record(s): {reason}"
+        if where[reason]:
+            line += f" ({', '.join(where[reason])}{', ...' if n > len(where[reason]) else ''})"
+        if detail.get(reason):
+            line += f", first: {detail[reason].removeprefix('(').removesuffix(')')}"
+        lines.append(line)
+    return lines
+
+
+def _where(recipe: Recipe, loc: Located, base: Path | None) -> str:
+    return location(recipe, loc[0], loc[1], base, loc[3] if len(loc) > 3 else None)
+
+
 def _shown(recipe: Recipe, loc: Located, base: Path | None) -> str:
-    where = location(recipe, loc[0], loc[1], base)
+    where = _where(recipe, loc, base)
     return f"{where} ({loc[2]})" if len(loc) > 2 and loc[2] else where
 
 

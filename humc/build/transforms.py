@@ -6,10 +6,12 @@ gold:   mapped record -> gold AnswerTable after preference rules
 render: mapped record -> N instruction records (template x format variant), or a Problem
 check:  rendered record -> parse its output back and compare with the gold table
 
-A record that cannot become a truthful example (a null or non-text input the instruction
-would show, a gold item that does not fit the answer columns, a gold answer emptied only by
-`labels:`, an empty answer the format cannot express, a failed round trip) is not rendered
-but reported as a ``problems.Problem`` with a stable reason; the chunk functions count them.
+A record that cannot become a truthful example (a NaN, null or non-text input the instruction
+would show, a gold item that does not fit the answer columns, a gold label outside `labels:`,
+a gold span that does not occur in the input the task says it is copied from, a
+multiple-choice answer that is not one of the options, an empty answer the format cannot
+express, a failed round trip) is not rendered but reported as a ``problems.Problem`` with a
+stable reason; the chunk functions count them.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def where_of(record: Mapping[str, Any]) -> str:
 
 
 def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, row: int,
-               raw: Mapping[str, Any]) -> dict[str, Any]:
+               raw: Mapping[str, Any], line: int | None = None) -> dict[str, Any]:
     env = {**constants, **raw}
-    out: dict[str, Any] = {"_source": source_id, "_row": row}
+    out: dict[str, Any] = {"_source": source_id, "_row": row, "_line": line}
     for name, compiled in entry.fields:
         out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
     return out
@@ -73,6 +75,9 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
     task = entry.task
     value = record.get(task.answer_field)
     rows: list[tuple[str, ...]] = []
+    if task.answer_is_list and value is not None and not isinstance(value, list):
+        raise RecordError(f"'{task.answer_field}' is {type_name(value)} {_short(value)}, not a list",
+                          expected=f"a list ([] for no answer) in '{task.answer_field}'")
     items = [] if value in (None, "") else (value if isinstance(value, list) else [value])
     for item in items:
         row = _row_of(item, task.columns, record)
@@ -112,6 +117,61 @@ def input_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None
             want = "a list of strings" if name in LIST_INPUTS else "a string"
             return Problem("non_text_input", f"field '{name}' is {type_name(value)} {_short(value)}, not {want}")
     return None
+
+
+def nan_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """A NaN anywhere in a task input or the gold answer (JSON's NaN, an empty Parquet float)."""
+    for name in (*entry.task.inputs, entry.task.answer_field):
+        if _has_nan(record.get(name)):
+            return Problem("nan_value", f"field '{name}' holds NaN")
+    return None
+
+
+def _has_nan(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and item != item:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def _squeezed(text: str) -> str:
+    """Case-folded, every whitespace removed: spans match their text across tokenisation and case."""
+    return "".join(text.casefold().split())
+
+
+def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
+    """A gold span that does not occur in the input its task copies it from (case and whitespace aside)."""
+    for column, source in entry.task.spans_from:
+        text = _squeezed(str(record.get(source) or ""))
+        i = gold.fields.index(column)
+        for row in gold.rows:
+            if row[i] and _squeezed(row[i]) not in text:
+                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'")
+    return None
+
+
+def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
+    """A multiple-choice answer that is not one of the record's option labels."""
+    if entry.task.choice_of is None:
+        return None
+    labels = [str(label) for label in option_labels(record, entry.task.choice_of)]
+    for row in gold.rows:
+        if row[0] not in labels:
+            return Problem("answer_not_an_option", f"answer {row[0]!r} is not one of the option labels "
+                                                   f"{', '.join(labels) or '(none)'}")
+    return None
+
+
+def option_labels(record: Mapping[str, Any], options_field: str = "options") -> list[Any]:
+    """The labels of a record's options: its `option_labels`, else A, B, C, ... one per option."""
+    options = record.get(options_field) or []
+    return list(record.get("option_labels") or OPTION_LETTERS[:len(options)])
 
 
 def _short(value: Any, width: int = 40) -> str:
@@ -227,7 +287,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
 
 def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     entry = ctx.entry
-    problem = input_problem(entry, record)
+    problem = nan_problem(entry, record) or input_problem(entry, record)
     if problem is not None:
         return Rendered([], [problem])
     try:
@@ -236,9 +296,13 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         return Rendered([], [Problem("bad_gold", exc.message)])
     base = restrict_to_labels(entry, gold, ctx.labels)
     outside = len(gold.rows) - len(base.rows)
-    if gold.rows and not base.rows:
-        labels = ", ".join(sorted(set(gold.column(entry.task.schema_column or ""))))
+    if outside:  # the instruction offers only `labels:`; a gold row outside them makes the record wrong
+        column = entry.task.schema_column or ""
+        labels = ", ".join(sorted(set(gold.column(column)) - set(base.column(column))))
         return Rendered([], [Problem("label_outside_set", f"gold label(s) {labels} not in `labels:`")], outside)
+    problem = span_problem(entry, record, gold) or choice_problem(entry, record, gold)
+    if problem is not None:
+        return Rendered([], [problem])
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
@@ -296,7 +360,7 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
             "answer_format": variant.id, "template": f"{template.task}/{template.id}",
             "labels": list(shown), "guidelines": [g.id for g in entry.guidelines],
             "rules": [r.id for r in entry.rules], "source": record["_source"], "source_row": int(record["_row"]),
-            "_empty": empty,
+            "_empty": empty, "_line": record.get("_line"),
         }, variant
 
 
@@ -331,14 +395,13 @@ def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
     lang = entry.language
     definitions = {label: text for g in entry.guidelines for label, text in g.labels}
     variables: dict[str, Any] = {name: record.get(name) for name in entry.task.inputs}
-    options = record.get("options") or []
     variables.update(
         labels=list(labels),
         label_definitions={label: definitions[label] for label in labels if label in definitions},
         guidelines=[g.text for g in entry.guidelines if g.text],
         rules=[r.text.get(lang) or r.text.get("en", "") for r in entry.rules if r.text],
         columns=list(entry.task.columns),
-        option_labels=list(record.get("option_labels") or OPTION_LETTERS[:len(options)]),
+        option_labels=option_labels(record),
         format_instruction=_format_instruction(*_variant_text(variant, lang),
                                                tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                                                entry.task.cardinality, empty, variant.id),

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from humc.build.cachectl import build_warnings
 from humc.build.compiler import BuildResult, DryRun, build, dry_run, load_recipe, node_states, plan_recipe
-from humc.build.problems import ProblemRow, problem_rows
+from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
@@ -111,8 +112,8 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
     if not quiet:
         print_summary(result)
-    for warning in build_warnings(result):
-        err.print(f"[yellow]warning:[/] {warning}")
+    for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
+        err.print(Text.assemble(("warning: ", "yellow"), warning))
     click.echo(f"wrote {result.output_dir}")
     if push_after:
         from humc.cli.push import push_recipe

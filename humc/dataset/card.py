@@ -10,20 +10,24 @@ unchanged build renders a byte-identical card and re-publishing it is a no-op.
 A recipe may supply its own Jinja2 template (``publish.card_template``); it is rendered
 with every ``CardInfo`` field plus ``body`` (the default body) and replaces the body.
 The metadata block is always generated, so the Hub and ``datasets`` keep working.
+``check_card_template`` checks that template's variables against ``card_variable_names()`` before
+a build runs (`humc check` too), so a misspelt variable is a located error, not a failed write.
+huggingface_hub is imported only where a card is rendered (`humc check` does not load it).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-from huggingface_hub import DatasetCard, DatasetCardData
+from typing import TYPE_CHECKING, Any
 
 from humc.errors import HumcError, Span
 from humc.resources import stdlib_dir
-from humc.templating import render
+from humc.templating import render, template_problem
+
+if TYPE_CHECKING:
+    from huggingface_hub import DatasetCardData
 
 _SIZE_CATEGORIES = [
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -86,6 +90,8 @@ def public_llm(llm: dict[str, Any]) -> dict[str, Any]:
 
 
 def card_metadata(info: CardInfo) -> DatasetCardData:
+    from huggingface_hub import DatasetCardData
+
     splits = [s for s in info.split_files if info.split_files[s]] or list(info.split_counts)
     tags = list(dict.fromkeys(["humc", *info.tags]))
     return DatasetCardData(
@@ -122,6 +128,8 @@ def render_card(info: CardInfo) -> str:
     if not body.endswith("\n"):
         body += "\n"
     data = card_metadata(info)
+    from huggingface_hub import DatasetCard
+
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
     return str(card)
 
@@ -172,6 +180,30 @@ def default_body(info: CardInfo) -> str:
 
 
 # ---------------------------------------------------------------------------- user template
+
+
+CARD_EXTRA_VARIABLES = ("body",)  # given to a user template besides card_variables(info)
+DERIVED_VARIABLES = ("total", "size_category", "llms", "llm_keys", "length_keys", "task_totals", "tasks", "recipe_fence")
+
+
+def card_variable_names() -> tuple[str, ...]:
+    """Every variable a card template may read."""
+    names = {f.name for f in fields(CardInfo)} - {"user_template"} | set(CARD_EXTRA_VARIABLES) | set(DERIVED_VARIABLES)
+    return tuple(sorted(names))
+
+
+def check_card_template(path: Path) -> None:
+    """E2011 at `card.md.j2:LINE` for a card template variable the card does not provide (before any build work).
+
+    An unreadable file is reported by the recipe check (``recipe/validate.py``) or when the card is written."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    problem = template_problem(text, (), card_variable_names())
+    if problem is not None:
+        raise problem.error(f"card template {path.name}", Span(str(path), 1, 1),
+                            hint="the card template is Jinja2 (see docs/publishing.md)")
 
 
 def _render_user_template(info: CardInfo, body: str) -> str:

@@ -84,7 +84,7 @@ PROBLEM_NOTE = "problem: "  # the build's per-reason problem counters (build/pro
 
 
 def dropped_records(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Problem records per node and reason, with their first `file:row` locations (paths relative to the recipe)."""
+    """Problem records per node and reason, with their first `file:line` locations (paths relative to the recipe)."""
     out = []
     for node, meta in metas.items():
         first = meta.get("problems", {})
@@ -92,15 +92,19 @@ def dropped_records(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> l
             if key.startswith(PROBLEM_NOTE) and count:
                 reason = key[len(PROBLEM_NOTE):]
                 out.append({"node": node, "reason": reason, "records": int(count),
-                            "first": [_location(recipe, loc[0], loc[1]) for loc in first.get(reason, [])]})
+                            "first": [_location(recipe, loc[0], loc[1], loc[3] if len(loc) > 3 else None)
+                                      for loc in first.get(reason, [])]})
     return out
 
 
-def _location(recipe: Recipe, source: str, row: int) -> str:
+def _location(recipe: Recipe, source: str, row: int, line: int | None = None) -> str:
+    """`file:line` (line-based sources) or `file record N` (0-based record index), as build/problems.py shows it."""
     src = recipe.sources.get(source)
     if src is None or src.path is None:
-        return f"{(src.dataset or {}).get('name', source) if src else source}:{row}"
-    return f"{os.path.relpath(src.path, recipe.path.parent)}:{row}"
+        name = (src.dataset or {}).get("name", source) if src else source
+    else:
+        name = os.path.relpath(src.path, recipe.path.parent)
+    return f"{name}:{line}" if line is not None else f"{name} record {row}"
 
 
 def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from humc.expr.ast import (
                            Attr,
                            Binary,
                            Call,
+                           Chain,
                            Expr,
                            Item,
                            ListLit,
@@ -31,6 +32,6 @@ from humc.expr.ast import (
 from humc.expr.eval import Evaluator
 from humc.expr.parse import check_functions, parse_expr, parse_pipeline, parse_rule
 
-__all__ = ["Attr", "Binary", "Call", "EvalError", "Evaluator", "Expr", "Item", "ListLit", "Lit", "Name", "Pipeline",
+__all__ = ["Attr", "Binary", "Call", "Chain", "EvalError", "Evaluator", "Expr", "Item", "ListLit", "Lit", "Name", "Pipeline",
            "Rule", "Source", "Unary", "call_parts", "check_functions", "depth", "iter_calls", "literal_value",
            "names_used", "parse_expr", "parse_pipeline", "parse_rule"]

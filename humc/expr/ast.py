@@ -63,6 +63,16 @@ class Binary(Expr):
 
 
 @dataclass(frozen=True)
+class Chain(Expr):
+    """A left-associative run of one precedence level with two or more operators, ``a + b - c``:
+    one flat node, so a 300-term sum is one level deep (its depth, repr, pickling and evaluation
+    do not recurse per term). A single operator stays a ``Binary``."""
+
+    first: Expr
+    rest: tuple[tuple[str, Expr], ...]  # (operator, operand) pairs, applied left to right
+
+
+@dataclass(frozen=True)
 class Pipeline(Expr):
     head: Expr
     stages: tuple[Call, ...] = ()
@@ -86,14 +96,18 @@ def _children(node: Expr) -> Iterator[Expr]:
                 yield item
 
 
-def iter_calls(node: Any) -> Iterator[Call]:
-    """Every Call in an AST (pipeline stages included), walked without recursion."""
+def walk(node: Any) -> Iterator[Expr]:
+    """Every node of an AST in source order, walked without recursion."""
     stack = [node] if isinstance(node, Expr) else []
     while stack:
         current = stack.pop()
-        if isinstance(current, Call):
-            yield current
+        yield current
         stack.extend(reversed(list(_children(current))))
+
+
+def iter_calls(node: Any) -> Iterator[Call]:
+    """Every Call in an AST (pipeline stages included), walked without recursion."""
+    return (n for n in walk(node) if isinstance(n, Call))
 
 
 def depth(node: Expr) -> int:

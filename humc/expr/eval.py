@@ -11,7 +11,7 @@ from typing import Any
 
 from humc.errors import EvalError, type_name
 from humc.expr import functions
-from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Source, Unary
+from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Source, Unary
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -64,6 +64,11 @@ class Evaluator:
             return (not value) if node.op == "not" else -value
         if isinstance(node, Binary):
             return self._binary(node, env, where)
+        if isinstance(node, Chain):
+            value = self._eval(node.first, env, where)
+            for op, operand in node.rest:
+                value = self._apply(node, op, value, self._eval(operand, env, where), where)
+            return value
         if isinstance(node, Pipeline):
             value = self._eval(node.head, env, where)
             for stage in node.stages:
@@ -79,11 +84,13 @@ class Evaluator:
             return left and self._eval(node.right, env, where)
         if node.op == "or":
             return left or self._eval(node.right, env, where)
-        right = self._eval(node.right, env, where)
+        return self._apply(node, node.op, left, self._eval(node.right, env, where), where)
+
+    def _apply(self, node: Expr, op: str, left: Any, right: Any, where: str) -> Any:
         try:
-            return _BINOPS[node.op](left, right)
+            return _BINOPS[op](left, right)
         except TypeError:
-            raise self.fail(node, f"cannot apply '{node.op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
+            raise self.fail(node, f"cannot apply '{op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
 
     def _getattr(self, node: Attr, value: Any, where: str) -> Any:
         if isinstance(value, list):  # broadcast over lists of mappings: choices.text

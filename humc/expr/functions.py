@@ -265,7 +265,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "str": lambda v: "" if v is None else str(v),
     "int": _int,
     "float": float,
-    "bool": bool,
+    "bool": lambda value: bool(value),
     "join": join,
     "split": split,
     "first": first,

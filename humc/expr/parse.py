@@ -13,6 +13,7 @@ number literals before converting them (no 5000-digit ``int()``, no infinite flo
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
-from humc.expr.ast import Attr, Binary, Call, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, depth, iter_calls
+from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, depth, iter_calls, walk
 from humc.limits import LIMIT_CODE, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_INT, MAX_INT_DIGITS
 from humc.resources import grammar_dir
 
@@ -210,10 +211,10 @@ class _ToAst(Transformer):
         return Binary("not_in", a, b, pos=_pos(meta))
 
     def _chain(self, meta, items):  # type: ignore[no-untyped-def]
-        result = items[0]
-        for op, rhs in zip(items[1::2], items[2::2], strict=True):
-            result = Binary(str(op), result, rhs, pos=_pos(meta))
-        return result
+        pairs = tuple((str(op), rhs) for op, rhs in zip(items[1::2], items[2::2], strict=True))
+        if len(pairs) > 1:  # a flat node: a long sum is not "nested"
+            return Chain(items[0], pairs, pos=_pos(meta))
+        return functools.reduce(lambda acc, pair: Binary(pair[0], acc, pair[1], pos=_pos(meta)), pairs, items[0])
 
     def sum(self, meta, *items):  # type: ignore[no-untyped-def]
         return self._chain(meta, items)
@@ -264,10 +265,39 @@ class _Wrap:
 
 
 def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None = None) -> None:
-    """Reject calls to unknown functions (with a did-you-mean hint) before any data is read."""
+    """Reject calls to unknown functions (with a did-you-mean hint), and calls whose arguments do not
+    fit the function's signature (too many or too few, an unknown keyword), before any data is read."""
     table = functions.FUNCTIONS if allowed is None else allowed
+    piped = {id(stage) for p in walk(node) if isinstance(p, Pipeline) for stage in p.stages}
     for call in iter_calls(node):
         if call.fn not in table:
             raise RecipeError(f"unknown function '{call.fn}'", src.span_of(*call.pos),
                               expected="one of: " + ", ".join(sorted(table)),
                               hint=did_you_mean(call.fn, table), code="E2004")
+        _check_arguments(call, table[call.fn], src, id(call) in piped)
+
+
+def _params(signature: inspect.Signature) -> str:
+    """A signature without annotations, as a user writes the call: ``lookup(indices, names, offset=0)``."""
+    shown = []
+    for p in signature.parameters.values():
+        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        shown.append(prefix + p.name + ("" if p.default is p.empty else f"={p.default!r}"))
+    return ", ".join(shown)
+
+
+def _check_arguments(call: Call, fn: Any, src: Source, piped: bool) -> None:
+    """E2004 when the call's arguments cannot bind to the whitelisted function's signature.
+
+    A pipeline stage (``value | join(" ")``) receives the piped value as its first argument."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: checked when it runs
+        return
+    args = [None] * (len(call.args) + piped)
+    try:
+        signature.bind(*args, **{name: None for name, _ in call.kwargs})
+    except TypeError as exc:
+        raise RecipeError(f"{call.fn}(): {exc}", src.span_of(*call.pos), expected=f"{call.fn}({_params(signature)})",
+                          hint="in a pipeline the value before | is the first argument" if piped else None,
+                          code="E2004") from None

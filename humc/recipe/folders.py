@@ -6,7 +6,10 @@ current directory; the dataset goes to ``<output root>/<name>``. ``humc plan`` p
 
 Then, because a build replaces its output folder, that folder may hold none of the recipe's own files: not the
 recipe, its lockfile, its sources or its cache; and it may not be ``/``, the home directory or a folder above
-the recipe. The cache folder follows the same rules, may not be a file and may not sit inside the output folder.
+the recipe. A folder the recipe itself names (``output.dir``) must also lie inside the recipe's folder: a recipe is
+shared and built by others, so it may not make a build write elsewhere (``../../..``); writing outside is the
+builder's choice, made with ``--out``. The cache folder follows the placement rules, may not be a file and may not
+sit inside the output folder.
 Each violation is an E3002 error pointing at the YAML node the folder came from (``output.dir``, ``name``,
 ``cache``) or naming the command-line option. Whether an existing folder is humc's to replace is a separate
 question, answered by its manifest (``dataset/manifest.py``, E3003).
@@ -62,9 +65,14 @@ def _own_files(recipe: Recipe) -> Iterator[tuple[str, Path]]:
 def _output_problems(recipe: Recipe) -> Iterator[HumcError]:
     folder, origin = _real(recipe.output.dir), recipe.output.dir_origin
     what = f"the output folder {recipe.output.dir}"
-    if folder.parent == Path(folder.anchor):
-        yield _error(f"{what} is at the top of the filesystem", origin)
-    yield from _placement(what, folder, recipe, origin)
+    found = [_error(f"{what} is at the top of the filesystem", origin)] if folder.parent == Path(folder.anchor) else []
+    found += _placement(what, folder, recipe, origin)
+    yield from found
+    home = _real(recipe.path.parent)
+    if not found and not origin.what.startswith("--") and not _inside(folder, home):
+        yield _error(f"{what} is outside the recipe's folder {home}", origin,
+                     hint="a recipe writes only below its own folder, e.g. `output: {dir: out}`; to write the "
+                          "dataset elsewhere, pass --out")
     cache = _real(recipe.cache_dir)
     if cache == folder or _inside(folder, cache):
         yield _error(f"{what} is inside the cache folder {recipe.cache_dir}", origin)
@@ -98,9 +106,9 @@ def _placement(what: str, folder: Path, recipe: Recipe, origin: FolderOrigin) ->
                 yield _error(f"{what} is inside {owner} ({path})", origin)
 
 
-def _error(message: str, origin: FolderOrigin) -> HumcError:
+def _error(message: str, origin: FolderOrigin, hint: str | None = None) -> HumcError:
     option = origin.what.startswith("--")
-    hint = (f"pass a folder of its own with {origin.what}" if option else
+    hint = hint or (f"pass a folder of its own with {origin.what}" if option else
             "point it at a folder of its own, e.g. `output: {dir: out}` or `cache: .humc/cache` (relative to the "
             "recipe's folder), or pass --out/--cache")
     return HumcError(f"{message} ({describe_origin(origin)})", origin.span, code=CODE, hint=hint,

@@ -20,8 +20,8 @@ from humc.answers import ops as answerops
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
 from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
-from humc.recipe.nodes import check_keys, expr_source, opt, req, string_list
-from humc.recipe.yamlsrc import Node, load_yaml
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.yamlsrc import Node, load_yaml, not_utf8
 from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
 
@@ -85,7 +85,8 @@ def load_task(path: Path) -> TaskDef:
         raise RecipeError(f"unknown task family '{family}'", node.require("family").span,
                           expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES), code="E2003")
     answer = node.require("answer")
-    check_keys(answer, ["field", "columns", "cardinality"], f"'answer' of {what}", required=["field", "columns"])
+    check_keys(answer, ["field", "columns", "cardinality", "list", "spans_from", "choice_of"], f"'answer' of {what}",
+               required=["field", "columns"])
     cardinality = opt(answer, "cardinality", "string", what, "many")
     if cardinality not in ("one", "many"):
         raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
@@ -98,21 +99,45 @@ def load_task(path: Path) -> TaskDef:
         if schema_column not in columns:
             raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.require("column").span,
                               expected="one of: " + ", ".join(columns), code="E0008")
+    inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
+    spans_from = _spans_from(answer.get("spans_from"), columns, inputs)
+    choice_of = opt(answer, "choice_of", "string", what, None)
+    if choice_of is not None and choice_of not in inputs:
+        raise RecipeError(f"'choice_of' names '{choice_of}', which is not an input", answer.require("choice_of").span,
+                          expected="one of: " + ", ".join(inputs), code="E0008")
     hf = node.get("hf")
     hf_plain = hf.plain() if hf is not None else {}
     return TaskDef(
         id=req(node, "id", "string", what), family=family, title=opt(node, "title", "string", what, ""),
         description=opt(node, "description", "string", what, ""),
-        inputs=tuple(v for v, _ in string_list(node.get("inputs"), "inputs")),
-        answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
+        inputs=inputs, answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
         schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
-        task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha)
+        task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
+        answer_is_list=opt(answer, "list", "boolean", what, False))
+
+
+def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`answer: {spans_from: {column: input}}`: answer columns whose values are copied from an input."""
+    if node is None:
+        return ()
+    expect_kind(node, "mapping", what="'spans_from'")
+    out = []
+    for column, value in node.value.items():
+        if column not in columns or value.value not in inputs:
+            raise RecipeError(f"'spans_from' maps '{column}' to '{value.value}'", value.span, code="E0008",
+                              expected=f"an answer column ({', '.join(columns)}) mapped to an input ({', '.join(inputs)})")
+        out.append((column, str(value.value)))
+    return tuple(out)
 
 
 def load_template(path: Path) -> Template:
     data = path.read_bytes()
     language = path.stem.split("_", 1)[0]
-    return Template(id=path.stem, task=path.parent.name, language=language, text=data.decode("utf-8"),
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(str(path), data, exc) from None
+    return Template(id=path.stem, task=path.parent.name, language=language, text=text,
                     path=str(path), digest=digest(data))
 
 

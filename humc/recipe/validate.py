@@ -344,7 +344,7 @@ class Validator:
                     raise RecipeError(f"task '{task.id}' has no label schema", n.span,
                                       hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks", code="E0008")
             return None
-        labels = tuple(v for v, _ in string_list(labels_node, "labels")) if labels_node is not None else None
+        labels = self._labels(labels_node) if labels_node is not None else None
         negatives, shuffle = None, True
         if schema_node is not None:
             check_keys(schema_node, SCHEMA_KEYS, f"'schema' of {what}")
@@ -354,6 +354,24 @@ class Validator:
             negatives = None if neg == "all" else neg
             shuffle = opt(schema_node, "shuffle", "boolean", what, True)
         return SchemaSampling(labels, negatives, shuffle)
+
+    @staticmethod
+    def _labels(node: Node) -> tuple[str, ...]:
+        """`labels:`: a non-empty list of distinct, non-blank labels (E0008 at the offending item)."""
+        items = string_list(node, "labels")
+        if not items:
+            raise RecipeError("'labels' is empty: no record could be labelled", node.span, code="E0008",
+                              expected="at least one label, e.g. labels: [PER, ORG]",
+                              hint="leave `labels:` out to use every label found in the gold answers")
+        seen: dict[str, Node] = {}
+        for value, item in items:
+            if not value.strip():
+                raise RecipeError("a label is blank", item.span, expected="a non-empty label", code="E0008")
+            if value in seen:
+                raise RecipeError(f"duplicate label '{value}' in 'labels'", item.span, code="E0008",
+                                  notes=[f"first listed at {seen[value].span}"], expected="each label listed once")
+            seen[value] = item
+        return tuple(seen)
 
     def _guidelines(self, node: Node | None, task_id: str) -> list[Guideline]:
         out = []

@@ -22,7 +22,7 @@ import yaml
 from humc.errors import RecipeError, Span, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 
-__all__ = ["Node", "load_yaml", "load_yaml_text", "type_name"]
+__all__ = ["Node", "load_yaml", "load_yaml_text", "not_utf8", "type_name"]
 
 
 @dataclass
@@ -244,7 +244,7 @@ def _int_too_large(file: str, node: yaml.Node) -> RecipeError:
 
 def load_yaml_text(text: str, file: str) -> Node:
     if len(text) > MAX_RECIPE_BYTES:
-        raise _too_big(file, len(text))
+        raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
     try:
         root = yaml.compose(text, Loader=_Loader)
     except _TooDeep as exc:
@@ -254,29 +254,82 @@ def load_yaml_text(text: str, file: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else None
+        if mark is not None and _tab_indented(text, mark.line):
+            raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
+                              expected="spaces before the key",
+                              hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="check indentation and quoting around this position", code="E0002") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
         raise RecipeError("the file is empty", Span(file, 1, 1), expected="a YAML mapping with `hum:` and `name:`", code="E0009")
+    _check_version_size(file, root)
     _Measure(file).check(root)
     return _Converter(file).convert(root)
 
 
-def _too_big(file: str, size: int) -> RecipeError:
+def _tab_indented(text: str, line: int) -> bool:
+    """Whether the (0-based) line's leading whitespace holds a tab: PyYAML then says only "found character '\\t'"."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    body = lines[line]
+    return "\t" in body[:len(body) - len(body.lstrip(" \t"))]
+
+
+def _check_version_size(file: str, root: yaml.Node) -> None:
+    """`hum:` with an integer too long to convert: the limit error, with a hint about the version."""
+    if not isinstance(root, yaml.MappingNode):
+        return
+    for key, value in root.value:
+        if (isinstance(key, yaml.ScalarNode) and key.value == "hum" and isinstance(value, yaml.ScalarNode)
+                and value.tag == _INT_TAG and len(value.value) > MAX_INT_DIGITS):
+            raise _limit("integer too large", _span(file, value), f"an integer between -{MAX_INT} and {MAX_INT}",
+                         hint="`hum:` is the recipe-language version: write `hum: 1`")
+
+
+def _too_big(file: str, size: int, line: int = 1) -> RecipeError:
     return _limit(f"the file is too large ({size} bytes; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
-                  Span(file, 1, 1), f"at most {MAX_RECIPE_BYTES} bytes of YAML", hint="move bulk data into a source file")
+                  Span(file, line, 1), f"at most {MAX_RECIPE_BYTES} bytes of YAML",
+                  hint=f"the limit is passed on line {line}; move bulk data into a source file")
+
+
+def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of an offset into text or bytes."""
+    nl = b"\n" if isinstance(data, bytes) else "\n"
+    start = data.rfind(nl, 0, offset) + 1  # type: ignore[arg-type]
+    return data.count(nl, 0, offset) + 1, offset - start + 1  # type: ignore[arg-type]
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
+    """E0009 for a file that is not UTF-8, at the line and column of its first bad byte (a UTF-16 BOM says so)."""
+    if data.startswith(UTF16_BOMS):
+        return RecipeError(f"{file} is UTF-16 text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
+                           expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
+                           code="E0009")
+    line, col = _line_at(data, exc.start)
+    return RecipeError(f"{file} is not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}, "
+                       f"column {col} ({exc.reason})", Span(file, line, col), expected="UTF-8 text",
+                       hint="save the file as UTF-8; a latin-1 or Windows-1252 editor may have written it",
+                       code="E0009")
 
 
 def load_yaml(path: Path) -> Node:
     try:
         size = path.stat().st_size
         if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
-            raise _too_big(str(path), size)
-        text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as f:
+                head = f.read(MAX_RECIPE_BYTES)
+            raise _too_big(str(path), size, _line_at(head, len(head))[0])
+        data = path.read_bytes()
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RecipeError(f"{path} is not UTF-8 text ({exc.reason})", code="E0009") from None
+        raise not_utf8(str(path), data, exc) from None
     return load_yaml_text(text, str(path))
