@@ -37,7 +37,7 @@ def test_conll2003_and_msra_spans_match_a_hand_written_decoder():
                (DATA / "msra_ner" / "test.head150.txt", {"columns": ["tokens", "ner_tags"]}, "")]
     checked = 0
     for path, options, sep in sources:
-        for _, r in read_source(SourceDef("s", path, "conll", options)):
+        for r in (row.record for row in read_source(SourceDef("s", path, "conll", options))):
             got = [(e["type"], e["start"], e["end"]) for e in bio_spans(r["tokens"], r["ner_tags"], sep=sep)]
             assert got == iob_decode(r["ner_tags"]), r["tokens"]
             checked += len(got)

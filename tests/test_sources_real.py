@@ -20,7 +20,7 @@ DATA = REPO / "tests" / "data"
 
 
 def read(path: Path, fmt: str, **options) -> list[dict]:
-    return [r for _, r in read_source(SourceDef("s", path, fmt, options))]
+    return [row.record for row in read_source(SourceDef("s", path, fmt, options))]
 
 
 def test_duee_json_lines_under_a_json_name_are_read_as_json_lines():
