@@ -98,13 +98,18 @@ def _enc(src: SourceDef) -> str:
     return str(src.options.get("encoding", "utf-8-sig"))  # utf-8, ignoring the BOM spreadsheet exports write
 
 
+def _file(src: SourceDef) -> Path:
+    assert src.path is not None, f"source '{src.id}' is a dataset, not a file"  # file readers get file sources only
+    return src.path
+
+
 def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected)
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     row = 0
-    with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -120,7 +125,7 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
 
 def _load_json(src: SourceDef) -> Any:
     try:
-        with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+        with open(_file(src), encoding=_enc(src)) as f:
             return json.load(f)
     except json.JSONDecodeError as exc:
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno), code="E0008") from None
@@ -177,7 +182,7 @@ def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> st
 def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
     header = src.options.get("header", True)
     columns = src.options.get("columns")
-    with open(src.path, encoding=_enc(src), newline="") as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src), newline="") as f:
         reader = csv.reader(f, delimiter=delimiter) if delimiter != "\t" else csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header = 0, bool(header)
@@ -219,7 +224,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     names = src.options.get("columns")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip():

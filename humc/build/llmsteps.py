@@ -19,7 +19,7 @@ from typing import Any
 
 from humc.answers import formats
 from humc.build.store import LLM_FOLDER
-from humc.errors import Span
+from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
 from humc.recipe.validate_llm import model_settings
@@ -123,7 +123,7 @@ class StepRunner:
         def validate(value: Any) -> str | None:
             try:
                 formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality)
-            except formats.FormatParseError as exc:
+            except FormatParseError as exc:
                 return exc.message
             return None
 
