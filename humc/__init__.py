@@ -2,9 +2,77 @@
 
 Pipeline stages, one module each, dependencies pointing one way:
 parse (yamlsrc, expr) -> validate (validate) -> IR (ir) -> plan (plan) -> execute (execute) -> write/publish (writer, card, publish).
+
+This module is the public API (``__all__``; a test keeps it complete). The error classes are imported
+eagerly (``humc.errors`` imports nothing else); everything else is loaded on first use through the
+module ``__getattr__``, so ``import humc`` — which every ``humc`` command does, ``humc --help``
+included — costs no Lark, Jinja2, diskcache or Hub client. Type checkers see the real imports.
+
+``humc.build`` is the build sub-package, so the function that runs a plan is not re-exported under
+that name: call ``humc.build.compiler.build(plan)`` (a module attribute cannot be both).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from humc.errors import (
+    ErrorList,
+    EvalError,
+    FormatParseError,
+    HumcError,
+    LLMError,
+    PublishError,
+    RecipeError,
+    RecordError,
+    RequestRejected,
+    SecretError,
+    SourceError,
+    Span,
+)
+
+if TYPE_CHECKING:
+    from humc.build.compiler import DryRun, dry_run, load_recipe, plan_recipe, push_recipe
+    from humc.build.execute import BuildResult
+    from humc.build.plan import Plan, build_plan
+    from humc.ir import Recipe
+    from humc.recipe.validate import compile_recipe
 
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
 FORMAT_VERSION = "2"  # 2: render/check drop problem records and report them (build/problems.py)
+
+# public name -> the module that defines it (imported on first access)
+_LAZY = {
+    "load_recipe": "humc.build.compiler",
+    "plan_recipe": "humc.build.compiler",
+    "dry_run": "humc.build.compiler",
+    "push_recipe": "humc.build.compiler",
+    "DryRun": "humc.build.compiler",
+    "BuildResult": "humc.build.execute",
+    "compile_recipe": "humc.recipe.validate",
+    "build_plan": "humc.build.plan",
+    "Plan": "humc.build.plan",
+    "Recipe": "humc.ir",
+}
+
+__all__ = [
+    "FORMAT_VERSION", "BuildResult", "DryRun", "ErrorList", "EvalError", "FormatParseError", "HumcError", "LLMError",
+    "Plan", "PublishError", "Recipe", "RecipeError", "RecordError", "RequestRejected", "SecretError", "SourceError", "Span",
+    "__version__", "build_plan", "compile_recipe", "dry_run", "load_recipe", "plan_recipe", "push_recipe",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'humc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

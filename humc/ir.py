@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.answers.formats import FormatSpec
+from humc.answers.table import Cardinality
 from humc.errors import Span
 from humc.expr import Expr, Source
 from humc.llm.client import ModelConfig
@@ -37,7 +38,7 @@ class TaskDef:
     inputs: tuple[str, ...]
     answer_field: str
     columns: tuple[str, ...]
-    cardinality: str
+    cardinality: Cardinality
     schema_column: str | None
     task_categories: tuple[str, ...]
     task_ids: tuple[str, ...]

@@ -1,7 +1,7 @@
 """Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
 CoNLL-style column files, SQuAD JSON) or from a locally available Hugging Face dataset.
 
-Every reader is a generator of ``Row(index, record, line)`` so that memory does not grow
+Every reader is a generator of ``Row(number, record, line)`` (or a plain ``(number, record)`` pair) so that memory does not grow
 with the size of the source: ``index`` is the 0-based record index (it seeds sampling and
 variant choice), ``line`` the true 1-based line of the file where the record starts for the
 line-based formats (JSONL, CSV/TSV counting the header, CoNLL sentence start) and None
@@ -29,9 +29,13 @@ from humc.sources_readers import grouped, looks_like_json_lines, read_arrow, sni
 class Row(NamedTuple):
     """One source record: its 0-based index, the record, and the 1-based line where it starts (if the format has lines)."""
 
-    index: int
+    number: int                 # 0-based position of the record in the source
     record: dict[str, Any]
     line: int | None = None
+
+
+RawRow = Row | tuple[int, dict[str, Any]]
+"""What a reader yields: a ``Row``, or a ``(number, record)`` pair for formats without lines."""
 
 
 # format -> allowed options
@@ -169,6 +173,11 @@ def _enc(src: SourceDef) -> str:
     return str(src.options.get("encoding", "utf-8-sig"))  # utf-8, ignoring the BOM spreadsheet exports write
 
 
+def _file(src: SourceDef) -> Path:
+    assert src.path is not None, f"source '{src.id}' is a dataset, not a file"  # file readers get file sources only
+    return src.path
+
+
 def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected)
 
@@ -181,7 +190,7 @@ def _too_deep(src: SourceDef, line: int) -> SourceError:
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     row = 0
-    with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -199,7 +208,7 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
 
 def _load_json(src: SourceDef) -> Any:
     try:
-        with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+        with open(_file(src), encoding=_enc(src)) as f:
             return json.load(f)
     except json.JSONDecodeError as exc:
         hint = None
@@ -211,7 +220,7 @@ def _load_json(src: SourceDef) -> Any:
         raise _too_deep(src, 1) from None
 
 
-def _read_json(src: SourceDef) -> Iterator[Row]:
+def _read_json(src: SourceDef) -> Iterator[RawRow]:
     data = _load_json(src)
     key = src.options.get("records")
     if key is not None:
@@ -222,7 +231,7 @@ def _read_json(src: SourceDef) -> Iterator[Row]:
     yield from enumerate(data)
 
 
-def _read_squad(src: SourceDef) -> Iterator[Row]:
+def _read_squad(src: SourceDef) -> Iterator[RawRow]:
     """SQuAD 1.1/2.0 JSON, flattened like the Hub's squad/squad_v2 datasets."""
     data = _load_json(src)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
@@ -259,7 +268,7 @@ def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> st
     return str(obj[key])
 
 
-def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[Row]:
+def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[RawRow]:
     key = src.options.get("group_by")
     rows = _read_delimited_rows(src, delimiter)
     yield from grouped(src, rows, str(key)) if key else rows
@@ -277,7 +286,7 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     rest = src.options.get("rest")
     header = src.options.get("header", True)
     columns = src.options.get("columns")
-    with open(src.path, encoding=_enc(src), newline="") as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src), newline="") as f:
         reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
@@ -293,8 +302,9 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if names is None:
                 names = [f"column{i}" for i in range(len(values))]
             if rest and len(values) >= len(names):  # variable arity: surplus values collected in `rest`
-                yield row, dict(zip(names, values[:len(names)], strict=True)) | {str(rest): values[len(names):]}
+                yield Row(row, dict(zip(names, values[:len(names)], strict=True)) | {str(rest): values[len(names):]}, start)
                 row += 1
+                start = reader.line_num + 1
                 continue
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
@@ -322,7 +332,7 @@ def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[st
                           hint='close the quote, or double it ("") inside a quoted value')
 
 
-def _read_parquet(src: SourceDef) -> Iterator[Row]:
+def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     try:
@@ -345,7 +355,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     names = src.options.get("columns")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open(src.path, encoding=_enc(src)) as f:  # type: ignore[arg-type]
+    with open(_file(src), encoding=_enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip():
@@ -374,7 +384,7 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
 
 
-def _read_hf(src: SourceDef) -> Iterator[Row]:
+def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     try:
         import datasets
     except ImportError:
@@ -389,7 +399,7 @@ def _read_hf(src: SourceDef) -> Iterator[Row]:
     yield from enumerate(ds)
 
 
-_READERS: dict[str, Callable[[SourceDef], Iterator[Row]]] = {
+_READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow,

@@ -22,7 +22,7 @@ from typing import Any
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 
-Row = tuple[int, dict[str, Any]]
+Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
 
 SNIFF_BYTES = 1 << 16
 _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
@@ -66,11 +66,12 @@ def looks_like_json_lines(head: str) -> bool:
         return False
 
 
-def grouped(src: SourceDef, rows: Iterator[Row], key: str) -> Iterator[Row]:
+def grouped(src: SourceDef, rows: Iterator[tuple[Any, ...]], key: str) -> Iterator[Row]:
     """Merge consecutive rows with the same ``key`` value: {key: value, other: [values...]}."""
     current: dict[str, Any] | None = None
     out = 0
-    for _, record in rows:
+    for row in rows:
+        record: dict[str, Any] = row[1]
         if key not in record:
             raise SourceError(f"source '{src.id}': `group_by: {key}` names no column (columns: {', '.join(record)})",
                               Span(str(src.path), 1, 1), expected="one of: " + ", ".join(record), code="E4001")

@@ -34,7 +34,8 @@ from typing import Any
 import jinja2
 import jinja2.meta
 import jinja2.nodes
-from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
 from humc.errors import HumcError, RecipeError, Span
 

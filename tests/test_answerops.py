@@ -1,5 +1,7 @@
 """Preference-rule answer operations."""
 
+from __future__ import annotations
+
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
 

@@ -1,5 +1,7 @@
 """Parse stage: the expression DSL (grammar/expr.lark) and its evaluator."""
 
+from __future__ import annotations
+
 import pytest
 
 from humc.errors import RecipeError, Span

@@ -1,5 +1,7 @@
 """Whitelisted expression functions, including the public-dataset adapters."""
 
+from __future__ import annotations
+
 import pytest
 
 from humc.expr.functions import FunctionError, bio_spans, duee_events, lookup, spert_relations, zip_records

@@ -71,7 +71,8 @@ def _get(url: str, **headers: str) -> tuple[int, str]:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status, resp.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8")
+        with exc:  # an HTTPError holds the open response: close it (ResourceWarning otherwise)
+            return exc.code, exc.read().decode("utf-8")
 
 
 def _post(url: str, fields: dict[str, str]) -> tuple[int, str]:
@@ -81,7 +82,8 @@ def _post(url: str, fields: dict[str, str]) -> tuple[int, str]:
         with urllib.request.urlopen(req, timeout=5) as resp:     # follows the 303 to the list page
             return resp.status, resp.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8")
+        with exc:  # an HTTPError holds the open response: close it (ResourceWarning otherwise)
+            return exc.code, exc.read().decode("utf-8")
 
 
 def _token(page: str) -> str:
@@ -167,6 +169,7 @@ def test_refuses_forged_and_non_post_requests(web):
                                                               "action": "accept"}).encode())
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=5)
+    info.value.close()
     assert info.value.code == 403
     assert _post(server.url, {"token": token, "id": "nope", "action": "accept"})[0] == 404
     assert _post(server.url, {"token": token, "id": "tpl0000001", "action": "delete"})[0] == 400

@@ -16,7 +16,7 @@ from humc.sources import read_source, source_digest
 
 
 def read(path: Path, fmt: str, **options) -> list[tuple[int, dict]]:
-    return [(row.index, row.record) for row in read_source(SourceDef("s", path, fmt, options))]
+    return [(row.number, row.record) for row in read_source(SourceDef("s", path, fmt, options))]
 
 
 def lines(path: Path, fmt: str, **options) -> list[int | None]:

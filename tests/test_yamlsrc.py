@@ -1,5 +1,7 @@
 """Parse stage: YAML with located nodes."""
 
+from __future__ import annotations
+
 import pytest
 
 from humc.errors import RecipeError

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.errors import HumcError, RecipeError
-from humc.ir import Recipe, TaskEntry, Template
+from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.templating import render_template, syntax_problem, template_variables
@@ -46,7 +46,7 @@ class SynthReport:
     kept: int = 0                                       # proposals already in the lockfile (decision kept)
     invalid: list[tuple[str, str]] = field(default_factory=list)   # (what, reason)
     notes: list[str] = field(default_factory=list)
-    by_kind: Counter = field(default_factory=Counter)  # kind -> new items
+    by_kind: Counter[str] = field(default_factory=Counter)  # kind -> new items
     stats: dict[str, LLMStats] = field(default_factory=dict)      # model alias -> client stats
     awaiting: int = 0                                   # items with status proposed after the merge
 
@@ -87,7 +87,7 @@ def _norm_tag(tag: str) -> str:
     return tag[:2] + re.sub(r"\s+", "", inner.replace('"', "'")) + tag[-2:]
 
 
-def template_tags(text: str) -> Counter:
+def template_tags(text: str) -> Counter[str]:
     return Counter(_norm_tag(t) for t in _TAG.findall(text))
 
 
@@ -176,6 +176,7 @@ def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int) -> LL
 
 
 def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str], seed: int) -> LLMRequest:
+    assert entry.schema is not None  # guidelines are drafted only for entries with a label schema
     examples = "\n".join(f"- {label}: {text}" for label, text in seeds.items()) or "(none yet)"
     user = (
         f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
@@ -214,7 +215,7 @@ def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int) -> LLMRe
                       {"seed": seed}, {"type": "json_object"})
 
 
-def _op_text(op: Any) -> str:
+def _op_text(op: AnswerOp) -> str:
     if not op.args:
         return op.name
     return f"{op.name}({', '.join(json.dumps(a, ensure_ascii=False) for a in op.args)})"
@@ -348,7 +349,7 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
             if not isinstance(rule, dict):
                 bad.append(f"rule {i + 1}: not an object")
                 continue
-            text, then, when = rule.get("text"), rule.get("then"), rule.get("when") or None
+            text, then, when = rule.get("text", ""), rule.get("then", ""), rule.get("when") or None
             reason = check_rule(entry, text, then, when, names)
             if reason is None and (then.strip(), (when or "").strip()) in seen:
                 reason = "duplicates another proposal"
@@ -418,8 +419,9 @@ def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
 
     async def go() -> list[Any]:
         try:
-            return await asyncio.gather(*[client.complete_json(j.request, recording(j), ATTEMPTS, responses=j.responses)
-                                          for j in jobs])
+            answers: list[Any] = await asyncio.gather(
+                *[client.complete_json(j.request, recording(j), ATTEMPTS, responses=j.responses) for j in jobs])
+            return answers
         finally:
             await client.aclose()
 

@@ -1,1 +1,3 @@
 """Plan and run: ``ir.Recipe`` -> ``Plan`` (content-addressed DAG) -> cached chunks -> dataset."""
+
+from __future__ import annotations

@@ -126,7 +126,7 @@ def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
     Raises what `humc build` would raise on those rows (same codes and locations), including
     E4103 when the recipe is strict and a problem record is found; writes nothing."""
     used = [sid for sid in recipe.sources if any(e.source == sid for e in recipe.tasks)]
-    raw = {sid: [{"_row": row.index, "_line": row.line, "raw": row.record}
+    raw = {sid: [{"_row": row.number, "_line": row.line, "raw": row.record}
                  for row in _first(read_source(recipe.sources[sid]), rows)] for sid in used}
     result = DryRun(recipe, rows, [_dry_run_entry(recipe, entry, raw[entry.source], rows) for entry in recipe.tasks])
     decon = recipe.output.decontaminate

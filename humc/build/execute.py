@@ -53,7 +53,7 @@ def split_result(result: ChunkResult) -> tuple[Records, dict[str, int], dict[str
         return result, {}, {}
     if len(result) == 2:
         return result[0], dict(result[1]), {}
-    return result[0], dict(result[1]), result[2]  # type: ignore[misc]
+    return result[0], dict(result[1]), result[2]
 
 
 @dataclass
@@ -93,6 +93,11 @@ class Executor:
         self.progress = progress or Progress(enabled=False)
         self.entries: dict[str, TaskEntry] = {e.id: e for e in self.recipe.tasks}
         self.metas: dict[str, dict[str, Any]] = {}
+
+    def entry_of(self, node: PlanNode) -> TaskEntry:
+        """The task entry a per-entry node (map, filter, render, …) belongs to."""
+        assert node.entry is not None, f"{node.id} is corpus-wide, not part of a task entry"
+        return self.entries[node.entry]
 
     def status(self, node: PlanNode) -> str:
         if node.kind == "write":
@@ -220,7 +225,7 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     def rows() -> Iterator[dict[str, Any]]:
         for row in read_source(src):
             stat.records_in += 1
-            yield {"_row": row.index, "_line": row.line, "raw": row.record}
+            yield {"_row": row.number, "_line": row.line, "raw": row.record}
 
     return ex.stream_out(node, stat, rows())
 
@@ -239,11 +244,11 @@ def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
 
 
 def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return map_chunk_fn(ex.entries[node.entry], ex.recipe.constants)  # type: ignore[index]
+    return map_chunk_fn(ex.entry_of(node), ex.recipe.constants)
 
 
 def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return filter_chunk_fn(ex.entries[node.entry], ex.recipe.constants)  # type: ignore[index]
+    return filter_chunk_fn(ex.entry_of(node), ex.recipe.constants)
 
 
 def _run_map(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -274,7 +279,7 @@ def sample_records(records: Iterator[dict[str, Any]], n: int, seed: int) -> Reco
 
 def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     fixed = node.config["fixed"]
-    entry = ex.entries[node.entry]  # type: ignore[index]
+    entry = ex.entry_of(node)
     if fixed is not None:
         labels = list(fixed)
     else:
@@ -320,15 +325,17 @@ def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
 
 
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry = ex.entries[node.entry]  # type: ignore[index]
+    entry = ex.entry_of(node)
     labels = None
     if len(node.inputs) > 1:
-        labels = tuple(ex.store.meta(ex.input_fp(node, 1))["labels"])  # type: ignore[index]
+        meta = ex.store.meta(ex.input_fp(node, 1))
+        assert meta is not None  # the labels node ran before its render node
+        labels = tuple(meta["labels"])
     return render_chunk_fn(RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name))
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return check_chunk_fn(ex.entries[node.entry])  # type: ignore[index]
+    return check_chunk_fn(ex.entry_of(node))
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -365,7 +372,7 @@ class LLMChunkFn:
 
 
 def _llm_step(ex: Executor, node: PlanNode) -> tuple[Any, TaskEntry]:
-    entry = ex.entries[node.entry]  # type: ignore[index]
+    entry = ex.entry_of(node)
     step = entry.generate if node.kind == "generate" else entry.judge
     assert step is not None
     return step, entry

@@ -30,10 +30,10 @@ import math
 import os
 from typing import Any
 
-from humc.build.execute import CHUNK_FNS, NOTES, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn, split_result, stored_notes
+from humc.build.execute import CHUNK_FNS, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn, split_result, stored_notes
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import Located
-from humc.build.store import MAIN, Store
+from humc.build.store import MAIN, NOTES, Store
 from humc.errors import HumcError
 from humc.progress import Progress
 

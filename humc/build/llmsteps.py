@@ -23,7 +23,7 @@ from typing import Any
 
 from humc.answers import formats
 from humc.build.store import LLM_FOLDER
-from humc.errors import Span
+from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
 from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
@@ -134,7 +134,7 @@ class StepRunner:
         def validate(value: Any) -> str | None:
             try:
                 formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality)
-            except formats.FormatParseError as exc:
+            except FormatParseError as exc:
                 return exc.message
             return None
 

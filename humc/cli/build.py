@@ -7,12 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import BuildResult, DryRun, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.compiler import DryRun, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
 from humc.progress import Progress
@@ -22,7 +23,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
-class RowsParam(click.ParamType):
+class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.4; subscripting fails at run time on older clicks
     """`--rows N|all`: a positive row count, or `all` (None)."""
 
     name = "N|all"
@@ -123,9 +124,10 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
 
 def print_summary(result: BuildResult) -> None:
     table = Table(title="build summary")
-    for col, justify in (("node", "left"), ("status", "left"), ("in", "right"), ("out", "right"),
-                         ("time", "right"), ("notes", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("node", "left"), ("status", "left"), ("in", "right"), ("out", "right"),
+                                                      ("time", "right"), ("notes", "left"))
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
     for s in result.stats:
         notes = ", ".join(f"{k}: {v}" for k, v in s.notes.items() if v)
         if s.chunks_reused:

@@ -8,6 +8,8 @@
 It knows spans (``humc.errors.Span``), not YAML.
 """
 
+from __future__ import annotations
+
 from humc.errors import EvalError
 from humc.expr.ast import (
                            Attr,

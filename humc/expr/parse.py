@@ -15,12 +15,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from lark import Lark, Transformer, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.tree import Meta
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
@@ -36,7 +37,7 @@ def _parser() -> Lark:
                 propagate_positions=True, maybe_placeholders=True)
 
 
-def _describe_expected(expected: Sequence[str], what: str = "rule") -> str:
+def _describe_expected(expected: Collection[str], what: str = "rule") -> str:
     pretty = {
         "NAME": "a name", "STRING": "a string", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'",
         "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "DOT": "'.'", "VBAR": "'|'", "COMP_OP": "a comparison",
@@ -58,7 +59,10 @@ class _LiteralTooLarge(Exception):
         self.pos = pos
 
 
-def _parse(text: str, start: str, src: Source, what: str) -> Any:
+_E = TypeVar("_E", bound=Expr)
+
+
+def _parse(text: str, start: str, src: Source, what: str, kind: type[_E]) -> _E:
     if len(text) > MAX_EXPR_CHARS:  # before parsing: Lark's LALR is linear, but its tree is walked recursively
         raise RecipeError(f"{what} is too long ({len(text)} characters)", src.span_of(0, len(text)),
                           expected=f"at most {MAX_EXPR_CHARS} characters (split it into several fields)",
@@ -68,6 +72,7 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         ast = _ToAst().transform(tree).children[0]
         if depth(ast) > MAX_DEPTH:
             raise RecursionError
+        assert isinstance(ast, kind), f"{start} gave {type(ast).__name__}"  # the grammar's start rule fixes the kind
         return ast
     except RecursionError:
         raise _too_deep(text, src, what) from None
@@ -75,7 +80,7 @@ def _parse(text: str, start: str, src: Source, what: str) -> Any:
         raise RecipeError(f"unexpected end of {what}", src.span_of(len(text)),
                           expected=_describe_expected(exc.expected, what), hint=_end_hint(src, what), code="E1001") from None
     except UnexpectedCharacters as exc:
-        at = exc.pos_in_stream
+        at: int = exc.pos_in_stream  # type: ignore[assignment]  # lark declares it None at class level; this subclass always sets an int
         raise RecipeError(f"unexpected character {text[at]!r} in {what}", src.span_of(at, at + 1),
                           expected=_describe_expected(exc.allowed or (), what), code="E1001") from None
     except UnexpectedToken as exc:
@@ -123,18 +128,18 @@ def _hint_for(what: str) -> str | None:
 
 
 def parse_expr(text: str, src: Source | None = None) -> Expr:
-    return _parse(text, "expr_start", src or Source(text), "expression")
+    return _parse(text, "expr_start", src or Source(text), "expression", Expr)
 
 
 def parse_pipeline(text: str, src: Source | None = None) -> Pipeline:
-    return _parse(text, "pipeline_start", src or Source(text), "pipeline")
+    return _parse(text, "pipeline_start", src or Source(text), "pipeline", Pipeline)
 
 
 def parse_rule(text: str, src: Source | None = None) -> Rule:
-    return _parse(text, "rule_start", src or Source(text), "rule")
+    return _parse(text, "rule_start", src or Source(text), "rule", Rule)
 
 
-def _pos(meta: Any) -> tuple[int, int]:
+def _pos(meta: Meta) -> tuple[int, int]:
     return (getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0)) if not getattr(meta, "empty", True) else (0, 0)
 
 
@@ -158,83 +163,93 @@ def _unquote(token: str) -> str:
     return "".join(out)
 
 
+_Arg = Expr | tuple[str, Expr]  # a call argument: positional, or keyword (name, value)
+
+
 @v_args(meta=True, inline=True)
-class _ToAst(Transformer):
-    def expr_start(self, meta, e):  # type: ignore[no-untyped-def]
+class _ToAst(Transformer[Token, "_Wrap"]):
+    def expr_start(self, meta: Meta, e: Expr) -> _Wrap:
         return _Wrap([e])
 
-    def pipeline_start(self, meta, p):  # type: ignore[no-untyped-def]
+    def pipeline_start(self, meta: Meta, p: Pipeline) -> _Wrap:
         return _Wrap([p])
 
-    def rule_start(self, meta, cond, pipe):  # type: ignore[no-untyped-def]
+    def rule_start(self, meta: Meta, cond: Expr, pipe: Pipeline) -> _Wrap:
         return _Wrap([Rule(cond, pipe, pos=_pos(meta))])
 
-    def pipeline(self, meta, head, *stages):  # type: ignore[no-untyped-def]
+    def pipeline(self, meta: Meta, head: Expr, *stages: Call) -> Pipeline:
         return Pipeline(head, tuple(stages), pos=_pos(meta))
 
-    def stage_name(self, meta, name):  # type: ignore[no-untyped-def]
+    def stage_name(self, meta: Meta, name: Token) -> Call:
         return Call(str(name), pos=_pos(meta))
 
-    def stage_call(self, meta, name, args=None):  # type: ignore[no-untyped-def]
+    def stage_call(self, meta: Meta, name: Token, args: list[_Arg] | None = None) -> Call:
         return self.call(meta, name, args)
 
-    def call(self, meta, name, args=None):  # type: ignore[no-untyped-def]
+    def call(self, meta: Meta, name: Token, args: list[_Arg] | None = None) -> Call:
         positional = tuple(a for a in (args or []) if not isinstance(a, tuple))
         kwargs = tuple(a for a in (args or []) if isinstance(a, tuple))
         return Call(str(name), positional, kwargs, pos=_pos(meta))
 
-    def args(self, meta, *items):  # type: ignore[no-untyped-def]
+    def args(self, meta: Meta, *items: _Arg) -> list[_Arg]:
         return list(items)
 
-    def kwarg(self, meta, name, value):  # type: ignore[no-untyped-def]
+    def kwarg(self, meta: Meta, name: Token, value: Expr) -> tuple[str, Expr]:
         return (str(name), value)
 
-    def or_expr(self, meta, *items):  # type: ignore[no-untyped-def]
+    def or_expr(self, meta: Meta, *items: Expr) -> Expr:
         return functools.reduce(lambda a, b: Binary("or", a, b, pos=_pos(meta)), items)
 
-    def and_expr(self, meta, *items):  # type: ignore[no-untyped-def]
+    def and_expr(self, meta: Meta, *items: Expr) -> Expr:
         return functools.reduce(lambda a, b: Binary("and", a, b, pos=_pos(meta)), items)
 
-    def not_(self, meta, e):  # type: ignore[no-untyped-def]
+    def not_(self, meta: Meta, e: Expr) -> Expr:
         return Unary("not", e, pos=_pos(meta))
 
-    def neg(self, meta, _minus, e):  # type: ignore[no-untyped-def]
+    def neg(self, meta: Meta, _minus: Token, e: Expr) -> Expr:
         return Unary("-", e, pos=_pos(meta))
 
-    def compare(self, meta, a, op, b):  # type: ignore[no-untyped-def]
+    def compare(self, meta: Meta, a: Expr, op: Token, b: Expr) -> Expr:
         return Binary(str(op), a, b, pos=_pos(meta))
 
-    def in_(self, meta, a, b):  # type: ignore[no-untyped-def]
+    def in_(self, meta: Meta, a: Expr, b: Expr) -> Expr:
         return Binary("in", a, b, pos=_pos(meta))
 
-    def not_in(self, meta, a, b):  # type: ignore[no-untyped-def]
+    def not_in(self, meta: Meta, a: Expr, b: Expr) -> Expr:
         return Binary("not_in", a, b, pos=_pos(meta))
 
-    def _chain(self, meta, items):  # type: ignore[no-untyped-def]
-        pairs = tuple((str(op), rhs) for op, rhs in zip(items[1::2], items[2::2], strict=True))
-        if len(pairs) > 1:  # a flat node: a long sum is not "nested"
-            return Chain(items[0], pairs, pos=_pos(meta))
-        return functools.reduce(lambda acc, pair: Binary(pair[0], acc, pair[1], pos=_pos(meta)), pairs, items[0])
+    def _chain(self, meta: Meta, items: tuple[Expr | Token, ...]) -> Expr:
+        """Operands and operator tokens alternate: a (op b)*; a run of more than one operator is one flat
+        ``Chain`` node, so a long sum is not "nested"."""
+        pairs: list[tuple[str, Expr]] = []
+        for op, rhs in zip(items[1::2], items[2::2], strict=True):
+            assert isinstance(rhs, Expr)
+            pairs.append((str(op), rhs))
+        first = items[0]
+        assert isinstance(first, Expr)
+        if len(pairs) > 1:
+            return Chain(first, tuple(pairs), pos=_pos(meta))
+        return functools.reduce(lambda acc, pair: Binary(pair[0], acc, pair[1], pos=_pos(meta)), pairs, first)
 
-    def sum(self, meta, *items):  # type: ignore[no-untyped-def]
+    def sum(self, meta: Meta, *items: Expr | Token) -> Expr:
         return self._chain(meta, items)
 
-    def product(self, meta, *items):  # type: ignore[no-untyped-def]
+    def product(self, meta: Meta, *items: Expr | Token) -> Expr:
         return self._chain(meta, items)
 
-    def getattr(self, meta, obj, name):  # type: ignore[no-untyped-def]
+    def getattr(self, meta: Meta, obj: Expr, name: Token) -> Expr:
         return Attr(obj, str(name), pos=_pos(meta))
 
-    def getitem(self, meta, obj, index):  # type: ignore[no-untyped-def]
+    def getitem(self, meta: Meta, obj: Expr, index: Expr) -> Expr:
         return Item(obj, index, pos=_pos(meta))
 
-    def name(self, meta, tok):  # type: ignore[no-untyped-def]
+    def name(self, meta: Meta, tok: Token) -> Expr:
         return Name(str(tok), pos=_pos(meta))
 
-    def string(self, meta, tok):  # type: ignore[no-untyped-def]
+    def string(self, meta: Meta, tok: Token) -> Expr:
         return Lit(_unquote(str(tok)), pos=_pos(meta))
 
-    def number(self, meta, tok):  # type: ignore[no-untyped-def]
+    def number(self, meta: Meta, tok: Token) -> Expr:
         text = str(tok)
         if any(c in text for c in ".eE"):
             value: float | int = float(text)
@@ -246,22 +261,22 @@ class _ToAst(Transformer):
             value = int(text)
         return Lit(value, pos=_pos(meta))
 
-    def true(self, meta):  # type: ignore[no-untyped-def]
+    def true(self, meta: Meta) -> Expr:
         return Lit(True, pos=_pos(meta))
 
-    def false(self, meta):  # type: ignore[no-untyped-def]
+    def false(self, meta: Meta) -> Expr:
         return Lit(False, pos=_pos(meta))
 
-    def null(self, meta):  # type: ignore[no-untyped-def]
+    def null(self, meta: Meta) -> Expr:
         return Lit(None, pos=_pos(meta))
 
-    def list(self, meta, *items):  # type: ignore[no-untyped-def]
+    def list(self, meta: Meta, *items: Expr | None) -> Expr:
         return ListLit(tuple(i for i in items if i is not None), pos=_pos(meta))
 
 
 @dataclass
 class _Wrap:
-    children: list[Any]
+    children: list[Expr]
 
 
 def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None = None) -> None:
@@ -281,7 +296,7 @@ def _params(signature: inspect.Signature) -> str:
     """A signature without annotations, as a user writes the call: ``lookup(indices, names, offset=0)``."""
     shown = []
     for p in signature.parameters.values():
-        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        prefix = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
         shown.append(prefix + p.name + ("" if p.default is p.empty else f"={p.default!r}"))
     return ", ".join(shown)
 

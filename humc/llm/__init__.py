@@ -1,5 +1,7 @@
 """LLM backends: OpenAI-compatible chat completions with caching, retries and bounded concurrency."""
 
+from __future__ import annotations
+
 from humc.llm.client import (
     LLMClient,
     LLMRequest,

@@ -38,10 +38,10 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected
@@ -49,6 +49,7 @@ from humc.llm.provenance import ServedBy, served_by
 
 CACHE_VERSION = "llm-v1"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
+_T = TypeVar("_T")
 
 
 def open_cache(folder: Path) -> CacheDB:
@@ -188,8 +189,8 @@ class LLMStats:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    failures: Counter = field(default_factory=Counter)   # reason -> count (given-up calls)
-    retry_reasons: Counter = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)   # reason -> count (given-up calls)
+    retry_reasons: Counter[str] = field(default_factory=Counter)
     answered_by: Counter[str] = field(default_factory=Counter)   # reported model id (or "unknown") -> answers used
     fingerprints: Counter[str] = field(default_factory=Counter)  # reported system_fingerprint -> answers used
     dates: Counter[str] = field(default_factory=Counter)  # UTC day answered -> answers used
@@ -274,7 +275,7 @@ def _server_message(exc: Any) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])
         if isinstance(body.get("message"), str):
-            return body["message"]
+            return str(body["message"])
     return str(getattr(exc, "message", "") or exc)
 
 
@@ -338,7 +339,7 @@ class LLMClient:
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._inflight: dict[str, asyncio.Future] = {}
+        self._inflight: dict[str, asyncio.Future[LLMResponse]] = {}
         self._fatal: LLMError | None = None   # 401/403/404: no point sending anything else
         import openai  # noqa: F401  (imported here, not at module import: recipes without
         #                LLM steps never pay for it, and a batch's timing never includes it)
@@ -363,13 +364,13 @@ class LLMClient:
         self._client = None
         self._loop = None
 
-    def _cache_get(self, key: str) -> dict | None:
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
         if self.cache is None:
             return None
         value = self.cache.get(f"{CACHE_VERSION}:{key}")
         return value if isinstance(value, dict) and isinstance(value.get("text"), str) else None
 
-    def _cache_set(self, key: str, value: dict) -> None:
+    def _cache_set(self, key: str, value: dict[str, Any]) -> None:
         if self.cache is not None:
             self.cache.set(f"{CACHE_VERSION}:{key}", value)
 
@@ -392,7 +393,8 @@ class LLMClient:
             res: LLMResponse = await asyncio.shield(pending)
             self.stats.count_served(res.served)
             return LLMResponse(res.text, dict(res.usage), True, res.finish_reason, key, served=res.served)
-        fut: asyncio.Future = self._loop.create_future()  # type: ignore[union-attr]
+        assert self._loop is not None  # set by _ensure() above
+        fut: asyncio.Future[LLMResponse] = self._loop.create_future()
         self._inflight[key] = fut
         try:
             res = await self._fetch(key, req)
@@ -561,7 +563,7 @@ class LLMClient:
 
     # -- batches ---------------------------------------------------------------------------
 
-    async def _gather(self, coros: list) -> list:
+    async def _gather(self, coros: list[Coroutine[Any, Any, _T]]) -> list[_T]:
         tasks = [asyncio.ensure_future(c) for c in coros]
         try:
             return await asyncio.gather(*tasks)

@@ -7,6 +7,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -103,7 +104,7 @@ class Validator:
         self._check_version(root.get("hum"))
         name = req(root, "name", "string", "the recipe")
         if not NAME_RE.match(name):
-            raise RecipeError(f"invalid recipe name '{name}'", root.get("name").span,
+            raise RecipeError(f"invalid recipe name '{name}'", root.require("name").span,
                               expected="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output folder)",
                               code="E0008")
         language = self._language(root.get("language"), "en")
@@ -151,7 +152,7 @@ class Validator:
         if node.value not in LANGUAGES:
             raise RecipeError(f"unsupported language '{node.value}'", node.span,
                               expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES), code="E2014")
-        return node.value
+        return str(node.value)
 
     def _paths(self, node: Node | None, what: str) -> list[Path]:
         paths = []
@@ -189,7 +190,7 @@ class Validator:
         expect_kind(node, "mapping", what="sources")
         out = {}
         for sid, snode in node.value.items():
-            src = self.attempt(lambda sid=sid, snode=snode: self._source(sid, snode))
+            src = self.attempt(functools.partial(self._source, sid, snode))
             if src:
                 out[sid] = src
         return out
@@ -203,7 +204,7 @@ class Validator:
         if node.get("dataset") is not None:
             return self._hf_source(sid, node, what)
         check_present(node, "path", what)
-        path_node = node.get("path")
+        path_node = node.require("path")
         (path,) = self._paths(path_node, f"{what} file")
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
@@ -218,13 +219,13 @@ class Validator:
         options = opt(node, "options", "mapping", what, {}) or {}
         allowed = FORMATS[fmt]
         for key, value in options.items():
-            opt_node = node.get("options")
+            opt_node = node.require("options")
             if key not in allowed:
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
                                   expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed), code="E0005")
             problem = source_option_problem(key, value)
             if problem:
-                raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.get(key).span,
+                raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
         return SourceDef(sid, path, fmt, options)
 
@@ -256,7 +257,7 @@ class Validator:
         out: list[TaskEntry] = []
         seen: dict[str, Node] = {}
         for i, item in enumerate(node.value):
-            entry = self.attempt(lambda item=item, i=i: self._task(item, i, language, sources))
+            entry = self.attempt(functools.partial(self._task, item, i, language, sources))
             if entry is None:
                 continue
             if entry.id in seen:
@@ -272,18 +273,18 @@ class Validator:
         task_name = req(node, "task", "string", what)
         task = self.lib.tasks.get(task_name)
         if task is None:
-            raise RecipeError(f"unknown task '{task_name}'", node.get("task").span,
+            raise RecipeError(f"unknown task '{task_name}'", node.require("task").span,
                               expected="one of: " + ", ".join(sorted(self.lib.tasks)),
                               hint=did_you_mean(task_name, self.lib.tasks), code="E2003")
         entry_id = opt(node, "id", "string", what) or task_name
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
-        if source not in sources and self.root.get("sources") is not None and source not in self.root.get("sources").value:
-            raise RecipeError(f"unknown source '{source}'", node.get("source").span,
+        if source not in sources and self.root.get("sources") is not None and source not in self.root.require("sources").value:
+            raise RecipeError(f"unknown source '{source}'", node.require("source").span,
                               expected="one of: " + ", ".join(sources), hint=did_you_mean(source, sources), code="E2002")
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
-        where = self._expr(node.get("where")) if node.get("where") is not None else None
+        where = self._expr(node.require("where")) if node.get("where") is not None else None
         seed = opt(node, "seed", "integer", what, 0)
         schema = self._schema(node, task, what)
         return TaskEntry(
@@ -350,7 +351,8 @@ class Validator:
             check_keys(schema_node, SCHEMA_KEYS, f"'schema' of {what}")
             neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
             if neg != "all" and (not isinstance(neg, int) or neg < 0):
-                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.get("negatives").span, code="E0008")
+                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.require("negatives").span,
+                                  code="E0008")
             negatives = None if neg == "all" else neg
             shuffle = opt(schema_node, "shuffle", "boolean", what, True)
         return SchemaSampling(labels, negatives, shuffle)
@@ -483,7 +485,7 @@ class Validator:
     def _positive_value(self, node: Node, what: str) -> int:
         if node.kind != "integer" or node.value < 1:
             raise RecipeError(f"{what} must be a positive integer", node.span, expected="an integer >= 1", code="E0008")
-        return node.value
+        return int(node.value)
 
     # ------------------------------------------------------------ output / publish
 
@@ -502,8 +504,9 @@ class Validator:
         splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
         if splits_node is not None:
             expect_kind(splits_node, "mapping", what="splits")
-            splits = tuple((k, float(v.value)) for k, v in splits_node.value.items()
-                           if expect_kind(v, "number", what=f"split '{k}'") is None)
+            for k, v in splits_node.value.items():
+                expect_kind(v, "number", what=f"split '{k}'")
+            splits = tuple((k, float(v.value)) for k, v in splits_node.value.items())
             total = sum(f for _, f in splits)
             if not all(math.isfinite(f) and f > 0 for _, f in splits) or abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
@@ -535,7 +538,7 @@ class Validator:
         ngram = opt(node, "ngram", "integer", what, 13)
         if not NGRAM_RANGE[0] <= ngram <= NGRAM_RANGE[1]:
             raise RecipeError(f"{what}: 'ngram' must be between {NGRAM_RANGE[0]} and {NGRAM_RANGE[1]}",
-                              node.get("ngram").span, code="E0008")
+                              node.require("ngram").span, code="E0008")
         return Decontamination(sources, ngram)
 
     def _publish(self, node: Node | None) -> Publish | None:
@@ -543,7 +546,7 @@ class Validator:
             return None
         what = "publish"
         check_keys(node, PUBLISH_KEYS, what)
-        card = {k: node.get(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
+        card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
             (card["template"],) = self._paths(node.get("card_template"), "card_template")
             _check_card_template(card["template"])
@@ -573,4 +576,4 @@ def _executor(node: Node | None) -> str:
     if node.value not in EXECUTORS:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
                           hint=did_you_mean(node.value, EXECUTORS), code="E0008")
-    return node.value
+    return str(node.value)

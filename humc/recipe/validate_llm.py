@@ -117,9 +117,9 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
-    name = req(node, "model", "string", what)
+    name: str = req(node, "model", "string", what)
     if name not in models:
-        raise RecipeError(f"{what}: unknown model '{name}'", node.get("model").span,
+        raise RecipeError(f"{what}: unknown model '{name}'", node.require("model").span,
                           expected="a model declared under `models:`" + (f" ({', '.join(models)})" if models else ""),
                           hint=did_you_mean(name, models) if models else "declare it: models: {writer: {base_url: …, model: …}}",
                           code="E2009")
@@ -128,9 +128,9 @@ def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
 
 def _count(node: Node, key: str, what: str) -> int:
     low, high, default = COUNT_RANGES[key]
-    value = opt(node, key, "integer", what, default)
+    value: int = opt(node, key, "integer", what, default)
     if not low <= value <= high:
-        raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.get(key).span, code="E0008")
+        raise RecipeError(f"{what}: '{key}' must be between {low} and {high}", node.require(key).span, code="E0008")
     return value
 
 
@@ -156,10 +156,10 @@ def parse_generate(node: Node | None, models: dict[str, ModelConfig], task: Task
     check_keys(node, GENERATE_KEYS, what, required=["model"])
     field = opt(node, "field", "string", what, task.answer_field)
     if field in task.inputs:
-        raise RecipeError(f"{what}: '{field}' is an input of task '{task.id}', not an answer", node.get("field").span,
+        raise RecipeError(f"{what}: '{field}' is an input of task '{task.id}', not an answer", node.require("field").span,
                           expected=f"the answer field '{task.answer_field}' (the default)", code="E2010")
     if field not in fields:
-        raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.get("field").span,
+        raise RecipeError(f"{what}: field '{field}' is not mapped in `fields:`", node.require("field").span,
                           expected="one of: " + ", ".join(fields), hint=did_you_mean(field, fields), code="E2010")
     prompt, origin = _prompt(node, what)
     return LLMStep("generate", _model_ref(node, what, models), prompt=prompt, prompt_origin=origin, field=field,

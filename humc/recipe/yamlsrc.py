@@ -108,12 +108,12 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            mark: yaml.Mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]  # types-PyYAML leaves peek_event unannotated
             target = super().compose_node(parent, index)  # the anchored node itself, shared
             assert target is not None  # an undefined alias raises ComposerError
             return _Alias(target, mark)
         if self._depth >= MAX_YAML_DEPTH:
-            raise _TooDeep(self.peek_event().start_mark)
+            raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]  # types-PyYAML leaves peek_event unannotated
         self._depth += 1
         try:
             return super().compose_node(parent, index)
