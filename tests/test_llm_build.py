@@ -105,7 +105,8 @@ def test_generate_and_judge_nodes_build_a_dataset(tmp_path):
     assert "LLM this build: 18 request(s) sent, 0 cache hit(s)" in result.output
     card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
     assert "| test-model | 0.0 | 256 | 18 | dolly: answer generation; dolly: judge filter; ner: answer generation |" in card
-    assert sent == 4 + 3 + 3 + 8  # 4 dolly answers, 3 NER + 3 attempts of the invalid one, 8 verdicts
+    assert sent == 1 + 4 + 3 + 3 + 8  # the structured-output probe, 4 dolly answers, 3 NER + 3 attempts of the
+    #                                   invalid one, 8 verdicts
 
 
 def test_rebuild_sends_no_requests_and_judge_settings_reuse_cached_answers(tmp_path):
@@ -176,7 +177,7 @@ def test_the_dolly_llm_example_recipe_builds_against_an_openai_compatible_server
         recipe.write_text(recipe.read_text().replace("http://127.0.0.1:8000/v1", srv.base_url), encoding="utf-8")
         result = run(recipe, tmp_path)
         assert result.exit_code == 0, result.output
-        assert srv.request_count == 26  # one verdict per rendered record; no response was missing
+        assert srv.request_count == 1 + 26  # the probe, one verdict per rendered record; no response was missing
     out = pq.read_table(tmp_path / "out" / "dolly-llm" / "data").to_pylist()
     assert len(out) == 26 and {r["task"] for r in out} == {"generalist"}
 

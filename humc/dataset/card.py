@@ -61,6 +61,7 @@ class CardInfo:
     user_template: str | None = None
     split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
     dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
+    llm_steps: list[dict[str, Any]] = field(default_factory=list)  # per generate/judge node: valid answers, scores
 
     @property
     def total(self) -> int:
@@ -244,7 +245,19 @@ def _section_llms(info: CardInfo) -> list[str]:
     keys: list[str] = []
     for m in llms:
         keys += [k for k in m if k not in keys]
-    return lines + _table(keys, [[m.get(k, "") for k in keys] for m in llms]) + [""]
+    return lines + _table(keys, [[m.get(k, "") for k in keys] for m in llms]) + [""] + _llm_step_lines(info)
+
+
+def _llm_step_lines(info: CardInfo) -> list[str]:
+    """Valid answers per build-time LLM step, and what the judge kept: how well the model did, stated."""
+    if not info.llm_steps:
+        return []
+    rows = [[s["node"], s["form"], f"{s['valid']}/{s['asked']}" + (f" ({s['valid_rate']:.1%})" if s["asked"] else ""),
+             " ".join(f"{k}:{v}" for k, v in s.get("scores", {}).items()),
+             f"score < {s['min_score']}: {s['judge_dropped']} ({(s['judge_dropped_share'] or 0):.1%})" if "min_score" in s else "",
+             ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())] for s in info.llm_steps]
+    return _table(["step", "structured output", "valid answers", "judge scores", "judge dropped", "dropped records"],
+                  rows) + [""]
 
 
 def _section_provenance(info: CardInfo) -> list[str]:
