@@ -253,6 +253,8 @@ CODES: dict[str, Code] = _codes(
     ("E4202", "template failed", "A template failed while rendering a record."),
     ("E4301", "LLM endpoint failed", "An LLM endpoint failed for good after retries (unreachable, auth, 5xx)."),
     ("E4302", "LLM request rejected", "One LLM request was rejected for a reason of its own; the record is dropped."),
+    ("E4303", "structured output rejected", "The server rejects the `structured_output` form the model forces "
+              "(json_schema or json_object); `auto` picks the best form it accepts (docs/llm.md)."),
     ("E4401", "cache problem", "The build cache cannot be used; `humc cache clean` empties it."),
     # E5xxx: publishing
     ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),

@@ -6,6 +6,14 @@ It behaves like a vLLM / OpenAI endpoint as far as humc's LLM client can tell:
 * ``GET /v1/models`` lists the served models;
 * errors use OpenAI's body shape ``{"error": {"message", "type", "param", "code"}}``.
 
+Structured outputs (``structured=``) follow one of three real servers: ``"json_schema"`` (OpenAI,
+vLLM, SGLang, Ollama's /v1: every ``response_format`` is accepted), ``"json_object+schema"``
+(llama-cpp-python 0.3: ``{"type": "json_object", "schema": …}`` is accepted, ``json_schema`` is
+refused with the HTTP 500 and pydantic ``literal_error`` it really sends) and ``"none"`` (a server
+without structured outputs: any ``response_format`` gets a 400). Like any obliging model, the
+server answers the request "Reply with the JSON object {"ok": true} …" (humc's probe) with exactly
+that, whatever the responder.
+
 Knobs: per-request latency, a number of concurrency *slots* (requests beyond the
 slot count wait in a queue, like a real server), injected 429s (with a
 ``Retry-After`` header) and 500s at deterministic rates, a scripted failure
@@ -36,6 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["LLMServer", "Reply", "default_responder", "value_for_schema"]
+
+STRUCTURED_BEHAVIOURS = ("json_schema", "json_object+schema", "none")
+PROBE_TEXT = 'Reply with the JSON object {"ok": true}'
 
 @dataclass
 class Reply:
@@ -179,7 +190,10 @@ class LLMServer:
                  fail_sequence: Iterable[int] = (), responder: Responder | None = None,
                  api_key: str | None = None, models: Iterable[str] | None = ("test-model",),
                  record_requests: bool = True, reported_model: str | None = None,
-                 system_fingerprint: str | None = None) -> None:
+                 system_fingerprint: str | None = None, structured: str = "json_schema") -> None:
+        if structured not in STRUCTURED_BEHAVIOURS:
+            raise ValueError(f"structured must be one of {STRUCTURED_BEHAVIOURS}")
+        self.structured = structured
         self.latency = latency
         self.slots = slots
         self.rate_429 = rate_429
@@ -365,6 +379,21 @@ class LLMServer:
                 return 500
         return 0
 
+    def _refuse_format(self, rf: Any) -> tuple[int, dict[str, str], Any] | None:
+        """The error a server of behaviour ``self.structured`` answers to this response_format (None: accepted)."""
+        if rf is None:
+            return None
+        kind = rf.get("type") if isinstance(rf, dict) else None
+        if self.structured == "none":
+            return _error(400, "response_format is not supported by this server", "invalid_request_error",
+                          param="response_format")
+        if self.structured == "json_object+schema" and kind not in ("text", "json_object"):
+            # what llama-cpp-python 0.3 really answers: its pydantic validation error, as an HTTP 500
+            return _error(500, "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+                               f"'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}",
+                          "internal_server_error")
+        return None
+
     async def _chat(self, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
         try:
             body = json.loads(raw or b"null")
@@ -400,6 +429,8 @@ class LLMServer:
         if self.models is not None and model not in self.models:
             return _error(404, f"The model `{model}` does not exist.", "invalid_request_error",
                           param="model", code="model_not_found")
+        if (refused := self._refuse_format(body.get("response_format"))) is not None:
+            return refused
         injected = self._injected(index)
         if injected == 429:
             return _error(429, "Rate limit reached; please retry later.", "rate_limit_error",
@@ -416,7 +447,7 @@ class LLMServer:
                     return _error(injected, "The server had an error while processing your request.",
                                   "server_error")
                 try:
-                    text = self.responder(body)
+                    text = '{"ok": true}' if PROBE_TEXT in _last_user_text(body) else self.responder(body)
                 except Exception as exc:  # a broken responder is a test bug: show it
                     return _error(500, f"responder failed: {exc!r}", "server_error")
             finally:

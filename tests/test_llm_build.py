@@ -109,7 +109,8 @@ def test_generate_and_judge_nodes_build_a_dataset(tmp_path):
     assert (f"| test-model | writer (test-model) | 0.0 | 256 | {today} | 18 | dolly: answer generation; "
             "dolly: judge filter; ner: answer generation |") in card
     assert "warning" not in result.output                                 # the server answered as asked
-    assert sent == 4 + 3 + 3 + 8  # 4 dolly answers, 3 NER + 3 attempts of the invalid one, 8 verdicts
+    assert sent == 1 + 4 + 3 + 3 + 8  # the structured-output probe, 4 dolly answers, 3 NER + 3 attempts of the
+    #                                   invalid one, 8 verdicts
 
 
 def test_the_card_names_the_model_that_answered_not_the_one_the_recipe_asked_for(tmp_path):
@@ -197,7 +198,7 @@ def test_the_dolly_llm_example_recipe_builds_against_an_openai_compatible_server
         recipe.write_text(recipe.read_text().replace("http://127.0.0.1:8000/v1", srv.base_url), encoding="utf-8")
         result = run(recipe, tmp_path)
         assert result.exit_code == 0, result.output
-        assert srv.request_count == 26  # one verdict per rendered record; no response was missing
+        assert srv.request_count == 1 + 26  # the probe, one verdict per rendered record; no response was missing
     out = pq.read_table(tmp_path / "out" / "dolly-llm" / "data").to_pylist()
     assert len(out) == 26 and {r["task"] for r in out} == {"generalist"}
 

@@ -136,8 +136,8 @@ def test_synth_proposes_valid_and_counts_invalid(recipe_path, server, tmp_path):
     assert "unknown answer operation 'reverse_rows'" in reasons
     assert "names column 'kind'" in reasons
     assert len(report.invalid) == 5
-    # 3 paraphrase requests (en_3 retried twice more) + guidelines + rules
-    assert sent == 3 + 2 + 1 + 1 == report.requests
+    # 3 paraphrase requests (en_3 retried twice more) + guidelines + rules, plus one structured-output probe
+    assert sent == 3 + 2 + 1 + 1 + 1 == report.requests + 1 and report.forms == {"writer": "json_schema"}
     assert report.stats["writer"].completion_tokens > 0
     t = [i for i in lock.items if i.kind == "template"]
     assert {i.base for i in t} == {"en_1", "en_2"} and all(i.status == "proposed" for i in t)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any
 from humc.errors import HumcError, RecipeError
 from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
+from humc.llm.structured import response_format, strict_object, string_list_schema
 from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.templating import render_template, syntax_problem, template_variables
 
@@ -49,6 +50,8 @@ class SynthReport:
     by_kind: Counter[str] = field(default_factory=Counter)  # kind -> new items
     stats: dict[str, LLMStats] = field(default_factory=dict)      # model alias -> client stats
     awaiting: int = 0                                   # items with status proposed after the merge
+    forms: dict[str, str] = field(default_factory=dict)           # model alias -> structured-output form used
+    answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # kind -> [valid, asked]
 
     @property
     def requests(self) -> int:
@@ -70,10 +73,13 @@ class SynthReport:
             lines.append(f"  invalid: {what}: {reason}")
         for note in self.notes:
             lines.append(f"  note: {note}")
+        if self.answers:
+            lines.append("  valid answers: " + ", ".join(f"{kind} {ok}/{n}" for kind, (ok, n) in sorted(self.answers.items())))
         for alias, s in sorted(self.stats.items()):
             lines.append(f"  model {alias}: {s.requests_sent} request(s), {s.cache_hits} cache hit(s), "
                          f"{s.prompt_tokens} prompt + {s.completion_tokens} completion token(s)"
-                         + (f", {s.retries} retries" if s.retries else ""))
+                         + (f", {s.retries} retries" if s.retries else "")
+                         + (f", structured output {self.forms[alias]}" if alias in self.forms else ""))
         return "\n".join(lines)
 
 
@@ -159,7 +165,7 @@ def _language(lang: str) -> str:
     return LANGUAGE_NAMES.get(lang, lang)
 
 
-def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int) -> LLMRequest:
+def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int, form: str = "off") -> LLMRequest:
     user = (
         f"Here is a Jinja2 instruction template for the task \"{entry.task.title or entry.task.id}\" "
         f"({entry.task.description.strip()}).\n\n<template>\n{tpl.text.strip()}\n</template>\n\n"
@@ -172,10 +178,11 @@ def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int) -> LL
         "- each paraphrase must differ from the original and from the others.\n"
         f'Answer with JSON: {{"paraphrases": ["<template 1>", ...]}} holding exactly {n} string(s).')
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, {"type": "json_object"})
+                      {"seed": seed}, response_format(form, "paraphrases", string_list_schema("paraphrases", n)))
 
 
-def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str], seed: int) -> LLMRequest:
+def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str], seed: int,
+                      form: str = "off") -> LLMRequest:
     assert entry.schema is not None  # guidelines are drafted only for entries with a label schema
     examples = "\n".join(f"- {label}: {text}" for label, text in seeds.items()) or "(none yet)"
     user = (
@@ -186,11 +193,12 @@ def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str
         f"{', '.join(missing)}. A definition says what the label covers (with short examples) and what it does "
         "not cover.\n"
         'Answer with JSON: {"<label>": "<definition>", ...} with exactly the labels asked for as keys.')
+    schema = strict_object({label: {"type": "string", "minLength": 1} for label in missing})
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, {"type": "json_object"})
+                      {"seed": seed}, response_format(form, "definitions", schema))
 
 
-def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int) -> LLMRequest:
+def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int, form: str = "off") -> LLMRequest:
     from humc.answers import ops as answerops
 
     ops = "\n".join(f"- {answerops.signature(name)}" for name in answerops.OPS)
@@ -212,7 +220,11 @@ def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int) -> LLMRe
         f"Propose {n} new preference rule(s), the sentence in {_language(entry.language)}.\n"
         'Answer with JSON: {"rules": [{"text": "<sentence>", "then": "<operations>", "when": "<condition or empty>"}]}')
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, {"type": "json_object"})
+                      {"seed": seed}, response_format(form, "rules", RULES_SCHEMA))
+
+
+RULES_SCHEMA = strict_object({"rules": {"type": "array", "minItems": 1, "items": strict_object(
+    {"text": {"type": "string", "minLength": 1}, "then": {"type": "string", "minLength": 1}, "when": {"type": "string"}})}})
 
 
 def _op_text(op: AnswerOp) -> str:
@@ -252,8 +264,8 @@ def _list_of(value: Any, key: str) -> Any:
     return value
 
 
-def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int) -> _Job:
-    req = paraphrase_request(entry, tpl, n, seed)
+def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int, form: str) -> _Job:
+    req = paraphrase_request(entry, tpl, n, seed, form)
     asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
@@ -287,8 +299,8 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
 
 
 def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list[str], seeds: dict[str, str],
-                   seed: int) -> _Job:
-    req = guideline_request(entry, missing, seeds, seed)
+                   seed: int, form: str) -> _Job:
+    req = guideline_request(entry, missing, seeds, seed, form)
     asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
@@ -336,8 +348,8 @@ def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str
     return None
 
 
-def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: set[str], seed: int) -> _Job:
-    req = rules_request(entry, n, names, seed)
+def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: set[str], seed: int, form: str) -> _Job:
+    req = rules_request(entry, n, names, seed, form)
     asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
 
@@ -375,7 +387,9 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
     return _Job(alias, "rule", entry, f"{entry.id}: preference rules", req, validate, parts, key)
 
 
-def plan_jobs(recipe: Recipe, report: SynthReport) -> list[_Job]:
+def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None = None) -> list[_Job]:
+    """The requests to send; ``forms`` is each model alias's structured-output form (default: off)."""
+    forms = forms or {}
     jobs: list[_Job] = []
     for entry in recipe.tasks:
         spec = entry.synth
@@ -386,9 +400,10 @@ def plan_jobs(recipe: Recipe, report: SynthReport) -> list[_Job]:
             raise RecipeError(f"task '{entry.id}': synth model '{spec.model}' is not declared under `models:`",
                               expected="one of: " + (", ".join(sorted(recipe.models)) or "(no models declared)"), code="E2009")
         entry = human_assets(entry)
+        form = forms.get(spec.model, "off")
         if spec.paraphrases > 0:
             for tpl in entry.templates:
-                jobs.append(_paraphrase_job(spec.model, cfg, entry, tpl, spec.paraphrases, spec.seed))
+                jobs.append(_paraphrase_job(spec.model, cfg, entry, tpl, spec.paraphrases, spec.seed, form))
         if spec.guidelines:
             if entry.schema is None or entry.task.schema_column is None:
                 report.notes.append(f"{entry.id}: task '{entry.task.id}' has no label schema; no guideline drafts")
@@ -401,10 +416,10 @@ def plan_jobs(recipe: Recipe, report: SynthReport) -> list[_Job]:
                 if not missing:
                     report.notes.append(f"{entry.id}: every label already has a definition; no guideline drafts")
                 else:
-                    jobs.append(_guideline_job(spec.model, cfg, entry, missing, defined, spec.seed))
+                    jobs.append(_guideline_job(spec.model, cfg, entry, missing, defined, spec.seed, form))
         if spec.rules > 0:
             names = rule_names(entry, recipe.constants)
-            jobs.append(_rules_job(spec.model, cfg, entry, spec.rules, names, spec.seed))
+            jobs.append(_rules_job(spec.model, cfg, entry, spec.rules, names, spec.seed, form))
     return jobs
 
 
@@ -458,8 +473,14 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     if jobs:
         root.mkdir(parents=True, exist_ok=True)
         with open_cache(root / "llm") as cache:
+            clients = {alias: LLMClient(recipe.models[alias], cache) for alias in by_alias}
+            report.forms = {alias: client.structured_form() for alias, client in clients.items()}
+            jobs = plan_jobs(recipe, SynthReport(path), report.forms)  # the same jobs, asking in each model's form
+            by_alias = {}
+            for job in jobs:
+                by_alias.setdefault(job.alias, []).append(job)
             for alias, group in by_alias.items():
-                client = LLMClient(recipe.models[alias], cache)
+                client = clients[alias]
                 report.stats[alias] = client.stats
                 for job, value in zip(group, _run(client, group), strict=True):
                     results[id(job)] = value
@@ -467,6 +488,8 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     changed = False
     for job in jobs:
         value = results.get(id(job))
+        report.answers[job.kind][1] += 1
+        report.answers[job.kind][0] += value is not None
         if value is None:
             reason = job.last_error[-1] if job.last_error else "the reply was not valid JSON"
             report.invalid.append((job.what, f"no valid answer after {ATTEMPTS} attempt(s): {reason}"))

@@ -27,12 +27,17 @@ from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
 from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
+from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
 from humc.templating import render_template
 
 JSON_SPEC = formats.FormatSpec("json")
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
+# Notes of the node, read back by dataset/cardinfo.py (``llm_step_stats``) for the summary and the card:
+ASKED_NOTE = "llm answers asked in form "    # + structured-output form ("text" for free text): records asked
+VALID_NOTE = "llm valid answers"             # records whose answer passed the checks
+SCORE_NOTE = "judge score "                  # + 1..5: the judge's score histogram
 
 
 def _builtin_prompt(step: LLMStep) -> Path:
@@ -64,6 +69,7 @@ class StepRunner:
     step: LLMStep
     entry: TaskEntry
     client: LLMClient
+    form: str | None = None        # structured-output form of the endpoint, resolved when first needed
     prompt: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,13 +79,33 @@ class StepRunner:
     def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> StepRunner:
         return cls(step, entry, LLMClient(model, open_cache(cache_dir / LLM_FOLDER)))
 
+    def structured_form(self) -> str:
+        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that sends a
+        schema, after its prompts rendered: a free-text step or a prompt that fails sends nothing."""
+        if self.form is None:
+            self.form = self.client.structured_form()
+        return self.form
+
+    def response_format(self) -> dict[str, Any] | None:
+        """What each request of this step asks for: a verdict, the task's answer table, or free text (None)."""
+        if self.step.kind == "judge":
+            return response_format(self.structured_form(), "verdict", VERDICT_SCHEMA)
+        if not is_structured(self.entry):
+            return None
+        return response_format(self.structured_form(), "answer", answer_schema(self.entry.task.columns, self.entry.task.cardinality))
+
     def close(self) -> None:
         if self.client.cache is not None:
             self.client.cache.close()
 
     def run(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
         before, dropped_before = self.client.stats.as_dict(), self.cache_dropped()
+        asked = len(chunk) if self.step.kind == "judge" else sum(map(self._needs_answer, chunk))
         records, notes = (self._generate if self.step.kind == "generate" else self._judge)(chunk)
+        if asked:
+            form = "text" if self.step.kind == "generate" and not is_structured(self.entry) else self.structured_form()
+            notes[ASKED_NOTE + form] += asked
+            notes[VALID_NOTE] += asked - sum(v for k, v in notes.items() if k.startswith("dropped:") and "judge score" not in k)
         after = self.client.stats.as_dict()
         for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
                            ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
@@ -106,7 +132,7 @@ class StepRunner:
     def _generate(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
         notes: Counter[str] = Counter()
         field = self.step.field or self.entry.task.answer_field
-        todo = [r for r in chunk if self.step.overwrite or r.get(field) in (None, "", [])]
+        todo = [r for r in chunk if self._needs_answer(r)]
         outcomes = dict(zip(map(id, todo), self._answers(todo), strict=True)) if todo else {}
         out = []
         for record in chunk:
@@ -125,31 +151,40 @@ class StepRunner:
         task = self.entry.task
         return [value] if field == task.answer_field and task.answer_is_list and not isinstance(value, list) else value
 
+    def _needs_answer(self, record: Mapping[str, Any]) -> bool:
+        return self.step.overwrite or record.get(self.step.field or self.entry.task.answer_field) in (None, "", [])
+
     def _answers(self, records: list[dict[str, Any]]) -> list[Outcome]:
-        requests = [LLMRequest(self._messages(r)) for r in records]
+        messages = [self._messages(r) for r in records]
+        rf = self.response_format()
+        requests = [LLMRequest(m, response_format=rf) for m in messages]
         if not is_structured(self.entry):
             return self.client.run_outcomes(requests)
         task = self.entry.task
 
         def validate(value: Any) -> str | None:
             try:
-                formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality)
+                formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
             except FormatParseError as exc:
                 return exc.message
             return None
 
         outcomes = self.client.run_outcomes(requests, json_mode=True, validate=validate, attempts=self.step.attempts)
-        return [o if o.value is None else Outcome(_as_field_value(o.value, task.columns, task.cardinality))
+        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), task.columns, task.cardinality))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
 
     def _judge(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
         notes: Counter[str] = Counter()
-        verdicts = self.client.run_outcomes([LLMRequest(self._messages(r)) for r in chunk], json_mode=True,
+        messages = [self._messages(r) for r in chunk]
+        rf = self.response_format()
+        verdicts = self.client.run_outcomes([LLMRequest(m, response_format=rf) for m in messages], json_mode=True,
                                             validate=_check_verdict, attempts=self.step.attempts)
         kept = []
         for record, verdict in zip(chunk, verdicts, strict=True):
+            if verdict.value is not None:
+                notes[f"{SCORE_NOTE}{int(verdict.value['score'])}"] += 1
             if verdict.value is None:
                 notes[f"dropped: judge {verdict.reason}"] += 1
             elif int(verdict.value["score"]) < self.step.min_score:
@@ -175,6 +210,13 @@ def model_warnings(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> li
                 lines.append(f"{node}: the recipe asks model '{step.model}' for '{asked}', but the server answered "
                              f"as {who}; the card names the model that answered")
     return lines
+
+
+def unwrap_answers(value: Any) -> Any:
+    """A list answer sent as ``{"answers": [...]}`` (a schema's root is an object) -> the list."""
+    if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
+        return value["answers"]
+    return value
 
 
 def _check_verdict(value: Any) -> str | None:

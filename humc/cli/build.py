@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console, JustifyMethod
@@ -16,6 +17,7 @@ from humc.build.compiler import DryRun, build, dry_run, load_recipe, node_states
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
+from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
 
@@ -147,6 +149,25 @@ def print_summary(result: BuildResult) -> None:
         err.print(f"LLM this build: {llm['llm requests']} request(s) sent, {llm['llm cache hits']} cache hit(s), "
                   f"{llm['llm retries']} retry(ies), {llm['prompt tokens']} prompt + "
                   f"{llm['completion tokens']} completion token(s)")
+        for line in llm_step_lines(llm_step_stats(result.plan.recipe, result.metas)):
+            err.print(line, markup=False)
+
+
+def llm_step_lines(steps: list[dict[str, Any]]) -> list[str]:
+    """One line per generate/judge node: valid answers (rate, form), the judge's scores, threshold and drops."""
+    lines = []
+    for s in steps:
+        if not s["asked"]:
+            continue
+        line = f"  {s['node']}: {s['valid']}/{s['asked']} valid answer(s) ({s['valid_rate']:.1%}), structured output {s['form']}"
+        if "min_score" in s:
+            line += (f"; scores {' '.join(f'{k}:{v}' for k, v in s['scores'].items())}; min_score {s['min_score']} "
+                     f"dropped {s['judge_dropped']} ({s['judge_dropped_share']:.1%})")
+        other = {k: v for k, v in s["dropped"].items() if not k.startswith("judge score")}
+        if other:
+            line += "; dropped " + ", ".join(f"{k}: {v}" for k, v in other.items())
+        lines.append(line)
+    return lines
 
 
 def print_problems(rows: list[ProblemRow], echo: Callable[[str], None]) -> None:

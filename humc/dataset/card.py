@@ -71,6 +71,7 @@ class CardInfo:
     humc_url: str | None = None    # the project URL of the installed humc's metadata; no link without one
     locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted
     lockfile: str | None = None    # the lockfile's name, when the recipe has one
+    llm_steps: list[dict[str, Any]] = field(default_factory=list)  # per generate/judge node: valid answers, scores
 
     @property
     def total(self) -> int:
@@ -153,8 +154,16 @@ def card_variables(info: CardInfo) -> dict[str, Any]:
     variables.update(total=info.total, size_category=size_category(info.total), llms=llms,
                      llm_keys=_keys(llms), length_keys=_keys(info.length_stats.values()),
                      task_totals=dict(sorted(totals.items())), tasks=sorted({t for c in info.task_counts.values() for t in c}),
-                     recipe_fence=_fence(info.recipe_text))
+                     recipe_fence=_fence(info.recipe_text), llm_step_rows=_llm_step_rows(info))
     return variables
+
+
+def _llm_step_rows(info: CardInfo) -> list[list[str]]:
+    """Valid answers per build-time LLM step, and what the judge kept: how well the model did, stated."""
+    return [[s["node"], s["form"], f"{s['valid']}/{s['asked']}" + (f" ({s['valid_rate']:.1%})" if s["asked"] else ""),
+             " ".join(f"{k}:{v}" for k, v in s.get("scores", {}).items()),
+             f"score < {s['min_score']}: {s['judge_dropped']} ({(s['judge_dropped_share'] or 0):.1%})" if "min_score" in s else "",
+             ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())] for s in info.llm_steps]
 
 
 def _keys(rows: Any) -> list[str]:
@@ -183,7 +192,8 @@ def default_body(info: CardInfo) -> str:
 
 
 CARD_EXTRA_VARIABLES = ("body",)  # given to a user template besides card_variables(info)
-DERIVED_VARIABLES = ("total", "size_category", "llms", "llm_keys", "length_keys", "task_totals", "tasks", "recipe_fence")
+DERIVED_VARIABLES = ("total", "size_category", "llms", "llm_keys", "length_keys", "task_totals", "tasks", "recipe_fence",
+                     "llm_step_rows")
 
 
 def card_variable_names() -> tuple[str, ...]:

@@ -60,6 +60,7 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         humc_url=project_url(),
         locked=locked_rows(recipe.locked),
         lockfile=recipe.lock_path.name if recipe.lock_path is not None else None,
+        llm_steps=llm_step_stats(recipe, metas),
     )
 
 
@@ -78,6 +79,35 @@ def project_url() -> str | None:
         urls[label.strip().lower()] = url.strip()
     url = next((urls[k] for k in _URL_LABELS if urls.get(k)), None) or next(iter(meta.get_all("Home-page") or []), None)
     return url if url and url.startswith("https://") else None
+
+
+ASKED_NOTE = "llm answers asked in form "   # notes of the generate/judge nodes (build/llmsteps.py)
+VALID_NOTE = "llm valid answers"
+SCORE_NOTE = "judge score "
+
+
+def llm_step_stats(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per generate/judge node: records asked, valid answers and their rate, the structured-output form; for a judge
+    also its score histogram, threshold and the records (and share) it dropped. Weak models stay visible."""
+    rows = []
+    for e in recipe.tasks:
+        for step in (e.generate, e.judge):
+            if step is None:
+                continue
+            node = f"{e.id}/{step.kind}"
+            notes = metas.get(node, {}).get("notes", {})
+            forms = {k[len(ASKED_NOTE):]: int(v) for k, v in notes.items() if k.startswith(ASKED_NOTE) and v}
+            asked, valid = sum(forms.values()), int(notes.get(VALID_NOTE, 0))
+            row: dict[str, Any] = {"node": node, "model": recipe.models[step.model].model, "form": ", ".join(sorted(forms)),
+                                   "asked": asked, "valid": valid, "valid_rate": round(valid / asked, 4) if asked else None,
+                                   "dropped": {k.removeprefix("dropped: "): int(v) for k, v in notes.items()
+                                               if k.startswith("dropped") and v}}
+            if step.kind == "judge":
+                low = sum(v for k, v in row["dropped"].items() if k.startswith("judge score"))
+                row.update(min_score=step.min_score, scores={s: int(notes.get(f"{SCORE_NOTE}{s}", 0)) for s in range(1, 6)},
+                           judge_dropped=low, judge_dropped_share=round(low / asked, 4) if asked else None)
+            rows.append(row)
+    return rows
 
 
 PROBLEM_NOTE = "problem: "  # the build's per-reason problem counters (build/problems.py)

@@ -46,6 +46,17 @@ from typing import Any, TypeVar
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected
 from humc.llm.provenance import ServedBy, served_by
+from humc.llm.structured import (
+    CANDIDATES,
+    MODES,
+    PROBE_PROMPT,
+    PROBE_SCHEMA,
+    REJECTED_STATUSES,
+    RESOLVED,
+    probe_answer_ok,
+    probe_key,
+    response_format,
+)
 
 CACHE_VERSION = "llm-v1"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
@@ -123,6 +134,7 @@ class ModelConfig:
     backoff_base: float = 0.5      # first backoff (seconds), doubled per retry
     backoff_max: float = 30.0      # cap of one backoff (Retry-After may ask for more)
     max_retry_after: float = 300.0  # never wait longer than this on a Retry-After
+    structured_output: str = "auto"  # auto | json_schema | json_object | off (humc.llm.structured)
 
     def __post_init__(self) -> None:
         problem = api_key_env_problem(self.api_key_env)
@@ -133,6 +145,9 @@ class ModelConfig:
             raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}", code="E0008")
         if self.max_retries < 0:
             raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}", code="E0008")
+        if self.structured_output not in MODES:
+            raise LLMError(f"model '{self.name}': unknown structured_output '{self.structured_output}'",
+                           expected=" | ".join(MODES), code="E0008")
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> ModelConfig:
@@ -243,6 +258,14 @@ class _Retryable(Exception):
         self.reason = reason
         self.retry_after = retry_after
         self.detail = detail
+
+
+class _Unreachable(Exception):
+    """The endpoint could not be reached while probing structured outputs."""
+
+    def __init__(self, error: LLMError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -524,6 +547,90 @@ class LLMClient:
                              "and that base_url ends with /v1")
 
     # -- structured outputs -----------------------------------------------------------
+
+    def structured_form(self) -> str:
+        """The form in which this endpoint gets answer schemas (``humc.llm.structured``): ``off`` as configured,
+        else the stored probe result, else probed now (sync; one tiny request per form tried) and stored.
+        Raises LLMError E4303 when the server rejects a forced form."""
+        cfg = self.config
+        if cfg.structured_output == "off":
+            return "off"
+        key = probe_key(_safe_url(cfg.base_url), cfg.model, cfg.structured_output)
+        last_key = probe_key("", cfg.model, cfg.structured_output)  # the last endpoint's answer for this model
+        stored, last = (self.cache.get(key), self.cache.get(last_key)) if self.cache is not None else (None, None)
+        if isinstance(stored, dict) and stored.get("form") in RESOLVED:
+            return str(stored["form"])
+        offline = last["form"] if isinstance(last, dict) and last.get("form") in RESOLVED else None
+        try:
+            form, rejected = asyncio.run(self._probe_all(connect_retries=0 if offline else cfg.max_retries))
+        except _Unreachable as exc:
+            if offline is None:
+                raise exc.error from None
+            return str(offline)  # an unreachable endpoint: the form last detected for this model, so a cached build replays
+        if form is None:
+            where = f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)})"
+            raise LLMError(f"{where}: the server does not accept structured_output {cfg.structured_output}: "
+                           + "; ".join(f"{f}: {r}" for f, r in rejected.items()), code="E4303",
+                           expected="a structured-output form this server accepts (see docs/llm.md)",
+                           hint="set `structured_output: auto` to use the best form the server accepts, or `off`")
+        if self.cache is not None:
+            self.cache.set(key, {"form": form, "rejected": rejected})
+            self.cache.set(last_key, {"form": form})
+        return form
+
+    async def _probe_all(self, connect_retries: int) -> tuple[str | None, dict[str, str]]:
+        """The first candidate form the server accepts and honours (None: none), and why the others failed."""
+        rejected: dict[str, str] = {}
+        try:
+            self._ensure()
+            for form in CANDIDATES[self.config.structured_output]:
+                reason = await self._probe(form, connect_retries)
+                if reason is None:
+                    return form, rejected
+                rejected[form] = reason
+        finally:
+            await self.aclose()
+        return ("off" if self.config.structured_output == "auto" else None), rejected
+
+    async def _probe(self, form: str, connect_retries: int) -> str | None:
+        """Why the server does not take ``form`` (None when it answers the probe as asked); endpoint-wide
+        failures (auth, unknown model, retries exhausted) raise LLMError."""
+        import openai
+        from openai.types.chat import ChatCompletion
+
+        cfg = self.config
+        body: dict[str, Any] = {"model": cfg.model, "messages": [{"role": "user", "content": PROBE_PROMPT}],
+                                "max_tokens": 16, "temperature": 0}
+        rf = response_format(form, "probe", PROBE_SCHEMA)
+        if rf is not None:
+            body["response_format"] = rf
+        for attempt in range(cfg.max_retries + 1):
+            try:
+                assert self._sem is not None
+                async with self._sem:
+                    completion = await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            except openai.APIStatusError as exc:
+                if exc.status_code in REJECTED_STATUSES and (exc.status_code < 500 or attempt):  # a 5xx: once more
+                    return f"HTTP {exc.status_code}: {_redact(_server_message(exc), cfg.api_key())[:300]}"
+                try:
+                    retry = self._classify(exc)
+                except RequestRejected as rej:
+                    return rej.message
+                if attempt == cfg.max_retries:
+                    raise LLMError(f"model '{cfg.name}': probing structured outputs: {retry.detail}") from None
+                await asyncio.sleep(max(retry.retry_after or 0.0, cfg.backoff_base * 2 ** attempt))
+                continue
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                retry = self._classify(exc)
+                if attempt >= connect_retries:
+                    raise _Unreachable(LLMError(f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): "
+                                                f"{retry.detail}", hint="is the server running?")) from None
+                await asyncio.sleep(cfg.backoff_base * 2 ** attempt)
+                continue
+            problem = completion_problem(completion)
+            text = None if problem else completion.choices[0].message.content
+            return None if probe_answer_ok(text) else "accepted, but the answer does not follow the schema"
+        return "no answer"  # pragma: no cover - the loop returns or raises
 
     async def complete_json(self, req: LLMRequest, validate: Validator | None = None,
                             attempts: int = 3, *, responses: list[LLMResponse] | None = None) -> Any | None:

@@ -59,6 +59,8 @@ DESCRIPTIONS: dict[str, str] = {
     "model.max_retries": "Retries of 429/5xx/timeouts and malformed answers.",
     "model.timeout": "Seconds per request.",
     "model.api_key_env": "Name of the environment variable holding the API key (default OPENAI_API_KEY).",
+    "model.structured_output": "How answer schemas reach the server: auto (probe once: json_schema, else json_object "
+                               "+ schema, else json_object, else off), json_schema, json_object or off.",
     "task.id": "Entry id (default: the task name); must be unique.",
     "task.task": "A stdlib task: see `humc stdlib tasks`.",
     "task.source": "A source id declared under `sources:`.",
@@ -150,7 +152,7 @@ TYPES: dict[str, Schema] = {
     "model.base_url": STRING, "model.model": STRING, "model.concurrency": POSITIVE,
     "model.params": {"type": "object", "propertyNames": {"not": {"enum": list(validate_llm.RESERVED_PARAMS)}}},
     "model.max_retries": {"type": "integer", "minimum": 0}, "model.timeout": {"type": "number", "exclusiveMinimum": 0},
-    "model.api_key_env": STRING,
+    "model.api_key_env": STRING, "model.structured_output": {"enum": list(validate_llm.STRUCTURED_MODES)},
     "task.id": STRING, "task.task": STRING, "task.source": STRING, "task.where": STRING, "task.labels": STRINGS,
     "task.variants_per_record": POSITIVE, "task.seed": {"type": "integer"},
     "sample.n": POSITIVE, "sample.seed": {"type": "integer"},

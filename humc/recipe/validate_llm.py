@@ -7,6 +7,7 @@
         params: {temperature: 0.7, max_tokens: 512}
         concurrency: 16                          # requests in flight
         api_key_env: OPENAI_API_KEY              # the key itself is only ever read from the environment
+        structured_output: auto                  # auto | json_schema | json_object | off (docs/llm.md)
     tasks:
       - id: dolly
         synth: {model: writer, paraphrases: 2, guidelines: true, rules: 1}
@@ -27,11 +28,13 @@ from typing import Any
 from humc.errors import LLMError, RecipeError, SecretError, Span, did_you_mean
 from humc.ir import LLMStep, SynthSpec, TaskDef
 from humc.llm.client import ModelConfig, api_key_env_problem, looks_like_secret
+from humc.llm.structured import MODES
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.yamlsrc import Node
 from humc.templating import template_problem
 
-MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env"]
+MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env", "structured_output"]
+STRUCTURED_MODES = MODES  # structured_output: auto | json_schema | json_object | off (humc.llm.structured)
 SECRET_KEYS = ("api_key", "key", "token", "password", "authorization")
 SYNTH_KEYS = ["model", "paraphrases", "guidelines", "rules", "seed"]
 GENERATE_KEYS = ["model", "prompt", "field", "overwrite", "attempts"]
@@ -62,6 +65,12 @@ def _model(name: str, node: Node) -> ModelConfig:
     if timeout is not None and (not isinstance(timeout.value, (int, float)) or isinstance(timeout.value, bool)
                                 or not 0 < timeout.value < math.inf):
         raise RecipeError(f"{what}: 'timeout' must be a positive number of seconds", timeout.span, code="E0008")
+    mode = node.get("structured_output")
+    if mode is not None and mode.value is False:  # YAML 1.1 reads a bare `off` as false
+        mode.value = "off"
+    if mode is not None and mode.value not in MODES:
+        raise RecipeError(f"{what}: unknown structured_output {mode.value!r}", mode.span, expected=" | ".join(MODES),
+                          hint=did_you_mean(str(mode.value), MODES), code="E0008")
     for key in ("concurrency", "max_retries"):
         child = node.get(key)
         if child is not None and (type(child.value) is not int or child.value < (1 if key == "concurrency" else 0)):
@@ -73,7 +82,8 @@ def _model(name: str, node: Node) -> ModelConfig:
             "params": dict(params), "concurrency": opt(node, "concurrency", "integer", what),
             "max_retries": opt(node, "max_retries", "integer", what),
             "timeout": opt(node, "timeout", "number", what),
-            "api_key_env": opt(node, "api_key_env", "string", what)}.items() if v is not None})
+            "api_key_env": opt(node, "api_key_env", "string", what),
+            "structured_output": opt(node, "structured_output", "string", what)}.items() if v is not None})
     except LLMError as exc:
         raise RecipeError(exc.message, node.span, expected=exc.expected) from None
 
@@ -196,4 +206,5 @@ def _prompt(node: Node, what: str) -> tuple[str | None, Span | None]:
 
 def model_settings(config: ModelConfig) -> dict[str, Any]:
     """What about a model changes its answers (for fingerprints and the dataset card): never the key or URL."""
-    return {"model": config.model, "params": dict(sorted(config.params.items()))}
+    return {"model": config.model, "params": dict(sorted(config.params.items())),
+            "structured_output": config.structured_output}
