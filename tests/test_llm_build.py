@@ -119,7 +119,7 @@ def test_the_card_names_the_model_that_answered_not_the_one_the_recipe_asked_for
         result = run(recipe, tmp_path)
         assert result.exit_code == 0, result.output
         again = run(recipe, tmp_path)                                     # answers replayed from the cache
-    assert again.exit_code == 0 and srv.request_count == 18
+    assert again.exit_code == 0 and srv.request_count == 1 + 18  # the structured-output probe, then the answers
     card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
     assert "| smollm2-135m-q8 | writer (test-model) | 0.0 | 256 | fp_b1234 |" in card
     assert "| test-model |" not in card                                   # never credited to the model asked for
