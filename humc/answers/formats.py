@@ -60,20 +60,21 @@ SETTINGS: dict[str, Setting] = {
     "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True),
     "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True),
 }
-SINGLE_COLUMN_CODECS = frozenset({"text"})
-CODEC_SETTINGS: dict[str, frozenset[str]] = {
-    "json": frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact"}),
-    "jsonl": frozenset({"shuffle_keys", "key_case", "ensure_ascii"}),
-    "tuples": frozenset(),
-    "markdown_table": frozenset({"key_case"}),
-    "markdown_list": frozenset({"key_case"}),
-    "natural": frozenset({"key_case"}),
-    "text": frozenset(),
-}
-
-
 def codec_names() -> tuple[str, ...]:
-    return tuple(CODEC_SETTINGS)
+    return tuple(CODECS)
+
+
+def is_single_column(codec: str) -> bool:
+    """Whether a codec holds one answer column only (such as ``text``)."""
+    return CODECS[codec].single_column
+
+
+def empty_is_expressible(codec: str, cardinality: str) -> bool:
+    """Whether the codec's own rendering of "no answer" is what its instruction sentence promises
+    even without an `empty_as` rule (an empty list, "There is no answer.", "(none)", a bare header,
+    nothing for JSON lines). Elsewhere — a JSON object, a quoted string, a bare value — an empty
+    answer would contradict the instruction ("null" where an object is asked for)."""
+    return cardinality in CODECS[codec].empty_expressible
 
 
 def modifier_names() -> tuple[str, ...]:
@@ -91,9 +92,9 @@ def check_spec(spec: FormatSpec) -> None:
 
 
 def settings(spec: FormatSpec) -> dict[str, Any]:
-    if spec.codec not in CODEC_SETTINGS:
-        raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODEC_SETTINGS), code="E2006")
-    allowed = CODEC_SETTINGS[spec.codec]
+    if spec.codec not in CODECS:
+        raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODECS), code="E2006")
+    allowed = CODECS[spec.codec].settings
     out: dict[str, Any] = {}
     for name, value in spec.options.items():
         out[name] = _checked(spec.codec, allowed, name, value, "option")
@@ -163,9 +164,15 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
 
 @dataclass(frozen=True)
 class Codec:
+    """Everything about one answer format, in one place: adding a format is one entry in ``CODECS`` (plus its
+    instruction sentences, which are data: ``stdlib/variants/<name>.yaml``)."""
+
     render: Callable[[AnswerTable, dict[str, Any], random.Random], str]
     parse: Callable[[str, Row, str], list[Row]]
     empty: Callable[..., str | None]  # (cardinality, language) -> text of an empty answer; None: render normally
+    settings: frozenset[str] = frozenset()          # the modifiers that apply (shuffle_keys, indent, …)
+    empty_expressible: frozenset[str] = frozenset({"one", "many"})  # cardinalities whose empty rendering is promised
+    single_column: bool = False                     # holds one answer column only
 
 
 def _unfence(text: str) -> str:
@@ -477,12 +484,18 @@ def _single_column(fields: Sequence[str]) -> None:
         raise FormatParseError(f"the text format holds one column, not {len(fields)} ({', '.join(fields)})")
 
 
+_MANY = frozenset({"many"})
+_NONE: frozenset[str] = frozenset()
 CODECS: dict[str, Codec] = {
-    "json": Codec(_render_json, _parse_json, lambda card, lang="en": "null" if card == "one" else "[]"),
-    "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card, lang="en": ""),
-    "tuples": Codec(_render_tuples, _parse_tuples, lambda card, lang="en": "None" if card == "one" else "[]"),
-    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card, lang="en": None),
-    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card, lang="en": NONE_ITEM),
-    "natural": Codec(_render_natural, _parse_natural, lambda card, lang="en": PHRASINGS.get(lang, PHRASINGS["en"]).none),
-    "text": Codec(_render_text, _parse_text, lambda card, lang="en": ""),
+    "json": Codec(_render_json, _parse_json, lambda card, lang="en": "null" if card == "one" else "[]",
+                  frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact"}), _MANY),
+    "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card, lang="en": "",
+                   frozenset({"shuffle_keys", "key_case", "ensure_ascii"})),
+    "tuples": Codec(_render_tuples, _parse_tuples, lambda card, lang="en": "None" if card == "one" else "[]",
+                    frozenset(), _MANY),
+    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card, lang="en": None, frozenset({"key_case"})),
+    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card, lang="en": NONE_ITEM, frozenset({"key_case"})),
+    "natural": Codec(_render_natural, _parse_natural, lambda card, lang="en": PHRASINGS.get(lang, PHRASINGS["en"]).none,
+                     frozenset({"key_case"})),
+    "text": Codec(_render_text, _parse_text, lambda card, lang="en": "", frozenset(), _NONE, single_column=True),
 }

@@ -18,6 +18,7 @@ from humc.build.compiler import load_recipe
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
 from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_lock, lock_path_for, recipe_path_for, rule_names, save_lock
+from humc.recipe.rules import rule_problem
 from humc.templating import syntax_problem
 
 
@@ -188,29 +189,10 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
     if entry is not None:
         reason = check_rule(entry, sentence, then, when, rule_names(entry, ctx.constants))
     else:
-        reason = _check_rule_alone(sentence, then, when)
+        reason = rule_problem(sentence, then, when)
     if reason is not None or not isinstance(sentence, str) or not isinstance(then, str):
         raise HumcError(f"the edited rule is invalid: {reason or 'text and then must be strings'}")
     return replace(item, text=sentence.strip(), then=then.strip(), when=when.strip() if when else None, edited=True)
-
-
-def _check_rule_alone(text: Any, then: Any, when: Any) -> str | None:
-    from humc.expr import Source, check_functions, parse_expr, parse_pipeline
-    from humc.recipe.stdlib import compile_ops
-
-    if not isinstance(text, str) or not text.strip():
-        return "`text` must be a non-empty sentence"
-    if not isinstance(then, str) or not then.strip():
-        return "`then` must be answer operations"
-    try:
-        if when:
-            src = Source(str(when))
-            check_functions(parse_expr(src.text, src), src)
-        src = Source(then.strip())
-        compile_ops(parse_pipeline(src.text, src), src)
-    except HumcError as exc:
-        return exc.message
-    return None
 
 
 # ----------------------------------------------------------------------------- the loop

@@ -30,7 +30,8 @@ from humc.errors import HumcError, RecipeError
 from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import response_format, strict_object, string_list_schema
-from humc.recipe.lockfile import Lockfile, LockItem, compile_rule, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
+from humc.recipe.lockfile import Lockfile, LockItem, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
+from humc.recipe.rules import rule_problem
 from humc.templating import render_template, syntax_problem, template_variables
 
 ATTEMPTS = 3
@@ -335,17 +336,7 @@ def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list
 
 def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str]) -> str | None:
     """Why a proposed rule is invalid (None when it compiles for this entry)."""
-    if not isinstance(text, str) or not text.strip():
-        return "`text` must be a non-empty sentence"
-    if not isinstance(then, str) or not then.strip():
-        return "`then` must be answer operations, e.g. sort_by_position(\"span\")"
-    if when is not None and not isinstance(when, str):
-        return "`when` must be a condition string"
-    try:
-        compile_rule(when, then, entry.task, names=names)
-    except HumcError as exc:
-        return exc.message + (f" (expected {exc.expected})" if exc.expected and len(exc.expected) < 120 else "")
-    return None
+    return rule_problem(text, then, when, entry.task, names)
 
 
 def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: set[str], seed: int, form: str) -> _Job:

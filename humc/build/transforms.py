@@ -316,15 +316,6 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     return out
 
 
-# Formats whose own rendering of "no answer" is what their instruction sentence promises even
-# without an `empty_as` rule (an empty list, "There is no answer.", "(none)", a bare header,
-# nothing for JSON lines). Elsewhere — a JSON object, a quoted string, a bare value — an empty
-# answer would contradict the instruction ("null" where an object is asked for).
-EMPTY_EXPRESSIBLE = frozenset({("json", "many"), ("tuples", "many"), ("natural", "one"), ("natural", "many"),
-                               ("jsonl", "one"), ("jsonl", "many"), ("markdown_table", "one"),
-                               ("markdown_table", "many"), ("markdown_list", "one"), ("markdown_list", "many")})
-
-
 def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str) -> Problem | None:
     """An empty answer whose rendering the instruction does not promise."""
     if state.table.rows or state.empty is not None:
@@ -335,7 +326,7 @@ def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output
             return None
         return Problem("empty_answer", f"no answer: the instruction promises {declared!r}, the {variant.id} output "
                                        f"would be {output!r}")
-    if (variant.spec.codec, entry.task.cardinality) in EMPTY_EXPRESSIBLE:
+    if formats.empty_is_expressible(variant.spec.codec, entry.task.cardinality):
         return None
     return Problem("empty_answer", f"no answer: the {variant.id} format asks for a value, the output would be "
                                    f"{output!r}")

@@ -30,12 +30,12 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import COLUMN_OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
-from humc.expr import Source, check_functions, names_used, parse_expr, parse_pipeline
-from humc.ir import AnswerOp, Compiled, Guideline, LockedAsset, PreferenceRule, TaskDef, TaskEntry, Template
+from humc.expr import Source
+from humc.ir import Guideline, LockedAsset, PreferenceRule, TaskEntry, Template
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
-from humc.recipe.stdlib import compile_ops, digest
+from humc.recipe.rules import compile_rule
+from humc.recipe.stdlib import digest
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.templating import template_problem
 
@@ -332,31 +332,6 @@ def human_assets(entry: TaskEntry) -> TaskEntry:
 def rule_names(entry: TaskEntry, constants: Iterable[str] = ()) -> set[str]:
     """Names a rule's `when` may read: the mapped fields, the task inputs, constants and `answer`."""
     return {"answer", *(name for name, _ in entry.fields), *entry.task.inputs, *constants}
-
-
-def compile_rule(when: str | None, then: str, task: TaskDef, *, names: set[str] | None = None,
-                 when_src: Source | None = None, then_src: Source | None = None
-                 ) -> tuple[Compiled | None, tuple[AnswerOp, ...]]:
-    """Compile a rule's `when` / `then`; RecipeError (located when sources are) if invalid."""
-    compiled_when = None
-    if when is not None and str(when).strip():
-        src = when_src or Source(str(when).strip())
-        ast = parse_expr(src.text, src)
-        check_functions(ast, src)
-        if names is not None:
-            unknown = sorted(names_used(ast) - names)
-            if unknown:
-                raise RecipeError(f"the condition reads unknown name(s): {', '.join(unknown)}", src.span_of(0),
-                                  expected="one of: " + ", ".join(sorted(names)), code="E2001")
-        compiled_when = Compiled(ast, src)
-    src = then_src or Source(str(then).strip())
-    ops = compile_ops(parse_pipeline(src.text, src), src)
-    for op in ops:
-        if op.name in COLUMN_OPS and op.args and op.args[0] not in task.columns:
-            raise RecipeError(f"'{op.name}' names column '{op.args[0]}', which task '{task.id}' does not have",
-                              src.span_of(0), expected="one of: " + ", ".join(task.columns),
-                              hint=did_you_mean(str(op.args[0]), task.columns), code="E2005")
-    return compiled_when, ops
 
 
 def _src(item: LockItem, key: str, text: str) -> Source:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from humc.answers import formats
-from humc.answers import ops as answerops
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
-from humc.ir import AnswerOp, Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
+from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.rules import compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_utf8
 from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
@@ -178,35 +178,6 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
                           tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
-
-
-def compile_ops(pipe: Pipeline, src: Source) -> tuple[AnswerOp, ...]:
-    """A rule's `then` pipeline -> answer ops, checking names and argument counts."""
-    try:
-        calls = call_parts(pipe)
-    except ValueError:
-        raise RecipeError("a rule's `then` must be answer operations like shortest(\"answer\") | empty_as(\"[]\")",
-                          src.span_of(*pipe.head.pos), expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS)),
-                          code="E0008") from None
-    return tuple(_compile_op(call, src) for call in calls)
-
-
-def _compile_op(call: Call, src: Source) -> AnswerOp:
-    where = src.span_of(*call.pos)
-    if call.fn not in answerops.OPS:
-        raise RecipeError(f"unknown answer operation '{call.fn}'", where,
-                          expected="one of: " + ", ".join(map(answerops.signature, answerops.OPS)),
-                          hint=did_you_mean(call.fn, answerops.OPS), code="E2005")
-    _, arity, _ = answerops.OPS[call.fn]
-    if call.kwargs or len(call.args) != arity:
-        raise RecipeError(f"'{call.fn}' takes {arity} positional argument(s)", where,
-                          expected=answerops.signature(call.fn), code="E2005")
-    try:
-        args = tuple(literal_value(a) for a in call.args)
-    except ValueError:
-        raise RecipeError(f"arguments of '{call.fn}' must be constants", where, expected=answerops.signature(call.fn),
-                          code="E0008") from None
-    return AnswerOp(call.fn, args)
 
 
 def load_variant(path: Path) -> Variant:

@@ -39,7 +39,8 @@ from humc.ir import (
 )
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
-from humc.recipe.stdlib import Stdlib, compile_ops, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
+from humc.recipe.rules import compile_ops
+from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
@@ -472,7 +473,7 @@ class Validator:
         for text, item in items:
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
-            if variant.spec.codec in formats.SINGLE_COLUMN_CODECS and len(columns) != 1:
+            if formats.is_single_column(variant.spec.codec) and len(columns) != 1:
                 raise RecipeError(f"format '{text}' holds a single answer column, but this task has {len(columns)}",
                                   item.span, expected="a format for tables, e.g. json, tuples or markdown_table", code="E2006")
             out.append(variant)
