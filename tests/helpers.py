@@ -92,3 +92,13 @@ def write_ner_workload(folder: Path, rows: int, *, shard_rows: int = 5000, extra
     recipe.write_text(NER_RECIPE.format(data="big.jsonl", shard_rows=shard_rows, extra_output=extra_output),
                       encoding="utf-8")
     return recipe
+
+
+def tiny_recipe(*, data: str = "data.jsonl", where: str | None = None, preferences: str | None = None,
+                formats: str = "[json, natural]", extra: str = "") -> str:
+    """The small extractive-QA recipe many tests start from (one source, one task entry), as text."""
+    lines = ["hum: 1", "name: tiny", "sources:", f"  qa: {data}", "tasks:", "  - id: qa", "    task: mrc_extractive",
+             "    source: qa", "    fields:", "      context: context", "      question: question", "      answers: answers"]
+    lines += [f"    where: {where}"] if where is not None else []
+    lines += [f"    preferences: {preferences}"] if preferences is not None else []
+    return "\n".join([*lines, f"    formats: {formats}", ""]) + extra

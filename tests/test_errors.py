@@ -7,25 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, uncoded
+from helpers import run_cli, tiny_recipe, uncoded
 
-GOOD = """\
-hum: 1
-name: tiny
-sources:
-  qa: data.jsonl
-tasks:
-  - id: qa
-    task: mrc_extractive
-    source: qa
-    fields:
-      context: context
-      question: question
-      answers: answers
-    where: len(context) > 0
-    preferences: [shortest_span, unanswerable]
-    formats: [json, natural]
-"""
+GOOD = tiny_recipe(where="len(context) > 0", preferences="[shortest_span, unanswerable]")
 
 
 @pytest.fixture()

@@ -8,26 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, tiny_recipe
 
 from humc.limits import MAX_EXPR_CHARS, MAX_RECIPE_BYTES, MAX_YAML_VALUES
 
-GOOD = """\
-hum: 1
-name: tiny
-sources:
-  qa: data.jsonl
-tasks:
-  - id: qa
-    task: mrc_extractive
-    source: qa
-    fields:
-      context: context
-      question: question
-      answers: answers
-    where: len(context) > 0
-    formats: [json, natural]
-"""
+GOOD = tiny_recipe(where="len(context) > 0")
 WHERE = "where: len(context) > 0"  # line 13, the expression starts at column 12
 
 # a "billion laughs": a8 would expand to 10**9 values

@@ -11,24 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import REPO, run_cli, tree_bytes, write_ner_workload
+from helpers import REPO, run_cli, tiny_recipe, tree_bytes, write_ner_workload
 
-RECIPE = """\
-hum: 1
-name: tiny
-sources:
-  qa: {data}
-tasks:
-  - id: qa
-    task: mrc_extractive
-    source: qa
-    fields:
-      context: context
-      question: question
-      answers: answers
-    where: {where}
-    formats: [json, natural]
-{extra}"""
+RECIPE = tiny_recipe(data="{data}", where="{where}", extra="{extra}")
 
 ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
         {"context": "The sky is blue.", "question": "What colour is the sky?", "answers": ["blue"]}]

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, run_cli, tiny_recipe
 
 from humc.assets.synth import check_paraphrase, dummy_contexts
 from humc.errors import HumcError
@@ -24,21 +24,7 @@ from humc.templating import MAX_RENDERED_CHARS, render, render_template, templat
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
 
-RECIPE = """\
-hum: 1
-name: tiny
-sources:
-  qa: data.jsonl
-tasks:
-  - id: qa
-    task: mrc_extractive
-    source: qa
-    fields:
-      context: context
-      question: question
-      answers: answers
-    formats: [json]
-"""
+RECIPE = tiny_recipe(formats="[json]")
 
 # Spelt out in the template: refused by `humc check` before any data is read.
 # {marker} is replaced by the path of a file that must never be created.
