@@ -22,6 +22,10 @@ The tree (exit code 2 for all of them; internal bugs are plain exceptions, exit 
     ├── PublishError          E5xxx publishing to the Hub
     └── ErrorList             several diagnostics of one stage, reported together
 
+Every exception a user can see is one of these. The few other exception classes are internal signals, each
+caught inside the module or stage that raises it (a lost cache chunk, a retryable HTTP status, a template over a
+size limit) and turned into one of these before it reaches the CLI.
+
 A code, once published, is never reused; ``CODES`` holds each code's title and explanation
 (``humc explain CODE``). This module imports nothing from humc.
 """
