@@ -250,6 +250,9 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
                                      f"range() at most {MAX_RANGE} items") from None
     except jinja2.TemplateError as exc:
         raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:  # the template's own code failed
+        raise _located(HumcError, where, f"{type(exc).__name__}: {exc}", origin, _template_line(exc.__traceback__),
+                       "E4202") from None
 
 
 def _located(cls: type[HumcError], where: str, message: str, origin: Span | None, line: int, code: str,

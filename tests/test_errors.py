@@ -53,7 +53,7 @@ CASES = [
     ("reserved field name", "      answers: answers\n", "      answers: answers\n      _row: question\n",
      "13:7: error[E2010]: '_row' cannot be a field name", "provenance"),
     ("nan split", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: .nan, test: 0.2}",
-     "17:11: error[E0008]: split fractions must be positive and add up to 1", "e.g."),
+     "17:19: error[E0008]: split 'train' has fraction nan: every split must be positive", "a number above 0"),
     ("empty formats", "formats: [json, natural]", "formats: []", "15:14: error[E0008]: `formats:` is empty", "expected:"),
     ("merge key", "name: tiny", "name: tiny\nx: &b {a: 1}\ny: {<<: *b}", "4:5: error[E0004]: YAML merge keys (<<) are not supported",
      "anchor"),
@@ -206,3 +206,32 @@ def test_format_json_reports_every_diagnostic_with_code_and_position(workdir):
         found = {(d["code"], d["line"], d["column"]) for d in report["diagnostics"]}
         assert found == {("E0005", 3, 1), ("E2003", 8, 11)}
         assert all(d["file"] == str(path) and d["severity"] == "error" for d in report["diagnostics"])
+
+
+def test_a_template_whose_own_code_fails_is_a_located_error_not_a_crash(workdir):
+    tpl = workdir / "lib" / "templates" / "mrc_extractive" / "en_9.j2"
+    tpl.parent.mkdir(parents=True)
+    tpl.write_text("Passage: {{ context }}\n{{ 1 // 0 }}\nQuestion: {{ question }}\n", encoding="utf-8")
+    result, _ = build_bad(workdir, GOOD.replace("name: tiny", "name: tiny\nstdlib: [lib]") + "    templates: [en_9]\n")
+    assert result.exit_code == 2, result.output
+    assert f"{tpl}:2:1: error[E4202]: template mrc_extractive/en_9: ZeroDivisionError" in result.output
+    assert not (workdir / "out").exists()
+
+
+def test_format_json_prints_a_json_verdict_on_success_and_the_report_on_stderr(workdir):
+    path = workdir / "good.hum.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    result = run_cli("--format", "json", "check", str(path))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"ok": True, "exit_code": 0, "diagnostics": []}
+    assert "ok — 1 task(s)" in result.stderr
+    usage = run_cli("--format", "json", "check", str(path), "--rows", "abc")
+    assert usage.exit_code == 2 and json.loads(usage.stdout)["diagnostics"][0]["code"] == "E9001"
+
+
+def test_a_closed_pipe_is_not_an_internal_error():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m humc explain | head -1", shell=True, capture_output=True, text=True)
+    assert proc.stdout.startswith("E0001") and "internal error" not in proc.stderr

@@ -9,12 +9,13 @@ public function of a lower package.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import sys
 import traceback
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -35,6 +36,7 @@ COMMANDS = {
     "cache": ("humc.cli.cache:cache_cmd", "Show, check and reclaim the build cache."),
 }
 FORMAT_KEY = "humc.format"
+STDOUT_KEY = "humc.stdout"  # the real stdout, kept for the JSON verdict while the human report goes to stderr
 
 
 class HumcGroup(click.Group):
@@ -56,12 +58,19 @@ class HumcGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except HumcError as exc:
-            report_error(exc, ctx.meta.get(FORMAT_KEY, "text"))
+            report_error(exc, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
         except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
             click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # the reader of our output went away (`humc explain | head`): not an error of ours
+            sys.stdout = open(os.devnull, "w")  # kept open: the interpreter flushes stdout at exit
+            sys.exit(0)
+        except click.exceptions.UsageError as exc:
+            if ctx.meta.get(FORMAT_KEY) != "json":
+                raise
+            report_error(HumcError(exc.format_message(), code="E9001"), "json", ctx.meta.get(STDOUT_KEY))
         except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except RecursionError:  # last resort: humc/limits.py bounds nesting first, with a location
@@ -73,22 +82,34 @@ class HumcGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                        "  this is a bug in humc; set HUMC_DEBUG=1 for a traceback and please report it", err=True)
+            if ctx.meta.get(FORMAT_KEY) == "json":
+                _echo_json({"ok": False, "exit_code": 3, "diagnostics": []}, ctx.meta.get(STDOUT_KEY))
             sys.exit(3)
+        if ctx.meta.get(FORMAT_KEY) == "json":  # success: the human report went to stderr, the verdict is JSON
+            _echo_json({"ok": True, "exit_code": 0, "diagnostics": []}, ctx.meta.get(STDOUT_KEY))
+        return result
 
 
-def report_error(exc: HumcError, fmt: str) -> NoReturn:
+def _echo_json(data: dict[str, Any], stdout: IO[str] | None) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1), file=stdout or sys.stdout)
+
+
+def report_error(exc: HumcError, fmt: str, stdout: IO[str] | None = None) -> NoReturn:
     """Print a diagnostic (compiler text on stderr, or JSON on stdout) and exit with its code."""
     if fmt == "json":
-        click.echo(json.dumps({"ok": False, "exit_code": exc.exit_code, "diagnostics": exc.diagnostics()},
-                              ensure_ascii=False, indent=1))
+        _echo_json({"ok": False, "exit_code": exc.exit_code, "diagnostics": exc.diagnostics()}, stdout)
     else:
         click.echo(exc.render(), err=True)
     sys.exit(exc.exit_code)
 
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """`--format json`: keep stdout for the JSON verdict and send the human report to stderr."""
     if value:
         ctx.meta[FORMAT_KEY] = value
+    if value == "json" and STDOUT_KEY not in ctx.meta:
+        ctx.meta[STDOUT_KEY] = sys.stdout
+        ctx.find_root().with_resource(contextlib.redirect_stdout(sys.stderr))
     return value
 
 

@@ -49,7 +49,8 @@ def info_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
     """Where the cache is, its size, what it holds; with RECIPE, which plan nodes are cached."""
     folder, plan = resolve(recipe, cache_dir)
     info = cache_info(folder, plan)
-    click.echo(f"cache: {folder}" + ("" if info.exists else " (empty: nothing built yet)"))
+    click.echo(f"cache: {folder}" + ("" if info.exists else " (empty: nothing built yet; a recipe's cache lives beside "
+                                                           "it, in .humc/cache: pass RECIPE or --cache)"))
     if info.exists:
         click.echo(f"size on disk: {human(info.bytes)}")
         click.echo(f"nodes: {info.nodes}, chunks: {info.chunks}, LLM responses: {info.llm_responses}")
@@ -114,7 +115,7 @@ def verify_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
     """Read every cache entry and drop the damaged ones (the next build recomputes them)."""
     folder, _ = resolve(recipe, cache_dir)
     if not has_cache(folder):
-        click.echo(f"{folder}: no cache, nothing to verify")
+        click.echo(f"{folder}: no cache, nothing to verify (a recipe's cache lives beside it: pass RECIPE or --cache)")
         return
     report = verify_cache(folder)
     for copy in report.moved_aside:

@@ -160,7 +160,8 @@ class Validator:
         for text, item in string_list(node, what):
             p = (self.base / text).resolve()
             if not p.exists():
-                raise RecipeError(f"{what} path not found: {text}", item.span, expected=f"a path relative to {self.base}", code="E0009")
+                raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
+                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})")
             paths.append(p)
         return paths
 
@@ -509,7 +510,12 @@ class Validator:
                 expect_kind(v, "number", what=f"split '{k}'")
             splits = tuple((k, float(v.value)) for k, v in splits_node.value.items())
             total = sum(f for _, f in splits)
-            if not all(math.isfinite(f) and f > 0 for _, f in splits) or abs(total - 1.0) > 1e-6:
+            for name, f in splits:
+                if not (math.isfinite(f) and f > 0):
+                    raise RecipeError(f"split '{name}' has fraction {f:g}: every split must be positive",
+                                      splits_node.require(name).span, expected="a number above 0 (drop a split you do not want)",
+                                      code="E0008")
+            if abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
                                   splits_node.span, expected="e.g. {train: 0.9, test: 0.1}", code="E0008")
             for split in dict(splits):
