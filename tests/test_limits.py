@@ -128,7 +128,7 @@ def test_infinite_and_nan_numbers_are_located(workdir, key, value, line, col, me
 
 def test_infinite_split_fraction_is_located(workdir):
     diag, _ = build(workdir, GOOD + "output:\n  splits: {train: .inf}\n")
-    assert (diag["line"], diag["column"]) == (16, 11) and "split fractions must be positive" in diag["message"]
+    assert (diag["line"], diag["column"]) == (16, 19) and "split 'train' has fraction inf" in diag["message"]
 
 
 def test_an_impossible_date_is_an_invalid_value_not_a_crash(workdir):
