@@ -72,17 +72,17 @@ def _first_user(body: dict) -> str:
 
 def responder(body: dict) -> str:
     prompt = _first_user(body)
-    if "<template>" in prompt:
-        tpl = prompt.split("<template>\n", 1)[1].split("\n</template>", 1)[0]
-        first, rest = tpl.split("\n", 1)
+    if "Rewrite every sentence" in prompt:  # the template's prose, numbered; humc puts the tags back
+        sentences = json.loads(prompt.split("as JSON:\n", 1)[1].split("\n\nRewrite", 1)[0])
+        first = sentences["1"]
         if first.startswith("You are an information extraction system"):      # en_3: never valid JSON
-            return '{"paraphrases": ["unterminated'
-        good1 = "Please read carefully. " + first + "\n" + rest
-        good2 = "Your task: " + first[0].lower() + first[1:] + "\n" + rest
+            return '{"paraphrases": [{"1": "unterminated'
+        good1 = dict(sentences, **{"1": "Please read carefully. " + first})
+        good2 = dict(sentences, **{"1": "Your task: " + first[0].lower() + first[1:]})
         if first.startswith("Extract all named entities"):                     # en_1: 2 good + 1 bad
-            dropped = tpl.replace("{{ text }}", "the text")
-            return json.dumps({"paraphrases": [good1, good2, dropped]})
-        return json.dumps({"paraphrases": [good1, tpl]})                     # en_2: 1 good + 1 identical
+            sneaked = dict(sentences, **{"1": first + " {{ lang }}"})         # a placeholder of its own
+            return json.dumps({"paraphrases": [good1, good2, sneaked]})
+        return json.dumps({"paraphrases": [good1, sentences]})               # en_2: 1 good + 1 identical
     if "Write a definition" in prompt:
         return json.dumps({"DATE": "absolute or relative dates and periods (e.g. \"Monday\", \"1996\")"})
     if "preference rule" in prompt:
@@ -130,7 +130,7 @@ def test_synth_proposes_valid_and_counts_invalid(recipe_path, server, tmp_path):
     assert kinds.count("guideline") == 1 and kinds.count("rule") == 2
     assert report.proposed == 6 and report.kept == 0 and report.awaiting == 6
     reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
-    assert "paraphrases of en_1: paraphrase 3: changes the template variables: drops text" in reasons
+    assert "paraphrases of en_1: paraphrase 3: changes the template variables: adds lang" in reasons
     assert "paraphrases of en_2: paraphrase 2: identical to the original template" in reasons
     assert "paraphrases of en_3: no valid answer after 3 attempt(s)" in reasons
     assert "unknown answer operation 'reverse_rows'" in reasons
@@ -435,3 +435,26 @@ def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_pa
                                             request="k", language="en", text="Be brief.", labels={})]))
     result = CliRunner().invoke(main, ["review", str(lock)], input="")
     assert result.exit_code == 130 and "interrupted" in result.output and "internal error" not in result.output
+
+
+def test_a_paraphrase_request_sends_only_the_prose_and_humc_puts_the_tags_back(tmp_path):
+    from humc.assets.synth import TemplateWording, paraphrase_request
+    from humc.recipe.stdlib import load_stdlib
+
+    lib = load_stdlib()
+    original = lib.templates["mrc_extractive"]["en_1"].text
+    wording = TemplateWording.of(original)
+    assert list(wording.wording().values()) == ["Read the passage and answer the question with a span copied from "
+                                                "the passage.", "Guidelines:", "Passage:", "Question:"]
+    assert wording.assemble(wording.wording()) == original
+    reworded = wording.assemble({"1": "Answer  the question\nfrom the passage.", "2": "Rules:", "3": "Text:",
+                                 "4": "Q:"})
+    assert check_paraphrase(original, reworded, lib.tasks["mrc_extractive"]) is None
+    assert reworded.startswith("Answer the question from the passage.\n{% if guidelines or rules %}\nRules:\n")
+    entry = load_recipe(copy_recipes(tmp_path) / "mrc.hum.yaml").tasks[0]
+    tpl = next(t for t in entry.templates if t.id == "en_1")
+    req = paraphrase_request(entry, tpl, 2, 0, "json_schema")
+    assert "{{" not in req.messages[1]["content"] and "{%" not in req.messages[1]["content"]
+    schema = req.response_format["json_schema"]["schema"]["properties"]["paraphrases"]
+    assert schema["minItems"] == schema["maxItems"] == 2 and schema["items"]["required"] == ["1", "2", "3", "4"]
+    assert req == paraphrase_request(entry, tpl, 2, 0, "json_schema")   # deterministic: the same cache key

@@ -2,9 +2,11 @@
 
 Three kinds of proposal, each validated before it reaches a person:
 
-* **template paraphrases** — rewordings of the entry's instruction templates that keep
-  every Jinja2 placeholder and statement (parsed, same variables, same tags, renders
-  against a dummy record, differs from the original and from the other proposals);
+* **template paraphrases** — rewordings of the entry's instruction templates. The model sees
+  only the prose between the Jinja2 tags, numbered, and rewords each piece; humc puts the
+  original tags back, so placeholders survive by construction (a small model rewriting a whole
+  template breaks them). The result is still checked (parsed, same variables, same tags,
+  renders against a dummy record, differs from the original and from the other proposals);
 * **guideline drafts** — definitions for labels of the entry's fixed label set that no
   guideline defines, seeded with the human-written definitions of the other labels;
 * **preference rules** — a sentence plus `then` answer operations (and an optional
@@ -29,7 +31,7 @@ from typing import Any
 from humc.errors import HumcError, RecipeError
 from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
-from humc.llm.structured import response_format, strict_object, string_list_schema
+from humc.llm.structured import response_format, strict_object
 from humc.recipe.lockfile import Lockfile, LockItem, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.recipe.rules import rule_problem
 from humc.templating import render_template, syntax_problem, template_variables
@@ -166,20 +168,57 @@ def _language(lang: str) -> str:
     return LANGUAGE_NAMES.get(lang, lang)
 
 
+_SEGMENT = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
+
+
+@dataclass(frozen=True)
+class TemplateWording:
+    """A template split into literal text and Jinja2 tags; ``slots`` index the literal parts that hold words.
+
+    The model rewords only the slots (their text without surrounding whitespace); ``assemble`` puts the
+    original tags and whitespace back, so every placeholder and statement is kept by construction.
+    """
+
+    parts: tuple[str, ...]       # literal, tag, literal, tag, …, literal
+    slots: tuple[int, ...]       # indices of the literal parts with at least one letter
+
+    @classmethod
+    def of(cls, text: str) -> TemplateWording:
+        parts = tuple(_SEGMENT.split(text))
+        return cls(parts, tuple(i for i, p in enumerate(parts) if i % 2 == 0 and any(c.isalpha() for c in p)))
+
+    def wording(self) -> dict[str, str]:
+        """The prose to reword, keyed "1", "2", … in template order."""
+        return {str(n + 1): self.parts[i].strip() for n, i in enumerate(self.slots)}
+
+    def assemble(self, reworded: dict[str, str]) -> str:
+        parts = list(self.parts)
+        for n, i in enumerate(self.slots):
+            old = parts[i]
+            lead, trail = old[:len(old) - len(old.lstrip())], old[len(old.rstrip()):]
+            parts[i] = lead + " ".join(reworded[str(n + 1)].split()) + trail
+        return "".join(parts)
+
+
+def paraphrase_schema(wording: TemplateWording, n: int) -> dict[str, Any]:
+    """``{"paraphrases": [n objects {"1": str, …, "k": str}]}``: exactly n rewordings of exactly the k slots."""
+    version = strict_object({key: {"type": "string", "minLength": 1} for key in wording.wording()})
+    return strict_object({"paraphrases": {"type": "array", "minItems": n, "maxItems": n, "items": version}})
+
+
 def paraphrase_request(entry: TaskEntry, tpl: Template, n: int, seed: int, form: str = "off") -> LLMRequest:
+    """Only the template's prose is sent, numbered; the model rewords each piece and humc reassembles the
+    template with its own tags (small models break Jinja2 placeholders when asked to rewrite a whole template)."""
+    wording = TemplateWording.of(tpl.text)
     user = (
-        f"Here is a Jinja2 instruction template for the task \"{entry.task.title or entry.task.id}\" "
-        f"({entry.task.description.strip()}).\n\n<template>\n{tpl.text.strip()}\n</template>\n\n"
-        f"Write {n} paraphrase(s) of it in {_language(tpl.language)}: reword the natural-language instructions "
-        "so that they read differently but ask for exactly the same thing.\n"
-        "Rules:\n"
-        "- keep every Jinja2 placeholder `{{ ... }}` and statement `{% ... %}` exactly as written (you may move "
-        "them with the sentence they belong to, but never change, drop or add one);\n"
-        "- keep the line structure of the loops and conditions;\n"
-        "- each paraphrase must differ from the original and from the others.\n"
-        f'Answer with JSON: {{"paraphrases": ["<template 1>", ...]}} holding exactly {n} string(s).')
+        f"Here are the sentences of an instruction for the task \"{entry.task.title or entry.task.id}\" "
+        f"({entry.task.description.strip()}), as JSON:\n"
+        f"{json.dumps(wording.wording(), ensure_ascii=False, indent=1)}\n\n"
+        f"Rewrite every sentence in different words with the same meaning, in {_language(tpl.language)}. "
+        "Keep the same keys.\n"
+        f'Answer with JSON: {{"paraphrases": [{{...}}, ...]}}: {n} rewritten version(s), each different.')
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, response_format(form, "paraphrases", string_list_schema("paraphrases", n)))
+                      {"seed": seed}, response_format(form, "paraphrases", paraphrase_schema(wording, n)))
 
 
 def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str], seed: int,
@@ -269,16 +308,28 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
     req = paraphrase_request(entry, tpl, n, seed, form)
     asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
+    wording = TemplateWording.of(tpl.text)
+    keys = list(wording.wording())
+
+    def rebuilt(version: Any) -> tuple[str | None, str | None]:
+        """(template, None) from one reworded version, or (None, why not)."""
+        if not isinstance(version, dict):
+            return None, "not an object of reworded sentences"
+        missing = [k for k in keys if not isinstance(version.get(k), str) or not any(c.isalpha() for c in version[k])]
+        if missing:
+            return None, f"no reworded sentence {', '.join(missing)} (each must hold words)"
+        text = wording.assemble({k: version[k] for k in keys})
+        return text, check_paraphrase(tpl.text, text, entry.task)
 
     def parts(value: Any) -> tuple[list[LockItem], list[str]]:
         items: list[LockItem] = []
         bad: list[str] = []
         seen = {_norm_text(tpl.text)}
-        for i, text in enumerate(_list_of(value, "paraphrases")):
-            reason = check_paraphrase(tpl.text, text, entry.task) if isinstance(text, str) else "not a string"
-            if reason is None and _norm_text(text) in seen:
+        for i, version in enumerate(_list_of(value, "paraphrases")):
+            text, reason = rebuilt(version)
+            if reason is None and text is not None and _norm_text(text) in seen:
                 reason = "duplicates another paraphrase"
-            if reason is not None:
+            if reason is not None or text is None:
                 bad.append(f"paraphrase {i + 1}: {reason}")
                 continue
             seen.add(_norm_text(text))
@@ -288,9 +339,10 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
         return items, bad
 
     def validate(value: Any) -> str | None:
-        texts = _list_of(value, "paraphrases")
-        if not isinstance(texts, list) or not texts:
-            return 'expected {"paraphrases": [<template>, ...]}, a non-empty list of strings'
+        versions = _list_of(value, "paraphrases")
+        if not isinstance(versions, list) or not versions:
+            return ('expected {"paraphrases": [{' + ", ".join(f'"{k}": "<reworded sentence {k}>"' for k in keys)
+                    + "}, ...]}")
         items, bad = parts(value)
         if not items:
             return "no paraphrase is valid: " + "; ".join(bad)
@@ -394,6 +446,9 @@ def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None 
         form = forms.get(spec.model, "off")
         if spec.paraphrases > 0:
             for tpl in entry.templates:
+                if not TemplateWording.of(tpl.text).slots:
+                    report.notes.append(f"{entry.id}: template {tpl.id} has no wording to paraphrase")
+                    continue
                 jobs.append(_paraphrase_job(spec.model, cfg, entry, tpl, spec.paraphrases, spec.seed, form))
         if spec.guidelines:
             if entry.schema is None or entry.task.schema_column is None:

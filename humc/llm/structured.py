@@ -95,8 +95,8 @@ def strict_object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-VERDICT_SCHEMA = strict_object({"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}, "reason": {"type": "string"}})
-"""A judge's verdict."""
+VERDICT_SCHEMA = strict_object({"reason": {"type": "string"}, "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}})
+"""A judge's verdict: the reason first, so the model reasons before it scores (constrained decoding keeps key order)."""
 
 
 def answer_schema(columns: tuple[str, ...] | list[str], cardinality: str) -> dict[str, Any]:
@@ -107,10 +107,3 @@ def answer_schema(columns: tuple[str, ...] | list[str], cardinality: str) -> dic
         return row
     return strict_object({"answers": {"type": "array", "items": row}})
 
-
-def string_list_schema(key: str, n: int | None = None) -> dict[str, Any]:
-    """``{key: [n strings]}`` (template paraphrases)."""
-    items: dict[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1}}
-    if n:
-        items.update(minItems=n, maxItems=n)
-    return strict_object({key: items})
