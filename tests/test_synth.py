@@ -26,7 +26,7 @@ from humc.ir import SynthSpec  # noqa: E402
 from humc.llm import ModelConfig  # noqa: E402
 from humc.recipe.lockfile import Lockfile, LockItem, apply_lock, item_id, load_lock, lock_path_for, save_lock  # noqa: E402
 from tests.helpers import copy_recipes, run_cli, uncoded  # noqa: E402
-from tests.llmserver import LLMServer  # noqa: E402
+from tests.llmserver import LLMServer, Reply  # noqa: E402
 
 RECIPE = """\
 hum: 1
@@ -458,3 +458,23 @@ def test_a_paraphrase_request_sends_only_the_prose_and_humc_puts_the_tags_back(t
     schema = req.response_format["json_schema"]["schema"]["properties"]["paraphrases"]
     assert schema["minItems"] == schema["maxItems"] == 2 and schema["items"]["required"] == ["1", "2", "3", "4"]
     assert req == paraphrase_request(entry, tpl, 2, 0, "json_schema")   # deterministic: the same cache key
+
+
+def test_a_request_the_server_rejects_loses_only_that_proposal(tmp_path):
+    """A real server refuses a prompt over its context window with HTTP 400: the other kinds still get proposals."""
+    def rejecting(body: dict) -> str | Reply:
+        if "Write a definition" in _first_user(body):
+            return Reply(status=400)
+        return responder(body)
+
+    with LLMServer(responder=rejecting) as srv:
+        root = copy_recipes(tmp_path)
+        models = (f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model\n"
+                  "    params: {temperature: 0.7}\n    concurrency: 4\n    max_retries: 0")
+        path = root / "ner_synth.hum.yaml"
+        path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+        report = synthesize(_recipe(path), cache_dir=tmp_path / "cache")
+    kinds = [i.kind for i in load_lock(lock_path_for(path)).items]
+    assert kinds.count("guideline") == 0 and kinds.count("template") == 3 and kinds.count("rule") == 2
+    reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
+    assert "definitions of DATE: no valid answer" in reasons and "the server rejected the request" in reasons

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from humc.errors import HumcError, RecipeError
+from humc.errors import HumcError, RecipeError, RequestRejected
 from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import response_format, strict_object
@@ -478,10 +478,16 @@ def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
             return error
         return validate
 
+    async def one(job: _Job) -> Any:
+        try:
+            return await client.complete_json(job.request, recording(job), ATTEMPTS, responses=job.responses)
+        except RequestRejected as exc:  # this request's own failure (too long, refused): only this proposal is lost
+            job.last_error.append(f"the server rejected the request: {exc.message}")
+            return None
+
     async def go() -> list[Any]:
         try:
-            answers: list[Any] = await asyncio.gather(
-                *[client.complete_json(j.request, recording(j), ATTEMPTS, responses=j.responses) for j in jobs])
+            answers: list[Any] = await asyncio.gather(*[one(j) for j in jobs])
             return answers
         finally:
             await client.aclose()
