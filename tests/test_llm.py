@@ -307,3 +307,12 @@ def test_base_url_credentials_not_in_messages(cache):
         with pytest.raises(LLMError) as info:
             client.run_batch([user("x")])
     assert "hunter2" not in info.value.render() and "HTTP 404" in info.value.message
+
+
+def test_a_retry_quotes_only_the_start_of_a_runaway_invalid_reply():
+    """A weak model's runaway reply must not push the correction request over the model's context window."""
+    from humc.llm.client import MAX_ECHOED_CHARS, _clipped
+
+    assert _clipped("x" * 10) == "x" * 10
+    long = _clipped("y" * (MAX_ECHOED_CHARS * 3))
+    assert long.startswith("y" * MAX_ECHOED_CHARS) and len(long) == MAX_ECHOED_CHARS + 2

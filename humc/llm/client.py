@@ -59,6 +59,14 @@ from humc.llm.structured import (
 )
 
 CACHE_VERSION = "llm-v1"
+MAX_ECHOED_CHARS = 2000  # a retry quotes at most this much of an invalid reply: a runaway answer must not overflow
+#                          the model's context window on the next attempt
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + " …"
+
+
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
 _T = TypeVar("_T")
 
@@ -662,8 +670,8 @@ class LLMClient:
                 if error is None:
                     return value
             messages = messages + [
-                {"role": "assistant", "content": res.text or ""},
-                {"role": "user", "content": f"That reply is invalid: {error}. Reply again with "
+                {"role": "assistant", "content": _clipped(res.text or "")},
+                {"role": "user", "content": f"That reply is invalid: {_clipped(error)}. Reply again with "
                                             "only the corrected JSON, no prose and no code fence."}]
         self.stats.failures["invalid_output"] += 1
         return None
