@@ -311,8 +311,8 @@ def test_base_url_credentials_not_in_messages(cache):
 
 def test_a_retry_quotes_only_the_start_of_a_runaway_invalid_reply():
     """A weak model's runaway reply must not push the correction request over the model's context window."""
-    from humc.llm.client import MAX_ECHOED_CHARS, _clipped
+    from humc.llm.client import MAX_ECHOED_CHARS, clipped
 
-    assert _clipped("x" * 10) == "x" * 10
-    long = _clipped("y" * (MAX_ECHOED_CHARS * 3))
+    assert clipped("x" * 10) == "x" * 10
+    long = clipped("y" * (MAX_ECHOED_CHARS * 3))
     assert long.startswith("y" * MAX_ECHOED_CHARS) and len(long) == MAX_ECHOED_CHARS + 2

@@ -63,7 +63,8 @@ MAX_ECHOED_CHARS = 2000  # a retry quotes at most this much of an invalid reply:
 #                          the model's context window on the next attempt
 
 
-def _clipped(text: str) -> str:
+def clipped(text: str) -> str:
+    """At most MAX_ECHOED_CHARS of ``text`` (marked with … when cut)."""
     return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + " …"
 
 
@@ -670,8 +671,8 @@ class LLMClient:
                 if error is None:
                     return value
             messages = messages + [
-                {"role": "assistant", "content": _clipped(res.text or "")},
-                {"role": "user", "content": f"That reply is invalid: {_clipped(error)}. Reply again with "
+                {"role": "assistant", "content": clipped(res.text or "")},
+                {"role": "user", "content": f"That reply is invalid: {clipped(error)}. Reply again with "
                                             "only the corrected JSON, no prose and no code fence."}]
         self.stats.failures["invalid_output"] += 1
         return None
