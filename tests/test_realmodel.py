@@ -6,7 +6,8 @@ http://127.0.0.1:8311/v1, model ``HUMC_REALMODEL_MODEL``, default smollm2: SmolL
 llama-cpp-python, started by ../shared/realmodel/serve-smollm2). When it is not reachable the tier is skipped;
 with ``HUMC_REALMODEL_START=1`` the test first tries to start it with that script. The measured valid-answer
 rates are printed as a Markdown table (docs/llm.md keeps the last one). The structured run must reach 99% valid
-answers on every build step, propose at least one valid item of every synth kind asked, and keep records.
+answers on every build step and 99% well-formed (schema-matching) replies on every synth kind, propose at
+least one valid item of every synth kind asked (paraphrases, rules and label definitions), and keep records.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import REPO, copy_recipes, run_cli
 
 from humc.assets.synth import synthesize
@@ -60,12 +62,25 @@ def _recipes(tmp: Path, mode: str) -> Path:
         text = text.replace("    concurrency:", f"    structured_output: {mode}\n    concurrency:")
         path.write_text(text, encoding="utf-8")
     (root / "mrc.hum.lock").unlink()
+    _ask_every_kind(root / "ner.hum.yaml", mode)
     data = root / "data" / "dolly" / "sample.jsonl"
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     for row in rows[:BLANK]:
         row["response"] = ""
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return root
+
+
+def _ask_every_kind(path: Path, mode: str) -> None:
+    """The NER recipe asks for every synth kind: paraphrases, rules, and a definition of DATE (a label no
+    guideline of the entry defines)."""
+    recipe = yaml.safe_load(path.read_text())
+    recipe["models"] = {"writer": {"base_url": URL, "model": MODEL, "structured_output": mode,
+                                   "params": {"temperature": 0.8, "max_tokens": 1024}}}
+    task = recipe["tasks"][0]
+    task["labels"] = [*(task.get("labels") or ["PER", "ORG", "LOC", "MISC"]), "DATE"]
+    task["synth"] = {"model": "writer", "paraphrases": 1, "guidelines": True, "rules": 2}
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def _run_tier(tmp: Path, mode: str) -> dict[str, object]:
@@ -75,8 +90,15 @@ def _run_tier(tmp: Path, mode: str) -> dict[str, object]:
     if report.proposed:  # a weak model may propose nothing valid (then there is no lockfile to review)
         review = run_cli("review", str(root / "mrc.hum.yaml"), "--accept-all")
         assert review.exit_code == 0, review.output
+    every_kind = synthesize(load_recipe(root / "ner.hum.yaml"), cache_dir=tmp / "cache")
+    for kind, (ok, n) in every_kind.answers.items():
+        report.answers[kind][0] += ok
+        report.answers[kind][1] += n
+    report.by_kind.update(every_kind.by_kind)
+    report.well_formed.update(every_kind.well_formed)
     build = run_cli("build", str(root / "dolly_llm.hum.yaml"), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
     rates = {f"synth {kind}": (ok, n) for kind, (ok, n) in report.answers.items()}
+    rates.update({f"synth {kind} well-formed": (report.well_formed[kind], n) for kind, (_, n) in report.answers.items()})
     meta = json.loads((tmp / "out" / "dolly-llm" / "build.json").read_text()) if build.exit_code == 0 else {}
     return {"mode": mode, "report": report, "build": build, "rates": rates, "meta": meta,
             "seconds": time.monotonic() - started, "root": root}
@@ -116,5 +138,7 @@ def test_real_model_end_to_end_with_and_without_structured_outputs(server, tmp_p
     assert sum(len(split) for split in ds.values()) > 0
     build_rates = {k: v for k, v in auto["rates"].items() if not k.startswith("synth")}  # type: ignore[union-attr]
     assert build_rates and all(ok / n >= 0.99 for ok, n in build_rates.values()), build_rates
+    shapes = {k: v for k, v in auto["rates"].items() if k.endswith("well-formed")}  # type: ignore[union-attr]
+    assert shapes and all(ok / n >= 0.99 for ok, n in shapes.values()), shapes
     report = auto["report"]
     assert report.answers and all(report.by_kind[kind] >= 1 for kind in report.answers), report.render()  # type: ignore[union-attr]

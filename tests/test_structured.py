@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, run_cli, tiny_recipe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(REPO))
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, cache_key, open_cache  # noqa: E402
@@ -111,3 +114,111 @@ def test_a_bare_off_is_off_although_yaml_reads_it_as_false(tmp_path):
 
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1", extra_model="    structured_output: off")
     assert load_recipe(recipe).models["writer"].structured_output == "off"
+
+
+def test_structured_rule_proposals_are_valid_by_construction_and_become_pipeline_text(tmp_path):
+    """Under structured output a rule's `then` is a list of operation objects whose names and columns are enums,
+    so a constrained decoder cannot invent an operation; humc joins them into the pipeline the lockfile keeps."""
+    import jsonschema
+
+    from humc.assets.synth import WHEN_CHOICES, pipeline_text, structured_rules_schema
+    from tests.test_synth import RECIPE
+    from tests.test_synth import responder as synth_responder
+
+    schema = structured_rules_schema(("type", "span"))
+    good = {"rules": [{"text": "Once each, in order.", "when": "",
+                       "then": [{"op": "dedupe"}, {"op": "sort_by_position", "column": "span"}]},
+                      {"text": "Say none.", "when": "len(answer) == 0", "then": [{"op": "empty_as", "value": "none"}]}]}
+    jsonschema.validate(good, schema)
+    for bad in ([{"op": "reverse_rows"}], [{"op": "sort_by", "column": "kind"}], [{"op": "dedupe", "column": "span"}], []):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"rules": [{"text": "x", "when": "", "then": bad}]}, schema)
+    assert "len(answer) == 0" in WHEN_CHOICES
+    assert pipeline_text(good["rules"][0]["then"]) == 'dedupe | sort_by_position("span")'
+    assert pipeline_text("dedupe") == "dedupe"  # free text (form off) is checked as written
+
+    def structured(body: dict) -> str:
+        rf = body.get("response_format") or {}
+        if rf.get("json_schema", {}).get("name") == "rules":
+            jsonschema.validate(good, rf["json_schema"]["schema"])
+            return json.dumps(good)
+        return synth_responder(body)
+
+    with LLMServer(responder=structured) as srv:
+        from helpers import copy_recipes
+        root = copy_recipes(tmp_path)
+        path = root / "ner_synth.hum.yaml"
+        models = f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model\n    max_retries: 0"
+        path.write_text(RECIPE.format(models=models, synth="    synth: {model: writer, rules: 2}"), encoding="utf-8")
+        result = run_cli("synth", str(path), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert "valid answers: rule 1/1" in result.output
+    lock = (root / "ner_synth.hum.lock").read_text()
+    assert "then: dedupe | sort_by_position(\"span\")" in lock and "then: empty_as(\"none\")" in lock
+
+
+def _schemas() -> list[dict]:
+    from humc.assets.synth import RULES_SCHEMA, TemplateWording, definitions_schema, paraphrase_schema, structured_rules_schema
+
+    return [VERDICT_SCHEMA, answer_schema(("type", "span"), "many"), answer_schema(("answer",), "one"), RULES_SCHEMA,
+            structured_rules_schema(("head", "relation", "tail")), definitions_schema(["DATE", "TIME"]),
+            paraphrase_schema(TemplateWording.of("Read {{ text }}. Then answer."), 2)]
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-3, 6) | st.sampled_from(
+    ["", "x", "span", "dedupe", "sort_by", "head", "len(answer) == 0", "DATE", "1", "2"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+        ["score", "reason", "answers", "type", "span", "answer", "rules", "text", "then", "when", "op", "column",
+         "value", "DATE", "TIME", "paraphrases", "1", "2"]), inner, max_size=4), max_leaves=12)
+
+
+@given(schema_index=st.integers(0, 6), value=_json)
+@settings(max_examples=400, deadline=None)
+def test_conforms_agrees_with_jsonschema_on_every_answer_schema(schema_index, value):
+    """The well-formedness measure the synth report prints is JSON Schema validation, for humc's own schemas."""
+    import jsonschema
+
+    from humc.llm.structured import conforms
+
+    schema = _schemas()[schema_index]
+    assert conforms(value, schema) == jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+def test_conforms_accepts_what_each_schema_describes():
+    from humc.llm.structured import conforms
+
+    verdict, rows, one, rules, structured, definitions, paraphrases = _schemas()
+    assert conforms({"reason": "fine", "score": 5}, verdict) and not conforms({"reason": "fine", "score": 6}, verdict)
+    assert conforms({"answers": [{"type": "PER", "span": "Ann"}]}, rows) and not conforms({"answers": [{"type": "PER"}]}, rows)
+    assert conforms({"rules": [{"text": "t", "then": [{"op": "sort_by", "column": "head"}], "when": ""}]}, structured)
+    assert not conforms({"rules": [{"text": "t", "then": [{"op": "sort_by", "column": "span"}], "when": ""}]}, structured)
+    assert conforms({"DATE": "d", "TIME": "t"}, definitions) and not conforms({"DATE": "d"}, definitions)
+    assert not conforms({"paraphrases": [{"1": "a", "2": "b"}]}, paraphrases)  # two asked
+
+
+def test_the_server_recipes_in_docs_llm_compile_and_get_the_form_their_comment_promises(tmp_path, monkeypatch):
+    """docs/llm.md's `models:` entry for each common server is a valid recipe block, and against a loopback server
+    that behaves like that server, `auto` (or the forced form) resolves to the form its comment names."""
+    import re
+
+    import yaml
+
+    from humc.build.compiler import load_recipe
+
+    doc = (REPO / "docs" / "llm.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if "sglang:" in b)
+    promised = dict(re.findall(r"^  (\w+):.*# (json_schema|json_object \+ schema)", block, re.M))
+    assert set(promised) == {"vllm", "sglang", "llamacpp", "ollama", "openai"}
+    behaviour = {"json_schema": "json_schema", "json_object + schema": "json_object+schema"}
+    models = yaml.safe_load(block)["models"]
+    (tmp_path / "data.jsonl").write_text("", encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # the openai entry names the variable that holds its key
+    for alias, form in promised.items():
+        with LLMServer(structured=behaviour[form], models=None) as srv:
+            entry = dict(models[alias], base_url=srv.base_url)
+            recipe = tmp_path / f"{alias}.hum.yaml"
+            recipe.write_text(tiny_recipe() + yaml.safe_dump({"models": {alias: entry}}), encoding="utf-8")
+            config = load_recipe(recipe).models[alias]
+            with open_cache(tmp_path / alias) as cache:
+                got = LLMClient(replace(config, backoff_base=0.01), cache).structured_form()
+        assert got == behaviour[form], alias

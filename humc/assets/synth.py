@@ -31,7 +31,7 @@ from typing import Any
 from humc.errors import HumcError, RecipeError, RequestRejected
 from humc.ir import AnswerOp, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
-from humc.llm.structured import response_format, strict_object
+from humc.llm.structured import conforms, response_format, strict_object
 from humc.recipe.lockfile import Lockfile, LockItem, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.recipe.rules import rule_problem
 from humc.templating import render_template, syntax_problem, template_variables
@@ -55,6 +55,7 @@ class SynthReport:
     awaiting: int = 0                                   # items with status proposed after the merge
     forms: dict[str, str] = field(default_factory=dict)           # model alias -> structured-output form used
     answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # kind -> [valid, asked]
+    well_formed: Counter[str] = field(default_factory=Counter)   # kind -> requests with a reply matching the schema
 
     @property
     def requests(self) -> int:
@@ -77,7 +78,9 @@ class SynthReport:
         for note in self.notes:
             lines.append(f"  note: {note}")
         if self.answers:
-            lines.append("  valid answers: " + ", ".join(f"{kind} {ok}/{n}" for kind, (ok, n) in sorted(self.answers.items())))
+            lines.append("  valid answers: " + ", ".join(f"{kind} {ok}/{n}" for kind, (ok, n) in sorted(self.answers.items()))
+                         + "; well-formed (matching the schema): "
+                         + ", ".join(f"{kind} {self.well_formed[kind]}/{n}" for kind, (_, n) in sorted(self.answers.items())))
         for alias, s in sorted(self.stats.items()):
             lines.append(f"  model {alias}: {s.requests_sent} request(s), {s.cache_hits} cache hit(s), "
                          f"{s.prompt_tokens} prompt + {s.completion_tokens} completion token(s)"
@@ -233,9 +236,16 @@ def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str
         f"{', '.join(missing)}. A definition says what the label covers (with short examples) and what it does "
         "not cover.\n"
         'Answer with JSON: {"<label>": "<definition>", ...} with exactly the labels asked for as keys.')
-    schema = strict_object({label: {"type": "string", "minLength": 1} for label in missing})
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, response_format(form, "definitions", schema))
+                      {"seed": seed}, response_format(form, "definitions", definitions_schema(missing)))
+
+
+def definitions_schema(missing: list[str]) -> dict[str, Any]:
+    return strict_object({label: {"type": "string", "minLength": 1} for label in missing})
+
+
+WHEN_CHOICES = ("", "len(answer) == 0", "len(answer) == 1", "len(answer) > 1")
+"""The conditions a structured rule proposal may pick (a reviewer can write any other one)."""
 
 
 def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int, form: str = "off") -> LLMRequest:
@@ -247,6 +257,9 @@ def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int, form: st
         f'"then": {json.dumps(" | ".join(_op_text(op) for op in r.then))}'
         + (f', "when": {json.dumps(r.when.text)}' if r.when is not None else "") + "}"
         for r in entry.rules) or "(none)"
+    shape = ('{"rules": [{"text": "<sentence>", "then": [{"op": "<operation>", "column": "<column>"}], '
+             '"when": "<condition or empty>"}]}' if form != "off" else
+             '{"rules": [{"text": "<sentence>", "then": "<operations>", "when": "<condition or empty>"}]}')
     user = (
         f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
         f"The gold answer is a table with columns: {', '.join(entry.task.columns)}.\n\n"
@@ -258,13 +271,51 @@ def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int, form: st
         f"may read: {', '.join(sorted(names))} (`answer` is the list of answer rows), e.g. len(answer) == 0.\n\n"
         f"Rules already used:\n{existing}\n\n"
         f"Propose {n} new preference rule(s), the sentence in {_language(entry.language)}.\n"
-        'Answer with JSON: {"rules": [{"text": "<sentence>", "then": "<operations>", "when": "<condition or empty>"}]}')
+        f"Answer with JSON: {shape}")
     return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                      {"seed": seed}, response_format(form, "rules", RULES_SCHEMA))
+                      {"seed": seed}, response_format(form, "rules", rules_schema(entry, form)))
 
 
 RULES_SCHEMA = strict_object({"rules": {"type": "array", "minItems": 1, "items": strict_object(
     {"text": {"type": "string", "minLength": 1}, "then": {"type": "string", "minLength": 1}, "when": {"type": "string"}})}})
+
+
+def rules_schema(entry: TaskEntry, form: str) -> dict[str, Any]:
+    """Structured forms constrain operations and columns; with no form the prompt asks for pipeline text."""
+    return structured_rules_schema(entry.task.columns) if form != "off" else RULES_SCHEMA
+
+
+def structured_rules_schema(columns: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Rules whose `then` is a list of operation objects, each valid by construction: the operation names and
+    the column arguments are enums (a constrained decoder cannot write an unknown operation or a stray `<`);
+    humc joins them into the pipeline text. `when` is one of ``WHEN_CHOICES``."""
+    from humc.answers import ops as answerops
+
+    variants = []
+    for name, (_, arity, _) in answerops.OPS.items():
+        props: dict[str, Any] = {"op": {"type": "string", "enum": [name]}}
+        if name in answerops.COLUMN_OPS:
+            props["column"] = {"type": "string", "enum": list(columns)}
+        elif arity:
+            props["value"] = {"type": "string", "minLength": 1}
+        variants.append(strict_object(props))
+    return strict_object({"rules": {"type": "array", "minItems": 1, "items": strict_object({
+        "text": {"type": "string", "minLength": 1},
+        "then": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"anyOf": variants}},
+        "when": {"type": "string", "enum": list(WHEN_CHOICES)}})}})
+
+
+def pipeline_text(then: Any) -> Any:
+    """A structured `then` (a list of ``{"op", "column"|"value"}`` objects) as pipeline text; other values as
+    they are (the checks that follow say what is wrong with them)."""
+    if not isinstance(then, list) or not all(isinstance(step, dict) and isinstance(step.get("op"), str)
+                                             for step in then):
+        return then
+    parts = []
+    for step in then:
+        args = [step[k] for k in ("column", "value") if k in step]
+        parts.append(step["op"] + (f"({', '.join(json.dumps(a, ensure_ascii=False) for a in args)})" if args else ""))
+    return " | ".join(parts)
 
 
 def _op_text(op: AnswerOp) -> str:
@@ -286,6 +337,8 @@ class _Job:
     validate: Callable[[Any], str | None]           # shape check for complete_json (retried when it fails)
     collect: Callable[[Any], tuple[list[LockItem], list[str]]]   # value -> (items, reasons of invalid parts)
     key: str = ""
+    schema: dict[str, Any] | None = None          # the answer's JSON Schema (sent when the form allows)
+    well_formed: bool = False                     # some attempt's reply matched the schema
     last_error: list[str] = field(default_factory=list)
     responses: list[LLMResponse] = field(default_factory=list)   # every attempt's; the last one answered
 
@@ -348,7 +401,8 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
             return "no paraphrase is valid: " + "; ".join(bad)
         return None
 
-    return _Job(alias, "template", entry, f"{entry.id}: paraphrases of {tpl.id}", req, validate, parts, key)
+    return _Job(alias, "template", entry, f"{entry.id}: paraphrases of {tpl.id}", req, validate, parts, key,
+                paraphrase_schema(TemplateWording.of(tpl.text), n))
 
 
 def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list[str], seeds: dict[str, str],
@@ -383,7 +437,7 @@ def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list
         return None if items else "; ".join(bad)
 
     return _Job(alias, "guideline", entry, f"{entry.id}: definitions of {', '.join(missing)}", req, validate,
-                parts, key)
+                parts, key, definitions_schema(missing))
 
 
 def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str]) -> str | None:
@@ -404,7 +458,7 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
             if not isinstance(rule, dict):
                 bad.append(f"rule {i + 1}: not an object")
                 continue
-            text, then, when = rule.get("text", ""), rule.get("then", ""), rule.get("when") or None
+            text, then, when = rule.get("text", ""), pipeline_text(rule.get("then", "")), rule.get("when") or None
             reason = check_rule(entry, text, then, when, names)
             if reason is None and (then.strip(), (when or "").strip()) in seen:
                 reason = "duplicates another proposal"
@@ -427,7 +481,8 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
         items, bad = parts(value)
         return None if items else "no rule is valid: " + "; ".join(bad)
 
-    return _Job(alias, "rule", entry, f"{entry.id}: preference rules", req, validate, parts, key)
+    return _Job(alias, "rule", entry, f"{entry.id}: preference rules", req, validate, parts, key,
+                rules_schema(entry, form))
 
 
 def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None = None) -> list[_Job]:
@@ -472,6 +527,7 @@ def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None 
 def _run(client: LLMClient, jobs: list[_Job]) -> list[Any]:
     def recording(job: _Job) -> Callable[[Any], str | None]:
         def validate(value: Any) -> str | None:
+            job.well_formed = job.well_formed or job.schema is None or conforms(value, job.schema)
             error = job.validate(value)
             if error is not None:
                 job.last_error.append(error)
@@ -542,6 +598,7 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
         value = results.get(id(job))
         report.answers[job.kind][1] += 1
         report.answers[job.kind][0] += value is not None
+        report.well_formed[job.kind] += job.well_formed
         if value is None:
             reason = job.last_error[-1] if job.last_error else "the reply was not valid JSON"
             report.invalid.append((job.what, f"no valid answer after {ATTEMPTS} attempt(s): {reason}"))

@@ -107,3 +107,39 @@ def answer_schema(columns: tuple[str, ...] | list[str], cardinality: str) -> dic
         return row
     return strict_object({"answers": {"type": "array", "items": row}})
 
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+
+
+def conforms(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether ``value`` matches ``schema``, for the keywords humc's answer schemas use (type, enum, properties,
+    required, additionalProperties: false, items, min/maxItems, minLength, anyOf) — the measure of a
+    well-formed answer, independent of the checks that judge its content.
+
+    >>> conforms({"score": 4}, strict_object({"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}}))
+    True
+    >>> conforms({"score": "4"}, strict_object({"score": {"type": "integer"}}))
+    False
+    """
+    if "anyOf" in schema:
+        return any(conforms(value, option) for option in schema["anyOf"])
+    kind = schema.get("type")
+    if kind is not None and (not isinstance(value, _JSON_TYPES[kind]) or kind != "boolean" and isinstance(value, bool)):
+        return False
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    if isinstance(value, str):
+        return len(value) >= int(schema.get("minLength", 0))
+    if isinstance(value, list):
+        return (int(schema.get("minItems", 0)) <= len(value) <= int(schema.get("maxItems", len(value)))
+                and all(conforms(item, schema.get("items", {})) for item in value))
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        if any(key not in value for key in schema.get("required", ())):
+            return False
+        if schema.get("additionalProperties") is False and any(key not in props for key in value):
+            return False
+        return all(conforms(item, props.get(key, {})) for key, item in value.items())
+    return True
