@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -37,7 +38,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
     else:
         config = ModelConfig(name="eval", base_url=base_url, model=name, params={"temperature": 0, "max_tokens": max_tokens})
     if concurrency is not None:
-        config = ModelConfig(**{**config.__dict__, "concurrency": concurrency})
+        config = replace(config, concurrency=concurrency)
     return config
 
 

@@ -23,5 +23,4 @@ def export_cmd(target: Path, to: str, out: Path, out_root: Path | None) -> None:
     folder = load_recipe(target, out_dir=out_root).output.dir if target.suffix.lower() in (".yaml", ".yml") else target
     written = export_dataset(folder, to, out)
     for name, n in written.items():
-        click.echo(f"wrote {out / name} ({n} record(s))" if name.endswith("l") or name.endswith(".json") and n > 1 else
-                   f"wrote {out / name}")
+        click.echo(f"wrote {out / name}" + ("" if n is None else f" ({n} record(s))"))

@@ -9,8 +9,9 @@ Targets (every split of the folder unless stated):
 * ``sharegpt``: ``<split>.jsonl``, ``{"conversations": [{"from": "human"|"gpt", "value"}]}`` per line;
 * ``messages``: ``<split>.jsonl``, ``{"messages": [...]}`` per line (OpenAI / TRL chat form);
 * ``llama-factory``: the sharegpt files plus ``dataset_info.json`` naming them (``formatting: sharegpt``);
-* ``lm-eval``: an lm-evaluation-harness task folder for the test split (``<name>.yaml`` with
-  ``output_type: generate_until`` and ``exact_match``, ``test.jsonl``): the YAML names no Python code.
+* ``lm-eval``: an lm-evaluation-harness task folder for the test split (``humc_<name>.yaml`` with
+  ``output_type: generate_until`` and ``exact_match``, ``test.jsonl``): the YAML names no Python code
+  (``lm_eval --include_path OUT --tasks humc_<name>``); ``humc eval`` scores the same outputs per task.
 
 Decisions: humc's instructions carry everything (the input text is part of them), so ``input`` is empty;
 there is no system prompt (humc writes none, and inventing one would change what is trained). Each record's
@@ -73,14 +74,15 @@ def _sharegpt(record: Mapping[str, Any]) -> dict[str, Any]:
             **_meta(record)}
 
 
-def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) -> dict[str, int]:
-    """Write the dataset at ``folder`` as ``to`` into ``out``; returns written file -> records."""
+def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) -> dict[str, int | None]:
+    """Write the dataset at ``folder`` as ``to`` into ``out``; returns written file -> its records (None for
+    a file that describes the others)."""
     if to not in TARGETS:
         raise HumcError(f"unknown export target '{to}'", expected="one of: " + ", ".join(TARGETS), code="E9001")
     shards = splits_of(folder)
     name = name or folder.name
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, int] = {}
+    written: dict[str, int | None] = {}
     if to == "lm-eval":
         return _lm_eval(shards, out, name)
     for split, paths in shards.items():
@@ -99,16 +101,17 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
                                     "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                                              "assistant_tag": "gpt"}} for split in shards}
         (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        written["dataset_info.json"] = len(info)
+        written["dataset_info.json"] = None
     return written
 
 
-def lm_eval_yaml(task: str, data_file: str = "test.jsonl") -> str:
-    """An lm-evaluation-harness task: generate until the end of the answer, scored by exact match."""
+def lm_eval_yaml(task: str, data_file: Path) -> str:
+    """An lm-evaluation-harness task: generate until the end of the answer, scored by exact match. The data
+    file is named by its absolute path (the harness resolves relative paths against its working folder)."""
     return "\n".join([
         f"task: {task}",
         "dataset_path: json",
-        f"dataset_kwargs:\n  data_files:\n    test: {data_file}",
+        f"dataset_kwargs:\n  data_files:\n    test: {json.dumps(str(data_file.resolve()), ensure_ascii=False)}",
         "test_split: test",
         "output_type: generate_until",
         'doc_to_text: "{{instruction}}"',
@@ -120,10 +123,10 @@ def lm_eval_yaml(task: str, data_file: str = "test.jsonl") -> str:
         ""])
 
 
-def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str) -> dict[str, int]:
+def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str) -> dict[str, int | None]:
     split = "test" if "test" in shards else next(iter(shards))
     task = "humc_" + "".join(ch if ch.isalnum() else "_" for ch in name)
     n = _write_jsonl(out / "test.jsonl", ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
                                           for r in records_of(shards[split])))
-    (out / f"{task}.yaml").write_text(lm_eval_yaml(task), encoding="utf-8")
-    return {"test.jsonl": n, f"{task}.yaml": 1}
+    (out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")
+    return {"test.jsonl": n, f"{task}.yaml": None}

@@ -9,7 +9,8 @@
 Decisions:
 
 * A prediction is parsed with the record's own format codec (``humc.answers.formats``). *Format adherence*
-  means the text parses strictly (no fence, the requested format); a reply that parses only after its
+  means the text parses as written (no code fence around it, the requested format, that codec's own
+  tolerance: the natural-language codec reads quoted values in any sentence); a reply that parses only after its
   fence is dropped or only in another format (``fallback``) is still scored, and counted apart. A reply
   that parses in no format scores 0 and counts as predicting nothing in micro aggregates.
 * *Rule adherence* (per preference rule the record's instruction states): the parsed prediction is a fixed
@@ -161,10 +162,11 @@ def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool) -> 
 
 
 def parse_prediction(rs: RecordSpec, text: str | None) -> Parsed:
-    """Strict, then lenient (fence dropped), then each other codec in turn (bare text last)."""
+    """Strict (as written: no code fence, the requested format), then lenient (fence dropped), then each
+    other codec in turn (bare text last)."""
     if text is None:
         return Parsed(None, False)
-    table = _try(rs.format, text, rs, unfence=False)
+    table = None if text.strip().startswith("```") else _try(rs.format, text, rs, unfence=False)
     if table is not None:
         return Parsed(table, True)
     table = _try(rs.format, text, rs, unfence=True)
