@@ -438,3 +438,20 @@ def test_export_lm_eval_is_a_generate_until_task_folder(built: Path, tmp_path: P
 def test_export_of_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     result = run_cli("export", str(tmp_path), "--to", "alpaca", str(tmp_path / "x"))
     assert result.exit_code == 2 and "error[E6001]" in result.output
+
+
+def test_the_stdlib_resolver_reads_ids_and_reports_what_it_cannot_resolve() -> None:
+    from humc.errors import HumcError
+
+    resolver = Resolver.for_stdlib()
+    base = {"id": "r", "task": "ner", "task_entry": "x", "answer_format": "json|shuffle_keys(seed=3)",
+            "rules": ["order_entities_by_position", "my_inline_rule"]}
+    spec = resolver.resolve(base)
+    assert spec.format.codec == "json" and [r.id for r in spec.rules] == ["order_entities_by_position"]
+    assert resolver.unknown_rules == {"my_inline_rule"}
+    with pytest.raises(HumcError) as task:
+        resolver.resolve({**base, "task": "nre"})
+    assert task.value.code == "E2003"
+    with pytest.raises(HumcError) as fmt:
+        resolver.resolve({**base, "answer_format": "yamlish"})
+    assert fmt.value.code == "E2006"

@@ -122,7 +122,8 @@ class Resolver:
         fmt = str(record.get("answer_format"))
         variant = variants.get(fmt) or self._variant(fmt)
         if rules is None:
-            rules = tuple(self._rule(r) for r in record.get("rules") or [] if self._rule(r) is not None)  # type: ignore[misc]
+            found = (self._rule(str(r)) for r in record.get("rules") or [])
+            rules = tuple(rule for rule in found if rule is not None)
         return RecordSpec(task.id, task.columns, task.cardinality, variant.spec, declared_empty(rules), rules,
                           metric_of(task), task.schema_column)
 
