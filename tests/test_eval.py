@@ -455,3 +455,18 @@ def test_the_stdlib_resolver_reads_ids_and_reports_what_it_cannot_resolve() -> N
     with pytest.raises(HumcError) as fmt:
         resolver.resolve({**base, "answer_format": "yamlish"})
     assert fmt.value.code == "E2006"
+
+
+def test_a_recipe_model_is_asked_through_the_builds_cache(built: Path) -> None:
+    text = (built / "recipes" / "hum_mix.hum.yaml").read_text(encoding="utf-8")
+    with LLMServer() as srv:  # the default responder echoes: every answer is wrong
+        recipe = built / "recipes" / "hum_mix_model.hum.yaml"
+        recipe.write_text(text.replace("\nsources:", f"\nmodels:\n  tiny: {{base_url: '{srv.base_url}', model: test-model}}\nsources:", 1),
+                          encoding="utf-8")
+        result = run_cli("eval", str(recipe), "--out", str(built / "out"), "--model", "tiny", "--concurrency", "2",
+                         "--report", str(built / "m.json"))
+        assert result.exit_code == 0, result.output
+        assert srv.request_count == len(_test_records(built))
+    report = json.loads((built / "m.json").read_text(encoding="utf-8"))
+    assert report["predictor"] == "model:test-model" and report["overall"]["score"] < 0.5
+    assert any((built / "recipes" / ".humc" / "cache" / "llm").iterdir())  # the recipe's own build cache
