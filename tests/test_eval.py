@@ -151,7 +151,7 @@ def test_label_metrics_by_hand_and_against_scikit_learn() -> None:
     sklearn = pytest.importorskip("sklearn.metrics")
     gold, pred = ["A", "B", "B", "C", "A"], ["A", "A", "B", "C", "C"]
     ours = metrics.macro_f1([(frozenset({g}), frozenset({p})) for g, p in zip(gold, pred, strict=True)])
-    assert ours == pytest.approx(sklearn.f1_score(gold, pred, average="macro"))
+    assert ours == pytest.approx(sklearn.f1_score(gold, pred, average="macro", zero_division=0))
 
 
 def test_bootstrap_interval_is_seeded_and_brackets_the_difference() -> None:
@@ -470,3 +470,22 @@ def test_a_recipe_model_is_asked_through_the_builds_cache(built: Path) -> None:
     report = json.loads((built / "m.json").read_text(encoding="utf-8"))
     assert report["predictor"] == "model:test-model" and report["overall"]["score"] < 0.5
     assert any((built / "recipes" / ".humc" / "cache" / "llm").iterdir())  # the recipe's own build cache
+
+
+def test_single_label_classification_is_accuracy_and_macro_f1() -> None:
+    from humc.eval.scoring import aggregate
+
+    spec = RecordSpec("classification", ("label",), "one", FormatSpec("json"), None, (), "label", "label")
+    gold = ["Sports", "World", "World", "Business"]
+    answers = ['{"label": "sports"}', '{"label": "World"}', '{"label": "Sports"}', "no idea"]
+    scores = [score_record(spec, {"id": str(i), "gold": json.dumps([{"label": g}]), "template": "t", "answer_format": "json",
+                                  "language": "en", "instruction": "", "output": ""}, a)
+              for i, (g, a) in enumerate(zip(gold, answers, strict=True))]
+    assert [s.score for s in scores] == [1.0, 1.0, 0.0, 0.0]  # labels compare case-insensitively
+    assert scores[3].fallback == "text" and scores[3].pred_labels == ["no idea"]  # a bare answer is read as a label
+    agg = aggregate(scores)
+    # per label (gold / predicted / right): sports 1/2/1 F1 2/3, world 2/1/1 F1 2/3, business 1/0/0 and "no idea" 0/1/0 F1 0
+    assert agg["accuracy"] == 0.5 and agg["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 4)
+    sklearn = pytest.importorskip("sklearn.metrics")
+    assert agg["macro_f1"] == pytest.approx(sklearn.f1_score(["sports", "world", "world", "business"],
+                                                             ["sports", "world", "sports", "no idea"], average="macro", zero_division=0))

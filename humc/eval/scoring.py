@@ -224,7 +224,8 @@ def score_record(rs: RecordSpec, record: Mapping[str, Any], prediction: str | No
 
 
 def _label(value: str) -> str:
-    return value.strip().rstrip(".").strip()
+    """A label as compared: case-insensitive, without surrounding spaces or a final full stop."""
+    return value.strip().rstrip(".").strip().casefold()
 
 
 def _metric(rs: RecordSpec, gold: list[tuple[str, ...]], pred: list[tuple[str, ...]], parsed: bool
@@ -242,7 +243,7 @@ def _metric(rs: RecordSpec, gold: list[tuple[str, ...]], pred: list[tuple[str, .
     gl = sorted({_label(r[col]) for r in gold})
     pl = sorted({_label(r[col]) for r in (pred[:1] if rs.cardinality == "one" else pred)})
     if kind in ("choice", "label"):
-        correct = float(parsed and [x.casefold() for x in gl] == [x.casefold() for x in pl])
+        correct = float(parsed and gl == pl)
         return {"correct": correct}, correct, gl, pl
     f1 = metrics.prf(len(set(gl) & set(pl)), len(pl), len(gl)).f1 if parsed else 0.0
     return {"f1": f1}, f1, gl, pl
