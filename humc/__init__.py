@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "2"  # 2: render/check drop problem records and report them (build/problems.py)
+FORMAT_VERSION = "3"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages column
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

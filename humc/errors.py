@@ -263,6 +263,13 @@ CODES: dict[str, Code] = _codes(
     # E5xxx: publishing
     ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),
     ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),
+    # E6xxx: evaluation and export
+    ("E6001", "not a built dataset", "The folder is not a dataset humc built (no data/<split>-*.parquet), or lacks the "
+              "split asked for; build the recipe first, or pick a split with --split."),
+    ("E6002", "bad predictions file", "A predictions file must be JSON Lines, one {\"id\", \"prediction\"} object per "
+              "record of the split, each id once; the message shows the line."),
+    ("E6003", "bad eval report", "`humc eval --compare` reads two JSON reports written by `humc eval --report` for the "
+              "same dataset split."),
     # E9xxx: everything else
     ("E9001", "error", "A usage error of the command line."),
 )

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LLMServer", "Reply", "default_responder", "value_for_schema"]
+__all__ = ["LLMServer", "Reply", "default_responder", "scripted_responder", "value_for_schema"]
 
 STRUCTURED_BEHAVIOURS = ("json_schema", "json_object+schema", "none")
 PROBE_TEXT = 'Reply with the JSON object {"ok": true}'
@@ -129,6 +129,17 @@ def default_responder(body: dict) -> str:
     if rf.get("type") == "json_object":
         return json.dumps({"answer": f"echo: {last}"})
     return f"echo: {last}"
+
+
+def scripted_responder(script: dict[str, str | Reply], default: Responder = default_responder) -> Responder:
+    """Answers by the last user message: ``script[message]`` when scripted (a right, a wrong or a
+    malformed answer, or a ``Reply`` to misbehave), else ``default`` — a model whose every answer
+    a test knows in advance (``humc eval`` against a loopback server)."""
+    def respond(body: dict) -> str | Reply:
+        last = _last_user_text(body)
+        return script[last] if last in script else default(body)
+
+    return respond
 
 
 def _count_tokens(text: str) -> int:

@@ -51,6 +51,8 @@ def test_example_recipe_builds_and_loads_with_datasets(recipes, tmp_path, name):
                    "guidelines", "rules"):
         assert column in row
     assert row["instruction"].strip() and row["output"].strip()
+    # the chat form, for trainers that read `messages`
+    assert row["messages"] == [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["output"]}]
     card = (folder / "README.md").read_text()
     assert card.startswith("---\n") and manifest["fingerprint"] in card
 

@@ -34,6 +34,8 @@ COMMANDS = {
     "schema": ("humc.cli.schema:schema_cmd", "Print the JSON Schema of recipes, for editors (--out FILE writes it)."),
     "explain": ("humc.cli.explain:explain", "Explain a diagnostic code (e.g. humc explain E2003)."),
     "cache": ("humc.cli.cache:cache_cmd", "Show, check and reclaim the build cache."),
+    "eval": ("humc.cli.eval:eval_cmd", "Score a model (or predictions) on a built dataset; compare two reports."),
+    "export": ("humc.cli.export:export_cmd", "Export a built dataset for training tools (alpaca, sharegpt, LLaMA-Factory, lm-eval)."),
 }
 FORMAT_KEY = "humc.format"
 STDOUT_KEY = "humc.stdout"  # the real stdout, kept for the JSON verdict while the human report goes to stderr

@@ -4,6 +4,9 @@
     <out>/<name>/README.md      dataset card (YAML metadata + provenance)
     <out>/<name>/build.json     manifest: plan fingerprint, file hashes, counts
 
+Besides the record columns each row has ``messages``, its chat form (``export.messages_of``: the
+instruction as the user turn, the output as the assistant turn), which chat trainers read as is.
+
 Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
 old one only when complete, so a failed or killed build never leaves partial output behind; a
 temporary folder left by a killed build (its process is gone) is removed by the next write.
@@ -28,6 +31,7 @@ from typing import Any
 from humc import __version__
 from humc.dataset.card import render_card
 from humc.dataset.cardinfo import card_info
+from humc.dataset.export import messages_of
 from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
 from humc.errors import SourceError
 from humc.ir import Recipe
@@ -67,7 +71,8 @@ def parquet_schema() -> Any:
 
     return pa.schema([*((name, pa.string()) for name in STRING_COLUMNS),
                       *((name, pa.list_(pa.string())) for name in LIST_COLUMNS),
-                      ("source", pa.string()), ("source_row", pa.int64())])
+                      ("source", pa.string()), ("source_row", pa.int64()),
+                      ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])))])
 
 
 class _Stats:
@@ -160,7 +165,7 @@ def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _St
             batch = []
             for record in records:
                 stats.add(split, record)
-                batch.append(record)
+                batch.append({**record, "messages": messages_of(record)})
                 if len(batch) >= shard_rows:
                     break
             table = pa.Table.from_pylist(batch, schema=parquet_schema())

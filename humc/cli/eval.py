@@ -1,0 +1,110 @@
+"""`humc eval`: score a model (or predictions made elsewhere) on a built dataset split, or compare two reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from humc.build.compiler import load_recipe
+from humc.build.store import LLM_FOLDER
+from humc.errors import HumcError, did_you_mean
+from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
+from humc.eval.report import compare, compare_table, markdown, read_report, tables
+from humc.eval.run import evaluate
+from humc.eval.scoring import Resolver
+from humc.ir import Recipe
+from humc.llm.client import ModelConfig
+
+DEFAULT_CACHE = Path(".humc/cache")
+
+
+def _is_recipe(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: int | None,
+           max_tokens: int) -> ModelConfig:
+    if base_url is None:
+        models = recipe.models if recipe is not None else {}
+        if name not in models:
+            raise HumcError(f"unknown model '{name}'", code="E2009",
+                            expected="a `models:` entry of the recipe" + (f" ({', '.join(models)})" if models else ""),
+                            hint=did_you_mean(name, models) or "or name an endpoint: --base-url URL --model MODEL_ID")
+        config = models[name]
+    else:
+        config = ModelConfig(name="eval", base_url=base_url, model=name, params={"temperature": 0, "max_tokens": max_tokens})
+    if concurrency is not None:
+        config = replace(config, concurrency=concurrency)
+    return config
+
+
+@click.command("eval")
+@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=click.Path(path_type=Path), required=False)
+@click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
+@click.option("--model", "model", metavar="NAME",
+              help="A `models:` entry of the recipe, or with --base-url the model id to ask.")
+@click.option("--base-url", help="An OpenAI-compatible endpoint (e.g. http://localhost:8000/v1); the key is read from "
+                                 "OPENAI_API_KEY.")
+@click.option("--split", default="test", show_default=True, help="The split to evaluate.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the full result (every record's score) as JSON.")
+@click.option("--markdown", "markdown_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a Markdown report (plots beside it when matplotlib is installed).")
+@click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              metavar="A.json B.json", help="Compare two --report files: B - A with bootstrap 95% intervals.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (--compare).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="With a recipe: the output root it was built with (`humc build --out`).")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
+@click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url.")
+def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, base_url: str | None, split: str,
+             report_path: Path | None, markdown_path: Path | None, compare_paths: tuple[Path, Path] | None, seed: int,
+             out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int) -> None:
+    """Score a model's answers to a built dataset split: task metrics, format and rule adherence.
+
+    The answers come from --predictions FILE, or from a model: a recipe `models:` entry (--model NAME) or any
+    OpenAI-compatible server (--base-url URL --model ID), asked through humc's LLM client with the build's
+    cache, concurrency and retries. `humc eval --compare A.json B.json` compares two reports.
+    """
+    out = Console(highlight=False, soft_wrap=True)
+    if compare_paths:
+        result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
+        out.print(compare_table(result))
+        if report_path is not None:
+            report_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        return
+    if target is None:
+        raise HumcError("nothing to evaluate", code="E9001", expected="humc eval DATASET_DIR_OR_RECIPE (--predictions FILE | --model NAME)",
+                        hint="or compare two reports: humc eval --compare A.json B.json")
+    if (predictions is None) == (model is None):
+        raise HumcError("give either --predictions FILE or --model (one source of answers)", code="E9001",
+                        expected="--predictions P.jsonl, --model NAME (a recipe model) or --base-url URL --model ID")
+    recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
+    folder = recipe.output.dir if recipe is not None else target
+    resolver = Resolver.for_recipe(recipe) if recipe is not None else Resolver.for_stdlib()
+    predictor: Predictor
+    if predictions is not None:
+        predictor = FilePredictions(predictions)
+    else:
+        assert model is not None
+        cache = cache_dir or (recipe.cache_dir if recipe is not None else DEFAULT_CACHE)
+        predictor = ChatPredictor(_model(recipe, model, base_url, concurrency, max_tokens), cache / LLM_FOLDER)
+    report = evaluate(folder, split, predictor, resolver)
+    for table in tables(report):
+        out.print(table)
+    for note in report["notes"]:
+        out.print(f"note: {note}")
+    if report_path is not None:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        out.print(f"wrote {report_path}")
+    if markdown_path is not None:
+        plots = markdown(report, markdown_path)
+        out.print(f"wrote {markdown_path}" + (f" and {len(plots)} plot(s)" if plots else ""))

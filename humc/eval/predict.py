@@ -1,0 +1,100 @@
+"""Eval stage, prediction: where the answers to a split's instructions come from.
+
+A ``Predictor`` maps records to prediction texts (None: no prediction). Two exist:
+
+* ``FilePredictions`` reads JSON Lines made elsewhere, one ``{"id", "prediction"}`` object per record;
+* ``ChatPredictor`` asks any OpenAI-compatible server through humc's own LLM client (``humc.llm.client``):
+  the same cache, concurrency limit and retries as the build's LLM steps, so a rerun replays answers.
+
+An in-process backend (a local model) plugs in as one more class with ``name`` and ``predict``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from humc.dataset.export import messages_of
+from humc.errors import HumcError, Span
+from humc.llm.client import LLMClient, LLMRequest, ModelConfig, open_cache
+
+
+class Predictor(Protocol):
+    """Anything that answers instruction records: ``predict`` returns one text (or None) per record, in order."""
+
+    name: str
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]: ...
+
+
+class FilePredictions:
+    """Predictions made elsewhere: JSON Lines of ``{"id": ..., "prediction": "..."}``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = f"file:{path.name}"
+        self.by_id: dict[str, str | None] = {}
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HumcError(f"cannot read predictions file {path}: {exc}", code="E6002",
+                            expected="a UTF-8 JSON Lines file, one {\"id\", \"prediction\"} object per line") from None
+        for n, line in enumerate(lines, 1):
+            if line.strip():
+                self._add(n, line)
+
+    def _add(self, n: int, line: str) -> None:
+        where = Span(str(self.path), n, 1)
+        expected = 'one JSON object per line: {"id": "<record id>", "prediction": "<model output>"}'
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise HumcError(f"invalid JSON in the predictions file: {exc.args[0]}", where, expected=expected,
+                            code="E6002") from None
+        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+            raise HumcError("a prediction needs the keys `id` and `prediction`", where, expected=expected, code="E6002")
+        pred = obj["prediction"]
+        if pred is not None and not isinstance(pred, str):
+            raise HumcError(f"`prediction` must be text (or null), not {type(pred).__name__}", where, expected=expected,
+                            hint="the prediction is the model's raw output; humc parses it", code="E6002")
+        key = str(obj["id"])
+        if key in self.by_id:
+            raise HumcError(f"record id {key} is predicted twice", where, expected="one line per record", code="E6002")
+        self.by_id[key] = pred
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        return [self.by_id.get(str(r["id"])) for r in records]
+
+    def unknown_ids(self, records: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Ids the file predicts that are not records of the split (a file made for another dataset)."""
+        known = {str(r["id"]) for r in records}
+        return sorted(set(self.by_id) - known)
+
+
+class ChatPredictor:
+    """A model behind an OpenAI-compatible endpoint; the instruction is the only (user) message."""
+
+    def __init__(self, config: ModelConfig, cache_dir: Path | None) -> None:
+        self.config = config
+        self.name = f"model:{config.model}"
+        self.cache_dir = cache_dir
+        self.failures: Counter[str] = Counter()
+        self.stats: dict[str, Any] = {}
+
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        cache = open_cache(self.cache_dir) if self.cache_dir is not None else None
+        client = LLMClient(self.config, cache)
+        try:
+            requests = [LLMRequest(messages_of(r)[:1]) for r in records]
+            outcomes = client.run_outcomes(requests)
+        finally:
+            if cache is not None:
+                cache.close()
+        self.stats = client.stats.as_dict()
+        for o in outcomes:
+            if o.reason:
+                self.failures[o.reason] += 1
+        return [o.value for o in outcomes]
