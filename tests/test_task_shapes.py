@@ -212,3 +212,14 @@ def test_every_task_has_structured_templates_that_render_one_json_object():
                               "label_definitions": {"person": "a human"}}, "ner/en_structured")
     assert list(json.loads(guided)) == ["instruction", "guidelines", "schema definitions", "schema", "input"]
     check_golden("structured_templates.json", dumps(rendered))
+
+
+def test_a_format_that_cannot_hold_the_task_answer_is_a_located_error(tmp_path):
+    (tmp_path / "re.jsonl").write_text('{"text": "Ada knows Bo.", "rels": []}\n', encoding="utf-8")
+    recipe = ("hum: 1\nname: bad\nsources:\n  re: re.jsonl\ntasks:\n  - id: re\n    task: re\n    source: re\n"
+              "    fields: {text: text, relations: rels}\n    formats: [json, inline_tags]\n")
+    (tmp_path / "bad.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("check", "bad.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "bad.hum.yaml:10:21: error[E2006]: format 'inline_tags' tags spans in the text" in result.output
+    assert not (tmp_path / "out").exists()
