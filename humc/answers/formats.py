@@ -722,9 +722,8 @@ def _parse_grouped(text: str, fields: Row, cardinality: str, s: Mapping[str, Any
 
 
 def _grouped_rows(item: Any, label: str, fields: Row, g: _Groups) -> list[Row]:
-    if g.nest_key is None and len(g.outer) == 1:
-        values = {g.outer[0]: _text(item) if not isinstance(item, (list, dict)) else _not_text(item)}
-        return [_assemble(len(fields), g.label, label, values)]
+    if g.nest_key is None and len(g.outer) == 1:  # one column besides the label: bare values
+        return [_assemble(len(fields), g.label, label, {g.outer[0]: _text(item)})]
     if not isinstance(item, Mapping):
         raise FormatParseError(f"answer item {item!r} is not an object")
     outer_keys = [fields[i] for i in g.outer] + ([g.nest_key] if g.nest_key else [])
@@ -747,10 +746,6 @@ def _grouped_rows(item: Any, label: str, fields: Row, g: _Groups) -> list[Row]:
         inner = _row_from_obj(entry, inner_fields)
         rows.append(_assemble(len(fields), g.label, label, {**values, **dict(zip(g.inner, inner, strict=True))}))
     return rows
-
-
-def _not_text(value: Any) -> str:
-    raise FormatParseError(f"answer value {value!r} is not text")
 
 
 def _assemble(n: int, label_index: int, label: str, values: Mapping[int, str]) -> Row:
