@@ -26,6 +26,7 @@ Decisions a reader would otherwise undo:
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -106,6 +107,8 @@ def environment(flavour: str = "text") -> jinja2.Environment:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
                        lstrip_blocks=True, autoescape=False)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
+    # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
 
 

@@ -2,7 +2,7 @@
 
 The law every codec obeys (tested with hypothesis):
 
-    parse(spec, render(spec, table), table.fields, table.cardinality) == table
+    parse(spec, render(spec, table, context=c), table.fields, table.cardinality, context=c) == canonical(spec, table, c)
 
 for gold values without leading/trailing whitespace. Codecs:
 
@@ -13,6 +13,16 @@ for gold values without leading/trailing whitespace. Codecs:
     markdown_list   - type: LOC; span: Paris
     natural         The answers are "Paris" and "Rome".
     text            the bare value (one column): a free-form response, or one value per line
+    label           the label itself (one column), matched back to the record's labels
+    yaml            the json shapes as YAML
+    grouped_json    IEPile style, keyed by the schema labels: {"PER": ["Ada"], "LOC": []}
+    inline_tags     the input text with tagged spans: <PER>Ada</PER> lives in <LOC>London</LOC>
+
+Some formats need the record besides its answer (``FormatContext``): its schema labels (grouped_json's keys,
+label's label set) and the text spans are tagged in (inline_tags). A format may express only one order of the
+rows (grouped_json: by schema label; inline_tags: by position), so the law is stated on ``canonical(table)``;
+for the other codecs that is the table itself. An answer a format cannot write down (overlapping spans as inline
+tags, a span that is not in the text) raises ``NotExpressible``: the build skips that format for that record.
 
 Modifiers (later pipeline stages, e.g. ``json | shuffle_keys(seed=3)``) set one render
 setting each; a variant file may set the same settings under ``options:``.
@@ -28,10 +38,33 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError
 
 Row = tuple[str, ...]
+
+
+class NotExpressible(FormatParseError):
+    """An answer this format cannot write down for this record (overlapping spans as inline tags, a span that
+    is not in the text, a label on several lines): the build skips the format for the record and counts it."""
+
+
+@dataclass(frozen=True)
+class FormatContext:
+    """What some formats need of the record besides its answer.
+
+    ``labels``: the schema labels the instruction shows, in order (grouped_json's keys, label's label set);
+    ``label_column``: the answer column holding them (the task's schema column); ``text``: the input answer
+    spans are copied from (inline_tags writes it out with the spans tagged)."""
+
+    labels: tuple[str, ...] = ()
+    label_column: str | None = None
+    text: str | None = None
+
+
+NO_CONTEXT = FormatContext()
 
 
 @dataclass(frozen=True)
@@ -53,13 +86,29 @@ class Setting:
 
 
 KEY_CASES = {"upper": str.upper, "lower": str.lower, "title": str.title}
+ALL_KWARGS = "**"  # a Setting whose value is the modifier's keyword arguments, as a mapping
+
+
+def _is_renaming(v: Any) -> bool:
+    return isinstance(v, Mapping) and bool(v) and all(isinstance(k, str) and isinstance(x, str) and x.strip()
+                                                      for k, x in v.items())
+
+
+def _is_nesting(v: Any) -> bool:
+    return (isinstance(v, Mapping) and len(v) == 1 and all(isinstance(k, str) and k for k in v)
+            and all(isinstance(cols, list) and cols and all(isinstance(c, str) for c in cols) for cols in v.values()))
+
 SETTINGS: dict[str, Setting] = {
     "shuffle_keys": Setting("seed", lambda v: type(v) is int, "shuffle_keys(seed=<int>)", 0),
     "indent": Setting("n", lambda v: type(v) is int and 0 <= v <= 8, "indent(<0..8>)", 2),
     "key_case": Setting("case", lambda v: v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None),
     "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True),
     "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True),
+    "keys": Setting(ALL_KWARGS, _is_renaming, 'keys(<column>="<key>", ...): a key for some columns', None),
+    "nest": Setting(ALL_KWARGS, _is_nesting, 'nest(<key>=["<column>", ...]): one list key gathering these columns',
+                    None),
 }
+
 def codec_names() -> tuple[str, ...]:
     return tuple(CODECS)
 
@@ -109,6 +158,10 @@ def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
         return None  # reported by _checked
     args = list(kwargs.get("_args", []))
     named = {k: v for k, v in kwargs.items() if k != "_args"}
+    if setting.arg == ALL_KWARGS:
+        if args or not named:
+            raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe, code="E0008")
+        return named
     if set(named) - {setting.arg} or len(args) + len(named) > 1:
         raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe, code="E0008")
     if not args and not named:
@@ -133,21 +186,22 @@ def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: s
 
 
 def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed: int = 0,
-           language: str = "en") -> str:
+           language: str = "en", context: FormatContext = NO_CONTEXT) -> str:
     """The table as text. ``empty`` replaces the codec's own rendering of an empty answer;
-    ``language`` picks the phrasing of the natural-language format (en, zh)."""
+    ``language`` picks the phrasing of the natural-language format (en, zh); ``context`` is what
+    some formats need of the record (see ``FormatContext``). Raises ``NotExpressible``."""
     codec = CODECS[spec.codec]
     own_empty = codec.empty(table.cardinality, language)
     if not table.rows and (empty is not None or own_empty is not None):
         return empty if empty is not None else own_empty or ""
-    s = {**settings(spec), "language": language}
+    s = {**settings(spec), "language": language, **_context_settings(context, table.fields)}
     rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
     return codec.render(table, s, rng)
 
 
 def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
-          empty: str | None = None, unfence: bool = True) -> AnswerTable:
-    """Text in this format -> AnswerTable; raises FormatParseError.
+          empty: str | None = None, unfence: bool = True, context: FormatContext = NO_CONTEXT) -> AnswerTable:
+    """Text in this format -> AnswerTable (in the format's canonical row order); raises FormatParseError.
 
     ``unfence`` drops a ```lang … ``` fence around the whole text, as model outputs often
     have; checking humc's own renderings turns it off (a gold answer may be a fenced block)."""
@@ -156,10 +210,45 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     codec = CODECS[spec.codec]
     if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
         return AnswerTable(fields, (), as_cardinality(cardinality))
-    rows = codec.parse(stripped, fields, cardinality)
+    s = {**settings(spec), **_context_settings(context, fields)}
+    rows = codec.parse(stripped, tuple(_cased(fields, s)), cardinality, s)
     if cardinality == "one" and len(rows) > 1:
         raise FormatParseError(f"expected one answer, found {len(rows)}")
     return AnswerTable(fields, tuple(rows), as_cardinality(cardinality))
+
+
+def canonical(spec: FormatSpec, table: AnswerTable, context: FormatContext = NO_CONTEXT) -> AnswerTable:
+    """The table in the row order the format writes (grouped by label, or by position in the text): what
+    ``parse(render(table))`` gives back. The table itself for formats that keep any order."""
+    order = CODECS[spec.codec].order
+    if order is None or not table.rows:
+        return table
+    s = {**settings(spec), **_context_settings(context, table.fields)}
+    return table.with_rows(order(table, s))
+
+
+def fit_problem(spec: FormatSpec, columns: Sequence[str], schema_column: str | None,
+                span_columns: Sequence[str] = ()) -> str | None:
+    """Why this format cannot write answers with these columns (a sentence), or None.
+
+    ``schema_column`` is the task's label column; ``span_columns`` the columns copied from the input."""
+    codec = CODECS[spec.codec]
+    if codec.single_column and len(columns) != 1:
+        return f"holds a single answer column, but this task has {len(columns)}"
+    if codec.needs_labels and (schema_column is None or len(columns) < 2):
+        return "groups answers by schema label, but this task has no label column besides its answer"
+    if codec.needs_spans and (schema_column is None or len(columns) != 2 or not set(span_columns) - {schema_column}):
+        return "tags spans in the text, which needs a task whose answer is (label, span copied from the input)"
+    shown = _cased(columns, settings(spec))
+    if len({k.lower() for k in shown}) != len(shown):
+        return f"writes the columns as {', '.join(shown)}: two columns would share a key"
+    return None
+
+
+def _context_settings(context: FormatContext, fields: Sequence[str]) -> dict[str, Any]:
+    column = context.label_column
+    index = list(fields).index(column) if column is not None and column in fields else None
+    return {"context": context, "label_index": index, "columns": tuple(fields)}
 
 
 @dataclass(frozen=True)
@@ -168,11 +257,14 @@ class Codec:
     instruction sentences, which are data: ``stdlib/variants/<name>.yaml``)."""
 
     render: Callable[[AnswerTable, dict[str, Any], random.Random], str]
-    parse: Callable[[str, Row, str], list[Row]]
+    parse: Callable[[str, Row, str, Mapping[str, Any]], list[Row]]  # (text, shown keys, cardinality, settings)
     empty: Callable[..., str | None]  # (cardinality, language) -> text of an empty answer; None: render normally
     settings: frozenset[str] = frozenset()          # the modifiers that apply (shuffle_keys, indent, …)
     empty_expressible: frozenset[str] = frozenset({"one", "many"})  # cardinalities whose empty rendering is promised
     single_column: bool = False                     # holds one answer column only
+    order: Callable[[AnswerTable, Mapping[str, Any]], list[Row]] | None = None  # the only row order it writes
+    needs_labels: bool = False                      # groups rows by the schema column
+    needs_spans: bool = False                       # tags (label, span) rows in the input text
 
 
 def _unfence(text: str) -> str:
@@ -187,8 +279,10 @@ def _unfence(text: str) -> str:
 
 
 def _cased(fields: Sequence[str], s: Mapping[str, Any]) -> list[str]:
+    """Column names as written: renamed by `keys`, then cased by `key_case`."""
     case = KEY_CASES.get(s.get("key_case") or "")
-    return [case(f) if case else f for f in fields]
+    renamed = [str((s.get("keys") or {}).get(f, f)) for f in fields]
+    return [case(f) if case else f for f in renamed]
 
 
 def _keys(table: AnswerTable, s: Mapping[str, Any]) -> list[str]:
@@ -268,7 +362,7 @@ def _loads(text: str) -> Any:
         raise FormatParseError(f"invalid JSON: {exc}", code="E0008") from None
 
 
-def _parse_json(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_json(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     return _rows_from_data(_loads(text), fields, cardinality)
 
 
@@ -277,7 +371,7 @@ def _render_jsonl(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> 
     return "\n".join(_dump(_obj(r, keys, _key_order(len(keys), s, rng)), s, one_line=True) for r in table.rows)
 
 
-def _parse_jsonl(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_jsonl(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     rows = []
     for n, line in enumerate(text.split("\n"), 1):
         if line.strip():
@@ -298,7 +392,7 @@ def _render_tuples(table: AnswerTable, s: dict[str, Any], rng: random.Random) ->
     return repr([r[0] if single else tuple(r) for r in table.rows])
 
 
-def _parse_tuples(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_tuples(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     try:
         data = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
@@ -358,7 +452,7 @@ def _md_cells(line: str, n: int) -> list[str]:
     return [c.strip() for c in cells[:-1]]
 
 
-def _parse_md_table(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_md_table(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     lines = [ln for ln in text.split("\n") if ln.strip()]
     if len(lines) < 2 or not set(lines[1].replace("|", "").strip()) <= set("-: "):
         raise FormatParseError("a markdown table needs a header row and a |---| separator row")
@@ -379,7 +473,7 @@ def _render_md_list(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" for k, v in zip(keys, r, strict=True)) for r in table.rows)
 
 
-def _parse_md_list(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_md_list(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     rows: list[Row] = []
     for line in (ln.strip() for ln in text.split("\n")):
         if not line:
@@ -449,7 +543,7 @@ def _unquote(token: str) -> str:
     return str(json.loads(token))
 
 
-def _parse_natural(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_natural(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     if len(fields) == 1:
         values = [_unquote(m.group(0)) for m in re.finditer(_QUOTED, text)]
         if not values:
@@ -472,7 +566,7 @@ def _render_text(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> s
     return "\n".join(_escape(r[0], "") for r in table.rows)
 
 
-def _parse_text(text: str, fields: Row, cardinality: str) -> list[Row]:
+def _parse_text(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
     _single_column(fields)
     if cardinality == "one":
         return [(text,)]
@@ -484,18 +578,302 @@ def _single_column(fields: Sequence[str]) -> None:
         raise FormatParseError(f"the text format holds one column, not {len(fields)} ({', '.join(fields)})")
 
 
+# ------------------------------------------------------------------ label only
+
+
+def _render_label(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    _single_column(table.fields)
+    values = [r[0] for r in table.rows]
+    if table.cardinality == "many" and any("\n" in v or "\r" in v for v in values):
+        raise NotExpressible("a label written on several lines cannot be one line of a label list")
+    return "\n".join(values)
+
+
+def _parse_label(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
+    """Each line (the whole text for one answer) is a label; matched back to the record's labels, case and a
+    closing full stop aside, so "Positive." is the label `positive`."""
+    _single_column(fields)
+    labels: tuple[str, ...] = s["context"].labels
+    lines = [text] if cardinality == "one" else [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return [(_known_label(line, labels),) for line in lines]
+
+
+def _known_label(value: str, labels: Sequence[str]) -> str:
+    if not labels or value in labels:
+        return value
+    by_folded = {label.casefold(): label for label in labels}
+    for candidate in (value, value.rstrip(".。")):
+        found = by_folded.get(candidate.strip().casefold())
+        if found is not None:
+            return found
+    raise FormatParseError(f"{value!r} is not one of the labels {', '.join(labels)}")
+
+
+# ------------------------------------------------------------------ yaml
+
+
+class _YamlDumper(yaml.SafeDumper):
+    """Block style; keys keep their order; Unicode as is; no line folding."""
+
+
+def _yaml_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Plain or quoted as PyYAML chooses, but double-quoted (with escapes) when a character is not printable
+    or is a line break other than \\n (NEL, LS, PS), which a plain or single-quoted scalar would change."""
+    odd = any(not ch.isprintable() for ch in value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if odd else None)
+
+
+_YamlDumper.add_representer(str, _yaml_str)
+
+
+def _render_yaml(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    keys, single = _keys(table, s), len(table.fields) == 1
+    if table.cardinality == "one":
+        value: Any = _obj(table.rows[0], keys, _key_order(len(keys), s, rng)) if table.rows else None
+    elif single:
+        value = [r[0] for r in table.rows]
+    else:
+        value = [_obj(r, keys, _key_order(len(keys), s, rng)) for r in table.rows]
+    text = yaml.dump(value, Dumper=_YamlDumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
+                     width=1 << 30)
+    return str(text).removesuffix("\n...\n").rstrip("\n")
+
+
+def _parse_yaml(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FormatParseError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    return _rows_from_data(data, fields, cardinality)
+
+
+# ------------------------------------------------------------------ grouped json (IEPile)
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """How grouped_json lays a row out: its label column, the columns of an item, and a nested list."""
+
+    label: int
+    outer: list[int]                 # columns written in the item itself
+    nest_key: str | None             # the list key gathering `inner` (EE: arguments)
+    inner: list[int]                 # columns of a nested entry (EE: role, argument)
+
+
+def _groups(fields: Sequence[str], s: Mapping[str, Any]) -> _Groups:
+    label = s.get("label_index")
+    if label is None:
+        raise NotExpressible("grouped answers need the record's label column")
+    rest = [i for i in range(len(fields)) if i != label]
+    names = s.get("columns", fields)  # the task's column names (`fields` may be the keys as written)
+    for key, columns in (s.get("nest") or {}).items():
+        inner = [names.index(c) for c in columns if c in names]
+        if len(inner) == len(columns) and label not in inner:
+            return _Groups(label, [i for i in rest if i not in inner], str(key), inner)
+    return _Groups(label, rest, None, [])
+
+
+def _group_order(table: AnswerTable, s: Mapping[str, Any]) -> list[Row]:
+    """Rows grouped by label: the record's labels in order, then other labels as they first occur."""
+    g = _groups(table.fields, s)
+    rank = {label: i for i, label in enumerate(s["context"].labels)}
+    seen = {r[g.label]: i for i, r in reversed(list(enumerate(table.rows)))}
+    return sorted(table.rows, key=lambda r: (rank.get(r[g.label], len(rank)), seen[r[g.label]]))
+
+
+def _render_grouped(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    g, keys = _groups(table.fields, s), _keys(table, s)
+    out: dict[str, list[Any]] = {label: [] for label in s["context"].labels}
+    merged_from: dict[str, Row] = {}  # the last row each label's last item holds, for merging nested entries
+    for row in _group_order(table, s):
+        items = out.setdefault(row[g.label], [])
+        if g.nest_key is None:
+            items.append(row[g.outer[0]] if len(g.outer) == 1 else
+                         {keys[i]: row[i] for i in _ordered(g.outer, s, rng)})
+            continue
+        entry = {keys[i]: row[i] for i in g.inner}
+        last = merged_from.get(row[g.label])
+        if (items and last is not None and all(last[i] == row[i] for i in g.outer)
+                and any(last[i] for i in g.inner) and any(entry.values())):
+            items[-1][g.nest_key].append(entry)
+        else:
+            item: dict[str, Any] = {keys[i]: row[i] for i in _ordered(g.outer, s, rng)}
+            item[g.nest_key] = [entry] if any(entry.values()) else []
+            items.append(item)
+        merged_from[row[g.label]] = row
+    return _dump(out, s)
+
+
+def _ordered(columns: list[int], s: Mapping[str, Any], rng: random.Random) -> list[int]:
+    return [columns[i] for i in _key_order(len(columns), s, rng)]
+
+
+def _parse_grouped(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
+    data, g = _loads(text), _groups(fields, s)
+    if not isinstance(data, dict):
+        raise FormatParseError(f"expected an object keyed by label, found {type(data).__name__}")
+    rows: list[Row] = []
+    for label, items in data.items():
+        if not isinstance(items, list):
+            raise FormatParseError(f"the answers for {label!r} are {type(items).__name__}, not a list")
+        for item in items:
+            rows.extend(_grouped_rows(item, str(label), fields, g))
+    return rows
+
+
+def _grouped_rows(item: Any, label: str, fields: Row, g: _Groups) -> list[Row]:
+    if g.nest_key is None and len(g.outer) == 1:  # one column besides the label: bare values
+        return [_assemble(len(fields), g.label, label, {g.outer[0]: _text(item)})]
+    if not isinstance(item, Mapping):
+        raise FormatParseError(f"answer item {item!r} is not an object")
+    outer_keys = [fields[i] for i in g.outer] + ([g.nest_key] if g.nest_key else [])
+    by_key = {str(k).lower(): v for k, v in item.items()}
+    if sorted(by_key) != sorted(k.lower() for k in outer_keys):
+        raise FormatParseError(f"answer item has keys {sorted(item)}, expected {outer_keys}")
+    values = {i: _text(by_key[fields[i].lower()]) for i in g.outer}
+    if g.nest_key is None:
+        return [_assemble(len(fields), g.label, label, values)]
+    entries = by_key[g.nest_key.lower()]
+    if not isinstance(entries, list):
+        raise FormatParseError(f"'{g.nest_key}' holds {type(entries).__name__}, not a list")
+    inner_fields = tuple(fields[i] for i in g.inner)
+    if not entries:
+        return [_assemble(len(fields), g.label, label, {**values, **{i: "" for i in g.inner}})]
+    rows = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise FormatParseError(f"'{g.nest_key}' entry {entry!r} is not an object")
+        inner = _row_from_obj(entry, inner_fields)
+        rows.append(_assemble(len(fields), g.label, label, {**values, **dict(zip(g.inner, inner, strict=True))}))
+    return rows
+
+
+def _assemble(n: int, label_index: int, label: str, values: Mapping[int, str]) -> Row:
+    return tuple(label if i == label_index else values[i] for i in range(n))
+
+
+# ------------------------------------------------------------------ inline tags
+
+_TAG_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_UNESCAPE = re.compile(r"&(amp|lt|gt|#47);")
+_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">", "#47": "/"}
+
+
+def _xml_escape(text: str) -> str:
+    return "".join(_TAG_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _tag_name(label: str) -> str:
+    name = _xml_escape(label)
+    return "&#47;" + name[1:] if name.startswith("/") else name
+
+
+def _xml_unescape(text: str) -> str:
+    return _UNESCAPE.sub(lambda m: _UNESCAPED[m.group(1)], text)
+
+
+def _span_index(fields: Sequence[str], s: Mapping[str, Any]) -> tuple[int, int, str]:
+    label, text = s.get("label_index"), s["context"].text
+    if label is None or len(fields) != 2 or text is None:
+        raise NotExpressible("inline tags need a (label, span) answer and the text the spans come from")
+    return label, 1 - label, text
+
+
+def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
+    """Where each row's span is tagged: longest spans first, each at its first occurrence that overlaps no
+    span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
+    label, span, text = _span_index(table.fields, s)
+    taken: list[tuple[int, int, Row]] = []
+    for row in sorted(table.rows, key=lambda r: -len(r[span])):
+        value = row[span]
+        if not value:
+            raise NotExpressible(f"the {row[label]!r} span is empty")
+        start = text.find(value)
+        while start >= 0 and any(start < e and b < start + len(value) for b, e, _ in taken):
+            start = text.find(value, start + 1)
+        if start < 0:
+            raise NotExpressible(f"{value!r} has no occurrence in the text apart from other tagged spans "
+                                 "(overlapping or missing spans cannot be tagged inline)")
+        taken.append((start, start + len(value), row))
+    return sorted(taken, key=lambda t: t[0])
+
+
+def _position_order(table: AnswerTable, s: Mapping[str, Any]) -> list[Row]:
+    try:
+        return [row for _, _, row in _placed(table, s)]
+    except NotExpressible:
+        return list(table.rows)
+
+
+def _render_inline(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    label, _, text = _span_index(table.fields, s)
+    parts, at = [], 0
+    for start, end, row in _placed(table, s):
+        name = _tag_name(row[label])
+        parts += [_xml_escape(text[at:start]), f"<{name}>", _xml_escape(text[start:end]), f"</{name}>"]
+        at = end
+    parts.append(_xml_escape(text[at:]))
+    return "".join(parts)
+
+
+_TAG = re.compile(r"<(/?)([^<>]*)>")
+
+
+def _parse_inline(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
+    """Tagged spans in text order; the text without its tags must be the input text (when known)."""
+    label = s.get("label_index")
+    if label is None or len(fields) != 2:
+        raise FormatParseError("inline tags hold (label, span) answers")
+    rows: list[Row] = []
+    plain: list[str] = []
+    open_tag: tuple[str, int] | None = None  # (name, where its content starts in `plain`)
+    at = 0
+    for m in _TAG.finditer(text):
+        plain.append(text[at:m.start()])
+        at = m.end()
+        closing, name = m.group(1) == "/", m.group(2)
+        if not closing and open_tag is not None:
+            raise FormatParseError(f"tag <{name}> opens inside <{open_tag[0]}>: tags may not nest or overlap")
+        if not closing:
+            open_tag = (name, len(plain))
+            continue
+        if open_tag is None or open_tag[0] != name:
+            raise FormatParseError(f"closing tag </{name}> without a matching opening tag")
+        span = _xml_unescape("".join(plain[open_tag[1]:]))
+        tag = _xml_unescape(name)
+        rows.append((tag, span) if label == 0 else (span, tag))
+        open_tag = None
+    if open_tag is not None:
+        raise FormatParseError(f"tag <{open_tag[0]}> is never closed")
+    plain.append(text[at:])
+    source = s["context"].text
+    if source is not None and _xml_unescape("".join(plain)).strip() != source.strip():
+        raise FormatParseError("the text around the tags differs from the input text")
+    return rows
+
+
 _MANY = frozenset({"many"})
 _NONE: frozenset[str] = frozenset()
 CODECS: dict[str, Codec] = {
     "json": Codec(_render_json, _parse_json, lambda card, lang="en": "null" if card == "one" else "[]",
-                  frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact"}), _MANY),
+                  frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact", "keys"}), _MANY),
     "jsonl": Codec(_render_jsonl, _parse_jsonl, lambda card, lang="en": "",
-                   frozenset({"shuffle_keys", "key_case", "ensure_ascii"})),
+                   frozenset({"shuffle_keys", "key_case", "ensure_ascii", "keys"})),
     "tuples": Codec(_render_tuples, _parse_tuples, lambda card, lang="en": "None" if card == "one" else "[]",
                     frozenset(), _MANY),
-    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card, lang="en": None, frozenset({"key_case"})),
-    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card, lang="en": NONE_ITEM, frozenset({"key_case"})),
+    "markdown_table": Codec(_render_md_table, _parse_md_table, lambda card, lang="en": None,
+                             frozenset({"key_case", "keys"})),
+    "markdown_list": Codec(_render_md_list, _parse_md_list, lambda card, lang="en": NONE_ITEM,
+                            frozenset({"key_case", "keys"})),
     "natural": Codec(_render_natural, _parse_natural, lambda card, lang="en": PHRASINGS.get(lang, PHRASINGS["en"]).none,
                      frozenset({"key_case"})),
     "text": Codec(_render_text, _parse_text, lambda card, lang="en": "", frozenset(), _NONE, single_column=True),
+    "label": Codec(_render_label, _parse_label, lambda card, lang="en": "", frozenset(), _NONE, single_column=True),
+    "yaml": Codec(_render_yaml, _parse_yaml, lambda card, lang="en": "null" if card == "one" else "[]",
+                  frozenset({"shuffle_keys", "key_case", "keys"}), _MANY),
+    "grouped_json": Codec(_render_grouped, _parse_grouped, lambda card, lang="en": None,
+                          frozenset({"shuffle_keys", "indent", "key_case", "ensure_ascii", "compact", "keys", "nest"}),
+                          _MANY, order=_group_order, needs_labels=True),
+    "inline_tags": Codec(_render_inline, _parse_inline, lambda card, lang="en": None, frozenset(), _MANY,
+                         order=_position_order, needs_spans=True),
 }

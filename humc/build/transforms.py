@@ -307,6 +307,9 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
     for rendered, variant in _render_variants(ctx, record, state):
+        if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
+            out.problems.append(rendered)
+            continue
         rendered.update(_text=input_text(entry, record), _rules=stated)
         problem = empty_problem(entry, variant, state, rendered["output"])
         if problem is None:
@@ -332,8 +335,17 @@ def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output
                                    f"{output!r}")
 
 
+def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str]) -> formats.FormatContext:
+    """What answer formats need of a record besides its answer: the labels shown, the label column, and the
+    input the (non-label) answer spans are copied from."""
+    column = entry.task.schema_column
+    source = next((src for col, src in entry.task.spans_from if col != column), None)
+    text = record.get(source) if source is not None else None
+    return formats.FormatContext(tuple(labels), column, text if isinstance(text, str) else None)
+
+
 def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any], Variant]]:
+                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Variant]]:
     entry = ctx.entry
     empty = state.empty if not state.table.rows else None
     combos = _choose_variants(entry, record)
@@ -342,7 +354,13 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
         shown = _sample_labels(ctx, state.table, rng)
         variables = _template_vars(entry, record, shown, variant, declared_empty(entry.rules))
         instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
-        output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30), language=entry.language)
+        context = format_context(entry, record, shown)
+        try:
+            output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30),
+                                    language=entry.language, context=context)
+        except formats.NotExpressible as exc:
+            yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant
+            continue
         yield {
             "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], k):016x}",
             "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
@@ -351,7 +369,7 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
             "answer_format": variant.id, "template": f"{template.task}/{template.id}",
             "labels": list(shown), "guidelines": [g.id for g in entry.guidelines],
             "rules": [r.id for r in entry.rules], "source": record["_source"], "source_row": int(record["_row"]),
-            "_empty": empty, "_line": record.get("_line"),
+            "_empty": empty, "_line": record.get("_line"), "_span_text": context.text,
         }, variant
 
 
@@ -453,12 +471,15 @@ def label_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None
 
 def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     variant = next(v for v in entry.variants if v.id == record["answer_format"])
+    context = formats.FormatContext(tuple(record.get("labels") or ()), entry.task.schema_column,
+                                    record.get("_span_text"))
     try:
         parsed = formats.parse(variant.spec, record["output"], entry.task.columns, entry.task.cardinality,
-                               empty=record.get("_empty"), unfence=False)
+                               empty=record.get("_empty"), unfence=False, context=context)
     except HumcError as exc:
         return Problem("unparseable_output", f"{variant.id}: {exc.message}")
-    if [list(r) for r in parsed.rows] != [list(d.values()) for d in json.loads(record["gold"])]:
+    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])])
+    if parsed.rows != formats.canonical(variant.spec, gold, context).rows:  # in the order the format writes
         return Problem("output_differs", f"{variant.id} output parses back to {[list(r) for r in parsed.rows]!r}")
     return None
 

@@ -295,7 +295,7 @@ class Validator:
             guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
             rules=tuple(self._rules(node.get("preferences"), task)),
             templates=tuple(self._checked_templates(node.get("templates"), task, language)),
-            variants=tuple(self._variants(node.get("formats"), task.columns)),
+            variants=tuple(self._variants(node.get("formats"), task)),
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
@@ -463,7 +463,7 @@ class Validator:
             out.append(tpl)
         return out
 
-    def _variants(self, node: Node | None, columns: tuple[str, ...]) -> list[Variant]:
+    def _variants(self, node: Node | None, task: TaskDef) -> list[Variant]:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
@@ -474,9 +474,12 @@ class Validator:
         for text, item in items:
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
-            if formats.is_single_column(variant.spec.codec) and len(columns) != 1:
-                raise RecipeError(f"format '{text}' holds a single answer column, but this task has {len(columns)}",
-                                  item.span, expected="a format for tables, e.g. json, tuples or markdown_table", code="E2006")
+            problem = formats.fit_problem(variant.spec, task.columns, task.schema_column, [c for c, _ in task.spans_from])
+            if problem:
+                table_like = formats.is_single_column(variant.spec.codec)
+                raise RecipeError(f"format '{text}' {problem}", item.span, code="E2006",
+                                  expected="a format for tables, e.g. json, tuples or markdown_table" if table_like
+                                  else "a format this task's answer columns fit, e.g. json")
             out.append(variant)
         return out
 
