@@ -46,6 +46,7 @@ class TaskDef:
     spans_from: tuple[tuple[str, str], ...] = ()  # (answer column, input): the column's values are spans of the input
     choice_of: str | None = None                  # the input whose option labels the answer must be one of
     answer_is_list: bool = False                  # the answer field must hold a list (a bare value is bad gold)
+    schema_missing: str | None = None             # a shown schema label without a gold row gets a row with this value
 
 
 @dataclass(frozen=True)

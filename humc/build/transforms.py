@@ -339,8 +339,8 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
     combos = _choose_variants(entry, record)
     for k, (chosen_template, chosen_variant) in enumerate(combos):
         rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
-        for b, shown in enumerate(schema_batches(ctx, state.table, rng)):
-            table = batch_table(entry, state.table, shown) if batched else state.table
+        for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
+            table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
             empty = state.empty if not table.rows else None
             part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant)
             template, variant = part.template, part.variant
@@ -391,23 +391,26 @@ def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[
     return rng.sample(pairs, min(entry.variants_per_record, len(pairs)))
 
 
-def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random) -> list[tuple[str, ...]]:
+def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random,
+                   record: Mapping[str, Any] | None = None) -> list[tuple[str, ...]]:
     """The schemas one text's instructions show (IEPile/Hum schema construction).
 
     Candidates: the gold labels, their confusable labels (`hard_negatives`), and `negatives` random
     other labels (every label when unset). Without `split_num` they form one schema; with it they are
     packed into batches of at most `split_num` labels, a label and its confusable labels in one batch.
-    A task without a label schema shows none (one instruction)."""
+    A record's `schema_labels` field (a list), when mapped, limits its negatives to those labels (EEA: the
+    roles of its event type). A task without a label schema shows none (one instruction)."""
     entry, column = ctx.entry, ctx.entry.task.schema_column
     if column is None or ctx.labels is None:
         return [()]
     schema = entry.schema
     positives = list(dict.fromkeys(table.column(column)))
     confusable = dict(schema.hard_negatives) if schema is not None else {}
-    allowed = set(ctx.labels)
+    own = record.get("schema_labels") if record is not None else None
+    allowed = set(ctx.labels) & set(own) if isinstance(own, list) else set(ctx.labels)
     hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
                               if h in allowed and h not in positives))
-    others = [label for label in ctx.labels if label not in positives and label not in hard]
+    others = [label for label in ctx.labels if label in allowed and label not in positives and label not in hard]
     if schema is not None and schema.negatives is not None:
         others = rng.sample(others, min(schema.negatives, len(others)))
     shown = positives + hard + others
@@ -418,16 +421,28 @@ def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random) -
 
 def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, rng: random.Random,
             order: str) -> list[list[str]]:
-    """Groups (a label with its confusable labels among ``labels``) packed first-fit into batches of <= k labels;
-    a group larger than k is cut into pieces of k."""
+    """Groups (labels linked by the confusable relation, either way, among ``labels``) packed first-fit into
+    batches of <= k labels; a group larger than k is cut into pieces of k."""
+    linked: dict[str, set[str]] = {label: set() for label in labels}
+    for label, others in confusable.items():
+        for other in others:
+            if label in linked and other in linked and other != label:
+                linked[label].add(other)
+                linked[other].add(label)
     placed: set[str] = set()
     groups: list[list[str]] = []
     for label in labels:
         if label in placed:
             continue
-        group = [label] + [h for h in confusable.get(label, ()) if h in labels and h not in placed and h != label]
-        group = list(dict.fromkeys(group))
-        placed.update(group)
+        group, todo = [], [label]
+        placed.add(label)
+        while todo:
+            current = todo.pop(0)
+            group.append(current)
+            for other in sorted(linked[current], key=labels.index):
+                if other not in placed:
+                    placed.add(other)
+                    todo.append(other)
         groups.extend(group[i:i + k] for i in range(0, len(group), k))
     if order == "random":
         rng.shuffle(groups)
@@ -454,6 +469,19 @@ def _ordered(ctx: RenderContext, labels: list[str], rng: random.Random) -> tuple
         rank = {label: i for i, label in enumerate(ctx.labels or ())}
         shown.sort(key=lambda label: rank.get(label, len(rank)))
     return tuple(shown)
+
+
+def with_missing(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
+    """A task with `schema: {missing: NAN}` (EEA): one row per shown label without gold, its other columns NAN;
+    the rows follow the order of the labels shown."""
+    missing, column = entry.task.schema_missing, entry.task.schema_column
+    if missing is None or column is None:
+        return table
+    i = table.fields.index(column)
+    have = {row[i] for row in table.rows}
+    extra = [tuple(label if j == i else missing for j in range(len(table.fields))) for label in shown if label not in have]
+    rank = {label: k for k, label in enumerate(shown)}
+    return table.with_rows(sorted([*table.rows, *extra], key=lambda row: rank.get(row[i], len(rank))))  # schema order
 
 
 def batch_table(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
