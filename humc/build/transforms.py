@@ -479,9 +479,11 @@ def with_missing(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> 
         return table
     i = table.fields.index(column)
     have = {row[i] for row in table.rows}
-    extra = [tuple(label if j == i else missing for j in range(len(table.fields))) for label in shown if label not in have]
+    rows: list[tuple[str, ...]] = [tuple(r) for r in table.rows]
+    rows += [tuple(label if j == i else missing for j in range(len(table.fields))) for label in shown if label not in have]
     rank = {label: k for k, label in enumerate(shown)}
-    return table.with_rows(sorted([*table.rows, *extra], key=lambda row: rank.get(row[i], len(rank))))  # schema order
+    ordered = sorted(rows, key=lambda row: rank.get(row[i], len(rank)))  # the order of the labels shown
+    return table.with_rows(ordered)
 
 
 def batch_table(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
