@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, copy_recipes, run_cli, tree_bytes
+from helpers import REPO, check_golden, copy_recipes, run_cli, tree_bytes
 
 from humc.build.compiler import build, plan_recipe
+from humc.build.mixing import mixture_keep
 from humc.build.transforms import RenderContext, map_record, render_checked
+from humc.ir import Mixture
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
 
@@ -212,7 +214,7 @@ def test_held_out_templates_formats_and_labels_appear_only_in_test(tmp_path):
     result = run_cli("build", str(path), "-q")
     assert result.exit_code == 0, result.output
     records = built(tmp_path)
-    train = [r for r in records if r["split"] == "train"] if "split" in records[0] else None
+    assert records
     train = [r for f in (tmp_path / "out" / "d" / "data").glob("train-*.parquet") for r in pq.read_table(f).to_pylist()]
     test = [r for f in (tmp_path / "out" / "d" / "data").glob("test-*.parquet") for r in pq.read_table(f).to_pylist()]
     assert train and test
@@ -232,13 +234,6 @@ def test_a_held_out_name_nothing_uses_is_an_error(tmp_path, held, message):
 
 
 def test_mixture_weights_and_caps_shape_the_corpus_and_the_card_shows_it(tmp_path):
-    second = """  - id: ner2
-    task: ner
-    source: s
-    fields: {text: text, entities: ents}
-    where: source_row_even == 1
-    formats: [json]
-"""
     second = """  - id: ner2
     task: ner
     source: s
@@ -318,3 +313,36 @@ def test_the_hum_recipe_builds_offline_with_eet_eea_and_both_languages(tmp_path)
     held = [r for r in records if r["template"] == "ner/en_3" or r["answer_format"] == "markdown_table"]
     train = {r["id"] for f in (recipes / "out" / "hum" / "data").glob("train-*.parquet") for r in pq.read_table(f).to_pylist()}
     assert held and not any(r["id"] in train for r in held)
+
+
+def test_the_hum_recipe_plan_has_ratio_and_mixture_nodes(tmp_path, monkeypatch):
+    recipes = copy_recipes(tmp_path)
+    monkeypatch.chdir(recipes.parent)
+    p = plan_recipe(Path("recipes/hum.hum.yaml"), cache_dir=Path("cache"))
+    lines = [f"{n.id:<28} {n.kind:<7} <- {', '.join(n.inputs) or '-'}" for n in p.nodes]
+    check_golden("plan_hum.txt", "\n".join(lines) + "\n")
+    assert p.node("ner_en/ratio").config["ratio"] == (1, 2) and p.node("corpus/mixture").inputs == ("corpus/dedup",)
+
+
+def test_mixture_weights_downsample_to_the_declared_shares_then_caps_apply():
+    records = [{"id": f"a{i}", "task_entry": "a", "task": "ner", "source": "s", "language": "en",
+                "answer_format": "json" if i % 2 else "tuples"} for i in range(300)]
+    records += [{"id": f"b{i}", "task_entry": "b", "task": "re", "source": "t", "language": "zh",
+                 "answer_format": "json"} for i in range(90)]
+    keep, dropped = mixture_keep(records, Mixture(weights=(("entry", (("a", 1.0), ("b", 2.0))),), seed=3))
+    assert sum(1 for i in keep if records[i]["task_entry"] == "a") == 45
+    assert sum(1 for i in keep if records[i]["task_entry"] == "b") == 90 and dropped == {"mixture weights: entry": 255}
+    keep, _ = mixture_keep(records, Mixture(caps=(("format", (("tuples", 10),)), ("language", (("zh", 5),))), seed=3))
+    assert sum(1 for i in keep if records[i]["answer_format"] == "tuples") == 10
+    assert sum(1 for i in keep if records[i]["language"] == "zh") == 5 and len(keep) == 150 + 10 + 5
+    again, _ = mixture_keep(records, Mixture(caps=(("format", (("tuples", 10),)), ("language", (("zh", 5),))), seed=3))
+    assert again == keep
+
+
+def test_a_record_schema_labels_field_limits_its_negatives(tmp_path):
+    path = recipe(tmp_path, rows=60, schema="{negatives: all}")
+    path.write_text(path.read_text().replace("fields: {text: text, entities: ents}",
+                                             "fields: {text: text, entities: ents, schema_labels: '[\"PER\", \"ORG\"]'}"))
+    for r in rendered(path):
+        gold = {g["type"] for g in json.loads(r["gold"])}
+        assert set(r["labels"]) == gold | {"PER", "ORG"}
