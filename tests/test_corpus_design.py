@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -346,3 +347,13 @@ def test_a_record_schema_labels_field_limits_its_negatives(tmp_path):
     for r in rendered(path):
         gold = {g["type"] for g in json.loads(r["gold"])}
         assert set(r["labels"]) == gold | {"PER", "ORG"}
+
+
+def test_without_matplotlib_the_card_keeps_the_tables_and_writes_no_plot(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails, as when not installed
+    path = recipe(tmp_path, rows=40, top="mix: {compound: 0.5}")
+    result = run_cli("build", str(path), "-q")
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "out" / "d" / "README.md").read_text()
+    assert "| basic |" in card and "| compound |" in card and ".png" not in card
+    assert not (tmp_path / "out" / "d" / "plots").exists()
