@@ -357,3 +357,9 @@ def test_without_matplotlib_the_card_keeps_the_tables_and_writes_no_plot(tmp_pat
     card = (tmp_path / "out" / "d" / "README.md").read_text()
     assert "| basic |" in card and "| compound |" in card and ".png" not in card
     assert not (tmp_path / "out" / "d" / "plots").exists()
+
+
+def test_an_inline_hard_negative_outside_labels_is_a_located_error(tmp_path):
+    result = run_cli("check", str(recipe(tmp_path, rows=5, schema="{hard_negatives: {ORG: [LOCATION]}}")))
+    assert result.exit_code == 2 and "hard negative 'LOCATION' is not in `labels:`" in result.output
+    assert "d.hum.yaml:" in result.output and "expected: one of: PER, ORG, LOC" in result.output

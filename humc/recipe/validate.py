@@ -381,8 +381,11 @@ class Validator:
                               expected="one of: " + ", ".join(SCHEMA_ORDERS), hint=did_you_mean(order, SCHEMA_ORDERS),
                               code="E0008")
         split_num = self._positive(schema_node, "split_num", where, 0) or None
-        return SchemaSampling(labels, None if neg == "all" else neg, order == "random",
-                              self._hard_negatives(schema_node.get("hard_negatives"), where), split_num,
+        hard = self._hard_negatives(schema_node.get("hard_negatives"), where)
+        hard_node = schema_node.get("hard_negatives")
+        if labels is not None and hard_node is not None and hard_node.kind == "mapping":
+            _check_hard_labels(hard_node, labels)
+        return SchemaSampling(labels, None if neg == "all" else neg, order == "random", hard, split_num,
                               parse_ratio(schema_node.get("negative_ratio")), order)
 
     def _hard_negatives(self, node: Node | None, what: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -610,6 +613,16 @@ class Validator:
             _check_card_template(card["template"])
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
+
+
+def _check_hard_labels(node: Node, labels: tuple[str, ...]) -> None:
+    """An inline hard-negative map names only labels of `labels:` (a typo would silently show nothing)."""
+    for key, value in node.value.items():
+        items = [(str(key), node.key_spans[key])] + [(text, item.span) for text, item in string_list(value, "labels")]
+        for label, span in items:
+            if label not in labels:
+                raise RecipeError(f"hard negative '{label}' is not in `labels:`", span, code="E0008",
+                                  expected="one of: " + ", ".join(labels), hint=did_you_mean(label, labels))
 
 
 def _check_card_template(path: Path) -> None:
