@@ -46,6 +46,7 @@ class TaskDef:
     spans_from: tuple[tuple[str, str], ...] = ()  # (answer column, input): the column's values are spans of the input
     choice_of: str | None = None                  # the input whose option labels the answer must be one of
     answer_is_list: bool = False                  # the answer field must hold a list (a bare value is bad gold)
+    schema_missing: str | None = None             # a shown schema label without a gold row gets a row with this value
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,49 @@ class Sample:
 
 @dataclass(frozen=True)
 class SchemaSampling:
+    """IEPile-style schema construction for closed-schema tasks (see docs/schema.md).
+
+    The schema shown for a text is its gold labels, their confusable ``hard_negatives``, and
+    ``negatives`` random others; with ``split_num`` it is packed into batches of at most that many
+    labels (one instruction each, gold restricted to the batch, a hard-negative group kept in one
+    batch), and ``negative_ratio`` (p, q) keeps about q all-negative batches per p positive ones.
+    """
+
     labels: tuple[str, ...] | None  # fixed label set, or None: collected from the data
     negatives: int | None           # None: show every label
-    shuffle: bool
+    shuffle: bool                   # kept for old recipes: False == order "declared"
+    hard_negatives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # label -> confusable labels shown with it
+    split_num: int | None = None    # at most this many schema items per instruction
+    negative_ratio: tuple[int, int] | None = None  # positive : all-negative instructions
+    order: str = "random"           # random | alphabetical | declared
+
+    def config(self) -> list[Any]:
+        """The fingerprinted form (the old three fields alone when no new option is set)."""
+        base: list[Any] = [self.labels, self.negatives, self.shuffle]
+        extra = [self.hard_negatives, self.split_num, self.negative_ratio, self.order]
+        return base if extra == [(), None, None, "random" if self.shuffle else "declared"] else base + extra
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Basic vs compound instructions, drawn per instruction from the entry seed (docs/schema.md).
+
+    An instruction is compound with probability ``compound``, else basic: the entry's first
+    template and first format, no guidelines, no rule sentences. A compound instruction keeps
+    its chosen template, shows the guidelines with probability ``guidelines``, states the rules
+    with probability ``rules`` and uses its chosen (possibly non-default) format with probability
+    ``formats`` (else the first format). No `mix:` is Mix(1, 1, 1, 1): every instruction compound
+    with everything, as before.
+    """
+
+    compound: float = 1.0
+    guidelines: float = 1.0
+    rules: float = 1.0
+    formats: float = 1.0
+
+    @property
+    def is_default(self) -> bool:
+        return (self.compound, self.guidelines, self.rules, self.formats) == (1.0, 1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -172,6 +213,7 @@ class TaskEntry:
     synth: SynthSpec | None = None
     generate: LLMStep | None = None
     judge: LLMStep | None = None
+    mix: Mix = Mix()
 
 
 @dataclass(frozen=True)
@@ -180,6 +222,32 @@ class Decontamination:
 
     against: tuple[SourceDef, ...]
     ngram: int = 13
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Instruction parts that appear only in the test split (zero-shot generalisation)."""
+
+    templates: tuple[str, ...] = ()   # "<task>/<id>" or "<id>"
+    formats: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()       # task ids or task entry ids
+    split: str = "test"
+
+    def config(self) -> list[Any]:
+        return [self.templates, self.formats, self.labels, self.tasks, self.split]
+
+
+MIXTURE_DIMENSIONS = ("task", "entry", "source", "language", "format")
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Corpus-wide mixture control: per dimension, target weights (downsampling to those shares) and caps."""
+
+    weights: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # dimension -> ((value, weight), ...)
+    caps: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = ()       # dimension -> ((value, max records), ...)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -200,6 +268,8 @@ class Output:
     decontaminate: Decontamination | None = None
     dir_origin: FolderOrigin = field(default=FolderOrigin("output.dir"), compare=False)
     strict: bool = False  # problem records fail the build (E4103) instead of being dropped; not fingerprinted
+    held_out: HeldOut | None = None
+    mixture: Mixture | None = None
 
 
 @dataclass(frozen=True)
@@ -248,3 +318,7 @@ class Recipe:
     locked: tuple[LockedAsset, ...] = ()  # the accepted lockfile items the tasks use, with who wrote them
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
+    ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
+
+
+ABLATIONS = ("guidelines", "rules", "formats", "templates")

@@ -36,8 +36,8 @@ from humc.build.transforms import RenderContext, collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import check_owned, read_manifest
-from humc.errors import HumcError, PublishError
-from humc.ir import FolderOrigin, Recipe, TaskEntry
+from humc.errors import HumcError, PublishError, RecipeError, did_you_mean
+from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
 from humc.progress import Progress
 from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
@@ -70,6 +70,36 @@ def _absolute(path: Path) -> Path:
 
 def plan_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None, strict: bool = False) -> Plan:
     return build_plan(load_recipe(path, out_dir=out_dir, cache_dir=cache_dir, strict=strict))
+
+
+def ablated(recipe: Recipe, what: str) -> Recipe:
+    """The recipe's ablation dataset ``<name>-no-<what>`` beside its output folder: the same source rows,
+    samples, seeds and splits, one instruction part left out (``ir.ABLATIONS``):
+
+    guidelines: no guideline is shown;  rules: no preference rule is stated (the gold still obeys them);
+    formats: every instruction uses the entry's first format;  templates: only the entry's first template."""
+    if what not in ABLATIONS:
+        raise RecipeError(f"unknown ablation '{what}'", expected="any of: " + ", ".join(ABLATIONS),
+                          hint=did_you_mean(what, ABLATIONS), code="E0008")
+    tasks = []
+    for entry in recipe.tasks:
+        if what == "guidelines":
+            entry = replace(entry, guidelines=())
+        elif what == "rules":
+            entry = replace(entry, mix=replace(entry.mix, rules=0.0))
+        elif what == "formats":
+            entry = replace(entry, mix=replace(entry.mix, formats=0.0))
+        else:
+            entry = replace(entry, templates=entry.templates[:1])
+        tasks.append(entry)
+    name = f"{recipe.name}-no-{what}"
+    return replace(recipe, name=name, tasks=tuple(tasks), ablations=(),
+                   output=replace(recipe.output, dir=recipe.output.dir.parent / name))
+
+
+def ablation_plans(plan: Plan, extra: tuple[str, ...] = ()) -> list[Plan]:
+    """Plans of the recipe's `ablations:` and of ``extra`` (`--ablate`), in that order, each once."""
+    return [build_plan(ablated(plan.recipe, what)) for what in dict.fromkeys((*plan.recipe.ablations, *extra))]
 
 
 def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None,

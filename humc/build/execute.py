@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from humc.build.mixing import Realised, held_out_match, is_negative, mixture_keep, ratio_keep
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
@@ -318,7 +319,7 @@ def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
             if problem is not None:
                 log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
-            kept.append({k: v for k, v in record.items() if not k.startswith("_")})
+            kept.append({k: v for k, v in record.items() if not k.startswith("_") or k == "_kind"})  # _kind: for the card
         return kept, log.notes(), log.first
 
     return check
@@ -449,18 +450,51 @@ def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[st
 
 
 def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Assign splits by source row, so all variants of one source example share a split."""
+    """Assign splits by source row, so all variants of one source example share a split; an instruction
+    using a held-out template, format, label or task goes to the held-out split."""
     splits, seed = node.config["splits"], node.config["seed"]
+    held = ex.recipe.output.held_out if node.config.get("held_out") else None
     writers = {name: ChunkWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name) for name, _ in splits}
+    realised = Realised()
     with ex.progress.task(node.id, total=ex.input_total(node)) as advance:
         for record in ex.counted_input(node, stat):
-            name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
+            if held is not None and held_out_match(held, record):
+                name = held.split
+                stat.notes["held out"] = stat.notes.get("held out", 0) + 1
+            else:
+                name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
             writers[name].add({**record, "split": name})
+            realised.add(name, record)
             advance(1)
     for w in writers.values():
         w.flush()
     stat.records_out = sum(w.count for w in writers.values())
-    return {"chunks": {n: w.chunks for n, w in writers.items()}, "counts": {n: w.count for n, w in writers.items()}}
+    return {"chunks": {n: w.chunks for n, w in writers.items()}, "counts": {n: w.count for n, w in writers.items()},
+            "mixture": realised.as_meta()}
+
+
+def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """`ratio` (an entry's positive : all-negative instructions) and `mixture` (corpus weights and caps):
+    pass 1 chooses the records to keep, pass 2 writes them."""
+    records = ex.store.records(ex.input_fp(node))
+    if node.kind == "ratio":
+        positive, negative = node.config["ratio"]
+        keep, dropped = ratio_keep(records, positive, negative, node.config["seed"])
+        stat.notes["all-negative instructions dropped (negative_ratio)"] = dropped
+        keep_all_positive = True
+    else:
+        mixture = ex.recipe.output.mixture
+        assert mixture is not None
+        keep, notes = mixture_keep(records, mixture)
+        stat.notes.update(notes)
+        keep_all_positive = False
+
+    def kept() -> Iterator[dict[str, Any]]:
+        for i, record in enumerate(ex.counted_input(node, stat)):
+            if i in keep or (keep_all_positive and not is_negative(record)):
+                yield record
+
+    return ex.stream_out(node, stat, kept(), ex.input_total(node))
 
 
 def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], seed: int, *key: Any) -> str:
@@ -517,7 +551,7 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
     "load": _run_load, "map": _run_map, "filter": _run_filter, "sample": _run_sample, "labels": _run_labels,
     "render": _run_render, "check": _run_check, "merge": _run_merge, "dedup": _run_dedup, "split": _run_split,
-    "decontaminate": _run_decontaminate,
+    "decontaminate": _run_decontaminate, "ratio": _run_select, "mixture": _run_select,
     "write": _run_write, "generate": _run_llm_step, "judge": _run_llm_step,
 }
 

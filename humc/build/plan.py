@@ -1,7 +1,7 @@
 """Plan stage: the recipe IR -> an execution graph (a DAG of typed, content-addressed nodes).
 
-Per task entry:  load -> map -> filter -> sample -> labels -> render -> check
-Then, corpus-wide: merge -> dedup -> split -> write
+Per task entry:  load -> map -> filter -> sample -> labels -> render -> check [-> ratio]
+Then, corpus-wide: merge -> dedup [-> decontaminate] [-> mixture] -> split -> write
 A node's fingerprint hashes its kind, its own configuration, the fingerprints of its
 inputs, the digests of the stdlib assets it uses and humc's FORMAT_VERSION, so changing
 one guideline changes only the fingerprints of the render nodes that use it (and what
@@ -77,7 +77,14 @@ def build_plan(recipe: Recipe) -> Plan:
     if decon is not None:
         clean = b.add("corpus/decontaminate", "decontaminate", [clean], {
             "ngram": decon.ngram, "against": [[s.path and s.path.name, source_digest(s)] for s in decon.against]})
-    split = b.add("corpus/split", "split", [clean], {"splits": recipe.output.splits, "seed": recipe.output.seed})
+    mixture = recipe.output.mixture
+    if mixture is not None:
+        clean = b.add("corpus/mixture", "mixture", [clean], {
+            "weights": mixture.weights, "caps": mixture.caps, "seed": mixture.seed})
+    split_config: dict[str, Any] = {"splits": recipe.output.splits, "seed": recipe.output.seed}
+    if recipe.output.held_out is not None:
+        split_config["held_out"] = recipe.output.held_out.config()
+    split = b.add("corpus/split", "split", [clean], split_config)
     # the output folder is not part of the fingerprint: the same data written elsewhere is the same dataset
     b.add("corpus/write", "write", [split], {
         "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
@@ -113,6 +120,8 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
         inputs.append(labels)
     render = b.add(f"{e}/render", "render", inputs, _render_config(recipe, entry), e)
     check = b.add(f"{e}/check", "check", [render], {"variants": [(v.id, v.digest) for v in entry.variants]}, e)
+    if entry.schema is not None and entry.schema.negative_ratio is not None:
+        check = b.add(f"{e}/ratio", "ratio", [check], {"ratio": entry.schema.negative_ratio, "seed": entry.seed}, e)
     if entry.judge is not None:
         return b.add(f"{e}/judge", "judge", [check], _llm_config(recipe, entry, entry.judge), e)
     return check
@@ -133,6 +142,8 @@ def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:
         "rules": [(r.id, r.digest) for r in entry.rules],
         "variants": [(v.id, v.digest, repr(v.spec)) for v in entry.variants],
         "variants_per_record": entry.variants_per_record, "seed": entry.seed,
-        "schema": None if entry.schema is None else [entry.schema.labels, entry.schema.negatives, entry.schema.shuffle],
+        "schema": None if entry.schema is None else entry.schema.config(),
         "constants": recipe.constants,
+        **({} if entry.mix.is_default else {"mix": [entry.mix.compound, entry.mix.guidelines, entry.mix.rules,
+                                                     entry.mix.formats]}),
     }

@@ -31,7 +31,7 @@ from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
-from humc.ir import PreferenceRule, TaskEntry, Template, Variant
+from humc.ir import Guideline, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -306,12 +306,12 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
-    for rendered, variant in _render_variants(ctx, record, state):
+    for rendered, variant, shown_state in _render_variants(ctx, record, state):
         if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
             out.problems.append(rendered)
             continue
-        rendered.update(_text=input_text(entry, record), _rules=stated)
-        problem = empty_problem(entry, variant, state, rendered["output"])
+        rendered.update(_text=input_text(entry, record), _rules=[r for r in stated if r in rendered["rules"]])
+        problem = empty_problem(entry, variant, shown_state, rendered["output"])
         if problem is None:
             out.records.append(rendered)
         else:
@@ -345,32 +345,61 @@ def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
 
 
 def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Variant]]:
+                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Variant, AnswerState]]:
     entry = ctx.entry
-    empty = state.empty if not state.table.rows else None
+    batched = entry.schema is not None and entry.schema.split_num is not None
     combos = _choose_variants(entry, record)
-    for k, (template, variant) in enumerate(combos):
+    for k, (chosen_template, chosen_variant) in enumerate(combos):
         rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
-        shown = _sample_labels(ctx, state.table, rng)
-        variables = _template_vars(entry, record, shown, variant, declared_empty(entry.rules))
-        instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
-        context = format_context(entry, record, shown)
-        try:
-            output = formats.render(variant.spec, state.table, empty=empty, seed=rng.randrange(1 << 30),
-                                    language=entry.language, context=context)
-        except formats.NotExpressible as exc:
-            yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant
-            continue
-        yield {
-            "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], k):016x}",
-            "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
-            "instruction": instruction, "output": output,
-            "gold": json.dumps(state.table.as_dicts(), ensure_ascii=False),
-            "answer_format": variant.id, "template": f"{template.task}/{template.id}",
-            "labels": list(shown), "guidelines": [g.id for g in entry.guidelines],
-            "rules": [r.id for r in entry.rules], "source": record["_source"], "source_row": int(record["_row"]),
-            "_empty": empty, "_line": record.get("_line"), "_span_text": context.text,
-        }, variant
+        for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
+            table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
+            empty = state.empty if not table.rows else None
+            part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant)
+            template, variant = part.template, part.variant
+            variables = _template_vars(entry, record, shown, part, declared_empty(entry.rules))
+            instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
+            context = format_context(entry, record, shown)
+            try:
+                output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
+                                        language=entry.language, context=context)
+            except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
+                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant, AnswerState(table, state.empty)
+                continue
+            key = (k, b) if batched else (k,)
+            yield {
+                "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], *key):016x}",
+                "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
+                "instruction": instruction, "output": output,
+                "gold": json.dumps(table.as_dicts(), ensure_ascii=False),
+                "answer_format": variant.id, "template": f"{template.task}/{template.id}",
+                "labels": list(shown), "guidelines": [g.id for g in part.guidelines],
+                "rules": [r.id for r in part.rules], "source": record["_source"], "source_row": int(record["_row"]),
+                "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
+            }, variant, AnswerState(table, state.empty)
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one instruction shows: basic or compound, its template, format, guidelines and rules (``ir.Mix``)."""
+
+    kind: str                       # basic | compound
+    template: Template
+    variant: Variant
+    guidelines: tuple[Guideline, ...]
+    rules: tuple[PreferenceRule, ...]
+
+    @staticmethod
+    def draw(entry: TaskEntry, key: tuple[Any, ...], template: Template, variant: Variant) -> Part:
+        """Seeded per instruction; the default mix draws nothing (every part shown, as before `mix:`)."""
+        mix = entry.mix
+        if mix.is_default:
+            return Part("compound", template, variant, entry.guidelines, entry.rules)
+        rng = random.Random(stable_hash("mix", entry.seed, entry.id, *key))
+        if rng.random() >= mix.compound:
+            return Part("basic", entry.templates[0], entry.variants[0], (), ())
+        show_g, show_r, keep_f = rng.random() < mix.guidelines, rng.random() < mix.rules, rng.random() < mix.formats
+        return Part("compound", template, variant if keep_f else entry.variants[0],
+                    entry.guidelines if show_g else (), entry.rules if show_r else ())
 
 
 def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[Template, Variant]]:
@@ -380,35 +409,120 @@ def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[
     return rng.sample(pairs, min(entry.variants_per_record, len(pairs)))
 
 
-def _sample_labels(ctx: RenderContext, table: AnswerTable, rng: random.Random) -> tuple[str, ...]:
-    """Positive labels plus sampled negatives, as IEPile/Hum do for closed-schema tasks."""
+def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random,
+                   record: Mapping[str, Any] | None = None) -> list[tuple[str, ...]]:
+    """The schemas one text's instructions show (IEPile/Hum schema construction).
+
+    Candidates: the gold labels, their confusable labels (`hard_negatives`), and `negatives` random
+    other labels (every label when unset). Without `split_num` they form one schema; with it they are
+    packed into batches of at most `split_num` labels, a label and its confusable labels in one batch.
+    A record's `schema_labels` field (a list), when mapped, limits its negatives to those labels (EEA: the
+    roles of its event type). A task without a label schema shows none (one instruction)."""
     entry, column = ctx.entry, ctx.entry.task.schema_column
     if column is None or ctx.labels is None:
-        return ()
+        return [()]
     schema = entry.schema
     positives = list(dict.fromkeys(table.column(column)))
-    others = [label for label in ctx.labels if label not in positives]
+    confusable = dict(schema.hard_negatives) if schema is not None else {}
+    own = record.get("schema_labels") if record is not None else None
+    allowed = set(ctx.labels) & set(own) if isinstance(own, list) else set(ctx.labels)
+    hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
+                              if h in allowed and h not in positives))
+    others = [label for label in ctx.labels if label in allowed and label not in positives and label not in hard]
     if schema is not None and schema.negatives is not None:
         others = rng.sample(others, min(schema.negatives, len(others)))
-    shown = positives + others
-    if schema is None or schema.shuffle:
+    shown = positives + hard + others
+    if schema is None or schema.split_num is None:
+        return [_ordered(ctx, shown, rng)]
+    return [_ordered(ctx, batch, rng) for batch in _packed(shown, confusable, schema.split_num, rng, schema.order)]
+
+
+def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, rng: random.Random,
+            order: str) -> list[list[str]]:
+    """Groups (labels linked by the confusable relation, either way, among ``labels``) packed first-fit into
+    batches of <= k labels; a group larger than k is cut into pieces of k."""
+    linked: dict[str, set[str]] = {label: set() for label in labels}
+    for label, others in confusable.items():
+        for other in others:
+            if label in linked and other in linked and other != label:
+                linked[label].add(other)
+                linked[other].add(label)
+    placed: set[str] = set()
+    groups: list[list[str]] = []
+    for label in labels:
+        if label in placed:
+            continue
+        group, todo = [], [label]
+        placed.add(label)
+        while todo:
+            current = todo.pop(0)
+            group.append(current)
+            for other in sorted(linked[current], key=labels.index):
+                if other not in placed:
+                    placed.add(other)
+                    todo.append(other)
+        groups.extend(group[i:i + k] for i in range(0, len(group), k))
+    if order == "random":
+        rng.shuffle(groups)
+    batches: list[list[str]] = []
+    for group in sorted(groups, key=len, reverse=True):  # stable: equal sizes keep their (shuffled) order
+        home = next((b for b in batches if len(b) + len(group) <= k), None)
+        if home is None:
+            batches.append(list(group))
+        else:
+            home.extend(group)
+    return batches
+
+
+def _ordered(ctx: RenderContext, labels: list[str], rng: random.Random) -> tuple[str, ...]:
+    """One schema in the entry's `order`: random (seeded), alphabetical, or as declared in `labels:`."""
+    schema = ctx.entry.schema
+    order = "random" if schema is None else schema.order
+    shown = list(labels)
+    if order == "random":
         rng.shuffle(shown)
+    elif order == "alphabetical":
+        shown.sort()
     else:
-        order = {label: i for i, label in enumerate(ctx.labels)}
-        shown.sort(key=lambda label: order.get(label, len(order)))
+        rank = {label: i for i, label in enumerate(ctx.labels or ())}
+        shown.sort(key=lambda label: rank.get(label, len(rank)))
     return tuple(shown)
 
 
-def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str], variant: Variant,
+def with_missing(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
+    """A task with `schema: {missing: NAN}` (EEA): one row per shown label without gold, its other columns NAN;
+    the rows follow the order of the labels shown."""
+    missing, column = entry.task.schema_missing, entry.task.schema_column
+    if missing is None or column is None:
+        return table
+    i = table.fields.index(column)
+    have = {row[i] for row in table.rows}
+    rows: list[tuple[str, ...]] = [tuple(r) for r in table.rows]
+    rows += [tuple(label if j == i else missing for j in range(len(table.fields))) for label in shown if label not in have]
+    rank = {label: k for k, label in enumerate(shown)}
+    ordered = sorted(rows, key=lambda row: rank.get(row[i], len(rank)))  # the order of the labels shown
+    return table.with_rows(ordered)
+
+
+def batch_table(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
+    """The gold rows whose schema label is in this instruction's batch."""
+    column = entry.task.schema_column
+    if column is None:
+        return table
+    i, allowed = table.fields.index(column), set(shown)
+    return table.with_rows(r for r in table.rows if r[i] in allowed)
+
+
+def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str], part: Part,
                    empty: str | None) -> dict[str, Any]:
-    lang = entry.language
-    definitions = {label: text for g in entry.guidelines for label, text in g.labels}
+    lang, variant = entry.language, part.variant
+    definitions = {label: text for g in part.guidelines for label, text in g.labels}
     variables: dict[str, Any] = {name: record.get(name) for name in entry.task.inputs}
     variables.update(
         labels=list(labels),
         label_definitions={label: definitions[label] for label in labels if label in definitions},
-        guidelines=[g.text for g in entry.guidelines if g.text],
-        rules=[r.text.get(lang) or r.text.get("en", "") for r in entry.rules if r.text],
+        guidelines=[g.text for g in part.guidelines if g.text],
+        rules=[r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text],
         columns=list(entry.task.columns),
         option_labels=option_labels(record),
         format_instruction=_format_instruction(*_variant_text(variant, lang),

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import DryRun, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
@@ -108,16 +108,21 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
 @strict_opt
+@click.option("--ablate", default="", metavar="PARTS",
+              help="Also write ablation datasets <name>-no-<part> from the same rows and splits; PARTS is a "
+                   "comma-separated list of guidelines, rules, formats, templates (adds to the recipe's `ablations:`).")
 def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
-              executor: str | None, ray_address: str | None, strict: bool) -> None:
+              executor: str | None, ray_address: str | None, strict: bool, ablate: str) -> None:
     """Build the dataset described by RECIPE."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
-    result = build(p, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
-    if not quiet:
-        print_summary(result)
-    for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
-        err.print(Text.assemble(("warning: ", "yellow"), warning))
-    click.echo(f"wrote {result.output_dir}")
+    extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
+    for plan_ in [p, *ablation_plans(p, extra)]:
+        result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
+        if not quiet:
+            print_summary(result)
+        for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
+            err.print(Text.assemble(("warning: ", "yellow"), warning))
+        click.echo(f"wrote {result.output_dir}")
     if push_after:
         from humc.cli.push import push_recipe
 

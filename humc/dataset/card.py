@@ -18,6 +18,7 @@ huggingface_hub is imported only where a card is rendered (`humc check` does not
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,10 +73,61 @@ class CardInfo:
     locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted
     lockfile: str | None = None    # the lockfile's name, when the recipe has one
     llm_steps: list[dict[str, Any]] = field(default_factory=list)  # per generate/judge node: valid answers, scores
+    mixture: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # dimension -> value -> split -> n
+    plots: list[str] = field(default_factory=list)  # PNG files of the realised mixture, relative to the card
 
     @property
     def total(self) -> int:
         return sum(self.split_counts.values())
+
+
+MIXTURE_TITLES = {"task": "task", "entry": "task entry", "source": "source", "language": "language",
+                  "format": "answer format", "kind": "instruction kind (basic / compound)"}
+
+
+def add_mixture(info: CardInfo, metas: Mapping[str, Mapping[str, Any]], folder: Path) -> None:
+    """Put the realised mixture (counted by the split node) on the card and, when matplotlib is installed
+    (`pip install humc[plots]`), draw one bar chart per dimension into ``folder/plots/``; the writer lists
+    every file of the folder in build.json, so the plots are owned like the shards. Without matplotlib
+    the card shows the tables only."""
+    mixture = dict(metas.get("corpus/split", {}).get("mixture") or {})
+    info.mixture = {d: mixture[d] for d in MIXTURE_TITLES if mixture.get(d)}
+    info.plots = write_plots(info.mixture, folder)
+
+
+def write_plots(mixture: Mapping[str, Mapping[str, Mapping[str, int]]], folder: Path) -> list[str]:
+    """One stacked horizontal bar chart (records per value, by split) per dimension with 2+ values; the
+    PNG metadata carries no version or date, so an unchanged build writes identical bytes."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    for dim, values in mixture.items():
+        if len(values) < 2:
+            continue
+        splits = sorted({s for counts in values.values() for s in counts})
+        labels = list(values)
+        fig, ax = plt.subplots(figsize=(7, 0.9 + 0.32 * len(labels)), dpi=80)
+        left = [0] * len(labels)
+        for split in splits:
+            widths = [values[v].get(split, 0) for v in labels]
+            ax.barh(labels, widths, left=left, label=split)
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+        ax.set_xlabel("records")
+        ax.set_title(f"records by {MIXTURE_TITLES.get(dim, dim)}")
+        ax.invert_yaxis()
+        ax.legend(loc="lower right", fontsize="small")
+        fig.tight_layout()
+        name = f"plots/mixture_{dim}.png"
+        (folder / "plots").mkdir(exist_ok=True)
+        fig.savefig(folder / name, format="png", metadata={"Software": None})
+        plt.close(fig)
+        names.append(name)
+    return names
 
 
 def size_category(n: int) -> str:
@@ -154,7 +206,8 @@ def card_variables(info: CardInfo) -> dict[str, Any]:
     variables.update(total=info.total, size_category=size_category(info.total), llms=llms,
                      llm_keys=_keys(llms), length_keys=_keys(info.length_stats.values()),
                      task_totals=dict(sorted(totals.items())), tasks=sorted({t for c in info.task_counts.values() for t in c}),
-                     recipe_fence=_fence(info.recipe_text), llm_step_rows=_llm_step_rows(info))
+                     recipe_fence=_fence(info.recipe_text), llm_step_rows=_llm_step_rows(info),
+                     mixture_titles=MIXTURE_TITLES)
     return variables
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from humc import __version__
-from humc.dataset.card import render_card
+from humc.dataset.card import add_mixture, render_card
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
 from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
@@ -179,6 +179,7 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
                      {k: v for k, v in job.counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
                      stats.length_stats(),
                      {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
+    add_mixture(info, job.metas, folder)  # realised mixture tables and plots (plots/*.png, listed in build.json)
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from humc.answers.formats import codec_names
+from humc.ir import ABLATIONS, MIXTURE_DIMENSIONS
 from humc.recipe import validate, validate_llm
 from humc.recipe.stdlib import GUIDELINE_KEYS, RULE_KEYS, Stdlib, load_stdlib
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS
@@ -83,6 +84,15 @@ DESCRIPTIONS: dict[str, str] = {
     "sample.seed": "Sampling seed.",
     "schema.negatives": "Negative label types sampled per instruction, or `all`.",
     "schema.shuffle": "Shuffle the label order shown in the instruction.",
+    "schema.hard_negatives": "Confusable labels shown with a gold label: label -> [labels], or a stdlib/hard_negatives name.",
+    "schema.split_num": "At most this many schema items per instruction; a text's schema is batched over instructions.",
+    "schema.negative_ratio": "Positive : all-negative instructions, e.g. \"1:2\" (extra all-negative ones are dropped).",
+    "schema.order": "Order of the labels shown: random (seeded), alphabetical or declared.",
+    "mix": "Basic vs compound instructions: probabilities per instruction (task entries may override).",
+    "task.mix": "Basic vs compound instructions for this entry (overrides the recipe's `mix:`).",
+    "ablations": "Ablation datasets <name>-no-<part> written beside the dataset from the same rows and splits.",
+    "output.held_out": "Templates, formats, labels and tasks whose instructions go only to the held-out split.",
+    "output.mixture": "Corpus mixture: weights (target shares, by downsampling) and caps per dimension.",
     "synth.model": "A model declared under `models:`.",
     "synth.paraphrases": "Template paraphrases to propose.",
     "synth.guidelines": "Propose a guideline draft.",
@@ -142,6 +152,9 @@ OPTION_TYPES: dict[str, Schema] = {
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
+MIX: Schema = {"type": "object", "additionalProperties": False,
+               "properties": {k: {"type": "number", "minimum": 0, "maximum": 1} for k in ("compound", "guidelines",
+                                                                                        "rules", "formats")}}
 TYPES: dict[str, Schema] = {
     "hum": {"type": "integer", "enum": list(validate.SUPPORTED_VERSIONS)},
     "name": {"type": "string", "pattern": validate.NAME_RE.pattern},
@@ -158,6 +171,20 @@ TYPES: dict[str, Schema] = {
     "sample.n": POSITIVE, "sample.seed": {"type": "integer"},
     "schema.negatives": {"anyOf": [{"type": "integer", "minimum": 0}, {"const": "all"}]},
     "schema.shuffle": {"type": "boolean"},
+    "schema.hard_negatives": {"anyOf": [STRING, {"type": "object", "additionalProperties": {
+        "anyOf": [STRING, {"type": "array", "items": STRING}]}}]},
+    "schema.split_num": POSITIVE,
+    "schema.negative_ratio": {"type": "string", "pattern": r"^\s*[0-9]+\s*:\s*[0-9]+\s*$"},
+    "schema.order": {"enum": list(validate.SCHEMA_ORDERS)},
+    "mix": MIX, "task.mix": MIX,
+    "ablations": {"anyOf": [{"enum": list(ABLATIONS)}, {"type": "array", "items": {"enum": list(ABLATIONS)}}]},
+    "output.held_out": {"type": "object", "additionalProperties": False, "properties": {
+        **{k: {"anyOf": [STRING, {"type": "array", "items": STRING}]} for k in ("templates", "formats", "labels", "tasks")},
+        "split": STRING}},
+    "output.mixture": {"type": "object", "additionalProperties": False, "properties": {
+        key: {"type": "object", "additionalProperties": False, "properties": {
+            dim: {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
+            for dim in MIXTURE_DIMENSIONS}} for key in ("weights", "caps")}},
     "synth.model": STRING, "generate.model": STRING, "judge.model": STRING,
     "synth.guidelines": {"type": "boolean"}, "synth.seed": {"type": "integer"},
     "generate.prompt": STRING, "generate.field": STRING, "generate.overwrite": {"type": "boolean"},

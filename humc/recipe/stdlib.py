@@ -91,11 +91,12 @@ def load_task(path: Path) -> TaskDef:
     if cardinality not in ("one", "many"):
         raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
     schema = node.get("schema")
-    schema_column = None
+    schema_column = schema_missing = None
     columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
     if schema is not None:
-        check_keys(schema, ["column"], f"'schema' of {what}", required=["column"])
+        check_keys(schema, ["column", "missing"], f"'schema' of {what}", required=["column"])
         schema_column = req(schema, "column", "string", what)
+        schema_missing = opt(schema, "missing", "string", what)
         if schema_column not in columns:
             raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.require("column").span,
                               expected="one of: " + ", ".join(columns), code="E0008")
@@ -113,7 +114,7 @@ def load_task(path: Path) -> TaskDef:
         inputs=inputs, answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
         schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
         task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
-        answer_is_list=opt(answer, "list", "boolean", what, False))
+        answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing)
 
 
 def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

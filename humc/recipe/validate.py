@@ -25,6 +25,7 @@ from humc.ir import (
     FolderOrigin,
     Guideline,
     LockedAsset,
+    Mix,
     Output,
     PreferenceRule,
     Publish,
@@ -38,19 +39,28 @@ from humc.ir import (
     Variant,
 )
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
+from humc.recipe.mixing import (
+    check_held_out,
+    parse_ablations,
+    parse_held_out,
+    parse_mix,
+    parse_mixture,
+    parse_ratio,
+)
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
+from humc.resources import stdlib_dir
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
-            "tasks", "output", "publish", "cache", "executor"]
+            "tasks", "output", "publish", "cache", "executor", "mix", "ablations"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
-             "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge"]
+             "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge", "mix"]
 FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_FIELDS = ("record",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -60,8 +70,9 @@ CONSTANT_FILE_KEYS = ["file"]
 SOURCE_KEYS = ["path", "format", "options", "dataset"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
 SAMPLE_KEYS = ["n", "seed"]
-SCHEMA_KEYS = ["negatives", "shuffle"]
-OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict"]
+SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order"]
+SCHEMA_ORDERS = ("random", "alphabetical", "declared")
+OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict", "held_out", "mixture"]
 DECONTAMINATE_KEYS = ["against", "ngram"]
 PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
 SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -109,7 +120,9 @@ class Validator:
                               expected="letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output folder)",
                               code="E0008")
         language = self._language(root.get("language"), "en")
-        self.lib = self._lib or load_stdlib(self._paths(root.get("stdlib"), "stdlib"))
+        self.stdlib_dirs = self._paths(root.get("stdlib"), "stdlib")
+        self.lib = self._lib or load_stdlib(self.stdlib_dirs)
+        self.mix = self.attempt(lambda: parse_mix(root.get("mix"), "the recipe", Mix())) or Mix()
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
         self.models = self.attempt(lambda: parse_models(root.get("models"))) or {}
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
@@ -125,6 +138,9 @@ class Validator:
         output = self.attempt(lambda: self._output(root.get("output"), name_node))
         publish = self.attempt(lambda: self._publish(root.get("publish")))
         executor = self.attempt(lambda: _executor(root.get("executor"))) or "local"
+        ablations = self.attempt(lambda: parse_ablations(root.get("ablations"))) or ()
+        if output is not None and output.held_out is not None:
+            self.attempt(lambda: check_held_out(output, tasks, root.require("output").require("held_out")))
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
@@ -136,6 +152,7 @@ class Validator:
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
                       cache_dir=self._folder(cache), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
+                      ablations=ablations,
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     # ------------------------------------------------------------ header
@@ -299,7 +316,8 @@ class Validator:
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
-            judge=parse_judge(node.get("judge"), self.models, what))
+            judge=parse_judge(node.get("judge"), self.models, what),
+            mix=parse_mix(node.get("mix"), what, self.mix))
 
     def _expr(self, node: Node) -> Compiled:
         src = expr_source(node)
@@ -348,16 +366,49 @@ class Validator:
                                       hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks", code="E0008")
             return None
         labels = self._labels(labels_node) if labels_node is not None else None
-        negatives, shuffle = None, True
-        if schema_node is not None:
-            check_keys(schema_node, SCHEMA_KEYS, f"'schema' of {what}")
-            neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
-            if neg != "all" and (not isinstance(neg, int) or neg < 0):
-                raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.require("negatives").span,
-                                  code="E0008")
-            negatives = None if neg == "all" else neg
-            shuffle = opt(schema_node, "shuffle", "boolean", what, True)
-        return SchemaSampling(labels, negatives, shuffle)
+        if schema_node is None:
+            return SchemaSampling(labels, None, True)
+        where = f"'schema' of {what}"
+        check_keys(schema_node, SCHEMA_KEYS, where)
+        neg = opt(schema_node, "negatives", ("integer", "string"), what, "all")
+        if neg != "all" and (not isinstance(neg, int) or neg < 0):
+            raise RecipeError("'negatives' must be a non-negative integer or \"all\"", schema_node.require("negatives").span,
+                              code="E0008")
+        shuffle = opt(schema_node, "shuffle", "boolean", what, True)
+        order = opt(schema_node, "order", "string", where, "random" if shuffle else "declared")
+        if order not in SCHEMA_ORDERS:
+            raise RecipeError(f"unknown schema order '{order}'", schema_node.require("order").span,
+                              expected="one of: " + ", ".join(SCHEMA_ORDERS), hint=did_you_mean(order, SCHEMA_ORDERS),
+                              code="E0008")
+        split_num = self._positive(schema_node, "split_num", where, 0) or None
+        hard = self._hard_negatives(schema_node.get("hard_negatives"), where)
+        hard_node = schema_node.get("hard_negatives")
+        if labels is not None and hard_node is not None and hard_node.kind == "mapping":
+            _check_hard_labels(hard_node, labels)
+        return SchemaSampling(labels, None if neg == "all" else neg, order == "random", hard, split_num,
+                              parse_ratio(schema_node.get("negative_ratio")), order)
+
+    def _hard_negatives(self, node: Node | None, what: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """`hard_negatives:` an inline map label -> confusable labels, or the name of a stdlib/hard_negatives map."""
+        if node is None:
+            return ()
+        if node.kind == "string":
+            found = [d / "hard_negatives" / f"{node.value}.yaml" for d in (stdlib_dir(), *self.stdlib_dirs)]
+            path = next((p for p in reversed(found) if p.is_file()), None)
+            if path is None:
+                names = sorted({p.stem for d in (stdlib_dir(), *self.stdlib_dirs) for p in (d / "hard_negatives").glob("*.yaml")})
+                raise RecipeError(f"unknown hard-negative map '{node.value}'", node.span, code="E2018",
+                                  expected="an inline mapping label -> [confusable labels], or one of: " + ", ".join(names),
+                                  hint=did_you_mean(node.value, names))
+            doc = load_yaml(path)
+            check_keys(doc, ["id", "description", "labels"], f"hard-negative map {path.name}", required=["labels"])
+            node = doc.require("labels")
+        expect_kind(node, "mapping", "string", what=f"'hard_negatives' of {what}")
+        out = []
+        for label, value in node.value.items():
+            items = tuple(text for text, _ in string_list(value, f"the confusable labels of '{label}'"))
+            out.append((str(label), items))
+        return tuple(out)
 
     @staticmethod
     def _labels(node: Node) -> tuple[str, ...]:
@@ -513,10 +564,10 @@ class Validator:
                 expect_kind(v, "number", what=f"split '{k}'")
             splits = tuple((k, float(v.value)) for k, v in splits_node.value.items())
             total = sum(f for _, f in splits)
-            for name, f in splits:
+            for split_name, f in splits:
                 if not (math.isfinite(f) and f > 0):
-                    raise RecipeError(f"split '{name}' has fraction {f:g}: every split must be positive",
-                                      splits_node.require(name).span, expected="a number above 0 (drop a split you do not want)",
+                    raise RecipeError(f"split '{split_name}' has fraction {f:g}: every split must be positive",
+                                      splits_node.require(split_name).span, expected="a number above 0 (drop a split you do not want)",
                                       code="E0008")
             if abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
@@ -528,10 +579,13 @@ class Validator:
         out_dir = opt(node, "dir", "string", what, DEFAULT_OUT)
         dir_node = node.get("dir")
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
+        seed = opt(node, "seed", "integer", what, 0)
         return Output(self._folder(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
-                      opt(node, "dedup", "boolean", what, True), opt(node, "seed", "integer", what, 0),
+                      opt(node, "dedup", "boolean", what, True), seed,
                       self._decontaminate(node.get("decontaminate")), dir_origin=origin,
-                      strict=opt(node, "strict", "boolean", what, False))
+                      strict=opt(node, "strict", "boolean", what, False),
+                      held_out=parse_held_out(node.get("held_out"), splits),
+                      mixture=parse_mixture(node.get("mixture"), seed))
 
     def _decontaminate(self, node: Node | None) -> Decontamination | None:
         """`decontaminate: {against: [eval files, as sources], ngram: 13}`."""
@@ -562,6 +616,16 @@ class Validator:
             _check_card_template(card["template"])
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
+
+
+def _check_hard_labels(node: Node, labels: tuple[str, ...]) -> None:
+    """An inline hard-negative map names only labels of `labels:` (a typo would silently show nothing)."""
+    for key, value in node.value.items():
+        items = [(str(key), node.key_spans[key])] + [(text, item.span) for text, item in string_list(value, "labels")]
+        for label, span in items:
+            if label not in labels:
+                raise RecipeError(f"hard negative '{label}' is not in `labels:`", span, code="E0008",
+                                  expected="one of: " + ", ".join(labels), hint=did_you_mean(label, labels))
 
 
 def _check_card_template(path: Path) -> None:

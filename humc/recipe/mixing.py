@@ -1,0 +1,128 @@
+"""Validate stage, corpus design keys: `mix:` (basic vs compound instructions), `schema: {negative_ratio}`,
+`output: {held_out, mixture}` and `ablations:` -> their IR values (``ir.Mix``, ``ir.HeldOut``, ``ir.Mixture``).
+
+Decisions: probabilities are numbers in [0, 1]; a ratio is the string "p:q"; mixture dimensions are
+``ir.MIXTURE_DIMENSIONS``; held-out names are checked against what the task entries use, so a typo
+cannot silently hold out nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from humc.errors import RecipeError, did_you_mean
+from humc.ir import ABLATIONS, MIXTURE_DIMENSIONS, HeldOut, Mix, Mixture, Output, TaskEntry
+from humc.recipe.nodes import check_keys, expect_kind, string_list
+from humc.recipe.yamlsrc import Node
+
+MIX_KEYS = ["compound", "guidelines", "rules", "formats"]
+HELD_OUT_KEYS = ["templates", "formats", "labels", "tasks", "split"]
+MIXTURE_KEYS = ["weights", "caps"]
+
+
+def parse_mix(node: Node | None, what: str, default: Mix) -> Mix:
+    """`mix: {compound, guidelines, rules, formats}`: each a probability; an absent key keeps ``default``'s."""
+    if node is None:
+        return default
+    check_keys(node, MIX_KEYS, f"'mix' of {what}")
+    values = {k: getattr(default, k) for k in MIX_KEYS}
+    for key, child in node.value.items():
+        values[key] = _probability(child, f"'{key}' in 'mix' of {what}")
+    return Mix(**values)
+
+
+def _probability(node: Node, what: str) -> float:
+    expect_kind(node, "number", what=what)
+    value = float(node.value)
+    if isinstance(node.value, bool) or not 0.0 <= value <= 1.0:
+        raise RecipeError(f"{what} must be a probability between 0 and 1", node.span,
+                          expected="a number from 0 to 1, e.g. 0.45", code="E0008")
+    return value
+
+
+def parse_ratio(node: Node | None) -> tuple[int, int] | None:
+    """`negative_ratio: "1:2"`: positive : all-negative instructions (p >= 1, q >= 0)."""
+    if node is None:
+        return None
+    text = str(node.value).strip()
+    p, sep, q = text.partition(":")
+    if node.kind != "string" or not sep or not p.strip().isdigit() or not q.strip().isdigit() or int(p) < 1:
+        raise RecipeError(f"'negative_ratio' must be \"positive:negative\", not {text!r}", node.span,
+                          expected='e.g. "1:2" (two all-negative instructions per positive one)', code="E0008")
+    return int(p), int(q)
+
+
+def parse_held_out(node: Node | None, splits: Sequence[tuple[str, float]]) -> HeldOut | None:
+    """`held_out: {templates, formats, labels, tasks, split: test}`: instructions using any of these go to `split`."""
+    if node is None:
+        return None
+    check_keys(node, HELD_OUT_KEYS, "'held_out' of output")
+    lists = {k: tuple(t for t, _ in string_list(node.get(k), f"'{k}' of held_out")) for k in HELD_OUT_KEYS[:4]}
+    split_node = node.get("split")
+    split = "test"
+    if split_node is not None:
+        expect_kind(split_node, "string", what="'split' of held_out")
+        split = str(split_node.value)
+    names = [name for name, _ in splits]
+    if split not in names:
+        raise RecipeError(f"held-out split '{split}' is not among the output splits", (split_node or node).span,
+                          expected="one of: " + ", ".join(names), hint=did_you_mean(split, names)
+                          or f"add it to `splits:`, e.g. splits: {{train: 0.9, {split}: 0.1}}", code="E0008")
+    return HeldOut(split=split, **lists)
+
+
+def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> None:
+    """Every held-out template, format and task names something a task entry uses."""
+    held = output.held_out
+    assert held is not None
+    used = {
+        "templates": {n for e in tasks for t in e.templates for n in (t.id, f"{t.task}/{t.id}")},
+        "formats": {v.id for e in tasks for v in e.variants},
+        "tasks": {n for e in tasks for n in (e.id, e.task.id)},
+    }
+    for key, known in used.items():
+        for name, item in string_list(node.get(key), f"'{key}' of held_out"):
+            if name not in known:
+                raise RecipeError(f"held-out {key[:-1]} '{name}' is used by no task entry", item.span, code="E0008",
+                                  expected="one of: " + ", ".join(sorted(known)), hint=did_you_mean(name, sorted(known)))
+
+
+def parse_mixture(node: Node | None, seed: int) -> Mixture | None:
+    """`mixture: {weights: {DIM: {value: weight}}, caps: {DIM: {value: max records}}}`."""
+    if node is None:
+        return None
+    check_keys(node, MIXTURE_KEYS, "'mixture' of output")
+    weights = _per_dimension(node.get("weights"), "weights", number=True)
+    caps = _per_dimension(node.get("caps"), "caps", number=False)
+    return Mixture(weights=tuple((d, tuple((k, float(v)) for k, v in vs)) for d, vs in weights),
+                   caps=tuple((d, tuple((k, int(v)) for k, v in vs)) for d, vs in caps), seed=seed)
+
+
+def _per_dimension(node: Node | None, key: str, *, number: bool) -> list[tuple[str, list[tuple[str, float]]]]:
+    if node is None:
+        return []
+    check_keys(node, MIXTURE_DIMENSIONS, f"'{key}' of mixture")
+    out = []
+    for dim, values in node.value.items():
+        expect_kind(values, "mapping", what=f"'{dim}' of mixture {key}")
+        row = []
+        for value, amount in values.value.items():
+            what = f"{key} of {dim} '{value}'"
+            expect_kind(amount, "number" if number else "integer", what=what)
+            if isinstance(amount.value, bool) or amount.value < (0 if number else 0) or (number and amount.value == 0):
+                raise RecipeError(f"{what} must be {'above 0' if number else 'a non-negative integer'}", amount.span,
+                                  expected="a weight above 0" if number else "a record count >= 0", code="E0008")
+            row.append((str(value), float(amount.value)))
+        out.append((dim, row))
+    return out
+
+
+def parse_ablations(node: Node | None) -> tuple[str, ...]:
+    """`ablations: [guidelines, rules, formats, templates]`: sibling datasets `humc build` also writes."""
+    out = []
+    for name, item in string_list(node, "ablations"):
+        if name not in ABLATIONS:
+            raise RecipeError(f"unknown ablation '{name}'", item.span, expected="any of: " + ", ".join(ABLATIONS),
+                              hint=did_you_mean(name, ABLATIONS), code="E0008")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
