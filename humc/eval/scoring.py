@@ -164,7 +164,7 @@ def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool) -> 
 
 def parse_prediction(rs: RecordSpec, text: str | None) -> Parsed:
     """Strict (as written: no code fence, the requested format), then lenient (fence dropped), then each
-    other codec in turn (bare text last)."""
+    other codec in turn (YAML, which reads any bare string as a scalar, last)."""
     if text is None:
         return Parsed(None, False)
     table = None if text.strip().startswith("```") else _try(rs.format, text, rs, unfence=False)
@@ -173,7 +173,8 @@ def parse_prediction(rs: RecordSpec, text: str | None) -> Parsed:
     table = _try(rs.format, text, rs, unfence=True)
     if table is not None:
         return Parsed(table, False)
-    others = sorted((c for c in formats.codec_names() if c != rs.format.codec), key=formats.is_single_column)
+    others = sorted((c for c in formats.codec_names() if c != rs.format.codec),
+                    key=lambda c: (c == "yaml", formats.is_single_column(c)))
     for codec in others:
         if formats.is_single_column(codec) and len(rs.columns) != 1:
             continue
