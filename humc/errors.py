@@ -237,6 +237,8 @@ CODES: dict[str, Code] = _codes(
     ("E2013", "secret in a recipe", "API keys never go in a recipe: `api_key_env` names an environment variable "
               "(such as OPENAI_API_KEY) that holds the key."),
     ("E2014", "unknown language", "The language is not supported (en, zh)."),
+    ("E2015", "unknown catalog dataset", "A source names a dataset adapter (`catalog:`) that neither the stdlib "
+              "catalog nor a recipe's `stdlib:` folder holds; `humc stdlib catalog` lists them."),
     # E3xxx: graph, paths and outputs
     ("E3001", "duplicate id", "Two task entries (or sources) share an id; ids name graph nodes and must be unique."),
     ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, "
