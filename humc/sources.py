@@ -242,7 +242,7 @@ def _read_json(src: SourceDef) -> Iterator[RawRow]:
     yield from enumerate(exploded(src, rows, keys) if keys else rows)
 
 
-def _read_json_file(src: SourceDef) -> Iterator[RawRow]:
+def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
     if isinstance(data, dict) and src.options.get("records") is None and src.options.get("explode"):
         data = [data]  # one object per file (RACE)

@@ -155,7 +155,7 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
             raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
                               Span(str(src.path), 1, 1), expected="lists of one length under: " + ", ".join(keys),
                               code="E4001")
-        for i, values in enumerate(zip(*lists, strict=True)):  # type: ignore[call-overload]
+        for i, values in enumerate(zip(*lists, strict=True)):
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
 
 

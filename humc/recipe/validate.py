@@ -327,7 +327,13 @@ class Validator:
 
     def _catalog_of_task(self, node: Node) -> CatalogEntry | None:
         source = node.get("source") if node.kind == "mapping" else None
-        return self.catalog_of.get(source.value) if source is not None and source.kind == "string" else None
+        if source is None or source.kind != "string":
+            return None
+        declared = self.root.get("sources")
+        src_node = declared.get(source.value) if declared is not None else None
+        if source.value not in self.catalog_of and src_node is not None and src_node.get("catalog") is not None:
+            raise ErrorList([])  # its catalog source was already reported: no follow-on error for this entry
+        return self.catalog_of.get(source.value)
 
     def _expr(self, node: Node) -> Compiled:
         src = expr_source(node)
