@@ -56,6 +56,13 @@ def test_recipe_values_override_catalog_defaults_key_by_key(tmp_path: Path):
     assert [g.id for g in entry.guidelines] == ["span_boundaries"] and [p.id for p in entry.rules] == ["empty_brackets"]
 
 
+def test_another_format_takes_none_of_the_catalog_options(tmp_path: Path):
+    source = f"{{catalog: conll2003, path: {CONLL}, format: tsv, options: {{header: false}}}}"
+    task = "  - source: conll\n    fields: {text: column0, entities: '[]'}\n"
+    r = compile_recipe(write(tmp_path, recipe(source, task)))
+    assert (r.sources["conll"].format, r.sources["conll"].options) == ("tsv", {"header": False})
+
+
 def test_another_task_takes_only_the_source_from_the_catalog(tmp_path: Path):
     task = "  - source: conll\n    task: classification\n"
     with pytest.raises(RecipeError) as exc:

@@ -60,7 +60,7 @@ def _recipes(tmp: Path, mode: str) -> Path:
         text = text.replace("    concurrency:", f"    structured_output: {mode}\n    concurrency:")
         path.write_text(text, encoding="utf-8")
     (root / "mrc.hum.lock").unlink()
-    data = root / "data" / "dolly" / "sample.jsonl"
+    data = root / "data" / "dolly" / "databricks-dolly-15k.head.jsonl"
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     for row in rows[:BLANK]:
         row["response"] = ""

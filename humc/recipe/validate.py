@@ -247,8 +247,10 @@ class Validator:
             raise unknown_catalog(cat.value, cat, self.lib.catalog)
         self.catalog_of[sid] = entry
         values = dict(node.value)
-        values.setdefault("format", entry.node.require("format"))
-        values["options"] = merged_options(entry, node.get("options"))
+        own_format = node.get("format")
+        if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
+            values["format"] = own_format or entry.node.require("format")
+            values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
 
