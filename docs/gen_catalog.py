@@ -33,6 +33,24 @@ tasks:
 
 `humc stdlib catalog NAME` shows one adapter. Licenses are the datasets' own: check them before you publish.
 
+Unified IE corpora mix datasets and tasks in one file. `format: iepile` (IEPile's JSON Lines) and
+`format: instructuie` (InstructUIE's `IE_INSTRUCTIONS` tree, or one task or dataset folder of it) read every
+record into the same shape — `dataset` (IEPile's `source`), `task` (ner, re, ee), `text`, `labels`, `entities`,
+`relations`, `events` — and the `*_ner`, `*_re` and `*_ee` adapters each keep their task's records, so one
+recipe builds a whole file. A task entry's own `where:` replaces the adapter's, so keep one dataset with
+`where: kind == "ner" and dataset == "CoNLL2003"`.
+
+```yaml
+sources:
+  ner: {catalog: iepile_ner, path: IE-en/train.json}
+  re: {catalog: iepile_re, path: IE-en/train.json}
+  ee: {catalog: iepile_ee, path: IE-en/train.json}
+tasks:
+  - source: ner
+  - source: re
+  - source: ee
+```
+
 | adapter | task | language | format | license | dataset |
 |---|---|---|---|---|---|
 """

@@ -5,6 +5,7 @@ readers the catalog added (blocks, conll `rest`, json folders with `explode`, IE
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,15 @@ import pytest
 from helpers import REPO, run_cli
 
 from humc.errors import HumcError, RecipeError, SourceError
+from humc.expr.functions import (
+    FunctionError,
+    bracket_spans,
+    oneie_events,
+    pluck,
+    rows_without,
+    semeval_relations,
+    semeval_text,
+)
 from humc.ir import SourceDef
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
@@ -135,6 +145,25 @@ def test_an_expression_from_the_catalog_that_fails_on_a_record_names_the_record(
     assert "source 'conll' row 0" in result.output
 
 
+def test_one_recipe_builds_a_whole_iepile_file_and_a_where_keeps_one_dataset(tmp_path: Path):
+    shutil.copytree(DATA / "fixtures" / "iepile", tmp_path / "iepile")
+    body = ("hum: 1\nname: r\nsources:\n" + "".join(f"  {k}: {{catalog: iepile_{k}, path: iepile/train.json}}\n"
+                                                   for k in ("ner", "re", "ee"))
+            + "tasks:\n  - source: ner\n    where: kind == \"ner\" and dataset == \"CoNLL2003\"\n"
+              "  - source: re\n  - source: ee\n")
+    result = run_cli("check", str(write(tmp_path, body)), "--rows", "all", "--strict")
+    assert result.exit_code == 0, result.output
+    assert "ner: 4 row(s) read, 2 kept" in result.output and "re: 4 row(s) read, 1 kept" in result.output
+    assert "ee: 4 row(s) read, 1 kept" in result.output
+
+
+@pytest.mark.parametrize("name", ["mrc", "hum_mix", "classification"])
+def test_every_example_recipe_reads_catalog_sources_and_writes_to_out_slash_its_name(name: str):
+    r = compile_recipe(REPO / "recipes" / f"{name}.hum.yaml")
+    assert r.output.dir == REPO / "recipes" / "out" / r.name  # not the last split's name
+    assert all(src.path is not None and "data" in src.path.parts for src in r.sources.values())
+
+
 # ------------------------------------------------------------------ humc stdlib catalog
 
 
@@ -243,3 +272,32 @@ def test_a_folder_is_a_source_only_for_formats_that_read_folders(tmp_path: Path)
     body = recipe(f"{{catalog: conll2003, path: {CONLL}}}").replace(CONLL, "data/conll2003")
     with pytest.raises(HumcError, match="is not a file"):
         compile_recipe(write(tmp_path, body))
+
+
+# ------------------------------------------------------------------ the adapter functions the catalog added
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: bracket_spans(["a"], ["*", "*"]), "1 tokens but 2 tags"),
+    (lambda: bracket_spans(["a", "b"], ["(P*", "(Q*"]), "inside the span opened at token 0"),
+    (lambda: bracket_spans(["a"], ["B-PER"]), "not a bracketed name tag"),
+    (lambda: bracket_spans(["a"], ["*)"]), "closes a span that is not open"),
+    (lambda: bracket_spans(["a"], ["(P*"]), "never closed"),
+    (lambda: semeval_text("no id here"), "not a SemEval-2010 Task 8 sentence line"),
+    (lambda: semeval_relations('1\t"<e1>a</e1> b"', "Cause-Effect"), "not a SemEval-2010 Task 8 relation label"),
+    (lambda: semeval_relations('1\t"<e1>a</e1> b"', "Cause-Effect(e1,e2)"), "no <e2> mention"),
+])
+def test_adapter_functions_name_what_is_wrong(call, message):
+    with pytest.raises(FunctionError, match=re.escape(message)):
+        call()
+
+
+def test_adapter_functions_on_published_shapes():
+    assert bracket_spans(["Hong", "Kong", "Disney"], ["(GPE*", "*)", "(ORG)"]) == [
+        {"type": "GPE", "span": "Hong Kong", "start": 0, "end": 2}, {"type": "ORG", "span": "Disney", "start": 2, "end": 3}]
+    assert semeval_relations('7\t"<e1>x y</e1> of <e2>z</e2>"', "Member-Collection(e1,e2)") == [
+        {"head": "x y", "relation": "Member-Collection", "tail": "z"}]
+    assert oneie_events(["a"], [{"event_type": "E", "trigger": {"text": "t"}}]) == [
+        {"event_type": "E", "trigger": "t", "role": "", "argument": ""}]
+    assert pluck([{"@value": "v"}, "plain", {}], "@value") == ["v", "plain", ""]
+    assert rows_without([{"r": "None"}, {"r": "x"}], "r", "None") == [{"r": "x"}]

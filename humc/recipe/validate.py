@@ -546,10 +546,10 @@ class Validator:
                 expect_kind(v, "number", what=f"split '{k}'")
             splits = tuple((k, float(v.value)) for k, v in splits_node.value.items())
             total = sum(f for _, f in splits)
-            for name, f in splits:
+            for split, f in splits:  # not `name`: that names the output folder
                 if not (math.isfinite(f) and f > 0):
-                    raise RecipeError(f"split '{name}' has fraction {f:g}: every split must be positive",
-                                      splits_node.require(name).span, expected="a number above 0 (drop a split you do not want)",
+                    raise RecipeError(f"split '{split}' has fraction {f:g}: every split must be positive",
+                                      splits_node.require(split).span, expected="a number above 0 (drop a split you do not want)",
                                       code="E0008")
             if abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
