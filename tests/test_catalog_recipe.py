@@ -190,6 +190,12 @@ def test_stdlib_catalog_json_is_the_verdict_with_the_listing():
     assert one["stdlib"]["options"]["encoding"] == "latin-1" and one["stdlib"]["task"] == "classification"
 
 
+def test_stdlib_catalog_lists_the_entries_of_an_added_stdlib_folder(tmp_path: Path):
+    user_stdlib(tmp_path, MY_NER)
+    result = run_cli("stdlib", "catalog", "my_ner", "--stdlib", str(tmp_path / "mylib"))
+    assert result.exit_code == 0 and "CoNLL columns of my own" in result.output and "cc0-1.0" in result.output
+
+
 def test_stdlib_catalog_unknown_name_and_a_name_after_another_kind_are_usage_errors():
     result = run_cli("stdlib", "catalog", "squad2")
     assert result.exit_code == 2 and "E2015" in result.output and "did you mean 'squad_v2'" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,13 +21,15 @@ SHOWN = ("title", "description", "task", "language", "format", "options", "licen
 @click.command("stdlib")
 @click.argument("kind", required=False, type=click.Choice(KINDS))
 @click.argument("name", required=False)
+@click.option("--stdlib", "extra", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Also list an added stdlib folder (as a recipe's `stdlib:` names it); repeatable.")
 @format_opt
 @click.pass_context
-def stdlib_cmd(ctx: click.Context, kind: str | None, name: str | None) -> None:
+def stdlib_cmd(ctx: click.Context, kind: str | None, name: str | None, extra: tuple[Path, ...]) -> None:
     """List the standard library's tasks, templates, guidelines, rules, format variants and dataset catalog.
 
     `humc stdlib catalog NAME` shows one dataset adapter; with --format json the listing is part of the JSON verdict."""
-    lib = load_stdlib()
+    lib = load_stdlib(extra)
     if name is not None and kind != "catalog":
         raise HumcError(f"only `humc stdlib catalog` takes a NAME (got {name!r} after {kind!r})", code="E9001",
                         expected="humc stdlib catalog NAME")
