@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
-from humc.sources_readers import grouped, looks_like_json_lines, read_arrow, sniff_format
+from humc.sources_importers import read_iepile, read_instructuie
+from humc.sources_readers import exploded, grouped, json_files, looks_like_json_lines, read_arrow, read_blocks, sniff_format
 
 
 class Row(NamedTuple):
@@ -34,19 +35,23 @@ class Row(NamedTuple):
     line: int | None = None
 
 
-RawRow = Row | tuple[int, dict[str, Any]]
-"""What a reader yields: a ``Row``, or a ``(number, record)`` pair for formats without lines."""
+RawRow = Row | tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], int]
+"""What a reader yields: a ``Row``, a ``(number, record)`` pair for formats without lines, or ``(number, record,
+line)`` from the readers in ``sources_readers``."""
 
 
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding",),
-    "json": ("encoding", "records"),
+    "json": ("encoding", "records", "explode"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns",),
     "arrow": ("split",),
-    "conll": ("encoding", "columns", "separator", "doc_start", "comment"),
+    "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest"),
+    "blocks": ("encoding", "lines"),
+    "iepile": ("encoding",),
+    "instructuie": ("split",),
     "squad": ("encoding",),
     "hf": (),  # configured by `dataset: {name, config, split, revision}`
 }
@@ -60,9 +65,14 @@ SOURCE_OPTION_DOCS = {
     "comment": "lines starting with this text are comments and skipped, e.g. '#'",
     "quoting": "minimal (fields may be \"quoted\", CSV default) or none (quotes are text, TSV default)",
     "quotechar": "one character that quotes fields (default '\"')",
-    "rest": "a column name collecting the values beyond `columns` as a list (variable-arity rows)",
+    "rest": "a column name collecting the values beyond `columns` as a list (variable-arity rows; in a conll "
+            "file one list per token)",
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
-    "split": "the split of a `save_to_disk` DatasetDict folder (default train)",
+    "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
+             "InstructUIE folder (train, dev or test)",
+    "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
+               "keys copied",
+    "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
 }
 
 
@@ -76,7 +86,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, str) else "not a string"
     if key == "header":
         return None if isinstance(value, bool) else "not true or false"
-    if key == "columns":
+    if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         return None if ok else "not a non-empty list of names"
     if key == "delimiter":
@@ -221,7 +231,21 @@ def _load_json(src: SourceDef) -> Any:
 
 
 def _read_json(src: SourceDef) -> Iterator[RawRow]:
+    """A JSON list of records (or one object); a folder: every file in it, in name order (RACE)."""
+    keys = src.options.get("explode")
+    if src.path is not None and src.path.is_dir():
+        files = json_files(src.path)
+        rows = (record for path in files for _, record in _read_json_file(SourceDef(src.id, path, src.format, src.options)))
+        yield from enumerate(exploded(src, rows, keys) if keys else rows)
+        return
+    rows = (record for _, record in _read_json_file(src))
+    yield from enumerate(exploded(src, rows, keys) if keys else rows)
+
+
+def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
+    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("explode"):
+        data = [data]  # one object per file (RACE)
     key = src.options.get("records")
     if key is not None:
         data = data.get(key) if isinstance(data, dict) else None
@@ -353,6 +377,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     doc_start = re.compile(str(src.options.get("doc_start", "-DOCSTART-")))
     comment = src.options.get("comment")
     names = src.options.get("columns")
+    rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
     with open(_file(src), encoding=_enc(src)) as f:
@@ -360,7 +385,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
             line = line.rstrip("\n")
             if not line.strip():
                 if sentence:
-                    yield Row(row, _columns(src, sentence, names, start_line), start_line)
+                    yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
                     row += 1
                 sentence = []
                 continue
@@ -371,13 +396,21 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
-            yield Row(row, _columns(src, sentence, names, start_line), start_line)
+            yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
 
 
-def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int) -> dict[str, Any]:
+def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
+             rest: str | None = None) -> dict[str, Any]:
     width = len(sentence[0][1])
     middle = [f"col{i}" for i in range(1, width - 1)]
     names = list(names) if names else ["tokens", *middle, "tags"]
+    if rest:  # variable width (CoNLL-2012 predicate columns): the values beyond `columns`, one list per token
+        for lineno, parts in sentence:
+            if len(parts) < len(names):
+                raise _fail(src, lineno, f"{len(parts)} columns but expected at least {len(names)}",
+                            "columns: " + ", ".join(names))
+        return ({name: [p[i] for _, p in sentence] for i, name in enumerate(names)}
+                | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
         if len(parts) != len(names):
             raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names))
@@ -402,5 +435,6 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow,
+    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": read_iepile,
+    "instructuie": read_instructuie,
 }

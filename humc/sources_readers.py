@@ -139,3 +139,52 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
 
 def _fail(src: SourceDef, message: str) -> SourceError:
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), 1, 1), code="E4001")
+
+
+def json_files(folder: Path) -> list[Path]:
+    """The files of a folder of JSON documents (RACE: one `.txt` or `.json` file per article), in name order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:
+    """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
+    the other keys are copied, and `index` numbers the position."""
+    for n, record in enumerate(records):
+        lists = [record.get(k) for k in keys]
+        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
+            raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
+                              Span(str(src.path), 1, 1), expected="lists of one length under: " + ", ".join(keys),
+                              code="E4001")
+        for i, values in enumerate(zip(*lists, strict=True)):
+            yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
+
+
+def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """Records of a fixed number of lines separated by blank lines (SemEval-2010 Task 8: sentence, relation,
+    comment); `lines:` names them. A block of another length is an error at its first line."""
+    names = list(src.options.get("lines") or ["text"])
+    enc = str(src.options.get("encoding", "utf-8-sig"))
+    block: list[str] = []
+    start, row = 1, 0
+    with open(src.path, encoding=enc) as f:  # type: ignore[arg-type]
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                if not block:
+                    start = lineno
+                block.append(line)
+                continue
+            if block:
+                yield row, _block(src, names, block, start), start
+                row += 1
+                block = []
+        if block:
+            yield row, _block(src, names, block, start), start
+
+
+def _block(src: SourceDef, names: list[str], block: list[str], start: int) -> dict[str, Any]:
+    if len(block) != len(names):
+        raise SourceError(f"source '{src.id}': a block of {len(block)} lines, expected {len(names)}",
+                          Span(str(src.path), start, 1), expected="lines: " + ", ".join(names), code="E4001",
+                          hint="blocks are separated by one blank line; set `options: {lines: [...]}` to their lines")
+    return dict(zip(names, block, strict=True))

@@ -146,7 +146,7 @@ def test_kill_9_then_resume_gives_identical_output(tmp_path):
 
 
 def test_decontamination_drops_records_overlapping_an_eval_set(recipes, tmp_path):
-    squad = json.loads((recipes / "data/squad_v2/dev-sample.json").read_text())
+    squad = json.loads((recipes / "data/squad_v2/dev-v2.0.head5.json").read_text())
     context = squad["data"][0]["paragraphs"][0]["context"]
     questions = [q["question"] for q in squad["data"][0]["paragraphs"][0]["qas"]]
     (recipes / "eval.jsonl").write_text(json.dumps({"passage": " ".join(context.split()[5:25])}) + "\n")

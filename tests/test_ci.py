@@ -33,3 +33,14 @@ def test_the_coverage_in_the_readme_is_above_the_floor_and_warnings_are_errors()
     assert m and floor and float(floor.group(1)) < float(m.group(1)) < float(floor.group(1)) + 2
     assert re.search(r'^filterwarnings = \[\s*"error",', config, re.M)
     assert re.search(r"^\[tool\.mypy\]\nstrict = true$", config, re.M)
+
+
+def test_every_stdlib_folder_is_installed_with_a_wheel():
+    """A wheel carries stdlib/ through pyproject's data-files: a folder missing there is missing for every user
+    who installs humc without a checkout."""
+    import tomllib
+
+    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    listed = {dest.removeprefix("share/humc/") for dest in data_files}
+    folders = {str(p.parent.relative_to(REPO)) for p in (REPO / "stdlib").rglob("*") if p.is_file()}
+    assert folders <= listed, sorted(folders - listed)

@@ -63,7 +63,7 @@ def _recipes(tmp: Path, mode: str) -> Path:
         path.write_text(text, encoding="utf-8")
     (root / "mrc.hum.lock").unlink()
     _ask_every_kind(root / "ner.hum.yaml", mode)
-    data = root / "data" / "dolly" / "sample.jsonl"
+    data = root / "data" / "dolly" / "databricks-dolly-15k.head.jsonl"
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     for row in rows[:BLANK]:
         row["response"] = ""

@@ -103,8 +103,8 @@ def test_json_list_under_a_key(tmp_path):
 
 
 def test_csv_without_header_as_ag_news_ships_it():
-    rows = read(REPO / "recipes/data/ag_news/sample.csv", "csv", header=False, columns=["label", "title", "description"])
-    assert len(rows) == 80 and set(rows[0][1]) == {"label", "title", "description"}
+    rows = read(REPO / "recipes/data/ag_news/train.4x10.csv", "csv", header=False, columns=["label", "title", "description"])
+    assert len(rows) == 40 and set(rows[0][1]) == {"label", "title", "description"}
     assert {r["label"] for _, r in rows} == {"1", "2", "3", "4"}
 
 
@@ -122,7 +122,7 @@ def test_parquet_streams_in_batches(tmp_path):
 
 
 def test_conll_columns_documents_and_errors(tmp_path):
-    rows = read(REPO / "recipes/data/conll2003/sample.txt", "conll", columns=["tokens", "pos", "chunk", "ner_tags"])
+    rows = read(REPO / "recipes/data/conll2003/eng.testa.head40", "conll", columns=["tokens", "pos", "chunk", "ner_tags"])
     first = rows[0][1]
     assert len(first["tokens"]) == len(first["ner_tags"]) and "-DOCSTART-" not in first["tokens"]
     path = tmp_path / "bad.conll"
@@ -133,8 +133,8 @@ def test_conll_columns_documents_and_errors(tmp_path):
 
 
 def test_squad_is_flattened_like_the_hub_layout():
-    rows = read(REPO / "recipes/data/squad_v2/dev-sample.json", "squad")
-    assert len(rows) == 33
+    rows = read(REPO / "recipes/data/squad_v2/dev-v2.0.head5.json", "squad")
+    assert len(rows) == 31
     impossible = [r for _, r in rows if r["is_impossible"]]
     assert impossible and all(r["answers"]["text"] == [] for r in impossible)
     answered = next(r for _, r in rows if r["answers"]["text"])

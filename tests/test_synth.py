@@ -35,7 +35,7 @@ language: en
 {models}
 sources:
   conll:
-    path: data/conll2003/sample.txt
+    path: data/conll2003/eng.testa.head40
     format: conll
     options:
       columns: [tokens, pos, chunk, ner_tags]

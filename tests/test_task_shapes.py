@@ -188,7 +188,8 @@ def test_rendered_records_of_each_new_template_golden(built):
 SAMPLE = {"text": "Ada Lovelace met Charles Babbage in London.", "premise": "Ada wrote notes.",
           "hypothesis": "Ada wrote something.", "text_a": "How old are you?", "text_b": "What is your age?",
           "context": "Ada Lovelace wrote the first program.", "question": "Who wrote the first program?",
-          "options": ["Ada Lovelace", "Charles Babbage"], "instruction": "Summarise the context."}
+          "options": ["Ada Lovelace", "Charles Babbage"], "instruction": "Summarise the context.",
+          "event_type": "Meet", "trigger": "met"}
 
 
 def test_every_task_has_structured_templates_that_render_one_json_object():

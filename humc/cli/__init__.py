@@ -39,6 +39,7 @@ COMMANDS = {
 }
 FORMAT_KEY = "humc.format"
 STDOUT_KEY = "humc.stdout"  # the real stdout, kept for the JSON verdict while the human report goes to stderr
+RESULT_KEY = "humc.result"  # a command's data (e.g. `humc stdlib` listings), added to the JSON verdict on success
 
 
 class HumcGroup(click.Group):
@@ -88,7 +89,8 @@ class HumcGroup(click.Group):
                 _echo_json({"ok": False, "exit_code": 3, "diagnostics": []}, ctx.meta.get(STDOUT_KEY))
             sys.exit(3)
         if ctx.meta.get(FORMAT_KEY) == "json":  # success: the human report went to stderr, the verdict is JSON
-            _echo_json({"ok": True, "exit_code": 0, "diagnostics": []}, ctx.meta.get(STDOUT_KEY))
+            _echo_json({"ok": True, "exit_code": 0, "diagnostics": [], **ctx.meta.get(RESULT_KEY, {})},
+                       ctx.meta.get(STDOUT_KEY))
         return result
 
 

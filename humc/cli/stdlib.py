@@ -1,35 +1,99 @@
-"""`humc stdlib`: list the standard library."""
+"""`humc stdlib`: list the standard library; `humc stdlib catalog [NAME]` lists the dataset adapters or shows one."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from humc.recipe.stdlib import load_stdlib
+from humc.cli import FORMAT_KEY, RESULT_KEY
+from humc.cli.params import format_opt
+from humc.errors import HumcError, did_you_mean
+from humc.recipe.stdlib import Stdlib, load_stdlib
 
-KINDS = ["tasks", "templates", "guidelines", "rules", "variants"]
+KINDS = ["tasks", "templates", "guidelines", "rules", "variants", "catalog"]
+SHOWN = ("title", "description", "task", "language", "format", "options", "license", "homepage", "hub", "files",
+         "labels", "guidelines", "preferences", "fields", "path")
 
 
 @click.command("stdlib")
 @click.argument("kind", required=False, type=click.Choice(KINDS))
-def stdlib_cmd(kind: str | None) -> None:
-    """List the standard library's tasks, templates, guidelines, rules and format variants."""
+@click.argument("name", required=False)
+@click.option("--stdlib", "extra", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Also list an added stdlib folder (as a recipe's `stdlib:` names it); repeatable.")
+@format_opt
+@click.pass_context
+def stdlib_cmd(ctx: click.Context, kind: str | None, name: str | None, extra: tuple[Path, ...]) -> None:
+    """List the standard library's tasks, templates, guidelines, rules, format variants and dataset catalog.
+
+    `humc stdlib catalog NAME` shows one dataset adapter; with --format json the listing is part of the JSON verdict."""
+    lib = load_stdlib(extra)
+    if name is not None and kind != "catalog":
+        raise HumcError(f"only `humc stdlib catalog` takes a NAME (got {name!r} after {kind!r})", code="E9001",
+                        expected="humc stdlib catalog NAME")
+    if ctx.meta.get(FORMAT_KEY) == "json":
+        ctx.meta[RESULT_KEY] = {"stdlib": _data(lib, kind, name)}
+        return
     out = Console(highlight=False, soft_wrap=True)
-    lib = load_stdlib()
+    if kind == "catalog" and name is not None:
+        _show_entry(out, lib, name)
+        return
     for k in [kind] if kind else KINDS:
         out.print(f"[bold]{k}[/]")
-        if k == "tasks":
-            for t in lib.tasks.values():
-                out.print(f"  {t.id:<28} {t.family:<15} columns: {', '.join(t.columns)}")
-        elif k == "templates":
-            for task, tpls in sorted(lib.templates.items()):
-                out.print(f"  {task:<28} {', '.join(sorted(tpls))}")
-        elif k == "guidelines":
-            for g in lib.guidelines.values():
-                out.print(f"  {g.id:<28} {g.language}  {g.title}")
-        elif k == "rules":
-            for r in lib.rules.values():
-                out.print(f"  {r.id:<28} {r.title}")
-        else:
-            for v in lib.variants.values():
-                out.print(f"  {v.id:<28} codec: {v.spec.codec}")
+        for line in _lines(lib, k):
+            out.print("  " + line, markup=False)
+
+
+def _lines(lib: Stdlib, kind: str) -> list[str]:
+    if kind == "tasks":
+        return [f"{t.id:<28} {t.family:<15} columns: {', '.join(t.columns)}" for t in lib.tasks.values()]
+    if kind == "templates":
+        return [f"{task:<28} {', '.join(sorted(tpls))}" for task, tpls in sorted(lib.templates.items())]
+    if kind == "guidelines":
+        return [f"{g.id:<28} {g.language}  {g.title}" for g in lib.guidelines.values()]
+    if kind == "rules":
+        return [f"{r.id:<28} {r.title}" for r in lib.rules.values()]
+    if kind == "variants":
+        return [f"{v.id:<28} codec: {v.spec.codec}" for v in lib.variants.values()]
+    return [f"{e.id:<22} {e.task:<26} {e.format:<12} {e.license[:28]:<28}  {e.description}"
+            for e in sorted(lib.catalog.values(), key=lambda e: e.id)]
+
+
+def _entry(lib: Stdlib, name: str) -> dict[str, Any]:
+    entry = lib.catalog.get(name)
+    if entry is None:
+        raise HumcError(f"unknown catalog dataset '{name}'", code="E2015", expected="one of: " + ", ".join(sorted(lib.catalog)),
+                        hint=did_you_mean(name, lib.catalog))
+    return entry.summary()
+
+
+def _show_entry(out: Console, lib: Stdlib, name: str) -> None:
+    data = _entry(lib, name)
+    out.print(f"[bold]{data['id']}[/]", markup=True)
+    for key in SHOWN:
+        value = data[key]
+        if key == "fields":
+            out.print("  fields:", markup=False)
+            for field, expr in value.items():
+                out.print(f"    {field}: {expr}", markup=False)
+        elif value not in ("", [], {}):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            out.print(f"  {key + ':':<13} {shown}", markup=False)
+    out.print(f"  use:          sources: {{my_data: {{catalog: {data['id']}, path: …}}}}", markup=False)
+
+
+def _data(lib: Stdlib, kind: str | None, name: str | None) -> Any:
+    if kind == "catalog" and name is not None:
+        return _entry(lib, name)
+    data = {
+        "tasks": [{"id": t.id, "family": t.family, "columns": list(t.columns)} for t in lib.tasks.values()],
+        "templates": {task: sorted(tpls) for task, tpls in sorted(lib.templates.items())},
+        "guidelines": [{"id": g.id, "language": g.language, "title": g.title} for g in lib.guidelines.values()],
+        "rules": [{"id": r.id, "title": r.title} for r in lib.rules.values()],
+        "variants": [{"id": v.id, "codec": v.spec.codec} for v in lib.variants.values()],
+        "catalog": [{k: e.summary()[k] for k in ("id", "task", "format", "license", "description")}
+                    for e in sorted(lib.catalog.values(), key=lambda e: e.id)],
+    }
+    return data[kind] if kind else data

@@ -250,6 +250,97 @@ def squash_spaces(value: Any) -> Any:
     return None if value is None else " ".join(str(value).split())
 
 
+# --- dataset adapters used by the catalog (stdlib/catalog/*.yaml) ---------------------------------
+
+
+def pluck(items: Sequence[Any], key: str, default: Any = "") -> list[Any]:
+    """The value under ``key`` of each mapping in a list (keys such as DuIE's "@value" that a path cannot spell);
+    a plain value passes through."""
+    return [item.get(key, default) if isinstance(item, dict) else item for item in items]
+
+
+def rows_without(rows: Sequence[dict[str, Any]], column: str, value: Any) -> list[dict[str, Any]]:
+    """The rows whose ``column`` is not ``value`` (NYT's "None" relation mentions, SemEval's "Other")."""
+    return [row for row in rows if row.get(column) != value]
+
+
+_SEMEVAL_LINE = re.compile(r'^\s*\d+\s+"(?P<text>.*)"\s*$')
+_SEMEVAL_TAG = re.compile(r"</?e[12]>")
+_SEMEVAL_REL = re.compile(r"^(?P<rel>[^()]+)\((?P<first>e[12]),(?P<second>e[12])\)$")
+
+
+def _semeval_body(line: str) -> str:
+    m = _SEMEVAL_LINE.match(line)
+    if m is None:
+        raise FunctionError(f"not a SemEval-2010 Task 8 sentence line (id TAB \"text\"): {line[:60]!r}")
+    return m.group("text")
+
+
+def semeval_text(line: str) -> str:
+    """SemEval-2010 Task 8 sentence line `8001\t"... <e1>x</e1> ... <e2>y</e2> ..."` -> the plain sentence."""
+    return _SEMEVAL_TAG.sub("", _semeval_body(line))
+
+
+def semeval_relations(line: str, relation: str) -> list[dict[str, str]]:
+    """The sentence's relation as [{head, relation, tail}]: `Cause-Effect(e2,e1)` has head e2; `Other` is no relation."""
+    relation = relation.strip()
+    if relation == "Other":
+        return []
+    m = _SEMEVAL_REL.match(relation)
+    if m is None:
+        raise FunctionError(f"not a SemEval-2010 Task 8 relation label: {relation!r}")
+    body = _semeval_body(line)
+    args = {}
+    for name in ("e1", "e2"):
+        found = re.search(f"<{name}>(.*?)</{name}>", body)
+        if found is None:
+            raise FunctionError(f"the sentence has no <{name}> mention")
+        args[name] = _SEMEVAL_TAG.sub("", found.group(1))
+    return [{"head": args[m.group("first")], "relation": m.group("rel"), "tail": args[m.group("second")]}]
+
+
+def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: str = " ") -> list[dict[str, str]]:
+    """OneIE-style `event_mentions` ({event_type, trigger: {start, end, text}, arguments: [{role, text}]}) ->
+    rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets."""
+    rows: list[dict[str, str]] = []
+    for ev in events:
+        trig = ev.get("trigger") or {}
+        if "start" in trig and "end" in trig:
+            trigger = sep.join(tokens[int(trig["start"]):int(trig["end"])])
+        else:
+            trigger = str(trig.get("text", ""))
+        args = ev.get("arguments") or [{"role": "", "text": ""}]
+        for arg in args:
+            rows.append({"event_type": str(ev.get("event_type", "")), "trigger": trigger,
+                         "role": str(arg.get("role", "")), "argument": str(arg.get("text", ""))})
+    return rows
+
+
+def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") -> list[dict[str, Any]]:
+    """CoNLL-2012 (OntoNotes) bracketed name column: `(PERSON)`, `(ORG*` … `*)`, `*` -> [{type, span, start, end}]."""
+    if len(tokens) != len(tags):
+        raise FunctionError(f"{len(tokens)} tokens but {len(tags)} tags")
+    spans: list[dict[str, Any]] = []
+    start: int | None = None
+    kind = ""
+    for i, tag in enumerate(tags):
+        tag = tag.strip()
+        if tag.startswith("("):
+            if start is not None:
+                raise FunctionError(f"token {i} ({tokens[i]!r}) opens {tag!r} inside the span opened at token {start}")
+            start, kind = i, tag[1:].rstrip("*)")
+        elif tag not in ("*", "*)", "-"):
+            raise FunctionError(f"token {i} ({tokens[i]!r}) has tag {tag!r}: not a bracketed name tag")
+        if tag.endswith(")"):
+            if start is None:
+                raise FunctionError(f"token {i} ({tokens[i]!r}) closes a span that is not open")
+            spans.append({"type": kind, "span": sep.join(tokens[start:i + 1]), "start": start, "end": i + 1})
+            start = None
+    if start is not None:
+        raise FunctionError(f"the span opened at token {start} is never closed")
+    return spans
+
+
 def _int(value: Any) -> int:
     try:
         return int(value)
@@ -291,4 +382,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "spert_relations": spert_relations,
     "duee_events": duee_events,
     "zip_records": zip_records,
+    "pluck": pluck,
+    "rows_without": rows_without,
+    "semeval_text": semeval_text,
+    "semeval_relations": semeval_relations,
+    "oneie_events": oneie_events,
+    "bracket_spans": bracket_spans,
 }

@@ -48,6 +48,8 @@ DESCRIPTIONS: dict[str, str] = {
     "source.path": "A data file, relative to the recipe.",
     "source.format": "The reader; inferred from the file extension (else the content) when omitted.",
     "source.options": "Reader options; which ones apply depends on the format.",
+    "source.catalog": "A dataset adapter (`humc stdlib catalog`): the dataset's format, options and task defaults; "
+                      "a task entry reading this source may leave out task, fields, labels, guidelines and preferences.",
     "source.dataset": "A Hub dataset already in the local Hugging Face cache, or a dataset folder next to the recipe.",
     "dataset.name": "ORG/NAME on the Hub, or a local folder.",
     "dataset.config": "Dataset configuration name.",
@@ -150,6 +152,8 @@ OPTION_TYPES: dict[str, Schema] = {
     "comment": {"type": "string", "minLength": 1}, "quoting": {"enum": ["none", "minimal"]},
     "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
+    "explode": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    "lines": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
 MIX: Schema = {"type": "object", "additionalProperties": False,
@@ -161,6 +165,7 @@ TYPES: dict[str, Schema] = {
     "description": STRING, "license": STRING, "stdlib": STRINGS, "cache": STRING,
     "executor": {"enum": list(validate.EXECUTORS)},
     "constant.file": STRING, "source.path": STRING, "source.format": {"enum": list(FORMATS)},
+    "source.catalog": STRING,
     "dataset.name": STRING, "dataset.config": STRING, "dataset.split": STRING, "dataset.revision": STRING,
     "model.base_url": STRING, "model.model": STRING, "model.concurrency": POSITIVE,
     "model.params": {"type": "object", "propertyNames": {"not": {"enum": list(validate_llm.RESERVED_PARAMS)}}},
@@ -239,7 +244,8 @@ def _defs() -> dict[str, Schema]:
                                {"not": {"type": "object"}}]},
         "model": _closed("model", validate_llm.MODEL_KEYS, required=["base_url", "model"]),
         "source": _source(),
-        "task": _closed("task", validate.TASK_KEYS, required=["task", "source", "fields"], special={
+        # task and fields may come from a catalog source (`sources: {x: {catalog: …}}`), which a schema cannot see
+        "task": _closed("task", validate.TASK_KEYS, required=["source"], special={
             "language": {"$ref": "#/$defs/language"},
             "fields": {"type": "object", "additionalProperties": STRING, "propertyNames": {
                 "pattern": validate.FIELD_RE.pattern, "not": {"enum": list(validate.RESERVED_FIELDS)}}},

@@ -1,5 +1,5 @@
 """The standard library of reusable assets — task schemas, instruction templates,
-guidelines, preference rules and format variants — loaded from data folders.
+guidelines, preference rules, format variants and the dataset catalog — loaded from data folders.
 
 Built-in assets live in ``stdlib/``; a recipe may add its own folders with the same
 layout (``stdlib: [./my_assets]``), whose assets override built-ins of the same id.
@@ -19,6 +19,7 @@ from humc.answers import formats
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
 from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
+from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_utf8
@@ -38,6 +39,7 @@ class Stdlib:
     guidelines: dict[str, Guideline] = field(default_factory=dict)
     rules: dict[str, PreferenceRule] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
+    catalog: dict[str, CatalogEntry] = field(default_factory=dict)  # dataset adapters (recipe/catalog.py)
 
 
 def digest(data: bytes) -> str:
@@ -48,6 +50,8 @@ def load_stdlib(extra_dirs: Iterable[Path] = ()) -> Stdlib:
     lib = Stdlib()
     for root in (stdlib_dir(), *extra_dirs):
         _load_dir(lib, Path(root))
+    for entry in lib.catalog.values():  # names are checked once every folder has added its assets
+        check_entry_names(entry, lib.tasks, lib.guidelines, lib.rules)
     return lib
 
 
@@ -69,6 +73,9 @@ def _load_dir(lib: Stdlib, root: Path) -> None:
     for path in sorted((root / "variants").glob("*.yaml")):
         v = load_variant(path)
         lib.variants[v.id] = v
+    for path in sorted((root / "catalog").glob("*.yaml")):
+        entry = load_catalog_entry(path)
+        lib.catalog[entry.id] = entry
 
 
 def _asset(path: Path) -> tuple[Node, str]:
@@ -129,6 +136,11 @@ def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, 
                               expected=f"an answer column ({', '.join(columns)}) mapped to an input ({', '.join(inputs)})")
         out.append((column, str(value.value)))
     return tuple(out)
+
+
+def load_catalog_entry(path: Path) -> CatalogEntry:
+    node, sha = _asset(path)
+    return catalog_entry_from_node(node, path, sha)
 
 
 def load_template(path: Path) -> Template:

@@ -38,6 +38,7 @@ from humc.ir import (
     Template,
     Variant,
 )
+from humc.recipe.catalog import CatalogEntry, merged_options, task_with_defaults, unknown_catalog
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
@@ -67,7 +68,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
 # the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
 CONSTANT_FILE_KEYS = ["file"]
-SOURCE_KEYS = ["path", "format", "options", "dataset"]
+FOLDER_FORMATS = ("arrow", "json", "instructuie")  # formats that may read a folder (save_to_disk, RACE, IE_INSTRUCTIONS)
+SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
 SAMPLE_KEYS = ["n", "seed"]
 SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order"]
@@ -96,6 +98,7 @@ class Validator:
         self.root = root
         self.errors: list[HumcError] = []
         self._lib = lib
+        self.catalog_of: dict[str, CatalogEntry] = {}  # source id -> the catalog adapter it names
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -126,6 +129,8 @@ class Validator:
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
         self.models = self.attempt(lambda: parse_models(root.get("models"))) or {}
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
+        for entry in self.catalog_of.values():  # an adapter's constants, unless the recipe defines the name
+            constants = {**entry.constants, **constants}
         tasks = self._tasks(root.get("tasks"), language, sources)
         lock_path = lock_path_for(self.path)
         locked: tuple[LockedAsset, ...] = ()
@@ -219,6 +224,8 @@ class Validator:
             node = Node({"path": node}, node.span, {"path": node.span})
         what = f"source '{sid}'"
         check_keys(node, SOURCE_KEYS, what)
+        if node.get("catalog") is not None:
+            node = self._with_catalog(sid, node, what)
         fmt_node = node.get("format")
         if node.get("dataset") is not None:
             return self._hf_source(sid, node, what)
@@ -232,7 +239,7 @@ class Validator:
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
-        if not path.is_file() and not (fmt == "arrow" and path.is_dir()):  # arrow: a save_to_disk folder
+        if not path.is_file() and not (fmt in FOLDER_FORMATS and path.is_dir()):  # e.g. a save_to_disk folder
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
                               expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009")
         options = opt(node, "options", "mapping", what, {}) or {}
@@ -247,6 +254,22 @@ class Validator:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
         return SourceDef(sid, path, fmt, options)
+
+    def _with_catalog(self, sid: str, node: Node, what: str) -> Node:
+        """`{catalog: NAME, path: …}`: the adapter's format and options under the recipe's own keys."""
+        cat = node.require("catalog")
+        expect_kind(cat, "string", what=f"'catalog' of {what}")
+        entry = self.lib.catalog.get(cat.value)
+        if entry is None:
+            raise unknown_catalog(cat.value, cat, self.lib.catalog)
+        self.catalog_of[sid] = entry
+        values = dict(node.value)
+        own_format = node.get("format")
+        if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
+            values["format"] = own_format or entry.node.require("format")
+            values["options"] = merged_options(entry, node.get("options"))
+        spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
+        return Node(values, node.span, spans, node.style, node.in_flow)
 
     def _hf_source(self, sid: str, node: Node, what: str) -> SourceDef:
         """`dataset: NAME` or `{name, config, split, revision}`: a Hub dataset already in the local
@@ -288,6 +311,9 @@ class Validator:
 
     def _task(self, node: Node, index: int, default_language: str, sources: dict[str, SourceDef]) -> TaskEntry:
         what = f"task entry #{index + 1}"
+        entry_of = self._catalog_of_task(node)
+        if entry_of is not None:  # a catalog source: its task defaults under the entry's own keys
+            node = task_with_defaults(node, entry_of)
         check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"])
         task_name = req(node, "task", "string", what)
         task = self.lib.tasks.get(task_name)
@@ -295,7 +321,7 @@ class Validator:
             raise RecipeError(f"unknown task '{task_name}'", node.require("task").span,
                               expected="one of: " + ", ".join(sorted(self.lib.tasks)),
                               hint=did_you_mean(task_name, self.lib.tasks), code="E2003")
-        entry_id = opt(node, "id", "string", what) or task_name
+        entry_id = opt(node, "id", "string", what) or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
         if source not in sources and self.root.get("sources") is not None and source not in self.root.require("sources").value:
@@ -318,6 +344,16 @@ class Validator:
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix))
+
+    def _catalog_of_task(self, node: Node) -> CatalogEntry | None:
+        source = node.get("source") if node.kind == "mapping" else None
+        if source is None or source.kind != "string":
+            return None
+        declared = self.root.get("sources")
+        src_node = declared.get(source.value) if declared is not None else None
+        if source.value not in self.catalog_of and src_node is not None and src_node.get("catalog") is not None:
+            raise ErrorList([])  # its catalog source was already reported: no follow-on error for this entry
+        return self.catalog_of.get(source.value)
 
     def _expr(self, node: Node) -> Compiled:
         src = expr_source(node)

@@ -1,0 +1,173 @@
+"""The dataset catalog: named adapters that read a public dataset as published.
+
+Stage: compile (front end). A catalog entry is data, not code — ``stdlib/catalog/<name>.yaml``
+(or a recipe's own ``stdlib:`` folder) holding the reader format and options, the `fields:`
+mapping recipes use, the task, labels, default guidelines and preferences, and the dataset's
+license, homepage and Hub id. A recipe names it from a source (``{catalog: conll2003, path: …}``)
+and a task entry reading that source inherits the entry's task defaults.
+
+Decisions:
+
+- Entries keep their located YAML nodes, so an expression or option taken from the catalog is
+  reported at its line in the catalog file, exactly like one written in the recipe.
+- Defaults merge key by key and the recipe wins: source `options:` and task `fields:` merge per
+  key, every other key (labels, guidelines, preferences, where, language) is replaced whole. A
+  task entry that names a different task than the entry's takes only the source from the catalog.
+- Names an entry uses (task, guidelines, rules) are checked once every stdlib folder is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from humc.errors import RecipeError, did_you_mean
+from humc.expr import check_functions, parse_pipeline
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.yamlsrc import Node
+from humc.sources import FORMATS, SOURCE_OPTION_DOCS, source_option_problem
+
+# keys of a catalog file; TASK_DEFAULTS are the ones a task entry inherits (the recipe's own value wins)
+CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "homepage", "hub", "citation", "files",
+                "format", "options", "fields", "labels", "guidelines", "preferences", "where", "constants", "notes"]
+TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One named dataset adapter (a parsed ``stdlib/catalog/<id>.yaml``)."""
+
+    id: str
+    path: Path
+    node: Node = field(compare=False, repr=False)
+    task: str
+    format: str
+    options: dict[str, Any]
+    description: str = ""
+    title: str = ""
+    language: str = "en"
+    license: str = ""
+    homepage: str = ""
+    hub: str = ""
+    files: str = ""
+    labels: tuple[str, ...] = ()
+    guidelines: tuple[str, ...] = ()
+    preferences: tuple[str, ...] = ()
+    constants: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for listings (`humc stdlib catalog`, docs/catalog.md)."""
+        return {"id": self.id, "title": self.title, "description": self.description, "task": self.task,
+                "language": self.language, "format": self.format, "options": self.options, "license": self.license,
+                "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
+                "guidelines": list(self.guidelines), "preferences": list(self.preferences),
+                "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path)}
+
+    def fields_node(self) -> Node:
+        node = self.node.get("fields")
+        assert node is not None  # required when the entry is loaded
+        return node
+
+
+def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
+    """A catalog file's tree -> ``CatalogEntry``; every problem is located in the catalog file."""
+    what = f"catalog entry {path.name}"
+    check_keys(node, CATALOG_KEYS, what, required=["id", "task", "format", "fields", "description", "license"])
+    fmt = req(node, "format", "string", what)
+    if fmt not in FORMATS or fmt == "hf":
+        names = [f for f in FORMATS if f != "hf"]
+        raise RecipeError(f"unknown source format '{fmt}'", node.require("format").span, code="E4002",
+                          expected="one of: " + ", ".join(names), hint=did_you_mean(fmt, names))
+    options = _options(node, fmt, what)
+    fields = node.require("fields")
+    expect_kind(fields, "mapping", what=f"'fields' of {what}")
+    for value in fields.value.values():
+        src = expr_source(value)
+        check_functions(parse_pipeline(src.text, src), src)
+    constants = opt(node, "constants", "mapping", what, {}) or {}
+    return CatalogEntry(
+        id=req(node, "id", "string", what), path=path, node=node, task=req(node, "task", "string", what), format=fmt,
+        options=options, description=req(node, "description", "string", what).strip(),
+        title=opt(node, "title", "string", what, "") or "", language=opt(node, "language", "string", what, "en"),
+        license=req(node, "license", "string", what), homepage=opt(node, "homepage", "string", what, "") or "",
+        hub=opt(node, "hub", "string", what, "") or "", files=(opt(node, "files", "string", what, "") or "").strip(),
+        labels=tuple(v for v, _ in string_list(node.get("labels"), "labels")),
+        guidelines=tuple(v for v, _ in string_list(node.get("guidelines"), "guidelines")),
+        preferences=tuple(v for v, _ in string_list(node.get("preferences"), "preferences")),
+        constants=dict(constants), digest=sha)
+
+
+def _options(node: Node, fmt: str, what: str) -> dict[str, Any]:
+    opt_node = node.get("options")
+    if opt_node is None:
+        return {}
+    expect_kind(opt_node, "mapping", what=f"'options' of {what}")
+    allowed = FORMATS[fmt]
+    for key, value in opt_node.value.items():
+        if key not in allowed:
+            raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key], code="E0005",
+                              expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
+        problem = source_option_problem(key, value.plain())
+        if problem:
+            raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", value.span,
+                              expected=SOURCE_OPTION_DOCS[key], code="E0008")
+    return dict(opt_node.plain())
+
+
+def check_entry_names(entry: CatalogEntry, tasks: dict[str, Any], guidelines: dict[str, Any],
+                      rules: dict[str, Any]) -> None:
+    """The task, guidelines and preference rules an entry names exist (checked after every stdlib folder loaded)."""
+    node = entry.node
+    if entry.task not in tasks:
+        raise RecipeError(f"unknown task '{entry.task}'", node.require("task").span, code="E2003",
+                          expected="one of: " + ", ".join(sorted(tasks)), hint=did_you_mean(entry.task, tasks))
+    for name, item in string_list(node.get("guidelines"), "guidelines"):
+        if name not in guidelines:
+            raise RecipeError(f"unknown guideline '{name}'", item.span, code="E2008",
+                              expected="a stdlib guideline id", hint=did_you_mean(name, guidelines))
+    for name, item in string_list(node.get("preferences"), "preferences"):
+        if name not in rules and not name.startswith("when "):
+            raise RecipeError(f"unknown preference rule '{name}'", item.span, code="E2005",
+                              expected="a stdlib rule id or `when … then …`", hint=did_you_mean(name, rules))
+
+
+def unknown_catalog(name: str, node: Node, catalog: dict[str, CatalogEntry]) -> RecipeError:
+    return RecipeError(f"unknown catalog dataset '{name}'", node.span, code="E2015",
+                       expected="a dataset adapter listed by `humc stdlib catalog`",
+                       hint=did_you_mean(name, catalog) or "`humc stdlib catalog` lists the adapters; a recipe's own "
+                                                           "`stdlib:` folder may add more under catalog/")
+
+
+def merged_options(entry: CatalogEntry, recipe_options: Node | None) -> Node:
+    """The catalog's `options:` with the recipe's keys on top (each value keeps its own location)."""
+    base = entry.node.get("options")
+    values: dict[str, Node] = dict(base.value) if base is not None else {}
+    spans = dict(base.key_spans) if base is not None else {}
+    if recipe_options is not None:
+        expect_kind(recipe_options, "mapping", what="'options'")
+        values.update(recipe_options.value)
+        spans.update(recipe_options.key_spans)
+    span = recipe_options.span if recipe_options is not None else (base.span if base is not None else entry.node.span)
+    return Node(values, span, spans)
+
+
+def task_with_defaults(node: Node, entry: CatalogEntry) -> Node:
+    """A task entry's node with the catalog entry's task defaults filled in (the recipe's keys win)."""
+    task = node.get("task")
+    if task is not None and task.value != entry.task:
+        return node  # another task: the catalog's fields and labels do not fit it
+    values: dict[str, Node] = {}
+    spans: dict[str, Any] = {}
+    for key in TASK_DEFAULTS:
+        child = entry.node.get(key)
+        if child is not None:
+            values[key], spans[key] = child, entry.node.key_spans[key]
+    values.update(node.value)
+    spans.update(node.key_spans)
+    own_fields, base_fields = node.get("fields"), entry.node.get("fields")
+    if own_fields is not None and own_fields.kind == "mapping" and base_fields is not None:
+        values["fields"] = Node({**base_fields.value, **own_fields.value}, own_fields.span,
+                                {**base_fields.key_spans, **own_fields.key_spans})
+    return Node(values, node.span, spans, node.style, node.in_flow)
