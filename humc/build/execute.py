@@ -6,17 +6,23 @@ chunks it lacks; ``chunk_fn(ex, node)`` gives their per-chunk function without r
 (``execute_ray.RayExecutor`` runs those as Ray tasks).
 Whole-stream runners (sample, labels, dedup, split) stream their input and keep only
 small state (a heap, a label set, a hash set).
+
+LLM nodes (generate, judge) are pipelined: ``chunkwise`` submits the next chunk(s) while the
+current one is in flight and stores results in chunk order, so the endpoint's slots stay full
+across chunk boundaries; a build opens one LLM client per model (``llmsteps.LLMClients``),
+closed when the build ends.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
@@ -45,6 +51,31 @@ Records = list[dict[str, Any]]
 # locations of the problems it dropped (reason -> [[source, row, detail], ...])
 ChunkResult = Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
 ChunkFn = Callable[[Records], ChunkResult]
+
+
+class Pending(Protocol):
+    """A chunk being computed elsewhere (an LLM chunk in flight): ``result()`` waits for it."""
+
+    def result(self) -> ChunkResult: ...
+
+    def cancel(self) -> bool: ...
+
+
+@dataclass
+class _Now:
+    """A chunk computed when its result is asked for (the plain, unpipelined case)."""
+
+    fn: ChunkFn
+    chunk: Records
+
+    def result(self) -> ChunkResult:
+        return self.fn(self.chunk)
+
+    def cancel(self) -> bool:
+        return True
+
+
+Submit = Callable[[Records], Pending]
 
 
 def split_result(result: ChunkResult) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
@@ -93,6 +124,7 @@ class Executor:
         self.progress = progress or Progress(enabled=False)
         self.entries: dict[str, TaskEntry] = {e.id: e for e in self.recipe.tasks}
         self.metas: dict[str, dict[str, Any]] = {}
+        self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
 
     def entry_of(self, node: PlanNode) -> TaskEntry:
         """The task entry a per-entry node (map, filter, render, …) belongs to."""
@@ -108,6 +140,14 @@ class Executor:
         """Run every node; when a finished node turns out to have lost a chunk (damaged in the
         cache), forget that node and run again: cached nodes cost nothing, the damaged node
         recomputes only its missing chunks, and the node that was reading it resumes."""
+        try:
+            return self._run_repairing(stop_after)
+        finally:
+            if self.llm is not None:
+                self.llm.close()
+                self.llm = None
+
+    def _run_repairing(self, stop_after: str | None) -> BuildResult:
         repaired: set[tuple[str, str, int]] = set()
         while True:
             try:
@@ -174,30 +214,54 @@ class Executor:
         meta = self.store.meta(self.input_fp(node, i))
         return int(meta.get("out", 0)) if meta else 0
 
-    def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult]) -> dict[str, Any]:
+    def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
+                  submit: Submit | None = None, ahead: int = 0) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
         and problem locations are stored beside the chunk, so a resumed node still reports the
-        whole node's counts."""
-        fp, n = node.fingerprint, 0
+        whole node's counts. With ``submit`` (which starts a chunk and returns its ``Pending``),
+        up to ``ahead`` further chunks are started before chunk i is collected; chunks are still
+        stored, counted and reported in order, so a killed build resumes exactly as before."""
+        start: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        window: deque[tuple[int, Records, Pending | None, Any]] = deque()
+        n = 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
-            for i, chunk in enumerate(self.store.read(self.input_fp(node))):
-                out = self.store.chunk(fp, i)
-                saved = stored_notes(self.store, fp, i) if out is not None else None
-                if out is None or saved is None:  # missing or damaged: compute it (again)
-                    out, notes, problems = split_result(fn(chunk))
-                    self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
-                    self.store.put_chunk(fp, i, out)
-                else:
-                    stat.chunks_reused += 1
-                    notes, problems = saved
-                stat.add_notes(notes, problems)
-                stat.records_in += len(chunk)
-                stat.records_out += len(out)
-                n = i + 1
-                advance(len(chunk))
+            try:
+                for i, chunk in enumerate(self.store.read(self.input_fp(node))):
+                    out = self.store.chunk(node.fingerprint, i)
+                    saved = stored_notes(self.store, node.fingerprint, i) if out is not None else None
+                    if out is None or saved is None:  # missing or damaged: compute it (again)
+                        window.append((i, chunk, start(chunk), None))
+                    else:
+                        window.append((i, chunk, None, (out, saved)))
+                    while len(window) > ahead:
+                        n = self._collect(node.fingerprint, stat, window.popleft(), advance)
+                while window:
+                    n = self._collect(node.fingerprint, stat, window.popleft(), advance)
+            except BaseException:
+                for _, _, pending, _ in window:
+                    if pending is not None:
+                        pending.cancel()
+                raise
         return {"chunks": {MAIN: n}}
+
+    def _collect(self, fp: str, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
+                 advance: Callable[[int], None]) -> int:
+        """Store (or reuse) one chunk's result and count it; the number of chunks done."""
+        i, chunk, pending, reused = item
+        if pending is not None:
+            out, notes, problems = split_result(pending.result())
+            self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
+            self.store.put_chunk(fp, i, out)
+        else:
+            stat.chunks_reused += 1
+            out, (notes, problems) = reused
+        stat.add_notes(notes, problems)
+        stat.records_in += len(chunk)
+        stat.records_out += len(out)
+        advance(len(chunk))
+        return i + 1
 
     def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
                    total: int | None = None) -> dict[str, Any]:
@@ -384,15 +448,21 @@ def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
 
 
 def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Locally one StepRunner (one client, one connection pool) serves every chunk of the node."""
-    from humc.build.llmsteps import StepRunner
+    """Locally one client per model serves every chunk of every LLM node of the build (one session, one
+    connection pool), and the next chunks' requests queue behind the current one's (``chunks_ahead``)."""
+    from humc.build.llmsteps import LLMClients, StepRunner
 
     step, entry = _llm_step(ex, node)
-    runner = StepRunner.open(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
-    try:
-        return ex.chunkwise(node, stat, runner.run)
-    finally:
-        runner.close()
+    if ex.llm is None:
+        ex.llm = LLMClients(ex.recipe.cache_dir)
+    model = ex.recipe.models[step.model]
+    runner = StepRunner(step, entry, ex.llm.get(model))
+    return ex.chunkwise(node, stat, runner.run, submit=runner.submit, ahead=chunks_ahead(model.concurrency))
+
+
+def chunks_ahead(concurrency: int) -> int:
+    """Chunks queued behind the one being collected: enough that at least two slot-fulls of requests wait."""
+    return max(1, math.ceil(2 * concurrency / CHUNK_SIZE))
 
 
 def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
