@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
+from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Origin, RefWriter, Store, subset_refs
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
@@ -215,14 +215,16 @@ class Executor:
         return int(meta.get("out", 0)) if meta else 0
 
     def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
-                  submit: Submit | None = None, ahead: int = 0) -> dict[str, Any]:
+                  submit: Submit | None = None, ahead: int = 0, strip: bool = False) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
         and problem locations are stored beside the chunk, so a resumed node still reports the
         whole node's counts. With ``submit`` (which starts a chunk and returns its ``Pending``),
         up to ``ahead`` further chunks are started before chunk i is collected; chunks are still
-        stored, counted and reported in order, so a killed build resumes exactly as before."""
+        stored, counted and reported in order, so a killed build resumes exactly as before. An output chunk
+        whose records all *are* input records (a filter's) is stored as references to them; ``strip``
+        (with such an ``fn``) drops their ``_``-prefixed keys when they are read."""
         start: Submit = submit or (lambda chunk: _Now(fn, chunk))
         window: deque[tuple[int, Records, Pending | None, Any]] = deque()
         n = 0
@@ -236,9 +238,9 @@ class Executor:
                     else:
                         window.append((i, chunk, None, (out, saved)))
                     while len(window) > ahead:
-                        n = self._collect(node.fingerprint, stat, window.popleft(), advance)
+                        n = self._collect(node, stat, window.popleft(), advance, strip)
                 while window:
-                    n = self._collect(node.fingerprint, stat, window.popleft(), advance)
+                    n = self._collect(node, stat, window.popleft(), advance, strip)
             except BaseException:
                 for _, _, pending, _ in window:
                     if pending is not None:
@@ -246,14 +248,20 @@ class Executor:
                 raise
         return {"chunks": {MAIN: n}}
 
-    def _collect(self, fp: str, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
-                 advance: Callable[[int], None]) -> int:
+    def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
+                 advance: Callable[[int], None], strip: bool) -> int:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
         i, chunk, pending, reused = item
+        fp = node.fingerprint
         if pending is not None:
             out, notes, problems = split_result(pending.result())
             self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
-            self.store.put_chunk(fp, i, out)
+            refs = subset_refs(self.input_fp(node), i, chunk, out)
+            if refs is not None:
+                self.store.put_refs(fp, i, refs, strip=strip)
+            else:
+                assert not strip, "strip needs a chunk function that passes its input records through"
+                self.store.put_chunk(fp, i, out)
         else:
             stat.chunks_reused += 1
             out, (notes, problems) = reused
@@ -278,6 +286,23 @@ class Executor:
         for record in self.store.records(self.input_fp(node, i)):
             stat.records_in += 1
             yield record
+
+    def counted_origins(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[tuple[Origin, dict[str, Any]]]:
+        """``counted_input`` with where each record is stored, for nodes that pass records through."""
+        for item in self.store.origins(self.input_fp(node, i)):
+            stat.records_in += 1
+            yield item
+
+    def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Origin], total: int | None = None) -> dict[str, Any]:
+        """``stream_out`` for records passed through unchanged: stores references, not copies."""
+        writer = RefWriter(self.store, node.fingerprint, CHUNK_SIZE)
+        with self.progress.task(node.id, total=total) as advance:
+            for origin in origins:
+                writer.add(origin)
+                advance(1)
+        writer.flush()
+        stat.records_out = writer.count
+        return {"chunks": {MAIN: writer.chunks}}
 
 
 # ---------------------------------------------------------------- runners
@@ -372,8 +397,10 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     return render
 
 
-def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
-    """Parse every rendered output back; records that do not round-trip are problems."""
+def check_chunk_fn(entry: TaskEntry, strip: bool = True) -> ChunkFn:
+    """Parse every rendered output back; records that do not round-trip are problems. The records kept
+    lose their ``_``-prefixed keys (``strip``), or are the input records themselves (the local executor
+    stores them as references and strips on read)."""
 
     def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
         kept, log = [], ProblemLog()
@@ -382,7 +409,7 @@ def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
             if problem is not None:
                 log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
-            kept.append({k: v for k, v in record.items() if not k.startswith("_")})
+            kept.append({k: v for k, v in record.items() if not k.startswith("_")} if strip else record)
         return kept, log.notes(), log.first
 
     return check
@@ -407,7 +434,7 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    return ex.chunkwise(node, stat, _check_fn(ex, node))
+    return ex.chunkwise(node, stat, check_chunk_fn(ex.entry_of(node), strip=False), strip=True)
 
 
 @dataclass
@@ -466,29 +493,30 @@ def chunks_ahead(concurrency: int) -> int:
 
 
 def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         for i in range(len(node.inputs)):
-            yield from ex.counted_input(node, stat, i)
+            for origin, _ in ex.counted_origins(node, stat, i):
+                yield origin
 
-    return ex.stream_out(node, stat, records(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
+    return ex.refs_out(node, stat, origins(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
 
 
 def _run_dedup(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     seen: set[int] = set()
     removed = 0
 
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         nonlocal removed
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             if node.config["enabled"]:
                 key = stable_hash(record["instruction"].strip(), record["output"].strip())
                 if key in seen:
                     removed += 1
                     continue
                 seen.add(key)
-            yield record
+            yield origin
 
-    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
     stat.notes["duplicates removed"] = removed
     return meta
 
@@ -504,15 +532,15 @@ def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[st
                 banned |= ngram_hashes(text, n)
     removed = 0
 
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         nonlocal removed
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             if banned and not banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"], n)):
                 removed += 1
                 continue
-            yield record
+            yield origin
 
-    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
     stat.notes["contaminated removed"] = removed
     stat.notes["eval n-grams"] = len(banned)
     return meta
@@ -521,11 +549,12 @@ def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[st
 def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     """Assign splits by source row, so all variants of one source example share a split."""
     splits, seed = node.config["splits"], node.config["seed"]
-    writers = {name: ChunkWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name) for name, _ in splits}
+    writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
+               for name, _ in splits}
     with ex.progress.task(node.id, total=ex.input_total(node)) as advance:
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
-            writers[name].add({**record, "split": name})
+            writers[name].add(origin)
             advance(1)
     for w in writers.values():
         w.flush()
