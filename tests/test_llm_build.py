@@ -303,3 +303,29 @@ def test_one_build_opens_one_client_for_all_its_llm_chunks_and_nodes(tmp_path, m
     judged = next(s for s in result.stats if s.node == "gen/judge")
     assert judged.records_out == 100 and judged.notes["llm requests"] == 100
     assert stats["requests"] == 1 + 200 and stats["connections"] <= 4     # the probe, 100 answers, 100 verdicts
+
+
+def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_nothing(tmp_path, monkeypatch):
+    """The render and check chunks of an LLM node's output are computed as its chunks come in; the nodes then
+    count them as built (not resumed), and the dataset is byte for byte the one built node after node."""
+    import humc.build.execute as execute
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 20)
+    outputs, followed = [], []
+    real = execute.followers
+
+    def spy(ex, node):
+        then = real(ex, node)
+        followed.append([n.id for n, _, _ in then])
+        return then
+
+    for name, follow in (("early", True), ("plain", False)):
+        monkeypatch.setattr(execute, "followers", spy if follow else lambda ex, node: [])
+        with LLMServer(responder=many_responder) as srv:
+            plan = plan_recipe(write_many(tmp_path / name, srv.base_url, 70, 4), out_dir=tmp_path / name / "out",
+                               cache_dir=tmp_path / name / "cache")
+            result = build(plan)
+        status = {s.node: (s.status, s.records_out) for s in result.stats}
+        assert status["gen/render"] == status["gen/check"] == ("built", 70)
+        outputs.append(tree_bytes(tmp_path / name / "out" / "many" / "data"))
+    assert outputs[0] == outputs[1] and followed == [["gen/render", "gen/check"]]

@@ -10,13 +10,17 @@ small state (a heap, a label set, a hash set).
 LLM nodes (generate, judge) are pipelined: ``chunkwise`` submits the next chunk(s) while the
 current one is in flight and stores results in chunk order, so the endpoint's slots stay full
 across chunk boundaries; a build opens one LLM client per model (``llmsteps.LLMClients``),
-closed when the build ends.
+closed when the build ends. While an LLM node runs, each chunk it collects goes straight on through
+the chunk-wise nodes that follow it (its render, when that needs no label set, and the check): they
+find those chunks stored when their turn comes, so the rendering overlaps the model's latency instead
+of waiting for the last answer (``followers``; a failure there is left for the node itself to raise).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -39,7 +43,7 @@ from humc.build.transforms import (
     strings_in,
 )
 from humc.dataset.manifest import output_is_current
-from humc.dataset.writer import WriteJob, write_dataset
+from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
 from humc.ir import Recipe, TaskEntry
 from humc.progress import Progress
@@ -76,6 +80,7 @@ class _Now:
 
 
 Submit = Callable[[Records], Pending]
+Follower = tuple[PlanNode, ChunkFn, bool]  # a node run chunk by chunk behind another, its chunk function, strip
 
 
 def split_result(result: ChunkResult) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
@@ -125,6 +130,7 @@ class Executor:
         self.entries: dict[str, TaskEntry] = {e.id: e for e in self.recipe.tasks}
         self.metas: dict[str, dict[str, Any]] = {}
         self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
+        self.early: set[tuple[str, int]] = set()  # (node fp, chunk) computed ahead by ``followers``: built, not reused
 
     def entry_of(self, node: PlanNode) -> TaskEntry:
         """The task entry a per-entry node (map, filter, render, …) belongs to."""
@@ -215,7 +221,8 @@ class Executor:
         return int(meta.get("out", 0)) if meta else 0
 
     def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
-                  submit: Submit | None = None, ahead: int = 0, strip: bool = False) -> dict[str, Any]:
+                  submit: Submit | None = None, ahead: int = 0, strip: bool = False,
+                  then: list[Follower] | None = None) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
@@ -224,7 +231,8 @@ class Executor:
         up to ``ahead`` further chunks are started before chunk i is collected; chunks are still
         stored, counted and reported in order, so a killed build resumes exactly as before. An output chunk
         whose records all *are* input records (a filter's) is stored as references to them; ``strip``
-        (with such an ``fn``) drops their ``_``-prefixed keys when they are read."""
+        (with such an ``fn``) drops their ``_``-prefixed keys when they are read. ``then``: chunk-wise nodes
+        that each computed chunk goes on through at once (see the module docstring)."""
         start: Submit = submit or (lambda chunk: _Now(fn, chunk))
         window: deque[tuple[int, Records, Pending | None, Any]] = deque()
         n = 0
@@ -238,9 +246,9 @@ class Executor:
                     else:
                         window.append((i, chunk, None, (out, saved)))
                     while len(window) > ahead:
-                        n = self._collect(node, stat, window.popleft(), advance, strip)
+                        n = self._collect(node, stat, window.popleft(), advance, strip, then)
                 while window:
-                    n = self._collect(node, stat, window.popleft(), advance, strip)
+                    n = self._collect(node, stat, window.popleft(), advance, strip, then)
             except BaseException:
                 for _, _, pending, _ in window:
                     if pending is not None:
@@ -249,21 +257,17 @@ class Executor:
         return {"chunks": {MAIN: n}}
 
     def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
-                 advance: Callable[[int], None], strip: bool) -> int:
+                 advance: Callable[[int], None], strip: bool, then: list[Follower] | None) -> int:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
         i, chunk, pending, reused = item
-        fp = node.fingerprint
         if pending is not None:
             out, notes, problems = split_result(pending.result())
-            self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
-            refs = subset_refs(self.input_fp(node), i, chunk, out)
-            if refs is not None:
-                self.store.put_refs(fp, i, refs, strip=strip)
-            else:
-                assert not strip, "strip needs a chunk function that passes its input records through"
-                self.store.put_chunk(fp, i, out)
+            self._store_chunk(node, i, chunk, out, notes, problems, strip)
+            if then:
+                self._follow(then, i, out)
         else:
-            stat.chunks_reused += 1
+            if (node.fingerprint, i) not in self.early:
+                stat.chunks_reused += 1
             out, (notes, problems) = reused
         stat.add_notes(notes, problems)
         stat.records_in += len(chunk)
@@ -281,6 +285,31 @@ class Executor:
         writer.flush()
         stat.records_out = writer.count
         return {"chunks": {MAIN: writer.chunks}}
+
+    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
+                     problems: dict[str, list[Located]], strip: bool) -> None:
+        fp = node.fingerprint
+        self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
+        refs = subset_refs(self.input_fp(node), i, chunk, out)
+        if refs is not None:
+            self.store.put_refs(fp, i, refs, strip=strip)
+        else:
+            assert not strip, "strip needs a chunk function that passes its input records through"
+            self.store.put_chunk(fp, i, out)
+
+    def _follow(self, then: list[Follower], i: int, records: Records) -> None:
+        """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
+        for follower, fn, strip in then:
+            if self.store.chunk(follower.fingerprint, i) is not None:
+                return
+            try:
+                out, notes, problems = split_result(fn(records))
+            except Exception:  # the node raises it itself, in its turn, with its own progress and stats
+                then.clear()
+                return
+            self._store_chunk(follower, i, records, out, notes, problems, strip)
+            self.early.add((follower.fingerprint, i))
+            records = out
 
     def counted_input(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[dict[str, Any]]:
         for record in self.store.records(self.input_fp(node, i)):
@@ -482,9 +511,26 @@ def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
     step, entry = _llm_step(ex, node)
     if ex.llm is None:
         ex.llm = LLMClients(ex.recipe.cache_dir)
+        threading.Thread(target=preload, name="humc-preload", daemon=True).start()  # the write's imports, meanwhile
     model = ex.recipe.models[step.model]
     runner = StepRunner(step, entry, ex.llm.get(model))
-    return ex.chunkwise(node, stat, runner.run, submit=runner.submit, ahead=chunks_ahead(model.concurrency))
+    return ex.chunkwise(node, stat, runner.run, submit=runner.submit, ahead=chunks_ahead(model.concurrency),
+                        then=followers(ex, node))
+
+
+def followers(ex: Executor, node: PlanNode) -> list[Follower]:
+    """The render right after ``node`` (when it reads nothing else, e.g. no label set) and its check, unless
+    already built: the nodes an LLM node's chunks go on through as they come."""
+    out: list[Follower] = []
+    prev = node
+    for kind in ("render", "check"):
+        nxt = next((n for n in ex.plan.nodes if n.inputs == (prev.id,) and n.kind == kind), None)
+        if nxt is None or ex.store.meta(nxt.fingerprint) is not None:
+            break
+        fn = _render_fn(ex, nxt) if kind == "render" else check_chunk_fn(ex.entry_of(nxt), strip=False)
+        out.append((nxt, fn, kind == "check"))
+        prev = nxt
+    return out
 
 
 def chunks_ahead(concurrency: int) -> int:
