@@ -5,12 +5,17 @@
 For each configuration (server latency × slots, injected failures), the test server
 (tests/llmserver.py) runs in its own process, and two clients do the same N completions:
 
-* **baseline** — a bare asyncio HTTP/1.1 keep-alive client, ``slots`` workers, nothing else: what
+* **baseline** — a bare asyncio HTTP/1.1 keep-alive client, ``slots`` requests in flight, a failed one
+  waiting (without its slot) and sent again, nothing else: what
   the machine and the server allow, measured in the same run;
+* **humc client** — ``LLMClient.run_outcomes`` over the same N requests (no cache, no build): the
+  transport, retries and concurrency alone;
 * **humc build** — a recipe with one ``generate`` step over N records (a generalist task, one
   ``text`` format), planned and built in this process with an empty cache (cold), with the
   model's ``concurrency`` = slots; wall time of ``plan_recipe`` + ``build``, i.e. every node
-  (load … write, Parquet + card) and not interpreter start-up.
+  (load … write, Parquet + card) and not interpreter start-up nor humc's one-time imports (a
+  2-record build with the model's answers already in its source runs first, untimed: it loads
+  the recipe compiler, Jinja2, Lark and pyarrow).
 
 ratio = wall / (N × latency / slots). With injected failures, retried attempts are real work the
 server did, so the ratio is above 1.0 even for a perfect client. Afterwards the first
@@ -38,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
+from humc.llm import LLMClient, LLMRequest, ModelConfig  # noqa: E402
 
 CONFIGS = [  # (latency s, slots, rate_429, rate_500)
     (0.2, 64, 0.0, 0.0),
@@ -79,35 +85,36 @@ class ServerProcess:
 # ----------------------------------------------------------------------------- baseline
 
 
-async def bare_client(base_url: str, n: int, workers: int) -> int:
-    """N POSTs over `workers` keep-alive connections, retrying 429/5xx after a short pause; returns 200s."""
+async def bare_client(base_url: str, n: int, slots: int, retry_after: float) -> int:
+    """N POSTs, at most `slots` in flight over reused keep-alive connections; a 429/5xx waits (without holding a
+    slot: `retry_after` for a 429, 0.25 s for a 5xx) and is sent again. Returns the number answered 200."""
     url = urllib.parse.urlsplit(base_url)
     path = url.path.rstrip("/") + "/chat/completions"
-    todo = list(range(n))
-    ok = 0
+    sem = asyncio.Semaphore(slots)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def worker() -> None:
-        nonlocal ok
-        reader, writer = await asyncio.open_connection(url.hostname, url.port)
-        while todo:
-            i = todo.pop()
-            body = json.dumps({"model": "test-model", "max_tokens": 64,
-                               "messages": [{"role": "user", "content": f"record {i}"}]}).encode()
-            while True:
-                writer.write(f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-                await reader.readexactly(length)
-                status = int(head.split(b" ", 2)[1])
-                if status == 200:
-                    ok += 1
-                    break
-                await asyncio.sleep(1.0 if status == 429 else 0.25)
+    async def exchange(body: bytes) -> int:
+        async with sem:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(url.hostname, url.port)
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            await reader.readexactly(length)
+            idle.append((reader, writer))
+            return int(head.split(b" ", 2)[1])
+
+    async def one(i: int) -> bool:
+        body = json.dumps({"model": "test-model", "max_tokens": 64,
+                           "messages": [{"role": "user", "content": f"record {i}"}]}).encode()
+        while (status := await exchange(body)) != 200:
+            await asyncio.sleep(retry_after if status == 429 else 0.25)
+        return True
+
+    done = await asyncio.gather(*(one(i) for i in range(n)))
+    for _, writer in idle:
         writer.close()
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return ok
+    return sum(done)
 
 
 # ----------------------------------------------------------------------------- humc
@@ -161,15 +168,25 @@ def main(argv: list[str] | None = None) -> int:
     n, rows, results, ok = args.n, [], [], True
     root = Path(tempfile.mkdtemp(prefix="humc-bench-llm-"))
     try:
+        warm = write_workspace(root / "warm-up", "http://127.0.0.1:9/v1", 2, 1)
+        (root / "warm-up" / "data.jsonl").write_text('{"instruction": "a", "context": "", "response": "b"}\n' * 2)
+        humc_build(warm, root / "warm-up")  # nothing to generate: no request is sent
         for k, (latency, slots, r429, r500) in enumerate(CONFIGS):
             physical = n * latency / slots
             opts = dict(latency=latency, slots=slots, rate_429=r429, rate_500=r500, retry_after=args.retry_after,
                         seed=1)
             with ServerProcess(**opts) as srv:
                 t0 = time.perf_counter()
-                base_ok = asyncio.run(bare_client(srv.base_url, n, slots))
+                base_ok = asyncio.run(bare_client(srv.base_url, n, slots, float(args.retry_after)))
                 base = time.perf_counter() - t0
                 base_sent = srv.stats["requests"]
+            with ServerProcess(**opts) as srv:
+                client = LLMClient(ModelConfig(name="bench", base_url=srv.base_url, model="test-model",
+                                               concurrency=slots, max_retries=8, params={"max_tokens": 64}))
+                t0 = time.perf_counter()
+                client_ok = sum(o.value is not None for o in client.run_outcomes(
+                    [LLMRequest([{"role": "user", "content": f"record {i}"}]) for i in range(n)]))
+                client_s = time.perf_counter() - t0
             with ServerProcess(**opts) as srv:
                 recipe = write_workspace(root / f"c{k}", srv.base_url, n, slots)
                 wall, written, notes = humc_build(recipe, root / f"c{k}")
@@ -180,22 +197,24 @@ def main(argv: list[str] | None = None) -> int:
                     humc_build(recipe, root / f"c{k}")
                     warm_sent = srv.stats["requests"] - stats["requests"]
             lost = n - written
-            ok = ok and lost == 0 and base_ok == n and warm_sent in (None, 0)
+            ok = ok and lost == 0 and base_ok == client_ok == n and warm_sent in (None, 0)
             label = f"{latency * 1000:g} ms × {slots} slots" + (f", {r429:.0%} 429 + {r500:.0%} 500" if r429 or r500 else "")
             results.append({"config": label, "n": n, "latency_s": latency, "slots": slots, "rate_429": r429,
                             "rate_500": r500, "physical_s": round(physical, 3),
                             "baseline_s": round(base, 3), "baseline_ratio": round(base / physical, 3),
                             "baseline_requests": base_sent,
+                            "client_s": round(client_s, 3), "client_ratio": round(client_s / physical, 3),
                             "humc_s": round(wall, 3), "humc_ratio": round(wall / physical, 3),
                             "humc_requests": stats["requests"], "humc_max_in_flight": stats["max_in_flight"],
                             "humc_connections": stats["connections"], "humc_retries": notes.get("llm retries", 0),
                             "records_lost": lost, "warm_requests": warm_sent})
-            rows.append((label, f"{physical:.2f} s", f"{base / physical:.3f}×", f"{wall / physical:.3f}×",
+            rows.append((label, f"{physical:.2f} s", f"{base / physical:.3f}×", f"{client_s / physical:.3f}×",
+                         f"{wall / physical:.3f}×",
                          f"{stats['requests']} / {stats['connections']}", str(lost)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    head = ("configuration", "physical", "bare asyncio", "humc build", "requests / conns", "lost")
+    head = ("configuration", "physical", "bare asyncio", "humc client", "humc build", "requests / conns", "lost")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, tuple("-" * w for w in widths), *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))

@@ -291,6 +291,17 @@ class CacheDB:
             raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
                             hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None
 
+    def set_many(self, items: list[tuple[str, Any]]) -> None:
+        """``set`` for each item, in one transaction (one commit for the lot)."""
+        try:
+            with self.db.transact():
+                for key, value in items:
+                    stored = KEY_PREFIX + key
+                    self.db.set(stored, encode(stored, value, compress=self.compress))
+        except (sqlite3.Error, OSError) as exc:
+            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
+                            hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None
+
     def delete(self, key: str) -> None:
         self._delete(KEY_PREFIX + key)
 

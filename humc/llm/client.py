@@ -383,6 +383,9 @@ class LLMClient:
         self._fatal: LLMError | None = None   # 401/403/404: no point sending anything else
         self._session: _Session | None = None  # a background event loop serving every batch (``start``)
         self.transports_opened = 0             # transports (connection pools) opened: one a session
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None  # cache writes, off the event loop
+        self._queued: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []  # answers waiting to be written
+        self._writing = False
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -414,6 +417,9 @@ class LLMClient:
             await self._client.aclose()
         self._client = None
         self._loop = None
+        if self._writer is not None:  # every answer is on disk before this returns
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     # -- session: one event loop, one connection pool, for every batch ------------------
 
@@ -448,10 +454,6 @@ class LLMClient:
             return None
         value = self.cache.get(f"{CACHE_VERSION}:{key}")
         return value if isinstance(value, dict) and isinstance(value.get("text"), str) else None
-
-    def _cache_set(self, key: str, value: dict[str, Any]) -> None:
-        if self.cache is not None:
-            self.cache.set(f"{CACHE_VERSION}:{key}", value)
 
     # -- one call ------------------------------------------------------------------
 
@@ -537,9 +539,57 @@ class LLMClient:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            return self._accept(key, completion, body)
+            response, entry = self._accept(key, completion, body)
+            await self._cache_write(key, entry)
+            return response
 
-    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> LLMResponse:
+    async def _cache_write(self, key: str, entry: dict[str, Any]) -> None:
+        """Store an answer before handing it out, off the event loop and in groups: answers arriving while
+        one group is being written go together in the next, in one transaction (one writer thread a client).
+        A slow disk then delays answers, never the requests in flight."""
+        if self.cache is None:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queued.append((key, entry, done))
+        if not self._writing:
+            self._writing = True
+            loop.create_task(self._write_groups())
+        await done
+
+    async def _write_groups(self) -> None:
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="humc-llm-cache")
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queued:
+                group, self._queued = self._queued, []
+                items = [(f"{CACHE_VERSION}:{key}", entry) for key, entry, _ in group]
+                try:
+                    await loop.run_in_executor(self._writer, self._store_group, items)
+                except BaseException as exc:
+                    for _, _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for _, _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writing = False
+
+    def _store_group(self, items: list[tuple[str, Any]]) -> None:
+        set_many = getattr(self.cache, "set_many", None)
+        if set_many is not None:
+            set_many(items)
+        else:  # a plain diskcache (tests, benches)
+            assert self.cache is not None
+            for key, value in items:
+                self.cache.set(key, value)
+
+    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> tuple[LLMResponse, dict[str, Any]]:
         choice = completion.choices[0]
         text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
@@ -551,8 +601,8 @@ class LLMClient:
         self.stats.completion_tokens += usage["completion_tokens"]
         served = served_by(completion, body)
         self.stats.count_served(served)
-        self._cache_set(key, {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()})
-        return LLMResponse(text, usage, False, finish, key, served=served)
+        entry = {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()}
+        return LLMResponse(text, usage, False, finish, key, served=served), entry
 
     def _classify(self, exc: Exception) -> _Retryable:
         """Retryable failure -> _Retryable; anything else -> LLMError raised here."""
