@@ -71,6 +71,7 @@ def run(answer: Answer, n: int = 1, timeout: float = 5.0) -> tuple[list[object],
                 out.append(exc)
         await transport.aclose()
         server.close()
+        await asyncio.sleep(0.05)  # the handlers see the connections close and close their ends
         return out, transport.opened
 
     out, opened = asyncio.run(main())
@@ -123,7 +124,10 @@ def test_answers_that_are_not_a_json_object_or_not_http_are_transport_errors(raw
 def test_a_server_that_never_answers_times_out():
     async def main() -> Exception:
         async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await asyncio.sleep(5)
+            try:
+                await reader.read()  # until the client gives up and closes
+            finally:
+                writer.close()
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -133,6 +137,7 @@ def test_a_server_that_never_answers_times_out():
             return exc
         finally:
             server.close()
+            await asyncio.sleep(0.05)
         raise AssertionError("no timeout")
 
     exc = asyncio.run(main())
