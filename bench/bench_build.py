@@ -8,7 +8,8 @@ two (template, format) pairs per row. Reported, all from the same run:
 * cold build: wall time and instructions per second;
 * warm rebuild (nothing changed) as a ratio to cold — every node comes from the cache;
 * a one-guideline edit as a ratio to cold — only the render/check nodes and the corpus tail rerun;
-* a resumed build after the render node was interrupted half-way, as a ratio to cold.
+* a resumed build after the render node was interrupted half-way, as a ratio to cold;
+* the size of the build cache as a ratio to the size of the output folder (after the cold build).
 
 Results go to bench/results/build.json.
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
 from humc.build.store import Store, chunk_key  # noqa: E402
+from humc.cachedb import folder_bytes  # noqa: E402
 from tests.helpers import write_ner_source  # noqa: E402
 
 RECIPE = """hum: 1
@@ -85,6 +87,7 @@ def main() -> None:
         recipe = make_workspace(root, args.n)
         cold, stats = timed_build(recipe, root)
         records = next(s.records_out for s in stats if s.node == "corpus/write")
+        cache_bytes, out_bytes = folder_bytes(root / "cache"), folder_bytes(root / "out")
         warm, warm_stats = timed_build(recipe, root)
         assert all(s.status == "cached" for s in warm_stats), "warm rebuild recomputed a node"
 
@@ -113,6 +116,8 @@ def main() -> None:
             "warm_over_cold": round(warm / cold, 4),
             "guideline_edit_over_cold": round(edit / cold, 4), "guideline_edit_rebuilt": rebuilt,
             "resume_half_render_over_cold": round(resumed / cold, 4),
+            "cache_bytes": cache_bytes, "output_bytes": out_bytes,
+            "cache_over_output": round(cache_bytes / out_bytes, 3),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,46 +1,63 @@
-"""Benchmark humc.llm against the OpenAI-compatible test server (tests/llmserver.py).
+"""An LLM-bound build against the loopback OpenAI-compatible server, as a ratio to the physical limit.
 
-N records x one chat completion each, server latency 200 ms with 64 slots, client
-concurrency 64:
+    python bench/bench_llm.py [--n 2000]
 
-* cold wall time, as a ratio to the physical limit N x latency / slots;
-* warm rebuild wall time (everything cached), as a ratio to cold, and the number
-  of requests the warm run sent (must be 0);
-* records lost with 5% injected 429s + 5% injected 500s (must be 0).
+For each configuration (server latency × slots, injected failures), the test server
+(tests/llmserver.py) runs in its own process, and two clients do the same N completions:
 
-    python bench/bench_llm.py [--n 1000] [--latency 0.2] [--slots 64] [--concurrency 64]
+* **baseline** — a bare asyncio HTTP/1.1 keep-alive client, ``slots`` requests in flight, a failed one
+  waiting (without its slot) and sent again, nothing else: what
+  the machine and the server allow, measured in the same run;
+* **humc client** — ``LLMClient.run_outcomes`` over the same N requests (no cache, no build): the
+  transport, retries and concurrency alone;
+* **humc build** — a recipe with one ``generate`` step over N records (a generalist task, one
+  ``text`` format), planned and built in this process with an empty cache (cold), with the
+  model's ``concurrency`` = slots; wall time of ``plan_recipe`` + ``build``, i.e. every node
+  (load … write, Parquet + card) and not interpreter start-up nor humc's one-time imports (a
+  2-record build with the model's answers already in its source runs first, untimed: it loads
+  the recipe compiler, Jinja2, Lark and pyarrow).
 
-Prints a table and writes bench/results/llm.json.
+ratio = wall / (N × latency / slots). With injected failures, retried attempts are real work the
+server did, so the ratio is above 1.0 even for a perfect client. Afterwards the first
+configuration is rebuilt warm: it must send 0 requests. Prints a table, writes
+bench/results/llm.json; exit code 1 when a record is lost or a warm build sent a request.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import diskcache  # noqa: E402
-
+from humc.build.compiler import build, plan_recipe  # noqa: E402
 from humc.llm import LLMClient, LLMRequest, ModelConfig  # noqa: E402
-from tests.llmserver import LLMServer  # noqa: E402
+
+CONFIGS = [  # (latency s, slots, rate_429, rate_500)
+    (0.2, 64, 0.0, 0.0),
+    (1.0, 256, 0.0, 0.0),
+    (0.2, 64, 0.05, 0.05),
+]
 
 
 class ServerProcess:
-    """tests/llmserver.py in its own process (as a real server would be): the client's
-    CPU work then does not share a GIL with the server's."""
+    """tests/llmserver.py in its own process, as a real server would be (no GIL shared with the client)."""
 
-    def __init__(self, **opts) -> None:
+    def __init__(self, **opts: Any) -> None:
         self.opts = opts
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
     def __enter__(self) -> ServerProcess:
@@ -55,10 +72,9 @@ class ServerProcess:
         return self
 
     @property
-    def stats(self) -> dict:
-        url = self.base_url.rsplit("/v1", 1)[0] + "/_stats"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return json.load(r)
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.base_url.rsplit("/v1", 1)[0] + "/_stats", timeout=10) as r:
+            return dict(json.load(r))
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -66,125 +82,147 @@ class ServerProcess:
             self.proc.wait(10)
 
 
-def server(in_process: bool, **opts):
-    if in_process:
-        return LLMServer(record_requests=False, **opts)
-    return ServerProcess(**opts)
+# ----------------------------------------------------------------------------- baseline
 
 
-def requests_for(n: int) -> list[LLMRequest]:
-    return [LLMRequest([{"role": "system", "content": "Rewrite the instruction."},
-                        {"role": "user", "content": f"record {i}: classify the sentiment"}])
-            for i in range(n)]
+async def bare_client(base_url: str, n: int, slots: int, retry_after: float) -> int:
+    """N POSTs, at most `slots` in flight over reused keep-alive connections; a 429/5xx waits (without holding a
+    slot: `retry_after` for a 429, 0.25 s for a 5xx) and is sent again. Returns the number answered 200."""
+    url = urllib.parse.urlsplit(base_url)
+    path = url.path.rstrip("/") + "/chat/completions"
+    sem = asyncio.Semaphore(slots)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def exchange(body: bytes) -> int:
+        async with sem:
+            reader, writer = idle.pop() if idle else await asyncio.open_connection(url.hostname, url.port)
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+            await reader.readexactly(length)
+            idle.append((reader, writer))
+            return int(head.split(b" ", 2)[1])
+
+    async def one(i: int) -> bool:
+        body = json.dumps({"model": "test-model", "max_tokens": 64,
+                           "messages": [{"role": "user", "content": f"record {i}"}]}).encode()
+        while (status := await exchange(body)) != 200:
+            await asyncio.sleep(retry_after if status == 429 else 0.25)
+        return True
+
+    done = await asyncio.gather(*(one(i) for i in range(n)))
+    for _, writer in idle:
+        writer.close()
+    return sum(done)
 
 
-def run(client: LLMClient, reqs: list[LLMRequest]) -> tuple[float, list]:
-    t0 = time.perf_counter()
-    out = client.run_batch(reqs, return_exceptions=True)
-    return time.perf_counter() - t0, out
+# ----------------------------------------------------------------------------- humc
 
 
-def lost(reqs: list[LLMRequest], out: list) -> int:
-    """Records without their own answer: missing, failed, or someone else's."""
-    missing = len(reqs) - len(out)
-    bad = sum(1 for r, o in zip(reqs, out, strict=False)
-              if o.text is None or o.text != "echo: " + r.messages[-1]["content"])
-    return missing + bad
+def write_workspace(root: Path, base_url: str, n: int, slots: int) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    rows = [{"instruction": f"Summarise record {i} in one sentence.", "context": "", "response": ""} for i in range(n)]
+    (root / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = root / "bench.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: bench-llm
+models:
+  writer:
+    base_url: {base_url}
+    model: test-model
+    concurrency: {slots}
+    max_retries: 8
+    params: {{temperature: 0.7, max_tokens: 128, seed: 0}}
+sources:
+  s: data.jsonl
+tasks:
+  - id: gen
+    task: generalist
+    source: s
+    fields: {{instruction: instruction, context: context, response: response}}
+    generate: {{model: writer}}
+    formats: [text]
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+    return recipe
+
+
+def humc_build(recipe: Path, root: Path) -> tuple[float, int, dict[str, int]]:
+    """(wall seconds, records written, generate node notes)."""
+    start = time.perf_counter()
+    result = build(plan_recipe(recipe, out_dir=root / "out", cache_dir=root / "cache"))
+    wall = time.perf_counter() - start
+    written = next(s.records_out for s in result.stats if s.node == "corpus/write")
+    notes = next(s.notes for s in result.stats if s.node == "gen/generate")
+    return wall, written, notes
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--latency", type=float, default=0.2)
-    ap.add_argument("--slots", type=int, default=64)
-    ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--fail-rate", type=float, default=0.05, help="injected 429 rate and 500 rate (each)")
-    ap.add_argument("--retry-after", default="1", help="Retry-After sent with injected 429s (seconds)")
-    ap.add_argument("--in-process", action="store_true",
-                    help="run the server in a thread of this process (shares the GIL with the client)")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--retry-after", default="0.5", help="Retry-After sent with injected 429s (seconds)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "llm.json"))
     args = ap.parse_args(argv)
+    n, rows, results, ok = args.n, [], [], True
+    root = Path(tempfile.mkdtemp(prefix="humc-bench-llm-"))
+    try:
+        warm = write_workspace(root / "warm-up", "http://127.0.0.1:9/v1", 2, 1)
+        (root / "warm-up" / "data.jsonl").write_text('{"instruction": "a", "context": "", "response": "b"}\n' * 2)
+        humc_build(warm, root / "warm-up")  # nothing to generate: no request is sent
+        for k, (latency, slots, r429, r500) in enumerate(CONFIGS):
+            physical = n * latency / slots
+            opts = dict(latency=latency, slots=slots, rate_429=r429, rate_500=r500, retry_after=args.retry_after,
+                        seed=1)
+            with ServerProcess(**opts) as srv:
+                t0 = time.perf_counter()
+                base_ok = asyncio.run(bare_client(srv.base_url, n, slots, float(args.retry_after)))
+                base = time.perf_counter() - t0
+                base_sent = srv.stats["requests"]
+            with ServerProcess(**opts) as srv:
+                client = LLMClient(ModelConfig(name="bench", base_url=srv.base_url, model="test-model",
+                                               concurrency=slots, max_retries=8, params={"max_tokens": 64}))
+                t0 = time.perf_counter()
+                client_ok = sum(o.value is not None for o in client.run_outcomes(
+                    [LLMRequest([{"role": "user", "content": f"record {i}"}]) for i in range(n)]))
+                client_s = time.perf_counter() - t0
+            with ServerProcess(**opts) as srv:
+                recipe = write_workspace(root / f"c{k}", srv.base_url, n, slots)
+                wall, written, notes = humc_build(recipe, root / f"c{k}")
+                stats = srv.stats
+                warm_sent = None
+                if k == 0:
+                    shutil.rmtree(root / f"c{k}" / "out")
+                    humc_build(recipe, root / f"c{k}")
+                    warm_sent = srv.stats["requests"] - stats["requests"]
+            lost = n - written
+            ok = ok and lost == 0 and base_ok == client_ok == n and warm_sent in (None, 0)
+            label = f"{latency * 1000:g} ms × {slots} slots" + (f", {r429:.0%} 429 + {r500:.0%} 500" if r429 or r500 else "")
+            results.append({"config": label, "n": n, "latency_s": latency, "slots": slots, "rate_429": r429,
+                            "rate_500": r500, "physical_s": round(physical, 3),
+                            "baseline_s": round(base, 3), "baseline_ratio": round(base / physical, 3),
+                            "baseline_requests": base_sent,
+                            "client_s": round(client_s, 3), "client_ratio": round(client_s / physical, 3),
+                            "humc_s": round(wall, 3), "humc_ratio": round(wall / physical, 3),
+                            "humc_requests": stats["requests"], "humc_max_in_flight": stats["max_in_flight"],
+                            "humc_connections": stats["connections"], "humc_retries": notes.get("llm retries", 0),
+                            "records_lost": lost, "warm_requests": warm_sent})
+            rows.append((label, f"{physical:.2f} s", f"{base / physical:.3f}×", f"{client_s / physical:.3f}×",
+                         f"{wall / physical:.3f}×",
+                         f"{stats['requests']} / {stats['connections']}", str(lost)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
-    n, lat, slots, conc = args.n, args.latency, args.slots, args.concurrency
-    reqs = requests_for(n)
-    physical = n * lat / slots
-
-    def cfg(url: str) -> ModelConfig:
-        return ModelConfig(name="bench", base_url=url, model="test-model",
-                           params={"temperature": 0.7, "max_tokens": 128, "seed": 0},
-                           concurrency=conc, timeout=30.0)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        # cold + warm on a clean endpoint
-        with server(args.in_process, latency=lat, slots=slots) as srv, \
-                diskcache.Cache(str(Path(tmp) / "c1")) as cache:
-            cold_client = LLMClient(cfg(srv.base_url), cache)
-            cpu0 = time.process_time()
-            cold_s, cold_out = run(cold_client, reqs)
-            cold_client_cpu = time.process_time() - cpu0
-            cold_sent = srv.stats["requests"]
-            max_in_flight = srv.stats["max_in_flight"]
-            cold_cpu = cold_client_cpu
-            warm_client = LLMClient(cfg(srv.base_url), cache)
-            warm_s, warm_out = run(warm_client, reqs)
-            warm_sent = srv.stats["requests"] - cold_sent
-            cold_lost, warm_lost = lost(reqs, cold_out), lost(reqs, warm_out)
-
-        # cold run under injected failures
-        with server(args.in_process, latency=lat, slots=slots, rate_429=args.fail_rate,
-                    rate_500=args.fail_rate, retry_after=args.retry_after, seed=1) as srv, \
-                diskcache.Cache(str(Path(tmp) / "c2")) as cache:
-            flaky_client = LLMClient(cfg(srv.base_url), cache)
-            flaky_s, flaky_out = run(flaky_client, reqs)
-            flaky_server = srv.stats
-            flaky_lost = lost(reqs, flaky_out)
-
-    results = {
-        "n": n, "latency_s": lat, "server_slots": slots, "client_concurrency": conc,
-        "physical_limit_s": round(physical, 4),
-        "cold_s": round(cold_s, 4), "cold_ratio_to_physical": round(cold_s / physical, 3),
-        "cold_client_cpu_s": round(cold_cpu, 3),
-        "server": "in-process thread" if args.in_process else "separate process",
-        "cold_requests_sent": cold_sent, "cold_max_in_flight": max_in_flight,
-        "cold_records_lost": cold_lost,
-        "warm_s": round(warm_s, 4), "warm_ratio_to_cold": round(warm_s / cold_s, 4),
-        "warm_requests_sent": warm_sent, "warm_cache_hits": warm_client.stats.cache_hits,
-        "warm_records_lost": warm_lost,
-        "failures_injected": {"rate_429": args.fail_rate, "rate_500": args.fail_rate,
-                              "retry_after": args.retry_after,
-                              "server_status_counts": {str(k): v for k, v in
-                                                       sorted(flaky_server["by_status"].items(),
-                                                              key=lambda kv: int(kv[0]))}},
-        "flaky_s": round(flaky_s, 4), "flaky_ratio_to_physical": round(flaky_s / physical, 3),
-        "flaky_retries": flaky_client.stats.retries,
-        "flaky_failures": dict(flaky_client.stats.failures),
-        "flaky_records_lost": flaky_lost,
-        "python": platform.python_version(), "platform": platform.platform(),
-    }
-
-    rows = [
-        ("records", f"{n}"),
-        ("physical limit N*latency/slots", f"{physical:.3f} s"),
-        ("cold wall time", f"{cold_s:.3f} s  ({cold_s / physical:.2f}x physical)"),
-        ("cold requests sent / max in flight", f"{cold_sent} / {max_in_flight}"),
-        ("cold client CPU", f"{cold_cpu:.3f} s  ({cold_cpu / n * 1000:.2f} ms/request)"),
-        ("warm rebuild wall time", f"{warm_s:.3f} s  ({warm_s / cold_s:.4f}x cold)"),
-        ("warm requests sent", f"{warm_sent}"),
-        (f"with {args.fail_rate:.0%} 429 + {args.fail_rate:.0%} 500",
-         f"{flaky_s:.3f} s  ({flaky_s / physical:.2f}x physical), {flaky_client.stats.retries} retries"),
-        ("records lost (cold / warm / flaky)", f"{cold_lost} / {warm_lost} / {flaky_lost}"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    print(f"{'metric':<{width}}  value")
-    print(f"{'-' * width}  {'-' * 40}")
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-
+    head = ("configuration", "physical", "bare asyncio", "humc client", "humc build", "requests / conns", "lost")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(f"warm rebuild of the first configuration: {results[0]['warm_requests']} request(s) sent")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
-    ok = warm_sent == 0 and cold_lost == warm_lost == flaky_lost == 0
+    out.write_text(json.dumps({"runs": results, "python": platform.python_version(),
+                               "platform": platform.platform()}, indent=2) + "\n", encoding="utf-8")
     return 0 if ok else 1
 
 

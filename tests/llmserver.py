@@ -159,6 +159,7 @@ class ReceivedRequest:
     headers: dict[str, str]
     json: Any
     status: int = 0            # status sent back (filled in when answered)
+    in_flight: int = 0         # requests in flight on arrival, this one included (queued + active)
 
 
 @dataclass
@@ -416,7 +417,7 @@ class LLMServer:
             self._c.in_flight += 1
             self._c.max_in_flight = max(self._c.max_in_flight, self._c.in_flight)
             rec = ReceivedRequest(index, time.monotonic(), "POST", "/v1/chat/completions",
-                                  dict(headers), body)
+                                  dict(headers), body, in_flight=self._c.in_flight)
             if self.record_requests:
                 self.received.append(rec)
         status, extra, payload = 500, {}, None

@@ -252,3 +252,53 @@ def test_damaged_values_read_as_missing_and_are_counted(tmp_path):
     with CacheDB(tmp_path / "c") as db:
         assert db.get("a") is None and db.get("b") == {"x": 2} and db.dropped == 1
         assert db.get("a") is None and db.dropped == 1  # dropped once, then simply missing
+
+
+def test_a_template_only_build_caches_at_most_twice_the_size_of_its_output(tmp_path):
+    """Passed-through records (check, merge, dedup, split) are stored as references to the records rendered,
+    and chunks are compressed by column: the whole cache stays within 2× the dataset it built."""
+    from humc.cachedb import folder_bytes
+
+    recipe = write_ner_workload(tmp_path, 2500)
+    result = build_into(recipe, tmp_path / "cache", tmp_path / "out")
+    assert result.exit_code == 0 and "2500" in result.output
+    cache, out = folder_bytes(tmp_path / "cache"), folder_bytes(tmp_path / "out")
+    assert out > 50_000 and cache <= 2 * out, (cache, out)
+
+
+def test_a_chunk_another_node_refers_to_is_repaired_when_damaged(tmp_path):
+    """The check/merge/dedup/split nodes refer to the records of the render node; when a render chunk is
+    damaged, reading through the references finds it missing, and the rebuild recomputes that chunk only."""
+    recipe = two_tasks(tmp_path)
+    assert build_into(recipe, tmp_path / "cache", tmp_path / "out").exit_code == 0
+    before = tree_bytes(tmp_path / "out")
+    plan = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    damage(tmp_path / "cache", f"chunk/{plan.node('a/render').fingerprint}/main/1")
+    shutil.rmtree(tmp_path / "out")
+    again = build_into(recipe, tmp_path / "cache", tmp_path / "out")
+    assert again.exit_code == 0 and "damaged" in again.output
+    assert tree_bytes(tmp_path / "out") == before
+
+
+@pytest.mark.parametrize("value", [
+    [{"a": 1, "b": "x" * 5000}, {"b": "y", "a": 2}, {"c": None}, {}],   # keys in another order, other shapes
+    [{"a": 1}] * 3000,                                                   # the same record many times
+    ["not", "records"] * 2000,                                           # a list, not of records
+    {"meta": "x" * 9000},                                                # not a list
+    [{1: "non-string key", "s": "x" * 5000}],
+])
+def test_compressed_values_read_back_exactly(value):
+    blob = encode("k", value, compress=True)
+    assert decode("k", blob) == value and len(blob) < len(pickle.dumps(value))
+    assert [list(r) for r in decode("k", blob)] == [list(r) for r in value] if isinstance(value, list) and \
+        isinstance(value[0], dict) else True                             # every record keeps its key order
+    damaged = bytearray(blob)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(CorruptEntry):
+        decode("k", bytes(damaged))
+
+
+def test_small_values_are_stored_as_they_are_even_in_a_compressing_cache():
+    for value in ([{"a": 1}], {"chunks": {"main": 3}}, []):
+        blob = encode("k", value, compress=True)
+        assert blob.startswith(b"hc1\x00") and decode("k", blob) == value

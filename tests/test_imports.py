@@ -27,7 +27,8 @@ except SystemExit as exc:
     code = exc.code
 print(json.dumps({{"code": code, "loaded": sorted(m for m in {heavy!r} if m in sys.modules)}}))
 """
-HELP_HEAVY = ["pyarrow", "openai", "ray", "datasets", "huggingface_hub"]
+HELP_HEAVY = ["pyarrow", "openai", "ray", "datasets", "huggingface_hub", "jinja2", "lark", "diskcache", "rich", "yaml",
+              "httpx", "humc.build", "humc.recipe", "humc.llm"]  # `humc --help` answers in < 0.2 s (bench/README.md)
 CHECK_HEAVY = ["pyarrow", "openai", "ray"]
 
 

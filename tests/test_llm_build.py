@@ -237,3 +237,95 @@ def test_generate_cannot_overwrite_an_input_field(tmp_path):
                                                  "generate: {model: writer, field: text}"), encoding="utf-8")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and "'text' is an input of task 'ner', not an answer" in result.output
+
+
+def write_many(tmp: Path, base_url: str, n: int, concurrency: int, *, judge: bool = False) -> Path:
+    """A generalist recipe over ``n`` records with no answers: one generate (and optionally a judge) call each."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    rows = [{"instruction": f"Say something about item {i}.", "context": "", "response": ""} for i in range(n)]
+    (tmp / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = tmp / "many.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: many
+models:
+  writer: {{base_url: {base_url}, model: test-model, concurrency: {concurrency}, params: {{max_tokens: 64}}}}
+sources:
+  s: many.jsonl
+tasks:
+  - id: gen
+    task: generalist
+    source: s
+    fields: {{instruction: instruction, context: context, response: response}}
+    generate: {{model: writer}}
+    {"judge: {model: writer, min_score: 1}" if judge else ""}
+    formats: [text]
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+    return recipe
+
+
+def many_responder(body: dict) -> str:
+    prompt = body["messages"][0]["content"]
+    return json.dumps({"score": 5, "reason": "ok"}) if prompt.startswith("You are a strict reviewer") else "An answer."
+
+
+def test_the_endpoint_slots_stay_full_across_chunk_boundaries(tmp_path, monkeypatch):
+    """5-record chunks, 4 slots, 50 ms a call: the server answers in waves of 4. Draining each chunk would
+    make two waves a chunk (4 + 1), 40 in all, each starting with 1 request in flight; with the next chunks
+    queued behind the current one the 100 calls go out in 25 full waves."""
+    import humc.build.execute as execute
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 5)
+    with LLMServer(latency=0.05, slots=4, responder=many_responder) as srv:
+        plan = plan_recipe(write_many(tmp_path, srv.base_url, 100, 4), out_dir=tmp_path / "out",
+                           cache_dir=tmp_path / "cache")
+        result = build(plan)
+        received = list(srv.received)
+        stats = srv.stats
+    assert next(s for s in result.stats if s.node == "gen/generate").records_out == 100
+    assert stats["requests"] == 100 and stats["max_in_flight"] == 4       # never more than the model's concurrency
+    waves = sum(r.in_flight == 1 for r in received)                       # a request arriving to an idle server
+    assert waves <= 30, [r.in_flight for r in received]
+
+
+def test_one_build_opens_one_client_for_all_its_llm_chunks_and_nodes(tmp_path, monkeypatch):
+    """5 chunks of generate, then 5 of judge, same model: one connection pool, so at most `concurrency`
+    connections for the whole build (a client per chunk would open 4 more for every chunk)."""
+    import humc.build.execute as execute
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 20)
+    with LLMServer(latency=0.01, slots=4, responder=many_responder) as srv:
+        plan = plan_recipe(write_many(tmp_path, srv.base_url, 100, 4, judge=True), out_dir=tmp_path / "out",
+                           cache_dir=tmp_path / "cache")
+        result = build(plan)
+        stats = srv.stats
+    judged = next(s for s in result.stats if s.node == "gen/judge")
+    assert judged.records_out == 100 and judged.notes["llm requests"] == 100
+    assert stats["requests"] == 1 + 200 and stats["connections"] <= 4     # the probe, 100 answers, 100 verdicts
+
+
+def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_nothing(tmp_path, monkeypatch):
+    """The render and check chunks of an LLM node's output are computed as its chunks come in; the nodes then
+    count them as built (not resumed), and the dataset is byte for byte the one built node after node."""
+    import humc.build.execute as execute
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 20)
+    outputs, followed = [], []
+    real = execute.followers
+
+    def spy(ex, node):
+        then = real(ex, node)
+        followed.append([n.id for n, _, _ in then])
+        return then
+
+    for name, follow in (("early", True), ("plain", False)):
+        monkeypatch.setattr(execute, "followers", spy if follow else lambda ex, node: [])
+        with LLMServer(responder=many_responder) as srv:
+            plan = plan_recipe(write_many(tmp_path / name, srv.base_url, 70, 4), out_dir=tmp_path / name / "out",
+                               cache_dir=tmp_path / name / "cache")
+            result = build(plan)
+        status = {s.node: (s.status, s.records_out) for s in result.stats}
+        assert status["gen/render"] == status["gen/check"] == ("built", 70)
+        outputs.append(tree_bytes(tmp_path / name / "out" / "many" / "data"))
+    assert outputs[0] == outputs[1] and followed == [["gen/render", "gen/check"]]

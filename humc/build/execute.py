@@ -6,22 +6,32 @@ chunks it lacks; ``chunk_fn(ex, node)`` gives their per-chunk function without r
 (``execute_ray.RayExecutor`` runs those as Ray tasks).
 Whole-stream runners (sample, labels, dedup, split) stream their input and keep only
 small state (a heap, a label set, a hash set).
+
+LLM nodes (generate, judge) are pipelined: ``chunkwise`` submits the next chunk(s) while the
+current one is in flight and stores results in chunk order, so the endpoint's slots stay full
+across chunk boundaries; a build opens one LLM client per model (``llmsteps.LLMClients``),
+closed when the build ends. While an LLM node runs, each chunk it collects goes straight on through
+the chunk-wise nodes that follow it (its render, when that needs no label set, and the check): they
+find those chunks stored when their turn comes, so the rendering overlaps the model's latency instead
+of waiting for the last answer (``followers``; a failure there is left for the node itself to raise).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from humc.build.mixing import Realised, held_out_match, is_negative, mixture_keep, ratio_keep
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Store
+from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Origin, RefWriter, Store, is_private, subset_refs
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
@@ -34,7 +44,7 @@ from humc.build.transforms import (
     strings_in,
 )
 from humc.dataset.manifest import output_is_current
-from humc.dataset.writer import WriteJob, write_dataset
+from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
 from humc.ir import Recipe, TaskEntry
 from humc.progress import Progress
@@ -46,6 +56,32 @@ Records = list[dict[str, Any]]
 # locations of the problems it dropped (reason -> [[source, row, detail], ...])
 ChunkResult = Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
 ChunkFn = Callable[[Records], ChunkResult]
+
+
+class Pending(Protocol):
+    """A chunk being computed elsewhere (an LLM chunk in flight): ``result()`` waits for it."""
+
+    def result(self) -> ChunkResult: ...
+
+    def cancel(self) -> bool: ...
+
+
+@dataclass
+class _Now:
+    """A chunk computed when its result is asked for (the plain, unpipelined case)."""
+
+    fn: ChunkFn
+    chunk: Records
+
+    def result(self) -> ChunkResult:
+        return self.fn(self.chunk)
+
+    def cancel(self) -> bool:
+        return True
+
+
+Submit = Callable[[Records], Pending]
+Follower = tuple[PlanNode, ChunkFn, bool]  # a node run chunk by chunk behind another, its chunk function, strip
 
 
 def split_result(result: ChunkResult) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
@@ -94,6 +130,8 @@ class Executor:
         self.progress = progress or Progress(enabled=False)
         self.entries: dict[str, TaskEntry] = {e.id: e for e in self.recipe.tasks}
         self.metas: dict[str, dict[str, Any]] = {}
+        self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
+        self.early: set[tuple[str, int]] = set()  # (node fp, chunk) computed ahead by ``followers``: built, not reused
 
     def entry_of(self, node: PlanNode) -> TaskEntry:
         """The task entry a per-entry node (map, filter, render, …) belongs to."""
@@ -109,6 +147,14 @@ class Executor:
         """Run every node; when a finished node turns out to have lost a chunk (damaged in the
         cache), forget that node and run again: cached nodes cost nothing, the damaged node
         recomputes only its missing chunks, and the node that was reading it resumes."""
+        try:
+            return self._run_repairing(stop_after)
+        finally:
+            if self.llm is not None:
+                self.llm.close()
+                self.llm = None
+
+    def _run_repairing(self, stop_after: str | None) -> BuildResult:
         repaired: set[tuple[str, str, int]] = set()
         while True:
             try:
@@ -175,30 +221,60 @@ class Executor:
         meta = self.store.meta(self.input_fp(node, i))
         return int(meta.get("out", 0)) if meta else 0
 
-    def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult]) -> dict[str, Any]:
+    def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
+                  submit: Submit | None = None, ahead: int = 0, strip: bool = False,
+                  then: list[Follower] | None = None) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
         and problem locations are stored beside the chunk, so a resumed node still reports the
-        whole node's counts."""
-        fp, n = node.fingerprint, 0
+        whole node's counts. With ``submit`` (which starts a chunk and returns its ``Pending``),
+        up to ``ahead`` further chunks are started before chunk i is collected; chunks are still
+        stored, counted and reported in order, so a killed build resumes exactly as before. An output chunk
+        whose records all *are* input records (a filter's) is stored as references to them; ``strip``
+        (with such an ``fn``) drops their ``_``-prefixed keys when they are read. ``then``: chunk-wise nodes
+        that each computed chunk goes on through at once (see the module docstring)."""
+        start: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        window: deque[tuple[int, Records, Pending | None, Any]] = deque()
+        n = 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
-            for i, chunk in enumerate(self.store.read(self.input_fp(node))):
-                out = self.store.chunk(fp, i)
-                saved = stored_notes(self.store, fp, i) if out is not None else None
-                if out is None or saved is None:  # missing or damaged: compute it (again)
-                    out, notes, problems = split_result(fn(chunk))
-                    self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
-                    self.store.put_chunk(fp, i, out)
-                else:
-                    stat.chunks_reused += 1
-                    notes, problems = saved
-                stat.add_notes(notes, problems)
-                stat.records_in += len(chunk)
-                stat.records_out += len(out)
-                n = i + 1
-                advance(len(chunk))
+            try:
+                for i, chunk in enumerate(self.store.read(self.input_fp(node))):
+                    out = self.store.chunk(node.fingerprint, i)
+                    saved = stored_notes(self.store, node.fingerprint, i) if out is not None else None
+                    if out is None or saved is None:  # missing or damaged: compute it (again)
+                        window.append((i, chunk, start(chunk), None))
+                    else:
+                        window.append((i, chunk, None, (out, saved)))
+                    while len(window) > ahead:
+                        n = self._collect(node, stat, window.popleft(), advance, strip, then)
+                while window:
+                    n = self._collect(node, stat, window.popleft(), advance, strip, then)
+            except BaseException:
+                for _, _, pending, _ in window:
+                    if pending is not None:
+                        pending.cancel()
+                raise
         return {"chunks": {MAIN: n}}
+
+    def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
+                 advance: Callable[[int], None], strip: bool, then: list[Follower] | None) -> int:
+        """Store (or reuse) one chunk's result and count it; the number of chunks done."""
+        i, chunk, pending, reused = item
+        if pending is not None:
+            out, notes, problems = split_result(pending.result())
+            self._store_chunk(node, i, chunk, out, notes, problems, strip)
+            if then:
+                self._follow(then, i, out)
+        else:
+            if (node.fingerprint, i) not in self.early:
+                stat.chunks_reused += 1
+            out, (notes, problems) = reused
+        stat.add_notes(notes, problems)
+        stat.records_in += len(chunk)
+        stat.records_out += len(out)
+        advance(len(chunk))
+        return i + 1
 
     def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
                    total: int | None = None) -> dict[str, Any]:
@@ -211,10 +287,52 @@ class Executor:
         stat.records_out = writer.count
         return {"chunks": {MAIN: writer.chunks}}
 
+    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
+                     problems: dict[str, list[Located]], strip: bool) -> None:
+        fp = node.fingerprint
+        self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
+        refs = subset_refs(self.input_fp(node), i, chunk, out)
+        if refs is not None:
+            self.store.put_refs(fp, i, refs, strip=strip)
+        else:
+            assert not strip, "strip needs a chunk function that passes its input records through"
+            self.store.put_chunk(fp, i, out)
+
+    def _follow(self, then: list[Follower], i: int, records: Records) -> None:
+        """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
+        for follower, fn, strip in then:
+            if self.store.chunk(follower.fingerprint, i) is not None:
+                return
+            try:
+                out, notes, problems = split_result(fn(records))
+            except Exception:  # the node raises it itself, in its turn, with its own progress and stats
+                then.clear()
+                return
+            self._store_chunk(follower, i, records, out, notes, problems, strip)
+            self.early.add((follower.fingerprint, i))
+            records = out
+
     def counted_input(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[dict[str, Any]]:
         for record in self.store.records(self.input_fp(node, i)):
             stat.records_in += 1
             yield record
+
+    def counted_origins(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[tuple[Origin, dict[str, Any]]]:
+        """``counted_input`` with where each record is stored, for nodes that pass records through."""
+        for item in self.store.origins(self.input_fp(node, i)):
+            stat.records_in += 1
+            yield item
+
+    def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Origin], total: int | None = None) -> dict[str, Any]:
+        """``stream_out`` for records passed through unchanged: stores references, not copies."""
+        writer = RefWriter(self.store, node.fingerprint, CHUNK_SIZE)
+        with self.progress.task(node.id, total=total) as advance:
+            for origin in origins:
+                writer.add(origin)
+                advance(1)
+        writer.flush()
+        stat.records_out = writer.count
+        return {"chunks": {MAIN: writer.chunks}}
 
 
 # ---------------------------------------------------------------- runners
@@ -309,8 +427,10 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     return render
 
 
-def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
-    """Parse every rendered output back; records that do not round-trip are problems."""
+def check_chunk_fn(entry: TaskEntry, strip: bool = True) -> ChunkFn:
+    """Parse every rendered output back; records that do not round-trip are problems. The records kept
+    lose their ``_``-prefixed keys (``strip``), or are the input records themselves (the local executor
+    stores them as references and strips on read)."""
 
     def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
         kept, log = [], ProblemLog()
@@ -319,7 +439,7 @@ def check_chunk_fn(entry: TaskEntry) -> ChunkFn:
             if problem is not None:
                 log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
-            kept.append({k: v for k, v in record.items() if not k.startswith("_") or k == "_kind"})  # _kind: for the card
+            kept.append({k: v for k, v in record.items() if not is_private(k)} if strip else record)
         return kept, log.notes(), log.first
 
     return check
@@ -344,7 +464,7 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    return ex.chunkwise(node, stat, _check_fn(ex, node))
+    return ex.chunkwise(node, stat, check_chunk_fn(ex.entry_of(node), strip=False), strip=True)
 
 
 @dataclass
@@ -385,41 +505,65 @@ def _llm_fn(ex: Executor, node: PlanNode) -> LLMChunkFn:
 
 
 def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Locally one StepRunner (one client, one connection pool) serves every chunk of the node."""
-    from humc.build.llmsteps import StepRunner
+    """Locally one client per model serves every chunk of every LLM node of the build (one session, one
+    connection pool), and the next chunks' requests queue behind the current one's (``chunks_ahead``)."""
+    from humc.build.llmsteps import LLMClients, StepRunner
 
     step, entry = _llm_step(ex, node)
-    runner = StepRunner.open(step, entry, ex.recipe.models[step.model], ex.recipe.cache_dir)
-    try:
-        return ex.chunkwise(node, stat, runner.run)
-    finally:
-        runner.close()
+    if ex.llm is None:
+        ex.llm = LLMClients(ex.recipe.cache_dir)
+        threading.Thread(target=preload, name="humc-preload", daemon=True).start()  # the write's imports, meanwhile
+    model = ex.recipe.models[step.model]
+    runner = StepRunner(step, entry, ex.llm.get(model))
+    return ex.chunkwise(node, stat, runner.run, submit=runner.submit, ahead=chunks_ahead(model.concurrency),
+                        then=followers(ex, node))
+
+
+def followers(ex: Executor, node: PlanNode) -> list[Follower]:
+    """The render right after ``node`` (when it reads nothing else, e.g. no label set) and its check, unless
+    already built: the nodes an LLM node's chunks go on through as they come."""
+    out: list[Follower] = []
+    prev = node
+    for kind in ("render", "check"):
+        nxt = next((n for n in ex.plan.nodes if n.inputs == (prev.id,) and n.kind == kind), None)
+        if nxt is None or ex.store.meta(nxt.fingerprint) is not None:
+            break
+        fn = _render_fn(ex, nxt) if kind == "render" else check_chunk_fn(ex.entry_of(nxt), strip=False)
+        out.append((nxt, fn, kind == "check"))
+        prev = nxt
+    return out
+
+
+def chunks_ahead(concurrency: int) -> int:
+    """Chunks queued behind the one being collected: enough that at least two slot-fulls of requests wait."""
+    return max(1, math.ceil(2 * concurrency / CHUNK_SIZE))
 
 
 def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         for i in range(len(node.inputs)):
-            yield from ex.counted_input(node, stat, i)
+            for origin, _ in ex.counted_origins(node, stat, i):
+                yield origin
 
-    return ex.stream_out(node, stat, records(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
+    return ex.refs_out(node, stat, origins(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
 
 
 def _run_dedup(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     seen: set[int] = set()
     removed = 0
 
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         nonlocal removed
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             if node.config["enabled"]:
                 key = stable_hash(record["instruction"].strip(), record["output"].strip())
                 if key in seen:
                     removed += 1
                     continue
                 seen.add(key)
-            yield record
+            yield origin
 
-    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
     stat.notes["duplicates removed"] = removed
     return meta
 
@@ -435,15 +579,15 @@ def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[st
                 banned |= ngram_hashes(text, n)
     removed = 0
 
-    def records() -> Iterator[dict[str, Any]]:
+    def origins() -> Iterator[Origin]:
         nonlocal removed
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             if banned and not banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"], n)):
                 removed += 1
                 continue
-            yield record
+            yield origin
 
-    meta = ex.stream_out(node, stat, records(), ex.input_total(node))
+    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
     stat.notes["contaminated removed"] = removed
     stat.notes["eval n-grams"] = len(banned)
     return meta
@@ -454,16 +598,17 @@ def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     using a held-out template, format, label or task goes to the held-out split."""
     splits, seed = node.config["splits"], node.config["seed"]
     held = ex.recipe.output.held_out if node.config.get("held_out") else None
-    writers = {name: ChunkWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name) for name, _ in splits}
+    writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
+               for name, _ in splits}
     realised = Realised()
     with ex.progress.task(node.id, total=ex.input_total(node)) as advance:
-        for record in ex.counted_input(node, stat):
+        for origin, record in ex.counted_origins(node, stat):
             if held is not None and held_out_match(held, record):
                 name = held.split
                 stat.notes["held out"] = stat.notes.get("held out", 0) + 1
             else:
                 name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
-            writers[name].add({**record, "split": name})
+            writers[name].add(origin)
             realised.add(name, record)
             advance(1)
     for w in writers.values():

@@ -2,7 +2,12 @@
 
 Both work on one chunk of records at a time, as one concurrent batch through the cached
 ``LLMClient``: a rebuild (or a resumed build) replays answers from the cache and sends
-nothing. Structured outputs are validated — generated answers must parse as the task's
+nothing. A chunk is ``submit``ted (its prompts rendered here, its requests queued on the client's
+session) and its result collected later, so the executor keeps the next chunk's requests queued
+behind the current one's and the endpoint's slots never drain at a chunk boundary. ``LLMClients``
+holds one client (one session, one connection pool, one response cache) per model for a whole
+build. Each chunk counts its calls in its own ``LLMStats`` (``batch_stats``), so overlapping chunks
+still store exact per-chunk notes. Structured outputs are validated — generated answers must parse as the task's
 answer table, verdicts as {"score": 1-5, "reason": …}; invalid ones are retried by the
 client with a correction message and finally dropped with a counted reason.
 
@@ -13,10 +18,11 @@ recipe asked for, and ``model_warnings`` tells the build when the two differ.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ from humc.answers import formats
 from humc.build.store import LLM_FOLDER
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
-from humc.llm.client import LLMClient, LLMRequest, ModelConfig, Outcome, open_cache
+from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
 from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
 from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format
 from humc.recipe.validate_llm import model_settings
@@ -64,6 +70,48 @@ def is_structured(entry: TaskEntry) -> bool:
     return not (len(entry.task.columns) == 1 and entry.task.cardinality == "one")
 
 
+ChunkOut = tuple[list[dict[str, Any]], Counter[str]]
+
+
+class LLMClients:
+    """The LLM clients of one build: one per model, each with a running session (``LLMClient.start``)
+    and the response cache, opened when first asked for and closed together."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.clients: dict[str, LLMClient] = {}
+
+    def get(self, model: ModelConfig) -> LLMClient:
+        client = self.clients.get(model.name)
+        if client is None:
+            client = self.clients[model.name] = LLMClient(model, open_cache(self.cache_dir / LLM_FOLDER))
+            client.start()
+        return client
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+            if client.cache is not None:
+                client.cache.close()
+        self.clients = {}
+
+
+@dataclass
+class PendingChunk:
+    """A chunk whose requests are queued or in flight, as batches each counted in its own ``LLMStats``;
+    ``result()`` waits for them all and returns (records, notes)."""
+
+    batches: list[tuple[concurrent.futures.Future[list[Outcome]], LLMStats]]
+    finish: Callable[[list[Outcome], list[LLMStats]], ChunkOut]
+
+    def result(self) -> ChunkOut:
+        outcomes = [o for future, _ in self.batches for o in future.result()]
+        return self.finish(outcomes, [stats for _, stats in self.batches])
+
+    def cancel(self) -> bool:
+        return all([future.cancel() for future, _ in self.batches])
+
+
 @dataclass
 class StepRunner:
     step: LLMStep
@@ -71,13 +119,19 @@ class StepRunner:
     client: LLMClient
     form: str | None = None        # structured-output form of the endpoint, resolved when first needed
     prompt: str = field(init=False)
+    owns_client: bool = False      # opened by ``open``: closed by ``close``
+    _dropped_seen: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.prompt = prompt_text(self.step)  # read once, rendered for every record
+        self._dropped_seen = self.cache_dropped()
 
     @classmethod
     def open(cls, step: LLMStep, entry: TaskEntry, model: ModelConfig, cache_dir: Path) -> StepRunner:
-        return cls(step, entry, LLMClient(model, open_cache(cache_dir / LLM_FOLDER)))
+        """A runner with a client of its own (a Ray task's); in a local build, ``LLMClients`` shares them."""
+        client = LLMClient(model, open_cache(cache_dir / LLM_FOLDER))
+        client.start()
+        return cls(step, entry, client, owns_client=True)
 
     def structured_form(self) -> str:
         """Probed once per endpoint and model (then read from the LLM cache), and only by a step that sends a
@@ -95,25 +149,50 @@ class StepRunner:
         return response_format(self.structured_form(), "answer", answer_schema(self.entry.task.columns, self.entry.task.cardinality))
 
     def close(self) -> None:
-        if self.client.cache is not None:
-            self.client.cache.close()
+        if self.owns_client:
+            self.client.close()
+            if self.client.cache is not None:
+                self.client.cache.close()
 
-    def run(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
-        before, dropped_before = self.client.stats.as_dict(), self.cache_dropped()
-        asked = len(chunk) if self.step.kind == "judge" else sum(map(self._needs_answer, chunk))
-        records, notes = (self._generate if self.step.kind == "generate" else self._judge)(chunk)
+    def run(self, chunk: list[dict[str, Any]]) -> ChunkOut:
+        """One chunk, start to end."""
+        return self.submit(chunk).result()
+
+    def submit(self, chunk: list[dict[str, Any]]) -> PendingChunk:
+        """Render the chunk's prompts (here, in the caller's thread) and queue its requests on the client's
+        session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
+        todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
+        structured = self.step.kind == "judge" or is_structured(self.entry)
+        validate = (_check_verdict if self.step.kind == "judge" else self._answer_check()) if structured else None
+        batches = []
+        step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
+        for start in range(0, len(todo), step):
+            requests = self._requests(todo[start:start + step])
+            stats = LLMStats()
+            batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
+            batches.append((self.client.submit(batch_stats(stats, batch)), stats))
+        return PendingChunk(batches, lambda outcomes, stats: self._finish(chunk, todo, outcomes, stats))
+
+    def _finish(self, chunk: list[dict[str, Any]], todo: list[dict[str, Any]], outcomes: list[Outcome],
+                counted: list[LLMStats]) -> ChunkOut:
+        if self.step.kind == "generate":
+            records, notes = self._generate(chunk, todo, outcomes)
+        else:
+            records, notes = self._judge(chunk, outcomes)
+        asked = len(todo)
         if asked:
             form = "text" if self.step.kind == "generate" and not is_structured(self.entry) else self.structured_form()
             notes[ASKED_NOTE + form] += asked
             notes[VALID_NOTE] += asked - sum(v for k, v in notes.items() if k.startswith("dropped:") and "judge score" not in k)
-        after = self.client.stats.as_dict()
-        for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
-                           ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
-                           ("completion_tokens", "completion tokens")):
-            notes[label] += after[key] - before[key]
-        notes.update(served_notes(before, after))
-        dropped = self.cache_dropped() - dropped_before
-        if dropped:  # only when it happened, so the metas of a healthy build stay the same
+        for stats in counted:
+            after = stats.as_dict()
+            for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
+                               ("retries", "llm retries"), ("prompt_tokens", "prompt tokens"),
+                               ("completion_tokens", "completion tokens")):
+                notes[label] += after[key]
+            notes.update(served_notes({}, after))
+        dropped, self._dropped_seen = self.cache_dropped() - self._dropped_seen, self.cache_dropped()
+        if dropped > 0:  # only when it happened, so the metas of a healthy build stay the same
             notes[CACHE_DROPPED] += dropped
         return records, notes
 
@@ -129,11 +208,11 @@ class StepRunner:
 
     # ------------------------------------------------------------ generate
 
-    def _generate(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    def _generate(self, chunk: list[dict[str, Any]], todo: list[dict[str, Any]],
+                  answers: list[Outcome]) -> ChunkOut:
         notes: Counter[str] = Counter()
         field = self.step.field or self.entry.task.answer_field
-        todo = [r for r in chunk if self._needs_answer(r)]
-        outcomes = dict(zip(map(id, todo), self._answers(todo), strict=True)) if todo else {}
+        outcomes = dict(zip(map(id, todo), self._shaped_outcomes(answers), strict=True))
         out = []
         for record in chunk:
             outcome = outcomes.get(id(record))
@@ -154,12 +233,13 @@ class StepRunner:
     def _needs_answer(self, record: Mapping[str, Any]) -> bool:
         return self.step.overwrite or record.get(self.step.field or self.entry.task.answer_field) in (None, "", [])
 
-    def _answers(self, records: list[dict[str, Any]]) -> list[Outcome]:
+    def _requests(self, records: list[dict[str, Any]]) -> list[LLMRequest]:
+        """The chunk's requests: prompts rendered first, so a failing prompt sends nothing (not even a probe)."""
         messages = [self._messages(r) for r in records]
         rf = self.response_format()
-        requests = [LLMRequest(m, response_format=rf) for m in messages]
-        if not is_structured(self.entry):
-            return self.client.run_outcomes(requests)
+        return [LLMRequest(m, response_format=rf) for m in messages]
+
+    def _answer_check(self) -> Callable[[Any], str | None]:
         task = self.entry.task
 
         def validate(value: Any) -> str | None:
@@ -169,18 +249,19 @@ class StepRunner:
                 return exc.message
             return None
 
-        outcomes = self.client.run_outcomes(requests, json_mode=True, validate=validate, attempts=self.step.attempts)
+        return validate
+
+    def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
+        if not is_structured(self.entry):
+            return outcomes
+        task = self.entry.task
         return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), task.columns, task.cardinality))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
 
-    def _judge(self, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
+    def _judge(self, chunk: list[dict[str, Any]], verdicts: list[Outcome]) -> ChunkOut:
         notes: Counter[str] = Counter()
-        messages = [self._messages(r) for r in chunk]
-        rf = self.response_format()
-        verdicts = self.client.run_outcomes([LLMRequest(m, response_format=rf) for m in messages], json_mode=True,
-                                            validate=_check_verdict, attempts=self.step.attempts)
         kept = []
         for record, verdict in zip(chunk, verdicts, strict=True):
             if verdict.value is not None:

@@ -10,11 +10,19 @@ entry reads as missing and is counted in ``dropped``: a damaged meta makes its n
 ``LostChunk`` while a later node reads it, so the executor invalidates that node and runs
 again, recomputing only what is gone. Keys are ``meta/<fp>`` and ``chunk/<fp>/<stream>/<i>``;
 the LLM response cache lives beside them in ``<cache>/llm``.
+
+**No second copy of a record.** A node that passes records through (a filter, check, merge,
+dedup, split) stores a *reference chunk* instead of the records: ``{"refs": [[fp, stream, i, runs]],
+"strip": bool, "set": {...}}`` — which records of which earlier chunks, as ``[start, stop)`` runs,
+with ``_``-prefixed keys stripped and fields set on read. ``chunk`` resolves it (recursively, one
+resolved chunk remembered per stream, so sequential reads stay linear); a referenced chunk that is
+missing or damaged makes the reference chunk read as missing, so the usual repair applies. Chunks
+are zstd-compressed by ``cachedb``. Together these keep the cache near the size of the output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,8 @@ from humc.cachedb import CacheDB, repair_index
 MAIN = "main"
 NOTES = "notes"            # per-chunk counters of a chunk-wise node, one stream beside its records
 LLM_FOLDER = "llm"         # <cache>/llm: the LLM response cache
+REFS = "refs"              # a reference chunk's key (see the module docstring)
+Origin = tuple[str, str, int, int]  # where a stored record lives: (node fp, stream, chunk, position)
 
 
 class LostChunk(KeyError):
@@ -53,8 +63,9 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.cache = CacheDB(path)
+        self.cache = CacheDB(path, compress=True)  # record chunks: zstd, ~10× smaller
         self.moved_aside: list[Path] = [p for p in [self.cache.moved_aside] if p is not None]
+        self._resolved: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}  # last chunk read, per stream
         llm = path / LLM_FOLDER
         if llm.is_dir():  # opened later by the LLM steps (maybe in other processes): repair it here, once
             moved = repair_index(llm)
@@ -76,11 +87,49 @@ class Store:
         self.cache.set(meta_key(fp), meta)
 
     def chunk(self, fp: str, i: int, stream: str = MAIN) -> list[dict[str, Any]] | None:
+        """Chunk i of a stream (a reference chunk resolved), or None when it or what it refers to is missing."""
+        memo = self._resolved.get((fp, stream))
+        if memo is not None and memo[0] == i:
+            return memo[1]
         value = self.cache.get(chunk_key(fp, stream, i))
+        if isinstance(value, dict) and REFS in value:
+            records = self._resolve(value)
+            if records is not None:
+                self._resolved[(fp, stream)] = (i, records)
+            return records
         return value if isinstance(value, list) else None
 
+    def _resolve(self, view: dict[str, Any]) -> list[dict[str, Any]] | None:
+        out: list[dict[str, Any]] = []
+        for src_fp, src_stream, j, runs in view[REFS]:
+            src = self.chunk(src_fp, j, src_stream)
+            if src is None:
+                return None
+            for start, stop in runs:
+                if stop > len(src):
+                    return None
+                out += src[start:stop]
+        if view.get("strip"):
+            out = strip_private(out)
+        if view.get("set"):
+            out = [{**r, **view["set"]} for r in out]
+        return out
+
     def put_chunk(self, fp: str, i: int, records: list[dict[str, Any]], stream: str = MAIN) -> None:
+        self._resolved.pop((fp, stream), None)
         self.cache.set(chunk_key(fp, stream, i), records)
+
+    def put_refs(self, fp: str, i: int, refs: list[list[Any]], stream: str = MAIN, *, strip: bool = False,
+                 fields: dict[str, Any] | None = None) -> None:
+        """Store chunk i as references to records of earlier chunks (``RefWriter`` builds ``refs``)."""
+        self._resolved.pop((fp, stream), None)
+        self.cache.set(chunk_key(fp, stream, i), {REFS: refs, "strip": strip, "set": fields or {}})
+
+    def origins(self, fp: str, stream: str = MAIN) -> Iterator[tuple[Origin, dict[str, Any]]]:
+        """``records`` with where each one is stored, for a node that passes records through."""
+        for i, chunk in enumerate(self.read(fp, stream)):
+            for p, record in enumerate(chunk):
+                yield (fp, stream, i, p), record
 
     def read(self, fp: str, stream: str = MAIN) -> Iterator[list[dict[str, Any]]]:
         meta = self.meta(fp)
@@ -97,6 +146,7 @@ class Store:
             yield from chunk
 
     def invalidate(self, fp: str) -> None:
+        self._resolved = {k: v for k, v in self._resolved.items() if k[0] != fp}
         self.cache.delete(meta_key(fp))
 
 
@@ -120,3 +170,78 @@ class ChunkWriter:
             self.store.put_chunk(self.fp, self.chunks, self.buffer, self.stream)
             self.chunks += 1
             self.buffer = []
+
+
+KEPT_PRIVATE = frozenset({"_kind"})
+"""``_``-prefixed keys that outlive the check: ``_kind`` (basic / compound) feeds the card's realised mixture."""
+
+
+def is_private(key: str) -> bool:
+    return key.startswith("_") and key not in KEPT_PRIVATE
+
+
+def strip_private(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ``records`` without their private keys (the keys are looked at once per record shape)."""
+    out, shape, private = [], None, []
+    for record in records:
+        if record.keys() != shape:
+            shape, private = record.keys(), [k for k in record if is_private(k)]
+        copy = record.copy()
+        for k in private:
+            del copy[k]
+        out.append(copy)
+    return out
+
+
+class RefWriter:
+    """``ChunkWriter`` for records passed through: stores where they are (``Origin``), not the records;
+    ``strip`` and ``fields`` are applied when the chunks are read."""
+
+    def __init__(self, store: Store, fp: str, size: int, stream: str = MAIN, *, strip: bool = False,
+                 fields: dict[str, Any] | None = None) -> None:
+        self.store, self.fp, self.size, self.stream = store, fp, size, stream
+        self.strip, self.fields = strip, fields
+        self.refs: list[list[Any]] = []
+        self.pending = 0
+        self.chunks = 0
+        self.count = 0
+
+    def add(self, origin: Origin) -> None:
+        add_ref(self.refs, origin)
+        self.pending += 1
+        self.count += 1
+        if self.pending >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.put_refs(self.fp, self.chunks, self.refs, self.stream, strip=self.strip, fields=self.fields)
+            self.chunks += 1
+            self.refs, self.pending = [], 0
+
+
+def add_ref(refs: list[list[Any]], origin: Origin) -> None:
+    """Append one record's origin to ``refs``, extending the last run when it continues it."""
+    fp, stream, i, p = origin
+    if refs and refs[-1][:3] == [fp, stream, i]:
+        runs = refs[-1][3]
+        if runs[-1][1] == p:
+            runs[-1][1] = p + 1
+        else:
+            runs.append([p, p + 1])
+    else:
+        refs.append([fp, stream, i, [[p, p + 1]]])
+
+
+def subset_refs(fp: str, i: int, chunk: Sequence[dict[str, Any]], out: Sequence[dict[str, Any]],
+                stream: str = MAIN) -> list[list[Any]] | None:
+    """References for ``out`` when every record of it *is* a record of input chunk i of ``fp`` (a filter's
+    output), else None (the records are new: store them)."""
+    where = {id(r): p for p, r in enumerate(chunk)}
+    refs: list[list[Any]] = []
+    for record in out:
+        p = where.get(id(record))
+        if p is None:
+            return None
+        add_ref(refs, (fp, stream, i, p))
+    return refs

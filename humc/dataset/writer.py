@@ -65,6 +65,20 @@ LIST_COLUMNS = ("labels", "guidelines", "rules")
 
 
 @functools.lru_cache(maxsize=1)
+def preload() -> None:
+    """Import what writing needs (pyarrow.parquet, the pandas shim pyarrow loads on its first ``from_pylist``, the
+    Hub's card classes: 1–2 s on a slow machine) ahead of time; the build calls it in a background thread while
+    it waits for an LLM, so the write starts at once."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet  # noqa: F401
+        from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
+
+        pa.Table.from_pylist([], schema=parquet_schema())
+    except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
+        pass
+
+
 def parquet_schema() -> Any:
     """The Parquet schema of every shard (pyarrow is imported here, on the write path only)."""
     import pyarrow as pa

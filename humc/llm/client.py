@@ -14,6 +14,13 @@ Design points:
 * **Concurrency** — at most ``ModelConfig.concurrency`` HTTP requests in flight
   (``asyncio.Semaphore``); cache lookups and backoff sleeps do not hold a slot.
   Identical requests in flight at the same time are coalesced into one.
+* **Transport** — ``transport.py``: a lean asyncio HTTP/1.1 keep-alive client by default (the
+  openai/httpx stack costs ~10× its CPU a request, which capped throughput at 64+ slots), the
+  openai client when a proxy applies or ``HUMC_LLM_TRANSPORT=openai``.
+* **Sessions** — ``start()`` runs every batch on one background event loop with one connection
+  pool until ``close()``; ``submit`` queues a batch without waiting, so a build keeps the slots
+  full across chunk boundaries. Counters of one batch go to its own ``LLMStats`` (``batch_stats``,
+  a context variable), so overlapping batches still report exact per-chunk notes.
 * **Secrets** — the key is read from the environment when the client starts and redacted from
   every error message built here; ``api_key_env`` must be a variable name that does not look like
   a key (``api_key_env_problem``), and messages about it never quote it.
@@ -29,6 +36,8 @@ Design points:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import email.utils
 import hashlib
 import json
@@ -36,6 +45,7 @@ import math
 import os
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -56,6 +66,15 @@ from humc.llm.structured import (
     probe_answer_ok,
     probe_key,
     response_format,
+)
+from humc.llm.transport import (
+    Transport,
+    TransportBadBody,
+    TransportConnectError,
+    TransportStatus,
+    TransportTimeout,
+    open_transport,
+    wanted,
 )
 
 CACHE_VERSION = "llm-v1"
@@ -300,17 +319,6 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _server_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-    return str(getattr(exc, "message", "") or exc)
-
-
 def _safe_url(url: str) -> str:
     """A base URL fit for a message: user:password@ and the query string removed."""
     url = re.sub(r"//[^/@]*@", "//", url)
@@ -366,45 +374,86 @@ class LLMClient:
                  rng: random.Random | None = None) -> None:
         self.config = model_config
         self.cache = cache
-        self.stats = LLMStats()
+        self._stats = LLMStats()
         self._rng = rng or random.Random()
-        self._client: Any = None
+        self._client: Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sem: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future[LLMResponse]] = {}
         self._fatal: LLMError | None = None   # 401/403/404: no point sending anything else
-        import openai  # noqa: F401  (imported here, not at module import: recipes without
-        #                LLM steps never pay for it, and a batch's timing never includes it)
+        self._session: _Session | None = None  # a background event loop serving every batch (``start``)
+        self.transports_opened = 0             # transports (connection pools) opened: one a session
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None  # cache writes, off the event loop
+        self._queued: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []  # answers waiting to be written
+        self._writing = False
 
     # -- plumbing ----------------------------------------------------------------
 
+    @property
+    def stats(self) -> LLMStats:
+        """The counters of the batch running in this context (``batch_stats``), else the client's own."""
+        return _BATCH_STATS.get() or self._stats
+
+    @stats.setter
+    def stats(self, value: LLMStats) -> None:
+        self._stats = value
+
     def _ensure(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            import openai
-
+        if self._loop is not loop or self._client is None:
             self._loop = loop
             self._sem = asyncio.Semaphore(self.config.concurrency)
             self._inflight = {}
-            self._client = openai.AsyncOpenAI(base_url=self.config.base_url,
-                                              api_key=self.config.api_key(), max_retries=0,
-                                              timeout=self.config.timeout)
+            self._client = open_transport(self.config.base_url, self.config.api_key(), self.config.timeout)
+            self.transports_opened += 1
+
+    @property
+    def transport(self) -> str:
+        """The transport this client sends through (``transport.wanted``): ``lean`` or ``openai``."""
+        return self._client.name if self._client is not None else wanted(self.config.base_url)
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            await self._client.aclose()
         self._client = None
         self._loop = None
+        if self._writer is not None:  # every answer is on disk before this returns
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    # -- session: one event loop, one connection pool, for every batch ------------------
+
+    def start(self) -> None:
+        """Serve every later batch from one background event loop and one connection pool, until
+        ``close``: a build's chunks then share the client's slots instead of each opening (and
+        draining) its own, and ``submit`` may queue the next chunk while one is in flight."""
+        if self._session is None:
+            self._session = _Session()
+
+    def close(self) -> None:
+        """End the session (its connections closed); the client still works, batch by batch."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.run(self.aclose())
+            session.stop()
+
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Run ``coro`` on the session's loop (``start`` first); its future, at once."""
+        if self._session is None:
+            raise RuntimeError("LLMClient.submit needs a session: call start() first")
+        return self._session.submit(coro)
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coro`` to the end from synchronous code: on the session's loop when there is one."""
+        if self._session is not None:
+            return self._session.run(coro)
+        return asyncio.run(coro)
 
     def _cache_get(self, key: str) -> dict[str, Any] | None:
         if self.cache is None:
             return None
         value = self.cache.get(f"{CACHE_VERSION}:{key}")
         return value if isinstance(value, dict) and isinstance(value.get("text"), str) else None
-
-    def _cache_set(self, key: str, value: dict[str, Any]) -> None:
-        if self.cache is not None:
-            self.cache.set(f"{CACHE_VERSION}:{key}", value)
 
     # -- one call ------------------------------------------------------------------
 
@@ -448,15 +497,11 @@ class LLMClient:
         cfg = self.config
         params = merged_params(cfg, req)
         # The request body is sent as is (OpenAI names; vLLM extras such as top_k or
-        # min_p pass through). client.post() with cast_to=ChatCompletion is the openai
-        # client's generic call: same transport, auth, errors and response parsing as
-        # chat.completions.create, without its per-call TypedDict transform (~1 ms of
-        # CPU a request, which caps throughput at high concurrency).
+        # min_p pass through), through ``transport.py`` (lean asyncio HTTP by default).
         body: dict[str, Any] = {"model": cfg.model, "messages": req.messages}
         body.update((k, v) for k, v in params.items() if k != "timeout")
         if req.response_format is not None:
             body["response_format"] = req.response_format
-        from openai.types.chat import ChatCompletion
         attempt = 0
         while True:
             try:
@@ -465,8 +510,8 @@ class LLMClient:
                     if self._fatal is not None:
                         raise self._fatal
                     self.stats.requests_sent += 1
-                    completion = await self._client.post(
-                        "/chat/completions", body=body, cast_to=ChatCompletion)
+                    assert self._client is not None
+                    completion = await self._client.post(body)
                 problem = completion_problem(completion)
                 if problem:
                     raise _Retryable("bad_response", None, f"unusable completion: {problem}")
@@ -494,9 +539,57 @@ class LLMClient:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            return self._accept(key, completion, body)
+            response, entry = self._accept(key, completion, body)
+            await self._cache_write(key, entry)
+            return response
 
-    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> LLMResponse:
+    async def _cache_write(self, key: str, entry: dict[str, Any]) -> None:
+        """Store an answer before handing it out, off the event loop and in groups: answers arriving while
+        one group is being written go together in the next, in one transaction (one writer thread a client).
+        A slow disk then delays answers, never the requests in flight."""
+        if self.cache is None:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queued.append((key, entry, done))
+        if not self._writing:
+            self._writing = True
+            loop.create_task(self._write_groups())
+        await done
+
+    async def _write_groups(self) -> None:
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="humc-llm-cache")
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queued:
+                group, self._queued = self._queued, []
+                items = [(f"{CACHE_VERSION}:{key}", entry) for key, entry, _ in group]
+                try:
+                    await loop.run_in_executor(self._writer, self._store_group, items)
+                except BaseException as exc:
+                    for _, _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for _, _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writing = False
+
+    def _store_group(self, items: list[tuple[str, Any]]) -> None:
+        set_many = getattr(self.cache, "set_many", None)
+        if set_many is not None:
+            set_many(items)
+        else:  # a plain diskcache (tests, benches)
+            assert self.cache is not None
+            for key, value in items:
+                self.cache.set(key, value)
+
+    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> tuple[LLMResponse, dict[str, Any]]:
         choice = completion.choices[0]
         text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
@@ -508,24 +601,22 @@ class LLMClient:
         self.stats.completion_tokens += usage["completion_tokens"]
         served = served_by(completion, body)
         self.stats.count_served(served)
-        self._cache_set(key, {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()})
-        return LLMResponse(text, usage, False, finish, key, served=served)
+        entry = {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()}
+        return LLMResponse(text, usage, False, finish, key, served=served), entry
 
     def _classify(self, exc: Exception) -> _Retryable:
         """Retryable failure -> _Retryable; anything else -> LLMError raised here."""
-        import openai
-
         cfg = self.config
         key = cfg.api_key()  # only to redact it from every message built here
         where = f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)})"
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, TransportTimeout):
             return _Retryable("timeout", None, f"request timed out after {cfg.timeout:g}s")
-        if isinstance(exc, openai.APIConnectionError):
-            return _Retryable("connection", None, f"cannot connect: {_redact(str(exc.__cause__ or exc), key)}")
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            msg = _redact(_server_message(exc), key)
-            headers = getattr(exc.response, "headers", None)
+        if isinstance(exc, TransportConnectError):
+            return _Retryable("connection", None, f"cannot connect: {_redact(str(exc), key)}")
+        if isinstance(exc, TransportStatus):
+            status = exc.status
+            msg = _redact(exc.message, key)
+            headers = exc.headers
             if status == 429:
                 return _Retryable("rate_limited", _retry_after(headers), f"HTTP 429: {msg}")
             if status >= 500 or status == 408:
@@ -535,7 +626,7 @@ class LLMClient:
                 self._fatal = self._fatal_error(status, where, msg)
                 raise self._fatal from None
             raise RequestRejected(f"{where}: request rejected (HTTP {status}): {msg}") from None
-        if isinstance(exc, openai.APIResponseValidationError):
+        if isinstance(exc, TransportBadBody):
             self.stats.failures["bad_response"] += 1
             raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: "
                            f"{_redact(str(exc), key)}") from None
@@ -571,7 +662,7 @@ class LLMClient:
             return str(stored["form"])
         offline = last["form"] if isinstance(last, dict) and last.get("form") in RESOLVED else None
         try:
-            form, rejected = asyncio.run(self._probe_all(connect_retries=0 if offline else cfg.max_retries))
+            form, rejected = self._run(self._probe_all(connect_retries=0 if offline else cfg.max_retries))
         except _Unreachable as exc:
             if offline is None:
                 raise exc.error from None
@@ -598,15 +689,13 @@ class LLMClient:
                     return form, rejected
                 rejected[form] = reason
         finally:
-            await self.aclose()
+            if self._session is None:
+                await self.aclose()
         return ("off" if self.config.structured_output == "auto" else None), rejected
 
     async def _probe(self, form: str, connect_retries: int) -> str | None:
         """Why the server does not take ``form`` (None when it answers the probe as asked); endpoint-wide
         failures (auth, unknown model, retries exhausted) raise LLMError."""
-        import openai
-        from openai.types.chat import ChatCompletion
-
         cfg = self.config
         body: dict[str, Any] = {"model": cfg.model, "messages": [{"role": "user", "content": PROBE_PROMPT}],
                                 "max_tokens": 16, "temperature": 0}
@@ -617,10 +706,11 @@ class LLMClient:
             try:
                 assert self._sem is not None
                 async with self._sem:
-                    completion = await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
-            except openai.APIStatusError as exc:
-                if exc.status_code in REJECTED_STATUSES and (exc.status_code < 500 or attempt):  # a 5xx: once more
-                    return f"HTTP {exc.status_code}: {_redact(_server_message(exc), cfg.api_key())[:300]}"
+                    assert self._client is not None
+                    completion = await self._client.post(body)
+            except TransportStatus as exc:
+                if exc.status in REJECTED_STATUSES and (exc.status < 500 or attempt):  # a 5xx: once more
+                    return f"HTTP {exc.status}: {_redact(exc.message, cfg.api_key())[:300]}"
                 try:
                     retry = self._classify(exc)
                 except RequestRejected as rej:
@@ -629,7 +719,7 @@ class LLMClient:
                     raise LLMError(f"model '{cfg.name}': probing structured outputs: {retry.detail}") from None
                 await asyncio.sleep(max(retry.retry_after or 0.0, cfg.backoff_base * 2 ** attempt))
                 continue
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            except (TransportConnectError, TransportTimeout) as exc:
                 retry = self._classify(exc)
                 if attempt >= connect_retries:
                     raise _Unreachable(LLMError(f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): "
@@ -680,16 +770,30 @@ class LLMClient:
     # -- batches ---------------------------------------------------------------------------
 
     async def _gather(self, coros: list[Coroutine[Any, Any, _T]]) -> list[_T]:
-        tasks = [asyncio.ensure_future(c) for c in coros]
         try:
-            return await asyncio.gather(*tasks)
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+            return await gather_all(coros)
         finally:
-            await self.aclose()
+            if self._session is None:
+                await self.aclose()
+
+    async def outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
+                       validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
+        """``run_outcomes`` from async code (e.g. a batch ``submit``ted to the session)."""
+        return await gather_all([self._outcome(r, json_mode, validate, attempts) for r in requests])
+
+    async def _outcome(self, req: LLMRequest, json_mode: bool, validate: Validator | None, attempts: int) -> Outcome:
+        try:
+            if json_mode:
+                value = await self.complete_json(req, validate, attempts)
+                return Outcome(value, None if value is not None else "invalid output")
+            res = await self.complete(req)
+        except RequestRejected as exc:
+            status = re.search(r"HTTP (\d+)", exc.message)
+            return Outcome(None, f"request rejected (HTTP {status.group(1)})" if status else "unusable completion")
+        if res.finish_reason == "length":
+            return Outcome(None, "truncated answer (max_tokens reached)")
+        text = (res.text or "").strip()
+        return Outcome(text or None, None if text else "empty answer")
 
     def run_outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
                      validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
@@ -697,21 +801,7 @@ class LLMClient:
         none. A request the server rejects on its own (HTTP 400, a malformed completion) or whose
         answer stays invalid is a per-record outcome; endpoint-wide failures (auth, retries
         exhausted) still raise LLMError and stop the batch — finished calls are cached."""
-        async def one(req: LLMRequest) -> Outcome:
-            try:
-                if json_mode:
-                    value = await self.complete_json(req, validate, attempts)
-                    return Outcome(value, None if value is not None else "invalid output")
-                res = await self.complete(req)
-            except RequestRejected as exc:
-                status = re.search(r"HTTP (\d+)", exc.message)
-                return Outcome(None, f"request rejected (HTTP {status.group(1)})" if status else "unusable completion")
-            if res.finish_reason == "length":
-                return Outcome(None, "truncated answer (max_tokens reached)")
-            text = (res.text or "").strip()
-            return Outcome(text or None, None if text else "empty answer")
-
-        return asyncio.run(self._gather([one(r) for r in requests]))
+        return self._run(self._gather([self._outcome(r, json_mode, validate, attempts) for r in requests]))
 
     def run_batch(self, requests: Sequence[LLMRequest], *,
                   return_exceptions: bool = False) -> list[LLMResponse]:
@@ -729,12 +819,62 @@ class LLMClient:
                     raise
                 return LLMResponse(None, key=cache_key(self.config, req), error=exc.message)
 
-        return asyncio.run(self._gather([one(r) for r in requests]))
+        return self._run(self._gather([one(r) for r in requests]))
 
     def run_json_batch(self, requests: Sequence[LLMRequest], validate: Validator | None = None,
                        attempts: int = 3) -> list[Any | None]:
         """``complete_json`` over a batch (sync), in order; None where output stayed invalid."""
-        return asyncio.run(self._gather([self.complete_json(r, validate, attempts) for r in requests]))
+        return self._run(self._gather([self.complete_json(r, validate, attempts) for r in requests]))
+
+
+async def gather_all(coros: Sequence[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """All results in order; the first exception cancels the rest (and waits for them) and is raised."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+_BATCH_STATS: contextvars.ContextVar[LLMStats | None] = contextvars.ContextVar("humc_llm_batch_stats", default=None)
+
+
+async def batch_stats(stats: LLMStats, coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` with every counter of the client calls it makes going to ``stats`` (not the client's)."""
+    _BATCH_STATS.set(stats)  # this task's own context: the tasks it starts inherit it, no other batch sees it
+    return await coro
+
+
+class _Session:
+    """A daemon thread running one event loop for a client's batches."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="humc-llm", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # Ctrl-C in the waiting thread: stop the batch's tasks too
+            raise
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 def iter_cache_keys(cache: Any) -> Iterable[str]:
