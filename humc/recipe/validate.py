@@ -91,6 +91,13 @@ def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
     return Validator(path, root, lib).recipe()
 
 
+def refuse_nul(text: str, span: Span | None, what: str) -> None:
+    """Paths reach the operating system, which cannot take a NUL character (``"\\0"`` in YAML)."""
+    if "\0" in text:
+        raise RecipeError(f"{what} holds a NUL character", span, code="E0008",
+                          expected="a file or folder path without \\0 (no file system allows it)")
+
+
 class Validator:
     def __init__(self, path: Path, root: Node, lib: Stdlib | None) -> None:
         self.path = path
@@ -155,7 +162,7 @@ class Validator:
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
-                      cache_dir=self._folder(cache), models=self.models,
+                      cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
                       ablations=ablations,
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
@@ -180,6 +187,7 @@ class Validator:
     def _paths(self, node: Node | None, what: str) -> list[Path]:
         paths = []
         for text, item in string_list(node, what):
+            refuse_nul(text, item.span, f"{what} path")
             p = (self.base / text).resolve()
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
@@ -283,6 +291,7 @@ class Validator:
         if node.get("path") is not None or node.get("options") is not None:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
+        refuse_nul(spec["name"], ds_node.span, f"'dataset' of {what}")
         local = (self.base / spec["name"]).resolve()
         path = local if local.is_dir() else None
         if path is not None:
@@ -581,8 +590,9 @@ class Validator:
 
     # ------------------------------------------------------------ output / publish
 
-    def _folder(self, text: str) -> Path:
+    def _folder(self, text: str, node: Node | None = None) -> Path:
         """A folder named in the recipe, absolute: a relative one resolves against the recipe's folder (not the CWD)."""
+        refuse_nul(text, node.span if node is not None else None, "a folder")
         return Path(os.path.abspath(self.base / text))
 
     def _output(self, node: Node | None, name_node: Node) -> Output:
@@ -616,7 +626,7 @@ class Validator:
         dir_node = node.get("dir")
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
         seed = opt(node, "seed", "integer", what, 0)
-        return Output(self._folder(out_dir) / name, splits, self._positive(node, "shard_rows", what, 10_000),
+        return Output(self._folder(out_dir, node.get("dir")) / name, splits, self._positive(node, "shard_rows", what, 10_000),
                       opt(node, "dedup", "boolean", what, True), seed,
                       self._decontaminate(node.get("decontaminate")), dir_origin=origin,
                       strict=opt(node, "strict", "boolean", what, False),
