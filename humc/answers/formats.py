@@ -344,15 +344,18 @@ def _dump(value: Any, s: Mapping[str, Any], one_line: bool = False) -> str:
                       separators=(",", ":") if compact else None)
 
 
-def _render_json(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
-    keys, single = _keys(table, s), len(table.fields) == 1
+def _plain_value(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> Any:
+    """The answer as JSON-like data: one object (or None), a list of values (one column), or a list of objects."""
+    keys = _keys(table, s)
     if table.cardinality == "one":
-        value: Any = _obj(table.rows[0], keys, _key_order(len(keys), s, rng)) if table.rows else None
-    elif single:
-        value = [r[0] for r in table.rows]
-    else:
-        value = [_obj(r, keys, _key_order(len(keys), s, rng)) for r in table.rows]
-    return _dump(value, s)
+        return _obj(table.rows[0], keys, _key_order(len(keys), s, rng)) if table.rows else None
+    if len(table.fields) == 1:
+        return [r[0] for r in table.rows]
+    return [_obj(r, keys, _key_order(len(keys), s, rng)) for r in table.rows]
+
+
+def _render_json(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    return _dump(_plain_value(table, s, rng), s)
 
 
 def _loads(text: str) -> Any:
@@ -627,14 +630,7 @@ _YamlDumper.add_representer(str, _yaml_str)
 
 
 def _render_yaml(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
-    keys, single = _keys(table, s), len(table.fields) == 1
-    if table.cardinality == "one":
-        value: Any = _obj(table.rows[0], keys, _key_order(len(keys), s, rng)) if table.rows else None
-    elif single:
-        value = [r[0] for r in table.rows]
-    else:
-        value = [_obj(r, keys, _key_order(len(keys), s, rng)) for r in table.rows]
-    text = yaml.dump(value, Dumper=_YamlDumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
+    text = yaml.dump(_plain_value(table, s, rng), Dumper=_YamlDumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
                      width=1 << 30)
     return str(text).removesuffix("\n...\n").rstrip("\n")
 

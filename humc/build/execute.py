@@ -278,10 +278,13 @@ class Executor:
 
     def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
                    total: int | None = None) -> dict[str, Any]:
-        writer = ChunkWriter(self.store, node.fingerprint, CHUNK_SIZE)
+        return self._write_all(node, stat, ChunkWriter(self.store, node.fingerprint, CHUNK_SIZE), records, total)
+
+    def _write_all(self, node: PlanNode, stat: NodeStats, writer: ChunkWriter | RefWriter, items: Iterator[Any],
+                   total: int | None) -> dict[str, Any]:
         with self.progress.task(node.id, total=total) as advance:
-            for record in records:
-                writer.add(record)
+            for item in items:
+                writer.add(item)
                 advance(1)
         writer.flush()
         stat.records_out = writer.count
@@ -325,14 +328,7 @@ class Executor:
 
     def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Origin], total: int | None = None) -> dict[str, Any]:
         """``stream_out`` for records passed through unchanged: stores references, not copies."""
-        writer = RefWriter(self.store, node.fingerprint, CHUNK_SIZE)
-        with self.progress.task(node.id, total=total) as advance:
-            for origin in origins:
-                writer.add(origin)
-                advance(1)
-        writer.flush()
-        stat.records_out = writer.count
-        return {"chunks": {MAIN: writer.chunks}}
+        return self._write_all(node, stat, RefWriter(self.store, node.fingerprint, CHUNK_SIZE), origins, total)
 
 
 # ---------------------------------------------------------------- runners
