@@ -66,6 +66,17 @@ class Template:
 
 
 @dataclass(frozen=True)
+class LabelExamples:
+    """Examples of one label: texts that are it, and look-alikes that are not (with what they are instead, or "")."""
+
+    positive: tuple[str, ...] = ()
+    negative: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.positive or self.negative)
+
+
+@dataclass(frozen=True)
 class Guideline:
     id: str
     title: str
@@ -74,6 +85,7 @@ class Guideline:
     language: str
     tasks: tuple[str, ...]
     digest: str
+    examples: tuple[tuple[str, LabelExamples], ...] = ()   # label -> examples (Hum: explanations with examples)
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,8 @@ class SynthSpec:
     guidelines: bool = False   # draft definitions for labels that no guideline defines
     rules: int = 0             # preference-rule proposals
     seed: int = 0
+    hard_negatives: bool = False   # propose confusable labels for each label of the entry
+    examples: int = 0          # positive and negative examples to propose per label
 
 
 @dataclass(frozen=True)

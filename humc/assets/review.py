@@ -17,7 +17,18 @@ import yaml
 from humc.build.compiler import load_recipe
 from humc.errors import HumcError
 from humc.ir import Recipe, TaskEntry
-from humc.recipe.lockfile import KINDS, Lockfile, LockItem, human_assets, load_lock, lock_path_for, recipe_path_for, rule_names, save_lock
+from humc.recipe.lockfile import (
+    KINDS,
+    Lockfile,
+    LockItem,
+    examples_dict,
+    human_assets,
+    load_lock,
+    lock_path_for,
+    recipe_path_for,
+    rule_names,
+    save_lock,
+)
 from humc.recipe.rules import rule_problem
 from humc.templating import syntax_problem
 
@@ -118,6 +129,13 @@ def _show(item: LockItem, ctx: ReviewContext, index: int, total: int, term: Term
             echo(_indent(item.text))
         for label, text in item.labels.items():
             echo(f"    {label}: {text}")
+    elif item.kind == "hard_negatives":
+        for label, others in item.hard_negatives.items():
+            echo(f"    {label} is confused with: {', '.join(others)}")
+    elif item.kind == "examples":
+        for label, ex in item.examples.items():
+            echo(f"    {label}: " + ", ".join(f'"{t}"' for t in ex.positive)
+                 + (("  not: " + ", ".join(f'"{t}"' for t, _ in ex.negative)) if ex.negative else ""))
     else:
         echo(f"    sentence: {item.text}")
         if item.when:
@@ -142,6 +160,14 @@ def edit_text(item: LockItem) -> str:
         body["labels"] = dict(item.labels)
         return "# Edit the label definitions (YAML). Lines starting with # are ignored.\n" + \
             yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100)
+    if item.kind == "hard_negatives":
+        return ("# Edit the confusable labels (YAML): label -> [labels shown with it]. Lines starting with # are ignored.\n"
+                + yaml.safe_dump({"hard_negatives": item.hard_negatives}, allow_unicode=True, sort_keys=False, width=100))
+    if item.kind == "examples":
+        return ("# Edit the examples (YAML): per label, texts that are it (positive) and look-alikes that are not\n"
+                "# (negative: a text, or {text: ..., label: what it is}). Lines starting with # are ignored.\n"
+                + yaml.safe_dump({"examples": {k: examples_dict(ex) for k, ex in item.examples.items()}},
+                                 allow_unicode=True, sort_keys=False, width=100))
     body = {"text": item.text, "when": item.when or "", "then": item.then or ""}
     return ("# Edit the rule (YAML): the sentence shown to the model, an optional condition,\n"
             "# and answer operations joined by ' | '. Lines starting with # are ignored.\n"
@@ -185,6 +211,8 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
         if not labels and not text.strip():
             raise HumcError("a guideline needs `labels:` or `text:`", code="E0006")
         return replace(item, labels={str(k): v.strip() for k, v in labels.items()}, text=text.strip(), edited=True)
+    if item.kind in ("hard_negatives", "examples"):
+        return _edit_label_item(item, data, entry)
     sentence, then, when = data.get("text"), data.get("then"), data.get("when") or None
     if entry is not None:
         reason = check_rule(entry, sentence, then, when, rule_names(entry, ctx.constants))
@@ -193,6 +221,38 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
     if reason is not None or not isinstance(sentence, str) or not isinstance(then, str):
         raise HumcError(f"the edited rule is invalid: {reason or 'text and then must be strings'}")
     return replace(item, text=sentence.strip(), then=then.strip(), when=when.strip() if when else None, edited=True)
+
+
+def _edit_label_item(item: LockItem, data: dict[str, Any], entry: TaskEntry | None) -> LockItem:
+    """An edited hard-negative map or examples item, checked as `humc synth` checks a proposal (against the
+    entry's labels when the recipe is known) and as the lockfile loader does."""
+    from dataclasses import replace
+
+    from humc.assets.synth import check_examples, check_hard_negatives
+
+    labels = list(entry.schema.labels or ()) if entry is not None and entry.schema is not None else None
+    value = data.get(item.kind)
+    if not isinstance(value, dict) or not value:
+        raise HumcError(f"the edit needs a non-empty `{item.kind}:` mapping", code="E0008")
+    if item.kind == "hard_negatives":
+        kept, bad = check_hard_negatives(value, labels if labels is not None else
+                                         sorted({str(k) for k in value} | {str(o) for v in value.values()
+                                                                           if isinstance(v, list) for o in v}))
+        if bad or not kept:
+            raise HumcError("the edited hard negatives are invalid: " + ("; ".join(bad) or "every list is empty"),
+                            code="E0008")
+        return replace(item, hard_negatives=kept, edited=True)
+    plain = {k: {"positive": v.get("positive") or [],
+                 "negative": [n.get("text") if isinstance(n, dict) else n for n in v.get("negative") or []]}
+             if isinstance(v, dict) else v for k, v in value.items()}
+    kept_ex, bad = check_examples(plain, labels if labels is not None else [str(k) for k in value])
+    if bad or not kept_ex:
+        raise HumcError("the edited examples are invalid: " + ("; ".join(bad) or "no example"), code="E0008")
+    for label, ex in kept_ex.items():  # keep what a negative is instead, when the edit says it
+        said = {n["text"]: str(n.get("label") or "") for n in value[label].get("negative") or []
+                if isinstance(n, dict) and isinstance(n.get("text"), str)}
+        kept_ex[label] = replace(ex, negative=tuple((t, said.get(t, "")) for t, _ in ex.negative))
+    return replace(item, examples=kept_ex, edited=True)
 
 
 # ----------------------------------------------------------------------------- the loop

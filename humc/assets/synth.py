@@ -10,7 +10,12 @@ Three kinds of proposal, each validated before it reaches a person:
 * **guideline drafts** — definitions for labels of the entry's fixed label set that no
   guideline defines, seeded with the human-written definitions of the other labels;
 * **preference rules** — a sentence plus `then` answer operations (and an optional
-  `when` condition), compiled exactly as a recipe's rules are.
+  `when` condition), compiled exactly as a recipe's rules are;
+* **hard negatives** — for each label of the entry's fixed label set, the labels a model would confuse it with
+  (the JSON Schema makes each value an array of enums of the entry's *other* labels); accepted maps merge into
+  `schema.hard_negatives`, the recipe's own entries first;
+* **label examples** — per label, texts that are it and look-alikes that are not (Hum's guidelines: explanations
+  with positive and negative examples); accepted examples are shown with the label's definition.
 
 Proposals are merged into the recipe's lockfile as ``proposed``; items already there
 (reviewed or not) are kept untouched. All LLM calls go through the disk cache, so a
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.errors import HumcError, RecipeError, RequestRejected
-from humc.ir import AnswerOp, Recipe, TaskEntry, Template
+from humc.ir import AnswerOp, LabelExamples, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import conforms, response_format, strict_object
 from humc.recipe.lockfile import Lockfile, LockItem, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
@@ -242,6 +247,117 @@ def guideline_request(entry: TaskEntry, missing: list[str], seeds: dict[str, str
 
 def definitions_schema(missing: list[str]) -> dict[str, Any]:
     return strict_object({label: {"type": "string", "minLength": 1} for label in missing})
+
+
+def _definitions_text(entry: TaskEntry) -> str:
+    defined = {label: text for g in entry.guidelines for label, text in g.labels}
+    return "\n".join(f"- {label}: {defined[label]}" if label in defined else f"- {label}"
+                     for label in entry.schema.labels or ()) if entry.schema is not None else ""
+
+
+def hard_negatives_schema(labels: list[str]) -> dict[str, Any]:
+    """``{"<label>": [confusable labels]}`` for every label; each item is an enum of the *other* labels, so a
+    constrained decoder can neither invent a label nor make one confusable with itself."""
+    return strict_object({label: {"type": "array", "maxItems": 3,
+                                  "items": {"type": "string", "enum": [o for o in labels if o != label]}}
+                          for label in labels})
+
+
+def hard_negatives_request(entry: TaskEntry, seed: int, form: str = "off") -> LLMRequest:
+    assert entry.schema is not None and entry.schema.labels is not None
+    labels = list(entry.schema.labels)
+    user = (
+        f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
+        f"Labels:\n{_definitions_text(entry)}\n\n"
+        "For each label, list the other labels of this set that an annotator or a model most easily confuses it "
+        "with (similar meaning, the same kind of text, one often mistaken for the other). Use only labels of the "
+        "set; an empty list when none is confusable.\n"
+        'Answer with JSON: {"<label>": ["<other label>", ...], ...} with every label as a key.')
+    return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                      {"seed": seed}, response_format(form, "hard_negatives", hard_negatives_schema(labels)))
+
+
+def check_hard_negatives(value: Any, labels: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """(label -> confusable labels kept, reasons of the parts dropped): keys and values must be labels of the entry,
+    no label confusable with itself; labels with no confusable label are left out."""
+    kept: dict[str, list[str]] = {}
+    bad: list[str] = []
+    if not isinstance(value, dict):
+        return kept, ["not a JSON object of label -> [labels]"]
+    for label, others in value.items():
+        if label not in labels:
+            bad.append(f"'{label}' is not a label of the entry")
+            continue
+        if not isinstance(others, list) or not all(isinstance(o, str) for o in others):
+            bad.append(f"label '{label}': not a list of labels")
+            continue
+        good = []
+        for other in dict.fromkeys(others):
+            if other == label:
+                bad.append(f"label '{label}' is confusable with itself")
+            elif other not in labels:
+                bad.append(f"label '{label}': '{other}' is not a label of the entry")
+            else:
+                good.append(other)
+        if good:
+            kept[label] = good
+    return {k: kept[k] for k in labels if k in kept}, bad
+
+
+def examples_schema(labels: list[str], n: int) -> dict[str, Any]:
+    texts = {"type": "array", "minItems": 1, "maxItems": n, "items": {"type": "string", "minLength": 1}}
+    return strict_object({label: strict_object({"positive": texts, "negative": texts}) for label in labels})
+
+
+def examples_request(entry: TaskEntry, n: int, seed: int, form: str = "off") -> LLMRequest:
+    assert entry.schema is not None and entry.schema.labels is not None
+    labels = list(entry.schema.labels)
+    user = (
+        f"Task: {entry.task.title or entry.task.id} — {entry.task.description.strip()}\n"
+        f"Labels:\n{_definitions_text(entry)}\n\n"
+        f"For each label, give {n} positive example(s): short texts, in {_language(entry.language)}, that ARE the "
+        f"label (e.g. an entity mention or a phrase), and {n} negative example(s): texts that look like the label "
+        "but are NOT it (e.g. they belong to another label of the set).\n"
+        'Answer with JSON: {"<label>": {"positive": ["..."], "negative": ["..."]}, ...} with every label as a key.')
+    return LLMRequest([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+                      {"seed": seed}, response_format(form, "examples", examples_schema(labels, n)))
+
+
+def check_examples(value: Any, labels: list[str]) -> tuple[dict[str, LabelExamples], list[str]]:
+    """(label -> examples kept, reasons of the parts dropped): keys are labels of the entry, examples non-empty
+    strings, and no positive example is also a negative one (it is dropped from both)."""
+    kept: dict[str, LabelExamples] = {}
+    bad: list[str] = []
+    if not isinstance(value, dict):
+        return kept, ["not a JSON object of label -> {positive, negative}"]
+    for label, ex in value.items():
+        if label not in labels:
+            bad.append(f"'{label}' is not a label of the entry")
+            continue
+        if not isinstance(ex, dict):
+            bad.append(f"label '{label}': not an object with positive and negative examples")
+            continue
+        lists: dict[str, list[str]] = {}
+        for polarity in ("positive", "negative"):
+            items = ex.get(polarity) or []
+            if not isinstance(items, list):
+                bad.append(f"label '{label}': {polarity} is not a list")
+                items = []
+            texts = []
+            for item in items:
+                if not isinstance(item, str) or not item.strip():
+                    bad.append(f"label '{label}': a {polarity} example is not a non-empty string")
+                else:
+                    texts.append(" ".join(item.split()))
+            lists[polarity] = list(dict.fromkeys(texts))
+        both = set(lists["positive"]) & set(lists["negative"])
+        if both:
+            bad.append(f"label '{label}': {', '.join(sorted(both))} is both a positive and a negative example")
+        pos = tuple(t for t in lists["positive"] if t not in both)
+        neg = tuple((t, "") for t in lists["negative"] if t not in both)
+        if pos or neg:
+            kept[label] = LabelExamples(pos, neg)
+    return {k: kept[k] for k in labels if k in kept}, bad
 
 
 WHEN_CHOICES = ("", "len(answer) == 0", "len(answer) == 1", "len(answer) > 1")
@@ -485,6 +601,64 @@ def _rules_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, names: se
                 rules_schema(entry, form))
 
 
+def _hard_negatives_job(alias: str, cfg: ModelConfig, entry: TaskEntry, seed: int, form: str) -> _Job:
+    req = hard_negatives_request(entry, seed, form)
+    asked, key = f"{alias} ({cfg.model})", cache_key(cfg, req)
+    labels = list(entry.schema.labels or ()) if entry.schema is not None else []
+
+    def parts(value: Any) -> tuple[list[LockItem], list[str]]:
+        kept, bad = check_hard_negatives(value, labels)
+        if not kept:
+            return [], bad
+        payload = json.dumps(sorted(kept.items()), ensure_ascii=False)
+        return [LockItem(id=item_id("hard_negatives", entry.id, None, payload), kind="hard_negatives", entry=entry.id,
+                         recipe_model=asked, request=key, language=entry.language, hard_negatives=kept)], bad
+
+    def validate(value: Any) -> str | None:
+        if not isinstance(value, dict) or not value:
+            return 'expected a JSON object {"<label>": ["<confusable label>", ...], ...}'
+        items, bad = parts(value)
+        return None if items else "no confusable label is valid: " + ("; ".join(bad) or "every list is empty")
+
+    return _Job(alias, "hard_negatives", entry, f"{entry.id}: hard negatives", req, validate, parts, key,
+                hard_negatives_schema(labels))
+
+
+def _examples_job(alias: str, cfg: ModelConfig, entry: TaskEntry, n: int, seed: int, form: str) -> _Job:
+    req = examples_request(entry, n, seed, form)
+    asked, key = f"{alias} ({cfg.model})", cache_key(cfg, req)
+    labels = list(entry.schema.labels or ()) if entry.schema is not None else []
+
+    def parts(value: Any) -> tuple[list[LockItem], list[str]]:
+        kept, bad = check_examples(value, labels)
+        if not kept:
+            return [], bad
+        payload = json.dumps(sorted((k, [list(ex.positive), list(ex.negative)]) for k, ex in kept.items()),
+                             ensure_ascii=False)
+        return [LockItem(id=item_id("examples", entry.id, None, payload), kind="examples", entry=entry.id,
+                         recipe_model=asked, request=key, language=entry.language, examples=kept)], bad
+
+    def validate(value: Any) -> str | None:
+        if not isinstance(value, dict) or not value:
+            return 'expected a JSON object {"<label>": {"positive": [...], "negative": [...]}, ...}'
+        items, bad = parts(value)
+        return None if items else "no example is valid: " + "; ".join(bad)
+
+    return _Job(alias, "examples", entry, f"{entry.id}: label examples", req, validate, parts, key,
+                examples_schema(labels, n))
+
+
+def _fixed_labels(entry: TaskEntry, what: str, report: SynthReport) -> bool:
+    """Whether the entry has a fixed label set to propose ``what`` for (a note says why not)."""
+    if entry.schema is None or entry.task.schema_column is None:
+        report.notes.append(f"{entry.id}: task '{entry.task.id}' has no label schema; no {what}")
+        return False
+    if entry.schema.labels is None:
+        report.notes.append(f"{entry.id}: labels are collected from the data (no `labels:`); no {what}")
+        return False
+    return True
+
+
 def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None = None) -> list[_Job]:
     """The requests to send; ``forms`` is each model alias's structured-output form (default: off)."""
     forms = forms or {}
@@ -521,6 +695,13 @@ def plan_jobs(recipe: Recipe, report: SynthReport, forms: dict[str, str] | None 
         if spec.rules > 0:
             names = rule_names(entry, recipe.constants)
             jobs.append(_rules_job(spec.model, cfg, entry, spec.rules, names, spec.seed, form))
+        if spec.hard_negatives and _fixed_labels(entry, "hard negatives", report):
+            if len(entry.schema.labels or ()) < 2 if entry.schema is not None else True:
+                report.notes.append(f"{entry.id}: a single label has nothing to be confused with; no hard negatives")
+            else:
+                jobs.append(_hard_negatives_job(spec.model, cfg, entry, spec.seed, form))
+        if spec.examples > 0 and _fixed_labels(entry, "label examples", report):
+            jobs.append(_examples_job(spec.model, cfg, entry, spec.examples, spec.seed, form))
     return jobs
 
 

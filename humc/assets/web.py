@@ -132,6 +132,15 @@ def _body_html(item: LockItem, ctx: ReviewContext) -> str:
             out += "<table>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>"
                                        for k, v in item.labels.items()) + "</table>"
         return out
+    if item.kind == "hard_negatives":
+        return ("<table><tr><th>label</th><th>confusable with (shown together in a schema)</th></tr>"
+                + "".join(f"<tr><th>{_h(k)}</th><td>{_h(', '.join(v))}</td></tr>" for k, v in item.hard_negatives.items())
+                + "</table>")
+    if item.kind == "examples":
+        return ("<table><tr><th>label</th><th>positive</th><th>negative</th></tr>"
+                + "".join(f"<tr><th>{_h(k)}</th><td>{_h(', '.join(ex.positive))}</td>"
+                          f"<td>{_h(', '.join(t + (f' ({w})' if w else '') for t, w in ex.negative))}</td></tr>"
+                          for k, ex in item.examples.items()) + "</table>")
     rows = [("sentence", item.text)] + ([("when", item.when)] if item.when else []) + [("then", item.then or "")]
     return "<table>" + "".join(f"<tr><th>{k}</th><td><code>{_h(v)}</code></td></tr>" for k, v in rows) + "</table>"
 

@@ -31,7 +31,7 @@ from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
-from humc.ir import Guideline, PreferenceRule, TaskEntry, Template, Variant
+from humc.ir import Guideline, LabelExamples, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -513,14 +513,51 @@ def batch_table(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> A
     return table.with_rows(r for r in table.rows if r[i] in allowed)
 
 
+EXAMPLE_WORDS = {"en": ("Examples: ", "Not: ", ", ", ".", "\"{}\"", " ({})"),
+                 "zh": ("例如：", "不包括：", "、", "。", "“{}”", "（{}）")}
+"""How a label's examples are said, per language: (positives, negatives, separator, full stop, quote, what it is)."""
+
+
+def describe_label(definition: str, examples: LabelExamples, language: str) -> str:
+    """A label's explanation as instructions show it (Hum's guidelines: a definition plus positive and negative
+    examples): 'names of people. Examples: "Clinton", "Mrs. Smith". Not: "Clinton Foundation" (ORG).'"""
+    pos, neg, sep, stop, quote, instead = EXAMPLE_WORDS.get(language, EXAMPLE_WORDS["en"])
+    parts = [definition.strip()] if definition.strip() else []
+    if parts and examples and not parts[0].endswith((".", "!", "?", "。", "！", "？")):
+        parts[0] += stop
+    if examples.positive:
+        parts.append(pos + sep.join(quote.format(t) for t in examples.positive) + stop)
+    if examples.negative:
+        parts.append(neg + sep.join(quote.format(t) + (instead.format(what) if what else "")
+                                    for t, what in examples.negative) + stop)
+    return ("" if language == "zh" else " ").join(parts)
+
+
+def label_definitions(guidelines: Sequence[Guideline], labels: Sequence[str], language: str) -> dict[str, str]:
+    """label -> its explanation for the labels shown: the last guideline's definition, with the examples of every
+    guideline (human-written first, then accepted lockfile examples), each example once."""
+    definitions = {label: text for g in guidelines for label, text in g.labels}
+    positive: dict[str, dict[str, None]] = {}
+    negative: dict[str, dict[tuple[str, str], None]] = {}
+    for g in guidelines:
+        for label, ex in g.examples:
+            positive.setdefault(label, {}).update(dict.fromkeys(ex.positive))
+            negative.setdefault(label, {}).update(dict.fromkeys(ex.negative))
+    out = {}
+    for label in labels:
+        ex = LabelExamples(tuple(positive.get(label, ())), tuple(negative.get(label, ())))
+        if label in definitions or ex:
+            out[label] = describe_label(definitions.get(label, ""), ex, language)
+    return out
+
+
 def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str], part: Part,
                    empty: str | None) -> dict[str, Any]:
     lang, variant = entry.language, part.variant
-    definitions = {label: text for g in part.guidelines for label, text in g.labels}
     variables: dict[str, Any] = {name: record.get(name) for name in entry.task.inputs}
     variables.update(
         labels=list(labels),
-        label_definitions={label: definitions[label] for label in labels if label in definitions},
+        label_definitions=label_definitions(part.guidelines, labels, lang),
         guidelines=[g.text for g in part.guidelines if g.text],
         rules=[r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text],
         columns=list(entry.task.columns),

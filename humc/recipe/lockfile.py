@@ -32,20 +32,20 @@ import yaml
 
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Source
-from humc.ir import Guideline, LockedAsset, PreferenceRule, TaskEntry, Template
-from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
+from humc.ir import Guideline, LabelExamples, LockedAsset, PreferenceRule, TaskEntry, Template
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_rule
-from humc.recipe.stdlib import digest
+from humc.recipe.stdlib import digest, label_value
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.templating import template_problem
 
 LOCK_VERSION = 1
-KINDS = ("template", "guideline", "rule")
+KINDS = ("template", "guideline", "rule", "hard_negatives", "examples")
 STATUSES = ("proposed", "accepted", "rejected")
 ORIGINS = ("llm", "human", "unknown")
 PROVENANCE_KEYS = ["origin", "model", "recipe_model", "system_fingerprint", "params", "date", "request"]
 ITEM_KEYS = ["id", "kind", "entry", "status", "edited", *PROVENANCE_KEYS, "base", "language", "text", "labels",
-             "when", "then"]
+             "when", "then", "hard_negatives", "examples"]
 
 # answer operations whose single argument names an answer column
 
@@ -101,6 +101,8 @@ class LockItem:
     labels: dict[str, str] = field(default_factory=dict)   # guideline drafts: label -> definition
     when: str | None = None        # rules
     then: str | None = None        # rules
+    hard_negatives: dict[str, list[str]] = field(default_factory=dict)   # label -> confusable labels
+    examples: dict[str, LabelExamples] = field(default_factory=dict)    # label -> positive / negative examples
     edited: bool = False
     nodes: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)  # located YAML, when loaded
 
@@ -122,6 +124,12 @@ class LockItem:
             s = "; ".join(f"{k}: {v}" for k, v in self.labels.items()) or self.text
         elif self.kind == "rule":
             s = f"{self.text}  [{'when ' + self.when + ' ' if self.when else ''}then {self.then}]"
+        elif self.kind == "hard_negatives":
+            s = "; ".join(f"{k} ~ {', '.join(v)}" for k, v in self.hard_negatives.items())
+        elif self.kind == "examples":
+            s = "; ".join(f"{k}: {', '.join(ex.positive)}" + (f" / not {', '.join(t for t, _ in ex.negative)}"
+                                                               if ex.negative else "")
+                          for k, ex in self.examples.items())
         else:
             s = " ".join(self.text.split())
         return s if len(s) <= width else s[: width - 1] + "…"
@@ -196,6 +204,7 @@ def _item(node: Node, what: str) -> LockItem:
         base=opt(node, "base", "string", what), language=opt(node, "language", "string", what, "en") or "en",
         text=opt(node, "text", "string", what, "") or "", labels=labels,
         when=opt(node, "when", "string", what), then=opt(node, "then", "string", what),
+        hard_negatives=_hard_negatives(node.get("hard_negatives"), what), examples=_examples(node.get("examples"), what),
         edited=bool(opt(node, "edited", "boolean", what, False)),
         nodes={"": node, **{k: v for k, v in node.value.items()}}, **_provenance(node, what))
     if kind == "template":
@@ -206,10 +215,55 @@ def _item(node: Node, what: str) -> LockItem:
     elif kind == "guideline":
         if not item.labels and not item.text.strip():
             raise RecipeError(f"{what}: a guideline item needs `labels:` or `text:`", node.span, code="E0006")
+    elif kind == "hard_negatives":
+        if not item.hard_negatives:
+            raise RecipeError(f"{what}: a hard_negatives item needs `hard_negatives:` (label -> confusable labels)",
+                              node.span, expected="hard_negatives: {PER: [ORG]}", code="E0006")
+    elif kind == "examples":
+        if not item.examples:
+            raise RecipeError(f"{what}: an examples item needs `examples:` (label -> positive / negative examples)",
+                              node.span, expected='examples: {PER: {positive: ["Clinton"], negative: ["Clinton Foundation"]}}',
+                              code="E0006")
     else:
         if not item.then:
             raise RecipeError(f"{what}: a rule item needs `then:` (answer operations)", node.span, code="E0006")
     return item
+
+
+def _hard_negatives(node: Node | None, what: str) -> dict[str, list[str]]:
+    """`hard_negatives:` of an item: label -> non-empty list of other labels."""
+    if node is None:
+        return {}
+    expect_kind(node, "mapping", what=f"'hard_negatives' in {what}")
+    out: dict[str, list[str]] = {}
+    for label, value in node.value.items():
+        items = string_list(value, f"the confusable labels of '{label}' in {what}")
+        if not items:
+            raise RecipeError(f"label '{label}' has no confusable label in {what}", value.span,
+                              expected="a non-empty list of other labels", code="E0008")
+        for text, item in items:
+            if text == label:
+                raise RecipeError(f"label '{label}' is listed as confusable with itself in {what}", item.span,
+                                  expected="other labels of the entry", code="E0008")
+        out[str(label)] = list(dict.fromkeys(text for text, _ in items))
+    return out
+
+
+def _examples(node: Node | None, what: str) -> dict[str, LabelExamples]:
+    """`examples:` of an item: label -> {positive: [...], negative: [...]} (checked like a guideline's label)."""
+    if node is None:
+        return {}
+    expect_kind(node, "mapping", what=f"'examples' in {what}")
+    out: dict[str, LabelExamples] = {}
+    for label, value in node.value.items():
+        expect_kind(value, "mapping", what=f"the examples of label '{label}' in {what}")
+        if value.get("definition") is not None:
+            raise RecipeError(f"an examples item holds no definition (label '{label}' in {what})",
+                              value.key_spans.get("definition"), expected="positive: and negative: lists",
+                              hint="definitions are guideline items", code="E0005")
+        _, examples = label_value(value, str(label), what)
+        out[str(label)] = examples
+    return out
 
 
 def _provenance(node: Node, what: str) -> dict[str, Any]:
@@ -276,7 +330,7 @@ def _item_dict(item: LockItem) -> dict[str, Any]:
     if item.base is not None:
         d["base"] = item.base
     d["language"] = item.language
-    if item.text or item.kind != "guideline":
+    if item.text or item.kind in ("template", "rule"):
         d["text"] = item.text
     if item.labels:
         d["labels"] = dict(item.labels)
@@ -284,6 +338,20 @@ def _item_dict(item: LockItem) -> dict[str, Any]:
         d["when"] = item.when
     if item.then is not None:
         d["then"] = item.then
+    if item.hard_negatives:
+        d["hard_negatives"] = {k: list(v) for k, v in item.hard_negatives.items()}
+    if item.examples:
+        d["examples"] = {k: examples_dict(ex) for k, ex in item.examples.items()}
+    return d
+
+
+def examples_dict(ex: LabelExamples) -> dict[str, Any]:
+    """A label's examples as plain YAML data (a negative with what it is instead as {text, label})."""
+    d: dict[str, Any] = {}
+    if ex.positive:
+        d["positive"] = list(ex.positive)
+    if ex.negative:
+        d["negative"] = [{"text": t, "label": what} if what else t for t, what in ex.negative]
     return d
 
 
@@ -363,10 +431,34 @@ def _made(item: LockItem, verb: str) -> str:
 
 
 def item_guideline(item: LockItem) -> Guideline:
+    if item.kind == "examples":
+        examples = {k: examples_dict(ex) for k, ex in item.examples.items()}
+        return Guideline(id=f"llm:{item.id}", title=f"{_made(item, 'proposed')} examples ({', '.join(item.examples)})",
+                         text="", labels=(), language=item.language, tasks=(),
+                         digest=sha256(json.dumps(["examples", examples], ensure_ascii=False, sort_keys=True)),
+                         examples=tuple(item.examples.items()))
     payload = json.dumps([item.text, sorted(item.labels.items())], ensure_ascii=False)
     return Guideline(id=f"llm:{item.id}", title=f"{_made(item, 'drafted')} definitions ({', '.join(item.labels) or item.entry})",
                      text=item.text.strip(), labels=tuple(item.labels.items()), language=item.language,
                      tasks=(), digest=sha256(payload))
+
+
+def merged_hard_negatives(entry: TaskEntry, items: Iterable[LockItem]) -> TaskEntry:
+    """The entry with accepted hard-negative maps merged into `schema.hard_negatives`: a label the recipe (or an
+    earlier item) already maps keeps its labels; only labels of the entry's label set are used."""
+    schema = entry.schema
+    if schema is None:
+        return entry
+    have = dict(schema.hard_negatives)
+    known = set(schema.labels) if schema.labels is not None else None
+    for item in items:
+        for label, others in item.hard_negatives.items():
+            kept = tuple(o for o in others if known is None or o in known)
+            if label not in have and kept and (known is None or label in known):
+                have[label] = kept
+    if len(have) == len(schema.hard_negatives):
+        return entry
+    return replace(entry, schema=replace(schema, hard_negatives=tuple(have.items())))
 
 
 def text_origin(item: LockItem, key: str = "text") -> Span | None:
@@ -413,7 +505,9 @@ def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
             if item.base in have_t and tpl.id not in have_t:
                 templates.append(tpl)
                 have_t.add(tpl.id)
-        elif item.kind == "guideline":
+        elif item.kind == "hard_negatives":
+            continue  # merged below, after the entry's own assets
+        elif item.kind in ("guideline", "examples"):
             g = item_guideline(item)
             if g.id not in have_g:
                 guidelines.append(g)
@@ -429,16 +523,20 @@ def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
                 have_r.add(r.id)
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorList(errors)
+    entry = merged_hard_negatives(entry, (i for i in items if i.kind == "hard_negatives"))
     return replace(entry, templates=tuple(templates), guidelines=tuple(guidelines), rules=tuple(rules))
 
 
 def locked_assets(entries: Iterable[TaskEntry], lock: Lockfile) -> tuple[LockedAsset, ...]:
     """Who wrote each accepted lockfile item the (lock-applied) entries use, in lockfile order."""
+    entries = list(entries)
     used = {str(a.id) for e in entries for group in (e.templates, e.guidelines, e.rules) for a in group
             if is_locked_asset(a)}
+    used |= {f"hn:{e.id}" for e in entries if e.schema is not None}
     out = []
     for item in lock.items:
-        asset_id = f"{item.base}~{item.id}" if item.kind == "template" else f"llm:{item.id}"
+        asset_id = {"template": f"{item.base}~{item.id}", "hard_negatives": f"hn:{item.entry}"}.get(item.kind,
+                                                                                                     f"llm:{item.id}")
         if item.status == "accepted" and asset_id in used:
             out.append(LockedAsset(item.id, item.kind, item.entry, item.origin, item.model, item.recipe_model,
                                    item.edited, item.system_fingerprint, item.date, tuple(sorted(item.params.items()))))

@@ -18,7 +18,7 @@ from typing import Any
 from humc.answers import formats
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
-from humc.ir import Compiled, Guideline, PreferenceRule, TaskDef, Template, Variant
+from humc.ir import Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_ops
@@ -161,14 +161,69 @@ def load_guideline(path: Path) -> Guideline:
 
 def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
     check_keys(node, GUIDELINE_KEYS, what, required=["id"])
-    labels = opt(node, "labels", "mapping", what, {}) or {}
-    if node.get("text") is None and not labels:
+    labels_node = node.get("labels")
+    if labels_node is not None:
+        expect_kind(labels_node, "mapping", what=f"'labels' in {what}")
+    items = labels_node.value.items() if labels_node is not None and labels_node.value else []
+    parsed = [(str(k), *label_value(v, str(k), what)) for k, v in items]
+    if node.get("text") is None and not parsed:
         raise RecipeError(f"{what} needs `text:` or `labels:`", node.span, code="E0006")
     return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                      text=(opt(node, "text", "string", what, "") or "").strip(),
-                     labels=tuple((str(k), str(v).strip()) for k, v in labels.items()),
+                     labels=tuple((k, d) for k, d, _ in parsed if d),
                      language=opt(node, "language", "string", what, "en"),
-                     tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
+                     tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha,
+                     examples=tuple((k, ex) for k, _, ex in parsed if ex))
+
+
+LABEL_KEYS = ["definition", "positive", "negative"]
+LABEL_SHAPE = ('a definition, or {definition: "...", positive: ["an example"], '
+               'negative: ["a look-alike", {text: "a look-alike", label: "what it is"}]}')
+
+
+def label_value(node: Node, label: str, what: str) -> tuple[str, LabelExamples]:
+    """A guideline label's value: its definition (a string), or a mapping with a definition and examples — `positive`
+    texts that are the label and `negative` look-alikes that are not (a string, or {text, label: what it is})."""
+    where = f"label '{label}' of {what}"
+    if node.kind != "mapping":
+        if node.kind in ("list", "null") or not str(node.value).strip():
+            raise RecipeError(f"{where} must be a definition or a mapping with one", node.span, expected=LABEL_SHAPE,
+                              code="E0007")
+        return str(node.value).strip(), LabelExamples()
+    check_keys(node, LABEL_KEYS, where)
+    definition = opt(node, "definition", "string", where, "") or ""
+    positive = tuple(_example(item, f"a positive example of {where}") for item in _example_items(node, "positive", where))
+    negative = []
+    for item in _example_items(node, "negative", where):
+        if item.kind == "mapping":
+            check_keys(item, ["text", "label"], f"a negative example of {where}", required=["text"])
+            negative.append((_example(item.require("text"), f"a negative example of {where}"),
+                             (opt(item, "label", "string", where, "") or "").strip()))
+        else:
+            negative.append((_example(item, f"a negative example of {where}"), ""))
+        if negative[-1][0] in positive:
+            raise RecipeError(f"'{negative[-1][0]}' is both a positive and a negative example of {where}", item.span,
+                              expected="a negative example that is not the label", code="E0008")
+    if not definition.strip() and not positive and not negative:
+        raise RecipeError(f"{where} has neither a definition nor examples", node.span, expected=LABEL_SHAPE,
+                          code="E0006")
+    return definition.strip(), LabelExamples(positive, tuple(negative))
+
+
+def _example_items(node: Node, key: str, where: str) -> list[Node]:
+    child = node.get(key)
+    if child is None or child.value is None:
+        return []
+    expect_kind(child, "list", what=f"'{key}' of {where}")
+    items: list[Node] = child.value
+    return items
+
+
+def _example(node: Node, what: str) -> str:
+    if node.kind not in ("string", "integer", "number") or not str(node.value).strip():
+        raise RecipeError(f"{what} must be a non-empty text", node.span, expected='a quoted text, e.g. "Clinton"',
+                          code="E0007")
+    return str(node.value).strip()
 
 
 def load_rule(path: Path) -> PreferenceRule:

@@ -10,7 +10,7 @@
         structured_output: auto                  # auto | json_schema | json_object | off (docs/llm.md)
     tasks:
       - id: dolly
-        synth: {model: writer, paraphrases: 2, guidelines: true, rules: 1}
+        synth: {model: writer, paraphrases: 2, guidelines: true, rules: 1, hard_negatives: true, examples: 2}
         generate: {model: writer}                # fill empty answers
         judge: {model: writer, min_score: 4}     # keep records the judge scores >= 4
 
@@ -36,11 +36,12 @@ from humc.templating import template_problem
 MODEL_KEYS = ["base_url", "model", "params", "concurrency", "max_retries", "timeout", "api_key_env", "structured_output"]
 STRUCTURED_MODES = MODES  # structured_output: auto | json_schema | json_object | off (humc.llm.structured)
 SECRET_KEYS = ("api_key", "key", "token", "password", "authorization")
-SYNTH_KEYS = ["model", "paraphrases", "guidelines", "rules", "seed"]
+SYNTH_KEYS = ["model", "paraphrases", "guidelines", "rules", "hard_negatives", "examples", "seed"]
 GENERATE_KEYS = ["model", "prompt", "field", "overwrite", "attempts"]
 JUDGE_KEYS = ["model", "prompt", "min_score", "attempts"]
 # integer settings of the LLM steps: key -> (lowest, highest, default)
-COUNT_RANGES: dict[str, tuple[int, int, int]] = {"paraphrases": (0, 20, 0), "rules": (0, 20, 0), "attempts": (1, 10, 3),
+COUNT_RANGES: dict[str, tuple[int, int, int]] = {"paraphrases": (0, 20, 0), "rules": (0, 20, 0), "examples": (0, 20, 0),
+                                                  "attempts": (1, 10, 3),
                                                   "min_score": (1, 5, 4)}
 
 
@@ -151,10 +152,13 @@ def parse_synth(node: Node | None, models: dict[str, ModelConfig], what: str) ->
     check_keys(node, SYNTH_KEYS, what, required=["model"])
     spec = SynthSpec(model=_model_ref(node, what, models), paraphrases=_count(node, "paraphrases", what),
                      guidelines=bool(opt(node, "guidelines", "boolean", what, False)),
-                     rules=_count(node, "rules", what), seed=opt(node, "seed", "integer", what, 0))
-    if not (spec.paraphrases or spec.guidelines or spec.rules):
+                     rules=_count(node, "rules", what), seed=opt(node, "seed", "integer", what, 0),
+                     hard_negatives=bool(opt(node, "hard_negatives", "boolean", what, False)),
+                     examples=_count(node, "examples", what))
+    if not (spec.paraphrases or spec.guidelines or spec.rules or spec.hard_negatives or spec.examples):
         raise RecipeError(f"{what} asks for nothing", node.span,
-                          expected="paraphrases: N, guidelines: true and/or rules: N", code="E0006")
+                          expected="paraphrases: N, guidelines: true, rules: N, hard_negatives: true and/or examples: N",
+                          code="E0006")
     return spec
 
 
