@@ -79,7 +79,8 @@ def _ask_every_kind(path: Path, mode: str) -> None:
                                    "params": {"temperature": 0.8, "max_tokens": 1024}}}
     task = recipe["tasks"][0]
     task["labels"] = [*(task.get("labels") or ["PER", "ORG", "LOC", "MISC"]), "DATE"]
-    task["synth"] = {"model": "writer", "paraphrases": 1, "guidelines": True, "rules": 2}
+    task["synth"] = {"model": "writer", "paraphrases": 1, "guidelines": True, "rules": 2, "hard_negatives": True,
+                     "examples": 2}
     path.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
