@@ -274,6 +274,10 @@ CODES: dict[str, Code] = _codes(
               "record of the split, each id once; the message shows the line."),
     ("E6003", "bad eval report", "`humc eval --compare` reads two JSON reports written by `humc eval --report` for the "
               "same dataset split."),
+    ("E6004", "model backend not installed", "`humc eval --hf-model` runs a model in process with torch and "
+              "transformers (peft for --adapter, gguf for a .gguf file): pip install 'humc[bench]'."),
+    ("E6005", "model not loadable", "`humc eval --hf-model` could not load the model, GGUF file or LoRA adapter "
+              "it was given."),
     # E9xxx: everything else
     ("E9001", "error", "A usage error of the command line."),
 )

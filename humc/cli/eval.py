@@ -12,6 +12,7 @@ from rich.console import Console
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
 from humc.errors import HumcError, did_you_mean
+from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
 from humc.eval.report import compare, compare_table, markdown, read_report, tables
 from humc.eval.run import evaluate
@@ -63,15 +64,26 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
-@click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url.")
+@click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url or --hf-model.")
+@click.option("--hf-model", metavar="ID_DIR_OR_GGUF",
+              help="Run a transformers model in this process: a Hub id, a model folder or a .gguf file "
+                   "(needs pip install 'humc[bench]').")
+@click.option("--adapter", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="With --hf-model: a LoRA adapter folder (peft) applied to the model.")
+@click.option("--device", default="auto", show_default=True, help="With --hf-model: cpu, cuda, cuda:1, … (auto: cuda if "
+                                                                  "available).")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="With --hf-model: prompts generated together.")
 def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, base_url: str | None, split: str,
              report_path: Path | None, markdown_path: Path | None, compare_paths: tuple[Path, Path] | None, seed: int,
-             out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int) -> None:
+             out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int,
+             hf_model: str | None, adapter: Path | None, device: str, batch_size: int) -> None:
     """Score a model's answers to a built dataset split: task metrics, format and rule adherence.
 
     The answers come from --predictions FILE, or from a model: a recipe `models:` entry (--model NAME) or any
     OpenAI-compatible server (--base-url URL --model ID), asked through humc's LLM client with the build's
-    cache, concurrency and retries. `humc eval --compare A.json B.json` compares two reports.
+    cache, concurrency and retries; or a transformers model run in process (--hf-model, optionally --adapter).
+    `humc eval --compare A.json B.json` compares two reports.
     """
     out = Console(highlight=False, soft_wrap=True)
     if compare_paths:
@@ -83,15 +95,22 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     if target is None:
         raise HumcError("nothing to evaluate", code="E9001", expected="humc eval DATASET_DIR_OR_RECIPE (--predictions FILE | --model NAME)",
                         hint="or compare two reports: humc eval --compare A.json B.json")
-    if (predictions is None) == (model is None):
-        raise HumcError("give either --predictions FILE or --model (one source of answers)", code="E9001",
-                        expected="--predictions P.jsonl, --model NAME (a recipe model) or --base-url URL --model ID")
+    if sum(x is not None for x in (predictions, model, hf_model)) != 1:
+        raise HumcError("give one of --predictions FILE, --model or --hf-model (one source of answers)", code="E9001",
+                        expected="--predictions P.jsonl, --model NAME (a recipe model), --base-url URL --model ID "
+                                 "or --hf-model ID_DIR_OR_GGUF")
+    if adapter is not None and hf_model is None:
+        raise HumcError("--adapter applies to an in-process model", code="E9001",
+                        expected="--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
     resolver = Resolver.for_recipe(recipe) if recipe is not None else Resolver.for_stdlib()
     predictor: Predictor
     if predictions is not None:
         predictor = FilePredictions(predictions)
+    elif hf_model is not None:
+        predictor = TransformersPredictor(HFModelSpec(hf_model, adapter=adapter, device=device, batch_size=batch_size,
+                                                      max_new_tokens=max_tokens))
     else:
         assert model is not None
         cache = cache_dir or (recipe.cache_dir if recipe is not None else DEFAULT_CACHE)
