@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import re
 import sys
 from pathlib import Path
 
@@ -101,6 +103,26 @@ def test_basic_and_compound_shares_match_the_declared_mix_within_two_points(tmp_
     assert {(r["template"], r["answer_format"]) for r in basic} == {("ner/en_1", "json")}
     assert not any(r["guidelines"] or r["rules"] for r in basic)
     assert not any("Guidelines:" in r["instruction"] for r in basic)
+
+
+def test_a_build_realises_the_mix_by_stratified_draws_even_on_a_few_hundred_instructions(tmp_path):
+    """Builds draw from per-chunk decks (of every 20 draws, the declared share is yes), so a small dataset shows
+    the declared shares to within about a point — independent coins would stray by ±3 points at 300."""
+    path = recipe(tmp_path, rows=300, top="mix: {compound: 0.45, guidelines: 0.8, rules: 0.7, formats: 0.5}")
+    assert run_cli("build", str(path), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c")).exit_code == 0
+    card = (tmp_path / "out" / "d" / "README.md").read_text()
+    share = re.search(r"^\| compound \| \d+ \| \d+ \| (\d+) \| ([\d.]+)% \|$", card, re.M)
+    assert share and abs(float(share.group(2)) - 45) <= 1, share and share.group(0)
+
+
+def test_a_deck_deals_the_running_share_exactly_per_block():
+    from humc.build.transforms import Deck
+
+    for p in (0.0, 0.33, 0.45, 0.8, 1.0):
+        deck = Deck(p, random.Random(7))
+        draws = [deck.draw() for _ in range(200)]
+        for n in range(20, 201, 20):
+            assert sum(draws[:n]) == int(p * n + 0.5), (p, n)
 
 
 def test_an_entry_mix_overrides_the_recipe_mix_and_no_mix_shows_everything(tmp_path):
@@ -310,7 +332,8 @@ def test_the_hum_recipe_builds_offline_with_eet_eea_and_both_languages(tmp_path)
     kinds = json.loads((recipes / "out" / "hum" / "build.json").read_text())
     assert kinds["counts"]
     card = (recipes / "out" / "hum" / "README.md").read_text()
-    assert "| basic |" in card and "| compound |" in card
+    compound = re.search(r"^\| compound \| \d+ \| \d+ \| \d+ \| ([\d.]+)% \|$", card, re.M)
+    assert compound and abs(float(compound.group(1)) - 45) <= 2  # the recipe's own `mix: {compound: 0.45}`
     held = [r for r in records if r["template"] == "ner/en_3" or r["answer_format"] == "markdown_table"]
     train = {r["id"] for f in (recipes / "out" / "hum" / "data").glob("train-*.parquet") for r in pq.read_table(f).to_pylist()}
     assert held and not any(r["id"] in train for r in held)

@@ -409,8 +409,9 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
         out: Records = []
         log, outside = ProblemLog(), 0
+        chunk_ctx = ctx.for_chunk(chunk[0]) if chunk else ctx
         for record in chunk:
-            result = render_checked(ctx, record)
+            result = render_checked(chunk_ctx, record)
             out += result.records
             outside += result.outside_rows
             for problem in result.problems:

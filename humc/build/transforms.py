@@ -21,8 +21,8 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from humc.answers import formats
@@ -31,7 +31,7 @@ from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
-from humc.ir import Guideline, LabelExamples, PreferenceRule, TaskEntry, Template, Variant
+from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -268,6 +268,44 @@ class RenderContext:
     constants: Mapping[str, Any]
     labels: tuple[str, ...] | None  # the label set of the schema, if the task has one
     recipe: str
+    decks: MixDecks | None = None   # a chunk's stratified mix draws (None: one seeded coin per instruction)
+
+    def for_chunk(self, first: Mapping[str, Any]) -> RenderContext:
+        """This context for the chunk starting at record ``first``: fresh mix decks seeded by where it starts."""
+        if self.entry.mix.is_default:
+            return self
+        return replace(self, decks=MixDecks(self.entry.mix, stable_hash("mix", self.entry.seed, self.entry.id,
+                                                                     first["_source"], first["_row"])))
+
+
+class Deck:
+    """Stratified yes/no draws at rate ``p``: of every ``BLOCK`` draws exactly the rounded running share are yes,
+    in seeded shuffled order — so a chunk's realised rate is ``p`` to within a part of one block, where
+    independent coins stray by ±2 points at 500 instructions. Deterministic from the seed."""
+
+    BLOCK = 20
+
+    def __init__(self, p: float, rng: random.Random) -> None:
+        self.p, self.rng, self.dealt, self.yes = p, rng, 0, 0
+        self.cards: list[bool] = []
+
+    def draw(self) -> bool:
+        if not self.cards:
+            target = int(self.p * (self.dealt + self.BLOCK) + 0.5)
+            yes = min(self.BLOCK, max(0, target - self.yes))
+            self.cards = [True] * yes + [False] * (self.BLOCK - yes)
+            self.rng.shuffle(self.cards)
+            self.dealt, self.yes = self.dealt + self.BLOCK, self.yes + yes
+        return self.cards.pop()
+
+
+class MixDecks:
+    """One deck per decision of ``ir.Mix``: compound, then (for compound instructions) guidelines, rules, formats."""
+
+    def __init__(self, mix: Mix, seed: int) -> None:
+        rng = random.Random(seed)
+        self.compound, self.guidelines, self.rules, self.formats = (
+            Deck(p, random.Random(rng.randrange(1 << 62))) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
 
 
 @dataclass
@@ -354,7 +392,8 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
         for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
             empty = state.empty if not table.rows else None
-            part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant)
+            part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant,
+                             ctx.decks)
             template, variant = part.template, part.variant
             variables = _template_vars(entry, record, shown, part, declared_empty(entry.rules))
             instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
@@ -389,15 +428,25 @@ class Part:
     rules: tuple[PreferenceRule, ...]
 
     @staticmethod
-    def draw(entry: TaskEntry, key: tuple[Any, ...], template: Template, variant: Variant) -> Part:
-        """Seeded per instruction; the default mix draws nothing (every part shown, as before `mix:`)."""
+    def draw(entry: TaskEntry, key: tuple[Any, ...], template: Template, variant: Variant,
+             decks: MixDecks | None = None) -> Part:
+        """From the chunk's stratified ``decks`` when given, else a seeded coin per instruction (``key``); the
+        default mix draws nothing (every part shown, as before `mix:`)."""
         mix = entry.mix
         if mix.is_default:
             return Part("compound", template, variant, entry.guidelines, entry.rules)
-        rng = random.Random(stable_hash("mix", entry.seed, entry.id, *key))
-        if rng.random() >= mix.compound:
+        if decks is None:
+            rng = random.Random(stable_hash("mix", entry.seed, entry.id, *key))
+
+            def coin(p: float) -> Callable[[], bool]:
+                return lambda: rng.random() < p
+
+            draws = tuple(coin(p) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
+        else:
+            draws = (decks.compound.draw, decks.guidelines.draw, decks.rules.draw, decks.formats.draw)
+        if not draws[0]():
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        show_g, show_r, keep_f = rng.random() < mix.guidelines, rng.random() < mix.rules, rng.random() < mix.formats
+        show_g, show_r, keep_f = draws[1](), draws[2](), draws[3]()
         return Part("compound", template, variant if keep_f else entry.variants[0],
                     entry.guidelines if show_g else (), entry.rules if show_r else ())
 
