@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "3"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages column
+FORMAT_VERSION = "4"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+# column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

@@ -17,9 +17,10 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def copy_recipes(tmp: Path) -> Path:
-    """A private copy of recipes/ (recipes + their data), so tests may edit it."""
+    """A private copy of recipes/ (recipes + their data), so tests may edit it; never a build cache or output a
+    developer's own `humc build recipes/...` left there (git ignores them; a clean checkout has none)."""
     dest = tmp / "recipes"
-    shutil.copytree(REPO / "recipes", dest)
+    shutil.copytree(REPO / "recipes", dest, ignore=shutil.ignore_patterns(".humc", "out"))
     return dest
 
 

@@ -334,6 +334,18 @@ def test_the_hum_recipe_builds_offline_with_eet_eea_and_both_languages(tmp_path)
     card = (recipes / "out" / "hum" / "README.md").read_text()
     compound = re.search(r"^\| compound \| \d+ \| \d+ \| \d+ \| ([\d.]+)% \|$", card, re.M)
     assert compound and abs(float(compound.group(1)) - 45) <= 2  # the recipe's own `mix: {compound: 0.45}`
+    # an empty answer is written as a stated rule promises ("unanswerable"), basic instructions included
+    unanswerable = [r for r in records if r["output"] == "unanswerable"]
+    assert unanswerable and all("unanswerable" in r["rules"] and "unanswerable" in r["instruction"]
+                                for r in unanswerable)
+    # so the dataset's own gold, scored as predictions from the folder alone, is perfect in every format
+    predictions = tmp_path / "gold.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["output"]}) + "\n" for r in records))
+    scored = run_cli("eval", str(recipes / "out" / "hum"), "--predictions", str(predictions), "--split", "train",
+                     "--report", str(tmp_path / "r.json"))
+    assert scored.exit_code == 0, scored.output
+    overall = json.loads((tmp_path / "r.json").read_text())
+    assert (overall["overall"]["score"], overall["overall"]["format_adherence"]) == (1.0, 1.0)
     held = [r for r in records if r["template"] == "ner/en_3" or r["answer_format"] == "markdown_table"]
     train = {r["id"] for f in (recipes / "out" / "hum" / "data").glob("train-*.parquet") for r in pq.read_table(f).to_pylist()}
     assert held and not any(r["id"] in train for r in held)

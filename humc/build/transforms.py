@@ -349,7 +349,8 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
             out.problems.append(rendered)
             continue
         rendered.update(_text=input_text(entry, record), _rules=[r for r in stated if r in rendered["rules"]])
-        problem = empty_problem(entry, variant, shown_state, rendered["output"])
+        said = [r for r in entry.rules if r.id in rendered["rules"]]
+        problem = empty_problem(entry, variant, shown_state, rendered["output"], said)
         if problem is None:
             out.records.append(rendered)
         else:
@@ -357,11 +358,13 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     return out
 
 
-def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str) -> Problem | None:
-    """An empty answer whose rendering the instruction does not promise."""
+def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str,
+                  stated: Sequence[PreferenceRule] | None = None) -> Problem | None:
+    """An empty answer whose rendering the instruction (its ``stated`` rules; default: all the entry's) does not
+    promise."""
     if state.table.rows or state.empty is not None:
         return None
-    declared = declared_empty(entry.rules)
+    declared = declared_empty(entry.rules if stated is None else stated)
     if declared is not None:
         if output.strip() == declared.strip():
             return None
@@ -391,18 +394,19 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
         rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
         for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
-            empty = state.empty if not table.rows else None
             part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant,
-                             ctx.decks)
+                             ctx.decks).saying_how_to_answer_nothing(entry, table)
+            # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
+            empty = state.empty if not table.rows and declared_empty(part.rules) is not None else None
             template, variant = part.template, part.variant
-            variables = _template_vars(entry, record, shown, part, declared_empty(entry.rules))
+            variables = _template_vars(entry, record, shown, part, declared_empty(part.rules))
             instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
             context = format_context(entry, record, shown)
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
                                         language=entry.language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
-                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant, AnswerState(table, state.empty)
+                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant, AnswerState(table, empty)
                 continue
             key = (k, b) if batched else (k,)
             yield {
@@ -414,7 +418,7 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
                 "labels": list(shown), "guidelines": [g.id for g in part.guidelines],
                 "rules": [r.id for r in part.rules], "source": record["_source"], "source_row": int(record["_row"]),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
-            }, variant, AnswerState(table, state.empty)
+            }, variant, AnswerState(table, empty)
 
 
 @dataclass(frozen=True)
@@ -426,6 +430,15 @@ class Part:
     variant: Variant
     guidelines: tuple[Guideline, ...]
     rules: tuple[PreferenceRule, ...]
+
+    def saying_how_to_answer_nothing(self, entry: TaskEntry, table: AnswerTable) -> Part:
+        """An empty answer its format cannot write needs the rule that says how to answer nothing (``empty_as``,
+        e.g. "unanswerable"): a part that left it out (basic, or rules not drawn) states it, and only it, extra."""
+        if table.rows or declared_empty(self.rules) is not None or \
+                formats.empty_is_expressible(self.variant.spec.codec, entry.task.cardinality):
+            return self
+        needed = tuple(r for r in entry.rules if any(op.name == "empty_as" for op in r.then))
+        return replace(self, rules=self.rules + tuple(r for r in needed if r not in self.rules))
 
     @staticmethod
     def draw(entry: TaskEntry, key: tuple[Any, ...], template: Template, variant: Variant,
