@@ -344,13 +344,12 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
-    for rendered, variant, shown_state in _render_variants(ctx, record, state):
+    for rendered, part, shown_state in _render_variants(ctx, record, state):
         if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
             out.problems.append(rendered)
             continue
         rendered.update(_text=input_text(entry, record), _rules=[r for r in stated if r in rendered["rules"]])
-        said = [r for r in entry.rules if r.id in rendered["rules"]]
-        problem = empty_problem(entry, variant, shown_state, rendered["output"], said)
+        problem = empty_problem(entry, part.variant, shown_state, rendered["output"], part.rules)
         if problem is None:
             out.records.append(rendered)
         else:
@@ -359,12 +358,11 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
 
 
 def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str,
-                  stated: Sequence[PreferenceRule] | None = None) -> Problem | None:
-    """An empty answer whose rendering the instruction (its ``stated`` rules; default: all the entry's) does not
-    promise."""
+                  stated: Sequence[PreferenceRule]) -> Problem | None:
+    """An empty answer whose rendering the instruction (its ``stated`` rules) does not promise."""
     if state.table.rows or state.empty is not None:
         return None
-    declared = declared_empty(entry.rules if stated is None else stated)
+    declared = declared_empty(stated)
     if declared is not None:
         if output.strip() == declared.strip():
             return None
@@ -386,7 +384,7 @@ def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
 
 
 def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Variant, AnswerState]]:
+                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Part, AnswerState]]:
     entry = ctx.entry
     batched = entry.schema is not None and entry.schema.split_num is not None
     combos = _choose_variants(entry, record)
@@ -397,16 +395,17 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
             part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant,
                              ctx.decks).saying_how_to_answer_nothing(entry, table)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
-            empty = state.empty if not table.rows and declared_empty(part.rules) is not None else None
+            promised = declared_empty(part.rules)
+            empty = state.empty if not table.rows and promised is not None else None
             template, variant = part.template, part.variant
-            variables = _template_vars(entry, record, shown, part, declared_empty(part.rules))
+            variables = _template_vars(entry, record, shown, part, promised)
             instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
             context = format_context(entry, record, shown)
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
                                         language=entry.language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
-                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), variant, AnswerState(table, empty)
+                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), part, AnswerState(table, empty)
                 continue
             key = (k, b) if batched else (k,)
             yield {
@@ -418,7 +417,7 @@ def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
                 "labels": list(shown), "guidelines": [g.id for g in part.guidelines],
                 "rules": [r.id for r in part.rules], "source": record["_source"], "source_row": int(record["_row"]),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
-            }, variant, AnswerState(table, empty)
+            }, part, AnswerState(table, empty)
 
 
 @dataclass(frozen=True)
