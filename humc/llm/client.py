@@ -6,13 +6,14 @@ Design points:
   response_format}``. The API key, the base URL and transport settings (timeout,
   retries, concurrency) are never part of it, so a cache is portable between
   endpoints serving the same model and never holds a secret.
-* **Retries** — our own loop (the openai client runs with ``max_retries=0``):
-  exponential backoff with jitter on 429 / 5xx / 408 / timeouts / connection errors,
-  waiting at least ``Retry-After`` (or ``retry-after-ms``) when the server sends it.
-  Non-retryable errors (401, 403, 404, 400, ...) raise :class:`humc.errors.LLMError`
+* **Retries** — our own loop (the openai client runs with ``max_retries=0``) on 429 / 5xx / 408 /
+  timeouts / connection errors, timed by ``retrying.RetryPolicy``: exactly the ``Retry-After`` (or
+  ``retry-after-ms``) the server sends, plus small jitter; otherwise exponential backoff with full
+  jitter. Non-retryable errors (401, 403, 404, 400, ...) raise :class:`humc.errors.LLMError`
   with a one-paragraph message, no traceback.
 * **Concurrency** — at most ``ModelConfig.concurrency`` HTTP requests in flight
-  (``asyncio.Semaphore``); cache lookups and backoff sleeps do not hold a slot.
+  (``retrying.SlotGate``: a request back from its backoff gets the next free slot before fresh
+  requests not yet sent); cache lookups and backoff sleeps do not hold a slot.
   Identical requests in flight at the same time are coalesced into one.
 * **Transport** — ``transport.py``: a lean asyncio HTTP/1.1 keep-alive client by default (the
   openai/httpx stack costs ~10× its CPU a request, which capped throughput at 64+ slots), the
@@ -56,6 +57,7 @@ from typing import Any, TypeVar
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected
 from humc.llm.provenance import ServedBy, served_by
+from humc.llm.retrying import RetryPolicy, SlotGate
 from humc.llm.structured import (
     CANDIDATES,
     MODES,
@@ -159,9 +161,10 @@ class ModelConfig:
     max_retries: int = 6
     timeout: float = 120.0
     api_key_env: str = "OPENAI_API_KEY"
-    backoff_base: float = 0.5      # first backoff (seconds), doubled per retry
-    backoff_max: float = 30.0      # cap of one backoff (Retry-After may ask for more)
-    max_retry_after: float = 300.0  # never wait longer than this on a Retry-After
+    backoff_base: float = 0.25     # ceiling of the first backoff (seconds), doubled per retry; waits are
+    #                                uniform in [0, ceiling] (full jitter) unless the server says how long
+    backoff_max: float = 30.0      # ceiling of any one backoff (a Retry-After may ask for more)
+    max_retry_after: float = 300.0  # a Retry-After is obeyed up to this many seconds
     structured_output: str = "auto"  # auto | json_schema | json_object | off (humc.llm.structured)
 
     def __post_init__(self) -> None:
@@ -173,6 +176,10 @@ class ModelConfig:
             raise LLMError(f"model '{self.name}': concurrency must be >= 1, got {self.concurrency}", code="E0008")
         if self.max_retries < 0:
             raise LLMError(f"model '{self.name}': max_retries must be >= 0, got {self.max_retries}", code="E0008")
+        for name in ("backoff_base", "backoff_max", "max_retry_after"):
+            if not getattr(self, name) >= 0:  # also refuses NaN
+                raise LLMError(f"model '{self.name}': {name} must be >= 0 seconds, got {getattr(self, name)}",
+                               code="E0008")
         if self.structured_output not in MODES:
             raise LLMError(f"model '{self.name}': unknown structured_output '{self.structured_output}'",
                            expected=" | ".join(MODES), code="E0008")
@@ -191,6 +198,10 @@ class ModelConfig:
 
     def api_key(self) -> str:
         return os.environ.get(self.api_key_env) or "EMPTY"
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.backoff_base, self.backoff_max, self.max_retry_after)
 
 
 @dataclass
@@ -378,7 +389,7 @@ class LLMClient:
         self._rng = rng or random.Random()
         self._client: Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._gate: SlotGate | None = None  # at most `concurrency` requests in flight, retries admitted first
         self._inflight: dict[str, asyncio.Future[LLMResponse]] = {}
         self._fatal: LLMError | None = None   # 401/403/404: no point sending anything else
         self._session: _Session | None = None  # a background event loop serving every batch (``start``)
@@ -402,7 +413,7 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._client is None:
             self._loop = loop
-            self._sem = asyncio.Semaphore(self.config.concurrency)
+            self._gate = SlotGate(self.config.concurrency)
             self._inflight = {}
             self._client = open_transport(self.config.base_url, self.config.api_key(), self.config.timeout)
             self.transports_opened += 1
@@ -505,13 +516,7 @@ class LLMClient:
         attempt = 0
         while True:
             try:
-                assert self._sem is not None
-                async with self._sem:
-                    if self._fatal is not None:
-                        raise self._fatal
-                    self.stats.requests_sent += 1
-                    assert self._client is not None
-                    completion = await self._client.post(body)
+                completion = await self._send(body, retry=attempt > 0)
                 problem = completion_problem(completion)
                 if problem:
                     raise _Retryable("bad_response", None, f"unusable completion: {problem}")
@@ -530,10 +535,7 @@ class LLMClient:
                         f"{attempt + 1} attempt(s): {retry.detail}",
                         hint="the endpoint is overloaded or down; completed calls are cached, "
                              "so re-running resumes where this stopped") from None
-                delay = min(cfg.backoff_max, cfg.backoff_base * (2 ** attempt))
-                delay *= 0.5 + 0.5 * self._rng.random()  # jitter: [delay/2, delay)
-                if retry.retry_after is not None:
-                    delay = max(delay, min(retry.retry_after, cfg.max_retry_after))
+                delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
                 self.stats.retry_reasons[retry.reason] += 1
                 attempt += 1
@@ -542,6 +544,19 @@ class LLMClient:
             response, entry = self._accept(key, completion, body)
             await self._cache_write(key, entry)
             return response
+
+    async def _send(self, body: dict[str, Any], *, retry: bool) -> Any:
+        """POST one attempt holding a slot (a ``retry`` is admitted before fresh requests); the completion."""
+        gate = self._gate
+        assert gate is not None and self._client is not None  # set by _ensure()
+        await gate.acquire(retry=retry)
+        try:
+            if self._fatal is not None:
+                raise self._fatal
+            self.stats.requests_sent += 1
+            return await self._client.post(body)
+        finally:
+            gate.release()
 
     async def _cache_write(self, key: str, entry: dict[str, Any]) -> None:
         """Store an answer before handing it out, off the event loop and in groups: answers arriving while
@@ -704,10 +719,13 @@ class LLMClient:
             body["response_format"] = rf
         for attempt in range(cfg.max_retries + 1):
             try:
-                assert self._sem is not None
-                async with self._sem:
-                    assert self._client is not None
+                gate = self._gate
+                assert gate is not None and self._client is not None  # set by _ensure()
+                await gate.acquire(retry=attempt > 0)
+                try:
                     completion = await self._client.post(body)
+                finally:
+                    gate.release()
             except TransportStatus as exc:
                 if exc.status in REJECTED_STATUSES and (exc.status < 500 or attempt):  # a 5xx: once more
                     return f"HTTP {exc.status}: {_redact(exc.message, cfg.api_key())[:300]}"
@@ -717,14 +735,14 @@ class LLMClient:
                     return rej.message
                 if attempt == cfg.max_retries:
                     raise LLMError(f"model '{cfg.name}': probing structured outputs: {retry.detail}") from None
-                await asyncio.sleep(max(retry.retry_after or 0.0, cfg.backoff_base * 2 ** attempt))
+                await asyncio.sleep(cfg.retry_policy.delay(attempt, retry.retry_after, self._rng))
                 continue
             except (TransportConnectError, TransportTimeout) as exc:
                 retry = self._classify(exc)
                 if attempt >= connect_retries:
                     raise _Unreachable(LLMError(f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): "
                                                 f"{retry.detail}", hint="is the server running?")) from None
-                await asyncio.sleep(cfg.backoff_base * 2 ** attempt)
+                await asyncio.sleep(cfg.retry_policy.delay(attempt, None, self._rng))
                 continue
             problem = completion_problem(completion)
             text = None if problem else completion.choices[0].message.content
