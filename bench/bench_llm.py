@@ -6,8 +6,11 @@ For each configuration (server latency × slots, injected failures), the test se
 (tests/llmserver.py) runs in its own process, and two clients do the same N completions:
 
 * **baseline** — a bare asyncio HTTP/1.1 keep-alive client, ``slots`` requests in flight, a failed one
-  waiting (without its slot) and sent again, nothing else: what
-  the machine and the server allow, measured in the same run;
+  waiting (without its slot: ``Retry-After`` for a 429, 0.25 s for a 5xx) and sent again, nothing else:
+  what the machine and the server allow, measured in the same run. Its slots are a FIFO
+  ``asyncio.Semaphore``, so a retry queues behind every request not yet sent;
+* **baseline, retries first** — the same client, but its slots are ``humc.llm.retrying.SlotGate``: a
+  request back from its wait is sent before fresh ones (the fair floor for humc's admission);
 * **humc client** — ``LLMClient.run_outcomes`` over the same N requests (no cache, no build): the
   transport, retries and concurrency alone;
 * **humc build** — a recipe with one ``generate`` step over N records (a generalist task, one
@@ -44,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
 from humc.llm import LLMClient, LLMRequest, ModelConfig  # noqa: E402
+from humc.llm.retrying import SlotGate  # noqa: E402
 
 CONFIGS = [  # (latency s, slots, rate_429, rate_500)
     (0.2, 64, 0.0, 0.0),
@@ -85,30 +89,43 @@ class ServerProcess:
 # ----------------------------------------------------------------------------- baseline
 
 
-async def bare_client(base_url: str, n: int, slots: int, retry_after: float) -> int:
+async def bare_client(base_url: str, n: int, slots: int, retry_after: float, *, retries_first: bool = False) -> int:
     """N POSTs, at most `slots` in flight over reused keep-alive connections; a 429/5xx waits (without holding a
-    slot: `retry_after` for a 429, 0.25 s for a 5xx) and is sent again. Returns the number answered 200."""
+    slot: `retry_after` for a 429, 0.25 s for a 5xx) and is sent again — after every request not yet sent (a FIFO
+    semaphore), or with `retries_first` before them (humc's SlotGate). Returns the number answered 200."""
     url = urllib.parse.urlsplit(base_url)
     path = url.path.rstrip("/") + "/chat/completions"
     sem = asyncio.Semaphore(slots)
+    gate = SlotGate(slots)
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def exchange(body: bytes) -> int:
+    async def exchange(body: bytes, retry: bool) -> int:
+        if retries_first:
+            await gate.acquire(retry=retry)
+            try:
+                return await send(body)
+            finally:
+                gate.release()
         async with sem:
-            reader, writer = idle.pop() if idle else await asyncio.open_connection(url.hostname, url.port)
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-            await reader.readexactly(length)
-            idle.append((reader, writer))
-            return int(head.split(b" ", 2)[1])
+            return await send(body)
+
+    async def send(body: bytes) -> int:
+        reader, writer = idle.pop() if idle else await asyncio.open_connection(url.hostname, url.port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        await reader.readexactly(length)
+        idle.append((reader, writer))
+        return int(head.split(b" ", 2)[1])
 
     async def one(i: int) -> bool:
         body = json.dumps({"model": "test-model", "max_tokens": 64,
                            "messages": [{"role": "user", "content": f"record {i}"}]}).encode()
-        while (status := await exchange(body)) != 200:
+        retry = False
+        while (status := await exchange(body, retry)) != 200:
             await asyncio.sleep(retry_after if status == 429 else 0.25)
+            retry = True
         return True
 
     done = await asyncio.gather(*(one(i) for i in range(n)))
@@ -181,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                 base = time.perf_counter() - t0
                 base_sent = srv.stats["requests"]
             with ServerProcess(**opts) as srv:
+                t0 = time.perf_counter()
+                first_ok = asyncio.run(bare_client(srv.base_url, n, slots, float(args.retry_after), retries_first=True))
+                first = time.perf_counter() - t0
+            with ServerProcess(**opts) as srv:
                 client = LLMClient(ModelConfig(name="bench", base_url=srv.base_url, model="test-model",
                                                concurrency=slots, max_retries=8, params={"max_tokens": 64}))
                 t0 = time.perf_counter()
@@ -197,24 +218,26 @@ def main(argv: list[str] | None = None) -> int:
                     humc_build(recipe, root / f"c{k}")
                     warm_sent = srv.stats["requests"] - stats["requests"]
             lost = n - written
-            ok = ok and lost == 0 and base_ok == client_ok == n and warm_sent in (None, 0)
+            ok = ok and lost == 0 and base_ok == first_ok == client_ok == n and warm_sent in (None, 0)
             label = f"{latency * 1000:g} ms × {slots} slots" + (f", {r429:.0%} 429 + {r500:.0%} 500" if r429 or r500 else "")
             results.append({"config": label, "n": n, "latency_s": latency, "slots": slots, "rate_429": r429,
                             "rate_500": r500, "physical_s": round(physical, 3),
                             "baseline_s": round(base, 3), "baseline_ratio": round(base / physical, 3),
                             "baseline_requests": base_sent,
+                            "retries_first_s": round(first, 3), "retries_first_ratio": round(first / physical, 3),
                             "client_s": round(client_s, 3), "client_ratio": round(client_s / physical, 3),
                             "humc_s": round(wall, 3), "humc_ratio": round(wall / physical, 3),
                             "humc_requests": stats["requests"], "humc_max_in_flight": stats["max_in_flight"],
                             "humc_connections": stats["connections"], "humc_retries": notes.get("llm retries", 0),
                             "records_lost": lost, "warm_requests": warm_sent})
-            rows.append((label, f"{physical:.2f} s", f"{base / physical:.3f}×", f"{client_s / physical:.3f}×",
+            rows.append((label, f"{physical:.2f} s", f"{base / physical:.3f}×", f"{first / physical:.3f}×",
+                         f"{client_s / physical:.3f}×",
                          f"{wall / physical:.3f}×",
                          f"{stats['requests']} / {stats['connections']}", str(lost)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    head = ("configuration", "physical", "bare asyncio", "humc client", "humc build", "requests / conns", "lost")
+    head = ("configuration", "physical", "bare asyncio", "bare, retries first", "humc client", "humc build", "requests / conns", "lost")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, tuple("-" * w for w in widths), *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
