@@ -548,12 +548,13 @@ class LLMClient:
     async def _send(self, body: dict[str, Any], *, retry: bool) -> Any:
         """POST one attempt holding a slot (a ``retry`` is admitted before fresh requests); the completion."""
         gate = self._gate
-        assert gate is not None and self._client is not None  # set by _ensure()
+        assert gate is not None  # set by _ensure()
         await gate.acquire(retry=retry)
         try:
             if self._fatal is not None:
                 raise self._fatal
             self.stats.requests_sent += 1
+            assert self._client is not None
             return await self._client.post(body)
         finally:
             gate.release()
@@ -720,9 +721,10 @@ class LLMClient:
         for attempt in range(cfg.max_retries + 1):
             try:
                 gate = self._gate
-                assert gate is not None and self._client is not None  # set by _ensure()
+                assert gate is not None  # set by _ensure()
                 await gate.acquire(retry=attempt > 0)
                 try:
+                    assert self._client is not None
                     completion = await self._client.post(body)
                 finally:
                     gate.release()
