@@ -18,6 +18,7 @@ of waiting for the last answer (``followers``; a failure there is left for the n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import math
@@ -26,6 +27,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +35,7 @@ from humc.build.mixing import Realised, held_out_match, is_negative, mixture_kee
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
+from humc.build.reuse import RecordIndex, Reuse, rebuild, remember, store_memo, template_digests
 from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Place, RefWriter, Store, is_private, subset_refs
 from humc.build.transforms import (
     RenderContext,
@@ -56,7 +59,8 @@ CHUNK_SIZE = 1000
 Records = list[dict[str, Any]]
 # a chunk function returns its records, optionally with counters (notes) and the first
 # locations of the problems it dropped (reason -> [[source, row, detail], ...])
-ChunkResult = Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
+ChunkResult = (Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
+               | tuple[Records, Counter[str], dict[str, list[Located]], list[RecordIndex]])
 ChunkFn = Callable[[Records], ChunkResult]
 
 
@@ -241,7 +245,8 @@ class Executor:
 
     def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
                   submit: Submit | None = None, ahead: int = 0, strip: bool = False,
-                  then: list[Follower] | None = None) -> dict[str, Any]:
+                  then: list[Follower] | None = None,
+                  submit_at: Callable[[int, Records], Pending] | None = None) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
@@ -251,8 +256,10 @@ class Executor:
         stored, counted and reported in order, so a killed build resumes exactly as before. An output chunk
         whose records all *are* input records (a filter's) is stored as references to them; ``strip``
         (with such an ``fn``) drops their ``_``-prefixed keys when they are read. ``then``: chunk-wise nodes
-        that each computed chunk goes on through at once (see the module docstring)."""
-        start: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        that each computed chunk goes on through at once (see the module docstring). ``submit_at(i, chunk)``
+        replaces ``submit`` when starting a chunk needs its index (render's record-level reuse)."""
+        run: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        start: Callable[[int, Records], Pending] = submit_at or (lambda i, chunk: run(chunk))
         window: deque[tuple[int, Records, Pending | None, Saved | None]] = deque()
         n = 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
@@ -278,7 +285,8 @@ class Executor:
             raise LostChunk(fp, MAIN, 0)
         return int(meta["chunks"].get(MAIN, 0))
 
-    def _chunk_job(self, node: PlanNode, i: int, start: Submit) -> tuple[int, Records, Pending | None, Saved | None]:
+    def _chunk_job(self, node: PlanNode, i: int,
+                   start: Callable[[int, Records], Pending]) -> tuple[int, Records, Pending | None, Saved | None]:
         """Chunk i of a chunk-wise node: stored already (its counts say so: nothing is read), or started."""
         saved = saved_chunk(self.store, node.fingerprint, i)
         if saved is not None and saved.counts is not None:
@@ -291,15 +299,16 @@ class Executor:
             out = self.store.chunk(node.fingerprint, i)
             if out is not None:
                 return i, chunk, None, replace(saved, counts=(len(chunk), len(out)))
-        return i, chunk, start(chunk), None
+        return i, chunk, start(i, chunk), None
 
     def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Saved | None],
                  advance: Callable[[int], None], strip: bool, then: list[Follower] | None) -> int:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
         i, chunk, pending, saved = item
         if pending is not None:
-            out, notes, problems = split_result(pending.result())
-            self._store_chunk(node, i, chunk, out, notes, problems, strip)
+            result = pending.result()
+            out, notes, problems = split_result(result)
+            self._store_chunk(node, i, chunk, out, notes, problems, strip, result)
             if then:
                 self._follow(then, i, out)
             saved = Saved(notes, problems, (len(chunk), len(out)))
@@ -327,8 +336,10 @@ class Executor:
         return {"chunks": {MAIN: writer.chunks}}
 
     def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
-                     problems: dict[str, list[Located]], strip: bool) -> None:
+                     problems: dict[str, list[Located]], strip: bool, result: ChunkResult | None = None) -> None:
         fp = node.fingerprint
+        if node.kind == "render" and isinstance(result, tuple) and len(result) > 3:
+            store_memo(self.store, fp, i, chunk, result[3], template_digests(self.entry_of(node)))
         refs = subset_refs(self.input_fp(node), i, chunk, out)
         if refs is not None:
             self.store.put_refs(fp, i, refs, strip=strip)
@@ -345,11 +356,12 @@ class Executor:
             if saved is not None and saved.counts is not None:  # stored already
                 return
             try:
-                out, notes, problems = split_result(fn(records))
+                result = fn(records)
+                out, notes, problems = split_result(result)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
                 return
-            self._store_chunk(follower, i, records, out, notes, problems, strip)
+            self._store_chunk(follower, i, records, out, notes, problems, strip, result)
             self.early.add((follower.fingerprint, i))
             records = out
 
@@ -444,20 +456,14 @@ def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     """Render each record; problem records are dropped and reported (counts + first locations)."""
 
-    def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
-        out: Records = []
-        log, outside = ProblemLog(), 0
+    def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]], list[RecordIndex]]:
         chunk_ctx = ctx.for_chunk(chunk[0]) if chunk else ctx
+        given, index = [], []
         for record in chunk:
             result = render_checked(chunk_ctx, record)
-            out += result.records
-            outside += result.outside_rows
-            for problem in result.problems:
-                log.add(problem, record["_source"], record["_row"], record.get("_line"))
-        notes = log.notes()
-        if outside:
-            notes["gold rows outside labels: removed"] = outside
-        return out, notes, log.first
+            given.append(result.records)
+            index.append([len(result.records), [[p.reason, p.detail] for p in result.problems], result.outside_rows])
+        return rebuild(given, index, chunk)  # the per-record index is stored beside the chunk (``reuse.py``)
 
     return render
 
@@ -480,14 +486,17 @@ def check_chunk_fn(entry: TaskEntry, strip: bool = True) -> ChunkFn:
     return check
 
 
+def _labels_of(ex: Executor, node: PlanNode) -> tuple[str, ...] | None:
+    """The label set a render node reads from its labels node (None: the task has no label schema)."""
+    if len(node.inputs) < 2:
+        return None
+    meta = ex.store.meta(ex.input_fp(node, 1))
+    assert meta is not None  # the labels node ran before its render node
+    return tuple(meta["labels"])
+
+
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry = ex.entry_of(node)
-    labels = None
-    if len(node.inputs) > 1:
-        meta = ex.store.meta(ex.input_fp(node, 1))
-        assert meta is not None  # the labels node ran before its render node
-        labels = tuple(meta["labels"])
-    return render_chunk_fn(RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name))
+    return render_chunk_fn(RenderContext(ex.entry_of(node), ex.recipe.constants, _labels_of(ex, node), ex.recipe.name))
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
@@ -495,13 +504,17 @@ def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Rendered chunks (on worker processes when there are several) go straight on through the check."""
+    """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
+    earlier render of the same shape rendered alike are reused (``reuse.py``)."""
     fn, then = _render_fn(ex, node), followers(ex, node, ("check",))
+    shape, reuse = Reuse.find(ex.store, node, ex.entry_of(node), _labels_of(ex, node))
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
-    if not workers:
-        return ex.chunkwise(node, stat, fn, then=then)
-    with WorkerPool(fn, workers) as pool:
-        return ex.chunkwise(node, stat, fn, submit=pool.submit, ahead=2 * workers, then=then)
+    with contextlib.ExitStack() as stack:
+        submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
+        submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
+        meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
+    remember(ex.store, shape, node.fingerprint)
+    return meta
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
