@@ -193,7 +193,7 @@ def test_verify_drops_damaged_entries_once(tmp_path):
 
     assert first.exit_code == 0 and "dropped 1 damaged" in first.output
     assert second.exit_code == 0 and "dropped 0 damaged" in second.output
-    assert "checked 18 entries" in second.output  # 8 metas, 8 record chunks, 3 notes chunks, less the dropped one
+    assert "checked 20 entries" in second.output  # 8 metas, 8 record chunks, 3 notes, 1 memo, 1 reuse, less the dropped one
 
 
 def test_a_damaged_llm_answer_is_asked_for_again_and_nothing_else(tmp_path):

@@ -140,7 +140,22 @@ def check_spec(spec: FormatSpec) -> None:
     settings(spec)
 
 
+_SETTINGS: dict[int, tuple[FormatSpec, dict[str, Any]]] = {}  # id(spec) -> (spec, its settings): checked once
+
+
 def settings(spec: FormatSpec) -> dict[str, Any]:
+    """The spec's checked options and modifiers (computed once per spec object; callers must not change it)."""
+    memo = _SETTINGS.get(id(spec))
+    if memo is not None and memo[0] is spec:
+        return memo[1]
+    out = _settings(spec)
+    if len(_SETTINGS) > 4096:
+        _SETTINGS.clear()
+    _SETTINGS[id(spec)] = (spec, out)  # the spec is kept alive, so its id is not reused while memoised
+    return out
+
+
+def _settings(spec: FormatSpec) -> dict[str, Any]:
     if spec.codec not in CODECS:
         raise HumcError(f"unknown answer codec '{spec.codec}'", expected="one of: " + ", ".join(CODECS), code="E2006")
     allowed = CODECS[spec.codec].settings

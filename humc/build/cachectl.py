@@ -25,6 +25,7 @@ from pathlib import Path
 from humc.build.execute import BuildResult
 from humc.build.llmsteps import CACHE_DROPPED, model_warnings
 from humc.build.plan import Plan
+from humc.build.reuse import MEMO
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
 
@@ -83,7 +84,7 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
             kind, fp = key_node(key)
             if kind == "meta":
                 metas.add(fp)
-            elif key.split("/")[2] != NOTES:
+            elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO):
                 info.chunks += 1
         info.legacy = len(db.legacy_keys())
     info.nodes = len(metas)
@@ -118,6 +119,8 @@ def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False) -> GcReport:
             kind, fp = key_node(key)
             if kind == "meta":
                 (kept if fp in keep else removed).add(fp)
+            if kind == "reuse":  # reuse/<shape> -> a render node: kept while that node is
+                fp = str(db.get(key))
             if fp not in keep:
                 db.delete(key)
                 entries += 1

@@ -103,9 +103,11 @@ def ablation_plans(plan: Plan, extra: tuple[str, ...] = ()) -> list[Plan]:
 
 
 def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None,
-          executor: str | None = None, ray_address: str | None = None, **ray_options: Any) -> BuildResult:
+          executor: str | None = None, ray_address: str | None = None, jobs: int | None = None,
+          **ray_options: Any) -> BuildResult:
     """Run the plan with the local executor or on Ray (``executor``, else the recipe's
-    ``executor:`` key, else local); both write byte-identical output from the same cache."""
+    ``executor:`` key, else local); both write byte-identical output from the same cache. ``jobs``: the local
+    executor's worker processes for rendering (default ``$HUMC_JOBS``, else one per CPU; never changes the output)."""
     kind = executor or plan.recipe.executor
     _check_output_folder(plan.recipe)
     check_owned(plan.recipe)  # before any work: a folder humc did not write is never replaced (E3003)
@@ -119,7 +121,7 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
                 return ex.run(stop_after=stop_after)
             finally:
                 ex.close()
-        return Executor(plan, store, progress).run(stop_after=stop_after)
+        return Executor(plan, store, progress, jobs=jobs).run(stop_after=stop_after)
     finally:
         store.close()
 

@@ -18,20 +18,25 @@ of waiting for the last answer (``followers``; a failure there is left for the n
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import heapq
 import math
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from humc.build.mixing import Realised, held_out_match, is_negative, mixture_keep, ratio_keep
+from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Origin, RefWriter, Store, is_private, subset_refs
+from humc.build.reuse import RecordIndex, Reuse, rebuild, remember, store_memo, template_digests
+from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Place, RefWriter, Store, is_private, subset_refs
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
@@ -54,7 +59,8 @@ CHUNK_SIZE = 1000
 Records = list[dict[str, Any]]
 # a chunk function returns its records, optionally with counters (notes) and the first
 # locations of the problems it dropped (reason -> [[source, row, detail], ...])
-ChunkResult = Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
+ChunkResult = (Records | tuple[Records, Counter[str]] | tuple[Records, Counter[str], dict[str, list[Located]]]
+               | tuple[Records, Counter[str], dict[str, list[Located]], list[RecordIndex]])
 ChunkFn = Callable[[Records], ChunkResult]
 
 
@@ -123,8 +129,9 @@ class BuildResult:
 
 
 class Executor:
-    def __init__(self, plan: Plan, store: Store, progress: Progress | None = None) -> None:
+    def __init__(self, plan: Plan, store: Store, progress: Progress | None = None, *, jobs: int | None = None) -> None:
         self.plan = plan
+        self.jobs = jobs if jobs is not None else default_jobs()  # worker processes for render (``parallel.py``)
         self.recipe: Recipe = plan.recipe
         self.store = store
         self.progress = progress or Progress(enabled=False)
@@ -132,6 +139,9 @@ class Executor:
         self.metas: dict[str, dict[str, Any]] = {}
         self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
         self.early: set[tuple[str, int]] = set()  # (node fp, chunk) computed ahead by ``followers``: built, not reused
+        self.prebuilt: dict[str, tuple[NodeStats, dict[str, Any]]] = {}  # node id -> stats, meta of a fused pass
+        self.fused: list[tuple[PlanNode, NodeStats, dict[str, Any]]] = []  # what the node being run also ran
+        self.stop_after: str | None = None
 
     def entry_of(self, node: PlanNode) -> TaskEntry:
         """The task entry a per-entry node (map, filter, render, …) belongs to."""
@@ -167,9 +177,10 @@ class Executor:
                                     hint="check the disk, run `humc cache verify`, or `humc cache clean --yes`") from None
                 repaired.add(where)
                 self.store.invalidate(lost.fp)
+                self.store.forget_chunk(lost.fp, lost.stream, lost.i)
 
     def _run_nodes(self, stop_after: str | None) -> BuildResult:
-        self.metas = {}
+        self.metas, self.prebuilt, self.stop_after = {}, {}, stop_after
         stats: list[NodeStats] = []
         for node in self.plan.nodes:
             if node.kind == "write":
@@ -188,6 +199,9 @@ class Executor:
                 raise strict_error(rows)
 
     def _run_node(self, node: PlanNode) -> NodeStats:
+        if node.id in self.prebuilt:  # run (and committed) in the same pass as the node before it
+            stat, self.metas[node.id] = self.prebuilt.pop(node.id)
+            return stat
         stat = NodeStats(node.id, node.kind)
         start = time.perf_counter()
         meta = self.store.meta(node.fingerprint) if node.kind != "write" else None
@@ -196,17 +210,25 @@ class Executor:
             stat.notes = dict(meta.get("notes", {}))
             stat.problems = dict(meta.get(META_KEY, {}))
         else:
-            meta = self.run_kind(node, stat)
-            meta.update({"in": stat.records_in, "out": stat.records_out, "notes": stat.notes})
-            if stat.problems:
-                meta[META_KEY] = stat.problems
-            if node.kind != "write":
-                self.store.finish(node.fingerprint, meta)
-            if stat.status == "built" and stat.chunks_reused:
-                stat.status = "resumed"
+            self.fused = []
+            meta = self.commit(node, stat, self.run_kind(node, stat))
+            for follower, follower_stat, follower_meta in self.fused:  # committed after the node they follow
+                self.prebuilt[follower.id] = (follower_stat, self.commit(follower, follower_stat, follower_meta))
         self.metas[node.id] = meta
-        stat.seconds = time.perf_counter() - start
+        stat.seconds = time.perf_counter() - start - sum(s.seconds for _, s, _ in self.fused)
+        self.fused = []
         return stat
+
+    def commit(self, node: PlanNode, stat: NodeStats, meta: dict[str, Any]) -> dict[str, Any]:
+        """A node's meta with its counts, stored as its commit marker (the write node's lives in its folder)."""
+        meta.update({"in": stat.records_in, "out": stat.records_out, "notes": stat.notes})
+        if stat.problems:
+            meta[META_KEY] = stat.problems
+        if node.kind != "write":
+            self.store.finish(node.fingerprint, meta)
+        if stat.status == "built" and stat.chunks_reused:
+            stat.status = "resumed"
+        return meta
 
     def run_kind(self, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
         """Run one node's runner (a distributed executor overrides this for chunk-wise kinds)."""
@@ -223,7 +245,8 @@ class Executor:
 
     def chunkwise(self, node: PlanNode, stat: NodeStats, fn: Callable[[list[dict[str, Any]]], ChunkResult], *,
                   submit: Submit | None = None, ahead: int = 0, strip: bool = False,
-                  then: list[Follower] | None = None) -> dict[str, Any]:
+                  then: list[Follower] | None = None,
+                  submit_at: Callable[[int, Records], Pending] | None = None) -> dict[str, Any]:
         """Input chunk i -> output chunk i, skipping chunks a killed build already stored.
 
         ``fn`` may return (records, notes[, problems]): per-chunk counters (drops, LLM requests)
@@ -233,19 +256,16 @@ class Executor:
         stored, counted and reported in order, so a killed build resumes exactly as before. An output chunk
         whose records all *are* input records (a filter's) is stored as references to them; ``strip``
         (with such an ``fn``) drops their ``_``-prefixed keys when they are read. ``then``: chunk-wise nodes
-        that each computed chunk goes on through at once (see the module docstring)."""
-        start: Submit = submit or (lambda chunk: _Now(fn, chunk))
-        window: deque[tuple[int, Records, Pending | None, Any]] = deque()
+        that each computed chunk goes on through at once (see the module docstring). ``submit_at(i, chunk)``
+        replaces ``submit`` when starting a chunk needs its index (render's record-level reuse)."""
+        run: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        start: Callable[[int, Records], Pending] = submit_at or (lambda i, chunk: run(chunk))
+        window: deque[tuple[int, Records, Pending | None, Saved | None]] = deque()
         n = 0
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
             try:
-                for i, chunk in enumerate(self.store.read(self.input_fp(node))):
-                    out = self.store.chunk(node.fingerprint, i)
-                    saved = stored_notes(self.store, node.fingerprint, i) if out is not None else None
-                    if out is None or saved is None:  # missing or damaged: compute it (again)
-                        window.append((i, chunk, start(chunk), None))
-                    else:
-                        window.append((i, chunk, None, (out, saved)))
+                for i in range(self.input_chunks(node)):
+                    window.append(self._chunk_job(node, i, start))
                     while len(window) > ahead:
                         n = self._collect(node, stat, window.popleft(), advance, strip, then)
                 while window:
@@ -257,23 +277,48 @@ class Executor:
                 raise
         return {"chunks": {MAIN: n}}
 
-    def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Any],
+    def input_chunks(self, node: PlanNode) -> int:
+        """How many chunks a chunk-wise node's input has (LostChunk when that node is not stored)."""
+        fp = self.input_fp(node)
+        meta = self.store.meta(fp)
+        if meta is None:
+            raise LostChunk(fp, MAIN, 0)
+        return int(meta["chunks"].get(MAIN, 0))
+
+    def _chunk_job(self, node: PlanNode, i: int,
+                   start: Callable[[int, Records], Pending]) -> tuple[int, Records, Pending | None, Saved | None]:
+        """Chunk i of a chunk-wise node: stored already (its counts say so: nothing is read), or started."""
+        saved = saved_chunk(self.store, node.fingerprint, i)
+        if saved is not None and saved.counts is not None:
+            return i, [], None, saved
+        in_fp = self.input_fp(node)
+        chunk = self.store.chunk(in_fp, i)
+        if chunk is None:  # damaged or deleted: the executor rebuilds that node and runs again
+            raise LostChunk(in_fp, MAIN, i)
+        if saved is not None:  # stored without its counts (by the Ray executor): counted from its records
+            out = self.store.chunk(node.fingerprint, i)
+            if out is not None:
+                return i, chunk, None, replace(saved, counts=(len(chunk), len(out)))
+        return i, chunk, start(i, chunk), None
+
+    def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Saved | None],
                  advance: Callable[[int], None], strip: bool, then: list[Follower] | None) -> int:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
-        i, chunk, pending, reused = item
+        i, chunk, pending, saved = item
         if pending is not None:
-            out, notes, problems = split_result(pending.result())
-            self._store_chunk(node, i, chunk, out, notes, problems, strip)
+            result = pending.result()
+            out, notes, problems = split_result(result)
+            self._store_chunk(node, i, chunk, out, notes, problems, strip, result)
             if then:
                 self._follow(then, i, out)
-        else:
-            if (node.fingerprint, i) not in self.early:
-                stat.chunks_reused += 1
-            out, (notes, problems) = reused
-        stat.add_notes(notes, problems)
-        stat.records_in += len(chunk)
-        stat.records_out += len(out)
-        advance(len(chunk))
+            saved = Saved(notes, problems, (len(chunk), len(out)))
+        elif (node.fingerprint, i) not in self.early:
+            stat.chunks_reused += 1
+        assert saved is not None and saved.counts is not None
+        stat.add_notes(saved.notes, saved.problems)
+        stat.records_in += saved.counts[0]
+        stat.records_out += saved.counts[1]
+        advance(saved.counts[0])
         return i + 1
 
     def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
@@ -291,27 +336,32 @@ class Executor:
         return {"chunks": {MAIN: writer.chunks}}
 
     def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
-                     problems: dict[str, list[Located]], strip: bool) -> None:
+                     problems: dict[str, list[Located]], strip: bool, result: ChunkResult | None = None) -> None:
         fp = node.fingerprint
-        self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
+        if node.kind == "render" and isinstance(result, tuple) and len(result) > 3:
+            store_memo(self.store, fp, i, chunk, result[3], template_digests(self.entry_of(node)))
         refs = subset_refs(self.input_fp(node), i, chunk, out)
         if refs is not None:
             self.store.put_refs(fp, i, refs, strip=strip)
         else:
             assert not strip, "strip needs a chunk function that passes its input records through"
             self.store.put_chunk(fp, i, out)
+        # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover
+        self.store.put_chunk(fp, i, [notes, problems, len(chunk), len(out)], NOTES)
 
     def _follow(self, then: list[Follower], i: int, records: Records) -> None:
         """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
         for follower, fn, strip in then:
-            if self.store.chunk(follower.fingerprint, i) is not None:
+            saved = saved_chunk(self.store, follower.fingerprint, i)
+            if saved is not None and saved.counts is not None:  # stored already
                 return
             try:
-                out, notes, problems = split_result(fn(records))
+                result = fn(records)
+                out, notes, problems = split_result(result)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
                 return
-            self._store_chunk(follower, i, records, out, notes, problems, strip)
+            self._store_chunk(follower, i, records, out, notes, problems, strip, result)
             self.early.add((follower.fingerprint, i))
             records = out
 
@@ -320,13 +370,13 @@ class Executor:
             stat.records_in += 1
             yield record
 
-    def counted_origins(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[tuple[Origin, dict[str, Any]]]:
+    def counted_origins(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[tuple[Place, dict[str, Any]]]:
         """``counted_input`` with where each record is stored, for nodes that pass records through."""
         for item in self.store.origins(self.input_fp(node, i)):
             stat.records_in += 1
             yield item
 
-    def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Origin], total: int | None = None) -> dict[str, Any]:
+    def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Place], total: int | None = None) -> dict[str, Any]:
         """``stream_out`` for records passed through unchanged: stores references, not copies."""
         return self._write_all(node, stat, RefWriter(self.store, node.fingerprint, CHUNK_SIZE), origins, total)
 
@@ -406,20 +456,14 @@ def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     """Render each record; problem records are dropped and reported (counts + first locations)."""
 
-    def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
-        out: Records = []
-        log, outside = ProblemLog(), 0
+    def render(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]], list[RecordIndex]]:
         chunk_ctx = ctx.for_chunk(chunk[0]) if chunk else ctx
+        given, index = [], []
         for record in chunk:
             result = render_checked(chunk_ctx, record)
-            out += result.records
-            outside += result.outside_rows
-            for problem in result.problems:
-                log.add(problem, record["_source"], record["_row"], record.get("_line"))
-        notes = log.notes()
-        if outside:
-            notes["gold rows outside labels: removed"] = outside
-        return out, notes, log.first
+            given.append(result.records)
+            index.append([len(result.records), [[p.reason, p.detail] for p in result.problems], result.outside_rows])
+        return rebuild(given, index, chunk)  # the per-record index is stored beside the chunk (``reuse.py``)
 
     return render
 
@@ -442,14 +486,17 @@ def check_chunk_fn(entry: TaskEntry, strip: bool = True) -> ChunkFn:
     return check
 
 
+def _labels_of(ex: Executor, node: PlanNode) -> tuple[str, ...] | None:
+    """The label set a render node reads from its labels node (None: the task has no label schema)."""
+    if len(node.inputs) < 2:
+        return None
+    meta = ex.store.meta(ex.input_fp(node, 1))
+    assert meta is not None  # the labels node ran before its render node
+    return tuple(meta["labels"])
+
+
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    entry = ex.entry_of(node)
-    labels = None
-    if len(node.inputs) > 1:
-        meta = ex.store.meta(ex.input_fp(node, 1))
-        assert meta is not None  # the labels node ran before its render node
-        labels = tuple(meta["labels"])
-    return render_chunk_fn(RenderContext(entry, ex.recipe.constants, labels, ex.recipe.name))
+    return render_chunk_fn(RenderContext(ex.entry_of(node), ex.recipe.constants, _labels_of(ex, node), ex.recipe.name))
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
@@ -457,7 +504,17 @@ def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    return ex.chunkwise(node, stat, _render_fn(ex, node))
+    """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
+    earlier render of the same shape rendered alike are reused (``reuse.py``)."""
+    fn, then = _render_fn(ex, node), followers(ex, node, ("check",))
+    shape, reuse = Reuse.find(ex.store, node, ex.entry_of(node), _labels_of(ex, node))
+    workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
+    with contextlib.ExitStack() as stack:
+        submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
+        submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
+        meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
+    remember(ex.store, shape, node.fingerprint)
+    return meta
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -516,12 +573,12 @@ def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
                         then=followers(ex, node))
 
 
-def followers(ex: Executor, node: PlanNode) -> list[Follower]:
+def followers(ex: Executor, node: PlanNode, kinds: tuple[str, ...] = ("render", "check")) -> list[Follower]:
     """The render right after ``node`` (when it reads nothing else, e.g. no label set) and its check, unless
-    already built: the nodes an LLM node's chunks go on through as they come."""
+    already built: the nodes an LLM node's (or a render's) chunks go on through as they come."""
     out: list[Follower] = []
     prev = node
-    for kind in ("render", "check"):
+    for kind in kinds:
         nxt = next((n for n in ex.plan.nodes if n.inputs == (prev.id,) and n.kind == kind), None)
         if nxt is None or ex.store.meta(nxt.fingerprint) is not None:
             break
@@ -536,83 +593,145 @@ def chunks_ahead(concurrency: int) -> int:
     return max(1, math.ceil(2 * concurrency / CHUNK_SIZE))
 
 
-def _run_merge(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    def origins() -> Iterator[Origin]:
+class PassThrough:
+    """A corpus node that passes records on (or drops them), one record at a time: merge, dedup, decontaminate,
+    split. Its output is references to where the records are first stored (``Store.origins``), never copies.
+
+    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each record read
+    once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
+    own meta, in order, so caching and resuming are per node as before."""
+
+    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
+        self.ex, self.node, self.stat = ex, node, stat
+        self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
+
+    def take(self, place: Place, record: dict[str, Any]) -> bool:
+        """Count the record in, keep it or not; True when it is passed on."""
+        self.stat.records_in += 1
+        if not self.keep(record):
+            return False
+        self.writer.add(place)
+        return True
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        return True
+
+    def finish(self) -> dict[str, Any]:
+        self.writer.flush()
+        self.stat.records_out = self.writer.count
+        return {"chunks": {MAIN: self.writer.chunks}}
+
+
+class Dedup(PassThrough):
+    """Drops a record whose (instruction, output), stripped, was seen before (128-bit digests in memory)."""
+
+    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
+        super().__init__(ex, node, stat)
+        self.enabled, self.seen, self.removed = bool(node.config["enabled"]), set[bytes](), 0
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        if not self.enabled:
+            return True
+        key = hashlib.blake2b(record["instruction"].strip().encode() + b"\x00" + record["output"].strip().encode(),
+                              digest_size=16).digest()
+        if key in self.seen:
+            self.removed += 1
+            return False
+        self.seen.add(key)
+        return True
+
+    def finish(self) -> dict[str, Any]:
+        self.stat.notes["duplicates removed"] = self.removed
+        return super().finish()
+
+
+class Decontaminate(PassThrough):
+    """Drops records whose instruction or output shares an n-gram with an evaluation set."""
+
+    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
+        super().__init__(ex, node, stat)
+        decon = ex.recipe.output.decontaminate
+        assert decon is not None
+        self.n, self.banned, self.removed = decon.ngram, set[int](), 0
+        for src in decon.against:
+            for row in read_source(src):
+                for text in strings_in(row.record):
+                    self.banned |= ngram_hashes(text, self.n)
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        if self.banned and not self.banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"],
+                                                                   self.n)):
+            self.removed += 1
+            return False
+        return True
+
+    def finish(self) -> dict[str, Any]:
+        self.stat.notes["contaminated removed"] = self.removed
+        self.stat.notes["eval n-grams"] = len(self.banned)
+        return super().finish()
+
+
+class Split(PassThrough):
+    """Assigns splits by source row, so all variants of one source example share a split; an instruction using a
+    held-out template, format, label or task goes to the held-out split. Passes nothing on (the write reads it)."""
+
+    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
+        super().__init__(ex, node, stat)
+        self.splits, self.seed = node.config["splits"], node.config["seed"]
+        self.held = ex.recipe.output.held_out if node.config.get("held_out") else None
+        self.writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
+                        for name, _ in self.splits}
+        self.realised = Realised()
+
+    def take(self, place: Place, record: dict[str, Any]) -> bool:
+        self.stat.records_in += 1
+        if self.held is not None and held_out_match(self.held, record):
+            name = self.held.split
+            self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
+        else:
+            name = pick_split(self.splits, self.seed, record["task_entry"], record["source"], record["source_row"])
+        self.writers[name].add(place)
+        self.realised.add(name, record)
+        return False
+
+    def finish(self) -> dict[str, Any]:
+        for w in self.writers.values():
+            w.flush()
+        self.stat.records_out = sum(w.count for w in self.writers.values())
+        return {"chunks": {n: w.chunks for n, w in self.writers.items()},
+                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": self.realised.as_meta()}
+
+
+PASS_THROUGH: dict[str, type[PassThrough]] = {"merge": PassThrough, "dedup": Dedup, "decontaminate": Decontaminate,
+                                              "split": Split}
+
+
+def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+    """Run ``node`` and the pass-through nodes right after it that are not stored yet, in one pass."""
+    stages = [PASS_THROUGH[node.kind](ex, node, stat)]
+    last = node
+    while last.id != ex.stop_after and stages[-1].node.kind != "split":
+        nxt = next((n for n in ex.plan.nodes if n.inputs == (last.id,)), None)
+        if nxt is None or nxt.kind not in PASS_THROUGH or ex.store.meta(nxt.fingerprint) is not None:
+            break
+        stages.append(PASS_THROUGH[nxt.kind](ex, nxt, NodeStats(nxt.id, nxt.kind)))
+        last = nxt
+    seconds = [0.0] * len(stages)
+    total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
+    with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
-            for origin, _ in ex.counted_origins(node, stat, i):
-                yield origin
-
-    return ex.refs_out(node, stat, origins(), sum(ex.input_total(node, i) for i in range(len(node.inputs))))
-
-
-def _run_dedup(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    seen: set[int] = set()
-    removed = 0
-
-    def origins() -> Iterator[Origin]:
-        nonlocal removed
-        for origin, record in ex.counted_origins(node, stat):
-            if node.config["enabled"]:
-                key = stable_hash(record["instruction"].strip(), record["output"].strip())
-                if key in seen:
-                    removed += 1
-                    continue
-                seen.add(key)
-            yield origin
-
-    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
-    stat.notes["duplicates removed"] = removed
-    return meta
-
-
-def _run_decontaminate(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Drop records whose instruction or output shares an n-gram with an evaluation set."""
-    decon = ex.recipe.output.decontaminate
-    assert decon is not None
-    n, banned = decon.ngram, set()
-    for src in decon.against:
-        for row in read_source(src):
-            for text in strings_in(row.record):
-                banned |= ngram_hashes(text, n)
-    removed = 0
-
-    def origins() -> Iterator[Origin]:
-        nonlocal removed
-        for origin, record in ex.counted_origins(node, stat):
-            if banned and not banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"], n)):
-                removed += 1
-                continue
-            yield origin
-
-    meta = ex.refs_out(node, stat, origins(), ex.input_total(node))
-    stat.notes["contaminated removed"] = removed
-    stat.notes["eval n-grams"] = len(banned)
-    return meta
-
-
-def _run_split(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Assign splits by source row, so all variants of one source example share a split; an instruction
-    using a held-out template, format, label or task goes to the held-out split."""
-    splits, seed = node.config["splits"], node.config["seed"]
-    held = ex.recipe.output.held_out if node.config.get("held_out") else None
-    writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
-               for name, _ in splits}
-    realised = Realised()
-    with ex.progress.task(node.id, total=ex.input_total(node)) as advance:
-        for origin, record in ex.counted_origins(node, stat):
-            if held is not None and held_out_match(held, record):
-                name = held.split
-                stat.notes["held out"] = stat.notes.get("held out", 0) + 1
-            else:
-                name = pick_split(splits, seed, record["task_entry"], record["source"], record["source_row"])
-            writers[name].add(origin)
-            realised.add(name, record)
-            advance(1)
-    for w in writers.values():
-        w.flush()
-    stat.records_out = sum(w.count for w in writers.values())
-    return {"chunks": {n: w.chunks for n, w in writers.items()}, "counts": {n: w.count for n, w in writers.items()},
-            "mixture": realised.as_meta()}
+            for place, record in ex.store.origins(ex.input_fp(node, i)):
+                for k, stage in enumerate(stages):
+                    start = time.perf_counter()
+                    passed = stage.take(place, record)
+                    seconds[k] += time.perf_counter() - start
+                    if not passed:
+                        break
+                advance(1)
+    for stage, spent in zip(stages[1:], seconds[1:], strict=True):
+        stage.stat.seconds = spent
+        ex.fused.append((stage.node, stage.stat, stage.finish()))
+    return stages[0].finish()
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -692,8 +811,8 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
 
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {
     "load": _run_load, "map": _run_map, "filter": _run_filter, "sample": _run_sample, "labels": _run_labels,
-    "render": _run_render, "check": _run_check, "merge": _run_merge, "dedup": _run_dedup, "split": _run_split,
-    "decontaminate": _run_decontaminate, "ratio": _run_select, "mixture": _run_select,
+    "render": _run_render, "check": _run_check, "merge": _run_pass_through, "dedup": _run_pass_through,
+    "split": _run_pass_through, "decontaminate": _run_pass_through, "ratio": _run_select, "mixture": _run_select,
     "write": _run_write, "generate": _run_llm_step, "judge": _run_llm_step,
 }
 
@@ -704,13 +823,30 @@ CHUNK_FNS: dict[str, Callable[[Executor, PlanNode], ChunkFn]] = {
 }
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What is stored beside chunk i of a chunk-wise node: its notes, problem locations and (records in, records
+    out) — ``counts`` is None for an entry written before its chunk (the Ray executor's order)."""
+
+    notes: dict[str, int]
+    problems: dict[str, list[Located]]
+    counts: tuple[int, int] | None = None
+
+
+def saved_chunk(store: Store, fp: str, i: int) -> Saved | None:
+    """The notes entry of chunk i of a node; None when missing or damaged (then the chunk is computed again)."""
+    stored: list[Any] | None = store.chunk(fp, i, NOTES)
+    if not stored:
+        return None
+    counts = (int(stored[2]), int(stored[3])) if len(stored) >= 4 else None
+    return Saved(dict(stored[0]), dict(stored[1]) if len(stored) > 1 else {}, counts)
+
+
 def stored_notes(store: Store, fp: str, i: int) -> tuple[dict[str, int], dict[str, list[Located]]] | None:
     """The notes and problem locations stored beside chunk i of a node; None when missing or damaged
     (then the chunk is computed again, so a resumed node still reports whole counts)."""
-    stored = store.chunk(fp, i, NOTES)
-    if not stored:
-        return None
-    return dict(stored[0]), dict(stored[1]) if len(stored) > 1 else {}
+    saved = saved_chunk(store, fp, i)
+    return None if saved is None else (saved.notes, saved.problems)
 
 
 def chunk_fn(ex: Executor, node: PlanNode) -> ChunkFn:

@@ -33,6 +33,7 @@ NOTES = "notes"            # per-chunk counters of a chunk-wise node, one stream
 LLM_FOLDER = "llm"         # <cache>/llm: the LLM response cache
 REFS = "refs"              # a reference chunk's key (see the module docstring)
 Origin = tuple[str, str, int, int]  # where a stored record lives: (node fp, stream, chunk, position)
+Place = tuple[str, str, int, int, bool]  # an Origin, and whether the record's private keys are dropped on reading
 
 
 class LostChunk(KeyError):
@@ -65,7 +66,8 @@ class Store:
         self.path = path
         self.cache = CacheDB(path, compress=True)  # record chunks: zstd, ~10× smaller
         self.moved_aside: list[Path] = [p for p in [self.cache.moved_aside] if p is not None]
-        self._resolved: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}  # last chunk read, per stream
+        # the last chunk read per stream: (index, records, places — see ``origins`` — or None)
+        self._resolved: dict[tuple[str, str], tuple[int, list[dict[str, Any]], list[Place] | None]] = {}
         llm = path / LLM_FOLDER
         if llm.is_dir():  # opened later by the LLM steps (maybe in other processes): repair it here, once
             moved = repair_index(llm)
@@ -88,34 +90,47 @@ class Store:
 
     def chunk(self, fp: str, i: int, stream: str = MAIN) -> list[dict[str, Any]] | None:
         """Chunk i of a stream (a reference chunk resolved), or None when it or what it refers to is missing."""
+        found = self._chunk_places(fp, i, stream)
+        return None if found is None else found[0]
+
+    def _chunk_places(self, fp: str, i: int, stream: str) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
+        """(records, where each is first stored) of chunk i; places are None for a chunk of records."""
         memo = self._resolved.get((fp, stream))
         if memo is not None and memo[0] == i:
-            return memo[1]
+            return memo[1], memo[2]
         value = self.cache.get(chunk_key(fp, stream, i))
         if isinstance(value, dict) and REFS in value:
-            records = self._resolve(value)
-            if records is not None:
-                self._resolved[(fp, stream)] = (i, records)
-            return records
-        return value if isinstance(value, list) else None
+            found = self._resolve(value)
+            if found is not None:
+                self._resolved[(fp, stream)] = (i, *found)
+            return found
+        return (value, None) if isinstance(value, list) else None
 
-    def _resolve(self, view: dict[str, Any]) -> list[dict[str, Any]] | None:
+    def _resolve(self, view: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
         out: list[dict[str, Any]] = []
-        for src_fp, src_stream, j, runs in view[REFS]:
-            src = self.chunk(src_fp, j, src_stream)
-            if src is None:
+        places: list[Place] = []
+        for ref in view[REFS]:
+            src_fp, src_stream, j, runs = ref[:4]
+            strip = len(ref) > 4 and bool(ref[4])
+            found = self._chunk_places(src_fp, j, src_stream)
+            if found is None:
                 return None
+            src, src_places = found
             for start, stop in runs:
                 if stop > len(src):
                     return None
-                out += src[start:stop]
+                out += strip_private(src[start:stop]) if strip else src[start:stop]
+                places += ([(src_fp, src_stream, j, p, strip) for p in range(start, stop)] if src_places is None else
+                           [(*place[:4], place[4] or strip) for place in src_places[start:stop]])
         if view.get("strip"):
             out = strip_private(out)
+            places = [(*place[:4], True) for place in places]
         if view.get("set"):
             out = [{**r, **view["set"]} for r in out]
-        return out
+            return out, None  # records with fields set live here, not where their originals do
+        return out, places
 
-    def put_chunk(self, fp: str, i: int, records: list[dict[str, Any]], stream: str = MAIN) -> None:
+    def put_chunk(self, fp: str, i: int, records: list[Any], stream: str = MAIN) -> None:
         self._resolved.pop((fp, stream), None)
         self.cache.set(chunk_key(fp, stream, i), records)
 
@@ -125,11 +140,19 @@ class Store:
         self._resolved.pop((fp, stream), None)
         self.cache.set(chunk_key(fp, stream, i), {REFS: refs, "strip": strip, "set": fields or {}})
 
-    def origins(self, fp: str, stream: str = MAIN) -> Iterator[tuple[Origin, dict[str, Any]]]:
-        """``records`` with where each one is stored, for a node that passes records through."""
-        for i, chunk in enumerate(self.read(fp, stream)):
-            for p, record in enumerate(chunk):
-                yield (fp, stream, i, p), record
+    def origins(self, fp: str, stream: str = MAIN) -> Iterator[tuple[Place, dict[str, Any]]]:
+        """``records`` with where each one is first stored (through reference chunks, so a node that passes records
+        on refers to the records themselves, however many nodes passed them before), for a pass-through node."""
+        meta = self.meta(fp)
+        if meta is None:
+            raise LostChunk(fp, stream, 0)
+        for i in range(meta["chunks"].get(stream, 0)):
+            found = self._chunk_places(fp, i, stream)
+            if found is None:
+                raise LostChunk(fp, stream, i)
+            records, places = found
+            for p, record in enumerate(records):
+                yield (places[p] if places is not None else (fp, stream, i, p, False)), record
 
     def read(self, fp: str, stream: str = MAIN) -> Iterator[list[dict[str, Any]]]:
         meta = self.meta(fp)
@@ -144,6 +167,11 @@ class Store:
     def records(self, fp: str, stream: str = MAIN) -> Iterator[dict[str, Any]]:
         for chunk in self.read(fp, stream):
             yield from chunk
+
+    def forget_chunk(self, fp: str, stream: str, i: int) -> None:
+        """Make chunk i of a chunk-wise node count as missing: its notes entry (the commit) goes."""
+        if stream == MAIN:
+            self.cache.delete(chunk_key(fp, NOTES, i))
 
     def invalidate(self, fp: str) -> None:
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != fp}
@@ -206,7 +234,7 @@ class RefWriter:
         self.chunks = 0
         self.count = 0
 
-    def add(self, origin: Origin) -> None:
+    def add(self, origin: Origin | Place) -> None:
         add_ref(self.refs, origin)
         self.pending += 1
         self.count += 1
@@ -220,17 +248,20 @@ class RefWriter:
             self.refs, self.pending = [], 0
 
 
-def add_ref(refs: list[list[Any]], origin: Origin) -> None:
-    """Append one record's origin to ``refs``, extending the last run when it continues it."""
-    fp, stream, i, p = origin
-    if refs and refs[-1][:3] == [fp, stream, i]:
-        runs = refs[-1][3]
+def add_ref(refs: list[list[Any]], origin: Origin | Place) -> None:
+    """Append one record's origin to ``refs``, extending the last run when it continues it. A ``Place`` whose
+    record loses its private keys on reading makes a reference ``[fp, stream, i, runs, True]``."""
+    fp, stream, i, p = origin[:4]
+    strip = len(origin) > 4 and bool(origin[4])
+    last = refs[-1] if refs else None
+    if last is not None and last[:3] == [fp, stream, i] and (len(last) > 4) == strip:
+        runs = last[3]
         if runs[-1][1] == p:
             runs[-1][1] = p + 1
         else:
             runs.append([p, p + 1])
     else:
-        refs.append([fp, stream, i, [[p, p + 1]]])
+        refs.append([fp, stream, i, [[p, p + 1]], True] if strip else [fp, stream, i, [[p, p + 1]]])
 
 
 def subset_refs(fp: str, i: int, chunk: Sequence[dict[str, Any]], out: Sequence[dict[str, Any]],

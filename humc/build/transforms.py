@@ -37,8 +37,11 @@ from humc.templating import render_template
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
+
+
 def stable_hash(*parts: Any) -> int:
-    data = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()
+    data = _HASH_JSON.encode(parts).encode()
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
@@ -597,6 +600,12 @@ def describe_label(definition: str, examples: LabelExamples, language: str) -> s
 def label_definitions(guidelines: Sequence[Guideline], labels: Sequence[str], language: str) -> dict[str, str]:
     """label -> its explanation for the labels shown: the last guideline's definition, with the examples of every
     guideline (human-written first, then accepted lockfile examples), each example once."""
+    return dict(_label_definitions(tuple(guidelines), tuple(labels), language))
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_definitions(guidelines: tuple[Guideline, ...], labels: tuple[str, ...], language: str) -> dict[str, str]:
+    """``label_definitions``, once per (guidelines, schema shown, language): the same for many instructions."""
     definitions = {label: text for g in guidelines for label, text in g.labels}
     positive: dict[str, dict[str, None]] = {}
     negative: dict[str, dict[tuple[str, str], None]] = {}

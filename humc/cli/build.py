@@ -107,17 +107,21 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
               help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Worker processes that render (default: $HUMC_JOBS, else one per CPU; 1: none). "
+                   "Never changes the output.")
 @strict_opt
 @click.option("--ablate", default="", metavar="PARTS",
               help="Also write ablation datasets <name>-no-<part> from the same rows and splits; PARTS is a "
                    "comma-separated list of guidelines, rules, formats, templates (adds to the recipe's `ablations:`).")
 def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
-              executor: str | None, ray_address: str | None, strict: bool, ablate: str) -> None:
+              executor: str | None, ray_address: str | None, jobs: int | None, strict: bool, ablate: str) -> None:
     """Build the dataset described by RECIPE."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     for plan_ in [p, *ablation_plans(p, extra)]:
-        result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address)
+        result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
+                       jobs=jobs)
         if not quiet:
             print_summary(result)
         for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:

@@ -173,18 +173,24 @@ def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _St
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    schema = parquet_schema()
+    names_in_record = [name for name in schema.names if name != "messages"]
     records = job.records(split)
     with job.progress.task(f"write {split}", total=count) as advance:
         for name in names:
-            batch = []
+            columns: dict[str, list[Any]] = {column: [] for column in schema.names}
+            rows = 0
             for record in records:
                 stats.add(split, record)
-                batch.append({**record, "messages": messages_of(record)})
-                if len(batch) >= shard_rows:
+                for column in names_in_record:
+                    columns[column].append(record.get(column))
+                columns["messages"].append(messages_of(record))
+                rows += 1
+                if rows >= shard_rows:
                     break
-            table = pa.Table.from_pylist(batch, schema=parquet_schema())
+            table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
             pq.write_table(table, folder / name, compression="zstd", row_group_size=min(shard_rows, 50_000))
-            advance(len(batch))
+            advance(rows)
     return names
 
 

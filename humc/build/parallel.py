@@ -1,0 +1,81 @@
+"""Local worker processes for the CPU-bound chunk-wise nodes (map, render) of the local executor.
+
+A node with several chunks to compute hands them to a pool of forked worker processes; the
+executor still collects, stores and counts the results in chunk order (``Executor.chunkwise``
+with ``submit``), so the cache, a resumed build and the output are exactly those of a
+one-process build. What the workers do is the very chunk function the executor would call.
+
+Decisions:
+
+* **fork, and only fork.** The chunk function (a closure over the task entry and its compiled
+  templates and expressions) is registered in this module *before* the pool starts, and the
+  forked workers inherit it: nothing but the input chunk travels to a worker and its result
+  back. Where fork is unavailable (Windows, macOS's default) the build runs in one process, as
+  before; ``jobs`` never changes a byte of the output.
+* **Only nodes that make new records.** map and render return new records; a filter or check
+  returns some of its input records, which the executor stores as references by identity —
+  a record sent to a worker and back is a copy, so those nodes stay in the main process (they
+  are cheap next to render).
+* **How many workers:** ``jobs`` (``humc build --jobs``, else ``$HUMC_JOBS``), else the CPUs this
+  process may use; 1 turns the pool off, and so does a node with fewer than two chunks to compute.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+PARALLEL_KINDS = frozenset({"map", "render"})
+JOBS_ENV = "HUMC_JOBS"
+
+_FUNCTIONS: dict[int, Callable[[list[dict[str, Any]]], Any]] = {}  # inherited by the forked workers
+_tokens = itertools.count()
+
+
+def default_jobs() -> int:
+    """``$HUMC_JOBS`` when set to a positive integer, else the number of CPUs this process may run on."""
+    value = os.environ.get(JOBS_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _call(token: int, chunk: list[dict[str, Any]]) -> Any:
+    return _FUNCTIONS[token](chunk)
+
+
+class WorkerPool:
+    """``submit(chunk)`` runs ``fn(chunk)`` in one of ``workers`` forked processes; use as a context manager."""
+
+    def __init__(self, fn: Callable[[list[dict[str, Any]]], Any], workers: int) -> None:
+        self.token = next(_tokens)
+        _FUNCTIONS[self.token] = fn  # before the first worker forks
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, chunk: list[dict[str, Any]]) -> Future[Any]:
+        return self.pool.submit(_call, self.token, chunk)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        _FUNCTIONS.pop(self.token, None)
+
+
+def workers_for(kind: str, jobs: int, chunks: int) -> int:
+    """Worker processes for a node of ``kind`` with ``chunks`` chunks to compute (0: run it in this process)."""
+    if kind not in PARALLEL_KINDS or jobs < 2 or chunks < 2 or not can_fork():
+        return 0
+    return min(jobs, chunks)

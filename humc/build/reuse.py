@@ -1,0 +1,150 @@
+"""Record-level reuse of rendered instructions: an edit re-renders only the records it changes.
+
+A render node's fingerprint covers its whole input and configuration, so any edit makes it a new
+node. Most edits change few records, though: a template edit changes only the instructions that
+chose that template, a 1% source edit only 1% of the records. So beside every render chunk the
+executor stores an *index* (``MEMO`` stream): per input record, a digest of the record, how many
+instructions it gave and the problems that dropped any. When a new render node has the same
+*shape* as an earlier one — the same configuration except the templates' texts, the same label
+set; its input may differ — chunk i of the new node reuses, record by record, the earlier chunk
+i's instructions of every record whose digest is unchanged and whose instructions all used
+templates whose text is unchanged; only the others are rendered (``Reuse.start``). The result,
+its counts and problem locations are exactly those of a full render.
+
+Scope: entries with the default `mix:` only. With stratified mix draws, a record's instructions
+depend on the draws of the records before it in its chunk, so such entries render whole chunks.
+``reuse/<shape>`` names the newest render node of a shape (``humc cache gc`` keeps it while that
+node is kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from humc import FORMAT_VERSION
+from humc.build.plan import PlanNode
+from humc.build.problems import Located, Problem, ProblemLog
+from humc.build.store import MAIN, Store
+from humc.ir import TaskEntry
+
+MEMO = "memo"            # the per-record index stored beside each render chunk
+REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
+RecordIndex = list[Any]  # [instructions given, [[reason, detail], ...], gold rows outside labels]
+
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    return hashlib.blake2b(_JSON.encode(record).encode(), digest_size=16).hexdigest()
+
+
+def template_digests(entry: TaskEntry) -> dict[str, str]:
+    """The template name an instruction record carries ("task/id") -> the template's digest."""
+    return {f"{t.task}/{t.id}": t.digest for t in entry.templates}
+
+
+def render_shape(node: PlanNode, labels: tuple[str, ...] | None) -> str:
+    """The render node's configuration without its templates' texts, with its label set: equal shapes render
+    every record whose templates are unchanged to the same instructions."""
+    config = dict(node.config)
+    config["templates"] = [name for name, _ in config.get("templates", [])]
+    payload = _JSON.encode({"v": FORMAT_VERSION, "config": config, "labels": labels})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def store_memo(store: Store, fp: str, i: int, chunk: list[dict[str, Any]], index: list[RecordIndex],
+               templates: dict[str, str]) -> None:
+    store.put_chunk(fp, i, [[record_digest(r) for r in chunk], index, templates], MEMO)
+
+
+def rebuild(records_by_input: list[list[dict[str, Any]]], index: list[RecordIndex],
+            chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any, dict[str, list[Located]], list[RecordIndex]]:
+    """A render chunk's result from each input record's instructions and index entry, in record order: the same
+    records, notes and first problem locations a render of the whole chunk gives."""
+    out: list[dict[str, Any]] = []
+    log, outside = ProblemLog(), 0
+    for record, given, entry in zip(chunk, records_by_input, index, strict=True):
+        out += given
+        outside += entry[2]
+        for reason, detail in entry[1]:
+            log.add(Problem(reason, detail), record["_source"], record["_row"], record.get("_line"))
+    notes = log.notes()
+    if outside:
+        notes["gold rows outside labels: removed"] = outside
+    return out, notes, log.first, index
+
+
+@dataclass
+class _Combined:
+    """A chunk whose reused records are known and whose other records are being rendered (``fresh``)."""
+
+    chunk: list[dict[str, Any]]
+    reused: dict[int, tuple[list[dict[str, Any]], RecordIndex]]   # position -> (instructions, index entry)
+    fresh_positions: list[int]
+    fresh: Any  # Pending of the render of the fresh records, or None
+
+    def result(self) -> Any:
+        given: list[list[dict[str, Any]]] = [[] for _ in self.chunk]
+        index: list[RecordIndex] = [[0, [], 0] for _ in self.chunk]
+        for k, (records, entry) in self.reused.items():
+            given[k], index[k] = records, entry
+        if self.fresh is not None:
+            records, _, _, fresh_index = self.fresh.result()
+            at = 0
+            for k, entry in zip(self.fresh_positions, fresh_index, strict=True):
+                given[k], index[k] = records[at:at + entry[0]], entry
+                at += entry[0]
+        return rebuild(given, index, self.chunk)
+
+    def cancel(self) -> bool:
+        return self.fresh.cancel() if self.fresh is not None else True
+
+
+class Reuse:
+    """Starts render chunks reusing the instructions of an earlier render node of the same shape."""
+
+    def __init__(self, store: Store, previous: str, templates: dict[str, str]) -> None:
+        self.store, self.previous, self.templates = store, previous, templates
+
+    @staticmethod
+    def find(store: Store, node: PlanNode, entry: TaskEntry, labels: tuple[str, ...] | None) -> tuple[str, Reuse | None]:
+        """(this node's shape, a Reuse of the newest other render node of that shape, or None)."""
+        shape = render_shape(node, labels)
+        previous = store.cache.get(REUSE_PREFIX + shape) if entry.mix.is_default else None
+        if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
+            return shape, None
+        return shape, Reuse(store, previous, template_digests(entry))
+
+    def start(self, i: int, chunk: list[dict[str, Any]], submit: Callable[[list[dict[str, Any]]], Any]) -> Any:
+        memo: list[Any] | None = self.store.chunk(self.previous, i, MEMO)
+        earlier = self.store.chunk(self.previous, i, MAIN) if memo else None
+        if not memo or earlier is None:
+            return submit(chunk)
+        digests: list[str] = memo[0]
+        index: list[RecordIndex] = memo[1]
+        templates: dict[str, str] = memo[2]
+        changed = {name for name, digest in self.templates.items() if templates.get(name) != digest}
+        before: dict[str, tuple[list[dict[str, Any]], RecordIndex]] = {}
+        at = 0
+        for digest, entry in zip(digests, index, strict=True):
+            before[digest] = (earlier[at:at + entry[0]], entry)
+            at += entry[0]
+        reused: dict[int, tuple[list[dict[str, Any]], RecordIndex]] = {}
+        fresh: list[int] = []
+        for k, record in enumerate(chunk):
+            found = before.get(record_digest(record))
+            if found is not None and not any(r["template"] in changed for r in found[0]):
+                reused[k] = found
+            else:
+                fresh.append(k)
+        pending = submit([chunk[k] for k in fresh]) if fresh else None
+        return _Combined(chunk, reused, fresh, pending)
+
+
+def remember(store: Store, shape: str, fp: str) -> None:
+    """This render node is the newest of its shape (called when it is committed)."""
+    store.cache.set(REUSE_PREFIX + shape, fp)
