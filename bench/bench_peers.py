@@ -13,6 +13,10 @@ For each tool, each run in a fresh subprocess:
 
 * cold    empty cache, clean server: wall time, peak memory, requests sent;
 * warm    the same job again, the tool's cache kept: wall time, requests sent (server counter);
+* edit    1% of the source records edited in place (every 100th record's instruction), the
+          tool's cache kept: wall time, requests sent against expected (= the records edited),
+          stale records (an edited record delivered with its old instruction or old answer) and
+          correct records (delivered exactly as a cold run on the edited source delivers them);
 * flaky   empty cache, server injecting 5% 429 (Retry-After) + 5% 500: records lost.
 
 A record counts as delivered when both of its rows (json and text) are in the tool's output
@@ -238,24 +242,70 @@ def count_delivered(src: list[dict], out: Path) -> dict:
 # ---------------------------------------------------------------------------- main
 
 
+def edit_source(src: list[dict], every: int = 100) -> tuple[list[dict], list[int]]:
+    """The source with every `every`-th record's instruction rewritten (1% at every=100), and
+    the rows edited. Deterministic, and the new text changes the prompt, so each edited record
+    needs exactly one new LLM call."""
+    changed = list(range(0, len(src), every))
+    edited = [dict(r) for r in src]
+    for i in changed:
+        edited[i]["instruction"] = f"Summarise item {i} in exactly three words (edited)."
+    return edited, changed
+
+
+def write_source(path: Path, src: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in src), encoding="utf-8")
+
+
+def count_stale(src: list[dict], edited: list[dict], changed: list[int], out: Path) -> int:
+    """Edited records that some output row still delivers from the old source: its old
+    instruction, or the answer the old prompt gets (the server's answers are a deterministic
+    function of the prompt, so the old answer is known)."""
+    stale: set[int] = set()
+    wanted = set(changed)
+    if out.exists():
+        with open(out, encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                i, fmt = r["source_row"], r["format"]
+                if i not in wanted or fmt not in C.FORMATS:
+                    continue
+                old_answer = C.expected_answer(src[i])
+                assert old_answer != C.expected_answer(edited[i])
+                if (r["instruction"] == C.render_instruction(src[i], fmt)
+                        or _same_output(r["output"], old_answer, fmt)):
+                    stale.add(i)
+    return len(stale)
+
+
 def bench_tool(tool: str, py: Path, args: argparse.Namespace, tmp: Path, source: Path,
                src: list[dict]) -> dict:
-    common = dict(source=source, concurrency=args.concurrency, max_retries=args.max_retries,
-                  timeout=args.run_timeout)
+    common = dict(concurrency=args.concurrency, max_retries=args.max_retries, timeout=args.run_timeout)
     res: dict = {}
     work = tmp / tool / "job"
     work.mkdir(parents=True)
+    own_source = tmp / tool / "source.jsonl"   # edited in place by the edit run
+    shutil.copyfile(source, own_source)
+    edited, changed = edit_source(src)
     with ServerProcess(latency=args.latency, slots=args.slots) as srv:
-        for run in ("cold", "warm"):
+        for run in ("cold", "warm", "edit"):
+            if run == "edit":
+                write_source(own_source, edited)
             before = srv.stats["requests"]
             print(f"[{tool}] {run} ...", flush=True)
-            r = run_driver(py, tool, work=work, out=tmp / tool / f"{run}.jsonl", base_url=srv.base_url,
-                           log=tmp / tool / f"{run}.log", **common)
+            r = run_driver(py, tool, source=own_source, work=work, out=tmp / tool / f"{run}.jsonl",
+                           base_url=srv.base_url, log=tmp / tool / f"{run}.log", **common)
             stats = srv.stats
             r["requests_sent"] = stats["requests"] - before
             if run == "cold":
                 r["max_in_flight"] = stats["max_in_flight"]
-            r.update(count_delivered(src, tmp / tool / f"{run}.jsonl"))
+            if run == "edit":
+                r["requests_expected"] = len(changed)
+                r["records_edited"] = len(changed)
+                r["stale"] = count_stale(src, edited, changed, tmp / tool / "edit.jsonl")
+                r.update(count_delivered(edited, tmp / tool / "edit.jsonl"))
+            else:
+                r.update(count_delivered(src, tmp / tool / f"{run}.jsonl"))
             res[run] = r
             print(f"[{tool}] {run}: {_brief(r)}", flush=True)
     flaky_work = tmp / tool / "flaky"
@@ -263,8 +313,8 @@ def bench_tool(tool: str, py: Path, args: argparse.Namespace, tmp: Path, source:
     with ServerProcess(latency=args.latency, slots=args.slots, rate_429=args.fail_rate,
                        rate_500=args.fail_rate, retry_after=args.retry_after, seed=1) as srv:
         print(f"[{tool}] flaky ...", flush=True)
-        r = run_driver(py, tool, work=flaky_work, out=tmp / tool / "flaky.jsonl", base_url=srv.base_url,
-                       log=tmp / tool / "flaky.log", **common)
+        r = run_driver(py, tool, source=source, work=flaky_work, out=tmp / tool / "flaky.jsonl",
+                       base_url=srv.base_url, log=tmp / tool / "flaky.log", **common)
         stats = srv.stats
         r["requests_sent"] = stats["requests"]
         r["server_status_counts"] = {str(k): v for k, v in sorted(stats["by_status"].items(),
@@ -277,6 +327,8 @@ def bench_tool(tool: str, py: Path, args: argparse.Namespace, tmp: Path, source:
 
 def _brief(r: dict) -> str:
     s = f"{r['wall_s']:.2f}s, {r['requests_sent']} req, peak {r['peak_tree_rss_mb']} MB, lost {r['lost']}"
+    if "stale" in r:
+        s += f", expected {r['requests_expected']} req, stale {r['stale']}, correct {r['delivered']}"
     if r["exit_code"] != 0:
         s += f", exit {r['exit_code']}" + (" (timed out)" if r["timed_out"] else "")
     return s
@@ -319,6 +371,27 @@ def table(results: dict, physical: float) -> str:
     return "\n".join(lines)
 
 
+def edit_table(results: dict) -> str:
+    """The edit run: is the rebuild incremental (requests sent / expected) and correct (no
+    stale record, every record as a cold run on the edited source delivers it)?"""
+    tools = results["tools"]
+    base = tools.get("humc", {}).get("runs", {}).get("edit")
+    head = ["tool", "edit s", "requests sent / expected", "stale records", "correct records"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for tool, t in tools.items():
+        name = f"{tool} {t.get('version', '')}".strip()
+        e = t.get("runs", {}).get("edit")
+        if e is None:
+            lines.append(f"| {name} | " + " | ".join(["n/a"] * (len(head) - 1)) + " |")
+            continue
+        wall = f"{e['wall_s']:.2f}" + (" (failed)" if e["exit_code"] != 0 else "")
+        if tool != "humc" and base:
+            wall += _ratio(e["wall_s"], base["wall_s"])
+        lines.append(f"| {name} | {wall} | {e['requests_sent']} / {e['requests_expected']} | "
+                     f"{e['stale']} / {e['records_edited']} | {e['delivered']} / {results['n']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000)
@@ -356,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_peers_"))
     try:
         source = tmp / "source.jsonl"
-        source.write_text("".join(json.dumps(r) + "\n" for r in src), encoding="utf-8")
+        write_source(source, src)
         for tool in tools:
             py, version, reason = ensure_venv(tool, install=not args.no_install)
             entry: dict = {"version": version} if version else {}
@@ -384,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
                 t["ratio_to_humc"] = {
                     "cold_s": round(t["runs"]["cold"]["wall_s"] / base["cold"]["wall_s"], 3),
                     "warm_s": round(t["runs"]["warm"]["wall_s"] / base["warm"]["wall_s"], 3),
+                    "edit_s": round(t["runs"]["edit"]["wall_s"] / base["edit"]["wall_s"], 3),
                     "peak_tree_rss": round(t["runs"]["cold"]["peak_tree_rss_mb"] / base["cold"]["peak_tree_rss_mb"], 3),
                     "flaky_s": round(t["runs"]["flaky"]["wall_s"] / base["flaky"]["wall_s"], 3),
                     "warm_requests_sent": [t["runs"]["warm"]["requests_sent"], base["warm"]["requests_sent"]],
@@ -394,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"N = {n}, latency {args.latency} s, {args.slots} slots, concurrency {args.concurrency}; "
           f"physical limit N x latency / slots = {physical:.3f} s")
     print(table(results, physical))
+    print()
+    print("Edit run: every 100th record's instruction edited in place, the tool's cache kept")
+    print(edit_table(results))
     for tool, t in results["tools"].items():
         if "unavailable" in t:
             print(f"  {tool}: unavailable: {t['unavailable']}")

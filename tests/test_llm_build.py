@@ -329,3 +329,49 @@ def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_
         assert status["gen/render"] == status["gen/check"] == ("built", 70)
         outputs.append(tree_bytes(tmp_path / name / "out" / "many" / "data"))
     assert outputs[0] == outputs[1] and followed[0] == ["gen/render", "gen/check"]
+
+
+def _edit_recipe(tmp: Path, base_url: str, source: list[dict]) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in source), encoding="utf-8")
+    recipe = tmp / "edit.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: llm-demo
+models:
+  writer: {{base_url: {base_url}, model: test-model, concurrency: 8, params: {{temperature: 0.0}}}}
+sources:
+  gen: gen.jsonl
+tasks:
+  - id: dolly
+    task: generalist
+    source: gen
+    fields: {{instruction: instruction, context: context, response: response}}
+    generate: {{model: writer}}
+    formats: [json, text]
+    variants_per_record: 2
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+    return recipe
+
+
+def test_a_one_percent_source_edit_re_requests_only_the_changed_rows_and_equals_a_cold_build(tmp_path):
+    source = [{"instruction": f"Summarise item {i}.", "context": f"Item {i} of the edit test.", "response": ""}
+              for i in range(300)]
+    edited = [dict(r, instruction=f"Summarise item {i} in one word.") if i % 100 == 0 else r
+              for i, r in enumerate(source)]
+    work, fresh = tmp_path / "work", tmp_path / "fresh"
+    with LLMServer(responder=responder) as srv:
+        assert run(_edit_recipe(work, srv.base_url, source), work).exit_code == 0
+        cold = srv.request_count
+        result = run(_edit_recipe(work, srv.base_url, edited), work)           # same cache, 3 of 300 rows edited
+        assert result.exit_code == 0, result.output
+        sent = srv.request_count - cold
+        assert run(_edit_recipe(fresh, srv.base_url, edited), fresh).exit_code == 0  # cold build of the edited source
+    assert cold == 300 and sent == 3
+    assert "LLM this build: 3 request(s) sent, 297 cache hit(s)" in result.output
+    out = {(r["source_row"], r["answer_format"]): r["output"] for r in rows(work)}
+    assert out[100, "text"] == "Generated answer to: Summarise item 100 in one word."   # not the stale answer
+    assert json.loads(out[200, "json"]) == {"response": "Generated answer to: Summarise item 200 in one word."}
+    assert out[101, "text"] == "Generated answer to: Summarise item 101."
+    assert tree_bytes(work / "out" / "llm-demo" / "data") == tree_bytes(fresh / "out" / "llm-demo" / "data")

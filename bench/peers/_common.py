@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 # The drivers are named after the tools they drive (humc.py, distilabel.py, ...): once they have
 # imported this module, take their folder off sys.path so `import <tool>` finds the real package.

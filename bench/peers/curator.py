@@ -26,7 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402  (takes this folder off sys.path again)
-
 from bespokelabs import curator  # noqa: E402
 from bespokelabs.curator.request_processor.online import openai_online_request_processor as _oorp  # noqa: E402
 

@@ -27,7 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402  (takes this folder off sys.path again)
-
 import data_designer.config as dd  # noqa: E402
 from data_designer.interface import DataDesigner  # noqa: E402
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402  (takes this folder off sys.path again)
-
 from distilabel.models import OpenAILLM  # noqa: E402
 from distilabel.pipeline import Pipeline  # noqa: E402
 from distilabel.steps import LoadDataFromDicts, StepInput, step  # noqa: E402
