@@ -85,14 +85,20 @@ MIXTURE_TITLES = {"task": "task", "entry": "task entry", "source": "source", "la
                   "format": "answer format", "kind": "instruction kind (basic / compound)"}
 
 
-def add_mixture(info: CardInfo, metas: Mapping[str, Mapping[str, Any]], folder: Path) -> None:
-    """Put the realised mixture (counted by the split node) on the card and, when matplotlib is installed
-    (`pip install humc[plots]`), draw one bar chart per dimension into ``folder/plots/``; the writer lists
-    every file of the folder in build.json, so the plots are owned like the shards. Without matplotlib
-    the card shows the tables only."""
+def realised_mixture(metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The realised mixture the split node counted, per dimension shown on the card."""
     mixture = dict(metas.get("corpus/split", {}).get("mixture") or {})
-    info.mixture = {d: mixture[d] for d in MIXTURE_TITLES if mixture.get(d)}
-    info.plots = write_plots(info.mixture, folder)
+    return {d: mixture[d] for d in MIXTURE_TITLES if mixture.get(d)}
+
+
+def add_mixture(info: CardInfo, metas: Mapping[str, Mapping[str, Any]], folder: Path,
+                plots: list[str] | None = None) -> None:
+    """Put the realised mixture (counted by the split node) on the card and, when matplotlib is installed
+    (`pip install humc[plots]`), draw one bar chart per dimension into ``folder/plots/`` (unless ``plots``, drawn
+    already, are given); the writer lists every file of the folder in build.json, so the plots are owned like the
+    shards. Without matplotlib the card shows the tables only."""
+    info.mixture = realised_mixture(metas)
+    info.plots = plots if plots is not None else write_plots(info.mixture, folder)
 
 
 def write_plots(mixture: Mapping[str, Mapping[str, Mapping[str, int]]], folder: Path) -> list[str]:

@@ -24,12 +24,13 @@ import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from humc import __version__
-from humc.dataset.card import add_mixture, render_card
+from humc.dataset.card import add_mixture, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
 from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
@@ -76,6 +77,13 @@ def preload() -> None:
 
         pa.Table.from_pylist([], schema=parquet_schema())
     except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
+        pass
+    try:  # the card's plots (humc[plots]); matplotlib takes ~0.5 s to import
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError:  # pragma: no cover - the card shows tables only
         pass
 
 
@@ -148,13 +156,16 @@ def write_dataset(job: WriteJob) -> WriteResult:
     (tmp / "data").mkdir(parents=True)
     stats = _Stats()
     split_files: dict[str, list[str]] = {}
+    # the card's plots need only the split node's counts: drawn in a thread while the shards are written
+    drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
+    plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
     try:
         for split, count in counts.items():
             if count == 0:
                 continue
             split_files[split] = _write_split(job, split, count, tmp, stats)
             written += count
-        _write_card(job, tmp, split_files, stats)
+        _write_card(job, tmp, split_files, stats, plots.result())
         files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
                     "counts": {k: v for k, v in counts.items() if v}, "files": files}
@@ -162,6 +173,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
         check_owned(recipe)  # again: someone may have added a file while the build ran
         _replace_dir(tmp, final)
     finally:
+        drawing.shutdown(wait=True)  # never remove the folder under a plot being drawn
         shutil.rmtree(tmp, ignore_errors=True)
     return WriteResult({"chunks": {}, "manifest": manifest}, written, False)
 
@@ -194,12 +206,13 @@ def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _St
     return names
 
 
-def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], stats: _Stats) -> None:
+def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], stats: _Stats,
+                plots: list[str]) -> None:
     info = card_info(job.recipe, job.plan_fingerprint, job.metas, split_files,
                      {k: v for k, v in job.counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
                      stats.length_stats(),
                      {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
-    add_mixture(info, job.metas, folder)  # realised mixture tables and plots (plots/*.png, listed in build.json)
+    add_mixture(info, job.metas, folder, plots)  # realised mixture tables and plots (plots/*.png, in build.json)
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 
