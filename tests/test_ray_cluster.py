@@ -91,3 +91,35 @@ def test_a_worker_reopens_a_cache_whose_index_was_replaced(tmp_path):
     again.put_chunk("f" * 64, 0, [{"a": 1}])
     assert Store(tmp_path / "cache").chunk("f" * 64, 0) == [{"a": 1}]
     again.close()
+
+
+def test_a_chunk_task_computes_stores_and_then_reuses_its_chunk_in_the_worker(tmp_path):
+    """The task bodies run in this process here (no Ray): what a worker does with the shared cache."""
+    from humc.build.execute import Executor, chunk_fn
+    from humc.build.execute_ray import ChunkJob, chunk_task, node_task
+
+    recipe = write_ner_workload(tmp_path, 1_500)
+    plan = plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    build(plan)
+    render, merge = plan.node("ner/render"), plan.node("corpus/merge")
+    store = Store(tmp_path / "cache")
+    try:
+        expected = store.chunk(render.fingerprint, 1)
+        store.cache.delete(chunk_key(render.fingerprint, MAIN, 1))
+        fn = chunk_fn(Executor(plan, store), render)
+    finally:
+        store.close()
+    job = ChunkJob(str(tmp_path / "cache"), plan.node(render.inputs[0]).fingerprint, render.fingerprint)
+    done = chunk_task(job, fn, 1)
+    assert (done.i, done.records_in, done.records_out, done.reused) == (1, 500, 1_000, False) and done.cpu > 0
+    again = chunk_task(job, fn, 1)
+    assert again.reused and again.records_out == 1_000 and again.notes == done.notes
+    lost = chunk_task(ChunkJob(job.cache, "0" * 64, render.fingerprint), fn, 0)
+    assert lost.lost == ("0" * 64, MAIN, 0)
+    whole = node_task(plan, merge.id, {})
+    assert whole.stat.records_out == 3_000 and whole.meta["chunks"] == {MAIN: 3} and whole.lost is None
+    store = Store(tmp_path / "cache")
+    try:
+        assert store.chunk(render.fingerprint, 1) == expected
+    finally:
+        store.close()

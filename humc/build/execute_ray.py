@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -84,8 +85,9 @@ def import_ray() -> Any:
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to Ray (``address``, else $RAY_ADDRESS, else a new local instance) unless this
-    process already is; True when this call started the connection (the caller shuts it down)."""
+    """Connect to Ray (``address``, else $RAY_ADDRESS, else a new local instance — never a cluster
+    already running on this machine: pass ``auto`` for that) unless this process already is; True
+    when this call started the connection (the caller shuts it down)."""
     ray = import_ray()
     if ray.is_initialized():
         return False
@@ -94,7 +96,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if address is None and num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
     try:
-        ray.init(address=address, **kwargs)
+        # "local": a new instance, never a cluster someone else started on this machine (which a bare
+        # ``ray.init()`` would join: its workers may run another humc, in another folder)
+        ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise HumcError(f"could not start or reach a Ray cluster{f' at {address}' if address else ''}: {exc}",
                         hint="check --ray-address / RAY_ADDRESS (e.g. 'auto' or 'ray://head:10001')") from None
@@ -169,12 +173,9 @@ def _same_file(fd: int, path: str) -> bool:
 
 
 def _ray_node_id() -> str:
-    try:
-        import ray
-
-        return str(ray.get_runtime_context().get_node_id())
-    except Exception:  # pragma: no cover - called outside Ray (a test calling the task body directly)
-        return ""
+    """The Ray node this task runs on ("" outside Ray: asking would start a Ray instance)."""
+    ray = sys.modules.get("ray")  # a Ray worker has imported it
+    return str(ray.get_runtime_context().get_node_id()) if ray is not None and ray.is_initialized() else ""
 
 
 def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
