@@ -1,6 +1,7 @@
 """The Ray executor on a multi-node Ray cluster (two raylets on this machine, one CPU each): workers
 read and write the build cache themselves, tasks run on both nodes, the output is byte-identical
-to a local build's, and a chunk lost from the cache is repaired as locally."""
+to a local build's, a local build resumes what a killed Ray build left, and a chunk lost from the
+cache is repaired as locally."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def run_on_ray(plan: Plan) -> tuple[object, object]:
 
 
 def test_two_node_cluster_build_is_byte_identical_and_spread_over_both_nodes(two_node_cluster, tmp_path):
-    recipe = write_ner_workload(tmp_path, 6_000, shard_rows=4_000)
+    recipe = write_ner_workload(tmp_path, 4_000, shard_rows=3_000)
     build(plan_recipe(recipe, out_dir=tmp_path / "local" / "out", cache_dir=tmp_path / "local" / "cache"))
     reference = tree_bytes(tmp_path / "local" / "out" / "big")
 
@@ -57,6 +58,21 @@ def test_two_node_cluster_build_is_byte_identical_and_spread_over_both_nodes(two
     assert ex.worker_cpu > 0 and {s.status for s in result.stats} == {"built"}
     # the workers filled the cache: a local rebuild from it is all cache hits
     assert {s.status for s in build(plan).stats} == {"cached"}
+
+    # a Ray build killed inside ner/render (its first 2 of 4 chunks stored, no commit marker) resumes locally
+    store = Store(tmp_path / "ray" / "cache")
+    try:
+        later = plan.nodes[[n.id for n in plan.nodes].index("ner/render"):]
+        for node in later:
+            store.invalidate(node.fingerprint)
+        for i in range(2, 4):
+            store.cache.delete(chunk_key(later[0].fingerprint, MAIN, i))
+    finally:
+        store.close()
+    resumed = {s.node: s for s in build(plan).stats}
+    assert resumed["ner/render"].status == "resumed" and resumed["ner/render"].chunks_reused == 2
+    assert resumed["ner/render"].records_out == 8_000
+    assert tree_bytes(tmp_path / "ray" / "out" / "big") == reference
 
 
 def test_a_chunk_lost_from_the_cache_is_recomputed_on_ray(two_node_cluster, tmp_path):
