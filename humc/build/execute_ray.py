@@ -150,11 +150,13 @@ _OPEN: dict[str, tuple[int, Store]] = {}  # this worker process's open Store by 
 
 
 def worker_store(path: str) -> Store:
-    """The Store of ``path`` in this worker process: opened once and kept between tasks, reopened when
-    its index file was replaced (the cache was cleaned or moved aside while the cluster kept running).
-    The index is held open, so its inode cannot be reused by a new index while the Store is kept."""
+    """The Store of ``path`` in this worker process: opened once (that costs ~20 ms) and kept between
+    tasks, reopened when its index file was replaced (the cache was cleaned or moved aside while the
+    cluster kept running). The index is held open, so its inode cannot be reused by a new index while
+    the Store is kept."""
     held = _OPEN.get(path)
     if held is not None and _same_file(held[0], os.path.join(path, INDEX)):
+        held[1].forget_reads()  # what the last task read: memory stays one task's, however many builds run
         return held[1]
     for fd, store in _OPEN.values():
         store.close()
