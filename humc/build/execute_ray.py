@@ -20,7 +20,10 @@ What runs where:
   atomic write as a local build). These nodes read their whole input in order (a heap, a hash
   set, a label set, a stream of shards), so each stays one task; independent nodes still run one
   after another, as locally. Sources are not split across tasks: their row numbers and line
-  numbers (which problem reports cite) come from reading each file from its start.
+  numbers (which problem reports cite) come from reading each file from its start. The shards of
+  one build are written by one task, in order: the card's statistics (first-seen order included)
+  and the manifest's hashes cover every shard, so shard tasks in parallel would need the writer
+  split into shard and finish steps (not done).
 * nothing stays on the driver but metadata: input chunk counts (node metas), the shipped plan,
   the notes and stats each task returns, the strict-mode check and the commit markers.
 
@@ -28,9 +31,11 @@ Because workers open the cache and write the output folder, every Ray node must 
 ``cache:`` and output folders at the same paths: on one machine (a local Ray, or a
 ``ray.cluster_utils.Cluster``) that is automatic; on a multi-machine cluster put both on a shared
 filesystem (NFS, CephFS, Lustre, …) mounted at the same path on every node, and install the same
-humc there (the stdlib ships with the package). The cache's index is SQLite: use a filesystem whose
-POSIX locks work across machines. A worker keeps its Store open between tasks and reopens it when
-the index file was replaced (a cache cleaned while the cluster kept running).
+humc there (the stdlib ships with the package); the driver needs them too (it reads node metas and
+writes the commit markers), and the sources must be at the same paths (load tasks read them). The
+cache's index is SQLite: use a filesystem whose POSIX locks work across machines. A worker keeps
+its Store open between tasks and reopens it when the index file was replaced (a cache cleaned
+while the cluster kept running).
 
 LLM nodes: at most ``llm_in_flight`` (default 2) chunk tasks per generate/judge node are in
 flight, and each task's client gets ``ceil(model.concurrency / llm_in_flight)`` request slots, so
