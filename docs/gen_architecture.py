@@ -167,7 +167,7 @@ def kinds_table() -> str:
     order = used + sorted(set(RUNNERS) - set(used))
     rows = ["| kind | runs | in the example recipes |", "|---|---|---|"]
     for kind in order:
-        runs = "chunk-wise (local or Ray task)" if kind in CHUNK_FNS else "whole stream, on the driver"
+        runs = "chunk-wise (local or Ray task)" if kind in CHUNK_FNS else "whole stream (locally, or one Ray task)"
         rows.append(f"| `{kind}` | {runs} | {'yes' if kind in used else 'no'} |")
     return "\n".join(rows)
 

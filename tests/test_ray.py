@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO, copy_recipes, run_cli, tree_bytes
+from helpers import REPO, copy_recipes, run_cli, tiny_recipe, tree_bytes, uncoded
 
 from humc.build.compiler import build, load_recipe, plan_recipe
 from humc.build.store import MAIN, Store
@@ -26,7 +26,7 @@ from tests.llmserver import LLMServer  # noqa: E402
 def ray_cluster():
     """One small local Ray instance for the whole module (starting one takes seconds)."""
     ray = pytest.importorskip("ray", reason="the Ray executor needs ray (pip install 'humc[ray]')")
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -130,6 +130,17 @@ def test_llm_errors_in_ray_tasks_are_clear_errors(ray_cluster, tmp_path):
     assert result.exit_code == 2, result.output
     assert "401" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out" / "llm-demo").exists()
+
+
+def test_a_malformed_source_read_by_a_ray_worker_is_the_same_located_error(ray_cluster, tmp_path):
+    (tmp_path / "data.jsonl").write_text('{"context": "a", "question": "b", "answers": []}\n{"context": oops}\n')
+    recipe = tmp_path / "tiny.hum.yaml"
+    recipe.write_text(tiny_recipe())
+    result = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+                     "--executor", "ray")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert uncoded(result.output).startswith(f"{tmp_path / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
+    assert not (tmp_path / "out").exists()
 
 
 def test_recipe_executor_key_selects_ray(ray_cluster, tmp_path, monkeypatch):

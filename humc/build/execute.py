@@ -337,17 +337,9 @@ class Executor:
 
     def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
                      problems: dict[str, list[Located]], strip: bool, result: ChunkResult | None = None) -> None:
-        fp = node.fingerprint
-        if node.kind == "render" and isinstance(result, tuple) and len(result) > 3:
-            store_memo(self.store, fp, i, chunk, result[3], template_digests(self.entry_of(node)))
-        refs = subset_refs(self.input_fp(node), i, chunk, out)
-        if refs is not None:
-            self.store.put_refs(fp, i, refs, strip=strip)
-        else:
-            assert not strip, "strip needs a chunk function that passes its input records through"
-            self.store.put_chunk(fp, i, out)
-        # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover
-        self.store.put_chunk(fp, i, [notes, problems, len(chunk), len(out)], NOTES)
+        templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
+        store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, (out, notes, problems), strip,
+                     index=result[3] if isinstance(result, tuple) and len(result) > 3 else None, templates=templates)
 
     def _follow(self, then: list[Follower], i: int, records: Records) -> None:
         """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
@@ -833,6 +825,24 @@ class Saved:
     counts: tuple[int, int] | None = None
 
 
+def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records,
+                 result: tuple[Records, dict[str, int], dict[str, list[Located]]], strip: bool, *,
+                 index: list[RecordIndex] | None = None, templates: dict[str, str] | None = None) -> None:
+    """Store chunk i of a chunk-wise node (both executors): its records (as references when they are input records,
+    a filter's or the check's), a render's per-record index, then its notes with the counts — the commit."""
+    out, notes, problems = result
+    refs = subset_refs(input_fp, i, chunk, out)
+    if refs is not None:
+        store.put_refs(fp, i, refs, strip=strip)
+    else:
+        assert not strip, "strip needs a chunk function that passes its input records through"
+        store.put_chunk(fp, i, out)
+    if index is not None and templates is not None:
+        store_memo(store, fp, i, chunk, index, templates)
+    # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover
+    store.put_chunk(fp, i, [notes, problems, len(chunk), len(out)], NOTES)
+
+
 def saved_chunk(store: Store, fp: str, i: int) -> Saved | None:
     """The notes entry of chunk i of a node; None when missing or damaged (then the chunk is computed again)."""
     stored: list[Any] | None = store.chunk(fp, i, NOTES)
@@ -840,13 +850,6 @@ def saved_chunk(store: Store, fp: str, i: int) -> Saved | None:
         return None
     counts = (int(stored[2]), int(stored[3])) if len(stored) >= 4 else None
     return Saved(dict(stored[0]), dict(stored[1]) if len(stored) > 1 else {}, counts)
-
-
-def stored_notes(store: Store, fp: str, i: int) -> tuple[dict[str, int], dict[str, list[Located]]] | None:
-    """The notes and problem locations stored beside chunk i of a node; None when missing or damaged
-    (then the chunk is computed again, so a resumed node still reports whole counts)."""
-    saved = saved_chunk(store, fp, i)
-    return None if saved is None else (saved.notes, saved.problems)
 
 
 def chunk_fn(ex: Executor, node: PlanNode) -> ChunkFn:

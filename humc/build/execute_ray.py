@@ -1,39 +1,81 @@
-"""A distributed executor on Ray: the same compiled graph, chunk-wise nodes as Ray tasks.
+"""A distributed executor on Ray: the same compiled graph, its nodes run by Ray workers that read
+and write the build cache themselves; the driver moves only metadata.
 
 What runs where:
 
-* chunk-wise nodes (map, filter, render, check, generate, judge): every input chunk that
-  the cache lacks becomes one Ray task running the very per-chunk function the local
-  executor uses (``execute.chunk_fn``). The driver reads input chunks from the Store,
-  keeps at most ``max_in_flight`` tasks in flight (backpressure: memory stays flat however
-  large the node), and writes each result to the Store as soon as it arrives — chunk i is
-  stored under index i whatever order tasks finish in, and the node's meta (its commit
-  marker) is still written last, so a killed Ray build resumes like a local one, and a
-  local build resumes what a Ray build left (and vice versa).
-* whole-stream nodes (load, sample, labels, merge, dedup, split, write) run on the driver,
-  exactly as in the local executor.
-* workers never touch the Store: inputs travel to them and outputs back through Ray's
-  object store, so workers on other machines need no shared filesystem for the build
-  cache. (The LLM response cache, ``<cache>/llm``, is opened by the LLM tasks themselves:
-  on a multi-machine cluster put ``cache:`` on a shared filesystem to share it.)
+* chunk-wise nodes (map, filter, render, check, generate, judge): every input chunk becomes one
+  Ray task (``chunk_task``) that gets the node's per-chunk function (``execute.chunk_fn``, shipped
+  once per node) and a chunk *index*. The worker opens the Store itself, reuses output chunk i
+  when an earlier build (local or Ray) stored it, else reads input chunk i, computes it, and
+  stores its notes and then its records exactly as the local executor does (a filter's or the
+  check's output as references to its input). It returns only a ``ChunkDone``: counts, notes,
+  problem locations and its CPU time. The driver keeps at most ``max_in_flight`` tasks in flight,
+  sums the notes in chunk order and writes the node's meta — its commit marker — after the last
+  chunk, so a killed Ray build resumes like a local one, and either executor resumes the other's.
+* whole-stream nodes (load, sample, labels, merge, dedup, decontaminate, ratio, mixture, split,
+  write): one Ray task per node (``node_task``) runs the local runner (``execute.RUNNERS``) on a
+  worker against the same cache and returns the node's meta and stats; the driver commits the
+  meta. So workers read the sources (``load``) and write the Parquet shards, the card and the
+  manifest (``write``: into ``.<name>.tmp-<pid>``, swapped into place when complete, the same
+  atomic write as a local build). These nodes read their whole input in order (a heap, a hash
+  set, a label set, a stream of shards), so each stays one task; independent nodes still run one
+  after another, as locally. Sources are not split across tasks: their row numbers and line
+  numbers (which problem reports cite) come from reading each file from its start. The shards of
+  one build are written by one task, in order: the card's statistics (first-seen order included)
+  and the manifest's hashes cover every shard, so shard tasks in parallel would need the writer
+  split into shard and finish steps (not done).
+* nothing stays on the driver but metadata: input chunk counts (node metas), the shipped plan,
+  the notes and stats each task returns, the strict-mode check and the commit markers.
 
-LLM nodes: at most ``llm_in_flight`` (default 2) chunk tasks per generate/judge node are
-in flight, and each task's client gets ``ceil(model.concurrency / llm_in_flight)`` request
-slots, so the endpoint never sees more than about ``model.concurrency`` concurrent
-requests — the limit the recipe declares — while one chunk's slow tail overlaps the next
-chunk's start. Concurrency changes how many requests are in flight, never the answers.
+Because workers open the cache and write the output folder, every Ray node must see the same
+``cache:`` and output folders at the same paths: on one machine (a local Ray, or a
+``ray.cluster_utils.Cluster``) that is automatic; on a multi-machine cluster put both on a shared
+filesystem (NFS, CephFS, Lustre, …) mounted at the same path on every node, and install the same
+humc there (the stdlib ships with the package); the driver needs them too (it reads node metas and
+writes the commit markers), and the sources must be at the same paths (load tasks read them). The
+cache's index is SQLite: use a filesystem whose POSIX locks work across machines. A worker keeps
+its Store open between tasks and reopens it when the index file was replaced (a cache cleaned
+while the cluster kept running).
+
+LLM nodes: at most ``llm_in_flight`` (default 2) chunk tasks per generate/judge node are in
+flight, and each task's client gets ``ceil(model.concurrency / llm_in_flight)`` request slots, so
+the endpoint never sees more than about ``model.concurrency`` concurrent requests — the limit the
+recipe declares — while one chunk's slow tail overlaps the next chunk's start. Concurrency changes
+how many requests are in flight, never the answers.
+
+Accounting: ``worker_cpu`` sums the CPU seconds every task reports (``time.process_time`` deltas
+in the worker) and ``nodes_used`` counts tasks per Ray node id, so a bench can state the driver's
+share of the build's CPU and a test can see that tasks ran on several nodes.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from humc.build.execute import CHUNK_FNS, ChunkFn, Executor, LLMChunkFn, NodeStats, chunk_fn, split_result, stored_notes
+from humc.build.execute import (
+    CHUNK_FNS,
+    ChunkFn,
+    Executor,
+    LLMChunkFn,
+    NodeStats,
+    check_chunk_fn,
+    chunk_fn,
+    saved_chunk,
+    split_result,
+    store_result,
+)
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import Located
-from humc.build.store import MAIN, NOTES, Store
+from humc.build.reuse import template_digests
+from humc.build.store import MAIN, LostChunk, Store
+from humc.cachedb import INDEX
 from humc.errors import HumcError
 from humc.progress import Progress
 
@@ -50,8 +92,9 @@ def import_ray() -> Any:
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to Ray (``address``, else $RAY_ADDRESS, else a new local instance) unless this
-    process already is; True when this call started the connection (the caller shuts it down)."""
+    """Connect to Ray (``address``, else $RAY_ADDRESS, else a new local instance — never a cluster
+    already running on this machine: pass ``auto`` for that) unless this process already is; True
+    when this call started the connection (the caller shuts it down)."""
     ray = import_ray()
     if ray.is_initialized():
         return False
@@ -60,17 +103,140 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if address is None and num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
     try:
-        ray.init(address=address, **kwargs)
+        # "local": a new instance, never a cluster someone else started on this machine (which a bare
+        # ``ray.init()`` would join: its workers may run another humc, in another folder)
+        ray.init(address=address or "local", **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise HumcError(f"could not start or reach a Ray cluster{f' at {address}' if address else ''}: {exc}",
                         hint="check --ray-address / RAY_ADDRESS (e.g. 'auto' or 'ray://head:10001')") from None
     return True
 
 
-def _apply(fn: ChunkFn, chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int],
-                                                               dict[str, list[Located]]]:
-    """The Ray task body: one chunk through one node's per-chunk function."""
-    return split_result(fn(chunk))
+# ---------------------------------------------------------------- the worker side
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What every chunk task of one node shares: where the cache is and which node reads which."""
+
+    cache: str
+    input_fp: str
+    fp: str
+    strip: bool = False  # store the kept records as references read without their ``_`` keys (check)
+    templates: dict[str, str] | None = None  # a render's template digests (its per-record index, ``reuse.py``)
+
+
+@dataclass
+class ChunkDone:
+    """What a chunk task sends back: metadata only (the records stay in the cache)."""
+
+    i: int
+    records_in: int
+    records_out: int
+    notes: dict[str, int]
+    problems: dict[str, list[Located]]
+    reused: bool
+    cpu: float      # the task's CPU seconds in its worker
+    dropped: int    # damaged cache entries the task read as missing
+    node: str = ""  # the Ray node id it ran on
+    lost: tuple[str, str, int] | None = None  # a chunk it needed was missing or damaged: (fp, stream, i)
+
+
+@dataclass
+class NodeDone:
+    """What a whole-stream node task sends back: the node's meta (committed by the driver) and stats."""
+
+    meta: dict[str, Any]
+    stat: NodeStats
+    cpu: float
+    dropped: int
+    node: str = ""
+    lost: tuple[str, str, int] | None = None
+
+
+_OPEN: dict[str, tuple[int, Store]] = {}  # this worker process's open Store by cache path, with a handle on its index
+
+
+def worker_store(path: str) -> Store:
+    """The Store of ``path`` in this worker process: opened once (that costs ~20 ms) and kept between
+    tasks, reopened when its index file was replaced (the cache was cleaned or moved aside while the
+    cluster kept running). The index is held open, so its inode cannot be reused by a new index while
+    the Store is kept."""
+    held = _OPEN.get(path)
+    if held is not None and _same_file(held[0], os.path.join(path, INDEX)):
+        held[1].forget_reads()  # what the last task read: memory stays one task's, however many builds run
+        return held[1]
+    for fd, store in _OPEN.values():
+        store.close()
+        os.close(fd)
+    _OPEN.clear()
+    store = Store(Path(path))
+    _OPEN[path] = (os.open(os.path.join(path, INDEX), os.O_RDONLY), store)
+    return store
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except OSError:
+        return False
+
+
+def _ray_node_id() -> str:
+    """The Ray node this task runs on ("" outside Ray: asking would start a Ray instance)."""
+    ray = sys.modules.get("ray")  # a Ray worker has imported it
+    return str(ray.get_runtime_context().get_node_id()) if ray is not None and ray.is_initialized() else ""
+
+
+def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
+    """The Ray task body of one chunk: reuse output chunk i when stored (with its notes), else read
+    input chunk i, compute it and store notes, then records (the main chunk commits the pair). A lost
+    input chunk is reported, not raised: the driver's repair loop recomputes it and runs again."""
+    start = time.process_time()
+    store = worker_store(job.cache)
+    dropped = store.dropped
+
+    def done(records_in: int, records_out: int, notes: dict[str, int], problems: dict[str, list[Located]],
+             reused: bool, lost: tuple[str, str, int] | None = None) -> ChunkDone:
+        return ChunkDone(i, records_in, records_out, notes, problems, reused, time.process_time() - start,
+                         store.dropped - dropped, _ray_node_id(), lost)
+
+    saved = saved_chunk(store, job.fp, i)
+    if saved is not None and saved.counts is not None:  # committed with its counts: nothing to read
+        return done(*saved.counts, saved.notes, saved.problems, True)
+    chunk = store.chunk(job.input_fp, i)
+    if chunk is None:
+        return done(0, 0, {}, {}, False, (job.input_fp, MAIN, i))
+    out = store.chunk(job.fp, i) if saved is not None else None
+    if saved is not None and out is not None:  # stored by an older humc, without counts
+        return done(len(chunk), len(out), saved.notes, saved.problems, True)
+    result = fn(chunk)
+    out, notes, problems = split_result(result)
+    index = result[3] if isinstance(result, tuple) and len(result) > 3 else None
+    store_result(store, job.fp, job.input_fp, i, chunk, (out, notes, problems), job.strip, index=index,
+                 templates=job.templates)
+    return done(len(chunk), len(out), notes, problems, False)
+
+
+def node_task(plan: Plan, node_id: str, metas: dict[str, dict[str, Any]]) -> NodeDone:
+    """The Ray task body of a whole-stream node: the local runner, on a worker, against the same cache."""
+    start = time.process_time()
+    store = worker_store(str(plan.recipe.cache_dir))
+    dropped = store.dropped
+    ex = Executor(plan, store)
+    ex.metas = metas
+    ex.stop_after = node_id  # one node a task: the driver commits each node's meta (no fused corpus tail here)
+    node = plan.node(node_id)
+    stat = NodeStats(node.id, node.kind)
+    lost = None
+    try:
+        meta = ex.run_kind(node, stat)
+    except LostChunk as exc:  # sent back as data: the exception itself does not survive pickling
+        meta, lost = {}, (exc.fp, exc.stream, exc.i)
+    return NodeDone(meta, stat, time.process_time() - start, store.dropped - dropped, _ray_node_id(), lost)
+
+
+# ---------------------------------------------------------------- the driver
 
 
 class RayExecutor(Executor):
@@ -84,7 +250,11 @@ class RayExecutor(Executor):
             max_in_flight = max(2, 2 * cpus)  # every worker busy, plus one queued chunk each
         self.max_in_flight = max_in_flight
         self.llm_in_flight = max(1, llm_in_flight)
-        self._remote = self.ray.remote(num_cpus=1)(_apply)
+        self._chunk_remote = self.ray.remote(num_cpus=1)(chunk_task)
+        self._node_remote = self.ray.remote(num_cpus=1)(node_task)
+        self._plan_ref: Any = None
+        self.worker_cpu = 0.0  # CPU seconds reported by every task of this executor
+        self.nodes_used: Counter[str] = Counter()  # Ray node id -> tasks run there
 
     def close(self) -> None:
         if self.owns_ray and self.ray.is_initialized():
@@ -93,66 +263,82 @@ class RayExecutor(Executor):
 
     def run_kind(self, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
         if node.kind not in CHUNK_FNS:
-            return super().run_kind(node, stat)  # whole-stream nodes stay on the driver
-        fn = chunk_fn(self, node)
+            return self.ray_node(node, stat)
+        strip = node.kind == "check"  # as locally: the check's records are stored as references, stripped on read
+        fn = check_chunk_fn(self.entry_of(node), strip=False) if strip else chunk_fn(self, node)
         limit = self.max_in_flight
         if node.kind in LLM_KINDS:
             assert isinstance(fn, LLMChunkFn)
             limit = self.llm_in_flight
             fn.concurrency = max(1, math.ceil(fn.model.concurrency / limit))
             fn.cache_dir = fn.cache_dir.resolve()  # workers may run in another directory
-        return self.ray_chunkwise(node, stat, fn, limit)
+        return self.ray_chunkwise(node, stat, fn, limit, strip)
 
-    def ray_chunkwise(self, node: PlanNode, stat: NodeStats, fn: ChunkFn, limit: int) -> dict[str, Any]:
-        """``Executor.chunkwise`` with the missing chunks computed by at most ``limit`` Ray tasks
-        at a time. Results are stored as they complete; notes are summed in chunk order so the
-        node's meta is the same as a local run's."""
-        ray, fp, n = self.ray, node.fingerprint, 0
+    def _get(self, ref: Any) -> Any:
+        """``ray.get`` with the task's own humc error (or lost chunk) re-raised as it is."""
+        try:
+            done = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, HumcError):
+                raise cause from None
+            raise
+        self.worker_cpu += done.cpu
+        self.store.cache.dropped += done.dropped
+        self.nodes_used[done.node] += 1
+        if done.lost is not None:
+            raise LostChunk(*done.lost)
+        return done
+
+    def ray_node(self, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
+        """Run a whole-stream node as one task on a worker; copy back its stats, return its meta."""
+        if self._plan_ref is None:
+            self._plan_ref = self.ray.put(self.plan)  # shipped once, shared by every node task
+        with self.progress.task(node.id, total=None):
+            done: NodeDone = self._get(self._node_remote.remote(self._plan_ref, node.id, self.metas))
+        got = done.stat
+        stat.records_in, stat.records_out, stat.status = got.records_in, got.records_out, got.status
+        stat.chunks_reused, stat.notes, stat.problems = got.chunks_reused, got.notes, got.problems
+        return done.meta
+
+    def ray_chunkwise(self, node: PlanNode, stat: NodeStats, fn: ChunkFn, limit: int,
+                      strip: bool = False) -> dict[str, Any]:
+        """``Executor.chunkwise`` with every chunk read, computed (or found) and stored by a Ray task, at
+        most ``limit`` at a time; the driver only counts, and sums the notes in chunk order so the node's
+        meta is the same as a local run's."""
+        ray, input_fp = self.ray, self.input_fp(node)
+        meta = self.store.meta(input_fp)
+        if meta is None:
+            raise LostChunk(input_fp, MAIN, 0)
+        n = int(meta["chunks"].get(MAIN, 0))
+        templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
+        job = ChunkJob(str(self.recipe.cache_dir), input_fp, node.fingerprint, strip, templates)
         fn_ref = ray.put(fn)  # shipped once, shared by every task of the node
-        pending: dict[Any, tuple[int, int]] = {}  # task ref -> (chunk index, input size)
-        notes_by_chunk: dict[int, tuple[dict[str, int], dict[str, list[Located]]]] = {}
+        pending: set[Any] = set()
+        done_by_chunk: dict[int, ChunkDone] = {}
 
         with self.progress.task(node.id, total=self.input_total(node)) as advance:
-            def finish(ref: Any) -> None:
-                i, size = pending.pop(ref)
-                try:
-                    out, notes, problems = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    cause = getattr(exc, "cause", None)
-                    if isinstance(cause, HumcError):
-                        raise cause from None
-                    raise
-                self.store.put_chunk(fp, i, [notes, problems], NOTES)  # notes first: the main chunk commits
-                self.store.put_chunk(fp, i, out)
-                notes_by_chunk[i] = (notes, problems)
-                stat.records_out += len(out)
-                advance(size)
-
             def wait_until(at_most: int) -> None:
                 while len(pending) > at_most:
-                    done, _ = ray.wait(list(pending), num_returns=1)
-                    for ref in done:
-                        finish(ref)
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    for ref in ready:
+                        pending.discard(ref)
+                        done: ChunkDone = self._get(ref)
+                        done_by_chunk[done.i] = done
+                        advance(done.records_in)
 
             try:
-                for i, chunk in enumerate(self.store.read(self.input_fp(node))):
-                    stat.records_in += len(chunk)
-                    n = i + 1
-                    out = self.store.chunk(fp, i)
-                    saved = stored_notes(self.store, fp, i) if out is not None else None
-                    if out is not None and saved is not None:  # else missing or damaged: computed (again) below
-                        stat.chunks_reused += 1
-                        notes_by_chunk[i] = saved
-                        stat.records_out += len(out)
-                        advance(len(chunk))
-                        continue
+                for i in range(n):
                     wait_until(limit - 1)  # backpressure: never more than `limit` chunks in flight
-                    pending[self._remote.remote(fn_ref, chunk)] = (i, len(chunk))
-                    del chunk
+                    pending.add(self._chunk_remote.remote(job, fn_ref, i))
                 wait_until(0)
             finally:
                 for ref in pending:  # an error or an interrupt: stop what is still running
                     ray.cancel(ref, force=False)
-        for i in sorted(notes_by_chunk):
-            stat.add_notes(*notes_by_chunk[i])
+        for i in sorted(done_by_chunk):
+            done = done_by_chunk[i]
+            stat.records_in += done.records_in
+            stat.records_out += done.records_out
+            stat.chunks_reused += done.reused
+            stat.add_notes(done.notes, done.problems)
         return {"chunks": {MAIN: n}}

@@ -173,6 +173,10 @@ class Store:
         if stream == MAIN:
             self.cache.delete(chunk_key(fp, NOTES, i))
 
+    def forget_reads(self) -> None:
+        """Drop the resolved chunks remembered for sequential reads (a long-lived Store between tasks)."""
+        self._resolved.clear()
+
     def invalidate(self, fp: str) -> None:
         self._resolved = {k: v for k, v in self._resolved.items() if k[0] != fp}
         self.cache.delete(meta_key(fp))
