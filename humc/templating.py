@@ -220,12 +220,21 @@ def _template_line(tb: TracebackType | None) -> int:
 
 
 def _bounded(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
-    parts, size = [], 0
-    for chunk in template.generate(**variables):
-        size += len(chunk)
-        if size > MAX_RENDERED_CHARS:
-            raise TemplateLimitError(f"the rendered text is longer than {MAX_RENDERED_CHARS} characters")
-        parts.append(chunk)
+    """``template.render``, stopping as soon as the text grows past ``MAX_RENDERED_CHARS`` (the render loop of
+    Jinja's ``Template.generate``, without its extra generator per chunk)."""
+    parts: list[str] = []
+    size = 0
+    context = template.new_context(dict(variables))
+    try:
+        for chunk in template.root_render_func(context):
+            size += len(chunk)
+            if size > MAX_RENDERED_CHARS:
+                break
+            parts.append(chunk)
+    except Exception:
+        template.environment.handle_exception()  # re-raised with the template's own line numbers
+    if size > MAX_RENDERED_CHARS:
+        raise TemplateLimitError(f"the rendered text is longer than {MAX_RENDERED_CHARS} characters")
     return "".join(parts)
 
 

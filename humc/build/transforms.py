@@ -347,11 +347,12 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
+    text = input_text(entry, record)
     for rendered, part, shown_state in _render_variants(ctx, record, state):
         if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
             out.problems.append(rendered)
             continue
-        rendered.update(_text=input_text(entry, record), _rules=[r for r in stated if r in rendered["rules"]])
+        rendered.update(_text=text, _rules=[r for r in stated if r in rendered["rules"]])
         problem = empty_problem(entry, part.variant, shown_state, rendered["output"], part.rules)
         if problem is None:
             out.records.append(rendered)
