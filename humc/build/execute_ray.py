@@ -7,7 +7,7 @@ What runs where:
   Ray task (``chunk_task``) that gets the node's per-chunk function (``execute.chunk_fn``, shipped
   once per node) and a chunk *index*. The worker opens the Store itself, reuses output chunk i
   when an earlier build (local or Ray) stored it, else reads input chunk i, computes it, and
-  stores its notes and then its records exactly as the local executor does (a filter's or the
+  stores its records and then its notes (the commit) exactly as the local executor does (a filter's or the
   check's output as references to its input). It returns only a ``ChunkDone``: counts, notes,
   problem locations and its CPU time. The driver keeps at most ``max_in_flight`` tasks in flight,
   sums the notes in chunk order and writes the node's meta — its commit marker — after the last
@@ -189,8 +189,8 @@ def _ray_node_id() -> str:
 
 
 def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
-    """The Ray task body of one chunk: reuse output chunk i when stored (with its notes), else read
-    input chunk i, compute it and store notes, then records (the main chunk commits the pair). A lost
+    """The Ray task body of one chunk: reuse output chunk i when committed (its notes carry its counts: nothing
+    is read), else read input chunk i, compute it and store it (``execute.store_result``: records, then notes). A lost
     input chunk is reported, not raised: the driver's repair loop recomputes it and runs again."""
     start = time.process_time()
     store = worker_store(job.cache)
