@@ -14,9 +14,9 @@ Decisions a reader would otherwise undo:
   whose record chunks are ~10× smaller in zstd): header ``ZMAGIC``, the digest over the stored
   (compressed) bytes, then the raw length (8 bytes) and the zstd frame. zstd comes from pyarrow (a
   dependency the build loads anyway), imported on the first compressed value; the LLM cache holds
-  small answers and stays plain. Both forms are read whatever the setting. A list of records (dicts
-  with string keys) is compressed column by column (``CMAGIC``: similar values side by side compress
-  ~20% better, and cost no more time); each record keeps its own keys in its own order.
+  small answers and stays plain. Both forms are read whatever the setting. (Values written column by
+  column, ``CMAGIC``, by humc 0.1 before issue #14's decode measurements, are still read: columns
+  compressed ~20% better but took ~3× longer to load, rebuilding every record dict in Python.)
 * **Verify before loading.** The payload is unpickled only when its digest matches: a flipped or
   truncated byte is never fed to pickle. The digest guards against damage, not tampering; the
   cache folder is as trusted as the code that reads it.
@@ -75,21 +75,19 @@ class CorruptEntry(Exception):
 def encode(key: str, value: Any, *, compress: bool = False) -> bytes:
     """The stored bytes of ``value`` under ``key``: header, digest of key and payload, payload
     (zstd-compressed under ``ZMAGIC`` when ``compress`` and the pickle is at least ``COMPRESS_MIN`` bytes)."""
-    columns = to_columns(value) if compress else None
-    payload = pickle.dumps(value if columns is None else columns, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if compress and len(payload) >= COMPRESS_MIN:
         import pyarrow  # the build's dependency, loaded by the write stage anyway; never by the light commands
 
         codec = pyarrow.Codec("zstd", compression_level=ZSTD_LEVEL)
         packed = struct.pack("<Q", len(payload)) + bytes(codec.compress(payload, asbytes=True))
-        return (ZMAGIC if columns is None else CMAGIC) + _digest(key, packed) + packed
-    if columns is not None:  # a small list of records: stored as it is
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return ZMAGIC + _digest(key, packed) + packed
     return MAGIC + _digest(key, payload) + payload
 
 
 def to_columns(value: Any) -> tuple[list[tuple[str, ...]], list[int], dict[str, list[Any]]] | None:
-    """A list of dicts with string keys as (key tuples, each record's key tuple, columns); None for any other value."""
+    """A list of dicts with string keys as (key tuples, each record's key tuple, columns); None for any other value
+    (the ``CMAGIC`` layout; kept to test that such values still load)."""
     if not isinstance(value, list) or not value or not all(type(r) is dict for r in value):
         return None
     shapes: dict[tuple[str, ...], int] = {}

@@ -302,3 +302,20 @@ def test_small_values_are_stored_as_they_are_even_in_a_compressing_cache():
     for value in ([{"a": 1}], {"chunks": {"main": 3}}, []):
         blob = encode("k", value, compress=True)
         assert blob.startswith(b"hc1\x00") and decode("k", blob) == value
+
+
+def test_record_chunks_written_column_by_column_by_an_earlier_humc_still_load():
+    import pickle
+    import struct
+
+    import pyarrow
+
+    from humc import cachedb
+
+    records = [{"a": "x", "b": 1}, {"b": 2, "a": "y"}, {"c": None}] * 200
+    payload = pickle.dumps(cachedb.to_columns(records), protocol=pickle.HIGHEST_PROTOCOL)
+    packed = struct.pack("<Q", len(payload)) + pyarrow.Codec("zstd").compress(payload, asbytes=True)
+    blob = cachedb.CMAGIC + cachedb._digest("k", packed) + packed
+    loaded = cachedb.decode("k", blob)
+    assert loaded == records and [list(r) for r in loaded[:2]] == [["a", "b"], ["b", "a"]]  # keys keep their order
+    assert cachedb.decode("k", cachedb.encode("k", records, compress=True)) == records

@@ -232,3 +232,19 @@ def test_reused_and_freshly_rendered_records_combine_alike_on_worker_processes(t
     out, stats = _build(folder, 0, jobs=3)
     assert stats["ner/render"] == ("built", 300, 600) and stats["ner/check"][0] == "built"
     assert out == _cold(tmp_path, "cold", folder, {})
+
+
+def test_a_build_collects_cycles_less_often_and_restores_the_setting():
+    import gc
+
+    before = gc.get_threshold()
+    with execute.bulk_gc(123_456):
+        assert gc.get_threshold()[0] == 123_456
+        garbage = []
+        for _ in range(1000):  # cycles made meanwhile are still collected
+            cycle: list[object] = []
+            cycle.append(cycle)
+            garbage.append(cycle)
+        del garbage
+        assert gc.collect() >= 999  # (the last one is still named by `cycle`)
+    assert gc.get_threshold() == before

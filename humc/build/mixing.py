@@ -23,11 +23,14 @@ from humc.ir import HeldOut, Mixture
 REALISED = ("task", "entry", "source", "language", "format", "kind")  # the card's mixture tables
 
 
+DIMENSION_KEYS = {"task": "task", "entry": "task_entry", "source": "source", "language": "language",
+                  "format": "answer_format", "kind": "_kind"}
+"""The record field each mixture dimension reads."""
+
+
 def dimension_value(record: Mapping[str, Any], dim: str) -> str:
     """A record's value on a mixture dimension."""
-    key = {"task": "task", "entry": "task_entry", "source": "source", "language": "language",
-           "format": "answer_format", "kind": "_kind"}[dim]
-    return str(record.get(key) or ("compound" if dim == "kind" else ""))
+    return str(record.get(DIMENSION_KEYS[dim]) or ("compound" if dim == "kind" else ""))
 
 
 def is_negative(record: Mapping[str, Any]) -> bool:

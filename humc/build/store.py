@@ -66,8 +66,8 @@ class Store:
         self.path = path
         self.cache = CacheDB(path, compress=True)  # record chunks: zstd, ~10× smaller
         self.moved_aside: list[Path] = [p for p in [self.cache.moved_aside] if p is not None]
-        # the last chunk read per stream: (index, records, places — see ``origins`` — or None)
-        self._resolved: dict[tuple[str, str], tuple[int, list[dict[str, Any]], list[Place] | None]] = {}
+        # the last chunk read per (stream, raw): (index, records, places — see ``origins`` — or None)
+        self._resolved: dict[tuple[str, str, bool], tuple[int, list[dict[str, Any]], list[Place] | None]] = {}
         llm = path / LLM_FOLDER
         if llm.is_dir():  # opened later by the LLM steps (maybe in other processes): repair it here, once
             moved = repair_index(llm)
@@ -93,79 +93,86 @@ class Store:
         found = self._chunk_places(fp, i, stream)
         return None if found is None else found[0]
 
-    def _chunk_places(self, fp: str, i: int, stream: str) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
-        """(records, where each is first stored) of chunk i; places are None for a chunk of records."""
-        memo = self._resolved.get((fp, stream))
+    def _chunk_places(self, fp: str, i: int, stream: str,
+                      raw: bool = False) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
+        """(records, where each is first stored) of chunk i; places are None for a chunk of records. ``raw``: the
+        records as first stored, private keys kept and no fields set (for readers that pick their own fields)."""
+        memo = self._resolved.get((fp, stream, raw))
         if memo is not None and memo[0] == i:
             return memo[1], memo[2]
         value = self.cache.get(chunk_key(fp, stream, i))
         if isinstance(value, dict) and REFS in value:
-            found = self._resolve(value)
+            found = self._resolve(value, raw)
             if found is not None:
-                self._resolved[(fp, stream)] = (i, *found)
+                self._resolved[(fp, stream, raw)] = (i, *found)
             return found
         return (value, None) if isinstance(value, list) else None
 
-    def _resolve(self, view: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
+    def _resolve(self, view: dict[str, Any], raw: bool) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
         out: list[dict[str, Any]] = []
         places: list[Place] = []
         for ref in view[REFS]:
             src_fp, src_stream, j, runs = ref[:4]
             strip = len(ref) > 4 and bool(ref[4])
-            found = self._chunk_places(src_fp, j, src_stream)
+            found = self._chunk_places(src_fp, j, src_stream, raw)
             if found is None:
                 return None
             src, src_places = found
             for start, stop in runs:
                 if stop > len(src):
                     return None
-                out += strip_private(src[start:stop]) if strip else src[start:stop]
+                out += strip_private(src[start:stop]) if strip and not raw else src[start:stop]
                 places += ([(src_fp, src_stream, j, p, strip) for p in range(start, stop)] if src_places is None else
                            [(*place[:4], place[4] or strip) for place in src_places[start:stop]])
         if view.get("strip"):
-            out = strip_private(out)
+            out = out if raw else strip_private(out)
             places = [(*place[:4], True) for place in places]
         if view.get("set"):
-            out = [{**r, **view["set"]} for r in out]
+            out = out if raw else [{**r, **view["set"]} for r in out]
             return out, None  # records with fields set live here, not where their originals do
         return out, places
 
     def put_chunk(self, fp: str, i: int, records: list[Any], stream: str = MAIN) -> None:
-        self._resolved.pop((fp, stream), None)
+        self._forget(fp, stream)
         self.cache.set(chunk_key(fp, stream, i), records)
 
     def put_refs(self, fp: str, i: int, refs: list[list[Any]], stream: str = MAIN, *, strip: bool = False,
                  fields: dict[str, Any] | None = None) -> None:
         """Store chunk i as references to records of earlier chunks (``RefWriter`` builds ``refs``)."""
-        self._resolved.pop((fp, stream), None)
+        self._forget(fp, stream)
         self.cache.set(chunk_key(fp, stream, i), {REFS: refs, "strip": strip, "set": fields or {}})
 
-    def origins(self, fp: str, stream: str = MAIN) -> Iterator[tuple[Place, dict[str, Any]]]:
+    def _forget(self, fp: str, stream: str) -> None:
+        for raw in (False, True):
+            self._resolved.pop((fp, stream, raw), None)
+
+    def origins(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[tuple[Place, dict[str, Any]]]:
         """``records`` with where each one is first stored (through reference chunks, so a node that passes records
         on refers to the records themselves, however many nodes passed them before), for a pass-through node."""
         meta = self.meta(fp)
         if meta is None:
             raise LostChunk(fp, stream, 0)
         for i in range(meta["chunks"].get(stream, 0)):
-            found = self._chunk_places(fp, i, stream)
+            found = self._chunk_places(fp, i, stream, raw)
             if found is None:
                 raise LostChunk(fp, stream, i)
             records, places = found
             for p, record in enumerate(records):
                 yield (places[p] if places is not None else (fp, stream, i, p, False)), record
 
-    def read(self, fp: str, stream: str = MAIN) -> Iterator[list[dict[str, Any]]]:
+    def read(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[list[dict[str, Any]]]:
         meta = self.meta(fp)
         if meta is None:
             raise LostChunk(fp, stream, 0)
         for i in range(meta["chunks"].get(stream, 0)):
-            chunk = self.chunk(fp, i, stream)
-            if chunk is None:  # damaged or deleted: the executor rebuilds this node and runs again
+            found = self._chunk_places(fp, i, stream, raw)
+            if found is None:  # damaged or deleted: the executor rebuilds this node and runs again
                 raise LostChunk(fp, stream, i)
-            yield chunk
+            yield found[0]
 
-    def records(self, fp: str, stream: str = MAIN) -> Iterator[dict[str, Any]]:
-        for chunk in self.read(fp, stream):
+    def records(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[dict[str, Any]]:
+        """The records of a stream in order; ``raw``: as first stored (see ``_chunk_places``)."""
+        for chunk in self.read(fp, stream, raw=raw):
             yield from chunk
 
     def forget_chunk(self, fp: str, stream: str, i: int) -> None:

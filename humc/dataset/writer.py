@@ -17,6 +17,7 @@ temporary folder is made and again right before the swap), and an empty dataset 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -190,19 +191,14 @@ def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _St
     records = job.records(split)
     with job.progress.task(f"write {split}", total=count) as advance:
         for name in names:
-            columns: dict[str, list[Any]] = {column: [] for column in schema.names}
-            rows = 0
-            for record in records:
+            batch = list(itertools.islice(records, shard_rows))
+            for record in batch:
                 stats.add(split, record)
-                for column in names_in_record:
-                    columns[column].append(record.get(column))
-                columns["messages"].append(messages_of(record))
-                rows += 1
-                if rows >= shard_rows:
-                    break
+            columns = {column: [record.get(column) for record in batch] for column in names_in_record}
+            columns["messages"] = [messages_of(record) for record in batch]
             table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
             pq.write_table(table, folder / name, compression="zstd", row_group_size=min(shard_rows, 50_000))
-            advance(rows)
+            advance(len(batch))
     return names
 
 
