@@ -34,6 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report import report  # noqa: E402
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
 from humc.build.parallel import default_jobs  # noqa: E402
@@ -301,12 +304,7 @@ def main() -> None:
         results.update(edits(four, args.n // 4))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "build.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'figure':<42} value")
-    for key, value in results.items():
-        print(f"{key:<42} {value}")
+    report("build", results)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_build import make_workspace  # noqa: E402
+from report import report  # noqa: E402
 
 from humc.build.compiler import build, plan_recipe  # noqa: E402
 from humc.build.store import Store  # noqa: E402
@@ -131,12 +132,7 @@ def main() -> None:
         if cluster is not None:
             cluster.shutdown()
         shutil.rmtree(root, ignore_errors=True)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ray.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'figure':<24} value")
-    for key, value in results.items():
-        print(f"{key:<24} {value}")
+    report("ray", results)
 
 
 if __name__ == "__main__":
