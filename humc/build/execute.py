@@ -471,7 +471,8 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
         for record in chunk:
             result = render_checked(chunk_ctx, record)
             given.append(result.records)
-            index.append([len(result.records), [[p.reason, p.detail] for p in result.problems], result.outside_rows])
+            index.append([len(result.records), [[p.reason, p.detail] for p in result.problems], result.outside_rows,
+                          sorted(result.templates)])
         return rebuild(given, index, chunk)  # the per-record index is stored beside the chunk (``reuse.py``)
 
     return render
@@ -641,8 +642,9 @@ class Dedup(PassThrough):
     def keep(self, record: dict[str, Any]) -> bool:
         if not self.enabled:
             return True
-        key = hashlib.blake2b(record["instruction"].strip().encode() + b"\x00" + record["output"].strip().encode(),
-                              digest_size=16).digest()
+        instruction = record["instruction"].strip().encode()
+        key = hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
+                              digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
         if key in self.seen:
             self.removed += 1
             return False

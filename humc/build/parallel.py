@@ -7,11 +7,11 @@ one-process build. What the workers do is the very chunk function the executor w
 
 Decisions:
 
-* **fork, and only fork.** The chunk function (a closure over the task entry and its compiled
-  templates and expressions) is registered in this module *before* the pool starts, and the
-  forked workers inherit it: nothing but the input chunk travels to a worker and its result
-  back. Where fork is unavailable (Windows, macOS's default) the build runs in one process, as
-  before; ``jobs`` never changes a byte of the output.
+* **fork, and only fork, on Linux.** The chunk function (a closure over the task entry and its
+  compiled templates and expressions) is registered in this module *before* the pool starts, and
+  the forked workers inherit it: nothing but the input chunk travels to a worker and its result
+  back. Elsewhere (Windows has no fork; on macOS it is offered but unsafe once system frameworks
+  are loaded) the build runs in one process, as before; ``jobs`` never changes a byte of the output.
 * **Only nodes that make new records.** map and render return new records; a filter or check
   returns some of its input records, which the executor stores as references by identity —
   a record sent to a worker and back is a copy, so those nodes stay in the main process (they
@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -48,7 +49,8 @@ def default_jobs() -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Linux only: macOS offers fork but it is unsafe there once system frameworks are loaded (and not its default)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _call(token: int, chunk: list[dict[str, Any]]) -> Any:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import humc
 from humc import FORMAT_VERSION
 from humc.build.plan import PlanNode
 from humc.build.problems import Located, Problem, ProblemLog
@@ -33,7 +34,7 @@ from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
 REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
-RecordIndex = list[Any]  # [instructions given, [[reason, detail], ...], gold rows outside labels]
+RecordIndex = list[Any]  # [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered]
 
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
@@ -52,7 +53,8 @@ def render_shape(node: PlanNode, labels: tuple[str, ...] | None) -> str:
     every record whose templates are unchanged to the same instructions."""
     config = dict(node.config)
     config["templates"] = [name for name, _ in config.get("templates", [])]
-    payload = _JSON.encode({"v": FORMAT_VERSION, "config": config, "labels": labels})
+    # humc's own version too: records are reused only from a render by the same release of the renderer
+    payload = _JSON.encode({"v": FORMAT_VERSION, "humc": humc.__version__, "config": config, "labels": labels})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -137,12 +139,18 @@ class Reuse:
         fresh: list[int] = []
         for k, record in enumerate(chunk):
             found = before.get(record_digest(record))
-            if found is not None and not any(r["template"] in changed for r in found[0]):
+            if found is not None and changed.isdisjoint(_templates_of(*found)):
                 reused[k] = found
             else:
                 fresh.append(k)
         pending = submit([chunk[k] for k in fresh]) if fresh else None
         return _Combined(chunk, reused, fresh, pending)
+
+
+def _templates_of(given: list[dict[str, Any]], entry: RecordIndex) -> set[str]:
+    """Every template rendered for a record, its dropped instructions' too (an index entry of humc before that was
+    recorded lists only the kept instructions')."""
+    return set(entry[3]) if len(entry) > 3 else {r["template"] for r in given}
 
 
 def remember(store: Store, shape: str, fp: str) -> None:

@@ -22,7 +22,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from humc.answers import formats
@@ -314,11 +314,13 @@ class MixDecks:
 @dataclass
 class Rendered:
     """One source record's render result: its instruction records, the problems that dropped
-    records (the whole source record, or single variants), and gold rows removed by `labels:`."""
+    records (the whole source record, or single variants), gold rows removed by `labels:`, and every
+    template rendered for it ("task/id"), the dropped variants' too (what an edit of a template touches)."""
 
     records: list[dict[str, Any]]
     problems: list[Problem]
     outside_rows: int = 0
+    templates: set[str] = field(default_factory=set)
 
 
 def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -349,6 +351,7 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     stated = stated_rules(entry, ctx.constants, record, state)
     text = input_text(entry, record)
     for rendered, part, shown_state in _render_variants(ctx, record, state):
+        out.templates.add(f"{part.template.task}/{part.template.id}")
         if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
             out.problems.append(rendered)
             continue

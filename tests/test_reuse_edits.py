@@ -1,0 +1,186 @@
+"""Record-level reuse and the corpus tail, against a cold build: edits of the where filter, of source rows and of
+templates, a template that now fails for some records, a renderer of another release, dedup keys, fork policy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import humc.build.execute as execute
+from humc.build.compiler import build, plan_recipe
+from humc.errors import HumcError
+
+RECIPE = """hum: 1
+name: big
+stdlib: [.]
+sources:
+  s: big.jsonl
+tasks:
+  - id: ner
+    task: ner
+    source: s
+    fields: {text: text, entities: ents}
+    formats: [inline_tags]
+    templates: [t0, t1]
+    variants_per_record: 1
+output:
+  splits: {train: 1.0}
+"""
+
+
+def _workload(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "big.jsonl", "w", encoding="utf-8") as f:
+        for i in range(60):
+            if i % 6 == 0:  # overlapping spans: the inline_tags variant cannot write it (not_expressible, dropped)
+                f.write(json.dumps({"text": f"BAD {i}: Acme Corp{i} sells.",
+                                    "ents": [{"type": "ORG", "span": f"Acme Corp{i}"}, {"type": "LOC", "span": "Acme"}]}) + "\n")
+            else:
+                f.write(json.dumps({"text": f"Item {i} was sold by Acme{i} in City{i}.",
+                                    "ents": [{"type": "ORG", "span": f"Acme{i}"}, {"type": "LOC", "span": f"City{i}"}]}) + "\n")
+    (folder / "templates" / "ner").mkdir(parents=True, exist_ok=True)
+    for k in range(2):
+        (folder / "templates" / "ner" / f"t{k}.j2").write_text(
+            f"Template {k}. Types: {{{{ labels | join(', ') }}}}\n{{{{ format_instruction }}}}\nText: {{{{ text }}}}\n")
+    (folder / "big.hum.yaml").write_text(RECIPE, encoding="utf-8")
+
+
+def _run(folder: Path) -> object:
+    plan = plan_recipe(folder / "big.hum.yaml", out_dir=folder / "out", cache_dir=folder / "cache")
+    return build(plan, jobs=1)
+
+
+def test_a_template_edit_that_fails_for_some_records_fails_the_warm_build_like_a_cold_one(tmp_path: Path) -> None:
+    """Records whose instructions were all dropped after their template was rendered (not_expressible) still count
+    as having used that template: after it is edited they are rendered again, and its new error is raised."""
+    warm = tmp_path / "warm"
+    _workload(warm)
+    result = _run(warm)
+    render = next(s for s in result.stats if s.node == "ner/render")  # type: ignore[attr-defined]
+    assert render.notes.get("problem: not_expressible", 0) > 0
+    broken = "{% if 'BAD' in text %}{{ 1 // 0 }}{% endif %}Template 1 edited.\n{{ format_instruction }}\nText: {{ text }}\n"
+    (warm / "templates" / "ner" / "t1.j2").write_text(broken)
+    cold = tmp_path / "cold"
+    shutil.copytree(warm, cold, ignore=shutil.ignore_patterns("out", "cache"))
+    with pytest.raises(HumcError) as cold_error:
+        _run(cold)
+    assert cold_error.value.code == "E4202"
+    with pytest.raises(HumcError) as warm_error:  # the same recipe and sources with the earlier build's cache
+        _run(warm)
+    assert warm_error.value.code == "E4202"
+
+
+def test_dedup_keeps_two_different_records_whose_texts_differ_around_a_nul() -> None:
+    """The dedup key is length-prefixed: ("a\\x00b", "c") and ("a", "b\\x00c") are different records."""
+    dedup = execute.Dedup.__new__(execute.Dedup)
+    dedup.enabled, dedup.seen, dedup.removed = True, set(), 0
+    assert dedup.keep({"instruction": "Text: a\x00b", "output": "c"})
+    assert dedup.keep({"instruction": "Text: a", "output": "b\x00c"}), "a different record was removed as a duplicate"
+
+
+# ---------------------------------------------------------------- warm (record-level reuse) == cold, over edits
+
+DESIGN = """hum: 1
+name: d
+constants: {{min_len: 0}}
+sources:
+  s: ents.jsonl
+tasks:
+  - id: ner
+    task: ner
+    source: s
+    fields: {{text: text, entities: ents}}
+    where: {where}
+    labels: [PER, ORG, LOC, MISC, DATE, EVENT, PRODUCT, LAW]
+    schema: {{negatives: 3, split_num: 3, hard_negatives: {{ORG: [LOC]}}}}
+    guidelines: [span_boundaries]
+    preferences: [order_entities_by_position, empty_brackets]
+    templates: [t0, t1, t2]
+    formats: [json, tuples, natural]
+    variants_per_record: 2
+  - id: ner2
+    task: ner
+    source: s
+    fields: {{text: text, entities: ents}}
+    schema: {{negatives: 1}}
+    templates: [t0, t1]
+    formats: [json, tuples]
+output:
+  splits: {{train: 0.7, test: 0.3}}
+"""
+
+
+def _design_source(path: Path, rows: int, edited: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    labels = ["PER", "ORG", "LOC", "MISC", "DATE", "EVENT", "PRODUCT", "LAW"]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            ents = [] if i % 7 == 0 else [{"type": labels[(i + k) % 8], "span": f"Thing{i}x{k}"} for k in range(1 + i % 3)]
+            word = "names" if i in edited else "mentions"
+            f.write(json.dumps({"text": f"Sentence {i} {word} " + " and ".join(e["span"] for e in ents) + ".",
+                                "ents": ents}) + "\n")
+
+
+def _design(folder: Path, where: str = "len(text) > 0", edited: set[int] = frozenset(),  # type: ignore[assignment]
+            t1: str = "Template 1.") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "templates" / "ner").mkdir(parents=True, exist_ok=True)
+    for k, head in enumerate(["Template 0.", t1, "Template 2."]):
+        (folder / "templates" / "ner" / f"t{k}.j2").write_text(
+            f"{head} Types: {{{{ labels | join(', ') }}}}\n{{{{ format_instruction }}}}\nText: {{{{ text }}}}\n")
+    _design_source(folder / "ents.jsonl", 300, edited)
+    (folder / "d.hum.yaml").write_text("stdlib: [.]\n" + DESIGN.format(where=json.dumps(where)), encoding="utf-8")
+
+
+def _tree(folder: Path, jobs: int = 1) -> dict[str, bytes]:
+    plan = plan_recipe(folder / "d.hum.yaml", out_dir=folder / "out", cache_dir=folder / "cache")
+    build(plan, jobs=jobs)
+    return {str(p.relative_to(folder / "out")): p.read_bytes() for p in sorted((folder / "out").rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("edit", [
+    {"where": "contains(text, '1')"},
+    {"edited": {3, 50, 51, 200}},
+    {"t1": "Template one!"},
+    {"where": "not contains(text, '2')", "edited": {10, 11}, "t1": "T1 again"},
+])
+def test_a_warm_build_after_an_edit_writes_what_a_cold_build_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    edit: dict[str, object]) -> None:
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    _design(warm)
+    _tree(warm)
+    _design(warm, **edit)  # type: ignore[arg-type]
+    _design(cold, **edit)  # type: ignore[arg-type]
+    assert _tree(warm, jobs=2) == _tree(cold)
+
+
+def test_no_render_workers_are_forked_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS offers fork (not as its default), but forking a process that has loaded system frameworks is unsafe:
+    humc renders in one process there."""
+    import sys
+
+    from humc.build import parallel
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert parallel.workers_for("render", 4, 10) == 0
+
+
+def test_records_rendered_by_another_humc_are_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The render shape covers humc's version: after an upgrade that renders differently, a 1-row source edit does
+    not mix the old renderer's records with the new one's. (Simulated: the "new humc" suffixes every instruction.)"""
+    from humc.build import transforms
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
+    warm = tmp_path / "warm"
+    _design(warm)
+    _tree(warm)  # "old humc"
+    real = transforms.render_template
+    monkeypatch.setattr(transforms, "render_template", lambda *a, **k: real(*a, **k) + " (v2)")
+    monkeypatch.setattr("humc.__version__", "9.9.9")  # a new release (the manifest records it)
+    _design(warm, edited={5})
+    cold = tmp_path / "cold"
+    _design(cold, edited={5})
+    assert _tree(warm) == _tree(cold)
