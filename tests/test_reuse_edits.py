@@ -1,5 +1,6 @@
 """Record-level reuse and the corpus tail, against a cold build: edits of the where filter, of source rows and of
-templates, a template that now fails for some records, a renderer of another release, dedup keys, fork policy."""
+templates, a template that now fails for some records, a renderer of another release, dedup keys, lone surrogates;
+render workers: fork policy, Ctrl-C, dying with a killed build."""
 
 from __future__ import annotations
 
@@ -184,3 +185,72 @@ def test_records_rendered_by_another_humc_are_not_reused(tmp_path: Path, monkeyp
     cold = tmp_path / "cold"
     _design(cold, edited={5})
     assert _tree(warm) == _tree(cold)
+
+
+def test_killing_a_build_leaves_no_render_workers_behind(tmp_path: Path) -> None:
+    """kill -9 of humc (an OOM kill, `timeout`, a cancelled CI job) while it renders on worker processes: the workers
+    die with it (PR_SET_PDEATHSIG), none is left waiting on the task queue."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import REPO, write_ner_workload
+
+    write_ner_workload(tmp_path, 20000, shard_rows=5000)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "humc", "build", str(tmp_path / "big.hum.yaml"), "-q", "--jobs", "2",
+                             "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[str] = []
+    for _ in range(1200):  # until the render's workers are forked
+        time.sleep(0.05)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        if len(workers) >= 2 or proc.poll() is not None:
+            break
+    assert len(workers) >= 2, "the render never started its workers"
+    proc.kill()
+    proc.wait()
+    time.sleep(2)
+    left = [w for w in workers if Path(f"/proc/{w}").exists()]
+    for w in left:  # clean up what this test started
+        os.kill(int(w), signal.SIGKILL)
+    assert not left, f"render workers {left} outlived the killed build"
+
+
+def test_a_lone_surrogate_in_a_field_the_output_does_not_show_still_builds(tmp_path: Path) -> None:
+    """JSON may escape a lone surrogate ("\\ud800", scraped text with a broken emoji): a mapped field the output
+    does not show may hold one, and the record's digest (reuse.py) still takes it."""
+    from tests.helpers import run_cli
+
+    (tmp_path / "data.jsonl").write_text(
+        '{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"], "note": "bad \\ud800"}\n'
+        '{"context": "Rome is in Italy.", "question": "Where is Rome?", "answers": ["Italy"], "note": "ok"}\n')
+    (tmp_path / "tiny.hum.yaml").write_text("""hum: 1
+name: tiny
+sources:
+  qa: data.jsonl
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields: {context: context, question: question, answers: answers, note: note}
+    formats: [json, natural]
+""")
+    result = run_cli("build", str(tmp_path / "tiny.hum.yaml"), "-q", "--out", str(tmp_path / "out"),
+                     "--cache", str(tmp_path / "cache"), "--jobs", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "tiny" / "data").is_dir()
+
+
+def test_render_workers_leave_ctrl_c_to_the_build() -> None:
+    """A worker ignores SIGINT (the build shuts the pool down, no worker prints a traceback) and knows its parent."""
+    import os
+    import signal
+
+    from humc.build.parallel import WorkerPool
+
+    with WorkerPool(lambda chunk: [signal.getsignal(signal.SIGINT) == signal.SIG_IGN, os.getppid()], 1) as pool:
+        ignored, parent = pool.submit([]).result()
+    assert ignored is True and parent == os.getpid()

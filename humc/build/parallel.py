@@ -22,10 +22,14 @@ Decisions:
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -57,16 +61,46 @@ def _call(token: int, chunk: list[dict[str, Any]]) -> Any:
     return _FUNCTIONS[token](chunk)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: Ctrl-C is the build's to handle (the pool is shut down from there, no worker tracebacks), and
+    the worker dies with the build — a build killed with SIGKILL leaves no worker behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc/musl Linux
+        pass
+    if os.getppid() != parent:  # the build died before the line above ran
+        os._exit(1)
+
+
 class WorkerPool:
     """``submit(chunk)`` runs ``fn(chunk)`` in one of ``workers`` forked processes; use as a context manager."""
 
     def __init__(self, fn: Callable[[list[dict[str, Any]]], Any], workers: int) -> None:
         self.token = next(_tokens)
         _FUNCTIONS[self.token] = fn  # before the first worker forks
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_worker_start, initargs=(os.getpid(),))
+        self.started = False
 
     def submit(self, chunk: list[dict[str, Any]]) -> Future[Any]:
-        return self.pool.submit(_call, self.token, chunk)
+        if self.started:
+            return self.pool.submit(_call, self.token, chunk)
+        self.started = True
+        # the workers fork on the first submit: the objects alive now are frozen for the GC, so a collection in a
+        # worker does not touch (and copy) the build's memory; the child runs only render code, so the threads an
+        # LLM build has (its client's, the cache writer's) are not a hazard there — Python 3.12+ warns anyway
+        gc.freeze()
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
+                return self.pool.submit(_call, self.token, chunk)
+        finally:
+            gc.unfreeze()
 
     def __enter__(self) -> WorkerPool:
         return self

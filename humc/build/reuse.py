@@ -40,7 +40,8 @@ _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def record_digest(record: dict[str, Any]) -> str:
-    return hashlib.blake2b(_JSON.encode(record).encode(), digest_size=16).hexdigest()
+    """A digest of everything a record holds (a lone surrogate, which JSON allows in a string, included)."""
+    return hashlib.blake2b(_JSON.encode(record).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def template_digests(entry: TaskEntry) -> dict[str, str]:
