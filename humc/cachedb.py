@@ -85,25 +85,8 @@ def encode(key: str, value: Any, *, compress: bool = False) -> bytes:
     return MAGIC + _digest(key, payload) + payload
 
 
-def to_columns(value: Any) -> tuple[list[tuple[str, ...]], list[int], dict[str, list[Any]]] | None:
-    """A list of dicts with string keys as (key tuples, each record's key tuple, columns); None for any other value
-    (the ``CMAGIC`` layout; kept to test that such values still load)."""
-    if not isinstance(value, list) or not value or not all(type(r) is dict for r in value):
-        return None
-    shapes: dict[tuple[str, ...], int] = {}
-    which: list[int] = []
-    columns: dict[str, list[Any]] = {}
-    for record in value:
-        keys = tuple(record)
-        which.append(shapes.setdefault(keys, len(shapes)))
-        for k, v in record.items():
-            if type(k) is not str:
-                return None
-            columns.setdefault(k, []).append(v)
-    return list(shapes), which, columns
-
-
 def from_columns(columns: tuple[list[tuple[str, ...]], list[int], dict[str, list[Any]]]) -> list[dict[str, Any]]:
+    """The records of a ``CMAGIC`` payload: (each key tuple, each record's key tuple index, one list per key)."""
     shapes, which, cols = columns
     if len(shapes) == 1:  # every record has the same keys: rows straight from the columns
         keys = shapes[0]

@@ -313,9 +313,16 @@ def test_record_chunks_written_column_by_column_by_an_earlier_humc_still_load():
     from humc import cachedb
 
     records = [{"a": "x", "b": 1}, {"b": 2, "a": "y"}, {"c": None}] * 200
-    payload = pickle.dumps(cachedb.to_columns(records), protocol=pickle.HIGHEST_PROTOCOL)
+    # the layout humc 0.1 wrote: each key tuple once, each record's key tuple by index, one list per key
+    shapes = [("a", "b"), ("b", "a"), ("c",)]
+    columns = {key: [r[key] for r in records if key in r] for key in ("a", "b", "c")}
+    payload = pickle.dumps((shapes, [0, 1, 2] * 200, columns), protocol=pickle.HIGHEST_PROTOCOL)
     packed = struct.pack("<Q", len(payload)) + pyarrow.Codec("zstd").compress(payload, asbytes=True)
     blob = cachedb.CMAGIC + cachedb._digest("k", packed) + packed
     loaded = cachedb.decode("k", blob)
     assert loaded == records and [list(r) for r in loaded[:2]] == [["a", "b"], ["b", "a"]]  # keys keep their order
     assert cachedb.decode("k", cachedb.encode("k", records, compress=True)) == records
+    same_keys = pickle.dumps(([("a", "b")], [0, 0], {"a": ["x", "y"], "b": [1, 2]}), protocol=pickle.HIGHEST_PROTOCOL)
+    packed = struct.pack("<Q", len(same_keys)) + pyarrow.Codec("zstd").compress(same_keys, asbytes=True)
+    assert cachedb.decode("k", cachedb.CMAGIC + cachedb._digest("k", packed) + packed) == [{"a": "x", "b": 1},
+                                                                                          {"a": "y", "b": 2}]

@@ -36,7 +36,7 @@ from humc.build.mixing import Realised, held_out_match, is_negative, mixture_kee
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
-from humc.build.reuse import RecordIndex, Reuse, rebuild, remember, store_memo, template_digests
+from humc.build.reuse import RecordIndex, Reuse, index_entry, rebuild, remember, store_memo, template_digests
 from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Place, RefWriter, Store, is_private, subset_refs
 from humc.build.transforms import (
     RenderContext,
@@ -260,7 +260,7 @@ class Executor:
         (with such an ``fn``) drops their ``_``-prefixed keys when they are read. ``then``: chunk-wise nodes
         that each computed chunk goes on through at once (see the module docstring). ``submit_at(i, chunk)``
         replaces ``submit`` when starting a chunk needs its index (render's record-level reuse)."""
-        run: Submit = submit or (lambda chunk: _Now(fn, chunk))
+        run: Submit = submit or partial(_Now, fn)
         start: Callable[[int, Records], Pending] = submit_at or (lambda i, chunk: run(chunk))
         window: deque[tuple[int, Records, Pending | None, Saved | None]] = deque()
         n = 0
@@ -289,28 +289,16 @@ class Executor:
 
     def _chunk_job(self, node: PlanNode, i: int,
                    start: Callable[[int, Records], Pending]) -> tuple[int, Records, Pending | None, Saved | None]:
-        """Chunk i of a chunk-wise node: stored already (its counts say so: nothing is read), or started."""
-        saved = saved_chunk(self.store, node.fingerprint, i)
-        if saved is not None and saved.counts is not None:
-            return i, [], None, saved
-        in_fp = self.input_fp(node)
-        chunk = self.store.chunk(in_fp, i)
-        if chunk is None:  # damaged or deleted: the executor rebuilds that node and runs again
-            raise LostChunk(in_fp, MAIN, i)
-        if saved is not None:  # stored without its counts (by the Ray executor): counted from its records
-            out = self.store.chunk(node.fingerprint, i)
-            if out is not None:
-                return i, chunk, None, replace(saved, counts=(len(chunk), len(out)))
-        return i, chunk, start(i, chunk), None
+        """Chunk i of a chunk-wise node: stored already (``stored_chunk``), or started."""
+        chunk, saved = stored_chunk(self.store, node.fingerprint, self.input_fp(node), i)
+        return i, chunk, start(i, chunk) if saved is None else None, saved
 
     def _collect(self, node: PlanNode, stat: NodeStats, item: tuple[int, Records, Pending | None, Saved | None],
                  advance: Callable[[int], None], strip: bool, then: list[Follower] | None) -> int:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
         i, chunk, pending, saved = item
         if pending is not None:
-            result = pending.result()
-            out, notes, problems = split_result(result)
-            self._store_chunk(node, i, chunk, out, notes, problems, strip, result)
+            out, notes, problems = self._store_chunk(node, i, chunk, pending.result(), strip)
             if then:
                 self._follow(then, i, out)
             saved = Saved(notes, problems, (len(chunk), len(out)))
@@ -325,23 +313,20 @@ class Executor:
 
     def stream_out(self, node: PlanNode, stat: NodeStats, records: Iterator[dict[str, Any]],
                    total: int | None = None) -> dict[str, Any]:
-        return self._write_all(node, stat, ChunkWriter(self.store, node.fingerprint, CHUNK_SIZE), records, total)
-
-    def _write_all(self, node: PlanNode, stat: NodeStats, writer: ChunkWriter | RefWriter, items: Iterator[Any],
-                   total: int | None) -> dict[str, Any]:
+        """Store a whole-stream node's new records in chunks."""
+        writer = ChunkWriter(self.store, node.fingerprint, CHUNK_SIZE)
         with self.progress.task(node.id, total=total) as advance:
-            for item in items:
-                writer.add(item)
+            for record in records:
+                writer.add(record)
                 advance(1)
         writer.flush()
         stat.records_out = writer.count
         return {"chunks": {MAIN: writer.chunks}}
 
-    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, out: Records, notes: dict[str, int],
-                     problems: dict[str, list[Located]], strip: bool, result: ChunkResult | None = None) -> None:
+    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, result: ChunkResult,
+                     strip: bool) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
         templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
-        store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, (out, notes, problems), strip,
-                     index=result[3] if isinstance(result, tuple) and len(result) > 3 else None, templates=templates)
+        return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, templates)
 
     def _follow(self, then: list[Follower], i: int, records: Records) -> None:
         """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
@@ -351,11 +336,10 @@ class Executor:
                 return
             try:
                 result = fn(records)
-                out, notes, problems = split_result(result)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
                 return
-            self._store_chunk(follower, i, records, out, notes, problems, strip, result)
+            out, _, _ = self._store_chunk(follower, i, records, result, strip)
             self.early.add((follower.fingerprint, i))
             records = out
 
@@ -363,16 +347,6 @@ class Executor:
         for record in self.store.records(self.input_fp(node, i)):
             stat.records_in += 1
             yield record
-
-    def counted_origins(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[tuple[Place, dict[str, Any]]]:
-        """``counted_input`` with where each record is stored, for nodes that pass records through."""
-        for item in self.store.origins(self.input_fp(node, i)):
-            stat.records_in += 1
-            yield item
-
-    def refs_out(self, node: PlanNode, stat: NodeStats, origins: Iterator[Place], total: int | None = None) -> dict[str, Any]:
-        """``stream_out`` for records passed through unchanged: stores references, not copies."""
-        return self._write_all(node, stat, RefWriter(self.store, node.fingerprint, CHUNK_SIZE), origins, total)
 
 
 @contextlib.contextmanager
@@ -471,8 +445,8 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
         for record in chunk:
             result = render_checked(chunk_ctx, record)
             given.append(result.records)
-            index.append([len(result.records), [[p.reason, p.detail] for p in result.problems], result.outside_rows,
-                          sorted(result.templates)])
+            index.append(index_entry(len(result.records), result.problems, result.outside_rows, result.templates,
+                                     record))
         return rebuild(given, index, chunk)  # the per-record index is stored beside the chunk (``reuse.py``)
 
     return render
@@ -848,12 +822,30 @@ class Saved:
     counts: tuple[int, int] | None = None
 
 
-def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records,
-                 result: tuple[Records, dict[str, int], dict[str, list[Located]]], strip: bool, *,
-                 index: list[RecordIndex] | None = None, templates: dict[str, str] | None = None) -> None:
+def stored_chunk(store: Store, fp: str, input_fp: str, i: int) -> tuple[Records, Saved | None]:
+    """Chunk i of a chunk-wise node, for both executors: ``([], saved)`` when it is committed (its notes carry its
+    counts: nothing is read), else its input chunk and None (compute it), or, for an entry stored without counts
+    (an older humc), its input chunk and the counts read from its records. LostChunk when the input chunk needed is
+    missing or damaged (the executor rebuilds that node and runs again)."""
+    saved = saved_chunk(store, fp, i)
+    if saved is not None and saved.counts is not None:
+        return [], saved
+    chunk = store.chunk(input_fp, i)
+    if chunk is None:
+        raise LostChunk(input_fp, MAIN, i)
+    out = store.chunk(fp, i) if saved is not None else None
+    if saved is not None and out is not None:
+        return chunk, replace(saved, counts=(len(chunk), len(out)))
+    return chunk, None
+
+
+def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, result: ChunkResult, strip: bool,
+                 templates: dict[str, str] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
     """Store chunk i of a chunk-wise node (both executors): its records (as references when they are input records,
-    a filter's or the check's), a render's per-record index, then its notes with the counts — the commit."""
-    out, notes, problems = result
+    a filter's or the check's), a render's per-record index, then its notes with the counts — the commit. Returns
+    the result's (records, notes, problem locations)."""
+    out, notes, problems = split_result(result)
+    index = result[3] if isinstance(result, tuple) and len(result) > 3 else None
     refs = subset_refs(input_fp, i, chunk, out)
     if refs is not None:
         store.put_refs(fp, i, refs, strip=strip)
@@ -861,9 +853,10 @@ def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records,
         assert not strip, "strip needs a chunk function that passes its input records through"
         store.put_chunk(fp, i, out)
     if index is not None and templates is not None:
-        store_memo(store, fp, i, chunk, index, templates)
+        store_memo(store, fp, i, index, templates)
     # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover
     store.put_chunk(fp, i, [notes, problems, len(chunk), len(out)], NOTES)
+    return out, notes, problems
 
 
 def saved_chunk(store: Store, fp: str, i: int) -> Saved | None:

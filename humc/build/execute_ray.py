@@ -68,9 +68,8 @@ from humc.build.execute import (
     bulk_gc,
     check_chunk_fn,
     chunk_fn,
-    saved_chunk,
-    split_result,
     store_result,
+    stored_chunk,
 )
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import Located
@@ -202,21 +201,16 @@ def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
         return ChunkDone(i, records_in, records_out, notes, problems, reused, time.process_time() - start,
                          store.dropped - dropped, _ray_node_id(), lost)
 
-    saved = saved_chunk(store, job.fp, i)
-    if saved is not None and saved.counts is not None:  # committed with its counts: nothing to read
-        return done(*saved.counts, saved.notes, saved.problems, True)
-    chunk = store.chunk(job.input_fp, i)
-    if chunk is None:
-        return done(0, 0, {}, {}, False, (job.input_fp, MAIN, i))
-    out = store.chunk(job.fp, i) if saved is not None else None
-    if saved is not None and out is not None:  # stored by an older humc, without counts
-        return done(len(chunk), len(out), saved.notes, saved.problems, True)
+    try:
+        chunk, saved = stored_chunk(store, job.fp, job.input_fp, i)
+    except LostChunk as exc:  # sent back as data: the exception itself does not survive pickling
+        return done(0, 0, {}, {}, False, (exc.fp, exc.stream, exc.i))
+    if saved is not None:
+        assert saved.counts is not None  # stored_chunk counts what it finds stored
+        return done(saved.counts[0], saved.counts[1], saved.notes, saved.problems, True)
     with bulk_gc():
         result = fn(chunk)
-    out, notes, problems = split_result(result)
-    index = result[3] if isinstance(result, tuple) and len(result) > 3 else None
-    store_result(store, job.fp, job.input_fp, i, chunk, (out, notes, problems), job.strip, index=index,
-                 templates=job.templates)
+    out, notes, problems = store_result(store, job.fp, job.input_fp, i, chunk, result, job.strip, job.templates)
     return done(len(chunk), len(out), notes, problems, False)
 
 

@@ -34,7 +34,8 @@ from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
 REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
-RecordIndex = list[Any]  # [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered]
+# per input record: [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered, digest]
+RecordIndex = list[Any]
 
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
@@ -59,9 +60,13 @@ def render_shape(node: PlanNode, labels: tuple[str, ...] | None) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def store_memo(store: Store, fp: str, i: int, chunk: list[dict[str, Any]], index: list[RecordIndex],
-               templates: dict[str, str]) -> None:
-    store.put_chunk(fp, i, [[record_digest(r) for r in chunk], index, templates], MEMO)
+def index_entry(given: int, problems: list[Problem], outside: int, templates: set[str],
+                record: dict[str, Any]) -> RecordIndex:
+    return [given, [[p.reason, p.detail] for p in problems], outside, sorted(templates), record_digest(record)]
+
+
+def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], templates: dict[str, str]) -> None:
+    store.put_chunk(fp, i, [index, templates], MEMO)
 
 
 def rebuild(records_by_input: list[list[dict[str, Any]]], index: list[RecordIndex],
@@ -92,7 +97,7 @@ class _Combined:
 
     def result(self) -> Any:
         given: list[list[dict[str, Any]]] = [[] for _ in self.chunk]
-        index: list[RecordIndex] = [[0, [], 0] for _ in self.chunk]
+        index: list[RecordIndex] = [[] for _ in self.chunk]  # every position is filled below
         for k, (records, entry) in self.reused.items():
             given[k], index[k] = records, entry
         if self.fresh is not None:
@@ -124,34 +129,27 @@ class Reuse:
 
     def start(self, i: int, chunk: list[dict[str, Any]], submit: Callable[[list[dict[str, Any]]], Any]) -> Any:
         memo: list[Any] | None = self.store.chunk(self.previous, i, MEMO)
-        earlier = self.store.chunk(self.previous, i, MAIN) if memo else None
-        if not memo or earlier is None:
+        earlier = self.store.chunk(self.previous, i, MAIN) if memo and len(memo) == 2 else None  # else: another layout
+        if memo is None or earlier is None:
             return submit(chunk)
-        digests: list[str] = memo[0]
-        index: list[RecordIndex] = memo[1]
-        templates: dict[str, str] = memo[2]
+        index: list[RecordIndex] = memo[0]
+        templates: dict[str, str] = memo[1]
         changed = {name for name, digest in self.templates.items() if templates.get(name) != digest}
         before: dict[str, tuple[list[dict[str, Any]], RecordIndex]] = {}
         at = 0
-        for digest, entry in zip(digests, index, strict=True):
-            before[digest] = (earlier[at:at + entry[0]], entry)
+        for entry in index:
+            before[entry[4]] = (earlier[at:at + entry[0]], entry)
             at += entry[0]
         reused: dict[int, tuple[list[dict[str, Any]], RecordIndex]] = {}
         fresh: list[int] = []
         for k, record in enumerate(chunk):
             found = before.get(record_digest(record))
-            if found is not None and changed.isdisjoint(_templates_of(*found)):
+            if found is not None and changed.isdisjoint(found[1][3]):  # every template rendered for it, dropped or not
                 reused[k] = found
             else:
                 fresh.append(k)
         pending = submit([chunk[k] for k in fresh]) if fresh else None
         return _Combined(chunk, reused, fresh, pending)
-
-
-def _templates_of(given: list[dict[str, Any]], entry: RecordIndex) -> set[str]:
-    """Every template rendered for a record, its dropped instructions' too (an index entry of humc before that was
-    recorded lists only the kept instructions')."""
-    return set(entry[3]) if len(entry) > 3 else {r["template"] for r in given}
 
 
 def remember(store: Store, shape: str, fp: str) -> None:

@@ -110,7 +110,8 @@ class Store:
 
     def _resolve(self, view: dict[str, Any], raw: bool) -> tuple[list[dict[str, Any]], list[Place] | None] | None:
         out: list[dict[str, Any]] = []
-        places: list[Place] = []
+        places: list[Place] | None = None if view.get("set") else []  # records with fields set live here (no places)
+        view_strip = bool(view.get("strip"))
         for ref in view[REFS]:
             src_fp, src_stream, j, runs = ref[:4]
             strip = len(ref) > 4 and bool(ref[4])
@@ -121,15 +122,16 @@ class Store:
             for start, stop in runs:
                 if stop > len(src):
                     return None
-                out += strip_private(src[start:stop]) if strip and not raw else src[start:stop]
-                places += ([(src_fp, src_stream, j, p, strip) for p in range(start, stop)] if src_places is None else
-                           [(*place[:4], place[4] or strip) for place in src_places[start:stop]])
-        if view.get("strip"):
-            out = out if raw else strip_private(out)
-            places = [(*place[:4], True) for place in places]
-        if view.get("set"):
-            out = out if raw else [{**r, **view["set"]} for r in out]
-            return out, None  # records with fields set live here, not where their originals do
+                out += strip_private(src[start:stop]) if strip and not (raw or view_strip) else src[start:stop]
+                if places is not None:
+                    strip_here = strip or view_strip
+                    places += ([(src_fp, src_stream, j, p, strip_here) for p in range(start, stop)]
+                               if src_places is None else
+                               [(*place[:4], place[4] or strip_here) for place in src_places[start:stop]])
+        if view_strip and not raw:
+            out = strip_private(out)
+        if view.get("set") and not raw:
+            out = [{**r, **view["set"]} for r in out]
         return out, places
 
     def put_chunk(self, fp: str, i: int, records: list[Any], stream: str = MAIN) -> None:
@@ -146,9 +148,10 @@ class Store:
         for raw in (False, True):
             self._resolved.pop((fp, stream, raw), None)
 
-    def origins(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[tuple[Place, dict[str, Any]]]:
-        """``records`` with where each one is first stored (through reference chunks, so a node that passes records
-        on refers to the records themselves, however many nodes passed them before), for a pass-through node."""
+    def _chunks(self, fp: str, stream: str,
+                raw: bool) -> Iterator[tuple[int, list[dict[str, Any]], list[Place] | None]]:
+        """(index, records, places) of every chunk of a stream in order; LostChunk for a missing or damaged one
+        (the executor rebuilds that node and runs again)."""
         meta = self.meta(fp)
         if meta is None:
             raise LostChunk(fp, stream, 0)
@@ -156,19 +159,18 @@ class Store:
             found = self._chunk_places(fp, i, stream, raw)
             if found is None:
                 raise LostChunk(fp, stream, i)
-            records, places = found
+            yield i, *found
+
+    def origins(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[tuple[Place, dict[str, Any]]]:
+        """``records`` with where each one is first stored (through reference chunks, so a node that passes records
+        on refers to the records themselves, however many nodes passed them before), for a pass-through node."""
+        for i, records, places in self._chunks(fp, stream, raw):
             for p, record in enumerate(records):
                 yield (places[p] if places is not None else (fp, stream, i, p, False)), record
 
     def read(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[list[dict[str, Any]]]:
-        meta = self.meta(fp)
-        if meta is None:
-            raise LostChunk(fp, stream, 0)
-        for i in range(meta["chunks"].get(stream, 0)):
-            found = self._chunk_places(fp, i, stream, raw)
-            if found is None:  # damaged or deleted: the executor rebuilds this node and runs again
-                raise LostChunk(fp, stream, i)
-            yield found[0]
+        for _, records, _ in self._chunks(fp, stream, raw):
+            yield records
 
     def records(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[dict[str, Any]]:
         """The records of a stream in order; ``raw``: as first stored (see ``_chunk_places``)."""

@@ -91,25 +91,31 @@ def realised_mixture(metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {d: mixture[d] for d in MIXTURE_TITLES if mixture.get(d)}
 
 
-def add_mixture(info: CardInfo, metas: Mapping[str, Mapping[str, Any]], folder: Path,
-                plots: list[str] | None = None) -> None:
-    """Put the realised mixture (counted by the split node) on the card and, when matplotlib is installed
-    (`pip install humc[plots]`), draw one bar chart per dimension into ``folder/plots/`` (unless ``plots``, drawn
-    already, are given); the writer lists every file of the folder in build.json, so the plots are owned like the
-    shards. Without matplotlib the card shows the tables only."""
+def add_mixture(info: CardInfo, metas: Mapping[str, Mapping[str, Any]], plots: list[str]) -> None:
+    """Put the realised mixture (counted by the split node) on the card, with the bar charts ``write_plots`` drew of
+    it into the dataset folder (none without matplotlib: the card shows the tables only); the writer lists every
+    file of the folder in build.json, so the plots are owned like the shards."""
     info.mixture = realised_mixture(metas)
-    info.plots = plots if plots is not None else write_plots(info.mixture, folder)
+    info.plots = plots
 
 
-def write_plots(mixture: Mapping[str, Mapping[str, Mapping[str, int]]], folder: Path) -> list[str]:
-    """One stacked horizontal bar chart (records per value, by split) per dimension with 2+ values; the
-    PNG metadata carries no version or date, so an unchanged build writes identical bytes."""
+def pyplot() -> Any | None:
+    """matplotlib's pyplot on the file-only Agg backend (`pip install humc[plots]`), or None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def write_plots(mixture: Mapping[str, Mapping[str, Mapping[str, int]]], folder: Path) -> list[str]:
+    """One stacked horizontal bar chart (records per value, by split) per dimension with 2+ values; the
+    PNG metadata carries no version or date, so an unchanged build writes identical bytes."""
+    plt = pyplot()
+    if plt is None:
         return []
     names = []
     for dim, values in mixture.items():

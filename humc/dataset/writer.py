@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from humc import __version__
-from humc.dataset.card import add_mixture, realised_mixture, render_card, write_plots
+from humc.dataset.card import add_mixture, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
 from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
@@ -68,24 +68,19 @@ LIST_COLUMNS = ("labels", "guidelines", "rules")
 
 @functools.lru_cache(maxsize=1)
 def preload() -> None:
-    """Import what writing needs (pyarrow.parquet, the pandas shim pyarrow loads on its first ``from_pylist``, the
-    Hub's card classes: 1–2 s on a slow machine) ahead of time; the build calls it in a background thread while
+    """Import what writing needs (pyarrow.parquet, the pandas shim pyarrow loads on its first table conversion, the
+    Hub's card classes, matplotlib: 1–2 s on a slow machine) ahead of time; the build calls it in a background thread while
     it waits for an LLM, so the write starts at once."""
     try:
         import pyarrow as pa
         import pyarrow.parquet  # noqa: F401
         from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
 
-        pa.Table.from_pylist([], schema=parquet_schema())
+        schema = parquet_schema()
+        pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)
     except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
         pass
-    try:  # the card's plots (humc[plots]); matplotlib takes ~0.5 s to import
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-    except ImportError:  # pragma: no cover - the card shows tables only
-        pass
+    pyplot()  # the card's plots (humc[plots]): matplotlib takes ~0.5 s to import
 
 
 def parquet_schema() -> Any:
@@ -208,7 +203,7 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
                      {k: v for k, v in job.counts.items() if v}, stats.task_counts, stats.variants, stats.templates,
                      stats.length_stats(),
                      {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
-    add_mixture(info, job.metas, folder, plots)  # realised mixture tables and plots (plots/*.png, in build.json)
+    add_mixture(info, job.metas, plots)  # realised mixture tables and plots (plots/*.png, in build.json)
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 

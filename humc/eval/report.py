@@ -16,6 +16,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from humc.dataset.card import pyplot
 from humc.errors import HumcError
 from humc.eval.metrics import bootstrap_delta, mean
 
@@ -112,12 +113,9 @@ def markdown(report: Mapping[str, Any], path: Path) -> list[Path]:
 
 
 def _plots(report: Mapping[str, Any], path: Path) -> dict[str, Path]:
-    try:
-        import matplotlib
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return {}
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out = {}
     for dim in ("task", "format"):
