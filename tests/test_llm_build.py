@@ -375,3 +375,87 @@ def test_a_one_percent_source_edit_re_requests_only_the_changed_rows_and_equals_
     assert json.loads(out[200, "json"]) == {"response": "Generated answer to: Summarise item 200 in one word."}
     assert out[101, "text"] == "Generated answer to: Summarise item 101."
     assert tree_bytes(work / "out" / "llm-demo" / "data") == tree_bytes(fresh / "out" / "llm-demo" / "data")
+
+
+def _parts_recipe(tmp: Path, base_url: str) -> Path:
+    """Two entries behind LLM nodes, 4 slots: NER answers generated (some invalid: dropped by generate, some
+    naming a span the text lacks: dropped by render), and generalist answers generated and judged."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    names = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Zed Quux"]
+    sentences = [f"{'INVALID ' if i % 7 == 3 else ''}{names[i % 3]} met {names[(i + 1) % 3]} in room {i} ."
+                 for i in range(45)]
+    (tmp / "ner.jsonl").write_text("".join(json.dumps({"text": s, "entities": []}) + "\n" for s in sentences))
+    (tmp / "gen.jsonl").write_text("".join(json.dumps({"instruction": f"Describe a {c} thing, case {i}.",
+                                                       "context": "", "response": ""}) + "\n"
+                                           for i, c in enumerate(["purple", "red", "green"] * 15)))
+    recipe = tmp / "parts.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: parts
+models:
+  writer: {{base_url: {base_url}, model: test-model, concurrency: 4, max_retries: 2, params: {{max_tokens: 64}}}}
+sources: {{ner: ner.jsonl, gen: gen.jsonl}}
+tasks:
+  - id: ner
+    task: ner
+    source: ner
+    fields: {{text: text, entities: entities}}
+    labels: [PER]
+    generate: {{model: writer, overwrite: true, attempts: 1}}
+    formats: [json, tuples]
+  - id: gen
+    task: generalist
+    source: gen
+    fields: {{instruction: instruction, context: context, response: response}}
+    generate: {{model: writer}}
+    judge: {{model: writer, min_score: 3}}
+    formats: [text]
+output:
+  splits: {{train: 1.0}}
+""")
+    return recipe
+
+
+def parts_responder(body: dict) -> str:
+    prompt = body["messages"][0]["content"]
+    if prompt.startswith("You are a strict reviewer"):
+        return json.dumps({"score": 1 if "purple" in prompt else 5, "reason": "ok"})
+    if "Reply with JSON only" in prompt:
+        if "INVALID" in prompt:
+            return '[{"type": "PER"}]'
+        text = prompt.split("Text:\n", 1)[1].split("\n", 1)[0]
+        room = int(re.search(r"room (\d+)", text).group(1))
+        spans = re.findall(r"[A-Z][a-z]+ [A-Z][a-z]+", text) + (["Zed Quux"] if room % 5 == 1 else [])
+        return json.dumps([{"type": "PER", "span": s} for s in spans])
+    return "An answer."
+
+
+def test_an_llm_chunk_is_rendered_and_checked_part_by_part_as_its_batches_are_answered(tmp_path, monkeypatch):
+    """With 4 slots each chunk is asked in batches of 4; the render and check take each batch as it is answered,
+    so after the last answer only the last batch is left. Dropped records, render problems and judge drops land
+    exactly as when each chunk is rendered whole: same dataset bytes, same counts, notes and problem locations."""
+    import humc.build.execute as execute
+    from humc.build.llmsteps import PendingChunk
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 20)
+    taken: list[int] = []
+    real_take = execute.Ahead.take
+    monkeypatch.setattr(execute.Ahead, "take", lambda self, part: taken.append(len(part)) or real_take(self, part))
+    results = {}
+    for name in ("parts", "whole"):
+        if name == "whole":
+            monkeypatch.delattr(PendingChunk, "parts")
+        with LLMServer(responder=parts_responder) as srv:
+            plan = plan_recipe(_parts_recipe(tmp_path / name, srv.base_url), out_dir=tmp_path / name / "out",
+                               cache_dir=tmp_path / name / "cache")
+            result = build(plan)
+        metas = {s.node: (s.status, s.records_in, s.records_out, s.notes, s.problems) for s in result.stats}
+        card = [line for line in (tmp_path / name / "out" / "parts" / "README.md").read_text().splitlines()
+                if "fingerprint" not in line and srv.base_url not in line]  # the server's port differs
+        results[name] = (metas, tree_bytes(tmp_path / name / "out" / "parts" / "data"), card)
+        if name == "parts":
+            assert taken and max(taken) <= 4 and len(taken) > 20, taken  # every part a batch of at most 4 records
+    parts, whole = results["parts"], results["whole"]
+    assert parts == whole
+    metas = parts[0]
+    assert metas["ner/render"][4]["span_not_in_text"] and metas["ner/generate"][3]["dropped: invalid output"] == 6
+    assert metas["gen/judge"][3]["dropped: judge score < 3"] == 15

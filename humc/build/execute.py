@@ -298,6 +298,8 @@ class Executor:
         """Store (or reuse) one chunk's result and count it; the number of chunks done."""
         i, chunk, pending, saved = item
         if pending is not None:
+            if then:
+                self._ahead(then, i, pending)
             out, notes, problems = self._store_chunk(node, i, chunk, pending.result(), strip)
             if then:
                 self._follow(then, i, out)
@@ -327,6 +329,25 @@ class Executor:
                      strip: bool) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
         templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
         return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, templates)
+
+    def _ahead(self, then: list[Follower], i: int, pending: Pending) -> None:
+        """While chunk i is being answered, run each part of it that is (an LLM chunk's batches) on through the
+        following nodes that take parts (``Ahead``): after the last answer only the last part is left to render."""
+        parts = getattr(pending, "parts", None)
+        if parts is None or saved_chunk(self.store, then[0][0].fingerprint, i) is not None:
+            return
+        takers: list[Ahead] = []
+        for _, fn, _ in then:
+            if not isinstance(fn, Ahead):
+                break
+            takers.append(fn)
+        try:
+            for part in parts():
+                for fn in takers:
+                    part = fn.take(part)
+        except Exception:  # raised again where the chunk is computed whole: the nodes report it in their turn
+            for fn in takers:
+                fn.parts.clear()
 
     def _follow(self, then: list[Follower], i: int, records: Records) -> None:
         """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
@@ -559,17 +580,80 @@ def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
 
 def followers(ex: Executor, node: PlanNode, kinds: tuple[str, ...] = ("render", "check")) -> list[Follower]:
     """The render right after ``node`` (when it reads nothing else, e.g. no label set) and its check, unless
-    already built: the nodes an LLM node's (or a render's) chunks go on through as they come."""
+    already built: the nodes an LLM node's (or a render's) chunks go on through as they come — an LLM node's
+    part by part (``Ahead``) where the render is record by record (the default `mix:`)."""
     out: list[Follower] = []
     prev = node
+    parts = node.kind in ("generate", "judge")
     for kind in kinds:
         nxt = next((n for n in ex.plan.nodes if n.inputs == (prev.id,) and n.kind == kind), None)
         if nxt is None or ex.store.meta(nxt.fingerprint) is not None:
             break
-        fn = _render_fn(ex, nxt) if kind == "render" else check_chunk_fn(ex.entry_of(nxt), strip=False)
+        if kind == "render":
+            fn = _render_fn(ex, nxt)
+            parts = parts and ex.entry_of(nxt).mix.is_default
+            fn = Ahead(fn, _combined_render) if parts else fn
+        else:
+            fn = check_chunk_fn(ex.entry_of(nxt), strip=False)
+            fn = Ahead(fn, _combined) if parts else fn
         out.append((nxt, fn, kind == "check"))
         prev = nxt
     return out
+
+
+class Ahead:
+    """A follower's chunk function that may be given its chunk early, part by part (``take``, in order); called
+    with the whole chunk, it computes only what follows the parts it was given and combines the results — the
+    same result as one call over the chunk (for a render: only where it is record by record, the default `mix:`).
+    The parts count only when the chunk starts with exactly their records (the same objects); else all is
+    computed again."""
+
+    def __init__(self, fn: ChunkFn, combine: Callable[[list[tuple[Records, ChunkResult]]], ChunkResult]) -> None:
+        self.fn, self.combine = fn, combine
+        self.parts: list[tuple[Records, ChunkResult]] = []
+
+    def take(self, part: Records) -> Records:
+        """Compute one part now; its output records (what the next follower takes)."""
+        result = self.fn(part)
+        self.parts.append((part, result))
+        return split_result(result)[0]
+
+    def __call__(self, chunk: Records) -> ChunkResult:
+        parts, self.parts = self.parts, []
+        given = [record for part, _ in parts for record in part]
+        if not parts or len(given) > len(chunk) or any(a is not b for a, b in zip(given, chunk[:len(given)], strict=True)):
+            return self.fn(chunk)
+        rest = chunk[len(given):]
+        return self.combine(parts + [(rest, self.fn(rest))] if rest else parts)
+
+
+def _combined(results: list[tuple[Records, ChunkResult]]) -> ChunkResult:
+    """Consecutive parts' (records, notes, first problem locations) as one chunk's, in part order."""
+    records: Records = []
+    notes: Counter[str] = Counter()
+    problems: dict[str, list[Located]] = {}
+    for _, result in results:
+        out, more, located = split_result(result)
+        records += out
+        notes.update(more)
+        merge_first(problems, located)
+    return records, notes, problems
+
+
+def _combined_render(results: list[tuple[Records, ChunkResult]]) -> ChunkResult:
+    """Consecutive render parts as one chunk's result, rebuilt from their per-record index (``reuse.rebuild``)."""
+    chunk: Records = []
+    given: list[Records] = []
+    index: list[RecordIndex] = []
+    for part, result in results:
+        assert isinstance(result, tuple) and len(result) == 4
+        out, at = result[0], 0
+        for entry in result[3]:
+            given.append(out[at:at + entry[0]])
+            at += entry[0]
+        chunk += part
+        index += result[3]
+    return rebuild(given, index, chunk)
 
 
 def chunks_ahead(concurrency: int) -> int:

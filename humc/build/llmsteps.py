@@ -22,7 +22,7 @@ import concurrent.futures
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ def is_structured(entry: TaskEntry) -> bool:
 
 
 ChunkOut = tuple[list[dict[str, Any]], Counter[str]]
+Made = tuple[dict[str, Any] | None, tuple[str, ...]]  # what an asked record became (None: dropped) and its notes
 
 
 class LLMClients:
@@ -99,14 +100,33 @@ class LLMClients:
 @dataclass
 class PendingChunk:
     """A chunk whose requests are queued or in flight, as batches each counted in its own ``LLMStats``;
-    ``result()`` waits for them all and returns (records, notes)."""
+    ``parts()`` yields each batch's output records as it is answered, ``result()`` waits for them all and returns
+    (records, notes) — the very record objects ``parts()`` gave."""
 
     batches: list[tuple[concurrent.futures.Future[list[Outcome]], LLMStats]]
-    finish: Callable[[list[Outcome], list[LLMStats]], ChunkOut]
+    todo: list[list[dict[str, Any]]]                            # each batch's input records
+    made: Callable[[list[dict[str, Any]], list[Outcome]], dict[int, Made]]
+    finish: Callable[[dict[int, Made], list[LLMStats]], ChunkOut]
+    done: dict[int, Made] = field(default_factory=dict)         # id(input record) -> what it became
+    answered: int = 0                                           # batches whose answers are in ``done``
+
+    def parts(self) -> Iterator[list[dict[str, Any]]]:
+        """Each batch's output records (those kept), in order, as soon as that batch is answered."""
+        while self.answered < len(self.batches):
+            made = self._answer_next()
+            yield [record for record, _ in made.values() if record is not None]
 
     def result(self) -> ChunkOut:
-        outcomes = [o for future, _ in self.batches for o in future.result()]
-        return self.finish(outcomes, [stats for _, stats in self.batches])
+        while self.answered < len(self.batches):
+            self._answer_next()
+        return self.finish(self.done, [stats for _, stats in self.batches])
+
+    def _answer_next(self) -> dict[int, Made]:
+        future, _ = self.batches[self.answered]
+        made = self.made(self.todo[self.answered], future.result())
+        self.done.update(made)
+        self.answered += 1
+        return made
 
     def cancel(self) -> bool:
         return all([future.cancel() for future, _ in self.batches])
@@ -119,11 +139,12 @@ class StepRunner:
     client: LLMClient
     form: str | None = None        # structured-output form of the endpoint, resolved when first needed
     prompt: str = field(init=False)
+    origin: Span | None = field(init=False)
     owns_client: bool = False      # opened by ``open``: closed by ``close``
     _dropped_seen: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        self.prompt = prompt_text(self.step)  # read once, rendered for every record
+        self.prompt, self.origin = prompt_text(self.step), prompt_origin(self.step)  # read once, rendered per record
         self._dropped_seen = self.cache_dropped()
 
     @classmethod
@@ -164,22 +185,20 @@ class StepRunner:
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
         structured = self.step.kind == "judge" or is_structured(self.entry)
         validate = (_check_verdict if self.step.kind == "judge" else self._answer_check()) if structured else None
-        batches = []
+        batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
         for start in range(0, len(todo), step):
-            requests = self._requests(todo[start:start + step])
+            parts.append(todo[start:start + step])
+            requests = self._requests(parts[-1])
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
-        return PendingChunk(batches, lambda outcomes, stats: self._finish(chunk, todo, outcomes, stats))
+        made = self._generated if self.step.kind == "generate" else self._judged
+        return PendingChunk(batches, parts, made, lambda done, stats: self._finish(chunk, len(todo), done, stats))
 
-    def _finish(self, chunk: list[dict[str, Any]], todo: list[dict[str, Any]], outcomes: list[Outcome],
+    def _finish(self, chunk: list[dict[str, Any]], asked: int, done: dict[int, Made],
                 counted: list[LLMStats]) -> ChunkOut:
-        if self.step.kind == "generate":
-            records, notes = self._generate(chunk, todo, outcomes)
-        else:
-            records, notes = self._judge(chunk, outcomes)
-        asked = len(todo)
+        records, notes = self._collected(chunk, done)
         if asked:
             form = "text" if self.step.kind == "generate" and not is_structured(self.entry) else self.structured_form()
             notes[ASKED_NOTE + form] += asked
@@ -203,26 +222,31 @@ class StepRunner:
         task = self.entry.task
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text]}
-        content = render_template(self.prompt, variables, f"{self.step.kind} prompt", prompt_origin(self.step))
+        content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
         return [{"role": "user", "content": content}]
 
     # ------------------------------------------------------------ generate
 
-    def _generate(self, chunk: list[dict[str, Any]], todo: list[dict[str, Any]],
-                  answers: list[Outcome]) -> ChunkOut:
-        notes: Counter[str] = Counter()
+    def _generated(self, todo: list[dict[str, Any]], answers: list[Outcome]) -> dict[int, Made]:
+        """id(record) -> (the record with its generated answer, None) or (None, the reason it was dropped)."""
         field = self.step.field or self.entry.task.answer_field
-        outcomes = dict(zip(map(id, todo), self._shaped_outcomes(answers), strict=True))
+        return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
+                else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
+                for record, outcome in zip(todo, self._shaped_outcomes(answers), strict=True)}
+
+    def _collected(self, chunk: list[dict[str, Any]], done: dict[int, Made]) -> ChunkOut:
+        """The chunk's output in chunk order (a record not asked about passes through) and its counted notes."""
+        notes: Counter[str] = Counter()
         out = []
         for record in chunk:
-            outcome = outcomes.get(id(record))
-            if outcome is None:
+            made = done.get(id(record))
+            if made is None:
                 out.append(record)
-            elif outcome.value is None:
-                notes[f"dropped: {outcome.reason}"] += 1
-            else:
-                out.append({**record, field: self._shaped(field, outcome.value)})
-                notes["generated"] += 1
+                continue
+            kept, counted = made
+            notes.update(counted)
+            if kept is not None:
+                out.append(kept)
         return out, notes
 
     def _shaped(self, field: str, value: Any) -> Any:
@@ -260,19 +284,19 @@ class StepRunner:
 
     # ------------------------------------------------------------ judge
 
-    def _judge(self, chunk: list[dict[str, Any]], verdicts: list[Outcome]) -> ChunkOut:
-        notes: Counter[str] = Counter()
-        kept = []
-        for record, verdict in zip(chunk, verdicts, strict=True):
-            if verdict.value is not None:
-                notes[f"{SCORE_NOTE}{int(verdict.value['score'])}"] += 1
+    def _judged(self, todo: list[dict[str, Any]], verdicts: list[Outcome]) -> dict[int, Made]:
+        """id(record) -> (the record, its score note) when kept, else (None, why it was dropped)."""
+        made: dict[int, Made] = {}
+        for record, verdict in zip(todo, verdicts, strict=True):
             if verdict.value is None:
-                notes[f"dropped: judge {verdict.reason}"] += 1
-            elif int(verdict.value["score"]) < self.step.min_score:
-                notes[f"dropped: judge score < {self.step.min_score}"] += 1
+                made[id(record)] = (None, (f"dropped: judge {verdict.reason}",))
+                continue
+            score = int(verdict.value["score"])
+            if score < self.step.min_score:
+                made[id(record)] = (None, (f"{SCORE_NOTE}{score}", f"dropped: judge score < {self.step.min_score}"))
             else:
-                kept.append(record)
-        return kept, notes
+                made[id(record)] = (record, (f"{SCORE_NOTE}{score}",))
+        return made
 
 
 def model_warnings(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[str]:
