@@ -762,8 +762,9 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     split_meta = ex.store.meta(split_fp) or {}
     if not sum(split_meta.get("counts", {}).values()):
         raise empty_build_error(ex.plan, ex.metas)
+    # the split's streams as places (no records read): the writer reuses a shard whose places it wrote before
     job = WriteJob(ex.recipe, node.fingerprint, ex.plan.fingerprint, dict(split_meta.get("counts", {})),
-                   lambda split: ex.store.records(split_fp, split, raw=True), ex.metas, ex.progress)
+                   partial(ex.store.runs, split_fp), ex.store.rows, ex.store.cache, ex.metas, ex.progress)
     result = write_dataset(job)
     stat.records_in = stat.records_out = result.records
     if result.cached:
