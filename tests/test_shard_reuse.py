@@ -1,7 +1,8 @@
 """An edit rewrites only the shards it changes: a shard whose rows (the places the split node names) and write
 settings were written before is copied from the previous output folder, and the folder is byte for byte that of a
 cold build of the edited recipe — after a guideline, template, source, split-fraction or shard_rows edit, with the
-old folder gone or a shard in it changed, and `humc cache gc` keeps what the current write reuses."""
+old folder gone or a shard in it changed, and `humc cache gc` keeps what the current write reuses. The merge, dedup
+and split read an unchanged chunk's pass memo instead of its records, with the same decisions and metas."""
 
 from __future__ import annotations
 
@@ -44,14 +45,18 @@ TEMPLATE = ("{name}: extract the entities: {{{{ labels | join(', ') }}}}.\n"
             "{{{{ format_instruction }}}}\nText: {{{{ text }}}}\n")
 
 
-def workspace(folder: Path, *, rows: int = 400, shard_rows: int = 100, splits: str = "{train: 0.8, test: 0.2}") -> Path:
-    """Two entries over one source (own guideline and templates each): 2 × rows records, several shards a split."""
+def workspace(folder: Path, *, rows: int = 400, shard_rows: int = 100, splits: str = "{train: 0.8, test: 0.2}",
+              named: bool = True, loc1: str = "locations") -> Path:
+    """Two entries over one source (own guideline and templates each): 2 × rows records, several shards a split.
+    Unless ``named``, the templates do not name themselves: entries whose guidelines agree give duplicates."""
     (folder / "assets" / "guidelines").mkdir(parents=True, exist_ok=True)
     (folder / "assets" / "templates" / "ner").mkdir(parents=True, exist_ok=True)
     for k in range(2):
-        (folder / "assets" / "guidelines" / f"types{k}.yaml").write_text(GUIDELINE.format(k=k, loc="locations"))
+        (folder / "assets" / "guidelines" / f"types{k}.yaml").write_text(
+            GUIDELINE.format(k=k, loc=loc1 if k else "locations"))
         for t in "ab":
-            (folder / "assets" / "templates" / "ner" / f"t{k}{t}.j2").write_text(TEMPLATE.format(name=f"t{k}{t}"))
+            (folder / "assets" / "templates" / "ner" / f"t{k}{t}.j2").write_text(
+                TEMPLATE.format(name=f"t{k}{t}" if named else "Task"))
     if not (folder / "data.jsonl").exists():
         write_ner_source(folder / "data.jsonl", rows)
     recipe = folder / "two.hum.yaml"
@@ -67,6 +72,14 @@ def run(folder: Path) -> Any:
 def output(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder / "out")): p.read_bytes() for p in sorted((folder / "out").rglob("*"))
             if p.is_file()}
+
+
+def corpus_metas(folder: Path) -> dict[str, Any]:
+    """The stored metas of the merge, dedup and split nodes (counts, notes, realised mixture)."""
+    plan = plan_recipe(folder / "two.hum.yaml", out_dir=folder / "out", cache_dir=folder / "cache")
+    with CacheDB(folder / "cache") as db:
+        return {node.id: db.get(f"meta/{node.fingerprint}") for node in plan.nodes
+                if node.kind in ("merge", "dedup", "split")}
 
 
 def edit_guideline(folder: Path) -> None:
@@ -130,6 +143,7 @@ def test_an_edit_rewrites_only_the_shards_it_changes_and_the_folder_equals_a_col
     run(cold)
 
     assert output(warm) == output(cold)  # shards, README.md, build.json, plots: byte for byte
+    assert corpus_metas(warm) == corpus_metas(cold)
     assert len(encoded) == len(list((cold / "out" / "two" / "data").iterdir()))  # a cold build encodes every shard
     if rewritten == "some":
         # entry ner0's rows fill the first shards of each split; the shards holding only ner1's rows are copied
@@ -217,3 +231,21 @@ def test_cache_gc_keeps_the_shard_entries_of_the_current_write_and_drops_the_old
     edit_guideline(folder)
     run(folder)
     assert 0 < len(encoded) < len(list((folder / "out" / "two" / "data").iterdir()))
+
+
+def test_dedup_over_remembered_chunks_removes_the_duplicates_a_cold_build_removes(tmp_path: Path) -> None:
+    """ner1's guideline becomes ner0's: its instructions now repeat ner0's, whose chunks the pass reads from their
+    memo (key prefixes only) — dedup compares the full keys and removes exactly what a cold build removes."""
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    workspace(warm, named=False, loc1="places")
+    first = run(warm)
+    workspace(warm, named=False)
+    result = run(warm)
+    workspace(cold, named=False)
+    run(cold)
+
+    assert output(warm) == output(cold)
+    assert corpus_metas(warm) == corpus_metas(cold)
+    removed = corpus_metas(warm)["corpus/dedup"]["notes"]["duplicates removed"]
+    assert next(s for s in first.stats if s.node == "corpus/dedup").notes["duplicates removed"] == 0
+    assert removed > 0 and next(s for s in result.stats if s.node == "corpus/dedup").records_out == 800 - removed

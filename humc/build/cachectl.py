@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from humc.build.execute import BuildResult
+from humc.build.execute import PASS_MEMO, BuildResult
 from humc.build.llmsteps import CACHE_DROPPED, model_warnings
 from humc.build.plan import Plan
 from humc.build.reuse import MEMO
@@ -86,7 +86,7 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
             kind, fp = key_node(key)
             if kind == "meta":
                 metas.add(fp)
-            elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO):
+            elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO, PASS_MEMO):
                 info.chunks += 1
         info.legacy = len(db.legacy_keys())
     info.nodes = len(metas)

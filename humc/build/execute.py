@@ -37,7 +37,18 @@ from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.reuse import RecordIndex, Reuse, index_entry, rebuild, remember, store_memo, template_digests
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Place, RefWriter, Store, is_private, subset_refs
+from humc.build.store import (
+    MAIN,
+    NOTES,
+    ChunkWriter,
+    LostChunk,
+    Place,
+    RefWriter,
+    Store,
+    chunk_key,
+    is_private,
+    subset_refs,
+)
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
@@ -583,21 +594,26 @@ class PassThrough:
 
     Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each record read
     once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
-    own meta, in order, so caching and resuming are per node as before."""
+    own meta, in order, so caching and resuming are per node as before. A node that reads only the fields of
+    ``SLIM_FIELDS`` and the dedup key (``needs_text`` False) is given the input chunk's pass memo instead of its
+    records when one is stored (``pass_chunks``)."""
+
+    needs_text = False  # reads more of a record than ``SLIM_FIELDS`` and its dedup key
 
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         self.ex, self.node, self.stat = ex, node, stat
         self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
 
-    def take(self, place: Place, record: dict[str, Any]) -> bool:
-        """Count the record in, keep it or not; True when it is passed on."""
+    def take(self, place: Place, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
+        """Count the record in (record ``p`` of its chunk, whose dedup keys are ``keys``), keep it or not; True
+        when it is passed on."""
         self.stat.records_in += 1
-        if not self.keep(record):
+        if not self.keep(record, keys, p):
             return False
         self.writer.add(place)
         return True
 
-    def keep(self, record: dict[str, Any]) -> bool:
+    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
         return True
 
     def finish(self) -> dict[str, Any]:
@@ -607,22 +623,36 @@ class PassThrough:
 
 
 class Dedup(PassThrough):
-    """Drops a record whose (instruction, output), stripped, was seen before (128-bit digests in memory)."""
+    """Drops a record whose (instruction, output), stripped, was seen before: equal 128-bit ``dedup_key``s. The
+    records kept are indexed by their keys' first 64 bits (``ChunkKeys``); only when a prefix comes again are the
+    full keys compared (read from the records when the chunk came from its pass memo), so the decisions are
+    those of a set of full keys."""
 
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         super().__init__(ex, node, stat)
-        self.enabled, self.seen, self.removed = bool(node.config["enabled"]), set[bytes](), 0
+        self.enabled, self.removed = bool(node.config["enabled"]), 0
+        self.seen: dict[int, Any] = {}  # key prefix -> where the record kept is (``_at``), or a list of places
+        self.chunks: list[ChunkKeys] = []
 
-    def keep(self, record: dict[str, Any]) -> bool:
+    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
         if not self.enabled:
             return True
-        instruction = record["instruction"].strip().encode()
-        key = hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
-                              digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
-        if key in self.seen:
+        if not self.chunks or self.chunks[-1] is not keys:
+            if self.chunks:
+                self.chunks[-1].settle()
+            self.chunks.append(keys)
+        prefix = keys.prefix(p)
+        first = self.seen.get(prefix)
+        at = (len(self.chunks) - 1) << 32 | p
+        if first is None:
+            self.seen[prefix] = at
+            return True
+        earlier: list[int] = first if isinstance(first, list) else [first]
+        full = keys.full(p)
+        if any(self.chunks[e >> 32].full(e & 0xFFFFFFFF) == full for e in earlier):
             self.removed += 1
             return False
-        self.seen.add(key)
+        self.seen[prefix] = [*earlier, at]  # two different records whose keys share 64 bits
         return True
 
     def finish(self) -> dict[str, Any]:
@@ -632,6 +662,8 @@ class Dedup(PassThrough):
 
 class Decontaminate(PassThrough):
     """Drops records whose instruction or output shares an n-gram with an evaluation set."""
+
+    needs_text = True
 
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         super().__init__(ex, node, stat)
@@ -643,7 +675,7 @@ class Decontaminate(PassThrough):
                 for text in strings_in(row.record):
                     self.banned |= ngram_hashes(text, self.n)
 
-    def keep(self, record: dict[str, Any]) -> bool:
+    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
         if self.banned and not self.banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"],
                                                                    self.n)):
             self.removed += 1
@@ -669,7 +701,7 @@ class Split(PassThrough):
         self.realised = Realised()
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
 
-    def take(self, place: Place, record: dict[str, Any]) -> bool:
+    def take(self, place: Place, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
         self.stat.records_in += 1
         if self.held is not None and held_out_match(self.held, record):
             name = self.held.split
@@ -707,20 +739,113 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
         last = nxt
     seconds = [0.0] * len(stages)
     total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
+    text = any(stage.needs_text for stage in stages)
     with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
-            for place, record in ex.store.origins(ex.input_fp(node, i), raw=True):  # the fields they read are public
-                for k, stage in enumerate(stages):
-                    start = time.perf_counter()
-                    passed = stage.take(place, record)
-                    seconds[k] += time.perf_counter() - start
-                    if not passed:
-                        break
-                advance(1)
+            for places, records, keys in pass_chunks(ex.store, ex.input_fp(node, i), text=text):
+                for p, (place, record) in enumerate(zip(places, records, strict=True)):
+                    for k, stage in enumerate(stages):
+                        start = time.perf_counter()
+                        passed = stage.take(place, record, keys, p)
+                        seconds[k] += time.perf_counter() - start
+                        if not passed:
+                            break
+                advance(len(records))
     for stage, spent in zip(stages[1:], seconds[1:], strict=True):
         stage.stat.seconds = spent
         ex.fused.append((stage.node, stage.stat, stage.finish()))
     return stages[0].finish()
+
+
+PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
+PASS_MEMO_VERSION = 1  # bump when the memo's layout or SLIM_FIELDS change
+SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
+"""The fields a pass-through node other than decontaminate reads: the split's row key, ``held_out_match`` and
+``Realised.add`` (``mixing.DIMENSION_KEYS``)."""
+
+
+def dedup_key(record: dict[str, Any]) -> bytes:
+    """The 128-bit digest of a record's (instruction, output), stripped, that dedup compares."""
+    instruction = record["instruction"].strip().encode()
+    return hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
+                           digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
+
+
+class ChunkKeys:
+    """The dedup keys of one input chunk: their first 64 bits (``prefix``) and the full keys (``full``: kept when
+    the records were read, else computed from them when first asked for — the pass memo stores only prefixes).
+    ``settle`` drops full keys nobody compared, so dedup's memory grows by the prefixes' index, not by the keys."""
+
+    def __init__(self, prefixes: bytes, records: Callable[[], list[dict[str, Any]]],
+                 full: list[bytes] | None = None) -> None:
+        self.prefixes, self._records, self._full, self._compared = prefixes, records, full, False
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]], read: Callable[[], list[dict[str, Any]]]) -> ChunkKeys:
+        full = [dedup_key(record) for record in records]
+        return cls(b"".join(key[:8] for key in full), read, full)
+
+    def prefix(self, p: int) -> int:
+        return int.from_bytes(self.prefixes[8 * p:8 * p + 8], "big")
+
+    def full(self, p: int) -> bytes:
+        self._compared = True
+        if self._full is None:
+            self._full = [dedup_key(record) for record in self._records()]
+        return self._full[p]
+
+    def settle(self) -> None:
+        """The pass has moved past this chunk: keep its prefixes, and its full keys only if one was compared."""
+        if not self._compared:
+            self._full = None
+        self.prefixes = b""
+
+
+def pass_chunks(store: Store, fp: str, *,
+                text: bool) -> Iterator[tuple[list[Place], list[dict[str, Any]], ChunkKeys]]:
+    """(places, records, dedup keys) of each chunk of node ``fp`` for a pass-through node. The records are read
+    (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
+    ``SLIM_FIELDS`` of each record and its dedup key's first 64 bits. A later pass that needs no more (``text``
+    False) reads the memo instead and unpickles no record (dedup reads the records of a chunk only to compare a
+    key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
+    the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
+    meta = store.meta(fp)
+    if meta is None:
+        raise LostChunk(fp, MAIN, 0)
+    for i in range(int(meta["chunks"].get(MAIN, 0))):
+        memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
+        if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION:
+            yield memo["places"], memo["rows"], ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
+            continue
+        places, records = store.origin_chunk(fp, i, raw=True)
+        keys = ChunkKeys.of(records, partial(_records_of, store, fp, i))
+        if not text:
+            store.cache.set(chunk_key(fp, PASS_MEMO, i), {"v": PASS_MEMO_VERSION, "places": places,
+                                                          "rows": _slim(records), "prefixes": keys.prefixes})
+        yield places, records, keys
+
+
+def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
+    return store.origin_chunk(fp, i, raw=True)[1]
+
+
+def _slim(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``SLIM_FIELDS`` of each record; equal values are one object, so the pickled memo stays small."""
+    shared: dict[Any, Any] = {}
+    out = []
+    for record in records:
+        slim = {}
+        for name in SLIM_FIELDS:
+            if name in record:
+                value = record[name]
+                value = tuple(value) if isinstance(value, list) else value
+                try:
+                    value = shared.setdefault((name, value), value)
+                except TypeError:  # an unhashable value is kept as it is
+                    pass
+                slim[name] = value
+        out.append(slim)
+    return out
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:

@@ -170,6 +170,15 @@ class Store:
             for p, record in enumerate(records):
                 yield (places[p] if places is not None else (fp, stream, i, p, False)), record
 
+    def origin_chunk(self, fp: str, i: int, stream: str = MAIN, *,
+                     raw: bool = False) -> tuple[list[Place], list[dict[str, Any]]]:
+        """``origins`` of chunk i alone: (places, records); LostChunk when it is missing or damaged."""
+        found = self._chunk_places(fp, i, stream, raw)
+        if found is None:
+            raise LostChunk(fp, stream, i)
+        records, places = found
+        return (places if places is not None else [(fp, stream, i, p, False) for p in range(len(records))]), records
+
     def read(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[list[dict[str, Any]]]:
         for _, records, _ in self._chunks(fp, stream, raw):
             yield records
