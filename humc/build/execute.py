@@ -32,7 +32,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from humc.build.mixing import Realised, held_out_match, is_negative, mixture_keep, ratio_keep
+from humc.build.mixing import (
+    DIMENSION_KEYS,
+    REALISED,
+    Realised,
+    dimension_value,
+    held_out_match,
+    is_negative,
+    mixture_keep,
+    ratio_keep,
+)
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
@@ -589,10 +598,10 @@ def chunks_ahead(concurrency: int) -> int:
 
 
 class PassThrough:
-    """A corpus node that passes records on (or drops them), one record at a time: merge, dedup, decontaminate,
+    """A corpus node that passes records on (or drops them), one input chunk at a time: merge, dedup, decontaminate,
     split. Its output is references to where the records are first stored (``Store.origins``), never copies.
 
-    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each record read
+    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each chunk read
     once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
     own meta, in order, so caching and resuming are per node as before. A node that reads only the fields of
     ``SLIM_FIELDS`` and the dedup key (``needs_text`` False) is given the input chunk's pass memo instead of its
@@ -604,17 +613,18 @@ class PassThrough:
         self.ex, self.node, self.stat = ex, node, stat
         self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
 
-    def take(self, place: Place, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
-        """Count the record in (record ``p`` of its chunk, whose dedup keys are ``keys``), keep it or not; True
-        when it is passed on."""
-        self.stat.records_in += 1
-        if not self.keep(record, keys, p):
-            return False
-        self.writer.add(place)
-        return True
+    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        """Count in the records at positions ``at`` of an input chunk (its places, records — slim ones from a pass
+        memo — and dedup keys), keep them or not; the positions passed on."""
+        self.stat.records_in += len(at)
+        kept = self.select(records, keys, at)
+        add = self.writer.add
+        for p in kept:
+            add(places[p])
+        return kept
 
-    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
-        return True
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return at
 
     def finish(self) -> dict[str, Any]:
         self.writer.flush()
@@ -634,9 +644,10 @@ class Dedup(PassThrough):
         self.seen: dict[int, Any] = {}  # key prefix -> where the record kept is (``_at``), or a list of places
         self.chunks: list[ChunkKeys] = []
 
-    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
-        if not self.enabled:
-            return True
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return [p for p in at if self.keep(keys, p)] if self.enabled else at
+
+    def keep(self, keys: ChunkKeys, p: int) -> bool:
         if not self.chunks or self.chunks[-1] is not keys:
             if self.chunks:
                 self.chunks[-1].settle()
@@ -675,7 +686,10 @@ class Decontaminate(PassThrough):
                 for text in strings_in(row.record):
                     self.banned |= ngram_hashes(text, self.n)
 
-    def keep(self, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return [p for p in at if self.keep(records[p])]
+
+    def keep(self, record: dict[str, Any]) -> bool:
         if self.banned and not self.banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"],
                                                                    self.n)):
             self.removed += 1
@@ -698,29 +712,39 @@ class Split(PassThrough):
         self.held = ex.recipe.output.held_out if node.config.get("held_out") else None
         self.writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
                         for name, _ in self.splits}
-        self.realised = Realised()
+        # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
+        self.mixture: Counter[tuple[Any, ...]] = Counter()
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
 
-    def take(self, place: Place, record: dict[str, Any], keys: ChunkKeys, p: int) -> bool:
-        self.stat.records_in += 1
-        if self.held is not None and held_out_match(self.held, record):
-            name = self.held.split
-            self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
-        else:
-            row = (record["task_entry"], record["source"], record["source_row"])
-            if row != self.last[0]:
-                self.last = row, pick_split(self.splits, self.seed, *row)
-            name = self.last[1]
-        self.writers[name].add(place)
-        self.realised.add(name, record)
-        return False
+    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        self.stat.records_in += len(at)
+        mixture = self.mixture
+        for p in at:
+            record = records[p]
+            if self.held is not None and held_out_match(self.held, record):
+                name = self.held.split
+                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
+            else:
+                row = (record["task_entry"], record["source"], record["source_row"])
+                if row != self.last[0]:
+                    self.last = row, pick_split(self.splits, self.seed, *row)
+                name = self.last[1]
+            self.writers[name].add(places[p])
+            kind = (name, *map(record.get, MIXTURE_FIELDS))
+            mixture[kind] += 1
+        return []
 
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():
             w.flush()
         self.stat.records_out = sum(w.count for w in self.writers.values())
+        realised = Realised()
+        for (name, *values), n in self.mixture.items():
+            record = dict(zip(MIXTURE_FIELDS, values, strict=True))
+            for dim in REALISED:
+                realised.counts[dim][dimension_value(record, dim)][name] += n
         return {"chunks": {n: w.chunks for n, w in self.writers.items()},
-                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": self.realised.as_meta()}
+                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": realised.as_meta()}
 
 
 PASS_THROUGH: dict[str, type[PassThrough]] = {"merge": PassThrough, "dedup": Dedup, "decontaminate": Decontaminate,
@@ -743,13 +767,13 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
             for places, records, keys in pass_chunks(ex.store, ex.input_fp(node, i), text=text):
-                for p, (place, record) in enumerate(zip(places, records, strict=True)):
-                    for k, stage in enumerate(stages):
-                        start = time.perf_counter()
-                        passed = stage.take(place, record, keys, p)
-                        seconds[k] += time.perf_counter() - start
-                        if not passed:
-                            break
+                at = list(range(len(records)))
+                for k, stage in enumerate(stages):
+                    start = time.perf_counter()
+                    at = stage.take(places, records, keys, at)
+                    seconds[k] += time.perf_counter() - start
+                    if not at:
+                        break
                 advance(len(records))
     for stage, spent in zip(stages[1:], seconds[1:], strict=True):
         stage.stat.seconds = spent
@@ -757,6 +781,7 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     return stages[0].finish()
 
 
+MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
 PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
 PASS_MEMO_VERSION = 1  # bump when the memo's layout or SLIM_FIELDS change
 SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
