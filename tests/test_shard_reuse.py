@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from helpers import run_cli, write_ner_source
 
+import humc.build.execute as execute
 import humc.dataset.writer as writer
 from humc.build.compiler import build, plan_recipe
 from humc.cachedb import CacheDB
@@ -233,9 +234,13 @@ def test_cache_gc_keeps_the_shard_entries_of_the_current_write_and_drops_the_old
     assert 0 < len(encoded) < len(list((folder / "out" / "two" / "data").iterdir()))
 
 
-def test_dedup_over_remembered_chunks_removes_the_duplicates_a_cold_build_removes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", [6, 1])
+def test_dedup_over_remembered_chunks_removes_the_duplicates_a_cold_build_removes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: int) -> None:
     """ner1's guideline becomes ner0's: its instructions now repeat ner0's, whose chunks the pass reads from their
-    memo (key prefixes only) — dedup compares the full keys and removes exactly what a cold build removes."""
+    memo (key prefixes only) — dedup compares the full keys and removes exactly what a cold build removes, also
+    when many different records share a prefix (1-byte prefixes)."""
+    monkeypatch.setattr(execute, "PREFIX", prefix)
     warm, cold = tmp_path / "warm", tmp_path / "cold"
     workspace(warm, named=False, loc1="places")
     first = run(warm)

@@ -634,7 +634,7 @@ class PassThrough:
 
 class Dedup(PassThrough):
     """Drops a record whose (instruction, output), stripped, was seen before: equal 128-bit ``dedup_key``s. The
-    records kept are indexed by their keys' first 64 bits (``ChunkKeys``); only when a prefix comes again are the
+    records kept are indexed by their keys' first 48 bits (``ChunkKeys``); only when a prefix comes again are the
     full keys compared (read from the records when the chunk came from its pass memo), so the decisions are
     those of a set of full keys."""
 
@@ -663,7 +663,7 @@ class Dedup(PassThrough):
         if any(self.chunks[e >> 32].full(e & 0xFFFFFFFF) == full for e in earlier):
             self.removed += 1
             return False
-        self.seen[prefix] = [*earlier, at]  # two different records whose keys share 64 bits
+        self.seen[prefix] = [*earlier, at]  # two different records whose keys share a prefix
         return True
 
     def finish(self) -> dict[str, Any]:
@@ -781,6 +781,8 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     return stages[0].finish()
 
 
+PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplicate, or ~n²/2⁴⁹ pairs by chance)
+#             makes dedup read the two chunks' records to compare the full keys
 MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
 PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
 PASS_MEMO_VERSION = 1  # bump when the memo's layout or SLIM_FIELDS change
@@ -797,7 +799,7 @@ def dedup_key(record: dict[str, Any]) -> bytes:
 
 
 class ChunkKeys:
-    """The dedup keys of one input chunk: their first 64 bits (``prefix``) and the full keys (``full``: kept when
+    """The dedup keys of one input chunk: their first ``PREFIX`` bytes (``prefix``) and the full keys (``full``: kept when
     the records were read, else computed from them when first asked for — the pass memo stores only prefixes).
     ``settle`` drops full keys nobody compared, so dedup's memory grows by the prefixes' index, not by the keys."""
 
@@ -808,10 +810,10 @@ class ChunkKeys:
     @classmethod
     def of(cls, records: list[dict[str, Any]], read: Callable[[], list[dict[str, Any]]]) -> ChunkKeys:
         full = [dedup_key(record) for record in records]
-        return cls(b"".join(key[:8] for key in full), read, full)
+        return cls(b"".join(key[:PREFIX] for key in full), read, full)
 
     def prefix(self, p: int) -> int:
-        return int.from_bytes(self.prefixes[8 * p:8 * p + 8], "big")
+        return int.from_bytes(self.prefixes[PREFIX * p:PREFIX * (p + 1)], "big")
 
     def full(self, p: int) -> bytes:
         self._compared = True
@@ -820,7 +822,8 @@ class ChunkKeys:
         return self._full[p]
 
     def settle(self) -> None:
-        """The pass has moved past this chunk: keep its prefixes, and its full keys only if one was compared."""
+        """The pass has moved past this chunk: drop its prefixes (dedup's index holds those it kept), and its full
+        keys unless one was compared."""
         if not self._compared:
             self._full = None
         self.prefixes = b""
@@ -830,7 +833,7 @@ def pass_chunks(store: Store, fp: str, *,
                 text: bool) -> Iterator[tuple[list[Place], list[dict[str, Any]], ChunkKeys]]:
     """(places, records, dedup keys) of each chunk of node ``fp`` for a pass-through node. The records are read
     (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
-    ``SLIM_FIELDS`` of each record and its dedup key's first 64 bits. A later pass that needs no more (``text``
+    ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that needs no more (``text``
     False) reads the memo instead and unpickles no record (dedup reads the records of a chunk only to compare a
     key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
     the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
@@ -839,14 +842,14 @@ def pass_chunks(store: Store, fp: str, *,
         raise LostChunk(fp, MAIN, 0)
     for i in range(int(meta["chunks"].get(MAIN, 0))):
         memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
-        if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION:
-            yield memo["places"], memo["rows"], ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
+        if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
+            yield memo["places"], _rows(memo["columns"]), ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
             continue
         places, records = store.origin_chunk(fp, i, raw=True)
         keys = ChunkKeys.of(records, partial(_records_of, store, fp, i))
         if not text:
-            store.cache.set(chunk_key(fp, PASS_MEMO, i), {"v": PASS_MEMO_VERSION, "places": places,
-                                                          "rows": _slim(records), "prefixes": keys.prefixes})
+            store.cache.set(chunk_key(fp, PASS_MEMO, i), {"v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places,
+                                                          "columns": _slim(records), "prefixes": keys.prefixes})
         yield places, records, keys
 
 
@@ -854,23 +857,28 @@ def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
     return store.origin_chunk(fp, i, raw=True)[1]
 
 
-def _slim(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``SLIM_FIELDS`` of each record; equal values are one object, so the pickled memo stays small."""
+def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The ``SLIM_FIELDS`` of the records, by column (None where a record has no such field); equal values are one
+    object, so the pickled memo stays small."""
     shared: dict[Any, Any] = {}
-    out = []
-    for record in records:
-        slim = {}
-        for name in SLIM_FIELDS:
-            if name in record:
-                value = record[name]
-                value = tuple(value) if isinstance(value, list) else value
-                try:
-                    value = shared.setdefault((name, value), value)
-                except TypeError:  # an unhashable value is kept as it is
-                    pass
-                slim[name] = value
-        out.append(slim)
-    return out
+    columns: dict[str, list[Any]] = {}
+    for name in SLIM_FIELDS:
+        column = columns[name] = []
+        for record in records:
+            value = record.get(name)
+            value = tuple(value) if isinstance(value, list) else value
+            try:
+                value = shared.setdefault((name, value), value)
+            except TypeError:  # an unhashable value is kept as it is
+                pass
+            column.append(value)
+    return columns
+
+
+def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The slim records of a pass memo's columns."""
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
