@@ -254,3 +254,16 @@ def test_dedup_over_remembered_chunks_removes_the_duplicates_a_cold_build_remove
     removed = corpus_metas(warm)["corpus/dedup"]["notes"]["duplicates removed"]
     assert next(s for s in first.stats if s.node == "corpus/dedup").notes["duplicates removed"] == 0
     assert removed > 0 and next(s for s in result.stats if s.node == "corpus/dedup").records_out == 800 - removed
+
+
+def test_a_pass_memo_gives_back_the_fields_split_and_dedup_read_and_leaves_out_missing_ones() -> None:
+    records = [{"task": "ner", "task_entry": "a", "source": "s", "source_row": 3, "labels": ["ORG"], "template": None,
+                "instruction": "long text", "_kind": "basic"},
+               {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ["ORG"]}]
+
+    rows = execute._rows(execute._slim(records))
+
+    assert rows == [{"task": "ner", "task_entry": "a", "source": "s", "source_row": 3, "labels": ("ORG",),
+                     "template": None, "_kind": "basic"},
+                    {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ("ORG",)}]
+    assert rows[0]["labels"] is rows[1]["labels"]  # one object: the pickled memo stays small

@@ -641,7 +641,8 @@ class Dedup(PassThrough):
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         super().__init__(ex, node, stat)
         self.enabled, self.removed = bool(node.config["enabled"]), 0
-        self.seen: dict[int, Any] = {}  # key prefix -> where the record kept is (``_at``), or a list of places
+        # key prefix -> where the record kept is (its chunk's number in ``chunks`` << 32 | its position), or a list
+        self.seen: dict[int, Any] = {}
         self.chunks: list[ChunkKeys] = []
 
     def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
@@ -785,7 +786,7 @@ PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplic
 #             makes dedup read the two chunks' records to compare the full keys
 MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
 PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
-PASS_MEMO_VERSION = 1  # bump when the memo's layout or SLIM_FIELDS change
+PASS_MEMO_VERSION = 2  # bump when the memo's layout or SLIM_FIELDS change
 SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
 """The fields a pass-through node other than decontaminate reads: the split's row key, ``held_out_match`` and
 ``Realised.add`` (``mixing.DIMENSION_KEYS``)."""
@@ -799,9 +800,9 @@ def dedup_key(record: dict[str, Any]) -> bytes:
 
 
 class ChunkKeys:
-    """The dedup keys of one input chunk: their first ``PREFIX`` bytes (``prefix``) and the full keys (``full``: kept when
-    the records were read, else computed from them when first asked for — the pass memo stores only prefixes).
-    ``settle`` drops full keys nobody compared, so dedup's memory grows by the prefixes' index, not by the keys."""
+    """The dedup keys of one input chunk: their first ``PREFIX`` bytes (``prefix``) and the full keys (``full``:
+    kept when the records were read, else computed from them when first asked for — the pass memo stores only
+    prefixes). ``settle`` drops full keys nobody compared, so dedup's memory grows by its prefix index only."""
 
     def __init__(self, prefixes: bytes, records: Callable[[], list[dict[str, Any]]],
                  full: list[bytes] | None = None) -> None:
@@ -833,9 +834,9 @@ def pass_chunks(store: Store, fp: str, *,
                 text: bool) -> Iterator[tuple[list[Place], list[dict[str, Any]], ChunkKeys]]:
     """(places, records, dedup keys) of each chunk of node ``fp`` for a pass-through node. The records are read
     (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
-    ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that needs no more (``text``
-    False) reads the memo instead and unpickles no record (dedup reads the records of a chunk only to compare a
-    key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
+    ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that
+    needs no more (``text`` False) reads the memo instead and unpickles no record (dedup reads the records of a
+    chunk only to compare a key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
     the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
     meta = store.meta(fp)
     if meta is None:
@@ -843,13 +844,16 @@ def pass_chunks(store: Store, fp: str, *,
     for i in range(int(meta["chunks"].get(MAIN, 0))):
         memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
         if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
-            yield memo["places"], _rows(memo["columns"]), ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
+            rows = _rows(memo["columns"], memo["missing"])
+            yield memo["places"], rows, ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
             continue
         places, records = store.origin_chunk(fp, i, raw=True)
         keys = ChunkKeys.of(records, partial(_records_of, store, fp, i))
         if not text:
-            store.cache.set(chunk_key(fp, PASS_MEMO, i), {"v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places,
-                                                          "columns": _slim(records), "prefixes": keys.prefixes})
+            columns = _slim(records)
+            store.cache.set(chunk_key(fp, PASS_MEMO, i), {
+                "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns,
+                "missing": any(_Missing in column for column in columns.values()), "prefixes": keys.prefixes})
         yield places, records, keys
 
 
@@ -857,15 +861,19 @@ def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
     return store.origin_chunk(fp, i, raw=True)[1]
 
 
+class _Missing:
+    """Marks, in a pass memo's column, a record without that field (the class itself: it pickles by name)."""
+
+
 def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The ``SLIM_FIELDS`` of the records, by column (None where a record has no such field); equal values are one
-    object, so the pickled memo stays small."""
+    """The ``SLIM_FIELDS`` of the records, by column (``_Missing`` where a record has no such field); equal values
+    are one object, so the pickled memo stays small."""
     shared: dict[Any, Any] = {}
     columns: dict[str, list[Any]] = {}
     for name in SLIM_FIELDS:
         column = columns[name] = []
         for record in records:
-            value = record.get(name)
+            value = record.get(name, _Missing)
             value = tuple(value) if isinstance(value, list) else value
             try:
                 value = shared.setdefault((name, value), value)
@@ -875,10 +883,13 @@ def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return columns
 
 
-def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The slim records of a pass memo's columns."""
+def _rows(columns: dict[str, list[Any]], missing: bool = True) -> list[dict[str, Any]]:
+    """The slim records of a pass memo's columns (a field a record did not have, ``missing``, is left out)."""
     names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    rows = zip(*columns.values(), strict=True)
+    if missing:
+        return [{n: v for n, v in zip(names, values, strict=True) if v is not _Missing} for values in rows]
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
