@@ -87,14 +87,16 @@ def test_a_damaged_chunk_is_dropped_and_only_that_chunk_is_recomputed(tmp_path, 
     assert build_into(recipe, tmp_path / "cache", tmp_path / "out").exit_code == 0
     check_fp = plan_recipe(recipe).node("a/check").fingerprint
     damage(tmp_path / "cache", f"chunk/{check_fp}/main/1", how)
-    # an edit to task b makes the corpus merge read a/check again, damaged chunk included
+    # an edit to task b makes the corpus merge read a/check again, damaged chunk included: what the merge
+    # remembers of that chunk (its pass memo) is damaged too, so the chunk itself is read
+    damage(tmp_path / "cache", f"chunk/{check_fp}/pass/1")
     recipe = two_tasks(tmp_path / "r", b_formats="json, tuples")
     assert build_into(recipe, tmp_path / "ref-cache", tmp_path / "ref").exit_code == 0
 
     result = build_into(recipe, tmp_path / "cache", tmp_path / "out")
 
     assert result.exit_code == 0, result.output
-    assert "warning: dropped 1 damaged cache entry and computed it again" in result.output
+    assert "warning: dropped 2 damaged cache entries and computed them again" in result.output
     assert "resumed" in summary_row(result.output, "a/check") and "2 chunk(s) resumed" in summary_row(result.output, "a/check")
     assert "cached" in summary_row(result.output, "a/render")
     assert tree_bytes(tmp_path / "out" / "two") == tree_bytes(tmp_path / "ref" / "two")
@@ -193,7 +195,9 @@ def test_verify_drops_damaged_entries_once(tmp_path):
 
     assert first.exit_code == 0 and "dropped 1 damaged" in first.output
     assert second.exit_code == 0 and "dropped 0 damaged" in second.output
-    assert "checked 20 entries" in second.output  # 8 metas, 8 record chunks, 3 notes, 1 memo, 1 reuse, less the dropped one
+    # 8 metas, 8 record chunks, 3 notes, 1 memo, 1 pass memo, 1 reuse, 2 shards and the write's list of them, less
+    # the dropped one
+    assert "checked 24 entries" in second.output
 
 
 def test_a_damaged_llm_answer_is_asked_for_again_and_nothing_else(tmp_path):

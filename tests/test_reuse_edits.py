@@ -76,10 +76,9 @@ def test_a_template_edit_that_fails_for_some_records_fails_the_warm_build_like_a
 
 def test_dedup_keeps_two_different_records_whose_texts_differ_around_a_nul() -> None:
     """The dedup key is length-prefixed: ("a\\x00b", "c") and ("a", "b\\x00c") are different records."""
-    dedup = execute.Dedup.__new__(execute.Dedup)
-    dedup.enabled, dedup.seen, dedup.removed = True, set(), 0
-    assert dedup.keep({"instruction": "Text: a\x00b", "output": "c"})
-    assert dedup.keep({"instruction": "Text: a", "output": "b\x00c"}), "a different record was removed as a duplicate"
+    one, other = {"instruction": "Text: a\x00b", "output": "c"}, {"instruction": "Text: a", "output": "b\x00c"}
+    assert execute.dedup_key(one) != execute.dedup_key(other), "a different record would be removed as a duplicate"
+    assert execute.dedup_key(one) == execute.dedup_key({"instruction": " Text: a\x00b\n", "output": "c "})
 
 
 # ---------------------------------------------------------------- warm (record-level reuse) == cold, over edits

@@ -8,8 +8,9 @@ folder and returns a small report; the CLI only prints them.
 Decisions:
 
 * ``gc`` keeps exactly the entries reachable from the given plans: their nodes' metas, chunks and
-  notes. LLM responses stay unless asked (``llm=True``), since they cost money to ask for again and
-  the kept node results never need them. Legacy entries (written before checksums) and
+  notes, and the shard entries (``shard/<digest>``) their write nodes list (``shards/<write fp>``).
+  LLM responses stay unless asked (``llm=True``), since they cost money to ask for again and the
+  kept node results never need them. Legacy entries (written before checksums) and
   moved-aside copies are never reachable. Afterwards the index is vacuumed so the space really
   returns to the file system.
 * ``clean`` deletes only what humc wrote into the folder, never a user's other files.
@@ -22,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from humc.build.execute import BuildResult
+from humc.build.execute import PASS_MEMO, BuildResult
 from humc.build.llmsteps import CACHE_DROPPED, model_warnings
 from humc.build.plan import Plan
 from humc.build.reuse import MEMO
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
+from humc.dataset.writer import SHARDS_PREFIX
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
 
@@ -84,7 +86,7 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
             kind, fp = key_node(key)
             if kind == "meta":
                 metas.add(fp)
-            elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO):
+            elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO, PASS_MEMO):
                 info.chunks += 1
         info.legacy = len(db.legacy_keys())
     info.nodes = len(metas)
@@ -115,7 +117,11 @@ def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False) -> GcReport:
     removed: set[str] = set()
     entries = 0
     with CacheDB(folder) as db:
-        for key in list(db.keys()):
+        keys = list(db.keys())
+        # shards/<write fp> -> the digests of the shards that write wrote: shard/<digest> is kept while one is kept
+        keep |= {str(d) for key in keys if key.startswith(SHARDS_PREFIX) and key_node(key)[1] in keep
+                 for d in db.get(key) or []}
+        for key in keys:
             kind, fp = key_node(key)
             if kind == "meta":
                 (kept if fp in keep else removed).add(fp)

@@ -32,12 +32,32 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from humc.build.mixing import Realised, held_out_match, is_negative, mixture_keep, ratio_keep
+from humc.build.mixing import (
+    DIMENSION_KEYS,
+    REALISED,
+    Realised,
+    dimension_value,
+    held_out_match,
+    is_negative,
+    mixture_keep,
+    ratio_keep,
+)
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.reuse import RecordIndex, Reuse, index_entry, rebuild, remember, store_memo, template_digests
-from humc.build.store import MAIN, NOTES, ChunkWriter, LostChunk, Place, RefWriter, Store, is_private, subset_refs
+from humc.build.store import (
+    MAIN,
+    NOTES,
+    ChunkWriter,
+    LostChunk,
+    Place,
+    RefWriter,
+    Store,
+    chunk_key,
+    is_private,
+    subset_refs,
+)
 from humc.build.transforms import (
     RenderContext,
     check_rendered,
@@ -662,27 +682,33 @@ def chunks_ahead(concurrency: int) -> int:
 
 
 class PassThrough:
-    """A corpus node that passes records on (or drops them), one record at a time: merge, dedup, decontaminate,
+    """A corpus node that passes records on (or drops them), one input chunk at a time: merge, dedup, decontaminate,
     split. Its output is references to where the records are first stored (``Store.origins``), never copies.
 
-    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each record read
+    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each chunk read
     once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
-    own meta, in order, so caching and resuming are per node as before."""
+    own meta, in order, so caching and resuming are per node as before. A node that reads only the fields of
+    ``SLIM_FIELDS`` and the dedup key (``needs_text`` False) is given the input chunk's pass memo instead of its
+    records when one is stored (``pass_chunks``)."""
+
+    needs_text = False  # reads more of a record than ``SLIM_FIELDS`` and its dedup key
 
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         self.ex, self.node, self.stat = ex, node, stat
         self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
 
-    def take(self, place: Place, record: dict[str, Any]) -> bool:
-        """Count the record in, keep it or not; True when it is passed on."""
-        self.stat.records_in += 1
-        if not self.keep(record):
-            return False
-        self.writer.add(place)
-        return True
+    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        """Count in the records at positions ``at`` of an input chunk (its places, records — slim ones from a pass
+        memo — and dedup keys), keep them or not; the positions passed on."""
+        self.stat.records_in += len(at)
+        kept = self.select(records, keys, at)
+        add = self.writer.add
+        for p in kept:
+            add(places[p])
+        return kept
 
-    def keep(self, record: dict[str, Any]) -> bool:
-        return True
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return at
 
     def finish(self) -> dict[str, Any]:
         self.writer.flush()
@@ -691,22 +717,38 @@ class PassThrough:
 
 
 class Dedup(PassThrough):
-    """Drops a record whose (instruction, output), stripped, was seen before (128-bit digests in memory)."""
+    """Drops a record whose (instruction, output), stripped, was seen before: equal 128-bit ``dedup_key``s. The
+    records kept are indexed by their keys' first 48 bits (``ChunkKeys``); only when a prefix comes again are the
+    full keys compared (read from the records when the chunk came from its pass memo), so the decisions are
+    those of a set of full keys."""
 
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         super().__init__(ex, node, stat)
-        self.enabled, self.seen, self.removed = bool(node.config["enabled"]), set[bytes](), 0
+        self.enabled, self.removed = bool(node.config["enabled"]), 0
+        # key prefix -> where the record kept is (its chunk's number in ``chunks`` << 32 | its position), or a list
+        self.seen: dict[int, Any] = {}
+        self.chunks: list[ChunkKeys] = []
 
-    def keep(self, record: dict[str, Any]) -> bool:
-        if not self.enabled:
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return [p for p in at if self.keep(keys, p)] if self.enabled else at
+
+    def keep(self, keys: ChunkKeys, p: int) -> bool:
+        if not self.chunks or self.chunks[-1] is not keys:
+            if self.chunks:
+                self.chunks[-1].settle()
+            self.chunks.append(keys)
+        prefix = keys.prefix(p)
+        first = self.seen.get(prefix)
+        at = (len(self.chunks) - 1) << 32 | p
+        if first is None:
+            self.seen[prefix] = at
             return True
-        instruction = record["instruction"].strip().encode()
-        key = hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
-                              digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
-        if key in self.seen:
+        earlier: list[int] = first if isinstance(first, list) else [first]
+        full = keys.full(p)
+        if any(self.chunks[e >> 32].full(e & 0xFFFFFFFF) == full for e in earlier):
             self.removed += 1
             return False
-        self.seen.add(key)
+        self.seen[prefix] = [*earlier, at]  # two different records whose keys share a prefix
         return True
 
     def finish(self) -> dict[str, Any]:
@@ -717,6 +759,8 @@ class Dedup(PassThrough):
 class Decontaminate(PassThrough):
     """Drops records whose instruction or output shares an n-gram with an evaluation set."""
 
+    needs_text = True
+
     def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
         super().__init__(ex, node, stat)
         decon = ex.recipe.output.decontaminate
@@ -726,6 +770,9 @@ class Decontaminate(PassThrough):
             for row in read_source(src):
                 for text in strings_in(row.record):
                     self.banned |= ngram_hashes(text, self.n)
+
+    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        return [p for p in at if self.keep(records[p])]
 
     def keep(self, record: dict[str, Any]) -> bool:
         if self.banned and not self.banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"],
@@ -750,29 +797,39 @@ class Split(PassThrough):
         self.held = ex.recipe.output.held_out if node.config.get("held_out") else None
         self.writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
                         for name, _ in self.splits}
-        self.realised = Realised()
+        # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
+        self.mixture: Counter[tuple[Any, ...]] = Counter()
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
 
-    def take(self, place: Place, record: dict[str, Any]) -> bool:
-        self.stat.records_in += 1
-        if self.held is not None and held_out_match(self.held, record):
-            name = self.held.split
-            self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
-        else:
-            row = (record["task_entry"], record["source"], record["source_row"])
-            if row != self.last[0]:
-                self.last = row, pick_split(self.splits, self.seed, *row)
-            name = self.last[1]
-        self.writers[name].add(place)
-        self.realised.add(name, record)
-        return False
+    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+        self.stat.records_in += len(at)
+        mixture = self.mixture
+        for p in at:
+            record = records[p]
+            if self.held is not None and held_out_match(self.held, record):
+                name = self.held.split
+                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
+            else:
+                row = (record["task_entry"], record["source"], record["source_row"])
+                if row != self.last[0]:
+                    self.last = row, pick_split(self.splits, self.seed, *row)
+                name = self.last[1]
+            self.writers[name].add(places[p])
+            kind = (name, *map(record.get, MIXTURE_FIELDS))
+            mixture[kind] += 1
+        return []
 
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():
             w.flush()
         self.stat.records_out = sum(w.count for w in self.writers.values())
+        realised = Realised()
+        for (name, *values), n in self.mixture.items():
+            record = dict(zip(MIXTURE_FIELDS, values, strict=True))
+            for dim in REALISED:
+                realised.counts[dim][dimension_value(record, dim)][name] += n
         return {"chunks": {n: w.chunks for n, w in self.writers.items()},
-                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": self.realised.as_meta()}
+                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": realised.as_meta()}
 
 
 PASS_THROUGH: dict[str, type[PassThrough]] = {"merge": PassThrough, "dedup": Dedup, "decontaminate": Decontaminate,
@@ -791,20 +848,132 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
         last = nxt
     seconds = [0.0] * len(stages)
     total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
+    text = any(stage.needs_text for stage in stages)
     with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
-            for place, record in ex.store.origins(ex.input_fp(node, i), raw=True):  # the fields they read are public
+            for places, records, keys in pass_chunks(ex.store, ex.input_fp(node, i), text=text):
+                at = list(range(len(records)))
                 for k, stage in enumerate(stages):
                     start = time.perf_counter()
-                    passed = stage.take(place, record)
+                    at = stage.take(places, records, keys, at)
                     seconds[k] += time.perf_counter() - start
-                    if not passed:
+                    if not at:
                         break
-                advance(1)
+                advance(len(records))
     for stage, spent in zip(stages[1:], seconds[1:], strict=True):
         stage.stat.seconds = spent
         ex.fused.append((stage.node, stage.stat, stage.finish()))
     return stages[0].finish()
+
+
+PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplicate, or ~n²/2⁴⁹ pairs by chance)
+#             makes dedup read the two chunks' records to compare the full keys
+MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
+PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
+PASS_MEMO_VERSION = 2  # bump when the memo's layout or SLIM_FIELDS change
+SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
+"""The fields a pass-through node other than decontaminate reads: the split's row key, ``held_out_match`` and
+``Realised.add`` (``mixing.DIMENSION_KEYS``)."""
+
+
+def dedup_key(record: dict[str, Any]) -> bytes:
+    """The 128-bit digest of a record's (instruction, output), stripped, that dedup compares."""
+    instruction = record["instruction"].strip().encode()
+    return hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
+                           digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
+
+
+class ChunkKeys:
+    """The dedup keys of one input chunk: their first ``PREFIX`` bytes (``prefix``) and the full keys (``full``:
+    kept when the records were read, else computed from them when first asked for — the pass memo stores only
+    prefixes). ``settle`` drops full keys nobody compared, so dedup's memory grows by its prefix index only."""
+
+    def __init__(self, prefixes: bytes, records: Callable[[], list[dict[str, Any]]],
+                 full: list[bytes] | None = None) -> None:
+        self.prefixes, self._records, self._full, self._compared = prefixes, records, full, False
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]], read: Callable[[], list[dict[str, Any]]]) -> ChunkKeys:
+        full = [dedup_key(record) for record in records]
+        return cls(b"".join(key[:PREFIX] for key in full), read, full)
+
+    def prefix(self, p: int) -> int:
+        return int.from_bytes(self.prefixes[PREFIX * p:PREFIX * (p + 1)], "big")
+
+    def full(self, p: int) -> bytes:
+        self._compared = True
+        if self._full is None:
+            self._full = [dedup_key(record) for record in self._records()]
+        return self._full[p]
+
+    def settle(self) -> None:
+        """The pass has moved past this chunk: drop its prefixes (dedup's index holds those it kept), and its full
+        keys unless one was compared."""
+        if not self._compared:
+            self._full = None
+        self.prefixes = b""
+
+
+def pass_chunks(store: Store, fp: str, *,
+                text: bool) -> Iterator[tuple[list[Place], list[dict[str, Any]], ChunkKeys]]:
+    """(places, records, dedup keys) of each chunk of node ``fp`` for a pass-through node. The records are read
+    (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
+    ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that
+    needs no more (``text`` False) reads the memo instead and unpickles no record (dedup reads the records of a
+    chunk only to compare a key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
+    the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
+    meta = store.meta(fp)
+    if meta is None:
+        raise LostChunk(fp, MAIN, 0)
+    for i in range(int(meta["chunks"].get(MAIN, 0))):
+        memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
+        if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
+            rows = _rows(memo["columns"], memo["missing"])
+            yield memo["places"], rows, ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
+            continue
+        places, records = store.origin_chunk(fp, i, raw=True)
+        keys = ChunkKeys.of(records, partial(_records_of, store, fp, i))
+        if not text:
+            columns = _slim(records)
+            store.cache.set(chunk_key(fp, PASS_MEMO, i), {
+                "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns,
+                "missing": any(_Missing in column for column in columns.values()), "prefixes": keys.prefixes})
+        yield places, records, keys
+
+
+def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
+    return store.origin_chunk(fp, i, raw=True)[1]
+
+
+class _Missing:
+    """Marks, in a pass memo's column, a record without that field (the class itself: it pickles by name)."""
+
+
+def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The ``SLIM_FIELDS`` of the records, by column (``_Missing`` where a record has no such field); equal values
+    are one object, so the pickled memo stays small."""
+    shared: dict[Any, Any] = {}
+    columns: dict[str, list[Any]] = {}
+    for name in SLIM_FIELDS:
+        column = columns[name] = []
+        for record in records:
+            value = record.get(name, _Missing)
+            value = tuple(value) if isinstance(value, list) else value
+            try:
+                value = shared.setdefault((name, value), value)
+            except TypeError:  # an unhashable value is kept as it is
+                pass
+            column.append(value)
+    return columns
+
+
+def _rows(columns: dict[str, list[Any]], missing: bool = True) -> list[dict[str, Any]]:
+    """The slim records of a pass memo's columns (a field a record did not have, ``missing``, is left out)."""
+    names = list(columns)
+    rows = zip(*columns.values(), strict=True)
+    if missing:
+        return [{n: v for n, v in zip(names, values, strict=True) if v is not _Missing} for values in rows]
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -846,8 +1015,9 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     split_meta = ex.store.meta(split_fp) or {}
     if not sum(split_meta.get("counts", {}).values()):
         raise empty_build_error(ex.plan, ex.metas)
+    # the split's streams as places (no records read): the writer reuses a shard whose places it wrote before
     job = WriteJob(ex.recipe, node.fingerprint, ex.plan.fingerprint, dict(split_meta.get("counts", {})),
-                   lambda split: ex.store.records(split_fp, split, raw=True), ex.metas, ex.progress)
+                   partial(ex.store.runs, split_fp), ex.store.rows, ex.store.cache, ex.metas, ex.progress)
     result = write_dataset(job)
     stat.records_in = stat.records_out = result.records
     if result.cached:

@@ -22,7 +22,7 @@ are zstd-compressed by ``cachedb``. Together these keep the cache near the size 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ LLM_FOLDER = "llm"         # <cache>/llm: the LLM response cache
 REFS = "refs"              # a reference chunk's key (see the module docstring)
 Origin = tuple[str, str, int, int]  # where a stored record lives: (node fp, stream, chunk, position)
 Place = tuple[str, str, int, int, bool]  # an Origin, and whether the record's private keys are dropped on reading
+Run = tuple[str, str, int, int, int, bool]  # records [start, stop) of chunk i of a node's stream: (fp, stream, i, start,
+#                                             stop, strip) — consecutive Places
 
 
 class LostChunk(KeyError):
@@ -168,6 +170,15 @@ class Store:
             for p, record in enumerate(records):
                 yield (places[p] if places is not None else (fp, stream, i, p, False)), record
 
+    def origin_chunk(self, fp: str, i: int, stream: str = MAIN, *,
+                     raw: bool = False) -> tuple[list[Place], list[dict[str, Any]]]:
+        """``origins`` of chunk i alone: (places, records); LostChunk when it is missing or damaged."""
+        found = self._chunk_places(fp, i, stream, raw)
+        if found is None:
+            raise LostChunk(fp, stream, i)
+        records, places = found
+        return (places if places is not None else [(fp, stream, i, p, False) for p in range(len(records))]), records
+
     def read(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[list[dict[str, Any]]]:
         for _, records, _ in self._chunks(fp, stream, raw):
             yield records
@@ -176,6 +187,41 @@ class Store:
         """The records of a stream in order; ``raw``: as first stored (see ``_chunk_places``)."""
         for chunk in self.read(fp, stream, raw=raw):
             yield from chunk
+
+    def runs(self, fp: str, stream: str = MAIN) -> Iterator[Run]:
+        """The records of a stream as runs of the places its reference chunks name, read without the records (the
+        write node digests a shard's rows from them). The references are taken as origins, as a pass-through node
+        stores them (``origins``); a chunk of records is one run of itself. LostChunk for a missing chunk of the
+        stream; the chunks the references name are not opened (``rows`` reads them)."""
+        meta = self.meta(fp)
+        if meta is None:
+            raise LostChunk(fp, stream, 0)
+        for i in range(meta["chunks"].get(stream, 0)):
+            value = self.cache.get(chunk_key(fp, stream, i))
+            if isinstance(value, list):
+                yield fp, stream, i, 0, len(value), False
+            elif isinstance(value, dict) and REFS in value:
+                view_strip = bool(value.get("strip"))
+                for ref in value[REFS]:
+                    strip = view_strip or (len(ref) > 4 and bool(ref[4]))
+                    for start, stop in ref[3]:
+                        yield ref[0], ref[1], ref[2], start, stop, strip
+            else:
+                raise LostChunk(fp, stream, i)
+
+    def rows(self, runs: Iterable[Run]) -> Iterator[dict[str, Any]]:
+        """The records of ``runs`` (see ``runs``) as first stored (private keys kept, no fields set); LostChunk
+        for a chunk that is missing or damaged, so the executor rebuilds the node that stored it."""
+        last: tuple[tuple[str, str, int], list[dict[str, Any]]] | None = None
+        for fp, stream, i, start, stop, _ in runs:
+            if last is None or last[0] != (fp, stream, i):
+                found = self._chunk_places(fp, i, stream, raw=True)
+                if found is None:
+                    raise LostChunk(fp, stream, i)
+                last = (fp, stream, i), found[0]
+            if stop > len(last[1]):
+                raise LostChunk(fp, stream, i)
+            yield from last[1][start:stop]
 
     def forget_chunk(self, fp: str, stream: str, i: int) -> None:
         """Make chunk i of a chunk-wise node count as missing: its notes entry (the commit) goes."""

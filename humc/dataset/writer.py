@@ -7,6 +7,15 @@
 Besides the record columns each row has ``messages``, its chat form (``export.messages_of``: the
 instruction as the user turn, the output as the assistant turn), which chat trainers read as is.
 
+**A shard is encoded once.** Its bytes are a function of its rows, and its rows are named, without being read, by
+the split node's references (``WriteJob.runs``: the place each record was first stored) — so each shard has a digest
+of those places, its split and the write settings (``SHARD_FORMAT``, humc, FORMAT_VERSION, pyarrow, schema,
+``shard_rows``, compression). The build cache keeps ``shard/<digest>`` → the shard's sha256 and its share of the card's
+statistics, and ``shards/<write fp>`` → the digests a write used (``humc cache gc`` keeps those of a kept write). A
+shard whose sha256 the previous output folder's ``build.json`` lists is copied from there (the copy's hash checked)
+instead of reading and encoding its rows; anything missing or different is encoded as before. The card's counts and
+length histograms are merged per shard, so its quantiles stay exact and the folder is byte-identical to a cold build.
+
 Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
 old one only when complete, so a failed or killed build never leaves partial output behind; a
 temporary folder left by a killed build (its process is gone) is removed by the next write.
@@ -17,7 +26,7 @@ temporary folder is made and again right before the swap), and an empty dataset 
 from __future__ import annotations
 
 import functools
-import itertools
+import hashlib
 import json
 import math
 import os
@@ -28,9 +37,9 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from humc import __version__
+from humc import FORMAT_VERSION, __version__
 from humc.dataset.card import add_mixture, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
@@ -39,18 +48,35 @@ from humc.errors import SourceError
 from humc.ir import Recipe
 from humc.progress import Progress
 
+Run = tuple[str, str, int, int, int, bool]  # records [start, stop) of one stored chunk: (node fp, stream, chunk,
+#                                             start, stop, private keys stripped) — ``build.store.Run``
+SHARD_FORMAT = "1"       # bump when a shard's bytes change for the same rows and settings
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 50_000
+
+
+class KeyValue(Protocol):
+    """The build cache as the writer uses it (``cachedb.CacheDB``): small entries by key."""
+
+    def get(self, key: str) -> Any | None: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
 
 @dataclass(frozen=True)
 class WriteJob:
     """What the write stage needs from a build, and nothing of the executor: the split node's
-    ``counts`` and a reader of its record streams, the fingerprints, and the other nodes' metas
-    (for the card)."""
+    ``counts``, its streams as runs of places (``runs``, read without the records) and a reader of
+    the records of runs (``rows``), the build cache (``cache``: shard entries), the fingerprints,
+    and the other nodes' metas (for the card)."""
 
     recipe: Recipe
     fingerprint: str                                       # the write node's: the manifest proves it
     plan_fingerprint: str
     counts: dict[str, int]                                 # split -> records
-    records: Callable[[str], Iterator[dict[str, Any]]]     # split -> its records, in order
+    runs: Callable[[str], Iterator[Run]]                   # split -> where its records are, in order
+    rows: Callable[[list[Run]], Iterator[dict[str, Any]]]  # runs -> their records, in order
+    cache: KeyValue
     metas: Mapping[str, Mapping[str, Any]]
     progress: Progress
 
@@ -110,6 +136,21 @@ class _Stats:
         for column, histogram in self.lengths.items():
             histogram[len(record[column])] += 1
 
+    def entry(self, split: str) -> dict[str, Any]:
+        """This (one shard's) statistics as a cache entry: pairs in first-seen order, so merging the shards' entries
+        in shard order gives the counters one pass over every record would."""
+        return {"tasks": list(self.task_counts[split].items()), "variants": list(self.variants.items()),
+                "templates": list(self.templates.items()),
+                "lengths": {column: list(h.items()) for column, h in self.lengths.items()}}
+
+    def merge(self, split: str, entry: Mapping[str, Any]) -> None:
+        """Add one shard's ``entry`` (the histograms merge exactly: the quantiles stay exact)."""
+        self.task_counts[split].update(dict(entry["tasks"]))
+        self.variants.update(dict(entry["variants"]))
+        self.templates.update(dict(entry["templates"]))
+        for column, histogram in self.lengths.items():
+            histogram.update(dict(entry["lengths"][column]))
+
     def length_stats(self) -> dict[str, dict[str, float]]:
         out = {}
         for column, histogram in self.lengths.items():
@@ -152,6 +193,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
     (tmp / "data").mkdir(parents=True)
     stats = _Stats()
     split_files: dict[str, list[str]] = {}
+    shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
     # the card's plots need only the split node's counts: drawn in a thread while the shards are written
     drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
     plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
@@ -159,14 +201,16 @@ def write_dataset(job: WriteJob) -> WriteResult:
         for split, count in counts.items():
             if count == 0:
                 continue
-            split_files[split] = _write_split(job, split, count, tmp, stats)
+            split_files[split] = _write_split(job, split, count, tmp, stats, shards)
             written += count
         _write_card(job, tmp, split_files, stats, plots.result())
-        files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        files = {rel: shards.hashes.get(rel) or sha256_file(p)
+                 for p in sorted(tmp.rglob("*")) if p.is_file() for rel in [str(p.relative_to(tmp))]}
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
                     "counts": {k: v for k, v in counts.items() if v}, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
+        job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
         _replace_dir(tmp, final)
     finally:
         drawing.shutdown(wait=True)  # never remove the folder under a plot being drawn
@@ -174,27 +218,119 @@ def write_dataset(job: WriteJob) -> WriteResult:
     return WriteResult({"chunks": {}, "manifest": manifest}, written, False)
 
 
-def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _Stats) -> list[str]:
+SHARD_PREFIX = "shard/"    # shard/<digest> -> {"sha256", "rows", "stats"}: one shard's file hash and card statistics
+SHARDS_PREFIX = "shards/"  # shards/<write fp> -> [digest, ...]: the shards that write node wrote
+
+
+class _Shards:
+    """Reuse of unchanged shards within one write: the previous folder's shards by sha256, the settings every
+    shard digest starts from, and what this write learnt (each file's sha256, the digests in order)."""
+
+    def __init__(self, job: WriteJob, previous: dict[str, Path]) -> None:
+        import pyarrow as pa
+
+        self.job, self.previous = job, previous
+        shard_rows = job.recipe.output.shard_rows
+        self.settings = json.dumps({"shard": SHARD_FORMAT, "v": FORMAT_VERSION, "humc": __version__,
+                                    "pyarrow": pa.__version__, "schema": str(parquet_schema()),
+                                    "shard_rows": shard_rows, "row_group": min(shard_rows, ROW_GROUP_ROWS),
+                                    "compression": COMPRESSION}, sort_keys=True)
+        self.hashes: dict[str, str] = {}   # relative path -> sha256 of the files this write put in the folder
+        self.digests: list[str] = []
+
+    def digest(self, split: str, runs: list[Run]) -> str:
+        h = hashlib.blake2b(f"{self.settings}\0{split}\0".encode(), digest_size=20)
+        for fp, stream, i, start, stop, strip in runs:
+            h.update(f"{fp}\0{stream}\0{i}\0{start}\0{stop}\0{int(strip)}\n".encode())
+        return h.hexdigest()
+
+    def reuse(self, digest: str, target: Path) -> dict[str, Any] | None:
+        """The cached entry of a shard once its file is copied from the previous folder into ``target`` (the
+        copy's sha256 checked); None when there is no entry, no such file, or the copy differs."""
+        entry = self.job.cache.get(SHARD_PREFIX + digest)
+        if not isinstance(entry, dict) or not isinstance(entry.get("stats"), dict):
+            return None
+        source = self.previous.get(str(entry.get("sha256")))
+        if source is None:
+            return None
+        try:
+            shutil.copyfile(source, target)
+            copied = sha256_file(target)
+        except OSError:
+            copied = ""
+        if copied != entry["sha256"]:
+            target.unlink(missing_ok=True)
+            return None
+        return entry
+
+
+def _previous_shards(final: Path) -> dict[str, Path]:
+    """sha256 -> shard file of the output folder as its manifest lists it (empty without one)."""
+    manifest = read_manifest(final) or {}
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {str(sha): final / rel for rel, sha in files.items()
+            if str(rel).startswith("data/") and str(rel).endswith(".parquet")}
+
+
+def shard_runs(runs: Iterator[Run], size: int) -> Iterator[list[Run]]:
+    """The runs of consecutive ``size``-record shards (the last may be shorter), each a canonical list: adjacent
+    runs of one chunk are joined, so the same records give the same list however they were chunked."""
+    shard: list[Run] = []
+    n = 0
+    for fp, stream, i, start, stop, strip in runs:
+        while start < stop:
+            take = min(stop - start, size - n)
+            last = shard[-1] if shard else None
+            if last is not None and last[:3] == (fp, stream, i) and last[4] == start and last[5] == strip:
+                shard[-1] = (fp, stream, i, last[3], start + take, strip)
+            else:
+                shard.append((fp, stream, i, start, start + take, strip))
+            start += take
+            n += take
+            if n == size:
+                yield shard
+                shard, n = [], 0
+    if shard:
+        yield shard
+
+
+def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _Stats, shards: _Shards) -> list[str]:
     shard_rows = job.recipe.output.shard_rows
-    shards = max(1, math.ceil(count / shard_rows))
-    names = [f"data/{split}-{i:05d}-of-{shards:05d}.parquet" for i in range(shards)]
+    n_shards = max(1, math.ceil(count / shard_rows))
+    names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
+    with job.progress.task(f"write {split}", total=count) as advance:
+        for name, runs in zip(names, shard_runs(job.runs(split), shard_rows), strict=True):
+            digest = shards.digest(split, runs)
+            entry = shards.reuse(digest, folder / name)
+            if entry is None:
+                entry = _encode_shard(job, split, runs, folder / name)
+                job.cache.set(SHARD_PREFIX + digest, entry)
+            stats.merge(split, entry["stats"])
+            shards.hashes[name] = entry["sha256"]
+            shards.digests.append(digest)
+            advance(int(entry["rows"]))
+    return names
+
+
+def _encode_shard(job: WriteJob, split: str, runs: list[Run], path: Path) -> dict[str, Any]:
+    """Read the records of ``runs``, write them as one Parquet shard; its cache entry."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = parquet_schema()
     names_in_record = [name for name in schema.names if name != "messages"]
-    records = job.records(split)
-    with job.progress.task(f"write {split}", total=count) as advance:
-        for name in names:
-            batch = list(itertools.islice(records, shard_rows))
-            for record in batch:
-                stats.add(split, record)
-            columns = {column: [record.get(column) for record in batch] for column in names_in_record}
-            columns["messages"] = [messages_of(record) for record in batch]
-            table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
-            pq.write_table(table, folder / name, compression="zstd", row_group_size=min(shard_rows, 50_000))
-            advance(len(batch))
-    return names
+    batch = list(job.rows(runs))
+    local = _Stats()
+    for record in batch:
+        local.add(split, record)
+    columns = {column: [record.get(column) for record in batch] for column in names_in_record}
+    columns["messages"] = [messages_of(record) for record in batch]
+    table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
+    shard_rows = job.recipe.output.shard_rows
+    pq.write_table(table, path, compression=COMPRESSION, row_group_size=min(shard_rows, ROW_GROUP_ROWS))
+    return {"sha256": sha256_file(path), "rows": len(batch), "stats": local.entry(split)}
 
 
 def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], stats: _Stats,
