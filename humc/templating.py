@@ -48,7 +48,7 @@ MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
 
 __all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "TEMPLATE_VARIABLES", "TemplateProblem", "environment",
-           "render", "render_template", "syntax_problem", "template_problem", "template_span",
+           "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
            "template_variables"]
 
 TEMPLATE_VARIABLES = ("labels", "label_definitions", "guidelines", "rules", "columns", "option_labels",
@@ -98,6 +98,9 @@ def _check_power(base: Any, exp: Any) -> None:
         raise TemplateLimitError(f"{base} ** {exp} is a number of more than {MAX_POWER_BITS} bits")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 @functools.lru_cache(maxsize=2)
 def environment(flavour: str = "text") -> jinja2.Environment:
     """The shared sandboxed environment: ``text`` (instructions, prompts, format sentences) or ``document`` (card)."""
@@ -108,7 +111,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
                        lstrip_blocks=True, autoescape=False)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env
 
 
@@ -219,12 +222,16 @@ def _template_line(tb: TracebackType | None) -> int:
     return line
 
 
-def _bounded(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globals: dict[str, Any] | None = None) -> str:
     """``template.render``, stopping as soon as the text grows past ``MAX_RENDERED_CHARS`` (the render loop of
-    Jinja's ``Template.generate``, without its extra generator per chunk)."""
+    Jinja's ``Template.generate``, without its extra generator per chunk). The context is Jinja's own
+    ``new_context`` (the template's globals overlaid with the variables, not shared), built in one step;
+    ``flat_globals`` is ``dict(template.globals)`` when the caller keeps one (the globals are a ChainMap)."""
     parts: list[str] = []
     size = 0
-    context = template.new_context(dict(variables))
+    environment = template.environment
+    parent = dict(flat_globals if flat_globals is not None else template.globals or (), **variables)
+    context = environment.context_class(environment, parent, template.name, template.blocks, globals=template.globals)
     try:
         for chunk in template.root_render_func(context):
             size += len(chunk)
@@ -232,7 +239,7 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
                 break
             parts.append(chunk)
     except Exception:
-        template.environment.handle_exception()  # re-raised with the template's own line numbers
+        environment.handle_exception()  # re-raised with the template's own line numbers
     if size > MAX_RENDERED_CHARS:
         raise TemplateLimitError(f"the rendered text is longer than {MAX_RENDERED_CHARS} characters")
     return "".join(parts)
@@ -249,8 +256,14 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
     except jinja2.TemplateSyntaxError as exc:
         raise _located(RecipeError, where, f"template syntax error: {exc.message}", origin, exc.lineno or 1,
                        "E2011") from None
+    return _render_compiled(template, variables, where, origin)
+
+
+def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], where: str, origin: Span | None,
+                     flat_globals: dict[str, Any] | None = None) -> str:
+    """``_bounded``, its failures turned into located ``HumcError``s (see ``render``)."""
     try:
-        return _bounded(template, variables)
+        return _bounded(template, variables, flat_globals)
     except SecurityError as exc:
         raise _located(RecipeError, where, f"unsafe: {exc}", origin, _template_line(exc.__traceback__), "E2012",
                        hint=ALLOWED) from None
@@ -279,3 +292,25 @@ def render_template(text: str, variables: Mapping[str, Any], where: str, origin:
     """An instruction, prompt or format sentence: rendered in the ``text`` flavour, stripped."""
     return render(text, variables, where, origin).strip()
 
+
+class TemplateRenderer:
+    """``render_template`` for one template rendered many times (an instruction template, record after record):
+    ``TemplateRenderer(text, where, origin)(variables) == render_template(text, variables, where, origin)``, the
+    same text or the same error. The template is compiled at the first call (a syntax error is raised where
+    ``render_template`` raises it) and kept, so later calls go straight to the sandboxed render."""
+
+    def __init__(self, text: str, where: str, origin: Span | None = None) -> None:
+        self.text, self.where, self.origin = text, where, origin
+        self.template: jinja2.Template | None = None
+        self.globals: dict[str, Any] = {}  # the template's globals, flattened once (nothing changes them)
+
+    def __call__(self, variables: Mapping[str, Any]) -> str:
+        template = self.template
+        if template is None:
+            try:
+                template = _compiled(self.text, "text")
+            except jinja2.TemplateSyntaxError as exc:
+                raise _located(RecipeError, self.where, f"template syntax error: {exc.message}", self.origin,
+                               exc.lineno or 1, "E2011") from None
+            self.template, self.globals = template, dict(template.globals)
+        return _render_compiled(template, variables, self.where, self.origin, self.globals).strip()

@@ -31,6 +31,7 @@ setting each; a variant file may set the same settings under ``options:``.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import random
 import re
@@ -44,6 +45,7 @@ from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError
 
 Row = tuple[str, ...]
+_JSON_STR = json.encoder.encode_basestring  # how json.dumps(..., ensure_ascii=False) writes a str
 
 
 class NotExpressible(FormatParseError):
@@ -210,8 +212,23 @@ def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed:
     if not table.rows and (empty is not None or own_empty is not None):
         return empty if empty is not None else own_empty or ""
     s = {**settings(spec), "language": language, **_context_settings(context, table.fields)}
-    rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
+    # only shuffle_keys draws from the rng (``_key_order``): without it no generator is seeded
+    rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed) if "shuffle_keys" in s else _NO_DRAWS
     return codec.render(table, s, rng)
+
+
+class _NoDraws(random.Random):
+    """The rng a codec gets when its spec does not shuffle keys: drawing from it is a bug (an output that
+    would depend on a seed no setting asked for), so it raises instead of drawing."""
+
+    def random(self) -> float:
+        raise AssertionError("a format drew a random number without shuffle_keys")
+
+    def getrandbits(self, k: int, /) -> int:
+        raise AssertionError("a format drew a random number without shuffle_keys")
+
+
+_NO_DRAWS = _NoDraws(0)
 
 
 def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
@@ -223,13 +240,19 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     fields = tuple(fields)
     stripped = _unfence(text) if unfence else text.strip()
     codec = CODECS[spec.codec]
-    if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
+    if stripped == (empty and empty.strip()) or stripped in _own_empties(spec.codec, cardinality):
         return AnswerTable(fields, (), as_cardinality(cardinality))
     s = {**settings(spec), **_context_settings(context, fields)}
     rows = codec.parse(stripped, tuple(_cased(fields, s)), cardinality, s)
     if cardinality == "one" and len(rows) > 1:
         raise FormatParseError(f"expected one answer, found {len(rows)}")
     return AnswerTable(fields, tuple(rows), as_cardinality(cardinality))
+
+
+@functools.lru_cache(maxsize=64)
+def _own_empties(codec: str, cardinality: str) -> frozenset[str | None]:
+    """The codec's own renderings of an empty answer, in every language it is phrased in."""
+    return frozenset(CODECS[codec].empty(cardinality, lang) for lang in PHRASINGS)
 
 
 def canonical(spec: FormatSpec, table: AnswerTable, context: FormatContext = NO_CONTEXT) -> AnswerTable:
@@ -354,9 +377,14 @@ def _rows_from_data(data: Any, fields: Row, cardinality: str) -> list[Row]:
 
 def _dump(value: Any, s: Mapping[str, Any], one_line: bool = False) -> str:
     compact = s.get("compact", False)
-    return json.dumps(value, ensure_ascii=s.get("ensure_ascii", False),
-                      indent=None if one_line or compact else s.get("indent"),
-                      separators=(",", ":") if compact else None)
+    return _encoder(bool(s.get("ensure_ascii", False)), None if one_line or compact else s.get("indent"),
+                    bool(compact)).encode(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _encoder(ensure_ascii: bool, indent: int | None, compact: bool) -> json.JSONEncoder:
+    """The encoder ``json.dumps(value, ensure_ascii=…, indent=…, separators=…)`` builds, built once per setting."""
+    return json.JSONEncoder(ensure_ascii=ensure_ascii, indent=indent, separators=(",", ":") if compact else None)
 
 
 def _plain_value(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> Any:
@@ -540,7 +568,7 @@ _PAIR = re.compile(r"([A-Za-z_]\w*) (?:is|为) (" + _QUOTED + ")")
 
 
 def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON_STR(value)  # json.dumps(value, ensure_ascii=False) of a str
 
 
 def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:

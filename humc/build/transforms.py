@@ -32,17 +32,49 @@ from humc.build.problems import Problem
 from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
-from humc.templating import render_template
+from humc.templating import TemplateRenderer, render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
+_JSON_STR = json.encoder.encode_basestring  # what _HASH_JSON writes a str with (ensure_ascii=False)
 
 
 def stable_hash(*parts: Any) -> int:
-    data = _HASH_JSON.encode(parts).encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+    """A 64-bit hash of JSON-able parts, the same in every process and Python version: blake2b of their JSON
+    array (``_HASH_JSON``; its text is written by ``_hash_json``, which gives the same characters faster)."""
+    return int.from_bytes(hashlib.blake2b(_hash_json(parts).encode(), digest_size=8).digest(), "big")
+
+
+def _hash_json(parts: tuple[Any, ...]) -> str:
+    """``_HASH_JSON.encode(parts)``: strings and ints (the usual parts) written directly, anything else by it."""
+    return "[" + ", ".join([_part_json(part) for part in parts]) + "]"
+
+
+def _part_json(part: Any) -> str:
+    kind = type(part)
+    if kind is str:
+        return _JSON_STR(part)
+    if kind is int:
+        return int.__repr__(part)
+    return _HASH_JSON.encode(part)  # an element of an array is written as it is at the top level
+
+
+class HashPrefix:
+    """``stable_hash`` with fixed leading parts: ``HashPrefix(a, b)(c, d) == stable_hash(a, b, c, d)``.
+
+    The blake2b state after the fixed parts' JSON is computed once and copied for each call, so a per-record
+    hash whose leading parts are an entry's constants hashes only the record's own parts."""
+
+    def __init__(self, *prefix: Any) -> None:
+        self.state = hashlib.blake2b(_hash_json(prefix)[:-1].encode(), digest_size=8)  # "[a, b" without "]"
+        self.separator = ", " if prefix else ""
+
+    def __call__(self, *parts: Any) -> int:
+        state = self.state.copy()
+        state.update((self.separator + _hash_json(parts)[1:] if parts else "]").encode())
+        return int.from_bytes(state.digest(), "big")
 
 
 def where_of(record: Mapping[str, Any]) -> str:
@@ -337,7 +369,8 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         gold = gold_table(entry, record)
     except RecordError as exc:
         return Rendered([], [Problem("bad_gold", exc.message)])
-    base = restrict_to_labels(entry, gold, ctx.labels)
+    prepared = _prepared(ctx)
+    base = prepared.restricted(gold)
     outside = len(gold.rows) - len(base.rows)
     if outside:  # the instruction offers only `labels:`; a gold row outside them makes the record wrong
         column = entry.task.schema_column or ""
@@ -350,13 +383,13 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
     text = input_text(entry, record)
-    for rendered, part, shown_state in _render_variants(ctx, record, state):
-        out.templates.add(f"{part.template.task}/{part.template.id}")
+    for rendered, info, shown_state in _render_variants(prepared, ctx.decks, record, state):
+        out.templates.add(info.template_name)
         if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
             out.problems.append(rendered)
             continue
         rendered.update(_text=text, _rules=[r for r in stated if r in rendered["rules"]])
-        problem = empty_problem(entry, part.variant, shown_state, rendered["output"], part.rules)
+        problem = empty_problem(entry, info.part.variant, shown_state, rendered["output"], info.part.rules)
         if problem is None:
             out.records.append(rendered)
         else:
@@ -385,46 +418,58 @@ def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
     """What answer formats need of a record besides its answer: the labels shown, the label column, and the
     input the (non-label) answer spans are copied from."""
     column = entry.task.schema_column
-    source = next((src for col, src in entry.task.spans_from if col != column), None)
+    return _format_context(column, _span_source(entry), record, tuple(labels))
+
+
+def _span_source(entry: TaskEntry) -> str | None:
+    """The input the entry's (non-label) answer spans are copied from, if any."""
+    return next((src for col, src in entry.task.spans_from if col != entry.task.schema_column), None)
+
+
+def _format_context(column: str | None, source: str | None, record: Mapping[str, Any],
+                    labels: tuple[str, ...]) -> formats.FormatContext:
     text = record.get(source) if source is not None else None
-    return formats.FormatContext(tuple(labels), column, text if isinstance(text, str) else None)
+    return formats.FormatContext(labels, column, text if isinstance(text, str) else None)
 
 
-def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Part, AnswerState]]:
-    entry = ctx.entry
-    batched = entry.schema is not None and entry.schema.split_num is not None
-    combos = _choose_variants(entry, record)
+def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mapping[str, Any],
+                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, _PartInfo, AnswerState]]:
+    entry, batched = prepared.entry, prepared.batched
+    source, row = record["_source"], record["_row"]
+    combos = random.Random(prepared.variants_key(source, row)).sample(prepared.pairs, prepared.pair_count)
+    gold: tuple[AnswerTable, str] | None = None  # the last table's JSON: a record's instructions often share it
     for k, (chosen_template, chosen_variant) in enumerate(combos):
-        rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
-        for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
+        rng = random.Random(prepared.rng_key(source, row, k))
+        for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
-            part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant,
-                             ctx.decks).saying_how_to_answer_nothing(entry, table)
+            part = prepared.draw((source, row, k, b), chosen_template, chosen_variant, decks)
+            if not table.rows:
+                part = prepared.answering_nothing(part)
+            info = prepared.info(part)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
-            promised = declared_empty(part.rules)
-            empty = state.empty if not table.rows and promised is not None else None
-            template, variant = part.template, part.variant
-            variables = _template_vars(entry, record, shown, part, promised)
-            instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
-            context = format_context(entry, record, shown)
+            empty = state.empty if not table.rows and info.promised is not None else None
+            instruction = info.render(info.variables(record, shown))
+            context = _format_context(prepared.label_column, prepared.span_source, record, shown)
+            variant = part.variant
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
                                         language=entry.language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
-                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), part, AnswerState(table, empty)
+                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), info, AnswerState(table, empty)
                 continue
             key = (k, b) if batched else (k,)
+            if gold is None or gold[0] is not table:
+                gold = (table, json.dumps(table.as_dicts(), ensure_ascii=False))
             yield {
-                "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], *key):016x}",
+                "id": f"{prepared.id_key(source, row, *key):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
                 "instruction": instruction, "output": output,
-                "gold": json.dumps(table.as_dicts(), ensure_ascii=False),
-                "answer_format": variant.id, "template": f"{template.task}/{template.id}",
-                "labels": list(shown), "guidelines": [g.id for g in part.guidelines],
-                "rules": [r.id for r in part.rules], "source": record["_source"], "source_row": int(record["_row"]),
+                "gold": gold[1],
+                "answer_format": variant.id, "template": info.template_name,
+                "labels": list(shown), "guidelines": list(info.guideline_ids),
+                "rules": list(info.rule_ids), "source": source, "source_row": int(row),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
-            }, part, AnswerState(table, empty)
+            }, info, AnswerState(table, empty)
 
 
 @dataclass(frozen=True)
@@ -451,23 +496,32 @@ class Part:
              decks: MixDecks | None = None) -> Part:
         """From the chunk's stratified ``decks`` when given, else a seeded coin per instruction (``key``); the
         default mix draws nothing (every part shown, as before `mix:`)."""
-        mix = entry.mix
-        if mix.is_default:
+        if entry.mix.is_default:
             return Part("compound", template, variant, entry.guidelines, entry.rules)
-        if decks is None:
-            rng = random.Random(stable_hash("mix", entry.seed, entry.id, *key))
-
-            def coin(p: float) -> Callable[[], bool]:
-                return lambda: rng.random() < p
-
-            draws = tuple(coin(p) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
-        else:
-            draws = (decks.compound.draw, decks.guidelines.draw, decks.rules.draw, decks.formats.draw)
-        if not draws[0]():
+        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: stable_hash("mix", entry.seed, entry.id, *key),
+                                                      decks)
+        if not compound:
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        show_g, show_r, keep_f = draws[1](), draws[2](), draws[3]()
         return Part("compound", template, variant if keep_f else entry.variants[0],
                     entry.guidelines if show_g else (), entry.rules if show_r else ())
+
+
+def _mix_draws(mix: Mix, seed: Callable[[], int], decks: MixDecks | None) -> tuple[bool, bool, bool, bool]:
+    """(compound, show the guidelines, state the rules, keep the chosen format) of one instruction: from ``decks``
+    when given, else from coins seeded by ``seed()``; a basic instruction draws only the first."""
+    if decks is None:
+        rng = random.Random(seed())
+
+        def coin(p: float) -> Callable[[], bool]:
+            return lambda: rng.random() < p
+
+        draws = tuple(coin(p) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
+    else:
+        draws = (decks.compound.draw, decks.guidelines.draw, decks.rules.draw, decks.formats.draw)
+    if not draws[0]():
+        return False, False, False, False
+    show_g, show_r, keep_f = draws[1](), draws[2](), draws[3]()
+    return True, show_g, show_r, keep_f
 
 
 def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[Template, Variant]]:
@@ -486,23 +540,176 @@ def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random,
     packed into batches of at most `split_num` labels, a label and its confusable labels in one batch.
     A record's `schema_labels` field (a list), when mapped, limits its negatives to those labels (EEA: the
     roles of its event type). A task without a label schema shows none (one instruction)."""
-    entry, column = ctx.entry, ctx.entry.task.schema_column
-    if column is None or ctx.labels is None:
-        return [()]
-    schema = entry.schema
-    positives = list(dict.fromkeys(table.column(column)))
-    confusable = dict(schema.hard_negatives) if schema is not None else {}
-    own = record.get("schema_labels") if record is not None else None
-    allowed = set(ctx.labels) & set(own) if isinstance(own, list) else set(ctx.labels)
-    hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
-                              if h in allowed and h not in positives))
-    others = [label for label in ctx.labels if label in allowed and label not in positives and label not in hard]
-    if schema is not None and schema.negatives is not None:
-        others = rng.sample(others, min(schema.negatives, len(others)))
-    shown = positives + hard + others
-    if schema is None or schema.split_num is None:
-        return [_ordered(ctx, shown, rng)]
-    return [_ordered(ctx, batch, rng) for batch in _packed(shown, confusable, schema.split_num, rng, schema.order)]
+    return _prepared(ctx).schema_batches(table, rng, record)
+
+
+class _Prepared:
+    """What every record rendered in one context shares (its entry, label set and recipe name), worked out once
+    instead of per instruction: the seeded hashes' constant leading parts, the (template, format) pairs, the
+    label set and its order, the parts an instruction can show and what each renders (``_PartInfo``).
+
+    Everything here is a cache of values the per-record code computed before: the records are the same."""
+
+    def __init__(self, ctx: RenderContext) -> None:
+        entry = self.entry = ctx.entry
+        self.variants_key = HashPrefix("variants", entry.seed, entry.id)  # _choose_variants' rng
+        self.rng_key = HashPrefix(entry.seed, entry.id)                   # one rng per (record, pair)
+        self.id_key = HashPrefix(ctx.recipe, entry.id)                    # the instruction's id
+        self.mix_key = HashPrefix("mix", entry.seed, entry.id)            # Part.draw's coins
+        self.pairs = [(t, v) for t in entry.templates for v in entry.variants]
+        self.pair_count = min(entry.variants_per_record, len(self.pairs))
+        schema = self.schema = entry.schema
+        self.batched = schema is not None and schema.split_num is not None
+        self.default_mix = entry.mix.is_default
+        self.label_column = entry.task.schema_column
+        self.span_source = _span_source(entry)
+        self.labels = ctx.labels
+        self.label_set = frozenset(ctx.labels or ())
+        self.confusable = dict(schema.hard_negatives) if schema is not None else {}
+        self.order = "random" if schema is None else schema.order
+        self.rank = {label: i for i, label in enumerate(ctx.labels or ())}
+        self.parts: dict[tuple[Any, ...], Part] = {}
+        self.nothing: dict[int, Part] = {}       # id(part) -> the part saying how to answer nothing
+        self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders (parts are kept in self.parts)
+
+    def restricted(self, table: AnswerTable) -> AnswerTable:
+        """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
+        column, entry = self.label_column, self.entry
+        if column is None or self.labels is None or entry.schema is None or entry.schema.labels is None:
+            return table
+        i, allowed = table.fields.index(column), self.label_set
+        if all(r[i] in allowed for r in table.rows):
+            return table
+        return table.with_rows(r for r in table.rows if r[i] in allowed)
+
+    def schema_batches(self, table: AnswerTable, rng: random.Random,
+                       record: Mapping[str, Any] | None) -> list[tuple[str, ...]]:
+        column, labels = self.label_column, self.labels
+        if column is None or labels is None:
+            return [()]
+        i = table.fields.index(column)
+        positives = list(dict.fromkeys([r[i] for r in table.rows]))
+        own = record.get("schema_labels") if record is not None else None
+        allowed = self.label_set & set(own) if isinstance(own, list) else self.label_set
+        confusable = self.confusable
+        hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
+                                  if h in allowed and h not in positives)) if confusable else []
+        taken = {*positives, *hard}
+        others = [label for label in labels if label in allowed and label not in taken]
+        schema = self.schema
+        if schema is not None and schema.negatives is not None:
+            others = rng.sample(others, min(schema.negatives, len(others)))
+        shown = positives + hard + others
+        if schema is None or schema.split_num is None:
+            return [self.ordered(shown, rng)]
+        return [self.ordered(batch, rng) for batch in _packed(shown, confusable, schema.split_num, rng, schema.order)]
+
+    def ordered(self, labels: list[str], rng: random.Random) -> tuple[str, ...]:
+        """One schema in the entry's `order`: random (seeded), alphabetical, or as declared in `labels:`."""
+        shown = list(labels)
+        if self.order == "random":
+            rng.shuffle(shown)
+        elif self.order == "alphabetical":
+            shown.sort()
+        else:
+            rank = self.rank
+            shown.sort(key=lambda label: rank.get(label, len(rank)))
+        return tuple(shown)
+
+    def draw(self, key: tuple[Any, ...], template: Template, variant: Variant, decks: MixDecks | None) -> Part:
+        """``Part.draw``, each distinct part one object."""
+        if self.default_mix:
+            return self.part("compound", template, variant, True, True)
+        entry = self.entry
+        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: self.mix_key(*key), decks)
+        if not compound:
+            return self.part("basic", entry.templates[0], entry.variants[0], False, False)
+        return self.part("compound", template, variant if keep_f else entry.variants[0], show_g, show_r)
+
+    def part(self, kind: str, template: Template, variant: Variant, guidelines: bool, rules: bool) -> Part:
+        key = (kind, id(template), id(variant), guidelines, rules)
+        part = self.parts.get(key)
+        if part is None:
+            entry = self.entry
+            part = self.parts[key] = Part(kind, template, variant, entry.guidelines if guidelines else (),
+                                          entry.rules if rules else ())
+        return part
+
+    def answering_nothing(self, part: Part) -> Part:
+        """``part.saying_how_to_answer_nothing`` for an empty table."""
+        said = self.nothing.get(id(part))
+        if said is None:
+            said = part.saying_how_to_answer_nothing(self.entry, AnswerTable(self.entry.task.columns))
+            self.parts[("nothing", id(part))] = said  # kept alive with the part it stands for
+            self.nothing[id(part)] = said
+        return said
+
+    def info(self, part: Part) -> _PartInfo:
+        info = self.infos.get(id(part))
+        if info is None:
+            info = self.infos[id(part)] = _PartInfo(self.entry, part)
+        return info
+
+
+class _PartInfo:
+    """What every instruction showing one ``Part`` shares: its names and ids, the texts of its guidelines and
+    rules, the format sentence, the label definitions per schema shown, and its compiled template."""
+
+    def __init__(self, entry: TaskEntry, part: Part) -> None:
+        self.entry, self.part = entry, part
+        template, lang = part.template, entry.language
+        self.template_name = f"{template.task}/{template.id}"
+        self.render = TemplateRenderer(template.text, self.template_name, template.origin)
+        self.promised = declared_empty(part.rules)
+        self.guideline_ids = tuple(g.id for g in part.guidelines)
+        self.rule_ids = tuple(r.id for r in part.rules)
+        self.guidelines = tuple(g.text for g in part.guidelines if g.text)
+        self.rules = tuple(r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text)
+        self.inputs = entry.task.inputs
+        self.format_instruction: str | None = None  # rendered at the first instruction (where an error shows)
+        self.definitions: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def variables(self, record: Mapping[str, Any], shown: tuple[str, ...]) -> dict[str, Any]:
+        """The variables of the part's template for one record and the schema it shows."""
+        entry = self.entry
+        variables: dict[str, Any] = {name: record.get(name) for name in self.inputs}
+        definitions = self.definitions.get(shown)
+        if definitions is None:
+            if len(self.definitions) > 4096:
+                self.definitions.clear()
+            definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.language)
+        if self.format_instruction is None:
+            variant = self.part.variant
+            self.format_instruction = _format_instruction(
+                *_variant_text(variant, entry.language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
+                entry.task.cardinality, self.promised, variant.id)
+        variables.update(
+            labels=list(shown),
+            label_definitions=dict(definitions),
+            guidelines=list(self.guidelines),
+            rules=list(self.rules),
+            columns=list(entry.task.columns),
+            option_labels=option_labels(record),
+            format_instruction=self.format_instruction,
+        )
+        return variables
+
+
+_PREPARED: dict[tuple[int, tuple[str, ...] | None, str], tuple[TaskEntry, _Prepared]] = {}
+
+
+def _prepared(ctx: RenderContext) -> _Prepared:
+    """The context's ``_Prepared``, made once per (entry, label set, recipe name) a process renders (the entry is
+    kept with it, so its id is not reused while it is remembered)."""
+    key = (id(ctx.entry), ctx.labels, ctx.recipe)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is ctx.entry:
+        return hit[1]
+    if len(_PREPARED) >= 64:
+        _PREPARED.clear()
+    prepared = _Prepared(ctx)
+    _PREPARED[key] = (ctx.entry, prepared)
+    return prepared
 
 
 def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, rng: random.Random,
@@ -540,21 +747,6 @@ def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, 
         else:
             home.extend(group)
     return batches
-
-
-def _ordered(ctx: RenderContext, labels: list[str], rng: random.Random) -> tuple[str, ...]:
-    """One schema in the entry's `order`: random (seeded), alphabetical, or as declared in `labels:`."""
-    schema = ctx.entry.schema
-    order = "random" if schema is None else schema.order
-    shown = list(labels)
-    if order == "random":
-        rng.shuffle(shown)
-    elif order == "alphabetical":
-        shown.sort()
-    else:
-        rank = {label: i for i, label in enumerate(ctx.labels or ())}
-        shown.sort(key=lambda label: rank.get(label, len(rank)))
-    return tuple(shown)
 
 
 def with_missing(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
@@ -623,24 +815,6 @@ def _label_definitions(guidelines: tuple[Guideline, ...], labels: tuple[str, ...
         if label in definitions or ex:
             out[label] = describe_label(definitions.get(label, ""), ex, language)
     return out
-
-
-def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str], part: Part,
-                   empty: str | None) -> dict[str, Any]:
-    lang, variant = entry.language, part.variant
-    variables: dict[str, Any] = {name: record.get(name) for name in entry.task.inputs}
-    variables.update(
-        labels=list(labels),
-        label_definitions=label_definitions(part.guidelines, labels, lang),
-        guidelines=[g.text for g in part.guidelines if g.text],
-        rules=[r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text],
-        columns=list(entry.task.columns),
-        option_labels=option_labels(record),
-        format_instruction=_format_instruction(*_variant_text(variant, lang),
-                                               tuple(formats.shown_keys(variant.spec, entry.task.columns)),
-                                               entry.task.cardinality, empty, variant.id),
-    )
-    return variables
 
 
 def _variant_text(variant: Variant, lang: str) -> tuple[str, Span | None]:
