@@ -453,11 +453,15 @@ _UNESCAPES = {"n": "\n", "r": "\r"}
 
 
 def _escape(value: str, special: str) -> str:
+    if "\\" not in value and "\n" not in value and "\r" not in value and not any(ch in value for ch in special):
+        return value  # nothing to escape (the usual value)
     return "".join(_ESCAPES.get(ch) or ("\\" + ch if ch in special else ch) for ch in value)
 
 
 def _split_escaped(line: str, sep: str | None = None) -> list[str]:
     """Split on unescaped `sep` (never, when None), unescaping \\x sequences in the parts."""
+    if "\\" not in line:  # nothing escaped (the usual line)
+        return [line] if sep is None else line.split(sep)
     parts: list[str] = []
     cur: list[str] = []
     i = 0
@@ -585,7 +589,12 @@ def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     return p.many_rows.format(n=len(rows), ds=p.row_sep.join(f"({i}) {d}" for i, d in enumerate(described, 1)))
 
 
+_PLAIN_QUOTED = re.compile(r'"[^"\\\x00-\x1f]*"')  # a JSON string without escapes or control characters
+
+
 def _unquote(token: str) -> str:
+    if _PLAIN_QUOTED.fullmatch(token):
+        return token[1:-1]  # what json.loads gives for it
     return str(json.loads(token))
 
 

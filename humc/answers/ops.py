@@ -7,7 +7,7 @@ the only code behind them. Each takes the answer state and the record's input te
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from humc.answers.table import AnswerTable
@@ -29,11 +29,11 @@ def _col(state: AnswerState, name: str) -> int:
 
 
 def _rows(state: AnswerState, rows: Any) -> AnswerState:
-    return replace(state, table=state.table.with_rows(rows))
+    return AnswerState(state.table.with_rows(rows), state.empty)  # ``replace(state, table=…)``, built directly
 
 
 def _empty_as(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
-    return replace(state, empty=str(args[0]))
+    return AnswerState(state.table, str(args[0]))
 
 
 def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:

@@ -39,6 +39,7 @@ OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
 _JSON_STR = json.encoder.encode_basestring  # what _HASH_JSON writes a str with (ensure_ascii=False)
+_GOLD_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s encoder, built once
 
 
 def stable_hash(*parts: Any) -> int:
@@ -49,7 +50,12 @@ def stable_hash(*parts: Any) -> int:
 
 def _hash_json(parts: tuple[Any, ...]) -> str:
     """``_HASH_JSON.encode(parts)``: strings and ints (the usual parts) written directly, anything else by it."""
-    return "[" + ", ".join([_part_json(part) for part in parts]) + "]"
+    return "[" + parts_json(*parts) + "]"
+
+
+def parts_json(*parts: Any) -> str:
+    """The JSON of ``parts`` as the elements of an array: ``_HASH_JSON.encode(parts)`` without its brackets."""
+    return ", ".join(map(_part_json, parts))
 
 
 def _part_json(part: Any) -> str:
@@ -65,15 +71,20 @@ class HashPrefix:
     """``stable_hash`` with fixed leading parts: ``HashPrefix(a, b)(c, d) == stable_hash(a, b, c, d)``.
 
     The blake2b state after the fixed parts' JSON is computed once and copied for each call, so a per-record
-    hash whose leading parts are an entry's constants hashes only the record's own parts."""
+    hash whose leading parts are an entry's constants hashes only the record's own parts; ``of_json`` takes
+    those as their JSON (``parts_json``), for a caller that hashes several keys starting with the same parts."""
 
     def __init__(self, *prefix: Any) -> None:
         self.state = hashlib.blake2b(_hash_json(prefix)[:-1].encode(), digest_size=8)  # "[a, b" without "]"
         self.separator = ", " if prefix else ""
 
     def __call__(self, *parts: Any) -> int:
+        return self.of_json(parts_json(*parts))
+
+    def of_json(self, json_parts: str) -> int:
+        """The hash of the prefix followed by the parts whose JSON is ``json_parts`` ("" for none)."""
         state = self.state.copy()
-        state.update((self.separator + _hash_json(parts)[1:] if parts else "]").encode())
+        state.update((self.separator + json_parts + "]" if json_parts else "]").encode())
         return int.from_bytes(state.digest(), "big")
 
 
@@ -166,6 +177,15 @@ def _has_nan(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
+        kind = type(item)  # the usual types first, without the (slower) abstract-class checks
+        if kind is str:
+            continue
+        if kind is dict:
+            stack.extend(item.values())
+            continue
+        if kind is list:
+            stack.extend(item)
+            continue
         if isinstance(item, float) and item != item:
             return True
         if isinstance(item, Mapping):
@@ -436,13 +456,14 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                      state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, _PartInfo, AnswerState]]:
     entry, batched = prepared.entry, prepared.batched
     source, row = record["_source"], record["_row"]
-    combos = random.Random(prepared.variants_key(source, row)).sample(prepared.pairs, prepared.pair_count)
+    where = parts_json(source, row)  # the record's parts of its hashes
+    combos = random.Random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
     gold: tuple[AnswerTable, str] | None = None  # the last table's JSON: a record's instructions often share it
     for k, (chosen_template, chosen_variant) in enumerate(combos):
-        rng = random.Random(prepared.rng_key(source, row, k))
+        rng = random.Random(prepared.rng_key.of_json(f"{where}, {k}"))
         for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
-            part = prepared.draw((source, row, k, b), chosen_template, chosen_variant, decks)
+            part = prepared.draw(f"{where}, {k}, {b}", chosen_template, chosen_variant, decks)
             if not table.rows:
                 part = prepared.answering_nothing(part)
             info = prepared.info(part)
@@ -457,11 +478,11 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
                 yield Problem("not_expressible", f"{variant.id}: {exc.message}"), info, AnswerState(table, empty)
                 continue
-            key = (k, b) if batched else (k,)
+            key = f"{where}, {k}, {b}" if batched else f"{where}, {k}"
             if gold is None or gold[0] is not table:
-                gold = (table, json.dumps(table.as_dicts(), ensure_ascii=False))
+                gold = (table, _GOLD_JSON.encode(table.as_dicts()))
             yield {
-                "id": f"{prepared.id_key(source, row, *key):016x}",
+                "id": f"{prepared.id_key.of_json(key):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
                 "instruction": instruction, "output": output,
                 "gold": gold[1],
@@ -616,12 +637,12 @@ class _Prepared:
             shown.sort(key=lambda label: rank.get(label, len(rank)))
         return tuple(shown)
 
-    def draw(self, key: tuple[Any, ...], template: Template, variant: Variant, decks: MixDecks | None) -> Part:
-        """``Part.draw``, each distinct part one object."""
+    def draw(self, key: str, template: Template, variant: Variant, decks: MixDecks | None) -> Part:
+        """``Part.draw`` (``key``: the JSON of its key parts, see ``parts_json``), each distinct part one object."""
         if self.default_mix:
             return self.part("compound", template, variant, True, True)
         entry = self.entry
-        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: self.mix_key(*key), decks)
+        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: self.mix_key.of_json(key), decks)
         if not compound:
             return self.part("basic", entry.templates[0], entry.variants[0], False, False)
         return self.part("compound", template, variant if keep_f else entry.variants[0], show_g, show_r)
@@ -833,15 +854,32 @@ def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...],
 
 def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """Parse the rendered output back; a problem when it does not equal the gold answer, when
-    the gold breaks a rule its instruction states, or names a label the instruction does not offer."""
-    return rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry, record)
+    the gold breaks a rule its instruction states, or names a label the instruction does not offer.
+
+    The same as ``rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry,
+    record)``; the gold is read once, and the rule check (a function of the gold, its empty rendering, the
+    stated rules and the input text, which a record's instructions often share) is worked out once for the
+    records in a row that have the same of these."""
+    checker = _checker(entry)
+    dicts, rows = checker.read_gold(record["gold"])
+    return (checker.rule_problem(record, rows) or _label_problem(entry, record, dicts)
+            or _round_trip_problem(entry, record, checker.variant(record["answer_format"]),
+                                   checker.gold_table(record["gold"], rows)))
 
 
 def rule_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """A stated rule the gold does not obey: applying the rule's operations to the gold again
     changes it (the gold is not a fixed point: unordered, duplicated, not the shortest, ...)."""
-    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])],
-                          entry.task.cardinality)
+    return _rule_problem(entry, record, _rows_of(json.loads(record["gold"])))
+
+
+def _rows_of(gold: list[dict[str, Any]]) -> list[list[Any]]:
+    """A rendered record's gold answer (its JSON, read), as rows of values."""
+    return [list(d.values()) for d in gold]
+
+
+def _rule_problem(entry: TaskEntry, record: Mapping[str, Any], rows: list[list[Any]]) -> Problem | None:
+    gold = AnswerTable.of(entry.task.columns, rows, entry.task.cardinality)
     state = AnswerState(gold, record.get("_empty"))
     stated = record.get("_rules")
     text = str(record.get("_text", ""))
@@ -859,17 +897,23 @@ def rule_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
 
 def label_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """A gold label the instruction does not offer (when it lists labels)."""
+    return _label_problem(entry, record, json.loads(record["gold"]))
+
+
+def _label_problem(entry: TaskEntry, record: Mapping[str, Any], gold: list[dict[str, Any]]) -> Problem | None:
     column, shown = entry.task.schema_column, record.get("labels")
     if column is None or not shown:
         return None
-    outside = sorted({d[column] for d in json.loads(record["gold"])} - set(shown))
+    outside = sorted({d[column] for d in gold} - set(shown))
     if outside:
         return Problem("label_not_offered", f"gold label(s) {', '.join(outside)} not among the labels shown")
     return None
 
 
-def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
-    variant = next(v for v in entry.variants if v.id == record["answer_format"])
+def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any], variant: Variant | None = None,
+                        gold: AnswerTable | None = None) -> Problem | None:
+    if variant is None:
+        variant = next(v for v in entry.variants if v.id == record["answer_format"])
     context = formats.FormatContext(tuple(record.get("labels") or ()), entry.task.schema_column,
                                     record.get("_span_text"))
     try:
@@ -877,10 +921,62 @@ def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem 
                                empty=record.get("_empty"), unfence=False, context=context)
     except HumcError as exc:
         return Problem("unparseable_output", f"{variant.id}: {exc.message}")
-    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])])
+    if gold is None:
+        gold = AnswerTable.of(entry.task.columns, _rows_of(json.loads(record["gold"])))
     if parsed.rows != formats.canonical(variant.spec, gold, context).rows:  # in the order the format writes
         return Problem("output_differs", f"{variant.id} output parses back to {[list(r) for r in parsed.rows]!r}")
     return None
+
+
+class _Checker:
+    """One entry's check, remembering the last gold read and the last rule check (a record's instructions come
+    one after another and often share them): values equal to what is computed afresh."""
+
+    def __init__(self, entry: TaskEntry) -> None:
+        self.entry = entry
+        self.variants: dict[str, Variant] = {}
+        for variant in entry.variants:
+            self.variants.setdefault(variant.id, variant)  # the first of an id, as ``next`` finds it
+        self.gold: tuple[str, list[dict[str, Any]], list[list[Any]]] | None = None
+        self.table: tuple[str, AnswerTable] | None = None
+        self.rules: tuple[tuple[Any, ...], Problem | None] | None = None
+
+    def variant(self, name: str) -> Variant | None:
+        return self.variants.get(name)
+
+    def read_gold(self, gold: str) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        """The gold JSON read, and as rows of values (callers do not change them)."""
+        last = self.gold
+        if last is None or last[0] != gold:
+            dicts = json.loads(gold)
+            last = self.gold = (gold, dicts, _rows_of(dicts))
+        return last[1], last[2]
+
+    def gold_table(self, gold: str, rows: list[list[Any]]) -> AnswerTable:
+        last = self.table
+        if last is None or last[0] != gold:
+            last = self.table = (gold, AnswerTable.of(self.entry.task.columns, rows))
+        return last[1]
+
+    def rule_problem(self, record: Mapping[str, Any], rows: list[list[Any]]) -> Problem | None:
+        key = (record["gold"], record.get("_empty"), record.get("_rules"), record.get("_text", ""))
+        last = self.rules
+        if last is None or last[0] != key:
+            last = self.rules = (key, _rule_problem(self.entry, record, rows))
+        return last[1]
+
+
+_CHECKERS: dict[int, _Checker] = {}
+
+
+def _checker(entry: TaskEntry) -> _Checker:
+    """The entry's ``_Checker`` (it keeps the entry, so its id is not reused while remembered)."""
+    checker = _CHECKERS.get(id(entry))
+    if checker is None or checker.entry is not entry:
+        if len(_CHECKERS) >= 64:
+            _CHECKERS.clear()
+        checker = _CHECKERS[id(entry)] = _Checker(entry)
+    return checker
 
 
 def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]]) -> list[str]:
