@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -74,9 +75,34 @@ class TemplateLimitError(jinja2.TemplateRuntimeError):
     """A template went over one of the limits above (raised while rendering)."""
 
 
+_BUILTIN_CALLABLES = frozenset({types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
+                                types.MethodDescriptorType, types.ClassMethodDescriptorType})
+_BUILTIN_TYPES = frozenset({dict, list, tuple, set, frozenset, str, int, float, bool})
+
+
+class _Context(jinja2.runtime.Context):
+    """Jinja2's context, with one shortcut: ``call`` of a builtin (``dict.items``, ``dict(…)``) skips the look-ups
+    for ``pass_context``/``pass_environment`` markers (two failing attribute look-ups, i.e. two exceptions, per
+    call): a builtin cannot carry them, so Jinja2 would find none and make the same call. The sandbox's own
+    check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``."""
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja2's own signature)
+        kind = type(__obj)
+        if kind in _BUILTIN_CALLABLES or (kind is type and __obj in _BUILTIN_TYPES):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.environment.undefined("value was undefined because a callable raised a"
+                                                    " StopIteration exception")
+        return super().call(__obj, *args, **kwargs)
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     # intercepted: checked before they run (and never constant-folded at compile time)
     intercepted_binops = frozenset({"*", "**"})
+    context_class = _Context
 
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
         if op == "*":
@@ -230,8 +256,9 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     parts: list[str] = []
     size = 0
     environment = template.environment
-    parent = dict(flat_globals if flat_globals is not None else template.globals or (), **variables)
-    context = environment.context_class(environment, parent, template.name, template.blocks, globals=template.globals)
+    flat = flat_globals if flat_globals is not None else template.globals
+    context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
+                                        globals=flat)  # the context keeps only the globals' names
     try:
         for chunk in template.root_render_func(context):
             size += len(chunk)

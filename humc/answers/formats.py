@@ -318,6 +318,8 @@ def _unfence(text: str) -> str:
 
 def _cased(fields: Sequence[str], s: Mapping[str, Any]) -> list[str]:
     """Column names as written: renamed by `keys`, then cased by `key_case`."""
+    if not s.get("key_case") and not s.get("keys"):
+        return [str(f) for f in fields]  # neither renamed nor cased (the usual variant)
     case = KEY_CASES.get(s.get("key_case") or "")
     renamed = [str((s.get("keys") or {}).get(f, f)) for f in fields]
     return [case(f) if case else f for f in renamed]
@@ -439,11 +441,78 @@ def _render_tuples(table: AnswerTable, s: dict[str, Any], rng: random.Random) ->
 
 
 def _parse_tuples(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
-    try:
-        data = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise FormatParseError(f"not a Python literal: {exc}") from None
+    data = simple_literal(text)
+    if data is NOT_SIMPLE:
+        try:
+            data = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+            raise FormatParseError(f"not a Python literal: {exc}") from None
     return _rows_from_data(data, fields, cardinality)
+
+
+NOT_SIMPLE: Any = object()
+"""What ``simple_literal`` returns for a text it leaves to ``ast.literal_eval``."""
+
+_LITERAL_TOKEN = re.compile(r"""[\[\]()]|, ?|'[^'\\\n\r]*'|"[^"\\\n\r]*"|None""")
+_LITERAL_DEPTH = 4
+
+
+def simple_literal(text: str) -> Any:
+    """``ast.literal_eval(text)`` for the literals the tuples format writes, read without compiling them: ``None``,
+    strings without escapes whose characters are all printable, and lists and tuples of these written as ``repr``
+    writes them (", " or "," between items, no other spaces, nesting at most ``_LITERAL_DEPTH`` deep).
+    ``NOT_SIMPLE`` for any other text (including every text ``ast.literal_eval`` would refuse)."""
+    tokens: list[str] = []
+    at = 0
+    while at < len(text):
+        m = _LITERAL_TOKEN.match(text, at)
+        if m is None:
+            return NOT_SIMPLE
+        tokens.append(m.group())
+        at = m.end()
+    value, end = _literal_value(tokens, 0, 0)
+    return value if end == len(tokens) else NOT_SIMPLE
+
+
+def _literal_value(tokens: list[str], k: int, depth: int) -> tuple[Any, int]:
+    """The value whose tokens start at ``k`` and the index after them (``NOT_SIMPLE`` when it is none)."""
+    if k >= len(tokens):
+        return NOT_SIMPLE, k
+    token = tokens[k]
+    if token[0] in "'\"":
+        content = token[1:-1]
+        return (content, k + 1) if content.isprintable() else (NOT_SIMPLE, k)
+    if token == "None":
+        return None, k + 1
+    if token not in ("[", "(") or depth >= _LITERAL_DEPTH:
+        return NOT_SIMPLE, k
+    close = "]" if token == "[" else ")"
+    items: list[Any] = []
+    k += 1
+    comma = False  # a comma before the closing bracket: ('a',) is a tuple, ('a') the string
+    if k < len(tokens) and tokens[k] == close:
+        k += 1
+    else:
+        while True:
+            value, k = _literal_value(tokens, k, depth + 1)
+            if value is NOT_SIMPLE or k >= len(tokens):
+                return NOT_SIMPLE, k
+            items.append(value)
+            if tokens[k] == close:
+                k += 1
+                break
+            if tokens[k][0] != ",":
+                return NOT_SIMPLE, k
+            k += 1
+            if k < len(tokens) and tokens[k] == close:
+                comma = True
+                k += 1
+                break
+    if close == "]":
+        return items, k
+    if len(items) == 1 and not comma:
+        return items[0], k  # a value in parentheses
+    return tuple(items), k
 
 
 # ------------------------------------------------------------------ markdown

@@ -480,7 +480,7 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                 continue
             key = f"{where}, {k}, {b}" if batched else f"{where}, {k}"
             if gold is None or gold[0] is not table:
-                gold = (table, _GOLD_JSON.encode(table.as_dicts()))
+                gold = (table, gold_json(table))
             yield {
                 "id": f"{prepared.id_key.of_json(key):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
@@ -491,6 +491,21 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                 "rules": list(info.rule_ids), "source": source, "source_row": int(row),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
             }, info, AnswerState(table, empty)
+
+
+def gold_json(table: AnswerTable) -> str:
+    """``json.dumps(table.as_dicts(), ensure_ascii=False)``, written directly when every column name and value is
+    a string and the names are distinct (always, for a gold table): ``[{"type": "LOC", "span": "Paris"}, …]``."""
+    fields = table.fields
+    if len(set(fields)) != len(fields) or not all(type(f) is str for f in fields):
+        return _GOLD_JSON.encode(table.as_dicts())
+    keys = [_JSON_STR(f) + ": " for f in fields]
+    items = []
+    for row in table.rows:
+        if len(row) != len(keys) or not all(type(v) is str for v in row):
+            return _GOLD_JSON.encode(table.as_dicts())
+        items.append("{" + ", ".join([key + _JSON_STR(v) for key, v in zip(keys, row)]) + "}")
+    return "[" + ", ".join(items) + "]"
 
 
 @dataclass(frozen=True)
