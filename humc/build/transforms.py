@@ -504,7 +504,7 @@ def gold_json(table: AnswerTable) -> str:
     for row in table.rows:
         if len(row) != len(keys) or not all(type(v) is str for v in row):
             return _GOLD_JSON.encode(table.as_dicts())
-        items.append("{" + ", ".join([key + _JSON_STR(v) for key, v in zip(keys, row)]) + "}")
+        items.append("{" + ", ".join([key + _JSON_STR(v) for key, v in zip(keys, row, strict=True)]) + "}")
     return "[" + ", ".join(items) + "]"
 
 
