@@ -259,12 +259,13 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     flat = flat_globals if flat_globals is not None else template.globals
     context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
                                         globals=flat)  # the context keeps only the globals' names
+    append = parts.append
     try:
         for chunk in template.root_render_func(context):
             size += len(chunk)
             if size > MAX_RENDERED_CHARS:
                 break
-            parts.append(chunk)
+            append(chunk)
     except Exception:
         environment.handle_exception()  # re-raised with the template's own line numbers
     if size > MAX_RENDERED_CHARS:

@@ -342,10 +342,17 @@ def _obj(row: Row, keys: list[str], order: list[int]) -> dict[str, str]:
 
 def _row_from_obj(obj: Mapping[str, Any], fields: Row) -> Row:
     by_key = {str(k).lower(): v for k, v in obj.items()}
-    wanted = [f.lower() for f in fields]
-    if sorted(by_key) != sorted(wanted):
+    wanted, expected = _wanted_keys(tuple(fields))
+    if sorted(by_key) != expected:
         raise FormatParseError(f"object has keys {sorted(obj)}, expected {list(fields)}")
-    return tuple(_text(by_key[k]) for k in wanted)
+    return tuple([_text(by_key[k]) for k in wanted])
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted_keys(fields: Row) -> tuple[list[str], list[str]]:
+    """The keys an answer object must have, lower-cased: in column order, and sorted (callers do not change them)."""
+    wanted = [f.lower() for f in fields]
+    return wanted, sorted(wanted)
 
 
 def _text(value: Any) -> str:

@@ -402,18 +402,7 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
-    text = input_text(entry, record)
-    for rendered, info, shown_state in _render_variants(prepared, ctx.decks, record, state):
-        out.templates.add(info.template_name)
-        if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
-            out.problems.append(rendered)
-            continue
-        rendered.update(_text=text, _rules=[r for r in stated if r in rendered["rules"]])
-        problem = empty_problem(entry, info.part.variant, shown_state, rendered["output"], info.part.rules)
-        if problem is None:
-            out.records.append(rendered)
-        else:
-            out.problems.append(problem)
+    _render_variants(prepared, ctx.decks, record, state, input_text(entry, record), stated, out)
     return out
 
 
@@ -452,8 +441,11 @@ def _format_context(column: str | None, source: str | None, record: Mapping[str,
     return formats.FormatContext(labels, column, text if isinstance(text, str) else None)
 
 
-def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, _PartInfo, AnswerState]]:
+def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mapping[str, Any], state: AnswerState,
+                     text: str, stated: list[str], out: Rendered) -> None:
+    """The record's instructions, into ``out``: each (template, format) pair and schema batch is an instruction
+    record, or a problem that drops it (a format that cannot write the answer, an empty answer it cannot say);
+    every template rendered is noted."""
     entry, batched = prepared.entry, prepared.batched
     source, row = record["_source"], record["_row"]
     where = parts_json(source, row)  # the record's parts of its hashes
@@ -463,10 +455,12 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
         rng = random.Random(prepared.rng_key.of_json(f"{where}, {k}"))
         for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
-            part = prepared.draw(f"{where}, {k}, {b}", chosen_template, chosen_variant, decks)
+            key = f"{where}, {k}, {b}"
+            part = prepared.draw(key, chosen_template, chosen_variant, decks)
             if not table.rows:
                 part = prepared.answering_nothing(part)
             info = prepared.info(part)
+            out.templates.add(info.template_name)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
             empty = state.empty if not table.rows and info.promised is not None else None
             instruction = info.render(info.variables(record, shown))
@@ -476,21 +470,28 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
                                         language=entry.language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
-                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), info, AnswerState(table, empty)
+                out.problems.append(Problem("not_expressible", f"{variant.id}: {exc.message}"))
                 continue
-            key = f"{where}, {k}, {b}" if batched else f"{where}, {k}"
             if gold is None or gold[0] is not table:
                 gold = (table, gold_json(table))
-            yield {
-                "id": f"{prepared.id_key.of_json(key):016x}",
+            rule_ids = info.rule_ids
+            rendered = {
+                "id": f"{prepared.id_key.of_json(key if batched else f'{where}, {k}'):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
                 "instruction": instruction, "output": output,
                 "gold": gold[1],
                 "answer_format": variant.id, "template": info.template_name,
                 "labels": list(shown), "guidelines": list(info.guideline_ids),
-                "rules": list(info.rule_ids), "source": source, "source_row": int(row),
+                "rules": list(rule_ids), "source": source, "source_row": int(row),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
-            }, info, AnswerState(table, empty)
+                "_text": text, "_rules": [r for r in stated if r in rule_ids],
+            }
+            problem = None if table.rows or empty is not None else \
+                empty_problem(entry, variant, AnswerState(table, empty), output, part.rules)
+            if problem is None:
+                out.records.append(rendered)
+            else:
+                out.problems.append(problem)
 
 
 def gold_json(table: AnswerTable) -> str:
@@ -701,7 +702,7 @@ class _PartInfo:
         self.rule_ids = tuple(r.id for r in part.rules)
         self.guidelines = tuple(g.text for g in part.guidelines if g.text)
         self.rules = tuple(r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text)
-        self.inputs = entry.task.inputs
+        self.inputs, self.columns = entry.task.inputs, entry.task.columns
         self.format_instruction: str | None = None  # rendered at the first instruction (where an error shows)
         self.definitions: dict[tuple[str, ...], dict[str, str]] = {}
 
@@ -719,15 +720,13 @@ class _PartInfo:
             self.format_instruction = _format_instruction(
                 *_variant_text(variant, entry.language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, self.promised, variant.id)
-        variables.update(
-            labels=list(shown),
-            label_definitions=dict(definitions),
-            guidelines=list(self.guidelines),
-            rules=list(self.rules),
-            columns=list(entry.task.columns),
-            option_labels=option_labels(record),
-            format_instruction=self.format_instruction,
-        )
+        variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
+        variables["label_definitions"] = dict(definitions)
+        variables["guidelines"] = list(self.guidelines)
+        variables["rules"] = list(self.rules)
+        variables["columns"] = list(self.columns)
+        variables["option_labels"] = option_labels(record)
+        variables["format_instruction"] = self.format_instruction
         return variables
 
 
