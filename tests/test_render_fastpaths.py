@@ -46,6 +46,7 @@ from humc.build.transforms import (
     restrict_to_labels,
     rule_problem,
     schema_batches,
+    seeded_random,
     stable_hash,
 )
 from humc.errors import HumcError
@@ -71,6 +72,15 @@ def test_a_hash_prefix_hashes_like_stable_hash_of_all_parts(parts: list[Any], cu
     assert stable_hash(*whole) == expected
     assert HashPrefix(*head)(*tail) == expected
     assert HashPrefix(*head).of_json(parts_json(*tail)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**64 - 1))
+def test_a_seeded_random_is_random_random_of_the_seed(seed: int) -> None:
+    ours, theirs = seeded_random(seed), random.Random(seed)
+    assert type(ours) is random.Random and ours.getstate() == theirs.getstate() and vars(ours) == vars(theirs)
+    assert [ours.random(), ours.randrange(1 << 30), ours.gauss(0, 1)] == \
+        [theirs.random(), theirs.randrange(1 << 30), theirs.gauss(0, 1)]
 
 
 # ------------------------------------------------------------------ templates

@@ -67,6 +67,19 @@ def _part_json(part: Any) -> str:
     return _HASH_JSON.encode(part)  # an element of an array is written as it is at the top level
 
 
+_NEW_RANDOM = random.Random.__new__
+_SEED_RANDOM = random.Random.__mro__[1].seed  # _random.Random.seed: the generator's own seeding
+
+
+def seeded_random(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int ``seed``, in the same state: its Python-level ``__init__`` and ``seed``
+    do nothing else for an int than the generator's own seeding and ``gauss_next = None``."""
+    rng = _NEW_RANDOM(random.Random)
+    _SEED_RANDOM(rng, seed)
+    rng.gauss_next = None
+    return rng
+
+
 class HashPrefix:
     """``stable_hash`` with fixed leading parts: ``HashPrefix(a, b)(c, d) == stable_hash(a, b, c, d)``.
 
@@ -449,10 +462,10 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
     entry, batched = prepared.entry, prepared.batched
     source, row = record["_source"], record["_row"]
     where = parts_json(source, row)  # the record's parts of its hashes
-    combos = random.Random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
+    combos = seeded_random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
     gold: tuple[AnswerTable, str] | None = None  # the last table's JSON: a record's instructions often share it
     for k, (chosen_template, chosen_variant) in enumerate(combos):
-        rng = random.Random(prepared.rng_key.of_json(f"{where}, {k}"))
+        rng = seeded_random(prepared.rng_key.of_json(f"{where}, {k}"))
         for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
             key = f"{where}, {k}, {b}"
@@ -606,8 +619,8 @@ class _Prepared:
         self.order = "random" if schema is None else schema.order
         self.rank = {label: i for i, label in enumerate(ctx.labels or ())}
         self.parts: dict[tuple[Any, ...], Part] = {}
-        self.nothing: dict[int, Part] = {}       # id(part) -> the part saying how to answer nothing
-        self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders (parts are kept in self.parts)
+        self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
+        self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
 
     def restricted(self, table: AnswerTable) -> AnswerTable:
         """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
@@ -674,16 +687,15 @@ class _Prepared:
 
     def answering_nothing(self, part: Part) -> Part:
         """``part.saying_how_to_answer_nothing`` for an empty table."""
-        said = self.nothing.get(id(part))
-        if said is None:
-            said = part.saying_how_to_answer_nothing(self.entry, AnswerTable(self.entry.task.columns))
-            self.parts[("nothing", id(part))] = said  # kept alive with the part it stands for
-            self.nothing[id(part)] = said
-        return said
+        hit = self.nothing.get(id(part))
+        if hit is None or hit[0] is not part:
+            hit = self.nothing[id(part)] = (part, part.saying_how_to_answer_nothing(self.entry,
+                                                                                   AnswerTable(self.entry.task.columns)))
+        return hit[1]
 
     def info(self, part: Part) -> _PartInfo:
         info = self.infos.get(id(part))
-        if info is None:
+        if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
             info = self.infos[id(part)] = _PartInfo(self.entry, part)
         return info
 
@@ -712,7 +724,7 @@ class _PartInfo:
         variables: dict[str, Any] = {name: record.get(name) for name in self.inputs}
         definitions = self.definitions.get(shown)
         if definitions is None:
-            if len(self.definitions) > 4096:
+            if len(self.definitions) >= 1024:
                 self.definitions.clear()
             definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.language)
         if self.format_instruction is None:
@@ -736,11 +748,11 @@ _PREPARED: dict[tuple[int, tuple[str, ...] | None, str], tuple[TaskEntry, _Prepa
 def _prepared(ctx: RenderContext) -> _Prepared:
     """The context's ``_Prepared``, made once per (entry, label set, recipe name) a process renders (the entry is
     kept with it, so its id is not reused while it is remembered)."""
-    key = (id(ctx.entry), ctx.labels, ctx.recipe)
+    key = (id(ctx.entry), None if ctx.labels is None else tuple(ctx.labels), ctx.recipe)
     hit = _PREPARED.get(key)
     if hit is not None and hit[0] is ctx.entry:
         return hit[1]
-    if len(_PREPARED) >= 64:
+    if len(_PREPARED) >= 16:
         _PREPARED.clear()
     prepared = _Prepared(ctx)
     _PREPARED[key] = (ctx.entry, prepared)
@@ -987,7 +999,7 @@ def _checker(entry: TaskEntry) -> _Checker:
     """The entry's ``_Checker`` (it keeps the entry, so its id is not reused while remembered)."""
     checker = _CHECKERS.get(id(entry))
     if checker is None or checker.entry is not entry:
-        if len(_CHECKERS) >= 64:
+        if len(_CHECKERS) >= 16:
             _CHECKERS.clear()
         checker = _CHECKERS[id(entry)] = _Checker(entry)
     return checker
