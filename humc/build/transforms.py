@@ -142,16 +142,16 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
         row = _row_of(item, task.columns, record)
         if any(row):  # a row of empty strings is no answer
             rows.append(row)
-    return AnswerTable.of(task.columns, rows, "many")
+    return AnswerTable(tuple(task.columns), tuple(rows), "many")  # rows of str already: ``AnswerTable.of``'s table
 
 
 def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, ...]:
-    if isinstance(item, Mapping):
+    if type(item) is dict or isinstance(item, Mapping):
         missing = [c for c in columns if c not in item]
         if missing:
             raise RecordError(f"gold item {_short(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
-        return tuple("" if item[c] is None else str(item[c]).strip() for c in columns)
+        return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
     if len(columns) == 1 and isinstance(item, (str, int, float)):
         return (str(item).strip(),)
     raise RecordError(f"gold item {_short(item)} does not fit the answer columns {', '.join(columns)}",
