@@ -26,6 +26,10 @@ tags, a span that is not in the text) raises ``NotExpressible``: the build skips
 
 Modifiers (later pipeline stages, e.g. ``json | shuffle_keys(seed=3)``) set one render
 setting each; a variant file may set the same settings under ``options:``.
+
+Checking a build parses every output back, so parsing is on the hot path: the tuples format reads the literals
+it writes (``repr`` of plain strings) without compiling them (``simple_literal``; anything else goes to
+``ast.literal_eval``), and only ``shuffle_keys`` seeds a random generator.
 """
 
 from __future__ import annotations

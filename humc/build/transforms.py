@@ -12,10 +12,19 @@ a gold span that does not occur in the input the task says it is copied from, a
 multiple-choice answer that is not one of the options, an empty answer the format cannot
 express, a failed round trip) is not rendered but reported as a ``problems.Problem`` with a
 stable reason; the chunk functions count them.
+
+Speed (issue #14) without changing a value: what every record of an entry shares is worked out once
+(``_Prepared``: the seeded hashes' constant leading parts as copied blake2b states, the (template, format)
+pairs, the label set; ``_PartInfo``: per part shown, its compiled template, format sentence, rule and
+guideline texts, label definitions per schema), and the check reads a record's gold once and remembers the
+last rule check (``_Checker``: a record's instructions follow one another). These memos are keyed by object
+identity and keep the objects they name; tests/test_render_fastpaths.py states each shortcut against the
+definition it replaces.
 """
 
 from __future__ import annotations
 
+import _random
 import functools
 import hashlib
 import json
@@ -68,7 +77,7 @@ def _part_json(part: Any) -> str:
 
 
 _NEW_RANDOM = random.Random.__new__
-_SEED_RANDOM = random.Random.__mro__[1].seed  # _random.Random.seed: the generator's own seeding
+_SEED_RANDOM = _random.Random.seed  # the generator's own seeding (random.Random's base class)
 
 
 def seeded_random(seed: int) -> random.Random:
@@ -76,7 +85,7 @@ def seeded_random(seed: int) -> random.Random:
     do nothing else for an int than the generator's own seeding and ``gauss_next = None``."""
     rng = _NEW_RANDOM(random.Random)
     _SEED_RANDOM(rng, seed)
-    rng.gauss_next = None
+    vars(rng)["gauss_next"] = None
     return rng
 
 
