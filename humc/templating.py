@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import types
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -328,20 +330,122 @@ class TemplateRenderer:
     """``render_template`` for one template rendered many times (an instruction template, record after record):
     ``TemplateRenderer(text, where, origin)(variables) == render_template(text, variables, where, origin)``, the
     same text or the same error. The template is compiled at the first call (a syntax error is raised where
-    ``render_template`` raises it) and kept, so later calls go straight to the sandboxed render."""
+    ``render_template`` raises it) and kept, so later calls go straight to the sandboxed render.
 
-    def __init__(self, text: str, where: str, origin: Span | None = None) -> None:
-        self.text, self.where, self.origin = text, where, origin
+    ``holes`` (the record's own variables, e.g. ``text``) and ``key`` let a call reuse an earlier render: when the
+    template only ever reads a hole to write it out as it is (``{{ text }}`` in the template's body, or in the body
+    of an ``if`` or ``for`` there — never in an expression, a filter, a test, a set block or a macro),
+    nothing the template does depends on the hole's value, so its text is the text rendered with a marker in the
+    hole, the marker replaced by the value. ``key`` must name every other variable's value (the caller's promise);
+    the text around the holes is rendered once per key, in the sandbox, and reused. A text over the size limit, a
+    failing render or a hole value that is not a string goes the ordinary way (the same text or the same error)."""
+
+    def __init__(self, text: str, where: str, origin: Span | None = None, holes: Sequence[str] = ()) -> None:
+        self.text, self.where, self.origin, self.holes = text, where, origin, tuple(holes)
         self.template: jinja2.Template | None = None
         self.globals: dict[str, Any] = {}  # the template's globals, flattened once (nothing changes them)
+        self.fillable: tuple[str, ...] | None = None  # the holes, when the template only writes them out
+        self.pieces: dict[Any, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # key -> (texts, holes between)
 
-    def __call__(self, variables: Mapping[str, Any]) -> str:
+    def __call__(self, variables: Mapping[str, Any], key: Any = None) -> str:
         template = self.template
         if template is None:
-            try:
-                template = _compiled(self.text, "text")
-            except jinja2.TemplateSyntaxError as exc:
-                raise _located(RecipeError, self.where, f"template syntax error: {exc.message}", self.origin,
-                               exc.lineno or 1, "E2011") from None
-            self.template, self.globals = template, dict(template.globals)
+            template = self._compile()
+        if key is not None and self.fillable:
+            filled = self._filled(template, variables, key)
+            if filled is not None:
+                return filled
         return _render_compiled(template, variables, self.where, self.origin, self.globals).strip()
+
+    def _compile(self) -> jinja2.Template:
+        try:
+            template = _compiled(self.text, "text")
+        except jinja2.TemplateSyntaxError as exc:
+            raise _located(RecipeError, self.where, f"template syntax error: {exc.message}", self.origin,
+                           exc.lineno or 1, "E2011") from None
+        self.template, self.globals = template, dict(template.globals)
+        ast = environment().parse(self.text)
+        self.fillable = self.holes if self.holes and only_written_out(ast, self.holes) and not _draws(ast) else ()
+        return template
+
+    def _filled(self, template: jinja2.Template, variables: Mapping[str, Any], key: Any) -> str | None:
+        """The text from the pieces rendered for ``key`` with the holes filled in, or None (render it instead)."""
+        holes = self.fillable or ()
+        values = {}
+        for name in holes:
+            value = variables.get(name)
+            if type(value) is not str:
+                return None
+            values[name] = value
+        try:
+            known = key in self.pieces
+        except TypeError:  # an unhashable key: no reuse
+            return None
+        if known:
+            pieces = self.pieces[key]
+        else:
+            pieces = self._pieces(template, variables, holes)
+            if len(self.pieces) >= 1024:
+                self.pieces.clear()
+            self.pieces[key] = pieces
+        if pieces is None:
+            return None
+        texts, between = pieces
+        parts = [texts[0]]
+        for name, after in zip(between, texts[1:], strict=True):
+            parts += (values[name], after)
+        text = "".join(parts)
+        return text.strip() if len(text) <= MAX_RENDERED_CHARS else None
+
+    def _pieces(self, template: jinja2.Template, variables: Mapping[str, Any],
+                holes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The template rendered with a marker in each hole, cut at the markers: (texts, the hole between each
+        two), or None when that render fails (the ordinary render then raises the error) or a marker shows up
+        where it was not put."""
+        markers = {name: f"\x00hole{uuid.uuid4().hex}\x00" for name in holes}
+        try:
+            text = _bounded(template, {**variables, **markers}, self.globals)
+        except Exception:
+            return None
+        cut = re.split("(" + "|".join(re.escape(m) for m in markers.values()) + ")", text)
+        names = {marker: name for name, marker in markers.items()}
+        texts, between = tuple(cut[0::2]), tuple(names[m] for m in cut[1::2])
+        if any("\x00hole" in t for t in texts):
+            return None
+        return texts, between
+
+
+_PASS_THROUGH = (jinja2.nodes.Template, jinja2.nodes.Output, jinja2.nodes.If, jinja2.nodes.For)
+
+
+def _draws(ast: jinja2.nodes.Template) -> bool:
+    """Whether the template draws random text (``lipsum``, the ``random`` filter): each render differs."""
+    return any(isinstance(node, jinja2.nodes.Name) and node.name == "lipsum"
+               or isinstance(node, jinja2.nodes.Filter) and node.name == "random"
+               for node in ast.find_all((jinja2.nodes.Name, jinja2.nodes.Filter)))
+
+
+def only_written_out(ast: jinja2.nodes.Template, names: Sequence[str]) -> bool:
+    """Whether the template reads each of ``names`` only to write it out as it is (``{{ name }}``), in its body or
+    in the body of an ``if``/``for`` there: then nothing it does depends on their values."""
+    wanted = set(names)
+
+    def visit(node: jinja2.nodes.Node, plain: bool) -> bool:
+        # plain: every ancestor passes the output straight through (Template, If, For bodies, Output)
+        for field, value in node.iter_fields():
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if not isinstance(child, jinja2.nodes.Node):
+                    continue
+                if isinstance(child, jinja2.nodes.Name) and child.name in wanted:
+                    # a load anywhere else could act on the value; a store (a loop variable or `set` of the same
+                    # name) binds a value computed without reading the hole, which both renders write alike
+                    if child.ctx == "load" and not (plain and isinstance(node, jinja2.nodes.Output)):
+                        return False
+                    continue
+                in_body = field in ("body", "else_", "elif_", "nodes")
+                if not visit(child, plain and in_body and isinstance(child, _PASS_THROUGH)):
+                    return False
+        return True
+
+    return visit(ast, True)

@@ -51,7 +51,7 @@ from humc.build.transforms import (
 )
 from humc.errors import HumcError
 from humc.ir import TaskEntry
-from humc.templating import TemplateRenderer, _Context, environment, render_template
+from humc.templating import MAX_RENDERED_CHARS, TemplateRenderer, _Context, environment, render_template
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
@@ -114,6 +114,52 @@ def test_a_template_renderer_renders_or_fails_like_render_template(text: str) ->
     expected = _outcome(lambda: render_template(text, VARIABLES, "ner/x", origin))
     assert _outcome(lambda: renderer(VARIABLES)) == expected
     assert _outcome(lambda: renderer(VARIABLES)) == expected  # compiled once, the same again
+
+
+HOLE_TEMPLATES = [
+    *TEMPLATES[:4],  # the stdlib NER templates
+    "{{ text }}", "  {{ text }}  x", "{% if labels %}{{ text }}{% else %}-{% endif %}",
+    "{% for l in labels %}{{ text }}|{{ l }}{% endfor %}{{ text }}",
+    "{% for label, text in label_definitions.items() %}{{ text }}{% endfor %}{{ text }}",
+    "{% set text = 'x' %}{{ text }}", "{{ text | upper }}", "{{ text ~ '!' }}", "{% if text %}{{ text }}{% endif %}",
+    "{% set y %}{{ text }}{% endset %}{{ y | upper }}", "{% macro m() %}{{ text }}{% endmacro %}{{ m() }}",
+    "{% filter upper %}{{ text }}{% endfilter %}", "{{ nope }}{{ text }}", "{{ 'x' * 3 }}{{ text }}", "no hole",
+    "{% for l in labels %}{{ l }}{% else %}{{ text }}{% endfor %}", "{{ text.upper() }}", "{{ labels }}{{ text }}",
+]
+HOLE_VALUES = st.text(max_size=12) | st.sampled_from(["  padded  ", "\x00hole", "{{ text }}", "\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(HOLE_TEMPLATES), st.lists(HOLE_VALUES, min_size=1, max_size=4),
+       st.lists(st.sampled_from(["PER", "LOC", "ORG"]), max_size=3, unique=True))
+def test_a_renderer_filling_holes_renders_or_fails_like_render_template(text: str, values: list[str],
+                                                                        labels: list[str]) -> None:
+    renderer = TemplateRenderer(text, "ner/x", None, holes=("text",))
+    for value in values:  # the pieces of one key are reused for the later values
+        variables = {**VARIABLES, "text": value, "labels": labels}
+        expected = _outcome(lambda v=variables: render_template(text, v, "ner/x", None))
+        assert _outcome(lambda v=variables: renderer(v, (tuple(labels),))) == expected
+
+
+@pytest.mark.parametrize(("text", "fillable"), [
+    ("Text: {{ text }}", True), ("{% for label, text in label_definitions.items() %}{{ text }}{% endfor %}", True),
+    ("{% if labels %}{% for l in labels %}{{ text }}{% endfor %}{% endif %}", True), ("{{ text | upper }}", False),
+    ("{% if text %}x{% endif %}", False), ("{% set y %}{{ text }}{% endset %}", False), ("{{ text ~ 'x' }}", False),
+    ("{% for t in text %}{{ t }}{% endfor %}", False), ("{{ lipsum(1) }}{{ text }}", False),
+    ("{{ labels | random }}{{ text }}", False), ("{% macro m() %}{{ text }}{% endmacro %}", False)])
+def test_only_templates_that_write_the_hole_out_as_it_is_reuse_their_pieces(text: str, fillable: bool) -> None:
+    renderer = TemplateRenderer(text, "t", None, holes=("text",))
+    renderer({**VARIABLES, "text": "abc"}, ("k",))
+    assert bool(renderer.fillable) == fillable and bool(renderer.pieces) == fillable
+
+
+def test_a_filled_text_over_the_limit_fails_as_the_render_fails() -> None:
+    big = "x" * (MAX_RENDERED_CHARS // 2 + 1)
+    text = "{{ text }}{{ text }}"
+    renderer = TemplateRenderer(text, "t", None, holes=("text",))
+    assert renderer({"text": "small"}, ("k",)) == "smallsmall"
+    expected = _outcome(lambda: render_template(text, {"text": big}, "t"))
+    assert expected[0] == "error" and _outcome(lambda: renderer({"text": big}, ("k",))) == expected
 
 
 def test_context_calls_of_builtins_are_jinjas_calls() -> None:

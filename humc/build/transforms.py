@@ -485,7 +485,8 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             out.templates.add(info.template_name)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
             empty = state.empty if not table.rows and info.promised is not None else None
-            instruction = info.render(info.variables(record, shown))
+            variables = info.variables(record, shown)
+            instruction = info.render(variables, (shown, tuple(variables["option_labels"])))
             context = _format_context(prepared.label_column, prepared.span_source, record, shown)
             variant = part.variant
             try:
@@ -717,7 +718,8 @@ class _PartInfo:
         self.entry, self.part = entry, part
         template, lang = part.template, entry.language
         self.template_name = f"{template.task}/{template.id}"
-        self.render = TemplateRenderer(template.text, self.template_name, template.origin)
+        # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
+        self.render = TemplateRenderer(template.text, self.template_name, template.origin, holes=entry.task.inputs)
         self.promised = declared_empty(part.rules)
         self.guideline_ids = tuple(g.id for g in part.guidelines)
         self.rule_ids = tuple(r.id for r in part.rules)
