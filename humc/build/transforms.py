@@ -472,7 +472,6 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
     source, row = record["_source"], record["_row"]
     where = parts_json(source, row)  # the record's parts of its hashes
     combos = seeded_random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
-    gold: tuple[AnswerTable, str] | None = None  # the last table's JSON: a record's instructions often share it
     for k, (chosen_template, chosen_variant) in enumerate(combos):
         rng = seeded_random(prepared.rng_key.of_json(f"{where}, {k}"))
         for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
@@ -482,7 +481,8 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             if not table.rows:
                 part = prepared.answering_nothing(part)
             info = prepared.info(part)
-            out.templates.add(info.template_name)
+            template = part.template
+            out.templates.add(f"{template.task}/{template.id}")  # a string of its own, as before (stored bytes)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
             empty = state.empty if not table.rows and info.promised is not None else None
             variables = info.variables(record, shown)
@@ -495,15 +495,13 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
                 out.problems.append(Problem("not_expressible", f"{variant.id}: {exc.message}"))
                 continue
-            if gold is None or gold[0] is not table:
-                gold = (table, gold_json(table))
             rule_ids = info.rule_ids
             rendered = {
                 "id": f"{prepared.id_key.of_json(key if batched else f'{where}, {k}'):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
                 "instruction": instruction, "output": output,
-                "gold": gold[1],
-                "answer_format": variant.id, "template": info.template_name,
+                "gold": gold_json(table),  # each record its own strings, as before: the stored chunks keep their bytes
+                "answer_format": variant.id, "template": f"{template.task}/{template.id}",
                 "labels": list(shown), "guidelines": list(info.guideline_ids),
                 "rules": list(rule_ids), "source": source, "source_row": int(row),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
