@@ -521,3 +521,13 @@ def test_the_check_remembering_a_records_gold_and_rule_check_finds_the_same_prob
         other = {**record, "output": "?", "labels": [], "answer_format": "?", "id": "x"}
         assert _checker(entry).rule_problem(other, [list(d.values()) for d in json.loads(other["gold"])]) == \
             rule_problem(entry, record)
+
+
+def test_instruction_records_keep_strings_of_their_own(entries: list[TaskEntry]) -> None:
+    """The stored chunks are pickles: a string shared by two records would be written once and change their bytes."""
+    ctx = RenderContext(entries[0], {}, LABELS, "fast")
+    records = [r for row in range(4) for r in render_checked(ctx, {"_source": "s", "_row": row, "text": "Ada and Bo",
+                                                                  "entities": [{"type": "PER", "span": "Ada"}]}).records]
+    assert len(records) >= 4
+    for key in ("gold", "template"):
+        assert len({id(r[key]) for r in records}) == len(records)
