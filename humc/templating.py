@@ -19,6 +19,9 @@ Decisions a reader would otherwise undo:
 - **Strict.** ``StrictUndefined`` turns a misspelt variable into an error instead of empty text.
 - **Two flavours, same options as before.** ``text`` (instructions, prompts, variant sentences: ``trim_blocks`` and
   ``lstrip_blocks``, the result is stripped) and ``document`` (the card: whitespace kept as written).
+- **Fast where it is the same.** ``TemplateRenderer`` is ``render_template`` for a template rendered record after
+  record (compiled once, its globals flattened once); the context class calls builtins (``dict.items``) without
+  Jinja2's look-ups for ``pass_context`` markers a builtin cannot have. The sandbox's checks run as before.
 - **Located.** Errors point at ``origin`` (where line 1 of the template text is: a ``.j2`` file, or a YAML scalar in
   a recipe or lockfile) shifted by the template line Jinja2 reports.
 """
@@ -27,6 +30,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import types
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -48,7 +54,7 @@ MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
 
 __all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "TEMPLATE_VARIABLES", "TemplateProblem", "environment",
-           "render", "render_template", "syntax_problem", "template_problem", "template_span",
+           "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
            "template_variables"]
 
 TEMPLATE_VARIABLES = ("labels", "label_definitions", "guidelines", "rules", "columns", "option_labels",
@@ -74,9 +80,34 @@ class TemplateLimitError(jinja2.TemplateRuntimeError):
     """A template went over one of the limits above (raised while rendering)."""
 
 
+_BUILTIN_CALLABLES = frozenset({types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
+                                types.MethodDescriptorType, types.ClassMethodDescriptorType})
+_BUILTIN_TYPES = frozenset({dict, list, tuple, set, frozenset, str, int, float, bool})
+
+
+class _Context(jinja2.runtime.Context):
+    """Jinja2's context, with one shortcut: ``call`` of a builtin (``dict.items``, ``dict(…)``) skips the look-ups
+    for ``pass_context``/``pass_environment`` markers (two failing attribute look-ups, i.e. two exceptions, per
+    call): a builtin cannot carry them, so Jinja2 would find none and make the same call. The sandbox's own
+    check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``."""
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja2's own signature)
+        kind = type(__obj)
+        if kind in _BUILTIN_CALLABLES or (kind is type and __obj in _BUILTIN_TYPES):
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
+            try:
+                return __obj(*args, **kwargs)
+            except StopIteration:
+                return __self.environment.undefined("value was undefined because a callable raised a"
+                                                    " StopIteration exception")
+        return super().call(__obj, *args, **kwargs)
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     # intercepted: checked before they run (and never constant-folded at compile time)
     intercepted_binops = frozenset({"*", "**"})
+    context_class = _Context
 
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
         if op == "*":
@@ -98,6 +129,9 @@ def _check_power(base: Any, exp: Any) -> None:
         raise TemplateLimitError(f"{base} ** {exp} is a number of more than {MAX_POWER_BITS} bits")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 @functools.lru_cache(maxsize=2)
 def environment(flavour: str = "text") -> jinja2.Environment:
     """The shared sandboxed environment: ``text`` (instructions, prompts, format sentences) or ``document`` (card)."""
@@ -108,7 +142,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
                        lstrip_blocks=True, autoescape=False)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env
 
 
@@ -219,20 +253,26 @@ def _template_line(tb: TracebackType | None) -> int:
     return line
 
 
-def _bounded(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globals: dict[str, Any] | None = None) -> str:
     """``template.render``, stopping as soon as the text grows past ``MAX_RENDERED_CHARS`` (the render loop of
-    Jinja's ``Template.generate``, without its extra generator per chunk)."""
+    Jinja's ``Template.generate``, without its extra generator per chunk). The context is Jinja's own
+    ``new_context`` (the template's globals overlaid with the variables, not shared), built in one step;
+    ``flat_globals`` is ``dict(template.globals)`` when the caller keeps one (the globals are a ChainMap)."""
     parts: list[str] = []
     size = 0
-    context = template.new_context(dict(variables))
+    environment = template.environment
+    flat = flat_globals if flat_globals is not None else template.globals
+    context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
+                                        globals=flat)  # the context keeps only the globals' names
+    append = parts.append
     try:
         for chunk in template.root_render_func(context):
             size += len(chunk)
             if size > MAX_RENDERED_CHARS:
                 break
-            parts.append(chunk)
+            append(chunk)
     except Exception:
-        template.environment.handle_exception()  # re-raised with the template's own line numbers
+        environment.handle_exception()  # re-raised with the template's own line numbers
     if size > MAX_RENDERED_CHARS:
         raise TemplateLimitError(f"the rendered text is longer than {MAX_RENDERED_CHARS} characters")
     return "".join(parts)
@@ -249,8 +289,14 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
     except jinja2.TemplateSyntaxError as exc:
         raise _located(RecipeError, where, f"template syntax error: {exc.message}", origin, exc.lineno or 1,
                        "E2011") from None
+    return _render_compiled(template, variables, where, origin)
+
+
+def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], where: str, origin: Span | None,
+                     flat_globals: dict[str, Any] | None = None) -> str:
+    """``_bounded``, its failures turned into located ``HumcError``s (see ``render``)."""
     try:
-        return _bounded(template, variables)
+        return _bounded(template, variables, flat_globals)
     except SecurityError as exc:
         raise _located(RecipeError, where, f"unsafe: {exc}", origin, _template_line(exc.__traceback__), "E2012",
                        hint=ALLOWED) from None
@@ -279,3 +325,127 @@ def render_template(text: str, variables: Mapping[str, Any], where: str, origin:
     """An instruction, prompt or format sentence: rendered in the ``text`` flavour, stripped."""
     return render(text, variables, where, origin).strip()
 
+
+class TemplateRenderer:
+    """``render_template`` for one template rendered many times (an instruction template, record after record):
+    ``TemplateRenderer(text, where, origin)(variables) == render_template(text, variables, where, origin)``, the
+    same text or the same error. The template is compiled at the first call (a syntax error is raised where
+    ``render_template`` raises it) and kept, so later calls go straight to the sandboxed render.
+
+    ``holes`` (the record's own variables, e.g. ``text``) and ``key`` let a call reuse an earlier render: when the
+    template only ever reads a hole to write it out as it is (``{{ text }}`` in the template's body, or in the body
+    of an ``if`` or ``for`` there — never in an expression, a filter, a test, a set block or a macro),
+    nothing the template does depends on the hole's value, so its text is the text rendered with a marker in the
+    hole, the marker replaced by the value. ``key`` must name every other variable's value (the caller's promise);
+    the text around the holes is rendered once per key, in the sandbox, and reused. A text over the size limit, a
+    failing render or a hole value that is not a string goes the ordinary way (the same text or the same error)."""
+
+    def __init__(self, text: str, where: str, origin: Span | None = None, holes: Sequence[str] = ()) -> None:
+        self.text, self.where, self.origin, self.holes = text, where, origin, tuple(holes)
+        self.template: jinja2.Template | None = None
+        self.globals: dict[str, Any] = {}  # the template's globals, flattened once (nothing changes them)
+        self.fillable: tuple[str, ...] | None = None  # the holes, when the template only writes them out
+        self.pieces: dict[Any, tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # key -> (texts, holes between)
+
+    def __call__(self, variables: Mapping[str, Any], key: Any = None) -> str:
+        template = self.template
+        if template is None:
+            template = self._compile()
+        if key is not None and self.fillable:
+            filled = self._filled(template, variables, key)
+            if filled is not None:
+                return filled
+        return _render_compiled(template, variables, self.where, self.origin, self.globals).strip()
+
+    def _compile(self) -> jinja2.Template:
+        try:
+            template = _compiled(self.text, "text")
+        except jinja2.TemplateSyntaxError as exc:
+            raise _located(RecipeError, self.where, f"template syntax error: {exc.message}", self.origin,
+                           exc.lineno or 1, "E2011") from None
+        self.template, self.globals = template, dict(template.globals)
+        ast = environment().parse(self.text)
+        self.fillable = self.holes if self.holes and only_written_out(ast, self.holes) and not _draws(ast) else ()
+        return template
+
+    def _filled(self, template: jinja2.Template, variables: Mapping[str, Any], key: Any) -> str | None:
+        """The text from the pieces rendered for ``key`` with the holes filled in, or None (render it instead)."""
+        holes = self.fillable or ()
+        values = {}
+        for name in holes:
+            value = variables.get(name)
+            if type(value) is not str:
+                return None
+            values[name] = value
+        try:
+            known = key in self.pieces
+        except TypeError:  # an unhashable key: no reuse
+            return None
+        if known:
+            pieces = self.pieces[key]
+        else:
+            pieces = self._pieces(template, variables, holes)
+            if len(self.pieces) >= 1024:
+                self.pieces.clear()
+            self.pieces[key] = pieces
+        if pieces is None:
+            return None
+        texts, between = pieces
+        parts = [texts[0]]
+        for name, after in zip(between, texts[1:], strict=True):
+            parts += (values[name], after)
+        text = "".join(parts)
+        return text.strip() if len(text) <= MAX_RENDERED_CHARS else None
+
+    def _pieces(self, template: jinja2.Template, variables: Mapping[str, Any],
+                holes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """The template rendered with a marker in each hole, cut at the markers: (texts, the hole between each
+        two), or None when that render fails (the ordinary render then raises the error) or a marker shows up
+        where it was not put."""
+        markers = {name: f"\x00hole{uuid.uuid4().hex}\x00" for name in holes}
+        try:
+            text = _bounded(template, {**variables, **markers}, self.globals)
+        except Exception:
+            return None
+        cut = re.split("(" + "|".join(re.escape(m) for m in markers.values()) + ")", text)
+        names = {marker: name for name, marker in markers.items()}
+        texts, between = tuple(cut[0::2]), tuple(names[m] for m in cut[1::2])
+        if any("\x00hole" in t for t in texts):
+            return None
+        return texts, between
+
+
+_PASS_THROUGH = (jinja2.nodes.Template, jinja2.nodes.Output, jinja2.nodes.If, jinja2.nodes.For)
+
+
+def _draws(ast: jinja2.nodes.Template) -> bool:
+    """Whether the template draws random text (``lipsum``, the ``random`` filter): each render differs."""
+    return any(isinstance(node, jinja2.nodes.Name) and node.name == "lipsum"
+               or isinstance(node, jinja2.nodes.Filter) and node.name == "random"
+               for node in ast.find_all((jinja2.nodes.Name, jinja2.nodes.Filter)))
+
+
+def only_written_out(ast: jinja2.nodes.Template, names: Sequence[str]) -> bool:
+    """Whether the template reads each of ``names`` only to write it out as it is (``{{ name }}``), in its body or
+    in the body of an ``if``/``for`` there: then nothing it does depends on their values."""
+    wanted = set(names)
+
+    def visit(node: jinja2.nodes.Node, plain: bool) -> bool:
+        # plain: every ancestor passes the output straight through (Template, If, For bodies, Output)
+        for field, value in node.iter_fields():
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if not isinstance(child, jinja2.nodes.Node):
+                    continue
+                if isinstance(child, jinja2.nodes.Name) and child.name in wanted:
+                    # a load anywhere else could act on the value; a store (a loop variable or `set` of the same
+                    # name) binds a value computed without reading the hole, which both renders write alike
+                    if child.ctx == "load" and not (plain and isinstance(node, jinja2.nodes.Output)):
+                        return False
+                    continue
+                in_body = field in ("body", "else_", "elif_", "nodes")
+                if not visit(child, plain and in_body and isinstance(child, _PASS_THROUGH)):
+                    return False
+        return True
+
+    return visit(ast, True)

@@ -26,11 +26,16 @@ tags, a span that is not in the text) raises ``NotExpressible``: the build skips
 
 Modifiers (later pipeline stages, e.g. ``json | shuffle_keys(seed=3)``) set one render
 setting each; a variant file may set the same settings under ``options:``.
+
+Checking a build parses every output back, so parsing is on the hot path: the tuples format reads the literals
+it writes (``repr`` of plain strings) without compiling them (``simple_literal``; anything else goes to
+``ast.literal_eval``), and only ``shuffle_keys`` seeds a random generator.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import random
 import re
@@ -44,6 +49,7 @@ from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError
 
 Row = tuple[str, ...]
+_JSON_STR = json.encoder.encode_basestring  # how json.dumps(..., ensure_ascii=False) writes a str
 
 
 class NotExpressible(FormatParseError):
@@ -210,8 +216,23 @@ def render(spec: FormatSpec, table: AnswerTable, empty: str | None = None, seed:
     if not table.rows and (empty is not None or own_empty is not None):
         return empty if empty is not None else own_empty or ""
     s = {**settings(spec), "language": language, **_context_settings(context, table.fields)}
-    rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed)
+    # only shuffle_keys draws from the rng (``_key_order``): without it no generator is seeded
+    rng = random.Random(s.get("shuffle_keys", 0) * 1_000_003 + seed) if "shuffle_keys" in s else _NO_DRAWS
     return codec.render(table, s, rng)
+
+
+class _NoDraws(random.Random):
+    """The rng a codec gets when its spec does not shuffle keys: drawing from it is a bug (an output that
+    would depend on a seed no setting asked for), so it raises instead of drawing."""
+
+    def random(self) -> float:
+        raise AssertionError("a format drew a random number without shuffle_keys")
+
+    def getrandbits(self, k: int, /) -> int:
+        raise AssertionError("a format drew a random number without shuffle_keys")
+
+
+_NO_DRAWS = _NoDraws(0)
 
 
 def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
@@ -223,13 +244,19 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     fields = tuple(fields)
     stripped = _unfence(text) if unfence else text.strip()
     codec = CODECS[spec.codec]
-    if stripped == (empty and empty.strip()) or stripped in {codec.empty(cardinality, lang) for lang in PHRASINGS}:
+    if stripped == (empty and empty.strip()) or stripped in _own_empties(spec.codec, cardinality):
         return AnswerTable(fields, (), as_cardinality(cardinality))
     s = {**settings(spec), **_context_settings(context, fields)}
     rows = codec.parse(stripped, tuple(_cased(fields, s)), cardinality, s)
     if cardinality == "one" and len(rows) > 1:
         raise FormatParseError(f"expected one answer, found {len(rows)}")
     return AnswerTable(fields, tuple(rows), as_cardinality(cardinality))
+
+
+@functools.lru_cache(maxsize=64)
+def _own_empties(codec: str, cardinality: str) -> frozenset[str | None]:
+    """The codec's own renderings of an empty answer, in every language it is phrased in."""
+    return frozenset(CODECS[codec].empty(cardinality, lang) for lang in PHRASINGS)
 
 
 def canonical(spec: FormatSpec, table: AnswerTable, context: FormatContext = NO_CONTEXT) -> AnswerTable:
@@ -295,6 +322,8 @@ def _unfence(text: str) -> str:
 
 def _cased(fields: Sequence[str], s: Mapping[str, Any]) -> list[str]:
     """Column names as written: renamed by `keys`, then cased by `key_case`."""
+    if not s.get("key_case") and not s.get("keys"):
+        return [str(f) for f in fields]  # neither renamed nor cased (the usual variant)
     case = KEY_CASES.get(s.get("key_case") or "")
     renamed = [str((s.get("keys") or {}).get(f, f)) for f in fields]
     return [case(f) if case else f for f in renamed]
@@ -317,10 +346,17 @@ def _obj(row: Row, keys: list[str], order: list[int]) -> dict[str, str]:
 
 def _row_from_obj(obj: Mapping[str, Any], fields: Row) -> Row:
     by_key = {str(k).lower(): v for k, v in obj.items()}
-    wanted = [f.lower() for f in fields]
-    if sorted(by_key) != sorted(wanted):
+    wanted, expected = _wanted_keys(tuple(fields))
+    if sorted(by_key) != expected:
         raise FormatParseError(f"object has keys {sorted(obj)}, expected {list(fields)}")
-    return tuple(_text(by_key[k]) for k in wanted)
+    return tuple([_text(by_key[k]) for k in wanted])
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted_keys(fields: Row) -> tuple[list[str], list[str]]:
+    """The keys an answer object must have, lower-cased: in column order, and sorted (callers do not change them)."""
+    wanted = [f.lower() for f in fields]
+    return wanted, sorted(wanted)
 
 
 def _text(value: Any) -> str:
@@ -354,9 +390,14 @@ def _rows_from_data(data: Any, fields: Row, cardinality: str) -> list[Row]:
 
 def _dump(value: Any, s: Mapping[str, Any], one_line: bool = False) -> str:
     compact = s.get("compact", False)
-    return json.dumps(value, ensure_ascii=s.get("ensure_ascii", False),
-                      indent=None if one_line or compact else s.get("indent"),
-                      separators=(",", ":") if compact else None)
+    return _encoder(bool(s.get("ensure_ascii", False)), None if one_line or compact else s.get("indent"),
+                    bool(compact)).encode(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _encoder(ensure_ascii: bool, indent: int | None, compact: bool) -> json.JSONEncoder:
+    """The encoder ``json.dumps(value, ensure_ascii=…, indent=…, separators=…)`` builds, built once per setting."""
+    return json.JSONEncoder(ensure_ascii=ensure_ascii, indent=indent, separators=(",", ":") if compact else None)
 
 
 def _plain_value(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> Any:
@@ -411,11 +452,78 @@ def _render_tuples(table: AnswerTable, s: dict[str, Any], rng: random.Random) ->
 
 
 def _parse_tuples(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
-    try:
-        data = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise FormatParseError(f"not a Python literal: {exc}") from None
+    data = simple_literal(text)
+    if data is NOT_SIMPLE:
+        try:
+            data = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+            raise FormatParseError(f"not a Python literal: {exc}") from None
     return _rows_from_data(data, fields, cardinality)
+
+
+NOT_SIMPLE: Any = object()
+"""What ``simple_literal`` returns for a text it leaves to ``ast.literal_eval``."""
+
+_LITERAL_TOKEN = re.compile(r"""[\[\]()]|, ?|'[^'\\\n\r]*'|"[^"\\\n\r]*"|None""")
+_LITERAL_DEPTH = 4
+
+
+def simple_literal(text: str) -> Any:
+    """``ast.literal_eval(text)`` for the literals the tuples format writes, read without compiling them: ``None``,
+    strings without escapes whose characters are all printable, and lists and tuples of these written as ``repr``
+    writes them (", " or "," between items, no other spaces, nesting at most ``_LITERAL_DEPTH`` deep).
+    ``NOT_SIMPLE`` for any other text (including every text ``ast.literal_eval`` would refuse)."""
+    tokens: list[str] = []
+    at = 0
+    while at < len(text):
+        m = _LITERAL_TOKEN.match(text, at)
+        if m is None:
+            return NOT_SIMPLE
+        tokens.append(m.group())
+        at = m.end()
+    value, end = _literal_value(tokens, 0, 0)
+    return value if end == len(tokens) else NOT_SIMPLE
+
+
+def _literal_value(tokens: list[str], k: int, depth: int) -> tuple[Any, int]:
+    """The value whose tokens start at ``k`` and the index after them (``NOT_SIMPLE`` when it is none)."""
+    if k >= len(tokens):
+        return NOT_SIMPLE, k
+    token = tokens[k]
+    if token[0] in "'\"":
+        content = token[1:-1]
+        return (content, k + 1) if content.isprintable() else (NOT_SIMPLE, k)
+    if token == "None":
+        return None, k + 1
+    if token not in ("[", "(") or depth >= _LITERAL_DEPTH:
+        return NOT_SIMPLE, k
+    close = "]" if token == "[" else ")"
+    items: list[Any] = []
+    k += 1
+    comma = False  # a comma before the closing bracket: ('a',) is a tuple, ('a') the string
+    if k < len(tokens) and tokens[k] == close:
+        k += 1
+    else:
+        while True:
+            value, k = _literal_value(tokens, k, depth + 1)
+            if value is NOT_SIMPLE or k >= len(tokens):
+                return NOT_SIMPLE, k
+            items.append(value)
+            if tokens[k] == close:
+                k += 1
+                break
+            if tokens[k][0] != ",":
+                return NOT_SIMPLE, k
+            k += 1
+            if k < len(tokens) and tokens[k] == close:
+                comma = True
+                k += 1
+                break
+    if close == "]":
+        return items, k
+    if len(items) == 1 and not comma:
+        return items[0], k  # a value in parentheses
+    return tuple(items), k
 
 
 # ------------------------------------------------------------------ markdown
@@ -425,11 +533,15 @@ _UNESCAPES = {"n": "\n", "r": "\r"}
 
 
 def _escape(value: str, special: str) -> str:
+    if "\\" not in value and "\n" not in value and "\r" not in value and not any(ch in value for ch in special):
+        return value  # nothing to escape (the usual value)
     return "".join(_ESCAPES.get(ch) or ("\\" + ch if ch in special else ch) for ch in value)
 
 
 def _split_escaped(line: str, sep: str | None = None) -> list[str]:
     """Split on unescaped `sep` (never, when None), unescaping \\x sequences in the parts."""
+    if "\\" not in line:  # nothing escaped (the usual line)
+        return [line] if sep is None else line.split(sep)
     parts: list[str] = []
     cur: list[str] = []
     i = 0
@@ -540,7 +652,7 @@ _PAIR = re.compile(r"([A-Za-z_]\w*) (?:is|为) (" + _QUOTED + ")")
 
 
 def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _JSON_STR(value)  # json.dumps(value, ensure_ascii=False) of a str
 
 
 def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
@@ -557,7 +669,12 @@ def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     return p.many_rows.format(n=len(rows), ds=p.row_sep.join(f"({i}) {d}" for i, d in enumerate(described, 1)))
 
 
+_PLAIN_QUOTED = re.compile(r'"[^"\\\x00-\x1f]*"')  # a JSON string without escapes or control characters
+
+
 def _unquote(token: str) -> str:
+    if _PLAIN_QUOTED.fullmatch(token):
+        return token[1:-1]  # what json.loads gives for it
     return str(json.loads(token))
 
 

@@ -7,7 +7,7 @@ the only code behind them. Each takes the answer state and the record's input te
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from humc.answers.table import AnswerTable
@@ -29,11 +29,11 @@ def _col(state: AnswerState, name: str) -> int:
 
 
 def _rows(state: AnswerState, rows: Any) -> AnswerState:
-    return replace(state, table=state.table.with_rows(rows))
+    return AnswerState(state.table.with_rows(rows), state.empty)  # ``replace(state, table=…)``, built directly
 
 
 def _empty_as(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
-    return replace(state, empty=str(args[0]))
+    return AnswerState(state.table, str(args[0]))
 
 
 def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:
@@ -48,7 +48,7 @@ def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> A
     i = _col(state, args[0])
     rows = state.table.rows
     starts = _claims([r[i] for r in rows], text, per_row=True)
-    order = sorted(range(len(rows)), key=lambda k: (starts[k], k))
+    order = sorted(range(len(rows)), key=starts.__getitem__)  # stable: ties keep the input order
     return _rows(state, [rows[k] for k in order])
 
 
@@ -80,8 +80,7 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     last: dict[str, int] = {}
     starts = [0] * len(values)
     todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
-    for k in sorted(todo, key=lambda k: (-len(values[k]), values[k], k)):
-        value = values[k]
+    for _, value, k in sorted([(-len(values[k]), values[k], k) for k in todo]):
         found = _claim(text, value, claimed)
         if found <= len(text) or value not in last:  # no occurrence left: share the value's last one
             last[value] = found
@@ -96,7 +95,10 @@ def _claim(text: str, value: str, claimed: list[tuple[int, int]]) -> int:
     start = text.find(value) if value else -1
     while start >= 0:
         end = start + len(value)
-        if not any(s < end and start < e for s, e in claimed):
+        for s, e in claimed:
+            if s < end and start < e:
+                break
+        else:  # overlaps no claimed span
             claimed.append((start, end))
             return start
         start = text.find(value, start + 1)

@@ -39,7 +39,7 @@ class AnswerTable:
 
     @classmethod
     def of(cls, fields: Iterable[str], rows: Iterable[Iterable[str]], cardinality: Cardinality = "many") -> AnswerTable:
-        return cls(tuple(fields), tuple(tuple(str(v) for v in r) for r in rows), cardinality)
+        return cls(tuple(fields), tuple([tuple(map(str, r)) for r in rows]), cardinality)
 
     def with_rows(self, rows: Iterable[Iterable[str]]) -> AnswerTable:
         return AnswerTable.of(self.fields, rows, self.cardinality)

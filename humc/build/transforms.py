@@ -12,10 +12,19 @@ a gold span that does not occur in the input the task says it is copied from, a
 multiple-choice answer that is not one of the options, an empty answer the format cannot
 express, a failed round trip) is not rendered but reported as a ``problems.Problem`` with a
 stable reason; the chunk functions count them.
+
+Speed (issue #14) without changing a value: what every record of an entry shares is worked out once
+(``_Prepared``: the seeded hashes' constant leading parts as copied blake2b states, the (template, format)
+pairs, the label set; ``_PartInfo``: per part shown, its compiled template, format sentence, rule and
+guideline texts, label definitions per schema), and the check reads a record's gold once and remembers the
+last rule check (``_Checker``: a record's instructions follow one another). These memos are keyed by object
+identity and keep the objects they name; tests/test_render_fastpaths.py states each shortcut against the
+definition it replaces.
 """
 
 from __future__ import annotations
 
+import _random
 import functools
 import hashlib
 import json
@@ -32,17 +41,73 @@ from humc.build.problems import Problem
 from humc.errors import HumcError, RecordError, Span, type_name
 from humc.expr import Evaluator
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
-from humc.templating import render_template
+from humc.templating import TemplateRenderer, render_template
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
+_JSON_STR = json.encoder.encode_basestring  # what _HASH_JSON writes a str with (ensure_ascii=False)
+_GOLD_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s encoder, built once
 
 
 def stable_hash(*parts: Any) -> int:
-    data = _HASH_JSON.encode(parts).encode()
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+    """A 64-bit hash of JSON-able parts, the same in every process and Python version: blake2b of their JSON
+    array (``_HASH_JSON``; its text is written by ``_hash_json``, which gives the same characters faster)."""
+    return int.from_bytes(hashlib.blake2b(_hash_json(parts).encode(), digest_size=8).digest(), "big")
+
+
+def _hash_json(parts: tuple[Any, ...]) -> str:
+    """``_HASH_JSON.encode(parts)``: strings and ints (the usual parts) written directly, anything else by it."""
+    return "[" + parts_json(*parts) + "]"
+
+
+def parts_json(*parts: Any) -> str:
+    """The JSON of ``parts`` as the elements of an array: ``_HASH_JSON.encode(parts)`` without its brackets."""
+    return ", ".join(map(_part_json, parts))
+
+
+def _part_json(part: Any) -> str:
+    kind = type(part)
+    if kind is str:
+        return _JSON_STR(part)
+    if kind is int:
+        return int.__repr__(part)
+    return _HASH_JSON.encode(part)  # an element of an array is written as it is at the top level
+
+
+_NEW_RANDOM = random.Random.__new__
+_SEED_RANDOM = _random.Random.seed  # the generator's own seeding (random.Random's base class)
+
+
+def seeded_random(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int ``seed``, in the same state: its Python-level ``__init__`` and ``seed``
+    do nothing else for an int than the generator's own seeding and ``gauss_next = None``."""
+    rng = _NEW_RANDOM(random.Random)
+    _SEED_RANDOM(rng, seed)
+    vars(rng)["gauss_next"] = None
+    return rng
+
+
+class HashPrefix:
+    """``stable_hash`` with fixed leading parts: ``HashPrefix(a, b)(c, d) == stable_hash(a, b, c, d)``.
+
+    The blake2b state after the fixed parts' JSON is computed once and copied for each call, so a per-record
+    hash whose leading parts are an entry's constants hashes only the record's own parts; ``of_json`` takes
+    those as their JSON (``parts_json``), for a caller that hashes several keys starting with the same parts."""
+
+    def __init__(self, *prefix: Any) -> None:
+        self.state = hashlib.blake2b(_hash_json(prefix)[:-1].encode(), digest_size=8)  # "[a, b" without "]"
+        self.separator = ", " if prefix else ""
+
+    def __call__(self, *parts: Any) -> int:
+        return self.of_json(parts_json(*parts))
+
+    def of_json(self, json_parts: str) -> int:
+        """The hash of the prefix followed by the parts whose JSON is ``json_parts`` ("" for none)."""
+        state = self.state.copy()
+        state.update((self.separator + json_parts + "]" if json_parts else "]").encode())
+        return int.from_bytes(state.digest(), "big")
 
 
 def where_of(record: Mapping[str, Any]) -> str:
@@ -86,16 +151,16 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
         row = _row_of(item, task.columns, record)
         if any(row):  # a row of empty strings is no answer
             rows.append(row)
-    return AnswerTable.of(task.columns, rows, "many")
+    return AnswerTable(tuple(task.columns), tuple(rows), "many")  # rows of str already: ``AnswerTable.of``'s table
 
 
 def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> tuple[str, ...]:
-    if isinstance(item, Mapping):
+    if type(item) is dict or isinstance(item, Mapping):
         missing = [c for c in columns if c not in item]
         if missing:
             raise RecordError(f"gold item {_short(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
-        return tuple("" if item[c] is None else str(item[c]).strip() for c in columns)
+        return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
     if len(columns) == 1 and isinstance(item, (str, int, float)):
         return (str(item).strip(),)
     raise RecordError(f"gold item {_short(item)} does not fit the answer columns {', '.join(columns)}",
@@ -134,6 +199,15 @@ def _has_nan(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
+        kind = type(item)  # the usual types first, without the (slower) abstract-class checks
+        if kind is str:
+            continue
+        if kind is dict:
+            stack.extend(item.values())
+            continue
+        if kind is list:
+            stack.extend(item)
+            continue
         if isinstance(item, float) and item != item:
             return True
         if isinstance(item, Mapping):
@@ -337,7 +411,8 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         gold = gold_table(entry, record)
     except RecordError as exc:
         return Rendered([], [Problem("bad_gold", exc.message)])
-    base = restrict_to_labels(entry, gold, ctx.labels)
+    prepared = _prepared(ctx)
+    base = prepared.restricted(gold)
     outside = len(gold.rows) - len(base.rows)
     if outside:  # the instruction offers only `labels:`; a gold row outside them makes the record wrong
         column = entry.task.schema_column or ""
@@ -349,18 +424,7 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
-    text = input_text(entry, record)
-    for rendered, part, shown_state in _render_variants(ctx, record, state):
-        out.templates.add(f"{part.template.task}/{part.template.id}")
-        if isinstance(rendered, Problem):  # this format cannot write this answer (e.g. overlapping inline tags)
-            out.problems.append(rendered)
-            continue
-        rendered.update(_text=text, _rules=[r for r in stated if r in rendered["rules"]])
-        problem = empty_problem(entry, part.variant, shown_state, rendered["output"], part.rules)
-        if problem is None:
-            out.records.append(rendered)
-        else:
-            out.problems.append(problem)
+    _render_variants(prepared, ctx.decks, record, state, input_text(entry, record), stated, out)
     return out
 
 
@@ -385,46 +449,85 @@ def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence
     """What answer formats need of a record besides its answer: the labels shown, the label column, and the
     input the (non-label) answer spans are copied from."""
     column = entry.task.schema_column
-    source = next((src for col, src in entry.task.spans_from if col != column), None)
+    return _format_context(column, _span_source(entry), record, tuple(labels))
+
+
+def _span_source(entry: TaskEntry) -> str | None:
+    """The input the entry's (non-label) answer spans are copied from, if any."""
+    return next((src for col, src in entry.task.spans_from if col != entry.task.schema_column), None)
+
+
+def _format_context(column: str | None, source: str | None, record: Mapping[str, Any],
+                    labels: tuple[str, ...]) -> formats.FormatContext:
     text = record.get(source) if source is not None else None
-    return formats.FormatContext(tuple(labels), column, text if isinstance(text, str) else None)
+    return formats.FormatContext(labels, column, text if isinstance(text, str) else None)
 
 
-def _render_variants(ctx: RenderContext, record: Mapping[str, Any],
-                     state: AnswerState) -> Iterator[tuple[dict[str, Any] | Problem, Part, AnswerState]]:
-    entry = ctx.entry
-    batched = entry.schema is not None and entry.schema.split_num is not None
-    combos = _choose_variants(entry, record)
+def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mapping[str, Any], state: AnswerState,
+                     text: str, stated: list[str], out: Rendered) -> None:
+    """The record's instructions, into ``out``: each (template, format) pair and schema batch is an instruction
+    record, or a problem that drops it (a format that cannot write the answer, an empty answer it cannot say);
+    every template rendered is noted."""
+    entry, batched = prepared.entry, prepared.batched
+    source, row = record["_source"], record["_row"]
+    where = parts_json(source, row)  # the record's parts of its hashes
+    combos = seeded_random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
     for k, (chosen_template, chosen_variant) in enumerate(combos):
-        rng = random.Random(stable_hash(entry.seed, entry.id, record["_source"], record["_row"], k))
-        for b, shown in enumerate(schema_batches(ctx, state.table, rng, record)):
+        rng = seeded_random(prepared.rng_key.of_json(f"{where}, {k}"))
+        for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
             table = with_missing(entry, batch_table(entry, state.table, shown) if batched else state.table, shown)
-            part = Part.draw(entry, (record["_source"], record["_row"], k, b), chosen_template, chosen_variant,
-                             ctx.decks).saying_how_to_answer_nothing(entry, table)
+            key = f"{where}, {k}, {b}"
+            part = prepared.draw(key, chosen_template, chosen_variant, decks)
+            if not table.rows:
+                part = prepared.answering_nothing(part)
+            info = prepared.info(part)
+            template = part.template
+            out.templates.add(f"{template.task}/{template.id}")  # a string of its own, as before (stored bytes)
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
-            promised = declared_empty(part.rules)
-            empty = state.empty if not table.rows and promised is not None else None
-            template, variant = part.template, part.variant
-            variables = _template_vars(entry, record, shown, part, promised)
-            instruction = render_template(template.text, variables, f"{template.task}/{template.id}", template.origin)
-            context = format_context(entry, record, shown)
+            empty = state.empty if not table.rows and info.promised is not None else None
+            variables = info.variables(record, shown)
+            instruction = info.render(variables, (shown, tuple(variables["option_labels"])))
+            context = _format_context(prepared.label_column, prepared.span_source, record, shown)
+            variant = part.variant
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
                                         language=entry.language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
-                yield Problem("not_expressible", f"{variant.id}: {exc.message}"), part, AnswerState(table, empty)
+                out.problems.append(Problem("not_expressible", f"{variant.id}: {exc.message}"))
                 continue
-            key = (k, b) if batched else (k,)
-            yield {
-                "id": f"{stable_hash(ctx.recipe, entry.id, record['_source'], record['_row'], *key):016x}",
+            rule_ids = info.rule_ids
+            rendered = {
+                "id": f"{prepared.id_key.of_json(key if batched else f'{where}, {k}'):016x}",
                 "task": entry.task.id, "task_entry": entry.id, "family": entry.task.family, "language": entry.language,
                 "instruction": instruction, "output": output,
-                "gold": json.dumps(table.as_dicts(), ensure_ascii=False),
+                "gold": gold_json(table),  # each record its own strings, as before: the stored chunks keep their bytes
                 "answer_format": variant.id, "template": f"{template.task}/{template.id}",
-                "labels": list(shown), "guidelines": [g.id for g in part.guidelines],
-                "rules": [r.id for r in part.rules], "source": record["_source"], "source_row": int(record["_row"]),
+                "labels": list(shown), "guidelines": list(info.guideline_ids),
+                "rules": list(rule_ids), "source": source, "source_row": int(row),
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
-            }, part, AnswerState(table, empty)
+                "_text": text, "_rules": [r for r in stated if r in rule_ids],
+            }
+            problem = None if table.rows or empty is not None else \
+                empty_problem(entry, variant, AnswerState(table, empty), output, part.rules)
+            if problem is None:
+                out.records.append(rendered)
+            else:
+                out.problems.append(problem)
+
+
+def gold_json(table: AnswerTable) -> str:
+    """``json.dumps(table.as_dicts(), ensure_ascii=False)``, written directly when every column name and value is
+    a string and the names are distinct (always, for a gold table): ``[{"type": "LOC", "span": "Paris"}, …]``."""
+    fields = table.fields
+    if len(set(fields)) != len(fields) or not all(type(f) is str for f in fields):
+        return _GOLD_JSON.encode(table.as_dicts())
+    keys = [_JSON_STR(f) + ": " for f in fields]
+    items = []
+    for row in table.rows:
+        if len(row) != len(keys) or not all(type(v) is str for v in row):
+            return _GOLD_JSON.encode(table.as_dicts())
+        items.append("{" + ", ".join([key + _JSON_STR(v) for key, v in zip(keys, row, strict=True)]) + "}")
+    return "[" + ", ".join(items) + "]"
 
 
 @dataclass(frozen=True)
@@ -451,23 +554,32 @@ class Part:
              decks: MixDecks | None = None) -> Part:
         """From the chunk's stratified ``decks`` when given, else a seeded coin per instruction (``key``); the
         default mix draws nothing (every part shown, as before `mix:`)."""
-        mix = entry.mix
-        if mix.is_default:
+        if entry.mix.is_default:
             return Part("compound", template, variant, entry.guidelines, entry.rules)
-        if decks is None:
-            rng = random.Random(stable_hash("mix", entry.seed, entry.id, *key))
-
-            def coin(p: float) -> Callable[[], bool]:
-                return lambda: rng.random() < p
-
-            draws = tuple(coin(p) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
-        else:
-            draws = (decks.compound.draw, decks.guidelines.draw, decks.rules.draw, decks.formats.draw)
-        if not draws[0]():
+        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: stable_hash("mix", entry.seed, entry.id, *key),
+                                                      decks)
+        if not compound:
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        show_g, show_r, keep_f = draws[1](), draws[2](), draws[3]()
         return Part("compound", template, variant if keep_f else entry.variants[0],
                     entry.guidelines if show_g else (), entry.rules if show_r else ())
+
+
+def _mix_draws(mix: Mix, seed: Callable[[], int], decks: MixDecks | None) -> tuple[bool, bool, bool, bool]:
+    """(compound, show the guidelines, state the rules, keep the chosen format) of one instruction: from ``decks``
+    when given, else from coins seeded by ``seed()``; a basic instruction draws only the first."""
+    if decks is None:
+        rng = random.Random(seed())
+
+        def coin(p: float) -> Callable[[], bool]:
+            return lambda: rng.random() < p
+
+        draws = tuple(coin(p) for p in (mix.compound, mix.guidelines, mix.rules, mix.formats))
+    else:
+        draws = (decks.compound.draw, decks.guidelines.draw, decks.rules.draw, decks.formats.draw)
+    if not draws[0]():
+        return False, False, False, False
+    show_g, show_r, keep_f = draws[1](), draws[2](), draws[3]()
+    return True, show_g, show_r, keep_f
 
 
 def _choose_variants(entry: TaskEntry, record: Mapping[str, Any]) -> list[tuple[Template, Variant]]:
@@ -486,23 +598,174 @@ def schema_batches(ctx: RenderContext, table: AnswerTable, rng: random.Random,
     packed into batches of at most `split_num` labels, a label and its confusable labels in one batch.
     A record's `schema_labels` field (a list), when mapped, limits its negatives to those labels (EEA: the
     roles of its event type). A task without a label schema shows none (one instruction)."""
-    entry, column = ctx.entry, ctx.entry.task.schema_column
-    if column is None or ctx.labels is None:
-        return [()]
-    schema = entry.schema
-    positives = list(dict.fromkeys(table.column(column)))
-    confusable = dict(schema.hard_negatives) if schema is not None else {}
-    own = record.get("schema_labels") if record is not None else None
-    allowed = set(ctx.labels) & set(own) if isinstance(own, list) else set(ctx.labels)
-    hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
-                              if h in allowed and h not in positives))
-    others = [label for label in ctx.labels if label in allowed and label not in positives and label not in hard]
-    if schema is not None and schema.negatives is not None:
-        others = rng.sample(others, min(schema.negatives, len(others)))
-    shown = positives + hard + others
-    if schema is None or schema.split_num is None:
-        return [_ordered(ctx, shown, rng)]
-    return [_ordered(ctx, batch, rng) for batch in _packed(shown, confusable, schema.split_num, rng, schema.order)]
+    return _prepared(ctx).schema_batches(table, rng, record)
+
+
+class _Prepared:
+    """What every record rendered in one context shares (its entry, label set and recipe name), worked out once
+    instead of per instruction: the seeded hashes' constant leading parts, the (template, format) pairs, the
+    label set and its order, the parts an instruction can show and what each renders (``_PartInfo``).
+
+    Everything here is a cache of values the per-record code computed before: the records are the same."""
+
+    def __init__(self, ctx: RenderContext) -> None:
+        entry = self.entry = ctx.entry
+        self.variants_key = HashPrefix("variants", entry.seed, entry.id)  # _choose_variants' rng
+        self.rng_key = HashPrefix(entry.seed, entry.id)                   # one rng per (record, pair)
+        self.id_key = HashPrefix(ctx.recipe, entry.id)                    # the instruction's id
+        self.mix_key = HashPrefix("mix", entry.seed, entry.id)            # Part.draw's coins
+        self.pairs = [(t, v) for t in entry.templates for v in entry.variants]
+        self.pair_count = min(entry.variants_per_record, len(self.pairs))
+        schema = self.schema = entry.schema
+        self.batched = schema is not None and schema.split_num is not None
+        self.default_mix = entry.mix.is_default
+        self.label_column = entry.task.schema_column
+        self.span_source = _span_source(entry)
+        self.labels = ctx.labels
+        self.label_set = frozenset(ctx.labels or ())
+        self.confusable = dict(schema.hard_negatives) if schema is not None else {}
+        self.order = "random" if schema is None else schema.order
+        self.rank = {label: i for i, label in enumerate(ctx.labels or ())}
+        self.parts: dict[tuple[Any, ...], Part] = {}
+        self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
+        self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
+
+    def restricted(self, table: AnswerTable) -> AnswerTable:
+        """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
+        column, entry = self.label_column, self.entry
+        if column is None or self.labels is None or entry.schema is None or entry.schema.labels is None:
+            return table
+        i, allowed = table.fields.index(column), self.label_set
+        if all(r[i] in allowed for r in table.rows):
+            return table
+        return table.with_rows(r for r in table.rows if r[i] in allowed)
+
+    def schema_batches(self, table: AnswerTable, rng: random.Random,
+                       record: Mapping[str, Any] | None) -> list[tuple[str, ...]]:
+        column, labels = self.label_column, self.labels
+        if column is None or labels is None:
+            return [()]
+        i = table.fields.index(column)
+        positives = list(dict.fromkeys([r[i] for r in table.rows]))
+        own = record.get("schema_labels") if record is not None else None
+        allowed = self.label_set & set(own) if isinstance(own, list) else self.label_set
+        confusable = self.confusable
+        hard = list(dict.fromkeys(h for p in positives for h in confusable.get(p, ())
+                                  if h in allowed and h not in positives)) if confusable else []
+        taken = {*positives, *hard}
+        others = [label for label in labels if label in allowed and label not in taken]
+        schema = self.schema
+        if schema is not None and schema.negatives is not None:
+            others = rng.sample(others, min(schema.negatives, len(others)))
+        shown = positives + hard + others
+        if schema is None or schema.split_num is None:
+            return [self.ordered(shown, rng)]
+        return [self.ordered(batch, rng) for batch in _packed(shown, confusable, schema.split_num, rng, schema.order)]
+
+    def ordered(self, labels: list[str], rng: random.Random) -> tuple[str, ...]:
+        """One schema in the entry's `order`: random (seeded), alphabetical, or as declared in `labels:`."""
+        shown = list(labels)
+        if self.order == "random":
+            rng.shuffle(shown)
+        elif self.order == "alphabetical":
+            shown.sort()
+        else:
+            rank = self.rank
+            shown.sort(key=lambda label: rank.get(label, len(rank)))
+        return tuple(shown)
+
+    def draw(self, key: str, template: Template, variant: Variant, decks: MixDecks | None) -> Part:
+        """``Part.draw`` (``key``: the JSON of its key parts, see ``parts_json``), each distinct part one object."""
+        if self.default_mix:
+            return self.part("compound", template, variant, True, True)
+        entry = self.entry
+        compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: self.mix_key.of_json(key), decks)
+        if not compound:
+            return self.part("basic", entry.templates[0], entry.variants[0], False, False)
+        return self.part("compound", template, variant if keep_f else entry.variants[0], show_g, show_r)
+
+    def part(self, kind: str, template: Template, variant: Variant, guidelines: bool, rules: bool) -> Part:
+        key = (kind, id(template), id(variant), guidelines, rules)
+        part = self.parts.get(key)
+        if part is None:
+            entry = self.entry
+            part = self.parts[key] = Part(kind, template, variant, entry.guidelines if guidelines else (),
+                                          entry.rules if rules else ())
+        return part
+
+    def answering_nothing(self, part: Part) -> Part:
+        """``part.saying_how_to_answer_nothing`` for an empty table."""
+        hit = self.nothing.get(id(part))
+        if hit is None or hit[0] is not part:
+            hit = self.nothing[id(part)] = (part, part.saying_how_to_answer_nothing(self.entry,
+                                                                                   AnswerTable(self.entry.task.columns)))
+        return hit[1]
+
+    def info(self, part: Part) -> _PartInfo:
+        info = self.infos.get(id(part))
+        if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
+            info = self.infos[id(part)] = _PartInfo(self.entry, part)
+        return info
+
+
+class _PartInfo:
+    """What every instruction showing one ``Part`` shares: its names and ids, the texts of its guidelines and
+    rules, the format sentence, the label definitions per schema shown, and its compiled template."""
+
+    def __init__(self, entry: TaskEntry, part: Part) -> None:
+        self.entry, self.part = entry, part
+        template, lang = part.template, entry.language
+        self.template_name = f"{template.task}/{template.id}"
+        # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
+        self.render = TemplateRenderer(template.text, self.template_name, template.origin, holes=entry.task.inputs)
+        self.promised = declared_empty(part.rules)
+        self.guideline_ids = tuple(g.id for g in part.guidelines)
+        self.rule_ids = tuple(r.id for r in part.rules)
+        self.guidelines = tuple(g.text for g in part.guidelines if g.text)
+        self.rules = tuple(r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text)
+        self.inputs, self.columns = entry.task.inputs, entry.task.columns
+        self.format_instruction: str | None = None  # rendered at the first instruction (where an error shows)
+        self.definitions: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def variables(self, record: Mapping[str, Any], shown: tuple[str, ...]) -> dict[str, Any]:
+        """The variables of the part's template for one record and the schema it shows."""
+        entry = self.entry
+        variables: dict[str, Any] = {name: record.get(name) for name in self.inputs}
+        definitions = self.definitions.get(shown)
+        if definitions is None:
+            if len(self.definitions) >= 1024:
+                self.definitions.clear()
+            definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.language)
+        if self.format_instruction is None:
+            variant = self.part.variant
+            self.format_instruction = _format_instruction(
+                *_variant_text(variant, entry.language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
+                entry.task.cardinality, self.promised, variant.id)
+        variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
+        variables["label_definitions"] = dict(definitions)
+        variables["guidelines"] = list(self.guidelines)
+        variables["rules"] = list(self.rules)
+        variables["columns"] = list(self.columns)
+        variables["option_labels"] = option_labels(record)
+        variables["format_instruction"] = self.format_instruction
+        return variables
+
+
+_PREPARED: dict[tuple[int, tuple[str, ...] | None, str], tuple[TaskEntry, _Prepared]] = {}
+
+
+def _prepared(ctx: RenderContext) -> _Prepared:
+    """The context's ``_Prepared``, made once per (entry, label set, recipe name) a process renders (the entry is
+    kept with it, so its id is not reused while it is remembered)."""
+    key = (id(ctx.entry), None if ctx.labels is None else tuple(ctx.labels), ctx.recipe)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is ctx.entry:
+        return hit[1]
+    if len(_PREPARED) >= 16:
+        _PREPARED.clear()
+    prepared = _Prepared(ctx)
+    _PREPARED[key] = (ctx.entry, prepared)
+    return prepared
 
 
 def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, rng: random.Random,
@@ -540,21 +803,6 @@ def _packed(labels: list[str], confusable: Mapping[str, Sequence[str]], k: int, 
         else:
             home.extend(group)
     return batches
-
-
-def _ordered(ctx: RenderContext, labels: list[str], rng: random.Random) -> tuple[str, ...]:
-    """One schema in the entry's `order`: random (seeded), alphabetical, or as declared in `labels:`."""
-    schema = ctx.entry.schema
-    order = "random" if schema is None else schema.order
-    shown = list(labels)
-    if order == "random":
-        rng.shuffle(shown)
-    elif order == "alphabetical":
-        shown.sort()
-    else:
-        rank = {label: i for i, label in enumerate(ctx.labels or ())}
-        shown.sort(key=lambda label: rank.get(label, len(rank)))
-    return tuple(shown)
 
 
 def with_missing(entry: TaskEntry, table: AnswerTable, shown: Sequence[str]) -> AnswerTable:
@@ -625,24 +873,6 @@ def _label_definitions(guidelines: tuple[Guideline, ...], labels: tuple[str, ...
     return out
 
 
-def _template_vars(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str], part: Part,
-                   empty: str | None) -> dict[str, Any]:
-    lang, variant = entry.language, part.variant
-    variables: dict[str, Any] = {name: record.get(name) for name in entry.task.inputs}
-    variables.update(
-        labels=list(labels),
-        label_definitions=label_definitions(part.guidelines, labels, lang),
-        guidelines=[g.text for g in part.guidelines if g.text],
-        rules=[r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text],
-        columns=list(entry.task.columns),
-        option_labels=option_labels(record),
-        format_instruction=_format_instruction(*_variant_text(variant, lang),
-                                               tuple(formats.shown_keys(variant.spec, entry.task.columns)),
-                                               entry.task.cardinality, empty, variant.id),
-    )
-    return variables
-
-
 def _variant_text(variant: Variant, lang: str) -> tuple[str, Span | None]:
     """The variant's instruction sentence in ``lang`` (else English) and where it starts in its file."""
     chosen = lang if variant.text.get(lang) else "en"
@@ -659,15 +889,32 @@ def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...],
 
 def check_rendered(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """Parse the rendered output back; a problem when it does not equal the gold answer, when
-    the gold breaks a rule its instruction states, or names a label the instruction does not offer."""
-    return rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry, record)
+    the gold breaks a rule its instruction states, or names a label the instruction does not offer.
+
+    The same as ``rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry,
+    record)``; the gold is read once, and the rule check (a function of the gold, its empty rendering, the
+    stated rules and the input text, which a record's instructions often share) is worked out once for the
+    records in a row that have the same of these."""
+    checker = _checker(entry)
+    dicts, rows = checker.read_gold(record["gold"])
+    return (checker.rule_problem(record, rows) or _label_problem(entry, record, dicts)
+            or _round_trip_problem(entry, record, checker.variant(record["answer_format"]),
+                                   checker.gold_table(record["gold"], rows)))
 
 
 def rule_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """A stated rule the gold does not obey: applying the rule's operations to the gold again
     changes it (the gold is not a fixed point: unordered, duplicated, not the shortest, ...)."""
-    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])],
-                          entry.task.cardinality)
+    return _rule_problem(entry, record, _rows_of(json.loads(record["gold"])))
+
+
+def _rows_of(gold: list[dict[str, Any]]) -> list[list[Any]]:
+    """A rendered record's gold answer (its JSON, read), as rows of values."""
+    return [list(d.values()) for d in gold]
+
+
+def _rule_problem(entry: TaskEntry, record: Mapping[str, Any], rows: list[list[Any]]) -> Problem | None:
+    gold = AnswerTable.of(entry.task.columns, rows, entry.task.cardinality)
     state = AnswerState(gold, record.get("_empty"))
     stated = record.get("_rules")
     text = str(record.get("_text", ""))
@@ -685,17 +932,23 @@ def rule_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
 
 def label_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     """A gold label the instruction does not offer (when it lists labels)."""
+    return _label_problem(entry, record, json.loads(record["gold"]))
+
+
+def _label_problem(entry: TaskEntry, record: Mapping[str, Any], gold: list[dict[str, Any]]) -> Problem | None:
     column, shown = entry.task.schema_column, record.get("labels")
     if column is None or not shown:
         return None
-    outside = sorted({d[column] for d in json.loads(record["gold"])} - set(shown))
+    outside = sorted({d[column] for d in gold} - set(shown))
     if outside:
         return Problem("label_not_offered", f"gold label(s) {', '.join(outside)} not among the labels shown")
     return None
 
 
-def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
-    variant = next(v for v in entry.variants if v.id == record["answer_format"])
+def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any], variant: Variant | None = None,
+                        gold: AnswerTable | None = None) -> Problem | None:
+    if variant is None:
+        variant = next(v for v in entry.variants if v.id == record["answer_format"])
     context = formats.FormatContext(tuple(record.get("labels") or ()), entry.task.schema_column,
                                     record.get("_span_text"))
     try:
@@ -703,10 +956,62 @@ def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem 
                                empty=record.get("_empty"), unfence=False, context=context)
     except HumcError as exc:
         return Problem("unparseable_output", f"{variant.id}: {exc.message}")
-    gold = AnswerTable.of(entry.task.columns, [list(d.values()) for d in json.loads(record["gold"])])
+    if gold is None:
+        gold = AnswerTable.of(entry.task.columns, _rows_of(json.loads(record["gold"])))
     if parsed.rows != formats.canonical(variant.spec, gold, context).rows:  # in the order the format writes
         return Problem("output_differs", f"{variant.id} output parses back to {[list(r) for r in parsed.rows]!r}")
     return None
+
+
+class _Checker:
+    """One entry's check, remembering the last gold read and the last rule check (a record's instructions come
+    one after another and often share them): values equal to what is computed afresh."""
+
+    def __init__(self, entry: TaskEntry) -> None:
+        self.entry = entry
+        self.variants: dict[str, Variant] = {}
+        for variant in entry.variants:
+            self.variants.setdefault(variant.id, variant)  # the first of an id, as ``next`` finds it
+        self.gold: tuple[str, list[dict[str, Any]], list[list[Any]]] | None = None
+        self.table: tuple[str, AnswerTable] | None = None
+        self.rules: tuple[tuple[Any, ...], Problem | None] | None = None
+
+    def variant(self, name: str) -> Variant | None:
+        return self.variants.get(name)
+
+    def read_gold(self, gold: str) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        """The gold JSON read, and as rows of values (callers do not change them)."""
+        last = self.gold
+        if last is None or last[0] != gold:
+            dicts = json.loads(gold)
+            last = self.gold = (gold, dicts, _rows_of(dicts))
+        return last[1], last[2]
+
+    def gold_table(self, gold: str, rows: list[list[Any]]) -> AnswerTable:
+        last = self.table
+        if last is None or last[0] != gold:
+            last = self.table = (gold, AnswerTable.of(self.entry.task.columns, rows))
+        return last[1]
+
+    def rule_problem(self, record: Mapping[str, Any], rows: list[list[Any]]) -> Problem | None:
+        key = (record["gold"], record.get("_empty"), record.get("_rules"), record.get("_text", ""))
+        last = self.rules
+        if last is None or last[0] != key:
+            last = self.rules = (key, _rule_problem(self.entry, record, rows))
+        return last[1]
+
+
+_CHECKERS: dict[int, _Checker] = {}
+
+
+def _checker(entry: TaskEntry) -> _Checker:
+    """The entry's ``_Checker`` (it keeps the entry, so its id is not reused while remembered)."""
+    checker = _CHECKERS.get(id(entry))
+    if checker is None or checker.entry is not entry:
+        if len(_CHECKERS) >= 16:
+            _CHECKERS.clear()
+        checker = _CHECKERS[id(entry)] = _Checker(entry)
+    return checker
 
 
 def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]]) -> list[str]:
