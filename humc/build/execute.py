@@ -702,9 +702,7 @@ class PassThrough:
         memo — and dedup keys), keep them or not; the positions passed on."""
         self.stat.records_in += len(at)
         kept = self.select(records, keys, at)
-        add = self.writer.add
-        for p in kept:
-            add(places[p])
+        self.writer.extend([places[p] for p in kept])
         return kept
 
     def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
@@ -804,6 +802,7 @@ class Split(PassThrough):
     def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
         mixture = self.mixture
+        chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
         for p in at:
             record = records[p]
             if self.held is not None and held_out_match(self.held, record):
@@ -814,9 +813,11 @@ class Split(PassThrough):
                 if row != self.last[0]:
                     self.last = row, pick_split(self.splits, self.seed, *row)
                 name = self.last[1]
-            self.writers[name].add(places[p])
+            chosen[name].append(places[p])
             kind = (name, *map(record.get, MIXTURE_FIELDS))
             mixture[kind] += 1
+        for name, chunk_places in chosen.items():  # each split's records in order: the same chunks as one by one
+            self.writers[name].extend(chunk_places)
         return []
 
     def finish(self) -> dict[str, Any]:

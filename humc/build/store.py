@@ -294,11 +294,19 @@ class RefWriter:
         self.count = 0
 
     def add(self, origin: Origin | Place) -> None:
-        add_ref(self.refs, origin)
-        self.pending += 1
-        self.count += 1
-        if self.pending >= self.size:
-            self.flush()
+        self.extend((origin,))
+
+    def extend(self, origins: Sequence[Origin | Place]) -> None:
+        """``add`` each of ``origins``, in order (one call a chunk of records, not one a record)."""
+        at = 0
+        while at < len(origins):
+            take = origins[at:at + self.size - self.pending]
+            extend_refs(self.refs, take)
+            self.pending += len(take)
+            self.count += len(take)
+            at += len(take)
+            if self.pending >= self.size:
+                self.flush()
 
     def flush(self) -> None:
         if self.pending:
@@ -307,20 +315,22 @@ class RefWriter:
             self.refs, self.pending = [], 0
 
 
-def add_ref(refs: list[list[Any]], origin: Origin | Place) -> None:
-    """Append one record's origin to ``refs``, extending the last run when it continues it. A ``Place`` whose
+def extend_refs(refs: list[list[Any]], origins: Iterable[Origin | Place]) -> None:
+    """Append records' origins to ``refs``, each extending the last run when it continues it. A ``Place`` whose
     record loses its private keys on reading makes a reference ``[fp, stream, i, runs, True]``."""
-    fp, stream, i, p = origin[:4]
-    strip = len(origin) > 4 and bool(origin[4])
     last = refs[-1] if refs else None
-    if last is not None and last[:3] == [fp, stream, i] and (len(last) > 4) == strip:
-        runs = last[3]
-        if runs[-1][1] == p:
-            runs[-1][1] = p + 1
+    for origin in origins:
+        fp, stream, i, p = origin[:4]
+        strip = len(origin) > 4 and bool(origin[4])
+        if last is not None and last[2] == i and last[0] == fp and last[1] == stream and (len(last) > 4) == strip:
+            runs = last[3]
+            if runs[-1][1] == p:
+                runs[-1][1] = p + 1
+            else:
+                runs.append([p, p + 1])
         else:
-            runs.append([p, p + 1])
-    else:
-        refs.append([fp, stream, i, [[p, p + 1]], True] if strip else [fp, stream, i, [[p, p + 1]]])
+            last = [fp, stream, i, [[p, p + 1]], True] if strip else [fp, stream, i, [[p, p + 1]]]
+            refs.append(last)
 
 
 def subset_refs(fp: str, i: int, chunk: Sequence[dict[str, Any]], out: Sequence[dict[str, Any]],
@@ -328,10 +338,9 @@ def subset_refs(fp: str, i: int, chunk: Sequence[dict[str, Any]], out: Sequence[
     """References for ``out`` when every record of it *is* a record of input chunk i of ``fp`` (a filter's
     output), else None (the records are new: store them)."""
     where = {id(r): p for p, r in enumerate(chunk)}
+    positions = [where.get(id(record)) for record in out]
+    if None in positions:
+        return None
     refs: list[list[Any]] = []
-    for record in out:
-        p = where.get(id(record))
-        if p is None:
-            return None
-        add_ref(refs, (fp, stream, i, p))
+    extend_refs(refs, [(fp, stream, i, p) for p in positions if p is not None])
     return refs
