@@ -112,13 +112,13 @@ def edit_shard_rows(folder: Path) -> None:
 def encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The shards the writer encodes (the others it copies from the previous folder)."""
     names: list[str] = []
-    real = writer._encode_shard
+    real = writer._write_shard
 
-    def counting(job: Any, split: str, runs: Any, path: Path) -> dict[str, Any]:
+    def counting(table: Any, entry: dict[str, Any], path: Path, shard_rows: int) -> dict[str, Any]:
         names.append(f"{path.parent.name}/{path.name}")
-        return real(job, split, runs, path)
+        return real(table, entry, path, shard_rows)
 
-    monkeypatch.setattr(writer, "_encode_shard", counting)
+    monkeypatch.setattr(writer, "_write_shard", counting)
     return names
 
 

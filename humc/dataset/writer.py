@@ -32,9 +32,9 @@ import math
 import os
 import re
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,12 +129,13 @@ class _Stats:
         # length -> count: exact quantiles in memory bounded by the longest text, not by the row count
         self.lengths: dict[str, Counter[int]] = {"instruction": Counter(), "output": Counter()}
 
-    def add(self, split: str, record: dict[str, Any]) -> None:
-        self.task_counts[split][record["task_entry"]] += 1
-        self.variants[record["answer_format"]] += 1
-        self.templates[record["template"]] += 1
+    def add_columns(self, split: str, columns: Mapping[str, list[Any]]) -> None:
+        """Count a shard's rows from its columns (in row order: first-seen order as record by record)."""
+        self.task_counts[split].update(columns["task_entry"])
+        self.variants.update(columns["answer_format"])
+        self.templates.update(columns["template"])
         for column, histogram in self.lengths.items():
-            histogram[len(record[column])] += 1
+            histogram.update(map(len, columns[column]))
 
     def entry(self, split: str) -> dict[str, Any]:
         """This (one shard's) statistics as a cache entry: pairs in first-seen order, so merging the shards' entries
@@ -297,40 +298,60 @@ def shard_runs(runs: Iterator[Run], size: int) -> Iterator[list[Run]]:
 
 
 def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _Stats, shards: _Shards) -> list[str]:
+    """The split's shards, in order: each reused (``_Shards.reuse``) or encoded — its rows read and made a table
+    here while a thread writes the shard before it (Parquet encoding and zstd run outside the GIL)."""
     shard_rows = job.recipe.output.shard_rows
     n_shards = max(1, math.ceil(count / shard_rows))
     names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
-    with job.progress.task(f"write {split}", total=count) as advance:
-        for name, runs in zip(names, shard_runs(job.runs(split), shard_rows), strict=True):
-            digest = shards.digest(split, runs)
-            entry = shards.reuse(digest, folder / name)
-            if entry is None:
-                entry = _encode_shard(job, split, runs, folder / name)
+    pending: deque[tuple[str, str, bool, Future[dict[str, Any]]]] = deque()
+
+    def settle(keep: int, advance: Callable[[int], None]) -> None:
+        while len(pending) > keep:
+            name, digest, encoded, future = pending.popleft()
+            entry = future.result()
+            if encoded:
                 job.cache.set(SHARD_PREFIX + digest, entry)
             stats.merge(split, entry["stats"])
             shards.hashes[name] = entry["sha256"]
             shards.digests.append(digest)
             advance(int(entry["rows"]))
+
+    with job.progress.task(f"write {split}", total=count) as advance, \
+            ThreadPoolExecutor(1, thread_name_prefix="humc-parquet") as writer:
+        for name, runs in zip(names, shard_runs(job.runs(split), shard_rows), strict=True):
+            digest = shards.digest(split, runs)
+            entry = shards.reuse(digest, folder / name)
+            if entry is None:
+                future = writer.submit(_write_shard, *_shard_table(job, split, runs), folder / name, shard_rows)
+            else:
+                future = Future()
+                future.set_result(entry)
+            pending.append((name, digest, entry is None, future))
+            settle(1, advance)
+        settle(0, advance)
     return names
 
 
-def _encode_shard(job: WriteJob, split: str, runs: list[Run], path: Path) -> dict[str, Any]:
-    """Read the records of ``runs``, write them as one Parquet shard; its cache entry."""
+def _shard_table(job: WriteJob, split: str, runs: list[Run]) -> tuple[Any, dict[str, Any]]:
+    """The records of ``runs`` as a Parquet table, and the shard's cache entry but its file's hash."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = parquet_schema()
-    names_in_record = [name for name in schema.names if name != "messages"]
     batch = list(job.rows(runs))
-    local = _Stats()
-    for record in batch:
-        local.add(split, record)
-    columns = {column: [record.get(column) for record in batch] for column in names_in_record}
+    columns = {column: [record.get(column) for record in batch] for column in schema.names if column != "messages"}
     columns["messages"] = [messages_of(record) for record in batch]
+    local = _Stats()
+    local.add_columns(split, columns)
     table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
-    shard_rows = job.recipe.output.shard_rows
+    return table, {"rows": len(batch), "stats": local.entry(split)}
+
+
+def _write_shard(table: Any, entry: dict[str, Any], path: Path, shard_rows: int) -> dict[str, Any]:
+    """Write one shard's table; its cache entry, with the file's sha256."""
+    import pyarrow.parquet as pq
+
     pq.write_table(table, path, compression=COMPRESSION, row_group_size=min(shard_rows, ROW_GROUP_ROWS))
-    return {"sha256": sha256_file(path), "rows": len(batch), "stats": local.entry(split)}
+    return {"sha256": sha256_file(path), **entry}
 
 
 def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], stats: _Stats,
