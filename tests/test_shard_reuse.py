@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from helpers import run_cli, write_ner_source
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import humc.build.execute as execute
 import humc.dataset.writer as writer
@@ -267,3 +269,33 @@ def test_a_pass_memo_gives_back_the_fields_split_and_dedup_read_and_leaves_out_m
                      "template": None, "_kind": "basic"},
                     {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ("ORG",)}]
     assert rows[0]["labels"] is rows[1]["labels"]  # one object: the pickled memo stays small
+
+
+CHUNKS = {("fp", "main", i): [{"v": (i, p)} for p in range(10)] for i in range(6)}
+
+
+def chunk_rows(decoded: list[int]) -> Any:
+    """``Store.rows`` over CHUNKS: consecutive runs of one chunk decode it once (counted in ``decoded``)."""
+    def rows(runs: list[Any]) -> Any:
+        last = None
+        for fp, stream, i, start, stop, _ in runs:
+            if (fp, stream, i) != last:
+                decoded.append(i)
+                last = (fp, stream, i)
+            yield from CHUNKS[fp, stream, i][start:stop]
+    return rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(cuts=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9), st.integers(1, 10)), min_size=1, max_size=12),
+       limit=st.sampled_from([0, 5, 10_000]))
+def test_the_rows_of_the_shards_to_encode_are_read_with_each_chunk_decoded_once(cuts: list[Any], limit: int) -> None:
+    """Every wanted shard comes once, with exactly its rows in order; with room to hold rows, every chunk is decoded
+    once however many shards share it; with no room (limit 0), what is left is read shard by shard, still exact."""
+    wanted = [(k, [("fp", "main", i, start, min(10, start + n), False)]) for k, (i, start, n) in enumerate(cuts)]
+    decoded: list[int] = []
+    got = dict(writer._gathered(chunk_rows(decoded), wanted, limit))
+    expected = {k: [r for run in runs for r in CHUNKS[run[:3]][run[3]:run[4]]] for k, runs in wanted}
+    assert got == expected
+    if limit == 10_000:
+        assert sorted(decoded) == sorted({i for i, _, _ in cuts})

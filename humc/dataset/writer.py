@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -186,24 +187,19 @@ def write_dataset(job: WriteJob) -> WriteResult:
     if not sum(counts.values()):  # the build stage explains where records went; this guards the folder
         raise SourceError("the dataset would be empty (0 records); nothing was written", code="E4104")
     check_owned(recipe)
-    written = 0
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_siblings(final)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
     stats = _Stats()
-    split_files: dict[str, list[str]] = {}
     shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
     # the card's plots need only the split node's counts: drawn in a thread while the shards are written
     drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
     plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
     try:
-        for split, count in counts.items():
-            if count == 0:
-                continue
-            split_files[split] = _write_split(job, split, count, tmp, stats, shards)
-            written += count
+        split_files = _write_shards(job, tmp, stats, shards)
+        written = sum(counts.values())
         _write_card(job, tmp, split_files, stats, plots.result())
         files = {rel: shards.hashes.get(rel) or sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file() for rel in [str(p.relative_to(tmp))]}
@@ -297,47 +293,91 @@ def shard_runs(runs: Iterator[Run], size: int) -> Iterator[list[Run]]:
         yield shard
 
 
-def _write_split(job: WriteJob, split: str, count: int, folder: Path, stats: _Stats, shards: _Shards) -> list[str]:
-    """The split's shards, in order: each reused (``_Shards.reuse``) or encoded — its rows read and made a table
-    here while a thread writes the shard before it (Parquet encoding and zstd run outside the GIL)."""
+@dataclass
+class _Shard:
+    split: str
+    name: str        # data/<split>-<k>-of-<n>.parquet
+    digest: str
+    runs: list[Run]
+    reused: dict[str, Any] | None  # its cache entry when copied from the previous folder, else None: encode it
+
+
+def _write_shards(job: WriteJob, folder: Path, stats: _Stats, shards: _Shards) -> dict[str, list[str]]:
+    """Every split's shards (split -> file names): each reused (``_Shards.reuse``) or encoded. The rows of the
+    shards to encode are read in one pass (``_gathered``: every stored chunk decoded once, however many splits
+    share it); each shard is made a table as soon as its rows are in, while a thread writes the one before it
+    (Parquet encoding and zstd run outside the GIL). The card's counters merge in split and shard order."""
     shard_rows = job.recipe.output.shard_rows
-    n_shards = max(1, math.ceil(count / shard_rows))
-    names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
-    pending: deque[tuple[str, str, bool, Future[dict[str, Any]]]] = deque()
-
-    def settle(keep: int, advance: Callable[[int], None]) -> None:
-        while len(pending) > keep:
-            name, digest, encoded, future = pending.popleft()
-            entry = future.result()
-            if encoded:
-                job.cache.set(SHARD_PREFIX + digest, entry)
-            stats.merge(split, entry["stats"])
-            shards.hashes[name] = entry["sha256"]
-            shards.digests.append(digest)
-            advance(int(entry["rows"]))
-
-    with job.progress.task(f"write {split}", total=count) as advance, \
-            ThreadPoolExecutor(1, thread_name_prefix="humc-parquet") as writer:
+    plan: list[_Shard] = []
+    for split, count in job.counts.items():
+        if count == 0:
+            continue
+        n_shards = max(1, math.ceil(count / shard_rows))
+        names = [f"data/{split}-{i:05d}-of-{n_shards:05d}.parquet" for i in range(n_shards)]
         for name, runs in zip(names, shard_runs(job.runs(split), shard_rows), strict=True):
             digest = shards.digest(split, runs)
-            entry = shards.reuse(digest, folder / name)
-            if entry is None:
-                future = writer.submit(_write_shard, *_shard_table(job, split, runs), folder / name, shard_rows)
-            else:
-                future = Future()
-                future.set_result(entry)
-            pending.append((name, digest, entry is None, future))
-            settle(1, advance)
-        settle(0, advance)
-    return names
+            plan.append(_Shard(split, name, digest, runs, shards.reuse(digest, folder / name)))
+    written: dict[int, Future[dict[str, Any]]] = {}
+    with job.progress.task("write", total=sum(job.counts.values())) as advance, \
+            ThreadPoolExecutor(1, thread_name_prefix="humc-parquet") as writer:
+        advance(sum(int(s.reused["rows"]) for s in plan if s.reused is not None))
+        waiting: deque[Future[dict[str, Any]]] = deque()
+        todo = [(k, s.runs) for k, s in enumerate(plan) if s.reused is None]
+        for k, rows in _gathered(job.rows, todo, limit=max(4, len(job.counts)) * shard_rows):
+            table, entry = _shard_table(plan[k].split, rows)
+            written[k] = writer.submit(_write_shard, table, entry, folder / plan[k].name, shard_rows)
+            waiting.append(written[k])
+            while len(waiting) > 1:  # at most one more table waits for the writer
+                waiting.popleft().result()
+            advance(len(rows))
+    for k, shard in enumerate(plan):
+        entry = shard.reused or written[k].result()
+        if shard.reused is None:
+            job.cache.set(SHARD_PREFIX + shard.digest, entry)
+        stats.merge(shard.split, entry["stats"])
+        shards.hashes[shard.name] = entry["sha256"]
+        shards.digests.append(shard.digest)
+    return {split: [s.name for s in plan if s.split == split] for split in dict.fromkeys(s.split for s in plan)}
 
 
-def _shard_table(job: WriteJob, split: str, runs: list[Run]) -> tuple[Any, dict[str, Any]]:
-    """The records of ``runs`` as a Parquet table, and the shard's cache entry but its file's hash."""
+def _gathered(rows: Callable[[list[Run]], Iterator[dict[str, Any]]], wanted: list[tuple[int, list[Run]]],
+              limit: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(k, its rows) of each wanted shard, as soon as they are all read. The stored chunks are read in the order the
+    shards (in order) first need them, each once for all the shards that need it. Should more than ``limit`` rows
+    of unfinished shards be held (a split whose chunks come late), the shards left are read one by one instead."""
+    needs: dict[tuple[str, str, int], list[tuple[int, int, Run]]] = {}
+    parts: dict[int, list[list[dict[str, Any]]]] = {}
+    missing: dict[int, int] = {}
+    for k, runs in wanted:
+        parts[k] = [[] for _ in runs]
+        for j, run in enumerate(runs):
+            needs.setdefault(run[:3], []).append((k, j, run))
+        missing[k] = len({run[:3] for run in runs})
+    held = 0
+    for chunk_needs in needs.values():
+        read = rows([run for _, _, run in chunk_needs])  # runs of one chunk: it is decoded once
+        for k, j, run in chunk_needs:
+            parts[k][j] = list(itertools.islice(read, run[4] - run[3]))
+            held += run[4] - run[3]
+        for k in dict.fromkeys(k for k, _, _ in chunk_needs):
+            missing[k] -= 1
+            if not missing[k]:
+                done = [record for part in parts.pop(k) for record in part]
+                held -= len(done)
+                yield k, done
+        if held > limit:
+            break
+    for k, runs in wanted:  # only after the break above: what is left, shard by shard
+        if k in parts:
+            parts.pop(k)
+            yield k, list(rows(runs))
+
+
+def _shard_table(split: str, batch: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """A shard's records as a Parquet table, and the shard's cache entry but its file's hash."""
     import pyarrow as pa
 
     schema = parquet_schema()
-    batch = list(job.rows(runs))
     columns = {column: [record.get(column) for record in batch] for column in schema.names if column != "messages"}
     columns["messages"] = [messages_of(record) for record in batch]
     local = _Stats()
