@@ -518,3 +518,23 @@ def test_instruction_records_keep_strings_of_their_own(entries: list[TaskEntry])
     assert len(records) >= 4
     for key in ("gold", "template"):
         assert len({id(r[key]) for r in records}) == len(records)
+
+
+def test_records_whose_option_labels_are_equal_keys_but_print_differently_get_their_own_text(tmp_path: Path) -> None:
+    """``[1, 0]`` and ``[True, False]`` are equal as dict keys, not as text: the reused pieces of a template must
+    not carry one record's option labels into another's instruction (whichever came first in the process)."""
+    from test_shard_reuse import workspace
+
+    workspace(tmp_path, rows=5)
+    for k in range(2):
+        for t in "ab":
+            (tmp_path / "assets" / "templates" / "ner" / f"t{k}{t}.j2").write_text(
+                "Extract entities ({{ labels|join(', ') }}); options {{ option_labels|join('/') }}.\n"
+                "{{ format_instruction }}\nText: {{ text }}\n")
+    entry = load_recipe(tmp_path / "two.hum.yaml").tasks[0]
+    base = {"_source": "s", "_row": 0, "text": "Acme hired Bob.", "entities": [{"type": "ORG", "span": "Acme"}]}
+    first_lines = []
+    for labels in ([1, 0], [True, False], [1.0, 0.0]):
+        out = render_checked(RenderContext(entry, {}, ("ORG", "LOC"), "two"), {**base, "option_labels": labels})
+        first_lines.append({r["instruction"].splitlines()[0].rsplit(" ", 1)[1] for r in out.records})
+    assert first_lines == [{"1/0."}, {"True/False."}, {"1.0/0.0."}]

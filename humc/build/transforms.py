@@ -486,7 +486,7 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             # an `empty_as` rendering is what a stated rule promises; unstated, the format's own empty
             empty = state.empty if not table.rows and info.promised is not None else None
             variables = info.variables(record, shown)
-            instruction = info.render(variables, (shown, tuple(variables["option_labels"])))
+            instruction = info.render(variables, (values_key(shown), values_key(variables["option_labels"])))
             context = _format_context(prepared.label_column, prepared.span_source, record, shown)
             variant = part.variant
             try:
@@ -706,6 +706,12 @@ class _Prepared:
         if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
             info = self.infos[id(part)] = _PartInfo(self.entry, part)
         return info
+
+
+def values_key(values: Sequence[Any]) -> tuple[Any, ...] | str:
+    """A key that tells apart what a template would print differently: the values themselves when all are strings,
+    else their ``repr`` (``1``, ``1.0`` and ``True`` are equal keys in a dict but print differently)."""
+    return tuple(values) if all(type(v) is str for v in values) else repr(values)
 
 
 class _PartInfo:
