@@ -59,6 +59,7 @@ from humc.build.store import (
     subset_refs,
 )
 from humc.build.transforms import (
+    HashPrefix,
     RenderContext,
     check_rendered,
     collect_labels,
@@ -798,6 +799,7 @@ class Split(PassThrough):
         # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
         self.mixture: Counter[tuple[Any, ...]] = Counter()
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
+        self.row_hash = HashPrefix("split", self.seed)  # == stable_hash("split", seed, *row): ``pick_split``
 
     def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
@@ -811,7 +813,7 @@ class Split(PassThrough):
             else:
                 row = (record["task_entry"], record["source"], record["source_row"])
                 if row != self.last[0]:
-                    self.last = row, pick_split(self.splits, self.seed, *row)
+                    self.last = row, split_at(self.splits, self.row_hash(*row))
                 name = self.last[1]
             chosen[name].append(places[p])
             kind = (name, *map(record.get, MIXTURE_FIELDS))
@@ -1002,7 +1004,12 @@ def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
 
 
 def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], seed: int, *key: Any) -> str:
-    u = stable_hash("split", seed, *key) / 2**64
+    return split_at(splits, stable_hash("split", seed, *key))
+
+
+def split_at(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], hashed: int) -> str:
+    """The split a 64-bit hash falls in: the fractions laid end to end over [0, 1)."""
+    u = hashed / 2**64
     acc = 0.0
     for name, fraction in splits:
         acc += fraction

@@ -320,16 +320,18 @@ def extend_refs(refs: list[list[Any]], origins: Iterable[Origin | Place]) -> Non
     record loses its private keys on reading makes a reference ``[fp, stream, i, runs, True]``."""
     last = refs[-1] if refs else None
     for origin in origins:
-        fp, stream, i, p = origin[:4]
         strip = len(origin) > 4 and bool(origin[4])
-        if last is not None and last[2] == i and last[0] == fp and last[1] == stream and (len(last) > 4) == strip:
-            runs = last[3]
-            if runs[-1][1] == p:
-                runs[-1][1] = p + 1
+        p = origin[3]
+        if (last is not None and last[2] == origin[2] and last[0] == origin[0] and last[1] == origin[1]
+                and (len(last) > 4) == strip):
+            run = last[3][-1]
+            if run[1] == p:
+                run[1] = p + 1
             else:
-                runs.append([p, p + 1])
+                last[3].append([p, p + 1])
         else:
-            last = [fp, stream, i, [[p, p + 1]], True] if strip else [fp, stream, i, [[p, p + 1]]]
+            last = [origin[0], origin[1], origin[2], [[p, p + 1]], True] if strip else \
+                [origin[0], origin[1], origin[2], [[p, p + 1]]]
             refs.append(last)
 
 
