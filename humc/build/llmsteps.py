@@ -228,7 +228,7 @@ class StepRunner:
     # ------------------------------------------------------------ generate
 
     def _generated(self, todo: list[dict[str, Any]], answers: list[Outcome]) -> dict[int, Made]:
-        """id(record) -> (the record with its generated answer, None) or (None, the reason it was dropped)."""
+        """id(record) -> (the record with its generated answer, its note) or (None, why it was dropped)."""
         field = self.step.field or self.entry.task.answer_field
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
