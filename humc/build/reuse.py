@@ -69,6 +69,15 @@ def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], template
     store.put_chunk(fp, i, [index, templates], MEMO)
 
 
+def by_record(records: list[dict[str, Any]], index: list[RecordIndex]) -> list[list[dict[str, Any]]]:
+    """A render chunk's records cut per input record, by the instructions each gave (its index entry)."""
+    out, at = [], 0
+    for entry in index:
+        out.append(records[at:at + entry[0]])
+        at += entry[0]
+    return out
+
+
 def rebuild(records_by_input: list[list[dict[str, Any]]], index: list[RecordIndex],
             chunk: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Any, dict[str, list[Located]], list[RecordIndex]]:
     """A render chunk's result from each input record's instructions and index entry, in record order: the same
@@ -102,10 +111,9 @@ class _Combined:
             given[k], index[k] = records, entry
         if self.fresh is not None:
             records, _, _, fresh_index = self.fresh.result()
-            at = 0
-            for k, entry in zip(self.fresh_positions, fresh_index, strict=True):
-                given[k], index[k] = records[at:at + entry[0]], entry
-                at += entry[0]
+            for k, given_k, entry in zip(self.fresh_positions, by_record(records, fresh_index), fresh_index,
+                                         strict=True):
+                given[k], index[k] = given_k, entry
         return rebuild(given, index, self.chunk)
 
     def cancel(self) -> bool:
@@ -135,11 +143,7 @@ class Reuse:
         index: list[RecordIndex] = memo[0]
         templates: dict[str, str] = memo[1]
         changed = {name for name, digest in self.templates.items() if templates.get(name) != digest}
-        before: dict[str, tuple[list[dict[str, Any]], RecordIndex]] = {}
-        at = 0
-        for entry in index:
-            before[entry[4]] = (earlier[at:at + entry[0]], entry)
-            at += entry[0]
+        before = {entry[4]: (given, entry) for given, entry in zip(by_record(earlier, index), index, strict=True)}
         reused: dict[int, tuple[list[dict[str, Any]], RecordIndex]] = {}
         fresh: list[int] = []
         for k, record in enumerate(chunk):
