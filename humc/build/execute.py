@@ -36,7 +36,6 @@ from humc.build.mixing import (
     DIMENSION_KEYS,
     REALISED,
     Realised,
-    dimension_value,
     held_out_match,
     is_negative,
     mixture_keep,
@@ -45,7 +44,16 @@ from humc.build.mixing import (
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
-from humc.build.reuse import RecordIndex, Reuse, index_entry, rebuild, remember, store_memo, template_digests
+from humc.build.reuse import (
+    RecordIndex,
+    Reuse,
+    by_record,
+    index_entry,
+    rebuild,
+    remember,
+    store_memo,
+    template_digests,
+)
 from humc.build.store import (
     MAIN,
     NOTES,
@@ -668,10 +676,7 @@ def _combined_render(results: list[tuple[Records, ChunkResult]]) -> ChunkResult:
     index: list[RecordIndex] = []
     for part, result in results:
         assert isinstance(result, tuple) and len(result) == 4
-        out, at = result[0], 0
-        for entry in result[3]:
-            given.append(out[at:at + entry[0]])
-            at += entry[0]
+        given += by_record(result[0], result[3])
         chunk += part
         index += result[3]
     return rebuild(given, index, chunk)
@@ -684,7 +689,7 @@ def chunks_ahead(concurrency: int) -> int:
 
 class PassThrough:
     """A corpus node that passes records on (or drops them), one input chunk at a time: merge, dedup, decontaminate,
-    split. Its output is references to where the records are first stored (``Store.origins``), never copies.
+    split. Its output is references to where the records are first stored (``Store.origin_chunk``), never copies.
 
     Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each chunk read
     once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
@@ -799,7 +804,7 @@ class Split(PassThrough):
         # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
         self.mixture: Counter[tuple[Any, ...]] = Counter()
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
-        self.row_hash = HashPrefix("split", self.seed)  # == stable_hash("split", seed, *row): ``pick_split``
+        self.row_hash = HashPrefix("split", self.seed)  # a row's hash: stable_hash("split", seed, *row)
 
     def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
@@ -828,9 +833,7 @@ class Split(PassThrough):
         self.stat.records_out = sum(w.count for w in self.writers.values())
         realised = Realised()
         for (name, *values), n in self.mixture.items():
-            record = dict(zip(MIXTURE_FIELDS, values, strict=True))
-            for dim in REALISED:
-                realised.counts[dim][dimension_value(record, dim)][name] += n
+            realised.add(name, dict(zip(MIXTURE_FIELDS, values, strict=True)), n)
         return {"chunks": {n: w.chunks for n, w in self.writers.items()},
                 "counts": {n: w.count for n, w in self.writers.items()}, "mixture": realised.as_meta()}
 
@@ -1003,12 +1006,8 @@ def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     return ex.stream_out(node, stat, kept(), ex.input_total(node))
 
 
-def pick_split(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], seed: int, *key: Any) -> str:
-    return split_at(splits, stable_hash("split", seed, *key))
-
-
 def split_at(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], hashed: int) -> str:
-    """The split a 64-bit hash falls in: the fractions laid end to end over [0, 1)."""
+    """The split a 64-bit hash (of a source row: ``Split.row_hash``) falls in: the fractions end to end over [0, 1)."""
     u = hashed / 2**64
     acc = 0.0
     for name, fraction in splits:

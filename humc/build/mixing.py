@@ -110,9 +110,10 @@ class Realised:
     def __init__(self) -> None:
         self.counts: dict[str, dict[str, Counter[str]]] = {d: defaultdict(Counter) for d in REALISED}
 
-    def add(self, split: str, record: Mapping[str, Any]) -> None:
+    def add(self, split: str, record: Mapping[str, Any], n: int = 1) -> None:
+        """Count ``n`` records like ``record`` in ``split``."""
         for dim in REALISED:
-            self.counts[dim][dimension_value(record, dim)][split] += 1
+            self.counts[dim][dimension_value(record, dim)][split] += n
 
     def as_meta(self) -> dict[str, dict[str, dict[str, int]]]:
         return {d: {v: dict(sorted(c.items())) for v, c in sorted(vs.items())} for d, vs in self.counts.items()}

@@ -163,16 +163,11 @@ class Store:
                 raise LostChunk(fp, stream, i)
             yield i, *found
 
-    def origins(self, fp: str, stream: str = MAIN, *, raw: bool = False) -> Iterator[tuple[Place, dict[str, Any]]]:
-        """``records`` with where each one is first stored (through reference chunks, so a node that passes records
-        on refers to the records themselves, however many nodes passed them before), for a pass-through node."""
-        for i, records, places in self._chunks(fp, stream, raw):
-            for p, record in enumerate(records):
-                yield (places[p] if places is not None else (fp, stream, i, p, False)), record
-
     def origin_chunk(self, fp: str, i: int, stream: str = MAIN, *,
                      raw: bool = False) -> tuple[list[Place], list[dict[str, Any]]]:
-        """``origins`` of chunk i alone: (places, records); LostChunk when it is missing or damaged."""
+        """Chunk i's records with where each one is first stored (through reference chunks, so a node that passes
+        records on refers to the records themselves, however many nodes passed them before): (places, records);
+        LostChunk when it is missing or damaged."""
         found = self._chunk_places(fp, i, stream, raw)
         if found is None:
             raise LostChunk(fp, stream, i)
@@ -191,7 +186,7 @@ class Store:
     def runs(self, fp: str, stream: str = MAIN) -> Iterator[Run]:
         """The records of a stream as runs of the places its reference chunks name, read without the records (the
         write node digests a shard's rows from them). The references are taken as origins, as a pass-through node
-        stores them (``origins``); a chunk of records is one run of itself. LostChunk for a missing chunk of the
+        stores them (``origin_chunk``); a chunk of records is one run of itself. LostChunk for a missing chunk of the
         stream; the chunks the references name are not opened (``rows`` reads them)."""
         meta = self.meta(fp)
         if meta is None:
@@ -292,9 +287,6 @@ class RefWriter:
         self.pending = 0
         self.chunks = 0
         self.count = 0
-
-    def add(self, origin: Origin | Place) -> None:
-        self.extend((origin,))
 
     def extend(self, origins: Sequence[Origin | Place]) -> None:
         """``add`` each of ``origins``, in order (one call a chunk of records, not one a record)."""

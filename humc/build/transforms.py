@@ -445,13 +445,6 @@ def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output
                                    f"{output!r}")
 
 
-def format_context(entry: TaskEntry, record: Mapping[str, Any], labels: Sequence[str]) -> formats.FormatContext:
-    """What answer formats need of a record besides its answer: the labels shown, the label column, and the
-    input the (non-label) answer spans are copied from."""
-    column = entry.task.schema_column
-    return _format_context(column, _span_source(entry), record, tuple(labels))
-
-
 def _span_source(entry: TaskEntry) -> str | None:
     """The input the entry's (non-label) answer spans are copied from, if any."""
     return next((src for col, src in entry.task.spans_from if col != entry.task.schema_column), None)
@@ -459,6 +452,8 @@ def _span_source(entry: TaskEntry) -> str | None:
 
 def _format_context(column: str | None, source: str | None, record: Mapping[str, Any],
                     labels: tuple[str, ...]) -> formats.FormatContext:
+    """What answer formats need of a record besides its answer: the labels shown, the label column, and the
+    input the (non-label) answer spans are copied from (``source``: ``_span_source``)."""
     text = record.get(source) if source is not None else None
     return formats.FormatContext(labels, column, text if isinstance(text, str) else None)
 
