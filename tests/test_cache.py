@@ -195,9 +195,9 @@ def test_verify_drops_damaged_entries_once(tmp_path):
 
     assert first.exit_code == 0 and "dropped 1 damaged" in first.output
     assert second.exit_code == 0 and "dropped 0 damaged" in second.output
-    # 8 metas, 8 record chunks, 3 notes, 1 memo, 1 pass memo, 1 reuse, 2 shards and the write's list of them, less
-    # the dropped one
-    assert "checked 24 entries" in second.output
+    # 8 metas, 8 record chunks, 3 notes, 1 memo, 1 pass memo, 1 reuse, 1 checked, 2 shards and the write's list of
+    # them, less the dropped one
+    assert "checked 25 entries" in second.output
 
 
 def test_a_damaged_llm_answer_is_asked_for_again_and_nothing_else(tmp_path):

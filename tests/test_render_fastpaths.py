@@ -27,6 +27,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
 from humc.build.compiler import load_recipe
+from humc.build.reuse import CHECK_FIELDS
 from humc.build.transforms import (
     _HASH_JSON,
     HashPrefix,
@@ -508,6 +509,39 @@ def test_the_check_remembering_a_records_gold_and_rule_check_finds_the_same_prob
         other = {**record, "output": "?", "labels": [], "answer_format": "?", "id": "x"}
         assert _checker(entry).rule_problem(other, [list(d.values()) for d in json.loads(other["gold"])]) == \
             rule_problem(entry, record)
+
+
+class _CheckFieldsOnly(Mapping[str, Any]):
+    """A record that lets the check read its ``CHECK_FIELDS`` (and where it comes from) and nothing else."""
+
+    READABLE = frozenset(CHECK_FIELDS) | {"source", "source_row", "_line"}
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    def __getitem__(self, key: str) -> Any:
+        assert key in self.READABLE, f"the check read {key!r}, which is not among reuse.CHECK_FIELDS"
+        return self.record[key]
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the check iterated over a record's fields")
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, len(SCHEMAS) - 1), st.integers(0, 1000), st.lists(st.tuples(st.integers(0, 100),
+                                                                                  st.integers(0, 4)), max_size=30))
+def test_the_check_decides_by_the_check_fields_alone(entries: list[TaskEntry], i: int, seed: int,
+                                                     picks: list[tuple[int, int]]) -> None:
+    """What ``reuse.PriorChecks`` stands on: a verdict is a function of the entry and the record's check fields, so
+    a record whose check fields equal those of one a check passed passes too."""
+    entry = entries[i]
+    records = _rendered(entry, seed)
+    for record in [_tampered(records[p % len(records)], how) for p, how in picks if records] + records:
+        expected = rule_problem(entry, record) or label_problem(entry, record) or _round_trip_problem(entry, record)
+        assert check_rendered(entry, _CheckFieldsOnly(record)) == expected  # type: ignore[arg-type]
 
 
 def test_instruction_records_keep_strings_of_their_own(entries: list[TaskEntry]) -> None:

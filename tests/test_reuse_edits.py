@@ -96,7 +96,7 @@ tasks:
     where: {where}
     labels: [PER, ORG, LOC, MISC, DATE, EVENT, PRODUCT, LAW]
     schema: {{negatives: 3, split_num: 3, hard_negatives: {{ORG: [LOC]}}}}
-    guidelines: [span_boundaries]
+    guidelines: [span_boundaries, d_types]
     preferences: [order_entities_by_position, empty_brackets]
     templates: [t0, t1, t2]
     formats: [json, tuples, natural]
@@ -124,8 +124,11 @@ def _design_source(path: Path, rows: int, edited: set[int] = frozenset()) -> Non
 
 
 def _design(folder: Path, where: str = "len(text) > 0", edited: set[int] = frozenset(),  # type: ignore[assignment]
-            t1: str = "Template 1.") -> None:
+            t1: str = "Template 1.", people: str = "people") -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "guidelines").mkdir(exist_ok=True)
+    (folder / "guidelines" / "d_types.yaml").write_text(
+        f"id: d_types\ntitle: Types\nlabels:\n  PER: {people}\n  ORG: organisations\n  LOC: places\n")
     (folder / "templates" / "ner").mkdir(parents=True, exist_ok=True)
     for k, head in enumerate(["Template 0.", t1, "Template 2."]):
         (folder / "templates" / "ner" / f"t{k}.j2").write_text(
@@ -145,6 +148,8 @@ def _tree(folder: Path, jobs: int = 1) -> dict[str, bytes]:
     {"edited": {3, 50, 51, 200}},
     {"t1": "Template one!"},
     {"where": "not contains(text, '2')", "edited": {10, 11}, "t1": "T1 again"},
+    {"people": "persons, real or fictional"},
+    {"people": "humans", "edited": {7, 8}, "t1": "T1 once more"},
 ])
 def test_a_warm_build_after_an_edit_writes_what_a_cold_build_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     edit: dict[str, object]) -> None:
@@ -155,6 +160,34 @@ def test_a_warm_build_after_an_edit_writes_what_a_cold_build_writes(tmp_path: Pa
     _design(warm, **edit)  # type: ignore[arg-type]
     _design(cold, **edit)  # type: ignore[arg-type]
     assert _tree(warm, jobs=2) == _tree(cold)
+
+
+def test_a_guideline_edit_renders_every_record_again_and_checks_none_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check decides by a record's check fields, which a guideline does not touch: each instruction is rendered
+    again (its text changed) and kept unchecked, as the earlier check passed it (``reuse.PriorChecks``). A source
+    edit checks the changed rows' instructions only."""
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
+    checked: list[str] = []
+    real = execute.check_rendered
+
+    def counted(entry: object, record: dict[str, object]) -> object:
+        checked.append(str(record["id"]))
+        return real(entry, record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(execute, "check_rendered", counted)
+    _design(tmp_path)
+    before = _tree(tmp_path)
+    cold = len(checked)
+    assert cold > 500
+    checked.clear()
+    _design(tmp_path, people="persons, real or fictional")
+    after = _tree(tmp_path)
+    assert checked == []
+    assert after != before  # the definition is in every ner instruction
+    _design(tmp_path, people="persons, real or fictional", edited={3, 50})
+    _tree(tmp_path)
+    assert 0 < len(checked) < cold // 20
 
 
 def test_no_render_workers_are_forked_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,7 +125,7 @@ def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False) -> GcReport:
             kind, fp = key_node(key)
             if kind == "meta":
                 (kept if fp in keep else removed).add(fp)
-            if kind == "reuse":  # reuse/<shape> -> a render node: kept while that node is
+            if kind in ("reuse", "checked"):  # reuse/<shape>, checked/<shape> -> a node: kept while that node is
                 fp = str(db.get(key))
             if fp not in keep:
                 db.delete(key)

@@ -45,12 +45,14 @@ from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.reuse import (
+    PriorChecks,
     RecordIndex,
     Reuse,
     by_record,
     index_entry,
     rebuild,
     remember,
+    remember_check,
     store_memo,
     template_digests,
 )
@@ -385,7 +387,7 @@ class Executor:
             if saved is not None and saved.counts is not None:  # stored already
                 return
             try:
-                result = fn(records)
+                result = (fn.at(i) if isinstance(fn, CheckChunks) else fn)(records)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
                 return
@@ -502,15 +504,17 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     return render
 
 
-def check_chunk_fn(entry: TaskEntry, strip: bool = True) -> ChunkFn:
+def check_chunk_fn(entry: TaskEntry, strip: bool = True,
+                   passed: Callable[[dict[str, Any]], bool] | None = None) -> ChunkFn:
     """Parse every rendered output back; records that do not round-trip are problems. The records kept
     lose their ``_``-prefixed keys (``strip``), or are the input records themselves (the local executor
-    stores them as references and strips on read)."""
+    stores them as references and strips on read). A record an earlier check ``passed`` (``reuse.PriorChecks``)
+    is kept without being checked again."""
 
     def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
         kept, log = [], ProblemLog()
         for record in chunk:
-            problem = check_rendered(entry, record)
+            problem = None if passed is not None and passed(record) else check_rendered(entry, record)
             if problem is not None:
                 log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
@@ -551,8 +555,32 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     return meta
 
 
+@dataclass
+class CheckChunks:
+    """A check node's chunk function, and per chunk i (``at``) one that keeps unchecked what the newest earlier
+    check of the same shape passed with the same check fields (``reuse.PriorChecks``)."""
+
+    entry: TaskEntry
+    prior: PriorChecks | None = None
+
+    @staticmethod
+    def of(ex: Executor, node: PlanNode) -> tuple[str, CheckChunks]:
+        """(the node's check shape, its CheckChunks)."""
+        shape, prior = PriorChecks.find(ex.store, node, ex.entry_of(node), ex.recipe.constants)
+        return shape, CheckChunks(ex.entry_of(node), prior)
+
+    def __call__(self, chunk: Records) -> ChunkResult:
+        return check_chunk_fn(self.entry, strip=False)(chunk)
+
+    def at(self, i: int) -> ChunkFn:
+        return check_chunk_fn(self.entry, strip=False, passed=None if self.prior is None else self.prior.passed(i))
+
+
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    return ex.chunkwise(node, stat, check_chunk_fn(ex.entry_of(node), strip=False), strip=True)
+    shape, checks = CheckChunks.of(ex, node)
+    meta = ex.chunkwise(node, stat, checks, strip=True, submit_at=lambda i, chunk: _Now(checks.at(i), chunk))
+    remember_check(ex.store, shape, node.fingerprint)
+    return meta
 
 
 @dataclass
@@ -623,7 +651,7 @@ def followers(ex: Executor, node: PlanNode, kinds: tuple[str, ...] = ("render", 
             parts = parts and ex.entry_of(nxt).mix.is_default
             fn = Ahead(fn, _combined_render) if parts else fn
         else:
-            fn = check_chunk_fn(ex.entry_of(nxt), strip=False)
+            fn = CheckChunks.of(ex, nxt)[1]
             fn = Ahead(fn, _combined) if parts else fn
         out.append((nxt, fn, kind == "check"))
         prev = nxt

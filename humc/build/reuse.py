@@ -15,6 +15,13 @@ Scope: entries with the default `mix:` only. With stratified mix draws, a record
 depend on the draws of the records before it in its chunk, so such entries render whole chunks.
 ``reuse/<shape>`` names the newest render node of a shape (``humc cache gc`` keeps it while that
 node is kept).
+
+The check is reused the same way, by what it reads (``PriorChecks``): its verdict on an instruction
+is a function of the entry's task, rules and formats and of the record's ``CHECK_FIELDS`` alone
+(not the instruction text, the template or the guidelines). So a check keeps, unchecked, every
+record whose check fields equal those of a record the newest earlier check of the same entry
+(``checked/<check shape>``) passed: after a guideline edit every instruction is rendered again
+but none is checked again. Everything else is checked; the result is the same.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ import humc
 from humc import FORMAT_VERSION
 from humc.build.plan import PlanNode
 from humc.build.problems import Located, Problem, ProblemLog
-from humc.build.store import MAIN, Store
+from humc.build.store import MAIN, LostChunk, Store
 from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
 REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
+CHECKED_PREFIX = "checked/"  # checked/<check shape> -> fingerprint of the newest check node of that shape
+# every field of an instruction record that ``transforms.check_rendered`` reads to decide (its location aside)
+CHECK_FIELDS = ("gold", "output", "answer_format", "labels", "_empty", "_rules", "_text", "_span_text")
 # per input record: [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered, digest]
 RecordIndex = list[Any]
 
@@ -159,3 +169,49 @@ class Reuse:
 def remember(store: Store, shape: str, fp: str) -> None:
     """This render node is the newest of its shape (called when it is committed)."""
     store.cache.set(REUSE_PREFIX + shape, fp)
+
+
+def check_shape(entry: TaskEntry, constants: dict[str, Any]) -> str:
+    """What a check of ``entry`` decides by besides a record's ``CHECK_FIELDS``: equal shapes give every record the
+    same verdict."""
+    payload = _JSON.encode({"v": FORMAT_VERSION, "humc": humc.__version__, "entry": entry.id,
+                            "task": [entry.task.id, entry.task.digest], "language": entry.language,
+                            "rules": [(r.id, r.digest) for r in entry.rules],
+                            "variants": [(v.id, v.digest, repr(v.spec)) for v in entry.variants], "constants": constants})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def check_fields(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(map(record.get, CHECK_FIELDS))
+
+
+class PriorChecks:
+    """The records the newest earlier check of the same shape passed, chunk by chunk (see the module docstring)."""
+
+    def __init__(self, store: Store, previous: str) -> None:
+        self.store, self.previous = store, previous
+
+    @staticmethod
+    def find(store: Store, node: PlanNode, entry: TaskEntry,
+             constants: dict[str, Any]) -> tuple[str, PriorChecks | None]:
+        """(this check node's shape, the PriorChecks of the newest other check node of that shape, or None)."""
+        shape = check_shape(entry, constants)
+        previous = store.cache.get(CHECKED_PREFIX + shape)
+        if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
+            return shape, None
+        return shape, PriorChecks(store, previous)
+
+    def passed(self, i: int) -> Callable[[dict[str, Any]], bool] | None:
+        """Whether a record's check fields equal those of a record chunk i of the earlier check kept (None: that
+        chunk is gone, check every record). Records are looked up by id; equal fields, not the id, decide."""
+        try:
+            _, kept = self.store.origin_chunk(self.previous, i, raw=True)
+        except LostChunk:
+            return None
+        before = {record.get("id"): check_fields(record) for record in kept}
+        return lambda record: before.get(record.get("id")) == check_fields(record)
+
+
+def remember_check(store: Store, shape: str, fp: str) -> None:
+    """This check node is the newest of its shape (called when it is committed)."""
+    store.cache.set(CHECKED_PREFIX + shape, fp)
