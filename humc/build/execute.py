@@ -731,15 +731,14 @@ class PassThrough:
         self.ex, self.node, self.stat = ex, node, stat
         self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
 
-    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
-        """Count in the records at positions ``at`` of an input chunk (its places, records — slim ones from a pass
-        memo — and dedup keys), keep them or not; the positions passed on."""
+    def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
+        """Count in the records at positions ``at`` of an input chunk, keep them or not; the positions passed on."""
         self.stat.records_in += len(at)
-        kept = self.select(records, keys, at)
-        self.writer.extend([places[p] for p in kept])
+        kept = self.select(chunk, at)
+        self.writer.extend(chunk.pick(chunk.places, kept))
         return kept
 
-    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
         return at
 
     def finish(self) -> dict[str, Any]:
@@ -761,14 +760,27 @@ class Dedup(PassThrough):
         self.seen: dict[int, Any] = {}
         self.chunks: list[ChunkKeys] = []
 
-    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
-        return [p for p in at if self.keep(keys, p)] if self.enabled else at
+    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
+        if not self.enabled:
+            return at
+        keys = chunk.keys
+        self.enter(keys)
+        prefixes = chunk.pick(keys.prefix_ints(), at)
+        if len(set(prefixes)) == len(prefixes) and self.seen.keys().isdisjoint(prefixes):  # no prefix comes again
+            here = (len(self.chunks) - 1) << 32
+            self.seen.update(zip(prefixes, [here | p for p in at], strict=True))
+            return at
+        return [p for p in at if self.keep(keys, p)]
 
-    def keep(self, keys: ChunkKeys, p: int) -> bool:
+    def enter(self, keys: ChunkKeys) -> None:
+        """Index positions from here on in ``keys``' chunk (the chunk before it is settled)."""
         if not self.chunks or self.chunks[-1] is not keys:
             if self.chunks:
                 self.chunks[-1].settle()
             self.chunks.append(keys)
+
+    def keep(self, keys: ChunkKeys, p: int) -> bool:
+        self.enter(keys)
         prefix = keys.prefix(p)
         first = self.seen.get(prefix)
         at = (len(self.chunks) - 1) << 32 | p
@@ -803,7 +815,8 @@ class Decontaminate(PassThrough):
                 for text in strings_in(row.record):
                     self.banned |= ngram_hashes(text, self.n)
 
-    def select(self, records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
+        records = chunk.rows()
         return [p for p in at if self.keep(records[p])]
 
     def keep(self, record: dict[str, Any]) -> bool:
@@ -834,26 +847,34 @@ class Split(PassThrough):
         self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
         self.row_hash = HashPrefix("split", self.seed)  # a row's hash: stable_hash("split", seed, *row)
 
-    def take(self, places: list[Place], records: list[dict[str, Any]], keys: ChunkKeys, at: list[int]) -> list[int]:
+    def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
-        mixture = self.mixture
+        names = self.split_names(chunk, at)
         chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
-        for p in at:
-            record = records[p]
-            if self.held is not None and held_out_match(self.held, record):
-                name = self.held.split
-                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
-            else:
-                row = (record["task_entry"], record["source"], record["source_row"])
-                if row != self.last[0]:
-                    self.last = row, split_at(self.splits, self.row_hash(*row))
-                name = self.last[1]
+        places = chunk.places
+        for p, name in zip(at, names, strict=True):
             chosen[name].append(places[p])
-            kind = (name, *map(record.get, MIXTURE_FIELDS))
-            mixture[kind] += 1
+        self.mixture.update(zip(names, *(chunk.column(f, at) for f in MIXTURE_FIELDS), strict=True))
         for name, chunk_places in chosen.items():  # each split's records in order: the same chunks as one by one
             self.writers[name].extend(chunk_places)
         return []
+
+    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
+        """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
+        held, rows = self.held, chunk.rows() if self.held is not None else None
+        entries, sources, source_rows = (chunk.columns[f] for f in ("task_entry", "source", "source_row"))
+        (last_row, last_name), names = self.last, []
+        for p in at:
+            if held is not None and rows is not None and held_out_match(held, rows[p]):
+                names.append(held.split)
+                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
+                continue
+            row = (entries[p], sources[p], source_rows[p])
+            if row != last_row:
+                last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
+            names.append(last_name)
+        self.last = last_row, last_name
+        return names
 
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():
@@ -885,15 +906,15 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     text = any(stage.needs_text for stage in stages)
     with ex.progress.task(" → ".join(s.node.id for s in stages) if len(stages) > 1 else node.id, total=total) as advance:
         for i in range(len(node.inputs)):
-            for places, records, keys in pass_chunks(ex.store, ex.input_fp(node, i), text=text):
-                at = list(range(len(records)))
+            for chunk in pass_chunks(ex.store, ex.input_fp(node, i), text=text):
+                at = list(range(len(chunk.places)))
                 for k, stage in enumerate(stages):
                     start = time.perf_counter()
-                    at = stage.take(places, records, keys, at)
+                    at = stage.take(chunk, at)
                     seconds[k] += time.perf_counter() - start
                     if not at:
                         break
-                advance(len(records))
+                advance(len(chunk.places))
     for stage, spent in zip(stages[1:], seconds[1:], strict=True):
         stage.stat.seconds = spent
         ex.fused.append((stage.node, stage.stat, stage.finish()))
@@ -934,6 +955,11 @@ class ChunkKeys:
     def prefix(self, p: int) -> int:
         return int.from_bytes(self.prefixes[PREFIX * p:PREFIX * (p + 1)], "big")
 
+    def prefix_ints(self) -> list[int]:
+        """Every position's ``prefix``."""
+        b = self.prefixes
+        return [int.from_bytes(b[k:k + PREFIX], "big") for k in range(0, len(b), PREFIX)]
+
     def full(self, p: int) -> bytes:
         self._compared = True
         if self._full is None:
@@ -948,9 +974,43 @@ class ChunkKeys:
         self.prefixes = b""
 
 
-def pass_chunks(store: Store, fp: str, *,
-                text: bool) -> Iterator[tuple[list[Place], list[dict[str, Any]], ChunkKeys]]:
-    """(places, records, dedup keys) of each chunk of node ``fp`` for a pass-through node. The records are read
+@dataclass
+class PassChunk:
+    """One input chunk as the pass-through nodes read it: where its records are first stored (``places``), their
+    ``SLIM_FIELDS`` by column (``_Missing`` where a record has no such field), their dedup keys, and the records
+    themselves when they were read (``records``; else ``rows`` makes slim ones from the columns)."""
+
+    places: list[Place]
+    keys: ChunkKeys
+    records: list[dict[str, Any]] | None = None
+    slim: dict[str, list[Any]] | None = None
+    missing: bool = True  # whether a column may hold ``_Missing``
+
+    @property
+    def columns(self) -> dict[str, list[Any]]:
+        if self.slim is None:
+            assert self.records is not None
+            self.slim = _slim(self.records)
+        return self.slim
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.records is None:
+            self.records = _rows(self.columns, self.missing)
+        return self.records
+
+    def column(self, name: str, at: list[int]) -> list[Any]:
+        """A field's values at positions ``at`` (None for a record without it, as ``dict.get`` gives)."""
+        values = self.pick(self.columns[name], at)
+        return [None if v is _Missing else v for v in values] if self.missing else values
+
+    @staticmethod
+    def pick(values: list[Any], at: list[int]) -> list[Any]:
+        """``values`` at positions ``at`` (ascending, so as many as there are values means all of them)."""
+        return values if len(at) == len(values) else [values[p] for p in at]
+
+
+def pass_chunks(store: Store, fp: str, *, text: bool) -> Iterator[PassChunk]:
+    """Each chunk of node ``fp`` for the pass-through nodes (``PassChunk``). The records are read
     (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
     ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that
     needs no more (``text`` False) reads the memo instead and unpickles no record (dedup reads the records of a
@@ -962,17 +1022,18 @@ def pass_chunks(store: Store, fp: str, *,
     for i in range(int(meta["chunks"].get(MAIN, 0))):
         memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
         if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
-            rows = _rows(memo["columns"], memo["missing"])
-            yield memo["places"], rows, ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i))
+            yield PassChunk(memo["places"], ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i)),
+                            slim=memo["columns"], missing=memo["missing"])
             continue
         places, records = store.origin_chunk(fp, i, raw=True)
-        keys = ChunkKeys.of(records, partial(_records_of, store, fp, i))
+        chunk = PassChunk(places, ChunkKeys.of(records, partial(_records_of, store, fp, i)), records)
         if not text:
-            columns = _slim(records)
+            columns = chunk.columns
+            chunk.missing = any(_Missing in column for column in columns.values())
             store.cache.set(chunk_key(fp, PASS_MEMO, i), {
                 "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns,
-                "missing": any(_Missing in column for column in columns.values()), "prefixes": keys.prefixes})
-        yield places, records, keys
+                "missing": chunk.missing, "prefixes": chunk.keys.prefixes})
+        yield chunk
 
 
 def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
