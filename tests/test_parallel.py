@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import humc.build.execute as execute
+import humc.build.reuse as reuse
 from humc.build.compiler import build, plan_recipe
 from humc.build.parallel import JOBS_ENV, default_jobs, workers_for
 from humc.build.store import Store, chunk_key
@@ -145,7 +146,13 @@ def _cold(tmp_path: Path, name: str, source_from: Path, files: dict[str, str]) -
     return _build(fresh, 0, jobs=1)[0]
 
 
-def test_a_template_edit_renders_only_the_records_that_chose_that_template(tmp_path, small_chunks, rendered_records):
+def test_a_template_edit_renders_only_the_texts_of_the_records_that_chose_that_template(
+        tmp_path, small_chunks, rendered_records, monkeypatch):
+    """Their draws, answers and labels shown do not depend on the template's text: only their texts are rendered
+    again (``transforms.retexted``), and no record is rendered whole."""
+    retexted: list[int] = []
+    real = reuse.retexted
+    monkeypatch.setattr(reuse, "retexted", lambda ctx, record, given: retexted.append(1) or real(ctx, record, given))
     folder = tmp_path / "e"
     folder.mkdir()
     write_ner_workload(folder, 300, shard_rows=150)
@@ -157,7 +164,7 @@ def test_a_template_edit_renders_only_the_records_that_chose_that_template(tmp_p
     (folder / "templates" / "ner" / "t1.j2").write_text(edited)
     rendered_records[0] = 0
     out, stats = _build(folder, 0, jobs=1)
-    assert rendered_records[0] == len(chose_t1) and 0 < len(chose_t1) < 300 * 0.6
+    assert rendered_records[0] == 0 and len(retexted) == len(chose_t1) and 0 < len(chose_t1) < 300 * 0.6
     assert stats["ner/render"][1:] == (300, 600)
     records = pq_records(folder / "out" / "big")
     assert sum("Template one, edited." in r["instruction"] for r in records) > 0

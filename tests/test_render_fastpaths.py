@@ -15,6 +15,8 @@ import json
 import random
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +47,14 @@ from humc.build.transforms import (
     parts_json,
     render_checked,
     restrict_to_labels,
+    retexted,
     rule_problem,
     schema_batches,
     seeded_random,
     stable_hash,
 )
 from humc.errors import HumcError
-from humc.ir import TaskEntry
+from humc.ir import Guideline, TaskEntry
 from humc.templating import MAX_RENDERED_CHARS, TemplateRenderer, _Context, environment, render_template
 
 json_values = st.recursive(
@@ -466,17 +469,46 @@ def test_per_entry_mix_draws_are_part_draw(entries: list[TaskEntry], i: int, row
 TEXTS = ["Paris Hilton met EU officials in Paris .", "Ada and Bo", "", "Oslo | Bergen ; \"x\""]
 
 
-def _rendered(entry: TaskEntry, seed: int) -> list[dict[str, Any]]:
+def _inputs(seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out = []
-    ctx = RenderContext(entry, {}, LABELS, "fast")
     for row in range(8):
         text = rng.choice(TEXTS)
         words = text.split() or ["none"]
         ents = [{"type": rng.choice(LABELS[:4]), "span": rng.choice(words)} for _ in range(rng.randint(0, 3))]
-        out += render_checked(ctx.for_chunk({"_source": "s", "_row": 0}),
-                              {"_source": "s", "_row": row, "text": text, "entities": ents}).records
+        out.append({"_source": "s", "_row": row, "text": text, "entities": ents})
     return out
+
+
+def _rendered(entry: TaskEntry, seed: int) -> list[dict[str, Any]]:
+    ctx = RenderContext(entry, {}, LABELS, "fast")
+    return [r for record in _inputs(seed) for r in render_checked(ctx.for_chunk(_inputs(seed)[0]), record).records]
+
+
+def _with_texts(entry: TaskEntry, word: str) -> TaskEntry:
+    """The entry with other template and guideline texts and label definitions: what an edit of texts gives."""
+    guideline = Guideline("g", "Types", f"Mind the {word}.", (("PER", f"{word} people"), ("ORG", f"{word} firms")),
+                          "en", ("ner",), f"g-{word}")
+    templates = tuple(replace(t, text=f"{word}: {t.text}", digest=f"{word}-{t.digest}") for t in entry.templates)
+    return replace(entry, templates=templates, guidelines=(guideline,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(range(0, len(SCHEMAS), 2)), st.integers(0, 1000),
+       st.sampled_from(["beta", "{{ labels | length }} {{ guidelines | join }}", "{{ nope }}", "{{ 1 / 0 }}"]))
+def test_instructions_with_their_texts_rendered_again_are_what_a_render_with_the_new_texts_gives(
+        entries: list[TaskEntry], i: int, seed: int, word: str) -> None:
+    """What ``reuse.Reuse`` stands on for a record that gave no problem (the default `mix:`): ``retexted`` of its
+    earlier instructions equals a whole render under the entry with the new template and guideline texts."""
+    before, after = _with_texts(entries[i], "alpha"), _with_texts(entries[i], word)
+    assert before.mix.is_default
+    old_ctx, new_ctx = RenderContext(before, {}, LABELS, "fast"), RenderContext(after, {}, LABELS, "fast")
+    for record in _inputs(seed):
+        earlier = render_checked(old_ctx, record)
+        if earlier.problems:
+            continue
+        again = partial(retexted, new_ctx, record, earlier.records)
+        assert _outcome(again) == _outcome(lambda: render_checked(new_ctx, record).records)  # noqa: B023 - called here
 
 
 def _tampered(record: dict[str, Any], how: int) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import humc.build.execute as execute
+import humc.build.reuse as reuse
 from humc.build.compiler import build, plan_recipe
 from humc.errors import HumcError
 
@@ -162,32 +164,63 @@ def test_a_warm_build_after_an_edit_writes_what_a_cold_build_writes(tmp_path: Pa
     assert _tree(warm, jobs=2) == _tree(cold)
 
 
-def test_a_guideline_edit_renders_every_record_again_and_checks_none_again(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check decides by a record's check fields, which a guideline does not touch: each instruction is rendered
-    again (its text changed) and kept unchecked, as the earlier check passed it (``reuse.PriorChecks``). A source
-    edit checks the changed rows' instructions only."""
+def _count_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts of whole renders of a record, renders of its texts alone and checks of an instruction, from now on."""
+    calls = {"render": 0, "retext": 0, "check": 0}
+
+    def counting(name: str, fn: Any) -> Any:
+        def counted(*args: Any) -> Any:
+            calls[name] += 1
+            return fn(*args)
+        return counted
+
+    monkeypatch.setattr(execute, "render_checked", counting("render", execute.render_checked))
+    monkeypatch.setattr(reuse, "retexted", counting("retext", reuse.retexted))
+    monkeypatch.setattr(execute, "check_rendered", counting("check", execute.check_rendered))
+    return calls
+
+
+def test_a_template_edit_renders_the_texts_of_the_records_that_chose_it_and_whole_those_with_a_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record one of whose instructions was dropped (not_expressible: the problem might have been in the text)
+    is rendered whole again; the others only have their texts rendered again. The output is a cold build's."""
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    _workload(warm)
+    _run(warm)
+    calls = _count_calls(monkeypatch)
+    for k in range(2):  # every record chose one of these
+        path = warm / "templates" / "ner" / f"t{k}.j2"
+        path.write_text(path.read_text().replace("Types:", "Entity types:"))
+    shutil.copytree(warm, cold, ignore=shutil.ignore_patterns("out", "cache"))
+    _run(warm)
+    assert calls == {"render": 10, "retext": 50, "check": 0}  # the 10 BAD rows gave no instruction (dropped)
+    _run(cold)
+    assert [p.read_bytes() for p in sorted((warm / "out").rglob("*.parquet"))] == \
+        [p.read_bytes() for p in sorted((cold / "out").rglob("*.parquet"))]
+
+
+def test_a_guideline_edit_renders_only_the_texts_again_and_checks_nothing_again(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guideline is in the text of every instruction of its entry, and in nothing else: each instruction whose
+    record gave no problem gets its text rendered again (``transforms.retexted``) and keeps the rest, and the check
+    keeps it unchecked, as the earlier check passed it with the same check fields (``reuse.PriorChecks``). A record
+    that had a dropped instruction is rendered whole. A source edit renders and checks the changed rows only."""
     monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
-    checked: list[str] = []
-    real = execute.check_rendered
-
-    def counted(entry: object, record: dict[str, object]) -> object:
-        checked.append(str(record["id"]))
-        return real(entry, record)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(execute, "check_rendered", counted)
+    calls = _count_calls(monkeypatch)
     _design(tmp_path)
     before = _tree(tmp_path)
-    cold = len(checked)
-    assert cold > 500
-    checked.clear()
+    cold = dict(calls)
+    assert cold["render"] == 600 and cold["retext"] == 0 and cold["check"] > 1000
+    calls.update(render=0, retext=0, check=0)
     _design(tmp_path, people="persons, real or fictional")
     after = _tree(tmp_path)
-    assert checked == []
     assert after != before  # the definition is in every ner instruction
+    assert calls == {"render": 0, "retext": 300, "check": 0}  # ner's records; ner2 shows no guideline
+    calls.update(render=0, retext=0, check=0)
     _design(tmp_path, people="persons, real or fictional", edited={3, 50})
     _tree(tmp_path)
-    assert 0 < len(checked) < cold // 20
+    assert calls["retext"] == 0 and calls["render"] == 4  # the two rows, in both entries
+    assert 0 < calls["check"] < cold["check"] // 20
 
 
 def test_no_render_workers_are_forked_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:

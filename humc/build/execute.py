@@ -54,7 +54,7 @@ from humc.build.reuse import (
     remember,
     remember_check,
     store_memo,
-    template_digests,
+    text_digests,
 )
 from humc.build.store import (
     MAIN,
@@ -358,8 +358,8 @@ class Executor:
 
     def _store_chunk(self, node: PlanNode, i: int, chunk: Records, result: ChunkResult,
                      strip: bool) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
-        templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
-        return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, templates)
+        texts = text_digests(self.entry_of(node)) if node.kind == "render" else None
+        return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, texts)
 
     def _ahead(self, then: list[Follower], i: int, pending: Pending) -> None:
         """While chunk i is being answered, run each part of it that is (an LLM chunk's batches) on through the
@@ -533,8 +533,12 @@ def _labels_of(ex: Executor, node: PlanNode) -> tuple[str, ...] | None:
     return tuple(meta["labels"])
 
 
+def _render_context(ex: Executor, node: PlanNode) -> RenderContext:
+    return RenderContext(ex.entry_of(node), ex.recipe.constants, _labels_of(ex, node), ex.recipe.name)
+
+
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return render_chunk_fn(RenderContext(ex.entry_of(node), ex.recipe.constants, _labels_of(ex, node), ex.recipe.name))
+    return render_chunk_fn(_render_context(ex, node))
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
@@ -545,7 +549,7 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
     earlier render of the same shape rendered alike are reused (``reuse.py``)."""
     fn, then = _render_fn(ex, node), followers(ex, node, ("check",))
-    shape, reuse = Reuse.find(ex.store, node, ex.entry_of(node), _labels_of(ex, node))
+    shape, reuse = Reuse.find(ex.store, node, _render_context(ex, node))
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
         submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
@@ -1190,7 +1194,7 @@ def stored_chunk(store: Store, fp: str, input_fp: str, i: int) -> tuple[Records,
 
 
 def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, result: ChunkResult, strip: bool,
-                 templates: dict[str, str] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
+                 texts: dict[str, dict[str, str]] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
     """Store chunk i of a chunk-wise node (both executors): its records (as references when they are input records,
     a filter's or the check's), a render's per-record index, then its notes with the counts — the commit. Returns
     the result's (records, notes, problem locations)."""
@@ -1202,8 +1206,8 @@ def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, r
     else:
         assert not strip, "strip needs a chunk function that passes its input records through"
         store.put_chunk(fp, i, out)
-    if index is not None and templates is not None:
-        store_memo(store, fp, i, index, templates)
+    if index is not None and texts is not None:
+        store_memo(store, fp, i, index, texts)
     # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover
     store.put_chunk(fp, i, [notes, problems, len(chunk), len(out)], NOTES)
     return out, notes, problems

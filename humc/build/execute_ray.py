@@ -73,7 +73,7 @@ from humc.build.execute import (
 )
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import Located
-from humc.build.reuse import template_digests
+from humc.build.reuse import text_digests
 from humc.build.store import MAIN, LostChunk, Store
 from humc.cachedb import INDEX
 from humc.errors import HumcError
@@ -123,7 +123,7 @@ class ChunkJob:
     input_fp: str
     fp: str
     strip: bool = False  # store the kept records as references read without their ``_`` keys (check)
-    templates: dict[str, str] | None = None  # a render's template digests (its per-record index, ``reuse.py``)
+    texts: dict[str, dict[str, str]] | None = None  # a render's template and guideline digests (``reuse.py``)
 
 
 @dataclass
@@ -210,7 +210,7 @@ def chunk_task(job: ChunkJob, fn: ChunkFn, i: int) -> ChunkDone:
         return done(saved.counts[0], saved.counts[1], saved.notes, saved.problems, True)
     with bulk_gc():
         result = fn(chunk)
-    out, notes, problems = store_result(store, job.fp, job.input_fp, i, chunk, result, job.strip, job.templates)
+    out, notes, problems = store_result(store, job.fp, job.input_fp, i, chunk, result, job.strip, job.texts)
     return done(len(chunk), len(out), notes, problems, False)
 
 
@@ -308,8 +308,8 @@ class RayExecutor(Executor):
         if meta is None:
             raise LostChunk(input_fp, MAIN, 0)
         n = int(meta["chunks"].get(MAIN, 0))
-        templates = template_digests(self.entry_of(node)) if node.kind == "render" else None
-        job = ChunkJob(str(self.recipe.cache_dir), input_fp, node.fingerprint, strip, templates)
+        texts = text_digests(self.entry_of(node)) if node.kind == "render" else None
+        job = ChunkJob(str(self.recipe.cache_dir), input_fp, node.fingerprint, strip, texts)
         fn_ref = ray.put(fn)  # shipped once, shared by every task of the node
         pending: set[Any] = set()
         done_by_chunk: dict[int, ChunkDone] = {}

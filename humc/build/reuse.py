@@ -5,11 +5,18 @@ node. Most edits change few records, though: a template edit changes only the in
 chose that template, a 1% source edit only 1% of the records. So beside every render chunk the
 executor stores an *index* (``MEMO`` stream): per input record, a digest of the record, how many
 instructions it gave and the problems that dropped any. When a new render node has the same
-*shape* as an earlier one — the same configuration except the templates' texts, the same label
-set; its input may differ — chunk i of the new node reuses, record by record, the earlier chunk
-i's instructions of every record whose digest is unchanged and whose instructions all used
-templates whose text is unchanged; only the others are rendered (``Reuse.start``). The result,
-its counts and problem locations are exactly those of a full render.
+*shape* as an earlier one — the same configuration except the templates' and guidelines' texts,
+the same label set; its input may differ — chunk i of the new node reuses, record by record, the
+earlier chunk i's instructions of every record whose digest is unchanged (``Reuse.start``):
+
+* as they are, when its instructions all used templates whose text is unchanged and no guideline
+  text changed;
+* else with their texts rendered again (``transforms.retexted``), when none of its instructions was
+  dropped: the draws, gold, answers and labels shown do not depend on those texts;
+* else (a dropped instruction, whose problem may have been in the text) it is rendered whole, as
+  are records whose digest changed.
+
+The result, its counts and problem locations are exactly those of a full render.
 
 Scope: entries with the default `mix:` only. With stratified mix draws, a record's instructions
 depend on the draws of the records before it in its chunk, so such entries render whole chunks.
@@ -37,6 +44,7 @@ from humc import FORMAT_VERSION
 from humc.build.plan import PlanNode
 from humc.build.problems import Located, Problem, ProblemLog
 from humc.build.store import MAIN, LostChunk, Store
+from humc.build.transforms import RenderContext, retexted
 from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
@@ -55,16 +63,20 @@ def record_digest(record: dict[str, Any]) -> str:
     return hashlib.blake2b(_JSON.encode(record).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def template_digests(entry: TaskEntry) -> dict[str, str]:
-    """The template name an instruction record carries ("task/id") -> the template's digest."""
-    return {f"{t.task}/{t.id}": t.digest for t in entry.templates}
+def text_digests(entry: TaskEntry) -> dict[str, dict[str, str]]:
+    """The digests of the texts a render shape leaves out: "templates" (by the name an instruction record carries,
+    "task/id") and "guidelines" (by id)."""
+    return {"templates": {f"{t.task}/{t.id}": t.digest for t in entry.templates},
+            "guidelines": {g.id: g.digest for g in entry.guidelines}}
 
 
 def render_shape(node: PlanNode, labels: tuple[str, ...] | None) -> str:
-    """The render node's configuration without its templates' texts, with its label set: equal shapes render
-    every record whose templates are unchanged to the same instructions."""
+    """The render node's configuration without its templates' and guidelines' texts, with its label set: equal
+    shapes render every record whose templates and guidelines are unchanged to the same instructions, and any other
+    record to the same instructions but for their texts."""
     config = dict(node.config)
     config["templates"] = [name for name, _ in config.get("templates", [])]
+    config["guidelines"] = [name for name, _ in config.get("guidelines", [])]
     # humc's own version too: records are reused only from a render by the same release of the renderer
     payload = _JSON.encode({"v": FORMAT_VERSION, "humc": humc.__version__, "config": config, "labels": labels})
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -75,8 +87,8 @@ def index_entry(given: int, problems: list[Problem], outside: int, templates: se
     return [given, [[p.reason, p.detail] for p in problems], outside, sorted(templates), record_digest(record)]
 
 
-def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], templates: dict[str, str]) -> None:
-    store.put_chunk(fp, i, [index, templates], MEMO)
+def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], texts: dict[str, dict[str, str]]) -> None:
+    store.put_chunk(fp, i, [index, texts], MEMO)
 
 
 def by_record(records: list[dict[str, Any]], index: list[RecordIndex]) -> list[list[dict[str, Any]]]:
@@ -133,37 +145,51 @@ class _Combined:
 class Reuse:
     """Starts render chunks reusing the instructions of an earlier render node of the same shape."""
 
-    def __init__(self, store: Store, previous: str, templates: dict[str, str]) -> None:
-        self.store, self.previous, self.templates = store, previous, templates
+    def __init__(self, store: Store, previous: str, ctx: RenderContext) -> None:
+        self.store, self.previous, self.ctx, self.texts = store, previous, ctx, text_digests(ctx.entry)
 
     @staticmethod
-    def find(store: Store, node: PlanNode, entry: TaskEntry, labels: tuple[str, ...] | None) -> tuple[str, Reuse | None]:
+    def find(store: Store, node: PlanNode, ctx: RenderContext) -> tuple[str, Reuse | None]:
         """(this node's shape, a Reuse of the newest other render node of that shape, or None)."""
-        shape = render_shape(node, labels)
-        previous = store.cache.get(REUSE_PREFIX + shape) if entry.mix.is_default else None
+        shape = render_shape(node, ctx.labels)
+        previous = store.cache.get(REUSE_PREFIX + shape) if ctx.entry.mix.is_default else None
         if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
             return shape, None
-        return shape, Reuse(store, previous, template_digests(entry))
+        return shape, Reuse(store, previous, ctx)
 
     def start(self, i: int, chunk: list[dict[str, Any]], submit: Callable[[list[dict[str, Any]]], Any]) -> Any:
         memo: list[Any] | None = self.store.chunk(self.previous, i, MEMO)
-        earlier = self.store.chunk(self.previous, i, MAIN) if memo and len(memo) == 2 else None  # else: another layout
-        if memo is None or earlier is None:
+        if not memo or len(memo) != 2 or not isinstance(memo[1], dict) or "guidelines" not in memo[1]:
+            return submit(chunk)  # gone, or another layout
+        earlier = self.store.chunk(self.previous, i, MAIN)
+        if earlier is None:
             return submit(chunk)
         index: list[RecordIndex] = memo[0]
-        templates: dict[str, str] = memo[1]
-        changed = {name for name, digest in self.templates.items() if templates.get(name) != digest}
+        changed = {name for name, digest in self.texts["templates"].items() if memo[1]["templates"].get(name) != digest}
+        guidelines_changed = self.texts["guidelines"] != memo[1]["guidelines"]
         before = {entry[4]: (given, entry) for given, entry in zip(by_record(earlier, index), index, strict=True)}
         reused: dict[int, tuple[list[dict[str, Any]], RecordIndex]] = {}
         fresh: list[int] = []
         for k, record in enumerate(chunk):
             found = before.get(record_digest(record))
-            if found is not None and changed.isdisjoint(found[1][3]):  # every template rendered for it, dropped or not
-                reused[k] = found
-            else:
+            texts = None if found is None else self.reused(record, found, changed, guidelines_changed)
+            if found is None or texts is None:
                 fresh.append(k)
+            else:
+                reused[k] = texts, found[1]
         pending = submit([chunk[k] for k in fresh]) if fresh else None
         return _Combined(chunk, reused, fresh, pending)
+
+    def reused(self, record: dict[str, Any], found: tuple[list[dict[str, Any]], RecordIndex], changed: set[str],
+               guidelines_changed: bool) -> list[dict[str, Any]] | None:
+        """The instructions of an unchanged record: the earlier ones, or them with their texts rendered again, or
+        None (render it whole; see the module docstring)."""
+        given, entry = found
+        if not guidelines_changed and changed.isdisjoint(entry[3]):  # every template rendered for it, dropped or not
+            return given
+        if entry[1]:  # an instruction was dropped: its problem may have been in the text
+            return None
+        return retexted(self.ctx, record, given)
 
 
 def remember(store: Store, shape: str, fp: str) -> None:

@@ -510,6 +510,29 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                 out.problems.append(problem)
 
 
+def retexted(ctx: RenderContext, record: Mapping[str, Any], given: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """``render_checked(ctx, record).records`` from ``given``: the instructions a render of ``record`` gave, all kept,
+    under an entry that differed from ``ctx``'s in its templates' and guidelines' texts alone (the default `mix:`).
+
+    Everything but an instruction's text (and guideline ids) is a function of what did not change — the draws, the
+    gold and the answer, the labels shown — so only the texts are rendered again, each from its template, format
+    and labels shown, exactly as ``_render_variants`` renders them. None when an instruction names a template or
+    format the entry does not have (render the record whole)."""
+    prepared = _prepared(ctx)
+    parts = prepared.named_parts()
+    out = []
+    for earlier in given:
+        part = parts.get((earlier["template"], earlier["answer_format"]))
+        if part is None:
+            return None
+        info = prepared.info(part)  # it states every rule: an empty answer needs no other (``answering_nothing``)
+        shown = tuple(earlier["labels"])
+        variables = info.variables(record, shown)
+        instruction = info.render(variables, (values_key(shown), values_key(variables["option_labels"])))
+        out.append({**earlier, "instruction": instruction, "guidelines": list(info.guideline_ids)})
+    return out
+
+
 def gold_json(table: AnswerTable) -> str:
     """``json.dumps(table.as_dicts(), ensure_ascii=False)``, written directly when every column name and value is
     a string and the names are distinct (always, for a gold table): ``[{"type": "LOC", "span": "Paris"}, …]``."""
@@ -624,6 +647,7 @@ class _Prepared:
         self.parts: dict[tuple[Any, ...], Part] = {}
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
+        self.named: dict[tuple[str, str], Part] | None = None  # ``named_parts``
 
     def restricted(self, table: AnswerTable) -> AnswerTable:
         """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
@@ -687,6 +711,16 @@ class _Prepared:
             part = self.parts[key] = Part(kind, template, variant, entry.guidelines if guidelines else (),
                                           entry.rules if rules else ())
         return part
+
+    def named_parts(self) -> dict[tuple[str, str], Part]:
+        """(template name, format id) -> the part ``draw`` gives for that pair under the default `mix:` (a name or
+        id two templates or formats share names none)."""
+        if self.named is None:
+            names = [f"{t.task}/{t.id}" for t in self.entry.templates]
+            ids = [v.id for v in self.entry.variants]
+            self.named = {(f"{t.task}/{t.id}", v.id): self.part("compound", t, v, True, True) for t, v in self.pairs
+                          if names.count(f"{t.task}/{t.id}") == 1 and ids.count(v.id) == 1}
+        return self.named
 
     def answering_nothing(self, part: Part) -> Part:
         """``part.saying_how_to_answer_nothing`` for an empty table."""
