@@ -52,7 +52,6 @@ from humc.build.reuse import (
     index_entry,
     rebuild,
     remember,
-    remember_check,
     store_memo,
     text_digests,
 )
@@ -549,13 +548,13 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
     earlier render of the same shape rendered alike are reused (``reuse.py``)."""
     fn, then = _render_fn(ex, node), followers(ex, node, ("check",))
-    shape, reuse = Reuse.find(ex.store, node, _render_context(ex, node))
+    key, reuse = Reuse.find(ex.store, node, _render_context(ex, node))
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
         submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
         submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
         meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
-    remember(ex.store, shape, node.fingerprint)
+    remember(ex.store, key, node.fingerprint)
     return meta
 
 
@@ -569,9 +568,9 @@ class CheckChunks:
 
     @staticmethod
     def of(ex: Executor, node: PlanNode) -> tuple[str, CheckChunks]:
-        """(the node's check shape, its CheckChunks)."""
-        shape, prior = PriorChecks.find(ex.store, node, ex.entry_of(node), ex.recipe.constants)
-        return shape, CheckChunks(ex.entry_of(node), prior)
+        """(the key naming the newest check of the node's shape: ``PriorChecks.find``, its CheckChunks)."""
+        key, prior = PriorChecks.find(ex.store, node, ex.entry_of(node), ex.recipe.constants, ex.recipe.name)
+        return key, CheckChunks(ex.entry_of(node), prior)
 
     def __call__(self, chunk: Records) -> ChunkResult:
         return check_chunk_fn(self.entry, strip=False)(chunk)
@@ -581,9 +580,9 @@ class CheckChunks:
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    shape, checks = CheckChunks.of(ex, node)
+    key, checks = CheckChunks.of(ex, node)
     meta = ex.chunkwise(node, stat, checks, strip=True, submit_at=lambda i, chunk: _Now(checks.at(i), chunk))
-    remember_check(ex.store, shape, node.fingerprint)
+    remember(ex.store, key, node.fingerprint)
     return meta
 
 
@@ -1194,7 +1193,7 @@ def stored_chunk(store: Store, fp: str, input_fp: str, i: int) -> tuple[Records,
 
 
 def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, result: ChunkResult, strip: bool,
-                 texts: dict[str, dict[str, str]] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
+                 texts: dict[str, Any] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
     """Store chunk i of a chunk-wise node (both executors): its records (as references when they are input records,
     a filter's or the check's), a render's per-record index, then its notes with the counts — the commit. Returns
     the result's (records, notes, problem locations)."""

@@ -123,7 +123,7 @@ class ChunkJob:
     input_fp: str
     fp: str
     strip: bool = False  # store the kept records as references read without their ``_`` keys (check)
-    texts: dict[str, dict[str, str]] | None = None  # a render's template and guideline digests (``reuse.py``)
+    texts: dict[str, Any] | None = None  # a render's template and guideline digests (``reuse.py``)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from humc.build.plan import PlanNode
 from humc.build.problems import Located, Problem, ProblemLog
 from humc.build.store import MAIN, LostChunk, Store
 from humc.build.transforms import RenderContext, retexted
+from humc.errors import HumcError
 from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
@@ -63,17 +64,17 @@ def record_digest(record: dict[str, Any]) -> str:
     return hashlib.blake2b(_JSON.encode(record).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def text_digests(entry: TaskEntry) -> dict[str, dict[str, str]]:
+def text_digests(entry: TaskEntry) -> dict[str, Any]:
     """The digests of the texts a render shape leaves out: "templates" (by the name an instruction record carries,
-    "task/id") and "guidelines" (by id)."""
+    "task/id", unique in an entry) and "guidelines" (``[id, digest]`` in order: two may share an id)."""
     return {"templates": {f"{t.task}/{t.id}": t.digest for t in entry.templates},
-            "guidelines": {g.id: g.digest for g in entry.guidelines}}
+            "guidelines": [[g.id, g.digest] for g in entry.guidelines]}
 
 
 def render_shape(node: PlanNode, labels: tuple[str, ...] | None) -> str:
     """The render node's configuration without its templates' and guidelines' texts, with its label set: equal
     shapes render every record whose templates and guidelines are unchanged to the same instructions, and any other
-    record to the same instructions but for their texts."""
+    record that gave no problem to the same instructions but for their texts."""
     config = dict(node.config)
     config["templates"] = [name for name, _ in config.get("templates", [])]
     config["guidelines"] = [name for name, _ in config.get("guidelines", [])]
@@ -87,7 +88,7 @@ def index_entry(given: int, problems: list[Problem], outside: int, templates: se
     return [given, [[p.reason, p.detail] for p in problems], outside, sorted(templates), record_digest(record)]
 
 
-def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], texts: dict[str, dict[str, str]]) -> None:
+def store_memo(store: Store, fp: str, i: int, index: list[RecordIndex], texts: dict[str, Any]) -> None:
     store.put_chunk(fp, i, [index, texts], MEMO)
 
 
@@ -150,12 +151,11 @@ class Reuse:
 
     @staticmethod
     def find(store: Store, node: PlanNode, ctx: RenderContext) -> tuple[str, Reuse | None]:
-        """(this node's shape, a Reuse of the newest other render node of that shape, or None)."""
-        shape = render_shape(node, ctx.labels)
-        previous = store.cache.get(REUSE_PREFIX + shape) if ctx.entry.mix.is_default else None
-        if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
-            return shape, None
-        return shape, Reuse(store, previous, ctx)
+        """(the key naming the newest render node of this node's shape — ``remember`` it once the node is committed
+        —, a Reuse of that node when it is another one, or None)."""
+        key = REUSE_PREFIX + render_shape(node, ctx.labels)
+        previous = _newest_other(store, key, node) if ctx.entry.mix.is_default else None
+        return key, None if previous is None else Reuse(store, previous, ctx)
 
     def start(self, i: int, chunk: list[dict[str, Any]], submit: Callable[[list[dict[str, Any]]], Any]) -> Any:
         memo: list[Any] | None = self.store.chunk(self.previous, i, MEMO)
@@ -189,18 +189,30 @@ class Reuse:
             return given
         if entry[1]:  # an instruction was dropped: its problem may have been in the text
             return None
-        return retexted(self.ctx, record, given)
+        try:
+            return retexted(self.ctx, record, given)
+        except HumcError:  # rendered whole, in record order with the other fresh records: a cold build's first error
+            return None
 
 
-def remember(store: Store, shape: str, fp: str) -> None:
-    """This render node is the newest of its shape (called when it is committed)."""
-    store.cache.set(REUSE_PREFIX + shape, fp)
+def _newest_other(store: Store, key: str, node: PlanNode) -> str | None:
+    """The node ``key`` names (``reuse/<shape>``, ``checked/<shape>``) when it is stored and is not ``node``."""
+    previous = store.cache.get(key)
+    if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
+        return None
+    return previous
 
 
-def check_shape(entry: TaskEntry, constants: dict[str, Any]) -> str:
+def remember(store: Store, key: str, fp: str) -> None:
+    """Node ``fp`` is the newest of the shape ``key`` names (called when it is committed)."""
+    store.cache.set(key, fp)
+
+
+def check_shape(entry: TaskEntry, constants: dict[str, Any], recipe: str) -> str:
     """What a check of ``entry`` decides by besides a record's ``CHECK_FIELDS``: equal shapes give every record the
-    same verdict."""
-    payload = _JSON.encode({"v": FORMAT_VERSION, "humc": humc.__version__, "entry": entry.id,
+    same verdict. The recipe's name too, though the check does not read it: instruction ids include it, so the
+    ``--ablate`` siblings (other names) do not take the key from the recipe's own check."""
+    payload = _JSON.encode({"v": FORMAT_VERSION, "humc": humc.__version__, "recipe": recipe, "entry": entry.id,
                             "task": [entry.task.id, entry.task.digest], "language": entry.language,
                             "rules": [(r.id, r.digest) for r in entry.rules],
                             "variants": [(v.id, v.digest, repr(v.spec)) for v in entry.variants], "constants": constants})
@@ -218,14 +230,13 @@ class PriorChecks:
         self.store, self.previous = store, previous
 
     @staticmethod
-    def find(store: Store, node: PlanNode, entry: TaskEntry,
-             constants: dict[str, Any]) -> tuple[str, PriorChecks | None]:
-        """(this check node's shape, the PriorChecks of the newest other check node of that shape, or None)."""
-        shape = check_shape(entry, constants)
-        previous = store.cache.get(CHECKED_PREFIX + shape)
-        if not isinstance(previous, str) or previous == node.fingerprint or store.meta(previous) is None:
-            return shape, None
-        return shape, PriorChecks(store, previous)
+    def find(store: Store, node: PlanNode, entry: TaskEntry, constants: dict[str, Any],
+             recipe: str) -> tuple[str, PriorChecks | None]:
+        """(the key naming the newest check node of this node's shape — ``remember`` it once the node is committed
+        —, the PriorChecks of that node when it is another one, or None)."""
+        key = CHECKED_PREFIX + check_shape(entry, constants, recipe)
+        previous = _newest_other(store, key, node)
+        return key, None if previous is None else PriorChecks(store, previous)
 
     def passed(self, i: int) -> Callable[[dict[str, Any]], bool] | None:
         """Whether a record's check fields equal those of a record chunk i of the earlier check kept (None: that
@@ -237,7 +248,3 @@ class PriorChecks:
         before = {record.get("id"): check_fields(record) for record in kept}
         return lambda record: before.get(record.get("id")) == check_fields(record)
 
-
-def remember_check(store: Store, shape: str, fp: str) -> None:
-    """This check node is the newest of its shape (called when it is committed)."""
-    store.cache.set(CHECKED_PREFIX + shape, fp)

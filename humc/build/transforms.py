@@ -514,7 +514,7 @@ def retexted(ctx: RenderContext, record: Mapping[str, Any], given: list[dict[str
     """``render_checked(ctx, record).records`` from ``given``: the instructions a render of ``record`` gave, all kept,
     under an entry that differed from ``ctx``'s in its templates' and guidelines' texts alone (the default `mix:`).
 
-    Everything but an instruction's text (and guideline ids) is a function of what did not change — the draws, the
+    Everything but an instruction's text is a function of what did not change — the draws, the
     gold and the answer, the labels shown — so only the texts are rendered again, each from its template, format
     and labels shown, exactly as ``_render_variants`` renders them. None when an instruction names a template or
     format the entry does not have (render the record whole)."""
@@ -529,7 +529,7 @@ def retexted(ctx: RenderContext, record: Mapping[str, Any], given: list[dict[str
         shown = tuple(earlier["labels"])
         variables = info.variables(record, shown)
         instruction = info.render(variables, (values_key(shown), values_key(variables["option_labels"])))
-        out.append({**earlier, "instruction": instruction, "guidelines": list(info.guideline_ids)})
+        out.append({**earlier, "instruction": instruction})
     return out
 
 
