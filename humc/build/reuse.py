@@ -27,8 +27,12 @@ The check is reused the same way, by what it reads (``PriorChecks``): its verdic
 is a function of the entry's task, rules and formats and of the record's ``CHECK_FIELDS`` alone
 (not the instruction text, the template or the guidelines). So a check keeps, unchecked, every
 record whose check fields equal those of a record the newest earlier check of the same entry
-(``checked/<check shape>``) passed: after a guideline edit every instruction is rendered again
-but none is checked again. Everything else is checked; the result is the same.
+(``checked/<check shape>``) passed: after a guideline edit every instruction's text is rendered
+again but none is checked again. Everything else is checked; the result is the same.
+
+Both run in the local executor, where a render or check node runs by itself; the render and check
+that follow an LLM node while it is answered (``execute.followers``) do all their records, as do
+the Ray executor's tasks.
 """
 
 from __future__ import annotations
