@@ -24,7 +24,20 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 from humc.sources_importers import read_iepile, read_instructuie
-from humc.sources_readers import exploded, grouped, json_files, looks_like_json_lines, read_arrow, read_blocks, sniff_format
+from humc.sources_readers import (
+    COMPRESSED_SUFFIXES,
+    DAMAGED_ARCHIVE,
+    compression_of,
+    exploded,
+    grouped,
+    json_files,
+    looks_like_json_lines,
+    open_binary,
+    open_text,
+    read_arrow,
+    read_blocks,
+    sniff_format,
+)
 
 
 class Row(NamedTuple):
@@ -120,7 +133,8 @@ def infer_format(path: Path) -> str | None:
     (`eng.testb`, `.label`, `.TXT`) or says `.json` while the file holds JSON Lines."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
-    fmt = _EXTENSIONS.get(path.suffix.lower())
+    named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
+    fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
         return "jsonl"
     if fmt is None and path.is_file():
@@ -149,6 +163,13 @@ def read_source(src: SourceDef) -> Iterator[Row]:
             yield row if isinstance(row, Row) else Row(*row)
     except UnicodeDecodeError as exc:
         raise _not_decodable(src, exc) from None
+    except DAMAGED_ARCHIVE as exc:
+        kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
+        if kind is None:
+            raise
+        raise SourceError(f"source '{src.id}': the {kind}-compressed file is damaged or cut short ({exc})",
+                          Span(str(src.path), 1, 1), expected=f"a complete {kind} stream",
+                          hint="download or copy the file again; test it with e.g. `gzip -t FILE`") from None
 
 
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -158,7 +179,7 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
     line, col, byte = _first_bad_byte(src, exc.encoding)
-    with open(path, "rb") as f:
+    with open_binary(Path(path)) as f:
         utf16 = f.read(2) in UTF16_BOMS
     hint = ("the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
             if utf16 else "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8")
@@ -169,7 +190,7 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
 def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
     """Decode the file line by line (streaming) until a line fails: (line, column, the byte)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    with open(src.path, "rb") as f:  # type: ignore[arg-type]
+    with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
@@ -200,7 +221,7 @@ def _too_deep(src: SourceDef, line: int) -> SourceError:
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     row = 0
-    with open(_file(src), encoding=_enc(src)) as f:
+    with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -211,14 +232,17 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             except RecursionError:
                 raise _too_deep(src, lineno) from None
             if not isinstance(record, dict):
-                raise _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
+                    error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
+                raise error
             yield Row(row, record, lineno)
             row += 1
 
 
 def _load_json(src: SourceDef) -> Any:
     try:
-        with open(_file(src), encoding=_enc(src)) as f:
+        with open_text(_file(src), _enc(src)) as f:
             return json.load(f)
     except json.JSONDecodeError as exc:
         hint = None
@@ -298,7 +322,12 @@ def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[RawRow]:
     yield from grouped(src, rows, str(key)) if key else rows
 
 
+CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module's default, 128 KiB, refuses long documents in valid files
+
+
 def _csv_reader(src: SourceDef, f: Any, delimiter: str) -> Any:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     quoting = src.options.get("quoting", "none" if delimiter == "\t" else "minimal")
     quotechar = str(src.options.get("quotechar", '"'))
     if quoting == "none":
@@ -310,7 +339,7 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     rest = src.options.get("rest")
     header = src.options.get("header", True)
     columns = src.options.get("columns")
-    with open(_file(src), encoding=_enc(src), newline="") as f:
+    with open_text(_file(src), _enc(src), newline="") as f:
         reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
@@ -320,7 +349,7 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header = False
-                names = names or values
+                names = names or _header(src, values, reader.line_num)
                 start = reader.line_num + 1
                 continue
             if names is None:
@@ -337,6 +366,18 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _header(src: SourceDef, names: list[str], line: int) -> list[str]:
+    """The header's column names: a name given twice would let one column silently overwrite the other."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise SourceError(f"source '{src.id}': the header names column '{name}' twice", Span(str(src.path), line, 1),
+                              expected="distinct column names",
+                              hint="rename one of the columns, or name them all with `options: {columns: [...]}`")
+        seen.add(name)
+    return names
 
 
 def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
@@ -363,8 +404,14 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
         pf = pq.ParquetFile(src.path)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise _fail(src, 1, f"not a readable Parquet file ({exc})") from None
+    columns = src.options.get("columns")
+    missing = [c for c in columns or () if c not in pf.schema_arrow.names]
+    if missing:
+        raise SourceError(f"source '{src.id}': `columns:` names {', '.join(map(repr, missing))}, not in the file",
+                          Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(pf.schema_arrow.names),
+                          hint="fix the names under `options: {columns: [...]}`, or leave the option out to read them all")
     row = 0
-    for batch in pf.iter_batches(batch_size=4096, columns=src.options.get("columns")):
+    for batch in pf.iter_batches(batch_size=4096, columns=columns):
         for record in batch.to_pylist():
             yield row, record
             row += 1
@@ -380,7 +427,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open(_file(src), encoding=_enc(src)) as f:
+    with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip():

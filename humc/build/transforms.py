@@ -38,7 +38,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
-from humc.errors import HumcError, RecordError, Span, type_name
+from humc.errors import EvalError, HumcError, RecordError, Span, did_you_mean, type_name
 from humc.expr import Evaluator
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import TemplateRenderer, render_template
@@ -122,8 +122,40 @@ def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, r
     env = {**constants, **raw}
     out: dict[str, Any] = {"_source": source_id, "_row": row, "_line": line}
     for name, compiled in entry.fields:
-        out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
+        try:
+            out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
+        except EvalError as exc:
+            raise _about_record(exc, raw, line) from None
     return out
+
+
+_UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimiter: '|'}`",
+            "\t": "the file is tab-separated: use `format: tsv`"}
+
+
+def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> EvalError:
+    """A failed field expression, with what the record holds: a misspelt field, a field a few records lack, or a
+    header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
+    keys = [str(k) for k in raw]
+    shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
+    at = f" (line {line} of the source file)" if line is not None else ""
+    exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
+    unknown = _UNKNOWN_FIELD.match(exc.message)
+    if unknown is None or exc.hint is not None:
+        return exc
+    exc.expected = exc.expected or "a field of the record"
+    one = keys[0] if len(keys) == 1 else ""
+    fix = next((fix for d, fix in _UNSPLIT.items() if d in one), None)
+    if fix is not None:
+        exc.hint = f"the header {one!r} was read as one column: {fix}"
+    else:
+        exc.hint = did_you_mean(unknown.group(1), keys) or (
+            "a field only some records have reads as null with `record['name']`; records whose task inputs are "
+            "null are then dropped and reported")
+    return exc
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
 
 
 def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
