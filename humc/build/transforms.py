@@ -136,12 +136,14 @@ _UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimit
 def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> EvalError:
     """A failed field expression, with what the record holds: a misspelt field, a field a few records lack, or a
     header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
-    keys = [str(k) for k in raw]
+    keys = [str(k) for k in raw if not str(k).startswith("_")]  # a mapped record's _source, _row, _line: no fields
     shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
     at = f" (line {line} of the source file)" if line is not None else ""
     exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
     unknown = _UNKNOWN_FIELD.match(exc.message)
     if unknown is None or exc.hint is not None:
+        exc.expected = exc.expected or "an expression that evaluates on every record"
+        exc.hint = exc.hint or "`humc check RECIPE --rows all` runs every expression on every record, writing nothing"
         return exc
     exc.expected = exc.expected or "a field of the record"
     one = keys[0] if len(keys) == 1 else ""
@@ -161,7 +163,10 @@ _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
 def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     assert entry.where is not None
     env = {**constants, **record}
-    return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
+    try:
+        return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
+    except EvalError as exc:
+        raise _about_record(exc, record, record.get("_line")) from None
 
 
 # ------------------------------------------------------------------ gold answers

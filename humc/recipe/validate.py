@@ -8,6 +8,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import re
@@ -68,6 +69,20 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
 # the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
 CONSTANT_FILE_KEYS = ["file"]
+SHARDS_HINT = ("a folder of JSONL, CSV or Parquet shards is one source as `dataset: {name: <folder>}` "
+               "(read by the `datasets` library); or name one file per source")
+
+
+def missing_path_hint(text: str, path: Path) -> str | None:
+    """A glob (not expanded), a misspelt name among the folder's files, or a missing folder."""
+    if any(c in text for c in "*?["):
+        return "paths are not expanded as globs: " + SHARDS_HINT
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist either"
+    names = sorted(p.name for p in itertools.islice(path.parent.iterdir(), 5000))
+    return did_you_mean(path.name, names)
+
+
 FOLDER_FORMATS = ("arrow", "json", "instructuie")  # formats that may read a folder (save_to_disk, RACE, IE_INSTRUCTIONS)
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
@@ -191,7 +206,8 @@ class Validator:
             p = (self.base / text).resolve()
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
-                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})")
+                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})",
+                                  hint=missing_path_hint(text, p))
             paths.append(p)
         return paths
 
@@ -249,7 +265,8 @@ class Validator:
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
         if not path.is_file() and not (fmt in FOLDER_FORMATS and path.is_dir()):  # e.g. a save_to_disk folder
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
-                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009")
+                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009",
+                              hint=SHARDS_HINT)
         options = opt(node, "options", "mapping", what, {}) or {}
         allowed = FORMATS[fmt]
         for key, value in options.items():
