@@ -1,6 +1,8 @@
 """Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
 CoNLL-style column files, SQuAD JSON) or from a locally available Hugging Face dataset.
 
+Text files may be gzip, bz2, xz or zstd-compressed (``sources_readers.open_text``).
+
 Every reader is a generator of ``Row(number, record, line)`` (or a plain ``(number, record)`` pair) so that memory does not grow
 with the size of the source: ``index`` is the 0-based record index (it seeds sampling and
 variant choice), ``line`` the true 1-based line of the file where the record starts for the

@@ -60,7 +60,7 @@ def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     kind = compression_of(path)
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary IO
     if kind == "bz2":
         return bz2.open(path, "rb")
     if kind == "xz":

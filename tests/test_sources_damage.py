@@ -1,0 +1,188 @@
+"""Real-world source files as they arrive: compressed dumps, long fields, damaged archives, cut-in-two emoji,
+duplicate headers and misnamed columns are read, or refused at their file:line:col with expected and hint."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import run_cli
+
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.sources import infer_format, read_source
+
+ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
+        {"context": "Rome is in Italy.", "question": "Where is Rome?", "answers": ["Italy"]}]
+JSONL = "".join(json.dumps(r) + "\n" for r in ROWS).encode()
+
+
+def read(path: Path, fmt: str, **options) -> list[tuple[dict, int | None]]:
+    return [(row.record, row.line) for row in read_source(SourceDef("s", path, fmt, options))]
+
+
+def error(path: Path, fmt: str, **options) -> SourceError:
+    with pytest.raises(SourceError) as exc:
+        read(path, fmt, **options)
+    return exc.value
+
+
+def zstd(data: bytes) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as f:
+        f.write(data)
+    return sink.getvalue().to_pybytes()
+
+
+# ---------------------------------------------------------------- compressed sources
+
+
+@pytest.mark.parametrize("name,compress", [("a.jsonl.gz", gzip.compress), ("a.jsonl.bz2", bz2.compress),
+                                           ("a.jsonl.xz", lzma.compress), ("a.jsonl.zst", zstd)])
+def test_a_compressed_jsonl_file_reads_like_the_plain_one(tmp_path, name, compress):
+    path = tmp_path / name
+    path.write_bytes(compress(JSONL))
+    assert infer_format(path) == "jsonl"
+    assert read(path, "jsonl") == [(ROWS[0], 1), (ROWS[1], 2)]
+
+
+def test_the_first_bytes_decide_compression_not_the_name(tmp_path):
+    csv_gz = tmp_path / "export.csv"  # gzip bytes under a plain name
+    csv_gz.write_bytes(gzip.compress(b"text,label\nhello,a\n"))
+    assert read(csv_gz, "csv") == [({"text": "hello", "label": "a"}, 2)]
+    plain = tmp_path / "BZh.csv"  # text that merely starts like a bz2 header stays text
+    plain.write_text("BZh9,label\nx,a\n", encoding="utf-8")
+    assert read(plain, "csv") == [({"BZh9": "x", "label": "a"}, 2)]
+
+
+def test_a_compressed_json_file_named_json_is_sniffed_inside(tmp_path):
+    path = tmp_path / "duee.json.gz"
+    path.write_bytes(gzip.compress(JSONL))
+    assert infer_format(path) == "jsonl"
+
+
+def test_a_cut_short_archive_is_a_damaged_archive_not_bad_text(tmp_path):
+    path = tmp_path / "a.jsonl.gz"
+    data = gzip.compress(JSONL * 40)
+    path.write_bytes(data[:len(data) // 2])
+    exc = error(path, "jsonl")
+    assert "gzip-compressed file is damaged or cut short" in exc.message
+    assert exc.span is not None and exc.span.file == str(path) and exc.expected and exc.hint
+
+
+def test_a_bad_byte_inside_a_compressed_file_is_located_in_the_decompressed_lines(tmp_path):
+    path = tmp_path / "a.jsonl.gz"
+    path.write_bytes(gzip.compress(JSONL + b'{"context": "caf\xe9"}\n'))
+    exc = error(path, "jsonl")
+    assert exc.span is not None and (exc.span.line, exc.span.col) == (3, 17)
+    assert " | " not in exc.render()  # no compressed bytes quoted as if they were the line
+
+
+# ---------------------------------------------------------------- delimited files
+
+
+def test_a_csv_field_longer_than_128_kib_is_read(tmp_path):
+    path = tmp_path / "a.csv"
+    long = "x" * 300_000
+    path.write_text(f'text,label\n"{long}",a\nshort,b\n', encoding="utf-8")
+    assert [r["text"] for r, _ in read(path, "csv")] == [long, "short"]
+
+
+def test_a_header_naming_a_column_twice_is_refused_at_the_header(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("text,text,label\nx,y,a\n", encoding="utf-8")
+    exc = error(path, "csv")
+    assert "'text' twice" in exc.message and exc.span is not None and exc.span.line == 1 and exc.hint
+    assert read(path, "csv", columns=["t1", "t2", "label"]) == [({"t1": "x", "t2": "y", "label": "a"}, 2)]
+
+
+def test_parquet_columns_that_the_file_lacks_are_refused_with_the_files_columns(tmp_path):
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["x"], "label": ["a"]}), path)
+    exc = error(path, "parquet", columns=["txt", "label"])
+    assert "'txt'" in exc.message and exc.expected == "columns of the file: text, label"
+    assert " | " not in exc.render()  # a binary file's bytes are not quoted
+    assert read(path, "parquet", columns=["text"]) == [({"text": "x"}, None)]
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def test_a_json_list_in_a_jsonl_file_hints_at_format_json(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(ROWS), encoding="utf-8")
+    assert "format: json" in (error(path, "jsonl").hint or "")
+
+
+def test_a_lone_surrogate_escape_is_refused_at_its_line_and_column(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + '\n{"context": "cut \\ud83d", "question": "q", "answers": []}\n',
+                    encoding="utf-8")
+    exc = error(path, "jsonl")
+    assert "\\ud83d" in exc.message and exc.span is not None and (exc.span.line, exc.span.col) == (2, 18)
+    assert exc.expected and exc.hint
+
+
+def test_a_lone_low_surrogate_in_a_json_file_is_located(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('[\n {"context": "ok \\ud83d\\ude00"},\n {"context": "x\\udc00"}\n]\n', encoding="utf-8")
+    exc = error(path, "json")
+    assert "\\udc00" in exc.message and exc.span is not None and exc.span.line == 3
+
+
+def test_a_surrogate_pair_is_one_character_and_reads(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"context": "smile \\ud83d\\ude00"}\n', encoding="utf-8")
+    assert read(path, "jsonl") == [({"context": "smile \U0001F600"}, 1)]
+
+
+# ---------------------------------------------------------------- through the CLI
+
+RECIPE = """hum: 1
+name: tiny
+sources:
+  qa: {source}
+tasks:
+  - id: qa
+    task: mrc_extractive
+    source: qa
+    fields:
+      context: context
+      question: question
+      answers: answers
+    formats: [json]
+"""
+
+
+def test_a_gzipped_jsonl_source_builds_the_same_records_as_the_plain_file(tmp_path):
+    outputs = []
+    for name, data in (("plain/data.jsonl", JSONL), ("packed/data.jsonl.gz", gzip.compress(JSONL))):
+        path = tmp_path / name
+        path.parent.mkdir()
+        path.write_bytes(data)
+        recipe = path.parent / "r.hum.yaml"
+        recipe.write_text(RECIPE.format(source=path.name), encoding="utf-8")
+        result = run_cli("build", str(recipe), "--out", str(path.parent / "out"), "--cache", str(tmp_path / "c"), "-q")
+        assert result.exit_code == 0, result.output
+        table = pq.read_table(sorted((path.parent / "out" / "tiny" / "data").glob("*.parquet")))
+        outputs.append(sorted(zip(table.column("instruction").to_pylist(), table.column("output").to_pylist(),
+                                  strict=True)))
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 2
+
+
+def test_a_where_that_fails_on_a_record_names_its_fields_and_how_to_check(tmp_path):
+    (tmp_path / "data.jsonl").write_bytes(JSONL)
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.jsonl") + "    where: context + 1\n", encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{recipe}:14:12: error[E4102]: cannot apply '+'" in result.output
+    assert "hint: `humc check RECIPE --rows all`" in result.output
+    assert "note: the record (line 1 of the source file) has the fields: context, question, answers" in result.output
+    assert not (tmp_path / "out").exists()
