@@ -211,8 +211,11 @@ def _file(src: SourceDef) -> Path:
     return src.path
 
 
-def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
-    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected)
+_FIX_HINT = "fix the file at this line, or check the source's `format:` and `options:` (`humc stdlib catalog` lists adapters)"
+
+
+def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
 
 
 def _too_deep(src: SourceDef, line: int) -> SourceError:
@@ -253,7 +256,10 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line") from None
+                cut = not line.endswith("\n")  # the last line, and it does not parse
+                raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
+                            "the last line ends inside a JSON value: the file looks cut short (copy it again, or "
+                            "delete the partial line)" if cut else _FIX_HINT) from None
             except RecursionError:
                 raise _too_deep(src, lineno) from None
             if _SURROGATE_ESCAPE.search(line):
@@ -276,11 +282,13 @@ def _load_json(src: SourceDef) -> Any:
             _refuse_lone_surrogates(src, data, text, 1)
         return data
     except json.JSONDecodeError as exc:
-        hint = None
+        hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
+        elif not exc.doc[exc.pos:].strip():
+            hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
-                          code="E4001", hint=hint) from None
+                          code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
         raise _too_deep(src, 1) from None
 
@@ -306,8 +314,18 @@ def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
         data = data.get(key) if isinstance(data, dict) else None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise _fail(src, 1, "expected a JSON list of objects" + (f" under '{key}'" if key else ""),
-                    "a list of objects, or `options: {records: <key>}` naming the list")
+                    "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
     yield from enumerate(data)
+
+
+def _records_hint(src: SourceDef) -> str:
+    """Name the keys of the loaded object that hold lists of objects (the likely `records:`)."""
+    top = _load_json(src)
+    keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
+        if isinstance(top, dict) else []
+    if keys:
+        return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
+    return "a JSON Lines file (one object per line) is `format: jsonl`"
 
 
 def _read_squad(src: SourceDef) -> Iterator[RawRow]:
@@ -393,7 +411,9 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}")
+                            f"{len(names)} values: {', '.join(names)}",
+                            "quote values that hold the delimiter; rows of varying length can collect their surplus "
+                            "values with `options: {rest: <name>}`")
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
@@ -415,7 +435,8 @@ def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
-        raise _fail(src, reader.line_num, f"malformed CSV: {exc}") from None
+        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows",
+                    "check `options: {delimiter, quoting, quotechar}` against the file") from None
 
 
 def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[str]) -> None:
@@ -434,7 +455,8 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
     try:
         pf = pq.ParquetFile(src.path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        raise _fail(src, 1, f"not a readable Parquet file ({exc})") from None
+        raise _fail(src, 1, f"not a readable Parquet file ({exc})", "a complete Parquet file",
+                    "the file is damaged, cut short or not Parquet: copy it again, or set the source's `format:`") from None
     columns = src.options.get("columns")
     missing = [c for c in columns or () if c not in pf.schema_arrow.names]
     if missing:
@@ -491,7 +513,9 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
                 | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
         if len(parts) != len(names):
-            raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names))
+            raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names),
+                        "name every column with `options: {columns: [...]}`, collect extra ones with `rest:`, or set "
+                        "`separator:` when a token holds spaces")
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
 
 
