@@ -28,6 +28,7 @@ import _random
 import functools
 import hashlib
 import json
+import math
 import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -225,14 +226,17 @@ def input_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None
 
 
 def nan_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
-    """A NaN anywhere in a task input or the gold answer (JSON's NaN, an empty Parquet float)."""
+    """A NaN or an infinity anywhere in a task input or the gold answer (JSON's NaN and Infinity, an empty Parquet
+    float): no instruction can show it, and the output would read `nan` or `inf`."""
     for name in (*entry.task.inputs, entry.task.answer_field):
-        if _has_nan(record.get(name)):
-            return Problem("nan_value", f"field '{name}' holds NaN")
+        bad = _non_finite(record.get(name))
+        if bad is not None:
+            return Problem("nan_value", f"field '{name}' holds {'NaN' if bad != bad else 'Infinity' if bad > 0 else '-Infinity'}")
     return None
 
 
-def _has_nan(value: Any) -> bool:
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or ±infinity inside ``value``, or None."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -245,13 +249,13 @@ def _has_nan(value: Any) -> bool:
         if kind is list:
             stack.extend(item)
             continue
-        if isinstance(item, float) and item != item:
-            return True
+        if isinstance(item, float) and not math.isfinite(item):
+            return item
         if isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
-    return False
+    return None
 
 
 def _squeezed(text: str) -> str:
