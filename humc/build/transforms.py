@@ -199,6 +199,9 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
             raise RecordError(f"gold item {_short(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
         return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
+    if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
+        raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
+                          expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
         return (str(item).strip(),)
     raise RecordError(f"gold item {_short(item)} does not fit the answer columns {', '.join(columns)}",
