@@ -223,8 +223,10 @@ class Validator:
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
+                    hint = ("save the file as UTF-8" if isinstance(exc, UnicodeDecodeError)
+                            else "name a readable file (one item per line), relative to the recipe's folder")
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", code="E0009") from None
+                                      expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
                 out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:
                 out[key] = value.plain()
