@@ -254,7 +254,7 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
             except json.JSONDecodeError as exc:
                 cut = not line.endswith("\n")  # the last line, and it does not parse
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
@@ -392,12 +392,15 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
         reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
+        header_row: list[str] | None = None
         for values in _csv_rows(src, reader):
-            if not values:
+            if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
+                values[0] = values[0][1:]
+            if not values or values == header_row:  # a blank line, or the header again (files joined with `cat`)
                 start = reader.line_num + 1
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
-                skip_header = False
+                skip_header, header_row = False, values
                 names = names or _header(src, values, reader.line_num)
                 start = reader.line_num + 1
                 continue

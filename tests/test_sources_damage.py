@@ -186,3 +186,19 @@ def test_a_where_that_fails_on_a_record_names_its_fields_and_how_to_check(tmp_pa
     assert "hint: `humc check RECIPE --rows all`" in result.output
     assert "note: the record (line 1 of the source file) has the fields: context, question, answers" in result.output
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- files joined with `cat`
+
+
+def test_jsonl_files_joined_with_cat_read_past_the_inner_byte_order_mark(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + JSONL[:JSONL.index(b"\n") + 1] + b"\xef\xbb\xbf" + JSONL[JSONL.index(b"\n") + 1:])
+    assert read(path, "jsonl") == [(ROWS[0], 1), (ROWS[1], 2)]
+
+
+def test_csv_files_joined_with_cat_skip_the_repeated_header(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,label\r\nhello,a\r\n\xef\xbb\xbftext,label\r\nbye,b\r\n")
+    assert read(path, "csv") == [({"text": "hello", "label": "a"}, 2), ({"text": "bye", "label": "b"}, 4)]
+    assert len(read(path, "csv", header=False, columns=["t", "l"])) == 4  # without a header every row is data
