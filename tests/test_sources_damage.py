@@ -202,3 +202,24 @@ def test_csv_files_joined_with_cat_skip_the_repeated_header(tmp_path):
     path.write_bytes(b"\xef\xbb\xbftext,label\r\nhello,a\r\n\xef\xbb\xbftext,label\r\nbye,b\r\n")
     assert read(path, "csv") == [({"text": "hello", "label": "a"}, 2), ({"text": "bye", "label": "b"}, 4)]
     assert len(read(path, "csv", header=False, columns=["t", "l"])) == 4  # without a header every row is data
+
+
+def test_a_nested_key_missing_from_one_record_hints_at_the_null_safe_index(tmp_path):
+    (tmp_path / "data.jsonl").write_text(json.dumps({"context": "c", "question": "q", "answers": {"text": ["c"]}}) + "\n"
+                                         + json.dumps({"context": "c", "question": "q", "answers": {}}) + "\n",
+                                         encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.jsonl").replace("answers: answers", "answers: answers.text"),
+                      encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert result.exit_code == 2 and f"{recipe}:12:16: error[E4102]: no field 'text'" in result.output
+    assert 'hint: a key only some records have reads as null with `["text"]` instead of `.text`' in result.output
+    assert "note: the record (line 2 of the source file) has the fields: context, question, answers" in result.output
+
+
+def test_a_misspelt_field_suggests_the_records_field(tmp_path):
+    (tmp_path / "data.jsonl").write_bytes(JSONL)
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.jsonl").replace("context: context", "context: contxt"), encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "hint: did you mean 'context'?" in result.output

@@ -141,6 +141,11 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> E
     shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
     at = f" (line {line} of the source file)" if line is not None else ""
     exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
+    nested = _NO_KEY.match(exc.message)
+    if nested is not None and exc.hint is None:
+        exc.expected = exc.expected or "a key every record has"
+        exc.hint = (f"a key only some records have reads as null with `[\"{nested.group(1)}\"]` instead of "
+                    f"`.{nested.group(1)}`")
     unknown = _UNKNOWN_FIELD.match(exc.message)
     if unknown is None or exc.hint is not None:
         exc.expected = exc.expected or "an expression that evaluates on every record"
@@ -159,6 +164,7 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> E
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
+_NO_KEY = re.compile(r"no field '([^']*)' \(available")
 
 
 def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
