@@ -224,29 +224,6 @@ def _too_deep(src: SourceDef, line: int) -> SourceError:
                        hint="flatten the data; Python's JSON parser recurses once per nesting level")
 
 
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
-                            r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-
-
-def _refuse_lone_surrogates(src: SourceDef, data: Any, text: str, first_line: int) -> None:
-    """JSON may escape half of a UTF-16 pair (``"\\ud83d"``, an emoji cut in two); no UTF-8 file can hold the
-    string it decodes to, so the record is refused at the escape rather than failing later in the build."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        match = _LONE_SURROGATE.search(text)
-        at = match.start() if match else 0
-        line = first_line + text.count("\n", 0, at)
-        col = at - (text.rfind("\n", 0, at) + 1) + 1
-        escape = match.group(0) if match else repr(exc.object[exc.start:exc.end])
-        raise SourceError(f"source '{src.id}': the JSON escape {escape} is half of a UTF-16 surrogate pair (a "
-                          "character cut in two) and cannot be stored as UTF-8", Span(str(src.path), line, col),
-                          expected="text whose \\ud800-\\udfff escapes come in high-low pairs",
-                          hint="repair or delete the escape (an emoji is a pair such as \\ud83d\\ude00), or drop "
-                               "the record from the file") from None
-
-
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     row = 0
     with open_text(_file(src), _enc(src)) as f:
@@ -262,8 +239,6 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
                             "delete the partial line)" if cut else _FIX_HINT) from None
             except RecursionError:
                 raise _too_deep(src, lineno) from None
-            if _SURROGATE_ESCAPE.search(line):
-                _refuse_lone_surrogates(src, record, line, lineno)
             if not isinstance(record, dict):
                 error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
@@ -277,10 +252,7 @@ def _load_json(src: SourceDef) -> Any:
     try:
         with open_text(_file(src), _enc(src)) as f:
             text = f.read()
-        data = json.loads(text)
-        if _SURROGATE_ESCAPE.search(text):
-            _refuse_lone_surrogates(src, data, text, 1)
-        return data
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):

@@ -120,22 +120,6 @@ def test_a_json_list_in_a_jsonl_file_hints_at_format_json(tmp_path):
     assert "format: json" in (error(path, "jsonl").hint or "")
 
 
-def test_a_lone_surrogate_escape_is_refused_at_its_line_and_column(tmp_path):
-    path = tmp_path / "a.jsonl"
-    path.write_text(json.dumps(ROWS[0]) + '\n{"context": "cut \\ud83d", "question": "q", "answers": []}\n',
-                    encoding="utf-8")
-    exc = error(path, "jsonl")
-    assert "\\ud83d" in exc.message and exc.span is not None and (exc.span.line, exc.span.col) == (2, 18)
-    assert exc.expected and exc.hint
-
-
-def test_a_lone_low_surrogate_in_a_json_file_is_located(tmp_path):
-    path = tmp_path / "a.json"
-    path.write_text('[\n {"context": "ok \\ud83d\\ude00"},\n {"context": "x\\udc00"}\n]\n', encoding="utf-8")
-    exc = error(path, "json")
-    assert "\\udc00" in exc.message and exc.span is not None and exc.span.line == 3
-
-
 def test_a_surrogate_pair_is_one_character_and_reads(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"context": "smile \\ud83d\\ude00"}\n', encoding="utf-8")
@@ -174,6 +158,18 @@ def test_a_gzipped_jsonl_source_builds_the_same_records_as_the_plain_file(tmp_pa
         outputs.append(sorted(zip(table.column("instruction").to_pylist(), table.column("output").to_pylist(),
                                   strict=True)))
     assert outputs[0] == outputs[1] and len(outputs[0]) == 2
+
+
+def test_a_lone_surrogate_in_an_input_drops_the_record_and_the_rest_builds(tmp_path):
+    """JSON's "\\ud83d" (an emoji cut in two) in a shown field used to crash the build (exit 3) when it was encoded."""
+    (tmp_path / "data.jsonl").write_bytes(JSONL + b'{"context": "cut \\ud83d", "question": "Why?", "answers": []}\n')
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.jsonl"), encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "dropped 1 record(s): lone_surrogate" in result.output and "\\ud83d" in result.output
+    table = pq.read_table(sorted((tmp_path / "out" / "tiny" / "data").glob("*.parquet")))
+    assert sorted(table.column("source_row").to_pylist()) == [0, 1]
 
 
 def test_a_where_that_fails_on_a_record_names_its_fields_and_how_to_check(tmp_path):

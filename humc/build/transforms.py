@@ -244,6 +244,34 @@ def nan_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
     return None
 
 
+def surrogate_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """Half of a UTF-16 surrogate pair in a task input or the gold answer (JSON's "\\ud83d", an emoji cut in two by
+    a scraper): no UTF-8 file can hold the instruction or answer that would show it."""
+    for name in (*entry.task.inputs, entry.task.answer_field):
+        bad = _lone_surrogate(record.get(name))
+        if bad is not None:
+            return Problem("lone_surrogate", f"field '{name}' holds \\u{ord(bad):04x}, half of a UTF-16 surrogate pair")
+    return None
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate character in the strings inside ``value``, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    return item[exc.start]
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
 def _non_finite(value: Any) -> float | None:
     """The first NaN or ±infinity inside ``value``, or None."""
     stack = [value]
@@ -454,7 +482,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
 
 def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     entry = ctx.entry
-    problem = nan_problem(entry, record) or input_problem(entry, record)
+    problem = nan_problem(entry, record) or input_problem(entry, record) or surrogate_problem(entry, record)
     if problem is not None:
         return Rendered([], [problem])
     try:
