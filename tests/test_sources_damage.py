@@ -219,3 +219,17 @@ def test_a_misspelt_field_suggests_the_records_field(tmp_path):
     recipe.write_text(RECIPE.format(source="data.jsonl").replace("context: context", "context: contxt"), encoding="utf-8")
     result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
     assert result.exit_code == 2 and "hint: did you mean 'context'?" in result.output
+
+
+def test_a_field_spelt_with_other_case_or_spaces_names_the_records_spelling(tmp_path):
+    (tmp_path / "data.csv").write_text("Context ,QUESTION,answers\nParis is in France.,Where is Paris?,France\n",
+                                       encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.csv"), encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert result.exit_code == 2
+    assert "hint: the record spells it 'Context ' (field names are exact): use record['Context ']" in result.output
+    recipe.write_text(RECIPE.format(source="data.csv").replace("context: context", "context: record['Context ']"),
+                      encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert "hint: the record spells it 'QUESTION' (field names are exact): use QUESTION" in result.output

@@ -157,10 +157,19 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> E
     if fix is not None:
         exc.hint = f"the header {one!r} was read as one column: {fix}"
     else:
-        exc.hint = did_you_mean(unknown.group(1), keys) or (
+        exc.hint = _spelt_otherwise(unknown.group(1), keys) or did_you_mean(unknown.group(1), keys) or (
             "a field only some records have reads as null with `record['name']`; records whose task inputs are "
             "null are then dropped and reported")
     return exc
+
+
+def _spelt_otherwise(name: str, keys: Sequence[str]) -> str | None:
+    """The record's field that differs from ``name`` only in case or surrounding spaces (`TEXT`, `Text `)."""
+    same = next((k for k in keys if k.strip().lower() == name.lower()), None)
+    if same is None:
+        return None
+    use = same if same.isidentifier() else f"record[{same!r}]"
+    return f"the record spells it {same!r} (field names are exact): use {use}"
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
