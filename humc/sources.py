@@ -39,6 +39,7 @@ from humc.sources_readers import (
     read_arrow,
     read_blocks,
     sniff_format,
+    starts_utf16,
 )
 
 
@@ -203,7 +204,11 @@ def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
 
 
 def _enc(src: SourceDef) -> str:
-    return str(src.options.get("encoding", "utf-8-sig"))  # utf-8, ignoring the BOM spreadsheet exports write
+    """The `encoding:` option, else UTF-16 when the file starts with its byte-order mark (Excel's "Unicode text"),
+    else UTF-8 ignoring the BOM spreadsheet exports write."""
+    if "encoding" in src.options:
+        return str(src.options["encoding"])
+    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
 
 
 def _file(src: SourceDef) -> Path:

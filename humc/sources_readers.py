@@ -79,10 +79,19 @@ def open_text(path: Path, encoding: str, newline: str | None = None, errors: str
     return io.TextIOWrapper(open_binary(path), encoding=encoding, newline=newline, errors=errors)
 
 
+def starts_utf16(path: Path) -> bool:
+    """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
+    try:
+        with open_binary(path) as f:
+            return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    except DAMAGED_ARCHIVE:
+        return False
+
+
 def sniff_format(path: Path) -> str | None:
     """The format a file's content looks like (jsonl, json, conll, tsv, csv), or None."""
     try:
-        with open_text(path, "utf-8-sig", newline="", errors="replace") as f:
+        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
             head = f.read(SNIFF_BYTES)
     except DAMAGED_ARCHIVE:
         return None

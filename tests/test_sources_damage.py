@@ -233,3 +233,10 @@ def test_a_field_spelt_with_other_case_or_spaces_names_the_records_spelling(tmp_
                       encoding="utf-8")
     result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
     assert "hint: the record spells it 'QUESTION' (field names are exact): use QUESTION" in result.output
+
+
+def test_an_excel_unicode_text_export_is_sniffed_and_read_as_utf16_tsv(tmp_path):
+    path = tmp_path / "export.txt"
+    path.write_bytes("text\tlabel\r\nhello\ta\r\n".encode("utf-16"))
+    assert infer_format(path) == "tsv"
+    assert read(path, "tsv") == [({"text": "hello", "label": "a"}, 2)]

@@ -261,7 +261,9 @@ class Validator:
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
-                              expected="`format:` one of " + ", ".join(FORMATS), code="E4002")
+                              expected="`format:` one of " + ", ".join(FORMATS), code="E4002",
+                              hint="neither the file's extension nor its first 64 KiB tell the format: set `format:` "
+                                   "(and `options:` such as `delimiter`)")
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
