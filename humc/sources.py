@@ -238,10 +238,8 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             try:
                 record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
             except json.JSONDecodeError as exc:
-                cut = not line.endswith("\n")  # the last line, and it does not parse
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            "the last line ends inside a JSON value: the file looks cut short (copy it again, or "
-                            "delete the partial line)" if cut else _FIX_HINT) from None
+                            _jsonl_hint(line, row)) from None
             except RecursionError:
                 raise _too_deep(src, lineno) from None
             if not isinstance(record, dict):
@@ -251,6 +249,15 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
                 raise error
             yield Row(row, record, lineno)
             row += 1
+
+
+def _jsonl_hint(line: str, row: int) -> str:
+    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
+    if not line.endswith("\n"):  # the last line, and it does not parse
+        return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
+    if row == 0 and line.strip() in ("[", "{"):
+        return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    return _FIX_HINT
 
 
 def _load_json(src: SourceDef) -> Any:

@@ -240,3 +240,13 @@ def test_an_excel_unicode_text_export_is_sniffed_and_read_as_utf16_tsv(tmp_path)
     path.write_bytes("text\tlabel\r\nhello\ta\r\n".encode("utf-16"))
     assert infer_format(path) == "tsv"
     assert read(path, "tsv") == [({"text": "hello", "label": "a"}, 2)]
+
+
+@pytest.mark.parametrize("text,hint", [
+    (json.dumps(ROWS, indent=2) + "\n", "the file holds pretty-printed JSON, not one object per line: use `format: json`"),
+    (JSONL.decode()[:-20], "the last line ends inside a JSON value: the file looks cut short"),
+])
+def test_a_jsonl_file_that_does_not_parse_says_why(tmp_path, text, hint):
+    path = tmp_path / "a.jsonl"
+    path.write_text(text, encoding="utf-8")
+    assert (error(path, "jsonl").hint or "").startswith(hint)
