@@ -199,6 +199,14 @@ class Validator:
                               expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES), code="E2014")
         return str(node.value)
 
+    def _path(self, node: Node | None, what: str, hint: str = "name one file") -> Path:
+        """One file: a list (even of one) is refused here rather than read in part."""
+        if node is not None and node.kind == "list":
+            raise RecipeError(f"{what} must be one path, not a list", node.span, code="E0007", expected="a string",
+                              hint=hint)
+        (path,) = self._paths(node, what)
+        return path
+
     def _paths(self, node: Node | None, what: str) -> list[Path]:
         paths = []
         for text, item in string_list(node, what):
@@ -219,7 +227,7 @@ class Validator:
         for key, value in node.value.items():
             if value.kind == "mapping":
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
-                (path,) = self._paths(value.get("file"), f"constant '{key}' file")
+                path = self._path(value.get("file"), f"constant '{key}' file")
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
@@ -257,7 +265,7 @@ class Validator:
             return self._hf_source(sid, node, what)
         check_present(node, "path", what)
         path_node = node.require("path")
-        (path,) = self._paths(path_node, f"{what} file")
+        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
@@ -679,7 +687,7 @@ class Validator:
         check_keys(node, PUBLISH_KEYS, what)
         card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
-            (card["template"],) = self._paths(node.get("card_template"), "card_template")
+            card["template"] = self._path(node.get("card_template"), "card_template")
             _check_card_template(card["template"])
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
