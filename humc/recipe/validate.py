@@ -146,6 +146,11 @@ class Validator:
                               code="E0008")
         language = self._language(root.get("language"), "en")
         self.stdlib_dirs = self._paths(root.get("stdlib"), "stdlib")
+        for (text, item), folder in zip(string_list(root.get("stdlib"), "stdlib"), self.stdlib_dirs, strict=True):
+            if not folder.is_dir():
+                raise RecipeError(f"stdlib folder {text} is a file", item.span, code="E0009",
+                                  expected="a folder laid out like stdlib/ (templates/, guidelines/, catalog/, …)",
+                                  hint="name the folder that holds your templates/ or guidelines/ folder")
         self.lib = self._lib or load_stdlib(self.stdlib_dirs)
         self.mix = self.attempt(lambda: parse_mix(root.get("mix"), "the recipe", Mix())) or Mix()
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
