@@ -518,7 +518,17 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
                           hint="datasets are read from the local Hugging Face cache; download it once with network access") from None
-    yield from enumerate(ds)
+    row = 0
+    try:  # streaming: the files are read (and cast to one schema) only now
+        for record in ds:
+            yield row, record
+            row += 1
+    except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
+        where = Span(str(src.path), 1, 1) if src.path is not None else None
+        raise SourceError(f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s): "
+                          f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
+                          hint="the `datasets` library takes the schema from the first file: give a field the same "
+                               "type in every file (a string is not a list), or read the files as separate sources") from None
 
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {

@@ -250,3 +250,20 @@ def test_a_jsonl_file_that_does_not_parse_says_why(tmp_path, text, hint):
     path = tmp_path / "a.jsonl"
     path.write_text(text, encoding="utf-8")
     assert (error(path, "jsonl").hint or "").startswith(hint)
+
+
+def test_a_folder_of_shards_that_disagree_on_a_type_is_a_located_error(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "a.jsonl").write_bytes(JSONL)
+    (shards / "b.jsonl").write_text(json.dumps({"context": ["a list"], "question": "q", "answers": []}) + "\n",
+                                    encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="{dataset: {name: shards}}"), encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"), "-q")
+    assert result.exit_code == 2 and "internal error" not in result.output, result.output
+    assert f"{shards}:1:1: error[E4001]: source 'qa': reading dataset '{shards}' failed after" in result.output
+    assert "hint: the `datasets` library takes the schema from the first file" in result.output
+    assert not (tmp_path / "out").exists()
