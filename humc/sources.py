@@ -451,7 +451,16 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
                           Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(pf.schema_arrow.names),
                           hint="fix the names under `options: {columns: [...]}`, or leave the option out to read them all")
     row = 0
-    for batch in pf.iter_batches(batch_size=4096, columns=columns):
+    batches = pf.iter_batches(batch_size=4096, columns=columns)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, ValueError) as exc:  # pyarrow: a damaged page (OSError) or a bad value (ArrowInvalid)
+            raise _fail(src, 1, f"the Parquet file is damaged after {row} record(s) ({exc})", "a complete Parquet file",
+                        "copy or download the file again; `python -c \"import pyarrow.parquet as pq; "
+                        "pq.read_table('FILE')\"` reproduces the error") from None
+        if batch is None:
+            return
         for record in batch.to_pylist():
             yield row, record
             row += 1

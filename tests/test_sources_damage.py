@@ -267,3 +267,14 @@ def test_a_folder_of_shards_that_disagree_on_a_type_is_a_located_error(tmp_path,
     assert f"{shards}:1:1: error[E4001]: source 'qa': reading dataset '{shards}' failed after" in result.output
     assert "hint: the `datasets` library takes the schema from the first file" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_parquet_file_damaged_inside_is_a_located_error(tmp_path):
+    path = tmp_path / "a.parquet"
+    table = pa.table({"text": [f"row {i} " * 20 for i in range(2000)], "label": ["a", "b"] * 1000})
+    pq.write_table(table, path, row_group_size=500, compression="snappy")
+    data = bytearray(path.read_bytes())
+    data[20_000:20_400] = b"\x55" * 400  # a page in the middle, not the footer
+    path.write_bytes(bytes(data))
+    exc = error(path, "parquet")
+    assert "the Parquet file is damaged after" in exc.message and exc.expected and exc.hint
