@@ -242,6 +242,8 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
                             _jsonl_hint(line, row)) from None
             except RecursionError:
                 raise _too_deep(src, lineno) from None
+            except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+                raise _huge_number(src, lineno, exc) from None
             if not isinstance(record, dict):
                 error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
@@ -275,6 +277,14 @@ def _load_json(src: SourceDef) -> Any:
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
         raise _too_deep(src, 1) from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise _huge_number(src, 1, exc) from None
+
+
+def _huge_number(src: SourceDef, line: int, exc: ValueError) -> SourceError:
+    return SourceError(f"source '{src.id}': a JSON number is too long to read ({exc.args[0].split(';')[0]})",
+                       Span(str(src.path), line, 1), expected="numbers of at most 4300 digits",
+                       hint="write such a value as a JSON string (in quotes)")
 
 
 def _read_json(src: SourceDef) -> Iterator[RawRow]:
