@@ -168,6 +168,10 @@ def read_source(src: SourceDef) -> Iterator[Row]:
         raise _not_decodable(src, exc) from None
     except DAMAGED_ARCHIVE as exc:
         kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
+        if kind is None and isinstance(exc, OSError) and exc.filename is not None:  # unreadable: permissions, a folder
+            raise SourceError(f"source '{src.id}': cannot read {exc.filename}: {exc.strerror}",
+                              Span(str(exc.filename), 1, 1), code="E0009", expected="a readable file",
+                              hint="check the file's permissions, or that the path names a file") from None
         if kind is None:
             raise
         raise SourceError(f"source '{src.id}': the {kind}-compressed file is damaged or cut short ({exc})",

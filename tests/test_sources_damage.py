@@ -278,3 +278,8 @@ def test_a_parquet_file_damaged_inside_is_a_located_error(tmp_path):
     path.write_bytes(bytes(data))
     exc = error(path, "parquet")
     assert "the Parquet file is damaged after" in exc.message and exc.expected and exc.hint
+
+
+def test_a_source_path_that_cannot_be_opened_is_e0009_not_a_crash(tmp_path):
+    exc = error(tmp_path, "jsonl")  # a folder where a file belongs (or a file without read permission)
+    assert exc.code == "E0009" and f"cannot read {tmp_path}" in exc.message and exc.hint
