@@ -188,8 +188,13 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     line, col, byte = _first_bad_byte(src, exc.encoding)
     with open_binary(Path(path)) as f:
         utf16 = f.read(2) in UTF16_BOMS
-    hint = ("the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
-            if utf16 else "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8")
+    if utf16:
+        hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
+        hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
+                "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
+    else:
+        hint = "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8"
     return SourceError(f"source '{src.id}': the file is not valid {exc.encoding} text (byte {byte!r} at line {line}, "
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 

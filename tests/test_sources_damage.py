@@ -283,3 +283,11 @@ def test_a_parquet_file_damaged_inside_is_a_located_error(tmp_path):
 def test_a_source_path_that_cannot_be_opened_is_e0009_not_a_crash(tmp_path):
     exc = error(tmp_path, "jsonl")  # a folder where a file belongs (or a file without read permission)
     assert exc.code == "E0009" and f"cannot read {tmp_path}" in exc.message and exc.hint
+
+
+def test_a_windows_1252_curly_quote_suggests_cp1252_not_latin1(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"text,label\n\x93quoted\x94,a\n")
+    exc = error(path, "csv")
+    assert (exc.span.line, exc.span.col) == (2, 1) and "encoding: cp1252" in (exc.hint or "")
+    assert read(path, "csv", encoding="cp1252") == [({"text": "\u201cquoted\u201d", "label": "a"}, 2)]
