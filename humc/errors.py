@@ -298,11 +298,17 @@ def type_name(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value), type(value).__name__)
 
 
+_BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b"ARROW1")  # compressed, Parquet, Arrow
+
+
 def _snippet(span: Span) -> list[str]:
     try:
-        text = Path(span.file).read_text(encoding="utf-8", errors="replace").splitlines()
+        data = Path(span.file).read_bytes()
     except OSError:
         return []
+    if data.startswith(_BINARY):  # a compressed or binary source: it has no lines to quote
+        return []
+    text = data.decode("utf-8", errors="replace").splitlines()
     if not 1 <= span.line <= len(text):
         return []
     src = text[span.line - 1]

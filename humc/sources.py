@@ -1,6 +1,8 @@
 """Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
 CoNLL-style column files, SQuAD JSON) or from a locally available Hugging Face dataset.
 
+Text files may be gzip, bz2, xz or zstd-compressed (``sources_readers.open_text``).
+
 Every reader is a generator of ``Row(number, record, line)`` (or a plain ``(number, record)`` pair) so that memory does not grow
 with the size of the source: ``index`` is the 0-based record index (it seeds sampling and
 variant choice), ``line`` the true 1-based line of the file where the record starts for the
@@ -24,7 +26,21 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 from humc.sources_importers import read_iepile, read_instructuie
-from humc.sources_readers import exploded, grouped, json_files, looks_like_json_lines, read_arrow, read_blocks, sniff_format
+from humc.sources_readers import (
+    COMPRESSED_SUFFIXES,
+    DAMAGED_ARCHIVE,
+    compression_of,
+    exploded,
+    grouped,
+    json_files,
+    looks_like_json_lines,
+    open_binary,
+    open_text,
+    read_arrow,
+    read_blocks,
+    sniff_format,
+    starts_utf16,
+)
 
 
 class Row(NamedTuple):
@@ -120,7 +136,8 @@ def infer_format(path: Path) -> str | None:
     (`eng.testb`, `.label`, `.TXT`) or says `.json` while the file holds JSON Lines."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
-    fmt = _EXTENSIONS.get(path.suffix.lower())
+    named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
+    fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
         return "jsonl"
     if fmt is None and path.is_file():
@@ -149,6 +166,17 @@ def read_source(src: SourceDef) -> Iterator[Row]:
             yield row if isinstance(row, Row) else Row(*row)
     except UnicodeDecodeError as exc:
         raise _not_decodable(src, exc) from None
+    except DAMAGED_ARCHIVE as exc:
+        kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
+        if kind is None and isinstance(exc, OSError) and exc.filename is not None:  # unreadable: permissions, a folder
+            raise SourceError(f"source '{src.id}': cannot read {exc.filename}: {exc.strerror}",
+                              Span(str(exc.filename), 1, 1), code="E0009", expected="a readable file",
+                              hint="check the file's permissions, or that the path names a file") from None
+        if kind is None:
+            raise
+        raise SourceError(f"source '{src.id}': the {kind}-compressed file is damaged or cut short ({exc})",
+                          Span(str(src.path), 1, 1), expected=f"a complete {kind} stream",
+                          hint="download or copy the file again; test it with e.g. `gzip -t FILE`") from None
 
 
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -158,10 +186,15 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
     line, col, byte = _first_bad_byte(src, exc.encoding)
-    with open(path, "rb") as f:
+    with open_binary(Path(path)) as f:
         utf16 = f.read(2) in UTF16_BOMS
-    hint = ("the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
-            if utf16 else "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8")
+    if utf16:
+        hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
+        hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
+                "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
+    else:
+        hint = "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8"
     return SourceError(f"source '{src.id}': the file is not valid {exc.encoding} text (byte {byte!r} at line {line}, "
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 
@@ -169,7 +202,7 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
 def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
     """Decode the file line by line (streaming) until a line fails: (line, column, the byte)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    with open(src.path, "rb") as f:  # type: ignore[arg-type]
+    with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
@@ -180,7 +213,11 @@ def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
 
 
 def _enc(src: SourceDef) -> str:
-    return str(src.options.get("encoding", "utf-8-sig"))  # utf-8, ignoring the BOM spreadsheet exports write
+    """The `encoding:` option, else UTF-16 when the file starts with its byte-order mark (Excel's "Unicode text"),
+    else UTF-8 ignoring the BOM spreadsheet exports write."""
+    if "encoding" in src.options:
+        return str(src.options["encoding"])
+    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
 
 
 def _file(src: SourceDef) -> Path:
@@ -188,8 +225,11 @@ def _file(src: SourceDef) -> Path:
     return src.path
 
 
-def _fail(src: SourceDef, line: int, message: str, expected: str | None = None) -> SourceError:
-    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected)
+_FIX_HINT = "fix the file at this line, or check the source's `format:` and `options:` (`humc stdlib catalog` lists adapters)"
+
+
+def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
 
 
 def _too_deep(src: SourceDef, line: int) -> SourceError:
@@ -200,34 +240,60 @@ def _too_deep(src: SourceDef, line: int) -> SourceError:
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     row = 0
-    with open(_file(src), encoding=_enc(src)) as f:
+    with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
             except json.JSONDecodeError as exc:
-                raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line") from None
+                raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
+                            _jsonl_hint(line, row)) from None
             except RecursionError:
                 raise _too_deep(src, lineno) from None
+            except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+                raise _huge_number(src, lineno, exc) from None
             if not isinstance(record, dict):
-                raise _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
+                    error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
+                raise error
             yield Row(row, record, lineno)
             row += 1
 
 
+def _jsonl_hint(line: str, row: int) -> str:
+    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
+    if not line.endswith("\n"):  # the last line, and it does not parse
+        return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
+    if row == 0 and line.strip() in ("[", "{"):
+        return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    return _FIX_HINT
+
+
 def _load_json(src: SourceDef) -> Any:
     try:
-        with open(_file(src), encoding=_enc(src)) as f:
-            return json.load(f)
+        with open_text(_file(src), _enc(src)) as f:
+            text = f.read()
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = None
+        hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
+        elif not exc.doc[exc.pos:].strip():
+            hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
-                          code="E4001", hint=hint) from None
+                          code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
         raise _too_deep(src, 1) from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise _huge_number(src, 1, exc) from None
+
+
+def _huge_number(src: SourceDef, line: int, exc: ValueError) -> SourceError:
+    return SourceError(f"source '{src.id}': a JSON number is too long to read ({exc.args[0].split(';')[0]})",
+                       Span(str(src.path), line, 1), expected="numbers of at most 4300 digits",
+                       hint="write such a value as a JSON string (in quotes)")
 
 
 def _read_json(src: SourceDef) -> Iterator[RawRow]:
@@ -251,8 +317,18 @@ def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
         data = data.get(key) if isinstance(data, dict) else None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise _fail(src, 1, "expected a JSON list of objects" + (f" under '{key}'" if key else ""),
-                    "a list of objects, or `options: {records: <key>}` naming the list")
+                    "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
     yield from enumerate(data)
+
+
+def _records_hint(src: SourceDef) -> str:
+    """Name the keys of the loaded object that hold lists of objects (the likely `records:`)."""
+    top = _load_json(src)
+    keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
+        if isinstance(top, dict) else []
+    if keys:
+        return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
+    return "a JSON Lines file (one object per line) is `format: jsonl`"
 
 
 def _read_squad(src: SourceDef) -> Iterator[RawRow]:
@@ -298,7 +374,12 @@ def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[RawRow]:
     yield from grouped(src, rows, str(key)) if key else rows
 
 
+CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module's default, 128 KiB, refuses long documents in valid files
+
+
 def _csv_reader(src: SourceDef, f: Any, delimiter: str) -> Any:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     quoting = src.options.get("quoting", "none" if delimiter == "\t" else "minimal")
     quotechar = str(src.options.get("quotechar", '"'))
     if quoting == "none":
@@ -310,17 +391,20 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     rest = src.options.get("rest")
     header = src.options.get("header", True)
     columns = src.options.get("columns")
-    with open(_file(src), encoding=_enc(src), newline="") as f:
+    with open_text(_file(src), _enc(src), newline="") as f:
         reader = _csv_reader(src, f, delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
+        header_row: list[str] | None = None
         for values in _csv_rows(src, reader):
-            if not values:
+            if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
+                values[0] = values[0][1:]
+            if not values or values == header_row:  # a blank line, or the header again (files joined with `cat`)
                 start = reader.line_num + 1
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
-                skip_header = False
-                names = names or values
+                skip_header, header_row = False, values
+                names = names or _header(src, values, reader.line_num)
                 start = reader.line_num + 1
                 continue
             if names is None:
@@ -333,17 +417,32 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}")
+                            f"{len(names)} values: {', '.join(names)}",
+                            "quote values that hold the delimiter; rows of varying length can collect their surplus "
+                            "values with `options: {rest: <name>}`")
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _header(src: SourceDef, names: list[str], line: int) -> list[str]:
+    """The header's column names: a name given twice would let one column silently overwrite the other."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise SourceError(f"source '{src.id}': the header names column '{name}' twice", Span(str(src.path), line, 1),
+                              expected="distinct column names",
+                              hint="rename one of the columns, or name them all with `options: {columns: [...]}`")
+        seen.add(name)
+    return names
 
 
 def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
     try:
         yield from reader
     except csv.Error as exc:
-        raise _fail(src, reader.line_num, f"malformed CSV: {exc}") from None
+        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows",
+                    "check `options: {delimiter, quoting, quotechar}` against the file") from None
 
 
 def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[str]) -> None:
@@ -362,9 +461,25 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
     try:
         pf = pq.ParquetFile(src.path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        raise _fail(src, 1, f"not a readable Parquet file ({exc})") from None
+        raise _fail(src, 1, f"not a readable Parquet file ({exc})", "a complete Parquet file",
+                    "the file is damaged, cut short or not Parquet: copy it again, or set the source's `format:`") from None
+    columns = src.options.get("columns")
+    missing = [c for c in columns or () if c not in pf.schema_arrow.names]
+    if missing:
+        raise SourceError(f"source '{src.id}': `columns:` names {', '.join(map(repr, missing))}, not in the file",
+                          Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(pf.schema_arrow.names),
+                          hint="fix the names under `options: {columns: [...]}`, or leave the option out to read them all")
     row = 0
-    for batch in pf.iter_batches(batch_size=4096, columns=src.options.get("columns")):
+    batches = pf.iter_batches(batch_size=4096, columns=columns)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, ValueError) as exc:  # pyarrow: a damaged page (OSError) or a bad value (ArrowInvalid)
+            raise _fail(src, 1, f"the Parquet file is damaged after {row} record(s) ({exc})", "a complete Parquet file",
+                        "copy or download the file again; `python -c \"import pyarrow.parquet as pq; "
+                        "pq.read_table('FILE')\"` reproduces the error") from None
+        if batch is None:
+            return
         for record in batch.to_pylist():
             yield row, record
             row += 1
@@ -380,7 +495,7 @@ def _read_conll(src: SourceDef) -> Iterator[Row]:
     rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open(_file(src), encoding=_enc(src)) as f:
+    with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\n")
             if not line.strip():
@@ -413,7 +528,9 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
                 | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
         if len(parts) != len(names):
-            raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names))
+            raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names),
+                        "name every column with `options: {columns: [...]}`, collect extra ones with `rest:`, or set "
+                        "`separator:` when a token holds spaces")
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
 
 
@@ -429,7 +546,17 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
                           hint="datasets are read from the local Hugging Face cache; download it once with network access") from None
-    yield from enumerate(ds)
+    row = 0
+    try:  # streaming: the files are read (and cast to one schema) only now
+        for record in ds:
+            yield row, record
+            row += 1
+    except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
+        where = Span(str(src.path), 1, 1) if src.path is not None else None
+        raise SourceError(f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s): "
+                          f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
+                          hint="the `datasets` library takes the schema from the first file: give a field the same "
+                               "type in every file (a string is not a list), or read the files as separate sources") from None
 
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {

@@ -9,15 +9,22 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
   adjacent lines); the key column keeps its one value, every other column becomes a list.
 - Arrow is read with `datasets.load_from_disk` when `datasets` is installed, else pyarrow's IPC
   stream/file readers; pyarrow is imported only here and only when an Arrow source is read.
+- A text source may be compressed (gzip, bz2, xz, zstd, as published dumps often are): the file's first bytes
+  decide, not its name, and every text reader opens it through ``open_text``; line numbers count the
+  decompressed lines. zstd goes through pyarrow's codec (no extra dependency).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
+import lzma
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
@@ -28,12 +35,65 @@ SNIFF_BYTES = 1 << 16
 _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
 
 
+COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+_BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block, or the end of an empty stream
+DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError)  # what gzip, bz2, lzma and pyarrow raise on damaged data
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression a file's first bytes announce (gzip, bz2, xz, zstd), or None for a plain file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(10)
+    except OSError:
+        return None
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" and head[4:10] in _BZ2_BLOCK:
+        return "bz2"
+    return None
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed when it is compressed."""
+    kind = compression_of(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary IO
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    if kind == "zstd":
+        import pyarrow as pa
+
+        return pa.input_stream(str(path), compression="zstd")  # type: ignore[no-any-return]
+    return open(path, "rb")
+
+
+def open_text(path: Path, encoding: str, newline: str | None = None, errors: str = "strict") -> IO[str]:
+    """The file as text (``open``'s meaning of the arguments), decompressed when it is compressed."""
+    if compression_of(path) is None:
+        return open(path, encoding=encoding, newline=newline, errors=errors)
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, newline=newline, errors=errors)
+
+
+def starts_utf16(path: Path) -> bool:
+    """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
+    try:
+        with open_binary(path) as f:
+            return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    except DAMAGED_ARCHIVE:
+        return False
+
+
 def sniff_format(path: Path) -> str | None:
     """The format a file's content looks like (jsonl, json, conll, tsv, csv), or None."""
     try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
             head = f.read(SNIFF_BYTES)
-    except OSError:
+    except DAMAGED_ARCHIVE:
         return None
     text = head.lstrip()
     if not text:
@@ -166,7 +226,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     enc = str(src.options.get("encoding", "utf-8-sig"))
     block: list[str] = []
     start, row = 1, 0
-    with open(src.path, encoding=enc) as f:  # type: ignore[arg-type]
+    with open_text(src.path, enc) as f:  # type: ignore[arg-type]
         for lineno, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if line.strip():

@@ -44,7 +44,7 @@ import jinja2.nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
-from humc.errors import HumcError, RecipeError, Span
+from humc.errors import HumcError, RecipeError, Span, did_you_mean
 
 MAX_RENDERED_CHARS = 16 << 20
 """The most characters one rendered instruction, prompt, format sentence or card may have (16 Mi: far above any
@@ -198,10 +198,14 @@ def _unsafe_names(ast: jinja2.nodes.Template) -> Iterator[tuple[str, int]]:
 
 
 def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
+    env = environment(flavour)
     try:
-        ast = environment(flavour).parse(text)
+        ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1)
+    unknown = _unknown_filter_or_test(env, ast)
+    if unknown is not None:
+        return unknown
     for name, line in _unsafe_names(ast):
         return TemplateProblem(f"template uses '{name}', which the template sandbox refuses", line, "E2012", ALLOWED)
     for node in ast.find_all(tuple(LOADING_NODES)):
@@ -210,6 +214,16 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
                                node.lineno, "E2012", "write the text into the template itself; humc templates have "
                                                      "no loader (include, import, extends are refused)")
     return ast
+
+
+def _unknown_filter_or_test(env: jinja2.Environment, ast: jinja2.nodes.Template) -> TemplateProblem | None:
+    """A `| name` filter or an `is name` test the environment lacks (Jinja2 finds them only when compiling)."""
+    for node in ast.find_all((jinja2.nodes.Filter, jinja2.nodes.Test)):
+        kind, known = ("filter", env.filters) if isinstance(node, jinja2.nodes.Filter) else ("test", env.tests)
+        if node.name not in known:
+            hint = did_you_mean(node.name, known) or f"the {kind}s are Jinja2's built-in ones, plus json and zip"
+            return TemplateProblem(f"template uses unknown {kind} '{node.name}'", node.lineno, hint=hint)
+    return None
 
 
 def syntax_problem(text: str, *, flavour: str = "text") -> TemplateProblem | None:
@@ -232,11 +246,17 @@ def template_problem(text: str, inputs: Sequence[str],
     parsed = _parse(text, "text")
     if isinstance(parsed, TemplateProblem):
         return parsed
-    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - set(inputs) - set(available))
+    used = jinja2.meta.find_undeclared_variables(parsed)
+    unknown = sorted(used - set(inputs) - set(available))
     if unknown:
         line = next((i for i, ln in enumerate(text.splitlines(), 1) if unknown[0] in ln), 1)
         return TemplateProblem(f"template uses unknown variable(s) {', '.join(unknown)} (available: "
                                f"{', '.join([*inputs, *available])})", line)
+    unshown = [name for name in inputs if name not in used]
+    if unshown:  # an empty template, or one that forgot the text: every instruction would lack the input
+        return TemplateProblem(f"template never shows the task input(s) {', '.join(unshown)}: no instruction would "
+                               "hold the text it asks about", 1,
+                               hint=f"add {{{{ {unshown[0]} }}}} where the input belongs in the instruction")
     return None
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import REPO, run_cli, tiny_recipe, tree_bytes, write_ner_workload
 
 RECIPE = tiny_recipe(data="{data}", where="{where}", extra="{extra}")
@@ -265,3 +266,45 @@ def test_output_dir_outside_the_recipe_folder_is_refused_but_out_may_point_anywh
     built = build(recipe, "--out", str(tmp_path / "elsewhere"), "--cache", str(tmp_path / "cache"))
     assert built.exit_code == 0, built.output
     assert (tmp_path / "elsewhere" / "tiny" / "build.json").is_file()
+
+
+def test_an_out_folder_the_system_refuses_is_e3002_before_any_work(tmp_path):
+    """/proc passes os.access(W_OK) for root but refuses a new folder: the probe folder finds out, not the writer."""
+    recipe = write_recipe(tmp_path / "r")
+    result = build(recipe, "--out", "/proc/humc-out", "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert "error[E3002]: cannot write the dataset to /proc/humc-out/tiny: /proc refuses a new folder" in result.output
+    assert not (tmp_path / "cache").exists()  # refused before the cache was opened
+
+
+def test_a_full_disk_during_the_write_is_e3002_and_keeps_the_old_build(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        recipe = write_recipe(tmp_path / "r")
+        out = disk / "out"
+        assert build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache")).exit_code == 0
+        before = tree_bytes(out / "tiny")
+        _fill(disk / "fill")
+        write_recipe(tmp_path / "r", where="len(context) > 1")  # another dataset: the write must run again
+        result = build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache"))
+        assert result.exit_code == 2 and "internal error" not in result.output, result.output
+        assert "error[E3002]: cannot write" in result.output and "No space left on device" in result.output
+        assert tree_bytes(out / "tiny") == before and siblings(out / "tiny") == []
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)  # the failed write's traceback may hold a file
+
+
+def _fill(path: Path) -> None:
+    """Fill the file system (a new folder still fits: tmpfs folders take no blocks)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -327,3 +327,20 @@ def test_synth_refuses_an_unsafe_paraphrase():
     original = lib.templates["mrc_extractive"]["en_1"].text
     reason = check_paraphrase(original, original + "\n{{ context.__class__ }}", task)
     assert reason is not None and reason.startswith("unsafe template (line")
+
+
+@pytest.mark.parametrize("text,message,hint", [
+    ("{{ text | uper }}", "unknown filter 'uper'", "did you mean 'upper'?"),
+    ("{{ text }}{% if text is strng %}!{% endif %}", "unknown test 'strng'", "did you mean 'string'?"),
+    ("{{ text | nosuchthing }}", "unknown filter 'nosuchthing'", "the filters are Jinja2's built-in ones, plus json and zip"),
+])
+def test_an_unknown_filter_or_test_is_a_template_problem_not_a_crash(text, message, hint):
+    problem = template_problem(text, ["text"])
+    assert problem is not None and problem.message == f"template uses {message}" and problem.hint == hint
+
+
+@pytest.mark.parametrize("text", ["", "{# a comment #}", "Classify into {{ labels | join(', ') }}."])
+def test_a_template_that_never_shows_a_task_input_is_refused(text):
+    problem = template_problem(text, ["text"])
+    assert problem is not None and "never shows the task input(s) text" in problem.message
+    assert problem.hint == "add {{ text }} where the input belongs in the instruction"

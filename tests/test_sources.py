@@ -64,10 +64,11 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path):
     assert (exc.span.line, exc.span.col) == (2, 11) and "encoding" in exc.hint
 
 
-def test_a_utf16_file_is_named_as_such(tmp_path):
+def test_a_utf16_file_is_read_by_its_byte_order_mark_and_named_when_utf8_is_forced(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes('{"a": 1}\n'.encode("utf-16"))
-    assert "UTF-16" in error(path, "jsonl").hint
+    assert read(path, "jsonl") == [(0, {"a": 1})]  # Excel's "Unicode text" and PowerShell's `>` write UTF-16
+    assert "UTF-16" in error(path, "jsonl", encoding="utf-8").hint
 
 
 def test_a_json_line_nested_too_deeply_is_a_located_error(tmp_path):

@@ -8,8 +8,10 @@ so it raises the same errors and counts the same problems; LLM steps are skipped
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -122,8 +124,33 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
             finally:
                 ex.close()
         return Executor(plan, store, progress, jobs=jobs).run(stop_after=stop_after)
+    except OSError as exc:
+        error = _unwritable(plan.recipe, exc)
+        if error is None:
+            raise
+        raise error from None
     finally:
         store.close()
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+_NO_ROOM = _FULL | {errno.EACCES, errno.EPERM}
+
+
+def _unwritable(recipe: Recipe, exc: OSError) -> HumcError | None:
+    """A full disk, a read-only or refused folder while the build writes (the writer works in a temporary
+    sibling folder and removes it, so the old output stays as it was), or None for any other OSError."""
+    name = exc.filename if isinstance(exc.filename, str) else None
+    root = recipe.output.dir.absolute().parent
+    inside = name is not None and Path(name).absolute().is_relative_to(root)
+    if exc.errno not in _NO_ROOM and not inside:
+        return None
+    what = name or "the dataset"
+    verb = "write" if inside or exc.errno in _FULL else "use"  # EACCES on a source file: not a write
+    return HumcError(f"cannot {verb} {what}: {exc.strerror or exc}", recipe.output.dir_origin.span, code="E3002",
+                     expected="a writable output and cache folder with free space",
+                     hint="free space or pass writable folders with --out and --cache; nothing was written (an "
+                          "existing output folder is left as it was)")
 
 
 # ---------------------------------------------------------------- dry run (`humc check`)
@@ -225,6 +252,12 @@ def _check_output_folder(recipe: Recipe) -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder", span,
                         code="E3002", hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
+    try:  # access() says yes to root on /proc, a read-only bind mount or a full quota: try it
+        os.rmdir(tempfile.mkdtemp(prefix=".humc-probe-", dir=existing))
+    except OSError as exc:
+        raise HumcError(f"cannot write the dataset to {folder}: {existing} refuses a new folder ({exc.strerror})", span,
+                        code="E3002", expected="a writable folder",
+                        hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe") from None
 
 
 def node_states(plan: Plan) -> dict[str, str]:

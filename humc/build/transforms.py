@@ -28,6 +28,7 @@ import _random
 import functools
 import hashlib
 import json
+import math
 import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,7 +39,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
-from humc.errors import HumcError, RecordError, Span, type_name
+from humc.errors import EvalError, HumcError, RecordError, Span, did_you_mean, type_name
 from humc.expr import Evaluator
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import TemplateRenderer, render_template
@@ -122,14 +123,66 @@ def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, r
     env = {**constants, **raw}
     out: dict[str, Any] = {"_source": source_id, "_row": row, "_line": line}
     for name, compiled in entry.fields:
-        out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
+        try:
+            out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
+        except EvalError as exc:
+            raise _about_record(exc, raw, line) from None
     return out
+
+
+_UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimiter: '|'}`",
+            "\t": "the file is tab-separated: use `format: tsv`"}
+
+
+def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> EvalError:
+    """A failed field expression, with what the record holds: a misspelt field, a field a few records lack, or a
+    header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
+    keys = [str(k) for k in raw if not str(k).startswith("_")]  # a mapped record's _source, _row, _line: no fields
+    shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
+    at = f" (line {line} of the source file)" if line is not None else ""
+    exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
+    nested = _NO_KEY.match(exc.message)
+    if nested is not None and exc.hint is None:
+        exc.expected = exc.expected or "a key every record has"
+        exc.hint = (f"a key only some records have reads as null with `[\"{nested.group(1)}\"]` instead of "
+                    f"`.{nested.group(1)}`")
+    unknown = _UNKNOWN_FIELD.match(exc.message)
+    if unknown is None or exc.hint is not None:
+        exc.expected = exc.expected or "an expression that evaluates on every record"
+        exc.hint = exc.hint or "`humc check RECIPE --rows all` runs every expression on every record, writing nothing"
+        return exc
+    exc.expected = exc.expected or "a field of the record"
+    one = keys[0] if len(keys) == 1 else ""
+    fix = next((fix for d, fix in _UNSPLIT.items() if d in one), None)
+    if fix is not None:
+        exc.hint = f"the header {one!r} was read as one column: {fix}"
+    else:
+        exc.hint = _spelt_otherwise(unknown.group(1), keys) or did_you_mean(unknown.group(1), keys) or (
+            "a field only some records have reads as null with `record['name']`; records whose task inputs are "
+            "null are then dropped and reported")
+    return exc
+
+
+def _spelt_otherwise(name: str, keys: Sequence[str]) -> str | None:
+    """The record's field that differs from ``name`` only in case or surrounding spaces (`TEXT`, `Text `)."""
+    same = next((k for k in keys if k.strip().lower() == name.lower()), None)
+    if same is None:
+        return None
+    use = same if same.isidentifier() else f"record[{same!r}]"
+    return f"the record spells it {same!r} (field names are exact): use {use}"
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
+_NO_KEY = re.compile(r"no field '([^']*)' \(available")
 
 
 def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     assert entry.where is not None
     env = {**constants, **record}
-    return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
+    try:
+        return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
+    except EvalError as exc:
+        raise _about_record(exc, record, record.get("_line")) from None
 
 
 # ------------------------------------------------------------------ gold answers
@@ -161,6 +214,9 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
             raise RecordError(f"gold item {_short(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
         return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
+    if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
+        raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
+                          expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
         return (str(item).strip(),)
     raise RecordError(f"gold item {_short(item)} does not fit the answer columns {', '.join(columns)}",
@@ -188,14 +244,45 @@ def input_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None
 
 
 def nan_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
-    """A NaN anywhere in a task input or the gold answer (JSON's NaN, an empty Parquet float)."""
+    """A NaN or an infinity anywhere in a task input or the gold answer (JSON's NaN and Infinity, an empty Parquet
+    float): no instruction can show it, and the output would read `nan` or `inf`."""
     for name in (*entry.task.inputs, entry.task.answer_field):
-        if _has_nan(record.get(name)):
-            return Problem("nan_value", f"field '{name}' holds NaN")
+        bad = _non_finite(record.get(name))
+        if bad is not None:
+            return Problem("nan_value", f"field '{name}' holds {'NaN' if bad != bad else 'Infinity' if bad > 0 else '-Infinity'}")
     return None
 
 
-def _has_nan(value: Any) -> bool:
+def surrogate_problem(entry: TaskEntry, record: Mapping[str, Any]) -> Problem | None:
+    """Half of a UTF-16 surrogate pair in a task input or the gold answer (JSON's "\\ud83d", an emoji cut in two by
+    a scraper): no UTF-8 file can hold the instruction or answer that would show it."""
+    for name in (*entry.task.inputs, entry.task.answer_field):
+        bad = _lone_surrogate(record.get(name))
+        if bad is not None:
+            return Problem("lone_surrogate", f"field '{name}' holds \\u{ord(bad):04x}, half of a UTF-16 surrogate pair")
+    return None
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate character in the strings inside ``value``, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    return item[exc.start]
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or ±infinity inside ``value``, or None."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -208,13 +295,13 @@ def _has_nan(value: Any) -> bool:
         if kind is list:
             stack.extend(item)
             continue
-        if isinstance(item, float) and item != item:
-            return True
+        if isinstance(item, float) and not math.isfinite(item):
+            return item
         if isinstance(item, Mapping):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
-    return False
+    return None
 
 
 def _squeezed(text: str) -> str:
@@ -404,7 +491,7 @@ def render_record(ctx: RenderContext, record: Mapping[str, Any]) -> Iterator[dic
 
 def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     entry = ctx.entry
-    problem = nan_problem(entry, record) or input_problem(entry, record)
+    problem = nan_problem(entry, record) or input_problem(entry, record) or surrogate_problem(entry, record)
     if problem is not None:
         return Rendered([], [problem])
     try:

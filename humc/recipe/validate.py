@@ -8,6 +8,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import re
@@ -68,6 +69,20 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LANGUAGES = ("en", "zh")
 # the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
 CONSTANT_FILE_KEYS = ["file"]
+SHARDS_HINT = ("a folder of JSONL, CSV or Parquet shards is one source as `dataset: {name: <folder>}` "
+               "(read by the `datasets` library); or name one file per source")
+
+
+def missing_path_hint(text: str, path: Path) -> str | None:
+    """A glob (not expanded), a misspelt name among the folder's files, or a missing folder."""
+    if any(c in text for c in "*?["):
+        return "paths are not expanded as globs: " + SHARDS_HINT
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist either"
+    names = sorted(p.name for p in itertools.islice(path.parent.iterdir(), 5000))
+    return did_you_mean(path.name, names)
+
+
 FOLDER_FORMATS = ("arrow", "json", "instructuie")  # formats that may read a folder (save_to_disk, RACE, IE_INSTRUCTIONS)
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
@@ -131,6 +146,11 @@ class Validator:
                               code="E0008")
         language = self._language(root.get("language"), "en")
         self.stdlib_dirs = self._paths(root.get("stdlib"), "stdlib")
+        for (text, item), folder in zip(string_list(root.get("stdlib"), "stdlib"), self.stdlib_dirs, strict=True):
+            if not folder.is_dir():
+                raise RecipeError(f"stdlib folder {text} is a file", item.span, code="E0009",
+                                  expected="a folder laid out like stdlib/ (templates/, guidelines/, catalog/, …)",
+                                  hint="name the folder that holds your templates/ or guidelines/ folder")
         self.lib = self._lib or load_stdlib(self.stdlib_dirs)
         self.mix = self.attempt(lambda: parse_mix(root.get("mix"), "the recipe", Mix())) or Mix()
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
@@ -184,6 +204,14 @@ class Validator:
                               expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES), code="E2014")
         return str(node.value)
 
+    def _path(self, node: Node | None, what: str, hint: str = "name one file") -> Path:
+        """One file: a list (even of one) is refused here rather than read in part."""
+        if node is not None and node.kind == "list":
+            raise RecipeError(f"{what} must be one path, not a list", node.span, code="E0007", expected="a string",
+                              hint=hint)
+        (path,) = self._paths(node, what)
+        return path
+
     def _paths(self, node: Node | None, what: str) -> list[Path]:
         paths = []
         for text, item in string_list(node, what):
@@ -191,7 +219,8 @@ class Validator:
             p = (self.base / text).resolve()
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
-                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})")
+                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})",
+                                  hint=missing_path_hint(text, p))
             paths.append(p)
         return paths
 
@@ -203,12 +232,14 @@ class Validator:
         for key, value in node.value.items():
             if value.kind == "mapping":
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
-                (path,) = self._paths(value.get("file"), f"constant '{key}' file")
+                path = self._path(value.get("file"), f"constant '{key}' file")
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
+                    hint = ("save the file as UTF-8" if isinstance(exc, UnicodeDecodeError)
+                            else "name a readable file (one item per line), relative to the recipe's folder")
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", code="E0009") from None
+                                      expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
                 out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:
                 out[key] = value.plain()
@@ -239,17 +270,20 @@ class Validator:
             return self._hf_source(sid, node, what)
         check_present(node, "path", what)
         path_node = node.require("path")
-        (path,) = self._paths(path_node, f"{what} file")
+        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
-                              expected="`format:` one of " + ", ".join(FORMATS), code="E4002")
+                              expected="`format:` one of " + ", ".join(FORMATS), code="E4002",
+                              hint="neither the file's extension nor its first 64 KiB tell the format: set `format:` "
+                                   "(and `options:` such as `delimiter`)")
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
         if not path.is_file() and not (fmt in FOLDER_FORMATS and path.is_dir()):  # e.g. a save_to_disk folder
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
-                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009")
+                              expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009",
+                              hint=SHARDS_HINT)
         options = opt(node, "options", "mapping", what, {}) or {}
         allowed = FORMATS[fmt]
         for key, value in options.items():
@@ -658,7 +692,7 @@ class Validator:
         check_keys(node, PUBLISH_KEYS, what)
         card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
-            (card["template"],) = self._paths(node.get("card_template"), "card_template")
+            card["template"] = self._path(node.get("card_template"), "card_template")
             _check_card_template(card["template"])
         return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
