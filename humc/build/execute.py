@@ -1143,7 +1143,7 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
         span = span or (where.src.span if where else None)
         src = plan.recipe.sources.get(node.config.get("source", "")) if node.kind == "load" else None
         if src is not None and src.path is not None:
-            notes[-1] += f": the source file {src.path} is empty"
+            notes[-1] += f": the source file {src.path} holds no records (it is empty, or has a header only)"
             span = span or Span(str(src.path), 1, 1)
     return SourceError("the build would write 0 records: no record reached the output", span, code="E4104",
                        notes=notes, expected="at least one record after filtering, sampling and checks",

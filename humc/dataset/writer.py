@@ -388,9 +388,11 @@ def _shard_table(split: str, batch: list[dict[str, Any]]) -> tuple[Any, dict[str
 
 def _write_shard(table: Any, entry: dict[str, Any], path: Path, shard_rows: int) -> dict[str, Any]:
     """Write one shard's table; its cache entry, with the file's sha256."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(table, path, compression=COMPRESSION, row_group_size=min(shard_rows, ROW_GROUP_ROWS))
+    with pa.OSFile(str(path), "wb") as sink:  # closed even when the write fails (a full disk)
+        pq.write_table(table, sink, compression=COMPRESSION, row_group_size=min(shard_rows, ROW_GROUP_ROWS))
     return {"sha256": sha256_file(path), **entry}
 
 
