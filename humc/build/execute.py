@@ -864,15 +864,14 @@ class Split(PassThrough):
 
     def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
         """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
-        held, rows = self.held, chunk.rows() if self.held is not None else None
-        entries, sources, source_rows = (chunk.columns[f] for f in ("task_entry", "source", "source_row"))
+        held, records = self.held, chunk.rows() if self.held is not None else None
+        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row")), strict=True)
         (last_row, last_name), names = self.last, []
-        for p in at:
-            if held is not None and rows is not None and held_out_match(held, rows[p]):
+        for p, row in zip(at, keys, strict=True):
+            if held is not None and records is not None and held_out_match(held, records[p]):
                 names.append(held.split)
                 self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
                 continue
-            row = (entries[p], sources[p], source_rows[p])
             if row != last_row:
                 last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
             names.append(last_name)
