@@ -1,4 +1,4 @@
-"""Record-level reuse of rendered instructions: an edit re-renders only the records it changes.
+"""Record-level reuse across edits: an edit renders and checks again only what it changes.
 
 A render node's fingerprint covers its whole input and configuration, so any edit makes it a new
 node. Most edits change few records, though: a template edit changes only the instructions that
