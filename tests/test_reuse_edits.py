@@ -5,6 +5,7 @@ render workers: fork policy, Ctrl-C, dying with a killed build."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,29 @@ def test_a_guideline_edit_renders_only_the_texts_again_and_checks_nothing_again(
     _tree(tmp_path)
     assert calls["retext"] == 0 and calls["render"] == 4  # the two rows, in both entries
     assert 0 < calls["check"] < cold["check"] // 20
+
+
+def test_the_build_summary_says_what_an_edit_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a guideline edit the summary's notes say how many source records had their texts rendered again and how
+    many instructions the check kept as passed before; a cold build says nothing of reuse."""
+    from tests.helpers import run_cli
+
+    monkeypatch.setenv("COLUMNS", "250")  # one summary row per line
+
+    def rows() -> dict[str, str]:
+        result = run_cli("build", "d.hum.yaml", "--out", "out", "--cache", "cache", cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+        return {node: next(line for line in result.output.splitlines() if f" {node} " in line)
+                for node in ("ner/render", "ner/check")}
+
+    _design(tmp_path)
+    cold = rows()
+    assert not any(word in cold[node] for node in cold for word in ("re-rendered", "reused", "passed before"))
+    _design(tmp_path, people="persons, real or fictional")
+    warm = rows()
+    assert "texts re-rendered: 300" in warm["ner/render"] and "rendered whole" not in warm["ner/render"]
+    kept = re.search(r"passed before: (\d+)", warm["ner/check"])
+    assert kept is not None and int(kept.group(1)) == int(warm["ner/check"].split("│")[4])  # every instruction
 
 
 def test_no_render_workers_are_forked_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -140,6 +140,10 @@ class NodeStats:
     status: str = "built"            # built | cached | resumed
     chunks_reused: int = 0
     notes: dict[str, int] = field(default_factory=dict)  # e.g. dropped reasons, "problem: <reason>" counts
+    # this build's record-level reuse (``reuse.py``; not stored: a cold build's notes are the same), e.g.
+    # {"reused as is": n, "texts re-rendered": m, "rendered whole": k} source records for a render, {"passed
+    # before": n} instructions kept unchecked for a check
+    reused: dict[str, int] = field(default_factory=dict)
     problems: dict[str, list[Located]] = field(default_factory=dict)  # reason -> first locations
 
     def add_notes(self, notes: dict[str, int], problems: dict[str, list[Located]]) -> None:
@@ -170,6 +174,7 @@ class Executor:
         self.metas: dict[str, dict[str, Any]] = {}
         self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
         self.early: set[tuple[str, int]] = set()  # (node fp, chunk) computed ahead by ``followers``: built, not reused
+        self.checks: dict[str, tuple[str, CheckChunks]] = {}  # check node id -> ``CheckChunks.of``, one per build
         self.prebuilt: dict[str, tuple[NodeStats, dict[str, Any]]] = {}  # node id -> stats, meta of a fused pass
         self.fused: list[tuple[PlanNode, NodeStats, dict[str, Any]]] = []  # what the node being run also ran
         self.stop_after: str | None = None
@@ -555,6 +560,9 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
         submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
         meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
     remember(ex.store, key, node.fingerprint)
+    if reuse is not None:
+        stat.reused = {"reused as is": reuse.counts["kept"], "texts re-rendered": reuse.counts["retexted"],
+                       "rendered whole": reuse.counts["rendered"]}
     return meta
 
 
@@ -568,9 +576,12 @@ class CheckChunks:
 
     @staticmethod
     def of(ex: Executor, node: PlanNode) -> tuple[str, CheckChunks]:
-        """(the key naming the newest check of the node's shape: ``PriorChecks.find``, its CheckChunks)."""
-        key, prior = PriorChecks.find(ex.store, node, ex.entry_of(node), ex.recipe.constants, ex.recipe.name)
-        return key, CheckChunks(ex.entry_of(node), prior)
+        """(the key naming the newest check of the node's shape: ``PriorChecks.find``, its CheckChunks): one per
+        node and build, whether its chunks are checked behind the render (``followers``) or by the node itself."""
+        if node.id not in ex.checks:
+            key, prior = PriorChecks.find(ex.store, node, ex.entry_of(node), ex.recipe.constants, ex.recipe.name)
+            ex.checks[node.id] = key, CheckChunks(ex.entry_of(node), prior)
+        return ex.checks[node.id]
 
     def __call__(self, chunk: Records) -> ChunkResult:
         return check_chunk_fn(self.entry, strip=False)(chunk)
@@ -583,6 +594,8 @@ def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     key, checks = CheckChunks.of(ex, node)
     meta = ex.chunkwise(node, stat, checks, strip=True, submit_at=lambda i, chunk: _Now(checks.at(i), chunk))
     remember(ex.store, key, node.fingerprint)
+    if checks.prior is not None:
+        stat.reused = {"passed before": checks.prior.kept}
     return meta
 
 

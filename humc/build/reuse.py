@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,7 @@ class Reuse:
 
     def __init__(self, store: Store, previous: str, ctx: RenderContext) -> None:
         self.store, self.previous, self.ctx, self.texts = store, previous, ctx, text_digests(ctx.entry)
+        self.counts: Counter[str] = Counter()  # source records of the chunks started: kept, retexted, rendered
 
     @staticmethod
     def find(store: Store, node: PlanNode, ctx: RenderContext) -> tuple[str, Reuse | None]:
@@ -181,6 +183,8 @@ class Reuse:
                 fresh.append(k)
             else:
                 reused[k] = texts, found[1]
+                self.counts["kept" if texts is found[0] else "retexted"] += 1
+        self.counts["rendered"] += len(fresh)
         pending = submit([chunk[k] for k in fresh]) if fresh else None
         return _Combined(chunk, reused, fresh, pending)
 
@@ -232,6 +236,7 @@ class PriorChecks:
 
     def __init__(self, store: Store, previous: str) -> None:
         self.store, self.previous = store, previous
+        self.kept = 0  # records kept unchecked so far
 
     @staticmethod
     def find(store: Store, node: PlanNode, entry: TaskEntry, constants: dict[str, Any],
@@ -250,5 +255,12 @@ class PriorChecks:
         except LostChunk:
             return None
         before = {record.get("id"): check_fields(record) for record in kept}
-        return lambda record: before.get(record.get("id")) == check_fields(record)
+
+        def passed(record: dict[str, Any]) -> bool:
+            if before.get(record.get("id")) != check_fields(record):
+                return False
+            self.kept += 1
+            return True
+
+        return passed
 

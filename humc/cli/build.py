@@ -143,6 +143,9 @@ def print_summary(result: BuildResult) -> None:
         notes = ", ".join(f"{k}: {v}" for k, v in s.notes.items() if v)
         if s.chunks_reused:
             notes = (notes + ", " if notes else "") + f"{s.chunks_reused} chunk(s) resumed"
+        reused = ", ".join(f"{k}: {v}" for k, v in s.reused.items() if v)
+        if reused:
+            notes = (notes + ", " if notes else "") + reused
         color = {"cached": "green", "resumed": "cyan"}.get(s.status, "yellow")
         table.add_row(s.node, f"[{color}]{s.status}[/]", str(s.records_in), str(s.records_out),
                       f"{s.seconds:.2f}s", notes)
