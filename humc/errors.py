@@ -203,7 +203,7 @@ CODES: dict[str, Code] = _codes(
     ("E0008", "invalid value", "The value has the right type but is out of range or malformed (a negative count, "
               "split fractions that do not add up to 1, a bad name)."),
     ("E0009", "unreadable file", "A file named on the command line or in the recipe cannot be read: it is missing, "
-              "empty, a folder, or not UTF-8 text."),
+              "empty, a folder, not UTF-8 text, or (a `.json` constant file) not valid JSON."),
     ("E0010", "input over a limit", "The input exceeds one of humc's resource limits (YAML alias expansion, nesting "
               "depth, integer size, recipe size, rendered text size). The limits protect builds from inputs that "
               "would exhaust memory or time; real recipes stay far below them."),

@@ -59,7 +59,7 @@ line)`` from the readers in ``sources_readers``."""
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding",),
-    "json": ("encoding", "records", "explode"),
+    "json": ("encoding", "records", "key_column", "explode"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns",),
@@ -89,6 +89,8 @@ SOURCE_OPTION_DOCS = {
     "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
+    "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances): one record per "
+                  "item, its key in this column",
 }
 
 
@@ -119,7 +121,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression ({exc})"
         return None
-    if key in ("records", "comment", "rest", "group_by", "split"):
+    if key in ("records", "comment", "rest", "group_by", "split", "key_column"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
@@ -315,17 +317,39 @@ def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
     key = src.options.get("records")
     if key is not None:
         data = data.get(key) if isinstance(data, dict) else None
+    if src.options.get("key_column") is not None:
+        data = _keyed_records(src, data)
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise _fail(src, 1, "expected a JSON list of objects" + (f" under '{key}'" if key else ""),
                     "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
     yield from enumerate(data)
 
 
+def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
+    """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel)."""
+    column = src.options["key_column"]
+    where = f" under '{src.options['records']}'" if src.options.get("records") else ""
+    if not isinstance(data, dict):
+        raise _fail(src, 1, f"`key_column: {column}` needs a JSON object{where}, found {type(data).__name__}",
+                    "an object mapping each key to a list of records", "leave out `key_column` for a list of records")
+    out: list[dict[str, Any]] = []
+    for key, items in data.items():
+        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
+                        "an object mapping each key to a list of records", _FIX_HINT)
+        out.extend({**item, column: key} for item in items)
+    return out
+
+
 def _records_hint(src: SourceDef) -> str:
-    """Name the keys of the loaded object that hold lists of objects (the likely `records:`)."""
+    """Name the keys of the loaded object that hold lists of objects (the likely `records:`), or suggest
+    `key_column` when every value is one (an object keyed by label, FewRel)."""
     top = _load_json(src)
     keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
         if isinstance(top, dict) else []
+    if len(keys) > 1 and len(keys) == len(top):
+        return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
+                "`options: {key_column: <name>}` reads them all, with the key in that column")
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
     return "a JSON Lines file (one object per line) is `format: jsonl`"

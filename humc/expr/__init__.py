@@ -23,6 +23,7 @@ from humc.expr.ast import (
                            Name,
                            Pipeline,
                            Rule,
+                           Slice,
                            Source,
                            Unary,
                            call_parts,
@@ -35,5 +36,5 @@ from humc.expr.eval import Evaluator
 from humc.expr.parse import check_functions, parse_expr, parse_pipeline, parse_rule
 
 __all__ = ["Attr", "Binary", "Call", "Chain", "EvalError", "Evaluator", "Expr", "Item", "ListLit", "Lit", "Name", "Pipeline",
-           "Rule", "Source", "Unary", "call_parts", "check_functions", "depth", "iter_calls", "literal_value",
+           "Rule", "Slice", "Source", "Unary", "call_parts", "check_functions", "depth", "iter_calls", "literal_value",
            "names_used", "parse_expr", "parse_pipeline", "parse_rule"]

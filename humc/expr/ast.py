@@ -38,6 +38,15 @@ class Item(Expr):
 
 
 @dataclass(frozen=True)
+class Slice(Expr):
+    """``obj[start:end]``: Python's slice of a list or text (end excluded); a bound left out is None."""
+
+    obj: Expr
+    start: Expr | None
+    end: Expr | None
+
+
+@dataclass(frozen=True)
 class ListLit(Expr):
     items: tuple[Expr, ...]
 

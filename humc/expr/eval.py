@@ -11,7 +11,7 @@ from typing import Any
 
 from humc.errors import EvalError, type_name
 from humc.expr import functions
-from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Source, Unary
+from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Slice, Source, Unary
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -55,6 +55,8 @@ class Evaluator:
             return self._getattr(node, self._eval(node.obj, env, where), where)
         if isinstance(node, Item):
             return self._getitem(node, self._eval(node.obj, env, where), self._eval(node.index, env, where), where)
+        if isinstance(node, Slice):
+            return self._getslice(node, env, where)
         if isinstance(node, Call):
             args = [self._eval(a, env, where) for a in node.args]
             kwargs = {k: self._eval(v, env, where) for k, v in node.kwargs}
@@ -107,6 +109,16 @@ class Evaluator:
         if isinstance(value, Mapping):
             return value.get(index)
         raise self.fail(node, f"cannot index {_tn(value)} with {_tn(index)}", where)
+
+    def _getslice(self, node: Slice, env: Mapping[str, Any], where: str) -> Any:
+        value = self._eval(node.obj, env, where)
+        bounds = [None if b is None else self._eval(b, env, where) for b in (node.start, node.end)]
+        if not isinstance(value, (list, str)):
+            raise self.fail(node, f"cannot slice {_tn(value)}: only a list or a text has a range [start:end]", where)
+        for bound in bounds:
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+                raise self.fail(node, f"a slice bound must be a whole number, not {_tn(bound)}", where)
+        return value[bounds[0]:bounds[1]]
 
     def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str) -> Any:
         fn = self.fns.get(node.fn)

@@ -25,7 +25,7 @@ from lark.tree import Meta
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
-from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Source, Unary, depth, iter_calls, walk
+from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Slice, Source, Unary, depth, iter_calls, walk
 from humc.limits import LIMIT_CODE, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_INT, MAX_INT_DIGITS
 from humc.resources import grammar_dir
 
@@ -242,6 +242,9 @@ class _ToAst(Transformer[Token, "_Wrap"]):
 
     def getitem(self, meta: Meta, obj: Expr, index: Expr) -> Expr:
         return Item(obj, index, pos=_pos(meta))
+
+    def getslice(self, meta: Meta, obj: Expr, start: Expr | None, end: Expr | None) -> Expr:
+        return Slice(obj, start, end, pos=_pos(meta))
 
     def name(self, meta: Meta, tok: Token) -> Expr:
         return Name(str(tok), pos=_pos(meta))

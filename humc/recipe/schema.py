@@ -154,6 +154,7 @@ OPTION_TYPES: dict[str, Schema] = {
     "comment": {"type": "string", "minLength": 1}, "quoting": {"enum": ["none", "minimal"]},
     "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
+    "key_column": {"type": "string", "minLength": 1},
     "explode": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
     "lines": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
 }

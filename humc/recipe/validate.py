@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import math
 import os
 import re
@@ -240,7 +241,8 @@ class Validator:
                             else "name a readable file (one item per line), relative to the recipe's folder")
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
                                       expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
-                out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
+                out[key] = _json_constant(key, path, text) if path.suffix.lower() == ".json" else \
+                    [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:
                 out[key] = value.plain()
         return out
@@ -731,3 +733,17 @@ def _executor(node: Node | None) -> str:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
                           hint=did_you_mean(node.value, EXECUTORS), code="E0008")
     return str(node.value)
+
+
+def _json_constant(key: str, path: Path, text: str) -> Any:
+    """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", Span(str(path), exc.lineno, exc.colno),
+                          expected="one JSON value (a .json constant file is read as JSON)",
+                          hint="fix the file, or give it another extension to read one item per line", code="E0009") from None
+    except RecursionError:
+        raise RecipeError(f"constant '{key}': {path.name} nests too deeply", Span(str(path), 1, 1),
+                          expected="JSON nested at most a few hundred levels", hint="flatten the file",
+                          code="E0010") from None
