@@ -38,6 +38,7 @@ from humc.sources_readers import (
     open_text,
     read_arrow,
     read_blocks,
+    read_text_files,
     sniff_format,
     starts_utf16,
 )
@@ -69,6 +70,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "iepile": ("encoding",),
     "instructuie": ("split",),
     "squad": ("encoding",),
+    "text_files": ("encoding", "pattern"),
     "hf": (),  # configured by `dataset: {name, config, split, revision}`
 }
 
@@ -89,6 +91,7 @@ SOURCE_OPTION_DOCS = {
     "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
+    "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances): one record per "
                   "item, its key in this column",
 }
@@ -121,7 +124,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression ({exc})"
         return None
-    if key in ("records", "comment", "rest", "group_by", "split", "key_column"):
+    if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
@@ -587,5 +590,5 @@ _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": read_iepile,
-    "instructuie": read_instructuie,
+    "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -9,6 +9,9 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
   adjacent lines); the key column keeps its one value, every other column becomes a list.
 - Arrow is read with `datasets.load_from_disk` when `datasets` is installed, else pyarrow's IPC
   stream/file readers; pyarrow is imported only here and only when an Arrow source is read.
+- A `text_files` folder is one record per file of its label subfolders (aclImdb/train/pos/0_9.txt, 20 Newsgroups):
+  the file's whole text, unchanged, its subfolder as the label; files beside the subfolders (urls_pos.txt) are
+  not records, and the order is by subfolder, then file name.
 - A text source may be compressed (gzip, bz2, xz, zstd, as published dumps often are): the file's first bytes
   decide, not its name, and every text reader opens it through ``open_text``; line numbers count the
   decompressed lines. zstd goes through pyarrow's codec (no extra dependency).
@@ -217,6 +220,41 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
                               code="E4001")
         for i, values in enumerate(zip(*lists, strict=True)):
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
+
+
+def read_text_files(src: SourceDef) -> Iterator[Row]:
+    """`format: text_files`: {text, label, file} for every file matching `pattern` in a subfolder of the folder."""
+    folder = src.path
+    assert folder is not None
+    if not folder.is_dir():
+        raise SourceError(f"source '{src.id}': `format: text_files` reads a folder, and {folder.name} is a file",
+                          Span(str(folder), 1, 1), code="E4001", expected="a folder with one subfolder per label",
+                          hint="name the folder holding the label subfolders (aclImdb/train), or pick the file's format")
+    pattern = src.options.get("pattern", "*")
+    labels = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files = [(label.name, f) for label in labels for f in sorted(label.glob(pattern))
+             if f.is_file() and not f.name.startswith(".")]
+    if not files:
+        found = ", ".join(p.name for p in labels[:5]) or "no subfolders"
+        raise SourceError(f"source '{src.id}': no file matching {pattern!r} in a subfolder of {folder.name} ({found})",
+                          Span(str(folder), 1, 1), code="E4001", expected="label subfolders holding one text per file",
+                          hint="point `path:` at the folder whose subfolders are the labels (aclImdb/train, not aclImdb), "
+                               "and check `options: {pattern: …}`")
+    encoding = src.options.get("encoding", "utf-8")
+    for n, (label, path) in enumerate(files):
+        yield n, {"text": _file_text(src, path, encoding), "label": label, "file": path.relative_to(folder).as_posix()}
+
+
+def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SourceError(f"source '{src.id}': byte {data[exc.start:exc.start + 1]!r} of {path.name} is not {encoding}",
+                          Span(str(path), line, column), code="E4001", expected=f"{encoding} text",
+                          hint="set the source's `options: {encoding: …}` (e.g. latin-1), or re-save the file") from None
 
 
 def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:

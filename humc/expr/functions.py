@@ -8,8 +8,9 @@ humc's tasks expect.
 from __future__ import annotations
 
 import html
+import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -59,8 +60,11 @@ def unique(values: Iterable[Any]) -> list[Any]:
     return seen
 
 
-def lookup(indices: Any, names: Sequence[Any], offset: int = 0) -> Any:
-    """Map an index (or list of indices, or "1,4" string) to names: lookup(label, ["World", "Sports"], offset=1)."""
+def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int = 0) -> Any:
+    """Map an index (or list of indices, or "1,4" string) to names: lookup(label, ["World", "Sports"], offset=1);
+    with a mapping for ``names``, map each key through it: lookup(labels.r, rel_info) (DocRED's "P17" -> "country")."""
+    if isinstance(names, Mapping):
+        return _lookup_key(indices, names)
     if isinstance(indices, str) and "," in indices:
         indices = indices.split(",")
     if isinstance(indices, list):
@@ -72,6 +76,15 @@ def lookup(indices: Any, names: Sequence[Any], offset: int = 0) -> Any:
     if not 0 <= i < len(names):
         raise FunctionError(f"index {indices!r} is out of range for {len(names)} names")
     return names[i]
+
+
+def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
+    if isinstance(keys, list):
+        return [_lookup_key(k, names) for k in keys]
+    if isinstance(keys, (dict, list)) or keys not in names:
+        known = ", ".join(map(repr, itertools.islice(names, 5))) + (", …" if len(names) > 5 else "")
+        raise FunctionError(f"key {keys!r} is not in the mapping (keys: {known or 'none'})")
+    return names[keys]
 
 
 TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes")
@@ -253,10 +266,19 @@ def squash_spaces(value: Any) -> Any:
 # --- dataset adapters used by the catalog (stdlib/catalog/*.yaml) ---------------------------------
 
 
-def pluck(items: Sequence[Any], key: str, default: Any = "") -> list[Any]:
-    """The value under ``key`` of each mapping in a list (keys such as DuIE's "@value" that a path cannot spell);
+def pluck(items: Sequence[Any], key: str | int, default: Any = "") -> list[Any]:
+    """The value under ``key`` of each mapping in a list (keys such as DuIE's "@value" that a path cannot spell),
+    or with a whole-number ``key`` the item at that index of each list (DocRED's first mention of each entity);
     a plain value passes through."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return [(item[key] if -len(item) <= key < len(item) else default) if isinstance(item, list) else item
+                for item in items]
     return [item.get(key, default) if isinstance(item, dict) else item for item in items]
+
+
+def flatten(lists: Sequence[Any]) -> list[Any]:
+    """One level of nesting removed: a document's sentences of tokens -> its tokens (DocRED's ``sents``)."""
+    return [x for item in lists for x in (item if isinstance(item, list) else [item])]
 
 
 def rows_without(rows: Sequence[dict[str, Any]], column: str, value: Any) -> list[dict[str, Any]]:
@@ -383,6 +405,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "duee_events": duee_events,
     "zip_records": zip_records,
     "pluck": pluck,
+    "flatten": flatten,
     "rows_without": rows_without,
     "semeval_text": semeval_text,
     "semeval_relations": semeval_relations,

@@ -154,7 +154,7 @@ OPTION_TYPES: dict[str, Schema] = {
     "comment": {"type": "string", "minLength": 1}, "quoting": {"enum": ["none", "minimal"]},
     "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
-    "key_column": {"type": "string", "minLength": 1},
+    "key_column": {"type": "string", "minLength": 1}, "pattern": {"type": "string", "minLength": 1},
     "explode": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
     "lines": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
 }
@@ -244,6 +244,8 @@ def _defs() -> dict[str, Schema]:
     return {
         "language": {"enum": list(validate.LANGUAGES)},
         "constant": {"anyOf": [_closed("constant", validate.CONSTANT_FILE_KEYS, required=["file"]),
+                               {"type": "object", "not": {"required": ["file"]},
+                                "description": "a mapping value, e.g. a label map for lookup(label, NAME)"},
                                {"not": {"type": "object"}}]},
         "model": _closed("model", validate_llm.MODEL_KEYS, required=["base_url", "model"]),
         "source": _source(),

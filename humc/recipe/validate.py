@@ -84,7 +84,10 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return did_you_mean(path.name, names)
 
 
-FOLDER_FORMATS = ("arrow", "json", "instructuie")  # formats that may read a folder (save_to_disk, RACE, IE_INSTRUCTIONS)
+FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files")  # formats that may read a folder (save_to_disk, RACE,
+# IE_INSTRUCTIONS, IMDB's label subfolders)
+FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
+                      "`format: json` one JSON document per file (RACE); a folder of shards is `dataset: {name: <folder>}`")
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
 SAMPLE_KEYS = ["n", "seed"]
@@ -231,7 +234,9 @@ class Validator:
         expect_kind(node, "mapping", what="constants")
         out: dict[str, Any] = {}
         for key, value in node.value.items():
-            if value.kind == "mapping":
+            if value.kind == "mapping" and not _is_file_constant(value):
+                out[key] = value.plain()  # a label map: lookup(label, imdb_labels)
+            elif value.kind == "mapping":
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file")
                 try:
@@ -277,8 +282,9 @@ class Validator:
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
                               expected="`format:` one of " + ", ".join(FORMATS), code="E4002",
-                              hint="neither the file's extension nor its first 64 KiB tell the format: set `format:` "
-                                   "(and `options:` such as `delimiter`)")
+                              hint=FOLDER_FORMAT_HINT if path.is_dir() else
+                              "neither the file's extension nor its first 64 KiB tell the format: set `format:` "
+                              "(and `options:` such as `delimiter`)")
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
@@ -733,6 +739,13 @@ def _executor(node: Node | None) -> str:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
                           hint=did_you_mean(node.value, EXECUTORS), code="E0008")
     return str(node.value)
+
+
+def _is_file_constant(node: Node) -> bool:
+    """`{file: …}` reads a file; any other mapping is a value (a one-key mapping whose key looks like a misspelt
+    `file` is still checked as a file constant, so the typo is reported)."""
+    keys = list(node.value)
+    return "file" in keys or (len(keys) == 1 and did_you_mean(str(keys[0]), ["file"]) is not None)
 
 
 def _json_constant(key: str, path: Path, text: str) -> Any:
