@@ -29,7 +29,9 @@ from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
     DAMAGED_ARCHIVE,
+    class_label_names,
     compression_of,
+    decode_class_labels,
     exploded,
     grouped,
     json_files,
@@ -63,7 +65,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "json": ("encoding", "records", "key_column", "explode"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
-    "parquet": ("columns",),
+    "parquet": ("columns", "class_labels"),
     "arrow": ("split",),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest"),
     "blocks": ("encoding", "lines"),
@@ -91,6 +93,8 @@ SOURCE_OPTION_DOCS = {
     "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
+    "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
+                    "file's Hugging Face features metadata (WikiANN's ner_tags)",
     "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances): one record per "
                   "item, its key in this column",
@@ -105,7 +109,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except LookupError:
             return f"unknown encoding {value!r}"
         return None if isinstance(value, str) else "not a string"
-    if key == "header":
+    if key in ("header", "class_labels"):
         return None if isinstance(value, bool) else "not true or false"
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
@@ -496,6 +500,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
         raise SourceError(f"source '{src.id}': `columns:` names {', '.join(map(repr, missing))}, not in the file",
                           Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(pf.schema_arrow.names),
                           hint="fix the names under `options: {columns: [...]}`, or leave the option out to read them all")
+    labels = class_label_names(src, pf.schema_arrow.metadata) if src.options.get("class_labels") else {}
     row = 0
     batches = pf.iter_batches(batch_size=4096, columns=columns)
     while True:
@@ -508,7 +513,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
         if batch is None:
             return
         for record in batch.to_pylist():
-            yield row, record
+            yield row, decode_class_labels(record, labels) if labels else record
             row += 1
 
 

@@ -12,6 +12,9 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
 - A `text_files` folder is one record per file of its label subfolders (aclImdb/train/pos/0_9.txt, 20 Newsgroups):
   the file's whole text, unchanged, its subfolder as the label; files beside the subfolders (urls_pos.txt) are
   not records, and the order is by subfolder, then file name.
+- `class_labels: true` on Parquet decodes the integer ClassLabel columns the Hub's exports keep (WikiANN's
+  `ner_tags`, a Sequence of ClassLabel) to their names, from the file's own `huggingface` features metadata;
+  -1 (no label) reads as null. Without the option the integers are kept as written.
 - A text source may be compressed (gzip, bz2, xz, zstd, as published dumps often are): the file's first bytes
   decide, not its name, and every text reader opens it through ``open_text``; line numbers count the
   decompressed lines. zstd goes through pyarrow's codec (no extra dependency).
@@ -220,6 +223,39 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
                               code="E4001")
         for i, values in enumerate(zip(*lists, strict=True)):
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
+
+
+def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> dict[str, tuple[list[str], bool]]:
+    """Column -> (ClassLabel names, holds a list) from a Parquet file's `huggingface` features metadata."""
+    try:
+        features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
+    except (KeyError, TypeError, ValueError):
+        raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
+                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet file written by `datasets` "
+                          "(its schema metadata names the ClassLabel columns)",
+                          hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
+    out: dict[str, tuple[list[str], bool]] = {}
+    for column, feature in features.items():
+        inner, is_list = feature, False
+        if isinstance(feature, list) and len(feature) == 1:
+            inner, is_list = feature[0], True
+        elif isinstance(feature, dict) and feature.get("_type") in ("Sequence", "List"):
+            inner, is_list = feature.get("feature"), True
+        if isinstance(inner, dict) and inner.get("_type") == "ClassLabel" and isinstance(inner.get("names"), list):
+            out[column] = ([str(n) for n in inner["names"]], is_list)
+    return out
+
+
+def decode_class_labels(record: dict[str, Any], labels: dict[str, tuple[list[str], bool]]) -> dict[str, Any]:
+    """The record with its ClassLabel integers replaced by names (-1, no label, is null)."""
+    def name(value: Any, names: list[str]) -> Any:
+        return names[value] if isinstance(value, int) and 0 <= value < len(names) else None
+
+    for column, (names, is_list) in labels.items():
+        value = record.get(column)
+        if value is not None:
+            record[column] = [name(v, names) for v in value] if is_list and isinstance(value, list) else name(value, names)
+    return record
 
 
 def read_text_files(src: SourceDef) -> Iterator[Row]:
