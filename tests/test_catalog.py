@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, run_cli
 
@@ -47,9 +48,13 @@ SAMPLES = {
     "iepile_ner": f"{FIX}/iepile/train.json", "iepile_re": f"{FIX}/iepile/train.json",
     "iepile_ee": f"{FIX}/iepile/train.json", "instructuie_ner": f"{FIX}/instructuie/IE_INSTRUCTIONS",
     "instructuie_re": f"{FIX}/instructuie/IE_INSTRUCTIONS", "instructuie_ee": f"{FIX}/instructuie/IE_INSTRUCTIONS",
+    "boolq": "boolq/dev.head6.jsonl", "snli": "snli/snli_1.0_dev.head7.jsonl",
+    "multinli": "multinli/dev_matched.head6.txt", "wikiann": "wikiann/en-validation-00000-of-00001.head7.parquet",
+    "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
-DOCUMENTED_DROPS = {"iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
+DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1,  # gold_label "-"; train/unsup/
+                    "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
                     "instructuie_ee": 4}
 
 
@@ -312,6 +317,48 @@ def yelp(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["label"], r["text"]) for r in got] == want
 
 
+def boolq(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(d["passage"], d["question"] + "?", "yes" if d["answer"] is True else "no") for d in jsonl(path)]
+    assert [(r["context"], r["question"], r["answer"]) for r in got] == want
+
+
+def snli(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(d["sentence1"], d["sentence2"], d["gold_label"]) for d in jsonl(path) if d["gold_label"] != "-"]
+    assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
+
+
+def multinli(path: Path, got: list[dict[str, Any]]) -> None:
+    header, *rows = [ln.split("\t") for ln in path.read_text(encoding="utf-8").split("\n") if ln]
+    col = {name: i for i, name in enumerate(header)}
+    want = [(r[col["sentence1"]], r[col["sentence2"]], r[0]) for r in rows if r[0] != "-"]
+    assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
+
+
+def wikiann(path: Path, got: list[dict[str, Any]]) -> None:
+    table = pq.read_table(path)
+    names = json.loads(table.schema.metadata[b"huggingface"])["info"]["features"]["ner_tags"]["feature"]["names"]
+    want = [iob_spans(r["tokens"], [names[t] for t in r["ner_tags"]], " ") for r in table.to_pylist()]
+    assert ents(got) == want
+    assert [[f"{k}: {v}" for k, v in spans] for spans in want] == table.column("spans").to_pylist()
+
+
+def imdb(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(" ".join(f.read_text(encoding="utf-8").replace("<br />", " ").split()), label)
+            for folder, label in (("neg", "negative"), ("pos", "positive"))
+            for f in sorted((path / folder).iterdir())]
+    assert [(r["text"], r["label"]) for r in got] == want
+
+
+def tacred(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in json.loads(path.read_text(encoding="utf-8")):
+        toks = d["token"]
+        pair = (" ".join(toks[d["subj_start"]:d["subj_end"] + 1]), d["relation"],
+                " ".join(toks[d["obj_start"]:d["obj_end"] + 1]))
+        want.append([] if d["relation"] == "no_relation" else [pair])
+    assert rels(got) == want
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -354,6 +401,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "wnut17": wnut, "ontonotes_conll2012": ontonotes, "resume_ner": resume, "weibo_ner": weibo,
     "semeval2010_task8": semeval, "nyt": nyt, "duie": duie, "ace05_oneie": ace05, "race": race,
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
+    "boolq": boolq, "snli": snli, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

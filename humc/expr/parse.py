@@ -25,7 +25,25 @@ from lark.tree import Meta
 
 from humc.errors import RecipeError, did_you_mean
 from humc.expr import functions
-from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Rule, Slice, Source, Unary, depth, iter_calls, walk
+from humc.expr.ast import (
+    Attr,
+    Binary,
+    Call,
+    Chain,
+    Expr,
+    Item,
+    ListLit,
+    Lit,
+    Name,
+    Pipeline,
+    Rule,
+    Slice,
+    Source,
+    Unary,
+    depth,
+    iter_calls,
+    walk,
+)
 from humc.limits import LIMIT_CODE, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_INT, MAX_INT_DIGITS
 from humc.resources import grammar_dir
 
