@@ -54,7 +54,12 @@ class TransportStatus(TransportError):
 
 
 class TransportBadBody(TransportError):
-    """A 2xx answer whose body is not a JSON object."""
+    """A 2xx answer whose body is not a JSON object; ``content_type`` is what the server said it sent
+    (``text/html`` from a web page, ``text/event-stream`` from a streaming-only server), "" when unknown."""
+
+    def __init__(self, message: str, content_type: str = "") -> None:
+        super().__init__(message)
+        self.content_type = content_type
 
 
 class Reply:
@@ -94,6 +99,20 @@ def server_message(body: bytes) -> str:
         if isinstance(data.get("message"), str):
             return str(data["message"])
     return text.strip()[:500]
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A 2xx body as a JSON object, else TransportBadBody saying what came instead (its start, its type)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        start = raw[:80].decode("utf-8", "replace").strip()
+        shown = f"{start!r}" + ("…" if len(raw) > 80 else "") if start else "an empty body"
+        raise TransportBadBody(f"the body is not JSON ({exc}): {kind or 'no content type'}, {shown}", kind) from None
+    if not isinstance(parsed, dict):
+        raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object", kind)
+    return parsed
 
 
 def proxied(base_url: str) -> bool:
@@ -183,13 +202,7 @@ class LeanTransport:
             raise TransportTimeout(f"timed out after {self.timeout:g}s") from None
         if not 200 <= status < 300:
             raise TransportStatus(status, headers, server_message(raw))
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise TransportBadBody(f"the body is not JSON ({exc})") from None
-        if not isinstance(parsed, dict):
-            raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object")
-        return Reply(parsed)
+        return Reply(parse_body(raw, headers.get("content-type", "")))
 
     async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         while self.idle:
