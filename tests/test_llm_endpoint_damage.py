@@ -228,3 +228,29 @@ def test_ctrl_c_during_llm_steps_stops_quietly_and_the_next_build_resumes(tmp_pa
     # the answers received before Ctrl-C come from the cache: at most the two in flight at that moment are asked again
     assert len(answered) >= 6 and len(answered & set(asked_again)) <= 2
     assert len(asked_again) == 20 - len(answered) + len(answered & set(asked_again))
+
+
+@pytest.mark.parametrize(("server", "words"), [
+    ({"latency": 3.0}, ["request timed out after 1s", "needs a larger `timeout:`"]),
+    ({"rate_429": 1.0, "retry_after": "0"}, ["HTTP 429", "quota is used up", "lower `concurrency:`"]),
+])
+def test_an_endpoint_that_keeps_failing_says_what_to_change(tmp_path, server, words):
+    with LLMServer(**server) as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        recipe.write_text(recipe.read_text(encoding="utf-8").replace("timeout: 5", "timeout: 1"), encoding="utf-8")
+        result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2 and "error[E4301]" in result.output and "gave up after 2 attempt(s)" in result.output
+    assert all(w in result.output for w in words), result.output
+    assert "re-running resumes" in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_build_whose_every_request_is_rejected_shows_the_servers_words(tmp_path):
+    too_long = "This model's maximum context length is 2048 tokens. However, you requested 2{} tokens."
+    with LLMServer(responder=lambda body: Reply(too_long.format(len(body["messages"][0]["content"])), status=400)) as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2 and "error[E4104]" in result.output and "an LLM step dropped every record" in result.output
+    # four prompts of different lengths, one cause: counted together, the numbers as N
+    assert ("dropped: request rejected (HTTP 400): This model's maximum context length is N tokens. However, you "
+            "requested N tokens.: 4") in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()

@@ -608,7 +608,7 @@ class LLMClient:
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
-                        hint="the endpoint is overloaded or down; completed calls are cached, "
+                        hint=self._gave_up_hint(retry.reason) + "; completed calls are cached, "
                              "so re-running resumes where this stopped") from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
@@ -725,6 +725,18 @@ class LLMClient:
         self.stats.failures["client_error"] += 1
         raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}", expected=COMPLETION_EXPECTED,
                        hint="check that base_url is an OpenAI-compatible API") from None
+
+    def _gave_up_hint(self, reason: str) -> str:
+        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
+        if reason == "timeout":
+            return (f"no answer came within {self.config.timeout:g}s: a slow model (long answers, a busy CPU) needs a "
+                    "larger `timeout:` in the model's settings, or the server is stuck")
+        if reason == "connection":
+            return f"is the server running, and listening at {_safe_url(self.config.base_url)}?"
+        if reason == "rate_limited":
+            return ("the endpoint refused every attempt with HTTP 429: when its message says the quota is used up, "
+                    "check the account's billing or limits; else lower `concurrency:` or raise `max_retries:`")
+        return "the endpoint is overloaded or down"
 
     def _bad_body_hint(self, content_type: str) -> str:
         """What a 2xx answer that is not a chat completion most likely means."""
@@ -844,7 +856,7 @@ class LLMClient:
                 if attempt >= connect_retries:
                     raise _Unreachable(LLMError(f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): "
                                                 f"{retry.detail}", expected=ANSWER_EXPECTED,
-                                                hint="is the server running?")) from None
+                                                hint=self._gave_up_hint(retry.reason))) from None
                 await asyncio.sleep(cfg.retry_policy.delay(attempt, None, self._rng))
                 continue
             except TransportBadBody as exc:
