@@ -307,7 +307,9 @@ class OpenAITransport:
         from openai.types.chat import ChatCompletion
 
         try:
-            return await self._client.post("/chat/completions", body=dict(body), cast_to=ChatCompletion)
+            answer = await self._client.post("/chat/completions", body=dict(body), cast_to=ChatCompletion)
+        except ValueError as exc:  # a JSON content type over a body that is not JSON
+            raise TransportBadBody(f"the body is not JSON ({exc})", "application/json") from None
         except openai.APITimeoutError:
             raise TransportTimeout(f"timed out after {self.timeout:g}s") from None
         except openai.APIConnectionError as exc:
@@ -317,9 +319,26 @@ class OpenAITransport:
             raise TransportStatus(exc.status_code, headers, _openai_message(exc)) from None
         except openai.APIResponseValidationError as exc:
             raise TransportBadBody(str(exc)) from None
+        if isinstance(answer, str):  # the client hands over the text of a body that is not JSON (a page, a stream)
+            raise TransportBadBody(f"the body is not JSON: {_start(answer)}", sniffed_type(answer))
+        if not isinstance(answer, ChatCompletion):
+            raise TransportBadBody(f"the body is a JSON {type(answer).__name__}, not an object")
+        return answer
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def sniffed_type(text: str) -> str:
+    """The content type a body that is not JSON most likely had (the openai client does not pass it on)."""
+    head = text.lstrip()
+    if head.startswith(("data:", "event:")):
+        return "text/event-stream"
+    return "text/html" if head.startswith("<") else ""
+
+
+def _start(text: str) -> str:
+    return f"{text.strip()[:80]!r}" + ("…" if len(text.strip()) > 80 else "") if text.strip() else "an empty body"
 
 
 def _openai_message(exc: Any) -> str:
