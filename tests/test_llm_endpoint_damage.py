@@ -259,3 +259,14 @@ def test_a_build_whose_every_request_is_rejected_shows_the_servers_words(tmp_pat
     assert ("dropped: request rejected (HTTP 400): This model's maximum context length is N tokens. However, you "
             "requested N tokens.: 4") in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rejection_reason_keeps_names_and_counts_one_cause_once():
+    from humc.llm.client import rejection_reason
+
+    a, b = (rejection_reason(400, f"maximum context length is 2048 tokens; you requested {n} tokens.") for n in (2100, 9000))
+    assert a == b == "request rejected (HTTP 400): maximum context length is N tokens; you requested N tokens."
+    assert rejection_reason(400, "Qwen2.5-7B-Instruct  does not\nsupport tools") == (
+        "request rejected (HTTP 400): Qwen2.5-7B-Instruct does not support tools")
+    assert rejection_reason(413, "(no message)") == "request rejected (HTTP 413)"
+    assert rejection_reason(400, "x" * 500).endswith("x…") and len(rejection_reason(400, "x" * 500)) < 160

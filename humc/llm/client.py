@@ -353,7 +353,7 @@ REASON_CHARS = 120  # a server's message in a drop reason: enough to say why, sh
 def rejection_reason(status: int, message: str) -> str:
     """``request rejected (HTTP 400): <the server's message>``, its numbers as N so that records rejected for
     the same cause (a prompt over the context length: each its own token count) are counted together."""
-    gist = re.sub(r"\d+", "N", " ".join(message.split()))
+    gist = re.sub(r"(?<![\w.-])\d+(?!\w)", "N", " ".join(message.split()))  # counts, not names (Qwen2.5-7B)
     gist = gist if len(gist) <= REASON_CHARS else gist[:REASON_CHARS].rstrip() + "…"
     return f"request rejected (HTTP {status})" + (f": {gist}" if gist and gist != "(no message)" else "")
 
