@@ -171,6 +171,7 @@ def test_a_base_url_typed_wrong_is_located_before_anything_is_sent(tmp_path, url
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and "error[E0008]" in result.output and "r.hum.yaml:5:15: error[E0008]" in result.output
     assert problem in result.output and hint in result.output and "expected: the API root" in result.output
+    assert "unknown model" not in result.output  # the step naming the model is not refused too: one error, one report
     asked = run_cli("eval", str(tmp_path), "--base-url", url, "--model", "m")
     assert asked.exit_code == 2 and "error[E0008]" in asked.output and problem in asked.output
     assert "internal error" not in result.output + asked.output

@@ -59,6 +59,16 @@ def parse_models(node: Node | None) -> dict[str, ModelConfig]:
     return {name: _model(name, item) for name, item in node.value.items()}
 
 
+def declared_models(node: Node | None) -> dict[str, ModelConfig]:
+    """Stand-ins for the models `models:` declares, used when one of them has an error of its own: that error is
+    reported once, at the model, and the steps that name a declared model are not refused as naming an unknown one.
+    A recipe with an error is never built, so no stand-in is ever asked."""
+    if node is None or node.kind != "mapping":
+        return {}
+    return {str(name): ModelConfig(name=str(name), base_url="http://127.0.0.1/v1", model="(declared with an error)")
+            for name in node.value}
+
+
 def _model(name: str, node: Node) -> ModelConfig:
     what = f"model '{name}'"
     expect_kind(node, "mapping", what=what)
