@@ -267,6 +267,9 @@ CODES: dict[str, Code] = _codes(
     # E5xxx: publishing
     ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),
     ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),
+    ("E5003", "repository holds other content", "The Hub repository (or branch) holds files that humc did not "
+              "publish (it has no build.json): humc publishes into a new or empty repository, or one it published to "
+              "before, and never mixes its dataset with other files. Publish to another repository, or remove them."),
     # E6xxx: evaluation and export
     ("E6001", "not a built dataset", "The folder is not a dataset humc built (no data/<split>-*.parquet), or lacks the "
               "split asked for; build the recipe first, or pick a split with --split."),

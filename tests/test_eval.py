@@ -440,6 +440,68 @@ def test_export_of_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "error[E6001]" in result.output
 
 
+def _damaged_copy(built: Path, tmp_path: Path, how: str) -> Path:
+    """A copy of the built folder whose train shard is cut short, empty, or a Parquet file of other columns."""
+    import shutil
+
+    import pyarrow as pa
+
+    folder = tmp_path / "hum-mix"
+    shutil.copytree(built / "out" / "hum-mix", folder)
+    shard = next((folder / "data").glob("train-*.parquet"))
+    if how == "cut":
+        shard.write_bytes(shard.read_bytes()[:300])
+    elif how == "empty":
+        shard.write_bytes(b"")
+    else:
+        pq.write_table(pa.table({"text": ["a"], "label": [0]}), shard)
+    return folder
+
+
+@pytest.mark.parametrize(("how", "words"), [("cut", "cannot read the shard"), ("empty", "cannot read the shard"),
+                                            ("foreign", "not humc's output")])
+def test_a_damaged_shard_is_a_located_error_and_export_writes_nothing(built: Path, tmp_path: Path, how: str,
+                                                                      words: str) -> None:
+    folder = _damaged_copy(built, tmp_path, how)
+    shard = next((folder / "data").glob("train-*.parquet"))
+    out = tmp_path / "export"
+    for to in ("alpaca", "sharegpt", "llama-factory"):  # the test split is read first and fine: still nothing is left
+        result = run_cli("export", str(folder), "--to", to, str(out))
+        assert result.exit_code == 2 and "error[E6001]" in result.output and f"{shard}:1:1" in result.output
+        assert words in result.output and "humc build" in result.output and "internal error" not in result.output
+        assert not out.exists() or list(out.iterdir()) == []
+    (tmp_path / "none.jsonl").write_text("", encoding="utf-8")
+    scored = run_cli("eval", str(folder), "--split", "train", "--predictions", str(tmp_path / "none.jsonl"))
+    assert scored.exit_code == 2 and "error[E6001]" in scored.output and f"{shard}:1:1" in scored.output
+
+
+def test_an_output_path_that_cannot_be_written_is_E3002_and_nothing_is_left(built: Path, tmp_path: Path) -> None:
+    folder = str(built / "out" / "hum-mix")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    exported = run_cli("export", folder, "--to", "alpaca", str(blocker / "alpaca"))
+    assert exported.exit_code == 2 and "error[E3002]" in exported.output and "cannot write" in exported.output
+    preds = str(_write_predictions(tmp_path / "p.jsonl", _test_records(built)))
+    for option in ("--report", "--markdown"):
+        result = run_cli("eval", folder, "--predictions", preds, option, str(blocker / "r.out"))
+        assert result.exit_code == 2 and "error[E3002]" in result.output and "internal error" not in result.output
+    compared = tmp_path / "r.json"
+    assert run_cli("eval", folder, "--predictions", preds, "--report", str(compared)).exit_code == 0
+    again = run_cli("eval", "--compare", str(compared), str(compared), "--report", str(blocker / "c.json"))
+    assert again.exit_code == 2 and "error[E3002]" in again.output
+    assert blocker.read_text(encoding="utf-8") == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-file", "p.jsonl", "r.json"]
+
+
+def test_a_markdown_report_and_its_plots_appear_together(built: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    preds = str(_write_predictions(tmp_path / "p.jsonl", _test_records(built)))
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", preds, "--markdown", str(tmp_path / "md" / "r.md"))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "md").iterdir()) == ["r-format.png", "r-task.png", "r.md"]  # no partial file
+    assert "![by task](r-task.png)" in (tmp_path / "md" / "r.md").read_text(encoding="utf-8")
+
+
 def test_the_stdlib_resolver_reads_ids_and_reports_what_it_cannot_resolve() -> None:
     from humc.errors import HumcError
 

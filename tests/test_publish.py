@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from helpers import run_cli  # noqa: E402
 from hubserver import HubHTTPServer  # noqa: E402
 
 from humc.dataset.card import CardInfo, render_card  # noqa: E402
@@ -275,6 +276,39 @@ def test_upload_rejected_is_reported(hub: HubHTTPServer, tmp_path: Path, route: 
     text = err.value.render()
     assert "403" in text and "write access" in text and "Traceback" not in text
     assert ("dataset", REPO) not in hub.state.repos or remote_files(hub) == {}
+
+
+def test_a_repository_with_files_humc_did_not_publish_is_refused_and_left_as_it_was(hub: HubHTTPServer,
+                                                                                   tmp_path: Path) -> None:
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    api.create_commit(REPO, [CommitOperationAdd("README.md", b"# Our own data\n"),
+                             CommitOperationAdd("data/train.csv", b"text,label\nhi,1\n")],
+                      commit_message="someone else's dataset", repo_type="dataset")
+    before, history = remote_files(hub), [c.oid for c in hub.state.history(REPO)]
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    result = run_cli("push", str(folder), "--repo", REPO)
+    assert result.exit_code == 2 and "error[E5003]" in result.output and "humc did not publish" in result.output
+    assert "remote file: data/train.csv" in result.output and "hint: publish to another repository" in result.output
+    assert remote_files(hub) == before and [c.oid for c in hub.state.history(REPO)] == history
+    assert commit_requests(hub) == 1  # only the setup's commit
+
+
+def test_a_repository_holding_only_a_card_or_an_earlier_humc_build_is_published_to(hub: HubHTTPServer,
+                                                                                  tmp_path: Path) -> None:
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    api.create_commit(REPO, [CommitOperationAdd("README.md", b"# Coming soon\n")], commit_message="card",
+                      repo_type="dataset")
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    assert push_dataset(folder, REPO).changed and remote_files(hub) == local_files(folder)
+    api.create_commit(REPO, [CommitOperationAdd("NOTES.md", b"our notes\n")], commit_message="notes", repo_type="dataset")
+    make_build(folder, {"train": 2}, tag="v2")  # a repository humc published to keeps the files added beside it
+    assert push_dataset(folder, REPO).changed and remote_files(hub) == {**local_files(folder), "NOTES.md": b"our notes\n"}
 
 
 def test_concurrent_remote_change_is_detected(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:

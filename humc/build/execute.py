@@ -1138,7 +1138,7 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 
 def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceError:
     """E4104: nothing reached the write node; the notes name each node that lost every record it got, and why."""
-    notes, span = [], None
+    notes, span, llm_lost = [], None, False
     entries = {e.id: e for e in plan.recipe.tasks}
     for node in plan.nodes:
         meta = metas.get(node.id)
@@ -1148,6 +1148,7 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
         if node.inputs and not upstream.get("out", 0):
             continue  # an earlier node already lost everything on this path
         got = "read 0 rows" if node.kind == "load" else f"kept 0 of {meta.get('in', 0)} record(s)"
+        llm_lost = llm_lost or node.kind in ("generate", "judge")
         reasons = ", ".join(f"{k}: {v}" for k, v in meta.get("notes", {}).items() if v)
         notes.append(f"{node.id} ({node.kind}) {got}" + (f" ({reasons})" if reasons else ""))
         notes += [f"{r.reason} at " + "; ".join(r.first) for r in problem_rows(plan.recipe, {node.id: meta}) if r.first]
@@ -1159,8 +1160,10 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
             span = span or Span(str(src.path), 1, 1)
     return SourceError("the build would write 0 records: no record reached the output", span, code="E4104",
                        notes=notes, expected="at least one record after filtering, sampling and checks",
-                       hint="check the sources, `where:` filters and `sample:`; nothing was written "
-                            "(an existing output folder is left as it was)")
+                       hint=("an LLM step dropped every record it got; the notes say why (requests the server rejected, in "
+                             "its words; answers that stayed invalid; judge scores under min_score)" if llm_lost
+                             else "check the sources, `where:` filters and `sample:`")
+                       + "; nothing was written (an existing output folder is left as it was)")
 
 
 RUNNERS: dict[str, Callable[[Executor, PlanNode, NodeStats], dict[str, Any]]] = {

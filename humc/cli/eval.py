@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from humc.build.store import LLM_FOLDER
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
-from humc.eval.report import compare, compare_table, markdown, read_report, tables
+from humc.eval.report import compare, compare_table, markdown, read_report, tables, write_json
 from humc.eval.run import evaluate
 from humc.eval.scoring import Resolver
 from humc.ir import Recipe
@@ -90,7 +89,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
         result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
         out.print(compare_table(result))
         if report_path is not None:
-            report_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+            write_json(report_path, result)
         return
     if target is None:
         raise HumcError("nothing to evaluate", code="E9001", expected="humc eval DATASET_DIR_OR_RECIPE (--predictions FILE | --model NAME)",
@@ -121,8 +120,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     for note in report["notes"]:
         out.print(f"note: {note}")
     if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        write_json(report_path, report)
         out.print(f"wrote {report_path}")
     if markdown_path is not None:
         plots = markdown(report, markdown_path)

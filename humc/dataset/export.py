@@ -16,20 +16,26 @@ Targets (every split of the folder unless stated):
 Decisions: humc's instructions carry everything (the input text is part of them), so ``input`` is empty;
 there is no system prompt (humc writes none, and inventing one would change what is trained). Each record's
 id, task, template and format ride along, so a trained model's outputs can be joined back. The output
-folder is written in place: files of the same name are replaced, others are left alone.
+folder is written in place: files of the same name are replaced, others are left alone. The files of one
+export are written together or not at all (``written_together``): a shard that cannot be read, or a folder
+that cannot be written, leaves the output folder as it was (E6001, E3002).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
 
 TARGETS = ("alpaca", "sharegpt", "messages", "llama-factory", "lm-eval")
 KEPT = ("id", "task", "template", "answer_format", "language")
+NEEDED = ("id", "instruction", "output")  # the columns every reader of a built dataset relies on
+REBUILD_HINT = "build the recipe again (humc build RECIPE): it rewrites the folder"
 
 
 def messages_of(record: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -50,10 +56,63 @@ def splits_of(folder: Path) -> dict[str, list[Path]]:
 
 
 def records_of(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    """The records of the shards, in order; a shard that is not a readable Parquet file of humc's columns is
+    E6001 at that file."""
+    for path in paths:
+        yield from read_shard(path)
+
+
+def read_shard(path: Path) -> list[dict[str, Any]]:
+    """One shard's records (E6001 at the file when it is damaged, empty or not humc's output)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for path in paths:
-        yield from pq.read_table(path).to_pylist()
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise HumcError(f"cannot read the shard {path.name}: {' '.join(str(exc).split())[:300]}", Span(str(path), 1, 1),
+                        code="E6001", expected="a Parquet file written by humc build", hint=REBUILD_HINT) from None
+    missing = [c for c in NEEDED if c not in table.column_names]
+    if missing:
+        raise HumcError(f"the shard {path.name} has no column {', '.join(repr(c) for c in missing)}: it is not humc's "
+                        "output", Span(str(path), 1, 1), code="E6001",
+                        expected="the columns humc build writes (" + ", ".join(NEEDED) + ", …)", hint=REBUILD_HINT)
+    return list(table.to_pylist())
+
+
+@contextlib.contextmanager
+def written_together() -> Iterator[Callable[[Path], Path]]:
+    """Files that appear together or not at all: ``place(path)`` names the file to write ``path``'s content to
+    (beside it, hidden); when the block ends they are all moved into place, and when it fails (an error, Ctrl-C)
+    they are all removed, so a folder never holds half an export. A refused write is E3002."""
+    pending: list[tuple[Path, Path]] = []
+
+    def place(path: Path) -> Path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+        temp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        pending.append((temp, path))
+        return temp
+
+    try:
+        yield place
+        for temp, path in pending:
+            os.replace(temp, path)
+    except BaseException as exc:
+        for temp, _ in pending:
+            temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            finals = {str(temp): path for temp, path in pending}
+            failed = finals.get(str(exc.filename)) or Path(str(exc.filename or (pending[-1][1] if pending else ".")))
+            raise _unwritable(failed, exc) from None
+        raise
+
+
+def _unwritable(path: Path, exc: OSError) -> HumcError:
+    return HumcError(f"cannot write {path}: {exc.strerror or exc}", code="E3002", expected="a folder humc may write to",
+                     hint="choose another output path (a folder you own, on a disk with free space)")
 
 
 def _meta(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,6 +120,7 @@ def _meta(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> int:
+    """Write ``rows`` as JSON Lines to ``path`` (a ``written_together`` place); how many."""
     n = 0
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -81,26 +141,33 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
         raise HumcError(f"unknown export target '{to}'", expected="one of: " + ", ".join(TARGETS), code="E9001")
     shards = splits_of(folder)
     name = name or folder.name
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise _unwritable(out, NotADirectoryError(20, "it is a file, not a folder"))
+    with written_together() as place:
+        if to == "lm-eval":
+            return _lm_eval(shards, out, name, place)
+        return _export_splits(shards, to, out, name, place)
+
+
+def _export_splits(shards: dict[str, list[Path]], to: str, out: Path, name: str,
+                   place: Callable[[Path], Path]) -> dict[str, int | None]:
     written: dict[str, int | None] = {}
-    if to == "lm-eval":
-        return _lm_eval(shards, out, name)
     for split, paths in shards.items():
         if to == "alpaca":
             rows = [{"instruction": r["instruction"], "input": "", "output": r["output"], **_meta(r)} for r in records_of(paths)]
-            (out / f"{split}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            place(out / f"{split}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             written[f"{split}.json"] = len(rows)
         elif to == "messages":
-            written[f"{split}.jsonl"] = _write_jsonl(out / f"{split}.jsonl",
+            written[f"{split}.jsonl"] = _write_jsonl(place(out / f"{split}.jsonl"),
                                                      ({"messages": messages_of(r), **_meta(r)} for r in records_of(paths)))
         else:
-            written[f"{split}.jsonl"] = _write_jsonl(out / f"{split}.jsonl", (_sharegpt(r) for r in records_of(paths)))
+            written[f"{split}.jsonl"] = _write_jsonl(place(out / f"{split}.jsonl"), (_sharegpt(r) for r in records_of(paths)))
     if to == "llama-factory":
         info = {f"{name}_{split}": {"file_name": f"{split}.jsonl", "formatting": "sharegpt",
                                     "columns": {"messages": "conversations"},
                                     "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                                              "assistant_tag": "gpt"}} for split in shards}
-        (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        place(out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         written["dataset_info.json"] = None
     return written
 
@@ -123,10 +190,10 @@ def lm_eval_yaml(task: str, data_file: Path) -> str:
         ""])
 
 
-def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str) -> dict[str, int | None]:
+def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str, place: Callable[[Path], Path]) -> dict[str, int | None]:
     split = "test" if "test" in shards else next(iter(shards))
     task = "humc_" + "".join(ch if ch.isalnum() else "_" for ch in name)
-    n = _write_jsonl(out / "test.jsonl", ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
-                                          for r in records_of(shards[split])))
-    (out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")
+    n = _write_jsonl(place(out / "test.jsonl"), ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
+                                                 for r in records_of(shards[split])))
+    place(out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")
     return {"test.jsonl": n, f"{task}.yaml": None}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -165,6 +165,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
 
     head = api.repo_info(repo_id, repo_type="dataset", revision=branch, token=token).sha
     remote = {f.path: f for f in _remote_files(api, repo_id, branch, token)}
+    check_owned(remote, repo_id, branch)
     changed = [f.path for f in files if not _same(f, remote.get(f.path))]
     local_paths = {f.path for f in files}
     stale = sorted(p for p in remote if p not in local_paths and _is_shard(p))
@@ -187,6 +188,25 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
     return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch)
+
+
+NOT_CONTENT = frozenset({".gitattributes", "README.md"})  # what a repository created empty (or with a card) holds
+
+
+def check_owned(remote: Mapping[str, Any], repo_id: str, branch: str) -> None:
+    """Refuse (E5003) a branch that holds files humc did not publish: no build.json, and more than a card. Mixing
+    the dataset with someone else's files would publish a dataset nobody built (and replace their card)."""
+    if MANIFEST in remote:
+        return
+    foreign = sorted(p for p in remote if p not in NOT_CONTENT)
+    if foreign:
+        shown = [*foreign[:5], *([f"... and {len(foreign) - 5} more"] if len(foreign) > 5 else [])]
+        raise PublishError(f"{repo_id} (branch {branch}) holds {len(foreign)} file(s) that humc did not publish",
+                           code="E5003", expected=f"a new or empty dataset repository, or one humc published to "
+                                                  f"(it has {MANIFEST})",
+                           hint="publish to another repository (--repo ORG/NAME, or publish.repo in the recipe), or "
+                                "remove those files on the Hub first; nothing was published",
+                           notes=[f"remote file: {p}" for p in shown])
 
 
 def _remote_files(api: Any, repo_id: str, branch: str, token: str) -> Iterator[Any]:
@@ -298,8 +318,9 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
         if server:
             msg += f": {server}"
         notes = [unchanged]
-        if url:
-            notes.insert(0, f"request: {getattr(getattr(response, 'request', None), 'method', '')} {url}".strip())
+        if url:  # without its query: an upload URL signed by the Hub carries its signature there
+            notes.insert(0, f"request: {getattr(getattr(response, 'request', None), 'method', '')} "
+                            f"{url.split('?', 1)[0]}".strip())
         return PublishError(msg, hint=hint, notes=notes)
     if isinstance(exc, OfflineModeIsEnabled):
         return PublishError("cannot publish while HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE")

@@ -9,7 +9,7 @@ Percentages are shown with one decimal; the JSON keeps fractions.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from humc.dataset.card import pyplot
+from humc.dataset.export import written_together
 from humc.errors import HumcError
 from humc.eval.metrics import bootstrap_delta, mean
 
@@ -86,13 +87,25 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 
 
 def markdown(report: Mapping[str, Any], path: Path) -> list[Path]:
+    """Write the report as Markdown at ``path``, its plots beside it: all of them or none (E3002)."""
+    with written_together() as place:
+        return _markdown(report, path, place)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a JSON report, whole or not at all (E3002 when the place refuses it)."""
+    with written_together() as place:
+        place(path).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def _markdown(report: Mapping[str, Any], path: Path, place: Callable[[Path], Path]) -> list[Path]:
     """Write the Markdown report to ``path`` (plots beside it as <stem>-<dim>.png when matplotlib is
     installed); returns the plot files written."""
     overall = report["overall"]
     lines = [f"# Eval report: {Path(report['dataset']).name} ({report['split']})", "",
              f"Predictor: `{report['predictor']}`. Records: {overall['n']}. Scores in %.", ""]
     lines += _md_table(HEADER, [_row("all", overall, False)])
-    plots = _plots(report, path)
+    plots = _plots(report, path, place)
     for dim, title in TITLES.items():
         lines += [f"## {title[0].upper()}{title[1:]}", ""]
         rows = rows_of(report, dim)
@@ -107,12 +120,11 @@ def markdown(report: Mapping[str, Any], path: Path) -> list[Path]:
         lines += ["## Notes", "", *(f"- {n}" for n in report["notes"]), ""]
     if not plots:
         lines += ["(No plots: install matplotlib, e.g. `pip install 'humc[eval]'`.)", ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines), encoding="utf-8")
+    place(path).write_text("\n".join(lines), encoding="utf-8")
     return list(plots.values())
 
 
-def _plots(report: Mapping[str, Any], path: Path) -> dict[str, Path]:
+def _plots(report: Mapping[str, Any], path: Path, place: Callable[[Path], Path]) -> dict[str, Path]:
     plt = pyplot()
     if plt is None:
         return {}
@@ -134,8 +146,7 @@ def _plots(report: Mapping[str, Any], path: Path) -> dict[str, Path]:
         ax.legend(fontsize=8)
         fig.tight_layout()
         target = path.with_name(f"{path.stem}-{dim}.png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(target, dpi=100, metadata={"Software": None})
+        fig.savefig(place(target), dpi=100, metadata={"Software": None})
         plt.close(fig)
         out[dim] = target
     return out

@@ -48,6 +48,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -89,6 +90,8 @@ def clipped(text: str) -> str:
     return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + " …"
 
 
+COMPLETION_EXPECTED = "an OpenAI chat completion (a JSON object with `choices`) from POST <base_url>/chat/completions"
+ANSWER_EXPECTED = "an answer from the endpoint within `timeout` seconds, after at most `max_retries` retries"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
 _T = TypeVar("_T")
 
@@ -141,6 +144,39 @@ def api_key_env_problem(name: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------
+# base URLs
+
+BASE_URL_EXPECTED = "the API root of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a ``base_url`` (never quoting it: it may carry credentials), or None."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "does not start with http:// or https:// and a host"
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "has a port that is not a number"
+    if not parts.hostname:
+        return "names no host"
+    if parts.path.rstrip("/").endswith("/chat/completions"):
+        return "ends with /chat/completions: humc adds that path itself"
+    return None
+
+
+def base_url_hint(url: str) -> str:
+    """How to write ``url`` as a base URL."""
+    parts = urllib.parse.urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        return f"write the API root: base_url: {_safe_url(url.strip()).split('/chat/completions')[0]}"
+    if not parts.scheme or parts.scheme not in ("http", "https"):
+        return "write the scheme too, e.g. http://localhost:8000/v1 (https:// for a remote service)"
+    return "write http://HOST:PORT/v1"
+
+
+# ---------------------------------------------------------------------------
 # configuration and data
 
 
@@ -183,6 +219,10 @@ class ModelConfig:
         if self.structured_output not in MODES:
             raise LLMError(f"model '{self.name}': unknown structured_output '{self.structured_output}'",
                            expected=" | ".join(MODES), code="E0008")
+        problem = base_url_problem(self.base_url)
+        if problem:
+            raise LLMError(f"model '{self.name}': base_url {problem}", code="E0008", expected=BASE_URL_EXPECTED,
+                           hint=base_url_hint(self.base_url))
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> ModelConfig:
@@ -299,6 +339,25 @@ class _Retryable(Exception):
         self.detail = detail
 
 
+class _Rejected(RequestRejected):
+    """A request rejected on its own, with the short reason a dropped record is counted under."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+REASON_CHARS = 120  # a server's message in a drop reason: enough to say why, short enough for a summary line
+
+
+def rejection_reason(status: int, message: str) -> str:
+    """``request rejected (HTTP 400): <the server's message>``, its numbers as N so that records rejected for
+    the same cause (a prompt over the context length: each its own token count) are counted together."""
+    gist = re.sub(r"(?<![\w.-])\d+(?!\w)", "N", " ".join(message.split()))  # counts, not names (Qwen2.5-7B)
+    gist = gist if len(gist) <= REASON_CHARS else gist[:REASON_CHARS].rstrip() + "…"
+    return f"request rejected (HTTP {status})" + (f": {gist}" if gist and gist != "(no message)" else "")
+
+
 class _Unreachable(Exception):
     """The endpoint could not be reached while probing structured outputs."""
 
@@ -357,7 +416,9 @@ def completion_problem(completion: Any) -> str | None:
     message = getattr(choices[0], "message", None)
     content = getattr(message, "content", None)
     if not isinstance(content, str):
-        return f"message content is {type(content).__name__}, not text"
+        if getattr(message, "tool_calls", None) or getattr(message, "function_call", None):
+            return "the answer is a tool call, not text"
+        return "the message has no text" if content is None else f"message content is {type(content).__name__}, not text"
     try:
         content.encode("utf-8")
     except UnicodeEncodeError:
@@ -397,6 +458,7 @@ class LLMClient:
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None  # cache writes, off the event loop
         self._queued: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []  # answers waiting to be written
         self._writing = False
+        self._write_task: asyncio.Task[None] | None = None  # the task writing queued answers, if any
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -445,8 +507,21 @@ class LLMClient:
         """End the session (its connections closed); the client still works, batch by batch."""
         session, self._session = self._session, None
         if session is not None:
-            session.run(self.aclose())
+            session.run(self._shutdown())
             session.stop()
+
+    async def _shutdown(self) -> None:
+        """Stop what is still queued or in flight on the session's loop (a build stopped by Ctrl-C or by an error)
+        and wait until it has stopped, so no task is left behind to fail noisily once the loop is gone; answers
+        already received are written to the cache first (a re-run then sends only what was not answered)."""
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current and t is not self._write_task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._write_task is not None:
+            await asyncio.gather(self._write_task, return_exceptions=True)
+        await self.aclose()
 
     def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         """Run ``coro`` on the session's loop (``start`` first); its future, at once."""
@@ -528,12 +603,12 @@ class LLMClient:
                                else cfg.max_retries):
                     self.stats.failures[retry.reason] += 1
                     if retry.reason == "bad_response":  # this request's answer, not the endpoint, is broken
-                        raise RequestRejected(f"model '{cfg.name}' ({cfg.model}): {retry.detail}, "
-                                              f"{attempt + 1} time(s)") from None
+                        raise _Rejected(f"model '{cfg.name}' ({cfg.model}): {retry.detail}, {attempt + 1} time(s)",
+                                        retry.detail) from None
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
-                        f"{attempt + 1} attempt(s): {retry.detail}",
-                        hint="the endpoint is overloaded or down; completed calls are cached, "
+                        f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
+                        hint=self._gave_up_hint(retry.reason) + "; completed calls are cached, "
                              "so re-running resumes where this stopped") from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
@@ -570,7 +645,7 @@ class LLMClient:
         self._queued.append((key, entry, done))
         if not self._writing:
             self._writing = True
-            loop.create_task(self._write_groups())
+            self._write_task = loop.create_task(self._write_groups())
         await done
 
     async def _write_groups(self) -> None:
@@ -641,26 +716,61 @@ class LLMClient:
             if status in (401, 403, 404):
                 self._fatal = self._fatal_error(status, where, msg)
                 raise self._fatal from None
-            raise RequestRejected(f"{where}: request rejected (HTTP {status}): {msg}") from None
+            raise _Rejected(f"{where}: request rejected (HTTP {status}): {msg}", rejection_reason(status, msg)) from None
         if isinstance(exc, TransportBadBody):
             self.stats.failures["bad_response"] += 1
             raise LLMError(f"{where}: the server's response is not an OpenAI chat completion: "
-                           f"{_redact(str(exc), key)}") from None
+                           f"{_redact(str(exc), key)}", expected=COMPLETION_EXPECTED,
+                           hint=self._bad_body_hint(exc.content_type)) from None
         self.stats.failures["client_error"] += 1
-        raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}") from None
+        raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}", expected=COMPLETION_EXPECTED,
+                       hint="check that base_url is an OpenAI-compatible API") from None
+
+    def _gave_up_hint(self, reason: str) -> str:
+        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
+        if reason == "timeout":
+            return (f"no answer came within {self.config.timeout:g}s: a slow model (long answers, a busy CPU) needs a "
+                    "larger `timeout:` in the model's settings, or the server is stuck")
+        if reason == "connection":
+            return f"is the server running, and listening at {_safe_url(self.config.base_url)}?"
+        if reason == "rate_limited":
+            return ("the endpoint refused every attempt with HTTP 429: when its message says the quota is used up, "
+                    "check the account's billing or limits; else lower `concurrency:` or raise `max_retries:`")
+        return "the endpoint is overloaded or down"
+
+    def _bad_body_hint(self, content_type: str) -> str:
+        """What a 2xx answer that is not a chat completion most likely means."""
+        if content_type == "text/event-stream":
+            return ("the server answered with a stream (server-sent events) although humc asks without `stream`; "
+                    "use an endpoint that answers whole completions (vLLM, SGLang, llama.cpp, Ollama's /v1 all do)")
+        path = urllib.parse.urlsplit(self.config.base_url).path.rstrip("/")
+        if not path.endswith("/v1"):
+            return (f"base_url {_safe_url(self.config.base_url)} does not end with /v1: OpenAI-compatible servers "
+                    "answer at <host>/v1/chat/completions")
+        if content_type == "text/html":
+            return "base_url points at a web page, not at the API: check the host, port and path"
+        return "check that base_url is an OpenAI-compatible API (POST <base_url>/chat/completions)"
 
     def _fatal_error(self, status: int, where: str, msg: str) -> LLMError:
         cfg = self.config
         if status == 401:
+            unset = not os.environ.get(cfg.api_key_env)
             return LLMError(f"{where}: authentication failed (HTTP 401): {msg}",
-                            hint=f"set the environment variable {cfg.api_key_env} to a valid "
-                                 "API key for this endpoint")
+                            expected=f"a valid API key in the environment variable {cfg.api_key_env}",
+                            hint=(f"the environment variable {cfg.api_key_env} is not set: export it with the key "
+                                  "(or name another variable with `api_key_env:`)") if unset else
+                                 (f"the key in {cfg.api_key_env} was refused: set the environment variable "
+                                  f"{cfg.api_key_env} to a valid API key for this endpoint"))
         if status == 403:
             return LLMError(f"{where}: permission denied (HTTP 403): {msg}",
+                            expected=f"a key in {cfg.api_key_env} that may use model '{cfg.model}'",
                             hint=f"check that the key in {cfg.api_key_env} may use this model")
+        path = urllib.parse.urlsplit(cfg.base_url).path.rstrip("/")
         return LLMError(f"{where}: not found (HTTP 404): {msg}",
-                        hint="check the model id (GET <base_url>/models lists them) "
-                             "and that base_url ends with /v1")
+                        expected="a model id the server serves, at <base_url>/chat/completions",
+                        hint=(f"base_url {_safe_url(cfg.base_url)} does not end with /v1: try {_safe_url(cfg.base_url).rstrip('/')}/v1"
+                              if not path.endswith("/v1") else
+                              "check the model id (GET <base_url>/models lists them)"))
 
     # -- structured outputs -----------------------------------------------------------
 
@@ -736,16 +846,22 @@ class LLMClient:
                 except RequestRejected as rej:
                     return rej.message
                 if attempt == cfg.max_retries:
-                    raise LLMError(f"model '{cfg.name}': probing structured outputs: {retry.detail}") from None
+                    raise LLMError(f"model '{cfg.name}': probing structured outputs: {retry.detail}",
+                                   expected=ANSWER_EXPECTED, hint="the endpoint is overloaded or down; run the "
+                                   "command again later, or set `structured_output` to skip the probe") from None
                 await asyncio.sleep(cfg.retry_policy.delay(attempt, retry.retry_after, self._rng))
                 continue
             except (TransportConnectError, TransportTimeout) as exc:
                 retry = self._classify(exc)
                 if attempt >= connect_retries:
                     raise _Unreachable(LLMError(f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): "
-                                                f"{retry.detail}", hint="is the server running?")) from None
+                                                f"{retry.detail}", expected=ANSWER_EXPECTED,
+                                                hint=self._gave_up_hint(retry.reason))) from None
                 await asyncio.sleep(cfg.retry_policy.delay(attempt, None, self._rng))
                 continue
+            except TransportBadBody as exc:
+                self._classify(exc)  # raises the LLMError that says what came instead of a completion
+                raise  # pragma: no cover - _classify raised
             problem = completion_problem(completion)
             text = None if problem else completion.choices[0].message.content
             return None if probe_answer_ok(text) else "accepted, but the answer does not follow the schema"
@@ -808,8 +924,7 @@ class LLMClient:
                 return Outcome(value, None if value is not None else "invalid output")
             res = await self.complete(req)
         except RequestRejected as exc:
-            status = re.search(r"HTTP (\d+)", exc.message)
-            return Outcome(None, f"request rejected (HTTP {status.group(1)})" if status else "unusable completion")
+            return Outcome(None, exc.reason if isinstance(exc, _Rejected) else "unusable completion")
         if res.finish_reason == "length":
             return Outcome(None, "truncated answer (max_tokens reached)")
         text = (res.text or "").strip()

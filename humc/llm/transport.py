@@ -54,7 +54,12 @@ class TransportStatus(TransportError):
 
 
 class TransportBadBody(TransportError):
-    """A 2xx answer whose body is not a JSON object."""
+    """A 2xx answer whose body is not a JSON object; ``content_type`` is what the server said it sent
+    (``text/html`` from a web page, ``text/event-stream`` from a streaming-only server), "" when unknown."""
+
+    def __init__(self, message: str, content_type: str = "") -> None:
+        super().__init__(message)
+        self.content_type = content_type
 
 
 class Reply:
@@ -94,6 +99,20 @@ def server_message(body: bytes) -> str:
         if isinstance(data.get("message"), str):
             return str(data["message"])
     return text.strip()[:500]
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A 2xx body as a JSON object, else TransportBadBody saying what came instead (its start, its type)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        start = raw[:80].decode("utf-8", "replace").strip()
+        shown = f"{start!r}" + ("…" if len(raw) > 80 else "") if start else "an empty body"
+        raise TransportBadBody(f"the body is not JSON ({exc}): {kind or 'no content type'}, {shown}", kind) from None
+    if not isinstance(parsed, dict):
+        raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object", kind)
+    return parsed
 
 
 def proxied(base_url: str) -> bool:
@@ -183,13 +202,7 @@ class LeanTransport:
             raise TransportTimeout(f"timed out after {self.timeout:g}s") from None
         if not 200 <= status < 300:
             raise TransportStatus(status, headers, server_message(raw))
-        try:
-            parsed = json.loads(raw)
-        except ValueError as exc:
-            raise TransportBadBody(f"the body is not JSON ({exc})") from None
-        if not isinstance(parsed, dict):
-            raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object")
-        return Reply(parsed)
+        return Reply(parse_body(raw, headers.get("content-type", "")))
 
     async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         while self.idle:
@@ -294,7 +307,9 @@ class OpenAITransport:
         from openai.types.chat import ChatCompletion
 
         try:
-            return await self._client.post("/chat/completions", body=dict(body), cast_to=ChatCompletion)
+            answer = await self._client.post("/chat/completions", body=dict(body), cast_to=ChatCompletion)
+        except ValueError as exc:  # a JSON content type over a body that is not JSON
+            raise TransportBadBody(f"the body is not JSON ({exc})", "application/json") from None
         except openai.APITimeoutError:
             raise TransportTimeout(f"timed out after {self.timeout:g}s") from None
         except openai.APIConnectionError as exc:
@@ -304,9 +319,26 @@ class OpenAITransport:
             raise TransportStatus(exc.status_code, headers, _openai_message(exc)) from None
         except openai.APIResponseValidationError as exc:
             raise TransportBadBody(str(exc)) from None
+        if isinstance(answer, str):  # the client hands over the text of a body that is not JSON (a page, a stream)
+            raise TransportBadBody(f"the body is not JSON: {_start(answer)}", sniffed_type(answer))
+        if not isinstance(answer, ChatCompletion):
+            raise TransportBadBody(f"the body is a JSON {type(answer).__name__}, not an object")
+        return answer
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def sniffed_type(text: str) -> str:
+    """The content type a body that is not JSON most likely had (the openai client does not pass it on)."""
+    head = text.lstrip()
+    if head.startswith(("data:", "event:")):
+        return "text/event-stream"
+    return "text/html" if head.startswith("<") else ""
+
+
+def _start(text: str) -> str:
+    return f"{text.strip()[:80]!r}" + ("…" if len(text.strip()) > 80 else "") if text.strip() else "an empty body"
 
 
 def _openai_message(exc: Any) -> str:

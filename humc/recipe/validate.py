@@ -53,7 +53,7 @@ from humc.recipe.mixing import (
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
-from humc.recipe.validate_llm import parse_generate, parse_judge, parse_models, parse_synth
+from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
@@ -158,7 +158,8 @@ class Validator:
         self.lib = self._lib or load_stdlib(self.stdlib_dirs)
         self.mix = self.attempt(lambda: parse_mix(root.get("mix"), "the recipe", Mix())) or Mix()
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
-        self.models = self.attempt(lambda: parse_models(root.get("models"))) or {}
+        models = self.attempt(lambda: parse_models(root.get("models")))
+        self.models = models if models is not None else declared_models(root.get("models"))  # one error, not one a step
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         for entry in self.catalog_of.values():  # an adapter's constants, unless the recipe defines the name
             constants = {**entry.constants, **constants}

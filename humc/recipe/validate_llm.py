@@ -27,7 +27,14 @@ from typing import Any
 
 from humc.errors import LLMError, RecipeError, SecretError, Span, did_you_mean
 from humc.ir import LLMStep, SynthSpec, TaskDef
-from humc.llm.client import ModelConfig, api_key_env_problem, looks_like_secret
+from humc.llm.client import (
+    BASE_URL_EXPECTED,
+    ModelConfig,
+    api_key_env_problem,
+    base_url_hint,
+    base_url_problem,
+    looks_like_secret,
+)
 from humc.llm.structured import MODES
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
 from humc.recipe.yamlsrc import Node
@@ -52,6 +59,16 @@ def parse_models(node: Node | None) -> dict[str, ModelConfig]:
     return {name: _model(name, item) for name, item in node.value.items()}
 
 
+def declared_models(node: Node | None) -> dict[str, ModelConfig]:
+    """Stand-ins for the models `models:` declares, used when one of them has an error of its own: that error is
+    reported once, at the model, and the steps that name a declared model are not refused as naming an unknown one.
+    A recipe with an error is never built, so no stand-in is ever asked."""
+    if node is None or node.kind != "mapping":
+        return {}
+    return {str(name): ModelConfig(name=str(name), base_url="http://127.0.0.1/v1", model="(declared with an error)")
+            for name in node.value}
+
+
 def _model(name: str, node: Node) -> ModelConfig:
     what = f"model '{name}'"
     expect_kind(node, "mapping", what=what)
@@ -60,6 +77,11 @@ def _model(name: str, node: Node) -> ModelConfig:
             raise _secret(f"{what}: API keys never go in a recipe", node.key_spans[key])
     check_keys(node, MODEL_KEYS, what, required=["base_url", "model"])
     _check_secrets(node, what)
+    url = node.get("base_url")
+    problem = base_url_problem(url.value) if url is not None and isinstance(url.value, str) else None
+    if url is not None and problem:
+        raise RecipeError(f"{what}: base_url {problem}", url.span, code="E0008", expected=BASE_URL_EXPECTED,
+                          hint=base_url_hint(url.value))
     params = opt(node, "params", "mapping", what, {}) or {}
     _check_params(node.get("params"), params, what)
     timeout = node.get("timeout")
@@ -86,7 +108,7 @@ def _model(name: str, node: Node) -> ModelConfig:
             "api_key_env": opt(node, "api_key_env", "string", what),
             "structured_output": opt(node, "structured_output", "string", what)}.items() if v is not None})
     except LLMError as exc:
-        raise RecipeError(exc.message, node.span, expected=exc.expected) from None
+        raise RecipeError(exc.message, node.span, expected=exc.expected, hint=exc.hint) from None
 
 
 def _secret(message: str, span: Span) -> SecretError:
