@@ -256,7 +256,8 @@ def template_problem(text: str, inputs: Sequence[str],
     if unshown:  # an empty template, or one that forgot the text: every instruction would lack the input
         return TemplateProblem(f"template never shows the task input(s) {', '.join(unshown)}: no instruction would "
                                "hold the text it asks about", 1,
-                               hint=f"add {{{{ {unshown[0]} }}}} where the input belongs in the instruction")
+                               hint=f"add {{{{ {unshown[0]} }}}} where the input belongs in the instruction (inside "
+                                    f"`{{% if {unshown[0]} %}}…{{% endif %}}` when it may be empty)")
     return None
 
 

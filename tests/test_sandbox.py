@@ -343,4 +343,5 @@ def test_an_unknown_filter_or_test_is_a_template_problem_not_a_crash(text, messa
 def test_a_template_that_never_shows_a_task_input_is_refused(text):
     problem = template_problem(text, ["text"])
     assert problem is not None and "never shows the task input(s) text" in problem.message
-    assert problem.hint == "add {{ text }} where the input belongs in the instruction"
+    assert problem.hint == "add {{ text }} where the input belongs in the instruction (inside " \
+                           "`{% if text %}…{% endif %}` when it may be empty)"
