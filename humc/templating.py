@@ -132,14 +132,34 @@ def _check_power(base: Any, exp: Any) -> None:
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
 
+_PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
+_LAZY = (types.GeneratorType, map, filter, zip, reversed, enumerate)
+
+
+def _printable(value: Any) -> Any:
+    """What a ``{{ … }}`` writes. A lazy sequence (``| map(…)``, ``| batch(2)``, ``| select`` without ``| list`` or
+    ``| join``) is written as the list it yields, not as its repr, whose memory address would change the dataset from
+    build to build; a function or another object that prints its address (``{{ text.upper }}``) is an error."""
+    if type(value) in _PLAIN or isinstance(value, jinja2.Undefined):  # an undefined value fails as it is written
+        return value
+    if isinstance(value, _LAZY):
+        return list(value)
+    kind: Any = type(value)
+    if callable(value) or (kind.__repr__ is object.__repr__ and kind.__str__ is object.__str__):
+        raise jinja2.TemplateRuntimeError(f"writes a {type(value).__name__}, which has no text of its own (call a "
+                                          f"method with its parentheses, e.g. text.upper())")
+    return value
+
+
 @functools.lru_cache(maxsize=2)
 def environment(flavour: str = "text") -> jinja2.Environment:
     """The shared sandboxed environment: ``text`` (instructions, prompts, format sentences) or ``document`` (card)."""
     if flavour == "document":
-        env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                       finalize=_printable)
     else:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
-                       lstrip_blocks=True, autoescape=False)
+                       lstrip_blocks=True, autoescape=False, finalize=_printable)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
@@ -234,7 +254,17 @@ def syntax_problem(text: str, *, flavour: str = "text") -> TemplateProblem | Non
 
 def template_variables(text: str) -> set[str]:
     """The variables a (syntactically valid) template reads from its caller."""
-    return set(jinja2.meta.find_undeclared_variables(environment().parse(text)))
+    found = _undeclared(environment().parse(text))
+    return set() if isinstance(found, TemplateProblem) else found
+
+
+def _undeclared(ast: jinja2.nodes.Template) -> set[str] | TemplateProblem:
+    """The variables a parsed template reads from its caller. Jinja2 finds them by compiling the template, which
+    folds constant expressions: one that always fails (``{{ 1[0] ~ text }}``) fails there, whatever the record."""
+    try:
+        return set(jinja2.meta.find_undeclared_variables(ast))
+    except jinja2.TemplateError as exc:
+        return TemplateProblem(f"template fails whatever the record: {exc.message}", getattr(exc, "lineno", None) or 1)
 
 
 def template_problem(text: str, inputs: Sequence[str],
@@ -246,7 +276,9 @@ def template_problem(text: str, inputs: Sequence[str],
     parsed = _parse(text, "text")
     if isinstance(parsed, TemplateProblem):
         return parsed
-    used = jinja2.meta.find_undeclared_variables(parsed)
+    used = _undeclared(parsed)
+    if isinstance(used, TemplateProblem):
+        return used
     unknown = sorted(used - set(inputs) - set(available))
     if unknown:
         line = next((i for i, ln in enumerate(text.splitlines(), 1) if unknown[0] in ln), 1)
@@ -307,10 +339,18 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
     """
     try:
         template = _compiled(text, flavour)
-    except jinja2.TemplateSyntaxError as exc:
-        raise _located(RecipeError, where, f"template syntax error: {exc.message}", origin, exc.lineno or 1,
-                       "E2011") from None
+    except jinja2.TemplateError as exc:
+        raise _compile_error(exc, where, origin) from None
     return _render_compiled(template, variables, where, origin)
+
+
+def _compile_error(exc: jinja2.TemplateError, where: str, origin: Span | None) -> HumcError:
+    """A template that does not compile: a syntax error (E2011), or a constant part that always fails, which Jinja2
+    finds while compiling (``{{ 1[0] }}``; E4202, as when it fails rendering)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return _located(RecipeError, where, f"template syntax error: {exc.message}", origin, exc.lineno or 1, "E2011")
+    return _located(HumcError, where, f"fails whatever the record: {exc.message}", origin,
+                    getattr(exc, "lineno", None) or 1, "E4202")
 
 
 def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], where: str, origin: Span | None,
@@ -381,9 +421,8 @@ class TemplateRenderer:
     def _compile(self) -> jinja2.Template:
         try:
             template = _compiled(self.text, "text")
-        except jinja2.TemplateSyntaxError as exc:
-            raise _located(RecipeError, self.where, f"template syntax error: {exc.message}", self.origin,
-                           exc.lineno or 1, "E2011") from None
+        except jinja2.TemplateError as exc:
+            raise _compile_error(exc, self.where, self.origin) from None
         self.template, self.globals = template, dict(template.globals)
         ast = environment().parse(self.text)
         self.fillable = self.holes if self.holes and only_written_out(ast, self.holes) and not _draws(ast) else ()

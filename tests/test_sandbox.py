@@ -17,7 +17,7 @@ import pytest
 from helpers import REPO, run_cli, tiny_recipe
 
 from humc.assets.synth import check_paraphrase, dummy_contexts
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
 from humc.recipe.stdlib import load_stdlib
 from humc.templating import MAX_RENDERED_CHARS, render, render_template, template_problem
 
@@ -345,3 +345,30 @@ def test_a_template_that_never_shows_a_task_input_is_refused(text):
     assert problem is not None and "never shows the task input(s) text" in problem.message
     assert problem.hint == "add {{ text }} where the input belongs in the instruction (inside " \
                            "`{% if text %}…{% endif %}` when it may be empty)"
+
+
+def test_a_template_whose_constant_part_always_fails_is_refused_not_a_crash() -> None:
+    """Jinja2 folds constants while compiling: ``1[0]`` fails there, before any record (found by fuzzing)."""
+    problem = template_problem("{{ 1[0] ~ text }}", ["text"])
+    assert problem is not None and problem.message.startswith("template fails whatever the record")
+    with pytest.raises(HumcError) as caught:
+        render_template("{{ 1[0] ~ text }}", {"text": "a"}, "ner/t", Span("t.j2", 3, 1))
+    assert caught.value.code == "E4202" and caught.value.span == Span("t.j2", 3, 1)
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("{{ labels | map('upper') }}", "['X', 'Y']"),
+    ("{{ labels | batch(1) }}", "[['x'], ['y']]"),
+    ("{{ labels | select('string') }}", "['x', 'y']"),
+])
+def test_a_lazy_sequence_is_written_as_its_list_not_as_its_address(text: str, written: str) -> None:
+    """A generator's repr holds its memory address: the same recipe would write other instructions each build."""
+    assert render_template(text, {"labels": ["x", "y"]}, "t") == written
+
+
+@pytest.mark.parametrize("text", ["{{ text.upper }}", "{{ cycler(1, 2) }}"])
+def test_writing_a_function_or_an_object_without_text_is_a_located_error(text: str) -> None:
+    with pytest.raises(HumcError) as caught:
+        render_template(text, {"text": "a"}, "ner/t", Span("t.j2", 3, 1))
+    assert caught.value.code == "E4202" and "has no text of its own" in str(caught.value)
+    assert "0x" not in str(caught.value)
