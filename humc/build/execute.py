@@ -316,11 +316,7 @@ class Executor:
 
     def input_chunks(self, node: PlanNode) -> int:
         """How many chunks a chunk-wise node's input has (LostChunk when that node is not stored)."""
-        fp = self.input_fp(node)
-        meta = self.store.meta(fp)
-        if meta is None:
-            raise LostChunk(fp, MAIN, 0)
-        return int(meta["chunks"].get(MAIN, 0))
+        return self.store.chunk_count(self.input_fp(node))
 
     def _chunk_job(self, node: PlanNode, i: int,
                    start: Callable[[int, Records], Pending]) -> tuple[int, Records, Pending | None, Saved | None]:
@@ -511,8 +507,8 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
 def check_chunk_fn(entry: TaskEntry, strip: bool = True,
                    passed: Callable[[dict[str, Any]], bool] | None = None) -> ChunkFn:
     """Parse every rendered output back; records that do not round-trip are problems. The records kept
-    lose their ``_``-prefixed keys (``strip``), or are the input records themselves (the local executor
-    stores them as references and strips on read). A record an earlier check ``passed`` (``reuse.PriorChecks``)
+    lose their ``_``-prefixed keys (``strip``), or are the input records themselves (both executors store
+    them as references and strip on read). A record an earlier check ``passed`` (``reuse.PriorChecks``)
     is kept without being checked again."""
 
     def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
@@ -546,14 +542,16 @@ def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:
 
 
 def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return check_chunk_fn(ex.entry_of(node))
+    """The check's records kept are its input records: both executors store them as references, stripped on read."""
+    return check_chunk_fn(ex.entry_of(node), strip=False)
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
     earlier render of the same shape rendered alike are reused (``reuse.py``)."""
-    fn, then = _render_fn(ex, node), followers(ex, node, ("check",))
-    key, reuse = Reuse.find(ex.store, node, _render_context(ex, node))
+    ctx = _render_context(ex, node)
+    fn, then = render_chunk_fn(ctx), followers(ex, node, ("check",))
+    key, reuse = Reuse.find(ex.store, node, ctx)
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
         submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
@@ -1031,10 +1029,7 @@ def pass_chunks(store: Store, fp: str, *, text: bool) -> Iterator[PassChunk]:
     needs no more (``text`` False) reads the memo instead and unpickles no record (dedup reads the records of a
     chunk only to compare a key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
     the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
-    meta = store.meta(fp)
-    if meta is None:
-        raise LostChunk(fp, MAIN, 0)
-    for i in range(int(meta["chunks"].get(MAIN, 0))):
+    for i in range(store.chunk_count(fp)):
         memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
         if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
             yield PassChunk(memo["places"], ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i)),

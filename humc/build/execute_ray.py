@@ -66,7 +66,6 @@ from humc.build.execute import (
     LLMChunkFn,
     NodeStats,
     bulk_gc,
-    check_chunk_fn,
     chunk_fn,
     store_result,
     stored_chunk,
@@ -262,7 +261,7 @@ class RayExecutor(Executor):
         if node.kind not in CHUNK_FNS:
             return self.ray_node(node, stat)
         strip = node.kind == "check"  # as locally: the check's records are stored as references, stripped on read
-        fn = check_chunk_fn(self.entry_of(node), strip=False) if strip else chunk_fn(self, node)
+        fn = chunk_fn(self, node)
         limit = self.max_in_flight
         if node.kind in LLM_KINDS:
             assert isinstance(fn, LLMChunkFn)
@@ -304,10 +303,7 @@ class RayExecutor(Executor):
         most ``limit`` at a time; the driver only counts, and sums the notes in chunk order so the node's
         meta is the same as a local run's."""
         ray, input_fp = self.ray, self.input_fp(node)
-        meta = self.store.meta(input_fp)
-        if meta is None:
-            raise LostChunk(input_fp, MAIN, 0)
-        n = int(meta["chunks"].get(MAIN, 0))
+        n = self.input_chunks(node)
         texts = text_digests(self.entry_of(node)) if node.kind == "render" else None
         job = ChunkJob(str(self.recipe.cache_dir), input_fp, node.fingerprint, strip, texts)
         fn_ref = ray.put(fn)  # shipped once, shared by every task of the node

@@ -150,14 +150,18 @@ class Store:
         for raw in (False, True):
             self._resolved.pop((fp, stream, raw), None)
 
+    def chunk_count(self, fp: str, stream: str = MAIN) -> int:
+        """How many chunks a stored node's stream has (LostChunk when the node is not stored: no meta)."""
+        meta = self.meta(fp)
+        if meta is None:
+            raise LostChunk(fp, stream, 0)
+        return int(meta["chunks"].get(stream, 0))
+
     def _chunks(self, fp: str, stream: str,
                 raw: bool) -> Iterator[tuple[int, list[dict[str, Any]], list[Place] | None]]:
         """(index, records, places) of every chunk of a stream in order; LostChunk for a missing or damaged one
         (the executor rebuilds that node and runs again)."""
-        meta = self.meta(fp)
-        if meta is None:
-            raise LostChunk(fp, stream, 0)
-        for i in range(meta["chunks"].get(stream, 0)):
+        for i in range(self.chunk_count(fp, stream)):
             found = self._chunk_places(fp, i, stream, raw)
             if found is None:
                 raise LostChunk(fp, stream, i)
@@ -188,10 +192,7 @@ class Store:
         write node digests a shard's rows from them). The references are taken as origins, as a pass-through node
         stores them (``origin_chunk``); a chunk of records is one run of itself. LostChunk for a missing chunk of the
         stream; the chunks the references name are not opened (``rows`` reads them)."""
-        meta = self.meta(fp)
-        if meta is None:
-            raise LostChunk(fp, stream, 0)
-        for i in range(meta["chunks"].get(stream, 0)):
+        for i in range(self.chunk_count(fp, stream)):
             value = self.cache.get(chunk_key(fp, stream, i))
             if isinstance(value, list):
                 yield fp, stream, i, 0, len(value), False
@@ -289,7 +290,8 @@ class RefWriter:
         self.count = 0
 
     def extend(self, origins: Sequence[Origin | Place]) -> None:
-        """``add`` each of ``origins``, in order (one call a chunk of records, not one a record)."""
+        """Refer to the records at ``origins``, in order (one call a chunk of records), a chunk stored every
+        ``size`` of them."""
         at = 0
         while at < len(origins):
             take = origins[at:at + self.size - self.pending]
