@@ -188,16 +188,11 @@ def read_source(src: SourceDef) -> Iterator[Row]:
                           hint="download or copy the file again; test it with e.g. `gzip -t FILE`") from None
 
 
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
     line, col, byte = _first_bad_byte(src, exc.encoding)
-    with open_binary(Path(path)) as f:
-        utf16 = f.read(2) in UTF16_BOMS
-    if utf16:
+    if starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
     elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
         hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "

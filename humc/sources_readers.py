@@ -42,6 +42,7 @@ _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
 
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a file's first two bytes when it is UTF-16 text (Excel's "Unicode text")
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block, or the end of an empty stream
 DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError)  # what gzip, bz2, lzma and pyarrow raise on damaged data
@@ -64,7 +65,11 @@ def compression_of(path: Path) -> str | None:
 
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
-    kind = compression_of(path)
+    return _decompressed(path, compression_of(path))
+
+
+def _decompressed(path: Path, kind: str | None) -> IO[bytes]:
+    """The file's bytes through the ``kind`` of decompression (``compression_of``; None: as they are)."""
     if kind == "gzip":
         return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile is a binary IO
     if kind == "bz2":
@@ -80,16 +85,17 @@ def open_binary(path: Path) -> IO[bytes]:
 
 def open_text(path: Path, encoding: str, newline: str | None = None, errors: str = "strict") -> IO[str]:
     """The file as text (``open``'s meaning of the arguments), decompressed when it is compressed."""
-    if compression_of(path) is None:
+    kind = compression_of(path)
+    if kind is None:
         return open(path, encoding=encoding, newline=newline, errors=errors)
-    return io.TextIOWrapper(open_binary(path), encoding=encoding, newline=newline, errors=errors)
+    return io.TextIOWrapper(_decompressed(path, kind), encoding=encoding, newline=newline, errors=errors)
 
 
 def starts_utf16(path: Path) -> bool:
     """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
     try:
         with open_binary(path) as f:
-            return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+            return f.read(2) in UTF16_BOMS
     except DAMAGED_ARCHIVE:
         return False
 

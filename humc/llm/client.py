@@ -165,6 +165,11 @@ def base_url_problem(url: str) -> str | None:
     return None
 
 
+def ends_with_v1(url: str) -> bool:
+    """Whether ``url``'s path ends with /v1, where OpenAI-compatible servers have their API root."""
+    return urllib.parse.urlsplit(url).path.rstrip("/").endswith("/v1")
+
+
 def base_url_hint(url: str) -> str:
     """How to write ``url`` as a base URL."""
     parts = urllib.parse.urlsplit(url.strip())
@@ -743,8 +748,7 @@ class LLMClient:
         if content_type == "text/event-stream":
             return ("the server answered with a stream (server-sent events) although humc asks without `stream`; "
                     "use an endpoint that answers whole completions (vLLM, SGLang, llama.cpp, Ollama's /v1 all do)")
-        path = urllib.parse.urlsplit(self.config.base_url).path.rstrip("/")
-        if not path.endswith("/v1"):
+        if not ends_with_v1(self.config.base_url):
             return (f"base_url {_safe_url(self.config.base_url)} does not end with /v1: OpenAI-compatible servers "
                     "answer at <host>/v1/chat/completions")
         if content_type == "text/html":
@@ -765,11 +769,10 @@ class LLMClient:
             return LLMError(f"{where}: permission denied (HTTP 403): {msg}",
                             expected=f"a key in {cfg.api_key_env} that may use model '{cfg.model}'",
                             hint=f"check that the key in {cfg.api_key_env} may use this model")
-        path = urllib.parse.urlsplit(cfg.base_url).path.rstrip("/")
         return LLMError(f"{where}: not found (HTTP 404): {msg}",
                         expected="a model id the server serves, at <base_url>/chat/completions",
                         hint=(f"base_url {_safe_url(cfg.base_url)} does not end with /v1: try {_safe_url(cfg.base_url).rstrip('/')}/v1"
-                              if not path.endswith("/v1") else
+                              if not ends_with_v1(cfg.base_url) else
                               "check the model id (GET <base_url>/models lists them)"))
 
     # -- structured outputs -----------------------------------------------------------

@@ -107,8 +107,7 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     try:
         parsed = json.loads(raw)
     except ValueError as exc:
-        start = raw[:80].decode("utf-8", "replace").strip()
-        shown = f"{start!r}" + ("…" if len(raw) > 80 else "") if start else "an empty body"
+        shown = _start(raw.decode("utf-8", "replace"))
         raise TransportBadBody(f"the body is not JSON ({exc}): {kind or 'no content type'}, {shown}", kind) from None
     if not isinstance(parsed, dict):
         raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object", kind)
@@ -338,7 +337,9 @@ def sniffed_type(text: str) -> str:
 
 
 def _start(text: str) -> str:
-    return f"{text.strip()[:80]!r}" + ("…" if len(text.strip()) > 80 else "") if text.strip() else "an empty body"
+    """A body's first 80 characters as a message shows them (``…`` when there are more)."""
+    text = text.strip()
+    return f"{text[:80]!r}" + ("…" if len(text) > 80 else "") if text else "an empty body"
 
 
 def _openai_message(exc: Any) -> str:

@@ -235,9 +235,7 @@ class Validator:
         expect_kind(node, "mapping", what="constants")
         out: dict[str, Any] = {}
         for key, value in node.value.items():
-            if value.kind == "mapping" and not _is_file_constant(value):
-                out[key] = value.plain()  # a label map: lookup(label, imdb_labels)
-            elif value.kind == "mapping":
+            if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file")
                 try:
@@ -249,7 +247,7 @@ class Validator:
                                       expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
                 out[key] = _json_constant(key, path, text) if path.suffix.lower() == ".json" else \
                     [ln.strip() for ln in text.splitlines() if ln.strip()]
-            else:
+            else:  # a value, or a mapping such as a label map (lookup(label, NAME))
                 out[key] = value.plain()
         return out
 

@@ -21,6 +21,7 @@ import yaml
 
 from humc.errors import RecipeError, Span, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from humc.sources_readers import UTF16_BOMS
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_utf8", "type_name"]
 
@@ -300,9 +301,6 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
     nl = b"\n" if isinstance(data, bytes) else "\n"
     start = data.rfind(nl, 0, offset) + 1  # type: ignore[arg-type]
     return data.count(nl, 0, offset) + 1, offset - start + 1  # type: ignore[arg-type]
-
-
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
