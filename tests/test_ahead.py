@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from humc.build.compiler import load_recipe
 from humc.build.execute import Ahead, _combined, _combined_render, check_chunk_fn, render_chunk_fn
 from humc.build.problems import Problem, ProblemLog
-from humc.build.transforms import RenderContext
+from humc.build.rendering import RenderContext
 
 NER = load_recipe(REPO / "recipes" / "ner.hum.yaml").tasks[0]
 SPANS = ["Ada", "Bo", "Paris", "Zed"]  # "Zed" never occurs in the text: a span problem

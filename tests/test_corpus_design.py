@@ -17,7 +17,8 @@ from helpers import REPO, check_golden, copy_recipes, run_cli, tree_bytes
 
 from humc.build.compiler import build, plan_recipe
 from humc.build.mixing import mixture_keep
-from humc.build.transforms import RenderContext, map_record, render_checked
+from humc.build.rendering import RenderContext, render_checked
+from humc.build.transforms import map_record
 from humc.ir import Mixture
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
@@ -116,7 +117,7 @@ def test_a_build_realises_the_mix_by_stratified_draws_even_on_a_few_hundred_inst
 
 
 def test_a_deck_deals_the_running_share_exactly_per_block():
-    from humc.build.transforms import Deck
+    from humc.build.rendering import Deck
 
     for p in (0.0, 0.33, 0.45, 0.8, 1.0):
         deck = Deck(p, random.Random(7))

@@ -149,7 +149,7 @@ def _cold(tmp_path: Path, name: str, source_from: Path, files: dict[str, str]) -
 def test_a_template_edit_renders_only_the_texts_of_the_records_that_chose_that_template(
         tmp_path, small_chunks, rendered_records, monkeypatch):
     """Their draws, answers and labels shown do not depend on the template's text: only their texts are rendered
-    again (``transforms.retexted``), and no record is rendered whole."""
+    again (``rendering.retexted``), and no record is rendered whole."""
     retexted: list[int] = []
     real = reuse.retexted
     monkeypatch.setattr(reuse, "retexted", lambda ctx, record, given: retexted.append(1) or real(ctx, record, given))

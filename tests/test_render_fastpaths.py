@@ -29,31 +29,11 @@ from hypothesis import strategies as st
 from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
+from humc.build.checking import _checker, _round_trip_problem, check_rendered, label_problem, rule_problem
 from humc.build.compiler import load_recipe
+from humc.build.rendering import MixDecks, Part, RenderContext, _packed, _prepared, gold_json, render_checked, retexted, schema_batches
 from humc.build.reuse import CHECK_FIELDS
-from humc.build.transforms import (
-    _HASH_JSON,
-    HashPrefix,
-    MixDecks,
-    Part,
-    RenderContext,
-    _checker,
-    _non_finite,
-    _packed,
-    _prepared,
-    _round_trip_problem,
-    check_rendered,
-    gold_json,
-    label_problem,
-    parts_json,
-    render_checked,
-    restrict_to_labels,
-    retexted,
-    rule_problem,
-    schema_batches,
-    seeded_random,
-    stable_hash,
-)
+from humc.build.transforms import _HASH_JSON, HashPrefix, _non_finite, parts_json, restrict_to_labels, seeded_random, stable_hash
 from humc.errors import HumcError
 from humc.ir import Guideline, TaskEntry
 from humc.templating import MAX_RENDERED_CHARS, TemplateRenderer, _Context, environment, render_template
@@ -398,7 +378,7 @@ def entries(tmp_path_factory: pytest.TempPathFactory) -> list[TaskEntry]:
 
 def _schema_batches_reference(ctx: RenderContext, table: AnswerTable, rng: random.Random,
                               record: Mapping[str, Any] | None) -> list[tuple[str, ...]]:
-    """transforms.schema_batches before the per-entry constants."""
+    """rendering.schema_batches before the per-entry constants."""
     entry, column = ctx.entry, ctx.entry.task.schema_column
     if column is None or ctx.labels is None:
         return [()]

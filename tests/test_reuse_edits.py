@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import humc.build.corpus as corpus
 import humc.build.execute as execute
 import humc.build.reuse as reuse
 from humc.build.compiler import build, plan_recipe
@@ -80,8 +81,8 @@ def test_a_template_edit_that_fails_for_some_records_fails_the_warm_build_like_a
 def test_dedup_keeps_two_different_records_whose_texts_differ_around_a_nul() -> None:
     """The dedup key is length-prefixed: ("a\\x00b", "c") and ("a", "b\\x00c") are different records."""
     one, other = {"instruction": "Text: a\x00b", "output": "c"}, {"instruction": "Text: a", "output": "b\x00c"}
-    assert execute.dedup_key(one) != execute.dedup_key(other), "a different record would be removed as a duplicate"
-    assert execute.dedup_key(one) == execute.dedup_key({"instruction": " Text: a\x00b\n", "output": "c "})
+    assert corpus.dedup_key(one) != corpus.dedup_key(other), "a different record would be removed as a duplicate"
+    assert corpus.dedup_key(one) == corpus.dedup_key({"instruction": " Text: a\x00b\n", "output": "c "})
 
 
 # ---------------------------------------------------------------- warm (record-level reuse) == cold, over edits
@@ -203,7 +204,7 @@ def test_a_template_edit_renders_the_texts_of_the_records_that_chose_it_and_whol
 def test_a_guideline_edit_renders_only_the_texts_again_and_checks_nothing_again(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A guideline is in the text of every instruction of its entry, and in nothing else: each instruction whose
-    record gave no problem gets its text rendered again (``transforms.retexted``) and keeps the rest, and the check
+    record gave no problem gets its text rendered again (``rendering.retexted``) and keeps the rest, and the check
     keeps it unchecked, as the earlier check passed it with the same check fields (``reuse.PriorChecks``). A record
     that had a dropped instruction is rendered whole. A source edit renders and checks the changed rows only."""
     monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
@@ -261,14 +262,14 @@ def test_no_render_workers_are_forked_on_macos(monkeypatch: pytest.MonkeyPatch) 
 def test_records_rendered_by_another_humc_are_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The render shape covers humc's version: after an upgrade that renders differently, a 1-row source edit does
     not mix the old renderer's records with the new one's. (Simulated: the "new humc" suffixes every instruction.)"""
-    from humc.build import transforms
+    from humc.build import rendering
 
     monkeypatch.setattr(execute, "CHUNK_SIZE", 40)
     warm = tmp_path / "warm"
     _design(warm)
     _tree(warm)  # "old humc"
-    real = transforms.render_template
-    monkeypatch.setattr(transforms, "render_template", lambda *a, **k: real(*a, **k) + " (v2)")
+    real = rendering.render_template
+    monkeypatch.setattr(rendering, "render_template", lambda *a, **k: real(*a, **k) + " (v2)")
     monkeypatch.setattr("humc.__version__", "9.9.9")  # a new release (the manifest records it)
     _design(warm, edited={5})
     cold = tmp_path / "cold"

@@ -1,4 +1,4 @@
-"""Edits of template and guideline texts (``transforms.retexted``) and check reuse (``reuse.PriorChecks``) against a
+"""Edits of template and guideline texts (``rendering.retexted``) and check reuse (``reuse.PriorChecks``) against a
 cold build of the edited recipe: guidelines sharing an id, a broken template edit's error, ``--ablate`` siblings,
 and several tasks (EEA with batched schemas and per-record labels, multiple choice, held-out templates)."""
 

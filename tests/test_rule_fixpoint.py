@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable
+from humc.build.checking import rule_problem
 from humc.build.compiler import load_recipe
 from humc.build.problems import REASONS, Problem
-from humc.build.transforms import rule_problem
 from humc.ir import TaskEntry
 from humc.recipe.stdlib import load_stdlib
 

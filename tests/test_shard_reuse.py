@@ -16,7 +16,7 @@ from helpers import run_cli, write_ner_source
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import humc.build.execute as execute
+import humc.build.corpus as corpus
 import humc.dataset.writer as writer
 from humc.build.compiler import build, plan_recipe
 from humc.cachedb import CacheDB
@@ -242,7 +242,7 @@ def test_dedup_over_remembered_chunks_removes_the_duplicates_a_cold_build_remove
     """ner1's guideline becomes ner0's: its instructions now repeat ner0's, whose chunks the pass reads from their
     memo (key prefixes only) — dedup compares the full keys and removes exactly what a cold build removes, also
     when many different records share a prefix (1-byte prefixes)."""
-    monkeypatch.setattr(execute, "PREFIX", prefix)
+    monkeypatch.setattr(corpus, "PREFIX", prefix)
     warm, cold = tmp_path / "warm", tmp_path / "cold"
     workspace(warm, named=False, loc1="places")
     first = run(warm)
@@ -263,7 +263,7 @@ def test_a_pass_memo_gives_back_the_fields_split_and_dedup_read_and_leaves_out_m
                 "instruction": "long text", "_kind": "basic"},
                {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ["ORG"]}]
 
-    rows = execute._rows(execute._slim(records))
+    rows = corpus._rows(corpus._slim(records))
 
     assert rows == [{"task": "ner", "task_entry": "a", "source": "s", "source_row": 3, "labels": ("ORG",),
                      "template": None, "_kind": "basic"},

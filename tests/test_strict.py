@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, copy_recipes, run_cli, tree_bytes
 
+from humc.build.checking import check_rendered
 from humc.build.compiler import build as run_build
 from humc.build.compiler import load_recipe, plan_recipe
 from humc.build.problems import Problem
-from humc.build.transforms import RenderContext, check_rendered, render_record
+from humc.build.rendering import RenderContext, render_record
 
 # Shapes copied from recipes/data: NER as {text, ents}, SQuAD-like QA rows, Dolly rows.
 NER_ROWS = [

@@ -19,12 +19,12 @@ from click.testing import CliRunner  # noqa: E402
 
 from humc.assets.synth import check_paraphrase, synthesize  # noqa: E402
 from humc.build.compiler import load_recipe  # noqa: E402
-from humc.build.transforms import render_template  # noqa: E402
 from humc.cli import main  # noqa: E402
 from humc.errors import HumcError, RecipeError  # noqa: E402
 from humc.ir import SynthSpec  # noqa: E402
 from humc.llm import ModelConfig  # noqa: E402
 from humc.recipe.lockfile import Lockfile, LockItem, apply_lock, item_id, load_lock, lock_path_for, save_lock  # noqa: E402
+from humc.templating import render_template  # noqa: E402
 from tests.helpers import copy_recipes, run_cli, uncoded  # noqa: E402
 from tests.llmserver import LLMServer, Reply  # noqa: E402
 

@@ -24,7 +24,7 @@ from humc.assets.review import ReviewContext, apply_edit, edit_text, review_cont
 from humc.assets.synth import check_examples, check_hard_negatives, hard_negatives_schema, synthesize  # noqa: E402
 from humc.assets.web import _body_html  # noqa: E402
 from humc.build.compiler import load_recipe  # noqa: E402
-from humc.build.transforms import describe_label, label_definitions  # noqa: E402
+from humc.build.rendering import describe_label, label_definitions  # noqa: E402
 from humc.cli import main  # noqa: E402
 from humc.errors import HumcError, RecipeError  # noqa: E402
 from humc.ir import LabelExamples  # noqa: E402

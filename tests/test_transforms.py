@@ -7,8 +7,10 @@ import json
 import pytest
 from helpers import REPO
 
+from humc.build.checking import check_rendered
 from humc.build.compiler import load_recipe
-from humc.build.transforms import RenderContext, apply_rules, check_rendered, gold_table, render_checked, render_record
+from humc.build.rendering import RenderContext, render_checked, render_record
+from humc.build.transforms import apply_rules, gold_table
 
 LABELS = ("PER", "ORG", "LOC", "MISC")
 

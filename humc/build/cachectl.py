@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from humc.build.execute import PASS_MEMO, BuildResult
+from humc.build.corpus import PASS_MEMO
+from humc.build.execute import BuildResult
 from humc.build.llmsteps import CACHE_DROPPED, model_warnings
 from humc.build.plan import Plan
 from humc.build.reuse import MEMO

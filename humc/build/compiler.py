@@ -33,8 +33,9 @@ from humc.build.execute import (
 )
 from humc.build.plan import Plan, build_plan
 from humc.build.problems import META_KEY, ProblemRow, problem_rows, strict_error
+from humc.build.rendering import RenderContext
 from humc.build.store import Store
-from humc.build.transforms import RenderContext, collect_labels
+from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import check_owned, read_manifest

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import heapq
 import math
 import threading
@@ -32,18 +31,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from humc.build.mixing import (
-    DIMENSION_KEYS,
-    REALISED,
-    Realised,
-    held_out_match,
-    is_negative,
-    mixture_keep,
-    ratio_keep,
-)
+from humc.build.checking import check_rendered
+from humc.build.corpus import PASS_THROUGH, PassThrough, pass_chunks
+from humc.build.mixing import is_negative, mixture_keep, ratio_keep
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
+from humc.build.rendering import RenderContext, render_checked
 from humc.build.reuse import (
     PriorChecks,
     RecordIndex,
@@ -60,25 +54,11 @@ from humc.build.store import (
     NOTES,
     ChunkWriter,
     LostChunk,
-    Place,
-    RefWriter,
     Store,
-    chunk_key,
     is_private,
     subset_refs,
 )
-from humc.build.transforms import (
-    HashPrefix,
-    RenderContext,
-    check_rendered,
-    collect_labels,
-    keep_record,
-    map_record,
-    ngram_hashes,
-    render_checked,
-    stable_hash,
-    strings_in,
-)
+from humc.build.transforms import collect_labels, keep_record, map_record, stable_hash
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
@@ -729,190 +709,15 @@ def chunks_ahead(concurrency: int) -> int:
     return max(1, math.ceil(2 * concurrency / CHUNK_SIZE))
 
 
-class PassThrough:
-    """A corpus node that passes records on (or drops them), one input chunk at a time: merge, dedup, decontaminate,
-    split. Its output is references to where the records are first stored (``Store.origin_chunk``), never copies.
-
-    Consecutive pass-through nodes run in one pass over the records (``_run_pass_through``): each chunk read
-    once goes through merge, dedup and split in turn, and each node still stores its own chunks and commits its
-    own meta, in order, so caching and resuming are per node as before. A node that reads only the fields of
-    ``SLIM_FIELDS`` and the dedup key (``needs_text`` False) is given the input chunk's pass memo instead of its
-    records when one is stored (``pass_chunks``)."""
-
-    needs_text = False  # reads more of a record than ``SLIM_FIELDS`` and its dedup key
-
-    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
-        self.ex, self.node, self.stat = ex, node, stat
-        self.writer = RefWriter(ex.store, node.fingerprint, CHUNK_SIZE)
-
-    def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
-        """Count in the records at positions ``at`` of an input chunk, keep them or not; the positions passed on."""
-        self.stat.records_in += len(at)
-        kept = self.select(chunk, at)
-        self.writer.extend(chunk.pick(chunk.places, kept))
-        return kept
-
-    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
-        return at
-
-    def finish(self) -> dict[str, Any]:
-        self.writer.flush()
-        self.stat.records_out = self.writer.count
-        return {"chunks": {MAIN: self.writer.chunks}}
-
-
-class Dedup(PassThrough):
-    """Drops a record whose (instruction, output), stripped, was seen before: equal 128-bit ``dedup_key``s. The
-    records kept are indexed by their keys' first 48 bits (``ChunkKeys``); only when a prefix comes again are the
-    full keys compared (read from the records when the chunk came from its pass memo), so the decisions are
-    those of a set of full keys."""
-
-    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
-        super().__init__(ex, node, stat)
-        self.enabled, self.removed = bool(node.config["enabled"]), 0
-        # key prefix -> where the record kept is (its chunk's number in ``chunks`` << 32 | its position), or a list
-        self.seen: dict[int, Any] = {}
-        self.chunks: list[ChunkKeys] = []
-
-    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
-        if not self.enabled:
-            return at
-        keys = chunk.keys
-        self.enter(keys)
-        prefixes = chunk.pick(keys.prefix_ints(), at)
-        if len(set(prefixes)) == len(prefixes) and self.seen.keys().isdisjoint(prefixes):  # no prefix comes again
-            here = (len(self.chunks) - 1) << 32
-            self.seen.update(zip(prefixes, [here | p for p in at], strict=True))
-            return at
-        return [p for p in at if self.keep(keys, p)]
-
-    def enter(self, keys: ChunkKeys) -> None:
-        """Index positions from here on in ``keys``' chunk (the chunk before it is settled)."""
-        if not self.chunks or self.chunks[-1] is not keys:
-            if self.chunks:
-                self.chunks[-1].settle()
-            self.chunks.append(keys)
-
-    def keep(self, keys: ChunkKeys, p: int) -> bool:
-        self.enter(keys)
-        prefix = keys.prefix(p)
-        first = self.seen.get(prefix)
-        at = (len(self.chunks) - 1) << 32 | p
-        if first is None:
-            self.seen[prefix] = at
-            return True
-        earlier: list[int] = first if isinstance(first, list) else [first]
-        full = keys.full(p)
-        if any(self.chunks[e >> 32].full(e & 0xFFFFFFFF) == full for e in earlier):
-            self.removed += 1
-            return False
-        self.seen[prefix] = [*earlier, at]  # two different records whose keys share a prefix
-        return True
-
-    def finish(self) -> dict[str, Any]:
-        self.stat.notes["duplicates removed"] = self.removed
-        return super().finish()
-
-
-class Decontaminate(PassThrough):
-    """Drops records whose instruction or output shares an n-gram with an evaluation set."""
-
-    needs_text = True
-
-    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
-        super().__init__(ex, node, stat)
-        decon = ex.recipe.output.decontaminate
-        assert decon is not None
-        self.n, self.banned, self.removed = decon.ngram, set[int](), 0
-        for src in decon.against:
-            for row in read_source(src):
-                for text in strings_in(row.record):
-                    self.banned |= ngram_hashes(text, self.n)
-
-    def select(self, chunk: PassChunk, at: list[int]) -> list[int]:
-        records = chunk.rows()
-        return [p for p in at if self.keep(records[p])]
-
-    def keep(self, record: dict[str, Any]) -> bool:
-        if self.banned and not self.banned.isdisjoint(ngram_hashes(record["instruction"] + "\n" + record["output"],
-                                                                   self.n)):
-            self.removed += 1
-            return False
-        return True
-
-    def finish(self) -> dict[str, Any]:
-        self.stat.notes["contaminated removed"] = self.removed
-        self.stat.notes["eval n-grams"] = len(self.banned)
-        return super().finish()
-
-
-class Split(PassThrough):
-    """Assigns splits by source row, so all variants of one source example share a split; an instruction using a
-    held-out template, format, label or task goes to the held-out split. Passes nothing on (the write reads it)."""
-
-    def __init__(self, ex: Executor, node: PlanNode, stat: NodeStats) -> None:
-        super().__init__(ex, node, stat)
-        self.splits, self.seed = node.config["splits"], node.config["seed"]
-        self.held = ex.recipe.output.held_out if node.config.get("held_out") else None
-        self.writers = {name: RefWriter(ex.store, node.fingerprint, CHUNK_SIZE, stream=name, fields={"split": name})
-                        for name, _ in self.splits}
-        # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
-        self.mixture: Counter[tuple[Any, ...]] = Counter()
-        self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
-        self.row_hash = HashPrefix("split", self.seed)  # a row's hash: stable_hash("split", seed, *row)
-
-    def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
-        self.stat.records_in += len(at)
-        names = self.split_names(chunk, at)
-        chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
-        places = chunk.places
-        for p, name in zip(at, names, strict=True):
-            chosen[name].append(places[p])
-        self.mixture.update(zip(names, *(chunk.column(f, at) for f in MIXTURE_FIELDS), strict=True))
-        for name, chunk_places in chosen.items():  # each split's records in order: the same chunks as one by one
-            self.writers[name].extend(chunk_places)
-        return []
-
-    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
-        """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
-        held, records = self.held, chunk.rows() if self.held is not None else None
-        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row")), strict=True)
-        (last_row, last_name), names = self.last, []
-        for p, row in zip(at, keys, strict=True):
-            if held is not None and records is not None and held_out_match(held, records[p]):
-                names.append(held.split)
-                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
-                continue
-            if row != last_row:
-                last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
-            names.append(last_name)
-        self.last = last_row, last_name
-        return names
-
-    def finish(self) -> dict[str, Any]:
-        for w in self.writers.values():
-            w.flush()
-        self.stat.records_out = sum(w.count for w in self.writers.values())
-        realised = Realised()
-        for (name, *values), n in self.mixture.items():
-            realised.add(name, dict(zip(MIXTURE_FIELDS, values, strict=True)), n)
-        return {"chunks": {n: w.chunks for n, w in self.writers.items()},
-                "counts": {n: w.count for n, w in self.writers.items()}, "mixture": realised.as_meta()}
-
-
-PASS_THROUGH: dict[str, type[PassThrough]] = {"merge": PassThrough, "dedup": Dedup, "decontaminate": Decontaminate,
-                                              "split": Split}
-
-
 def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     """Run ``node`` and the pass-through nodes right after it that are not stored yet, in one pass."""
-    stages = [PASS_THROUGH[node.kind](ex, node, stat)]
+    stages = [_pass_stage(ex, node, stat)]
     last = node
     while last.id != ex.stop_after and stages[-1].node.kind != "split":
         nxt = next((n for n in ex.plan.nodes if n.inputs == (last.id,)), None)
         if nxt is None or nxt.kind not in PASS_THROUGH or ex.store.meta(nxt.fingerprint) is not None:
             break
-        stages.append(PASS_THROUGH[nxt.kind](ex, nxt, NodeStats(nxt.id, nxt.kind)))
+        stages.append(_pass_stage(ex, nxt, NodeStats(nxt.id, nxt.kind)))
         last = nxt
     seconds = [0.0] * len(stages)
     total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
@@ -934,151 +739,8 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
     return stages[0].finish()
 
 
-PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplicate, or ~n²/2⁴⁹ pairs by chance)
-#             makes dedup read the two chunks' records to compare the full keys
-MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
-PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
-PASS_MEMO_VERSION = 2  # bump when the memo's layout or SLIM_FIELDS change
-SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
-"""The fields a pass-through node other than decontaminate reads: the split's row key, ``held_out_match`` and
-``Realised.add`` (``mixing.DIMENSION_KEYS``)."""
-
-
-def dedup_key(record: dict[str, Any]) -> bytes:
-    """The 128-bit digest of a record's (instruction, output), stripped, that dedup compares."""
-    instruction = record["instruction"].strip().encode()
-    return hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
-                           digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
-
-
-class ChunkKeys:
-    """The dedup keys of one input chunk: their first ``PREFIX`` bytes (``prefix``) and the full keys (``full``:
-    kept when the records were read, else computed from them when first asked for — the pass memo stores only
-    prefixes). ``settle`` drops full keys nobody compared, so dedup's memory grows by its prefix index only."""
-
-    def __init__(self, prefixes: bytes, records: Callable[[], list[dict[str, Any]]],
-                 full: list[bytes] | None = None) -> None:
-        self.prefixes, self._records, self._full, self._compared = prefixes, records, full, False
-
-    @classmethod
-    def of(cls, records: list[dict[str, Any]], read: Callable[[], list[dict[str, Any]]]) -> ChunkKeys:
-        full = [dedup_key(record) for record in records]
-        return cls(b"".join(key[:PREFIX] for key in full), read, full)
-
-    def prefix(self, p: int) -> int:
-        return int.from_bytes(self.prefixes[PREFIX * p:PREFIX * (p + 1)], "big")
-
-    def prefix_ints(self) -> list[int]:
-        """Every position's ``prefix``."""
-        b = self.prefixes
-        return [int.from_bytes(b[k:k + PREFIX], "big") for k in range(0, len(b), PREFIX)]
-
-    def full(self, p: int) -> bytes:
-        self._compared = True
-        if self._full is None:
-            self._full = [dedup_key(record) for record in self._records()]
-        return self._full[p]
-
-    def settle(self) -> None:
-        """The pass has moved past this chunk: drop its prefixes (dedup's index holds those it kept), and its full
-        keys unless one was compared."""
-        if not self._compared:
-            self._full = None
-        self.prefixes = b""
-
-
-@dataclass
-class PassChunk:
-    """One input chunk as the pass-through nodes read it: where its records are first stored (``places``), their
-    ``SLIM_FIELDS`` by column (``_Missing`` where a record has no such field), their dedup keys, and the records
-    themselves when they were read (``records``; else ``rows`` makes slim ones from the columns)."""
-
-    places: list[Place]
-    keys: ChunkKeys
-    records: list[dict[str, Any]] | None = None
-    slim: dict[str, list[Any]] | None = None
-    missing: bool = True  # whether a column may hold ``_Missing``
-
-    @property
-    def columns(self) -> dict[str, list[Any]]:
-        if self.slim is None:
-            assert self.records is not None
-            self.slim = _slim(self.records)
-        return self.slim
-
-    def rows(self) -> list[dict[str, Any]]:
-        if self.records is None:
-            self.records = _rows(self.columns, self.missing)
-        return self.records
-
-    def column(self, name: str, at: list[int]) -> list[Any]:
-        """A field's values at positions ``at`` (None for a record without it, as ``dict.get`` gives)."""
-        values = self.pick(self.columns[name], at)
-        return [None if v is _Missing else v for v in values] if self.missing else values
-
-    @staticmethod
-    def pick(values: list[Any], at: list[int]) -> list[Any]:
-        """``values`` at positions ``at`` (ascending, so as many as there are values means all of them)."""
-        return values if len(at) == len(values) else [values[p] for p in at]
-
-
-def pass_chunks(store: Store, fp: str, *, text: bool) -> Iterator[PassChunk]:
-    """Each chunk of node ``fp`` for the pass-through nodes (``PassChunk``). The records are read
-    (raw: the fields they read are public) and a pass memo of the chunk is stored beside it: the places, the
-    ``SLIM_FIELDS`` of the records (by column) and their dedup keys' first ``PREFIX`` bytes. A later pass that
-    needs no more (``text`` False) reads the memo instead and unpickles no record (dedup reads the records of a
-    chunk only to compare a key prefix it saw before: ``ChunkKeys``). The chunk's content is fixed by ``fp``, so the memo stays valid while
-    the node is stored (``humc cache gc`` keeps it with the node's chunks)."""
-    for i in range(store.chunk_count(fp)):
-        memo = None if text else store.cache.get(chunk_key(fp, PASS_MEMO, i))
-        if isinstance(memo, dict) and memo.get("v") == PASS_MEMO_VERSION and memo.get("prefix") == PREFIX:
-            yield PassChunk(memo["places"], ChunkKeys(memo["prefixes"], partial(_records_of, store, fp, i)),
-                            slim=memo["columns"], missing=memo["missing"])
-            continue
-        places, records = store.origin_chunk(fp, i, raw=True)
-        chunk = PassChunk(places, ChunkKeys.of(records, partial(_records_of, store, fp, i)), records)
-        if not text:
-            columns = chunk.columns
-            chunk.missing = any(_Missing in column for column in columns.values())
-            store.cache.set(chunk_key(fp, PASS_MEMO, i), {
-                "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns,
-                "missing": chunk.missing, "prefixes": chunk.keys.prefixes})
-        yield chunk
-
-
-def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:
-    return store.origin_chunk(fp, i, raw=True)[1]
-
-
-class _Missing:
-    """Marks, in a pass memo's column, a record without that field (the class itself: it pickles by name)."""
-
-
-def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The ``SLIM_FIELDS`` of the records, by column (``_Missing`` where a record has no such field); equal values
-    are one object, so the pickled memo stays small."""
-    shared: dict[Any, Any] = {}
-    columns: dict[str, list[Any]] = {}
-    for name in SLIM_FIELDS:
-        column = columns[name] = []
-        for record in records:
-            value = record.get(name, _Missing)
-            value = tuple(value) if isinstance(value, list) else value
-            try:
-                value = shared.setdefault((name, value), value)
-            except TypeError:  # an unhashable value is kept as it is
-                pass
-            column.append(value)
-    return columns
-
-
-def _rows(columns: dict[str, list[Any]], missing: bool = True) -> list[dict[str, Any]]:
-    """The slim records of a pass memo's columns (a field a record did not have, ``missing``, is left out)."""
-    names = list(columns)
-    rows = zip(*columns.values(), strict=True)
-    if missing:
-        return [{n: v for n, v in zip(names, values, strict=True) if v is not _Missing} for values in rows]
-    return [dict(zip(names, values, strict=True)) for values in rows]
+def _pass_stage(ex: Executor, node: PlanNode, stat: NodeStats) -> PassThrough:
+    return PASS_THROUGH[node.kind](ex.store, ex.recipe, node, stat, CHUNK_SIZE)
 
 
 def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -1103,17 +765,6 @@ def _run_select(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
                 yield record
 
     return ex.stream_out(node, stat, kept(), ex.input_total(node))
-
-
-def split_at(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], hashed: int) -> str:
-    """The split a 64-bit hash (of a source row: ``Split.row_hash``) falls in: the fractions end to end over [0, 1)."""
-    u = hashed / 2**64
-    acc = 0.0
-    for name, fraction in splits:
-        acc += fraction
-        if u < acc:
-            return name
-    return splits[-1][0]
 
 
 def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:

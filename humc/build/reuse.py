@@ -11,7 +11,7 @@ earlier chunk i's instructions of every record whose digest is unchanged (``Reus
 
 * as they are, when its instructions all used templates whose text is unchanged and no guideline
   text changed;
-* else with their texts rendered again (``transforms.retexted``), when none of its instructions was
+* else with their texts rendered again (``rendering.retexted``), when none of its instructions was
   dropped: the draws, gold, answers and labels shown do not depend on those texts;
 * else (a dropped instruction, whose problem may have been in the text) it is rendered whole, as
   are records whose digest changed.
@@ -48,15 +48,15 @@ import humc
 from humc import FORMAT_VERSION
 from humc.build.plan import PlanNode
 from humc.build.problems import Located, Problem, ProblemLog
+from humc.build.rendering import RenderContext, retexted
 from humc.build.store import MAIN, LostChunk, Store
-from humc.build.transforms import RenderContext, retexted
 from humc.errors import HumcError
 from humc.ir import TaskEntry
 
 MEMO = "memo"            # the per-record index stored beside each render chunk
 REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
 CHECKED_PREFIX = "checked/"  # checked/<check shape> -> fingerprint of the newest check node of that shape
-# every field of an instruction record that ``transforms.check_rendered`` reads to decide (its location aside)
+# every field of an instruction record that ``checking.check_rendered`` reads to decide (its location aside)
 CHECK_FIELDS = ("gold", "output", "answer_format", "labels", "_empty", "_rules", "_text", "_span_text")
 # per input record: [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered, digest]
 RecordIndex = list[Any]

@@ -15,7 +15,7 @@ Decisions:
   that parses in no format scores 0 and counts as predicting nothing in micro aggregates.
 * *Rule adherence* (per preference rule the record's instruction states): the parsed prediction is a fixed
   point of the rule's operations, as the build's check step verifies gold answers
-  (``build.transforms.rule_problem``: apply the ops again, compare rows and the empty rendering). The
+  (``build.checking.rule_problem``: apply the ops again, compare rows and the empty rendering). The
   dataset keeps the instruction, not the raw input, so positional operations look for values in the
   instruction; a rule is judged on a record only where the gold answer is itself a fixed point under that
   text and the rule's `when` holds for the gold (evaluated on the recipe constants and ``answer``).
