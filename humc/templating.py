@@ -33,7 +33,8 @@ import json
 import re
 import types
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -151,6 +152,18 @@ def _printable(value: Any) -> Any:
     return value
 
 
+def _eager(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that gives the list where Jinja2's own gives a lazy sequence (``reverse``, ``map``, ``select``,
+    ``batch``, …): a filter after it (``| reverse | upper``) would otherwise write the iterator's memory address."""
+
+    @functools.wraps(fn)  # keeps Jinja2's pass_context / pass_environment marks
+    def eager(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        return list(value) if isinstance(value, Iterator) else value
+
+    return eager
+
+
 @functools.lru_cache(maxsize=2)
 def environment(flavour: str = "text") -> jinja2.Environment:
     """The shared sandboxed environment: ``text`` (instructions, prompts, format sentences) or ``document`` (card)."""
@@ -161,6 +174,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
                        lstrip_blocks=True, autoescape=False, finalize=_printable)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
+    env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env
@@ -168,7 +182,39 @@ def environment(flavour: str = "text") -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(text: str, flavour: str) -> jinja2.Template:
-    return environment(flavour).from_string(text)
+    env = environment(flavour)
+    with warnings.catch_warnings():
+        # Python warns about constant code that always fails (``{{ 1[1:2] }}``: "'int' object is not subscriptable")
+        warnings.simplefilter("error", SyntaxWarning)
+        try:
+            return env.from_string(text)
+        except SyntaxError as exc:
+            raise _ConstantFailure(str(exc.msg), _line_of_code(env, text, exc.lineno)) from None
+        except jinja2.TemplateSyntaxError:
+            raise
+        except jinja2.TemplateError as exc:  # Jinja2's own folding of a constant part failed (``{{ 1[0] ~ x }}``)
+            line = getattr(exc, "lineno", None) or _failing_constant_line(env.parse(text))
+            raise _ConstantFailure(exc.message or str(exc), line) from None
+
+
+class _ConstantFailure(jinja2.TemplateError):
+    """Python refused the code Jinja2 made of a template: a constant part that fails whatever the record."""
+
+    def __init__(self, message: str, lineno: int) -> None:
+        super().__init__(message)
+        self.lineno = lineno
+
+
+def _line_of_code(env: jinja2.Environment, text: str, code_line: int | None) -> int:
+    """The template line of line ``code_line`` of the Python code Jinja2 makes of ``text`` (its ``debug_info``:
+    template line = code line pairs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        source = str(env.compile(text, raw=True))
+    found = re.search(r"^debug_info = '([^']*)'", source, re.MULTILINE)
+    pairs = [tuple(map(int, pair.split("="))) for pair in found.group(1).split("&") if pair] if found else []
+    before = [line for line, code in pairs if code_line is not None and code <= code_line]
+    return before[-1] if before else 1
 
 
 def template_span(origin: Span | None, line: int) -> Span | None:
@@ -264,7 +310,21 @@ def _undeclared(ast: jinja2.nodes.Template) -> set[str] | TemplateProblem:
     try:
         return set(jinja2.meta.find_undeclared_variables(ast))
     except jinja2.TemplateError as exc:
-        return TemplateProblem(f"template fails whatever the record: {exc.message}", getattr(exc, "lineno", None) or 1)
+        line = getattr(exc, "lineno", None) or _failing_constant_line(ast)
+        return TemplateProblem(f"template fails whatever the record: {exc.message}", line)
+
+
+def _failing_constant_line(ast: jinja2.nodes.Template) -> int:
+    """The line of the first expression whose constant value fails (what Jinja2's folding raised for; 1 if none)."""
+    context = jinja2.nodes.EvalContext(environment())
+    for node in ast.find_all(jinja2.nodes.Expr):
+        try:
+            node.as_const(context)
+        except jinja2.nodes.Impossible:
+            continue
+        except Exception:  # noqa: BLE001 - whatever folding raised is the failure being located
+            return node.lineno or 1
+    return 1
 
 
 def template_problem(text: str, inputs: Sequence[str],
@@ -279,6 +339,10 @@ def template_problem(text: str, inputs: Sequence[str],
     used = _undeclared(parsed)
     if isinstance(used, TemplateProblem):
         return used
+    try:
+        _compiled(text, "text")
+    except _ConstantFailure as exc:
+        return TemplateProblem(f"template fails whatever the record: {exc.message}", exc.lineno)
     unknown = sorted(used - set(inputs) - set(available))
     if unknown:
         line = next((i for i, ln in enumerate(text.splitlines(), 1) if unknown[0] in ln), 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from humc.errors import HumcError, Span
@@ -67,6 +67,8 @@ def _outcome(render: Any) -> tuple[Any, ...]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(templates, variables)
+@example("{{ 1[1:2] }}\n{{ text }} {{ question }}", {"text": "", "question": ""})  # Python refuses `1[1:2]`
+@example("{{ labels | reverse | upper }}\n{{ text }}", {"text": "", "question": "", "labels": []})  # an address
 def test_any_template_is_refused_with_a_line_or_renders_or_fails_located(text: str, values: dict[str, Any]) -> None:
     problem = template_problem(text, INPUTS)
     if problem is not None:

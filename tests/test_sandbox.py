@@ -356,13 +356,29 @@ def test_a_template_whose_constant_part_always_fails_is_refused_not_a_crash() ->
     assert caught.value.code == "E4202" and caught.value.span == Span("t.j2", 3, 1)
 
 
+
+@pytest.mark.parametrize("constant", ["{{ 1[1:2] }}", "{{ 1[1:2] ~ 'a' }}"])
+def test_a_constant_python_refuses_to_compile_is_refused_at_its_line_not_a_warning_or_a_crash(constant: str) -> None:
+    """Python itself refuses some of the code Jinja2 makes (``1[1:2]``: "'int' object is not subscriptable"), a
+    SyntaxWarning printed on the terminal, or a SyntaxError where warnings are errors (found by fuzzing)."""
+    text = f"Read this.\n{constant}\n{{{{ text }}}}"
+    problem = template_problem(text, ["text"])
+    assert problem is not None and problem.message.startswith("template fails whatever the record")
+    assert problem.line == 2 and ("not subscriptable" in problem.message or "no element slice" in problem.message)
+    with pytest.raises(HumcError) as caught:
+        render_template(text, {"text": "a"}, "ner/t", Span("t.j2", 3, 1))
+    assert caught.value.code == "E4202" and caught.value.span == Span("t.j2", 4, 1)
+
 @pytest.mark.parametrize(("text", "written"), [
     ("{{ labels | map('upper') }}", "['X', 'Y']"),
     ("{{ labels | batch(1) }}", "[['x'], ['y']]"),
     ("{{ labels | select('string') }}", "['x', 'y']"),
+    ("{{ labels | reverse | upper }}", "['Y', 'X']"),
+    ("{{ labels | map('upper') | string }}", "['X', 'Y']"),
 ])
 def test_a_lazy_sequence_is_written_as_its_list_not_as_its_address(text: str, written: str) -> None:
-    """A generator's repr holds its memory address: the same recipe would write other instructions each build."""
+    """A generator's repr holds its memory address: the same recipe would write other instructions each build, also
+    when a filter after it turns it into text (``| reverse | upper``, found by fuzzing)."""
     assert render_template(text, {"labels": ["x", "y"]}, "t") == written
 
 
