@@ -15,6 +15,9 @@ callers that want one build per dataset. Decisions:
   decode is an error at its line. IEPile's "NAN" (an absent argument) is no argument.
 - EET/EEA (IEPile's trigger-only and argument-only event tasks) are read as ee: EET gives rows with empty
   role/argument, EEA gives the rows of its one event type.
+- RE triples are {subject, object} in the published corpus and {head, tail} in what IEPile's own converter
+  (ie2instruction) writes for its RE task: both are read. SPO ({subject, object} under typed predicates) and KG
+  (entity type -> entity -> {attribute: value or [values]}) are read as re: one row per (entity, attribute, value).
 - InstructUIE's labels.json (a list of names, or EE's list of {event_type, role_list} / mapping) becomes
   ``labels``; its `pos` offsets are not needed (spans are copied from the sentence).
 """
@@ -29,7 +32,8 @@ from typing import Any
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 
-TASKS = {"NER": "ner", "RE": "re", "EE": "ee", "EET": "ee", "EEA": "ee"}
+TASKS = {"NER": "ner", "RE": "re", "EE": "ee", "EET": "ee", "EEA": "ee", "SPO": "re", "KG": "re"}
+_SCHEMA_NAMES = ("event_type", "predicate", "entity_type")  # the name of a schema object (EE, SPO, KG)
 ABSENT = ("NAN", "", None)
 
 
@@ -77,14 +81,20 @@ def iepile_record(src: SourceDef, path: Path, lineno: int, line: str) -> dict[st
     if not isinstance(inst, dict) or "input" not in inst:
         raise _fail(src, path, lineno, "`instruction` holds no `input`", '{"instruction", "schema", "input"}')
     schema = inst.get("schema") or []
-    labels = [str(s.get("event_type", "")) if isinstance(s, dict) else str(s) for s in schema]
+    labels = [_schema_name(s) for s in schema]
     record = _record(str(raw.get("source", "")), task, str(inst["input"]), labels, str(inst.get("instruction", "")))
     output = _json(src, path, lineno, raw.get("output") or "{}", "`output`")
     if not isinstance(output, dict):
         raise _fail(src, path, lineno, "`output` is not a JSON object", "an object keyed by schema label")
     key = {"ner": "entities", "re": "relations", "ee": "events"}[task]
-    record[key] = _IEPILE_ROWS[task](output)
+    record[key] = (_iepile_kg if str(raw["task"]).upper() == "KG" else _IEPILE_ROWS[task])(output)
     return record
+
+
+def _schema_name(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    return next((str(item[k]) for k in _SCHEMA_NAMES if k in item), "")
 
 
 def _values(value: Any) -> list[str]:
@@ -97,8 +107,17 @@ def _iepile_entities(output: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _iepile_relations(output: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"head": str(t.get("subject", "")), "relation": label, "tail": str(t.get("object", ""))}
+    return [{"head": str(t.get("subject", t.get("head", ""))), "relation": label,
+             "tail": str(t.get("object", t.get("tail", "")))}
             for label, triples in output.items() for t in (triples or []) if isinstance(t, dict)]
+
+
+def _iepile_kg(output: dict[str, Any]) -> list[dict[str, str]]:
+    """KG: {entity type: {entity: {attribute: value or [values]}}} -> one row per (entity, attribute, value)."""
+    return [{"head": str(entity), "relation": str(attribute), "tail": value}
+            for entities in output.values() if isinstance(entities, dict)
+            for entity, attributes in entities.items() if isinstance(attributes, dict)
+            for attribute, values in attributes.items() for value in _values(values)]
 
 
 def _iepile_events(output: dict[str, Any]) -> list[dict[str, str]]:
