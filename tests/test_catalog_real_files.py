@@ -4,7 +4,8 @@ the repository, commit and path it was cut from). One recipe reads every sample 
 by eye from the original file (an entity's text and type, a relation's direction, an answer span, the gold
 choice) and the release's quirks that made an adapter misread it before: CMRC 2018's paraphrased references
 (answer_start -1), Weibo NER's word-position digits and I- spans, Resume NER's names split across sentences,
-IEPile's {head, tail} triples and its SPO and KG tasks."""
+IEPile's {head, tail} triples and its SPO and KG tasks; and the new cluener2020 adapter on CLUENER's nested
+label -> entity -> [[start, end]] objects."""
 
 from __future__ import annotations
 
@@ -34,11 +35,15 @@ SOURCES = {
     "iepile_ner": ("iepile_ner", "iepile/train.mixed.json"),
     "iepile_re": ("iepile_re", "iepile/train.mixed.json"),
     "iepile_ee": ("iepile_ee", "iepile/train.mixed.json"),
+    "cluener2020": ("cluener2020", "cluener2020/dev.head16.json"),
+    "duie": ("duie", "duie/duie_dev.cut.json"),
+    "snli": ("snli", "snli/snli_1.0_dev.real5.jsonl"),
 }
 # records each source yields (the iepile_* adapters keep their task's lines of the mixed file; its EEA line asks
 # for the same events of the same sentence as an EE line, so the build's dedup keeps one of the two)
 ROWS = {"cmrc2018": 24, "wnut17_train": 10, "wnut17_dev": 12, "resume_dev": 5, "resume_train": 3, "weibo_dev": 24,
-        "weibo_train": 2, "semeval": 32, "arc_original": 5, "iepile_ner": 2, "iepile_re": 4, "iepile_ee": 3}
+        "weibo_train": 2, "semeval": 32, "arc_original": 5, "iepile_ner": 2, "iepile_re": 4, "iepile_ee": 3,
+        "cluener2020": 16, "duie": 5, "snli": 4}  # snli: line 67 has gold_label "-"
 
 Gold = dict[str, dict[int, Any]]  # source id -> source row -> gold answer rows
 Text = dict[str, dict[int, str]]  # source id -> source row -> rendered instruction
@@ -165,3 +170,32 @@ def test_bio_spans_not_strict_reads_broken_tags_the_conlleval_way(tags: list[str
     assert [(e["type"], e["start"], e["end"]) for e in bio_spans(chars, tags, sep="", scheme=scheme, strict=False)] == want
     with pytest.raises(FunctionError):
         bio_spans(chars, tags, sep="", scheme=scheme)
+
+
+def test_cluener2020_gives_one_entity_per_occurrence_in_text_order(built: tuple[Gold, Text, str]):
+    gold, _, _ = built
+    assert pairs(gold["cluener2020"][0], "type", "span") == [("name", "彭小军"), ("address", "台湾")]  # label order differs
+    assert pairs(gold["cluener2020"][2], "type", "span") == [("game", "突袭黑暗雅典娜》"), ("name", "Riddick"),
+                                                             ("name", "Johns")]
+    # 爱情公寓》 at [0, 4], 爱情公寓 at [16, 19] and [38, 41]: the twice-named entity is two rows
+    assert pairs(gold["cluener2020"][15], "type", "span") == [("movie", "爱情公寓》"), ("movie", "爱情公寓"),
+                                                              ("movie", "爱情公寓")]
+
+
+def test_duie_keeps_the_value_slot_of_complex_objects(built: tuple[Gold, Text, str]):
+    gold, _, _ = built
+    assert ("何以笙箫默", "作者", "顾漫") in pairs(gold["duie"][0], "head", "relation", "tail")
+    assert len(gold["duie"][0]) == 10
+    assert ("当你沉睡时", "上映时间", "2017年9月27日") in pairs(gold["duie"][2], "head", "relation", "tail")  # inArea 韩国
+    assert ("菅纫姿", "饰演", "邓晓雨") in pairs(gold["duie"][3], "head", "relation", "tail")  # inWork 爱的妇产科
+    assert ("杨阳", "获奖", "中国电视剧飞天奖最佳导演奖") in pairs(gold["duie"][4], "head", "relation", "tail")
+
+
+def test_snli_real_lines_leave_out_the_no_majority_pair(built: tuple[Gold, Text, str]):
+    gold, text, _ = built
+    assert sorted(gold["snli"]) == [0, 1, 2, 4]  # source row 3 (line 67) has gold_label "-"
+    assert [json.dumps(gold["snli"][i]) for i in (0, 1, 2)] == [json.dumps(g) for g in
+                                                              ([{"label": "neutral"}], [{"label": "entailment"}],
+                                                               [{"label": "contradiction"}])]
+    assert "Two women are embracing while holding to go packages." in text["snli"][0]
+    assert "HELP ME" in text["snli"][4]

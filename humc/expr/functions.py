@@ -355,6 +355,26 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+def cluener_entities(label: Any) -> list[dict[str, Any]]:
+    """CLUENER 2020's nested `label` {type: {entity text: [[start, end], ...]}} (end inclusive) -> one row per
+    occurrence [{type, span, start, end}] (end exclusive), in text order; a record without `label` (test.json) has
+    none."""
+    if label is None:
+        return []
+    if not isinstance(label, dict):
+        raise FunctionError(f"a CLUENER label is an object {{type: {{text: [[start, end]]}}}}, not {type(label).__name__}")
+    rows = []
+    for kind, spans in label.items():
+        if not isinstance(spans, dict):
+            raise FunctionError(f"label {kind!r} holds {type(spans).__name__}, not an object {{text: [[start, end]]}}")
+        for text, places in spans.items():
+            for place in places or []:
+                if not (isinstance(place, list) and len(place) == 2 and all(isinstance(i, int) for i in place)):
+                    raise FunctionError(f"{kind} {text!r}: {place!r} is not a [start, end] pair")
+                rows.append({"type": str(kind), "span": str(text), "start": place[0], "end": place[1] + 1})
+    return sorted(rows, key=lambda r: (r["start"], r["end"]))
+
+
 def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") -> list[dict[str, Any]]:
     """CoNLL-2012 (OntoNotes) bracketed name column: `(PERSON)`, `(ORG*` … `*)`, `*` -> [{type, span, start, end}]."""
     if len(tokens) != len(tags):
@@ -429,4 +449,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "oneie_events": oneie_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
+    "cluener_entities": cluener_entities,
 }
