@@ -38,12 +38,15 @@ SOURCES = {
     "cluener2020": ("cluener2020", "cluener2020/dev.head16.json"),
     "duie": ("duie", "duie/duie_dev.cut.json"),
     "snli": ("snli", "snli/snli_1.0_dev.real5.jsonl"),
+    "csqa_hub": ("commonsense_qa", "commonsense_qa/dev_rand_split.hub.head4.jsonl"),
+    "csqa_release": ("commonsense_qa", "fixtures/commonsense_qa/dev_rand_split.jsonl"),  # the release's layout
+    "sst2": ("sst2", "sst2/dev.head8.tsv"),
 }
 # records each source yields (the iepile_* adapters keep their task's lines of the mixed file; its EEA line asks
 # for the same events of the same sentence as an EE line, so the build's dedup keeps one of the two)
 ROWS = {"cmrc2018": 24, "wnut17_train": 10, "wnut17_dev": 12, "resume_dev": 5, "resume_train": 3, "weibo_dev": 24,
         "weibo_train": 2, "semeval": 32, "arc_original": 5, "iepile_ner": 2, "iepile_re": 4, "iepile_ee": 3,
-        "cluener2020": 16, "duie": 5, "snli": 4}  # snli: line 67 has gold_label "-"
+        "cluener2020": 16, "duie": 5, "snli": 4, "csqa_hub": 4, "csqa_release": 2, "sst2": 8}  # snli: line 67 has gold_label "-"
 
 Gold = dict[str, dict[int, Any]]  # source id -> source row -> gold answer rows
 Text = dict[str, dict[int, str]]  # source id -> source row -> rendered instruction
@@ -199,3 +202,19 @@ def test_snli_real_lines_leave_out_the_no_majority_pair(built: tuple[Gold, Text,
                                                                [{"label": "contradiction"}])]
     assert "Two women are embracing while holding to go packages." in text["snli"][0]
     assert "HELP ME" in text["snli"][4]
+
+
+def test_commonsense_qa_reads_the_release_and_the_hub_export_alike(built: tuple[Gold, Text, str]):
+    gold, text, _ = built
+    for sid in ("csqa_hub", "csqa_release"):  # question 1afa02df…: the same text and options in both layouts
+        assert "A revolving door is convenient for two direction travel" in text[sid][0]
+        assert all(option in text[sid][0] for option in ("bank", "library", "department store", "new york"))
+        assert gold[sid][0] == [{"answer": "A"}]
+    assert gold["csqa_hub"][2] == [{"answer": "B"}]
+
+
+def test_sst2_reads_a_copy_with_a_renamed_header(built: tuple[Gold, Text, str]):
+    gold, text, _ = built
+    assert [gold["sst2"][i] for i in range(3)] == [[{"label": "positive"}], [{"label": "negative"}],
+                                                   [{"label": "positive"}]]
+    assert "it 's a charming and often affecting journey ." in text["sst2"][0]
