@@ -19,7 +19,8 @@ callers that want one build per dataset. Decisions:
   (ie2instruction) writes for its RE task: both are read. SPO ({subject, object} under typed predicates) and KG
   (entity type -> entity -> {attribute: value or [values]}) are read as re: one row per (entity, attribute, value).
 - InstructUIE's labels.json (a list of names, or EE's list of {event_type, role_list} / mapping) becomes
-  ``labels``; its `pos` offsets are not needed (spans are copied from the sentence).
+  ``labels``; its `pos` offsets are not needed (spans are copied from the sentence). An entity, relation or event
+  of type "NA" or "" is left out, as InstructUIE's own loader (src/uie_dataset.py) does.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from humc.ir import SourceDef
 TASKS = {"NER": "ner", "RE": "re", "EE": "ee", "EET": "ee", "EEA": "ee", "SPO": "re", "KG": "re"}
 _SCHEMA_NAMES = ("event_type", "predicate", "entity_type")  # the name of a schema object (EE, SPO, KG)
 ABSENT = ("NAN", "", None)
+UIE_NO_TYPE = ("NA", "")  # InstructUIE's "no type": left out like its own loader does
 
 
 def _fail(src: SourceDef, path: Path, line: int, message: str, expected: str | None = None) -> SourceError:
@@ -185,16 +187,22 @@ def _uie_labels(src: SourceDef, file: Path) -> list[str]:
     return [str(d.get("event_type", d.get("type", ""))) if isinstance(d, dict) else str(d) for d in data]
 
 
+def _typed(items: Any) -> list[dict[str, Any]]:
+    """The entities, relations or events that have a type: InstructUIE's loader skips type "NA" or "" (a negative
+    pair of an RE dataset, an untyped mention), and so does this reader."""
+    return [x for x in items or [] if isinstance(x, dict) and str(x.get("type", "")) not in UIE_NO_TYPE]
+
+
 def _uie_record(dataset: str, task: str, labels: list[str], item: dict[str, Any]) -> dict[str, Any]:
-    record = _record(dataset, task, str(item.get("sentence", "")), labels)
+    record = _record(dataset, task, str(item.get("sentence", "")), [x for x in labels if x not in UIE_NO_TYPE])
     if task == "ner":
         record["entities"] = [{"type": str(e.get("type", "")), "span": str(e.get("name", ""))}
-                              for e in item.get("entities") or []]
+                              for e in _typed(item.get("entities"))]
     elif task == "re":
         record["relations"] = [{"head": str(r["head"].get("name", "")), "relation": str(r.get("type", "")),
-                                "tail": str(r["tail"].get("name", ""))} for r in item.get("relations") or []]
+                                "tail": str(r["tail"].get("name", ""))} for r in _typed(item.get("relations"))]
     else:
-        for ev in item.get("events") or []:
+        for ev in _typed(item.get("events")):
             args = ev.get("arguments") or [{"role": "", "name": ""}]
             record["events"] += [{"event_type": str(ev.get("type", "")), "trigger": str(ev.get("trigger", "")),
                                   "role": str(a.get("role", "")), "argument": str(a.get("name", ""))} for a in args]

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, run_cli
 
-from humc.expr.functions import FunctionError, bio_spans, weibo_chars
+from humc.expr.functions import FunctionError, bio_spans, cluener_entities, weibo_chars
+from humc.ir import SourceDef
+from humc.sources import read_source
 
 DATA = REPO / "tests" / "data"
 
@@ -218,3 +221,26 @@ def test_sst2_reads_a_copy_with_a_renamed_header(built: tuple[Gold, Text, str]):
     assert [gold["sst2"][i] for i in range(3)] == [[{"label": "positive"}], [{"label": "negative"}],
                                                    [{"label": "positive"}]]
     assert "it 's a charming and often affecting journey ." in text["sst2"][0]
+
+
+def test_instructuie_leaves_out_na_typed_rows_like_its_own_loader(tmp_path: Path):
+    # InstructUIE's src/uie_dataset.py skips an entity / relation / event whose type is "NA" or ""
+    folder = tmp_path / "IE_INSTRUCTIONS" / "RE" / "NYT"
+    folder.mkdir(parents=True)
+    (folder / "labels.json").write_text('["founder", "NA"]', encoding="utf-8")
+    pair = {"head": {"name": "Bill Gates", "type": "person", "pos": [0, 10]},
+            "tail": {"name": "Microsoft", "type": "organization", "pos": [19, 28]}}
+    (folder / "train.json").write_text(json.dumps([{"sentence": "Bill Gates founded Microsoft .", "relations": [
+        {**pair, "type": "founder"}, {**pair, "type": "NA"}, {**pair, "type": ""}]}]), encoding="utf-8")
+    (row,) = [r.record for r in read_source(SourceDef("s", tmp_path / "IE_INSTRUCTIONS", "instructuie", {}))]
+    assert row["relations"] == [{"head": "Bill Gates", "relation": "founder", "tail": "Microsoft"}]
+    assert row["labels"] == ["founder"]
+
+
+def test_cluener_entities_rejects_what_is_not_the_nested_label():
+    assert cluener_entities(None) == []
+    assert cluener_entities({"name": {"叶老桂": [[9, 11], [32, 34]]}}) == [
+        {"type": "name", "span": "叶老桂", "start": 9, "end": 12}, {"type": "name", "span": "叶老桂", "start": 32, "end": 35}]
+    for bad in (["name"], {"name": ["叶老桂"]}, {"name": {"叶老桂": [[9]]}}):
+        with pytest.raises(FunctionError):
+            cluener_entities(bad)
