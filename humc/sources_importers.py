@@ -15,8 +15,12 @@ callers that want one build per dataset. Decisions:
   decode is an error at its line. IEPile's "NAN" (an absent argument) is no argument.
 - EET/EEA (IEPile's trigger-only and argument-only event tasks) are read as ee: EET gives rows with empty
   role/argument, EEA gives the rows of its one event type.
+- RE triples are {subject, object} in the published corpus and {head, tail} in what IEPile's own converter
+  (ie2instruction) writes for its RE task: both are read. SPO ({subject, object} under typed predicates) and KG
+  (entity type -> entity -> {attribute: value or [values]}) are read as re: one row per (entity, attribute, value).
 - InstructUIE's labels.json (a list of names, or EE's list of {event_type, role_list} / mapping) becomes
-  ``labels``; its `pos` offsets are not needed (spans are copied from the sentence).
+  ``labels``; its `pos` offsets are not needed (spans are copied from the sentence). An entity, relation or event
+  of type "NA" or "" is left out, as InstructUIE's own loader (src/uie_dataset.py) does.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from typing import Any
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 
-TASKS = {"NER": "ner", "RE": "re", "EE": "ee", "EET": "ee", "EEA": "ee"}
+TASKS = {"NER": "ner", "RE": "re", "EE": "ee", "EET": "ee", "EEA": "ee", "SPO": "re", "KG": "re"}
+_SCHEMA_NAMES = ("event_type", "predicate", "entity_type")  # the name of a schema object (EE, SPO, KG)
 ABSENT = ("NAN", "", None)
+UIE_NO_TYPE = ("NA", "")  # InstructUIE's "no type": left out like its own loader does
 
 
 def _fail(src: SourceDef, path: Path, line: int, message: str, expected: str | None = None) -> SourceError:
@@ -77,14 +83,20 @@ def iepile_record(src: SourceDef, path: Path, lineno: int, line: str) -> dict[st
     if not isinstance(inst, dict) or "input" not in inst:
         raise _fail(src, path, lineno, "`instruction` holds no `input`", '{"instruction", "schema", "input"}')
     schema = inst.get("schema") or []
-    labels = [str(s.get("event_type", "")) if isinstance(s, dict) else str(s) for s in schema]
+    labels = [_schema_name(s) for s in schema]
     record = _record(str(raw.get("source", "")), task, str(inst["input"]), labels, str(inst.get("instruction", "")))
     output = _json(src, path, lineno, raw.get("output") or "{}", "`output`")
     if not isinstance(output, dict):
         raise _fail(src, path, lineno, "`output` is not a JSON object", "an object keyed by schema label")
     key = {"ner": "entities", "re": "relations", "ee": "events"}[task]
-    record[key] = _IEPILE_ROWS[task](output)
+    record[key] = (_iepile_kg if str(raw["task"]).upper() == "KG" else _IEPILE_ROWS[task])(output)
     return record
+
+
+def _schema_name(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    return next((str(item[k]) for k in _SCHEMA_NAMES if k in item), "")
 
 
 def _values(value: Any) -> list[str]:
@@ -97,8 +109,17 @@ def _iepile_entities(output: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _iepile_relations(output: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"head": str(t.get("subject", "")), "relation": label, "tail": str(t.get("object", ""))}
+    return [{"head": str(t.get("subject", t.get("head", ""))), "relation": label,
+             "tail": str(t.get("object", t.get("tail", "")))}
             for label, triples in output.items() for t in (triples or []) if isinstance(t, dict)]
+
+
+def _iepile_kg(output: dict[str, Any]) -> list[dict[str, str]]:
+    """KG: {entity type: {entity: {attribute: value or [values]}}} -> one row per (entity, attribute, value)."""
+    return [{"head": str(entity), "relation": str(attribute), "tail": value}
+            for entities in output.values() if isinstance(entities, dict)
+            for entity, attributes in entities.items() if isinstance(attributes, dict)
+            for attribute, values in attributes.items() for value in _values(values)]
 
 
 def _iepile_events(output: dict[str, Any]) -> list[dict[str, str]]:
@@ -166,16 +187,22 @@ def _uie_labels(src: SourceDef, file: Path) -> list[str]:
     return [str(d.get("event_type", d.get("type", ""))) if isinstance(d, dict) else str(d) for d in data]
 
 
+def _typed(items: Any) -> list[dict[str, Any]]:
+    """The entities, relations or events that have a type: InstructUIE's loader skips type "NA" or "" (a negative
+    pair of an RE dataset, an untyped mention), and so does this reader."""
+    return [x for x in items or [] if isinstance(x, dict) and str(x.get("type", "")) not in UIE_NO_TYPE]
+
+
 def _uie_record(dataset: str, task: str, labels: list[str], item: dict[str, Any]) -> dict[str, Any]:
-    record = _record(dataset, task, str(item.get("sentence", "")), labels)
+    record = _record(dataset, task, str(item.get("sentence", "")), [x for x in labels if x not in UIE_NO_TYPE])
     if task == "ner":
         record["entities"] = [{"type": str(e.get("type", "")), "span": str(e.get("name", ""))}
-                              for e in item.get("entities") or []]
+                              for e in _typed(item.get("entities"))]
     elif task == "re":
         record["relations"] = [{"head": str(r["head"].get("name", "")), "relation": str(r.get("type", "")),
-                                "tail": str(r["tail"].get("name", ""))} for r in item.get("relations") or []]
+                                "tail": str(r["tail"].get("name", ""))} for r in _typed(item.get("relations"))]
     else:
-        for ev in item.get("events") or []:
+        for ev in _typed(item.get("events")):
             args = ev.get("arguments") or [{"role": "", "name": ""}]
             record["events"] += [{"event_type": str(ev.get("type", "")), "trigger": str(ev.get("trigger", "")),
                                   "role": str(a.get("role", "")), "argument": str(a.get("name", ""))} for a in args]

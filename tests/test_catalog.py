@@ -50,7 +50,7 @@ SAMPLES = {
     "instructuie_re": f"{FIX}/instructuie/IE_INSTRUCTIONS", "instructuie_ee": f"{FIX}/instructuie/IE_INSTRUCTIONS",
     "boolq": "boolq/dev.head6.jsonl", "snli": "snli/snli_1.0_dev.head7.jsonl",
     "multinli": "multinli/dev_matched.head6.txt", "wikiann": "wikiann/en-validation-00000-of-00001.head7.parquet",
-    "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json",
+    "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json", "cluener2020": "cluener2020/dev.head16.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1,  # gold_label "-"; train/unsup/
@@ -359,6 +359,14 @@ def tacred(path: Path, got: list[dict[str, Any]]) -> None:
     assert rels(got) == want
 
 
+def cluener(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):  # every occurrence, cut from the text by its inclusive offsets, in text order
+        found = sorted((s, e, t) for t, spans in d["label"].items() for places in spans.values() for s, e in places)
+        want.append([(t, d["text"][s:e + 1]) for s, e, t in found])
+    assert ents(got) == want
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -401,7 +409,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "wnut17": wnut, "ontonotes_conll2012": ontonotes, "resume_ner": resume, "weibo_ner": weibo,
     "semeval2010_task8": semeval, "nyt": nyt, "duie": duie, "ace05_oneie": ace05, "race": race,
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
-    "boolq": boolq, "snli": snli, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
+    "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

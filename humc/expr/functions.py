@@ -122,11 +122,14 @@ def _split_tag(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme: str = "auto") -> list[dict[str, Any]]:
+def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme: str = "auto",
+              strict: bool = True) -> list[dict[str, Any]]:
     """Entities from IOB1/IOB2/BIOES/BILOU/BMES tags: [{type, span, start, end}] (token offsets,
     end exclusive). ``scheme="auto"`` detects the scheme (``tag_scheme``); a tag the scheme does
     not allow where it stands (an I- with no open span under iob2/bioes, a B- never closed under
-    bioes, ...) is an error naming the token."""
+    bioes, ...) is an error naming the token. ``strict=false`` reads such tags the way conlleval
+    does instead: a continuation with no open span opens one, a span left open ends where the
+    next span, an O or the sentence starts (Resume NER's train file splits names across sentences)."""
     if len(tokens) != len(tags):
         raise FunctionError(f"{len(tokens)} tokens but {len(tags)} tags")
     if scheme not in TAG_SCHEMES:
@@ -151,13 +154,13 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
         prefix, label = _split_tag(tag)
         open_same = start is not None and label == kind
         if prefix == "O":
-            if end_ and start is not None:
+            if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
         elif prefix not in {p for p in (begin, inside, end_, single) if p}:
             raise bad(i, f"prefix {prefix or tag!r} is not one of this scheme's")
         elif prefix == begin or prefix == single:
-            if end_ and start is not None:
+            if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
             start, kind = i, label
@@ -165,13 +168,13 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
                 close(i + 1)
         elif prefix == inside or prefix == end_:
             if not open_same:
-                if used != "iob1":
+                if used != "iob1" and strict:
                     raise bad(i, "it continues a span that is not open")
                 close(i)
                 start, kind = i, label
             if prefix == end_:
                 close(i + 1)
-    if end_ and start is not None:
+    if end_ and start is not None and strict:
         raise bad(len(tags) - 1, f"the span opened at token {start} is never closed with {end_}-")
     close(len(tags))
     return spans
@@ -338,6 +341,40 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
     return rows
 
 
+_WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
+
+
+def weibo_chars(chars: Sequence[str]) -> list[str]:
+    """Weibo NER as golden-horse publishes it writes each character with its position in its word (`科0`, `学1`,
+    `82` is the digit 8 at position 2; a broken emoji is `\ufffd\ufffd0`) -> the characters; a plain character
+    (other copies of the corpus) passes through."""
+    out = []
+    for c in chars:
+        m = _WEIBO_CHAR.fullmatch(str(c))
+        out.append(m.group(1) if m else str(c))
+    return out
+
+
+def cluener_entities(label: Any) -> list[dict[str, Any]]:
+    """CLUENER 2020's nested `label` {type: {entity text: [[start, end], ...]}} (end inclusive) -> one row per
+    occurrence [{type, span, start, end}] (end exclusive), in text order; a record without `label` (test.json) has
+    none."""
+    if label is None:
+        return []
+    if not isinstance(label, dict):
+        raise FunctionError(f"a CLUENER label is an object {{type: {{text: [[start, end]]}}}}, not {type(label).__name__}")
+    rows = []
+    for kind, spans in label.items():
+        if not isinstance(spans, dict):
+            raise FunctionError(f"label {kind!r} holds {type(spans).__name__}, not an object {{text: [[start, end]]}}")
+        for text, places in spans.items():
+            for place in places or []:
+                if not (isinstance(place, list) and len(place) == 2 and all(isinstance(i, int) for i in place)):
+                    raise FunctionError(f"{kind} {text!r}: {place!r} is not a [start, end] pair")
+                rows.append({"type": str(kind), "span": str(text), "start": place[0], "end": place[1] + 1})
+    return sorted(rows, key=lambda r: (r["start"], r["end"]))
+
+
 def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") -> list[dict[str, Any]]:
     """CoNLL-2012 (OntoNotes) bracketed name column: `(PERSON)`, `(ORG*` … `*)`, `*` -> [{type, span, start, end}]."""
     if len(tokens) != len(tags):
@@ -411,4 +448,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "semeval_relations": semeval_relations,
     "oneie_events": oneie_events,
     "bracket_spans": bracket_spans,
+    "weibo_chars": weibo_chars,
+    "cluener_entities": cluener_entities,
 }
