@@ -200,8 +200,11 @@ else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), created
-            except FileNotFoundError:  # another process removed the parent it had made: make it again
-                continue
+            except FileNotFoundError as exc:
+                if not path.parent.is_dir():  # another process removed the parent it had made: make it again
+                    continue
+                _remove_empty(created)
+                raise _unusable(path, exc) from None
             except OSError as exc:
                 _remove_empty(created)
                 raise _unusable(path, exc) from None
