@@ -71,7 +71,7 @@ _guard = threading.Lock()
 @contextmanager
 def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, wait: bool = True,
                 notify: Notify = stderr_line) -> Iterator[None]:
-    """Hold the lock of ``folder`` (``what`` names it in messages: "output folder", "cache folder") for ``command``
+    """Hold the lock of ``folder`` (``what`` names it in messages: "output folder", "build cache") for ``command``
     ("humc build"): shared or exclusive; waiting (``notify`` is told once) or, with ``wait=False``, raising E3004."""
     path = lock_path(folder)
     with _guard:
@@ -83,7 +83,7 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
     if held is None:
         describe = f"{what} {Path(os.path.abspath(folder))}"
         handle, created = _acquire(path, shared, wait, lambda holder: _waiting(notify, command, describe, holder),
-                                   lambda holder: _busy(command, describe, holder), command)
+                                   lambda holder: _busy(command, describe, holder), command, what)
         held = _Held(handle, shared, created)
         with _guard:
             _held[path] = held
@@ -136,15 +136,16 @@ def _missing_parents(folder: Path) -> list[Path]:
     return missing
 
 
-def _unusable(path: Path, exc: OSError) -> HumcError:
-    return HumcError(f"cannot create the lock file {path}: {exc.strerror or exc}", code="E3002",
+def _unusable(path: Path, what: str, exc: OSError) -> HumcError:
+    folder = path.parent / path.name[1:-len(".lock")]
+    return HumcError(f"cannot use {folder} as the {what}: {exc.strerror or exc} (making its lock file {path})", code="E3002",
                      expected="a writable folder around the output and cache folders",
                      hint="humc keeps .<name>.lock beside each folder it uses; pass writable folders with --out and --cache")
 
 
 if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock kind (see the module docstring)
     def _acquire(path: Path, shared: bool, wait: bool, announce: Callable[[str], None],
-                 busy: Callable[[str], HumcError], command: str) -> tuple[Any, list[Path]]:
+                 busy: Callable[[str], HumcError], command: str, what: str) -> tuple[Any, list[Path]]:
         import filelock
 
         created = _missing_parents(path.parent)
@@ -165,14 +166,14 @@ else:
     import fcntl
 
     def _acquire(path: Path, shared: bool, wait: bool, announce: Callable[[str], None],
-                 busy: Callable[[str], HumcError], command: str) -> tuple[Any, list[Path]]:
+                 busy: Callable[[str], HumcError], command: str, what: str) -> tuple[Any, list[Path]]:
         """An open descriptor of ``path`` locked as asked (the file at ``path`` when it is returned), and the
         folders made for it."""
         kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         announced = False
         created: list[Path] = []
         while True:
-            fd, made = _open(path)
+            fd, made = _open(path, what)
             created += made
             try:
                 if not _try_lock(fd, kind):
@@ -185,8 +186,7 @@ else:
                     fcntl.flock(fd, kind)
                 if _same_file(fd, path):
                     if not shared:
-                        os.ftruncate(fd, 0)
-                        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+                        _sign(fd, command)
                     return fd, created
             except BaseException:
                 os.close(fd)
@@ -194,7 +194,7 @@ else:
                 raise
             os.close(fd)  # its last holder removed the file while we waited: lock the one at the path now
 
-    def _open(path: Path) -> tuple[int, list[Path]]:
+    def _open(path: Path, what: str) -> tuple[int, list[Path]]:
         while True:
             created = _missing_parents(path.parent)
             try:
@@ -204,10 +204,18 @@ else:
                 if not path.parent.is_dir():  # another process removed the parent it had made: make it again
                     continue
                 _remove_empty(created)
-                raise _unusable(path, exc) from None
+                raise _unusable(path, what, exc) from None
             except OSError as exc:
                 _remove_empty(created)
-                raise _unusable(path, exc) from None
+                raise _unusable(path, what, exc) from None
+
+    def _sign(fd: int, command: str) -> None:
+        """Write ``<pid> <command>`` into the held lock file, for waiters to show (best effort: a full disk skips it)."""
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        except OSError:
+            pass
 
     def _try_lock(fd: int, kind: int) -> bool:
         try:

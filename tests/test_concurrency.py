@@ -228,7 +228,7 @@ def test_builds_share_a_cache_folder_while_gc_and_clean_with_no_wait_refuse_it(t
     recipe = write_ner_workload(tmp_path, 200)
     cache = tmp_path / "cache"
     assert run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(cache)).exit_code == 0
-    build_running = holder(cache, what="cache folder", shared=True)  # what a running build holds
+    build_running = holder(cache, what="build cache", shared=True)  # what a running build holds
     try:
         other = run_cli("build", str(recipe), "-q", "--no-wait", "--out", str(tmp_path / "other"), "--cache", str(cache))
         gc = run_cli("cache", "gc", str(recipe), "--no-wait", "--cache", str(cache))
@@ -239,7 +239,7 @@ def test_builds_share_a_cache_folder_while_gc_and_clean_with_no_wait_refuse_it(t
     assert other.exit_code == 0 and (tmp_path / "other" / "big" / "build.json").is_file(), other.output
     for refused in (gc, clean, verify):
         assert refused.exit_code == 2, refused.output
-        assert f"error[E3004]: the cache folder {cache} is in use by another humc process" in refused.output
+        assert f"error[E3004]: the build cache {cache} is in use by another humc process" in refused.output
     assert (cache / "cache.db").is_file()
     assert run_cli("cache", "clean", "--yes", "--no-wait", "--cache", str(cache)).exit_code == 0
     assert not cache.exists()
@@ -256,7 +256,7 @@ def test_cache_gc_during_a_build_waits_for_it_and_the_build_is_complete(tmp_path
     with stopped(build):
         gc = Humc("cache", "gc", other, "--cache", cache)
         line = gc.line("is waiting for")
-    assert line == f"humc cache gc is waiting for the cache folder {cache}: another humc process is using it"
+    assert line == f"humc cache gc is waiting for the build cache {cache}: another humc process is using it"
     assert build.finish() == 0 and gc.finish() == 0, gc.stderr
     assert "damaged" not in build.stderr and "0/9 node(s) from cache" in build.stderr  # nothing was lost under it
     check_complete(out / "big")
@@ -269,7 +269,7 @@ def test_cache_clean_waits_for_a_build_instead_of_emptying_the_cache_under_it(tm
     build = started_build(recipe, out, cache)
     with stopped(build):
         clean = Humc("cache", "clean", "--yes", "--cache", cache)
-        clean.line("humc cache clean is waiting for the cache folder")
+        clean.line("humc cache clean is waiting for the build cache")
     assert build.finish() == 0 and clean.finish() == 0
     assert "damaged" not in build.stderr
     check_complete(out / "big")

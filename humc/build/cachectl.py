@@ -108,7 +108,7 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
 
 def _alone(folder: Path, command: str, wait: bool) -> AbstractContextManager[None]:
     """The cache folder's lock, exclusive: running builds finish first (``wait=False``: E3004 instead)."""
-    return folder_lock(folder, what="cache folder", command=command, wait=wait)
+    return folder_lock(folder, what="build cache", command=command, wait=wait)
 
 
 def clean_cache(folder: Path, *, wait: bool = True) -> int:

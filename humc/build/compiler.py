@@ -118,7 +118,7 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
     _check_output_folder(plan.recipe)
     recipe = plan.recipe
     with folder_lock(recipe.output.dir, what="output folder", command="humc build", wait=wait), \
-            folder_lock(recipe.cache_dir, what="cache folder", command="humc build", shared=True, wait=wait):
+            folder_lock(recipe.cache_dir, what="build cache", command="humc build", shared=True, wait=wait):
         return _build(plan, progress, stop_after, executor, ray_address, jobs, ray_options)
 
 
