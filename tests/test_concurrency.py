@@ -30,7 +30,8 @@ from helpers import REPO, copy_recipes, run_cli, tree_bytes, write_ner_workload 
 from hubserver import HubHTTPServer  # noqa: E402
 
 from humc.dataset.hub import verify_build  # noqa: E402
-from humc.locks import lock_path  # noqa: E402
+from humc.errors import HumcError  # noqa: E402
+from humc.locks import folder_lock, lock_path  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP and fcntl: POSIX only")
 
@@ -310,3 +311,56 @@ def test_push_waits_for_a_build_that_is_replacing_the_folder_and_publishes_the_n
     assert sorted(f for f in remote if f.startswith("data/")) == [
         "data/test-00000-of-00001.parquet", *(f"data/train-0000{i}-of-00006.parquet" for i in range(6))]
     assert json.loads(remote["build.json"]) == manifest
+
+
+# ---------------------------------------------------------------------------------------------- the lock itself
+
+
+def test_a_waiter_is_told_once_who_holds_the_folder_and_takes_the_lock_when_the_holder_lets_go(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "data"
+    busy = holder(folder, what="output folder")
+    told: list[str] = []
+
+    def notify(message: str) -> None:  # called once, while the holder still holds it: now let it go
+        told.append(message)
+        let_go(busy)
+
+    with folder_lock(folder, what="output folder", command="humc build", notify=notify):
+        assert holder_pid(folder) == os.getpid()  # the holder removed its file; the waiter locked the new one
+    assert told == [f"humc build is waiting for the output folder {folder}: pid {busy.pid} (humc build) is using it"]
+    assert not lock_path(folder).exists() and not (tmp_path / "out").exists()  # the folder made for the lock is gone
+
+
+def test_a_lock_is_counted_within_one_process_and_never_turned_exclusive(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "data"
+    with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=False):
+        with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=False):
+            assert held(folder)
+        assert held(folder)  # the inner release only counted down
+        with pytest.raises(RuntimeError, match="cannot become exclusive"):
+            with folder_lock(folder, what="output folder", command="humc build"):
+                pass
+    assert not held(folder) and not lock_path(folder).exists()
+
+
+def test_a_dead_holders_pid_is_not_shown_as_the_holder(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock_path(folder).write_text(f"{dead.pid} humc build\n")  # left by an exclusive holder killed with -9
+    busy = holder(folder, what="build cache", shared=True)  # shared holders write nothing into the file
+    try:
+        with pytest.raises(HumcError) as refused:
+            with folder_lock(folder, what="build cache", command="humc cache gc", wait=False):
+                pass
+    finally:
+        let_go(busy)
+    assert refused.value.code == "E3004" and refused.value.message == f"the build cache {folder} is in use by another humc process"
+
+
+def test_a_lock_file_the_system_refuses_is_e3002_and_nothing_is_written(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 50)
+    result = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", "/proc/humc-cache")
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert "error[E3002]: cannot use /proc/humc-cache as the build cache" in result.output, result.output
+    assert not (tmp_path / "out").exists()  # the folder made for the output's lock file is removed again
