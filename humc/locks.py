@@ -59,9 +59,29 @@ def stderr_line(message: str) -> None:
 @dataclass
 class _Held:
     handle: Any          # the open file descriptor (POSIX) or the filelock object (Windows)
-    shared: bool
     created: list[Path]  # parent folders made for the lock file, deepest first
+    shared: bool
     count: int = 1
+
+
+@dataclass(frozen=True)
+class _Request:
+    """Who asks for which folder's lock, and what to do when another process holds it."""
+
+    folder: Path
+    what: str       # "output folder", "build cache"
+    command: str    # "humc build"
+    wait: bool
+    notify: Notify
+
+    def waiting(self, holder: str) -> None:
+        self.notify(f"{self.command} is waiting for the {self.what} {self.folder}: {holder} is using it")
+
+    def busy(self, holder: str) -> HumcError:
+        return HumcError(f"the {self.what} {self.folder} is in use by {holder}", code="E3004",
+                         expected="a folder no other humc command is using",
+                         hint=f"wait for it to finish, or run {self.command} without --no-wait to wait for it; "
+                              "nothing was written")
 
 
 _held: dict[Path, _Held] = {}
@@ -81,10 +101,8 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
                 raise RuntimeError(f"{path} is held shared by this process and cannot become exclusive")
             held.count += 1
     if held is None:
-        describe = f"{what} {Path(os.path.abspath(folder))}"
-        handle, created = _acquire(path, shared, wait, lambda holder: _waiting(notify, command, describe, holder),
-                                   lambda holder: _busy(command, describe, holder), command, what)
-        held = _Held(handle, shared, created)
+        request = _Request(Path(os.path.abspath(folder)), what, command, wait, notify)
+        held = _Held(*_acquire(path, shared, request), shared=shared)
         with _guard:
             _held[path] = held
     try:
@@ -97,16 +115,6 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
                 del _held[path]
         if last:
             _release(path, held)
-
-
-def _waiting(notify: Notify, command: str, describe: str, holder: str) -> None:
-    notify(f"{command} is waiting for the {describe}: {holder} is using it")
-
-
-def _busy(command: str, describe: str, holder: str) -> HumcError:
-    return HumcError(f"the {describe} is in use by {holder}", code="E3004",
-                      expected="a folder no other humc command is using",
-                      hint=f"wait for it to finish, or run {command} without --no-wait to wait for it; nothing was written")
 
 
 def _holder(text: str) -> str:
@@ -144,8 +152,7 @@ def _unusable(path: Path, what: str, exc: OSError) -> HumcError:
 
 
 if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock kind (see the module docstring)
-    def _acquire(path: Path, shared: bool, wait: bool, announce: Callable[[str], None],
-                 busy: Callable[[str], HumcError], command: str, what: str) -> tuple[Any, list[Path]]:
+    def _acquire(path: Path, shared: bool, request: _Request) -> tuple[Any, list[Path]]:
         import filelock
 
         created = _missing_parents(path.parent)
@@ -154,9 +161,9 @@ if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock k
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
-            if not wait:
-                raise busy("another humc process") from None
-            announce("another humc process")
+            if not request.wait:
+                raise request.busy("another humc process") from None
+            request.waiting("another humc process")
             lock.acquire()
         return lock, created
 
@@ -165,28 +172,27 @@ if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock k
 else:
     import fcntl
 
-    def _acquire(path: Path, shared: bool, wait: bool, announce: Callable[[str], None],
-                 busy: Callable[[str], HumcError], command: str, what: str) -> tuple[Any, list[Path]]:
+    def _acquire(path: Path, shared: bool, request: _Request) -> tuple[Any, list[Path]]:
         """An open descriptor of ``path`` locked as asked (the file at ``path`` when it is returned), and the
         folders made for it."""
         kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         announced = False
         created: list[Path] = []
         while True:
-            fd, made = _open(path, what)
+            fd, made = _open(path, request.what)
             created += made
             try:
                 if not _try_lock(fd, kind):
                     holder = _holder(os.pread(fd, 200, 0).decode("utf-8", "replace"))
-                    if not wait:
-                        raise busy(holder)
+                    if not request.wait:
+                        raise request.busy(holder)
                     if not announced:
-                        announce(holder)
+                        request.waiting(holder)
                         announced = True
                     fcntl.flock(fd, kind)
                 if _same_file(fd, path):
                     if not shared:
-                        _sign(fd, command)
+                        _sign(fd, request.command)
                     return fd, created
             except BaseException:
                 os.close(fd)
