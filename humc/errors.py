@@ -247,6 +247,9 @@ CODES: dict[str, Code] = _codes(
               "overlaps the recipe's own files, or (`output.dir` in a recipe) lies outside the recipe's folder."),
     ("E3003", "folder not owned by humc", "humc replaces only folders it wrote itself (proved by their build.json "
               "manifest). Choose an empty or new folder with --out, or remove the folder yourself."),
+    ("E3004", "folder in use", "Another humc command (a build, `humc push`, `humc cache gc|clean|verify`) is using the "
+              "output or cache folder, and --no-wait said not to wait for it. Without --no-wait humc waits, saying "
+              "so on stderr; nothing was written."),
     # E4xxx: run time
     ("E4001", "bad source data", "A source file is missing or malformed at the location shown."),
     ("E4002", "source format unknown", "The format of a source cannot be told from its name or content; set `format:`."),

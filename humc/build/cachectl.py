@@ -14,12 +14,16 @@ Decisions:
   moved-aside copies are never reachable. Afterwards the index is vacuumed so the space really
   returns to the file system.
 * ``clean`` deletes only what humc wrote into the folder, never a user's other files.
+* ``gc``, ``clean`` and ``verify`` hold the cache folder's lock exclusively (``humc.locks``) while builds hold it
+  shared: they wait for running builds to finish (saying so on stderr) and a build started meanwhile waits for
+  them, so no entry a running build needs is deleted or moved aside under it. ``info`` only reads and takes no lock.
 * The default folder is the recipe language's default (``.humc/cache``); with a recipe, its own
   resolved ``cache_dir`` is used, so `humc cache` looks where `humc build` writes.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from humc.build.reuse import MEMO
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
 from humc.dataset.writer import SHARDS_PREFIX
+from humc.locks import folder_lock
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
 
@@ -102,16 +107,27 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
     return info
 
 
-def clean_cache(folder: Path) -> int:
+def _alone(folder: Path, command: str, wait: bool) -> AbstractContextManager[None]:
+    """The cache folder's lock, exclusive: running builds finish first (``wait=False``: E3004 instead)."""
+    return folder_lock(folder, what="build cache", command=command, wait=wait)
+
+
+def clean_cache(folder: Path, *, wait: bool = True) -> int:
     """Delete everything humc stored in ``folder`` (build results, LLM responses); returns bytes freed."""
-    before = folder_bytes(folder) if folder.is_dir() else 0
-    remove_cache_files(folder / LLM_FOLDER)
-    remove_cache_files(folder)
-    return before - (folder_bytes(folder) if folder.is_dir() else 0)
+    with _alone(folder, "humc cache clean", wait):
+        before = folder_bytes(folder) if folder.is_dir() else 0
+        remove_cache_files(folder / LLM_FOLDER)
+        remove_cache_files(folder)
+        return before - (folder_bytes(folder) if folder.is_dir() else 0)
 
 
-def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False) -> GcReport:
+def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False, wait: bool = True) -> GcReport:
     """Keep only the entries the plans' nodes need (and LLM responses unless ``llm``)."""
+    with _alone(folder, "humc cache gc", wait):
+        return _gc(folder, plans, llm)
+
+
+def _gc(folder: Path, plans: list[Plan], llm: bool) -> GcReport:
     before = folder_bytes(folder)
     keep = {node.fingerprint for plan in plans for node in plan.nodes}
     kept: set[str] = set()
@@ -150,8 +166,13 @@ def _drop_llm(folder: Path) -> int:
     return n
 
 
-def verify_cache(folder: Path) -> VerifyReport:
+def verify_cache(folder: Path, *, wait: bool = True) -> VerifyReport:
     """Check both indexes (moving a broken one aside) and read every entry, dropping damaged ones."""
+    with _alone(folder, "humc cache verify", wait):
+        return _verify(folder)
+
+
+def _verify(folder: Path) -> VerifyReport:
     report = VerifyReport()
     for part, what in ((folder, "the build cache"), (folder / LLM_FOLDER, "the LLM response cache")):
         if not (part / INDEX).exists():

@@ -41,6 +41,7 @@ from humc.dataset.hub import PushResult, push_dataset
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError, RecipeError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
+from humc.locks import folder_lock
 from humc.progress import Progress
 from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
@@ -106,13 +107,25 @@ def ablation_plans(plan: Plan, extra: tuple[str, ...] = ()) -> list[Plan]:
 
 
 def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | None = None,
-          executor: str | None = None, ray_address: str | None = None, jobs: int | None = None,
+          executor: str | None = None, ray_address: str | None = None, jobs: int | None = None, wait: bool = True,
           **ray_options: Any) -> BuildResult:
     """Run the plan with the local executor or on Ray (``executor``, else the recipe's
     ``executor:`` key, else local); both write byte-identical output from the same cache. ``jobs``: the local
-    executor's worker processes for rendering (default ``$HUMC_JOBS``, else one per CPU; never changes the output)."""
-    kind = executor or plan.recipe.executor
+    executor's worker processes for rendering (default ``$HUMC_JOBS``, else one per CPU; never changes the output).
+
+    The build holds its output folder's lock (exclusive) and its cache folder's (shared) from start to end
+    (``humc.locks``): a second build of the same output waits, then finds the work cached; `humc cache gc` waits for
+    it. ``wait=False`` (``--no-wait``) fails with E3004 instead of waiting."""
     _check_output_folder(plan.recipe)
+    recipe = plan.recipe
+    with folder_lock(recipe.output.dir, what="output folder", command="humc build", wait=wait), \
+            folder_lock(recipe.cache_dir, what="build cache", command="humc build", shared=True, wait=wait):
+        return _build(plan, progress, stop_after, executor, ray_address, jobs, ray_options)
+
+
+def _build(plan: Plan, progress: Progress | None, stop_after: str | None, executor: str | None,
+           ray_address: str | None, jobs: int | None, ray_options: dict[str, Any]) -> BuildResult:
+    kind = executor or plan.recipe.executor
     check_owned(plan.recipe)  # before any work: a folder humc did not write is never replaced (E3003)
     store = Store(plan.recipe.cache_dir)
     try:
@@ -244,12 +257,12 @@ def _chunked(fn: ChunkFn, records: Records, metas: dict[str, dict[str, Any]] | N
 def _check_output_folder(recipe: Recipe) -> None:
     """Fail before any work when the dataset could not be written there (creating nothing)."""
     folder, span = recipe.output.dir, recipe.output.dir_origin.span
-    existing = folder.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if existing == folder.absolute() and not folder.is_dir():
+    if folder.exists() and not folder.is_dir():
         raise HumcError(f"cannot write the dataset to {folder}: it is a file", span, code="E3002",
                         hint="pass another --out folder")
+    existing = folder.absolute().parent  # the writer works in a sibling folder: never probe inside the dataset
+    while not existing.exists():
+        existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder", span,
                         code="E3002", hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
@@ -271,8 +284,9 @@ def node_states(plan: Plan) -> dict[str, str]:
 
 
 def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
-                revision: str | None = None) -> PushResult:
-    """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build."""
+                revision: str | None = None, wait: bool = True) -> PushResult:
+    """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build.
+    The folder's lock is held (shared) from the staleness check to the end of the upload (``push_dataset``)."""
     publish = recipe.publish
     repo = repo or (publish.repo if publish else None)
     if not repo:
@@ -282,8 +296,9 @@ def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None
         private = bool(publish.private) if publish else False
     if revision is None and publish:
         revision = publish.revision
-    _check_build_is_current(recipe)
-    return push_dataset(recipe.output.dir, repo, private=private, revision=revision)
+    with folder_lock(recipe.output.dir, what="output folder", command="humc push", shared=True, wait=wait):
+        _check_build_is_current(recipe)
+        return push_dataset(recipe.output.dir, repo, private=private, revision=revision, wait=wait)
 
 
 def _check_build_is_current(recipe: Recipe) -> None:

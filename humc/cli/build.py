@@ -16,7 +16,7 @@ from humc.build.cachectl import build_warnings
 from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
-from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
+from humc.cli.params import cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
@@ -111,17 +111,22 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
               help="Worker processes that render (default: $HUMC_JOBS, else one per CPU; 1: none). "
                    "Never changes the output.")
 @strict_opt
+@no_wait_opt
 @click.option("--ablate", default="", metavar="PARTS",
               help="Also write ablation datasets <name>-no-<part> from the same rows and splits; PARTS is a "
                    "comma-separated list of guidelines, rules, formats, templates (adds to the recipe's `ablations:`).")
 def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
-              executor: str | None, ray_address: str | None, jobs: int | None, strict: bool, ablate: str) -> None:
-    """Build the dataset described by RECIPE."""
+              executor: str | None, ray_address: str | None, jobs: int | None, strict: bool, no_wait: bool,
+              ablate: str) -> None:
+    """Build the dataset described by RECIPE.
+
+    Another humc command using the same output or cache folder is waited for (one line on stderr says so);
+    --no-wait fails instead."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     for plan_ in [p, *ablation_plans(p, extra)]:
         result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
-                       jobs=jobs)
+                       jobs=jobs, wait=not no_wait)
         if not quiet:
             print_summary(result)
         for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
@@ -130,7 +135,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     if push_after:
         from humc.cli.push import push_recipe
 
-        push_recipe(p.recipe)
+        push_recipe(p.recipe, wait=not no_wait)
 
 
 def print_summary(result: BuildResult) -> None:

@@ -10,7 +10,7 @@ import click
 from humc.build.cachectl import DEFAULT_CACHE, cache_info, clean_cache, gc_cache, has_cache, verify_cache
 from humc.build.compiler import plan_recipe
 from humc.build.plan import Plan
-from humc.cli.params import cache_opt, format_opt
+from humc.cli.params import cache_opt, format_opt, no_wait_opt
 from humc.errors import HumcError
 
 optional_recipe = click.argument("recipe", required=False, type=click.Path(path_type=Path, dir_okay=False))
@@ -70,8 +70,9 @@ def info_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
 @cache_opt
 @format_opt
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool) -> None:
-    """Delete everything in the cache (build results and LLM responses)."""
+@no_wait_opt
+def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool, no_wait: bool) -> None:
+    """Delete everything in the cache (build results and LLM responses); waits for running builds first."""
     folder, _ = resolve(recipe, cache_dir)
     if not has_cache(folder):
         click.echo(f"{folder}: no cache, nothing to delete")
@@ -81,7 +82,7 @@ def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool) -> None:
             raise HumcError(f"refusing to delete the cache {folder} without confirmation", code="E9001",
                             expected="--yes", hint="pass --yes to delete it")
         click.confirm(f"delete the cache {folder} (build results and LLM responses)?", abort=True)
-    freed = clean_cache(folder)
+    freed = clean_cache(folder, wait=not no_wait)
     click.echo(f"deleted the cache {folder}: {human(freed)} freed")
 
 
@@ -90,8 +91,9 @@ def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool) -> None:
 @cache_opt
 @format_opt
 @click.option("--llm", is_flag=True, help="Also delete the cached LLM responses (kept by default: they cost money).")
-def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool) -> None:
-    """Keep only what the current plans of RECIPES need; delete the rest."""
+@no_wait_opt
+def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool, no_wait: bool) -> None:
+    """Keep only what the current plans of RECIPES need; delete the rest (waits for running builds first)."""
     plans = [plan_recipe(r, cache_dir=cache_dir) for r in recipes]
     folders = sorted({str(p.recipe.cache_dir) for p in plans})
     if len(folders) > 1:
@@ -101,7 +103,7 @@ def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool) -> None
     if not has_cache(folder):
         click.echo(f"{folder}: no cache, nothing to collect")
         return
-    report = gc_cache(folder, plans, llm=llm)
+    report = gc_cache(folder, plans, llm=llm, wait=not no_wait)
     llm_note = f", {report.llm_removed} LLM response(s)" if llm else " (LLM responses kept; --llm deletes them)"
     click.echo(f"{folder}: kept {report.nodes_kept} node(s), removed {report.nodes_removed} stale node(s) "
                f"({report.entries_removed} entries){llm_note}; reclaimed {human(report.reclaimed)}")
@@ -111,13 +113,14 @@ def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool) -> None
 @optional_recipe
 @cache_opt
 @format_opt
-def verify_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
+@no_wait_opt
+def verify_cmd(recipe: Path | None, cache_dir: Path | None, no_wait: bool) -> None:
     """Read every cache entry and drop the damaged ones (the next build recomputes them)."""
     folder, _ = resolve(recipe, cache_dir)
     if not has_cache(folder):
         click.echo(f"{folder}: no cache, nothing to verify (a recipe's cache lives beside it: pass RECIPE or --cache)")
         return
-    report = verify_cache(folder)
+    report = verify_cache(folder, wait=not no_wait)
     for copy in report.moved_aside:
         click.echo(f"damaged index moved aside to {copy}; that part of the cache starts afresh")
     click.echo(f"{folder}: checked {report.checked} entries, dropped {report.dropped} damaged "

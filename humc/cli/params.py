@@ -16,6 +16,9 @@ cache_opt = click.option("--cache", "cache_dir", type=click.Path(path_type=Path,
 out_opt = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
                        help="Output root, relative to the current directory; the dataset goes to OUT/<name> (default: "
                             "the recipe's output.dir, else out/ beside the recipe).")
+no_wait_opt = click.option("--no-wait", is_flag=True,
+                           help="Fail (E3004) instead of waiting when another humc command is using the output or "
+                                "cache folder.")
 format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None, expose_value=False,
                           callback=_set_format, help="Report errors as compiler text (stderr) or JSON (stdout).")
 

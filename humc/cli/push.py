@@ -8,14 +8,15 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.compiler import push_recipe as _push_recipe
+from humc.cli.params import no_wait_opt
 from humc.dataset.hub import PushResult, push_dataset
 from humc.errors import PublishError
 from humc.ir import Recipe
 
 
 def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
-                revision: str | None = None) -> PushResult:
-    result = _push_recipe(recipe, repo=repo, private=private, revision=revision)
+                revision: str | None = None, wait: bool = True) -> PushResult:
+    result = _push_recipe(recipe, repo=repo, private=private, revision=revision, wait=wait)
     report(recipe.output.dir, repo or (recipe.publish.repo if recipe.publish else None) or "?", result)
     return result
 
@@ -47,14 +48,18 @@ def _is_recipe(path: Path) -> bool:
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="With a recipe: the output root it was built with (`humc build --out`).")
-def push(target: Path, repo: str | None, private: bool | None, revision: str | None, out_dir: Path | None) -> None:
+@no_wait_opt
+def push(target: Path, repo: str | None, private: bool | None, revision: str | None, out_dir: Path | None,
+         no_wait: bool) -> None:
     """Publish a built dataset (a recipe's output folder, or the folder itself) to the Hugging Face Hub.
 
     Needs a write token in HF_TOKEN (or `hf auth login`). Re-publishing an unchanged build makes no
-    commit; a changed build is published as a single commit that also removes stale shards.
+    commit; a changed build is published as a single commit that also removes stale shards. A build replacing
+    the folder is waited for (--no-wait: fail instead).
     """
     if _is_recipe(target):
-        push_recipe(load_recipe(target, out_dir=out_dir), repo=repo, private=private, revision=revision)
+        push_recipe(load_recipe(target, out_dir=out_dir), repo=repo, private=private, revision=revision,
+                    wait=not no_wait)
         return
     if not target.exists():
         raise PublishError(f"{target} does not exist", hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
@@ -63,4 +68,4 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     if not repo:
         raise PublishError("--repo ORG/NAME is required when publishing a folder",
                            hint=f"humc push {target} --repo my-org/my-dataset")
-    report(target, repo, push_dataset(target, repo, private=bool(private), revision=revision))
+    report(target, repo, push_dataset(target, repo, private=bool(private), revision=revision, wait=not no_wait))

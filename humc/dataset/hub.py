@@ -10,6 +10,9 @@
   remote ``data/*.parquet`` shards the build no longer has. The commit is made against
   the remote head that was compared (``parent_commit``), so a concurrent change is
   detected instead of overwritten. A failed commit changes nothing on the remote.
+* the folder is read under its lock (``humc.locks``, shared): a build of the same output
+  waits until the upload has read it, and the push waits for a build's swap to finish, so
+  a folder is never uploaded mid-replacement.
 
 Every failure is reported as a ``PublishError`` (status, server message, a hint), never
 as a traceback.
@@ -26,6 +29,7 @@ from typing import Any, Literal
 
 from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError
+from humc.locks import folder_lock
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
@@ -59,18 +63,20 @@ class LocalFile:
 
 def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
                  token: str | None = None, endpoint: str | None = None,
-                 commit_message: str | None = None) -> PushResult:
-    """Publish the humc build in ``folder`` to the dataset repo ``repo_id`` (ORG/NAME)."""
+                 commit_message: str | None = None, wait: bool = True) -> PushResult:
+    """Publish the humc build in ``folder`` to the dataset repo ``repo_id`` (ORG/NAME). The folder is read under its
+    lock (shared, ``humc.locks``): a build replacing it is waited for (``wait=False``: E3004), and waits in turn."""
     folder = Path(folder)
     check_repo_id(repo_id)
     if revision is not None:
         _check_revision(revision)
     token = resolve_token(token)
-    manifest, files = verify_build(folder)
-    endpoint = (endpoint or _default_endpoint()).rstrip("/")
-    with _hub_errors(repo_id, endpoint, revision):
-        result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
-                       endpoint=endpoint, commit_message=commit_message)
+    with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=wait):
+        manifest, files = verify_build(folder)
+        endpoint = (endpoint or _default_endpoint()).rstrip("/")
+        with _hub_errors(repo_id, endpoint, revision):
+            result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
+                           endpoint=endpoint, commit_message=commit_message)
     return result
 
 

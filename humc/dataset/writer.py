@@ -21,6 +21,8 @@ old one only when complete, so a failed or killed build never leaves partial out
 temporary folder left by a killed build (its process is gone) is removed by the next write.
 The old folder is replaced only when humc owns it (``manifest.check_owned``: checked before the
 temporary folder is made and again right before the swap), and an empty dataset is never written.
+The writer itself takes no lock: ``build.compiler.build`` holds the output folder's lock (``humc.locks``) around
+the whole build, so no two swaps (or a swap and a ``push_dataset`` reading the folder) ever overlap.
 """
 
 from __future__ import annotations

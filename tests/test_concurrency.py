@@ -1,0 +1,366 @@
+"""Two humc commands on one output or cache folder take turns (humc/locks.py), with real `python -m humc` processes.
+
+Each test synchronises on what it can observe — the pid a build writes into ``.<name>.lock``, a line on a waiting
+command's stderr — and holds the first command still with SIGSTOP while the second one arrives, so the overlap never
+depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import REPO, copy_recipes, run_cli, tree_bytes, write_ner_workload  # noqa: E402
+from hubserver import HubHTTPServer  # noqa: E402
+
+from humc.dataset.hub import verify_build  # noqa: E402
+from humc.errors import HumcError  # noqa: E402
+from humc.locks import folder_lock, lock_path  # noqa: E402
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP and fcntl: POSIX only")
+
+TIMEOUT = 120
+TOKEN = "hf_test_token_0123456789"
+
+
+class Humc:
+    """A `python -m humc ...` subprocess whose stderr lines are collected as they come."""
+
+    def __init__(self, *args: object, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "humc", *map(str, args)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+        self.lines: list[str] = []
+        self.out: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
+                         for stream, into in ((self.proc.stderr, self.lines), (self.proc.stdout, self.out))]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        with stream:
+            for line in stream:
+                into.append(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.lines)
+
+    def line(self, needle: str) -> str:
+        """The first stderr line holding ``needle``, waiting for it while the process runs."""
+        deadline = time.time() + TIMEOUT
+        while True:
+            found = [line for line in self.lines if needle in line]
+            if found:
+                return found[0]
+            assert self.proc.poll() is None or self._readers[0].is_alive(), f"no {needle!r} on stderr:\n{self.stderr}"
+            assert time.time() < deadline, f"no {needle!r} on stderr in {TIMEOUT}s:\n{self.stderr}"
+            time.sleep(0.01)
+
+    @property
+    def stdout(self) -> str:
+        return "\n".join(self.out)
+
+    def finish(self) -> int:
+        """Its exit code, once it has ended and both its streams are read."""
+        self.proc.wait(TIMEOUT)
+        for reader in self._readers:
+            reader.join(TIMEOUT)
+        return self.proc.returncode
+
+
+def until(condition: object, what: str, proc: Humc | None = None) -> None:
+    deadline = time.time() + TIMEOUT
+    while not condition():  # type: ignore[operator]
+        assert proc is None or proc.proc.poll() is None, f"the command ended before {what}:\n{proc.stderr if proc else ''}"
+        assert time.time() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.005)
+
+
+def holder_pid(folder: Path) -> int | None:
+    """The pid an exclusive holder wrote into the folder's lock file (None while there is none)."""
+    try:
+        text = lock_path(folder).read_text()
+    except FileNotFoundError:
+        return None
+    return int(text.split()[0]) if text.strip() else None
+
+
+def held(folder: Path) -> bool:
+    """Whether some process holds the folder's lock (probed without creating the lock file)."""
+    try:
+        fd = os.open(lock_path(folder), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextmanager
+def stopped(proc: Humc) -> Iterator[None]:
+    """``proc`` held still (SIGSTOP) inside the block, and always let go again."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
+def started_build(recipe: Path, out: Path, cache: Path, *extra: str) -> Humc:
+    """A build that holds its output folder's lock (its pid is in the lock file) and its cache folder's."""
+    build = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "1", *extra)
+    until(lambda: holder_pid(out / "big") == build.pid, "the build holds its output folder", build)
+    until(lambda: held(cache), "the build holds its cache folder", build)
+    return build
+
+
+def check_complete(folder: Path) -> dict[str, object]:
+    """The folder is one whole build: every file its manifest lists, with that hash, and the rows it counts."""
+    manifest, files = verify_build(folder)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted([*manifest["files"],
+                                                                                                  "build.json"])
+    assert pq.read_table(folder / "data").num_rows == sum(manifest["counts"].values())
+    return manifest
+
+
+def holder(folder: Path, *, what: str, shared: bool = False) -> subprocess.Popen[str]:
+    """A process holding ``folder``'s lock (as `humc build` would) until its stdin closes."""
+    code = ("import sys; from pathlib import Path; from humc.locks import folder_lock\n"
+            "with folder_lock(Path(sys.argv[1]), what=sys.argv[2], command='humc build', shared=sys.argv[3] == '1'):\n"
+            "    print('held', flush=True); sys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder), what, "1" if shared else "0"], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def let_go(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    assert proc.wait(TIMEOUT) == 0
+    proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------------------------- builds
+
+
+def test_two_builds_of_one_output_make_one_dataset_and_the_second_waits_then_finds_it_cached(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 3000, shard_rows=1000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = started_build(recipe, out, cache, "-q")
+    with stopped(first):
+        second = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "1")
+        line = second.line("is waiting for")
+    assert line == f"humc build is waiting for the output folder {out / 'big'}: pid {first.pid} (humc build) is using it"
+    assert first.finish() == 0 and second.finish() == 0, second.stderr
+    assert "wrote" in first.stdout and "wrote" in second.stdout
+    hits = re.search(r"(\d+)/(\d+) node\(s\) from cache", second.stderr)
+    assert hits and hits.group(1) == hits.group(2), second.stderr  # the second build found all of the first's work
+    assert [line for line in second.lines if "waiting" in line] == [line]  # said once
+    manifest = check_complete(out / "big")
+    reference = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "ref-cache"))
+    assert reference.exit_code == 0, reference.output
+    assert tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")  # the bytes of one build alone
+    assert sum(manifest["counts"].values()) == 6000  # 3000 rows, 2 variants each
+    assert not lock_path(out / "big").exists() and not lock_path(cache).exists()  # no lock file is left behind
+
+
+def test_a_build_killed_while_it_holds_the_locks_does_not_block_the_next_command(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 2000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = started_build(recipe, out, cache, "-q")
+    os.kill(first.pid, signal.SIGKILL)
+    first.finish()
+    assert holder_pid(out / "big") == first.pid  # its lock file stays behind, naming a dead process
+    result = run_cli("build", str(recipe), "-q", "--no-wait", "--out", str(out), "--cache", str(cache))
+    assert result.exit_code == 0, result.output
+    assert "waiting" not in result.output and f"wrote {out / 'big'}" in result.output
+    check_complete(out / "big")
+    assert not lock_path(out / "big").exists()  # the next holder removed the stale lock file
+    gc = run_cli("cache", "gc", str(recipe), "--no-wait", "--cache", str(cache))
+    assert gc.exit_code == 0 and "kept" in gc.output, gc.output
+
+
+def test_no_wait_fails_with_e3004_while_another_command_holds_the_output_folder(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 200)
+    out = tmp_path / "out"
+    busy = holder(out / "big", what="output folder")
+    try:
+        result = run_cli("build", str(recipe), "-q", "--no-wait", "--out", str(out), "--cache", str(tmp_path / "cache"))
+    finally:
+        let_go(busy)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (f"error[E3004]: the output folder {out / 'big'} is in use by pid {busy.pid} (humc build)"
+            in result.output), result.output
+    assert "without --no-wait" in result.output
+    assert not (out / "big").exists() and not (tmp_path / "cache").exists()  # nothing was written
+    again = run_cli("build", str(recipe), "-q", "--no-wait", "--out", str(out), "--cache", str(tmp_path / "cache"))
+    assert again.exit_code == 0 and (out / "big" / "build.json").is_file()  # the holder's end released it
+
+
+def test_builds_share_a_cache_folder_while_gc_and_clean_with_no_wait_refuse_it(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 200)
+    cache = tmp_path / "cache"
+    assert run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(cache)).exit_code == 0
+    build_running = holder(cache, what="build cache", shared=True)  # what a running build holds
+    try:
+        other = run_cli("build", str(recipe), "-q", "--no-wait", "--out", str(tmp_path / "other"), "--cache", str(cache))
+        gc = run_cli("cache", "gc", str(recipe), "--no-wait", "--cache", str(cache))
+        clean = run_cli("cache", "clean", "--yes", "--no-wait", "--cache", str(cache))
+        verify = run_cli("cache", "verify", "--no-wait", "--cache", str(cache))
+    finally:
+        let_go(build_running)
+    assert other.exit_code == 0 and (tmp_path / "other" / "big" / "build.json").is_file(), other.output
+    for refused in (gc, clean, verify):
+        assert refused.exit_code == 2, refused.output
+        assert f"error[E3004]: the build cache {cache} is in use by another humc process" in refused.output
+    assert (cache / "cache.db").is_file()
+    assert run_cli("cache", "clean", "--yes", "--no-wait", "--cache", str(cache)).exit_code == 0
+    assert not cache.exists()
+
+
+# ---------------------------------------------------------------------------------------------- cache gc
+
+
+def test_cache_gc_during_a_build_waits_for_it_and_the_build_is_complete(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 3000, shard_rows=1000)
+    other = copy_recipes(tmp_path) / "mrc.hum.yaml"  # gc for another recipe keeps nothing of this build's
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build = started_build(recipe, out, cache)
+    with stopped(build):
+        gc = Humc("cache", "gc", other, "--cache", cache)
+        line = gc.line("is waiting for")
+    assert line == f"humc cache gc is waiting for the build cache {cache}: another humc process is using it"
+    assert build.finish() == 0 and gc.finish() == 0, gc.stderr
+    assert "damaged" not in build.stderr and "0/9 node(s) from cache" in build.stderr  # nothing was lost under it
+    check_complete(out / "big")
+    assert "kept 0 node(s), removed 8 stale node(s)" in gc.stdout  # it ran after the build had stored its nodes
+
+
+def test_cache_clean_waits_for_a_build_instead_of_emptying_the_cache_under_it(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 3000, shard_rows=1000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build = started_build(recipe, out, cache)
+    with stopped(build):
+        clean = Humc("cache", "clean", "--yes", "--cache", cache)
+        clean.line("humc cache clean is waiting for the build cache")
+    assert build.finish() == 0 and clean.finish() == 0
+    assert "damaged" not in build.stderr
+    check_complete(out / "big")
+    assert not cache.exists()  # emptied after the build, not under it: no orphan value files stay behind
+
+
+# ---------------------------------------------------------------------------------------------- push
+
+
+@pytest.fixture
+def hub() -> Iterator[HubHTTPServer]:
+    srv = HubHTTPServer(TOKEN).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_push_waits_for_a_build_that_is_replacing_the_folder_and_publishes_the_new_build(
+        hub: HubHTTPServer, tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 2000, shard_rows=1000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(cache)).exit_code == 0
+    recipe.write_text(recipe.read_text().replace("shard_rows: 1000", "shard_rows: 700"))  # only the write runs again
+    build = started_build(recipe, out, cache, "-q")
+    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "0"}
+    with stopped(build):
+        push = Humc("push", out / "big", "--repo", "org/big", env=env)
+        line = push.line("is waiting for")
+    assert line == f"humc push is waiting for the output folder {out / 'big'}: pid {build.pid} (humc build) is using it"
+    assert build.finish() == 0 and push.finish() == 0, push.stderr
+    assert "published" in push.stdout
+    manifest = check_complete(out / "big")
+    remote = hub.state.files("org/big")
+    remote.pop(".gitattributes", None)
+    assert remote == tree_bytes(out / "big")  # exactly the new build, never a folder half replaced
+    assert sorted(f for f in remote if f.startswith("data/")) == [
+        "data/test-00000-of-00001.parquet", *(f"data/train-0000{i}-of-00006.parquet" for i in range(6))]
+    assert json.loads(remote["build.json"]) == manifest
+
+
+# ---------------------------------------------------------------------------------------------- the lock itself
+
+
+def test_a_waiter_is_told_once_who_holds_the_folder_and_takes_the_lock_when_the_holder_lets_go(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "data"
+    busy = holder(folder, what="output folder")
+    told: list[str] = []
+
+    def notify(message: str) -> None:  # called once, while the holder still holds it: now let it go
+        told.append(message)
+        let_go(busy)
+
+    with folder_lock(folder, what="output folder", command="humc build", notify=notify):
+        assert holder_pid(folder) == os.getpid()  # the holder removed its file; the waiter locked the new one
+    assert told == [f"humc build is waiting for the output folder {folder}: pid {busy.pid} (humc build) is using it"]
+    assert not lock_path(folder).exists() and not (tmp_path / "out").exists()  # the folder made for the lock is gone
+
+
+def test_a_lock_is_counted_within_one_process_and_never_turned_exclusive(tmp_path: Path) -> None:
+    folder = tmp_path / "out" / "data"
+    with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=False):
+        with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=False):
+            assert held(folder)
+        assert held(folder)  # the inner release only counted down
+        with pytest.raises(RuntimeError, match="cannot become exclusive"):
+            with folder_lock(folder, what="output folder", command="humc build"):
+                pass
+    assert not held(folder) and not lock_path(folder).exists()
+
+
+def test_a_dead_holders_pid_is_not_shown_as_the_holder(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock_path(folder).write_text(f"{dead.pid} humc build\n")  # left by an exclusive holder killed with -9
+    busy = holder(folder, what="build cache", shared=True)  # shared holders write nothing into the file
+    try:
+        with pytest.raises(HumcError) as refused:
+            with folder_lock(folder, what="build cache", command="humc cache gc", wait=False):
+                pass
+    finally:
+        let_go(busy)
+    assert refused.value.code == "E3004" and refused.value.message == f"the build cache {folder} is in use by another humc process"
+
+
+def test_a_lock_file_the_system_refuses_is_e3002_and_nothing_is_written(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 50)
+    result = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", "/proc/humc-cache")
+    assert result.exit_code == 2 and "internal error" not in result.output
+    assert "error[E3002]: cannot use /proc/humc-cache as the build cache" in result.output, result.output
+    assert not (tmp_path / "out").exists()  # the folder made for the output's lock file is removed again
