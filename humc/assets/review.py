@@ -21,6 +21,7 @@ from humc.recipe.lockfile import (
     KINDS,
     Lockfile,
     LockItem,
+    editing_lock,
     examples_dict,
     human_assets,
     load_lock,
@@ -261,13 +262,13 @@ def _edit_label_item(item: LockItem, data: dict[str, Any], entry: TaskEntry | No
 def _record(lock_path: Path, decided: LockItem) -> None:
     """Save one decision into the lockfile as it is on disk now, so that changes made meanwhile
     (another review, a new `humc synth`) are kept."""
-    fresh = load_lock(lock_path)
-    ids = [i.id for i in fresh.items]
-    if decided.id in ids:
-        fresh.items[ids.index(decided.id)] = decided
-    else:
-        fresh.items.append(decided)
-    save_lock(fresh)
+    with editing_lock(lock_path, "humc review") as fresh:
+        ids = [i.id for i in fresh.items]
+        if decided.id in ids:
+            fresh.items[ids.index(decided.id)] = decided
+        else:
+            fresh.items.append(decided)
+        save_lock(fresh)
 
 
 def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = False, only_kind: str | None = None,
@@ -286,10 +287,12 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
     pending = [i for i in lock.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
     if accept_all or reject_all:
         status = "accepted" if accept_all else "rejected"
-        for item in pending:
-            item.status = status
-        if pending:
-            save_lock(lock)
+        with editing_lock(lock_path, "humc review") as fresh:  # the items as saved now, a synth's new ones too
+            pending = [i for i in fresh.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
+            for item in pending:
+                item.status = status
+            if pending:
+                save_lock(fresh)
         summary.accepted = len(pending) if accept_all else 0
         summary.rejected = len(pending) if reject_all else 0
     else:

@@ -37,7 +37,8 @@ from humc.errors import HumcError, RecipeError, RequestRejected
 from humc.ir import AnswerOp, LabelExamples, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import conforms, response_format, strict_object
-from humc.recipe.lockfile import Lockfile, LockItem, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
+from humc.locks import folder_lock
+from humc.recipe.lockfile import Lockfile, LockItem, editing_lock, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.recipe.rules import rule_problem
 from humc.templating import render_template, syntax_problem, template_variables
 
@@ -748,9 +749,8 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     """Propose assets for every entry with `synth:`, merged into the recipe's lockfile."""
     path = lock_path or recipe.lock_path or lock_path_for(recipe.path)
     report = SynthReport(path)
-    lock = load_lock(path) if path.exists() else Lockfile(path, recipe.name, [])
-    if not lock.recipe_name:
-        lock.recipe_name = recipe.name
+    if path.exists():
+        load_lock(path)  # a broken lockfile is reported before any model is asked
     jobs = plan_jobs(recipe, report)
     if not any(e.synth for e in recipe.tasks):
         report.notes.append("no task entry has a `synth:` spec; nothing to propose")
@@ -761,7 +761,8 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     root = Path(cache_dir if cache_dir is not None else recipe.cache_dir)
     if jobs:
         root.mkdir(parents=True, exist_ok=True)
-        with open_cache(root / "llm") as cache:
+        # shared, as a build holds it: `humc cache clean|gc` waits instead of removing the responses under us
+        with folder_lock(root, what="build cache", command="humc synth", shared=True), open_cache(root / "llm") as cache:
             clients = {alias: LLMClient(recipe.models[alias], cache) for alias in by_alias}
             report.forms = {alias: client.structured_form() for alias, client in clients.items()}
             jobs = plan_jobs(recipe, SynthReport(path), report.forms)  # the same jobs, asking in each model's form
@@ -773,6 +774,16 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
                 report.stats[alias] = client.stats
                 for job, value in zip(group, _run(client, group), strict=True):
                     results[id(job)] = value
+    with editing_lock(path, "humc synth", recipe.name) as lock:  # as saved now: decisions made meanwhile are kept
+        _merge(lock, jobs, results, recipe, report)
+    report.awaiting = lock.count("proposed")
+    return report
+
+
+def _merge(lock: Lockfile, jobs: list[_Job], results: dict[int, Any], recipe: Recipe, report: SynthReport) -> None:
+    """Add the new items the answers give to ``lock`` (an item already there is kept as it is) and save it."""
+    if not lock.recipe_name:
+        lock.recipe_name = recipe.name
     known = {item.id for item in lock.items}
     changed = False
     for job in jobs:
@@ -799,5 +810,3 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
             changed = True
     if changed:
         save_lock(lock)
-    report.awaiting = lock.count("proposed")
-    return report

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from humc.assets.review import ReviewContext, apply_edit, edit_text, proposer, review_context
 from humc.errors import HumcError
 from humc.ir import Recipe
-from humc.recipe.lockfile import KINDS, STATUSES, Lockfile, LockItem, load_lock, save_lock
+from humc.recipe.lockfile import KINDS, STATUSES, Lockfile, LockItem, editing_lock, load_lock, save_lock
 
 MAX_BODY = 1 << 20          # 1 MiB: far more than any template or rule
 ACTIONS = ("accept", "reject", "edit")
@@ -63,8 +63,7 @@ class ReviewApp:
 
     def decide(self, item_id: str, action: str, text: str | None = None) -> str:
         """Apply one decision and save; returns a message. HumcError when the edit is invalid."""
-        with self.mutex:
-            lock = self.load()
+        with self.mutex, editing_lock(self.lock_path, "humc review --web") as lock:
             item = lock.get(item_id)
             if item is None:
                 raise LookupError(item_id)

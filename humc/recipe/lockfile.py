@@ -23,7 +23,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import yaml
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Source
 from humc.ir import Guideline, LabelExamples, LockedAsset, PreferenceRule, TaskEntry, Template
+from humc.locks import folder_lock
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_rule
 from humc.recipe.stdlib import digest, label_value
@@ -360,6 +362,16 @@ def dump_lock(lock: Lockfile, recipe_label: str | None = None) -> str:
     text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
                      default_flow_style=False, indent=2)
     return HEADER.format(recipe=recipe_label or lock.recipe_name or lock.path.name) + text
+
+
+@contextmanager
+def editing_lock(path: Path, command: str, recipe_name: str = "") -> Iterator[Lockfile]:
+    """The lockfile as it is on disk now (a new one when there is none), for a load -> change -> ``save_lock`` that no
+    other humc process interleaves (``locks.folder_lock`` on the file): a review decision made while ``humc synth``
+    waited for its model is kept when synth merges its proposals, and two reviews do not undo each other's."""
+    path = Path(path)
+    with folder_lock(path, what="lockfile", command=command):
+        yield load_lock(path) if path.exists() else Lockfile(path, recipe_name, [])
 
 
 def save_lock(lock: Lockfile) -> None:
