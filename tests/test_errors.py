@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, tiny_recipe, uncoded
+from helpers import REPO, run_cli, tiny_recipe, uncoded
 
 GOOD = tiny_recipe(where="len(context) > 0", preferences="[shortest_span, unanswerable]")
 
@@ -235,3 +235,16 @@ def test_a_closed_pipe_is_not_an_internal_error():
 
     proc = subprocess.run(f"{sys.executable} -m humc explain | head -1", shell=True, capture_output=True, text=True)
     assert proc.stdout.startswith("E0001") and "internal error" not in proc.stderr
+
+
+def test_a_reader_that_goes_away_ends_a_table_report_with_exit_0_too(tmp_path):
+    # rich prints these reports (its own default on a closed pipe is exit 1); `humc explain` is click's output
+    import subprocess
+    import sys
+
+    for args in (["stdlib"], ["plan", str(REPO / "recipes" / "mrc.hum.yaml"), "--cache", str(tmp_path / "c")], ["explain"]):
+        proc = subprocess.Popen([sys.executable, "-m", "humc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        proc.stdout.close()  # gone before the first line is printed
+        _, err = proc.communicate(timeout=120)
+        assert (proc.returncode, err) == (0, b""), args

@@ -16,13 +16,13 @@ from humc.build.cachectl import build_warnings
 from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
-from humc.cli.params import cache_opt, format_opt, out_opt, recipe_arg
+from humc.cli.params import OutConsole, cache_opt, format_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+out = OutConsole()
 
 
 class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.4; subscripting fails at run time on older clicks
