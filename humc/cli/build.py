@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe, publish_repo
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import OutConsole, cache_opt, format_opt, out_opt, recipe_arg
@@ -118,6 +118,8 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
               executor: str | None, ray_address: str | None, jobs: int | None, strict: bool, ablate: str) -> None:
     """Build the dataset described by RECIPE."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
+    if push_after:
+        publish_repo(p.recipe)  # where to, and a token: asked before the build, not after it
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     for plan_ in [p, *ablation_plans(p, extra)]:
         result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
