@@ -229,6 +229,13 @@ def test_format_json_prints_a_json_verdict_on_success_and_the_report_on_stderr(w
     assert usage.exit_code == 2 and json.loads(usage.stdout)["diagnostics"][0]["code"] == "E9001"
 
 
+def test_a_misspelt_command_is_a_usage_error_that_names_the_command_meant():
+    result = run_cli("biuld", "recipe.hum.yaml")
+    assert result.exit_code == 2 and "No such command 'biuld'; did you mean 'build'?" in result.output
+    unknown = run_cli("frobnicate")
+    assert unknown.exit_code == 2 and "No such command 'frobnicate'." in unknown.output and "did you mean" not in unknown.output
+
+
 def test_a_closed_pipe_is_not_an_internal_error():
     import subprocess
     import sys

@@ -20,7 +20,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from humc import __version__
-from humc.errors import HumcError
+from humc.errors import HumcError, did_you_mean
 
 # name -> ("module:attribute", one-line help for `humc --help`, which must not import the command)
 COMMANDS = {
@@ -54,6 +54,14 @@ class HumcGroup(click.Group):
         module, attr = COMMANDS[cmd_name][0].split(":")
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            hint = did_you_mean(name, COMMANDS)  # click itself suggests options, not commands
+            if hint:
+                ctx.fail(f"No such command {name!r}; {hint}")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
