@@ -208,6 +208,17 @@ def test_format_json_reports_every_diagnostic_with_code_and_position(workdir):
         assert all(d["file"] == str(path) and d["severity"] == "error" for d in report["diagnostics"])
 
 
+@pytest.mark.parametrize(("args", "code"), [
+    (["push", "missing-folder"], "E5001"), (["synth", "missing.hum.yaml"], "E0009"), (["review", "missing.hum.yaml"], "E9001"),
+    (["explain", "E0000"], "E9001"), (["eval"], "E9001"), (["build", "missing.hum.yaml"], "E0009"),
+    (["cache", "gc", "missing.hum.yaml"], "E0009")])
+def test_every_command_takes_format_json_after_its_name_too(workdir, args, code):
+    result = run_cli(*args, "--format", "json", cwd=workdir)
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and [d["code"] for d in report["diagnostics"]] == [code]
+
+
 def test_a_template_whose_own_code_fails_is_a_located_error_not_a_crash(workdir):
     tpl = workdir / "lib" / "templates" / "mrc_extractive" / "en_9.j2"
     tpl.parent.mkdir(parents=True)

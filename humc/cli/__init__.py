@@ -28,7 +28,7 @@ COMMANDS = {
     "plan": ("humc.cli.build:plan", "Print the execution graph, resolved paths and cache state."),
     "build": ("humc.cli.build:build_cmd", "Build the dataset a recipe describes."),
     "push": ("humc.cli.push:push", "Publish a built dataset to the Hugging Face Hub."),
-    "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose templates, guidelines and rules."),
+    "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose instruction assets for review."),
     "review": ("humc.cli.review:review_cmd", "Accept, edit or reject proposals (terminal or local web page)."),
     "stdlib": ("humc.cli.stdlib:stdlib_cmd", "List the standard library."),
     "schema": ("humc.cli.schema:schema_cmd", "Print the JSON Schema of recipes, for editors (--out FILE writes it)."),

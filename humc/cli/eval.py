@@ -9,7 +9,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import OutConsole
+from humc.cli.params import OutConsole, format_opt
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
@@ -73,6 +73,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
                                                                   "available).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="With --hf-model: prompts generated together.")
+@format_opt
 def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, base_url: str | None, split: str,
              report_path: Path | None, markdown_path: Path | None, compare_paths: tuple[Path, Path] | None, seed: int,
              out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int,

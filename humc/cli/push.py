@@ -8,6 +8,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.compiler import push_recipe as _push_recipe
+from humc.cli.params import format_opt
 from humc.dataset.hub import PushResult, push_dataset
 from humc.errors import PublishError
 from humc.ir import Recipe
@@ -47,6 +48,7 @@ def _is_recipe(path: Path) -> bool:
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="With a recipe: the output root it was built with (`humc build --out`).")
+@format_opt
 def push(target: Path, repo: str | None, private: bool | None, revision: str | None, out_dir: Path | None) -> None:
     """Publish a built dataset (a recipe's output folder, or the folder itself) to the Hugging Face Hub.
 
