@@ -31,7 +31,7 @@ class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only sinc
     name = "N|all"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        if value is None or value == "all":
+        if value is None or str(value).lower() == "all":
             return None
         try:
             n = int(str(value))
@@ -49,7 +49,7 @@ strict_opt = click.option("--strict", is_flag=True,
 @click.command()
 @recipe_arg
 @format_opt
-@click.option("--rows", type=RowsParam(), default="100", show_default=True,
+@click.option("--rows", type=RowsParam(), default="100", show_default=True, metavar="N|all",
               help="Source rows per task entry to push through map, filter, render and check (N or all).")
 @strict_opt
 def check(recipe: Path, rows: int | None, strict: bool) -> None:
