@@ -37,4 +37,3 @@ class OutConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
-
