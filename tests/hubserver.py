@@ -678,9 +678,13 @@ def serve(token: str = "hf_test_token") -> HubHTTPServer:
     return HubHTTPServer(token).start()
 
 
-if __name__ == "__main__":  # manual use: python tests/hubserver.py
+if __name__ == "__main__":  # manual use: python tests/hubserver.py (docs/publishing.md)
+    import argparse
+
+    argparse.ArgumentParser(description="A Hub-compatible test server on 127.0.0.1 (a free port, in memory); token "
+                                        "hf_test_token. Stop it with Ctrl-C.").parse_args()
     srv = HubHTTPServer("hf_test_token")
-    print(f"serving on {srv.url} (token hf_test_token)")
+    print(f"serving on {srv.url} (token hf_test_token)", flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -505,7 +505,10 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(description="OpenAI-compatible test server")
+    ap = argparse.ArgumentParser(description="OpenAI-compatible test server on 127.0.0.1 (prints its base URL). It "
+                                             "answers deterministically: for a JSON Schema the simplest valid value (a "
+                                             "judge scores 1, so `judge: {min_score: 4}` drops every record), else "
+                                             "'echo: <the last user message>'. Tests script other answers.")
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--slots", type=int, default=64)
     ap.add_argument("--rate-429", type=float, default=0.0)

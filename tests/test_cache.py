@@ -139,6 +139,7 @@ def test_cache_info_counts_nodes_chunks_and_shows_which_plan_nodes_are_cached(tm
     recipe = write_ner_workload(tmp_path, 300)
     before = run_cli("cache", "info", str(recipe), "--cache", str(tmp_path / "cache"))
     assert before.exit_code == 0 and "(empty: nothing built yet" in before.output and "0/8 node(s) cached" in before.output
+    assert "pass RECIPE" not in before.output  # the hint is for `humc cache info` without RECIPE or --cache only
     assert build_into(recipe, tmp_path / "cache", tmp_path / "out").exit_code == 0
 
     result = run_cli("cache", "info", str(recipe), "--cache", str(tmp_path / "cache"))
@@ -148,6 +149,12 @@ def test_cache_info_counts_nodes_chunks_and_shows_which_plan_nodes_are_cached(tm
     assert "nodes: 8, chunks: 8, LLM responses: 0" in result.output
     assert "big: 8/8 node(s) cached" in result.output and "ner/render" in result.output
     assert "size on disk:" in result.output
+
+
+def test_cache_info_without_a_recipe_looks_in_the_current_directory_and_says_where_a_recipes_cache_is(tmp_path):
+    result = run_cli("cache", "info", cwd=tmp_path)
+    assert result.exit_code == 0 and result.output.startswith("cache: .humc/cache (empty: nothing built yet")
+    assert "a recipe's cache lives beside it, in .humc/cache: pass RECIPE or --cache" in result.output
 
 
 def test_gc_after_an_edit_reclaims_stale_nodes_and_keeps_the_current_build_cached(tmp_path):

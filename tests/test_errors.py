@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, tiny_recipe, uncoded
+from helpers import REPO, run_cli, tiny_recipe, uncoded
 
 GOOD = tiny_recipe(where="len(context) > 0", preferences="[shortest_span, unanswerable]")
 
@@ -208,6 +208,17 @@ def test_format_json_reports_every_diagnostic_with_code_and_position(workdir):
         assert all(d["file"] == str(path) and d["severity"] == "error" for d in report["diagnostics"])
 
 
+@pytest.mark.parametrize(("args", "code"), [
+    (["push", "missing-folder"], "E5001"), (["synth", "missing.hum.yaml"], "E0009"), (["review", "missing.hum.yaml"], "E9001"),
+    (["explain", "E0000"], "E9001"), (["eval"], "E9001"), (["build", "missing.hum.yaml"], "E0009"),
+    (["cache", "gc", "missing.hum.yaml"], "E0009")])
+def test_every_command_takes_format_json_after_its_name_too(workdir, args, code):
+    result = run_cli(*args, "--format", "json", cwd=workdir)
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and [d["code"] for d in report["diagnostics"]] == [code]
+
+
 def test_a_template_whose_own_code_fails_is_a_located_error_not_a_crash(workdir):
     tpl = workdir / "lib" / "templates" / "mrc_extractive" / "en_9.j2"
     tpl.parent.mkdir(parents=True)
@@ -229,9 +240,29 @@ def test_format_json_prints_a_json_verdict_on_success_and_the_report_on_stderr(w
     assert usage.exit_code == 2 and json.loads(usage.stdout)["diagnostics"][0]["code"] == "E9001"
 
 
+def test_a_misspelt_command_is_a_usage_error_that_names_the_command_meant():
+    result = run_cli("biuld", "recipe.hum.yaml")
+    assert result.exit_code == 2 and "No such command 'biuld'; did you mean 'build'?" in result.output
+    unknown = run_cli("frobnicate")
+    assert unknown.exit_code == 2 and "No such command 'frobnicate'." in unknown.output and "did you mean" not in unknown.output
+
+
 def test_a_closed_pipe_is_not_an_internal_error():
     import subprocess
     import sys
 
     proc = subprocess.run(f"{sys.executable} -m humc explain | head -1", shell=True, capture_output=True, text=True)
     assert proc.stdout.startswith("E0001") and "internal error" not in proc.stderr
+
+
+def test_a_reader_that_goes_away_ends_a_table_report_with_exit_0_too(tmp_path):
+    # rich prints these reports (its own default on a closed pipe is exit 1); `humc explain` is click's output
+    import subprocess
+    import sys
+
+    for args in (["stdlib"], ["plan", str(REPO / "recipes" / "mrc.hum.yaml"), "--cache", str(tmp_path / "c")], ["explain"]):
+        proc = subprocess.Popen([sys.executable, "-m", "humc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None
+        proc.stdout.close()  # gone before the first line is printed
+        _, err = proc.communicate(timeout=120)
+        assert (proc.returncode, err) == (0, b""), args

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import string
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -500,6 +502,23 @@ def test_a_markdown_report_and_its_plots_appear_together(built: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "md").iterdir()) == ["r-format.png", "r-task.png", "r.md"]  # no partial file
     assert "![by task](r-task.png)" in (tmp_path / "md" / "r.md").read_text(encoding="utf-8")
+
+
+def test_the_report_files_are_written_even_when_the_reader_of_the_tables_stops_early(built: Path, tmp_path: Path) -> None:
+    # `humc eval ... --report r.json | head`: the closed pipe ends the printing, not the files asked for
+    preds = str(_write_predictions(tmp_path / "p.jsonl", _test_records(built)))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args in (["eval", str(built / "out" / "hum-mix"), "--predictions", preds, "--report", str(tmp_path / "r.json"),
+                  "--markdown", str(tmp_path / "r.md")],
+                 ["eval", "--compare", str(tmp_path / "r.json"), str(tmp_path / "r.json"), "--report", str(tmp_path / "c.json")]):
+        proc = subprocess.Popen([sys.executable, "-m", "humc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader is gone before humc prints its first table
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and b"internal error" not in err, err
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["overall"]["score"] == 1.0
+    assert "## By task" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
 
 
 def test_the_stdlib_resolver_reads_ids_and_reports_what_it_cannot_resolve() -> None:

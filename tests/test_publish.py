@@ -417,6 +417,24 @@ def test_push_recipe_output_uses_publish_block(hub: HubHTTPServer, tmp_path: Pat
 # ---------------------------------------------------------------------------- a real recipe, end to end
 
 
+def test_build_push_without_a_repository_or_a_token_stops_before_it_builds(hub: HubHTTPServer, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+    from helpers import copy_recipes
+
+    from humc.cli import main
+
+    recipes = copy_recipes(tmp_path)
+    build = ["build", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q", "--push"]
+    no_repo = CliRunner().invoke(main, [*build, str(recipes / "ner.hum.yaml")])  # the example has no publish: block
+    assert no_repo.exit_code == 2 and "error[E5001]" in no_repo.output and "no publish.repo" in no_repo.output
+    monkeypatch.delenv("HF_TOKEN")
+    no_token = CliRunner().invoke(main, [*build, str(recipes / "mrc.hum.yaml")])
+    assert no_token.exit_code == 2 and "no Hugging Face token found" in no_token.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # nothing built, nothing written
+    assert hub.state.requests == []
+
+
 def test_build_push_of_an_example_recipe_loads_back_from_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
     import datasets
     from click.testing import CliRunner

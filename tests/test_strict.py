@@ -223,6 +223,9 @@ def test_check_reads_the_first_100_rows_unless_told_all(work, bad_row, default_c
         assert "qa: 100 row(s) read, 100 kept, 100 rendered; problems: none" in default.output
     every = run_cli("check", "qa.hum.yaml", "--strict", "--rows", "all", cwd=work)
     assert every.exit_code == 2 and "error[E4103]" in every.output and f"qa.jsonl:{bad_row + 1}" in every.output
+    shouted = run_cli("check", "qa.hum.yaml", "--strict", "--rows", "ALL", cwd=work)  # as `--help` once spelt it
+    assert shouted.exit_code == 2 and f"qa.jsonl:{bad_row + 1}" in shouted.output
+    assert "--rows N|all" in run_cli("check", "--help").output
 
 
 def test_check_finds_a_malformed_source_line_only_within_the_rows_it_reads(work):

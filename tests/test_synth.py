@@ -237,6 +237,8 @@ def test_review_interactive_then_accept_all(recipe_path, server, tmp_path, monke
                                                                                  "Please read carefully."))
     listing = runner.invoke(main, ["review", str(lock_path), "--list"], catch_exceptions=False).output
     assert "accepted (edited)" in listing and "6 item(s): 2 proposed, 3 accepted, 1 rejected" in listing
+    rules = runner.invoke(main, ["review", str(lock_path), "--list", "--kind", "rule"], catch_exceptions=False).output
+    assert rules.endswith("2 rule item(s) (of 6 in the lockfile): 2 proposed, 0 accepted, 0 rejected\n")  # counts what it lists
     res = runner.invoke(main, ["review", str(recipe_path), "--accept-all", "--kind", "rule"],
                         catch_exceptions=False)
     assert "2 accepted, 0 rejected; 0 proposal(s) still awaiting review" in res.output

@@ -128,6 +128,7 @@ def test_synth_proposes_hard_negatives_and_examples_keeping_only_the_valid_parts
     assert "label 'ORG': a positive example is not a non-empty string" in reasons
     assert "label 'LOC': positive is not a list" in reasons and "'NOPE' is not a label" in reasons
     assert report.by_kind == {"hard_negatives": 1, "examples": 1}
+    assert "2 new proposal(s) (1 example set(s), 1 hard-negative map(s))" in report.render()
     # the malformed first answer was retried; the schemas went out as json_schema
     asked = [r.json for r in server.received if "most easily confuses" in _user(r.json)]
     assert len(asked) >= 2 and asked[-1]["response_format"]["type"] == "json_schema"

@@ -340,15 +340,15 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
 
 def list_items(lock: Lockfile, only_kind: str | None = None) -> str:
     rows = [("id", "kind", "entry", "status", "base", "proposal")]
-    for item in lock.items:
-        if only_kind is not None and item.kind != only_kind:
-            continue
+    shown = [item for item in lock.items if only_kind is None or item.kind == only_kind]
+    for item in shown:
         status = item.status + (" (edited)" if item.edited else "")
         rows.append((item.id, item.kind, item.entry, status, item.base or "-", item.summary(60)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
-    counts = ", ".join(f"{lock.count(s)} {s}" for s in ("proposed", "accepted", "rejected"))
-    return "\n".join(lines) + f"\n{len(rows) - 1} item(s): {counts}"
+    counts = ", ".join(f"{sum(i.status == s for i in shown)} {s}" for s in ("proposed", "accepted", "rejected"))
+    what = "item(s)" if only_kind is None else f"{only_kind} item(s) (of {len(lock.items)} in the lockfile)"
+    return "\n".join(lines) + f"\n{len(shown)} {what}: {counts}"
 
 
 def load_context_recipe(recipe_path: Path | None, warn: Callable[[str], Any]) -> Recipe | None:

@@ -48,6 +48,8 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (简体中文)"}
 
 # ----------------------------------------------------------------------------- report
 
+KIND_NOUNS = {"hard_negatives": "hard-negative map", "examples": "example set"}  # "1 example set(s)", not "examples(s)"
+
 
 @dataclass
 class SynthReport:
@@ -77,7 +79,8 @@ class SynthReport:
 
     def render(self) -> str:
         lines = [f"{self.lock_path}: {self.proposed} new proposal(s)"
-                 + (f" ({', '.join(f'{n} {k}(s)' for k, n in sorted(self.by_kind.items()))})" if self.by_kind else "")
+                 + (f" ({', '.join(f'{n} {KIND_NOUNS.get(k, k)}(s)' for k, n in sorted(self.by_kind.items()))})"
+                    if self.by_kind else "")
                  + f", {self.kept} already in the lockfile, {len(self.invalid)} invalid"]
         for what, reason in self.invalid:
             lines.append(f"  invalid: {what}: {reason}")

@@ -37,7 +37,7 @@ from humc.build.rendering import RenderContext
 from humc.build.store import Store
 from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
-from humc.dataset.hub import PushResult, push_dataset
+from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError, RecipeError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
@@ -283,15 +283,25 @@ def node_states(plan: Plan) -> dict[str, str]:
         store.close()
 
 
-def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
-                revision: str | None = None, wait: bool = True) -> PushResult:
-    """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build.
-    The folder's lock is held (shared) from the staleness check to the end of the upload (``push_dataset``)."""
+def publish_repo(recipe: Recipe, repo: str | None = None) -> str:
+    """The repository a recipe publishes to (``repo`` overrides ``publish.repo``), once its id and a token are
+    checked: `humc build --push` asks before it builds, so a missing one costs no build."""
     publish = recipe.publish
     repo = repo or (publish.repo if publish else None)
     if not repo:
         raise PublishError(f"recipe {recipe.name!r} has no publish.repo: don't know where to publish",
                            hint="add `publish: {repo: ORG/NAME}` to the recipe, or pass --repo ORG/NAME")
+    check_repo_id(repo)
+    resolve_token()
+    return repo
+
+
+def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
+                revision: str | None = None, wait: bool = True) -> PushResult:
+    """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build.
+    The folder's lock is held (shared) from the staleness check to the end of the upload (``push_dataset``)."""
+    publish = recipe.publish
+    repo = publish_repo(recipe, repo)
     if private is None:
         private = bool(publish.private) if publish else False
     if revision is None and publish:

@@ -20,7 +20,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from humc import __version__
-from humc.errors import HumcError
+from humc.errors import HumcError, did_you_mean
 
 # name -> ("module:attribute", one-line help for `humc --help`, which must not import the command)
 COMMANDS = {
@@ -28,7 +28,7 @@ COMMANDS = {
     "plan": ("humc.cli.build:plan", "Print the execution graph, resolved paths and cache state."),
     "build": ("humc.cli.build:build_cmd", "Build the dataset a recipe describes."),
     "push": ("humc.cli.push:push", "Publish a built dataset to the Hugging Face Hub."),
-    "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose templates, guidelines and rules."),
+    "synth": ("humc.cli.synth:synth", "Ask the recipe's models to propose instruction assets for review."),
     "review": ("humc.cli.review:review_cmd", "Accept, edit or reject proposals (terminal or local web page)."),
     "stdlib": ("humc.cli.stdlib:stdlib_cmd", "List the standard library."),
     "schema": ("humc.cli.schema:schema_cmd", "Print the JSON Schema of recipes, for editors (--out FILE writes it)."),
@@ -54,6 +54,14 @@ class HumcGroup(click.Group):
         module, attr = COMMANDS[cmd_name][0].split(":")
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            hint = did_you_mean(name, COMMANDS)  # click itself suggests options, not commands
+            if hint:
+                ctx.fail(f"No such command {name!r}; {hint}")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

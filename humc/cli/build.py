@@ -13,16 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe
+from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe, publish_repo
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
-from humc.cli.params import cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
+from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+out = OutConsole()
 
 
 class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.4; subscripting fails at run time on older clicks
@@ -31,7 +31,7 @@ class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only sinc
     name = "N|all"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
-        if value is None or value == "all":
+        if value is None or str(value).lower() == "all":
             return None
         try:
             n = int(str(value))
@@ -49,7 +49,7 @@ strict_opt = click.option("--strict", is_flag=True,
 @click.command()
 @recipe_arg
 @format_opt
-@click.option("--rows", type=RowsParam(), default="100", show_default=True,
+@click.option("--rows", type=RowsParam(), default="100", show_default=True, metavar="N|all",
               help="Source rows per task entry to push through map, filter, render and check (N or all).")
 @strict_opt
 def check(recipe: Path, rows: int | None, strict: bool) -> None:
@@ -123,6 +123,8 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     Another humc command using the same output or cache folder is waited for (one line on stderr says so);
     --no-wait fails instead."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
+    if push_after:
+        publish_repo(p.recipe)  # where to, and a token: asked before the build, not after it
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     for plan_ in [p, *ablation_plans(p, extra)]:
         result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,

@@ -20,8 +20,8 @@ optional_recipe = click.argument("recipe", required=False, type=click.Path(path_
 def cache_cmd() -> None:
     """Show, check and reclaim the build cache.
 
-    The cache is the recipe's `cache:` folder (default .humc/cache), or --cache DIR.
-    Give a RECIPE to use that recipe's cache folder."""
+    Give a RECIPE to use the cache its builds use (its `cache:` folder, default .humc/cache beside the recipe),
+    or --cache DIR; with neither, .humc/cache in the current directory."""
 
 
 def resolve(recipe: Path | None, cache_dir: Path | None) -> tuple[Path, Plan | None]:
@@ -41,7 +41,7 @@ def human(n: int) -> str:
     return f"{n} B"  # not reached
 
 
-@cache_cmd.command("info")
+@cache_cmd.command("info", short_help="Where the cache is, its size, what it holds; with RECIPE, its cached nodes.")
 @optional_recipe
 @cache_opt
 @format_opt
@@ -49,8 +49,9 @@ def info_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
     """Where the cache is, its size, what it holds; with RECIPE, which plan nodes are cached."""
     folder, plan = resolve(recipe, cache_dir)
     info = cache_info(folder, plan)
-    click.echo(f"cache: {folder}" + ("" if info.exists else " (empty: nothing built yet; a recipe's cache lives beside "
-                                                           "it, in .humc/cache: pass RECIPE or --cache)"))
+    empty = " (empty: nothing built yet)" if recipe is not None or cache_dir is not None else (
+        " (empty: nothing built yet; a recipe's cache lives beside it, in .humc/cache: pass RECIPE or --cache)")
+    click.echo(f"cache: {folder}" + ("" if info.exists else empty))
     if info.exists:
         click.echo(f"size on disk: {human(info.bytes)}")
         click.echo(f"nodes: {info.nodes}, chunks: {info.chunks}, LLM responses: {info.llm_responses}")
@@ -93,7 +94,9 @@ def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool, no_wait: b
 @click.option("--llm", is_flag=True, help="Also delete the cached LLM responses (kept by default: they cost money).")
 @no_wait_opt
 def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool, no_wait: bool) -> None:
-    """Keep only what the current plans of RECIPES need; delete the rest (waits for running builds first)."""
+    """Keep only what the current plans of RECIPES need; delete the rest (waits for running builds first).
+
+    Recipes in one folder share its cache: name them all, or the others' cached results go too."""
     plans = [plan_recipe(r, cache_dir=cache_dir) for r in recipes]
     folders = sorted({str(p.recipe.cache_dir) for p in plans})
     if len(folders) > 1:
@@ -109,7 +112,7 @@ def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool, no_wait
                f"({report.entries_removed} entries){llm_note}; reclaimed {human(report.reclaimed)}")
 
 
-@cache_cmd.command("verify")
+@cache_cmd.command("verify", short_help="Read every entry and drop the damaged ones (the next build recomputes them).")
 @optional_recipe
 @cache_opt
 @format_opt

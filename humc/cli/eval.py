@@ -6,10 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
+from humc.cli.params import OutConsole, format_opt
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
@@ -73,6 +73,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
                                                                   "available).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
               help="With --hf-model: prompts generated together.")
+@format_opt
 def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, base_url: str | None, split: str,
              report_path: Path | None, markdown_path: Path | None, compare_paths: tuple[Path, Path] | None, seed: int,
              out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int,
@@ -84,12 +85,12 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     cache, concurrency and retries; or a transformers model run in process (--hf-model, optionally --adapter).
     `humc eval --compare A.json B.json` compares two reports.
     """
-    out = Console(highlight=False, soft_wrap=True)
+    out = OutConsole()
     if compare_paths:
         result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
-        out.print(compare_table(result))
-        if report_path is not None:
+        if report_path is not None:  # files first: a reader that stops early (`| head`) must not cost them
             write_json(report_path, result)
+        out.print(compare_table(result))
         return
     if target is None:
         raise HumcError("nothing to evaluate", code="E9001", expected="humc eval DATASET_DIR_OR_RECIPE (--predictions FILE | --model NAME)",
@@ -115,13 +116,14 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
         cache = cache_dir or (recipe.cache_dir if recipe is not None else DEFAULT_CACHE)
         predictor = ChatPredictor(_model(recipe, model, base_url, concurrency, max_tokens), cache / LLM_FOLDER)
     report = evaluate(folder, split, predictor, resolver)
-    for table in tables(report):
-        out.print(table)
-    for note in report["notes"]:
-        out.print(f"note: {note}")
+    wrote = []  # files first: a reader that stops early (`| head`) must not cost them
     if report_path is not None:
         write_json(report_path, report)
-        out.print(f"wrote {report_path}")
+        wrote.append(f"wrote {report_path}")
     if markdown_path is not None:
         plots = markdown(report, markdown_path)
-        out.print(f"wrote {markdown_path}" + (f" and {len(plots)} plot(s)" if plots else ""))
+        wrote.append(f"wrote {markdown_path}" + (f" and {len(plots)} plot(s)" if plots else ""))
+    for table in tables(report):
+        out.print(table)
+    for line in [f"note: {note}" for note in report["notes"]] + wrote:
+        out.print(line)

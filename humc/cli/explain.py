@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from humc.cli.params import format_opt
 from humc.errors import CODES, HumcError, did_you_mean
 
 
 @click.command("explain")
 @click.argument("code", required=False)
+@format_opt
 def explain(code: str | None) -> None:
     """Explain diagnostic CODE (e.g. E2003), or list every code."""
     if code is None:

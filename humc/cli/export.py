@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from humc.build.compiler import load_recipe
+from humc.cli.params import format_opt
 from humc.dataset.export import TARGETS, export_dataset
 
 
@@ -18,8 +19,10 @@ from humc.dataset.export import TARGETS, export_dataset
 @click.argument("out", metavar="OUT_DIR", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--out", "out_root", type=click.Path(path_type=Path, file_okay=False),
               help="With a recipe: the output root it was built with (`humc build --out`).")
+@format_opt
 def export_cmd(target: Path, to: str, out: Path, out_root: Path | None) -> None:
-    """Write a built dataset (a folder, or a recipe's output) as TO into OUT_DIR."""
+    """Write a built dataset (a folder, or a recipe's output) in the --to layout into OUT_DIR (files of the same
+    name are replaced; other files are left alone)."""
     folder = load_recipe(target, out_dir=out_root).output.dir if target.suffix.lower() in (".yaml", ".yml") else target
     written = export_dataset(folder, to, out)
     for name, n in written.items():

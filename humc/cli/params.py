@@ -1,4 +1,4 @@
-"""Options shared by several commands, each defined once."""
+"""Options (and the stdout console) shared by several commands, each defined once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from humc.cli import _set_format
 
@@ -27,3 +28,15 @@ def echo_json(data: Any) -> None:
     import json
 
     click.echo(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+class OutConsole(Console):
+    """rich's console for a command's report on stdout. A reader that goes away (`humc stdlib | head`) ends the
+    command as it does for click's output (``HumcGroup``: exit 0), not with rich's own exit code 1."""
+
+    def __init__(self) -> None:
+        super().__init__(highlight=False, soft_wrap=True)
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError

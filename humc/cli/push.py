@@ -8,7 +8,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.compiler import push_recipe as _push_recipe
-from humc.cli.params import no_wait_opt
+from humc.cli.params import format_opt, no_wait_opt
 from humc.dataset.hub import PushResult, push_dataset
 from humc.errors import PublishError
 from humc.ir import Recipe
@@ -48,6 +48,7 @@ def _is_recipe(path: Path) -> bool:
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="With a recipe: the output root it was built with (`humc build --out`).")
+@format_opt
 @no_wait_opt
 def push(target: Path, repo: str | None, private: bool | None, revision: str | None, out_dir: Path | None,
          no_wait: bool) -> None:

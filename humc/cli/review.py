@@ -8,6 +8,7 @@ import click
 
 from humc.assets.review import Terminal, list_items, load_context_recipe, resolve_paths, review
 from humc.assets.web import serve
+from humc.cli.params import format_opt
 from humc.errors import HumcError
 from humc.recipe.lockfile import KINDS, load_lock
 
@@ -31,6 +32,7 @@ def click_terminal() -> Terminal:
 @click.option("--web", is_flag=True, help="Review in a local web page (127.0.0.1 only) instead of the terminal.")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port of the --web page (default: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="With --web: open the page in a browser.")
+@format_opt
 def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool, only_kind: str | None,
                web: bool, port: int | None, open_browser: bool) -> None:
     """Accept, edit or reject the LLM proposals of a recipe's lockfile (written by `humc synth`).

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from humc.cli.params import format_opt
 from humc.errors import HumcError
 from humc.recipe.schema import schema_text
 
@@ -13,6 +14,7 @@ from humc.recipe.schema import schema_text
 @click.command("schema")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the schema to FILE (e.g. docs/recipe.schema.json) instead of printing it.")
+@format_opt
 def schema_cmd(out_file: Path | None) -> None:
     """Print the JSON Schema of .hum.yaml recipes (generated from the validator and the stdlib)."""
     text = schema_text()

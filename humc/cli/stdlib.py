@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from humc.cli import FORMAT_KEY, RESULT_KEY
-from humc.cli.params import format_opt
+from humc.cli.params import OutConsole, format_opt
 from humc.errors import HumcError, did_you_mean
 from humc.recipe.stdlib import Stdlib, load_stdlib
 
@@ -36,7 +36,7 @@ def stdlib_cmd(ctx: click.Context, kind: str | None, name: str | None, extra: tu
     if ctx.meta.get(FORMAT_KEY) == "json":
         ctx.meta[RESULT_KEY] = {"stdlib": _data(lib, kind, name)}
         return
-    out = Console(highlight=False, soft_wrap=True)
+    out = OutConsole()
     if kind == "catalog" and name is not None:
         _show_entry(out, lib, name)
         return

@@ -8,15 +8,18 @@ import click
 
 from humc.assets.synth import synthesize
 from humc.build.compiler import load_recipe
-from humc.cli.params import recipe_arg
+from humc.cli.params import format_opt, recipe_arg
 
 
 @click.command("synth")
 @recipe_arg
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Cache folder (default: the recipe's `cache:` or .humc/cache); LLM answers go to CACHE/llm.")
+              help="Cache folder, relative to the current directory (default: the recipe's `cache:`, else .humc/cache "
+                   "beside the recipe); LLM answers go to CACHE/llm.")
+@format_opt
 def synth(recipe: Path, cache_dir: Path | None) -> None:
-    """Ask the recipe's models to propose templates, guidelines and rules (for entries with `synth:`).
+    """Ask the recipe's models to propose templates, guidelines, rules, hard negatives and label examples (for
+    entries with `synth:`).
 
     Proposals are added to the lockfile next to the recipe (RECIPE.lock) for `humc review`;
     reviewed decisions are never overwritten. LLM answers are cached: a re-run sends no request.
