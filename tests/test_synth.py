@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from click.testing import CliRunner  # noqa: E402
 
+from humc.assets.review import review  # noqa: E402
 from humc.assets.synth import check_paraphrase, synthesize  # noqa: E402
 from humc.build.compiler import load_recipe  # noqa: E402
 from humc.cli import main  # noqa: E402
@@ -168,6 +171,33 @@ def test_rerun_sends_nothing_and_keeps_decisions(recipe_path, server, tmp_path):
     assert report.proposed == 0 and report.kept == 6
     assert lock_path.read_text(encoding="utf-8") == before
     assert report.awaiting == 3
+
+
+def test_a_review_decision_made_while_synth_waits_for_its_model_is_kept(tmp_path):
+    """synth reads the lockfile first and saves it after the model answered: it merges its proposals into the file as
+    it is then (under the lockfile's lock), so an item accepted meanwhile stays accepted."""
+    asked, go_on = threading.Event(), threading.Event()
+
+    def slow(body: dict) -> str:
+        asked.set()
+        go_on.wait(60)
+        return responder(body)
+
+    with LLMServer(responder=slow) as srv:
+        root = copy_recipes(tmp_path)
+        path = root / "ner_synth.hum.yaml"
+        path.write_text(RECIPE.format(models=f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model"
+                                             "\n    max_retries: 0", synth=SYNTH), encoding="utf-8")
+        earlier = LockItem(id="0123", kind="guideline", entry="conll", origin="human", labels={"DATE": "dates"})
+        save_lock(Lockfile(lock_path_for(path), "ner_synth", [earlier]))
+        synth = ThreadPoolExecutor(1).submit(synthesize, _recipe(path), cache_dir=tmp_path / "cache")
+        assert asked.wait(60), "synth never asked the model"
+        assert review(lock_path_for(path), accept_all=True).accepted == 1  # while synth waits for its answers
+        go_on.set()
+        report = synth.result(60)
+    items = load_lock(lock_path_for(path)).items
+    assert [(i.id, i.status) for i in items if i.origin == "human"] == [("0123", "accepted")]
+    assert report.proposed == 6 and sum(i.status == "proposed" for i in items) == 6 == report.awaiting
 
 
 def test_synth_cli(recipe_path, server, tmp_path):
