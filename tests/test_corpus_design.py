@@ -283,6 +283,30 @@ def test_mixture_weights_and_caps_shape_the_corpus_and_the_card_shows_it(tmp_pat
     assert "plots/mixture_entry.png" in manifest["files"] and "](plots/mixture_entry.png)" in card
 
 
+def test_installing_matplotlib_after_a_build_adds_the_plots_on_the_next_build(tmp_path, monkeypatch):
+    """The plots depend on matplotlib being there, which the plan does not see: the manifest names the matplotlib that
+    drew them (none), so the next build is not "cached" without plots but writes what a cold build writes."""
+    pytest.importorskip("matplotlib")
+    from humc.dataset import card, manifest, writer
+
+    path = recipe(tmp_path, rows=120)
+    with monkeypatch.context() as without:  # as before `pip install humc[plots]`
+        for module in (manifest, writer):
+            without.setattr(module, "plots_engine", lambda: None)
+        without.setattr(card, "pyplot", lambda: None)
+        assert run_cli("build", str(path), "-q").exit_code == 0
+    folder = tmp_path / "out" / "d"
+    assert not (folder / "plots").exists() and json.loads((folder / "build.json").read_text())["plots"] is None
+    result = run_cli("build", str(path))
+    assert result.exit_code == 0 and re.search(r"corpus/write\s*│\s*built", result.output), result.output
+    assert sorted(folder.glob("plots/*.png")) and json.loads((folder / "build.json").read_text())["plots"]
+    warm = tree_bytes(folder)
+    cold = tmp_path / "cold"
+    cold.mkdir()
+    assert run_cli("build", str(recipe(cold, rows=120)), "-q").exit_code == 0
+    assert tree_bytes(cold / "out" / "d") == warm
+
+
 # ------------------------------------------------------------------ ablations
 
 

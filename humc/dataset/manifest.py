@@ -12,6 +12,8 @@ list, a listed file edited by hand, no manifest at all) may be someone's work: E
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -38,11 +40,24 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) else None
 
 
+def plots_engine() -> str | None:
+    """The matplotlib version that draws the card's plots here, None without matplotlib (the card shows tables only).
+
+    The plan does not depend on it, but the folder does: a folder written by another is not current, so installing
+    matplotlib (``humc[plots]``) after a build adds the plots on the next build, as a cold build would."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return None
+    try:
+        return importlib.metadata.version("matplotlib")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
-    """True when the output folder holds exactly what this plan would write."""
+    """True when the output folder holds exactly what this plan would write (its plots drawn as they would be now)."""
     folder = recipe.output.dir
     manifest = read_manifest(folder)
-    if not manifest or manifest.get("fingerprint") != fingerprint:
+    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine():
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())

@@ -46,7 +46,7 @@ from humc import FORMAT_VERSION, __version__
 from humc.dataset.card import add_mixture, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
-from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, read_manifest, sha256_file
+from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, plots_engine, read_manifest, sha256_file
 from humc.errors import SourceError
 from humc.ir import Recipe
 from humc.progress import Progress
@@ -206,7 +206,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
         files = {rel: shards.hashes.get(rel) or sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file() for rel in [str(p.relative_to(tmp))]}
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
-                    "counts": {k: v for k, v in counts.items() if v}, "files": files}
+                    "counts": {k: v for k, v in counts.items() if v}, "files": files, "plots": plots_engine()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
         job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
