@@ -42,8 +42,10 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "4"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
-# column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples
+FORMAT_VERSION = "5"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+# column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
+# 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
+# leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text)
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

@@ -8,7 +8,9 @@ finds a folder in use says so on stderr in one line and waits; ``wait=False`` (`
 Decisions:
 
 * **The lock file lies beside the folder** (``<parent>/.<name>.lock``), never inside it: a dataset folder is hashed
-  and pushed exactly as it is, and ``humc cache clean`` removes a cache folder whole.
+  and pushed exactly as it is, and ``humc cache clean`` removes a cache folder whole. **A read-only parent** (a
+  volume mounted at /cache) refuses that file: a cache folder is then locked through its own ``.humc.lock``
+  (``cache_lock``), a shared reader (push) goes on without a lock, and anything else is E3002.
 * **Two kinds.** Exclusive: a build on its output folder (the swap of ``.<name>.tmp-<pid>`` into place, and the
   ownership checks before it); ``humc cache gc|clean|verify`` on a cache folder. Shared: a build on its cache folder
   (builds of different recipes share the default cache and run side by side); ``humc push`` on the folder it reads
@@ -35,7 +37,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,8 @@ def stderr_line(message: str) -> None:
 
 @dataclass
 class _Held:
-    handle: Any          # the open file descriptor (POSIX) or the filelock object (Windows)
+    path: Path           # the lock file held (``lock_path``, or ``INSIDE`` a cache folder)
+    handle: Any          # the open file descriptor (POSIX) or the filelock object (Windows); None: no lock
     created: list[Path]  # parent folders made for the lock file, deepest first
     shared: bool
     count: int = 1
@@ -90,9 +93,13 @@ _guard = threading.Lock()
 
 @contextmanager
 def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, wait: bool = True,
-                notify: Notify = stderr_line) -> Iterator[None]:
+                notify: Notify = stderr_line, inside_ok: bool = False) -> Iterator[None]:
     """Hold the lock of ``folder`` (``what`` names it in messages: "output folder", "build cache") for ``command``
-    ("humc build"): shared or exclusive; waiting (``notify`` is told once) or, with ``wait=False``, raising E3004."""
+    ("humc build"): shared or exclusive; waiting (``notify`` is told once) or, with ``wait=False``, raising E3004.
+
+    When the folder's parent refuses the lock file (a read-only parent, e.g. a volume mounted at /cache): a folder
+    whose lock may live inside it (``inside_ok``: a cache) is locked through ``<folder>/.humc.lock``; a shared
+    lock (a reader, e.g. push) goes on without one; anything else is E3002."""
     path = lock_path(folder)
     with _guard:
         held = _held.get(path)
@@ -102,7 +109,7 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
             held.count += 1
     if held is None:
         request = _Request(Path(os.path.abspath(folder)), what, command, wait, notify)
-        held = _Held(*_acquire(path, shared, request), shared=shared)
+        held = _take(path, shared, request, inside_ok)
         with _guard:
             _held[path] = held
     try:
@@ -113,19 +120,47 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
             last = held.count == 0
             if last:
                 del _held[path]
-        if last:
-            _release(path, held)
+        if last and held.handle is not None:
+            _release(held.path, held)
+
+
+def cache_lock(folder: Path, *, command: str, shared: bool = True, wait: bool = True) -> AbstractContextManager[None]:
+    """The lock of a build cache folder: shared by builds and the LLM steps, exclusive for ``humc cache gc|clean|verify``."""
+    return folder_lock(folder, what="build cache", command=command, shared=shared, wait=wait, inside_ok=True)
+
+
+INSIDE = ".humc.lock"  # a cache folder's own lock file when its parent refuses ``.<name>.lock``
+_REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _take(path: Path, shared: bool, request: _Request, inside_ok: bool) -> _Held:
+    try:
+        return _Held(path, *_acquire(path, shared, request), shared=shared)
+    except _NoLockFile as exc:
+        if exc.error.errno not in _REFUSED:
+            raise _unusable(path, request.what, exc.error) from None
+        refused = exc.error
+    inside = request.folder / INSIDE
+    if inside_ok and request.folder.is_dir():
+        try:
+            return _Held(inside, *_acquire(inside, shared, request), shared=shared)
+        except _NoLockFile:
+            pass
+    if shared:  # a reader where nothing may be written: no lock to take, and no writer of ours to wait for
+        return _Held(path, None, [], shared=True)
+    raise _unusable(path, request.what, refused)
 
 
 def _holder(text: str) -> str:
     """Who holds a lock, from its file's ``<pid> <command>`` when that process is alive."""
     pid, _, command = text.strip().partition(" ")
-    if pid.isdigit() and _alive(int(pid)):
+    if pid.isdigit() and other_process_alive(int(pid)):
         return f"pid {pid} ({command or 'humc'})"
     return "another humc process"
 
 
-def _alive(pid: int) -> bool:
+def other_process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process other than this one (a pid we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -144,11 +179,20 @@ def _missing_parents(folder: Path) -> list[Path]:
     return missing
 
 
+class _NoLockFile(Exception):
+    """The lock file could not be made (``error``): ``_take`` decides whether that is an error."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _unusable(path: Path, what: str, exc: OSError) -> HumcError:
     folder = path.parent / path.name[1:-len(".lock")]
     return HumcError(f"cannot use {folder} as the {what}: {exc.strerror or exc} (making its lock file {path})", code="E3002",
-                     expected="a writable folder around the output and cache folders",
-                     hint="humc keeps .<name>.lock beside each folder it uses; pass writable folders with --out and --cache")
+                     expected=f"a folder where humc may make {path.name} beside the {what}",
+                     hint="humc keeps a .<name>.lock file beside each folder or file it writes, so that two commands take "
+                          "turns; make that folder writable, or work on a copy in a writable folder")
 
 
 if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock kind (see the module docstring)
@@ -156,15 +200,19 @@ if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock k
         import filelock
 
         created = _missing_parents(path.parent)
-        path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(path))
         try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            if not request.wait:
-                raise request.busy("another humc process") from None
-            request.waiting("another humc process")
-            lock.acquire()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
+                if not request.wait:
+                    raise request.busy("another humc process") from None
+                request.waiting("another humc process")
+                lock.acquire()
+        except OSError as exc:
+            _remove_empty(created)
+            raise _NoLockFile(exc) from None
         return lock, created
 
     def _release(path: Path, held: _Held) -> None:
@@ -179,7 +227,7 @@ else:
         announced = False
         created: list[Path] = []
         while True:
-            fd, made = _open(path, request.what)
+            fd, made = _open(path)
             created += made
             try:
                 if not _try_lock(fd, kind):
@@ -200,7 +248,7 @@ else:
                 raise
             os.close(fd)  # its last holder removed the file while we waited: lock the one at the path now
 
-    def _open(path: Path, what: str) -> tuple[int, list[Path]]:
+    def _open(path: Path) -> tuple[int, list[Path]]:
         while True:
             created = _missing_parents(path.parent)
             try:
@@ -210,10 +258,10 @@ else:
                 if not path.parent.is_dir():  # another process removed the parent it had made: make it again
                     continue
                 _remove_empty(created)
-                raise _unusable(path, what, exc) from None
+                raise _NoLockFile(exc) from None
             except OSError as exc:
                 _remove_empty(created)
-                raise _unusable(path, what, exc) from None
+                raise _NoLockFile(exc) from None
 
     def _sign(fd: int, command: str) -> None:
         """Write ``<pid> <command>`` into the held lock file, for waiters to show (best effort: a full disk skips it)."""

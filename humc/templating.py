@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import types
 import uuid
 import warnings
@@ -180,10 +181,13 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     return env
 
 
+_WARNINGS = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(text: str, flavour: str) -> jinja2.Template:
     env = environment(flavour)
-    with warnings.catch_warnings():
+    with _WARNINGS, warnings.catch_warnings():
         # Python warns about constant code that always fails (``{{ 1[1:2] }}``: "'int' object is not subscriptable")
         warnings.simplefilter("error", SyntaxWarning)
         try:
@@ -208,9 +212,7 @@ class _ConstantFailure(jinja2.TemplateError):
 def _line_of_code(env: jinja2.Environment, text: str, code_line: int | None) -> int:
     """The template line of line ``code_line`` of the Python code Jinja2 makes of ``text`` (its ``debug_info``:
     template line = code line pairs)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        source = str(env.compile(text, raw=True))
+    source = str(env.compile(text, raw=True))  # the Python source only: not compiled, so no warning
     found = re.search(r"^debug_info = '([^']*)'", source, re.MULTILINE)
     pairs = [tuple(map(int, pair.split("="))) for pair in found.group(1).split("&") if pair] if found else []
     before = [line for line, code in pairs if code_line is not None and code <= code_line]

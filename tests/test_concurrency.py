@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -364,3 +365,99 @@ def test_a_lock_file_the_system_refuses_is_e3002_and_nothing_is_written(tmp_path
     assert result.exit_code == 2 and "internal error" not in result.output
     assert "error[E3002]: cannot use /proc/humc-cache as the build cache" in result.output, result.output
     assert not (tmp_path / "out").exists()  # the folder made for the output's lock file is removed again
+
+
+# ---------------------------------------------------------------------------------------------- read-only parents
+
+
+def _unprivileged() -> list[str]:
+    """The command prefix that runs a process without the right to write where its mode bits forbid it (root keeps
+    that right unless its capabilities are dropped)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only folder cannot be made")
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", "--bounding-set", drop, "--inh-caps", drop, "--"]
+
+
+def _humc_unprivileged(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*_unprivileged(), sys.executable, "-m", "humc", *map(str, args)], capture_output=True,
+                          text=True, timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_cache_whose_parent_is_read_only_is_locked_from_inside_and_the_build_works(tmp_path: Path) -> None:
+    """A volume mounted at /cache: humc cannot make /.cache.lock beside it, so the cache folder's own .humc.lock
+    serves (gone again once the build ends)."""
+    recipe = write_ner_workload(tmp_path, 50)
+    cache = tmp_path / "volume" / "cache"
+    cache.mkdir(parents=True)
+    with read_only(tmp_path / "volume"):
+        done = _humc_unprivileged("build", recipe, "-q", "--out", tmp_path / "out", "--cache", cache)
+        again = _humc_unprivileged("cache", "gc", recipe, "--cache", cache)
+    assert done.returncode == 0 and "wrote" in done.stdout, done.stderr
+    assert check_complete(tmp_path / "out" / "big")
+    assert again.returncode == 0 and "kept" in again.stdout, again.stderr
+    assert not (cache / ".humc.lock").exists() and not lock_path(cache).exists()
+
+
+def test_a_read_only_dataset_folder_is_pushed_without_a_lock(hub: HubHTTPServer, tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 50)
+    out = tmp_path / "shelf" / "out"
+    assert run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(tmp_path / "cache")).exit_code == 0
+    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "0"}
+    with read_only(out), read_only(out / "big"):
+        pushed = _humc_unprivileged("push", out / "big", "--repo", "org/big", env=env)
+    assert pushed.returncode == 0 and "published" in pushed.stdout, pushed.stderr
+    remote = hub.state.files("org/big")
+    remote.pop(".gitattributes", None)
+    assert remote == tree_bytes(out / "big")
+
+
+def test_a_build_whose_output_parent_is_read_only_is_e3002_before_anything_is_written(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 50)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    with read_only(shelf):
+        refused = _humc_unprivileged("build", recipe, "-q", "--out", shelf, "--cache", tmp_path / "cache")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"error[E3002]: cannot write the dataset to {shelf / 'big'}: {shelf} is not a writable folder" \
+        in refused.stderr, refused.stderr
+    assert not list(shelf.iterdir()) and not (tmp_path / "cache").exists()
+
+
+def test_review_with_nothing_to_decide_in_a_read_only_folder_succeeds_and_writes_nothing(tmp_path: Path) -> None:
+    from humc.recipe.lockfile import Lockfile, LockItem, save_lock
+
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    decided = LockItem(id="0123", kind="guideline", entry="e", origin="human", status="accepted", labels={"A": "a"})
+    save_lock(Lockfile(folder / "x.hum.lock", "x", [decided]))
+    before = tree_bytes(tmp_path)
+    with read_only(folder):
+        done = _humc_unprivileged("review", folder / "x.hum.lock", "--accept-all")
+    assert done.returncode == 0, done.stderr
+    assert "0 accepted" in done.stdout and tree_bytes(tmp_path) == before
+
+
+def test_no_wait_with_ablations_fails_before_any_of_their_datasets_is_written(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 50)
+    out = tmp_path / "out"
+    busy = holder(out / "big-no-templates", what="output folder")
+    try:
+        result = run_cli("build", str(recipe), "-q", "--no-wait", "--ablate", "templates", "--out", str(out),
+                         "--cache", str(tmp_path / "cache"))
+    finally:
+        let_go(busy)
+    assert result.exit_code == 2 and "error[E3004]" in result.output, result.output
+    assert not (out / "big").exists() and "wrote" not in result.output

@@ -287,12 +287,13 @@ def review(lock_path: Path, *, accept_all: bool = False, reject_all: bool = Fals
     pending = [i for i in lock.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
     if accept_all or reject_all:
         status = "accepted" if accept_all else "rejected"
-        with editing_lock(lock_path, "humc review") as fresh:  # the items as saved now, a synth's new ones too
-            pending = [i for i in fresh.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
-            for item in pending:
-                item.status = status
-            if pending:
-                save_lock(fresh)
+        if pending:  # nothing to decide: nothing is written (nor locked), also in a read-only folder
+            with editing_lock(lock_path, "humc review") as fresh:  # the items as saved now, a synth's new ones too
+                pending = [i for i in fresh.items if i.status == "proposed" and (only_kind is None or i.kind == only_kind)]
+                for item in pending:
+                    item.status = status
+                if pending:
+                    save_lock(fresh)
         summary.accepted = len(pending) if accept_all else 0
         summary.rejected = len(pending) if reject_all else 0
     else:

@@ -37,7 +37,7 @@ from humc.errors import HumcError, RecipeError, RequestRejected
 from humc.ir import AnswerOp, LabelExamples, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import conforms, response_format, strict_object
-from humc.locks import folder_lock
+from humc.locks import cache_lock
 from humc.recipe.lockfile import Lockfile, LockItem, editing_lock, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
 from humc.recipe.rules import rule_problem
 from humc.templating import render_template, syntax_problem, template_variables
@@ -765,7 +765,7 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
     if jobs:
         root.mkdir(parents=True, exist_ok=True)
         # shared, as a build holds it: `humc cache clean|gc` waits instead of removing the responses under us
-        with folder_lock(root, what="build cache", command="humc synth", shared=True), open_cache(root / "llm") as cache:
+        with cache_lock(root, command="humc synth"), open_cache(root / "llm") as cache:
             clients = {alias: LLMClient(recipe.models[alias], cache) for alias in by_alias}
             report.forms = {alias: client.structured_form() for alias, client in clients.items()}
             jobs = plan_jobs(recipe, SynthReport(path), report.forms)  # the same jobs, asking in each model's form

@@ -35,7 +35,7 @@ from humc.build.reuse import MEMO
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
 from humc.dataset.writer import SHARDS_PREFIX
-from humc.locks import folder_lock
+from humc.locks import cache_lock
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
 
@@ -109,7 +109,7 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
 
 def _alone(folder: Path, command: str, wait: bool) -> AbstractContextManager[None]:
     """The cache folder's lock, exclusive: running builds finish first (``wait=False``: E3004 instead)."""
-    return folder_lock(folder, what="build cache", command=command, wait=wait)
+    return cache_lock(folder, command=command, shared=False, wait=wait)
 
 
 def clean_cache(folder: Path, *, wait: bool = True) -> int:

@@ -8,11 +8,12 @@ so it raises the same errors and counts the same problems; LLM steps are skipped
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_to
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import HumcError, PublishError, RecipeError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
-from humc.locks import folder_lock
+from humc.locks import cache_lock, folder_lock
 from humc.progress import Progress
 from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
@@ -116,11 +117,20 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
     The build holds its output folder's lock (exclusive) and its cache folder's (shared) from start to end
     (``humc.locks``): a second build of the same output waits, then finds the work cached; `humc cache gc` waits for
     it. ``wait=False`` (``--no-wait``) fails with E3004 instead of waiting."""
-    _check_output_folder(plan.recipe)
-    recipe = plan.recipe
-    with folder_lock(recipe.output.dir, what="output folder", command="humc build", wait=wait), \
-            folder_lock(recipe.cache_dir, what="build cache", command="humc build", shared=True, wait=wait):
+    with build_locks([plan], wait=wait):
         return _build(plan, progress, stop_after, executor, ray_address, jobs, ray_options)
+
+
+@contextlib.contextmanager
+def build_locks(plans: Sequence[Plan], *, wait: bool = True) -> Iterator[None]:
+    """The locks the plans' builds take (each output folder exclusive, the cache shared), all taken before the first
+    is built: `humc build --ablate … --no-wait` fails on a folder in use before any of its datasets is written."""
+    with contextlib.ExitStack() as stack:
+        for plan in plans:
+            _check_output_folder(plan.recipe)
+            stack.enter_context(folder_lock(plan.recipe.output.dir, what="output folder", command="humc build", wait=wait))
+            stack.enter_context(cache_lock(plan.recipe.cache_dir, command="humc build", wait=wait))
+        yield
 
 
 def _build(plan: Plan, progress: Progress | None, stop_after: str | None, executor: str | None,

@@ -13,7 +13,17 @@ from rich.table import Table
 from rich.text import Text
 
 from humc.build.cachectl import build_warnings
-from humc.build.compiler import DryRun, ablation_plans, build, dry_run, load_recipe, node_states, plan_recipe, publish_repo
+from humc.build.compiler import (
+    DryRun,
+    ablation_plans,
+    build,
+    build_locks,
+    dry_run,
+    load_recipe,
+    node_states,
+    plan_recipe,
+    publish_repo,
+)
 from humc.build.execute import BuildResult
 from humc.build.problems import ProblemRow, problem_rows, warning_lines
 from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
@@ -126,18 +136,20 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     if push_after:
         publish_repo(p.recipe)  # where to, and a token: asked before the build, not after it
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
-    for plan_ in [p, *ablation_plans(p, extra)]:
-        result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
-                       jobs=jobs, wait=not no_wait)
-        if not quiet:
-            print_summary(result)
-        for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
-            err.print(Text.assemble(("warning: ", "yellow"), warning))
-        click.echo(f"wrote {result.output_dir}")
-    if push_after:
-        from humc.cli.push import push_recipe
+    plans = [p, *ablation_plans(p, extra)]
+    with build_locks(plans, wait=not no_wait):  # every folder first: --no-wait fails before any dataset is written
+        for plan_ in plans:
+            result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
+                           jobs=jobs, wait=not no_wait)
+            if not quiet:
+                print_summary(result)
+            for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
+                err.print(Text.assemble(("warning: ", "yellow"), warning))
+            click.echo(f"wrote {result.output_dir}")
+        if push_after:
+            from humc.cli.push import push_recipe
 
-        push_recipe(p.recipe, wait=not no_wait)
+            push_recipe(p.recipe, wait=not no_wait)
 
 
 def print_summary(result: BuildResult) -> None:

@@ -49,6 +49,7 @@ from humc.dataset.export import messages_of
 from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, plots_engine, read_manifest, sha256_file
 from humc.errors import SourceError
 from humc.ir import Recipe
+from humc.locks import other_process_alive
 from humc.progress import Progress
 
 Run = tuple[str, str, int, int, int, bool]  # records [start, stop) of one stored chunk: (node fp, stream, chunk,
@@ -423,21 +424,9 @@ def _remove_stale_siblings(final: Path) -> None:
     pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)$")
     for sibling in sorted(final.parent.iterdir()):
         match = pattern.match(sibling.name)
-        if not match or not sibling.is_dir() or _alive(int(match.group(2))):
+        if not match or not sibling.is_dir() or other_process_alive(int(match.group(2))):
             continue
         if match.group(1) == "old" and not final.exists():
             os.replace(sibling, final)
         else:
             shutil.rmtree(sibling, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own leftovers (a previous write in this process) are stale by now
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True

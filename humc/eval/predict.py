@@ -11,6 +11,7 @@ An in-process backend (a local model) plugs in as one more class with ``name`` a
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from humc.dataset.export import messages_of
 from humc.errors import HumcError, Span
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, open_cache
+from humc.locks import cache_lock
 
 
 class Predictor(Protocol):
@@ -85,14 +87,14 @@ class ChatPredictor:
         self.stats: dict[str, Any] = {}
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
-        cache = open_cache(self.cache_dir) if self.cache_dir is not None else None
-        client = LLMClient(self.config, cache)
-        try:
+        with contextlib.ExitStack() as stack:
+            cache = None
+            if self.cache_dir is not None:  # <cache>/llm: held shared, as builds hold it, so `cache clean` waits
+                stack.enter_context(cache_lock(self.cache_dir.parent, command="humc eval"))
+                cache = stack.enter_context(open_cache(self.cache_dir))
+            client = LLMClient(self.config, cache)
             requests = [LLMRequest(messages_of(r)[:1]) for r in records]
             outcomes = client.run_outcomes(requests)
-        finally:
-            if cache is not None:
-                cache.close()
         self.stats = client.stats.as_dict()
         for o in outcomes:
             if o.reason:
