@@ -7,10 +7,12 @@ finds a folder in use says so on stderr in one line and waits; ``wait=False`` (`
 
 Decisions:
 
-* **The lock file lies beside the folder** (``<parent>/.<name>.lock``), never inside it: a dataset folder is hashed
-  and pushed exactly as it is, and ``humc cache clean`` removes a cache folder whole. **A read-only parent** (a
-  volume mounted at /cache) refuses that file: a cache folder is then locked through its own ``.humc.lock``
-  (``cache_lock``), a shared reader (push) goes on without a lock, and anything else is E3002.
+* **An output folder's lock file lies beside it** (``<parent>/.<name>.lock``), never inside: a dataset folder is
+  hashed and pushed exactly as it is. **A cache folder's lies inside it** (``<cache>/.humc.lock``, ``cache_lock``):
+  every process then locks the same file, also one that may not write beside the cache (a volume mounted at
+  /cache); ``humc cache clean`` leaves that file and removes the emptied folder afterwards. Another user's lock
+  file is locked read-only; a shared reader that cannot make one at all (``humc push`` of a read-only folder) goes
+  on without a lock; any other lock file humc cannot make is E3002.
 * **Two kinds.** Exclusive: a build on its output folder (the swap of ``.<name>.tmp-<pid>`` into place, and the
   ownership checks before it); ``humc cache gc|clean|verify`` on a cache folder. Shared: a build on its cache folder
   (builds of different recipes share the default cache and run side by side); ``humc push`` on the folder it reads
@@ -47,10 +49,13 @@ from humc.errors import HumcError
 Notify = Callable[[str], None]
 
 
-def lock_path(folder: Path) -> Path:
-    """The lock file of ``folder``: ``.<name>.lock`` beside it."""
+def lock_path(folder: Path, inside: bool = False) -> Path:
+    """The lock file of ``folder``: ``.<name>.lock`` beside it, or (``inside``: a cache folder) ``<folder>/.humc.lock``."""
     folder = Path(os.path.abspath(folder))
-    return folder.parent / f".{folder.name}.lock"
+    return folder / INSIDE if inside else folder.parent / f".{folder.name}.lock"
+
+
+INSIDE = ".humc.lock"  # a cache folder's lock file, inside it
 
 
 def stderr_line(message: str) -> None:
@@ -60,7 +65,6 @@ def stderr_line(message: str) -> None:
 
 @dataclass
 class _Held:
-    path: Path           # the lock file held (``lock_path``, or ``INSIDE`` a cache folder)
     handle: Any          # the open file descriptor (POSIX) or the filelock object (Windows); None: no lock
     created: list[Path]  # parent folders made for the lock file, deepest first
     shared: bool
@@ -93,23 +97,23 @@ _guard = threading.Lock()
 
 @contextmanager
 def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, wait: bool = True,
-                notify: Notify = stderr_line, inside_ok: bool = False) -> Iterator[None]:
+                notify: Notify = stderr_line, inside: bool = False) -> Iterator[None]:
     """Hold the lock of ``folder`` (``what`` names it in messages: "output folder", "build cache") for ``command``
     ("humc build"): shared or exclusive; waiting (``notify`` is told once) or, with ``wait=False``, raising E3004.
 
-    When the folder's parent refuses the lock file (a read-only parent, e.g. a volume mounted at /cache): a folder
-    whose lock may live inside it (``inside_ok``: a cache) is locked through ``<folder>/.humc.lock``; a shared
-    lock (a reader, e.g. push) goes on without one; anything else is E3002."""
-    path = lock_path(folder)
+    The lock file is ``lock_path(folder, inside)``. Another user's lock file is locked through a read-only
+    descriptor; a shared lock whose file cannot be made at all (a reader where nothing may be written, e.g.
+    ``humc push`` of a read-only folder) goes on without one; any other lock file humc cannot make is E3002."""
+    path = lock_path(folder, inside)
     with _guard:
         held = _held.get(path)
         if held is not None:
             if held.shared and not shared:
-                raise RuntimeError(f"{path} is held shared by this process and cannot become exclusive")
+                raise HumcError(f"{command} would write the {what} {folder} it also reads", code="E3004",
+                                hint="give the output folders and the cache folder different places (--out, --cache)")
             held.count += 1
     if held is None:
-        request = _Request(Path(os.path.abspath(folder)), what, command, wait, notify)
-        held = _take(path, shared, request, inside_ok)
+        held = _take(path, shared, _Request(Path(os.path.abspath(folder)), what, command, wait, notify))
         with _guard:
             _held[path] = held
     try:
@@ -121,34 +125,25 @@ def folder_lock(folder: Path, *, what: str, command: str, shared: bool = False, 
             if last:
                 del _held[path]
         if last and held.handle is not None:
-            _release(held.path, held)
+            _release(path, held)
 
 
 def cache_lock(folder: Path, *, command: str, shared: bool = True, wait: bool = True) -> AbstractContextManager[None]:
-    """The lock of a build cache folder: shared by builds and the LLM steps, exclusive for ``humc cache gc|clean|verify``."""
-    return folder_lock(folder, what="build cache", command=command, shared=shared, wait=wait, inside_ok=True)
+    """The lock of a build cache folder, inside it (so every process locks the same file, whatever it may write
+    beside the folder): shared by builds and the LLM steps, exclusive for ``humc cache gc|clean|verify``."""
+    return folder_lock(folder, what="build cache", command=command, shared=shared, wait=wait, inside=True)
 
 
-INSIDE = ".humc.lock"  # a cache folder's own lock file when its parent refuses ``.<name>.lock``
 _REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
-def _take(path: Path, shared: bool, request: _Request, inside_ok: bool) -> _Held:
+def _take(path: Path, shared: bool, request: _Request) -> _Held:
     try:
-        return _Held(path, *_acquire(path, shared, request), shared=shared)
+        return _Held(*_acquire(path, shared, request), shared=shared)
     except _NoLockFile as exc:
-        if exc.error.errno not in _REFUSED:
-            raise _unusable(path, request.what, exc.error) from None
-        refused = exc.error
-    inside = request.folder / INSIDE
-    if inside_ok and request.folder.is_dir():
-        try:
-            return _Held(inside, *_acquire(inside, shared, request), shared=shared)
-        except _NoLockFile:
-            pass
-    if shared:  # a reader where nothing may be written: no lock to take, and no writer of ours to wait for
-        return _Held(path, None, [], shared=True)
-    raise _unusable(path, request.what, refused)
+        if shared and exc.error.errno in _REFUSED and not path.exists():
+            return _Held(None, [], shared=True)  # a reader where nothing may be written: no writer of ours to wait for
+        raise _unusable(path, request, exc.error) from None
 
 
 def _holder(text: str) -> str:
@@ -187,12 +182,12 @@ class _NoLockFile(Exception):
         self.error = error
 
 
-def _unusable(path: Path, what: str, exc: OSError) -> HumcError:
-    folder = path.parent / path.name[1:-len(".lock")]
-    return HumcError(f"cannot use {folder} as the {what}: {exc.strerror or exc} (making its lock file {path})", code="E3002",
-                     expected=f"a folder where humc may make {path.name} beside the {what}",
-                     hint="humc keeps a .<name>.lock file beside each folder or file it writes, so that two commands take "
-                          "turns; make that folder writable, or work on a copy in a writable folder")
+def _unusable(path: Path, request: _Request, exc: OSError) -> HumcError:
+    where = "in" if path.parent == request.folder else "beside"
+    return HumcError(f"cannot use {request.folder} as the {request.what}: {exc.strerror or exc} (making its lock file "
+                     f"{path})", code="E3002", expected=f"a folder where humc may make {path.name} {where} the {request.what}",
+                     hint="humc keeps a lock file beside each dataset folder and lockfile it writes and inside each cache, "
+                          "so that two commands take turns; make that folder writable, or work on a copy in a writable folder")
 
 
 if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock kind (see the module docstring)
@@ -249,19 +244,25 @@ else:
             os.close(fd)  # its last holder removed the file while we waited: lock the one at the path now
 
     def _open(path: Path) -> tuple[int, list[Path]]:
-        while True:
+        for _ in range(10):  # another process may remove a parent folder it had made between our mkdir and open
             created = _missing_parents(path.parent)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), created
+                return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666), created  # umask applies
             except FileNotFoundError as exc:
-                if not path.parent.is_dir():  # another process removed the parent it had made: make it again
-                    continue
-                _remove_empty(created)
-                raise _NoLockFile(exc) from None
+                error: OSError = exc
+                if path.parent.is_dir() or not created:  # not a folder removed under us: refused for good
+                    break
             except OSError as exc:
-                _remove_empty(created)
-                raise _NoLockFile(exc) from None
+                error = exc
+                if exc.errno in _REFUSED:  # another user's lock file: flock needs no write access
+                    try:
+                        return os.open(path, os.O_RDONLY | os.O_CLOEXEC), created
+                    except OSError:
+                        pass
+                break
+        _remove_empty(created)
+        raise _NoLockFile(error)
 
     def _sign(fd: int, command: str) -> None:
         """Write ``<pid> <command>`` into the held lock file, for waiters to show (best effort: a full disk skips it)."""

@@ -32,7 +32,7 @@ from hubserver import HubHTTPServer  # noqa: E402
 
 from humc.dataset.hub import verify_build  # noqa: E402
 from humc.errors import HumcError  # noqa: E402
-from humc.locks import folder_lock, lock_path  # noqa: E402
+from humc.locks import cache_lock, folder_lock, lock_path  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP and fcntl: POSIX only")
 
@@ -109,10 +109,10 @@ def holder_pid(folder: Path) -> int | None:
     return int(text.split()[0]) if text.strip() else None
 
 
-def held(folder: Path) -> bool:
+def held(folder: Path, inside: bool = False) -> bool:
     """Whether some process holds the folder's lock (probed without creating the lock file)."""
     try:
-        fd = os.open(lock_path(folder), os.O_RDONLY)
+        fd = os.open(lock_path(folder, inside), os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
@@ -138,7 +138,7 @@ def started_build(recipe: Path, out: Path, cache: Path, *extra: str) -> Humc:
     """A build that holds its output folder's lock (its pid is in the lock file) and its cache folder's."""
     build = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "1", *extra)
     until(lambda: holder_pid(out / "big") == build.pid, "the build holds its output folder", build)
-    until(lambda: held(cache), "the build holds its cache folder", build)
+    until(lambda: held(cache, inside=True) and (cache / "cache.db").exists(), "the build holds its cache", build)
     return build
 
 
@@ -152,9 +152,10 @@ def check_complete(folder: Path) -> dict[str, object]:
 
 
 def holder(folder: Path, *, what: str, shared: bool = False) -> subprocess.Popen[str]:
-    """A process holding ``folder``'s lock (as `humc build` would) until its stdin closes."""
+    """A process holding ``folder``'s lock (as `humc build` would) until its stdin closes (a cache's: inside it)."""
     code = ("import sys; from pathlib import Path; from humc.locks import folder_lock\n"
-            "with folder_lock(Path(sys.argv[1]), what=sys.argv[2], command='humc build', shared=sys.argv[3] == '1'):\n"
+            "with folder_lock(Path(sys.argv[1]), what=sys.argv[2], command='humc build', shared=sys.argv[3] == '1',\n"
+            "                 inside=sys.argv[2] == 'build cache'):\n"
             "    print('held', flush=True); sys.stdin.read()\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder), what, "1" if shared else "0"], text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -190,7 +191,7 @@ def test_two_builds_of_one_output_make_one_dataset_and_the_second_waits_then_fin
     assert reference.exit_code == 0, reference.output
     assert tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")  # the bytes of one build alone
     assert sum(manifest["counts"].values()) == 6000  # 3000 rows, 2 variants each
-    assert not lock_path(out / "big").exists() and not lock_path(cache).exists()  # no lock file is left behind
+    assert not lock_path(out / "big").exists() and not lock_path(cache, inside=True).exists()  # no lock file is left
 
 
 def test_a_build_killed_while_it_holds_the_locks_does_not_block_the_next_command(tmp_path: Path) -> None:
@@ -338,9 +339,10 @@ def test_a_lock_is_counted_within_one_process_and_never_turned_exclusive(tmp_pat
         with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=False):
             assert held(folder)
         assert held(folder)  # the inner release only counted down
-        with pytest.raises(RuntimeError, match="cannot become exclusive"):
+        with pytest.raises(HumcError) as twice:  # a command using one folder to read and to write: exit 2, not 3
             with folder_lock(folder, what="output folder", command="humc build"):
                 pass
+        assert twice.value.code == "E3004" and "would write the output folder" in twice.value.message
     assert not held(folder) and not lock_path(folder).exists()
 
 
@@ -348,11 +350,12 @@ def test_a_dead_holders_pid_is_not_shown_as_the_holder(tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock_path(folder).write_text(f"{dead.pid} humc build\n")  # left by an exclusive holder killed with -9
+    folder.mkdir()
+    lock_path(folder, inside=True).write_text(f"{dead.pid} humc build\n")  # left by an exclusive holder killed with -9
     busy = holder(folder, what="build cache", shared=True)  # shared holders write nothing into the file
     try:
         with pytest.raises(HumcError) as refused:
-            with folder_lock(folder, what="build cache", command="humc cache gc", wait=False):
+            with cache_lock(folder, command="humc cache gc", shared=False, wait=False):
                 pass
     finally:
         let_go(busy)
@@ -461,3 +464,25 @@ def test_no_wait_with_ablations_fails_before_any_of_their_datasets_is_written(tm
         let_go(busy)
     assert result.exit_code == 2 and "error[E3004]" in result.output, result.output
     assert not (out / "big").exists() and "wrote" not in result.output
+
+
+def test_a_cache_is_one_lock_for_a_process_that_may_write_beside_it_and_one_that_may_not(tmp_path: Path) -> None:
+    """Both lock the file inside the cache: a `cache clean` by root cannot empty a cache a build without write access
+    to the cache's parent holds."""
+    cache = tmp_path / "volume" / "cache"
+    recipe = write_ner_workload(tmp_path, 50)
+    assert run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(cache)).exit_code == 0
+    code = ("import sys; from pathlib import Path; from humc.locks import cache_lock\n"
+            "with cache_lock(Path(sys.argv[1]), command='humc build'):\n"
+            "    print('held', flush=True); sys.stdin.read()\n")
+    with read_only(tmp_path / "volume"):
+        build = subprocess.Popen([*_unprivileged(), sys.executable, "-c", code, str(cache)], text=True,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert build.stdout is not None and build.stdout.readline() == "held\n"
+        try:
+            clean = run_cli("cache", "clean", "--yes", "--no-wait", "--cache", str(cache))
+        finally:
+            let_go(build)
+    assert clean.exit_code == 2 and f"error[E3004]: the build cache {cache} is in use" in clean.output, clean.output
+    assert (cache / "cache.db").is_file()

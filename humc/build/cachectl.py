@@ -23,6 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +119,10 @@ def clean_cache(folder: Path, *, wait: bool = True) -> int:
         before = folder_bytes(folder) if folder.is_dir() else 0
         remove_cache_files(folder / LLM_FOLDER)
         remove_cache_files(folder)
-        return before - (folder_bytes(folder) if folder.is_dir() else 0)
+        freed = before - (folder_bytes(folder) if folder.is_dir() else 0)
+    with contextlib.suppress(OSError):  # emptied, but for the lock file the lock's release removed
+        folder.rmdir()
+    return freed
 
 
 def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False, wait: bool = True) -> GcReport:

@@ -123,13 +123,17 @@ def build(plan: Plan, *, progress: Progress | None = None, stop_after: str | Non
 
 @contextlib.contextmanager
 def build_locks(plans: Sequence[Plan], *, wait: bool = True) -> Iterator[None]:
-    """The locks the plans' builds take (each output folder exclusive, the cache shared), all taken before the first
-    is built: `humc build --ablate … --no-wait` fails on a folder in use before any of its datasets is written."""
+    """The locks the plans' builds take (each output folder exclusive, each cache shared), all taken before the
+    first is built, outputs first and in path order (so two commands never wait for each other's): `humc build
+    --ablate … --no-wait` fails on a folder in use before any of its datasets is written."""
+    for plan in plans:  # every folder checked before any lock is taken or any dataset written
+        check_folders(plan.recipe)
+        _check_output_folder(plan.recipe)
     with contextlib.ExitStack() as stack:
-        for plan in plans:
-            _check_output_folder(plan.recipe)
-            stack.enter_context(folder_lock(plan.recipe.output.dir, what="output folder", command="humc build", wait=wait))
-            stack.enter_context(cache_lock(plan.recipe.cache_dir, command="humc build", wait=wait))
+        for folder in sorted({plan.recipe.output.dir for plan in plans}):
+            stack.enter_context(folder_lock(folder, what="output folder", command="humc build", wait=wait))
+        for folder in sorted({plan.recipe.cache_dir for plan in plans}):
+            stack.enter_context(cache_lock(folder, command="humc build", wait=wait))
         yield
 
 
