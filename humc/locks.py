@@ -244,9 +244,10 @@ else:
             os.close(fd)  # its last holder removed the file while we waited: lock the one at the path now
 
     def _open(path: Path) -> tuple[int, list[Path]]:
+        created: list[Path] = []
         for _ in range(10):  # another process may remove a parent folder it had made between our mkdir and open
-            created = _missing_parents(path.parent)
             try:
+                created = _missing_parents(path.parent)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666), created  # umask applies
             except FileNotFoundError as exc:

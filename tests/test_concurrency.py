@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -486,3 +487,28 @@ def test_a_cache_is_one_lock_for_a_process_that_may_write_beside_it_and_one_that
             let_go(build)
     assert clean.exit_code == 2 and f"error[E3004]: the build cache {cache} is in use" in clean.output, clean.output
     assert (cache / "cache.db").is_file()
+
+
+def test_another_users_lock_file_is_locked_read_only_not_skipped(tmp_path: Path) -> None:
+    """A shared folder (mode 1777) whose lock file root made: another user cannot open it for writing, and must still
+    find it held instead of going on without a lock."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to act as a second user")
+    shared = Path(tempfile.mkdtemp(prefix="humc-shared-", dir="/tmp"))  # pytest's tmp_path is root's alone (0700)
+    shared.chmod(0o1777)
+    busy = holder(shared / "out", what="output folder", shared=True)
+    code = ("import sys; from pathlib import Path; from humc.locks import folder_lock\n"
+            "from humc.errors import HumcError\n"
+            "try:\n"
+            "    with folder_lock(Path(sys.argv[1]), what='output folder', command='humc build', wait=False):\n"
+            "        print('granted')\n"
+            "except HumcError as exc:\n"
+            "    print(exc.code)\n")
+    try:
+        other = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--",
+                                sys.executable, "-c", code, str(shared / "out")], capture_output=True, text=True,
+                               timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        let_go(busy)
+        shutil.rmtree(shared, ignore_errors=True)
+    assert other.stdout.strip() == "E3004", other.stdout + other.stderr
