@@ -194,9 +194,10 @@ if sys.platform == "win32":  # pragma: no cover - no fcntl: one exclusive lock k
     def _acquire(path: Path, shared: bool, request: _Request) -> tuple[Any, list[Path]]:
         import filelock
 
-        created = _missing_parents(path.parent)
+        created: list[Path] = []
         lock = filelock.FileLock(str(path))
         try:
+            created = _missing_parents(path.parent)  # inside: a folder humc may not search is refused like POSIX's
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 lock.acquire(timeout=0)
