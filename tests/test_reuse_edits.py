@@ -302,8 +302,19 @@ def test_killing_a_build_leaves_no_render_workers_behind(tmp_path: Path) -> None
     assert len(workers) >= 2, "the render never started its workers"
     proc.kill()
     proc.wait()
-    time.sleep(2)
-    left = [w for w in workers if Path(f"/proc/{w}").exists()]
+
+    def running(pid: str) -> bool:  # a zombie is dead, only not yet reaped by whoever adopted it
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    left = workers
+    for _ in range(20):  # PDEATHSIG kills them at once: within the 2 s this test always allowed
+        left = [w for w in workers if running(w)]
+        if not left:
+            break
+        time.sleep(0.1)
     for w in left:  # clean up what this test started
         os.kill(int(w), signal.SIGKILL)
     assert not left, f"render workers {left} outlived the killed build"
