@@ -39,6 +39,64 @@ def test_rendering_on_worker_processes_writes_the_bytes_of_a_one_process_build(t
     assert many_stats["ner/check"][0] == "built"  # computed chunk by chunk behind the render, counted as built
 
 
+def _flagging_check(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The check, failing every 7th source row's instructions; returns the pids of the calls made in this process
+    (a forked worker appends to its own copy of the list)."""
+    calls: list[int] = []
+    real = execute.check_rendered
+
+    def check(entry, record):  # type: ignore[no-untyped-def]
+        calls.append(os.getpid())
+        if record["source_row"] % 7 == 0:
+            return execute.Problem("output_differs", f"flagged row {record['source_row']}")
+        return real(entry, record)
+
+    monkeypatch.setattr(execute, "check_rendered", check)
+    return calls
+
+
+def _checked_build(folder: Path, jobs: int) -> tuple[dict[str, bytes], dict[str, object], dict[str, object]]:
+    folder.mkdir()
+    write_ner_workload(folder, 300, shard_rows=150)
+    plan = plan_recipe(folder / "big.hum.yaml", out_dir=folder / "out", cache_dir=folder / "cache")
+    stat = next(s for s in build(plan, jobs=jobs).stats if s.node == "ner/check")
+    return tree_bytes(folder / "out" / "big"), stat.notes, stat.problems
+
+
+def test_render_workers_check_what_they_render_and_the_build_is_that_of_one_process(tmp_path, small_chunks,
+                                                                                    monkeypatch):
+    calls = _flagging_check(monkeypatch)
+    one = _checked_build(tmp_path / "one", jobs=1)
+    assert len(calls) == 600  # one process: every instruction checked here
+    calls.clear()
+    many = _checked_build(tmp_path / "many", jobs=3)
+    assert calls == []  # with workers the main process checks nothing: it stores, and the workers check
+    assert many == one
+    out, notes, problems = many
+    assert notes["problem: output_differs"] == 2 * len(range(0, 300, 7)) and len(out) > 3
+    assert problems["output_differs"][0][:2] == ["s", 0]  # the source, row 0: its first location
+
+
+def test_a_check_that_fails_in_a_render_worker_fails_in_the_check_node_as_in_one_process(tmp_path, small_chunks,
+                                                                                          monkeypatch):
+    def check(entry, record):  # type: ignore[no-untyped-def]
+        if record["source_row"] == 123:
+            raise RuntimeError("the check broke on row 123")
+        return None
+
+    monkeypatch.setattr(execute, "check_rendered", check)
+    for jobs in (1, 3):
+        with pytest.raises(RuntimeError, match="row 123"):
+            _checked_build(tmp_path / f"j{jobs}", jobs=jobs)
+        store = Store(tmp_path / f"j{jobs}" / "cache")
+        plan = plan_recipe(tmp_path / f"j{jobs}" / "big.hum.yaml", cache_dir=tmp_path / f"j{jobs}" / "cache")
+        try:  # the render is whole, the check is not
+            assert store.meta(plan.node("ner/render").fingerprint) is not None
+            assert store.meta(plan.node("ner/check").fingerprint) is None
+        finally:
+            store.close()
+
+
 def test_a_resumed_parallel_render_recomputes_only_the_missing_chunks(tmp_path, small_chunks):
     folder = tmp_path / "b"
     cold, _ = _build(folder, 300, jobs=2)

@@ -36,7 +36,7 @@ from humc.build.corpus import PASS_THROUGH, PassThrough, pass_chunks
 from humc.build.mixing import is_negative, mixture_keep, ratio_keep
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
-from humc.build.problems import META_KEY, Located, ProblemLog, merge_first, problem_rows, strict_error
+from humc.build.problems import META_KEY, Located, Problem, ProblemLog, merge_first, problem_rows, strict_error
 from humc.build.rendering import RenderContext, render_checked
 from humc.build.reuse import (
     PriorChecks,
@@ -311,9 +311,12 @@ class Executor:
         if pending is not None:
             if then:
                 self._ahead(then, i, pending)
-            out, notes, problems = self._store_chunk(node, i, chunk, pending.result(), strip)
+            result, verdicts = pending.result(), None
+            if isinstance(result, Checked):
+                result, verdicts = result.result, result.verdicts
+            out, notes, problems = self._store_chunk(node, i, chunk, result, strip)
             if then:
-                self._follow(then, i, out)
+                self._follow(then, i, out, verdicts)
             saved = Saved(notes, problems, (len(chunk), len(out)))
         elif (node.fingerprint, i) not in self.early:
             stat.chunks_reused += 1
@@ -360,17 +363,20 @@ class Executor:
             for fn in takers:
                 fn.parts.clear()
 
-    def _follow(self, then: list[Follower], i: int, records: Records) -> None:
-        """Run chunk i on through the following nodes; on the first failure stop following (for good)."""
+    def _follow(self, then: list[Follower], i: int, records: Records,
+                verdicts: list[Problem | None] | None = None) -> None:
+        """Run chunk i on through the following nodes (a check given the ``verdicts`` its render worked out: they
+        are its first follower's); on the first failure stop following (for good)."""
         for follower, fn, strip in then:
             saved = saved_chunk(self.store, follower.fingerprint, i)
             if saved is not None and saved.counts is not None:  # stored already
                 return
             try:
-                result = (fn.at(i) if isinstance(fn, CheckChunks) else fn)(records)
+                result = (fn.at(i, verdicts) if isinstance(fn, CheckChunks) else fn)(records)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
                 return
+            verdicts = None
             out, _, _ = self._store_chunk(follower, i, records, result, strip)
             self.early.add((follower.fingerprint, i))
             records = out
@@ -484,17 +490,22 @@ def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
     return render
 
 
-def check_chunk_fn(entry: TaskEntry, strip: bool = True,
-                   passed: Callable[[dict[str, Any]], bool] | None = None) -> ChunkFn:
+def check_chunk_fn(entry: TaskEntry, strip: bool = True, passed: Callable[[dict[str, Any]], bool] | None = None,
+                   verdicts: list[Problem | None] | None = None) -> ChunkFn:
     """Parse every rendered output back; records that do not round-trip are problems. The records kept
     lose their ``_``-prefixed keys (``strip``), or are the input records themselves (both executors store
     them as references and strip on read). A record an earlier check ``passed`` (``reuse.PriorChecks``)
-    is kept without being checked again."""
+    is kept without being checked again; ``verdicts`` (one per record of the chunk) are the records' checks
+    worked out already, where they were rendered (``RenderThenCheck``)."""
 
     def check(chunk: Records) -> tuple[Records, Counter[str], dict[str, list[Located]]]:
         kept, log = [], ProblemLog()
-        for record in chunk:
-            problem = None if passed is not None and passed(record) else check_rendered(entry, record)
+        known = verdicts if verdicts is not None and len(verdicts) == len(chunk) else None
+        for k, record in enumerate(chunk):
+            if passed is not None and passed(record):
+                problem = None
+            else:
+                problem = known[k] if known is not None else check_rendered(entry, record)
             if problem is not None:
                 log.add(problem, record["source"], record["source_row"], record.get("_line"))
                 continue
@@ -526,15 +537,43 @@ def _check_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     return check_chunk_fn(ex.entry_of(node), strip=False)
 
 
+@dataclass
+class Checked:
+    """A render chunk's result and the check's verdict on each record it rendered, worked out in the render worker."""
+
+    result: ChunkResult
+    verdicts: list[Problem | None]
+
+
+@dataclass
+class RenderThenCheck:
+    """A render worker's chunk function: the render, then the check of what it rendered (``check_rendered``, a pure
+    function of the entry and the record), so the main process — which stores, and checks otherwise — is not the
+    build's one serial bottleneck. The executor stores the render's result as it is and hands the verdicts to the
+    check (``check_chunk_fn``): the cache and the output are those of a one-process build."""
+
+    render: ChunkFn
+    entry: TaskEntry
+
+    def __call__(self, chunk: Records) -> ChunkResult | Checked:
+        result = self.render(chunk)
+        try:
+            return Checked(result, [check_rendered(self.entry, record) for record in split_result(result)[0]])
+        except Exception:  # the check node raises it itself, in its turn, with its own progress and stats
+            return result
+
+
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
-    """Rendered chunks (on worker processes when there are several) go straight on through the check; records an
-    earlier render of the same shape rendered alike are reused (``reuse.py``)."""
+    """Rendered chunks (on worker processes when there are several, which check them too: ``RenderThenCheck``) go
+    straight on through the check; records an earlier render of the same shape rendered alike are reused
+    (``reuse.py``)."""
     ctx = _render_context(ex, node)
     fn, then = render_chunk_fn(ctx), followers(ex, node, ("check",))
     key, reuse = Reuse.find(ex.store, node, ctx)
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
-        submit: Submit = stack.enter_context(WorkerPool(fn, workers)).submit if workers else partial(_Now, fn)
+        pooled = RenderThenCheck(fn, ex.entry_of(then[0][0])) if then and reuse is None else fn
+        submit: Submit = stack.enter_context(WorkerPool(pooled, workers)).submit if workers else partial(_Now, fn)
         submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
         meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
     remember(ex.store, key, node.fingerprint)
@@ -564,8 +603,9 @@ class CheckChunks:
     def __call__(self, chunk: Records) -> ChunkResult:
         return check_chunk_fn(self.entry, strip=False)(chunk)
 
-    def at(self, i: int) -> ChunkFn:
-        return check_chunk_fn(self.entry, strip=False, passed=None if self.prior is None else self.prior.passed(i))
+    def at(self, i: int, verdicts: list[Problem | None] | None = None) -> ChunkFn:
+        return check_chunk_fn(self.entry, strip=False, passed=None if self.prior is None else self.prior.passed(i),
+                              verdicts=verdicts)
 
 
 def _run_check(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:

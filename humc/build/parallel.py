@@ -14,8 +14,11 @@ Decisions:
   are loaded) the build runs in one process, as before; ``jobs`` never changes a byte of the output.
 * **Only nodes that make new records.** map and render return new records; a filter or check
   returns some of its input records, which the executor stores as references by identity —
-  a record sent to a worker and back is a copy, so those nodes stay in the main process (they
-  are cheap next to render).
+  a record sent to a worker and back is a copy, so those nodes stay in the main process. The check's
+  work does not: a render worker checks the records it rendered and sends back one verdict each
+  (``execute.RenderThenCheck``), and the check node in the main process keeps or drops its input
+  records by them; else the main process, which also stores every chunk, would be the one serial
+  bottleneck (measured, bench_build with 2 workers: the check was a quarter of the CPU).
 * **How many workers:** ``jobs`` (``humc build --jobs``, else ``$HUMC_JOBS``), else the CPUs this
   process may use; 1 turns the pool off, and so does a node with fewer than two chunks to compute.
 """
