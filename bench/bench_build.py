@@ -117,20 +117,22 @@ def timed_build(recipe: Path, root: Path, **kw) -> tuple[float, list]:
     return time.perf_counter() - start, result.stats
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the render workers)."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process and of its finished children (the render workers), and of this process alone."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system + t.children_user + t.children_system, t.user + t.system
 
 
-def cold_build(recipe: Path, root: Path, name: str, jobs: int | None) -> tuple[float, float]:
-    """(wall, CPU) seconds of a cold build into ``root/name``."""
+def cold_build(recipe: Path, root: Path, name: str, jobs: int | None) -> tuple[float, float, float]:
+    """(wall, CPU, this process's CPU) seconds of a cold build into ``root/name``."""
     folder = root / name
-    cpu = cpu_seconds()
+    cpu, own = cpu_seconds()
     plan = plan_recipe(recipe, out_dir=folder / "out", cache_dir=folder / "cache")
     start = time.perf_counter()
     build(plan, jobs=jobs)
-    return time.perf_counter() - start, cpu_seconds() - cpu
+    wall = time.perf_counter() - start
+    cpu_after, own_after = cpu_seconds()
+    return wall, cpu_after - cpu, own_after - own
 
 
 BASELINE_SCRIPT = """
@@ -259,8 +261,9 @@ def main() -> None:
         plain, plain_records = plain_loop(root)
         preload()  # humc's one-time imports (pyarrow, the card classes), as the plain loop's are, outside the timing
         jobs = args.jobs or default_jobs()
-        cold, cold_cpu = cold_build(recipe, root, "jobs1", 1)
-        cold_n, cold_n_cpu = cold_build(recipe, root, f"jobs{jobs}", jobs) if jobs > 1 else (cold, cold_cpu)
+        cold, cold_cpu, _ = cold_build(recipe, root, "jobs1", 1)
+        cold_n, cold_n_cpu, main_cpu = cold_build(recipe, root, f"jobs{jobs}", jobs) if jobs > 1 else \
+            (cold, cold_cpu, cold_cpu)
         base = baseline_build(args.baseline, recipe, root) if args.baseline else None
         # the single-process build's folder is the one the cache figures and the later builds use
         shutil.move(str(root / "jobs1" / "cache"), root / "cache")
@@ -297,6 +300,9 @@ def main() -> None:
             f"cold_seconds_jobs_{jobs}": round(cold_n, 3), f"instructions_per_second_jobs_{jobs}": round(records / cold_n),
             f"instructions_per_cpu_second_jobs_{jobs}": round(records / cold_n_cpu),
             f"cold_over_plain_loop_jobs_{jobs}": round((cold_n / records) / floor, 3),
+            # the build's serial part: what the main process computes itself, however many workers render
+            f"main_process_cpu_share_jobs_{jobs}": round(main_cpu / cold_n_cpu, 3),
+            f"most_speedup_with_more_workers_jobs_{jobs}": round(cold_n_cpu / main_cpu, 2),
         }
         if base is not None:
             results.update({"baseline": args.baseline, "baseline_cold_seconds": round(base, 3),
