@@ -34,6 +34,7 @@ from humc.sources_readers import (
     decode_class_labels,
     exploded,
     grouped,
+    holds_json_list,
     json_files,
     looks_like_json_lines,
     open_binary,
@@ -137,18 +138,21 @@ def source_option_problem(key: str, value: Any) -> str | None:
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".arrow": "arrow"}
+               ".iob": "conll", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
     """The format named by the extension; from the content when the extension says nothing
-    (`eng.testb`, `.label`, `.TXT`) or says `.json` while the file holds JSON Lines."""
+    (`eng.testb`, `.label`, `.TXT`), says `.json` while the file holds JSON Lines, or says `.jsonl` while
+    the file holds one JSON list of records (a pretty-printed export)."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
     named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
     fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
         return "jsonl"
+    if fmt == "jsonl" and path.is_file() and holds_json_list(path):
+        return "json"
     if fmt is None and path.is_file():
         return sniff_format(path)
     return fmt
@@ -258,7 +262,7 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
                 raise _huge_number(src, lineno, exc) from None
             if not isinstance(record, dict):
-                error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
                 raise error
@@ -321,14 +325,31 @@ def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
         data = data.get(key) if isinstance(data, dict) else None
     if src.options.get("key_column") is not None:
         data = _keyed_records(src, data)
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise _fail(src, 1, "expected a JSON list of objects" + (f" under '{key}'" if key else ""),
-                    "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
-    yield from enumerate(data)
+    under = f" under '{key}'" if key else ""
+    if isinstance(data, list):
+        bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise _fail(src, 1, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
+                        "a list of objects (one record each)", "fix or remove that item")
+        yield from enumerate(data)
+        return
+    raise _fail(src, 1, "expected a JSON list of objects" + under,
+                "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (null, a string, a number, …), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
-    """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel)."""
+    """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel);
+    {key: record, …} (records keyed by their id) -> one record per key."""
     column = src.options["key_column"]
     where = f" under '{src.options['records']}'" if src.options.get("records") else ""
     if not isinstance(data, dict):
@@ -336,9 +357,12 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
                     "an object mapping each key to a list of records", "leave out `key_column` for a list of records")
     out: list[dict[str, Any]] = []
     for key, items in data.items():
+        if isinstance(items, dict):  # {id: record, …}: one record per key
+            out.append({**items, column: key})
+            continue
         if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
-                        "an object mapping each key to a list of records", _FIX_HINT)
+                        "an object mapping each key to a record or a list of records", _FIX_HINT)
         out.extend({**item, column: key} for item in items)
     return out
 
@@ -347,8 +371,14 @@ def _records_hint(src: SourceDef) -> str:
     """Name the keys of the loaded object that hold lists of objects (the likely `records:`), or suggest
     `key_column` when every value is one (an object keyed by label, FewRel)."""
     top = _load_json(src)
+    if isinstance(top, dict) and isinstance(top.get("data"), list) and top["data"] \
+            and all(isinstance(a, dict) and "paragraphs" in a for a in top["data"]):
+        return "the file is SQuAD JSON (articles with paragraphs and qas): `format: squad` reads one record per question"
     keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
         if isinstance(top, dict) else []
+    if isinstance(top, dict) and top and all(isinstance(v, dict) for v in top.values()):
+        return "every key holds an object (records keyed by id): `options: {key_column: <name>}` reads one record " \
+               "per key, with the key in that column"
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")

@@ -100,12 +100,30 @@ def starts_utf16(path: Path) -> bool:
         return False
 
 
-def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (jsonl, json, conll, tsv, csv), or None."""
+_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"))  # Parquet and Arrow IPC (Feather v2) files start so
+
+
+def _head(path: Path) -> str | None:
+    """The (decompressed) file's first ``SNIFF_BYTES`` characters as text, or None when it cannot be read."""
     try:
         with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
-            head = f.read(SNIFF_BYTES)
+            return f.read(SNIFF_BYTES)
     except DAMAGED_ARCHIVE:
+        return None
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format a file's content looks like (parquet, arrow, jsonl, json, conll, tsv, csv), or None."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError:
+        return None
+    for start, fmt in _BINARY_MAGIC:
+        if magic.startswith(start):
+            return fmt
+    head = _head(path)
+    if head is None:
         return None
     text = head.lstrip()
     if not text:
@@ -125,6 +143,20 @@ def sniff_format(path: Path) -> str | None:
     if all("," in line for line in filled):
         return "csv"
     return None
+
+
+def holds_json_list(path: Path) -> bool:
+    """Whether a file (named `.jsonl`) holds one JSON list of records rather than JSON Lines: its first line opens
+    a list that goes on past it (pretty-printed), or its only line is a list of objects."""
+    head = _head(path)
+    lines = [line for line in (head or "").splitlines() if line.strip()]
+    if not lines or not lines[0].lstrip().startswith("["):
+        return False
+    try:
+        first = json.loads(lines[0])
+    except ValueError:  # the list goes on past its first line (or the 64 KiB read)
+        return True
+    return len(lines) == 1 and isinstance(first, list) and bool(first) and all(isinstance(r, dict) for r in first)
 
 
 def looks_like_json_lines(head: str) -> bool:

@@ -1,0 +1,110 @@
+"""Source files as they come in the wild, read by the real CLI: a JSON list under a `.jsonl` name, Feather files,
+Parquet/Arrow files without an extension, records keyed by id, and the hints for JSON layouts humc reads
+another way (SQuAD nesting, a list with a non-object item)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+from helpers import run_cli
+
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.sources import infer_format, read_source
+
+RECORDS = [{"text": "good film", "label": "pos"}, {"text": "dull plot", "label": "neg"}]
+
+
+def recipe(folder: Path, source: str, text: str = "text") -> Path:
+    path = folder / "recipe.hum.yaml"
+    path.write_text(f"""hum: 1
+name: wild
+sources:
+  s: {source}
+tasks:
+  - id: cls
+    task: classification
+    source: s
+    fields: {{text: "{text}", label: label}}
+    labels: [pos, neg]
+    formats: [json]
+""", encoding="utf-8")
+    return path
+
+
+def built_texts(folder: Path, source: str, text: str = "text") -> list[str]:
+    """Build the recipe reading ``source`` (the text field mapped from ``text``); the instructions written, in order."""
+    result = run_cli("build", str(recipe(folder, source, text)), "--out", str(folder / "out"), "--cache",
+                     str(folder / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    shards = sorted((folder / "out" / "wild" / "data").glob("*.parquet"))
+    return [row["instruction"] for shard in shards for row in pq.read_table(shard).to_pylist()]
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(RECORDS, indent=2),  # pretty-printed export
+    json.dumps(RECORDS),            # one line
+])
+def test_a_json_list_saved_under_a_jsonl_name_is_read_as_its_records(tmp_path, text):
+    (tmp_path / "data.jsonl").write_text(text + "\n", encoding="utf-8")
+    assert infer_format(tmp_path / "data.jsonl") == "json"
+    texts = built_texts(tmp_path, "data.jsonl")
+    assert len(texts) == 2 and any("good film" in t for t in texts) and any("dull plot" in t for t in texts)
+
+
+def test_json_lines_whose_lines_are_lists_stay_json_lines(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("[1, 2]\n[3, 4]\n", encoding="utf-8")
+    assert infer_format(path) == "jsonl"
+    path.write_text('{"text": "a"}\n', encoding="utf-8")  # one object on one line: still JSON Lines
+    assert infer_format(path) == "jsonl"
+
+
+def test_feather_and_extensionless_arrow_or_parquet_files_are_read(tmp_path):
+    table = pa.table({"text": pa.array(["good film", "dull plot"], pa.large_string()),
+                      "label": pa.array(["pos", "neg"]).dictionary_encode()})
+    feather.write_feather(table, tmp_path / "data.feather")
+    feather.write_feather(table, tmp_path / "arrowfile")
+    pq.write_table(table, tmp_path / "parquetfile")
+    assert [infer_format(tmp_path / n) for n in ("data.feather", "arrowfile", "parquetfile")] == \
+        ["arrow", "arrow", "parquet"]
+    texts = built_texts(tmp_path, "data.feather")
+    assert len(texts) == 2 and "good film" in texts[0]
+
+
+def test_records_keyed_by_id_read_with_key_column(tmp_path):
+    (tmp_path / "data.json").write_text(json.dumps({"r1": RECORDS[0], "r2": RECORDS[1]}), encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "data.json", "json", {})))
+    assert "key_column" in (exc.value.hint or "")
+    rows = [r.record for r in read_source(SourceDef("s", tmp_path / "data.json", "json", {"key_column": "id"}))]
+    assert rows == [{**RECORDS[0], "id": "r1"}, {**RECORDS[1], "id": "r2"}]
+
+
+def test_squad_nesting_read_as_plain_json_hints_at_format_squad(tmp_path):
+    squad = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [
+        {"context": "Paris is in France.", "qas": [{"id": "1", "question": "Where?", "answers": []}]}]}]}
+    (tmp_path / "dev.json").write_text(json.dumps(squad), encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "dev.json", "json", {})))
+    assert "format: squad" in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize(("value", "name"), [("3", "a number"), ("null", "null"), ('"x"', "a string")])
+def test_a_non_object_in_a_json_list_is_named_by_its_position(tmp_path, value, name):
+    (tmp_path / "data.json").write_text(f'[{json.dumps(RECORDS[0])}, {value}]', encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "data.json", "json", {})))
+    assert f"item 1 of the JSON list is {name}, not an object" in exc.value.message
+
+
+def test_a_column_name_with_a_space_written_bare_hints_at_record_indexing(tmp_path):
+    (tmp_path / "data.csv").write_text("Review Text,label\ngood film,pos\n", encoding="utf-8")
+    result = run_cli("check", str(recipe(tmp_path, "data.csv", "Review Text")))
+    assert result.exit_code == 2 and "record['Review Text']" in result.output
+    assert built_texts(tmp_path, "data.csv", "record['Review Text']")[0].endswith("good film")
