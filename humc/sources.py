@@ -29,6 +29,8 @@ from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
     DAMAGED_ARCHIVE,
+    archive_members,
+    archive_of,
     class_label_names,
     compression_of,
     decode_class_labels,
@@ -97,8 +99,8 @@ SOURCE_OPTION_DOCS = {
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
                     "file's Hugging Face features metadata (WikiANN's ner_tags)",
     "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
-    "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances): one record per "
-                  "item, its key in this column",
+    "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
+                  "each (records keyed by id): one record per item, its key in this column",
 }
 
 
@@ -156,6 +158,21 @@ def infer_format(path: Path) -> str | None:
     if fmt is None and path.is_file():
         return sniff_format(path)
     return fmt
+
+
+def archive_problem(path: Path) -> tuple[str, str] | None:
+    """When ``path`` is an archive (zip, tar, 7z, rar), not a data file: (what it is, how to read what it holds)."""
+    kind = archive_of(path) if path.is_file() else None
+    if kind is None:
+        return None
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # spreadsheets are zip archives of XML
+        return (f"{path.name} is a spreadsheet workbook, not a data file humc reads",
+                "save the sheet as CSV (UTF-8) and point `path:` at that file")
+    members = archive_members(path, kind)
+    holding = f" holding {', '.join(members)}{', …' if len(members) == 3 else ''}" if members else ""
+    return (f"{path.name} is a {kind} archive{holding}, not a data file",
+            "extract it and point `path:` at a file inside (one source per file); compressed single files "
+            "(.gz, .bz2, .xz, .zst) are read as they are")
 
 
 def source_digest(src: SourceDef) -> str:

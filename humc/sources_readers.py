@@ -63,6 +63,42 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
+_ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"))
+
+
+def archive_of(path: Path) -> str | None:
+    """The kind of archive a file is (zip, tar, 7z, rar; a tar may be compressed: train.tar.gz), or None. An archive
+    holds files, not records: no reader takes one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        for magic, kind in _ARCHIVE_MAGIC:
+            if head.startswith(magic):
+                return kind
+        with open_binary(path) as f:
+            block = f.read(512)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+    return "tar" if block[257:262] == b"ustar" else None
+
+
+def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
+    """The names of the first ``limit`` files in a zip or tar archive (empty when they cannot be listed)."""
+    import tarfile
+    import zipfile
+
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(path) as z:
+                return [n for n in z.namelist() if not n.endswith("/")][:limit]
+        if kind == "tar":
+            with tarfile.open(path) as t:
+                return [m.name for m in t.getmembers() if m.isfile()][:limit]
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError):
+        pass
+    return []
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))

@@ -108,3 +108,23 @@ def test_a_column_name_with_a_space_written_bare_hints_at_record_indexing(tmp_pa
     result = run_cli("check", str(recipe(tmp_path, "data.csv", "Review Text")))
     assert result.exit_code == 2 and "record['Review Text']" in result.output
     assert built_texts(tmp_path, "data.csv", "record['Review Text']")[0].endswith("good film")
+
+
+@pytest.mark.parametrize(("name", "kind"), [("train.csv.zip", "zip"), ("train.tar.gz", "tar"), ("book.xlsx", "spreadsheet")])
+def test_an_archive_is_named_as_one_with_what_it_holds_not_read_as_text(tmp_path, name, kind):
+    import tarfile
+    import zipfile
+
+    (tmp_path / "train.csv").write_text("text,label\ngood film,pos\n", encoding="utf-8")
+    if kind == "tar":
+        with tarfile.open(tmp_path / name, "w:gz") as t:
+            t.add(tmp_path / "train.csv", arcname="train.csv")
+    else:
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            z.write(tmp_path / "train.csv", "xl/workbook.xml" if kind == "spreadsheet" else "train.csv")
+    result = run_cli("check", str(recipe(tmp_path, f"{{path: {name}, format: csv}}")))
+    assert result.exit_code == 2 and "error[E4002]" in result.output, result.output
+    if kind == "spreadsheet":
+        assert "spreadsheet workbook" in result.output and "save the sheet as CSV" in result.output
+    else:
+        assert f"{name} is a {kind} archive holding train.csv" in result.output and "extract it" in result.output

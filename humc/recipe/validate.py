@@ -56,7 +56,7 @@ from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib,
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
-from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
+from humc.sources import FORMATS, SOURCE_OPTION_DOCS, archive_problem, infer_format, source_option_problem
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -277,6 +277,10 @@ class Validator:
         check_present(node, "path", what)
         path_node = node.require("path")
         path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
+        archive = archive_problem(path)
+        if archive is not None:
+            raise RecipeError(f"{what}: {archive[0]}", path_node.span, code="E4002",
+                              expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=archive[1])
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
