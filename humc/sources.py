@@ -69,7 +69,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels"),
-    "arrow": ("split",),
+    "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest"),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
@@ -97,7 +97,7 @@ SOURCE_OPTION_DOCS = {
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
-                    "file's Hugging Face features metadata (WikiANN's ner_tags)",
+                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
     "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",

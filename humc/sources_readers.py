@@ -12,9 +12,9 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
 - A `text_files` folder is one record per file of its label subfolders (aclImdb/train/pos/0_9.txt, 20 Newsgroups):
   the file's whole text, unchanged, its subfolder as the label; files beside the subfolders (urls_pos.txt) are
   not records, and the order is by subfolder, then file name.
-- `class_labels: true` on Parquet decodes the integer ClassLabel columns the Hub's exports keep (WikiANN's
-  `ner_tags`, a Sequence of ClassLabel) to their names, from the file's own `huggingface` features metadata;
-  -1 (no label) reads as null. Without the option the integers are kept as written.
+- `class_labels: true` on Parquet (and Arrow: `save_to_disk` folders, `.arrow` files) decodes the integer
+  ClassLabel columns the Hub's exports keep (WikiANN's `ner_tags`, a Sequence of ClassLabel) to their names, from
+  the file's own `huggingface` features metadata; -1 (no label) reads as null. Without the option the integers are kept as written.
 - A text source may be compressed (gzip, bz2, xz, zstd, as published dumps often are): the file's first bytes
   decide, not its name, and every text reader opens it through ``open_text``; line numbers count the
   decompressed lines. zstd goes through pyarrow's codec (no extra dependency).
@@ -246,7 +246,9 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
                 if split not in ds:
                     raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
                 ds = ds[split]
-            yield from enumerate(ds)
+            names = class_label_names(src, ds.data.schema.metadata) if src.options.get("class_labels") else {}
+            for n, record in enumerate(ds):
+                yield n, decode_class_labels(record, names) if names else record
             return
         files = sorted(path.glob("*.arrow"))
         if not files:
@@ -254,10 +256,13 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     else:
         files = [path]
     row = 0
+    labels: dict[str, tuple[list[str], bool]] | None = None if src.options.get("class_labels") else {}
     for file in files:
         for batch in _arrow_batches(src, file):
+            if labels is None:  # `class_labels: true`: the names from the first file's features metadata
+                labels = class_label_names(src, batch.schema.metadata)
             for record in batch.to_pylist():
-                yield row, record
+                yield row, decode_class_labels(record, labels) if labels else record
                 row += 1
 
 
@@ -300,12 +305,12 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
 
 
 def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> dict[str, tuple[list[str], bool]]:
-    """Column -> (ClassLabel names, holds a list) from a Parquet file's `huggingface` features metadata."""
+    """Column -> (ClassLabel names, holds a list) from a Parquet or Arrow file's `huggingface` features metadata."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
         raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
-                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet file written by `datasets` "
+                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
                           "(its schema metadata names the ClassLabel columns)",
                           hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
     out: dict[str, tuple[list[str], bool]] = {}

@@ -128,3 +128,35 @@ def test_an_archive_is_named_as_one_with_what_it_holds_not_read_as_text(tmp_path
         assert "spreadsheet workbook" in result.output and "save the sheet as CSV" in result.output
     else:
         assert f"{name} is a {kind} archive holding train.csv" in result.output and "extract it" in result.output
+
+
+def test_save_to_disk_class_labels_read_as_their_names(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["pos", "neg"])})
+    ds = datasets.Dataset.from_dict({"text": ["good film", "dull plot"], "label": [0, 1]}, features=features)
+    datasets.DatasetDict({"train": ds, "test": ds}).save_to_disk(str(tmp_path / "ds"))
+    plain = [r.record["label"] for r in read_source(SourceDef("s", tmp_path / "ds", "arrow", {}))]
+    assert plain == [0, 1]  # without the option the integers are kept as written
+    named = [r.record["label"] for r in read_source(SourceDef("s", tmp_path / "ds", "arrow",
+                                                              {"split": "test", "class_labels": True}))]
+    assert named == ["pos", "neg"]
+    arrow = next((tmp_path / "ds" / "train").glob("*.arrow"))
+    assert [r.record["label"] for r in read_source(SourceDef("s", arrow, "arrow", {"class_labels": True}))] == \
+        ["pos", "neg"]
+    texts = built_texts(tmp_path, "{path: ds, options: {class_labels: true}}")
+    assert len(texts) == 2 and "good film" in texts[0]
+
+
+def test_an_error_deep_in_a_large_source_quotes_its_line_without_reading_the_whole_file(tmp_path):
+    from humc.errors import Span, _nth_line, _snippet
+
+    path = tmp_path / "big.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"text": "a\u2028b"}\r\n' + '{"text": "x"}\n' * 1000 + "{broken\n")
+    assert _snippet(Span(str(path), 1002, 2))[0].endswith("| {broken")
+    assert _snippet(Span(str(path), 2, 1))[0].endswith('| {"text": "x"}')  # U+2028 on line 1 is no line break
+    assert _snippet(Span(str(path), 5000, 1)) == []
+    import io
+
+    huge = io.StringIO("y" * (1 << 20) + "\nz\n")  # read in 64 Ki pieces, only `keep` characters kept
+    assert _nth_line(huge, 1, 300) == "y" * 300 and _nth_line(huge, 1, 300) == "z"
