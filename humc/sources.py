@@ -618,6 +618,11 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
                                    revision=spec.get("revision"), streaming=True)
     except Exception as exc:  # datasets raises many types; all mean "not available here"
+        if src.path is not None:  # a dataset folder next to the recipe: its files or the split/config named are wrong
+            raise SourceError(f"source '{src.id}': cannot load the dataset folder {src.path.name}: {exc}",
+                              Span(str(src.path), 1, 1), expected="a folder of data files whose names tell the splits "
+                              "(data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
+                              hint="check `split:` and `config:` under `dataset:` against the folder's files") from None
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
                           hint="datasets are read from the local Hugging Face cache; download it once with network access") from None
     row = 0

@@ -160,3 +160,16 @@ def test_an_error_deep_in_a_large_source_quotes_its_line_without_reading_the_who
 
     huge = io.StringIO("y" * (1 << 20) + "\nz\n")  # read in 64 Ki pieces, only `keep` characters kept
     assert _nth_line(huge, 1, 300) == "y" * 300 and _nth_line(huge, 1, 300) == "z"
+
+
+def test_a_hub_snapshot_folder_reads_its_splits_and_a_missing_split_is_located(tmp_path):
+    pytest.importorskip("datasets")
+    (tmp_path / "snap" / "data").mkdir(parents=True)
+    for split, rows in (("train", RECORDS), ("test", RECORDS[:1])):
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / "snap" / "data" / f"{split}-00000-of-00001.parquet")
+    (tmp_path / "snap" / "README.md").write_text("---\nlicense: mit\n---\n# snap\n", encoding="utf-8")
+    assert len(built_texts(tmp_path, "{dataset: {name: snap, split: test}}")) == 1
+    result = run_cli("build", str(recipe(tmp_path, "{dataset: {name: snap, split: validation}}")), "--out",
+                     str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 2 and "snap:1:1: error[E4001]" in result.output, result.output
+    assert "check `split:`" in result.output and not (tmp_path / "out2").exists()
