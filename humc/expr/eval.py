@@ -21,6 +21,10 @@ _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+MAX_MESSAGE_CHARS = 400
+"""An evaluation error's message is cut after this many characters."""
+
+
 class Evaluator:
     """Evaluates ASTs against an environment (a record's fields plus recipe constants)."""
 
@@ -29,6 +33,8 @@ class Evaluator:
         self.fns = functions.FUNCTIONS if fns is None else fns
 
     def fail(self, node: Expr, message: str, where: str = "") -> EvalError:
+        if len(message) > MAX_MESSAGE_CHARS:  # it may quote a record's value, which can be a whole document
+            message = message[:MAX_MESSAGE_CHARS] + f"… ({len(message)} characters)"
         return EvalError(message + (f" ({where})" if where else ""), self.src.span_of(*node.pos))
 
     def eval(self, node: Expr, env: Mapping[str, Any], where: str = "") -> Any:
