@@ -31,6 +31,7 @@ from humc.sources_readers import (
     DAMAGED_ARCHIVE,
     archive_members,
     archive_of,
+    batch_records,
     class_label_names,
     compression_of,
     decode_class_labels,
@@ -554,7 +555,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
                         "pq.read_table('FILE')\"` reproduces the error") from None
         if batch is None:
             return
-        for record in batch.to_pylist():
+        for record in batch_records(src, batch):
             yield row, decode_class_labels(record, labels) if labels else record
             row += 1
 

@@ -247,8 +247,17 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
                     raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
                 ds = ds[split]
             names = class_label_names(src, ds.data.schema.metadata) if src.options.get("class_labels") else {}
-            for n, record in enumerate(ds):
-                yield n, decode_class_labels(record, names) if names else record
+            try:
+                ds.data.validate(full=True)  # as for a single file: a damaged offset must not crash the reader
+            except Exception as exc:  # pyarrow's ArrowInvalid, or an OSError for a cut-short file
+                raise _fail(src, f"the `save_to_disk` folder's data is damaged ({' '.join(str(exc).split())[:300]})") \
+                    from None
+            n = 0
+            try:
+                for n, record in enumerate(ds):
+                    yield n, decode_class_labels(record, names) if names else record
+            except _UNCONVERTIBLE as exc:  # datasets converts to Python itself: a year past 9999 fails there
+                raise _fail(src, f"a record after record {n} holds a value Python cannot read ({exc})") from None
             return
         files = sorted(path.glob("*.arrow"))
         if not files:
@@ -261,25 +270,83 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
         for batch in _arrow_batches(src, file):
             if labels is None:  # `class_labels: true`: the names from the first file's features metadata
                 labels = class_label_names(src, batch.schema.metadata)
-            for record in batch.to_pylist():
+            for record in _arrow_records(src, file, batch, row):
                 yield row, decode_class_labels(record, labels) if labels else record
                 row += 1
 
 
 def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
+    """The record batches of an Arrow stream or file; a file cut short or damaged is E4001 naming it."""
+    import pyarrow as pa
+
+    damaged = (pa.ArrowException, OSError)  # pyarrow raises ArrowInvalid (a ValueError) or an OSError
+    try:
+        stream: Any = pa.ipc.open_stream(pa.memory_map(str(file)))
+    except damaged:
+        stream = None
+    if stream is None:
+        try:
+            reader = pa.ipc.open_file(pa.memory_map(str(file)))
+        except damaged as exc:
+            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
+    batches = 0
+    try:
+        if stream is not None:
+            for batch in stream:
+                yield batch
+                batches += 1
+            return
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+            batches += 1
+    except damaged as exc:
+        raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int) -> list[dict[str, Any]]:
     import pyarrow as pa
 
     try:
-        reader = pa.ipc.open_stream(pa.memory_map(str(file)))
-    except pa.ArrowInvalid:
+        batch.validate(full=True)  # a damaged offset would otherwise make to_pylist read outside the file (SIGBUS)
+    except (pa.ArrowException, OSError) as exc:
+        raise _damaged(src, file, f"{row} record(s)", exc) from None
+    return batch_records(src, batch)
+
+
+_UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 9999, a decimal Python cannot read
+
+
+def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
+    """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
+    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source."""
+    try:
+        return batch.to_pylist()  # type: ignore[no-any-return]
+    except _UNCONVERTIBLE:
+        pass
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, list[Any]] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
         try:
-            reader = pa.ipc.open_file(pa.memory_map(str(file)))
-            for i in range(reader.num_record_batches):
-                yield reader.get_batch(i)
-            return
-        except pa.ArrowInvalid as exc:
-            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
-    yield from reader
+            columns[name] = column.to_pylist()
+        except _UNCONVERTIBLE as exc:
+            try:
+                columns[name] = pc.cast(column, pa.string()).to_pylist()
+            except (*_UNCONVERTIBLE, pa.ArrowException):
+                raise SourceError(f"source '{src.id}': column '{name}' holds a value Python cannot read ({exc})",
+                                  Span(str(src.path), 1, 1), code="E4001", expected="values Python can represent",
+                                  hint="leave the column out (Parquet: `options: {columns: [...]}`), or rewrite it"
+                                  ) from None
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
+        if columns else [{} for _ in range(batch.num_rows)]
+
+
+def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
+    return SourceError(f"source '{src.id}': {file.name} is damaged or cut short after {after} "
+                       f"({' '.join(str(exc).split())[:300]})", Span(str(file), 1, 1), code="E4001",
+                       expected="a complete Arrow file", hint="copy or download the file again (or save the dataset "
+                       "again with `save_to_disk`)")
 
 
 def _fail(src: SourceDef, message: str) -> SourceError:

@@ -173,3 +173,29 @@ def test_a_hub_snapshot_folder_reads_its_splits_and_a_missing_split_is_located(t
                      str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"), "-q")
     assert result.exit_code == 2 and "snap:1:1: error[E4001]" in result.output, result.output
     assert "check `split:`" in result.output and not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_a_column_python_cannot_represent_is_read_as_text_not_a_crash(tmp_path, suffix):
+    table = pa.table({"text": ["good film"], "label": ["pos"],
+                      "created": pa.array([253402300800000000 * 10], pa.timestamp("us"))})  # past year 9999
+    if suffix == ".parquet":
+        pq.write_table(table, tmp_path / f"data{suffix}")
+    else:
+        feather.write_feather(table, tmp_path / f"data{suffix}")
+    rows = [r.record for r in read_source(SourceDef("s", tmp_path / f"data{suffix}", suffix[1:], {}))]
+    assert rows[0]["text"] == "good film" and isinstance(rows[0]["created"], str)
+    assert built_texts(tmp_path, f"data{suffix}")[0].endswith("good film")
+
+
+def test_a_truncated_arrow_stream_is_located_not_an_internal_error(tmp_path):
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pylist(RECORDS * 50)
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        for batch in table.to_batches(max_chunksize=20):
+            w.write_batch(batch)
+    data = sink.getvalue().to_pybytes()
+    (tmp_path / "d.arrow").write_bytes(data[: len(data) - 100])
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "d.arrow", "arrow", {})))
+    assert "damaged or cut short after 4 record batch(es)" in exc.value.message
