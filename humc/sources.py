@@ -118,6 +118,8 @@ def source_option_problem(key: str, value: Any) -> str | None:
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         return None if ok else "not a non-empty list of names"
+    if key in ("delimiter", "separator") and value == "\\t":  # '\t' in single quotes (or plain) is two characters
+        return "the two characters \\t, not a tab: write a tab as \"\\t\" (double quotes; or use `format: tsv`)"
     if key == "delimiter":
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "quoting":

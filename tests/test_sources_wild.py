@@ -199,3 +199,11 @@ def test_a_truncated_arrow_stream_is_located_not_an_internal_error(tmp_path):
     with pytest.raises(SourceError) as exc:
         list(read_source(SourceDef("s", tmp_path / "d.arrow", "arrow", {})))
     assert "damaged or cut short after 4 record batch(es)" in exc.value.message
+
+
+@pytest.mark.parametrize("key", ["delimiter", "separator"])
+def test_a_backslash_t_written_in_single_quotes_is_refused_with_how_to_write_a_tab(key):
+    from humc.sources import source_option_problem
+
+    assert "not a tab" in (source_option_problem(key, "\\t") or "")
+    assert source_option_problem(key, "\t") is None
