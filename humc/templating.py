@@ -14,8 +14,8 @@ Decisions a reader would otherwise undo:
   starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
   loop never builds the whole string); string/list repetition, joining (``~``, ``+``), padding to a width
-  (``center``, ``indent``, ``ljust``, ``%9999999s``) and ``**`` are bounded before they run; ``range`` is bounded by
-  the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
+  (``center``, ``indent``, ``ljust``, ``%9999999s``), ``lipsum`` and ``**`` are bounded before they run; ``range``
+  is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
   method or macro is one, each item of a ``range`` one), so nested loops over ranges and macros that call
   themselves twice stop within a second or two instead of running for hours. Going over a limit, and the
   overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
@@ -32,6 +32,7 @@ Decisions a reader would otherwise undo:
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import re
@@ -49,6 +50,7 @@ import jinja2.compiler
 import jinja2.filters
 import jinja2.meta
 import jinja2.nodes
+import jinja2.utils
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, safe_range
 
@@ -235,6 +237,17 @@ def _check_widths(text: str, args: Any) -> None:
         _check_width(*(args if isinstance(args, tuple) else (args,)))
 
 
+MAX_LIPSUM_WORDS = 100_000
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 (Jinja2's names)
+    """Jinja2's ``lipsum`` (random filler text), refused before it runs when it could pass ``MAX_LIPSUM_WORDS``."""
+    if not all(isinstance(v, int) for v in (n, min, max)) or n * builtins.max(min, max) > MAX_LIPSUM_WORDS:
+        raise TemplateLimitError(f"lipsum(n={n!r}, min={min!r}, max={max!r}) may make more than {MAX_LIPSUM_WORDS} "
+                                 "words")
+    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
 def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``center``/``indent``: the width is checked before the padded text is made."""
 
@@ -312,6 +325,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     env.filters["format"] = _format_filter
     env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
     env.globals["range"] = _range
+    env.globals["lipsum"] = _lipsum
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env
