@@ -185,9 +185,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         _spend(1)
-        if type(__obj) is types.BuiltinMethodType and isinstance(getattr(__obj, "__self__", None), str) \
-                and __obj.__name__ in _PADDING_METHODS:
-            _check_width(*args, *kwargs.values())
+        if type(__obj) is types.BuiltinMethodType and isinstance(getattr(__obj, "__self__", None), str):
+            if __obj.__name__ in _PADDING_METHODS:
+                _check_width(*args, *kwargs.values())
+            elif __obj.__name__ == "join" and args:
+                args = (list(args[0]), *args[1:])  # an iterator is read once: here, then by join
+                _check_separator(__obj.__self__, args[0])
+            elif __obj.__name__ == "replace" and len(args) >= 2:
+                _check_replace(__obj.__self__, *args[:3])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -246,6 +251,57 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
         raise TemplateLimitError(f"lipsum(n={n!r}, min={min!r}, max={max!r}) may make more than {MAX_LIPSUM_WORDS} "
                                  "words")
     return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
+def _check_separator(separator: Any, items: Sequence[Any]) -> None:
+    _check_length(len(str(separator)) * max(0, len(items) - 1), "the separators of a join")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
+    text, old, new = str(text), str(old), str(new)
+    n = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        n = min(n, count)
+    _check_length(len(text) + n * (len(new) - len(old)), "replacing text")
+
+
+def _checked_filters(env: jinja2.Environment) -> None:
+    """The filters that can make a text far longer than their input in one call, checked before they run: ``join``
+    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``batch``/``slice`` with a fill value or count.
+    Each takes what Jinja2 passes its original first (``functools.wraps`` keeps the pass_eval_context mark)."""
+    join, replace, wordwrap, batch, slice_ = (env.filters[n] for n in ("join", "replace", "wordwrap", "batch", "slice"))
+
+    @functools.wraps(join)
+    def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        items = list(value)
+        _check_separator(d, items)
+        return str(join(eval_ctx, items, d, attribute))
+
+    @functools.wraps(replace)
+    def checked_replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> str:
+        _check_replace(s, old, new, count)
+        return str(replace(eval_ctx, s, old, new, count))
+
+    @functools.wraps(wordwrap)
+    def checked_wordwrap(environment: Any, s: Any, *args: Any, **kwargs: Any) -> str:
+        wrap = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
+        _check_length(len(str(s)) * (1 + len(str(wrap or "\n"))), "wrapping text")
+        return str(wordwrap(environment, s, *args, **kwargs))
+
+    @functools.wraps(batch)
+    def checked_batch(value: Any, linecount: Any, fill_with: Any = None) -> Any:
+        if fill_with is not None:
+            _check_width(linecount)
+        return batch(value, linecount, fill_with)
+
+    @functools.wraps(slice_)
+    def checked_slice(eval_ctx: Any, value: Any, slices: Any, fill_with: Any = None) -> Any:
+        if isinstance(slices, int) and slices > MAX_RANGE:
+            raise TemplateLimitError(f"slice({slices}) makes more than {MAX_RANGE} slices")
+        return slice_(eval_ctx, value, slices, fill_with)
+
+    env.filters.update(join=checked_join, replace=checked_replace, wordwrap=checked_wordwrap, batch=checked_batch,
+                       slice=checked_slice)
 
 
 def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -323,6 +379,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     env.filters.update({name: _padding_filter(env.filters[name]) for name in _PADDING_FILTERS})
     env.filters["format"] = _format_filter
+    _checked_filters(env)
     env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
     env.globals["range"] = _range
     env.globals["lipsum"] = _lipsum

@@ -130,6 +130,9 @@ def test_an_unknown_global_such_as_os_is_refused_by_check(workdir):
     ("{% set ns = namespace(v=context) %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}{% endfor %}",
      "joining values makes", 2),
     ("{{ 'x'|center(10**10) }}", "padding to width 10000000000", 2),
+    ("{{ (context * 800000).replace('a', context * 10000) }}", "replacing text makes", 2),
+    ("{{ [1]|slice(10**10)|list }}", "makes more than 100000 slices", 2),
+    ("{{ lipsum(n=10**6) }}", "may make more than 100000 words", 2),
 ])
 def test_a_template_over_a_size_limit_is_a_located_error(workdir, body, message, line):
     recipe, tpl = stdlib_template_recipe(workdir, body)
