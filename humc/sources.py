@@ -329,16 +329,27 @@ def _read_json(src: SourceDef) -> Iterator[RawRow]:
     keys = src.options.get("explode")
     if src.path is not None and src.path.is_dir():
         files = json_files(src.path)
-        rows = (record for path in files for _, record in _read_json_file(SourceDef(src.id, path, src.format, src.options)))
+        rows = (record for path in files for _, record in _folder_file(SourceDef(src.id, path, src.format, src.options)))
         yield from enumerate(exploded(src, rows, keys) if keys else rows)
         return
     rows = (record for _, record in _read_json_file(src))
     yield from enumerate(exploded(src, rows, keys) if keys else rows)
 
 
-def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
+def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
+    """One file of a `format: json` folder: a list of records, or one object (one record per file)."""
+    try:
+        yield from _read_json_file(src, one_object_is_a_record=True)
+    except SourceError as exc:
+        if "format: jsonl" in (exc.hint or ""):  # JSON Lines shards: `format: jsonl` reads one file, not a folder
+            exc.hint = "the folder's files hold JSON Lines: a folder of shards is one source as `dataset: {name: <folder>}`"
+        raise
+
+
+def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
-    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("explode"):
+    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("key_column") is None \
+            and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
     key = src.options.get("records")
     if key is not None:

@@ -207,3 +207,16 @@ def test_a_backslash_t_written_in_single_quotes_is_refused_with_how_to_write_a_t
 
     assert "not a tab" in (source_option_problem(key, "\\t") or "")
     assert source_option_problem(key, "\t") is None
+
+
+def test_a_json_folder_reads_one_object_per_file_and_points_jsonl_shards_at_dataset(tmp_path):
+    (tmp_path / "docs").mkdir()
+    for i, record in enumerate(RECORDS):
+        (tmp_path / "docs" / f"{i}.json").write_text(json.dumps(record), encoding="utf-8")
+    rows = [r.record for r in read_source(SourceDef("s", tmp_path / "docs", "json", {}))]
+    assert rows == RECORDS
+    (tmp_path / "docs" / "2.json").write_text(json.dumps(RECORDS[0]) + "\n" + json.dumps(RECORDS[1]) + "\n",
+                                              encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "docs", "json", {})))
+    assert exc.value.span.line == 2 and "dataset: {name: <folder>}" in (exc.value.hint or "")
