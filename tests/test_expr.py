@@ -188,3 +188,17 @@ def test_repeating_a_value_past_the_limit_is_refused_before_it_runs(text):
         ev(text)
     assert "goes over the limit of" in exc.value.message
     assert ev("context * 2") == RECORD["context"] * 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("文本", "你好"), ("upper(Überschrift)", "HALLO"), ("len(标签_2) + 1", 4), ('record["Review Text"]', "ok"),
+])
+def test_column_names_in_any_script_are_names(text, expected):
+    record = {"文本": "你好", "Überschrift": "Hallo", "标签_2": "pos", "Review Text": "ok"}
+    assert ev(text, record) == expected
+
+
+def test_names_side_by_side_hint_at_a_column_name_with_a_space():
+    with pytest.raises(RecipeError) as exc:
+        parse_pipeline("Review Text")
+    assert "record['Review Text']" in (exc.value.hint or "")

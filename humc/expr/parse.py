@@ -135,7 +135,7 @@ FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted 
                    "quote the expression ('...') or write the mapping in block style")
 
 
-_WORDS_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[ \t]+[A-Za-z_][A-Za-z0-9_]*)*[ \t]+$")
+_WORDS_BEFORE = re.compile(r"[^\W\d]\w*(?:[ \t]+[^\W\d]\w*)*[ \t]+$")  # names as the grammar's NAME
 
 
 def _spaced_name_hint(text: str, at: int, token: Token) -> str | None:
