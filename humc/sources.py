@@ -296,7 +296,14 @@ def _jsonl_hint(line: str, row: int) -> str:
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
     if row == 0 and line.strip() in ("[", "{"):
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    if _PYTHON_LITERAL.match(line):
+        return _PYTHON_HINT
     return _FIX_HINT
+
+
+_PYTHON_LITERAL = re.compile(r"\s*(?:\[\s*)*\{\s*'")  # {'text': …}: a Python dict written with str() or print()
+_PYTHON_HINT = ("the text uses single quotes, as Python prints a dict: JSON needs double quotes; write the file with "
+                "json.dumps (or pandas to_json)")
 
 
 def _load_json(src: SourceDef) -> Any:
@@ -310,6 +317,8 @@ def _load_json(src: SourceDef) -> Any:
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
+        elif _PYTHON_LITERAL.match(exc.doc):
+            hint = _PYTHON_HINT
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:

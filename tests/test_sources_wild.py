@@ -220,3 +220,10 @@ def test_a_json_folder_reads_one_object_per_file_and_points_jsonl_shards_at_data
     with pytest.raises(SourceError) as exc:
         list(read_source(SourceDef("s", tmp_path / "docs", "json", {})))
     assert exc.value.span.line == 2 and "dataset: {name: <folder>}" in (exc.value.hint or "")
+
+
+def test_python_dicts_in_a_json_file_hint_at_double_quotes(tmp_path):
+    (tmp_path / "data.json").write_text(str(RECORDS), encoding="utf-8")
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", tmp_path / "data.json", "json", {})))
+    assert "JSON needs double quotes" in (exc.value.hint or "")
