@@ -28,6 +28,8 @@ import io
 import json
 import lzma
 import re
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -84,9 +86,6 @@ def archive_of(path: Path) -> str | None:
 
 def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
     """The names of the first ``limit`` files in a zip or tar archive (empty when they cannot be listed)."""
-    import tarfile
-    import zipfile
-
     try:
         if kind == "zip":
             with zipfile.ZipFile(path) as z:

@@ -148,18 +148,20 @@ def test_save_to_disk_class_labels_read_as_their_names(tmp_path):
 
 
 def test_an_error_deep_in_a_large_source_quotes_its_line_without_reading_the_whole_file(tmp_path):
-    from humc.errors import Span, _nth_line, _snippet
+    from humc.errors import Span
+
+    def quoted(path: Path, line: int) -> str:
+        return next((ln for ln in SourceError("x", Span(str(path), line, 1)).render().splitlines() if " | " in ln), "")
 
     path = tmp_path / "big.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         f.write('{"text": "a\u2028b"}\r\n' + '{"text": "x"}\n' * 1000 + "{broken\n")
-    assert _snippet(Span(str(path), 1002, 2))[0].endswith("| {broken")
-    assert _snippet(Span(str(path), 2, 1))[0].endswith('| {"text": "x"}')  # U+2028 on line 1 is no line break
-    assert _snippet(Span(str(path), 5000, 1)) == []
-    import io
-
-    huge = io.StringIO("y" * (1 << 20) + "\nz\n")  # read in 64 Ki pieces, only `keep` characters kept
-    assert _nth_line(huge, 1, 300) == "y" * 300 and _nth_line(huge, 1, 300) == "z"
+    assert quoted(path, 1002).endswith("| {broken")
+    assert quoted(path, 2).endswith('| {"text": "x"}')  # the U+2028 on line 1 is no line break
+    assert quoted(path, 5000) == ""
+    huge = tmp_path / "huge.jsonl"
+    huge.write_text("y" * (1 << 20) + "\nz\n", encoding="utf-8")  # read in pieces, only a window kept
+    assert quoted(huge, 1).endswith("y…") and len(quoted(huge, 1)) < 200 and quoted(huge, 2).endswith("| z")
 
 
 def test_a_hub_snapshot_folder_reads_its_splits_and_a_missing_split_is_located(tmp_path):
