@@ -202,3 +202,9 @@ def test_names_side_by_side_hint_at_a_column_name_with_a_space():
     with pytest.raises(RecipeError) as exc:
         parse_pipeline("Review Text")
     assert "record['Review Text']" in (exc.value.hint or "")
+
+
+def test_type_names_in_errors_are_the_recipe_languages():
+    with pytest.raises(EvalError) as exc:
+        ev("n.foo", {"n": (1, 2)})
+    assert "cannot read '.foo' of list" in exc.value.message

@@ -150,4 +150,6 @@ class Evaluator:
 
 
 def _tn(value: Any) -> str:
-    return type_name(value) if not isinstance(value, (list, dict)) else ("list" if isinstance(value, list) else "mapping")
+    if isinstance(value, (list, tuple)):  # a rule's answer rows are a tuple: the recipe language has lists
+        return "list"
+    return "mapping" if isinstance(value, Mapping) else type_name(value)
