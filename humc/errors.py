@@ -33,10 +33,10 @@ A code, once published, is never reused; ``CODES`` holds each code's title and e
 from __future__ import annotations
 
 import difflib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 @dataclass(frozen=True)
@@ -304,20 +304,51 @@ def type_name(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value), type(value).__name__)
 
 
-_BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b"ARROW1")  # compressed, Parquet, Arrow
+# compressed, Parquet, Arrow (file and stream), zip: no lines to quote
+_BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b"ARROW1", b"\xff\xff\xff\xff", b"PK\x03\x04")
+_YAML_SUFFIXES = (".yaml", ".yml", ".lock")  # YAML counts U+2028, U+0085 … as line breaks, as str.splitlines does
+
+
+def _source_line(span: Span) -> str | None:
+    """Line ``span.line`` of the file (None when it has no such line, or is binary). A data file is read line by line
+    as its readers count lines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string is no line break), and only as far
+    as the line, so an error deep in a large source does not load the whole file."""
+    try:
+        with open(span.file, "rb") as f:
+            if f.read(8).startswith(_BINARY):
+                return None
+            f.seek(0)
+            if span.file.endswith(_YAML_SUFFIXES):
+                lines = f.read().decode("utf-8", errors="replace").splitlines()
+                return lines[span.line - 1] if 1 <= span.line <= len(lines) else None
+            with io.TextIOWrapper(f, encoding="utf-8", errors="replace") as text:
+                return _nth_line(text, span.line, span.col + 2 * MAX_SNIPPET)
+    except OSError:
+        return None
+
+
+def _nth_line(text: IO[str], line: int, keep: int) -> str | None:
+    """Line ``line`` (1-based) of ``text`` without its line break, at most its first ``keep`` characters; read in
+    bounded pieces, so a file of one huge line is not read whole."""
+    at, shown = 1, ""
+    while True:
+        piece = text.readline(1 << 16)
+        if not piece:
+            return shown if at == line and shown else None
+        if at == line and len(shown) < keep:
+            shown += piece
+        if piece.endswith("\n"):
+            if at == line:
+                return shown.rstrip("\n")[:keep]
+            at += 1
 
 
 def _snippet(span: Span) -> list[str]:
-    try:
-        data = Path(span.file).read_bytes()
-    except OSError:
+    if span.line < 1:
         return []
-    if data.startswith(_BINARY):  # a compressed or binary source: it has no lines to quote
+    src = _source_line(span)
+    if src is None:
         return []
-    text = data.decode("utf-8", errors="replace").splitlines()
-    if not 1 <= span.line <= len(text):
-        return []
-    src = text[span.line - 1]
     width = 1
     if span.end_col and (span.end_line in (None, span.line)) and span.end_col > span.col:
         width = span.end_col - span.col

@@ -20,3 +20,4 @@ MAX_INT_DIGITS = 32                  # longer integer text is refused before con
 
 MAX_EXPR_CHARS = 10_000              # one expression, pipeline or rule
 MAX_EXPR_DEPTH = 200                 # levels of its syntax tree
+MAX_REPEAT_ITEMS = 16 << 20          # `text * n` / `list * n` in an expression: items of the result

@@ -29,11 +29,15 @@ from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
     DAMAGED_ARCHIVE,
+    archive_members,
+    archive_of,
+    batch_records,
     class_label_names,
     compression_of,
     decode_class_labels,
     exploded,
     grouped,
+    holds_json_list,
     json_files,
     looks_like_json_lines,
     open_binary,
@@ -66,7 +70,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels"),
-    "arrow": ("split",),
+    "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest"),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
@@ -94,10 +98,10 @@ SOURCE_OPTION_DOCS = {
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
-                    "file's Hugging Face features metadata (WikiANN's ner_tags)",
+                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
     "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
-    "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances): one record per "
-                  "item, its key in this column",
+    "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
+                  "each (records keyed by id): one record per item, its key in this column",
 }
 
 
@@ -114,6 +118,8 @@ def source_option_problem(key: str, value: Any) -> str | None:
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         return None if ok else "not a non-empty list of names"
+    if key in ("delimiter", "separator") and value == "\\t":  # '\t' in single quotes (or plain) is two characters
+        return "the two characters \\t, not a tab: write a tab as \"\\t\" (double quotes; or use `format: tsv`)"
     if key == "delimiter":
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "quoting":
@@ -137,21 +143,39 @@ def source_option_problem(key: str, value: Any) -> str | None:
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".arrow": "arrow"}
+               ".iob": "conll", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
     """The format named by the extension; from the content when the extension says nothing
-    (`eng.testb`, `.label`, `.TXT`) or says `.json` while the file holds JSON Lines."""
+    (`eng.testb`, `.label`, `.TXT`), says `.json` while the file holds JSON Lines, or says `.jsonl` while
+    the file holds one JSON list of records (a pretty-printed export)."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
     named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
     fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
         return "jsonl"
+    if fmt == "jsonl" and path.is_file() and holds_json_list(path):
+        return "json"
     if fmt is None and path.is_file():
         return sniff_format(path)
     return fmt
+
+
+def archive_problem(path: Path) -> tuple[str, str] | None:
+    """When ``path`` is an archive (zip, tar, 7z, rar), not a data file: (what it is, how to read what it holds)."""
+    kind = archive_of(path) if path.is_file() else None
+    if kind is None:
+        return None
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # spreadsheets are zip archives of XML
+        return (f"{path.name} is a spreadsheet workbook, not a data file humc reads",
+                "save the sheet as CSV (UTF-8) and point `path:` at that file")
+    members = archive_members(path, kind)
+    holding = f" holding {', '.join(members)}{', …' if len(members) == 3 else ''}" if members else ""
+    return (f"{path.name} is a {kind} archive{holding}, not a data file",
+            "extract it and point `path:` at a file inside (one source per file); compressed single files "
+            "(.gz, .bz2, .xz, .zst) are read as they are")
 
 
 def source_digest(src: SourceDef) -> str:
@@ -258,7 +282,7 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
                 raise _huge_number(src, lineno, exc) from None
             if not isinstance(record, dict):
-                error = _fail(src, lineno, f"a line holds {type(record).__name__}, not an object", "one JSON object per line")
+                error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
                 raise error
@@ -272,7 +296,14 @@ def _jsonl_hint(line: str, row: int) -> str:
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
     if row == 0 and line.strip() in ("[", "{"):
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    if _PYTHON_LITERAL.match(line):
+        return _PYTHON_HINT
     return _FIX_HINT
+
+
+_PYTHON_LITERAL = re.compile(r"\s*(?:\[\s*)*\{\s*'")  # {'text': …}: a Python dict written with str() or print()
+_PYTHON_HINT = ("the text uses single quotes, as Python prints a dict: JSON needs double quotes; write the file with "
+                "json.dumps (or pandas to_json)")
 
 
 def _load_json(src: SourceDef) -> Any:
@@ -286,6 +317,8 @@ def _load_json(src: SourceDef) -> Any:
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
+        elif _PYTHON_LITERAL.match(exc.doc):
+            hint = _PYTHON_HINT
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
@@ -305,30 +338,58 @@ def _read_json(src: SourceDef) -> Iterator[RawRow]:
     keys = src.options.get("explode")
     if src.path is not None and src.path.is_dir():
         files = json_files(src.path)
-        rows = (record for path in files for _, record in _read_json_file(SourceDef(src.id, path, src.format, src.options)))
+        rows = (record for path in files for _, record in _folder_file(SourceDef(src.id, path, src.format, src.options)))
         yield from enumerate(exploded(src, rows, keys) if keys else rows)
         return
     rows = (record for _, record in _read_json_file(src))
     yield from enumerate(exploded(src, rows, keys) if keys else rows)
 
 
-def _read_json_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
+def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
+    """One file of a `format: json` folder: a list of records, or one object (one record per file)."""
+    try:
+        yield from _read_json_file(src, one_object_is_a_record=True)
+    except SourceError as exc:
+        if "format: jsonl" in (exc.hint or ""):  # JSON Lines shards: `format: jsonl` reads one file, not a folder
+            exc.hint = "the folder's files hold JSON Lines: a folder of shards is one source as `dataset: {name: <folder>}`"
+        raise
+
+
+def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
-    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("explode"):
+    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("key_column") is None \
+            and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
     key = src.options.get("records")
     if key is not None:
         data = data.get(key) if isinstance(data, dict) else None
     if src.options.get("key_column") is not None:
         data = _keyed_records(src, data)
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise _fail(src, 1, "expected a JSON list of objects" + (f" under '{key}'" if key else ""),
-                    "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
-    yield from enumerate(data)
+    under = f" under '{key}'" if key else ""
+    if isinstance(data, list):
+        bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise _fail(src, 1, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
+                        "a list of objects (one record each)", "fix or remove that item")
+        yield from enumerate(data)
+        return
+    raise _fail(src, 1, "expected a JSON list of objects" + under,
+                "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (null, a string, a number, …), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
-    """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel)."""
+    """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel);
+    {key: record, …} (records keyed by their id) -> one record per key."""
     column = src.options["key_column"]
     where = f" under '{src.options['records']}'" if src.options.get("records") else ""
     if not isinstance(data, dict):
@@ -336,9 +397,12 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
                     "an object mapping each key to a list of records", "leave out `key_column` for a list of records")
     out: list[dict[str, Any]] = []
     for key, items in data.items():
+        if isinstance(items, dict):  # {id: record, …}: one record per key
+            out.append({**items, column: key})
+            continue
         if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
-                        "an object mapping each key to a list of records", _FIX_HINT)
+                        "an object mapping each key to a record or a list of records", _FIX_HINT)
         out.extend({**item, column: key} for item in items)
     return out
 
@@ -347,8 +411,14 @@ def _records_hint(src: SourceDef) -> str:
     """Name the keys of the loaded object that hold lists of objects (the likely `records:`), or suggest
     `key_column` when every value is one (an object keyed by label, FewRel)."""
     top = _load_json(src)
+    if isinstance(top, dict) and isinstance(top.get("data"), list) and top["data"] \
+            and all(isinstance(a, dict) and "paragraphs" in a for a in top["data"]):
+        return "the file is SQuAD JSON (articles with paragraphs and qas): `format: squad` reads one record per question"
     keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
         if isinstance(top, dict) else []
+    if isinstance(top, dict) and top and all(isinstance(v, dict) for v in top.values()):
+        return "every key holds an object (records keyed by id): `options: {key_column: <name>}` reads one record " \
+               "per key, with the key in that column"
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")
@@ -507,7 +577,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
                         "pq.read_table('FILE')\"` reproduces the error") from None
         if batch is None:
             return
-        for record in batch.to_pylist():
+        for record in batch_records(src, batch):
             yield row, decode_class_labels(record, labels) if labels else record
             row += 1
 
@@ -571,6 +641,11 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
                                    revision=spec.get("revision"), streaming=True)
     except Exception as exc:  # datasets raises many types; all mean "not available here"
+        if src.path is not None:  # a dataset folder next to the recipe: its files or the split/config named are wrong
+            raise SourceError(f"source '{src.id}': cannot load the dataset folder {src.path.name}: {exc}",
+                              Span(str(src.path), 1, 1), expected="a folder of data files whose names tell the splits "
+                              "(data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
+                              hint="check `split:` and `config:` under `dataset:` against the folder's files") from None
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
                           hint="datasets are read from the local Hugging Face cache; download it once with network access") from None
     row = 0

@@ -12,9 +12,9 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
 - A `text_files` folder is one record per file of its label subfolders (aclImdb/train/pos/0_9.txt, 20 Newsgroups):
   the file's whole text, unchanged, its subfolder as the label; files beside the subfolders (urls_pos.txt) are
   not records, and the order is by subfolder, then file name.
-- `class_labels: true` on Parquet decodes the integer ClassLabel columns the Hub's exports keep (WikiANN's
-  `ner_tags`, a Sequence of ClassLabel) to their names, from the file's own `huggingface` features metadata;
-  -1 (no label) reads as null. Without the option the integers are kept as written.
+- `class_labels: true` on Parquet (and Arrow: `save_to_disk` folders, `.arrow` files) decodes the integer
+  ClassLabel columns the Hub's exports keep (WikiANN's `ner_tags`, a Sequence of ClassLabel) to their names, from
+  the file's own `huggingface` features metadata; -1 (no label) reads as null. Without the option the integers are kept as written.
 - A text source may be compressed (gzip, bz2, xz, zstd, as published dumps often are): the file's first bytes
   decide, not its name, and every text reader opens it through ``open_text``; line numbers count the
   decompressed lines. zstd goes through pyarrow's codec (no extra dependency).
@@ -28,6 +28,8 @@ import io
 import json
 import lzma
 import re
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -61,6 +63,39 @@ def compression_of(path: Path) -> str | None:
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" and head[4:10] in _BZ2_BLOCK:
         return "bz2"
     return None
+
+
+_ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"))
+
+
+def archive_of(path: Path) -> str | None:
+    """The kind of archive a file is (zip, tar, 7z, rar; a tar may be compressed: train.tar.gz), or None. An archive
+    holds files, not records: no reader takes one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        for magic, kind in _ARCHIVE_MAGIC:
+            if head.startswith(magic):
+                return kind
+        with open_binary(path) as f:
+            block = f.read(512)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+    return "tar" if block[257:262] == b"ustar" else None
+
+
+def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
+    """The names of the first ``limit`` files in a zip or tar archive (empty when they cannot be listed)."""
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(path) as z:
+                return [n for n in z.namelist() if not n.endswith("/")][:limit]
+        if kind == "tar":
+            with tarfile.open(path) as t:
+                return [m.name for m in t.getmembers() if m.isfile()][:limit]
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError):
+        pass
+    return []
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -100,12 +135,30 @@ def starts_utf16(path: Path) -> bool:
         return False
 
 
-def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (jsonl, json, conll, tsv, csv), or None."""
+_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"))  # Parquet and Arrow IPC (Feather v2) files start so
+
+
+def _head(path: Path) -> str | None:
+    """The (decompressed) file's first ``SNIFF_BYTES`` characters as text, or None when it cannot be read."""
     try:
         with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
-            head = f.read(SNIFF_BYTES)
+            return f.read(SNIFF_BYTES)
     except DAMAGED_ARCHIVE:
+        return None
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format a file's content looks like (parquet, arrow, jsonl, json, conll, tsv, csv), or None."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(8)
+    except OSError:
+        return None
+    for start, fmt in _BINARY_MAGIC:
+        if magic.startswith(start):
+            return fmt
+    head = _head(path)
+    if head is None:
         return None
     text = head.lstrip()
     if not text:
@@ -125,6 +178,20 @@ def sniff_format(path: Path) -> str | None:
     if all("," in line for line in filled):
         return "csv"
     return None
+
+
+def holds_json_list(path: Path) -> bool:
+    """Whether a file (named `.jsonl`) holds one JSON list of records rather than JSON Lines: its first line opens
+    a list that goes on past it (pretty-printed), or its only line is a list of objects."""
+    head = _head(path)
+    lines = [line for line in (head or "").splitlines() if line.strip()]
+    if not lines or not lines[0].lstrip().startswith("["):
+        return False
+    try:
+        first = json.loads(lines[0])
+    except ValueError:  # the list goes on past its first line (or the 64 KiB read)
+        return True
+    return len(lines) == 1 and isinstance(first, list) and bool(first) and all(isinstance(r, dict) for r in first)
 
 
 def looks_like_json_lines(head: str) -> bool:
@@ -178,7 +245,18 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
                 if split not in ds:
                     raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
                 ds = ds[split]
-            yield from enumerate(ds)
+            names = class_label_names(src, ds.data.schema.metadata) if src.options.get("class_labels") else {}
+            try:
+                ds.data.validate(full=True)  # as for a single file: a damaged offset must not crash the reader
+            except Exception as exc:  # pyarrow's ArrowInvalid, or an OSError for a cut-short file
+                raise _fail(src, f"the `save_to_disk` folder's data is damaged ({' '.join(str(exc).split())[:300]})") \
+                    from None
+            n = 0
+            try:
+                for n, record in enumerate(ds):
+                    yield n, decode_class_labels(record, names) if names else record
+            except _UNCONVERTIBLE as exc:  # datasets converts to Python itself: a year past 9999 fails there
+                raise _fail(src, f"a record after record {n} holds a value Python cannot read ({exc})") from None
             return
         files = sorted(path.glob("*.arrow"))
         if not files:
@@ -186,27 +264,88 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     else:
         files = [path]
     row = 0
+    labels: dict[str, tuple[list[str], bool]] | None = None if src.options.get("class_labels") else {}
     for file in files:
         for batch in _arrow_batches(src, file):
-            for record in batch.to_pylist():
-                yield row, record
+            if labels is None:  # `class_labels: true`: the names from the first file's features metadata
+                labels = class_label_names(src, batch.schema.metadata)
+            for record in _arrow_records(src, file, batch, row):
+                yield row, decode_class_labels(record, labels) if labels else record
                 row += 1
 
 
 def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
+    """The record batches of an Arrow stream or file; a file cut short or damaged is E4001 naming it."""
+    import pyarrow as pa
+
+    damaged = (pa.ArrowException, OSError)  # pyarrow raises ArrowInvalid (a ValueError) or an OSError
+    try:
+        stream: Any = pa.ipc.open_stream(pa.memory_map(str(file)))
+    except damaged:
+        stream = None
+    if stream is None:
+        try:
+            reader = pa.ipc.open_file(pa.memory_map(str(file)))
+        except damaged as exc:
+            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
+    batches = 0
+    try:
+        if stream is not None:
+            for batch in stream:
+                yield batch
+                batches += 1
+            return
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+            batches += 1
+    except damaged as exc:
+        raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int) -> list[dict[str, Any]]:
     import pyarrow as pa
 
     try:
-        reader = pa.ipc.open_stream(pa.memory_map(str(file)))
-    except pa.ArrowInvalid:
+        batch.validate(full=True)  # a damaged offset would otherwise make to_pylist read outside the file (SIGBUS)
+    except (pa.ArrowException, OSError) as exc:
+        raise _damaged(src, file, f"{row} record(s)", exc) from None
+    return batch_records(src, batch)
+
+
+_UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 9999, a decimal Python cannot read
+
+
+def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
+    """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
+    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source."""
+    try:
+        return batch.to_pylist()  # type: ignore[no-any-return]
+    except _UNCONVERTIBLE:
+        pass
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, list[Any]] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
         try:
-            reader = pa.ipc.open_file(pa.memory_map(str(file)))
-            for i in range(reader.num_record_batches):
-                yield reader.get_batch(i)
-            return
-        except pa.ArrowInvalid as exc:
-            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
-    yield from reader
+            columns[name] = column.to_pylist()
+        except _UNCONVERTIBLE as exc:
+            try:
+                columns[name] = pc.cast(column, pa.string()).to_pylist()
+            except (*_UNCONVERTIBLE, pa.ArrowException):
+                raise SourceError(f"source '{src.id}': column '{name}' holds a value Python cannot read ({exc})",
+                                  Span(str(src.path), 1, 1), code="E4001", expected="values Python can represent",
+                                  hint="leave the column out (Parquet: `options: {columns: [...]}`), or rewrite it"
+                                  ) from None
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
+        if columns else [{} for _ in range(batch.num_rows)]
+
+
+def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
+    return SourceError(f"source '{src.id}': {file.name} is damaged or cut short after {after} "
+                       f"({' '.join(str(exc).split())[:300]})", Span(str(file), 1, 1), code="E4001",
+                       expected="a complete Arrow file", hint="copy or download the file again (or save the dataset "
+                       "again with `save_to_disk`)")
 
 
 def _fail(src: SourceDef, message: str) -> SourceError:
@@ -232,12 +371,12 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
 
 
 def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> dict[str, tuple[list[str], bool]]:
-    """Column -> (ClassLabel names, holds a list) from a Parquet file's `huggingface` features metadata."""
+    """Column -> (ClassLabel names, holds a list) from a Parquet or Arrow file's `huggingface` features metadata."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
         raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
-                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet file written by `datasets` "
+                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
                           "(its schema metadata names the ClassLabel columns)",
                           hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
     out: dict[str, tuple[list[str], bool]] = {}

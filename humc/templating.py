@@ -13,9 +13,13 @@ Decisions a reader would otherwise undo:
   located ``RecipeError`` E2012. ``template_problem``/``syntax_problem`` also refuse the literal spellings (names
   starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
-  loop never builds the whole string); string/list repetition and ``**`` are bounded before they run; ``range`` is
-  bounded by the sandbox (``MAX_RANGE``). Going over a limit, and the overflow/recursion errors the sandbox raises,
-  are E0010. A template is not a CPU-time sandbox beyond this: nested loops over bounded ranges still take time.
+  loop never builds the whole string); string/list repetition, joining (``~``, ``+``), padding to a width
+  (``center``, ``indent``, ``ljust``, ``%9999999s``), ``lipsum`` and ``**`` are bounded before they run; ``range``
+  is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
+  method or macro is one, each item of a ``range`` one), so nested loops over ranges and macros that call
+  themselves twice stop within a second or two instead of running for hours. Going over a limit, and the
+  overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
+  bounded by the data.
 - **Strict.** ``StrictUndefined`` turns a misspelt variable into an error instead of empty text.
 - **Two flavours, same options as before.** ``text`` (instructions, prompts, variant sentences: ``trim_blocks`` and
   ``lstrip_blocks``, the result is stripped) and ``document`` (the card: whitespace kept as written).
@@ -28,6 +32,7 @@ Decisions a reader would otherwise undo:
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import re
@@ -41,10 +46,13 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import jinja2.compiler
+import jinja2.filters
 import jinja2.meta
 import jinja2.nodes
+import jinja2.utils
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, safe_range
 
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 
@@ -55,7 +63,12 @@ real passage, far below what a runaway loop produces)."""
 MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
 
-__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "TEMPLATE_VARIABLES", "TemplateProblem", "environment",
+MAX_TEMPLATE_STEPS = 200_000
+"""The most steps one render may take: calls (functions, methods, macros) plus the items of every ``range`` made.
+Real templates take a few dozen; a loop in a loop over ``range(100000)`` would take 10^10."""
+
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "TEMPLATE_VARIABLES",
+           "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
            "template_variables"]
 
@@ -106,17 +119,206 @@ class _Context(jinja2.runtime.Context):
         return super().call(__obj, *args, **kwargs)
 
 
+class _TooManySteps(TemplateLimitError):
+    """A render went over ``MAX_TEMPLATE_STEPS``."""
+
+
+class _Steps(threading.local):
+    """The steps the render running in this thread may still take (``MAX_TEMPLATE_STEPS`` at its start)."""
+
+    left = MAX_TEMPLATE_STEPS
+
+
+_STEPS = _Steps()
+
+
+def _spend(steps: int) -> None:
+    left = _STEPS.left - steps
+    _STEPS.left = left
+    if left < 0:
+        raise _TooManySteps(f"the template takes more than {MAX_TEMPLATE_STEPS} steps (calls and range items) "
+                                 "in one render: a loop in a loop, or a macro calling itself more than once")
+
+
+def _range(*args: int) -> range:
+    """The sandbox's ``range`` (at most ``MAX_RANGE`` items), each item one step of the render."""
+    rng = safe_range(*args)
+    _spend(len(rng))
+    return rng
+
+
+class _CodeGenerator(jinja2.compiler.CodeGenerator):
+    """Jinja2's code generator, with ``a ~ b`` joined by ``environment.joined`` (bounded) instead of ``str_join``."""
+
+    @jinja2.compiler.optimizeconst
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
+        self.write("environment.joined((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_PADDING_FILTERS = ("center", "indent")
+# a width in a %-format (%9999999s, %*s is an argument) or in a {}-format spec ({:>9999999}; {:>{w}}: an argument)
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
+_WIDTH_ARGUMENT = re.compile(r"%[-#0 +]*\*|\{[^{}]*:[^{}]*\{")
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     # intercepted: checked before they run (and never constant-folded at compile time)
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
     context_class = _Context
+    code_generator_class = _CodeGenerator
 
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
         if op == "*":
             _check_repeat(left, right)
         elif op == "**":
             _check_power(left, right)
+        elif op == "+":
+            _check_join(left, right)
+        elif op == "%" and isinstance(left, str):
+            _check_widths(left, right)
         return super().call_binop(context, op, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _spend(1)
+        if type(__obj) is types.BuiltinMethodType and isinstance(getattr(__obj, "__self__", None), str):
+            if __obj.__name__ in _PADDING_METHODS:
+                _check_width(*args, *kwargs.values())
+            elif __obj.__name__ == "join" and args:
+                args = (list(args[0]), *args[1:])  # an iterator is read once: here, then by join
+                _check_separator(__obj.__self__, args[0])
+            elif __obj.__name__ == "replace" and len(args) >= 2:
+                _check_replace(__obj.__self__, *args[:3])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """``text.format(…)`` / ``text.format_map(…)``: the sandbox's own wrapper, the widths checked first."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        text, by_map = value.__self__, value.__name__ == "format_map"
+
+        @functools.wraps(wrapper)
+        def checked(*args: Any, **kwargs: Any) -> str:
+            mapped = args[0].values() if by_map and args and isinstance(args[0], Mapping) else ()
+            _check_widths(text, (*args, *kwargs.values(), *mapped))
+            return wrapper(*args, **kwargs)
+
+        return checked
+
+    @staticmethod
+    def joined(values: Sequence[Any]) -> str:
+        """``a ~ b ~ …``: the values as text, joined; refused before joining when the text would be too long."""
+        parts = [str(v) for v in values]
+        _check_length(sum(map(len, parts)), "joining values")
+        return "".join(parts)
+
+
+def _check_length(size: int, what: str) -> None:
+    if size > MAX_RENDERED_CHARS:
+        raise TemplateLimitError(f"{what} makes {size} items, over the limit of {MAX_RENDERED_CHARS}")
+
+
+def _check_join(left: Any, right: Any) -> None:
+    if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+        _check_length(len(left) + len(right), "adding values")
+
+
+def _check_width(*values: Any) -> None:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_length(value, f"padding to width {value}")
+
+
+def _check_widths(text: str, args: Any) -> None:
+    """A %-format or {}-format string whose widths (or ``*`` width arguments) would make too long a text."""
+    for found in _FORMAT_WIDTH.finditer(text):
+        _check_width(int(found.group(1) or found.group(2)))
+    if _WIDTH_ARGUMENT.search(text):
+        _check_width(*(args if isinstance(args, tuple) else (args,)))
+
+
+MAX_LIPSUM_WORDS = 100_000
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 (Jinja2's names)
+    """Jinja2's ``lipsum`` (random filler text), refused before it runs when it could pass ``MAX_LIPSUM_WORDS``."""
+    if not all(isinstance(v, int) for v in (n, min, max)) or n * builtins.max(min, max) > MAX_LIPSUM_WORDS:
+        raise TemplateLimitError(f"lipsum(n={n!r}, min={min!r}, max={max!r}) may make more than {MAX_LIPSUM_WORDS} "
+                                 "words")
+    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
+def _check_separator(separator: Any, items: Sequence[Any]) -> None:
+    _check_length(len(str(separator)) * max(0, len(items) - 1), "the separators of a join")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
+    text, old, new = str(text), str(old), str(new)
+    n = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        n = min(n, count)
+    _check_length(len(text) + n * (len(new) - len(old)), "replacing text")
+
+
+def _checked_filters(env: jinja2.Environment) -> None:
+    """The filters that can make a text far longer than their input in one call, checked before they run: ``join``
+    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``batch``/``slice`` with a fill value or count.
+    Each takes what Jinja2 passes its original first (``functools.wraps`` keeps the pass_eval_context mark)."""
+    join, replace, wordwrap, batch, slice_ = (env.filters[n] for n in ("join", "replace", "wordwrap", "batch", "slice"))
+
+    @functools.wraps(join)
+    def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        items = list(value)
+        _check_separator(d, items)
+        return str(join(eval_ctx, items, d, attribute))
+
+    @functools.wraps(replace)
+    def checked_replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> str:
+        _check_replace(s, old, new, count)
+        return str(replace(eval_ctx, s, old, new, count))
+
+    @functools.wraps(wordwrap)
+    def checked_wordwrap(environment: Any, s: Any, *args: Any, **kwargs: Any) -> str:
+        wrap = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
+        _check_length(len(str(s)) * (1 + len(str(wrap or "\n"))), "wrapping text")
+        return str(wordwrap(environment, s, *args, **kwargs))
+
+    @functools.wraps(batch)
+    def checked_batch(value: Any, linecount: Any, fill_with: Any = None) -> Any:
+        if fill_with is not None:
+            _check_width(linecount)
+        return batch(value, linecount, fill_with)
+
+    @functools.wraps(slice_)
+    def checked_slice(eval_ctx: Any, value: Any, slices: Any, fill_with: Any = None) -> Any:
+        if isinstance(slices, int) and slices > MAX_RANGE:
+            raise TemplateLimitError(f"slice({slices}) makes more than {MAX_RANGE} slices")
+        return slice_(eval_ctx, value, slices, fill_with)
+
+    env.filters.update(join=checked_join, replace=checked_replace, wordwrap=checked_wordwrap, batch=checked_batch,
+                       slice=checked_slice)
+
+
+def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``center``/``indent``: the width is checked before the padded text is made."""
+
+    @functools.wraps(fn)
+    def padded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_width(*args, *kwargs.values())
+        return fn(value, *args, **kwargs)
+
+    return padded
+
+
+def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
+    """Jinja2's ``format`` filter (``"%s, %s!"|format(greeting, name)``), its widths checked first."""
+    _check_widths(str(value), args)
+    return str(jinja2.filters.do_format(value, *args, **kwargs))
 
 
 def _check_repeat(left: Any, right: Any) -> None:
@@ -175,7 +377,12 @@ def environment(flavour: str = "text") -> jinja2.Environment:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
                        lstrip_blocks=True, autoescape=False, finalize=_printable)
     env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
+    env.filters.update({name: _padding_filter(env.filters[name]) for name in _PADDING_FILTERS})
+    env.filters["format"] = _format_filter
+    _checked_filters(env)
     env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
+    env.globals["range"] = _range
+    env.globals["lipsum"] = _lipsum
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env
@@ -379,6 +586,7 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     ``flat_globals`` is ``dict(template.globals)`` when the caller keeps one (the globals are a ChainMap)."""
     parts: list[str] = []
     size = 0
+    _STEPS.left = MAX_TEMPLATE_STEPS
     environment = template.environment
     flat = flat_globals if flat_globals is not None else template.globals
     context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
@@ -429,10 +637,12 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
                        hint=ALLOWED) from None
     except (TemplateLimitError, OverflowError, RecursionError, MemoryError) as exc:
         message = ("goes over a limit: macros call each other too deeply" if isinstance(exc, RecursionError)
+                   else f"goes over a limit: {exc}" if isinstance(exc, _TooManySteps)
                    else f"the rendered text would be too long: {exc}")
         raise _located(HumcError, where, message, origin, _template_line(exc.__traceback__),
                        "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "
-                                     f"range() at most {MAX_RANGE} items") from None
+                                     f"range() at most {MAX_RANGE} items, and a render at most "
+                                     f"{MAX_TEMPLATE_STEPS} steps") from None
     except jinja2.TemplateError as exc:
         raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:  # the template's own code failed

@@ -437,6 +437,18 @@ def test_export_lm_eval_is_a_generate_until_task_folder(built: Path, tmp_path: P
     assert [r["output"] for r in rows] == [r["output"] for r in _test_records(built)]
 
 
+@pytest.mark.parametrize("inside", [".", "data", "exports/alpaca"])
+def test_export_into_the_dataset_folder_is_refused_and_writes_nothing(built: Path, tmp_path: Path, inside: str) -> None:
+    import shutil
+
+    folder = tmp_path / "hum-mix"
+    shutil.copytree(built / "out" / "hum-mix", folder)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    result = run_cli("export", str(folder), "--to", "sharegpt", str(folder / inside))
+    assert result.exit_code == 2 and "error[E3002]" in result.output and "inside the built dataset" in result.output
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+
 def test_export_of_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     result = run_cli("export", str(tmp_path), "--to", "alpaca", str(tmp_path / "x"))
     assert result.exit_code == 2 and "error[E6001]" in result.output

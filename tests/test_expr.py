@@ -172,3 +172,39 @@ def test_a_long_flat_sum_is_one_level_and_evaluates_left_to_right():
 def test_deep_real_nesting_is_still_refused():
     with pytest.raises(RecipeError, match="nested too deeply"):
         parse_expr("len(" * 250 + "n" + ")" * 250)
+
+
+def test_an_evaluation_error_quoting_a_whole_document_is_cut_short():
+    from humc.expr.eval import MAX_MESSAGE_CHARS
+
+    with pytest.raises(EvalError) as exc:
+        ev("int(context)", {"context": "word " * 20000})
+    assert len(exc.value.message) < MAX_MESSAGE_CHARS + 40 and exc.value.message.endswith("characters)")
+
+
+@pytest.mark.parametrize("text", ["context * 100000000", "[n] * 100000000", "100000000 * tokens"])
+def test_repeating_a_value_past_the_limit_is_refused_before_it_runs(text):
+    with pytest.raises(EvalError) as exc:
+        ev(text)
+    assert "goes over the limit of" in exc.value.message
+    assert ev("context * 2") == RECORD["context"] * 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("文本", "你好"), ("upper(Überschrift)", "HALLO"), ("len(标签_2) + 1", 4), ('record["Review Text"]', "ok"),
+])
+def test_column_names_in_any_script_are_names(text, expected):
+    record = {"文本": "你好", "Überschrift": "Hallo", "标签_2": "pos", "Review Text": "ok"}
+    assert ev(text, record) == expected
+
+
+def test_names_side_by_side_hint_at_a_column_name_with_a_space():
+    with pytest.raises(RecipeError) as exc:
+        parse_pipeline("Review Text")
+    assert "record['Review Text']" in (exc.value.hint or "")
+
+
+def test_type_names_in_errors_are_the_recipe_languages():
+    with pytest.raises(EvalError) as exc:
+        ev("n.foo", {"n": (1, 2)})
+    assert "cannot read '.foo' of list" in exc.value.message

@@ -19,7 +19,7 @@ from helpers import REPO, run_cli, tiny_recipe
 from humc.assets.synth import check_paraphrase, dummy_contexts
 from humc.errors import HumcError, Span
 from humc.recipe.stdlib import load_stdlib
-from humc.templating import MAX_RENDERED_CHARS, render, render_template, template_problem
+from humc.templating import MAX_RENDERED_CHARS, MAX_TEMPLATE_STEPS, render, render_template, template_problem
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
@@ -123,8 +123,16 @@ def test_an_unknown_global_such_as_os_is_refused_by_check(workdir):
     ("{{ question * 100000000 }}", "goes over the limit", 2),
     ("{{ 7 ** 100000 }}", "more than 4096 bits", 2),
     # the whole text is too long: reported at the template's first line
-    ("{% for i in range(100000) %}{% for j in range(100) %}{{ context }}{% endfor %}{% endfor %}",
-     f"longer than {MAX_RENDERED_CHARS} characters", 1),
+    ("{% for i in range(100000) %}{{ context * 1000 }}{% endfor %}", f"longer than {MAX_RENDERED_CHARS} characters", 1),
+    # a loop in a loop makes short text for hours: the render's step limit stops it
+    ("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
+     f"more than {MAX_TEMPLATE_STEPS} steps", 2),
+    ("{% set ns = namespace(v=context) %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}{% endfor %}",
+     "joining values makes", 2),
+    ("{{ 'x'|center(10**10) }}", "padding to width 10000000000", 2),
+    ("{{ (context * 800000).replace('a', context * 10000) }}", "replacing text makes", 2),
+    ("{{ [1]|slice(10**10)|list }}", "makes more than 100000 slices", 2),
+    ("{{ lipsum(n=10**6) }}", "may make more than 100000 words", 2),
 ])
 def test_a_template_over_a_size_limit_is_a_located_error(workdir, body, message, line):
     recipe, tpl = stdlib_template_recipe(workdir, body)

@@ -274,3 +274,23 @@ def test_ray_drops_and_reports_the_same_problems_as_local(work):
     assert local.exit_code == ray.exit_code == 0, ray.output
     assert tree_bytes(work / "ray" / "mixed") == tree_bytes(work / "local" / "mixed")
     assert "| qa/render | missing_input | 1 | qa.jsonl:2 |" in (work / "ray" / "mixed" / "README.md").read_text()
+
+
+def test_a_dropped_records_detail_stays_on_one_short_line(tmp_path):
+    from humc.build.problems import MAX_DETAIL_CHARS, ProblemLog
+
+    log = ProblemLog()
+    log.add(Problem("label_outside_set", "gold label(s) pos\nneg not in `labels:`"), "s", 0, 1)
+    log.add(Problem("label_outside_set", "gold label(s) " + "x" * 20000), "s", 1, 2)
+    shown = [loc[2] for loc in log.first["label_outside_set"]]
+    assert shown[0] == "gold label(s) pos\\nneg not in `labels:`"
+    assert len(shown[1]) < MAX_DETAIL_CHARS + 40 and shown[1].endswith("(20014 characters)")
+    (tmp_path / "data.jsonl").write_text(json.dumps({"text": "hello", "label": "x" * 20000}) + "\n"
+                                         + json.dumps({"text": "ok", "label": "pos"}) + "\n", encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: t\nsources: {s: data.jsonl}\ntasks:\n  - {id: c, task: "
+                                         "classification, source: s, fields: {text: text, label: label}, "
+                                         "labels: [pos, neg], formats: [json]}\n", encoding="utf-8")
+    result = run_cli("build", str(tmp_path / "r.hum.yaml"), "--out", str(tmp_path / "out"), "--cache",
+                     str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0 and " characters)" in result.output and len(result.output) < 2000
+    assert pq.read_table(next((tmp_path / "out" / "t" / "data").glob("*.parquet"))).num_rows == 1

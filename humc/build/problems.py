@@ -77,10 +77,20 @@ class ProblemLog:
         self.counts[problem.reason] += 1
         shown = self.first.setdefault(problem.reason, [])
         if len(shown) < MAX_LOCATIONS:
-            shown.append([source, int(row), problem.detail, None if line is None else int(line)])
+            shown.append([source, int(row), _one_line(problem.detail), None if line is None else int(line)])
 
     def notes(self) -> Counter[str]:
         return Counter({PROBLEM_NOTE + reason: n for reason, n in self.counts.items()})
+
+
+MAX_DETAIL_CHARS = 300
+
+
+def _one_line(detail: str) -> str:
+    """A detail as shown on one warning line: line breaks escaped, at most ``MAX_DETAIL_CHARS`` characters (it may
+    quote a record's value, which can be a whole document)."""
+    detail = detail.replace("\r", "\\r").replace("\n", "\\n")
+    return detail if len(detail) <= MAX_DETAIL_CHARS else detail[:MAX_DETAIL_CHARS] + f"… ({len(detail)} characters)"
 
 
 def merge_first(into: dict[str, list[Located]], more: Mapping[str, list[Located]]) -> None:

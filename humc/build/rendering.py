@@ -130,8 +130,13 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     outside = len(gold.rows) - len(base.rows)
     if outside:  # the instruction offers only `labels:`; a gold row outside them makes the record wrong
         column = entry.task.schema_column or ""
-        labels = ", ".join(sorted(set(gold.column(column)) - set(base.column(column))))
-        return Rendered([], [Problem("label_outside_set", f"gold label(s) {labels} not in `labels:`")], outside)
+        missing = sorted(set(gold.column(column)) - set(base.column(column)))
+        detail = f"gold label(s) {', '.join(missing)} not in `labels:`"
+        named = entry.schema.labels if entry.schema is not None else None
+        if all(label.lstrip("-").isdigit() for label in missing) and named \
+                and not any(str(n).lstrip("-").isdigit() for n in named):  # class indices (ClassLabel, a 0/1 column)
+            detail += "; they are numbers: map them to names with lookup(<field>, [<name>, …])"
+        return Rendered([], [Problem("label_outside_set", detail)], outside)
     problem = span_problem(entry, record, gold) or choice_problem(entry, record, gold)
     if problem is not None:
         return Rendered([], [problem])

@@ -143,7 +143,8 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> E
     if fix is not None:
         exc.hint = f"the header {one!r} was read as one column: {fix}"
     else:
-        exc.hint = _spelt_otherwise(unknown.group(1), keys) or did_you_mean(unknown.group(1), keys) or (
+        exc.hint = _spelt_otherwise(unknown.group(1), keys) or _not_a_name(unknown.group(1), keys) \
+            or did_you_mean(unknown.group(1), keys) or (
             "a field only some records have reads as null with `record['name']`; records whose task inputs are "
             "null are then dropped and reported")
     return exc
@@ -156,6 +157,17 @@ def _spelt_otherwise(name: str, keys: Sequence[str]) -> str | None:
         return None
     use = same if same.isidentifier() else f"record[{same!r}]"
     return f"the record spells it {same!r} (field names are exact): use {use}"
+
+
+def _not_a_name(name: str, keys: Sequence[str]) -> str | None:
+    """The record's field that starts with ``name`` and goes on with a character no name has (`review-text`,
+    `answer.text`, `Review Text`): the expression read only its first part."""
+    for key in keys:
+        rest = key[len(name):]
+        if key.lower().startswith(name.lower()) and rest and not (rest[0].isalnum() or rest[0] == "_"):
+            return (f"the record's field {key!r} is no plain name ({rest[0]!r} ends one in an expression): "
+                    f"write record[{key!r}]")
+    return None
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")

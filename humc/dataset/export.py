@@ -143,6 +143,11 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
     name = name or folder.name
     if out.exists() and not out.is_dir():
         raise _unwritable(out, NotADirectoryError(20, "it is a file, not a folder"))
+    if out.resolve().is_relative_to(folder.resolve()):
+        raise HumcError(f"cannot export into {out}: it is inside the built dataset {folder}", code="E3002",
+                        expected="a folder outside the dataset (the next build replaces the dataset folder, and "
+                                 "its data/ folder must hold only the Parquet shards)",
+                        hint="pass another OUT_DIR, e.g. one beside the dataset folder")
     with written_together() as place:
         if to == "lm-eval":
             return _lm_eval(shards, out, name, place)

@@ -12,12 +12,17 @@ from typing import Any
 from humc.errors import EvalError, type_name
 from humc.expr import functions
 from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Slice, Source, Unary
+from humc.limits import MAX_REPEAT_ITEMS
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
     "in": lambda a, b: a in b, "not_in": lambda a, b: a not in b,
 }
+
+
+MAX_MESSAGE_CHARS = 400
+"""An evaluation error's message is cut after this many characters."""
 
 
 class Evaluator:
@@ -28,6 +33,8 @@ class Evaluator:
         self.fns = functions.FUNCTIONS if fns is None else fns
 
     def fail(self, node: Expr, message: str, where: str = "") -> EvalError:
+        if len(message) > MAX_MESSAGE_CHARS:  # it may quote a record's value, which can be a whole document
+            message = message[:MAX_MESSAGE_CHARS] + f"… ({len(message)} characters)"
         return EvalError(message + (f" ({where})" if where else ""), self.src.span_of(*node.pos))
 
     def eval(self, node: Expr, env: Mapping[str, Any], where: str = "") -> Any:
@@ -89,10 +96,20 @@ class Evaluator:
         return self._apply(node, node.op, left, self._eval(node.right, env, where), where)
 
     def _apply(self, node: Expr, op: str, left: Any, right: Any, where: str) -> Any:
+        if op == "*":
+            self._check_repeat(node, left, right, where)
         try:
             return _BINOPS[op](left, right)
         except TypeError:
             raise self.fail(node, f"cannot apply '{op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
+
+    def _check_repeat(self, node: Expr, left: Any, right: Any, where: str) -> None:
+        """`text * n` is refused before it runs when the result would have over ``MAX_REPEAT_ITEMS`` items (a
+        count from the data could ask for gigabytes)."""
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, (str, list)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
+                raise self.fail(node, f"repeating a value of length {len(seq)} {n} times goes over the limit of "
+                                      f"{MAX_REPEAT_ITEMS} items", where)
 
     def _getattr(self, node: Attr, value: Any, where: str) -> Any:
         if isinstance(value, list):  # broadcast over lists of mappings: choices.text
@@ -133,4 +150,6 @@ class Evaluator:
 
 
 def _tn(value: Any) -> str:
-    return type_name(value) if not isinstance(value, (list, dict)) else ("list" if isinstance(value, list) else "mapping")
+    if isinstance(value, (list, tuple)):  # a rule's answer rows are a tuple: the recipe language has lists
+        return "list"
+    return "mapping" if isinstance(value, Mapping) else type_name(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -108,7 +109,8 @@ def _parse(text: str, start: str, src: Source, what: str, kind: type[_E]) -> _E:
         raise RecipeError(f"unexpected {found} in {what}", src.span_of(start_pos, start_pos + max(1, len(str(token)))),
                           expected=_describe_expected(exc.expected, what),
                           hint='compare with == (a single = only names a keyword argument)' if str(token) == "="
-                          else _end_hint(src, what) if token.type == "$END" else _hint_for(what), code="E1001") from None
+                          else _end_hint(src, what) if token.type == "$END"
+                          else _spaced_name_hint(text, start_pos, token) or _hint_for(what), code="E1001") from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         raise RecipeError(f"cannot parse {what}: {exc}", src.span, code="E1001") from None
     except VisitError as exc:
@@ -131,6 +133,20 @@ def _visit_error(exc: BaseException, text: str, src: Source, what: str) -> Recip
 
 FLOW_COMMA_HINT = ("in a YAML flow mapping or list ({...} or [...]) an unquoted comma ends the value: "
                    "quote the expression ('...') or write the mapping in block style")
+
+
+_WORDS_BEFORE = re.compile(r"[^\W\d]\w*(?:[ \t]+[^\W\d]\w*)*[ \t]+$")  # names as the grammar's NAME
+
+
+def _spaced_name_hint(text: str, at: int, token: Token) -> str | None:
+    """Two names side by side (`Review Text`): most likely a column whose name holds a space."""
+    if token.type != "NAME":
+        return None
+    words = _WORDS_BEFORE.search(text[:at])
+    if words is None:
+        return None
+    name = " ".join((text[words.start():at] + str(token)).split())
+    return f"a column whose name holds a space is written record[{name!r}]; names side by side are not an expression"
 
 
 def _end_hint(src: Source, what: str) -> str | None:

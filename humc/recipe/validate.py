@@ -56,7 +56,7 @@ from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib,
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
-from humc.sources import FORMATS, SOURCE_OPTION_DOCS, infer_format, source_option_problem
+from humc.sources import FORMATS, SOURCE_OPTION_DOCS, archive_problem, infer_format, source_option_problem
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -277,6 +277,10 @@ class Validator:
         check_present(node, "path", what)
         path_node = node.require("path")
         path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
+        archive = archive_problem(path)
+        if archive is not None:
+            raise RecipeError(f"{what}: {archive[0]}", path_node.span, code="E4002",
+                              expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=archive[1])
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
             raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
@@ -286,7 +290,8 @@ class Validator:
                               "(and `options:` such as `delimiter`)")
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
-                              expected="one of: " + ", ".join(FORMATS), hint=did_you_mean(fmt, FORMATS), code="E4002")
+                              expected="one of: " + ", ".join(FORMATS),
+                              hint=did_you_mean(fmt.lower(), FORMATS) or did_you_mean(fmt, FORMATS), code="E4002")
         if not path.is_file() and not (fmt in FOLDER_FORMATS and path.is_dir()):  # e.g. a save_to_disk folder
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
                               expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009",

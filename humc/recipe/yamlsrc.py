@@ -259,8 +259,10 @@ def load_yaml_text(text: str, file: str) -> Node:
             raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
                               expected="spaces before the key",
                               hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
+        tab = "'\\t'" in str(exc.problem)  # a tab between tokens: PyYAML takes none outside quoted text
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
-                          hint="check indentation and quoting around this position", code="E0002") from None
+                          hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
+                          else "check indentation and quoting around this position", code="E0002") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
