@@ -16,8 +16,9 @@ Decisions a reader would otherwise undo:
   loop never builds the whole string); string/list repetition, joining (``~``, ``+``), padding to a width
   (``center``, ``indent``, ``ljust``, ``%9999999s``), ``lipsum`` and ``**`` are bounded before they run; ``range``
   is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
-  method or macro is one, each item of a ``range`` one), so nested loops over ranges and macros that call
-  themselves twice stop within a second or two instead of running for hours. Going over a limit, and the
+  method or macro is one, each item of a ``range`` one), plus ``STEPS_PER_ITEM`` per character or item of the values
+  it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
+  call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
   overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
   bounded by the data.
 - **Strict.** ``StrictUndefined`` turns a misspelt variable into an error instead of empty text.
@@ -36,6 +37,7 @@ import builtins
 import functools
 import json
 import re
+import string
 import threading
 import types
 import uuid
@@ -64,10 +66,17 @@ MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
 
 MAX_TEMPLATE_STEPS = 200_000
-"""The most steps one render may take: calls (functions, methods, macros) plus the items of every ``range`` made.
-Real templates take a few dozen; a loop in a loop over ``range(100000)`` would take 10^10."""
+"""The steps one render may take (calls of functions, methods and macros, and the items of every ``range`` made),
+plus ``STEPS_PER_ITEM`` for each item of the values it is given. Real templates take a few dozen; a loop in a loop
+over ``range(100000)`` would take 10^10."""
 
-__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "TEMPLATE_VARIABLES",
+STEPS_PER_ITEM = 4
+"""Steps a render may take besides ``MAX_TEMPLATE_STEPS`` for each character of a text it is given (each item of a
+list or mapping): a template may walk a long document word by word (``text.split()``), calling a few methods for
+each word, whatever the document's length."""
+
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM",
+           "TEMPLATE_VARIABLES",
            "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
            "template_variables"]
@@ -104,11 +113,22 @@ class _Context(jinja2.runtime.Context):
     """Jinja2's context, with one shortcut: ``call`` of a builtin (``dict.items``, ``dict(…)``) skips the look-ups
     for ``pass_context``/``pass_environment`` markers (two failing attribute look-ups, i.e. two exceptions, per
     call): a builtin cannot carry them, so Jinja2 would find none and make the same call. The sandbox's own
-    check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``."""
+    check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``. The str methods that can make a
+    text far longer than their input (``center``, ``join``, ``replace`` …) are checked here before they run.
+
+    A render has one context (macros, ``caller`` and recursive loops share it), so it holds the render's step
+    count: ``steps`` still to take of its ``budget`` (``_step_budget``, set by ``_bounded``)."""
+
+    steps = budget = MAX_TEMPLATE_STEPS
 
     def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja2's own signature)
+        __self.steps -= 1  # every call a template makes is one step (counted here: no extra frame per call)
+        if __self.steps < 0:
+            _too_many_steps(__self)
         kind = type(__obj)
         if kind in _BUILTIN_CALLABLES or (kind is type and __obj in _BUILTIN_TYPES):
+            if kind is types.BuiltinMethodType and __obj.__name__ in _STR_CHECKED and isinstance(__obj.__self__, str):
+                args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
             try:
@@ -123,27 +143,28 @@ class _TooManySteps(TemplateLimitError):
     """A render went over ``MAX_TEMPLATE_STEPS``."""
 
 
-class _Steps(threading.local):
-    """The steps the render running in this thread may still take (``MAX_TEMPLATE_STEPS`` at its start)."""
-
-    left = MAX_TEMPLATE_STEPS
-
-
-_STEPS = _Steps()
-
-
-def _spend(steps: int) -> None:
-    left = _STEPS.left - steps
-    _STEPS.left = left
-    if left < 0:
-        raise _TooManySteps(f"the template takes more than {MAX_TEMPLATE_STEPS} steps (calls and range items) "
-                                 "in one render: a loop in a loop, or a macro calling itself more than once")
+def _step_budget(variables: Mapping[str, Any]) -> int:
+    """The steps a render given ``variables`` may take: ``MAX_TEMPLATE_STEPS``, and ``STEPS_PER_ITEM`` for each
+    character of a text, item of a list or entry of a mapping among them (their top level: one ``len`` each)."""
+    items = 0
+    for value in variables.values():
+        if isinstance(value, (str, list, tuple, dict)):
+            items += len(value)
+    return MAX_TEMPLATE_STEPS + STEPS_PER_ITEM * items
 
 
-def _range(*args: int) -> range:
+def _too_many_steps(context: _Context) -> None:
+    raise _TooManySteps(f"the template takes more than {context.budget} steps (calls and range items) in one render: "
+                        "a loop in a loop, or a macro calling itself more than once")
+
+
+@jinja2.pass_context
+def _range(context: _Context, *args: int) -> range:
     """The sandbox's ``range`` (at most ``MAX_RANGE`` items), each item one step of the render."""
     rng = safe_range(*args)
-    _spend(len(rng))
+    context.steps -= len(rng)
+    if context.steps < 0:
+        _too_many_steps(context)
     return rng
 
 
@@ -160,10 +181,11 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
 
 
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str methods checked before they run
 _PADDING_FILTERS = ("center", "indent")
-# a width in a %-format (%9999999s, %*s is an argument) or in a {}-format spec ({:>9999999}; {:>{w}}: an argument)
-_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
-_WIDTH_ARGUMENT = re.compile(r"%[-#0 +]*\*|\{[^{}]*:[^{}]*\{")
+
+
+_NUMBERS = frozenset({int, float, bool})
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -173,27 +195,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
 
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
-        if op == "*":
+        """``left op right`` for the intercepted operators, checked first (``+`` on numbers, the common case, first:
+        every ``a + b`` of a template comes here)."""
+        if op == "+":
+            if type(left) not in _NUMBERS:
+                _check_join(left, right)
+        elif op == "*":
             _check_repeat(left, right)
         elif op == "**":
             _check_power(left, right)
-        elif op == "+":
-            _check_join(left, right)
         elif op == "%" and isinstance(left, str):
-            _check_widths(left, right)
-        return super().call_binop(context, op, left, right)
+            _check_percent_widths(left, right)
+        return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
 
-    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _spend(1)
-        if type(__obj) is types.BuiltinMethodType and isinstance(getattr(__obj, "__self__", None), str):
-            if __obj.__name__ in _PADDING_METHODS:
-                _check_width(*args, *kwargs.values())
-            elif __obj.__name__ == "join" and args:
-                args = (list(args[0]), *args[1:])  # an iterator is read once: here, then by join
-                _check_separator(__obj.__self__, args[0])
-            elif __obj.__name__ == "replace" and len(args) >= 2:
-                _check_replace(__obj.__self__, *args[:3])
-        return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """``text.format(…)`` / ``text.format_map(…)``: the sandbox's own wrapper, the widths checked first."""
@@ -204,18 +218,34 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
         @functools.wraps(wrapper)
         def checked(*args: Any, **kwargs: Any) -> str:
-            mapped = args[0].values() if by_map and args and isinstance(args[0], Mapping) else ()
-            _check_widths(text, (*args, *kwargs.values(), *mapped))
+            if by_map:
+                _check_brace_widths(text, (), args[0] if args and isinstance(args[0], Mapping) else {})
+            else:
+                _check_brace_widths(text, args, kwargs)
             return wrapper(*args, **kwargs)
 
         return checked
 
     @staticmethod
     def joined(values: Sequence[Any]) -> str:
-        """``a ~ b ~ …``: the values as text, joined; refused before joining when the text would be too long."""
-        parts = [str(v) for v in values]
-        _check_length(sum(map(len, parts)), "joining values")
-        return "".join(parts)
+        """``a ~ b ~ …``: the values as text, joined; refused when the text is too long (before a loop that doubles it
+        can double it again: joining takes no more memory than the values themselves hold)."""
+        text = "".join(map(str, values))
+        _check_length(len(text), "joining values")
+        return text
+
+
+def _checked_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The arguments of ``text.<name>(…)`` (a method in ``_STR_CHECKED``) once checked: refused when the result would
+    be too long. ``join``'s iterable comes back as a list (an iterator is read once: here, then by join)."""
+    if name in _PADDING_METHODS:
+        _check_width(*args, *kwargs.values())
+    elif name == "join" and args:
+        args = (list(args[0]), *args[1:])
+        _check_separator(text, args[0])
+    elif name == "replace" and len(args) >= 2:
+        _check_replace(text, *args[:3])
+    return args
 
 
 def _check_length(size: int, what: str) -> None:
@@ -234,12 +264,49 @@ def _check_width(*values: Any) -> None:
             _check_length(value, f"padding to width {value}")
 
 
-def _check_widths(text: str, args: Any) -> None:
-    """A %-format or {}-format string whose widths (or ``*`` width arguments) would make too long a text."""
-    for found in _FORMAT_WIDTH.finditer(text):
-        _check_width(int(found.group(1) or found.group(2)))
-    if _WIDTH_ARGUMENT.search(text):
-        _check_width(*(args if isinstance(args, tuple) else (args,)))
+# one %-conversion: (mapping key) flags (width) (.precision) length (type); `%%` is one with type %
+_PERCENT_SPEC = re.compile(r"%(\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?(.?)", re.DOTALL)
+_FORMATTER = string.Formatter()
+
+
+def _check_percent_widths(text: str, args: Any) -> None:
+    """``text % args``: the width and precision of each conversion (``%9999999s``, ``%.9999999f``, ``%*s`` taking
+    its width from ``args``) checked before the text is made. Only widths count: a value formatted is not one."""
+    values = args if isinstance(args, tuple) else (args,)
+    at = 0
+    for spec in _PERCENT_SPEC.finditer(text):
+        if spec.group(4) == "%":  # `%%`: a literal percent sign, no value
+            continue
+        for size in spec.group(2, 3):
+            if size == "*":
+                _check_width(values[at] if at < len(values) else None)
+                at += 1
+            elif size:
+                _check_width(int(size))
+        at += spec.group(1) is None
+
+
+def _check_brace_widths(text: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    """``text.format(*args, **kwargs)``: the widths and precisions in its fields' format specs (``{:>9999999}``),
+    a nested field (``{:>{w}}``) by the value it takes, checked before the text is made. Only widths count: a value
+    formatted is not one. A malformed text is left to ``format``, which raises the error."""
+    try:
+        fields = list(_FORMATTER.parse(text))
+        auto = 0
+        for _, name, spec, _ in fields:
+            auto += name == ""
+            for literal, inner, _, _ in _FORMATTER.parse(spec or ""):
+                for digits in re.findall(r"\d+", literal):
+                    _check_width(int(digits))
+                if inner == "":
+                    value, auto = (args[auto] if auto < len(args) else None), auto + 1
+                elif inner is not None:
+                    value = args[int(inner)] if inner.isdigit() and int(inner) < len(args) else kwargs.get(inner)
+                else:
+                    continue
+                _check_width(int(value) if isinstance(value, str) and value.isdigit() else value)
+    except ValueError:
+        return
 
 
 MAX_LIPSUM_WORDS = 100_000
@@ -317,7 +384,7 @@ def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
     """Jinja2's ``format`` filter (``"%s, %s!"|format(greeting, name)``), its widths checked first."""
-    _check_widths(str(value), args)
+    _check_percent_widths(str(value), args or kwargs)
     return str(jinja2.filters.do_format(value, *args, **kwargs))
 
 
@@ -586,11 +653,11 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     ``flat_globals`` is ``dict(template.globals)`` when the caller keeps one (the globals are a ChainMap)."""
     parts: list[str] = []
     size = 0
-    _STEPS.left = MAX_TEMPLATE_STEPS
     environment = template.environment
     flat = flat_globals if flat_globals is not None else template.globals
     context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
                                         globals=flat)  # the context keeps only the globals' names
+    context.steps = context.budget = _step_budget(variables)  # type: ignore[attr-defined]  # a _Context
     append = parts.append
     try:
         for chunk in template.root_render_func(context):
@@ -642,7 +709,8 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
         raise _located(HumcError, where, message, origin, _template_line(exc.__traceback__),
                        "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "
                                      f"range() at most {MAX_RANGE} items, and a render at most "
-                                     f"{MAX_TEMPLATE_STEPS} steps") from None
+                                     f"{MAX_TEMPLATE_STEPS} steps (more for long values: "
+                                     f"{STEPS_PER_ITEM} per character or item)") from None
     except jinja2.TemplateError as exc:
         raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:  # the template's own code failed

@@ -19,7 +19,7 @@ from helpers import REPO, run_cli, tiny_recipe
 from humc.assets.synth import check_paraphrase, dummy_contexts
 from humc.errors import HumcError, Span
 from humc.recipe.stdlib import load_stdlib
-from humc.templating import MAX_RENDERED_CHARS, MAX_TEMPLATE_STEPS, render, render_template, template_problem
+from humc.templating import MAX_RENDERED_CHARS, MAX_TEMPLATE_STEPS, STEPS_PER_ITEM, render, render_template, template_problem
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
@@ -126,7 +126,7 @@ def test_an_unknown_global_such_as_os_is_refused_by_check(workdir):
     ("{% for i in range(100000) %}{{ context * 1000 }}{% endfor %}", f"longer than {MAX_RENDERED_CHARS} characters", 1),
     # a loop in a loop makes short text for hours: the render's step limit stops it
     ("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
-     f"more than {MAX_TEMPLATE_STEPS} steps", 2),
+     "steps (calls and range items) in one render", 2),
     ("{% set ns = namespace(v=context) %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}{% endfor %}",
      "joining values makes", 2),
     ("{{ 'x'|center(10**10) }}", "padding to width 10000000000", 2),
@@ -327,6 +327,48 @@ def test_macros_that_recurse_forever_are_a_limit_error():
     with pytest.raises(HumcError) as err:
         render_template("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", {}, "t")
     assert err.value.code == "E0010" and "too deeply" in err.value.message
+
+
+@pytest.mark.parametrize("body", [
+    "{% for w in text.split() %}{{ w.strip().upper() }} {% endfor %}",  # two calls a word
+    "{% macro tag(w) %}<{{ w.upper() }}>{% endmacro %}{% for w in text.split() %}{{ tag(w) }}{{ loop.cycle('', ' ') }}"
+    "{% endfor %}",  # three
+])
+def test_a_long_document_walked_word_by_word_is_no_runaway(body):
+    text = " ".join(["tok"] * 100_000)  # 100k words: more steps than MAX_TEMPLATE_STEPS, within the record's share
+    assert render_template(body, {"text": text}, "t").count("TOK") == 100_000
+
+
+def test_the_step_limit_grows_with_the_record_not_with_the_template():
+    loop = "{% for w in words %}{% for v in words %}{% if v.strip() == 'x' %}x{% endif %}{% endfor %}{% endfor %}"
+    words = ["w"] * 2_000  # a loop in a loop over the record's words: 4 million calls, more than its share
+    with pytest.raises(HumcError) as err:
+        render_template(loop, {"words": words}, "t")
+    budget = MAX_TEMPLATE_STEPS + STEPS_PER_ITEM * len(words)
+    assert err.value.code == "E0010" and f"more than {budget} steps" in err.value.message
+
+
+@pytest.mark.parametrize(("body", "written"), [
+    ("{{ '{\"id\": 20000000, \"q\": \"%s\"}' % x }}", '{"id": 20000000, "q": "y"}'),  # no {}-spec in a %-format
+    ("{{ '%*d' % (3, n) }}|{{ '%-*s|' % (4, 'ab') }}", "20000000|ab  |"),  # the value after a * width is no width
+    ("{{ '{:>{w}}'.format(n, w=3) }}|{{ '{:>{}}'.format(n, 3) }}", "20000000|20000000"),
+    ("[{{ '{a:>{w}}'.format_map({'a': n, 'w': 9}) }}]", "[ 20000000]"),
+    ("[{{ '%*d'|format(9, n) }}|{{ '%(a)5s'|format(a=n) }}|{{ '%d%%' % 50 }}", "[ 20000000|20000000|50%"),
+])
+def test_a_large_number_formatted_is_not_a_width(body, written):
+    assert render_template(body, {"n": 20_000_000, "x": "y"}, "t") == written
+
+
+@pytest.mark.parametrize("body", [
+    "{{ '%99999999s' % x }}", "{{ '%.99999999f' % 1 }}", "{{ '%*s' % (99999999, x) }}", "{{ '%-*.*f' % (2, n, 1) }}",
+    "{{ '%(a)99999999s' % {'a': x} }}", "{{ '{:>99999999}'.format(x) }}", "{{ '{:.99999999f}'.format(1) }}",
+    "{{ '{:>{w}}'.format(x, w=n) }}", "{{ '{:>{}}'.format(x, n) }}", "{{ '{0:>{1}}'.format(x, n) }}",
+    "{{ '{a:>{w}}'.format_map({'a': x, 'w': n}) }}", "{{ '%*s'|format(n, x) }}", "{{ '%99999999s'|format(x) }}",
+])
+def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(body):
+    with pytest.raises(HumcError) as err:
+        render_template(body, {"n": 99_999_999, "x": "y"}, "t")
+    assert err.value.code == "E0010" and "padding to width 99999999" in err.value.message
 
 
 def test_synth_refuses_an_unsafe_paraphrase():
