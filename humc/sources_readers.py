@@ -91,11 +91,23 @@ def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
             with zipfile.ZipFile(path) as z:
                 return [n for n in z.namelist() if not n.endswith("/")][:limit]
         if kind == "tar":
-            with tarfile.open(path) as t:
-                return [m.name for m in t.getmembers() if m.isfile()][:limit]
+            return _tar_members(path, limit)
     except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError):
         pass
     return []
+
+
+def _tar_members(path: Path, limit: int) -> list[str]:
+    """The first ``limit`` file names of a tar, read member by member (``getmembers`` would read, and decompress, the
+    whole archive: gigabytes for a dataset dump, and an error for one cut short after its first files)."""
+    names: list[str] = []
+    with tarfile.open(path) as t:
+        for member in t:
+            if member.isfile():
+                names.append(member.name)
+                if len(names) == limit:
+                    break
+    return names
 
 
 def open_binary(path: Path) -> IO[bytes]:

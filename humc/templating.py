@@ -116,15 +116,23 @@ class _Context(jinja2.runtime.Context):
     check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``. The str methods that can make a
     text far longer than their input (``center``, ``join``, ``replace`` …) are checked here before they run.
 
-    A render has one context (macros, ``caller`` and recursive loops share it), so it holds the render's step
-    count: ``steps`` still to take of its ``budget`` (``_step_budget``, set by ``_bounded``)."""
+    The context holds the render's step count (``_Steps``): macros, ``caller`` and recursive loops run in it, and a
+    context derived from it (a scoped block's, which a loop may make once an item) shares it."""
 
-    steps = budget = MAX_TEMPLATE_STEPS
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps = _Steps(MAX_TEMPLATE_STEPS)  # ``_bounded`` gives the render its own budget
+
+    def derived(self, locals: dict[str, Any] | None = None) -> jinja2.runtime.Context:  # noqa: A002 (Jinja2's name)
+        context = super().derived(locals)
+        context.steps = self.steps  # type: ignore[attr-defined]  # a _Context (context_class)
+        return context
 
     def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja2's own signature)
-        __self.steps -= 1  # every call a template makes is one step (counted here: no extra frame per call)
-        if __self.steps < 0:
-            _too_many_steps(__self)
+        steps = __self.steps  # every call a template makes is one step (counted here: no extra frame per call)
+        steps.left -= 1
+        if steps.left < 0:
+            _too_many_steps(steps)
         kind = type(__obj)
         if kind in _BUILTIN_CALLABLES or (kind is type and __obj in _BUILTIN_TYPES):
             if kind is types.BuiltinMethodType and __obj.__name__ in _STR_CHECKED and isinstance(__obj.__self__, str):
@@ -153,8 +161,17 @@ def _step_budget(variables: Mapping[str, Any]) -> int:
     return MAX_TEMPLATE_STEPS + STEPS_PER_ITEM * items
 
 
-def _too_many_steps(context: _Context) -> None:
-    raise _TooManySteps(f"the template takes more than {context.budget} steps (calls and range items) in one render: "
+class _Steps:
+    """The steps a render may still take (``left``) of its ``budget`` (``_step_budget``)."""
+
+    __slots__ = ("left", "budget")
+
+    def __init__(self, budget: int) -> None:
+        self.left = self.budget = budget
+
+
+def _too_many_steps(steps: _Steps) -> None:
+    raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls and range items) in one render: "
                         "a loop in a loop, or a macro calling itself more than once")
 
 
@@ -162,9 +179,10 @@ def _too_many_steps(context: _Context) -> None:
 def _range(context: _Context, *args: int) -> range:
     """The sandbox's ``range`` (at most ``MAX_RANGE`` items), each item one step of the render."""
     rng = safe_range(*args)
-    context.steps -= len(rng)
-    if context.steps < 0:
-        _too_many_steps(context)
+    steps = context.steps
+    steps.left -= len(rng)
+    if steps.left < 0:
+        _too_many_steps(steps)
     return rng
 
 
@@ -657,7 +675,7 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     flat = flat_globals if flat_globals is not None else template.globals
     context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
                                         globals=flat)  # the context keeps only the globals' names
-    context.steps = context.budget = _step_budget(variables)  # type: ignore[attr-defined]  # a _Context
+    context.steps = _Steps(_step_budget(variables))  # type: ignore[attr-defined]  # a _Context (context_class)
     append = parts.append
     try:
         for chunk in template.root_render_func(context):

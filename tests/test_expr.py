@@ -198,6 +198,12 @@ def test_column_names_in_any_script_are_names(text, expected):
     assert ev(text, record) == expected
 
 
+def test_repeating_a_rules_answer_rows_past_the_limit_is_refused_before_it_runs():
+    with pytest.raises(EvalError) as exc:  # a rule's answer rows are a tuple (see _tn): the same limit as a list
+        ev("rows * 100000000", {"rows": ((1, 2), (3, 4))})
+    assert "goes over the limit of" in exc.value.message
+
+
 def test_names_side_by_side_hint_at_a_column_name_with_a_space():
     with pytest.raises(RecipeError) as exc:
         parse_pipeline("Review Text")

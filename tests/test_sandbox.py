@@ -371,6 +371,13 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     assert err.value.code == "E0010" and "padding to width 99999999" in err.value.message
 
 
+def test_a_scoped_block_in_a_loop_takes_its_steps_from_the_render():
+    block = "{% for i in range(1000) %}{% block b scoped %}{% for j in range(1000) %}{% endfor %}{% endblock %}{% endfor %}"
+    with pytest.raises(HumcError) as err:  # a million steps: a count of the block's own would let it run
+        render_template(block, {}, "t")
+    assert err.value.code == "E0010" and f"more than {MAX_TEMPLATE_STEPS} steps" in err.value.message
+
+
 def test_synth_refuses_an_unsafe_paraphrase():
     lib = load_stdlib([])
     task = lib.tasks["mrc_extractive"]

@@ -5,6 +5,7 @@ another way (SQuAD nesting, a list with a non-object item)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -128,6 +129,22 @@ def test_an_archive_is_named_as_one_with_what_it_holds_not_read_as_text(tmp_path
         assert "spreadsheet workbook" in result.output and "save the sheet as CSV" in result.output
     else:
         assert f"{name} is a {kind} archive holding train.csv" in result.output and "extract it" in result.output
+
+
+def test_a_tar_cut_short_still_names_its_first_files(tmp_path):
+    import tarfile
+
+    for name in ("train.csv", "dev.csv", "test.csv"):
+        (tmp_path / name).write_text("text,label\ngood film,pos\n", encoding="utf-8")
+    (tmp_path / "images.bin").write_bytes(os.urandom(1 << 20))  # does not compress: the cut falls inside it
+    with tarfile.open(tmp_path / "dump.tar.gz", "w:gz") as t:
+        for name in ("train.csv", "dev.csv", "test.csv", "images.bin"):
+            t.add(tmp_path / name, arcname=name)
+    data = (tmp_path / "dump.tar.gz").read_bytes()
+    (tmp_path / "dump.tar.gz").write_bytes(data[: len(data) // 2])  # a download that stopped half-way
+    result = run_cli("check", str(recipe(tmp_path, "{path: dump.tar.gz, format: csv}")))
+    assert result.exit_code == 2 and "error[E4002]" in result.output, result.output
+    assert "dump.tar.gz is a tar archive holding train.csv, dev.csv, test.csv, …" in result.output
 
 
 def test_save_to_disk_class_labels_read_as_their_names(tmp_path):

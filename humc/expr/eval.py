@@ -107,7 +107,7 @@ class Evaluator:
         """`text * n` is refused before it runs when the result would have over ``MAX_REPEAT_ITEMS`` items (a
         count from the data could ask for gigabytes)."""
         for seq, n in ((left, right), (right, left)):
-            if isinstance(seq, (str, list)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
+            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
                 raise self.fail(node, f"repeating a value of length {len(seq)} {n} times goes over the limit of "
                                       f"{MAX_REPEAT_ITEMS} items", where)
 
