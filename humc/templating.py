@@ -369,8 +369,12 @@ def _checked_filters(env: jinja2.Environment) -> None:
 
     @functools.wraps(wordwrap)
     def checked_wordwrap(environment: Any, s: Any, *args: Any, **kwargs: Any) -> str:
+        text, width = str(s), kwargs.get("width", args[0] if args else 79)
         wrap = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
-        _check_length(len(str(s)) * (1 + len(str(wrap or "\n"))), "wrapping text")
+        # two wrapped lines together are longer than the width (else they would be one): at most 2 * len / width
+        # lines per paragraph, and a wrapstring between each two
+        lines = 2 * len(text) // (width if isinstance(width, int) and width > 0 else 1) + text.count("\n") + 2
+        _check_length(len(text) + lines * len(str(wrap or "\n")), "wrapping text")
         return str(wordwrap(environment, s, *args, **kwargs))
 
     @functools.wraps(batch)

@@ -378,6 +378,15 @@ def test_a_scoped_block_in_a_loop_takes_its_steps_from_the_render():
     assert err.value.code == "E0010" and f"more than {MAX_TEMPLATE_STEPS} steps" in err.value.message
 
 
+def test_a_long_document_wrapped_at_a_width_renders_and_a_width_of_one_is_refused():
+    text = "word " * 200_000  # a million characters: wrapped at 80, about 25,000 wrapstrings of 20 characters
+    wrapped = render_template("{{ text|wordwrap(80, wrapstring='<br>' ~ ' ' * 16) }}", {"text": text}, "t")
+    assert wrapped.count("<br>") == 12_499
+    with pytest.raises(HumcError) as err:  # at width 1 every word is a line: 200,000 wrapstrings of 100 characters
+        render_template("{{ text|wordwrap(1, wrapstring=' ' * 100) }}", {"text": text}, "t")
+    assert err.value.code == "E0010" and "wrapping text makes" in err.value.message
+
+
 def test_synth_refuses_an_unsafe_paraphrase():
     lib = load_stdlib([])
     task = lib.tasks["mrc_extractive"]
