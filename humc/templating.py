@@ -116,12 +116,16 @@ class _Context(jinja2.runtime.Context):
     check (``is_safe_callable``) has run before, in ``SandboxedEnvironment.call``. The str methods that can make a
     text far longer than their input (``center``, ``join``, ``replace`` …) are checked here before they run.
 
-    The context holds the render's step count (``_Steps``): macros, ``caller`` and recursive loops run in it, and a
-    context derived from it (a scoped block's, which a loop may make once an item) shares it."""
+    The context holds the render's step count (``_Steps``, set by ``_bounded``): macros, ``caller`` and recursive
+    loops run in it, and a context derived from it (a scoped block's, which a loop may make once an item) shares it."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.steps = _Steps(MAX_TEMPLATE_STEPS)  # ``_bounded`` gives the render its own budget
+    steps: _Steps
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "steps":  # a context ``_bounded`` did not make (Jinja2's own ``Template.render``): a count of its own
+            self.steps = _Steps({})
+            return self.steps
+        raise AttributeError(name)
 
     def derived(self, locals: dict[str, Any] | None = None) -> jinja2.runtime.Context:  # noqa: A002 (Jinja2's name)
         context = super().derived(locals)
@@ -162,15 +166,25 @@ def _step_budget(variables: Mapping[str, Any]) -> int:
 
 
 class _Steps:
-    """The steps a render may still take (``left``) of its ``budget`` (``_step_budget``)."""
+    """The steps a render may still take (``left``) of its ``budget``: ``MAX_TEMPLATE_STEPS`` at first; the share of
+    its ``variables`` (``_step_budget``) is added when those run out (most renders never get there)."""
 
-    __slots__ = ("left", "budget")
+    __slots__ = ("left", "budget", "variables")
 
-    def __init__(self, budget: int) -> None:
-        self.left = self.budget = budget
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.left = self.budget = MAX_TEMPLATE_STEPS
+        self.variables: Mapping[str, Any] | None = variables
 
 
 def _too_many_steps(steps: _Steps) -> None:
+    """The steps ran out: the first time, the record's share is added; then the render stops."""
+    if steps.variables is not None:
+        share = _step_budget(steps.variables) - MAX_TEMPLATE_STEPS
+        steps.variables = None
+        steps.budget += share
+        steps.left += share
+        if steps.left >= 0:
+            return
     raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls and range items) in one render: "
                         "a loop in a loop, or a macro calling itself more than once")
 
@@ -358,9 +372,10 @@ def _checked_filters(env: jinja2.Environment) -> None:
 
     @functools.wraps(join)
     def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
-        items = list(value)
-        _check_separator(d, items)
-        return str(join(eval_ctx, items, d, attribute))
+        items = value if type(value) is list else list(value)  # an iterator is read once: here, then by join
+        if len(items) > 1 and len(d if type(d) is str else str(d)) * (len(items) - 1) > MAX_RENDERED_CHARS:
+            _check_separator(d, items)  # raises
+        return join(eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
 
     @functools.wraps(replace)
     def checked_replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> str:
@@ -679,7 +694,7 @@ def _bounded(template: jinja2.Template, variables: Mapping[str, Any], flat_globa
     flat = flat_globals if flat_globals is not None else template.globals
     context = environment.context_class(environment, dict(flat or (), **variables), template.name, template.blocks,
                                         globals=flat)  # the context keeps only the globals' names
-    context.steps = _Steps(_step_budget(variables))  # type: ignore[attr-defined]  # a _Context (context_class)
+    context.steps = _Steps(variables)  # type: ignore[attr-defined]  # a _Context (context_class)
     append = parts.append
     try:
         for chunk in template.root_render_func(context):

@@ -387,6 +387,14 @@ def test_a_long_document_wrapped_at_a_width_renders_and_a_width_of_one_is_refuse
     assert err.value.code == "E0010" and "wrapping text makes" in err.value.message
 
 
+def test_jinja2s_own_render_counts_steps_too():
+    from humc.templating import environment
+
+    assert environment().from_string("{{ x.upper() }}{% block b scoped %}{{ x }}{% endblock %}").render(x="a") == "Aa"
+    with pytest.raises(jinja2.TemplateRuntimeError, match="steps"):
+        environment().from_string("{% for i in range(100000) %}{{ range(100000)|length }}{% endfor %}").render()
+
+
 def test_synth_refuses_an_unsafe_paraphrase():
     lib = load_stdlib([])
     task = lib.tasks["mrc_extractive"]
