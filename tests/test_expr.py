@@ -210,6 +210,21 @@ def test_names_side_by_side_hint_at_a_column_name_with_a_space():
     assert "record['Review Text']" in (exc.value.hint or "")
 
 
+@pytest.mark.parametrize(("text", "name"), [("x in labels y", "labels y"), ("not done yet", "done yet"),
+                                           ("a and Review Text", "Review Text"),
+                                           ("a in b or c d", "c d")])
+def test_a_column_name_hint_starts_after_the_last_keyword(text, name):
+    with pytest.raises(RecipeError) as exc:
+        parse_pipeline(text)
+    assert f"record[{name!r}]" in (exc.value.hint or "")
+
+
+def test_no_column_name_hint_when_only_a_keyword_stands_before_the_name():
+    with pytest.raises(RecipeError) as exc:
+        parse_pipeline("a or true y")
+    assert "record[" not in (exc.value.hint or "")
+
+
 def test_type_names_in_errors_are_the_recipe_languages():
     with pytest.raises(EvalError) as exc:
         ev("n.foo", {"n": (1, 2)})

@@ -142,11 +142,17 @@ def _spaced_name_hint(text: str, at: int, token: Token) -> str | None:
     """Two names side by side (`Review Text`): most likely a column whose name holds a space."""
     if token.type != "NAME":
         return None
-    words = _WORDS_BEFORE.search(text[:at])
-    if words is None:
+    found = _WORDS_BEFORE.search(text[:at])
+    words = (text[found.start():at] + str(token)).split() if found is not None else []
+    last = max((i for i, word in enumerate(words) if word in _KEYWORDS), default=-1)
+    words = words[last + 1:]  # `x in labels y`: the name is what follows the last keyword
+    if len(words) < 2:
         return None
-    name = " ".join((text[words.start():at] + str(token)).split())
+    name = " ".join(words)
     return f"a column whose name holds a space is written record[{name!r}]; names side by side are not an expression"
+
+
+_KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})  # the grammar's words that are no names
 
 
 def _end_hint(src: Source, what: str) -> str | None:
