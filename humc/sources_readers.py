@@ -50,19 +50,28 @@ _BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block
 DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError)  # what gzip, bz2, lzma and pyarrow raise on damaged data
 
 
-def compression_of(path: Path) -> str | None:
-    """The compression a file's first bytes announce (gzip, bz2, xz, zstd), or None for a plain file."""
+def _file_head(path: Path, size: int) -> bytes | None:
+    """A file's first ``size`` bytes as stored (None when it cannot be read)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(10)
+            return f.read(size)
     except OSError:
         return None
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return name
+
+
+def _announced(head: bytes, magics: tuple[tuple[bytes, str], ...]) -> str | None:
+    """The name of the first magic number ``head`` starts with, or None."""
+    return next((name for magic, name in magics if head.startswith(magic)), None)
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression a file's first bytes announce (gzip, bz2, xz, zstd), or None for a plain file."""
+    head = _file_head(path, 10)
+    if head is None:
+        return None
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" and head[4:10] in _BZ2_BLOCK:
         return "bz2"
-    return None
+    return _announced(head, _MAGIC)
 
 
 _ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"))
@@ -71,12 +80,10 @@ _ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\
 def archive_of(path: Path) -> str | None:
     """The kind of archive a file is (zip, tar, 7z, rar; a tar may be compressed: train.tar.gz), or None. An archive
     holds files, not records: no reader takes one."""
+    kind = _announced(_file_head(path, 8) or b"", _ARCHIVE_MAGIC)
+    if kind is not None:
+        return kind
     try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-        for magic, kind in _ARCHIVE_MAGIC:
-            if head.startswith(magic):
-                return kind
         with open_binary(path) as f:
             block = f.read(512)
     except (*DAMAGED_ARCHIVE, ValueError):
@@ -161,14 +168,12 @@ def _head(path: Path) -> str | None:
 
 def sniff_format(path: Path) -> str | None:
     """The format a file's content looks like (parquet, arrow, jsonl, json, conll, tsv, csv), or None."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(8)
-    except OSError:
+    magic = _file_head(path, 8)
+    if magic is None:
         return None
-    for start, fmt in _BINARY_MAGIC:
-        if magic.startswith(start):
-            return fmt
+    fmt = _announced(magic, _BINARY_MAGIC)
+    if fmt is not None:
+        return fmt
     head = _head(path)
     if head is None:
         return None
