@@ -240,7 +240,6 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _check_percent_widths(left, right)
         return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
 
-
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """``text.format(…)`` / ``text.format_map(…)``: the sandbox's own wrapper, the widths checked first."""
         wrapper = super().wrap_str_format(value)
@@ -373,8 +372,7 @@ def _checked_filters(env: jinja2.Environment) -> None:
     @functools.wraps(join)
     def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
         items = value if type(value) is list else list(value)  # an iterator is read once: here, then by join
-        if len(items) > 1 and len(d if type(d) is str else str(d)) * (len(items) - 1) > MAX_RENDERED_CHARS:
-            _check_separator(d, items)  # raises
+        _check_separator(d, items)
         return join(eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
 
     @functools.wraps(replace)
