@@ -121,6 +121,7 @@ class SourceDef:
     format: str
     options: dict[str, Any]
     dataset: dict[str, Any] | None = None  # Hugging Face dataset: name, config, split, revision
+    span: Span | None = field(default=None, compare=False)  # where the recipe declares it (its `dataset:` node)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
-CoNLL-style column files, SQuAD JSON) or from a locally available Hugging Face dataset.
+CoNLL-style column files, SQuAD JSON), a dataset folder, or a Hub dataset streamed at the commit
+``sources_hub`` pinned it to.
 
 Text files may be gzip, bz2, xz or zstd-compressed (``sources_readers.open_text``).
 
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
+from humc.sources_hub import short
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -646,15 +648,17 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                               Span(str(src.path), 1, 1), expected="a folder of data files whose names tell the splits "
                               "(data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
                               hint="check `split:` and `config:` under `dataset:` against the folder's files") from None
-        raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}': {exc}",
-                          hint="datasets are read from the local Hugging Face cache; download it once with network access") from None
+        raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}' at revision "
+                          f"{spec.get('revision')}: {short(exc)}", src.span,
+                          expected="a split and config the dataset has, and the Hub reachable while the build reads it",
+                          hint="check `split:` and `config:` under `dataset:` against the dataset's page") from None
     row = 0
     try:  # streaming: the files are read (and cast to one schema) only now
         for record in ds:
             yield row, record
             row += 1
     except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
-        where = Span(str(src.path), 1, 1) if src.path is not None else None
+        where = Span(str(src.path), 1, 1) if src.path is not None else src.span
         raise SourceError(f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s): "
                           f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
                           hint="the `datasets` library takes the schema from the first file: give a field the same "

@@ -190,6 +190,16 @@ class HubState:
             self.new_commit(repo, "main", None, {".gitattributes": attrs}, "initial commit", "")
             return repo
 
+    def put(self, repo_id: str, files: dict[str, bytes], title: str = "upload") -> Commit:
+        """A commit on `main` of dataset `repo_id` (created if missing) whose tree is `.gitattributes` + `files`
+        (Parquet as LFS), as a user's upload would leave it: for tests that read a dataset from the Hub."""
+        with self.lock:
+            repo = self.repos.get(("dataset", repo_id)) or self.create_repo("dataset", repo_id, False)
+            head = repo.commits[repo.branches["main"]]
+            tree = {".gitattributes": head.tree[".gitattributes"]}
+            tree.update({path: self.store(data, lfs=path.endswith(".parquet")) for path, data in files.items()})
+            return self.new_commit(repo, "main", head.oid, tree, title, "")
+
     def resolve(self, repo: Repo, rev: str) -> Commit:
         with self.lock:
             if rev in repo.branches:

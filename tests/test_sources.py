@@ -187,5 +187,6 @@ tasks:
   - {id: t, task: classification, source: items, fields: {text: text, label: label}}
 """, encoding="utf-8")
     result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
-    assert result.exit_code == 2 and "cannot load dataset 'no-such-org/no-such-dataset'" in result.output
+    assert result.exit_code == 2 and f"{recipe}:4:20: error[E4001]: source 'items': Hub dataset " \
+        "'no-such-org/no-such-dataset' cannot be read: HF_DATASETS_OFFLINE is set" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out" / "hf-missing").exists()

@@ -47,6 +47,7 @@ from humc.progress import Progress
 from humc.recipe.folders import check_folders
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
+from humc.sources_hub import pinned_source
 
 
 def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None,
@@ -54,7 +55,7 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
     """Compile a recipe; ``out_dir``/``cache_dir`` (``--out``/``--cache``) override it and resolve against the
     current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002).
     ``strict`` turns on `output.strict` (command-line --strict)."""
-    recipe = compile_recipe(path)
+    recipe = pinned(compile_recipe(path))
     if out_dir is not None:
         output = replace(recipe.output, dir=_absolute(out_dir) / recipe.name, dir_origin=FolderOrigin("--out"))
         recipe = replace(recipe, output=output)
@@ -67,6 +68,15 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
     if template is not None:
         check_card_template(Path(template))
     return recipe
+
+
+def pinned(recipe: Recipe) -> Recipe:
+    """The recipe with its Hub datasets' revisions pinned to the commits they name now (``sources_hub``)."""
+    decon = recipe.output.decontaminate
+    if decon is not None:
+        against = tuple(pinned_source(src) for src in decon.against)
+        recipe = replace(recipe, output=replace(recipe.output, decontaminate=replace(decon, against=against)))
+    return replace(recipe, sources={sid: pinned_source(src) for sid, src in recipe.sources.items()})
 
 
 def _absolute(path: Path) -> Path:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError
 from humc.locks import folder_lock
+from humc.sources_hub import is_connection_error, short
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
@@ -330,32 +331,13 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
         return PublishError(msg, hint=hint, notes=notes)
     if isinstance(exc, OfflineModeIsEnabled):
         return PublishError("cannot publish while HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE")
-    if _is_connection_error(exc):
-        return PublishError(f"cannot reach {endpoint}: {_short(exc)}",
+    if is_connection_error(exc):
+        return PublishError(f"cannot reach {endpoint}: {short(exc)}",
                             hint="check the network connection, or HF_ENDPOINT if you use a mirror",
                             notes=[unchanged])
     if isinstance(exc, (ValueError, RuntimeError, OSError)):
-        detail = _short(exc)
+        detail = short(exc)
         if exc.__cause__ is not None:
-            detail += f" ({_short(exc.__cause__)})"
+            detail += f" ({short(exc.__cause__)})"
         return PublishError(f"publishing {repo_id} failed: {detail}", notes=[unchanged])
     return None
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        mod = type(seen).__module__ or ""
-        if mod.split(".")[0] in ("httpx2", "httpx", "httpcore", "httpcore2", "requests", "urllib3") and \
-                any(k in type(seen).__name__ for k in ("Connect", "Timeout", "Network", "Protocol", "Transport",
-                                                       "Proxy")):
-            return True
-        if isinstance(seen, (ConnectionError, TimeoutError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]

@@ -342,7 +342,7 @@ class Validator:
         path = local if local.is_dir() else None
         if path is not None:
             spec["name"] = str(local)
-        return SourceDef(sid, path, "hf", {}, {k: v for k, v in spec.items() if v is not None})
+        return SourceDef(sid, path, "hf", {}, {k: v for k, v in spec.items() if v is not None}, ds_node.span)
 
     # ------------------------------------------------------------ tasks
 

@@ -1,0 +1,157 @@
+"""Hub dataset sources (`dataset: {name: ORG/NAME}`), read by the real `datasets` and `huggingface_hub` clients
+from the Hub-compatible loopback server (tests/hubserver.py), with humc run as a real process.
+
+A build pins the revision to the commit it names when the recipe is loaded: a new commit is read again, an
+unchanged one is a cache hit, and an unreachable Hub fails at once, at the recipe's `dataset:` node."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hubserver import HubHTTPServer  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "hf_test_token_0123456789"
+TOPICS = ["World", "Sports", "Business", "Sci/Tech"]
+RECIPE = """hum: 1
+name: news
+sources:
+  news:
+    dataset: {{name: {name}, split: train{extra}}}
+tasks:
+  - id: news
+    source: news
+    task: classification
+    fields: {{text: text, label: label}}
+    labels: [World, Sports, Business, Sci/Tech]
+    formats: [json]
+output:
+  splits: {{train: 1.0}}
+"""
+
+
+def ag_news_rows(start: int, n: int) -> bytes:
+    """Rows of the real AG News sample (tests/data/ag_news), as a Hub upload's JSON Lines: text and label name."""
+    with open(REPO / "tests/data/ag_news/train.head80.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[start:start + n]
+    return "".join(json.dumps({"text": f"{title}. {body}", "label": TOPICS[int(label) - 1]}) + "\n"
+                   for label, title, body in rows).encode()
+
+
+@pytest.fixture
+def hub() -> Iterator[HubHTTPServer]:
+    srv = HubHTTPServer(TOKEN).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def humc(tmp: Path, *args: object, endpoint: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHONPATH": str(REPO), "HF_ENDPOINT": endpoint, "HF_TOKEN": TOKEN,
+               "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp / "hf"), "HF_HUB_OFFLINE": "0", **env}
+    return subprocess.run([sys.executable, "-m", "humc", *map(str, args)], capture_output=True, text=True,
+                          env=environ, timeout=120)
+
+
+def write_recipe(tmp: Path, name: str = "org/news", extra: str = "") -> Path:
+    recipe = tmp / "news.hum.yaml"
+    recipe.write_text(RECIPE.format(name=name, extra=extra), encoding="utf-8")
+    return recipe
+
+
+def built_texts(out: Path) -> list[str]:
+    table = pq.read_table(sorted((out / "news" / "data").glob("train-*.parquet")))
+    return [instruction for instruction in table.column("instruction").to_pylist()]
+
+
+def test_a_hub_dataset_is_read_at_its_commit_and_read_again_only_when_a_new_commit_moves_main(
+        hub: HubHTTPServer, tmp_path: Path) -> None:
+    first = hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 12)})
+    recipe, out = write_recipe(tmp_path), tmp_path / "out"
+
+    plan = humc(tmp_path, "plan", recipe, "--out", out, endpoint=hub.url)
+    assert plan.returncode == 0, plan.stderr
+    assert f"source news: Hub dataset org/news at commit {first.oid}" in plan.stdout
+
+    build = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    texts = built_texts(out)
+    assert len(texts) == 12 and any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
+
+    again = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert again.returncode == 0 and "9/9 node(s) from cache" in again.stderr, again.stderr
+
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(12, 5)}, title="new rows")
+    moved = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert moved.returncode == 0 and "0/9 node(s) from cache" in moved.stderr, moved.stderr
+    texts = built_texts(out)
+    assert len(texts) == 5 and not any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
+
+
+def test_a_revision_names_the_commit_read_even_after_main_moves(hub: HubHTTPServer, tmp_path: Path) -> None:
+    first = hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 7)})
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(7, 3)})
+    recipe, out = write_recipe(tmp_path, extra=f", revision: {first.oid}"), tmp_path / "out"
+    build = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    assert len(built_texts(out)) == 7
+
+
+def located(result: subprocess.CompletedProcess[str], recipe: Path) -> str:
+    """The diagnostic of a failed command that wrote nothing: its first line, which must name the `dataset:` node."""
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert not (recipe.parent / "out").exists()
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"{recipe}:5:14: error[E4001]: source 'news': "), result.stderr
+    return result.stderr
+
+
+def test_an_unreachable_hub_fails_at_once_at_the_dataset_node_with_what_to_do(tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path)
+    closed = HubHTTPServer(TOKEN).start()
+    closed.stop()  # a port nothing listens on
+    started = time.monotonic()
+    text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=closed.url), recipe)
+    assert time.monotonic() - started < 20  # no half minute of retries
+    assert "Hub dataset 'org/news' cannot be read: cannot reach" in text
+    assert "hf download org/news --repo-type dataset --local-dir data/news" in text
+
+
+def test_offline_mode_is_refused_without_asking_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 3)})
+    recipe = write_recipe(tmp_path)
+    text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url,
+                        HF_HUB_OFFLINE="1"), recipe)
+    assert "HF_HUB_OFFLINE is set" in text and "`dataset: {name: data/news}`" in text
+
+
+@pytest.mark.parametrize(("name", "extra", "says"), [
+    ("org/missing", "", "no dataset 'org/missing' on the Hub"),
+    ("org/news", ", revision: v9", "dataset 'org/news' has no revision 'v9'"),
+])
+def test_a_missing_dataset_or_revision_is_named_at_the_dataset_node(
+        hub: HubHTTPServer, tmp_path: Path, name: str, extra: str, says: str) -> None:
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 3)})
+    recipe = write_recipe(tmp_path, name, extra)
+    assert says in located(humc(tmp_path, "check", recipe, endpoint=hub.url), recipe)
+
+
+def test_a_split_the_dataset_lacks_is_named_at_the_dataset_node(hub: HubHTTPServer, tmp_path: Path) -> None:
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 3)})
+    recipe = write_recipe(tmp_path)
+    recipe.write_text(recipe.read_text().replace("split: train", "split: validation"), encoding="utf-8")
+    text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url), recipe)
+    assert "cannot load dataset 'org/news'" in text and "validation" in text
