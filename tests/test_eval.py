@@ -5,7 +5,9 @@ compare; exports read back in the shape each tool expects."""
 from __future__ import annotations
 
 import collections
+import gzip
 import json
+import lzma
 import os
 import re
 import string
@@ -360,6 +362,28 @@ def test_a_bad_predictions_file_is_a_located_error(built: Path, tmp_path: Path, 
     bad.write_text(content, encoding="utf-8")
     result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(bad), "--report", str(tmp_path / "x.json"))
     assert result.exit_code == 2 and f"error[{code}]" in result.output and where in result.output
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.xz"])
+def test_compressed_predictions_with_a_bom_and_line_separators_in_answers_are_read(
+        built: Path, tmp_path: Path, suffix: str) -> None:
+    records = _test_records(built)
+    plain = _write_predictions(tmp_path / "gold.jsonl", records, lambda r: r["output"] + "\u2028")
+    data = ("\ufeff" + plain.read_text(encoding="utf-8")).encode()
+    packed = tmp_path / f"gold{suffix}"
+    packed.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else lzma.compress(data))
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(packed), "--report", str(tmp_path / "z.json"))
+    assert result.exit_code == 0, result.output
+    overall = json.loads((tmp_path / "z.json").read_text(encoding="utf-8"))["overall"]
+    assert overall["n"] == len(records) and overall["missing"] == 0
+
+
+def test_a_damaged_compressed_predictions_file_is_an_error_not_a_crash(built: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "cut.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"id": "x", "prediction": "a"}\n' * 200)[:60])
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(bad), "--report", str(tmp_path / "x.json"))
+    assert result.exit_code == 2 and "error[E6002]: cannot read predictions file" in result.output
     assert not (tmp_path / "x.json").exists()
 
 

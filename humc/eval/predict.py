@@ -2,7 +2,8 @@
 
 A ``Predictor`` maps records to prediction texts (None: no prediction). Two exist:
 
-* ``FilePredictions`` reads JSON Lines made elsewhere, one ``{"id", "prediction"}`` object per record;
+* ``FilePredictions`` reads JSON Lines made elsewhere (plain or compressed), one ``{"id", "prediction"}`` object
+  per record;
 * ``ChatPredictor`` asks any OpenAI-compatible server through humc's own LLM client (``humc.llm.client``):
   the same cache, concurrency limit and retries as the build's LLM steps, so a rerun replays answers.
 
@@ -22,6 +23,7 @@ from humc.dataset.export import messages_of
 from humc.errors import HumcError, Span
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
+from humc.sources_readers import DAMAGED_ARCHIVE, open_text
 
 
 class Predictor(Protocol):
@@ -39,11 +41,13 @@ class FilePredictions:
         self.path = path
         self.name = f"file:{path.name}"
         self.by_id: dict[str, str | None] = {}
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
+        try:  # gzip, bz2, xz or zstd as they come; lines end at "\n" only (JSON strings may hold U+2028)
+            with open_text(path, "utf-8-sig", newline="") as f:
+                lines = f.read().split("\n")
+        except (*DAMAGED_ARCHIVE, UnicodeDecodeError) as exc:
             raise HumcError(f"cannot read predictions file {path}: {exc}", code="E6002",
-                            expected="a UTF-8 JSON Lines file, one {\"id\", \"prediction\"} object per line") from None
+                            expected="a UTF-8 JSON Lines file (may be gzip, bz2, xz or zstd-compressed), one "
+                                     "{\"id\", \"prediction\"} object per line") from None
         for n, line in enumerate(lines, 1):
             if line.strip():
                 self._add(n, line)
