@@ -154,7 +154,9 @@ def starts_utf16(path: Path) -> bool:
         return False
 
 
-_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"))  # Parquet and Arrow IPC (Feather v2) files start so
+_FEATHER_V1 = b"FEA1"
+# Parquet, Arrow IPC (Feather V2) and Feather V1 files start so
+_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1, "arrow"))
 
 
 def _head(path: Path) -> str | None:
@@ -296,6 +298,9 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
     import pyarrow as pa
 
     damaged = (pa.ArrowException, OSError)  # pyarrow raises ArrowInvalid (a ValueError) or an OSError
+    if _file_head(file, 4) == _FEATHER_V1:
+        yield from _feather_v1_batches(src, file)
+        return
     try:
         stream: Any = pa.ipc.open_stream(pa.memory_map(str(file)))
     except damaged:
@@ -317,6 +322,32 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
             batches += 1
     except damaged as exc:
         raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _feather_v1_batches(src: SourceDef, file: Path) -> Iterator[Any]:
+    """A Feather V1 file (pandas' `to_feather` before pyarrow 0.17), converted to an Arrow IPC file by a child
+    process first: pyarrow's V1 reader crashes the process (SIGSEGV) on some damaged files."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="humc-feather-") as tmp:
+        converted = Path(tmp) / f"{file.name}.arrow"
+        done = subprocess.run([sys.executable, "-c", _FEATHER_V1_TO_IPC, str(file), str(converted)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or [f"the reader died of signal {-done.returncode}"])[-1]
+            raise _damaged(src, file, "its Feather V1 header", ValueError(why))
+        yield from _arrow_batches(src, converted)
+
+
+_FEATHER_V1_TO_IPC = """import sys, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # pyarrow deprecates V1; the user's file is what it is
+from pyarrow import feather
+table = feather.read_table(sys.argv[1], memory_map=False)
+table.validate(full=True)
+feather.write_feather(table, sys.argv[2])
+"""
 
 
 def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int) -> list[dict[str, Any]]:

@@ -78,6 +78,24 @@ def test_feather_and_extensionless_arrow_or_parquet_files_are_read(tmp_path):
     assert len(texts) == 2 and "good film" in texts[0]
 
 
+def test_feather_v1_files_from_old_pandas_are_read_and_a_cut_one_is_located(tmp_path):
+    import warnings
+
+    table = pa.table({"text": ["good film", "dull plot"], "label": ["pos", "neg"]})
+    with warnings.catch_warnings():  # pyarrow deprecates writing V1; old files remain
+        warnings.simplefilter("ignore", DeprecationWarning)
+        feather.write_feather(table, tmp_path / "old.feather", version=1)
+        feather.write_feather(table, tmp_path / "oldfile", version=1)
+    assert (tmp_path / "old.feather").read_bytes()[:4] == b"FEA1" and infer_format(tmp_path / "oldfile") == "arrow"
+    texts = built_texts(tmp_path, "oldfile")
+    assert len(texts) == 2 and "good film" in texts[0] and "dull plot" in texts[1]
+    cut = tmp_path / "cut.feather"
+    cut.write_bytes((tmp_path / "old.feather").read_bytes()[:40])
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", cut, "arrow", {})))
+    assert exc.value.code == "E4001" and exc.value.span is not None and exc.value.span.file == str(cut)
+
+
 def test_records_keyed_by_id_read_with_key_column(tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"r1": RECORDS[0], "r2": RECORDS[1]}), encoding="utf-8")
     with pytest.raises(SourceError) as exc:
