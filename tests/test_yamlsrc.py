@@ -22,6 +22,55 @@ def test_duplicate_keys_are_errors():
     assert info.value.span.line == 3 and "duplicate key 'a'" in info.value.message
 
 
+def test_merge_keys_bring_the_anchored_keys_which_the_mapping_own_keys_override():
+    root = load_yaml_text("a: &base {x: 1, y: 2}\nb: &more {y: 20, z: 30}\n"
+                          "c:\n  <<: [*base, *more]\n  x: 100\nd: {<<: *more, y: 0}\n", "r.yaml")
+    assert root.plain()["c"] == {"x": 100, "y": 2, "z": 30}  # the earlier mapping wins, the own key wins over both
+    assert root.plain()["d"] == {"y": 0, "z": 30}
+    c = root.value["c"]
+    assert (c.key_spans["x"].line, c.key_spans["y"].line, c.key_spans["z"].line) == (5, 1, 2)  # where each was written
+    assert (c.value["z"].span.line, c.value["z"].span.col) == (2, 21)
+
+
+def test_a_merge_key_does_not_hide_a_duplicate_own_key():
+    with pytest.raises(RecipeError) as info:
+        load_yaml_text("a: &base {x: 1}\nc:\n  <<: *base\n  y: 1\n  y: 2\n", "r.yaml")
+    assert info.value.span.line == 5 and "duplicate key 'y'" in info.value.message
+
+
+def test_task_entries_share_defaults_through_a_merge_key(tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+    from helpers import REPO, run_cli
+
+    shutil.copytree(REPO / "recipes" / "data" / "squad_v2", tmp_path / "squad_v2")
+    (tmp_path / "r.hum.yaml").write_text("""hum: 1
+name: merged
+sources:
+  squad: {catalog: squad_v2, path: squad_v2/dev-v2.0.head5.json}
+tasks:
+  - &squad
+    id: squad_json
+    source: squad
+    preferences: [shortest_span, unanswerable]
+    formats: [json]
+  - <<: *squad
+    id: squad_natural
+    formats: [natural]
+output:
+  splits: {train: 1.0}
+""", encoding="utf-8")
+    result = run_cli("build", str(tmp_path / "r.hum.yaml"), "-q", "--out", str(tmp_path / "out"), "--cache",
+                     str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(tmp_path / "out" / "merged" / "data").to_pylist()
+    by_entry = {e: [r for r in rows if r["task_entry"] == e] for e in ("squad_json", "squad_natural")}
+    assert len(by_entry["squad_json"]) == len(by_entry["squad_natural"]) > 0  # the same source rows and filters
+    assert {r["answer_format"] for r in by_entry["squad_natural"]} == {"natural"}
+    assert {r["rules"][0] for r in by_entry["squad_natural"] if r["rules"]} <= {"shortest_span", "unanswerable"}
+
+
 def test_yaml_syntax_error_is_located():
     with pytest.raises(RecipeError) as info:
         load_yaml_text("a: [1, 2\nb: 3\n", "r.yaml")

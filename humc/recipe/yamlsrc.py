@@ -87,6 +87,9 @@ def _too_deep(span: Span) -> RecipeError:
                   hint="lists and mappings (aliases included) nest at most this deep; humc bounds nesting depth")
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 @dataclass
 class _Alias:
     """Where an alias (``*name``) was used: the composer shares the anchored node, this keeps the place."""
@@ -206,22 +209,44 @@ class _Converter:
         return Node(_construct(self.file, node), _span(self.file, node), style=style, in_flow=in_flow)
 
     def _mapping(self, node: yaml.MappingNode, in_flow: bool) -> Node:
+        """A mapping; merge keys (``<<: *defaults``, ``<<: [*a, *b]``) as YAML 1.1 defines them: the merged
+        mappings' keys first (an earlier one wins), then the mapping's own keys, which override them."""
         out: dict[str, Node] = {}
         keys: dict[str, Span] = {}
+        own: set[str] = set()
         for k, v in node.value:
             k = k.node if isinstance(k, _Alias) else k
-            if k.tag == "tag:yaml.org,2002:merge":
-                raise RecipeError("YAML merge keys (<<) are not supported in recipes", _span(self.file, k),
-                                  expected="the keys written out", hint="an anchor can still name a whole value: key: *name", code="E0004")
+            if k.tag == _MERGE_TAG:
+                for key, (value, span) in self._merged(v, in_flow, k).items():
+                    if key not in out:
+                        out[key], keys[key] = value, span
+                continue
             key = _construct(self.file, k) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 raise RecipeError("mapping keys must be strings", _span(self.file, k), expected="a plain key such as `name:`", code="E0004")
-            if key in out:
+            if key in own:
                 raise RecipeError(f"duplicate key '{key}'", _span(self.file, k),
                                   notes=[f"first defined at {keys[key]}"], code="E0003")
+            own.add(key)
             keys[key] = _span(self.file, k)
             out[key] = self.convert(v, in_flow)
         return Node(out, _span(self.file, node), keys)
+
+    def _merged(self, item: yaml.Node | _Alias, in_flow: bool, merge_key: yaml.Node) -> dict[str, tuple[Node, Span]]:
+        """The keys a merge key's value brings (a mapping, or a list of them: the earlier wins), with their spans."""
+        node = item.node if isinstance(item, _Alias) else item
+        if isinstance(node, yaml.SequenceNode) and all(
+                isinstance(i.node if isinstance(i, _Alias) else i, yaml.MappingNode) for i in node.value):
+            merged: dict[str, tuple[Node, Span]] = {}
+            for part in node.value:
+                for key, value in self._merged(part, in_flow, merge_key).items():
+                    merged.setdefault(key, value)
+            return merged
+        if not isinstance(node, yaml.MappingNode):
+            raise RecipeError("a merge key (<<) takes a mapping or a list of mappings", _span(self.file, merge_key),
+                              expected="<<: *anchor_of_a_mapping, or <<: [*a, *b]", code="E0004")
+        mapping = self._mapping(node, in_flow)
+        return {key: (value, mapping.key_spans[key]) for key, value in mapping.value.items()}
 
 
 def _construct(file: str, node: yaml.Node) -> Any:
