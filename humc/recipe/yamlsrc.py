@@ -217,9 +217,9 @@ class _Converter:
         for k, v in node.value:
             k = k.node if isinstance(k, _Alias) else k
             if k.tag == _MERGE_TAG:
-                for key, (value, span) in self._merged(v, in_flow, k).items():
-                    if key not in out:
-                        out[key], keys[key] = value, span
+                for name, (value, span) in self._merged(v, in_flow, k).items():
+                    if name not in out:
+                        out[name], keys[name] = value, span
                 continue
             key = _construct(self.file, k) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
