@@ -155,3 +155,12 @@ def test_a_split_the_dataset_lacks_is_named_at_the_dataset_node(hub: HubHTTPServ
     recipe.write_text(recipe.read_text().replace("split: train", "split: validation"), encoding="utf-8")
     text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url), recipe)
     assert "cannot load dataset 'org/news'" in text and "validation" in text
+
+
+@pytest.mark.parametrize("name", ["data/news", "./news", "../elsewhere/news", "corpora/en/news"])
+def test_a_missing_local_folder_is_named_as_one_without_asking_the_hub(tmp_path: Path, name: str) -> None:
+    (tmp_path / "data").mkdir()
+    recipe = write_recipe(tmp_path, name)
+    result = humc(tmp_path, "check", recipe, endpoint="http://127.0.0.1:9")  # no Hub there: never asked
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{recipe}:5:21: error[E0009]: source 'news': dataset folder {name} not found")

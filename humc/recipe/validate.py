@@ -340,6 +340,10 @@ class Validator:
         refuse_nul(spec["name"], ds_node.span, f"'dataset' of {what}")
         local = (self.base / spec["name"]).resolve()
         path = local if local.is_dir() else None
+        if path is None and _names_a_folder(spec["name"], self.base):
+            raise RecipeError(f"{what}: dataset folder {spec['name']} not found", ds_node.require("name").span,
+                              code="E0009", expected=f"a folder relative to the recipe's folder {self.base.resolve()}",
+                              hint="a Hub dataset is named ORG/NAME; a local one by its folder, which must exist")
         if path is not None:
             spec["name"] = str(local)
         return SourceDef(sid, path, "hf", {}, {k: v for k, v in spec.items() if v is not None}, ds_node.span)
@@ -764,3 +768,11 @@ def _json_constant(key: str, path: Path, text: str) -> Any:
         raise RecipeError(f"constant '{key}': {path.name} nests too deeply", Span(str(path), 1, 1),
                           expected="JSON nested at most a few hundred levels", hint="flatten the file",
                           code="E0010") from None
+
+
+def _names_a_folder(name: str, base: Path) -> bool:
+    """A `dataset:` name that can only mean a local folder: a path (./, ../, absolute, a backslash, more than
+    one /) or ORG/NAME whose ORG is a folder beside the recipe (`data/squad`)."""
+    if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
+        return True
+    return "/" in name and (base / name.split("/", 1)[0]).is_dir()
