@@ -91,6 +91,13 @@ def test_a_hub_dataset_is_read_at_its_commit_and_read_again_only_when_a_new_comm
     texts = built_texts(out)
     assert len(texts) == 12 and any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
 
+    offline = humc(tmp_path, "export", recipe, tmp_path / "alpaca", "--to", "alpaca", "--out", out,
+                   endpoint=hub.url, HF_HUB_OFFLINE="1")  # reads the built folder, not the source: no Hub asked
+    assert offline.returncode == 0 and len(json.loads((tmp_path / "alpaca" / "train.json").read_text())) == 12
+    pushed = humc(tmp_path, "push", recipe, "--repo", "org/news-instructions", "--out", out, endpoint=hub.url)
+    assert pushed.returncode == 0 and "published" in pushed.stdout, pushed.stderr  # the build is current
+    assert any(p.startswith("data/train-") for p in hub.state.files("org/news-instructions"))
+
     again = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
     assert again.returncode == 0 and "9/9 node(s) from cache" in again.stderr, again.stderr
 

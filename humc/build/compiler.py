@@ -55,7 +55,7 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
     """Compile a recipe; ``out_dir``/``cache_dir`` (``--out``/``--cache``) override it and resolve against the
     current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002).
     ``strict`` turns on `output.strict` (command-line --strict)."""
-    recipe = pinned(compile_recipe(path))
+    recipe = compile_recipe(path)
     if out_dir is not None:
         output = replace(recipe.output, dir=_absolute(out_dir) / recipe.name, dir_origin=FolderOrigin("--out"))
         recipe = replace(recipe, output=output)
@@ -71,7 +71,8 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
 
 
 def pinned(recipe: Recipe) -> Recipe:
-    """The recipe with its Hub datasets' revisions pinned to the commits they name now (``sources_hub``)."""
+    """The recipe with its Hub datasets' revisions pinned to the commits they name now (``sources_hub``): what a
+    plan or a dry run reads. Commands that read no source (push, export, eval, review) leave the Hub alone."""
     decon = recipe.output.decontaminate
     if decon is not None:
         against = tuple(pinned_source(src) for src in decon.against)
@@ -84,7 +85,7 @@ def _absolute(path: Path) -> Path:
 
 
 def plan_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | None = None, strict: bool = False) -> Plan:
-    return build_plan(load_recipe(path, out_dir=out_dir, cache_dir=cache_dir, strict=strict))
+    return build_plan(pinned(load_recipe(path, out_dir=out_dir, cache_dir=cache_dir, strict=strict)))
 
 
 def ablated(recipe: Recipe, what: str) -> Recipe:
@@ -222,6 +223,7 @@ def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
 
     Raises what `humc build` would raise on those rows (same codes and locations), including
     E4103 when the recipe is strict and a problem record is found; writes nothing."""
+    recipe = pinned(recipe)
     used = [sid for sid in recipe.sources if any(e.source == sid for e in recipe.tasks)]
     raw = {sid: [{"_row": row.number, "_line": row.line, "raw": row.record}
                  for row in _first(read_source(recipe.sources[sid]), rows)] for sid in used}
@@ -340,6 +342,6 @@ def _check_build_is_current(recipe: Recipe) -> None:
     manifest = read_manifest(recipe.output.dir)
     if manifest is None:
         raise PublishError(f"{recipe.output.dir} holds no humc build", hint=f"run `humc build {recipe.path}` first", code="E5002")
-    if manifest.get("fingerprint") != build_plan(recipe).fingerprint:
+    if manifest.get("fingerprint") != build_plan(pinned(recipe)).fingerprint:
         raise PublishError(f"the build in {recipe.output.dir} is out of date: the recipe, its data or its assets "
                            "changed since it was built", hint=f"run `humc build {recipe.path}` (or `--push`) first", code="E5002")
