@@ -285,11 +285,8 @@ def test_cache_clean_waits_for_a_build_instead_of_emptying_the_cache_under_it(tm
 
 @pytest.fixture
 def hub() -> Iterator[HubHTTPServer]:
-    srv = HubHTTPServer(TOKEN).start()
-    try:
+    with HubHTTPServer(TOKEN) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_push_waits_for_a_build_that_is_replacing_the_folder_and_publishes_the_new_build(

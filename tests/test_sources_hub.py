@@ -52,11 +52,8 @@ def ag_news_rows(start: int, n: int) -> bytes:
 
 @pytest.fixture
 def hub() -> Iterator[HubHTTPServer]:
-    srv = HubHTTPServer(TOKEN).start()
-    try:
+    with HubHTTPServer(TOKEN) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def humc(tmp: Path, *args: object, endpoint: str, **env: str) -> subprocess.CompletedProcess[str]:
