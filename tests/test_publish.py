@@ -59,8 +59,9 @@ def _rows(split: str, n: int, tag: str = "v1") -> list[dict]:
             for i in range(n)]
 
 
-def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5, tag: str = "v1") -> Path:
-    """A fake but complete humc build, in writer.py's layout and manifest format."""
+def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5, tag: str = "v1",
+               plots: tuple[str, ...] = ()) -> Path:
+    """A fake but complete humc build, in writer.py's layout and manifest format (``plots``: the card's PNGs)."""
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -84,6 +85,9 @@ def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5,
         dedup={"duplicates_removed": 0}, llms=[], recipe_text=f"name: {folder.name}\n",
         recipe_fingerprint=f"fp-{tag}", humc_version="0.1.0", user_template=None)
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
+    for plot in plots:
+        (folder / "plots").mkdir(exist_ok=True)
+        (folder / "plots" / f"mixture_{plot}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + f"{plot} {tag}".encode())
     files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     manifest = {"fingerprint": f"fp-{tag}", "recipe": folder.name, "humc_version": "0.1.0", "counts": counts,
                 "files": files}
@@ -179,6 +183,17 @@ def test_changed_build_with_fewer_shards_is_one_commit_and_drops_stale_shards(hu
                                       "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet"]
     assert remote_files(hub) == local_files(folder)
     assert "README.md" in result.uploaded and MANIFEST in result.uploaded
+
+
+def test_a_plot_the_rebuilt_card_no_longer_draws_is_deleted_from_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    make_build(folder, {"train": 1}, tag="v1", plots=("task", "format"))
+    push_dataset(folder, REPO)
+    make_build(folder, {"train": 1}, tag="v2", plots=("format",))   # one task left: no task plot any more
+    result = push_dataset(folder, REPO)
+    assert result.deleted == ["plots/mixture_task.png"]
+    assert remote_files(hub) == local_files(folder)
+    assert push_dataset(folder, REPO).commit_url is None              # and the next push finds nothing to do
 
 
 def test_only_changed_files_are_reported(hub: HubHTTPServer, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def report(folder: Path, repo: str, result: PushResult) -> None:
         return
     parts = [f"{len(result.uploaded)} file(s) updated"]
     if result.deleted:
-        parts.append(f"{len(result.deleted)} stale shard(s) deleted")
+        parts.append(f"{len(result.deleted)} stale file(s) deleted")
     click.echo(f"published {folder} to {where} ({', '.join(parts)})")
     click.echo(f"commit {result.commit_url}")
 
@@ -55,7 +55,7 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     """Publish a built dataset (a recipe's output folder, or the folder itself) to the Hugging Face Hub.
 
     Needs a write token in HF_TOKEN (or `hf auth login`). Re-publishing an unchanged build makes no
-    commit; a changed build is published as a single commit that also removes stale shards. A build replacing
+    commit; a changed build is published as a single commit that also removes stale shards and plots. A build replacing
     the folder is waited for (--no-wait: fail instead).
     """
     if _is_recipe(target):

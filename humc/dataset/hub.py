@@ -7,7 +7,8 @@
 * the remote files are compared with the local ones first (sha256 of LFS files, git blob
   id of regular files such as README.md); when they are equal no commit is made;
 * otherwise everything goes into ONE commit: every file of the build, plus deletions of
-  remote ``data/*.parquet`` shards the build no longer has. The commit is made against
+  remote files of an earlier build that this build no longer has (``data/*.parquet`` shards, the card's
+  ``plots/*.png``). The commit is made against
   the remote head that was compared (``parent_commit``), so a concurrent change is
   detected instead of overwritten. A failed commit changes nothing on the remote.
 * the folder is read under its lock (``humc.locks``, shared): a build of the same output
@@ -41,7 +42,7 @@ class PushResult:
     commit_url: str | None      # None when the remote already held this build (no commit made)
     created: bool               # the repository was created by this push
     uploaded: list[str] = field(default_factory=list)   # files whose remote content changed
-    deleted: list[str] = field(default_factory=list)    # stale remote shards removed
+    deleted: list[str] = field(default_factory=list)    # stale remote shards and plots removed
     repo_url: str = ""
     revision: str = "main"
 
@@ -174,7 +175,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     check_owned(remote, repo_id, branch)
     changed = [f.path for f in files if not _same(f, remote.get(f.path))]
     local_paths = {f.path for f in files}
-    stale = sorted(p for p in remote if p not in local_paths and _is_shard(p))
+    stale = sorted(p for p in remote if p not in local_paths and is_build_output(p))
     repo_url = f"{endpoint}/datasets/{repo_id}" + (f"/tree/{revision}" if revision else "")
     if not changed and not stale:
         return PushResult(None, created, [], [], repo_url=repo_url, revision=branch)
@@ -189,7 +190,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
         f"Built by humc {manifest.get('humc_version', '?')} from recipe `{name}`.",
         f"Plan fingerprint: {manifest.get('fingerprint', '?')}",
         "Records: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"),
-        f"Changed: {len(changed)} file(s); deleted: {len(stale)} stale shard(s).",
+        f"Changed: {len(changed)} file(s); deleted: {len(stale)} stale file(s).",
     ])
     info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
@@ -236,8 +237,11 @@ def _same(local: LocalFile, remote: Any) -> bool:
     return bool(remote.blob_id == git_hash(local.local.read_bytes()))
 
 
-def _is_shard(path: str) -> bool:
-    return path.startswith("data/") and path.endswith(".parquet")
+def is_build_output(path: str) -> bool:
+    """A file of the layout the writer lays out besides the card and manifest: a shard or a plot of the card. Such a
+    remote file that the local build no longer has is an earlier build's, and the push deletes it."""
+    return (path.startswith("data/") and path.endswith(".parquet")) or (path.startswith("plots/")
+                                                                         and path.endswith(".png"))
 
 
 def _check_revision(revision: str) -> None:
