@@ -196,6 +196,21 @@ def test_a_plot_the_rebuilt_card_no_longer_draws_is_deleted_from_the_hub(hub: Hu
     assert push_dataset(folder, REPO).commit_url is None              # and the next push finds nothing to do
 
 
+def test_a_private_dataset_is_never_pushed_into_an_existing_public_repository(hub: HubHTTPServer,
+                                                                               tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).create_repo(REPO, repo_type="dataset", private=False)
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    commits = commit_requests(hub)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, private=True)
+    assert err.value.code == "E5004" and "public" in err.value.message and "--public" in (err.value.hint or "")
+    assert commit_requests(hub) == commits and remote_files(hub) == {}
+    assert push_dataset(folder, REPO, private=False).changed          # said public: published as before
+    assert not push_dataset(folder, "humc-test/fresh", private=True).deleted and hub.state.repo("humc-test/fresh").private
+
+
 def test_only_changed_files_are_reported(hub: HubHTTPServer, tmp_path: Path) -> None:
     folder = make_build(tmp_path / "demo", {"train": 2})
     push_dataset(folder, REPO)

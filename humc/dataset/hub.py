@@ -163,10 +163,12 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     branch = revision or "main"
     created = False
     try:
-        api.repo_info(repo_id, repo_type="dataset", token=token)
+        existing = api.repo_info(repo_id, repo_type="dataset", token=token)
     except RepositoryNotFoundError:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
         created = True
+    else:
+        check_visibility(existing, repo_id, private)
     if revision is not None:
         api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True, token=token)
 
@@ -195,6 +197,16 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
     return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch)
+
+
+def check_visibility(info: Any, repo_id: str, private: bool) -> None:
+    """Refuse (E5004) to publish a dataset asked to be private into an existing repository that is public: the
+    visibility is set only when a repository is created, and a private dataset must never become public by a push."""
+    if private and getattr(info, "private", None) is False:
+        raise PublishError(f"{repo_id} is a public repository, and the dataset is to be private", code="E5004",
+                           expected="a new repository (humc creates it private) or an existing private one",
+                           hint="make the repository private in its settings on the Hub, publish to another "
+                                "repository, or pass --public if it may be public; nothing was published")
 
 
 NOT_CONTENT = frozenset({".gitattributes", "README.md"})  # what a repository created empty (or with a card) holds
