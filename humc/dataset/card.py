@@ -67,7 +67,9 @@ class CardInfo:
     recipe_fingerprint: str
     humc_version: str
     user_template: str | None = None
-    split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
+    split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split (what a user downloads)
+    split_memory_bytes: dict[str, int] = field(default_factory=dict)  # Arrow bytes per split (what `datasets` loads)
+    features: list[dict[str, Any]] = field(default_factory=list)  # the shards' columns as `datasets` features (YAML)
     dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
     humc_url: str | None = None    # the project URL of the installed humc's metadata; no link without one
     locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted
@@ -175,14 +177,38 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
 
 
 def _dataset_info(info: CardInfo, splits: list[str]) -> dict[str, Any] | None:
-    """Split sizes for the Hub viewer and for `datasets`, which checks num_examples on load and keys
-    its local cache on this metadata — so a rebuilt folder is never served from a stale cache."""
+    """Features and split sizes for the Hub viewer and for `datasets`, which casts the shards to these features,
+    checks num_examples on load and keys its local cache on this metadata — so a rebuilt folder is never served
+    from a stale cache. The sizes mean what they mean to `datasets`: ``num_bytes`` and ``dataset_size`` the Arrow
+    size of the loaded data, ``download_size`` the Parquet files'."""
     if not info.split_bytes:
         return None
-    total = sum(info.split_bytes.values())
-    return {"config_name": "default", "download_size": total, "dataset_size": total,
-            "splits": [{"name": s, "num_bytes": info.split_bytes.get(s, 0), "num_examples": info.split_counts.get(s, 0)}
+    memory = info.split_memory_bytes or info.split_bytes
+    return {"config_name": "default", **({"features": info.features} if info.features else {}),
+            "download_size": sum(info.split_bytes.values()), "dataset_size": sum(memory.get(s, 0) for s in splits),
+            "splits": [{"name": s, "num_bytes": memory.get(s, 0), "num_examples": info.split_counts.get(s, 0)}
                        for s in splits]}
+
+
+def hub_features(schema: Any) -> list[dict[str, Any]]:
+    """A pyarrow schema as the `features` list of a card's ``dataset_info`` (the YAML form `datasets` writes:
+    ``dtype`` for a value, ``list`` for a list, a list of named fields for a struct)."""
+    return [{"name": f.name, **_feature_type(f.type)} for f in schema]
+
+
+def _feature_type(t: Any) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = _feature_type(t.value_type)
+        return {"list": inner["dtype"] if set(inner) == {"dtype"} else inner.get("struct", inner)}
+    if pa.types.is_struct(t):
+        return {"struct": [{"name": f.name, **_feature_type(f.type)} for f in t]}
+    names = {pa.string(): "string", pa.large_string(): "large_string", pa.int64(): "int64", pa.int32(): "int32",
+             pa.float64(): "float64", pa.bool_(): "bool"}
+    if t not in names:
+        raise TypeError(f"no dataset feature for the Arrow type {t}")  # pragma: no cover - humc writes no other type
+    return {"dtype": names[t]}
 
 
 def render_card(info: CardInfo) -> str:

@@ -22,6 +22,7 @@ from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
+CARD_FORMAT = "2"  # bump when the card (README.md) changes for the same build; 2: dataset_info features, Arrow sizes
 
 
 def sha256_file(path: Path) -> str:
@@ -54,10 +55,12 @@ def plots_engine() -> str | None:
 
 
 def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
-    """True when the output folder holds exactly what this plan would write (its plots drawn as they would be now)."""
+    """True when the output folder holds exactly what this plan would write (its plots drawn and its card laid out as
+    they would be now)."""
     folder = recipe.output.dir
     manifest = read_manifest(folder)
-    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine():
+    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine() \
+            or manifest.get("card") != CARD_FORMAT:  # a card an older humc wrote is written again
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())
