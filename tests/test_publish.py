@@ -211,6 +211,26 @@ def test_a_private_dataset_is_never_pushed_into_an_existing_public_repository(hu
     assert not push_dataset(folder, "humc-test/fresh", private=True).deleted and hub.state.repo("humc-test/fresh").private
 
 
+@pytest.mark.parametrize(("license", "metadata"), [
+    ("Apache-2.0", {"license": "apache-2.0"}),                                 # SPDX's spelling of a Hub id
+    ("Acme Data License 1.0", {"license": "other", "license_name": "acme-data-license-1.0"}),  # not on the list
+])
+def test_a_license_in_another_spelling_or_not_on_the_hubs_list_is_published_with_a_card_the_hub_accepts(
+        hub: HubHTTPServer, tmp_path: Path, license: str, metadata: dict[str, str]) -> None:
+    from helpers import copy_recipes
+    from huggingface_hub import DatasetCard
+
+    recipe = copy_recipes(tmp_path) / "ner.hum.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("license: cc-by-4.0", f"license: {license}"),
+                      encoding="utf-8")
+    built = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert built.exit_code == 0, built.output
+    assert push_dataset(tmp_path / "out" / "ner", REPO).changed
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert {k: card.data.to_dict().get(k) for k in metadata} == metadata
+    assert f"License: {license}." in card.text                                 # the body names it as written
+
+
 def test_only_changed_files_are_reported(hub: HubHTTPServer, tmp_path: Path) -> None:
     folder = make_build(tmp_path / "demo", {"train": 2})
     push_dataset(folder, REPO)
