@@ -438,7 +438,8 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
     folder = make_build(tmp_path / "demo", {"train": 1})
     runner = CliRunner()
     for args, needle in [([str(folder)], "--repo"), ([str(folder), "--repo", "nope"], "repository id"),
-                         ([str(tmp_path / "missing")], "does not exist")]:
+                         ([str(tmp_path / "missing")], "does not exist"),
+                         ([str(folder / MANIFEST), "--repo", REPO], "hint: pass a recipe (.yaml) or a built dataset")]:
         res = runner.invoke(main, ["push", *args])
         assert res.exit_code == 2, (args, res.output)
         assert "error[E" in res.output and needle in res.output and "Traceback" not in res.output

@@ -65,7 +65,8 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     if not target.exists():
         raise PublishError(f"{target} does not exist", hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
     if not target.is_dir():
-        raise PublishError(f"{target} is neither a recipe (.yaml) nor a dataset folder")
+        raise PublishError(f"{target} is neither a recipe (.yaml) nor a dataset folder",
+                           hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
     if not repo:
         raise PublishError("--repo ORG/NAME is required when publishing a folder",
                            hint=f"humc push {target} --repo my-org/my-dataset")
