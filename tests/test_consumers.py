@@ -106,3 +106,23 @@ def test_a_folder_whose_card_an_older_humc_laid_out_is_written_again(tmp_path: P
     assert run_cli(*args).exit_code == 0
     assert (folder / "README.md").read_text(encoding="utf-8") == card
     assert json.loads((folder / MANIFEST).read_text(encoding="utf-8")) == manifest
+
+
+def test_a_declared_split_no_record_fell_in_is_said_by_the_build_and_on_the_card(tmp_path: Path) -> None:
+    import datasets
+
+    from tests.helpers import copy_recipes
+
+    recipe = copy_recipes(tmp_path) / "ner.hum.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(
+        "splits: {train: 0.9, validation: 0.1}", "splits: {train: 0.985, validation: 0.005, test: 0.01}"),
+        encoding="utf-8")
+    args = ("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    warning = "warning: the declared split(s) validation, test got no records: the dataset has no such split"
+    for _ in range(2):                                          # built, then current: said both times
+        result = run_cli(*args)
+        assert result.exit_code == 0 and warning in result.output, result.output
+    folder = tmp_path / "out" / "ner"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "The recipe also declares validation, test: no record fell in them, so the dataset has no such split." in card
+    assert list(datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf"))) == ["train"]

@@ -83,6 +83,7 @@ class CardInfo:
     split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split (what a user downloads)
     split_memory_bytes: dict[str, int] = field(default_factory=dict)  # Arrow bytes per split (what `datasets` loads)
     features: list[dict[str, Any]] = field(default_factory=list)  # the shards' columns as `datasets` features (YAML)
+    empty_splits: list[str] = field(default_factory=list)  # declared in the recipe, but no record fell in them
     dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
     humc_url: str | None = None    # the project URL of the installed humc's metadata; no link without one
     locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted

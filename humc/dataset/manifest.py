@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
-CARD_FORMAT = "2"  # bump when the card (README.md) changes for the same build; 2: dataset_info features, Arrow sizes
+CARD_FORMAT = "2"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
+#                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty
 
 
 def sha256_file(path: Path) -> str:
@@ -64,6 +66,13 @@ def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())
+
+
+def empty_splits(recipe: Recipe, manifest: Mapping[str, Any] | None) -> list[str]:
+    """The splits the recipe declares that got no records in the build ``manifest`` describes: the folder, its card
+    and `datasets` have no such split, which the build says (``build_warnings``) and the card states."""
+    counts = (manifest or {}).get("counts") or {}
+    return [split for split, _ in recipe.output.splits if not counts.get(split)]
 
 
 def unowned_entries(folder: Path) -> list[str]:

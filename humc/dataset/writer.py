@@ -46,7 +46,16 @@ from humc import FORMAT_VERSION, __version__
 from humc.dataset.card import add_mixture, hub_features, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
-from humc.dataset.manifest import CARD_FORMAT, MANIFEST, check_owned, output_is_current, plots_engine, read_manifest, sha256_file
+from humc.dataset.manifest import (
+    CARD_FORMAT,
+    MANIFEST,
+    check_owned,
+    empty_splits,
+    output_is_current,
+    plots_engine,
+    read_manifest,
+    sha256_file,
+)
 from humc.errors import SourceError
 from humc.ir import Recipe
 from humc.locks import other_process_alive
@@ -412,6 +421,7 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
     add_mixture(info, job.metas, plots)  # realised mixture tables and plots (plots/*.png, in build.json)
     info.split_memory_bytes = {split: stats.memory_bytes[split] for split in split_files}
     info.features = hub_features(parquet_schema())
+    info.empty_splits = empty_splits(job.recipe, {"counts": job.counts})
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 
