@@ -273,6 +273,9 @@ CODES: dict[str, Code] = _codes(
     ("E5003", "repository holds other content", "The Hub repository (or branch) holds files that humc did not "
               "publish (it has no build.json): humc publishes into a new or empty repository, or one it published to "
               "before, and never mixes its dataset with other files. Publish to another repository, or remove them."),
+    ("E5004", "public repository for a private dataset", "The dataset is to be private (--private, or publish.private) "
+              "but the existing Hub repository is public; humc sets the visibility only when it creates a repository. "
+              "Make the repository private on the Hub, publish to another one, or pass --public."),
     # E6xxx: evaluation and export
     ("E6001", "not a built dataset", "The folder is not a dataset humc built (no data/<split>-*.parquet), or lacks the "
               "split asked for; build the recipe first, or pick a split with --split."),

@@ -582,9 +582,12 @@ class Handler(BaseHTTPRequestHandler):
         p = self._payload()
         content = p.get("content") or ""
         try:
-            _front_matter(content, strict=True)
+            meta = _front_matter(content, strict=True)
         except ValueError as exc:
             return self._json({"errors": [{"message": str(exc)}], "warnings": []}, 400)
+        errors = _metadata_errors(meta)
+        if errors:
+            return self._json({"errors": [{"message": e} for e in errors], "warnings": []}, 400)
         self._json({"errors": [], "warnings": []})
 
     # --------------------------------------------------------------- downloads
@@ -607,6 +610,34 @@ class Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             data, status = data[start:end + 1], 206
         self._send(status, data, headers, content_type="application/octet-stream", head=method == "HEAD")
+
+
+# The Hub's license ids (its README validation refuses any other `license`, in any other case).
+HUB_LICENSES = frozenset("""
+    apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
+    afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0
+    cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0
+    cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0
+    cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 agpl-3.0 gfdl
+    gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr
+    mpl-2.0 odc-by odbl openmdw-1.0 openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr
+    deepfloyd-if-license fair-noncommercial-research-license llama2 llama3 llama3.1 llama3.2 llama3.3 llama4
+    grok2-community gemma unknown other""".split())
+SIZE_CATEGORIES = frozenset({"n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M",
+                             "100M<n<1B", "1B<n<10B", "10B<n<100B", "100B<n<1T", "n>1T"})
+
+
+def _metadata_errors(meta: dict[str, Any]) -> list[str]:
+    """What the Hub's README validation says of card metadata (the rules humc's cards meet: license, sizes)."""
+    errors = []
+    licenses = meta.get("license")
+    for value in licenses if isinstance(licenses, list) else [] if licenses is None else [licenses]:
+        if value not in HUB_LICENSES:
+            errors.append(f'"license" must be one of [{", ".join(sorted(HUB_LICENSES))}]')
+    for value in meta.get("size_categories") or []:
+        if value not in SIZE_CATEGORIES:
+            errors.append(f'"size_categories" must be one of [{", ".join(sorted(SIZE_CATEGORIES))}]')
+    return errors
 
 
 def _dirs(tree: dict[str, Entry]) -> set[str]:

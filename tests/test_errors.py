@@ -66,6 +66,8 @@ CASES = [
     ("bad version", "hum: 1", "hum: 7", "1:6: error[E0011]: unsupported recipe version 7", "expected: hum: 1"),
     ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error[E0003]: duplicate key 'name'", "first defined at"),
     ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error[E0008]: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
+    ("bad publish repo", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  repo: my org/data--set",
+     "17:9: error[E0008]: invalid repository id 'my org/data--set' in publish.repo", "e.g. `repo: my-org/my-dataset`"),
     ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
     ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),

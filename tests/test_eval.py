@@ -461,6 +461,21 @@ def test_export_lm_eval_is_a_generate_until_task_folder(built: Path, tmp_path: P
     assert [r["output"] for r in rows] == [r["output"] for r in _test_records(built)]
 
 
+def test_export_lm_eval_of_a_dataset_without_a_test_split_is_refused_not_filled_with_training_records(
+        built: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "hum-mix"
+    shutil.copytree(built / "out" / "hum-mix", folder)
+    for shard in (folder / "data").glob("test-*.parquet"):
+        shard.unlink()
+    out = tmp_path / "lm"
+    result = run_cli("export", str(folder), "--to", "lm-eval", str(out))
+    assert result.exit_code == 2 and "error[E6001]" in result.output and "no test split" in result.output
+    assert "its splits: train" in result.output and "output.splits" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("inside", [".", "data", "exports/alpaca"])
 def test_export_into_the_dataset_folder_is_refused_and_writes_nothing(built: Path, tmp_path: Path, inside: str) -> None:
     import shutil

@@ -59,8 +59,9 @@ def _rows(split: str, n: int, tag: str = "v1") -> list[dict]:
             for i in range(n)]
 
 
-def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5, tag: str = "v1") -> Path:
-    """A fake but complete humc build, in writer.py's layout and manifest format."""
+def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5, tag: str = "v1",
+               plots: tuple[str, ...] = ()) -> Path:
+    """A fake but complete humc build, in writer.py's layout and manifest format (``plots``: the card's PNGs)."""
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -84,6 +85,9 @@ def make_build(folder: Path, shards: dict[str, int], *, rows_per_shard: int = 5,
         dedup={"duplicates_removed": 0}, llms=[], recipe_text=f"name: {folder.name}\n",
         recipe_fingerprint=f"fp-{tag}", humc_version="0.1.0", user_template=None)
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
+    for plot in plots:
+        (folder / "plots").mkdir(exist_ok=True)
+        (folder / "plots" / f"mixture_{plot}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + f"{plot} {tag}".encode())
     files = {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     manifest = {"fingerprint": f"fp-{tag}", "recipe": folder.name, "humc_version": "0.1.0", "counts": counts,
                 "files": files}
@@ -179,6 +183,52 @@ def test_changed_build_with_fewer_shards_is_one_commit_and_drops_stale_shards(hu
                                       "data/train-00001-of-00003.parquet", "data/train-00002-of-00003.parquet"]
     assert remote_files(hub) == local_files(folder)
     assert "README.md" in result.uploaded and MANIFEST in result.uploaded
+
+
+def test_a_plot_the_rebuilt_card_no_longer_draws_is_deleted_from_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    make_build(folder, {"train": 1}, tag="v1", plots=("task", "format"))
+    push_dataset(folder, REPO)
+    make_build(folder, {"train": 1}, tag="v2", plots=("format",))   # one task left: no task plot any more
+    result = push_dataset(folder, REPO)
+    assert result.deleted == ["plots/mixture_task.png"]
+    assert remote_files(hub) == local_files(folder)
+    assert push_dataset(folder, REPO).commit_url is None              # and the next push finds nothing to do
+
+
+def test_a_private_dataset_is_never_pushed_into_an_existing_public_repository(hub: HubHTTPServer,
+                                                                               tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).create_repo(REPO, repo_type="dataset", private=False)
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    commits = commit_requests(hub)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, private=True)
+    assert err.value.code == "E5004" and "public" in err.value.message and "--public" in (err.value.hint or "")
+    assert commit_requests(hub) == commits and remote_files(hub) == {}
+    assert push_dataset(folder, REPO, private=False).changed          # said public: published as before
+    assert not push_dataset(folder, "humc-test/fresh", private=True).deleted and hub.state.repo("humc-test/fresh").private
+
+
+@pytest.mark.parametrize(("license", "metadata"), [
+    ("Apache-2.0", {"license": "apache-2.0"}),                                 # SPDX's spelling of a Hub id
+    ("Acme Data License 1.0", {"license": "other", "license_name": "acme-data-license-1.0"}),  # not on the list
+])
+def test_a_license_in_another_spelling_or_not_on_the_hubs_list_is_published_with_a_card_the_hub_accepts(
+        hub: HubHTTPServer, tmp_path: Path, license: str, metadata: dict[str, str]) -> None:
+    from helpers import copy_recipes
+    from huggingface_hub import DatasetCard
+
+    recipe = copy_recipes(tmp_path) / "ner.hum.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("license: cc-by-4.0", f"license: {license}"),
+                      encoding="utf-8")
+    built = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert built.exit_code == 0, built.output
+    assert push_dataset(tmp_path / "out" / "ner", REPO).changed
+    card = DatasetCard.load(REPO, repo_type="dataset")
+    assert {k: card.data.to_dict().get(k) for k in metadata} == metadata
+    assert f"License: {license}." in card.text                                 # the body names it as written
 
 
 def test_only_changed_files_are_reported(hub: HubHTTPServer, tmp_path: Path) -> None:
@@ -388,7 +438,8 @@ def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
     folder = make_build(tmp_path / "demo", {"train": 1})
     runner = CliRunner()
     for args, needle in [([str(folder)], "--repo"), ([str(folder), "--repo", "nope"], "repository id"),
-                         ([str(tmp_path / "missing")], "does not exist")]:
+                         ([str(tmp_path / "missing")], "does not exist"),
+                         ([str(folder / MANIFEST), "--repo", REPO], "hint: pass a recipe (.yaml) or a built dataset")]:
         res = runner.invoke(main, ["push", *args])
         assert res.exit_code == 2, (args, res.output)
         assert "error[E" in res.output and needle in res.output and "Traceback" not in res.output

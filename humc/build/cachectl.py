@@ -35,6 +35,7 @@ from humc.build.plan import Plan
 from humc.build.reuse import MEMO
 from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
+from humc.dataset.manifest import empty_splits
 from humc.dataset.writer import SHARDS_PREFIX
 from humc.locks import cache_lock
 
@@ -193,8 +194,8 @@ def _verify(folder: Path) -> VerifyReport:
 
 
 def build_warnings(result: BuildResult) -> list[str]:
-    """What a build should tell: cache indexes moved aside, one line counting damaged entries, and LLM steps whose
-    server answered as a model other than the one the recipe asks for."""
+    """What a build should tell: cache indexes moved aside, one line counting damaged entries, declared splits that got
+    no records, and LLM steps whose server answered as a model other than the one the recipe asks for."""
     lines = [f"the cache index in {p.parent} was unreadable: moved it to {p} and started a fresh cache"
              for p in result.cache_moved_aside]
     llm = sum(int(s.notes.get(CACHE_DROPPED, 0)) for s in result.stats if s.status != "cached")
@@ -202,4 +203,9 @@ def build_warnings(result: BuildResult) -> list[str]:
     if dropped:
         lines.append(f"dropped {dropped} damaged cache entr{'y' if dropped == 1 else 'ies'} and computed "
                      f"{'it' if dropped == 1 else 'them'} again (`humc cache verify` checks the whole cache)")
+    manifest = result.metas.get("corpus/write", {}).get("manifest")
+    empty = empty_splits(result.plan.recipe, manifest) if manifest else []
+    if empty:
+        lines.append(f"the declared split(s) {', '.join(empty)} got no records: the dataset has no such split "
+                     "(more records, or larger fractions in output.splits, give it some)")
     return lines + model_warnings(result.plan.recipe, result.metas)

@@ -30,7 +30,7 @@ def report(folder: Path, repo: str, result: PushResult) -> None:
         return
     parts = [f"{len(result.uploaded)} file(s) updated"]
     if result.deleted:
-        parts.append(f"{len(result.deleted)} stale shard(s) deleted")
+        parts.append(f"{len(result.deleted)} stale file(s) deleted")
     click.echo(f"published {folder} to {where} ({', '.join(parts)})")
     click.echo(f"commit {result.commit_url}")
 
@@ -55,7 +55,7 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     """Publish a built dataset (a recipe's output folder, or the folder itself) to the Hugging Face Hub.
 
     Needs a write token in HF_TOKEN (or `hf auth login`). Re-publishing an unchanged build makes no
-    commit; a changed build is published as a single commit that also removes stale shards. A build replacing
+    commit; a changed build is published as a single commit that also removes stale shards and plots. A build replacing
     the folder is waited for (--no-wait: fail instead).
     """
     if _is_recipe(target):
@@ -65,7 +65,8 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     if not target.exists():
         raise PublishError(f"{target} does not exist", hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
     if not target.is_dir():
-        raise PublishError(f"{target} is neither a recipe (.yaml) nor a dataset folder")
+        raise PublishError(f"{target} is neither a recipe (.yaml) nor a dataset folder",
+                           hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
     if not repo:
         raise PublishError("--repo ORG/NAME is required when publishing a folder",
                            hint=f"humc push {target} --repo my-org/my-dataset")

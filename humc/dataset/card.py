@@ -36,6 +36,19 @@ _SIZE_CATEGORIES = [
     (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T"),
 ]
 
+# The license ids the Hub accepts in a card's `license` (lowercase; the Hub refuses a README with any other value and
+# asks for `license: other` with a `license_name`). From the Hub's own list, docs/hub/repositories-licenses.md.
+HUB_LICENSES = frozenset("""
+    apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
+    afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0
+    cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0
+    cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0
+    cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 agpl-3.0 gfdl
+    gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr
+    mpl-2.0 odc-by odbl openmdw-1.0 openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr
+    deepfloyd-if-license fair-noncommercial-research-license llama2 llama3 llama3.1 llama3.2 llama3.3 llama4
+    grok2-community gemma unknown other""".split())
+
 # Keys of an LLM description that may appear on the card; anything else (api keys,
 # headers, organisation ids, ...) is dropped, whatever the caller passes.
 _LLM_PUBLIC_KEYS = ("model", "recipe_model", "base_url", "temperature", "top_p", "max_tokens", "seed", "n",
@@ -67,7 +80,10 @@ class CardInfo:
     recipe_fingerprint: str
     humc_version: str
     user_template: str | None = None
-    split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split
+    split_bytes: dict[str, int] = field(default_factory=dict)  # parquet bytes per split (what a user downloads)
+    split_memory_bytes: dict[str, int] = field(default_factory=dict)  # Arrow bytes per split (what `datasets` loads)
+    features: list[dict[str, Any]] = field(default_factory=list)  # the shards' columns as `datasets` features (YAML)
+    empty_splits: list[str] = field(default_factory=list)  # declared in the recipe, but no record fell in them
     dropped: list[dict[str, Any]] = field(default_factory=list)  # problem records: node, reason, records, first
     humc_url: str | None = None    # the project URL of the installed humc's metadata; no link without one
     locked: list[dict[str, Any]] = field(default_factory=list)  # accepted lockfile items: entry, kind, written_by, accepted
@@ -161,7 +177,7 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
     tags = list(dict.fromkeys(["humc", *info.tags]))
     return DatasetCardData(
         pretty_name=info.pretty_name or info.name,
-        license=info.license or None,
+        **hub_license(info.license),
         language=list(info.languages) or None,
         task_categories=list(info.task_categories) or None,
         task_ids=list(info.task_ids) or None,
@@ -174,15 +190,52 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
     )
 
 
+def hub_license(license: str | None) -> dict[str, Any]:
+    """The card's license keys for the recipe's ``license``: a Hub id in any case (the SPDX ``Apache-2.0``,
+    ``CC-BY-4.0``, ``GPL-3.0-only``) as the Hub's lowercase id; any other license as ``other`` with its name in
+    ``license_name`` (lowercase words joined by ``-``), which is how the Hub takes a license not on its list."""
+    text = (license or "").strip()
+    if not text:
+        return {"license": None}
+    key = text.lower().removesuffix("-only")
+    if key in HUB_LICENSES:
+        return {"license": key}
+    return {"license": "other", "license_name": "-".join(re.findall(r"[a-z0-9.+]+", text.lower())) or "custom"}
+
+
 def _dataset_info(info: CardInfo, splits: list[str]) -> dict[str, Any] | None:
-    """Split sizes for the Hub viewer and for `datasets`, which checks num_examples on load and keys
-    its local cache on this metadata — so a rebuilt folder is never served from a stale cache."""
+    """Features and split sizes for the Hub viewer and for `datasets`, which casts the shards to these features,
+    checks num_examples on load and keys its local cache on this metadata — so a rebuilt folder is never served
+    from a stale cache. The sizes mean what they mean to `datasets`: ``num_bytes`` and ``dataset_size`` the Arrow
+    size of the loaded data, ``download_size`` the Parquet files'."""
     if not info.split_bytes:
         return None
-    total = sum(info.split_bytes.values())
-    return {"config_name": "default", "download_size": total, "dataset_size": total,
-            "splits": [{"name": s, "num_bytes": info.split_bytes.get(s, 0), "num_examples": info.split_counts.get(s, 0)}
+    memory = info.split_memory_bytes or info.split_bytes
+    return {"config_name": "default", **({"features": info.features} if info.features else {}),
+            "download_size": sum(info.split_bytes.values()), "dataset_size": sum(memory.get(s, 0) for s in splits),
+            "splits": [{"name": s, "num_bytes": memory.get(s, 0), "num_examples": info.split_counts.get(s, 0)}
                        for s in splits]}
+
+
+def hub_features(schema: Any) -> list[dict[str, Any]]:
+    """A pyarrow schema as the `features` list of a card's ``dataset_info`` (the YAML form `datasets` writes:
+    ``dtype`` for a value, ``list`` for a list, a list of named fields for a struct)."""
+    return [{"name": f.name, **_feature_type(f.type)} for f in schema]
+
+
+def _feature_type(t: Any) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = _feature_type(t.value_type)
+        return {"list": inner["dtype"] if set(inner) == {"dtype"} else inner.get("struct", inner)}
+    if pa.types.is_struct(t):
+        return {"struct": [{"name": f.name, **_feature_type(f.type)} for f in t]}
+    names = {pa.string(): "string", pa.large_string(): "large_string", pa.int64(): "int64", pa.int32(): "int32",
+             pa.float64(): "float64", pa.bool_(): "bool"}
+    if t not in names:
+        raise TypeError(f"no dataset feature for the Arrow type {t}")  # pragma: no cover - humc writes no other type
+    return {"dtype": names[t]}
 
 
 def render_card(info: CardInfo) -> str:

@@ -9,7 +9,7 @@ Targets (every split of the folder unless stated):
 * ``sharegpt``: ``<split>.jsonl``, ``{"conversations": [{"from": "human"|"gpt", "value"}]}`` per line;
 * ``messages``: ``<split>.jsonl``, ``{"messages": [...]}`` per line (OpenAI / TRL chat form);
 * ``llama-factory``: the sharegpt files plus ``dataset_info.json`` naming them (``formatting: sharegpt``);
-* ``lm-eval``: an lm-evaluation-harness task folder for the test split (``humc_<name>.yaml`` with
+* ``lm-eval``: an lm-evaluation-harness task folder for the test split, refused without one (``humc_<name>.yaml`` with
   ``output_type: generate_until`` and ``exact_match``, ``test.jsonl``): the YAML names no Python code
   (``lm_eval --include_path OUT --tasks humc_<name>``); ``humc eval`` scores the same outputs per task.
 
@@ -148,6 +148,11 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
                         expected="a folder outside the dataset (the next build replaces the dataset folder, and "
                                  "its data/ folder must hold only the Parquet shards)",
                         hint="pass another OUT_DIR, e.g. one beside the dataset folder")
+    if to == "lm-eval" and "test" not in shards:  # training records scored as a test set would flatter any model
+        raise HumcError(f"{folder} has no test split to evaluate on (its splits: {', '.join(shards)})", code="E6001",
+                        expected="a dataset built with a `test` split (data/test-*.parquet)",
+                        hint="add a test split to output.splits (e.g. {train: 0.9, test: 0.1}) and build again; "
+                             "nothing was written")
     with written_together() as place:
         if to == "lm-eval":
             return _lm_eval(shards, out, name, place)
@@ -196,9 +201,8 @@ def lm_eval_yaml(task: str, data_file: Path) -> str:
 
 
 def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str, place: Callable[[Path], Path]) -> dict[str, int | None]:
-    split = "test" if "test" in shards else next(iter(shards))
     task = "humc_" + "".join(ch if ch.isalnum() else "_" for ch in name)
     n = _write_jsonl(place(out / "test.jsonl"), ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
-                                                 for r in records_of(shards[split])))
+                                                 for r in records_of(shards["test"])))
     place(out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")
     return {"test.jsonl": n, f"{task}.yaml": None}

@@ -7,7 +7,8 @@
 * the remote files are compared with the local ones first (sha256 of LFS files, git blob
   id of regular files such as README.md); when they are equal no commit is made;
 * otherwise everything goes into ONE commit: every file of the build, plus deletions of
-  remote ``data/*.parquet`` shards the build no longer has. The commit is made against
+  remote files of an earlier build that this build no longer has (``data/*.parquet`` shards, the card's
+  ``plots/*.png``). The commit is made against
   the remote head that was compared (``parent_commit``), so a concurrent change is
   detected instead of overwritten. A failed commit changes nothing on the remote.
 * the folder is read under its lock (``humc.locks``, shared): a build of the same output
@@ -42,7 +43,7 @@ class PushResult:
     commit_url: str | None      # None when the remote already held this build (no commit made)
     created: bool               # the repository was created by this push
     uploaded: list[str] = field(default_factory=list)   # files whose remote content changed
-    deleted: list[str] = field(default_factory=list)    # stale remote shards removed
+    deleted: list[str] = field(default_factory=list)    # stale remote shards and plots removed
     repo_url: str = ""
     revision: str = "main"
 
@@ -163,10 +164,12 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     branch = revision or "main"
     created = False
     try:
-        api.repo_info(repo_id, repo_type="dataset", token=token)
+        existing = api.repo_info(repo_id, repo_type="dataset", token=token)
     except RepositoryNotFoundError:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
         created = True
+    else:
+        check_visibility(existing, repo_id, private)
     if revision is not None:
         api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True, token=token)
 
@@ -175,7 +178,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     check_owned(remote, repo_id, branch)
     changed = [f.path for f in files if not _same(f, remote.get(f.path))]
     local_paths = {f.path for f in files}
-    stale = sorted(p for p in remote if p not in local_paths and _is_shard(p))
+    stale = sorted(p for p in remote if p not in local_paths and is_build_output(p))
     repo_url = f"{endpoint}/datasets/{repo_id}" + (f"/tree/{revision}" if revision else "")
     if not changed and not stale:
         return PushResult(None, created, [], [], repo_url=repo_url, revision=branch)
@@ -190,11 +193,21 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
         f"Built by humc {manifest.get('humc_version', '?')} from recipe `{name}`.",
         f"Plan fingerprint: {manifest.get('fingerprint', '?')}",
         "Records: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"),
-        f"Changed: {len(changed)} file(s); deleted: {len(stale)} stale shard(s).",
+        f"Changed: {len(changed)} file(s); deleted: {len(stale)} stale file(s).",
     ])
     info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
     return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch)
+
+
+def check_visibility(info: Any, repo_id: str, private: bool) -> None:
+    """Refuse (E5004) to publish a dataset asked to be private into an existing repository that is public: the
+    visibility is set only when a repository is created, and a private dataset must never become public by a push."""
+    if private and getattr(info, "private", None) is False:
+        raise PublishError(f"{repo_id} is a public repository, and the dataset is to be private", code="E5004",
+                           expected="a new repository (humc creates it private) or an existing private one",
+                           hint="make the repository private in its settings on the Hub, publish to another "
+                                "repository, or pass --public if it may be public; nothing was published")
 
 
 NOT_CONTENT = frozenset({".gitattributes", "README.md"})  # what a repository created empty (or with a card) holds
@@ -237,8 +250,11 @@ def _same(local: LocalFile, remote: Any) -> bool:
     return bool(remote.blob_id == git_hash(local.local.read_bytes()))
 
 
-def _is_shard(path: str) -> bool:
-    return path.startswith("data/") and path.endswith(".parquet")
+def is_build_output(path: str) -> bool:
+    """A file of the layout the writer lays out besides the card and manifest: a shard or a plot of the card. Such a
+    remote file that the local build no longer has is an earlier build's, and the push deletes it."""
+    return (path.startswith("data/") and path.endswith(".parquet")) or (path.startswith("plots/")
+                                                                         and path.endswith(".png"))
 
 
 def _check_revision(revision: str) -> None:

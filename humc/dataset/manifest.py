@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
+CARD_FORMAT = "2"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
+#                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty
 
 
 def sha256_file(path: Path) -> str:
@@ -54,13 +57,22 @@ def plots_engine() -> str | None:
 
 
 def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
-    """True when the output folder holds exactly what this plan would write (its plots drawn as they would be now)."""
+    """True when the output folder holds exactly what this plan would write (its plots drawn and its card laid out as
+    they would be now)."""
     folder = recipe.output.dir
     manifest = read_manifest(folder)
-    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine():
+    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine() \
+            or manifest.get("card") != CARD_FORMAT:  # a card an older humc wrote is written again
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())
+
+
+def empty_splits(recipe: Recipe, manifest: Mapping[str, Any] | None) -> list[str]:
+    """The splits the recipe declares that got no records in the build ``manifest`` describes: the folder, its card
+    and `datasets` have no such split, which the build says (``build_warnings``) and the card states."""
+    counts = (manifest or {}).get("counts") or {}
+    return [split for split, _ in recipe.output.splits if not counts.get(split)]
 
 
 def unowned_entries(folder: Path) -> list[str]:

@@ -43,10 +43,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from humc import FORMAT_VERSION, __version__
-from humc.dataset.card import add_mixture, pyplot, realised_mixture, render_card, write_plots
+from humc.dataset.card import add_mixture, hub_features, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.export import messages_of
-from humc.dataset.manifest import MANIFEST, check_owned, output_is_current, plots_engine, read_manifest, sha256_file
+from humc.dataset.manifest import (
+    CARD_FORMAT,
+    MANIFEST,
+    check_owned,
+    empty_splits,
+    output_is_current,
+    plots_engine,
+    read_manifest,
+    sha256_file,
+)
 from humc.errors import SourceError
 from humc.ir import Recipe
 from humc.locks import other_process_alive
@@ -132,6 +141,7 @@ class _Stats:
         self.templates: Counter[str] = Counter()
         # length -> count: exact quantiles in memory bounded by the longest text, not by the row count
         self.lengths: dict[str, Counter[int]] = {"instruction": Counter(), "output": Counter()}
+        self.memory_bytes: Counter[str] = Counter()  # split -> Arrow bytes of its shards (the card's num_bytes)
 
     def add_columns(self, split: str, columns: Mapping[str, list[Any]]) -> None:
         """Count a shard's rows from its columns (in row order: first-seen order as record by record)."""
@@ -207,7 +217,8 @@ def write_dataset(job: WriteJob) -> WriteResult:
         files = {rel: shards.hashes.get(rel) or sha256_file(p)
                  for p in sorted(tmp.rglob("*")) if p.is_file() for rel in [str(p.relative_to(tmp))]}
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
-                    "counts": {k: v for k, v in counts.items() if v}, "files": files, "plots": plots_engine()}
+                    "counts": {k: v for k, v in counts.items() if v}, "files": files, "plots": plots_engine(),
+                    "card": CARD_FORMAT}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
         job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
@@ -218,7 +229,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
     return WriteResult({"chunks": {}, "manifest": manifest}, written, False)
 
 
-SHARD_PREFIX = "shard/"    # shard/<digest> -> {"sha256", "rows", "stats"}: one shard's file hash and card statistics
+SHARD_PREFIX = "shard/"    # shard/<digest> -> {"sha256", "rows", "nbytes", "stats"}: a shard's file hash, Arrow size, card statistics
 SHARDS_PREFIX = "shards/"  # shards/<write fp> -> [digest, ...]: the shards that write node wrote
 
 
@@ -248,7 +259,8 @@ class _Shards:
         """The cached entry of a shard once its file is copied from the previous folder into ``target`` (the
         copy's sha256 checked); None when there is no entry, no such file, or the copy differs."""
         entry = self.job.cache.get(SHARD_PREFIX + digest)
-        if not isinstance(entry, dict) or not isinstance(entry.get("stats"), dict):
+        if not isinstance(entry, dict) or not isinstance(entry.get("stats"), dict) or \
+                not isinstance(entry.get("nbytes"), int):  # an entry of a humc that did not count them: encode again
             return None
         source = self.previous.get(str(entry.get("sha256")))
         if source is None:
@@ -338,6 +350,7 @@ def _write_shards(job: WriteJob, folder: Path, stats: _Stats, shards: _Shards) -
         if shard.reused is None:
             job.cache.set(SHARD_PREFIX + shard.digest, entry)
         stats.merge(shard.split, entry["stats"])
+        stats.memory_bytes[shard.split] += entry["nbytes"]
         shards.hashes[shard.name] = entry["sha256"]
         shards.digests.append(shard.digest)
     return {split: [s.name for s in plan if s.split == split] for split in dict.fromkeys(s.split for s in plan)}
@@ -386,7 +399,7 @@ def _shard_table(split: str, batch: list[dict[str, Any]]) -> tuple[Any, dict[str
     local = _Stats()
     local.add_columns(split, columns)
     table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
-    return table, {"rows": len(batch), "stats": local.entry(split)}
+    return table, {"rows": len(batch), "nbytes": table.nbytes, "stats": local.entry(split)}
 
 
 def _write_shard(table: Any, entry: dict[str, Any], path: Path, shard_rows: int) -> dict[str, Any]:
@@ -406,6 +419,9 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
                      stats.length_stats(),
                      {split: sum((folder / f).stat().st_size for f in files) for split, files in split_files.items()})
     add_mixture(info, job.metas, plots)  # realised mixture tables and plots (plots/*.png, in build.json)
+    info.split_memory_bytes = {split: stats.memory_bytes[split] for split in split_files}
+    info.features = hub_features(parquet_schema())
+    info.empty_splits = empty_splits(job.recipe, {"counts": job.counts})
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 

@@ -710,8 +710,22 @@ class Validator:
         if node.get("card_template") is not None:
             card["template"] = self._path(node.get("card_template"), "card_template")
             _check_card_template(card["template"])
-        return Publish(repo=opt(node, "repo", "string", what), private=opt(node, "private", "boolean", what, False),
+        repo = opt(node, "repo", "string", what)
+        if repo is not None and not _valid_repo_id(repo):
+            raise RecipeError(f"invalid repository id '{repo}' in publish.repo", node.require("repo").span, code="E0008",
+                              expected="ORG/NAME of letters, digits, '-', '_' and '.' (no '--' or '..', at most 96 "
+                                       "characters a part, not starting or ending with '-' or '.')",
+                              hint="e.g. `repo: my-org/my-dataset`")
+        return Publish(repo=repo, private=opt(node, "private", "boolean", what, False),
                        revision=opt(node, "revision", "string", what), card=card)
+
+
+REPO_ID_RE = re.compile(r"^\b[\w\-.]{1,96}\b/\b[\w\-.]{1,96}\b$", re.ASCII)  # the Hub client's rule (validate_repo_id), as ORG/NAME
+
+
+def _valid_repo_id(repo: str) -> bool:
+    """A Hub dataset id the Hub client accepts, checked without importing it (`humc check` stays light)."""
+    return bool(REPO_ID_RE.match(repo)) and "--" not in repo and ".." not in repo and not repo.endswith(".git")
 
 
 def _check_hard_labels(node: Node, labels: tuple[str, ...]) -> None:
