@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hubserver import HubHTTPServer  # noqa: E402
 
+from humc import __version__  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "hf_test_token_0123456789"
 TOPICS = ["World", "Sports", "Business", "Sci/Tech"]
@@ -87,6 +89,9 @@ def test_a_hub_dataset_is_read_at_its_commit_and_read_again_only_when_a_new_comm
     assert build.returncode == 0, build.stderr
     texts = built_texts(out)
     assert len(texts) == 12 and any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
+    card = (out / "news" / "README.md").read_text(encoding="utf-8")
+    assert f"- humc version: `{__version__}`\n- source `news`: Hub dataset `org/news` at commit `{first.oid}`, " \
+        "split `train`\n\nThe recipe" in card
 
     offline = humc(tmp_path, "export", recipe, tmp_path / "alpaca", "--to", "alpaca", "--out", out,
                    endpoint=hub.url, HF_HUB_OFFLINE="1")  # reads the built folder, not the source: no Hub asked

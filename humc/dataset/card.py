@@ -91,6 +91,7 @@ class CardInfo:
     llm_steps: list[dict[str, Any]] = field(default_factory=list)  # per generate/judge node: valid answers, scores
     mixture: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # dimension -> value -> split -> n
     plots: list[str] = field(default_factory=list)  # PNG files of the realised mixture, relative to the card
+    hub_sources: list[dict[str, str | None]] = field(default_factory=list)  # Hub datasets read: source, name, revision, …
 
     @property
     def total(self) -> int:
