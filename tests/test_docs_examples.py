@@ -1,0 +1,293 @@
+"""The documentation's examples are true: every recipe snippet marked as an example passes `humc check`, every
+example meant to fail fails with the code the text names, and every `humc` command line shown names options the
+command has (and every option of a command is documented somewhere).
+
+A fence is an example when the line before it is a marker comment:
+
+    <!-- humc:example -->                                    a whole recipe (its `data/` is recipes/data)
+    <!-- humc:example base=recipes/ner.hum.yaml -->          a fragment, merged into that recipe
+    <!-- humc:example base=recipes/ner.hum.yaml entry=ID --> a fragment of task-entry keys, merged into entry ID
+    <!-- humc:example error=E2005 -->                        ... and `humc check` must stop with this code
+    <!-- humc:example file=card.md.j2 -->                    a file the next examples of the page use
+
+Merging: mappings merge key by key (the fragment wins); a `tasks:` item replaces nothing but is merged into the
+base entry with its id (an entry's id defaults to its source), else appended. Each page's examples run in one
+temporary folder, in page order, so a `file=` example is there for the ones after it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from helpers import REPO, run_cli
+
+from humc.cli import COMMANDS, main
+from humc.errors import HumcError
+from humc.expr import Source, check_functions, parse_expr, parse_pipeline, parse_rule
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+MARKER = re.compile(r"<!-- humc:example(?P<attrs>[^>]*?)-->\n(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)\n(?P=indent)```",
+                    re.S)
+
+
+@dataclass(frozen=True)
+class Example:
+    page: Path
+    line: int
+    lang: str
+    attrs: dict[str, str]
+    body: str
+
+    def __str__(self) -> str:
+        return f"{self.page.relative_to(REPO)}:{self.line}"
+
+
+def examples(page: Path) -> list[Example]:
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for m in MARKER.finditer(text):
+        attrs = dict(item.split("=", 1) for item in m["attrs"].split())
+        indent = len(m["indent"])
+        body = "\n".join(line[indent:] for line in m["body"].split("\n")) + "\n"
+        found.append(Example(page, text.count("\n", 0, m.start()) + 1, m["lang"], attrs, body))
+    return found
+
+
+def merge(base: Any, part: Any) -> Any:
+    """`part` over `base`: mappings key by key, task entries by id, anything else replaced."""
+    if isinstance(base, dict) and isinstance(part, dict):
+        out = dict(base)
+        for key, value in part.items():
+            out[key] = merge_tasks(base[key], value) if key == "tasks" and key in base else merge(base.get(key), value)
+        return out
+    return part
+
+
+def merge_tasks(base: list[dict[str, Any]], part: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = list(base)
+    for item in part:
+        ids = [entry.get("id", entry.get("source")) for entry in out]
+        key = item.get("id", item.get("source"))
+        if key in ids:
+            out[ids.index(key)] = merge(out[ids.index(key)], item)
+        else:
+            out.append(item)
+    return out
+
+
+def recipe_text(example: Example) -> str:
+    if "base" not in example.attrs:
+        return example.body
+    base = yaml.safe_load((REPO / example.attrs["base"]).read_text(encoding="utf-8"))
+    part = yaml.safe_load(example.body)
+    if "entry" in example.attrs:
+        part = {"tasks": [{"id": example.attrs["entry"], **part}]}
+        base["tasks"] = [{"id": e.get("id", e.get("source")), **e} for e in base["tasks"]]
+    return yaml.safe_dump(merge(base, part), allow_unicode=True, sort_keys=False)
+
+
+def run_page(page: Path, tmp: Path) -> Iterator[tuple[Example, str, int]]:
+    """`humc check` on each recipe example of a page, in a folder holding the page's files and `data/`."""
+    found = examples(page)
+    for example in found:
+        if "file" in example.attrs:
+            (tmp / example.attrs["file"]).write_text(example.body, encoding="utf-8")
+    for n, example in enumerate(e for e in found if "file" not in e.attrs):
+        folder = tmp / f"example{n}"
+        folder.mkdir()
+        (folder / "data").symlink_to(REPO / example.attrs.get("data", "recipes/data"))
+        for extra in tmp.iterdir():
+            if extra.is_file():
+                (folder / extra.name).symlink_to(extra)
+        (folder / "example.hum.yaml").write_text(recipe_text(example), encoding="utf-8")
+        result = run_cli("check", "--rows", "20", "example.hum.yaml", cwd=folder)
+        yield example, result.output, result.exit_code
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if examples(p)], ids=lambda p: p.name)
+def test_every_marked_recipe_example_of_a_page_checks_as_the_text_says(page: Path, tmp_path: Path) -> None:
+    wrong = []
+    for example, output, code in run_page(page, tmp_path):
+        if "error" in example.attrs:
+            if code != 2 or f"error[{example.attrs['error']}]" not in output:
+                wrong.append(f"{example}: expected error {example.attrs['error']}, got exit {code}:\n{output}")
+        elif code != 0 or ": ok — " not in output:
+            wrong.append(f"{example} does not check:\n{output}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_pages_that_show_recipes_mark_them_as_examples() -> None:
+    counts = {page.name: len(examples(page)) for page in PAGES}
+    for name in ("README.md", "corpus.md", "llm.md", "publishing.md", "scaling.md"):
+        assert counts[name] >= 1, name
+
+
+# ------------------------------------------------------------------ the README's diagnostic, for real
+
+BAD_RECIPE = """hum: 1
+name: bad
+sources:
+  squad: {catalog: squad_v2, path: data/squad_v2/dev-v2.0.head5.json}
+tasks:
+  - source: squad
+    formats: [json]
+    templates: all
+    variants_per_record: 1
+    where: len(context) < 4000
+    seed: 7
+    preferences:
+      - unanswerable
+      - shortest_spam
+"""
+
+
+def test_the_readme_diagnostic_is_what_humc_prints(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```\n(recipes/bad\.hum\.yaml:14:9: error\[E2005\].*?)```", readme, re.S)
+    assert shown is not None
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "data").symlink_to(REPO / "recipes" / "data")
+    (tmp_path / "recipes" / "bad.hum.yaml").write_text(BAD_RECIPE, encoding="utf-8")
+    result = run_cli("check", "recipes/bad.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert shown[1].strip() in result.output
+
+
+# ------------------------------------------------------------------ the expression language table
+
+def readme_section(title: str) -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"### {title}\n")
+    return readme[start:readme.index("\n#", start + 1)]
+
+
+def test_every_expression_the_readme_shows_parses_and_calls_known_functions() -> None:
+    rows = [line for line in readme_section("The expression language").splitlines() if line.startswith("| ")][2:]
+    shown, wrong = 0, []
+    for row in rows:
+        form, example = row[2:].split(" | ", 1)
+        if form == "operators":
+            continue  # symbols, not expressions
+        for code in re.findall(r"`([^`]+)`", example.replace("\\|", "|")):
+            if not re.match(r"[^\W\d]|record\[", code) or re.fullmatch(r"\w+=\w+", code):
+                continue  # the values a function reads or writes (`#36;`), a keyword argument's name
+            try:
+                if form == "preference rules":
+                    parse_rule(code)
+                else:
+                    ast = parse_pipeline(code) if form == "pipelines" or " | " in code else parse_expr(code)
+                    if not code.startswith("json |"):  # a format's modifiers (test below), not functions
+                        check_functions(ast, Source(code))
+            except HumcError as exc:
+                wrong.append(f"{form}: `{code}`: {exc}")
+            shown += 1
+    assert not wrong, "\n".join(wrong)
+    assert shown >= 30
+
+
+# ------------------------------------------------------------------ command lines and options
+
+def fences(text: str) -> Iterator[tuple[str, str]]:
+    """Each fenced block of a Markdown text: its language and its text."""
+    lang, body = None, list[str]()
+    for line in text.splitlines():
+        m = re.match(r" *```(\S*)", line)
+        if m and lang is None:
+            lang, body = m[1], []
+        elif m:
+            yield lang, "\n".join(body) + "\n"
+            lang = None
+        elif lang is not None:
+            body.append(line)
+
+
+def command_lines() -> Iterator[tuple[str, str]]:
+    """Every `humc ...` command line in a shell fence or an inline code span of the docs, with its page."""
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for lang, fence in fences(text):
+            if lang not in ("bash", "sh", "console", ""):
+                continue
+            lines = fence.replace("\\\n", " ").splitlines()
+            prompted = [line for line in lines if line.startswith("$ ")]  # a session: the rest is output
+            for line in prompted or lines:
+                line = re.sub(r"^\$ |^[A-Z_]+=\S+ (?:[A-Z_]+=\S+ )*", "", line.strip())
+                for part in re.split(r"&&|;", line):
+                    part = part.split("#")[0].strip()
+                    if part.startswith("humc "):
+                        yield page.name, part
+        prose = re.sub(r"^ *```.*?^ *```", "", text, flags=re.S | re.M)
+        for span in re.findall(r"`([^`]+)`", prose):
+            if span.startswith("humc "):
+                yield page.name, " ".join(span.replace("\\|", "|").split())
+
+
+def command_of(line: str) -> tuple[click.Command, list[str]]:
+    words = shlex.split(line.replace("[", " ").replace("]", " ").replace("(", " ").replace(")", " ").replace("|", " "))
+    words = [w for w in words[1:] if w != "--format" and w not in ("text", "json")]
+    group = main
+    name = words[0] if words else ""
+    assert name in COMMANDS, f"{line!r}: no command {name!r}"
+    command = main.get_command(click.Context(group), name)
+    assert command is not None
+    if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
+        command = command.commands[words[1]]
+    return command, words
+
+
+def option_names(command: click.Command) -> set[str]:
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+def test_every_option_a_documented_command_line_names_exists() -> None:
+    lines = list(command_lines())
+    assert len(lines) > 40
+    wrong = []
+    for page, line in lines:
+        if line.split()[1] in ("--help", "-h", "--version", "--format"):
+            continue  # the group's own options (`humc --format json COMMAND …`)
+        command, words = command_of(line)
+        known = option_names(command) | {"--format", "--help", "-h"}
+        for word in words:
+            for opt in re.findall(r"^(--?[a-z][\w/-]*)", word):
+                wrong += [f"{page}: `{line}` names {one}, which `humc {command.name}` does not have"
+                          for one in opt.split("/") if one not in known]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_option_of_every_command_is_documented() -> None:
+    docs = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        for cmd in commands:
+            for param in cmd.params:
+                if isinstance(param, click.Option) and param.opts[0] not in ("--format", "--help"):
+                    assert any(re.search(re.escape(opt) + r"\b", docs) for opt in param.opts), (
+                        f"`humc {name} {cmd.name if cmd is not command else ''}` {param.opts[0]} is not in the docs")
+
+
+def test_every_format_modifier_the_readme_shows_checks_in_a_recipe(tmp_path: Path) -> None:
+    section = readme_section("Format variants")
+    paragraph = section[section.index("Modifiers are pipeline stages:"):section.index("Each variant's")]
+    shown = re.findall(r"`([a-z_]+ \| [^`]+)`", paragraph)
+    assert len(shown) >= 7
+    entry_of = {"keys(head=": "re", "nest(arguments=": "ee_zh"}  # modifiers for relation and event answers
+    recipe = yaml.safe_load((REPO / "recipes" / "hum_mix.hum.yaml").read_text(encoding="utf-8"))
+    for entry in recipe["tasks"]:
+        entry["formats"] = [f for f in shown if entry_of.get(next((k for k in entry_of if k in f), ""), "ner_en") == entry["id"]]
+    recipe["tasks"] = [entry for entry in recipe["tasks"] if entry["formats"]]
+    (tmp_path / "data").symlink_to(REPO / "recipes" / "data")
+    (tmp_path / "formats.hum.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    result = run_cli("check", "--rows", "10", "formats.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "ok — 3 task(s)" in result.output
