@@ -306,3 +306,18 @@ def test_every_format_modifier_the_readme_shows_checks_in_a_recipe(tmp_path: Pat
     result = run_cli("check", "--rows", "10", "formats.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "ok — 3 task(s)" in result.output
+
+
+def test_the_readme_and_the_cli_package_readme_list_every_command() -> None:
+    readme = readme_section_text("## Commands")
+    cli_readme = (REPO / "humc" / "cli" / "README.md").read_text(encoding="utf-8")
+    for name in COMMANDS:
+        assert f"| `humc {name}" in readme, f"README's command table lacks humc {name}"
+        assert f"`{name}`" in cli_readme or f"`{name} " in cli_readme, f"humc/cli/README.md lacks {name}"
+
+
+def readme_section_text(heading: str) -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index(heading + "\n")
+    return readme[start:readme.index("\n## ", start + 1)]
+
