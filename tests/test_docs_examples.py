@@ -29,9 +29,12 @@ import pytest
 import yaml
 from helpers import REPO, run_cli
 
+from humc.answers.formats import FormatContext, render
+from humc.answers.table import AnswerTable
 from humc.cli import COMMANDS, main
 from humc.errors import HumcError
 from humc.expr import Source, check_functions, parse_expr, parse_pipeline, parse_rule
+from humc.recipe.stdlib import load_stdlib
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 MARKER = re.compile(r"<!-- humc:example(?P<attrs>[^>]*?)-->\n(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)\n(?P=indent)```",
@@ -321,3 +324,24 @@ def readme_section_text(heading: str) -> str:
     start = readme.index(heading + "\n")
     return readme[start:readme.index("\n## ", start + 1)]
 
+
+
+# ------------------------------------------------------------------ the format variants table
+
+DESCRIBED_NOT_SHOWN = {"json_pretty", "text", "label_only", "iepile_json", "json_spo"}  # rows that describe, not render
+
+
+def test_the_readme_format_table_shows_what_each_variant_renders() -> None:
+    lib = load_stdlib()
+    table = AnswerTable(("type", "span"), (("PER", "Ada Lovelace"), ("LOC", "London")), "many")
+    context = FormatContext(labels=("PER", "ORG", "LOC"), label_column="type", text="Ada Lovelace lived in London.")
+    rows = [line for line in readme_section("Format variants").splitlines() if line.startswith("| `")]
+    cells = [re.fullmatch(r"\| `(\w+)` \| (.*) \|", row) for row in rows]
+    assert all(cells) and {m[1] for m in cells if m} == set(lib.variants)
+    for name, shown in (m.groups() for m in cells if m):
+        if name in DESCRIBED_NOT_SHOWN:
+            continue
+        first = re.search(r"`([^`]+)`", shown.replace("\\|", "|"))
+        assert first, row
+        rendered = render(lib.variants[name].spec, table, context=context)
+        assert rendered.startswith(first[1].split("…")[0].rstrip()), f"{name}: README shows {first[1]!r}, humc writes {rendered!r}"
