@@ -30,6 +30,7 @@ import yaml
 from helpers import REPO, run_cli
 
 from humc.answers.formats import FormatContext, render
+from humc.answers.ops import OPS
 from humc.answers.table import AnswerTable
 from humc.cli import COMMANDS, main
 from humc.errors import HumcError
@@ -342,6 +343,17 @@ def test_the_readme_format_table_shows_what_each_variant_renders() -> None:
         if name in DESCRIBED_NOT_SHOWN:
             continue
         first = re.search(r"`([^`]+)`", shown.replace("\\|", "|"))
-        assert first, row
+        assert first, name
         rendered = render(lib.variants[name].spec, table, context=context)
         assert rendered.startswith(first[1].split("…")[0].rstrip()), f"{name}: README shows {first[1]!r}, humc writes {rendered!r}"
+
+
+def test_the_readme_and_docs_llm_list_every_rule_operation_and_only_those() -> None:
+    readme = readme_section("The expression language")
+    listed = readme[readme.index("Rule operations:"):].split(". All are")[0]
+    assert set(re.findall(r"`(\w+)", listed)) == set(OPS)
+    llm = (REPO / "docs" / "llm.md").read_text(encoding="utf-8")
+    only = llm[llm.index("only `empty_as`"):].split(")")[0]
+    assert set(re.findall(r"`(\w+)`", only)) == set(OPS)
+    for text in re.findall(r"`(when [^`]+)`", readme):
+        parse_rule(text)
