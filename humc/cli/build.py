@@ -114,7 +114,8 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--push", "push_after", is_flag=True, help="Publish to the Hub afterwards (uses the recipe's `publish:`).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
-              help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
+              help="Where the build's nodes run: this process and its render workers, or Ray tasks "
+                   "(default: the recipe's `executor:`, else local).")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
