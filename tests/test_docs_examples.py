@@ -5,14 +5,16 @@ command has (and every option of a command is documented somewhere).
 A fence is an example when the line before it is a marker comment:
 
     <!-- humc:example -->                                    a whole recipe (its `data/` is recipes/data)
+    <!-- humc:example data=tests/data -->                    ... whose `data/` is tests/data
+    <!-- humc:example build -->                              ... which `humc build` builds too
     <!-- humc:example base=recipes/ner.hum.yaml -->          a fragment, merged into that recipe
     <!-- humc:example base=recipes/ner.hum.yaml entry=ID --> a fragment of task-entry keys, merged into entry ID
     <!-- humc:example error=E2005 -->                        ... and `humc check` must stop with this code
-    <!-- humc:example file=card.md.j2 -->                    a file the next examples of the page use
+    <!-- humc:example file=card.md.j2 -->                    a file beside every recipe example of the page
 
-Merging: mappings merge key by key (the fragment wins); a `tasks:` item replaces nothing but is merged into the
-base entry with its id (an entry's id defaults to its source), else appended. Each page's examples run in one
-temporary folder, in page order, so a `file=` example is there for the ones after it.
+Merging: mappings merge key by key (the fragment wins); a `tasks:` item is merged into the base entry with its
+id (an entry's id defaults to its source), else appended. Each recipe runs in its own temporary folder, with
+`data/` and the page's `file=` examples beside it.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def examples(page: Path) -> list[Example]:
     text = page.read_text(encoding="utf-8")
     found = []
     for m in MARKER.finditer(text):
-        attrs = dict(item.split("=", 1) for item in m["attrs"].split())
+        attrs = dict((*item.split("=", 1), "")[:2] for item in m["attrs"].split())
         indent = len(m["indent"])
         body = "\n".join(line[indent:] for line in m["body"].split("\n")) + "\n"
         found.append(Example(page, text.count("\n", 0, m.start()) + 1, m["lang"], attrs, body))
@@ -113,6 +115,9 @@ def run_page(page: Path, tmp: Path) -> Iterator[tuple[Example, str, int]]:
                 (folder / extra.name).symlink_to(extra)
         (folder / "example.hum.yaml").write_text(recipe_text(example), encoding="utf-8")
         result = run_cli("check", "--rows", "20", "example.hum.yaml", cwd=folder)
+        if "build" in example.attrs and result.exit_code == 0:
+            result = run_cli("build", "-q", "-j", "1", "example.hum.yaml", cwd=folder)
+            assert not result.exit_code and any((folder / "out").glob("*/data/*.parquet")), f"{example}: {result.output}"
         yield example, result.output, result.exit_code
 
 
@@ -123,7 +128,7 @@ def test_every_marked_recipe_example_of_a_page_checks_as_the_text_says(page: Pat
         if "error" in example.attrs:
             if code != 2 or f"error[{example.attrs['error']}]" not in output:
                 wrong.append(f"{example}: expected error {example.attrs['error']}, got exit {code}:\n{output}")
-        elif code != 0 or ": ok — " not in output:
+        elif code != 0 or (": ok — " if "build" not in example.attrs else "wrote ") not in output:
             wrong.append(f"{example} does not check:\n{output}")
     assert not wrong, "\n".join(wrong)
 
