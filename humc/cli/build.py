@@ -135,7 +135,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     --no-wait fails instead."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     if push_after:
-        publish_repo(p.recipe)  # where to, and a token: asked before the build, not after it
+        publish_repo(p.recipe, command="humc build --push")  # where to, and a token: asked before the build
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     plans = [p, *ablation_plans(p, extra)]
     with build_locks(plans, wait=not no_wait):  # every folder first: --no-wait fails before any dataset is written
