@@ -362,3 +362,26 @@ def test_the_readme_and_docs_llm_list_every_rule_operation_and_only_those() -> N
     assert set(re.findall(r"`(\w+)`", only)) == set(OPS)
     for text in re.findall(r"`(when [^`]+)`", readme):
         parse_rule(text)
+
+
+# ------------------------------------------------------------------ links
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's ids of a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"^ *```.*?^ *```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M),
+                          re.M)
+    ids = set(re.findall(r'<a id="([^"]+)"></a>', page.read_text(encoding="utf-8")))  # explicit anchors
+    return ids | {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_of_the_docs_reaches_a_file_and_heading() -> None:
+    broken = []
+    for page in [*PAGES, *sorted((REPO / "humc").glob("*/README.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
+                broken.append(f"{page.relative_to(REPO)}: {target}")
+    assert not broken, broken
