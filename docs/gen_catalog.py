@@ -24,9 +24,12 @@ HEAD = """# Dataset catalog
 Named adapters that read public datasets as published. A recipe names one from a source and its task
 entry inherits the rest (README, "Dataset catalog"):
 
+<!-- humc:example -->
 ```yaml
+hum: 1
+name: conll
 sources:
-  conll: {catalog: conll2003, path: data/eng.train}
+  conll: {catalog: conll2003, path: data/conll2003/eng.testa.head40}   # recipes/data: a slice of eng.testa
 tasks:
   - source: conll
 ```
@@ -40,11 +43,14 @@ record into the same shape — `dataset` (IEPile's `source`), `task` (ner, re, e
 recipe builds a whole file. A task entry's own `where:` replaces the adapter's, so keep one dataset with
 `where: kind == "ner" and dataset == "CoNLL2003"`.
 
+<!-- humc:example data=tests/data -->
 ```yaml
-sources:
-  ner: {catalog: iepile_ner, path: IE-en/train.json}
-  re: {catalog: iepile_re, path: IE-en/train.json}
-  ee: {catalog: iepile_ee, path: IE-en/train.json}
+hum: 1
+name: iepile
+sources:                  # tests/data/iepile/train.mixed.json: lines of IEPile's example files; the corpus: IE-en/train.json
+  ner: {catalog: iepile_ner, path: data/iepile/train.mixed.json}
+  re: {catalog: iepile_re, path: data/iepile/train.mixed.json}
+  ee: {catalog: iepile_ee, path: data/iepile/train.mixed.json}
 tasks:
   - source: ner
   - source: re

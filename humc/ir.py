@@ -132,7 +132,7 @@ class Sample:
 
 @dataclass(frozen=True)
 class SchemaSampling:
-    """IEPile-style schema construction for closed-schema tasks (see docs/schema.md).
+    """IEPile-style schema construction for closed-schema tasks (see docs/corpus.md).
 
     The schema shown for a text is its gold labels, their confusable ``hard_negatives``, and
     ``negatives`` random others; with ``split_num`` it is packed into batches of at most that many
@@ -157,7 +157,7 @@ class SchemaSampling:
 
 @dataclass(frozen=True)
 class Mix:
-    """Basic vs compound instructions, drawn per instruction from the entry seed (docs/schema.md).
+    """Basic vs compound instructions, drawn per instruction from the entry seed (docs/corpus.md).
 
     An instruction is compound with probability ``compound``, else basic: the entry's first
     template and first format, no guidelines, no rule sentences. A compound instruction keeps

@@ -250,11 +250,20 @@ def test_held_out_templates_formats_and_labels_appear_only_in_test(tmp_path):
     ("{templates: [en_9]}", "held-out template 'en_9' is used by no task entry"),
     ("{formats: [yaml]}", "held-out format 'yaml' is used by no task entry"),
     ("{tasks: [nerr]}", "held-out task 'nerr' is used by no task entry"),
+    ("{labels: [MISCC]}", "held-out label 'MISCC' is used by no task entry"),
     ("{split: eval}", "held-out split 'eval' is not among the output splits"),
 ])
 def test_a_held_out_name_nothing_uses_is_an_error(tmp_path, held, message):
     result = run_cli("check", str(recipe(tmp_path, rows=5, output=f"  held_out: {held}")))
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_held_out_label_is_not_checked_while_an_entry_collects_its_labels_from_the_data(tmp_path):
+    path = recipe(tmp_path, rows=5, output="  held_out: {labels: [LAWW]}")
+    path.write_text(path.read_text(encoding="utf-8").replace(f"    labels: [{', '.join(LABELS)}]\n", ""), encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 0, result.output
+    assert "d.hum.yaml: ok" in result.output
 
 
 def test_mixture_weights_and_caps_shape_the_corpus_and_the_card_shows_it(tmp_path):

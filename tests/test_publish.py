@@ -520,3 +520,16 @@ def test_build_push_of_an_example_recipe_loads_back_from_the_hub(hub: HubHTTPSer
     recipe.write_text(recipe.read_text().replace("license: cc-by-sa-4.0", "license: mit"), encoding="utf-8")
     stale = CliRunner().invoke(main, ["push", str(recipe), "--out", str(tmp_path / "out")])
     assert stale.exit_code == 2 and "is out of date" in stale.output
+
+
+def test_build_push_without_a_repository_names_a_way_that_exists_and_builds_nothing(tmp_path):
+    from helpers import copy_recipes
+
+    recipe = copy_recipes(tmp_path) / "re.hum.yaml"  # no publish: block
+    res = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "-q", "--push")
+    assert res.exit_code == 2 and "error[E5001]: recipe 're' has no publish.repo" in res.output
+    assert "`humc push RECIPE --repo ORG/NAME`" in res.output and "or pass --repo" not in res.output  # build has no --repo
+    assert not (tmp_path / "out").exists()
+    res = run_cli("push", str(recipe))
+    assert res.exit_code == 2 and "or pass --repo ORG/NAME" in res.output
+

@@ -309,14 +309,17 @@ def node_states(plan: Plan) -> dict[str, str]:
         store.close()
 
 
-def publish_repo(recipe: Recipe, repo: str | None = None) -> str:
+def publish_repo(recipe: Recipe, repo: str | None = None, *, command: str = "humc push") -> str:
     """The repository a recipe publishes to (``repo`` overrides ``publish.repo``), once its id and a token are
-    checked: `humc build --push` asks before it builds, so a missing one costs no build."""
+    checked: `humc build --push` asks before it builds, so a missing one costs no build. ``command`` is the one
+    asking: only `humc push` has a --repo option to name the repository with."""
     publish = recipe.publish
     repo = repo or (publish.repo if publish else None)
     if not repo:
+        other = ("pass --repo ORG/NAME" if command == "humc push"
+                 else "build without --push and publish with `humc push RECIPE --repo ORG/NAME`")
         raise PublishError(f"recipe {recipe.name!r} has no publish.repo: don't know where to publish",
-                           hint="add `publish: {repo: ORG/NAME}` to the recipe, or pass --repo ORG/NAME")
+                           hint=f"add `publish: {{repo: ORG/NAME}}` to the recipe, or {other}")
     check_repo_id(repo)
     resolve_token()
     return repo

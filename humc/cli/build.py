@@ -119,7 +119,8 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--push", "push_after", is_flag=True, help="Publish to the Hub afterwards (uses the recipe's `publish:`).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
-              help="Where chunk-wise nodes run (default: the recipe's `executor:`, else local).")
+              help="Where the build's nodes run: this process and its render workers, or Ray tasks "
+                   "(default: the recipe's `executor:`, else local).")
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, else a new local instance).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
@@ -139,7 +140,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     --no-wait fails instead."""
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     if push_after:
-        publish_repo(p.recipe)  # where to, and a token: asked before the build, not after it
+        publish_repo(p.recipe, command="humc build --push")  # where to, and a token: asked before the build
     extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
     plans = [p, *ablation_plans(p, extra)]
     with build_locks(plans, wait=not no_wait):  # every folder first: --no-wait fails before any dataset is written

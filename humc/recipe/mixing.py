@@ -72,7 +72,8 @@ def parse_held_out(node: Node | None, splits: Sequence[tuple[str, float]]) -> He
 
 
 def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> None:
-    """Every held-out template, format and task names something a task entry uses."""
+    """Every held-out template, format and task names something a task entry uses; so does every held-out label
+    when the entries' label sets are known before the build (no entry with a label schema collects its labels)."""
     held = output.held_out
     assert held is not None
     used = {
@@ -80,6 +81,9 @@ def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> No
         "formats": {v.id for e in tasks for v in e.variants},
         "tasks": {n for e in tasks for n in (e.id, e.task.id)},
     }
+    label_sets = [e.schema.labels for e in tasks if e.schema is not None]
+    if all(labels is not None for labels in label_sets):
+        used["labels"] = {label for labels in label_sets for label in labels or ()}
     for key, known in used.items():
         for name, item in string_list(node.get(key), f"'{key}' of held_out"):
             if name not in known:
