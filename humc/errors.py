@@ -300,6 +300,18 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
 
 
+def one_line(text: str, width: int = 300) -> str:
+    """``text`` on one line (each run of whitespace one space), at most ``width`` characters (`` …`` marks a cut):
+    what a message quotes of a server's answer, a model's reply or a library's error."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width] + " …"
+
+
+def brief(exc: BaseException) -> str:
+    """An exception's text as a message quotes it (``one_line``; its type's name when it has no text)."""
+    return one_line(str(exc)) or type(exc).__name__
+
+
 def type_name(value: Any) -> str:
     """The recipe-language name of a plain value's type (for messages)."""
     if value is None:

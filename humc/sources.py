@@ -24,9 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from humc.errors import SourceError, Span
+from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
-from humc.sources_hub import short
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -649,7 +648,7 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                               "(data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
                               hint="check `split:` and `config:` under `dataset:` against the folder's files") from None
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}' at revision "
-                          f"{spec.get('revision')}: {short(exc)}", src.span,
+                          f"{spec.get('revision')}: {brief(exc)}", src.span,
                           expected="a split and config the dataset has, and the Hub reachable while the build reads it",
                           hint="check `split:` and `config:` under `dataset:` against the dataset's page") from None
     row = 0

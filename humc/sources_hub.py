@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import replace
 
-from humc.errors import SourceError
+from humc.errors import SourceError, brief
 from humc.ir import SourceDef
 
 HUB_TIMEOUT = 15.0  # seconds for the one request that pins a revision
@@ -85,10 +85,10 @@ def _hub_error(src: SourceDef, name: str, revision: str | None, exc: BaseExcepti
         return SourceError(f"source '{src.id}': '{name}' is not a Hub dataset name or a folder next to the recipe",
                            src.span, expected="ORG/NAME, or a folder that exists", code="E0008")
     if is_connection_error(exc):
-        return _unreachable(src, name, f"cannot reach {_endpoint()}: {short(exc)}")
+        return _unreachable(src, name, f"cannot reach {_endpoint()}: {brief(exc)}")
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status is not None:
-        return SourceError(f"source '{src.id}': the Hub answered HTTP {status} for dataset '{name}': {short(exc)}",
+        return SourceError(f"source '{src.id}': the Hub answered HTTP {status} for dataset '{name}': {brief(exc)}",
                            src.span, expected="the dataset's information from the Hub",
                            hint="retry later" if status >= 500 else "check the name, revision and HF_TOKEN")
     return exc
@@ -120,10 +120,3 @@ def is_connection_error(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def short(exc: BaseException) -> str:
-    """An exception's text on one line, at most 300 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
-

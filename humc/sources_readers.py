@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from humc.errors import SourceError, Span
+from humc.errors import SourceError, Span, one_line
 from humc.ir import SourceDef
 
 Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
@@ -268,7 +268,7 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
             try:
                 ds.data.validate(full=True)  # as for a single file: a damaged offset must not crash the reader
             except Exception as exc:  # pyarrow's ArrowInvalid, or an OSError for a cut-short file
-                raise _fail(src, f"the `save_to_disk` folder's data is damaged ({' '.join(str(exc).split())[:300]})") \
+                raise _fail(src, f"the `save_to_disk` folder's data is damaged ({one_line(str(exc))})") \
                     from None
             n = 0
             try:
@@ -391,7 +391,7 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
 
 def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
     return SourceError(f"source '{src.id}': {file.name} is damaged or cut short after {after} "
-                       f"({' '.join(str(exc).split())[:300]})", Span(str(file), 1, 1), code="E4001",
+                       f"({one_line(str(exc))})", Span(str(file), 1, 1), code="E4001",
                        expected="a complete Arrow file", hint="copy or download the file again (or save the dataset "
                        "again with `save_to_disk`)")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from helpers import REPO, run_cli, tiny_recipe, uncoded
+from hypothesis import given
+from hypothesis import strategies as st
 
 GOOD = tiny_recipe(where="len(context) > 0", preferences="[shortest_span, unanswerable]")
 
@@ -268,3 +270,21 @@ def test_a_reader_that_goes_away_ends_a_table_report_with_exit_0_too(tmp_path):
         proc.stdout.close()  # gone before the first line is printed
         _, err = proc.communicate(timeout=120)
         assert (proc.returncode, err) == (0, b""), args
+
+
+@given(st.text(), st.integers(min_value=1, max_value=400))
+def test_one_line_is_one_line_within_its_width_and_whole_when_it_fits(text: str, width: int) -> None:
+    from humc.errors import one_line
+
+    flat = " ".join(text.split())
+    quoted = one_line(text, width)
+    assert "\n" not in quoted and "\r" not in quoted
+    assert quoted == flat if len(flat) <= width else quoted == flat[:width] + " …"
+
+
+def test_a_synth_report_quotes_an_invalid_reply_on_one_short_line(tmp_path: Path) -> None:
+    from humc.assets.synth import SynthReport
+
+    report = SynthReport(tmp_path / "r.hum.lock", invalid=[("paraphrases of en_1", "no valid answer: " + "echo\n" * 5000)])
+    line = report.render().splitlines()[1]
+    assert line.startswith("  invalid: paraphrases of en_1: no valid answer: echo echo") and len(line) < 350

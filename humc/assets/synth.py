@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from humc.errors import HumcError, RecipeError, RequestRejected
+from humc.errors import HumcError, RecipeError, RequestRejected, one_line
 from humc.ir import AnswerOp, LabelExamples, Recipe, TaskEntry, Template
 from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
 from humc.llm.structured import conforms, response_format, strict_object
@@ -83,7 +83,7 @@ class SynthReport:
                     if self.by_kind else "")
                  + f", {self.kept} already in the lockfile, {len(self.invalid)} invalid"]
         for what, reason in self.invalid:
-            lines.append(f"  invalid: {what}: {reason}")
+            lines.append(f"  invalid: {what}: {one_line(reason)}")  # a model's reply can run to pages
         for note in self.notes:
             lines.append(f"  note: {note}")
         if self.answers:

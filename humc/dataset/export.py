@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from humc.errors import HumcError, Span
+from humc.errors import HumcError, Span, one_line
 
 TARGETS = ("alpaca", "sharegpt", "messages", "llama-factory", "lm-eval")
 KEPT = ("id", "task", "template", "answer_format", "language")
@@ -70,7 +70,7 @@ def read_shard(path: Path) -> list[dict[str, Any]]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise HumcError(f"cannot read the shard {path.name}: {' '.join(str(exc).split())[:300]}", Span(str(path), 1, 1),
+        raise HumcError(f"cannot read the shard {path.name}: {one_line(str(exc))}", Span(str(path), 1, 1),
                         code="E6001", expected="a Parquet file written by humc build", hint=REBUILD_HINT) from None
     missing = [c for c in NEEDED if c not in table.column_names]
     if missing:

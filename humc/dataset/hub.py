@@ -29,9 +29,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from humc.dataset.manifest import MANIFEST, sha256_file
-from humc.errors import PublishError
+from humc.errors import PublishError, brief, one_line
 from humc.locks import folder_lock
-from humc.sources_hub import is_connection_error, short
+from humc.sources_hub import is_connection_error
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
@@ -324,7 +324,7 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
         status = getattr(response, "status_code", None)
         url = str(getattr(getattr(response, "request", None), "url", "") or "")
         server = getattr(cause, "server_message", None) or ""
-        server = " ".join(str(server).split())[:300]
+        server = one_line(str(server))
         if isinstance(cause, RevisionNotFoundError):
             return PublishError(f"branch {revision or 'main'!r} not found in {repo_id}",
                                 hint="pass an existing branch with --revision, or let humc create it",
@@ -348,12 +348,12 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
     if isinstance(exc, OfflineModeIsEnabled):
         return PublishError("cannot publish while HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE")
     if is_connection_error(exc):
-        return PublishError(f"cannot reach {endpoint}: {short(exc)}",
+        return PublishError(f"cannot reach {endpoint}: {brief(exc)}",
                             hint="check the network connection, or HF_ENDPOINT if you use a mirror",
                             notes=[unchanged])
     if isinstance(exc, (ValueError, RuntimeError, OSError)):
-        detail = short(exc)
+        detail = brief(exc)
         if exc.__cause__ is not None:
-            detail += f" ({short(exc.__cause__)})"
+            detail += f" ({brief(exc.__cause__)})"
         return PublishError(f"publishing {repo_id} failed: {detail}", notes=[unchanged])
     return None
