@@ -10,8 +10,11 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from humc.errors import type_name
 
 
 class FunctionError(ValueError):
@@ -76,6 +79,20 @@ def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int =
     if not 0 <= i < len(names):
         raise FunctionError(f"index {indices!r} is out of range for {len(names)} names")
     return names[i]
+
+
+def choice_label(options: Sequence[Any], answer: Any, labels: Sequence[Any] | None = None) -> Any:
+    """The label of the option whose text is ``answer`` (C3 and DREAM give the answer as the option's text):
+    choice_label(choices, answer) -> "C"; ``labels`` default to A, B, C, ... one per option."""
+    if not isinstance(options, list):
+        raise FunctionError(f"the options are {type_name(options)}, not a list")
+    names = list(labels) if labels is not None else list(string.ascii_uppercase[:len(options)])
+    if len(names) != len(options):
+        raise FunctionError(f"{len(options)} options but {len(names)} labels")
+    if answer not in options:
+        shown = ", ".join(map(repr, options[:5])) + (", …" if len(options) > 5 else "")
+        raise FunctionError(f"the answer {answer!r} is not one of the options ({shown or 'none'})")
+    return names[options.index(answer)]
 
 
 def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
@@ -430,6 +447,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get": lambda m, k, default=None: m.get(k, default) if isinstance(m, dict) else default,
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,
+    "choice_label": choice_label,
     "bio_spans": bio_spans,
     "tag_scheme": tag_scheme,
     "unescape": unescape,
