@@ -102,7 +102,8 @@ SOURCE_OPTION_DOCS = {
     "pattern": "which files are read, a glob such as '*.txt' (default: every file): text_files, of each label "
                "subfolder; conll, of a folder tree (CoNLL-2012: '*gold_conll')",
     "label_file": "a file beside the source with one label per line (AI2's valid-labels.lst: PIQA, Social IQa, "
-                  "WinoGrande): line N is record N's `label`",
+                  "WinoGrande): line N is record N's `label`; {stem} is the source file's name without extensions "
+                  "('{stem}-labels.lst')",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",
 }
@@ -279,8 +280,11 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
 
 
 def label_file(src: SourceDef) -> Path:
-    """The `label_file:` of a source, beside its file (AI2's valid-labels.lst next to valid.jsonl)."""
-    return _file(src).parent / str(src.options["label_file"])
+    """The `label_file:` of a source, beside its file (AI2's valid-labels.lst next to valid.jsonl); `{stem}` is the
+    file's name without its extensions (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+    path = _file(src)
+    stem = path.name.split(".")[0]
+    return path.parent / str(src.options["label_file"]).replace("{stem}", stem)
 
 
 def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Row]:

@@ -104,16 +104,18 @@ def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
     return names[keys]
 
 
-TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes")
+TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes", "io")
 # scheme -> (begin, inside, end, single) prefixes
 _PREFIXES = {"iob1": ("B", "I", "", ""), "iob2": ("B", "I", "", ""), "bioes": ("B", "I", "E", "S"),
              "bilou": ("B", "I", "L", "U"), "bmes": ("B", "M", "E", "S")}
 
 
 def tag_scheme(tags: Sequence[str]) -> str:
-    """The tagging scheme tags use: bilou (U-/L-), bmes (M-), bioes (E-/S-), iob2 (every span
+    """The tagging scheme tags use: io (no prefixes, Few-NERD), bilou (U-/L-), bmes (M-), bioes (E-/S-), iob2 (every span
     opens with B-), else iob1 (I- may open a span, B- only splits two adjacent spans of one type)."""
     prefixes = {_split_tag(t)[0] for t in tags if t != "O"}
+    if prefixes == {""}:  # no tag has a prefix: the type alone (Few-NERD's person-actor)
+        return "io"
     if prefixes & {"U", "L"}:
         return "bilou"
     if "M" in prefixes:
@@ -152,6 +154,8 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
     if scheme not in TAG_SCHEMES:
         raise FunctionError(f"unknown tag scheme {scheme!r} (one of: {', '.join(TAG_SCHEMES)})")
     used = tag_scheme(tags) if scheme == "auto" else scheme
+    if used == "io":
+        return _io_spans(tokens, tags, sep)
     begin, inside, end_, single = _PREFIXES[used]
     spans: list[dict[str, Any]] = []
     start: int | None = None
@@ -174,8 +178,11 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
             if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
+        elif not prefix:
+            raise bad(i, "the tag has no prefix (B-, I-, ...) while others have one"
+                         + ("" if scheme != "auto" else "; tags that are all bare types are scheme=\"io\""))
         elif prefix not in {p for p in (begin, inside, end_, single) if p}:
-            raise bad(i, f"prefix {prefix or tag!r} is not one of this scheme's")
+            raise bad(i, f"prefix {prefix!r} is not one of this scheme's")
         elif prefix == begin or prefix == single:
             if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
@@ -194,6 +201,22 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
     if end_ and start is not None and strict:
         raise bad(len(tags) - 1, f"the span opened at token {start} is never closed with {end_}-")
     close(len(tags))
+    return spans
+
+
+def _io_spans(tokens: Sequence[str], tags: Sequence[str], sep: str) -> list[dict[str, Any]]:
+    """IO tags (Few-NERD): each tag is the type itself, a run of tokens with one type is one span; a tag with a
+    B-/I- prefix is an error (two adjacent entities of one type cannot be told apart, as in the release)."""
+    spans: list[dict[str, Any]] = []
+    start = 0
+    for i, tag in enumerate(tags):
+        if tag != "O" and _split_tag(tag)[0]:
+            raise FunctionError(f"token {i} ({tokens[i]!r}) has tag {tag!r}: a prefixed tag under io "
+                                "(IO tags are bare types: use scheme=\"auto\" for B-/I- tags)")
+        if i + 1 == len(tags) or tags[i + 1] != tag:
+            if tag != "O":
+                spans.append({"type": tag, "span": sep.join(tokens[start:i + 1]), "start": start, "end": i + 1})
+            start = i + 1
     return spans
 
 
