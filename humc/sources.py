@@ -82,7 +82,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 SOURCE_OPTION_DOCS = {
     "encoding": "a Python codec name, e.g. utf-8 or latin-1", "header": "true or false",
-    "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])", "delimiter": "one character, e.g. ';'",
+    "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
+    "delimiter": "one character, e.g. ';'",
     "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
     "doc_start": "a line starting with this text (or matching it as a regex from the line's start) is a "
                  "document marker, not a token, e.g. -DOCSTART-",
