@@ -9,6 +9,7 @@ by an adapter's documented `where:`."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -52,7 +53,7 @@ SAMPLES = {
     "multinli": "multinli/dev_matched.head6.txt", "wikiann": "wikiann/en-validation-00000-of-00001.head7.parquet",
     "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json", "cluener2020": "cluener2020/dev.head16.json",
     "conll2002": "conll2002/ned.testa.head12", "ocnli": "ocnli/dev.lines60-70.json", "c3": "c3/c3-m-dev.head3.json",
-    "piqa": "piqa/valid.jsonl",
+    "piqa": "piqa/valid.jsonl", "semeval2018_ec": "semeval2018_ec/2018-E-c-En-dev.head12.txt",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -350,6 +351,13 @@ def piqa(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["question"], r["options"], r["answer"]) for r in got] == want
 
 
+def semeval2018_ec(path: Path, got: list[dict[str, Any]]) -> None:
+    header, *rows = [ln.split("\t") for ln in path.read_bytes().decode("utf-8").split("\r\n") if ln]
+    want = [(html.unescape(r[1]), sorted(h for h, v in zip(header[2:], r[2:], strict=True) if v == "1")) for r in rows]
+    assert [(r["text"], sorted(r["labels"])) for r in got] == want
+    assert "&amp;" not in got[3]["text"] and "manuals & Team Viewer" in got[3]["text"]
+
+
 def multinli(path: Path, got: list[dict[str, Any]]) -> None:
     header, *rows = [ln.split("\t") for ln in path.read_text(encoding="utf-8").split("\n") if ln]
     col = {name: i for i, name in enumerate(header)}
@@ -432,7 +440,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "wnut17": wnut, "ontonotes_conll2012": ontonotes, "resume_ner": resume, "weibo_ner": weibo,
     "semeval2010_task8": semeval, "nyt": nyt, "duie": duie, "ace05_oneie": ace05, "race": race,
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
-    "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa,
+    "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa, "semeval2018_ec": semeval2018_ec,
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},

@@ -3,7 +3,8 @@ commit and path it was cut from), built with the recipe a user writes from the d
 adapter exists — and read back from the Parquet shards. Each layout broke something before: C3's documents are JSON
 lists, not objects, and give the answer as the option's text (`columns:`, `choice_label`); PIQA keeps its labels in
 a second file (`label_file:`); CoNLL-2012 ships a tree of `*_conll` files with `*_skel` twins (a `conll` folder with
-`pattern:`); Few-NERD-style files write bare IO types (`bio_spans` scheme "io"). CoNLL-2002, BC5CDR, GermEval 2014's
+`pattern:`); Few-NERD-style files write bare IO types (`bio_spans` scheme "io"); SemEval-2018 E-c writes one 0/1
+column per emotion (`one_hot`). CoNLL-2002, BC5CDR, GermEval 2014's
 nested column, OCNLI and TREC's real files are checked the same way."""
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import pytest
 from helpers import REPO, run_cli
 
 from humc.errors import SourceError
-from humc.expr.functions import FunctionError, bio_spans, choice_label, tag_scheme
+from humc.expr.functions import FunctionError, bio_spans, choice_label, one_hot, tag_scheme
 from humc.ir import SourceDef
 from humc.sources import read_source, source_digest
 
 DATA = REPO / "tests" / "data"
-FOLDERS = ["conll2002", "bc5cdr", "ontonotes_conll2012", "ocnli", "c3", "piqa", "trec", "germeval2014", "few_tk"]
+FOLDERS = ["conll2002", "bc5cdr", "ontonotes_conll2012", "ocnli", "c3", "piqa", "trec", "germeval2014", "few_tk",
+           "semeval2018_ec"]
 
 RECIPE = """hum: 1
 name: real2
@@ -41,6 +43,7 @@ sources:
   germeval: {path: data/germeval2014/NER-de-dev.head10.tsv, format: conll,
              options: {separator: "\\t", comment: "#", columns: [index, tokens, outer, nested]}}
   few_tk: {path: data/few_tk/dev.head6.txt, format: conll, options: {separator: "\\t"}}
+  semeval2018_ec: {catalog: semeval2018_ec, path: data/semeval2018_ec/2018-E-c-En-dev.head12.txt}
 tasks:
   - source: esp
   - source: ned
@@ -70,11 +73,12 @@ tasks:
     fields:
       text: tokens | join(" ")
       entities: bio_spans(tokens, tags)
+  - source: semeval2018_ec
 """
 # records each source yields: OCNLI's line 66 has label "-" (left out by the adapter's where:); the ontonotes folder
 # holds two *gold_conll documents (5 + 2 sentences) and a *_skel twin that is not read
 ROWS = {"esp": 12, "ned": 12, "bc5cdr": 10, "onto": 7, "ocnli": 10, "c3_d": 4, "c3_m": 5, "piqa": 10, "trec": 12,
-        "trec_train": 12, "germeval": 10, "few_tk": 6}
+        "trec_train": 12, "germeval": 10, "few_tk": 6, "semeval2018_ec": 12}
 
 Built = tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]], str]
 
@@ -169,6 +173,24 @@ def test_few_nerd_style_io_tags_are_read_as_runs_of_one_type(built: Built):
     gold, _, _ = built
     assert pairs(gold["few_tk"][0]) == [("Data/Mining/Information/Retrieval-technique", "FuDGE"),
                                         ("Data/Mining/Information/Retrieval-term", "functional differential graph")]
+
+
+def test_semeval2018_ec_labels_are_the_columns_holding_1(built: Built):
+    gold, text, _ = built
+    assert [r["label"] for r in gold["semeval2018_ec"][0]] == ["anger", "disgust"]  # 2018-En-00866
+    assert [r["label"] for r in gold["semeval2018_ec"][1]] == ["joy", "love", "optimism"]
+    assert "manuals & Team Viewer support" in text["semeval2018_ec"][3]
+
+
+def test_one_hot_reads_0_1_columns_and_refuses_other_values():
+    assert one_hot({"a": "1", "b": "0", "c": 1, "d": True}, ["a", "b", "c", "d"]) == ["a", "c", "d"]
+    assert one_hot({"a": "0", "b": ""}, ["a", "b"]) == []
+    with pytest.raises(FunctionError, match="no column 'z'"):
+        one_hot({"a": "1"}, ["z"])
+    with pytest.raises(FunctionError, match="column 'a' holds '2', not 0 or 1"):
+        one_hot({"a": "2"}, ["a"])
+    with pytest.raises(FunctionError, match="not a record"):
+        one_hot(["a"], ["a"])  # type: ignore[arg-type]
 
 
 # --- json `columns`: list items as records --------------------------------------------------------------------------

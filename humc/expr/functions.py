@@ -95,6 +95,28 @@ def choice_label(options: Sequence[Any], answer: Any, labels: Sequence[Any] | No
     return names[options.index(answer)]
 
 
+_ON = (1, "1", True, "true", "True")
+_OFF = (0, "0", False, "false", "False", "", None)
+
+
+def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """The names whose column holds 1 (one 0/1 column per label: SemEval-2018 E-c, GoEmotions' raw files, Jigsaw):
+    one_hot(record, ["anger", "joy"]) -> ["joy"]. A column missing or holding another value is an error."""
+    if not isinstance(row, Mapping):
+        raise FunctionError(f"the first argument is {type_name(row)}, not a record: write one_hot(record, [...])")
+    out: list[str] = []
+    for name in names:
+        if name not in row:
+            known = ", ".join(map(repr, itertools.islice(row, 8))) + (", …" if len(row) > 8 else "")
+            raise FunctionError(f"no column {name!r} (columns: {known})")
+        value = row[name]
+        if value not in _ON and value not in _OFF:
+            raise FunctionError(f"column {name!r} holds {value!r}, not 0 or 1")
+        if value in _ON:
+            out.append(str(name))
+    return out
+
+
 def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
     if isinstance(keys, list):
         return [_lookup_key(k, names) for k in keys]
@@ -471,6 +493,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,
     "choice_label": choice_label,
+    "one_hot": one_hot,
     "bio_spans": bio_spans,
     "tag_scheme": tag_scheme,
     "unescape": unescape,
