@@ -54,6 +54,7 @@ SAMPLES = {
     "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json", "cluener2020": "cluener2020/dev.head16.json",
     "conll2002": "conll2002/ned.testa.head12", "ocnli": "ocnli/dev.lines60-70.json", "c3": "c3/c3-m-dev.head3.json",
     "piqa": "piqa/valid.jsonl", "semeval2018_ec": "semeval2018_ec/2018-E-c-En-dev.head12.txt",
+    "fewfc": "fewfc/dev_base.head8.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -358,6 +359,19 @@ def semeval2018_ec(path: Path, got: list[dict[str, Any]]) -> None:
     assert "&amp;" not in got[3]["text"] and "manuals & Team Viewer" in got[3]["text"]
 
 
+def fewfc(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        rows = []
+        for ev in d["events"]:
+            (trigger,) = [m for m in ev["mentions"] if m["role"] == "trigger"]
+            assert d["content"][trigger["span"][0]:trigger["span"][1]] == trigger["word"]
+            rows += [(ev["type"], trigger["word"], m["role"], m["word"]) for m in ev["mentions"]
+                     if m["role"] != "trigger"] or [(ev["type"], trigger["word"], "", "")]
+        want.append(sorted(rows))
+    assert [sorted(r) for r in events(got)] == want
+
+
 def multinli(path: Path, got: list[dict[str, Any]]) -> None:
     header, *rows = [ln.split("\t") for ln in path.read_text(encoding="utf-8").split("\n") if ln]
     col = {name: i for i, name in enumerate(header)}
@@ -440,7 +454,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "wnut17": wnut, "ontonotes_conll2012": ontonotes, "resume_ner": resume, "weibo_ner": weibo,
     "semeval2010_task8": semeval, "nyt": nyt, "duie": duie, "ace05_oneie": ace05, "race": race,
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
-    "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa, "semeval2018_ec": semeval2018_ec,
+    "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa, "semeval2018_ec": semeval2018_ec, "fewfc": fewfc,
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},

@@ -4,7 +4,7 @@ adapter exists — and read back from the Parquet shards. Each layout broke some
 lists, not objects, and give the answer as the option's text (`columns:`, `choice_label`); PIQA keeps its labels in
 a second file (`label_file:`); CoNLL-2012 ships a tree of `*_conll` files with `*_skel` twins (a `conll` folder with
 `pattern:`); Few-NERD-style files write bare IO types (`bio_spans` scheme "io"); SemEval-2018 E-c writes one 0/1
-column per emotion (`one_hot`). CoNLL-2002, BC5CDR, GermEval 2014's
+column per emotion (`one_hot`); FewFC keeps an event's trigger among its mentions (`fewfc_events`). CoNLL-2002, BC5CDR, GermEval 2014's
 nested column, OCNLI and TREC's real files are checked the same way."""
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import pytest
 from helpers import REPO, run_cli
 
 from humc.errors import SourceError
-from humc.expr.functions import FunctionError, bio_spans, choice_label, one_hot, tag_scheme
+from humc.expr.functions import FunctionError, bio_spans, choice_label, fewfc_events, one_hot, tag_scheme
 from humc.ir import SourceDef
 from humc.sources import read_source, source_digest
 
 DATA = REPO / "tests" / "data"
 FOLDERS = ["conll2002", "bc5cdr", "ontonotes_conll2012", "ocnli", "c3", "piqa", "trec", "germeval2014", "few_tk",
-           "semeval2018_ec"]
+           "semeval2018_ec", "fewfc"]
 
 RECIPE = """hum: 1
 name: real2
@@ -44,6 +44,8 @@ sources:
              options: {separator: "\\t", comment: "#", columns: [index, tokens, outer, nested]}}
   few_tk: {path: data/few_tk/dev.head6.txt, format: conll, options: {separator: "\\t"}}
   semeval2018_ec: {catalog: semeval2018_ec, path: data/semeval2018_ec/2018-E-c-En-dev.head12.txt}
+  fewfc_base: {catalog: fewfc, path: data/fewfc/dev_base.head8.json}
+  fewfc_trans: {catalog: fewfc, path: data/fewfc/dev_trans.head4.json}
 tasks:
   - source: esp
   - source: ned
@@ -74,11 +76,14 @@ tasks:
       text: tokens | join(" ")
       entities: bio_spans(tokens, tags)
   - source: semeval2018_ec
+  - source: fewfc_base
+  - source: fewfc_trans
 """
 # records each source yields: OCNLI's line 66 has label "-" (left out by the adapter's where:); the ontonotes folder
 # holds two *gold_conll documents (5 + 2 sentences) and a *_skel twin that is not read
 ROWS = {"esp": 12, "ned": 12, "bc5cdr": 10, "onto": 7, "ocnli": 10, "c3_d": 4, "c3_m": 5, "piqa": 10, "trec": 12,
-        "trec_train": 12, "germeval": 10, "few_tk": 6, "semeval2018_ec": 12}
+        "trec_train": 12, "germeval": 10, "few_tk": 6, "semeval2018_ec": 12,
+        "fewfc_base": 8, "fewfc_trans": 4}
 
 Built = tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]], str]
 
@@ -191,6 +196,24 @@ def test_one_hot_reads_0_1_columns_and_refuses_other_values():
         one_hot({"a": "2"}, ["a"])
     with pytest.raises(FunctionError, match="not a record"):
         one_hot(["a"], ["a"])  # type: ignore[arg-type]
+
+
+def test_fewfc_events_take_the_trigger_from_the_mentions_and_one_row_per_argument(built: Built):
+    gold, _, _ = built
+    rows = [(r["event_type"], r["trigger"], r["role"], r["argument"]) for r in gold["fewfc_base"][0]]
+    assert ("减持", "减持", "sub", "嘉强顺风") in rows and ("股份股权转让", "减持", "sub-org", "顺达丰润") in rows
+    assert ("股份股权转让", "减持", "", "") in rows  # the fourth 股份股权转让 event has its trigger alone
+    assert len(rows) == 4 * 2 + 3 + 1  # four 减持 events (sub, title), four 股份股权转让 events (sub-org, one without)
+    assert {r["event_type"] for r in gold["fewfc_trans"][0]} == {"收购"}
+
+
+def test_fewfc_events_keep_a_trigger_only_event_and_refuse_an_event_without_one_trigger():
+    only = [{"type": "投资", "mentions": [{"word": "购买", "span": [0, 2], "role": "trigger"}]}]
+    assert fewfc_events(only) == [{"event_type": "投资", "trigger": "购买", "role": "", "argument": ""}]
+    with pytest.raises(FunctionError, match="event 0 \\('投资'\\) has 0 trigger mentions, not one"):
+        fewfc_events([{"type": "投资", "mentions": [{"word": "x", "span": [0, 1], "role": "sub"}]}])
+    with pytest.raises(FunctionError, match="event 0 has no list of mentions"):
+        fewfc_events([{"type": "投资"}])
 
 
 # --- json `columns`: list items as records --------------------------------------------------------------------------

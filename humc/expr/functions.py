@@ -270,6 +270,23 @@ def duee_events(event_list: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
+def fewfc_events(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """FewFC / CCKS 2020 events ({type, mentions: [{word, span, role}]}, the trigger one of the mentions with role
+    "trigger") -> rows [{event_type, trigger, role, argument}]; an event without arguments keeps one row."""
+    rows: list[dict[str, str]] = []
+    for n, ev in enumerate(events):
+        mentions = ev.get("mentions") if isinstance(ev, dict) else None
+        if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
+            raise FunctionError(f"event {n} has no list of mentions ({{word, span, role}} objects)")
+        triggers = [str(m.get("word", "")) for m in mentions if m.get("role") == "trigger"]
+        if len(triggers) != 1:
+            raise FunctionError(f"event {n} ({ev.get('type')!r}) has {len(triggers)} trigger mentions, not one")
+        args = [m for m in mentions if m.get("role") != "trigger"] or [{"role": "", "word": ""}]
+        rows.extend({"event_type": str(ev.get("type", "")), "trigger": triggers[0], "role": str(arg.get("role", "")),
+                     "argument": str(arg.get("word", ""))} for arg in args)
+    return rows
+
+
 def zip_records(**columns: Sequence[Any]) -> list[dict[str, Any]]:
     """Parallel lists -> list of records: zip_records(subject=a, predicate=b, object=c)."""
     lengths = {len(v) for v in columns.values()}
@@ -504,6 +521,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "spert_entities": spert_entities,
     "spert_relations": spert_relations,
     "duee_events": duee_events,
+    "fewfc_events": fewfc_events,
     "zip_records": zip_records,
     "pluck": pluck,
     "flatten": flatten,
