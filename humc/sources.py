@@ -66,13 +66,13 @@ line)`` from the readers in ``sources_readers``."""
 
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
-    "jsonl": ("encoding",),
-    "json": ("encoding", "records", "key_column", "explode"),
+    "jsonl": ("encoding", "label_file"),
+    "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels"),
     "arrow": ("split", "class_labels"),
-    "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest"),
+    "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -83,7 +83,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 SOURCE_OPTION_DOCS = {
     "encoding": "a Python codec name, e.g. utf-8 or latin-1", "header": "true or false",
-    "columns": "a list of column names", "delimiter": "one character, e.g. ';'",
+    "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
+    "delimiter": "one character, e.g. ';'",
     "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
     "doc_start": "a line starting with this text (or matching it as a regex from the line's start) is a "
                  "document marker, not a token, e.g. -DOCSTART-",
@@ -100,7 +101,11 @@ SOURCE_OPTION_DOCS = {
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
                     "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
-    "pattern": "which files of each label subfolder are records, a glob such as '*.txt' (default: every file)",
+    "pattern": "which files are read, a glob such as '*.txt' (default: every file): text_files, of each label "
+               "subfolder; conll, of a folder tree (CoNLL-2012: '*gold_conll')",
+    "label_file": "a file beside the source with one label per line (AI2's valid-labels.lst: PIQA, Social IQa, "
+                  "WinoGrande): line N is record N's `label`; {stem} is the source file's name without extensions "
+                  "('{stem}-labels.lst')",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",
 }
@@ -135,7 +140,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression ({exc})"
         return None
-    if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern"):
+    if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern", "label_file"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
@@ -184,6 +189,8 @@ def source_digest(src: SourceDef) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([src.format, src.options, src.dataset], sort_keys=True, default=str).encode())
     files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
+    if src.options.get("label_file") and src.path is not None and label_file(src).is_file():
+        files.append(label_file(src))  # its labels are part of the records
     for path in files:
         if path is None:
             continue
@@ -268,6 +275,46 @@ def _too_deep(src: SourceDef, line: int) -> SourceError:
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
+    rows = _jsonl_rows(src)
+    if src.options.get("label_file"):
+        rows = _with_labels(src, rows, label_file(src))
+    yield from rows
+
+
+def label_file(src: SourceDef) -> Path:
+    """The `label_file:` of a source, beside its file (AI2's valid-labels.lst next to valid.jsonl); `{stem}` is the
+    file's name without its extensions (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+    path = _file(src)
+    stem = path.name.split(".")[0]
+    return path.parent / str(src.options["label_file"]).replace("{stem}", stem)
+
+
+def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Row]:
+    """Line N of the label file becomes record N's `label` (PIQA, Social IQa, WinoGrande); a file with more or
+    fewer lines than there are records is an error at the first line without a partner."""
+    if not path.is_file():
+        raise SourceError(f"source '{src.id}': the label file {path.name} is not beside {_file(src).name}",
+                          Span(str(path), 1, 1), code="E0009", expected="a file with one label per line",
+                          hint="`label_file:` is relative to the folder of the source's file (valid-labels.lst)")
+    lineno = 0
+    with open_text(path, _enc(src)) as f:
+        for row in rows:
+            lineno += 1
+            label = f.readline()
+            if not label:
+                raise SourceError(f"source '{src.id}': the label file {path.name} has {lineno - 1} line(s), but "
+                                  f"{_file(src).name} has more records", Span(str(path), lineno, 1), code="E4001",
+                                  expected="one label per record, in the records' order",
+                                  hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+            yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
+        if f.read().strip():  # blank lines at the end are no labels
+            raise SourceError(f"source '{src.id}': the label file {path.name} has more lines than {_file(src).name} "
+                              f"has records ({lineno})", Span(str(path), lineno + 1, 1), code="E4001",
+                              expected="one label per record, in the records' order",
+                              hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+
+
+def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
     row = 0
     with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
@@ -368,14 +415,30 @@ def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Ite
         data = _keyed_records(src, data)
     under = f" under '{key}'" if key else ""
     if isinstance(data, list):
+        names = src.options.get("columns")
+        if names:
+            data = [_named_item(src, n, item, names, under) for n, item in enumerate(data)]
         bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
         if bad is not None:
+            hint = ("name the positions of each item with `options: {columns: [...]}` (C3: [dialogue, questions, id])"
+                    if isinstance(data[bad], list) else "fix or remove that item")
             raise _fail(src, 1, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
-                        "a list of objects (one record each)", "fix or remove that item")
+                        "a list of objects (one record each)", hint)
         yield from enumerate(data)
         return
     raise _fail(src, 1, "expected a JSON list of objects" + under,
                 "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+def _named_item(src: SourceDef, n: int, item: Any, names: list[str], under: str) -> Any:
+    """`columns:` a list item that is a JSON list -> an object with those names for its positions (C3 writes
+    [dialogue, questions, id]); an object is kept as it is."""
+    if not isinstance(item, list):
+        return item
+    if len(item) != len(names):
+        raise _fail(src, 1, f"item {n} of the JSON list{under} holds {len(item)} values but `columns:` names {len(names)}",
+                    "columns: " + ", ".join(names), "name every position of the items under `options: {columns: [...]}`")
+    return dict(zip(names, item, strict=True))
 
 
 def _json_type(value: Any) -> str:
@@ -583,7 +646,31 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
             row += 1
 
 
-def _read_conll(src: SourceDef) -> Iterator[Row]:
+def _read_conll(src: SourceDef) -> Iterator[RawRow]:
+    """A column file, or every file of a folder tree matching `pattern` in path order (the CoNLL-2012 release's
+    annotations/<genre>/<source>/<nn>/*_conll), each sentence with its `file` (relative to the folder)."""
+    folder = src.path
+    if folder is None or not folder.is_dir():
+        yield from _read_conll_file(src)
+        return
+    pattern = str(src.options.get("pattern", "*"))
+    files = [p for p in json_files(folder) if p.match(pattern)]
+    if not files:
+        raise SourceError(f"source '{src.id}': no file matching {pattern!r} in the folder {folder.name}",
+                          Span(str(folder), 1, 1), code="E4001", expected="column files under the folder",
+                          hint="check `options: {pattern: …}` (CoNLL-2012: '*gold_conll'), or point `path:` at a file")
+    row = 0
+    for path in files:
+        name, one = path.relative_to(folder).as_posix(), SourceDef(src.id, path, src.format, src.options)
+        try:
+            for sentence in _read_conll_file(one):
+                yield row, sentence.record | {"file": name}
+                row += 1
+        except UnicodeDecodeError as exc:  # located in that file, not in the folder
+            raise _not_decodable(one, exc) from None
+
+
+def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     """Column files (CoNLL-2003, BIO char files): one token per line, blank line between sentences.
     Yields {tokens, <col2>, ...}: one list per column, named by `columns` (default tokens, tags)."""
     sep = src.options.get("separator")

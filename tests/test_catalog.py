@@ -9,6 +9,7 @@ by an adapter's documented `where:`."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -51,9 +52,12 @@ SAMPLES = {
     "boolq": "boolq/dev.head6.jsonl", "snli": "snli/snli_1.0_dev.head7.jsonl",
     "multinli": "multinli/dev_matched.head6.txt", "wikiann": "wikiann/en-validation-00000-of-00001.head7.parquet",
     "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json", "cluener2020": "cluener2020/dev.head16.json",
+    "conll2002": "conll2002/ned.testa.head12", "ocnli": "ocnli/dev.lines60-70.json", "c3": "c3/c3-m-dev.head3.json",
+    "piqa": "piqa/valid.jsonl", "semeval2018_ec": "semeval2018_ec/2018-E-c-En-dev.head12.txt",
+    "fewfc": "fewfc/dev_base.head8.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
-DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1,  # gold_label "-"; train/unsup/
+DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
                     "instructuie_ee": 4}
 
@@ -327,6 +331,47 @@ def snli(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
 
 
+def conll2002(path: Path, got: list[dict[str, Any]]) -> None:
+    assert ents(got) == [iob_spans([t[0] for t in s], [t[-1] for t in s], " ") for s in columns(path)]
+
+
+def ocnli(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(d["sentence1"], d["sentence2"], d["label"]) for d in jsonl(path) if d["label"] != "-"]
+    assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
+
+
+def c3(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [("\n".join(doc), q["question"], q["choice"], "ABCD"[q["choice"].index(q["answer"])])
+            for doc, questions, _ in json.loads(path.read_text(encoding="utf-8")) for q in questions]
+    assert [(r["context"], r["question"], r["options"], r["answer"]) for r in got] == want
+
+
+def piqa(path: Path, got: list[dict[str, Any]]) -> None:
+    labels = (path.parent / "valid-labels.lst").read_text(encoding="utf-8").split()
+    want = [(d["goal"], [d["sol1"], d["sol2"]], "AB"[int(x)]) for d, x in zip(jsonl(path), labels, strict=True)]
+    assert [(r["question"], r["options"], r["answer"]) for r in got] == want
+
+
+def semeval2018_ec(path: Path, got: list[dict[str, Any]]) -> None:
+    header, *rows = [ln.split("\t") for ln in path.read_bytes().decode("utf-8").split("\r\n") if ln]
+    want = [(html.unescape(r[1]), sorted(h for h, v in zip(header[2:], r[2:], strict=True) if v == "1")) for r in rows]
+    assert [(r["text"], sorted(r["labels"])) for r in got] == want
+    assert "&amp;" not in got[3]["text"] and "manuals & Team Viewer" in got[3]["text"]
+
+
+def fewfc(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        rows = []
+        for ev in d["events"]:
+            (trigger,) = [m for m in ev["mentions"] if m["role"] == "trigger"]
+            assert d["content"][trigger["span"][0]:trigger["span"][1]] == trigger["word"]
+            rows += [(ev["type"], trigger["word"], m["role"], m["word"]) for m in ev["mentions"]
+                     if m["role"] != "trigger"] or [(ev["type"], trigger["word"], "", "")]
+        want.append(sorted(rows))
+    assert [sorted(r) for r in events(got)] == want
+
+
 def multinli(path: Path, got: list[dict[str, Any]]) -> None:
     header, *rows = [ln.split("\t") for ln in path.read_text(encoding="utf-8").split("\n") if ln]
     col = {name: i for i, name in enumerate(header)}
@@ -409,6 +454,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "wnut17": wnut, "ontonotes_conll2012": ontonotes, "resume_ner": resume, "weibo_ner": weibo,
     "semeval2010_task8": semeval, "nyt": nyt, "duie": duie, "ace05_oneie": ace05, "race": race,
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
+    "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa, "semeval2018_ec": semeval2018_ec, "fewfc": fewfc,
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},

@@ -275,7 +275,7 @@ def test_instructuie_reads_one_dataset_folder_or_file_and_reports_a_missing_spli
 
 
 def test_a_folder_is_a_source_only_for_formats_that_read_folders(tmp_path: Path):
-    body = recipe(f"{{catalog: conll2003, path: {CONLL}}}").replace(CONLL, "data/conll2003")
+    body = recipe(f"{{catalog: conll2003, path: {CONLL}, format: tsv}}").replace(CONLL, "data/conll2003")
     with pytest.raises(HumcError, match="is not a file"):
         compile_recipe(write(tmp_path, body))
 

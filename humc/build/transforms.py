@@ -326,8 +326,18 @@ def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTabl
     for row in gold.rows:
         if row[0] not in labels:
             return Problem("answer_not_an_option", f"answer {row[0]!r} is not one of the option labels "
-                                                   f"{', '.join(labels) or '(none)'}")
+                                                   f"{', '.join(labels) or '(none)'}"
+                                                   + _choice_hint(row[0], record.get(entry.task.choice_of), labels))
     return None
+
+
+def _choice_hint(answer: Any, options: Any, labels: list[str]) -> str:
+    """How to map an answer given as an option's text (C3) or as its position (PIQA's 0/1) to its label."""
+    if isinstance(options, list) and answer in [str(o) for o in options]:
+        return ": it is the text of an option, map it with choice_label(options, answer)"
+    if isinstance(answer, str) and answer.isdigit() and int(answer) < len(labels):
+        return f": a position? map it with lookup(answer, [{', '.join(repr(x) for x in labels)}]) (offset=1 if 1-based)"
+    return ""
 
 
 def option_labels(record: Mapping[str, Any], options_field: str = "options") -> list[Any]:

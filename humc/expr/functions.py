@@ -10,8 +10,11 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from humc.errors import type_name
 
 
 class FunctionError(ValueError):
@@ -78,6 +81,42 @@ def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int =
     return names[i]
 
 
+def choice_label(options: Sequence[Any], answer: Any, labels: Sequence[Any] | None = None) -> Any:
+    """The label of the option whose text is ``answer`` (C3 and DREAM give the answer as the option's text):
+    choice_label(choices, answer) -> "C"; ``labels`` default to A, B, C, ... one per option."""
+    if not isinstance(options, list):
+        raise FunctionError(f"the options are {type_name(options)}, not a list")
+    names = list(labels) if labels is not None else list(string.ascii_uppercase[:len(options)])
+    if len(names) != len(options):
+        raise FunctionError(f"{len(options)} options but {len(names)} labels")
+    if answer not in options:
+        shown = ", ".join(map(repr, options[:5])) + (", …" if len(options) > 5 else "")
+        raise FunctionError(f"the answer {answer!r} is not one of the options ({shown or 'none'})")
+    return names[options.index(answer)]
+
+
+_ON = (1, "1", True, "true", "True")
+_OFF = (0, "0", False, "false", "False", "", None)
+
+
+def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """The names whose column holds 1 (one 0/1 column per label: SemEval-2018 E-c, GoEmotions' raw files, Jigsaw):
+    one_hot(record, ["anger", "joy"]) -> ["joy"]. A column missing or holding another value is an error."""
+    if not isinstance(row, Mapping):
+        raise FunctionError(f"the first argument is {type_name(row)}, not a record: write one_hot(record, [...])")
+    out: list[str] = []
+    for name in names:
+        if name not in row:
+            known = ", ".join(map(repr, itertools.islice(row, 8))) + (", …" if len(row) > 8 else "")
+            raise FunctionError(f"no column {name!r} (columns: {known})")
+        value = row[name]
+        if value not in _ON and value not in _OFF:
+            raise FunctionError(f"column {name!r} holds {value!r}, not 0 or 1")
+        if value in _ON:
+            out.append(str(name))
+    return out
+
+
 def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
     if isinstance(keys, list):
         return [_lookup_key(k, names) for k in keys]
@@ -87,16 +126,18 @@ def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
     return names[keys]
 
 
-TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes")
+TAG_SCHEMES = ("auto", "iob1", "iob2", "bioes", "bilou", "bmes", "io")
 # scheme -> (begin, inside, end, single) prefixes
 _PREFIXES = {"iob1": ("B", "I", "", ""), "iob2": ("B", "I", "", ""), "bioes": ("B", "I", "E", "S"),
              "bilou": ("B", "I", "L", "U"), "bmes": ("B", "M", "E", "S")}
 
 
 def tag_scheme(tags: Sequence[str]) -> str:
-    """The tagging scheme tags use: bilou (U-/L-), bmes (M-), bioes (E-/S-), iob2 (every span
+    """The tagging scheme tags use: io (no prefixes, Few-NERD), bilou (U-/L-), bmes (M-), bioes (E-/S-), iob2 (every span
     opens with B-), else iob1 (I- may open a span, B- only splits two adjacent spans of one type)."""
     prefixes = {_split_tag(t)[0] for t in tags if t != "O"}
+    if prefixes == {""}:  # no tag has a prefix: the type alone (Few-NERD's person-actor)
+        return "io"
     if prefixes & {"U", "L"}:
         return "bilou"
     if "M" in prefixes:
@@ -135,6 +176,8 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
     if scheme not in TAG_SCHEMES:
         raise FunctionError(f"unknown tag scheme {scheme!r} (one of: {', '.join(TAG_SCHEMES)})")
     used = tag_scheme(tags) if scheme == "auto" else scheme
+    if used == "io":
+        return _io_spans(tokens, tags, sep)
     begin, inside, end_, single = _PREFIXES[used]
     spans: list[dict[str, Any]] = []
     start: int | None = None
@@ -157,8 +200,11 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
             if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
             close(i)
+        elif not prefix:
+            raise bad(i, "the tag has no prefix (B-, I-, ...) while others have one"
+                         + ("" if scheme != "auto" else "; tags that are all bare types are scheme=\"io\""))
         elif prefix not in {p for p in (begin, inside, end_, single) if p}:
-            raise bad(i, f"prefix {prefix or tag!r} is not one of this scheme's")
+            raise bad(i, f"prefix {prefix!r} is not one of this scheme's")
         elif prefix == begin or prefix == single:
             if end_ and start is not None and strict:
                 raise bad(i, f"the span opened at token {start} is never closed with {end_}-")
@@ -177,6 +223,22 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
     if end_ and start is not None and strict:
         raise bad(len(tags) - 1, f"the span opened at token {start} is never closed with {end_}-")
     close(len(tags))
+    return spans
+
+
+def _io_spans(tokens: Sequence[str], tags: Sequence[str], sep: str) -> list[dict[str, Any]]:
+    """IO tags (Few-NERD): each tag is the type itself, a run of tokens with one type is one span; a tag with a
+    B-/I- prefix is an error (two adjacent entities of one type cannot be told apart, as in the release)."""
+    spans: list[dict[str, Any]] = []
+    start = 0
+    for i, tag in enumerate(tags):
+        if tag != "O" and _split_tag(tag)[0]:
+            raise FunctionError(f"token {i} ({tokens[i]!r}) has tag {tag!r}: a prefixed tag under io "
+                                "(IO tags are bare types: use scheme=\"auto\" for B-/I- tags)")
+        if i + 1 == len(tags) or tags[i + 1] != tag:
+            if tag != "O":
+                spans.append({"type": tag, "span": sep.join(tokens[start:i + 1]), "start": start, "end": i + 1})
+            start = i + 1
     return spans
 
 
@@ -205,6 +267,23 @@ def duee_events(event_list: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         for arg in args:
             rows.append({"event_type": ev["event_type"], "trigger": ev["trigger"],
                          "role": arg.get("role", ""), "argument": arg.get("argument", "")})
+    return rows
+
+
+def fewfc_events(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """FewFC / CCKS 2020 events ({type, mentions: [{word, span, role}]}, the trigger one of the mentions with role
+    "trigger") -> rows [{event_type, trigger, role, argument}]; an event without arguments keeps one row."""
+    rows: list[dict[str, str]] = []
+    for n, ev in enumerate(events):
+        mentions = ev.get("mentions") if isinstance(ev, dict) else None
+        if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
+            raise FunctionError(f"event {n} has no list of mentions ({{word, span, role}} objects)")
+        triggers = [str(m.get("word", "")) for m in mentions if m.get("role") == "trigger"]
+        if len(triggers) != 1:
+            raise FunctionError(f"event {n} ({ev.get('type')!r}) has {len(triggers)} trigger mentions, not one")
+        args = [m for m in mentions if m.get("role") != "trigger"] or [{"role": "", "word": ""}]
+        rows.extend({"event_type": str(ev.get("type", "")), "trigger": triggers[0], "role": str(arg.get("role", "")),
+                     "argument": str(arg.get("word", ""))} for arg in args)
     return rows
 
 
@@ -430,6 +509,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "get": lambda m, k, default=None: m.get(k, default) if isinstance(m, dict) else default,
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,
+    "choice_label": choice_label,
+    "one_hot": one_hot,
     "bio_spans": bio_spans,
     "tag_scheme": tag_scheme,
     "unescape": unescape,
@@ -440,6 +521,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "spert_entities": spert_entities,
     "spert_relations": spert_relations,
     "duee_events": duee_events,
+    "fewfc_events": fewfc_events,
     "zip_records": zip_records,
     "pluck": pluck,
     "flatten": flatten,

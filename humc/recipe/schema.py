@@ -155,7 +155,7 @@ OPTION_TYPES: dict[str, Schema] = {
     "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
     "key_column": {"type": "string", "minLength": 1}, "pattern": {"type": "string", "minLength": 1},
-    "class_labels": {"type": "boolean"},
+    "class_labels": {"type": "boolean"}, "label_file": {"type": "string", "minLength": 1},
     "explode": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
     "lines": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
 }

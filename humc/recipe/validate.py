@@ -84,10 +84,11 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return did_you_mean(path.name, names)
 
 
-FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files")  # formats that may read a folder (save_to_disk, RACE,
-# IE_INSTRUCTIONS, IMDB's label subfolders)
+FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
+# RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
-                      "`format: json` one JSON document per file (RACE); a folder of shards is `dataset: {name: <folder>}`")
+                      "`format: json` one JSON document per file (RACE), `format: conll` every column file of a tree "
+                      "(CoNLL-2012); a folder of shards is `dataset: {name: <folder>}`")
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision"]
 SAMPLE_KEYS = ["n", "seed"]
