@@ -107,6 +107,16 @@ def _endpoint() -> str:
     return str(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
 
 
+BRANCH_HINT = "use a plain git branch name such as `v2` or `release/2024-06`"
+
+
+def valid_branch_name(revision: str) -> bool:
+    """Whether ``revision`` can name a branch of a Hub repository (git's rules for a ref name, as the Hub applies
+    them; `refs/pr/…` belongs to pull requests)."""
+    return not (not revision or revision.startswith(("/", "-", "refs/pr/")) or revision.endswith(("/", ".lock"))
+                or ".." in revision or any(c in revision for c in " ~^:?*[\\") or len(revision) > 200)
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """A failure to reach a server (DNS, refused, timeout, proxy), whichever HTTP stack raised it."""
     seen: BaseException | None = exc

@@ -70,6 +70,8 @@ CASES = [
     ("bad split sum", "formats: [json, natural]", "formats: [json, natural]\noutput:\n  splits: {train: 0.5, test: 0.2}", "17:11: error[E0008]: split fractions must be positive and add up to 1 (they add up to 0.7)", "e.g. {train: 0.9"),
     ("bad publish repo", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  repo: my org/data--set",
      "17:9: error[E0008]: invalid repository id 'my org/data--set' in publish.repo", "e.g. `repo: my-org/my-dataset`"),
+    ("bad publish revision", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  revision: release..v2",
+     "17:13: error[E0008]: invalid branch name 'release..v2' in publish.revision", "release/2024-06"),
     ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
     ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError, brief, one_line
 from humc.locks import folder_lock
-from humc.sources_hub import is_connection_error
+from humc.sources_hub import BRANCH_HINT, is_connection_error, valid_branch_name
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TOKEN_HINT = ("set HF_TOKEN to a Hugging Face access token with write permission "
@@ -258,11 +258,8 @@ def is_build_output(path: str) -> bool:
 
 
 def _check_revision(revision: str) -> None:
-    bad = (not revision or revision.startswith(("/", "-", "refs/pr/")) or revision.endswith(("/", ".lock"))
-           or ".." in revision or any(c in revision for c in " ~^:?*[\\") or len(revision) > 200)
-    if bad:
-        raise PublishError(f"invalid branch name {revision!r}", hint="use a plain git branch name such as `v2` or "
-                           "`release/2024-06`", code="E0008")
+    if not valid_branch_name(revision):
+        raise PublishError(f"invalid branch name {revision!r}", hint=BRANCH_HINT, code="E0008")
 
 
 def _default_endpoint() -> str:

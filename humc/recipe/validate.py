@@ -57,6 +57,7 @@ from humc.recipe.validate_llm import declared_models, parse_generate, parse_judg
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, archive_problem, infer_format, source_option_problem
+from humc.sources_hub import BRANCH_HINT, valid_branch_name
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -717,8 +718,12 @@ class Validator:
                               expected="ORG/NAME of letters, digits, '-', '_' and '.' (no '--' or '..', at most 96 "
                                        "characters a part, not starting or ending with '-' or '.')",
                               hint="e.g. `repo: my-org/my-dataset`")
-        return Publish(repo=repo, private=opt(node, "private", "boolean", what, False),
-                       revision=opt(node, "revision", "string", what), card=card)
+        revision = opt(node, "revision", "string", what)
+        if revision is not None and not valid_branch_name(revision):
+            raise RecipeError(f"invalid branch name '{revision}' in publish.revision", node.require("revision").span,
+                              expected="a git branch name (no spaces, `..`, `~^:?*[\\`, leading `-` or `/`, `.lock` end)",
+                              hint=BRANCH_HINT, code="E0008")
+        return Publish(repo=repo, private=opt(node, "private", "boolean", what, False), revision=revision, card=card)
 
 
 REPO_ID_RE = re.compile(r"^\b[\w\-.]{1,96}\b/\b[\w\-.]{1,96}\b$", re.ASCII)  # the Hub client's rule (validate_repo_id), as ORG/NAME
