@@ -296,22 +296,31 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
         raise SourceError(f"source '{src.id}': the label file {path.name} is not beside {_file(src).name}",
                           Span(str(path), 1, 1), code="E0009", expected="a file with one label per line",
                           hint="`label_file:` is relative to the folder of the source's file (valid-labels.lst)")
+    labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
-    with open_text(path, _enc(src)) as f:
+    with open_text(path, _enc(labels)) as f:
         for row in rows:
             lineno += 1
-            label = f.readline()
+            label = _decoded(labels, f.readline)
             if not label:
                 raise SourceError(f"source '{src.id}': the label file {path.name} has {lineno - 1} line(s), but "
                                   f"{_file(src).name} has more records", Span(str(path), lineno, 1), code="E4001",
                                   expected="one label per record, in the records' order",
                                   hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
             yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
-        if f.read().strip():  # blank lines at the end are no labels
+        if _decoded(labels, f.read).strip():  # blank lines at the end are no labels
             raise SourceError(f"source '{src.id}': the label file {path.name} has more lines than {_file(src).name} "
                               f"has records ({lineno})", Span(str(path), lineno + 1, 1), code="E4001",
                               expected="one label per record, in the records' order",
                               hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+
+
+def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
+    """``read()`` of the text of ``src``'s file; a byte that does not decode is reported in that file, at its line."""
+    try:
+        return read()
+    except UnicodeDecodeError as exc:
+        raise _not_decodable(src, exc) from None
 
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:

@@ -2,7 +2,8 @@
 
 A Hub dataset is read by streaming its files from the Hub (``sources._read_hf``), so what a build reads
 is whatever its revision names at that moment: `main` moves. ``pinned_source`` asks the Hub once, when
-the recipe is loaded, which commit the revision names and writes that commit into the source's spec.
+a command plans or reads the sources (``build.compiler.pinned``: plan, build, check's dry run, push's up-to-date
+check; not at recipe load), which commit the revision names and writes that commit into the source's spec.
 The source's digest (``sources.source_digest``) hashes the spec, so:
 
 - a new commit on the Hub is new source content: the build reads it again and nothing stale is served;

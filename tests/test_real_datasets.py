@@ -308,6 +308,23 @@ def test_a_missing_label_file_names_where_it_was_looked_for(tmp_path: Path):
     assert err.value.code == "E0009" and "train-labels.lst is not beside train.jsonl" in err.value.message
 
 
+def test_an_undecodable_byte_in_the_label_file_is_located_in_the_label_file(tmp_path: Path):
+    src = piqa(tmp_path, "")
+    (tmp_path / "valid-labels.lst").write_bytes(b"0\n\xff1\n")
+    with pytest.raises(SourceError) as err:
+        list(read_source(src))
+    assert err.value.span is not None
+    assert (Path(err.value.span.file).name, err.value.span.line, err.value.span.col) == ("valid-labels.lst", 2, 1)
+    assert "byte b'\\xff' at line 2, column 1" in err.value.message
+
+
+def test_the_label_file_is_decoded_by_its_own_byte_order_mark_not_the_records_file(tmp_path: Path):
+    (tmp_path / "valid.jsonl").write_text('{"goal": "g1"}\n{"goal": "g2"}\n', encoding="utf-16")  # Excel's "Unicode"
+    (tmp_path / "valid-labels.lst").write_bytes(b"\xef\xbb\xbf0\n1\n")  # UTF-8 with a BOM
+    rows = list(read_source(source(tmp_path / "valid.jsonl", "jsonl", label_file="{stem}-labels.lst")))
+    assert [(r.record["goal"], r.record["label"]) for r in rows] == [("g1", "0"), ("g2", "1")]
+
+
 def test_the_label_file_is_part_of_the_source_fingerprint(tmp_path: Path):
     src = piqa(tmp_path, "0\n1\n")
     before = source_digest(src)

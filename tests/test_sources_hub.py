@@ -1,7 +1,7 @@
 """Hub dataset sources (`dataset: {name: ORG/NAME}`), read by the real `datasets` and `huggingface_hub` clients
 from the Hub-compatible loopback server (tests/hubserver.py), with humc run as a real process.
 
-A build pins the revision to the commit it names when the recipe is loaded: a new commit is read again, an
+A build pins the revision to the commit it names when it plans (not when the recipe is loaded): a new commit is read again, an
 unchanged one is a cache hit, and an unreachable Hub fails at once, at the recipe's `dataset:` node."""
 
 from __future__ import annotations
