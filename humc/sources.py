@@ -123,7 +123,10 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else "not true or false"
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
-        return None if ok else "not a non-empty list of names"
+        if not ok:
+            return "not a non-empty list of names"
+        twice = next((v for i, v in enumerate(value) if v in value[:i]), None)
+        return None if twice is None else f"names '{twice}' twice (one value would silently overwrite the other)"
     if key in ("delimiter", "separator") and value == "\\t":  # '\t' in single quotes (or plain) is two characters
         return "the two characters \\t, not a tab: write a tab as \"\\t\" (double quotes; or use `format: tsv`)"
     if key == "delimiter":

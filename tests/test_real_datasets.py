@@ -235,6 +235,29 @@ def test_json_list_items_without_columns_point_at_the_option(tmp_path: Path):
                      "id": "1-1", "index": 0}]
 
 
+@pytest.mark.parametrize("source_line", [
+    'c3: {path: c3.json, format: json, options: {columns: [doc, questions, doc], explode: [questions]}}',
+    'c3: {path: c3.csv, format: csv, options: {header: false, columns: [doc, doc]}}',
+])
+def test_a_column_named_twice_is_refused_at_the_option_by_check(tmp_path: Path, source_line: str):
+    """One name for two positions would keep the last value only: C3's id in place of its document."""
+    (tmp_path / "c3.json").write_text('[[["a", "b"], [{"question": "q", "choice": ["x", "y"], "answer": "y"}], "1-1"]]')
+    (tmp_path / "c3.csv").write_text("a,b\n")
+    (tmp_path / "r.hum.yaml").write_text(f"""hum: 1
+name: c3
+sources:
+  {source_line}
+tasks:
+  - source: c3
+    task: classification
+    fields: {{text: doc, label: '"x"'}}
+    labels: [x]
+""")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and "r.hum.yaml:4:" in result.output
+    assert "error[E0008]: bad value for option 'columns' of source 'c3': names 'doc' twice" in result.output
+
+
 def test_json_list_item_of_another_length_than_columns_is_an_error(tmp_path: Path):
     path = tmp_path / "c3.json"
     path.write_text('[["a", [], "1"], ["b", []]]')
