@@ -205,7 +205,8 @@ def test_a_private_dataset_is_never_pushed_into_an_existing_public_repository(hu
     commits = commit_requests(hub)
     with pytest.raises(PublishError) as err:
         push_dataset(folder, REPO, private=True)
-    assert err.value.code == "E5004" and "public" in err.value.message and "--public" in (err.value.hint or "")
+    assert err.value.code == "E5004" and "public" in err.value.message
+    assert "`humc push … --public`" in (err.value.hint or "")  # `humc build --push` has no --public: name the command
     assert commit_requests(hub) == commits and remote_files(hub) == {}
     assert push_dataset(folder, REPO, private=False).changed          # said public: published as before
     assert not push_dataset(folder, "humc-test/fresh", private=True).deleted and hub.state.repo("humc-test/fresh").private
@@ -532,7 +533,6 @@ def test_build_push_without_a_repository_names_a_way_that_exists_and_builds_noth
     assert not (tmp_path / "out").exists()
     res = run_cli("push", str(recipe))
     assert res.exit_code == 2 and "or pass --repo ORG/NAME" in res.output
-
 
 
 @pytest.mark.parametrize("repo_id", ["my-org/data\n", "my-org/my-data", "my-org/data.git", "org/" + "x" * 97])
