@@ -92,6 +92,10 @@ def _hub_error(src: SourceDef, name: str, revision: str | None, exc: BaseExcepti
         return SourceError(f"source '{src.id}': the Hub answered HTTP {status} for dataset '{name}': {brief(exc)}",
                            src.span, expected="the dataset's information from the Hub",
                            hint="retry later" if status >= 500 else "check the name, revision and HF_TOKEN")
+    if isinstance(exc, (ValueError, OSError, RuntimeError)):  # an answer that is no Hub's (a proxy's HTML page)
+        return SourceError(f"source '{src.id}': asking {_endpoint()} for dataset '{name}' failed: {brief(exc)}",
+                           src.span, expected="the dataset's information from the Hub",
+                           hint="check HF_ENDPOINT (it must name the Hub or a mirror of it) and any proxy between")
     return exc
 
 

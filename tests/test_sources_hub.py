@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -137,6 +139,35 @@ def test_an_unreachable_hub_fails_at_once_at_the_dataset_node_with_what_to_do(tm
     assert time.monotonic() - started < 20  # no half minute of retries
     assert "Hub dataset 'org/news' cannot be read: cannot reach" in text
     assert "hf download org/news --repo-type dataset --local-dir data/news" in text
+
+
+class _NotAHub(BaseHTTPRequestHandler):
+    """What a captive portal or a wrong HF_ENDPOINT answers: 200 with an HTML page."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        body = b"<html><body>Please log in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_endpoint_that_answers_no_hubs_json_is_an_error_at_the_dataset_node_not_a_crash(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotAHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        recipe = write_recipe(tmp_path)
+        text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out",
+                            endpoint=f"http://127.0.0.1:{server.server_port}"), recipe)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"asking http://127.0.0.1:{server.server_port} for dataset 'org/news' failed" in text
+    assert "check HF_ENDPOINT" in text
 
 
 def test_offline_mode_is_refused_without_asking_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:
