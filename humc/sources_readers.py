@@ -401,8 +401,10 @@ def _fail(src: SourceDef, message: str) -> SourceError:
 
 
 def json_files(folder: Path) -> list[Path]:
-    """The files of a folder of JSON documents (RACE: one `.txt` or `.json` file per article), in name order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The files of a folder of documents (RACE: one `.txt` or `.json` file per article; CoNLL-2012's tree), in name
+    order; hidden files and everything under a hidden folder (.git, .ipynb_checkpoints' copies) are no documents."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:

@@ -369,6 +369,16 @@ def test_a_conll_folder_reads_the_matching_files_in_path_order_with_their_name(t
         list(read_source(source(tmp_path, "conll", pattern="*.conll")))
 
 
+def test_a_conll_folder_reads_no_file_under_a_hidden_folder(tmp_path: Path):
+    """Jupyter's .ipynb_checkpoints holds copies of the files (each sentence twice), .git holds zlib blobs."""
+    (tmp_path / "a.conll").write_text("x B-A\n")
+    for hidden in (".ipynb_checkpoints/a-checkpoint.conll", ".git/objects/ab/cdef"):
+        (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / hidden).write_text("x B-A\n")
+    assert [(r.record["file"], r.record["tokens"]) for r in read_source(source(tmp_path, "conll"))] == [
+        ("a.conll", ["x"])]
+
+
 def test_an_undecodable_byte_in_a_file_of_a_conll_folder_is_located_in_that_file(tmp_path: Path):
     (tmp_path / "a.conll").write_bytes("Espa\xf1a B-LOC\n".encode("latin-1"))
     with pytest.raises(SourceError) as err:
