@@ -155,8 +155,9 @@ def starts_utf16(path: Path) -> bool:
 
 
 _FEATHER_V1 = b"FEA1"
-# Parquet, Arrow IPC (Feather V2) and Feather V1 files start so
-_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1, "arrow"))
+# Parquet, Arrow IPC (Feather V2) and Feather V1 files start so (V1 pads its magic to 8 bytes with NULs, which no text
+# holds: a CoNLL file whose first token is FEA1 is text)
+_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"))
 
 
 def _head(path: Path) -> str | None:
