@@ -24,7 +24,7 @@ import re
 from dataclasses import replace
 
 from humc.errors import SourceError, brief
-from humc.ir import SourceDef
+from humc.ir import Recipe, SourceDef
 
 HUB_TIMEOUT = 15.0  # seconds for the one request that pins a revision
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -35,6 +35,12 @@ _OFFLINE_HINT = ("download the dataset once where the Hub is reachable (`hf down
 def is_hub_source(src: SourceDef) -> bool:
     """A `dataset:` source that names a Hub repository (not a folder next to the recipe)."""
     return src.format == "hf" and src.path is None and src.dataset is not None
+
+
+def hub_sources(recipe: Recipe) -> list[SourceDef]:
+    """The recipe's Hub dataset sources, its `decontaminate: against:` ones (eval#N) included: what provenance names."""
+    decon = recipe.output.decontaminate
+    return [src for src in (*recipe.sources.values(), *(decon.against if decon else ())) if is_hub_source(src)]
 
 
 def pinned_source(src: SourceDef) -> SourceDef:

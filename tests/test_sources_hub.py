@@ -112,6 +112,24 @@ def test_a_hub_dataset_is_read_at_its_commit_and_read_again_only_when_a_new_comm
     assert len(texts) == 5 and not any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
 
 
+def test_a_hub_dataset_decontaminated_against_is_pinned_and_named_in_the_provenance(hub: HubHTTPServer,
+                                                                                   tmp_path: Path) -> None:
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 12)})
+    held = hub.state.put("org/heldout", {"data/train.jsonl": ag_news_rows(0, 2)})  # two of the twelve
+    recipe, out = write_recipe(tmp_path), tmp_path / "out"
+    recipe.write_text(recipe.read_text() + "  decontaminate: {against: {dataset: {name: org/heldout, split: train}}}\n",
+                      encoding="utf-8")
+    plan = humc(tmp_path, "plan", recipe, "--out", out, endpoint=hub.url)
+    assert plan.returncode == 0 and f"source eval#1: Hub dataset org/heldout at commit {held.oid}" in plan.stdout, \
+        plan.stderr
+    build = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    texts = built_texts(out)
+    assert len(texts) <= 10 and not any("Wall St. Bears Claw Back Into the Black" in t for t in texts)  # held out
+    card = (out / "news" / "README.md").read_text(encoding="utf-8")
+    assert f"- source `eval#1`: Hub dataset `org/heldout` at commit `{held.oid}`, split `train`" in card
+
+
 def test_a_revision_names_the_commit_read_even_after_main_moves(hub: HubHTTPServer, tmp_path: Path) -> None:
     first = hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 7)})
     hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(7, 3)})
