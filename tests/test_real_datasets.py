@@ -387,6 +387,33 @@ def test_an_undecodable_byte_in_a_file_of_a_conll_folder_is_located_in_that_file
     assert "encoding" in (err.value.hint or "")
 
 
+@pytest.mark.parametrize(("fmt", "name"), [("conll", "b.conll.gz"), ("json", "b.json.gz")])
+def test_a_cut_short_archive_in_a_folder_is_located_in_that_file_not_an_internal_error(tmp_path: Path, fmt: str,
+                                                                                       name: str):
+    import gzip
+    import random
+
+    rng = random.Random(0)
+    text = "".join(f"w{rng.randint(0, 99999)} O\n" for _ in range(3000))
+    data = gzip.compress((text if fmt == "conll" else json.dumps([{"text": text}])).encode())
+    (tmp_path / name).write_bytes(data[:len(data) // 2])
+    with pytest.raises(SourceError) as err:
+        list(read_source(source(tmp_path, fmt)))
+    assert err.value.span is not None and Path(err.value.span.file).name == name
+    assert "the gzip-compressed file is damaged or cut short" in err.value.message
+
+
+def test_an_undecodable_byte_in_a_json_file_is_named_as_one_not_as_a_long_number(tmp_path: Path):
+    (tmp_path / "d").mkdir()
+    for path in (tmp_path / "one.json", tmp_path / "d" / "a.json"):
+        path.write_bytes(b'[{"text": "caf\xe9"}]')
+    for where, src in ((tmp_path / "one.json", tmp_path / "one.json"), (tmp_path / "d" / "a.json", tmp_path / "d")):
+        with pytest.raises(SourceError) as err:
+            list(read_source(source(src, "json")))
+        assert "is not valid utf-8 text (byte b'\\xe9' at line 1, column 15)" in err.value.message
+        assert err.value.span is not None and (err.value.span.file, err.value.span.col) == (str(where), 15)
+
+
 # --- IO tags --------------------------------------------------------------------------------------------------------
 
 def test_io_tags_are_detected_and_runs_of_one_type_are_one_span():
