@@ -123,7 +123,10 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else "not true or false"
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
-        return None if ok else "not a non-empty list of names"
+        if not ok:
+            return "not a non-empty list of names"
+        twice = next((v for i, v in enumerate(value) if v in value[:i]), None)
+        return None if twice is None else f"names '{twice}' twice (one value would silently overwrite the other)"
     if key in ("delimiter", "separator") and value == "\\t":  # '\t' in single quotes (or plain) is two characters
         return "the two characters \\t, not a tab: write a tab as \"\\t\" (double quotes; or use `format: tsv`)"
     if key == "delimiter":
@@ -205,19 +208,25 @@ def read_source(src: SourceDef) -> Iterator[Row]:
     try:
         for row in _READERS[src.format](src):
             yield row if isinstance(row, Row) else Row(*row)
-    except UnicodeDecodeError as exc:
-        raise _not_decodable(src, exc) from None
-    except DAMAGED_ARCHIVE as exc:
-        kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
-        if kind is None and isinstance(exc, OSError) and exc.filename is not None:  # unreadable: permissions, a folder
-            raise SourceError(f"source '{src.id}': cannot read {exc.filename}: {exc.strerror}",
-                              Span(str(exc.filename), 1, 1), code="E0009", expected="a readable file",
-                              hint="check the file's permissions, or that the path names a file") from None
-        if kind is None:
-            raise
-        raise SourceError(f"source '{src.id}': the {kind}-compressed file is damaged or cut short ({exc})",
-                          Span(str(src.path), 1, 1), expected=f"a complete {kind} stream",
-                          hint="download or copy the file again; test it with e.g. `gzip -t FILE`") from None
+    except (UnicodeDecodeError, *DAMAGED_ARCHIVE) as exc:
+        raise _file_failure(src, exc) from None
+
+
+def _file_failure(src: SourceDef, exc: Exception) -> Exception:
+    """What reading ``src``'s file failing with ``exc`` is: a byte that does not decode, a damaged archive or an
+    unreadable file, located in that file (a folder reader passes the file's own SourceDef); else ``exc`` itself."""
+    if isinstance(exc, UnicodeDecodeError):
+        return _not_decodable(src, exc)
+    kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
+    if kind is None and isinstance(exc, OSError) and exc.filename is not None:  # unreadable: permissions, a folder
+        return SourceError(f"source '{src.id}': cannot read {exc.filename}: {exc.strerror}",
+                           Span(str(exc.filename), 1, 1), code="E0009", expected="a readable file",
+                           hint="check the file's permissions, or that the path names a file")
+    if kind is None:
+        return exc
+    return SourceError(f"source '{src.id}': the {kind}-compressed file is damaged or cut short ({exc})",
+                       Span(str(src.path), 1, 1), expected=f"a complete {kind} stream",
+                       hint="download or copy the file again; test it with e.g. `gzip -t FILE`")
 
 
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
@@ -296,22 +305,31 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
         raise SourceError(f"source '{src.id}': the label file {path.name} is not beside {_file(src).name}",
                           Span(str(path), 1, 1), code="E0009", expected="a file with one label per line",
                           hint="`label_file:` is relative to the folder of the source's file (valid-labels.lst)")
+    labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
-    with open_text(path, _enc(src)) as f:
+    with open_text(path, _enc(labels)) as f:
         for row in rows:
             lineno += 1
-            label = f.readline()
+            label = _decoded(labels, f.readline)
             if not label:
                 raise SourceError(f"source '{src.id}': the label file {path.name} has {lineno - 1} line(s), but "
                                   f"{_file(src).name} has more records", Span(str(path), lineno, 1), code="E4001",
                                   expected="one label per record, in the records' order",
                                   hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
             yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
-        if f.read().strip():  # blank lines at the end are no labels
+        if _decoded(labels, f.read).strip():  # blank lines at the end are no labels
             raise SourceError(f"source '{src.id}': the label file {path.name} has more lines than {_file(src).name} "
                               f"has records ({lineno})", Span(str(path), lineno + 1, 1), code="E4001",
                               expected="one label per record, in the records' order",
                               hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+
+
+def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
+    """``read()`` of the text of ``src``'s file; a byte that does not decode is reported in that file, at its line."""
+    try:
+        return read()
+    except UnicodeDecodeError as exc:
+        raise _not_decodable(src, exc) from None
 
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
@@ -371,6 +389,8 @@ def _load_json(src: SourceDef) -> Any:
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
         raise _too_deep(src, 1) from None
+    except UnicodeDecodeError:  # a ValueError too, but the file's bytes: read_source locates it
+        raise
     except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
         raise _huge_number(src, 1, exc) from None
 
@@ -397,6 +417,8 @@ def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
     """One file of a `format: json` folder: a list of records, or one object (one record per file)."""
     try:
         yield from _read_json_file(src, one_object_is_a_record=True)
+    except (UnicodeDecodeError, *DAMAGED_ARCHIVE) as exc:  # located in that file, not in the folder
+        raise _file_failure(src, exc) from None
     except SourceError as exc:
         if "format: jsonl" in (exc.hint or ""):  # JSON Lines shards: `format: jsonl` reads one file, not a folder
             exc.hint = "the folder's files hold JSON Lines: a folder of shards is one source as `dataset: {name: <folder>}`"
@@ -666,8 +688,8 @@ def _read_conll(src: SourceDef) -> Iterator[RawRow]:
             for sentence in _read_conll_file(one):
                 yield row, sentence.record | {"file": name}
                 row += 1
-        except UnicodeDecodeError as exc:  # located in that file, not in the folder
-            raise _not_decodable(one, exc) from None
+        except (UnicodeDecodeError, *DAMAGED_ARCHIVE) as exc:  # located in that file, not in the folder
+            raise _file_failure(one, exc) from None
 
 
 def _read_conll_file(src: SourceDef) -> Iterator[Row]:

@@ -2,7 +2,8 @@
 
 A Hub dataset is read by streaming its files from the Hub (``sources._read_hf``), so what a build reads
 is whatever its revision names at that moment: `main` moves. ``pinned_source`` asks the Hub once, when
-the recipe is loaded, which commit the revision names and writes that commit into the source's spec.
+a command plans or reads the sources (``build.compiler.pinned``: plan, build, check's dry run, push's up-to-date
+check; not at recipe load), which commit the revision names and writes that commit into the source's spec.
 The source's digest (``sources.source_digest``) hashes the spec, so:
 
 - a new commit on the Hub is new source content: the build reads it again and nothing stale is served;
@@ -23,7 +24,7 @@ import re
 from dataclasses import replace
 
 from humc.errors import SourceError, brief
-from humc.ir import SourceDef
+from humc.ir import Recipe, SourceDef
 
 HUB_TIMEOUT = 15.0  # seconds for the one request that pins a revision
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -34,6 +35,12 @@ _OFFLINE_HINT = ("download the dataset once where the Hub is reachable (`hf down
 def is_hub_source(src: SourceDef) -> bool:
     """A `dataset:` source that names a Hub repository (not a folder next to the recipe)."""
     return src.format == "hf" and src.path is None and src.dataset is not None
+
+
+def hub_sources(recipe: Recipe) -> list[SourceDef]:
+    """The recipe's Hub dataset sources, its `decontaminate: against:` ones (eval#N) included: what provenance names."""
+    decon = recipe.output.decontaminate
+    return [src for src in (*recipe.sources.values(), *(decon.against if decon else ())) if is_hub_source(src)]
 
 
 def pinned_source(src: SourceDef) -> SourceDef:
@@ -91,6 +98,10 @@ def _hub_error(src: SourceDef, name: str, revision: str | None, exc: BaseExcepti
         return SourceError(f"source '{src.id}': the Hub answered HTTP {status} for dataset '{name}': {brief(exc)}",
                            src.span, expected="the dataset's information from the Hub",
                            hint="retry later" if status >= 500 else "check the name, revision and HF_TOKEN")
+    if isinstance(exc, (ValueError, OSError, RuntimeError)):  # an answer that is no Hub's (a proxy's HTML page)
+        return SourceError(f"source '{src.id}': asking {_endpoint()} for dataset '{name}' failed: {brief(exc)}",
+                           src.span, expected="the dataset's information from the Hub",
+                           hint="check HF_ENDPOINT (it must name the Hub or a mirror of it) and any proxy between")
     return exc
 
 

@@ -155,8 +155,9 @@ def starts_utf16(path: Path) -> bool:
 
 
 _FEATHER_V1 = b"FEA1"
-# Parquet, Arrow IPC (Feather V2) and Feather V1 files start so
-_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1, "arrow"))
+# Parquet, Arrow IPC (Feather V2) and Feather V1 files start so (V1 pads its magic to 8 bytes with NULs, which no text
+# holds: a CoNLL file whose first token is FEA1 is text)
+_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"))
 
 
 def _head(path: Path) -> str | None:
@@ -401,8 +402,10 @@ def _fail(src: SourceDef, message: str) -> SourceError:
 
 
 def json_files(folder: Path) -> list[Path]:
-    """The files of a folder of JSON documents (RACE: one `.txt` or `.json` file per article), in name order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The files of a folder of documents (RACE: one `.txt` or `.json` file per article; CoNLL-2012's tree), in name
+    order; hidden files and everything under a hidden folder (.git, .ipynb_checkpoints' copies) are no documents."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:

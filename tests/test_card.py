@@ -61,6 +61,18 @@ def test_metadata_parses_back() -> None:
     assert card.text.lstrip().startswith("# Demo NLU")
 
 
+@pytest.mark.parametrize(("written", "metadata"), [
+    ("CC BY 4.0", {"license": "cc-by-4.0"}),                 # the license's own spelling, words apart
+    ("Apache 2.0", {"license": "apache-2.0"}),
+    ("CC BY-NC-SA 4.0", {"license": "cc-by-nc-sa-4.0"}),
+    ("cc_by_4.0", {"license": "cc-by-4.0"}),
+    ("Acme Data License 1.0", {"license": "other", "license_name": "acme-data-license-1.0"}),
+])
+def test_a_license_on_the_hubs_list_is_its_hub_id_however_its_words_are_joined(written: str, metadata: dict) -> None:
+    data = DatasetCard(render_card(info(license=written))).data.to_dict()
+    assert {k: data.get(k) for k in ("license", "license_name")} == {"license_name": None, **metadata}
+
+
 def test_empty_lists_are_left_out_of_metadata() -> None:
     data = DatasetCard(render_card(info(source_datasets=[], task_ids=[], tags=[], license=None,
                                         pretty_name=None))).data.to_dict()

@@ -258,6 +258,26 @@ def test_a_held_out_name_nothing_uses_is_an_error(tmp_path, held, message):
     assert result.exit_code == 2 and message in result.output
 
 
+def test_a_held_out_label_of_a_recipe_whose_entries_show_no_labels_says_there_are_none(tmp_path):
+    for name in ("valid.jsonl", "valid-labels.lst"):
+        (tmp_path / name).write_bytes((REPO / "tests" / "data" / "piqa" / name).read_bytes())
+    (tmp_path / "p.hum.yaml").write_text("""hum: 1
+name: p
+sources:
+  p: {catalog: piqa, path: valid.jsonl}
+tasks:
+  - source: p
+output:
+  splits: {train: 0.5, test: 0.5}
+  held_out: {labels: [A]}
+""", encoding="utf-8")
+    result = run_cli("check", str(tmp_path / "p.hum.yaml"))
+    assert result.exit_code == 2 and "p.hum.yaml:9:23: error[E0008]: held-out label 'A' is used by no task entry" \
+        in result.output, result.output
+    assert "expected: no held-out labels: no task entry has any" in result.output
+    assert "entries with a label set (`labels:`" in result.output
+
+
 def test_a_held_out_label_is_not_checked_while_an_entry_collects_its_labels_from_the_data(tmp_path):
     path = recipe(tmp_path, rows=5, output="  held_out: {labels: [LAWW]}")
     path.write_text(path.read_text(encoding="utf-8").replace(f"    labels: [{', '.join(LABELS)}]\n", ""), encoding="utf-8")

@@ -379,6 +379,18 @@ def test_compressed_predictions_with_a_bom_and_line_separators_in_answers_are_re
     assert overall["n"] == len(records) and overall["missing"] == 0
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_an_undecodable_byte_in_the_predictions_file_is_located_at_its_line(built: Path, tmp_path: Path,
+                                                                            suffix: str) -> None:
+    data = b'{"id": "x", "prediction": "a"}\n{"id": "y", "prediction": "caf\xe9"}\n'
+    bad = tmp_path / f"latin{suffix}"
+    bad.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(bad), "--report", str(tmp_path / "x.json"))
+    assert result.exit_code == 2 and f"latin{suffix}:2:31: error[E6002]: the predictions file is not valid UTF-8 " \
+        "(byte b'\\xe9')" in result.output, result.output
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_a_damaged_compressed_predictions_file_is_an_error_not_a_crash(built: Path, tmp_path: Path) -> None:
     bad = tmp_path / "cut.jsonl.gz"
     bad.write_bytes(gzip.compress(b'{"id": "x", "prediction": "a"}\n' * 200)[:60])
@@ -473,6 +485,7 @@ def test_export_lm_eval_of_a_dataset_without_a_test_split_is_refused_not_filled_
     result = run_cli("export", str(folder), "--to", "lm-eval", str(out))
     assert result.exit_code == 2 and "error[E6001]" in result.output and "no test split" in result.output
     assert "its splits: train" in result.output and "output.splits" in result.output
+    assert "or a larger fraction when the one declared got no records" in result.output  # a declared split may be empty
     assert not out.exists()
 
 

@@ -205,7 +205,8 @@ def test_a_private_dataset_is_never_pushed_into_an_existing_public_repository(hu
     commits = commit_requests(hub)
     with pytest.raises(PublishError) as err:
         push_dataset(folder, REPO, private=True)
-    assert err.value.code == "E5004" and "public" in err.value.message and "--public" in (err.value.hint or "")
+    assert err.value.code == "E5004" and "public" in err.value.message
+    assert "`humc push … --public`" in (err.value.hint or "")  # `humc build --push` has no --public: name the command
     assert commit_requests(hub) == commits and remote_files(hub) == {}
     assert push_dataset(folder, REPO, private=False).changed          # said public: published as before
     assert not push_dataset(folder, "humc-test/fresh", private=True).deleted and hub.state.repo("humc-test/fresh").private
@@ -533,3 +534,22 @@ def test_build_push_without_a_repository_names_a_way_that_exists_and_builds_noth
     res = run_cli("push", str(recipe))
     assert res.exit_code == 2 and "or pass --repo ORG/NAME" in res.output
 
+
+@pytest.mark.parametrize("repo_id", ["my-org/data\n", "my-org/my-data", "my-org/data.git", "org/" + "x" * 97])
+def test_humc_check_accepts_exactly_the_publish_repo_ids_the_hub_client_accepts(tmp_path: Path, repo_id: str) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils._validators import validate_repo_id
+
+    case = Path(__file__).parent / "corpus" / "bad" / "output" / "publish-repo-invalid"
+    (tmp_path / "data.jsonl").write_bytes((case / "data.jsonl").read_bytes())
+    recipe = (case / "recipe.hum.yaml").read_text(encoding="utf-8").replace("repo: my-org/my dataset",
+                                                                          f"repo: {json.dumps(repo_id)}")
+    (tmp_path / "r.hum.yaml").write_text(recipe, encoding="utf-8")
+    try:
+        validate_repo_id(repo_id)
+        hub_accepts = True
+    except HFValidationError:
+        hub_accepts = False
+    res = run_cli("check", str(tmp_path / "r.hum.yaml"))
+    assert ("error[E0008]: invalid repository id" in res.output) is not hub_accepts, res.output
+    assert res.exit_code == (0 if hub_accepts else 2), res.output

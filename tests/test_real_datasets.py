@@ -235,6 +235,29 @@ def test_json_list_items_without_columns_point_at_the_option(tmp_path: Path):
                      "id": "1-1", "index": 0}]
 
 
+@pytest.mark.parametrize("source_line", [
+    'c3: {path: c3.json, format: json, options: {columns: [doc, questions, doc], explode: [questions]}}',
+    'c3: {path: c3.csv, format: csv, options: {header: false, columns: [doc, doc]}}',
+])
+def test_a_column_named_twice_is_refused_at_the_option_by_check(tmp_path: Path, source_line: str):
+    """One name for two positions would keep the last value only: C3's id in place of its document."""
+    (tmp_path / "c3.json").write_text('[[["a", "b"], [{"question": "q", "choice": ["x", "y"], "answer": "y"}], "1-1"]]')
+    (tmp_path / "c3.csv").write_text("a,b\n")
+    (tmp_path / "r.hum.yaml").write_text(f"""hum: 1
+name: c3
+sources:
+  {source_line}
+tasks:
+  - source: c3
+    task: classification
+    fields: {{text: doc, label: '"x"'}}
+    labels: [x]
+""")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and "r.hum.yaml:4:" in result.output
+    assert "error[E0008]: bad value for option 'columns' of source 'c3': names 'doc' twice" in result.output
+
+
 def test_json_list_item_of_another_length_than_columns_is_an_error(tmp_path: Path):
     path = tmp_path / "c3.json"
     path.write_text('[["a", [], "1"], ["b", []]]')
@@ -308,6 +331,23 @@ def test_a_missing_label_file_names_where_it_was_looked_for(tmp_path: Path):
     assert err.value.code == "E0009" and "train-labels.lst is not beside train.jsonl" in err.value.message
 
 
+def test_an_undecodable_byte_in_the_label_file_is_located_in_the_label_file(tmp_path: Path):
+    src = piqa(tmp_path, "")
+    (tmp_path / "valid-labels.lst").write_bytes(b"0\n\xff1\n")
+    with pytest.raises(SourceError) as err:
+        list(read_source(src))
+    assert err.value.span is not None
+    assert (Path(err.value.span.file).name, err.value.span.line, err.value.span.col) == ("valid-labels.lst", 2, 1)
+    assert "byte b'\\xff' at line 2, column 1" in err.value.message
+
+
+def test_the_label_file_is_decoded_by_its_own_byte_order_mark_not_the_records_file(tmp_path: Path):
+    (tmp_path / "valid.jsonl").write_text('{"goal": "g1"}\n{"goal": "g2"}\n', encoding="utf-16")  # Excel's "Unicode"
+    (tmp_path / "valid-labels.lst").write_bytes(b"\xef\xbb\xbf0\n1\n")  # UTF-8 with a BOM
+    rows = list(read_source(source(tmp_path / "valid.jsonl", "jsonl", label_file="{stem}-labels.lst")))
+    assert [(r.record["goal"], r.record["label"]) for r in rows] == [("g1", "0"), ("g2", "1")]
+
+
 def test_the_label_file_is_part_of_the_source_fingerprint(tmp_path: Path):
     src = piqa(tmp_path, "0\n1\n")
     before = source_digest(src)
@@ -329,12 +369,49 @@ def test_a_conll_folder_reads_the_matching_files_in_path_order_with_their_name(t
         list(read_source(source(tmp_path, "conll", pattern="*.conll")))
 
 
+def test_a_conll_folder_reads_no_file_under_a_hidden_folder(tmp_path: Path):
+    """Jupyter's .ipynb_checkpoints holds copies of the files (each sentence twice), .git holds zlib blobs."""
+    (tmp_path / "a.conll").write_text("x B-A\n")
+    for hidden in (".ipynb_checkpoints/a-checkpoint.conll", ".git/objects/ab/cdef"):
+        (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / hidden).write_text("x B-A\n")
+    assert [(r.record["file"], r.record["tokens"]) for r in read_source(source(tmp_path, "conll"))] == [
+        ("a.conll", ["x"])]
+
+
 def test_an_undecodable_byte_in_a_file_of_a_conll_folder_is_located_in_that_file(tmp_path: Path):
     (tmp_path / "a.conll").write_bytes("Espa\xf1a B-LOC\n".encode("latin-1"))
     with pytest.raises(SourceError) as err:
         list(read_source(source(tmp_path, "conll")))
     assert err.value.span is not None and Path(err.value.span.file).name == "a.conll"
     assert "encoding" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("conll", "b.conll.gz"), ("json", "b.json.gz")])
+def test_a_cut_short_archive_in_a_folder_is_located_in_that_file_not_an_internal_error(tmp_path: Path, fmt: str,
+                                                                                       name: str):
+    import gzip
+    import random
+
+    rng = random.Random(0)
+    text = "".join(f"w{rng.randint(0, 99999)} O\n" for _ in range(3000))
+    data = gzip.compress((text if fmt == "conll" else json.dumps([{"text": text}])).encode())
+    (tmp_path / name).write_bytes(data[:len(data) // 2])
+    with pytest.raises(SourceError) as err:
+        list(read_source(source(tmp_path, fmt)))
+    assert err.value.span is not None and Path(err.value.span.file).name == name
+    assert "the gzip-compressed file is damaged or cut short" in err.value.message
+
+
+def test_an_undecodable_byte_in_a_json_file_is_named_as_one_not_as_a_long_number(tmp_path: Path):
+    (tmp_path / "d").mkdir()
+    for path in (tmp_path / "one.json", tmp_path / "d" / "a.json"):
+        path.write_bytes(b'[{"text": "caf\xe9"}]')
+    for where, src in ((tmp_path / "one.json", tmp_path / "one.json"), (tmp_path / "d" / "a.json", tmp_path / "d")):
+        with pytest.raises(SourceError) as err:
+            list(read_source(source(src, "json")))
+        assert "is not valid utf-8 text (byte b'\\xe9' at line 1, column 15)" in err.value.message
+        assert err.value.span is not None and (err.value.span.file, err.value.span.col) == (str(where), 15)
 
 
 # --- IO tags --------------------------------------------------------------------------------------------------------

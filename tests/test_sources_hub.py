@@ -1,7 +1,7 @@
 """Hub dataset sources (`dataset: {name: ORG/NAME}`), read by the real `datasets` and `huggingface_hub` clients
 from the Hub-compatible loopback server (tests/hubserver.py), with humc run as a real process.
 
-A build pins the revision to the commit it names when the recipe is loaded: a new commit is read again, an
+A build pins the revision to the commit it names when it plans (not when the recipe is loaded): a new commit is read again, an
 unchanged one is a cache hit, and an unreachable Hub fails at once, at the recipe's `dataset:` node."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -110,6 +112,24 @@ def test_a_hub_dataset_is_read_at_its_commit_and_read_again_only_when_a_new_comm
     assert len(texts) == 5 and not any("Wall St. Bears Claw Back Into the Black" in t for t in texts)
 
 
+def test_a_hub_dataset_decontaminated_against_is_pinned_and_named_in_the_provenance(hub: HubHTTPServer,
+                                                                                   tmp_path: Path) -> None:
+    hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 12)})
+    held = hub.state.put("org/heldout", {"data/train.jsonl": ag_news_rows(0, 2)})  # two of the twelve
+    recipe, out = write_recipe(tmp_path), tmp_path / "out"
+    recipe.write_text(recipe.read_text() + "  decontaminate: {against: {dataset: {name: org/heldout, split: train}}}\n",
+                      encoding="utf-8")
+    plan = humc(tmp_path, "plan", recipe, "--out", out, endpoint=hub.url)
+    assert plan.returncode == 0 and f"source eval#1: Hub dataset org/heldout at commit {held.oid}" in plan.stdout, \
+        plan.stderr
+    build = humc(tmp_path, "build", recipe, "--out", out, endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    texts = built_texts(out)
+    assert len(texts) <= 10 and not any("Wall St. Bears Claw Back Into the Black" in t for t in texts)  # held out
+    card = (out / "news" / "README.md").read_text(encoding="utf-8")
+    assert f"- source `eval#1`: Hub dataset `org/heldout` at commit `{held.oid}`, split `train`" in card
+
+
 def test_a_revision_names_the_commit_read_even_after_main_moves(hub: HubHTTPServer, tmp_path: Path) -> None:
     first = hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(0, 7)})
     hub.state.put("org/news", {"data/train.jsonl": ag_news_rows(7, 3)})
@@ -137,6 +157,35 @@ def test_an_unreachable_hub_fails_at_once_at_the_dataset_node_with_what_to_do(tm
     assert time.monotonic() - started < 20  # no half minute of retries
     assert "Hub dataset 'org/news' cannot be read: cannot reach" in text
     assert "hf download org/news --repo-type dataset --local-dir data/news" in text
+
+
+class _NotAHub(BaseHTTPRequestHandler):
+    """What a captive portal or a wrong HF_ENDPOINT answers: 200 with an HTML page."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        body = b"<html><body>Please log in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_endpoint_that_answers_no_hubs_json_is_an_error_at_the_dataset_node_not_a_crash(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotAHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        recipe = write_recipe(tmp_path)
+        text = located(humc(tmp_path, "build", recipe, "--out", tmp_path / "out",
+                            endpoint=f"http://127.0.0.1:{server.server_port}"), recipe)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"asking http://127.0.0.1:{server.server_port} for dataset 'org/news' failed" in text
+    assert "check HF_ENDPOINT" in text
 
 
 def test_offline_mode_is_refused_without_asking_the_hub(hub: HubHTTPServer, tmp_path: Path) -> None:

@@ -96,6 +96,13 @@ def test_feather_v1_files_from_old_pandas_are_read_and_a_cut_one_is_located(tmp_
     assert exc.value.code == "E4001" and exc.value.span is not None and exc.value.span.file == str(cut)
 
 
+def test_a_column_file_whose_first_token_is_a_magic_number_is_text_not_a_feather_file(tmp_path):
+    (tmp_path / "genes").write_text("FEA1 B-GENE\nbinds O\n\nPAR2 B-GENE\n", encoding="utf-8")
+    assert infer_format(tmp_path / "genes") == "conll"
+    assert [r.record["tokens"] for r in read_source(SourceDef("s", tmp_path / "genes", "conll", {}))] == [
+        ["FEA1", "binds"], ["PAR2"]]
+
+
 def test_records_keyed_by_id_read_with_key_column(tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"r1": RECORDS[0], "r2": RECORDS[1]}), encoding="utf-8")
     with pytest.raises(SourceError) as exc:

@@ -131,3 +131,14 @@ def test_a_multiple_choice_answer_must_be_an_option_label():
     assert problems_of(arc, {**record, "answer": "E"}, None) == [
         ("answer_not_an_option", "answer 'E' is not one of the option labels A, B")]
     assert problems_of(arc, {**record, "option_labels": ["1", "2"], "answer": "2"}, None) == []
+
+
+def test_an_answer_of_digits_int_cannot_read_is_dropped_with_no_position_hint():
+    """'²' and '١' are digits to str.isdigit, and int() refuses 5000 digits: the hint for an answer given as a
+    position must not crash on them."""
+    entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks
+    arc = next(e for e in entry if e.task.id == "mrc_multiple_choice")
+    record = {"_source": "arc", "_row": 0, "context": "", "question": "Which?", "options": ["cat", "trout"]}
+    for answer in ("²", "١", "1" * 5000):
+        assert problems_of(arc, {**record, "answer": answer}, None) == [
+            ("answer_not_an_option", f"answer {answer!r} is not one of the option labels A, B")]

@@ -72,7 +72,8 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
 
 def pinned(recipe: Recipe) -> Recipe:
     """The recipe with its Hub datasets' revisions pinned to the commits they name now (``sources_hub``): what a
-    plan or a dry run reads. Commands that read no source (push, export, eval, review) leave the Hub alone."""
+    plan or a dry run reads, and what push compares a build with. Commands that read no source (export, eval,
+    review, push of a folder) leave the Hub alone."""
     decon = recipe.output.decontaminate
     if decon is not None:
         against = tuple(pinned_source(src) for src in decon.against)

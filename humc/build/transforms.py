@@ -335,7 +335,8 @@ def _choice_hint(answer: Any, options: Any, labels: list[str]) -> str:
     """How to map an answer given as an option's text (C3) or as its position (PIQA's 0/1) to its label."""
     if isinstance(options, list) and answer in [str(o) for o in options]:
         return ": it is the text of an option, map it with choice_label(options, answer)"
-    if isinstance(answer, str) and answer.isdigit() and int(answer) < len(labels):
+    if isinstance(answer, str) and answer.isascii() and answer.isdigit() and len(answer) < 10 \
+            and int(answer) < len(labels):  # not "²", which int() refuses, nor 5000 digits, which it refuses too
         return f": a position? map it with lookup(answer, [{', '.join(repr(x) for x in labels)}]) (offset=1 if 1-based)"
     return ""
 

@@ -30,7 +30,7 @@ from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
-from humc.sources_hub import is_hub_source
+from humc.sources_hub import hub_sources
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = OutConsole()
@@ -96,10 +96,9 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
     out.print(f"output folder: {r.output.dir}  ({describe_origin(r.output.dir_origin)})")
     out.print(f"cache folder:  {r.cache_dir}  ({describe_origin(r.cache_origin)})")
     out.print("paths in a recipe are relative to its folder; --out and --cache to the current directory", style="dim")
-    for sid, src in r.sources.items():
-        if is_hub_source(src):
-            assert src.dataset is not None
-            out.print(f"source {sid}: Hub dataset {src.dataset['name']} at commit {src.dataset['revision']}")
+    for src in hub_sources(r):
+        assert src.dataset is not None
+        out.print(f"source {src.id}: Hub dataset {src.dataset['name']} at commit {src.dataset['revision']}")
     states = node_states(p)
     table = Table(title=f"plan for {p.recipe.name}  (fingerprint {p.fingerprint[:16]})")
     for col in ("node", "kind", "inputs", "fingerprint", "state"):

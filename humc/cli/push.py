@@ -44,7 +44,7 @@ def _is_recipe(path: Path) -> bool:
 @click.option("--repo", help="Dataset repository ORG/NAME (default: the recipe's publish.repo).")
 @click.option("--private/--public", "private", default=None,
               help="Visibility when the repository is created (default: the recipe's publish.private, else "
-                   "public). An existing repository keeps its visibility.")
+                   "public). An existing repository keeps its visibility; a public one is refused for a private dataset (E5004).")
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="With a recipe: the output root it was built with (`humc build --out`).")

@@ -193,15 +193,17 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
 
 def hub_license(license: str | None) -> dict[str, Any]:
     """The card's license keys for the recipe's ``license``: a Hub id in any case (the SPDX ``Apache-2.0``,
-    ``CC-BY-4.0``, ``GPL-3.0-only``) as the Hub's lowercase id; any other license as ``other`` with its name in
-    ``license_name`` (lowercase words joined by ``-``), which is how the Hub takes a license not on its list."""
+    ``CC-BY-4.0``, ``GPL-3.0-only``; words apart: ``CC BY 4.0``, ``Apache 2.0``) as the Hub's lowercase id; any other
+    license as ``other`` with its name in ``license_name`` (lowercase words joined by ``-``), which is how the Hub
+    takes a license not on its list."""
     text = (license or "").strip()
     if not text:
         return {"license": None}
-    key = text.lower().removesuffix("-only")
-    if key in HUB_LICENSES:
-        return {"license": key}
-    return {"license": "other", "license_name": "-".join(re.findall(r"[a-z0-9.+]+", text.lower())) or "custom"}
+    name = "-".join(re.findall(r"[a-z0-9.+]+", text.lower()))
+    for key in (text.lower(), name):
+        if key.removesuffix("-only") in HUB_LICENSES:
+            return {"license": key.removesuffix("-only")}
+    return {"license": "other", "license_name": name or "custom"}
 
 
 def _dataset_info(info: CardInfo, splits: list[str]) -> dict[str, Any] | None:

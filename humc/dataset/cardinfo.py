@@ -17,7 +17,7 @@ from humc import __version__
 from humc.dataset.card import CardInfo
 from humc.ir import LockedAsset, Recipe
 from humc.llm.provenance import UNKNOWN_MODEL, Answered, answered_in
-from humc.sources_hub import is_hub_source
+from humc.sources_hub import hub_sources
 
 
 def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str, Any]],
@@ -55,8 +55,8 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         recipe_text=recipe.text,
         recipe_fingerprint=fingerprint,
         humc_version=__version__,
-        hub_sources=[{"source": sid, **{k: (src.dataset or {}).get(k) for k in ("name", "revision", "config", "split")}}
-                     for sid, src in recipe.sources.items() if is_hub_source(src)],
+        hub_sources=[{"source": src.id, **{k: (src.dataset or {}).get(k) for k in ("name", "revision", "config", "split")}}
+                     for src in hub_sources(recipe)],
         user_template=str(card["template"]) if card.get("template") else None,
         split_bytes=dict(split_bytes or {}),
         dropped=dropped_records(recipe, metas),

@@ -151,8 +151,8 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
     if to == "lm-eval" and "test" not in shards:  # training records scored as a test set would flatter any model
         raise HumcError(f"{folder} has no test split to evaluate on (its splits: {', '.join(shards)})", code="E6001",
                         expected="a dataset built with a `test` split (data/test-*.parquet)",
-                        hint="add a test split to output.splits (e.g. {train: 0.9, test: 0.1}) and build again; "
-                             "nothing was written")
+                        hint="add a test split to output.splits (e.g. {train: 0.9, test: 0.1}), or a larger fraction "
+                             "when the one declared got no records, and build again; nothing was written")
     with written_together() as place:
         if to == "lm-eval":
             return _lm_eval(shards, out, name, place)

@@ -207,7 +207,8 @@ def check_visibility(info: Any, repo_id: str, private: bool) -> None:
         raise PublishError(f"{repo_id} is a public repository, and the dataset is to be private", code="E5004",
                            expected="a new repository (humc creates it private) or an existing private one",
                            hint="make the repository private in its settings on the Hub, publish to another "
-                                "repository, or pass --public if it may be public; nothing was published")
+                                "repository, or, if it may be public, `humc push … --public` (or `publish: "
+                                "{private: false}`); nothing was published")
 
 
 NOT_CONTENT = frozenset({".gitattributes", "README.md"})  # what a repository created empty (or with a card) holds

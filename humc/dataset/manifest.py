@@ -23,8 +23,10 @@ from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
-CARD_FORMAT = "2"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
-#                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty
+CARD_FORMAT = "3"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
+#                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty;
+#                    3: a license written in words (CC BY 4.0) is the Hub's id, not `other`; provenance names the Hub
+#                    datasets decontaminated against
 
 
 def sha256_file(path: Path) -> str:

@@ -12,6 +12,7 @@ An in-process backend (a local model) plugs in as one more class with ``name`` a
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 from collections import Counter
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from humc.dataset.export import messages_of
-from humc.errors import HumcError, Span
+from humc.errors import HumcError, Span, brief
 from humc.llm.client import LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
-from humc.sources_readers import DAMAGED_ARCHIVE, open_text
+from humc.sources_readers import DAMAGED_ARCHIVE, open_binary
 
 
 class Predictor(Protocol):
@@ -41,14 +42,21 @@ class FilePredictions:
         self.path = path
         self.name = f"file:{path.name}"
         self.by_id: dict[str, str | None] = {}
+        expected = "a UTF-8 JSON Lines file (may be gzip, bz2, xz or zstd-compressed), one {\"id\", \"prediction\"} " \
+                   "object per line"
         try:  # gzip, bz2, xz or zstd as they come; lines end at "\n" only (JSON strings may hold U+2028)
-            with open_text(path, "utf-8-sig", newline="") as f:
-                lines = f.read().split("\n")
-        except (*DAMAGED_ARCHIVE, UnicodeDecodeError) as exc:
-            raise HumcError(f"cannot read predictions file {path}: {exc}", code="E6002",
-                            expected="a UTF-8 JSON Lines file (may be gzip, bz2, xz or zstd-compressed), one "
-                                     "{\"id\", \"prediction\"} object per line") from None
-        for n, line in enumerate(lines, 1):
+            with open_binary(path) as f:
+                lines = f.read().removeprefix(codecs.BOM_UTF8).split(b"\n")
+        except DAMAGED_ARCHIVE as exc:
+            raise HumcError(f"cannot read predictions file {path}: {brief(exc)}", code="E6002",
+                            expected=expected) from None
+        for n, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:  # at its line and byte, as a source's undecodable byte is
+                raise HumcError(f"the predictions file is not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r})",
+                                Span(str(path), n, exc.start + 1), code="E6002", expected=expected,
+                                hint="save the file as UTF-8") from None
             if line.strip():
                 self._add(n, line)
 

@@ -101,7 +101,8 @@ _OFF = (0, "0", False, "false", "False", "", None)
 
 def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     """The names whose column holds 1 (one 0/1 column per label: SemEval-2018 E-c, GoEmotions' raw files, Jigsaw):
-    one_hot(record, ["anger", "joy"]) -> ["joy"]. A column missing or holding another value is an error."""
+    one_hot(record, ["anger", "joy"]) -> ["joy"]. 1/0 may be numbers, strings or booleans, an empty cell counts as 0;
+    a column missing or holding another value is an error."""
     if not isinstance(row, Mapping):
         raise FunctionError(f"the first argument is {type_name(row)}, not a record: write one_hot(record, [...])")
     out: list[str] = []

@@ -86,6 +86,11 @@ def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> No
         used["labels"] = {label for labels in label_sets for label in labels or ()}
     for key, known in used.items():
         for name, item in string_list(node.get(key), f"'{key}' of held_out"):
+            if name not in known and not known:  # no entry shows labels (MRC, generation): nothing to hold out
+                raise RecipeError(f"held-out {key[:-1]} '{name}' is used by no task entry", item.span, code="E0008",
+                                  expected=f"no held-out {key}: no task entry has any",
+                                  hint="held-out labels are labels of entries with a label set (`labels:`, a catalog's)"
+                                  if key == "labels" else None)
             if name not in known:
                 raise RecipeError(f"held-out {key[:-1]} '{name}' is used by no task entry", item.span, code="E0008",
                                   expected="one of: " + ", ".join(sorted(known)), hint=did_you_mean(name, sorted(known)))

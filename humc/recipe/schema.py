@@ -144,10 +144,11 @@ DESCRIPTIONS: dict[str, str] = {
 STRING: Schema = {"type": "string"}
 STRINGS: Schema = {"anyOf": [STRING, {"type": "array", "items": STRING}]}
 POSITIVE: Schema = {"type": "integer", "minimum": 1}
+NAMES: Schema = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True}
 # JSON types of source option values (what sources.source_option_problem accepts)
 OPTION_TYPES: dict[str, Schema] = {
     "encoding": STRING, "header": {"type": "boolean"},
-    "columns": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    "columns": NAMES,
     "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
     "records": {"type": "string", "minLength": 1}, "doc_start": {"type": "string", "minLength": 1},
     "separator": {"type": ["string", "null"], "minLength": 1},
@@ -156,8 +157,8 @@ OPTION_TYPES: dict[str, Schema] = {
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
     "key_column": {"type": "string", "minLength": 1}, "pattern": {"type": "string", "minLength": 1},
     "class_labels": {"type": "boolean"}, "label_file": {"type": "string", "minLength": 1},
-    "explode": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-    "lines": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    "explode": NAMES,
+    "lines": NAMES,
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
 MIX: Schema = {"type": "object", "additionalProperties": False,

@@ -731,7 +731,7 @@ REPO_ID_RE = re.compile(r"^\b[\w\-.]{1,96}\b/\b[\w\-.]{1,96}\b$", re.ASCII)  # t
 
 def _valid_repo_id(repo: str) -> bool:
     """A Hub dataset id the Hub client accepts, checked without importing it (`humc check` stays light)."""
-    return bool(REPO_ID_RE.match(repo)) and "--" not in repo and ".." not in repo and not repo.endswith(".git")
+    return bool(REPO_ID_RE.fullmatch(repo)) and "--" not in repo and ".." not in repo and not repo.endswith(".git")
 
 
 def _check_hard_labels(node: Node, labels: tuple[str, ...]) -> None:

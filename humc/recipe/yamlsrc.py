@@ -209,8 +209,9 @@ class _Converter:
         return Node(_construct(self.file, node), _span(self.file, node), style=style, in_flow=in_flow)
 
     def _mapping(self, node: yaml.MappingNode, in_flow: bool) -> Node:
-        """A mapping; merge keys (``<<: *defaults``, ``<<: [*a, *b]``) as YAML 1.1 defines them: the merged
-        mappings' keys first (an earlier one wins), then the mapping's own keys, which override them."""
+        """A mapping; merge keys (``<<: *defaults``, ``<<: [*a, *b]``) as YAML 1.1 defines them: the mapping's own
+        keys override the merged ones (of which an earlier mapping wins); keys keep the order written, a merge key's
+        keys where it stands (``{z: 0, <<: *m}``: z, then m's keys)."""
         out: dict[str, Node] = {}
         keys: dict[str, Span] = {}
         own: set[str] = set()
