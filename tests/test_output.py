@@ -231,6 +231,29 @@ def test_a_stale_temporary_folder_of_a_dead_build_is_removed(tmp_path):
     assert siblings(tmp_path / "out" / "tiny") == [] and (tmp_path / "out" / "tiny" / "build.json").is_file()
 
 
+def test_leftovers_of_a_killed_build_are_removed_even_when_their_pid_is_now_another_live_process(tmp_path):
+    """A pid is reused (a container restarted, a build killed long ago): before, a leftover named after a pid that
+    now belongs to some other live process was taken for a running build's and stayed forever, a dataset's worth of
+    disk each. The write holds the output folder's exclusive lock, so no other build can be writing there."""
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "out"
+    assert build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache")).exit_code == 0
+    previous = tree_bytes(out / "tiny")
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        (out / "tiny").rename(out / f".tiny.old-{other.pid}")  # killed between the two renames of the swap
+        half = out / f".tiny.tmp-{other.pid}"
+        (half / "data").mkdir(parents=True)
+        (half / "data" / "train-00000-of-00001.parquet").write_bytes(b"half a shard")
+        result = build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache"))
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait()
+    assert result.exit_code == 0, result.output
+    assert siblings(out / "tiny") == [] and tree_bytes(out / "tiny") == previous
+
+
 def test_kill_9_during_the_write_keeps_the_old_build_and_the_next_build_cleans_up(tmp_path):
     recipe = write_ner_workload(tmp_path, 10_000, shard_rows=300)
     args = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]

@@ -18,7 +18,9 @@ length histograms are merged per shard, so its quantiles stay exact and the fold
 
 Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
 old one only when complete, so a failed or killed build never leaves partial output behind; a
-temporary folder left by a killed build (its process is gone) is removed by the next write.
+temporary folder left by a killed build is removed by the next write. That write holds the output folder's
+exclusive lock, so every other ``.tmp-``/``.old-`` sibling is a dead build's, whatever its pid: a pid says nothing
+once it is reused (a container restarted, a build killed days ago), and such a folder would otherwise stay forever.
 The old folder is replaced only when humc owns it (``manifest.check_owned``: checked before the
 temporary folder is made and again right before the swap), and an empty dataset is never written.
 The writer itself takes no lock: ``build.compiler.build`` holds the output folder's lock (``humc.locks``) around
@@ -58,7 +60,6 @@ from humc.dataset.manifest import (
 )
 from humc.errors import SourceError
 from humc.ir import Recipe
-from humc.locks import other_process_alive
 from humc.progress import Progress
 
 Run = tuple[str, str, int, int, int, bool]  # records [start, stop) of one stored chunk: (node fp, stream, chunk,
@@ -435,12 +436,13 @@ def _replace_dir(new: Path, final: Path) -> None:
 
 
 def _remove_stale_siblings(final: Path) -> None:
-    """Remove the ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` folders of builds that were killed (their process
-    is gone); a killed swap's ``.old-`` folder is moved back first when the dataset folder itself is missing."""
+    """Remove the ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` folders of builds that were killed (any but this
+    process's: the caller holds the output folder's exclusive lock, so no other write is under way); a killed swap's
+    ``.old-`` folder is moved back first when the dataset folder itself is missing."""
     pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)$")
     for sibling in sorted(final.parent.iterdir()):
         match = pattern.match(sibling.name)
-        if not match or not sibling.is_dir() or other_process_alive(int(match.group(2))):
+        if not match or not sibling.is_dir() or int(match.group(2)) == os.getpid():
             continue
         if match.group(1) == "old" and not final.exists():
             os.replace(sibling, final)
