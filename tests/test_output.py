@@ -254,6 +254,42 @@ def test_leftovers_of_a_killed_build_are_removed_even_when_their_pid_is_now_anot
     assert siblings(out / "tiny") == [] and tree_bytes(out / "tiny") == previous
 
 
+class _CtrlCOnRead(dict):
+    """The build's node metas, read by the writer as it starts: Ctrl-C arrives at that moment."""
+
+    def get(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_right_after_the_write_made_its_temporary_folder_removes_it(tmp_path):
+    """Found by a chaos run (SIGINT 0.1 s into the write left `.big.tmp-<pid>`): the folder was made before the
+    `try` whose `finally` removes it, so an interrupt while the write set up (the previous shards, the plot
+    thread) left it behind."""
+    from humc.build.compiler import load_recipe
+    from humc.dataset.writer import WriteJob, write_dataset
+    from humc.progress import Progress
+
+    recipe = load_recipe(write_recipe(tmp_path), out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    job = WriteJob(recipe, "fp", "plan-fp", {"train": 1}, lambda split: iter(()), lambda runs: iter(()), {},
+                   _CtrlCOnRead(), Progress(enabled=False))
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(job)
+    assert list((tmp_path / "out").iterdir()) == []  # no `.tiny.tmp-<pid>` left
+
+
+def test_a_swap_stopped_between_its_two_renames_puts_the_old_folder_back(tmp_path):
+    """Ctrl-C can land between moving the old folder aside and moving the new one in (here: the second rename fails,
+    as a refused rename would): before, the dataset folder was then missing until the next build."""
+    from humc.dataset.writer import replace_dir
+
+    final = tmp_path / "big"
+    (final / "data").mkdir(parents=True)
+    (final / "build.json").write_text("{}")
+    with pytest.raises(FileNotFoundError):
+        replace_dir(tmp_path / ".big.tmp-1", final)  # no new folder to move in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"] and (final / "build.json").read_text() == "{}"
+
+
 def test_kill_9_during_the_write_keeps_the_old_build_and_the_next_build_cleans_up(tmp_path):
     recipe = write_ner_workload(tmp_path, 10_000, shard_rows=300)
     args = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]

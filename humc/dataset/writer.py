@@ -204,14 +204,14 @@ def write_dataset(job: WriteJob) -> WriteResult:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_siblings(final)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "data").mkdir(parents=True)
-    stats = _Stats()
-    shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
-    # the card's plots need only the split node's counts: drawn in a thread while the shards are written
     drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
-    plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
-    try:
+    try:  # from the moment the temporary folder exists: whatever stops the write (Ctrl-C too) removes it
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "data").mkdir(parents=True)
+        stats = _Stats()
+        shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
+        # the card's plots need only the split node's counts: drawn in a thread while the shards are written
+        plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
         split_files = _write_shards(job, tmp, stats, shards)
         written = sum(counts.values())
         _write_card(job, tmp, split_files, stats, plots.result())
@@ -223,7 +223,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
         job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
-        _replace_dir(tmp, final)
+        replace_dir(tmp, final)
     finally:
         drawing.shutdown(wait=True)  # never remove the folder under a plot being drawn
         shutil.rmtree(tmp, ignore_errors=True)
@@ -426,12 +426,19 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 
-def _replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place; the old one is removed only after the rename."""
+def replace_dir(new: Path, final: Path) -> None:
+    """Swap a finished folder into place; the old one is removed only after the rename. Should the second rename
+    not happen (Ctrl-C or SIGTERM between the two, a refused rename), the old folder is moved back: only a kill -9
+    there leaves the dataset folder missing, and the next write moves it back (``_remove_stale_siblings``)."""
     old = final.parent / f".{final.name}.old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(new, final)
+    try:
+        if final.exists():
+            os.replace(final, old)
+        os.replace(new, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
