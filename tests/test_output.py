@@ -367,3 +367,39 @@ def _fill(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+IMPORT_SPY = """
+import json, sys, threading
+from importlib.abc import MetaPathFinder
+
+imported = []
+
+class Spy(MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if threading.current_thread() is threading.main_thread() and any(
+                t.name.startswith(("humc-plots", "humc-parquet")) for t in threading.enumerate()):
+            imported.append(name)
+        return None
+
+sys.meta_path.insert(0, Spy())
+from humc.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    print(json.dumps(imported))
+"""
+
+
+def test_the_main_thread_imports_nothing_while_the_writes_threads_run(tmp_path):
+    """A chaos run hung on Ctrl-C during the write (`Exception ignored in: _get_module_lock.<locals>.cb`): the main
+    thread imported pyarrow's pandas shim while the plot thread imported matplotlib, the interrupt left CPython's
+    import lock held, and the clean-up waited forever for the plot thread. With no import in the main thread while
+    the write's threads run, an interrupt cannot land inside one."""
+    recipe = write_ner_workload(tmp_path, 300)
+    done = subprocess.run([sys.executable, "-c", IMPORT_SPY, "build", str(recipe), "-q", "--out", str(tmp_path / "out"),
+                           "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "big" / "build.json").is_file()
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -112,15 +112,24 @@ def preload() -> None:
     Hub's card classes, matplotlib: 1–2 s on a slow machine) ahead of time; the build calls it in a background thread while
     it waits for an LLM, so the write starts at once."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet  # noqa: F401
-        from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
-
-        schema = parquet_schema()
-        pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)
+        write_imports()
     except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
         pass
     pyplot()  # the card's plots (humc[plots]): matplotlib takes ~0.5 s to import
+
+
+def write_imports() -> None:
+    """Import what the write needs but the plots (pyarrow.parquet, the pandas shim pyarrow loads on its first table
+    conversion, the Hub's card classes). ``write_dataset`` calls it before it starts its threads, so that the main
+    thread imports nothing while the plot thread imports matplotlib: a Ctrl-C that lands inside an import of the main thread while another
+    thread imports can leave CPython's import lock held (``Exception ignored in: _get_module_lock.<locals>.cb``),
+    and the clean-up, waiting for the plot thread stuck on that lock, then hung forever (found by a chaos run)."""
+    import pyarrow as pa
+    import pyarrow.parquet  # noqa: F401
+    from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
+
+    schema = parquet_schema()
+    pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)
 
 
 def parquet_schema() -> Any:
@@ -204,6 +213,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_siblings(final)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    write_imports()  # before any thread of the write starts (see there)
     drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
     try:  # from the moment the temporary folder exists: whatever stops the write (Ctrl-C too) removes it
         shutil.rmtree(tmp, ignore_errors=True)
