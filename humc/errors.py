@@ -267,6 +267,9 @@ CODES: dict[str, Code] = _codes(
     ("E4303", "structured output rejected", "The server rejects the `structured_output` form the model forces "
               "(json_schema or json_object); `auto` picks the best form it accepts (docs/llm.md)."),
     ("E4401", "cache problem", "The build cache cannot be used; `humc cache clean` empties it."),
+    ("E4402", "render worker died", "A worker process of `humc build -j N` ended abruptly (killed, e.g. by the "
+              "out-of-memory killer); the chunks finished before are saved and the next build resumes from them. "
+              "Fewer workers (-j) need less memory."),
     # E5xxx: publishing
     ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),
     ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),

@@ -509,3 +509,76 @@ def test_another_users_lock_file_is_locked_read_only_not_skipped(tmp_path: Path)
         let_go(busy)
         shutil.rmtree(shared, ignore_errors=True)
     assert other.stdout.strip() == "E3004", other.stdout + other.stderr
+
+
+# ---------------------------------------------------------------------------------------------- signals
+
+
+def tmp_sibling(out: Path, pid: int) -> Path:
+    return out / f".big.tmp-{pid}"
+
+
+def test_sigterm_during_the_write_cleans_up_like_ctrl_c_keeps_the_previous_build_and_exits_143(tmp_path: Path) -> None:
+    """`kill`, a CI timeout or `docker stop` send SIGTERM: before, Python's default ended humc on the spot, silently,
+    leaving the half-written `.big.tmp-<pid>` folder and both lock files behind."""
+    recipe = write_ner_workload(tmp_path, 3000, shard_rows=1000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(cache)).exit_code == 0
+    previous = tree_bytes(out / "big")
+    recipe.write_text(recipe.read_text().replace("shard_rows: 1000", "shard_rows: 700"))  # only the write runs again
+    build = started_build(recipe, out, cache, "-q")
+    with stopped(build):
+        os.kill(build.pid, signal.SIGTERM)  # delivered as soon as it goes on
+    assert build.finish() == 143, build.stderr
+    assert build.lines[-1] == "terminated: finished work is saved; run the same command again to resume"
+    assert "Traceback" not in build.stderr
+    assert tree_bytes(out / "big") == previous  # the previous build, untouched
+    assert sorted(p.name for p in out.iterdir()) == ["big"]  # no temporary folder, no lock file
+    assert not lock_path(cache, inside=True).exists()
+
+
+def test_sigterm_while_the_write_has_a_temporary_folder_removes_it(tmp_path: Path) -> None:
+    recipe = write_ner_workload(tmp_path, 6000, shard_rows=1000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build = started_build(recipe, out, cache, "-q")
+    until(lambda: tmp_sibling(out, build.pid).is_dir(), "the write has made its temporary folder", build)
+    with stopped(build):  # held still while the folder is half written
+        os.kill(build.pid, signal.SIGTERM)
+    assert build.finish() == 143, build.stderr
+    assert "Traceback" not in build.stderr and build.lines[-1].startswith("terminated:")
+    assert not out.exists() or not list(out.iterdir())  # nothing partial: no dataset, no temporary folder, no lock
+    again = run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(cache))
+    assert again.exit_code == 0 and f"wrote {out / 'big'}" in again.output, again.output
+    reference = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "ref-cache"))
+    assert reference.exit_code == 0, reference.output
+    assert tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (its render workers), from /proc."""
+    try:
+        return [int(c) for task in os.listdir(f"/proc/{pid}/task")
+                for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="render workers are forked on Linux only")
+def test_a_killed_render_worker_stops_the_build_with_e4402_and_the_next_build_resumes(tmp_path: Path) -> None:
+    """A worker killed by the out-of-memory killer: before, the build ended with `internal error: BrokenProcessPool`
+    (exit 3)."""
+    recipe = write_ner_workload(tmp_path, 12_000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "2")
+    until(lambda: len(child_pids(build.pid)) == 2, "the build has started its render workers", build)
+    with stopped(build):  # it cannot finish the render while one of its workers is killed
+        os.kill(child_pids(build.pid)[0], signal.SIGKILL)
+    assert build.finish() == 2, build.stderr
+    assert "error[E4402]: a render worker process ended abruptly" in build.stderr and "Traceback" not in build.stderr
+    assert "-j 1" in build.stderr
+    assert not (out / "big").exists() and not child_pids(build.pid)
+    again = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "2")
+    assert again.finish() == 0, again.stderr
+    reference = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "ref-cache"))
+    assert reference.exit_code == 0, reference.output
+    assert tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")

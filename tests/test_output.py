@@ -231,6 +231,65 @@ def test_a_stale_temporary_folder_of_a_dead_build_is_removed(tmp_path):
     assert siblings(tmp_path / "out" / "tiny") == [] and (tmp_path / "out" / "tiny" / "build.json").is_file()
 
 
+def test_leftovers_of_a_killed_build_are_removed_even_when_their_pid_is_now_another_live_process(tmp_path):
+    """A pid is reused (a container restarted, a build killed long ago): before, a leftover named after a pid that
+    now belongs to some other live process was taken for a running build's and stayed forever, a dataset's worth of
+    disk each. The write holds the output folder's exclusive lock, so no other build can be writing there."""
+    recipe = write_recipe(tmp_path)
+    out = tmp_path / "out"
+    assert build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache")).exit_code == 0
+    previous = tree_bytes(out / "tiny")
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        (out / "tiny").rename(out / f".tiny.old-{other.pid}")  # killed between the two renames of the swap
+        half = out / f".tiny.tmp-{other.pid}"
+        (half / "data").mkdir(parents=True)
+        (half / "data" / "train-00000-of-00001.parquet").write_bytes(b"half a shard")
+        result = build(recipe, "--out", str(out), "--cache", str(tmp_path / "cache"))
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait()
+    assert result.exit_code == 0, result.output
+    assert siblings(out / "tiny") == [] and tree_bytes(out / "tiny") == previous
+
+
+class _CtrlCOnRead(dict):
+    """The build's node metas, read by the writer as it starts: Ctrl-C arrives at that moment."""
+
+    def get(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_right_after_the_write_made_its_temporary_folder_removes_it(tmp_path):
+    """Found by a chaos run (SIGINT 0.1 s into the write left `.big.tmp-<pid>`): the folder was made before the
+    `try` whose `finally` removes it, so an interrupt while the write set up (the previous shards, the plot
+    thread) left it behind."""
+    from humc.build.compiler import load_recipe
+    from humc.dataset.writer import WriteJob, write_dataset
+    from humc.progress import Progress
+
+    recipe = load_recipe(write_recipe(tmp_path), out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    job = WriteJob(recipe, "fp", "plan-fp", {"train": 1}, lambda split: iter(()), lambda runs: iter(()), {},
+                   _CtrlCOnRead(), Progress(enabled=False))
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(job)
+    assert list((tmp_path / "out").iterdir()) == []  # no `.tiny.tmp-<pid>` left
+
+
+def test_a_swap_stopped_between_its_two_renames_puts_the_old_folder_back(tmp_path):
+    """Ctrl-C can land between moving the old folder aside and moving the new one in (here: the second rename fails,
+    as a refused rename would): before, the dataset folder was then missing until the next build."""
+    from humc.dataset.writer import replace_dir
+
+    final = tmp_path / "big"
+    (final / "data").mkdir(parents=True)
+    (final / "build.json").write_text("{}")
+    with pytest.raises(FileNotFoundError):
+        replace_dir(tmp_path / ".big.tmp-1", final)  # no new folder to move in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"] and (final / "build.json").read_text() == "{}"
+
+
 def test_kill_9_during_the_write_keeps_the_old_build_and_the_next_build_cleans_up(tmp_path):
     recipe = write_ner_workload(tmp_path, 10_000, shard_rows=300)
     args = ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")]
@@ -308,3 +367,39 @@ def _fill(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+IMPORT_SPY = """
+import json, sys, threading
+from importlib.abc import MetaPathFinder
+
+imported = []
+
+class Spy(MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if threading.current_thread() is threading.main_thread() and any(
+                t.name.startswith(("humc-plots", "humc-parquet")) for t in threading.enumerate()):
+            imported.append(name)
+        return None
+
+sys.meta_path.insert(0, Spy())
+from humc.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    print(json.dumps(imported))
+"""
+
+
+def test_the_main_thread_imports_nothing_while_the_writes_threads_run(tmp_path):
+    """A chaos run hung on Ctrl-C during the write (`Exception ignored in: _get_module_lock.<locals>.cb`): the main
+    thread imported pyarrow's pandas shim while the plot thread imported matplotlib, the interrupt left CPython's
+    import lock held, and the clean-up waited forever for the plot thread. With no import in the main thread while
+    the write's threads run, an interrupt cannot land inside one."""
+    recipe = write_ner_workload(tmp_path, 300)
+    done = subprocess.run([sys.executable, "-c", IMPORT_SPY, "build", str(recipe), "-q", "--out", str(tmp_path / "out"),
+                           "--cache", str(tmp_path / "cache")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "big" / "build.json").is_file()
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -35,7 +35,10 @@ import sys
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+from humc.errors import HumcError
 
 PARALLEL_KINDS = frozenset({"map", "render"})
 JOBS_ENV = "HUMC_JOBS"
@@ -68,9 +71,11 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _worker_start(parent: int) -> None:
-    """In each worker: Ctrl-C is the build's to handle (the pool is shut down from there, no worker tracebacks), and
-    the worker dies with the build — a build killed with SIGKILL leaves no worker behind."""
+    """In each worker: Ctrl-C is the build's to handle (the pool is shut down from there, no worker tracebacks), SIGTERM
+    ends the worker as it would any process, and the worker dies with the build — a build killed with SIGKILL leaves
+    no worker behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's (``cli.Terminated``): a broken pool ends its workers so
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -108,9 +113,14 @@ class WorkerPool:
     def __enter__(self) -> WorkerPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
         _FUNCTIONS.pop(self.token, None)
+        if isinstance(exc, BrokenProcessPool):  # a worker was killed (the OOM killer, a stray kill -9): not a bug
+            raise HumcError("a render worker process ended abruptly (killed, e.g. by the out-of-memory killer); the "
+                            "build stopped", code="E4402", expected="render workers that run until the build ends",
+                            hint="run the build again: it resumes from the chunks finished before; fewer workers "
+                                 "(-j 1) need less memory") from None
 
 
 def workers_for(kind: str, jobs: int, chunks: int) -> int:

@@ -2,7 +2,9 @@
 
 ``HumcGroup`` loads each subcommand's module only when it runs (``humc --help`` imports no pyarrow,
 openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a compiler diagnostic
-(text, or JSON with ``--format json``) and exits 2; Ctrl-C exits 130; anything else is a bug in humc,
+(text, or JSON with ``--format json``) and exits 2; Ctrl-C exits 130 and SIGTERM (``kill``, a CI timeout, ``docker
+stop``) 143, each after the same clean-up (a build's temporary folder removed, its locks let go) and one line; anything
+else is a bug in humc,
 reported in one line with exit 3 (``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one
 public function of a lower package.
 """
@@ -13,8 +15,12 @@ import contextlib
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from types import FrameType
 from typing import IO, Any, NoReturn
 
 import click
@@ -69,9 +75,13 @@ class HumcGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            result = super().invoke(ctx)
+            with _terminate_as_interrupt():
+                result = super().invoke(ctx)
         except HumcError as exc:
             report_error(exc, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
+        except Terminated:
+            click.echo("\nterminated: finished work is saved; run the same command again to resume", err=True)
+            sys.exit(143)
         except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
             click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
             sys.exit(130)
@@ -100,6 +110,29 @@ class HumcGroup(click.Group):
             _echo_json({"ok": True, "exit_code": 0, "diagnostics": [], **ctx.meta.get(RESULT_KEY, {})},
                        ctx.meta.get(STDOUT_KEY))
         return result
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: every clean-up Ctrl-C runs runs for it too."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` in the main thread while a command runs (Python's default would end the process
+    on the spot: a build's temporary folder and lock files left behind, no word on stderr); the previous handler
+    comes back afterwards. Render workers ignore it, like Ctrl-C (``build/parallel.py``)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _echo_json(data: dict[str, Any], stdout: IO[str] | None) -> None:

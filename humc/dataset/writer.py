@@ -18,7 +18,9 @@ length histograms are merged per shard, so its quantiles stay exact and the fold
 
 Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
 old one only when complete, so a failed or killed build never leaves partial output behind; a
-temporary folder left by a killed build (its process is gone) is removed by the next write.
+temporary folder left by a killed build is removed by the next write. That write holds the output folder's
+exclusive lock, so every other ``.tmp-``/``.old-`` sibling is a dead build's, whatever its pid: a pid says nothing
+once it is reused (a container restarted, a build killed days ago), and such a folder would otherwise stay forever.
 The old folder is replaced only when humc owns it (``manifest.check_owned``: checked before the
 temporary folder is made and again right before the swap), and an empty dataset is never written.
 The writer itself takes no lock: ``build.compiler.build`` holds the output folder's lock (``humc.locks``) around
@@ -58,7 +60,6 @@ from humc.dataset.manifest import (
 )
 from humc.errors import SourceError
 from humc.ir import Recipe
-from humc.locks import other_process_alive
 from humc.progress import Progress
 
 Run = tuple[str, str, int, int, int, bool]  # records [start, stop) of one stored chunk: (node fp, stream, chunk,
@@ -111,15 +112,24 @@ def preload() -> None:
     Hub's card classes, matplotlib: 1–2 s on a slow machine) ahead of time; the build calls it in a background thread while
     it waits for an LLM, so the write starts at once."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet  # noqa: F401
-        from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
-
-        schema = parquet_schema()
-        pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)
+        write_imports()
     except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
         pass
     pyplot()  # the card's plots (humc[plots]): matplotlib takes ~0.5 s to import
+
+
+def write_imports() -> None:
+    """Import what the write needs but the plots (pyarrow.parquet, the pandas shim pyarrow loads on its first table
+    conversion, the Hub's card classes). ``write_dataset`` calls it before it starts its threads, so that the main
+    thread imports nothing while the plot thread imports matplotlib: a Ctrl-C that lands inside an import of the main thread while another
+    thread imports can leave CPython's import lock held (``Exception ignored in: _get_module_lock.<locals>.cb``),
+    and the clean-up, waiting for the plot thread stuck on that lock, then hung forever (found by a chaos run)."""
+    import pyarrow as pa
+    import pyarrow.parquet  # noqa: F401
+    from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
+
+    schema = parquet_schema()
+    pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)
 
 
 def parquet_schema() -> Any:
@@ -203,14 +213,15 @@ def write_dataset(job: WriteJob) -> WriteResult:
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_siblings(final)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "data").mkdir(parents=True)
-    stats = _Stats()
-    shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
-    # the card's plots need only the split node's counts: drawn in a thread while the shards are written
+    write_imports()  # before any thread of the write starts (see there)
     drawing = ThreadPoolExecutor(1, thread_name_prefix="humc-plots")
-    plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
-    try:
+    try:  # from the moment the temporary folder exists: whatever stops the write (Ctrl-C too) removes it
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "data").mkdir(parents=True)
+        stats = _Stats()
+        shards = _Shards(job, _previous_shards(final))  # the old folder is read before it is replaced
+        # the card's plots need only the split node's counts: drawn in a thread while the shards are written
+        plots = drawing.submit(write_plots, realised_mixture(job.metas), tmp)
         split_files = _write_shards(job, tmp, stats, shards)
         written = sum(counts.values())
         _write_card(job, tmp, split_files, stats, plots.result())
@@ -222,7 +233,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
         job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
-        _replace_dir(tmp, final)
+        replace_dir(tmp, final)
     finally:
         drawing.shutdown(wait=True)  # never remove the folder under a plot being drawn
         shutil.rmtree(tmp, ignore_errors=True)
@@ -425,22 +436,30 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
     (folder / "README.md").write_text(render_card(info), encoding="utf-8")
 
 
-def _replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place; the old one is removed only after the rename."""
+def replace_dir(new: Path, final: Path) -> None:
+    """Swap a finished folder into place; the old one is removed only after the rename. Should the second rename
+    not happen (Ctrl-C or SIGTERM between the two, a refused rename), the old folder is moved back: only a kill -9
+    there leaves the dataset folder missing, and the next write moves it back (``_remove_stale_siblings``)."""
     old = final.parent / f".{final.name}.old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(new, final)
+    try:
+        if final.exists():
+            os.replace(final, old)
+        os.replace(new, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_stale_siblings(final: Path) -> None:
-    """Remove the ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` folders of builds that were killed (their process
-    is gone); a killed swap's ``.old-`` folder is moved back first when the dataset folder itself is missing."""
+    """Remove the ``.<name>.tmp-<pid>`` / ``.<name>.old-<pid>`` folders of builds that were killed (any but this
+    process's: the caller holds the output folder's exclusive lock, so no other write is under way); a killed swap's
+    ``.old-`` folder is moved back first when the dataset folder itself is missing."""
     pattern = re.compile(rf"^\.{re.escape(final.name)}\.(tmp|old)-(\d+)$")
     for sibling in sorted(final.parent.iterdir()):
         match = pattern.match(sibling.name)
-        if not match or not sibling.is_dir() or other_process_alive(int(match.group(2))):
+        if not match or not sibling.is_dir() or int(match.group(2)) == os.getpid():
             continue
         if match.group(1) == "old" and not final.exists():
             os.replace(sibling, final)
