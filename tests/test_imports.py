@@ -137,3 +137,21 @@ def test_the_build_function_lives_in_build_compiler_because_humc_build_is_the_su
 
     assert humc.build.__name__ == "humc.build" and callable(humc.build.compiler.build)
     assert "build" not in humc.__all__
+
+
+def test_ctrl_c_while_the_cli_is_being_imported_exits_130_without_a_traceback() -> None:
+    import subprocess
+    import sys
+
+    stop_importing_the_cli = """
+import sys
+class Interrupt:
+    def find_spec(self, name, path, target=None):
+        if name == "humc.cli":
+            raise KeyboardInterrupt  # as a Ctrl-C landing in the middle of the CLI's imports
+sys.meta_path.insert(0, Interrupt())
+from humc.__main__ import run
+run()
+"""
+    done = subprocess.run([sys.executable, "-c", stop_importing_the_cli], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "interrupted\n", "")

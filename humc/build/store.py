@@ -2,7 +2,9 @@
 
 A node's output is a set of named streams of record chunks. Chunks are written as they
 are produced and the node's ``meta`` is written last, as its commit marker: a build that
-is killed mid-node keeps every finished chunk, and the next build resumes from them.
+is killed in a chunk-wise node (map, filter, render, check, generate, judge) keeps every finished
+chunk, and the next build resumes from them; a whole-stream node (load, sample, labels, merge,
+dedup, split, write) killed before its commit runs again from its start.
 
 Every value goes through ``humc.cachedb`` (digest checked before it is loaded). A damaged
 entry reads as missing and is counted in ``dropped``: a damaged meta makes its node run again
