@@ -65,6 +65,7 @@ class HumcError(Exception):
     exit_code = 2
     default_code = "E9001"
     quote_source = True  # show the offending line under the location (False when the line may hold a secret)
+    exit_at_once = False  # exit without Python's shutdown (it would join a thread stuck on a dead worker's pipe)
 
     def __init__(self, message: str, span: Span | None = None, *, expected: str | None = None,
                  hint: str | None = None, notes: Iterable[str] = (), code: str | None = None) -> None:

@@ -313,3 +313,41 @@ def test_a_build_collects_cycles_less_often_and_restores_the_setting():
         del garbage
         assert gc.collect() >= 999  # (the last one is still named by `cycle`)
     assert gc.get_threshold() == before
+
+
+HALF_SENT = """
+import os, struct, sys
+import humc.build.parallel as parallel
+from humc.cli import report_error
+from humc.errors import HumcError
+
+parallel.STUCK_SECONDS = 0.5
+RESULT_PIPE = None
+
+def half_send_then_die(chunk):
+    if chunk[0].get("die"):  # as a worker killed in the middle of sending its result: 10 of 1000 bytes
+        os.write(RESULT_PIPE, struct.pack("!i", 1000) + b"x" * 10)
+        os._exit(1)
+    return chunk
+
+try:
+    with parallel.WorkerPool(half_send_then_die, 2) as pool:
+        RESULT_PIPE = pool.pool._result_queue._writer.fileno()  # read by the workers, forked at the first submit
+        assert pool.submit([{"ok": 1}]).result() == [{"ok": 1}]
+        pool.submit([{"die": True}]).result()
+except HumcError as exc:
+    report_error(exc, "text")
+print("not reached")
+"""
+
+
+def test_a_worker_dying_while_it_sends_a_result_ends_the_build_with_e4402_instead_of_hanging(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    done = subprocess.run([sys.executable, "-c", HALF_SENT], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and done.stdout == "", (done.stdout, done.stderr)
+    assert done.stderr.startswith("error[E4402]: a render worker process ended abruptly"), done.stderr

@@ -32,9 +32,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -85,8 +87,17 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
+WATCH_SECONDS = 0.5   # how often a wait for a chunk looks at the workers
+STUCK_SECONDS = 5.0   # a worker dead this long while the pool still waits: the pool will never notice
+
+
 class WorkerPool:
-    """``submit(chunk)`` runs ``fn(chunk)`` in one of ``workers`` forked processes; use as a context manager."""
+    """``submit(chunk)`` runs ``fn(chunk)`` in one of ``workers`` forked processes; use as a context manager.
+
+    A worker killed while it sends a result leaves half a message in the pool's result pipe, and the pool's
+    manager thread waits for the rest forever (it never marks the pool broken). A wait here looks at the workers
+    every ``WATCH_SECONDS``; one dead for ``STUCK_SECONDS`` with the pool still waiting ends the build with E4402,
+    and the process exits at once (``HumcError.exit_at_once``): at a normal exit Python would join that thread."""
 
     def __init__(self, fn: Callable[[list[dict[str, Any]]], Any], workers: int) -> None:
         self.token = next(_tokens)
@@ -94,8 +105,30 @@ class WorkerPool:
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                         initializer=_worker_start, initargs=(os.getpid(),))
         self.started = False
+        self.stuck = False
 
-    def submit(self, chunk: list[dict[str, Any]]) -> Future[Any]:
+    def submit(self, chunk: list[dict[str, Any]]) -> _Watched:
+        return _Watched(self, self._submit(chunk))
+
+    def wait(self, future: Future[Any]) -> Any:
+        """``future.result()``, or BrokenProcessPool once a worker has been dead ``STUCK_SECONDS`` meanwhile."""
+        dead_since: float | None = None
+        while True:
+            try:
+                return future.result(timeout=WATCH_SECONDS)
+            except FutureTimeout:
+                if not self._a_worker_died():
+                    dead_since = None
+                    continue
+                dead_since = dead_since or time.monotonic()
+                if time.monotonic() - dead_since >= STUCK_SECONDS:
+                    self.stuck = True
+                    raise BrokenProcessPool("a render worker died while sending a result") from None
+
+    def _a_worker_died(self) -> bool:
+        return any(p.exitcode is not None for p in list((self.pool._processes or {}).values()))
+
+    def _submit(self, chunk: list[dict[str, Any]]) -> Future[Any]:
         if self.started:
             return self.pool.submit(_call, self.token, chunk)
         self.started = True
@@ -114,13 +147,31 @@ class WorkerPool:
         return self
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.stuck:  # the manager thread waits on a dead worker's pipe: end the workers, do not join it
+            for process in list((self.pool._processes or {}).values()):
+                process.kill()
+        self.pool.shutdown(wait=not self.stuck, cancel_futures=True)
         _FUNCTIONS.pop(self.token, None)
         if isinstance(exc, BrokenProcessPool):  # a worker was killed (the OOM killer, a stray kill -9): not a bug
-            raise HumcError("a render worker process ended abruptly (killed, e.g. by the out-of-memory killer); the "
+            error = HumcError("a render worker process ended abruptly (killed, e.g. by the out-of-memory killer); the "
                             "build stopped", code="E4402", expected="render workers that run until the build ends",
                             hint="run the build again: it resumes from the chunks finished before; fewer workers "
-                                 "(-j 1) need less memory") from None
+                                 "(-j 1) need less memory")
+            error.exit_at_once = self.stuck
+            raise error from None
+
+
+class _Watched:
+    """A chunk in a worker (``execute.Pending``): ``result()`` waits through ``WorkerPool.wait``."""
+
+    def __init__(self, pool: WorkerPool, future: Future[Any]) -> None:
+        self.pool, self.future = pool, future
+
+    def result(self) -> Any:
+        return self.pool.wait(self.future)
+
+    def cancel(self) -> bool:
+        return self.future.cancel()
 
 
 def workers_for(kind: str, jobs: int, chunks: int) -> int:

@@ -145,6 +145,10 @@ def report_error(exc: HumcError, fmt: str, stdout: IO[str] | None = None) -> NoR
         _echo_json({"ok": False, "exit_code": exc.exit_code, "diagnostics": exc.diagnostics()}, stdout)
     else:
         click.echo(exc.render(), err=True)
+    if exc.exit_at_once:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
     sys.exit(exc.exit_code)
 
 
