@@ -40,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -612,17 +613,11 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, data, headers, content_type="application/octet-stream", head=method == "HEAD")
 
 
-# The Hub's license ids (its README validation refuses any other `license`, in any other case).
-HUB_LICENSES = frozenset("""
-    apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
-    afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0
-    cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0
-    cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0
-    cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 agpl-3.0 gfdl
-    gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr
-    mpl-2.0 odc-by odbl openmdw-1.0 openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr
-    deepfloyd-if-license fair-noncommercial-research-license llama2 llama3 llama3.1 llama3.2 llama3.3 llama4
-    grok2-community gemma unknown other""".split())
+# The Hub's license ids (its README validation refuses any other `license`, in any other case): its published list,
+# kept as data in stdlib/cards/hub_licenses.txt.
+HUB_LICENSES = frozenset(line.strip() for line in (Path(__file__).resolve().parent.parent / "stdlib" / "cards" /
+                                                   "hub_licenses.txt").read_text(encoding="utf-8").splitlines()
+                         if line.strip() and not line.startswith("#"))
 SIZE_CATEGORIES = frozenset({"n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M",
                              "100M<n<1B", "1B<n<10B", "10B<n<100B", "100B<n<1T", "n>1T"})
 
