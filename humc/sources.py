@@ -36,10 +36,10 @@ from humc.sources_readers import (
     class_label_names,
     compression_of,
     decode_class_labels,
+    document_files,
     exploded,
     grouped,
     holds_json_list,
-    json_files,
     looks_like_json_lines,
     open_binary,
     open_text,
@@ -192,8 +192,9 @@ def source_digest(src: SourceDef) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([src.format, src.options, src.dataset], sort_keys=True, default=str).encode())
     files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
-    if src.options.get("label_file") and src.path is not None and label_file(src).is_file():
-        files.append(label_file(src))  # its labels are part of the records
+    labels = label_file(src) if src.options.get("label_file") and src.path is not None else None
+    if labels is not None and labels.is_file():
+        files.append(labels)  # its labels are part of the records
     for path in files:
         if path is None:
             continue
@@ -312,16 +313,17 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
             lineno += 1
             label = _decoded(labels, f.readline)
             if not label:
-                raise SourceError(f"source '{src.id}': the label file {path.name} has {lineno - 1} line(s), but "
-                                  f"{_file(src).name} has more records", Span(str(path), lineno, 1), code="E4001",
-                                  expected="one label per record, in the records' order",
-                                  hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+                raise _unpaired(src, path, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more records")
             yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
         if _decoded(labels, f.read).strip():  # blank lines at the end are no labels
-            raise SourceError(f"source '{src.id}': the label file {path.name} has more lines than {_file(src).name} "
-                              f"has records ({lineno})", Span(str(path), lineno + 1, 1), code="E4001",
-                              expected="one label per record, in the records' order",
-                              hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
+            raise _unpaired(src, path, lineno + 1, f"has more lines than {_file(src).name} has records ({lineno})")
+
+
+def _unpaired(src: SourceDef, path: Path, line: int, what: str) -> SourceError:
+    """The label file and the records do not pair up: located at the label file's first line without a partner."""
+    return SourceError(f"source '{src.id}': the label file {path.name} {what}", Span(str(path), line, 1), code="E4001",
+                       expected="one label per record, in the records' order",
+                       hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
 
 
 def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
@@ -405,7 +407,7 @@ def _read_json(src: SourceDef) -> Iterator[RawRow]:
     """A JSON list of records (or one object); a folder: every file in it, in name order (RACE)."""
     keys = src.options.get("explode")
     if src.path is not None and src.path.is_dir():
-        files = json_files(src.path)
+        files = document_files(src.path)
         rows = (record for path in files for _, record in _folder_file(SourceDef(src.id, path, src.format, src.options)))
         yield from enumerate(exploded(src, rows, keys) if keys else rows)
         return
@@ -676,7 +678,7 @@ def _read_conll(src: SourceDef) -> Iterator[RawRow]:
         yield from _read_conll_file(src)
         return
     pattern = str(src.options.get("pattern", "*"))
-    files = [p for p in json_files(folder) if p.match(pattern)]
+    files = [p for p in document_files(folder) if p.match(pattern)]
     if not files:
         raise SourceError(f"source '{src.id}': no file matching {pattern!r} in the folder {folder.name}",
                           Span(str(folder), 1, 1), code="E4001", expected="column files under the folder",

@@ -401,7 +401,7 @@ def _fail(src: SourceDef, message: str) -> SourceError:
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), 1, 1), code="E4001")
 
 
-def json_files(folder: Path) -> list[Path]:
+def document_files(folder: Path) -> list[Path]:
     """The files of a folder of documents (RACE: one `.txt` or `.json` file per article; CoNLL-2012's tree), in name
     order; hidden files and everything under a hidden folder (.git, .ipynb_checkpoints' copies) are no documents."""
     return sorted(p for p in folder.rglob("*")

@@ -125,8 +125,12 @@ class WorkerPool:
                     self.stuck = True
                     raise BrokenProcessPool("a render worker died while sending a result") from None
 
+    def _workers(self) -> list[Any]:
+        """The pool's worker processes (none once it is shut down)."""
+        return list((self.pool._processes or {}).values())
+
     def _a_worker_died(self) -> bool:
-        return any(p.exitcode is not None for p in list((self.pool._processes or {}).values()))
+        return any(p.exitcode is not None for p in self._workers())
 
     def _submit(self, chunk: list[dict[str, Any]]) -> Future[Any]:
         if self.started:
@@ -148,7 +152,7 @@ class WorkerPool:
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if self.stuck:  # the manager thread waits on a dead worker's pipe: end the workers, do not join it
-            for process in list((self.pool._processes or {}).values()):
+            for process in self._workers():
                 process.kill()
         self.pool.shutdown(wait=not self.stuck, cancel_futures=True)
         _FUNCTIONS.pop(self.token, None)

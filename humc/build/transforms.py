@@ -29,10 +29,8 @@ from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.errors import EvalError, RecordError, did_you_mean, type_name
 from humc.expr import Evaluator
+from humc.expr.functions import OPTION_LETTERS
 from humc.ir import PreferenceRule, TaskEntry
-
-OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
 
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
 _JSON_STR = json.encoder.encode_basestring  # what _HASH_JSON writes a str with (ensure_ascii=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -81,12 +80,15 @@ def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int =
     return names[i]
 
 
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the labels of options that name none: A, B, C, ... one per option
+
+
 def choice_label(options: Sequence[Any], answer: Any, labels: Sequence[Any] | None = None) -> Any:
     """The label of the option whose text is ``answer`` (C3 and DREAM give the answer as the option's text):
     choice_label(choices, answer) -> "C"; ``labels`` default to A, B, C, ... one per option."""
     if not isinstance(options, list):
         raise FunctionError(f"the options are {type_name(options)}, not a list")
-    names = list(labels) if labels is not None else list(string.ascii_uppercase[:len(options)])
+    names = list(labels) if labels is not None else list(OPTION_LETTERS[:len(options)])
     if len(names) != len(options):
         raise FunctionError(f"{len(options)} options but {len(names)} labels")
     if answer not in options:
