@@ -251,14 +251,15 @@ def test_revision_pushes_to_a_branch(hub: HubHTTPServer, tmp_path: Path) -> None
     folder = make_build(tmp_path / "demo", {"train": 1})
     main_before = [c.oid for c in hub.state.history(REPO)] if ("dataset", REPO) in hub.state.repos else []
     result = push_dataset(folder, REPO, revision="v2")
-    assert result.changed and result.revision == "v2"
+    assert result.changed and result.revision == "v2" and result.branch_created
     assert remote_files(hub, "v2") == local_files(folder)
     assert remote_files(hub, "main") == {}                      # main untouched
     assert main_before == [] and len(hub.state.history(REPO, "main")) == 1
     dl = Path(snapshot_download(REPO, repo_type="dataset", revision="v2", local_dir=tmp_path / "dl",
                                 endpoint=hub.url, token=TOKEN))
     assert (dl / "README.md").read_bytes() == (folder / "README.md").read_bytes()
-    assert not push_dataset(folder, REPO, revision="v2").changed
+    again = push_dataset(folder, REPO, revision="v2")
+    assert not again.changed and not again.branch_created
 
 
 # ---------------------------------------------------------------------------- failures
@@ -429,6 +430,25 @@ def test_cli_push_folder(hub: HubHTTPServer, tmp_path: Path) -> None:
     assert remote_files(hub) == local_files(folder)
     res = runner.invoke(main, ["push", str(folder), "--repo", REPO])
     assert res.exit_code == 0 and "nothing to publish" in res.output
+
+
+def test_cli_push_to_a_new_branch_of_the_same_build_says_it_created_the_branch(hub: HubHTTPServer,
+                                                                               tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from humc.cli import main
+
+    folder = make_build(tmp_path / "demo", {"train": 2})
+    runner = CliRunner()
+    assert runner.invoke(main, ["push", str(folder), "--repo", REPO]).exit_code == 0
+    commits = len(hub.state.history(REPO))
+    res = runner.invoke(main, ["push", str(folder), "--repo", REPO, "--revision", "v2"])
+    assert res.exit_code == 0, res.output
+    assert "created branch v2 of humc-test/demo (from main)" in res.output
+    assert "holds" in res.output and "no commit needed" in res.output and "nothing to publish" not in res.output
+    assert remote_files(hub, "v2") == local_files(folder) and len(hub.state.history(REPO, "v2")) == commits
+    again = runner.invoke(main, ["push", str(folder), "--repo", REPO, "--revision", "v2"])
+    assert again.exit_code == 0 and "nothing to publish" in again.output and "created branch" not in again.output
 
 
 def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:

@@ -25,6 +25,11 @@ def report(folder: Path, repo: str, result: PushResult) -> None:
     where = result.repo_url or repo
     if result.created:
         click.echo(f"created dataset repository {repo}")
+    if result.branch_created:
+        click.echo(f"created branch {result.revision} of {repo} (from main)")
+    if not result.changed and result.branch_created:
+        click.echo(f"{where} holds {folder} already (main had this build): no commit needed")
+        return
     if not result.changed:
         click.echo(f"{where} is up to date with {folder}: nothing to publish")
         return

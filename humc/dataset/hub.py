@@ -46,6 +46,7 @@ class PushResult:
     deleted: list[str] = field(default_factory=list)    # stale remote shards and plots removed
     repo_url: str = ""
     revision: str = "main"
+    branch_created: bool = False  # ``revision`` named no branch: this push created it (from main)
 
     @property
     def changed(self) -> bool:
@@ -170,8 +171,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
         created = True
     else:
         check_visibility(existing, repo_id, private)
-    if revision is not None:
-        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True, token=token)
+    branch_created = revision is not None and _created_branch(api, repo_id, revision, token)
 
     head = api.repo_info(repo_id, repo_type="dataset", revision=branch, token=token).sha
     remote = {f.path: f for f in _remote_files(api, repo_id, branch, token)}
@@ -181,7 +181,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     stale = sorted(p for p in remote if p not in local_paths and is_build_output(p))
     repo_url = f"{endpoint}/datasets/{repo_id}" + (f"/tree/{revision}" if revision else "")
     if not changed and not stale:
-        return PushResult(None, created, [], [], repo_url=repo_url, revision=branch)
+        return PushResult(None, created, [], [], repo_url=repo_url, revision=branch, branch_created=branch_created)
 
     operations: list[Any] = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.local)) for f in files]
     operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
@@ -197,7 +197,17 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     ])
     info = api.create_commit(repo_id, operations, commit_message=message, commit_description=description,
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
-    return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch)
+    return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch,
+                      branch_created=branch_created)
+
+
+def _created_branch(api: Any, repo_id: str, branch: str, token: str) -> bool:
+    """Make sure ``branch`` exists (created from main); whether this call created it."""
+    refs = api.list_repo_refs(repo_id, repo_type="dataset", token=token)
+    if any(ref.name == branch for ref in refs.branches):
+        return False
+    api.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True, token=token)
+    return True
 
 
 def check_visibility(info: Any, repo_id: str, private: bool) -> None:
