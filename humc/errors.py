@@ -237,7 +237,7 @@ CODES: dict[str, Code] = _codes(
               "template variables the task provides."),
     ("E2013", "secret in a recipe", "API keys never go in a recipe: `api_key_env` names an environment variable "
               "(such as OPENAI_API_KEY) that holds the key."),
-    ("E2014", "unknown language", "The language is not supported (en, zh)."),
+    ("E2014", "bad language code", "The language is not a language code (ISO 639: en, zh, de …; a region may follow: pt-BR)."),
     ("E2015", "unknown catalog dataset", "A source names a dataset adapter (`catalog:`) that neither the stdlib "
               "catalog nor a recipe's `stdlib:` folder holds; `humc stdlib catalog` lists them."),
     ("E2018", "unknown hard-negative map", "`schema: {hard_negatives: NAME}` names no map in stdlib/hard_negatives "

@@ -230,6 +230,16 @@ class TaskEntry:
     judge: LLMStep | None = None
     mix: Mix = Mix()
 
+    def instruction_language_note(self) -> str | None:
+        """What to tell when none of the entry's templates is in its language (the stdlib writes instructions in en
+        and zh; a task whose text is in another language gets English instructions, its records keep its language)."""
+        written = sorted({t.language for t in self.templates})
+        if not written or self.language in written:
+            return None
+        return (f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' (no "
+                f"'{self.language}' templates for task '{self.task.id}'; add yours as templates/{self.task.id}/"
+                f"{self.language}_1.j2 in a `stdlib:` folder)")
+
 
 @dataclass(frozen=True)
 class Decontamination:

@@ -81,6 +81,9 @@ def print_dry_run(result: DryRun) -> None:
         click.echo(f"  {e.entry}: {e.rows_read} row(s) read, {e.kept} kept, {e.rendered} rendered; problems: {problems}")
         for step in e.skipped:
             click.echo(f"    note: skipped {step}")
+    for entry in result.recipe.tasks:
+        if note := entry.instruction_language_note():
+            click.echo(f"  note: {note}")
     print_problems(result.problems(), click.echo)
 
 

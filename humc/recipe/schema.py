@@ -244,7 +244,9 @@ def schema_text(lib: Stdlib | None = None) -> str:
 
 def _defs() -> dict[str, Schema]:
     return {
-        "language": {"enum": list(validate.LANGUAGES)},
+        "language": {"type": "string", "pattern": validate.LANGUAGE_RE.pattern,
+                     "description": "ISO 639 code (+ region); instructions are in it when templates for it exist "
+                                    "(the stdlib: " + ", ".join(validate.LANGUAGES) + "), else in English"},
         "constant": {"anyOf": [_closed("constant", validate.CONSTANT_FILE_KEYS, required=["file"]),
                                {"type": "object", "not": {"required": ["file"]},
                                 "description": "a mapping value, e.g. a label map for lookup(label, NAME)"},

@@ -68,7 +68,9 @@ TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "l
 FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_FIELDS = ("record",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-LANGUAGES = ("en", "zh")
+LANGUAGES = ("en", "zh")  # the stdlib's instructions are written in these; any other language falls back to en
+# ISO 639 language code, then optionally a script and a region (BCP 47's usual tags: de, pt-BR, zh-Hant, es-419)
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-(?:[A-Z]{2}|[0-9]{3}))?$")
 # the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
 CONSTANT_FILE_KEYS = ["file"]
 SHARDS_HINT = ("a folder of JSONL, CSV or Parquet shards is one source as `dataset: {name: <folder>}` "
@@ -206,9 +208,10 @@ class Validator:
         if node is None:
             return default
         expect_kind(node, "string", what="language")
-        if node.value not in LANGUAGES:
-            raise RecipeError(f"unsupported language '{node.value}'", node.span,
-                              expected="one of: " + ", ".join(LANGUAGES), hint=did_you_mean(node.value, LANGUAGES), code="E2014")
+        if not LANGUAGE_RE.match(node.value):
+            raise RecipeError(f"'{node.value}' is not a language code", node.span, code="E2014",
+                              expected="an ISO 639 code such as en, zh, de or es, a region after it: pt-BR",
+                              hint=_language_hint(node.value))
         return str(node.value)
 
     def _path(self, node: Node | None, what: str, hint: str = "name one file") -> Path:
@@ -592,7 +595,8 @@ class Validator:
     def _templates(self, node: Node | None, task_id: str, language: str) -> list[Template]:
         available = self.lib.templates.get(task_id, {})
         if node is None or (node.kind == "string" and node.value == "all"):
-            chosen = [t for t in available.values() if t.language == language]
+            chosen = [t for t in available.values() if t.language == language] or \
+                [t for t in available.values() if t.language == "en"]  # English instructions (instruction_language_note)
             if not chosen:
                 raise RecipeError(f"no '{language}' templates for task '{task_id}' in the stdlib",
                                   node.span if node else self.root.span, code="E2011")
@@ -796,3 +800,10 @@ def _names_a_folder(name: str, base: Path) -> bool:
     if name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1:
         return True
     return "/" in name and (base / name.split("/", 1)[0]).is_dir()
+
+
+def _language_hint(value: str) -> str | None:
+    """The code a malformed language tag most likely means (`EN`, `en_US`), if any."""
+    parts = value.replace("_", "-").split("-")
+    fixed = "-".join([parts[0].lower(), *(p.title() if len(p) == 4 else p.upper() for p in parts[1:])])
+    return f"write `{fixed}`" if LANGUAGE_RE.match(fixed) else None

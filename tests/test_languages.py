@@ -1,0 +1,93 @@
+"""Tasks in languages the stdlib writes no instructions in (it has en and zh): CoNLL-2002's Spanish and GermEval 2014's
+German files (tests/data, each with its SOURCE.md). The records keep the task's language; instructions come from the
+recipe's own templates in that language when it has them, else from the English ones, and check and build say so."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from helpers import REPO, run_cli
+
+DATA = REPO / "tests" / "data"
+RECIPE = """hum: 1
+name: langs
+stdlib: [assets]
+sources:
+  esp: {catalog: conll2002, path: data/conll2002/esp.testa.head12}
+  germeval: {path: data/germeval2014/NER-de-dev.head10.tsv, format: conll,
+             options: {separator: "\\t", comment: "#", columns: [index, tokens, outer, nested]}}
+tasks:
+  - source: esp
+    language: es
+  - id: germeval
+    task: ner
+    language: de
+    source: germeval
+    fields:
+      text: tokens | join(" ")
+      entities: bio_spans(tokens, outer)
+"""
+GERMAN = """Finde alle Eigennamen dieser Typen im Text: {{ labels | join(', ') }}.
+{{ format_instruction }}
+
+Text: {{ text }}
+"""
+NOTE = ("task 'esp': its text is 'es', its instructions 'en' (no 'es' templates for task 'ner'; add yours as "
+        "templates/ner/es_1.j2 in a `stdlib:` folder)")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    for folder in ("conll2002", "germeval2014"):
+        shutil.copytree(DATA / folder, tmp_path / "data" / folder, ignore=shutil.ignore_patterns("SOURCE.md"))
+    templates = tmp_path / "assets" / "templates" / "ner"
+    templates.mkdir(parents=True)
+    (templates / "de_1.j2").write_text(GERMAN, encoding="utf-8")
+    (tmp_path / "langs.hum.yaml").write_text(RECIPE, encoding="utf-8")
+    return tmp_path
+
+
+def test_records_keep_their_language_and_instructions_fall_back_to_english_without_templates_in_it(workspace: Path):
+    result = run_cli("build", "langs.hum.yaml", "-q", "-j", "1", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(NOTE) == 1 and "task 'germeval'" not in result.output
+    rows = [r for f in sorted((workspace / "out" / "langs" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    spanish = [r for r in rows if r["task_entry"] == "esp"]
+    german = [r for r in rows if r["task_entry"] == "germeval"]
+    assert len(spanish) == 12 and len(german) == 10
+    assert {r["language"] for r in spanish} == {"es"} and {r["language"] for r in german} == {"de"}
+    assert all(r["template"].startswith("ner/en_") for r in spanish)
+    assert any("Sao Paulo" in r["instruction"] for r in spanish)
+    assert {r["template"] for r in german} == {"ner/de_1"}
+    assert all(r["instruction"].startswith("Finde alle Eigennamen dieser Typen im Text: ") for r in german)
+    card = (workspace / "out" / "langs" / "README.md").read_text(encoding="utf-8")
+    assert yaml.safe_load(card.split("---")[1])["language"] == ["de", "es"]
+
+
+def test_check_notes_the_english_instructions(workspace: Path):
+    result = run_cli("check", "langs.hum.yaml", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    assert f"note: {NOTE}" in result.output and "langs.hum.yaml: ok" in result.output
+
+
+@pytest.mark.parametrize(("written", "hint"), [("German", None), ("DE", "write `de`"), ("pt_br", "write `pt-BR`"),
+                                               ("zh_hant", "write `zh-Hant`"), ("e", None)])
+def test_a_language_that_is_no_language_code_is_located(workspace: Path, written: str, hint: str | None):
+    (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {written}"), encoding="utf-8")
+    result = run_cli("check", "langs.hum.yaml", cwd=workspace)
+    assert result.exit_code == 2
+    assert f"error[E2014]: '{written}' is not a language code" in result.output
+    assert "langs.hum.yaml:13:15" in result.output and "ISO 639" in result.output
+    assert (f"hint: {hint}" in result.output) if hint else "hint:" not in result.output
+
+
+@pytest.mark.parametrize("tag", ["de", "pt-BR", "zh-Hant", "es-419", "gsw"])
+def test_language_tags_with_script_and_region_are_accepted(workspace: Path, tag: str):
+    (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {tag}"), encoding="utf-8")
+    result = run_cli("check", "langs.hum.yaml", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    assert ("task 'germeval'" in result.output) is (tag != "de")  # only de has the recipe's own template
