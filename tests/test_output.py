@@ -403,3 +403,38 @@ def test_the_main_thread_imports_nothing_while_the_writes_threads_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "big" / "build.json").is_file()
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# ---------------------------------------------------------------------------- the shard table
+
+
+def _reference_table(batch: list[dict]) -> object:
+    """What a shard's table holds, spelt out the plain way: every column from the records, `messages_of` per record."""
+    import pyarrow as pa
+
+    from humc.dataset.export import messages_of
+    from humc.dataset.writer import parquet_schema
+
+    schema = parquet_schema()
+    columns = {c: [r.get(c) for r in batch] for c in schema.names if c != "messages"}
+    return pa.Table.from_pydict({**columns, "messages": [messages_of(r) for r in batch]}, schema=schema)
+
+
+def test_shard_table_equals_the_plain_conversion_for_any_texts() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from humc.dataset.writer import _shard_table
+
+    text = st.text(max_size=30)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(text, text, st.lists(text, max_size=3)), max_size=12))
+    def same(rows: list[tuple[str, str, list[str]]]) -> None:
+        batch = [{"id": f"{i:016x}", "instruction": a, "output": b, "labels": labels, "task_entry": "t",
+                  "answer_format": "json", "template": "t/en_1", "source": "s", "source_row": i}
+                 for i, (a, b, labels) in enumerate(rows)]
+        table, entry = _shard_table("train", batch)
+        assert table.equals(_reference_table(batch)) and entry["rows"] == len(batch)
+
+    same()

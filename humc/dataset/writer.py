@@ -47,7 +47,6 @@ from typing import Any, Protocol
 from humc import FORMAT_VERSION, __version__
 from humc.dataset.card import add_mixture, hub_features, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
-from humc.dataset.export import messages_of
 from humc.dataset.manifest import (
     CARD_FORMAT,
     MANIFEST,
@@ -405,12 +404,25 @@ def _shard_table(split: str, batch: list[dict[str, Any]]) -> tuple[Any, dict[str
     import pyarrow as pa
 
     schema = parquet_schema()
-    columns = {column: [record.get(column) for record in batch] for column in schema.names if column != "messages"}
-    columns["messages"] = [messages_of(record) for record in batch]
+    names = [column for column in schema.names if column != "messages"]
+    columns = {column: [record.get(column) for record in batch] for column in names}
     local = _Stats()
     local.add_columns(split, columns)
-    table = pa.Table.from_pydict(columns, schema=schema)  # column lists: no per-row dicts to convert
+    arrays = [pa.array(columns[column], schema.field(column).type) for column in names]
+    table = pa.Table.from_arrays([*arrays, _messages_array(len(batch), columns, schema.field("messages").type)], schema=schema)
     return table, {"rows": len(batch), "nbytes": table.nbytes, "stats": local.entry(split)}
+
+
+def _messages_array(n: int, columns: Mapping[str, list[Any]], kind: Any) -> Any:
+    """The `messages` column (``messages_of`` of each record) built from the instruction and output columns: one
+    list of the interleaved texts under fixed offsets, not two dicts per record for Arrow to take apart."""
+    import pyarrow as pa
+
+    contents: list[str | None] = [None] * (2 * n)
+    contents[0::2], contents[1::2] = columns["instruction"], columns["output"]  # texts (their lengths are counted)
+    turns = pa.StructArray.from_arrays([pa.array(["user", "assistant"] * n, pa.string()), pa.array(contents, pa.string())],
+                                       fields=list(kind.value_type))
+    return pa.ListArray.from_arrays(pa.array(range(0, 2 * n + 1, 2), pa.int32()), turns, type=kind)
 
 
 def _write_shard(table: Any, entry: dict[str, Any], path: Path, shard_rows: int) -> dict[str, Any]:
