@@ -457,6 +457,84 @@ def cluener_entities(label: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
 
 
+OFFSET_UNITS = {"chars": "characters", "utf16": "UTF-16 code units", "bytes": "UTF-8 bytes"}  # units= -> what they count
+
+
+def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int = "end", label: str | int = "label",
+               units: str = "chars", check: str | None = None) -> list[dict[str, Any]]:
+    """Entities given by character offsets into ``text``, as annotation tools export them -> [{type, span, start, end}]
+    (end exclusive, Python characters), in text order. An item is a mapping (Prodigy's {start, end, label}; name other
+    keys: doccano's ``start="start_offset", end="end_offset"``) or a list ([start, end, label]: doccano's classic JSONL,
+    spaCy's training tuples; positions 0, 1, 2 unless given as numbers). A label that is a list (Label Studio's
+    `labels`) gives one row per label. ``units``: what the offsets count, "chars" (Python, Java code points),
+    "utf16" (JavaScript tools: Label Studio, brat's web UI; an emoji is two) or "bytes" (UTF-8: spaCy's Span.start_char
+    is not, but Rust and Go tools are). ``check``: the item's own copy of the span (Label Studio's `text`): offsets
+    that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error."""
+    if not isinstance(text, str):
+        raise FunctionError(f"char_spans needs the text as a string, got {type_name(text)}")
+    if units not in OFFSET_UNITS:
+        raise FunctionError(f"unknown offset units {units!r} (one of: {', '.join(OFFSET_UNITS)})")
+    if items is None:
+        return []
+    if not isinstance(items, (list, tuple)):
+        raise FunctionError(f"char_spans needs a list of annotated spans, got {type_name(items)}")
+    to_char = None if units == "chars" else _offset_map(text, units)
+    rows = []
+    for k, item in enumerate(items):
+        first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what)
+                       for key, pos, what in ((start, 0, "start"), (end, 1, "end")))
+        if first >= last:
+            raise FunctionError(f"span {k}: start {first} is not before end {last}")
+        span = text[first:last]
+        if check is not None and (own := _item_value(item, check, 3, k)) != span:
+            raise FunctionError(f"span {k}: offsets {first}-{last} select {span!r}, but the span says {own!r}: the "
+                                "offsets were counted on another version of the text (line ends, markup, a BOM), "
+                                "or in other units (`units=`)")
+        kinds = _item_value(item, label, 2, k)
+        for kind in kinds if isinstance(kinds, list) else [kinds]:
+            rows.append({"type": str(kind), "span": span, "start": first, "end": last})
+    return sorted(rows, key=lambda r: (r["start"], r["end"]))
+
+
+def _item_value(item: Any, key: str | int, position: int, k: int) -> Any:
+    """``item[key]`` of a mapping; of a list, ``item[key]`` for a number key, else the item at ``position``."""
+    if isinstance(item, Mapping):
+        if key not in item:
+            raise FunctionError(f"span {k} has no {key!r} (its keys: {', '.join(map(str, item))})")
+        return item[key]
+    if isinstance(item, (list, tuple)):
+        at = key if isinstance(key, int) else position
+        if not -len(item) <= at < len(item):
+            raise FunctionError(f"span {k} ({item!r}) has no item {at}")
+        return item[at]
+    raise FunctionError(f"span {k} ({item!r}) is neither {{start, end, label}} nor [start, end, label]")
+
+
+def _char_offset(value: Any, text: str, to_char: dict[int, int] | None, units: str, k: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FunctionError(f"span {k}: its {what} {value!r} is not a whole number")
+    if to_char is None:
+        if not 0 <= value <= len(text):
+            raise FunctionError(f"span {k}: its {what} {value} is outside the text ({len(text)} characters)")
+        return value
+    if value not in to_char:
+        size = max(to_char)
+        where = f"outside the text ({size} {OFFSET_UNITS[units]})" if not 0 <= value <= size else \
+            f"inside a character (in {OFFSET_UNITS[units]}: the middle of {'a surrogate pair' if units == 'utf16' else 'its bytes'})"
+        raise FunctionError(f"span {k}: its {what} {value} is {where}")
+    return to_char[value]
+
+
+def _offset_map(text: str, units: str) -> dict[int, int]:
+    """The character index at each offset in ``units`` that starts a character (and the text's end)."""
+    out, at = {}, 0
+    for i, c in enumerate(text):
+        out[at] = i
+        at += len(c.encode("utf-16-le")) // 2 if units == "utf16" else len(c.encode("utf-8", "surrogatepass"))
+    out[at] = len(text)
+    return out
+
+
 def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") -> list[dict[str, Any]]:
     """CoNLL-2012 (OntoNotes) bracketed name column: `(PERSON)`, `(ORG*` … `*)`, `*` -> [{type, span, start, end}]."""
     if len(tokens) != len(tags):
@@ -535,4 +613,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "cluener_entities": cluener_entities,
+    "char_spans": char_spans,
 }
