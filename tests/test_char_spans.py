@@ -16,6 +16,20 @@ from hypothesis import strategies as st
 from humc.expr.functions import FunctionError, char_spans, cluener_entities
 
 CLUENER = REPO / "tests" / "data" / "cluener2020" / "dev.head16.json"
+STUDIO_RECIPE = """hum: 1
+name: studio
+language: zh
+sources:
+  studio: export.json
+  cluener: {catalog: cluener2020, path: dev.json}
+tasks:
+  - id: studio
+    task: ner
+    source: studio
+    fields:
+      text: data.text
+      entities: char_spans(data.text, pluck(annotations[0].result, "value"), label="labels", check="text")
+"""
 
 
 def cluener_records() -> list[dict]:
@@ -49,22 +63,8 @@ def test_a_label_studio_export_builds_the_same_gold_as_the_dataset_itself(tmp_pa
     records = cluener_records()
     (tmp_path / "export.json").write_text(json.dumps(label_studio_export(records), ensure_ascii=False), encoding="utf-8")
     (tmp_path / "dev.json").write_text(CLUENER.read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "r.hum.yaml").write_text("""hum: 1
-name: studio
-language: zh
-sources:
-  studio: export.json
-  cluener: {catalog: cluener2020, path: dev.json}
-tasks:
-  - id: studio
-    task: ner
-    source: studio
-    fields:
-      text: data.text
-      entities: char_spans(data.text, pluck(annotations[0].result, "value"), label="labels", check="text")
-    labels: [address, book, company, game, government, movie, name, organization, position, scene]
-  - source: cluener
-""", encoding="utf-8")
+    labels = "    labels: [address, book, company, game, government, movie, name, organization, position, scene]\n"
+    (tmp_path / "r.hum.yaml").write_text(STUDIO_RECIPE + labels + "  - source: cluener\n", encoding="utf-8")
     result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     gold: dict[str, dict[int, str]] = {}
@@ -78,19 +78,8 @@ def test_offsets_that_select_another_span_are_a_located_error(tmp_path: Path) ->
     export = label_studio_export(cluener_records()[:3])
     export[1]["annotations"][0]["result"][0]["value"]["start"] += 1  # counted on another version of the text
     (tmp_path / "export.json").write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
-    (tmp_path / "r.hum.yaml").write_text("""hum: 1
-name: studio
-language: zh
-sources:
-  studio: export.json
-tasks:
-  - id: studio
-    task: ner
-    source: studio
-    fields:
-      text: data.text
-      entities: char_spans(data.text, pluck(annotations[0].result, "value"), label="labels", check="text")
-""", encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(STUDIO_RECIPE.replace("  cluener: {catalog: cluener2020, path: dev.json}\n", ""),
+                                         encoding="utf-8")
     result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "r.hum.yaml:12:17: error[E4102]: char_spans(): span 0: offsets 1-2 select '格', but the span says '温格'" \
