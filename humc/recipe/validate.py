@@ -378,6 +378,8 @@ class Validator:
         entry_of = self._catalog_of_task(node)
         if entry_of is not None:  # a catalog source: its task defaults under the entry's own keys
             node = task_with_defaults(node, entry_of)
+        elif node.kind == "mapping" and (named := node.get("source")) is not None and named.kind == "string":
+            self._check_source(named, sources)  # before the keys: a misspelt catalog source misses `task:` too
         check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"])
         task_name = req(node, "task", "string", what)
         task = self.lib.tasks.get(task_name)
@@ -388,9 +390,7 @@ class Validator:
         entry_id = opt(node, "id", "string", what) or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
-        if source not in sources and self.root.get("sources") is not None and source not in self.root.require("sources").value:
-            raise RecipeError(f"unknown source '{source}'", node.require("source").span,
-                              expected="one of: " + ", ".join(sources), hint=did_you_mean(source, sources), code="E2002")
+        self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
@@ -408,6 +408,13 @@ class Validator:
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix))
+
+    def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
+        """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
+        declared = self.root.get("sources")
+        if named.value not in sources and declared is not None and named.value not in declared.value:
+            raise RecipeError(f"unknown source '{named.value}'", named.span, expected="one of: " + ", ".join(sources),
+                              hint=did_you_mean(named.value, sources), code="E2002")
 
     def _catalog_of_task(self, node: Node) -> CatalogEntry | None:
         source = node.get("source") if node.kind == "mapping" else None
