@@ -143,10 +143,10 @@ class Validator:
     def recipe(self) -> Recipe:
         root = self.root
         expect_kind(root, "mapping", what="the recipe")
-        if root.get("hum") is None and (lock := root.get("humc_lock")) is not None:
-            name = Path(str(lock.span.file)).name
+        if root.get("hum") is None and (marker := root.get("humc_lock")) is not None:
+            name = Path(str(marker.span.file)).name
             recipe = name.removesuffix(".lock") + ".yaml" if name.endswith(".lock") else "the recipe it belongs to"
-            raise RecipeError("this is a lockfile (accepted synth proposals), not a recipe", lock.span, code="E0006",
+            raise RecipeError("this is a lockfile (accepted synth proposals), not a recipe", marker.span, code="E0006",
                               expected="a recipe (.hum.yaml) with `hum: 1`", hint=f"name its recipe: {recipe}")
         for key in ("hum", "name", "tasks"):
             check_present(root, key, "the recipe")
