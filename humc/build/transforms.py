@@ -110,7 +110,7 @@ def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, r
         try:
             out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
         except EvalError as exc:
-            raise _about_record(exc, raw, line) from None
+            raise _about_record(exc, raw, line, constants) from None
     return out
 
 
@@ -118,9 +118,10 @@ _UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimit
             "\t": "the file is tab-separated: use `format: tsv`"}
 
 
-def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> EvalError:
-    """A failed field expression, with what the record holds: a misspelt field, a field a few records lack, or a
-    header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
+def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
+                  constants: Mapping[str, Any] | None = None) -> EvalError:
+    """A failed field expression, with what the record holds: a misspelt field (or constant), a field a few records
+    lack, or a header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
     keys = [str(k) for k in raw if not str(k).startswith("_")]  # a mapped record's _source, _row, _line: no fields
     shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
     at = f" (line {line} of the source file)" if line is not None else ""
@@ -142,10 +143,16 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None) -> E
         exc.hint = f"the header {one!r} was read as one column: {fix}"
     else:
         exc.hint = _spelt_otherwise(unknown.group(1), keys) or _not_a_name(unknown.group(1), keys) \
-            or did_you_mean(unknown.group(1), keys) or (
+            or did_you_mean(unknown.group(1), keys) or _constant_meant(unknown.group(1), constants) or (
             "a field only some records have reads as null with `record['name']`; records whose task inputs are "
             "null are then dropped and reported")
     return exc
+
+
+def _constant_meant(name: str, constants: Mapping[str, Any] | None) -> str | None:
+    """The recipe's constant ``name`` is a misspelling of, if any."""
+    close = did_you_mean(name, list(constants or ()))
+    return close and close.replace("did you mean", "did you mean the constant", 1)
 
 
 def _spelt_otherwise(name: str, keys: Sequence[str]) -> str | None:
@@ -178,7 +185,7 @@ def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
     try:
         return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
     except EvalError as exc:
-        raise _about_record(exc, record, record.get("_line")) from None
+        raise _about_record(exc, record, record.get("_line"), constants) from None
 
 
 # ------------------------------------------------------------------ gold answers

@@ -64,11 +64,37 @@ def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
     if node is None:
         return []
     if node.kind == "string":
+        if _has_top_level_comma(node.value):  # `formats: json, natural` reads as one name
+            items = ", ".join(part.strip() for part in _top_level_parts(node.value))
+            raise RecipeError(f"{what} is one string holding a comma-separated list", node.span, code="E0007",
+                              expected="a YAML list (or one name)", hint=f"write it in brackets: [{items}]")
         return [(node.value, node)]
     expect_kind(node, "list", "string", what=what)
     for item in node.value:
         expect_kind(item, "string", what=f"each item of {what}")
     return [(item.value, item) for item in node.value]
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` cut at each comma outside brackets and quotes (a format pipeline's arguments stay whole)."""
+    parts, depth, quote, start = [], 0, "", 0
+    for i, c in enumerate(text):
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _has_top_level_comma(text: str) -> bool:
+    return len(_top_level_parts(text)) > 1
 
 
 def expr_source(node: Node) -> Source:
