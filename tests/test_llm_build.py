@@ -172,6 +172,7 @@ def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
     ("    timeout: -5\n", "'timeout' must be a positive number of seconds"),
     ("    params: {model: other}\n", "'model' cannot be set in params"),
     ("    params: {temperature: .nan}\n", "params 'temperature' must be a finite number"),
+    ("    params: {temprature: 0.2, max_new_tokens: 9}\n", "unknown parameter 'temprature' in params"),
 ])
 def test_bad_model_settings_are_located(tmp_path, snippet, message):
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
@@ -180,6 +181,16 @@ def test_bad_model_settings_are_located(tmp_path, snippet, message):
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and message in result.output
     assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error\[E\d{{4}}\]: ", result.output)
+
+
+def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_named(tmp_path):
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
+    settings = "    params: {temperature: 0.0, max_tokens: 256}\n"
+    recipe.write_text(recipe.read_text().replace(settings, "    params: {top_n_sigma: 1.5, max_tokens: 256}\n"))
+    assert run_cli("check", str(recipe)).exit_code == 0  # llama.cpp's own sampler setting
+    recipe.write_text(recipe.read_text().replace("top_n_sigma: 1.5, max_tokens", "top_n_sigma: 1.5, max_token"))
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "did you mean 'max_tokens'?" in result.output
 
 
 def test_unknown_model_reference(tmp_path):

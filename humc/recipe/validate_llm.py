@@ -21,6 +21,7 @@ Secrets (E2013, ``SecretError``: located, but the line is never quoted): `api_ke
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from typing import Any
@@ -136,6 +137,16 @@ def _check_secrets(node: Node, what: str) -> None:
 
 
 RESERVED_PARAMS = ("model", "messages", "stream", "n", "response_format", "tools")
+# request fields of the OpenAI chat API and of the servers that extend it (vLLM, llama.cpp, TGI, SGLang): a params key
+# that is none of these but close to one is a typo (sent as it is, most servers ignore it); any other key passes
+KNOWN_PARAMS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "max_tokens", "max_completion_tokens",
+                "min_tokens", "seed", "stop", "stop_token_ids", "presence_penalty", "frequency_penalty",
+                "repetition_penalty", "length_penalty", "logit_bias", "logprobs", "top_logprobs", "best_of",
+                "reasoning_effort", "service_tier", "user", "metadata", "store", "ignore_eos", "skip_special_tokens",
+                "include_stop_str_in_output", "chat_template_kwargs", "guided_json", "guided_regex", "guided_choice",
+                "guided_grammar", "grammar", "json_schema", "mirostat", "mirostat_tau", "mirostat_eta", "tfs_z",
+                "n_probs", "cache_prompt", "repeat_penalty", "repeat_last_n", "dry_multiplier", "xtc_probability",
+                "truncate_prompt_tokens", "parallel_tool_calls", "tool_choice")
 
 
 def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
@@ -147,6 +158,11 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
                               expected="sampling parameters such as temperature, top_p, max_tokens, seed", code="E0008")
         if isinstance(value, float) and not math.isfinite(value):
             raise RecipeError(f"{what}: params '{key}' must be a finite number", span, code="E0008")
+        close = difflib.get_close_matches(key, KNOWN_PARAMS, n=1, cutoff=0.8) if key not in KNOWN_PARAMS else []
+        if close:
+            raise RecipeError(f"{what}: unknown parameter '{key}' in params", span, code="E0005",
+                              expected="a request field the server reads, e.g. temperature, top_p, max_tokens, seed",
+                              hint=f"did you mean '{close[0]}'? (a server ignores a field it does not know)")
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
