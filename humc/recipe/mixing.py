@@ -2,8 +2,8 @@
 `output: {held_out, mixture}` and `ablations:` -> their IR values (``ir.Mix``, ``ir.HeldOut``, ``ir.Mixture``).
 
 Decisions: probabilities are numbers in [0, 1]; a ratio is the string "p:q"; mixture dimensions are
-``ir.MIXTURE_DIMENSIONS``; held-out names are checked against what the task entries use, so a typo
-cannot silently hold out nothing.
+``ir.MIXTURE_DIMENSIONS``; held-out names and the values mixture weights and caps name are checked against what
+the task entries use, so a typo cannot silently hold out, weigh or cap nothing.
 """
 
 from __future__ import annotations
@@ -94,6 +94,22 @@ def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> No
             if name not in known:
                 raise RecipeError(f"held-out {key[:-1]} '{name}' is used by no task entry", item.span, code="E0008",
                                   expected="one of: " + ", ".join(sorted(known)), hint=did_you_mean(name, sorted(known)))
+
+
+def check_mixture(tasks: Sequence[TaskEntry], node: Node) -> None:
+    """Every value a mixture weight or cap names is one the task entries give records (a typo would weigh or cap
+    nothing, silently)."""
+    used = {"task": {e.task.id for e in tasks}, "entry": {e.id for e in tasks}, "source": {e.source for e in tasks},
+            "language": {e.language for e in tasks}, "format": {v.id for e in tasks for v in e.variants}}
+    for key in MIXTURE_KEYS:
+        per_dimension = node.get(key)
+        for dim, values in per_dimension.value.items() if per_dimension is not None else ():
+            known = sorted(used[dim])
+            for value in values.value:
+                if str(value) not in used[dim]:
+                    raise RecipeError(f"mixture {key} name {dim} '{value}', which no task entry has",
+                                      values.key_spans[value], code="E0008", expected="one of: " + ", ".join(known),
+                                      hint=did_you_mean(str(value), known))
 
 
 def parse_mixture(node: Node | None, seed: int) -> Mixture | None:

@@ -44,6 +44,7 @@ from humc.recipe.catalog import CatalogEntry, merged_options, task_with_defaults
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
+    check_mixture,
     parse_ablations,
     parse_held_out,
     parse_mix,
@@ -187,6 +188,8 @@ class Validator:
         ablations = self.attempt(lambda: parse_ablations(root.get("ablations"))) or ()
         if output is not None and output.held_out is not None:
             self.attempt(lambda: check_held_out(output, tasks, root.require("output").require("held_out")))
+        if output is not None and output.mixture is not None:
+            self.attempt(lambda: check_mixture(tasks, root.require("output").require("mixture")))
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
