@@ -528,11 +528,14 @@ def _line_of_code(env: jinja2.Environment, text: str, code_line: int | None) -> 
     return before[-1] if before else 1
 
 
-def template_span(origin: Span | None, line: int) -> Span | None:
-    """The file position of template line ``line`` when the template text starts at ``origin``."""
+def template_span(origin: Span | None, line: int, col: int = 1, width: int = 0) -> Span | None:
+    """The file position of template line ``line`` (column ``col`` of it, ``width`` characters wide when known)
+    when the template text starts at ``origin``."""
     if origin is None:
         return None
-    return Span(origin.file, origin.line + max(line, 1) - 1, origin.col if line <= 1 else 1)
+    at = origin.col + col - 1 if line <= 1 else col
+    row = origin.line + max(line, 1) - 1
+    return Span(origin.file, row, at, row if width else None, at + width if width else None)
 
 
 # ----------------------------------------------------------------------------- compile-time checks
@@ -546,10 +549,13 @@ class TemplateProblem:
     line: int
     code: str = "E2011"
     hint: str | None = None
+    col: int = 1       # in the line, when known
+    width: int = 0     # of what is wrong, when known
 
     def error(self, what: str, origin: Span | None, **kwargs: Any) -> RecipeError:
         """The located diagnostic: ``what`` names the template (e.g. "template 'ner/en_1'")."""
-        return RecipeError(f"{what}: {self.message}", template_span(origin, self.line), code=self.code,
+        return RecipeError(f"{what}: {self.message}", template_span(origin, self.line, self.col, self.width),
+                           code=self.code,
                            hint=kwargs.pop("hint", None) or self.hint, **kwargs)
 
 
@@ -656,9 +662,11 @@ def template_problem(text: str, inputs: Sequence[str],
         return TemplateProblem(f"template fails whatever the record: {exc.message}", exc.lineno)
     unknown = sorted(used - set(inputs) - set(available))
     if unknown:
-        line = next((i for i, ln in enumerate(text.splitlines(), 1) if unknown[0] in ln), 1)
+        line, col = _first_use(text, unknown[0])
+        known = [*inputs, *available]
         return TemplateProblem(f"template uses unknown variable(s) {', '.join(unknown)} (available: "
-                               f"{', '.join([*inputs, *available])})", line)
+                               f"{', '.join(known)})", line, col=col, width=len(unknown[0]) if col > 1 else 0,
+                               hint=did_you_mean(unknown[0], known))
     unshown = [name for name in inputs if name not in used]
     if unshown:  # an empty template, or one that forgot the text: every instruction would lack the input
         return TemplateProblem(f"template never shows the task input(s) {', '.join(unshown)}: no instruction would "
@@ -666,6 +674,18 @@ def template_problem(text: str, inputs: Sequence[str],
                                hint=f"add {{{{ {unshown[0]} }}}} where the input belongs in the instruction (inside "
                                     f"`{{% if {unshown[0]} %}}…{{% endif %}}` when it may be empty)")
     return None
+
+
+def _first_use(text: str, name: str) -> tuple[int, int]:
+    """(line, column) of the first place ``name`` stands as a word inside a `{{ … }}` or `{% … %}` (1, 1 if none)."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+    for block in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", text, re.DOTALL):
+        hit = word.search(block.group())
+        if hit is not None:
+            at = block.start() + hit.start()
+            line = text.count("\n", 0, at) + 1
+            return line, at - (text.rfind("\n", 0, at) + 1) + 1
+    return 1, 1
 
 
 # ----------------------------------------------------------------------------- rendering

@@ -141,8 +141,9 @@ def test_a_template_that_cannot_render_is_reported_in_its_file(workdir):
         "    formats: [json, natural]", "    formats: [json, natural]\n    templates: [en_9]")
     result, path = build_bad(workdir, recipe)
     assert result.exit_code == 2
-    assert uncoded(result.output).splitlines()[0].startswith(f"{tpl}:2:1: error: template 'mrc_extractive/en_9': "
+    assert uncoded(result.output).splitlines()[0].startswith(f"{tpl}:2:14: error: template 'mrc_extractive/en_9': "
                                                     "template uses unknown variable(s) qestion")
+    assert "hint: did you mean 'question'?" in result.output
     assert f"used by the task entry at {path}:17:16" in result.output
 
 

@@ -462,3 +462,14 @@ def test_writing_a_function_or_an_object_without_text_is_a_located_error(text: s
         render_template(text, {"text": "a"}, "ner/t", Span("t.j2", 3, 1))
     assert caught.value.code == "E4202" and "has no text of its own" in str(caught.value)
     assert "0x" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "line", "col"), [
+    ("Text: {{ txt }}", 1, 10),
+    ("A txt in prose.\n{% if txt %}{{ text }}{% endif %}", 2, 7),   # the word in plain text is no use of it
+    ("{{ text }}\n{{ labels | join(', ') }} {{ x.txt }} {{ txt|upper }}", 2, 42),  # an attribute named so neither
+])
+def test_an_unknown_variable_is_located_at_its_first_use(text: str, line: int, col: int) -> None:
+    problem = template_problem(text, ["text"])
+    assert problem is not None and "unknown variable(s)" in problem.message
+    assert (problem.line, problem.col, problem.width) == (line, col, 3) and problem.hint == "did you mean 'text'?"
