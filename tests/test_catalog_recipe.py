@@ -200,7 +200,20 @@ def test_stdlib_catalog_unknown_name_and_a_name_after_another_kind_are_usage_err
     result = run_cli("stdlib", "catalog", "squad2")
     assert result.exit_code == 2 and "E2015" in result.output and "did you mean 'squad_v2'" in result.output
     result = run_cli("stdlib", "rules", "x")
-    assert result.exit_code == 2 and "E9001" in result.output
+    assert result.exit_code == 2 and "error[E9001]: no rule 'x' in the stdlib" in result.output
+
+
+def test_stdlib_kind_name_prints_the_file_of_an_item_to_start_your_own_from(tmp_path: Path):
+    rule = run_cli("stdlib", "rules", "empty_brackets")
+    assert rule.exit_code == 0 and rule.output.startswith("# ") and "stdlib/rules/empty_brackets.yaml" in rule.output
+    assert 'then: empty_as("[]")' in rule.output
+    templates = run_cli("stdlib", "templates", "mrc_yes_no")
+    assert templates.exit_code == 0 and templates.output.count("# ") >= 4 and "{{ format_instruction }}" in templates.output
+    one = json.loads(run_cli("--format", "json", "stdlib", "templates", "ner/en_1").stdout)["stdlib"]
+    assert len(one) == 1 and one[0]["path"].endswith("templates/ner/en_1.j2")
+    assert one[0]["text"] == (REPO / "stdlib" / "templates" / "ner" / "en_1.j2").read_text(encoding="utf-8")
+    typo = run_cli("stdlib", "variants", "jsn")
+    assert typo.exit_code == 2 and "did you mean 'json' or 'jsonl'?" in typo.output
 
 
 # ------------------------------------------------------------------ the readers the catalog added

@@ -1,4 +1,4 @@
-"""`humc stdlib`: list the standard library; `humc stdlib catalog [NAME]` lists the dataset adapters or shows one."""
+"""`humc stdlib`: list the standard library; `humc stdlib KIND [NAME]` lists one kind or shows one item's file."""
 
 from __future__ import annotations
 
@@ -28,17 +28,24 @@ SHOWN = ("title", "description", "task", "language", "format", "options", "licen
 def stdlib_cmd(ctx: click.Context, kind: str | None, name: str | None, extra: tuple[Path, ...]) -> None:
     """List the standard library's tasks, templates, guidelines, rules, format variants and dataset catalog.
 
-    `humc stdlib catalog NAME` shows one dataset adapter; with --format json the listing is part of the JSON verdict."""
+    `humc stdlib catalog NAME` shows one dataset adapter, `humc stdlib KIND NAME` the file of one template (all of a
+    task's: `templates ner`), guideline, rule, format variant or task — a start for your own in a `stdlib:` folder. With
+    --format json the listing is part of the JSON verdict."""
     lib = load_stdlib(extra)
-    if name is not None and kind != "catalog":
-        raise HumcError(f"only `humc stdlib catalog` takes a NAME (got {name!r} after {kind!r})", code="E9001",
-                        expected="humc stdlib catalog NAME")
+    if name is not None and kind is None:
+        raise HumcError(f"`humc stdlib` takes a kind before a NAME (got {name!r})", code="E9001",
+                        expected="humc stdlib KIND NAME, KIND one of: " + ", ".join(KINDS))
     if ctx.meta.get(FORMAT_KEY) == "json":
         ctx.meta[RESULT_KEY] = {"stdlib": _data(lib, kind, name)}
         return
     out = OutConsole()
     if kind == "catalog" and name is not None:
         _show_entry(out, lib, name)
+        return
+    if kind is not None and name is not None:
+        for path, text in _files(lib, kind, name):
+            out.print(f"[bold]# {path}[/]")
+            out.print(text.rstrip("\n"), markup=False, highlight=False)
         return
     for k in [kind] if kind else KINDS:
         out.print(f"[bold]{k}[/]")
@@ -84,9 +91,21 @@ def _show_entry(out: Console, lib: Stdlib, name: str) -> None:
     out.print(f"  use:          sources: {{my_data: {{catalog: {data['id']}, path: …}}}}", markup=False)
 
 
+def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:
+    """The file of the stdlib item ``name`` of ``kind`` (every template of a task, for a task's name), with its text."""
+    ids = sorted(i for k, i in lib.files if k == kind)
+    chosen = [i for i in ids if i == name or (kind == "templates" and i.startswith(f"{name}/"))]
+    if not chosen:
+        raise HumcError(f"no {kind[:-1]} '{name}' in the stdlib", code="E9001", expected="one of: " + ", ".join(ids),
+                        hint=did_you_mean(name, ids))
+    return [(lib.files[kind, i], lib.files[kind, i].read_text(encoding="utf-8")) for i in chosen]
+
+
 def _data(lib: Stdlib, kind: str | None, name: str | None) -> Any:
     if kind == "catalog" and name is not None:
         return _entry(lib, name)
+    if kind is not None and name is not None:
+        return [{"path": str(path), "text": text} for path, text in _files(lib, kind, name)]
     data = {
         "tasks": [{"id": t.id, "family": t.family, "columns": list(t.columns)} for t in lib.tasks.values()],
         "templates": {task: sorted(tpls) for task, tpls in sorted(lib.templates.items())},

@@ -40,6 +40,7 @@ class Stdlib:
     rules: dict[str, PreferenceRule] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
     catalog: dict[str, CatalogEntry] = field(default_factory=dict)  # dataset adapters (recipe/catalog.py)
+    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (kind, id; a template's "task/id") -> its file
 
 
 def digest(data: bytes) -> str:
@@ -61,18 +62,23 @@ def _load_dir(lib: Stdlib, root: Path) -> None:
     for path in sorted((root / "tasks").glob("*.yaml")):
         task = load_task(path)
         lib.tasks[task.id] = task
+        lib.files["tasks", task.id] = path
     for path in sorted((root / "templates").glob("*/*.j2")):
         tpl = load_template(path)
         lib.templates.setdefault(tpl.task, {})[tpl.id] = tpl
+        lib.files["templates", f"{tpl.task}/{tpl.id}"] = path
     for path in sorted((root / "guidelines").glob("*.yaml")):
         g = load_guideline(path)
         lib.guidelines[g.id] = g
+        lib.files["guidelines", g.id] = path
     for path in sorted((root / "rules").glob("*.yaml")):
         r = load_rule(path)
         lib.rules[r.id] = r
+        lib.files["rules", r.id] = path
     for path in sorted((root / "variants").glob("*.yaml")):
         v = load_variant(path)
         lib.variants[v.id] = v
+        lib.files["variants", v.id] = path
     for path in sorted((root / "catalog").glob("*.yaml")):
         entry = load_catalog_entry(path)
         lib.catalog[entry.id] = entry
