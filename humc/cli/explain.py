@@ -17,7 +17,8 @@ def explain(code: str | None) -> None:
         for key, entry in CODES.items():
             click.echo(f"{key}  {entry.title}")
         return
-    key = code.strip().upper()
+    key = code.strip().upper().removeprefix("ERROR[").removesuffix("]").removesuffix("]:")
+    key = f"E{key}" if key.isdigit() else key  # `humc explain 2014`, `humc explain error[E2014]`
     if key not in CODES:
         raise HumcError(f"unknown diagnostic code '{code}'", expected="a code such as E2003 (`humc explain` lists them)",
                         hint=did_you_mean(key, CODES))
