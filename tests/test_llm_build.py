@@ -163,6 +163,7 @@ def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
         result = run(write_recipe(tmp_path, srv.base_url), tmp_path)
     assert result.exit_code == 2
     assert "401" in result.output and "Traceback" not in result.output and "wrong-key" not in result.output
+    assert result.output.startswith(f"{tmp_path / 'llm.hum.yaml'}:5:5: error[E4301]: ")  # the model's declaration
     assert not (tmp_path / "out" / "llm-demo").exists()
 
 

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from humc.cachedb import CacheDB
-from humc.errors import LLMError, RequestRejected
+from humc.errors import LLMError, RequestRejected, Span
 from humc.llm.provenance import ServedBy, served_by
 from humc.llm.retrying import RetryPolicy, SlotGate
 from humc.llm.structured import (
@@ -207,6 +207,7 @@ class ModelConfig:
     backoff_max: float = 30.0      # ceiling of any one backoff (a Retry-After may ask for more)
     max_retry_after: float = 300.0  # a Retry-After is obeyed up to this many seconds
     structured_output: str = "auto"  # auto | json_schema | json_object | off (humc.llm.structured)
+    span: Span | None = field(default=None, compare=False, repr=False)  # where the recipe declares it
 
     def __post_init__(self) -> None:
         problem = api_key_env_problem(self.api_key_env)

@@ -107,7 +107,8 @@ def _model(name: str, node: Node) -> ModelConfig:
             "max_retries": opt(node, "max_retries", "integer", what),
             "timeout": opt(node, "timeout", "number", what),
             "api_key_env": opt(node, "api_key_env", "string", what),
-            "structured_output": opt(node, "structured_output", "string", what)}.items() if v is not None})
+            "structured_output": opt(node, "structured_output", "string", what), "span": node.span}.items()
+            if v is not None})
     except LLMError as exc:
         raise RecipeError(exc.message, node.span, expected=exc.expected, hint=exc.hint) from None
 
