@@ -209,6 +209,17 @@ def test_synth_cli(recipe_path, server, tmp_path):
     assert "model writer:" in res.output
 
 
+def test_synth_against_a_server_that_is_gone_points_at_the_model_in_the_recipe(tmp_path):
+    root = copy_recipes(tmp_path)
+    models = "models:\n  writer:\n    base_url: http://127.0.0.1:9/v1\n    model: test-model\n    max_retries: 0"
+    path = root / "ner_synth.hum.yaml"
+    path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+    res = CliRunner().invoke(main, ["synth", str(path), "--cache", str(tmp_path / "c")])
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text == "  writer:") + 1
+    assert res.exit_code == 2 and res.output.startswith(f"{path}:{line}:5: error[E4301]: model 'writer'")
+    assert "cannot connect" in res.output and "Traceback" not in res.output
+
+
 def test_synth_without_models_or_schema_notes(tmp_path, server):
     root = copy_recipes(tmp_path)
     r = load_recipe(root / "mrc.hum.yaml")

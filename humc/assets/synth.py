@@ -767,7 +767,10 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
         # shared, as a build holds it: `humc cache clean|gc` waits instead of removing the responses under us
         with cache_lock(root, command="humc synth"), open_cache(root / "llm") as cache:
             clients = {alias: LLMClient(recipe.models[alias], cache) for alias in by_alias}
-            report.forms = {alias: client.structured_form() for alias, client in clients.items()}
+            report.forms = {}
+            for alias, client in clients.items():
+                with client.config.declared_here():
+                    report.forms[alias] = client.structured_form()
             jobs = plan_jobs(recipe, SynthReport(path), report.forms)  # the same jobs, asking in each model's form
             by_alias = {}
             for job in jobs:
@@ -775,7 +778,9 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
             for alias, group in by_alias.items():
                 client = clients[alias]
                 report.stats[alias] = client.stats
-                for job, value in zip(group, _run(client, group), strict=True):
+                with client.config.declared_here():
+                    answers = _run(client, group)
+                for job, value in zip(group, answers, strict=True):
                     results[id(job)] = value
     with editing_lock(path, "humc synth", recipe.name) as lock:  # as saved now: decisions made meanwhile are kept
         _merge(lock, jobs, results, recipe, report)

@@ -61,7 +61,7 @@ from humc.build.store import (
 from humc.build.transforms import collect_labels, keep_record, map_record, stable_hash
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
-from humc.errors import HumcError, LLMError, SourceError, Span
+from humc.errors import HumcError, SourceError, Span
 from humc.ir import Recipe, TaskEntry
 from humc.progress import Progress
 from humc.sources import read_source
@@ -665,13 +665,9 @@ def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
         threading.Thread(target=preload, name="humc-preload", daemon=True).start()  # the write's imports, meanwhile
     model = ex.recipe.models[step.model]
     runner = StepRunner(step, entry, ex.llm.get(model))
-    try:
+    with model.declared_here():
         return ex.chunkwise(node, stat, runner.run, submit=runner.submit, ahead=chunks_ahead(model.concurrency),
                             then=followers(ex, node))
-    except LLMError as exc:
-        if exc.span is None and model.span is not None:  # the endpoint failed for good: point at its declaration
-            exc.span = model.span
-        raise
 
 
 def followers(ex: Executor, node: PlanNode, kinds: tuple[str, ...] = ("render", "check")) -> list[Follower]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import email.utils
 import hashlib
@@ -50,7 +51,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -248,6 +249,17 @@ class ModelConfig:
     @property
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.backoff_base, self.backoff_max, self.max_retry_after)
+
+    @contextlib.contextmanager
+    def declared_here(self) -> Iterator[None]:
+        """An LLMError raised inside without a location (the endpoint failed for good) points at the model's
+        declaration in the recipe."""
+        try:
+            yield
+        except LLMError as exc:
+            if exc.span is None:
+                exc.span = self.span
+            raise
 
 
 @dataclass
