@@ -153,6 +153,16 @@ def test_undecodable_source_is_a_located_error(workdir):
     assert result.exit_code == 2 and "the file is not valid utf-8 text" in result.output and "encoding: latin-1" in result.output
 
 
+def test_check_notes_a_filter_that_keeps_none_of_the_rows_it_read(workdir):
+    path = workdir / "r.hum.yaml"
+    path.write_text(GOOD.replace("where: len(context) > 0", "where: len(context) < 0"), encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 0 and "2 row(s) read, 0 kept" in result.output
+    assert "note: none of the 2 row(s) read passes the entry's `where:`" in result.output
+    path.write_text(GOOD, encoding="utf-8")
+    assert "passes the entry's `where:`" not in run_cli("check", str(path)).output
+
+
 def test_an_empty_result_is_an_error_at_the_filter_that_dropped_everything(workdir):
     result, path = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
     assert result.exit_code == 2

@@ -81,6 +81,9 @@ def print_dry_run(result: DryRun) -> None:
         click.echo(f"  {e.entry}: {e.rows_read} row(s) read, {e.kept} kept, {e.rendered} rendered; problems: {problems}")
         for step in e.skipped:
             click.echo(f"    note: skipped {step}")
+        if e.rows_read and not e.kept and any(t.id == e.entry and t.where is not None for t in result.recipe.tasks):
+            click.echo(f"    note: none of the {e.rows_read} row(s) read passes the entry's `where:` (a build of "
+                       "rows like these writes nothing for it: error[E4104] when no entry writes anything)")
     for entry in result.recipe.tasks:
         if note := entry.instruction_language_note():
             click.echo(f"  note: {note}")

@@ -5,6 +5,7 @@ An interpreter over the frozen AST (no ``eval``/``exec``); functions come only f
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -98,10 +99,26 @@ class Evaluator:
     def _apply(self, node: Expr, op: str, left: Any, right: Any, where: str) -> Any:
         if op == "*":
             self._check_repeat(node, left, right, where)
+        if op in ("==", "!=") and isinstance(node, Binary):
+            self._check_list_equality(node, op, left, right, where)
         try:
             return _BINOPS[op](left, right)
         except TypeError:
             raise self.fail(node, f"cannot apply '{op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
+
+    def _check_list_equality(self, node: Binary, op: str, left: Any, right: Any, where: str) -> None:
+        """`entities.type == "PER"` compares a list with one value: never equal, so a filter silently keeps nothing
+        (or everything, with !=); the question meant is almost always whether the list holds the value."""
+        for items, value, side in ((left, right, node.left), (right, left, node.right)):
+            if isinstance(items, list) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                listed = self.src.text[side.pos[0]:side.pos[1]]
+                written = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+                error = self.fail(node, f"'{op}' compares a list ({listed}) with one {_tn(value)}: they are never "
+                                        "equal", where)
+                meant = f"{written} {'in' if op == '==' else 'not in'} {listed}"
+                yaml_form = f" (in YAML, quoted whole: '{meant}')" if meant.startswith('"') else ""
+                error.hint = f"to ask whether the list holds it: `{meant}`{yaml_form}"
+                raise error
 
     def _check_repeat(self, node: Expr, left: Any, right: Any, where: str) -> None:
         """`text * n` is refused before it runs when the result would have over ``MAX_REPEAT_ITEMS`` items (a

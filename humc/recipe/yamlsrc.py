@@ -13,6 +13,7 @@ building anything. Integer text is bounded before it is converted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,24 @@ def _int_too_large(file: str, node: yaml.Node) -> RecipeError:
                   hint="write it as a string if it is an identifier, not a number")
 
 
+_QUOTED_START = re.compile(r"^(\s*(?:-\s+)?[^\s:#'\"][^:#]*:\s+)((['\"]).*?\3\s*[^\s#,}\]].*?)(\s+#.*)?$")
+
+
+def _quoted_start_hint(text: str, line: int | None) -> str | None:
+    """An expression value that starts with a quoted string and goes on (`where: "PER" in labels`): YAML reads the
+    quotes as the whole value. The hint quotes the expression whole."""
+    if line is None:
+        return None
+    lines = text.splitlines()
+    match = _QUOTED_START.match(lines[line]) if line < len(lines) else None
+    if match is None:
+        return None
+    value = match.group(2).rstrip()
+    quoted = "'" + value.replace("'", "''") + "'" if '"' in value else '"' + value.replace('"', '\\"') + '"'
+    return f"a value that starts with a quote is read as that quoted text alone; quote the whole expression: " \
+           f"{match.group(1).strip()} {quoted}"
+
+
 def load_yaml_text(text: str, file: str) -> Node:
     if len(text) > MAX_RECIPE_BYTES:
         raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
@@ -288,7 +307,8 @@ def load_yaml_text(text: str, file: str) -> Node:
         tab = "'\\t'" in str(exc.problem)  # a tab between tokens: PyYAML takes none outside quoted text
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
-                          else "check indentation and quoting around this position", code="E0002") from None
+                          else _quoted_start_hint(text, mark.line if mark else None)
+                          or "check indentation and quoting around this position", code="E0002") from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
