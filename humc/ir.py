@@ -230,11 +230,17 @@ class TaskEntry:
     judge: LLMStep | None = None
     mix: Mix = Mix()
 
+    @property
+    def text_language(self) -> str:
+        """The language an instruction's stdlib texts (rules, format sentences, label wording, natural answers) are
+        looked up in: the primary one of the task's (`zh-TW` -> zh, `en-GB` -> en); each falls back to English."""
+        return self.language.split("-", 1)[0]
+
     def instruction_language_note(self) -> str | None:
         """What to tell when none of the entry's templates is in its language (the stdlib writes instructions in en
         and zh; a task whose text is in another language gets English instructions, its records keep its language)."""
         written = sorted({t.language for t in self.templates})
-        if not written or self.language in written:
+        if not written or self.language in written or self.text_language in written:
             return None
         return (f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' (no "
                 f"'{self.language}' templates for task '{self.task.id}'; add yours as templates/{self.task.id}/"

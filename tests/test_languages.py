@@ -90,4 +90,25 @@ def test_language_tags_with_script_and_region_are_accepted(workspace: Path, tag:
     (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {tag}"), encoding="utf-8")
     result = run_cli("check", "langs.hum.yaml", cwd=workspace)
     assert result.exit_code == 0, result.output
-    assert ("task 'germeval'" in result.output) is (tag != "de")  # only de has the recipe's own template
+    # de has the recipe's own template, zh-Hant the stdlib's zh ones; the others get English instructions
+    assert ("task 'germeval'" in result.output) is (tag not in ("de", "zh-Hant"))
+
+
+def test_a_regional_tag_uses_the_templates_and_texts_of_its_primary_language(tmp_path: Path):
+    shutil.copytree(DATA / "cluener2020", tmp_path / "data", ignore=shutil.ignore_patterns("SOURCE.md"))
+    (tmp_path / "tw.hum.yaml").write_text("""hum: 1
+name: tw
+sources:
+  news: {catalog: cluener2020, path: data/dev.head16.json}
+tasks:
+  - source: news
+    language: zh-TW            # the entry's own key: a catalog's language (zh) is a default under it
+    formats: [natural]
+""", encoding="utf-8")
+    result = run_cli("build", "tw.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "its instructions" not in result.output  # zh templates serve zh-TW: no note
+    rows = [r for f in (tmp_path / "out" / "tw" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert len(rows) == 16 and {r["language"] for r in rows} == {"zh-TW"}
+    assert all(r["template"].startswith("ner/zh_") for r in rows)
+    assert all(r["output"].startswith("答案是") or r["output"] == "无" or "。" in r["output"] for r in rows)

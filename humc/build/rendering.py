@@ -205,7 +205,7 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             variant = part.variant
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
-                                        language=entry.language, context=context)
+                                        language=entry.text_language, context=context)
             except formats.NotExpressible as exc:  # this format cannot write this answer (e.g. overlapping tags)
                 out.problems.append(Problem("not_expressible", f"{variant.id}: {exc.message}"))
                 continue
@@ -468,7 +468,7 @@ class _PartInfo:
 
     def __init__(self, entry: TaskEntry, part: Part) -> None:
         self.entry, self.part = entry, part
-        template, lang = part.template, entry.language
+        template, lang = part.template, entry.text_language
         self.template_name = f"{template.task}/{template.id}"
         # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
         self.render = TemplateRenderer(template.text, self.template_name, template.origin, holes=entry.task.inputs)
@@ -489,11 +489,11 @@ class _PartInfo:
         if definitions is None:
             if len(self.definitions) >= 1024:
                 self.definitions.clear()
-            definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.language)
+            definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.text_language)
         if self.format_instruction is None:
             variant = self.part.variant
             self.format_instruction = _format_instruction(
-                *_variant_text(variant, entry.language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
+                *_variant_text(variant, entry.text_language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, self.promised, variant.id)
         variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)

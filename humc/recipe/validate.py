@@ -610,8 +610,9 @@ class Validator:
     def _templates(self, node: Node | None, task_id: str, language: str) -> list[Template]:
         available = self.lib.templates.get(task_id, {})
         if node is None or (node.kind == "string" and node.value == "all"):
-            chosen = [t for t in available.values() if t.language == language] or \
-                [t for t in available.values() if t.language == "en"]  # English instructions (instruction_language_note)
+            chosen = next(([t for t in available.values() if t.language == lang]  # zh-TW, else zh, else English
+                           for lang in (language, language.split("-", 1)[0], "en")
+                           if any(t.language == lang for t in available.values())), [])
             if not chosen:
                 raise RecipeError(f"no '{language}' templates for task '{task_id}' in the stdlib",
                                   node.span if node else self.root.span, code="E2011")
