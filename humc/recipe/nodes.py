@@ -64,8 +64,9 @@ def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
     if node is None:
         return []
     if node.kind == "string":
-        if _has_top_level_comma(node.value):  # `formats: json, natural` reads as one name
-            items = ", ".join(part.strip() for part in _top_level_parts(node.value))
+        parts = _top_level_parts(node.value)
+        if len(parts) > 1:  # `formats: json, natural` reads as one name
+            items = ", ".join(part.strip() for part in parts)
             raise RecipeError(f"{what} is one string holding a comma-separated list", node.span, code="E0007",
                               expected="a YAML list (or one name)", hint=f"write it in brackets: [{items}]")
         return [(node.value, node)]
@@ -91,10 +92,6 @@ def _top_level_parts(text: str) -> list[str]:
             parts.append(text[start:i])
             start = i + 1
     return [*parts, text[start:]]
-
-
-def _has_top_level_comma(text: str) -> bool:
-    return len(_top_level_parts(text)) > 1
 
 
 def expr_source(node: Node) -> Source:
