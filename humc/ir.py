@@ -236,15 +236,22 @@ class TaskEntry:
         looked up in: the primary one of the task's (`zh-TW` -> zh, `en-GB` -> en); each falls back to English."""
         return self.language.split("-", 1)[0]
 
-    def instruction_language_note(self) -> str | None:
-        """What to tell when none of the entry's templates is in its language (the stdlib writes instructions in en
-        and zh; a task whose text is in another language gets English instructions, its records keep its language)."""
+    def notes(self) -> list[str]:
+        """What `humc check` and a build tell about the entry as written: instructions not in its language (the
+        stdlib writes en and zh; the records keep the task's language), more variants per record asked than there
+        are (template, format) pairs."""
+        out = []
         written = sorted({t.language for t in self.templates})
-        if not written or self.language in written or self.text_language in written:
-            return None
-        return (f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' (no "
-                f"'{self.language}' templates for task '{self.task.id}'; add yours as templates/{self.task.id}/"
-                f"{self.language}_1.j2 in a `stdlib:` folder)")
+        if written and self.language not in written and self.text_language not in written:
+            out.append(f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' "
+                       f"(no '{self.language}' templates for task '{self.task.id}'; add yours as "
+                       f"templates/{self.task.id}/{self.language}_1.j2 in a `stdlib:` folder)")
+        pairs = len(self.templates) * len(self.variants)
+        if self.variants_per_record > pairs:
+            out.append(f"task '{self.id}': variants_per_record is {self.variants_per_record}, but its "
+                       f"{len(self.templates)} template(s) x {len(self.variants)} format(s) make {pairs} pairs: each "
+                       f"record gets {pairs}")
+        return out
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,16 @@ def test_check_notes_a_filter_that_keeps_none_of_the_rows_it_read(workdir):
     assert "passes the entry's `where:`" not in run_cli("check", str(path)).output
 
 
+def test_check_and_build_note_more_variants_per_record_asked_than_pairs_exist(workdir):
+    path = workdir / "r.hum.yaml"
+    path.write_text(GOOD.replace("    formats: [json, natural]", "    formats: [json, natural]\n    variants_per_record: 99"),
+                    encoding="utf-8")
+    note = "task 'qa': variants_per_record is 99, but its 4 template(s) x 2 format(s) make 8 pairs: each record gets 8"
+    assert f"note: {note}" in run_cli("check", str(path)).output
+    built = run_cli("build", str(path), "--out", str(workdir / "out"), "--cache", str(workdir / "cache"), "-q")
+    assert built.exit_code == 0 and f"warning: {note}" in built.output
+
+
 def test_an_empty_result_is_an_error_at_the_filter_that_dropped_everything(workdir):
     result, path = build_bad(workdir, GOOD.replace("where: len(context) > 0", "where: len(context) < 0"))
     assert result.exit_code == 2

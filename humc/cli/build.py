@@ -85,7 +85,7 @@ def print_dry_run(result: DryRun) -> None:
             click.echo(f"    note: none of the {e.rows_read} row(s) read passes the entry's `where:` (a build of "
                        "rows like these writes nothing for it: error[E4104] when no entry writes anything)")
     for entry in result.recipe.tasks:
-        if note := entry.instruction_language_note():
+        for note in entry.notes():
             click.echo(f"  note: {note}")
     print_problems(result.problems(), click.echo)
 
