@@ -112,3 +112,20 @@ tasks:
     assert len(rows) == 16 and {r["language"] for r in rows} == {"zh-TW"}
     assert all(r["template"].startswith("ner/zh_") for r in rows)
     assert all(r["output"].startswith("答案是") or r["output"] == "无" or "。" in r["output"] for r in rows)
+
+
+def test_a_multilingual_catalog_takes_the_recipes_language(tmp_path: Path):
+    shutil.copytree(DATA / "conll2002", tmp_path / "data", ignore=shutil.ignore_patterns("SOURCE.md"))
+    (tmp_path / "nl.hum.yaml").write_text("""hum: 1
+name: nl
+language: nl
+sources:
+  ned: {catalog: conll2002, path: data/ned.testa.head12}
+tasks:
+  - source: ned
+""", encoding="utf-8")
+    result = run_cli("build", "nl.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rows = [r for f in (tmp_path / "out" / "nl" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert len(rows) == 12 and {r["language"] for r in rows} == {"nl"}
+    assert "task 'ned': its text is 'nl', its instructions 'en'" in result.output
