@@ -109,7 +109,8 @@ def _step_rates(build_output: str) -> dict[str, tuple[int, int]]:
     """Valid/asked per LLM node: from the summary of a build, or from the E4104 notes of one that lost everything."""
     rates = {m.group(1): (int(m.group(2)), int(m.group(3)))
              for m in re.finditer(r"(\S+/(?:generate|judge)): (\d+)/(\d+) valid answer", build_output)}
-    for m in re.finditer(r"(\S+/(?:generate|judge)) \(\w+\) kept 0 of \d+ record\(s\) \(([^)]*)\)", " ".join(build_output.split())):
+    notes = r"((?:[^()]|\([^()]*\))*)"  # a note's reasons may hold parentheses: "truncated answer (max_tokens reached)"
+    for m in re.finditer(rf"(\S+/(?:generate|judge)) \(\w+\) kept 0 of \d+ record\(s\) \({notes}\)", " ".join(build_output.split())):
         asked = sum(int(n) for n in re.findall(r"llm answers asked in form [^:]+: (\d+)", m.group(2)))
         valid = re.search(r"llm valid answers: (\d+)", m.group(2))
         rates[m.group(1)] = (int(valid.group(1)) if valid else 0, asked)
