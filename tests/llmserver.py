@@ -210,6 +210,10 @@ class LLMServer:
         dated snapshots or a proxy serving whatever it has loaded.
     :param system_fingerprint: sent as ``system_fingerprint`` in every response (default: left out,
         as llama.cpp and vLLM do).
+    :param port: the port to listen on (default: a free one); a test restarts a server on the port it had.
+    :param down_after: after this many chat-completion requests the server goes down as a killed process does:
+        the request that comes next and every one in flight lose their connection without an answer, and new
+        connections are refused (the listening socket is closed).
     :param cut_at_max_tokens: cut an answer longer than the request's ``max_tokens`` (a token is a
         word here) and report ``finish_reason: "length"``, as every real server does (JSON cut
         mid-string included); off by default, so scripted answers arrive whole.
@@ -221,7 +225,7 @@ class LLMServer:
                  api_key: str | None = None, models: Iterable[str] | None = ("test-model",),
                  record_requests: bool = True, reported_model: str | None = None,
                  system_fingerprint: str | None = None, structured: str = "json_schema",
-                 cut_at_max_tokens: bool = False) -> None:
+                 cut_at_max_tokens: bool = False, port: int = 0, down_after: int | None = None) -> None:
         if structured not in STRUCTURED_BEHAVIOURS:
             raise ValueError(f"structured must be one of {STRUCTURED_BEHAVIOURS}")
         self.structured = structured
@@ -240,6 +244,7 @@ class LLMServer:
         self.reported_model = reported_model
         self.system_fingerprint = system_fingerprint
         self.cut_at_max_tokens = cut_at_max_tokens
+        self.down_after = down_after
 
         self.received: list[ReceivedRequest] = []
         self._c = _Counters()
@@ -249,7 +254,7 @@ class LLMServer:
         self._thread: threading.Thread | None = None
         self._sem: asyncio.Semaphore | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self.port: int | None = None
+        self.port: int | None = port or None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -266,7 +271,7 @@ class LLMServer:
             try:
                 self._sem = asyncio.Semaphore(self.slots)
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=2048))
+                    asyncio.start_server(self._handle, "127.0.0.1", self.port or 0, backlog=2048))
                 self.port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:  # pragma: no cover - startup failure
                 error.append(exc)
@@ -285,6 +290,13 @@ class LLMServer:
         if error:
             raise error[0]
         return self
+
+    def _go_down(self) -> None:
+        """As a killed process: no new connection is accepted, every open one is cut."""
+        if self._server is not None:
+            self._server.close()
+        for w in list(self._writers):
+            w.transport.abort()
 
     async def _shutdown(self) -> None:
         if self._server is not None:
@@ -452,6 +464,9 @@ class LLMServer:
 
     async def _chat_inner(self, index: int, headers: dict[str, str],
                           body: Any) -> tuple[int, dict[str, str], Any]:
+        if self.down_after is not None and index >= self.down_after:
+            self._go_down()
+            raise ConnectionResetError("the server went down")  # the handler drops the connection unanswered
         if (denied := self._auth(headers)) is not None:
             return denied
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ from humc.resources import stdlib_dir
 from humc.templating import render_template
 
 JSON_SPEC = formats.FormatSpec("json")
+LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}  # named in the generate prompt
+# the characters a free-text answer in these languages holds at least one of (checked by ``_in_language``)
+SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]"), "ja": re.compile(r"[\u3040-\u30ff\u3400-\u9fff]"),
+           "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")}
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
 # Notes of the node, read back by dataset/cardinfo.py (``llm_step_stats``) for the summary and the card:
 ASKED_NOTE = "llm answers asked in form "    # + structured-output form ("text" for free text): records asked
@@ -228,7 +234,8 @@ class StepRunner:
         task = self.entry.task
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text],
-                     "labels": list(fixed_labels(self.entry) or ())}
+                     "labels": list(fixed_labels(self.entry) or ()),
+                     "language": LANGUAGES.get(self.entry.language, self.entry.language)}
         content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
         return [{"role": "user", "content": content}]
 
@@ -237,9 +244,27 @@ class StepRunner:
     def _generated(self, todo: list[dict[str, Any]], answers: list[Outcome]) -> dict[int, Made]:
         """id(record) -> (the record with its generated answer, its note) or (None, why it was dropped)."""
         field = self.step.field or self.entry.task.answer_field
+        outcomes = self._shaped_outcomes(answers)
+        if not is_structured(self.entry):
+            outcomes = [self._in_language(o) for o in outcomes]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
-                for record, outcome in zip(todo, self._shaped_outcomes(answers), strict=True)}
+                for record, outcome in zip(todo, outcomes, strict=True)}
+
+    def _in_language(self, outcome: Outcome) -> Outcome:
+        """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
+        Chinese instructions with English sentences ("The gold answer is a reference response."), after the question
+        copied, which a zh dataset must not hold. Wrong: at least 3 words in Latin letters, and more of them than
+        half the characters of the language's script (about its words); a short Latin answer ("H2O", "NBA") or a
+        few English terms in a sentence stay."""
+        script = SCRIPTS.get(self.entry.language)
+        text = outcome.value if isinstance(outcome.value, str) else ""
+        if script is None or not text:
+            return outcome
+        latin = len(_LATIN_WORD.findall(text))
+        if latin < 3 or latin <= len(script.findall(text)) / 2:
+            return outcome
+        return Outcome(None, f"answer not in {self.entry.language} (mostly Latin-script words)")
 
     def _collected(self, chunk: list[dict[str, Any]], done: dict[int, Made]) -> ChunkOut:
         """The chunk's output in chunk order (a record not asked about passes through) and its counted notes."""

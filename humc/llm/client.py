@@ -276,7 +276,7 @@ class LLMResponse:
 @dataclass
 class Outcome:
     value: Any                     # the answer, or None
-    reason: str | None = None      # why there is no answer
+    reason: str | None = None      # why there is no answer (or, with an answer, what is wrong with it: cut off)
 
 
 @dataclass
@@ -392,6 +392,11 @@ def _retry_after(headers: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _then(first: str, second: str) -> str:
+    """Two hints in one: "first; second", or "first? Second" after a question."""
+    return f"{first} {second[:1].upper()}{second[1:]}" if first.endswith("?") else f"{first}; {second}"
 
 
 def _safe_url(url: str) -> str:
@@ -680,8 +685,8 @@ class LLMClient:
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
-                        hint=self._gave_up_hint(retry.reason) + "; completed calls are cached, "
-                             "so re-running resumes where this stopped") from None
+                        hint=_then(self._gave_up_hint(retry.reason), "completed calls are cached, so re-running "
+                                   "resumes where this stopped")) from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
                 self.stats.retry_reasons[retry.reason] += 1
@@ -801,8 +806,11 @@ class LLMClient:
     def _gave_up_hint(self, reason: str) -> str:
         """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
         if reason == "timeout":
+            queue = (f"; the wait in the server's queue counts too: a server answering fewer than `concurrency: "
+                     f"{self.config.concurrency}` requests at once (llama.cpp answers one by default) needs a lower "
+                     "`concurrency:` or a `timeout:` long enough for the whole queue") if self.config.concurrency > 1 else ""
             return (f"no answer came within {self.config.timeout:g}s: a slow model (long answers, a busy CPU) needs a "
-                    "larger `timeout:` in the model's settings, or the server is stuck")
+                    f"larger `timeout:` in the model's settings, or the server is stuck{queue}")
         if reason == "connection":
             return f"is the server running, and listening at {_safe_url(self.config.base_url)}?"
         if reason == "rate_limited":
@@ -990,7 +998,8 @@ class LLMClient:
         checks = list(validate) if isinstance(validate, Sequence) else [validate] * len(requests)
         return await gather_all([self._outcome(r, json_mode, v, attempts) for r, v in zip(requests, checks, strict=True)])
 
-    async def _outcome(self, req: LLMRequest, json_mode: bool, validate: Validator | None, attempts: int) -> Outcome:
+    async def _outcome(self, req: LLMRequest, json_mode: bool, validate: Validator | None, attempts: int,
+                       keep_truncated: bool = False) -> Outcome:
         try:
             if json_mode:
                 responses: list[LLMResponse] = []
@@ -1002,17 +1011,21 @@ class LLMClient:
         except RequestRejected as exc:
             return Outcome(None, exc.reason if isinstance(exc, _Rejected) else "unusable completion")
         if res.finish_reason == "length":
-            return Outcome(None, TRUNCATED_REASON)
+            return Outcome((res.text or "").strip() or None if keep_truncated else None, TRUNCATED_REASON)
         text = (res.text or "").strip()
         return Outcome(text or None, None if text else EMPTY_REASON)
 
     def run_outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
-                     validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
+                     validate: Validator | None = None, attempts: int = 3,
+                     keep_truncated: bool = False) -> list[Outcome]:
         """One Outcome per request, in order: the answer (text, or validated JSON) or why there is
         none. A request the server rejects on its own (HTTP 400, a malformed completion) or whose
         answer stays invalid is a per-record outcome; endpoint-wide failures (auth, retries
-        exhausted) still raise LLMError and stop the batch — finished calls are cached."""
-        return self._run(self._gather([self._outcome(r, json_mode, validate, attempts) for r in requests]))
+        exhausted) still raise LLMError and stop the batch — finished calls are cached. A text answer
+        cut off by ``max_tokens`` has no value, unless ``keep_truncated`` (an evaluation scores what the
+        model said within its budget): then it has the text and the reason both."""
+        return self._run(self._gather([self._outcome(r, json_mode, validate, attempts, keep_truncated)
+                                       for r in requests]))
 
     def run_batch(self, requests: Sequence[LLMRequest], *,
                   return_exceptions: bool = False) -> list[LLMResponse]:
