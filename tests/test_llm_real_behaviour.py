@@ -263,3 +263,20 @@ output:
     assert kept(tmp_path) == ["H2O", "中国的首都是北京。"]
     assert prompts and all("Reply with the answer only, in Chinese." in p for p in prompts)
     assert "dropped answer not in zh (mostly Latin-script words): 1" in " ".join(result.output.split())
+
+
+def test_an_empty_reply_is_asked_for_again_and_then_dropped_as_empty(tmp_path):
+    """A model that stops at once sends "" (no text at all): the retry says the reply was empty, and a record whose
+    every reply is empty is counted as `empty answer`, not as invalid JSON."""
+    def mute(body: dict) -> str:
+        if "red" in body["messages"][0]["content"]:
+            return json.dumps({"reason": "Correct.", "score": 5})
+        return ""
+
+    with LLMServer(responder=mute) as srv:
+        result = build(write_recipe(tmp_path, srv.base_url), tmp_path)
+        retries = [r.json["messages"][-1]["content"] for r in srv.received if len(r.json["messages"]) > 1]
+    assert result.exit_code == 0, result.output
+    assert kept(tmp_path) == ["A red fruit."]
+    assert "dropped judge empty answer: 3" in " ".join(result.output.split())
+    assert retries and all(m.startswith("That reply is invalid: it is empty.") for m in retries)
