@@ -8,6 +8,8 @@ with ``HUMC_REALMODEL_START=1`` the test first tries to start it with that scrip
 rates are printed as a Markdown table (docs/llm.md keeps the last one). The structured run must reach 99% valid
 answers on every build step and 99% well-formed (schema-matching) replies on every synth kind, propose at
 least one valid item of every synth kind asked (paraphrases, rules and label definitions), and keep records.
+Two more tests hold what only a real model showed: NER answers with invented labels and spans never reach the
+dataset (they are dropped at the generate step), and `humc eval` of the model gives every record its answer.
 """
 
 from __future__ import annotations
