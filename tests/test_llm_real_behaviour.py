@@ -280,3 +280,38 @@ def test_an_empty_reply_is_asked_for_again_and_then_dropped_as_empty(tmp_path):
     assert kept(tmp_path) == ["A red fruit."]
     assert "dropped judge empty answer: 3" in " ".join(result.output.split())
     assert retries and all(m.startswith("That reply is invalid: it is empty.") for m in retries)
+
+
+def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_is_dropped_at_generate(tmp_path):
+    """A model writes "sports." for the label Sports, or "Sports news": the first is the label, the second is dropped
+    at the generate step instead of reaching the render stage as gold outside `labels:`."""
+    texts = {"Lakers win the final": "sports.", "Stocks fall again": "Business", "New phone released": "Sports news"}
+    (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
+                                        encoding="utf-8")
+
+    def labeller(body: dict) -> str:
+        prompt = body["messages"][0]["content"]
+        return next(a for t, a in texts.items() if t in prompt)
+
+    recipe = tmp_path / "cls.hum.yaml"
+    with LLMServer(responder=labeller) as srv:
+        recipe.write_text(f"""hum: 1
+name: real-behaviour
+models:
+  writer: {{base_url: {srv.base_url}, model: test-model}}
+sources:
+  cls: cls.jsonl
+tasks:
+  - {{id: cls, task: classification, source: cls, fields: {{text: text, label: label}}, labels: [Sports, Business],
+     generate: {{model: writer}}, formats: [text]}}
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+        result = build(recipe, tmp_path)
+        prompts = [r.json["messages"][0]["content"] for r in srv.received if not r.json.get("response_format")]
+    assert result.exit_code == 0, result.output
+    assert kept(tmp_path) == ["Business", "Sports"]
+    assert all("Use only these labels for label: Sports, Business." in p for p in prompts)
+    summary = " ".join(result.output.split())
+    assert "dropped answer is not one of the labels (Sports, Business): 1" in summary
+    assert "label_outside_set" not in summary

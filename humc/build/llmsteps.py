@@ -246,10 +246,25 @@ class StepRunner:
         field = self.step.field or self.entry.task.answer_field
         outcomes = self._shaped_outcomes(answers)
         if not is_structured(self.entry):
-            outcomes = [self._in_language(o) for o in outcomes]
+            outcomes = [self._in_labels(self._in_language(o)) for o in outcomes]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
                 for record, outcome in zip(todo, outcomes, strict=True)}
+
+    def _in_labels(self, outcome: Outcome) -> Outcome:
+        """A free-text answer that is a label (single-label classification) must be one of the entry's `labels:`:
+        written in another case or with a final period it is the label ("sports." -> "Sports"); otherwise it is
+        dropped here, not later as gold outside `labels:` that seems to come from the source file."""
+        task, labels = self.entry.task, fixed_labels(self.entry)
+        if not labels or task.schema_column != (self.step.field or task.answer_field) or not isinstance(outcome.value, str):
+            return outcome
+        if outcome.value in labels:
+            return outcome
+        folded = {label.casefold(): label for label in labels}
+        label = folded.get(outcome.value.strip().strip(".").strip().casefold())
+        if label is not None:
+            return Outcome(label)
+        return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
 
     def _in_language(self, outcome: Outcome) -> Outcome:
         """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
