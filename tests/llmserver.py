@@ -17,7 +17,9 @@ that, whatever the responder.
 Knobs: per-request latency, a number of concurrency *slots* (requests beyond the
 slot count wait in a queue, like a real server), injected 429s (with a
 ``Retry-After`` header) and 500s at deterministic rates, a scripted failure
-sequence for the first requests, an optional API key, and a pluggable
+sequence for the first requests, an optional API key, ``max_tokens`` honoured as a
+real server does (``cut_at_max_tokens``: a longer answer is cut after that many
+words with ``finish_reason: "length"``), and a pluggable
 ``responder(request_json) -> str``.
 
 It is dependency-free: a small HTTP/1.1 (keep-alive) server on asyncio streams,
@@ -98,7 +100,8 @@ def value_for_schema(schema: Any, hint: str = "") -> Any:
         return True
     if typ == "null":
         return None
-    return hint or "ok"
+    text = hint or "ok"
+    return text[:int(schema["maxLength"])] if "maxLength" in schema else text  # as constrained decoding does
 
 
 def _last_user_text(body: dict) -> str:
@@ -144,6 +147,18 @@ def scripted_responder(script: dict[str, str | Reply], default: Responder = defa
 
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
+
+
+def _first_words(text: str, n: int) -> str:
+    """``text`` up to the end of its ``n``-th word (a token here), as a server cuts an answer at max_tokens."""
+    words = text.split()
+    if n <= 0 or not words:
+        return ""
+    end, at = 0, 0
+    for word in words[:n]:
+        at = text.index(word, end)
+        end = at + len(word)
+    return text[:end]
 
 
 # ---------------------------------------------------------------------------
@@ -195,6 +210,13 @@ class LLMServer:
         dated snapshots or a proxy serving whatever it has loaded.
     :param system_fingerprint: sent as ``system_fingerprint`` in every response (default: left out,
         as llama.cpp and vLLM do).
+    :param port: the port to listen on (default: a free one); a test restarts a server on the port it had.
+    :param down_after: after this many chat-completion requests the server goes down as a killed process does:
+        the request that comes next and every one in flight lose their connection without an answer, and new
+        connections are refused (the listening socket is closed).
+    :param cut_at_max_tokens: cut an answer longer than the request's ``max_tokens`` (a token is a
+        word here) and report ``finish_reason: "length"``, as every real server does (JSON cut
+        mid-string included); off by default, so scripted answers arrive whole.
     """
 
     def __init__(self, *, latency: float = 0.0, slots: int = 64, rate_429: float = 0.0,
@@ -202,7 +224,8 @@ class LLMServer:
                  fail_sequence: Iterable[int] = (), responder: Responder | None = None,
                  api_key: str | None = None, models: Iterable[str] | None = ("test-model",),
                  record_requests: bool = True, reported_model: str | None = None,
-                 system_fingerprint: str | None = None, structured: str = "json_schema") -> None:
+                 system_fingerprint: str | None = None, structured: str = "json_schema",
+                 cut_at_max_tokens: bool = False, port: int = 0, down_after: int | None = None) -> None:
         if structured not in STRUCTURED_BEHAVIOURS:
             raise ValueError(f"structured must be one of {STRUCTURED_BEHAVIOURS}")
         self.structured = structured
@@ -220,6 +243,8 @@ class LLMServer:
         self.record_requests = record_requests
         self.reported_model = reported_model
         self.system_fingerprint = system_fingerprint
+        self.cut_at_max_tokens = cut_at_max_tokens
+        self.down_after = down_after
 
         self.received: list[ReceivedRequest] = []
         self._c = _Counters()
@@ -229,7 +254,7 @@ class LLMServer:
         self._thread: threading.Thread | None = None
         self._sem: asyncio.Semaphore | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self.port: int | None = None
+        self.port: int | None = port or None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -246,7 +271,7 @@ class LLMServer:
             try:
                 self._sem = asyncio.Semaphore(self.slots)
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=2048))
+                    asyncio.start_server(self._handle, "127.0.0.1", self.port or 0, backlog=2048))
                 self.port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:  # pragma: no cover - startup failure
                 error.append(exc)
@@ -265,6 +290,13 @@ class LLMServer:
         if error:
             raise error[0]
         return self
+
+    def _go_down(self) -> None:
+        """As a killed process: no new connection is accepted, every open one is cut."""
+        if self._server is not None:
+            self._server.close()
+        for w in list(self._writers):
+            w.transport.abort()
 
     async def _shutdown(self) -> None:
         if self._server is not None:
@@ -432,6 +464,9 @@ class LLMServer:
 
     async def _chat_inner(self, index: int, headers: dict[str, str],
                           body: Any) -> tuple[int, dict[str, str], Any]:
+        if self.down_after is not None and index >= self.down_after:
+            self._go_down()
+            raise ConnectionResetError("the server went down")  # the handler drops the connection unanswered
         if (denied := self._auth(headers)) is not None:
             return denied
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -472,6 +507,9 @@ class LLMServer:
             if text.body is not None:
                 return 200, {}, text.body
             text, finish_reason = text.text or "", text.finish_reason
+        limit = body.get("max_tokens")
+        if self.cut_at_max_tokens and isinstance(limit, int) and _count_tokens(text) > limit:
+            text, finish_reason = _first_words(text, limit), "length"
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in body["messages"])
         completion_tokens = _count_tokens(text)
         completion = {

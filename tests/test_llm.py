@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from humc.errors import LLMError  # noqa: E402
 from humc.llm import LLMClient, LLMRequest, ModelConfig, cache_key, parse_json_text  # noqa: E402
-from humc.llm.client import iter_cache_keys  # noqa: E402
+from humc.llm.client import iter_cache_keys, json_candidates  # noqa: E402
 from tests.llmserver import LLMServer  # noqa: E402
 
 
@@ -195,6 +195,10 @@ def test_parse_json_text():
     assert parse_json_text('```json\n{"a": 1}\n```') == {"a": 1}
     assert parse_json_text('  ```\n[1, 2]\n```  ') == [1, 2]
     assert parse_json_text('{"a": 1}') == {"a": 1}
+    # what models without structured outputs send: a fence after a sentence, a remark after the JSON
+    assert parse_json_text('Here is the JSON:\n```json\n{"a": 1}\n```\nHope it helps.') == {"a": 1}
+    assert parse_json_text('{"a": 1}\n\nLet me know if you need more.') == {"a": 1}
+    assert list(json_candidates('As [1] says: {"a": [1]}')) == [[1], {"a": [1]}, [1]]  # the caller keeps a valid one
     with pytest.raises(ValueError):
         parse_json_text('{"a": ')
 

@@ -8,6 +8,8 @@ with ``HUMC_REALMODEL_START=1`` the test first tries to start it with that scrip
 rates are printed as a Markdown table (docs/llm.md keeps the last one). The structured run must reach 99% valid
 answers on every build step and 99% well-formed (schema-matching) replies on every synth kind, propose at
 least one valid item of every synth kind asked (paraphrases, rules and label definitions), and keep records.
+Two more tests hold what only a real model showed: NER answers with invented labels and spans never reach the
+dataset (they are dropped at the generate step), and `humc eval` of the model gives every record its answer.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def _step_rates(build_output: str) -> dict[str, tuple[int, int]]:
     """Valid/asked per LLM node: from the summary of a build, or from the E4104 notes of one that lost everything."""
     rates = {m.group(1): (int(m.group(2)), int(m.group(3)))
              for m in re.finditer(r"(\S+/(?:generate|judge)): (\d+)/(\d+) valid answer", build_output)}
-    for m in re.finditer(r"(\S+/(?:generate|judge)) \(\w+\) kept 0 of \d+ record\(s\) \(([^)]*)\)", " ".join(build_output.split())):
+    notes = r"((?:[^()]|\([^()]*\))*)"  # a note's reasons may hold parentheses: "truncated answer (max_tokens reached)"
+    for m in re.finditer(rf"(\S+/(?:generate|judge)) \(\w+\) kept 0 of \d+ record\(s\) \({notes}\)", " ".join(build_output.split())):
         asked = sum(int(n) for n in re.findall(r"llm answers asked in form [^:]+: (\d+)", m.group(2)))
         valid = re.search(r"llm valid answers: (\d+)", m.group(2))
         rates[m.group(1)] = (int(valid.group(1)) if valid else 0, asked)
@@ -143,3 +146,53 @@ def test_real_model_end_to_end_with_and_without_structured_outputs(server, tmp_p
     assert shapes and all(ok / n >= 0.99 for ok, n in shapes.values()), shapes
     report = auto["report"]
     assert report.answers and all(report.by_kind[kind] >= 1 for kind in report.answers), report.render()  # type: ignore[union-attr]
+
+
+def test_real_model_ner_generation_keeps_only_the_entrys_labels_and_spans_of_the_text(server, tmp_path):
+    """SmolLM2 asked for NER answers invented types ("en", "N", "text") and spans ("1234567890", ""): the labels are
+    now in its prompt and (constrained) schema, and every answer whose span is not in the text is asked again and
+    then dropped at the generate step — so what reaches the dataset is gold a reader can trust, however few."""
+    root = copy_recipes(tmp_path)
+    recipe = yaml.safe_load((root / "ner.hum.yaml").read_text())
+    recipe["name"] = "ner-llm"
+    recipe["models"] = {"writer": {"base_url": URL, "model": MODEL, "params": {"temperature": 0.0, "max_tokens": 256}}}
+    task = recipe["tasks"][0]
+    task.update({"generate": {"model": "writer", "overwrite": True}, "variants_per_record": 1,
+                 "sample": {"n": 8, "seed": 0}})
+    (root / "ner_llm.hum.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    result = run_cli("build", str(root / "ner_llm.hum.yaml"), "--out", str(tmp_path / "out"), "--cache",
+                     str(tmp_path / "cache"))
+    print(result.output)
+    summary = " ".join(result.output.split())
+    assert "label_outside_set" not in summary and "span_not_in_text" not in summary  # nothing wrong gets past generate
+    rates = _step_rates(result.output)
+    assert rates.get("conll2003/generate", (0, 0))[1] == 8, rates
+    if result.exit_code == 0:
+        import pyarrow.parquet as pq
+
+        labels = set(load_recipe(root / "ner_llm.hum.yaml").tasks[0].schema.labels or ())
+        for row in pq.read_table(tmp_path / "out" / "ner-llm" / "data").to_pylist():
+            gold = json.loads(row["gold"])
+            assert all(g["type"] in labels and g["span"] for g in gold), row["gold"]
+    else:  # every answer stayed wrong: the build says so at the step, not at the source file
+        assert "error[E4104]" in result.output and "an LLM step dropped every record" in summary
+
+
+def test_real_model_eval_scores_every_record_of_the_split(server, tmp_path):
+    """`humc eval` with the real model behind --base-url: every record gets the model's answer (cut off at
+    --max-tokens or not) or a counted reason, and a rerun is answered from the cache."""
+    root = copy_recipes(tmp_path)
+    built = run_cli("build", str(root / "mrc.hum.yaml"), "--out", str(tmp_path / "out"), "-q")
+    assert built.exit_code == 0, built.output
+    args = ["eval", str(tmp_path / "out" / "mrc"), "--base-url", URL, "--model", MODEL, "--max-tokens", "64",
+            "--cache", str(tmp_path / "cache"), "--report", str(tmp_path / "r.json")]
+    result = run_cli(*args)
+    print(result.output)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    overall = report["overall"]
+    print(f"eval: n {overall['n']}, score {overall['score']:.3f}, parsed {overall['parsed']:.2f}, "
+          f"format adherence {overall['format_adherence']:.2f}, missing {overall['missing']}; notes {report['notes']}")
+    assert overall["missing"] == 0 and all(r["prediction"] for r in report["records"])
+    again = run_cli(*args)
+    assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["overall"] == overall

@@ -49,7 +49,7 @@ def test_each_step_sends_its_schema_in_the_detected_form_and_the_answers_build(t
         assert result.exit_code == 0, result.output
         formats = [r.json.get("response_format") for r in srv.received if r.status == 200]
     verdict = {"type": "json_object", "schema": VERDICT_SCHEMA}
-    ner = {"type": "json_object", "schema": answer_schema(("type", "span"), "many")}
+    ner = {"type": "json_object", "schema": answer_schema(("type", "span"), "many", {"type": ["PER", "LOC"]}, spans=["span"])}
     assert formats.count(verdict) == 8 and formats.count(ner) == 6
     assert formats.count(None) == 4                     # free-text answers (generalist) carry no schema
     assert "dolly/judge: 8/8 valid answer(s) (100.0%), structured output json_object+schema" in result.output

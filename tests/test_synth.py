@@ -521,3 +521,23 @@ def test_a_request_the_server_rejects_loses_only_that_proposal(tmp_path):
     assert kinds.count("guideline") == 0 and kinds.count("template") == 3 and kinds.count("rule") == 2
     reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
     assert "definitions of DATE: no valid answer" in reasons and "the server rejected the request" in reasons
+
+
+def test_a_proposal_cut_off_by_max_tokens_says_so(tmp_path):
+    """A real server stops at `max_tokens` mid-JSON: the proposal is invalid because it was cut off, and the report
+    says to raise max_tokens instead of calling the reply invalid JSON."""
+    def long_definitions(body: dict) -> str:
+        if "Write a definition" in _first_user(body):
+            return json.dumps({"DATE": "a date " * 200})
+        return responder(body)
+
+    with LLMServer(responder=long_definitions, cut_at_max_tokens=True) as srv:
+        root = copy_recipes(tmp_path)
+        models = (f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model\n"
+                  "    params: {temperature: 0.7, max_tokens: 100}\n    concurrency: 4\n    max_retries: 0")
+        path = root / "ner_synth.hum.yaml"
+        path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+        report = synthesize(_recipe(path), cache_dir=tmp_path / "cache")
+    reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
+    assert "definitions of DATE: no valid answer after 3 attempt(s): the reply was cut off at the model's max_tokens" \
+           in reasons and "raise max_tokens" in reasons

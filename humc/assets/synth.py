@@ -35,7 +35,17 @@ from typing import Any
 
 from humc.errors import HumcError, RecipeError, RequestRejected, one_line
 from humc.ir import AnswerOp, LabelExamples, Recipe, TaskEntry, Template
-from humc.llm.client import LLMClient, LLMRequest, LLMResponse, LLMStats, ModelConfig, cache_key, open_cache
+from humc.llm.client import (
+    TRUNCATED_REASON,
+    LLMClient,
+    LLMRequest,
+    LLMResponse,
+    LLMStats,
+    ModelConfig,
+    cache_key,
+    json_failure,
+    open_cache,
+)
 from humc.llm.structured import conforms, response_format, strict_object
 from humc.locks import cache_lock
 from humc.recipe.lockfile import Lockfile, LockItem, editing_lock, human_assets, item_id, load_lock, lock_path_for, rule_names, save_lock
@@ -800,7 +810,9 @@ def _merge(lock: Lockfile, jobs: list[_Job], results: dict[int, Any], recipe: Re
         report.answers[job.kind][0] += value is not None
         report.well_formed[job.kind] += job.well_formed
         if value is None:
-            reason = job.last_error[-1] if job.last_error else "the reply was not valid JSON"
+            reason = ("the reply was cut off at the model's max_tokens before its JSON ended: raise max_tokens"
+                      if json_failure(job.responses) == TRUNCATED_REASON else
+                      job.last_error[-1] if job.last_error else "the reply was not valid JSON")
             report.invalid.append((job.what, f"no valid answer after {ATTEMPTS} attempt(s): {reason}"))
             continue
         items, bad = job.collect(value)

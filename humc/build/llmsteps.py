@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 
 from humc.answers import formats
 from humc.build.store import LLM_FOLDER
+from humc.build.transforms import choice_problem, span_problem
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
@@ -39,6 +41,11 @@ from humc.resources import stdlib_dir
 from humc.templating import render_template
 
 JSON_SPEC = formats.FormatSpec("json")
+LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}  # named in the generate prompt
+# the characters a free-text answer in these languages holds at least one of (checked by ``_in_language``)
+SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]"), "ja": re.compile(r"[\u3040-\u30ff\u3400-\u9fff]"),
+           "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")}
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
 # Notes of the node, read back by dataset/cardinfo.py (``llm_step_stats``) for the summary and the card:
 ASKED_NOTE = "llm answers asked in form "    # + structured-output form ("text" for free text): records asked
@@ -167,7 +174,10 @@ class StepRunner:
             return response_format(self.structured_form(), "verdict", VERDICT_SCHEMA)
         if not is_structured(self.entry):
             return None
-        return response_format(self.structured_form(), "answer", answer_schema(self.entry.task.columns, self.entry.task.cardinality))
+        task, labels = self.entry.task, fixed_labels(self.entry)
+        enums = {task.schema_column: labels} if labels and task.schema_column else None
+        schema = answer_schema(task.columns, task.cardinality, enums, spans=[c for c, _ in task.spans_from])
+        return response_format(self.structured_form(), "answer", schema)
 
     def close(self) -> None:
         if self.owns_client:
@@ -184,12 +194,14 @@ class StepRunner:
         session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
         structured = self.step.kind == "judge" or is_structured(self.entry)
-        validate = (_check_verdict if self.step.kind == "judge" else self._answer_check()) if structured else None
         batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
         for start in range(0, len(todo), step):
             parts.append(todo[start:start + step])
             requests = self._requests(parts[-1])
+            validate: list[Callable[[Any], str | None]] | None = None
+            if structured:
+                validate = [_check_verdict if self.step.kind == "judge" else self._answer_check(r) for r in parts[-1]]
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
@@ -221,7 +233,9 @@ class StepRunner:
     def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
         task = self.entry.task
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
-                     "guidelines": [g.text for g in self.entry.guidelines if g.text]}
+                     "guidelines": [g.text for g in self.entry.guidelines if g.text],
+                     "labels": list(fixed_labels(self.entry) or ()),
+                     "language": LANGUAGES.get(self.entry.language, self.entry.language)}
         content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
         return [{"role": "user", "content": content}]
 
@@ -230,9 +244,42 @@ class StepRunner:
     def _generated(self, todo: list[dict[str, Any]], answers: list[Outcome]) -> dict[int, Made]:
         """id(record) -> (the record with its generated answer, its note) or (None, why it was dropped)."""
         field = self.step.field or self.entry.task.answer_field
+        outcomes = self._shaped_outcomes(answers)
+        if not is_structured(self.entry):
+            outcomes = [self._in_labels(self._in_language(o)) for o in outcomes]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
-                for record, outcome in zip(todo, self._shaped_outcomes(answers), strict=True)}
+                for record, outcome in zip(todo, outcomes, strict=True)}
+
+    def _in_labels(self, outcome: Outcome) -> Outcome:
+        """A free-text answer that is a label (single-label classification) must be one of the entry's `labels:`:
+        written in another case or with a final period it is the label ("sports." -> "Sports"); otherwise it is
+        dropped here, not later as gold outside `labels:` that seems to come from the source file."""
+        task, labels = self.entry.task, fixed_labels(self.entry)
+        if not labels or task.schema_column != (self.step.field or task.answer_field) or not isinstance(outcome.value, str):
+            return outcome
+        if outcome.value in labels:
+            return outcome
+        folded = {label.casefold(): label for label in labels}
+        label = folded.get(outcome.value.strip().strip(".").strip().casefold())
+        if label is not None:
+            return Outcome(label)
+        return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
+
+    def _in_language(self, outcome: Outcome) -> Outcome:
+        """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
+        Chinese instructions with English sentences ("The gold answer is a reference response."), after the question
+        copied, which a zh dataset must not hold. Wrong: at least 3 words in Latin letters, and more of them than
+        half the characters of the language's script (about its words); a short Latin answer ("H2O", "NBA") or a
+        few English terms in a sentence stay."""
+        script = SCRIPTS.get(self.entry.language)
+        text = outcome.value if isinstance(outcome.value, str) else ""
+        if script is None or not text:
+            return outcome
+        latin = len(_LATIN_WORD.findall(text))
+        if latin < 3 or latin <= len(script.findall(text)) / 2:
+            return outcome
+        return Outcome(None, f"answer not in {self.entry.language} (mostly Latin-script words)")
 
     def _collected(self, chunk: list[dict[str, Any]], done: dict[int, Made]) -> ChunkOut:
         """The chunk's output in chunk order (a record not asked about passes through) and its counted notes."""
@@ -263,15 +310,28 @@ class StepRunner:
         rf = self.response_format()
         return [LLMRequest(m, response_format=rf) for m in messages]
 
-    def _answer_check(self) -> Callable[[Any], str | None]:
-        task = self.entry.task
+    def _answer_check(self, record: Mapping[str, Any]) -> Callable[[Any], str | None]:
+        """Whether a generated answer for ``record`` is one its task can use: it parses as the answer table, its
+        labels are the entry's `labels:` and its spans occur in the input. A real model invents labels ("PERSON",
+        "en") and spans; told why, it may answer again, and an answer that stays wrong is dropped here, counted at
+        this step, instead of reaching the render stage as gold that seems to come from the source file."""
+        task, labels = self.entry.task, fixed_labels(self.entry)
 
         def validate(value: Any) -> str | None:
             try:
-                formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
+                table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
             except FormatParseError as exc:
                 return exc.message
-            return None
+            if labels and task.schema_column:
+                outside = sorted({str(v) for v in table.column(task.schema_column)} - set(labels))
+                if outside:
+                    return (f"{task.schema_column} {', '.join(repr(v) for v in outside)} is not one of the labels "
+                            f"{', '.join(labels)}")
+            for column, source in task.spans_from:
+                if any(not str(value).strip() for value in table.column(column)):
+                    return f"a {column} is empty: copy each {column} from the {source} exactly"
+            problem = span_problem(self.entry, record, table) or choice_problem(self.entry, record, table)
+            return problem.detail if problem is not None else None
 
         return validate
 
@@ -315,6 +375,11 @@ def model_warnings(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> li
                 lines.append(f"{node}: the recipe asks model '{step.model}' for '{asked}', but the server answered "
                              f"as {who}; the card names the model that answered")
     return lines
+
+
+def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:
+    """The entry's fixed label set (`labels:`), or None when its labels come from the data or it has none."""
+    return entry.schema.labels if entry.schema is not None and entry.schema.labels else None
 
 
 def unwrap_answers(value: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from humc.dataset.export import messages_of
 from humc.errors import HumcError, Span, brief
-from humc.llm.client import LLMClient, LLMRequest, ModelConfig, open_cache
+from humc.llm.client import TRUNCATED_REASON, LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
 from humc.sources_readers import DAMAGED_ARCHIVE, open_binary
 
@@ -95,7 +95,8 @@ class ChatPredictor:
         self.config = config
         self.name = f"model:{config.model}"
         self.cache_dir = cache_dir
-        self.failures: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()   # why calls gave no answer (the record scores 0)
+        self.truncated = 0                         # answers cut off by max_tokens: scored as they are
         self.stats: dict[str, Any] = {}
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
@@ -106,9 +107,11 @@ class ChatPredictor:
                 cache = stack.enter_context(open_cache(self.cache_dir))
             client = LLMClient(self.config, cache)
             requests = [LLMRequest(messages_of(r)[:1]) for r in records]
-            outcomes = client.run_outcomes(requests)
+            outcomes = client.run_outcomes(requests, keep_truncated=True)
         self.stats = client.stats.as_dict()
         for o in outcomes:
-            if o.reason:
+            if o.value is None and o.reason:
                 self.failures[o.reason] += 1
+            elif o.reason == TRUNCATED_REASON:  # the text the model wrote within its budget, as an in-process model's
+                self.truncated += 1
         return [o.value for o in outcomes]

@@ -49,4 +49,8 @@ def _notes(resolver: Resolver, predictor: Predictor, records: list[dict[str, Any
     failures = getattr(predictor, "failures", None)
     if failures:
         notes.append("model calls without an answer: " + ", ".join(f"{k}: {v}" for k, v in sorted(failures.items())))
+    truncated = getattr(predictor, "truncated", 0)
+    if truncated:
+        notes.append(f"{truncated} answer(s) cut off at the token limit (finish_reason \"length\"), scored as they are: "
+                     "raise --max-tokens (or the model's max_tokens) if the model needs more room")
     return notes

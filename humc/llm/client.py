@@ -289,7 +289,7 @@ class LLMResponse:
 @dataclass
 class Outcome:
     value: Any                     # the answer, or None
-    reason: str | None = None      # why there is no answer
+    reason: str | None = None      # why there is no answer (or, with an answer, what is wrong with it: cut off)
 
 
 @dataclass
@@ -407,6 +407,11 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _then(first: str, second: str) -> str:
+    """Two hints in one: "first; second", or "first? Second" after a question."""
+    return f"{first} {second[:1].upper()}{second[1:]}" if first.endswith("?") else f"{first}; {second}"
+
+
 def _safe_url(url: str) -> str:
     """A base URL fit for a message: user:password@ and the query string removed."""
     url = re.sub(r"//[^/@]*@", "//", url)
@@ -444,13 +449,80 @@ def completion_problem(completion: Any) -> str | None:
     return None
 
 
+TRUNCATED_REASON = "truncated answer (max_tokens reached)"  # a record dropped because its answer was cut off
+EMPTY_REASON = "empty answer"
+
+
+def json_failure(responses: Sequence[LLMResponse]) -> str:
+    """Why a JSON answer stayed invalid, by its last reply: cut off by ``max_tokens`` (its JSON unfinished: raise
+    ``max_tokens``, not the prompt), empty, or wrong ("invalid output")."""
+    last = responses[-1] if responses else None
+    if last is not None and last.finish_reason == "length":
+        return TRUNCATED_REASON
+    if last is not None and not (last.text or "").strip():
+        return EMPTY_REASON
+    return "invalid output"
+
+
+def _correction(error: str, *, truncated: bool) -> str:
+    """The user message that asks again after an invalid reply; a reply cut off by max_tokens is asked to be
+    shorter (its JSON is unfinished because it ran out of tokens, not because it is wrong)."""
+    if truncated:
+        return (f"That reply was cut off at the token limit before its JSON ended ({clipped(error)}). Reply again "
+                "with only the JSON, much shorter: a few words in each text value, no prose and no code fence.")
+    return f"That reply is invalid: {clipped(error)}. Reply again with only the corrected JSON, no prose and no code fence."
+
+
+_ANY_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n(.*?)```", re.S)
+_DECODER = json.JSONDecoder()
+
+
 def parse_json_text(text: str) -> Any:
-    """Parse a model's JSON answer, tolerating a ```json fence around it. Raises ValueError."""
+    """Parse a model's JSON answer (the first of ``json_candidates``). Raises ValueError (about the whole reply)."""
+    for value in json_candidates(text):
+        return value
+    raise _whole_reply_error(text)
+
+
+def json_candidates(text: str) -> Iterator[Any]:
+    """The JSON values a model's reply may mean, most likely first.
+
+    Models without structured outputs wrap their JSON: a ```json fence, a sentence before it ("Here is the JSON:"),
+    a remark after it. So, in order: the whole reply (a fence around all of it removed); each fenced block in it;
+    each JSON object or array in it that decodes, left to right (the text around it ignored). The caller keeps the
+    first its checks accept, so a stray ``[1]`` before the answer does not hide it."""
+    s = _unfenced(text)
+    try:
+        yield json.loads(s)
+        return
+    except ValueError:
+        pass
+    for block in _ANY_FENCE.finditer(s):
+        try:
+            yield json.loads(block.group(1))
+        except ValueError:
+            pass
+    for start in (i for i, c in enumerate(s) if c in "{["):
+        try:
+            value, _ = _DECODER.raw_decode(s, start)
+        except ValueError:
+            continue
+        if isinstance(value, (dict, list)) and value:
+            yield value
+
+
+def _unfenced(text: str) -> str:
     s = text.strip()
     m = _FENCE.match(s)
-    if m:
-        s = m.group(1).strip()
-    return json.loads(s)
+    return m.group(1).strip() if m else s
+
+
+def _whole_reply_error(text: str) -> ValueError:
+    try:
+        json.loads(_unfenced(text))
+    except ValueError as exc:
+        return exc
+    return ValueError("no JSON value")  # pragma: no cover - a reply that parses has a candidate
 
 
 # ---------------------------------------------------------------------------
@@ -626,8 +698,8 @@ class LLMClient:
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
-                        hint=self._gave_up_hint(retry.reason) + "; completed calls are cached, "
-                             "so re-running resumes where this stopped") from None
+                        hint=_then(self._gave_up_hint(retry.reason), "completed calls are cached, so re-running "
+                                   "resumes where this stopped")) from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
                 self.stats.retry_reasons[retry.reason] += 1
@@ -747,8 +819,11 @@ class LLMClient:
     def _gave_up_hint(self, reason: str) -> str:
         """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
         if reason == "timeout":
+            queue = (f"; the wait in the server's queue counts too: a server answering fewer than `concurrency: "
+                     f"{self.config.concurrency}` requests at once (llama.cpp answers one by default) needs a lower "
+                     "`concurrency:` or a `timeout:` long enough for the whole queue") if self.config.concurrency > 1 else ""
             return (f"no answer came within {self.config.timeout:g}s: a slow model (long answers, a busy CPU) needs a "
-                    "larger `timeout:` in the model's settings, or the server is stuck")
+                    f"larger `timeout:` in the model's settings, or the server is stuck{queue}")
         if reason == "connection":
             return f"is the server running, and listening at {_safe_url(self.config.base_url)}?"
         if reason == "rate_limited":
@@ -888,35 +963,36 @@ class LLMClient:
         """A JSON answer that passes ``validate`` (returns an error string or None).
 
         Invalid answers are retried up to ``attempts`` calls in all, each with a
-        different seed and a correction message; then None is returned and the
-        failure counted as ``invalid_output``. All attempts are cached, so a rebuild
+        different seed and a correction message (a reply cut off by ``max_tokens`` is asked to be shorter);
+        then None is returned and the failure counted as ``truncated``, ``empty`` or ``invalid_output``
+        (``json_failure``). JSON in a fence or among prose is read (``json_candidates``). All attempts are cached, so a rebuild
         replays the same sequence without calling the endpoint. ``responses``, when
         given, receives every attempt's response (the last one is the answer's: its
         ``served`` says who wrote it).
         """
         base_seed = merged_params(self.config, req).get("seed", 0) or 0
         messages = list(req.messages)
+        responses = responses if responses is not None else []
         for i in range(max(1, attempts)):
             params = dict(req.params)
             if i:
                 params["seed"] = int(base_seed) + 7919 * i
             res = await self.complete(LLMRequest(messages, params, req.response_format))
-            if responses is not None:
-                responses.append(res)
+            responses.append(res)
             error = None
-            try:
-                value = parse_json_text(res.text or "")
-            except ValueError as exc:
-                error = f"not valid JSON ({exc})"
-            else:
-                error = validate(value) if validate is not None else None
-                if error is None:
+            for value in json_candidates(res.text or ""):
+                problem = validate(value) if validate is not None else None
+                if problem is None:
                     return value
+                error = error or problem  # the most likely reading's problem is the one reported
+            if error is None:
+                text = res.text or ""
+                error = f"not valid JSON ({_whole_reply_error(text)})" if text.strip() else "it is empty"
             messages = messages + [
                 {"role": "assistant", "content": clipped(res.text or "")},
-                {"role": "user", "content": f"That reply is invalid: {clipped(error)}. Reply again with "
-                                            "only the corrected JSON, no prose and no code fence."}]
-        self.stats.failures["invalid_output"] += 1
+                {"role": "user", "content": _correction(error, truncated=res.finish_reason == "length")}]
+        self.stats.failures[{TRUNCATED_REASON: "truncated", EMPTY_REASON: "empty"}.get(json_failure(responses),
+                                                                                      "invalid_output")] += 1
         return None
 
     # -- batches ---------------------------------------------------------------------------
@@ -929,30 +1005,40 @@ class LLMClient:
                 await self.aclose()
 
     async def outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
-                       validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
-        """``run_outcomes`` from async code (e.g. a batch ``submit``ted to the session)."""
-        return await gather_all([self._outcome(r, json_mode, validate, attempts) for r in requests])
+                       validate: Validator | Sequence[Validator] | None = None, attempts: int = 3) -> list[Outcome]:
+        """``run_outcomes`` from async code (e.g. a batch ``submit``ted to the session); ``validate`` may be one
+        check per request (a generated answer is checked against its own record)."""
+        checks = list(validate) if isinstance(validate, Sequence) else [validate] * len(requests)
+        return await gather_all([self._outcome(r, json_mode, v, attempts) for r, v in zip(requests, checks, strict=True)])
 
-    async def _outcome(self, req: LLMRequest, json_mode: bool, validate: Validator | None, attempts: int) -> Outcome:
+    async def _outcome(self, req: LLMRequest, json_mode: bool, validate: Validator | None, attempts: int,
+                       keep_truncated: bool = False) -> Outcome:
         try:
             if json_mode:
-                value = await self.complete_json(req, validate, attempts)
-                return Outcome(value, None if value is not None else "invalid output")
+                responses: list[LLMResponse] = []
+                value = await self.complete_json(req, validate, attempts, responses=responses)
+                if value is not None:
+                    return Outcome(value)
+                return Outcome(None, json_failure(responses))
             res = await self.complete(req)
         except RequestRejected as exc:
             return Outcome(None, exc.reason if isinstance(exc, _Rejected) else "unusable completion")
         if res.finish_reason == "length":
-            return Outcome(None, "truncated answer (max_tokens reached)")
+            return Outcome((res.text or "").strip() or None if keep_truncated else None, TRUNCATED_REASON)
         text = (res.text or "").strip()
-        return Outcome(text or None, None if text else "empty answer")
+        return Outcome(text or None, None if text else EMPTY_REASON)
 
     def run_outcomes(self, requests: Sequence[LLMRequest], *, json_mode: bool = False,
-                     validate: Validator | None = None, attempts: int = 3) -> list[Outcome]:
+                     validate: Validator | None = None, attempts: int = 3,
+                     keep_truncated: bool = False) -> list[Outcome]:
         """One Outcome per request, in order: the answer (text, or validated JSON) or why there is
         none. A request the server rejects on its own (HTTP 400, a malformed completion) or whose
         answer stays invalid is a per-record outcome; endpoint-wide failures (auth, retries
-        exhausted) still raise LLMError and stop the batch — finished calls are cached."""
-        return self._run(self._gather([self._outcome(r, json_mode, validate, attempts) for r in requests]))
+        exhausted) still raise LLMError and stop the batch — finished calls are cached. A text answer
+        cut off by ``max_tokens`` has no value, unless ``keep_truncated`` (an evaluation scores what the
+        model said within its budget): then it has the text and the reason both."""
+        return self._run(self._gather([self._outcome(r, json_mode, validate, attempts, keep_truncated)
+                                       for r in requests]))
 
     def run_batch(self, requests: Sequence[LLMRequest], *,
                   return_exceptions: bool = False) -> list[LLMResponse]:

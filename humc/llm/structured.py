@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MODES = ("auto", "json_schema", "json_object", "off")
@@ -95,14 +96,25 @@ def strict_object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
-VERDICT_SCHEMA = strict_object({"reason": {"type": "string"}, "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}})
+REASON_CHARS = 300
+"""The longest reason a judge may write (about 75 tokens): the prompt asks for one short sentence, but a small model
+copies the record into it until ``max_tokens`` cuts the verdict off before its score (SmolLM2-135M under a judge's
+128 tokens); constrained decoding then closes the string in time (OpenAI strict mode, vLLM and llama.cpp honour it)."""
+
+VERDICT_SCHEMA = strict_object({"reason": {"type": "string", "maxLength": REASON_CHARS},
+                                "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}})
 """A judge's verdict: the reason first, so the model reasons before it scores (constrained decoding keeps key order)."""
 
 
-def answer_schema(columns: tuple[str, ...] | list[str], cardinality: str) -> dict[str, Any]:
+def answer_schema(columns: tuple[str, ...] | list[str], cardinality: str,
+                  enums: Mapping[str, Sequence[str]] | None = None, spans: Sequence[str] = ()) -> dict[str, Any]:
     """The JSON answer of a task with these answer columns: one object, or ``{"answers": [objects]}`` (a schema's
-    root must be an object for OpenAI, so a list of rows is wrapped; the step unwraps it)."""
-    row = strict_object({c: {"type": "string"} for c in columns})
+    root must be an object for OpenAI, so a list of rows is wrapped; the step unwraps it). ``enums`` names the
+    values a column may take (an entry's fixed `labels:`), ``spans`` the columns copied from the input (never
+    empty): constrained decoding then writes only those labels, and no entity without its text."""
+    enums = enums or {}
+    row = strict_object({c: {"type": "string", "enum": list(enums[c])} if enums.get(c) else
+                         {"type": "string", "minLength": 1} if c in spans else {"type": "string"} for c in columns})
     if cardinality == "one":
         return row
     return strict_object({"answers": {"type": "array", "items": row}})
@@ -115,7 +127,7 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
 
 def conforms(value: Any, schema: dict[str, Any]) -> bool:
     """Whether ``value`` matches ``schema``, for the keywords humc's answer schemas use (type, enum, properties,
-    required, additionalProperties: false, items, min/maxItems, minLength, anyOf) — the measure of a
+    required, additionalProperties: false, items, min/maxItems, min/maxLength, anyOf) — the measure of a
     well-formed answer, independent of the checks that judge its content.
 
     >>> conforms({"score": 4}, strict_object({"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}}))
@@ -131,7 +143,7 @@ def conforms(value: Any, schema: dict[str, Any]) -> bool:
     if "enum" in schema and value not in schema["enum"]:
         return False
     if isinstance(value, str):
-        return len(value) >= int(schema.get("minLength", 0))
+        return int(schema.get("minLength", 0)) <= len(value) <= int(schema.get("maxLength", len(value)))
     if isinstance(value, list):
         return (int(schema.get("minItems", 0)) <= len(value) <= int(schema.get("maxItems", len(value)))
                 and all(conforms(item, schema.get("items", {})) for item in value))
