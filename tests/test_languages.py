@@ -112,6 +112,8 @@ tasks:
     assert len(rows) == 16 and {r["language"] for r in rows} == {"zh-TW"}
     assert all(r["template"].startswith("ner/zh_") for r in rows)
     assert all(r["output"].startswith("答案是") or r["output"] == "无" or "。" in r["output"] for r in rows)
+    card = yaml.safe_load((tmp_path / "out" / "tw" / "README.md").read_text(encoding="utf-8").split("---")[1])
+    assert card["language"] == ["zh"] and card["language_details"] == ["zh-TW"]  # the Hub's keys for each
 
 
 def test_a_multilingual_catalog_takes_the_recipes_language(tmp_path: Path):

@@ -168,10 +168,12 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
 
     splits = [s for s in info.split_files if info.split_files[s]] or list(info.split_counts)
     tags = list(dict.fromkeys(["humc", *info.tags]))
+    regional = [tag for tag in info.languages if "-" in tag]  # the Hub's `language` takes ISO 639 codes only
     return DatasetCardData(
         pretty_name=info.pretty_name or info.name,
         **hub_license(info.license),
-        language=list(info.languages) or None,
+        language=sorted({tag.split("-", 1)[0] for tag in info.languages}) or None,
+        **({"language_details": regional} if regional else {}),
         task_categories=list(info.task_categories) or None,
         task_ids=list(info.task_ids) or None,
         size_categories=[size_category(info.total)],
