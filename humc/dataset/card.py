@@ -173,7 +173,7 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
         pretty_name=info.pretty_name or info.name,
         **hub_license(info.license),
         language=sorted({tag.split("-", 1)[0] for tag in info.languages}) or None,
-        **({"language_details": regional} if regional else {}),
+        **_language_details(regional),
         task_categories=list(info.task_categories) or None,
         task_ids=list(info.task_ids) or None,
         size_categories=[size_category(info.total)],
@@ -183,6 +183,11 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
                   "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
         dataset_info=_dataset_info(info, splits),
     )
+
+
+def _language_details(regional: list[str]) -> dict[str, Any]:
+    """The card's `language_details` (BCP 47 tags: zh-TW), when a task's language has a region or script."""
+    return {"language_details": regional} if regional else {}
 
 
 def hub_license(license: str | None) -> dict[str, Any]:
