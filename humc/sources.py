@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
+from humc.limits import MAX_RECORD_DEPTH
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -41,6 +42,9 @@ from humc.sources_readers import (
     grouped,
     holds_json_list,
     looks_like_json_lines,
+    nul_error,
+    nul_error_in,
+    nul_free,
     open_binary,
     open_text,
     read_arrow,
@@ -278,10 +282,48 @@ def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, 
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
 
 
-def _too_deep(src: SourceDef, line: int) -> SourceError:
-    return SourceError(f"source '{src.id}': a JSON value is nested too deeply to read", Span(str(src.path), line, 1),
-                       expected="JSON records nested at most a few hundred levels",
-                       hint="flatten the data; Python's JSON parser recurses once per nesting level")
+def _too_deep(src: SourceDef, line: int, column: int = 1) -> SourceError:
+    return SourceError(f"source '{src.id}': a JSON value is nested too deeply (more than {MAX_RECORD_DEPTH} levels)",
+                       Span(str(src.path), line, column), expected=f"JSON records nested at most {MAX_RECORD_DEPTH} levels",
+                       hint="flatten the data; reading and caching a record recurse once per nesting level")
+
+
+def _nested_too_deeply(value: Any, limit: int = MAX_RECORD_DEPTH) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep (a walk without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _may_nest_too_deeply(text: str) -> bool:
+    """A cheap test before the walk: a value deeper than the limit opens more brackets than the limit."""
+    return text.count("[") + text.count("{") > MAX_RECORD_DEPTH
+
+
+def _deep_point(text: str, limit: int = MAX_RECORD_DEPTH) -> tuple[int, int]:
+    """The 1-based (line, column) of the bracket that opens level ``limit + 1`` of a JSON text (strings skipped);
+    run only once a value is known to be too deep."""
+    depth, line, column, in_string, escaped = 0, 1, 0, False, False
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif in_string:
+            in_string, escaped = (char != '"' or escaped), (char == "\\" and not escaped)
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line, column
+        elif char in "]}":
+            depth -= 1
+    return 1, 1
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
@@ -343,12 +385,16 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
             try:
                 record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
             except json.JSONDecodeError as exc:
+                if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
+                    raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
                             _jsonl_hint(line, row)) from None
             except RecursionError:
-                raise _too_deep(src, lineno) from None
+                raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
                 raise _huge_number(src, lineno, exc) from None
+            if _may_nest_too_deeply(line) and _nested_too_deeply(record):
+                raise _too_deep(src, lineno, _deep_point(line)[1])
             if not isinstance(record, dict):
                 error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
@@ -378,8 +424,10 @@ def _load_json(src: SourceDef) -> Any:
     try:
         with open_text(_file(src), _enc(src)) as f:
             text = f.read()
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if "\0" in exc.doc:  # zero padding, or UTF-16 without a byte-order mark
+            raise nul_error_in(src, _file(src), exc.doc) from None
         hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
@@ -390,11 +438,14 @@ def _load_json(src: SourceDef) -> Any:
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
-        raise _too_deep(src, 1) from None
+        raise _too_deep(src, *_deep_point(text)) from None
     except UnicodeDecodeError:  # a ValueError too, but the file's bytes: read_source locates it
         raise
     except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
         raise _huge_number(src, 1, exc) from None
+    if _may_nest_too_deeply(text) and _nested_too_deeply(data):
+        raise _too_deep(src, *_deep_point(text))
+    return data
 
 
 def _huge_number(src: SourceDef, line: int, exc: ValueError) -> SourceError:
@@ -576,7 +627,7 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     header = src.options.get("header", True)
     columns = src.options.get("columns")
     with open_text(_file(src), _enc(src), newline="") as f:
-        reader = _csv_reader(src, f, delimiter)
+        reader = _csv_reader(src, nul_free(src, f), delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
         header_row: list[str] | None = None
@@ -705,7 +756,7 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
     with open_text(_file(src), _enc(src)) as f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\n")
             if not line.strip():
                 if sentence:

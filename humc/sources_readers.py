@@ -154,6 +154,36 @@ def starts_utf16(path: Path) -> bool:
         return False
 
 
+def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None = None) -> Iterator[str]:
+    """The lines of a text file (as read, for csv.reader or a loop), refusing a NUL character: no text holds one, so
+    it is a binary file, a file padded with zeros when a crash or a copy cut it short, or UTF-16 text without a
+    byte-order mark read as UTF-8 (every other byte NUL); passed on, it would reach the dataset unseen."""
+    for lineno, line in enumerate(lines, 1):
+        if "\0" in line:
+            raise nul_error(src, path or Path(str(src.path)), lineno, line.index("\0") + 1)
+        yield line
+
+
+def nul_error(src: SourceDef, path: Path, line: int, column: int) -> SourceError:
+    """E4001 for a NUL character at ``line``:``column`` of ``path``, with what it most likely means."""
+    head = _file_head(path, 2) or b""
+    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII in UTF-16: one byte of each pair is 0
+        order = "be" if head[0] == 0 else "le"
+        hint = (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
+                "or save it as UTF-8")
+    else:
+        hint = ("the file is binary, or was padded with zero bytes when a crash or a copy cut it short: copy it "
+                "again, or remove the NUL bytes")
+    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
+                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+
+
+def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:
+    """``nul_error`` at the first NUL character of a whole file's ``text``."""
+    before = text[:text.index("\0")]
+    return nul_error(src, path, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+
+
 _FEATHER_V1 = b"FEA1"
 # Parquet, Arrow IPC (Feather V2) and Feather V1 files start so (V1 pads its magic to 8 bytes with NULs, which no text
 # holds: a CoNLL file whose first token is FEA1 is text)
@@ -366,7 +396,9 @@ _UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 999
 
 def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
     """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
-    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source."""
+    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source. Two
+    columns of one name are refused: one would silently overwrite the other in every record."""
+    _refuse_repeated_columns(src, batch.schema.names)
     try:
         return batch.to_pylist()  # type: ignore[no-any-return]
     except _UNCONVERTIBLE:
@@ -388,6 +420,15 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
                                   ) from None
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
         if columns else [{} for _ in range(batch.num_rows)]
+
+
+def _refuse_repeated_columns(src: SourceDef, names: list[str]) -> None:
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise SourceError(f"source '{src.id}': the file has two columns named '{twice}'", Span(str(src.path), 1, 1),
+                          code="E4001", expected="distinct column names (a record holds one value per name)",
+                          hint="rename one of the columns where the file is written (pyarrow's "
+                               "Table.rename_columns), or read only the others (Parquet: `options: {columns: [...]}`)")
 
 
 def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
@@ -480,13 +521,16 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
 def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
     data = path.read_bytes()
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         before = data[:exc.start]
         line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
         raise SourceError(f"source '{src.id}': byte {data[exc.start:exc.start + 1]!r} of {path.name} is not {encoding}",
                           Span(str(path), line, column), code="E4001", expected=f"{encoding} text",
                           hint="set the source's `options: {encoding: …}` (e.g. latin-1), or re-save the file") from None
+    if "\0" in text:
+        raise nul_error_in(src, path, text)
+    return text
 
 
 def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
@@ -497,7 +541,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     block: list[str] = []
     start, row = 1, 0
     with open_text(src.path, enc) as f:  # type: ignore[arg-type]
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\r\n")
             if line.strip():
                 if not block:

@@ -119,6 +119,17 @@ def refuse_nul(text: str, span: Span | None, what: str) -> None:
                           expected="a file or folder path without \\0 (no file system allows it)")
 
 
+def resolved(path: Path, span: Span | None, what: str) -> Path:
+    """``path`` made absolute with its symbolic links followed; a link that leads back to itself (``ln -s a a``, or a
+    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise RecipeError(f"{what} path {path} leads through a symbolic link back to itself ({exc})", span,
+                          code="E0009", expected="a path to a file or folder",
+                          hint="fix or remove the link (`ls -l` shows where each link points)") from None
+
+
 class Validator:
     def __init__(self, path: Path, root: Node, lib: Stdlib | None) -> None:
         self.path = path
@@ -223,7 +234,7 @@ class Validator:
         paths = []
         for text, item in string_list(node, what):
             refuse_nul(text, item.span, f"{what} path")
-            p = (self.base / text).resolve()
+            p = resolved(self.base / text, item.span, what)
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
                                   expected=f"a path relative to the recipe's folder ({self.base.resolve()})",
@@ -340,7 +351,7 @@ class Validator:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
         refuse_nul(spec["name"], ds_node.span, f"'dataset' of {what}")
-        local = (self.base / spec["name"]).resolve()
+        local = resolved(self.base / spec["name"], ds_node.span, f"'dataset' of {what}")
         path = local if local.is_dir() else None
         if path is None and _names_a_folder(spec["name"], self.base):
             raise RecipeError(f"{what}: dataset folder {spec['name']} not found", ds_node.require("name").span,

@@ -289,6 +289,8 @@ def load_yaml_text(text: str, file: str) -> Node:
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
                           else "check indentation and quoting around this position", code="E0002") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, before any token: no mark, a position
+        raise _bad_character(file, text, exc) from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
@@ -296,6 +298,21 @@ def load_yaml_text(text: str, file: str) -> Node:
     _check_version_size(file, root)
     _Measure(file).check(root)
     return _Converter(file).convert(root)
+
+
+def _bad_character(file: str, text: str, exc: yaml.reader.ReaderError) -> RecipeError:
+    """E0002 at the line and column of a character YAML refuses (a control character; NUL, which UTF-16 text
+    without a byte-order mark is full of), not at the top of the file."""
+    line, column = _line_at(text, exc.position)
+    code = exc.character if isinstance(exc.character, int) else 0
+    kind = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    if code == 0:
+        hint = ("a NUL character is no text: if the file is UTF-16 (every other byte 0), save it as UTF-8; "
+                "else remove the NUL bytes")
+    else:
+        hint = f"remove the {kind} U+{code:04X} (editors often do not show it)"
+    return RecipeError(f"invalid YAML: the {kind} U+{code:04X} is not allowed", Span(file, line, column),
+                       expected="printable text (a tab or a line break is fine)", hint=hint, code="E0002")
 
 
 def _tab_indented(text: str, line: int) -> bool:
@@ -354,6 +371,9 @@ def load_yaml(path: Path) -> Node:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
+    except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
+        raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
+                          hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
