@@ -305,10 +305,9 @@ def _may_nest_too_deeply(text: str) -> bool:
     return text.count("[") + text.count("{") > MAX_RECORD_DEPTH
 
 
-def _deep_point(text: str, limit: int = MAX_RECORD_DEPTH) -> tuple[int, int]:
-    """The 1-based (line, column) of the bracket that opens level ``limit + 1`` of a JSON text (strings skipped);
-    run only once a value is known to be too deep."""
-    depth, line, column, in_string, escaped = 0, 1, 0, False, False
+def _structure(text: str) -> Iterator[tuple[str, int, int]]:
+    """The brackets and braces of a JSON text outside its strings, each with its 1-based line and column."""
+    line, column, in_string, escaped = 1, 0, False, False
     for char in text:
         column += 1
         if char == "\n":
@@ -317,13 +316,66 @@ def _deep_point(text: str, limit: int = MAX_RECORD_DEPTH) -> tuple[int, int]:
             in_string, escaped = (char != '"' or escaped), (char == "\\" and not escaped)
         elif char == '"':
             in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return line, column
-        elif char in "]}":
-            depth -= 1
+        elif char in "[{]}":
+            yield char, line, column
+
+
+def _deep_point(text: str, limit: int = MAX_RECORD_DEPTH) -> tuple[int, int]:
+    """The (line, column) of the bracket that opens level ``limit + 1`` of a JSON text; run only once a value is
+    known to be too deep."""
+    depth = 0
+    for char, line, column in _structure(text):
+        depth += 1 if char in "[{" else -1
+        if depth > limit:
+            return line, column
     return 1, 1
+
+
+def _object_end(text: str, n: int) -> tuple[int, int]:
+    """The (line, column) of the ``n``-th object to close (1-based) in a JSON text: where a parse hook saw it."""
+    closed = 0
+    for char, line, column in _structure(text):
+        closed += char == "}"
+        if closed == n:
+            return line, column
+    return 1, 1
+
+
+class _RepeatedKey(Exception):
+    """An object names a key twice (Python's json would keep the last value without a word): the key, and the
+    object's place in the order objects close."""
+
+    def __init__(self, key: str, closed: int) -> None:
+        super().__init__(key)
+        self.key, self.closed = key, closed
+
+
+class _UniqueKeys:
+    """A JSON ``object_pairs_hook`` that refuses a key named twice in one object, counting the objects it builds."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.closed += 1
+        record = dict(pairs)
+        if len(record) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _RepeatedKey(key, self.closed)
+                seen.add(key)
+        return record
+
+
+def _repeated_key(src: SourceDef, exc: _RepeatedKey, text: str, line: int = 1) -> SourceError:
+    """E4001 at the end of the object that names ``exc.key`` twice (``line``: where ``text`` starts in the file)."""
+    at_line, column = _object_end(text, exc.closed)
+    return SourceError(f"source '{src.id}': an object names the key '{exc.key}' twice",
+                       Span(str(src.path), line + at_line - 1, column), code="E4001",
+                       expected="each key once in an object",
+                       hint="JSON readers disagree on which value counts (Python's keeps the last, others the first): "
+                            "remove or rename one of them")
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
@@ -378,12 +430,17 @@ def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
     row = 0
+    keys = _UniqueKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=keys)
     with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
+            keys.closed = 0
             try:
-                record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
+                record = decoder.decode(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
+            except _RepeatedKey as exc:
+                raise _repeated_key(src, exc, line, lineno) from None
             except json.JSONDecodeError as exc:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
@@ -424,7 +481,9 @@ def _load_json(src: SourceDef) -> Any:
     try:
         with open_text(_file(src), _enc(src)) as f:
             text = f.read()
-        data = json.loads(text)
+        data = json.JSONDecoder(object_pairs_hook=_UniqueKeys()).decode(text)
+    except _RepeatedKey as exc:
+        raise _repeated_key(src, exc, text) from None
     except json.JSONDecodeError as exc:
         if "\0" in exc.doc:  # zero padding, or UTF-16 without a byte-order mark
             raise nul_error_in(src, _file(src), exc.doc) from None
