@@ -1,0 +1,188 @@
+"""Inputs as they arrive from the wild, found by probing the CLI: symbolic links that lead back to themselves, JSON
+records nested deeper than the build can cache, keys and columns named twice, NUL bytes (zero padding, UTF-16 without
+a byte-order mark) and control characters in a recipe. Each is read as it should be, or refused at its file:line:col
+with expected and hint (exit 2), never an internal error (exit 3) nor silently changed data.
+
+The bad-input corpus (tests/corpus/bad) holds the cases that need no symbolic link; the ones here need a link, or
+look at one reader from several sides."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pytest
+from helpers import run_cli
+
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.limits import MAX_RECORD_DEPTH
+from humc.sources import read_source
+
+RECIPE = """hum: 1
+name: tiny
+sources:
+  s: {source}
+tasks:
+  - id: t
+    task: classification
+    source: s
+    fields: {{text: text, label: label}}
+    formats: [json]
+"""
+JSONL = '{"text": "Fine.", "label": "pos"}\n{"text": "Good.", "label": "neg"}\n'
+
+
+def recipe(folder: Path, source: str = "data.jsonl", data: str | None = JSONL) -> Path:
+    if data is not None:
+        (folder / "data.jsonl").write_text(data, encoding="utf-8")
+    path = folder / "r.hum.yaml"
+    path.write_text(RECIPE.format(source=source), encoding="utf-8")
+    return path
+
+
+def read(path: Path, fmt: str, **options) -> list[dict]:
+    return [row.record for row in read_source(SourceDef("s", path, fmt, options))]
+
+
+def error(path: Path, fmt: str, **options) -> SourceError:
+    with pytest.raises(SourceError) as exc:
+        read(path, fmt, **options)
+    return exc.value
+
+
+# ---------------------------------------------------------------- symbolic links that lead back to themselves
+
+
+def test_a_source_that_is_a_symlink_to_itself_is_e0009_at_its_path(tmp_path):
+    path = recipe(tmp_path, data=None)
+    os.symlink("data.jsonl", tmp_path / "data.jsonl")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:4:6: error[E0009]" in result.output and "symbolic link back to itself" in result.output
+    assert "internal error" not in result.output
+
+
+def test_a_dataset_folder_that_is_a_symlink_loop_is_e0009(tmp_path):
+    path = recipe(tmp_path, "{dataset: {name: shards}}", data=None)
+    os.symlink("shards", tmp_path / "shards")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2 and "error[E0009]" in result.output and "symbolic link" in result.output
+
+
+def test_a_recipe_that_is_a_symlink_loop_is_e0009(tmp_path):
+    os.symlink("loop.hum.yaml", tmp_path / "loop.hum.yaml")
+    result = run_cli("check", str(tmp_path / "loop.hum.yaml"))
+    assert result.exit_code == 2, result.output
+    assert "error[E0009]: cannot read" in result.output and "symbolic links" in result.output
+
+
+@pytest.mark.parametrize("option", ["--out", "--cache"])
+def test_an_output_or_cache_folder_that_is_a_symlink_loop_is_e3002_before_any_work(tmp_path, option):
+    path = recipe(tmp_path)
+    os.symlink("loop", tmp_path / "loop")
+    other = "--cache" if option == "--out" else "--out"
+    result = run_cli("build", str(path), "-q", option, str(tmp_path / "loop"), other, str(tmp_path / "fine"))
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]" in result.output and "symbolic link back to itself" in result.output
+    assert f"(from {option})" in result.output
+    assert not (tmp_path / "fine").exists()  # nothing was written
+
+
+# ---------------------------------------------------------------- nesting
+
+
+def test_a_record_just_inside_the_depth_limit_is_read_and_one_level_more_is_located(tmp_path):
+    def nested(levels: int) -> str:  # the record itself is the first level
+        return '{"text": "a", "x": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}\n"
+
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(nested(MAX_RECORD_DEPTH), encoding="utf-8")
+    assert read(ok, "jsonl")[0]["text"] == "a"
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"text": "b"}\n' + nested(MAX_RECORD_DEPTH + 1), encoding="utf-8")
+    exc = error(deep, "jsonl")
+    assert (exc.span.line, exc.span.col) == (2, 19 + MAX_RECORD_DEPTH)  # the bracket opening the level too many
+    assert "nested too deeply" in exc.message
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([{"text": "[{" * 500 + '\\"]', "label": "x"}]), encoding="utf-8")
+    assert read(path, "json")[0]["label"] == "x"
+
+
+# ---------------------------------------------------------------- names given twice
+
+
+def test_a_key_named_twice_in_a_nested_object_is_located_at_that_object(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "a", "meta": {"k": 1, "k": 2}}\n', encoding="utf-8")
+    exc = error(path, "jsonl")
+    assert (exc.span.line, exc.span.col) == (1, 38) and "'k' twice" in exc.message
+
+
+def test_the_same_key_in_two_records_is_no_repetition(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text('[{"text": "a", "m": {"k": 1}}, {"text": "b", "m": {"k": 2}}]', encoding="utf-8")
+    assert [r["m"]["k"] for r in read(path, "json")] == [1, 2]
+
+
+def test_an_arrow_file_naming_a_column_twice_is_refused(tmp_path):
+    path = tmp_path / "a.arrow"
+    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["x"]), pa.array(["y"])], names=["text", "label", "label"])
+    feather.write_feather(table, path)
+    exc = error(path, "arrow")
+    assert "two columns named 'label'" in exc.message and exc.span.file == str(path)
+
+
+# ---------------------------------------------------------------- NUL characters
+
+
+@pytest.mark.parametrize("fmt,data,where", [
+    ("tsv", b"text\tlabel\nab\x00c\tx\n", (2, 3)),
+    ("conll", b"EU B-ORG\nrej\x00ects O\n", (2, 4)),
+    ("blocks", b"one\nx\n\ntw\x00o\ny\n", (4, 3)),
+])
+def test_a_nul_byte_in_a_line_based_text_file_is_located(tmp_path, fmt, data, where):
+    path = tmp_path / f"a.{fmt}"
+    path.write_bytes(data)
+    exc = error(path, fmt, **({"lines": ["text", "label"]} if fmt == "blocks" else {}))
+    assert (exc.span.line, exc.span.col) == where and "NUL character" in exc.message
+    assert "padded with zero bytes" in exc.hint
+
+
+def test_a_nul_byte_in_a_text_files_document_is_located_in_that_file(tmp_path):
+    (tmp_path / "pos").mkdir()
+    (tmp_path / "pos" / "a.txt").write_bytes(b"fine\nbi\x00nary")
+    exc = error(tmp_path, "text_files")
+    assert exc.span.file == str(tmp_path / "pos" / "a.txt") and (exc.span.line, exc.span.col) == (2, 3)
+
+
+@pytest.mark.parametrize("codec,order", [("utf-16-le", "le"), ("utf-16-be", "be")])
+def test_utf16_without_a_byte_order_mark_names_its_byte_order_and_reads_with_it(tmp_path, codec, order):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(JSONL.encode(codec))
+    exc = error(path, "jsonl")
+    assert f"encoding: utf-16-{order}" in exc.hint
+    assert [r["label"] for r in read(path, "jsonl", encoding=codec)] == ["pos", "neg"]
+
+
+def test_a_nul_escaped_inside_a_json_string_is_data_not_damage(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "a\\u0000b"}\n', encoding="utf-8")
+    assert read(path, "jsonl") == [{"text": "a\x00b"}]
+
+
+# ---------------------------------------------------------------- recipes
+
+
+def test_a_character_yaml_refuses_is_located_where_it_stands(tmp_path):
+    path = recipe(tmp_path)
+    path.write_text(RECIPE.format(source="data.jsonl").replace("name: tiny", "name: ti\x1bny"), encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2
+    assert "r.hum.yaml:2:9: error[E0002]" in result.output and "control character U+001B" in result.output
