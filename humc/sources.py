@@ -368,6 +368,23 @@ class _UniqueKeys:
         return record
 
 
+def loads_unique(text: str) -> Any:
+    """``json.loads`` that refuses an object naming a key twice: ValueError naming the key, its line and column."""
+    try:
+        return json.JSONDecoder(object_pairs_hook=_UniqueKeys()).decode(text)
+    except _RepeatedKey as exc:
+        line, column = _object_end(text, exc.closed)
+        raise RepeatedKeyError(exc.key, line, column) from None
+
+
+class RepeatedKeyError(ValueError):
+    """What ``loads_unique`` raises: the key named twice, and the end of its object (1-based line and column)."""
+
+    def __init__(self, key: str, line: int, column: int) -> None:
+        super().__init__(f"an object names the key '{key}' twice")
+        self.key, self.line, self.column = key, line, column
+
+
 def _repeated_key(src: SourceDef, exc: _RepeatedKey, text: str, line: int = 1) -> SourceError:
     """E4001 at the end of the object that names ``exc.key`` twice (``line``: where ``text`` starts in the file)."""
     at_line, column = _object_end(text, exc.closed)
@@ -406,6 +423,8 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
         for row in rows:
             lineno += 1
             label = _decoded(labels, f.readline)
+            if "\0" in label:
+                raise nul_error(labels, path, lineno, label.index("\0") + 1)
             if not label:
                 raise _unpaired(src, path, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more records")
             yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)

@@ -186,3 +186,16 @@ def test_a_character_yaml_refuses_is_located_where_it_stands(tmp_path):
     result = run_cli("check", str(path))
     assert result.exit_code == 2
     assert "r.hum.yaml:2:9: error[E0002]" in result.output and "control character U+001B" in result.output
+
+
+def test_a_nul_byte_in_a_constant_file_or_a_label_file_is_located_in_that_file(tmp_path):
+    (tmp_path / "names.txt").write_bytes(b"pos\nn\x00eg\n")
+    path = recipe(tmp_path)
+    path.write_text(RECIPE.format(source="data.jsonl").replace("sources:", "constants:\n  names: {file: names.txt}\nsources:"),
+                    encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2 and "names.txt:2:1: error[E0009]" in result.output and "NUL" in result.output
+    (tmp_path / "data.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
+    (tmp_path / "data-labels.lst").write_bytes(b"pos\nn\x00eg\n")
+    exc = error(tmp_path / "data.jsonl", "jsonl", label_file="{stem}-labels.lst")
+    assert exc.span.file == str(tmp_path / "data-labels.lst") and (exc.span.line, exc.span.col) == (2, 2)

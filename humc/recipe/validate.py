@@ -56,7 +56,15 @@ from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib,
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml
 from humc.resources import stdlib_dir
-from humc.sources import FORMATS, SOURCE_OPTION_DOCS, archive_problem, infer_format, source_option_problem
+from humc.sources import (
+    FORMATS,
+    SOURCE_OPTION_DOCS,
+    RepeatedKeyError,
+    archive_problem,
+    infer_format,
+    loads_unique,
+    source_option_problem,
+)
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
 from humc.templating import syntax_problem, template_problem
 
@@ -258,6 +266,7 @@ class Validator:
                             else "name a readable file (one item per line), relative to the recipe's folder")
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
                                       expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
+                _refuse_nul_text(key, path, text)
                 out[key] = _json_constant(key, path, text) if path.suffix.lower() == ".json" else \
                     [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:  # a value, or a mapping such as a label map (lookup(label, NAME))
@@ -787,10 +796,24 @@ def _is_file_constant(node: Node) -> bool:
     return "file" in keys or (len(keys) == 1 and did_you_mean(str(keys[0]), ["file"]) is not None)
 
 
+def _refuse_nul_text(key: str, path: Path, text: str) -> None:
+    """A constant file holding a NUL (UTF-16 without a byte-order mark, zero padding): no label holds one."""
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise RecipeError(f"constant '{key}': {path.name} holds a NUL character (byte 0) on line {line}",
+                          Span(str(path), line, 1), expected="a UTF-8 text file with one item per line",
+                          hint="save the file as UTF-8 text (a UTF-16 file has a NUL in every other byte)", code="E0009")
+
+
 def _json_constant(key: str, path: Path, text: str) -> Any:
     """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json)."""
     try:
-        return json.loads(text)
+        return loads_unique(text)
+    except RepeatedKeyError as exc:  # a label map naming a key twice: one of its values would be dropped unseen
+        raise RecipeError(f"constant '{key}': {path.name}: {exc}", Span(str(path), exc.line, exc.column),
+                          expected="each key once in an object",
+                          hint="remove or rename one of them (JSON readers disagree on which value counts)",
+                          code="E0009") from None
     except json.JSONDecodeError as exc:
         raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", Span(str(path), exc.lineno, exc.colno),
                           expected="one JSON value (a .json constant file is read as JSON)",
@@ -799,6 +822,10 @@ def _json_constant(key: str, path: Path, text: str) -> Any:
         raise RecipeError(f"constant '{key}': {path.name} nests too deeply", Span(str(path), 1, 1),
                           expected="JSON nested at most a few hundred levels", hint="flatten the file",
                           code="E0010") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise RecipeError(f"constant '{key}': {path.name} holds a number too long to read ({exc.args[0].split(';')[0]})",
+                          Span(str(path), 1, 1), expected="numbers of at most 4300 digits",
+                          hint="write such a value as a JSON string (in quotes)", code="E0010") from None
 
 
 def _names_a_folder(name: str, base: Path) -> bool:
