@@ -72,8 +72,8 @@ line)`` from the readers in ``sources_readers``."""
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding", "label_file"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
-    "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
-    "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
+    "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
+    "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels"),
     "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
@@ -95,6 +95,8 @@ SOURCE_OPTION_DOCS = {
     "comment": "lines starting with this text are comments and skipped, e.g. '#'",
     "quoting": "minimal (fields may be \"quoted\", CSV default) or none (quotes are text, TSV default)",
     "quotechar": "one character that quotes fields (default '\"')",
+    "escapechar": "one character that escapes a quote inside a quoted field: '\\' for MySQL or PHP exports (which "
+                  "write \\\" for a quote); by default there is none, and a quote inside a quoted value is doubled (\"\")",
     "rest": "a column name collecting the values beyond `columns` as a list (variable-arity rows; in a conll "
             "file one list per token)",
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
@@ -137,7 +139,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "quoting":
         return None if value in ("none", "minimal") else "not none or minimal"
-    if key == "quotechar":
+    if key in ("quotechar", "escapechar"):
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "doc_start":
         if not isinstance(value, str) or not value:
@@ -695,9 +697,11 @@ def _csv_reader(src: SourceDef, f: Any, delimiter: str) -> Any:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     quoting = src.options.get("quoting", "none" if delimiter == "\t" else "minimal")
     quotechar = str(src.options.get("quotechar", '"'))
+    escapechar = src.options.get("escapechar")
     if quoting == "none":
-        return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-    return csv.reader(f, delimiter=delimiter, quotechar=quotechar)
+        return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE, escapechar=escapechar)
+    # strict: text after a closing quote is an error, not glued to the value ("He said \"hi\"" read as `He said \hi\"`)
+    return csv.reader(f, delimiter=delimiter, quotechar=quotechar, escapechar=escapechar, strict=True)
 
 
 def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
@@ -751,21 +755,33 @@ def _header(src: SourceDef, names: list[str], line: int) -> list[str]:
 
 
 def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
+    start = 1  # where the next record starts
     try:
-        yield from reader
+        for values in reader:
+            yield values
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows",
-                    "check `options: {delimiter, quoting, quotechar}` against the file") from None
+        if "unexpected end of data" in str(exc):  # strict: a quote that is never closed runs into the end of the file
+            raise _never_closed(src, start, reader.line_num) from None
+        hint = "check `options: {delimiter, quoting, quotechar}` against the file"
+        if "expected after" in str(exc):  # text right after a closing quote
+            hint = ("a quote inside a quoted value is written twice in CSV (\"\"); a file that escapes it with a "
+                    "backslash (\\\") needs `options: {escapechar: '\\'}`, and one whose quotes are plain text "
+                    "`options: {quoting: none}`")
+        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows", hint) from None
 
 
 def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[str]) -> None:
     """A record that runs from ``start`` to the end of the file with a line break inside a value:
     a quote opened on line ``start`` never closed, and swallowed the rest of the file."""
     if reader.line_num > start and any("\n" in v for v in values):
-        raise SourceError(f"source '{src.id}': a quote opened on line {start} is never closed; the value runs to "
-                          f"line {reader.line_num}", Span(str(src.path), start, 1),
-                          expected="every opening quote closed on the same record",
-                          hint='close the quote, or double it ("") inside a quoted value')
+        raise _never_closed(src, start, reader.line_num)
+
+
+def _never_closed(src: SourceDef, start: int, end: int) -> SourceError:
+    return SourceError(f"source '{src.id}': a quote opened on line {start} is never closed; the value runs to "
+                       f"line {end}", Span(str(src.path), start, 1), expected="every opening quote closed on the same record",
+                       hint='close the quote, or double it ("") inside a quoted value')
 
 
 def _read_parquet(src: SourceDef) -> Iterator[RawRow]:

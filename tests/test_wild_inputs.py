@@ -199,3 +199,17 @@ def test_a_nul_byte_in_a_constant_file_or_a_label_file_is_located_in_that_file(t
     (tmp_path / "data-labels.lst").write_bytes(b"pos\nn\x00eg\n")
     exc = error(tmp_path / "data.jsonl", "jsonl", label_file="{stem}-labels.lst")
     assert exc.span.file == str(tmp_path / "data-labels.lst") and (exc.span.line, exc.span.col) == (2, 2)
+
+
+def test_a_quote_escaped_with_a_backslash_is_read_with_escapechar_and_refused_without(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\n"He said \\"hi\\", twice.",x\n', encoding="utf-8")
+    assert "escapechar" in error(path, "csv").hint
+    assert read(path, "csv", escapechar="\\") == [{"text": 'He said "hi", twice.', "label": "x"}]
+
+
+def test_a_quote_never_closed_is_reported_where_it_opened_not_at_the_end(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\nfine,1\n"open,2\nmore,3\nlast,4\n', encoding="utf-8")
+    exc = error(path, "csv")
+    assert exc.span.line == 3 and "never closed" in exc.message
