@@ -397,11 +397,12 @@ _UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 999
 def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
     """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
     past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source. Two
-    columns of one name are refused: one would silently overwrite the other in every record."""
+    columns of one name are refused: one would silently overwrite the other in every record. A map column (Spark's
+    map<string,string>) reads as an object, so `attrs.color` reaches into it; a map naming a key twice is refused."""
     _refuse_repeated_columns(src, batch.schema.names)
     try:
-        return batch.to_pylist()  # type: ignore[no-any-return]
-    except _UNCONVERTIBLE:
+        return batch.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    except (*_UNCONVERTIBLE, KeyError):  # KeyError: a map with a key twice, named below with its column
         pass
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -409,7 +410,12 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
     columns: dict[str, list[Any]] = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         try:
-            columns[name] = column.to_pylist()
+            columns[name] = column.to_pylist(maps_as_pydicts="strict")
+        except KeyError as exc:
+            raise SourceError(f"source '{src.id}': map column '{name}' names a key twice in one value ({exc.args[0]})",
+                              Span(str(src.path), 1, 1), code="E4001", expected="each key once in a map value",
+                              hint="remove the repeated key where the file is written, or leave the column out "
+                                   "(Parquet: `options: {columns: [...]}`)") from None
         except _UNCONVERTIBLE as exc:
             try:
                 columns[name] = pc.cast(column, pa.string()).to_pylist()

@@ -213,3 +213,15 @@ def test_a_quote_never_closed_is_reported_where_it_opened_not_at_the_end(tmp_pat
     path.write_text('text,label\nfine,1\n"open,2\nmore,3\nlast,4\n', encoding="utf-8")
     exc = error(path, "csv")
     assert exc.span.line == 3 and "never closed" in exc.message
+
+
+def test_a_parquet_map_column_reads_as_an_object_and_a_key_twice_is_refused(tmp_path):
+    import pyarrow.parquet as pq
+
+    kind = pa.map_(pa.string(), pa.string())
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "attrs": pa.array([[("label", "pos")], None], type=kind)}), path)
+    assert read(path, "parquet") == [{"text": "a", "attrs": {"label": "pos"}}, {"text": "b", "attrs": None}]
+    pq.write_table(pa.table({"attrs": pa.array([[("k", "1"), ("k", "2")]], type=kind)}), path)
+    exc = error(path, "parquet")
+    assert "map column 'attrs' names a key twice" in exc.message
