@@ -225,3 +225,22 @@ def test_a_parquet_map_column_reads_as_an_object_and_a_key_twice_is_refused(tmp_
     pq.write_table(pa.table({"attrs": pa.array([[("k", "1"), ("k", "2")]], type=kind)}), path)
     exc = error(path, "parquet")
     assert "map column 'attrs' names a key twice" in exc.message
+
+
+@pytest.mark.parametrize("written,where,named", [
+    ("\u00a0   task: classification", "r.hum.yaml:7:1", "non-breaking space"),
+    ("    task\uff1a classification", "r.hum.yaml:7:9", "full-width colon"),
+])
+def test_a_look_alike_space_or_colon_in_a_recipe_is_named_where_it_stands(tmp_path, written, where, named):
+    path = recipe(tmp_path)
+    path.write_text(RECIPE.format(source="data.jsonl").replace("    task: classification", written), encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2 and f"{where}: error[E0002]" in result.output and named in result.output
+
+
+def test_a_full_width_colon_inside_a_value_is_no_look_alike(tmp_path):
+    path = recipe(tmp_path)
+    text = RECIPE.format(source="data.jsonl").replace("name: tiny", "name: tiny\ndescription: 数据：新闻\n  bad: [")
+    path.write_text(text, encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2 and "full-width" not in result.output

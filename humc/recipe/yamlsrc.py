@@ -285,6 +285,10 @@ def load_yaml_text(text: str, file: str) -> Node:
             raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
                               expected="spaces before the key",
                               hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
+        lookalike = _lookalike(file, text, mark.line) if mark is not None else None
+        if lookalike is not None:
+            raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", lookalike[0], hint=lookalike[1],
+                              code="E0002") from None
         tab = "'\\t'" in str(exc.problem)  # a tab between tokens: PyYAML takes none outside quoted text
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
@@ -313,6 +317,26 @@ def _bad_character(file: str, text: str, exc: yaml.reader.ReaderError) -> Recipe
         hint = f"remove the {kind} U+{code:04X} (editors often do not show it)"
     return RecipeError(f"invalid YAML: the {kind} U+{code:04X} is not allowed", Span(file, line, column),
                        expected="printable text (a tab or a line break is fine)", hint=hint, code="E0002")
+
+
+_LOOKALIKES = {"\u00a0": ("a non-breaking space (U+00A0)", "a space"),
+               "\u3000": ("an ideographic space (U+3000)", "a space"),
+               "\uff1a": ("a full-width colon '：' (U+FF1A)", "':' followed by a space"),
+               "\u200b": ("a zero-width space (U+200B)", "nothing")}
+
+
+def _lookalike(file: str, text: str, line: int) -> tuple[Span, str] | None:
+    """A character on the (0-based) line of a YAML error, or the line before, that looks like a space or a colon but is
+    text to YAML (a recipe copied from a web page or chat, a Chinese input method's colon): where it is, and a hint.
+    Only the part before a line's first ':' counts (its indentation and key): a value may hold any of them."""
+    lines = text.splitlines()
+    for number in (line - 1, line):
+        body = (lines[number] if 0 <= number < len(lines) else "").split(":", 1)[0]
+        found = next(((i, char) for i, char in enumerate(body) if char in _LOOKALIKES), None)
+        if found is not None:
+            what, instead = _LOOKALIKES[found[1]]
+            return Span(file, number + 1, found[0] + 1), f"this line holds {what}, which YAML reads as text: type {instead}"
+    return None
 
 
 def _tab_indented(text: str, line: int) -> bool:
