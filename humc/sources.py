@@ -35,6 +35,7 @@ from humc.sources_readers import (
     archive_of,
     batch_records,
     class_label_names,
+    compressed_inside,
     compression_of,
     decode_class_labels,
     document_files,
@@ -240,7 +241,11 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
     line, col, byte = _first_bad_byte(src, exc.encoding)
-    if starts_utf16(Path(path)):
+    inside = compressed_inside(Path(path))
+    if inside is not None:
+        hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
+                "servers and upload tools do): decompress it once and point `path:` at the result")
+    elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
     elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
         hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "

@@ -117,6 +117,19 @@ def _tar_members(path: Path, limit: int) -> list[str]:
     return names
 
 
+def compressed_inside(path: Path) -> str | None:
+    """The compression of what a compressed file holds, when it holds another compressed stream (a `.gz` gzipped
+    again by a web server or an upload tool), else None."""
+    if compression_of(path) is None:
+        return None
+    try:
+        with open_binary(path) as f:
+            head = f.read(10)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+    return _announced(head, _MAGIC) or ("bz2" if head[:3] == b"BZh" and head[4:10] in _BZ2_BLOCK else None)
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))

@@ -244,3 +244,12 @@ def test_a_full_width_colon_inside_a_value_is_no_look_alike(tmp_path):
     path.write_text(text, encoding="utf-8")
     result = run_cli("check", str(path))
     assert result.exit_code == 2 and "full-width" not in result.output
+
+
+def test_a_file_compressed_twice_is_named_so_not_as_windows_1252_punctuation(tmp_path):
+    import gzip
+
+    path = tmp_path / "a.jsonl.gz"
+    path.write_bytes(gzip.compress(gzip.compress(JSONL.encode())))
+    exc = error(path, "jsonl")
+    assert "compressed twice (a gzip stream inside the gzip one" in exc.hint
