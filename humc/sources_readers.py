@@ -30,6 +30,7 @@ import lzma
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +48,8 @@ COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a file's first two bytes when it is UTF-16 text (Excel's "Unicode text")
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block, or the end of an empty stream
-DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError)  # what gzip, bz2, lzma and pyarrow raise on damaged data
+DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError, zlib.error)  # what gzip, bz2, lzma, zlib (a flipped bit in
+# a gzip stream) and pyarrow raise on damaged data
 
 
 def _file_head(path: Path, size: int) -> bytes | None:
@@ -146,7 +148,8 @@ def _decompressed(path: Path, kind: str | None) -> IO[bytes]:
     if kind == "zstd":
         import pyarrow as pa
 
-        return pa.input_stream(str(path), compression="zstd")  # type: ignore[no-any-return]
+        # buffered: pyarrow's stream reads blocks but cannot iterate lines (finding a bad byte's line needs that)
+        return io.BufferedReader(pa.input_stream(str(path), compression="zstd"))
     return open(path, "rb")
 
 
