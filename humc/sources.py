@@ -118,14 +118,19 @@ SOURCE_OPTION_DOCS = {
 }
 
 
-def source_option_problem(key: str, value: Any) -> str | None:
-    """Why a source option's value is unusable, or None."""
+def source_option_problem(key: str, value: Any, options: dict[str, Any] | None = None) -> str | None:
+    """Why a source option's value is unusable, or None; ``options`` (all of the source's) for the characters a CSV
+    reader tells apart: a delimiter, quote or escape character that is another one of them, or a line break."""
     if key == "encoding":
         try:
-            codecs.lookup(str(value))
+            text = codecs.lookup(str(value))._is_text_encoding  # rot13, hex, base64, zlib: codecs, not encodings
         except LookupError:
             return f"unknown encoding {value!r}"
+        if not text:
+            return f"{value!r} is a codec of bytes, not a text encoding"
         return None if isinstance(value, str) else "not a string"
+    if key in _CSV_CHARACTERS and isinstance(value, str) and len(value) == 1:
+        return _csv_character_problem(key, value, options or {})
     if key in ("header", "class_labels"):
         return None if isinstance(value, bool) else "not true or false"
     if key in ("columns", "explode", "lines"):
@@ -150,10 +155,26 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression ({exc})"
         return None
+    if key == "pattern" and isinstance(value, str) and re.match(r"[\\/]|[A-Za-z]:[\\/]", value):
+        return "an absolute path: the pattern selects files inside the source's folder, e.g. '*.txt'"
     if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern", "label_file"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
+    return None
+
+
+_CSV_CHARACTERS = {"delimiter": ",", "quotechar": '"', "escapechar": None}  # and their defaults
+
+
+def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str | None:
+    """A delimiter, quote or escape character that is a line break or the same as another of them (Python's csv
+    reader then reads wrong values, or refuses to start)."""
+    if value in "\r\n":
+        return "a line break: it ends records, so it cannot also be this character"
+    for other, default in _CSV_CHARACTERS.items():
+        if other != key and options.get(other, default) == value:
+            return f"the same character as `{other}`" + ("" if other in options else f" (by default {default!r})")
     return None
 
 

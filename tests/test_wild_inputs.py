@@ -253,3 +253,24 @@ def test_a_file_compressed_twice_is_named_so_not_as_windows_1252_punctuation(tmp
     path.write_bytes(gzip.compress(gzip.compress(JSONL.encode())))
     exc = error(path, "jsonl")
     assert "compressed twice (a gzip stream inside the gzip one" in exc.hint
+
+
+@pytest.mark.parametrize("options,key,problem", [
+    ({"encoding": "base64"}, "encoding", "not a text encoding"),
+    ({"quotechar": ","}, "quotechar", "same character as `delimiter`"),
+    ({"delimiter": ";", "escapechar": ";"}, "escapechar", "same character as `delimiter`"),
+    ({"delimiter": '"'}, "delimiter", "same character as `quotechar`"),
+    ({"delimiter": "\n"}, "delimiter", "a line break"),
+    ({"pattern": "/etc/*"}, "pattern", "an absolute path"),
+])
+def test_options_a_reader_cannot_use_are_refused_at_check(options, key, problem):
+    from humc.sources import source_option_problem
+
+    assert problem in (source_option_problem(key, options[key], options) or "")
+
+
+def test_csv_characters_that_differ_pass():
+    from humc.sources import source_option_problem
+
+    options = {"delimiter": ";", "quotechar": "'", "escapechar": "\\"}
+    assert not any(source_option_problem(key, value, options) for key, value in options.items())

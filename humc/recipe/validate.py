@@ -325,7 +325,7 @@ class Validator:
             if key not in allowed:
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
                                   expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed), code="E0005")
-            problem = source_option_problem(key, value)
+            problem = source_option_problem(key, value, options)
             if problem:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
