@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -333,6 +335,8 @@ def _source_line(span: Span) -> str | None:
     as its readers count lines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string is no line break), and only as far
     as the line, so an error deep in a large source does not load the whole file."""
     try:
+        if not stat.S_ISREG(os.stat(span.file).st_mode):  # a named pipe or a device: reading it may never end
+            return None
         with open(span.file, "rb") as f:
             if f.read(8).startswith(_BINARY):
                 return None

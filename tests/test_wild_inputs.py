@@ -274,3 +274,25 @@ def test_csv_characters_that_differ_pass():
 
     options = {"delimiter": ";", "quotechar": "'", "escapechar": "\\"}
     assert not any(source_option_problem(key, value, options) for key, value in options.items())
+
+
+# ---------------------------------------------------------------- named pipes (reading one waits for a writer)
+
+
+@pytest.mark.parametrize("pipe,recipe_line", [
+    ("names.txt", "constants:\n  names: {file: names.txt}\n"),  # a constant file
+    ("card.j2", ""),                                              # the card template
+    ("r.hum.lock", ""),                                           # the recipe's lockfile
+])
+def test_a_named_pipe_where_a_file_is_read_is_e0009_not_a_hang(tmp_path, pipe, recipe_line):
+    from test_corpus import run_isolated
+
+    path = recipe(tmp_path)
+    text = recipe_line + RECIPE.format(source="data.jsonl")
+    if pipe == "card.j2":
+        text += "publish:\n  repo: me/tiny\n  card_template: card.j2\n"
+    path.write_text(text, encoding="utf-8")
+    os.mkfifo(tmp_path / pipe)
+    code, output = run_isolated(["check", str(path)], tmp_path, timeout=30)
+    assert code == 2, output
+    assert "error[E0009]" in output and "not a regular file" in output

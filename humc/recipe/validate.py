@@ -54,7 +54,7 @@ from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_sourc
 from humc.recipe.rules import compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml
+from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
 from humc.resources import stdlib_dir
 from humc.sources import (
     FORMATS,
@@ -116,7 +116,7 @@ T = TypeVar("T")
 
 def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
     """Parse and validate a recipe file; raises RecipeError / ErrorList."""
-    root = load_yaml(path)
+    root = load_yaml(path, stream_ok=True)
     return Validator(path, root, lib).recipe()
 
 
@@ -259,6 +259,9 @@ class Validator:
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file")
+                problem = not_a_regular_file(path, value.require("file").span)  # a pipe would be waited on forever
+                if problem is not None:
+                    raise problem
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
@@ -731,6 +734,9 @@ class Validator:
         card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
             card["template"] = self._path(node.get("card_template"), "card_template")
+            problem = not_a_regular_file(card["template"], node.require("card_template").span)
+            if problem is not None:
+                raise problem
             _check_card_template(card["template"])
         repo = opt(node, "repo", "string", what)
         if repo is not None and not _valid_repo_id(repo):

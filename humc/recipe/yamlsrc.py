@@ -13,6 +13,7 @@ building anything. Integer text is bounded before it is converted.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from humc.errors import RecipeError, Span, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from humc.sources_readers import UTF16_BOMS
 
-__all__ = ["Node", "load_yaml", "load_yaml_text", "not_utf8", "type_name"]
+__all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
 
 
 @dataclass
@@ -385,7 +386,25 @@ def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
                        code="E0009")
 
 
-def load_yaml(path: Path) -> Node:
+def not_a_regular_file(path: Path, span: Span | None = None) -> RecipeError | None:
+    """E0009 when ``path`` is a named pipe, socket or device: reading one waits for a writer (forever, for a pipe
+    nobody writes to); None for a regular file, a folder or a missing path (their own errors say so)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return RecipeError(f"{path} is not a regular file (a named pipe or a device)", span or Span(str(path), 1, 1),
+                       code="E0009", expected="a file", hint="save the content to a file and name that file")
+
+
+def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
+    """A YAML file as a ``Node`` tree; ``stream_ok``: the path may be a pipe (the recipe, as `<(…)`), else only a
+    regular file is read."""
+    problem = None if stream_ok else not_a_regular_file(path)
+    if problem is not None:
+        raise problem
     try:
         size = path.stat().st_size
         if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
