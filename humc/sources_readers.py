@@ -31,7 +31,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -330,7 +330,7 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     else:
         files = [path]
     row = 0
-    labels: dict[str, tuple[list[str], bool]] | None = None if src.options.get("class_labels") else {}
+    labels: ClassLabels | None = None if src.options.get("class_labels") else {}
     for file in files:
         for batch in _arrow_batches(src, file):
             if labels is None:  # `class_labels: true`: the names from the first file's features metadata
@@ -484,8 +484,13 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
 
 
-def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> dict[str, tuple[list[str], bool]]:
-    """Column -> (ClassLabel names, holds a list) from a Parquet or Arrow file's `huggingface` features metadata."""
+Decode = Callable[[Any], Any]
+ClassLabels = dict[str, Decode]  # column -> how to decode its value's ClassLabel integers
+
+
+def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> ClassLabels:
+    """Column -> how to decode its ClassLabel integers to names, from a Parquet or Arrow file's `huggingface` features
+    metadata: a ClassLabel column, a list of them, and ClassLabels inside structs (`meta.label`) and their lists."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
@@ -493,27 +498,60 @@ def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> di
                           Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
                           "(its schema metadata names the ClassLabel columns)",
                           hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
-    out: dict[str, tuple[list[str], bool]] = {}
-    for column, feature in features.items():
-        inner, is_list = feature, False
-        if isinstance(feature, list) and len(feature) == 1:
-            inner, is_list = feature[0], True
-        elif isinstance(feature, dict) and feature.get("_type") in ("Sequence", "List"):
-            inner, is_list = feature.get("feature"), True
-        if isinstance(inner, dict) and inner.get("_type") == "ClassLabel" and isinstance(inner.get("names"), list):
-            out[column] = ([str(n) for n in inner["names"]], is_list)
-    return out
+    decoders = {column: _label_decoder(feature) for column, feature in features.items()}
+    return {column: decode for column, decode in decoders.items() if decode is not None}
 
 
-def decode_class_labels(record: dict[str, Any], labels: dict[str, tuple[list[str], bool]]) -> dict[str, Any]:
+def _label_decoder(feature: Any) -> Decode | None:
+    """How to decode one value of a `datasets` feature (None when no ClassLabel is inside): a ClassLabel's integer is
+    its name (-1, no label, is null), a list decodes its items, a struct its fields."""
+    if isinstance(feature, list) and len(feature) == 1:  # the newer `[feature]` spelling of a list
+        return _list_of(_label_decoder(feature[0]))
+    if not isinstance(feature, dict):
+        return None
+    kind = feature.get("_type")
+    if kind == "ClassLabel" and isinstance(feature.get("names"), list):
+        names = [str(n) for n in feature["names"]]
+        return lambda v: names[v] if type(v) is int and 0 <= v < len(names) else None
+    if kind in ("Sequence", "List", "LargeList"):
+        inner = feature.get("feature")
+        if isinstance(inner, dict) and "_type" not in inner:  # a list of structs
+            return _list_of_structs(inner)
+        return _list_of(_label_decoder(inner))
+    if kind is None:  # a struct: {field: feature}
+        return _struct_of({key: _label_decoder(f) for key, f in feature.items()})
+    return None
+
+
+def _list_of(decode: Decode | None) -> Decode | None:
+    if decode is None:
+        return None
+    return lambda v: [decode(x) for x in v] if isinstance(v, list) else decode(v)
+
+
+def _struct_of(fields: dict[str, Decode | None]) -> Decode | None:
+    decoders = {key: decode for key, decode in fields.items() if decode is not None}
+    if not decoders:
+        return None
+    return lambda v: {key: decoders[key](x) if key in decoders and x is not None else x for key, x in v.items()} \
+        if isinstance(v, dict) else v
+
+
+def _list_of_structs(fields: dict[str, Any]) -> Decode | None:
+    """A Sequence of a struct: pyarrow reads a list of objects, `datasets` an object of lists; both are decoded."""
+    items = _struct_of({key: _label_decoder(f) for key, f in fields.items()})
+    columns = _struct_of({key: _list_of(_label_decoder(f)) for key, f in fields.items()})
+    if items is None or columns is None:
+        return None
+    return lambda v: [items(x) for x in v] if isinstance(v, list) else columns(v)
+
+
+def decode_class_labels(record: dict[str, Any], labels: ClassLabels) -> dict[str, Any]:
     """The record with its ClassLabel integers replaced by names (-1, no label, is null)."""
-    def name(value: Any, names: list[str]) -> Any:
-        return names[value] if isinstance(value, int) and 0 <= value < len(names) else None
-
-    for column, (names, is_list) in labels.items():
+    for column, decode in labels.items():
         value = record.get(column)
         if value is not None:
-            record[column] = [name(v, names) for v in value] if is_list and isinstance(value, list) else name(value, names)
+            record[column] = decode(value)
     return record
 
 

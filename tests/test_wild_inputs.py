@@ -296,3 +296,24 @@ def test_a_named_pipe_where_a_file_is_read_is_e0009_not_a_hang(tmp_path, pipe, r
     code, output = run_isolated(["check", str(path)], tmp_path, timeout=30)
     assert code == 2, output
     assert "error[E0009]" in output and "not a regular file" in output
+
+
+# ---------------------------------------------------------------- ClassLabels inside structs
+
+
+def test_class_labels_inside_structs_and_lists_of_structs_read_as_names(tmp_path):
+    datasets = pytest.importorskip("datasets")
+
+    names = datasets.ClassLabel(names=["neg", "pos"])
+    features = datasets.Features({"text": datasets.Value("string"), "meta": {"label": names},
+                                  "spans": datasets.Sequence({"tag": names, "start": datasets.Value("int32")}),
+                                  "items": [{"tag": names}]})
+    ds = datasets.Dataset.from_dict({"text": ["a"], "meta": [{"label": 1}], "spans": [{"tag": [0, 1], "start": [3, 5]}],
+                                     "items": [[{"tag": 1}, {"tag": -1}]]}, features=features)
+    ds.to_parquet(str(tmp_path / "a.parquet"))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    for record in (*read(tmp_path / "a.parquet", "parquet", class_labels=True),
+                   *read(tmp_path / "saved", "arrow", class_labels=True)):
+        assert record["meta"] == {"label": "pos"}
+        assert record["spans"] == {"tag": ["neg", "pos"], "start": [3, 5]}  # a Sequence of a struct: lists per field
+        assert record["items"] == [{"tag": "pos"}, {"tag": None}]  # a list of structs; -1 is no label
