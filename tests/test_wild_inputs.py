@@ -317,3 +317,30 @@ def test_class_labels_inside_structs_and_lists_of_structs_read_as_names(tmp_path
         assert record["meta"] == {"label": "pos"}
         assert record["spans"] == {"tag": ["neg", "pos"], "start": [3, 5]}  # a Sequence of a struct: lists per field
         assert record["items"] == [{"tag": "pos"}, {"tag": None}]  # a list of structs; -1 is no label
+
+
+# ---------------------------------------------------------------- values that are not text
+
+
+@pytest.mark.parametrize("value,said", [(b"\xff", "binary data"), ({"k": 1}, "an object"), (["a"], "a list inside")])
+def test_join_and_string_functions_refuse_values_that_are_not_text(value, said):
+    from humc.expr.functions import FUNCTIONS, FunctionError
+
+    with pytest.raises(FunctionError, match=said):
+        FUNCTIONS["join"](["text", value])
+    if not isinstance(value, list):  # a list goes item by item through upper()
+        with pytest.raises(FunctionError, match=said):
+            FUNCTIONS["upper"](value)
+    assert FUNCTIONS["join"](["a", 1, 2.5, None]) == "a 1 2.5 "  # numbers are written as they read
+
+
+def test_a_binary_parquet_column_joined_into_a_text_is_a_located_error_not_bytes_repr(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a"], "b": pa.array([b"\xff"]), "label": ["x"]}), tmp_path / "data.parquet")
+    path = recipe(tmp_path, "data.parquet", data=None)
+    path.write_text(RECIPE.format(source="data.parquet").replace("{text: text, label: label}",
+                                                                  "{text: \"[text, b] | join(' ')\", label: label}"))
+    result = run_cli("build", str(path), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
+    assert result.exit_code == 2 and "error[E4102]: join(): b'\\xff' is binary data" in result.output
+    assert not (tmp_path / "out").exists()
