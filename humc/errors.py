@@ -36,6 +36,7 @@ import difflib
 import io
 import os
 import stat
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -299,8 +300,15 @@ CODES: dict[str, Code] = _codes(
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' hint for an unknown name, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    """A 'did you mean' hint for an unknown name, or None when nothing is close. A candidate that differs only in its
+    Unicode form (an accent typed as one character or as a letter plus a combining mark, as macOS file names and
+    some keyboards write it) looks the same on screen: the hint says so."""
+    candidates = list(candidates)
+    same = [c for c in candidates if unicodedata.normalize("NFC", c) == unicodedata.normalize("NFC", name)]
+    if same:
+        return (f"did you mean '{same[0]}'? It looks the same but is written with other Unicode characters (a composed "
+                "and a decomposed accent): retype one of them")
+    matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not matches:
         return None
     return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"

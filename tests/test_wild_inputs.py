@@ -344,3 +344,11 @@ def test_a_binary_parquet_column_joined_into_a_text_is_a_located_error_not_bytes
     result = run_cli("build", str(path), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
     assert result.exit_code == 2 and "error[E4102]: join(): b'\\xff' is binary data" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_name_that_differs_only_in_unicode_form_is_named_as_such():
+    from humc.errors import did_you_mean
+
+    hint = did_you_mean("cafe\u0301", ["caf\u00e9", "tea"])
+    assert hint is not None and "other Unicode characters" in hint
+    assert did_you_mean("cafe", ["caf\u00e9"]) == "did you mean 'caf\u00e9'?"
