@@ -352,3 +352,24 @@ def test_a_name_that_differs_only_in_unicode_form_is_named_as_such():
     hint = did_you_mean("cafe\u0301", ["caf\u00e9", "tea"])
     assert hint is not None and "other Unicode characters" in hint
     assert did_you_mean("cafe", ["caf\u00e9"]) == "did you mean 'caf\u00e9'?"
+
+
+# ---------------------------------------------------------------- IE importers
+
+
+def test_an_iepile_output_with_a_5000_digit_number_is_located_not_an_internal_error(tmp_path):
+    line = {"task": "NER", "source": "x", "output": '{"PER": [' + "9" * 5000 + "]}",
+            "instruction": json.dumps({"instruction": "i", "schema": ["PER"], "input": "Ada"})}
+    path = tmp_path / "a.json"
+    path.write_text("\n" + json.dumps(line) + "\n", encoding="utf-8")
+    exc = error(path, "iepile")
+    assert exc.span.line == 2 and "number too long" in exc.message
+
+
+def test_a_bad_byte_in_an_instructuie_tree_is_located_in_its_file(tmp_path):
+    folder = tmp_path / "IE" / "NER" / "ds"
+    folder.mkdir(parents=True)
+    (folder / "labels.json").write_text('["PER"]', encoding="utf-8")
+    (folder / "train.json").write_bytes('[{"sentence": "Caf\xe9", "entities": []}]'.encode("latin-1"))
+    exc = error(tmp_path / "IE", "instructuie")
+    assert exc.span.file == str(folder / "train.json") and (exc.span.line, exc.span.col) == (1, 19)
