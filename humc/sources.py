@@ -742,8 +742,8 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
         for values in _csv_rows(src, reader):
             if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
                 values[0] = values[0][1:]
-            if not values or values == header_row:  # a blank line, or the header again (files joined with `cat`)
-                start = reader.line_num + 1
+            if not values or values == header_row or (reader.line_num == 1 and _excel_separator(src, values, delimiter)):
+                start = reader.line_num + 1  # a blank line, the header again (files joined with `cat`), Excel's `sep=`
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header, header_row = False, values
@@ -766,6 +766,23 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+_EXCEL_SEP = re.compile(r"sep=(.)")
+
+
+def _excel_separator(src: SourceDef, values: list[str], delimiter: str) -> bool:
+    """Whether the first line is Excel's `sep=;` (it names the delimiter; it is no header): skipped when it names
+    the delimiter in use, else an error naming the option to set."""
+    said = _EXCEL_SEP.fullmatch(delimiter.join(values))
+    if said is None:
+        return False
+    if said.group(1) != delimiter:
+        raise _fail(src, 1, f"the file's first line `sep={said.group(1)}` says its values are separated by "
+                    f"{said.group(1)!r}, not {delimiter!r}", f"values separated by {delimiter!r}",
+                    ("read it as `format: csv` with " if src.format == "tsv" else "set ")
+                    + f"`options: {{delimiter: '{said.group(1)}'}}` (Excel writes this line; humc then skips it)")
+    return True
 
 
 def _header(src: SourceDef, names: list[str], line: int) -> list[str]:

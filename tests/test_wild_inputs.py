@@ -373,3 +373,14 @@ def test_a_bad_byte_in_an_instructuie_tree_is_located_in_its_file(tmp_path):
     (folder / "train.json").write_bytes('[{"sentence": "Caf\xe9", "entities": []}]'.encode("latin-1"))
     exc = error(tmp_path / "IE", "instructuie")
     assert exc.span.file == str(folder / "train.json") and (exc.span.line, exc.span.col) == (1, 19)
+
+
+def test_excels_sep_line_is_skipped_when_it_names_the_delimiter_and_named_when_it_does_not(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("sep=;\ntext;label\nFine.;pos\n", encoding="utf-8")
+    assert read(path, "csv", delimiter=";") == [{"text": "Fine.", "label": "pos"}]
+    exc = error(path, "csv")
+    assert (exc.span.line, exc.span.col) == (1, 1) and "`options: {delimiter: ';'}`" in exc.hint
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("sep=;\ntext;label\n", encoding="utf-8")
+    assert "`format: csv`" in error(tsv, "tsv").hint
