@@ -34,6 +34,9 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
+import stat
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -297,8 +300,15 @@ CODES: dict[str, Code] = _codes(
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' hint for an unknown name, or None when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    """A 'did you mean' hint for an unknown name, or None when nothing is close. A candidate that differs only in its
+    Unicode form (an accent typed as one character or as a letter plus a combining mark, as macOS file names and
+    some keyboards write it) looks the same on screen: the hint says so."""
+    candidates = list(candidates)
+    same = [c for c in candidates if unicodedata.normalize("NFC", c) == unicodedata.normalize("NFC", name)]
+    if same:
+        return (f"did you mean '{same[0]}'? It looks the same but is written with other Unicode characters (a composed "
+                "and a decomposed accent): retype one of them")
+    matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not matches:
         return None
     return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
@@ -333,6 +343,8 @@ def _source_line(span: Span) -> str | None:
     as its readers count lines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string is no line break), and only as far
     as the line, so an error deep in a large source does not load the whole file."""
     try:
+        if not stat.S_ISREG(os.stat(span.file).st_mode):  # a named pipe or a device: reading it may never end
+            return None
         with open(span.file, "rb") as f:
             if f.read(8).startswith(_BINARY):
                 return None

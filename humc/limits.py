@@ -4,8 +4,8 @@ Every limit is far beyond what a real recipe needs and well inside what one proc
 so that a hostile or broken input (a YAML alias bomb, 10 000 nested brackets, a 5000-digit
 integer) ends in a located ``E0010`` diagnostic, exit 2, before any work is done, instead of
 exhausting memory, time or Python's recursion limit. Each limit is checked by the stage that
-reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers) and ``expr/parse.py``
-(expression length, depth, number literals). This module imports nothing.
+reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers), ``expr/parse.py``
+(expression length, depth, number literals) and ``sources.py`` (the depth of a JSON record). This module imports nothing.
 """
 
 from __future__ import annotations
@@ -21,3 +21,5 @@ MAX_INT_DIGITS = 32                  # longer integer text is refused before con
 MAX_EXPR_CHARS = 10_000              # one expression, pipeline or rule
 MAX_EXPR_DEPTH = 200                 # levels of its syntax tree
 MAX_REPEAT_ITEMS = 16 << 20          # `text * n` / `list * n` in an expression: items of the result
+MAX_RECORD_DEPTH = 200               # nesting of lists and objects in one JSON source record (the build
+                                     # pickles records, which recurses once per level)

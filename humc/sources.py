@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
+from humc.limits import MAX_RECORD_DEPTH
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -34,6 +35,7 @@ from humc.sources_readers import (
     archive_of,
     batch_records,
     class_label_names,
+    compressed_inside,
     compression_of,
     decode_class_labels,
     document_files,
@@ -41,6 +43,9 @@ from humc.sources_readers import (
     grouped,
     holds_json_list,
     looks_like_json_lines,
+    nul_error,
+    nul_error_in,
+    nul_free,
     open_binary,
     open_text,
     read_arrow,
@@ -68,8 +73,8 @@ line)`` from the readers in ``sources_readers``."""
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding", "label_file"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
-    "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "rest", "group_by"),
-    "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "rest", "group_by"),
+    "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
+    "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels"),
     "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
@@ -91,6 +96,8 @@ SOURCE_OPTION_DOCS = {
     "comment": "lines starting with this text are comments and skipped, e.g. '#'",
     "quoting": "minimal (fields may be \"quoted\", CSV default) or none (quotes are text, TSV default)",
     "quotechar": "one character that quotes fields (default '\"')",
+    "escapechar": "one character that escapes a quote inside a quoted field: '\\' for MySQL or PHP exports (which "
+                  "write \\\" for a quote); by default there is none, and a quote inside a quoted value is doubled (\"\")",
     "rest": "a column name collecting the values beyond `columns` as a list (variable-arity rows; in a conll "
             "file one list per token)",
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
@@ -111,14 +118,19 @@ SOURCE_OPTION_DOCS = {
 }
 
 
-def source_option_problem(key: str, value: Any) -> str | None:
-    """Why a source option's value is unusable, or None."""
+def source_option_problem(key: str, value: Any, options: dict[str, Any] | None = None) -> str | None:
+    """Why a source option's value is unusable, or None; ``options`` (all of the source's) for the characters a CSV
+    reader tells apart: a delimiter, quote or escape character that is another one of them, or a line break."""
     if key == "encoding":
         try:
-            codecs.lookup(str(value))
+            text = codecs.lookup(str(value))._is_text_encoding  # rot13, hex, base64, zlib: codecs, not encodings
         except LookupError:
             return f"unknown encoding {value!r}"
+        if not text:
+            return f"{value!r} is a codec of bytes, not a text encoding"
         return None if isinstance(value, str) else "not a string"
+    if key in _CSV_CHARACTERS and isinstance(value, str) and len(value) == 1:
+        return _csv_character_problem(key, value, options or {})
     if key in ("header", "class_labels"):
         return None if isinstance(value, bool) else "not true or false"
     if key in ("columns", "explode", "lines"):
@@ -133,7 +145,7 @@ def source_option_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "quoting":
         return None if value in ("none", "minimal") else "not none or minimal"
-    if key == "quotechar":
+    if key in ("quotechar", "escapechar"):
         return None if isinstance(value, str) and len(value) == 1 else "not a single character"
     if key == "doc_start":
         if not isinstance(value, str) or not value:
@@ -143,10 +155,26 @@ def source_option_problem(key: str, value: Any) -> str | None:
         except re.error as exc:
             return f"not a valid regular expression ({exc})"
         return None
+    if key == "pattern" and isinstance(value, str) and re.match(r"[\\/]|[A-Za-z]:[\\/]", value):
+        return "an absolute path: the pattern selects files inside the source's folder, e.g. '*.txt'"
     if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern", "label_file"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
+    return None
+
+
+_CSV_CHARACTERS = {"delimiter": ",", "quotechar": '"', "escapechar": None}  # and their defaults
+
+
+def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str | None:
+    """A delimiter, quote or escape character that is a line break or the same as another of them (Python's csv
+    reader then reads wrong values, or refuses to start)."""
+    if value in "\r\n":
+        return "a line break: it ends records, so it cannot also be this character"
+    for other, default in _CSV_CHARACTERS.items():
+        if other != key and options.get(other, default) == value:
+            return f"the same character as `{other}`" + ("" if other in options else f" (by default {default!r})")
     return None
 
 
@@ -234,7 +262,11 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
     line, col, byte = _first_bad_byte(src, exc.encoding)
-    if starts_utf16(Path(path)):
+    inside = compressed_inside(Path(path))
+    if inside is not None:
+        hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
+                "servers and upload tools do): decompress it once and point `path:` at the result")
+    elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
     elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
         hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
@@ -278,10 +310,117 @@ def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, 
     return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
 
 
-def _too_deep(src: SourceDef, line: int) -> SourceError:
-    return SourceError(f"source '{src.id}': a JSON value is nested too deeply to read", Span(str(src.path), line, 1),
-                       expected="JSON records nested at most a few hundred levels",
-                       hint="flatten the data; Python's JSON parser recurses once per nesting level")
+def _too_deep(src: SourceDef, line: int, column: int = 1) -> SourceError:
+    return SourceError(f"source '{src.id}': a JSON value is nested too deeply (more than {MAX_RECORD_DEPTH} levels)",
+                       Span(str(src.path), line, column), expected=f"JSON records nested at most {MAX_RECORD_DEPTH} levels",
+                       hint="flatten the data; reading and caching a record recurse once per nesting level")
+
+
+def _nested_too_deeply(value: Any, limit: int = MAX_RECORD_DEPTH) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep (a walk without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _may_nest_too_deeply(text: str) -> bool:
+    """A cheap test before the walk: a value deeper than the limit opens more brackets than the limit."""
+    return text.count("[") + text.count("{") > MAX_RECORD_DEPTH
+
+
+def _structure(text: str) -> Iterator[tuple[str, int, int]]:
+    """The brackets and braces of a JSON text outside its strings, each with its 1-based line and column."""
+    line, column, in_string, escaped = 1, 0, False, False
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif in_string:
+            in_string, escaped = (char != '"' or escaped), (char == "\\" and not escaped)
+        elif char == '"':
+            in_string = True
+        elif char in "[{]}":
+            yield char, line, column
+
+
+def _deep_point(text: str, limit: int = MAX_RECORD_DEPTH) -> tuple[int, int]:
+    """The (line, column) of the bracket that opens level ``limit + 1`` of a JSON text; run only once a value is
+    known to be too deep."""
+    depth = 0
+    for char, line, column in _structure(text):
+        depth += 1 if char in "[{" else -1
+        if depth > limit:
+            return line, column
+    return 1, 1
+
+
+def _object_end(text: str, n: int) -> tuple[int, int]:
+    """The (line, column) of the ``n``-th object to close (1-based) in a JSON text: where a parse hook saw it."""
+    closed = 0
+    for char, line, column in _structure(text):
+        closed += char == "}"
+        if closed == n:
+            return line, column
+    return 1, 1
+
+
+class _RepeatedKey(Exception):
+    """An object names a key twice (Python's json would keep the last value without a word): the key, and the
+    object's place in the order objects close."""
+
+    def __init__(self, key: str, closed: int) -> None:
+        super().__init__(key)
+        self.key, self.closed = key, closed
+
+
+class _UniqueKeys:
+    """A JSON ``object_pairs_hook`` that refuses a key named twice in one object, counting the objects it builds."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.closed += 1
+        record = dict(pairs)
+        if len(record) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _RepeatedKey(key, self.closed)
+                seen.add(key)
+        return record
+
+
+def loads_unique(text: str) -> Any:
+    """``json.loads`` that refuses an object naming a key twice: ValueError naming the key, its line and column."""
+    try:
+        return json.JSONDecoder(object_pairs_hook=_UniqueKeys()).decode(text)
+    except _RepeatedKey as exc:
+        line, column = _object_end(text, exc.closed)
+        raise RepeatedKeyError(exc.key, line, column) from None
+
+
+class RepeatedKeyError(ValueError):
+    """What ``loads_unique`` raises: the key named twice, and the end of its object (1-based line and column)."""
+
+    def __init__(self, key: str, line: int, column: int) -> None:
+        super().__init__(f"an object names the key '{key}' twice")
+        self.key, self.line, self.column = key, line, column
+
+
+def _repeated_key(src: SourceDef, exc: _RepeatedKey, text: str, line: int = 1) -> SourceError:
+    """E4001 at the end of the object that names ``exc.key`` twice (``line``: where ``text`` starts in the file)."""
+    at_line, column = _object_end(text, exc.closed)
+    return SourceError(f"source '{src.id}': an object names the key '{exc.key}' twice",
+                       Span(str(src.path), line + at_line - 1, column), code="E4001",
+                       expected="each key once in an object",
+                       hint="JSON readers disagree on which value counts (Python's keeps the last, others the first): "
+                            "remove or rename one of them")
 
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
@@ -312,6 +451,8 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
         for row in rows:
             lineno += 1
             label = _decoded(labels, f.readline)
+            if "\0" in label:
+                raise nul_error(labels, path, lineno, label.index("\0") + 1)
             if not label:
                 raise _unpaired(src, path, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more records")
             yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
@@ -336,19 +477,28 @@ def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
     row = 0
+    keys = _UniqueKeys()
+    decoder = json.JSONDecoder(object_pairs_hook=keys)
     with open_text(_file(src), _enc(src)) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
+            keys.closed = 0
             try:
-                record = json.loads(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
+                record = decoder.decode(line[1:] if line[0] == "\ufeff" else line)  # a BOM inside: files joined with `cat`
+            except _RepeatedKey as exc:
+                raise _repeated_key(src, exc, line, lineno) from None
             except json.JSONDecodeError as exc:
+                if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
+                    raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
                             _jsonl_hint(line, row)) from None
             except RecursionError:
-                raise _too_deep(src, lineno) from None
+                raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
                 raise _huge_number(src, lineno, exc) from None
+            if _may_nest_too_deeply(line) and _nested_too_deeply(record):
+                raise _too_deep(src, lineno, _deep_point(line)[1])
             if not isinstance(record, dict):
                 error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
@@ -378,8 +528,12 @@ def _load_json(src: SourceDef) -> Any:
     try:
         with open_text(_file(src), _enc(src)) as f:
             text = f.read()
-        return json.loads(text)
+        data = json.JSONDecoder(object_pairs_hook=_UniqueKeys()).decode(text)
+    except _RepeatedKey as exc:
+        raise _repeated_key(src, exc, text) from None
     except json.JSONDecodeError as exc:
+        if "\0" in exc.doc:  # zero padding, or UTF-16 without a byte-order mark
+            raise nul_error_in(src, _file(src), exc.doc) from None
         hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
@@ -390,11 +544,14 @@ def _load_json(src: SourceDef) -> Any:
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
                           code="E4001", expected="one JSON document", hint=hint) from None
     except RecursionError:
-        raise _too_deep(src, 1) from None
+        raise _too_deep(src, *_deep_point(text)) from None
     except UnicodeDecodeError:  # a ValueError too, but the file's bytes: read_source locates it
         raise
     except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
         raise _huge_number(src, 1, exc) from None
+    if _may_nest_too_deeply(text) and _nested_too_deeply(data):
+        raise _too_deep(src, *_deep_point(text))
+    return data
 
 
 def _huge_number(src: SourceDef, line: int, exc: ValueError) -> SourceError:
@@ -566,9 +723,11 @@ def _csv_reader(src: SourceDef, f: Any, delimiter: str) -> Any:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     quoting = src.options.get("quoting", "none" if delimiter == "\t" else "minimal")
     quotechar = str(src.options.get("quotechar", '"'))
+    escapechar = src.options.get("escapechar")
     if quoting == "none":
-        return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-    return csv.reader(f, delimiter=delimiter, quotechar=quotechar)
+        return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE, escapechar=escapechar)
+    # strict: text after a closing quote is an error, not glued to the value ("He said \"hi\"" read as `He said \hi\"`)
+    return csv.reader(f, delimiter=delimiter, quotechar=quotechar, escapechar=escapechar, strict=True)
 
 
 def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
@@ -576,15 +735,15 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
     header = src.options.get("header", True)
     columns = src.options.get("columns")
     with open_text(_file(src), _enc(src), newline="") as f:
-        reader = _csv_reader(src, f, delimiter)
+        reader = _csv_reader(src, nul_free(src, f), delimiter)
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
         header_row: list[str] | None = None
         for values in _csv_rows(src, reader):
             if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
                 values[0] = values[0][1:]
-            if not values or values == header_row:  # a blank line, or the header again (files joined with `cat`)
-                start = reader.line_num + 1
+            if not values or values == header_row or (reader.line_num == 1 and _excel_separator(src, values, delimiter)):
+                start = reader.line_num + 1  # a blank line, the header again (files joined with `cat`), Excel's `sep=`
                 continue
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header, header_row = False, values
@@ -609,6 +768,23 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             start = reader.line_num + 1
 
 
+_EXCEL_SEP = re.compile(r"sep=(.)")
+
+
+def _excel_separator(src: SourceDef, values: list[str], delimiter: str) -> bool:
+    """Whether the first line is Excel's `sep=;` (it names the delimiter; it is no header): skipped when it names
+    the delimiter in use, else an error naming the option to set."""
+    said = _EXCEL_SEP.fullmatch(delimiter.join(values))
+    if said is None:
+        return False
+    if said.group(1) != delimiter:
+        raise _fail(src, 1, f"the file's first line `sep={said.group(1)}` says its values are separated by "
+                    f"{said.group(1)!r}, not {delimiter!r}", f"values separated by {delimiter!r}",
+                    ("read it as `format: csv` with " if src.format == "tsv" else "set ")
+                    + f"`options: {{delimiter: '{said.group(1)}'}}` (Excel writes this line; humc then skips it)")
+    return True
+
+
 def _header(src: SourceDef, names: list[str], line: int) -> list[str]:
     """The header's column names: a name given twice would let one column silently overwrite the other."""
     seen: set[str] = set()
@@ -622,21 +798,33 @@ def _header(src: SourceDef, names: list[str], line: int) -> list[str]:
 
 
 def _csv_rows(src: SourceDef, reader: Any) -> Iterator[list[str]]:
+    start = 1  # where the next record starts
     try:
-        yield from reader
+        for values in reader:
+            yield values
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows",
-                    "check `options: {delimiter, quoting, quotechar}` against the file") from None
+        if "unexpected end of data" in str(exc):  # strict: a quote that is never closed runs into the end of the file
+            raise _never_closed(src, start, reader.line_num) from None
+        hint = "check `options: {delimiter, quoting, quotechar}` against the file"
+        if "expected after" in str(exc):  # text right after a closing quote
+            hint = ("a quote inside a quoted value is written twice in CSV (\"\"); a file that escapes it with a "
+                    "backslash (\\\") needs `options: {escapechar: '\\'}`, and one whose quotes are plain text "
+                    "`options: {quoting: none}`")
+        raise _fail(src, reader.line_num, f"malformed CSV: {exc}", "CSV rows", hint) from None
 
 
 def _unterminated_quote(src: SourceDef, reader: Any, start: int, values: list[str]) -> None:
     """A record that runs from ``start`` to the end of the file with a line break inside a value:
     a quote opened on line ``start`` never closed, and swallowed the rest of the file."""
     if reader.line_num > start and any("\n" in v for v in values):
-        raise SourceError(f"source '{src.id}': a quote opened on line {start} is never closed; the value runs to "
-                          f"line {reader.line_num}", Span(str(src.path), start, 1),
-                          expected="every opening quote closed on the same record",
-                          hint='close the quote, or double it ("") inside a quoted value')
+        raise _never_closed(src, start, reader.line_num)
+
+
+def _never_closed(src: SourceDef, start: int, end: int) -> SourceError:
+    return SourceError(f"source '{src.id}': a quote opened on line {start} is never closed; the value runs to "
+                       f"line {end}", Span(str(src.path), start, 1), expected="every opening quote closed on the same record",
+                       hint='close the quote, or double it ("") inside a quoted value')
 
 
 def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
@@ -705,7 +893,7 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
     with open_text(_file(src), _enc(src)) as f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\n")
             if not line.strip():
                 if sentence:

@@ -70,6 +70,11 @@ def _json(src: SourceDef, path: Path, lineno: int, text: Any, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(src, path, lineno, f"{what} is not JSON: {exc.msg}", "a JSON string") from None
+    except RecursionError:
+        raise _fail(src, path, lineno, f"{what} is nested too deeply to read", "JSON nested a few levels") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise _fail(src, path, lineno, f"{what} holds a number too long to read ({exc.args[0].split(';')[0]})",
+                    "numbers of at most 4300 digits") from None
 
 
 def iepile_record(src: SourceDef, path: Path, lineno: int, line: str) -> dict[str, Any]:
@@ -163,11 +168,23 @@ def read_instructuie(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _load(src: SourceDef, file: Path) -> Any:
+    data = file.read_bytes()
     try:
-        with open(file, encoding="utf-8-sig") as f:
-            return json.load(f)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # located in this file of the folder, not in the folder
+        before = data[:exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise SourceError(f"source '{src.id}': byte {data[exc.start:exc.start + 1]!r} of {file.name} is not UTF-8",
+                          Span(str(file), line, column), code="E4001", expected="UTF-8 text",
+                          hint="save the file as UTF-8") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(src, file, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise _fail(src, file, 1, "a JSON value is nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise _fail(src, file, 1, f"a JSON number is too long to read ({exc.args[0].split(';')[0]})") from None
 
 
 def _uie_task(src: SourceDef, file: Path) -> str:

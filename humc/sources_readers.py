@@ -30,7 +30,8 @@ import lzma
 import re
 import tarfile
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +48,8 @@ COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a file's first two bytes when it is UTF-16 text (Excel's "Unicode text")
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block, or the end of an empty stream
-DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError)  # what gzip, bz2, lzma and pyarrow raise on damaged data
+DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError, zlib.error)  # what gzip, bz2, lzma, zlib (a flipped bit in
+# a gzip stream) and pyarrow raise on damaged data
 
 
 def _file_head(path: Path, size: int) -> bytes | None:
@@ -117,6 +119,19 @@ def _tar_members(path: Path, limit: int) -> list[str]:
     return names
 
 
+def compressed_inside(path: Path) -> str | None:
+    """The compression of what a compressed file holds, when it holds another compressed stream (a `.gz` gzipped
+    again by a web server or an upload tool), else None."""
+    if compression_of(path) is None:
+        return None
+    try:
+        with open_binary(path) as f:
+            head = f.read(10)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+    return _announced(head, _MAGIC) or ("bz2" if head[:3] == b"BZh" and head[4:10] in _BZ2_BLOCK else None)
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))
@@ -133,7 +148,8 @@ def _decompressed(path: Path, kind: str | None) -> IO[bytes]:
     if kind == "zstd":
         import pyarrow as pa
 
-        return pa.input_stream(str(path), compression="zstd")  # type: ignore[no-any-return]
+        # buffered: pyarrow's stream reads blocks but cannot iterate lines (finding a bad byte's line needs that)
+        return io.BufferedReader(pa.input_stream(str(path), compression="zstd"))
     return open(path, "rb")
 
 
@@ -152,6 +168,36 @@ def starts_utf16(path: Path) -> bool:
             return f.read(2) in UTF16_BOMS
     except DAMAGED_ARCHIVE:
         return False
+
+
+def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None = None) -> Iterator[str]:
+    """The lines of a text file (as read, for csv.reader or a loop), refusing a NUL character: no text holds one, so
+    it is a binary file, a file padded with zeros when a crash or a copy cut it short, or UTF-16 text without a
+    byte-order mark read as UTF-8 (every other byte NUL); passed on, it would reach the dataset unseen."""
+    for lineno, line in enumerate(lines, 1):
+        if "\0" in line:
+            raise nul_error(src, path or Path(str(src.path)), lineno, line.index("\0") + 1)
+        yield line
+
+
+def nul_error(src: SourceDef, path: Path, line: int, column: int) -> SourceError:
+    """E4001 for a NUL character at ``line``:``column`` of ``path``, with what it most likely means."""
+    head = _file_head(path, 2) or b""
+    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII in UTF-16: one byte of each pair is 0
+        order = "be" if head[0] == 0 else "le"
+        hint = (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
+                "or save it as UTF-8")
+    else:
+        hint = ("the file is binary, or was padded with zero bytes when a crash or a copy cut it short: copy it "
+                "again, or remove the NUL bytes")
+    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
+                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+
+
+def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:
+    """``nul_error`` at the first NUL character of a whole file's ``text``."""
+    before = text[:text.index("\0")]
+    return nul_error(src, path, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
 
 
 _FEATHER_V1 = b"FEA1"
@@ -284,7 +330,7 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     else:
         files = [path]
     row = 0
-    labels: dict[str, tuple[list[str], bool]] | None = None if src.options.get("class_labels") else {}
+    labels: ClassLabels | None = None if src.options.get("class_labels") else {}
     for file in files:
         for batch in _arrow_batches(src, file):
             if labels is None:  # `class_labels: true`: the names from the first file's features metadata
@@ -366,10 +412,13 @@ _UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 999
 
 def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
     """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
-    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source."""
+    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source. Two
+    columns of one name are refused: one would silently overwrite the other in every record. A map column (Spark's
+    map<string,string>) reads as an object, so `attrs.color` reaches into it; a map naming a key twice is refused."""
+    _refuse_repeated_columns(src, batch.schema.names)
     try:
-        return batch.to_pylist()  # type: ignore[no-any-return]
-    except _UNCONVERTIBLE:
+        return batch.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    except (*_UNCONVERTIBLE, KeyError):  # KeyError: a map with a key twice, named below with its column
         pass
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -377,7 +426,12 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
     columns: dict[str, list[Any]] = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         try:
-            columns[name] = column.to_pylist()
+            columns[name] = column.to_pylist(maps_as_pydicts="strict")
+        except KeyError as exc:
+            raise SourceError(f"source '{src.id}': map column '{name}' names a key twice in one value ({exc.args[0]})",
+                              Span(str(src.path), 1, 1), code="E4001", expected="each key once in a map value",
+                              hint="remove the repeated key where the file is written, or leave the column out "
+                                   "(Parquet: `options: {columns: [...]}`)") from None
         except _UNCONVERTIBLE as exc:
             try:
                 columns[name] = pc.cast(column, pa.string()).to_pylist()
@@ -388,6 +442,15 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
                                   ) from None
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
         if columns else [{} for _ in range(batch.num_rows)]
+
+
+def _refuse_repeated_columns(src: SourceDef, names: list[str]) -> None:
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise SourceError(f"source '{src.id}': the file has two columns named '{twice}'", Span(str(src.path), 1, 1),
+                          code="E4001", expected="distinct column names (a record holds one value per name)",
+                          hint="rename one of the columns where the file is written (pyarrow's "
+                               "Table.rename_columns), or read only the others (Parquet: `options: {columns: [...]}`)")
 
 
 def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
@@ -421,8 +484,13 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str])
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
 
 
-def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> dict[str, tuple[list[str], bool]]:
-    """Column -> (ClassLabel names, holds a list) from a Parquet or Arrow file's `huggingface` features metadata."""
+Decode = Callable[[Any], Any]
+ClassLabels = dict[str, Decode]  # column -> how to decode its value's ClassLabel integers
+
+
+def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> ClassLabels:
+    """Column -> how to decode its ClassLabel integers to names, from a Parquet or Arrow file's `huggingface` features
+    metadata: a ClassLabel column, a list of them, and ClassLabels inside structs (`meta.label`) and their lists."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
@@ -430,27 +498,60 @@ def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> di
                           Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
                           "(its schema metadata names the ClassLabel columns)",
                           hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
-    out: dict[str, tuple[list[str], bool]] = {}
-    for column, feature in features.items():
-        inner, is_list = feature, False
-        if isinstance(feature, list) and len(feature) == 1:
-            inner, is_list = feature[0], True
-        elif isinstance(feature, dict) and feature.get("_type") in ("Sequence", "List"):
-            inner, is_list = feature.get("feature"), True
-        if isinstance(inner, dict) and inner.get("_type") == "ClassLabel" and isinstance(inner.get("names"), list):
-            out[column] = ([str(n) for n in inner["names"]], is_list)
-    return out
+    decoders = {column: _label_decoder(feature) for column, feature in features.items()}
+    return {column: decode for column, decode in decoders.items() if decode is not None}
 
 
-def decode_class_labels(record: dict[str, Any], labels: dict[str, tuple[list[str], bool]]) -> dict[str, Any]:
+def _label_decoder(feature: Any) -> Decode | None:
+    """How to decode one value of a `datasets` feature (None when no ClassLabel is inside): a ClassLabel's integer is
+    its name (-1, no label, is null), a list decodes its items, a struct its fields."""
+    if isinstance(feature, list) and len(feature) == 1:  # the newer `[feature]` spelling of a list
+        return _list_of(_label_decoder(feature[0]))
+    if not isinstance(feature, dict):
+        return None
+    kind = feature.get("_type")
+    if kind == "ClassLabel" and isinstance(feature.get("names"), list):
+        names = [str(n) for n in feature["names"]]
+        return lambda v: names[v] if type(v) is int and 0 <= v < len(names) else None
+    if kind in ("Sequence", "List", "LargeList"):
+        inner = feature.get("feature")
+        if isinstance(inner, dict) and "_type" not in inner:  # a list of structs
+            return _list_of_structs(inner)
+        return _list_of(_label_decoder(inner))
+    if kind is None:  # a struct: {field: feature}
+        return _struct_of({key: _label_decoder(f) for key, f in feature.items()})
+    return None
+
+
+def _list_of(decode: Decode | None) -> Decode | None:
+    if decode is None:
+        return None
+    return lambda v: [decode(x) for x in v] if isinstance(v, list) else decode(v)
+
+
+def _struct_of(fields: dict[str, Decode | None]) -> Decode | None:
+    decoders = {key: decode for key, decode in fields.items() if decode is not None}
+    if not decoders:
+        return None
+    return lambda v: {key: decoders[key](x) if key in decoders and x is not None else x for key, x in v.items()} \
+        if isinstance(v, dict) else v
+
+
+def _list_of_structs(fields: dict[str, Any]) -> Decode | None:
+    """A Sequence of a struct: pyarrow reads a list of objects, `datasets` an object of lists; both are decoded."""
+    items = _struct_of({key: _label_decoder(f) for key, f in fields.items()})
+    columns = _struct_of({key: _list_of(_label_decoder(f)) for key, f in fields.items()})
+    if items is None or columns is None:
+        return None
+    return lambda v: [items(x) for x in v] if isinstance(v, list) else columns(v)
+
+
+def decode_class_labels(record: dict[str, Any], labels: ClassLabels) -> dict[str, Any]:
     """The record with its ClassLabel integers replaced by names (-1, no label, is null)."""
-    def name(value: Any, names: list[str]) -> Any:
-        return names[value] if isinstance(value, int) and 0 <= value < len(names) else None
-
-    for column, (names, is_list) in labels.items():
+    for column, decode in labels.items():
         value = record.get(column)
         if value is not None:
-            record[column] = [name(v, names) for v in value] if is_list and isinstance(value, list) else name(value, names)
+            record[column] = decode(value)
     return record
 
 
@@ -480,13 +581,16 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
 def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
     data = path.read_bytes()
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         before = data[:exc.start]
         line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
         raise SourceError(f"source '{src.id}': byte {data[exc.start:exc.start + 1]!r} of {path.name} is not {encoding}",
                           Span(str(path), line, column), code="E4001", expected=f"{encoding} text",
                           hint="set the source's `options: {encoding: …}` (e.g. latin-1), or re-save the file") from None
+    if "\0" in text:
+        raise nul_error_in(src, path, text)
+    return text
 
 
 def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
@@ -497,7 +601,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     block: list[str] = []
     start, row = 1, 0
     with open_text(src.path, enc) as f:  # type: ignore[arg-type]
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\r\n")
             if line.strip():
                 if not block:

@@ -28,18 +28,32 @@ def _len(value: Any) -> int:
     return len(value)
 
 
+def _as_text(value: Any) -> str:
+    """A value as text for a string function: numbers, dates and decimals as written; bytes (a Parquet binary column),
+    objects and lists are refused rather than written as Python's `b'...'`, `{'k': ...}` or `['a']` into an
+    instruction."""
+    if isinstance(value, (bytes, bytearray)):
+        raise FunctionError(f"{bytes(value[:20])!r} is binary data (bytes), not text: read the column as text, or leave "
+                            "it out")
+    if isinstance(value, dict):
+        raise FunctionError("an object is not text: name one of its fields (value.field), or join its values")
+    if isinstance(value, (list, tuple)):
+        raise FunctionError("a list inside the list is not text: join it first (`inner | join(' ')`), or flatten it")
+    return str(value)
+
+
 def _str_fn(fn: Callable[[str], Any]) -> Callable[[Any], Any]:
     def wrapped(value: Any) -> Any:
         if value is None:
             return None
         if isinstance(value, list):
             return [wrapped(v) for v in value]
-        return fn(str(value))
+        return fn(_as_text(value))
     return wrapped
 
 
 def join(values: Iterable[Any], sep: str = " ") -> str:
-    return sep.join("" if v is None else str(v) for v in values)
+    return sep.join("" if v is None else _as_text(v) for v in values)
 
 
 def split(value: str, sep: str | None = None) -> list[str]:

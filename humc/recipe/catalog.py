@@ -109,7 +109,7 @@ def _options(node: Node, fmt: str, what: str) -> dict[str, Any]:
         if key not in allowed:
             raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key], code="E0005",
                               expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
-        problem = source_option_problem(key, value.plain())
+        problem = source_option_problem(key, value.plain(), opt_node.plain())
         if problem:
             raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", value.span,
                               expected=SOURCE_OPTION_DOCS[key], code="E0008")

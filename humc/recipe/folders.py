@@ -29,6 +29,9 @@ CODE = "E3002"
 
 def check_folders(recipe: Recipe) -> None:
     """Raise E3002 (one error, or an ErrorList) when the output or cache folder is unsafe; touches nothing."""
+    looping = list(_loop_problems(recipe))  # every check below resolves the folders' links
+    if looping:
+        raise looping[0] if len(looping) == 1 else ErrorList(looping)
     errors = list(_output_problems(recipe))
     errors += _cache_problems(recipe, output_ok=not errors)  # a misplaced output folder is reported once
     if errors:
@@ -60,6 +63,19 @@ def _own_files(recipe: Recipe) -> Iterator[tuple[str, Path]]:
     template = recipe.publish.card.get("template") if recipe.publish else None
     if template:
         yield "the card template", Path(template)
+
+
+def _loop_problems(recipe: Recipe) -> Iterator[HumcError]:
+    """A folder that leads through a symbolic link back to itself (`ln -s out out`) cannot be resolved, written or
+    checked: say so at the folder's origin (Python's ``Path.resolve`` would raise RuntimeError)."""
+    for folder, origin, what in ((recipe.output.dir, recipe.output.dir_origin, "output"),
+                                 (recipe.cache_dir, recipe.cache_origin, "cache")):
+        try:
+            folder.resolve()
+        except (RuntimeError, OSError):
+            yield _error(f"the {what} folder {folder} leads through a symbolic link back to itself", origin,
+                         hint="fix or remove the link (`ls -l` shows where each link points), or pass another folder "
+                              f"with --{'out' if what == 'output' else 'cache'}")
 
 
 def _output_problems(recipe: Recipe) -> Iterator[HumcError]:

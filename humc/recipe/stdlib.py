@@ -22,7 +22,7 @@ from humc.ir import Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef,
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import compile_ops
-from humc.recipe.yamlsrc import Node, load_yaml, not_utf8
+from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
 
@@ -162,6 +162,9 @@ def load_catalog_entry(path: Path) -> CatalogEntry:
 
 
 def load_template(path: Path) -> Template:
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        raise problem
     data = path.read_bytes()
     language = path.stem.split("_", 1)[0]
     try:

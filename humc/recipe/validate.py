@@ -55,9 +55,17 @@ from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_sourc
 from humc.recipe.rules import compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml
+from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
 from humc.resources import stdlib_dir
-from humc.sources import FORMATS, SOURCE_OPTION_DOCS, archive_problem, infer_format, source_option_problem
+from humc.sources import (
+    FORMATS,
+    SOURCE_OPTION_DOCS,
+    RepeatedKeyError,
+    archive_problem,
+    infer_format,
+    loads_unique,
+    source_option_problem,
+)
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
 from humc.templating import syntax_problem, template_problem
 
@@ -111,7 +119,7 @@ T = TypeVar("T")
 
 def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
     """Parse and validate a recipe file; raises RecipeError / ErrorList."""
-    root = load_yaml(path)
+    root = load_yaml(path, stream_ok=True)
     return Validator(path, root, lib).recipe()
 
 
@@ -120,6 +128,17 @@ def refuse_nul(text: str, span: Span | None, what: str) -> None:
     if "\0" in text:
         raise RecipeError(f"{what} holds a NUL character", span, code="E0008",
                           expected="a file or folder path without \\0 (no file system allows it)")
+
+
+def resolved(path: Path, span: Span | None, what: str) -> Path:
+    """``path`` made absolute with its symbolic links followed; a link that leads back to itself (``ln -s a a``, or a
+    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise RecipeError(f"{what} path {path} leads through a symbolic link back to itself ({exc})", span,
+                          code="E0009", expected="a path to a file or folder",
+                          hint="fix or remove the link (`ls -l` shows where each link points)") from None
 
 
 class Validator:
@@ -234,7 +253,7 @@ class Validator:
         paths = []
         for text, item in string_list(node, what):
             refuse_nul(text, item.span, f"{what} path")
-            p = (self.base / text).resolve()
+            p = resolved(self.base / text, item.span, what)
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
                                   expected=f"a path relative to the recipe's folder ({self.base.resolve()})",
@@ -251,6 +270,9 @@ class Validator:
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file")
+                problem = not_a_regular_file(path, value.require("file").span)  # a pipe would be waited on forever
+                if problem is not None:
+                    raise problem
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
@@ -258,6 +280,7 @@ class Validator:
                             else "name a readable file (one item per line), relative to the recipe's folder")
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
                                       expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
+                _refuse_nul_text(key, path, text)
                 out[key] = _json_constant(key, path, text) if path.suffix.lower() == ".json" else \
                     [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:  # a value, or a mapping such as a label map (lookup(label, NAME))
@@ -316,7 +339,7 @@ class Validator:
             if key not in allowed:
                 raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key],
                                   expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed), code="E0005")
-            problem = source_option_problem(key, value)
+            problem = source_option_problem(key, value, options)
             if problem:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
@@ -351,7 +374,7 @@ class Validator:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
         refuse_nul(spec["name"], ds_node.span, f"'dataset' of {what}")
-        local = (self.base / spec["name"]).resolve()
+        local = resolved(self.base / spec["name"], ds_node.span, f"'dataset' of {what}")
         path = local if local.is_dir() else None
         if path is None and _names_a_folder(spec["name"], self.base):
             raise RecipeError(f"{what}: dataset folder {spec['name']} not found", ds_node.require("name").span,
@@ -731,6 +754,9 @@ class Validator:
         card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
             card["template"] = self._path(node.get("card_template"), "card_template")
+            problem = not_a_regular_file(card["template"], node.require("card_template").span)
+            if problem is not None:
+                raise problem
             _check_card_template(card["template"])
         repo = opt(node, "repo", "string", what)
         if repo is not None and not _valid_repo_id(repo):
@@ -796,10 +822,24 @@ def _is_file_constant(node: Node) -> bool:
     return "file" in keys or (len(keys) == 1 and did_you_mean(str(keys[0]), ["file"]) is not None)
 
 
+def _refuse_nul_text(key: str, path: Path, text: str) -> None:
+    """A constant file holding a NUL (UTF-16 without a byte-order mark, zero padding): no label holds one."""
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise RecipeError(f"constant '{key}': {path.name} holds a NUL character (byte 0) on line {line}",
+                          Span(str(path), line, 1), expected="a UTF-8 text file with one item per line",
+                          hint="save the file as UTF-8 text (a UTF-16 file has a NUL in every other byte)", code="E0009")
+
+
 def _json_constant(key: str, path: Path, text: str) -> Any:
     """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json)."""
     try:
-        return json.loads(text)
+        return loads_unique(text)
+    except RepeatedKeyError as exc:  # a label map naming a key twice: one of its values would be dropped unseen
+        raise RecipeError(f"constant '{key}': {path.name}: {exc}", Span(str(path), exc.line, exc.column),
+                          expected="each key once in an object",
+                          hint="remove or rename one of them (JSON readers disagree on which value counts)",
+                          code="E0009") from None
     except json.JSONDecodeError as exc:
         raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", Span(str(path), exc.lineno, exc.colno),
                           expected="one JSON value (a .json constant file is read as JSON)",
@@ -808,6 +848,10 @@ def _json_constant(key: str, path: Path, text: str) -> Any:
         raise RecipeError(f"constant '{key}': {path.name} nests too deeply", Span(str(path), 1, 1),
                           expected="JSON nested at most a few hundred levels", hint="flatten the file",
                           code="E0010") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
+        raise RecipeError(f"constant '{key}': {path.name} holds a number too long to read ({exc.args[0].split(';')[0]})",
+                          Span(str(path), 1, 1), expected="numbers of at most 4300 digits",
+                          hint="write such a value as a JSON string (in quotes)", code="E0010") from None
 
 
 def _names_a_folder(name: str, base: Path) -> bool:

@@ -14,6 +14,7 @@ building anything. Integer text is bounded before it is converted.
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from humc.errors import RecipeError, Span, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from humc.sources_readers import UTF16_BOMS
 
-__all__ = ["Node", "load_yaml", "load_yaml_text", "not_utf8", "type_name"]
+__all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
 
 
 @dataclass
@@ -304,11 +305,17 @@ def load_yaml_text(text: str, file: str) -> Node:
             raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
                               expected="spaces before the key",
                               hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
+        lookalike = _lookalike(file, text, mark.line) if mark is not None else None
+        if lookalike is not None:
+            raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", lookalike[0], hint=lookalike[1],
+                              code="E0002") from None
         tab = "'\\t'" in str(exc.problem)  # a tab between tokens: PyYAML takes none outside quoted text
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
                           else _quoted_start_hint(text, mark.line if mark else None)
                           or "check indentation and quoting around this position", code="E0002") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, before any token: no mark, a position
+        raise _bad_character(file, text, exc) from None
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
@@ -316,6 +323,41 @@ def load_yaml_text(text: str, file: str) -> Node:
     _check_version_size(file, root)
     _Measure(file).check(root)
     return _Converter(file).convert(root)
+
+
+def _bad_character(file: str, text: str, exc: yaml.reader.ReaderError) -> RecipeError:
+    """E0002 at the line and column of a character YAML refuses (a control character; NUL, which UTF-16 text
+    without a byte-order mark is full of), not at the top of the file."""
+    line, column = _line_at(text, exc.position)
+    code = exc.character if isinstance(exc.character, int) else 0
+    kind = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    if code == 0:
+        hint = ("a NUL character is no text: if the file is UTF-16 (every other byte 0), save it as UTF-8; "
+                "else remove the NUL bytes")
+    else:
+        hint = f"remove the {kind} U+{code:04X} (editors often do not show it)"
+    return RecipeError(f"invalid YAML: the {kind} U+{code:04X} is not allowed", Span(file, line, column),
+                       expected="printable text (a tab or a line break is fine)", hint=hint, code="E0002")
+
+
+_LOOKALIKES = {"\u00a0": ("a non-breaking space (U+00A0)", "a space"),
+               "\u3000": ("an ideographic space (U+3000)", "a space"),
+               "\uff1a": ("a full-width colon '：' (U+FF1A)", "':' followed by a space"),
+               "\u200b": ("a zero-width space (U+200B)", "nothing")}
+
+
+def _lookalike(file: str, text: str, line: int) -> tuple[Span, str] | None:
+    """A character on the (0-based) line of a YAML error, or the line before, that looks like a space or a colon but is
+    text to YAML (a recipe copied from a web page or chat, a Chinese input method's colon): where it is, and a hint.
+    Only the part before a line's first ':' counts (its indentation and key): a value may hold any of them."""
+    lines = text.splitlines()
+    for number in (line - 1, line):
+        body = (lines[number] if 0 <= number < len(lines) else "").split(":", 1)[0]
+        found = next(((i, char) for i, char in enumerate(body) if char in _LOOKALIKES), None)
+        if found is not None:
+            what, instead = _LOOKALIKES[found[1]]
+            return Span(file, number + 1, found[0] + 1), f"this line holds {what}, which YAML reads as text: type {instead}"
+    return None
 
 
 def _tab_indented(text: str, line: int) -> bool:
@@ -364,7 +406,25 @@ def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
                        code="E0009")
 
 
-def load_yaml(path: Path) -> Node:
+def not_a_regular_file(path: Path, span: Span | None = None) -> RecipeError | None:
+    """E0009 when ``path`` is a named pipe, socket or device: reading one waits for a writer (forever, for a pipe
+    nobody writes to); None for a regular file, a folder or a missing path (their own errors say so)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return RecipeError(f"{path} is not a regular file (a named pipe or a device)", span or Span(str(path), 1, 1),
+                       code="E0009", expected="a file", hint="save the content to a file and name that file")
+
+
+def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
+    """A YAML file as a ``Node`` tree; ``stream_ok``: the path may be a pipe (the recipe, as `<(…)`), else only a
+    regular file is read."""
+    problem = None if stream_ok else not_a_regular_file(path)
+    if problem is not None:
+        raise problem
     try:
         size = path.stat().st_size
         if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
@@ -374,6 +434,9 @@ def load_yaml(path: Path) -> Node:
         data = path.read_bytes()
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
+    except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
+        raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
+                          hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
