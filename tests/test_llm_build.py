@@ -207,7 +207,8 @@ def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_named(tmp_p
     settings = "    params: {temperature: 0.0, max_tokens: 256}\n"
     recipe.write_text(recipe.read_text().replace(settings, "    params: {top_n_sigma: 1.5, max_tokens: 256}\n"))
     assert run_cli("check", str(recipe)).exit_code == 0  # llama.cpp's own sampler setting
-    for own in ("add_special_tokens: false", "penalty_last_n: 64", "top_a: 0.1"):  # vLLM, llama.cpp, OpenRouter
+    for own in ("add_special_tokens: false", "penalty_last_n: 64", "top_a: 0.1",  # vLLM, llama.cpp, OpenRouter
+                "temperature_last: true", "repetition_penalty_range: 64", "mirostat_mode: 2"):  # webui, TabbyAPI
         recipe.write_text(re.sub(r"params: \{[^}]*\}", f"params: {{{own}}}", recipe.read_text()), encoding="utf-8")
         result = run_cli("check", str(recipe))
         assert result.exit_code == 0 and "ok —" in result.output, result.output
