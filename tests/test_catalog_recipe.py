@@ -214,6 +214,14 @@ def test_stdlib_kind_name_prints_the_file_of_an_item_to_start_your_own_from(tmp_
     assert one[0]["text"] == (REPO / "stdlib" / "templates" / "ner" / "en_1.j2").read_text(encoding="utf-8")
     typo = run_cli("stdlib", "variants", "jsn")
     assert typo.exit_code == 2 and "did you mean 'json' or 'jsonl'?" in typo.output
+    task = run_cli("stdlib", "templates", "nerr")  # templates are asked for by task: the tasks are named
+    assert task.exit_code == 2 and "did you mean 'ner'?" in task.output and "ner/en_1" not in task.output
+
+
+def test_a_multilingual_adapter_shows_that_the_recipes_language_names_its_records():
+    result = run_cli("stdlib", "catalog", "conll2002")
+    assert result.exit_code == 0 and "language:     the recipe's" in result.output
+    assert "language:     en" in run_cli("stdlib", "catalog", "conll2003").output
 
 
 # ------------------------------------------------------------------ the readers the catalog added

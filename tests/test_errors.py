@@ -214,7 +214,7 @@ def test_explain_prints_a_codes_title_and_what_to_do():
     assert result.output.startswith("E2003: unknown task\n") and "humc stdlib tasks" in result.output
     listing = run_cli("explain")
     assert listing.exit_code == 0 and "E3003  folder not owned by humc" in listing.output
-    for written in ("2003", "error[E2003]:", " E2003 "):  # as typed, or pasted from a diagnostic
+    for written in ("2003", "error[E2003]:", " E2003 ", "E2003:", "[E2003]", "error[E2003]"):  # as typed, or pasted
         assert run_cli("explain", written).output.startswith("E2003: unknown task\n")
 
 

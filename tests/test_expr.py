@@ -229,3 +229,21 @@ def test_type_names_in_errors_are_the_recipe_languages():
     with pytest.raises(EvalError) as exc:
         ev("n.foo", {"n": (1, 2)})
     assert "cannot read '.foo' of list" in exc.value.message
+
+
+@pytest.mark.parametrize(("text", "meant"), [
+    ('tokens == "Paris"', '`"Paris" in tokens`'),
+    ('"O" != tags', '`"O" not in tags`'),
+    ('tokens != ""', "`len(tokens) > 0`"),  # an empty string asked for an empty list
+    ('tokens == ""', "`len(tokens) == 0`"),
+])
+def test_a_list_compared_with_one_value_is_an_error_naming_the_test_meant(text, meant):
+    with pytest.raises(EvalError) as info:
+        ev(text)
+    assert "compares a list" in info.value.message and meant in (info.value.hint or "")
+
+
+def test_the_yaml_form_of_the_membership_test_doubles_an_apostrophe_in_the_value():
+    with pytest.raises(EvalError) as info:
+        ev('tokens == "O\'Brien"')
+    assert """(in YAML, quoted whole: '"O''Brien" in tokens')""" in (info.value.hint or "")

@@ -131,3 +131,19 @@ tasks:
     rows = [r for f in (tmp_path / "out" / "nl" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert len(rows) == 12 and {r["language"] for r in rows} == {"nl"}
     assert "task 'ned': its text is 'nl', its instructions 'en'" in result.output
+
+
+@pytest.mark.parametrize("tag", ["en-GB", "de"])
+def test_accepted_paraphrases_of_the_english_templates_serve_an_entry_instructed_in_english(tmp_path: Path, tag: str):
+    """The lockfile's paraphrases of en_1 (language en) are used by an entry whose records are en-GB or de but whose
+    instructions come from the English templates (they were silently left out)."""
+    work = tmp_path / "mrc"
+    shutil.copytree(REPO / "recipes", work)
+    recipe = work / "mrc.hum.yaml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("  - id: squad\n", f"  - id: squad\n    language: {tag}\n"),
+                      encoding="utf-8")
+    result = run_cli("build", "mrc.hum.yaml", "-q", "-j", "1", cwd=work)
+    assert result.exit_code == 0, result.output
+    rows = [r for f in sorted((work / "out" / "mrc" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert {r["language"] for r in rows} == {tag}
+    assert any("~" in r["template"] for r in rows)  # a template from the lockfile (base~id)

@@ -147,6 +147,24 @@ def test_rebuild_sends_no_requests_and_judge_settings_reuse_cached_answers(tmp_p
     assert judge.status == "built" and judge.notes["llm cache hits"] == 8 and judge.notes["llm requests"] == 0
 
 
+def test_changing_an_entrys_labels_or_language_asks_its_generate_step_again(tmp_path):
+    """The generate prompt names the entry's labels and language and the answers are checked against them: a
+    rebuild after either changed must not reuse the answers given for the old ones (they were dropped at render as
+    gold outside `labels:` blamed on the source file's lines)."""
+    recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
+
+    def generate_fingerprints() -> dict[str, str]:
+        return {n.id: n.fingerprint for n in plan_recipe(recipe).nodes if n.id.endswith("/generate")}
+
+    before = generate_fingerprints()
+    recipe.write_text(recipe.read_text().replace("labels: [PER, LOC]", "labels: [PER, ORG]"), encoding="utf-8")
+    relabelled = generate_fingerprints()
+    recipe.write_text(recipe.read_text().replace("    task: ner\n", "    task: ner\n    language: de\n"), encoding="utf-8")
+    german = generate_fingerprints()
+    assert relabelled["ner/generate"] != before["ner/generate"] and relabelled["dolly/generate"] == before["dolly/generate"]
+    assert german["ner/generate"] != relabelled["ner/generate"]
+
+
 def test_injected_failures_lose_and_duplicate_nothing(tmp_path):
     with LLMServer(responder=responder) as srv:
         assert run(write_recipe(tmp_path / "a", srv.base_url), tmp_path / "a").exit_code == 0
@@ -189,6 +207,12 @@ def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_named(tmp_p
     settings = "    params: {temperature: 0.0, max_tokens: 256}\n"
     recipe.write_text(recipe.read_text().replace(settings, "    params: {top_n_sigma: 1.5, max_tokens: 256}\n"))
     assert run_cli("check", str(recipe)).exit_code == 0  # llama.cpp's own sampler setting
+    for own in ("add_special_tokens: false", "penalty_last_n: 64", "top_a: 0.1",  # vLLM, llama.cpp, OpenRouter
+                "temperature_last: true", "repetition_penalty_range: 64", "mirostat_mode: 2"):  # webui, TabbyAPI
+        recipe.write_text(re.sub(r"params: \{[^}]*\}", f"params: {{{own}}}", recipe.read_text()), encoding="utf-8")
+        result = run_cli("check", str(recipe))
+        assert result.exit_code == 0 and "ok —" in result.output, result.output
+    recipe.write_text(re.sub(r"params: \{[^}]*\}", "params: {top_n_sigma: 1.5, max_tokens: 256}", recipe.read_text()))
     recipe.write_text(recipe.read_text().replace("top_n_sigma: 1.5, max_tokens", "top_n_sigma: 1.5, max_token"))
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and "did you mean 'max_tokens'?" in result.output

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from helpers import REPO, run_cli
 
 sys.path.insert(0, str(REPO))
@@ -227,7 +228,8 @@ def test_eval_scores_an_answer_cut_off_by_max_tokens_as_the_model_wrote_it(tmp_p
     assert "raise --max-tokens" in result.output
 
 
-def test_a_free_text_answer_in_the_wrong_language_is_dropped_and_the_prompt_names_the_language(tmp_path):
+@pytest.mark.parametrize(("tag", "named"), [("zh", "Chinese"), ("zh-TW", "Chinese (zh-TW)")])
+def test_a_free_text_answer_in_the_wrong_language_is_dropped_and_the_prompt_names_the_language(tmp_path, tag, named):
     """SmolLM2 answered Chinese instructions in English ("The gold answer is a reference response."), often after
     copying the question: a zh dataset held them as valid answers. The prompt now names the language, and an answer
     mostly in Latin-script words is dropped; a short Latin answer (a formula) stays."""
@@ -246,7 +248,7 @@ def test_a_free_text_answer_in_the_wrong_language_is_dropped_and_the_prompt_name
     with LLMServer(responder=replies) as srv:
         recipe.write_text(f"""hum: 1
 name: real-behaviour
-language: zh
+language: {tag}
 models:
   writer: {{base_url: {srv.base_url}, model: test-model}}
 sources:
@@ -261,8 +263,8 @@ output:
         prompts = [r.json["messages"][0]["content"] for r in srv.received if not r.json.get("response_format")]
     assert result.exit_code == 0, result.output
     assert kept(tmp_path) == ["H2O", "中国的首都是北京。"]
-    assert prompts and all("Reply with the answer only, in Chinese." in p for p in prompts)
-    assert "dropped answer not in zh (mostly Latin-script words): 1" in " ".join(result.output.split())
+    assert prompts and all(f"Reply with the answer only, in {named}." in p for p in prompts)
+    assert f"dropped answer not in {tag} (mostly Latin-script words): 1" in " ".join(result.output.split())
 
 
 def test_an_empty_reply_is_asked_for_again_and_then_dropped_as_empty(tmp_path):

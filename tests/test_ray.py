@@ -129,6 +129,7 @@ def test_llm_errors_in_ray_tasks_are_clear_errors(ray_cluster, tmp_path):
                          "--cache", str(tmp_path / "cache"), "--executor", "ray")
     assert result.exit_code == 2, result.output
     assert "401" in result.output and "Traceback" not in result.output
+    assert result.output.startswith(f"{tmp_path / 'llm.hum.yaml'}:5:5: error[E4301]: ")  # the model's declaration
     assert not (tmp_path / "out" / "llm-demo").exists()
 
 

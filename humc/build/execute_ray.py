@@ -268,6 +268,8 @@ class RayExecutor(Executor):
             limit = self.llm_in_flight
             fn.concurrency = max(1, math.ceil(fn.model.concurrency / limit))
             fn.cache_dir = fn.cache_dir.resolve()  # workers may run in another directory
+            with fn.model.declared_here():  # as locally: an endpoint that fails for good is located at the model
+                return self.ray_chunkwise(node, stat, fn, limit, strip)
         return self.ray_chunkwise(node, stat, fn, limit, strip)
 
     def _get(self, ref: Any) -> Any:

@@ -235,7 +235,7 @@ class StepRunner:
         variables = {"record": record, "task": task, "structured": is_structured(self.entry),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text],
                      "labels": list(fixed_labels(self.entry) or ()),
-                     "language": LANGUAGES.get(self.entry.language, self.entry.language)}
+                     "language": language_name(self.entry)}
         content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
         return [{"role": "user", "content": content}]
 
@@ -272,7 +272,7 @@ class StepRunner:
         copied, which a zh dataset must not hold. Wrong: at least 3 words in Latin letters, and more of them than
         half the characters of the language's script (about its words); a short Latin answer ("H2O", "NBA") or a
         few English terms in a sentence stay."""
-        script = SCRIPTS.get(self.entry.language)
+        script = SCRIPTS.get(self.entry.text_language)  # zh-TW, zh-Hant: zh
         text = outcome.value if isinstance(outcome.value, str) else ""
         if script is None or not text:
             return outcome
@@ -375,6 +375,14 @@ def model_warnings(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> li
                 lines.append(f"{node}: the recipe asks model '{step.model}' for '{asked}', but the server answered "
                              f"as {who}; the card names the model that answered")
     return lines
+
+
+def language_name(entry: TaskEntry) -> str:
+    """The entry's language as the generate prompt names it: "Chinese", "Chinese (zh-TW)", or the tag itself."""
+    name = LANGUAGES.get(entry.text_language)
+    if name is None:
+        return entry.language
+    return name if entry.language == entry.text_language else f"{name} ({entry.language})"
 
 
 def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:

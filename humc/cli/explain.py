@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from humc.cli.params import format_opt
@@ -17,8 +19,9 @@ def explain(code: str | None) -> None:
         for key, entry in CODES.items():
             click.echo(f"{key}  {entry.title}")
         return
-    key = code.strip().upper().removeprefix("ERROR[").removesuffix("]").removesuffix("]:")
-    key = f"E{key}" if key.isdigit() else key  # `humc explain 2014`, `humc explain error[E2014]`
+    pasted = re.fullmatch(r"(?:[A-Z]*\[)?E?(\d{4})\]?:?", code.strip().upper())
+    # `humc explain 2014`, `E2014:`, `[E2014]`, `error[E2014]:` as pasted from a diagnostic
+    key = f"E{pasted.group(1)}" if pasted else code.strip().upper()
     if key not in CODES:
         raise HumcError(f"unknown diagnostic code '{code}'", expected="a code such as E2003 (`humc explain` lists them)",
                         hint=did_you_mean(key, CODES))

@@ -96,8 +96,10 @@ def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:
     ids = sorted(i for k, i in lib.files if k == kind)
     chosen = [i for i in ids if i == name or (kind == "templates" and i.startswith(f"{name}/"))]
     if not chosen:
-        raise HumcError(f"no {kind[:-1]} '{name}' in the stdlib", code="E9001", expected="one of: " + ", ".join(ids),
-                        hint=did_you_mean(name, ids))
+        # a template is asked for by its task (`templates ner`) or as task/id: name the tasks, not 100 files
+        names = sorted({i.split("/", 1)[0] for i in ids}) if kind == "templates" and "/" not in name else ids
+        raise HumcError(f"no {kind[:-1]} '{name}' in the stdlib", code="E9001", expected="one of: " + ", ".join(names),
+                        hint=did_you_mean(name, names))
     return [(lib.files[kind, i], lib.files[kind, i].read_text(encoding="utf-8")) for i in chosen]
 
 

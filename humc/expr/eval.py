@@ -116,8 +116,12 @@ class Evaluator:
                 error = self.fail(node, f"'{op}' compares a list ({listed}) with one {_tn(value)}: they are never "
                                         "equal", where)
                 meant = f"{written} {'in' if op == '==' else 'not in'} {listed}"
-                yaml_form = f" (in YAML, quoted whole: '{meant}')" if meant.startswith('"') else ""
+                in_yaml = "'" + meant.replace("'", "''") + "'"  # single-quoted YAML doubles an apostrophe
+                yaml_form = f" (in YAML, quoted whole: {in_yaml})" if meant.startswith('"') else ""
                 error.hint = f"to ask whether the list holds it: `{meant}`{yaml_form}"
+                if value == "":  # `answers != ""` asks for a list that is not empty
+                    error.hint = f"to ask whether the list is {'empty' if op == '==' else 'not empty'}: " \
+                                 f"`len({listed}) {'==' if op == '==' else '>'} 0`"
                 raise error
 
     def _check_repeat(self, node: Expr, left: Any, right: Any, where: str) -> None:

@@ -46,7 +46,7 @@ class CatalogEntry:
     options: dict[str, Any]
     description: str = ""
     title: str = ""
-    language: str = "en"
+    language: str = ""  # "": none declared, the recipe's language names the records (multilingual releases)
     license: str = ""
     homepage: str = ""
     hub: str = ""
@@ -60,7 +60,7 @@ class CatalogEntry:
     def summary(self) -> dict[str, Any]:
         """Plain data for listings (`humc stdlib catalog`, docs/catalog.md)."""
         return {"id": self.id, "title": self.title, "description": self.description, "task": self.task,
-                "language": self.language, "format": self.format, "options": self.options, "license": self.license,
+                "language": self.language or "the recipe's", "format": self.format, "options": self.options, "license": self.license,
                 "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
                 "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path)}
@@ -90,7 +90,7 @@ def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
     return CatalogEntry(
         id=req(node, "id", "string", what), path=path, node=node, task=req(node, "task", "string", what), format=fmt,
         options=options, description=req(node, "description", "string", what).strip(),
-        title=opt(node, "title", "string", what, "") or "", language=opt(node, "language", "string", what, "en"),
+        title=opt(node, "title", "string", what, "") or "", language=opt(node, "language", "string", what, "") or "",
         license=req(node, "license", "string", what), homepage=opt(node, "homepage", "string", what, "") or "",
         hub=opt(node, "hub", "string", what, "") or "", files=(opt(node, "files", "string", what, "") or "").strip(),
         labels=tuple(v for v, _ in string_list(node.get("labels"), "labels")),

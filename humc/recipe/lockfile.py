@@ -493,13 +493,15 @@ def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Te
 
 
 def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
-    """The entry with the lockfile's accepted items for it added (its language only).
+    """The entry with the lockfile's accepted items for it added (its language only; a paraphrase, in the language
+    of the templates the entry uses: en for a de or en-GB entry instructed in English).
 
     Paraphrases are added only for base templates the entry uses. Errors in accepted
     rules are RecipeErrors located in the lockfile; several are reported together.
     """
-    items = [i for i in lock.items
-             if i.entry == entry.id and i.status == "accepted" and i.language == entry.language]
+    instructions = {t.language for t in entry.templates}
+    items = [i for i in lock.items if i.entry == entry.id and i.status == "accepted"
+             and i.language in (instructions if i.kind == "template" else {entry.language})]
     if not items:
         return entry
     have_t = {t.id for t in entry.templates}

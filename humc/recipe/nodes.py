@@ -59,12 +59,13 @@ def check_present(node: Node, key: str, what: str) -> None:
         raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping", code="E0006")
 
 
-def string_list(node: Node | None, what: str) -> list[tuple[str, Node]]:
-    """A string or list of strings, with each item's node (for locating later errors)."""
+def string_list(node: Node | None, what: str, *, names: bool = True) -> list[tuple[str, Node]]:
+    """A string or list of strings, with each item's node (for locating later errors). ``names``: the items are
+    names, so one string with a comma is a list written wrong; a file path (``names=False``) may hold a comma."""
     if node is None:
         return []
     if node.kind == "string":
-        parts = _top_level_parts(node.value)
+        parts = _top_level_parts(node.value) if names else [node.value]
         if len(parts) > 1:  # `formats: json, natural` reads as one name
             items = ", ".join(part.strip() for part in parts)
             raise RecipeError(f"{what} is one string holding a comma-separated list", node.span, code="E0007",

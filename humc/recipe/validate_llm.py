@@ -147,7 +147,15 @@ KNOWN_PARAMS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "max_toke
                 "include_stop_str_in_output", "chat_template_kwargs", "guided_json", "guided_regex", "guided_choice",
                 "guided_grammar", "grammar", "json_schema", "mirostat", "mirostat_tau", "mirostat_eta", "tfs_z",
                 "n_probs", "cache_prompt", "repeat_penalty", "repeat_last_n", "dry_multiplier", "xtc_probability",
-                "truncate_prompt_tokens", "parallel_tool_calls", "tool_choice")
+                "truncate_prompt_tokens", "parallel_tool_calls", "tool_choice", "add_special_tokens",
+                "spaces_between_special_tokens", "prompt_logprobs", "penalty_last_n", "n_predict", "n_keep",
+                "dry_base", "dry_allowed_length", "dry_penalty_last_n", "xtc_threshold", "top_n_sigma",
+                "dynatemp_range", "dynatemp_exponent", "top_a", "num_predict", "num_ctx",
+                # text-generation-webui, TabbyAPI, KoboldCpp
+                "temperature_last", "repetition_penalty_range", "encoder_repetition_penalty", "typical", "mirostat_mode",
+                "temp_exponent", "max_temp", "min_temp", "dynatemp_low", "dynatemp_high", "smoothing_factor",
+                "no_repeat_ngram_size", "penalty_alpha", "epsilon_cutoff", "eta_cutoff", "tfs", "ban_eos_token",
+                "add_bos_token", "banned_strings", "rep_pen", "rep_pen_range", "dry_sequence_breakers")
 
 
 def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
@@ -229,7 +237,7 @@ def parse_judge(node: Node | None, models: dict[str, ModelConfig], what: str) ->
                    min_score=_count(node, "min_score", what), attempts=_count(node, "attempts", what))
 
 
-PROMPT_VARIABLES = ("record", "task", "structured", "guidelines")
+PROMPT_VARIABLES = ("record", "task", "structured", "guidelines", "labels", "language")
 """What an LLM step's prompt template may use (see ``build/llmsteps.py``)."""
 
 
