@@ -93,6 +93,8 @@ def test_offsets_that_select_another_span_are_a_located_error(tmp_path: Path) ->
     ([["1", 2, "X"]], {}, "span 0: its start '1' is not a whole number"),
     ([[0, 2]], {}, "span 0 ([0, 2]) has no item 2"),
     ([7], {}, "span 0 (7) is neither {start, end, label} nor [start, end, label]"),
+    ([[0, 2, None]], {}, "span 0 ('Hi') has no label: [None]"),
+    ([{"start": 0, "end": 2, "labels": []}], {"label": "labels"}, "span 0 ('Hi') has no label: []"),
     ({"start": 0}, {}, "needs a list of annotated spans"),
     ([[0, 2, "X"]], {"units": "words"}, "unknown offset units 'words'"),
     ([[0, 2, "X"]], {"units": "utf16", "check": 3}, "has no item 3"),

@@ -74,7 +74,7 @@ def test_check_notes_the_english_instructions(workspace: Path):
     assert f"note: {NOTE}" in result.output and "langs.hum.yaml: ok" in result.output
 
 
-@pytest.mark.parametrize(("written", "hint"), [("German", None), ("DE", "write `de`"), ("pt_br", "write `pt-BR`"),
+@pytest.mark.parametrize(("written", "hint"), [("German", "write `de`"), ("Klingon", None), ("pt_br", "write `pt-BR`"),
                                                ("zh_hant", "write `zh-Hant`"), ("e", None)])
 def test_a_language_that_is_no_language_code_is_located(workspace: Path, written: str, hint: str | None):
     (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {written}"), encoding="utf-8")
@@ -85,13 +85,15 @@ def test_a_language_that_is_no_language_code_is_located(workspace: Path, written
     assert (f"hint: {hint}" in result.output) if hint else "hint:" not in result.output
 
 
-@pytest.mark.parametrize("tag", ["de", "pt-BR", "zh-Hant", "es-419", "gsw"])
-def test_language_tags_with_script_and_region_are_accepted(workspace: Path, tag: str):
+@pytest.mark.parametrize(("tag", "canonical"), [("de", "de"), ("pt-BR", "pt-BR"), ("zh-Hant", "zh-Hant"),
+                                                ("es-419", "es-419"), ("gsw", "gsw"), ("DE", "de"), ("zh-tw", "zh-TW")])
+def test_language_tags_with_script_and_region_are_accepted_in_any_case(workspace: Path, tag: str, canonical: str):
     (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {tag}"), encoding="utf-8")
     result = run_cli("check", "langs.hum.yaml", cwd=workspace)
     assert result.exit_code == 0, result.output
-    # de has the recipe's own template, zh-Hant the stdlib's zh ones; the others get English instructions
-    assert ("task 'germeval'" in result.output) is (tag not in ("de", "zh-Hant"))
+    # de has the recipe's own template, zh-* the stdlib's zh ones; the others get English instructions
+    assert ("task 'germeval'" in result.output) is (canonical != "de" and not canonical.startswith("zh"))
+    assert canonical == "de" or canonical.startswith("zh") or f"its text is '{canonical}'" in result.output
 
 
 def test_a_regional_tag_uses_the_templates_and_texts_of_its_primary_language(tmp_path: Path):

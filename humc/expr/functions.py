@@ -493,7 +493,7 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     if not isinstance(items, (list, tuple)):
         raise FunctionError(f"char_spans needs a list of annotated spans, got {type_name(items)}")
     to_char = None if units == "chars" else _offset_map(text, units)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k, item in enumerate(items):
         first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what)
                        for key, pos, what in ((start, 0, "start"), (end, 1, "end")))
@@ -505,8 +505,10 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
                                 "offsets were counted on another version of the text (line ends, markup, a BOM), "
                                 "or in other units (`units=`)")
         kinds = _item_value(item, label, 2, k)
-        for kind in kinds if isinstance(kinds, list) else [kinds]:
-            rows.append({"type": str(kind), "span": span, "start": first, "end": last})
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if not kinds or any(kind in (None, "") for kind in kinds):
+            raise FunctionError(f"span {k} ({span!r}) has no label: {kinds!r}")
+        rows.extend({"type": str(kind), "span": span, "start": first, "end": last} for kind in kinds)
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
 
 

@@ -237,11 +237,12 @@ class Validator:
         if node is None:
             return default
         expect_kind(node, "string", what="language")
-        if not LANGUAGE_RE.match(node.value):
+        tag = _canonical_tag(str(node.value))  # BCP 47 tags are case-insensitive: zh-tw is zh-TW
+        if not LANGUAGE_RE.match(tag):
             raise RecipeError(f"'{node.value}' is not a language code", node.span, code="E2014",
                               expected="an ISO 639 code such as en, zh, de or es, a region after it: pt-BR",
                               hint=_language_hint(node.value))
-        return str(node.value)
+        return tag
 
     def _path(self, node: Node | None, what: str, hint: str = "name one file") -> Path:
         """One file: a list (even of one) is refused here rather than read in part."""
@@ -864,8 +865,21 @@ def _names_a_folder(name: str, base: Path) -> bool:
     return "/" in name and (base / name.split("/", 1)[0]).is_dir()
 
 
+def _canonical_tag(tag: str) -> str:
+    """A language tag in BCP 47's usual case: the language lower, a script title-cased, a region upper (zh-hant-tw ->
+    zh-Hant-TW)."""
+    first, *rest = tag.split("-")
+    return "-".join([first.lower(), *(p.title() if len(p) == 4 else p.upper() for p in rest)])
+
+
+LANGUAGE_NAMES = {"english": "en", "chinese": "zh", "german": "de", "french": "fr", "spanish": "es", "dutch": "nl",
+                  "italian": "it", "portuguese": "pt", "russian": "ru", "japanese": "ja", "korean": "ko", "arabic": "ar",
+                  "hindi": "hi", "turkish": "tr", "polish": "pl", "vietnamese": "vi", "indonesian": "id", "czech": "cs",
+                  "swedish": "sv", "greek": "el", "hebrew": "he", "persian": "fa", "ukrainian": "uk", "thai": "th"}
+
+
 def _language_hint(value: str) -> str | None:
-    """The code a malformed language tag most likely means (`EN`, `en_US`), if any."""
-    parts = value.replace("_", "-").split("-")
-    fixed = "-".join([parts[0].lower(), *(p.title() if len(p) == 4 else p.upper() for p in parts[1:])])
-    return f"write `{fixed}`" if LANGUAGE_RE.match(fixed) else None
+    """The code a malformed language tag most likely means (`en_US`, `German`), if any."""
+    fixed = _canonical_tag(value.replace("_", "-"))
+    named = LANGUAGE_NAMES.get(value.strip().lower())
+    return f"write `{named}`" if named else f"write `{fixed}`" if LANGUAGE_RE.match(fixed) else None

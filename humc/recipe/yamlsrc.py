@@ -283,10 +283,14 @@ def _quoted_start_hint(text: str, line: int | None) -> str | None:
     match = _QUOTED_START.match(lines[line]) if line < len(lines) else None
     if match is None:
         return None
-    value = match.group(2).rstrip()
+    key, value = match.group(1).strip(), match.group(2).rstrip()
+    if len(value) > 1 and value[0] == value[-1] == "'":  # quoted whole already: an apostrophe inside ends it
+        return f"inside '…' an apostrophe is written twice: {key} '{value[1:-1].replace(chr(39), chr(39) * 2)}'"
+    if len(value) > 1 and value[0] == value[-1] == '"':
+        return f'inside "…" a quote is written \\": {key} "{value[1:-1].replace(chr(34), chr(92) + chr(34))}"'
     quoted = "'" + value.replace("'", "''") + "'" if '"' in value else '"' + value.replace('"', '\\"') + '"'
     return f"a value that starts with a quote is read as that quoted text alone; quote the whole expression: " \
-           f"{match.group(1).strip()} {quoted}"
+           f"{key} {quoted}"
 
 
 def load_yaml_text(text: str, file: str) -> Node:
