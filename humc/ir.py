@@ -6,6 +6,7 @@ plus its ``Source`` (text and location), so run-time errors still point into the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,15 @@ class TaskEntry:
     mix: Mix = Mix()
 
     @property
+    def text_languages(self) -> tuple[str, ...]:
+        """Where an instruction's text is looked up, in order: the task's tag, its primary language, English."""
+        return tuple(dict.fromkeys((self.language, self.text_language, "en")))
+
+    def localized(self, texts: Mapping[str, str]) -> str:
+        """The text of ``texts`` (language -> text) for this task: in ``text_languages`` order, "" when none."""
+        return next((texts[lang] for lang in self.text_languages if texts.get(lang)), "")
+
+    @property
     def text_language(self) -> str:
         """The language an instruction's stdlib texts (rules, format sentences, label wording, natural answers) are
         looked up in: the primary one of the task's (`zh-TW` -> zh, `en-GB` -> en); each falls back to English."""
@@ -242,7 +252,7 @@ class TaskEntry:
         are (template, format) pairs."""
         out = []
         written = sorted({t.language for t in self.templates})
-        if written and self.language not in written and self.text_language not in written:
+        if written and self.language not in written:  # zh-TW shown the (Simplified) zh templates is said too
             out.append(f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' "
                        f"(no '{self.language}' templates for task '{self.task.id}'; add yours as "
                        f"templates/{self.task.id}/{self.language}_1.j2 in a `stdlib:` folder)")

@@ -91,9 +91,10 @@ def test_language_tags_with_script_and_region_are_accepted_in_any_case(workspace
     (workspace / "langs.hum.yaml").write_text(RECIPE.replace("language: de", f"language: {tag}"), encoding="utf-8")
     result = run_cli("check", "langs.hum.yaml", cwd=workspace)
     assert result.exit_code == 0, result.output
-    # de has the recipe's own template, zh-* the stdlib's zh ones; the others get English instructions
-    assert ("task 'germeval'" in result.output) is (canonical != "de" and not canonical.startswith("zh"))
-    assert canonical == "de" or canonical.startswith("zh") or f"its text is '{canonical}'" in result.output
+    # de has the recipe's own template; zh-* get the stdlib's zh ones, the others English ones: a note says which
+    written = "zh" if canonical.startswith("zh") else "en"
+    assert ("task 'germeval'" in result.output) is (canonical != "de")
+    assert canonical == "de" or f"its text is '{canonical}', its instructions '{written}'" in result.output
 
 
 def test_a_regional_tag_uses_the_templates_and_texts_of_its_primary_language(tmp_path: Path):
@@ -109,7 +110,7 @@ tasks:
 """, encoding="utf-8")
     result = run_cli("build", "tw.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    assert "its instructions" not in result.output  # zh templates serve zh-TW: no note
+    assert "task 'news': its text is 'zh-TW', its instructions 'zh'" in result.output  # Simplified: said
     rows = [r for f in (tmp_path / "out" / "tw" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert len(rows) == 16 and {r["language"] for r in rows} == {"zh-TW"}
     assert all(r["template"].startswith("ner/zh_") for r in rows)
@@ -149,3 +150,27 @@ def test_accepted_paraphrases_of_the_english_templates_serve_an_entry_instructed
     rows = [r for f in sorted((work / "out" / "mrc" / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     assert {r["language"] for r in rows} == {tag}
     assert any("~" in r["template"] for r in rows)  # a template from the lockfile (base~id)
+
+
+def test_a_text_written_for_the_tag_itself_wins_over_its_primary_language(tmp_path: Path):
+    shutil.copytree(DATA / "cluener2020", tmp_path / "data", ignore=shutil.ignore_patterns("SOURCE.md"))
+    rules = tmp_path / "assets" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "traditional.yaml").write_text("""id: traditional
+text: {en: Order by position., zh: 按位置排序。, zh-TW: 依位置排序。}
+then: sort_by_position("span")
+""", encoding="utf-8")
+    (tmp_path / "tw.hum.yaml").write_text("""hum: 1
+name: tw
+stdlib: [assets]
+sources:
+  news: {catalog: cluener2020, path: data/dev.head16.json}
+tasks:
+  - source: news
+    language: zh-TW
+    preferences: [traditional]
+""", encoding="utf-8")
+    result = run_cli("build", "tw.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rows = [r for f in (tmp_path / "out" / "tw" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert rows and all("依位置排序。" in r["instruction"] and "按位置排序" not in r["instruction"] for r in rows)

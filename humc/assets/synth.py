@@ -383,7 +383,7 @@ def rules_request(entry: TaskEntry, n: int, names: set[str], seed: int, form: st
 
     ops = "\n".join(f"- {answerops.signature(name)}" for name in answerops.OPS)
     existing = "\n".join(
-        f'- {{"text": {json.dumps(r.text.get(entry.text_language) or r.text.get("en", ""), ensure_ascii=False)}, '
+        f'- {{"text": {json.dumps(entry.localized(r.text), ensure_ascii=False)}, '
         f'"then": {json.dumps(" | ".join(_op_text(op) for op in r.then))}'
         + (f', "when": {json.dumps(r.when.text)}' if r.when is not None else "") + "}"
         for r in entry.rules) or "(none)"

@@ -468,7 +468,7 @@ class _PartInfo:
 
     def __init__(self, entry: TaskEntry, part: Part) -> None:
         self.entry, self.part = entry, part
-        template, lang = part.template, entry.text_language
+        template = part.template
         self.template_name = f"{template.task}/{template.id}"
         # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
         self.render = TemplateRenderer(template.text, self.template_name, template.origin, holes=entry.task.inputs)
@@ -476,7 +476,7 @@ class _PartInfo:
         self.guideline_ids = tuple(g.id for g in part.guidelines)
         self.rule_ids = tuple(r.id for r in part.rules)
         self.guidelines = tuple(g.text for g in part.guidelines if g.text)
-        self.rules = tuple(r.text.get(lang) or r.text.get("en", "") for r in part.rules if r.text)
+        self.rules = tuple(entry.localized(r.text) for r in part.rules if r.text)
         self.inputs, self.columns = entry.task.inputs, entry.task.columns
         self.format_instruction: str | None = None  # rendered at the first instruction (where an error shows)
         self.definitions: dict[tuple[str, ...], dict[str, str]] = {}
@@ -493,7 +493,7 @@ class _PartInfo:
         if self.format_instruction is None:
             variant = self.part.variant
             self.format_instruction = _format_instruction(
-                *_variant_text(variant, entry.text_language), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
+                *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, self.promised, variant.id)
         variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
@@ -627,9 +627,10 @@ def _label_definitions(guidelines: tuple[Guideline, ...], labels: tuple[str, ...
     return out
 
 
-def _variant_text(variant: Variant, lang: str) -> tuple[str, Span | None]:
-    """The variant's instruction sentence in ``lang`` (else English) and where it starts in its file."""
-    chosen = lang if variant.text.get(lang) else "en"
+def _variant_text(variant: Variant, languages: tuple[str, ...]) -> tuple[str, Span | None]:
+    """The variant's instruction sentence in the first of ``languages`` it has (``TaskEntry.text_languages``: the
+    task's tag, its primary language, English) and where it starts in its file."""
+    chosen = next((lang for lang in languages if variant.text.get(lang)), "en")
     return variant.text.get(chosen, ""), dict(variant.origins).get(chosen)
 
 
