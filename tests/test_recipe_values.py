@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from helpers import REPO, run_cli
 
 DOLLY = REPO / "tests" / "data" / "dolly" / "databricks-dolly-15k.head.jsonl"
@@ -54,3 +55,13 @@ def test_mixture_names_of_an_entry_that_failed_are_not_reported_as_typos_too(tmp
     result = run_cli("check", str(path))
     assert result.exit_code == 2 and "unknown format option 'nope'" in result.output
     assert "E0008" not in result.output and "which no task entry has" not in result.output
+
+
+def test_a_mixture_format_may_be_written_as_in_formats_with_spaces(tmp_path):
+    path = recipe(tmp_path, formats='text, "json | compact"',
+                  output='  mixture: {caps: {format: {"json | compact": 2}}}\n')
+    result = run_cli("build", str(path), "-q", "-j", "1")
+    assert result.exit_code == 0, result.output
+    formats = [r["answer_format"] for f in (tmp_path / "out" / "values" / "data").glob("*.parquet")
+               for r in pq.read_table(f, columns=["answer_format"]).to_pylist()]
+    assert formats.count("json|compact") == 2 and formats.count("text") > 2

@@ -9,6 +9,7 @@ the task entries use, so a typo cannot silently hold out, weigh or cap nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from humc.errors import RecipeError, did_you_mean
 from humc.ir import ABLATIONS, MIXTURE_DIMENSIONS, HeldOut, Mix, Mixture, Output, TaskEntry
@@ -106,7 +107,7 @@ def check_mixture(tasks: Sequence[TaskEntry], node: Node) -> None:
         for dim, values in per_dimension.value.items() if per_dimension is not None else ():
             known = sorted(used[dim])
             for value in values.value:
-                if str(value) not in used[dim]:
+                if _value_name(dim, value) not in used[dim]:
                     raise RecipeError(f"mixture {key} name {dim} '{value}', which no task entry has",
                                       values.key_spans[value], code="E0008", expected="one of: " + ", ".join(known),
                                       hint=did_you_mean(str(value), known))
@@ -137,9 +138,14 @@ def _per_dimension(node: Node | None, key: str, *, number: bool) -> list[tuple[s
             if isinstance(amount.value, bool) or amount.value < (0 if number else 0) or (number and amount.value == 0):
                 raise RecipeError(f"{what} must be {'above 0' if number else 'a non-negative integer'}", amount.span,
                                   expected="a weight above 0" if number else "a record count >= 0", code="E0008")
-            row.append((str(value), float(amount.value)))
+            row.append((_value_name(dim, value), float(amount.value)))
         out.append((dim, row))
     return out
+
+
+def _value_name(dim: str, value: Any) -> str:
+    """A mixture value as records name it: a format as its variant id (`json | compact` -> `json|compact`)."""
+    return str(value).replace(" ", "") if dim == "format" else str(value)
 
 
 def parse_ablations(node: Node | None) -> tuple[str, ...]:
