@@ -34,6 +34,11 @@ def run_cli(*args: str, cwd: Path | None = None) -> Result:
         os.chdir(old)
 
 
+def build_in(recipe: Path, tmp: Path) -> Result:
+    """`humc build RECIPE` with its output and cache under ``tmp`` (tmp/out, tmp/cache)."""
+    return run_cli("build", str(recipe), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+
+
 def uncoded(text: str) -> str:
     """Diagnostics without their codes (``error[E0001]:`` -> ``error:``), for tests about wording and location."""
     return re.sub(r"error\[E\d{4}\]:", "error:", text)

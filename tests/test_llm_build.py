@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli, tree_bytes
+from helpers import REPO, build_in, run_cli, tree_bytes
 
 from humc.build.compiler import build, plan_recipe
 
@@ -82,8 +82,7 @@ output:
     return recipe
 
 
-def run(recipe: Path, tmp: Path):
-    return run_cli("build", str(recipe), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+run = build_in  # humc build with tmp/out and tmp/cache
 
 
 def rows(tmp: Path) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, build_in, run_cli
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
@@ -49,8 +49,7 @@ output:
     return recipe
 
 
-def build(recipe: Path, tmp: Path):
-    return run_cli("build", str(recipe), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+build = build_in  # humc build with tmp/out and tmp/cache
 
 
 def kept(tmp: Path) -> list[str]:
