@@ -52,6 +52,14 @@ output:
 build = build_in  # humc build with tmp/out and tmp/cache
 
 
+def answering(answers: dict[str, str]):
+    """A responder that answers a prompt with the answer of the first key it contains."""
+    def reply(body: dict) -> str:
+        prompt = body["messages"][0]["content"]
+        return next(a for key, a in answers.items() if key in prompt)
+    return reply
+
+
 def kept(tmp: Path) -> list[str]:
     return sorted(r["output"] for r in pq.read_table(tmp / "out" / "real-behaviour" / "data").to_pylist())
 
@@ -239,10 +247,7 @@ def test_a_free_text_answer_in_the_wrong_language_is_dropped_and_the_prompt_name
     answers = {"中国的首都是哪里？": "中国的首都是北京。", "水的化学式是什么？": "H2O",
                "列出三种水果。": "列出三种水果。\n\nThe gold answer is a reference response."}
 
-    def replies(body: dict) -> str:
-        prompt = body["messages"][0]["content"]
-        return next(a for q, a in answers.items() if q in prompt)
-
+    replies = answering(answers)
     recipe = tmp_path / "zh.hum.yaml"
     with LLMServer(responder=replies) as srv:
         recipe.write_text(f"""hum: 1
@@ -290,10 +295,7 @@ def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_
     (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
                                         encoding="utf-8")
 
-    def labeller(body: dict) -> str:
-        prompt = body["messages"][0]["content"]
-        return next(a for t, a in texts.items() if t in prompt)
-
+    labeller = answering(texts)
     recipe = tmp_path / "cls.hum.yaml"
     with LLMServer(responder=labeller) as srv:
         recipe.write_text(f"""hum: 1
