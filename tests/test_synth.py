@@ -99,14 +99,19 @@ def server():
         yield srv
 
 
-@pytest.fixture
-def recipe_path(tmp_path, server):
+def synth_recipe(tmp_path: Path, base_url: str, params: str = "{temperature: 0.7}") -> Path:
+    """The NER recipe with `synth:` (``RECIPE``) among copies of recipes/, its `writer` model at ``base_url``."""
     root = copy_recipes(tmp_path)
-    models = (f"models:\n  writer:\n    base_url: {server.base_url}\n    model: test-model\n"
-              "    params: {temperature: 0.7}\n    concurrency: 4\n    max_retries: 0")
+    models = (f"models:\n  writer:\n    base_url: {base_url}\n    model: test-model\n"
+              f"    params: {params}\n    concurrency: 4\n    max_retries: 0")
     path = root / "ner_synth.hum.yaml"
     path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def recipe_path(tmp_path, server):
+    return synth_recipe(tmp_path, server.base_url)
 
 
 def _recipe(path: Path):
@@ -210,10 +215,7 @@ def test_synth_cli(recipe_path, server, tmp_path):
 
 
 def test_synth_against_a_server_that_is_gone_points_at_the_model_in_the_recipe(tmp_path):
-    root = copy_recipes(tmp_path)
-    models = "models:\n  writer:\n    base_url: http://127.0.0.1:9/v1\n    model: test-model\n    max_retries: 0"
-    path = root / "ner_synth.hum.yaml"
-    path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+    path = synth_recipe(tmp_path, "http://127.0.0.1:9/v1")
     res = CliRunner().invoke(main, ["synth", str(path), "--cache", str(tmp_path / "c")])
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text == "  writer:") + 1
     assert res.exit_code == 2 and res.output.startswith(f"{path}:{line}:5: error[E4301]: model 'writer'")
@@ -511,11 +513,7 @@ def test_a_request_the_server_rejects_loses_only_that_proposal(tmp_path):
         return responder(body)
 
     with LLMServer(responder=rejecting) as srv:
-        root = copy_recipes(tmp_path)
-        models = (f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model\n"
-                  "    params: {temperature: 0.7}\n    concurrency: 4\n    max_retries: 0")
-        path = root / "ner_synth.hum.yaml"
-        path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+        path = synth_recipe(tmp_path, srv.base_url)
         report = synthesize(_recipe(path), cache_dir=tmp_path / "cache")
     kinds = [i.kind for i in load_lock(lock_path_for(path)).items]
     assert kinds.count("guideline") == 0 and kinds.count("template") == 3 and kinds.count("rule") == 2
@@ -532,11 +530,7 @@ def test_a_proposal_cut_off_by_max_tokens_says_so(tmp_path):
         return responder(body)
 
     with LLMServer(responder=long_definitions, cut_at_max_tokens=True) as srv:
-        root = copy_recipes(tmp_path)
-        models = (f"models:\n  writer:\n    base_url: {srv.base_url}\n    model: test-model\n"
-                  "    params: {temperature: 0.7, max_tokens: 100}\n    concurrency: 4\n    max_retries: 0")
-        path = root / "ner_synth.hum.yaml"
-        path.write_text(RECIPE.format(models=models, synth=SYNTH), encoding="utf-8")
+        path = synth_recipe(tmp_path, srv.base_url, "{temperature: 0.7, max_tokens: 100}")
         report = synthesize(_recipe(path), cache_dir=tmp_path / "cache")
     reasons = "\n".join(f"{w}: {r}" for w, r in report.invalid)
     assert "definitions of DATE: no valid answer after 3 attempt(s): the reply was cut off at the model's max_tokens" \
