@@ -230,6 +230,9 @@ class TaskEntry:
     generate: LLMStep | None = None
     judge: LLMStep | None = None
     mix: Mix = Mix()
+    # the catalog adapter whose source it reads when neither it, the recipe nor the adapter names a language (the
+    # default en then names its records: a multilingual adapter's files are not all English)
+    language_by_default_of: str | None = field(default=None, compare=False)
 
     @property
     def text_languages(self) -> tuple[str, ...]:
@@ -256,6 +259,9 @@ class TaskEntry:
             out.append(f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' "
                        f"(no '{self.language}' templates for task '{self.task.id}'; add yours as "
                        f"templates/{self.task.id}/{self.language}_1.j2 in a `stdlib:` folder)")
+        if self.language_by_default_of is not None:
+            out.append(f"task '{self.id}': catalog '{self.language_by_default_of}' names no language (its files are "
+                       f"in several), so its records say '{self.language}'; set `language:` to the files' language")
         pairs = len(self.templates) * len(self.variants)
         if self.variants_per_record > pairs:
             out.append(f"task '{self.id}': variants_per_record is {self.variants_per_record}, but its "

@@ -134,6 +134,11 @@ tasks:
     rows = [r for f in (tmp_path / "out" / "nl" / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert len(rows) == 12 and {r["language"] for r in rows} == {"nl"}
     assert "task 'ned': its text is 'nl', its instructions 'en'" in result.output
+    assert "names no language" not in result.output
+    (tmp_path / "nl.hum.yaml").write_text((tmp_path / "nl.hum.yaml").read_text().replace("language: nl\n", ""))
+    unset = run_cli("check", "nl.hum.yaml", cwd=tmp_path)
+    assert "note: task 'ned': catalog 'conll2002' names no language (its files are in several), so its records say " \
+           "'en'; set `language:`" in unset.output
 
 
 @pytest.mark.parametrize("tag", ["en-GB", "de"])

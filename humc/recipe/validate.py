@@ -441,7 +441,9 @@ class Validator:
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
             judge=parse_judge(node.get("judge"), self.models, what),
-            mix=parse_mix(node.get("mix"), what, self.mix))
+            mix=parse_mix(node.get("mix"), what, self.mix),
+            language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
+            and self.root.get("language") is None else None)
 
     def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
         """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
