@@ -338,7 +338,7 @@ _BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b
 _YAML_SUFFIXES = (".yaml", ".yml", ".lock")  # YAML counts U+2028, U+0085 … as line breaks, as str.splitlines does
 
 
-def _source_line(span: Span) -> str | None:
+def source_line(span: Span) -> str | None:
     """Line ``span.line`` of the file (None when it has no such line, or is binary). A data file is read line by line
     as its readers count lines (\\n, \\r\\n or \\r; a U+2028 inside a JSON string is no line break), and only as far
     as the line, so an error deep in a large source does not load the whole file."""
@@ -377,7 +377,7 @@ def _nth_line(text: IO[str], line: int, keep: int) -> str | None:
 def _snippet(span: Span) -> list[str]:
     if span.line < 1:
         return []
-    src = _source_line(span)
+    src = source_line(span)
     if src is None:
         return []
     width = 1

@@ -473,3 +473,16 @@ def test_an_unknown_variable_is_located_at_its_first_use(text: str, line: int, c
     problem = template_problem(text, ["text"])
     assert problem is not None and "unknown variable(s)" in problem.message
     assert (problem.line, problem.col, problem.width) == (line, col, 3) and problem.hint == "did you mean 'text'?"
+
+
+def test_an_unknown_variable_in_a_yaml_block_is_located_at_its_column_in_the_file(tmp_path: Path) -> None:
+    """A template inside a block scalar (an inline prompt, a lockfile paraphrase) has its lines indented in the file:
+    the column is where the name stands there, not in the template's own text."""
+    text = "Answer this:\n{{ record.instruction }} for {{ recrod.context }}\n"
+    path = tmp_path / "r.hum.yaml"
+    path.write_text("    prompt: |\n" + "".join("      " + line + "\n" for line in text.splitlines()), encoding="utf-8")
+    problem = template_problem(text, (), available=("record",))
+    assert problem is not None
+    error = problem.error("prompt", Span(str(path), 2, 1))
+    assert (error.span.line, error.span.col, error.span.end_col) == (3, 39, 45)
+    assert path.read_text().splitlines()[2][38:44] == "recrod"
