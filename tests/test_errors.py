@@ -153,6 +153,15 @@ def test_undecodable_source_is_a_located_error(workdir):
     assert result.exit_code == 2 and "the file is not valid utf-8 text" in result.output and "encoding: latin-1" in result.output
 
 
+def test_an_expression_in_a_yaml_block_is_located_at_its_column_in_the_file(workdir):
+    path = workdir / "r.hum.yaml"
+    path.write_text(GOOD.replace("where: len(context) > 0", "where: |\n      len(context) > 0 and\n      len(qestion) > 0"),
+                    encoding="utf-8")
+    result = run_cli("check", str(path))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "qestion" in text)
+    assert result.exit_code == 2 and result.output.startswith(f"{path}:{line}:11: error[E4102]: unknown field 'qestion'")
+
+
 def test_check_notes_a_filter_that_keeps_none_of_the_rows_it_read(workdir):
     path = workdir / "r.hum.yaml"
     path.write_text(GOOD.replace("where: len(context) > 0", "where: len(context) < 0"), encoding="utf-8")

@@ -149,6 +149,7 @@ class Source:
     span: Span | None = None
     col_offset: int = 0  # e.g. 1 for a quoted YAML scalar
     cut_by_comma: bool = False  # an unquoted scalar in a YAML flow collection: a comma ended it
+    indent: int = 0  # a YAML block scalar's: the columns before every line of the text in its file
 
     def span_of(self, start: int, end: int | None = None) -> Span | None:
         if self.span is None:
@@ -158,7 +159,8 @@ class Source:
         col = start - line_start + 1 + (self.col_offset if line_offset == 0 else 0)
         end_col = None if end is None else col + (end - start)
         if self.span.line + line_offset != self.span.line:  # block scalar continuation lines
-            return Span(self.span.file, self.span.line + line_offset, col, None, end_col)
+            return Span(self.span.file, self.span.line + line_offset, col + self.indent, None,
+                        None if end_col is None else end_col + self.indent)
         return self.span.shifted(0, col, end_col)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from humc.errors import RecipeError, did_you_mean
+from humc.errors import RecipeError, did_you_mean, source_line
 from humc.expr import Source
 from humc.recipe.yamlsrc import Node, type_name
 
@@ -100,7 +100,11 @@ def expr_source(node: Node) -> Source:
     if not isinstance(node.value, str):
         raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0007")
     span, offset = node.expr_origin()
+    indent = 0
     if node.style in ("|", ">"):
-        span = span.shifted(1, 1)  # block scalars start on the next line
+        span = span.shifted(1, 1)  # block scalars start on the next line, indented
+        first = source_line(span) or ""
+        indent = len(first) - len(first.lstrip(" "))
+        span = span.shifted(0, indent + 1)
     text = node.value.strip() if node.style in ("|", ">") else node.value
-    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None)
+    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None, indent=indent)
