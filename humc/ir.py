@@ -374,5 +374,10 @@ class Recipe:
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
 
+    def notes(self) -> list[str]:
+        """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its
+        task entries' (``TaskEntry.notes``)."""
+        return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes())]
+
 
 ABLATIONS = ("guidelines", "rules", "formats", "templates")

@@ -190,7 +190,6 @@ def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
     ("    timeout: -5\n", "'timeout' must be a positive number of seconds"),
     ("    params: {model: other}\n", "'model' cannot be set in params"),
     ("    params: {temperature: .nan}\n", "params 'temperature' must be a finite number"),
-    ("    params: {temprature: 0.2, max_new_tokens: 9}\n", "unknown parameter 'temprature' in params"),
 ])
 def test_bad_model_settings_are_located(tmp_path, snippet, message):
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
@@ -201,7 +200,7 @@ def test_bad_model_settings_are_located(tmp_path, snippet, message):
     assert re.match(rf"{re.escape(str(recipe))}:\d+:\d+: error\[E\d{{4}}\]: ", result.output)
 
 
-def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_named(tmp_path):
+def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_noted_where_it_stands(tmp_path):
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")
     settings = "    params: {temperature: 0.0, max_tokens: 256}\n"
     recipe.write_text(recipe.read_text().replace(settings, "    params: {top_n_sigma: 1.5, max_tokens: 256}\n"))
@@ -210,11 +209,13 @@ def test_params_a_server_of_its_own_reads_pass_and_a_misspelt_one_is_named(tmp_p
                 "temperature_last: true", "repetition_penalty_range: 64", "mirostat_mode: 2"):  # webui, TabbyAPI
         recipe.write_text(re.sub(r"params: \{[^}]*\}", f"params: {{{own}}}", recipe.read_text()), encoding="utf-8")
         result = run_cli("check", str(recipe))
-        assert result.exit_code == 0 and "ok —" in result.output, result.output
+        assert result.exit_code == 0 and "ok —" in result.output and "is no request field" not in result.output
     recipe.write_text(re.sub(r"params: \{[^}]*\}", "params: {top_n_sigma: 1.5, max_tokens: 256}", recipe.read_text()))
     recipe.write_text(recipe.read_text().replace("top_n_sigma: 1.5, max_tokens", "top_n_sigma: 1.5, max_token"))
-    result = run_cli("check", str(recipe))
-    assert result.exit_code == 2 and "did you mean 'max_tokens'?" in result.output
+    result = run_cli("check", str(recipe))  # sent as written (a server's own field may look like a typo): a note
+    assert result.exit_code == 0
+    assert f"note: {recipe}:8:32: model 'writer': params 'max_token' is no request field humc knows: did you mean " \
+           "'max_tokens'?" in result.output
 
 
 def test_unknown_model_reference(tmp_path):

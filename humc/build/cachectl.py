@@ -195,8 +195,8 @@ def _verify(folder: Path) -> VerifyReport:
 
 def build_warnings(result: BuildResult) -> list[str]:
     """What a build should tell: cache indexes moved aside, one line counting damaged entries, declared splits that got
-    no records, the task entries' ``notes`` (instructions not in the task's language, …), and LLM steps whose server
-    answered as a model other than the one the recipe asks for."""
+    no records, the recipe's ``notes`` (instructions not in the task's language, a params typo …), and LLM steps
+    whose server answered as a model other than the one the recipe asks for."""
     lines = [f"the cache index in {p.parent} was unreadable: moved it to {p} and started a fresh cache"
              for p in result.cache_moved_aside]
     llm = sum(int(s.notes.get(CACHE_DROPPED, 0)) for s in result.stats if s.status != "cached")
@@ -209,5 +209,4 @@ def build_warnings(result: BuildResult) -> list[str]:
     if empty:
         lines.append(f"the declared split(s) {', '.join(empty)} got no records: the dataset has no such split "
                      "(more records, or larger fractions in output.splits, give it some)")
-    notes = [note for entry in result.plan.recipe.tasks for note in entry.notes()]
-    return lines + notes + model_warnings(result.plan.recipe, result.metas)
+    return lines + result.plan.recipe.notes() + model_warnings(result.plan.recipe, result.metas)

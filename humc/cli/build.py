@@ -84,9 +84,8 @@ def print_dry_run(result: DryRun) -> None:
         if e.rows_read and not e.kept and any(t.id == e.entry and t.where is not None for t in result.recipe.tasks):
             click.echo(f"    note: none of the {e.rows_read} row(s) read passes the entry's `where:` (a build of "
                        "rows like these writes nothing for it: error[E4104] when no entry writes anything)")
-    for entry in result.recipe.tasks:
-        for note in entry.notes():
-            click.echo(f"  note: {note}")
+    for note in result.recipe.notes():
+        click.echo(f"  note: {note}")
     print_problems(result.problems(), click.echo)
 
 

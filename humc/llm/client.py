@@ -209,6 +209,7 @@ class ModelConfig:
     max_retry_after: float = 300.0  # a Retry-After is obeyed up to this many seconds
     structured_output: str = "auto"  # auto | json_schema | json_object | off (humc.llm.structured)
     span: Span | None = field(default=None, compare=False, repr=False)  # where the recipe declares it
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)  # what check and build tell about it
 
     def __post_init__(self) -> None:
         problem = api_key_env_problem(self.api_key_env)

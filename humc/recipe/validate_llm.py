@@ -84,7 +84,7 @@ def _model(name: str, node: Node) -> ModelConfig:
         raise RecipeError(f"{what}: base_url {problem}", url.span, code="E0008", expected=BASE_URL_EXPECTED,
                           hint=base_url_hint(url.value))
     params = opt(node, "params", "mapping", what, {}) or {}
-    _check_params(node.get("params"), params, what)
+    notes = _check_params(node.get("params"), params, what)
     timeout = node.get("timeout")
     if timeout is not None and (not isinstance(timeout.value, (int, float)) or isinstance(timeout.value, bool)
                                 or not 0 < timeout.value < math.inf):
@@ -107,8 +107,8 @@ def _model(name: str, node: Node) -> ModelConfig:
             "max_retries": opt(node, "max_retries", "integer", what),
             "timeout": opt(node, "timeout", "number", what),
             "api_key_env": opt(node, "api_key_env", "string", what),
-            "structured_output": opt(node, "structured_output", "string", what), "span": node.span}.items()
-            if v is not None})
+            "structured_output": opt(node, "structured_output", "string", what), "span": node.span,
+            "notes": notes}.items() if v is not None})
     except LLMError as exc:
         raise RecipeError(exc.message, node.span, expected=exc.expected, hint=exc.hint) from None
 
@@ -158,8 +158,11 @@ KNOWN_PARAMS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "max_toke
                 "add_bos_token", "banned_strings", "rep_pen", "rep_pen_range", "dry_sequence_breakers")
 
 
-def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
-    """Sampling parameters only: the model id, the prompt and streaming are humc's to set."""
+def _check_params(node: Node | None, params: dict[str, Any], what: str) -> tuple[str, ...]:
+    """Sampling parameters only: the model id, the prompt and streaming are humc's to set. What to tell about the
+    others: a key close to a request field it is not (`temprature`) is likely a typo that a server would ignore; it
+    is still sent (a server's own field may look like one)."""
+    notes = []
     for key, value in params.items():
         span = node.key_spans[key] if node is not None else None
         if key in RESERVED_PARAMS:
@@ -169,9 +172,9 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> None:
             raise RecipeError(f"{what}: params '{key}' must be a finite number", span, code="E0008")
         close = difflib.get_close_matches(key, KNOWN_PARAMS, n=1, cutoff=0.8) if key not in KNOWN_PARAMS else []
         if close:
-            raise RecipeError(f"{what}: unknown parameter '{key}' in params", span, code="E0005",
-                              expected="a request field the server reads, e.g. temperature, top_p, max_tokens, seed",
-                              hint=f"did you mean '{close[0]}'? (a server ignores a field it does not know)")
+            notes.append(f"{span}: {what}: params '{key}' is no request field humc knows: did you mean "
+                         f"'{close[0]}'? (it is sent as written; most servers ignore a field they do not know)")
+    return tuple(notes)
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
