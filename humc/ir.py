@@ -210,6 +210,16 @@ class LLMStep:
     attempts: int = 3          # structured-output attempts before the record is dropped
 
 
+def primary_language(tag: str) -> str:
+    """The language of a BCP 47 tag, without its script or region: `zh-TW` -> zh, `en` -> en."""
+    return tag.split("-", 1)[0]
+
+
+def language_chain(tag: str) -> tuple[str, ...]:
+    """Where a text for ``tag`` is looked for, in order: the tag itself, its primary language, English."""
+    return tuple(dict.fromkeys((tag, primary_language(tag), "en")))
+
+
 @dataclass(frozen=True)
 class TaskEntry:
     id: str
@@ -236,8 +246,8 @@ class TaskEntry:
 
     @property
     def text_languages(self) -> tuple[str, ...]:
-        """Where an instruction's text is looked up, in order: the task's tag, its primary language, English."""
-        return tuple(dict.fromkeys((self.language, self.text_language, "en")))
+        """Where an instruction's text is looked up, in order (``language_chain``)."""
+        return language_chain(self.language)
 
     def localized(self, texts: Mapping[str, str]) -> str:
         """The text of ``texts`` (language -> text) for this task: in ``text_languages`` order, "" when none."""
@@ -247,7 +257,7 @@ class TaskEntry:
     def text_language(self) -> str:
         """The language an instruction's stdlib texts (rules, format sentences, label wording, natural answers) are
         looked up in: the primary one of the task's (`zh-TW` -> zh, `en-GB` -> en); each falls back to English."""
-        return self.language.split("-", 1)[0]
+        return primary_language(self.language)
 
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the entry as written: instructions not in its language (the

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from humc.errors import HumcError, Span
+from humc.ir import primary_language
 from humc.resources import stdlib_dir
 from humc.templating import render, template_problem
 
@@ -172,7 +173,7 @@ def card_metadata(info: CardInfo) -> DatasetCardData:
     return DatasetCardData(
         pretty_name=info.pretty_name or info.name,
         **hub_license(info.license),
-        language=sorted({tag.split("-", 1)[0] for tag in info.languages}) or None,
+        language=sorted({primary_language(tag) for tag in info.languages}) or None,
         **_language_details(regional),
         task_categories=list(info.task_categories) or None,
         task_ids=list(info.task_ids) or None,

@@ -39,6 +39,7 @@ from humc.ir import (
     TaskEntry,
     Template,
     Variant,
+    language_chain,
 )
 from humc.recipe.catalog import CatalogEntry, merged_options, task_with_defaults, unknown_catalog
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
@@ -244,12 +245,16 @@ class Validator:
                               hint=_language_hint(node.value))
         return tag
 
-    def _path(self, node: Node | None, what: str, hint: str = "name one file") -> Path:
-        """One file: a list (even of one) is refused here rather than read in part."""
+    def _path(self, node: Node | None, what: str, hint: str = "name one file", *, regular: bool = False) -> Path:
+        """One file: a list (even of one) is refused here rather than read in part. ``regular``: the file is read
+        whole here, so a named pipe or a device (which may never end) is refused too."""
         if node is not None and node.kind == "list":
             raise RecipeError(f"{what} must be one path, not a list", node.span, code="E0007", expected="a string",
                               hint=hint)
         (path,) = self._paths(node, what)
+        problem = not_a_regular_file(path, node.span) if regular and node is not None else None
+        if problem is not None:
+            raise problem
         return path
 
     def _paths(self, node: Node | None, what: str) -> list[Path]:
@@ -272,10 +277,7 @@ class Validator:
         for key, value in node.value.items():
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
-                path = self._path(value.get("file"), f"constant '{key}' file")
-                problem = not_a_regular_file(path, value.require("file").span)  # a pipe would be waited on forever
-                if problem is not None:
-                    raise problem
+                path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
                 try:
                     text = path.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
@@ -639,7 +641,7 @@ class Validator:
         available = self.lib.templates.get(task_id, {})
         if node is None or (node.kind == "string" and node.value == "all"):
             chosen = next(([t for t in available.values() if t.language == lang]  # zh-TW, else zh, else English
-                           for lang in (language, language.split("-", 1)[0], "en")
+                           for lang in language_chain(language)
                            if any(t.language == lang for t in available.values())), [])
             if not chosen:
                 raise RecipeError(f"no '{language}' templates for task '{task_id}' in the stdlib",
@@ -758,10 +760,7 @@ class Validator:
         check_keys(node, PUBLISH_KEYS, what)
         card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
         if node.get("card_template") is not None:
-            card["template"] = self._path(node.get("card_template"), "card_template")
-            problem = not_a_regular_file(card["template"], node.require("card_template").span)
-            if problem is not None:
-                raise problem
+            card["template"] = self._path(node.get("card_template"), "card_template", regular=True)
             _check_card_template(card["template"])
         repo = opt(node, "repo", "string", what)
         if repo is not None and not _valid_repo_id(repo):
