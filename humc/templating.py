@@ -56,7 +56,7 @@ import jinja2.utils
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, safe_range
 
-from humc.errors import HumcError, RecipeError, Span, did_you_mean, source_line
+from humc.errors import HumcError, RecipeError, Span, did_you_mean
 
 MAX_RENDERED_CHARS = 16 << 20
 """The most characters one rendered instruction, prompt, format sentence or card may have (16 Mi: far above any
@@ -530,10 +530,11 @@ def _line_of_code(env: jinja2.Environment, text: str, code_line: int | None) -> 
 
 def template_span(origin: Span | None, line: int, col: int = 1, width: int = 0) -> Span | None:
     """The file position of template line ``line`` (column ``col`` of it, ``width`` characters wide when known)
-    when the template text starts at ``origin``."""
+    when the template text starts at ``origin``. Every line starts at ``origin``'s column: 1 in a template file, the
+    block's indentation in a YAML block scalar (an inline prompt, a lockfile paraphrase: ``expr_source``)."""
     if origin is None:
         return None
-    at = origin.col + col - 1 if line <= 1 else col
+    at = origin.col + col - 1
     row = origin.line + max(line, 1) - 1
     return Span(origin.file, row, at, row if width else None, at + width if width else None)
 
@@ -551,26 +552,13 @@ class TemplateProblem:
     hint: str | None = None
     col: int = 1       # in the line, when known
     width: int = 0     # of what is wrong, when known
-    text_line: str = ""  # the template's line ``line``, when ``col`` is known
 
     def error(self, what: str, origin: Span | None, **kwargs: Any) -> RecipeError:
         """The located diagnostic: ``what`` names the template (e.g. "template 'ner/en_1'")."""
-        return RecipeError(f"{what}: {self.message}", self._span(origin), code=self.code,
+        return RecipeError(f"{what}: {self.message}", template_span(origin, self.line, self.col, self.width),
+                           code=self.code,
                            hint=kwargs.pop("hint", None) or self.hint, **kwargs)
 
-
-    def _span(self, origin: Span | None) -> Span | None:
-        """``template_span``; for a template inside a YAML block scalar (an inline prompt, a lockfile paraphrase),
-        whose lines are indented in the file, the column is found where the template's line stands in the file's."""
-        span = template_span(origin, self.line, self.col, self.width)
-        if span is None or not self.text_line.strip() or (origin is not None and origin.col > 1 and self.line <= 1):
-            return span
-        in_file = source_line(span) or ""
-        at = in_file.find(self.text_line) if in_file != self.text_line else 0
-        if at <= 0:
-            return span
-        col = at + self.col
-        return Span(span.file, span.line, col, span.line if self.width else None, col + self.width if self.width else None)
 
 
 def _is_unsafe_name(name: str) -> bool:
@@ -680,7 +668,7 @@ def template_problem(text: str, inputs: Sequence[str],
         known = [*inputs, *available]
         return TemplateProblem(f"template uses unknown variable(s) {', '.join(unknown)} (available: "
                                f"{', '.join(known)})", line, col=col, width=len(unknown[0]) if col > 1 else 0,
-                               hint=did_you_mean(unknown[0], known), text_line=text.splitlines()[line - 1] if col > 1 else "")
+                               hint=did_you_mean(unknown[0], known))
     unshown = [name for name in inputs if name not in used]
     if unshown:  # an empty template, or one that forgot the text: every instruction would lack the input
         return TemplateProblem(f"template never shows the task input(s) {', '.join(unshown)}: no instruction would "

@@ -478,11 +478,15 @@ def test_an_unknown_variable_is_located_at_its_first_use(text: str, line: int, c
 def test_an_unknown_variable_in_a_yaml_block_is_located_at_its_column_in_the_file(tmp_path: Path) -> None:
     """A template inside a block scalar (an inline prompt, a lockfile paraphrase) has its lines indented in the file:
     the column is where the name stands there, not in the template's own text."""
+    from humc.recipe.nodes import expr_source
+    from humc.recipe.yamlsrc import load_yaml
+
     text = "Answer this:\n{{ record.instruction }} for {{ recrod.context }}\n"
     path = tmp_path / "r.hum.yaml"
-    path.write_text("    prompt: |\n" + "".join("      " + line + "\n" for line in text.splitlines()), encoding="utf-8")
-    problem = template_problem(text, (), available=("record",))
-    assert problem is not None
-    error = problem.error("prompt", Span(str(path), 2, 1))
+    path.write_text("prompt: |\n" + "".join("      " + line + "\n" for line in text.splitlines()), encoding="utf-8")
+    block = load_yaml(path).require("prompt")
+    problem = template_problem(block.value, (), available=("record",))
+    assert problem is not None and block.value == text
+    error = problem.error("prompt", expr_source(block).span_of(0))  # where the block's text starts: line 2, column 7
     assert (error.span.line, error.span.col, error.span.end_col) == (3, 39, 45)
     assert path.read_text().splitlines()[2][38:44] == "recrod"
