@@ -27,7 +27,6 @@ from humc.build.execute import (
     Records,
     check_chunk_fn,
     filter_chunk_fn,
-    label_candidates,
     map_chunk_fn,
     render_chunk_fn,
     sample_records,
@@ -260,8 +259,7 @@ def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | N
     labels = None
     if entry.task.schema_column is not None:
         fixed = entry.schema.labels if entry.schema is not None else None
-        candidates = label_candidates(entry, iter(records))
-        labels = tuple(fixed) if fixed is not None else tuple(collect_labels(entry, entry.task.schema_column, candidates))
+        labels = tuple(fixed) if fixed is not None else tuple(collect_labels(entry, entry.task.schema_column, iter(records)))
     ctx = RenderContext(entry, recipe.constants, labels, recipe.name)
     rendered = _chunked(render_chunk_fn(ctx), records, check.metas, f"{e}/render")
     check.rendered = len(_chunked(check_chunk_fn(entry), rendered, check.metas, f"{e}/check"))

@@ -58,14 +58,7 @@ from humc.build.store import (
     is_private,
     subset_refs,
 )
-from humc.build.transforms import (
-    collect_labels,
-    keep_record,
-    map_record,
-    nan_problem,
-    stable_hash,
-    surrogate_problem,
-)
+from humc.build.transforms import collect_labels, keep_record, map_record, stable_hash
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
@@ -476,16 +469,9 @@ def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     if fixed is not None:
         labels = list(fixed)
     else:
-        labels = collect_labels(entry, node.config["column"], label_candidates(entry, ex.counted_input(node, stat)))
+        labels = collect_labels(entry, node.config["column"], ex.counted_input(node, stat))
     stat.records_out = len(labels)
     return {"chunks": {}, "labels": labels}
-
-
-def label_candidates(entry: TaskEntry, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """The records whose gold answers may add to a collected label set: not one that render drops for a NaN or
-    half a surrogate pair (`nan_value`, `lone_surrogate`), whose label ('nan', '\\ud800') would otherwise be
-    offered in every other record's instruction (and a lone surrogate there cannot be written as UTF-8 at all)."""
-    return (r for r in records if nan_problem(entry, r) is None and surrogate_problem(entry, r) is None)
 
 
 def render_chunk_fn(ctx: RenderContext) -> ChunkFn:

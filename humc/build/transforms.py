@@ -439,10 +439,14 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]]) -> list[str]:
-    """The label set of an entry without `labels:`: every schema label in the gold answers
-    (a record whose gold does not fit the columns is skipped here and reported by render)."""
+    """The label set of an entry without `labels:`: every schema label in the gold answers. A record render drops
+    is skipped here: its gold does not fit the columns, or it holds a NaN or half a surrogate pair (`nan_value`,
+    `lone_surrogate`), whose label ('nan', '\\ud800') would otherwise be offered in every other record's instruction
+    (and a lone surrogate there cannot be written as UTF-8 at all)."""
     found: set[str] = set()
     for record in records:
+        if nan_problem(entry, record) is not None or surrogate_problem(entry, record) is not None:
+            continue
         try:
             found.update(gold_table(entry, record).column(column))
         except RecordError:
