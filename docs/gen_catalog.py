@@ -75,7 +75,22 @@ def _entry(e: dict[str, Any]) -> str:
              ("preferences", ", ".join(e["preferences"]))]
     lines += [f"- **{k}:** {_cell(v)}" for k, v in facts if v]
     lines += ["- **fields:**", "", "  ```yaml", *(f"  {k}: {v}" for k, v in e["fields"].items()), "  ```", ""]
+    lines += _hub_layout(e["hub_layout"], e["format"])
     return "\n".join(lines)
+
+
+def _hub_layout(layout: dict[str, Any] | None, fmt: str) -> list[str]:
+    """How the entry reads the dataset's Hub version (`dataset:`, its Parquet export, a save_to_disk folder)."""
+    if layout is None:
+        if fmt in ("parquet", "arrow"):
+            return ["- **Hub version:** read as these files are (ClassLabels as names)", ""]
+        return ["- **Hub version:** not read (error E2016): point `path:` at the published files", ""]
+    if not layout:
+        return ["- **Hub version:** the same fields (ClassLabels read as names)", ""]
+    body = [f"  {k}: {v}" for k, v in (layout.get("fields") or {}).items()]
+    where = [f"  where: {layout['where']}"] if "where" in layout else []
+    return ["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml", *body,
+            *where, "  ```", ""]
 
 
 def render() -> str:

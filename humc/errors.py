@@ -243,6 +243,11 @@ CODES: dict[str, Code] = _codes(
     ("E2014", "bad language code", "The language is not a language code (ISO 639: en, zh, de …; a region may follow: pt-BR)."),
     ("E2015", "unknown catalog dataset", "A source names a dataset adapter (`catalog:`) that neither the stdlib "
               "catalog nor a recipe's `stdlib:` folder holds; `humc stdlib catalog` lists them."),
+    ("E2016", "catalog adapter cannot read this version", "A source names a dataset adapter (`catalog:`) and a "
+              "version of the dataset it has no layout for: its Parquet export, a `save_to_disk` folder or a "
+              "`dataset:` when the adapter reads only the files the dataset is published in (`humc stdlib catalog "
+              "NAME` shows its files and `hub_layout`). Point `path:` at the published files, or drop `catalog:` and "
+              "map the columns under the task's `fields:`."),
     ("E2018", "unknown hard-negative map", "`schema: {hard_negatives: NAME}` names no map in stdlib/hard_negatives "
               "(or an added stdlib folder); give an inline mapping label -> [confusable labels] instead."),
     # E3xxx: graph, paths and outputs

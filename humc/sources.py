@@ -40,6 +40,7 @@ from humc.sources_readers import (
     decode_class_labels,
     document_files,
     exploded,
+    feature_decoders,
     grouped,
     holds_json_list,
     looks_like_json_lines,
@@ -950,10 +951,11 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           f"{spec.get('revision')}: {brief(exc)}", src.span,
                           expected="a split and config the dataset has, and the Hub reachable while the build reads it",
                           hint="check `split:` and `config:` under `dataset:` against the dataset's page") from None
+    labels = feature_decoders(ds.features.to_dict()) if src.options.get("class_labels") and ds.features else {}
     row = 0
     try:  # streaming: the files are read (and cast to one schema) only now
         for record in ds:
-            yield row, record
+            yield row, decode_class_labels(record, labels) if labels else record
             row += 1
     except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
         where = Span(str(src.path), 1, 1) if src.path is not None else src.span

@@ -498,8 +498,35 @@ def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> Cl
                           Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
                           "(its schema metadata names the ClassLabel columns)",
                           hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
+    return feature_decoders(features)
+
+
+def feature_decoders(features: dict[str, Any]) -> ClassLabels:
+    """Column -> how to decode its ClassLabel integers, from `datasets` features in their JSON form
+    (``Features.to_dict()``, or the `huggingface` metadata's ``features``); columns without one are left out."""
     decoders = {column: _label_decoder(feature) for column, feature in features.items()}
     return {column: decode for column, decode in decoders.items() if decode is not None}
+
+
+def carries_features(path: Path, fmt: str) -> bool:
+    """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes (so that
+    `class_labels: true` can name its ClassLabel integers); a `save_to_disk` folder always does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.is_dir():
+        return fmt == "arrow"
+    try:
+        if fmt == "parquet":
+            metadata = pq.read_schema(path).metadata
+        else:
+            try:
+                metadata = pa.ipc.open_stream(pa.memory_map(str(path))).schema.metadata
+            except (pa.ArrowException, OSError):
+                metadata = pa.ipc.open_file(pa.memory_map(str(path))).schema.metadata
+    except (pa.ArrowException, OSError):
+        return False  # a damaged file: its reader says so, located
+    return b"huggingface" in (metadata or {})
 
 
 def _label_decoder(feature: Any) -> Decode | None:

@@ -88,7 +88,22 @@ def _show_entry(out: Console, lib: Stdlib, name: str) -> None:
         elif value not in ("", [], {}):
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
             out.print(f"  {key + ':':<13} {shown}", markup=False)
+    _show_hub_layout(out, data)
     out.print(f"  use:          sources: {{my_data: {{catalog: {data['id']}, path: …}}}}", markup=False)
+
+
+def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
+    """How the adapter reads its dataset's Hub version (`dataset:`, the Parquet export, a save_to_disk folder)."""
+    layout = data["hub_layout"]
+    if layout is None and data["format"] not in ("parquet", "arrow"):
+        out.print("  Hub version:  not read (E2016): point `path:` at the published files", markup=False)
+        return
+    out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if layout else
+                                    "the same fields (ClassLabels read as names)"), markup=False)
+    for field, expr in (layout or {}).get("fields", {}).items():
+        out.print(f"    {field}: {expr}", markup=False)
+    if layout and "where" in layout:
+        out.print(f"    where: {layout['where']}", markup=False)
 
 
 def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:

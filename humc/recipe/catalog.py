@@ -14,6 +14,11 @@ Decisions:
   key, every other key (labels, guidelines, preferences, where, language) is replaced whole. A
   task entry that names a different task than the entry's takes only the source from the catalog.
 - Names an entry uses (task, guidelines, rules) are checked once every stdlib folder is loaded.
+- The Hub's version of a dataset (its Parquet export, a ``save_to_disk`` folder, `dataset:`) often has other
+  columns than the published files: ClassLabel integers for tag strings, `premise` for `sentence1`. An entry's
+  ``hub_layout:`` says how that version is read (`fields:` over the entry's per key, a `where:` of its own); its
+  ClassLabel integers are read as their names. An entry without one reads only the files it names, and a Hub
+  version given to it is refused at the recipe's line (E2016), not misread.
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from humc.errors import RecipeError, did_you_mean
-from humc.expr import check_functions, parse_pipeline
+from humc.expr import check_functions, parse_expr, parse_pipeline
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.yamlsrc import Node
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS, source_option_problem
 
 # keys of a catalog file; TASK_DEFAULTS are the ones a task entry inherits (the recipe's own value wins)
 CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "homepage", "hub", "citation", "files",
-                "format", "options", "fields", "labels", "guidelines", "preferences", "where", "constants", "notes"]
+                "format", "options", "fields", "labels", "guidelines", "preferences", "where", "constants", "notes",
+                "hub_layout"]
 TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where")
+HUB_LAYOUT_KEYS = ["fields", "where"]
+HUB_FILE_FORMATS = ("parquet", "arrow")  # how the Hub's version comes as a file: its Parquet export, save_to_disk
 
 
 @dataclass(frozen=True)
@@ -57,13 +65,28 @@ class CatalogEntry:
     constants: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
 
+    @property
+    def hub_layout(self) -> Node | None:
+        """How the Hub's version is read (``hub_layout:``); an adapter of Parquet or Arrow files reads the Hub's
+        layout itself (an empty one)."""
+        node = self.node.get("hub_layout")
+        if node is None and self.format in HUB_FILE_FORMATS:
+            return Node({}, self.node.span, {})
+        return node
+
+    def reads_as_hub_version(self, fmt: str | None) -> bool:
+        """A source of this format is the dataset's Hub version rather than one of its published files: `hf`
+        (`dataset:`), or a Parquet/Arrow file given to an adapter of other files."""
+        return fmt == "hf" or (fmt in HUB_FILE_FORMATS and self.format not in HUB_FILE_FORMATS)
+
     def summary(self) -> dict[str, Any]:
         """Plain data for listings (`humc stdlib catalog`, docs/catalog.md)."""
         return {"id": self.id, "title": self.title, "description": self.description, "task": self.task,
                 "language": self.language or "the recipe's", "format": self.format, "options": self.options, "license": self.license,
                 "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
-                "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path)}
+                "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
+                "hub_layout": None if (hub := self.node.get("hub_layout")) is None else hub.plain()}
 
     def fields_node(self) -> Node:
         node = self.node.get("fields")
@@ -81,11 +104,8 @@ def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
         raise RecipeError(f"unknown source format '{fmt}'", node.require("format").span, code="E4002",
                           expected="one of: " + ", ".join(names), hint=did_you_mean(fmt, names))
     options = _options(node, fmt, what)
-    fields = node.require("fields")
-    expect_kind(fields, "mapping", what=f"'fields' of {what}")
-    for value in fields.value.values():
-        src = expr_source(value)
-        check_functions(parse_pipeline(src.text, src), src)
+    _check_fields(node.require("fields"), what)
+    _check_hub_layout(node.get("hub_layout"), what)
     constants = opt(node, "constants", "mapping", what, {}) or {}
     return CatalogEntry(
         id=req(node, "id", "string", what), path=path, node=node, task=req(node, "task", "string", what), format=fmt,
@@ -97,6 +117,26 @@ def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
         guidelines=tuple(v for v, _ in string_list(node.get("guidelines"), "guidelines")),
         preferences=tuple(v for v, _ in string_list(node.get("preferences"), "preferences")),
         constants=dict(constants), digest=sha)
+
+
+def _check_fields(fields: Node, what: str) -> None:
+    expect_kind(fields, "mapping", what=f"'fields' of {what}")
+    for value in fields.value.values():
+        src = expr_source(value)
+        check_functions(parse_pipeline(src.text, src), src)
+
+
+def _check_hub_layout(node: Node | None, what: str) -> None:
+    """`hub_layout: {fields: {...}, where: ...}` (either may be left out: the Hub's columns are the files')."""
+    if node is None:
+        return
+    expect_kind(node, "mapping", what=f"'hub_layout' of {what}")
+    check_keys(node, HUB_LAYOUT_KEYS, f"'hub_layout' of {what}")
+    if (fields := node.get("fields")) is not None:
+        _check_fields(fields, f"'hub_layout' of {what}")
+    if (where := node.get("where")) is not None:
+        src = expr_source(where)
+        check_functions(parse_expr(src.text, src), src)
 
 
 def _options(node: Node, fmt: str, what: str) -> dict[str, Any]:
@@ -153,8 +193,9 @@ def merged_options(entry: CatalogEntry, recipe_options: Node | None) -> Node:
     return Node(values, span, spans)
 
 
-def task_with_defaults(node: Node, entry: CatalogEntry) -> Node:
-    """A task entry's node with the catalog entry's task defaults filled in (the recipe's keys win)."""
+def task_with_defaults(node: Node, entry: CatalogEntry, hub: bool = False) -> Node:
+    """A task entry's node with the catalog entry's task defaults filled in (the recipe's keys win); ``hub``: its
+    source is the dataset's Hub version, read with the entry's ``hub_layout``."""
     task = node.get("task")
     if task is not None and task.value != entry.task:
         return node  # another task: the catalog's fields and labels do not fit it
@@ -164,10 +205,22 @@ def task_with_defaults(node: Node, entry: CatalogEntry) -> Node:
         child = entry.node.get(key)
         if child is not None:
             values[key], spans[key] = child, entry.node.key_spans[key]
-    values.update(node.value)
+    layout = entry.hub_layout if hub else None
+    if layout is not None:
+        if (where := layout.get("where")) is not None:
+            values["where"], spans["where"] = where, layout.key_spans["where"]
+        values["fields"] = _merged_fields(values["fields"], layout.get("fields"))
+    values["fields"] = _merged_fields(values["fields"], node.get("fields"))
+    own = {key: value for key, value in node.value.items() if key != "fields"}
+    values.update(own)
     spans.update(node.key_spans)
-    own_fields, base_fields = node.get("fields"), entry.node.get("fields")
-    if own_fields is not None and own_fields.kind == "mapping" and base_fields is not None:
-        values["fields"] = Node({**base_fields.value, **own_fields.value}, own_fields.span,
-                                {**base_fields.key_spans, **own_fields.key_spans})
     return Node(values, node.span, spans, node.style, node.in_flow)
+
+
+def _merged_fields(base: Node, over: Node | None) -> Node:
+    """``over``'s fields on top of ``base``'s, key by key (``over`` when it is not a mapping: reported later)."""
+    if over is None:
+        return base
+    if over.kind != "mapping":
+        return over
+    return Node({**base.value, **over.value}, over.span, {**base.key_spans, **over.key_spans})

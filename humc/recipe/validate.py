@@ -68,6 +68,7 @@ from humc.sources import (
     source_option_problem,
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
+from humc.sources_readers import carries_features
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -150,6 +151,7 @@ class Validator:
         self.errors: list[HumcError] = []
         self._lib = lib
         self.catalog_of: dict[str, CatalogEntry] = {}  # source id -> the catalog adapter it names
+        self.hub_versions: set[str] = set()  # catalog sources that are their dataset's Hub version (``hub_layout``)
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -348,6 +350,8 @@ class Validator:
             if problem:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
+        if sid in self.hub_versions and "class_labels" not in options and carries_features(path, fmt):
+            options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
         return SourceDef(sid, path, fmt, options)
 
     def _with_catalog(self, sid: str, node: Node, what: str) -> Node:
@@ -358,6 +362,8 @@ class Validator:
         if entry is None:
             raise unknown_catalog(cat.value, cat, self.lib.catalog)
         self.catalog_of[sid] = entry
+        if self._hub_version(sid, node, entry):
+            return node  # read as the Hub lays it out: the file's own format, none of the adapter's options
         values = dict(node.value)
         own_format = node.get("format")
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
@@ -365,6 +371,38 @@ class Validator:
             values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
+
+    def _hub_version(self, sid: str, node: Node, entry: CatalogEntry) -> bool:
+        """Whether a catalog source is its dataset's Hub version (`dataset:`, or a Parquet export or `save_to_disk`
+        folder given to an adapter of other files): read with the adapter's ``hub_layout``, or refused (E2016)."""
+        own_format = node.get("format")
+        fmt = "hf" if node.get("dataset") is not None else \
+            own_format.value if own_format is not None and own_format.kind == "string" else self._file_format(node)
+        if not entry.reads_as_hub_version(fmt):
+            return False
+        if entry.hub_layout is None:
+            where = node.get("dataset") or node.get("path") or node
+            version = {"hf": "a `dataset:` (the Hub's layout)", "parquet": "a Parquet file (the Hub's export)"}.get(
+                fmt or "", "a save_to_disk folder")
+            raise RecipeError(f"catalog '{entry.id}' reads the files its dataset is published in ({entry.format}), "
+                              f"and source '{sid}' is {version}", where.span, code="E2016",
+                              expected=f"the published files: {entry.files or entry.format}",
+                              hint=f"point `path:` at those files, or drop `catalog: {entry.id}` and map the columns "
+                                   "yourself under the task's `fields:` (`humc check` names them)")
+        self.hub_versions.add(sid)
+        return True
+
+    def _file_format(self, node: Node) -> str | None:
+        """The format a source's `path:` names by its extension or content, when it names one existing file or
+        folder (else None: the source's own checks report it)."""
+        path_node = node.get("path")
+        if path_node is None or path_node.kind != "string" or "\0" in path_node.value:
+            return None
+        try:
+            path = self.base / path_node.value
+            return infer_format(path) if path.exists() else None
+        except (OSError, ValueError):
+            return None
 
     def _hf_source(self, sid: str, node: Node, what: str) -> SourceDef:
         """`dataset: NAME` or `{name, config, split, revision}`: a Hub dataset already in the local
@@ -385,9 +423,24 @@ class Validator:
             raise RecipeError(f"{what}: dataset folder {spec['name']} not found", ds_node.require("name").span,
                               code="E0009", expected=f"a folder relative to the recipe's folder {self.base.resolve()}",
                               hint="a Hub dataset is named ORG/NAME; a local one by its folder, which must exist")
+        options = {"class_labels": True} if sid in self.hub_versions else {}  # a catalog's Hub layout: names
+        if path is not None and infer_format(path) == "arrow":  # a `save_to_disk` folder: `datasets` reads it another way
+            return self._saved_dataset(sid, path, ds_node, spec, options)
         if path is not None:
             spec["name"] = str(local)
-        return SourceDef(sid, path, "hf", {}, {k: v for k, v in spec.items() if v is not None}, ds_node.span)
+        return SourceDef(sid, path, "hf", options, {k: v for k, v in spec.items() if v is not None}, ds_node.span)
+
+    def _saved_dataset(self, sid: str, path: Path, ds_node: Node, spec: dict[str, Any],
+                       options: dict[str, Any]) -> SourceDef:
+        """`dataset: FOLDER` naming a `save_to_disk` folder: read as `format: arrow` (its `split:` chosen)."""
+        for key in ("config", "revision"):
+            if spec.get(key) is not None:
+                raise RecipeError(f"source '{sid}': {path.name} is a `save_to_disk` folder, which has no {key}",
+                                  ds_node.require(key).span, code="E0008", expected="`name:` and `split:` alone",
+                                  hint=f"leave out `{key}:`")
+        if spec.get("split") is not None:
+            options = {**options, "split": spec["split"]}
+        return SourceDef(sid, path, "arrow", options)
 
     # ------------------------------------------------------------ tasks
 
@@ -413,7 +466,7 @@ class Validator:
         what = f"task entry #{index + 1}"
         entry_of = self._catalog_of_task(node)
         if entry_of is not None:  # a catalog source: its task defaults under the entry's own keys
-            node = task_with_defaults(node, entry_of)
+            node = task_with_defaults(node, entry_of, hub=node.require("source").value in self.hub_versions)
         elif node.kind == "mapping" and (named := node.get("source")) is not None and named.kind == "string":
             self._check_source(named, sources)  # before the keys: a misspelt catalog source misses `task:` too
         check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"])

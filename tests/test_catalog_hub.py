@@ -1,0 +1,290 @@
+"""Catalog adapters on their datasets' Hub versions (`hub_layout:` in stdlib/catalog/*.yaml).
+
+The Hub's copy of a dataset has other columns than its published files: ClassLabel integers for tag strings,
+`premise` for `sentence1`, one text for a title and a description. Each case below turns a real published sample
+(tests/data/<dataset>/, its SOURCE.md names where it was cut from) into the Hub's layout the way the dataset's
+Hugging Face loading script does (huggingface/datasets, datasets/<name>/<name>.py before the scripts left GitHub),
+writes it with the `datasets` library (its `huggingface` features metadata names the ClassLabels) and builds both
+through the same catalog adapter under the same source id: every record must get the same gold answer, and the
+same instruction wherever the Hub keeps the text as published."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+from helpers import REPO, run_cli
+from test_sources_hub import hub, humc  # noqa: F401  (the loopback Hub fixture)
+
+from humc.ir import SourceDef
+from humc.recipe.stdlib import load_stdlib
+from humc.sources import read_source
+
+DATA = REPO / "tests" / "data"
+Value, Seq, Label = datasets.Value, datasets.Sequence, datasets.ClassLabel
+STRING = Value("string")
+
+BIO = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]  # conll2003 / conll2002
+WNUT = ["O", *(f"{p}-{t}" for t in ("corporation", "creative-work", "group", "location", "person", "product")
+              for p in "BI")]
+WEIBO = [f"{p}-{t}.{k}" for p in "BI" for t in ("GPE", "LOC", "ORG", "PER") for k in ("NAM", "NOM")] + ["O"]
+MSRA = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+NLI = ["entailment", "neutral", "contradiction"]
+EMOTIONS = ["anger", "anticipation", "disgust", "fear", "joy", "love", "optimism", "pessimism", "sadness", "surprise",
+            "trust"]
+COARSE = ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]
+
+Rows = list[dict[str, Any]]
+Convert = Callable[[Rows], tuple[Rows, dict[str, Any]]]
+
+
+def iob2(tags: list[str]) -> list[str]:
+    """IOB1 -> IOB2 (an entity opens with B-), as the Hub's CoNLL-2003 tags are."""
+    out: list[str] = []
+    for tag in tags:
+        before = out[-1] if out else "O"
+        out.append("B-" + tag[2:] if tag.startswith("I-") and before[2:] != tag[2:] else tag)
+    return out
+
+
+def tagged(tokens: str, tags: str, names: list[str], scheme: Callable[[list[str]], list[str]] = list) -> Convert:
+    def convert(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+        out = [{"id": str(n), "tokens": r[tokens], "ner_tags": [names.index(t) for t in scheme(r[tags])]}
+               for n, r in enumerate(rows)]
+        return out, {"id": STRING, "tokens": Seq(STRING), "ner_tags": Seq(Label(names=names))}
+    return convert
+
+
+def squad_like(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    out = [{k: r[k] for k in ("id", "title", "context", "question")} | {"answers": r["answers"]} for r in rows]
+    return out, {"id": STRING, "title": STRING, "context": STRING, "question": STRING,
+                 "answers": Seq({"text": STRING, "answer_start": Value("int32")})}
+
+
+def nli(first: str, second: str, gold: str, premise: str = "premise", hypothesis: str = "hypothesis") -> Convert:
+    """No gold label ("-") is -1, as SNLI's script writes it (MultiNLI's leaves the pair out)."""
+    def convert(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+        out = [{premise: r[first], hypothesis: r[second], "label": NLI.index(r[gold]) if r[gold] in NLI else -1}
+               for r in rows]
+        return out, {premise: STRING, hypothesis: STRING, "label": Label(names=NLI)}
+    return convert
+
+
+def ag_news(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    names = ["World", "Sports", "Business", "Sci/Tech"]
+    out = [{"text": " ".join((r["title"], r["description"])), "label": int(r["label"]) - 1} for r in rows]
+    return out, {"text": STRING, "label": Label(names=names)}
+
+
+def go_emotions(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    names = (DATA / "go_emotions" / "labels.txt").read_text(encoding="utf-8").split()
+    out = [{"text": r["text"], "labels": [int(i) for i in r["label_ids"].split(",")], "id": r["comment_id"]}
+           for r in rows]
+    return out, {"text": STRING, "labels": Seq(Label(names=names)), "id": STRING}
+
+
+def arc(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    return rows, {"id": STRING, "question": STRING, "choices": Seq({"text": STRING, "label": STRING}),
+                  "answerKey": STRING}
+
+
+def arc_original(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    out = [{"id": r["id"], "question": r["question"]["stem"], "answerKey": r["answerKey"],
+            "choices": {"text": [c["text"] for c in r["question"]["choices"]],
+                        "label": [c["label"] for c in r["question"]["choices"]]}} for r in rows]
+    return arc(out)
+
+
+def imdb(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    return [{"text": r["text"], "label": ["neg", "pos"].index(r["label"])} for r in rows], \
+        {"text": STRING, "label": Label(names=["neg", "pos"])}
+
+
+def trec(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    fine = sorted({r["label"] for r in rows})
+    out = [{"text": " ".join(r["words"]), "coarse_label": COARSE.index(r["label"].split(":")[0]),
+            "fine_label": fine.index(r["label"])} for r in rows]
+    return out, {"text": STRING, "coarse_label": Label(names=COARSE), "fine_label": Label(names=fine)}
+
+
+def keep(*columns: str, **types: Any) -> Convert:
+    def convert(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+        return [{c: r[c] for c in columns} for r in rows], {c: types.get(c, STRING) for c in columns}
+    return convert
+
+
+def piqa(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    out = [{"goal": r["goal"], "sol1": r["sol1"], "sol2": r["sol2"], "label": int(r["label"])} for r in rows]
+    return out, {"goal": STRING, "sol1": STRING, "sol2": STRING, "label": Label(names=["0", "1"])}
+
+
+def sst2(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    return [{"idx": n, "sentence": r["sentence"], "label": int(r["label"])} for n, r in enumerate(rows)], \
+        {"idx": Value("int32"), "sentence": STRING, "label": Label(names=["negative", "positive"])}
+
+
+def semeval2018(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    out = [{"ID": r["ID"], "Tweet": r["Tweet"], **{e: r[e] == "1" for e in EMOTIONS}} for r in rows]
+    return out, {"ID": STRING, "Tweet": STRING, **{e: Value("bool") for e in EMOTIONS}}
+
+
+# adapter -> (published sample under tests/data, its Hub layout)
+CASES: dict[str, tuple[str, Convert]] = {
+    "conll2003": ("conll2003/eng.testa.head", tagged("tokens", "ner_tags", BIO, iob2)),
+    "conll2002": ("conll2002/esp.testa.head12", tagged("tokens", "tags", BIO)),
+    "wnut17": ("wnut17/emerging.dev.head12.conll", tagged("tokens", "ner_tags", WNUT)),
+    "msra_ner": ("msra_ner/test.head150.txt", tagged("chars", "tags", MSRA)),
+    "weibo_ner": ("weibo_ner/weiboNER_2nd_conll.dev.head24", tagged("chars", "tags", WEIBO)),
+    "ag_news": ("ag_news/train.head80.csv", ag_news),
+    "go_emotions": ("go_emotions/dev.head300.tsv", go_emotions),
+    "squad_v2": ("squad_v2/dev-v2.0.normans.json", squad_like),
+    "cmrc2018": ("cmrc2018/cmrc2018_dev.head7.json", squad_like),
+    "arc": ("arc/ARC-Easy.validation.head120.json", arc),
+    "arc_original": ("arc_original/ARC-Easy-Dev.jsonl", arc_original),
+    "boolq": ("boolq/dev.head6.jsonl", keep("question", "answer", "passage", answer=Value("bool"))),
+    "commonsense_qa": ("commonsense_qa/dev_rand_split.hub.head4.jsonl",
+                       keep("id", "question", "question_concept", "choices", "answerKey",
+                            choices=Seq({"label": STRING, "text": STRING}))),
+    "dolly": ("dolly/databricks-dolly-15k.head.jsonl", keep("instruction", "context", "response", "category")),
+    "imdb": ("imdb/aclImdb/test", imdb),
+    "multinli": ("multinli/dev_matched.head6.txt", nli("sentence1", "sentence2", "gold_label")),
+    "snli": ("snli/snli_1.0_dev.head7.jsonl", nli("sentence1", "sentence2", "gold_label")),
+    "ocnli": ("ocnli/dev.lines60-70.json", nli("sentence1", "sentence2", "label", "sentence1", "sentence2")),
+    "piqa": ("piqa/valid.jsonl", piqa),
+    "semeval2018_ec": ("semeval2018_ec/2018-E-c-En-dev.head12.txt", semeval2018),
+    "sst2": ("sst2/dev.head8.tsv", sst2),
+    "trec": ("trec/TREC_10.en.head12.label", trec),
+}
+NEW_TEXT = {"ag_news"}  # the Hub joins title and description with a space, the adapter with ". "
+
+
+def published_rows(name: str, path: Path) -> Rows:
+    entry = load_stdlib().catalog[name]
+    return [row.record for row in read_source(SourceDef(name, path, entry.format, entry.options))]
+
+
+def copy_sample(sample: str, root: Path) -> None:
+    target = root / "data" / sample
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if (DATA / sample).is_dir():
+        shutil.copytree(DATA / sample, target)
+    else:
+        shutil.copy(DATA / sample, target)
+    labels = DATA / sample.split("/")[0] / "valid-labels.lst"  # PIQA's labels beside its questions
+    if labels.is_file():
+        shutil.copy(labels, target.parent / labels.name)
+
+
+def build_rows(root: Path, name: str, source: str) -> dict[int, dict[str, Any]]:
+    """source row -> the built record's instruction, output and gold (one instruction per record)."""
+    folder = root / name
+    folder.mkdir()
+    (folder / "r.hum.yaml").write_text(f"hum: 1\nname: r\nsources:\n  x: {{catalog: {source}}}\ntasks:\n"
+                                       "  - source: x\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=folder)
+    assert result.exit_code == 0, result.output
+    out: dict[int, dict[str, Any]] = {}
+    for shard in sorted((folder / "out" / "r" / "data").glob("*.parquet")):
+        for row in pq.read_table(shard, columns=["source_row", "instruction", "output", "gold"]).to_pylist():
+            out[row.pop("source_row")] = row
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_hub_version_gives_the_published_files_gold(name: str, tmp_path: Path):
+    sample, to_hub = CASES[name]
+    copy_sample(sample, tmp_path)
+    rows, features = to_hub(published_rows(name, DATA / sample))
+    datasets.Dataset.from_list(rows, features=datasets.Features(features)).to_parquet(tmp_path / "hub.parquet")
+    published = build_rows(tmp_path, "published", f"{name}, path: ../data/{sample}")
+    from_hub = build_rows(tmp_path, "hub", f"{name}, path: ../hub.parquet")
+    assert published, "the published sample builds records"
+    assert {k: json.loads(r["gold"]) for k, r in from_hub.items()} == \
+        {k: json.loads(r["gold"]) for k, r in published.items()}
+    if name not in NEW_TEXT:
+        assert from_hub == published  # the same text, template and format: the same instruction
+
+
+def test_the_hub_joins_ag_news_title_and_description_and_the_label_is_named(tmp_path: Path):
+    rows, features = ag_news(published_rows("ag_news", DATA / "ag_news/train.head80.csv"))
+    datasets.Dataset.from_list(rows, features=datasets.Features(features)).to_parquet(tmp_path / "hub.parquet")
+    built = build_rows(tmp_path, "hub", "ag_news, path: ../hub.parquet")
+    assert len(built) == 80
+    assert "Wall St. Bears Claw Back Into the Black (Reuters) Reuters - Short-sellers, Wall Street's dwindling band " \
+           "of ultra-cynics, are seeing green again." in built[0]["instruction"]  # `\` newlines read as spaces
+    assert json.loads(built[0]["gold"]) == [{"label": "Business"}]
+
+
+def conll_hub(root: Path) -> datasets.Dataset:
+    rows, features = CASES["conll2003"][1](published_rows("conll2003", DATA / "conll2003/eng.testa.head"))
+    return datasets.Dataset.from_list(rows, features=datasets.Features(features))
+
+
+@pytest.mark.parametrize("source", ["dataset: ../hubdata", "dataset: {name: ../hubdata, split: train}",
+                                    "path: ../saved", "dataset: ../saved", "dataset: {name: ../saved_dict, split: dev}"])
+def test_a_dataset_folder_and_a_save_to_disk_folder_are_read_with_the_hub_layout(source: str, tmp_path: Path):
+    ds = conll_hub(tmp_path)
+    (tmp_path / "hubdata" / "data").mkdir(parents=True)
+    ds.to_parquet(tmp_path / "hubdata" / "data" / "train-00000-of-00001.parquet")
+    ds.save_to_disk(str(tmp_path / "saved"))
+    datasets.DatasetDict({"dev": ds}).save_to_disk(str(tmp_path / "saved_dict"))
+    copy_sample("conll2003/eng.testa.head", tmp_path)
+    published = build_rows(tmp_path, "published", "conll2003, path: ../data/conll2003/eng.testa.head")
+    assert build_rows(tmp_path, "hub", f"conll2003, {source}") == published
+
+
+def test_a_save_to_disk_folder_named_as_a_dataset_takes_no_config(tmp_path: Path):
+    conll_hub(tmp_path).save_to_disk(str(tmp_path / "saved"))
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: conll2003, dataset: {name: saved, "
+                                         "config: en}}\ntasks:\n  - source: x\n", encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "r.hum.yaml:4:58: error[E0008]: source 'x': saved is a `save_to_disk` folder, which has no config" \
+        in result.output
+
+
+def test_an_adapter_without_a_hub_layout_refuses_a_hub_version_at_its_line_and_writes_nothing(tmp_path: Path):
+    rows = published_rows("duee", DATA / "duee" / next(p.name for p in (DATA / "duee").glob("*.json")))
+    datasets.Dataset.from_list([{"text": r["text"], "id": r["id"]} for r in rows]).to_parquet(tmp_path / "duee.parquet")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: duee, path: duee.parquet}\n"
+                                         "  y: {catalog: c3, dataset: dataset-org/c3}\ntasks:\n  - source: x\n"
+                                         "  - source: y\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "r.hum.yaml:4:28: error[E2016]: catalog 'duee' reads the files its dataset is published in (jsonl), and " \
+           "source 'x' is a Parquet file (the Hub's export)" in result.output
+    assert "r.hum.yaml:5:29: error[E2016]: catalog 'c3' reads the files its dataset is published in (json), and " \
+           "source 'y' is a `dataset:` (the Hub's layout)" in result.output
+    assert "expected: the published files: c3-{d,m}-{train,dev,test}.json" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hub_dataset_named_with_its_catalog_adapter_is_streamed_with_its_class_labels_named(
+        hub: Any, tmp_path: Path) -> None:  # noqa: F811  (the fixture imported above)
+    rows, features = ag_news(published_rows("ag_news", DATA / "ag_news/train.head80.csv"))
+    datasets.Dataset.from_list(rows[:12], features=datasets.Features(features)).to_parquet(tmp_path / "train.parquet")
+    hub.state.put("org/ag_news", {"data/train-00000-of-00001.parquet": (tmp_path / "train.parquet").read_bytes()})
+    recipe = tmp_path / "news.hum.yaml"
+    recipe.write_text("hum: 1\nname: news\nsources:\n  news: {catalog: ag_news, dataset: {name: org/ag_news, split: "
+                      "train}}\ntasks:\n  - source: news\noutput: {splits: {train: 1.0}}\n", encoding="utf-8")
+    build = humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    table = pq.read_table(sorted((tmp_path / "out" / "news" / "data").glob("*.parquet"))).to_pylist()
+    assert [json.loads(r["gold"]) for r in sorted(table, key=lambda r: r["source_row"])] == \
+        [[{"label": ["World", "Sports", "Business", "Sci/Tech"][r["label"]]}] for r in rows[:12]]
+
+
+def test_stdlib_catalog_shows_how_an_adapter_reads_the_hub_version():
+    snli = run_cli("stdlib", "catalog", "snli")
+    assert snli.exit_code == 0
+    assert "  Hub version:  fields over the ones above (ClassLabels read as names):\n    premise: premise\n" \
+           "    hypothesis: hypothesis\n    label: label\n    where: label != null\n" in snli.output
+    assert "  Hub version:  the same fields (ClassLabels read as names)\n" in run_cli("stdlib", "catalog", "squad_v2").output
+    assert "  Hub version:  not read (E2016): point `path:` at the published files\n" in \
+        run_cli("stdlib", "catalog", "duee").output
