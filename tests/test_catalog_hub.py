@@ -134,7 +134,21 @@ def semeval2018(rows: Rows) -> tuple[Rows, dict[str, Any]]:
     return out, {"ID": STRING, "Tweet": STRING, **{e: Value("bool") for e in EMOTIONS}}
 
 
-# adapter -> (published sample under tests/data, its Hub layout)
+def race(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    out = [{"example_id": r["id"], "article": r["article"], "answer": r["answers"], "question": r["questions"],
+            "options": r["options"]} for r in rows]
+    return out, {"example_id": STRING, "article": STRING, "answer": STRING, "question": STRING, "options": Seq(STRING)}
+
+
+def yelp(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    """The script slices the CSV line (``line[5:-2]``): the text keeps its doubled quotes."""
+    return [{"text": r["text"].replace('"', '""'), "label": int(r["label"]) - 1} for r in rows], \
+        {"text": STRING, "label": Label(names=["1", "2"])}
+
+
+# adapter -> (published sample under tests/data, its Hub layout); race and yelp_polarity: hand-written fixtures in
+# the published format (tests/data/fixtures/README.md), no real sample being at hand
+
 CASES: dict[str, tuple[str, Convert]] = {
     "conll2003": ("conll2003/eng.testa.head", tagged("tokens", "ner_tags", BIO, iob2)),
     "conll2002": ("conll2002/esp.testa.head12", tagged("tokens", "tags", BIO)),
@@ -160,6 +174,8 @@ CASES: dict[str, tuple[str, Convert]] = {
     "semeval2018_ec": ("semeval2018_ec/2018-E-c-En-dev.head12.txt", semeval2018),
     "sst2": ("sst2/dev.head8.tsv", sst2),
     "trec": ("trec/TREC_10.en.head12.label", trec),
+    "race": ("fixtures/race/dev", race),
+    "yelp_polarity": ("fixtures/yelp_polarity/test.csv", yelp),
 }
 NEW_TEXT = {"ag_news"}  # the Hub joins title and description with a space, the adapter with ". "
 
