@@ -295,7 +295,8 @@ CODES: dict[str, Code] = _codes(
     ("E6005", "model not loadable", "`humc eval --hf-model` could not load the model, GGUF file or LoRA adapter "
               "it was given."),
     # E9xxx: everything else
-    ("E9001", "error", "A usage error of the command line."),
+    ("E9001", "command-line usage", "A usage error of the command line: a missing or unknown option or argument, "
+              "or a name the command does not know. `humc COMMAND --help` lists what a command takes."),
 )
 
 

@@ -227,6 +227,14 @@ def test_explain_prints_a_codes_title_and_what_to_do():
         assert run_cli("explain", written).output.startswith("E2003: unknown task\n")
 
 
+def test_explain_of_the_usage_error_a_missing_option_gives_says_what_it_is_and_where_to_look(workdir):
+    missing = run_cli("--format", "json", "export", str(workdir), str(workdir / "x"))
+    assert missing.exit_code == 2 and json.loads(missing.output)["diagnostics"][0]["code"] == "E9001"
+    result = run_cli("explain", "E9001")
+    assert result.exit_code == 0 and result.output.startswith("E9001: command-line usage\n")
+    assert "missing or unknown option or argument" in result.output and "humc COMMAND --help" in result.output
+
+
 def test_explain_of_an_unknown_code_suggests_a_near_one():
     result = run_cli("explain", "E2033")
     assert result.exit_code == 2 and "unknown diagnostic code 'E2033'" in result.output and "did you mean" in result.output
