@@ -1,0 +1,105 @@
+"""A newcomer's own guideline and template in a `stdlib:` folder: used by id when they are where humc looks, and an
+error saying where they belong when they are almost there (instead of being passed over in silence)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from helpers import REPO, run_cli
+
+GUIDELINE = """id: house_ner
+title: House NER conventions
+tasks: [ner]
+text: A person's title (Mr., Dr.) is not part of the name.
+labels:
+  PER: names of people
+  ORG: companies, institutions and sports teams
+  LOC: places
+  MISC: nationalities, events and other proper names
+"""
+
+TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentence.
+{% for label, definition in label_definitions.items() %}
+* {{ label }} = {{ definition }}
+{% endfor %}
+{{ format_instruction }}
+Sentence: {{ text }}
+"""
+
+RECIPE = """hum: 1
+name: house-ner
+stdlib: [mystd]
+sources:
+  conll: {catalog: conll2003, path: data/eng.testa.head40}
+tasks:
+  - source: conll
+    guidelines: [house_ner]
+    templates: [TEMPLATE_ID]
+    formats: [json]
+"""
+
+
+def folder(tmp_path: Path, template: str = "templates/ner/en_house.j2", guidelines: str = "guidelines") -> Path:
+    """A recipe folder with the real CoNLL-2003 sample, the guideline and the template placed as given."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "recipes/data/conll2003/eng.testa.head40", tmp_path / "data")
+    (tmp_path / "mystd" / guidelines).mkdir(parents=True)
+    (tmp_path / "mystd" / guidelines / "house_ner.yaml").write_text(GUIDELINE, encoding="utf-8")
+    (tmp_path / "mystd" / template).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "mystd" / template).write_text(TEMPLATE, encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.replace("TEMPLATE_ID", Path(template).stem), encoding="utf-8")
+    return recipe
+
+
+def test_an_own_guideline_and_template_in_a_stdlib_folder_write_the_instructions(tmp_path: Path) -> None:
+    recipe = folder(tmp_path)
+    result = run_cli("build", "-q", "-j", "1", str(recipe))
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(next((tmp_path / "out/house-ner/data").glob("train-*.parquet"))).to_pylist()
+    first = rows[0]["instruction"]
+    assert first.startswith("Find the named entities (") and "* PER = names of people" in first
+    assert "Sentence: CRICKET - ENGLISH COUNTY CHAMPIONSHIP SCORES ." in first
+    assert {r["template"] for r in rows} == {"ner/en_house"} and {tuple(r["guidelines"]) for r in rows} == {("house_ner",)}
+
+
+def test_a_template_whose_name_has_no_language_is_an_error_naming_the_file_to_rename(tmp_path: Path) -> None:
+    recipe = folder(tmp_path, template="templates/ner/house.j2")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error[E2014]: template {tmp_path / 'mystd/templates/ner/house.j2'}: its name does "
+                                    "not start with a language code ('house')")
+    assert "hint: rename it to en_house.j2" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("template", "guidelines", "message", "hint"), [
+    ("templates/ner/en_house.j2", "guideline", "humc reads 'guidelines/', not 'guideline/'", "to guidelines"),
+    ("Templates/ner/en_house.j2", "guidelines", "humc reads 'templates/', not 'Templates/'", "to templates"),
+    ("templates/en_house.j2", "guidelines", "templates/en_house.j2 is not in a task's folder",
+     "move it into the folder of the task"),
+])
+def test_a_stdlib_file_almost_where_humc_looks_is_an_error_saying_where_it_belongs(
+        tmp_path: Path, template: str, guidelines: str, message: str, hint: str) -> None:
+    recipe = folder(tmp_path, template=template, guidelines=guidelines)
+    for args in (["check", str(recipe)], ["stdlib", "--stdlib", str(tmp_path / "mystd")]):
+        result = run_cli(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("error[E0012]: ") and message in result.output and hint in result.output
+
+
+def test_a_templates_folder_named_for_no_task_is_an_error_with_the_task_meant(tmp_path: Path) -> None:
+    recipe = folder(tmp_path, template="templates/NER/en_house.j2")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "error[E2003]: templates folder" in result.output
+    assert "names no task: 'NER'" in result.output and "hint: task names are lower case: templates/ner/" in result.output
+
+
+def test_a_recipe_folder_used_as_its_own_stdlib_may_hold_other_folders(tmp_path: Path) -> None:
+    recipe = folder(tmp_path)
+    for name in ("tests", "plots", "out", "notes"):  # close to no folder humc reads, once case, `-` and a plural aside
+        (tmp_path / "mystd" / name).mkdir()
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 0 and "ok — 1 task(s)" in result.output
