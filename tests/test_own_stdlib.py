@@ -66,15 +66,6 @@ def test_an_own_guideline_and_template_in_a_stdlib_folder_write_the_instructions
     assert {r["template"] for r in rows} == {"ner/en_house"} and {tuple(r["guidelines"]) for r in rows} == {("house_ner",)}
 
 
-def test_a_template_whose_name_has_no_language_is_an_error_naming_the_file_to_rename(tmp_path: Path) -> None:
-    recipe = folder(tmp_path, template="templates/ner/house.j2")
-    result = run_cli("check", str(recipe))
-    assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"error[E2014]: template {tmp_path / 'mystd/templates/ner/house.j2'}: its name does "
-                                    "not start with a language code ('house')")
-    assert "hint: rename it to en_house.j2" in result.output and "Traceback" not in result.output
-
-
 @pytest.mark.parametrize(("template", "guidelines", "message", "hint"), [
     ("templates/ner/en_house.j2", "guideline", "humc reads 'guidelines/', not 'guideline/'", "to guidelines"),
     ("Templates/ner/en_house.j2", "guidelines", "humc reads 'templates/', not 'Templates/'", "to templates"),

@@ -30,8 +30,6 @@ from humc.templating import syntax_problem
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 # the folders of a stdlib folder (the built-in one, or one a recipe's `stdlib:` adds)
 FOLDERS = ("tasks", "templates", "guidelines", "rules", "variants", "catalog", "hard_negatives", "prompts", "cards")
-# a template file's language: its name up to the first `_` (en_1.j2, zh-TW_2.j2), a language tag
-_TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # keys of a guideline / preference rule, in a stdlib file or inline in a recipe
 GUIDELINE_KEYS = ["id", "title", "tasks", "language", "text", "labels"]
 RULE_KEYS = ["id", "title", "tasks", "text", "when", "then"]
@@ -198,11 +196,6 @@ def load_template(path: Path) -> Template:
         raise problem
     data = path.read_bytes()
     language = path.stem.split("_", 1)[0]
-    if not _TEMPLATE_LANGUAGE.match(language):
-        raise RecipeError(f"template {path}: its name does not start with a language code ('{language}')", code="E2014",
-                          expected="<language>_<name>.j2, e.g. en_1.j2, en_mine.j2 or zh_2.j2 (the template's language "
-                                   "is its name up to the first `_`)",
-                          hint=f"rename it to en_{path.name} (or the code of the language it is written in)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
