@@ -1,5 +1,6 @@
-"""A newcomer's own guideline and template in a `stdlib:` folder: used by id when they are where humc looks, and an
-error saying where they belong when they are almost there (instead of being passed over in silence)."""
+"""A newcomer's own guideline, template and preference rules: a guideline and template in a `stdlib:` folder are used
+by id when they are where humc looks, and an error says where they belong when they are almost there (instead of
+being passed over in silence); a rule no instruction states is noted."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentenc
 {% for label, definition in label_definitions.items() %}
 * {{ label }} = {{ definition }}
 {% endfor %}
-{{ format_instruction }}
+{% for g in guidelines %}{{ g }}
+{% endfor %}{% for r in rules %}{{ r }}
+{% endfor %}{{ format_instruction }}
 Sentence: {{ text }}
 """
 
@@ -42,14 +45,15 @@ tasks:
 """
 
 
-def folder(tmp_path: Path, template: str = "templates/ner/en_house.j2", guidelines: str = "guidelines") -> Path:
+def folder(tmp_path: Path, template: str = "templates/ner/en_house.j2", guidelines: str = "guidelines",
+           text: str = TEMPLATE) -> Path:
     """A recipe folder with the real CoNLL-2003 sample, the guideline and the template placed as given."""
-    (tmp_path / "data").mkdir()
+    (tmp_path / "data").mkdir(parents=True)
     shutil.copy(REPO / "recipes/data/conll2003/eng.testa.head40", tmp_path / "data")
     (tmp_path / "mystd" / guidelines).mkdir(parents=True)
     (tmp_path / "mystd" / guidelines / "house_ner.yaml").write_text(GUIDELINE, encoding="utf-8")
     (tmp_path / "mystd" / template).parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "mystd" / template).write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "mystd" / template).write_text(text, encoding="utf-8")
     recipe = tmp_path / "r.hum.yaml"
     recipe.write_text(RECIPE.replace("TEMPLATE_ID", Path(template).stem), encoding="utf-8")
     return recipe
@@ -94,3 +98,42 @@ def test_a_recipe_folder_used_as_its_own_stdlib_may_hold_other_folders(tmp_path:
         (tmp_path / "mystd" / name).mkdir()
     result = run_cli("check", str(recipe))
     assert result.exit_code == 0 and "ok — 1 task(s)" in result.output
+
+
+def test_a_template_named_without_a_language_gets_no_note_about_a_language_it_does_not_name(tmp_path: Path) -> None:
+    recipe = folder(tmp_path, template="templates/ner/house.j2")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 0 and "ok — 1 task(s)" in result.output
+    assert "its instructions" not in result.output and "note:" not in result.output
+
+
+def test_a_bare_when_then_preference_that_no_instruction_states_is_noted_by_check_and_build(tmp_path: Path) -> None:
+    recipe = folder(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8") + """    preferences:
+      - empty_brackets
+      - when len(answer) == 0 then empty_as("[]")
+      - when len(answer) > 1 then sort_by("type")
+      - {id: by_type, text: "Group the entities by type.", when: len(answer) > 1, then: sort_by("type")}
+""", encoding="utf-8")
+    note = ("task 'conll': the preference `when len(answer) > 1 then sort_by(\"type\")` has no text, so it shapes the "
+            "gold answers but no instruction states it; to state it, write it as a mapping {id, text, when, then}")
+    check = run_cli("check", str(recipe))
+    assert check.exit_code == 0 and f"note: {note}" in check.output
+    assert check.output.count("has no text") == 1   # empty_as shows in the format sentence; by_type has its text
+    build = run_cli("build", "-q", "-j", "1", str(recipe))
+    assert build.exit_code == 0 and f"warning: {note}" in build.output
+    rows = pq.read_table(next((tmp_path / "out/house-ner/data").glob("train-*.parquet"))).to_pylist()
+    several = [r for r in rows if r["output"].count("type") > 1]
+    assert several and all("Group the entities by type." in r["instruction"] for r in several)
+
+
+def test_an_own_template_that_never_shows_the_rules_and_guidelines_is_noted_by_check(tmp_path: Path) -> None:
+    bare = TEMPLATE.replace("{% for g in guidelines %}{{ g }}\n{% endfor %}{% for r in rules %}{{ r }}\n{% endfor %}", "")
+    assert "rules" not in bare and "guidelines" not in bare
+    recipe = folder(tmp_path, text=bare)
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 0, result.output
+    assert ("note: task 'conll': template 'ner/en_house' never shows `rules`, `guidelines`, so its instructions leave "
+            "out what the entry gives there") in result.output
+    assert "`label_definitions`" not in result.output   # it shows those
+    assert "never shows" not in run_cli("check", str(folder(tmp_path / "full"))).output
