@@ -345,8 +345,10 @@ def test_check_says_when_no_row_it_checked_gives_a_record_and_fails_like_the_bui
     assert every.exit_code == 2 and every.output.startswith("error[E4104]: a build would write 0 records")
     assert "note: qa: 2 row(s) read, 2 kept, 0 passed render and check" in every.output
     assert "note: span_not_in_text at " in every.output and "data.jsonl:1 (answer 'Where is Paris?' does not occur" in every.output
+    assert "hint: the gold spans must occur in the input they are copied from" in every.output
     build = run_cli("build", str(path))
     assert build.exit_code == 2 and "error[E4104]" in build.output
+    assert "hint: the gold spans must occur in the input they are copied from" in build.output
 
 
 def test_check_of_every_row_of_a_recipe_that_gives_records_is_ok(workdir):

@@ -137,3 +137,16 @@ def test_an_own_template_that_never_shows_the_rules_and_guidelines_is_noted_by_c
             "out what the entry gives there") in result.output
     assert "`label_definitions`" not in result.output   # it shows those
     assert "never shows" not in run_cli("check", str(folder(tmp_path / "full"))).output
+
+
+def test_labels_written_as_one_string_drop_every_record_and_the_error_says_why(tmp_path: Path) -> None:
+    """`labels: entity_types` is the one label entity_types (not a constant): every sentence with an entity is dropped
+    (label_outside_set); the check of every row and the build stop with the same hint."""
+    recipe = folder(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8") + "    labels: entity_types\n    where: len(entities) > 0\n",
+                      encoding="utf-8")
+    for args in (["check", "--rows", "all", str(recipe)], ["build", "-q", "-j", "1", str(recipe)]):
+        result = run_cli(*args)
+        assert result.exit_code == 2 and "error[E4104]" in result.output, result.output
+        assert "label_outside_set at " in result.output and "eng.testa.head40:3 (gold label(s) MISC not in" in result.output
+        assert "hint: every gold label must be in `labels:` (a string there is one label" in result.output

@@ -33,7 +33,7 @@ from humc.build.execute import (
     split_result,
 )
 from humc.build.plan import Plan, build_plan
-from humc.build.problems import META_KEY, ProblemRow, problem_rows, strict_error
+from humc.build.problems import META_KEY, ProblemRow, empty_hint, problem_rows, strict_error
 from humc.build.rendering import RenderContext
 from humc.build.store import Store
 from humc.build.transforms import collect_labels
@@ -230,18 +230,20 @@ class DryRun:
 
 def empty_dry_run_error(result: DryRun) -> SourceError:
     """E4104 for a dry run of every row that kept no record: the error the build would stop with, before it runs."""
-    notes, span = [], None
+    notes, span, dropped = [], None, []
     wheres = {e.id: e.where for e in result.recipe.tasks}
     for e in result.entries:
         notes.append(f"{e.entry}: {e.rows_read} row(s) read, {e.kept} kept, 0 passed render and check")
-        notes += [f"{r.reason} at " + "; ".join(r.first) for r in problem_rows(result.recipe, e.metas) if r.first]
+        rows = problem_rows(result.recipe, e.metas)
+        dropped += rows
+        notes += [f"{r.reason} at " + "; ".join(r.first) for r in rows if r.first]
         where = wheres.get(e.entry)
         if e.rows_read and not e.kept and where is not None:
             span = span or where.src.span
     return SourceError("a build would write 0 records: no row of any source gives a record", span, code="E4104",
                        notes=notes, expected="at least one record after filtering, sampling and checks",
-                       hint="check the sources, `where:` filters and `labels:` (the notes say why rows were dropped); "
-                            "nothing was written")
+                       hint=empty_hint(dropped, "check the sources and `where:` filters (the notes say why rows "
+                                                "were dropped)") + "; nothing was written")
 
 
 def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
