@@ -212,6 +212,9 @@ CODES: dict[str, Code] = _codes(
               "depth, integer size, recipe size, rendered text size). The limits protect builds from inputs that "
               "would exhaust memory or time; real recipes stay far below them."),
     ("E0011", "unsupported recipe version", "`hum:` names a recipe-language version this humc does not know."),
+    ("E0012", "misplaced stdlib file", "A `stdlib:` folder holds something where humc does not look: a folder named "
+              "almost like one humc reads (`template/` for `templates/`), or a template outside `templates/<task>/`. "
+              "humc would pass over it in silence; the message says where it belongs."),
     # E1xxx: DSL syntax
     ("E1001", "expression syntax error", "An expression (field path, filter, pipeline or rule) does not parse. The caret "
               "points at the first token that does not fit; `expected` lists what would."),
@@ -300,7 +303,8 @@ CODES: dict[str, Code] = _codes(
     ("E6005", "model not loadable", "`humc eval --hf-model` could not load the model, GGUF file or LoRA adapter "
               "it was given."),
     # E9xxx: everything else
-    ("E9001", "error", "A usage error of the command line."),
+    ("E9001", "command-line usage", "A usage error of the command line: a missing or unknown option or argument, "
+              "or a name the command does not know. `humc COMMAND --help` lists what a command takes."),
 )
 
 

@@ -6,6 +6,7 @@ plus its ``Source`` (text and location), so run-time errors still point into the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,10 @@ from humc.answers.table import Cardinality
 from humc.errors import Span
 from humc.expr import Expr, Source
 from humc.llm.client import ModelConfig
+from humc.templating import template_variables
+
+# how a template file's name starts when it names its language (en_1.j2, zh-TW_2.j2): a language tag
+LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
@@ -261,10 +266,12 @@ class TaskEntry:
 
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the entry as written: instructions not in its language (the
-        stdlib writes en and zh; the records keep the task's language), more variants per record asked than there
+        stdlib writes en and zh; the records keep the task's language), a bare `when … then …` preference that no
+        instruction states (an `empty_as` shows in the format sentence), more variants per record asked than there
         are (template, format) pairs."""
         out = []
-        written = sorted({t.language for t in self.templates})
+        # a template named without a language (`house.j2`, `t0.j2`) is in none: its name says nothing to note
+        written = sorted({t.language for t in self.templates if LANGUAGE_PREFIX.match(t.language)})
         if written and self.language not in written:  # zh-TW shown the (Simplified) zh templates is said too
             out.append(f"task '{self.id}': its text is '{self.language}', its instructions '{', '.join(written)}' "
                        f"(no '{self.language}' templates for task '{self.task.id}'; add yours as "
@@ -272,11 +279,32 @@ class TaskEntry:
         if self.language_by_default_of is not None:
             out.append(f"task '{self.id}': catalog '{self.language_by_default_of}' names no language (its files are "
                        f"in several), so its records say '{self.language}'; set `language:` to the files' language")
+        out += self._unshown()
+        for rule in self.rules:
+            if rule.id.startswith("inline:") and not rule.text and any(op.name != "empty_as" for op in rule.then):
+                out.append(f"task '{self.id}': the preference `{rule.id.removeprefix('inline:')}` has no text, so it "
+                           "shapes the gold answers but no instruction states it; to state it, write it as a mapping "
+                           "{id, text, when, then}")
         pairs = len(self.templates) * len(self.variants)
         if self.variants_per_record > pairs:
             out.append(f"task '{self.id}': variants_per_record is {self.variants_per_record}, but its "
                        f"{len(self.templates)} template(s) x {len(self.variants)} format(s) make {pairs} pairs: each "
                        f"record gets {pairs}")
+        return out
+
+    def _unshown(self) -> list[str]:
+        """A template of the entry (one of yours: the stdlib's show all three) that never shows the rules, guidelines
+        or label definitions the entry has: its instructions leave them out, though the records name them."""
+        has = {"rules": any(r.text for r in self.rules), "guidelines": any(g.text for g in self.guidelines),
+               "label_definitions": self.task.schema_column is not None and any(g.labels for g in self.guidelines)}
+        out = []
+        for tpl in self.templates:
+            shown = template_variables(tpl.text)
+            missing = [f"`{name}`" for name, used in has.items() if used and name not in shown]
+            if missing:
+                out.append(f"task '{self.id}': template '{tpl.task}/{tpl.id}' never shows {', '.join(missing)}, so its "
+                           "instructions leave out what the entry gives there (the records' `rules` and `guidelines` "
+                           "columns still name it)")
         return out
 
 

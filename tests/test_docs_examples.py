@@ -11,6 +11,7 @@ A fence is an example when the line before it is a marker comment:
     <!-- humc:example base=recipes/ner.hum.yaml entry=ID --> a fragment of task-entry keys, merged into entry ID
     <!-- humc:example error=E2005 -->                        ... and `humc check` must stop with this code
     <!-- humc:example file=card.md.j2 -->                    a file beside every recipe example of the page
+    <!-- humc:example file=mystd/guidelines/x.yaml -->       ... or in a folder beside them
 
 Merging: mappings merge key by key (the fragment wins); a `tasks:` item is merged into the base entry with its
 id (an entry's id defaults to its source), else appended. Each recipe runs in its own temporary folder, with
@@ -103,16 +104,17 @@ def recipe_text(example: Example) -> str:
 def run_page(page: Path, tmp: Path) -> Iterator[tuple[Example, str, int]]:
     """`humc check` on each recipe example of a page, in a folder holding the page's files and `data/`."""
     found = examples(page)
+    files = tmp / "files"
     for example in found:
-        if "file" in example.attrs:
-            (tmp / example.attrs["file"]).write_text(example.body, encoding="utf-8")
+        if "file" in example.attrs:  # a path, maybe in a folder (a `stdlib:` folder's guideline or template)
+            (files / example.attrs["file"]).parent.mkdir(parents=True, exist_ok=True)
+            (files / example.attrs["file"]).write_text(example.body, encoding="utf-8")
     for n, example in enumerate(e for e in found if "file" not in e.attrs):
         folder = tmp / f"example{n}"
         folder.mkdir()
         (folder / "data").symlink_to(REPO / example.attrs.get("data", "recipes/data"))
-        for extra in tmp.iterdir():
-            if extra.is_file():
-                (folder / extra.name).symlink_to(extra)
+        for extra in files.iterdir() if files.is_dir() else ():
+            (folder / extra.name).symlink_to(extra)
         (folder / "example.hum.yaml").write_text(recipe_text(example), encoding="utf-8")
         result = run_cli("check", "--rows", "20", "example.hum.yaml", cwd=folder)
         if "build" in example.attrs and result.exit_code == 0:

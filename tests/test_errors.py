@@ -227,6 +227,14 @@ def test_explain_prints_a_codes_title_and_what_to_do():
         assert run_cli("explain", written).output.startswith("E2003: unknown task\n")
 
 
+def test_explain_of_the_usage_error_a_missing_option_gives_says_what_it_is_and_where_to_look(workdir):
+    missing = run_cli("--format", "json", "export", str(workdir), str(workdir / "x"))
+    assert missing.exit_code == 2 and json.loads(missing.output)["diagnostics"][0]["code"] == "E9001"
+    result = run_cli("explain", "E9001")
+    assert result.exit_code == 0 and result.output.startswith("E9001: command-line usage\n")
+    assert "missing or unknown option or argument" in result.output and "humc COMMAND --help" in result.output
+
+
 def test_explain_of_an_unknown_code_suggests_a_near_one():
     result = run_cli("explain", "E2033")
     assert result.exit_code == 2 and "unknown diagnostic code 'E2033'" in result.output and "did you mean" in result.output
@@ -322,3 +330,29 @@ def test_a_synth_report_quotes_an_invalid_reply_on_one_short_line(tmp_path: Path
     report = SynthReport(tmp_path / "r.hum.lock", invalid=[("paraphrases of en_1", "no valid answer: " + "echo\n" * 5000)])
     line = report.render().splitlines()[1]
     assert line.startswith("  invalid: paraphrases of en_1: no valid answer: echo echo") and len(line) < 350
+
+
+def test_check_says_when_no_row_it_checked_gives_a_record_and_fails_like_the_build_when_it_read_every_row(workdir):
+    """Answers that are the questions: no gold span occurs in its context, so every record is dropped (span_not_in_text)."""
+    path = workdir / "r.hum.yaml"
+    path.write_text(GOOD.replace("answers: answers", "answers: \"[question]\""), encoding="utf-8")
+    first = run_cli("check", str(path))
+    assert first.exit_code == 0, first.output
+    assert "note: none of the 2 row(s) kept gives a record: each is a problem record below" in first.output
+    assert "no row checked (the first 100 of each source) gives a record" in first.output
+    assert ": ok" not in first.output
+    every = run_cli("check", str(path), "--rows", "all")
+    assert every.exit_code == 2 and every.output.startswith("error[E4104]: a build would write 0 records")
+    assert "note: qa: 2 row(s) read, 2 kept, 0 passed render and check" in every.output
+    assert "note: span_not_in_text at " in every.output and "data.jsonl:1 (answer 'Where is Paris?' does not occur" in every.output
+    assert "hint: the gold spans must occur in the input they are copied from" in every.output
+    build = run_cli("build", str(path))
+    assert build.exit_code == 2 and "error[E4104]" in build.output
+    assert "hint: the gold spans must occur in the input they are copied from" in build.output
+
+
+def test_check_of_every_row_of_a_recipe_that_gives_records_is_ok(workdir):
+    path = workdir / "r.hum.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    result = run_cli("check", str(path), "--rows", "all")
+    assert result.exit_code == 0 and result.output.rstrip().endswith("ok — 1 task(s), 1 source(s)")

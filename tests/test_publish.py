@@ -451,6 +451,23 @@ def test_cli_push_to_a_new_branch_of_the_same_build_says_it_created_the_branch(h
     assert again.exit_code == 0 and "nothing to publish" in again.output and "created branch" not in again.output
 
 
+def test_a_push_to_a_hub_server_without_xet_storage_says_to_set_hf_hub_disable_xet(hub: HubHTTPServer, tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loopback Hub, like many mirrors, has only the classic LFS transfer; the client uploads through Xet whenever
+    hf_xet is installed, and hf_xet calls the server's 404 a network error. The push names the switch instead."""
+    pytest.importorskip("hf_xet")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    res = run_cli("push", str(folder), "--repo", REPO)
+    assert res.exit_code == 2, res.output
+    assert "error[E5001]" in res.output and "offers no Xet storage" in res.output
+    assert "hint: set HF_HUB_DISABLE_XET=1" in res.output and "check the network connection" not in res.output
+    assert "nothing was published" in res.output
+    assert [c.title for c in hub.state.history(REPO)] == ["initial commit"]   # the repository was made, no data sent
+
+
 def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -33,14 +33,14 @@ from humc.build.execute import (
     split_result,
 )
 from humc.build.plan import Plan, build_plan
-from humc.build.problems import META_KEY, ProblemRow, problem_rows, strict_error
+from humc.build.problems import META_KEY, ProblemRow, empty_hint, problem_rows, strict_error
 from humc.build.rendering import RenderContext
 from humc.build.store import Store
 from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
-from humc.errors import HumcError, PublishError, RecipeError, did_you_mean
+from humc.errors import HumcError, PublishError, RecipeError, SourceError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
 from humc.locks import cache_lock, folder_lock
 from humc.progress import Progress
@@ -207,6 +207,11 @@ class EntryCheck:
     skipped: list[str] = field(default_factory=list)
     metas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def skipped_render(self) -> bool:
+        """Render and check did not run (an LLM `generate` step comes first), so ``rendered`` says nothing."""
+        return any(s.startswith("generate") for s in self.skipped)
+
 
 @dataclass
 class DryRun:
@@ -217,13 +222,37 @@ class DryRun:
     def problems(self) -> list[ProblemRow]:
         return problem_rows(self.recipe, {k: v for e in self.entries for k, v in e.metas.items()})
 
+    @property
+    def writes_nothing(self) -> bool:
+        """No row checked gave a record, and no entry's records were left unchecked (an LLM `generate` step)."""
+        return bool(self.entries) and not any(e.rendered or e.skipped_render for e in self.entries)
+
+
+def empty_dry_run_error(result: DryRun) -> SourceError:
+    """E4104 for a dry run of every row that kept no record: the error the build would stop with, before it runs."""
+    notes, span, dropped = [], None, []
+    wheres = {e.id: e.where for e in result.recipe.tasks}
+    for e in result.entries:
+        notes.append(f"{e.entry}: {e.rows_read} row(s) read, {e.kept} kept, 0 passed render and check")
+        rows = problem_rows(result.recipe, e.metas)
+        dropped += rows
+        notes += [f"{r.reason} at " + "; ".join(r.first) for r in rows if r.first]
+        where = wheres.get(e.entry)
+        if e.rows_read and not e.kept and where is not None:
+            span = span or where.src.span
+    return SourceError("a build would write 0 records: no row of any source gives a record", span, code="E4104",
+                       notes=notes, expected="at least one record after filtering, sampling and checks",
+                       hint=empty_hint(dropped, "check the sources and `where:` filters (the notes say why rows "
+                                                "were dropped)") + "; nothing was written")
+
 
 def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
     """Open every source the build reads and push the first ``rows`` rows (None: all) of each
     entry through map -> filter -> [sample] -> labels -> render -> check in memory.
 
     Raises what `humc build` would raise on those rows (same codes and locations), including
-    E4103 when the recipe is strict and a problem record is found; writes nothing."""
+    E4103 when the recipe is strict and a problem record is found, and E4104 when every row was read and none
+    gives a record; writes nothing."""
     recipe = pinned(recipe)
     used = [sid for sid in recipe.sources if any(e.source == sid for e in recipe.tasks)]
     raw = {sid: [{"_row": row.number, "_line": row.line, "raw": row.record}
@@ -235,6 +264,8 @@ def dry_run(recipe: Recipe, rows: int | None = 100) -> DryRun:
             pass
     if recipe.output.strict and (found := result.problems()):
         raise strict_error(found)
+    if rows is None and result.writes_nothing:
+        raise empty_dry_run_error(result)
     return result
 
 

@@ -36,7 +36,7 @@ from humc.build.corpus import PASS_THROUGH, PassThrough, pass_chunks
 from humc.build.mixing import is_negative, mixture_keep, ratio_keep
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
-from humc.build.problems import META_KEY, Located, Problem, ProblemLog, merge_first, problem_rows, strict_error
+from humc.build.problems import META_KEY, Located, Problem, ProblemLog, empty_hint, merge_first, problem_rows, strict_error
 from humc.build.rendering import RenderContext, render_checked
 from humc.build.reuse import (
     PriorChecks,
@@ -825,7 +825,7 @@ def _run_write(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 
 def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceError:
     """E4104: nothing reached the write node; the notes name each node that lost every record it got, and why."""
-    notes, span, llm_lost = [], None, False
+    notes, span, llm_lost, dropped = [], None, False, []
     entries = {e.id: e for e in plan.recipe.tasks}
     for node in plan.nodes:
         meta = metas.get(node.id)
@@ -838,7 +838,9 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
         llm_lost = llm_lost or node.kind in ("generate", "judge")
         reasons = ", ".join(f"{k}: {v}" for k, v in meta.get("notes", {}).items() if v)
         notes.append(f"{node.id} ({node.kind}) {got}" + (f" ({reasons})" if reasons else ""))
-        notes += [f"{r.reason} at " + "; ".join(r.first) for r in problem_rows(plan.recipe, {node.id: meta}) if r.first]
+        rows = problem_rows(plan.recipe, {node.id: meta})
+        dropped += rows
+        notes += [f"{r.reason} at " + "; ".join(r.first) for r in rows if r.first]
         where = entries[node.entry].where if node.kind == "filter" and node.entry else None
         span = span or (where.src.span if where else None)
         src = plan.recipe.sources.get(node.config.get("source", "")) if node.kind == "load" else None
@@ -849,7 +851,7 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
                        notes=notes, expected="at least one record after filtering, sampling and checks",
                        hint=("an LLM step dropped every record it got; the notes say why (requests the server rejected, in "
                              "its words; answers that stayed invalid; judge scores under min_score)" if llm_lost
-                             else "check the sources, `where:` filters and `sample:`")
+                             else empty_hint(dropped, "check the sources, `where:` filters and `sample:`"))
                        + "; nothing was written (an existing output folder is left as it was)")
 
 

@@ -175,6 +175,22 @@ def _shown(recipe: Recipe, loc: Located, base: Path | None) -> str:
     return f"{where} ({loc[2]})" if len(loc) > 2 and loc[2] else where
 
 
+# what to change when every record was dropped for one of these reasons (the E4104 of a build or of `check --rows all`)
+EMPTY_HINTS = {
+    "label_outside_set": "every gold label must be in `labels:` (a string there is one label, not a list or a "
+                         "constant): list all the data uses, or leave `labels:` out to collect them",
+    "span_not_in_text": "the gold spans must occur in the input they are copied from: check the `fields:` that map "
+                        "the text and the answers",
+    "missing_input": "a task input is null or missing: check the `fields:` that map the task's inputs",
+}
+
+
+def empty_hint(rows: list[ProblemRow], default: str) -> str:
+    """The E4104 hint: what to change for the problems that dropped the records, else ``default``."""
+    said = [EMPTY_HINTS[r] for r in dict.fromkeys(row.reason for row in rows) if r in EMPTY_HINTS]
+    return "; ".join(said) or default
+
+
 def strict_error(rows: list[ProblemRow]) -> RecordError:
     """E4103: the build (or check) found problem records and strict mode forbids dropping them."""
     total = sum(r.count for r in rows)

@@ -69,6 +69,9 @@ def check(recipe: Path, rows: int | None, strict: bool) -> None:
     print_dry_run(result)
     problems = sum(p.count for p in result.problems())
     verdict = "ok" if not problems else f"ok with {problems} problem record(s) that a build drops"
+    if result.writes_nothing:  # of the first N rows only: `--rows all` (dry_run) makes it error E4104
+        verdict = (f"no row checked (the first {rows} of each source) gives a record: a build of rows like these "
+                   "writes nothing (error[E4104]); `--rows all` checks every row")
     click.echo(f"{recipe}: {verdict} — {len(result.entries)} task(s), {len(result.recipe.sources)} source(s)")
 
 
@@ -84,6 +87,9 @@ def print_dry_run(result: DryRun) -> None:
         if e.rows_read and not e.kept and any(t.id == e.entry and t.where is not None for t in result.recipe.tasks):
             click.echo(f"    note: none of the {e.rows_read} row(s) read passes the entry's `where:` (a build of "
                        "rows like these writes nothing for it: error[E4104] when no entry writes anything)")
+        elif e.kept and not e.rendered and not e.skipped_render:
+            click.echo(f"    note: none of the {e.kept} row(s) kept gives a record: each is a problem record below (a "
+                       "build of rows like these writes nothing for it: error[E4104] when no entry writes anything)")
     for note in result.recipe.notes():
         click.echo(f"  note: {note}")
     print_problems(result.problems(), click.echo)

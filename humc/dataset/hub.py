@@ -317,6 +317,18 @@ _STATUS_HINTS = {
     429: "rate limited by the Hub; wait a few minutes and run `humc push` again",
 }
 
+_XET_ROUTE = "xet-write-token"  # the route hf_xet asks first for an upload token
+
+
+def _mentions(exc: BaseException, text: str) -> bool:
+    """Whether ``exc`` or an exception it was raised from says ``text``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if text in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
 
 def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | None) -> PublishError | None:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
@@ -355,6 +367,13 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
         return PublishError(msg, hint=hint, notes=notes)
     if isinstance(exc, OfflineModeIsEnabled):
         return PublishError("cannot publish while HF_HUB_OFFLINE is set", hint="unset HF_HUB_OFFLINE")
+    if is_connection_error(exc) and _mentions(exc, _XET_ROUTE):
+        # hf_xet reports the server's 404 for its token route as a network error, but the server answered
+        return PublishError(f"{endpoint} offers no Xet storage, which huggingface_hub uploads through whenever hf_xet is "
+                            f"installed: {brief(exc)}",
+                            hint="set HF_HUB_DISABLE_XET=1 to upload through the classic LFS transfer (mirrors and "
+                                 "self-hosted Hub servers often have only that)",
+                            notes=[unchanged])
     if is_connection_error(exc):
         return PublishError(f"cannot reach {endpoint}: {brief(exc)}",
                             hint="check the network connection, or HF_ENDPOINT if you use a mirror",

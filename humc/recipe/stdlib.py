@@ -10,6 +10,7 @@ nodes that use it: editing one guideline rebuilds only what depends on it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
+# the folders of a stdlib folder (the built-in one, or one a recipe's `stdlib:` adds)
+FOLDERS = ("tasks", "templates", "guidelines", "rules", "variants", "catalog", "hard_negatives", "prompts", "cards")
 # keys of a guideline / preference rule, in a stdlib file or inline in a recipe
 GUIDELINE_KEYS = ["id", "title", "tasks", "language", "text", "labels"]
 RULE_KEYS = ["id", "title", "tasks", "text", "when", "then"]
@@ -53,12 +56,38 @@ def load_stdlib(extra_dirs: Iterable[Path] = ()) -> Stdlib:
         _load_dir(lib, Path(root))
     for entry in lib.catalog.values():  # names are checked once every folder has added its assets
         check_entry_names(entry, lib.tasks, lib.guidelines, lib.rules)
+    for task in sorted(set(lib.templates) - set(lib.tasks)):
+        folder = lib.files["templates", f"{task}/{next(iter(lib.templates[task]))}"].parent
+        raise RecipeError(f"templates folder {folder} names no task: '{task}'", code="E2003",
+                          expected="templates/<task>/ with a task of `humc stdlib tasks`",
+                          hint=f"task names are lower case: templates/{task.lower()}/" if task.lower() in lib.tasks
+                          else did_you_mean(task, lib.tasks) or "a new task needs its tasks/<task>.yaml too")
     return lib
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_ ]", "", name.lower()).rstrip("s")
+
+
+def _check_layout(root: Path) -> None:
+    """A folder of ``root`` that is almost a stdlib folder (`template/`, `Guidelines/`, `hard-negatives/`) or a template
+    outside a task's folder would be passed over in silence: both are errors. Other folders are not humc's (a recipe
+    folder used as its own stdlib holds `data/` and `out/`)."""
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in FOLDERS):
+        meant = next((f for f in FOLDERS if _normal(f) == _normal(sub.name)), None)
+        if meant is not None:
+            raise RecipeError(f"stdlib folder {root}: humc reads '{meant}/', not '{sub.name}/'", code="E0012",
+                              expected="one of the folders: " + ", ".join(FOLDERS), hint=f"rename {sub} to {meant}")
+    for path in sorted((root / "templates").glob("*.j2")):
+        raise RecipeError(f"template {path} is not in a task's folder", code="E0012",
+                          expected=f"templates/<task>/{path.name}, e.g. templates/ner/{path.name}",
+                          hint="move it into the folder of the task it is for (`humc stdlib tasks` lists them)")
 
 
 def _load_dir(lib: Stdlib, root: Path) -> None:
     if not root.is_dir():
         raise RecipeError(f"stdlib folder not found: {root}", code="E0009")
+    _check_layout(root)
     for path in sorted((root / "tasks").glob("*.yaml")):
         task = load_task(path)
         lib.tasks[task.id] = task
