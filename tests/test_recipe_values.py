@@ -65,3 +65,59 @@ def test_a_mixture_format_may_be_written_as_in_formats_with_spaces(tmp_path):
     formats = [r["answer_format"] for f in (tmp_path / "out" / "values" / "data").glob("*.parquet")
                for r in pq.read_table(f, columns=["answer_format"]).to_pylist()]
     assert formats.count("json|compact") == 2 and formats.count("text") > 2
+
+
+CONLL = """hum: 1
+name: named
+constants:
+  types: {{file: types.txt}}
+  topics: {{World: w}}
+sources:
+  c: {{path: eng.testa.head, format: conll, options: {{columns: [tokens, pos, chunk, ner_tags]}}}}
+tasks:
+  - id: ner
+    task: ner
+    source: c
+    fields:
+{fields}    labels: {labels}
+    formats: [json]
+output:
+  splits: {{train: 1.0}}
+"""
+
+
+def conll_recipe(tmp: Path, labels: str, fields: str = "      text: tokens | join(\" \")\n"
+                 "      entities: bio_spans(tokens, ner_tags, scheme=\"iob1\")\n") -> Path:
+    shutil.copy(REPO / "tests" / "data" / "conll2003" / "eng.testa.head", tmp)
+    (tmp / "types.txt").write_text("PER\nORG\nLOC\n", encoding="utf-8")
+    out = tmp / "named.hum.yaml"
+    out.write_text(CONLL.format(labels=labels, fields=fields), encoding="utf-8")
+    return out
+
+
+def test_labels_naming_a_constant_are_its_labels(tmp_path):
+    result = run_cli("build", str(conll_recipe(tmp_path, "types")), "-q", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(tmp_path / "out" / "named" / "data").to_pylist()
+    assert rows and all(sorted(r["labels"]) == ["LOC", "ORG", "PER"] for r in rows)
+    assert "MISC" not in "".join(r["gold"] for r in rows)  # records with MISC are outside the set: dropped
+
+
+def test_labels_naming_a_constant_that_is_no_list_is_located_at_the_name(tmp_path):
+    result = run_cli("check", str(conll_recipe(tmp_path, "topics")))
+    assert result.exit_code == 2
+    assert "named.hum.yaml:15:13: error[E0008]: `labels: topics` names a constant that is not a list of labels" \
+        in result.output
+
+
+def test_a_field_mapped_under_another_name_is_named_with_the_rename(tmp_path):
+    fields = "      txt: tokens | join(\" \")\n      spans: bio_spans(tokens, ner_tags)\n      pos: pos\n"
+    result = run_cli("check", str(conll_recipe(tmp_path, "types", fields)))
+    assert result.exit_code == 2
+    assert "named.hum.yaml:13:7: error[E2010]: 'fields' of task 'ner' does not map 'text', 'entities'" in result.output
+    assert "hint: fields the task does not read: txt, spans, pos" in result.output  # `spans` is unlike `entities`
+    fields = "      txt: tokens | join(\" \")\n      entites: bio_spans(tokens, ner_tags)\n"
+    result = run_cli("check", str(conll_recipe(tmp_path, "types", fields)))
+    assert "error[E2010]: 'fields' of task 'ner' does not map 'text', 'entities', and task 'ner' reads no 'txt', " \
+           "'entites'" in result.output
+    assert "hint: rename 'txt' to 'text' and 'entites' to 'entities'" in result.output

@@ -152,6 +152,7 @@ class Validator:
         self._lib = lib
         self.catalog_of: dict[str, CatalogEntry] = {}  # source id -> the catalog adapter it names
         self.hub_versions: set[str] = set()  # catalog sources that are their dataset's Hub version (``hub_layout``)
+        self.constants: dict[str, Any] = {}
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -195,6 +196,7 @@ class Validator:
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         for entry in self.catalog_of.values():  # an adapter's constants, unless the recipe defines the name
             constants = {**entry.constants, **constants}
+        self.constants = constants  # `labels: NAME` may name one
         failed_before = len(self.errors)
         tasks = self._tasks(root.get("tasks"), language, sources)
         all_tasks = len(self.errors) == failed_before  # else names of a failed entry would read as typos below
@@ -527,10 +529,10 @@ class Validator:
         assert node is not None
         expect_kind(node, "mapping", what=f"'fields' of {what}")
         needed = [*task.inputs, task.answer_field]
-        for name in needed:
-            if name not in node.value and not (task.id == "mrc_multiple_choice" and name == "context"):
-                raise RecipeError(f"'fields' of {what} does not map '{name}'", node.span,
-                                  expected=f"a mapping for each of: {', '.join(needed)} (task '{task.id}')", code="E2010")
+        missing = [name for name in needed
+                   if name not in node.value and not (task.id == "mrc_multiple_choice" and name == "context")]
+        if missing:
+            raise _unmapped(node, missing, needed, task.id, what)
         out = []
         for key, value in node.value.items():
             if key.startswith("_") or key in RESERVED_FIELDS or not FIELD_RE.match(key):
@@ -563,7 +565,7 @@ class Validator:
                     raise RecipeError(f"task '{task.id}' has no label schema", n.span,
                                       hint="`labels:` and `schema:` apply to ner, re, ee and classification tasks", code="E0008")
             return None
-        labels = self._labels(labels_node) if labels_node is not None else None
+        labels = self._labels(self._named_labels(labels_node)) if labels_node is not None else None
         if schema_node is None:
             return SchemaSampling(labels, None, True)
         where = f"'schema' of {what}"
@@ -607,6 +609,18 @@ class Validator:
             items = tuple(text for text, _ in string_list(value, f"the confusable labels of '{label}'"))
             out.append((str(label), items))
         return tuple(out)
+
+    def _named_labels(self, node: Node) -> Node:
+        """`labels: NAME` naming a constant (a list, or a file of one label per line): its labels, each located at
+        the name; any other single string is one label."""
+        if node.kind != "string" or node.value not in self.constants:
+            return node
+        value = self.constants[node.value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RecipeError(f"`labels: {node.value}` names a constant that is not a list of labels", node.span,
+                              code="E0008", expected="a list of label names (or a file of one per line)",
+                              hint=f"write the labels as a list, or give constant '{node.value}' as one")
+        return Node([Node(v, node.span) for v in value], node.span)
 
     @staticmethod
     def _labels(node: Node) -> tuple[str, ...]:
@@ -870,6 +884,24 @@ def _executor(node: Node | None) -> str:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
                           hint=did_you_mean(node.value, EXECUTORS), code="E0008")
     return str(node.value)
+
+
+def _unmapped(node: Node, missing: list[str], needed: list[str], task: str, what: str) -> RecipeError:
+    """E2010 for a `fields:` mapping that lacks fields the task reads. Keys the task does not read that are most
+    likely the missing fields' other names (`entites:`, or `spans:` when it is the one such key) are named there."""
+    extra = [key for key in node.value if key not in needed]
+    renames = {name: next((key for key in extra if did_you_mean(key, [name])), None) for name in missing}
+    if len(missing) == 1 and len(extra) == 1:
+        renames[missing[0]] = extra[0]
+    if all(renames.values()):
+        first = min(renames.values(), key=lambda key: list(node.value).index(str(key)))
+        return RecipeError(f"'fields' of {what} does not map {', '.join(map(repr, missing))}, and task '{task}' reads "
+                           f"no {', '.join(repr(renames[name]) for name in missing)}", node.key_spans[str(first)],
+                           code="E2010", expected=f"a mapping for each of: {', '.join(needed)}",
+                           hint="rename " + " and ".join(f"'{renames[name]}' to '{name}'" for name in missing))
+    return RecipeError(f"'fields' of {what} does not map {', '.join(map(repr, missing))}", node.span, code="E2010",
+                       expected=f"a mapping for each of: {', '.join(needed)} (task '{task}')",
+                       hint=f"fields the task does not read: {', '.join(extra)}" if extra else None)
 
 
 def _is_file_constant(node: Node) -> bool:
