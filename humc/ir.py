@@ -245,6 +245,7 @@ class TaskEntry:
     generate: LLMStep | None = None
     judge: LLMStep | None = None
     mix: Mix = Mix()
+    split_by: Compiled | None = None  # records whose value of it is equal share a split (`split_by: context`)
     # the catalog adapter whose source it reads when neither it, the recipe nor the adapter names a language (the
     # default en then names its records: a multilingual adapter's files are not all English)
     language_by_default_of: str | None = field(default=None, compare=False)
@@ -415,7 +416,17 @@ class Recipe:
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its
         task entries' (``TaskEntry.notes``)."""
-        return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes())]
+        return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes()),
+                *self._shared_passages()]
+
+    def _shared_passages(self) -> list[str]:
+        """Extractive reading-comprehension entries (answers cut from `context`) split by question: one passage's
+        questions land in several splits."""
+        if sum(1 for _, share in self.output.splits if share > 0) < 2:
+            return []
+        return [f"task '{e.id}': its questions are split one by one, so one passage's questions land in several "
+                f"splits; `split_by: context` keeps each passage in one" for e in self.tasks
+                if e.split_by is None and any(source == "context" for _, source in e.task.spans_from)]
 
 
 ABLATIONS = ("guidelines", "rules", "formats", "templates")

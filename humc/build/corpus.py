@@ -33,8 +33,10 @@ PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplic
 #             makes dedup read the two chunks' records to compare the full keys
 MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
 PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
-PASS_MEMO_VERSION = 2  # bump when the memo's layout or SLIM_FIELDS change
-SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels")
+PASS_MEMO_VERSION = 3  # bump when the memo's layout or SLIM_FIELDS change
+SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels",
+               "_group")
+NONE_IF_ABSENT = ("_group",)  # set by `split_by:` alone: None where absent, so the memo need not mark missing fields
 """The fields a pass-through node other than decontaminate reads: the split's row key, ``held_out_match`` and
 ``Realised.add`` (``mixing.DIMENSION_KEYS``)."""
 
@@ -156,8 +158,9 @@ def _slim(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {}
     for name in SLIM_FIELDS:
         column = columns[name] = []
+        absent = None if name in NONE_IF_ABSENT else _Missing
         for record in records:
-            value = record.get(name, _Missing)
+            value = record.get(name, absent)
             value = tuple(value) if isinstance(value, list) else value
             try:
                 value = shared.setdefault((name, value), value)
@@ -294,7 +297,8 @@ class Decontaminate(PassThrough):
 
 
 class Split(PassThrough):
-    """Assigns splits by source row, so all variants of one source example share a split; an instruction using a
+    """Assigns splits by source row, so all variants of one source example share a split, or by the entry's
+    `split_by:` value (``_group``: one passage's questions share one, in every entry); an instruction using a
     held-out template, format, label or task goes to the held-out split. Passes nothing on (the write reads it)."""
 
     def __init__(self, store: Store, recipe: Recipe, node: PlanNode, stat: NodeStats, chunk_size: int) -> None:
@@ -323,9 +327,10 @@ class Split(PassThrough):
     def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
         """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
         held, records = self.held, chunk.rows() if self.held is not None else None
-        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row")), strict=True)
+        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row", "_group")), strict=True)
         (last_row, last_name), names = self.last, []
-        for p, row in zip(at, keys, strict=True):
+        for p, (entry, source, source_row, group) in zip(at, keys, strict=True):
+            row = (entry, source, source_row) if group is None else ("split_by", group)
             if held is not None and records is not None and held_out_match(held, records[p]):
                 names.append(held.split)
                 self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1

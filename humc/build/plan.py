@@ -148,4 +148,5 @@ def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:
         "constants": recipe.constants,
         **({} if entry.mix.is_default else {"mix": [entry.mix.compound, entry.mix.guidelines, entry.mix.rules,
                                                      entry.mix.formats]}),
+        **({} if entry.split_by is None else {"split_by": entry.split_by.text}),
     }

@@ -41,6 +41,7 @@ from humc.build.transforms import (
     parts_json,
     seeded_random,
     span_problem,
+    split_group,
     stable_hash,
     stated_rules,
     surrogate_problem,
@@ -144,6 +145,10 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
     _render_variants(prepared, ctx.decks, record, state, input_text(entry, record), stated, out)
+    group = split_group(entry, ctx.constants, record)
+    if group is not None:
+        for rendered in out.records:
+            rendered["_group"] = group
     return out
 
 

@@ -188,6 +188,18 @@ def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
         raise _about_record(exc, record, record.get("_line"), constants) from None
 
 
+def split_group(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
+    """A hash of the record's `split_by:` value (records with equal values share a split: the questions on one
+    passage), None when the entry has no `split_by:`."""
+    if entry.split_by is None:
+        return None
+    try:
+        value = Evaluator(entry.split_by.src).eval(entry.split_by.ast, {**constants, **record}, where_of(record))
+    except EvalError as exc:
+        raise _about_record(exc, record, record.get("_line"), constants) from None
+    return f"{stable_hash('split_by', json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)):016x}"
+
+
 # ------------------------------------------------------------------ gold answers
 
 

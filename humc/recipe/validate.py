@@ -75,7 +75,8 @@ SUPPORTED_VERSIONS = (1,)
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
             "tasks", "output", "publish", "cache", "executor", "mix", "ablations"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
-             "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge", "mix"]
+             "preferences", "templates", "formats", "variants_per_record", "seed", "synth", "generate", "judge", "mix",
+             "split_by"]
 FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_FIELDS = ("record",)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -499,6 +500,7 @@ class Validator:
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix),
+            split_by=self._expr(node.require("split_by")) if node.get("split_by") is not None else None,
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
             and self.root.get("language") is None else None)
 

@@ -1,0 +1,78 @@
+"""`split_by:` — records whose value of an expression is equal share a split. Split by question, one SQuAD
+passage's questions land in both train and test (the test split then holds passages the model trained on);
+`split_by: context` keeps each passage in one split, in every task entry. Built from the real SQuAD 2.0 sample
+(tests/data/squad_v2, its SOURCE.md names where it was cut from) and read back with pyarrow."""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from helpers import REPO, run_cli
+
+from humc.ir import SourceDef
+from humc.sources import read_source
+
+SQUAD = REPO / "tests" / "data" / "squad_v2" / "dev-v2.0.normans.json"
+RECIPE = """hum: 1
+name: qa
+sources:
+  squad: {{catalog: squad_v2, path: squad.json}}
+tasks:
+  - id: qa
+    source: squad
+{split_by}  - id: again
+    source: squad
+    formats: [natural]
+{split_by}output:
+  splits: {{train: 0.5, test: 0.5}}
+"""
+
+
+def build(tmp: Path, split_by: str) -> tuple[int, dict[str, set[str]]]:
+    """(records, passage -> the splits its records went to) of a build with ``split_by``."""
+    shutil.copy(SQUAD, tmp / "squad.json")
+    (tmp / "qa.hum.yaml").write_text(RECIPE.format(split_by=split_by), encoding="utf-8")
+    result = run_cli("build", "qa.hum.yaml", "-q", cwd=tmp)
+    assert result.exit_code == 0, result.output
+    context = [row.record["context"] for row in read_source(SourceDef("squad", SQUAD, "squad", {}))]
+    splits: dict[str, set[str]] = defaultdict(set)
+    records = 0
+    for shard in (tmp / "out" / "qa" / "data").glob("*.parquet"):
+        for row in pq.read_table(shard, columns=["source_row"]).to_pylist():
+            splits[context[row["source_row"]]].add(shard.name.split("-")[0])
+            records += 1
+    return records, splits
+
+
+def test_split_by_question_puts_one_passage_in_both_splits(tmp_path: Path):
+    records, splits = build(tmp_path, "")
+    assert records > 300 and sum(len(s) > 1 for s in splits.values()) > len(splits) // 2
+
+
+def test_split_by_context_keeps_each_passage_in_one_split_in_every_entry(tmp_path: Path):
+    records, splits = build(tmp_path, "    split_by: context\n")
+    assert records > 300 and all(len(s) == 1 for s in splits.values())
+    assert {next(iter(s)) for s in splits.values()} == {"train", "test"}  # both splits still get passages
+
+
+def test_check_notes_an_extractive_entry_split_by_question(tmp_path: Path):
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by=""), encoding="utf-8")
+    result = run_cli("check", "qa.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "note: task 'qa': its questions are split one by one, so one passage's questions land in several splits; " \
+           "`split_by: context` keeps each passage in one" in result.output
+    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by="    split_by: context\n"), encoding="utf-8")
+    assert "split one by one" not in run_cli("check", "qa.hum.yaml", cwd=tmp_path).output
+
+
+def test_a_split_by_naming_no_field_is_located_at_its_expression(tmp_path: Path):
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by="    split_by: contxt\n"), encoding="utf-8")
+    result = run_cli("build", "qa.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "qa.hum.yaml:8:15: error[E4102]" in result.output and "did you mean 'context'" in result.output
+    assert not (tmp_path / "out").exists()
