@@ -121,3 +121,37 @@ def test_a_field_mapped_under_another_name_is_named_with_the_rename(tmp_path):
     assert "error[E2010]: 'fields' of task 'ner' does not map 'text', 'entities', and task 'ner' reads no 'txt', " \
            "'entites'" in result.output
     assert "hint: rename 'txt' to 'text' and 'entites' to 'entities'" in result.output
+
+
+DUEE = REPO / "tests" / "data" / "duee"
+SCHEMA_RECIPE = """hum: 1
+name: du
+constants:
+  event_types: {{file: duee_event_schema.json{key}}}
+sources:
+  d: {{catalog: duee, path: duee_dev.head60.json}}
+tasks:
+  - source: d
+    labels: event_types
+"""
+
+
+def test_a_json_lines_schema_file_gives_a_constant_of_one_field_per_line(tmp_path):
+    for name in ("duee_event_schema.json", "duee_dev.head60.json"):
+        shutil.copy(DUEE / name, tmp_path)
+    (tmp_path / "du.hum.yaml").write_text(SCHEMA_RECIPE.format(key=", key: event_type"), encoding="utf-8")
+    result = run_cli("build", "du.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(tmp_path / "out" / "du" / "data").to_pylist()
+    assert rows and all(len(r["labels"]) == 65 and "财经/交易-出售/收购" in r["labels"] for r in rows)
+
+    (tmp_path / "du.hum.yaml").write_text(SCHEMA_RECIPE.format(key=", key: event_typ"), encoding="utf-8")
+    result = run_cli("check", "du.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "du.hum.yaml:4:52: error[E0008]: constant 'event_types': item 1 of duee_event_schema.json has no field " \
+           "'event_typ' (fields 'event_type', 'role_list', 'id', 'class')" in result.output
+    assert "did you mean 'event_type'?" in result.output
+
+    (tmp_path / "du.hum.yaml").write_text(SCHEMA_RECIPE.format(key=""), encoding="utf-8")  # the objects themselves
+    result = run_cli("check", "du.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and "`labels: event_types` names a constant that is not a list of labels" in result.output

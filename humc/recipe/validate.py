@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import column_problem
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, type_name
 from humc.expr import check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -84,7 +84,7 @@ LANGUAGES = ("en", "zh")  # the stdlib's instructions are written in these; any 
 # ISO 639 language code, then optionally a script and a region (BCP 47's usual tags: de, pt-BR, zh-Hant, es-419)
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-(?:[A-Z]{2}|[0-9]{3}))?$")
 # the keys each mapping accepts (the JSON Schema in recipe/schema.py reads these same tables)
-CONSTANT_FILE_KEYS = ["file"]
+CONSTANT_FILE_KEYS = ["file", "key"]
 SHARDS_HINT = ("a folder of JSONL, CSV or Parquet shards is one source as `dataset: {name: <folder>}` "
                "(read by the `datasets` library); or name one file per source")
 
@@ -291,8 +291,16 @@ class Validator:
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
                                       expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
                 _refuse_nul_text(key, path, text)
-                out[key] = _json_constant(key, path, text) if path.suffix.lower() == ".json" else \
-                    [ln.strip() for ln in text.splitlines() if ln.strip()]
+                if path.suffix.lower() in (".json", ".jsonl"):
+                    out[key] = _json_constant(key, path, text)
+                    if value.get("key") is not None:
+                        out[key] = _plucked(key, path, out[key], value.require("key"))
+                else:
+                    if value.get("key") is not None:
+                        raise RecipeError(f"constant '{key}': `key:` picks a field of JSON objects, and {path.name} "
+                                          "is read one item per line", value.key_spans["key"], code="E0008",
+                                          expected="a .json or .jsonl file of objects", hint="leave out `key:`")
+                    out[key] = [ln.strip() for ln in text.splitlines() if ln.strip()]
             else:  # a value, or a mapping such as a label map (lookup(label, NAME))
                 out[key] = value.plain()
         return out
@@ -922,27 +930,67 @@ def _refuse_nul_text(key: str, path: Path, text: str) -> None:
                           hint="save the file as UTF-8 text (a UTF-16 file has a NUL in every other byte)", code="E0009")
 
 
+def _plucked(key: str, path: Path, items: Any, field_node: Node) -> list[Any]:
+    """`{file: …, key: NAME}`: the NAME field of each object the file holds (DuEE's event_type, one per schema line)."""
+    expect_kind(field_node, "string", what=f"'key' of constant '{key}'")
+    name = field_node.value
+    if not isinstance(items, list):
+        raise RecipeError(f"constant '{key}': `key: {name}` picks a field of each object in a list, and {path.name} "
+                          f"holds one {type_name(items)}", field_node.span, code="E0008",
+                          expected="a JSON list of objects, or JSON Lines of objects", hint="leave out `key:`")
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or name not in item:
+            got = f"fields {', '.join(map(repr, list(item)[:6]))}" if isinstance(item, dict) else type_name(item)
+            raise RecipeError(f"constant '{key}': item {n + 1} of {path.name} has no field '{name}' ({got})",
+                              field_node.span, code="E0008", expected=f"every item an object with a '{name}' field",
+                              hint=did_you_mean(name, item) if isinstance(item, dict) else None)
+    return [item[name] for item in items]
+
+
 def _json_constant(key: str, path: Path, text: str) -> Any:
-    """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json)."""
+    """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json); a file of
+    JSON Lines (`.jsonl`, or a `.json` holding one value a line, as DuEE's schema) is the list of its lines' values."""
+    if path.suffix.lower() == ".jsonl" or _json_lines(text):
+        return [_json_value(key, path, line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return _json_value(key, path, text, 1)
+
+
+def _json_value(key: str, path: Path, text: str, first_line: int) -> Any:
+    """``text`` (the file's, from its line ``first_line``) as JSON; errors located in the file."""
+    def at(line: int, column: int = 1) -> Span:
+        return Span(str(path), first_line + line - 1, column)
+
     try:
         return loads_unique(text)
     except RepeatedKeyError as exc:  # a label map naming a key twice: one of its values would be dropped unseen
-        raise RecipeError(f"constant '{key}': {path.name}: {exc}", Span(str(path), exc.line, exc.column),
+        raise RecipeError(f"constant '{key}': {path.name}: {exc}", at(exc.line, exc.column),
                           expected="each key once in an object",
                           hint="remove or rename one of them (JSON readers disagree on which value counts)",
                           code="E0009") from None
     except json.JSONDecodeError as exc:
-        raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", Span(str(path), exc.lineno, exc.colno),
-                          expected="one JSON value (a .json constant file is read as JSON)",
+        raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", at(exc.lineno, exc.colno),
+                          expected="one JSON value (a .json constant file is read as JSON; JSON Lines one a line)",
                           hint="fix the file, or give it another extension to read one item per line", code="E0009") from None
     except RecursionError:
-        raise RecipeError(f"constant '{key}': {path.name} nests too deeply", Span(str(path), 1, 1),
+        raise RecipeError(f"constant '{key}': {path.name} nests too deeply", at(1),
                           expected="JSON nested at most a few hundred levels", hint="flatten the file",
                           code="E0010") from None
     except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
         raise RecipeError(f"constant '{key}': {path.name} holds a number too long to read ({exc.args[0].split(';')[0]})",
-                          Span(str(path), 1, 1), expected="numbers of at most 4300 digits",
+                          at(1), expected="numbers of at most 4300 digits",
                           hint="write such a value as a JSON string (in quotes)", code="E0010") from None
+
+
+def _json_lines(text: str) -> bool:
+    """Whether ``text`` is JSON Lines: its first line a whole JSON value, and more follow."""
+    first, _, rest = text.strip().partition("\n")
+    if not rest.strip():
+        return False
+    try:
+        json.loads(first)
+    except ValueError:
+        return False
+    return True
 
 
 def _names_a_folder(name: str, base: Path) -> bool:
