@@ -220,8 +220,8 @@ def _strings(value: Any, noun: str, *, nested_hint: str, int_why: str = "", int_
 
 
 _CLASS_LABEL_WHY = "they are class indices"
-_CLASS_LABEL_HINT = ("read the Parquet with `options: {class_labels: true}` (its Hugging Face features name them) "
-                     "or map them with lookup({w}, [O, B-PER, …])")
+_CLASS_LABEL_HINT = ("read the Parquet with `options: {class_labels: true}` (the Hugging Face features `datasets` "
+                     "writes into it name them) or map them with lookup({w}, [\"O\", \"B-PER\", …])")
 
 
 def _tags(value: Any) -> Misfit | None:

@@ -285,6 +285,10 @@ def spert_entities(tokens: Sequence[str], entities: Sequence[dict[str, Any]]) ->
     """SpERT-style entities ({type, start, end} token indices) -> [{type, span}]."""
     for n, e in enumerate(entities):
         _fields(e, n, "entity", type=str, start=int, end=int)
+        if not 0 <= e["start"] < e["end"] <= len(tokens):
+            raise FunctionError(f"entity {n} spans tokens {e['start']}-{e['end']}, outside the {len(tokens)} tokens "
+                                "(start before end, counted from 0, end exclusive)",
+                                expected="token offsets into this record's tokens")
     return [{"type": e["type"], "span": " ".join(tokens[e["start"]:e["end"]])} for e in entities]
 
 
@@ -475,7 +479,11 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
         if not isinstance(trig, Mapping):
             raise FunctionError(f"event {n}'s trigger is {describe(trig)}, not an object {{start, end, text}}")
         if "start" in trig and "end" in trig:
-            trigger = sep.join(tokens[_int(trig["start"]):_int(trig["end"])])
+            first, end = _int(trig["start"]), _int(trig["end"])
+            if not 0 <= first < end <= len(tokens):
+                raise FunctionError(f"event {n}'s trigger spans tokens {first}-{end}, outside the {len(tokens)} tokens",
+                                    expected="token offsets into this record's tokens")
+            trigger = sep.join(tokens[first:end])
         else:
             trigger = str(trig.get("text", ""))
         args = ev.get("arguments") or [{"role": "", "text": ""}]
@@ -658,10 +666,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "unique": unique,
     "sorted": _sorted,
     "contains": _contains,
-    "startswith": lambda s, p: str(s).startswith(p),
-    "endswith": lambda s, p: str(s).endswith(p),
-    "replace": lambda s, a, b: str(s).replace(a, b),
-    "words": lambda s: len(str(s).split()),
+    "startswith": lambda s, p: s is not None and str(s).startswith(p),
+    "endswith": lambda s, p: s is not None and str(s).endswith(p),
+    "replace": lambda s, a, b: None if s is None else str(s).replace(a, b),
+    "words": lambda s: 0 if s is None else len(str(s).split()),
     "get": lambda m, k, default=None: m.get(k, default) if isinstance(m, dict) else default,
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,
