@@ -362,3 +362,21 @@ def test_a_text_where_tokens_are_meant_is_refused_in_words_through_the_cli(tmp_p
     assert "error[E4102]: bio_spans: tokens must be a list of token strings; sentence is a string ('CRICKET - " \
            "ENGLISH COUNTY CHAMP…'): a text, not a list (source 's' row 0)" in result.output
     assert "hint: split a text into a list with `split(sentence)`" in result.output
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ("bio_spans(tokens, tags, strict=\"false\")", "bio_spans: strict must be true or false; \"false\" is a string"),
+    ("tokens | join(0)", "join: sep must be a string; 0 is an integer (0)"),
+    ("one_hot(record, \"anger\")", "one_hot: names must be a list of column names; \"anger\" is a string ('anger')"),
+])
+def test_a_constant_argument_of_the_wrong_shape_is_refused_before_any_data_is_read(tmp_path: Path, fields: str,
+                                                                                  said: str):
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text("hum: 1\nname: t\nsources:\n  s: {path: missing.jsonl}\ntasks:\n  - id: ner\n    task: ner\n"
+                      "    source: s\n    labels: [PER]\n    fields:\n      text: tokens | join(\" \")\n"
+                      f"      entities: '{fields}'\n", encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2
+    line = recipe.read_text(encoding="utf-8").splitlines()[11]
+    col = line.index(said.split("; ")[1].split(" is ")[0]) + 1  # the constant itself is pointed at
+    assert f"r.hum.yaml:12:{col}: error[E2004]: {said}" in result.output, result.output

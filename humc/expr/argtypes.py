@@ -153,6 +153,8 @@ def _any(value: Any) -> Misfit | None:
 
 def _text(value: Any, *, null: bool = True, numbers: bool = True) -> Misfit | None:
     """A text; numbers and booleans written as text when ``numbers``; null passes through when ``null``."""
+    if type(value) is str:
+        return None
     kind = kind_of(value)
     if kind == "string" or (null and kind == "null") or (numbers and kind in ("boolean", "integer", "number")):
         return None
@@ -201,6 +203,8 @@ def _items_misfit(value: Sequence[Any], i: int, item: Any, noun: str) -> Misfit:
 
 def _strings(value: Any, noun: str, *, nested_hint: str, int_why: str = "", int_hint: str | None = None) -> Misfit | None:
     """A list of strings (tokens, tags); an integer, null, nested list or object among them is named."""
+    if type(value) is list and set(map(type, value)) <= {str}:  # the common case, at C speed
+        return None
     if (bad := _list(value)) is not None:
         return bad
     first = _items(value, lambda v: isinstance(v, str))
@@ -239,6 +243,8 @@ def _tokens(value: Any) -> Misfit | None:
 
 def _records(value: Any) -> Misfit | None:
     """A list of objects (entities, relations, events, rows)."""
+    if type(value) is list and set(map(type, value)) <= {dict}:
+        return None
     if (bad := _list(value)) is not None:
         return bad
     first = _items(value, lambda v: isinstance(v, Mapping))
@@ -295,11 +301,13 @@ def _sequence(value: Any) -> Misfit | None:
 def _names(value: Any) -> Misfit | None:
     """lookup's names: a list (index -> name) or an object (key -> name)."""
     return None if kind_of(value) in ("list", "object") else Misfit(
-        f"is {describe(value)}", hint="write the names as a list ([O, B-PER, …]) or a constant mapping")
+        f"is {describe(value)}", hint="write the names as a list ([\"O\", \"B-PER\", …]) or a constant mapping")
 
 
 def _texts(value: Any) -> Misfit | None:
     """A text, or a list of texts (each is changed), or null; lists may nest."""
+    if type(value) is str:
+        return None
     if kind_of(value) == "list":
         first = _items(value, lambda v: _texts(v) is None)
         return None if first is None else _text(first[1])
@@ -385,40 +393,71 @@ def signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
     return _SIGNATURES[fn]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A function's parameters in call order with their shapes (None: any value), and the shape of ``**columns``."""
+
+    positional: tuple[tuple[str, Shape | None], ...]
+    named: dict[str, Shape | None]
+    rest: Shape | None
+
+
+_PLANS: dict[tuple[str, Callable[..., Any]], _Plan | None] = {}
+
+
+def _plan(name: str, fn: Callable[..., Any]) -> _Plan | None:
+    """``fn``'s parameters and shapes, worked out once (binding a signature on every call costs more than the check)."""
+    key = (name, fn)
+    if key not in _PLANS:
+        shapes, signature = PARAMS.get(name), signature_of(fn)
+        if not shapes or signature is None:
+            _PLANS[key] = None
+        else:
+            params = signature.parameters.values()
+            rest = next((p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+            positional = tuple((p.name, shapes.get(p.name)) for p in params
+                               if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+            named = {p.name: shapes.get(p.name) for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+            _PLANS[key] = _Plan(positional, named, None if rest is None else shapes.get(rest))
+    return _PLANS[key]
+
+
 def check_arguments(name: str, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any],
                     written: Callable[[int | str], str | None]) -> None:
-    """Raise ``FunctionError`` (with expected= and hint=) when an argument of the whitelisted function ``name`` (``fn``)
-    does not fit its parameter's shape. ``written(position or keyword)`` is the argument's text in the expression."""
-    shapes = PARAMS.get(name)
-    signature = signature_of(fn)
-    if not shapes or signature is None:
+    """Raise ``ArgumentError`` (with expected= and hint=) when an argument of the whitelisted function ``name`` (``fn``)
+    does not fit its parameter's shape. ``written(position or keyword)`` is the argument's text in the expression,
+    asked for only when there is something to report. Arity is not checked here: ``check_functions`` refuses a call
+    that cannot bind before any data is read."""
+    plan = _plan(name, fn)
+    if plan is None or len(args) > len(plan.positional):
         return
-    try:
-        bound = signature.bind(*args, **kwargs)
-    except TypeError:  # arity is checked before any data is read (check_functions); the call reports it
-        return
-    positions = {p: i for i, p in enumerate(signature.parameters)}
-    for param, value in bound.arguments.items():
-        shape = shapes.get(param)
-        if shape is None:
-            continue
-        if signature.parameters[param].kind is inspect.Parameter.VAR_KEYWORD:
-            for keyword, column in value.items():
-                _check_one(name, keyword, column, shape, written(keyword))
-            continue
-        where: int | str = param if param in kwargs else positions[param]
-        _check_one(name, param, value, shape, written(where))
+    for i, value in enumerate(args):
+        param, shape = plan.positional[i]
+        if shape is not None and (misfit := shape.misfit(value)) is not None:
+            raise _error(name, param, shape, misfit, written(i))
+    for keyword, value in kwargs.items():
+        shape = plan.named[keyword] if keyword in plan.named else plan.rest
+        if shape is not None and (misfit := shape.misfit(value)) is not None:
+            raise _error(name, keyword, shape, misfit, written(keyword))
 
 
-def _check_one(name: str, param: str, value: Any, shape: Shape, written: str | None) -> None:
-    misfit = shape.misfit(value)
-    if misfit is None:
-        return
+def literal_misfit(name: str, fn: Callable[..., Any], at: int | str, value: Any, written: str) -> ArgumentError | None:
+    """The error a constant argument (a literal written in the recipe) would raise on every record, found before any
+    data is read; ``at`` is its position in the call (the piped value counted) or its keyword."""
+    plan = _plan(name, fn)
+    if plan is None or (isinstance(at, int) and at >= len(plan.positional)):
+        return None
+    param, shape = plan.positional[at] if isinstance(at, int) else (at, plan.named.get(at, plan.rest))
+    misfit = None if shape is None else shape.misfit(value)
+    return None if shape is None or misfit is None else _error(name, param, shape, misfit, written)
+
+
+def _error(name: str, param: str, shape: Shape, misfit: Misfit, written: str | None) -> ArgumentError:
     shown = written if written and len(written) <= 40 else None
     subject = param if shown is None or shown == param else shown
     message = f"{name}: {param} must be {shape.expected}; {subject} {misfit.got}"
     if misfit.why:
         message += f": {misfit.why}"
     hint = None if misfit.hint is None else misfit.hint.replace("{w}", shown or param)
-    raise ArgumentError(message, expected=f"{param}: {shape.expected}", hint=hint)
+    return ArgumentError(message, expected=f"{param}: {shape.expected}", hint=hint)
 

@@ -85,13 +85,12 @@ class Evaluator:
             return value
         if isinstance(node, Pipeline):
             value = self._eval(node.head, env, where)
-            piped_end = node.head.pos[1]
+            piped = node.head.pos
             for stage in node.stages:
                 args = [value] + [self._eval(a, env, where) for a in stage.args]
                 kwargs = {k: self._eval(v, env, where) for k, v in stage.kwargs}
-                piped = self.src.text[node.head.pos[0]:piped_end].strip()
                 value = self._call(stage, args, kwargs, where, piped)
-                piped_end = stage.pos[1]
+                piped = (node.head.pos[0], stage.pos[1])
             return value
         raise self.fail(node, f"cannot evaluate {type(node).__name__} here", where)
 
@@ -167,13 +166,14 @@ class Evaluator:
                 raise self.fail(node, f"a slice bound must be a whole number, not {_tn(bound)}", where)
         return value[bounds[0]:bounds[1]]
 
-    def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str, piped: str | None = None) -> Any:
+    def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str,
+              piped: tuple[int, int] | None = None) -> Any:
         fn = self.fns.get(node.fn)
         if fn is None:
             raise self.fail(node, f"unknown function '{node.fn}'", where)
         try:
             if fn is functions.FUNCTIONS.get(node.fn):
-                argtypes.check_arguments(node.fn, fn, args, kwargs, self._written(node, piped))
+                argtypes.check_arguments(node.fn, fn, args, kwargs, lambda at: self._written(node, piped, at))
             return fn(*args, **kwargs)
         except argtypes.ArgumentError as exc:
             raise self._located(node, str(exc), exc, where) from None
@@ -189,18 +189,17 @@ class Evaluator:
             error.expected, error.hint = exc.expected, exc.hint
         return error
 
-    def _written(self, node: Call, piped: str | None) -> Callable[[int | str], str | None]:
-        """The text written for each argument of ``node`` (a position or a keyword); a pipeline stage's first
-        argument is the text before its ``|``."""
-        texts: dict[int | str, str] = {}
-        shift = 0 if piped is None else 1
+    def _written(self, node: Call, piped: tuple[int, int] | None, at: int | str) -> str | None:
+        """The text written for the argument of ``node`` at a position or keyword; a pipeline stage's first argument
+        is the text before its ``|`` (``piped``: where it is)."""
+        if isinstance(at, str):
+            arg = next((v for k, v in node.kwargs if k == at), None)
+            return None if arg is None else self.src.text[arg.pos[0]:arg.pos[1]] or None
         if piped is not None:
-            texts[0] = piped
-        for i, arg in enumerate(node.args):
-            texts[i + shift] = self.src.text[arg.pos[0]:arg.pos[1]]
-        for key, arg in node.kwargs:
-            texts[key] = self.src.text[arg.pos[0]:arg.pos[1]]
-        return lambda where: texts.get(where) or None
+            if at == 0:
+                return self.src.text[piped[0]:piped[1]].strip() or None
+            at -= 1
+        return self.src.text[node.args[at].pos[0]:node.args[at].pos[1]] or None if at < len(node.args) else None
 
 
 def _in_words(exc: Exception) -> str:
