@@ -205,6 +205,8 @@ def test_a_token_list_where_a_text_is_meant_hints_join_and_a_text_where_tokens_a
      "strict must be true or false; flag is a string ('false')", "unquoted"),
     ("contains(n, 3)", {"n": 7}, "contains: s must be a text, a list or an object; n is an integer (7)", None),
     ("str(tokens)", {"tokens": TOKENS}, "str: v must be a text; tokens is a list of strings", 'join(" ")'),
+    ("char_spans(tokens, spans)", {"tokens": TOKENS, "spans": []}, "char_spans: text must be a string; tokens is a "
+     "list of strings", 'tokens | join(" ")'),
 ])
 def test_common_wrong_shapes_get_specific_words(text: str, env: dict[str, Any], said: str, hinted: str | None):
     exc = _error(text, **env)
@@ -238,6 +240,7 @@ def test_null_text_reads_as_no_text_not_the_word_none():
     assert evaluate('replace(t, "o", "0")', {"t": None}) is None
     assert evaluate('startswith(t, "No")', {"t": None}) is False
     assert evaluate("words(t)", {"t": None}) == 0
+    assert evaluate('choice_label(["x", "y"], "y", "AB")', {}) == "B"  # labels as one text, a letter each, as before
 
 
 def test_the_last_resort_net_names_the_function_and_its_arguments_types_in_words():

@@ -355,7 +355,8 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "get": {"m": ANY, "k": KEY_OR_NULL, "default": ANY},
     "default": {"v": ANY, "d": ANY},
     "lookup": {"indices": ANY, "names": NAMES, "offset": WHOLE},
-    "choice_label": {"options": LIST, "answer": ANY, "labels": Shape("a list or null", lambda v: _list(v, null=True))},
+    "choice_label": {"options": LIST, "answer": ANY, "labels": Shape("a list, a text (one letter each) or null",
+                                                                       lambda v: _list(v, null=True, text=True))},
     "one_hot": {"row": ANY, "names": KEYS},
     "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG},
     "tag_scheme": {"tags": TAGS},
@@ -376,7 +377,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "bracket_spans": {"tokens": TOKENS, "tags": BRACKETS, "sep": STRING},
     "weibo_chars": {"chars": Shape("a list of characters", lambda v: _list(v, text=True))},
     "cluener_entities": {"label": ANY},
-    "char_spans": {"text": ANY, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
+    "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
                    "units": STRING, "check": KEY_OR_NULL},
 }
 
