@@ -310,7 +310,10 @@ def _texts(value: Any) -> Misfit | None:
         return None
     if kind_of(value) == "list":
         first = _items(value, lambda v: _texts(v) is None)
-        return None if first is None else _text(first[1])
+        if first is None:
+            return None
+        inner = _texts(first[1])
+        return Misfit(f"holds {describe(first[1])} as item {first[0]}", hint=None if inner is None else inner.hint)
     return _text(value)
 
 
