@@ -178,8 +178,11 @@ def test_an_evaluation_error_quoting_a_whole_document_is_cut_short():
     from humc.expr.eval import MAX_MESSAGE_CHARS
 
     with pytest.raises(EvalError) as exc:
-        ev("int(context)", {"context": "word " * 20000})
+        ev("semeval_relations(line, context)", {"line": '1\t"x"', "context": "word " * 20000})
     assert len(exc.value.message) < MAX_MESSAGE_CHARS + 40 and exc.value.message.endswith("characters)")
+    with pytest.raises(EvalError) as exc:  # a value a message describes is shown by a short sample of it
+        ev("int(context)", {"context": "word " * 20000})
+    assert len(exc.value.message) < 100 and "a string ('word word" in exc.value.message
 
 
 @pytest.mark.parametrize("text", ["context * 100000000", "[n] * 100000000", "100000000 * tokens"])

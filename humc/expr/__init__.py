@@ -4,6 +4,7 @@
     ast.py        the AST node classes and walkers (iter_calls, depth, names_used)
     eval.py       Evaluator: AST + environment -> value (an interpreter; nothing is eval'd)
     functions.py  the whitelisted function table expressions may call
+    argtypes.py   the shapes those functions' arguments take, checked before a call; values described in words
 
 It knows spans (``humc.errors.Span``), not YAML.
 """

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from humc.errors import EvalError, type_name
-from humc.expr import functions
+from humc.expr import argtypes, functions
 from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Slice, Source, Unary
 from humc.limits import MAX_REPEAT_ITEMS
 
@@ -44,7 +44,7 @@ class Evaluator:
         except EvalError:
             raise
         except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError) as exc:
-            raise self.fail(node, f"expression failed: {exc}", where) from None
+            raise self.fail(node, f"expression failed: {_in_words(exc)}", where) from None
         except (MemoryError, RecursionError):
             raise self.fail(node, "expression failed: the value grew too large or too deep", where) from None
 
@@ -71,7 +71,11 @@ class Evaluator:
             return self._call(node, args, kwargs, where)
         if isinstance(node, Unary):
             value = self._eval(node.operand, env, where)
-            return (not value) if node.op == "not" else -value
+            if node.op == "not":
+                return not value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self.fail(node, f"cannot negate {argtypes.describe(value)}: '-' needs a number", where)
+            return -value
         if isinstance(node, Binary):
             return self._binary(node, env, where)
         if isinstance(node, Chain):
@@ -81,10 +85,12 @@ class Evaluator:
             return value
         if isinstance(node, Pipeline):
             value = self._eval(node.head, env, where)
+            piped = node.head.pos
             for stage in node.stages:
                 args = [value] + [self._eval(a, env, where) for a in stage.args]
                 kwargs = {k: self._eval(v, env, where) for k, v in stage.kwargs}
-                value = self._call(stage, args, kwargs, where)
+                value = self._call(stage, args, kwargs, where, piped)
+                piped = (node.head.pos[0], stage.pos[1])
             return value
         raise self.fail(node, f"cannot evaluate {type(node).__name__} here", where)
 
@@ -105,6 +111,8 @@ class Evaluator:
             return _BINOPS[op](left, right)
         except TypeError:
             raise self.fail(node, f"cannot apply '{op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
+        except ZeroDivisionError:
+            raise self.fail(node, f"'{op}': a division by zero", where) from None
 
     def _check_list_equality(self, node: Binary, op: str, left: Any, right: Any, where: str) -> None:
         """`entities.type == "PER"` compares a list with one value: never equal, so a filter silently keeps nothing
@@ -144,7 +152,7 @@ class Evaluator:
     def _getitem(self, node: Item, value: Any, index: Any, where: str) -> Any:
         if isinstance(value, (list, str)) and isinstance(index, int) and not isinstance(index, bool):
             return value[index] if -len(value) <= index < len(value) else None  # out of range -> null
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and not isinstance(index, (list, dict)):
             return value.get(index)
         raise self.fail(node, f"cannot index {_tn(value)} with {_tn(index)}", where)
 
@@ -158,16 +166,66 @@ class Evaluator:
                 raise self.fail(node, f"a slice bound must be a whole number, not {_tn(bound)}", where)
         return value[bounds[0]:bounds[1]]
 
-    def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str) -> Any:
+    def _call(self, node: Call, args: list[Any], kwargs: dict[str, Any], where: str,
+              piped: tuple[int, int] | None = None) -> Any:
         fn = self.fns.get(node.fn)
         if fn is None:
             raise self.fail(node, f"unknown function '{node.fn}'", where)
         try:
+            if fn is functions.FUNCTIONS.get(node.fn):
+                argtypes.check_arguments(node.fn, fn, args, kwargs, lambda at: self._written(node, piped, at))
             return fn(*args, **kwargs)
+        except argtypes.ArgumentError as exc:
+            raise self._located(node, str(exc), exc, where) from None
         except functions.FunctionError as exc:
-            raise self.fail(node, f"{node.fn}(): {exc}", where) from None
-        except TypeError as exc:
-            raise self.fail(node, f"{node.fn}(): {exc}", where) from None
+            raise self._located(node, f"{node.fn}(): {exc}", exc, where) from None
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError) as exc:
+            # the last-resort net: a Python exception no check foresaw, told in words with the arguments' types
+            raise self._located(node, _unforeseen(node.fn, fn, args, kwargs, exc), None, where) from None
+
+    def _located(self, node: Call, message: str, exc: functions.FunctionError | None, where: str) -> EvalError:
+        error = self.fail(node, message, where)
+        if exc is not None:
+            error.expected, error.hint = exc.expected, exc.hint
+        return error
+
+    def _written(self, node: Call, piped: tuple[int, int] | None, at: int | str) -> str | None:
+        """The text written for the argument of ``node`` at a position or keyword; a pipeline stage's first argument
+        is the text before its ``|`` (``piped``: where it is)."""
+        if isinstance(at, str):
+            arg = next((v for k, v in node.kwargs if k == at), None)
+            return None if arg is None else self.src.text[arg.pos[0]:arg.pos[1]] or None
+        if piped is not None:
+            if at == 0:
+                return self.src.text[piped[0]:piped[1]].strip() or None
+            at -= 1
+        return self.src.text[node.args[at].pos[0]:node.args[at].pos[1]] or None if at < len(node.args) else None
+
+
+def _in_words(exc: Exception) -> str:
+    """A Python exception no check foresaw, without Python's wording."""
+    if isinstance(exc, KeyError):
+        return f"no {_key_text(exc)} in the value"
+    if isinstance(exc, IndexError):
+        return "a position past the end of a list"
+    if isinstance(exc, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(exc, OverflowError):
+        return "a number too large"
+    return "a value of a type this operation cannot use"
+
+
+def _key_text(exc: KeyError) -> str:
+    return f"key {argtypes.sample(exc.args[0])}" if exc.args else "such key"
+
+
+def _unforeseen(name: str, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], exc: Exception) -> str:
+    """The last-resort message: the function, each argument's name and type with a sample, and what went wrong."""
+    signature = argtypes.signature_of(fn)
+    names = list(signature.parameters) if signature is not None else []
+    shown = [f"{names[i] if i < len(names) else f'argument {i + 1}'} {argtypes.describe(a)}" for i, a in enumerate(args)]
+    shown += [f"{k} {argtypes.describe(v)}" for k, v in kwargs.items()]
+    return f"{name}: cannot work with these arguments ({'; '.join(shown)}): {_in_words(exc)}"
 
 
 def _tn(value: Any) -> str:

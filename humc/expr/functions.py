@@ -13,18 +13,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from humc.errors import type_name
+from humc.expr.argtypes import FunctionError, describe, kind_of, sample
 
-
-class FunctionError(ValueError):
-    """A function got arguments it cannot work with."""
+__all__ = ["FUNCTIONS", "FunctionError"]
 
 
 def _len(value: Any) -> int:
     if value is None:
         return 0
     if not hasattr(value, "__len__"):
-        raise FunctionError(f"len() needs a string or list, got {type(value).__name__}")
+        raise FunctionError(f"len() needs a string or list, got {describe(value)}")
     return len(value)
 
 
@@ -68,6 +66,29 @@ def last(values: Sequence[Any]) -> Any:
     return values[-1] if values else None
 
 
+def _sorted(v: Iterable[Any]) -> list[Any]:
+    try:
+        return sorted(v)
+    except TypeError:
+        kinds = sorted({kind_of(item) for item in v})
+        raise FunctionError(f"values of different types ({' and '.join(kinds)}) have no order",
+                            expected="a list of strings, or a list of numbers",
+                            hint="sort one kind only: leave out nulls with a `where:` filter, or write every value "
+                                 "as text (`str(x)`)") from None
+
+
+def _contains(s: Any, sub: Any) -> bool:
+    if isinstance(s, str) and not isinstance(sub, str):
+        raise FunctionError(f"what a text is searched for must be a string, not {describe(sub)}",
+                            expected="contains(text, \"word\") or contains(list, value)",
+                            hint="write a number as text with `str(…)`")
+    try:
+        return sub in s
+    except TypeError:  # an unhashable value looked up among an object's keys
+        raise FunctionError(f"an object's keys are names, not {describe(sub)}",
+                            expected="contains(object, \"key\")") from None
+
+
 def unique(values: Iterable[Any]) -> list[Any]:
     seen: list[Any] = []
     for v in values:
@@ -87,8 +108,9 @@ def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int =
         return [lookup(i, names, offset) for i in indices]
     try:
         i = int(indices) - offset
-    except (TypeError, ValueError):
-        raise FunctionError(f"index {indices!r} is not a whole number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise FunctionError(f"the index is {describe(indices)}, not a whole number",
+                            expected="an index (a whole number), a list of indices, or a text \"1,4\"") from None
     if not 0 <= i < len(names):
         raise FunctionError(f"index {indices!r} is out of range for {len(names)} names")
     return names[i]
@@ -101,13 +123,13 @@ def choice_label(options: Sequence[Any], answer: Any, labels: Sequence[Any] | No
     """The label of the option whose text is ``answer`` (C3 and DREAM give the answer as the option's text):
     choice_label(choices, answer) -> "C"; ``labels`` default to A, B, C, ... one per option."""
     if not isinstance(options, list):
-        raise FunctionError(f"the options are {type_name(options)}, not a list")
+        raise FunctionError(f"the options are {describe(options)}, not a list")
     names = list(labels) if labels is not None else list(OPTION_LETTERS[:len(options)])
     if len(names) != len(options):
         raise FunctionError(f"{len(options)} options but {len(names)} labels")
     if answer not in options:
         shown = ", ".join(map(repr, options[:5])) + (", …" if len(options) > 5 else "")
-        raise FunctionError(f"the answer {answer!r} is not one of the options ({shown or 'none'})")
+        raise FunctionError(f"the answer {sample(answer)} is not one of the options ({shown or 'none'})")
     return names[options.index(answer)]
 
 
@@ -120,7 +142,7 @@ def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     one_hot(record, ["anger", "joy"]) -> ["joy"]. 1/0 may be numbers, strings or booleans, an empty cell counts as 0;
     a column missing or holding another value is an error."""
     if not isinstance(row, Mapping):
-        raise FunctionError(f"the first argument is {type_name(row)}, not a record: write one_hot(record, [...])")
+        raise FunctionError(f"the first argument is {describe(row)}, not a record: write one_hot(record, [...])")
     out: list[str] = []
     for name in names:
         if name not in row:
@@ -128,7 +150,7 @@ def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
             raise FunctionError(f"no column {name!r} (columns: {known})")
         value = row[name]
         if value not in _ON and value not in _OFF:
-            raise FunctionError(f"column {name!r} holds {value!r}, not 0 or 1")
+            raise FunctionError(f"column {name!r} holds {sample(value)}, not 0 or 1")
         if value in _ON:
             out.append(str(name))
     return out
@@ -137,7 +159,7 @@ def one_hot(row: Mapping[str, Any], names: Sequence[str]) -> list[str]:
 def _lookup_key(keys: Any, names: Mapping[Any, Any]) -> Any:
     if isinstance(keys, list):
         return [_lookup_key(k, names) for k in keys]
-    if isinstance(keys, (dict, list)) or keys not in names:
+    if isinstance(keys, (dict, list, bytes, bytearray)) or keys not in names:
         known = ", ".join(map(repr, itertools.islice(names, 5))) + (", …" if len(names) > 5 else "")
         raise FunctionError(f"key {keys!r} is not in the mapping (keys: {known or 'none'})")
     return names[keys]
@@ -261,26 +283,53 @@ def _io_spans(tokens: Sequence[str], tags: Sequence[str], sep: str) -> list[dict
 
 def spert_entities(tokens: Sequence[str], entities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """SpERT-style entities ({type, start, end} token indices) -> [{type, span}]."""
+    for n, e in enumerate(entities):
+        _fields(e, n, "entity", type=str, start=int, end=int)
+        if not 0 <= e["start"] < e["end"] <= len(tokens):
+            raise FunctionError(f"entity {n} spans tokens {e['start']}-{e['end']}, outside the {len(tokens)} tokens "
+                                "(start before end, counted from 0, end exclusive)",
+                                expected="token offsets into this record's tokens")
     return [{"type": e["type"], "span": " ".join(tokens[e["start"]:e["end"]])} for e in entities]
+
+
+def _fields(item: Mapping[str, Any], n: int, what: str, **kinds: type) -> None:
+    """``item`` (the ``n``-th ``what``) has each field, of its type (str: any text-like value)."""
+    for field, kind in kinds.items():
+        if field not in item:
+            raise FunctionError(f"{what} {n} has no {field!r} (its fields: {', '.join(map(str, item)) or 'none'})",
+                                expected=f"each {what} an object with " + ", ".join(kinds))
+        value = item[field]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise FunctionError(f"{what} {n}'s {field} is {describe(value)}, not a whole number",
+                                expected=f"{field}: a whole number (a token index)")
+        if kind is str and kind_of(value) not in ("string", "integer", "number"):
+            raise FunctionError(f"{what} {n}'s {field} is {describe(value)}, not a text",
+                                expected=f"{field}: a string")
 
 
 def spert_relations(tokens: Sequence[str], entities: Sequence[dict[str, Any]],
                     relations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """SpERT-style relations ({type, head, tail} entity indices) -> [{head, relation, tail}]."""
     spans = spert_entities(tokens, entities)
+    for n, r in enumerate(relations):
+        _fields(r, n, "relation", type=str, head=int, tail=int)
     try:
         return [{"head": spans[r["head"]]["span"], "relation": r["type"], "tail": spans[r["tail"]]["span"]}
                 for r in relations]
-    except (IndexError, KeyError) as exc:
-        raise FunctionError(f"relation refers to a missing entity ({exc})") from None
+    except IndexError:
+        raise FunctionError(f"a relation refers to a missing entity: there are {len(spans)} entities (head and tail count "
+                            "from 0)") from None
 
 
 def duee_events(event_list: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """DuEE events -> flat rows [{event_type, trigger, role, argument}] (one row per argument;
     an event without arguments keeps one row with empty role/argument)."""
     rows: list[dict[str, str]] = []
-    for ev in event_list:
+    for n, ev in enumerate(event_list):
+        _fields(ev, n, "event", event_type=str, trigger=str)
         args = ev.get("arguments") or [{"role": "", "argument": ""}]
+        if not isinstance(args, list) or not all(isinstance(a, dict) for a in args):
+            raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, argument}} objects")
         for arg in args:
             rows.append({"event_type": ev["event_type"], "trigger": ev["trigger"],
                          "role": arg.get("role", ""), "argument": arg.get("argument", "")})
@@ -308,7 +357,8 @@ def zip_records(**columns: Sequence[Any]) -> list[dict[str, Any]]:
     """Parallel lists -> list of records: zip_records(subject=a, predicate=b, object=c)."""
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
-        raise FunctionError("all columns must have the same length")
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in columns.items())
+        raise FunctionError(f"all columns must have the same length, not {sizes}")
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
@@ -424,13 +474,21 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
     """OneIE-style `event_mentions` ({event_type, trigger: {start, end, text}, arguments: [{role, text}]}) ->
     rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets."""
     rows: list[dict[str, str]] = []
-    for ev in events:
+    for n, ev in enumerate(events):
         trig = ev.get("trigger") or {}
+        if not isinstance(trig, Mapping):
+            raise FunctionError(f"event {n}'s trigger is {describe(trig)}, not an object {{start, end, text}}")
         if "start" in trig and "end" in trig:
-            trigger = sep.join(tokens[int(trig["start"]):int(trig["end"])])
+            first, end = _int(trig["start"]), _int(trig["end"])
+            if not 0 <= first < end <= len(tokens):
+                raise FunctionError(f"event {n}'s trigger spans tokens {first}-{end}, outside the {len(tokens)} tokens",
+                                    expected="token offsets into this record's tokens")
+            trigger = sep.join(tokens[first:end])
         else:
             trigger = str(trig.get("text", ""))
         args = ev.get("arguments") or [{"role": "", "text": ""}]
+        if not isinstance(args, list) or not all(isinstance(a, dict) for a in args):
+            raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, text}} objects")
         for arg in args:
             rows.append({"event_type": str(ev.get("event_type", "")), "trigger": trigger,
                          "role": str(arg.get("role", "")), "argument": str(arg.get("text", ""))})
@@ -458,11 +516,11 @@ def cluener_entities(label: Any) -> list[dict[str, Any]]:
     if label is None:
         return []
     if not isinstance(label, dict):
-        raise FunctionError(f"a CLUENER label is an object {{type: {{text: [[start, end]]}}}}, not {type(label).__name__}")
+        raise FunctionError(f"a CLUENER label is an object {{type: {{text: [[start, end]]}}}}, not {describe(label)}")
     rows = []
     for kind, spans in label.items():
         if not isinstance(spans, dict):
-            raise FunctionError(f"label {kind!r} holds {type(spans).__name__}, not an object {{text: [[start, end]]}}")
+            raise FunctionError(f"label {kind!r} holds {describe(spans)}, not an object {{text: [[start, end]]}}")
         for text, places in spans.items():
             for place in places or []:
                 if not (isinstance(place, list) and len(place) == 2 and all(isinstance(i, int) for i in place)):
@@ -485,13 +543,13 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     is not, but Rust and Go tools are). ``check``: the item's own copy of the span (Label Studio's `text`): offsets
     that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error."""
     if not isinstance(text, str):
-        raise FunctionError(f"char_spans needs the text as a string, got {type_name(text)}")
+        raise FunctionError(f"char_spans needs the text as a string, got {describe(text)}")
     if units not in OFFSET_UNITS:
         raise FunctionError(f"unknown offset units {units!r} (one of: {', '.join(OFFSET_UNITS)})")
     if items is None:
         return []
     if not isinstance(items, (list, tuple)):
-        raise FunctionError(f"char_spans needs a list of annotated spans, got {type_name(items)}")
+        raise FunctionError(f"char_spans needs a list of annotated spans, got {describe(items)}")
     to_char = None if units == "chars" else _offset_map(text, units)
     rows: list[dict[str, Any]] = []
     for k, item in enumerate(items):
@@ -579,8 +637,17 @@ def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") ->
 def _int(value: Any) -> int:
     try:
         return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FunctionError(f"{describe(value)} is not a whole number",
+                            expected="a whole number, or a text that writes one (\"42\")") from None
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
     except (TypeError, ValueError):
-        raise FunctionError(f"{value!r} is not a whole number") from None
+        raise FunctionError(f"{describe(value)} is not a number",
+                            expected="a number, or a text that writes one (\"4.5\")") from None
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -590,19 +657,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "strip": _str_fn(str.strip),
     "str": lambda v: "" if v is None else str(v),
     "int": _int,
-    "float": float,
+    "float": _float,
     "bool": lambda value: bool(value),
     "join": join,
     "split": split,
     "first": first,
     "last": last,
     "unique": unique,
-    "sorted": lambda v: sorted(v),
-    "contains": lambda s, sub: sub in s,
-    "startswith": lambda s, p: str(s).startswith(p),
-    "endswith": lambda s, p: str(s).endswith(p),
-    "replace": lambda s, a, b: str(s).replace(a, b),
-    "words": lambda s: len(str(s).split()),
+    "sorted": _sorted,
+    "contains": _contains,
+    "startswith": lambda s, p: s is not None and str(s).startswith(p),
+    "endswith": lambda s, p: s is not None and str(s).endswith(p),
+    "replace": lambda s, a, b: None if s is None else str(s).replace(a, b),
+    "words": lambda s: 0 if s is None else len(str(s).split()),
     "get": lambda m, k, default=None: m.get(k, default) if isinstance(m, dict) else default,
     "default": lambda v, d: d if v in (None, "", []) else v,
     "lookup": lookup,

@@ -25,7 +25,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.tree import Meta
 
 from humc.errors import RecipeError, did_you_mean
-from humc.expr import functions
+from humc.expr import argtypes, functions
 from humc.expr.ast import (
     Attr,
     Binary,
@@ -43,6 +43,7 @@ from humc.expr.ast import (
     Unary,
     depth,
     iter_calls,
+    literal_value,
     walk,
 )
 from humc.limits import LIMIT_CODE, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_INT, MAX_INT_DIGITS
@@ -333,6 +334,23 @@ def check_functions(node: Expr, src: Source, allowed: Mapping[str, Any] | None =
                               expected="one of: " + ", ".join(sorted(table)),
                               hint=did_you_mean(call.fn, table), code="E2004")
         _check_arguments(call, table[call.fn], src, id(call) in piped)
+        if table[call.fn] is functions.FUNCTIONS.get(call.fn):
+            _check_constants(call, table[call.fn], src, id(call) in piped)
+
+
+def _check_constants(call: Call, fn: Any, src: Source, piped: bool) -> None:
+    """E2004 at a constant argument whose shape the function cannot take (`strict="false"`, `sep=0`): it would fail
+    on every record, so it is refused before any data is read."""
+    written = [(i + piped, arg) for i, arg in enumerate(call.args)] + [(key, arg) for key, arg in call.kwargs]
+    for at, arg in written:
+        try:
+            value = literal_value(arg)
+        except (ValueError, TypeError):  # not a constant (or `-"a"`, which fails on its own): checked on each record
+            continue
+        error = argtypes.literal_misfit(call.fn, fn, at, value, src.text[arg.pos[0]:arg.pos[1]])
+        if error is not None:
+            raise RecipeError(str(error), src.span_of(*arg.pos), expected=error.expected, hint=error.hint,
+                              code="E2004")
 
 
 def _params(signature: inspect.Signature) -> str:
