@@ -146,6 +146,18 @@ def yelp(rows: Rows) -> tuple[Rows, dict[str, Any]]:
         {"text": STRING, "label": Label(names=["1", "2"])}
 
 
+SEMEVAL = [f"{r}({a},{b})" for r in ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
+                                     "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
+                                     "Product-Producer") for a, b in (("e1", "e2"), ("e2", "e1"))] + ["Other"]
+
+
+def semeval2010(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    """The script keeps the sentence line's text without its id and quotes, and the relation line."""
+    out = [{"sentence": r["sentence"].split("\t", 1)[1].strip()[1:-1], "relation": SEMEVAL.index(r["relation"].strip())}
+           for r in rows]
+    return out, {"sentence": STRING, "relation": Label(names=SEMEVAL)}
+
+
 # adapter -> (published sample under tests/data, its Hub layout); race and yelp_polarity: hand-written fixtures in
 # the published format (tests/data/fixtures/README.md), no real sample being at hand
 
@@ -174,6 +186,7 @@ CASES: dict[str, tuple[str, Convert]] = {
     "semeval2018_ec": ("semeval2018_ec/2018-E-c-En-dev.head12.txt", semeval2018),
     "sst2": ("sst2/dev.head8.tsv", sst2),
     "trec": ("trec/TREC_10.en.head12.label", trec),
+    "semeval2010_task8": ("semeval2010_task8/TRAIN_FILE.head32.TXT", semeval2010),
     "race": ("fixtures/race/dev", race),
     "yelp_polarity": ("fixtures/yelp_polarity/test.csv", yelp),
 }

@@ -310,7 +310,7 @@ def test_a_folder_is_a_source_only_for_formats_that_read_folders(tmp_path: Path)
     (lambda: bracket_spans(["a"], ["B-PER"]), "not a bracketed name tag"),
     (lambda: bracket_spans(["a"], ["*)"]), "closes a span that is not open"),
     (lambda: bracket_spans(["a"], ["(P*"]), "never closed"),
-    (lambda: semeval_text("no id here"), "not a SemEval-2010 Task 8 sentence line"),
+    (lambda: semeval_text("no id here"), "not a SemEval-2010 Task 8 sentence (id TAB"),
     (lambda: semeval_relations('1\t"<e1>a</e1> b"', "Cause-Effect"), "not a SemEval-2010 Task 8 relation label"),
     (lambda: semeval_relations('1\t"<e1>a</e1> b"', "Cause-Effect(e1,e2)"), "no <e2> mention"),
 ])

@@ -441,10 +441,13 @@ _SEMEVAL_REL = re.compile(r"^(?P<rel>[^()]+)\((?P<first>e[12]),(?P<second>e[12])
 
 
 def _semeval_body(line: str) -> str:
+    """The sentence of a release line (`8001<TAB>"…"`), or the sentence itself as the Hub's copy gives it."""
     m = _SEMEVAL_LINE.match(line)
-    if m is None:
-        raise FunctionError(f"not a SemEval-2010 Task 8 sentence line (id TAB \"text\"): {line[:60]!r}")
-    return m.group("text")
+    if m is not None:
+        return m.group("text")
+    if "<e1>" in line and "<e2>" in line:
+        return line
+    raise FunctionError(f"not a SemEval-2010 Task 8 sentence (id TAB \"text\" with <e1> and <e2>): {line[:60]!r}")
 
 
 def semeval_text(line: str) -> str:
