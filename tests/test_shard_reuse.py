@@ -266,8 +266,9 @@ def test_a_pass_memo_gives_back_the_fields_split_and_dedup_read_and_leaves_out_m
     rows = corpus._rows(corpus._slim(records))
 
     assert rows == [{"task": "ner", "task_entry": "a", "source": "s", "source_row": 3, "labels": ("ORG",),
-                     "template": None, "_kind": "basic"},
-                    {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ("ORG",)}]
+                     "template": None, "_kind": "basic", "_group": None},  # `split_by:`'s group: None when absent
+                    {"task": "ner", "task_entry": "a", "source": "s", "source_row": 4, "labels": ("ORG",),
+                     "_group": None}]
     assert rows[0]["labels"] is rows[1]["labels"]  # one object: the pickled memo stays small
 
 
