@@ -18,11 +18,11 @@ from typing import Any
 
 from humc.answers import formats
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
-from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
+from humc.expr import Call, Pipeline, Source, call_parts, check_functions, literal_value, parse_expr, parse_pipeline
 from humc.ir import Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
-from humc.recipe.rules import compile_ops
+from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
@@ -290,7 +290,10 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     when = None
     if node.get("when") is not None:
         src = expr_source(node.require("when"))
-        when = Compiled(parse_expr(src.text, src), src)
+        ast = parse_expr(src.text, src)
+        check_functions(ast, src)
+        check_condition(ast, src)
+        when = Compiled(ast, src)
     then_src = expr_source(node.require("then"))
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
