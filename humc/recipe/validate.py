@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -502,7 +502,7 @@ class Validator:
             guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
             rules=tuple(self._rules(node.get("preferences"), task, self._when_names(node, task, fields))),
             templates=tuple(self._checked_templates(node.get("templates"), task, language)),
-            variants=tuple(self._variants(node.get("formats"), task)),
+            variants=tuple(self._variants(node.get("formats"), task, [k for k, _ in fields])),
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
@@ -775,7 +775,7 @@ class Validator:
             out.append(tpl)
         return out
 
-    def _variants(self, node: Node | None, task: TaskDef) -> list[Variant]:
+    def _variants(self, node: Node | None, task: TaskDef, fields: Sequence[str] = ()) -> list[Variant]:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
@@ -785,7 +785,8 @@ class Validator:
                               expected="format variants such as [json, natural]", code="E0008")
         for text, item in items:
             src = expr_source(item)
-            variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
+            variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib, task.columns,
+                                            {*task.inputs, *fields})
             problem = formats.fit_problem(variant.spec, task.columns, task.schema_column, [c for c, _ in task.spans_from])
             if problem:
                 table_like = formats.is_single_column(variant.spec.codec)
