@@ -108,7 +108,7 @@ def _is_nesting(v: Any) -> bool:
 SETTINGS: dict[str, Setting] = {
     "shuffle_keys": Setting("seed", lambda v: type(v) is int, "shuffle_keys(seed=<int>)", 0),
     "indent": Setting("n", lambda v: type(v) is int and 0 <= v <= 8, "indent(<0..8>)", 2),
-    "key_case": Setting("case", lambda v: v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None, "string"),
+    "key_case": Setting("case", lambda v: isinstance(v, str) and v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None, "string"),
     "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True, "boolean"),
     "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True, "boolean"),
     "keys": Setting(ALL_KWARGS, _is_renaming, 'keys(<column>="<key>", ...): a key for some columns', None, "object"),

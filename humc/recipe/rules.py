@@ -82,10 +82,11 @@ def _compile_op(call: Call, src: Source) -> AnswerOp:
         raise RecipeError(f"the argument of '{call.fn}' must be a constant: {ARG_NOUNS.get(kind, kind)}", at,
                           expected=usage, hint=hint, code="E0008") from None
     if not isinstance(value, str):
-        shown = f'"{value}"' if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        hint = (f'write the column\'s name in quotes, e.g. {call.fn}("span"); an operation cannot name a column by '
+                f'its position' if kind == '"column"' else f'quote it: {call.fn}("{value}")' if number else None)
         raise RecipeError(f"'{call.fn}' takes {ARG_NOUNS.get(kind, kind)}, not {describe(value)}", at,
-                          expected=f"{usage}, with a quoted string", hint=f"quote it: {call.fn}({shown})" if shown else None,
-                          code="E0007")
+                          expected=f"{usage}, with a quoted string", hint=hint, code="E0007")
     if kind == '"column"' and not value.strip():
         raise RecipeError(f"'{call.fn}' names an empty column", at, expected=f"{usage}, naming one of the answer's columns",
                           code="E0008")
