@@ -137,6 +137,8 @@ def _not_a_condition(ast: Expr) -> str | None:
         return "null" if ast.value is None else describe(ast.value)
     if isinstance(ast, ListLit):
         return "a list"
+    if isinstance(ast, Binary) and ast.op == "+":
+        return "a sum (a number or a text)"
     if isinstance(ast, Binary) and ast.op in ARITHMETIC or isinstance(ast, Unary) and ast.op == "-":
         return "a number"
     if isinstance(ast, Call) and ast.fn in NOT_CONDITIONS:
