@@ -98,6 +98,9 @@ class Guideline:
 class AnswerOp:
     name: str
     args: tuple[Any, ...] = ()
+    # where the operation is written (its argument when it has one): a recipe's line or a stdlib file's; not part of
+    # equality, so a rule means the same wherever it is written
+    at: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ CASES = [
     ("bad source option", "  qa: data.jsonl", "  qa: {path: data.jsonl, options: {encoding: klingon}}",
      "4:46: error[E0008]: bad value for option 'encoding' of source 'qa': unknown encoding 'klingon'", "codec name"),
     ("rule names a missing column", "[shortest_span, unanswerable]", '["when true then sort_by(\\"span\\")"]',
-     "14:19: error[E2005]: preference rule 'inline:when true then sort_by(\"span\")': 'sort_by' names column 'span'",
+     "14:43: error[E2005]: preference rule 'inline:when true then sort_by(\"span\")': 'sort_by' names column 'span'",
      "a column of task 'mrc_extractive': answer"),
     ("bad version", "hum: 1", "hum: 7", "1:6: error[E0011]: unsupported recipe version 7", "expected: hum: 1"),
     ("duplicate key", "name: tiny", "name: tiny\nname: again", "3:1: error[E0003]: duplicate key 'name'", "first defined at"),

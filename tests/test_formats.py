@@ -291,13 +291,19 @@ MODIFIERS = {
     "label": [],
     "yaml": [("shuffle_keys", {"seed": 2}), ("key_case", {"_args": ["upper"]}), RENAMED],
     "grouped_json": [("shuffle_keys", {"seed": 1}), ("indent", {"_args": [2]}), ("key_case", {"_args": ["upper"]}),
-                     ("compact", {}), RENAMED, ("nest", {"_nest": True})],
+                     ("ensure_ascii", {}), ("compact", {}), RENAMED, ("nest", {"_nest": True})],
     "inline_tags": [],
 }
 
 
 def test_every_codec_is_in_the_round_trip_law() -> None:
     assert set(MODIFIERS) == set(formats.codec_names())
+
+
+def test_every_modifier_a_codec_takes_is_in_its_round_trip_law() -> None:
+    """Each codec × each modifier it accepts is drawn by `specs` (and nothing it refuses)."""
+    for codec, mods in MODIFIERS.items():
+        assert {name for name, _ in mods} == set(formats.CODECS[codec].settings), codec
 
 
 @st.composite
@@ -308,9 +314,20 @@ def tables(draw: st.DrawFn, fields: st.SearchStrategy[list[str]] = field_names) 
     return AnswerTable(names, tuple(rows), cardinality)
 
 
+def _argument(draw: st.DrawFn, name: str, kwargs: dict[str, object]) -> dict[str, object]:
+    """Any value the modifier accepts, by position or by name (the table's value half the time)."""
+    if not draw(st.booleans()):
+        return kwargs
+    setting = formats.SETTINGS[name]
+    value = {"shuffle_keys": st.integers(-10**6, 10**6), "indent": st.integers(0, 8),
+             "key_case": st.sampled_from(sorted(formats.KEY_CASES)), "ensure_ascii": st.booleans(),
+             "compact": st.booleans()}[name]
+    return {setting.arg: draw(value)} if draw(st.booleans()) else {"_args": [draw(value)]}
+
+
 @st.composite
 def specs(draw: st.DrawFn, codec: str, fields: tuple[str, ...]) -> FormatSpec:
-    mods = draw(st.lists(st.sampled_from(MODIFIERS[codec]), max_size=3, unique_by=lambda m: m[0])) if MODIFIERS[codec] else []
+    mods = draw(st.lists(st.sampled_from(MODIFIERS[codec]), max_size=4, unique_by=lambda m: m[0])) if MODIFIERS[codec] else []
     out: list[tuple[str, dict[str, object]]] = []
     for name, kwargs in mods:
         if name == "keys":  # a key of its own for some columns ("-" never occurs in a column name)
@@ -318,8 +335,12 @@ def specs(draw: st.DrawFn, codec: str, fields: tuple[str, ...]) -> FormatSpec:
             kwargs = {f: f"K-{f}" for f in renamed}
         elif name == "nest":
             kwargs = {"N-list": draw(st.lists(st.sampled_from(fields), min_size=1, unique=True))}
+        else:
+            kwargs = _argument(draw, name, kwargs)
         out.append((name, kwargs))
-    return FormatSpec(codec, {}, tuple(out))
+    spec = FormatSpec(codec, {}, tuple(out))
+    formats.check_spec(spec)  # every drawn modifier and value is one the codec accepts
+    return spec
 
 
 @st.composite

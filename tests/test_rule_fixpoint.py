@@ -13,12 +13,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from humc.answers.ops import AnswerState, apply_op
+from humc.answers.ops import COLUMN_OPS, OPS, AnswerState, apply_op
 from humc.answers.table import AnswerTable
 from humc.build.checking import rule_problem
 from humc.build.compiler import load_recipe
 from humc.build.problems import REASONS, Problem
 from humc.ir import TaskEntry
+from humc.recipe.rules import compile_rule
 from humc.recipe.stdlib import load_stdlib
 
 LIB = load_stdlib()
@@ -85,3 +86,58 @@ def test_check_reports_gold_that_breaks_a_stated_rule(tmp_path: Path) -> None:
     assert "order_relations_by_head" in problem.detail
     record["gold"] = json.dumps(gold[::-1])
     assert rule_problem(entry, record) is None
+
+
+# ------------------------------------------------------------------ every operation, any argument, awkward values
+
+# values that trip naive code: empty, blank, inner/outer whitespace, newlines, combining marks, case-changing letters
+# (ß -> SS, İ -> i̇), scripts without case, emoji, and a very long value; plus anything hypothesis makes up
+AWKWARD = st.one_of(
+    st.sampled_from(["", " ", "  a  b ", "\t", "a\nb", "Paris", "Paris Hilton", "paris", "收购", "é", "e\u0301", "ß",
+                     "SS", "İ", "ǅ", "🙂", "x" * 300, "Ab" * 150 + " "]),
+    st.text(max_size=12),
+)
+
+
+def _op_case(data: st.DataObject, name: str) -> tuple[tuple[str, ...], tuple[str, ...], list[tuple[str, ...]], str]:
+    """(columns, the op's arguments, rows with duplicates, text mentioning some of the values) for op ``name``."""
+    columns = data.draw(st.sampled_from([("answer",), ("type", "span"), ("head", "relation", "tail")]))
+    _, arity, kind = OPS[name]
+    args = () if arity == 0 else ((data.draw(st.sampled_from(columns)),) if name in COLUMN_OPS
+                                  else (data.draw(AWKWARD),))
+    rows = data.draw(st.lists(st.tuples(*[AWKWARD] * len(columns)), max_size=6))
+    rows += data.draw(st.lists(st.sampled_from(rows), max_size=3)) if rows else []  # duplicates
+    said = [v for r in rows for v in r]
+    text = " ".join(data.draw(st.lists(st.sampled_from(said), max_size=8)) if said else []) + data.draw(AWKWARD)
+    return columns, args, rows, text
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(sorted(OPS)), data=st.data())
+def test_every_operation_applied_twice_equals_applying_it_once(name: str, data: st.DataObject) -> None:
+    """The fixed point the check node relies on, for every operation (not only the stdlib's uses of them), any
+    argument it accepts and answer tables with empty, duplicate, unicode, blank and very long values."""
+    columns, args, rows, text = _op_case(data, name)
+    once = apply_op(name, args, AnswerState(AnswerTable.of(columns, rows)), text)
+    twice = apply_op(name, args, once, text)
+    assert twice == once
+    assert once.table.fields == columns
+    if name not in ("shortest", "longest", "first", "dedupe", "lowercase", "uppercase"):
+        assert sorted(once.table.rows) == sorted(rows)  # reordering ops and empty_as keep every row
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_compiled_inline_rule_applied_twice_equals_once(data: st.DataObject) -> None:
+    """An op compiled from rule text (rules.compile_rule) behaves as the op itself: its arguments arrive unchanged."""
+    name = data.draw(st.sampled_from(sorted(n for n, (_, arity, _) in OPS.items() if arity)))
+    columns, args, rows, text = _op_case(data, name)
+    _, ops = compile_rule(None, f"{name}({json.dumps(args[0], ensure_ascii=False)})", None)
+    assert [(op.name, op.args) for op in ops] == [(name, args)]
+    state = AnswerState(AnswerTable.of(columns, rows))
+    for op in ops:
+        state = apply_op(op.name, op.args, state, text)
+    again = state
+    for op in ops:
+        again = apply_op(op.name, op.args, again, text)
+    assert again == state

@@ -46,7 +46,7 @@ from typing import Any
 import yaml
 
 from humc.answers.table import AnswerTable, as_cardinality
-from humc.errors import FormatParseError, HumcError
+from humc.errors import FormatParseError, HumcError, did_you_mean
 
 Row = tuple[str, ...]
 _JSON_STR = json.encoder.encode_basestring  # how json.dumps(..., ensure_ascii=False) writes a str
@@ -89,6 +89,7 @@ class Setting:
     check: Callable[[Any], bool]
     describe: str
     default: Any                    # value when the modifier is used without an argument
+    kind: str = "integer"           # the kind of value it takes (a value of another kind is a wrong type, E0007)
 
 
 KEY_CASES = {"upper": str.upper, "lower": str.lower, "title": str.title}
@@ -107,13 +108,34 @@ def _is_nesting(v: Any) -> bool:
 SETTINGS: dict[str, Setting] = {
     "shuffle_keys": Setting("seed", lambda v: type(v) is int, "shuffle_keys(seed=<int>)", 0),
     "indent": Setting("n", lambda v: type(v) is int and 0 <= v <= 8, "indent(<0..8>)", 2),
-    "key_case": Setting("case", lambda v: v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None),
-    "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True),
-    "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True),
-    "keys": Setting(ALL_KWARGS, _is_renaming, 'keys(<column>="<key>", ...): a key for some columns', None),
+    "key_case": Setting("case", lambda v: isinstance(v, str) and v in KEY_CASES, 'key_case("upper"|"lower"|"title")', None, "string"),
+    "ensure_ascii": Setting("on", lambda v: type(v) is bool, "ensure_ascii(true|false)", True, "boolean"),
+    "compact": Setting("on", lambda v: type(v) is bool, "compact(true|false)", True, "boolean"),
+    "keys": Setting(ALL_KWARGS, _is_renaming, 'keys(<column>="<key>", ...): a key for some columns', None, "object"),
     "nest": Setting(ALL_KWARGS, _is_nesting, 'nest(<key>=["<column>", ...]): one list key gathering these columns',
-                    None),
+                    None, "object"),
 }
+
+
+def value_kind(value: Any) -> str:
+    """A setting value's kind in the recipe language's words (integer, number, string, boolean, list, object, null)."""
+    if value is None:
+        return "null"
+    for kind, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str), ("list", list),
+                        ("object", Mapping)):
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
+
+
+def setting_columns(name: str, value: Any) -> list[str]:
+    """The answer columns a checked ``keys`` / ``nest`` value names (none for the other settings)."""
+    if name == "keys":
+        return [str(c) for c in value]
+    if name == "nest":
+        return [str(c) for cols in value.values() for c in cols]
+    return []
+
 
 def codec_names() -> tuple[str, ...]:
     return tuple(CODECS)
@@ -173,6 +195,17 @@ def _settings(spec: FormatSpec) -> dict[str, Any]:
     return out
 
 
+def check_modifier(codec: str, name: str, kwargs: Mapping[str, Any]) -> Any:
+    """One modifier's checked value (``kwargs``: its keyword arguments, ``_args`` its positional ones) for ``codec``;
+    HumcError with the modifier's own words otherwise. Compile time only: a spec's settings are checked once."""
+    return _checked(codec, CODECS[codec].settings, name, _modifier_value(name, kwargs), "modifier")
+
+
+def check_option(codec: str, name: str, value: Any) -> Any:
+    """One option's checked value (a variant's ``options:`` or a codec head's ``json(indent=2)``) for ``codec``."""
+    return _checked(codec, CODECS[codec].settings, name, value, "option")
+
+
 def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
     setting = SETTINGS.get(name)
     if setting is None:
@@ -181,10 +214,18 @@ def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
     named = {k: v for k, v in kwargs.items() if k != "_args"}
     if setting.arg == ALL_KWARGS:
         if args or not named:
-            raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe, code="E0008")
+            raise HumcError(f"bad arguments for modifier '{name}': it takes named arguments only, "
+                            + ("none were given" if not args else f"not {len(args)} positional one(s)"),
+                            expected=setting.describe, hint=f"e.g. {name}(" + ('span=["span"]' if name == "nest"
+                                                                               else 'span="text"') + ")", code="E0008")
         return named
-    if set(named) - {setting.arg} or len(args) + len(named) > 1:
-        raise HumcError(f"bad arguments for modifier '{name}'", expected=setting.describe, code="E0008")
+    unknown = sorted(set(named) - {setting.arg})
+    if unknown:
+        raise HumcError(f"bad arguments for modifier '{name}': it has no argument '{unknown[0]}'",
+                        expected=setting.describe, hint=f"its one argument is '{setting.arg}'", code="E0008")
+    if len(args) + len(named) > 1:
+        raise HumcError(f"bad arguments for modifier '{name}': it takes one argument, {len(args) + len(named)} were given",
+                        expected=setting.describe, code="E0008")
     if not args and not named:
         if setting.default is None:
             raise HumcError(f"modifier '{name}' needs an argument", expected=setting.describe, code="E0008")
@@ -194,13 +235,49 @@ def _modifier_value(name: str, kwargs: Mapping[str, Any]) -> Any:
 
 def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: str) -> Any:
     if name not in SETTINGS:
-        raise HumcError(f"unknown format {kind} '{name}'", expected="one of: " + ", ".join(SETTINGS), code="E2006")
+        raise HumcError(f"unknown format {kind} '{name}'", expected="one of: " + ", ".join(SETTINGS),
+                        hint=did_you_mean(name, SETTINGS), code="E2006")
     if name not in allowed:
+        takes = [c for c, codec_def in CODECS.items() if name in codec_def.settings]
         raise HumcError(f"format {kind} '{name}' does not apply to codec '{codec}'",
-                        expected=f"for {codec}: " + (", ".join(sorted(allowed)) or "no options"), code="E2006")
-    if not SETTINGS[name].check(value):
-        raise HumcError(f"bad value {value!r} for format {kind} '{name}'", expected=SETTINGS[name].describe, code="E0008")
+                        expected=f"for {codec}: " + (", ".join(sorted(allowed)) or "no options"),
+                        hint=f"'{name}' applies to: {', '.join(takes)}", code="E2006")
+    setting = SETTINGS[name]
+    if not setting.check(value):
+        wrong_kind = value_kind(value) != setting.kind or _inner_misfit(name, value)
+        raise HumcError(f"bad value {value!r} for format {kind} '{name}'"
+                        + (f": {_a(value_kind(value))} where {_a(setting.kind)} is expected" if wrong_kind else ""),
+                        expected=setting.describe, hint=_value_hint(name, value), code="E0007" if wrong_kind else "E0008")
     return value
+
+
+def _inner_misfit(name: str, value: Any) -> bool:
+    """A `keys` / `nest` mapping holding something other than texts (keys) or lists of texts (nest): a wrong type."""
+    if not isinstance(value, Mapping) or name not in ("keys", "nest"):
+        return False
+    if name == "keys":
+        return any(not isinstance(v, str) for v in value.values())
+    return any(not isinstance(v, list) or not all(isinstance(c, str) for c in v) for v in value.values())
+
+
+def _a(kind: str) -> str:
+    return kind if kind == "null" else ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _value_hint(name: str, value: Any) -> str | None:
+    """How to write a refused setting value, when the fix is known."""
+    setting = SETTINGS[name]
+    if isinstance(value, str) and setting.kind == "string":
+        return did_you_mean(value.lower(), KEY_CASES)
+    if isinstance(value, str) and setting.kind == "integer" and value.strip().lstrip("-").isdigit():
+        return f"write the number without quotes: {name}({value.strip()})"
+    if isinstance(value, str) and setting.kind == "boolean" and value.lower() in ("true", "false", "yes", "no"):
+        return f"write {name}({'true' if value.lower() in ('true', 'yes') else 'false'}), without quotes"
+    if type(value) is int and setting.kind == "boolean" and value in (0, 1):
+        return f"write {name}({'true' if value else 'false'})"
+    if type(value) is int and name == "indent":
+        return "an indent of 0 to 8 spaces"
+    return None
 
 
 # ------------------------------------------------------------------ public API

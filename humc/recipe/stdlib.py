@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from humc.answers import formats
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
-from humc.expr import Call, Pipeline, Source, call_parts, literal_value, parse_expr, parse_pipeline
+from humc.expr import Call, Name, Pipeline, Source, call_parts, check_functions, literal_value, parse_expr, parse_pipeline
 from humc.ir import Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
-from humc.recipe.rules import compile_ops
+from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
 from humc.templating import syntax_problem
@@ -290,7 +290,10 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     when = None
     if node.get("when") is not None:
         src = expr_source(node.require("when"))
-        when = Compiled(parse_expr(src.text, src), src)
+        ast = parse_expr(src.text, src)
+        check_functions(ast, src)
+        check_condition(ast, src)
+        when = Compiled(ast, src)
     then_src = expr_source(node.require("then"))
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
@@ -303,11 +306,15 @@ def load_variant(path: Path) -> Variant:
     what = f"variant {path.name}"
     check_keys(node, ["id", "codec", "options", "modifiers", "text"], what, required=["id", "codec"])
     modifiers: list[tuple[str, dict[str, Any]]] = []
+    codec = req(node, "codec", "string", what)
     for text, item in string_list(node.get("modifiers"), "modifiers"):
         src = expr_source(item)
-        modifiers.extend(_modifier(c, src) for c in call_parts(parse_pipeline(text, src)))
-    spec = formats.FormatSpec(req(node, "codec", "string", what), opt(node, "options", "mapping", what, {}) or {},
-                              tuple(modifiers))
+        calls = call_parts(parse_pipeline(text, src))
+        modifiers.extend(_modifier(c, src) for c in calls)
+        if codec in formats.codec_names():
+            for call, (name, kwargs) in zip(calls, modifiers[-len(calls):], strict=True):
+                _located(src.span_of(*call.pos), formats.check_modifier, codec, name, kwargs)
+    spec = formats.FormatSpec(codec, opt(node, "options", "mapping", what, {}) or {}, tuple(modifiers))
     _check_spec(spec, node.span)
     sentences = opt(node, "text", ("mapping", "string"), what, {}) or {}
     return Variant(id=req(node, "id", "string", what), spec=spec,
@@ -333,10 +340,13 @@ def _checked_variant_texts(node: Node | None, what: str) -> tuple[tuple[str, Spa
     return tuple(origins)
 
 
-def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
+def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib, columns: Sequence[str] | None = None,
+                          fields: Collection[str] = ()) -> Variant:
     """An inline format variant: `json | shuffle_keys(seed=3)` or `json_pretty | indent(4)`.
 
-    The head names a stdlib variant (whose instruction text is reused) or a bare codec."""
+    The head names a stdlib variant (whose instruction text is reused) or a bare codec. Each option and modifier is
+    checked where it is written; with ``columns`` (the task's answer columns) a `keys`/`nest` written here must name
+    them (``fields``: the record's, named by mistake)."""
     try:
         calls = call_parts(pipe)
     except ValueError:
@@ -344,21 +354,60 @@ def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib) -> Variant:
                           src.span_of(*pipe.pos), expected='e.g. json, natural or "json | shuffle_keys(seed=3)"', code="E2006") from None
     head, rest = calls[0], [_modifier(c, src) for c in calls[1:]]
     base = lib.variants.get(head.fn)
+    own: list[tuple[Call, str, Any]] = []  # (where, name, checked value) of the settings written here
     if base is not None and not head.args and not head.kwargs:
         spec = formats.FormatSpec(base.spec.codec, base.spec.options, base.spec.modifiers + tuple(rest))
     elif head.fn in formats.codec_names():
         _, options = _modifier(head, src)
+        if options.pop("_args", None):
+            raise RecipeError(f"options of codec '{head.fn}' are named", src.span_of(*head.pos), code="E0008",
+                              expected=f"{head.fn}(<option>=<value>, ...), e.g. json(indent=2)",
+                              hint="a modifier after `|` takes its value by position: json | indent(2)")
         spec = formats.FormatSpec(head.fn, options, tuple(rest))
+        own += [(head, name, _located(src.span_of(*head.pos), formats.check_option, head.fn, name, value))
+                for name, value in options.items()]
         base = next((v for v in lib.variants.values() if v.spec.codec == head.fn), None)
     else:
         names = sorted(set(lib.variants) | set(formats.codec_names()))
         raise RecipeError(f"unknown format variant '{head.fn}'", src.span_of(*head.pos),
                           expected="a stdlib variant or codec: " + ", ".join(names), hint=did_you_mean(head.fn, names), code="E2006")
+    seen: dict[str, Call] = {}
+    for call, (name, kwargs) in zip(calls[1:], rest, strict=True):
+        where = src.span_of(*call.pos)
+        if name in seen:
+            raise RecipeError(f"format modifier '{name}' is given twice", where, code="E0008",
+                              expected="each modifier once (the last one would silently win)",
+                              hint=f"keep one of them; the first is at {src.span_of(*seen[name].pos)}")
+        seen[name] = call
+        own.append((call, name, _located(where, formats.check_modifier, spec.codec, name, kwargs)))
     _check_spec(spec, src.span_of(*pipe.pos))
+    if columns is not None:
+        for call, name, value in own:
+            _check_named_columns(name, value, columns, fields, src.span_of(*call.pos))
     # the digest covers the pipeline and the variant file whose instruction text it reuses
     return Variant(id=src.text.replace(" ", ""), spec=spec, text=base.text if base else {},
                    digest=digest(src.text.encode() + (base.digest.encode() if base else b"")),
                    origins=base.origins if base else ())
+
+
+def _check_named_columns(name: str, value: Any, columns: Sequence[str], fields: Collection[str], where: Span | None) -> None:
+    """A `keys` / `nest` written in the recipe names answer columns (a stdlib variant's may name columns other tasks
+    have: they apply only where the task has them)."""
+    for column in formats.setting_columns(name, value):
+        if column not in columns:
+            in_record = column in fields
+            raise RecipeError(f"format modifier '{name}' names column '{column}', which the answer does not have", where,
+                              expected="a column of the answer: " + ", ".join(columns),
+                              hint=(f"'{column}' is a field of the record, not a column of the answer" if in_record
+                                    else did_you_mean(column, columns)), code="E2006")
+
+
+def _located(where: Span | None, check: Callable[..., Any], *args: Any) -> Any:
+    """The value ``check(*args)`` returns; its HumcError (code, expected and hint kept) at ``where``."""
+    try:
+        return check(*args)
+    except HumcError as exc:
+        raise RecipeError(exc.message, where, expected=exc.expected, hint=exc.hint, code=exc.code) from None
 
 
 def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:
@@ -366,15 +415,23 @@ def _modifier(call: Call, src: Source) -> tuple[str, dict[str, Any]]:
     try:
         kwargs = {k: literal_value(v) for k, v in call.kwargs}
         args = [literal_value(a) for a in call.args]
-    except ValueError:
-        raise RecipeError(f"arguments of '{call.fn}' must be constants", src.span_of(*call.pos), code="E0008") from None
+    except (ValueError, TypeError):
+        raise RecipeError(f"arguments of '{call.fn}' must be constants", src.span_of(*call.pos), code="E0008",
+                          expected="numbers, quoted strings, true/false, null or lists of them",
+                          hint=_constant_hint(call)) from None
     if args:
         kwargs["_args"] = args
     return call.fn, kwargs
 
 
+def _constant_hint(call: Call) -> str:
+    """How to write a modifier's argument that is a bare name (`key_case(upper)`, `indent(none)`)."""
+    name = next((a.name for a in [*call.args, *(v for _, v in call.kwargs)] if isinstance(a, Name)), None)
+    spelled = {"none": "null", "None": "null", "True": "true", "False": "false"}
+    if name in spelled:
+        return f"the recipe language writes {spelled[name]}, not {name}"
+    return f'a name is not a value here: quote a text, {call.fn}("{name}")' if name else "write a constant value"
+
+
 def _check_spec(spec: formats.FormatSpec, span: Any) -> None:
-    try:
-        formats.check_spec(spec)
-    except HumcError as exc:
-        raise RecipeError(exc.message, span, expected=exc.expected, hint=exc.hint) from None
+    _located(span, formats.check_spec, spec)

@@ -13,14 +13,14 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from humc.answers import formats
-from humc.answers.ops import column_problem
+from humc.answers.ops import OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, type_name
-from humc.expr import check_functions, parse_expr, parse_pipeline, parse_rule
+from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
     Decontamination,
@@ -53,7 +53,7 @@ from humc.recipe.mixing import (
     parse_ratio,
 )
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
-from humc.recipe.rules import compile_ops
+from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
@@ -500,9 +500,9 @@ class Validator:
             id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
             sample=self._sample(node.get("sample"), what), schema=schema,
             guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
-            rules=tuple(self._rules(node.get("preferences"), task)),
+            rules=tuple(self._rules(node.get("preferences"), task, self._when_names(node, task, fields))),
             templates=tuple(self._checked_templates(node.get("templates"), task, language)),
-            variants=tuple(self._variants(node.get("formats"), task)),
+            variants=tuple(self._variants(node.get("formats"), task, [k for k, _ in fields])),
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
@@ -666,23 +666,32 @@ class Validator:
             out.append(g)
         return out
 
-    def _rules(self, node: Node | None, task: TaskDef) -> list[PreferenceRule]:
+    def _rules(self, node: Node | None, task: TaskDef, names: set[str] | None = None) -> list[PreferenceRule]:
+        """The entry's preference rules, each checked against the task's answer columns and (``names``: what a
+        `when` may read) its condition's names; an error in a stdlib rule is at the rule file's line."""
         out = []
+        fields = set(names or ()) - {"answer"}
         for item in (node.value if node is not None and node.kind == "list" else ([node] if node else [])):
             rule = self._rule(item, task.id)
-            for op in rule.then:
-                problem = column_problem(op.name, op.args, task.columns)
-                if problem:
-                    raise RecipeError(f"preference rule '{rule.id}': {problem}", item.span,
-                                      expected=f"a column of task '{task.id}': " + ", ".join(task.columns),
-                                      hint=did_you_mean(str(op.args[0]), task.columns), code="E2005")
+            notes = [f"used by the task entry at {item.span}"] if rule.then and rule.then[0].at is not None and (
+                rule.then[0].at.file != getattr(item.span, "file", None)) else []
+            try:
+                check_columns(rule.then, task.columns, fields | set(task.inputs), task_id=task.id, rule_id=rule.id,
+                              default=item.span)
+                if rule.when is not None:
+                    check_condition(rule.when.ast, rule.when.src, names)
+            except RecipeError as exc:
+                exc.notes.extend(notes)
+                raise
             out.append(rule)
         return out
 
     def _rule(self, item: Node, task_id: str) -> PreferenceRule:
         """One `preferences:` item: a stdlib rule id, an inline `when … then …`, or a mapping."""
         if item.kind == "mapping":
-            return rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode()))
+            mapped = rule_from_node(item, "inline preference rule", digest(repr(item.plain()).encode()))
+            self._check_applies(mapped.tasks, task_id, item.get("tasks") or item, f"preference rule '{mapped.id}'")
+            return mapped
         expect_kind(item, "string", "mapping", what="a preference rule")
         text = item.value.strip()
         if text.startswith(("when ", "when\t")):
@@ -691,6 +700,8 @@ class Validator:
             check_functions(rule.when, src)
             return PreferenceRule(id=f"inline:{text}", title="", text={}, when=Compiled(rule.when, src),
                                   then=compile_ops(rule.then, src), tasks=(), digest=digest(text.encode()))
+        if text not in self.lib.rules:
+            self._not_a_rule_id(item, text)
         r = self.lib.rules.get(text)
         if r is None:
             raise RecipeError(f"unknown preference rule '{text}'", item.span,
@@ -698,6 +709,32 @@ class Validator:
                               hint=did_you_mean(text, self.lib.rules), code="E2005")
         self._check_applies(r.tasks, task_id, item, f"preference rule '{r.id}'")
         return r
+
+    def _when_names(self, node: Node, task: TaskDef, fields: tuple[tuple[str, Compiled], ...]) -> set[str]:
+        """The names a rule's `when` may read: the mapped fields, the task's inputs, the constants, `answer`, and the
+        field a `generate:` step fills."""
+        generate = node.get("generate")
+        filled = generate.get("field") if generate is not None and generate.kind == "mapping" else None
+        extra = {filled.value} if filled is not None and isinstance(filled.value, str) else set()
+        return {"answer", *(name for name, _ in fields), *task.inputs, *self.constants, *extra}
+
+    def _not_a_rule_id(self, item: Node, text: str) -> None:
+        """An answer operation written where a rule goes (`sort_by("span")`): say how a rule of one's own is written."""
+        try:
+            calls = call_parts(parse_pipeline(text))
+        except (HumcError, ValueError):
+            return
+        near = did_you_mean(calls[0].fn, OPS) if calls and calls[0].fn not in OPS else None
+        if near and not did_you_mean(text, self.lib.rules):
+            raise RecipeError(f"unknown preference rule '{text}'", item.span,
+                              expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
+                              hint=f"{near[:-1]} — an answer operation? It goes in a rule: `when true then ...` or "
+                                   "{id, text, then}", code="E2005")
+        if calls and calls[0].fn in OPS:
+            raise RecipeError(f"'{text}' is an answer operation, not a preference rule", item.span,
+                              expected="a stdlib rule id, `when <condition> then <ops>`, or a mapping with id/text/when/then",
+                              hint=f"a rule of your own is a mapping {{id: NAME, text: \"<the sentence it states>\", "
+                                   f"then: '{text}'}}, or `when true then {text}`", code="E1002")
 
     def _check_applies(self, tasks: tuple[str, ...], task_id: str, node: Node, what: str) -> None:
         if tasks and task_id not in tasks:
@@ -738,7 +775,7 @@ class Validator:
             out.append(tpl)
         return out
 
-    def _variants(self, node: Node | None, task: TaskDef) -> list[Variant]:
+    def _variants(self, node: Node | None, task: TaskDef, fields: Sequence[str] = ()) -> list[Variant]:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
         out = []
@@ -748,7 +785,8 @@ class Validator:
                               expected="format variants such as [json, natural]", code="E0008")
         for text, item in items:
             src = expr_source(item)
-            variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib)
+            variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib, task.columns,
+                                            {*task.inputs, *fields})
             problem = formats.fit_problem(variant.spec, task.columns, task.schema_column, [c for c, _ in task.spans_from])
             if problem:
                 table_like = formats.is_single_column(variant.spec.codec)
