@@ -250,3 +250,16 @@ def test_the_yaml_form_of_the_membership_test_doubles_an_apostrophe_in_the_value
     with pytest.raises(EvalError) as info:
         ev('tokens == "O\'Brien"')
     assert """(in YAML, quoted whole: '"O''Brien" in tokens')""" in (info.value.hint or "")
+
+
+def test_a_surrogate_pair_written_as_two_escapes_is_the_one_character_json_means():
+    assert ev(r'"a\ud83d\ude42b"') == "a\N{SLIGHTLY SMILING FACE}b"
+    assert ev(r'"\u00e9"') == "é" and ev(r'"\ud83d"') == "\ud83d"  # a lone one stays (the checks name it later)
+
+
+@pytest.mark.parametrize("text", [r'"\uZZZZ"', r'"\u12"'])
+def test_a_backslash_u_without_four_hex_digits_is_a_located_error_in_words(text: str):
+    with pytest.raises(RecipeError) as caught:
+        parse_expr(f"label == {text}", Source(f"label == {text}", Span("r.hum.yaml", 3, 5)))
+    assert "is not a character escape: \\u takes four hexadecimal digits" in caught.value.message
+    assert caught.value.span is not None and caught.value.span.line == 3 and "int()" not in caught.value.message

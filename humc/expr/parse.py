@@ -192,8 +192,12 @@ def _unquote(token: str) -> str:
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
-            if nxt == "u" and i + 5 < len(body) + 0:
-                out.append(chr(int(body[i + 2:i + 6], 16)))
+            if nxt == "u":
+                digits = body[i + 2:i + 6]
+                if not _HEX4.fullmatch(digits):
+                    raise ValueError(f"\\u{digits} is not a character escape: \\u takes four hexadecimal digits "
+                                     "(\\u00e9 is é; \\\\u is a backslash and u)")
+                out.append(chr(int(digits, 16)))
                 i += 6
                 continue
             out.append(escapes.get(nxt, "\\" + nxt))
@@ -201,7 +205,18 @@ def _unquote(token: str) -> str:
             continue
         out.append(ch)
         i += 1
-    return "".join(out)
+    return _paired("".join(out))
+
+
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+
+
+def _paired(text: str) -> str:
+    """``text`` with each UTF-16 surrogate pair written as two \\u escapes (\\ud83d\\ude42, as JSON writes an emoji)
+    made the one character it names; a lone surrogate stays as it is."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 _Arg = Expr | tuple[str, Expr]  # a call argument: positional, or keyword (name, value)
