@@ -268,6 +268,23 @@ def test_a_dataset_folder_and_a_save_to_disk_folder_are_read_with_the_hub_layout
     assert build_rows(tmp_path, "hub", f"conll2003, {source}") == published
 
 
+def test_a_hub_folder_without_the_default_train_split_names_the_split_to_write_at_the_recipe_line(tmp_path: Path):
+    """The Hub publishes CoNLL-2003's validation split as validation-00000-of-00001.parquet; `split:` defaults to
+    train, so a folder holding only that file used to fail at "hubdata:1:1" with "check `split:`"."""
+    (tmp_path / "hubdata").mkdir()
+    conll_hub(tmp_path).to_parquet(tmp_path / "hubdata" / "validation-00000-of-00001.parquet")
+    recipe = "hum: 1\nname: r\nsources:\n  x: {{catalog: conll2003, dataset: {{name: hubdata{split}}}}}\n" \
+             "tasks:\n  - source: x\n"
+    (tmp_path / "r.hum.yaml").write_text(recipe.format(split=""), encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "r.hum.yaml:4:36: error[E4001]: source 'x': cannot load the dataset folder hubdata" in result.output
+    assert "hint: the folder holds the split(s) validation (`split:` defaults to train): write `split: validation` " \
+           "under `dataset:`" in result.output
+    (tmp_path / "r.hum.yaml").write_text(recipe.format(split=", split: validation"), encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0 and "x: 33 row(s) read, 33 kept" in result.output, result.output
+
 def test_a_save_to_disk_folder_named_as_a_dataset_takes_no_config(tmp_path: Path):
     conll_hub(tmp_path).save_to_disk(str(tmp_path / "saved"))
     (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: conll2003, dataset: {name: saved, "
