@@ -296,7 +296,7 @@ def test_a_save_to_disk_folder_named_as_a_dataset_takes_no_config(tmp_path: Path
 
 
 def test_an_adapter_without_a_hub_layout_refuses_a_hub_version_at_its_line_and_writes_nothing(tmp_path: Path):
-    rows = published_rows("duee", DATA / "duee" / next(p.name for p in (DATA / "duee").glob("*.json")))
+    rows = published_rows("duee", DATA / "duee" / next(p.name for p in (DATA / "duee").glob("duee_dev*.json")))
     datasets.Dataset.from_list([{"text": r["text"], "id": r["id"]} for r in rows]).to_parquet(tmp_path / "duee.parquet")
     (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: duee, path: duee.parquet}\n"
                                          "  y: {catalog: c3, dataset: dataset-org/c3}\ntasks:\n  - source: x\n"
