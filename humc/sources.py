@@ -20,7 +20,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -932,6 +932,21 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
 
 
+_AVAILABLE_SPLITS = re.compile(r"Available splits: \[([^\]]*)\]")
+
+
+def folder_split_hint(message: str, spec: Mapping[str, Any]) -> str:
+    """What to write when a dataset folder lacks the split asked for (`split:` defaults to train, and a Hub layout
+    folder often holds validation or test only): the split to name, from the folder's own list."""
+    found = _AVAILABLE_SPLITS.search(message)
+    if found is None:
+        return "check `split:` and `config:` under `dataset:` against the folder's files"
+    splits = [s.strip().strip("'\"") for s in found.group(1).split(",") if s.strip()]
+    asked = "" if "split" in spec else " (`split:` defaults to train)"
+    return (f"the folder holds the split(s) {', '.join(splits)}{asked}: write `split: {splits[0]}` under `dataset:`"
+            if splits else "check `split:` and `config:` under `dataset:` against the folder's files")
+
+
 def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     try:
         import datasets
@@ -944,9 +959,9 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     except Exception as exc:  # datasets raises many types; all mean "not available here"
         if src.path is not None:  # a dataset folder next to the recipe: its files or the split/config named are wrong
             raise SourceError(f"source '{src.id}': cannot load the dataset folder {src.path.name}: {exc}",
-                              Span(str(src.path), 1, 1), expected="a folder of data files whose names tell the splits "
-                              "(data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
-                              hint="check `split:` and `config:` under `dataset:` against the folder's files") from None
+                              src.span or Span(str(src.path), 1, 1), expected="a folder of data files whose names tell "
+                              "the splits (data/train-00000-of-00001.parquet, train.jsonl, test.csv)",
+                              hint=folder_split_hint(str(exc), spec)) from None
         raise SourceError(f"source '{src.id}': cannot load dataset '{spec.get('name')}' at revision "
                           f"{spec.get('revision')}: {brief(exc)}", src.span,
                           expected="a split and config the dataset has, and the Hub reachable while the build reads it",

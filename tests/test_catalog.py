@@ -221,8 +221,10 @@ def arc(path: Path, got: list[dict[str, Any]]) -> None:
 def carb(path: Path, got: list[dict[str, Any]]) -> None:
     want: dict[str, list[tuple[str, str, str]]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        sentence, rel, arg1, arg2, *_ = line.split("\t")
-        want.setdefault(sentence, []).append((arg1, rel, arg2))
+        sentence, rel, arg1, *args = line.split("\t")
+        triple = (arg1, rel, " ".join(args))  # CaRB's scorer's binary form; a line repeated word for word counts once
+        if triple not in want.setdefault(sentence, []):
+            want[sentence].append(triple)
     assert [(r["text"], [(t["subject"], t["predicate"], t["object"]) for t in r["triples"]]) for r in got] == list(want.items())
 
 
@@ -481,3 +483,23 @@ def test_every_adapter_builds_with_no_problem_record(workdir: Path):
         assert read - kept == DOCUMENTED_DROPS.get(name, 0), line
         assert "problems: none" in line, line
     assert "rule_violated" not in result.output
+
+
+def test_carb_objects_keep_the_arguments_after_arg2_and_no_record_repeats_a_triple(tmp_path: Path):
+    """CaRB writes a time or place as arg3 ("From 1970", "to 1985"): dropping it turned one fact's three lines into
+    the same triple three times. The object joins arg2, arg3, … as CaRB's own scorer does, and a gold line written
+    twice gives one triple."""
+    shutil.copy(DATA / "openie_carb" / "dev.head300.tsv", tmp_path / "dev.tsv")
+    (tmp_path / "carb.hum.yaml").write_text(
+        "hum: 1\nname: carb\nsources:\n  carb: {catalog: openie_carb, path: dev.tsv}\n"
+        "tasks:\n  - source: carb\n    formats: [json, tuples]\n", encoding="utf-8")
+    result = run_cli("build", "carb.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    records = [r for p in (tmp_path / "out" / "carb" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    golds = [json.loads(r["gold"]) for r in records]
+    assert len(records) > 30 and all(len({json.dumps(t, sort_keys=True) for t in g}) == len(g) for g in golds)
+    rodan = next(g for r, g in zip(records, golds, strict=True) if "Gideon Rodan" in r["instruction"])
+    assert [t["object"] for t in rodan if t["predicate"] == "taught at"] == [
+        "the University of Connecticut School of Dental Medicine From 1970",
+        "the University of Connecticut School of Dental Medicine to 1985",
+        "the University of Connecticut School of Dental Medicine until he switched over to Merck"]

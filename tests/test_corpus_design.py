@@ -8,6 +8,7 @@ import json
 import math
 import random
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -452,3 +453,44 @@ def test_an_inline_hard_negative_outside_labels_is_a_located_error(tmp_path):
     result = run_cli("check", str(recipe(tmp_path, rows=5, schema="{hard_negatives: {ORG: [LOCATION]}}")))
     assert result.exit_code == 2 and "hard negative 'LOCATION' is not in `labels:`" in result.output
     assert "d.hum.yaml:" in result.output and "expected: one of: PER, ORG, LOC" in result.output
+
+
+NER_MIX = """hum: 1
+name: nermix
+sources:
+  msra: {{catalog: msra_ner, path: msra.txt}}
+  conll: {{catalog: conll2003, path: conll.txt}}
+tasks:
+  - source: msra
+    language: zh
+    formats: [json, tuples]
+  - source: conll
+    formats: [json, tuples]
+output:
+  mixture:
+    weights: {{language: {{en: 1, zh: 1}}}}
+{caps}"""
+
+
+def test_the_card_sets_the_declared_mixture_beside_the_realised_one_and_says_when_a_cap_broke_a_weight(tmp_path):
+    """MSRA (zh) + CoNLL-2003 (en) weighted 1:1 by language, then CoNLL capped: the cap applies after the weights,
+    so the languages end far from 50/50. The card's table says what was asked and what came out, and says why."""
+    shutil.copy(REPO / "tests" / "data" / "msra_ner" / "test.head150.txt", tmp_path / "msra.txt")
+    shutil.copy(REPO / "tests" / "data" / "conll2003" / "eng.testa.head", tmp_path / "conll.txt")
+    (tmp_path / "r.hum.yaml").write_text(NER_MIX.format(caps="    caps: {entry: {conll: 5}}\n"), encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    records = [r for p in (tmp_path / "out" / "nermix" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    en = sum(r["language"] == "en" for r in records)
+    assert en == 5 and len(records) > 20
+    card = (tmp_path / "out" / "nermix" / "README.md").read_text(encoding="utf-8")
+    assert "| dimension | value | declared | target share | records | realised share |" in card
+    assert f"| language | en | weight 1 | 50.0% | 5 | {100 * en / len(records):.1f}% |" in card
+    assert "| task entry | conll | at most 5 |  | 5 |  |" in card
+    assert f"**The realised shares miss the declared weights** (language en: {100 * en / len(records):.1f}% for 50.0%" \
+           in card
+    (tmp_path / "r.hum.yaml").write_text(NER_MIX.format(caps=""), encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path).exit_code == 0
+    card = (tmp_path / "out" / "nermix" / "README.md").read_text(encoding="utf-8")
+    assert "| language | en | weight 1 | 50.0% |" in card and "| language | zh | weight 1 | 50.0% |" in card
+    assert "miss the declared weights" not in card

@@ -268,6 +268,19 @@ def test_the_built_example_scores_one_with_its_own_gold_as_predictions(built: Pa
     assert "## By task" in md and "| ner |" in md
 
 
+def test_the_terminal_tables_show_every_template_name_whole(built: Path, tmp_path: Path) -> None:
+    """An 80-column terminal used to cut every name to "mrc_multiple_choic…", so the rows of one task's templates
+    could not be told apart."""
+    preds = _write_predictions(tmp_path / "gold.jsonl", _test_records(built))
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(preds), "--report", str(tmp_path / "t.json"))
+    assert result.exit_code == 0, result.output
+    templates = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["by"]["template"]
+    assert any(len(name) > 20 for name in templates)
+    for name in templates:
+        assert f"│ {name} " in result.output, name
+    assert "…" not in result.output.split("by template")[1].split("by format")[0]
+
+
 def test_the_recipe_itself_can_be_evaluated_with_its_own_rules(built: Path, tmp_path: Path) -> None:
     preds = _write_predictions(tmp_path / "gold.jsonl", _test_records(built))
     recipe = built / "recipes" / "hum_mix.hum.yaml"

@@ -215,8 +215,9 @@ def test_a_hub_snapshot_folder_reads_its_splits_and_a_missing_split_is_located(t
     assert len(built_texts(tmp_path, "{dataset: {name: snap, split: test}}")) == 1
     result = run_cli("build", str(recipe(tmp_path, "{dataset: {name: snap, split: validation}}")), "--out",
                      str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"), "-q")
-    assert result.exit_code == 2 and "snap:1:1: error[E4001]" in result.output, result.output
-    assert "check `split:`" in result.output and not (tmp_path / "out2").exists()
+    assert result.exit_code == 2 and "recipe.hum.yaml:4:16: error[E4001]" in result.output, result.output  # its line
+    assert "hint: the folder holds the split(s) train, test: write `split: train` under `dataset:`" in result.output
+    assert not (tmp_path / "out2").exists()
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".arrow"])

@@ -76,3 +76,24 @@ def test_a_split_by_naming_no_field_is_located_at_its_expression(tmp_path: Path)
     assert result.exit_code == 2
     assert "qa.hum.yaml:8:15: error[E4102]" in result.output and "did you mean 'context'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_split_by_written_under_output_says_it_is_a_task_entry_key(tmp_path: Path):
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by="") + "  split_by: context\n", encoding="utf-8")
+    result = run_cli("check", "qa.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "qa.hum.yaml:13:3: error[E0005]: unknown key 'split_by' in output" in result.output
+    assert "hint: 'split_by' is a task entry key (under `tasks:`, in each entry it applies to): move it there" \
+           in result.output and "did you mean 'splits'" not in result.output
+
+
+def test_an_output_key_written_in_a_task_entry_says_it_belongs_under_output(tmp_path: Path):
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    recipe = RECIPE.format(split_by="").replace("    formats: [natural]\n",
+                                                "    formats: [natural]\n    held_out: {formats: [natural]}\n")
+    (tmp_path / "qa.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("check", "qa.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "error[E0005]: unknown key 'held_out' in task entry #2" in result.output
+    assert "hint: 'held_out' is an `output:` key: move it there" in result.output

@@ -84,6 +84,8 @@ class CardInfo:
     llm_steps: list[dict[str, Any]] = field(default_factory=list)  # per generate/judge node: valid answers, scores
     mixture: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # dimension -> value -> split -> n
     plots: list[str] = field(default_factory=list)  # PNG files of the realised mixture, relative to the card
+    # output.mixture's weights and caps beside what was written: dimension, value, declared, target, n, share
+    mixture_declared: list[dict[str, Any]] = field(default_factory=list)
     hub_sources: list[dict[str, str | None]] = field(default_factory=list)  # Hub datasets read: source, name, revision, …
 
     @property

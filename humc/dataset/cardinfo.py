@@ -64,7 +64,39 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         locked=locked_rows(recipe.locked),
         lockfile=recipe.lock_path.name if recipe.lock_path is not None else None,
         llm_steps=llm_step_stats(recipe, metas),
+        mixture_declared=declared_mixture(recipe, metas),
     )
+
+
+MISSED_BY = 0.01  # a realised share this far from its weight's target is called out on the card
+
+
+def declared_mixture(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``output.mixture``'s weights and caps, each beside what the build wrote (the split node's realised counts):
+    a weight's target share among the values its dimension lists and the share realised among them, a cap and the
+    records kept. Caps apply after weights, so a cap on one value can move a weighted dimension off its target;
+    ``missed`` marks a share more than a point away, which the card then explains."""
+    mixture = recipe.output.mixture
+    if mixture is None:
+        return []
+    realised = metas.get("corpus/split", {}).get("mixture") or {}
+
+    def written(dim: str, value: str) -> int:
+        return sum((realised.get(dim, {}).get(value) or {}).values())
+
+    rows: list[dict[str, Any]] = []
+    for dim, weights in mixture.weights:
+        total_weight = sum(w for _, w in weights)
+        total = sum(written(dim, v) for v, _ in weights)
+        for value, weight in weights:
+            n = written(dim, value)
+            target, share = weight / (total_weight or 1), n / (total or 1)
+            rows.append({"dimension": dim, "value": value, "declared": f"weight {weight:g}", "target": target, "n": n,
+                         "share": share, "missed": abs(share - target) > MISSED_BY})
+    for dim, caps in mixture.caps:
+        rows.extend({"dimension": dim, "value": value, "declared": f"at most {cap}", "target": None,
+                     "n": written(dim, value), "share": None, "missed": False} for value, cap in caps)
+    return rows
 
 
 _URL_LABELS = ("repository", "source", "source code", "homepage", "home")

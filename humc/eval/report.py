@@ -63,7 +63,9 @@ def tables(report: Mapping[str, Any]) -> list[Table]:
     out.append(head)
     for dim, title in TITLES.items():
         table = Table(title=title)
-        for h in [dim, *HEADER[1:]] if dim == "task" else [dim, *HEADER[1:-1]]:
+        # a group's name is never cut short ("mrc_multiple_choic…" for every template): it keeps its width, or wraps
+        table.add_column(dim, overflow="fold", min_width=min(40, max(map(len, report["by"][dim]), default=0)))
+        for h in HEADER[1:] if dim == "task" else HEADER[1:-1]:
             table.add_column(h)
         for row in rows_of(report, dim, brief=True):
             table.add_row(*map(escape, row if dim == "task" else row[:-1]))

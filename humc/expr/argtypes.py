@@ -373,6 +373,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "zip_records": {"columns": LIST},
     "pluck": {"items": LIST, "key": KEY, "default": ANY},
     "flatten": {"lists": LIST},
+    "join_each": {"lists": LIST, "sep": STRING},
     "rows_without": {"rows": RECORDS, "column": KEY, "value": ANY},
     "semeval_text": {"line": STRING},
     "semeval_relations": {"line": STRING, "relation": STRING},

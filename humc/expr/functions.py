@@ -430,6 +430,12 @@ def flatten(lists: Sequence[Any]) -> list[Any]:
     return [x for item in lists for x in (item if isinstance(item, list) else [item])]
 
 
+def join_each(lists: Sequence[Any], sep: str = " ") -> list[str]:
+    """Each item joined into one text (a text item stays as it is): CaRB's per-line arguments after the subject
+    ([arg2, arg3, …] of each extraction line) -> one object per line, as CaRB's own scorer binarises them."""
+    return [join(item, sep) if isinstance(item, list) else join([item], sep) for item in lists]
+
+
 def rows_without(rows: Sequence[dict[str, Any]], column: str, value: Any) -> list[dict[str, Any]]:
     """The rows whose ``column`` is not ``value`` (NYT's "None" relation mentions, SemEval's "Other")."""
     return [row for row in rows if row.get(column) != value]
@@ -692,6 +698,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "zip_records": zip_records,
     "pluck": pluck,
     "flatten": flatten,
+    "join_each": join_each,
     "rows_without": rows_without,
     "semeval_text": semeval_text,
     "semeval_relations": semeval_relations,

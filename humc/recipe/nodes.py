@@ -3,7 +3,7 @@ stdlib loader. Each failure is a ``RecipeError`` pointing at the offending key o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from humc.errors import RecipeError, did_you_mean, source_line
@@ -26,13 +26,18 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
                       node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007")
 
 
-def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = ()) -> None:
+def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = (),
+               elsewhere: Mapping[str, str] | None = None) -> None:
+    """``node`` is a mapping of ``allowed`` keys holding ``required`` ones; ``elsewhere`` names, for keys that belong
+    to another mapping of the recipe (a task entry's `split_by:` put under `output:`), where they go: the hint."""
     expect_kind(node, "mapping", what=what)
     allowed = list(allowed)
     for key, span in node.key_spans.items():
         if key not in allowed:
+            place = (elsewhere or {}).get(key)
+            hint = f"'{key}' is {place}: move it there" if place else did_you_mean(key, allowed)
             raise RecipeError(f"unknown key '{key}' in {what}", span,
-                              expected="one of: " + ", ".join(allowed), hint=did_you_mean(key, allowed), code="E0005")
+                              expected="one of: " + ", ".join(allowed), hint=hint, code="E0005")
     for key in required:
         if key not in node.value:
             raise RecipeError(f"{what} is missing required key '{key}'", node.span,

@@ -113,6 +113,13 @@ OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", 
 DECONTAMINATE_KEYS = ["against", "ngram"]
 PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
 SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# keys of one mapping written in another (a task entry's `split_by:` under `output:`): the hint says where they go
+TASK_KEY_PLACE = "a task entry key (under `tasks:`, in each entry it applies to)"
+IN_OUTPUT = {k: TASK_KEY_PLACE for k in TASK_KEYS if k not in OUTPUT_KEYS} | {
+    k: "a top-level key of the recipe" for k in TOP_KEYS if k not in OUTPUT_KEYS and k not in TASK_KEYS}
+IN_TASK = {k: "an `output:` key" for k in OUTPUT_KEYS if k not in TASK_KEYS} | {
+    k: "a top-level key of the recipe" for k in TOP_KEYS if k not in TASK_KEYS and k != "output"} | {
+    "output": "a top-level key of the recipe (`output:` beside `tasks:`)"}
 NGRAM_RANGE = (3, 50)
 DEFAULT_OUT = "out"              # output root and cache folder when the recipe names none: both relative to the
 DEFAULT_CACHE = ".humc/cache"    # recipe's folder, like every path a recipe names
@@ -480,7 +487,7 @@ class Validator:
             node = task_with_defaults(node, entry_of, hub=node.require("source").value in self.hub_versions)
         elif node.kind == "mapping" and (named := node.get("source")) is not None and named.kind == "string":
             self._check_source(named, sources)  # before the keys: a misspelt catalog source misses `task:` too
-        check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"])
+        check_keys(node, TASK_KEYS, what, required=["task", "source", "fields"], elsewhere=IN_TASK)
         task_name = req(node, "task", "string", what)
         task = self.lib.tasks.get(task_name)
         if task is None:
@@ -818,7 +825,7 @@ class Validator:
             return Output(self._folder(DEFAULT_OUT) / name, (("train", 1.0),), 10_000, True, 0,
                           dir_origin=FolderOrigin("name", name_node.span))
         what = "output"
-        check_keys(node, OUTPUT_KEYS, what)
+        check_keys(node, OUTPUT_KEYS, what, elsewhere=IN_OUTPUT)
         splits_node = node.get("splits")
         splits: tuple[tuple[str, float], ...] = (("train", 1.0),)
         if splits_node is not None:
