@@ -173,3 +173,27 @@ def test_the_example_card_says_its_paraphrases_were_written_by_a_person(tmp_path
     assert llms.startswith("\n\nnone\n") and "| squad | template | a person | 5 |" in llms
     assert "Qwen" not in llms and "temperature" not in llms
     assert "warning" not in result.output
+
+
+def test_a_card_written_by_an_older_humc_or_card_template_is_written_again(tmp_path: Path) -> None:
+    import hashlib
+    import json
+    import shutil
+
+    from humc.dataset.manifest import card_format
+
+    template = REPO / "stdlib" / "cards" / "default.md.j2"
+    assert card_format().endswith(":" + hashlib.sha256(template.read_bytes()).hexdigest()[:16])  # its text counts
+    shutil.copytree(REPO / "recipes", tmp_path / "recipes")
+    recipe = tmp_path / "recipes" / "ner.hum.yaml"
+    assert run_cli("build", str(recipe), "-q").exit_code == 0
+    folder = tmp_path / "recipes" / "out" / "ner"
+    manifest = json.loads((folder / "build.json").read_text())
+    assert manifest["card"] == card_format()
+    (folder / "build.json").write_text(json.dumps({**manifest, "card": "3"}))  # as the card template before this one
+    card = (folder / "README.md").read_text()
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 0
+    assert re.search(r"corpus/write\s+│ built", result.output)  # written again, not "cached"
+    assert json.loads((folder / "build.json").read_text())["card"] == card_format()
+    assert (folder / "README.md").read_text() == card

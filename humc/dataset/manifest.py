@@ -11,6 +11,7 @@ list, a listed file edited by hand, no manifest at all) may be someone's work: E
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -21,12 +22,22 @@ from typing import Any
 
 from humc.errors import HumcError
 from humc.ir import Recipe
+from humc.resources import stdlib_dir
 
 MANIFEST = "build.json"
-CARD_FORMAT = "3"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
+CARD_FORMAT = "4"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
 #                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty;
 #                    3: a license written in words (CC BY 4.0) is the Hub's id, not `other`; provenance names the Hub
-#                    datasets decontaminated against
+#                    datasets decontaminated against; 4: output.mixture's declared weights and caps. The stdlib card
+#                    template's text counts too (``card_format``): an edit of it writes the card again
+
+
+@functools.lru_cache(maxsize=1)
+def card_format() -> str:
+    """How the card is laid out: ``CARD_FORMAT`` and the stdlib card template's digest. A folder whose manifest says
+    another was written by an older humc (or before the template changed): its card is written again."""
+    template = stdlib_dir() / "cards" / "default.md.j2"
+    return f"{CARD_FORMAT}:{hashlib.sha256(template.read_bytes()).hexdigest()[:16]}"
 
 
 def sha256_file(path: Path) -> str:
@@ -64,7 +75,7 @@ def output_is_current(recipe: Recipe, fingerprint: str) -> bool:
     folder = recipe.output.dir
     manifest = read_manifest(folder)
     if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("plots") != plots_engine() \
-            or manifest.get("card") != CARD_FORMAT:  # a card an older humc wrote is written again
+            or manifest.get("card") != card_format():  # a card an older humc wrote is written again
         return False
     return all((folder / rel).is_file() and sha256_file(folder / rel) == digest
                for rel, digest in manifest.get("files", {}).items())

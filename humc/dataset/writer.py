@@ -48,8 +48,8 @@ from humc import FORMAT_VERSION, __version__
 from humc.dataset.card import add_mixture, hub_features, pyplot, realised_mixture, render_card, write_plots
 from humc.dataset.cardinfo import card_info
 from humc.dataset.manifest import (
-    CARD_FORMAT,
     MANIFEST,
+    card_format,
     check_owned,
     empty_splits,
     output_is_current,
@@ -228,7 +228,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
                  for p in sorted(tmp.rglob("*")) if p.is_file() for rel in [str(p.relative_to(tmp))]}
         manifest = {"fingerprint": job.fingerprint, "recipe": recipe.name, "humc_version": __version__,
                     "counts": {k: v for k, v in counts.items() if v}, "files": files, "plots": plots_engine(),
-                    "card": CARD_FORMAT}
+                    "card": card_format()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         check_owned(recipe)  # again: someone may have added a file while the build ran
         job.cache.set(f"{SHARDS_PREFIX}{job.fingerprint}", shards.digests)  # what `humc cache gc` keeps for it
