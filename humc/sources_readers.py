@@ -501,6 +501,34 @@ def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> Cl
     return feature_decoders(features)
 
 
+def class_label_set(path: Path, fmt: str, column: str) -> tuple[str, ...] | None:
+    """The names of ``column``'s ClassLabel (or of a list of them: multi-label) in a Parquet or Arrow source's
+    `datasets` features: every class the dataset defines, those its rows never use too. None when there is none."""
+    features = _source_features(path, fmt)
+    feature = features.get(column) if features else None
+    if isinstance(feature, dict) and feature.get("_type") in ("Sequence", "List", "LargeList"):
+        feature = feature.get("feature")
+    elif isinstance(feature, list) and len(feature) == 1:  # the newer `[feature]` spelling of a list
+        feature = feature[0]
+    if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" and isinstance(feature.get("names"), list):
+        return tuple(str(name) for name in feature["names"])
+    return None
+
+
+def _source_features(path: Path, fmt: str) -> dict[str, Any] | None:
+    """A Parquet file's, an Arrow file's or a `save_to_disk` folder's `datasets` features (JSON form), if it has any."""
+    try:
+        if path.is_dir():
+            infos = [path / "dataset_info.json", *sorted(path.glob("*/dataset_info.json"))]
+            info = next((json.loads(p.read_text(encoding="utf-8")) for p in infos if p.is_file()), None)
+            features = info.get("features") if isinstance(info, dict) else None
+        else:
+            features = json.loads((_schema_metadata(path, fmt) or {})[b"huggingface"])["info"]["features"]
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return features if isinstance(features, dict) else None
+
+
 def feature_decoders(features: dict[str, Any]) -> ClassLabels:
     """Column -> how to decode its ClassLabel integers, from `datasets` features in their JSON form
     (``Features.to_dict()``, or the `huggingface` metadata's ``features``); columns without one are left out."""
@@ -511,11 +539,17 @@ def feature_decoders(features: dict[str, Any]) -> ClassLabels:
 def carries_features(path: Path, fmt: str) -> bool:
     """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes (so that
     `class_labels: true` can name its ClassLabel integers); a `save_to_disk` folder always does."""
+    if path.is_dir():
+        return fmt == "arrow"
+    return b"huggingface" in (_schema_metadata(path, fmt) or {})
+
+
+def _schema_metadata(path: Path, fmt: str) -> dict[bytes, bytes] | None:
+    """A Parquet or Arrow file's schema metadata; None for a file that cannot be read (its reader says so, located)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if path.is_dir():
-        return fmt == "arrow"
+    metadata: dict[bytes, bytes] | None
     try:
         if fmt == "parquet":
             metadata = pq.read_schema(path).metadata
@@ -525,8 +559,8 @@ def carries_features(path: Path, fmt: str) -> bool:
             except (pa.ArrowException, OSError):
                 metadata = pa.ipc.open_file(pa.memory_map(str(path))).schema.metadata
     except (pa.ArrowException, OSError):
-        return False  # a damaged file: its reader says so, located
-    return b"huggingface" in (metadata or {})
+        return None
+    return metadata
 
 
 def _label_decoder(feature: Any) -> Decode | None:

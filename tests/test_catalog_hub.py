@@ -317,3 +317,36 @@ def test_stdlib_catalog_shows_how_an_adapter_reads_the_hub_version():
     assert "  Hub version:  the same fields (ClassLabels read as names)\n" in run_cli("stdlib", "catalog", "squad_v2").output
     assert "  Hub version:  not read (E2016): point `path:` at the published files\n" in \
         run_cli("stdlib", "catalog", "duee").output
+
+
+PLAIN = """hum: 1
+name: plain
+sources:
+  a: {{path: {path}, options: {{class_labels: true}}}}
+tasks:
+  - task: {task}
+    source: a
+    fields: {{text: text, {field}: {field}}}
+"""
+
+
+def built_labels(root: Path, path: str, task: str, field: str) -> list[tuple[str, ...]]:
+    (root / "plain.hum.yaml").write_text(PLAIN.format(path=path, task=task, field=field), encoding="utf-8")
+    result = run_cli("build", "plain.hum.yaml", "-q", cwd=root)
+    assert result.exit_code == 0, result.output
+    return [tuple(sorted(r["labels"])) for r in pq.read_table(root / "out" / "plain" / "data").to_pylist()]
+
+
+def test_without_labels_a_class_label_column_offers_every_class_of_the_dataset_not_only_those_read(tmp_path: Path):
+    rows, features = ag_news(published_rows("ag_news", DATA / "ag_news/train.head80.csv"))
+    business = [r for r in rows if r["label"] == 2][:12]  # a sample of one class, as the head of a sorted file is
+    datasets.Dataset.from_list(business, features=datasets.Features(features)).to_parquet(tmp_path / "ag.parquet")
+    assert set(built_labels(tmp_path, "ag.parquet", "classification", "label")) == \
+        {("Business", "Sci/Tech", "Sports", "World")}
+
+
+def test_a_multi_label_class_label_list_in_a_save_to_disk_folder_offers_every_class(tmp_path: Path):
+    rows, features = go_emotions(published_rows("go_emotions", DATA / "go_emotions/dev.head300.tsv"))
+    datasets.Dataset.from_list(rows[:20], features=datasets.Features(features)).save_to_disk(str(tmp_path / "ge"))
+    names = (DATA / "go_emotions" / "labels.txt").read_text(encoding="utf-8").split()
+    assert set(built_labels(tmp_path, "ge", "multilabel_classification", "labels")) == {tuple(sorted(names))}

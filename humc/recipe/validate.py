@@ -7,6 +7,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -68,7 +69,7 @@ from humc.sources import (
     source_option_problem,
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
-from humc.sources_readers import carries_features
+from humc.sources_readers import carries_features, class_label_set
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -502,7 +503,7 @@ class Validator:
         fields = self._fields(node.get("fields"), task, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
         seed = opt(node, "seed", "integer", what, 0)
-        schema = self._schema(node, task, what)
+        schema = self._with_class_names(self._schema(node, task, what), task, fields, sources.get(source))
         return TaskEntry(
             id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
             sample=self._sample(node.get("sample"), what), schema=schema,
@@ -626,6 +627,20 @@ class Validator:
             items = tuple(text for text, _ in string_list(value, f"the confusable labels of '{label}'"))
             out.append((str(label), items))
         return tuple(out)
+
+    @staticmethod
+    def _with_class_names(schema: SchemaSampling | None, task: TaskDef, fields: tuple[tuple[str, Compiled], ...],
+                          src: SourceDef | None) -> SchemaSampling | None:
+        """A classification entry without `labels:` whose label field is a ClassLabel column of a Parquet or Arrow
+        source read with `class_labels: true`: the label set is the dataset's classes, those no row uses too (a
+        sample without one class would else never offer it)."""
+        if schema is None or schema.labels is not None or task.columns != (task.schema_column,) or src is None \
+                or src.path is None or src.format not in ("parquet", "arrow") or not src.options.get("class_labels"):
+            return schema
+        expr = dict(fields).get(task.answer_field)
+        column = expr.text.strip() if expr is not None else ""
+        names = class_label_set(src.path, src.format, column) if FIELD_RE.match(column) else None
+        return dataclasses.replace(schema, labels=names) if names else schema
 
     def _named_labels(self, node: Node) -> Node:
         """`labels: NAME` naming a constant (a list, or a file of one label per line): its labels, each located at
