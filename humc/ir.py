@@ -252,6 +252,8 @@ class TaskEntry:
     # the catalog adapter whose source it reads when neither it, the recipe nor the adapter names a language (the
     # default en then names its records: a multilingual adapter's files are not all English)
     language_by_default_of: str | None = field(default=None, compare=False)
+    # the label field's source column, when it holds ClassLabel integers read as numbers (no `class_labels: true`)
+    class_label_column: str | None = field(default=None, compare=False)
 
     @property
     def text_languages(self) -> tuple[str, ...]:
@@ -283,6 +285,10 @@ class TaskEntry:
         if self.language_by_default_of is not None:
             out.append(f"task '{self.id}': catalog '{self.language_by_default_of}' names no language (its files are "
                        f"in several), so its records say '{self.language}'; set `language:` to the files' language")
+        if self.class_label_column is not None:
+            out.append(f"task '{self.id}': its labels come from '{self.class_label_column}', whose ClassLabel integers "
+                       "are read as numbers; `class_labels: true` (in the source's `options:`, or under its "
+                       "`dataset:`) reads them as the dataset's names")
         out += self._unshown()
         for rule in self.rules:
             if rule.id.startswith("inline:") and not rule.text and any(op.name != "empty_as" for op in rule.then):

@@ -517,6 +517,9 @@ def class_label_set(path: Path, fmt: str, column: str) -> tuple[str, ...] | None
 
 def _source_features(path: Path, fmt: str) -> dict[str, Any] | None:
     """A Parquet file's, an Arrow file's or a `save_to_disk` folder's `datasets` features (JSON form), if it has any."""
+    if fmt == "hf":  # a `dataset:` folder of data files: the first Parquet file's features
+        first = next(iter(sorted(path.rglob("*.parquet"))), None) if path.is_dir() else None
+        return _source_features(first, "parquet") if first is not None else None
     try:
         if path.is_dir():
             infos = [path / "dataset_info.json", *sorted(path.glob("*/dataset_info.json"))]

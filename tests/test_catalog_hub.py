@@ -350,3 +350,23 @@ def test_a_multi_label_class_label_list_in_a_save_to_disk_folder_offers_every_cl
     datasets.Dataset.from_list(rows[:20], features=datasets.Features(features)).save_to_disk(str(tmp_path / "ge"))
     names = (DATA / "go_emotions" / "labels.txt").read_text(encoding="utf-8").split()
     assert set(built_labels(tmp_path, "ge", "multilabel_classification", "labels")) == {tuple(sorted(names))}
+
+
+def test_a_dataset_folder_reads_class_labels_as_names_when_asked_and_check_says_so_when_not(tmp_path: Path):
+    rows, features = ag_news(published_rows("ag_news", DATA / "ag_news/train.head80.csv"))
+    (tmp_path / "news" / "data").mkdir(parents=True)
+    datasets.Dataset.from_list([r for r in rows if r["label"] == 2][:12], features=datasets.Features(features)) \
+        .to_parquet(tmp_path / "news" / "data" / "train-00000-of-00001.parquet")
+    recipe = PLAIN.replace("{{path: {path}, options: {{class_labels: true}}}}", "{{dataset: {{name: news{names}}}}}")
+    (tmp_path / "plain.hum.yaml").write_text(recipe.format(names="", task="classification", field="label"))
+    checked = run_cli("check", "plain.hum.yaml", cwd=tmp_path)
+    assert checked.exit_code == 0
+    assert "note: task 'classification': its labels come from 'label', whose ClassLabel integers are read as numbers; " \
+           "`class_labels: true` (in the source's `options:`, or under its `dataset:`) reads them" in checked.output
+    (tmp_path / "plain.hum.yaml").write_text(recipe.format(names=", class_labels: true", task="classification",
+                                                           field="label"))
+    result = run_cli("build", "plain.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    built = pq.read_table(tmp_path / "out" / "plain" / "data").to_pylist()
+    assert {r["output"] for r in built} == {'{"label": "Business"}'}
+    assert {tuple(sorted(r["labels"])) for r in built} == {("Business", "Sci/Tech", "Sports", "World")}

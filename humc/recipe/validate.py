@@ -106,7 +106,8 @@ FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of
                       "`format: json` one JSON document per file (RACE), `format: conll` every column file of a tree "
                       "(CoNLL-2012); a folder of shards is `dataset: {name: <folder>}`")
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
-DATASET_KEYS = ["name", "config", "split", "revision"]
+DATASET_KEYS = ["name", "config", "split", "revision", "class_labels"]
+DATASET_SPEC_KEYS = DATASET_KEYS[:4]  # what names the data (pinned, fingerprinted); class_labels is how it is read
 SAMPLE_KEYS = ["n", "seed"]
 SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order"]
 SCHEMA_ORDERS = ("random", "alphabetical", "declared")
@@ -431,7 +432,8 @@ class Validator:
         if ds_node.kind == "string":
             ds_node = Node({"name": ds_node}, ds_node.span, {"name": ds_node.span})
         check_keys(ds_node, DATASET_KEYS, f"'dataset' of {what}", required=["name"])
-        spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in DATASET_KEYS}
+        spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in DATASET_SPEC_KEYS}
+        names = opt(ds_node, "class_labels", "boolean", f"'dataset' of {what}", False)
         if node.get("path") is not None or node.get("options") is not None:
             raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
@@ -442,7 +444,7 @@ class Validator:
             raise RecipeError(f"{what}: dataset folder {spec['name']} not found", ds_node.require("name").span,
                               code="E0009", expected=f"a folder relative to the recipe's folder {self.base.resolve()}",
                               hint="a Hub dataset is named ORG/NAME; a local one by its folder, which must exist")
-        options = {"class_labels": True} if sid in self.hub_versions else {}  # a catalog's Hub layout: names
+        options = {"class_labels": True} if names or sid in self.hub_versions else {}  # ClassLabels read as names
         if path is not None and infer_format(path) == "arrow":  # a `save_to_disk` folder: `datasets` reads it another way
             return self._saved_dataset(sid, path, ds_node, spec, options)
         if path is not None:
@@ -504,6 +506,7 @@ class Validator:
         where = self._expr(node.require("where")) if node.get("where") is not None else None
         seed = opt(node, "seed", "integer", what, 0)
         schema = self._with_class_names(self._schema(node, task, what), task, fields, sources.get(source))
+        unnamed = _class_label_column(task, fields, sources.get(source))
         return TaskEntry(
             id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
             sample=self._sample(node.get("sample"), what), schema=schema,
@@ -518,7 +521,7 @@ class Validator:
             mix=parse_mix(node.get("mix"), what, self.mix),
             split_by=self._expr(node.require("split_by")) if node.get("split_by") is not None else None,
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
-            and self.root.get("language") is None else None)
+            and self.root.get("language") is None else None, class_label_column=unnamed)
 
     def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
         """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
@@ -634,13 +637,10 @@ class Validator:
         """A classification entry without `labels:` whose label field is a ClassLabel column of a Parquet or Arrow
         source read with `class_labels: true`: the label set is the dataset's classes, those no row uses too (a
         sample without one class would else never offer it)."""
-        if schema is None or schema.labels is not None or task.columns != (task.schema_column,) or src is None \
-                or src.path is None or src.format not in ("parquet", "arrow") or not src.options.get("class_labels"):
+        if schema is None or schema.labels is not None or src is None or not src.options.get("class_labels"):
             return schema
-        expr = dict(fields).get(task.answer_field)
-        column = expr.text.strip() if expr is not None else ""
-        names = class_label_set(src.path, src.format, column) if FIELD_RE.match(column) else None
-        return dataclasses.replace(schema, labels=names) if names else schema
+        names = _label_column_classes(task, fields, src)
+        return dataclasses.replace(schema, labels=names[1]) if names else schema
 
     def _named_labels(self, node: Node) -> Node:
         """`labels: NAME` naming a constant (a list, or a file of one label per line): its labels, each located at
@@ -954,6 +954,26 @@ def _executor(node: Node | None) -> str:
         raise RecipeError(f"unknown executor '{node.value}'", node.span, expected="one of: " + ", ".join(EXECUTORS),
                           hint=did_you_mean(node.value, EXECUTORS), code="E0008")
     return str(node.value)
+
+
+def _label_column_classes(task: TaskDef, fields: tuple[tuple[str, Compiled], ...],
+                          src: SourceDef) -> tuple[str, tuple[str, ...]] | None:
+    """(column, its class names) when a classification entry's label field is one column of a Parquet, Arrow or local
+    `dataset:` source that is a ClassLabel (or a list of them) in the file's `datasets` features."""
+    if task.columns != (task.schema_column,) or src.path is None or src.format not in ("parquet", "arrow", "hf"):
+        return None
+    expr = dict(fields).get(task.answer_field)
+    column = expr.text.strip() if expr is not None else ""
+    names = class_label_set(src.path, src.format, column) if FIELD_RE.match(column) else None
+    return (column, names) if names else None
+
+
+def _class_label_column(task: TaskDef, fields: tuple[tuple[str, Compiled], ...], src: SourceDef | None) -> str | None:
+    """The label field's ClassLabel column when the source reads its integers as numbers (for a note)."""
+    if src is None or src.options.get("class_labels"):
+        return None
+    found = _label_column_classes(task, fields, src)
+    return found[0] if found else None
 
 
 def _unmapped(node: Node, missing: list[str], needed: list[str], task: str, what: str) -> RecipeError:
