@@ -21,7 +21,7 @@ CASES = [
      "did you mean '--out'?"),
     (["build"], "missing argument RECIPE for humc build", "humc build [OPTIONS] RECIPE (RECIPE: a file path)",
      f"`humc build --help` {HELP}"),
-    (["build", "r.hum.yaml", "--jobs", "x"], "invalid value for --jobs / -j: 'x' is not a valid integer range",
+    (["build", "r.hum.yaml", "--jobs", "x"], "invalid value for --jobs / -j: 'x' is not an integer",
      "--jobs / -j takes an integer ≥ 1", f"`humc build --help` {HELP}"),
     (["build", "r.hum.yaml", "--out"], "option --out needs a value", "--out takes a folder path",
      f"`humc build --help` {HELP}"),

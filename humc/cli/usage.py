@@ -150,7 +150,7 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
                              expected=_usage_line(ctx, path) + f" ({takes(param)})", hint=hint)
         return HumcError(f"missing option {_names(param)} for {path}", code=CODE, expected=takes(param), hint=hint)
     if isinstance(exc, click.BadParameter):
-        detail = exc.message.rstrip(".")
+        detail = exc.message.rstrip(".").replace("is not a valid integer range", "is not an integer")
         if exc.param is None:
             return HumcError(f"invalid value: {detail}", code=CODE, hint=hint)
         return HumcError(f"invalid value for {_names(exc.param)}: {detail}", code=CODE, expected=takes(exc.param),
