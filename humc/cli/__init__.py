@@ -4,10 +4,9 @@
 openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a compiler diagnostic
 (text, or JSON with ``--format json``) and exits 2, and so does a usage error click catches, worded as one
 (E9001, ``cli/usage.py``; hooked here once, in ``parse_args`` and ``invoke``, for every command); Ctrl-C exits 130
-and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143, each after the same clean-up (a build's temporary folder removed, its locks let go) and one line; anything
-else is a bug in humc,
-reported in one line with exit 3 (``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one
-public function of a lower package.
+and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143, each after the same clean-up (a build's temporary folder
+removed, its locks let go) and one line; anything else is a bug in humc, reported in one line with exit 3
+(``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one public function of a lower package.
 """
 
 from __future__ import annotations
