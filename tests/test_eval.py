@@ -365,6 +365,14 @@ def test_missing_predictions_score_zero_and_are_noted(built: Path, tmp_path: Pat
     assert json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))["overall"]["missing"] == len(records) - len(records) // 2
 
 
+def test_an_empty_predictions_file_is_named_as_given_and_the_note_says_what_it_should_hold(built: Path) -> None:
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", os.devnull)
+    assert result.exit_code == 0, result.output
+    assert f"{os.devnull} holds no prediction, so all {len(_test_records(built))} record(s) are scored 0" in result.output
+    assert 'one JSON object {"id": "<record id>", "prediction": "<model output>"} per line' in result.output
+    assert "in null" not in result.output
+
+
 @pytest.mark.parametrize(("content", "code", "where"), [
     ('{"id": "x", "prediction": "a"}\nnot json\n', "E6002", "bad.jsonl:2:1"),
     ('{"id": "x"}\n', "E6002", "bad.jsonl:1:1"),

@@ -2,11 +2,11 @@
 
 ``HumcGroup`` loads each subcommand's module only when it runs (``humc --help`` imports no pyarrow,
 openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a compiler diagnostic
-(text, or JSON with ``--format json``) and exits 2; Ctrl-C exits 130 and SIGTERM (``kill``, a CI timeout, ``docker
-stop``) 143, each after the same clean-up (a build's temporary folder removed, its locks let go) and one line; anything
-else is a bug in humc,
-reported in one line with exit 3 (``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one
-public function of a lower package.
+(text, or JSON with ``--format json``) and exits 2, and so does a usage error click catches, worded as one
+(E9001, ``cli/usage.py``; hooked here once, in ``parse_args`` and ``invoke``, for every command); Ctrl-C exits 130
+and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143, each after the same clean-up (a build's temporary folder
+removed, its locks let go) and one line; anything else is a bug in humc, reported in one line with exit 3
+(``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one public function of a lower package.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import IO, Any, NoReturn
 import click
 
 from humc import __version__
-from humc.errors import HumcError, did_you_mean
+from humc.cli.usage import usage_error, wants_json
+from humc.errors import HumcError
 
 # name -> ("module:attribute", one-line help for `humc --help`, which must not import the command)
 COMMANDS = {
@@ -45,6 +46,8 @@ COMMANDS = {
 }
 FORMAT_KEY = "humc.format"
 STDOUT_KEY = "humc.stdout"  # the real stdout, kept for the JSON verdict while the human report goes to stderr
+WORDS_KEY = "humc.words"  # the words after humc's own options: the subcommand and its arguments
+ARGV_KEY = "humc.argv"  # the command line's words, to find `--format json` when parsing failed before reading it
 RESULT_KEY = "humc.result"  # a command's data (e.g. `humc stdlib` listings), added to the JSON verdict on success
 
 
@@ -61,19 +64,23 @@ class HumcGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else ""
-        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
-            hint = did_you_mean(name, COMMANDS)  # click itself suggests options, not commands
-            if hint:
-                ctx.fail(f"No such command {name!r}; {hint}")
-        return super().resolve_command(ctx, args)
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """humc's own options (``humc --format xml``); the raw words are kept to tell ``--format json`` from text
+        when a usage error stops parsing before that option's callback runs."""
+        ctx.meta[ARGV_KEY] = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:  # bare `humc`: its help, as click prints it
+            raise
+        except click.exceptions.UsageError as exc:
+            report_usage(exc, ctx)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
+        ctx.meta[WORDS_KEY] = [*getattr(ctx, "_protected_args", []), *ctx.args]  # click empties them as it goes
         try:
             with _terminate_as_interrupt():
                 result = super().invoke(ctx)
@@ -88,10 +95,10 @@ class HumcGroup(click.Group):
         except BrokenPipeError:  # the reader of our output went away (`humc explain | head`): not an error of ours
             sys.stdout = open(os.devnull, "w")  # kept open: the interpreter flushes stdout at exit
             sys.exit(0)
-        except click.exceptions.UsageError as exc:
-            if ctx.meta.get(FORMAT_KEY) != "json":
-                raise
-            report_error(HumcError(exc.format_message(), code="E9001"), "json", ctx.meta.get(STDOUT_KEY))
+        except click.exceptions.NoArgsIsHelpError:  # a bare group (`humc cache`): its help, as click prints it
+            raise
+        except click.exceptions.UsageError as exc:  # any command's or group's: one place for all of them
+            report_usage(exc, ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except RecursionError:  # last resort: humc/limits.py bounds nesting first, with a location
@@ -150,6 +157,13 @@ def report_error(exc: HumcError, fmt: str, stdout: IO[str] | None = None) -> NoR
         sys.stderr.flush()
         os._exit(exc.exit_code)
     sys.exit(exc.exit_code)
+
+
+def report_usage(exc: click.exceptions.UsageError, ctx: click.Context) -> NoReturn:
+    """A usage error click caught (unknown option or command, missing argument, bad value) as an E9001 diagnostic,
+    text or JSON like every other error (``cli/usage.py`` words it)."""
+    json_mode = ctx.meta.get(FORMAT_KEY) == "json" or wants_json(ctx.meta.get(ARGV_KEY, []))
+    report_error(usage_error(exc, ctx, ctx.meta.get(WORDS_KEY, [])), "json" if json_mode else "text", ctx.meta.get(STDOUT_KEY))
 
 
 def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

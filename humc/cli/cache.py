@@ -27,9 +27,20 @@ def cache_cmd() -> None:
 def resolve(recipe: Path | None, cache_dir: Path | None) -> tuple[Path, Plan | None]:
     """The cache folder `humc build` would use, and the recipe's plan when one is given."""
     if recipe is None:
-        return cache_dir or DEFAULT_CACHE, None
+        return usable(cache_dir or DEFAULT_CACHE), None
     plan = plan_recipe(recipe, cache_dir=cache_dir)
-    return plan.recipe.cache_dir, plan
+    return usable(plan.recipe.cache_dir), plan
+
+
+def usable(folder: Path) -> Path:
+    """``folder`` when it is a folder or not there yet (nothing built); a file or a device (``--cache /dev/null``)
+    is no cache, and saying it is empty would hide the mistake (E3002, as other unusable folders)."""
+    if folder.exists() and not folder.is_dir():
+        kind = "a file" if folder.is_file() else "a device or other special file, not a folder"
+        raise HumcError(f"{folder} is not a cache folder: it is {kind}", code="E3002",
+                        expected="a folder of build results (humc makes it on the first build)",
+                        hint="pass --cache DIR with a folder, or a RECIPE to use the cache its builds use")
+    return folder
 
 
 def human(n: int) -> str:
@@ -102,7 +113,7 @@ def gc_cmd(recipes: tuple[Path, ...], cache_dir: Path | None, llm: bool, no_wait
     if len(folders) > 1:
         raise HumcError(f"the recipes use different caches: {', '.join(folders)}", code="E9001",
                         expected="recipes sharing one cache folder", hint="pass --cache DIR to choose one")
-    folder = plans[0].recipe.cache_dir
+    folder = usable(plans[0].recipe.cache_dir)
     if not has_cache(folder):
         click.echo(f"{folder}: no cache, nothing to collect")
         return

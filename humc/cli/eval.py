@@ -98,10 +98,11 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     if sum(x is not None for x in (predictions, model, hf_model)) != 1:
         raise HumcError("give one of --predictions FILE, --model or --hf-model (one source of answers)", code="E9001",
                         expected="--predictions P.jsonl, --model NAME (a recipe model), --base-url URL --model ID "
-                                 "or --hf-model ID_DIR_OR_GGUF")
+                                 "or --hf-model ID_DIR_OR_GGUF", hint="`humc eval --help` shows the command's options")
     if adapter is not None and hf_model is None:
         raise HumcError("--adapter applies to an in-process model", code="E9001",
-                        expected="--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR")
+                        expected="--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR",
+                        hint="`humc eval --help` shows the command's options")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
     resolver = Resolver.for_recipe(recipe) if recipe is not None else Resolver.for_stdlib()

@@ -41,8 +41,12 @@ def _notes(resolver: Resolver, predictor: Predictor, records: list[dict[str, Any
                      + ", ".join(sorted(resolver.unknown_rules)))
     if isinstance(predictor, FilePredictions):
         missing = sum(1 for r in records if str(r["id"]) not in predictor.by_id)
-        if missing:
-            notes.append(f"{missing} record(s) have no prediction in {predictor.path.name} (scored 0)")
+        if missing and not predictor.by_id:  # named as given (`/dev/null`, not `null`), with what it should hold
+            notes.append(f"{predictor.path} holds no prediction, so all {missing} record(s) are scored 0: a "
+                         'predictions file holds one JSON object {"id": "<record id>", "prediction": "<model output>"} '
+                         "per line")
+        elif missing:
+            notes.append(f"{missing} record(s) have no prediction in {predictor.path} (scored 0)")
         unknown = predictor.unknown_ids(records)
         if unknown:
             notes.append(f"{len(unknown)} prediction id(s) are not records of this split, e.g. {unknown[0]}")
