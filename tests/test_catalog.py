@@ -503,3 +503,10 @@ def test_carb_objects_keep_the_arguments_after_arg2_and_no_record_repeats_a_trip
         "the University of Connecticut School of Dental Medicine From 1970",
         "the University of Connecticut School of Dental Medicine to 1985",
         "the University of Connecticut School of Dental Medicine until he switched over to Merck"]
+    # the gold states implied facts with "is" / "has" (an apposition, a possessive): the guideline says so, rather
+    # than the generic "do not add facts that are only implied" the gold would contradict
+    implied = [r for r, g in zip(records, golds, strict=True) if r["guidelines"] == ["carb_conventions"]
+               and any(t["predicate"] in ("is", "has") and f" {t['predicate']} " not in r["instruction"] for t in g)]
+    assert implied and all("possessive or a relative clause gets an explicit predicate such as" in r["instruction"]
+                           for r in implied)  # (the structured templates write the guideline as a JSON string)
+    assert not any("only implied" in r["instruction"] for r in records)
