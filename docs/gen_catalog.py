@@ -75,15 +75,13 @@ def _entry(e: dict[str, Any]) -> str:
              ("preferences", ", ".join(e["preferences"]))]
     lines += [f"- **{k}:** {_cell(v)}" for k, v in facts if v]
     lines += ["- **fields:**", "", "  ```yaml", *(f"  {k}: {v}" for k, v in e["fields"].items()), "  ```", ""]
-    lines += _hub_layout(e["hub_layout"], e["format"])
+    lines += _hub_layout(e["hub_layout"])
     return "\n".join(lines)
 
 
-def _hub_layout(layout: dict[str, Any] | None, fmt: str) -> list[str]:
+def _hub_layout(layout: dict[str, Any] | None) -> list[str]:
     """How the entry reads the dataset's Hub version (`dataset:`, its Parquet export, a save_to_disk folder)."""
     if layout is None:
-        if fmt in ("parquet", "arrow"):
-            return ["- **Hub version:** read as these files are (ClassLabels as names)", ""]
         return ["- **Hub version:** not read (error E2016): point `path:` at the published files", ""]
     if not layout:
         return ["- **Hub version:** the same fields (ClassLabels read as names)", ""]

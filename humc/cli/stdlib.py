@@ -95,14 +95,14 @@ def _show_entry(out: Console, lib: Stdlib, name: str) -> None:
 def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
     """How the adapter reads its dataset's Hub version (`dataset:`, the Parquet export, a save_to_disk folder)."""
     layout = data["hub_layout"]
-    if layout is None and data["format"] not in ("parquet", "arrow"):
+    if layout is None:
         out.print("  Hub version:  not read (E2016): point `path:` at the published files", markup=False)
         return
     out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if layout else
                                     "the same fields (ClassLabels read as names)"), markup=False)
-    for field, expr in (layout or {}).get("fields", {}).items():
+    for field, expr in layout.get("fields", {}).items():
         out.print(f"    {field}: {expr}", markup=False)
-    if layout and "where" in layout:
+    if "where" in layout:
         out.print(f"    where: {layout['where']}", markup=False)
 
 

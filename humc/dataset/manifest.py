@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from humc.dataset.card import default_template
 from humc.errors import HumcError
 from humc.ir import Recipe
-from humc.resources import stdlib_dir
 
 MANIFEST = "build.json"
 CARD_FORMAT = "4"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
@@ -36,8 +36,7 @@ CARD_FORMAT = "4"  # bump when the card (README.md) changes for the same build; 
 def card_format() -> str:
     """How the card is laid out: ``CARD_FORMAT`` and the stdlib card template's digest. A folder whose manifest says
     another was written by an older humc (or before the template changed): its card is written again."""
-    template = stdlib_dir() / "cards" / "default.md.j2"
-    return f"{CARD_FORMAT}:{hashlib.sha256(template.read_bytes()).hexdigest()[:16]}"
+    return f"{CARD_FORMAT}:{hashlib.sha256(default_template().read_bytes()).hexdigest()[:16]}"
 
 
 def sha256_file(path: Path) -> str:

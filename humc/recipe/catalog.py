@@ -86,7 +86,7 @@ class CatalogEntry:
                 "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
                 "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
-                "hub_layout": None if (hub := self.node.get("hub_layout")) is None else hub.plain()}
+                "hub_layout": None if (hub := self.hub_layout) is None else hub.plain()}
 
     def fields_node(self) -> Node:
         node = self.node.get("fields")
