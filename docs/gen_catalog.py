@@ -72,7 +72,8 @@ def _entry(e: dict[str, Any]) -> str:
              ("options", ", ".join(f"`{k}: {v}`" for k, v in e["options"].items())), ("files", e["files"]),
              ("license", e["license"]), ("homepage", e["homepage"]), ("Hub", f"`{e['hub']}`" if e["hub"] else ""),
              ("labels", ", ".join(e["labels"])), ("guidelines", ", ".join(e["guidelines"])),
-             ("preferences", ", ".join(e["preferences"]))]
+             ("preferences", ", ".join(e["preferences"])),
+             ("split by", f"`{e['split_by']}` (a group of records shares a split)" if e["split_by"] else "")]
     lines += [f"- **{k}:** {_cell(v)}" for k, v in facts if v]
     lines += ["- **fields:**", "", "  ```yaml", *(f"  {k}: {v}" for k, v in e["fields"].items()), "  ```", ""]
     lines += _hub_layout(e["hub_layout"])

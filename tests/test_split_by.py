@@ -47,8 +47,8 @@ def build(tmp: Path, split_by: str) -> tuple[int, dict[str, set[str]]]:
     return records, splits
 
 
-def test_split_by_question_puts_one_passage_in_both_splits(tmp_path: Path):
-    records, splits = build(tmp_path, "")
+def test_split_by_null_splits_by_question_and_puts_one_passage_in_both_splits(tmp_path: Path):
+    records, splits = build(tmp_path, "    split_by: null\n")  # over the squad_v2 adapter's `split_by: context`
     assert records > 300 and sum(len(s) > 1 for s in splits.values()) > len(splits) // 2
 
 
@@ -58,15 +58,25 @@ def test_split_by_context_keeps_each_passage_in_one_split_in_every_entry(tmp_pat
     assert {next(iter(s)) for s in splits.values()} == {"train", "test"}  # both splits still get passages
 
 
+def test_a_catalog_adapter_of_passages_splits_by_context_by_default(tmp_path: Path):
+    records, splits = build(tmp_path, "")
+    assert records > 300 and all(len(s) == 1 for s in splits.values())
+    assert {next(iter(s)) for s in splits.values()} == {"train", "test"}
+    same = tmp_path / "same"
+    same.mkdir()
+    assert build(same, "    split_by: context\n") == (records, splits)
+
+
 def test_check_notes_an_extractive_entry_split_by_question(tmp_path: Path):
     shutil.copy(SQUAD, tmp_path / "squad.json")
-    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by=""), encoding="utf-8")
+    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by="    split_by: null\n"), encoding="utf-8")
     result = run_cli("check", "qa.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 0
     assert "note: task 'qa': its questions are split one by one, so one passage's questions land in several splits; " \
            "`split_by: context` keeps each passage in one" in result.output
-    (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by="    split_by: context\n"), encoding="utf-8")
-    assert "split one by one" not in run_cli("check", "qa.hum.yaml", cwd=tmp_path).output
+    for split_by in ("    split_by: context\n", ""):  # "": the adapter's own
+        (tmp_path / "qa.hum.yaml").write_text(RECIPE.format(split_by=split_by), encoding="utf-8")
+        assert "split one by one" not in run_cli("check", "qa.hum.yaml", cwd=tmp_path).output
 
 
 def test_a_split_by_naming_no_field_is_located_at_its_expression(tmp_path: Path):

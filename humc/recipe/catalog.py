@@ -35,9 +35,9 @@ from humc.sources import FORMATS, SOURCE_OPTION_DOCS, source_option_problem
 
 # keys of a catalog file; TASK_DEFAULTS are the ones a task entry inherits (the recipe's own value wins)
 CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "homepage", "hub", "citation", "files",
-                "format", "options", "fields", "labels", "guidelines", "preferences", "where", "constants", "notes",
-                "hub_layout"]
-TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where")
+                "format", "options", "fields", "labels", "guidelines", "preferences", "where", "split_by", "constants",
+                "notes", "hub_layout"]
+TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where", "split_by")
 HUB_LAYOUT_KEYS = ["fields", "where"]
 HUB_FILE_FORMATS = ("parquet", "arrow")  # how the Hub's version comes as a file: its Parquet export, save_to_disk
 
@@ -62,6 +62,7 @@ class CatalogEntry:
     labels: tuple[str, ...] = ()
     guidelines: tuple[str, ...] = ()
     preferences: tuple[str, ...] = ()
+    split_by: str = ""  # records whose value of it is equal share a split (the questions on one passage)
     constants: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
 
@@ -85,7 +86,7 @@ class CatalogEntry:
                 "language": self.language or "the recipe's", "format": self.format, "options": self.options, "license": self.license,
                 "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
-                "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
+                "split_by": self.split_by, "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
                 "hub_layout": None if (hub := self.hub_layout) is None else hub.plain()}
 
     def fields_node(self) -> Node:
@@ -116,7 +117,16 @@ def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
         labels=tuple(v for v, _ in string_list(node.get("labels"), "labels")),
         guidelines=tuple(v for v, _ in string_list(node.get("guidelines"), "guidelines")),
         preferences=tuple(v for v, _ in string_list(node.get("preferences"), "preferences")),
-        constants=dict(constants), digest=sha)
+        split_by=_split_by(node.get("split_by"), what), constants=dict(constants), digest=sha)
+
+
+def _split_by(node: Node | None, what: str) -> str:
+    """`split_by:` of a catalog file: an expression over the mapped fields (checked like them)."""
+    if node is None:
+        return ""
+    src = expr_source(node)
+    check_functions(parse_expr(src.text, src), src)
+    return src.text
 
 
 def _check_fields(fields: Node, what: str) -> None:

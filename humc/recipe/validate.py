@@ -519,7 +519,7 @@ class Validator:
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix),
-            split_by=self._expr(node.require("split_by")) if node.get("split_by") is not None else None,
+            split_by=self._split_by(node.get("split_by")),
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
             and self.root.get("language") is None else None, class_label_column=unnamed)
 
@@ -539,6 +539,10 @@ class Validator:
         if source.value not in self.catalog_of and src_node is not None and src_node.get("catalog") is not None:
             raise ErrorList([])  # its catalog source was already reported: no follow-on error for this entry
         return self.catalog_of.get(source.value)
+
+    def _split_by(self, node: Node | None) -> Compiled | None:
+        """`split_by:`; null turns off a catalog adapter's (its records are split one by one)."""
+        return None if node is None or node.value is None else self._expr(node)
 
     def _expr(self, node: Node) -> Compiled:
         src = expr_source(node)
