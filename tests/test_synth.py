@@ -246,6 +246,27 @@ def test_check_paraphrase():
     assert "identical" in check_paraphrase(original, "  " + original, task)
 
 
+def test_a_paraphrase_that_promises_an_answer_layout_is_refused():
+    """The format instruction says how to answer and each instruction draws its own format: a paraphrase that says
+    "answer in JSON" or "one per line" contradicts the other formats (a reviewer's own edit may say it)."""
+    from humc.assets.synth import format_promises
+    from humc.recipe.stdlib import load_stdlib
+
+    lib = load_stdlib()
+    for task, original in (("ner", lib.templates["ner"]["en_1"].text), ("re", lib.templates["re"]["zh_1"].text)):
+        for added in ("Answer in JSON. ", "List them one per line. ", "用表格回答。", "Give a Markdown table. "):
+            reason = check_paraphrase(original, added + original, lib.tasks[task])
+            assert reason is not None and reason.startswith("promises an answer layout"), (task, added)
+            assert check_paraphrase(original, added + original, lib.tasks[task], layouts=False) is None
+    assert check_paraphrase(original, "请注意。" + original, lib.tasks["re"]) is None
+    # a layout the original names already may stay; words inside tags are not prose
+    assert format_promises("Return an empty list[] {{ x | tojson }} {# JSON #}") == set()
+    assert format_promises("返回空列表。Answer as JSON lines, one per line.") == {"列表", "json", "one per line"}
+    for task, templates in lib.templates.items():  # every stdlib template is its own faithful paraphrase's original
+        for template in templates.values():
+            assert check_paraphrase(template.text, "Note. " + template.text, lib.tasks[task]) is None, template.id
+
+
 # ----------------------------------------------------------------------------- review
 
 

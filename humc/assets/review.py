@@ -186,7 +186,7 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
         text = new.strip() + "\n"
         base = ctx.base_text(item)
         if base is not None and entry is not None:
-            reason = check_paraphrase(base, text, entry.task)
+            reason = check_paraphrase(base, text, entry.task, layouts=False)
             if reason is not None and reason != "identical to the original template":
                 raise HumcError(f"the edited template {reason}")
         else:

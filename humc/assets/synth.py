@@ -141,8 +141,22 @@ def dummy_contexts(task: Any) -> list[dict[str, Any]]:
     return [full, empty]
 
 
-def check_paraphrase(original: str, text: str, task: Any) -> str | None:
-    """Why ``text`` is not a faithful paraphrase of template ``original`` (None when it is)."""
+# words that promise an answer layout: the format instruction (`{{ format_instruction }}`) says how to answer, and a
+# template that promises another layout contradicts every format variant but one
+_FORMAT_WORDS = re.compile(
+    r"\b(?:jsonl?|yaml|markdown|csv|tables?|bullet(?:ed|s)?|(?:numbered|bulleted) list|as a list|in a list|"
+    r"comma[- ]separated|(?:one|each) per line|per line|line by line|on (?:its|their) own line|one line)\b"
+    r"|表格|列表|每行|逐行|一行|逗号分隔", re.I)
+
+
+def format_promises(text: str) -> set[str]:
+    """The answer layouts ``text`` names ("json", "per line", "表格", …), lower-cased."""
+    return {m.group(0).lower() for m in _FORMAT_WORDS.finditer(_SEGMENT.sub(" ", text))}
+
+
+def check_paraphrase(original: str, text: str, task: Any, layouts: bool = True) -> str | None:
+    """Why ``text`` is not a faithful paraphrase of template ``original`` (None when it is); ``layouts``: an answer
+    layout the original does not name is a reason too (a model's paraphrase; a reviewer's edit may name one)."""
     if not isinstance(text, str) or not text.strip():
         return "empty text"
     problem = syntax_problem(text)
@@ -175,6 +189,10 @@ def check_paraphrase(original: str, text: str, task: Any) -> str | None:
             return f"does not render ({exc.message})"
         except Exception as exc:  # a filter failing on the dummy values (TypeError, ValueError, …)
             return f"does not render ({type(exc).__name__}: {exc})"
+    promised = format_promises(text) - format_promises(original)
+    if promised and layouts:
+        return (f"promises an answer layout ({', '.join(sorted(promised))}): the format instruction says how to "
+                "answer, and each instruction draws its own format")
     if _norm_text(text) == _norm_text(original):
         return "identical to the original template"
     return None
