@@ -493,6 +493,23 @@ def test_apply_lock_bad_rule_is_located_in_lockfile(tmp_path):
     assert re.search(r"ner\.hum\.lock:9:11: error: unknown answer operation", uncoded(info.value.render()))
 
 
+def test_a_hand_edited_lockfile_rule_reading_an_unknown_name_is_located_in_the_lockfile(tmp_path):
+    """The recipe's own rules and a model's proposals have their `when` names checked; so has a lockfile edited by
+    hand: a typo is an error at its place, not a condition that reads nothing."""
+    root = copy_recipes(tmp_path)
+    entry = load_recipe(root / "ner.hum.yaml").tasks[0]
+    item = (f"humc_lock: 1\nrecipe: ner\nitems:\n  - id: r1\n    kind: rule\n    entry: {entry.id}\n"
+            "    status: accepted\n    text: Sort them.\n    when: len(anwser) > 1\n    then: dedupe\n")
+    (root / "ner.hum.lock").write_text(item, encoding="utf-8")
+    with pytest.raises(HumcError) as info:
+        load_recipe(root / "ner.hum.yaml")
+    shown = uncoded(info.value.render())
+    assert re.search(r"ner\.hum\.lock:9:15: error: the condition reads unknown name 'anwser'", shown), shown
+    assert "did you mean 'answer'" in shown
+    (root / "ner.hum.lock").write_text(item.replace("anwser", "answer"), encoding="utf-8")
+    assert any(r.id == "llm:r1" for r in load_recipe(root / "ner.hum.yaml").tasks[0].rules)
+
+
 def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_path):
     from humc.recipe.lockfile import Lockfile, LockItem, save_lock
 

@@ -410,8 +410,10 @@ def human_assets(entry: TaskEntry) -> TaskEntry:
 
 
 def rule_names(entry: TaskEntry, constants: Iterable[str] = ()) -> set[str]:
-    """Names a rule's `when` may read: the mapped fields, the task inputs, constants and `answer`."""
-    return {"answer", *(name for name, _ in entry.fields), *entry.task.inputs, *constants}
+    """Names a rule's `when` may read: the mapped fields, the task inputs, constants, `answer` and the field a
+    `generate:` step fills."""
+    filled = {entry.generate.field} if entry.generate is not None and entry.generate.field else set()
+    return {"answer", *(name for name, _ in entry.fields), *entry.task.inputs, *constants, *filled}
 
 
 def _src(item: LockItem, key: str, text: str) -> Source:
@@ -421,11 +423,14 @@ def _src(item: LockItem, key: str, text: str) -> Source:
     return Source(text.strip())
 
 
-def item_rule(item: LockItem, entry: TaskEntry, lock_path: Path | str = "") -> PreferenceRule:
+def item_rule(item: LockItem, entry: TaskEntry, lock_path: Path | str = "",
+              names: set[str] | None = None) -> PreferenceRule:
+    """An accepted rule item as the entry's rule; ``names``: what its `when` may read (``rule_names``), checked."""
     when_src = _src(item, "when", item.when) if item.when else None
     then_src = _src(item, "then", item.then or "")
     try:
-        when, ops = compile_rule(item.when, item.then or "", entry.task, when_src=when_src, then_src=then_src)
+        when, ops = compile_rule(item.when, item.then or "", entry.task, names=names, when_src=when_src,
+                                 then_src=then_src)
     except HumcError as exc:
         if exc.span is None:
             exc.span = item.span("then")
@@ -492,12 +497,13 @@ def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Te
                     line=origin.line if origin else 1)
 
 
-def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
+def apply_lock(entry: TaskEntry, lock: Lockfile, constants: Iterable[str] = ()) -> TaskEntry:
     """The entry with the lockfile's accepted items for it added (its language only; a paraphrase, in the language
     of the templates the entry uses: en for a de or en-GB entry instructed in English).
 
     Paraphrases are added only for base templates the entry uses. Errors in accepted
-    rules are RecipeErrors located in the lockfile; several are reported together.
+    rules (a `when` reading a name that is not a field, an input, one of ``constants`` or `answer`, too) are
+    RecipeErrors located in the lockfile; several are reported together.
     """
     instructions = {t.language for t in entry.templates}
     items = [i for i in lock.items if i.entry == entry.id and i.status == "accepted"
@@ -528,7 +534,7 @@ def apply_lock(entry: TaskEntry, lock: Lockfile) -> TaskEntry:
                 have_g.add(g.id)
         else:
             try:
-                r = item_rule(item, entry, lock.path)
+                r = item_rule(item, entry, lock.path, rule_names(entry, constants))
             except HumcError as exc:
                 errors.append(exc)
                 continue

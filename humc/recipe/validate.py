@@ -214,7 +214,7 @@ class Validator:
         locked: tuple[LockedAsset, ...] = ()
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
             lock = load_lock(lock_path)
-            tasks = [apply_lock(entry, lock) for entry in tasks]
+            tasks = [apply_lock(entry, lock, self.constants) for entry in tasks]
             locked = locked_assets(tasks, lock)
         name_node = root.get("name")
         assert name_node is not None
