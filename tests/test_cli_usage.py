@@ -40,7 +40,7 @@ CASES = [
      "'--private'?"),
     (["push", "DS", "--revision"], "option --revision needs a value", "--revision takes BRANCH",
      f"`humc push --help` {HELP}"),
-    (["eval", "DS", "--concurrency", "0"], "invalid value for --concurrency: 0 is not in the range x>=1",
+    (["eval", "DS", "--concurrency", "0"], "invalid value for --concurrency: 0 is out of range",
      "--concurrency takes an integer ≥ 1", f"`humc eval --help` {HELP}"),
     (["eval", "DS", "--predictions", "missing.jsonl"],
      "invalid value for --predictions: File 'missing.jsonl' does not exist", "--predictions takes an existing file path",
@@ -154,5 +154,5 @@ def test_cache_commands_refuse_a_cache_that_is_not_a_folder(tmp_path: Path) -> N
     for command in ("info", "verify", "clean"):  # a plain file click's folder type refuses first
         refused = run_cli("cache", command, "--cache", str(a_file))
         assert refused.exit_code == 2
-        assert refused.output.startswith(f"error[E9001]: invalid value for --cache: Directory '{a_file}' is a file\n")
+        assert refused.output.startswith(f"error[E9001]: invalid value for --cache: '{a_file}' is a file, not a folder\n")
     assert a_file.read_text(encoding="utf-8") == "x"

@@ -10,6 +10,7 @@ command's shape is exactly what is expected; elsewhere the hint names the help t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import click
@@ -150,7 +151,7 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
                              expected=_usage_line(ctx, path) + f" ({takes(param)})", hint=hint)
         return HumcError(f"missing option {_names(param)} for {path}", code=CODE, expected=takes(param), hint=hint)
     if isinstance(exc, click.BadParameter):
-        detail = exc.message.rstrip(".").replace("is not a valid integer range", "is not an integer")
+        detail = _bad_value_words(exc.message)
         if exc.param is None:
             return HumcError(f"invalid value: {detail}", code=CODE, hint=hint)
         return HumcError(f"invalid value for {_names(exc.param)}: {detail}", code=CODE, expected=takes(exc.param),
@@ -166,6 +167,21 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         if unknown is not None:
             return unknown
     return HumcError(_words(exc.message), code=CODE, expected=_usage_line(ctx, path), hint=hint)
+
+
+# click's wordings of a bad value, in humc's (the range itself is in the diagnostic's `expected:`)
+_BAD_VALUE_WORDS = ((re.compile(r"^(.+) is not in the range .+$"), r"\1 is out of range"),
+                    (re.compile(r"^(.+) is not a valid integer range$"), r"\1 is not an integer"),
+                    (re.compile(r"^Directory (.+) is a file$"), r"\1 is a file, not a folder"),
+                    (re.compile(r"^File (.+) is a directory$"), r"\1 is a folder, not a file"))
+
+
+def _bad_value_words(message: str) -> str:
+    detail = message.strip().rstrip(".")
+    for pattern, words in _BAD_VALUE_WORDS:
+        if pattern.match(detail):
+            return pattern.sub(words, detail)
+    return detail
 
 
 def _words(message: str) -> str:
