@@ -80,6 +80,17 @@ def test_gold_values_are_stripped_and_empty_rows_dropped(ner_entry):
     assert gold_table(ner_entry, record).rows == (("PER", "Paris Hilton"),)
 
 
+def test_a_null_list_answer_is_no_annotation_and_drops_the_record(ner_entry, mrc_entry):
+    """null is not [] ("nothing applies"): a record whose list answer is null is dropped with its reason, which says
+    how to read null as none when the data means that."""
+    for entry, field in ((ner_entry, "entities"), (mrc_entry, "answers")):
+        record = {"_source": "s", "_row": 0, "text": "Paris.", "context": "Paris.", "question": "Where?", field: None}
+        [(reason, detail)] = problems_of(entry, record)
+        assert reason == "bad_gold" and f"'{field}' is null: no annotation, not an empty answer" in detail
+        assert f"`{field}: <its expression> or []` reads null as none" in detail
+    assert gold_table(ner_entry, {**ner_record(), "entities": []}).rows == ()
+
+
 def test_a_fenced_gold_answer_survives_the_check():
     entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks[-1]  # dolly: generalist, formats [text, json]
     record = {"_source": "dolly", "_row": 0, "instruction": "Print one.", "context": "",

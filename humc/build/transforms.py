@@ -207,11 +207,16 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
     """The record's answer field as a table with the task's columns (before rules).
 
     Values are stripped of surrounding whitespace — the domain on which every answer format
-    round-trips — and rows with no value at all are no answer."""
+    round-trips — and rows with no value at all are no answer. A null list answer is no annotation, not an
+    empty answer ([]): the record is dropped, since teaching "nothing applies" for it would be wrong."""
     task = entry.task
     value = record.get(task.answer_field)
     rows: list[tuple[str, ...]] = []
-    if task.answer_is_list and value is not None and not isinstance(value, list):
+    if task.answer_is_list and value is None:
+        name = task.answer_field
+        raise RecordError(f"'{name}' is null: no annotation, not an empty answer ([] is one; `{name}: <its "
+                          f"expression> or []` reads null as none)", expected=f"a list in '{name}'")
+    if task.answer_is_list and not isinstance(value, list):
         raise RecordError(f"'{task.answer_field}' is {type_name(value)} {short_repr(value)}, not a list",
                           expected=f"a list ([] for no answer) in '{task.answer_field}'")
     items = [] if value in (None, "") else (value if isinstance(value, list) else [value])
