@@ -328,3 +328,19 @@ def test_adapter_functions_on_published_shapes():
         {"event_type": "E", "trigger": "t", "role": "", "argument": ""}]
     assert pluck([{"@value": "v"}, "plain", {}], "@value") == ["v", "plain", ""]
     assert rows_without([{"r": "None"}, {"r": "x"}], "r", "None") == [{"r": "x"}]
+
+
+def test_a_header_line_read_as_a_record_gets_the_header_option_as_hint(tmp_path: Path):
+    """AG News as Kaggle re-saves it: the release's rows under a `Class Index,Title,Description` header, which the
+    adapter (no header, as published) reads as a first record."""
+    rows = (DATA / "ag_news" / "train.head80.csv").read_text(encoding="utf-8")
+    (tmp_path / "train.csv").write_text('"Class Index","Title","Description"\n' + rows, encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: agh\nsources:\n  ag: {catalog: ag_news, path: train.csv}\n"
+                                         "tasks:\n  - source: ag\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 2 and "error[E4102]: lookup(): the index is a string ('Class Index')" in result.output
+    assert "hint: line 1 looks like a header row, read as a record: set `options: {header: true}`" in result.output
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: agh\nsources:\n  ag: {catalog: ag_news, path: train.csv, "
+                                         "options: {header: true}}\ntasks:\n  - source: ag\n", encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path).exit_code == 0

@@ -132,6 +132,9 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
         exc.hint = (f"a key only some records have reads as null with `[\"{nested.group(1)}\"]` instead of "
                     f"`.{nested.group(1)}`")
     unknown = _UNKNOWN_FIELD.match(exc.message)
+    if unknown is None and exc.hint is None and line == 1 and _looks_like_a_header(raw):
+        exc.hint = ("line 1 looks like a header row, read as a record: set `options: {header: true}` (a CSV/TSV copy "
+                    "with a header line, e.g. Kaggle's `Class Index,Title,Description`)")
     if unknown is None or exc.hint is not None:
         exc.expected = exc.expected or "an expression that evaluates on every record"
         exc.hint = exc.hint or "`humc check RECIPE --rows all` runs every expression on every record, writing nothing"
@@ -147,6 +150,13 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
             "a field only some records have reads as null with `record['name']`; records whose task inputs are "
             "null are then dropped and reported")
     return exc
+
+
+def _looks_like_a_header(raw: Mapping[str, Any]) -> bool:
+    """Every value of the record is a short name, none a number: column names read as a row."""
+    values = [v for k, v in raw.items() if not str(k).startswith("_")]
+    return len(values) >= 2 and all(isinstance(v, str) and 0 < len(v.strip()) <= 40 and not _NUMBER.match(v.strip())
+                                    for v in values)
 
 
 def _constant_meant(name: str, constants: Mapping[str, Any] | None) -> str | None:
@@ -176,6 +186,7 @@ def _not_a_name(name: str, keys: Sequence[str]) -> str | None:
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
+_NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?$")  # a value that reads as a number
 _NO_KEY = re.compile(r"no field '([^']*)' \(available")
 
 
