@@ -674,12 +674,47 @@ def _records_hint(src: SourceDef) -> str:
 
 
 def _read_squad(src: SourceDef) -> Iterator[RawRow]:
-    """SQuAD 1.1/2.0 JSON, flattened like the Hub's squad/squad_v2 datasets."""
+    """SQuAD 1.1/2.0 JSON, flattened like the Hub's squad/squad_v2 datasets. The Hub's flat records as they are
+    exported (`Dataset.to_json`'s JSON Lines, a JSON list, or a `data` list of them) are read as they are."""
+    if sniff_format(_file(src)) == "jsonl":
+        for row in _jsonl_rows(src):
+            yield Row(row.number, _flat_squad(src, row.record, f"line {row.line}", row.line or 1), row.line)
+        return
     data = _load_json(src)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+    articles = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(articles, list):
+        raise _fail(src, 1, "not SQuAD JSON", "an object with a `data` list of articles, or a list of flat "
+                    "{context, question, answers} records")
+    if articles and isinstance(articles[0], dict) and "paragraphs" not in articles[0] and "question" in articles[0]:
+        yield from ((n, _flat_squad(src, item, f"record {n}")) for n, item in enumerate(articles))
+        return
+    if not isinstance(data, dict):
         raise _fail(src, 1, "not SQuAD JSON", "an object with a `data` list of articles")
+    yield from _squad_articles(src, articles)
+
+
+def _flat_squad(src: SourceDef, record: Any, where: str, line: int = 1) -> dict[str, Any]:
+    """One flat SQuAD record (the Hub's layout), its `answers` as {text: [...], answer_start: [...]} (a list of
+    {text, answer_start} objects, as some exports write it, turned into that) and `is_impossible` when it has none."""
+    if not isinstance(record, dict):
+        raise _fail(src, line, f"{where} is {_json_type(record)}, not an object", "flat SQuAD records")
+    for key in ("context", "question"):
+        _squad_text(src, record, key, where, line)
+    answers = record.get("answers", [])
+    if isinstance(answers, list):
+        items = [a if isinstance(a, dict) else {} for a in answers]
+        answers = {"text": [_squad_text(src, a, "text", f"{where}.answers[{i}]", line) for i, a in enumerate(items)],
+                   "answer_start": [a.get("answer_start", -1) for a in items]}
+    if not isinstance(answers, dict) or not isinstance(answers.get("text"), list):
+        raise _fail(src, line, f"{where}.answers is not a list of answers", "answers: {text: [...], answer_start: "
+                    "[...]} or [{text, answer_start}, ...]")
+    return {"is_impossible": not answers["text"], **record, "answers": answers}
+
+
+def _squad_articles(src: SourceDef, articles: list[Any]) -> Iterator[RawRow]:
+    """The questions of SQuAD's nesting (data[].paragraphs[].qas[]), one flat record each."""
     row = 0
-    for a, article in enumerate(data["data"]):
+    for a, article in enumerate(articles):
         where = f"data[{a}]"
         for p, para in enumerate(_squad_list(src, article, "paragraphs", where)):
             context = _squad_text(src, para, "context", f"{where}.paragraphs[{p}]")
@@ -704,9 +739,9 @@ def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool =
     return value
 
 
-def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> str:
+def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str, line: int = 1) -> str:
     if not isinstance(obj.get(key), str):
-        raise _fail(src, 1, f"{where} has no string '{key}'", "SQuAD JSON")
+        raise _fail(src, line, f"{where} has no string '{key}'", "SQuAD JSON")
     return str(obj[key])
 
 
@@ -761,12 +796,22 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}",
-                            "quote values that hold the delimiter; rows of varying length can collect their surplus "
-                            "values with `options: {rest: <name>}`")
+                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values))
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _arity_hint(src: SourceDef, delimiter: str, values: list[str]) -> str:
+    """What to do about a row of another length: when quotes are text (TSV's default) and a value opens with one, the
+    file quotes its values (pandas' `to_csv(sep="\\t")`, GoEmotions), and a quoted value may hold a line break."""
+    quoted = src.options.get("quoting", "none" if delimiter == "\t" else "minimal") == "none" \
+        and any(v.startswith(str(src.options.get("quotechar", '"'))) for v in values)
+    if quoted:
+        return ("a value starts with a quote: the file quotes values that hold a tab, a quote or a line break (as "
+                "pandas' to_csv(sep='\\t') writes them); read them as such with `options: {quoting: minimal}`")
+    return ("quote values that hold the delimiter; rows of varying length can collect their surplus values with "
+            "`options: {rest: <name>}`")
 
 
 _EXCEL_SEP = re.compile(r"sep=(.)")

@@ -100,6 +100,7 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return did_you_mean(path.name, names)
 
 
+RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
@@ -387,10 +388,21 @@ class Validator:
         values = dict(node.value)
         own_format = node.get("format")
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
-            values["format"] = own_format or entry.node.require("format")
+            values["format"] = own_format or self._records_format(node, entry)
             values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
+
+    def _records_format(self, node: Node, entry: CatalogEntry) -> Node:
+        """The adapter's `format:`, or the file's own when an adapter of JSON records is given the same records
+        written another way: JSON Lines (`Dataset.to_json`'s default) for a JSON list or the other way round, or a
+        CSV/TSV table with a header (when the adapter's options apply to that format too)."""
+        declared = entry.node.require("format")
+        found = self._file_format(node)
+        if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
+                and set(entry.options) <= set(FORMATS[found]):
+            return Node(found, declared.span)
+        return declared
 
     def _hub_version(self, sid: str, node: Node, entry: CatalogEntry) -> bool:
         """Whether a catalog source is its dataset's Hub version (`dataset:`, or a Parquet export or `save_to_disk`
