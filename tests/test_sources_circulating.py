@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, run_cli
@@ -104,6 +105,10 @@ def test_an_adapter_of_json_records_reads_them_as_json_lines_a_json_list_or_csv(
     assert len(want) == len(dolly) and any("\\n" in g for g in want)
     assert [row.record for row in read_source(catalog_source(tmp_path, "{catalog: dolly, path: dolly.json}"))] == dolly
     assert built_gold(tmp_path / "d3", "{catalog: dolly, path: ../dolly.csv}") == want
+    table = pd.read_csv(tmp_path / "dolly.csv")  # the empty contexts of open questions become NaN, then null
+    table.to_parquet(tmp_path / "dolly.parquet")
+    assert table["context"].isna().sum() > 0
+    assert built_gold(tmp_path / "d4", "{catalog: dolly, path: ../dolly.parquet}") == want
 
 
 def test_conll2003_token_tag_copies_read_to_the_four_column_files_gold(tmp_path: Path):
