@@ -536,7 +536,7 @@ def _load_json(src: SourceDef) -> Any:
         if "\0" in exc.doc:  # zero padding, or UTF-16 without a byte-order mark
             raise nul_error_in(src, _file(src), exc.doc) from None
         hint = _FIX_HINT
-        if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
+        if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:exc.pos + 1]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
@@ -663,6 +663,9 @@ def _records_hint(src: SourceDef) -> str:
     keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
         if isinstance(top, dict) else []
     if isinstance(top, dict) and top and all(isinstance(v, dict) for v in top.values()):
+        if _column_oriented(top):
+            return ("the file holds columns, not records (pandas' to_json() writes {column: {row: value}} by "
+                    "default): write it with to_json(orient='records', lines=True) and read it as `format: jsonl`")
         return "every key holds an object (records keyed by id): `options: {key_column: <name>}` reads one record " \
                "per key, with the key in that column"
     if len(keys) > 1 and len(keys) == len(top):
@@ -671,6 +674,13 @@ def _records_hint(src: SourceDef) -> str:
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
     return "a JSON Lines file (one object per line) is `format: jsonl`"
+
+
+def _column_oriented(top: dict[str, dict[str, Any]]) -> bool:
+    """Whether an object of objects is a table written by columns: two or more keys whose objects have the same
+    keys, row numbers (pandas' `DataFrame.to_json()`: its index, 0, 1, … unless set)."""
+    rows = [list(v) for v in top.values()]
+    return len(rows) > 1 and all(r == rows[0] for r in rows) and all(k.isdigit() for k in rows[0])
 
 
 def _read_squad(src: SourceDef) -> Iterator[RawRow]:

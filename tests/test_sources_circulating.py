@@ -18,7 +18,7 @@ from helpers import REPO, run_cli
 from humc.errors import SourceError
 from humc.ir import SourceDef
 from humc.recipe.validate import compile_recipe
-from humc.sources import read_source
+from humc.sources import infer_format, read_source
 
 DATA = REPO / "tests" / "data"
 SQUAD = DATA / "squad_v2" / "dev-v2.0.normans.json"
@@ -135,3 +135,31 @@ def test_a_tsv_that_quotes_its_values_is_refused_with_the_quoting_to_set(tmp_pat
     assert exc.value.code == "E4001" and "values but 4 columns" in exc.value.message
     assert "`options: {quoting: minimal}`" in (exc.value.hint or "")
     assert [r["response"] for r in read(path, "tsv", quoting="minimal")] == [r["response"] for r in dolly]
+
+
+def test_json_lines_whose_first_document_outgrows_the_sniffed_head_are_json_lines(tmp_path: Path):
+    lines = (DATA / "duee" / "duee_dev.head60.json").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["text"] += "长" * 70_000  # one 200 KB document: the first line is longer than the 64 KiB sniffed
+    path = tmp_path / "duee_dev.json"
+    path.write_text("\n".join([json.dumps(first, ensure_ascii=False), *lines[1:]]) + "\n", encoding="utf-8")
+    assert infer_format(path) == "jsonl"
+    assert [r["id"] for r in read(path, "jsonl")] == [json.loads(line)["id"] for line in lines]
+    squad = tmp_path / "dev.jsonl"
+    rows = hub_rows()[:3]
+    rows[0]["context"] += " filler" * 20_000
+    squad.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [r["id"] for r in read(squad, "squad")] == [r["id"] for r in rows]
+    with pytest.raises(SourceError) as exc:  # read as one JSON document: the hint still names JSON Lines
+        read(path, "json")
+    assert exc.value.span.line == 2 and "use `format: jsonl`" in (exc.value.hint or "")
+
+
+def test_a_table_written_by_columns_is_refused_with_how_to_write_records(tmp_path: Path):
+    dolly = [json.loads(line) for line in (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()]
+    path = tmp_path / "dolly.json"
+    pd.DataFrame(dolly).to_json(path)  # pandas' default orient: {column: {row: value}}
+    with pytest.raises(SourceError) as exc:
+        read(path, "json")
+    assert exc.value.code == "E4001" and "expected a JSON list of objects" in exc.value.message
+    assert "holds columns, not records" in (exc.value.hint or "") and "orient='records'" in (exc.value.hint or "")
