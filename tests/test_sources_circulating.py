@@ -163,3 +163,17 @@ def test_a_table_written_by_columns_is_refused_with_how_to_write_records(tmp_pat
         read(path, "json")
     assert exc.value.code == "E4001" and "expected a JSON list of objects" in exc.value.message
     assert "holds columns, not records" in (exc.value.hint or "") and "orient='records'" in (exc.value.hint or "")
+
+
+def test_the_hubs_json_lines_export_given_to_a_column_file_adapter_is_refused_at_the_path(tmp_path: Path):
+    rows = read(DATA / "conll2003" / "eng.testa.head", "conll")[:3]
+    (tmp_path / "validation.jsonl").write_text("".join(  # as Dataset.to_json writes eriktks/conll2003: integer tags
+        json.dumps({"id": str(n), "tokens": r["tokens"], "ner_tags": [0] * len(r["tokens"])}) + "\n"
+        for n, r in enumerate(rows)), encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: conll2003, path: validation.jsonl}\n"
+                                         "tasks:\n  - source: x\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert "r.hum.yaml:4:33: error[E2016]: catalog 'conll2003' reads the column files its dataset is published in " \
+           "(conll), and source 'x' is a jsonl file of records" in result.output
+    assert "lookup(ner_tags, [names…])" in result.output

@@ -100,6 +100,7 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return did_you_mean(path.name, names)
 
 
+COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
 RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
@@ -387,11 +388,27 @@ class Validator:
             return node  # read as the Hub lays it out: the file's own format, none of the adapter's options
         values = dict(node.value)
         own_format = node.get("format")
+        if own_format is None:
+            self._refuse_records_for_columns(sid, node, entry)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
             values["format"] = own_format or self._records_format(node, entry)
             values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
+
+    def _refuse_records_for_columns(self, sid: str, node: Node, entry: CatalogEntry) -> None:
+        """A `.json`/`.jsonl` file given to an adapter of column files (CoNLL) holds records, most often the Hub's
+        export saved with `to_json` (ClassLabel integers, no names): E2016, not a column error at its line 1."""
+        found = self._file_format(node)
+        if entry.format not in COLUMN_FORMATS or found not in ("json", "jsonl"):
+            return
+        where = node.get("path") or node
+        raise RecipeError(f"catalog '{entry.id}' reads the column files its dataset is published in "
+                          f"({entry.format}), and source '{sid}' is a {found} file of records", where.span,
+                          code="E2016", expected=f"the published files: {entry.files or entry.format}",
+                          hint="point `path:` at those files (or the Hub's Parquet export, read with its ClassLabel "
+                               "names), or drop `catalog:` and map the records' keys under the task's `fields:` "
+                               "(integer tags: lookup(ner_tags, [names…]))")
 
     def _records_format(self, node: Node, entry: CatalogEntry) -> Node:
         """The adapter's `format:`, or the file's own when an adapter of JSON records is given the same records
