@@ -177,3 +177,10 @@ def test_the_hubs_json_lines_export_given_to_a_column_file_adapter_is_refused_at
     assert "r.hum.yaml:4:33: error[E2016]: catalog 'conll2003' reads the column files its dataset is published in " \
            "(conll), and source 'x' is a jsonl file of records" in result.output
     assert "lookup(ner_tags, [names…])" in result.output
+
+
+def test_a_json_lines_file_of_one_record_under_a_json_name_stays_json_lines(tmp_path: Path):
+    line = (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()[0]
+    (tmp_path / "one.json").write_text(line + "\n", encoding="utf-8")
+    src = catalog_source(tmp_path, "{catalog: dolly, path: one.json}")
+    assert src.format == "jsonl" and [row.record for row in read_source(src)] == [json.loads(line)]

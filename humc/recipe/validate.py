@@ -69,7 +69,7 @@ from humc.sources import (
     source_option_problem,
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
-from humc.sources_readers import carries_features, class_label_set
+from humc.sources_readers import carries_features, class_label_set, holds_json_list
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -416,10 +416,16 @@ class Validator:
         CSV/TSV table with a header (when the adapter's options apply to that format too)."""
         declared = entry.node.require("format")
         found = self._file_format(node)
+        if found == "json" and entry.format == "jsonl" and not self._holds_json_list(node):
+            return declared  # one object on its one line: a JSON Lines file of one record
         if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
                 and set(entry.options) <= set(FORMATS[found]):
             return Node(found, declared.span)
         return declared
+
+    def _holds_json_list(self, node: Node) -> bool:
+        path_node = node.get("path")
+        return path_node is not None and holds_json_list(self.base / path_node.value)
 
     def _hub_version(self, sid: str, node: Node, entry: CatalogEntry) -> bool:
         """Whether a catalog source is its dataset's Hub version (`dataset:`, or a Parquet export or `save_to_disk`
