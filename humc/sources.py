@@ -806,20 +806,25 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values))
+                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values, names))
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
 
 
-def _arity_hint(src: SourceDef, delimiter: str, values: list[str]) -> str:
+def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[str]) -> str:
     """What to do about a row of another length: when quotes are text (TSV's default) and a value opens with one, the
-    file quotes its values (pandas' `to_csv(sep="\\t")`, GoEmotions), and a quoted value may hold a line break."""
+    file quotes its values (pandas' `to_csv(sep="\\t")`, GoEmotions), and a quoted value may hold a line break; a
+    header read as one column names the delimiter the file uses (European Excel's ';')."""
     quoted = src.options.get("quoting", "none" if delimiter == "\t" else "minimal") == "none" \
         and any(v.startswith(str(src.options.get("quotechar", '"'))) for v in values)
     if quoted:
         return ("a value starts with a quote: the file quotes values that hold a tab, a quote or a line break (as "
                 "pandas' to_csv(sep='\\t') writes them); read them as such with `options: {quoting: minimal}`")
+    other = next((c for c in ";|\t," if c != delimiter and len(names) == 1 and c in names[0]), None)
+    if other is not None:  # European Excel writes ';'
+        return (f"the header is one column holding {other!r}: the values are separated by {other!r}; set "
+                + ("`format: tsv`" if other == "\t" else f"`options: {{delimiter: '{other}'}}`"))
     return ("quote values that hold the delimiter; rows of varying length can collect their surplus values with "
             "`options: {rest: <name>}`")
 

@@ -184,3 +184,14 @@ def test_a_json_lines_file_of_one_record_under_a_json_name_stays_json_lines(tmp_
     (tmp_path / "one.json").write_text(line + "\n", encoding="utf-8")
     src = catalog_source(tmp_path, "{catalog: dolly, path: one.json}")
     assert src.format == "jsonl" and [row.record for row in read_source(src)] == [json.loads(line)]
+
+
+def test_a_semicolon_csv_read_with_commas_names_the_delimiter_to_set(tmp_path: Path):
+    dolly = [json.loads(line) for line in (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()]
+    path = tmp_path / "dolly.csv"
+    pd.DataFrame(dolly).to_csv(path, sep=";", index=False)  # European Excel's separator
+    with pytest.raises(SourceError) as exc:
+        read(path, "csv")
+    assert exc.value.span.line == 2 and "values but 1 columns" in exc.value.message
+    assert "separated by ';'; set `options: {delimiter: ';'}`" in (exc.value.hint or "")
+    assert [r["response"] for r in read(path, "csv", delimiter=";")] == [r["response"] for r in dolly]
