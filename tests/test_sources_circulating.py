@@ -179,11 +179,14 @@ def test_the_hubs_json_lines_export_given_to_a_column_file_adapter_is_refused_at
     assert "lookup(ner_tags, [names…])" in result.output
 
 
-def test_a_json_lines_file_of_one_record_under_a_json_name_stays_json_lines(tmp_path: Path):
+def test_a_json_lines_file_of_one_record_stays_json_lines_and_records_names_a_wrapped_list(tmp_path: Path):
     line = (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()[0]
     (tmp_path / "one.json").write_text(line + "\n", encoding="utf-8")
     src = catalog_source(tmp_path, "{catalog: dolly, path: one.json}")
     assert src.format == "jsonl" and [row.record for row in read_source(src)] == [json.loads(line)]
+    (tmp_path / "wrapped.json").write_text('{"data": [' + line + "]}\n", encoding="utf-8")  # one object, one line
+    src = catalog_source(tmp_path, "{catalog: dolly, path: wrapped.json, options: {records: data}}")  # as hinted
+    assert src.format == "json" and [row.record for row in read_source(src)] == [json.loads(line)]
 
 
 def test_a_semicolon_csv_read_with_commas_names_the_delimiter_to_set(tmp_path: Path):

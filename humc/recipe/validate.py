@@ -416,10 +416,13 @@ class Validator:
         CSV/TSV table with a header (when the adapter's options apply to that format too)."""
         declared = entry.node.require("format")
         found = self._file_format(node)
-        if found == "json" and entry.format == "jsonl" and not self._holds_json_list(node):
-            return declared  # one object on its one line: a JSON Lines file of one record
+        own = node.get("options")
+        options = set(entry.options) | (set(own.value) if own is not None and own.kind == "mapping" else set())
+        if found == "json" and entry.format == "jsonl" and options <= set(FORMATS["jsonl"]) \
+                and not self._holds_json_list(node):
+            return declared  # one object on its one line: a JSON Lines file of one record (`records:` says otherwise)
         if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
-                and set(entry.options) <= set(FORMATS[found]):
+                and options <= set(FORMATS[found]):
             return Node(found, declared.span)
         return declared
 
