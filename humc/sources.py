@@ -536,7 +536,7 @@ def _load_json(src: SourceDef) -> Any:
         if "\0" in exc.doc:  # zero padding, or UTF-16 without a byte-order mark
             raise nul_error_in(src, _file(src), exc.doc) from None
         hint = _FIX_HINT
-        if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:1 << 16]):
+        if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:exc.pos + 1]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
@@ -663,6 +663,9 @@ def _records_hint(src: SourceDef) -> str:
     keys = [k for k, v in top.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)] \
         if isinstance(top, dict) else []
     if isinstance(top, dict) and top and all(isinstance(v, dict) for v in top.values()):
+        if _column_oriented(top):
+            return ("the file holds columns, not records (pandas' to_json() writes {column: {row: value}} by "
+                    "default): write it with to_json(orient='records', lines=True) and read it as `format: jsonl`")
         return "every key holds an object (records keyed by id): `options: {key_column: <name>}` reads one record " \
                "per key, with the key in that column"
     if len(keys) > 1 and len(keys) == len(top):
@@ -673,13 +676,55 @@ def _records_hint(src: SourceDef) -> str:
     return "a JSON Lines file (one object per line) is `format: jsonl`"
 
 
+def _column_oriented(top: dict[str, dict[str, Any]]) -> bool:
+    """Whether an object of objects is a table written by columns: two or more keys whose objects have the same
+    keys, row numbers (pandas' `DataFrame.to_json()`: its index, 0, 1, … unless set)."""
+    rows = [list(v) for v in top.values()]
+    return len(rows) > 1 and all(r == rows[0] for r in rows) and all(k.isdigit() for k in rows[0])
+
+
 def _read_squad(src: SourceDef) -> Iterator[RawRow]:
-    """SQuAD 1.1/2.0 JSON, flattened like the Hub's squad/squad_v2 datasets."""
+    """SQuAD 1.1/2.0 JSON, flattened like the Hub's squad/squad_v2 datasets. The Hub's flat records as they are
+    exported (`Dataset.to_json`'s JSON Lines, a JSON list, or a `data` list of them) are read as they are."""
+    if sniff_format(_file(src)) == "jsonl":
+        for row in _jsonl_rows(src):
+            yield Row(row.number, _flat_squad(src, row.record, f"line {row.line}", row.line or 1), row.line)
+        return
     data = _load_json(src)
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+    articles = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(articles, list):
+        raise _fail(src, 1, "not SQuAD JSON", "an object with a `data` list of articles, or a list of flat "
+                    "{context, question, answers} records")
+    if articles and isinstance(articles[0], dict) and "paragraphs" not in articles[0] and "question" in articles[0]:
+        yield from ((n, _flat_squad(src, item, f"record {n}")) for n, item in enumerate(articles))
+        return
+    if not isinstance(data, dict):
         raise _fail(src, 1, "not SQuAD JSON", "an object with a `data` list of articles")
+    yield from _squad_articles(src, articles)
+
+
+def _flat_squad(src: SourceDef, record: Any, where: str, line: int = 1) -> dict[str, Any]:
+    """One flat SQuAD record (the Hub's layout), its `answers` as {text: [...], answer_start: [...]} (a list of
+    {text, answer_start} objects, as some exports write it, turned into that) and `is_impossible` when it has none."""
+    if not isinstance(record, dict):
+        raise _fail(src, line, f"{where} is {_json_type(record)}, not an object", "flat SQuAD records")
+    for key in ("context", "question"):
+        _squad_text(src, record, key, where, line)
+    answers = record.get("answers", [])
+    if isinstance(answers, list):
+        items = [a if isinstance(a, dict) else {} for a in answers]
+        answers = {"text": [_squad_text(src, a, "text", f"{where}.answers[{i}]", line) for i, a in enumerate(items)],
+                   "answer_start": [a.get("answer_start", -1) for a in items]}
+    if not isinstance(answers, dict) or not isinstance(answers.get("text"), list):
+        raise _fail(src, line, f"{where}.answers is not a list of answers", "answers: {text: [...], answer_start: "
+                    "[...]} or [{text, answer_start}, ...]")
+    return {"is_impossible": not answers["text"], **record, "answers": answers}
+
+
+def _squad_articles(src: SourceDef, articles: list[Any]) -> Iterator[RawRow]:
+    """The questions of SQuAD's nesting (data[].paragraphs[].qas[]), one flat record each."""
     row = 0
-    for a, article in enumerate(data["data"]):
+    for a, article in enumerate(articles):
         where = f"data[{a}]"
         for p, para in enumerate(_squad_list(src, article, "paragraphs", where)):
             context = _squad_text(src, para, "context", f"{where}.paragraphs[{p}]")
@@ -704,9 +749,9 @@ def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool =
     return value
 
 
-def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str) -> str:
+def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str, line: int = 1) -> str:
     if not isinstance(obj.get(key), str):
-        raise _fail(src, 1, f"{where} has no string '{key}'", "SQuAD JSON")
+        raise _fail(src, line, f"{where} has no string '{key}'", "SQuAD JSON")
     return str(obj[key])
 
 
@@ -761,12 +806,27 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
                 raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}",
-                            "quote values that hold the delimiter; rows of varying length can collect their surplus "
-                            "values with `options: {rest: <name>}`")
+                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values, names))
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[str]) -> str:
+    """What to do about a row of another length: when quotes are text (TSV's default) and a value opens with one, the
+    file quotes its values (pandas' `to_csv(sep="\\t")`, GoEmotions), and a quoted value may hold a line break; a
+    header read as one column names the delimiter the file uses (European Excel's ';')."""
+    quoted = src.options.get("quoting", "none" if delimiter == "\t" else "minimal") == "none" \
+        and any(v.startswith(str(src.options.get("quotechar", '"'))) for v in values)
+    if quoted:
+        return ("a value starts with a quote: the file quotes values that hold a tab, a quote or a line break (as "
+                "pandas' to_csv(sep='\\t') writes them); read them as such with `options: {quoting: minimal}`")
+    other = next((c for c in ";|\t," if c != delimiter and len(names) == 1 and c in names[0]), None)
+    if other is not None:  # European Excel writes ';'
+        return (f"the header is one column holding {other!r}: the values are separated by {other!r}; set "
+                + ("`format: tsv`" if other == "\t" else f"`options: {{delimiter: '{other}'}}`"))
+    return ("quote values that hold the delimiter; rows of varying length can collect their surplus values with "
+            "`options: {rest: <name>}`")
 
 
 _EXCEL_SEP = re.compile(r"sep=(.)")

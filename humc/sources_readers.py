@@ -230,7 +230,8 @@ def sniff_format(path: Path) -> str | None:
     if not text:
         return None
     if text[0] in "{[":
-        return "jsonl" if looks_like_json_lines(head) else "json"
+        return "jsonl" if looks_like_json_lines(head if "\n" in text or len(head) < SNIFF_BYTES else _first_lines(path)) \
+            else "json"
     lines = [line.rstrip("\r") for line in head.split("\n")[:200]]
     if len(head) == SNIFF_BYTES:
         lines = lines[:-1]  # the last line may be cut
@@ -258,6 +259,22 @@ def holds_json_list(path: Path) -> bool:
     except ValueError:  # the list goes on past its first line (or the 64 KiB read)
         return True
     return len(lines) == 1 and isinstance(first, list) and bool(first) and all(isinstance(r, dict) for r in first)
+
+
+def _first_lines(path: Path, count: int = 2) -> str:
+    """The file's first ``count`` non-blank lines, whole: a JSON Lines file of long documents has a first line longer
+    than the sniffed head (a SQuAD context of 100 KB)."""
+    lines: list[str] = []
+    try:
+        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    lines.append(line)
+                    if len(lines) == count:
+                        break
+    except DAMAGED_ARCHIVE:
+        pass
+    return "".join(lines)
 
 
 def looks_like_json_lines(head: str) -> bool:

@@ -162,7 +162,7 @@ def semeval2010(rows: Rows) -> tuple[Rows, dict[str, Any]]:
 # the published format (tests/data/fixtures/README.md), no real sample being at hand
 
 CASES: dict[str, tuple[str, Convert]] = {
-    "conll2003": ("conll2003/eng.testa.head", tagged("tokens", "ner_tags", BIO, iob2)),
+    "conll2003": ("conll2003/eng.testa.head", tagged("tokens", "tags", BIO, iob2)),
     "conll2002": ("conll2002/esp.testa.head12", tagged("tokens", "tags", BIO)),
     "wnut17": ("wnut17/emerging.dev.head12.conll", tagged("tokens", "ner_tags", WNUT)),
     "msra_ner": ("msra_ner/test.head150.txt", tagged("chars", "tags", MSRA)),

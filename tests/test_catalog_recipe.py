@@ -47,21 +47,21 @@ def test_a_catalog_source_alone_gives_format_options_task_fields_labels_and_guid
     r = compile_recipe(write(tmp_path, recipe(f"{{catalog: conll2003, path: {CONLL}}}")))
     (entry,) = r.tasks
     src = r.sources["conll"]
-    assert (src.format, src.options["doc_start"], src.options["columns"][-1]) == ("conll", "-DOCSTART-", "ner_tags")
+    assert (src.format, src.options) == ("conll", {"doc_start": "-DOCSTART-"})  # word first, tag last: any width
     assert (entry.id, entry.task.id, entry.schema and entry.schema.labels) == ("conll", "ner", ("PER", "ORG", "LOC", "MISC"))
     assert [g.id for g in entry.guidelines] == ["conll2003_types", "span_boundaries"]
-    assert dict(entry.fields)["entities"].src.text == 'bio_spans(tokens, ner_tags, scheme="iob1")'
+    assert dict(entry.fields)["entities"].src.text == 'bio_spans(tokens, tags, scheme="iob1")'
 
 
 def test_recipe_values_override_catalog_defaults_key_by_key(tmp_path: Path):
     task = ("  - source: conll\n    id: mine\n    fields: {text: tokens | join(\"_\")}\n    labels: [PER]\n"
             "    guidelines: [span_boundaries]\n    preferences: [empty_brackets]\n")
-    source = f"{{catalog: conll2003, path: {CONLL}, options: {{doc_start: '-DOC'}}}}"
+    source = f"{{catalog: conll2003, path: {CONLL}, options: {{comment: '#'}}}}"
     r = compile_recipe(write(tmp_path, recipe(source, task)))
     (entry,) = r.tasks
     fields = {k: v.src.text for k, v in entry.fields}
     assert fields["text"] == 'tokens | join("_")' and fields["entities"].startswith("bio_spans")  # merged per key
-    assert r.sources["conll"].options == {"columns": ["tokens", "pos", "chunk", "ner_tags"], "doc_start": "-DOC"}
+    assert r.sources["conll"].options == {"doc_start": "-DOCSTART-", "comment": "#"}
     assert entry.id == "mine" and entry.schema and entry.schema.labels == ("PER",)
     assert [g.id for g in entry.guidelines] == ["span_boundaries"] and [p.id for p in entry.rules] == ["empty_brackets"]
 

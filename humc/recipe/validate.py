@@ -69,7 +69,7 @@ from humc.sources import (
     source_option_problem,
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
-from humc.sources_readers import carries_features, class_label_set
+from humc.sources_readers import carries_features, class_label_set, holds_json_list
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -100,6 +100,8 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return did_you_mean(path.name, names)
 
 
+COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
+RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
@@ -386,11 +388,47 @@ class Validator:
             return node  # read as the Hub lays it out: the file's own format, none of the adapter's options
         values = dict(node.value)
         own_format = node.get("format")
+        if own_format is None:
+            self._refuse_records_for_columns(sid, node, entry)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
-            values["format"] = own_format or entry.node.require("format")
+            values["format"] = own_format or self._records_format(node, entry)
             values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
+
+    def _refuse_records_for_columns(self, sid: str, node: Node, entry: CatalogEntry) -> None:
+        """A `.json`/`.jsonl` file given to an adapter of column files (CoNLL) holds records, most often the Hub's
+        export saved with `to_json` (ClassLabel integers, no names): E2016, not a column error at its line 1."""
+        found = self._file_format(node)
+        if entry.format not in COLUMN_FORMATS or found not in ("json", "jsonl"):
+            return
+        where = node.get("path") or node
+        raise RecipeError(f"catalog '{entry.id}' reads the column files its dataset is published in "
+                          f"({entry.format}), and source '{sid}' is a {found} file of records", where.span,
+                          code="E2016", expected=f"the published files: {entry.files or entry.format}",
+                          hint="point `path:` at those files (or the Hub's Parquet export, read with its ClassLabel "
+                               "names), or drop `catalog:` and map the records' keys under the task's `fields:` "
+                               "(integer tags: lookup(ner_tags, [names…]))")
+
+    def _records_format(self, node: Node, entry: CatalogEntry) -> Node:
+        """The adapter's `format:`, or the file's own when an adapter of JSON records is given the same records
+        written another way: JSON Lines (`Dataset.to_json`'s default) for a JSON list or the other way round, or a
+        CSV/TSV table with a header (when the adapter's options apply to that format too)."""
+        declared = entry.node.require("format")
+        found = self._file_format(node)
+        own = node.get("options")
+        options = set(entry.options) | (set(own.value) if own is not None and own.kind == "mapping" else set())
+        if found == "json" and entry.format == "jsonl" and options <= set(FORMATS["jsonl"]) \
+                and not self._holds_json_list(node):
+            return declared  # one object on its one line: a JSON Lines file of one record (`records:` says otherwise)
+        if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
+                and options <= set(FORMATS[found]):
+            return Node(found, declared.span)
+        return declared
+
+    def _holds_json_list(self, node: Node) -> bool:
+        path_node = node.get("path")
+        return path_node is not None and holds_json_list(self.base / path_node.value)
 
     def _hub_version(self, sid: str, node: Node, entry: CatalogEntry) -> bool:
         """Whether a catalog source is its dataset's Hub version (`dataset:`, or a Parquet export or `save_to_disk`
