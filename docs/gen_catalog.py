@@ -76,12 +76,15 @@ def _entry(e: dict[str, Any]) -> str:
              ("split by", f"`{e['split_by']}` (a group of records shares a split)" if e["split_by"] else "")]
     lines += [f"- **{k}:** {_cell(v)}" for k, v in facts if v]
     lines += ["- **fields:**", "", "  ```yaml", *(f"  {k}: {v}" for k, v in e["fields"].items()), "  ```", ""]
-    lines += _hub_layout(e["hub_layout"])
+    lines += _hub_layout(e["hub_layout"], e["reads_record_copies"])
     return "\n".join(lines)
 
 
-def _hub_layout(layout: dict[str, Any] | None) -> list[str]:
+def _hub_layout(layout: dict[str, Any] | None, record_copies: bool) -> list[str]:
     """How the entry reads the dataset's Hub version (`dataset:`, its Parquet export, a save_to_disk folder)."""
+    if layout is None and record_copies:
+        return ["- **Hub version:** none; a Parquet file or `save_to_disk` folder of these records is read with the "
+                "fields above", ""]
     if layout is None:
         return ["- **Hub version:** not read (error E2016): point `path:` at the published files", ""]
     if not layout:

@@ -279,19 +279,39 @@ def test_a_save_to_disk_folder_named_as_a_dataset_takes_no_config(tmp_path: Path
 
 
 def test_an_adapter_without_a_hub_layout_refuses_a_hub_version_at_its_line_and_writes_nothing(tmp_path: Path):
-    rows = published_rows("duee", DATA / "duee" / "duee_dev.head60.json")
-    datasets.Dataset.from_list([{"text": r["text"], "id": r["id"]} for r in rows]).to_parquet(tmp_path / "duee.parquet")
-    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: duee, path: duee.parquet}\n"
+    rows = [{"id": "m1", "context": ["A: hi"], "question": "Who?", "choice": ["A", "B"], "answer": "A"}]
+    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "c3.parquet")  # C3's Hub copy: one row per document
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: c3, path: c3.parquet}\n"
                                          "  y: {catalog: c3, dataset: dataset-org/c3}\ntasks:\n  - source: x\n"
                                          "  - source: y\n", encoding="utf-8")
     result = run_cli("build", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2
-    assert "r.hum.yaml:4:28: error[E2016]: catalog 'duee' reads the files its dataset is published in (jsonl), and " \
+    assert "r.hum.yaml:4:26: error[E2016]: catalog 'c3' reads the files its dataset is published in (json), and " \
            "source 'x' is a Parquet file (the Hub's export)" in result.output
     assert "r.hum.yaml:5:29: error[E2016]: catalog 'c3' reads the files its dataset is published in (json), and " \
            "source 'y' is a `dataset:` (the Hub's layout)" in result.output
     assert "expected: the published files: c3-{d,m}-{train,dev,test}.json" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_records_of_a_dataset_with_no_hub_version_saved_as_parquet_or_arrow_read_with_the_adapter(tmp_path: Path):
+    """CoNLL04 has no Hub version (`hub: ""`): a Parquet file pandas wrote, or a `save_to_disk` folder, holds the
+    release's own records, read with the adapter's fields: the same gold as the JSON release."""
+    release = DATA / "conll04" / "conll04_dev.head80.json"
+    rows = json.loads(release.read_text(encoding="utf-8"))
+    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "c04.parquet")
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "c04_disk"))
+    shutil.copy(release, tmp_path / "c04.json")
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: r\nsources:\n  a: {catalog: conll04, path: c04.parquet}\n  b: {catalog: conll04, path: c04_disk}\n"
+        "  c: {catalog: conll04, path: c04.json}\ntasks:\n  - source: a\n  - source: b\n  - source: c\n"
+        "output: {splits: {train: 1.0}}\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    gold: dict[str, list[tuple[int, str]]] = {"a": [], "b": [], "c": []}
+    for row in pq.read_table(sorted((tmp_path / "out" / "r" / "data").glob("*.parquet"))).to_pylist():
+        gold[row["task_entry"]].append((row["source_row"], row["gold"]))
+    assert len(gold["c"]) == len(rows) and sorted(gold["a"]) == sorted(gold["b"]) == sorted(gold["c"])
 
 
 def test_a_hub_dataset_named_with_its_catalog_adapter_is_streamed_with_its_class_labels_named(
@@ -316,7 +336,9 @@ def test_stdlib_catalog_shows_how_an_adapter_reads_the_hub_version():
            "    hypothesis: hypothesis\n    label: label\n    where: label != null\n" in snli.output
     assert "  Hub version:  the same fields (ClassLabels read as names)\n" in run_cli("stdlib", "catalog", "squad_v2").output
     assert "  Hub version:  not read (E2016): point `path:` at the published files\n" in \
-        run_cli("stdlib", "catalog", "duee").output
+        run_cli("stdlib", "catalog", "c3").output
+    assert "  Hub version:  none; a Parquet file or save_to_disk folder of these records is read with the fields " \
+           "above\n" in run_cli("stdlib", "catalog", "duee").output
 
 
 PLAIN = """hum: 1

@@ -92,11 +92,15 @@ def _show_entry(out: Console, lib: Stdlib, name: str) -> None:
     out.print(f"  use:          sources: {{my_data: {{catalog: {data['id']}, path: …}}}}", markup=False)
 
 
+RECORD_COPIES = "none; a Parquet file or save_to_disk folder of these records is read with the fields above"
+
+
 def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
     """How the adapter reads its dataset's Hub version (`dataset:`, the Parquet export, a save_to_disk folder)."""
     layout = data["hub_layout"]
     if layout is None:
-        out.print("  Hub version:  not read (E2016): point `path:` at the published files", markup=False)
+        out.print("  Hub version:  " + (RECORD_COPIES if data["reads_record_copies"] else
+                                        "not read (E2016): point `path:` at the published files"), markup=False)
         return
     out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if layout else
                                     "the same fields (ClassLabels read as names)"), markup=False)

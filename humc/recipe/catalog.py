@@ -40,6 +40,7 @@ CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "ho
 TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where", "split_by")
 HUB_LAYOUT_KEYS = ["fields", "where"]
 HUB_FILE_FORMATS = ("parquet", "arrow")  # how the Hub's version comes as a file: its Parquet export, save_to_disk
+RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ class CatalogEntry:
             return Node({}, self.node.span, {})
         return node
 
+    @property
+    def reads_record_copies(self) -> bool:
+        """A Parquet file or `save_to_disk` folder is the published records saved another way, read with the
+        adapter's own fields: its records are flat and its dataset has no Hub version (`hub: ""`: CoNLL04, DuEE)."""
+        return not self.hub and self.format in RECORD_FORMATS
+
     def reads_as_hub_version(self, fmt: str | None) -> bool:
         """A source of this format is the dataset's Hub version rather than one of its published files: `hf`
         (`dataset:`), or a Parquet/Arrow file given to an adapter of other files."""
@@ -87,7 +94,8 @@ class CatalogEntry:
                 "homepage": self.homepage, "hub": self.hub, "files": self.files, "labels": list(self.labels),
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
                 "split_by": self.split_by, "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
-                "hub_layout": None if (hub := self.hub_layout) is None else hub.plain()}
+                "hub_layout": None if (hub := self.hub_layout) is None else hub.plain(),
+                "reads_record_copies": self.reads_record_copies}
 
     def fields_node(self) -> Node:
         node = self.node.get("fields")

@@ -42,7 +42,14 @@ from humc.ir import (
     Variant,
     language_chain,
 )
-from humc.recipe.catalog import CatalogEntry, merged_options, task_with_defaults, unknown_catalog
+from humc.recipe.catalog import (
+    HUB_FILE_FORMATS,
+    RECORD_FORMATS,
+    CatalogEntry,
+    merged_options,
+    task_with_defaults,
+    unknown_catalog,
+)
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
@@ -101,7 +108,6 @@ def missing_path_hint(text: str, path: Path) -> str | None:
 
 
 COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
-RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
@@ -416,15 +422,25 @@ class Validator:
         CSV/TSV table with a header (when the adapter's options apply to that format too)."""
         declared = entry.node.require("format")
         found = self._file_format(node)
-        own = node.get("options")
-        options = set(entry.options) | (set(own.value) if own is not None and own.kind == "mapping" else set())
+        options = self._adapter_options(node, entry)
         if found == "json" and entry.format == "jsonl" and options <= set(FORMATS["jsonl"]) \
                 and not self._holds_json_list(node):
             return declared  # one object on its one line: a JSON Lines file of one record (`records:` says otherwise)
         if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
-                and options <= set(FORMATS[found]):
+                and options <= set(FORMATS[found]) or found is not None and self._copy_of_records(node, entry, found):
             return Node(found, declared.span)
         return declared
+
+    @staticmethod
+    def _adapter_options(node: Node, entry: CatalogEntry) -> set[str]:
+        own = node.get("options")
+        return set(entry.options) | (set(own.value) if own is not None and own.kind == "mapping" else set())
+
+    def _copy_of_records(self, node: Node, entry: CatalogEntry, fmt: str | None) -> bool:
+        """A Parquet file or `save_to_disk` folder given to an adapter that reads such copies as its records
+        (``CatalogEntry.reads_record_copies``), when the adapter's options apply to that format too."""
+        return fmt in HUB_FILE_FORMATS and entry.reads_record_copies and self._adapter_options(node, entry) <= \
+            set(FORMATS[fmt])
 
     def _holds_json_list(self, node: Node) -> bool:
         path_node = node.get("path")
@@ -439,6 +455,8 @@ class Validator:
         if not entry.reads_as_hub_version(fmt):
             return False
         if entry.hub_layout is None:
+            if self._copy_of_records(node, entry, fmt):
+                return False
             where = node.get("dataset") or node.get("path") or node
             version = {"hf": "a `dataset:` (the Hub's layout)", "parquet": "a Parquet file (the Hub's export)"}.get(
                 fmt or "", "a save_to_disk folder")
