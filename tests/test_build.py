@@ -75,7 +75,7 @@ def test_changing_one_guideline_rebuilds_only_what_uses_it(recipes, tmp_path):
     local.mkdir(parents=True)
     shutil.copy(REPO / "stdlib" / "guidelines" / "ag_news_topics.yaml", local)
     recipe = recipes / "classification.hum.yaml"
-    recipe.write_text(recipe.read_text().replace("license: cc-by-4.0", "license: cc-by-4.0\nstdlib: [my_stdlib]"))
+    recipe.write_text(recipe.read_text().replace("\nlanguage: en\n", "\nlanguage: en\nstdlib: [my_stdlib]\n", 1))
     build_cli(recipe, tmp_path, "-q")
 
     guideline = local / "ag_news_topics.yaml"

@@ -209,7 +209,8 @@ def ag_news(path: Path, got: list[dict[str, Any]]) -> None:
 def go_emotions(path: Path, got: list[dict[str, Any]]) -> None:
     names = (DATA / "go_emotions" / "labels.txt").read_text(encoding="utf-8").split()
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline=""), delimiter="\t"))  # pandas-style unquoting
-    assert [(r["text"], r["labels"]) for r in got] == [(row[0], [names[int(i)] for i in row[1].split(",")]) for row in rows]
+    assert [(r["text"], r["labels"]) for r in got] == [(" ".join(row[0].split()), [names[int(i)] for i in row[1].split(",")])
+                                                       for row in rows]
 
 
 def arc(path: Path, got: list[dict[str, Any]]) -> None:
@@ -313,7 +314,7 @@ def trec(path: Path, got: list[dict[str, Any]]) -> None:
 def sst2(path: Path, got: list[dict[str, Any]]) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     assert [(r["text"], r["label"]) for r in got] == \
-           [(ln.split("\t")[0], ["negative", "positive"][int(ln.split("\t")[1])]) for ln in lines]
+           [(ln.split("\t")[0].strip(), ["negative", "positive"][int(ln.split("\t")[1])]) for ln in lines]
 
 
 def yelp(path: Path, got: list[dict[str, Any]]) -> None:
@@ -356,7 +357,7 @@ def piqa(path: Path, got: list[dict[str, Any]]) -> None:
 
 def semeval2018_ec(path: Path, got: list[dict[str, Any]]) -> None:
     header, *rows = [ln.split("\t") for ln in path.read_bytes().decode("utf-8").split("\r\n") if ln]
-    want = [(html.unescape(r[1]), sorted(h for h, v in zip(header[2:], r[2:], strict=True) if v == "1")) for r in rows]
+    want = [(" ".join(html.unescape(r[1]).split()), sorted(h for h, v in zip(header[2:], r[2:], strict=True) if v == "1")) for r in rows]
     assert [(r["text"], sorted(r["labels"])) for r in got] == want
     assert "&amp;" not in got[3]["text"] and "manuals & Team Viewer" in got[3]["text"]
 
@@ -396,10 +397,13 @@ def imdb(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["text"], r["label"]) for r in got] == want
 
 
+PTB_BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
+
+
 def tacred(path: Path, got: list[dict[str, Any]]) -> None:
     want = []
     for d in json.loads(path.read_text(encoding="utf-8")):
-        toks = d["token"]
+        toks = [PTB_BRACKETS.get(t, t) for t in d["token"]]
         pair = (" ".join(toks[d["subj_start"]:d["subj_end"] + 1]), d["relation"],
                 " ".join(toks[d["obj_start"]:d["obj_end"] + 1]))
         want.append([] if d["relation"] == "no_relation" else [pair])

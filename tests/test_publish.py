@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -222,7 +223,7 @@ def test_a_license_in_another_spelling_or_not_on_the_hubs_list_is_published_with
     from huggingface_hub import DatasetCard
 
     recipe = copy_recipes(tmp_path) / "ner.hum.yaml"
-    recipe.write_text(recipe.read_text(encoding="utf-8").replace("license: cc-by-4.0", f"license: {license}"),
+    recipe.write_text(re.sub(r"(?m)^license: .*$", f"license: {license}", recipe.read_text(encoding="utf-8"), count=1),
                       encoding="utf-8")
     built = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
     assert built.exit_code == 0, built.output

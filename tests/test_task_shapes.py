@@ -215,12 +215,19 @@ def test_every_task_has_structured_templates_that_render_one_json_object():
     check_golden("structured_templates.json", dumps(rendered))
 
 
-def test_a_format_that_cannot_hold_the_task_answer_is_a_located_error(tmp_path):
+@pytest.mark.parametrize(("task", "fields", "fmt", "message"), [
+    ("re", "{text: text, relations: rels}", "inline_tags", "format 'inline_tags' tags spans in the text"),
+    # "Answer with the label only, exactly as it is written in the list": a span answer has no list to point to
+    ("mrc_extractive", "{context: text, question: text, answers: rels}", "label_only",
+     "format 'label_only' answers with a label from the list shown, but task 'mrc_extractive' shows no label list"),
+])
+def test_a_format_that_cannot_hold_the_task_answer_is_a_located_error(tmp_path, task, fields, fmt, message):
     (tmp_path / "re.jsonl").write_text('{"text": "Ada knows Bo.", "rels": []}\n', encoding="utf-8")
-    recipe = ("hum: 1\nname: bad\nsources:\n  re: re.jsonl\ntasks:\n  - id: re\n    task: re\n    source: re\n"
-              "    fields: {text: text, relations: rels}\n    formats: [json, inline_tags]\n")
+    recipe = (f"hum: 1\nname: bad\nsources:\n  re: re.jsonl\ntasks:\n  - id: re\n    task: {task}\n    source: re\n"
+              f"    fields: {fields}\n    formats: [json, {fmt}]\n")
     (tmp_path / "bad.hum.yaml").write_text(recipe, encoding="utf-8")
     result = run_cli("check", "bad.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2
-    assert "bad.hum.yaml:10:21: error[E2006]: format 'inline_tags' tags spans in the text" in result.output
+    assert f"bad.hum.yaml:10:21: error[E2006]: {message}" in result.output
+    assert "expected: a format this task's answer columns fit, e.g. json" in result.output
     assert not (tmp_path / "out").exists()

@@ -340,6 +340,15 @@ def _checked_variant_texts(node: Node | None, what: str) -> tuple[tuple[str, Spa
     return tuple(origins)
 
 
+def variant_problem(spec: formats.FormatSpec, task: TaskDef) -> str | None:
+    """Why this format cannot write the task's answers (a sentence), or None: ``formats.fit_problem``, and a label-only
+    answer needs a list to pick from (the task's labels or its options), which free answers such as spans lack."""
+    problem = formats.fit_problem(spec, task.columns, task.schema_column, [c for c, _ in task.spans_from])
+    if problem is None and spec.codec == "label" and task.schema_column is None and task.choice_of is None:
+        return f"answers with a label from the list shown, but task '{task.id}' shows no label list"
+    return problem
+
+
 def variant_from_pipeline(pipe: Pipeline, src: Source, lib: Stdlib, columns: Sequence[str] | None = None,
                           fields: Collection[str] = ()) -> Variant:
     """An inline format variant: `json | shuffle_keys(seed=3)` or `json_pretty | indent(4)`.

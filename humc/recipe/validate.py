@@ -62,7 +62,15 @@ from humc.recipe.mixing import (
 )
 from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import check_columns, check_condition, compile_ops
-from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
+from humc.recipe.stdlib import (
+    Stdlib,
+    digest,
+    guideline_from_node,
+    load_stdlib,
+    rule_from_node,
+    variant_from_pipeline,
+    variant_problem,
+)
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
 from humc.resources import stdlib_dir
@@ -869,9 +877,9 @@ class Validator:
             src = expr_source(item)
             variant = variant_from_pipeline(parse_pipeline(src.text, src), src, self.lib, task.columns,
                                             {*task.inputs, *fields})
-            problem = formats.fit_problem(variant.spec, task.columns, task.schema_column, [c for c, _ in task.spans_from])
+            problem = variant_problem(variant.spec, task)
             if problem:
-                table_like = formats.is_single_column(variant.spec.codec)
+                table_like = formats.is_single_column(variant.spec.codec) and len(task.columns) > 1
                 raise RecipeError(f"format '{text}' {problem}", item.span, code="E2006",
                                   expected="a format for tables, e.g. json, tuples or markdown_table" if table_like
                                   else "a format this task's answer columns fit, e.g. json")
