@@ -53,6 +53,7 @@ class TaskDef:
     choice_of: str | None = None                  # the input whose option labels the answer must be one of
     answer_is_list: bool = False                  # the answer field must hold a list (a bare value is bad gold)
     schema_missing: str | None = None             # a shown schema label without a gold row gets a row with this value
+    answer_always: bool = False                   # every record has an answer (a label, an option, a response)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ docs/corpus.md), stated once so a new template, variant or guideline cannot brin
 
 * no header left without its items ("Guidelines:" followed by nothing), no stray whitespace, no "None"/"nan"/"null";
 * a format that writes an object, a list or a sentence never promises a line or row layout ("one line per X");
-* where the format itself can write "no answer", its sentence says how; where it cannot, it promises nothing;
+* where the format itself can write "no answer" and the task's answer may be nothing, its sentence says how;
+  elsewhere (a label task: `answer: {always: true}`) it promises nothing;
 * no line said twice; a Chinese instruction has no English prose, an English one no Chinese.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from humc.answers import formats
+from humc.build.rendering import variant_context
 from humc.ir import Guideline, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.stdlib import Stdlib, load_stdlib, variant_problem
 from humc.templating import render_template
@@ -71,7 +73,7 @@ def _render(task: TaskDef, template: Template, variant: Variant, *, full: bool, 
     lang = template.language
     shown = formats.shown_keys(variant.spec, task.columns)
     sentence = render_template(variant.text.get(lang) or variant.text["en"],
-                               {"fields": shown, "cardinality": task.cardinality, "empty": empty}, variant.id)
+                               variant_context(shown, task.cardinality, empty, not task.answer_always), variant.id)
     guidelines = _guidelines(task, lang) if full else []
     rules = _rules(task) if full else []
     definitions = {label: DEFINITION[lang] for label in LABELS[lang]} if full else {}
@@ -118,7 +120,7 @@ def test_every_stdlib_instruction_reads_cleanly(task: TaskDef, template: Templat
             assert not LINE_LAYOUT.search(prose), f"{where}: promises a line layout: {prose!r}"
         if empty is None:
             says_how = bool(ANSWER_NOTHING.search(sentence)) or "[]" in sentence
-            can = formats.empty_is_expressible(variant.spec.codec, task.cardinality)
+            can = formats.empty_is_expressible(variant.spec.codec, task.cardinality) and not task.answer_always
             assert says_how == can, (f"{where}: the format {'can' if can else 'cannot'} write 'no answer', "
                                      f"its sentence {'does not say how' if can else 'promises one'}: {sentence!r}")
         if template.language == "zh":

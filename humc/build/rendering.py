@@ -163,10 +163,19 @@ def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output
             return None
         return Problem("empty_answer", f"no answer: the instruction promises {declared!r}, the {variant.id} output "
                                        f"would be {output!r}")
-    if formats.empty_is_expressible(variant.spec.codec, entry.task.cardinality):
+    if answers_nothing_itself(entry, variant):
         return None
+    if entry.task.answer_always:
+        return Problem("empty_answer", f"no answer: every record of task '{entry.task.id}' has one (a label, an "
+                                       "option, a response) and no stated rule says how to answer nothing")
     return Problem("empty_answer", f"no answer: the {variant.id} format asks for a value, the output would be "
                                    f"{output!r}")
+
+
+def answers_nothing_itself(entry: TaskEntry, variant: Variant) -> bool:
+    """The format writes "no answer" its own way (`[]`, "There is no answer."), as its sentence says: not for a task
+    whose every record has an answer (`answer: {always: true}`), whose sentence does not say it."""
+    return not entry.task.answer_always and formats.empty_is_expressible(variant.spec.codec, entry.task.cardinality)
 
 
 def _span_source(entry: TaskEntry) -> str | None:
@@ -285,8 +294,7 @@ class Part:
     def saying_how_to_answer_nothing(self, entry: TaskEntry, table: AnswerTable) -> Part:
         """An empty answer its format cannot write needs the rule that says how to answer nothing (``empty_as``,
         e.g. "unanswerable"): a part that left it out (basic, or rules not drawn) states it, and only it, extra."""
-        if table.rows or declared_empty(self.rules) is not None or \
-                formats.empty_is_expressible(self.variant.spec.codec, entry.task.cardinality):
+        if table.rows or declared_empty(self.rules) is not None or answers_nothing_itself(entry, self.variant):
             return self
         needed = tuple(r for r in entry.rules if any(op.name == "empty_as" for op in r.then))
         return replace(self, rules=self.rules + tuple(r for r in needed if r not in self.rules))
@@ -499,7 +507,7 @@ class _PartInfo:
             variant = self.part.variant
             self.format_instruction = _format_instruction(
                 *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
-                entry.task.cardinality, self.promised, variant.id)
+                entry.task.cardinality, self.promised, variant.id, not entry.task.answer_always)
         variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
         variables["guidelines"] = list(self.guidelines)
@@ -641,7 +649,13 @@ def _variant_text(variant: Variant, languages: tuple[str, ...]) -> tuple[str, Sp
 
 @functools.lru_cache(maxsize=1024)
 def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...], cardinality: str, empty: str | None,
-                        variant_id: str) -> str:
-    """A variant's instruction sentence: the same for every record of an entry, so rendered once."""
-    return render_template(text, {"fields": list(fields), "cardinality": cardinality, "empty": empty},
-                           f"variant {variant_id}", origin)
+                        variant_id: str, may_be_empty: bool = True) -> str:
+    """A variant's instruction sentence: the same for every record of an entry, so rendered once. ``empty``: how a
+    stated rule says to answer nothing; ``may_be_empty``: the task's answer may be nothing (not a label task's)."""
+    return render_template(text, variant_context(fields, cardinality, empty, may_be_empty), f"variant {variant_id}",
+                           origin)
+
+
+def variant_context(fields: Sequence[str], cardinality: str, empty: str | None, may_be_empty: bool) -> dict[str, Any]:
+    """The variables a format variant's sentence is rendered with (stdlib/variants/README.md)."""
+    return {"fields": list(fields), "cardinality": cardinality, "empty": empty, "may_be_empty": may_be_empty}
