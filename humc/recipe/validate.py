@@ -525,8 +525,9 @@ class Validator:
 
     def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
         """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
-        declared = self.root.get("sources")
-        if named.value not in sources and declared is not None and named.value not in declared.value:
+        declared = self.root.get("sources")  # not a mapping (null, a string): reported at `sources:` already
+        if (named.value not in sources and declared is not None and declared.kind == "mapping"
+                and declared.get(named.value) is None):
             raise RecipeError(f"unknown source '{named.value}'", named.span, expected="one of: " + ", ".join(sources),
                               hint=did_you_mean(named.value, sources), code="E2002")
 

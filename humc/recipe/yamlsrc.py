@@ -385,7 +385,9 @@ def _check_version_size(file: str, root: yaml.Node) -> None:
 
 
 def _too_big(file: str, size: int, line: int = 1) -> RecipeError:
-    return _limit(f"the file is too large ({size} bytes; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
+    """E0010 for a file over the limit; ``size`` 0 for a device or stream that reports none (/dev/zero)."""
+    said = f"{size} bytes" if size > MAX_RECIPE_BYTES else f"more than {MAX_RECIPE_BYTES} bytes"
+    return _limit(f"the file is too large ({said}; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
                   Span(file, line, 1), f"at most {MAX_RECIPE_BYTES} bytes of YAML",
                   hint=f"the limit is passed on line {line}; move bulk data into a source file")
 
@@ -430,12 +432,10 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
     if problem is not None:
         raise problem
     try:
-        size = path.stat().st_size
-        if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
-            with open(path, "rb") as f:
-                head = f.read(MAX_RECIPE_BYTES)
-            raise _too_big(str(path), size, _line_at(head, len(head))[0])
-        data = path.read_bytes()
+        with open(path, "rb") as f:  # one byte past the limit at most: a huge file (or /dev/zero) is refused, not read
+            data = f.read(MAX_RECIPE_BYTES + 1)
+        if len(data) > MAX_RECIPE_BYTES:
+            raise _too_big(str(path), path.stat().st_size, _line_at(data, MAX_RECIPE_BYTES)[0])
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
     except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
