@@ -30,3 +30,18 @@ def test_a_recipe_read_from_an_endless_device_stops_at_the_size_limit():
     result = run_cli("check", "/dev/zero")
     assert result.exit_code == 2, result.output
     assert "/dev/zero:1:1: error[E0010]: the file is too large (more than 4194304 bytes" in result.output
+
+
+def test_an_empty_task_id_is_refused_not_replaced_by_the_tasks_name(tmp_path):
+    path = write(tmp_path, tiny_recipe().replace("  - id: qa", "  - id: ''"))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:6:9: error[E0008]: the `id:` of task entry #1 is empty" in result.output
+
+
+def test_split_names_that_differ_only_in_case_are_refused_at_the_second(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra="output: {splits: {train: 0.5, TRAIN: 0.5}}\n"))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:14:31: error[E0008]: split names 'train' and 'TRAIN' differ only in case" in result.output
+    assert "macOS and Windows" in result.output

@@ -497,7 +497,12 @@ class Validator:
             raise RecipeError(f"unknown task '{task_name}'", node.require("task").span,
                               expected="one of: " + ", ".join(sorted(self.lib.tasks)),
                               hint=did_you_mean(task_name, self.lib.tasks), code="E2003")
-        entry_id = opt(node, "id", "string", what) or (node.require("source").value if entry_of else task_name)
+        entry_id = opt(node, "id", "string", what)
+        if entry_id is not None and not entry_id.strip():
+            raise RecipeError(f"the `id:` of {what} is empty", node.require("id").span, code="E0008",
+                              expected="a name for the entry (records, the card and `humc check` show it)",
+                              hint="leave `id:` out to use the source's or the task's name")
+        entry_id = entry_id or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
         self._check_source(node.require("source"), sources)
@@ -858,10 +863,16 @@ class Validator:
             if abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
                                   splits_node.span, expected="e.g. {train: 0.9, test: 0.1}", code="E0008")
+            folded: dict[str, str] = {}
             for split in dict(splits):
                 if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
                                       expected="a name like train, validation or test", code="E0008")
+                if (other := folded.setdefault(split.lower(), split)) != split:
+                    raise RecipeError(f"split names '{other}' and '{split}' differ only in case",
+                                      splits_node.key_spans[split], expected="split names that differ in letters",
+                                      hint=f"their files (data/{split}-….parquet) are one file on macOS and Windows",
+                                      code="E0008")
         out_dir = opt(node, "dir", "string", what, DEFAULT_OUT)
         dir_node = node.get("dir")
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
