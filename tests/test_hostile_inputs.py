@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import run_cli, tiny_recipe
 
 ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]}]
@@ -45,3 +46,62 @@ def test_split_names_that_differ_only_in_case_are_refused_at_the_second(tmp_path
     assert result.exit_code == 2, result.output
     assert "r.hum.yaml:14:31: error[E0008]: split names 'train' and 'TRAIN' differ only in case" in result.output
     assert "macOS and Windows" in result.output
+
+
+def test_a_nan_or_infinite_mixture_weight_is_refused_at_check_not_an_internal_error_at_build(tmp_path):
+    for weight in (".nan", ".inf"):
+        path = write(tmp_path, tiny_recipe(extra=f"output: {{mixture: {{weights: {{entry: {{qa: {weight}}}}}}}}}\n"))
+        result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+        assert result.exit_code == 2, result.output
+        assert "r.hum.yaml:14:42: error[E0008]: weights of entry 'qa' must be a finite number above 0" in result.output
+        assert not (tmp_path / "out").exists()
+
+
+def test_publish_tags_are_a_list_of_texts_checked_at_their_item(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra="publish: {tags: [{a: 1}]}\n"))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output  # was an internal error (unhashable dict) while writing the card
+    assert "r.hum.yaml:14:18: error[E0007]: each item of publish.tags must be a string, not a mapping" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_publish_tag_written_as_a_string_is_one_tag_not_its_letters(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra="publish: {tags: qa, pretty_name: Tiny}\n"))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
+    assert "- qa\n" in card and "- q\n" not in card
+
+
+@pytest.mark.parametrize(("written", "said"), [("1.0", "not a number"), ("'1'", "not a string"),
+                                               ("true", "not true or false"), ("", "not null")])
+def test_a_recipe_version_that_is_not_an_integer_says_what_it_is(tmp_path, written, said):
+    path = write(tmp_path, tiny_recipe().replace("hum: 1", f"hum: {written}"))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert f"error[E0011]: the recipe version must be an integer, {said}" in result.output
+    assert "expected: hum: 1" in result.output
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-be"])
+def test_a_utf32_recipe_is_named_utf32_not_utf16(tmp_path, codec):
+    path = tmp_path / "r.hum.yaml"
+    path.write_bytes(("\ufeff" if codec.endswith("be") else "").encode(codec) + tiny_recipe().encode(codec))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:1:1: error[E0009]" in result.output and "is UTF-32 text (it starts with a byte-order mark)" in result.output
+
+
+def test_an_empty_source_path_is_refused_not_read_as_the_recipes_folder(tmp_path):
+    path = write(tmp_path, tiny_recipe(data="''"))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:4:7: error[E0008]: source 'qa' file path is empty" in result.output
+
+
+def test_a_cache_that_is_a_device_is_located_at_cache_before_any_work(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra="cache: /dev/null\n"))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:14:8: error[E3002]: the cache folder /dev/null is not a folder (a device or a pipe)" in result.output
+    assert not (tmp_path / "out").exists()

@@ -53,7 +53,7 @@ from humc.recipe.mixing import (
     parse_mixture,
     parse_ratio,
 )
-from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
@@ -244,9 +244,13 @@ class Validator:
 
     def _check_version(self, node: Node | None) -> None:
         assert node is not None
-        if isinstance(node.value, bool) or node.value not in SUPPORTED_VERSIONS:
-            raise RecipeError(f"unsupported recipe version {node.value!r}", node.span,
-                              expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)), code="E0011")
+        expected = "hum: " + " or ".join(map(str, SUPPORTED_VERSIONS))
+        if type(node.value) is not int:  # 1.0, "1", true, null: the version is an integer as written
+            raise RecipeError(f"the recipe version must be an integer, not {describe(node.kind)}", node.span,
+                              expected=expected, code="E0011",
+                              hint=f"write `{expected}`" + (" without quotes" if isinstance(node.value, str) else ""))
+        if node.value not in SUPPORTED_VERSIONS:
+            raise RecipeError(f"unsupported recipe version {node.value}", node.span, expected=expected, code="E0011")
 
     def _language(self, node: Node | None, default: str) -> str:
         if node is None:
@@ -275,6 +279,9 @@ class Validator:
         paths = []
         for text, item in string_list(node, what, names=False):  # `data/train,v2.jsonl` is one file
             refuse_nul(text, item.span, f"{what} path")
+            if not text.strip():  # '' would name the recipe's own folder
+                raise RecipeError(f"{what} path is empty", item.span, code="E0008",
+                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})")
             p = resolved(self.base / text, item.span, what)
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
@@ -907,7 +914,10 @@ class Validator:
             return None
         what = "publish"
         check_keys(node, PUBLISH_KEYS, what)
-        card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
+        card: dict[str, Any] = {k: [text for text, _ in string_list(node.get(k), f"publish.{k}")]
+                                for k in ("tags", "source_datasets") if node.get(k) is not None}  # `tags: qa` is [qa]
+        if node.get("pretty_name") is not None:
+            card["pretty_name"] = req(node, "pretty_name", "string", what)
         if node.get("card_template") is not None:
             card["template"] = self._path(node.get("card_template"), "card_template", regular=True)
             _check_card_template(card["template"])

@@ -399,10 +399,14 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
     return data.count(nl, 0, offset) + 1, offset - start + 1  # type: ignore[arg-type]
 
 
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # before UTF-16's: the little-endian one starts with it
+
+
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
     """E0009 for a file that is not UTF-8, at the line and column of its first bad byte (a UTF-16 BOM says so)."""
-    if data.startswith(UTF16_BOMS):
-        return RecipeError(f"{file} is UTF-16 text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
+    utf = "UTF-32" if data.startswith(_UTF32_BOMS) else "UTF-16" if data.startswith(UTF16_BOMS) else None
+    if utf is not None:
+        return RecipeError(f"{file} is {utf} text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
                            expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
                            code="E0009")
     line, col = _line_at(data, exc.start)
