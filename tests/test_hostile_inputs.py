@@ -105,3 +105,26 @@ def test_a_cache_that_is_a_device_is_located_at_cache_before_any_work(tmp_path):
     assert result.exit_code == 2, result.output
     assert "r.hum.yaml:14:8: error[E3002]: the cache folder /dev/null is not a folder (a device or a pipe)" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_half_a_surrogate_pair_in_an_empty_as_text_is_refused_at_the_argument(tmp_path):
+    path = write(tmp_path, tiny_recipe(preferences="['when len(answer) == 0 then empty_as(\"\\ud800\")']"))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output  # was an internal UnicodeEncodeError when the record was written
+    assert "r.hum.yaml:13:56: error[E0008]: 'empty_as' text holds \\ud800, half of a UTF-16 surrogate pair" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_half_a_surrogate_pair_escaped_in_a_yaml_string_is_refused_where_it_is_written(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra='description: "a \\ud800"\n'))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:14:14: error[E0004]: invalid YAML value: \\ud800 is half of a UTF-16 surrogate pair" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_surrogate_pair_escaped_in_a_yaml_string_is_the_one_character_it_names(tmp_path):
+    path = write(tmp_path, tiny_recipe(extra='description: "a \\ud83d\\ude42"\n'))
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "a \N{SLIGHTLY SMILING FACE}" in (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")

@@ -263,7 +263,21 @@ def _construct(file: str, node: yaml.Node) -> Any:
                           expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)", code="E0004") from None
     if type(value) is int and abs(value) > MAX_INT:
         raise _int_too_large(file, node)
+    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        return _paired(file, node, value)
     return value
+
+
+def _paired(file: str, node: yaml.Node, text: str) -> str:
+    """A double-quoted scalar's surrogate escapes: a pair ("\\ud83d\\ude42", as JSON writes an emoji) is the one
+    character it names; a lone half is no text a file can hold (it would fail when a record is written)."""
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    lone = next((c for c in joined if "\ud800" <= c <= "\udfff"), None)
+    if lone is not None:
+        raise RecipeError(f"invalid YAML value: \\u{ord(lone):04x} is half of a UTF-16 surrogate pair", _span(file, node),
+                          expected="whole characters", code="E0004",
+                          hint="write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)")
+    return joined
 
 
 def _int_too_large(file: str, node: yaml.Node) -> RecipeError:
