@@ -128,3 +128,24 @@ def test_a_surrogate_pair_escaped_in_a_yaml_string_is_the_one_character_it_names
     result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
     assert result.exit_code == 0, result.output
     assert "a \N{SLIGHTLY SMILING FACE}" in (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_control_character_in_a_template_of_ones_own_is_located_not_copied_into_every_instruction(tmp_path):
+    folder = tmp_path / "mystd" / "templates" / "mrc_extractive"
+    folder.mkdir(parents=True)
+    (folder / "en_h.j2").write_text("{{ context }} {{ question }}\n{{ format_instruction }}\x00", encoding="utf-8")
+    recipe = tiny_recipe().replace("name: tiny", "name: tiny\nstdlib: [mystd]").replace(
+        "    formats:", "    templates: [en_h]\n    formats:")
+    result = run_cli("check", str(write(tmp_path, recipe)))
+    assert result.exit_code == 2, result.output
+    assert "en_h.j2:2:25: error[E0009]: template holds the control character U+0000" in result.output
+
+
+@pytest.mark.parametrize(("text", "said"), [("{en: 5}", "the 'en' text of inline preference rule must be a string, not an integer"),
+                                            ("{en: [a]}", "the 'en' text of inline preference rule must be a string, not a list"),
+                                            ("5", "'text' in inline preference rule must be a mapping or a string")])
+def test_a_rule_text_that_is_not_a_sentence_is_refused_not_written_as_python_prints_it(tmp_path, text, said):
+    path = write(tmp_path, tiny_recipe(preferences=f"[{{id: x, text: {text}, then: dedupe}}]"))
+    result = run_cli("check", str(path))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:13:" in result.output and f"error[E0007]: {said}" in result.output
