@@ -149,3 +149,17 @@ def test_a_rule_text_that_is_not_a_sentence_is_refused_not_written_as_python_pri
     result = run_cli("check", str(path))
     assert result.exit_code == 2, result.output
     assert "r.hum.yaml:13:" in result.output and f"error[E0007]: {said}" in result.output
+
+
+def test_a_row_count_beyond_any_source_checks_every_row_not_an_internal_error(tmp_path):
+    result = run_cli("check", str(write(tmp_path, tiny_recipe())), "--rows", "9" * 30)
+    assert result.exit_code == 0, result.output  # was an internal ValueError from islice
+    assert "1 row(s) read" in result.output
+
+
+@pytest.mark.parametrize("option", ["--out", "--cache"])
+def test_an_empty_folder_option_is_a_usage_error_not_the_current_folder(tmp_path, option):
+    result = run_cli("build", str(write(tmp_path, tiny_recipe())), option, "", cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"error[E9001]: invalid value for {option}: the folder is an empty text" in result.output
+    assert not (tmp_path / "tiny").exists() and not (tmp_path / "out").exists()
