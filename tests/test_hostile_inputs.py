@@ -163,3 +163,17 @@ def test_an_empty_folder_option_is_a_usage_error_not_the_current_folder(tmp_path
     assert result.exit_code == 2, result.output
     assert f"error[E9001]: invalid value for {option}: the folder is an empty text" in result.output
     assert not (tmp_path / "tiny").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_source_linked_to_a_device_names_the_device_not_an_unknown_format(tmp_path):
+    (tmp_path / "z.jsonl").symlink_to("/dev/zero")
+    result = run_cli("check", str(write(tmp_path, tiny_recipe(data="{path: z.jsonl}"))))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:4:14: error[E0009]: /dev/zero is not a regular file (a named pipe or a device)" in result.output
+
+
+def test_an_empty_source_folder_is_said_to_be_empty(tmp_path):
+    (tmp_path / "shards").mkdir()
+    result = run_cli("check", str(write(tmp_path, tiny_recipe(data="shards"))))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:4:7: error[E4002]: source 'qa': the folder shards is empty" in result.output

@@ -346,14 +346,16 @@ class Validator:
             return self._hf_source(sid, node, what)
         check_present(node, "path", what)
         path_node = node.require("path")
-        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
+        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT, regular=True)
         archive = archive_problem(path)
         if archive is not None:
             raise RecipeError(f"{what}: {archive[0]}", path_node.span, code="E4002",
                               expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=archive[1])
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
-            raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
+            empty = path.is_dir() and not any(path.iterdir())
+            raise RecipeError(f"{what}: the folder {path_node.value} is empty" if empty else
+                              f"cannot tell the format of {path.name}", path_node.span,
                               expected="`format:` one of " + ", ".join(FORMATS), code="E4002",
                               hint=FOLDER_FORMAT_HINT if path.is_dir() else
                               "neither the file's extension nor its first 64 KiB tell the format: set `format:` "
