@@ -177,3 +177,11 @@ def test_an_empty_source_folder_is_said_to_be_empty(tmp_path):
     result = run_cli("check", str(write(tmp_path, tiny_recipe(data="shards"))))
     assert result.exit_code == 2, result.output
     assert "r.hum.yaml:4:7: error[E4002]: source 'qa': the folder shards is empty" in result.output
+
+
+@pytest.mark.parametrize(("where", "col", "said"), [("'\"yes\"'", 13, "`\"yes\"` is a string ('yes')"),
+                                                    ("len(context)", 12, "`len(context)` is a number")])
+def test_a_where_that_is_no_condition_is_refused_like_a_rules_when(tmp_path, where, col, said):
+    result = run_cli("check", str(write(tmp_path, tiny_recipe(where=where))))
+    assert result.exit_code == 2, result.output  # was accepted: every row kept by Python truthiness
+    assert f"r.hum.yaml:13:{col}: error[E0007]: a `where:` filter must be true or false, but {said}" in result.output

@@ -518,6 +518,8 @@ class Validator:
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
+        if where is not None:  # `where: "yes"` or `where: len(text)` would keep rows by Python truthiness
+            check_condition(where.ast, where.src, what="a `where:` filter", example="len(text) > 0")
         seed = opt(node, "seed", "integer", what, 0)
         schema = self._with_class_names(self._schema(node, task, what), task, fields, sources.get(source))
         unnamed = _class_label_column(task, fields, sources.get(source))
