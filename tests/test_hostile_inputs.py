@@ -185,3 +185,12 @@ def test_a_where_that_is_no_condition_is_refused_like_a_rules_when(tmp_path, whe
     result = run_cli("check", str(write(tmp_path, tiny_recipe(where=where))))
     assert result.exit_code == 2, result.output  # was accepted: every row kept by Python truthiness
     assert f"r.hum.yaml:13:{col}: error[E0007]: a `where:` filter must be true or false, but {said}" in result.output
+
+
+@pytest.mark.parametrize(("data", "said"), [("caf\xe9\n".encode("latin-1"), "k.txt:1:4: error[E0009]"),
+                                            ("PER\n".encode("utf-16"), "is UTF-16 text (it starts with a byte-order mark)")])
+def test_a_constant_file_that_is_not_utf8_is_located_at_its_byte(tmp_path, data, said):
+    (tmp_path / "k.txt").write_bytes(data)
+    result = run_cli("check", str(write(tmp_path, tiny_recipe(extra="constants: {k: {file: k.txt}}\n"))))
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "codec can't decode" not in result.output

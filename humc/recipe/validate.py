@@ -7,6 +7,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import functools
 import itertools
@@ -57,7 +58,7 @@ from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, 
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import Stdlib, digest, guideline_from_node, load_stdlib, rule_from_node, variant_from_pipeline
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
+from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
 from humc.sources import (
     FORMATS,
@@ -300,12 +301,14 @@ class Validator:
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
                 try:
-                    text = path.read_text(encoding="utf-8-sig")
-                except (OSError, UnicodeDecodeError) as exc:
-                    hint = ("save the file as UTF-8" if isinstance(exc, UnicodeDecodeError)
-                            else "name a readable file (one item per line), relative to the recipe's folder")
+                    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+                    text = data.decode("utf-8")
+                except OSError as exc:
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
+                                      expected="a UTF-8 text file with one item per line", code="E0009",
+                                      hint="name a readable file (one item per line), relative to the recipe's folder") from None
+                except UnicodeDecodeError as exc:  # at the byte's line and column in the file (a UTF-16 BOM named)
+                    raise not_utf8(str(path), data, exc) from None
                 _refuse_nul_text(key, path, text)
                 if path.suffix.lower() in (".json", ".jsonl"):
                     out[key] = _json_constant(key, path, text)
