@@ -194,3 +194,15 @@ def test_a_constant_file_that_is_not_utf8_is_located_at_its_byte(tmp_path, data,
     result = run_cli("check", str(write(tmp_path, tiny_recipe(extra="constants: {k: {file: k.txt}}\n"))))
     assert result.exit_code == 2, result.output
     assert said in result.output and "codec can't decode" not in result.output
+
+
+def test_an_export_that_fails_on_a_damaged_shard_leaves_no_folder_behind(tmp_path):
+    path = write(tmp_path, tiny_recipe())
+    assert run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q").exit_code == 0
+    shard = next((tmp_path / "out" / "tiny" / "data").glob("*.parquet"))
+    with open(shard, "r+b") as f:
+        f.truncate(100)
+    result = run_cli("export", str(tmp_path / "out" / "tiny"), "--to", "sharegpt", str(tmp_path / "ex" / "deep"))
+    assert result.exit_code == 2, result.output
+    assert f"{shard.name}:1:1: error[E6001]: cannot read the shard" in result.output
+    assert not (tmp_path / "ex").exists()  # the folders made for the export were removed with its files

@@ -86,8 +86,10 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
     (beside it, hidden); when the block ends they are all moved into place, and when it fails (an error, Ctrl-C)
     they are all removed, so a folder never holds half an export. A refused write is E3002."""
     pending: list[tuple[Path, Path]] = []
+    made: list[Path] = []  # folders made for the files, removed again when the export fails
 
     def place(path: Path) -> Path:
+        made.extend(reversed([p for p in path.parents if not p.exists()]))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -103,6 +105,9 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
     except BaseException as exc:
         for temp, _ in pending:
             temp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: something else is in it now
+                folder.rmdir()
         if isinstance(exc, OSError):
             finals = {str(temp): path for temp, path in pending}
             failed = finals.get(str(exc.filename)) or Path(str(exc.filename or (pending[-1][1] if pending else ".")))
