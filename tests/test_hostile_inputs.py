@@ -4,8 +4,11 @@ no location): every one is now a located compiler-style error with exit code 2 a
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from helpers import run_cli, tiny_recipe
 
@@ -17,6 +20,19 @@ def write(folder: Path, recipe: str) -> Path:
     path = folder / "r.hum.yaml"
     path.write_text(recipe, encoding="utf-8")
     return path
+
+
+def build(folder: Path, recipe: str, *options: str):
+    return run_cli("build", str(write(folder, recipe)), "--out", str(folder / "out"), "--cache", str(folder / "cache"),
+                   *options)
+
+
+def refused_by_build(folder: Path, recipe: str, said: str) -> None:
+    """The build fails with ``said`` in its report (exit 2) and writes no output folder."""
+    result = build(folder, recipe)
+    assert result.exit_code == 2, result.output
+    assert said in result.output
+    assert not (folder / "out").exists()
 
 
 def test_a_null_sources_is_one_error_at_sources_not_an_internal_error(tmp_path):
@@ -48,29 +64,35 @@ def test_split_names_that_differ_only_in_case_are_refused_at_the_second(tmp_path
     assert "macOS and Windows" in result.output
 
 
-def test_a_nan_or_infinite_mixture_weight_is_refused_at_check_not_an_internal_error_at_build(tmp_path):
-    for weight in (".nan", ".inf"):
-        path = write(tmp_path, tiny_recipe(extra=f"output: {{mixture: {{weights: {{entry: {{qa: {weight}}}}}}}}}\n"))
-        result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
-        assert result.exit_code == 2, result.output
-        assert "r.hum.yaml:14:42: error[E0008]: weights of entry 'qa' must be a finite number above 0" in result.output
-        assert not (tmp_path / "out").exists()
+# (recipe, what the report says): each once an internal error (exit 3) or a record written wrong at build time
+REFUSED_AT_BUILD = [
+    (tiny_recipe(extra="output: {mixture: {weights: {entry: {qa: .nan}}}}\n"),  # int(NaN) while mixing
+     "r.hum.yaml:14:42: error[E0008]: weights of entry 'qa' must be a finite number above 0"),
+    (tiny_recipe(extra="output: {mixture: {weights: {entry: {qa: .inf}}}}\n"),
+     "r.hum.yaml:14:42: error[E0008]: weights of entry 'qa' must be a finite number above 0"),
+    (tiny_recipe(extra="publish: {tags: [{a: 1}]}\n"),  # an unhashable dict while writing the card
+     "r.hum.yaml:14:18: error[E0007]: each item of publish.tags must be a string, not a mapping"),
+    (tiny_recipe(preferences="['when len(answer) == 0 then empty_as(\"\\ud800\")']"),  # UnicodeEncodeError on writing
+     "r.hum.yaml:13:56: error[E0008]: 'empty_as' text holds \\ud800, half of a UTF-16 surrogate pair"),
+    (tiny_recipe(extra='description: "a \\ud800"\n'),
+     "r.hum.yaml:14:14: error[E0004]: invalid YAML value: \\ud800 is half of a UTF-16 surrogate pair"),
+]
 
 
-def test_publish_tags_are_a_list_of_texts_checked_at_their_item(tmp_path):
-    path = write(tmp_path, tiny_recipe(extra="publish: {tags: [{a: 1}]}\n"))
-    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
-    assert result.exit_code == 2, result.output  # was an internal error (unhashable dict) while writing the card
-    assert "r.hum.yaml:14:18: error[E0007]: each item of publish.tags must be a string, not a mapping" in result.output
-    assert not (tmp_path / "out").exists()
+@pytest.mark.parametrize(("recipe", "said"), REFUSED_AT_BUILD)
+def test_a_recipe_value_that_broke_the_build_is_refused_where_it_is_written(tmp_path, recipe, said):
+    refused_by_build(tmp_path, recipe, said)
 
 
-def test_one_publish_tag_written_as_a_string_is_one_tag_not_its_letters(tmp_path):
-    path = write(tmp_path, tiny_recipe(extra="publish: {tags: qa, pretty_name: Tiny}\n"))
-    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
+@pytest.mark.parametrize(("extra", "shown", "not_shown"), [
+    ("publish: {tags: qa, pretty_name: Tiny}\n", "- qa\n", "- q\n"),  # one tag, not its letters
+    ('description: "a \\ud83d\\ude42"\n', "a \N{SLIGHTLY SMILING FACE}", "\ufffd"),  # an escaped pair is one character
+])
+def test_what_the_card_shows_of_a_recipe_value(tmp_path, extra, shown, not_shown):
+    result = build(tmp_path, tiny_recipe(extra=extra), "-q")
     assert result.exit_code == 0, result.output
     card = (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
-    assert "- qa\n" in card and "- q\n" not in card
+    assert shown in card and not_shown not in card
 
 
 @pytest.mark.parametrize(("written", "said"), [("1.0", "not a number"), ("'1'", "not a string"),
@@ -105,29 +127,6 @@ def test_a_cache_that_is_a_device_is_located_at_cache_before_any_work(tmp_path):
     assert result.exit_code == 2, result.output
     assert "r.hum.yaml:14:8: error[E3002]: the cache folder /dev/null is not a folder (a device or a pipe)" in result.output
     assert not (tmp_path / "out").exists()
-
-
-def test_half_a_surrogate_pair_in_an_empty_as_text_is_refused_at_the_argument(tmp_path):
-    path = write(tmp_path, tiny_recipe(preferences="['when len(answer) == 0 then empty_as(\"\\ud800\")']"))
-    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
-    assert result.exit_code == 2, result.output  # was an internal UnicodeEncodeError when the record was written
-    assert "r.hum.yaml:13:56: error[E0008]: 'empty_as' text holds \\ud800, half of a UTF-16 surrogate pair" in result.output
-    assert not (tmp_path / "out").exists()
-
-
-def test_half_a_surrogate_pair_escaped_in_a_yaml_string_is_refused_where_it_is_written(tmp_path):
-    path = write(tmp_path, tiny_recipe(extra='description: "a \\ud800"\n'))
-    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
-    assert result.exit_code == 2, result.output
-    assert "r.hum.yaml:14:14: error[E0004]: invalid YAML value: \\ud800 is half of a UTF-16 surrogate pair" in result.output
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_surrogate_pair_escaped_in_a_yaml_string_is_the_one_character_it_names(tmp_path):
-    path = write(tmp_path, tiny_recipe(extra='description: "a \\ud83d\\ude42"\n'))
-    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q")
-    assert result.exit_code == 0, result.output
-    assert "a \N{SLIGHTLY SMILING FACE}" in (tmp_path / "out" / "tiny" / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_control_character_in_a_template_of_ones_own_is_located_not_copied_into_every_instruction(tmp_path):
@@ -197,8 +196,7 @@ def test_a_constant_file_that_is_not_utf8_is_located_at_its_byte(tmp_path, data,
 
 
 def test_an_export_that_fails_on_a_damaged_shard_leaves_no_folder_behind(tmp_path):
-    path = write(tmp_path, tiny_recipe())
-    assert run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), "-q").exit_code == 0
+    assert build(tmp_path, tiny_recipe(), "-q").exit_code == 0
     shard = next((tmp_path / "out" / "tiny" / "data").glob("*.parquet"))
     with open(shard, "r+b") as f:
         f.truncate(100)
@@ -206,3 +204,29 @@ def test_an_export_that_fails_on_a_damaged_shard_leaves_no_folder_behind(tmp_pat
     assert result.exit_code == 2, result.output
     assert f"{shard.name}:1:1: error[E6001]: cannot read the shard" in result.output
     assert not (tmp_path / "ex").exists()  # the folders made for the export were removed with its files
+
+
+@pytest.fixture()
+def built(tmp_path: Path) -> Path:
+    """A built dataset with a test split (tmp/out/tiny) and a predictions file of its gold answers (tmp/p.jsonl)."""
+    assert build(tmp_path, tiny_recipe(extra="output: {splits: {test: 1}}\n"), "-q").exit_code == 0
+    dataset = tmp_path / "out" / "tiny"
+    rows = pq.read_table(next((dataset / "data").glob("test-*.parquet"))).to_pylist()
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"id": r["id"], "prediction": r["output"]}) + "\n" for r in rows),
+                                      encoding="utf-8")
+    return dataset
+
+
+def test_an_eval_report_is_never_written_into_the_dataset(built, tmp_path):
+    result = run_cli("eval", str(built), "--predictions", str(tmp_path / "p.jsonl"), "--report", str(built / "data" / "r.json"))
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]: cannot write the report to" in result.output and "inside the built dataset" in result.output
+    assert sorted(p.name for p in (built / "data").iterdir()) == ["test-00000-of-00001.parquet"]
+
+
+def test_an_eval_report_to_a_named_pipe_is_refused_not_replaced_by_a_file(built, tmp_path):
+    os.mkfifo(tmp_path / "r.md")  # as root, /dev/full would have been replaced the same way
+    result = run_cli("eval", str(built), "--predictions", str(tmp_path / "p.jsonl"), "--markdown", str(tmp_path / "r.md"))
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]: cannot write" in result.output and "not a regular file (a folder, a device or a pipe)" in result.output
+    assert stat.S_ISFIFO((tmp_path / "r.md").stat().st_mode)
