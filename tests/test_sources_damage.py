@@ -175,7 +175,7 @@ def test_a_lone_surrogate_in_an_input_drops_the_record_and_the_rest_builds(tmp_p
 def test_a_where_that_fails_on_a_record_names_its_fields_and_how_to_check(tmp_path):
     (tmp_path / "data.jsonl").write_bytes(JSONL)
     recipe = tmp_path / "r.hum.yaml"
-    recipe.write_text(RECIPE.format(source="data.jsonl") + "    where: context + 1\n", encoding="utf-8")
+    recipe.write_text(RECIPE.format(source="data.jsonl") + "    where: context + 1 > 0\n", encoding="utf-8")
     result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c"))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{recipe}:14:12: error[E4102]: cannot apply '+'" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +51,7 @@ class RowsParam(click.ParamType):  # type: ignore[type-arg]  # generic only sinc
             n = 0
         if n < 1:
             self.fail(f"{value!r} is neither a positive number of rows nor 'all'", param, ctx)
-        return n
+        return min(n, sys.maxsize)  # more rows than any source holds: as many as the reader's counter takes
 
 
 strict_opt = click.option("--strict", is_flag=True,

@@ -10,6 +10,7 @@ import click
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
 from humc.cli.params import OutConsole, format_opt
+from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
@@ -105,6 +106,9 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
                         hint="`humc eval --help` shows the command's options")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
+    for path, option in ((report_path, "--report"), (markdown_path, "--markdown")):
+        if path is not None:
+            refuse_inside(path, folder, "write the report to", option)
     resolver = Resolver.for_recipe(recipe) if recipe is not None else Resolver.for_stdlib()
     predictor: Predictor
     if predictions is not None:

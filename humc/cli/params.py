@@ -10,11 +10,25 @@ from rich.console import Console
 
 from humc.cli import _set_format
 
+
+class FolderPath(click.Path):
+    """A folder option's value: ``--out ""`` (an unset shell variable) is refused, not read as the current folder."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path, file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("the folder is an empty text (an unset shell variable?); name the folder, or leave the option out",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
 recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
-cache_opt = click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+cache_opt = click.option("--cache", "cache_dir", type=FolderPath(),
                          help="Cache folder, relative to the current directory (default: the recipe's `cache:`, else "
                               ".humc/cache beside the recipe; `humc plan` shows it).")
-out_opt = click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+out_opt = click.option("--out", "out_dir", type=FolderPath(),
                        help="Output root, relative to the current directory; the dataset goes to OUT/<name> (default: "
                             "the recipe's output.dir, else out/ beside the recipe).")
 no_wait_opt = click.option("--no-wait", is_flag=True,

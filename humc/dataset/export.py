@@ -86,8 +86,12 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
     (beside it, hidden); when the block ends they are all moved into place, and when it fails (an error, Ctrl-C)
     they are all removed, so a folder never holds half an export. A refused write is E3002."""
     pending: list[tuple[Path, Path]] = []
+    made: list[Path] = []  # folders made for the files, removed again when the export fails
 
     def place(path: Path) -> Path:
+        if path.exists() and not path.is_file():  # a device or a pipe would be replaced by a file (as root, /dev/full)
+            raise _unwritable(path, OSError(0, "it is not a regular file (a folder, a device or a pipe)"))
+        made.extend(reversed([p for p in path.parents if not p.exists()]))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -103,6 +107,9 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
     except BaseException as exc:
         for temp, _ in pending:
             temp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: something else is in it now
+                folder.rmdir()
         if isinstance(exc, OSError):
             finals = {str(temp): path for temp, path in pending}
             failed = finals.get(str(exc.filename)) or Path(str(exc.filename or (pending[-1][1] if pending else ".")))
@@ -134,6 +141,15 @@ def _sharegpt(record: Mapping[str, Any]) -> dict[str, Any]:
             **_meta(record)}
 
 
+def refuse_inside(path: Path, folder: Path, doing: str, option: str) -> None:
+    """E3002 when ``path`` (a file or folder humc is to write) lies in the built dataset ``folder``."""
+    if path.resolve().is_relative_to(folder.resolve()):
+        raise HumcError(f"cannot {doing} {path}: it is inside the built dataset {folder}", code="E3002",
+                        expected="a place outside the dataset (the next build replaces the dataset folder, and "
+                                 "its data/ folder must hold only the Parquet shards)",
+                        hint=f"pass another {option}, e.g. one beside the dataset folder")
+
+
 def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) -> dict[str, int | None]:
     """Write the dataset at ``folder`` as ``to`` into ``out``; returns written file -> its records (None for
     a file that describes the others)."""
@@ -143,11 +159,7 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
     name = name or folder.name
     if out.exists() and not out.is_dir():
         raise _unwritable(out, NotADirectoryError(20, "it is a file, not a folder"))
-    if out.resolve().is_relative_to(folder.resolve()):
-        raise HumcError(f"cannot export into {out}: it is inside the built dataset {folder}", code="E3002",
-                        expected="a folder outside the dataset (the next build replaces the dataset folder, and "
-                                 "its data/ folder must hold only the Parquet shards)",
-                        hint="pass another OUT_DIR, e.g. one beside the dataset folder")
+    refuse_inside(out, folder, "export into", "OUT_DIR")
     if to == "lm-eval" and "test" not in shards:  # training records scored as a test set would flatter any model
         raise HumcError(f"{folder} has no test split to evaluate on (its splits: {', '.join(shards)})", code="E6001",
                         expected="a dataset built with a `test` split (data/test-*.parquet)",

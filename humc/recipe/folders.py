@@ -97,8 +97,8 @@ def _output_problems(recipe: Recipe) -> Iterator[HumcError]:
 def _cache_problems(recipe: Recipe, *, output_ok: bool) -> Iterator[HumcError]:
     folder, origin = _real(recipe.cache_dir), recipe.cache_origin
     what = f"the cache folder {recipe.cache_dir}"
-    if folder.is_file():
-        yield _error(f"{what} is a file", origin)
+    if folder.exists() and not folder.is_dir():  # a file, or a device such as /dev/null
+        yield _error(f"{what} is {'a file' if folder.is_file() else 'not a folder (a device or a pipe)'}", origin)
     yield from _placement(what, folder, recipe, origin)
     if output_ok and _inside(folder, _real(recipe.output.dir)):
         yield _error(f"{what} is inside the output folder {recipe.output.dir}, which each build replaces", origin)

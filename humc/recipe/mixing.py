@@ -8,6 +8,7 @@ the task entries use, so a typo cannot silently hold out, weigh or cap nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,8 +136,10 @@ def _per_dimension(node: Node | None, key: str, *, number: bool) -> list[tuple[s
         for value, amount in values.value.items():
             what = f"{key} of {dim} '{value}'"
             expect_kind(amount, "number" if number else "integer", what=what)
-            if isinstance(amount.value, bool) or amount.value < (0 if number else 0) or (number and amount.value == 0):
-                raise RecipeError(f"{what} must be {'above 0' if number else 'a non-negative integer'}", amount.span,
+            if (isinstance(amount.value, bool) or not math.isfinite(amount.value) or amount.value < 0
+                    or (number and amount.value == 0)):  # .nan and .inf are numbers to YAML, no weights
+                raise RecipeError(f"{what} must be {'a finite number above 0' if number else 'a non-negative integer'}",
+                                  amount.span,
                                   expected="a weight above 0" if number else "a record count >= 0", code="E0008")
             row.append((_value_name(dim, value), float(amount.value)))
         out.append((dim, row))

@@ -87,6 +87,11 @@ def _compile_op(call: Call, src: Source) -> AnswerOp:
                 f'its position' if kind == '"column"' else f'quote it: {call.fn}("{value}")' if number else None)
         raise RecipeError(f"'{call.fn}' takes {ARG_NOUNS.get(kind, kind)}, not {describe(value)}", at,
                           expected=f"{usage}, with a quoted string", hint=hint, code="E0007")
+    lone = next((c for c in value if "\ud800" <= c <= "\udfff"), None)  # "\ud83d": half an emoji, no text a file holds
+    if lone is not None:
+        raise RecipeError(f"'{call.fn}' text holds \\u{ord(lone):04x}, half of a UTF-16 surrogate pair", at,
+                          expected=f"{usage}, with whole characters", code="E0008",
+                          hint="write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)")
     if kind == '"column"' and not value.strip():
         raise RecipeError(f"'{call.fn}' names an empty column", at, expected=f"{usage}, naming one of the answer's columns",
                           code="E0008")
@@ -111,8 +116,10 @@ def check_columns(ops: tuple[AnswerOp, ...], columns: tuple[str, ...], fields: I
                           hint=field_hint or did_you_mean(name, columns), code="E2005")
 
 
-def check_condition(ast: Expr, src: Source, names: Collection[str] | None = None) -> None:
-    """A rule's `when` reads only known names (``names``, when given; `_`-names are humc's) and is a condition."""
+def check_condition(ast: Expr, src: Source, names: Collection[str] | None = None, *, what: str = "a rule's `when`",
+                    example: str = "len(answer) > 1 or len(answer) == 0") -> None:
+    """A rule's `when` (or an entry's `where:`, ``what``) reads only known names (``names``, when given; `_`-names are
+    humc's) and is a condition."""
     if names is not None:
         for node in _name_nodes(ast):
             if node.name not in names and not node.name.startswith("_"):
@@ -120,15 +127,14 @@ def check_condition(ast: Expr, src: Source, names: Collection[str] | None = None
                 raise RecipeError(f"the condition reads unknown name '{node.name}'", src.span_of(*node.pos) or src.span_of(0),
                                   expected="a mapped field, a constant or `answer`: " + ", ".join(known),
                                   hint=did_you_mean(node.name, known), code="E2001")
-    what = _not_a_condition(ast)
-    if what is not None:
+    kind = _not_a_condition(ast)
+    if kind is not None:
         written = src.text[ast.pos[0]:ast.pos[1]] or src.text
-        raise RecipeError(f"a rule's `when` must be true or false, but `{written}` is {what}",
-                          src.span_of(*ast.pos) or src.span_of(0),
-                          expected="a condition, e.g. len(answer) > 1 or len(answer) == 0",
-                          hint="compare it with something, e.g. " + (f"`{written} > 0`" if what == "a number" else
-                                                                      f"`{written} != \"\"`" if what == "a text or a list"
-                                                                      else "`len(answer) == 0`"), code="E0007")
+        raise RecipeError(f"{what} must be true or false, but `{written}` is {kind}",
+                          src.span_of(*ast.pos) or src.span_of(0), expected=f"a condition, e.g. {example}",
+                          hint="compare it with something, e.g. " + (f"`{written} > 0`" if kind == "a number" else
+                                                                      f"`{written} != \"\"`" if kind == "a text or a list"
+                                                                      else f"`{example.split(' or ')[-1]}`"), code="E0007")
 
 
 def _not_a_condition(ast: Expr) -> str | None:

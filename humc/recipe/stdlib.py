@@ -192,6 +192,9 @@ def load_catalog_entry(path: Path) -> CatalogEntry:
     return catalog_entry_from_node(node, path, sha)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL but tab, line feed, carriage return
+
+
 def load_template(path: Path) -> Template:
     problem = not_a_regular_file(path)
     if problem is not None:
@@ -202,6 +205,14 @@ def load_template(path: Path) -> Template:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise not_utf8(str(path), data, exc) from None
+    control = _CONTROL.search(text)  # a NUL or escape byte would be copied into every instruction
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        col = control.start() - text.rfind("\n", 0, control.start())
+        raise RecipeError(f"template holds the control character U+{ord(control.group()):04X}", Span(str(path), line, col),
+                          code="E0009", expected="text (a tab or a line break is fine)",
+                          hint="remove it (editors often do not show it); a file full of NUL bytes may be UTF-16: save "
+                               "it as UTF-8")
     return Template(id=path.stem, task=path.parent.name, language=language, text=text,
                     path=str(path), digest=digest(data))
 
@@ -285,10 +296,7 @@ def load_rule(path: Path) -> PreferenceRule:
 
 def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     check_keys(node, RULE_KEYS, what, required=["id", "then"])
-    text = node.get("text")
-    texts: dict[str, str] = {}
-    if text is not None:
-        texts = {"en": text.value} if text.kind == "string" else {k: str(v) for k, v in opt(node, "text", "mapping", what).items()}
+    texts = _texts(node, what)
     when = None
     if node.get("when") is not None:
         src = expr_source(node.require("when"))
@@ -301,6 +309,20 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
                           tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
+
+
+def _texts(node: Node, what: str) -> dict[str, str]:
+    """A rule's or variant's `text:`: one sentence (English), or language -> sentence, each a string (a number or a
+    list would be written into instructions as Python prints it)."""
+    text = node.get("text")
+    if text is None:
+        return {}
+    expect_kind(text, "mapping", "string", what=f"'text' in {what}")
+    if text.kind == "string":
+        return {"en": text.value}
+    for language, sentence in text.value.items():
+        expect_kind(sentence, "string", what=f"the '{language}' text of {what}")
+    return {language: sentence.value for language, sentence in text.value.items()}
 
 
 def load_variant(path: Path) -> Variant:
@@ -318,9 +340,7 @@ def load_variant(path: Path) -> Variant:
                 _located(src.span_of(*call.pos), formats.check_modifier, codec, name, kwargs)
     spec = formats.FormatSpec(codec, opt(node, "options", "mapping", what, {}) or {}, tuple(modifiers))
     _check_spec(spec, node.span)
-    sentences = opt(node, "text", ("mapping", "string"), what, {}) or {}
-    return Variant(id=req(node, "id", "string", what), spec=spec,
-                   text={"en": sentences} if isinstance(sentences, str) else dict(sentences), digest=sha,
+    return Variant(id=req(node, "id", "string", what), spec=spec, text=_texts(node, what), digest=sha,
                    origins=_checked_variant_texts(node.get("text"), what))
 
 

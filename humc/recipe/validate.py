@@ -7,6 +7,7 @@ section or task entry) before giving up, so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import functools
 import itertools
@@ -60,7 +61,7 @@ from humc.recipe.mixing import (
     parse_mixture,
     parse_ratio,
 )
-from humc.recipe.nodes import check_keys, check_present, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import (
     Stdlib,
@@ -72,7 +73,7 @@ from humc.recipe.stdlib import (
     variant_problem,
 )
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file
+from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
 from humc.sources import (
     FORMATS,
@@ -260,9 +261,13 @@ class Validator:
 
     def _check_version(self, node: Node | None) -> None:
         assert node is not None
-        if isinstance(node.value, bool) or node.value not in SUPPORTED_VERSIONS:
-            raise RecipeError(f"unsupported recipe version {node.value!r}", node.span,
-                              expected="hum: " + " or ".join(map(str, SUPPORTED_VERSIONS)), code="E0011")
+        expected = "hum: " + " or ".join(map(str, SUPPORTED_VERSIONS))
+        if type(node.value) is not int:  # 1.0, "1", true, null: the version is an integer as written
+            raise RecipeError(f"the recipe version must be an integer, not {describe(node.kind)}", node.span,
+                              expected=expected, code="E0011",
+                              hint=f"write `{expected}`" + (" without quotes" if isinstance(node.value, str) else ""))
+        if node.value not in SUPPORTED_VERSIONS:
+            raise RecipeError(f"unsupported recipe version {node.value}", node.span, expected=expected, code="E0011")
 
     def _language(self, node: Node | None, default: str) -> str:
         if node is None:
@@ -291,6 +296,9 @@ class Validator:
         paths = []
         for text, item in string_list(node, what, names=False):  # `data/train,v2.jsonl` is one file
             refuse_nul(text, item.span, f"{what} path")
+            if not text.strip():  # '' would name the recipe's own folder
+                raise RecipeError(f"{what} path is empty", item.span, code="E0008",
+                                  expected=f"a path relative to the recipe's folder ({self.base.resolve()})")
             p = resolved(self.base / text, item.span, what)
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
@@ -309,12 +317,14 @@ class Validator:
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
                 try:
-                    text = path.read_text(encoding="utf-8-sig")
-                except (OSError, UnicodeDecodeError) as exc:
-                    hint = ("save the file as UTF-8" if isinstance(exc, UnicodeDecodeError)
-                            else "name a readable file (one item per line), relative to the recipe's folder")
+                    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+                    text = data.decode("utf-8")
+                except OSError as exc:
                     raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", hint=hint, code="E0009") from None
+                                      expected="a UTF-8 text file with one item per line", code="E0009",
+                                      hint="name a readable file (one item per line), relative to the recipe's folder") from None
+                except UnicodeDecodeError as exc:  # at the byte's line and column in the file (a UTF-16 BOM named)
+                    raise not_utf8(str(path), data, exc) from None
                 _refuse_nul_text(key, path, text)
                 if path.suffix.lower() in (".json", ".jsonl"):
                     out[key] = _json_constant(key, path, text)
@@ -355,14 +365,16 @@ class Validator:
             return self._hf_source(sid, node, what)
         check_present(node, "path", what)
         path_node = node.require("path")
-        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT)
+        path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT, regular=True)
         archive = archive_problem(path)
         if archive is not None:
             raise RecipeError(f"{what}: {archive[0]}", path_node.span, code="E4002",
                               expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=archive[1])
         fmt = opt(node, "format", "string", what) or infer_format(path)
         if fmt is None:
-            raise RecipeError(f"cannot tell the format of {path.name}", path_node.span,
+            empty = path.is_dir() and not any(path.iterdir())
+            raise RecipeError(f"{what}: the folder {path_node.value} is empty" if empty else
+                              f"cannot tell the format of {path.name}", path_node.span,
                               expected="`format:` one of " + ", ".join(FORMATS), code="E4002",
                               hint=FOLDER_FORMAT_HINT if path.is_dir() else
                               "neither the file's extension nor its first 64 KiB tell the format: set `format:` "
@@ -561,13 +573,20 @@ class Validator:
             raise RecipeError(f"unknown task '{task_name}'", node.require("task").span,
                               expected="one of: " + ", ".join(sorted(self.lib.tasks)),
                               hint=did_you_mean(task_name, self.lib.tasks), code="E2003")
-        entry_id = opt(node, "id", "string", what) or (node.require("source").value if entry_of else task_name)
+        entry_id = opt(node, "id", "string", what)
+        if entry_id is not None and not entry_id.strip():
+            raise RecipeError(f"the `id:` of {what} is empty", node.require("id").span, code="E0008",
+                              expected="a name for the entry (records, the card and `humc check` show it)",
+                              hint="leave `id:` out to use the source's or the task's name")
+        entry_id = entry_id or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
         source = req(node, "source", "string", what)
         self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
+        if where is not None:  # `where: "yes"` or `where: len(text)` would keep rows by Python truthiness
+            check_condition(where.ast, where.src, what="a `where:` filter", example="len(text) > 0")
         seed = opt(node, "seed", "integer", what, 0)
         schema = self._with_class_names(self._schema(node, task, what), task, fields, sources.get(source))
         unnamed = _class_label_column(task, fields, sources.get(source))
@@ -589,8 +608,9 @@ class Validator:
 
     def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
         """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
-        declared = self.root.get("sources")
-        if named.value not in sources and declared is not None and named.value not in declared.value:
+        declared = self.root.get("sources")  # not a mapping (null, a string): reported at `sources:` already
+        if (named.value not in sources and declared is not None and declared.kind == "mapping"
+                and declared.get(named.value) is None):
             raise RecipeError(f"unknown source '{named.value}'", named.span, expected="one of: " + ", ".join(sources),
                               hint=did_you_mean(named.value, sources), code="E2002")
 
@@ -925,10 +945,16 @@ class Validator:
             if abs(total - 1.0) > 1e-6:
                 raise RecipeError(f"split fractions must be positive and add up to 1 (they add up to {total:g})",
                                   splits_node.span, expected="e.g. {train: 0.9, test: 0.1}", code="E0008")
+            folded: dict[str, str] = {}
             for split in dict(splits):
                 if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
                                       expected="a name like train, validation or test", code="E0008")
+                if (other := folded.setdefault(split.lower(), split)) != split:
+                    raise RecipeError(f"split names '{other}' and '{split}' differ only in case",
+                                      splits_node.key_spans[split], expected="split names that differ in letters",
+                                      hint=f"their files (data/{split}-….parquet) are one file on macOS and Windows",
+                                      code="E0008")
         out_dir = opt(node, "dir", "string", what, DEFAULT_OUT)
         dir_node = node.get("dir")
         origin = FolderOrigin("output.dir", dir_node.span) if dir_node else FolderOrigin("name", name_node.span)
@@ -963,7 +989,10 @@ class Validator:
             return None
         what = "publish"
         check_keys(node, PUBLISH_KEYS, what)
-        card = {k: node.require(k).plain() for k in ("pretty_name", "tags", "source_datasets") if node.get(k) is not None}
+        card: dict[str, Any] = {k: [text for text, _ in string_list(node.get(k), f"publish.{k}")]
+                                for k in ("tags", "source_datasets") if node.get(k) is not None}  # `tags: qa` is [qa]
+        if node.get("pretty_name") is not None:
+            card["pretty_name"] = req(node, "pretty_name", "string", what)
         if node.get("card_template") is not None:
             card["template"] = self._path(node.get("card_template"), "card_template", regular=True)
             _check_card_template(card["template"])

@@ -263,7 +263,21 @@ def _construct(file: str, node: yaml.Node) -> Any:
                           expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)", code="E0004") from None
     if type(value) is int and abs(value) > MAX_INT:
         raise _int_too_large(file, node)
+    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+        return _paired(file, node, value)
     return value
+
+
+def _paired(file: str, node: yaml.Node, text: str) -> str:
+    """A double-quoted scalar's surrogate escapes: a pair ("\\ud83d\\ude42", as JSON writes an emoji) is the one
+    character it names; a lone half is no text a file can hold (it would fail when a record is written)."""
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    lone = next((c for c in joined if "\ud800" <= c <= "\udfff"), None)
+    if lone is not None:
+        raise RecipeError(f"invalid YAML value: \\u{ord(lone):04x} is half of a UTF-16 surrogate pair", _span(file, node),
+                          expected="whole characters", code="E0004",
+                          hint="write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)")
+    return joined
 
 
 def _int_too_large(file: str, node: yaml.Node) -> RecipeError:
@@ -385,7 +399,9 @@ def _check_version_size(file: str, root: yaml.Node) -> None:
 
 
 def _too_big(file: str, size: int, line: int = 1) -> RecipeError:
-    return _limit(f"the file is too large ({size} bytes; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
+    """E0010 for a file over the limit; ``size`` 0 for a device or stream that reports none (/dev/zero)."""
+    said = f"{size} bytes" if size > MAX_RECIPE_BYTES else f"more than {MAX_RECIPE_BYTES} bytes"
+    return _limit(f"the file is too large ({said}; the limit is {MAX_RECIPE_BYTES // 2**20} MiB)",
                   Span(file, line, 1), f"at most {MAX_RECIPE_BYTES} bytes of YAML",
                   hint=f"the limit is passed on line {line}; move bulk data into a source file")
 
@@ -397,10 +413,14 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
     return data.count(nl, 0, offset) + 1, offset - start + 1  # type: ignore[arg-type]
 
 
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # before UTF-16's: the little-endian one starts with it
+
+
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
     """E0009 for a file that is not UTF-8, at the line and column of its first bad byte (a UTF-16 BOM says so)."""
-    if data.startswith(UTF16_BOMS):
-        return RecipeError(f"{file} is UTF-16 text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
+    utf = "UTF-32" if data.startswith(_UTF32_BOMS) else "UTF-16" if data.startswith(UTF16_BOMS) else None
+    if utf is not None:
+        return RecipeError(f"{file} is {utf} text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
                            expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
                            code="E0009")
     line, col = _line_at(data, exc.start)
@@ -430,12 +450,10 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
     if problem is not None:
         raise problem
     try:
-        size = path.stat().st_size
-        if size > MAX_RECIPE_BYTES:  # before reading: a huge file is refused, not parsed
-            with open(path, "rb") as f:
-                head = f.read(MAX_RECIPE_BYTES)
-            raise _too_big(str(path), size, _line_at(head, len(head))[0])
-        data = path.read_bytes()
+        with open(path, "rb") as f:  # one byte past the limit at most: a huge file (or /dev/zero) is refused, not read
+            data = f.read(MAX_RECIPE_BYTES + 1)
+        if len(data) > MAX_RECIPE_BYTES:
+            raise _too_big(str(path), path.stat().st_size, _line_at(data, MAX_RECIPE_BYTES)[0])
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
     except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
