@@ -588,6 +588,9 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
         ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
         return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1)
+    except RecursionError:
+        return TemplateProblem("template nested too deeply to parse", 1, "E0010",
+                               "write fewer levels of {% if %}, {% for %} or brackets inside one another")
     unknown = _unknown_filter_or_test(env, ast)
     if unknown is not None:
         return unknown
@@ -770,9 +773,10 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
                                      f"{STEPS_PER_ITEM} per character or item)") from None
     except jinja2.TemplateError as exc:
         raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:  # the template's own code failed
-        raise _located(HumcError, where, f"{type(exc).__name__}: {exc}", origin, _template_line(exc.__traceback__),
-                       "E4202") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, AssertionError) as exc:
+        # the template's own code failed (Jinja asserts some filter arguments: truncate(-1))
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} (a filter argument out of range?)"
+        raise _located(HumcError, where, detail, origin, _template_line(exc.__traceback__), "E4202") from None
 
 
 def _located(cls: type[HumcError], where: str, message: str, origin: Span | None, line: int, code: str,

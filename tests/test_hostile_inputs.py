@@ -230,3 +230,17 @@ def test_an_eval_report_to_a_named_pipe_is_refused_not_replaced_by_a_file(built,
     assert result.exit_code == 2, result.output
     assert "error[E3002]: cannot write" in result.output and "not a regular file (a folder, a device or a pipe)" in result.output
     assert stat.S_ISFIFO((tmp_path / "r.md").stat().st_mode)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("{% if 1 %}" * 300 + "x" + "{% endif %}" * 300,
+     "en_x.j2:1:1: error[E0010]: template 'mrc_extractive/en_x': template nested too deeply to parse"),
+    ("{{ context | truncate(-1) }}\n{{ question }}\n{{ format_instruction }}\n",
+     "en_x.j2:1:1: error[E4202]: template mrc_extractive/en_x: AssertionError: expected length >= 3, got -1"),
+])
+def test_a_template_too_deep_to_parse_or_failing_a_jinja_assertion_is_located_in_its_file(tmp_path, text, said):
+    folder = tmp_path / "std" / "templates" / "mrc_extractive"
+    folder.mkdir(parents=True)
+    (folder / "en_x.j2").write_text(text, encoding="utf-8")
+    recipe = tiny_recipe().replace("name: tiny\n", "name: tiny\nstdlib: [std]\n") + "    templates: [en_x]\n"
+    refused_by_build(tmp_path, recipe, said)

@@ -91,6 +91,19 @@ def test_a_null_list_answer_is_no_annotation_and_drops_the_record(ner_entry, mrc
     assert gold_table(ner_entry, {**ner_record(), "entities": []}).rows == ()
 
 
+@pytest.mark.parametrize(("entity", "said"), [
+    ({"type": None, "span": "Paris"}, "has no 'type'"),
+    ({"type": "", "span": "Paris"}, "has no 'type'"),
+    ({"type": ["LOC"], "span": "Paris"}, "'type' is a list, not text"),
+    ({"type": "LOC", "span": {"text": "Paris"}}, "'span' is an object, not text"),
+    ({"type": "LOC", "span": True}, "'span' is a boolean, not text"),
+])
+def test_a_gold_item_with_no_label_or_a_cell_that_is_not_text_is_bad_gold(ner_entry, entity, said):
+    """str() would put "['LOC']" or "True" into the answer, and a missing label would be shown as the label ""."""
+    [(reason, detail)] = problems_of(ner_entry, {**ner_record(), "entities": [entity]})
+    assert reason == "bad_gold" and said in detail
+
+
 def test_a_fenced_gold_answer_survives_the_check():
     entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks[-1]  # dolly: generalist, formats [text, json]
     record = {"_source": "dolly", "_row": 0, "instruction": "Print one.", "context": "",

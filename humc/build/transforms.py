@@ -231,10 +231,15 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
         raise RecordError(f"'{task.answer_field}' is {type_name(value)} {short_repr(value)}, not a list",
                           expected=f"a list ([] for no answer) in '{task.answer_field}'")
     items = [] if value in (None, "") else (value if isinstance(value, list) else [value])
+    label = task.columns.index(task.schema_column) if task.schema_column in task.columns else None
     for item in items:
         row = _row_of(item, task.columns, record)
-        if any(row):  # a row of empty strings is no answer
-            rows.append(row)
+        if not any(row):  # a row of empty strings is no answer
+            continue
+        if label is not None and not row[label]:  # the schema would show "" as a label
+            raise RecordError(f"gold item {short_repr(item)} has no '{task.schema_column}'",
+                              expected=f"a label in '{task.schema_column}' of every gold item")
+        rows.append(row)
     return AnswerTable(tuple(task.columns), tuple(rows), "many")  # rows of str already: ``AnswerTable.of``'s table
 
 
@@ -244,6 +249,12 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
         if missing:
             raise RecordError(f"gold item {short_repr(item)} lacks {', '.join(missing)}",
                               expected="objects with keys " + ", ".join(columns))
+        odd = next((c for c in columns if isinstance(item[c], (bool, list, tuple, dict, Mapping))), None)
+        if odd is not None:  # str() would teach Python's spelling of a list or of JSON's true
+            what = "a boolean" if isinstance(item[odd], bool) else "a list" if isinstance(item[odd], (list, tuple)) \
+                else "an object"
+            raise RecordError(f"gold item {short_repr(item)}: '{odd}' is {what}, not text",
+                              expected=f"a string (or number) in '{odd}' of every gold item")
         return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
     if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
         raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
