@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
@@ -388,3 +389,14 @@ def test_render_then_parse_gives_back_the_gold_answer(codec: str, data: st.DataO
         assume(False)
     parsed = formats.parse(fmt, text, table.fields, table.cardinality, empty=empty, context=context)
     assert parsed == formats.canonical(fmt, table, context)
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("keys", {"head": 5}, "bad value {'head': 5} for format option 'keys': its values must be texts"),
+    ("nest", {"arguments": "role"}, "for format option 'nest': its values must be lists of texts"),
+])
+def test_a_key_mapping_whose_values_are_not_texts_says_so(name: str, value: Any, said: str) -> None:
+    codec = "json" if name == "keys" else "grouped_json"
+    with pytest.raises(HumcError) as info:
+        formats._checked(codec, formats.CODECS[codec].settings, name, value, "option")
+    assert info.value.code == "E0007" and said in info.value.message

@@ -244,9 +244,11 @@ def _checked(codec: str, allowed: frozenset[str], name: str, value: Any, kind: s
                         hint=f"'{name}' applies to: {', '.join(takes)}", code="E2006")
     setting = SETTINGS[name]
     if not setting.check(value):
-        wrong_kind = value_kind(value) != setting.kind or _inner_misfit(name, value)
-        raise HumcError(f"bad value {value!r} for format {kind} '{name}'"
-                        + (f": {_a(value_kind(value))} where {_a(setting.kind)} is expected" if wrong_kind else ""),
+        inner = _inner_misfit(name, value)
+        wrong_kind = value_kind(value) != setting.kind or inner
+        why = (f": its values must be {'texts' if name == 'keys' else 'lists of texts'}" if inner
+               else f": {_a(value_kind(value))} where {_a(setting.kind)} is expected" if wrong_kind else "")
+        raise HumcError(f"bad value {value!r} for format {kind} '{name}'" + why,
                         expected=setting.describe, hint=_value_hint(name, value), code="E0007" if wrong_kind else "E0008")
     return value
 
