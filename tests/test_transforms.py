@@ -104,6 +104,24 @@ def test_a_gold_item_with_no_label_or_a_cell_that_is_not_text_is_bad_gold(ner_en
     assert reason == "bad_gold" and said in detail
 
 
+def test_how_to_answer_nothing_is_said_once_by_the_stated_rule_or_else_by_the_format(mrc_entry):
+    """The `unanswerable` rule's own sentence says what to answer; the format's sentence repeats it only for a
+    template that does not show the rules."""
+    from dataclasses import replace
+
+    from humc.ir import Template
+
+    record = {"_source": "squad", "_row": 1, "context": "The Normans came.", "question": "Who left?", "answers": []}
+    json_only = replace(mrc_entry, variants=tuple(v for v in mrc_entry.variants if v.id == "json"), variants_per_record=1)
+    [shown] = list(render_record(RenderContext(json_only, {}, None, "mrc"), record))
+    assert shown["output"] == "unanswerable" and 'reply exactly "unanswerable"' in shown["instruction"]
+    assert "If there is no answer, output unanswerable." not in shown["instruction"]
+    bare = Template("en_bare", "mrc_extractive", "en", "{{ context }}\n{{ question }}\n{{ format_instruction }}", "x.j2",
+                    "d")
+    [terse] = list(render_record(RenderContext(replace(json_only, templates=(bare,)), {}, None, "mrc"), record))
+    assert terse["instruction"].endswith("If there is no answer, output unanswerable.")
+
+
 def test_a_fenced_gold_answer_survives_the_check():
     entry = load_recipe(REPO / "recipes" / "hum_mix.hum.yaml").tasks[-1]  # dolly: generalist, formats [text, json]
     record = {"_source": "dolly", "_row": 0, "instruction": "Print one.", "context": "",

@@ -48,7 +48,7 @@ from humc.build.transforms import (
 )
 from humc.errors import RecordError, Span
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
-from humc.templating import TemplateRenderer, render_template
+from humc.templating import TemplateRenderer, render_template, template_variables
 
 _JSON_STR = json.encoder.encode_basestring  # how json writes a str (ensure_ascii=False)
 _GOLD_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s encoder, built once
@@ -505,9 +505,11 @@ class _PartInfo:
             definitions = self.definitions[shown] = label_definitions(self.part.guidelines, shown, entry.text_language)
         if self.format_instruction is None:
             variant = self.part.variant
+            said = self._rule_says_how_to_answer_nothing()  # the format sentence need not say it again
             self.format_instruction = _format_instruction(
                 *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
-                entry.task.cardinality, self.promised, variant.id, not entry.task.answer_always)
+                entry.task.cardinality, None if said else self.promised, variant.id,
+                not (entry.task.answer_always or said))
         variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
         variables["guidelines"] = list(self.guidelines)
@@ -516,6 +518,13 @@ class _PartInfo:
         variables["option_labels"] = option_labels(record)
         variables["format_instruction"] = self.format_instruction
         return variables
+
+
+    def _rule_says_how_to_answer_nothing(self) -> bool:
+        """The rule whose `empty_as` the answer follows (the last) has a sentence, and the template shows the rules."""
+        last = next((r for r in reversed(self.part.rules) if any(op.name == "empty_as" for op in r.then)), None)
+        return last is not None and bool(self.entry.localized(last.text)) and \
+            "rules" in template_variables(self.part.template.text)
 
 
 _PREPARED: dict[tuple[int, tuple[str, ...] | None, str], tuple[TaskEntry, _Prepared]] = {}
