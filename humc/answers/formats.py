@@ -679,7 +679,9 @@ def _render_md_list(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     keys = _keys(table, s)
     if len(keys) == 1:
         return "\n".join(f"- {_escape(r[0], '')}" for r in table.rows)
-    return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" for k, v in zip(keys, r, strict=True)) for r in table.rows)
+    # an empty value is "key:" with no space after the colon (no trailing space at the end of a line)
+    return "\n".join("- " + "; ".join(f"{k}: {_escape(v, ';')}" if v else f"{k}:" for k, v in zip(keys, r, strict=True))
+                     for r in table.rows)
 
 
 def _parse_md_list(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) -> list[Row]:
