@@ -622,8 +622,14 @@ def syntax_problem(text: str, *, flavour: str = "text") -> TemplateProblem | Non
 
 def template_variables(text: str) -> set[str]:
     """The variables a (syntactically valid) template reads from its caller."""
+    return set(_variables(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _variables(text: str) -> frozenset[str]:
+    """``template_variables``, once per text: a recipe's entries share their stdlib templates (300 entries, 4 each)."""
     found = _undeclared(environment().parse(text))
-    return set() if isinstance(found, TemplateProblem) else found
+    return frozenset() if isinstance(found, TemplateProblem) else frozenset(found)
 
 
 def _undeclared(ast: jinja2.nodes.Template) -> set[str] | TemplateProblem:
@@ -655,6 +661,12 @@ def template_problem(text: str, inputs: Sequence[str],
 
     ``inputs`` are the task's input fields; ``available`` the variables every render provides besides them.
     """
+    return _template_problem(text, tuple(inputs), tuple(available))
+
+
+@functools.lru_cache(maxsize=512)
+def _template_problem(text: str, inputs: tuple[str, ...], available: tuple[str, ...]) -> TemplateProblem | None:
+    """``template_problem``, once per (text, inputs, available): entries share their templates."""
     parsed = _parse(text, "text")
     if isinstance(parsed, TemplateProblem):
         return parsed
