@@ -244,3 +244,18 @@ def test_a_template_too_deep_to_parse_or_failing_a_jinja_assertion_is_located_in
     (folder / "en_x.j2").write_text(text, encoding="utf-8")
     recipe = tiny_recipe().replace("name: tiny\n", "name: tiny\nstdlib: [std]\n") + "    templates: [en_x]\n"
     refused_by_build(tmp_path, recipe, said)
+
+
+def test_a_null_label_list_of_a_multilabel_task_is_no_annotation_not_none_apply(tmp_path):
+    """GoEmotions-style rows: `labels: null` is a row nobody annotated, dropped and reported; `[]` is none apply."""
+    rows = [{"text": "I love it", "labels": ["joy"]}, {"text": "meh", "labels": None}, {"text": "so so", "labels": []}]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: ge\nsources:\n  s: d.jsonl\ntasks:\n  - id: m\n    task: multilabel_classification\n"
+        "    source: s\n    fields: {text: text, labels: labels}\n    labels: [joy, anger]\n    formats: [json]\n"
+        "output: {splits: {train: 1.0}}\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "bad_gold (d.jsonl:2), first: 'labels' is null: no annotation, not an empty answer" in result.output
+    table = pq.read_table(next((tmp_path / "out" / "ge" / "data").glob("*.parquet"))).to_pylist()
+    assert sorted(r["source_row"] for r in table) == [0, 2]

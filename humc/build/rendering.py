@@ -519,7 +519,6 @@ class _PartInfo:
         variables["format_instruction"] = self.format_instruction
         return variables
 
-
     def _rule_says_how_to_answer_nothing(self) -> bool:
         """The rule whose `empty_as` the answer follows (the last) has a sentence, and the template shows the rules."""
         last = next((r for r in reversed(self.part.rules) if any(op.name == "empty_as" for op in r.then)), None)
@@ -666,5 +665,5 @@ def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...],
 
 
 def variant_context(fields: Sequence[str], cardinality: str, empty: str | None, may_be_empty: bool) -> dict[str, Any]:
-    """The variables a format variant's sentence is rendered with (stdlib/variants/README.md)."""
+    """The variables a format variant's sentence is rendered with (README.md, "Format variants")."""
     return {"fields": list(fields), "cardinality": cardinality, "empty": empty, "may_be_empty": may_be_empty}

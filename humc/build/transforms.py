@@ -218,12 +218,12 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
     """The record's answer field as a table with the task's columns (before rules).
 
     Values are stripped of surrounding whitespace — the domain on which every answer format
-    round-trips — and rows with no value at all are no answer. A null list answer is no annotation, not an
-    empty answer ([]): the record is dropped, since teaching "nothing applies" for it would be wrong."""
+    round-trips — and rows with no value at all are no answer. A null list answer (or a null answer of a task with
+    many) is no annotation, not an empty answer ([]): the record is dropped, as teaching "nothing applies" is wrong."""
     task = entry.task
     value = record.get(task.answer_field)
     rows: list[tuple[str, ...]] = []
-    if task.answer_is_list and value is None:
+    if value is None and (task.answer_is_list or task.cardinality == "many"):
         name = task.answer_field
         raise RecordError(f"'{name}' is null: no annotation, not an empty answer ([] is one; `{name}: <its "
                           f"expression> or []` reads null as none)", expected=f"a list in '{name}'")
