@@ -410,22 +410,24 @@ class Validator:
         if entry is None:
             raise unknown_catalog(cat.value, cat, self.lib.catalog)
         self.catalog_of[sid] = entry
-        if self._hub_version(sid, node, entry):
+        # the path's format, sniffed once for the three decisions below (none reads it when `format:` names one)
+        own_format = node.get("format")
+        found = self._file_format(node) if own_format is None or own_format.kind != "string" else None
+        if self._hub_version(sid, node, entry, found):
             return node  # read as the Hub lays it out: the file's own format, none of the adapter's options
         values = dict(node.value)
-        own_format = node.get("format")
         if own_format is None:
-            self._refuse_records_for_columns(sid, node, entry)
+            self._refuse_records_for_columns(sid, node, entry, found)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
-            values["format"] = own_format or self._records_format(node, entry)
+            values["format"] = own_format or self._records_format(node, entry, found)
             values["options"] = merged_options(entry, node.get("options"))
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
 
-    def _refuse_records_for_columns(self, sid: str, node: Node, entry: CatalogEntry) -> None:
-        """A `.json`/`.jsonl` file given to an adapter of column files (CoNLL) holds records, most often the Hub's
-        export saved with `to_json` (ClassLabel integers, no names): E2016, not a column error at its line 1."""
-        found = self._file_format(node)
+    def _refuse_records_for_columns(self, sid: str, node: Node, entry: CatalogEntry, found: str | None) -> None:
+        """A `.json`/`.jsonl` file (``found``: the path's format) given to an adapter of column files (CoNLL) holds
+        records, most often the Hub's export saved with `to_json` (ClassLabel integers, no names): E2016, not a column
+        error at its line 1."""
         if entry.format not in COLUMN_FORMATS or found not in ("json", "jsonl"):
             return
         where = node.get("path") or node
@@ -436,18 +438,20 @@ class Validator:
                                "names), or drop `catalog:` and map the records' keys under the task's `fields:` "
                                "(integer tags: lookup(ner_tags, [names…]))")
 
-    def _records_format(self, node: Node, entry: CatalogEntry) -> Node:
-        """The adapter's `format:`, or the file's own when an adapter of JSON records is given the same records
-        written another way: JSON Lines (`Dataset.to_json`'s default) for a JSON list or the other way round, or a
-        CSV/TSV table with a header (when the adapter's options apply to that format too)."""
+    def _records_format(self, node: Node, entry: CatalogEntry, found: str | None) -> Node:
+        """The adapter's `format:`, or the file's own (``found``) when an adapter of JSON records is given the same
+        records written another way: JSON Lines (`Dataset.to_json`'s default) for a JSON list or the other way round,
+        a CSV/TSV table with a header (when the adapter's options apply to that format too), or a Parquet or Arrow
+        copy (``_copy_of_records``)."""
         declared = entry.node.require("format")
-        found = self._file_format(node)
+        if found is None or found == entry.format:
+            return declared
         options = self._adapter_options(node, entry)
         if found == "json" and entry.format == "jsonl" and options <= set(FORMATS["jsonl"]) \
                 and not self._holds_json_list(node):
             return declared  # one object on its one line: a JSON Lines file of one record (`records:` says otherwise)
-        if entry.format in RECORD_FORMATS and found in RECORD_FORMATS and found != entry.format \
-                and options <= set(FORMATS[found]) or found is not None and self._copy_of_records(node, entry, found):
+        another_text_form = entry.format in RECORD_FORMATS and found in RECORD_FORMATS and options <= set(FORMATS[found])
+        if another_text_form or self._copy_of_records(node, entry, found):
             return Node(found, declared.span)
         return declared
 
@@ -466,12 +470,13 @@ class Validator:
         path_node = node.get("path")
         return path_node is not None and holds_json_list(self.base / path_node.value)
 
-    def _hub_version(self, sid: str, node: Node, entry: CatalogEntry) -> bool:
+    def _hub_version(self, sid: str, node: Node, entry: CatalogEntry, found: str | None) -> bool:
         """Whether a catalog source is its dataset's Hub version (`dataset:`, or a Parquet export or `save_to_disk`
-        folder given to an adapter of other files): read with the adapter's ``hub_layout``, or refused (E2016)."""
+        folder given to an adapter of other files; ``found``: the path's format): read with the adapter's
+        ``hub_layout``, or refused (E2016)."""
         own_format = node.get("format")
         fmt = "hf" if node.get("dataset") is not None else \
-            own_format.value if own_format is not None and own_format.kind == "string" else self._file_format(node)
+            own_format.value if own_format is not None and own_format.kind == "string" else found
         if not entry.reads_as_hub_version(fmt):
             return False
         if entry.hub_layout is None:
