@@ -336,6 +336,22 @@ def brief(exc: BaseException) -> str:
     return one_line(str(exc)) or type(exc).__name__
 
 
+SURROGATE_HINT = "write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)"
+
+
+def join_surrogate_pairs(text: str) -> str:
+    """``text`` with each UTF-16 surrogate pair (\\ud83d\\ude42 written as two escapes, as JSON writes an emoji) made
+    the one character it names; a lone half stays as it is (``lone_surrogate`` finds it)."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first half of a UTF-16 surrogate pair standing alone in ``text`` ("\\ud83d": no UTF-8 file can hold it)."""
+    return next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+
+
 def type_name(value: Any) -> str:
     """The recipe-language name of a plain value's type (for messages)."""
     if value is None:

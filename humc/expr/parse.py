@@ -24,7 +24,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from humc.errors import RecipeError, did_you_mean
+from humc.errors import RecipeError, did_you_mean, join_surrogate_pairs
 from humc.expr import argtypes, functions
 from humc.expr.ast import (
     Attr,
@@ -205,18 +205,10 @@ def _unquote(token: str) -> str:
             continue
         out.append(ch)
         i += 1
-    return _paired("".join(out))
+    return join_surrogate_pairs("".join(out))
 
 
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
-
-
-def _paired(text: str) -> str:
-    """``text`` with each UTF-16 surrogate pair written as two \\u escapes (\\ud83d\\ude42, as JSON writes an emoji)
-    made the one character it names; a lone surrogate stays as it is."""
-    if not any("\ud800" <= c <= "\udfff" for c in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 _Arg = Expr | tuple[str, Expr]  # a call argument: positional, or keyword (name, value)

@@ -13,7 +13,7 @@ from typing import Any
 
 from humc.answers import ops as answerops
 from humc.answers.ops import column_problem
-from humc.errors import HumcError, RecipeError, Span, did_you_mean
+from humc.errors import SURROGATE_HINT, HumcError, RecipeError, Span, did_you_mean, lone_surrogate
 from humc.expr import (
     Binary,
     Call,
@@ -87,11 +87,10 @@ def _compile_op(call: Call, src: Source) -> AnswerOp:
                 f'its position' if kind == '"column"' else f'quote it: {call.fn}("{value}")' if number else None)
         raise RecipeError(f"'{call.fn}' takes {ARG_NOUNS.get(kind, kind)}, not {describe(value)}", at,
                           expected=f"{usage}, with a quoted string", hint=hint, code="E0007")
-    lone = next((c for c in value if "\ud800" <= c <= "\udfff"), None)  # "\ud83d": half an emoji, no text a file holds
+    lone = lone_surrogate(value)  # "\ud83d": half an emoji, no text a file holds
     if lone is not None:
         raise RecipeError(f"'{call.fn}' text holds \\u{ord(lone):04x}, half of a UTF-16 surrogate pair", at,
-                          expected=f"{usage}, with whole characters", code="E0008",
-                          hint="write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)")
+                          expected=f"{usage}, with whole characters", code="E0008", hint=SURROGATE_HINT)
     if kind == '"column"' and not value.strip():
         raise RecipeError(f"'{call.fn}' names an empty column", at, expected=f"{usage}, naming one of the answer's columns",
                           code="E0008")

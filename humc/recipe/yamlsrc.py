@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from humc.errors import RecipeError, Span, type_name
+from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from humc.sources_readers import UTF16_BOMS
 
@@ -263,7 +263,7 @@ def _construct(file: str, node: yaml.Node) -> Any:
                           expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)", code="E0004") from None
     if type(value) is int and abs(value) > MAX_INT:
         raise _int_too_large(file, node)
-    if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+    if isinstance(value, str) and lone_surrogate(value) is not None:
         return _paired(file, node, value)
     return value
 
@@ -271,12 +271,11 @@ def _construct(file: str, node: yaml.Node) -> Any:
 def _paired(file: str, node: yaml.Node, text: str) -> str:
     """A double-quoted scalar's surrogate escapes: a pair ("\\ud83d\\ude42", as JSON writes an emoji) is the one
     character it names; a lone half is no text a file can hold (it would fail when a record is written)."""
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    lone = next((c for c in joined if "\ud800" <= c <= "\udfff"), None)
+    joined = join_surrogate_pairs(text)
+    lone = lone_surrogate(joined)
     if lone is not None:
         raise RecipeError(f"invalid YAML value: \\u{ord(lone):04x} is half of a UTF-16 surrogate pair", _span(file, node),
-                          expected="whole characters", code="E0004",
-                          hint="write the character itself, or both halves of the pair (\\ud83d\\ude42 is 🙂)")
+                          expected="whole characters", code="E0004", hint=SURROGATE_HINT)
     return joined
 
 
