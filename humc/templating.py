@@ -582,6 +582,13 @@ def _unsafe_names(ast: jinja2.nodes.Template) -> Iterator[tuple[str, int]]:
             yield name, node.lineno
 
 
+def _bare_self(ast: jinja2.nodes.Template) -> bool:
+    """The template writes Jinja2's `self` (not `self.block()`) and sets no `self` of its own."""
+    selves = [node for node in ast.find_all(jinja2.nodes.Name) if node.name == "self"]
+    through_attribute = {id(node.node) for node in ast.find_all(jinja2.nodes.Getattr)}
+    return all(node.ctx == "load" for node in selves) and any(id(node) not in through_attribute for node in selves)
+
+
 def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
     env = environment(flavour)
     try:
@@ -596,6 +603,11 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
         return unknown
     for name, line in _unsafe_names(ast):
         return TemplateProblem(f"template uses '{name}', which the template sandbox refuses", line, "E2012", ALLOWED)
+    if _bare_self(ast):
+        line, col = _first_use(text, "self")
+        return TemplateProblem("template uses 'self', Jinja2's reference to the template's blocks: it writes "
+                               "'<TemplateReference None>', not a text", line, col=col, width=4 if col > 1 else 0,
+                               hint="call a block by name (`{{ self.name() }}`) or drop 'self'")
     for node in ast.find_all(tuple(LOADING_NODES)):
         tag = LOADING_NODES[type(node)]
         return TemplateProblem(f"template uses {{% {tag} %}}: templates cannot load other templates or files",

@@ -23,6 +23,8 @@ CASES = [
      f"`humc build --help` {HELP}"),
     (["build", "r.hum.yaml", "--jobs", "x"], "invalid value for --jobs / -j: 'x' is not an integer",
      "--jobs / -j takes an integer ≥ 1", f"`humc build --help` {HELP}"),
+    (["build", "r.hum.yaml", "--ablate", " , "], "invalid value for --ablate: ' , ' names no part",
+     "--ablate takes PARTS (also write ablation datasets", f"`humc build --help` {HELP}"),
     (["build", "r.hum.yaml", "--out"], "option --out needs a value", "--out takes a folder path",
      f"`humc build --help` {HELP}"),
     (["buidl", "r.hum.yaml"], "unknown command 'buidl' for humc", "one of: check, plan, build, push,",

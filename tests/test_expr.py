@@ -143,6 +143,7 @@ def test_no_python_eval():
     ("lookup(label, names, offsets=1)", "lookup(): got an unexpected keyword argument 'offsets'",
      "lookup(indices, names, offset=0)"),
     ('tokens | join(" ", "x")', "join(): too many positional arguments", "join(values, sep=' ')"),
+    ("len(x=1)", "len(): got an unexpected keyword argument 'x'", "len(value)"),  # not "missing 'value'"
 ])
 def test_a_call_that_does_not_fit_the_signature_is_located_at_the_call(text, message, expected):
     src = Source(f"x + {text}" if "|" not in text else text, Span("r.hum.yaml", 7, 12))
@@ -151,6 +152,13 @@ def test_a_call_that_does_not_fit_the_signature_is_located_at_the_call(text, mes
     err = info.value
     assert err.code == "E2004" and err.message == message and err.expected == expected
     assert err.span.line == 7 and err.span.col == 12 + src.text.index(text.split("|")[-1].strip()[:4])
+
+
+def test_a_misspelt_keyword_is_named_with_the_keyword_meant():
+    src = Source("lookup(label, names, offsets=1)")
+    with pytest.raises(RecipeError) as info:
+        check_functions(parse_pipeline(src.text, src), src)
+    assert info.value.hint == "did you mean 'offset'?"
 
 
 @pytest.mark.parametrize("text", ['tokens | join(" ")', "lookup(label, names, offset=1)", "get(record, \"a\")",

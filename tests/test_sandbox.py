@@ -413,6 +413,20 @@ def test_an_unknown_filter_or_test_is_a_template_problem_not_a_crash(text, messa
     assert problem is not None and problem.message == f"template uses {message}" and problem.hint == hint
 
 
+@pytest.mark.parametrize("text,line,col", [("Find: {{ text }} {{ self }}", 1, 21),
+                                           ("Find:\n{% if self %}{{ text }}{% endif %}", 2, 7)])
+def test_jinja2s_bare_self_is_refused_at_its_place_not_written_as_a_template_reference(text, line, col):
+    problem = template_problem(text, ["text"])
+    assert problem is not None and "'self'" in problem.message and "<TemplateReference None>" in problem.message
+    assert (problem.line, problem.col) == (line, col) and "self.name()" in (problem.hint or "")
+
+
+@pytest.mark.parametrize("text", ["{% block b %}B{% endblock %}{{ self.b() }} {{ text }}",
+                                  "{% set self = 'me' %}{{ self }} {{ text }}"])
+def test_a_block_called_through_self_or_a_self_of_its_own_is_accepted(text):
+    assert template_problem(text, ["text"]) is None
+
+
 @pytest.mark.parametrize("text", ["", "{# a comment #}", "Classify into {{ labels | join(', ') }}."])
 def test_a_template_that_never_shows_a_task_input_is_refused(text):
     problem = template_problem(text, ["text"])

@@ -110,3 +110,13 @@ def test_a_utf16_file_is_recognised_by_its_byte_order_mark(tmp_path):
     with pytest.raises(RecipeError) as info:
         load_yaml(path)
     assert info.value.span.line == 1 and "UTF-16" in info.value.message and "UTF-8" in info.value.hint
+
+
+@pytest.mark.parametrize("name,hint", [("r.hum.lock", "lockfile beside it"), ("assets", "the YAML file inside it")])
+def test_a_folder_where_a_yaml_file_belongs_is_named_at_its_path(tmp_path, name, hint):
+    (tmp_path / name).mkdir()
+    with pytest.raises(RecipeError) as info:
+        load_yaml(tmp_path / name)
+    err = info.value
+    assert err.code == "E0009" and err.span is not None and err.span.file == str(tmp_path / name)
+    assert "is a folder, not a YAML file" in err.message and hint in (err.hint or "")

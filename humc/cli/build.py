@@ -139,12 +139,12 @@ def plan(recipe: Path, cache_dir: Path | None, out_dir: Path | None) -> None:
                    "Never changes the output.")
 @strict_opt
 @no_wait_opt
-@click.option("--ablate", default="", metavar="PARTS",
+@click.option("--ablate", default=None, metavar="PARTS", callback=lambda ctx, param, value: ablated_parts(value),
               help="Also write ablation datasets <name>-no-<part> from the same rows and splits; PARTS is a "
                    "comma-separated list of guidelines, rules, formats, templates (adds to the recipe's `ablations:`).")
 def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet: bool, push_after: bool,
               executor: str | None, ray_address: str | None, jobs: int | None, strict: bool, no_wait: bool,
-              ablate: str) -> None:
+              ablate: tuple[str, ...]) -> None:
     """Build the dataset described by RECIPE.
 
     Another humc command using the same output or cache folder is waited for (one line on stderr says so);
@@ -152,8 +152,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
     p = plan_recipe(recipe, out_dir=out_dir, cache_dir=cache_dir, strict=strict)
     if push_after:
         publish_repo(p.recipe, command="humc build --push")  # where to, and a token: asked before the build
-    extra = tuple(part.strip() for part in ablate.split(",") if part.strip())
-    plans = [p, *ablation_plans(p, extra)]
+    plans = [p, *ablation_plans(p, ablate)]
     with build_locks(plans, wait=not no_wait):  # every folder first: --no-wait fails before any dataset is written
         for plan_ in plans:
             result = build(plan_, progress=Progress(enabled=not quiet), executor=executor, ray_address=ray_address,
@@ -167,6 +166,14 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
             from humc.cli.push import push_recipe
 
             push_recipe(p.recipe, wait=not no_wait)
+
+
+def ablated_parts(ablate: str | None) -> tuple[str, ...]:
+    """The parts `--ablate` names; given, it names one at least."""
+    parts = tuple(part.strip() for part in (ablate or "").split(",") if part.strip())
+    if ablate is not None and not parts:
+        raise click.BadParameter(f"{ablate!r} names no part")
+    return parts
 
 
 def print_summary(result: BuildResult) -> None:

@@ -377,10 +377,25 @@ def _check_arguments(call: Call, fn: Any, src: Source, piped: bool) -> None:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin without a signature: checked when it runs
         return
-    args = [None] * (len(call.args) + piped)
-    try:
-        signature.bind(*args, **{name: None for name, _ in call.kwargs})
-    except TypeError as exc:
-        raise RecipeError(f"{call.fn}(): {exc}", src.span_of(*call.pos), expected=f"{call.fn}({_params(signature)})",
-                          hint="in a pipeline the value before | is the first argument" if piped else None,
-                          code="E2004") from None
+    names = [name for name, _ in call.kwargs]
+    unknown = _unknown_keyword(signature, names)
+    if unknown is not None:  # reported before a missing argument: the keyword is the likelier slip
+        keywords = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        problem, hint = f"got an unexpected keyword argument '{unknown}'", did_you_mean(unknown, keywords)
+    else:
+        try:
+            signature.bind(*[None] * (len(call.args) + piped), **dict.fromkeys(names))
+            return
+        except TypeError as exc:
+            problem, hint = str(exc), "in a pipeline the value before | is the first argument" if piped else None
+    raise RecipeError(f"{call.fn}(): {problem}", src.span_of(*call.pos), expected=f"{call.fn}({_params(signature)})",
+                      hint=hint, code="E2004")
+
+
+def _unknown_keyword(signature: inspect.Signature, names: list[str]) -> str | None:
+    """The first keyword the signature has no parameter for (None when it takes any keyword)."""
+    params = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return next((name for name in names if name not in params or params[name].kind is inspect.Parameter.POSITIONAL_ONLY),
+                None)

@@ -455,6 +455,11 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
             raise _too_big(str(path), path.stat().st_size, _line_at(data, MAX_RECIPE_BYTES)[0])
     except FileNotFoundError:
         raise RecipeError(f"no such file: {path}", code="E0009") from None
+    except IsADirectoryError:
+        hint = "humc keeps a recipe's lockfile beside it as a file of that name: move the folder away" \
+            if path.name.endswith(".hum.lock") else "name the YAML file inside it"
+        raise RecipeError(f"{path} is a folder, not a YAML file", Span(str(path), 1, 1), code="E0009",
+                          expected="a YAML file", hint=hint) from None
     except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
         raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
                           hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
