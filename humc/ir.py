@@ -135,6 +135,22 @@ class SourceDef:
 
 
 @dataclass(frozen=True)
+class SourceOrigin:
+    """The published dataset a source is, as its catalog adapter describes it (the dataset card lists each)."""
+
+    source: str
+    catalog: str
+    title: str
+    license: str
+    homepage: str = ""
+    hub: str = ""
+
+    def card_row(self) -> dict[str, str]:
+        return {"source": self.source, "catalog": self.catalog, "title": self.title, "license": self.license,
+                "homepage": self.homepage, "hub": self.hub}
+
+
+@dataclass(frozen=True)
 class Sample:
     n: int
     seed: int
@@ -422,12 +438,21 @@ class Recipe:
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
+    origins: tuple[SourceOrigin, ...] = ()  # the published datasets its catalog sources are (for the card)
 
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its
         task entries' (``TaskEntry.notes``)."""
         return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes()),
-                *self._shared_passages()]
+                *self._shared_passages(), *self._unlicensed()]
+
+    def _unlicensed(self) -> list[str]:
+        """No `license:` for a dataset made from published ones: the card would name none."""
+        if self.license or not self.origins:
+            return []
+        licences = sorted({f"{o.title}: {o.license}" for o in self.origins})
+        return [f"the recipe has no `license:`, so the dataset card names none (its source datasets' licences: "
+                f"{'; '.join(licences)}); set `license:` to what the built dataset may be shared under"]
 
     def _shared_passages(self) -> list[str]:
         """Extractive reading-comprehension entries (answers cut from `context`) split by question: one passage's

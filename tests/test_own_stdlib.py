@@ -104,7 +104,8 @@ def test_a_template_named_without_a_language_gets_no_note_about_a_language_it_do
     recipe = folder(tmp_path, template="templates/ner/house.j2")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 0 and "ok — 1 task(s)" in result.output
-    assert "its instructions" not in result.output and "note:" not in result.output
+    notes = [line for line in result.output.splitlines() if "note:" in line and "`license:`" not in line]
+    assert "its instructions" not in result.output and notes == []
 
 
 def test_a_bare_when_then_preference_that_no_instruction_states_is_noted_by_check_and_build(tmp_path: Path) -> None:

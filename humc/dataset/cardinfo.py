@@ -58,6 +58,7 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         humc_version=__version__,
         hub_sources=[{"source": src.id, **{k: (src.dataset or {}).get(k) for k in ("name", "revision", "config", "split")}}
                      for src in hub_sources(recipe)],
+        origins=[origin.card_row() for origin in recipe.origins],
         user_template=str(card["template"]) if card.get("template") else None,
         split_bytes=dict(split_bytes or {}),
         dropped=dropped_records(recipe, metas),

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ from humc.ir import (
     Sample,
     SchemaSampling,
     SourceDef,
+    SourceOrigin,
     TaskDef,
     TaskEntry,
     Template,
@@ -254,8 +255,14 @@ class Validator:
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
                       cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
-                      ablations=ablations,
+                      ablations=ablations, origins=self._origins(sources, tasks),
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
+
+    def _origins(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[SourceOrigin, ...]:
+        """The published datasets of the catalog sources the tasks read, in the recipe's order of sources."""
+        used = {e.source for e in tasks}
+        return tuple(SourceOrigin(sid, e.id, e.title or e.id, e.license, e.homepage, e.hub)
+                     for sid in sources if sid in used for e in [self.catalog_of.get(sid)] if e is not None)
 
     # ------------------------------------------------------------ header
 
