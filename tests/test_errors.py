@@ -119,6 +119,12 @@ def test_several_errors_are_reported_together(workdir):
 def test_missing_recipe_file(tmp_path):
     result = run_cli("check", str(tmp_path / "none.hum.yaml"))
     assert result.exit_code == 2 and "no such file" in result.output
+    (tmp_path / "mrc.hum.yaml").write_text("hum: 1\n", encoding="utf-8")
+    typo = run_cli("check", str(tmp_path / "mrc.hum.yml"))  # the extension a newcomer types
+    assert typo.exit_code == 2 and "error[E0009]: no such file" in typo.output
+    assert "hint: did you mean 'mrc.hum.yaml'?" in typo.output
+    folder = run_cli("build", str(tmp_path / "recipe" / "mrc.hum.yaml"))
+    assert f"hint: the folder {tmp_path / 'recipe'} does not exist either" in folder.output
 
 
 def test_single_column_format_on_a_table_task(workdir):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
-import itertools
 import json
 import math
 import os
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, type_name
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, missing_file_hint, type_name
 from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -110,10 +109,7 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     """A glob (not expanded), a misspelt name among the folder's files, or a missing folder."""
     if any(c in text for c in "*?["):
         return "paths are not expanded as globs: " + SHARDS_HINT
-    if not path.parent.is_dir():
-        return f"the folder {path.parent} does not exist either"
-    names = sorted(p.name for p in itertools.islice(path.parent.iterdir(), 5000))
-    return did_you_mean(path.name, names)
+    return missing_file_hint(path)
 
 
 COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version

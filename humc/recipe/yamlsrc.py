@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, type_name
+from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from humc.sources_readers import UTF16_BOMS
 
@@ -454,7 +454,7 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
         if len(data) > MAX_RECIPE_BYTES:
             raise _too_big(str(path), path.stat().st_size, _line_at(data, MAX_RECIPE_BYTES)[0])
     except FileNotFoundError:
-        raise RecipeError(f"no such file: {path}", code="E0009") from None
+        raise RecipeError(f"no such file: {path}", code="E0009", hint=missing_file_hint(path)) from None
     except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
         raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
                           hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
