@@ -130,6 +130,9 @@ def test_every_marked_recipe_example_of_a_page_checks_as_the_text_says(page: Pat
         if "error" in example.attrs:
             if code != 2 or f"error[{example.attrs['error']}]" not in output:
                 wrong.append(f"{example}: expected error {example.attrs['error']}, got exit {code}:\n{output}")
+            for message in re.findall(r"# (error\[E\d{4}\]: [^(\n]*[^(\s])", example.body):  # the diagnostic it quotes
+                if message not in output:
+                    wrong.append(f"{example}: quotes `{message}`, humc prints:\n{output}")
         elif code != 0 or (": ok — " if "build" not in example.attrs else "wrote ") not in output:
             wrong.append(f"{example} does not check:\n{output}")
     assert not wrong, "\n".join(wrong)

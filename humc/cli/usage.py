@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from humc.errors import HumcError, did_you_mean
+from humc.errors import HumcError, did_you_mean, missing_file_hint
 
 CODE = "E9001"
 
@@ -155,7 +155,7 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         if exc.param is None:
             return HumcError(f"invalid value: {detail}", code=CODE, hint=hint)
         return HumcError(f"invalid value for {_names(exc.param)}: {detail}", code=CODE, expected=takes(exc.param),
-                         hint=hint)
+                         hint=_value_hint(exc.param, exc.message) or hint)
     option = _option(ctx, exc.option_name) if isinstance(exc, click.BadOptionUsage) else None
     if isinstance(exc, click.BadOptionUsage) and option is not None:
         if " requires " in exc.message:
@@ -167,6 +167,15 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         if unknown is not None:
             return unknown
     return HumcError(_words(exc.message), code=CODE, expected=_usage_line(ctx, path), hint=hint)
+
+
+def _value_hint(param: click.Parameter, message: str) -> str | None:
+    """A did-you-mean for a misspelt choice (`--to alpacca`) or a file that does not exist (`--predictions`)."""
+    choice = re.match(r"^'([^']*)' is not ", message)
+    if choice is not None and isinstance(param.type, click.Choice):
+        return did_you_mean(choice[1], [str(c) for c in param.type.choices])
+    missing = re.match(r"^(?:File|Directory|Path|File or directory) '(.+)' does not exist", message)
+    return missing_file_hint(missing[1]) if missing is not None else None
 
 
 # click's wordings of a bad value, in humc's (the range itself is in the diagnostic's `expected:`)
