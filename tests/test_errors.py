@@ -73,6 +73,11 @@ CASES = [
     ("bad publish revision", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  revision: release..v2",
      "17:13: error[E0008]: invalid branch name 'release..v2' in publish.revision", "release/2024-06"),
     ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
+    ("key indented less", "    source: qa", "   source: qa",
+     "8:4: error[E0002]: invalid YAML: expected <block end>, but found '<block mapping start>'",
+     "line 8 starts in column 4, where no key above it starts (columns 1, 3, 5)"),
+    ("key indented more", "    source: qa", "     source: qa", "8:12: error[E0002]: invalid YAML: mapping values are "
+     "not allowed here", "line 8 starts in column 6, where no key above it starts (columns 1, 3, 5)"),
     ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),
 ]

@@ -306,6 +306,32 @@ def _quoted_start_hint(text: str, line: int | None) -> str | None:
            f"{key} {quoted}"
 
 
+def _key_column(line: str) -> int:
+    """The 1-based column where a line's key starts (after its indentation and any `- ` of a list item)."""
+    rest = line.lstrip(" ")
+    while rest.startswith("- "):
+        rest = rest[2:].lstrip(" ")
+    return len(line) - len(rest) + 1
+
+
+def _indent_hint(text: str, line: int | None) -> str | None:
+    """A key that starts in a column where no key above it starts, below a line that opens no block (PyYAML says
+    "expected <block end>" or "mapping values are not allowed here"): the columns, as a person counts them."""
+    lines = text.splitlines()
+    if line is None or not 0 < line < len(lines):
+        return None
+    above = [n for n in range(line) if lines[n].strip() and not lines[n].lstrip().startswith("#")]
+    if not above or lines[above[-1]].split(" #")[0].rstrip().endswith(":"):
+        return None
+    column = len(lines[line]) - len(lines[line].lstrip(" ")) + 1
+    columns = sorted({_key_column(lines[n]) for n in above})
+    if column in columns:
+        return None
+    return (f"line {line + 1} starts in column {column}, where no key above it starts (columns "
+            f"{', '.join(map(str, columns))}): a key lines up with the other keys of its mapping (indent with spaces, "
+            "the same number for each level)")
+
+
 def load_yaml_text(text: str, file: str) -> Node:
     if len(text) > MAX_RECIPE_BYTES:
         raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
@@ -330,6 +356,7 @@ def load_yaml_text(text: str, file: str) -> Node:
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
                           else _quoted_start_hint(text, mark.line if mark else None)
+                          or _indent_hint(text, mark.line if mark else None)
                           or "check indentation and quoting around this position", code="E0002") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, before any token: no mark, a position
         raise _bad_character(file, text, exc) from None
