@@ -73,6 +73,8 @@ CASES = [
     ("bad publish revision", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  revision: release..v2",
      "17:13: error[E0008]: invalid branch name 'release..v2' in publish.revision", "release/2024-06"),
     ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
+    ("misspelt hum", "hum: 1", "hmu: 1", "1:1: error[E0005]: unknown key 'hmu' in the recipe",
+     "hint: start the recipe with `hum: 1`"),  # both: the did-you-mean, and what the missing key is
     ("key indented less", "    source: qa", "   source: qa",
      "8:4: error[E0002]: invalid YAML: expected <block end>, but found '<block mapping start>'",
      "line 8 starts in column 4, where no key above it starts (columns 1, 3, 5)"),

@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
@@ -88,6 +88,10 @@ from humc.sources_readers import carries_features, class_label_set, holds_json_l
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
+REQUIRED_TOP_KEYS = {"hum": "start the recipe with `hum: 1` (the recipe language version)",
+                     "name": "add `name: my-dataset` (it names the output folder)",
+                     "tasks": "add `tasks:`, a list of task entries such as `- source: my_source` (README: Writing a "
+                              "recipe)"}
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
             "tasks", "output", "publish", "cache", "executor", "mix", "ablations"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
@@ -187,6 +191,9 @@ class Validator:
             self.errors.append(exc)
         return None
 
+    def _raise_collected(self) -> NoReturn:
+        raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
+
     def recipe(self) -> Recipe:
         root = self.root
         expect_kind(root, "mapping", what="the recipe")
@@ -195,9 +202,11 @@ class Validator:
             recipe = name.removesuffix(".lock") + ".yaml" if name.endswith(".lock") else "the recipe it belongs to"
             raise RecipeError("this is a lockfile (accepted synth proposals), not a recipe", marker.span, code="E0006",
                               expected="a recipe (.hum.yaml) with `hum: 1`", hint=f"name its recipe: {recipe}")
-        for key in ("hum", "name", "tasks"):
-            check_present(root, key, "the recipe")
-        self.attempt(lambda: check_keys(root, TOP_KEYS, "the recipe"))
+        self.attempt(lambda: check_keys(root, TOP_KEYS, "the recipe"))  # a misspelt `hmu:` too, not only 'no hum'
+        for key, hint in REQUIRED_TOP_KEYS.items():
+            self.attempt(functools.partial(check_present, root, key, "the recipe", hint=hint))
+        if any(root.get(key) is None for key in REQUIRED_TOP_KEYS):  # nothing to go on with
+            self._raise_collected()
         self._check_version(root.get("hum"))
         name = req(root, "name", "string", "the recipe")
         if not NAME_RE.match(name):
@@ -240,7 +249,7 @@ class Validator:
         if all_tasks and output is not None and output.mixture is not None:
             self.attempt(lambda: check_mixture(tasks, root.require("output").require("mixture")))
         if self.errors:
-            raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
+            self._raise_collected()
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
         cache_node = root.get("cache")
         assert output is not None
