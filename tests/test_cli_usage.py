@@ -84,6 +84,14 @@ def test_a_misspelt_file_name_gets_a_did_you_mean(tmp_path: Path) -> None:
     assert "hint: did you mean 'preds.jsonl'?" in result.output
 
 
+def test_a_folder_given_for_a_recipe_names_the_recipes_in_it(tmp_path: Path) -> None:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "mrc.hum.yaml").write_text("hum: 1\n", encoding="utf-8")
+    result = run_cli("build", "recipes", cwd=tmp_path)
+    assert result.exit_code == 2 and "error[E9001]: invalid value for RECIPE: 'recipes' is a folder" in result.output
+    assert "hint: name a recipe in it: recipes/mrc.hum.yaml" in result.output
+
+
 def _args(args: list[str], folder: Path) -> list[str]:
     return [str(folder) if a == "DS" else a for a in args]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -175,7 +176,11 @@ def _value_hint(param: click.Parameter, message: str) -> str | None:
     if choice is not None and isinstance(param.type, click.Choice):
         return did_you_mean(choice[1], [str(c) for c in param.type.choices])
     missing = re.match(r"^(?:File|Directory|Path|File or directory) '(.+)' does not exist", message)
-    return missing_file_hint(missing[1]) if missing is not None else None
+    if missing is not None:
+        return missing_file_hint(missing[1])
+    folder = re.match(r"^(?:File|Path) '(.+)' is a directory", message)  # `humc build recipes`
+    recipes = sorted(p.as_posix() for p in Path(folder[1]).glob("*.hum.y*ml"))[:5] if folder is not None else []
+    return f"name a recipe in it: {', '.join(recipes)}" if recipes else None
 
 
 # click's wordings of a bad value, in humc's (the range itself is in the diagnostic's `expected:`)
