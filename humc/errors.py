@@ -330,8 +330,11 @@ def missing_file_hint(path: str | os.PathLike[str]) -> str | None:
     parent = os.path.dirname(path) or "."
     if not os.path.isdir(parent):
         return f"the folder {parent} does not exist either"
-    with os.scandir(parent) as entries:  # a huge folder is not listed whole
-        names = sorted(entry.name for entry in itertools.islice(entries, 5000))
+    try:
+        with os.scandir(parent) as entries:  # a huge folder is not listed whole
+            names = sorted(entry.name for entry in itertools.islice(entries, 5000))
+    except OSError:  # a folder that may not be read: no hint rather than a traceback
+        return None
     return did_you_mean(os.path.basename(path), names)
 
 
