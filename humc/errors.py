@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import itertools
 import os
 import stat
 import unicodedata
@@ -322,6 +323,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     if not matches:
         return None
     return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+
+
+def missing_file_hint(path: str | os.PathLike[str]) -> str | None:
+    """A hint for a file that does not exist: its folder is missing too, or a name in the folder is close."""
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        return f"the folder {parent} does not exist either"
+    try:
+        with os.scandir(parent) as entries:  # a huge folder is not listed whole
+            names = sorted(entry.name for entry in itertools.islice(entries, 5000))
+    except OSError:  # a folder that may not be read: no hint rather than a traceback
+        return None
+    return did_you_mean(os.path.basename(path), names)
 
 
 def one_line(text: str, width: int = 300) -> str:

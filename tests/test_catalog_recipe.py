@@ -201,6 +201,12 @@ def test_stdlib_catalog_unknown_name_and_a_name_after_another_kind_are_usage_err
     assert result.exit_code == 2 and "E2015" in result.output and "did you mean 'squad_v2'" in result.output
     result = run_cli("stdlib", "rules", "x")
     assert result.exit_code == 2 and "error[E9001]: no rule 'x' in the stdlib" in result.output
+    task = run_cli("stdlib", "templates", "nerr")  # a task's templates are asked for by the task
+    assert task.exit_code == 2 and "error[E9001]: no task 'nerr' with templates in the stdlib" in task.output
+    assert "hint: did you mean 'ner'?" in task.output
+    one = run_cli("stdlib", "templates", "ner/en_9")  # task/id: that task's templates, not every one
+    assert "expected: one of: ner/en_1, ner/en_2, ner/en_3, ner/en_structured, ner/zh_1" in one.output
+    assert "re/en_1" not in one.output
 
 
 def test_stdlib_kind_name_prints_the_file_of_an_item_to_start_your_own_from(tmp_path: Path):

@@ -58,6 +58,12 @@ CASES = [
      f"`humc export --help` {HELP}"),
     (["export", "DS", "out", "--to", "nope"], "invalid value for --to: 'nope' is not one of 'alpaca', 'sharegpt', "
      "'messages', 'llama-factory', 'lm-eval'", "--to takes one of: alpaca,", f"`humc export --help` {HELP}"),
+    (["export", "DS", "out", "--to", "alpacca"], "invalid value for --to: 'alpacca' is not one of 'alpaca', "
+     "'sharegpt', 'messages', 'llama-factory', 'lm-eval'", "--to takes one of: alpaca,", "did you mean 'alpaca'?"),
+    (["stdlib", "tepmlates"], "invalid value for KIND: 'tepmlates' is not one of 'tasks', 'templates', 'guidelines', "
+     "'rules', 'variants', 'catalog'", "KIND: one of: tasks,", "did you mean 'templates'?"),
+    (["build", "r.hum.yaml", "--executor", "rey"], "invalid value for --executor: 'rey' is not one of 'local', 'ray'",
+     "--executor takes one of: local, ray", "did you mean 'ray'?"),
     (["export", "DS", "out", "--to", "alpaca", "extra"], "got unexpected extra argument (extra)",
      "humc export [OPTIONS] DATASET_DIR_OR_RECIPE OUT_DIR", f"`humc export --help` {HELP}"),
     (["cache", "inof"], "unknown command 'inof' for humc cache", "one of: clean, gc, info, verify",
@@ -71,6 +77,21 @@ CASES = [
     (["build", "r.hum.yaml", "--strict=yes"], "option '--strict' does not take a value", "no value (a flag)",
      f"`humc build --help` {HELP}"),
 ]
+
+
+def test_a_misspelt_file_name_gets_a_did_you_mean(tmp_path: Path) -> None:
+    (tmp_path / "preds.jsonl").write_text("", encoding="utf-8")
+    result = run_cli("eval", str(tmp_path), "--predictions", "preds.jsonll", cwd=tmp_path)
+    assert result.exit_code == 2 and "error[E9001]: invalid value for --predictions: File 'preds.jsonll'" in result.output
+    assert "hint: did you mean 'preds.jsonl'?" in result.output
+
+
+def test_a_folder_given_for_a_recipe_names_the_recipes_in_it(tmp_path: Path) -> None:
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "mrc.hum.yaml").write_text("hum: 1\n", encoding="utf-8")
+    result = run_cli("build", "recipes", cwd=tmp_path)
+    assert result.exit_code == 2 and "error[E9001]: invalid value for RECIPE: 'recipes' is a folder" in result.output
+    assert "hint: name a recipe in it: recipes/mrc.hum.yaml" in result.output
 
 
 def _args(args: list[str], folder: Path) -> list[str]:

@@ -130,6 +130,9 @@ def test_every_marked_recipe_example_of_a_page_checks_as_the_text_says(page: Pat
         if "error" in example.attrs:
             if code != 2 or f"error[{example.attrs['error']}]" not in output:
                 wrong.append(f"{example}: expected error {example.attrs['error']}, got exit {code}:\n{output}")
+            for message in re.findall(r"# (error\[E\d{4}\]: [^(\n]*[^(\s])", example.body):  # the diagnostic it quotes
+                if message not in output:
+                    wrong.append(f"{example}: quotes `{message}`, humc prints:\n{output}")
         elif code != 0 or (": ok — " if "build" not in example.attrs else "wrote ") not in output:
             wrong.append(f"{example} does not check:\n{output}")
     assert not wrong, "\n".join(wrong)
@@ -387,3 +390,25 @@ def test_every_relative_link_of_the_docs_reaches_a_file_and_heading() -> None:
             if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
                 broken.append(f"{page.relative_to(REPO)}: {target}")
     assert not broken, broken
+
+
+# ------------------------------------------------------------------ file names in code spans
+
+MADE_BY_RUNS = ("out/", ".humc/", "bench/results/")  # what builds and benchmarks write: not in the repository
+
+
+def test_every_repository_path_a_page_names_exists() -> None:
+    """`tests/test_formats.py`, `stdlib/variants/*.yaml`, `humc/limits.py`: a file or folder of the repository named in
+    a code span (not a link, which the test above follows) must be there, or a newcomer looking for it is lost."""
+    tops = tuple(f"{p.name}/" for p in REPO.iterdir() if p.is_dir() and not p.name.startswith("."))
+    missing, checked = [], 0
+    for page in [*PAGES, *sorted((REPO / "humc").glob("*/README.md"))]:
+        for span in re.findall(r"`([^`\s]+)`", page.read_text(encoding="utf-8")):
+            path = span.split(":")[0].split("#")[0].rstrip(".,")
+            if not path.startswith(tops) or any(made in path for made in MADE_BY_RUNS) or re.search(r"[<>{}|…$]", path):
+                continue
+            checked += 1
+            if not (list(REPO.glob(path)) if "*" in path else (REPO / path).exists()):
+                missing.append(f"{page.relative_to(REPO)}: `{span}`")
+    assert not missing, missing
+    assert checked > 50

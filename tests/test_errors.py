@@ -73,6 +73,13 @@ CASES = [
     ("bad publish revision", "formats: [json, natural]", "formats: [json, natural]\npublish:\n  revision: release..v2",
      "17:13: error[E0008]: invalid branch name 'release..v2' in publish.revision", "release/2024-06"),
     ("huge integer", "hum: 1", "hum: " + "9" * 5000, "1:6: error[E0010]: integer too large", "expected: an integer between"),
+    ("misspelt hum", "hum: 1", "hmu: 1", "1:1: error[E0005]: unknown key 'hmu' in the recipe",
+     "hint: start the recipe with `hum: 1`"),  # both: the did-you-mean, and what the missing key is
+    ("key indented less", "    source: qa", "   source: qa",
+     "8:4: error[E0002]: invalid YAML: expected <block end>, but found '<block mapping start>'",
+     "line 8 starts in column 4, where no key above it starts (columns 1, 3, 5)"),
+    ("key indented more", "    source: qa", "     source: qa", "8:12: error[E0002]: invalid YAML: mapping values are "
+     "not allowed here", "line 8 starts in column 6, where no key above it starts (columns 1, 3, 5)"),
     ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),
 ]
@@ -119,6 +126,12 @@ def test_several_errors_are_reported_together(workdir):
 def test_missing_recipe_file(tmp_path):
     result = run_cli("check", str(tmp_path / "none.hum.yaml"))
     assert result.exit_code == 2 and "no such file" in result.output
+    (tmp_path / "mrc.hum.yaml").write_text("hum: 1\n", encoding="utf-8")
+    typo = run_cli("check", str(tmp_path / "mrc.hum.yml"))  # the extension a newcomer types
+    assert typo.exit_code == 2 and "error[E0009]: no such file" in typo.output
+    assert "hint: did you mean 'mrc.hum.yaml'?" in typo.output
+    folder = run_cli("build", str(tmp_path / "recipe" / "mrc.hum.yaml"))
+    assert f"hint: the folder {tmp_path / 'recipe'} does not exist either" in folder.output
 
 
 def test_single_column_format_on_a_table_task(workdir):

@@ -655,3 +655,46 @@ def test_single_label_classification_is_accuracy_and_macro_f1() -> None:
     sklearn = pytest.importorskip("sklearn.metrics")
     assert agg["macro_f1"] == pytest.approx(sklearn.f1_score(["sports", "world", "world", "business"],
                                                              ["sports", "world", "sports", "no idea"], average="macro", zero_division=0))
+
+
+def _session_outputs(text: str) -> dict[str, list[str]]:
+    """A console session's shown output by the command line it follows (`$ humc eval …` → the lines it printed)."""
+    out: dict[str, list[str]] = {}
+    command = ""
+    for line in text.splitlines():
+        if line.startswith("$ "):
+            command = line[2:]
+            out[command] = []
+        elif command:
+            out[command].append(line.rstrip())
+    return out
+
+
+def test_the_eval_walkthrough_of_docs_eval_prints_what_the_page_shows(built: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/eval.md's "An example, run for real": its noisy.py, its commands, and the tables it shows (they went stale
+    when the example recipe grew: 28 test records shown, 36 printed)."""
+    page = (REPO / "docs" / "eval.md").read_text(encoding="utf-8")
+    script = re.search(r"^```python\n(.*?)^```$", page, re.S | re.M)
+    assert script is not None
+    (tmp_path / "out").symlink_to(built / "out")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal, as the page shows
+    exec(compile(script[1], "noisy.py", "exec"), {})
+    sessions = {}
+    for fence in re.findall(r"^```\n(\$ .*?)^```$", page, re.S | re.M):
+        sessions.update(_session_outputs(fence))
+    assert "humc eval out/hum-mix --predictions gold.jsonl --report gold.json" in page
+    assert run_cli("eval", "out/hum-mix", "--predictions", "gold.jsonl", "--report", "gold.json").exit_code == 0
+    shown = 0
+    for command, lines in sessions.items():
+        if not command.startswith("humc eval"):
+            continue  # the build and `python noisy.py` print nothing to compare
+        result = run_cli(*command.split()[1:])
+        assert result.exit_code == 0, result.output
+        printed = [line.rstrip() for line in result.output.splitlines()]
+        for line in lines:
+            if not line.startswith("("):  # "(tables by template, …)": left out on the page
+                assert line in printed, f"docs/eval.md shows a line `{command}` does not print:\n{line}\n{result.output}"
+                shown += 1
+    assert shown > 30

@@ -213,6 +213,17 @@ def test_a_nested_key_missing_from_one_record_hints_at_the_null_safe_index(tmp_p
     assert "note: the record (line 2 of the source file) has the fields: context, question, answers" in result.output
 
 
+def test_a_misspelt_nested_key_gets_a_did_you_mean(tmp_path):
+    (tmp_path / "data.jsonl").write_text(json.dumps({"context": "c", "question": "q", "answers": {"text": ["c"]}}) + "\n",
+                                         encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(RECIPE.format(source="data.jsonl").replace("answers: answers", "answers: answers.txt"),
+                      encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and f"{recipe}:12:16: error[E4102]: no field 'txt' (available: text)" in result.output
+    assert "hint: did you mean 'text'? a key only some records have reads as null" in result.output
+
+
 def test_a_misspelt_field_suggests_the_records_field(tmp_path):
     (tmp_path / "data.jsonl").write_bytes(JSONL)
     recipe = tmp_path / "r.hum.yaml"

@@ -7,6 +7,7 @@ reports exactly what `humc build` would."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -186,6 +187,10 @@ def test_check_reports_the_problems_build_would_drop(work):
         assert f"at {where}" in result.output
     assert f"ok with {TOTAL} problem record(s)" in result.output
     assert not (work / "out").exists() and not (work / ".humc").exists()   # no output, no cache
+    # a reason with a known fix says it under its locations: the rule that says how to answer nothing
+    block = re.search(r"^  dolly/render: empty_answer: 1\n((?:    .*\n)+)", result.output, re.M)
+    assert block and "    hint: a record without an answer needs a stated rule saying what to write" in block[1]
+    assert "hint: every gold label must be in `labels:`" in result.output
 
 
 def test_check_strict_fails_like_build_strict(work):

@@ -338,8 +338,10 @@ def test_review_edit_rule_and_guideline(recipe_path, server, tmp_path, monkeypat
 
 
 def test_review_reject_all_and_missing_lock(recipe_path, server, tmp_path):
-    res = CliRunner().invoke(main, ["review", str(recipe_path)])
-    assert res.exit_code == 2 and "no lockfile" in res.output
+    for extra in ([], ["--list"], ["--web"]):  # each way names the recipe to synthesize
+        res = CliRunner().invoke(main, ["review", str(recipe_path), *extra])
+        assert res.exit_code == 2 and "no lockfile" in res.output
+        assert f"hint: run `humc synth {recipe_path}` first" in res.output
     _synth(recipe_path, server, tmp_path)
     res = CliRunner().invoke(main, ["review", str(recipe_path), "--reject-all"], catch_exceptions=False)
     assert "0 accepted, 6 rejected" in res.output

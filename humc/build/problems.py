@@ -182,6 +182,9 @@ EMPTY_HINTS = {
     "span_not_in_text": "the gold spans must occur in the input they are copied from: check the `fields:` that map "
                         "the text and the answers",
     "missing_input": "a task input is null or missing: check the `fields:` that map the task's inputs",
+    "empty_answer": "a record without an answer needs a stated rule saying what to write, e.g. `preferences: "
+                    "[unanswerable]` (reading comprehension), `[empty_brackets]`, or `when len(answer) == 0 then "
+                    "empty_as(\"none\")`; where every record should have one, check the `fields:` that map the answer",
 }
 
 

@@ -129,8 +129,9 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
     nested = _NO_KEY.match(exc.message)
     if nested is not None and exc.hint is None:
         exc.expected = exc.expected or "a key every record has"
-        exc.hint = (f"a key only some records have reads as null with `[\"{nested.group(1)}\"]` instead of "
-                    f"`.{nested.group(1)}`")
+        meant = did_you_mean(nested.group(1), nested.group(2).split(", "))  # a misspelt key of a nested object
+        exc.hint = (f"{meant + ' ' if meant else ''}a key only some records have reads as null with "
+                    f"`[\"{nested.group(1)}\"]` instead of `.{nested.group(1)}`")
     unknown = _UNKNOWN_FIELD.match(exc.message)
     if unknown is None and exc.hint is None and line == 1 and _looks_like_a_header(raw):
         exc.hint = ("line 1 looks like a header row, read as a record: set `options: {header: true}` (a CSV/TSV copy "
@@ -187,7 +188,7 @@ def _not_a_name(name: str, keys: Sequence[str]) -> str | None:
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']*)'")
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?$")  # a value that reads as a number
-_NO_KEY = re.compile(r"no field '([^']*)' \(available")
+_NO_KEY = re.compile(r"no field '([^']*)' \(available: ([^)]*)\)")
 
 
 def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:

@@ -26,7 +26,7 @@ from humc.build.compiler import (
     publish_repo,
 )
 from humc.build.execute import BuildResult
-from humc.build.problems import ProblemRow, problem_rows, warning_lines
+from humc.build.problems import EMPTY_HINTS, ProblemRow, problem_rows, warning_lines
 from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
@@ -234,3 +234,5 @@ def print_problems(rows: list[ProblemRow], echo: Callable[[str], None]) -> None:
         echo(f"  {r.node}: {r.reason}: {r.count}")
         for where in r.first:
             echo(f"    at {where}")
+        if r.reason in EMPTY_HINTS:  # what to change, as the E4104 of a build that dropped them all says
+            echo(f"    hint: {EMPTY_HINTS[r.reason]}")

@@ -77,7 +77,7 @@ def info_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
             click.echo(f"  {node_id:<28} {'cached' if hit else 'not cached'}")
 
 
-@cache_cmd.command("clean")
+@cache_cmd.command("clean", short_help="Delete the whole cache: build results and LLM responses.")
 @optional_recipe
 @cache_opt
 @format_opt
@@ -98,7 +98,7 @@ def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool, no_wait: b
     click.echo(f"deleted the cache {folder}: {human(freed)} freed")
 
 
-@cache_cmd.command("gc")
+@cache_cmd.command("gc", short_help="Keep only what the current plans of RECIPES need; delete the rest.")
 @click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @cache_opt
 @format_opt

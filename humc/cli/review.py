@@ -43,14 +43,15 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
     lock_path, recipe_path = resolve_paths(target)
     if not web and (port is not None or open_browser):
         raise HumcError("--port and --open need --web", code="E0008")
+    if web and (accept_all or reject_all or list_only):
+        raise HumcError("--web excludes --accept-all, --reject-all and --list", code="E0008")
+    if not lock_path.exists():  # the recipe named, and why a recipe may have none
+        raise HumcError(f"no lockfile {lock_path}", hint=f"run `humc synth {recipe_path or 'RECIPE'}` first to get "
+                        "proposals (for the task entries with a `synth:` spec: docs/llm.md)")
     if web:
-        if accept_all or reject_all or list_only:
-            raise HumcError("--web excludes --accept-all, --reject-all and --list", code="E0008")
         _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
         return
     if list_only:
-        if not lock_path.exists():
-            raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first")
         click.echo(list_items(load_lock(lock_path), only_kind))
         return
     recipe = None if (accept_all or reject_all) else load_context_recipe(recipe_path, _warn)
@@ -63,8 +64,6 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
 
 
 def _serve_web(lock_path: Path, recipe_path: Path | None, only_kind: str | None, port: int, open_browser: bool) -> None:
-    if not lock_path.exists():
-        raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first to get proposals")
     recipe = load_context_recipe(recipe_path, _warn)
     app = serve(lock_path, recipe, port=port, open_browser=open_browser, initial_kind=only_kind, echo=click.echo)
     lock = load_lock(lock_path)

@@ -116,8 +116,14 @@ def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:
     chosen = [i for i in ids if i == name or (kind == "templates" and i.startswith(f"{name}/"))]
     if not chosen:
         # a template is asked for by its task (`templates ner`) or as task/id: name the tasks, not 100 files
-        names = sorted({i.split("/", 1)[0] for i in ids}) if kind == "templates" and "/" not in name else ids
-        raise HumcError(f"no {kind[:-1]} '{name}' in the stdlib", code="E9001", expected="one of: " + ", ".join(names),
+        by_task = kind == "templates" and "/" not in name
+        names = sorted({i.split("/", 1)[0] for i in ids}) if by_task else ids
+        if kind == "templates" and not by_task:  # task/id: that task's templates, when the task is right
+            names = [i for i in ids if i.startswith(name.split("/", 1)[0] + "/")] or ids
+        what = f"task '{name}' with templates" if by_task else f"{kind[:-1]} '{name}'"
+        raise HumcError(f"no {what} in the stdlib", code="E9001",
+                        expected=("a task (`templates ner`) or one of its templates (`templates TASK/ID`); the tasks: " if by_task
+                                  else "one of: ") + ", ".join(names),
                         hint=did_you_mean(name, names))
     return [(lib.files[kind, i], lib.files[kind, i].read_text(encoding="utf-8")) for i in chosen]
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
-from humc.errors import HumcError, did_you_mean
+from humc.errors import HumcError, did_you_mean, missing_file_hint
 
 CODE = "E9001"
 
@@ -155,7 +156,7 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         if exc.param is None:
             return HumcError(f"invalid value: {detail}", code=CODE, hint=hint)
         return HumcError(f"invalid value for {_names(exc.param)}: {detail}", code=CODE, expected=takes(exc.param),
-                         hint=hint)
+                         hint=_value_hint(exc.param, exc.message) or hint)
     option = _option(ctx, exc.option_name) if isinstance(exc, click.BadOptionUsage) else None
     if isinstance(exc, click.BadOptionUsage) and option is not None:
         if " requires " in exc.message:
@@ -167,6 +168,19 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         if unknown is not None:
             return unknown
     return HumcError(_words(exc.message), code=CODE, expected=_usage_line(ctx, path), hint=hint)
+
+
+def _value_hint(param: click.Parameter, message: str) -> str | None:
+    """A did-you-mean for a misspelt choice (`--to alpacca`) or a file that does not exist (`--predictions`)."""
+    choice = re.match(r"^'([^']*)' is not ", message)
+    if choice is not None and isinstance(param.type, click.Choice):
+        return did_you_mean(choice[1], [str(c) for c in param.type.choices])
+    missing = re.match(r"^(?:File|Directory|Path|File or directory) '(.+)' does not exist", message)
+    if missing is not None:
+        return missing_file_hint(missing[1])
+    folder = re.match(r"^(?:File|Path) '(.+)' is a directory", message)  # `humc build recipes`
+    recipes = sorted(p.as_posix() for p in Path(folder[1]).glob("*.hum.y*ml"))[:5] if folder is not None else []
+    return f"name a recipe in it: {', '.join(recipes)}" if recipes else None
 
 
 # click's wordings of a bad value, in humc's (the range itself is in the diagnostic's `expected:`)

@@ -59,9 +59,10 @@ def req(node: Node, key: str, kind: str | tuple[str, ...], what: str) -> Any:
     return opt(node, key, kind, what)
 
 
-def check_present(node: Node, key: str, what: str) -> None:
+def check_present(node: Node, key: str, what: str, hint: str | None = None) -> None:
     if node.get(key) is None:
-        raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping", code="E0006")
+        raise RecipeError(f"{what} is missing required key '{key}'", node.span, expected=f"`{key}:` in this mapping",
+                          hint=hint, code="E0006")
 
 
 def string_list(node: Node | None, what: str, *, names: bool = True) -> list[tuple[str, Node]]:

@@ -10,18 +10,17 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
-import itertools
 import json
 import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, type_name
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, missing_file_hint, type_name
 from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -90,6 +89,10 @@ from humc.sources_readers import carries_features, class_label_set, holds_json_l
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
+REQUIRED_TOP_KEYS = {"hum": "start the recipe with `hum: 1` (the recipe language version)",
+                     "name": "add `name: my-dataset` (it names the output folder)",
+                     "tasks": "add `tasks:`, a list of task entries such as `- source: my_source` (README: Writing a "
+                              "recipe)"}
 TOP_KEYS = ["hum", "name", "description", "language", "license", "stdlib", "constants", "models", "sources",
             "tasks", "output", "publish", "cache", "executor", "mix", "ablations"]
 TASK_KEYS = ["id", "task", "source", "language", "fields", "where", "sample", "labels", "schema", "guidelines",
@@ -111,10 +114,7 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     """A glob (not expanded), a misspelt name among the folder's files, or a missing folder."""
     if any(c in text for c in "*?["):
         return "paths are not expanded as globs: " + SHARDS_HINT
-    if not path.parent.is_dir():
-        return f"the folder {path.parent} does not exist either"
-    names = sorted(p.name for p in itertools.islice(path.parent.iterdir(), 5000))
-    return did_you_mean(path.name, names)
+    return missing_file_hint(path)
 
 
 COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
@@ -192,6 +192,9 @@ class Validator:
             self.errors.append(exc)
         return None
 
+    def _raise_collected(self) -> NoReturn:
+        raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
+
     def recipe(self) -> Recipe:
         root = self.root
         expect_kind(root, "mapping", what="the recipe")
@@ -200,9 +203,11 @@ class Validator:
             recipe = name.removesuffix(".lock") + ".yaml" if name.endswith(".lock") else "the recipe it belongs to"
             raise RecipeError("this is a lockfile (accepted synth proposals), not a recipe", marker.span, code="E0006",
                               expected="a recipe (.hum.yaml) with `hum: 1`", hint=f"name its recipe: {recipe}")
-        for key in ("hum", "name", "tasks"):
-            check_present(root, key, "the recipe")
-        self.attempt(lambda: check_keys(root, TOP_KEYS, "the recipe"))
+        self.attempt(lambda: check_keys(root, TOP_KEYS, "the recipe"))  # a misspelt `hmu:` too, not only 'no hum'
+        for key, hint in REQUIRED_TOP_KEYS.items():
+            self.attempt(functools.partial(check_present, root, key, "the recipe", hint=hint))
+        if any(root.get(key) is None for key in REQUIRED_TOP_KEYS):  # nothing to go on with
+            self._raise_collected()
         self._check_version(root.get("hum"))
         name = req(root, "name", "string", "the recipe")
         if not NAME_RE.match(name):
@@ -245,7 +250,7 @@ class Validator:
         if all_tasks and output is not None and output.mixture is not None:
             self.attempt(lambda: check_mixture(tasks, root.require("output").require("mixture")))
         if self.errors:
-            raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
+            self._raise_collected()
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
         cache_node = root.get("cache")
         assert output is not None

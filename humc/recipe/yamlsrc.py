@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, type_name
+from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 from humc.sources_readers import UTF16_BOMS
 
@@ -306,6 +306,32 @@ def _quoted_start_hint(text: str, line: int | None) -> str | None:
            f"{key} {quoted}"
 
 
+def _key_column(line: str) -> int:
+    """The 1-based column where a line's key starts (after its indentation and any `- ` of a list item)."""
+    rest = line.lstrip(" ")
+    while rest.startswith("- "):
+        rest = rest[2:].lstrip(" ")
+    return len(line) - len(rest) + 1
+
+
+def _indent_hint(text: str, line: int | None) -> str | None:
+    """A key that starts in a column where no key above it starts, below a line that opens no block (PyYAML says
+    "expected <block end>" or "mapping values are not allowed here"): the columns, as a person counts them."""
+    lines = text.splitlines()
+    if line is None or not 0 < line < len(lines):
+        return None
+    above = [n for n in range(line) if lines[n].strip() and not lines[n].lstrip().startswith("#")]
+    if not above or lines[above[-1]].split(" #")[0].rstrip().endswith(":"):
+        return None
+    column = len(lines[line]) - len(lines[line].lstrip(" ")) + 1
+    columns = sorted({_key_column(lines[n]) for n in above})
+    if column in columns:
+        return None
+    return (f"line {line + 1} starts in column {column}, where no key above it starts (columns "
+            f"{', '.join(map(str, columns))}): a key lines up with the other keys of its mapping (indent with spaces, "
+            "the same number for each level)")
+
+
 def load_yaml_text(text: str, file: str) -> Node:
     if len(text) > MAX_RECIPE_BYTES:
         raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
@@ -330,6 +356,7 @@ def load_yaml_text(text: str, file: str) -> Node:
         raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", span,
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
                           else _quoted_start_hint(text, mark.line if mark else None)
+                          or _indent_hint(text, mark.line if mark else None)
                           or "check indentation and quoting around this position", code="E0002") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, before any token: no mark, a position
         raise _bad_character(file, text, exc) from None
@@ -454,13 +481,13 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
         if len(data) > MAX_RECIPE_BYTES:
             raise _too_big(str(path), path.stat().st_size, _line_at(data, MAX_RECIPE_BYTES)[0])
     except FileNotFoundError:
-        raise RecipeError(f"no such file: {path}", code="E0009") from None
+        raise RecipeError(f"no such file: {path}", code="E0009", hint=missing_file_hint(path)) from None
     except IsADirectoryError:
         hint = "humc keeps a recipe's lockfile beside it as a file of that name: move the folder away" \
             if path.name.endswith(".hum.lock") else "name the YAML file inside it"
         raise RecipeError(f"{path} is a folder, not a YAML file", Span(str(path), 1, 1), code="E0009",
                           expected="a YAML file", hint=hint) from None
-    except OSError as exc:  # a symbolic link that leads back to itself, a folder, no permission
+    except OSError as exc:  # a symbolic link that leads back to itself, no permission
         raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
                           hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     try:
