@@ -23,6 +23,7 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -159,6 +160,29 @@ def open_text(path: Path, encoding: str, newline: str | None = None, errors: str
     if kind is None:
         return open(path, encoding=encoding, newline=newline, errors=errors)
     return io.TextIOWrapper(_decompressed(path, kind), encoding=encoding, newline=newline, errors=errors)
+
+
+def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig") -> str:
+    """The `encoding:` option's codec: itself, or of a list the first that decodes the whole (decompressed) file
+    (the last when none does: its error then names the byte); ``default`` when the option is unset."""
+    if option is None:
+        return default
+    if isinstance(option, str):
+        return option
+    names = [str(name) for name in option]
+    if path is None or not path.is_file():
+        return names[0]
+    for name in names[:-1]:
+        decoder = codecs.getincrementaldecoder(name)()
+        try:
+            with open_binary(path) as f:
+                while chunk := f.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return name
+        except UnicodeDecodeError:
+            continue
+    return names[-1]
 
 
 def starts_utf16(path: Path) -> bool:
@@ -654,9 +678,10 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
                           Span(str(folder), 1, 1), code="E4001", expected="label subfolders holding one text per file",
                           hint="point `path:` at the folder whose subfolders are the labels (aclImdb/train, not aclImdb), "
                                "and check `options: {pattern: …}`")
-    encoding = src.options.get("encoding", "utf-8")
+    option = src.options.get("encoding")
     for n, (label, path) in enumerate(files):
-        yield n, {"text": _file_text(src, path, encoding), "label": label, "file": path.relative_to(folder).as_posix()}
+        text = _file_text(src, path, fitting_encoding(option, path, "utf-8"))
+        yield n, {"text": text, "label": label, "file": path.relative_to(folder).as_posix()}
 
 
 def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
@@ -678,7 +703,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     """Records of a fixed number of lines separated by blank lines (SemEval-2010 Task 8: sentence, relation,
     comment); `lines:` names them. A block of another length is an error at its first line."""
     names = list(src.options.get("lines") or ["text"])
-    enc = str(src.options.get("encoding", "utf-8-sig"))
+    enc = fitting_encoding(src.options.get("encoding"), src.path)
     block: list[str] = []
     start, row = 1, 0
     with open_text(src.path, enc) as f:  # type: ignore[arg-type]

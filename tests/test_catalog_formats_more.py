@@ -1,0 +1,138 @@
+"""Catalog adapters on more forms of their datasets' original files, each written here from a real file (the
+comment names the repository and path): the CoNLL-2002 release's latin-1 bytes (NLTK's copies, in tests/data, are
+UTF-8), TREC's latin-1 and UTF-8 copies, and MultiNLI's JSON Lines (the release zip holds a .jsonl beside each .txt).
+One recipe builds them all with `humc build`; the gold is read back from the Parquet shards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from helpers import REPO, run_cli
+
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.sources import read_source
+
+DATA = REPO / "tests" / "data"
+
+# MultiNLI 1.0, multinli_1.0_dev_matched.jsonl: one line as the release writes it (keys in this order, the parses
+# beside the sentences, a trailing space kept in sentence2), the record quoted in huggingface/datasets'
+# datasets/xnli README (pairID 63735n); the second line is the same layout with gold_label "-" (no majority).
+# Text: Slate via the OANC (MultiNLI's terms; quoted for testing).
+MNLI_LINE = {
+    "annotator_labels": ["neutral", "entailment", "neutral", "neutral", "neutral"], "genre": "slate",
+    "gold_label": "neutral", "pairID": "63735n", "promptID": "63735", "sentence1": "The new rights are nice enough",
+    "sentence1_binary_parse": "( ( The ( new rights ) ) ( are ( nice enough ) ) )",
+    "sentence1_parse": "(ROOT (S (NP (DT The) (JJ new) (NNS rights)) (VP (VBP are) (ADJP (JJ nice) (RB enough)))))",
+    "sentence2": "Everyone really likes the newest benefits ",
+    "sentence2_binary_parse": "( Everyone ( really ( likes ( the ( newest benefits ) ) ) ) )",
+    "sentence2_parse": "(ROOT (S (NP (NN Everyone)) (VP (ADVP (RB really)) (VBZ likes) (NP (DT the) (JJS newest) "
+                       "(NNS benefits)))))"}
+MNLI_NO_MAJORITY = {**MNLI_LINE, "annotator_labels": ["neutral", "entailment", "contradiction"], "gold_label": "-",
+                    "pairID": "63735c"}
+
+# TREC: the first line of train_5500.label (tmadhuri/TREC-HindiData, tests/data/trec), with the latin-1 byte the
+# CogComp release has in one question put into it (é, 0xE9)
+TREC_LINE = "DESC:manner How did serfdom develop in and then leave Russia café ?\n"
+
+RECIPE = """hum: 1
+name: more
+sources:
+  esp_latin1: {catalog: conll2002, path: data/esp.testa}
+  esp_nltk: {catalog: conll2002, path: data/esp.testa.nltk}
+  trec_latin1: {catalog: trec, path: data/trec_latin1.label}
+  trec_utf8: {catalog: trec, path: data/trec_utf8.label}
+  mnli_jsonl: {catalog: multinli, path: data/multinli_1.0_dev_matched.jsonl}
+  mnli_txt: {catalog: multinli, path: data/dev_matched.head6.txt}
+tasks:
+  - source: esp_latin1
+  - source: esp_nltk
+  - source: trec_latin1
+  - source: trec_utf8
+  - source: mnli_jsonl
+  - source: mnli_txt
+"""
+
+Built = tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]]]
+
+
+def write_samples(data: Path) -> None:
+    data.mkdir()
+    # CoNLL-2002 esp.testa (teropa/nlp resources/corpora/conll2002/esp.testa, NLTK's UTF-8 copy, head in
+    # tests/data/conll2002): the release's own file is latin-1, word and tag per line (the POS column is NLTK's)
+    nltk = (DATA / "conll2002" / "esp.testa.head12").read_text(encoding="utf-8")
+    (data / "esp.testa.nltk").write_text(nltk, encoding="utf-8")
+    two_columns = "\n".join(" ".join(line.split()[::2]) if line.strip() else "" for line in nltk.split("\n"))
+    (data / "esp.testa").write_bytes(two_columns.encode("latin-1"))
+    (data / "trec_latin1.label").write_bytes(TREC_LINE.encode("latin-1"))
+    (data / "trec_utf8.label").write_text(TREC_LINE, encoding="utf-8")
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (MNLI_LINE, MNLI_NO_MAJORITY))
+    (data / "multinli_1.0_dev_matched.jsonl").write_text(lines, encoding="utf-8")
+    (data / "dev_matched.head6.txt").write_bytes((DATA / "multinli" / "dev_matched.head6.txt").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("more")
+    write_samples(root / "data")
+    (root / "more.hum.yaml").write_text(RECIPE, encoding="utf-8")
+    result = run_cli("build", "more.hum.yaml", "-q", "-j", "1", cwd=root)
+    assert result.exit_code == 0, result.output
+    gold: dict[str, dict[int, Any]] = {}
+    text: dict[str, dict[int, str]] = {}
+    for shard in sorted((root / "out" / "more" / "data").glob("*.parquet")):
+        for row in pq.read_table(shard, columns=["task_entry", "source_row", "gold", "instruction"]).to_pylist():
+            gold.setdefault(row["task_entry"], {})[row["source_row"]] = json.loads(row["gold"])
+            text.setdefault(row["task_entry"], {})[row["source_row"]] = row["instruction"]
+    return gold, text
+
+
+def spans(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(r["type"], r["span"]) for r in rows]
+
+
+def test_conll2002_reads_the_latin1_release_like_nltks_utf8_copy(built: Built):
+    gold, text = built
+    assert gold["esp_latin1"] == gold["esp_nltk"]
+    assert spans(gold["esp_latin1"][2]) == [("ORG", "Telefónica"), ("LOC", "Sao Paulo"), ("ORG", "Telesp"),
+                                             ("ORG", "Telefónica do Brasil"), ("PER", "Fernando Xavier Ferreira")]
+    assert "La multinacional española Telefónica" in text["esp_latin1"][2]
+
+
+def test_trec_reads_latin1_and_utf8_copies_alike(built: Built):
+    gold, text = built
+    assert gold["trec_latin1"][0] == gold["trec_utf8"][0] == [{"label": "description"}]
+    assert "Russia café ?" in text["trec_latin1"][0] and "Russia café ?" in text["trec_utf8"][0]
+
+
+def test_multinli_reads_the_releases_jsonl_like_its_tsv(built: Built):
+    gold, text = built
+    assert sorted(gold["mnli_jsonl"]) == [0]  # line 2: gold_label "-", left out by the adapter's where:
+    assert gold["mnli_jsonl"][0] == gold["mnli_txt"][0] == [{"label": "neutral"}]  # the same pair in both files
+    assert "The new rights are nice enough" in text["mnli_jsonl"][0]
+    assert "Everyone really likes the newest benefits" in text["mnli_jsonl"][0]
+
+
+def test_a_list_of_encodings_none_of_which_fits_names_the_last_and_the_byte(tmp_path: Path):
+    path = tmp_path / "esp.testa"
+    path.write_bytes("española O\n".encode("latin-1"))
+    src = SourceDef("s", path, "conll", {"encoding": ["utf-8", "ascii"]})
+    with pytest.raises(SourceError) as err:
+        list(read_source(src))
+    assert err.value.code == "E4001"
+    assert "not valid ascii text" in str(err.value) and ":1:5" in str(err.value)
+
+
+@pytest.mark.parametrize(("value", "problem"), [("[]", "an empty list"), ("[utf-8, nope]", "unknown encoding 'nope'"),
+                                                ("[utf-8, 3]", "not a string")])
+def test_a_bad_list_of_encodings_is_a_located_recipe_error(tmp_path: Path, value: str, problem: str):
+    (tmp_path / "a.label").write_text(TREC_LINE, encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(f"hum: 1\nname: r\nsources:\n  t: {{catalog: trec, path: a.label, "
+                                         f"options: {{encoding: {value}}}}}\ntasks:\n  - source: t\n", encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code != 0
+    assert "E0008" in result.output and problem in result.output and "r.hum.yaml:4:" in result.output
