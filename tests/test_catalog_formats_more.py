@@ -136,3 +136,23 @@ def test_a_bad_list_of_encodings_is_a_located_recipe_error(tmp_path: Path, value
     result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code != 0
     assert "E0008" in result.output and problem in result.output and "r.hum.yaml:4:" in result.output
+
+
+def test_instructuie_ee_labels_as_event_types_and_roles_lists_give_the_event_types(tmp_path: Path):
+    # InstructUIE's src/uie_dataset.py (BeyonderXX/InstructUIE) reads an EE dataset's labels.json as two lists:
+    # "Event type: {labels[0]}, Arguments type: {labels[1]}"; its events are {trigger, type, pos, arguments: [{name,
+    # role, pos}]}, an event without arguments included
+    folder = tmp_path / "IE_INSTRUCTIONS" / "EE" / "ACE2005"
+    folder.mkdir(parents=True)
+    (folder / "labels.json").write_text('[["Life:Die", "Contact:Meet"], ["Victim", "Place", "Entity"]]',
+                                        encoding="utf-8")
+    (folder / "train.json").write_text(json.dumps([
+        {"sentence": "He was killed in Baghdad .", "events": [
+            {"trigger": "killed", "type": "Life:Die", "pos": [7, 13], "arguments": [
+                {"name": "He", "role": "Victim", "pos": [0, 2]}, {"name": "Baghdad", "role": "Place", "pos": [17, 24]}]},
+            {"trigger": "Talks", "type": "Contact:Meet", "pos": [0, 5], "arguments": []}]}]), encoding="utf-8")
+    (row,) = [r.record for r in read_source(SourceDef("s", tmp_path / "IE_INSTRUCTIONS", "instructuie", {}))]
+    assert row["labels"] == ["Life:Die", "Contact:Meet"]
+    assert [(e["event_type"], e["trigger"], e["role"], e["argument"]) for e in row["events"]] == [
+        ("Life:Die", "killed", "Victim", "He"), ("Life:Die", "killed", "Place", "Baghdad"),
+        ("Contact:Meet", "Talks", "", "")]
