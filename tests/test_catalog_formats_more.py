@@ -14,6 +14,7 @@ import pytest
 from helpers import REPO, run_cli
 
 from humc.errors import SourceError
+from humc.expr.functions import wikiann_tokens
 from humc.ir import SourceDef
 from humc.sources import read_source
 
@@ -48,6 +49,8 @@ sources:
   trec_utf8: {catalog: trec, path: data/trec_utf8.label}
   mnli_jsonl: {catalog: multinli, path: data/multinli_1.0_dev_matched.jsonl}
   mnli_txt: {catalog: multinli, path: data/dev_matched.head6.txt}
+  wikiann_release: {catalog: wikiann, path: data/en/dev}
+  wikiann_hub: {catalog: wikiann, path: data/en-validation-00000-of-00001.head7.parquet}
 tasks:
   - source: esp_latin1
   - source: esp_nltk
@@ -55,6 +58,8 @@ tasks:
   - source: trec_utf8
   - source: mnli_jsonl
   - source: mnli_txt
+  - source: wikiann_release
+  - source: wikiann_hub
 """
 
 Built = tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]]]
@@ -73,6 +78,21 @@ def write_samples(data: Path) -> None:
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (MNLI_LINE, MNLI_NO_MAJORITY))
     (data / "multinli_1.0_dev_matched.jsonl").write_text(lines, encoding="utf-8")
     (data / "dev_matched.head6.txt").write_bytes((DATA / "multinli" / "dev_matched.head6.txt").read_bytes())
+    write_wikiann(data)
+
+
+def write_wikiann(data: Path) -> None:
+    """WikiANN's Hub sample (tests/data/wikiann) and the same sentences as Rahimi et al.'s release writes them
+    (panx_dataset/en.tar.gz: en/dev), the layout huggingface/datasets' datasets/wikiann/wikiann.py read: `en:token`
+    (the language before the first colon), a tab, the IOB2 tag; a blank line after each sentence."""
+    parquet = DATA / "wikiann" / "en-validation-00000-of-00001.head7.parquet"
+    (data / parquet.name).write_bytes(parquet.read_bytes())
+    names = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+    lines = []
+    for row in pq.read_table(parquet, columns=["tokens", "ner_tags"]).to_pylist():
+        lines += [f"en:{token}\t{names[tag]}" for token, tag in zip(row["tokens"], row["ner_tags"], strict=True)] + [""]
+    (data / "en").mkdir()
+    (data / "en" / "dev").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +176,16 @@ def test_instructuie_ee_labels_as_event_types_and_roles_lists_give_the_event_typ
     assert [(e["event_type"], e["trigger"], e["role"], e["argument"]) for e in row["events"]] == [
         ("Life:Die", "killed", "Victim", "He"), ("Life:Die", "killed", "Place", "Baghdad"),
         ("Contact:Meet", "Talks", "", "")]
+
+
+def test_wikiann_reads_rahimis_release_like_the_hub_parquet(built: Built):
+    gold, text = built
+    assert len(gold["wikiann_release"]) == 7  # the build's dedup may keep the Hub copy's twin of a row, not both
+    assert all(gold["wikiann_release"][n] == hub for n, hub in gold["wikiann_hub"].items())
+    assert spans(gold["wikiann_release"][1]) == [("PER", "Richard Kinder"), ("ORG", "Enron")]
+    assert "* Richard Kinder , President and COO of Enron" in text["wikiann_release"][1]
+    assert "en:" not in text["wikiann_release"][1]
+
+
+def test_wikiann_tokens_cut_the_language_before_the_first_colon_only():
+    assert wikiann_tokens(["en:Paris", "en:10:30", "en::", "Paris"]) == ["Paris", "10:30", ":", "Paris"]
