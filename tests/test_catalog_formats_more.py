@@ -49,6 +49,8 @@ sources:
   trec_utf8: {catalog: trec, path: data/trec_utf8.label}
   mnli_jsonl: {catalog: multinli, path: data/multinli_1.0_dev_matched.jsonl}
   mnli_txt: {catalog: multinli, path: data/dev_matched.head6.txt}
+  sst2_tsv: {catalog: sst2, path: data/dev.head8.tsv}
+  sst2_jsonl: {catalog: sst2, path: data/sst2_validation.jsonl}
   wikiann_release: {catalog: wikiann, path: data/en/dev}
   wikiann_hub: {catalog: wikiann, path: data/en-validation-00000-of-00001.head7.parquet}
 tasks:
@@ -58,6 +60,8 @@ tasks:
   - source: trec_utf8
   - source: mnli_jsonl
   - source: mnli_txt
+  - source: sst2_tsv
+  - source: sst2_jsonl
   - source: wikiann_release
   - source: wikiann_hub
 """
@@ -79,6 +83,18 @@ def write_samples(data: Path) -> None:
     (data / "multinli_1.0_dev_matched.jsonl").write_text(lines, encoding="utf-8")
     (data / "dev_matched.head6.txt").write_bytes((DATA / "multinli" / "dev_matched.head6.txt").read_bytes())
     write_wikiann(data)
+    write_sst2(data)
+
+
+def write_sst2(data: Path) -> None:
+    """GLUE's SST-2/dev.tsv head (tests/data/sst2, real) and the same rows as the Hub's GLUE sst2 saved with
+    `Dataset.to_json` writes them: {"idx", "sentence", "label": 0|1} per line."""
+    tsv = (DATA / "sst2" / "dev.head8.tsv").read_text(encoding="utf-8")
+    (data / "dev.head8.tsv").write_text(tsv, encoding="utf-8")
+    rows = [line.split("\t") for line in tsv.splitlines()[1:]]
+    (data / "sst2_validation.jsonl").write_text("".join(
+        json.dumps({"idx": n, "sentence": sentence, "label": int(label)}) + "\n" for n, (sentence, label) in enumerate(rows)),
+        encoding="utf-8")
 
 
 def write_wikiann(data: Path) -> None:
@@ -176,6 +192,14 @@ def test_instructuie_ee_labels_as_event_types_and_roles_lists_give_the_event_typ
     assert [(e["event_type"], e["trigger"], e["role"], e["argument"]) for e in row["events"]] == [
         ("Life:Die", "killed", "Victim", "He"), ("Life:Die", "killed", "Place", "Baghdad"),
         ("Contact:Meet", "Talks", "", "")]
+
+
+def test_sst2_reads_a_to_json_copy_by_its_column_names(built: Built):
+    gold, text = built
+    assert len(gold["sst2_jsonl"]) == 8
+    assert all(gold["sst2_jsonl"][n] == rows for n, rows in gold["sst2_tsv"].items())
+    assert gold["sst2_jsonl"][0] == [{"label": "positive"}] and gold["sst2_jsonl"][1] == [{"label": "negative"}]
+    assert "it 's a charming and often affecting journey ." in text["sst2_jsonl"][0]
 
 
 def test_wikiann_reads_rahimis_release_like_the_hub_parquet(built: Built):

@@ -420,7 +420,8 @@ class Validator:
             self._refuse_records_for_columns(sid, node, entry, found)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
             values["format"] = fmt = own_format or self._records_format(node, entry, found)
-            values["options"] = merged_options(entry, node.get("options"), FORMATS.get(fmt.value))
+            layout_only = fmt.value != entry.format and _records_of_a_header_table(entry, found)
+            values["options"] = merged_options(entry, node.get("options"), ("encoding",) if layout_only else None)
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
 
@@ -1210,6 +1211,7 @@ _TABLE_LAYOUT_OPTIONS = {"encoding", "header", "quoting", "quotechar", "escapech
 def _records_of_a_header_table(entry: CatalogEntry, found: str | None) -> bool:
     """A JSON or JSON Lines file given to an adapter of a CSV/TSV table whose header names the columns: the same
     records keyed by those names (MultiNLI's release ships multinli_1.0_dev_matched.jsonl beside the .txt, with
-    sentence1, sentence2, gold_label keys), read as records; the adapter's layout options are left out."""
+    sentence1, sentence2, gold_label keys; GLUE SST-2 saved with `to_json`: sentence, label, its `columns:`), read
+    as records; the adapter's layout options are left out."""
     return entry.format in ("csv", "tsv") and found in ("json", "jsonl") and entry.options.get("header") is True \
-        and set(entry.options) <= _TABLE_LAYOUT_OPTIONS
+        and set(entry.options) <= _TABLE_LAYOUT_OPTIONS | {"columns"}
