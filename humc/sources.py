@@ -979,12 +979,24 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
                 continue
             if (comment and line.startswith(comment)) or doc_start.match(line):
                 continue
-            parts = line.split(sep) if sep else line.split()
+            parts = _split_columns(line, sep)
             if not sentence:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
             yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
+
+
+def _split_columns(line: str, sep: str | None) -> list[str]:
+    """A column line's values: split on `separator:` (else on any whitespace), with what a separated line carries
+    after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have)."""
+    if not sep:
+        return line.split()
+    parts = line.split(sep)
+    while len(parts) > 1 and not parts[-1].strip():
+        parts.pop()
+    parts[-1] = parts[-1].rstrip()
+    return parts
 
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,

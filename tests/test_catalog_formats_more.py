@@ -51,6 +51,8 @@ sources:
   mnli_txt: {catalog: multinli, path: data/dev_matched.head6.txt}
   sst2_tsv: {catalog: sst2, path: data/dev.head8.tsv}
   sst2_jsonl: {catalog: sst2, path: data/sst2_validation.jsonl}
+  wnut17: {catalog: wnut17, path: data/emerging.dev.head12.conll}
+  wnut17_edited: {catalog: wnut17, path: data/emerging.dev.edited.conll}
   wikiann_release: {catalog: wikiann, path: data/en/dev}
   wikiann_hub: {catalog: wikiann, path: data/en-validation-00000-of-00001.head7.parquet}
 tasks:
@@ -62,6 +64,8 @@ tasks:
   - source: mnli_txt
   - source: sst2_tsv
   - source: sst2_jsonl
+  - source: wnut17
+  - source: wnut17_edited
   - source: wikiann_release
   - source: wikiann_hub
 """
@@ -84,6 +88,19 @@ def write_samples(data: Path) -> None:
     (data / "dev_matched.head6.txt").write_bytes((DATA / "multinli" / "dev_matched.head6.txt").read_bytes())
     write_wikiann(data)
     write_sst2(data)
+    write_wnut17(data)
+
+
+def write_wnut17(data: Path) -> None:
+    """WNUT-17's emerging.dev.conll head (tests/data/wnut17, real) and a copy as an editor on Windows saves it: a
+    byte-order mark, CRLF line ends, a space after a tag and a tab after another."""
+    real = (DATA / "wnut17" / "emerging.dev.head12.conll").read_text(encoding="utf-8")
+    (data / "emerging.dev.head12.conll").write_text(real, encoding="utf-8")
+    lines = real.split("\n")
+    tagged = [n for n, line in enumerate(lines) if line.strip()]
+    lines[tagged[1]] += " "
+    lines[tagged[3]] += "\t"
+    (data / "emerging.dev.edited.conll").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))
 
 
 def write_sst2(data: Path) -> None:
@@ -200,6 +217,14 @@ def test_sst2_reads_a_to_json_copy_by_its_column_names(built: Built):
     assert all(gold["sst2_jsonl"][n] == rows for n, rows in gold["sst2_tsv"].items())
     assert gold["sst2_jsonl"][0] == [{"label": "positive"}] and gold["sst2_jsonl"][1] == [{"label": "negative"}]
     assert "it 's a charming and often affecting journey ." in text["sst2_jsonl"][0]
+
+
+def test_wnut17_reads_a_bom_crlf_copy_with_stray_trailing_blanks_like_the_release(built: Built):
+    gold, text = built
+    assert len(gold["wnut17_edited"]) == 12
+    assert all(gold["wnut17_edited"][n] == rows for n, rows in gold["wnut17"].items())
+    assert spans(gold["wnut17_edited"][1]) == [("location", "Redondo Beach Blvd"), ("location", "Gardena"),
+                                               ("location", "Compton")]
 
 
 def test_wikiann_reads_rahimis_release_like_the_hub_parquet(built: Built):
