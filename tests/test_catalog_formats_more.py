@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, built_gold, run_cli
 
 from humc.errors import SourceError
 from humc.expr.functions import wikiann_tokens
@@ -132,15 +132,7 @@ def write_wikiann(data: Path) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("more")
     write_samples(root / "data")
-    (root / "more.hum.yaml").write_text(RECIPE, encoding="utf-8")
-    result = run_cli("build", "more.hum.yaml", "-q", "-j", "1", cwd=root)
-    assert result.exit_code == 0, result.output
-    gold: dict[str, dict[int, Any]] = {}
-    text: dict[str, dict[int, str]] = {}
-    for shard in sorted((root / "out" / "more" / "data").glob("*.parquet")):
-        for row in pq.read_table(shard, columns=["task_entry", "source_row", "gold", "instruction"]).to_pylist():
-            gold.setdefault(row["task_entry"], {})[row["source_row"]] = json.loads(row["gold"])
-            text.setdefault(row["task_entry"], {})[row["source_row"]] = row["instruction"]
+    gold, text, _ = built_gold(root, "more", RECIPE)
     return gold, text
 
 
