@@ -40,6 +40,14 @@ MNLI_NO_MAJORITY = {**MNLI_LINE, "annotator_labels": ["neutral", "entailment", "
 # CogComp release has in one question put into it (é, 0xE9)
 TREC_LINE = "DESC:manner How did serfdom develop in and then leave Russia café ?\n"
 
+SUPERGLUE_BOOLQ = [
+    {"question": "does ethanol take more energy make that produces", "passage": "Ethanol fuel -- All biomass goes "
+     "through at least some of these steps.", "idx": 0, "label": False},
+    {"question": "is house tax and property tax are same", "passage": "Property tax -- Property tax or 'house tax' "
+     "is a local tax on buildings.", "idx": 1, "label": True},
+    {"question": "is there a sequel to the movie the golden compass", "passage": "The Golden Compass (film) -- In "
+     "2011, the sequels were put on hold.", "idx": 2}]
+
 RECIPE = """hum: 1
 name: more
 sources:
@@ -53,6 +61,7 @@ sources:
   sst2_jsonl: {catalog: sst2, path: data/sst2_validation.jsonl}
   wnut17: {catalog: wnut17, path: data/emerging.dev.head12.conll}
   wnut17_edited: {catalog: wnut17, path: data/emerging.dev.edited.conll}
+  boolq_superglue: {catalog: boolq, path: data/BoolQ/val.jsonl}
   wikiann_release: {catalog: wikiann, path: data/en/dev}
   wikiann_hub: {catalog: wikiann, path: data/en-validation-00000-of-00001.head7.parquet}
 tasks:
@@ -66,6 +75,7 @@ tasks:
   - source: sst2_jsonl
   - source: wnut17
   - source: wnut17_edited
+  - source: boolq_superglue
   - source: wikiann_release
   - source: wikiann_hub
 """
@@ -89,6 +99,11 @@ def write_samples(data: Path) -> None:
     write_wikiann(data)
     write_sst2(data)
     write_wnut17(data)
+    # SuperGLUE's BoolQ/val.jsonl layout (super.gluebenchmark.com; huggingface/datasets' super_glue loader reads
+    # question, passage, idx, label: a JSON boolean): BoolQ's questions, passages as "Title -- text" (shortened
+    # here); the third line is the test file's, without a label
+    (data / "BoolQ").mkdir()
+    (data / "BoolQ" / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SUPERGLUE_BOOLQ), encoding="utf-8")
 
 
 def write_wnut17(data: Path) -> None:
@@ -217,6 +232,13 @@ def test_wnut17_reads_a_bom_crlf_copy_with_stray_trailing_blanks_like_the_releas
     assert all(gold["wnut17_edited"][n] == rows for n, rows in gold["wnut17"].items())
     assert spans(gold["wnut17_edited"][1]) == [("location", "Redondo Beach Blvd"), ("location", "Gardena"),
                                                ("location", "Compton")]
+
+
+def test_boolq_reads_superglues_label_key_and_leaves_out_the_unlabelled_line(built: Built):
+    gold, text = built
+    assert gold["boolq_superglue"] == {0: [{"answer": "no"}], 1: [{"answer": "yes"}]}
+    assert "is house tax and property tax are same?" in text["boolq_superglue"][1]
+    assert "Property tax -- Property tax or 'house tax'" in text["boolq_superglue"][1]
 
 
 def test_wikiann_reads_rahimis_release_like_the_hub_parquet(built: Built):
