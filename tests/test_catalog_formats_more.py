@@ -36,6 +36,12 @@ MNLI_LINE = {
 MNLI_NO_MAJORITY = {**MNLI_LINE, "annotator_labels": ["neutral", "entailment", "contradiction"], "gold_label": "-",
                     "pairID": "63735c"}
 
+# CoNLL-2002 ned.testa around a document boundary, as Stanford CoreNLP's CoNLLDocumentReaderAndWriter javadoc
+# quotes it ("encoded in the character set ISO-8859-1"): a blank line, then the -DOCSTART- line with no blank line
+# after it; "één" added to the first sentence for a latin-1 byte
+NED_DOC_BOUNDARY = ("één Num O\nde Art O\norde N O\n. Punc O\n\n-DOCSTART- -DOCSTART- O\nMet Prep O\ntien Num O\n"
+                    "miljoen Num O\nkomen V O\nwe Pron O\n, Punc O\ndenk V O\nik Pron O\n")
+
 # TREC: the first line of train_5500.label (tmadhuri/TREC-HindiData, tests/data/trec), with the latin-1 byte the
 # CogComp release has in one question put into it (é, 0xE9)
 TREC_LINE = "DESC:manner How did serfdom develop in and then leave Russia café ?\n"
@@ -53,6 +59,7 @@ name: more
 sources:
   esp_latin1: {catalog: conll2002, path: data/esp.testa}
   esp_nltk: {catalog: conll2002, path: data/esp.testa.nltk}
+  ned_latin1: {catalog: conll2002, path: data/ned.testa}
   trec_latin1: {catalog: trec, path: data/trec_latin1.label}
   trec_utf8: {catalog: trec, path: data/trec_utf8.label}
   mnli_jsonl: {catalog: multinli, path: data/multinli_1.0_dev_matched.jsonl}
@@ -67,6 +74,7 @@ sources:
 tasks:
   - source: esp_latin1
   - source: esp_nltk
+  - source: ned_latin1
   - source: trec_latin1
   - source: trec_utf8
   - source: mnli_jsonl
@@ -91,6 +99,7 @@ def write_samples(data: Path) -> None:
     (data / "esp.testa.nltk").write_text(nltk, encoding="utf-8")
     two_columns = "\n".join(" ".join(line.split()[::2]) if line.strip() else "" for line in nltk.split("\n"))
     (data / "esp.testa").write_bytes(two_columns.encode("latin-1"))
+    (data / "ned.testa").write_bytes(NED_DOC_BOUNDARY.encode("latin-1"))
     (data / "trec_latin1.label").write_bytes(TREC_LINE.encode("latin-1"))
     (data / "trec_utf8.label").write_text(TREC_LINE, encoding="utf-8")
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (MNLI_LINE, MNLI_NO_MAJORITY))
@@ -161,6 +170,13 @@ def test_conll2002_reads_the_latin1_release_like_nltks_utf8_copy(built: Built):
     assert spans(gold["esp_latin1"][2]) == [("ORG", "Telefónica"), ("LOC", "Sao Paulo"), ("ORG", "Telesp"),
                                              ("ORG", "Telefónica do Brasil"), ("PER", "Fernando Xavier Ferreira")]
     assert "La multinacional española Telefónica" in text["esp_latin1"][2]
+
+
+def test_conll2002_dutch_doc_start_line_without_a_blank_line_after_it_is_no_token(built: Built):
+    _, text = built
+    assert sorted(text["ned_latin1"]) == [0, 1]
+    assert "één de orde ." in text["ned_latin1"][0]
+    assert "Met tien miljoen komen we , denk ik" in text["ned_latin1"][1] and "DOCSTART" not in text["ned_latin1"][1]
 
 
 def test_trec_reads_latin1_and_utf8_copies_alike(built: Built):
