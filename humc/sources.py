@@ -73,7 +73,7 @@ line)`` from the readers in ``sources_readers``."""
 
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
-    "jsonl": ("encoding", "label_file"),
+    "jsonl": ("encoding", "label_file", "explode"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
@@ -107,7 +107,7 @@ SOURCE_OPTION_DOCS = {
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
-    "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
+    "explode": "json, jsonl: keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
@@ -438,7 +438,17 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     rows = _jsonl_rows(src)
     if src.options.get("label_file"):
         rows = _with_labels(src, rows, label_file(src))
-    yield from rows
+    keys = src.options.get("explode")
+    yield from _exploded_rows(src, rows, list(keys)) if keys else rows
+
+
+def _exploded_rows(src: SourceDef, rows: Iterator[Row], keys: list[str]) -> Iterator[Row]:
+    """`explode:` over JSON Lines (RACE's article files written one per line): one row per position, at its line."""
+    n = 0
+    for row in rows:
+        for record in exploded(src, iter([row.record]), keys, row.number, row.line or 1):
+            yield Row(n, record, row.line)
+            n += 1
 
 
 def label_file(src: SourceDef) -> Path:

@@ -512,15 +512,18 @@ def document_files(folder: Path) -> list[Path]:
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:
+def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str], first: int = 0,
+             line: int = 1) -> Iterator[dict[str, Any]]:
     """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
-    the other keys are copied, and `index` numbers the position."""
-    for n, record in enumerate(records):
+    the other keys are copied, and `index` numbers the position (``first``, ``line``: the first record's number and
+    line, for the error's location)."""
+    for n, record in enumerate(records, first):
         lists = [record.get(k) for k in keys]
         if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
             raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
-                              Span(str(src.path), 1, 1), expected="lists of one length under: " + ", ".join(keys),
-                              code="E4001")
+                              Span(str(src.path), line, 1), expected="lists of one length under: " + ", ".join(keys),
+                              code="E4001", hint="records already one per position (a Hub export of RACE: question, "
+                                                 "options, answer) are the Hub's layout: give its Parquet file")
         for i, values in enumerate(zip(*lists, strict=True)):
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
 

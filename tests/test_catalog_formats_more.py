@@ -268,3 +268,29 @@ def test_wikiann_reads_rahimis_release_like_the_hub_parquet(built: Built):
 
 def test_wikiann_tokens_cut_the_language_before_the_first_colon_only():
     assert wikiann_tokens(["en:Paris", "en:10:30", "en::", "Paris"]) == ["Paris", "10:30", ":", "Paris"]
+
+
+def test_race_reads_its_article_files_written_one_per_line(tmp_path: Path):
+    # RACE's dev/{high,middle}/*.txt (one JSON object per article: article, questions, options, answers, id; the
+    # hand-written files of tests/data/fixtures/race) re-saved as one JSON Lines file, as copies of RACE often are
+    articles = [json.loads(f.read_text(encoding="utf-8")) for f in sorted((DATA / "fixtures" / "race" / "dev").glob("*/*.txt"))]
+    (tmp_path / "dev.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    gold, text, _ = built_gold(tmp_path, "race", "hum: 1\nname: race\nsources:\n  race: {catalog: race, path: dev.jsonl}\n"
+                                                  "tasks:\n  - source: race\n")
+    questions = [(a["article"], q, answer) for a in articles for q, answer in zip(a["questions"], a["answers"], strict=True)]
+    assert len(gold["race"]) == len(questions) == 3
+    for n, (article, question, answer) in enumerate(questions):
+        assert article in text["race"][n] and question in text["race"][n]
+        assert gold["race"][n] == [{"answer": answer}]
+
+
+def test_race_hub_rows_as_json_lines_are_an_error_at_the_line_naming_the_parquet(tmp_path: Path):
+    # ehovy/race saved with `to_json`: one question per row (example_id, article, answer, question, options)
+    row = {"example_id": "high1.txt", "article": "A b.", "answer": "B", "question": "What?", "options": ["w", "x", "y", "z"]}
+    (tmp_path / "race.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  race: {catalog: race, path: race.jsonl}\n"
+                                         "tasks:\n  - source: race\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code != 0
+    assert "E4001" in result.output and "race.jsonl:1:1" in result.output
+    assert "no parallel lists under questions, options, answers" in result.output and "Parquet" in result.output
