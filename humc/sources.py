@@ -41,6 +41,7 @@ from humc.sources_readers import (
     document_files,
     exploded,
     feature_decoders,
+    fitting_encoding,
     grouped,
     holds_json_list,
     looks_like_json_lines,
@@ -72,7 +73,7 @@ line)`` from the readers in ``sources_readers``."""
 
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
-    "jsonl": ("encoding", "label_file"),
+    "jsonl": ("encoding", "label_file", "explode"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
@@ -88,7 +89,9 @@ FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 SOURCE_OPTION_DOCS = {
-    "encoding": "a Python codec name, e.g. utf-8 or latin-1", "header": "true or false",
+    "encoding": "a Python codec name, e.g. utf-8 or latin-1, or a list of them tried in order: the first that decodes "
+                "the whole file (CoNLL-2002's [utf-8-sig, latin-1]: the release is latin-1, NLTK's copies UTF-8)",
+    "header": "true or false",
     "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
     "delimiter": "one character, e.g. ';'",
     "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
@@ -104,7 +107,7 @@ SOURCE_OPTION_DOCS = {
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
-    "explode": "keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
+    "explode": "json, jsonl: keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
@@ -123,13 +126,10 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
     """Why a source option's value is unusable, or None; ``options`` (all of the source's) for the characters a CSV
     reader tells apart: a delimiter, quote or escape character that is another one of them, or a line break."""
     if key == "encoding":
-        try:
-            text = codecs.lookup(str(value))._is_text_encoding  # rot13, hex, base64, zlib: codecs, not encodings
-        except LookupError:
-            return f"unknown encoding {value!r}"
-        if not text:
-            return f"{value!r} is a codec of bytes, not a text encoding"
-        return None if isinstance(value, str) else "not a string"
+        if isinstance(value, list):
+            problems = [_encoding_problem(v) for v in value] if value else ["an empty list"]
+            return next((p for p in problems if p), None)
+        return _encoding_problem(value)
     if key in _CSV_CHARACTERS and isinstance(value, str) and len(value) == 1:
         return _csv_character_problem(key, value, options or {})
     if key in ("header", "class_labels"):
@@ -166,6 +166,16 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
 
 
 _CSV_CHARACTERS = {"delimiter": ",", "quotechar": '"', "escapechar": None}  # and their defaults
+
+
+def _encoding_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "not a string"
+    try:
+        text = codecs.lookup(value)._is_text_encoding  # rot13, hex, base64, zlib: codecs, not encodings
+    except LookupError:
+        return f"unknown encoding {value!r}"
+    return None if text else f"{value!r} is a codec of bytes, not a text encoding"
 
 
 def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str | None:
@@ -295,7 +305,7 @@ def _enc(src: SourceDef) -> str:
     """The `encoding:` option, else UTF-16 when the file starts with its byte-order mark (Excel's "Unicode text"),
     else UTF-8 ignoring the BOM spreadsheet exports write."""
     if "encoding" in src.options:
-        return str(src.options["encoding"])
+        return fitting_encoding(src.options["encoding"], src.path)
     return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
 
 
@@ -428,7 +438,17 @@ def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     rows = _jsonl_rows(src)
     if src.options.get("label_file"):
         rows = _with_labels(src, rows, label_file(src))
-    yield from rows
+    keys = src.options.get("explode")
+    yield from _exploded_rows(src, rows, list(keys)) if keys else rows
+
+
+def _exploded_rows(src: SourceDef, rows: Iterator[Row], keys: list[str]) -> Iterator[Row]:
+    """`explode:` over JSON Lines (RACE's article files written one per line): one row per position, at its line."""
+    n = 0
+    for row in rows:
+        for record in exploded(src, iter([row.record]), keys, row.number, row.line or 1):
+            yield Row(n, record, row.line)
+            n += 1
 
 
 def label_file(src: SourceDef) -> Path:
@@ -919,6 +939,11 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
             row += 1
 
 
+def _read_iepile(src: SourceDef) -> Iterator[RawRow]:
+    """IEPile's JSON Lines, decoded with the `encoding:` option's codec (of a list, the one that fits the file)."""
+    return read_iepile(SourceDef(src.id, src.path, src.format, {**src.options, "encoding": _enc(src)}))
+
+
 def _read_conll(src: SourceDef) -> Iterator[RawRow]:
     """A column file, or every file of a folder tree matching `pattern` in path order (the CoNLL-2012 release's
     annotations/<genre>/<source>/<nn>/*_conll), each sentence with its `file` (relative to the folder)."""
@@ -964,12 +989,24 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
                 continue
             if (comment and line.startswith(comment)) or doc_start.match(line):
                 continue
-            parts = line.split(sep) if sep else line.split()
+            parts = _split_columns(line, sep)
             if not sentence:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
             yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
+
+
+def _split_columns(line: str, sep: str | None) -> list[str]:
+    """A column line's values: split on `separator:` (else on any whitespace), with what a separated line carries
+    after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have)."""
+    if not sep:
+        return line.split()
+    parts = line.split(sep)
+    while len(parts) > 1 and not parts[-1].strip():
+        parts.pop()
+    parts[-1] = parts[-1].rstrip()
+    return parts
 
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
@@ -1043,6 +1080,6 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": read_iepile,
+    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

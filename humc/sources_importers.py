@@ -201,6 +201,10 @@ def _uie_labels(src: SourceDef, file: Path) -> list[str]:
     data = _load(src, file)
     if isinstance(data, dict):
         return [str(k) for k in data]
+    if isinstance(data, list) and data and isinstance(data[0], list):
+        # EE: [[event types], [argument roles]] (src/uie_dataset.py: "Event type: {labels[0]}, Arguments type:
+        # {labels[1]}"): the event types
+        return [str(d) for d in data[0]]
     return [str(d.get("event_type", d.get("type", ""))) if isinstance(d, dict) else str(d) for d in data]
 
 

@@ -23,6 +23,7 @@ Stage: read (below ``humc.sources``, which dispatches here). Decisions:
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import json
@@ -159,6 +160,29 @@ def open_text(path: Path, encoding: str, newline: str | None = None, errors: str
     if kind is None:
         return open(path, encoding=encoding, newline=newline, errors=errors)
     return io.TextIOWrapper(_decompressed(path, kind), encoding=encoding, newline=newline, errors=errors)
+
+
+def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig") -> str:
+    """The `encoding:` option's codec: itself, or of a list the first that decodes the whole (decompressed) file
+    (the last when none does: its error then names the byte); ``default`` when the option is unset."""
+    if option is None:
+        return default
+    if isinstance(option, str):
+        return option
+    names = [str(name) for name in option]
+    if path is None or not path.is_file():
+        return names[0]
+    for name in names[:-1]:
+        decoder = codecs.getincrementaldecoder(name)()
+        try:
+            with open_binary(path) as f:
+                while chunk := f.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return name
+        except UnicodeDecodeError:
+            continue
+    return names[-1]
 
 
 def starts_utf16(path: Path) -> bool:
@@ -488,15 +512,18 @@ def document_files(folder: Path) -> list[Path]:
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str]) -> Iterator[dict[str, Any]]:
+def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str], first: int = 0,
+             line: int = 1) -> Iterator[dict[str, Any]]:
     """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
-    the other keys are copied, and `index` numbers the position."""
-    for n, record in enumerate(records):
+    the other keys are copied, and `index` numbers the position (``first``, ``line``: the first record's number and
+    line, for the error's location)."""
+    for n, record in enumerate(records, first):
         lists = [record.get(k) for k in keys]
         if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
             raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
-                              Span(str(src.path), 1, 1), expected="lists of one length under: " + ", ".join(keys),
-                              code="E4001")
+                              Span(str(src.path), line, 1), expected="lists of one length under: " + ", ".join(keys),
+                              code="E4001", hint="records already one per position (a Hub export of RACE: question, "
+                                                 "options, answer) are the Hub's layout: give its Parquet file")
         for i, values in enumerate(zip(*lists, strict=True)):
             yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
 
@@ -654,9 +681,10 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
                           Span(str(folder), 1, 1), code="E4001", expected="label subfolders holding one text per file",
                           hint="point `path:` at the folder whose subfolders are the labels (aclImdb/train, not aclImdb), "
                                "and check `options: {pattern: …}`")
-    encoding = src.options.get("encoding", "utf-8")
+    option = src.options.get("encoding")
     for n, (label, path) in enumerate(files):
-        yield n, {"text": _file_text(src, path, encoding), "label": label, "file": path.relative_to(folder).as_posix()}
+        text = _file_text(src, path, fitting_encoding(option, path, "utf-8"))
+        yield n, {"text": text, "label": label, "file": path.relative_to(folder).as_posix()}
 
 
 def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
@@ -678,7 +706,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     """Records of a fixed number of lines separated by blank lines (SemEval-2010 Task 8: sentence, relation,
     comment); `lines:` names them. A block of another length is an error at its first line."""
     names = list(src.options.get("lines") or ["text"])
-    enc = str(src.options.get("encoding", "utf-8-sig"))
+    enc = fitting_encoding(src.options.get("encoding"), src.path)
     block: list[str] = []
     start, row = 1, 0
     with open_text(src.path, enc) as f:  # type: ignore[arg-type]

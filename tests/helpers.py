@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner, Result
 
@@ -108,3 +109,20 @@ def tiny_recipe(*, data: str = "data.jsonl", where: str | None = None, preferenc
     lines += [f"    where: {where}"] if where is not None else []
     lines += [f"    preferences: {preferences}"] if preferences is not None else []
     return "\n".join([*lines, f"    formats: {formats}", ""]) + extra
+
+
+def built_gold(root: Path, name: str, recipe: str) -> tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]], str]:
+    """`humc build` of ``recipe`` (written to root/<name>.hum.yaml) and what it wrote, read back from the Parquet
+    shards: each task entry's gold and instruction by source row, and the build's output."""
+    import pyarrow.parquet as pq
+
+    (root / f"{name}.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("build", f"{name}.hum.yaml", "-q", "-j", "1", cwd=root)
+    assert result.exit_code == 0, result.output
+    gold: dict[str, dict[int, Any]] = {}
+    text: dict[str, dict[int, str]] = {}
+    for shard in sorted((root / "out" / name / "data").glob("*.parquet")):
+        for row in pq.read_table(shard, columns=["task_entry", "source_row", "gold", "instruction"]).to_pylist():
+            gold.setdefault(row["task_entry"], {})[row["source_row"]] = json.loads(row["gold"])
+            text.setdefault(row["task_entry"], {})[row["source_row"]] = row["instruction"]
+    return gold, text, result.output

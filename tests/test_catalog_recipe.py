@@ -187,7 +187,7 @@ def test_stdlib_catalog_json_is_the_verdict_with_the_listing():
     listing = json.loads(run_cli("--format", "json", "stdlib", "catalog").stdout)
     assert listing["ok"] and {e["id"] for e in listing["stdlib"]} >= {"squad_v2", "trec", "iepile_ner"}
     one = json.loads(run_cli("stdlib", "catalog", "trec", "--format", "json").stdout)
-    assert one["stdlib"]["options"]["encoding"] == "latin-1" and one["stdlib"]["task"] == "classification"
+    assert one["stdlib"]["options"]["encoding"] == ["utf-8-sig", "latin-1"] and one["stdlib"]["task"] == "classification"
 
 
 def test_stdlib_catalog_lists_the_entries_of_an_added_stdlib_folder(tmp_path: Path):

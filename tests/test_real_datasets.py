@@ -14,9 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, built_gold, run_cli
 
 from humc.errors import SourceError
 from humc.expr.functions import FunctionError, bio_spans, choice_label, fewfc_events, one_hot, tag_scheme
@@ -93,16 +92,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("real2")
     for folder in FOLDERS:
         shutil.copytree(DATA / folder, root / "data" / folder, ignore=shutil.ignore_patterns("SOURCE.md"))
-    (root / "real2.hum.yaml").write_text(RECIPE, encoding="utf-8")
-    result = run_cli("build", "real2.hum.yaml", "-q", "-j", "1", cwd=root)
-    assert result.exit_code == 0, result.output
-    gold: dict[str, dict[int, Any]] = {}
-    text: dict[str, dict[int, str]] = {}
-    for shard in sorted((root / "out" / "real2" / "data").glob("*.parquet")):
-        for row in pq.read_table(shard, columns=["task_entry", "source_row", "gold", "instruction"]).to_pylist():
-            gold.setdefault(row["task_entry"], {})[row["source_row"]] = json.loads(row["gold"])
-            text.setdefault(row["task_entry"], {})[row["source_row"]] = row["instruction"]
-    return gold, text, result.output
+    return built_gold(root, "real2", RECIPE)
 
 
 def pairs(rows: list[dict[str, str]]) -> list[tuple[str, str]]:

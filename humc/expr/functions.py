@@ -518,6 +518,13 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+def wikiann_tokens(tokens: Sequence[str]) -> list[str]:
+    """WikiANN as Rahimi et al. publish it (panx_dataset/<lang>.tar.gz: train, dev, test) prefixes each token with
+    its language (`en:Paris`, `en:10:30`) -> the tokens, cut after the first colon as the Hub's loader did; a token
+    without one passes through."""
+    return [str(t).split(":", 1)[1] if ":" in str(t) else str(t) for t in tokens]
+
+
 def cluener_entities(label: Any) -> list[dict[str, Any]]:
     """CLUENER 2020's nested `label` {type: {entity text: [[start, end], ...]}} (end inclusive) -> one row per
     occurrence [{type, span, start, end}] (end exclusive), in text order; a record without `label` (test.json) has
@@ -705,6 +712,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "oneie_events": oneie_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
+    "wikiann_tokens": wikiann_tokens,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }

@@ -23,6 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,11 +199,15 @@ def unknown_catalog(name: str, node: Node, catalog: dict[str, CatalogEntry]) -> 
                                                            "`stdlib:` folder may add more under catalog/")
 
 
-def merged_options(entry: CatalogEntry, recipe_options: Node | None) -> Node:
-    """The catalog's `options:` with the recipe's keys on top (each value keeps its own location)."""
+def merged_options(entry: CatalogEntry, recipe_options: Node | None, fits: Collection[str] | None = None) -> Node:
+    """The catalog's `options:` with the recipe's keys on top (each value keeps its own location); ``fits``: the
+    options of the format read, when the adapter's own are for another (a table adapter given JSON records)."""
     base = entry.node.get("options")
     values: dict[str, Node] = dict(base.value) if base is not None else {}
     spans = dict(base.key_spans) if base is not None else {}
+    if fits is not None:
+        values = {k: v for k, v in values.items() if k in fits}
+        spans = {k: v for k, v in spans.items() if k in fits}
     if recipe_options is not None:
         expect_kind(recipe_options, "mapping", what="'options'")
         values.update(recipe_options.value)

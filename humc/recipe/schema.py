@@ -152,7 +152,7 @@ POSITIVE: Schema = {"type": "integer", "minimum": 1}
 NAMES: Schema = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True}
 # JSON types of source option values (what sources.source_option_problem accepts)
 OPTION_TYPES: dict[str, Schema] = {
-    "encoding": STRING, "header": {"type": "boolean"},
+    "encoding": {"anyOf": [STRING, {"type": "array", "items": STRING, "minItems": 1}]}, "header": {"type": "boolean"},
     "columns": NAMES,
     "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
     "records": {"type": "string", "minLength": 1}, "doc_start": {"type": "string", "minLength": 1},

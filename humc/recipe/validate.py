@@ -431,8 +431,9 @@ class Validator:
         if own_format is None:
             self._refuse_records_for_columns(sid, node, entry, found)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
-            values["format"] = own_format or self._records_format(node, entry, found)
-            values["options"] = merged_options(entry, node.get("options"))
+            values["format"] = fmt = own_format or self._records_format(node, entry, found)
+            layout_only = fmt.value != entry.format and _records_of_a_header_table(entry, found)
+            values["options"] = merged_options(entry, node.get("options"), ("encoding",) if layout_only else None)
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
         return Node(values, node.span, spans, node.style, node.in_flow)
 
@@ -463,7 +464,7 @@ class Validator:
                 and not self._holds_json_list(node):
             return declared  # one object on its one line: a JSON Lines file of one record (`records:` says otherwise)
         another_text_form = entry.format in RECORD_FORMATS and found in RECORD_FORMATS and options <= set(FORMATS[found])
-        if another_text_form or self._copy_of_records(node, entry, found):
+        if another_text_form or self._copy_of_records(node, entry, found) or _records_of_a_header_table(entry, found):
             return Node(found, declared.span)
         return declared
 
@@ -1213,3 +1214,16 @@ def _language_hint(value: str) -> str | None:
     fixed = _canonical_tag(value.replace("_", "-"))
     named = LANGUAGE_NAMES.get(value.strip().lower())
     return f"write `{named}`" if named else f"write `{fixed}`" if LANGUAGE_RE.match(fixed) else None
+
+
+# the options of a table adapter that only say how its text is written (a JSON record file has no such layout)
+_TABLE_LAYOUT_OPTIONS = {"encoding", "header", "quoting", "quotechar", "escapechar", "delimiter"}
+
+
+def _records_of_a_header_table(entry: CatalogEntry, found: str | None) -> bool:
+    """A JSON or JSON Lines file given to an adapter of a CSV/TSV table whose header names the columns: the same
+    records keyed by those names (MultiNLI's release ships multinli_1.0_dev_matched.jsonl beside the .txt, with
+    sentence1, sentence2, gold_label keys; GLUE SST-2 saved with `to_json`: sentence, label, its `columns:`), read
+    as records; the adapter's layout options are left out."""
+    return entry.format in ("csv", "tsv") and found in ("json", "jsonl") and entry.options.get("header") is True \
+        and set(entry.options) <= _TABLE_LAYOUT_OPTIONS | {"columns"}
