@@ -129,3 +129,13 @@ def test_every_stdlib_instruction_reads_cleanly(task: TaskDef, template: Templat
         else:
             assert not re.search(r"[\u4e00-\u9fff]", prose), f"{where}: Chinese in an English instruction"
 
+
+
+@pytest.mark.parametrize("variant", sorted(LIB.variants.values(), key=lambda v: v.id), ids=lambda v: v.id)
+def test_a_format_sentence_is_silent_on_no_answer_when_a_stated_rule_says_it(variant: Variant) -> None:
+    """rendering passes empty=None, may_be_empty=False when the stated rule has its own sentence (empty_brackets'
+    "If nothing in the text matches, output []."): the JSON, tuples and YAML sentences said "output []" again."""
+    for lang, cardinality in itertools.product(("en", "zh"), ("one", "many")):
+        text = variant.text.get(lang) or variant.text["en"]
+        sentence = render_template(text, variant_context(["type", "span"], cardinality, None, False), variant.id)
+        assert not re.search(r"no answer|没有答案|output \[\]|输出 \[\]", sentence), f"{variant.id}/{lang}: {sentence!r}"
