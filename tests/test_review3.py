@@ -3,6 +3,7 @@ memory, as `humc check --rows all` runs them): each law below held for none or n
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from typing import Any
@@ -14,6 +15,7 @@ from humc.build.compiler import load_recipe, pinned
 from humc.build.execute import check_chunk_fn, filter_chunk_fn, map_chunk_fn, render_chunk_fn, split_result
 from humc.build.rendering import RenderContext
 from humc.build.transforms import collect_labels
+from humc.recipe.stdlib import load_stdlib
 from humc.sources import read_source
 
 RECIPES = ("hum", "hum_mix", "ner", "re", "mrc", "classification")
@@ -51,3 +53,38 @@ def test_how_to_answer_nothing_is_said_at_most_once(name: str) -> None:
     for r in built(name):
         said = NO_ANSWER.findall(r["instruction"])
         assert len(said) <= 1, f"{r['task_entry']} {r['template']} x {r['answer_format']}: {said}"
+
+
+def _gold_texts(gold: str) -> set[str]:
+    """A record's gold items as a reader would spot them in an example: each value, and each "head → tail" pair."""
+    items = json.loads(gold)
+    found: set[str] = set()
+    for item in items if isinstance(items, list) else [items]:
+        values = item if isinstance(item, dict) else {"value": item}
+        found |= {str(v).casefold() for v in values.values() if isinstance(v, str)}
+        if "head" in values and "tail" in values:
+            found.add(f"{values['head']} → {values['tail']}".casefold())
+    return found
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_no_label_example_gives_a_record_its_answer(name: str) -> None:
+    """The stdlib's label examples were taken from the very samples the recipes build (CoNLL-2003 testa, CoNLL04 dev,
+    AG News, MSRA): "Iraq Halts Oil Exports from Main Southern Pipeline" (Business) was shown as an example under the
+    record whose text it is, "John Wilkes Booth → President Lincoln" (Kill) under the sentence it comes from. An example
+    shown is neither a gold item of its record nor a second time in the instruction (in its input)."""
+    guidelines = load_stdlib().guidelines
+    for r in built(name):
+        gold = _gold_texts(r["gold"])
+        shown: list[str] = []  # every example text the record's definitions show, once per label showing it
+        said = ""  # and the texts of its guidelines, which may name an example too ("北京大学" … "北京")
+        for gid in r["guidelines"]:
+            examples = dict(guidelines[gid].examples) if gid in guidelines else {}
+            said += guidelines[gid].text if gid in guidelines and guidelines[gid].text else ""
+            for label in r["labels"]:
+                if label in examples:
+                    shown += [*examples[label].positive, *(t for t, _ in examples[label].negative)]
+        for text in shown:
+            where = f"{r['task_entry']} row {r['source_row']}: example {text!r}"
+            assert text.casefold() not in gold, f"{where} is the record's answer"
+            assert r["instruction"].count(text) <= sum(e.count(text) for e in [*shown, said]), f"{where} is in the record's input"
