@@ -139,3 +139,12 @@ def test_a_format_sentence_is_silent_on_no_answer_when_a_stated_rule_says_it(var
         text = variant.text.get(lang) or variant.text["en"]
         sentence = render_template(text, variant_context(["type", "span"], cardinality, None, False), variant.id)
         assert not re.search(r"no answer|没有答案|output \[\]|输出 \[\]", sentence), f"{variant.id}/{lang}: {sentence!r}"
+
+
+def test_the_format_sentence_is_never_labelled_as_the_output() -> None:
+    """ee/en_3 and openie/en_3 wrote "Output: Answer in JSON: …", as if that sentence were the answer; ner/en_3 says
+    "Output format:"."""
+    for templates in LIB.templates.values():
+        for template in templates.values():
+            assert not re.search(r"^(?:Output|Answer|输出|答案)[:：]\s*\{\{\s*format_instruction", template.text, re.M), \
+                template.id
