@@ -88,3 +88,15 @@ def test_no_label_example_gives_a_record_its_answer(name: str) -> None:
             where = f"{r['task_entry']} row {r['source_row']}: example {text!r}"
             assert text.casefold() not in gold, f"{where} is the record's answer"
             assert r["instruction"].count(text) <= sum(e.count(text) for e in [*shown, said]), f"{where} is in the record's input"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_a_guideline_that_defines_labels_defines_every_label_shown(name: str) -> None:
+    """duee_events defined 8 of DuEE's 65 event types: an instruction listing 组织关系-解约, 灾害/意外-坍/垮塌 and
+    人生-死亡 defined only the last under its 类型定义 header."""
+    guidelines = load_stdlib().guidelines
+    for r in built(name):
+        for gid in r["guidelines"]:
+            defined = {label for label, _ in guidelines[gid].labels} if gid in guidelines else set()
+            if defined & set(r["labels"]):
+                assert set(r["labels"]) <= defined, f"{r['task_entry']} {gid}: {set(r['labels']) - defined}"
