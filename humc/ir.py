@@ -422,6 +422,8 @@ class Recipe:
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
+    # source id -> its catalog adapter's id, title, license and homepage (the dataset card's Sources section)
+    source_catalogs: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its

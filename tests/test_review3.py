@@ -15,6 +15,8 @@ from humc.build.compiler import load_recipe, pinned
 from humc.build.execute import check_chunk_fn, filter_chunk_fn, map_chunk_fn, render_chunk_fn, split_result
 from humc.build.rendering import RenderContext
 from humc.build.transforms import collect_labels
+from humc.dataset.card import CardInfo, render_card
+from humc.dataset.cardinfo import source_rows
 from humc.recipe.stdlib import load_stdlib
 from humc.sources import read_source
 
@@ -100,3 +102,19 @@ def test_a_guideline_that_defines_labels_defines_every_label_shown(name: str) ->
             defined = {label for label, _ in guidelines[gid].labels} if gid in guidelines else set()
             if defined & set(r["labels"]):
                 assert set(r["labels"]) <= defined, f"{r['task_entry']} {gid}: {set(r['labels']) - defined}"
+
+
+def test_the_card_names_each_source_with_its_license_and_cites_hum() -> None:
+    """The card of recipes/hum.hum.yaml said only "License: mixed source licenses." (DuEE is research-only, AG News
+    non-commercial) and cited nothing: it now lists each source's dataset, license and homepage, and how to cite."""
+    recipe = load_recipe(REPO / "recipes" / "hum.hum.yaml")
+    rows = {r["source"]: r for r in source_rows(recipe)}
+    assert set(rows) == {e.source for e in recipe.tasks} and all(r["license"] for r in rows.values())
+    assert rows["duee"]["dataset"] == "DuEE 1.0" and rows["duee"]["license"].startswith("research-only")
+    card = render_card(CardInfo(
+        name="hum", pretty_name=None, description=None, license=recipe.license, languages=["en"], task_categories=[],
+        task_ids=[], source_datasets=[], tags=[], split_files={}, split_counts={}, task_counts={}, variant_counts={},
+        template_counts={}, length_stats={}, guidelines=[], rules=[], dedup={}, llms=[], recipe_text="hum: 1\n",
+        recipe_fingerprint="0" * 64, humc_version="0", sources=list(rows.values())))
+    assert "| duee | DuEE 1.0 | research-only (Baidu dataset terms) | https://ai.baidu.com/broad/download |" in card
+    assert "## Citation" in card and "2502.03843" in card

@@ -66,7 +66,20 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         lockfile=recipe.lock_path.name if recipe.lock_path is not None else None,
         llm_steps=llm_step_stats(recipe, metas),
         mixture_declared=declared_mixture(recipe, metas),
+        sources=source_rows(recipe),
     )
+
+
+def source_rows(recipe: Recipe) -> list[dict[str, str]]:
+    """One row per source a task reads: the dataset (its catalog adapter's title, else its Hub name or file), the
+    license its adapter declares (none for a source read without one) and the homepage."""
+    rows = []
+    for sid in sorted({e.source for e in recipe.tasks}):
+        src, cat = recipe.sources[sid], recipe.source_catalogs.get(sid, {})
+        plain = (src.dataset or {}).get("name") or (src.path.name if src.path is not None else sid)
+        rows.append({"source": sid, "dataset": cat.get("title") or cat.get("catalog") or str(plain),
+                     "license": cat.get("license", ""), "homepage": cat.get("homepage", "")})
+    return rows
 
 
 MISSED_BY = 0.01  # a realised share this far from its weight's target is called out on the card

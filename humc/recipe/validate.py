@@ -255,6 +255,8 @@ class Validator:
                       cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
                       ablations=ablations,
+                      source_catalogs={sid: {"catalog": e.id, "title": e.title, "license": e.license,
+                                         "homepage": e.homepage} for sid, e in self.catalog_of.items()},
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     # ------------------------------------------------------------ header
