@@ -118,3 +118,13 @@ def test_the_card_names_each_source_with_its_license_and_cites_hum() -> None:
         recipe_fingerprint="0" * 64, humc_version="0", sources=list(rows.values())))
     assert "| duee | DuEE 1.0 | research-only (Baidu dataset terms) | https://ai.baidu.com/broad/download |" in card
     assert "## Citation" in card and "2502.03843" in card
+
+
+
+def test_a_label_the_where_filter_removes_is_not_offered() -> None:
+    """recipes/classification.hum.yaml drops GoEmotions comments labelled neutral (`where:`) yet offered `neutral` in
+    26 of its 110 instructions: never once the answer, it taught a model that neutral never applies."""
+    go = [r for r in built("classification") if r["task_entry"] == "go_emotions"]
+    assert go and not any("neutral" in r["labels"] for r in go)
+    emotions = {label for label, _ in load_stdlib().guidelines["go_emotions_labels"].labels}
+    assert {label for r in go for label in r["labels"]} <= emotions - {"neutral"}
