@@ -19,6 +19,7 @@ from humc.dataset.card import CardInfo, render_card
 from humc.dataset.cardinfo import source_rows
 from humc.recipe.stdlib import load_stdlib
 from humc.sources import read_source
+from humc.templating import render_template
 
 RECIPES = ("hum", "hum_mix", "ner", "re", "mrc", "classification")
 
@@ -128,3 +129,17 @@ def test_a_label_the_where_filter_removes_is_not_offered() -> None:
     assert go and not any("neutral" in r["labels"] for r in go)
     emotions = {label for label, _ in load_stdlib().guidelines["go_emotions_labels"].labels}
     assert {label for r in go for label in r["labels"]} <= emotions - {"neutral"}
+
+
+@pytest.mark.parametrize("question", ["NP stands for which class?", "Turing machines compute what?", "BQP is what?"])
+def test_a_question_woven_into_a_sentence_keeps_its_proper_nouns(question: str) -> None:
+    """mrc_extractive/en_2 (and the mrc lockfile's paraphrase of it) lowercased a question's first letter to write
+    "Based on the passage above, what …": SQuAD's "NP …", "BQP …", "Turing …" became "nP", "bQP", "turing"."""
+    entry = load_recipe(REPO / "recipes" / "mrc.hum.yaml").tasks[0]
+    woven = [t for t in entry.templates if "question[1:]" in t.text]
+    assert len(woven) == 2
+    for template in woven:
+        values = {"context": "c", "question": question, "guidelines": [], "rules": [], "format_instruction": "f"}
+        assert question in render_template(template.text, values, template.id)
+        said = render_template(template.text, {**values, "question": "What is NP?"}, template.id)
+        assert "above, what is NP?" in said
