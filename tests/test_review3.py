@@ -143,3 +143,14 @@ def test_a_question_woven_into_a_sentence_keeps_its_proper_nouns(question: str) 
         assert question in render_template(template.text, values, template.id)
         said = render_template(template.text, {**values, "question": "What is NP?"}, template.id)
         assert "above, what is NP?" in said
+
+
+def test_a_task_that_answers_every_shown_label_never_promises_an_empty_answer() -> None:
+    """EEA fills every shown role (NAN when the text does not), so its answer is never empty, yet its format sentences
+    said 如果没有答案，请输出 [] (If there is no answer, output [])."""
+    for task in load_stdlib().tasks.values():
+        if task.schema_missing is not None:
+            assert task.answer_always, task.id
+    for r in built("hum"):
+        if r["task"] == "eea":
+            assert "没有答案" not in r["instruction"] and "no answer" not in r["instruction"], r["instruction"]
