@@ -154,3 +154,10 @@ def test_a_task_that_answers_every_shown_label_never_promises_an_empty_answer() 
     for r in built("hum"):
         if r["task"] == "eea":
             assert "没有答案" not in r["instruction"] and "no answer" not in r["instruction"], r["instruction"]
+
+
+def test_the_multiple_choice_convention_fits_numbered_options() -> None:
+    """ARC labels some options 1-4 (NYSEDREGENTS items), yet arc_mc_conventions said "Give the option's label (for
+    example "B")" under them."""
+    text = load_stdlib().guidelines["arc_mc_conventions"].text or ""
+    assert '"B"' in text and '"2"' in text
