@@ -135,7 +135,7 @@ class SourceDef:
 
 
 @dataclass(frozen=True)
-class SourceOrigin:
+class PublishedSource:
     """The published dataset a source is, as its catalog adapter describes it (the dataset card lists each)."""
 
     source: str
@@ -438,7 +438,7 @@ class Recipe:
     executor: str = "local"         # local | ray (not fingerprinted: both build the same bytes)
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
-    origins: tuple[SourceOrigin, ...] = ()  # the published datasets its catalog sources are (for the card)
+    published: tuple[PublishedSource, ...] = ()  # the published datasets its catalog sources are (for the card)
 
     def notes(self) -> list[str]:
         """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its
@@ -448,9 +448,9 @@ class Recipe:
 
     def _unlicensed(self) -> list[str]:
         """No `license:` for a dataset made from published ones: the card would name none."""
-        if self.license or not self.origins:
+        if self.license or not self.published:
             return []
-        licences = sorted({f"{o.title}: {o.license}" for o in self.origins})
+        licences = sorted({f"{o.title}: {o.license}" for o in self.published})
         return [f"the recipe has no `license:`, so the dataset card names none (its source datasets' licences: "
                 f"{'; '.join(licences)}); set `license:` to what the built dataset may be shared under"]
 

@@ -173,17 +173,6 @@ def test_the_example_card_says_its_paraphrases_were_written_by_a_person(tmp_path
     assert llms.startswith("\n\nnone\n") and "| squad | template | a person | 5 |" in llms
     assert "Qwen" not in llms and "temperature" not in llms
     assert "warning" not in result.output
-    origins = card.split("## Source datasets", 1)[1].split("## Tasks and mix", 1)[0]
-    assert "| squad | SQuAD 2.0 | cc-by-sa-4.0 | https://rajpurkar.github.io/SQuAD-explorer/ | rajpurkar/squad_v2 |" \
-        in origins
-
-
-def test_source_datasets_are_listed_only_when_a_source_names_a_catalog_adapter() -> None:
-    assert "## Source datasets" not in render_card(info())
-    row = {"source": "news", "catalog": "ag_news", "title": "AG News", "license": "custom | research",
-           "homepage": "", "hub": "fancyzhx/ag_news"}
-    card = render_card(info(origins=[row]))
-    assert "| news | AG News | custom \\| research | - | fancyzhx/ag_news |" in card
 
 
 def test_a_recipe_without_a_license_over_published_datasets_is_told_their_licences(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ NOT_LINES = {"json", "json_pretty", "json_spo", "yaml", "tuples", "natural", "gr
 LINE_LAYOUT = re.compile(r"\b(?:one|each|per) (?:line|row)\b|\bline per\b|\brow per\b|占一行|每行|一行")
 ANSWER_NOTHING = re.compile(r"no answer|没有答案|empty list|空列表")
 HEADER = re.compile(r"[:：]$")
+PER_LABEL_EMPTY = re.compile(r" Give every label, with an empty list \[\] when the text has none of it\."
+                             r"|每个标签都要给出，没有对应内容时给出空列表 \[\]。"
+                             r"|; return an empty list for a label that does not occur|，不存在的标签返回空列表")
 
 
 def _cases() -> Iterator[tuple[TaskDef, Template, Variant]]:
@@ -119,7 +122,9 @@ def test_every_stdlib_instruction_reads_cleanly(task: TaskDef, template: Templat
         if variant.id in NOT_LINES:
             assert not LINE_LAYOUT.search(prose), f"{where}: promises a line layout: {prose!r}"
         if empty is None:
-            says_how = bool(ANSWER_NOTHING.search(sentence)) or "[]" in sentence
+            # grouped JSON's "[] for a label without answers" is how it answers nothing, no promise where that never is
+            overall = PER_LABEL_EMPTY.sub("", sentence) if task.answer_always else sentence
+            says_how = bool(ANSWER_NOTHING.search(overall)) or "[]" in overall
             can = formats.empty_is_expressible(variant.spec.codec, task.cardinality) and not task.answer_always
             assert says_how == can, (f"{where}: the format {'can' if can else 'cannot'} write 'no answer', "
                                      f"its sentence {'does not say how' if can else 'promises one'}: {sentence!r}")
@@ -129,3 +134,22 @@ def test_every_stdlib_instruction_reads_cleanly(task: TaskDef, template: Templat
         else:
             assert not re.search(r"[\u4e00-\u9fff]", prose), f"{where}: Chinese in an English instruction"
 
+
+
+@pytest.mark.parametrize("variant", sorted(LIB.variants.values(), key=lambda v: v.id), ids=lambda v: v.id)
+def test_a_format_sentence_is_silent_on_no_answer_when_a_stated_rule_says_it(variant: Variant) -> None:
+    """rendering passes empty=None, may_be_empty=False when the stated rule has its own sentence (empty_brackets'
+    "If nothing in the text matches, output []."): the JSON, tuples and YAML sentences said "output []" again."""
+    for lang, cardinality in itertools.product(("en", "zh"), ("one", "many")):
+        text = variant.text.get(lang) or variant.text["en"]
+        sentence = render_template(text, variant_context(["type", "span"], cardinality, None, False), variant.id)
+        assert not re.search(r"no answer|没有答案|output \[\]|输出 \[\]", sentence), f"{variant.id}/{lang}: {sentence!r}"
+
+
+def test_the_format_sentence_is_never_labelled_as_the_output() -> None:
+    """ee/en_3 and openie/en_3 wrote "Output: Answer in JSON: …", as if that sentence were the answer; ner/en_3 says
+    "Output format:"."""
+    for templates in LIB.templates.values():
+        for template in templates.values():
+            assert not re.search(r"^(?:Output|Answer|输出|答案)[:：]\s*\{\{\s*format_instruction", template.text, re.M), \
+                template.id

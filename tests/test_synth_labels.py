@@ -310,9 +310,9 @@ def test_stdlib_guidelines_carry_examples_and_render_them_in_both_languages():
     conll = lib.guidelines["conll2003_types"]
     per = label_definitions([conll], ["PER", "DATE"], "en")
     assert per == {"PER": 'names of people, including fictional characters and family names. '
-                          'Examples: "C. Lewis", "Simmons", "Mrs. Smith". Not: "Clinton Foundation" (ORG).'}
+                          'Examples: "Angela Merkel", "Pelé", "Hemingway". Not: "Clinton Foundation" (ORG).'}
     msra = label_definitions([lib.guidelines["msra_types"]], ["ORG"], "zh")
-    assert msra["ORG"].endswith("。例如：“深圳大学管理学院”、“中共深圳市委宣传部”。不包括：“深圳”（LOC）。")
+    assert msra["ORG"].endswith("。例如：“清华大学”、“新华社”、“国务院”。不包括：“北京”（LOC）。")
     assert describe_label("", LabelExamples(("a",)), "en") == 'Examples: "a".'
     assert describe_label("plain", LabelExamples(), "en") == "plain"
 

@@ -88,7 +88,7 @@ def build_plan(recipe: Recipe) -> Plan:
     # the output folder is not part of the fingerprint: the same data written elsewhere is the same dataset
     b.add("corpus/write", "write", [split], {
         "shard_rows": recipe.output.shard_rows, "recipe": recipe.text,
-        **({"origins": [o.card_row() for o in recipe.origins]} if recipe.origins else {}),  # the card lists them
+        **({"published": [o.card_row() for o in recipe.published]} if recipe.published else {}),  # the card lists them
         "publish": None if recipe.publish is None else {"card": _card_config(recipe.publish.card),
                                                          "repo": recipe.publish.repo},
     })

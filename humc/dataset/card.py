@@ -87,7 +87,7 @@ class CardInfo:
     # output.mixture's weights and caps beside what was written: dimension, value, declared, target, n, share
     mixture_declared: list[dict[str, Any]] = field(default_factory=list)
     hub_sources: list[dict[str, str | None]] = field(default_factory=list)  # Hub datasets read: source, name, revision, …
-    origins: list[dict[str, str]] = field(default_factory=list)  # catalog sources: the published dataset, its licence
+    sources: list[dict[str, str]] = field(default_factory=list)  # the sources read: source, dataset, license, homepage
 
     @property
     def total(self) -> int:

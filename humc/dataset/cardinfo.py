@@ -58,7 +58,6 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         humc_version=__version__,
         hub_sources=[{"source": src.id, **{k: (src.dataset or {}).get(k) for k in ("name", "revision", "config", "split")}}
                      for src in hub_sources(recipe)],
-        origins=[origin.card_row() for origin in recipe.origins],
         user_template=str(card["template"]) if card.get("template") else None,
         split_bytes=dict(split_bytes or {}),
         dropped=dropped_records(recipe, metas),
@@ -67,7 +66,21 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         lockfile=recipe.lock_path.name if recipe.lock_path is not None else None,
         llm_steps=llm_step_stats(recipe, metas),
         mixture_declared=declared_mixture(recipe, metas),
+        sources=source_rows(recipe),
     )
+
+
+def source_rows(recipe: Recipe) -> list[dict[str, str]]:
+    """One row per source a task reads: the dataset (its catalog adapter's title, else its Hub name or file), the
+    license its adapter declares (none for a source read without one) and the homepage."""
+    published = {o.source: o for o in recipe.published}
+    rows = []
+    for sid in sorted({e.source for e in recipe.tasks}):
+        src, origin = recipe.sources[sid], published.get(sid)
+        plain = (src.dataset or {}).get("name") or (src.path.name if src.path is not None else sid)
+        rows.append({"source": sid, "dataset": origin.title if origin else str(plain),
+                     "license": origin.license if origin else "", "homepage": origin.homepage if origin else ""})
+    return rows
 
 
 MISSED_BY = 0.01  # a realised share this far from its weight's target is called out on the card

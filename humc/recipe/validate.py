@@ -32,11 +32,11 @@ from humc.ir import (
     Output,
     PreferenceRule,
     Publish,
+    PublishedSource,
     Recipe,
     Sample,
     SchemaSampling,
     SourceDef,
-    SourceOrigin,
     TaskDef,
     TaskEntry,
     Template,
@@ -260,13 +260,13 @@ class Validator:
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
                       cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
-                      ablations=ablations, origins=self._origins(sources, tasks),
+                      ablations=ablations, published=self._published(sources, tasks),
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
-    def _origins(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[SourceOrigin, ...]:
+    def _published(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[PublishedSource, ...]:
         """The published datasets of the catalog sources the tasks read, in the recipe's order of sources."""
         used = {e.source for e in tasks}
-        return tuple(SourceOrigin(sid, e.id, e.title or e.id, e.license, e.homepage, e.hub)
+        return tuple(PublishedSource(sid, e.id, e.title or e.id, e.license, e.homepage, e.hub)
                      for sid in sources if sid in used for e in [self.catalog_of.get(sid)] if e is not None)
 
     # ------------------------------------------------------------ header
