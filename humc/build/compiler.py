@@ -44,7 +44,7 @@ from humc.errors import HumcError, PublishError, RecipeError, SourceError, did_y
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
 from humc.locks import cache_lock, folder_lock
 from humc.progress import Progress
-from humc.recipe.folders import check_folders
+from humc.recipe.folders import check_folders, describe_origin
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
 from humc.sources_hub import pinned_source
@@ -141,6 +141,7 @@ def build_locks(plans: Sequence[Plan], *, wait: bool = True) -> Iterator[None]:
     for plan in plans:  # every folder checked before any lock is taken or any dataset written
         check_folders(plan.recipe)
         _check_output_folder(plan.recipe)
+        _check_outside_datasets(plan.recipe)
     with contextlib.ExitStack() as stack:
         for folder in sorted({plan.recipe.output.dir for plan in plans}):
             stack.enter_context(folder_lock(folder, what="output folder", command="humc build", wait=wait))
@@ -330,6 +331,26 @@ def _check_output_folder(recipe: Recipe) -> None:
         raise HumcError(f"cannot write the dataset to {folder}: {existing} refuses a new folder ({exc.strerror})", span,
                         code="E3002", expected="a writable folder",
                         hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe") from None
+
+
+def _check_outside_datasets(recipe: Recipe) -> None:
+    """E3002 when the output or cache folder lies inside a dataset humc built (``--out out/mrc``, the dataset
+    itself): its files would be foreign to that dataset, whose next build then refuses the folder (E3003) and whose
+    push would carry them."""
+    for folder, origin, option in ((recipe.output.dir, recipe.output.dir_origin, "--out"),
+                                   (recipe.cache_dir, recipe.cache_origin, "--cache")):
+        dataset = next((parent for parent in folder.resolve().parents if _is_built_dataset(parent)), None)
+        if dataset is not None:
+            raise HumcError(f"the {'output' if option == '--out' else 'cache'} folder {folder} is inside the built "
+                            f"dataset {dataset} ({describe_origin(origin)})", origin.span, code="E3002",
+                            expected="a folder outside every dataset humc built (a dataset folder holds only what "
+                                     "its build.json lists)",
+                            hint=f"pass another {option}, e.g. {dataset.parent}; nothing was written")
+
+
+def _is_built_dataset(folder: Path) -> bool:
+    manifest = read_manifest(folder)
+    return manifest is not None and isinstance(manifest.get("files"), dict) and "fingerprint" in manifest
 
 
 def node_states(plan: Plan) -> dict[str, str]:

@@ -1,0 +1,49 @@
+"""Hostile command lines, folders and environments, found by a sweep of every subcommand and option beyond a plain
+`humc build RECIPE` (each case once corrupted a dataset, ignored an option silently or wrote somewhere unasked):
+each is now a compiler-style error with exit code 2, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import run_cli, tiny_recipe, tree_bytes
+
+ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
+        {"context": "Rome is in Italy.", "question": "Where is Rome?", "answers": ["Italy"]}]
+
+
+def recipe_in(folder: Path, name: str = "tiny") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    path = folder / f"{name}.hum.yaml"
+    path.write_text(tiny_recipe().replace("name: tiny", f"name: {name}"), encoding="utf-8")
+    return path
+
+
+def built(tmp: Path) -> tuple[Path, Path]:
+    """A recipe and its dataset, built to tmp/out/tiny with the cache in tmp/cache."""
+    recipe = recipe_in(tmp / "r")
+    result = run_cli("build", str(recipe), "-q", "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+    assert result.exit_code == 0, result.output
+    return recipe, tmp / "out" / "tiny"
+
+
+def test_an_output_or_cache_folder_inside_a_built_dataset_is_refused_and_the_dataset_kept(tmp_path: Path) -> None:
+    """`--out out/tiny` wrote a second dataset inside the first (out/tiny/tiny): the first one's next build then
+    failed with E3003 on files it did not write, and its push would have carried them; a cache there did the same."""
+    recipe, dataset = built(tmp_path)
+    before = tree_bytes(dataset)
+    other = recipe_in(tmp_path / "other", "other")
+    for options, said in ((["--out", str(dataset)], "the output folder"),
+                          (["--out", str(dataset / "data"), "--cache", str(tmp_path / "c2")], "the output folder"),
+                          (["--out", str(tmp_path / "o2"), "--cache", str(dataset / "cache")], "the cache folder")):
+        for path in (recipe, other):
+            result = run_cli("build", str(path), "-q", *options)
+            assert result.exit_code == 2, result.output
+            assert "error[E3002]" in result.output and f"{said} " in result.output
+            assert f"is inside the built dataset {dataset}" in result.output
+            assert tree_bytes(dataset) == before
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "c2").exists()
+    rebuilt = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert rebuilt.exit_code == 0, rebuilt.output
