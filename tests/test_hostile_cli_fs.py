@@ -47,3 +47,17 @@ def test_an_output_or_cache_folder_inside_a_built_dataset_is_refused_and_the_dat
     assert not (tmp_path / "o2").exists() and not (tmp_path / "c2").exists()
     rebuilt = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     assert rebuilt.exit_code == 0, rebuilt.output
+
+
+def test_review_list_with_accept_all_or_reject_all_is_refused_not_a_silent_no_op(tmp_path: Path) -> None:
+    """`humc review --list --accept-all` listed the items, accepted none and exited 0, as if done."""
+    lock = recipe_in(tmp_path).with_suffix("").with_suffix(".lock")
+    text = ("humc_lock: 1\nrecipe: tiny\nitems:\n- id: 614eae8e70\n  kind: template\n  entry: qa\n  status: proposed\n"
+            "  origin: human\n  base: en_1\n  language: en\n  text: 'Q: {{ question }} C: {{ context }}'\n")
+    lock.write_text(text, encoding="utf-8")
+    for decision in ("--accept-all", "--reject-all"):
+        result = run_cli("review", str(lock), "--list", decision)
+        assert result.exit_code == 2, result.output
+        assert "error[E0008]" in result.output and "--list excludes --accept-all and --reject-all" in result.output
+        assert lock.read_text(encoding="utf-8") == text
+    assert "1 proposed" in run_cli("review", str(lock), "--list").output

@@ -49,6 +49,10 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
         _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
         return
     if list_only:
+        if accept_all or reject_all:  # a decision asked for and silently not made would look made
+            raise HumcError("--list excludes --accept-all and --reject-all", code="E0008",
+                            hint="run `humc review RECIPE --accept-all` (or --reject-all), then --list; nothing was "
+                                 "changed")
         if not lock_path.exists():
             raise HumcError(f"no lockfile {lock_path}", hint="run `humc synth RECIPE` first")
         click.echo(list_items(load_lock(lock_path), only_kind))
