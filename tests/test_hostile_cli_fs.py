@@ -5,9 +5,13 @@ each is now a compiler-style error with exit code 2, and nothing is written."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from helpers import run_cli, tiny_recipe, tree_bytes
+import pytest
+from helpers import REPO, run_cli, tiny_recipe, tree_bytes
 
 ROWS = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]},
         {"context": "Rome is in Italy.", "question": "Where is Rome?", "answers": ["Italy"]}]
@@ -61,3 +65,45 @@ def test_review_list_with_accept_all_or_reject_all_is_refused_not_a_silent_no_op
         assert "error[E0008]" in result.output and "--list excludes --accept-all and --reject-all" in result.output
         assert lock.read_text(encoding="utf-8") == text
     assert "1 proposed" in run_cli("review", str(lock), "--list").output
+
+
+def ascii_locale() -> dict[str, str]:
+    """The C locale without Python's UTF-8 mode: file names and stdout are ASCII."""
+    return {**os.environ, "LC_ALL": "POSIX", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "",
+            "PYTHONPATH": str(REPO)}
+
+
+def humc(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "humc", *args], env=env, cwd=cwd, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_an_output_folder_whose_name_is_not_utf8_is_refused_before_the_write(tmp_path: Path) -> None:
+    """A recipe unpacked into a folder named in Latin-1 bytes (`d\\xe9`) failed in the Parquet write with an internal
+    UnicodeEncodeError (exit 3); the dataset's files are UTF-8 names, so the folder is refused up front."""
+    home = tmp_path / os.fsdecode(b"d\xe9")
+    recipe = recipe_in(home)
+    result = run_cli("build", str(recipe), "-q", "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]" in result.output and "d\\xe9/out/tiny cannot be named as UTF-8 text" in result.output
+    assert "d\\udce9/tiny.hum.yaml:2:7:" in result.output  # at `name`, which chose the folder
+    assert not (home / "out").exists()
+    result = run_cli("build", str(recipe_in(tmp_path / "ok")), "-q", "--out", str(home / "o"))
+    assert result.exit_code == 2 and "(from --out)" in result.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the C locale")
+def test_an_ascii_locale_escapes_what_it_cannot_print_and_locates_a_path_it_cannot_name(tmp_path: Path) -> None:
+    """LANG=C without Python's UTF-8 mode: `humc stdlib templates ner` (Chinese templates) and a recipe naming
+    `données.jsonl` both ended in an internal UnicodeEncodeError, exit 3."""
+    shown = humc("stdlib", "templates", "ner", env=ascii_locale())
+    assert shown.returncode == 0, shown.stderr
+    assert b"internal error" not in shown.stderr and b"\\u" in shown.stdout
+    recipe = recipe_in(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("qa: data.jsonl", "qa: données.jsonl"),
+                      encoding="utf-8")
+    checked = humc("check", str(recipe), env=ascii_locale())
+    assert checked.returncode == 2, checked.stderr
+    text = checked.stderr.decode("ascii", "backslashreplace")
+    assert f"{recipe}:4:7: error[E0009]" in text and "file name encoding (ascii)" in text
+    assert "PYTHONUTF8=1" in text
