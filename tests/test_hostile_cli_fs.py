@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,38 @@ def test_an_ascii_locale_escapes_what_it_cannot_print_and_locates_a_path_it_cann
     text = checked.stderr.decode("ascii", "backslashreplace")
     assert f"{recipe}:4:7: error[E0009]" in text and "file name encoding (ascii)" in text
     assert "PYTHONUTF8=1" in text
+
+
+def limited_build(recipe: Path, out: Path, cache: Path, max_file_bytes: int) -> subprocess.CompletedProcess[bytes]:
+    """`humc build` in a process whose files may not grow past ``max_file_bytes`` (`ulimit -f`: a FAT32 stick)."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run([sys.executable, "-m", "humc", "build", str(recipe), "-q", "--out", str(out), "--cache",
+                           str(cache)], env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=limit,
+                          capture_output=True, timeout=300)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")
+def test_a_shard_over_a_file_size_limit_is_e3002_and_the_rebuild_is_identical(tmp_path: Path) -> None:
+    """A shard larger than the file system allows (EFBIG, `ulimit -f`) ended the build with an internal OSError (exit
+    3); it is a place that cannot be written, like a full disk, with nothing written."""
+    recipe = recipe_in(tmp_path / "r")
+    noise = random.Random(0)  # text Parquet cannot compress: shards much larger than the cache's index
+    rows = [{"context": " ".join(f"{noise.getrandbits(40):x}" for _ in range(300)) + f" Paris{i}.",
+             "question": f"Which city {i}?", "answers": [f"Paris{i}"]} for i in range(150)]
+    (recipe.parent / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    first = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert first.exit_code == 0, first.output
+    shard = max((tmp_path / "out" / "tiny" / "data").iterdir(), key=lambda p: p.stat().st_size)
+    limited = limited_build(recipe, tmp_path / "out2", tmp_path / "cache", shard.stat().st_size // 2)
+    assert limited.returncode == 2, limited.stderr
+    said = limited.stderr.decode()
+    assert "error[E3002]: cannot write the dataset" in said and "File too large" in said
+    assert "output.shard_rows" in said and "internal error" not in said
+    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
+    again = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"))
+    assert again.exit_code == 0, again.output
+    assert tree_bytes(tmp_path / "out2" / "tiny") == tree_bytes(tmp_path / "out" / "tiny")

@@ -174,7 +174,7 @@ def _build(plan: Plan, progress: Progress | None, stop_after: str | None, execut
         store.close()
 
 
-_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})  # EFBIG: a file-size limit (FAT32, ulimit -f)
 _NO_ROOM = _FULL | {errno.EACCES, errno.EPERM}
 
 
@@ -190,8 +190,10 @@ def _unwritable(recipe: Recipe, exc: OSError) -> HumcError | None:
     verb = "write" if inside or exc.errno in _FULL else "use"  # EACCES on a source file: not a write
     return HumcError(f"cannot {verb} {what}: {exc.strerror or exc}", recipe.output.dir_origin.span, code="E3002",
                      expected="a writable output and cache folder with free space",
-                     hint="free space or pass writable folders with --out and --cache; nothing was written (an "
-                          "existing output folder is left as it was)")
+                     hint=("the file system or `ulimit -f` limits a file's size: a smaller `output.shard_rows` keeps "
+                           "each shard under it" if exc.errno == errno.EFBIG else
+                           "free space or pass writable folders with --out and --cache")
+                     + "; nothing was written (an existing output folder is left as it was)")
 
 
 # ---------------------------------------------------------------- dry run (`humc check`)
