@@ -110,16 +110,15 @@ def test_an_ascii_locale_escapes_what_it_cannot_print_and_locates_a_path_it_cann
     assert "PYTHONUTF8=1" in text
 
 
-def limited_build(recipe: Path, out: Path, cache: Path, max_file_bytes: int) -> subprocess.CompletedProcess[bytes]:
-    """`humc build` in a process whose files may not grow past ``max_file_bytes`` (`ulimit -f`: a FAT32 stick)."""
+def limited(max_file_bytes: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """humc in a process whose files may not grow past ``max_file_bytes`` (`ulimit -f`, a FAT32 stick: EFBIG)."""
     import resource
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
-    return subprocess.run([sys.executable, "-m", "humc", "build", str(recipe), "-q", "--out", str(out), "--cache",
-                           str(cache)], env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=limit,
-                          capture_output=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "humc", *args], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          preexec_fn=limit, capture_output=True, timeout=300)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")
@@ -134,12 +133,23 @@ def test_a_shard_over_a_file_size_limit_is_e3002_and_the_rebuild_is_identical(tm
     first = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     assert first.exit_code == 0, first.output
     shard = max((tmp_path / "out" / "tiny" / "data").iterdir(), key=lambda p: p.stat().st_size)
-    limited = limited_build(recipe, tmp_path / "out2", tmp_path / "cache", shard.stat().st_size // 2)
-    assert limited.returncode == 2, limited.stderr
-    said = limited.stderr.decode()
+    cut = limited(shard.stat().st_size // 2, "build", str(recipe), "-q", "--out", str(tmp_path / "out2"), "--cache",
+                  str(tmp_path / "cache"))
+    assert cut.returncode == 2, cut.stderr
+    said = cut.stderr.decode()
     assert "error[E3002]: cannot write the dataset" in said and "File too large" in said
     assert "output.shard_rows" in said and "internal error" not in said
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
     again = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out2"), "--cache", str(tmp_path / "cache"))
     assert again.exit_code == 0, again.output
     assert tree_bytes(tmp_path / "out2" / "tiny") == tree_bytes(tmp_path / "out" / "tiny")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")
+def test_schema_out_on_a_full_disk_keeps_the_previous_file_not_half_a_schema(tmp_path: Path) -> None:
+    """`humc schema --out FILE` wrote straight into FILE: a full disk left the first 1000 bytes of the schema in it."""
+    target = tmp_path / "recipe.schema.json"
+    target.write_text("{}\n", encoding="utf-8")
+    cut = limited(1000, "schema", "--out", str(target))
+    assert cut.returncode == 2 and b"error[E3002]: cannot write" in cut.stderr and b"File too large" in cut.stderr
+    assert target.read_text(encoding="utf-8") == "{}\n" and [p.name for p in tmp_path.iterdir()] == [target.name]
