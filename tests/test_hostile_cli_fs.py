@@ -54,12 +54,19 @@ def test_an_output_or_cache_folder_inside_a_built_dataset_is_refused_and_the_dat
     assert rebuilt.exit_code == 0, rebuilt.output
 
 
+def proposed_lock(folder: Path) -> Path:
+    """The tiny recipe's lockfile with one proposed template."""
+    lock = recipe_in(folder).with_suffix(".lock")  # tiny.hum.lock
+    lock.write_text("humc_lock: 1\nrecipe: tiny\nitems:\n- id: 614eae8e70\n  kind: template\n  entry: qa\n"
+                    "  status: proposed\n  origin: human\n  base: en_1\n  language: en\n"
+                    "  text: 'Q: {{ question }} C: {{ context }}'\n", encoding="utf-8")
+    return lock
+
+
 def test_review_list_with_accept_all_or_reject_all_is_refused_not_a_silent_no_op(tmp_path: Path) -> None:
     """`humc review --list --accept-all` listed the items, accepted none and exited 0, as if done."""
-    lock = recipe_in(tmp_path).with_suffix("").with_suffix(".lock")
-    text = ("humc_lock: 1\nrecipe: tiny\nitems:\n- id: 614eae8e70\n  kind: template\n  entry: qa\n  status: proposed\n"
-            "  origin: human\n  base: en_1\n  language: en\n  text: 'Q: {{ question }} C: {{ context }}'\n")
-    lock.write_text(text, encoding="utf-8")
+    lock = proposed_lock(tmp_path)
+    text = lock.read_text(encoding="utf-8")
     for decision in ("--accept-all", "--reject-all"):
         result = run_cli("review", str(lock), "--list", decision)
         assert result.exit_code == 2, result.output
@@ -153,3 +160,15 @@ def test_schema_out_on_a_full_disk_keeps_the_previous_file_not_half_a_schema(tmp
     cut = limited(1000, "schema", "--out", str(target))
     assert cut.returncode == 2 and b"error[E3002]: cannot write" in cut.stderr and b"File too large" in cut.stderr
     assert target.read_text(encoding="utf-8") == "{}\n" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")
+def test_a_review_decision_that_cannot_be_saved_is_e3002_and_the_lockfile_kept(tmp_path: Path) -> None:
+    """The lockfile's atomic save kept the file on a full disk but ended `humc review` with an internal OSError."""
+    lock = proposed_lock(tmp_path)
+    before = lock.read_bytes()
+    cut = limited(len(before) // 2, "review", str(lock), "--accept-all")
+    assert cut.returncode == 2, cut.stderr
+    assert b"error[E3002]: cannot save the lockfile" in cut.stderr and b"File too large" in cut.stderr
+    assert lock.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["data.jsonl", "tiny.hum.yaml", "tiny.hum.lock"])
