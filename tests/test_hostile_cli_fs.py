@@ -172,3 +172,24 @@ def test_a_review_decision_that_cannot_be_saved_is_e3002_and_the_lockfile_kept(t
     assert b"error[E3002]: cannot save the lockfile" in cut.stderr and b"File too large" in cut.stderr
     assert lock.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["data.jsonl", "tiny.hum.yaml", "tiny.hum.lock"])
+
+
+def test_cache_gc_on_a_damaged_index_is_e4401_pointing_at_verify_which_mends_it(tmp_path: Path) -> None:
+    """A cache index damaged inside (a page overwritten) ended `humc cache gc` in VACUUM with an internal
+    DatabaseError; now E4401 says to run `humc cache verify`, after which gc and the build go through."""
+    recipe, dataset = built(tmp_path)
+    index = tmp_path / "cache" / "cache.db"
+    with open(index, "r+b") as f:
+        f.seek(index.stat().st_size // 2)
+        f.write(b"\xff" * 8192)
+    cache = ["--cache", str(tmp_path / "cache")]
+    damaged = run_cli("cache", "gc", str(recipe), *cache)
+    assert damaged.exit_code == 2, damaged.output
+    assert "error[E4401]: cannot reclaim space in the build cache" in damaged.output
+    assert "its index is damaged" in damaged.output and "humc cache verify" in damaged.output
+    assert run_cli("cache", "verify", *cache).exit_code == 0
+    assert run_cli("cache", "gc", str(recipe), *cache).exit_code == 0
+    before = tree_bytes(dataset)
+    again = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out2"), *cache)
+    assert again.exit_code == 0, again.output
+    assert tree_bytes(tmp_path / "out2" / "tiny") == before
