@@ -193,3 +193,27 @@ def test_cache_gc_on_a_damaged_index_is_e4401_pointing_at_verify_which_mends_it(
     again = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out2"), *cache)
     assert again.exit_code == 0, again.output
     assert tree_bytes(tmp_path / "out2" / "tiny") == before
+
+
+@pytest.mark.skipif(not Path("/dev/stdin").exists(), reason="/dev/stdin")
+def test_a_recipe_read_from_stdin_builds_only_into_folders_the_command_line_names(tmp_path: Path) -> None:
+    """`humc build /dev/stdin < r.hum.yaml` wrote the dataset to /dev/out and its cache to /dev/.humc (the folder
+    of /dev/stdin: memory, gone at the next boot); `humc check /dev/stdin` still reads it."""
+    recipe = recipe_in(tmp_path / "r")
+    text = recipe.read_text(encoding="utf-8").replace("qa: data.jsonl", f"qa: {recipe.parent / 'data.jsonl'}")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def piped(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "humc", *args], input=text.encode(), env=env,
+                              capture_output=True, timeout=120)
+
+    refused = piped("build", "/dev/stdin", "-q", "--out", str(tmp_path / "out"))
+    assert refused.returncode == 2, refused.stderr
+    said = refused.stderr.decode()
+    assert "error[E3002]: the recipe is read from /dev/stdin, a stream with no folder of its own" in said
+    assert "/dev/.humc/cache is no place for its cache" in said and "pass --cache" in said
+    assert not Path("/dev/.humc").exists() and not (tmp_path / "out").exists()
+    assert piped("check", "/dev/stdin").returncode == 0
+    done = piped("build", "/dev/stdin", "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "tiny" / "build.json").is_file()

@@ -40,7 +40,7 @@ from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
-from humc.errors import HumcError, PublishError, RecipeError, SourceError, did_you_mean
+from humc.errors import ErrorList, HumcError, PublishError, RecipeError, SourceError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
 from humc.locks import cache_lock, folder_lock
 from humc.progress import Progress
@@ -141,6 +141,7 @@ def build_locks(plans: Sequence[Plan], *, wait: bool = True) -> Iterator[None]:
     for plan in plans:  # every folder checked before any lock is taken or any dataset written
         check_folders(plan.recipe)
         _check_output_folder(plan.recipe)
+        _check_stream_recipe(plan.recipe)
         _check_outside_datasets(plan.recipe)
     with contextlib.ExitStack() as stack:
         for folder in sorted({plan.recipe.output.dir for plan in plans}):
@@ -333,6 +334,24 @@ def _check_output_folder(recipe: Recipe) -> None:
         raise HumcError(f"cannot write the dataset to {folder}: {existing} refuses a new folder ({exc.strerror})", span,
                         code="E3002", expected="a writable folder",
                         hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe") from None
+
+
+def _check_stream_recipe(recipe: Recipe) -> None:
+    """A recipe read from a stream (``humc build /dev/stdin``, ``<(…)``; `humc check` reads it fine) has no folder of
+    its own: the default folders beside it were ``/dev/out`` and ``/dev/.humc/cache``, in memory and gone at the next
+    boot. E3002 unless --out and --cache name the folders."""
+    home = recipe.path.absolute().parent
+    if recipe.path.is_file() and home.parts[1:2] not in (("dev",), ("proc",)):
+        return
+    errors = [HumcError(f"the recipe is read from {recipe.path}, a stream with no folder of its own, so {folder} is "
+                        f"no place for its {what} ({describe_origin(origin)})", origin.span, code="E3002",
+                        expected="a recipe file, or --out and --cache naming the folders",
+                        hint=f"pass {option} (and the other folder option), or save the recipe to a file")
+              for folder, origin, what, option in ((recipe.output.dir, recipe.output.dir_origin, "output", "--out"),
+                                                   (recipe.cache_dir, recipe.cache_origin, "cache", "--cache"))
+              if not origin.what.startswith("--")]
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
 
 
 def _check_outside_datasets(recipe: Recipe) -> None:
