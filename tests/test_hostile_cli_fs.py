@@ -217,3 +217,19 @@ def test_a_recipe_read_from_stdin_builds_only_into_folders_the_command_line_name
     done = piped("build", "/dev/stdin", "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "tiny" / "build.json").is_file()
+
+
+def test_an_empty_path_argument_is_a_usage_error_not_the_current_folder(tmp_path: Path) -> None:
+    """`humc export DATASET --to alpaca "$OUT"` with OUT unset wrote train.json and test.json into the current folder;
+    `humc push ""` published the current folder."""
+    _, dataset = built(tmp_path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    for args, name in ((["export", str(dataset), "--to", "alpaca", ""], "OUT_DIR"),
+                       (["export", str(dataset), "--to", "alpaca", str(tmp_path / "e"), "--out", ""], "--out"),
+                       (["push", "", "--repo", "org/name"], "RECIPE_OR_OUTPUT_DIR"),
+                       (["eval", "", "--predictions", os.devnull], "DATASET_DIR_OR_RECIPE")):
+        result = run_cli(*args, cwd=work)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"error[E9001]: invalid value for {name}: the " in result.output and "is an empty text" in result.output
+        assert not any(work.iterdir()) and not (tmp_path / "e").exists()

@@ -9,7 +9,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import OutConsole, format_opt
+from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt
 from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
@@ -44,7 +44,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 
 
 @click.command("eval")
-@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=click.Path(path_type=Path), required=False)
+@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(), required=False)
 @click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
 @click.option("--model", "model", metavar="NAME",
@@ -59,9 +59,9 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               metavar="A.json B.json", help="Compare two --report files: B - A with bootstrap 95% intervals.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (--compare).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out_dir", type=FolderPath(),
               help="With a recipe: the output root it was built with (`humc build --out`).")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--cache", "cache_dir", type=FolderPath(),
               help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
 @click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url or --hf-model.")
