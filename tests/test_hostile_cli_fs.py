@@ -233,3 +233,23 @@ def test_an_empty_path_argument_is_a_usage_error_not_the_current_folder(tmp_path
         assert result.exit_code == 2, (args, result.output)
         assert f"error[E9001]: invalid value for {name}: the " in result.output and "is an empty text" in result.output
         assert not any(work.iterdir()) and not (tmp_path / "e").exists()
+
+
+def test_eval_never_writes_its_report_over_the_predictions_or_the_other_report(tmp_path: Path) -> None:
+    """`--report P.jsonl` with `--predictions P.jsonl` replaced the model's answers with the report, and `--report X
+    --markdown X` the JSON report with the Markdown one, each saying `wrote`."""
+    _, dataset = built(tmp_path)
+    answers = tmp_path / "p.jsonl"
+    answers.write_text('{"id": "x", "prediction": "France"}\n', encoding="utf-8")
+    report = tmp_path / "r.json"
+    report.write_text("{}", encoding="utf-8")
+    scored = ["eval", str(dataset), "--split", "train", "--predictions", str(answers)]
+    for args, said in (([*scored, "--report", str(answers)], "--report"),
+                       ([*scored, "--markdown", f"{tmp_path}/./p.jsonl"], "--markdown"),
+                       ([*scored, "--report", str(tmp_path / "x"), "--markdown", str(tmp_path / "x")], "--markdown"),
+                       (["eval", "--compare", str(report), str(report), "--report", str(report)], "--report")):
+        result = run_cli(*args)
+        assert result.exit_code == 2, result.output
+        assert f"error[E9001]: {said} " in result.output and "is the file --" in result.output
+    assert answers.read_text(encoding="utf-8") == '{"id": "x", "prediction": "France"}\n'
+    assert report.read_text(encoding="utf-8") == "{}" and not (tmp_path / "x").exists()

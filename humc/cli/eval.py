@@ -23,6 +23,24 @@ from humc.llm.client import ModelConfig
 DEFAULT_CACHE = Path(".humc/cache")
 
 
+def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Path | None) -> None:
+    """E9001 when --report and --markdown name one file, or either names an input (--predictions, --compare): the
+    later write replaced the earlier file, or the model's answers, and the command said it wrote both."""
+    written = [(option, path) for option, path in (("--report", report), ("--markdown", markdown)) if path is not None]
+    taken = [("--report", report)] if report is not None else []
+    taken += [("--predictions" if len(inputs) == 1 else "--compare", path) for path in inputs if path is not None]
+    for option, path in written:
+        clash = next((other for other, used in taken if other != option and _same_file(path, used)), None)
+        if clash is not None:
+            raise HumcError(f"{option} {path} is the file {clash} names", code="E9001",
+                            expected=f"{option}: a file of its own",
+                            hint="name another file; nothing was written")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
 def _is_recipe(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
@@ -87,6 +105,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     `humc eval --compare A.json B.json` compares two reports.
     """
     out = OutConsole()
+    _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
     if compare_paths:
         result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
         if report_path is not None:  # files first: a reader that stops early (`| head`) must not cost them
