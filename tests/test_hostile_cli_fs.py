@@ -253,3 +253,24 @@ def test_eval_never_writes_its_report_over_the_predictions_or_the_other_report(t
         assert f"error[E9001]: {said} " in result.output and "is the file --" in result.output
     assert answers.read_text(encoding="utf-8") == '{"id": "x", "prediction": "France"}\n'
     assert report.read_text(encoding="utf-8") == "{}" and not (tmp_path / "x").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_dataset_folder_that_is_a_symbolic_link_is_refused_and_the_link_kept(tmp_path: Path) -> None:
+    """out/tiny -> another disk's folder: the build swapped a new folder in for the link and left the link behind as
+    `.tiny.old-<pid>` for good; a link to another recipe's dataset had it replaced by this one's. A linked output
+    root still works."""
+    recipe, dataset = built(tmp_path)
+    before = tree_bytes(dataset)
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "tiny").symlink_to(dataset)
+    result = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "linked"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]: cannot write the dataset to" in result.output and "it is a symbolic link" in result.output
+    assert f"pass --out {tmp_path / 'out'}" in result.output
+    assert [p.name for p in (tmp_path / "linked").iterdir()] == ["tiny"] and (tmp_path / "linked" / "tiny").is_symlink()
+    assert tree_bytes(dataset) == before
+    (tmp_path / "root").symlink_to(tmp_path / "out")
+    again = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "root"), "--cache", str(tmp_path / "cache"))
+    assert again.exit_code == 0, again.output
+    assert tree_bytes(dataset) == before

@@ -319,6 +319,13 @@ def _chunked(fn: ChunkFn, records: Records, metas: dict[str, dict[str, Any]] | N
 def _check_output_folder(recipe: Recipe) -> None:
     """Fail before any work when the dataset could not be written there (creating nothing)."""
     folder, span = recipe.output.dir, recipe.output.dir_origin.span
+    if folder.is_symlink():  # the write swaps a new folder in: the link was replaced, left behind as `.name.old-*`
+        target = folder.resolve()
+        raise HumcError(f"cannot write the dataset to {folder}: it is a symbolic link (to {target}), which the "
+                        "build would replace with a folder", span, code="E3002",
+                        expected="a dataset folder that is not itself a link (its output root may be one)",
+                        hint=f"pass --out {target.parent} to write there (the dataset folder is then "
+                             f"{target.parent / recipe.name}), or link the output root instead of the dataset folder")
     if folder.exists() and not folder.is_dir():
         raise HumcError(f"cannot write the dataset to {folder}: it is a file", span, code="E3002",
                         hint="pass another --out folder")
