@@ -6,6 +6,8 @@ Ctrl-C while the CLI is still being imported ends quietly with exit 130, as it d
 
 from __future__ import annotations
 
+import codecs
+import io
 import sys
 
 
@@ -15,7 +17,17 @@ def run() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    _tolerant_stdout()
     main()
+
+
+def _tolerant_stdout() -> None:
+    """A locale that cannot spell a character (LANG=C without Python's UTF-8 mode: ASCII; a Latin-1 locale: Chinese)
+    shows it as an escape on stdout, as Python does on stderr, instead of ending humc with UnicodeEncodeError
+    (`humc stdlib templates ner` prints the Chinese templates)."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and codecs.lookup(out.encoding).name != "utf-8":
+        out.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from humc.build.store import LLM_FOLDER, NOTES, key_node
 from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_aside, quick_check, remove_cache_files, vacuum
 from humc.dataset.manifest import empty_splits
 from humc.dataset.writer import SHARDS_PREFIX
+from humc.errors import HumcError
 from humc.locks import cache_lock
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
@@ -129,7 +131,13 @@ def clean_cache(folder: Path, *, wait: bool = True) -> int:
 def gc_cache(folder: Path, plans: list[Plan], *, llm: bool = False, wait: bool = True) -> GcReport:
     """Keep only the entries the plans' nodes need (and LLM responses unless ``llm``)."""
     with _alone(folder, "humc cache gc", wait):
-        return _gc(folder, plans, llm)
+        try:
+            return _gc(folder, plans, llm)
+        except sqlite3.DatabaseError as exc:  # a damaged page the build reads past (an entry at a time) stops VACUUM
+            raise HumcError(f"cannot reclaim space in the build cache {folder}: its index is damaged ({exc})",
+                            code="E4401", expected="a sound cache index (cache.db)",
+                            hint="run `humc cache verify` (it drops damaged entries and moves a broken index aside), "
+                                 "then `humc cache gc` again") from None
 
 
 def _gc(folder: Path, plans: list[Plan], llm: bool) -> GcReport:

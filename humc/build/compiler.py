@@ -40,11 +40,11 @@ from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
-from humc.errors import HumcError, PublishError, RecipeError, SourceError, did_you_mean
+from humc.errors import ErrorList, HumcError, PublishError, RecipeError, SourceError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
 from humc.locks import cache_lock, folder_lock
 from humc.progress import Progress
-from humc.recipe.folders import check_folders
+from humc.recipe.folders import check_folders, describe_origin
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
 from humc.sources_hub import pinned_source
@@ -141,6 +141,8 @@ def build_locks(plans: Sequence[Plan], *, wait: bool = True) -> Iterator[None]:
     for plan in plans:  # every folder checked before any lock is taken or any dataset written
         check_folders(plan.recipe)
         _check_output_folder(plan.recipe)
+        _check_stream_recipe(plan.recipe)
+        _check_outside_datasets(plan.recipe)
     with contextlib.ExitStack() as stack:
         for folder in sorted({plan.recipe.output.dir for plan in plans}):
             stack.enter_context(folder_lock(folder, what="output folder", command="humc build", wait=wait))
@@ -173,7 +175,7 @@ def _build(plan: Plan, progress: Progress | None, stop_after: str | None, execut
         store.close()
 
 
-_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})  # EFBIG: a file-size limit (FAT32, ulimit -f)
 _NO_ROOM = _FULL | {errno.EACCES, errno.EPERM}
 
 
@@ -189,8 +191,10 @@ def _unwritable(recipe: Recipe, exc: OSError) -> HumcError | None:
     verb = "write" if inside or exc.errno in _FULL else "use"  # EACCES on a source file: not a write
     return HumcError(f"cannot {verb} {what}: {exc.strerror or exc}", recipe.output.dir_origin.span, code="E3002",
                      expected="a writable output and cache folder with free space",
-                     hint="free space or pass writable folders with --out and --cache; nothing was written (an "
-                          "existing output folder is left as it was)")
+                     hint=("the file system or `ulimit -f` limits a file's size: a smaller `output.shard_rows` keeps "
+                           "each shard under it" if exc.errno == errno.EFBIG else
+                           "free space or pass writable folders with --out and --cache")
+                     + "; nothing was written (an existing output folder is left as it was)")
 
 
 # ---------------------------------------------------------------- dry run (`humc check`)
@@ -315,6 +319,13 @@ def _chunked(fn: ChunkFn, records: Records, metas: dict[str, dict[str, Any]] | N
 def _check_output_folder(recipe: Recipe) -> None:
     """Fail before any work when the dataset could not be written there (creating nothing)."""
     folder, span = recipe.output.dir, recipe.output.dir_origin.span
+    if folder.is_symlink():  # the write swaps a new folder in: the link was replaced, left behind as `.name.old-*`
+        target = folder.resolve()
+        raise HumcError(f"cannot write the dataset to {folder}: it is a symbolic link (to {target}), which the "
+                        "build would replace with a folder", span, code="E3002",
+                        expected="a dataset folder that is not itself a link (its output root may be one)",
+                        hint=f"pass --out {target.parent} to write there (the dataset folder is then "
+                             f"{target.parent / recipe.name}), or link the output root instead of the dataset folder")
     if folder.exists() and not folder.is_dir():
         raise HumcError(f"cannot write the dataset to {folder}: it is a file", span, code="E3002",
                         hint="pass another --out folder")
@@ -330,6 +341,44 @@ def _check_output_folder(recipe: Recipe) -> None:
         raise HumcError(f"cannot write the dataset to {folder}: {existing} refuses a new folder ({exc.strerror})", span,
                         code="E3002", expected="a writable folder",
                         hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe") from None
+
+
+def _check_stream_recipe(recipe: Recipe) -> None:
+    """A recipe read from a stream (``humc build /dev/stdin``, ``<(…)``; `humc check` reads it fine) has no folder of
+    its own: the default folders beside it were ``/dev/out`` and ``/dev/.humc/cache``, in memory and gone at the next
+    boot. E3002 unless --out and --cache name the folders."""
+    home = recipe.path.absolute().parent
+    if recipe.path.is_file() and home.parts[1:2] not in (("dev",), ("proc",)):
+        return
+    errors = [HumcError(f"the recipe is read from {recipe.path}, a stream with no folder of its own, so {folder} is "
+                        f"no place for its {what} ({describe_origin(origin)})", origin.span, code="E3002",
+                        expected="a recipe file, or --out and --cache naming the folders",
+                        hint=f"pass {option} (and the other folder option), or save the recipe to a file")
+              for folder, origin, what, option in ((recipe.output.dir, recipe.output.dir_origin, "output", "--out"),
+                                                   (recipe.cache_dir, recipe.cache_origin, "cache", "--cache"))
+              if not origin.what.startswith("--")]
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+
+
+def _check_outside_datasets(recipe: Recipe) -> None:
+    """E3002 when the output or cache folder lies inside a dataset humc built (``--out out/mrc``, the dataset
+    itself): its files would be foreign to that dataset, whose next build then refuses the folder (E3003) and whose
+    push would carry them."""
+    for folder, origin, option in ((recipe.output.dir, recipe.output.dir_origin, "--out"),
+                                   (recipe.cache_dir, recipe.cache_origin, "--cache")):
+        dataset = next((parent for parent in folder.resolve().parents if _is_built_dataset(parent)), None)
+        if dataset is not None:
+            raise HumcError(f"the {'output' if option == '--out' else 'cache'} folder {folder} is inside the built "
+                            f"dataset {dataset} ({describe_origin(origin)})", origin.span, code="E3002",
+                            expected="a folder outside every dataset humc built (a dataset folder holds only what "
+                                     "its build.json lists)",
+                            hint=f"pass another {option}, e.g. {dataset.parent}; nothing was written")
+
+
+def _is_built_dataset(folder: Path) -> bool:
+    manifest = read_manifest(folder)
+    return manifest is not None and isinstance(manifest.get("files"), dict) and "fingerprint" in manifest
 
 
 def node_states(plan: Plan) -> dict[str, str]:

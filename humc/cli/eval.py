@@ -9,7 +9,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import OutConsole, format_opt
+from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt
 from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
@@ -21,6 +21,24 @@ from humc.ir import Recipe
 from humc.llm.client import ModelConfig
 
 DEFAULT_CACHE = Path(".humc/cache")
+
+
+def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Path | None) -> None:
+    """E9001 when --report and --markdown name one file, or either names an input (--predictions, --compare): the
+    later write replaced the earlier file, or the model's answers, and the command said it wrote both."""
+    written = [(option, path) for option, path in (("--report", report), ("--markdown", markdown)) if path is not None]
+    taken = [("--report", report)] if report is not None else []
+    taken += [("--predictions" if len(inputs) == 1 else "--compare", path) for path in inputs if path is not None]
+    for option, path in written:
+        clash = next((other for other, used in taken if other != option and _same_file(path, used)), None)
+        if clash is not None:
+            raise HumcError(f"{option} {path} is the file {clash} names", code="E9001",
+                            expected=f"{option}: a file of its own",
+                            hint="name another file; nothing was written")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
 
 
 def _is_recipe(path: Path) -> bool:
@@ -44,7 +62,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 
 
 @click.command("eval")
-@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=click.Path(path_type=Path), required=False)
+@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(), required=False)
 @click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
 @click.option("--model", "model", metavar="NAME",
@@ -59,9 +77,9 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               metavar="A.json B.json", help="Compare two --report files: B - A with bootstrap 95% intervals.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (--compare).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out_dir", type=FolderPath(),
               help="With a recipe: the output root it was built with (`humc build --out`).")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--cache", "cache_dir", type=FolderPath(),
               help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
 @click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url or --hf-model.")
@@ -87,6 +105,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     `humc eval --compare A.json B.json` compares two reports.
     """
     out = OutConsole()
+    _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
     if compare_paths:
         result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
         if report_path is not None:  # files first: a reader that stops early (`| head`) must not cost them

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from humc.build.compiler import load_recipe
-from humc.cli.params import format_opt
+from humc.cli.params import FolderPath, format_opt
 from humc.dataset.export import TARGETS, export_dataset
 
 
@@ -16,8 +16,8 @@ from humc.dataset.export import TARGETS, export_dataset
 @click.option("--to", "to", type=click.Choice(TARGETS), required=True,
               help="alpaca (JSON), sharegpt / messages (JSONL), llama-factory (sharegpt + dataset_info.json), "
                    "lm-eval (an lm-evaluation-harness task folder for the test split).")
-@click.argument("out", metavar="OUT_DIR", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--out", "out_root", type=click.Path(path_type=Path, file_okay=False),
+@click.argument("out", metavar="OUT_DIR", type=FolderPath())
+@click.option("--out", "out_root", type=FolderPath(),
               help="With a recipe: the output root it was built with (`humc build --out`).")
 @format_opt
 def export_cmd(target: Path, to: str, out: Path, out_root: Path | None) -> None:

@@ -11,17 +11,27 @@ from rich.console import Console
 from humc.cli import _set_format
 
 
-class FolderPath(click.Path):
-    """A folder option's value: ``--out ""`` (an unset shell variable) is refused, not read as the current folder."""
+class NamedPath(click.Path):
+    """A path given on the command line: ``""`` (an unset shell variable) is refused, not read as the current
+    folder (`humc export DATASET --to alpaca "$OUT"` wrote into the current folder)."""
 
-    def __init__(self) -> None:
-        super().__init__(path_type=Path, file_okay=False)
+    def __init__(self, *, file_okay: bool = True) -> None:
+        super().__init__(path_type=Path, file_okay=file_okay)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
-            self.fail("the folder is an empty text (an unset shell variable?); name the folder, or leave the option out",
-                      param, ctx)
+            what = "path" if self.file_okay else "folder"
+            leave = ", or leave the option out" if isinstance(param, click.Option) else ""
+            self.fail(f"the {what} is an empty text (an unset shell variable?); name the "
+                      f"{'file or folder' if self.file_okay else 'folder'}{leave}", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class FolderPath(NamedPath):
+    """A folder option's or argument's value (not a file; not empty)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
 
 
 recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))

@@ -8,7 +8,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.compiler import push_recipe as _push_recipe
-from humc.cli.params import format_opt, no_wait_opt
+from humc.cli.params import FolderPath, NamedPath, format_opt, no_wait_opt
 from humc.dataset.hub import PushResult, push_dataset
 from humc.errors import PublishError
 from humc.ir import Recipe
@@ -45,13 +45,13 @@ def _is_recipe(path: Path) -> bool:
 
 
 @click.command("push")
-@click.argument("target", metavar="RECIPE_OR_OUTPUT_DIR", type=click.Path(path_type=Path))
+@click.argument("target", metavar="RECIPE_OR_OUTPUT_DIR", type=NamedPath())
 @click.option("--repo", help="Dataset repository ORG/NAME (default: the recipe's publish.repo).")
 @click.option("--private/--public", "private", default=None,
               help="Visibility when the repository is created (default: the recipe's publish.private, else "
                    "public). An existing repository keeps its visibility; a public one is refused for a private dataset (E5004).")
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out_dir", type=FolderPath(),
               help="With a recipe: the output root it was built with (`humc build --out`).")
 @format_opt
 @no_wait_opt

@@ -45,6 +45,9 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
         raise HumcError("--port and --open need --web", code="E0008")
     if web and (accept_all or reject_all or list_only):
         raise HumcError("--web excludes --accept-all, --reject-all and --list", code="E0008")
+    if list_only and (accept_all or reject_all):  # a decision asked for and silently not made would look made
+        raise HumcError("--list excludes --accept-all and --reject-all", code="E0008",
+                        hint="run `humc review RECIPE --accept-all` (or --reject-all), then --list; nothing was changed")
     if not lock_path.exists():  # the recipe named, and why a recipe may have none
         raise HumcError(f"no lockfile {lock_path}", hint=f"run `humc synth {recipe_path or 'RECIPE'}` first to get "
                         "proposals (for the task entries with a `synth:` spec: docs/llm.md)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from humc.cli.params import format_opt
-from humc.errors import HumcError
+from humc.dataset.export import written_together
 from humc.recipe.schema import schema_text
 
 
@@ -21,10 +21,6 @@ def schema_cmd(out_file: Path | None) -> None:
     if out_file is None:
         click.echo(text, nl=False)
         return
-    try:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HumcError(f"cannot write {out_file}: {exc.strerror or exc}", code="E3002",
-                        expected="a writable file path", hint="omit --out to print the schema on stdout") from None
+    with written_together() as place:  # a full disk leaves the previous file, not half a schema (E3002)
+        place(out_file).write_text(text, encoding="utf-8")
     click.echo(f"wrote {out_file}")

@@ -17,6 +17,8 @@ question, answered by its manifest (``dataset/manifest.py``, E3003).
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def check_folders(recipe: Recipe) -> None:
     looping = list(_loop_problems(recipe))  # every check below resolves the folders' links
     if looping:
         raise looping[0] if len(looping) == 1 else ErrorList(looping)
-    errors = list(_output_problems(recipe))
+    errors = list(_name_problems(recipe)) or list(_output_problems(recipe))
     errors += _cache_problems(recipe, output_ok=not errors)  # a misplaced output folder is reported once
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorList(errors)
@@ -76,6 +78,31 @@ def _loop_problems(recipe: Recipe) -> Iterator[HumcError]:
             yield _error(f"the {what} folder {folder} leads through a symbolic link back to itself", origin,
                          hint="fix or remove the link (`ls -l` shows where each link points), or pass another folder "
                               f"with --{'out' if what == 'output' else 'cache'}")
+
+
+def _name_problems(recipe: Recipe) -> Iterator[HumcError]:
+    """A dataset's file names are UTF-8 text (Parquet writer, card, Hub): an output folder whose name is other bytes
+    (a folder unpacked from an old archive, ``d\\xe9``) or one this locale cannot spell (LANG=C without Python's
+    UTF-8 mode) failed in the middle of the write."""
+    folder = str(recipe.output.dir.absolute())
+    try:
+        folder.encode("utf-8")
+        os.fsencode(folder)
+    except UnicodeEncodeError:
+        encoding = sys.getfilesystemencoding()
+        locale = "" if encoding == "utf-8" else f" in this locale's file name encoding ({encoding})"
+        yield _error(f"the output folder {_shown(folder)} cannot be named as UTF-8 text{locale}",
+                     recipe.output.dir_origin, expected="a folder whose path is UTF-8 text",
+                     hint="rename the folder with UTF-8 (or ASCII) characters, or pass another --out"
+                          + (locale and "; or use a UTF-8 locale (LANG=C.UTF-8) or Python's UTF-8 mode (PYTHONUTF8=1)"))
+
+
+def _shown(path: str) -> str:
+    """A path as its bytes read as UTF-8, a byte that is not shown as ``\\xe9``."""
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return path
 
 
 def _output_problems(recipe: Recipe) -> Iterator[HumcError]:
@@ -122,14 +149,15 @@ def _placement(what: str, folder: Path, recipe: Recipe, origin: FolderOrigin) ->
                 yield _error(f"{what} is inside {owner} ({path})", origin)
 
 
-def _error(message: str, origin: FolderOrigin, hint: str | None = None) -> HumcError:
+def _error(message: str, origin: FolderOrigin, hint: str | None = None, expected: str | None = None) -> HumcError:
     option = origin.what.startswith("--")
     hint = hint or (f"pass a folder of its own with {origin.what}" if option else
             "point it at a folder of its own, e.g. `output: {dir: out}` or `cache: .humc/cache` (relative to the "
             "recipe's folder), or pass --out/--cache")
     return HumcError(f"{message} ({describe_origin(origin)})", origin.span, code=CODE, hint=hint,
-                     expected="a folder that holds none of the recipe's own files: not the recipe, its lockfile, "
-                              "its sources or its cache, and not /, your home directory or a folder above the recipe")
+                     expected=expected or "a folder that holds none of the recipe's own files: not the recipe, "
+                              "its lockfile, its sources or its cache, and not /, your home directory or a folder "
+                              "above the recipe")
 
 
 def _real(path: Path) -> Path:

@@ -375,21 +375,34 @@ def editing_lock(path: Path, command: str, recipe_name: str = "") -> Iterator[Lo
 
 
 def save_lock(lock: Lockfile) -> None:
-    """Write the lockfile atomically (temp file in the same folder + os.replace)."""
+    """Write the lockfile atomically (temp file in the same folder + os.replace); a refused write (a full disk, a
+    read-only folder, a file-size limit) is E3002 and leaves the lockfile as it was."""
     path = Path(lock.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = dump_lock(lock)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    except OSError as exc:
+        raise _unsaved(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _unsaved(path, exc) from None
         raise
+
+
+def _unsaved(path: Path, exc: OSError) -> HumcError:
+    return HumcError(f"cannot save the lockfile {path}: {exc.strerror or exc}", code="E3002",
+                     expected="a writable folder with free space beside the recipe",
+                     hint="free space or make the folder writable, then run the command again; the lockfile is as "
+                          "it was")
 
 
 # ----------------------------------------------------------------------------- using

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -165,6 +166,12 @@ def resolved(path: Path, span: Span | None, what: str) -> Path:
     loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``."""
     try:
         return path.resolve()
+    except UnicodeEncodeError:  # LANG=C without Python's UTF-8 mode: file names are ASCII only
+        raise RecipeError(f"{what} path {path} cannot be named in this system's file name encoding "
+                          f"({sys.getfilesystemencoding()})", span, code="E0009",
+                          expected="a path the locale can encode",
+                          hint="use a UTF-8 locale (LANG=C.UTF-8) or Python's UTF-8 mode (PYTHONUTF8=1), or rename "
+                               "the file with ASCII characters") from None
     except (RuntimeError, OSError) as exc:
         raise RecipeError(f"{what} path {path} leads through a symbolic link back to itself ({exc})", span,
                           code="E0009", expected="a path to a file or folder",
