@@ -28,6 +28,14 @@ def test_spert_relations():
         spert_relations(tokens, entities, [{"type": "Kill", "head": 0, "tail": 5}])
 
 
+def test_duee_events_gives_a_row_shared_by_two_events_once():
+    """DuEE dev: two 组织关系-裁员 events of one trigger share their 裁员方; the flat rows would hold it twice."""
+    events = [{"event_type": "组织关系-裁员", "trigger": "裁掉", "arguments": [{"role": "裁员方", "argument": "猛龙"},
+                                                                             {"role": "裁员人数", "argument": "一人"}]},
+              {"event_type": "组织关系-裁员", "trigger": "裁掉", "arguments": [{"role": "裁员方", "argument": "猛龙"}]}]
+    assert [(r["role"], r["argument"]) for r in duee_events(events)] == [("裁员方", "猛龙"), ("裁员人数", "一人")]
+
+
 def test_duee_events_keeps_argumentless_events():
     rows = duee_events([{"event_type": "人生-死亡", "trigger": "去世", "arguments": []}])
     assert rows == [{"event_type": "人生-死亡", "trigger": "去世", "role": "", "argument": ""}]

@@ -323,17 +323,20 @@ def spert_relations(tokens: Sequence[str], entities: Sequence[dict[str, Any]],
 
 def duee_events(event_list: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """DuEE events -> flat rows [{event_type, trigger, role, argument}] (one row per argument;
-    an event without arguments keeps one row with empty role/argument)."""
-    rows: list[dict[str, str]] = []
+    an event without arguments keeps one row with empty role/argument). A row equal to an earlier one is left out:
+    two events of one type and trigger that share an argument (two players cut by one club) give that row twice,
+    which the flat rows cannot tell apart."""
+    rows: dict[tuple[Any, ...], dict[str, str]] = {}
     for n, ev in enumerate(event_list):
         _fields(ev, n, "event", event_type=str, trigger=str)
         args = ev.get("arguments") or [{"role": "", "argument": ""}]
         if not isinstance(args, list) or not all(isinstance(a, dict) for a in args):
             raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, argument}} objects")
         for arg in args:
-            rows.append({"event_type": ev["event_type"], "trigger": ev["trigger"],
-                         "role": arg.get("role", ""), "argument": arg.get("argument", "")})
-    return rows
+            row = {"event_type": ev["event_type"], "trigger": ev["trigger"],
+                   "role": arg.get("role", ""), "argument": arg.get("argument", "")}
+            rows.setdefault(tuple(map(repr, row.values())), row)
+    return list(rows.values())
 
 
 def fewfc_events(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
