@@ -161,3 +161,13 @@ def test_the_multiple_choice_convention_fits_numbered_options() -> None:
     example "B")" under them."""
     text = load_stdlib().guidelines["arc_mc_conventions"].text or ""
     assert '"B"' in text and '"2"' in text
+
+
+@pytest.mark.parametrize("language,many", [("en", "one answer per line"), ("zh", "每行一个答案")])
+def test_the_markdown_list_sentence_asks_one_line_of_a_single_answer_task(language: str, many: str) -> None:
+    from humc.build.rendering import variant_context
+
+    text = load_stdlib().variants["markdown_list"].text[language]
+    single = render_template(text, variant_context(["label"], "one", None, False), "markdown_list")
+    several = render_template(text, variant_context(["label"], "many", None, True), "markdown_list")
+    assert many not in single and "- …" in single and many in several
