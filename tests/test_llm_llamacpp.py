@@ -4,6 +4,7 @@ Each test says what the real server did."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -36,3 +37,23 @@ def test_eval_of_a_recipe_model_obeys_max_tokens(tmp_path):
     assert limits == {32}
     zero = run_cli("eval", str(recipe), "--model", "writer", "--max-tokens", "0")
     assert zero.exit_code == 2 and "E9001" in zero.output and "--max-tokens" in zero.output
+
+
+def test_a_server_that_answers_any_model_id_with_its_one_model_is_credited_with_that_model(tmp_path):
+    """llama-cpp-python answers a request for `Qwen/Qwen2.5-7B-Instruct` (the shipped dolly_llm recipe's id) with
+    the one model it serves (SmolLM2, listed at /v1/models as `smollm2`) and reports the *asked* id as the response's
+    `model`: the card, the summary and the lockfile credited Qwen with SmolLM2's answers, and no warning was printed.
+    The one listed model is now recorded as the one that answered, and the build warns."""
+    recipe = copy_recipes(tmp_path) / "dolly_llm.hum.yaml"
+    verdict = json.dumps({"reason": "Correct.", "score": 5})
+    with LLMServer(models=None, responder=lambda body: verdict) as srv:  # any id served, `test-model` listed
+        recipe.write_text(recipe.read_text().replace("http://127.0.0.1:8000/v1", srv.base_url), encoding="utf-8")
+        result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+        asked = {r.json["model"] for r in srv.received}
+    assert result.exit_code == 0, result.output
+    assert asked == {"Qwen/Qwen2.5-7B-Instruct"}
+    message = " ".join(result.output.split())
+    assert ("dolly/judge: the recipe asks model 'judge' for 'Qwen/Qwen2.5-7B-Instruct', but the server answered as "
+            "'test-model'") in message
+    card = (tmp_path / "out" / "dolly-llm" / "README.md").read_text(encoding="utf-8")
+    assert "| test-model | judge (Qwen/Qwen2.5-7B-Instruct) |" in card and "| Qwen/Qwen2.5-7B-Instruct |" not in card

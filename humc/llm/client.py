@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected, Span
-from humc.llm.provenance import ServedBy, served_by
+from humc.llm.provenance import ServedBy, answering_model, served_by
 from humc.llm.retrying import RetryPolicy, SlotGate
 from humc.llm.structured import (
     CANDIDATES,
@@ -77,6 +77,7 @@ from humc.llm.transport import (
     TransportConnectError,
     TransportStatus,
     TransportTimeout,
+    listed_models,
     open_transport,
     wanted,
 )
@@ -550,6 +551,7 @@ class LLMClient:
         self._queued: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []  # answers waiting to be written
         self._writing = False
         self._write_task: asyncio.Task[None] | None = None  # the task writing queued answers, if any
+        self._listed: asyncio.Future[tuple[str, ...] | None] | None = None  # GET /models, once (``_listing``)
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -568,6 +570,7 @@ class LLMClient:
             self._loop = loop
             self._gate = SlotGate(self.config.concurrency)
             self._inflight = {}
+            self._listed = None
             self._client = open_transport(self.config.base_url, self.config.api_key(), self.config.timeout)
             self.transports_opened += 1
 
@@ -679,6 +682,7 @@ class LLMClient:
         body.update((k, v) for k, v in params.items() if k != "timeout")
         if req.response_format is not None:
             body["response_format"] = req.response_format
+        listed = await self._listing()
         attempt = 0
         while True:
             try:
@@ -707,7 +711,7 @@ class LLMClient:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            response, entry = self._accept(key, completion, body)
+            response, entry = self._accept(key, completion, body, listed)
             await self._cache_write(key, entry)
             return response
 
@@ -771,7 +775,18 @@ class LLMClient:
             for key, value in items:
                 self.cache.set(key, value)
 
-    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> tuple[LLMResponse, dict[str, Any]]:
+    async def _listing(self) -> tuple[str, ...] | None:
+        """The models the endpoint lists (``GET <base_url>/models``), asked once per session before its first fresh
+        request (a rebuild from the cache asks nothing): who answered when the response's ``model`` cannot say."""
+        if self._listed is None:
+            assert self._loop is not None  # set by _ensure()
+            cfg = self.config
+            self._listed = self._loop.run_in_executor(None, listed_models, cfg.base_url, cfg.api_key(),
+                                                      min(cfg.timeout, 10.0))
+        return await asyncio.shield(self._listed)
+
+    def _accept(self, key: str, completion: Any, body: Mapping[str, Any],
+                listed: tuple[str, ...] | None = None) -> tuple[LLMResponse, dict[str, Any]]:
         choice = completion.choices[0]
         text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
@@ -781,7 +796,7 @@ class LLMClient:
         self.stats.completed += 1
         self.stats.prompt_tokens += usage["prompt_tokens"]
         self.stats.completion_tokens += usage["completion_tokens"]
-        served = served_by(completion, body)
+        served = answering_model(served_by(completion, body), self.config.model, listed)
         self.stats.count_served(served)
         entry = {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()}
         return LLMResponse(text, usage, False, finish, key, served=served), entry
