@@ -11,7 +11,7 @@ from pathlib import Path
 from helpers import REPO, copy_recipes, run_cli
 
 sys.path.insert(0, str(REPO))
-from tests.llmserver import LLMServer  # noqa: E402
+from tests.llmserver import LLMServer, Reply  # noqa: E402
 
 
 def _built_mrc(tmp: Path, base_url: str) -> Path:
@@ -57,3 +57,42 @@ def test_a_server_that_answers_any_model_id_with_its_one_model_is_credited_with_
             "'test-model'") in message
     card = (tmp_path / "out" / "dolly-llm" / "README.md").read_text(encoding="utf-8")
     assert "| test-model | judge (Qwen/Qwen2.5-7B-Instruct) |" in card and "| Qwen/Qwen2.5-7B-Instruct |" not in card
+
+
+def _generalist_recipe(tmp: Path, base_url: str, params: str, extra: str = "") -> Path:
+    """Two instructions without a response, a free-text `generate` step (no schema, so no probe)."""
+    rows = [{"instruction": q, "context": "", "response": ""} for q in ("Name a red fruit.", "Name a yellow fruit.")]
+    (tmp / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = tmp / "gen.hum.yaml"
+    recipe.write_text(f"""hum: 1
+name: llamacpp
+models:
+  writer: {{base_url: {base_url}, model: test-model, params: {params}, max_retries: 1{extra}}}
+sources:
+  gen: gen.jsonl
+tasks:
+  - {{id: gen, task: generalist, source: gen, generate: {{model: writer}}, formats: [text],
+     fields: {{instruction: instruction, context: context, response: response}}}}
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+    return recipe
+
+
+LOGITS_ALL = "logprobs is not supported for models created with logits_all=False"
+
+
+def test_a_500_that_the_request_causes_is_not_called_an_overloaded_server(tmp_path):
+    """llama-cpp-python asked with `params: {logprobs: true, top_logprobs: 2}` answers every request with HTTP 500
+    "logprobs is not supported for models created with logits_all=False": humc retried, then said "the endpoint is
+    overloaded or down". The hint now says a 500 with one message on every attempt is likely the request's doing."""
+    def llamacpp(body: dict) -> str | Reply:
+        return Reply(LOGITS_ALL, status=500) if body.get("top_logprobs") else "A fruit."
+
+    with LLMServer(responder=llamacpp) as srv:
+        recipe = _generalist_recipe(tmp_path, srv.base_url, "{max_tokens: 16, logprobs: true, top_logprobs: 2}")
+        result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "error[E4301]" in message and f"HTTP 500: {LOGITS_ALL}" in message
+    assert "overloaded" not in message and "the same HTTP 500 message" in message
+    assert "remove what the message names from the model's `params:`" in message

@@ -684,6 +684,7 @@ class LLMClient:
             body["response_format"] = req.response_format
         listed = await self._listing()
         attempt = 0
+        errors: set[str] = set()  # what the retried failures said (one message on every attempt: the request's fault?)
         while True:
             try:
                 completion = await self._send(body, retry=attempt > 0)
@@ -694,6 +695,7 @@ class LLMClient:
                 raise
             except Exception as exc:
                 retry = exc if isinstance(exc, _Retryable) else self._classify(exc)  # LLMError if not retryable
+                errors.add(retry.detail)
                 if attempt >= (min(cfg.max_retries, BAD_RESPONSE_RETRIES) if retry.reason == "bad_response"
                                else cfg.max_retries):
                     self.stats.failures[retry.reason] += 1
@@ -703,8 +705,8 @@ class LLMClient:
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
-                        hint=_then(self._gave_up_hint(retry.reason), "completed calls are cached, so re-running "
-                                   "resumes where this stopped")) from None
+                        hint=_then(self._gave_up_hint(retry.reason, retry.detail if attempt and len(errors) == 1 else ""),
+                                   "completed calls are cached, so re-running resumes where this stopped")) from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
                 self.stats.retry_reasons[retry.reason] += 1
@@ -832,8 +834,15 @@ class LLMClient:
         raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}", expected=COMPLETION_EXPECTED,
                        hint="check that base_url is an OpenAI-compatible API") from None
 
-    def _gave_up_hint(self, reason: str) -> str:
-        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
+    def _gave_up_hint(self, reason: str, repeated: str = "") -> str:
+        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason); ``repeated``: the
+        one error every attempt got. llama-cpp-python answers a request it cannot serve with HTTP 500 and the
+        exception's text (`logprobs` with `top_logprobs`: "logprobs is not supported for models created with
+        logits_all=False"), so a 500 with one message on every attempt is likely the request's doing."""
+        if reason == "server_error" and repeated.startswith("HTTP 500: ") and repeated != "HTTP 500: (no message)":
+            return ("the server failed every attempt with the same HTTP 500 message: a server error that does not go "
+                    "away is often caused by the request itself (llama.cpp answers 500 to a parameter it cannot serve, "
+                    "such as `logprobs`/`top_logprobs`): remove what the message names from the model's `params:`")
         if reason == "timeout":
             queue = (f"; the wait in the server's queue counts too: a server answering fewer than `concurrency: "
                      f"{self.config.concurrency}` requests at once (llama.cpp answers one by default) needs a lower "
