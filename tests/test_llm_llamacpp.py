@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from helpers import REPO, copy_recipes, run_cli
 
 sys.path.insert(0, str(REPO))
@@ -96,3 +98,29 @@ def test_a_500_that_the_request_causes_is_not_called_an_overloaded_server(tmp_pa
     assert result.exit_code == 2 and "error[E4301]" in message and f"HTTP 500: {LOGITS_ALL}" in message
     assert "overloaded" not in message and "the same HTTP 500 message" in message
     assert "remove what the message names from the model's `params:`" in message
+
+
+def test_a_wrong_port_is_said_at_once_and_a_restarting_server_still_gets_every_retry(tmp_path):
+    """A recipe pointing at a port where no server listens (`18099` for llama.cpp's `18080`) waited out 6 backoffs,
+    about 8 s, before saying "cannot connect". An endpoint that never answered gets 2 retries; one that answered
+    before (a server killed mid-build, loading its model again) gets all of `max_retries`."""
+    from humc.llm.client import LLMClient, LLMError, LLMRequest, ModelConfig, open_cache
+
+    srv = LLMServer().start()
+    url = srv.base_url
+    srv.stop()
+    ask = [LLMRequest([{"role": "user", "content": "Name a fruit."}])]
+    with open_cache(tmp_path / "llm") as cache:
+        cold = LLMClient(ModelConfig(name="writer", base_url=url, model="test-model"), cache)  # 6 retries, 0.25 s up
+        started = time.monotonic()
+        with pytest.raises(LLMError) as info:
+            cold.run_batch(ask)
+        assert time.monotonic() - started < 2.5 and cold.stats.retries == 2
+        assert "cannot connect" in info.value.message and "is the server running" in (info.value.hint or "")
+        with LLMServer() as again:
+            warm = LLMClient(ModelConfig(name="writer", base_url=again.base_url, model="test-model", max_retries=4,
+                                         backoff_base=0.01), cache)
+            assert warm.run_batch(ask)[0].text
+        with pytest.raises(LLMError):
+            warm.run_batch([LLMRequest([{"role": "user", "content": "Name another."}])])
+        assert warm.stats.retries == 4 and warm.stats.failures["connection"] == 1

@@ -95,6 +95,8 @@ def clipped(text: str) -> str:
 COMPLETION_EXPECTED = "an OpenAI chat completion (a JSON object with `choices`) from POST <base_url>/chat/completions"
 ANSWER_EXPECTED = "an answer from the endpoint within `timeout` seconds, after at most `max_retries` retries"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
+COLD_CONNECT_RETRIES = 2  # an endpoint that has not answered yet and refuses connections: a wrong port, a server not
+#                           started — said within a second, not after max_retries backoffs (~8 s with the defaults)
 _T = TypeVar("_T")
 
 
@@ -552,6 +554,7 @@ class LLMClient:
         self._writing = False
         self._write_task: asyncio.Task[None] | None = None  # the task writing queued answers, if any
         self._listed: asyncio.Future[tuple[str, ...] | None] | None = None  # GET /models, once (``_listing``)
+        self._reached = False  # the endpoint has answered (anything) once: a refused connection is then a restart
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -696,8 +699,7 @@ class LLMClient:
             except Exception as exc:
                 retry = exc if isinstance(exc, _Retryable) else self._classify(exc)  # LLMError if not retryable
                 errors.add(retry.detail)
-                if attempt >= (min(cfg.max_retries, BAD_RESPONSE_RETRIES) if retry.reason == "bad_response"
-                               else cfg.max_retries):
+                if attempt >= self._retries_for(retry.reason):
                     self.stats.failures[retry.reason] += 1
                     if retry.reason == "bad_response":  # this request's answer, not the endpoint, is broken
                         raise _Rejected(f"model '{cfg.name}' ({cfg.model}): {retry.detail}, {attempt + 1} time(s)",
@@ -717,6 +719,17 @@ class LLMClient:
             await self._cache_write(key, entry)
             return response
 
+    def _retries_for(self, reason: str) -> int:
+        """How many retries a failure of this kind gets: fewer for a malformed completion, and for a refused
+        connection to an endpoint that never answered (a wrong port says so at once; a server restarted mid-build,
+        which has answered before, gets them all)."""
+        cfg = self.config
+        if reason == "bad_response":
+            return min(cfg.max_retries, BAD_RESPONSE_RETRIES)
+        if reason == "connection" and not self._reached:
+            return min(cfg.max_retries, COLD_CONNECT_RETRIES)
+        return cfg.max_retries
+
     async def _send(self, body: dict[str, Any], *, retry: bool) -> Any:
         """POST one attempt holding a slot (a ``retry`` is admitted before fresh requests); the completion."""
         gate = self._gate
@@ -727,7 +740,13 @@ class LLMClient:
                 raise self._fatal
             self.stats.requests_sent += 1
             assert self._client is not None
-            return await self._client.post(body)
+            try:
+                completion = await self._client.post(body)
+            except TransportStatus:
+                self._reached = True
+                raise
+            self._reached = True
+            return completion
         finally:
             gate.release()
 
@@ -904,7 +923,8 @@ class LLMClient:
             return str(stored["form"])
         offline = last["form"] if isinstance(last, dict) and last.get("form") in RESOLVED else None
         try:
-            form, rejected = self._run(self._probe_all(connect_retries=0 if offline else cfg.max_retries))
+            form, rejected = self._run(self._probe_all(
+                connect_retries=0 if offline else min(cfg.max_retries, COLD_CONNECT_RETRIES)))
         except _Unreachable as exc:
             if offline is None:
                 raise exc.error from None
