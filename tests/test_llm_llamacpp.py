@@ -81,23 +81,25 @@ output:
     return recipe
 
 
-LOGITS_ALL = "logprobs is not supported for models created with logits_all=False"
+# what llama-cpp-python 0.3.36 answers to `temperature: hot` (HTTP 500, every time)
+NOT_A_NUMBER = ("1 validation error:\n  {'type': 'float_parsing', 'loc': ('body', 'temperature'), 'msg': 'Input should be "
+                "a valid number, unable to parse string as a number', 'input': 'hot'}")
 
 
 def test_a_500_that_the_request_causes_is_not_called_an_overloaded_server(tmp_path):
-    """llama-cpp-python asked with `params: {logprobs: true, top_logprobs: 2}` answers every request with HTTP 500
-    "logprobs is not supported for models created with logits_all=False": humc retried, then said "the endpoint is
-    overloaded or down". The hint now says a 500 with one message on every attempt is likely the request's doing."""
+    """llama-cpp-python 0.3.36 answers a parameter it cannot read (`params: {temperature: hot}`, `stop: 5`) with HTTP
+    500 and its pydantic validation error, on every attempt: humc retried, then said "the endpoint is overloaded or
+    down". The hint now says a 500 with one message on every attempt is likely the request's doing."""
     def llamacpp(body: dict) -> str | Reply:
-        return Reply(LOGITS_ALL, status=500) if body.get("top_logprobs") else "A fruit."
+        return Reply(NOT_A_NUMBER, status=500) if isinstance(body.get("temperature"), str) else "A fruit."
 
     with LLMServer(responder=llamacpp) as srv:
-        recipe = _generalist_recipe(tmp_path, srv.base_url, "{max_tokens: 16, logprobs: true, top_logprobs: 2}")
+        recipe = _generalist_recipe(tmp_path, srv.base_url, "{max_tokens: 16, temperature: hot}")
         result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     message = " ".join(result.output.split())
-    assert result.exit_code == 2 and "error[E4301]" in message and f"HTTP 500: {LOGITS_ALL}" in message
+    assert result.exit_code == 2 and "error[E4301]" in message and "'loc': ('body', 'temperature')" in message
     assert "overloaded" not in message and "the same HTTP 500 message" in message
-    assert "remove what the message names from the model's `params:`" in message
+    assert "fix or remove what the message names in the model's `params:`" in message
 
 
 def test_a_wrong_port_is_said_at_once_and_a_restarting_server_still_gets_every_retry(tmp_path):

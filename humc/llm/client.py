@@ -855,13 +855,13 @@ class LLMClient:
 
     def _gave_up_hint(self, reason: str, repeated: str = "") -> str:
         """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason); ``repeated``: the
-        one error every attempt got. llama-cpp-python answers a request it cannot serve with HTTP 500 and the
-        exception's text (`logprobs` with `top_logprobs`: "logprobs is not supported for models created with
-        logits_all=False"), so a 500 with one message on every attempt is likely the request's doing."""
+        one error every attempt got. llama-cpp-python 0.3.36 answers a request it cannot read with HTTP 500 and the
+        error's text (`stop: 5`: its pydantic "validation error … Input should be a valid list"), so a 500 with one
+        message on every attempt is likely the request's doing."""
         if reason == "server_error" and repeated.startswith("HTTP 500: ") and repeated != "HTTP 500: (no message)":
             return ("the server failed every attempt with the same HTTP 500 message: a server error that does not go "
-                    "away is often caused by the request itself (llama.cpp answers 500 to a parameter it cannot serve, "
-                    "such as `logprobs`/`top_logprobs`): remove what the message names from the model's `params:`")
+                    "away is often caused by the request itself (llama-cpp-python answers 500 to a parameter it cannot "
+                    "read): fix or remove what the message names in the model's `params:`")
         if reason == "timeout":
             queue = (f"; the wait in the server's queue counts too: a server answering fewer than `concurrency: "
                      f"{self.config.concurrency}` requests at once (llama.cpp answers one by default) needs a lower "
