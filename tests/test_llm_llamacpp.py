@@ -126,3 +126,31 @@ def test_a_wrong_port_is_said_at_once_and_a_restarting_server_still_gets_every_r
         with pytest.raises(LLMError):
             warm.run_batch([LLMRequest([{"role": "user", "content": "Name another."}])])
         assert warm.stats.retries == 4 and warm.stats.failures["connection"] == 1
+
+
+def test_a_paraphrase_that_copies_the_requests_placeholders_is_not_proposed(tmp_path):
+    """SmolLM2 asked (`humc synth recipes/mrc.hum.yaml`) for paraphrases wrote "<reworded sentence 1>" — the
+    placeholder of humc's correction message — and "Paraphrasing, 2}: {...}, {..." as the sentences of a template,
+    and both were proposed as valid paraphrases. A sentence holding a placeholder of the request rewords nothing."""
+    from humc.assets.synth import synthesize
+    from humc.build.compiler import load_recipe
+    from humc.recipe.lockfile import load_lock
+
+    def smollm2(body: dict) -> str:
+        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        sentences = json.loads(prompt.split("as JSON:\n", 1)[1].split("\n\nRewrite", 1)[0])
+        copied = {k: f"<reworded sentence {k}>" for k in sentences}
+        junk = {k: "Paraphrasing, 2}: {...}, {..." for k in sentences}
+        good = {k: "Please note: " + v for k, v in sentences.items()}
+        return json.dumps({"paraphrases": [copied, junk, good]})
+
+    root = copy_recipes(tmp_path)
+    (root / "mrc.hum.lock").unlink()
+    with LLMServer(responder=smollm2) as srv:
+        recipe = root / "mrc.hum.yaml"
+        recipe.write_text(recipe.read_text().replace("http://127.0.0.1:8000/v1", srv.base_url)
+                          .replace("Qwen/Qwen2.5-7B-Instruct", "test-model"), encoding="utf-8")
+        report = synthesize(load_recipe(recipe), cache_dir=tmp_path / "cache")
+    texts = [item.text or "" for item in load_lock(report.lock_path).items]
+    assert texts and len(texts) == report.proposed and all("Please note: " in t for t in texts)
+    assert not any("reworded sentence" in t or "{...}" in t for t in texts)
