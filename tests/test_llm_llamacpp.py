@@ -154,3 +154,46 @@ def test_a_paraphrase_that_copies_the_requests_placeholders_is_not_proposed(tmp_
     texts = [item.text or "" for item in load_lock(report.lock_path).items]
     assert texts and len(texts) == report.proposed and all("Please note: " in t for t in texts)
     assert not any("reworded sentence" in t or "{...}" in t for t in texts)
+
+
+def test_a_generated_class_label_is_chosen_from_the_labels_by_constrained_decoding(tmp_path):
+    """SmolLM2 under llama.cpp asked for an AG News label as free text answered 'The task is to assign the label
+    "Sports" to the text …' for every record: all 4 were dropped as "not one of the labels". A single-label answer
+    is now asked as {"label": <one of the labels>} in the endpoint's schema form (json_object + schema here), so
+    constrained decoding writes a label; the prompt asks for that object."""
+    texts = {"Lakers win the final": "Sports", "Stocks fall again": "Business"}
+    (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
+                                        encoding="utf-8")
+
+    def llamacpp(body: dict) -> str:
+        schema = (body.get("response_format") or {}).get("schema")
+        text = next(t for t in texts if t in body["messages"][0]["content"])
+        if schema is None:
+            return f'The task is to assign the label "{texts[text]}" to the text "{text}".'
+        return json.dumps({"label": texts[text]})
+
+    recipe = tmp_path / "cls.hum.yaml"
+    with LLMServer(responder=llamacpp, structured="json_object+schema") as srv:
+        recipe.write_text(f"""hum: 1
+name: llamacpp
+models:
+  writer: {{base_url: {srv.base_url}, model: test-model}}
+sources:
+  cls: cls.jsonl
+tasks:
+  - {{id: cls, task: classification, source: cls, fields: {{text: text, label: label}}, labels: [Sports, Business],
+     generate: {{model: writer}}, formats: [text]}}
+output:
+  splits: {{train: 1.0}}
+""", encoding="utf-8")
+        result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+        asked = [r.json for r in srv.received if "Lakers" in str(r.json.get("messages"))]
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    assert sorted(r["output"] for r in pq.read_table(tmp_path / "out" / "llamacpp" / "data").to_pylist()) == [
+        "Business", "Sports"]
+    assert asked[0]["response_format"]["schema"]["properties"] == {"label": {"type": "string",
+                                                                             "enum": ["Sports", "Business"]}}
+    assert "one object with the keys label" in asked[0]["messages"][0]["content"]
+    assert "cls/generate: 2/2 valid answer(s) (100.0%), structured output json_object+schema" in result.output
