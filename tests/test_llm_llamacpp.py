@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import REPO, copy_recipes, run_cli
 
 sys.path.insert(0, str(REPO))
@@ -61,24 +62,23 @@ def test_a_server_that_answers_any_model_id_with_its_one_model_is_credited_with_
     assert "| test-model | judge (Qwen/Qwen2.5-7B-Instruct) |" in card and "| Qwen/Qwen2.5-7B-Instruct |" not in card
 
 
-def _generalist_recipe(tmp: Path, base_url: str, params: str, extra: str = "") -> Path:
+def _one_step_recipe(tmp: Path, base_url: str, rows: list[dict], entry: dict, params: dict | None = None) -> Path:
+    """A recipe of one task entry over ``rows``, with a free-text or label `generate` step of model `writer`."""
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    writer = {"base_url": base_url, "model": "test-model", "params": params or {}, "max_retries": 1}
+    recipe = {"hum": 1, "name": "llamacpp", "sources": {"data": "data.jsonl"}, "output": {"splits": {"train": 1.0}},
+              "models": {"writer": writer},
+              "tasks": [{"id": "gen", "source": "data", "generate": {"model": "writer"}, "formats": ["text"], **entry}]}
+    path = tmp / "llamacpp.hum.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _generalist_recipe(tmp: Path, base_url: str, params: dict) -> Path:
     """Two instructions without a response, a free-text `generate` step (no schema, so no probe)."""
     rows = [{"instruction": q, "context": "", "response": ""} for q in ("Name a red fruit.", "Name a yellow fruit.")]
-    (tmp / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    recipe = tmp / "gen.hum.yaml"
-    recipe.write_text(f"""hum: 1
-name: llamacpp
-models:
-  writer: {{base_url: {base_url}, model: test-model, params: {params}, max_retries: 1{extra}}}
-sources:
-  gen: gen.jsonl
-tasks:
-  - {{id: gen, task: generalist, source: gen, generate: {{model: writer}}, formats: [text],
-     fields: {{instruction: instruction, context: context, response: response}}}}
-output:
-  splits: {{train: 1.0}}
-""", encoding="utf-8")
-    return recipe
+    fields = {name: name for name in ("instruction", "context", "response")}
+    return _one_step_recipe(tmp, base_url, rows, {"task": "generalist", "fields": fields}, params)
 
 
 # what llama-cpp-python 0.3.36 answers to `temperature: hot` (HTTP 500, every time)
@@ -94,7 +94,7 @@ def test_a_500_that_the_request_causes_is_not_called_an_overloaded_server(tmp_pa
         return Reply(NOT_A_NUMBER, status=500) if isinstance(body.get("temperature"), str) else "A fruit."
 
     with LLMServer(responder=llamacpp) as srv:
-        recipe = _generalist_recipe(tmp_path, srv.base_url, "{max_tokens: 16, temperature: hot}")
+        recipe = _generalist_recipe(tmp_path, srv.base_url, {"max_tokens": 16, "temperature": "hot"})
         result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and "error[E4301]" in message and "'loc': ('body', 'temperature')" in message
@@ -162,8 +162,6 @@ def test_a_generated_class_label_is_chosen_from_the_labels_by_constrained_decodi
     is now asked as {"label": <one of the labels>} in the endpoint's schema form (json_object + schema here), so
     constrained decoding writes a label; the prompt asks for that object."""
     texts = {"Lakers win the final": "Sports", "Stocks fall again": "Business"}
-    (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
-                                        encoding="utf-8")
 
     def llamacpp(body: dict) -> str:
         schema = (body.get("response_format") or {}).get("schema")
@@ -172,20 +170,9 @@ def test_a_generated_class_label_is_chosen_from_the_labels_by_constrained_decodi
             return f'The task is to assign the label "{texts[text]}" to the text "{text}".'
         return json.dumps({"label": texts[text]})
 
-    recipe = tmp_path / "cls.hum.yaml"
+    entry = {"task": "classification", "fields": {"text": "text", "label": "label"}, "labels": ["Sports", "Business"]}
     with LLMServer(responder=llamacpp, structured="json_object+schema") as srv:
-        recipe.write_text(f"""hum: 1
-name: llamacpp
-models:
-  writer: {{base_url: {srv.base_url}, model: test-model}}
-sources:
-  cls: cls.jsonl
-tasks:
-  - {{id: cls, task: classification, source: cls, fields: {{text: text, label: label}}, labels: [Sports, Business],
-     generate: {{model: writer}}, formats: [text]}}
-output:
-  splits: {{train: 1.0}}
-""", encoding="utf-8")
+        recipe = _one_step_recipe(tmp_path, srv.base_url, [{"text": t, "label": ""} for t in texts], entry)
         result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
         asked = [r.json for r in srv.received if "Lakers" in str(r.json.get("messages"))]
     assert result.exit_code == 0, result.output
@@ -196,4 +183,4 @@ output:
     assert asked[0]["response_format"]["schema"]["properties"] == {"label": {"type": "string",
                                                                              "enum": ["Sports", "Business"]}}
     assert "one object with the keys label" in asked[0]["messages"][0]["content"]
-    assert "cls/generate: 2/2 valid answer(s) (100.0%), structured output json_object+schema" in result.output
+    assert "gen/generate: 2/2 valid answer(s) (100.0%), structured output json_object+schema" in result.output
