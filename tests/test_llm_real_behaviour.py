@@ -290,7 +290,8 @@ def test_an_empty_reply_is_asked_for_again_and_then_dropped_as_empty(tmp_path):
 
 def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_is_dropped_at_generate(tmp_path):
     """A model writes "sports." for the label Sports, or "Sports news": the first is the label, the second is dropped
-    at the generate step instead of reaching the render stage as gold outside `labels:`."""
+    at the generate step instead of reaching the render stage as gold outside `labels:` (a free-text answer: an
+    endpoint without structured outputs; with them the label is chosen from an `enum`, tests/test_llm_llamacpp.py)."""
     texts = {"Lakers win the final": "sports.", "Stocks fall again": "Business", "New phone released": "Sports news"}
     (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
                                         encoding="utf-8")
@@ -301,7 +302,7 @@ def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_
         recipe.write_text(f"""hum: 1
 name: real-behaviour
 models:
-  writer: {{base_url: {srv.base_url}, model: test-model}}
+  writer: {{base_url: {srv.base_url}, model: test-model, structured_output: off}}
 sources:
   cls: cls.jsonl
 tasks:

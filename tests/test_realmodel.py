@@ -8,8 +8,9 @@ with ``HUMC_REALMODEL_START=1`` the test first tries to start it with that scrip
 rates are printed as a Markdown table (docs/llm.md keeps the last one). The structured run must reach 99% valid
 answers on every build step and 99% well-formed (schema-matching) replies on every synth kind, propose at
 least one valid item of every synth kind asked (paraphrases, rules and label definitions), and keep records.
-Two more tests hold what only a real model showed: NER answers with invented labels and spans never reach the
-dataset (they are dropped at the generate step), and `humc eval` of the model gives every record its answer.
+Three more tests hold what only a real model showed: NER answers with invented labels and spans never reach the
+dataset (they are dropped at the generate step), `humc eval` of the model gives every record its answer, and class
+labels are chosen from an `enum` while the model llama.cpp lists is named as the one that answered.
 """
 
 from __future__ import annotations
@@ -196,3 +197,24 @@ def test_real_model_eval_scores_every_record_of_the_split(server, tmp_path):
     assert overall["missing"] == 0 and all(r["prediction"] for r in report["records"])
     again = run_cli(*args)
     assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["overall"] == overall
+
+
+def test_real_model_labels_are_chosen_from_the_enum_and_the_answering_model_is_named(server, tmp_path):
+    """SmolLM2 asked for AG News labels as free text wrote sentences (0 of 4 kept); asked as an `enum` choice it
+    writes labels. llama.cpp answers a request for any model id with its own and reports the id asked: the build
+    names the model it lists (`smollm2`) as the one that answered, with a warning."""
+    root = copy_recipes(tmp_path)
+    recipe = {"hum": 1, "name": "ag-llm", "license": "test", "output": {"splits": {"train": 1.0}},
+              "models": {"writer": {"base_url": URL, "model": "Qwen/Qwen2.5-7B-Instruct",
+                                    "params": {"temperature": 0.0, "max_tokens": 32, "seed": 1}}},
+              "sources": {"ag_news": {"catalog": "ag_news", "path": "data/ag_news/train.4x10.csv"}},
+              "tasks": [{"source": "ag_news", "sample": {"n": 4, "seed": 3}, "formats": ["json"],
+                         "variants_per_record": 1, "generate": {"model": "writer", "overwrite": True}}]}
+    path = root / "ag_llm.hum.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    result = run_cli("build", str(path), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    print(result.output)
+    summary = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert _step_rates(result.output)["ag_news/generate"] == (4, 4)
+    assert f"but the server answered as '{MODEL}'" in summary

@@ -505,12 +505,25 @@ def _list_of(value: Any, key: str) -> Any:
     return value
 
 
+REQUEST_PLACEHOLDERS = ("<reworded sentence", "reworded sentence", "rewritten sentence", "{...}", "[...]", "{…}")
+"""Text of humc's own paraphrase request and correction messages that a small model copies into its answer as if it
+were the rewording (SmolLM2-135M under llama.cpp: "<reworded sentence 1> {{ question }}", "Paraphrasing, 2}: {...},
+{... {{ question }}"): such a sentence rewords nothing."""
+
+
+def echoes_request(reworded: str, original: str) -> bool:
+    """Whether a reworded sentence holds one of ``REQUEST_PLACEHOLDERS`` that its original does not."""
+    low, before = reworded.casefold(), original.casefold()
+    return any(p in low and p not in before for p in REQUEST_PLACEHOLDERS)
+
+
 def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int, form: str) -> _Job:
     req = paraphrase_request(entry, tpl, n, seed, form)
     asked = f"{alias} ({cfg.model})"
     key = cache_key(cfg, req)
     wording = TemplateWording.of(tpl.text)
-    keys = list(wording.wording())
+    originals = wording.wording()
+    keys = list(originals)
 
     def rebuilt(version: Any) -> tuple[str | None, str | None]:
         """(template, None) from one reworded version, or (None, why not)."""
@@ -519,6 +532,10 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
         missing = [k for k in keys if not isinstance(version.get(k), str) or not any(c.isalpha() for c in version[k])]
         if missing:
             return None, f"no reworded sentence {', '.join(missing)} (each must hold words)"
+        echoed = [k for k in keys if echoes_request(version[k], originals[k])]
+        if echoed:
+            return None, (f"sentence {', '.join(echoed)} copies a placeholder of the request (such as "
+                          "'<reworded sentence 1>' or '{...}') instead of rewording the sentence")
         text = wording.assemble({k: version[k] for k in keys})
         return text, check_paraphrase(tpl.text, text, entry.task)
 

@@ -35,7 +35,7 @@ from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
 from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
-from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format
+from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format, strict_object
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
 from humc.templating import render_template
@@ -172,12 +172,29 @@ class StepRunner:
         """What each request of this step asks for: a verdict, the task's answer table, or free text (None)."""
         if self.step.kind == "judge":
             return response_format(self.structured_form(), "verdict", VERDICT_SCHEMA)
+        choice = self.label_choice()
+        if choice is not None:
+            return response_format(self.structured_form(), "answer", strict_object({choice: {"type": "string",
+                                                                                           "enum": list(fixed_labels(self.entry) or ())}}))
         if not is_structured(self.entry):
             return None
         task, labels = self.entry.task, fixed_labels(self.entry)
         enums = {task.schema_column: labels} if labels and task.schema_column else None
         schema = answer_schema(task.columns, task.cardinality, enums, spans=[c for c, _ in task.spans_from])
         return response_format(self.structured_form(), "answer", schema)
+
+    def label_choice(self) -> str | None:
+        """The label column of a generate step whose one answer is a label of the entry's `labels:` (single-label
+        classification), when the endpoint takes a schema: asked as ``{"<column>": one of the labels}``, so constrained
+        decoding writes a label. As free text SmolLM2-135M (llama.cpp) answered every AG News record with a sentence
+        ('The task is to assign the label "Sports" to the text …'), and every one was dropped."""
+        if not asks_label(self.step, self.entry):
+            return None
+        return self.entry.task.schema_column if self.structured_form() != "off" else None
+
+    def structured(self) -> bool:
+        """Whether this step asks for JSON (a verdict, an answer table, a label choice) rather than free text."""
+        return self.step.kind == "judge" or is_structured(self.entry) or self.label_choice() is not None
 
     def close(self) -> None:
         if self.owns_client:
@@ -193,7 +210,7 @@ class StepRunner:
         """Render the chunk's prompts (here, in the caller's thread) and queue its requests on the client's
         session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
-        structured = self.step.kind == "judge" or is_structured(self.entry)
+        structured = self.structured()
         batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
         for start in range(0, len(todo), step):
@@ -201,7 +218,8 @@ class StepRunner:
             requests = self._requests(parts[-1])
             validate: list[Callable[[Any], str | None]] | None = None
             if structured:
-                validate = [_check_verdict if self.step.kind == "judge" else self._answer_check(r) for r in parts[-1]]
+                validate = [_check_verdict if self.step.kind == "judge" else self._choice_check if self.label_choice()
+                            else self._answer_check(r) for r in parts[-1]]
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
@@ -212,7 +230,7 @@ class StepRunner:
                 counted: list[LLMStats]) -> ChunkOut:
         records, notes = self._collected(chunk, done)
         if asked:
-            form = "text" if self.step.kind == "generate" and not is_structured(self.entry) else self.structured_form()
+            form = self.structured_form() if self.structured() else "text"
             notes[ASKED_NOTE + form] += asked
             notes[VALID_NOTE] += asked - sum(v for k, v in notes.items() if k.startswith("dropped:") and "judge score" not in k)
         for stats in counted:
@@ -232,7 +250,7 @@ class StepRunner:
 
     def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
         task = self.entry.task
-        variables = {"record": record, "task": task, "structured": is_structured(self.entry),
+        variables = {"record": record, "task": task, "structured": self.structured(),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text],
                      "labels": list(fixed_labels(self.entry) or ()),
                      "language": language_name(self.entry)}
@@ -244,7 +262,9 @@ class StepRunner:
     def _generated(self, todo: list[dict[str, Any]], answers: list[Outcome]) -> dict[int, Made]:
         """id(record) -> (the record with its generated answer, its note) or (None, why it was dropped)."""
         field = self.step.field or self.entry.task.answer_field
-        outcomes = self._shaped_outcomes(answers)
+        choice = self.label_choice()
+        outcomes = [o if choice is None or o.value is None else Outcome(o.value[choice]) for o in answers]
+        outcomes = self._shaped_outcomes(outcomes)
         if not is_structured(self.entry):
             outcomes = [self._in_labels(self._in_language(o)) for o in outcomes]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
@@ -309,6 +329,15 @@ class StepRunner:
         messages = [self._messages(r) for r in records]
         rf = self.response_format()
         return [LLMRequest(m, response_format=rf) for m in messages]
+
+    def _choice_check(self, value: Any) -> str | None:
+        """A label choice is ``{"<column>": <one of the labels>}``."""
+        column, labels = self.label_choice(), fixed_labels(self.entry) or ()
+        if not isinstance(value, dict) or column not in value:
+            return f'expected an object {{"{column}": <one of {", ".join(labels)}>}}'
+        if self._in_labels(Outcome(value[column])).value is None:
+            return f"{column} {value[column]!r} is not one of the labels {', '.join(labels)}"
+        return None
 
     def _answer_check(self, record: Mapping[str, Any]) -> Callable[[Any], str | None]:
         """Whether a generated answer for ``record`` is one its task can use: it parses as the answer table, its
@@ -383,6 +412,14 @@ def language_name(entry: TaskEntry) -> str:
     if name is None:
         return entry.language
     return name if entry.language == entry.text_language else f"{name} ({entry.language})"
+
+
+def asks_label(step: LLMStep, entry: TaskEntry) -> bool:
+    """Whether ``step`` generates one label of the entry's `labels:` (single-label classification): then it is asked
+    as a choice from an ``enum`` where the endpoint takes a schema (``StepRunner.label_choice``)."""
+    task = entry.task
+    return (step.kind == "generate" and not is_structured(entry) and bool(fixed_labels(entry))
+            and task.schema_column is not None and task.schema_column == (step.field or task.answer_field))
 
 
 def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:

@@ -129,12 +129,13 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
 
 
 def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, Any]:
-    from humc.build.llmsteps import fixed_labels, step_config
+    from humc.build.llmsteps import asks_label, fixed_labels, step_config
 
     # the prompt names the entry's labels and language, and the answers are checked against both
-    return {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
-            "guidelines": [(g.id, g.digest) for g in entry.guidelines], "labels": list(fixed_labels(entry) or ()),
-            "language": entry.language}
+    config = {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
+              "guidelines": [(g.id, g.digest) for g in entry.guidelines], "labels": list(fixed_labels(entry) or ()),
+              "language": entry.language}
+    return {**config, "label_choice": 1} if asks_label(step, entry) else config  # the others' fingerprints as they were
 
 
 def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from humc.ir import Recipe
 from humc.llm.client import ModelConfig
 
 DEFAULT_CACHE = Path(".humc/cache")
+DEFAULT_MAX_TOKENS = 1024  # an answer length limit, unless --max-tokens (or a recipe model's max_tokens) says otherwise
 
 
 def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Path | None) -> None:
@@ -46,7 +47,9 @@ def _is_recipe(path: Path) -> bool:
 
 
 def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: int | None,
-           max_tokens: int) -> ModelConfig:
+           max_tokens: int | None) -> ModelConfig:
+    """The endpoint to ask: a recipe's model (its params; ``--max-tokens`` replaces its max_tokens, and one without a
+    limit gets the default: llama.cpp's is the context size), or ``--base-url`` with greedy decoding."""
     if base_url is None:
         models = recipe.models if recipe is not None else {}
         if name not in models:
@@ -54,8 +57,12 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
                             expected="a `models:` entry of the recipe" + (f" ({', '.join(models)})" if models else ""),
                             hint=did_you_mean(name, models) or "or name an endpoint: --base-url URL --model MODEL_ID")
         config = models[name]
+        limit = max_tokens or config.params.get("max_tokens") or config.params.get("max_completion_tokens")
+        if max_tokens is not None or limit is None:  # the command line's limit wins; a server's default may be none
+            config = replace(config, params={**config.params, "max_tokens": limit or DEFAULT_MAX_TOKENS})
     else:
-        config = ModelConfig(name="eval", base_url=base_url, model=name, params={"temperature": 0, "max_tokens": max_tokens})
+        config = ModelConfig(name="eval", base_url=base_url, model=name,
+                             params={"temperature": 0, "max_tokens": max_tokens or DEFAULT_MAX_TOKENS})
     if concurrency is not None:
         config = replace(config, concurrency=concurrency)
     return config
@@ -82,7 +89,8 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--cache", "cache_dir", type=FolderPath(),
               help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
-@click.option("--max-tokens", default=1024, show_default=True, help="Answer length limit with --base-url or --hf-model.")
+@click.option("--max-tokens", type=click.IntRange(min=1),
+              help=f"Answer length limit (default {DEFAULT_MAX_TOKENS}; a recipe model's own max_tokens).")
 @click.option("--hf-model", metavar="ID_DIR_OR_GGUF",
               help="Run a transformers model in this process: a Hub id, a model folder or a .gguf file "
                    "(needs pip install 'humc[bench]').")
@@ -95,7 +103,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @format_opt
 def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, base_url: str | None, split: str,
              report_path: Path | None, markdown_path: Path | None, compare_paths: tuple[Path, Path] | None, seed: int,
-             out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int,
+             out_dir: Path | None, cache_dir: Path | None, concurrency: int | None, max_tokens: int | None,
              hf_model: str | None, adapter: Path | None, device: str, batch_size: int) -> None:
     """Score a model's answers to a built dataset split: task metrics, format and rule adherence.
 
@@ -134,7 +142,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
         predictor = FilePredictions(predictions)
     elif hf_model is not None:
         predictor = TransformersPredictor(HFModelSpec(hf_model, adapter=adapter, device=device, batch_size=batch_size,
-                                                      max_new_tokens=max_tokens))
+                                                      max_new_tokens=max_tokens or DEFAULT_MAX_TOKENS))
     else:
         assert model is not None
         cache = cache_dir or (recipe.cache_dir if recipe is not None else DEFAULT_CACHE)

@@ -58,7 +58,7 @@ from typing import Any, TypeVar
 
 from humc.cachedb import CacheDB
 from humc.errors import LLMError, RequestRejected, Span
-from humc.llm.provenance import ServedBy, served_by
+from humc.llm.provenance import ServedBy, answering_model, served_by
 from humc.llm.retrying import RetryPolicy, SlotGate
 from humc.llm.structured import (
     CANDIDATES,
@@ -77,6 +77,7 @@ from humc.llm.transport import (
     TransportConnectError,
     TransportStatus,
     TransportTimeout,
+    listed_models,
     open_transport,
     wanted,
 )
@@ -94,6 +95,8 @@ def clipped(text: str) -> str:
 COMPLETION_EXPECTED = "an OpenAI chat completion (a JSON object with `choices`) from POST <base_url>/chat/completions"
 ANSWER_EXPECTED = "an answer from the endpoint within `timeout` seconds, after at most `max_retries` retries"
 BAD_RESPONSE_RETRIES = 2  # a malformed completion is asked for again, but not for long
+COLD_CONNECT_RETRIES = 2  # an endpoint that has not answered yet and refuses connections: a wrong port, a server not
+#                           started — said within a second, not after max_retries backoffs (~8 s with the defaults)
 _T = TypeVar("_T")
 
 
@@ -550,6 +553,8 @@ class LLMClient:
         self._queued: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []  # answers waiting to be written
         self._writing = False
         self._write_task: asyncio.Task[None] | None = None  # the task writing queued answers, if any
+        self._listed: asyncio.Future[tuple[str, ...] | None] | None = None  # GET /models, once (``_listing``)
+        self._reached = False  # the endpoint has answered (anything) once: a refused connection is then a restart
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -568,6 +573,7 @@ class LLMClient:
             self._loop = loop
             self._gate = SlotGate(self.config.concurrency)
             self._inflight = {}
+            self._listed = None
             self._client = open_transport(self.config.base_url, self.config.api_key(), self.config.timeout)
             self.transports_opened += 1
 
@@ -679,7 +685,9 @@ class LLMClient:
         body.update((k, v) for k, v in params.items() if k != "timeout")
         if req.response_format is not None:
             body["response_format"] = req.response_format
+        listed = await self._listing()
         attempt = 0
+        errors: set[str] = set()  # what the retried failures said (one message on every attempt: the request's fault?)
         while True:
             try:
                 completion = await self._send(body, retry=attempt > 0)
@@ -690,8 +698,8 @@ class LLMClient:
                 raise
             except Exception as exc:
                 retry = exc if isinstance(exc, _Retryable) else self._classify(exc)  # LLMError if not retryable
-                if attempt >= (min(cfg.max_retries, BAD_RESPONSE_RETRIES) if retry.reason == "bad_response"
-                               else cfg.max_retries):
+                errors.add(retry.detail)
+                if attempt >= self._retries_for(retry.reason):
                     self.stats.failures[retry.reason] += 1
                     if retry.reason == "bad_response":  # this request's answer, not the endpoint, is broken
                         raise _Rejected(f"model '{cfg.name}' ({cfg.model}): {retry.detail}, {attempt + 1} time(s)",
@@ -699,17 +707,28 @@ class LLMClient:
                     raise LLMError(
                         f"model '{cfg.name}' ({cfg.model} at {_safe_url(cfg.base_url)}): gave up after "
                         f"{attempt + 1} attempt(s): {retry.detail}", expected=ANSWER_EXPECTED,
-                        hint=_then(self._gave_up_hint(retry.reason), "completed calls are cached, so re-running "
-                                   "resumes where this stopped")) from None
+                        hint=_then(self._gave_up_hint(retry.reason, retry.detail if attempt and len(errors) == 1 else ""),
+                                   "completed calls are cached, so re-running resumes where this stopped")) from None
                 delay = cfg.retry_policy.delay(attempt, retry.retry_after, self._rng)
                 self.stats.retries += 1
                 self.stats.retry_reasons[retry.reason] += 1
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            response, entry = self._accept(key, completion, body)
+            response, entry = self._accept(key, completion, body, listed)
             await self._cache_write(key, entry)
             return response
+
+    def _retries_for(self, reason: str) -> int:
+        """How many retries a failure of this kind gets: fewer for a malformed completion, and for a refused
+        connection to an endpoint that never answered (a wrong port says so at once; a server restarted mid-build,
+        which has answered before, gets them all)."""
+        cfg = self.config
+        if reason == "bad_response":
+            return min(cfg.max_retries, BAD_RESPONSE_RETRIES)
+        if reason == "connection" and not self._reached:
+            return min(cfg.max_retries, COLD_CONNECT_RETRIES)
+        return cfg.max_retries
 
     async def _send(self, body: dict[str, Any], *, retry: bool) -> Any:
         """POST one attempt holding a slot (a ``retry`` is admitted before fresh requests); the completion."""
@@ -721,7 +740,13 @@ class LLMClient:
                 raise self._fatal
             self.stats.requests_sent += 1
             assert self._client is not None
-            return await self._client.post(body)
+            try:
+                completion = await self._client.post(body)
+            except TransportStatus:
+                self._reached = True
+                raise
+            self._reached = True
+            return completion
         finally:
             gate.release()
 
@@ -771,7 +796,18 @@ class LLMClient:
             for key, value in items:
                 self.cache.set(key, value)
 
-    def _accept(self, key: str, completion: Any, body: Mapping[str, Any]) -> tuple[LLMResponse, dict[str, Any]]:
+    async def _listing(self) -> tuple[str, ...] | None:
+        """The models the endpoint lists (``GET <base_url>/models``), asked once per session before its first fresh
+        request (a rebuild from the cache asks nothing): who answered when the response's ``model`` cannot say."""
+        if self._listed is None:
+            assert self._loop is not None  # set by _ensure()
+            cfg = self.config
+            self._listed = self._loop.run_in_executor(None, listed_models, cfg.base_url, cfg.api_key(),
+                                                      min(cfg.timeout, 10.0))
+        return await asyncio.shield(self._listed)
+
+    def _accept(self, key: str, completion: Any, body: Mapping[str, Any],
+                listed: tuple[str, ...] | None = None) -> tuple[LLMResponse, dict[str, Any]]:
         choice = completion.choices[0]
         text = choice.message.content
         finish = getattr(choice, "finish_reason", None)
@@ -781,7 +817,7 @@ class LLMClient:
         self.stats.completed += 1
         self.stats.prompt_tokens += usage["prompt_tokens"]
         self.stats.completion_tokens += usage["completion_tokens"]
-        served = served_by(completion, body)
+        served = answering_model(served_by(completion, body), self.config.model, listed)
         self.stats.count_served(served)
         entry = {"text": text, "usage": usage, "finish_reason": finish, "served": served.as_dict()}
         return LLMResponse(text, usage, False, finish, key, served=served), entry
@@ -817,8 +853,15 @@ class LLMClient:
         raise LLMError(f"{where}: {type(exc).__name__}: {_redact(str(exc), key)}", expected=COMPLETION_EXPECTED,
                        hint="check that base_url is an OpenAI-compatible API") from None
 
-    def _gave_up_hint(self, reason: str) -> str:
-        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason)."""
+    def _gave_up_hint(self, reason: str, repeated: str = "") -> str:
+        """What to do about an endpoint that kept failing for ``reason`` (a ``_Retryable`` reason); ``repeated``: the
+        one error every attempt got. llama-cpp-python 0.3.36 answers a request it cannot read with HTTP 500 and the
+        error's text (`stop: 5`: its pydantic "validation error … Input should be a valid list"), so a 500 with one
+        message on every attempt is likely the request's doing."""
+        if reason == "server_error" and repeated.startswith("HTTP 500: ") and repeated != "HTTP 500: (no message)":
+            return ("the server failed every attempt with the same HTTP 500 message: a server error that does not go "
+                    "away is often caused by the request itself (llama-cpp-python answers 500 to a parameter it cannot "
+                    "read): fix or remove what the message names in the model's `params:`")
         if reason == "timeout":
             queue = (f"; the wait in the server's queue counts too: a server answering fewer than `concurrency: "
                      f"{self.config.concurrency}` requests at once (llama.cpp answers one by default) needs a lower "
@@ -880,7 +923,8 @@ class LLMClient:
             return str(stored["form"])
         offline = last["form"] if isinstance(last, dict) and last.get("form") in RESOLVED else None
         try:
-            form, rejected = self._run(self._probe_all(connect_retries=0 if offline else cfg.max_retries))
+            form, rejected = self._run(self._probe_all(
+                connect_retries=0 if offline else min(cfg.max_retries, COLD_CONNECT_RETRIES)))
         except _Unreachable as exc:
             if offline is None:
                 raise exc.error from None

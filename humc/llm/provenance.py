@@ -80,6 +80,16 @@ def served_by(completion: Any, body: Mapping[str, Any]) -> ServedBy:
                     datetime.now(timezone.utc).date().isoformat())
 
 
+def answering_model(served: ServedBy, asked: str, listed: tuple[str, ...] | None) -> ServedBy:
+    """Who answered, when the server's word cannot be taken: a server that lists one model at ``/models`` and not the
+    one asked for answers with the one it has, whatever the request names — and llama.cpp (llama-cpp-python 0.3.36
+    and llama-server alike) then reports the *asked* id as the response's ``model`` (older llama-servers a fixed
+    ``gpt-3.5-turbo``). The listed model answered."""
+    if listed is None or len(listed) != 1 or asked in listed:
+        return served
+    return ServedBy(listed[0], served.system_fingerprint, dict(served.params), served.date)
+
+
 # ----------------------------------------------------------------------------- node notes
 
 

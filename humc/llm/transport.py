@@ -130,6 +130,21 @@ def wanted(base_url: str) -> str:
     return "lean"
 
 
+def listed_models(base_url: str, api_key: str, timeout: float) -> tuple[str, ...] | None:
+    """The model ids ``GET <base_url>/models`` lists (blocking; None when it lists none or cannot be read).
+    Used once per client to tell who answered (``provenance.answering_model``), never for anything else."""
+    request = urllib.request.Request(base_url.rstrip("/") + "/models",
+                                     headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - the recipe's own endpoint
+            data = json.loads(resp.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    rows = data.get("data") if isinstance(data, dict) else None
+    ids = tuple(str(r["id"]) for r in rows if isinstance(r, dict) and r.get("id")) if isinstance(rows, list) else ()
+    return ids or None
+
+
 # ------------------------------------------------------------------------------- lean
 
 
