@@ -21,6 +21,7 @@ import json
 import math
 import random
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -358,9 +359,21 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
         text = _squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
         for row in gold.rows:
-            if row[i] and _squeezed(row[i]) not in text:
-                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'")
+            if not row[i]:  # a labelled item with no span: the output would teach an empty entity
+                return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(row), 60)}")
+            if _squeezed(row[i]) not in text:
+                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'"
+                                                   + _normal_form_hint(row[i], text))
     return None
+
+
+def _normal_form_hint(span: str, squeezed_text: str) -> str:
+    """Why a span that looks like a part of the text is not: it is in another Unicode normal form (é as one code
+    point in one, e + a combining accent in the other), which prints the same."""
+    if unicodedata.normalize("NFC", _squeezed(span)) in unicodedata.normalize("NFC", squeezed_text):
+        return (": it does in another Unicode normal form (é as one code point in one, as e and a combining accent "
+                "in the other, which look the same): bring the source to one form (NFC) first")
+    return ""
 
 
 def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
@@ -368,6 +381,11 @@ def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTabl
     if entry.task.choice_of is None:
         return None
     labels = [str(label) for label in option_labels(record, entry.task.choice_of)]
+    options = record.get(entry.task.choice_of)
+    if isinstance(options, list) and len(options) != len(labels):  # the instruction pairs them: the rest is lost
+        return Problem("options_unlabelled", f"{len(options)} options but {len(labels)} option labels"
+                                             + (" (A to Z): give `option_labels`" if len(options) > 26 and
+                                                not record.get("option_labels") else ""))
     for row in gold.rows:
         if row[0] not in labels:
             return Problem("answer_not_an_option", f"answer {row[0]!r} is not one of the option labels "

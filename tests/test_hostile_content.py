@@ -1,0 +1,89 @@
+"""Hostile values inside well-formed source files, found by a sweep of every task family and answer format: Unicode
+normal forms, empty and repeated spans, labels holding list separators or line breaks, more options than letters.
+Each case once wrote wrong data silently or dropped a record with a message that did not say why; now the record is
+written exactly (its output parses back to its gold) or dropped with a problem that names the cause."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from helpers import run_cli
+
+RECIPE = """hum: 1
+name: t
+sources:
+  s: d.jsonl
+tasks:
+  - id: e
+    task: {task}
+    source: s
+    fields: {fields}
+    formats: {formats}
+output:
+  splits: {{train: 1.0}}
+"""
+NER = ("ner", "{text: text, entities: ents}")
+MC = ("mrc_multiple_choice", "{context: context, question: question, options: options, answer: answer}")
+
+
+def build(folder: Path, rows: list[dict[str, Any]], task: tuple[str, str], formats: str = "[json]",
+          *options: str) -> tuple[list[dict[str, Any]], str]:
+    """`humc build -q` of one task entry over ``rows``: the records written and the build's report (its lines
+    joined: `warning: dropped N record(s): reason (file:line), first: detail`)."""
+    (folder / "d.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    (folder / "r.hum.yaml").write_text(RECIPE.format(task=task[0], fields=task[1], formats=formats), encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", *options, cwd=folder)
+    written = [row for shard in sorted((folder / "out" / "t" / "data").glob("*.parquet"))
+               for row in pq.read_table(shard).to_pylist()]
+    assert result.exit_code == 0, result.output
+    return written, " ".join(result.output.split())
+
+
+def test_a_span_in_another_unicode_normal_form_is_dropped_saying_so(tmp_path):
+    # "José" with é as e + U+0301 in the span, as one code point in the text: both print the same
+    rows = [{"text": "Café Zoë met José.", "ents": [{"type": "PER", "span": "Jose\u0301"}]},
+            {"text": "Ada met Bo.", "ents": [{"type": "PER", "span": "Ada"}]}]
+    written, output = build(tmp_path, rows, NER)
+    assert {r["source_row"] for r in written} == {1}
+    assert "dropped 1 record(s): span_not_in_text (d.jsonl:1), first: span 'Jose\u0301' does not occur in 'text': it does" \
+        in output
+    assert "another Unicode normal form" in output and "(NFC)" in output
+
+
+def test_a_labelled_entity_with_an_empty_span_is_dropped_not_written(tmp_path):
+    # once written as [{"type": "PER", "span": ""}]: an entity of no text
+    rows = [{"text": "Ada met Bo.", "ents": [{"type": "PER", "span": "Ada"}, {"type": "PER", "span": "  "}]},
+            {"text": "Ada met Bo.", "ents": [{"type": "PER", "span": "Bo"}]}]
+    written, output = build(tmp_path, rows, NER, "[json, markdown_table, grouped_json]")
+    assert written and {r["source_row"] for r in written} == {1}
+    assert "span_not_in_text" in output and "span is empty in gold item ['PER', '']" in output
+
+
+def test_more_options_than_letters_are_dropped_not_cut_to_26(tmp_path):
+    # once the instruction listed A. to Z. and silently left out options 27 to 30
+    rows = [{"context": "c", "question": "q?", "options": [f"o{i}" for i in range(30)], "answer": "B"},
+            {"context": "c", "question": "q?", "options": ["yes", "no"], "answer": "B"}]
+    written, output = build(tmp_path, rows, MC, "[json, label_only]")
+    assert {r["source_row"] for r in written} == {1}
+    assert "options_unlabelled (d.jsonl:1), first: 30 options but 26 option labels (A to Z): give `option_labels`" \
+        in output
+
+
+def test_option_labels_of_another_length_than_the_options_are_dropped(tmp_path):
+    rows = [{"context": "c", "question": "q?", "options": ["a", "b", "c"], "option_labels": ["1", "2"],
+             "answer": "1"},
+            {"context": "c", "question": "q?", "options": ["a", "b"], "option_labels": ["1", "2"], "answer": "1"}]
+    fields = MC[1].replace("answer: answer}", "answer: answer, option_labels: option_labels}")
+    _, output = build(tmp_path, rows, (MC[0], fields))
+    assert "options_unlabelled" in output and "3 options but 2 option labels" in output
+    assert "give `option_labels`" not in output
+
+
+def test_one_option_is_written(tmp_path):
+    rows = [{"context": "c", "question": "q?", "options": ["only"], "answer": "A"}]
+    written, _ = build(tmp_path, rows, MC, "[json]")
+    assert [json.loads(r["output"]) for r in written] == [{"answer": "A"}]
+    assert "A. only" in written[0]["instruction"]
