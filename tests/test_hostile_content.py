@@ -106,3 +106,39 @@ def test_two_thousand_entities_of_one_span_are_tagged_inline_in_linear_time():
     assert time.perf_counter() - started < 10
     assert output.count("<T0>Rome</T0>") == 286 and output.count("Rome") == 3000
     assert parsed.rows == formats.canonical(spec, table, context).rows
+
+
+CLASSIFY = ("classification", "{text: text, label: label}")
+
+
+def test_a_byte_order_mark_or_zero_width_space_around_a_label_is_not_a_second_label(tmp_path):
+    # once "\ufeffpos" was a label of its own beside "pos", both printed as pos in the instruction's list
+    rows = [{"text": "a", "label": "\ufeffpos"}, {"text": "b", "label": "pos\u200b"}, {"text": "c", "label": "neg"},
+            {"text": "d", "label": "\u200d👩🏽\u200d💻\u200d"}]
+    written, _ = build(tmp_path, rows, CLASSIFY)
+    assert sorted(json.loads(r["output"])["label"] for r in written) == ["neg", "pos", "pos", "👩🏽\u200d💻"]
+    assert all(sorted(r["labels"]) == ["neg", "pos", "👩🏽\u200d💻"] for r in written)
+
+
+def test_a_label_of_nothing_visible_is_no_label(tmp_path):
+    rows = [{"text": "a", "label": "\u200b\ufeff"}, {"text": "b", "label": "pos"}]
+    written, output = build(tmp_path, rows, CLASSIFY)
+    assert [r["source_row"] for r in written] == [1] and written[0]["labels"] == ["pos"]
+    assert "dropped 1 record(s): empty_answer (d.jsonl:1)" in output
+
+
+def test_a_label_with_a_line_break_is_dropped_not_listed_across_lines(tmp_path):
+    # once "Labels: line, break" across two lines of the instruction, the record written
+    rows = [{"text": "a", "label": "line\nbreak"}, {"text": "b", "label": "p\u2028q"}, {"text": "c", "label": "pos"}]
+    written, output = build(tmp_path, rows, CLASSIFY, "[json, markdown_table]")
+    assert {r["source_row"] for r in written} == {2}
+    assert "dropped 2 record(s): bad_gold (d.jsonl:1, d.jsonl:2), first: 'label' 'line\\nbreak' holds a line break" \
+        in output
+
+
+def test_an_entity_type_with_a_line_break_is_dropped(tmp_path):
+    rows = [{"text": "Ada met Bo.", "ents": [{"type": "PER\r\nSON", "span": "Ada"}]},
+            {"text": "Ada met Bo.", "ents": [{"type": "PER", "span": "Bo"}]}]
+    written, output = build(tmp_path, rows, NER)
+    assert {r["source_row"] for r in written} == {1}
+    assert "'type' 'PER\\r\\nSON' holds a line break" in output
