@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from helpers import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from humc.answers import formats
 from humc.answers.formats import FormatSpec
@@ -142,3 +145,34 @@ def test_an_entity_type_with_a_line_break_is_dropped(tmp_path):
     written, output = build(tmp_path, rows, NER)
     assert {r["source_row"] for r in written} == {1}
     assert "'type' 'PER\\r\\nSON' holds a line break" in output
+
+
+def naive_placement(text: str, rows: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+    """inline_tags' placement as first written (longest spans first, each at its first occurrence overlapping no
+    span placed before), in text order; None when a span has no free occurrence."""
+    taken: list[tuple[int, int, tuple[str, str]]] = []
+    for row in sorted(rows, key=lambda r: -len(r[1])):
+        start = text.find(row[1])
+        while start >= 0 and any(start < e and b < start + len(row[1]) for b, e, _ in taken):
+            start = text.find(row[1], start + 1)
+        if start < 0:
+            return None
+        taken.append((start, start + len(row[1]), row))
+    return [row for _, _, row in sorted(taken, key=lambda t: t[0])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text("ab<&", min_size=1, max_size=30), data=st.data())
+def test_inline_tags_place_spans_as_the_plain_search_does(text: str, data: st.DataObject):
+    spans = st.tuples(st.integers(0, len(text) - 1), st.integers(1, 4)).map(lambda p: text[p[0]:p[0] + p[1]])
+    rows = data.draw(st.lists(st.tuples(st.sampled_from(["X", "Y"]), spans), max_size=8))
+    table = AnswerTable(("type", "span"), tuple(rows), "many")
+    spec, context = FormatSpec("inline_tags"), formats.FormatContext(("X", "Y"), "type", text)
+    expected = naive_placement(text, rows)
+    if expected is None:
+        with pytest.raises(formats.NotExpressible):
+            formats.render(spec, table, context=context)
+        return
+    output = formats.render(spec, table, context=context)
+    assert list(formats.parse(spec, output, table.fields, "many", unfence=False, context=context).rows) == expected
+    assert list(formats.canonical(spec, table, context).rows) == expected
