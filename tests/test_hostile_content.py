@@ -176,3 +176,15 @@ def test_inline_tags_place_spans_as_the_plain_search_does(text: str, data: st.Da
     output = formats.render(spec, table, context=context)
     assert list(formats.parse(spec, output, table.fields, "many", unfence=False, context=context).rows) == expected
     assert list(formats.canonical(spec, table, context).rows) == expected
+
+
+def test_a_label_in_another_unicode_normal_form_than_labels_says_so(tmp_path):
+    rows = [{"text": "a", "label": "Cafe\u0301"}, {"text": "b", "label": "Tea"}]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    recipe = RECIPE.format(task=CLASSIFY[0], fields=CLASSIFY[1], formats="[json]") \
+        .replace("    formats:", "    labels: [Caf\u00e9, Tea]\n    formats:")
+    (tmp_path / "r.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "label_outside_set (d.jsonl:1), first: gold label(s) Cafe\u0301 not in `labels:`; they are there in " \
+           "another Unicode normal form" in " ".join(result.output.split())

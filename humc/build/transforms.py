@@ -376,12 +376,16 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
     return None
 
 
+# why a value that prints like a part of the text, or like a label, is not: é as one code point in one, e and a
+# combining accent in the other
+NORMAL_FORM_NOTE = ("in another Unicode normal form (é as one code point in one, as e and a combining accent in the "
+                    "other, which look the same): bring the source to one form (NFC) first")
+
+
 def _normal_form_hint(span: str, squeezed_text: str) -> str:
-    """Why a span that looks like a part of the text is not: it is in another Unicode normal form (é as one code
-    point in one, e + a combining accent in the other), which prints the same."""
+    """The note for a span that occurs in the text only in another Unicode normal form, else ""."""
     if unicodedata.normalize("NFC", _squeezed(span)) in unicodedata.normalize("NFC", squeezed_text):
-        return (": it does in another Unicode normal form (é as one code point in one, as e and a combining accent "
-                "in the other, which look the same): bring the source to one form (NFC) first")
+        return ": it does " + NORMAL_FORM_NOTE
     return ""
 
 
