@@ -35,7 +35,6 @@ it writes (``repr`` of plain strings) without compiling them (``simple_literal``
 from __future__ import annotations
 
 import ast
-import bisect
 import functools
 import json
 import random
@@ -46,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from humc.answers.ops import Claimed
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -994,32 +994,17 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
     label, span, text = _span_index(table.fields, s)
     taken: list[tuple[int, int, Row]] = []
-    starts: list[int] = []  # the taken spans' starts and ends, in text order (they never overlap)
-    ends: list[int] = []
-    searched: dict[str, int] = {}  # where the next search for a value starts: the occurrences before are taken
+    claimed = Claimed()
     for row in sorted(table.rows, key=lambda r: -len(r[span])):
         value = row[span]
         if not value:
             raise NotExpressible(f"the {row[label]!r} span is empty")
-        start = text.find(value, searched.get(value, 0))
-        while start >= 0 and _overlaps(starts, ends, start, start + len(value)):
-            start = text.find(value, start + 1)
+        start = claimed.claim(text, value)
         if start < 0:
             raise NotExpressible(f"{value!r} has no occurrence in the text apart from other tagged spans "
                                  "(overlapping or missing spans cannot be tagged inline)")
-        searched[value] = start + 1
-        at = bisect.bisect(starts, start)
-        starts.insert(at, start)
-        ends.insert(at, start + len(value))
         taken.append((start, start + len(value), row))
     return sorted(taken, key=lambda t: t[0])
-
-
-def _overlaps(starts: list[int], ends: list[int], start: int, end: int) -> bool:
-    """Whether [start, end) overlaps one of the disjoint spans [starts[i], ends[i]) (sorted): a look at the two
-    neighbours, not at every span (a record with thousands of entities)."""
-    at = bisect.bisect(starts, start)
-    return (at > 0 and ends[at - 1] > start) or (at < len(starts) and starts[at] < end)
 
 
 def _position_order(table: AnswerTable, s: Mapping[str, Any]) -> list[Row]:
