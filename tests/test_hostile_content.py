@@ -59,7 +59,12 @@ def test_a_span_in_another_unicode_normal_form_is_dropped_saying_so(tmp_path):
     assert {r["source_row"] for r in written} == {1}
     assert "dropped 1 record(s): span_not_in_text (d.jsonl:1), first: span 'Jose\u0301' does not occur in 'text': it does" \
         in output
-    assert "another Unicode normal form" in output and "(NFC)" in output
+    assert "another Unicode normal form" in output and "map both with nfc(...)" in output
+    (tmp_path / "r.hum.yaml").write_text(RECIPE.format(task="ner", fields="{text: nfc(text), entities: nfc(ents)}",
+                                                       formats="[json]"), encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path).exit_code == 0
+    written = pq.read_table(tmp_path / "out" / "t" / "data" / "train-00000-of-00001.parquet").to_pylist()
+    assert sorted(json.loads(r["output"])[0]["span"] for r in written) == ["Ada", "Jos\u00e9"]
 
 
 def test_a_labelled_entity_with_an_empty_span_is_dropped_not_written(tmp_path):

@@ -379,7 +379,7 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
 # why a value that prints like a part of the text, or like a label, is not: é as one code point in one, e and a
 # combining accent in the other
 NORMAL_FORM_NOTE = ("in another Unicode normal form (é as one code point in one, as e and a combining accent in the "
-                    "other, which look the same): bring the source to one form (NFC) first")
+                    "other, which look the same): map both with nfc(...) in `fields:`")
 
 
 def _normal_form_hint(span: str, squeezed_text: str) -> str:
