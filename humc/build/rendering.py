@@ -159,7 +159,8 @@ def _outside_hint(missing: list[str], named: list[str]) -> str:
     if all(label.lstrip("-").isdigit() for label in missing) \
             and not any(n.lstrip("-").isdigit() for n in named):  # class indices (ClassLabel, a 0/1 column)
         return "; they are numbers: map them to names with lookup(<field>, [<name>, …])"
-    if {unicodedata.normalize("NFC", m) for m in missing} & {unicodedata.normalize("NFC", n) for n in named}:
+    normal = {unicodedata.normalize("NFC", n) for n in named}
+    if any(m not in named and unicodedata.normalize("NFC", m) in normal for m in missing):
         return "; they are there " + NORMAL_FORM_NOTE
     return ""
 
