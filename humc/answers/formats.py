@@ -45,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from humc.answers.ops import Claimed
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -993,13 +994,12 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
     label, span, text = _span_index(table.fields, s)
     taken: list[tuple[int, int, Row]] = []
+    claimed = Claimed()
     for row in sorted(table.rows, key=lambda r: -len(r[span])):
         value = row[span]
         if not value:
             raise NotExpressible(f"the {row[label]!r} span is empty")
-        start = text.find(value)
-        while start >= 0 and any(start < e and b < start + len(value) for b, e, _ in taken):
-            start = text.find(value, start + 1)
+        start = claimed.claim(text, value)
         if start < 0:
             raise NotExpressible(f"{value!r} has no occurrence in the text apart from other tagged spans "
                                  "(overlapping or missing spans cannot be tagged inline)")

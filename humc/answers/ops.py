@@ -6,6 +6,7 @@ the only code behind them. Each takes the answer state and the record's input te
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     values first and equal lengths in string order; with ``per_row`` every row claims its own
     occurrence (a value without one left takes the value's last claim), else each distinct value
     claims once."""
-    claimed: list[tuple[int, int]] = []
+    claimed = Claimed()
     last: dict[str, int] = {}
     starts = [0] * len(values)
     todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
@@ -90,19 +91,40 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     return starts
 
 
-def _claim(text: str, value: str, claimed: list[tuple[int, int]]) -> int:
+def _claim(text: str, value: str, claimed: Claimed) -> int:
     """The first occurrence of value overlapping no claimed span (claimed), else after the text."""
-    start = text.find(value) if value else -1
-    while start >= 0:
-        end = start + len(value)
-        for s, e in claimed:
-            if s < end and start < e:
-                break
-        else:  # overlaps no claimed span
-            claimed.append((start, end))
-            return start
-        start = text.find(value, start + 1)
-    return len(text) + 1
+    start = claimed.claim(text, value)
+    return len(text) + 1 if start < 0 else start
+
+
+class Claimed:
+    """Stretches of a text claimed by spans (they never overlap), each value's occurrences tried once: placing
+    thousands of mentions of one value looks at each occurrence once and at two neighbours for each."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []  # the claimed stretches, in text order
+        self.ends: list[int] = []
+        self.searched: dict[str, int] = {}  # where a value's next free occurrence may start (before: all claimed)
+
+    def claim(self, text: str, value: str) -> int:
+        """Claim the first occurrence of ``value`` that overlaps no claimed stretch: its start, or -1."""
+        if not value:
+            return -1
+        start = text.find(value, self.searched.get(value, 0))
+        while start >= 0 and self.overlaps(start, start + len(value)):
+            start = text.find(value, start + 1)
+        if start < 0:
+            self.searched[value] = len(text) + 1  # none left, for good: claims only grow
+            return -1
+        self.searched[value] = start + 1
+        at = bisect.bisect(self.starts, start)
+        self.starts.insert(at, start)
+        self.ends.insert(at, start + len(value))
+        return start
+
+    def overlaps(self, start: int, end: int) -> bool:
+        at = bisect.bisect(self.starts, start)
+        return (at > 0 and self.ends[at - 1] > start) or (at < len(self.starts) and self.starts[at] < end)
 
 
 def _sort_by(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:

@@ -47,6 +47,8 @@ REASONS: dict[str, str] = {
     "label_not_offered": "the gold answer uses a label the instruction does not list",
     "span_not_in_text": "a gold span (an extractive answer or entity) does not occur in the input it is taken from",
     "answer_not_an_option": "the multiple-choice answer is not one of the record's option labels",
+    "options_unlabelled": "the options and their labels differ in number (more than 26 options without "
+                          "`option_labels`), so the instruction would not show every option",
     "nan_value": "a task input or gold answer holds NaN or Infinity (not a number), which no instruction can show",
     "lone_surrogate": "a task input or gold answer holds half of a UTF-16 surrogate pair (JSON's \"\\ud83d\", an emoji "
                       "cut in two), which no UTF-8 file can store",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,6 +30,7 @@ from humc.answers.ops import AnswerState
 from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.build.transforms import (
+    NORMAL_FORM_NOTE,
     HashPrefix,
     apply_rules,
     choice_problem,
@@ -134,9 +136,8 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         missing = sorted(set(gold.column(column)) - set(base.column(column)))
         detail = f"gold label(s) {', '.join(missing)} not in `labels:`"
         named = entry.schema.labels if entry.schema is not None else None
-        if all(label.lstrip("-").isdigit() for label in missing) and named \
-                and not any(str(n).lstrip("-").isdigit() for n in named):  # class indices (ClassLabel, a 0/1 column)
-            detail += "; they are numbers: map them to names with lookup(<field>, [<name>, …])"
+        if named:
+            detail += _outside_hint(missing, [str(n) for n in named])
         return Rendered([], [Problem("label_outside_set", detail)], outside)
     problem = span_problem(entry, record, gold) or choice_problem(entry, record, gold)
     if problem is not None:
@@ -150,6 +151,18 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         for rendered in out.records:
             rendered["_group"] = group
     return out
+
+
+def _outside_hint(missing: list[str], named: list[str]) -> str:
+    """Why gold labels are not among the entry's `labels:` when the cause can be seen: they are class indices, or
+    the same labels in another Unicode normal form."""
+    if all(label.lstrip("-").isdigit() for label in missing) \
+            and not any(n.lstrip("-").isdigit() for n in named):  # class indices (ClassLabel, a 0/1 column)
+        return "; they are numbers: map them to names with lookup(<field>, [<name>, …])"
+    normal = {unicodedata.normalize("NFC", n) for n in named}
+    if any(m not in named and unicodedata.normalize("NFC", m) in normal for m in missing):
+        return "; they are there " + NORMAL_FORM_NOTE
+    return ""
 
 
 def empty_problem(entry: TaskEntry, variant: Variant, state: AnswerState, output: str,

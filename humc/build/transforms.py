@@ -21,6 +21,7 @@ import json
 import math
 import random
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -214,13 +215,19 @@ def split_group(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[
 
 # ------------------------------------------------------------------ gold answers
 
+# What a gold value is stripped of at its ends: whitespace, and the invisible characters that are not whitespace to
+# str.strip() (zero-width space and joiners, word joiner, a byte-order mark inside a field), which would otherwise
+# make "\ufeffPER" a second label that prints as PER, or a label of nothing visible.
+_EDGES = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()) + "\u200b\u200c\u200d\u2060\ufeff"
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # where str.splitlines() breaks a line
+
 
 def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
     """The record's answer field as a table with the task's columns (before rules).
 
-    Values are stripped of surrounding whitespace — the domain on which every answer format
-    round-trips — and rows with no value at all are no answer. A null list answer (or a null answer of a task with
-    many) is no annotation, not an empty answer ([]): the record is dropped, as teaching "nothing applies" is wrong."""
+    Values are stripped of surrounding whitespace and zero-width characters (``_EDGES``) — the domain on which every
+    answer format round-trips — and rows with no value at all are no answer. A null list answer (or a null answer of a
+    task with many) is no annotation, not an empty answer ([]): the record is dropped, as teaching "nothing applies" is wrong."""
     task = entry.task
     value = record.get(task.answer_field)
     rows: list[tuple[str, ...]] = []
@@ -240,6 +247,9 @@ def gold_table(entry: TaskEntry, record: Mapping[str, Any]) -> AnswerTable:
         if label is not None and not row[label]:  # the schema would show "" as a label
             raise RecordError(f"gold item {short_repr(item)} has no '{task.schema_column}'",
                               expected=f"a label in '{task.schema_column}' of every gold item")
+        if label is not None and _LINE_BREAK.search(row[label]):  # it would break the instruction's label list
+            raise RecordError(f"'{task.schema_column}' {short_repr(row[label])} holds a line break (the instruction "
+                              "lists the labels on one line)", expected=f"a label on one line in '{task.schema_column}'")
         rows.append(row)
     return AnswerTable(tuple(task.columns), tuple(rows), "many")  # rows of str already: ``AnswerTable.of``'s table
 
@@ -256,12 +266,12 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
                 else "an object"
             raise RecordError(f"gold item {short_repr(item)}: '{odd}' is {what}, not text",
                               expected=f"a string (or number) in '{odd}' of every gold item")
-        return tuple(["" if item[c] is None else str(item[c]).strip() for c in columns])
+        return tuple(["" if item[c] is None else str(item[c]).strip(_EDGES) for c in columns])
     if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
         raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
                           expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
-        return (str(item).strip(),)
+        return (str(item).strip(_EDGES),)
     raise RecordError(f"gold item {short_repr(item)} does not fit the answer columns {', '.join(columns)}",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
 
@@ -358,9 +368,25 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
         text = _squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
         for row in gold.rows:
-            if row[i] and _squeezed(row[i]) not in text:
-                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'")
+            if not row[i]:  # a labelled item with no span: the output would teach an empty entity
+                return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(row), 60)}")
+            if _squeezed(row[i]) not in text:
+                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'"
+                                                   + _normal_form_hint(row[i], text))
     return None
+
+
+# why a value that prints like a part of the text, or like a label, is not: é as one code point in one, e and a
+# combining accent in the other
+NORMAL_FORM_NOTE = ("in another Unicode normal form (é as one code point in one, as e and a combining accent in the "
+                    "other, which look the same): map both with nfc(...) in `fields:`")
+
+
+def _normal_form_hint(span: str, squeezed_text: str) -> str:
+    """The note for a span that occurs in the text only in another Unicode normal form, else ""."""
+    if unicodedata.normalize("NFC", _squeezed(span)) in unicodedata.normalize("NFC", squeezed_text):
+        return ": it does " + NORMAL_FORM_NOTE
+    return ""
 
 
 def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
@@ -368,6 +394,11 @@ def choice_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTabl
     if entry.task.choice_of is None:
         return None
     labels = [str(label) for label in option_labels(record, entry.task.choice_of)]
+    options = record.get(entry.task.choice_of)
+    if isinstance(options, list) and len(options) != len(labels):  # the instruction pairs them: the rest is lost
+        return Problem("options_unlabelled", f"{len(options)} options but {len(labels)} option labels"
+                                             + (" (A to Z): give `option_labels`" if len(options) > 26 and
+                                                not record.get("option_labels") else ""))
     for row in gold.rows:
         if row[0] not in labels:
             return Problem("answer_not_an_option", f"answer {row[0]!r} is not one of the option labels "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -410,6 +411,19 @@ def fix_entities(value: Any) -> Any:
     return html.unescape(text)
 
 
+def nfc(value: Any) -> Any:
+    """Every text in ``value`` (a text, or the texts inside lists and objects: a record's entities) in Unicode normal
+    form C (é as one code point, not e and a combining accent): one spelling for texts, spans and labels that print
+    the same; other values unchanged."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, list):
+        return [nfc(v) for v in value]
+    if isinstance(value, dict):
+        return {k: nfc(v) for k, v in value.items()}
+    return value
+
+
 def squash_spaces(value: Any) -> Any:
     """Runs of whitespace (spaces, tabs, newlines, NBSP) to one space, ends stripped."""
     return None if value is None else " ".join(str(value).split())
@@ -701,6 +715,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "fix_entities": fix_entities,
     "squash_spaces": squash_spaces,
     "normalize_space": squash_spaces,
+    "nfc": nfc,
     "spert_entities": spert_entities,
     "spert_relations": spert_relations,
     "duee_events": duee_events,

@@ -36,7 +36,7 @@ from humc.ir import AnswerOp, Compiled, TaskDef
 # functions whose value is never true/false: a `when` that is one of them (or a constant, a list, arithmetic) is not
 # a condition (Python would take any non-empty value as true)
 NOT_CONDITIONS = frozenset({"len", "words", "lower", "upper", "strip", "str", "int", "float", "join", "split", "unique",
-                            "sorted", "replace", "squash_spaces", "normalize_space", "unescape", "html_unescape",
+                            "sorted", "replace", "squash_spaces", "normalize_space", "nfc", "unescape", "html_unescape",
                             "fix_entities", "flatten", "tag_scheme"})
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 # what each kind of operation argument is, in words
