@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from humc.errors import RecipeError, Span
@@ -263,6 +265,13 @@ def test_the_yaml_form_of_the_membership_test_doubles_an_apostrophe_in_the_value
 def test_a_surrogate_pair_written_as_two_escapes_is_the_one_character_json_means():
     assert ev(r'"a\ud83d\ude42b"') == "a\N{SLIGHTLY SMILING FACE}b"
     assert ev(r'"\u00e9"') == "é" and ev(r'"\ud83d"') == "\ud83d"  # a lone one stays (the checks name it later)
+
+
+@pytest.mark.parametrize("value", ["\b", "\f", "a/b", "\\b", "tab\there", "\x01\x1f"])
+def test_a_json_string_literal_means_what_json_says(value: str):
+    """Found by hypothesis (test_rule_fixpoint): json.dumps writes a backspace as \\b, which the DSL kept as a
+    backslash and b."""
+    assert ev(json.dumps(value)) == value
 
 
 @pytest.mark.parametrize("text", [r'"\uZZZZ"', r'"\u12"'])

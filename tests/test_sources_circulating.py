@@ -93,7 +93,8 @@ def test_an_adapter_of_json_records_reads_them_as_json_lines_a_json_list_or_csv(
         assert src.format == "jsonl" and [row.record for row in read_source(src)] == arc
     (tmp_path / "race.jsonl").write_text('{"article": "a", "questions": ["q"], "options": [["x"]], "answers": ["A"]}\n'
                                          '{"article": "b", "questions": [], "options": [], "answers": []}\n')
-    assert catalog_source(tmp_path, "{catalog: race, path: race.jsonl}").format == "json"  # `explode:` is json's only
+    race = catalog_source(tmp_path, "{catalog: race, path: race.jsonl}")  # articles one per line, then exploded
+    assert race.format == "jsonl" and [row.record["questions"] for row in read_source(race)] == ["q"]
     dolly = [json.loads(line) for line in (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()]
     (tmp_path / "dolly.jsonl").write_text("".join(json.dumps(r) + "\n" for r in dolly), encoding="utf-8")
     (tmp_path / "dolly.json").write_text(json.dumps(dolly, indent=2), encoding="utf-8")

@@ -187,7 +187,8 @@ def _pos(meta: Meta) -> tuple[int, int]:
 def _unquote(token: str) -> str:
     body = token[1:-1]
     out, i = [], 0
-    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0",
+               "b": "\b", "f": "\f", "/": "/"}  # JSON's too: a JSON string literal means the same here
     while i < len(body):
         ch = body[i]
         if ch == "\\" and i + 1 < len(body):
