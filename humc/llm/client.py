@@ -685,7 +685,7 @@ class LLMClient:
         body.update((k, v) for k, v in params.items() if k != "timeout")
         if req.response_format is not None:
             body["response_format"] = req.response_format
-        listed = await self._listing()
+        listing = self._listing()  # asked beside the first requests, awaited once an answer is back
         attempt = 0
         errors: set[str] = set()  # what the retried failures said (one message on every attempt: the request's fault?)
         while True:
@@ -715,7 +715,7 @@ class LLMClient:
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue
-            response, entry = self._accept(key, completion, body, listed)
+            response, entry = self._accept(key, completion, body, await asyncio.shield(listing))
             await self._cache_write(key, entry)
             return response
 
@@ -796,15 +796,16 @@ class LLMClient:
             for key, value in items:
                 self.cache.set(key, value)
 
-    async def _listing(self) -> tuple[str, ...] | None:
-        """The models the endpoint lists (``GET <base_url>/models``), asked once per session before its first fresh
-        request (a rebuild from the cache asks nothing): who answered when the response's ``model`` cannot say."""
+    def _listing(self) -> asyncio.Future[tuple[str, ...] | None]:
+        """The models the endpoint lists (``GET <base_url>/models``), asked once per session with its first fresh
+        request (a rebuild from the cache asks nothing), not before it: who answered when the response's ``model``
+        cannot say."""
         if self._listed is None:
             assert self._loop is not None  # set by _ensure()
             cfg = self.config
             self._listed = self._loop.run_in_executor(None, listed_models, cfg.base_url, cfg.api_key(),
                                                       min(cfg.timeout, 10.0))
-        return await asyncio.shield(self._listed)
+        return self._listed
 
     def _accept(self, key: str, completion: Any, body: Mapping[str, Any],
                 listed: tuple[str, ...] | None = None) -> tuple[LLMResponse, dict[str, Any]]:

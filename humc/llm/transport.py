@@ -21,6 +21,7 @@ here quotes the API key; ``client.py`` redacts what it shows anyway.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import ssl
@@ -138,7 +139,7 @@ def listed_models(base_url: str, api_key: str, timeout: float) -> tuple[str, ...
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - the recipe's own endpoint
             data = json.loads(resp.read(1 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # refused, not JSON, cut short: nobody is named
         return None
     rows = data.get("data") if isinstance(data, dict) else None
     ids = tuple(str(r["id"]) for r in rows if isinstance(r, dict) and r.get("id")) if isinstance(rows, list) else ()
