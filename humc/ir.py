@@ -143,11 +143,10 @@ class PublishedSource:
     title: str
     license: str
     homepage: str = ""
-    hub: str = ""
 
     def card_row(self) -> dict[str, str]:
         return {"source": self.source, "catalog": self.catalog, "title": self.title, "license": self.license,
-                "homepage": self.homepage, "hub": self.hub}
+                "homepage": self.homepage}
 
 
 @dataclass(frozen=True)

@@ -130,20 +130,10 @@ def _loaded(load: Callable[[Path], T], path: Path) -> T:
     return cast(T, _LOADED[key])
 
 
-_PARSED: dict[tuple[str, str], Node] = {}  # (path, digest of its bytes) -> the parsed YAML: a file parsed once a process
-
-
 def _asset(path: Path) -> tuple[Node, str]:
-    """A stdlib YAML file, parsed, and the digest of its bytes. Every plan loads the whole stdlib (≈ 80 files, 0.1 s
-    of YAML parsing); a process that plans again (tests, benches, `humc eval`) parses only what changed."""
-    sha = digest(path.read_bytes()) if path.is_file() else ""
-    node = _PARSED.get((str(path), sha)) if sha else None
-    if node is None:
-        node = load_yaml(path)  # raises the located error of a missing, too large or malformed file
-        if len(_PARSED) > 4096:
-            _PARSED.clear()
-        _PARSED[(str(path), sha)] = node
-    return node, sha
+    """A stdlib YAML file, parsed, and the digest of its bytes (each loaded once a process: ``_loaded``)."""
+    node = load_yaml(path)  # raises the located error of a missing, too large or malformed file
+    return node, digest(path.read_bytes())
 
 
 def load_task(path: Path) -> TaskDef:

@@ -273,7 +273,7 @@ class Validator:
     def _published(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[PublishedSource, ...]:
         """The published datasets of the catalog sources the tasks read, in the recipe's order of sources."""
         used = {e.source for e in tasks}
-        return tuple(PublishedSource(sid, e.id, e.title or e.id, e.license, e.homepage, e.hub)
+        return tuple(PublishedSource(sid, e.id, e.title or e.id, e.license, e.homepage)
                      for sid in sources if sid in used for e in [self.catalog_of.get(sid)] if e is not None)
 
     # ------------------------------------------------------------ header
