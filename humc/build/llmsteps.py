@@ -211,6 +211,8 @@ class StepRunner:
         session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
         structured = self.structured()
+        # a verdict and a label choice are checked alike for every record; an answer table against its record
+        one_check = _check_verdict if self.step.kind == "judge" else self._choice_check if self.label_choice() else None
         batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
         for start in range(0, len(todo), step):
@@ -218,8 +220,7 @@ class StepRunner:
             requests = self._requests(parts[-1])
             validate: list[Callable[[Any], str | None]] | None = None
             if structured:
-                validate = [_check_verdict if self.step.kind == "judge" else self._choice_check if self.label_choice()
-                            else self._answer_check(r) for r in parts[-1]]
+                validate = [one_check or self._answer_check(r) for r in parts[-1]]
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
