@@ -351,9 +351,11 @@ class HeldOut:
     labels: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()       # task ids or task entry ids
     split: str = "test"
+    unseen_inputs: bool = False       # `inputs: unseen`: only from source rows of `split`, so no input is shared
 
     def config(self) -> list[Any]:
-        return [self.templates, self.formats, self.labels, self.tasks, self.split]
+        parts: list[Any] = [self.templates, self.formats, self.labels, self.tasks, self.split]
+        return parts + ["inputs: unseen"] if self.unseen_inputs else parts
 
 
 MIXTURE_DIMENSIONS = ("task", "entry", "source", "language", "format")

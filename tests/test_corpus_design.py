@@ -247,6 +247,47 @@ def test_held_out_templates_formats_and_labels_appear_only_in_test(tmp_path):
     assert any(r["template"] == "ner/en_2" for r in test) and any("LAW" in r["labels"] for r in test)
 
 
+def split_records(out: Path, split: str) -> list[dict]:
+    return [r for f in sorted((out / "data").glob(f"{split}-*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+def rows_of(records: list[dict]) -> set[int]:
+    return {r["source_row"] for r in records}
+
+
+def test_held_out_inputs_unseen_keeps_every_input_of_the_held_out_split_out_of_train(tmp_path):
+    two = "    variants_per_record: 2\n"  # two instructions a row: one may use the held-out template, one not
+    shared = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2]}")
+    assert run_cli("build", str(shared), "-q").exit_code == 0
+    out = tmp_path / "out" / "d"
+    shared_train, shared_test = split_records(out, "train"), split_records(out, "test")
+    assert rows_of(shared_train) & rows_of(shared_test)  # by default a held-out instruction's row may be in train
+
+    unseen = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2], inputs: unseen}")
+    stats = build(plan_recipe(unseen)).stats
+    notes = next(s for s in stats if s.node == "corpus/split").notes
+    train, test = split_records(out, "train"), split_records(out, "test")
+    held = sum(r["template"] == "ner/en_2" for r in test)
+    assert notes["held out"] == held > 0 and notes["held out, dropped: input in another split"] > 0
+    assert held + notes["held out, dropped: input in another split"] == sum(
+        r["template"] == "ner/en_2" for r in shared_test)  # the default sends every held-out instruction to test
+    assert not rows_of(train) & rows_of(test)
+    assert not any(r["template"] == "ner/en_2" for r in train) and any(r["template"] == "ner/en_2" for r in test)
+    # the rows' own split is kept: train is the default's train, test loses the held-out records of train rows
+    assert sorted(r["id"] for r in train) == sorted(r["id"] for r in shared_train)
+    assert 0 < len(test) < len(shared_test)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"the {held} instructions of `test` that use template `ner/en_2` appear in no other split" in card
+    assert f"(`inputs: unseen`): {notes['held out, dropped: input in another split']} held-out instructions" in card
+
+
+def test_held_out_inputs_other_than_shared_or_unseen_is_an_error(tmp_path):
+    result = run_cli("check", str(recipe(tmp_path, rows=5, output="  held_out: {templates: [en_2], inputs: unsen}")))
+    assert result.exit_code == 2, result.output
+    assert "d.hum.yaml:" in result.output and "'inputs' of held_out must be shared or unseen, not 'unsen'" \
+        in result.output and "did you mean 'unseen'" in result.output
+
+
 @pytest.mark.parametrize(("held", "message"), [
     ("{templates: [en_9]}", "held-out template 'en_9' is used by no task entry"),
     ("{formats: [yaml]}", "held-out format 'yaml' is used by no task entry"),

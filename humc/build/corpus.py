@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from humc.build.mixing import DIMENSION_KEYS, REALISED, Realised, held_out_match
 from humc.build.plan import PlanNode
@@ -314,7 +314,11 @@ class Split(PassThrough):
 
     def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
-        names = self.split_names(chunk, at)
+        named = self.split_names(chunk, at)
+        names = cast(list[str], named)
+        if None in named:  # held-out instructions of rows outside the held-out split (`inputs: unseen`)
+            at = [p for p, n in zip(at, named, strict=True) if n is not None]
+            names = [n for n in named if n is not None]
         chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
         places = chunk.places
         for p, name in zip(at, names, strict=True):
@@ -324,20 +328,27 @@ class Split(PassThrough):
             self.writers[name].extend(chunk_places)
         return []
 
-    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
-        """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
+    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str | None]:
+        """The split of each record at ``at``: its source row's (hashed once a row), or the held-out split for a
+        held-out instruction; None drops a held-out instruction whose row is in another split (`inputs: unseen`)."""
         held, records = self.held, chunk.rows() if self.held is not None else None
         keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row", "_group")), strict=True)
-        (last_row, last_name), names = self.last, []
+        last_row, last_name = self.last
+        names: list[str | None] = []
+        notes = self.stat.notes
         for p, (entry, source, source_row, group) in zip(at, keys, strict=True):
             row = (entry, source, source_row) if group is None else ("split_by", group)
-            if held is not None and records is not None and held_out_match(held, records[p]):
-                names.append(held.split)
-                self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1
-                continue
             if row != last_row:
                 last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
-            names.append(last_name)
+            if held is None or records is None or not held_out_match(held, records[p]):
+                names.append(last_name)
+            elif held.unseen_inputs and last_name != held.split:
+                names.append(None)
+                notes["held out, dropped: input in another split"] = notes.get(
+                    "held out, dropped: input in another split", 0) + 1
+            else:
+                names.append(held.split)
+                notes["held out"] = notes.get("held out", 0) + 1
         self.last = last_row, last_name
         return names
 

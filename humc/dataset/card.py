@@ -88,6 +88,7 @@ class CardInfo:
     mixture_declared: list[dict[str, Any]] = field(default_factory=list)
     hub_sources: list[dict[str, str | None]] = field(default_factory=list)  # Hub datasets read: source, name, revision, …
     sources: list[dict[str, str]] = field(default_factory=list)  # the sources read: source, dataset, license, homepage
+    held_out: dict[str, Any] | None = None  # output.held_out: split, parts, inputs, records, dropped
 
     @property
     def total(self) -> int:

@@ -67,7 +67,22 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         llm_steps=llm_step_stats(recipe, metas),
         mixture_declared=declared_mixture(recipe, metas),
         sources=source_rows(recipe),
+        held_out=held_out_info(recipe, metas),
     )
+
+
+def held_out_info(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """`output.held_out` as the card states it: the split, what is held out, how many records, whether inputs are
+    shared with the other splits and how many held-out instructions `inputs: unseen` dropped."""
+    held = recipe.output.held_out
+    if held is None:
+        return None
+    notes = metas.get("corpus/split", {}).get("notes", {})
+    parts = [(kind, names) for kind, names in (("template", held.templates), ("format", held.formats),
+                                                ("label", held.labels), ("task", held.tasks)) if names]
+    return {"split": held.split, "parts": parts, "inputs": "unseen" if held.unseen_inputs else "shared",
+            "records": int(notes.get("held out", 0)),
+            "dropped": int(notes.get("held out, dropped: input in another split", 0))}
 
 
 def source_rows(recipe: Recipe) -> list[dict[str, str]]:

@@ -18,7 +18,8 @@ from humc.recipe.nodes import check_keys, expect_kind, string_list
 from humc.recipe.yamlsrc import Node
 
 MIX_KEYS = ["compound", "guidelines", "rules", "formats"]
-HELD_OUT_KEYS = ["templates", "formats", "labels", "tasks", "split"]
+HELD_OUT_KEYS = ["templates", "formats", "labels", "tasks", "split", "inputs"]
+HELD_OUT_INPUTS = ("shared", "unseen")
 MIXTURE_KEYS = ["weights", "caps"]
 
 
@@ -70,7 +71,19 @@ def parse_held_out(node: Node | None, splits: Sequence[tuple[str, float]]) -> He
         raise RecipeError(f"held-out split '{split}' is not among the output splits", (split_node or node).span,
                           expected="one of: " + ", ".join(names), hint=did_you_mean(split, names)
                           or f"add it to `splits:`, e.g. splits: {{train: 0.9, {split}: 0.1}}", code="E0008")
-    return HeldOut(split=split, **lists)
+    return HeldOut(split=split, unseen_inputs=_held_out_inputs(node.get("inputs")) == "unseen", **lists)
+
+
+def _held_out_inputs(node: Node | None) -> str:
+    """`inputs: shared` (default: a held-out instruction goes to the held-out split whatever its row's split) or
+    `inputs: unseen` (only rows of the held-out split give held-out instructions: no input is in two splits)."""
+    if node is None:
+        return "shared"
+    if node.kind != "string" or node.value not in HELD_OUT_INPUTS:
+        raise RecipeError(f"'inputs' of held_out must be shared or unseen, not {node.value!r}", node.span,
+                          expected="shared | unseen", hint=did_you_mean(str(node.value), HELD_OUT_INPUTS),
+                          code="E0008")
+    return str(node.value)
 
 
 def check_held_out(output: Output, tasks: Sequence[TaskEntry], node: Node) -> None:

@@ -198,7 +198,7 @@ TYPES: dict[str, Schema] = {
     "ablations": {"anyOf": [{"enum": list(ABLATIONS)}, {"type": "array", "items": {"enum": list(ABLATIONS)}}]},
     "output.held_out": {"type": "object", "additionalProperties": False, "properties": {
         **{k: {"anyOf": [STRING, {"type": "array", "items": STRING}]} for k in ("templates", "formats", "labels", "tasks")},
-        "split": STRING}},
+        "split": STRING, "inputs": {"enum": ["shared", "unseen"]}}},
     "output.mixture": {"type": "object", "additionalProperties": False, "properties": {
         key: {"type": "object", "additionalProperties": False, "properties": {
             dim: {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}
