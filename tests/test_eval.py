@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from humc.answers.formats import FormatSpec
+from humc.dataset.export import written_together
 from humc.eval import metrics
 from humc.eval.scoring import RecordSpec, Resolver, parse_prediction, score_record
 
@@ -698,3 +699,14 @@ def test_the_eval_walkthrough_of_docs_eval_prints_what_the_page_shows(built: Pat
                 assert line in printed, f"docs/eval.md shows a line `{command}` does not print:\n{line}\n{result.output}"
                 shown += 1
     assert shown > 30
+
+
+def test_two_exports_into_one_folder_at_once_write_through_their_own_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "train.json"
+    with written_together() as first, written_together() as second:
+        mine, theirs = first(target), second(target)
+        assert mine != theirs and mine.parent == theirs.parent == target.parent
+        mine.write_text("[1]", encoding="utf-8")
+        theirs.write_text("[2]", encoding="utf-8")
+    assert target.read_text(encoding="utf-8") == "[1]"  # the export finishing last wins, with its whole file
+    assert [p.name for p in target.parent.iterdir()] == ["train.json"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _unwritable(path, exc) from None
-        temp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        temp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")  # one a run
         pending.append((temp, path))
         return temp
 
