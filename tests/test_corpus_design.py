@@ -281,6 +281,17 @@ def test_held_out_inputs_unseen_keeps_every_input_of_the_held_out_split_out_of_t
     assert f"(`inputs: unseen`): {notes['held out, dropped: input in another split']} held-out instructions" in card
 
 
+def test_held_out_inputs_unseen_that_leaves_the_held_out_split_none_says_so(tmp_path):
+    path = recipe(tmp_path, rows=20, output="  held_out: {templates: [ner/en_2], inputs: unseen}")
+    path.write_text(path.read_text(encoding="utf-8").replace("{train: 0.8, test: 0.2}", "{train: 0.99, test: 0.01}"),
+                    encoding="utf-8")
+    result = run_cli("build", str(path))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"warning: output.held_out put no instruction in 'test': `inputs: unseen` dropped all [1-9]",
+                     result.output), result.output
+    assert "`inputs: shared` keep some" in result.output
+
+
 def test_held_out_inputs_other_than_shared_or_unseen_is_an_error(tmp_path):
     result = run_cli("check", str(recipe(tmp_path, rows=5, output="  held_out: {templates: [en_2], inputs: unsen}")))
     assert result.exit_code == 2, result.output

@@ -217,4 +217,18 @@ def build_warnings(result: BuildResult) -> list[str]:
     if empty:
         lines.append(f"the declared split(s) {', '.join(empty)} got no records: the dataset has no such split "
                      "(more records, or larger fractions in output.splits, give it some)")
-    return lines + result.plan.recipe.notes() + model_warnings(result.plan.recipe, result.metas)
+    return lines + held_out_warnings(result) + result.plan.recipe.notes() + model_warnings(result.plan.recipe,
+                                                                                             result.metas)
+
+
+def held_out_warnings(result: BuildResult) -> list[str]:
+    """`output.held_out` that put no instruction in its split: nothing used a held-out part, or `inputs: unseen`
+    dropped every one (their source rows fell in other splits)."""
+    held, split = result.plan.recipe.output.held_out, result.metas.get("corpus/split")
+    if held is None or split is None or split.get("notes", {}).get("held out"):
+        return []
+    dropped = int(split.get("notes", {}).get("held out, dropped: input in another split", 0))
+    why = (f"`inputs: unseen` dropped all {dropped} (their source rows fell in other splits; more source rows, a "
+           f"larger '{held.split}' fraction or `inputs: shared` keep some)") if dropped else \
+        "no instruction used a held-out template, format, label or task (more source rows give some)"
+    return [f"output.held_out put no instruction in '{held.split}': {why}"]
