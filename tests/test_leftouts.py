@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
 import pytest
+from helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +18,30 @@ from humc.answers.formats import FormatSpec
 from humc.answers.table import AnswerTable
 
 NATURAL = FormatSpec("natural")
+CLASSIFY = """hum: 1
+name: t
+sources:
+  s: data.jsonl
+tasks:
+  - id: c
+    task: {task}
+    source: s
+    fields: {{text: text, label: label}}
+    formats: {formats}
+    templates: [en_1]
+{extra}output:
+  splits: {{train: 1.0}}
+"""
+
+
+def built(tmp: Path, rows: list[dict[str, Any]], task: str = "classification", formats: str = "[json]",
+          extra: str = "") -> list[dict[str, Any]]:
+    """The records `humc build` writes for a one-entry recipe over ``rows`` (text, label)."""
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    (tmp / "t.hum.yaml").write_text(CLASSIFY.format(task=task, formats=formats, extra=extra), encoding="utf-8")
+    result = run_cli("build", "t.hum.yaml", "-q", "-j", "1", cwd=tmp)
+    assert result.exit_code == 0, result.output
+    return [r for shard in sorted((tmp / "out" / "t" / "data").glob("*.parquet")) for r in pq.read_table(shard).to_pylist()]
 
 
 # ------------------------------------------------------------------ 1. natural: no doubled final punctuation
@@ -40,3 +71,23 @@ def test_natural_never_writes_a_stop_after_a_quoted_stop_and_still_round_trips(v
     text = formats.render(NATURAL, table, language=language)
     assert not any(text.endswith((f'{end}".', f'{end}"。')) for end in ".!?。")
     assert formats.parse(NATURAL, text, ("answer",), "many") == table
+
+
+# ------------------------------------------------------------------ 2, 3. one label per meaning
+
+
+def test_collected_labels_in_two_normal_forms_are_offered_once_in_nfc(tmp_path: Path) -> None:
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    records = built(tmp_path, [{"text": "t1", "label": nfc}, {"text": "t2", "label": nfd}, {"text": "t3", "label": "bar"}])
+    assert len(records) == 3
+    for record in records:
+        assert sorted(record["labels"]) == ["bar", nfc]
+        assert record["instruction"].count("caf") == 1
+    assert [json.loads(r["output"])["label"] for r in sorted(records, key=lambda r: r["source_row"])] == [nfc, nfc, "bar"]
+
+
+def test_labels_in_one_normal_form_each_are_kept_as_written(tmp_path: Path) -> None:
+    nfd = unicodedata.normalize("NFD", "café")
+    records = built(tmp_path, [{"text": "t1", "label": nfd}, {"text": "t2", "label": "bar"}])
+    assert {label for r in records for label in r["labels"]} == {nfd, "bar"}
+

@@ -384,11 +384,12 @@ class _Prepared:
         self.default_mix = entry.mix.is_default
         self.label_column = entry.task.schema_column
         self.span_source = _span_source(entry)
-        self.labels = ctx.labels
-        self.label_set = frozenset(ctx.labels or ())
+        collected = schema is None or schema.labels is None
+        self.labels, self.aliases = one_per_normal_form(ctx.labels) if collected else (ctx.labels, {})
+        self.label_set = frozenset(self.labels or ())
         self.confusable = dict(schema.hard_negatives) if schema is not None else {}
         self.order = "random" if schema is None else schema.order
-        self.rank = {label: i for i, label in enumerate(ctx.labels or ())}
+        self.rank = {label: i for i, label in enumerate(self.labels or ())}
         self.parts: dict[tuple[Any, ...], Part] = {}
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
@@ -397,8 +398,10 @@ class _Prepared:
     def restricted(self, table: AnswerTable) -> AnswerTable:
         """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
         column, entry = self.label_column, self.entry
-        if column is None or self.labels is None or entry.schema is None or entry.schema.labels is None:
+        if column is None or self.labels is None:
             return table
+        if entry.schema is None or entry.schema.labels is None:  # collected: a label in another normal form is read as
+            return _aliased(table, column, self.aliases) if self.aliases else table  # the one offered
         i, allowed = table.fields.index(column), self.label_set
         if all(r[i] in allowed for r in table.rows):
             return table
@@ -480,6 +483,26 @@ class _Prepared:
         if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
             info = self.infos[id(part)] = _PartInfo(self.entry, part)
         return info
+
+
+def one_per_normal_form(labels: tuple[str, ...] | None) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+    """Collected labels with those that differ only in Unicode normal form offered once, in NFC, and each other form
+    -> its NFC form (gold labels so written are read as the one offered). Labels in one form each stay as they are."""
+    if labels is None or all(label.isascii() for label in labels):
+        return labels, {}
+    nfc = {label: unicodedata.normalize("NFC", label) for label in labels}
+    forms: dict[str, int] = {}
+    for form in nfc.values():
+        forms[form] = forms.get(form, 0) + 1
+    aliases = {label: form for label, form in nfc.items() if forms[form] > 1 and label != form}
+    return tuple(dict.fromkeys(aliases.get(label, label) for label in labels)), aliases
+
+
+def _aliased(table: AnswerTable, column: str, aliases: Mapping[str, str]) -> AnswerTable:
+    i = table.fields.index(column)
+    if not any(r[i] in aliases for r in table.rows):
+        return table
+    return table.with_rows(tuple(aliases.get(v, v) if k == i else v for k, v in enumerate(r)) for r in table.rows)
 
 
 def values_key(values: Sequence[Any]) -> tuple[Any, ...] | str:
