@@ -91,3 +91,9 @@ def test_labels_in_one_normal_form_each_are_kept_as_written(tmp_path: Path) -> N
     records = built(tmp_path, [{"text": "t1", "label": nfd}, {"text": "t2", "label": "bar"}])
     assert {label for r in records for label in r["labels"]} == {nfd, "bar"}
 
+
+def test_numeric_labels_1_and_1_0_are_one_label_written_as_an_integer(tmp_path: Path) -> None:
+    records = built(tmp_path, [{"text": "t1", "label": 1}, {"text": "t2", "label": 1.0}, {"text": "t3", "label": 2.5},
+                               {"text": "t4", "label": "1"}])
+    assert {label for r in records for label in r["labels"]} == {"1", "2.5"}
+    assert sorted(json.loads(r["output"])["label"] for r in records) == ["1", "1", "1", "2.5"]

@@ -266,14 +266,21 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
                 else "an object"
             raise RecordError(f"gold item {short_repr(item)}: '{odd}' is {what}, not text",
                               expected=f"a string (or number) in '{odd}' of every gold item")
-        return tuple(["" if item[c] is None else str(item[c]).strip(_EDGES) for c in columns])
+        return tuple(["" if (v := item[c]) is None else (_number_text(v) if type(v) is float else str(v)).strip(_EDGES)
+                      for c in columns])
     if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
         raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
                           expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
-        return (str(item).strip(_EDGES),)
+        return ((_number_text(item) if type(item) is float else str(item)).strip(_EDGES),)
     raise RecordError(f"gold item {short_repr(item)} does not fit the answer columns {', '.join(columns)}",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
+
+
+def _number_text(value: float) -> str:
+    """A float in a gold answer as text: a whole one as the integer it is, so 1 and 1.0 are one label (JSON's 1 and
+    1.0 are one number, and a float column, pandas' or Parquet's, reads an integer label as 1.0)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else str(value)
 
 
 # Task inputs that templates iterate over (lists of strings); every other input is shown as text.
