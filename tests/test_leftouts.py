@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from humc.answers import formats
 from humc.answers.formats import FormatSpec
 from humc.answers.table import AnswerTable
+from humc.build import corpus
 
 NATURAL = FormatSpec("natural")
 CLASSIFY = """hum: 1
@@ -26,7 +27,7 @@ tasks:
   - id: c
     task: {task}
     source: s
-    fields: {{text: text, label: label}}
+    fields: {{text: text, {column}: label}}
     formats: {formats}
     templates: [en_1]
 {extra}output:
@@ -38,7 +39,8 @@ def built(tmp: Path, rows: list[dict[str, Any]], task: str = "classification", f
           extra: str = "") -> list[dict[str, Any]]:
     """The records `humc build` writes for a one-entry recipe over ``rows`` (text, label)."""
     (tmp / "data.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    (tmp / "t.hum.yaml").write_text(CLASSIFY.format(task=task, formats=formats, extra=extra), encoding="utf-8")
+    column = "labels" if task.startswith("multilabel") else "label"
+    (tmp / "t.hum.yaml").write_text(CLASSIFY.format(task=task, formats=formats, extra=extra, column=column), encoding="utf-8")
     result = run_cli("build", "t.hum.yaml", "-q", "-j", "1", cwd=tmp)
     assert result.exit_code == 0, result.output
     return [r for shard in sorted((tmp / "out" / "t" / "data").glob("*.parquet")) for r in pq.read_table(shard).to_pylist()]
@@ -97,3 +99,24 @@ def test_numeric_labels_1_and_1_0_are_one_label_written_as_an_integer(tmp_path: 
                                {"text": "t4", "label": "1"}])
     assert {label for r in records for label in r["labels"]} == {"1", "2.5"}
     assert sorted(json.loads(r["output"])["label"] for r in records) == ["1", "1", "1", "2.5"]
+
+
+# ------------------------------------------------------------------ 5. dedup: an answer's rows in any order
+
+
+def test_dedup_drops_a_copy_whose_multi_label_answer_lists_the_labels_in_another_order(tmp_path: Path) -> None:
+    rows = [{"text": "same text", "label": ["a", "b"]}, {"text": "other", "label": ["c"]},
+            {"text": "same text", "label": ["b", "a"]}, {"text": "same text", "label": ["a", "b", "c"]}]
+    records = built(tmp_path, rows, task="multilabel_classification", extra="    schema: {order: alphabetical}\n")
+    assert sorted(r["source_row"] for r in records) == [0, 1, 3]  # row 2 is row 0 with its labels reordered
+
+
+def test_dedup_key_ignores_row_order_only() -> None:
+    def record(gold: list[str], output: str = "x", fmt: str = "json") -> dict[str, Any]:
+        return {"instruction": "I", "output": output, "answer_format": fmt,
+                "gold": json.dumps([{"label": g} for g in gold], ensure_ascii=False)}
+
+    assert corpus.dedup_key(record(["a", "b"], '["a", "b"]')) == corpus.dedup_key(record(["b", "a"], '["b", "a"]'))
+    assert corpus.dedup_key(record(["a", "b"])) != corpus.dedup_key(record(["a", "b", "b"]))
+    assert corpus.dedup_key(record(["a", "b"])) != corpus.dedup_key(record(["a", "b"], fmt="natural"))
+    assert corpus.dedup_key(record(["a"], "A")) != corpus.dedup_key(record(["a"], "B"))
