@@ -120,3 +120,55 @@ def test_dedup_key_ignores_row_order_only() -> None:
     assert corpus.dedup_key(record(["a", "b"])) != corpus.dedup_key(record(["a", "b", "b"]))
     assert corpus.dedup_key(record(["a", "b"])) != corpus.dedup_key(record(["a", "b"], fmt="natural"))
     assert corpus.dedup_key(record(["a"], "A")) != corpus.dedup_key(record(["a"], "B"))
+
+
+# ------------------------------------------------------------------ 6. empty_brackets only where [] is the answer's look
+
+NER = """hum: 1
+name: t
+sources:
+  s: data.jsonl
+tasks:
+  - id: n
+    task: ner
+    source: s
+    fields: {{text: text, entities: entities}}
+    preferences: [{rule}]
+    formats: [natural, markdown_list, markdown_table, json, tuples]
+    variants_per_record: 5
+    templates: [en_1]
+output:
+  splits: {{train: 1.0}}
+"""
+
+
+def test_empty_brackets_is_stated_only_under_formats_that_write_brackets(tmp_path: Path) -> None:
+    (tmp_path / "data.jsonl").write_text('{"text": "Nothing here.", "entities": []}\n', encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(NER.format(rule="empty_brackets"), encoding="utf-8")
+    result = run_cli("build", "t.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    shards = sorted((tmp_path / "out" / "t" / "data").glob("*.parquet"))
+    by_format = {r["answer_format"]: r for shard in shards for r in pq.read_table(shard).to_pylist()}
+    assert {f: r["output"] for f, r in by_format.items()} == {
+        "natural": "There is no answer.", "markdown_list": "(none)", "markdown_table": "| type | span |\n|---|---|",
+        "json": "[]", "tuples": "[]"}
+    for fmt, record in by_format.items():
+        brackets = fmt in ("json", "tuples")
+        assert ("output []" in record["instruction"]) is brackets, fmt
+        assert ("empty_brackets" in record["rules"]) is brackets, fmt
+    assert 'say "There is no answer."' in by_format["natural"]["instruction"]
+    assert "output (none)" in by_format["markdown_list"]["instruction"]
+
+
+@pytest.mark.parametrize(("rule", "code", "said"), [
+    ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [natural, jsn]}', "E2006",
+     "unknown answer codec 'jsn' in 'codecs' of inline preference rule"),
+    ('{id: r, text: "Sort.", then: sort_by("type"), codecs: [json]}', "E0008",
+     "only a rule that says how to answer nothing (empty_as) may be limited to some answer codecs"),
+])
+def test_a_rules_codecs_are_known_codecs_of_an_empty_as_rule(tmp_path: Path, rule: str, code: str, said: str) -> None:
+    (tmp_path / "data.jsonl").write_text('{"text": "Nothing here.", "entities": []}\n', encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(NER.format(rule=rule), encoding="utf-8")
+    result = run_cli("check", "t.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "t.hum.yaml:10:" in result.output and f"error[{code}]" in result.output and said in result.output, result.output

@@ -309,7 +309,7 @@ class Part:
         e.g. "unanswerable"): a part that left it out (basic, or rules not drawn) states it, and only it, extra."""
         if table.rows or declared_empty(self.rules) is not None or answers_nothing_itself(entry, self.variant):
             return self
-        needed = tuple(r for r in entry.rules if any(op.name == "empty_as" for op in r.then))
+        needed = tuple(r for r in rules_under(entry.rules, self.variant) if any(op.name == "empty_as" for op in r.then))
         return replace(self, rules=self.rules + tuple(r for r in needed if r not in self.rules))
 
     @staticmethod
@@ -318,13 +318,21 @@ class Part:
         """From the chunk's stratified ``decks`` when given, else a seeded coin per instruction (``key``); the
         default mix draws nothing (every part shown, as before `mix:`)."""
         if entry.mix.is_default:
-            return Part("compound", template, variant, entry.guidelines, entry.rules)
+            return Part("compound", template, variant, entry.guidelines, rules_under(entry.rules, variant))
         compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: stable_hash("mix", entry.seed, entry.id, *key),
                                                       decks)
         if not compound:
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        return Part("compound", template, variant if keep_f else entry.variants[0],
-                    entry.guidelines if show_g else (), entry.rules if show_r else ())
+        shown = variant if keep_f else entry.variants[0]
+        return Part("compound", template, shown, entry.guidelines if show_g else (),
+                    rules_under(entry.rules, shown) if show_r else ())
+
+
+def rules_under(rules: tuple[PreferenceRule, ...], variant: Variant) -> tuple[PreferenceRule, ...]:
+    """The rules an instruction answered in this format states: those that apply under its codec (a rule's
+    `codecs:`, ``PreferenceRule.applies_under``); once per part, not per instruction."""
+    codec = variant.spec.codec
+    return rules if all(r.applies_under(codec) for r in rules) else tuple(r for r in rules if r.applies_under(codec))
 
 
 def _mix_draws(mix: Mix, seed: Callable[[], int], decks: MixDecks | None) -> tuple[bool, bool, bool, bool]:
@@ -457,7 +465,7 @@ class _Prepared:
         if part is None:
             entry = self.entry
             part = self.parts[key] = Part(kind, template, variant, entry.guidelines if guidelines else (),
-                                          entry.rules if rules else ())
+                                          rules_under(entry.rules, variant) if rules else ())
         return part
 
     def named_parts(self) -> dict[tuple[str, str], Part]:
