@@ -172,3 +172,48 @@ def test_a_rules_codecs_are_known_codecs_of_an_empty_as_rule(tmp_path: Path, rul
     result = run_cli("check", "t.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2
     assert "t.hum.yaml:10:" in result.output and f"error[{code}]" in result.output and said in result.output, result.output
+
+
+# ------------------------------------------------------------------ 8. a split without gold answers
+
+CHOICE = """hum: 1
+name: t
+sources:
+  s: {{path: test_rand_split_no_answers.jsonl}}
+tasks:
+  - id: q
+    task: mrc_multiple_choice
+    source: s
+    fields:
+      context: '""'
+      question: question.stem
+      options: question.choices.text
+      option_labels: question.choices.label
+      answer: {answer}
+    formats: [json]
+"""
+NO_ANSWERS = '{"id": "a1", "question": {"choices": [{"label": "A", "text": "one"}, {"label": "B", "text": "two"}], "stem": "Which?"}}\n'
+
+
+def test_a_split_without_gold_answers_says_so_naming_the_field_and_the_file(tmp_path: Path) -> None:
+    (tmp_path / "test_rand_split_no_answers.jsonl").write_text(NO_ANSWERS, encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(CHOICE.format(answer="answerKey"), encoding="utf-8")
+    for command in ("check", "build"):
+        result = run_cli(command, "t.hum.yaml", cwd=tmp_path)
+        assert result.exit_code == 2
+        first = result.output.splitlines()[0]
+        assert first.endswith("t.hum.yaml:14:15: error[E4102]: source 's' has no gold answers in "
+                              "test_rand_split_no_answers.jsonl: the task's answer 'answer' is mapped from field "
+                              "'answerKey', which the record lacks"), result.output
+        assert "a split released without answers (a test file) cannot teach one" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_misspelt_answer_field_still_gets_its_did_you_mean(tmp_path: Path) -> None:
+    (tmp_path / "test_rand_split_no_answers.jsonl").write_text(NO_ANSWERS.replace('"id": "a1"', '"answerKey": "A"'),
+                                                               encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(CHOICE.format(answer="answerkey"), encoding="utf-8")
+    result = run_cli("check", "t.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "unknown field 'answerkey'" in result.output and "no gold answers" not in result.output
+    assert "the record spells it 'answerKey'" in result.output
