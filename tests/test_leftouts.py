@@ -217,3 +217,50 @@ def test_a_misspelt_answer_field_still_gets_its_did_you_mean(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "unknown field 'answerkey'" in result.output and "no gold answers" not in result.output
     assert "the record spells it 'answerKey'" in result.output
+
+
+# ------------------------------------------------------------------ 7. a column file without its tag column
+
+WIKIANN = """hum: 1
+name: t
+sources:
+  s: {catalog: wikiann, path: test}
+tasks:
+  - source: s
+    formats: [json]
+"""
+
+
+def test_a_column_file_without_its_tag_column_says_the_gold_column_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "test").write_text("en:Paris\tB-LOC\nen:is\tO\n\nen:Ada\n\n", encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(WIKIANN, encoding="utf-8")
+    result = run_cli("build", "t.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0].endswith(
+        "test:4:1: error[E4001]: source 's': 1 column but expected 2: the line has no 'ner_tags' column "
+        "(a split released without its gold tags?)"), result.output
+    assert "expected: columns: tokens, ner_tags" in result.output
+    assert "read a split that has its tags (train, dev)" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_line_short_of_several_columns_names_them(tmp_path: Path) -> None:
+    (tmp_path / "test").write_text("Paris NNP\n\n", encoding="utf-8")
+    recipe = """hum: 1
+name: t
+sources:
+  s: {path: test, format: conll, options: {columns: [tokens, pos, chunk, tags]}}
+tasks:
+  - id: n
+    task: ner
+    source: s
+    fields:
+      text: tokens | join(" ")
+      entities: bio_spans(tokens, tags)
+"""
+    (tmp_path / "t.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("build", "t.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "test:1:1: error[E4001]: source 's': 2 columns but expected 4: the line has no 'chunk', 'tags' columns" \
+        in result.output, result.output
+    assert "read a split that has its tags" not in result.output
