@@ -29,18 +29,19 @@ tasks:
     source: s
     fields: {{text: text, {column}: label}}
     formats: {formats}
-    templates: [en_1]
+    templates: {templates}
 {extra}output:
   splits: {{train: 1.0}}
 """
 
 
 def built(tmp: Path, rows: list[dict[str, Any]], task: str = "classification", formats: str = "[json]",
-          extra: str = "") -> list[dict[str, Any]]:
+          extra: str = "", templates: str = "[en_1]") -> list[dict[str, Any]]:
     """The records `humc build` writes for a one-entry recipe over ``rows`` (text, label)."""
     (tmp / "data.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     column = "labels" if task.startswith("multilabel") else "label"
-    (tmp / "t.hum.yaml").write_text(CLASSIFY.format(task=task, formats=formats, extra=extra, column=column), encoding="utf-8")
+    (tmp / "t.hum.yaml").write_text(CLASSIFY.format(task=task, formats=formats, extra=extra, column=column,
+                                                            templates=templates), encoding="utf-8")
     result = run_cli("build", "t.hum.yaml", "-q", "-j", "1", cwd=tmp)
     assert result.exit_code == 0, result.output
     return [r for shard in sorted((tmp / "out" / "t" / "data").glob("*.parquet")) for r in pq.read_table(shard).to_pylist()]
@@ -264,3 +265,30 @@ tasks:
     assert "test:1:1: error[E4001]: source 's': 2 columns but expected 4: the line has no 'chunk', 'tags' columns" \
         in result.output, result.output
     assert "read a split that has its tags" not in result.output
+
+
+# ------------------------------------------------------------------ 4. a label holding the list separator
+
+
+def test_a_label_holding_the_list_separator_is_quoted_where_the_labels_are_joined_with_it(tmp_path: Path) -> None:
+    rows = [{"text": "t1", "label": "Sci, Tech"}, {"text": "t2", "label": "World"}, {"text": "t3", "label": "Sci/Tech"}]
+    records = built(tmp_path, rows, formats="[json, label_only]", templates="all", extra="    variants_per_record: 8\n")
+    by_template: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_template.setdefault(record["template"], []).append(record)
+    for record in by_template["classification/en_1"]:  # one of these categories: {{ labels | join(', ') }}
+        assert ": " + ", ".join(f'"{label}"' for label in record["labels"]) + "." in record["instruction"]
+    for record in by_template["classification/en_2"]:  # {{ labels | join(' / ') }}: no label holds " / "
+        assert " / ".join(record["labels"]) in record["instruction"]
+    for record in by_template["classification/en_structured"]:  # a JSON list, unquoted
+        assert json.loads(record["instruction"])["schema"] == record["labels"]
+    quoted = [r for r in by_template["classification/en_1"] if r["answer_format"] == "label_only"]
+    assert quoted and all(r["output"] in ("Sci, Tech", "World", "Sci/Tech") for r in quoted)
+    label = FormatSpec("label")
+    context = formats.FormatContext(("Sci, Tech", "World"), "label")
+    assert formats.parse(label, '"Sci, Tech"', ("label",), "one", context=context).rows == (("Sci, Tech",),)
+
+
+def test_labels_without_a_separator_are_joined_as_they_are(tmp_path: Path) -> None:
+    records = built(tmp_path, [{"text": "t1", "label": "Sci/Tech"}, {"text": "t2", "label": "World"}])
+    assert all(", ".join(r["labels"]) in r["instruction"] and '"' not in r["instruction"] for r in records)

@@ -834,7 +834,7 @@ def _known_label(value: str, labels: Sequence[str]) -> str:
     if not labels or value in labels:
         return value
     by_folded = {label.casefold(): label for label in labels}
-    for candidate in (value, value.rstrip(".。")):
+    for candidate in (value, value.rstrip(".。"), value.strip().strip('"')):  # as listed: quoted when it holds a ", "
         found = by_folded.get(candidate.strip().casefold())
         if found is not None:
             return found

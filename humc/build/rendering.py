@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,7 +51,7 @@ from humc.build.transforms import (
 )
 from humc.errors import RecordError, Span
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
-from humc.templating import TemplateRenderer, render_template, template_variables
+from humc.templating import QuotedItems, TemplateRenderer, render_template, template_variables
 
 _JSON_STR = json.encoder.encode_basestring  # how json writes a str (ensure_ascii=False)
 _GOLD_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s encoder, built once
@@ -398,6 +399,8 @@ class _Prepared:
         self.confusable = dict(schema.hard_negatives) if schema is not None else {}
         self.order = "random" if schema is None else schema.order
         self.rank = {label: i for i, label in enumerate(self.labels or ())}
+        # a label holding the separator a template joins the labels shown with (", ") is quoted there
+        self.label_list: type[list[str]] = QuotedItems if _separator_held(entry.templates, self.labels) else list
         self.parts: dict[tuple[Any, ...], Part] = {}
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
@@ -489,8 +492,19 @@ class _Prepared:
     def info(self, part: Part) -> _PartInfo:
         info = self.infos.get(id(part))
         if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
-            info = self.infos[id(part)] = _PartInfo(self.entry, part)
+            info = self.infos[id(part)] = _PartInfo(self.entry, part, self.label_list)
         return info
+
+
+_LABELS_JOINED = re.compile(r"""\blabels\s*\|\s*join\(\s*(?:d\s*=\s*)?(['"])(.*?)\1""")  # {{ labels | join(', ') }}
+
+
+def _separator_held(templates: Sequence[Template], labels: tuple[str, ...] | None) -> bool:
+    """Whether a label holds a separator one of the templates joins the labels shown with (once per label set)."""
+    if not labels:
+        return False
+    separators = {m.group(2) for t in templates for m in _LABELS_JOINED.finditer(t.text)} - {""}
+    return any(sep in label for sep in separators for label in labels)
 
 
 def one_per_normal_form(labels: tuple[str, ...] | None) -> tuple[tuple[str, ...] | None, dict[str, str]]:
@@ -523,8 +537,8 @@ class _PartInfo:
     """What every instruction showing one ``Part`` shares: its names and ids, the texts of its guidelines and
     rules, the format sentence, the label definitions per schema shown, and its compiled template."""
 
-    def __init__(self, entry: TaskEntry, part: Part) -> None:
-        self.entry, self.part = entry, part
+    def __init__(self, entry: TaskEntry, part: Part, label_list: type[list[str]] = list) -> None:
+        self.entry, self.part, self.label_list = entry, part, label_list
         template = part.template
         self.template_name = f"{template.task}/{template.id}"
         # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
@@ -554,7 +568,7 @@ class _PartInfo:
                 *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, None if said else self.promised, variant.id,
                 not (entry.task.answer_always or said))
-        variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
+        variables["labels"] = self.label_list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
         variables["guidelines"] = list(self.guidelines)
         variables["rules"] = list(self.rules)
