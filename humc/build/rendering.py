@@ -324,9 +324,9 @@ class Part:
                                                       decks)
         if not compound:
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        shown = variant if keep_f else entry.variants[0]
-        return Part("compound", template, shown, entry.guidelines if show_g else (),
-                    rules_under(entry.rules, shown) if show_r else ())
+        kept = variant if keep_f else entry.variants[0]
+        return Part("compound", template, kept, entry.guidelines if show_g else (),
+                    rules_under(entry.rules, kept) if show_r else ())
 
 
 def rules_under(rules: tuple[PreferenceRule, ...], variant: Variant) -> tuple[PreferenceRule, ...]:
