@@ -268,7 +268,8 @@ CODES: dict[str, Code] = _codes(
     ("E4001", "bad source data", "A source file is missing or malformed at the location shown."),
     ("E4002", "source format unknown", "The format of a source cannot be told from its name or content; set `format:`."),
     ("E4101", "bad record", "A record cannot become a training example (its gold answer does not fit the task)."),
-    ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message."),
+    ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message "
+              "(the task's answer read from a field the file lacks: a split released without gold answers)."),
     ("E4103", "records with problems (strict)", "With --strict (or `output: {strict: true}`), any record dropped for "
               "a problem (label outside the label set, missing or non-text field, an answer the format cannot "
               "express) fails the build. The build summary lists the reasons and the first source locations."),

@@ -113,6 +113,12 @@ class PreferenceRule:
     then: tuple[AnswerOp, ...]
     tasks: tuple[str, ...]
     digest: str
+    codecs: tuple[str, ...] = ()   # the answer codecs it is stated and applied under (`codecs:`); () is every one
+
+    def applies_under(self, codec: str) -> bool:
+        """Whether the rule means something under this answer codec (empty_brackets' "output []" does not under a
+        sentence or a Markdown answer, whose format sentence says how they answer nothing)."""
+        return not self.codecs or codec in self.codecs
 
 
 @dataclass(frozen=True)

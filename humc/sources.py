@@ -1022,11 +1022,26 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
         return ({name: [p[i] for _, p in sentence] for i, name in enumerate(names)}
                 | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
+        if len(parts) < len(names):
+            raise _no_column(src, lineno, len(parts), names)
         if len(parts) != len(names):
             raise _fail(src, lineno, f"{len(parts)} columns but expected {len(names)}", "columns: " + ", ".join(names),
                         "name every column with `options: {columns: [...]}`, collect extra ones with `rest:`, or set "
                         "`separator:` when a token holds spaces")
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
+
+
+def _no_column(src: SourceDef, lineno: int, n: int, names: list[str]) -> SourceError:
+    """A column line short of the columns named: the ones it lacks, the gold tags of a split released without them
+    (WikiANN's and CoNLL's blind test files: tokens only) when it is the last."""
+    lacking = ", ".join(f"'{name}'" for name in names[n:])
+    gold = names[-1] if n == len(names) - 1 else None
+    return _fail(src, lineno, f"{n} column{'s' if n != 1 else ''} but expected {len(names)}: the line has no "
+                 + (f"{lacking} column (a split released without its gold tags?)" if gold else
+                    f"{lacking} columns"), "columns: " + ", ".join(names),
+                 ("read a split that has its tags (train, dev): a test file released without them has none; " if gold
+                  else "") + "name the file's columns with `options: {columns: [...]}`, or set `separator:` when a "
+                 "token holds spaces")
 
 
 _AVAILABLE_SPLITS = re.compile(r"Available splits: \[([^\]]*)\]")

@@ -77,7 +77,7 @@ each word, whatever the document's length."""
 
 __all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM",
            "TEMPLATE_VARIABLES",
-           "TemplateProblem", "environment",
+           "QuotedItems", "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
            "template_variables"]
 
@@ -363,6 +363,19 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
     _check_length(len(text) + n * (len(new) - len(old)), "replacing text")
 
 
+class QuotedItems(list[str]):
+    """A list whose items a template's ``join`` writes as JSON strings when one of them holds the separator, so the
+    text still reads as the items it holds: ``"Sci, Tech", "World"``, not ``Sci, Tech, World`` (three labels). An
+    instruction's labels are given so only when their set has such a label (``one of these: {{ labels | join(', ') }}``);
+    a plain list joins as it is."""
+
+
+def _quoted(items: QuotedItems, separator: str) -> list[str]:
+    if separator and any(separator in str(item) for item in items):
+        return [json.encoder.encode_basestring(str(item)) for item in items]  # json.dumps(item, ensure_ascii=False)
+    return list(items)
+
+
 def _checked_filters(env: jinja2.Environment) -> None:
     """The filters that can make a text far longer than their input in one call, checked before they run: ``join``
     (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``batch``/``slice`` with a fill value or count.
@@ -371,7 +384,10 @@ def _checked_filters(env: jinja2.Environment) -> None:
 
     @functools.wraps(join)
     def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
-        items = value if type(value) is list else list(value)  # an iterator is read once: here, then by join
+        if type(value) is list:
+            items = value
+        else:  # an iterator is read once: here, then by join
+            items = _quoted(value, d) if type(value) is QuotedItems else list(value)
         _check_separator(d, items)
         return join(eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
 

@@ -82,6 +82,8 @@ CASES = [
      "not allowed here", "line 8 starts in column 6, where no key above it starts (columns 1, 3, 5)"),
     ("deep nesting", "name: tiny", "name: tiny\nx: " + "[" * 100 + "]" * 100, "3:67: error[E0010]: YAML nested more than 64 levels deep",
      "expected: a flatter recipe"),
+    ("rule codec unknown", "[shortest_span, unanswerable]", '[shortest_span, {id: u, then: empty_as("x"), codecs: [jsn]}]',
+     "14:72: error[E2006]: unknown answer codec 'jsn' in 'codecs' of inline preference rule", "did you mean 'json'"),
 ]
 
 

@@ -37,9 +37,14 @@ def test_rules_order_by_position_and_dedupe(ner_entry):
 
 
 def test_empty_answers_use_the_declared_convention(ner_entry):
-    record = {**ner_record(), "entities": []}
-    out = list(render_record(RenderContext(ner_entry, {}, LABELS, "ner"), record))
-    assert {r["output"] for r in out} == {"[]"} and all("output []" in r["instruction"] for r in out)
+    ctx = RenderContext(ner_entry, {}, LABELS, "ner")
+    out = [r for row in range(6) for r in render_record(ctx, {**ner_record(row), "entities": []})]
+    codec = {v.id: v.spec.codec for v in ner_entry.variants}
+    rule = next(r for r in ner_entry.rules if r.id == "empty_brackets")
+    brackets = [r for r in out if rule.applies_under(codec[r["answer_format"]])]
+    assert brackets and {r["output"] for r in brackets} == {"[]"} and all("output []" in r["instruction"] for r in brackets)
+    for r in out:  # empty_brackets is not stated under a Markdown or sentence answer, which answers nothing its own way
+        assert r in brackets or ("output []" not in r["instruction"] and r["output"] != "[]")
 
 
 def test_schema_sampling_shows_gold_types_plus_two_negatives(ner_entry):

@@ -11,7 +11,7 @@ for gold values without leading/trailing whitespace. Codecs:
     tuples          Python-like literals: [('LOC', 'Paris')] / ('LOC', 'Paris') / 'x'
     markdown_table  | type | span |  with a header row
     markdown_list   - type: LOC; span: Paris
-    natural         The answers are "Paris" and "Rome".
+    natural         The answers are "Paris" and "Rome".  (no full stop after a value ending in one: "… of time.")
     text            the bare value (one column): a free-form response, or one value per line
     label           the label itself (one column), matched back to the record's labels
     yaml            the json shapes as YAML
@@ -738,6 +738,10 @@ def _quote(value: str) -> str:
 
 
 def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
+    return _closed(_natural_sentence(table, s), table.rows[-1][-1] if table.rows else "")
+
+
+def _natural_sentence(table: AnswerTable, s: dict[str, Any]) -> str:
     p = PHRASINGS.get(s.get("language", "en"), PHRASINGS["en"])
     keys, rows = _keys(table, s), table.rows
     if len(keys) == 1:
@@ -749,6 +753,17 @@ def _render_natural(table: AnswerTable, s: dict[str, Any], rng: random.Random) -
     if len(rows) == 1:
         return p.one_row.format(d=described[0])
     return p.many_rows.format(n=len(rows), ds=p.row_sep.join(f"({i}) {d}" for i, d in enumerate(described, 1)))
+
+
+_SENTENCE_ENDS = frozenset(".!?…。！？")
+
+
+def _closed(sentence: str, last: str) -> str:
+    """The sentence without its own full stop when the quoted value it ends with ends a sentence itself
+    (`The answer is "a waste of time."`, not `… time.".`); parsing reads the quoted values only."""
+    if last and last[-1] in _SENTENCE_ENDS and sentence[-2:] in ('".', '"。'):
+        return sentence[:-1]
+    return sentence
 
 
 _PLAIN_QUOTED = re.compile(r'"[^"\\\x00-\x1f]*"')  # a JSON string without escapes or control characters
@@ -819,7 +834,7 @@ def _known_label(value: str, labels: Sequence[str]) -> str:
     if not labels or value in labels:
         return value
     by_folded = {label.casefold(): label for label in labels}
-    for candidate in (value, value.rstrip(".。")):
+    for candidate in (value, value.rstrip(".。"), value.strip().strip('"')):  # as listed: quoted when it holds a ", "
         found = by_folded.get(candidate.strip().casefold())
         if found is not None:
             return found

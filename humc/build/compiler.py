@@ -30,6 +30,7 @@ from humc.build.execute import (
     map_chunk_fn,
     render_chunk_fn,
     sample_records,
+    source_file,
     split_result,
 )
 from humc.build.plan import Plan, build_plan
@@ -279,7 +280,7 @@ def _first(items: Iterator[Any], rows: int | None) -> Iterator[Any]:
 
 def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | None) -> EntryCheck:
     check, e = EntryCheck(entry.id, rows_read=len(raw)), entry.id
-    records = _chunked(map_chunk_fn(entry, recipe.constants), raw)
+    records = _chunked(map_chunk_fn(entry, recipe.constants, source_file(recipe, entry)), raw)
     if entry.where is not None:
         records = _chunked(filter_chunk_fn(entry, recipe.constants), records)
     if entry.sample is not None:

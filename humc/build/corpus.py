@@ -13,6 +13,7 @@ pass reads the memo and unpickles no record; dedup reads a chunk's records only 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ PREFIX = 6  # bytes of a dedup key in a pass memo: a prefix seen twice (a duplic
 #             makes dedup read the two chunks' records to compare the full keys
 MIXTURE_FIELDS = tuple(DIMENSION_KEYS[dim] for dim in REALISED)  # the fields ``Realised.add`` reads
 PASS_MEMO = "pass"  # chunk/<input fp>/pass/<i>: what the pass-through nodes read of that node's chunk i
-PASS_MEMO_VERSION = 3  # bump when the memo's layout or SLIM_FIELDS change
+PASS_MEMO_VERSION = 4  # bump when the memo's layout, SLIM_FIELDS or dedup keys change (4: answer rows in any order)
 SLIM_FIELDS = ("task", "task_entry", "source", "source_row", "language", "answer_format", "_kind", "template", "labels",
                "_group")
 NONE_IF_ABSENT = ("_group",)  # set by `split_by:` alone: None where absent, so the memo need not mark missing fields
@@ -42,10 +43,27 @@ NONE_IF_ABSENT = ("_group",)  # set by `split_by:` alone: None where absent, so 
 
 
 def dedup_key(record: dict[str, Any]) -> bytes:
-    """The 128-bit digest of a record's (instruction, output), stripped, that dedup compares."""
+    """The 128-bit digest of a record's (instruction, output), stripped, that dedup compares; an answer of several
+    rows is compared as its format and its rows in sorted order (``_answer_key``)."""
     instruction = record["instruction"].strip().encode()
-    return hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + record["output"].strip().encode(),
+    return hashlib.blake2b(len(instruction).to_bytes(8, "big") + instruction + _answer_key(record),
                            digest_size=16).digest()  # length-prefixed: no two different pairs give the same bytes
+
+
+def _answer_key(record: dict[str, Any]) -> bytes:
+    """What dedup compares of the answer: the output, stripped; for a gold of several rows (``gold_json``'s
+    ``[{…}, {…}]``), its format and its rows sorted. Two copies of one instruction whose answers list the same rows
+    in another order (a multi-label row annotated `a,b` and again `b,a`) are one answer: an order the instruction
+    asks for (a stated ordering rule) is the same in both, any other order means nothing."""
+    gold = record.get("gold")
+    if type(gold) is not str or "}, {" not in gold:
+        output: str = record["output"]
+        return b"o" + output.strip().encode()
+    rows = sorted(_ROW_JSON.encode(row) for row in json.loads(gold))
+    return b"r" + _ROW_JSON.encode([record.get("answer_format"), rows]).encode()
+
+
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 class ChunkKeys:

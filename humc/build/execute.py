@@ -421,8 +421,10 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 # executor or its store, so a distributed executor can ship them to workers.
 
 
-def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
-    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line")) for r in chunk]
+def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any], file: str | None = None) -> ChunkFn:
+    """``file``: the name of the source's file (or folder), which a record's error names."""
+    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line"), file)
+                          for r in chunk]
 
 
 def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
@@ -430,7 +432,14 @@ def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
 
 
 def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return map_chunk_fn(ex.entry_of(node), ex.recipe.constants)
+    entry = ex.entry_of(node)
+    return map_chunk_fn(entry, ex.recipe.constants, source_file(ex.recipe, entry))
+
+
+def source_file(recipe: Recipe, entry: TaskEntry) -> str | None:
+    """The name of the file (or folder) the entry's source reads, if it reads one."""
+    src = recipe.sources.get(entry.source)
+    return src.path.name if src is not None and src.path is not None else None
 
 
 def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,7 +51,7 @@ from humc.build.transforms import (
 )
 from humc.errors import RecordError, Span
 from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
-from humc.templating import TemplateRenderer, render_template, template_variables
+from humc.templating import QuotedItems, TemplateRenderer, render_template, template_variables
 
 _JSON_STR = json.encoder.encode_basestring  # how json writes a str (ensure_ascii=False)
 _GOLD_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…, ensure_ascii=False)'s encoder, built once
@@ -309,7 +310,7 @@ class Part:
         e.g. "unanswerable"): a part that left it out (basic, or rules not drawn) states it, and only it, extra."""
         if table.rows or declared_empty(self.rules) is not None or answers_nothing_itself(entry, self.variant):
             return self
-        needed = tuple(r for r in entry.rules if any(op.name == "empty_as" for op in r.then))
+        needed = tuple(r for r in rules_under(entry.rules, self.variant) if any(op.name == "empty_as" for op in r.then))
         return replace(self, rules=self.rules + tuple(r for r in needed if r not in self.rules))
 
     @staticmethod
@@ -318,13 +319,21 @@ class Part:
         """From the chunk's stratified ``decks`` when given, else a seeded coin per instruction (``key``); the
         default mix draws nothing (every part shown, as before `mix:`)."""
         if entry.mix.is_default:
-            return Part("compound", template, variant, entry.guidelines, entry.rules)
+            return Part("compound", template, variant, entry.guidelines, rules_under(entry.rules, variant))
         compound, show_g, show_r, keep_f = _mix_draws(entry.mix, lambda: stable_hash("mix", entry.seed, entry.id, *key),
                                                       decks)
         if not compound:
             return Part("basic", entry.templates[0], entry.variants[0], (), ())
-        return Part("compound", template, variant if keep_f else entry.variants[0],
-                    entry.guidelines if show_g else (), entry.rules if show_r else ())
+        kept = variant if keep_f else entry.variants[0]
+        return Part("compound", template, kept, entry.guidelines if show_g else (),
+                    rules_under(entry.rules, kept) if show_r else ())
+
+
+def rules_under(rules: tuple[PreferenceRule, ...], variant: Variant) -> tuple[PreferenceRule, ...]:
+    """The rules an instruction answered in this format states: those that apply under its codec (a rule's
+    `codecs:`, ``PreferenceRule.applies_under``); once per part, not per instruction."""
+    codec = variant.spec.codec
+    return rules if all(r.applies_under(codec) for r in rules) else tuple(r for r in rules if r.applies_under(codec))
 
 
 def _mix_draws(mix: Mix, seed: Callable[[], int], decks: MixDecks | None) -> tuple[bool, bool, bool, bool]:
@@ -384,11 +393,14 @@ class _Prepared:
         self.default_mix = entry.mix.is_default
         self.label_column = entry.task.schema_column
         self.span_source = _span_source(entry)
-        self.labels = ctx.labels
-        self.label_set = frozenset(ctx.labels or ())
+        collected = schema is None or schema.labels is None
+        self.labels, self.aliases = one_per_normal_form(ctx.labels) if collected else (ctx.labels, {})
+        self.label_set = frozenset(self.labels or ())
         self.confusable = dict(schema.hard_negatives) if schema is not None else {}
         self.order = "random" if schema is None else schema.order
-        self.rank = {label: i for i, label in enumerate(ctx.labels or ())}
+        self.rank = {label: i for i, label in enumerate(self.labels or ())}
+        # a label holding the separator a template joins the labels shown with (", ") is quoted there
+        self.label_list: type[list[str]] = QuotedItems if _separator_held(entry.templates, self.labels) else list
         self.parts: dict[tuple[Any, ...], Part] = {}
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
@@ -397,8 +409,10 @@ class _Prepared:
     def restricted(self, table: AnswerTable) -> AnswerTable:
         """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""
         column, entry = self.label_column, self.entry
-        if column is None or self.labels is None or entry.schema is None or entry.schema.labels is None:
+        if column is None or self.labels is None:
             return table
+        if entry.schema is None or entry.schema.labels is None:  # collected: a label in another normal form is read as
+            return _aliased(table, column, self.aliases) if self.aliases else table  # the one offered
         i, allowed = table.fields.index(column), self.label_set
         if all(r[i] in allowed for r in table.rows):
             return table
@@ -454,7 +468,7 @@ class _Prepared:
         if part is None:
             entry = self.entry
             part = self.parts[key] = Part(kind, template, variant, entry.guidelines if guidelines else (),
-                                          entry.rules if rules else ())
+                                          rules_under(entry.rules, variant) if rules else ())
         return part
 
     def named_parts(self) -> dict[tuple[str, str], Part]:
@@ -478,8 +492,39 @@ class _Prepared:
     def info(self, part: Part) -> _PartInfo:
         info = self.infos.get(id(part))
         if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
-            info = self.infos[id(part)] = _PartInfo(self.entry, part)
+            info = self.infos[id(part)] = _PartInfo(self.entry, part, self.label_list)
         return info
+
+
+_LABELS_JOINED = re.compile(r"""\blabels\s*\|\s*join\(\s*(?:d\s*=\s*)?(['"])(.*?)\1""")  # {{ labels | join(', ') }}
+
+
+def _separator_held(templates: Sequence[Template], labels: tuple[str, ...] | None) -> bool:
+    """Whether a label holds a separator one of the templates joins the labels shown with (once per label set)."""
+    if not labels:
+        return False
+    separators = {m.group(2) for t in templates for m in _LABELS_JOINED.finditer(t.text)} - {""}
+    return any(sep in label for sep in separators for label in labels)
+
+
+def one_per_normal_form(labels: tuple[str, ...] | None) -> tuple[tuple[str, ...] | None, dict[str, str]]:
+    """Collected labels with those that differ only in Unicode normal form offered once, in NFC, and each other form
+    -> its NFC form (gold labels so written are read as the one offered). Labels in one form each stay as they are."""
+    if labels is None or all(label.isascii() for label in labels):
+        return labels, {}
+    nfc = {label: unicodedata.normalize("NFC", label) for label in labels}
+    forms: dict[str, int] = {}
+    for form in nfc.values():
+        forms[form] = forms.get(form, 0) + 1
+    aliases = {label: form for label, form in nfc.items() if forms[form] > 1 and label != form}
+    return tuple(dict.fromkeys(aliases.get(label, label) for label in labels)), aliases
+
+
+def _aliased(table: AnswerTable, column: str, aliases: Mapping[str, str]) -> AnswerTable:
+    i = table.fields.index(column)
+    if not any(r[i] in aliases for r in table.rows):
+        return table
+    return table.with_rows(tuple(aliases.get(v, v) if k == i else v for k, v in enumerate(r)) for r in table.rows)
 
 
 def values_key(values: Sequence[Any]) -> tuple[Any, ...] | str:
@@ -492,8 +537,8 @@ class _PartInfo:
     """What every instruction showing one ``Part`` shares: its names and ids, the texts of its guidelines and
     rules, the format sentence, the label definitions per schema shown, and its compiled template."""
 
-    def __init__(self, entry: TaskEntry, part: Part) -> None:
-        self.entry, self.part = entry, part
+    def __init__(self, entry: TaskEntry, part: Part, label_list: type[list[str]] = list) -> None:
+        self.entry, self.part, self.label_list = entry, part, label_list
         template = part.template
         self.template_name = f"{template.task}/{template.id}"
         # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
@@ -523,7 +568,7 @@ class _PartInfo:
                 *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, None if said else self.promised, variant.id,
                 not (entry.task.answer_always or said))
-        variables["labels"] = list(shown)  # in this order (an input of the same name keeps its place)
+        variables["labels"] = self.label_list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
         variables["guidelines"] = list(self.guidelines)
         variables["rules"] = list(self.rules)

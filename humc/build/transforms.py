@@ -104,15 +104,33 @@ def where_of(record: Mapping[str, Any]) -> str:
 
 
 def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, row: int,
-               raw: Mapping[str, Any], line: int | None = None) -> dict[str, Any]:
+               raw: Mapping[str, Any], line: int | None = None, file: str | None = None) -> dict[str, Any]:
+    """The record's task fields from the source row (``file``: the source file's name, for errors)."""
     env = {**constants, **raw}
     out: dict[str, Any] = {"_source": source_id, "_row": row, "_line": line}
     for name, compiled in entry.fields:
         try:
             out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
         except EvalError as exc:
-            raise _about_record(exc, raw, line, constants) from None
+            exc = _about_record(exc, raw, line, constants)
+            raise (_no_gold(exc, entry, name, file) if name == entry.task.answer_field else exc) from None
     return out
+
+
+def _no_gold(exc: EvalError, entry: TaskEntry, name: str, file: str | None) -> EvalError:
+    """An unknown field in the expression of the task's answer, spelt like no field of the record: the file has no
+    gold answers (a test split released without them, CommonsenseQA's `test_rand_split_no_answers.jsonl`)."""
+    unknown = _UNKNOWN_FIELD.match(exc.message)
+    if unknown is None or not str(exc.hint).startswith(_SOME_RECORDS_HINT):
+        return exc  # another failure, or a field spelt otherwise (the hint names it)
+    field = unknown.group(1)
+    exc.message = (f"source '{entry.source}' has no gold answers{f' in {file}' if file else ''}: the task's answer "
+                   f"'{name}' is mapped from field '{field}', which the record lacks")
+    exc.expected = f"a field '{field}' holding the gold answer in every record"
+    exc.hint = (f"a split released without answers (a test file) cannot teach one: point `path:` at a split that has "
+                f"them (train, dev); if only some records lack it, `record['{field}']` reads it as null and those "
+                "records are dropped and reported")
+    return exc
 
 
 _UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimiter: '|'}`",
@@ -149,9 +167,11 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
     else:
         exc.hint = _spelt_otherwise(unknown.group(1), keys) or _not_a_name(unknown.group(1), keys) \
             or did_you_mean(unknown.group(1), keys) or _constant_meant(unknown.group(1), constants) or (
-            "a field only some records have reads as null with `record['name']`; records whose task inputs are "
-            "null are then dropped and reported")
+            _SOME_RECORDS_HINT + "; records whose task inputs are null are then dropped and reported")
     return exc
+
+
+_SOME_RECORDS_HINT = "a field only some records have reads as null with `record['name']`"
 
 
 def _looks_like_a_header(raw: Mapping[str, Any]) -> bool:
@@ -266,14 +286,21 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
                 else "an object"
             raise RecordError(f"gold item {short_repr(item)}: '{odd}' is {what}, not text",
                               expected=f"a string (or number) in '{odd}' of every gold item")
-        return tuple(["" if item[c] is None else str(item[c]).strip(_EDGES) for c in columns])
+        return tuple(["" if (v := item[c]) is None else (_number_text(v) if type(v) is float else str(v)).strip(_EDGES)
+                      for c in columns])
     if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
         raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
                           expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
-        return (str(item).strip(_EDGES),)
+        return ((_number_text(item) if type(item) is float else str(item)).strip(_EDGES),)
     raise RecordError(f"gold item {short_repr(item)} does not fit the answer columns {', '.join(columns)}",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
+
+
+def _number_text(value: float) -> str:
+    """A float in a gold answer as text: a whole one as the integer it is, so 1 and 1.0 are one label (JSON's 1 and
+    1.0 are one number, and a float column, pandas' or Parquet's, reads an integer label as 1.0)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else str(value)
 
 
 # Task inputs that templates iterate over (lists of strings); every other input is shown as text.

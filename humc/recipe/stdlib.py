@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 from humc.answers import formats
 from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Name, Pipeline, Source, call_parts, check_functions, literal_value, parse_expr, parse_pipeline
-from humc.ir import Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
+from humc.ir import AnswerOp, Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
 from humc.recipe.rules import check_condition, compile_ops
@@ -32,7 +32,7 @@ FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 FOLDERS = ("tasks", "templates", "guidelines", "rules", "variants", "catalog", "hard_negatives", "prompts", "cards")
 # keys of a guideline / preference rule, in a stdlib file or inline in a recipe
 GUIDELINE_KEYS = ["id", "title", "tasks", "language", "text", "labels"]
-RULE_KEYS = ["id", "title", "tasks", "text", "when", "then"]
+RULE_KEYS = ["id", "title", "tasks", "text", "when", "then", "codecs"]
 
 
 @dataclass
@@ -315,7 +315,25 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
     return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
-                          tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha)
+                          tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha,
+                          codecs=_rule_codecs(node.get("codecs"), ops, what))
+
+
+def _rule_codecs(node: Node | None, ops: tuple[AnswerOp, ...], what: str) -> tuple[str, ...]:
+    """A rule's `codecs:`, the answer codecs it is stated under, each a known one (E2006 at the unknown name); only
+    for a rule that says how to answer nothing (`empty_as`): a rule changing the gold rows changes them for every
+    format of the record, so it must be stated under every one."""
+    names = string_list(node, "codecs")
+    if node is not None and any(op.name != "empty_as" for op in ops):
+        raise RecipeError(f"'codecs' in {what}: only a rule that says how to answer nothing (empty_as) may be "
+                          "limited to some answer codecs", node.span, code="E0008",
+                          expected="`then: empty_as(...)` with `codecs:`, or no `codecs:`",
+                          hint="a rule changing the answer's rows is stated under every format")
+    for name, item in names:
+        if name not in formats.CODECS:
+            raise RecipeError(f"unknown answer codec '{name}' in 'codecs' of {what}", item.span, code="E2006",
+                              expected="one of: " + ", ".join(formats.CODECS), hint=did_you_mean(name, formats.CODECS))
+    return tuple(name for name, _ in names)
 
 
 def _texts(node: Node, what: str) -> dict[str, str]:
