@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "catalog.md"
 sys.path.insert(0, str(ROOT))
 
+from humc.recipe.catalog import options_text  # noqa: E402
 from humc.recipe.stdlib import load_stdlib  # noqa: E402
 
 HEAD = """# Dataset catalog
@@ -91,8 +92,9 @@ def _hub_layout(layout: dict[str, Any] | None, record_copies: bool) -> list[str]
         return ["- **Hub version:** the same fields (ClassLabels read as names)", ""]
     body = [f"  {k}: {v}" for k, v in (layout.get("fields") or {}).items()]
     where = [f"  where: {layout['where']}"] if "where" in layout else []
+    options = [f"  options: {options_text(layout['options'])}"] if "options" in layout else []
     return ["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml", *body,
-            *where, "  ```", ""]
+            *where, *options, "  ```", ""]
 
 
 def render() -> str:

@@ -77,8 +77,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
-    "parquet": ("columns", "class_labels"),
-    "arrow": ("split", "class_labels"),
+    "parquet": ("columns", "class_labels", "explode"),
+    "arrow": ("split", "class_labels", "explode"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
@@ -107,8 +107,9 @@ SOURCE_OPTION_DOCS = {
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
-    "explode": "json, jsonl: keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
-               "keys copied",
+    "explode": "json, jsonl, parquet, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
+               "position, the other keys copied; a dotted key names a list inside a struct (the Hub's C3: "
+               "[questions.question, questions.answer, questions.choice])",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
                     "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
@@ -245,11 +246,23 @@ def source_digest(src: SourceDef) -> str:
 
 
 def read_source(src: SourceDef) -> Iterator[Row]:
+    keys = src.options.get("explode") if src.format in _EXPLODED_AFTER else None
     try:
+        if keys:
+            yield from (Row(n, record) for n, record in enumerate(exploded(src, _records(src), list(keys))))
+            return
         for row in _READERS[src.format](src):
             yield row if isinstance(row, Row) else Row(*row)
     except (UnicodeDecodeError, *DAMAGED_ARCHIVE) as exc:
         raise _file_failure(src, exc) from None
+
+
+_EXPLODED_AFTER = ("parquet", "arrow", "hf")  # readers without lines: `explode:` applies to the records they yield
+
+
+def _records(src: SourceDef) -> Iterator[dict[str, Any]]:
+    for row in _READERS[src.format](src):
+        yield row.record if isinstance(row, Row) else row[1]
 
 
 def _file_failure(src: SourceDef, exc: Exception) -> Exception:

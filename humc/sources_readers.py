@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from humc.errors import SourceError, Span, one_line
+from humc.errors import SourceError, Span, one_line, type_name
 from humc.ir import SourceDef
 
 Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
@@ -516,16 +516,41 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str],
              line: int = 1) -> Iterator[dict[str, Any]]:
     """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
     the other keys are copied, and `index` numbers the position (``first``, ``line``: the first record's number and
-    line, for the error's location)."""
+    line, for the error's location). A dotted key names a list inside a struct (C3's Hub layout stores a list of
+    questions as a struct of lists: `questions.question`), replaced there by its item."""
+    paths = [key.split(".") for key in keys]
     for n, record in enumerate(records, first):
-        lists = [record.get(k) for k in keys]
+        lists = [_at(record, path) for path in paths]
         if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
             raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
-                              Span(str(src.path), line, 1), expected="lists of one length under: " + ", ".join(keys),
+                              src.span if src.path is None and src.span is not None else Span(str(src.path), line, 1),
+                              expected="lists of one length under: " + ", ".join(keys) + _found(keys, lists),
                               code="E4001", hint="records already one per position (a Hub export of RACE: question, "
                                                  "options, answer) are the Hub's layout: give its Parquet file")
         for i, values in enumerate(zip(*lists, strict=True)):
-            yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
+            out = {**record, "index": i}
+            for path, value in zip(paths, values, strict=True):
+                _put(out, path, value)
+            yield out
+
+
+def _at(record: Any, path: list[str]) -> Any:
+    for key in path:
+        record = record.get(key) if isinstance(record, dict) else None
+    return record
+
+
+def _put(record: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``value`` at ``path``, copying the structs on the way (the source record's are shared by its items)."""
+    for key in path[:-1]:
+        record[key] = record = dict(record[key])
+    record[path[-1]] = value
+
+
+def _found(keys: list[str], lists: list[Any]) -> str:
+    """What the record holds under ``keys`` instead (a missing key, a string, lists of other lengths)."""
+    return " (found: " + ", ".join(f"{k}: {len(v)} items" if isinstance(v, list) else f"{k}: {type_name(v)}"
+                                    for k, v in zip(keys, lists, strict=True)) + ")"
 
 
 Decode = Callable[[Any], Any]

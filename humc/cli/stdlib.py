@@ -11,6 +11,7 @@ from rich.console import Console
 from humc.cli import FORMAT_KEY, RESULT_KEY
 from humc.cli.params import OutConsole, format_opt
 from humc.errors import HumcError, did_you_mean
+from humc.recipe.catalog import options_text
 from humc.recipe.stdlib import Stdlib, load_stdlib
 
 KINDS = ["tasks", "templates", "guidelines", "rules", "variants", "catalog"]
@@ -108,6 +109,8 @@ def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
         out.print(f"    {field}: {expr}", markup=False)
     if "where" in layout:
         out.print(f"    where: {layout['where']}", markup=False)
+    if "options" in layout:
+        out.print(f"    options: {options_text(layout['options'])}", markup=False)
 
 
 def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:

@@ -16,8 +16,9 @@ Decisions:
 - Names an entry uses (task, guidelines, rules) are checked once every stdlib folder is loaded.
 - The Hub's version of a dataset (its Parquet export, a ``save_to_disk`` folder, `dataset:`) often has other
   columns than the published files: ClassLabel integers for tag strings, `premise` for `sentence1`. An entry's
-  ``hub_layout:`` says how that version is read (`fields:` over the entry's per key, a `where:` of its own); its
-  ClassLabel integers are read as their names. An entry without one reads only the files it names, and a Hub
+  ``hub_layout:`` says how that version is read (`fields:` over the entry's per key, a `where:` of its own, and
+  reader `options:` such as `explode:` for a Hub row holding several records: C3's questions, OntoNotes' sentences);
+  its ClassLabel integers are read as their names. An entry without one reads only the files it names, and a Hub
   version given to it is refused at the recipe's line (E2016), not misread.
 """
 
@@ -39,7 +40,8 @@ CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "ho
                 "format", "options", "fields", "labels", "guidelines", "preferences", "where", "split_by", "constants",
                 "notes", "hub_layout"]
 TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where", "split_by")
-HUB_LAYOUT_KEYS = ["fields", "where"]
+HUB_LAYOUT_KEYS = ["fields", "where", "options"]
+HUB_LAYOUT_OPTIONS = ("explode",)  # reader options every form of the Hub's version takes (Parquet, Arrow, `dataset:`)
 HUB_FILE_FORMATS = ("parquet", "arrow")  # how the Hub's version comes as a file: its Parquet export, save_to_disk
 RECORD_FORMATS = ("json", "jsonl", "csv", "tsv")  # flat records in a text file: an adapter of one reads the others
 
@@ -78,6 +80,13 @@ class CatalogEntry:
         return node
 
     @property
+    def hub_options(self) -> dict[str, Any]:
+        """The reader options of the Hub's version (``hub_layout: {options: …}``), e.g. `explode:`."""
+        layout = self.node.get("hub_layout")
+        options = layout.get("options") if layout is not None else None
+        return dict(options.plain()) if options is not None else {}
+
+    @property
     def reads_record_copies(self) -> bool:
         """A Parquet file or `save_to_disk` folder is the published records saved another way, read with the
         adapter's own fields: its records are flat and its dataset has no Hub version (`hub: ""`: CoNLL04, DuEE)."""
@@ -102,6 +111,13 @@ class CatalogEntry:
         node = self.node.get("fields")
         assert node is not None  # required when the entry is loaded
         return node
+
+
+def options_text(options: dict[str, Any]) -> str:
+    """Options as one line of YAML flow style, for listings: `{explode: [sentences]}`."""
+    def value(v: Any) -> str:
+        return "[" + ", ".join(map(str, v)) + "]" if isinstance(v, list) else str(v)
+    return "{" + ", ".join(f"{k}: {value(v)}" for k, v in options.items()) + "}"
 
 
 def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
@@ -146,7 +162,8 @@ def _check_fields(fields: Node, what: str) -> None:
 
 
 def _check_hub_layout(node: Node | None, what: str) -> None:
-    """`hub_layout: {fields: {...}, where: ...}` (either may be left out: the Hub's columns are the files')."""
+    """`hub_layout: {fields: {...}, where: ..., options: {...}}` (each may be left out: the Hub's columns are the
+    files', one record per row)."""
     if node is None:
         return
     expect_kind(node, "mapping", what=f"'hub_layout' of {what}")
@@ -156,17 +173,21 @@ def _check_hub_layout(node: Node | None, what: str) -> None:
     if (where := node.get("where")) is not None:
         src = expr_source(where)
         check_functions(parse_expr(src.text, src), src)
+    _options(node, None, f"'hub_layout' of {what}")
 
 
-def _options(node: Node, fmt: str, what: str) -> dict[str, Any]:
+def _options(node: Node, fmt: str | None, what: str) -> dict[str, Any]:
+    """The `options:` of a catalog file for format ``fmt``, or of its `hub_layout:` (``fmt`` None: the options
+    every form of the Hub's version takes)."""
     opt_node = node.get("options")
     if opt_node is None:
         return {}
     expect_kind(opt_node, "mapping", what=f"'options' of {what}")
-    allowed = FORMATS[fmt]
+    allowed = FORMATS[fmt] if fmt is not None else HUB_LAYOUT_OPTIONS
     for key, value in opt_node.value.items():
         if key not in allowed:
-            raise RecipeError(f"unknown option '{key}' for format '{fmt}'", opt_node.key_spans[key], code="E0005",
+            format_ = f"format '{fmt}'" if fmt is not None else "the Hub's version"
+            raise RecipeError(f"unknown option '{key}' for {format_}", opt_node.key_spans[key], code="E0005",
                               expected="one of: " + (", ".join(allowed) or "(none)"), hint=did_you_mean(key, allowed))
         problem = source_option_problem(key, value.plain(), opt_node.plain())
         if problem:

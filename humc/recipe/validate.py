@@ -417,8 +417,10 @@ class Validator:
             if problem:
                 raise RecipeError(f"bad value for option '{key}' of {what}: {problem}", opt_node.require(key).span,
                                   expected=SOURCE_OPTION_DOCS[key], code="E0008")
-        if sid in self.hub_versions and "class_labels" not in options and carries_features(path, fmt):
-            options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
+        if sid in self.hub_versions:
+            options = {**self.catalog_of[sid].hub_options, **options}  # `hub_layout: {options: …}`, the recipe's win
+            if "class_labels" not in options and carries_features(path, fmt):
+                options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
         return SourceDef(sid, path, fmt, options)
 
     def _with_catalog(self, sid: str, node: Node, what: str) -> Node:
@@ -546,6 +548,8 @@ class Validator:
                               code="E0009", expected=f"a folder relative to the recipe's folder {self.base.resolve()}",
                               hint="a Hub dataset is named ORG/NAME; a local one by its folder, which must exist")
         options = {"class_labels": True} if names or sid in self.hub_versions else {}  # ClassLabels read as names
+        if sid in self.hub_versions:
+            options.update(self.catalog_of[sid].hub_options)
         if path is not None and infer_format(path) == "arrow":  # a `save_to_disk` folder: `datasets` reads it another way
             return self._saved_dataset(sid, path, ds_node, spec, options)
         if path is not None:
