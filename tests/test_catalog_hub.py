@@ -279,18 +279,18 @@ def test_a_save_to_disk_folder_named_as_a_dataset_takes_no_config(tmp_path: Path
 
 
 def test_an_adapter_without_a_hub_layout_refuses_a_hub_version_at_its_line_and_writes_nothing(tmp_path: Path):
-    rows = [{"id": "m1", "context": ["A: hi"], "question": "Who?", "choice": ["A", "B"], "answer": "A"}]
-    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "c3.parquet")  # C3's Hub copy: one row per document
-    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: c3, path: c3.parquet}\n"
-                                         "  y: {catalog: c3, dataset: dataset-org/c3}\ntasks:\n  - source: x\n"
+    rows = [{"task": "NER", "source": "CoNLL2003", "instruction": "{}", "output": "{}"}]
+    datasets.Dataset.from_list(rows).to_parquet(tmp_path / "ie.parquet")  # IEPile's Hub copy
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: iepile_ner, path: ie.parquet}\n"
+                                         "  y: {catalog: iepile_ner, dataset: zjunlp/iepile}\ntasks:\n  - source: x\n"
                                          "  - source: y\n", encoding="utf-8")
     result = run_cli("build", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2
-    assert "r.hum.yaml:4:26: error[E2016]: catalog 'c3' reads the files its dataset is published in (json), and " \
-           "source 'x' is a Parquet file (the Hub's export)" in result.output
-    assert "r.hum.yaml:5:29: error[E2016]: catalog 'c3' reads the files its dataset is published in (json), and " \
-           "source 'y' is a `dataset:` (the Hub's layout)" in result.output
-    assert "expected: the published files: c3-{d,m}-{train,dev,test}.json" in result.output
+    assert "r.hum.yaml:4:34: error[E2016]: catalog 'iepile_ner' reads the files its dataset is published in (iepile), " \
+           "and source 'x' is a Parquet file (the Hub's export)" in result.output
+    assert "r.hum.yaml:5:37: error[E2016]: catalog 'iepile_ner' reads the files its dataset is published in (iepile), " \
+           "and source 'y' is a `dataset:` (the Hub's layout)" in result.output
+    assert "expected: the published files: IE-en/train.json, IE-zh/train.json" in result.output
     assert not (tmp_path / "out").exists()
 
 
@@ -336,7 +336,7 @@ def test_stdlib_catalog_shows_how_an_adapter_reads_the_hub_version():
            "    hypothesis: hypothesis\n    label: label\n    where: label != null\n" in snli.output
     assert "  Hub version:  the same fields (ClassLabels read as names)\n" in run_cli("stdlib", "catalog", "squad_v2").output
     assert "  Hub version:  not read (E2016): point `path:` at the published files\n" in \
-        run_cli("stdlib", "catalog", "c3").output
+        run_cli("stdlib", "catalog", "iepile_ner").output
     assert "  Hub version:  none; a Parquet file or save_to_disk folder of these records is read with the fields " \
            "above\n" in run_cli("stdlib", "catalog", "duee").output
 

@@ -1,18 +1,82 @@
 """Hub versions that hold several records in one row, read through `hub_layout: {options: {explode: …}}`.
 
-`datasets` stores a `Sequence` of dicts as a struct of lists (`questions: {question: [...], answer: [...]}`): a dotted
-`explode:` key names such a list, and a bad `hub_layout` option is reported at its line in the catalog file."""
+`datasets` stores a `Sequence` of dicts as a struct of lists: the Hub's C3 (dataset-org/c3) keeps one row per document
+with `questions: {question: [...], answer: [...], choice: [[...]]}`, and OntoNotes (ontonotes/conll2012_ontonotesv5)
+one row per document with a list of sentence structs whose `named_entities` are ClassLabel integers. The samples under
+tests/data/{c3,ontonotes_conll2012}/hub/ are the published samples beside them in that layout (their SOURCE.md says
+how they were made); each must build exactly the records the adapter builds from the published files."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli
+from helpers import REPO, run_cli
+from test_catalog_hub import build_rows
+from test_sources_hub import hub, humc  # noqa: F401  (the loopback Hub fixture)
+
+from humc.ir import SourceDef
+from humc.recipe.stdlib import load_stdlib
+from humc.sources import read_source
+
+DATA = REPO / "tests" / "data"
+C3_D, C3_M = "c3/hub/dialog/validation-00000-of-00001.parquet", "c3/hub/mixed/validation-00000-of-00001.parquet"
+ONTO = "ontonotes_conll2012/hub/english_v4/validation-00000-of-00001.parquet"
+
+# adapter, published sample, its Hub version
+CASES = [("c3", "c3/c3-d-dev.head4.json", C3_D), ("c3", "c3/c3-m-dev.head3.json", C3_M),
+         ("ontonotes_conll2012", "ontonotes_conll2012/bn", ONTO)]
+
+
+def copy(sample: str, root: Path) -> str:
+    target = root / "data" / sample
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if (DATA / sample).is_dir() else shutil.copy)(DATA / sample, target)
+    return f"../data/{sample}"
+
+
+@pytest.mark.parametrize(("name", "published", "hub_file"), CASES, ids=["c3-dialog", "c3-mixed", "ontonotes"])
+def test_the_hub_parquet_export_builds_the_published_files_records(name: str, published: str, hub_file: str,
+                                                                    tmp_path: Path):
+    want = build_rows(tmp_path, "published", f"{name}, path: {copy(published, tmp_path)}")
+    got = build_rows(tmp_path, "hub", f"{name}, path: {copy(hub_file, tmp_path)}")
+    assert len(want) == {C3_D: 4, C3_M: 5, ONTO: 7}[hub_file]  # one record per question / per sentence
+    assert got == want  # the same instruction, output and gold for every source row
+
+
+def test_the_hub_rows_are_exploded_one_record_per_question_and_sentence():
+    c3 = load_stdlib().catalog["c3"]
+    rows = [r.record for r in read_source(SourceDef("x", DATA / C3_M, "parquet", c3.hub_options))]
+    assert [(r["document_id"], r["index"], r["questions"]["answer"]) for r in rows] == \
+        [("11-67", 0, "他是一个很虚心的人"), ("8-707", 0, "错误"), ("m1-36", 0, "吃饭"), ("m1-36", 1, "成功"),
+         ("m1-36", 2, "爱最值得珍惜")]
+    assert isinstance(rows[0]["questions"]["choice"], list) and isinstance(rows[0]["questions"]["choice"][0], str)
+    onto = load_stdlib().catalog["ontonotes_conll2012"]
+    sentences = [r.record for r in read_source(SourceDef("o", DATA / ONTO, "parquet",
+                                                         {**onto.hub_options, "class_labels": True}))]
+    assert [(r["document_id"], r["index"]) for r in sentences][4:6] == [("bn/abc/00/abc_0049", 4),
+                                                                        ("bn/abc/00/abc_0059", 0)]
+    assert sentences[5]["sentences"]["named_entities"][:5] == ["O", "B-NORP", "O", "B-PERSON", "I-PERSON"]
+
+
+def test_a_hub_dataset_with_configs_is_streamed_and_exploded(hub: Any, tmp_path: Path) -> None:  # noqa: F811
+    card = "---\nconfigs:\n- config_name: mixed\n  data_files:\n  - split: validation\n    path: mixed/validation-*\n" \
+           "- config_name: dialog\n  data_files:\n  - split: validation\n    path: dialog/validation-*\n---\n"
+    hub.state.put("dataset-org/c3", {"README.md": card.encode(), C3_M.removeprefix("c3/hub/"): (DATA / C3_M).read_bytes(),
+                                     C3_D.removeprefix("c3/hub/"): (DATA / C3_D).read_bytes()})
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text("hum: 1\nname: r\nsources:\n  x: {catalog: c3, dataset: {name: dataset-org/c3, config: mixed, "
+                      "split: validation}}\ntasks:\n  - source: x\noutput: {splits: {train: 1.0}}\n", encoding="utf-8")
+    build = humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url)
+    assert build.returncode == 0, build.stderr
+    table = pq.read_table(tmp_path / "out" / "r" / "data").to_pylist()
+    assert [json.loads(r["gold"]) for r in sorted(table, key=lambda r: r["source_row"])] == \
+        [[{"answer": a}] for a in "CBABB"]  # as the published c3-m-dev sample gives (test_real_datasets)
 
 
 def build_own_parquet(root: Path, qa: list[dict[str, list[str]]]) -> Any:
@@ -69,3 +133,11 @@ def test_a_bad_hub_layout_option_is_reported_at_its_line_in_the_catalog_file(opt
     result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2
     assert f"mine.yaml:{where}: {message}" in result.output
+
+
+def test_stdlib_catalog_shows_the_hub_layouts_options():
+    shown = run_cli("stdlib", "catalog", "c3").output
+    assert "  Hub version:  fields over the ones above (ClassLabels read as names):\n" \
+           "    context: documents | join(\"\\n\")\n" \
+           "    options: {explode: [questions.question, questions.answer, questions.choice]}\n" in shown
+    assert "    options: {explode: [sentences]}\n" in run_cli("stdlib", "catalog", "ontonotes_conll2012").output
