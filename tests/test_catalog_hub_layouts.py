@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,6 +48,15 @@ def test_the_hub_parquet_export_builds_the_published_files_records(name: str, pu
     got = build_rows(tmp_path, "hub", f"{name}, path: {copy(hub_file, tmp_path)}")
     assert len(want) == {C3_D: 4, C3_M: 5, ONTO: 7}[hub_file]  # one record per question / per sentence
     assert got == want  # the same instruction, output and gold for every source row
+
+
+@pytest.mark.parametrize("form", ["path: ../saved", "dataset: {name: ../hubdata, split: validation}"])
+def test_a_save_to_disk_folder_and_a_dataset_folder_of_the_hub_version_are_exploded_too(form: str, tmp_path: Path):
+    ds = datasets.load_dataset("parquet", data_files=str(DATA / ONTO), split="train")
+    ds.save_to_disk(str(tmp_path / "saved"))
+    shutil.copytree((DATA / ONTO).parent, tmp_path / "hubdata" / "data")
+    want = build_rows(tmp_path, "published", f"ontonotes_conll2012, path: {copy('ontonotes_conll2012/bn', tmp_path)}")
+    assert build_rows(tmp_path, "hub", f"ontonotes_conll2012, {form}") == want
 
 
 def test_the_hub_rows_are_exploded_one_record_per_question_and_sentence():
