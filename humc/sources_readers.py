@@ -549,8 +549,9 @@ def _put(record: dict[str, Any], path: list[str], value: Any) -> None:
 
 def _found(keys: list[str], lists: list[Any]) -> str:
     """What the record holds under ``keys`` instead (a missing key, a string, lists of other lengths)."""
-    return " (found: " + ", ".join(f"{k}: {len(v)} items" if isinstance(v, list) else f"{k}: {type_name(v)}"
-                                    for k, v in zip(keys, lists, strict=True)) + ")"
+    def what(v: Any) -> str:
+        return (f"{len(v)} item" + "s" * (len(v) != 1)) if isinstance(v, list) else type_name(v)
+    return " (found: " + ", ".join(f"{k}: {what(v)}" for k, v in zip(keys, lists, strict=True)) + ")"
 
 
 Decode = Callable[[Any], Any]

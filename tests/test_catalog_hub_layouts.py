@@ -110,7 +110,7 @@ def test_lists_of_other_lengths_under_explode_are_a_located_error(tmp_path: Path
     result = build_own_parquet(tmp_path, [{"q": ["a?"], "a": ["1"]}, {"q": ["b?", "c?"], "a": ["2"]}])
     assert result.exit_code == 2
     assert "qa.parquet:1:1: error[E4001]: source 's': record 1 has no parallel lists under qa.q, qa.a" in result.output
-    assert "expected: lists of one length under: qa.q, qa.a (found: qa.q: 2 items, qa.a: 1 items)" in result.output
+    assert "expected: lists of one length under: qa.q, qa.a (found: qa.q: 2 items, qa.a: 1 item)" in result.output
     assert not (tmp_path / "out").exists()
 
 
