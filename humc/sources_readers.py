@@ -525,8 +525,7 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str],
             raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
                               src.span if src.path is None and src.span is not None else Span(str(src.path), line, 1),
                               expected="lists of one length under: " + ", ".join(keys) + _found(keys, lists),
-                              code="E4001", hint="records already one per position (a Hub export of RACE: question, "
-                                                 "options, answer) are the Hub's layout: give its Parquet file")
+                              code="E4001", hint=_explode_hint(record, lists))
         for i, values in enumerate(zip(*lists, strict=True)):
             out = {**record, "index": i}
             for path, value in zip(paths, values, strict=True):
@@ -545,6 +544,15 @@ def _put(record: dict[str, Any], path: list[str], value: Any) -> None:
     for key in path[:-1]:
         record[key] = record = dict(record[key])
     record[path[-1]] = value
+
+
+def _explode_hint(record: dict[str, Any], lists: list[Any]) -> str:
+    if any(v is not None for v in lists):
+        return "records already one per position (a Hub export of RACE: question, options, answer) are the Hub's " \
+               "layout: give its Parquet file"
+    return f"the record's keys are {', '.join(map(str, record)) or 'none'}: name its lists under `explode:` (a dotted " \
+           "key for a list inside a struct), or give a file in the layout the source's catalog adapter reads " \
+           "(`humc stdlib catalog NAME` shows it)"
 
 
 def _found(keys: list[str], lists: list[Any]) -> str:

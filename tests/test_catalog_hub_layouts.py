@@ -151,3 +151,16 @@ def test_stdlib_catalog_shows_the_hub_layouts_options():
            "    context: documents | join(\"\\n\")\n" \
            "    options: {explode: [questions.question, questions.answer, questions.choice]}\n" in shown
     assert "    options: {explode: [sentences]}\n" in run_cli("stdlib", "catalog", "ontonotes_conll2012").output
+
+
+def test_a_parquet_file_not_in_the_hub_layout_is_a_located_error_naming_its_keys(tmp_path: Path):
+    pq.write_table(pa.table({"id": ["m1"], "question": ["Who?"], "choice": [["A", "B"]], "answer": ["A"]}),
+                   tmp_path / "c3.parquet")  # one row per question: not the Hub's C3
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {catalog: c3, path: c3.parquet}\n"
+                                         "tasks:\n  - source: x\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "c3.parquet:1:1: error[E4001]: source 'x': record 0 has no parallel lists under questions.question, " \
+           "questions.answer, questions.choice" in result.output
+    assert "hint: the record's keys are id, question, choice, answer: name its lists under `explode:`" in result.output
+    assert not (tmp_path / "out").exists()
