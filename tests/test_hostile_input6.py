@@ -1,0 +1,76 @@
+"""Hostile inputs from angles earlier sweeps left out: expressions that make a value far larger than the record
+they read, and more. Each ends in a located diagnostic (code, file:line:col, what was expected), exit 2, nothing
+written — never a memory blow-up, a hang or a Python traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, tiny_recipe
+
+from humc.limits import MAX_MADE_ITEMS
+
+WHERE = "where: len(context) > 0"  # line 13 of tiny_recipe, the expression starts at column 12
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    row = {"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["France"]}
+    (tmp_path / "data.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def refused(workdir: Path, recipe: str, command: str = "build") -> tuple[dict, str]:
+    """``humc --format json <command>`` of ``recipe``: exit 2, one diagnostic in the recipe, nothing written."""
+    path = workdir / "bad.hum.yaml"
+    path.write_text(recipe, encoding="utf-8")
+    extra = ("--out", str(workdir / "out"), "--cache", str(workdir / "cache"), "-q") if command == "build" else ()
+    result = run_cli("--format", "json", command, str(path), *extra)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert not (workdir / "out").exists()
+    (diag,) = json.loads(result.output)["diagnostics"]
+    assert diag["file"] == str(path)
+    return diag, result.output
+
+
+def at(diag: dict) -> tuple[str, int, int]:
+    return diag["code"], diag["line"], diag["column"]
+
+
+# ---------------------------------------------------------------------------- values an expression makes
+
+def _nested_replace(depth: int) -> str:
+    expr = "context"
+    for _ in range(depth):
+        expr = 'replace(' + expr + ', "", "ab")'
+    return expr
+
+
+@pytest.mark.parametrize(("where", "words"), [
+    # each replace of "" triples the text: 18 levels would make gigabytes of a 19-character context
+    ("len(" + _nested_replace(18) + ") > 0", "replace(): replacing makes a text of"),
+    # a list repeated within the limit, joined with the text itself between its items
+    ("len(join([context] * 1000000, context)) > 0", "join(): joining the values makes a text of"),
+    # two lists within the limit, added
+    ("len([context] * 9000000 + [context] * 9000000) > 0", "adding two values makes a value of"),
+])
+def test_an_expression_that_makes_a_value_over_the_limit_is_refused_before_making_it(workdir, where, words):
+    diag, _ = refused(workdir, tiny_recipe(where=json.dumps(where)))
+    assert diag["code"] == "E4102" and diag["line"] == 13 and diag["column"] > 13
+    assert words in diag["message"] and f"over the limit of {MAX_MADE_ITEMS}" in diag["message"]
+
+
+def test_percent_on_a_text_is_no_printf_whose_width_fills_memory(workdir):
+    diag, _ = refused(workdir, tiny_recipe(where=json.dumps('"%999999999d" % len(context) != ""')))
+    assert at(diag) == ("E4102", 13, 13)
+    assert "cannot apply '%' to string and integer" in diag["message"] and "not text formatting" in diag["message"]
+
+
+def test_replace_and_join_within_the_limit_still_work(workdir):
+    where = 'len(replace(context, "", "-")) == 39 and join([context, context], "|") == context + "|" + context'
+    (workdir / "ok.hum.yaml").write_text(tiny_recipe(where=json.dumps(where)), encoding="utf-8")
+    result = run_cli("check", str(workdir / "ok.hum.yaml"))
+    assert result.exit_code == 0 and "1 kept" in result.output, result.output
