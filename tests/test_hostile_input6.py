@@ -74,3 +74,13 @@ def test_replace_and_join_within_the_limit_still_work(workdir):
     (workdir / "ok.hum.yaml").write_text(tiny_recipe(where=json.dumps(where)), encoding="utf-8")
     result = run_cli("check", str(workdir / "ok.hum.yaml"))
     assert result.exit_code == 0 and "1 kept" in result.output, result.output
+
+
+# ---------------------------------------------------------------------------- hints that do not fit the source
+
+@pytest.mark.parametrize("where", ['context < 5', 'int(question) > 0'])
+def test_an_expression_failing_on_the_first_json_line_is_not_called_a_header_row(workdir, where):
+    """A JSON Lines file has no header line: the hint to set `header: true` fits only a table read without one."""
+    diag, _ = refused(workdir, tiny_recipe(where=json.dumps(where)))
+    assert at(diag) == ("E4102", 13, 13)
+    assert "header" not in diag["hint"] and "humc check RECIPE --rows all" in diag["hint"]
