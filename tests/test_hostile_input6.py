@@ -4,9 +4,13 @@ written — never a memory blow-up, a hang or a Python traceback."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from helpers import run_cli, tiny_recipe
 
@@ -84,3 +88,24 @@ def test_an_expression_failing_on_the_first_json_line_is_not_called_a_header_row
     diag, _ = refused(workdir, tiny_recipe(where=json.dumps(where)))
     assert at(diag) == ("E4102", 13, 13)
     assert "header" not in diag["hint"] and "humc check RECIPE --rows all" in diag["hint"]
+
+
+# ---------------------------------------------------------------------------- Parquet columns of other types
+
+def test_str_writes_a_parquet_date_decimal_timestamp_time_or_duration_as_text(tmp_path):
+    """`str()` is the conversion the hints name ("write it as text with `str(x)`"): it refused a date or a decimal
+    column as "v must be a text"."""
+    columns = {"day": pa.array([datetime.date(2024, 1, 31)]), "price": pa.array([decimal.Decimal("12.50")]),
+               "at": pa.array([datetime.datetime(2024, 1, 31, 8, 30)], pa.timestamp("us")),
+               "clock": pa.array([datetime.time(8, 30)]), "took": pa.array([90], pa.duration("s"))}
+    rows = {"context": ["Paris is in France."], "question": ["Where is Paris?"], "answers": [["France"]]}
+    pq.write_table(pa.table({**rows, **columns}), tmp_path / "data.parquet")
+    question = 'question + " " + ' + ' + " " + '.join(f"str({c})" for c in columns)
+    recipe = tiny_recipe(data="data.parquet", formats="[json]").replace("question: question",
+                                                                        f"question: {json.dumps(question)}")
+    (tmp_path / "r.hum.yaml").write_text(recipe, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    (shard,) = (tmp_path / "out" / "tiny" / "data").glob("*.parquet")
+    (instruction,) = pq.read_table(shard, columns=["instruction"]).column(0).to_pylist()
+    assert "Where is Paris? 2024-01-31 12.50 2024-01-31 08:30:00 08:30:00 0:01:30" in instruction
