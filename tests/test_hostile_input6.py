@@ -109,3 +109,41 @@ def test_str_writes_a_parquet_date_decimal_timestamp_time_or_duration_as_text(tm
     (shard,) = (tmp_path / "out" / "tiny" / "data").glob("*.parquet")
     (instruction,) = pq.read_table(shard, columns=["instruction"]).column(0).to_pylist()
     assert "Where is Paris? 2024-01-31 12.50 2024-01-31 08:30:00 08:30:00 0:01:30" in instruction
+
+
+# ---------------------------------------------------------------------------- humc eval: predictions made elsewhere
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A built tiny dataset (four records, all in test) and its record ids."""
+    tmp = tmp_path_factory.mktemp("eval")
+    rows = [{"context": f"Paris is in France, row {i}.", "question": "Where is Paris?", "answers": ["France"]}
+            for i in range(4)]
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp / "r.hum.yaml").write_text(tiny_recipe(formats="[json]", extra="output: {splits: {test: 1.0}}\n"),
+                                    encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp).exit_code == 0
+    ids = [r["id"] for p in (tmp / "out" / "tiny" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    return tmp / "out" / "tiny", ids
+
+
+def _eval(dataset: Path, lines: list[str]) -> tuple[int, dict]:
+    preds = dataset.parent.parent / "preds.jsonl"
+    preds.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    result = run_cli("--format", "json", "eval", str(dataset), "--predictions", str(preds))
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result.exit_code, (json.loads(result.output) if result.exit_code == 2 else {})
+
+
+def test_a_model_answer_of_thousands_of_nested_brackets_scores_0_not_aborting_the_eval(dataset):
+    """A degenerate model output (`[[[[…`) parsed as JSON or YAML ran into Python's recursion limit: the whole eval
+    stopped with an unlocated 'input nested too deeply'."""
+    folder, ids = dataset
+    answer = '{"answer": ' + "[" * 5000 + "]" * 5000 + "}"
+    code, _ = _eval(folder, [json.dumps({"id": ids[0], "prediction": answer})]
+                    + [json.dumps({"id": i, "prediction": '{"answer": "France"}'}) for i in ids[1:]])
+    assert code == 0
+    report = folder.parent.parent / "report.json"
+    preds = folder.parent.parent / "preds.jsonl"
+    assert run_cli("eval", str(folder), "--predictions", str(preds), "--report", str(report)).exit_code == 0
+    assert json.loads(report.read_text(encoding="utf-8"))["overall"]["score"] == pytest.approx(0.75)
