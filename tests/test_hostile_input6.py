@@ -147,3 +147,16 @@ def test_a_model_answer_of_thousands_of_nested_brackets_scores_0_not_aborting_th
     preds = folder.parent.parent / "preds.jsonl"
     assert run_cli("eval", str(folder), "--predictions", str(preds), "--report", str(report)).exit_code == 0
     assert json.loads(report.read_text(encoding="utf-8"))["overall"]["score"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(("line", "column", "words"), [
+    ('{{"id": "{id}", "prediction": ' + "[" * 5000 + "]" * 5000 + "}}", 1, "nested too deeply to read"),
+    ('{{"id": "{id}", "prediction": ' + "9" * 5000 + "}}", 1, "a number over 4300 digits long"),
+    ('{{"id": "{id}", "prediction": "a", "prediction": "b"}}', 64, "names the key 'prediction' twice"),
+])
+def test_a_predictions_line_python_cannot_read_or_that_says_two_things_is_e6002_at_it(dataset, line, column, words):
+    folder, ids = dataset
+    code, out = _eval(folder, [json.dumps({"id": ids[1], "prediction": "x"}), line.format(id=ids[0])])
+    (diag,) = out["diagnostics"]
+    assert code == 2 and diag["code"] == "E6002" and (diag["line"], diag["column"]) == (2, column)
+    assert words in diag["message"] and "set_int_max_str_digits" not in json.dumps(diag)
