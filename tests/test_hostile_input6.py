@@ -12,8 +12,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli, tiny_recipe
+from helpers import run_cli, tiny_recipe, write_ner_workload
 
+from humc.answers.formats import FormatSpec, parse
+from humc.errors import FormatParseError
 from humc.limits import MAX_MADE_ITEMS
 
 WHERE = "where: len(context) > 0"  # line 13 of tiny_recipe, the expression starts at column 12
@@ -147,6 +149,21 @@ def test_a_model_answer_of_thousands_of_nested_brackets_scores_0_not_aborting_th
     preds = folder.parent.parent / "preds.jsonl"
     assert run_cli("eval", str(folder), "--predictions", str(preds), "--report", str(report)).exit_code == 0
     assert json.loads(report.read_text(encoding="utf-8"))["overall"]["score"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("answer", ["9" * 5000, "- type: ORG\n  span: 0x" + "f" * 5000, "- 2024-13-45"])
+def test_a_model_answer_whose_yaml_holds_an_unreadable_number_or_date_scores_0_not_an_internal_error(tmp_path, answer):
+    """The YAML fallback read a model's 5000-digit answer with int() (Python's 4300-digit limit) and an impossible
+    date with date(): a ValueError, i.e. `internal error` and exit 3 for the whole eval."""
+    write_ner_workload(tmp_path, 20)
+    assert run_cli("build", "big.hum.yaml", "-q", cwd=tmp_path).exit_code == 0
+    folder = tmp_path / "out" / "big"
+    ids = [r["id"] for p in folder.glob("data/test-*.parquet") for r in pq.read_table(p).to_pylist()]
+    code, _ = _eval(folder, [json.dumps({"id": i, "prediction": answer}) for i in ids])
+    assert code == 0
+    with pytest.raises(FormatParseError, match="a value that cannot be read") as exc:
+        parse(FormatSpec("yaml"), answer, ("type", "span"), "many")
+    assert exc.value.code == "E4201"
 
 
 @pytest.mark.parametrize(("line", "column", "words"), [
