@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import gzip
 import json
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,8 +30,9 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def refused(workdir: Path, recipe: str, command: str = "build") -> tuple[dict, str]:
-    """``humc --format json <command>`` of ``recipe``: exit 2, one diagnostic in the recipe, nothing written."""
+def refused(workdir: Path, recipe: str, command: str = "build", at_file: Path | None = None) -> tuple[dict, str]:
+    """``humc --format json <command>`` of ``recipe``: exit 2, one diagnostic in the recipe (or ``at_file``),
+    nothing written."""
     path = workdir / "bad.hum.yaml"
     path.write_text(recipe, encoding="utf-8")
     extra = ("--out", str(workdir / "out"), "--cache", str(workdir / "cache"), "-q") if command == "build" else ()
@@ -38,7 +41,7 @@ def refused(workdir: Path, recipe: str, command: str = "build") -> tuple[dict, s
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert not (workdir / "out").exists()
     (diag,) = json.loads(result.output)["diagnostics"]
-    assert diag["file"] == str(path)
+    assert diag["file"] == str(at_file or path)
     return diag, result.output
 
 
@@ -177,3 +180,22 @@ def test_a_predictions_line_python_cannot_read_or_that_says_two_things_is_e6002_
     (diag,) = out["diagnostics"]
     assert code == 2 and diag["code"] == "E6002" and (diag["line"], diag["column"]) == (2, column)
     assert words in diag["message"] and "set_int_max_str_digits" not in json.dumps(diag)
+
+
+# ---------------------------------------------------------------------------- compressed files where text belongs
+
+def test_a_compressed_constant_file_or_recipe_is_named_so_not_as_a_latin1_byte(workdir):
+    """A gzip file's second byte (0x8b) was reported as 'not UTF-8 … a latin-1 or Windows-1252 editor may have
+    written it'."""
+    (workdir / "labels.txt.gz").write_bytes(gzip.compress(b"France\nSpain\n"))
+    with zipfile.ZipFile(workdir / "labels.zip", "w") as z:
+        z.writestr("labels.txt", "France\nSpain\n")
+    for name, words in (("labels.txt.gz", "is a gzip file (compressed), not text"),
+                        ("labels.zip", "is a zip archive, not text")):
+        recipe = tiny_recipe(extra=f"constants:\n  countries: {{file: {name}}}\n")
+        diag, _ = refused(workdir, recipe, "check", workdir / name)
+        assert (diag["code"], diag["line"], diag["column"]) == ("E0009", 1, 1)
+        assert words in diag["message"] and "latin-1" not in diag["hint"]
+    (workdir / "r.hum.yaml.gz").write_bytes(gzip.compress(tiny_recipe().encode()))
+    result = run_cli("check", str(workdir / "r.hum.yaml.gz"))
+    assert result.exit_code == 2 and "error[E0009]" in result.output and "is a gzip file (compressed)" in result.output

@@ -23,7 +23,7 @@ import yaml
 
 from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
-from humc.sources_readers import UTF16_BOMS
+from humc.sources_readers import UTF16_BOMS, archive_of, compression_of
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
 
@@ -440,6 +440,7 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
 
 
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # before UTF-16's: the little-endian one starts with it
+_ARCHIVES = frozenset({"zip", "tar", "7z", "rar"})  # what ``archive_of`` names (the rest: ``compression_of``'s)
 
 
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
@@ -449,6 +450,11 @@ def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
         return RecipeError(f"{file} is {utf} text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
                            expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
                            code="E0009")
+    packed = archive_of(Path(file)) or compression_of(Path(file))
+    if packed is not None:  # its bytes are no text in any encoding: not a latin-1 editor's
+        return RecipeError(f"{file} is a {packed} {'archive' if packed in _ARCHIVES else 'file (compressed)'}, not text",
+                           Span(file, 1, 1), expected="UTF-8 text", code="E0009",
+                           hint=f"{'unpack' if packed in _ARCHIVES else 'decompress'} it and name the text file")
     line, col = _line_at(data, exc.start)
     return RecipeError(f"{file} is not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}, "
                        f"column {col} ({exc.reason})", Span(file, line, col), expected="UTF-8 text",
