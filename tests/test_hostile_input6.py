@@ -199,3 +199,17 @@ def test_a_compressed_constant_file_or_recipe_is_named_so_not_as_a_latin1_byte(w
     (workdir / "r.hum.yaml.gz").write_bytes(gzip.compress(tiny_recipe().encode()))
     result = run_cli("check", str(workdir / "r.hum.yaml.gz"))
     assert result.exit_code == 2 and "error[E0009]" in result.output and "is a gzip file (compressed)" in result.output
+
+
+# ---------------------------------------------------------------------------- source options
+
+@pytest.mark.parametrize(("encoding", "words"), [("undefined", "it decodes nothing"),
+                                                 ("punycode", "it encodes domain names"),
+                                                 ("[utf-8, idna]", "it encodes domain names")])
+def test_a_text_codec_no_file_is_written_in_is_refused_at_its_option(workdir, encoding, words):
+    """`undefined` and punycode raise UnicodeError (not UnicodeDecodeError) on reading: an internal error, exit 3."""
+    (workdir / "data.csv").write_text("context,question,answers\nParis is in France.,Where?,France\n", encoding="utf-8")
+    recipe = tiny_recipe().replace("  qa: data.jsonl", f"  qa: {{path: data.csv, options: {{encoding: {encoding}}}}}")
+    diag, _ = refused(workdir, recipe, "check")
+    assert diag["code"] == "E0008" and diag["line"] == 4 and diag["column"] == recipe.splitlines()[3].index(encoding) + 1
+    assert "option 'encoding'" in diag["message"] and words in diag["message"]
