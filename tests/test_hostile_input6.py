@@ -213,3 +213,16 @@ def test_a_text_codec_no_file_is_written_in_is_refused_at_its_option(workdir, en
     diag, _ = refused(workdir, recipe, "check")
     assert diag["code"] == "E0008" and diag["line"] == 4 and diag["column"] == recipe.splitlines()[3].index(encoding) + 1
     assert "option 'encoding'" in diag["message"] and words in diag["message"]
+
+
+def test_a_split_name_too_long_for_a_file_name_is_refused_at_check_not_after_the_build(workdir):
+    """A 300-letter split name passed validation, and the build ended at the write in 'internal error: OSError:
+    [Errno 36] File name too long', exit 3."""
+    long_name = "a" * 300
+    diag, _ = refused(workdir, tiny_recipe(extra=f"output:\n  splits: {{{long_name}: 1.0}}\n"))
+    assert at(diag) == ("E0008", 15, 12) and diag["message"] == f"invalid split name '{long_name}'"
+    assert "at most 64 characters" in diag["expected"]
+    ok = tiny_recipe(extra=f"output:\n  splits: {{{'a' * 64}: 1.0}}\n")
+    (workdir / "ok.hum.yaml").write_text(ok, encoding="utf-8")
+    assert run_cli("build", "ok.hum.yaml", "-q", cwd=workdir).exit_code == 0
+    assert (workdir / "out" / "tiny" / "data" / f"{'a' * 64}-00000-of-00001.parquet").is_file()
