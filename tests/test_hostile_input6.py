@@ -226,3 +226,16 @@ def test_a_split_name_too_long_for_a_file_name_is_refused_at_check_not_after_the
     (workdir / "ok.hum.yaml").write_text(ok, encoding="utf-8")
     assert run_cli("build", "ok.hum.yaml", "-q", cwd=workdir).exit_code == 0
     assert (workdir / "out" / "tiny" / "data" / f"{'a' * 64}-00000-of-00001.parquet").is_file()
+
+
+# ---------------------------------------------------------------------------- YAML
+
+@pytest.mark.parametrize(("before", "after", "line"), [("", "---\nhum: 1\nname: other\n", 14),
+                                                       ("---\n---\n", "", 2)])
+def test_a_second_yaml_document_is_named_as_such_at_its_dashes(workdir, before, after, line):
+    """PyYAML's 'expected a single document' was cut to 'invalid YAML: but found another document', with the hint to
+    check indentation and quoting."""
+    diag, _ = refused(workdir, before + tiny_recipe() + after, "check")
+    assert at(diag) == ("E0002", line, 1)
+    assert diag["message"] == "invalid YAML: a second YAML document starts at this `---` line"
+    assert "remove the `---` line" in diag["hint"] and "indentation" not in diag["hint"]

@@ -348,6 +348,11 @@ def load_yaml_text(text: str, file: str) -> Node:
             raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
                               expected="spaces before the key",
                               hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
+        if exc.problem == "but found another document":  # PyYAML's "expected a single document in the stream"
+            raise RecipeError("invalid YAML: a second YAML document starts at this `---` line", span,
+                              expected="one YAML document per file", code="E0002",
+                              hint="a recipe is one document: remove the `---` line, or move what follows it to a file "
+                                   "of its own") from None
         lookalike = _lookalike(file, text, mark.line) if mark is not None else None
         if lookalike is not None:
             raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", lookalike[0], hint=lookalike[1],
