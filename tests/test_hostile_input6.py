@@ -11,6 +11,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,6 +20,7 @@ from helpers import run_cli, tiny_recipe, write_ner_workload
 from humc.answers.formats import FormatSpec, parse
 from humc.errors import FormatParseError
 from humc.limits import MAX_MADE_ITEMS
+from humc.templating import render_template
 
 WHERE = "where: len(context) > 0"  # line 13 of tiny_recipe, the expression starts at column 12
 
@@ -239,3 +241,25 @@ def test_a_second_yaml_document_is_named_as_such_at_its_dashes(workdir, before, 
     assert at(diag) == ("E0002", line, 1)
     assert diag["message"] == "invalid YAML: a second YAML document starts at this `---` line"
     assert "remove the `---` line" in diag["hint"] and "indentation" not in diag["hint"]
+
+
+# ---------------------------------------------------------------------------- Jinja2 templates
+
+def test_tojson_with_a_huge_indent_is_refused_before_the_text_is_made(workdir):
+    """`tojson(indent=10**8)` of a 20-item list made 2 GB of spaces (29 s, 4 GB of memory) in one render."""
+    tpl = workdir / "assets" / "templates" / "mrc_extractive" / "en_9.j2"
+    tpl.parent.mkdir(parents=True)
+    tpl.write_text("Passage: {{ context }}\n{{ ([question] * 20)|tojson(indent=10**6) }}\nQuestion: {{ question }}\n",
+                   encoding="utf-8")
+    recipe = tiny_recipe(formats="[json]").replace("name: tiny", "name: tiny\nstdlib: [assets]") + \
+        "    templates: [en_9]\n"
+    path = workdir / "bad.hum.yaml"
+    path.write_text(recipe, encoding="utf-8")
+    result = run_cli("--format", "json", "build", str(path), "-q")
+    assert result.exit_code == 2 and not (workdir / "out").exists()
+    (diag,) = json.loads(result.output)["diagnostics"]
+    assert (diag["code"], diag["file"], diag["line"]) == ("E0010", str(tpl), 2)
+    assert "indenting JSON by 1000000 makes" in diag["message"]
+    # an ordinary indent renders as Jinja2's own filter does
+    assert render_template("{{ v|tojson(indent=2) }}", {"v": {"a": [1, {"b": "<"}]}}, "t") == \
+        jinja2.Environment().from_string("{{ v|tojson(indent=2) }}").render(v={"a": [1, {"b": "<"}]})
