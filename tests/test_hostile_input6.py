@@ -8,6 +8,7 @@ import datetime
 import decimal
 import gzip
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,11 +16,14 @@ import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli, tiny_recipe, write_ner_workload
+from helpers import REPO, run_cli, tiny_recipe, write_ner_workload
 
 from humc.answers.formats import FormatSpec, parse
 from humc.errors import FormatParseError
 from humc.limits import MAX_MADE_ITEMS
+from humc.llm.client import json_candidates
+from humc.llm.structured import probe_answer_ok
+from humc.llm.transport import TransportBadBody, parse_body, server_message
 from humc.templating import render_template
 
 WHERE = "where: len(context) > 0"  # line 13 of tiny_recipe, the expression starts at column 12
@@ -263,3 +267,28 @@ def test_tojson_with_a_huge_indent_is_refused_before_the_text_is_made(workdir):
     # an ordinary indent renders as Jinja2's own filter does
     assert render_template("{{ v|tojson(indent=2) }}", {"v": {"a": [1, {"b": "<"}]}}, "t") == \
         jinja2.Environment().from_string("{{ v|tojson(indent=2) }}").render(v={"a": [1, {"b": "<"}]})
+
+
+# ---------------------------------------------------------------------------- LLM replies
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def test_a_model_reply_nested_too_deeply_is_an_invalid_answer_not_the_end_of_the_build(tmp_path):
+    """A judge answering `[[[[…` (5000 levels) stopped the whole build with an unlocated 'input nested too deeply to
+    process': json.loads' RecursionError is no ValueError."""
+    sys.path.insert(0, str(REPO))
+    from tests.llmserver import LLMServer
+    from tests.test_llm_endpoint_damage import write_recipe
+
+    with LLMServer(responder=lambda request: DEEP if "score" in json.dumps(request).lower() else "Apple") as srv:
+        recipe = write_recipe(tmp_path, srv.base_url, judge=True, rows=1)
+        result = run_cli("--format", "json", "build", str(recipe), "-q")
+    (diag,) = json.loads(result.output)["diagnostics"]
+    assert result.exit_code == 2 and diag["code"] == "E4104"  # every record dropped, each for its invalid verdict
+    assert any("judge invalid output: 1" in note for note in diag["notes"])
+    candidates = json_candidates("Here: " + DEEP + ' {"score": 3}')
+    assert [v for v in candidates if isinstance(v, dict)] == [{"score": 3}]  # the object after the brackets
+    assert probe_answer_ok(DEEP) is False and server_message(DEEP.encode()) == DEEP[:500]
+    with pytest.raises(TransportBadBody, match="nested too deeply to read"):
+        parse_body(DEEP.encode(), "application/json")
