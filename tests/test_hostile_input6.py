@@ -292,3 +292,25 @@ def test_a_model_reply_nested_too_deeply_is_an_invalid_answer_not_the_end_of_the
     assert probe_answer_ok(DEEP) is False and server_message(DEEP.encode()) == DEEP[:500]
     with pytest.raises(TransportBadBody, match="nested too deeply to read"):
         parse_body(DEEP.encode(), "application/json")
+
+
+def test_a_first_line_nested_too_deeply_is_located_by_the_reader_not_lost_in_format_sniffing(workdir):
+    """Sniffing a .jsonl source (no `format:`) or a constant file parsed its first line with json.loads: a
+    RecursionError, reported as an unlocated 'input nested too deeply to process'."""
+    (workdir / "data.jsonl").write_text(DEEP + "\n" + (workdir / "data.jsonl").read_text(encoding="utf-8"),
+                                        encoding="utf-8")
+    diag, _ = refused(workdir, tiny_recipe(), "check", workdir / "data.jsonl")
+    assert diag["code"] == "E4001" and diag["line"] == 1 and "nested too deeply" in diag["message"]
+    (workdir / "data.jsonl").write_text('{"context": "c", "question": "q", "answers": ["c"]}\n', encoding="utf-8")
+    (workdir / "names.json").write_text(DEEP + "\n[1]\n", encoding="utf-8")
+    diag, _ = refused(workdir, tiny_recipe(extra="constants:\n  names: {file: names.json}\n"), "check",
+                      workdir / "names.json")
+    assert diag["code"] in ("E0009", "E0010") and diag["line"] == 1
+
+
+def test_an_eval_report_nested_too_deeply_is_e6003(tmp_path):
+    report = tmp_path / "a.json"
+    report.write_text('{"version": 1, "records": ' + DEEP + "}", encoding="utf-8")
+    result = run_cli("eval", "--compare", str(report), str(report))
+    assert result.exit_code == 2 and "error[E6003]: cannot read eval report" in result.output
+    assert "nested too deeply to read" in result.output

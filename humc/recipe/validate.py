@@ -1191,7 +1191,7 @@ def _json_lines(text: str) -> bool:
         return False
     try:
         json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
