@@ -19,7 +19,8 @@ import pytest
 from helpers import REPO, run_cli, tiny_recipe, write_ner_workload
 
 from humc.answers.formats import FormatSpec, parse
-from humc.errors import FormatParseError
+from humc.dataset.hub import verify_build
+from humc.errors import FormatParseError, PublishError
 from humc.limits import MAX_MADE_ITEMS
 from humc.llm.client import json_candidates
 from humc.llm.structured import probe_answer_ok
@@ -314,3 +315,17 @@ def test_an_eval_report_nested_too_deeply_is_e6003(tmp_path):
     result = run_cli("eval", "--compare", str(report), str(report))
     assert result.exit_code == 2 and "error[E6003]: cannot read eval report" in result.output
     assert "nested too deeply to read" in result.output
+
+
+def test_a_build_manifest_nested_too_deeply_is_no_manifest_not_the_end_of_the_next_build(workdir):
+    """A damaged build.json of 5000 '['s made the next build (and push) stop with an unlocated 'input nested too
+    deeply to process'; a build.json that is not JSON at all was already 'holds files humc did not write'."""
+    (workdir / "r.hum.yaml").write_text(tiny_recipe(), encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=workdir).exit_code == 0
+    manifest = workdir / "out" / "tiny" / "build.json"
+    manifest.write_text(DEEP, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=workdir)
+    assert result.exit_code == 2 and "error[E3003]" in result.output and "holds files humc did not write" in result.output
+    assert manifest.read_text(encoding="utf-8") == DEEP  # nothing deleted or written
+    with pytest.raises(PublishError, match="build.json is unreadable: nested too deeply to read"):
+        verify_build(workdir / "out" / "tiny")
