@@ -329,3 +329,15 @@ def test_a_build_manifest_nested_too_deeply_is_no_manifest_not_the_end_of_the_ne
     assert manifest.read_text(encoding="utf-8") == DEEP  # nothing deleted or written
     with pytest.raises(PublishError, match="build.json is unreadable: nested too deeply to read"):
         verify_build(workdir / "out" / "tiny")
+
+
+def test_a_record_field_that_hides_a_constant_of_its_name_is_said_when_an_expression_fails(workdir):
+    """`lookup(label, names)` with a constant list `names` read the record's `names` column instead; the error
+    said names was a string and to write the names as a list, which the recipe did."""
+    (workdir / "data.jsonl").write_text(json.dumps({"context": "c", "question": "q", "answers": ["c"],
+                                                    "names": "oops"}) + "\n", encoding="utf-8")
+    recipe = tiny_recipe().replace("      question: question", "      question: lookup(0, names)") + \
+        "constants:\n  names: [Where is it]\n"
+    diag, _ = refused(workdir, recipe)
+    assert at(diag) == ("E4102", 11, 17) and "names is a string ('oops')" in diag["message"]
+    assert "the record's field 'names' hides the constant of that name" in " ".join(diag["notes"])

@@ -128,6 +128,12 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
     shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
     at = f" (line {line} of the source file)" if line is not None else ""
     exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
+    hidden = [k for k in keys if k in (constants or {})]
+    if hidden:  # `lookup(label, names)` reads the record's `names` column, not the constant list of that name
+        which = ", ".join(map(repr, hidden[:5]))
+        exc.notes.append((f"the record's fields {which} hide the constants of those names" if len(hidden) > 1 else
+                          f"the record's field {which} hides the constant of that name")
+                         + " (an expression reads a record's field first): rename the constant")
     nested = _NO_KEY.match(exc.message)
     if nested is not None and exc.hint is None:
         exc.expected = exc.expected or "a key every record has"
