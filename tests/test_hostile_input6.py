@@ -72,7 +72,7 @@ def _nested_replace(depth: int) -> str:
     ("len(join([context] * 1000000, context)) > 0", "join(): joining the values makes a text of"),
     # two lists within the limit, added
     ("len([context] * 9000000 + [context] * 9000000) > 0", "adding two values makes a value of"),
-])
+], ids=["nested-replace", "join", "add"])
 def test_an_expression_that_makes_a_value_over_the_limit_is_refused_before_making_it(workdir, where, words):
     diag, _ = refused(workdir, tiny_recipe(where=json.dumps(where)))
     assert diag["code"] == "E4102" and diag["line"] == 13 and diag["column"] > 13
@@ -161,7 +161,7 @@ def test_a_model_answer_of_thousands_of_nested_brackets_scores_0_not_aborting_th
     assert json.loads(report.read_text(encoding="utf-8"))["overall"]["score"] == pytest.approx(0.75)
 
 
-@pytest.mark.parametrize("answer", ["9" * 5000, "- type: ORG\n  span: 0x" + "f" * 5000, "- 2024-13-45"])
+@pytest.mark.parametrize("answer", ["9" * 5000, "- type: ORG\n  span: 0x" + "f" * 5000, "- 2024-13-45"], ids=["digits", "hex", "date"])
 def test_a_model_answer_whose_yaml_holds_an_unreadable_number_or_date_scores_0_not_an_internal_error(tmp_path, answer):
     """The YAML fallback read a model's 5000-digit answer with int() (Python's 4300-digit limit) and an impossible
     date with date(): a ValueError, i.e. `internal error` and exit 3 for the whole eval."""
@@ -180,7 +180,7 @@ def test_a_model_answer_whose_yaml_holds_an_unreadable_number_or_date_scores_0_n
     ('{{"id": "{id}", "prediction": ' + "[" * 5000 + "]" * 5000 + "}}", 1, "nested too deeply to read"),
     ('{{"id": "{id}", "prediction": ' + "9" * 5000 + "}}", 1, "a number over 4300 digits long"),
     ('{{"id": "{id}", "prediction": "a", "prediction": "b"}}', 64, "names the key 'prediction' twice"),
-])
+], ids=["deep", "long-number", "key-twice"])
 def test_a_predictions_line_python_cannot_read_or_that_says_two_things_is_e6002_at_it(dataset, line, column, words):
     folder, ids = dataset
     code, out = _eval(folder, [json.dumps({"id": ids[1], "prediction": "x"}), line.format(id=ids[0])])
