@@ -20,6 +20,7 @@ MAX_INT_DIGITS = 32                  # longer integer text is refused before con
 
 MAX_EXPR_CHARS = 10_000              # one expression, pipeline or rule
 MAX_EXPR_DEPTH = 200                 # levels of its syntax tree
-MAX_REPEAT_ITEMS = 16 << 20          # `text * n` / `list * n` in an expression: items of the result
+MAX_MADE_ITEMS = 16 << 20            # a text or list an expression makes (`text * n`, `a + b`, join, replace):
+                                     # its characters or items
 MAX_RECORD_DEPTH = 200               # nesting of lists and objects in one JSON source record (the build
                                      # pickles records, which recurses once per level)

@@ -169,14 +169,21 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
 _CSV_CHARACTERS = {"delimiter": ",", "quotechar": '"', "escapechar": None}  # and their defaults
 
 
+# text codecs no file is written in: `undefined` refuses every byte, idna and punycode read a domain name (and raise
+# UnicodeError, not UnicodeDecodeError, on any other text)
+_NOT_FILE_ENCODINGS = frozenset({"undefined", "idna", "punycode"})
+
+
 def _encoding_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return "not a string"
     try:
-        text = codecs.lookup(value)._is_text_encoding  # rot13, hex, base64, zlib: codecs, not encodings
+        codec = codecs.lookup(value)
     except LookupError:
         return f"unknown encoding {value!r}"
-    return None if text else f"{value!r} is a codec of bytes, not a text encoding"
+    if codec.name in _NOT_FILE_ENCODINGS:
+        return f"{value!r} is no encoding of a file ({'it decodes nothing' if codec.name == 'undefined' else 'it encodes domain names'})"
+    return None if codec._is_text_encoding else f"{value!r} is a codec of bytes, not a text encoding"  # rot13, hex
 
 
 def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str | None:

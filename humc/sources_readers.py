@@ -282,6 +282,8 @@ def holds_json_list(path: Path) -> bool:
         first = json.loads(lines[0])
     except ValueError:  # the list goes on past its first line (or the 64 KiB read)
         return True
+    except RecursionError:  # one line nested too deeply: JSON Lines, whose reader locates the depth
+        return False
     return len(lines) == 1 and isinstance(first, list) and bool(first) and all(isinstance(r, dict) for r in first)
 
 
@@ -308,7 +310,7 @@ def looks_like_json_lines(head: str) -> bool:
         return False
     try:
         return isinstance(json.loads(lines[0]), dict)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 

@@ -418,8 +418,31 @@ def _checked_filters(env: jinja2.Environment) -> None:
             raise TemplateLimitError(f"slice({slices}) makes more than {MAX_RANGE} slices")
         return slice_(eval_ctx, value, slices, fill_with)
 
+    tojson = env.filters["tojson"]
+
+    @functools.wraps(tojson)
+    def checked_tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Any:
+        if indent is not None:
+            _check_indented(value, len(indent) if isinstance(indent, str) else indent)
+        return tojson(eval_ctx, value, indent)
+
     env.filters.update(join=checked_join, replace=checked_replace, wordwrap=checked_wordwrap, batch=checked_batch,
-                       slice=checked_slice)
+                       slice=checked_slice, tojson=checked_tojson)
+
+
+def _check_indented(value: Any, width: Any) -> None:
+    """``tojson(indent=width)`` writes each item of a list or object on a line of its own, ``width`` spaces per level
+    of nesting: refused before it runs when those spaces alone would go over the limit (the walk stops there)."""
+    if not isinstance(width, int) or width <= 0:
+        return
+    spaces, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else ()
+        for child in children:
+            spaces += depth * width
+            _check_length(spaces, f"indenting JSON by {width}")
+            stack.append((child, depth + 1))
 
 
 def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:

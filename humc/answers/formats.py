@@ -327,7 +327,13 @@ def parse(spec: FormatSpec, text: str, fields: Sequence[str], cardinality: str,
     if stripped == (empty and empty.strip()) or stripped in _own_empties(spec.codec, cardinality):
         return AnswerTable(fields, (), as_cardinality(cardinality))
     s = {**settings(spec), **_context_settings(context, fields)}
-    rows = codec.parse(stripped, tuple(_cased(fields, s)), cardinality, s)
+    try:
+        rows = codec.parse(stripped, tuple(_cased(fields, s)), cardinality, s)
+    except RecursionError:  # a model's answer of 5000 nested brackets: json/yaml recurse once per level
+        raise FormatParseError("the answer is nested too deeply to read") from None
+    except ValueError:  # what a codec's reader (yaml's int(), a date) or str() of a read value raises past its checks
+        raise FormatParseError("the answer holds a value that cannot be read: a number over 4300 digits long, or an "
+                               "impossible date") from None
     if cardinality == "one" and len(rows) > 1:
         raise FormatParseError(f"expected one answer, found {len(rows)}")
     return AnswerTable(fields, tuple(rows), as_cardinality(cardinality))

@@ -26,6 +26,7 @@ from humc.build.execute import (
     NodeStats,
     Records,
     check_chunk_fn,
+    entry_reads_no_header,
     filter_chunk_fn,
     map_chunk_fn,
     render_chunk_fn,
@@ -280,9 +281,10 @@ def _first(items: Iterator[Any], rows: int | None) -> Iterator[Any]:
 
 def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | None) -> EntryCheck:
     check, e = EntryCheck(entry.id, rows_read=len(raw)), entry.id
-    records = _chunked(map_chunk_fn(entry, recipe.constants, source_file(recipe, entry)), raw)
+    headerless = entry_reads_no_header(recipe, entry)
+    records = _chunked(map_chunk_fn(entry, recipe.constants, headerless, source_file(recipe, entry)), raw)
     if entry.where is not None:
-        records = _chunked(filter_chunk_fn(entry, recipe.constants), records)
+        records = _chunked(filter_chunk_fn(entry, recipe.constants, headerless), records)
     if entry.sample is not None:
         if rows is None:
             records = sample_records(iter(records), entry.sample.n, entry.sample.seed)

@@ -58,7 +58,7 @@ from humc.build.store import (
     is_private,
     subset_refs,
 )
-from humc.build.transforms import collect_labels, keep_record, map_record, stable_hash
+from humc.build.transforms import collect_labels, keep_record, map_record, reads_no_header, stable_hash
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
@@ -421,19 +421,28 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 # executor or its store, so a distributed executor can ship them to workers.
 
 
-def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any], file: str | None = None) -> ChunkFn:
-    """``file``: the name of the source's file (or folder), which a record's error names."""
-    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line"), file)
+def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any], headerless: bool = False,
+                 file: str | None = None) -> ChunkFn:
+    """``headerless``: the source is a table read without a header line (``reads_no_header``); ``file``: the name of
+    the source's file (or folder), which a record's error names."""
+    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line"), headerless,
+                                     file)
                           for r in chunk]
 
 
-def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any]) -> ChunkFn:
-    return lambda chunk: [r for r in chunk if keep_record(entry, constants, r)]
+def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any], headerless: bool = False) -> ChunkFn:
+    return lambda chunk: [r for r in chunk if keep_record(entry, constants, r, headerless)]
+
+
+def entry_reads_no_header(recipe: Recipe, entry: TaskEntry) -> bool:
+    src = recipe.sources.get(entry.source)
+    return src is not None and reads_no_header(src)
 
 
 def _map_fn(ex: Executor, node: PlanNode) -> ChunkFn:
     entry = ex.entry_of(node)
-    return map_chunk_fn(entry, ex.recipe.constants, source_file(ex.recipe, entry))
+    return map_chunk_fn(entry, ex.recipe.constants, entry_reads_no_header(ex.recipe, entry),
+                        source_file(ex.recipe, entry))
 
 
 def source_file(recipe: Recipe, entry: TaskEntry) -> str | None:
@@ -443,7 +452,8 @@ def source_file(recipe: Recipe, entry: TaskEntry) -> str | None:
 
 
 def _filter_fn(ex: Executor, node: PlanNode) -> ChunkFn:
-    return filter_chunk_fn(ex.entry_of(node), ex.recipe.constants)
+    entry = ex.entry_of(node)
+    return filter_chunk_fn(entry, ex.recipe.constants, entry_reads_no_header(ex.recipe, entry))
 
 
 def _run_map(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from humc.build.problems import Problem
 from humc.errors import EvalError, RecordError, did_you_mean, type_name
 from humc.expr import Evaluator
 from humc.expr.functions import OPTION_LETTERS
-from humc.ir import PreferenceRule, TaskEntry
+from humc.ir import PreferenceRule, SourceDef, TaskEntry
 
 _HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' own, built once
 _JSON_STR = json.encoder.encode_basestring  # what _HASH_JSON writes a str with (ensure_ascii=False)
@@ -104,15 +104,17 @@ def where_of(record: Mapping[str, Any]) -> str:
 
 
 def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, row: int,
-               raw: Mapping[str, Any], line: int | None = None, file: str | None = None) -> dict[str, Any]:
-    """The record's task fields from the source row (``file``: the source file's name, for errors)."""
+               raw: Mapping[str, Any], line: int | None = None, headerless: bool = False,
+               file: str | None = None) -> dict[str, Any]:
+    """The record's task fields from the source row (``headerless``: a table read without a header line; ``file``:
+    the source file's name, for errors)."""
     env = {**constants, **raw}
     out: dict[str, Any] = {"_source": source_id, "_row": row, "_line": line}
     for name, compiled in entry.fields:
         try:
             out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
         except EvalError as exc:
-            exc = _about_record(exc, raw, line, constants)
+            exc = _about_record(exc, raw, line, constants, headerless)
             raise (_no_gold(exc, entry, name, file) if name == entry.task.answer_field else exc) from None
     return out
 
@@ -138,13 +140,20 @@ _UNSPLIT = {";": "set `options: {delimiter: ';'}`", "|": "set `options: {delimit
 
 
 def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
-                  constants: Mapping[str, Any] | None = None) -> EvalError:
+                  constants: Mapping[str, Any] | None = None, headerless: bool = False) -> EvalError:
     """A failed field expression, with what the record holds: a misspelt field (or constant), a field a few records
-    lack, or a header that was not split (a `;`-separated file read as CSV) shows in the record's keys."""
+    lack, or a header that was not split (a `;`-separated file read as CSV) shows in the record's keys; from a
+    table read without a header line (``headerless``), a line 1 of names may be a header a copy added."""
     keys = [str(k) for k in raw if not str(k).startswith("_")]  # a mapped record's _source, _row, _line: no fields
     shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
     at = f" (line {line} of the source file)" if line is not None else ""
     exc.notes.append(f"the record{at} has the fields: {shown or '(none)'}")
+    hidden = [k for k in keys if k in (constants or {})]
+    if hidden:  # `lookup(label, names)` reads the record's `names` column, not the constant list of that name
+        which = ", ".join(map(repr, hidden[:5]))
+        exc.notes.append((f"the record's fields {which} hide the constants of those names" if len(hidden) > 1 else
+                          f"the record's field {which} hides the constant of that name")
+                         + " (an expression reads a record's field first): rename the constant")
     nested = _NO_KEY.match(exc.message)
     if nested is not None and exc.hint is None:
         exc.expected = exc.expected or "a key every record has"
@@ -152,7 +161,7 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
         exc.hint = (f"{meant + ' ' if meant else ''}a key only some records have reads as null with "
                     f"`[\"{nested.group(1)}\"]` instead of `.{nested.group(1)}`")
     unknown = _UNKNOWN_FIELD.match(exc.message)
-    if unknown is None and exc.hint is None and line == 1 and _looks_like_a_header(raw):
+    if unknown is None and exc.hint is None and headerless and line == 1 and _looks_like_a_header(raw):
         exc.hint = ("line 1 looks like a header row, read as a record: set `options: {header: true}` (a CSV/TSV copy "
                     "with a header line, e.g. Kaggle's `Class Index,Title,Description`)")
     if unknown is None or exc.hint is not None:
@@ -212,13 +221,20 @@ _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?$")  # a value 
 _NO_KEY = re.compile(r"no field '([^']*)' \(available: ([^)]*)\)")
 
 
-def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+def reads_no_header(src: SourceDef) -> bool:
+    """A CSV/TSV source read without a header line (`header: false`, as an adapter reads a release that has none):
+    its line 1 may yet be a header row that a copy of the file added."""
+    return src.format in ("csv", "tsv") and src.options.get("header", True) is False
+
+
+def keep_record(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any],
+                headerless: bool = False) -> bool:
     assert entry.where is not None
     env = {**constants, **record}
     try:
         return bool(Evaluator(entry.where.src).eval(entry.where.ast, env, where_of(record)))
     except EvalError as exc:
-        raise _about_record(exc, record, record.get("_line"), constants) from None
+        raise _about_record(exc, record, record.get("_line"), constants, headerless) from None
 
 
 def split_group(entry: TaskEntry, constants: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:

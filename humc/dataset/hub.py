@@ -124,8 +124,9 @@ def verify_build(folder: Path) -> tuple[dict[str, Any], list[LocalFile]]:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PublishError(f"{folder} is not a humc build: {MANIFEST} is missing", hint=hint) from None
-    except (OSError, ValueError) as exc:
-        raise PublishError(f"{folder / MANIFEST} is unreadable: {exc}", hint=hint) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        why = "nested too deeply to read" if isinstance(exc, RecursionError) else exc
+        raise PublishError(f"{folder / MANIFEST} is unreadable: {why}", hint=hint) from None
     listed = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(listed, dict) or not listed:
         raise PublishError(f"{folder / MANIFEST} lists no files", hint=hint)

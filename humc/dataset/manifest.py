@@ -50,7 +50,7 @@ def sha256_file(path: Path) -> str:
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, or nested too deeply to read: no manifest
         return None
     return manifest if isinstance(manifest, dict) else None
 

@@ -24,6 +24,7 @@ from humc.dataset.export import messages_of
 from humc.errors import HumcError, Span, brief
 from humc.llm.client import TRUNCATED_REASON, LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
+from humc.sources import RepeatedKeyError, loads_unique
 from humc.sources_readers import DAMAGED_ARCHIVE, open_binary
 
 
@@ -64,9 +65,19 @@ class FilePredictions:
         where = Span(str(self.path), n, 1)
         expected = 'one JSON object per line: {"id": "<record id>", "prediction": "<model output>"}'
         try:
-            obj = json.loads(line)
-        except ValueError as exc:
+            obj = loads_unique(line)
+        except RepeatedKeyError as exc:  # json.loads would keep the last value without a word
+            raise HumcError(f"a prediction names the key '{exc.key}' twice", Span(str(self.path), n, exc.column),
+                            expected=expected, code="E6002") from None
+        except json.JSONDecodeError as exc:
             raise HumcError(f"invalid JSON in the predictions file: {exc.args[0]}", where, expected=expected,
+                            code="E6002") from None
+        except RecursionError:  # thousands of nested brackets outside a string: json recurses once per level
+            raise HumcError("a line of the predictions file is nested too deeply to read", where, expected=expected,
+                            hint="the prediction is the model's raw output, as one JSON string", code="E6002") from None
+        except ValueError:  # an integer of more than 4300 digits (CPython's int() limit)
+            raise HumcError("invalid JSON in the predictions file: a number over 4300 digits long", where,
+                            expected=expected, hint="the prediction is the model's raw output, as one JSON string",
                             code="E6002") from None
         if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
             raise HumcError("a prediction needs the keys `id` and `prediction`", where, expected=expected, code="E6002")

@@ -160,8 +160,9 @@ def _plots(report: Mapping[str, Any], path: Path, place: Callable[[Path], Path])
 def read_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise HumcError(f"cannot read eval report {path}: {exc}", code="E6003",
+    except (OSError, ValueError, RecursionError) as exc:
+        why = "nested too deeply to read" if isinstance(exc, RecursionError) else exc
+        raise HumcError(f"cannot read eval report {path}: {why}", code="E6003",
                         expected="a JSON file written by humc eval --report") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list) or "version" not in data:
         raise HumcError(f"{path} is not a humc eval report", code="E6003", expected="a JSON file written by humc eval --report",

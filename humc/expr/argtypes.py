@@ -14,6 +14,8 @@ shown in these messages."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -151,12 +153,20 @@ def _any(value: Any) -> Misfit | None:
     return None
 
 
+# values with one plain written form, as a Parquet or Arrow column gives them: dates, times and timestamps (pandas'
+# too: they are datetime's subclasses), durations, decimals
+_WRITTEN_AS_TEXT = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal)
+
+
 def _text(value: Any, *, null: bool = True, numbers: bool = True) -> Misfit | None:
-    """A text; numbers and booleans written as text when ``numbers``; null passes through when ``null``."""
+    """A text; numbers, booleans, dates and decimals written as text when ``numbers``; null passes through when
+    ``null``."""
     if type(value) is str:
         return None
     kind = kind_of(value)
     if kind == "string" or (null and kind == "null") or (numbers and kind in ("boolean", "integer", "number")):
+        return None
+    if numbers and isinstance(value, _WRITTEN_AS_TEXT):
         return None
     if kind == "list" and value and all(isinstance(v, str) for v in value):
         return Misfit(f"is {describe(value)}", hint="a list of tokens becomes one text with `{w} | join(\" \")`")

@@ -13,7 +13,7 @@ from typing import Any
 from humc.errors import EvalError, type_name
 from humc.expr import argtypes, functions
 from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Slice, Source, Unary
-from humc.limits import MAX_REPEAT_ITEMS
+from humc.limits import MAX_MADE_ITEMS
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -105,6 +105,11 @@ class Evaluator:
     def _apply(self, node: Expr, op: str, left: Any, right: Any, where: str) -> Any:
         if op == "*":
             self._check_repeat(node, left, right, where)
+        elif op == "+" and isinstance(left, (str, list)) and isinstance(right, (str, list)):
+            self._check_made(node, len(left) + len(right), "adding two values", where)
+        elif op == "%" and isinstance(left, (str, bytes)):  # Python would format the text: `"%999999999d" % n`
+            raise self.fail(node, f"cannot apply '%' to {_tn(left)} and {_tn(right)}: '%' is the remainder of a "
+                                  "division of two numbers, not text formatting", where)
         if op in ("==", "!=") and isinstance(node, Binary):
             self._check_list_equality(node, op, left, right, where)
         try:
@@ -133,12 +138,18 @@ class Evaluator:
                 raise error
 
     def _check_repeat(self, node: Expr, left: Any, right: Any, where: str) -> None:
-        """`text * n` is refused before it runs when the result would have over ``MAX_REPEAT_ITEMS`` items (a
+        """`text * n` is refused before it runs when the result would have over ``MAX_MADE_ITEMS`` items (a
         count from the data could ask for gigabytes)."""
         for seq, n in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_REPEAT_ITEMS:
+            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_MADE_ITEMS:
                 raise self.fail(node, f"repeating a value of length {len(seq)} {n} times goes over the limit of "
-                                      f"{MAX_REPEAT_ITEMS} items", where)
+                                      f"{MAX_MADE_ITEMS} items", where)
+
+    def _check_made(self, node: Expr, size: int, what: str, where: str) -> None:
+        """A text or list of ``size`` items is refused before it is made when over ``MAX_MADE_ITEMS`` (`a + a`
+        nested doubles a value at each level)."""
+        if size > MAX_MADE_ITEMS:
+            raise self.fail(node, f"{what} makes a value of {size} items, over the limit of {MAX_MADE_ITEMS}", where)
 
     def _getattr(self, node: Attr, value: Any, where: str) -> Any:
         if isinstance(value, list):  # broadcast over lists of mappings: choices.text

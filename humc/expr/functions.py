@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from humc.expr.argtypes import FunctionError, describe, kind_of, sample
+from humc.limits import MAX_MADE_ITEMS
 
 __all__ = ["FUNCTIONS", "FunctionError"]
 
@@ -52,7 +53,26 @@ def _str_fn(fn: Callable[[str], Any]) -> Callable[[Any], Any]:
 
 
 def join(values: Iterable[Any], sep: str = " ") -> str:
-    return sep.join("" if v is None else _as_text(v) for v in values)
+    parts = ["" if v is None else _as_text(v) for v in values]
+    _check_made(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), "joining the values")
+    return sep.join(parts)
+
+
+def _replace(s: Any, a: str, b: str) -> Any:
+    if s is None:
+        return None
+    text = str(s)
+    if len(b) > len(a):  # every "" of a text (one more than its characters) is replaced: `replace(t, "", t)`
+        _check_made(len(text) + (len(text) + 1 if a == "" else text.count(a)) * (len(b) - len(a)), "replacing")
+    return text.replace(a, b)
+
+
+def _check_made(size: int, what: str) -> None:
+    """A text of ``size`` characters is refused before it is made when over ``MAX_MADE_ITEMS`` (nested calls can
+    triple a text at each level)."""
+    if size > MAX_MADE_ITEMS:
+        raise FunctionError(f"{what} makes a text of {size} characters, over the limit of {MAX_MADE_ITEMS}",
+                            expected=f"a result of at most {MAX_MADE_ITEMS} characters")
 
 
 def split(value: str, sep: str | None = None) -> list[str]:
@@ -701,7 +721,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "contains": _contains,
     "startswith": lambda s, p: s is not None and str(s).startswith(p),
     "endswith": lambda s, p: s is not None and str(s).endswith(p),
-    "replace": lambda s, a, b: None if s is None else str(s).replace(a, b),
+    "replace": _replace,
     "words": lambda s: 0 if s is None else len(str(s).split()),
     "get": lambda m, k, default=None: m.get(k, default) if isinstance(m, dict) else default,
     "default": lambda v, d: d if v in (None, "", []) else v,

@@ -488,6 +488,10 @@ def parse_json_text(text: str) -> Any:
     raise _whole_reply_error(text)
 
 
+# a reply that does not decode: not JSON, or JSON nested deeper than Python's recursion limit (a model's `[[[[…`)
+_UNREADABLE = (ValueError, RecursionError)
+
+
 def json_candidates(text: str) -> Iterator[Any]:
     """The JSON values a model's reply may mean, most likely first.
 
@@ -499,17 +503,17 @@ def json_candidates(text: str) -> Iterator[Any]:
     try:
         yield json.loads(s)
         return
-    except ValueError:
+    except _UNREADABLE:
         pass
     for block in _ANY_FENCE.finditer(s):
         try:
             yield json.loads(block.group(1))
-        except ValueError:
+        except _UNREADABLE:
             pass
     for start in (i for i, c in enumerate(s) if c in "{["):
         try:
             value, _ = _DECODER.raw_decode(s, start)
-        except ValueError:
+        except _UNREADABLE:
             continue
         if isinstance(value, (dict, list)) and value:
             yield value
@@ -526,6 +530,8 @@ def _whole_reply_error(text: str) -> ValueError:
         json.loads(_unfenced(text))
     except ValueError as exc:
         return exc
+    except RecursionError:
+        return ValueError("JSON nested too deeply to read")
     return ValueError("no JSON value")  # pragma: no cover - a reply that parses has a candidate
 
 

@@ -83,7 +83,7 @@ def probe_answer_ok(text: str | None) -> bool:
     """Whether a probe answer is the JSON the probe asked for (the server honoured the form)."""
     try:
         value = json.loads((text or "").strip())
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json can read
         return False
     return isinstance(value, dict) and set(value) == {"ok"} and isinstance(value["ok"], bool)
 

@@ -89,7 +89,7 @@ def server_message(body: bytes) -> str:
     text = body.decode("utf-8", "replace")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json can read
         return text.strip()[:500] or "(no message)"
     if isinstance(data, dict):
         err = data.get("error", data)
@@ -107,9 +107,10 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     kind = content_type.split(";", 1)[0].strip().lower()
     try:
         parsed = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        why = exc if isinstance(exc, ValueError) else "nested too deeply to read"
         shown = _start(raw.decode("utf-8", "replace"))
-        raise TransportBadBody(f"the body is not JSON ({exc}): {kind or 'no content type'}, {shown}", kind) from None
+        raise TransportBadBody(f"the body is not JSON ({why}): {kind or 'no content type'}, {shown}", kind) from None
     if not isinstance(parsed, dict):
         raise TransportBadBody(f"the body is a JSON {type(parsed).__name__}, not an object", kind)
     return parsed
@@ -139,8 +140,8 @@ def listed_models(base_url: str, api_key: str, timeout: float) -> tuple[str, ...
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - the recipe's own endpoint
             data = json.loads(resp.read(1 << 20))
-    except (OSError, ValueError, http.client.HTTPException):  # refused, not JSON, cut short: nobody is named
-        return None
+    except (OSError, ValueError, RecursionError, http.client.HTTPException):  # refused, not JSON (or too deep to
+        return None  # read), cut short: nobody is named
     rows = data.get("data") if isinstance(data, dict) else None
     ids = tuple(str(r["id"]) for r in rows if isinstance(r, dict) and r.get("id")) if isinstance(rows, list) else ()
     return ids or None

@@ -133,7 +133,7 @@ SCHEMA_ORDERS = ("random", "alphabetical", "declared")
 OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict", "held_out", "mixture"]
 DECONTAMINATE_KEYS = ["against", "ngram"]
 PUBLISH_KEYS = ["repo", "private", "revision", "pretty_name", "tags", "source_datasets", "card_template"]
-SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SPLIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")  # at most 64: it names files (<split>-00000-of-00001.parquet)
 # keys of one mapping written in another (a task entry's `split_by:` under `output:`): the hint says where they go
 TASK_KEY_PLACE = "a task entry key (under `tasks:`, in each entry it applies to)"
 IN_OUTPUT = {k: TASK_KEY_PLACE for k in TASK_KEYS if k not in OUTPUT_KEYS} | {
@@ -978,7 +978,8 @@ class Validator:
             for split in dict(splits):
                 if not SPLIT_RE.match(split):
                     raise RecipeError(f"invalid split name '{split}'", splits_node.key_spans[split],
-                                      expected="a name like train, validation or test", code="E0008")
+                                      expected="a name like train, validation or test: a letter, then letters, digits "
+                                               "or '_', at most 64 characters", code="E0008")
                 if (other := folded.setdefault(split.lower(), split)) != split:
                     raise RecipeError(f"split names '{other}' and '{split}' differ only in case",
                                       splits_node.key_spans[split], expected="split names that differ in letters",
@@ -1194,7 +1195,7 @@ def _json_lines(text: str) -> bool:
         return False
     try:
         json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

@@ -23,7 +23,7 @@ import yaml
 
 from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
-from humc.sources_readers import UTF16_BOMS
+from humc.sources_readers import UTF16_BOMS, archive_of, compression_of
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
 
@@ -348,6 +348,11 @@ def load_yaml_text(text: str, file: str) -> Node:
             raise RecipeError("invalid YAML: a tab is used for indentation", Span(file, mark.line + 1, 1),
                               expected="spaces before the key",
                               hint="YAML does not allow tabs for indentation; use spaces", code="E0002") from None
+        if exc.problem == "but found another document":  # PyYAML's "expected a single document in the stream"
+            raise RecipeError("invalid YAML: a second YAML document starts at this `---` line", span,
+                              expected="one YAML document per file", code="E0002",
+                              hint="a recipe is one document: remove the `---` line, or move what follows it to a file "
+                                   "of its own") from None
         lookalike = _lookalike(file, text, mark.line) if mark is not None else None
         if lookalike is not None:
             raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", lookalike[0], hint=lookalike[1],
@@ -440,6 +445,7 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
 
 
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # before UTF-16's: the little-endian one starts with it
+_ARCHIVES = frozenset({"zip", "tar", "7z", "rar"})  # what ``archive_of`` names (the rest: ``compression_of``'s)
 
 
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
@@ -449,6 +455,11 @@ def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
         return RecipeError(f"{file} is {utf} text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
                            expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
                            code="E0009")
+    packed = archive_of(Path(file)) or compression_of(Path(file))
+    if packed is not None:  # its bytes are no text in any encoding: not a latin-1 editor's
+        return RecipeError(f"{file} is a {packed} {'archive' if packed in _ARCHIVES else 'file (compressed)'}, not text",
+                           Span(file, 1, 1), expected="UTF-8 text", code="E0009",
+                           hint=f"{'unpack' if packed in _ARCHIVES else 'decompress'} it and name the text file")
     line, col = _line_at(data, exc.start)
     return RecipeError(f"{file} is not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at line {line}, "
                        f"column {col} ({exc.reason})", Span(file, line, col), expected="UTF-8 text",
