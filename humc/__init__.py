@@ -42,12 +42,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "6"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "7"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
 # to answer nothing is said once (a stated rule's sentence, else the format's), a null list answer or a gold item
-# without a label is bad gold, a bullet-list item writes an empty value as "key:"
+# without a label is bad gold, a bullet-list item writes an empty value as "key:"; 7: a source row has one split in
+# every entry reading it (the split's row key left out the entry)
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

@@ -297,8 +297,9 @@ class Decontaminate(PassThrough):
 
 
 class Split(PassThrough):
-    """Assigns splits by source row, so all variants of one source example share a split, or by the entry's
-    `split_by:` value (``_group``: one passage's questions share one, in every entry); an instruction using a
+    """Assigns splits by source row, so all variants of one source example share a split in every entry reading it
+    (an EE entry and its EET/EEA sub-task entries over one DuEE text), or by the entry's `split_by:` value
+    (``_group``: one passage's questions share one, in every entry); an instruction using a
     held-out template, format, label or task goes to the held-out split. Passes nothing on (the write reads it)."""
 
     def __init__(self, store: Store, recipe: Recipe, node: PlanNode, stat: NodeStats, chunk_size: int) -> None:
@@ -327,10 +328,10 @@ class Split(PassThrough):
     def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
         """The split of each record at ``at``: the held-out split, or its source row's (hashed once a row)."""
         held, records = self.held, chunk.rows() if self.held is not None else None
-        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row", "_group")), strict=True)
+        keys = zip(*(chunk.column(f, at) for f in ("source", "source_row", "_group")), strict=True)
         (last_row, last_name), names = self.last, []
-        for p, (entry, source, source_row, group) in zip(at, keys, strict=True):
-            row = (entry, source, source_row) if group is None else ("split_by", group)
+        for p, (source, source_row, group) in zip(at, keys, strict=True):
+            row = (source, source_row) if group is None else ("split_by", group)  # not the entry: one text, one split
             if held is not None and records is not None and held_out_match(held, records[p]):
                 names.append(held.split)
                 self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + 1

@@ -1,0 +1,66 @@
+"""What a fourth review found reading the datasets the example recipes build: each test builds real records (the
+samples in recipes/data) and asserts the property that was broken in them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from helpers import REPO, run_cli
+
+DATA = REPO / "recipes" / "data"
+# EE over DuEE with its EET sub-task (one text, two entries, as recipes/hum.hum.yaml), and CoNLL NER drawing two
+# instructions a sentence, one template held out; half the rows go to test so that a leak shows on 30-40 rows
+SHARED = f"""hum: 1
+name: shared
+sources:
+  duee: {{catalog: duee, path: {DATA / "duee" / "duee_dev.head30.json"}}}
+  conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
+mix: {{compound: 0.6}}
+tasks:
+  - id: ee_zh
+    source: duee
+  - id: eet_zh
+    task: eet
+    source: duee
+    language: zh
+    fields: {{text: text, events: duee_events(event_list)}}
+  - id: ner_en
+    source: conll
+    variants_per_record: 2
+output:
+  splits: {{train: 0.5, test: 0.5}}
+  held_out: {{templates: [ner/en_3]}}
+"""
+
+
+def records_of(folder: Path) -> list[dict[str, Any]]:
+    """Every record of a built dataset folder, with its split."""
+    return [{**r, "split": shard.name.split("-")[0]} for shard in sorted(folder.glob("data/*.parquet"))
+            for r in pq.read_table(shard).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("shared")
+    (tmp / "shared.hum.yaml").write_text(SHARED, encoding="utf-8")
+    result = run_cli("build", str(tmp / "shared.hum.yaml"), "-q", "-j", "1")
+    assert result.exit_code == 0, result.output
+    return records_of(tmp / "out" / "shared")
+
+
+def test_a_text_read_by_two_entries_is_in_one_split(shared: list[dict[str, Any]]) -> None:
+    """The split hashed (entry, source, row): DuEE row 4 was an ee_zh test record ("extract the events") and an
+    eet_zh train record giving the same text's event type and trigger, so the test answer was trained on."""
+    splits: dict[tuple[str, int], set[str]] = defaultdict(set)
+    entries: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for r in shared:
+        if r["source"] == "duee":
+            splits[r["source"], r["source_row"]].add(r["split"])
+            entries[r["source"], r["source_row"]].add(r["task_entry"])
+    assert sum(len(e) > 1 for e in entries.values()) > 10  # texts both entries kept
+    assert {s for v in splits.values() for s in v} == {"train", "test"}
+    assert all(len(v) == 1 for v in splits.values()), {k: v for k, v in splits.items() if len(v) > 1}
