@@ -64,3 +64,18 @@ def test_a_text_read_by_two_entries_is_in_one_split(shared: list[dict[str, Any]]
     assert sum(len(e) > 1 for e in entries.values()) > 10  # texts both entries kept
     assert {s for v in splits.values() for s in v} == {"train", "test"}
     assert all(len(v) == 1 for v in splits.values()), {k: v for k, v in splits.items() if len(v) > 1}
+
+
+def test_a_held_out_instruction_s_sentence_is_not_trained_on(shared: list[dict[str, Any]]) -> None:
+    """`held_out: {templates: [ner/en_3]}` sent the ner/en_3 record of a CoNLL sentence to test and left the same
+    sentence's other instruction (same entities) in train: recipes/hum.hum.yaml had 13 such sentences. A row with a
+    held-out instruction now goes to test whole."""
+    rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in shared:
+        if r["source"] == "conll":
+            rows[r["source_row"]].append(r)
+    held = [v for v in rows.values() if any(r["template"] == "ner/en_3" for r in v)]
+    assert sum(len({r["template"] for r in v}) > 1 for v in held) >= 3  # rows whose other instruction went along
+    assert all(r["split"] == "test" for v in held for r in v)
+    assert not any(r["template"] == "ner/en_3" for r in shared if r["split"] == "train")
+    assert any(r["split"] == "train" for v in rows.values() for r in v)
