@@ -91,3 +91,11 @@ def test_the_span_guideline_keeps_a_the_that_the_gold_keeps() -> None:
     assert {g["span"] for r in kept for g in json.loads(r["gold"])} >= {"The Oval"}
     for r in kept:
         assert 'a leading "The" too when it belongs to the name' in r["instruction"], r["instruction"]
+
+
+def test_an_open_ie_object_joined_from_padded_arguments_has_single_spaces() -> None:
+    """CaRB pads its TSV columns: arguments "a short feud with the evil Jillian Hall " and "after a short absence" were
+    joined into the gold object "…Jillian Hall  after a short absence" (two spaces) that the model was taught to write."""
+    objects = {t["object"] for r in built("hum_mix") if r["task"] == "openie" for t in json.loads(r["gold"])}
+    assert "a short feud with the evil Jillian Hall after a short absence" in objects
+    assert not [o for o in objects if "  " in o or o != o.strip()]
