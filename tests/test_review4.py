@@ -14,14 +14,20 @@ import pytest
 from helpers import REPO, run_cli
 from test_review3 import RECIPES, built
 
+from humc.ir import SourceDef
+from humc.sources import read_source
+
 DATA = REPO / "recipes" / "data"
-# EE over DuEE with its EET sub-task (one text, two entries, as recipes/hum.hum.yaml), and CoNLL NER drawing two
-# instructions a sentence, one template held out; half the rows go to test so that a leak shows on 30-40 rows
+SQUAD = DATA / "squad_v2" / "dev-v2.0.head5.json"
+# EE over DuEE with its EET sub-task (one text, two entries, as recipes/hum.hum.yaml), CoNLL NER drawing two
+# instructions a sentence, one template held out, and SQuAD split by passage under a mixture cap (as hum.hum.yaml);
+# half the rows go to test so that a leak shows on 30-40 rows
 SHARED = f"""hum: 1
 name: shared
 sources:
   duee: {{catalog: duee, path: {DATA / "duee" / "duee_dev.head30.json"}}}
   conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
+  squad: {{catalog: squad_v2, path: {SQUAD}}}
 mix: {{compound: 0.6}}
 tasks:
   - id: ee_zh
@@ -34,9 +40,12 @@ tasks:
   - id: ner_en
     source: conll
     variants_per_record: 2
+  - id: squad                        # the catalog's `split_by: context`
+    source: squad
 output:
   splits: {{train: 0.5, test: 0.5}}
   held_out: {{templates: [ner/en_3]}}
+  mixture: {{caps: {{entry: {{squad: 100}}}}}}
 """
 
 
@@ -129,3 +138,15 @@ def test_a_negative_example_names_only_a_label_the_instruction_offers(name: str)
             assert what <= set(r["labels"]), f"{r['task_entry']} row {r['source_row']}: {said} offers {r['labels']}"
     if name in ("ner", "re"):
         assert named  # a look-alike still says what it is when that label is offered
+
+
+def test_a_passage_stays_in_one_split_under_a_mixture(shared: list[dict[str, Any]]) -> None:
+    """recipes/hum.hum.yaml's `mixture:` node (and an entry's `negative_ratio`) read its input without the `_`-keys,
+    `split_by:`'s group among them: the catalog's `split_by: context` was lost and one SQuAD passage ("The English
+    name "Normans" comes from …") had questions in train (rows 17-19) and in test (row 20)."""
+    context = [row.record["context"] for row in read_source(SourceDef("squad", SQUAD, "squad", {}))]
+    passages: dict[str, set[str]] = defaultdict(set)
+    for r in shared:
+        if r["task_entry"] == "squad":
+            passages[context[r["source_row"]]].add(r["split"])
+    assert len(passages) == 5 and all(len(v) == 1 for v in passages.values()), passages
