@@ -28,6 +28,7 @@ sources:
   duee: {{catalog: duee, path: {DATA / "duee" / "duee_dev.head30.json"}}}
   conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
   squad: {{catalog: squad_v2, path: {SQUAD}}}
+  snli: {{catalog: snli, path: {REPO / "tests" / "data" / "snli" / "snli_1.0_dev.head7.jsonl"}}}
 mix: {{compound: 0.6}}
 tasks:
   - id: ee_zh
@@ -42,6 +43,9 @@ tasks:
     variants_per_record: 2
   - id: squad                        # the catalog's `split_by: context`
     source: squad
+  - id: snli
+    source: snli
+    templates: [en_2]
 output:
   splits: {{train: 0.5, test: 0.5}}
   held_out: {{templates: [ner/en_3]}}
@@ -150,3 +154,14 @@ def test_a_passage_stays_in_one_split_under_a_mixture(shared: list[dict[str, Any
         if r["task_entry"] == "squad":
             passages[context[r["source_row"]]].add(r["split"])
     assert len(passages) == 5 and all(len(v) == 1 for v in passages.values()), passages
+
+
+def test_the_nli_question_asks_which_label_fits(shared: list[dict[str, Any]]) -> None:
+    """nli/en_2 asked "Given the premise, is the hypothesis entailment, contradiction, neutral?" (a yes/no question
+    whose answer is a label) of SNLI."""
+    snli = [r for r in shared if r["task_entry"] == "snli"]
+    assert snli
+    for r in snli:
+        asked = next(line for line in r["instruction"].splitlines() if line.startswith("Given the premise"))
+        labels = r["labels"]
+        assert asked == f"Given the premise, which label fits the hypothesis: {', '.join(labels[:-1])} or {labels[-1]}?"
