@@ -29,6 +29,7 @@ sources:
   conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
   squad: {{catalog: squad_v2, path: {SQUAD}}}
   snli: {{catalog: snli, path: {REPO / "tests" / "data" / "snli" / "snli_1.0_dev.head7.jsonl"}}}
+  ace: {{catalog: ace05_oneie, path: {REPO / "tests" / "data" / "fixtures" / "ace05_oneie" / "dev.oneie.json"}}}
 mix: {{compound: 0.6}}
 tasks:
   - id: ee_zh
@@ -46,6 +47,14 @@ tasks:
   - id: snli
     source: snli
     templates: [en_2]
+  - id: ace_eet
+    task: eet
+    source: ace
+    fields:
+      text: tokens | join(" ")
+      events: oneie_events(tokens, event_mentions)
+    templates: [en_2]
+    guidelines: [{{id: ace_types, labels: {{"Life:Die": a person dies, "Contact:Meet": people meet}}}}]
 output:
   splits: {{train: 0.5, test: 0.5}}
   held_out: {{templates: [ner/en_3]}}
@@ -165,3 +174,13 @@ def test_the_nli_question_asks_which_label_fits(shared: list[dict[str, Any]]) ->
         asked = next(line for line in r["instruction"].splitlines() if line.startswith("Given the premise"))
         labels = r["labels"]
         assert asked == f"Given the premise, which label fits the hypothesis: {', '.join(labels[:-1])} or {labels[-1]}?"
+
+
+def test_an_event_type_list_and_its_definitions_have_different_headers(shared: list[dict[str, Any]]) -> None:
+    """eet/en_2 wrote "Event types: Life:Die, Contact:Meet" and then "Event types:" again above the definitions (and
+    eea/en_2 "Roles:" twice)."""
+    eet = [r for r in shared if r["task_entry"] == "ace_eet" and r["guidelines"]]
+    assert eet
+    for r in eet:
+        headers = [line for line in r["instruction"].splitlines() if line.endswith(":") and not line.startswith("- ")]
+        assert "What the event types mean:" in headers and len(headers) == len(set(headers)), r["instruction"]
