@@ -48,7 +48,7 @@ FORMAT_VERSION = "7"  # 2: render/check drop problem records and report them (bu
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
 # to answer nothing is said once (a stated rule's sentence, else the format's), a null list answer or a gold item
 # without a label is bad gold, a bullet-list item writes an empty value as "key:"; 7: a source row has one split in
-# every entry reading it (the split's row key left out the entry), and a row with a held-out instruction is held out whole;
+# every entry reading it (the split's row key left out the entry), and a held-out instruction is only kept in a held-out row;
 # join_each strips its parts (CaRB's padded columns); a label's look-alike names its label only when it is offered;
 # `split_by:`'s group outlives the check (ratio and mixture lost it)
 

@@ -69,12 +69,23 @@ def records_of(folder: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def built_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding out/shared and its ablation out/shared-no-templates."""
     tmp = tmp_path_factory.mktemp("shared")
     (tmp / "shared.hum.yaml").write_text(SHARED, encoding="utf-8")
-    result = run_cli("build", str(tmp / "shared.hum.yaml"), "-q", "-j", "1")
+    result = run_cli("build", str(tmp / "shared.hum.yaml"), "-q", "-j", "1", "--ablate", "templates")
     assert result.exit_code == 0, result.output
-    return records_of(tmp / "out" / "shared")
+    return tmp / "out"
+
+
+@pytest.fixture(scope="module")
+def shared(built_shared: Path) -> list[dict[str, Any]]:
+    return records_of(built_shared / "shared")
+
+
+@pytest.fixture(scope="module")
+def ablation(built_shared: Path) -> list[dict[str, Any]]:
+    return records_of(built_shared / "shared-no-templates")
 
 
 def test_a_text_read_by_two_entries_is_in_one_split(shared: list[dict[str, Any]]) -> None:
@@ -93,17 +104,26 @@ def test_a_text_read_by_two_entries_is_in_one_split(shared: list[dict[str, Any]]
 
 def test_a_held_out_instruction_s_sentence_is_not_trained_on(shared: list[dict[str, Any]]) -> None:
     """`held_out: {templates: [ner/en_3]}` sent the ner/en_3 record of a CoNLL sentence to test and left the same
-    sentence's other instruction (same entities) in train: recipes/hum.hum.yaml had 13 such sentences. A row with a
-    held-out instruction now goes to test whole."""
-    rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    sentence's other instruction (same entities) in train: recipes/hum.hum.yaml had 13 such sentences. A held-out
+    instruction is now kept only in a row of the held-out split."""
+    splits: dict[int, set[str]] = defaultdict(set)
     for r in shared:
         if r["source"] == "conll":
-            rows[r["source_row"]].append(r)
-    held = [v for v in rows.values() if any(r["template"] == "ner/en_3" for r in v)]
-    assert sum(len({r["template"] for r in v}) > 1 for v in held) >= 3  # rows whose other instruction went along
-    assert all(r["split"] == "test" for v in held for r in v)
-    assert not any(r["template"] == "ner/en_3" for r in shared if r["split"] == "train")
-    assert any(r["split"] == "train" for v in rows.values() for r in v)
+            splits[r["source_row"]].add(r["split"])
+    held = [r for r in shared if r["template"] == "ner/en_3"]
+    assert held and all(r["split"] == "test" for r in held)
+    assert all(len(v) == 1 for v in splits.values()) and {s for v in splits.values() for s in v} == {"train", "test"}
+
+
+def test_an_ablation_has_the_rows_of_each_split_the_main_dataset_has(shared: list[dict[str, Any]],
+                                                                     ablation: list[dict[str, Any]]) -> None:
+    """`--ablate templates` draws no ner/en_3 instruction: a rule that moved a row with a held-out instruction to
+    test would put it in the ablation's train split, under the main dataset's test."""
+    def rows(records: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+        return {(r["source"], r["source_row"]): r["split"] for r in records}
+    main, other = rows(shared), rows(ablation)
+    common = main.keys() & other.keys()
+    assert len(common) > 50 and all(main[k] == other[k] for k in common)
 
 
 def test_the_span_guideline_keeps_a_the_that_the_gold_keeps() -> None:

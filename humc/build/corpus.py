@@ -190,10 +190,6 @@ class PassThrough:
     records when one is stored (``pass_chunks``)."""
 
     needs_text = False  # reads more of a record than ``SLIM_FIELDS`` and its dedup key
-    prescan = False  # reads its whole input (``prepare``) before the pass: it runs as a node of its own
-
-    def prepare(self, chunks: Iterator[PassChunk]) -> None:
-        """Read every input chunk before the pass (only when ``prescan``)."""
 
     def __init__(self, store: Store, recipe: Recipe, node: PlanNode, stat: NodeStats, chunk_size: int) -> None:
         self.store, self.recipe, self.node, self.stat = store, recipe, node, stat
@@ -303,10 +299,10 @@ class Decontaminate(PassThrough):
 class Split(PassThrough):
     """Assigns splits by source row, so all variants of one source example share a split in every entry reading it
     (an EE entry and its EET/EEA sub-task entries over one DuEE text), or by the entry's `split_by:` value
-    (``_group``: one passage's questions share one, in every entry); a row with an instruction using a held-out
-    template, format, label or task goes to the held-out split whole, its other instructions too (else the held-out
-    instruction's text and gold were trained on), found by ``prepare`` before the pass. Passes nothing on (the write
-    reads it)."""
+    (``_group``: one passage's questions share one, in every entry). An instruction using a held-out template,
+    format, label or task is kept only in a row of the held-out split and left out of the others' rows: it is
+    seen only there, and no text (or gold) of the held-out split is in another one — the ablations' splits are
+    the main dataset's. Passes nothing on (the write reads it)."""
 
     def __init__(self, store: Store, recipe: Recipe, node: PlanNode, stat: NodeStats, chunk_size: int) -> None:
         super().__init__(store, recipe, node, stat, chunk_size)
@@ -316,29 +312,14 @@ class Split(PassThrough):
                         for name, _ in self.splits}
         # (split, the fields of the realised mixture's dimensions) -> records: ``Realised`` counts once per kind
         self.mixture: Counter[tuple[Any, ...]] = Counter()
-        # (row, its split, whether it is held out): the variants of one source row come one after another
-        self.last: tuple[tuple[Any, ...], str, bool] = ((), "", False)
+        self.last: tuple[tuple[Any, ...], str] = ((), "")  # the variants of one source row come one after another
         self.row_hash = HashPrefix("split", self.seed)  # a row's hash: stable_hash("split", seed, *row)
-        self.prescan, self.held_split = self.held is not None, self.held.split if self.held is not None else ""
-        self.held_rows: set[int] = set()  # the hashes of the rows with a held-out instruction
-
-    def prepare(self, chunks: Iterator[PassChunk]) -> None:
-        assert self.held is not None
-        for chunk in chunks:
-            records = chunk.rows()
-            at = [p for p, record in enumerate(records) if held_out_match(self.held, record)]
-            self.held_rows.update(self.row_hash(*row) for row in self.row_keys(chunk, at))
-
-    @staticmethod
-    def row_keys(chunk: PassChunk, at: list[int]) -> Iterator[tuple[Any, ...]]:
-        """The row of each record at ``at``: its source row, not its entry (one text, one split), or its
-        `split_by:` group."""
-        keys = zip(*(chunk.column(f, at) for f in ("source", "source_row", "_group")), strict=True)
-        return ((source, source_row) if group is None else ("split_by", group) for source, source_row, group in keys)
 
     def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
         names = self.split_names(chunk, at)
+        if self.held is not None:
+            at, names = self.without_held_out(chunk, at, names)
         chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
         places = chunk.places
         for p, name in zip(at, names, strict=True):
@@ -349,19 +330,27 @@ class Split(PassThrough):
         return []
 
     def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
-        """The split of each record at ``at``: its row's (hashed once a row), the held-out split for a held-out row."""
-        (last_row, last_name, last_held), names, moved = self.last, [], 0
-        for row in self.row_keys(chunk, at):
+        """The split of each record at ``at``: its row's (hashed once a row). The row is its source row, not its
+        entry (one text, one split), or its `split_by:` group."""
+        keys = zip(*(chunk.column(f, at) for f in ("source", "source_row", "_group")), strict=True)
+        (last_row, last_name), names = self.last, []
+        for source, source_row, group in keys:
+            row = (source, source_row) if group is None else ("split_by", group)
             if row != last_row:
-                hashed = self.row_hash(*row)
-                last_held = hashed in self.held_rows
-                last_row, last_name = row, self.held_split if last_held else split_at(self.splits, hashed)
+                last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
             names.append(last_name)
-            moved += last_held
-        self.last = last_row, last_name, last_held
-        if moved:
-            self.stat.notes["held out"] = self.stat.notes.get("held out", 0) + moved
+        self.last = last_row, last_name
         return names
+
+    def without_held_out(self, chunk: PassChunk, at: list[int], names: list[str]) -> tuple[list[int], list[str]]:
+        """``at`` and ``names`` without the held-out instructions of rows outside the held-out split."""
+        assert self.held is not None
+        held, records = self.held, chunk.rows()
+        keep = [name == held.split or not held_out_match(held, records[p]) for p, name in zip(at, names, strict=True)]
+        if not all(keep):
+            note = "dropped: held-out instructions of rows in other splits"
+            self.stat.notes[note] = self.stat.notes.get(note, 0) + keep.count(False)
+        return [p for p, k in zip(at, keep, strict=True) if k], [n for n, k in zip(names, keep, strict=True) if k]
 
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():

@@ -758,14 +758,8 @@ def _run_pass_through(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str
         nxt = next((n for n in ex.plan.nodes if n.inputs == (last.id,)), None)
         if nxt is None or nxt.kind not in PASS_THROUGH or ex.store.meta(nxt.fingerprint) is not None:
             break
-        stage = _pass_stage(ex, nxt, NodeStats(nxt.id, nxt.kind))
-        if stage.prescan:  # it reads its whole input first: its own pass, once that input is stored
-            break
-        stages.append(stage)
+        stages.append(_pass_stage(ex, nxt, NodeStats(nxt.id, nxt.kind)))
         last = nxt
-    if stages[0].prescan:
-        stages[0].prepare(chunk for i in range(len(node.inputs)) for chunk in pass_chunks(ex.store, ex.input_fp(node, i),
-                                                                                          text=False))
     seconds = [0.0] * len(stages)
     total = sum(ex.input_total(node, i) for i in range(len(node.inputs)))
     text = any(stage.needs_text for stage in stages)
