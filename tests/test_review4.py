@@ -20,8 +20,9 @@ from humc.sources import read_source
 DATA = REPO / "recipes" / "data"
 SQUAD = DATA / "squad_v2" / "dev-v2.0.head5.json"
 # EE over DuEE with its EET sub-task (one text, two entries, as recipes/hum.hum.yaml), CoNLL NER drawing two
-# instructions a sentence, one template held out, and SQuAD split by passage under a mixture cap (as hum.hum.yaml);
-# half the rows go to test so that a leak shows on 30-40 rows
+# instructions a sentence, one template held out, SQuAD split by passage under a mixture cap (as hum.hum.yaml), and
+# templates the example recipes do not use (SNLI's nli/en_2, EET en_2 over the ACE 2005 fixture, with definitions);
+# half the rows go to test so that a leak shows on 30-40 rows. Built once with its `--ablate templates` sibling.
 SHARED = f"""hum: 1
 name: shared
 sources:
