@@ -49,7 +49,10 @@ FORMAT_VERSION = "7"  # 2: render/check drop problem records and report them (bu
 # to answer nothing is said once (a stated rule's sentence, else the format's), a null list answer or a gold item
 # without a label is bad gold, a bullet-list item writes an empty value as "key:"; 7: the natural sentence ends once,
 # a whole float in a gold answer is an integer, collected labels one per Unicode normal form, a label holding a list
-# separator quoted in that list, dedup compares an answer's rows in any order
+# separator quoted in that list, dedup compares an answer's rows in any order; a source row has one split in every
+# entry reading it (the split's row key left out the entry), and a held-out instruction is only kept in a held-out row
+# (`inputs: unseen`); join_each strips its parts (CaRB's padded columns); a label's look-alike names its label only
+# when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it)
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

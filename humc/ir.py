@@ -357,11 +357,14 @@ class HeldOut:
     labels: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()       # task ids or task entry ids
     split: str = "test"
-    unseen_inputs: bool = False       # `inputs: unseen`: only from source rows of `split`, so no input is shared
+    unseen_inputs: bool = True        # `inputs: unseen`: only from source rows of `split`, so no input is shared
 
     def config(self) -> list[Any]:
         parts: list[Any] = [self.templates, self.formats, self.labels, self.tasks, self.split]
-        return parts + ["inputs: unseen"] if self.unseen_inputs else parts
+        return parts if self.unseen_inputs else parts + ["inputs: shared"]
+
+
+HELD_OUT_DROPPED = "dropped: held-out instructions of rows in other splits"  # the split node's note (`inputs: unseen`)
 
 
 MIXTURE_DIMENSIONS = ("task", "entry", "source", "language", "format")

@@ -20,7 +20,7 @@ from humc.build.compiler import build, plan_recipe
 from humc.build.mixing import mixture_keep
 from humc.build.rendering import RenderContext, render_checked
 from humc.build.transforms import map_record
-from humc.ir import Mixture
+from humc.ir import HELD_OUT_DROPPED, Mixture
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
 
@@ -257,32 +257,32 @@ def rows_of(records: list[dict]) -> set[int]:
 
 def test_held_out_inputs_unseen_keeps_every_input_of_the_held_out_split_out_of_train(tmp_path):
     two = "    variants_per_record: 2\n"  # two instructions a row: one may use the held-out template, one not
-    shared = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2]}")
+    shared = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2], inputs: shared}")
     assert run_cli("build", str(shared), "-q").exit_code == 0
     out = tmp_path / "out" / "d"
     shared_train, shared_test = split_records(out, "train"), split_records(out, "test")
-    assert rows_of(shared_train) & rows_of(shared_test)  # by default a held-out instruction's row may be in train
+    assert rows_of(shared_train) & rows_of(shared_test)  # `inputs: shared`: a held-out instruction's row may be in train
 
-    unseen = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2], inputs: unseen}")
+    unseen = recipe(tmp_path, rows=300, extra_entry=two, output="  held_out: {templates: [ner/en_2]}")  # the default
     stats = build(plan_recipe(unseen)).stats
     notes = next(s for s in stats if s.node == "corpus/split").notes
     train, test = split_records(out, "train"), split_records(out, "test")
     held = sum(r["template"] == "ner/en_2" for r in test)
-    assert notes["held out"] == held > 0 and notes["held out, dropped: input in another split"] > 0
-    assert held + notes["held out, dropped: input in another split"] == sum(
-        r["template"] == "ner/en_2" for r in shared_test)  # the default sends every held-out instruction to test
+    assert notes["held out"] == held > 0 and notes[HELD_OUT_DROPPED] > 0
+    assert held + notes[HELD_OUT_DROPPED] == sum(
+        r["template"] == "ner/en_2" for r in shared_test)  # `inputs: shared` sends every held-out instruction to test
     assert not rows_of(train) & rows_of(test)
     assert not any(r["template"] == "ner/en_2" for r in train) and any(r["template"] == "ner/en_2" for r in test)
     # the rows' own split is kept: train is the default's train, test loses the held-out records of train rows
     assert sorted(r["id"] for r in train) == sorted(r["id"] for r in shared_train)
     assert 0 < len(test) < len(shared_test)
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert f"the {held} instructions of `test` that use template `ner/en_2` appear in no other split" in card
-    assert f"(`inputs: unseen`): {notes['held out, dropped: input in another split']} held-out instructions" in card
+    assert f"instructions that use template `ner/en_2` appear only in `test` ({held} records)" in card
+    assert f"(`inputs: unseen`): {notes[HELD_OUT_DROPPED]} held-out instructions" in card
 
 
 def test_held_out_inputs_unseen_that_leaves_the_held_out_split_none_says_so(tmp_path):
-    path = recipe(tmp_path, rows=20, output="  held_out: {templates: [ner/en_2], inputs: unseen}")
+    path = recipe(tmp_path, rows=20, output="  held_out: {templates: [ner/en_2]}")
     path.write_text(path.read_text(encoding="utf-8").replace("{train: 0.8, test: 0.2}", "{train: 0.99, test: 0.01}"),
                     encoding="utf-8")
     result = run_cli("build", str(path))

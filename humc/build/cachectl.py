@@ -39,6 +39,7 @@ from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_asid
 from humc.dataset.manifest import empty_splits
 from humc.dataset.writer import SHARDS_PREFIX
 from humc.errors import HumcError
+from humc.ir import HELD_OUT_DROPPED
 from humc.locks import cache_lock
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
@@ -227,7 +228,7 @@ def held_out_warnings(result: BuildResult) -> list[str]:
     held, split = result.plan.recipe.output.held_out, result.metas.get("corpus/split")
     if held is None or split is None or split.get("notes", {}).get("held out"):
         return []
-    dropped = int(split.get("notes", {}).get("held out, dropped: input in another split", 0))
+    dropped = int(split.get("notes", {}).get(HELD_OUT_DROPPED, 0))
     why = (f"`inputs: unseen` dropped all {dropped} (their source rows fell in other splits; more source rows, a "
            f"larger '{held.split}' fraction or `inputs: shared` keep some)") if dropped else \
         "no instruction used a held-out template, format, label or task (more source rows give some)"

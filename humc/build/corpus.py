@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from humc.build.mixing import DIMENSION_KEYS, REALISED, Realised, held_out_match
 from humc.build.plan import PlanNode
 from humc.build.store import MAIN, Place, RefWriter, Store, chunk_key
 from humc.build.transforms import HashPrefix, ngram_hashes, strings_in
-from humc.ir import Recipe
+from humc.ir import HELD_OUT_DROPPED, Recipe
 from humc.sources import read_source
 
 if TYPE_CHECKING:  # the executor's per-node counters; execute imports this module
@@ -315,9 +315,13 @@ class Decontaminate(PassThrough):
 
 
 class Split(PassThrough):
-    """Assigns splits by source row, so all variants of one source example share a split, or by the entry's
-    `split_by:` value (``_group``: one passage's questions share one, in every entry); an instruction using a
-    held-out template, format, label or task goes to the held-out split. Passes nothing on (the write reads it)."""
+    """Assigns splits by source row, so all variants of one source example share a split in every entry reading it
+    (an EE entry and its EET/EEA sub-task entries over one DuEE text), or by the entry's `split_by:` value
+    (``_group``: one passage's questions share one, in every entry). An instruction using a held-out template,
+    format, label or task is kept only in a row of the held-out split and left out of the others' rows (`inputs:
+    unseen`, the default): it is seen only there, and no text (or gold) of the held-out split is in another one —
+    the ablations' splits are the main dataset's; `inputs: shared` moves it there from any row instead. Passes
+    nothing on (the write reads it)."""
 
     def __init__(self, store: Store, recipe: Recipe, node: PlanNode, stat: NodeStats, chunk_size: int) -> None:
         super().__init__(store, recipe, node, stat, chunk_size)
@@ -332,11 +336,9 @@ class Split(PassThrough):
 
     def take(self, chunk: PassChunk, at: list[int]) -> list[int]:
         self.stat.records_in += len(at)
-        named = self.split_names(chunk, at)
-        names = cast(list[str], named)
-        if None in named:  # held-out instructions of rows outside the held-out split (`inputs: unseen`)
-            at = [p for p, n in zip(at, named, strict=True) if n is not None]
-            names = [n for n in named if n is not None]
+        names = self.split_names(chunk, at)
+        if self.held is not None:
+            at, names = self.place_held_out(chunk, at, names)
         chosen: dict[str, list[Place]] = {name: [] for name in self.writers}
         places = chunk.places
         for p, name in zip(at, names, strict=True):
@@ -346,29 +348,48 @@ class Split(PassThrough):
             self.writers[name].extend(chunk_places)
         return []
 
-    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str | None]:
-        """The split of each record at ``at``: its source row's (hashed once a row), or the held-out split for a
-        held-out instruction; None drops a held-out instruction whose row is in another split (`inputs: unseen`)."""
-        held, records = self.held, chunk.rows() if self.held is not None else None
-        keys = zip(*(chunk.column(f, at) for f in ("task_entry", "source", "source_row", "_group")), strict=True)
-        last_row, last_name = self.last
-        names: list[str | None] = []
-        notes = self.stat.notes
-        for p, (entry, source, source_row, group) in zip(at, keys, strict=True):
-            row = (entry, source, source_row) if group is None else ("split_by", group)
+    def split_names(self, chunk: PassChunk, at: list[int]) -> list[str]:
+        """The split of each record at ``at``: its row's (hashed once a row). The row is its source row, not its
+        entry (one text, one split), or its `split_by:` group."""
+        keys = zip(*(chunk.column(f, at) for f in ("source", "source_row", "_group")), strict=True)
+        (last_row, last_name), names = self.last, []
+        for source, source_row, group in keys:
+            row = (source, source_row) if group is None else ("split_by", group)
             if row != last_row:
                 last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
-            if held is None or records is None or not held_out_match(held, records[p]):
-                names.append(last_name)
-            elif held.unseen_inputs and last_name != held.split:
-                names.append(None)
-                notes["held out, dropped: input in another split"] = notes.get(
-                    "held out, dropped: input in another split", 0) + 1
-            else:
-                names.append(held.split)
-                notes["held out"] = notes.get("held out", 0) + 1
+            names.append(last_name)
         self.last = last_row, last_name
         return names
+
+    def place_held_out(self, chunk: PassChunk, at: list[int], names: list[str]) -> tuple[list[int], list[str]]:
+        """``at`` and ``names`` with each held-out instruction in the held-out split: kept only in a row of that
+        split (`inputs: unseen`, the default), or moved there from any row (`inputs: shared`)."""
+        assert self.held is not None
+        held, records = self.held, chunk.rows()
+        kept_at, kept_names, held_n, dropped = [], [], 0, 0
+        for p, name in zip(at, names, strict=True):
+            if held_out_match(held, records[p]):
+                if name != held.split and held.unseen_inputs:
+                    dropped += 1
+                    continue
+                name, held_n = held.split, held_n + 1
+            kept_at.append(p)
+            kept_names.append(name)
+        notes = self.stat.notes
+        for note, n in (("held out", held_n), (HELD_OUT_DROPPED, dropped)):
+            if n:
+                notes[note] = notes.get(note, 0) + n
+        return kept_at, kept_names
+
+    def without_held_out(self, chunk: PassChunk, at: list[int], names: list[str]) -> tuple[list[int], list[str]]:
+        """``at`` and ``names`` without the held-out instructions of rows outside the held-out split."""
+        assert self.held is not None
+        held, records = self.held, chunk.rows()
+        keep = [name == held.split or not held_out_match(held, records[p]) for p, name in zip(at, names, strict=True)]
+        if not all(keep):
+            note = "dropped: held-out instructions of rows in other splits"
+            self.stat.notes[note] = self.stat.notes.get(note, 0) + keep.count(False)
+        return [p for p, k in zip(at, keep, strict=True) if k], [n for n, k in zip(names, keep, strict=True) if k]
 
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():

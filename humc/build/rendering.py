@@ -698,9 +698,10 @@ def _label_definitions(guidelines: tuple[Guideline, ...], labels: tuple[str, ...
         for label, ex in g.examples:
             positive.setdefault(label, {}).update(dict.fromkeys(ex.positive))
             negative.setdefault(label, {}).update(dict.fromkeys(ex.negative))
-    out = {}
-    for label in labels:
-        ex = LabelExamples(tuple(positive.get(label, ())), tuple(negative.get(label, ())))
+    out, shown = {}, set(labels)
+    for label in labels:  # a negative example names what it is only when that label is offered too
+        ex = LabelExamples(tuple(positive.get(label, ())),
+                           tuple((t, what if what in shown else "") for t, what in negative.get(label, ())))
         if label in definitions or ex:
             out[label] = describe_label(definitions.get(label, ""), ex, language)
     return out

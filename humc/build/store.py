@@ -257,8 +257,9 @@ class ChunkWriter:
             self.buffer = []
 
 
-KEPT_PRIVATE = frozenset({"_kind"})
-"""``_``-prefixed keys that outlive the check: ``_kind`` (basic / compound) feeds the card's realised mixture."""
+KEPT_PRIVATE = frozenset({"_kind", "_group"})
+"""``_``-prefixed keys that outlive the check: ``_kind`` (basic / compound) feeds the card's realised mixture,
+``_group`` (`split_by:`) the split, also behind the nodes that read records stripped (ratio, mixture)."""
 
 
 def is_private(key: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from humc import __version__
 from humc.dataset.card import CardInfo
-from humc.ir import LockedAsset, Recipe
+from humc.ir import HELD_OUT_DROPPED, LockedAsset, Recipe
 from humc.llm.provenance import UNKNOWN_MODEL, Answered, answered_in
 from humc.sources_hub import hub_sources
 
@@ -82,7 +82,7 @@ def held_out_info(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dic
                                                 ("label", held.labels), ("task", held.tasks)) if names]
     return {"split": held.split, "parts": parts, "inputs": "unseen" if held.unseen_inputs else "shared",
             "records": int(notes.get("held out", 0)),
-            "dropped": int(notes.get("held out, dropped: input in another split", 0))}
+            "dropped": int(notes.get(HELD_OUT_DROPPED, 0))}
 
 
 def source_rows(recipe: Recipe) -> list[dict[str, str]]:

@@ -469,8 +469,14 @@ def flatten(lists: Sequence[Any]) -> list[Any]:
 
 def join_each(lists: Sequence[Any], sep: str = " ") -> list[str]:
     """Each item joined into one text (a text item stays as it is): CaRB's per-line arguments after the subject
-    ([arg2, arg3, …] of each extraction line) -> one object per line, as CaRB's own scorer binarises them."""
-    return [join(item, sep) if isinstance(item, list) else join([item], sep) for item in lists]
+    ([arg2, arg3, …] of each extraction line) -> one object per line, as CaRB's own scorer binarises them. The
+    parts are stripped and empty ones left out: CaRB pads its columns ("Jillian Hall " + "after a short absence"
+    was "Jillian Hall  after a short absence", a double space in the gold)."""
+    return [join(_phrases(item if isinstance(item, list) else [item]), sep) for item in lists]
+
+
+def _phrases(values: Sequence[Any]) -> list[str]:
+    return [text for text in (_as_text(v).strip() for v in values if v is not None) if text]
 
 
 def rows_without(rows: Sequence[dict[str, Any]], column: str, value: Any) -> list[dict[str, Any]]:

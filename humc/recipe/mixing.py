@@ -75,10 +75,10 @@ def parse_held_out(node: Node | None, splits: Sequence[tuple[str, float]]) -> He
 
 
 def _held_out_inputs(node: Node | None) -> str:
-    """`inputs: shared` (default: a held-out instruction goes to the held-out split whatever its row's split) or
-    `inputs: unseen` (only rows of the held-out split give held-out instructions: no input is in two splits)."""
+    """`inputs: unseen` (the default: only rows of the held-out split give held-out instructions, so no input is in
+    two splits) or `inputs: shared` (a held-out instruction goes to the held-out split whatever its row's split)."""
     if node is None:
-        return "shared"
+        return "unseen"
     if node.kind != "string" or node.value not in HELD_OUT_INPUTS:
         raise RecipeError(f"'inputs' of held_out must be shared or unseen, not {node.value!r}", node.span,
                           expected="shared | unseen", hint=did_you_mean(str(node.value), HELD_OUT_INPUTS),
