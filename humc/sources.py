@@ -111,7 +111,8 @@ SOURCE_OPTION_DOCS = {
                "keys copied",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
-                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
+                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels), else from "
+                    "the dataset card (README.md's `dataset_info: features:`) above the file in a Hub repository clone",
     "pattern": "which files are read, a glob such as '*.txt' (default: every file): text_files, of each label "
                "subfolder; conll, of a folder tree (CoNLL-2012: '*gold_conll')",
     "label_file": "a file beside the source with one label per line (AI2's valid-labels.lst: PIQA, Social IQa, "

@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from humc.errors import SourceError, Span, one_line
 from humc.ir import SourceDef
+from humc.sources_card import card_features
 
 Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
 
@@ -535,14 +536,25 @@ ClassLabels = dict[str, Decode]  # column -> how to decode its value's ClassLabe
 def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> ClassLabels:
     """Column -> how to decode its ClassLabel integers to names, from a Parquet or Arrow file's `huggingface` features
     metadata: a ClassLabel column, a list of them, and ClassLabels inside structs (`meta.label`) and their lists."""
+    features = _metadata_features(metadata)
+    if features is None and src.path is not None:
+        features = card_features(src.path)
+    if features is None:
+        raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
+                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
+                          "(its schema metadata names the ClassLabel columns), or one below a dataset card (README.md) "
+                          "whose `dataset_info: features:` names them",
+                          hint="leave out `class_labels` and map the integers with lookup(column, [names…])")
+    return feature_decoders(features)
+
+
+def _metadata_features(metadata: dict[bytes, bytes] | None) -> dict[str, Any] | None:
+    """The features (JSON form) of a Parquet or Arrow schema's `huggingface` metadata, or None."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
-        raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
-                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
-                          "(its schema metadata names the ClassLabel columns)",
-                          hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
-    return feature_decoders(features)
+        return None
+    return features if isinstance(features, dict) else None
 
 
 def class_label_set(path: Path, fmt: str, column: str) -> tuple[str, ...] | None:
@@ -570,7 +582,7 @@ def _source_features(path: Path, fmt: str) -> dict[str, Any] | None:
             info = next((json.loads(p.read_text(encoding="utf-8")) for p in infos if p.is_file()), None)
             features = info.get("features") if isinstance(info, dict) else None
         else:
-            features = json.loads((_schema_metadata(path, fmt) or {})[b"huggingface"])["info"]["features"]
+            features = _metadata_features(_schema_metadata(path, fmt)) or card_features(path)
     except (OSError, KeyError, TypeError, ValueError):
         return None
     return features if isinstance(features, dict) else None
@@ -584,11 +596,12 @@ def feature_decoders(features: dict[str, Any]) -> ClassLabels:
 
 
 def carries_features(path: Path, fmt: str) -> bool:
-    """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes (so that
-    `class_labels: true` can name its ClassLabel integers); a `save_to_disk` folder always does."""
+    """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes, or lies below a
+    dataset card declaring its features (so that `class_labels: true` can name its ClassLabel integers); a
+    `save_to_disk` folder always does."""
     if path.is_dir():
         return fmt == "arrow"
-    return b"huggingface" in (_schema_metadata(path, fmt) or {})
+    return b"huggingface" in (_schema_metadata(path, fmt) or {}) or card_features(path) is not None
 
 
 def _schema_metadata(path: Path, fmt: str) -> dict[bytes, bytes] | None:
