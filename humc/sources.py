@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
+from humc.sources_formats import read_conllu
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -41,7 +42,6 @@ from humc.sources_readers import (
     document_files,
     exploded,
     feature_decoders,
-    fitting_encoding,
     grouped,
     holds_json_list,
     looks_like_json_lines,
@@ -54,6 +54,7 @@ from humc.sources_readers import (
     read_blocks,
     read_text_files,
     sniff_format,
+    source_encoding,
     starts_utf16,
 )
 
@@ -80,6 +81,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": ("columns", "class_labels"),
     "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
+    "conllu": ("encoding",),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -192,7 +194,8 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
+               ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".arrow": "arrow",
+               ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
@@ -302,12 +305,7 @@ def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
     return 1, 1, b""
 
 
-def _enc(src: SourceDef) -> str:
-    """The `encoding:` option, else UTF-16 when the file starts with its byte-order mark (Excel's "Unicode text"),
-    else UTF-8 ignoring the BOM spreadsheet exports write."""
-    if "encoding" in src.options:
-        return fitting_encoding(src.options["encoding"], src.path)
-    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+_enc = source_encoding
 
 
 def _file(src: SourceDef) -> Path:
@@ -1081,6 +1079,6 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
+    "conll": _read_conll, "conllu": read_conllu, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

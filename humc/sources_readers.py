@@ -44,6 +44,7 @@ Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
 
 SNIFF_BYTES = 1 << 16
 _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
+_CONLLU_LINE = re.compile(r"\d+(?:-\d+|\.\d+)?(?:\t[^\t]*){9}")  # a CoNLL-U word line: ID and nine more fields
 
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
@@ -186,6 +187,14 @@ def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig")
     return names[-1]
 
 
+def source_encoding(src: SourceDef) -> str:
+    """A text source's codec: the `encoding:` option, else UTF-16 when the file starts with its byte-order mark
+    (Excel's "Unicode text"), else UTF-8 ignoring the BOM spreadsheet exports write."""
+    if "encoding" in src.options:
+        return fitting_encoding(src.options["encoding"], src.path)
+    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+
+
 def starts_utf16(path: Path) -> bool:
     """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
     try:
@@ -241,7 +250,7 @@ def _head(path: Path) -> str | None:
 
 
 def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (parquet, arrow, jsonl, json, conll, tsv, csv), or None."""
+    """The format a file's content looks like (parquet, arrow, jsonl, json, conllu, conll, tsv, csv), or None."""
     magic = _file_head(path, 8)
     if magic is None:
         return None
@@ -257,12 +266,16 @@ def sniff_format(path: Path) -> str | None:
     if text[0] in "{[":
         return "jsonl" if looks_like_json_lines(head if "\n" in text or len(head) < SNIFF_BYTES else _first_lines(path)) \
             else "json"
+    if re.match(r"#\s*global\.columns\s*=", text):  # CoNLL-U Plus names its columns on its first line
+        return "conllu"
     lines = [line.rstrip("\r") for line in head.split("\n")[:200]]
     if len(head) == SNIFF_BYTES:
         lines = lines[:-1]  # the last line may be cut
     filled = [line for line in lines if line.strip() and not line.startswith("#")]
     if not filled:
         return None
+    if all(_CONLLU_LINE.fullmatch(line) for line in filled):
+        return "conllu"
     if sum(1 for line in filled if _TAG.match(line.split()[-1]) and len(line.split()) >= 2) >= 0.9 * len(filled):
         return "conll"
     if all("\t" in line for line in filled):

@@ -99,3 +99,73 @@ output: {splits: {train: 1.0}}
     gold, text, _ = built_gold(tmp_path, "emotion", recipe)
     assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
     assert all(name in text["emotion"][0] for name in EMOTIONS)  # the classes no row uses are offered too
+
+
+CONLLU = DATA / "conllu"
+
+
+def test_conllu_reads_words_comments_and_text_leaving_out_multiword_tokens_and_empty_nodes() -> None:
+    them, spanish, elided = read_source(SourceDef("s", CONLLU / "format_examples.conllu", "conllu", {}))
+    assert them.line == 1 and them.record["idx"] == "1" and them.record["text"] == "They buy and sell books."
+    assert them.record["tokens"] == ["They", "buy", "and", "sell", "books", "."]
+    assert them.record["deps"][0] == "2:nsubj|4:nsubj" and them.record["misc"][4] == "SpaceAfter=No"
+    assert them.record["comments"] == {"newdoc id": "format-examples", "sent_id": "1",
+                                       "text": "They buy and sell books."}
+    # the words of `1-2 vámonos`, `3-4 al`; without `# text` the surface forms, SpaceAfter=No kept
+    assert spanish.record["tokens"] == ["vamos", "nos", "a", "el", "mar", "!"] and spanish.line == 11
+    assert spanish.record["text"] == "vámonos al mar!" and spanish.record["head"] == ["0", "1", "5", "5", "1", "1"]
+    assert elided.record["ids"] == ["1", "2", "3", "4", "5", "6"]  # the empty node 5.1 is no word
+    assert elided.record["upos"] == ["PROPN", "VERB", "NOUN", "CCONJ", "PROPN", "NOUN"]
+
+
+def test_conllu_plus_names_its_columns_on_its_first_line() -> None:
+    from humc.sources import infer_format
+
+    path = CONLLU / "parseme_sample.cupt"
+    assert infer_format(path) == "conllu"
+    (sentence,) = records(path, "conllu")
+    assert sentence["parseme_mwe"] == ["*", "*", "1:VPC.full", "*", "*", "1", "*"]
+    assert "lemmas" not in sentence and sentence["text"] == "Der CDU-Politiker nahm das Angebot an."
+
+
+def test_a_conllu_file_is_known_by_its_content_too(tmp_path: Path) -> None:
+    from humc.sources import infer_format
+
+    copy = tmp_path / "en_ewt-ud-dev.txt"
+    copy.write_bytes((CONLLU / "format_examples.conllu").read_bytes())
+    assert infer_format(copy) == "conllu"
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("1 They they PRON PRP _ 2 nsubj _ _", "1 tab-separated fields, not 10"),
+    ("A\tThey\tthey\tPRON\tPRP\t_\t2\tnsubj\t_\t_", "the ID 'A' is not a word number"),
+])
+def test_a_conllu_line_that_is_not_a_word_line_is_located(tmp_path: Path, line: str, words: str) -> None:
+    path = tmp_path / "bad.conllu"
+    path.write_text("# sent_id = 1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t0:root\t_\n\n# sent_id = 2\n" + line + "\n",
+                    encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(path, "conllu")
+    assert err.value.code == "E4001" and err.value.span is not None and err.value.span.line == 5
+    assert words in err.value.message and "tabs" in (err.value.hint or "")
+
+
+def test_a_recipe_builds_norne_entities_from_the_misc_column(tmp_path: Path) -> None:
+    (tmp_path / "norne.conllu").write_bytes((CONLLU / "norne_sample.conllu").read_bytes())
+    recipe = """hum: 1
+name: norne
+language: nb
+sources:
+  norne: {path: norne.conllu}
+tasks:
+  - id: norne
+    source: norne
+    task: ner
+    fields:
+      text: text
+      entities: bio_spans(tokens, conllu_attr(misc, "name", "O"), scheme="iob2")
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "norne", recipe)
+    assert gold["norne"] == {0: [{"type": "PER", "span": "Jens Stoltenberg"}, {"type": "GPE_LOC", "span": "Oslo"}],
+                             1: [{"type": "ORG", "span": "Equinor"}, {"type": "GPE_LOC", "span": "Stavanger"}]}

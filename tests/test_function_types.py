@@ -54,6 +54,7 @@ VALID: dict[str, list[Any]] = {
                                "arguments": [{"role": "r", "text": "x"}]}], " "],
     "bracket_spans": [TOKENS, ["(ORG)", "*", "*"], " "], "weibo_chars": [["科0", "学1"]],
     "wikiann_tokens": [["en:Paris", "en:10:30"]],
+    "conllu_attr": [["SpaceAfter=No|name=B-PER", "_"], "name", "O"],
     "cluener_entities": [{"org": {"EU": [[0, 1]]}}],
     "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None],
 }
@@ -75,7 +76,7 @@ RESULTS: dict[str, Any] = {
     "semeval_relations": [{"head": "b", "relation": "Cause-Effect", "tail": "c"}],
     "oneie_events": [{"event_type": "e", "trigger": "EU", "role": "r", "argument": "x"}],
     "bracket_spans": [{"type": "ORG", "span": "EU", "start": 0, "end": 1}], "weibo_chars": ["科", "学"],
-    "wikiann_tokens": ["Paris", "10:30"],
+    "wikiann_tokens": ["Paris", "10:30"], "conllu_attr": ["B-PER", "O"],
     "cluener_entities": [{"type": "org", "span": "EU", "start": 0, "end": 2}],
     "char_spans": [{"type": "ORG", "span": "EU", "start": 0, "end": 2}],
 }

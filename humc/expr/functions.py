@@ -535,6 +535,19 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+def conllu_attr(values: Any, key: str, default: Any = None) -> Any:
+    """The value under ``key`` of a CoNLL-U FEATS or MISC field (`Key=Value|Key=Value`, `_` for none), or of each
+    field of a list: NorNE's entity tags, `conllu_attr(misc, "name", "O")` on `SpaceAfter=No|name=B-PER`; a field
+    without the key gives ``default``."""
+    if isinstance(values, list):
+        return [conllu_attr(v, key, default) for v in values]
+    for pair in str(values or "").split("|"):
+        name, eq, value = pair.partition("=")
+        if eq and name == key:
+            return value
+    return default
+
+
 def wikiann_tokens(tokens: Sequence[str]) -> list[str]:
     """WikiANN as Rahimi et al. publish it (panx_dataset/<lang>.tar.gz: train, dev, test) prefixes each token with
     its language (`en:Paris`, `en:10:30`) -> the tokens, cut after the first colon as the Hub's loader did; a token
@@ -731,6 +744,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
+    "conllu_attr": conllu_attr,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }

@@ -118,7 +118,7 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return missing_file_hint(path)
 
 
-COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
+COLUMN_FORMATS = ("conll", "conllu", "blocks")  # one token (or line) per line: a file of JSON records is another version
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
