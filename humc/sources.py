@@ -96,7 +96,9 @@ SOURCE_OPTION_DOCS = {
     "header": "true or false",
     "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
     "delimiter": "one character, e.g. ';'",
-    "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
+    "records": "the key of the list of records (default: the one data, records, rows, examples, instances, samples, "
+               "items or documents key of an object wrapping them in scalar metadata, {version, data: [...]})",
+    "separator": "the column separator (default: any whitespace)",
     "doc_start": "a line starting with this text (or matching it as a regex from the line's start) is a "
                  "document marker, not a token, e.g. -DOCSTART-",
     "comment": "lines starting with this text are comments and skipped, e.g. '#'",
@@ -606,10 +608,11 @@ def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
-    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("key_column") is None \
-            and (src.options.get("explode") or one_object_is_a_record):
+    unnamed = src.options.get("records") is None and src.options.get("key_column") is None
+    envelope = envelope_key(data) if unnamed and not one_object_is_a_record else None
+    if isinstance(data, dict) and unnamed and envelope is None and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
-    key = src.options.get("records")
+    key = src.options.get("records") or envelope
     if key is not None:
         data = data.get(key) if isinstance(data, dict) else None
     if src.options.get("key_column") is not None:
@@ -629,6 +632,23 @@ def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Ite
         return
     raise _fail(src, 1, "expected a JSON list of objects" + under,
                 "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+ENVELOPE_KEYS = ("data", "records", "rows", "examples", "instances", "samples", "items", "documents")
+
+
+def envelope_key(data: Any) -> str | None:
+    """The key of the records in an object that wraps them in metadata (`{"version": "1.0", "data": [...]}`, as
+    CoQA, many releases and `{"data": [...]}` exports write it): the one key of ``ENVELOPE_KEYS`` there, holding a
+    non-empty list of objects, every other value a scalar (a record's own list of objects, `entities`, is no
+    envelope). None otherwise, and for SQuAD's articles (`format: squad` reads those)."""
+    if not isinstance(data, dict):
+        return None
+    keys = [k for k in ENVELOPE_KEYS if k in data]
+    lists = [k for k in keys if isinstance(data[k], list) and data[k] and all(isinstance(r, dict) for r in data[k])]
+    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) for k, v in data.items() if k != lists[0]):
+        return None
+    return None if "paragraphs" in data[lists[0]][0] else lists[0]
 
 
 def _named_item(src: SourceDef, n: int, item: Any, names: list[str], under: str) -> Any:

@@ -4,6 +4,7 @@ dataset's published format (tests/data/<name>/SOURCE.md names the source and the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,44 @@ output: {splits: {train: 1.0}}
     gold, _, _ = built_gold(tmp_path, "norne", recipe)
     assert gold["norne"] == {0: [{"type": "PER", "span": "Jens Stoltenberg"}, {"type": "GPE_LOC", "span": "Oslo"}],
                              1: [{"type": "ORG", "span": "Equinor"}, {"type": "GPE_LOC", "span": "Stavanger"}]}
+
+
+def test_a_json_object_wrapping_its_records_in_metadata_reads_them_without_options(tmp_path: Path) -> None:
+    rows = [{"text": "a", "label": 1}, {"text": "b", "label": 0}]
+    for n, wrapped in enumerate([{"data": rows}, {"version": "v2.0", "data": rows}, {"meta": None, "rows": rows}]):
+        path = tmp_path / f"w{n}.json"
+        path.write_text(json.dumps(wrapped, indent=n), encoding="utf-8")
+        assert records(path, "json") == rows
+    squad = tmp_path / "dev-v1.1.json"  # SQuAD v1.1's articles: `format: squad` reads them, as the error says
+    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": []}]}), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(squad, "json")
+    assert err.value.code == "E4001" and "`format: squad`" in (err.value.hint or "")
+    one = tmp_path / "one.json"  # one record whose own list holds objects: no envelope
+    one.write_text(json.dumps({"text": "EU rejects", "entities": [{"type": "ORG", "span": "EU"}]}), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(one, "json")
+    assert "expected a JSON list of objects" in err.value.message
+    two = tmp_path / "two.json"  # two lists of records: which one is meant is the recipe's to say
+    two.write_text(json.dumps({"train": rows, "test": rows}), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(two, "json")
+    assert "expected a JSON list of objects" in err.value.message and "key_column" in (err.value.hint or "")
+
+
+def test_a_recipe_builds_coqa_turns_from_its_version_and_data_object(tmp_path: Path) -> None:
+    (tmp_path / "coqa.json").write_bytes((DATA / "coqa" / "coqa-dev-v1.0.head.json").read_bytes())
+    recipe = """hum: 1
+name: coqa
+sources:
+  coqa: {path: coqa.json, options: {explode: [questions, answers]}}
+tasks:
+  - id: coqa
+    source: coqa
+    task: mrc_extractive
+    fields: {context: story, question: questions.input_text, answers: "[answers.span_text]"}
+output: {splits: {train: 1.0}}
+"""
+    gold, text, _ = built_gold(tmp_path, "coqa", recipe)
+    assert gold["coqa"] == {0: [{"answer": "a little white kitten named Cotton"}], 1: [{"answer": "in a barn"}]}
+    assert "What color was Cotton?" in text["coqa"][0]
