@@ -95,7 +95,8 @@ SOURCE_OPTION_DOCS = {
                 "the whole file (CoNLL-2002's [utf-8-sig, latin-1]: the release is latin-1, NLTK's copies UTF-8)",
     "header": "true or false",
     "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
-    "delimiter": "one character, e.g. ';'",
+    "delimiter": "one character, e.g. ';' (default: the one Excel's first line `sep=;` names, else ';', '|' or a tab "
+                 "when the header holds it and no comma, else ',')",
     "records": "the key of the list of records (default: the one data, records, rows, examples, instances, samples, "
                "items or documents key of an object wrapping them in scalar metadata, {version, data: [...]})",
     "separator": "the column separator (default: any whitespace)",
@@ -869,6 +870,31 @@ def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[s
 
 
 _EXCEL_SEP = re.compile(r"sep=(.)")
+_OTHER_DELIMITERS = ";|\t"  # what spreadsheets write in place of ',' (European Excel's ';')
+_SNIFFED_LINES = 20
+
+
+def csv_delimiter(src: SourceDef) -> str:
+    """A CSV file's delimiter when `delimiter:` is not set: the one Excel's first line `sep=;` names; else ';', '|'
+    or a tab when the file's first line (its header; without one, each of its first 20 lines) holds it and no
+    comma, as European Excel writes `text;label`; else ','."""
+    lines: list[str] = []
+    try:
+        with open_text(_file(src), _enc(src), newline="", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    lines.append(line.rstrip("\r\n").lstrip("\ufeff"))
+                if len(lines) == (_SNIFFED_LINES if src.options.get("header") is False else 2):
+                    break
+    except (*DAMAGED_ARCHIVE, LookupError):
+        return ","  # the reader reports it, located
+    said = _EXCEL_SEP.fullmatch(lines[0]) if lines else None
+    if said is not None:
+        return said.group(1)
+    sample = lines[:1] if src.options.get("header", True) else lines
+    if not sample or any("," in line for line in sample):
+        return ","
+    return next((c for c in _OTHER_DELIMITERS if all(c in line for line in sample)), ",")
 
 
 def _excel_separator(src: SourceDef, values: list[str], delimiter: str) -> bool:
@@ -1098,7 +1124,7 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
-    "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
+    "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "conllu": read_conllu, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -211,3 +211,49 @@ output: {splits: {train: 1.0}}
     gold, text, _ = built_gold(tmp_path, "coqa", recipe)
     assert gold["coqa"] == {0: [{"answer": "a little white kitten named Cotton"}], 1: [{"answer": "in a barn"}]}
     assert "What color was Cotton?" in text["coqa"][0]
+
+
+# European Excel's "CSV (semicolon delimited)": CRLF, ';' between values, a decimal comma, a quoted value holding
+# ';' (Excel's own export of a sheet; e.g. the Kaggle "German news" CSVs are written so)
+EXCEL_SEMICOLON = 'text;label;score\r\n"Gut; sehr gut";pos;0,9\r\nSchlecht;neg;0,1\r\n'
+
+
+@pytest.mark.parametrize("head", ["", "sep=;\r\n", "\ufeff"])
+def test_a_semicolon_separated_csv_is_read_without_a_delimiter_option(tmp_path: Path, head: str) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_bytes((head + EXCEL_SEMICOLON).encode("utf-8"))
+    assert records(path, "csv") == [{"text": "Gut; sehr gut", "label": "pos", "score": "0,9"},
+                                    {"text": "Schlecht", "label": "neg", "score": "0,1"}]
+    pipes = tmp_path / "pipes.csv"
+    pipes.write_text("text|label\na|1\n", encoding="utf-8")
+    assert records(pipes, "csv") == [{"text": "a", "label": "1"}]
+
+
+def test_the_delimiter_option_still_wins_and_a_contradicting_sep_line_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(("sep=;\r\n" + EXCEL_SEMICOLON).encode("utf-8"))
+    with pytest.raises(SourceError) as err:
+        records(path, "csv", delimiter=",")
+    assert err.value.code == "E4001" and err.value.span is not None and err.value.span.line == 1
+    assert "delimiter: ';'" in (err.value.hint or "")
+    commas = tmp_path / "commas.csv"  # a comma in the header: the file is comma-separated whatever its values hold
+    commas.write_text("text,label\nja; nein,1\n", encoding="utf-8")
+    assert records(commas, "csv") == [{"text": "ja; nein", "label": "1"}]
+
+
+def test_a_recipe_builds_emotion_s_header_less_semicolon_release_file(tmp_path: Path) -> None:
+    (tmp_path / "train.txt").write_bytes((DATA / "emotion" / "emotion.txt").read_bytes())
+    recipe = """hum: 1
+name: emotion_txt
+sources:
+  emotion: {path: train.txt, format: csv, options: {header: false, columns: [text, label]}}
+tasks:
+  - id: emotion
+    source: emotion
+    task: classification
+    fields: {text: text, label: label}
+    labels: [sadness, joy, love, anger, fear, surprise]
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "emotion_txt", recipe)
+    assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
