@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_formats import read_conllu
+from humc.sources_formats import read_brat, read_conllu
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -82,6 +82,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "arrow": ("split", "class_labels"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
     "conllu": ("encoding",),
+    "brat": ("encoding",),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -197,7 +198,7 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".arrow": "arrow",
+               ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat", ".arrow": "arrow",
                ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
@@ -207,6 +208,8 @@ def infer_format(path: Path) -> str | None:
     the file holds one JSON list of records (a pretty-printed export)."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
+    if path.is_dir() and next(path.rglob("*.ann"), None) is not None:  # brat standoff: X.txt beside X.ann
+        return "brat"
     named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
     fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
@@ -1125,6 +1128,7 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "conllu": read_conllu, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
+    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "hf": _read_hf, "arrow": read_arrow,
+    "blocks": read_blocks, "iepile": _read_iepile,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

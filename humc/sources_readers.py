@@ -709,11 +709,12 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
                                "and check `options: {pattern: …}`")
     option = src.options.get("encoding")
     for n, (label, path) in enumerate(files):
-        text = _file_text(src, path, fitting_encoding(option, path, "utf-8"))
+        text = file_text(src, path, fitting_encoding(option, path, "utf-8"))
         yield n, {"text": text, "label": label, "file": path.relative_to(folder).as_posix()}
 
 
-def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
+def file_text(src: SourceDef, path: Path, encoding: str) -> str:
+    """A whole text file, decoded; a byte that does not decode or a NUL character is E4001 at its line and column."""
     data = path.read_bytes()
     try:
         text = data.decode(encoding)

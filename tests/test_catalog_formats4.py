@@ -257,3 +257,80 @@ output: {splits: {train: 1.0}}
 """
     gold, _, _ = built_gold(tmp_path, "emotion_txt", recipe)
     assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
+
+
+BRAT = DATA / "brat"
+
+
+def test_brat_standoff_reads_entities_relations_events_and_the_rest_per_document() -> None:
+    from humc.sources import infer_format
+
+    assert infer_format(BRAT) == "brat" and infer_format(BRAT / "news" / "sony.ann") == "brat"
+    report, sony = records(BRAT, "brat")
+    assert (report["id"], report["file"], sony["file"]) == ("report1", "clinical/report1.ann", "news/sony.ann")
+    # a CRLF is two characters of the offsets; a discontinuous span's fragments are joined by a space
+    assert report["text"].startswith("The left and right ventricles were enlarged.\r\n")
+    assert [(e["span"], e["start"], e["end"]) for e in report["entities"]][::2] == [("left ventricles", 4, 29),
+                                                                                    ("aorta", 50, 55)]
+    assert report["entities"][0]["fragments"] == [[4, 8], [19, 29]]
+    assert [e["span"] for e in sony["entities"]] == ["Sony", "Ericsson", "Stockholm", "Sweden"]  # no trigger
+    assert sony["relations"] == [{"id": "R1", "head": "Stockholm", "relation": "Located_in", "tail": "Sweden",
+                                  "head_id": "T4", "tail_id": "T5"}]
+    assert [(e["event_type"], e["trigger"], e["role"], e["argument"]) for e in sony["events"]] == [
+        ("MERGE-ORG", "joint venture", "Org1", "Sony"), ("MERGE-ORG", "joint venture", "Org2", "Ericsson")]
+    assert sony["attributes"] == [{"id": "A1", "type": "Speculation", "target": "E1", "value": True}]
+    assert sony["normalizations"][0]["ref"] == "Wikidata:Q34" and sony["notes"][0]["text"] == "the electronics company"
+    assert records(BRAT / "news" / "sony.ann", "brat")[0]["relations"] == sony["relations"]  # one pair alone
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("T6\tCountry 58 63\tSweden", "T6's offsets select 'Swede' in the text, but the line says 'Sweden'"),
+    ("T6\tCountry 58 640\tSweden", "fall outside the text"),
+    ("R2\tLocated_in Arg1:T4 Arg2:T9", "T9 names no text-bound annotation or event"),
+    ("T6 Country 58 64 Sweden", "does not start with a brat annotation ID and a tab"),
+])
+def test_a_brat_line_that_does_not_fit_its_text_is_located(tmp_path: Path, line: str, words: str) -> None:
+    (tmp_path / "sony.txt").write_bytes((BRAT / "news" / "sony.txt").read_bytes())
+    ann = (BRAT / "news" / "sony.ann").read_text(encoding="utf-8")
+    (tmp_path / "sony.ann").write_text(ann + line + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(tmp_path, "brat")
+    assert err.value.code == "E4001" and err.value.span is not None
+    assert (err.value.span.file, err.value.span.line) == (str(tmp_path / "sony.ann"), ann.count("\n") + 1)
+    assert words in err.value.message
+
+
+def test_a_brat_ann_without_its_text_and_a_bad_byte_are_located(tmp_path: Path) -> None:
+    (tmp_path / "a.ann").write_text("T1\tX 0 1\ta\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(tmp_path, "brat")
+    assert err.value.code == "E0009" and "has no a.txt beside it" in err.value.message
+    (tmp_path / "a.txt").write_bytes(b"a\n\xff\n")
+    with pytest.raises(SourceError) as err:
+        records(tmp_path, "brat")
+    assert err.value.span is not None and (err.value.span.file, err.value.span.line) == (str(tmp_path / "a.txt"), 2)
+
+
+def test_a_recipe_builds_ner_re_and_ee_from_a_brat_folder(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(BRAT, tmp_path / "brat")
+    recipe = """hum: 1
+name: brat
+sources:
+  news: {path: brat/news}
+  all: {path: brat}
+tasks:
+  - {id: ner, source: news, task: ner, fields: {text: text, entities: entities}}
+  - {id: re, source: all, task: re, fields: {text: text, relations: relations}}
+  - {id: ee, source: news, task: ee, fields: {text: text, events: events}}
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "brat", recipe)
+    assert gold["ner"][0] == [{"type": "Organization", "span": "Sony"}, {"type": "Organization", "span": "Ericsson"},
+                              {"type": "City", "span": "Stockholm"}, {"type": "Country", "span": "Sweden"}]
+    assert gold["re"] == {0: [{"head": "enlarged", "relation": "finding_of", "tail": "right ventricles"}],
+                          1: [{"head": "Stockholm", "relation": "Located_in", "tail": "Sweden"}]}
+    assert gold["ee"][0] == [
+        {"event_type": "MERGE-ORG", "trigger": "joint venture", "role": "Org1", "argument": "Sony"},
+        {"event_type": "MERGE-ORG", "trigger": "joint venture", "role": "Org2", "argument": "Ericsson"}]

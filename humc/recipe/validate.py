@@ -119,11 +119,11 @@ def missing_path_hint(text: str, path: Path) -> str | None:
 
 
 COLUMN_FORMATS = ("conll", "conllu", "blocks")  # one token (or line) per line: a file of JSON records is another version
-FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
+FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll", "brat")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
                       "`format: json` one JSON document per file (RACE), `format: conll` every column file of a tree "
-                      "(CoNLL-2012); a folder of shards is `dataset: {name: <folder>}`")
+                      "(CoNLL-2012), `format: brat` every X.ann/X.txt pair; a folder of shards is `dataset: {name: <folder>}`")
 SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision", "class_labels"]
 DATASET_SPEC_KEYS = DATASET_KEYS[:4]  # what names the data (pinned, fingerprinted); class_labels is how it is read
