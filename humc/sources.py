@@ -75,6 +75,7 @@ line)`` from the readers in ``sources_readers``."""
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding", "label_file", "explode"),
+    "lines": ("encoding", "label_file", "line_files"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
@@ -124,6 +125,9 @@ SOURCE_OPTION_DOCS = {
     "label_file": "a file beside the source with one label per line (AI2's valid-labels.lst: PIQA, Social IQa, "
                   "WinoGrande): line N is record N's `label`; {stem} is the source file's name without extensions "
                   "('{stem}-labels.lst')",
+    "line_files": "lines: files beside the source with one value per line, each the column it names ({tags: seq.out, "
+                  "intent: label}: JointBERT's ATIS and SNIPS folders, tweet_eval's {label: train_labels.txt}); line N "
+                  "of each is record N's value; {stem} is the source file's name without extensions",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",
 }
@@ -141,6 +145,10 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
         return _csv_character_problem(key, value, options or {})
     if key in ("header", "class_labels"):
         return None if isinstance(value, bool) else "not true or false"
+    if key == "line_files":
+        pairs = value.items() if isinstance(value, dict) else []
+        named = bool(pairs) and all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in pairs)
+        return None if named else "not a mapping of column names to file names"
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         if not ok:
@@ -241,9 +249,8 @@ def source_digest(src: SourceDef) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([src.format, src.options, src.dataset], sort_keys=True, default=str).encode())
     files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
-    labels = label_file(src) if src.options.get("label_file") and src.path is not None else None
-    if labels is not None and labels.is_file():
-        files.append(labels)  # its labels are part of the records
+    if src.path is not None and src.path.is_file():
+        files.extend(p for p in paired_files(src).values() if p.is_file())  # their lines are part of the records
     for path in files:
         if path is None:
             continue
@@ -441,8 +448,8 @@ def _repeated_key(src: SourceDef, exc: _RepeatedKey, text: str, line: int = 1) -
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     rows = _jsonl_rows(src)
-    if src.options.get("label_file"):
-        rows = _with_labels(src, rows, label_file(src))
+    for column, path in paired_files(src).items():
+        rows = _with_lines(src, rows, path, column)
     keys = src.options.get("explode")
     yield from _exploded_rows(src, rows, list(keys)) if keys else rows
 
@@ -456,21 +463,51 @@ def _exploded_rows(src: SourceDef, rows: Iterator[Row], keys: list[str]) -> Iter
             n += 1
 
 
-def label_file(src: SourceDef) -> Path:
-    """The `label_file:` of a source, beside its file (AI2's valid-labels.lst next to valid.jsonl); `{stem}` is the
-    file's name without its extensions (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+def paired_files(src: SourceDef) -> dict[str, Path]:
+    """Column -> the file beside the source whose line N is record N's value: `label_file:` (AI2's valid-labels.lst
+    next to valid.jsonl) as `label`, and each of `line_files:`; `{stem}` is the file's name without its extensions
+    (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+    names = {**({"label": src.options["label_file"]} if src.options.get("label_file") else {}),
+             **dict(src.options.get("line_files") or {})}
     path = _file(src)
     stem = path.name.split(".")[0]
-    return path.parent / str(src.options["label_file"]).replace("{stem}", stem)
+    return {str(column): path.parent / str(name).replace("{stem}", stem) for column, name in names.items()}
 
 
-def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Row]:
-    """Line N of the label file becomes record N's `label` (PIQA, Social IQa, WinoGrande); a file with more or
-    fewer lines than there are records is an error at the first line without a partner."""
+def _read_lines(src: SourceDef) -> Iterator[Row]:
+    """`format: lines`: one record {text} per line of a plain text file (blank lines at the end are none), with the
+    values of its `label_file:` and `line_files:` (JointBERT's seq.in beside seq.out and label)."""
+    rows = _text_lines(src)
+    for column, path in paired_files(src).items():
+        rows = _with_lines(src, rows, path, column)
+    yield from rows
+
+
+def _text_lines(src: SourceDef) -> Iterator[Row]:
+    blank: list[int] = []  # blank lines are records only once a line with text follows them
+    row = 0
+    with open_text(_file(src), _enc(src)) as f:
+        for lineno, line in enumerate(nul_free(src, f), 1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                blank.append(lineno)
+                continue
+            for at in [*blank, lineno]:
+                yield Row(row, {"text": text if at == lineno else ""}, at)
+                row += 1
+            blank = []
+
+
+def _with_lines(src: SourceDef, rows: Iterator[Row], path: Path, column: str = "label") -> Iterator[Row]:
+    """Line N of the file becomes record N's ``column`` (the label file of PIQA, Social IQa, WinoGrande; JointBERT's
+    seq.out); a file with more or fewer lines than there are records is an error at the first line without a
+    partner."""
+    noun = "label" if column == "label" else f"`{column}`"
     if not path.is_file():
-        raise SourceError(f"source '{src.id}': the label file {path.name} is not beside {_file(src).name}",
-                          Span(str(path), 1, 1), code="E0009", expected="a file with one label per line",
-                          hint="`label_file:` is relative to the folder of the source's file (valid-labels.lst)")
+        raise SourceError(f"source '{src.id}': the {noun} file {path.name} is not beside {_file(src).name}",
+                          Span(str(path), 1, 1), code="E0009", expected=f"a file with one {noun} per line",
+                          hint="`label_file:` and `line_files:` are relative to the folder of the source's file "
+                               "(valid-labels.lst, seq.out)")
     labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
     with open_text(path, _enc(labels)) as f:
@@ -480,16 +517,17 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
             if "\0" in label:
                 raise nul_error(labels, path, lineno, label.index("\0") + 1)
             if not label:
-                raise _unpaired(src, path, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more records")
-            yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
+                raise _unpaired(src, path, noun, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more "
+                                "records")
+            yield Row(row.number, {**row.record, column: label.rstrip("\r\n")}, row.line)
         if _decoded(labels, f.read).strip():  # blank lines at the end are no labels
-            raise _unpaired(src, path, lineno + 1, f"has more lines than {_file(src).name} has records ({lineno})")
+            raise _unpaired(src, path, noun, lineno + 1, f"has more lines than {_file(src).name} has records ({lineno})")
 
 
-def _unpaired(src: SourceDef, path: Path, line: int, what: str) -> SourceError:
-    """The label file and the records do not pair up: located at the label file's first line without a partner."""
-    return SourceError(f"source '{src.id}': the label file {path.name} {what}", Span(str(path), line, 1), code="E4001",
-                       expected="one label per record, in the records' order",
+def _unpaired(src: SourceDef, path: Path, noun: str, line: int, what: str) -> SourceError:
+    """A line file and the records do not pair up: located at the line file's first line without a partner."""
+    return SourceError(f"source '{src.id}': the {noun} file {path.name} {what}", Span(str(path), line, 1), code="E4001",
+                       expected=f"one {noun} per record, in the records' order",
                        hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
 
 
@@ -1129,6 +1167,6 @@ _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "hf": _read_hf, "arrow": read_arrow,
-    "blocks": read_blocks, "iepile": _read_iepile,
+    "blocks": read_blocks, "iepile": _read_iepile, "lines": _read_lines,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -334,3 +334,72 @@ output: {splits: {train: 1.0}}
     assert gold["ee"][0] == [
         {"event_type": "MERGE-ORG", "trigger": "joint venture", "role": "Org1", "argument": "Sony"},
         {"event_type": "MERGE-ORG", "trigger": "joint venture", "role": "Org2", "argument": "Ericsson"}]
+
+
+SNIPS = DATA / "jointbert" / "snips" / "train"
+TWEET_EVAL = DATA / "tweet_eval" / "emotion"
+
+
+def test_lines_pair_each_line_with_the_same_line_of_the_files_beside_it() -> None:
+    got = records(SNIPS / "seq.in", "lines", line_files={"tags": "seq.out", "intent": "label"})
+    assert got[0] == {"text": "listen to westbam alumb allergic on google music",
+                      "tags": "O O B-artist O B-album O B-service I-service", "intent": "PlayMusic"}
+    assert [r["intent"] for r in got] == ["PlayMusic", "AddToPlaylist", "BookRestaurant"]
+    tweets = records(TWEET_EVAL / "train_text.txt", "lines", label_file="train_labels.txt")
+    assert [r["label"] for r in tweets] == ["2", "0", "1", "1"] and tweets[1]["text"].startswith("My roommate")
+
+
+def test_a_line_file_of_another_length_or_missing_is_located(tmp_path: Path) -> None:
+    (tmp_path / "seq.in").write_bytes((SNIPS / "seq.in").read_bytes())
+    (tmp_path / "seq.out").write_text("O O\n", encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(tmp_path / "seq.in", "lines", line_files={"tags": "seq.out"})
+    assert err.value.code == "E4001" and err.value.span is not None
+    assert (err.value.span.file, err.value.span.line) == (str(tmp_path / "seq.out"), 2)
+    assert "the `tags` file seq.out has 1 line(s)" in err.value.message
+    with pytest.raises(SourceError) as err:
+        records(tmp_path / "seq.in", "lines", line_files={"intent": "label"})
+    assert err.value.code == "E0009" and "the `intent` file label is not beside seq.in" in err.value.message
+    from humc.sources import source_digest
+
+    src = SourceDef("s", tmp_path / "seq.in", "lines", {"line_files": {"tags": "seq.out"}})
+    before = source_digest(src)
+    (tmp_path / "seq.out").write_text("O O O\n", encoding="utf-8")
+    assert source_digest(src) != before  # a line file is part of the records: a new one is read again
+
+
+def test_blank_lines_inside_a_lines_file_are_records_and_those_at_its_end_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "text.txt"
+    path.write_text("a\n\nb\n\n\n", encoding="utf-8")
+    assert [(row.record["text"], row.line) for row in read_source(SourceDef("s", path, "lines", {}))] == [
+        ("a", 1), ("", 2), ("b", 3)]
+
+
+def test_a_recipe_builds_snips_slots_and_intents_and_tweet_eval_labels(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(SNIPS, tmp_path / "snips" / "train")
+    shutil.copytree(TWEET_EVAL, tmp_path / "emotion")
+    recipe = """hum: 1
+name: lines
+sources:
+  snips: {path: snips/train/seq.in, format: lines, options: {line_files: {tags: seq.out, intent: label}}}
+  tweets: {path: emotion/train_text.txt, format: lines, options: {label_file: train_labels.txt}}
+tasks:
+  - id: slots
+    source: snips
+    task: ner
+    fields: {text: text, entities: 'bio_spans(split(text, " "), split(tags, " "), scheme="iob2")'}
+  - {id: intent, source: snips, task: classification, fields: {text: text, label: intent}}
+  - id: emotion
+    source: tweets
+    task: classification
+    fields: {text: text, label: 'lookup(label, ["anger", "joy", "optimism", "sadness"])'}
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "lines", recipe)
+    assert gold["slots"][0] == [{"type": "artist", "span": "westbam"}, {"type": "album", "span": "allergic"},
+                                {"type": "service", "span": "google music"}]
+    assert gold["intent"] == {0: [{"label": "PlayMusic"}], 1: [{"label": "AddToPlaylist"}],
+                              2: [{"label": "BookRestaurant"}]}
+    assert [gold["emotion"][n] for n in range(4)] == [[{"label": x}] for x in ("optimism", "anger", "joy", "joy")]

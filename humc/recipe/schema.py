@@ -165,6 +165,8 @@ OPTION_TYPES: dict[str, Schema] = {
     "class_labels": {"type": "boolean"}, "label_file": {"type": "string", "minLength": 1},
     "explode": NAMES,
     "lines": NAMES,
+    "line_files": {"type": "object", "minProperties": 1,
+                   "additionalProperties": {"type": "string", "minLength": 1}, "propertyNames": {"minLength": 1}},
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
 MIX: Schema = {"type": "object", "additionalProperties": False,
