@@ -403,3 +403,42 @@ output: {splits: {train: 1.0}}
     assert gold["intent"] == {0: [{"label": "PlayMusic"}], 1: [{"label": "AddToPlaylist"}],
                               2: [{"label": "BookRestaurant"}]}
     assert [gold["emotion"][n] for n in range(4)] == [[{"label": x}] for x in ("optimism", "anger", "joy", "joy")]
+
+
+def test_a_recipe_builds_cola_semeval_test_and_key_crossner_and_hotpotqa_as_published(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(DATA / "layouts4", tmp_path / "data")
+    recipe = """hum: 1
+name: layouts4
+sources:
+  cola: {path: data/cola_in_domain_train.tsv, options: {header: false, columns: [source, label, mark, sentence]}}
+  semeval: {path: data/TEST_FILE.txt, format: lines, options: {label_file: TEST_FILE_KEY.TXT}}
+  crossner: {path: data/crossner_politics_train.txt}
+  hotpot: {path: data/hotpot_dev_distractor_v1.head.json}
+tasks:
+  - id: cola
+    source: cola
+    task: classification
+    fields: {text: sentence, label: 'lookup(label, ["unacceptable", "acceptable"])'}
+  - id: semeval
+    source: semeval
+    task: re
+    fields: {text: semeval_text(text), relations: 'semeval_relations(text, split(label, "\\t")[1])'}
+  - {id: crossner, source: crossner, task: ner, fields: {text: 'tokens | join(" ")', entities: 'bio_spans(tokens, tags)'}}
+  - id: hotpot
+    source: hotpot
+    task: mrc_extractive
+    fields: {context: 'flatten(pluck(context, 1)) | join("")', question: question, answers: "[answer]"}
+    where: not answers[0] in ["yes", "no"]
+output: {splits: {train: 1.0}}
+"""
+    gold, text, _ = built_gold(tmp_path, "layouts4", recipe)
+    assert [gold["cola"][n] for n in range(3)] == [[{"label": "acceptable"}]] * 2 + [[{"label": "unacceptable"}]]
+    assert 'They drank the pub "dry".' in text["cola"][2]
+    assert gold["semeval"] == {0: [{"head": "audits", "relation": "Message-Topic", "tail": "waste"}],
+                               1: [{"head": "chairs", "relation": "Product-Producer", "tail": "company"}]}
+    assert gold["crossner"] == {0: [{"type": "politicalparty", "span": "Democratic Party"},
+                                    {"type": "election", "span": "election"}],
+                                1: [{"type": "politician", "span": "Barack Obama"}, {"type": "location", "span": "Chicago"}]}
+    assert gold["hotpot"] == {1: [{"answer": "Chicago"}]} and "She was born in Chicago." in text["hotpot"][1]
