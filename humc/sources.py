@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
+from humc.sources_card import split_files
 from humc.sources_formats import read_brat, read_conllu
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
@@ -35,6 +36,7 @@ from humc.sources_readers import (
     archive_members,
     archive_of,
     batch_records,
+    carries_features,
     class_label_names,
     compressed_inside,
     compression_of,
@@ -1134,7 +1136,13 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     try:
         import datasets
     except ImportError:
-        raise SourceError(f"source '{src.id}': Hugging Face datasets need `pip install datasets`") from None
+        if src.path is not None and src.path.is_dir():  # a Hub repository clone: its files, read by humc
+            yield from _read_clone(src)
+            return
+        raise SourceError(f"source '{src.id}': reading a Hub dataset needs the `datasets` package", src.span,
+                          code="E4001", expected="`pip install datasets`, or a local folder of the dataset's files",
+                          hint="install it, or download the dataset once (`hf download ORG/NAME --repo-type dataset "
+                               "--local-dir data/NAME`) and name the folder: `dataset: {name: data/NAME}`") from None
     spec = src.dataset or {}
     try:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
@@ -1161,6 +1169,29 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
                           hint="the `datasets` library takes the schema from the first file: give a field the same "
                                "type in every file (a string is not a list), or read the files as separate sources") from None
+
+
+def _read_clone(src: SourceDef) -> Iterator[Row]:
+    """A Hub repository clone read without `datasets`: the split's files (``split_files``), each by its own format,
+    ClassLabel integers named from its metadata or the card when `class_labels` is set."""
+    folder, spec = Path(str(src.path)), src.dataset or {}
+    split = str(spec.get("split", "train"))
+    files, held = split_files(folder, spec.get("config"), split)
+    if not files:
+        raise SourceError(f"source '{src.id}': no data file of split '{split}' in the folder {folder.name}",
+                          src.span or Span(str(folder), 1, 1), code="E4001",
+                          expected="files whose path names the split (data/train-00000-of-00001.parquet, dev.jsonl), or "
+                                   "a card whose `configs:` list them",
+                          hint=f"the folder holds the split(s) {', '.join(held)}: write `split: {held[0]}` under "
+                               "`dataset:`" if held else "point `name:` at the folder holding the data files")
+    row = 0
+    for file in files:
+        fmt = infer_format(file) or "jsonl"
+        labels = src.options.get("class_labels") and fmt in ("parquet", "arrow") and carries_features(file, fmt)
+        one = SourceDef(src.id, file, fmt, {"class_labels": True} if labels else {})
+        for record in read_source(one):
+            yield Row(row, record.record)
+            row += 1
 
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {

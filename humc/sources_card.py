@@ -1,4 +1,4 @@
-"""The `datasets` features a Hub dataset repository's card declares, for the data files of a local clone.
+"""Hub dataset repository clones: the `datasets` features their card declares, and the files of a split.
 
 Stage: read (below ``humc.sources_readers``, which decodes ClassLabel integers with them). A clone of a Hub dataset
 repository (`hf download ORG/NAME --repo-type dataset`, or `git clone`) keeps its Parquet files under
@@ -15,11 +15,15 @@ struct}`; `class_label: names:` maps '0', '1', … to names). Decisions:
 - Only the shape ClassLabel decoding needs is converted (the JSON form ``Features.to_dict()`` writes: `_type`
   ClassLabel with `names`, Sequence with `feature`, structs as plain objects); other dtypes are kept as Values.
 - A card that does not parse, or declares no features for the file, gives None: the caller says what is missing.
+- Without `datasets` installed, a clone's split is its files as `datasets` would find them: the card's `configs:`
+  `data_files` patterns, else the split's keyword in the file's path (train, training; validation, valid, dev,
+  val; test, testing, eval, evaluation).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +124,68 @@ def _label_names(names: Any) -> list[str] | None:
     if ids != list(range(len(ids))):
         return None
     return [str(names.get(str(i), names.get(i))) for i in ids]
+
+
+SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "valid", "dev", "val"),
+               "test": ("test", "testing", "eval", "evaluation")}  # the keywords `datasets` knows a split's files by
+_DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+_NOT_DATA = ("dataset_info.json", "dataset_dict.json", "state.json", "dataset_infos.json")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+_PATH_TOKENS = re.compile(r"[/\-._ 0-9]+")
+
+
+def data_files(folder: Path) -> list[str]:
+    """The data files of a dataset folder (relative POSIX paths, in name order): Parquet, Arrow, JSON (Lines), CSV
+    and TSV files, compressed or not, outside hidden folders; the card and `save_to_disk`'s JSON files are none."""
+    out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        name = path.name.lower()
+        plain = name.rsplit(".", 1)[0] if name.endswith(_COMPRESSED) else name
+        if not any(part.startswith(".") for part in relative.parts) and plain.endswith(_DATA_SUFFIXES) \
+                and name not in _NOT_DATA:
+            out.append(relative.as_posix())
+    return out
+
+
+
+def split_files(folder: Path, config: str | None, split: str) -> tuple[list[Path], list[str]]:
+    """The files of ``split`` (of ``config``) in a Hub repository clone, as `datasets` finds them without a loading
+    script: the card's `configs:` `data_files` patterns when it has them, else the split's keyword as a part of the
+    file's path (data/train-00000-of-00002.parquet, dev.jsonl, test/0000.parquet; under `<config>/` when a config
+    is named). Also the splits the folder holds, for the message when ``split`` has no file."""
+    files = data_files(folder)
+    patterns = _card_patterns(_front_matter(folder / "README.md"), config)
+    if patterns is not None:
+        held = [s for s, globs in patterns.items() if any(fnmatch.fnmatch(f, g) for f in files for g in globs)]
+        chosen = [f for f in files if any(fnmatch.fnmatch(f, g) for g in patterns.get(split, []))]
+        return [folder / f for f in chosen], held
+    if config is not None:
+        files = [f for f in files if f.startswith(config + "/")]
+    held = [s for s in SPLIT_NAMES if any(_names_split(f, s) for f in files)]
+    return [folder / f for f in files if _names_split(f, split)], held
+
+
+def _names_split(relative: str, split: str) -> bool:
+    """Whether a file's path names ``split`` (`datasets`' keywords: dev is validation) as one of its parts."""
+    stem = relative.rsplit(".", 1)[0]
+    tokens = set(_PATH_TOKENS.split(stem.lower()))
+    return bool(tokens & set(SPLIT_NAMES.get(split, (split,))))
+
+
+def _card_patterns(meta: dict[str, Any] | None, config: str | None) -> dict[str, list[str]] | None:
+    """Split -> the `data_files` patterns of the card's config (``config``, else the default one), or None."""
+    configs = [c for c in (meta or {}).get("configs") or [] if isinstance(c, dict) and c.get("data_files")]
+    if config is not None:
+        chosen = next((c for c in configs if c.get("config_name") == config), None)
+    else:  # the one marked `default: true`, else the one named default, else the first
+        ranked = sorted(configs, key=lambda c: (not c.get("default"), c.get("config_name", "default") != "default"))
+        chosen = ranked[0] if ranked else None
+    if chosen is None:
+        return None
+    files = chosen["data_files"]
+    if isinstance(files, (str, list)) and not (isinstance(files, list) and files and isinstance(files[0], dict)):
+        return {"train": _paths(files)}
+    if isinstance(files, dict):
+        return {str(split): _paths(globs) for split, globs in files.items()}
+    return {str(e.get("split", "train")): _paths(e.get("path")) for e in files if isinstance(e, dict)}

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, built_gold
 
-from humc.errors import SourceError
+from humc.errors import SourceError, Span
 from humc.ir import SourceDef
 from humc.sources import read_source
 from humc.sources_card import card_features
@@ -442,3 +442,57 @@ output: {splits: {train: 1.0}}
                                     {"type": "election", "span": "election"}],
                                 1: [{"type": "politician", "span": "Barack Obama"}, {"type": "location", "span": "Chicago"}]}
     assert gold["hotpot"] == {1: [{"answer": "Chicago"}]} and "She was born in Chicago." in text["hotpot"][1]
+
+
+def hf(folder: Path, **spec: Any) -> list[dict[str, Any]]:
+    src = SourceDef("s", folder, "hf", {"class_labels": True}, {"name": str(folder), **spec})
+    return [row.record for row in read_source(src)]
+
+
+@pytest.fixture
+def without_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` raises ImportError
+
+
+@pytest.mark.usefixtures("without_datasets")
+def test_a_hub_clone_is_read_without_datasets_by_its_card_s_configs(tmp_path: Path) -> None:
+    clone = write_emotion_clone(tmp_path)
+    assert [(r["text"], r["label"]) for r in hf(clone, split="validation")] == emotion_rows()
+    assert len(hf(clone, config="unsplit")) == len(emotion_rows())  # unsplit/train-*
+    with pytest.raises(SourceError) as err:
+        hf(clone, split="test")
+    assert err.value.code == "E4001" and "no data file of split 'test'" in err.value.message
+    assert "split(s) train, validation" in (err.value.hint or "")
+
+
+@pytest.mark.usefixtures("without_datasets")
+def test_a_folder_without_a_card_finds_a_split_by_the_names_datasets_knows(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for n in range(2):
+        pq.write_table(pa.table({"text": [f"t{n}"], "label": [n]}), tmp_path / "data" / f"train-0000{n}-of-00002.parquet")
+    (tmp_path / "dev.jsonl").write_text('{"text": "d", "label": 1}\n', encoding="utf-8")
+    (tmp_path / "README.md").write_text("# no front matter\n", encoding="utf-8")
+    assert hf(tmp_path, split="train") == [{"text": "t0", "label": 0}, {"text": "t1", "label": 1}]
+    assert hf(tmp_path, split="validation") == [{"text": "d", "label": 1}]  # dev is validation
+    src = SourceDef("s", None, "hf", {}, {"name": "org/name"}, Span("r.hum.yaml", 4, 12))
+    with pytest.raises(SourceError) as err:  # a Hub name needs the package: located at the recipe's `dataset:`
+        list(read_source(src))
+    assert err.value.code == "E4001" and err.value.span == Span("r.hum.yaml", 4, 12)
+    assert "needs the `datasets` package" in err.value.message
+
+
+@pytest.mark.usefixtures("without_datasets")
+def test_a_recipe_builds_a_hub_clone_without_datasets(tmp_path: Path) -> None:
+    write_emotion_clone(tmp_path)
+    recipe = """hum: 1
+name: clone
+sources:
+  emotion: {dataset: {name: emotion, split: validation, class_labels: true}}
+tasks:
+  - {id: emotion, source: emotion, task: classification, fields: {text: text, label: label}}
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "clone", recipe)
+    assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
