@@ -242,8 +242,8 @@ def archive_problem(path: Path) -> tuple[str, str] | None:
     members = archive_members(path, kind)
     holding = f" holding {', '.join(members)}{', …' if len(members) == 3 else ''}" if members else ""
     return (f"{path.name} is a {kind} archive{holding}, not a data file",
-            "extract it and point `path:` at a file inside (one source per file); compressed single files "
-            "(.gz, .bz2, .xz, .zst) are read as they are")
+            "name the file inside with `member:` (a zip or tar archive), or extract it and point `path:` at a file "
+            "inside (one source per file); compressed single files (.gz, .bz2, .xz, .zst) are read as they are")
 
 
 def source_digest(src: SourceDef) -> str:

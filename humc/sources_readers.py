@@ -25,11 +25,15 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import io
 import json
 import lzma
+import os
 import re
+import shutil
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -758,3 +762,85 @@ def _block(src: SourceDef, names: list[str], block: list[str], start: int) -> di
                           Span(str(src.path), start, 1), expected="lines: " + ", ".join(names), code="E4001",
                           hint="blocks are separated by one blank line; set `options: {lines: [...]}` to their lines")
     return dict(zip(names, block, strict=True))
+
+
+ARCHIVE_CACHE = "humc-archives"  # under the system's temporary folder: members extracted once per archive version
+
+
+def archive_member(path: Path, member: str) -> Path | str:
+    """The file (or folder) ``member`` of the zip or tar archive ``path``, extracted once into the temporary folder
+    (keyed by the archive's path, size and modification time; written whole, then renamed into place), or why not:
+    a member the archive lacks (with its first names), an unsafe name, or an archive kind Python cannot read."""
+    kind = archive_of(path)
+    name = member.strip("/")
+    if kind not in ("zip", "tar"):
+        return f"{path.name} is a {kind} archive, which Python cannot open: extract it and point `path:` at the file"
+    if not name or name.startswith("/") or ".." in name.split("/") or "\\" in name:
+        return f"{member!r} is not a relative name inside the archive"
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    root = Path(tempfile.gettempdir()) / ARCHIVE_CACHE / key
+    target = root / name
+    if target.exists():
+        return target
+    try:
+        with _ArchiveFiles(path, kind) as files:
+            chosen = [n for n in files.names if n == name or n.startswith(name + "/")]
+            if not chosen:
+                return f"{path.name} holds no {member!r}" + _holding(files.names)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made(root)))
+            try:
+                for n in chosen:
+                    files.extract(n, staging / n)
+                _made(target.parent)
+                if not target.exists():  # another build may have extracted it meanwhile
+                    os.replace(staging / name, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        return f"{path.name} cannot be read ({exc})"
+    return target
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _holding(names: list[str]) -> str:
+    shown = names[:5]
+    return f" (it holds {', '.join(shown)}{', …' if len(names) > 5 else ''})" if shown else " (it holds no file)"
+
+
+class _ArchiveFiles:
+    """The regular files of a zip or tar archive, by name, and extracting one to a path (links and devices are
+    not files: never extracted)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.kind = kind
+        self.zip = zipfile.ZipFile(path) if kind == "zip" else None
+        self.tar = tarfile.open(path) if kind == "tar" else None
+        if self.zip is not None:
+            self.names = [n for n in self.zip.namelist() if not n.endswith("/")]
+        else:
+            assert self.tar is not None
+            self.members = {m.name.removeprefix("./"): m for m in self.tar.getmembers() if m.isfile()}
+            self.names = list(self.members)
+
+    def extract(self, name: str, to: Path) -> None:
+        _made(to.parent)
+        source = self.zip.open(name) if self.zip is not None else self._tar_file(name)
+        with source, open(to, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+    def _tar_file(self, name: str) -> IO[bytes]:
+        assert self.tar is not None
+        f = self.tar.extractfile(self.members[name])
+        assert f is not None  # a regular file always has a file object
+        return f
+
+    def __enter__(self) -> _ArchiveFiles:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        (self.zip or self.tar).close()  # type: ignore[union-attr]

@@ -496,3 +496,56 @@ output: {splits: {train: 1.0}}
 """
     gold, _, _ = built_gold(tmp_path, "clone", recipe)
     assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
+
+
+def write_release_archives(root: Path) -> None:
+    """GLUE's SST-2.zip (the folder SST-2/ with dev.tsv, as the GLUE download script fetches it) and IMDB's
+    aclImdb_v1.tar.gz (aclImdb/train/{pos,neg}/*.txt), built from the real samples in tests/data."""
+    import tarfile
+    import zipfile
+
+    with zipfile.ZipFile(root / "SST-2.zip", "w") as z:
+        z.writestr("SST-2/", "")
+        z.write(DATA / "sst2" / "dev.head8.tsv", "SST-2/dev.tsv")
+    with tarfile.open(root / "aclImdb_v1.tar.gz", "w:gz") as t:
+        t.add(DATA / "imdb" / "aclImdb", "aclImdb")
+
+
+def test_a_recipe_reads_a_file_and_a_folder_inside_the_release_archives(tmp_path: Path) -> None:
+    write_release_archives(tmp_path)
+    recipe = """hum: 1
+name: archives
+sources:
+  sst2: {catalog: sst2, path: SST-2.zip, member: SST-2/dev.tsv}
+  imdb: {catalog: imdb, path: aclImdb_v1.tar.gz, member: aclImdb/train}
+tasks:
+  - source: sst2
+  - source: imdb
+output: {splits: {train: 1.0}}
+"""
+    gold, _, _ = built_gold(tmp_path, "archives", recipe)
+    expect, _, _ = built_gold(tmp_path, "extracted", recipe.replace("archives", "extracted").replace(
+        "path: SST-2.zip, member: SST-2/dev.tsv", f"path: {DATA / 'sst2' / 'dev.head8.tsv'}").replace(
+        "path: aclImdb_v1.tar.gz, member: aclImdb/train", f"path: {DATA / 'imdb' / 'aclImdb' / 'train'}"))
+    assert gold == expect and len(gold["sst2"]) == 8 and gold["imdb"]
+
+
+@pytest.mark.parametrize(("source", "code", "words", "hint"), [
+    ("{path: SST-2.zip, member: SST-2/dev.csv}", "E4002", "SST-2.zip holds no 'SST-2/dev.csv' (it holds SST-2/dev.tsv)",
+     "did you mean 'SST-2/dev.tsv'"),
+    ("{path: SST-2.zip, member: ../etc/passwd}", "E4002", "is not a relative name inside the archive", "unzip -l"),
+    ("{path: dev.tsv, member: SST-2/dev.tsv}", "E0008", "dev.tsv is not one", "leave out `member:`"),
+    ("{path: SST-2.zip}", "E4002", "SST-2.zip is a zip archive holding SST-2/dev.tsv", "`member:`"),
+])
+def test_an_archive_member_that_cannot_be_read_is_located_at_the_recipe(tmp_path: Path, source: str, code: str,
+                                                                          words: str, hint: str) -> None:
+    from helpers import run_cli
+
+    write_release_archives(tmp_path)
+    (tmp_path / "dev.tsv").write_bytes((DATA / "sst2" / "dev.head8.tsv").read_bytes())
+    (tmp_path / "r.hum.yaml").write_text(f"hum: 1\nname: r\nsources:\n  s: {source}\ntasks:\n  - source: s\n"
+                                         "    task: classification\n    fields: {text: sentence, label: label}\n",
+                                         encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and f"error[{code}]" in result.output and "r.hum.yaml:4:" in result.output
+    assert words in result.output and hint in result.output
