@@ -785,7 +785,7 @@ def archive_member(path: Path, member: str) -> Path | str:
         return target
     try:
         with _ArchiveFiles(path, kind) as files:
-            chosen = [n for n in files.names if n == name or n.startswith(name + "/")]
+            chosen = [n for n in files.names if (n == name or n.startswith(name + "/")) and ".." not in n.split("/")]
             if not chosen:
                 return f"{path.name} holds no {member!r}" + _holding(files.names)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made(root)))

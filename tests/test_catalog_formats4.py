@@ -530,6 +530,19 @@ output: {splits: {train: 1.0}}
     assert gold == expect and len(gold["sst2"]) == 8 and gold["imdb"]
 
 
+def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path: Path) -> None:
+    import zipfile
+
+    from humc.sources_readers import archive_member
+
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as z:
+        z.writestr("data/train.jsonl", '{"text": "a"}\n')
+        z.writestr("data/../../escaped.txt", "x")
+    folder = archive_member(tmp_path / "evil.zip", "data")
+    assert isinstance(folder, Path) and [p.name for p in folder.rglob("*")] == ["train.jsonl"]
+    assert not (folder.parent.parent / "escaped.txt").exists()
+
+
 @pytest.mark.parametrize(("source", "code", "words", "hint"), [
     ("{path: SST-2.zip, member: SST-2/dev.csv}", "E4002", "SST-2.zip holds no 'SST-2/dev.csv' (it holds SST-2/dev.tsv)",
      "did you mean 'SST-2/dev.tsv'"),
