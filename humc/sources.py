@@ -117,7 +117,8 @@ SOURCE_OPTION_DOCS = {
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
     "explode": "json, jsonl: keys of parallel lists (RACE: [questions, options, answers]): one record per position, the other "
-               "keys copied",
+               "keys copied; a dotted key is a path into nested objects, its list replaced by each item, a deeper one "
+               "exploded inside each item (SuperGLUE MultiRC: [passage.questions, passage.questions.answers])",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
                     "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels), else from "

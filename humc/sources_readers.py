@@ -534,16 +534,53 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str],
              line: int = 1) -> Iterator[dict[str, Any]]:
     """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
     the other keys are copied, and `index` numbers the position (``first``, ``line``: the first record's number and
-    line, for the error's location)."""
+    line, for the error's location). A dotted key is a path into nested objects (SuperGLUE MultiRC's
+    passage.questions), its list replaced by each item in turn; keys under one parent are parallel, and a deeper
+    parent is exploded inside each item of a shallower one (passage.questions, then passage.questions.answers)."""
+    levels: dict[str, list[str]] = {}
+    for key in keys:
+        levels.setdefault(key.rpartition(".")[0], []).append(key)
+    groups = [levels[parent] for parent in sorted(levels, key=lambda parent: parent.count(".") + bool(parent))]
     for n, record in enumerate(records, first):
-        lists = [record.get(k) for k in keys]
-        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
-            raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
-                              Span(str(src.path), line, 1), expected="lists of one length under: " + ", ".join(keys),
-                              code="E4001", hint="records already one per position (a Hub export of RACE: question, "
-                                                 "options, answer) are the Hub's layout: give its Parquet file")
-        for i, values in enumerate(zip(*lists, strict=True)):
-            yield {**record, **dict(zip(keys, values, strict=True)), "index": i}
+        yield from _explode_levels(src, record, groups, n, line)
+
+
+def _explode_levels(src: SourceDef, record: dict[str, Any], groups: list[list[str]], n: int,
+                    line: int) -> Iterator[dict[str, Any]]:
+    if not groups:
+        yield record
+        return
+    keys = groups[0]
+    lists = [_at(record, k) for k in keys]
+    if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
+        raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
+                          Span(str(src.path), line, 1), expected="lists of one length under: " + ", ".join(keys),
+                          code="E4001", hint="records already one per position (a Hub export of RACE: question, "
+                                             "options, answer) are the Hub's layout: give its Parquet file")
+    for i, values in enumerate(zip(*lists, strict=True)):
+        item = record
+        for key, value in zip(keys, values, strict=True):
+            item = _with(item, key, value)
+        yield from _explode_levels(src, {**item, "index": i}, groups[1:], n, line)
+
+
+def _at(record: Any, key: str) -> Any:
+    """The value under ``key``: a key of the record as written (`answers.text` in a flattened export), else a
+    dotted path into nested objects."""
+    if not isinstance(record, dict):
+        return None
+    if key in record or "." not in key:
+        return record.get(key)
+    head, _, rest = key.partition(".")
+    return _at(record.get(head), rest)
+
+
+def _with(record: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``record`` with ``value`` under ``key`` (as ``_at`` finds it); the objects on the way are copied."""
+    if key in record or "." not in key:
+        return {**record, key: value}
+    head, _, rest = key.partition(".")
+    return {**record, head: _with(record[head], rest, value)}
 
 
 Decode = Callable[[Any], Any]

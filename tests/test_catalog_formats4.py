@@ -562,3 +562,52 @@ def test_an_archive_member_that_cannot_be_read_is_located_at_the_recipe(tmp_path
     result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2 and f"error[{code}]" in result.output and "r.hum.yaml:4:" in result.output
     assert words in result.output and hint in result.output
+
+
+SUPERGLUE = DATA / "superglue"
+
+
+def test_explode_follows_dotted_paths_level_by_level() -> None:
+    rows = records(SUPERGLUE / "MultiRC_val.head.jsonl", "jsonl",
+                   explode=["passage.questions", "passage.questions.answers"])
+    assert [(r["passage"]["questions"]["question"], r["passage"]["questions"]["answers"]["text"], r["index"])
+            for r in rows] == [("Where did Cotton live?", "Above the barn", 0), ("Where did Cotton live?", "In the house", 1),
+                               ("What color were her sisters?", "Orange", 0)]
+    assert rows[0]["passage"]["text"].startswith("<b>Sent 1: </b>") and rows[0]["idx"] == 0
+    flat = records(SUPERGLUE / "MultiRC_val.head.jsonl", "jsonl", explode=["passage.questions"])
+    assert len(flat) == 2 and len(flat[0]["passage"]["questions"]["answers"]) == 2
+    with pytest.raises(SourceError) as err:
+        records(SUPERGLUE / "MultiRC_val.head.jsonl", "jsonl", explode=["passage.text"])
+    assert err.value.code == "E4001" and "record 0 has no parallel lists under passage.text" in err.value.message
+
+
+def test_a_recipe_builds_multirc_answers_and_record_queries_from_superglue_s_jsonl(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(SUPERGLUE, tmp_path / "superglue")
+    recipe = """hum: 1
+name: superglue
+sources:
+  multirc:
+    path: superglue/MultiRC_val.head.jsonl
+    options: {explode: [passage.questions, passage.questions.answers]}
+  record: {path: superglue/ReCoRD_val.head.jsonl, options: {explode: [qas]}}
+tasks:
+  - id: multirc
+    source: multirc
+    task: mrc_yes_no
+    fields:
+      context: passage.text
+      question: 'passage.questions.question + " Is this answer correct: " + passage.questions.answers.text + "?"'
+      answer: 'lookup(passage.questions.answers.label, ["no", "yes"])'
+    labels: ["yes", "no"]
+  - id: record
+    source: record
+    task: mrc_extractive
+    fields: {context: passage.text, question: qas.query, answers: qas.answers.text}
+output: {splits: {train: 1.0}}
+"""
+    gold, text, _ = built_gold(tmp_path, "superglue", recipe)
+    assert gold["multirc"] == {0: [{"answer": "yes"}], 1: [{"answer": "no"}], 2: [{"answer": "yes"}]}
+    assert "Is this answer correct: In the house?" in text["multirc"][1]
+    assert gold["record"] == {0: [{"answer": "Ohio"}]} and "@placeholder" in text["record"][0]
