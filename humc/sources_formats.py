@@ -279,3 +279,89 @@ class _BratDocument:
         return SourceError(f"source '{self.src.id}': {message}", Span(str(self.src.path), line, 1), code="E4001",
                            expected=expected, hint=hint or "fix the line, or check that the file is brat standoff "
                                                             "(https://brat.nlplab.org/standoff.html)")
+
+
+_PUBTATOR_TEXT = re.compile(r"([^|\t]+)\|([ta])\|(.*)")
+
+
+def read_pubtator(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """`format: pubtator`: one record per document of a PubTator file (BC5CDR's CDR_*.PubTator.txt, NCBI-disease's
+    corpus files): `PMID|t|title`, `PMID|a|abstract`, then `PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>id` lines
+    (offsets into title + " " + abstract) and relation lines `PMID<TAB>CID<TAB>id<TAB>id`; a blank line ends it."""
+    path = Path(str(src.path))
+    document: _PubtatorDocument | None = None
+    row = 0
+    with open_text(path, source_encoding(src)) as f:
+        for lineno, raw in enumerate(nul_free(src, f), 1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                if document is not None:
+                    yield row, document.record(), document.start
+                    row, document = row + 1, None
+                continue
+            found = _PUBTATOR_TEXT.fullmatch(line)
+            if found is not None and (document is None or found.group(2) == "t"):
+                if document is not None:  # a title right after the last annotation: no blank line between
+                    yield row, document.record(), document.start
+                    row += 1
+                document = _PubtatorDocument(src, lineno, found.group(1))
+            if document is None:
+                raise _pubtator_error(src, lineno, "an annotation line before any `PMID|t|title` line")
+            document.add(lineno, line, found)
+        if document is not None:
+            yield row, document.record(), document.start
+
+
+def _pubtator_error(src: SourceDef, line: int, message: str, expected: str = "PubTator lines: PMID|t|title, "
+                    "PMID|a|abstract, PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>id") -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), code="E4001", expected=expected,
+                       hint="fix the line, or check that the file is PubTator (a blank line between documents)")
+
+
+class _PubtatorDocument:
+    """One PubTator document as its lines are read."""
+
+    def __init__(self, src: SourceDef, start: int, pmid: str) -> None:
+        self.src, self.start, self.pmid = src, start, pmid
+        self.title = self.abstract = ""
+        self.mentions: list[tuple[int, list[str]]] = []
+        self.relations: list[dict[str, Any]] = []
+
+    def add(self, lineno: int, line: str, text: re.Match[str] | None) -> None:
+        if text is not None:
+            if text.group(1) != self.pmid:
+                raise _pubtator_error(self.src, lineno, f"the line is of document {text.group(1)}, inside {self.pmid}")
+            if text.group(2) == "t":
+                self.title = text.group(3)
+            else:
+                self.abstract = text.group(3)
+            return
+        values = line.split("\t")
+        if values[0] != self.pmid:
+            raise _pubtator_error(self.src, lineno, f"the line is of document {values[0]!r}, inside {self.pmid}")
+        if len(values) == 4 and not values[1].isdigit():  # PMID CID chemical disease
+            self.relations.append({"relation": values[1], "head_id": values[2], "tail_id": values[3]})
+        elif len(values) >= 5 and values[1].isdigit() and values[2].isdigit():
+            self.mentions.append((lineno, values))
+        else:
+            raise _pubtator_error(self.src, lineno, f"an annotation line of {len(values)} tab-separated fields")
+
+    def record(self) -> dict[str, Any]:
+        text = f"{self.title} {self.abstract}" if self.abstract else self.title
+        entities = [self._entity(text, lineno, values) for lineno, values in self.mentions]
+        first: dict[str, str] = {}  # concept id -> its first mention's text, for the relations' head and tail
+        for entity in entities:
+            for concept in entity["id"].split("|"):
+                first.setdefault(concept, entity["span"])
+        relations = [{"head": first.get(r["head_id"], ""), "relation": r["relation"], "tail": first.get(r["tail_id"], ""),
+                      **r} for r in self.relations]
+        return {"id": self.pmid, "title": self.title, "abstract": self.abstract, "text": text, "entities": entities,
+                "relations": relations}
+
+    def _entity(self, text: str, lineno: int, values: list[str]) -> dict[str, Any]:
+        start, end = int(values[1]), int(values[2])
+        if not start <= end <= len(text) or text[start:end] != values[3]:
+            raise _pubtator_error(self.src, lineno, f"the offsets {start}-{end} select {text[start:end]!r}, but the "
+                                  f"line says {values[3]!r}", "offsets into the title, a space and the abstract")
+        return {"type": values[4], "span": values[3], "start": start, "end": end,
+                "id": values[5] if len(values) > 5 else ""}

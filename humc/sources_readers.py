@@ -48,6 +48,7 @@ Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
 
 SNIFF_BYTES = 1 << 16
 _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
+_PUBTATOR_TITLE = re.compile(r"[^|\t\n]+\|t\|")
 _CONLLU_LINE = re.compile(r"\d+(?:-\d+|\.\d+)?(?:\t[^\t]*){9}")  # a CoNLL-U word line: ID and nine more fields
 
 
@@ -272,6 +273,8 @@ def sniff_format(path: Path) -> str | None:
             else "json"
     if re.match(r"#\s*global\.columns\s*=", text):  # CoNLL-U Plus names its columns on its first line
         return "conllu"
+    if _PUBTATOR_TITLE.match(text):  # PubTator: PMID|t|title (BC5CDR, NCBI-disease)
+        return "pubtator"
     lines = [line.rstrip("\r") for line in head.split("\n")[:200]]
     if len(head) == SNIFF_BYTES:
         lines = lines[:-1]  # the last line may be cut

@@ -262,6 +262,15 @@ output: {splits: {train: 1.0}}
 BRAT = DATA / "brat"
 
 
+def built_ie(root: Path, name: str, sources: dict[str, str], tasks: dict[str, tuple[str, str, str]]) -> dict[str, Any]:
+    """The gold of a recipe of `{id: (source, task, field)}` entries, each mapping `text` and its answer field as the
+    reader names them."""
+    lines = ["hum: 1", f"name: {name}", "sources:", *(f"  {sid}: {{path: {path}}}" for sid, path in sources.items()),
+             "tasks:", *(f"  - {{id: {tid}, source: {src}, task: {task}, fields: {{text: text, {field}: {field}}}}}"
+                         for tid, (src, task, field) in tasks.items()), "output: {splits: {train: 1.0}}"]
+    return built_gold(root, name, "\n".join(lines) + "\n")[0]
+
+
 def test_brat_standoff_reads_entities_relations_events_and_the_rest_per_document() -> None:
     from humc.sources import infer_format
 
@@ -315,18 +324,8 @@ def test_a_recipe_builds_ner_re_and_ee_from_a_brat_folder(tmp_path: Path) -> Non
     import shutil
 
     shutil.copytree(BRAT, tmp_path / "brat")
-    recipe = """hum: 1
-name: brat
-sources:
-  news: {path: brat/news}
-  all: {path: brat}
-tasks:
-  - {id: ner, source: news, task: ner, fields: {text: text, entities: entities}}
-  - {id: re, source: all, task: re, fields: {text: text, relations: relations}}
-  - {id: ee, source: news, task: ee, fields: {text: text, events: events}}
-output: {splits: {train: 1.0}}
-"""
-    gold, _, _ = built_gold(tmp_path, "brat", recipe)
+    gold = built_ie(tmp_path, "brat", {"news": "brat/news", "all": "brat"},
+                    {"ner": ("news", "ner", "entities"), "re": ("all", "re", "relations"), "ee": ("news", "ee", "events")})
     assert gold["ner"][0] == [{"type": "Organization", "span": "Sony"}, {"type": "Organization", "span": "Ericsson"},
                               {"type": "City", "span": "Stockholm"}, {"type": "Country", "span": "Sweden"}]
     assert gold["re"] == {0: [{"head": "enlarged", "relation": "finding_of", "tail": "right ventricles"}],
@@ -611,3 +610,45 @@ output: {splits: {train: 1.0}}
     assert gold["multirc"] == {0: [{"answer": "yes"}], 1: [{"answer": "no"}], 2: [{"answer": "yes"}]}
     assert "Is this answer correct: In the house?" in text["multirc"][1]
     assert gold["record"] == {0: [{"answer": "Ohio"}]} and "@placeholder" in text["record"][0]
+
+
+PUBTATOR = DATA / "pubtator" / "CDR_sample.PubTator.txt"
+
+
+def test_pubtator_reads_documents_mentions_and_cid_relations() -> None:
+    from humc.sources import infer_format
+
+    assert infer_format(PUBTATOR) == "pubtator"
+    rows = list(read_source(SourceDef("s", PUBTATOR, "pubtator", {})))
+    assert [(r.number, r.line, r.record["id"]) for r in rows] == [(0, 1, "227508"), (1, 11, "354896")]
+    first = rows[0].record
+    assert first["text"] == first["title"] + " " + first["abstract"]
+    assert first["entities"][3] == {"type": "Disease", "span": "decrease in blood pressure", "start": 99, "end": 125,
+                                    "id": "D007022"}
+    assert first["relations"] == [{"head": "clonidine", "relation": "CID", "tail": "decrease in blood pressure",
+                                   "head_id": "D003000", "tail_id": "D007022"}]
+
+
+@pytest.mark.parametrize(("edit", "line", "words"), [
+    (("227508\t0\t8\tNaloxone", "227508\t0\t7\tNaloxone"), 3, "the offsets 0-7 select 'Naloxon', but the line says 'Naloxone'"),
+    (("227508\t49\t58", "227509\t49\t58"), 4, "the line is of document '227509', inside 227508"),
+    (("227508\tCID\tD003000\tD007022", "227508\tCID\tD003000"), 9, "an annotation line of 3 tab-separated fields"),
+])
+def test_a_pubtator_line_that_does_not_fit_is_located(tmp_path: Path, edit: tuple[str, str], line: int,
+                                                      words: str) -> None:
+    path = tmp_path / "cdr.txt"
+    path.write_text(PUBTATOR.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(path, "pubtator")
+    assert err.value.code == "E4001" and err.value.span is not None and err.value.span.line == line
+    assert words in err.value.message
+
+
+def test_a_recipe_builds_bc5cdr_ner_and_cid_relations_from_pubtator(tmp_path: Path) -> None:
+    (tmp_path / "CDR_DevelopmentSet.PubTator.txt").write_bytes(PUBTATOR.read_bytes())
+    gold = built_ie(tmp_path, "cdr", {"cdr": "CDR_DevelopmentSet.PubTator.txt"},
+                    {"ner": ("cdr", "ner", "entities"), "cid": ("cdr", "re", "relations")})
+    assert gold["ner"][1] == [{"type": "Chemical", "span": "Lidocaine"}, {"type": "Disease", "span": "cardiac asystole"},
+                              {"type": "Chemical", "span": "lidocaine"}, {"type": "Disease", "span": "cardiac asystole"}]
+    assert gold["cid"] == {0: [{"head": "clonidine", "relation": "CID", "tail": "decrease in blood pressure"}],
+                           1: [{"head": "Lidocaine", "relation": "CID", "tail": "cardiac asystole"}]}
