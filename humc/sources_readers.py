@@ -281,7 +281,8 @@ def sniff_format(path: Path) -> str | None:
     filled = [line for line in lines if line.strip() and not line.startswith("#")]
     if not filled:
         return None
-    if all(_CONLLU_LINE.fullmatch(line) for line in filled):
+    sentences = any(line.startswith("#") for line in lines) or "" in lines[:-1]  # comments, or blank lines between
+    if sentences and all(_CONLLU_LINE.fullmatch(line) for line in filled):  # (not a table of ten columns, an id first)
         return "conllu"
     if sum(1 for line in filled if _TAG.match(line.split()[-1]) and len(line.split()) >= 2) >= 0.9 * len(filled):
         return "conll"

@@ -135,6 +135,9 @@ def test_a_conllu_file_is_known_by_its_content_too(tmp_path: Path) -> None:
     copy = tmp_path / "en_ewt-ud-dev.txt"
     copy.write_bytes((CONLLU / "format_examples.conllu").read_bytes())
     assert infer_format(copy) == "conllu"
+    table = tmp_path / "table.txt"  # ten tab-separated columns, a number first, no comment and no blank line: a table
+    table.write_text("".join(f"{n}\t" + "\t".join("abcdefghi") + "\n" for n in range(1, 5)), encoding="utf-8")
+    assert infer_format(table) == "tsv"
 
 
 @pytest.mark.parametrize(("line", "words"), [
