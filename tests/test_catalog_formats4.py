@@ -407,7 +407,7 @@ output: {splits: {train: 1.0}}
     assert [gold["emotion"][n] for n in range(4)] == [[{"label": x}] for x in ("optimism", "anger", "joy", "joy")]
 
 
-def test_a_recipe_builds_cola_semeval_test_and_key_crossner_and_hotpotqa_as_published(tmp_path: Path) -> None:
+def test_a_recipe_builds_cola_semeval_key_crossner_hotpotqa_and_atis_as_published(tmp_path: Path) -> None:
     import shutil
 
     shutil.copytree(DATA / "layouts4", tmp_path / "data")
@@ -418,6 +418,7 @@ sources:
   semeval: {path: data/TEST_FILE.txt, format: lines, options: {label_file: TEST_FILE_KEY.TXT}}
   crossner: {path: data/crossner_politics_train.txt}
   hotpot: {path: data/hotpot_dev_distractor_v1.head.json}
+  atis: {path: data/atis.train.w-intent.iob, format: tsv, options: {header: false, columns: [words, tags]}}
 tasks:
   - id: cola
     source: cola
@@ -433,6 +434,13 @@ tasks:
     task: mrc_extractive
     fields: {context: 'flatten(pluck(context, 1)) | join("")', question: question, answers: "[answer]"}
     where: not answers[0] in ["yes", "no"]
+  - id: slots
+    source: atis
+    task: ner
+    fields:
+      text: 'split(words, " ")[1:-1] | join(" ")'
+      entities: 'bio_spans(split(words, " ")[1:-1], split(tags, " ")[1:-1], scheme="iob2")'
+  - {id: intent, source: atis, task: classification, fields: {text: words, label: 'last(split(tags, " "))'}}
 output: {splits: {train: 1.0}}
 """
     gold, text, _ = built_gold(tmp_path, "layouts4", recipe)
@@ -444,6 +452,11 @@ output: {splits: {train: 1.0}}
                                     {"type": "election", "span": "election"}],
                                 1: [{"type": "politician", "span": "Barack Obama"}, {"type": "location", "span": "Chicago"}]}
     assert gold["hotpot"] == {1: [{"answer": "Chicago"}]} and "She was born in Chicago." in text["hotpot"][1]
+    assert gold["slots"][1] == [{"type": "fromloc.city_name", "span": "pittsburgh"},
+                                {"type": "toloc.city_name", "span": "baltimore"},
+                                {"type": "depart_date.day_name", "span": "thursday"},
+                                {"type": "depart_time.period_of_day", "span": "morning"}]
+    assert gold["intent"] == {0: [{"label": "atis_flight"}], 1: [{"label": "atis_flight"}]}
 
 
 def hf(folder: Path, **spec: Any) -> list[dict[str, Any]]:
