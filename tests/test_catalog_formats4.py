@@ -407,10 +407,11 @@ output: {splits: {train: 1.0}}
     assert [gold["emotion"][n] for n in range(4)] == [[{"label": x}] for x in ("optimism", "anger", "joy", "joy")]
 
 
-def test_a_recipe_builds_cola_semeval_key_crossner_hotpotqa_and_atis_as_published(tmp_path: Path) -> None:
+def test_a_recipe_builds_cola_semeval_key_crossner_hotpotqa_atis_and_sst_trees_as_published(tmp_path: Path) -> None:
     import shutil
 
     shutil.copytree(DATA / "layouts4", tmp_path / "data")
+    shutil.copy(DATA / "sst_trees" / "dev.head.txt", tmp_path / "data")
     recipe = """hum: 1
 name: layouts4
 sources:
@@ -419,6 +420,7 @@ sources:
   crossner: {path: data/crossner_politics_train.txt}
   hotpot: {path: data/hotpot_dev_distractor_v1.head.json}
   atis: {path: data/atis.train.w-intent.iob, format: tsv, options: {header: false, columns: [words, tags]}}
+  sst: {path: data/dev.head.txt, format: lines}
 tasks:
   - id: cola
     source: cola
@@ -441,6 +443,12 @@ tasks:
       text: 'split(words, " ")[1:-1] | join(" ")'
       entities: 'bio_spans(split(words, " ")[1:-1], split(tags, " ")[1:-1], scheme="iob2")'
   - {id: intent, source: atis, task: classification, fields: {text: words, label: 'last(split(tags, " "))'}}
+  - id: sst5
+    source: sst
+    task: classification
+    fields:
+      text: ptb_leaves(text) | join(" ")
+      label: 'lookup(int(split(text, " ")[0][1:]), ["very negative", "negative", "neutral", "positive", "very positive"])'
 output: {splits: {train: 1.0}}
 """
     gold, text, _ = built_gold(tmp_path, "layouts4", recipe)
@@ -457,6 +465,8 @@ output: {splits: {train: 1.0}}
                                 {"type": "depart_date.day_name", "span": "thursday"},
                                 {"type": "depart_time.period_of_day", "span": "morning"}]
     assert gold["intent"] == {0: [{"label": "atis_flight"}], 1: [{"label": "atis_flight"}]}
+    assert gold["sst5"] == {0: [{"label": "positive"}], 1: [{"label": "negative"}], 2: [{"label": "neutral"}]}
+    assert "It 's a lovely film with lovely performances ." in text["sst5"][0]
 
 
 def hf(folder: Path, **spec: Any) -> list[dict[str, Any]]:

@@ -382,6 +382,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "weibo_chars": {"chars": Shape("a list of characters", lambda v: _list(v, text=True))},
     "wikiann_tokens": {"tokens": TOKENS},
     "conllu_attr": {"values": TEXTS, "key": STRING, "default": ANY},
+    "ptb_leaves": {"tree": TEXT},
     "cluener_entities": {"label": ANY},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
                    "units": STRING, "check": KEY_OR_NULL},

@@ -535,6 +535,16 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+_TREE_TOKEN = re.compile(r"[()]|[^\s()]+")
+
+
+def ptb_leaves(tree: str) -> list[str]:
+    """The words of a bracketed (Penn Treebank style) tree, in order: the Stanford Sentiment Treebank's
+    `(3 (2 It) (4 (2 's) ...))` lines -> It, 's, …; a label is the token right after an opening bracket."""
+    tokens = _TREE_TOKEN.findall(str(tree))
+    return [t for i, t in enumerate(tokens) if t not in "()" and (i == 0 or tokens[i - 1] != "(")]
+
+
 def conllu_attr(values: Any, key: str, default: Any = None) -> Any:
     """The value under ``key`` of a CoNLL-U FEATS or MISC field (`Key=Value|Key=Value`, `_` for none), or of each
     field of a list: NorNE's entity tags, `conllu_attr(misc, "name", "O")` on `SpaceAfter=No|name=B-PER`; a field
@@ -745,6 +755,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
     "conllu_attr": conllu_attr,
+    "ptb_leaves": ptb_leaves,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }
