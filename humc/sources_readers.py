@@ -838,8 +838,9 @@ def archive_member(path: Path, member: str) -> Path | str:
                     os.replace(staging / name, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
-        return f"{path.name} cannot be read ({exc})"
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+            RuntimeError, NotImplementedError) as exc:  # damaged data; an encrypted zip, an unsupported method
+        return f"{path.name} cannot be read ({one_line(str(exc))})"
     return target
 
 

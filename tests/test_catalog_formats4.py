@@ -566,6 +566,13 @@ def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path:
     folder = archive_member(tmp_path / "evil.zip", "data")
     assert isinstance(folder, Path) and [p.name for p in folder.rglob("*")] == ["train.jsonl"]
     assert not (folder.parent.parent / "escaped.txt").exists()
+    with zipfile.ZipFile(tmp_path / "damaged.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.txt", "x" * 1000)
+    data = bytearray((tmp_path / "damaged.zip").read_bytes())
+    data[40] ^= 0xFF  # inside the deflated data: zlib refuses it
+    data[45] ^= 0xFF
+    (tmp_path / "damaged.zip").write_bytes(bytes(data))
+    assert "damaged.zip cannot be read" in str(archive_member(tmp_path / "damaged.zip", "a.txt"))
 
 
 @pytest.mark.parametrize(("source", "code", "words", "hint"), [
