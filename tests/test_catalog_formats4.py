@@ -685,3 +685,16 @@ def test_a_recipe_builds_bc5cdr_ner_and_cid_relations_from_pubtator(tmp_path: Pa
                               {"type": "Chemical", "span": "lidocaine"}, {"type": "Disease", "span": "cardiac asystole"}]
     assert gold["cid"] == {0: [{"head": "clonidine", "relation": "CID", "tail": "decrease in blood pressure"}],
                            1: [{"head": "Lidocaine", "relation": "CID", "tail": "cardiac asystole"}]}
+
+
+def test_maven_s_test_documents_without_events_are_left_out_not_read_as_no_event(tmp_path: Path) -> None:
+    valid = (DATA / "maven" / "valid.head2.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    test = json.loads(valid)
+    del test["events"], test["negative_triggers"]
+    test["candidates"] = [{"id": "c0", "trigger_word": "organized", "sent_id": 1, "offset": [1, 2]}]
+    (tmp_path / "mixed.jsonl").write_text(valid + "\n" + json.dumps(test) + "\n", encoding="utf-8")
+    recipe = ("hum: 1\nname: maven\nsources:\n  maven: {catalog: maven, path: mixed.jsonl}\ntasks:\n  - source: maven\n"
+              "output: {splits: {train: 1.0}}\n")
+    gold, _, _ = built_gold(tmp_path, "maven", recipe)
+    assert list(gold["maven"]) == [0] and gold["maven"][0][0] == {"event_type": "Protest", "trigger": "marches",
+                                                                 "role": "", "argument": ""}

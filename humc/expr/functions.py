@@ -535,6 +535,18 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+def maven_events(events: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]] | None:
+    """MAVEN's events (a type and its mentions: trigger_word, sent_id, offset) -> EE rows, one per mention in document
+    order (sentence, then token), with an empty role and argument: MAVEN annotates triggers only. Null (the test
+    split's documents carry no `events`) stays null: no annotation is not "no event"."""
+    if events is None:
+        return None
+    mentions = [(m.get("sent_id", 0), (m.get("offset") or [0])[0], str(e.get("type", "")), str(m.get("trigger_word", "")))
+                for e in events for m in e.get("mention") or []]
+    return [{"event_type": kind, "trigger": word, "role": "", "argument": ""}
+            for _, _, kind, word in sorted(mentions, key=lambda m: (m[0], m[1]))]
+
+
 _TREE_TOKEN = re.compile(r"[()]|[^\s()]+")
 
 
@@ -756,6 +768,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "wikiann_tokens": wikiann_tokens,
     "conllu_attr": conllu_attr,
     "ptb_leaves": ptb_leaves,
+    "maven_events": maven_events,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }
