@@ -523,6 +523,17 @@ output: {splits: {train: 1.0}}
     assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
 
 
+@pytest.fixture
+def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system temporary folder, where archive members are extracted, moved into the test's own folder."""
+    import tempfile
+
+    folder = tmp_path / "system-temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def write_release_archives(root: Path) -> None:
     """GLUE's SST-2.zip (the folder SST-2/ with dev.tsv, as the GLUE download script fetches it) and IMDB's
     aclImdb_v1.tar.gz (aclImdb/train/{pos,neg}/*.txt), built from the real samples in tests/data."""
@@ -536,6 +547,7 @@ def write_release_archives(root: Path) -> None:
         t.add(DATA / "imdb" / "aclImdb", "aclImdb")
 
 
+@pytest.mark.usefixtures("own_temp")
 def test_a_recipe_reads_a_file_and_a_folder_inside_the_release_archives(tmp_path: Path) -> None:
     write_release_archives(tmp_path)
     recipe = """hum: 1
@@ -555,6 +567,7 @@ output: {splits: {train: 1.0}}
     assert gold == expect and len(gold["sst2"]) == 8 and gold["imdb"]
 
 
+@pytest.mark.usefixtures("own_temp")
 def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path: Path) -> None:
     import zipfile
 
@@ -565,6 +578,7 @@ def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path:
         z.writestr("data/../../escaped.txt", "x")
     folder = archive_member(tmp_path / "evil.zip", "data")
     assert isinstance(folder, Path) and [p.name for p in folder.rglob("*")] == ["train.jsonl"]
+    assert folder.is_relative_to(tmp_path / "system-temp" / "humc-archives")
     assert not (folder.parent.parent / "escaped.txt").exists()
     with zipfile.ZipFile(tmp_path / "damaged.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("a.txt", "x" * 1000)
@@ -582,6 +596,7 @@ def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path:
     ("{path: dev.tsv, member: SST-2/dev.tsv}", "E0008", "dev.tsv is not one", "leave out `member:`"),
     ("{path: SST-2.zip}", "E4002", "SST-2.zip is a zip archive holding SST-2/dev.tsv", "`member:`"),
 ])
+@pytest.mark.usefixtures("own_temp")
 def test_an_archive_member_that_cannot_be_read_is_located_at_the_recipe(tmp_path: Path, source: str, code: str,
                                                                           words: str, hint: str) -> None:
     from helpers import run_cli
