@@ -511,14 +511,9 @@ def test_a_folder_without_a_card_finds_a_split_by_the_names_datasets_knows(tmp_p
 @pytest.mark.usefixtures("without_datasets")
 def test_a_recipe_builds_a_hub_clone_without_datasets(tmp_path: Path) -> None:
     write_emotion_clone(tmp_path)
-    recipe = """hum: 1
-name: clone
-sources:
-  emotion: {dataset: {name: emotion, split: validation, class_labels: true}}
-tasks:
-  - {id: emotion, source: emotion, task: classification, fields: {text: text, label: label}}
-output: {splits: {train: 1.0}}
-"""
+    source = "{dataset: {name: emotion, split: validation, class_labels: true}}"
+    recipe = (f"hum: 1\nname: clone\nsources:\n  emotion: {source}\ntasks:\n  - {{id: emotion, source: emotion, "
+              "task: classification, fields: {text: text, label: label}}\noutput: {splits: {train: 1.0}}\n")
     gold, _, _ = built_gold(tmp_path, "clone", recipe)
     assert [gold["emotion"][n] for n in sorted(gold["emotion"])] == [[{"label": label}] for _, label in emotion_rows()]
 
