@@ -266,7 +266,8 @@ CODES: dict[str, Code] = _codes(
               "so on stderr; nothing was written."),
     # E4xxx: run time
     ("E4001", "bad source data", "A source file is missing or malformed at the location shown."),
-    ("E4002", "source format unknown", "The format of a source cannot be told from its name or content; set `format:`."),
+    ("E4002", "source format unknown", "The format of a source cannot be told from its name or content; set `format:`. "
+              "An archive is no data file: name the file inside with `member:` (zip, tar), or extract it."),
     ("E4101", "bad record", "A record cannot become a training example (its gold answer does not fit the task)."),
     ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message "
               "(the task's answer read from a field the file lacks: a split released without gold answers)."),

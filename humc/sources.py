@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
+from humc.sources_card import split_files
+from humc.sources_formats import read_brat, read_conllu, read_pubtator
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -34,6 +36,7 @@ from humc.sources_readers import (
     archive_members,
     archive_of,
     batch_records,
+    carries_features,
     class_label_names,
     compressed_inside,
     compression_of,
@@ -41,7 +44,6 @@ from humc.sources_readers import (
     document_files,
     exploded,
     feature_decoders,
-    fitting_encoding,
     grouped,
     holds_json_list,
     looks_like_json_lines,
@@ -54,6 +56,7 @@ from humc.sources_readers import (
     read_blocks,
     read_text_files,
     sniff_format,
+    source_encoding,
     starts_utf16,
 )
 
@@ -74,12 +77,16 @@ line)`` from the readers in ``sources_readers``."""
 # format -> allowed options
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding", "label_file", "explode"),
+    "lines": ("encoding", "label_file", "line_files"),
     "json": ("encoding", "records", "key_column", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels", "explode"),
     "arrow": ("split", "class_labels", "explode"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
+    "conllu": ("encoding",),
+    "brat": ("encoding",),
+    "pubtator": ("encoding",),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -93,8 +100,11 @@ SOURCE_OPTION_DOCS = {
                 "the whole file (CoNLL-2002's [utf-8-sig, latin-1]: the release is latin-1, NLTK's copies UTF-8)",
     "header": "true or false",
     "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
-    "delimiter": "one character, e.g. ';'",
-    "records": "the key of the list of records", "separator": "the column separator (default: any whitespace)",
+    "delimiter": "one character, e.g. ';' (default: the one Excel's first line `sep=;` names, else ';', '|' or a tab "
+                 "when the header holds it and no comma, else ',')",
+    "records": "the key of the list of records (default: the one data, records, rows, examples, instances, samples, "
+               "items or documents key of an object wrapping them in scalar metadata, {version, data: [...]})",
+    "separator": "the column separator (default: any whitespace)",
     "doc_start": "a line starting with this text (or matching it as a regex from the line's start) is a "
                  "document marker, not a token, e.g. -DOCSTART-",
     "comment": "lines starting with this text are comments and skipped, e.g. '#'",
@@ -108,16 +118,21 @@ SOURCE_OPTION_DOCS = {
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
     "explode": "json, jsonl, parquet, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
-               "position, the other keys copied; a dotted key names a list inside a struct (the Hub's C3: "
-               "[questions.question, questions.answer, questions.choice])",
+               "position, the other keys copied; a dotted key is a path into nested objects, its list replaced by each "
+               "item (the Hub's C3, a struct of lists: [questions.question, questions.answer, questions.choice]), a "
+               "deeper one exploded inside each item (SuperGLUE MultiRC: [passage.questions, passage.questions.answers])",
     "lines": "the names of a block's lines, in order (blocks are separated by blank lines)",
     "class_labels": "true: integer ClassLabel columns (and lists of them) read as their names, from the Parquet "
-                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels)",
+                    "or Arrow file's Hugging Face features metadata (WikiANN's ner_tags, a save_to_disk folder's labels), else from "
+                    "the dataset card (README.md's `dataset_info: features:`) above the file in a Hub repository clone",
     "pattern": "which files are read, a glob such as '*.txt' (default: every file): text_files, of each label "
                "subfolder; conll, of a folder tree (CoNLL-2012: '*gold_conll')",
     "label_file": "a file beside the source with one label per line (AI2's valid-labels.lst: PIQA, Social IQa, "
                   "WinoGrande): line N is record N's `label`; {stem} is the source file's name without extensions "
                   "('{stem}-labels.lst')",
+    "line_files": "lines: files beside the source with one value per line, each the column it names ({tags: seq.out, "
+                  "intent: label}: JointBERT's ATIS and SNIPS folders, tweet_eval's {label: train_labels.txt}); line N "
+                  "of each is record N's value; {stem} is the source file's name without extensions",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",
 }
@@ -135,6 +150,10 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
         return _csv_character_problem(key, value, options or {})
     if key in ("header", "class_labels"):
         return None if isinstance(value, bool) else "not true or false"
+    if key == "line_files":
+        pairs = value.items() if isinstance(value, dict) else []
+        named = bool(pairs) and all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in pairs)
+        return None if named else "not a mapping of column names to file names"
     if key in ("columns", "explode", "lines"):
         ok = isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
         if not ok:
@@ -199,7 +218,8 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
+               ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
+               ".pubtator": "pubtator", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
@@ -208,6 +228,8 @@ def infer_format(path: Path) -> str | None:
     the file holds one JSON list of records (a pretty-printed export)."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
+    if path.is_dir() and next(path.rglob("*.ann"), None) is not None:  # brat standoff: X.txt beside X.ann
+        return "brat"
     named = Path(path.stem) if path.suffix.lower() in COMPRESSED_SUFFIXES else path  # data.jsonl.gz: jsonl
     fmt = _EXTENSIONS.get(named.suffix.lower())
     if fmt == "json" and path.is_file() and sniff_format(path) == "jsonl":
@@ -230,8 +252,8 @@ def archive_problem(path: Path) -> tuple[str, str] | None:
     members = archive_members(path, kind)
     holding = f" holding {', '.join(members)}{', …' if len(members) == 3 else ''}" if members else ""
     return (f"{path.name} is a {kind} archive{holding}, not a data file",
-            "extract it and point `path:` at a file inside (one source per file); compressed single files "
-            "(.gz, .bz2, .xz, .zst) are read as they are")
+            "name the file inside with `member:` (a zip or tar archive), or extract it and point `path:` at a file "
+            "inside (one source per file); compressed single files (.gz, .bz2, .xz, .zst) are read as they are")
 
 
 def source_digest(src: SourceDef) -> str:
@@ -239,9 +261,8 @@ def source_digest(src: SourceDef) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([src.format, src.options, src.dataset], sort_keys=True, default=str).encode())
     files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
-    labels = label_file(src) if src.options.get("label_file") and src.path is not None else None
-    if labels is not None and labels.is_file():
-        files.append(labels)  # its labels are part of the records
+    if src.path is not None and src.path.is_file():
+        files.extend(p for p in paired_files(src).values() if p.is_file())  # their lines are part of the records
     for path in files:
         if path is None:
             continue
@@ -321,12 +342,7 @@ def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
     return 1, 1, b""
 
 
-def _enc(src: SourceDef) -> str:
-    """The `encoding:` option, else UTF-16 when the file starts with its byte-order mark (Excel's "Unicode text"),
-    else UTF-8 ignoring the BOM spreadsheet exports write."""
-    if "encoding" in src.options:
-        return fitting_encoding(src.options["encoding"], src.path)
-    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+_enc = source_encoding
 
 
 def _file(src: SourceDef) -> Path:
@@ -456,8 +472,8 @@ def _repeated_key(src: SourceDef, exc: _RepeatedKey, text: str, line: int = 1) -
 
 def _read_jsonl(src: SourceDef) -> Iterator[Row]:
     rows = _jsonl_rows(src)
-    if src.options.get("label_file"):
-        rows = _with_labels(src, rows, label_file(src))
+    for column, path in paired_files(src).items():
+        rows = _with_lines(src, rows, path, column)
     keys = src.options.get("explode")
     yield from _exploded_rows(src, rows, list(keys)) if keys else rows
 
@@ -471,21 +487,51 @@ def _exploded_rows(src: SourceDef, rows: Iterator[Row], keys: list[str]) -> Iter
             n += 1
 
 
-def label_file(src: SourceDef) -> Path:
-    """The `label_file:` of a source, beside its file (AI2's valid-labels.lst next to valid.jsonl); `{stem}` is the
-    file's name without its extensions (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+def paired_files(src: SourceDef) -> dict[str, Path]:
+    """Column -> the file beside the source whose line N is record N's value: `label_file:` (AI2's valid-labels.lst
+    next to valid.jsonl) as `label`, and each of `line_files:`; `{stem}` is the file's name without its extensions
+    (`{stem}-labels.lst`: train-labels.lst for train.jsonl)."""
+    names = {**({"label": src.options["label_file"]} if src.options.get("label_file") else {}),
+             **dict(src.options.get("line_files") or {})}
     path = _file(src)
     stem = path.name.split(".")[0]
-    return path.parent / str(src.options["label_file"]).replace("{stem}", stem)
+    return {str(column): path.parent / str(name).replace("{stem}", stem) for column, name in names.items()}
 
 
-def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Row]:
-    """Line N of the label file becomes record N's `label` (PIQA, Social IQa, WinoGrande); a file with more or
-    fewer lines than there are records is an error at the first line without a partner."""
+def _read_lines(src: SourceDef) -> Iterator[Row]:
+    """`format: lines`: one record {text} per line of a plain text file (blank lines at the end are none), with the
+    values of its `label_file:` and `line_files:` (JointBERT's seq.in beside seq.out and label)."""
+    rows = _text_lines(src)
+    for column, path in paired_files(src).items():
+        rows = _with_lines(src, rows, path, column)
+    yield from rows
+
+
+def _text_lines(src: SourceDef) -> Iterator[Row]:
+    blank: list[int] = []  # blank lines are records only once a line with text follows them
+    row = 0
+    with open_text(_file(src), _enc(src)) as f:
+        for lineno, line in enumerate(nul_free(src, f), 1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                blank.append(lineno)
+                continue
+            for at in [*blank, lineno]:
+                yield Row(row, {"text": text if at == lineno else ""}, at)
+                row += 1
+            blank = []
+
+
+def _with_lines(src: SourceDef, rows: Iterator[Row], path: Path, column: str = "label") -> Iterator[Row]:
+    """Line N of the file becomes record N's ``column`` (the label file of PIQA, Social IQa, WinoGrande; JointBERT's
+    seq.out); a file with more or fewer lines than there are records is an error at the first line without a
+    partner."""
+    noun = "label" if column == "label" else f"`{column}`"
     if not path.is_file():
-        raise SourceError(f"source '{src.id}': the label file {path.name} is not beside {_file(src).name}",
-                          Span(str(path), 1, 1), code="E0009", expected="a file with one label per line",
-                          hint="`label_file:` is relative to the folder of the source's file (valid-labels.lst)")
+        raise SourceError(f"source '{src.id}': the {noun} file {path.name} is not beside {_file(src).name}",
+                          Span(str(path), 1, 1), code="E0009", expected=f"a file with one {noun} per line",
+                          hint="`label_file:` and `line_files:` are relative to the folder of the source's file "
+                               "(valid-labels.lst, seq.out)")
     labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
     with open_text(path, _enc(labels)) as f:
@@ -495,16 +541,17 @@ def _with_labels(src: SourceDef, rows: Iterator[Row], path: Path) -> Iterator[Ro
             if "\0" in label:
                 raise nul_error(labels, path, lineno, label.index("\0") + 1)
             if not label:
-                raise _unpaired(src, path, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more records")
-            yield Row(row.number, {**row.record, "label": label.rstrip("\r\n")}, row.line)
+                raise _unpaired(src, path, noun, lineno, f"has {lineno - 1} line(s), but {_file(src).name} has more "
+                                "records")
+            yield Row(row.number, {**row.record, column: label.rstrip("\r\n")}, row.line)
         if _decoded(labels, f.read).strip():  # blank lines at the end are no labels
-            raise _unpaired(src, path, lineno + 1, f"has more lines than {_file(src).name} has records ({lineno})")
+            raise _unpaired(src, path, noun, lineno + 1, f"has more lines than {_file(src).name} has records ({lineno})")
 
 
-def _unpaired(src: SourceDef, path: Path, line: int, what: str) -> SourceError:
-    """The label file and the records do not pair up: located at the label file's first line without a partner."""
-    return SourceError(f"source '{src.id}': the label file {path.name} {what}", Span(str(path), line, 1), code="E4001",
-                       expected="one label per record, in the records' order",
+def _unpaired(src: SourceDef, path: Path, noun: str, line: int, what: str) -> SourceError:
+    """A line file and the records do not pair up: located at the line file's first line without a partner."""
+    return SourceError(f"source '{src.id}': the {noun} file {path.name} {what}", Span(str(path), line, 1), code="E4001",
+                       expected=f"one {noun} per record, in the records' order",
                        hint="pair the records with their own label file (valid.jsonl with valid-labels.lst)")
 
 
@@ -627,10 +674,11 @@ def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
-    if isinstance(data, dict) and src.options.get("records") is None and src.options.get("key_column") is None \
-            and (src.options.get("explode") or one_object_is_a_record):
+    unnamed = src.options.get("records") is None and src.options.get("key_column") is None
+    envelope = envelope_key(data) if unnamed and not one_object_is_a_record else None
+    if isinstance(data, dict) and unnamed and envelope is None and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
-    key = src.options.get("records")
+    key = src.options.get("records") or envelope
     if key is not None:
         data = data.get(key) if isinstance(data, dict) else None
     if src.options.get("key_column") is not None:
@@ -650,6 +698,23 @@ def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Ite
         return
     raise _fail(src, 1, "expected a JSON list of objects" + under,
                 "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+ENVELOPE_KEYS = ("data", "records", "rows", "examples", "instances", "samples", "items", "documents")
+
+
+def envelope_key(data: Any) -> str | None:
+    """The key of the records in an object that wraps them in metadata (`{"version": "1.0", "data": [...]}`, as
+    CoQA, many releases and `{"data": [...]}` exports write it): the one key of ``ENVELOPE_KEYS`` there, holding a
+    non-empty list of objects, every other value a scalar (a record's own list of objects, `entities`, is no
+    envelope). None otherwise, and for SQuAD's articles (`format: squad` reads those)."""
+    if not isinstance(data, dict):
+        return None
+    keys = [k for k in ENVELOPE_KEYS if k in data]
+    lists = [k for k in keys if isinstance(data[k], list) and data[k] and all(isinstance(r, dict) for r in data[k])]
+    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) for k, v in data.items() if k != lists[0]):
+        return None
+    return None if "paragraphs" in data[lists[0]][0] else lists[0]
 
 
 def _named_item(src: SourceDef, n: int, item: Any, names: list[str], under: str) -> Any:
@@ -870,6 +935,31 @@ def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[s
 
 
 _EXCEL_SEP = re.compile(r"sep=(.)")
+_OTHER_DELIMITERS = ";|\t"  # what spreadsheets write in place of ',' (European Excel's ';')
+_SNIFFED_LINES = 20
+
+
+def csv_delimiter(src: SourceDef) -> str:
+    """A CSV file's delimiter when `delimiter:` is not set: the one Excel's first line `sep=;` names; else ';', '|'
+    or a tab when the file's first line (its header; without one, each of its first 20 lines) holds it and no
+    comma, as European Excel writes `text;label`; else ','."""
+    lines: list[str] = []
+    try:
+        with open_text(_file(src), _enc(src), newline="", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    lines.append(line.rstrip("\r\n").lstrip("\ufeff"))
+                if len(lines) == (_SNIFFED_LINES if src.options.get("header") is False else 2):
+                    break
+    except (*DAMAGED_ARCHIVE, LookupError):
+        return ","  # the reader reports it, located
+    said = _EXCEL_SEP.fullmatch(lines[0]) if lines else None
+    if said is not None:
+        return said.group(1)
+    sample = lines[:1] if src.options.get("header", True) else lines
+    if not sample or any("," in line for line in sample):
+        return ","
+    return next((c for c in _OTHER_DELIMITERS if all(c in line for line in sample)), ",")
 
 
 def _excel_separator(src: SourceDef, values: list[str], delimiter: str) -> bool:
@@ -1083,7 +1173,13 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
     try:
         import datasets
     except ImportError:
-        raise SourceError(f"source '{src.id}': Hugging Face datasets need `pip install datasets`") from None
+        if src.path is not None and src.path.is_dir():  # a Hub repository clone: its files, read by humc
+            yield from _read_clone(src)
+            return
+        raise SourceError(f"source '{src.id}': reading a Hub dataset needs the `datasets` package", src.span,
+                          code="E4001", expected="`pip install datasets`, or a local folder of the dataset's files",
+                          hint="install it, or download the dataset once (`hf download ORG/NAME --repo-type dataset "
+                               "--local-dir data/NAME`) and name the folder: `dataset: {name: data/NAME}`") from None
     spec = src.dataset or {}
     try:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
@@ -1112,9 +1208,33 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                                "type in every file (a string is not a list), or read the files as separate sources") from None
 
 
+def _read_clone(src: SourceDef) -> Iterator[Row]:
+    """A Hub repository clone read without `datasets`: the split's files (``split_files``), each by its own format,
+    ClassLabel integers named from its metadata or the card when `class_labels` is set."""
+    folder, spec = Path(str(src.path)), src.dataset or {}
+    split = str(spec.get("split", "train"))
+    files, held = split_files(folder, spec.get("config"), split)
+    if not files:
+        raise SourceError(f"source '{src.id}': no data file of split '{split}' in the folder {folder.name}",
+                          src.span or Span(str(folder), 1, 1), code="E4001",
+                          expected="files whose path names the split (data/train-00000-of-00001.parquet, dev.jsonl), or "
+                                   "a card whose `configs:` list them",
+                          hint=f"the folder holds the split(s) {', '.join(held)}: write `split: {held[0]}` under "
+                               "`dataset:`" if held else "point `name:` at the folder holding the data files")
+    row = 0
+    for file in files:
+        fmt = infer_format(file) or "jsonl"
+        labels = src.options.get("class_labels") and fmt in ("parquet", "arrow") and carries_features(file, fmt)
+        one = SourceDef(src.id, file, fmt, {"class_labels": True} if labels else {})
+        for record in read_source(one):
+            yield Row(row, record.record)
+            row += 1
+
+
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
-    "csv": lambda s: _read_delimited(s, s.options.get("delimiter", ",")), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "hf": _read_hf, "arrow": read_arrow, "blocks": read_blocks, "iepile": _read_iepile,
+    "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
+    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "hf": _read_hf, "arrow": read_arrow,
+    "blocks": read_blocks, "iepile": _read_iepile, "lines": _read_lines,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -25,11 +25,15 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
+import hashlib
 import io
 import json
 import lzma
+import os
 import re
+import shutil
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -38,11 +42,14 @@ from typing import IO, Any
 
 from humc.errors import SourceError, Span, one_line, type_name
 from humc.ir import SourceDef
+from humc.sources_card import card_features
 
 Row = tuple[int, dict[str, Any]]  # (number, record); sources.Row is one too
 
 SNIFF_BYTES = 1 << 16
 _TAG = re.compile(r"^(O|[BIESLUM]-\S+|[BIESLUM]_\S+)$")
+_PUBTATOR_TITLE = re.compile(r"[^|\t\n]+\|t\|")
+_CONLLU_LINE = re.compile(r"\d+(?:-\d+|\.\d+)?(?:\t[^\t]*){9}")  # a CoNLL-U word line: ID and nine more fields
 
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
@@ -185,6 +192,14 @@ def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig")
     return names[-1]
 
 
+def source_encoding(src: SourceDef) -> str:
+    """A text source's codec: the `encoding:` option, else UTF-16 when the file starts with its byte-order mark
+    (Excel's "Unicode text"), else UTF-8 ignoring the BOM spreadsheet exports write."""
+    if "encoding" in src.options:
+        return fitting_encoding(src.options["encoding"], src.path)
+    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+
+
 def starts_utf16(path: Path) -> bool:
     """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
     try:
@@ -240,7 +255,7 @@ def _head(path: Path) -> str | None:
 
 
 def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (parquet, arrow, jsonl, json, conll, tsv, csv), or None."""
+    """The format a file's content looks like (parquet, arrow, jsonl, json, conllu, conll, tsv, csv), or None."""
     magic = _file_head(path, 8)
     if magic is None:
         return None
@@ -256,12 +271,19 @@ def sniff_format(path: Path) -> str | None:
     if text[0] in "{[":
         return "jsonl" if looks_like_json_lines(head if "\n" in text or len(head) < SNIFF_BYTES else _first_lines(path)) \
             else "json"
+    if re.match(r"#\s*global\.columns\s*=", text):  # CoNLL-U Plus names its columns on its first line
+        return "conllu"
+    if _PUBTATOR_TITLE.match(text):  # PubTator: PMID|t|title (BC5CDR, NCBI-disease)
+        return "pubtator"
     lines = [line.rstrip("\r") for line in head.split("\n")[:200]]
     if len(head) == SNIFF_BYTES:
         lines = lines[:-1]  # the last line may be cut
     filled = [line for line in lines if line.strip() and not line.startswith("#")]
     if not filled:
         return None
+    sentences = any(line.startswith("#") for line in lines) or "" in lines[:-1]  # comments, or blank lines between
+    if sentences and all(_CONLLU_LINE.fullmatch(line) for line in filled):  # (not a table of ten columns, an id first)
+        return "conllu"
     if sum(1 for line in filled if _TAG.match(line.split()[-1]) and len(line.split()) >= 2) >= 0.9 * len(filled):
         return "conll"
     if all("\t" in line for line in filled):
@@ -518,34 +540,54 @@ def exploded(src: SourceDef, records: Iterator[dict[str, Any]], keys: list[str],
              line: int = 1) -> Iterator[dict[str, Any]]:
     """One record per position of the parallel lists under ``keys`` (RACE: questions, options, answers);
     the other keys are copied, and `index` numbers the position (``first``, ``line``: the first record's number and
-    line, for the error's location). A dotted key names a list inside a struct (C3's Hub layout stores a list of
-    questions as a struct of lists: `questions.question`), replaced there by its item."""
-    paths = [key.split(".") for key in keys]
+    line, for the error's location). A dotted key is a path into nested objects (SuperGLUE MultiRC's
+    passage.questions), its list replaced by each item in turn; keys under one parent are parallel (a struct of lists,
+    as the Hub's C3 stores its questions: questions.question, questions.answer, questions.choice), and a deeper
+    parent is exploded inside each item of a shallower one (passage.questions, then passage.questions.answers)."""
+    levels: dict[str, list[str]] = {}
+    for key in keys:
+        levels.setdefault(key.rpartition(".")[0], []).append(key)
+    groups = [levels[parent] for parent in sorted(levels, key=lambda parent: parent.count(".") + bool(parent))]
     for n, record in enumerate(records, first):
-        lists = [_at(record, path) for path in paths]
-        if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
-            raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
-                              src.span if src.path is None and src.span is not None else Span(str(src.path), line, 1),
-                              expected="lists of one length under: " + ", ".join(keys) + _found(keys, lists),
-                              code="E4001", hint=_explode_hint(record, lists))
-        for i, values in enumerate(zip(*lists, strict=True)):
-            out = {**record, "index": i}
-            for path, value in zip(paths, values, strict=True):
-                _put(out, path, value)
-            yield out
+        yield from _explode_levels(src, record, groups, n, line)
 
 
-def _at(record: Any, path: list[str]) -> Any:
-    for key in path:
-        record = record.get(key) if isinstance(record, dict) else None
-    return record
+def _explode_levels(src: SourceDef, record: dict[str, Any], groups: list[list[str]], n: int,
+                    line: int) -> Iterator[dict[str, Any]]:
+    if not groups:
+        yield record
+        return
+    keys = groups[0]
+    lists = [_at(record, k) for k in keys]
+    if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists if isinstance(v, list)}) > 1:
+        raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
+                          src.span if src.path is None and src.span is not None else Span(str(src.path), line, 1),
+                          expected="lists of one length under: " + ", ".join(keys) + _found(keys, lists),
+                          code="E4001", hint=_explode_hint(record, lists))
+    for i, values in enumerate(zip(*lists, strict=True)):
+        item = record
+        for key, value in zip(keys, values, strict=True):
+            item = _with(item, key, value)
+        yield from _explode_levels(src, {**item, "index": i}, groups[1:], n, line)
 
 
-def _put(record: dict[str, Any], path: list[str], value: Any) -> None:
-    """Set ``value`` at ``path``, copying the structs on the way (the source record's are shared by its items)."""
-    for key in path[:-1]:
-        record[key] = record = dict(record[key])
-    record[path[-1]] = value
+def _at(record: Any, key: str) -> Any:
+    """The value under ``key``: a key of the record as written (`answers.text` in a flattened export), else a
+    dotted path into nested objects."""
+    if not isinstance(record, dict):
+        return None
+    if key in record or "." not in key:
+        return record.get(key)
+    head, _, rest = key.partition(".")
+    return _at(record.get(head), rest)
+
+
+def _with(record: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``record`` with ``value`` under ``key`` (as ``_at`` finds it); the objects on the way are copied."""
+    if key in record or "." not in key:
+        return {**record, key: value}
+    head, _, rest = key.partition(".")
+    return {**record, head: _with(record[head], rest, value)}
 
 
 def _explode_hint(record: dict[str, Any], lists: list[Any]) -> str:
@@ -571,14 +613,25 @@ ClassLabels = dict[str, Decode]  # column -> how to decode its value's ClassLabe
 def class_label_names(src: SourceDef, metadata: dict[bytes, bytes] | None) -> ClassLabels:
     """Column -> how to decode its ClassLabel integers to names, from a Parquet or Arrow file's `huggingface` features
     metadata: a ClassLabel column, a list of them, and ClassLabels inside structs (`meta.label`) and their lists."""
+    features = _metadata_features(metadata)
+    if features is None and src.path is not None:
+        features = card_features(src.path)
+    if features is None:
+        raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
+                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
+                          "(its schema metadata names the ClassLabel columns), or one below a dataset card (README.md) "
+                          "whose `dataset_info: features:` names them",
+                          hint="leave out `class_labels` and map the integers with lookup(column, [names…])")
+    return feature_decoders(features)
+
+
+def _metadata_features(metadata: dict[bytes, bytes] | None) -> dict[str, Any] | None:
+    """The features (JSON form) of a Parquet or Arrow schema's `huggingface` metadata, or None."""
     try:
         features = json.loads((metadata or {})[b"huggingface"])["info"]["features"]
     except (KeyError, TypeError, ValueError):
-        raise SourceError(f"source '{src.id}': `class_labels: true`, but the file has no Hugging Face features metadata",
-                          Span(str(src.path), 1, 1), code="E4001", expected="a Parquet or Arrow file written by `datasets` "
-                          "(its schema metadata names the ClassLabel columns)",
-                          hint="leave out `class_labels` and map the integers with lookup(column, [names…])") from None
-    return feature_decoders(features)
+        return None
+    return features if isinstance(features, dict) else None
 
 
 def class_label_set(path: Path, fmt: str, column: str) -> tuple[str, ...] | None:
@@ -606,7 +659,7 @@ def _source_features(path: Path, fmt: str) -> dict[str, Any] | None:
             info = next((json.loads(p.read_text(encoding="utf-8")) for p in infos if p.is_file()), None)
             features = info.get("features") if isinstance(info, dict) else None
         else:
-            features = json.loads((_schema_metadata(path, fmt) or {})[b"huggingface"])["info"]["features"]
+            features = _metadata_features(_schema_metadata(path, fmt)) or card_features(path)
     except (OSError, KeyError, TypeError, ValueError):
         return None
     return features if isinstance(features, dict) else None
@@ -620,11 +673,12 @@ def feature_decoders(features: dict[str, Any]) -> ClassLabels:
 
 
 def carries_features(path: Path, fmt: str) -> bool:
-    """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes (so that
-    `class_labels: true` can name its ClassLabel integers); a `save_to_disk` folder always does."""
+    """Whether a Parquet or Arrow source holds the `huggingface` features metadata `datasets` writes, or lies below a
+    dataset card declaring its features (so that `class_labels: true` can name its ClassLabel integers); a
+    `save_to_disk` folder always does."""
     if path.is_dir():
         return fmt == "arrow"
-    return b"huggingface" in (_schema_metadata(path, fmt) or {})
+    return b"huggingface" in (_schema_metadata(path, fmt) or {}) or card_features(path) is not None
 
 
 def _schema_metadata(path: Path, fmt: str) -> dict[bytes, bytes] | None:
@@ -719,11 +773,12 @@ def read_text_files(src: SourceDef) -> Iterator[Row]:
                                "and check `options: {pattern: …}`")
     option = src.options.get("encoding")
     for n, (label, path) in enumerate(files):
-        text = _file_text(src, path, fitting_encoding(option, path, "utf-8"))
+        text = file_text(src, path, fitting_encoding(option, path, "utf-8"))
         yield n, {"text": text, "label": label, "file": path.relative_to(folder).as_posix()}
 
 
-def _file_text(src: SourceDef, path: Path, encoding: str) -> str:
+def file_text(src: SourceDef, path: Path, encoding: str) -> str:
+    """A whole text file, decoded; a byte that does not decode or a NUL character is E4001 at its line and column."""
     data = path.read_bytes()
     try:
         text = data.decode(encoding)
@@ -767,3 +822,86 @@ def _block(src: SourceDef, names: list[str], block: list[str], start: int) -> di
                           Span(str(src.path), start, 1), expected="lines: " + ", ".join(names), code="E4001",
                           hint="blocks are separated by one blank line; set `options: {lines: [...]}` to their lines")
     return dict(zip(names, block, strict=True))
+
+
+ARCHIVE_CACHE = "humc-archives"  # under the system's temporary folder: members extracted once per archive version
+
+
+def archive_member(path: Path, member: str) -> Path | str:
+    """The file (or folder) ``member`` of the zip or tar archive ``path``, extracted once into the temporary folder
+    (keyed by the archive's path, size and modification time; written whole, then renamed into place), or why not:
+    a member the archive lacks (with its first names), an unsafe name, or an archive kind Python cannot read."""
+    kind = archive_of(path)
+    name = member.strip("/")
+    if kind not in ("zip", "tar"):
+        return f"{path.name} is a {kind} archive, which Python cannot open: extract it and point `path:` at the file"
+    if not name or name.startswith("/") or ".." in name.split("/") or "\\" in name:
+        return f"{member!r} is not a relative name inside the archive"
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:20]
+    root = Path(tempfile.gettempdir()) / ARCHIVE_CACHE / key
+    target = root / name
+    if target.exists():
+        return target
+    try:
+        with _ArchiveFiles(path, kind) as files:
+            chosen = [n for n in files.names if (n == name or n.startswith(name + "/")) and ".." not in n.split("/")]
+            if not chosen:
+                return f"{path.name} holds no {member!r}" + _holding(files.names)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made(root)))
+            try:
+                for n in chosen:
+                    files.extract(n, staging / n)
+                _made(target.parent)
+                if not target.exists():  # another build may have extracted it meanwhile
+                    os.replace(staging / name, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+            RuntimeError, NotImplementedError) as exc:  # damaged data; an encrypted zip, an unsupported method
+        return f"{path.name} cannot be read ({one_line(str(exc))})"
+    return target
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _holding(names: list[str]) -> str:
+    shown = names[:5]
+    return f" (it holds {', '.join(shown)}{', …' if len(names) > 5 else ''})" if shown else " (it holds no file)"
+
+
+class _ArchiveFiles:
+    """The regular files of a zip or tar archive, by name, and extracting one to a path (links and devices are
+    not files: never extracted)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.kind = kind
+        self.zip = zipfile.ZipFile(path) if kind == "zip" else None
+        self.tar = tarfile.open(path) if kind == "tar" else None
+        if self.zip is not None:
+            self.names = [n for n in self.zip.namelist() if not n.endswith("/")]
+        else:
+            assert self.tar is not None
+            self.members = {m.name.removeprefix("./"): m for m in self.tar.getmembers() if m.isfile()}
+            self.names = list(self.members)
+
+    def extract(self, name: str, to: Path) -> None:
+        _made(to.parent)
+        source = self.zip.open(name) if self.zip is not None else self._tar_file(name)
+        with source, open(to, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+    def _tar_file(self, name: str) -> IO[bytes]:
+        assert self.tar is not None
+        f = self.tar.extractfile(self.members[name])
+        assert f is not None  # a regular file always has a file object
+        return f
+
+    def __enter__(self) -> _ArchiveFiles:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        (self.zip or self.tar).close()  # type: ignore[union-attr]

@@ -54,7 +54,7 @@ SAMPLES = {
     "imdb": "imdb/aclImdb/train", "tacred": "tacred/dev.head5.json", "cluener2020": "cluener2020/dev.head16.json",
     "conll2002": "conll2002/ned.testa.head12", "ocnli": "ocnli/dev.lines60-70.json", "c3": "c3/c3-m-dev.head3.json",
     "piqa": "piqa/valid.jsonl", "semeval2018_ec": "semeval2018_ec/2018-E-c-En-dev.head12.txt",
-    "fewfc": "fewfc/dev_base.head8.json",
+    "fewfc": "fewfc/dev_base.head8.json", "maven": "maven/valid.head2.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -363,6 +363,17 @@ def semeval2018_ec(path: Path, got: list[dict[str, Any]]) -> None:
     assert "&amp;" not in got[3]["text"] and "manuals & Team Viewer" in got[3]["text"]
 
 
+def maven(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        mentions = sorted((m["sent_id"], m["offset"][0], e["type"], m["trigger_word"]) for e in d["events"]
+                          for m in e["mention"])
+        assert all(d["content"][s]["tokens"][o] == w for s, o, _, w in mentions)
+        want.append([(t, w, "", "") for _, _, t, w in mentions])
+    assert events(got) == want
+    assert [r["text"] for r in got] == [" ".join(s["sentence"] for s in d["content"]) for d in jsonl(path)]
+
+
 def fewfc(path: Path, got: list[dict[str, Any]]) -> None:
     want = []
     for d in jsonl(path):
@@ -463,6 +474,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "commonsense_qa": csqa, "trec": trec, "sst2": sst2, "yelp_polarity": yelp, "arc_original": arc_original,
     "conll2002": conll2002, "ocnli": ocnli, "c3": c3, "piqa": piqa, "semeval2018_ec": semeval2018_ec, "fewfc": fewfc,
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
+    "maven": maven,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -54,6 +54,8 @@ VALID: dict[str, list[Any]] = {
                                "arguments": [{"role": "r", "text": "x"}]}], " "],
     "bracket_spans": [TOKENS, ["(ORG)", "*", "*"], " "], "weibo_chars": [["科0", "学1"]],
     "wikiann_tokens": [["en:Paris", "en:10:30"]],
+    "conllu_attr": [["SpaceAfter=No|name=B-PER", "_"], "name", "O"], "ptb_leaves": ["(3 (2 It) (4 (2 's) (3 fine)))"],
+    "maven_events": [[{"type": "Arranging", "mention": [{"trigger_word": "organized", "sent_id": 1, "offset": [3, 4]}]}]],
     "cluener_entities": [{"org": {"EU": [[0, 1]]}}],
     "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None],
 }
@@ -75,7 +77,8 @@ RESULTS: dict[str, Any] = {
     "semeval_relations": [{"head": "b", "relation": "Cause-Effect", "tail": "c"}],
     "oneie_events": [{"event_type": "e", "trigger": "EU", "role": "r", "argument": "x"}],
     "bracket_spans": [{"type": "ORG", "span": "EU", "start": 0, "end": 1}], "weibo_chars": ["科", "学"],
-    "wikiann_tokens": ["Paris", "10:30"],
+    "wikiann_tokens": ["Paris", "10:30"], "conllu_attr": ["B-PER", "O"], "ptb_leaves": ["It", "'s", "fine"],
+    "maven_events": [{"event_type": "Arranging", "trigger": "organized", "role": "", "argument": ""}],
     "cluener_entities": [{"type": "org", "span": "EU", "start": 0, "end": 2}],
     "char_spans": [{"type": "ORG", "span": "EU", "start": 0, "end": 2}],
 }

@@ -99,6 +99,8 @@ def test_json_list_under_a_key(tmp_path):
     path = tmp_path / "a.json"
     path.write_text(json.dumps({"version": 1, "items": [{"x": 1}, {"x": 2}]}), encoding="utf-8")
     assert [r for _, r in read(path, "json", records="items")] == [{"x": 1}, {"x": 2}]
+    assert [r for _, r in read(path, "json")] == [{"x": 1}, {"x": 2}]  # the one list of an envelope: found alone
+    path.write_text(json.dumps({"version": 1, "x": [{"x": 1}], "y": [{"x": 2}]}), encoding="utf-8")
     with pytest.raises(SourceError, match="records"):
         read(path, "json")
 

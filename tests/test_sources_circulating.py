@@ -194,8 +194,9 @@ def test_a_semicolon_csv_read_with_commas_names_the_delimiter_to_set(tmp_path: P
     dolly = [json.loads(line) for line in (DATA / "dolly" / "databricks-dolly-15k.head.jsonl").read_text("utf-8").splitlines()]
     path = tmp_path / "dolly.csv"
     pd.DataFrame(dolly).to_csv(path, sep=";", index=False)  # European Excel's separator
+    assert [r["response"] for r in read(path, "csv")] == [r["response"] for r in dolly]  # its header tells ';'
     with pytest.raises(SourceError) as exc:
-        read(path, "csv")
+        read(path, "csv", delimiter=",")
     assert exc.value.span.line == 2 and "values but 1 columns" in exc.value.message
     assert "separated by ';'; set `options: {delimiter: ';'}`" in (exc.value.hint or "")
     assert [r["response"] for r in read(path, "csv", delimiter=";")] == [r["response"] for r in dolly]

@@ -379,7 +379,8 @@ def test_excels_sep_line_is_skipped_when_it_names_the_delimiter_and_named_when_i
     path = tmp_path / "a.csv"
     path.write_text("sep=;\ntext;label\nFine.;pos\n", encoding="utf-8")
     assert read(path, "csv", delimiter=";") == [{"text": "Fine.", "label": "pos"}]
-    exc = error(path, "csv")
+    assert read(path, "csv") == [{"text": "Fine.", "label": "pos"}]  # without `delimiter:` the line gives it
+    exc = error(path, "csv", delimiter=",")
     assert (exc.span.line, exc.span.col) == (1, 1) and "`options: {delimiter: ';'}`" in exc.hint
     tsv = tmp_path / "a.tsv"
     tsv.write_text("sep=;\ntext;label\n", encoding="utf-8")

@@ -561,6 +561,41 @@ def weibo_chars(chars: Sequence[str]) -> list[str]:
     return out
 
 
+def maven_events(events: Sequence[Mapping[str, Any]] | None) -> list[dict[str, str]] | None:
+    """MAVEN's events (a type and its mentions: trigger_word, sent_id, offset) -> EE rows, one per mention in document
+    order (sentence, then token), with an empty role and argument: MAVEN annotates triggers only. Null (the test
+    split's documents carry no `events`) stays null: no annotation is not "no event"."""
+    if events is None:
+        return None
+    mentions = [(m.get("sent_id", 0), (m.get("offset") or [0])[0], str(e.get("type", "")), str(m.get("trigger_word", "")))
+                for e in events for m in e.get("mention") or []]
+    return [{"event_type": kind, "trigger": word, "role": "", "argument": ""}
+            for _, _, kind, word in sorted(mentions, key=lambda m: (m[0], m[1]))]
+
+
+_TREE_TOKEN = re.compile(r"[()]|[^\s()]+")
+
+
+def ptb_leaves(tree: str) -> list[str]:
+    """The words of a bracketed (Penn Treebank style) tree, in order: the Stanford Sentiment Treebank's
+    `(3 (2 It) (4 (2 's) ...))` lines -> It, 's, …; a label is the token right after an opening bracket."""
+    tokens = _TREE_TOKEN.findall(str(tree))
+    return [t for i, t in enumerate(tokens) if t not in "()" and (i == 0 or tokens[i - 1] != "(")]
+
+
+def conllu_attr(values: Any, key: str, default: Any = None) -> Any:
+    """The value under ``key`` of a CoNLL-U FEATS or MISC field (`Key=Value|Key=Value`, `_` for none), or of each
+    field of a list: NorNE's entity tags, `conllu_attr(misc, "name", "O")` on `SpaceAfter=No|name=B-PER`; a field
+    without the key gives ``default``."""
+    if isinstance(values, list):
+        return [conllu_attr(v, key, default) for v in values]
+    for pair in str(values or "").split("|"):
+        name, eq, value = pair.partition("=")
+        if eq and name == key:
+            return value
+    return default
+
+
 def wikiann_tokens(tokens: Sequence[str]) -> list[str]:
     """WikiANN as Rahimi et al. publish it (panx_dataset/<lang>.tar.gz: train, dev, test) prefixes each token with
     its language (`en:Paris`, `en:10:30`) -> the tokens, cut after the first colon as the Hub's loader did; a token
@@ -757,6 +792,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
+    "conllu_attr": conllu_attr,
+    "ptb_leaves": ptb_leaves,
+    "maven_events": maven_events,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }

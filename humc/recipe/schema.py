@@ -48,6 +48,8 @@ DESCRIPTIONS: dict[str, str] = {
                      "a .jsonl file (or a .json of JSON Lines) the list of its lines' values.",
     "constant.key": "With a JSON list or JSON Lines of objects: the value of this field of each object.",
     "source.path": "A data file, relative to the recipe.",
+    "source.member": "A file or folder inside the zip or tar archive `path:` names (SST-2/dev.tsv in SST-2.zip), "
+                     "read without extracting the archive by hand.",
     "source.format": "The reader; inferred from the file extension (else the content) when omitted.",
     "source.options": "Reader options; which ones apply depends on the format.",
     "source.catalog": "A dataset adapter (`humc stdlib catalog`): the dataset's format, options and task defaults; "
@@ -166,6 +168,8 @@ OPTION_TYPES: dict[str, Schema] = {
     "class_labels": {"type": "boolean"}, "label_file": {"type": "string", "minLength": 1},
     "explode": NAMES,
     "lines": NAMES,
+    "line_files": {"type": "object", "minProperties": 1,
+                   "additionalProperties": {"type": "string", "minLength": 1}, "propertyNames": {"minLength": 1}},
 }
 # JSON types of the remaining keys, by path; a key missing here (a new validator key) is a bare `{}` with its description
 MIX: Schema = {"type": "object", "additionalProperties": False,
@@ -176,7 +180,8 @@ TYPES: dict[str, Schema] = {
     "name": {"type": "string", "pattern": validate.NAME_RE.pattern},
     "description": STRING, "license": STRING, "stdlib": STRINGS, "cache": STRING,
     "executor": {"enum": list(validate.EXECUTORS)},
-    "constant.file": STRING, "constant.key": STRING, "source.path": STRING, "source.format": {"enum": list(FORMATS)},
+    "constant.file": STRING, "constant.key": STRING, "source.path": STRING, "source.member": STRING,
+    "source.format": {"enum": list(FORMATS)},
     "source.catalog": STRING,
     "dataset.name": STRING, "dataset.config": STRING, "dataset.split": STRING, "dataset.revision": STRING,
     "dataset.class_labels": {"type": "boolean"},

@@ -86,7 +86,14 @@ from humc.sources import (
     source_option_problem,
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
-from humc.sources_readers import carries_features, class_label_set, holds_json_list
+from humc.sources_readers import (
+    archive_member,
+    archive_members,
+    archive_of,
+    carries_features,
+    class_label_set,
+    holds_json_list,
+)
 from humc.templating import syntax_problem, template_problem
 
 SUPPORTED_VERSIONS = (1,)
@@ -118,13 +125,13 @@ def missing_path_hint(text: str, path: Path) -> str | None:
     return missing_file_hint(path)
 
 
-COLUMN_FORMATS = ("conll", "blocks")  # one token (or line) per line: a file of JSON records is another version
-FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll")  # formats that may read a folder (save_to_disk,
+COLUMN_FORMATS = ("conll", "conllu", "blocks")  # one token (or line) per line: a file of JSON records is another version
+FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll", "brat")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
 FOLDER_FORMAT_HINT = ("a folder: `format: text_files` reads one text per file of its label subfolders (IMDB), "
                       "`format: json` one JSON document per file (RACE), `format: conll` every column file of a tree "
-                      "(CoNLL-2012); a folder of shards is `dataset: {name: <folder>}`")
-SOURCE_KEYS = ["path", "format", "options", "dataset", "catalog"]
+                      "(CoNLL-2012), `format: brat` every X.ann/X.txt pair; a folder of shards is `dataset: {name: <folder>}`")
+SOURCE_KEYS = ["path", "member", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision", "class_labels"]
 DATASET_SPEC_KEYS = DATASET_KEYS[:4]  # what names the data (pinned, fingerprinted); class_labels is how it is read
 SAMPLE_KEYS = ["n", "seed"]
@@ -385,6 +392,8 @@ class Validator:
         check_present(node, "path", what)
         path_node = node.require("path")
         path = self._path(path_node, f"{what} file", "one source per file, or " + SHARDS_HINT, regular=True)
+        if node.get("member") is not None:
+            path = self._member(path, node.require("member"), what)
         archive = archive_problem(path)
         if archive is not None:
             raise RecipeError(f"{what}: {archive[0]}", path_node.span, code="E4002",
@@ -422,6 +431,23 @@ class Validator:
             if "class_labels" not in options and carries_features(path, fmt):
                 options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
         return SourceDef(sid, path, fmt, options)
+
+    @staticmethod
+    def _member(path: Path, member: Node, what: str) -> Path:
+        """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once (E4002 when the
+        archive lacks it, E0008 when `path:` is no archive)."""
+        expect_kind(member, "string", what=f"'member' of {what}")
+        if archive_of(path) is None:
+            raise RecipeError(f"{what}: `member:` names a file inside an archive, and {path.name} is not one",
+                              member.span, code="E0008", expected="`path:` a zip or tar archive (.zip, .tar.gz, .tgz)",
+                              hint="leave out `member:` and point `path:` at the file itself")
+        found = archive_member(path, member.value)
+        if isinstance(found, str):
+            raise RecipeError(f"{what}: {found}", member.span, code="E4002", expected="the name of a file or folder "
+                              "inside the archive, as `unzip -l` or `tar -tf` lists it",
+                              hint=did_you_mean(member.value, archive_members(path, str(archive_of(path)), 1000))
+                              or "list the archive's files with `unzip -l` or `tar -tf`")
+        return found
 
     def _with_catalog(self, sid: str, node: Node, what: str) -> Node:
         """`{catalog: NAME, path: …}`: the adapter's format and options under the recipe's own keys."""
