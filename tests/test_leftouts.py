@@ -292,3 +292,29 @@ def test_a_label_holding_the_list_separator_is_quoted_where_the_labels_are_joine
 def test_labels_without_a_separator_are_joined_as_they_are(tmp_path: Path) -> None:
     records = built(tmp_path, [{"text": "t1", "label": "Sci/Tech"}, {"text": "t2", "label": "World"}])
     assert all(", ".join(r["labels"]) in r["instruction"] and '"' not in r["instruction"] for r in records)
+
+
+def test_a_tsv_without_a_header_line_read_with_one_says_its_first_row_became_the_column_names(tmp_path: Path) -> None:
+    """CoLA's in_domain_train.tsv has no header line: read as having one, its first sentence is a column name."""
+    (tmp_path / "in_domain_train.tsv").write_text(
+        "gj04\t1\t\tOur friends will not buy this analysis, let alone the next one we propose.\n"
+        "gj04\t0\t*\tThey drank the pub.\n", encoding="utf-8")
+    (tmp_path / "c.hum.yaml").write_text("""hum: 1
+name: c
+sources:
+  s: {path: in_domain_train.tsv, format: tsv}
+tasks:
+  - id: cola
+    task: classification
+    source: s
+    fields: {text: sentence, label: label}
+    labels: ["0", "1"]
+output:
+  splits: {train: 1.0}
+""", encoding="utf-8")
+    result = run_cli("build", str(tmp_path / "c.hum.yaml"))
+    assert result.exit_code == 2, result.output
+    assert "c.hum.yaml:9:20: error[E4102]: unknown field 'sentence'" in result.output
+    assert "its first row was read as the column names; set `options: {header: false, columns: [...]}`" \
+        in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()

@@ -175,12 +175,23 @@ def _about_record(exc: EvalError, raw: Mapping[str, Any], line: int | None,
         exc.hint = f"the header {one!r} was read as one column: {fix}"
     else:
         exc.hint = _spelt_otherwise(unknown.group(1), keys) or _not_a_name(unknown.group(1), keys) \
-            or did_you_mean(unknown.group(1), keys) or _constant_meant(unknown.group(1), constants) or (
+            or did_you_mean(unknown.group(1), keys) or _constant_meant(unknown.group(1), constants) \
+            or _first_row_as_header(keys, headerless) or (
             _SOME_RECORDS_HINT + "; records whose task inputs are null are then dropped and reported")
     return exc
 
 
 _SOME_RECORDS_HINT = "a field only some records have reads as null with `record['name']`"
+
+
+def _first_row_as_header(keys: Sequence[str], headerless: bool) -> str | None:
+    """Field names that look like data (a number, a sentence): a CSV/TSV without a header line whose first row was
+    read as its column names (CoLA's and the emotion release's files have none)."""
+    if headerless or len(keys) < 2 or not any(_NUMBER.match(k.strip()) or len(k) > 40 or len(k.split()) >= 4
+                                              for k in keys):
+        return None
+    return ("the field names look like data: if this is a CSV/TSV file without a header line, its first row was read "
+            "as the column names; set `options: {header: false, columns: [...]}` to name them")
 
 
 def _looks_like_a_header(raw: Mapping[str, Any]) -> bool:
