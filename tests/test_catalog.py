@@ -204,6 +204,10 @@ def ag_news(path: Path, got: list[dict[str, Any]]) -> None:
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
     assert [r["label"] for r in got] == [classes[int(row[0]) - 1] for row in rows]
     assert all("\\" not in r["text"] and "#36;" not in r["text"] for r in got)
+    # the title and description joined as sentences: a title ending in '?' gets no full stop of its own
+    assert got[46]["text"].startswith("Will Russia, the Oil Superpower, Flex Its Muscles? ")
+    assert got[0]["text"].startswith(" ".join(rows[0][1].split()) + ". ")
+    assert not any("?." in r["text"] or "!." in r["text"] for r in got)
 
 
 def go_emotions(path: Path, got: list[dict[str, Any]]) -> None:

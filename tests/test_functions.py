@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from humc.expr.functions import FunctionError, bio_spans, duee_events, lookup, spert_relations, zip_records
+from humc.expr.functions import FunctionError, bio_spans, duee_events, lookup, sentences, spert_relations, zip_records
 
 
 def test_bio_spans_iob2_iob1_and_bioes():
@@ -47,3 +47,16 @@ def test_lookup_and_zip():
     with pytest.raises(FunctionError):
         lookup(9, ["a"])
     assert zip_records(s=["a"], p=["b"], o=["c"]) == [{"s": "a", "p": "b", "o": "c"}]
+
+
+@pytest.mark.parametrize(("parts", "text"), [
+    (["Is Google the Next Netscape?", "Investors wait"], "Is Google the Next Netscape? Investors wait"),
+    (["Wall St. Bears Claw Back (Reuters)", "Short-sellers are back"], "Wall St. Bears Claw Back (Reuters). Short-sellers are back"),
+    (['He said "no!"', None, "  ", " More "], 'He said "no!" More'),
+    (["北京欢迎你", "好"], "北京欢迎你。好"),
+    (["北京欢迎你！", "ok"], "北京欢迎你！ok"),
+    (["only one"], "only one"),
+    ([], ""),
+])
+def test_sentences_adds_a_full_stop_only_where_a_part_does_not_end_a_sentence(parts, text):
+    assert sentences(parts) == text

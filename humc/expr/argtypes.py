@@ -376,6 +376,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "unescape": {"value": TEXT, "newline": STRING},
     "html_unescape": {"value": TEXT}, "fix_entities": {"value": TEXT},
     "squash_spaces": {"value": TEXT}, "normalize_space": {"value": TEXT}, "nfc": {"value": ANY},
+    "sentences": {"parts": LIST},
     "spert_entities": {"tokens": TOKENS, "entities": RECORDS},
     "spert_relations": {"tokens": TOKENS, "entities": RECORDS, "relations": RECORDS},
     "duee_events": {"event_list": RECORDS},

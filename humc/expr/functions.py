@@ -444,6 +444,27 @@ def nfc(value: Any) -> Any:
     return value
 
 
+_SENTENCE_END = tuple(".!?…。！？")
+_CLOSING_QUOTES = "\"'”’»」』"
+
+
+def sentences(parts: Sequence[Any]) -> str:
+    """Texts joined as sentences: each stripped (empty ones and nulls left out), and each but the last given a full
+    stop unless it already ends a sentence (`.`, `!`, `?`, `…`, `。`, `！`, `？`, before any closing quote); a space
+    between them, none after Chinese or Japanese text (whose full stop is `。`). AG News' title and description:
+    "Is Google the Next Netscape? Investors …", not "Netscape?. Investors …"."""
+    texts = _phrases(parts)
+    return "".join(map(_ended, texts[:-1])) + (texts[-1] if texts else "")
+
+
+def _ended(text: str) -> str:
+    """``text`` ending a sentence, with what follows it: a space, or nothing after Chinese or Japanese."""
+    cjk = text[-1] >= "\u2e80"
+    if not text.rstrip(_CLOSING_QUOTES).endswith(_SENTENCE_END):
+        text += "。" if cjk else "."
+    return text if cjk else text + " "
+
+
 def squash_spaces(value: Any) -> Any:
     """Runs of whitespace (spaces, tabs, newlines, NBSP) to one space, ends stripped."""
     return None if value is None else " ".join(str(value).split())
@@ -776,6 +797,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "fix_entities": fix_entities,
     "squash_spaces": squash_spaces,
     "normalize_space": squash_spaces,
+    "sentences": sentences,
     "nfc": nfc,
     "spert_entities": spert_entities,
     "spert_relations": spert_relations,
