@@ -90,11 +90,17 @@ def _hub_layout(layout: dict[str, Any] | None, record_copies: bool) -> list[str]
         return ["- **Hub version:** not read (error E2016): point `path:` at the published files", ""]
     if not layout:
         return ["- **Hub version:** the same fields (ClassLabels read as names)", ""]
-    body = [f"  {k}: {v}" for k, v in (layout.get("fields") or {}).items()]
-    where = [f"  where: {layout['where']}"] if "where" in layout else []
-    options = [f"  options: {options_text(layout['options'])}"] if "options" in layout else []
-    return ["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml", *body,
-            *where, *options, "  ```", ""]
+    fields = layout.get("fields") or {}
+    lines = (["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml",
+              *(f"  {k}: {v}" for k, v in fields.items()), "  ```", ""] if fields else
+             ["- **Hub version:** the same fields (ClassLabels read as names)"])
+    # `where:` and reader `options:` are hub_layout keys beside `fields:`, not fields (C3 has a field named options)
+    if "where" in layout:
+        lines.append(f"- **Hub version's filter:** `where: {layout['where']}`")
+    if "options" in layout:
+        explode = " (one record per position of the `explode` lists)" if "explode" in layout["options"] else ""
+        lines.append(f"- **Hub version's reader options:** `{options_text(layout['options'])}`{explode}")
+    return lines if lines[-1] == "" else [*lines, ""]
 
 
 def render() -> str:

@@ -103,14 +103,16 @@ def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
         out.print("  Hub version:  " + (RECORD_COPIES if data["reads_record_copies"] else
                                         "not read (E2016): point `path:` at the published files"), markup=False)
         return
-    out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if layout else
+    fields = layout.get("fields") or {}
+    out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if fields else
                                     "the same fields (ClassLabels read as names)"), markup=False)
-    for field, expr in layout.get("fields", {}).items():
+    for field, expr in fields.items():
         out.print(f"    {field}: {expr}", markup=False)
+    # hub_layout keys beside `fields:`, shown apart: C3 has a field named `options`
     if "where" in layout:
-        out.print(f"    where: {layout['where']}", markup=False)
+        out.print(f"  Hub where:    {layout['where']}", markup=False)
     if "options" in layout:
-        out.print(f"    options: {options_text(layout['options'])}", markup=False)
+        out.print(f"  Hub options:  {options_text(layout['options'])}", markup=False)
 
 
 def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:
