@@ -166,6 +166,10 @@ def test_empty_brackets_is_stated_only_under_formats_that_write_brackets(tmp_pat
      "unknown answer codec 'jsn' in 'codecs' of inline preference rule"),
     ('{id: r, text: "Sort.", then: sort_by("type"), codecs: [json]}', "E0008",
      "only a rule that says how to answer nothing (empty_as) may be limited to some answer codecs"),
+    ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [json_pretty]}', "E2006",  # a variant, not a codec
+     "hint: 'json_pretty' is a format variant, written by the answer codec 'json': name that codec"),
+    ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [label_only]}', "E2006",
+     "written by the answer codec 'label'"),
 ])
 def test_a_rules_codecs_are_known_codecs_of_an_empty_as_rule(tmp_path: Path, rule: str, code: str, said: str) -> None:
     (tmp_path / "data.jsonl").write_text('{"text": "Nothing here.", "entities": []}\n', encoding="utf-8")
