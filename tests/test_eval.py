@@ -363,7 +363,18 @@ def test_missing_predictions_score_zero_and_are_noted(built: Path, tmp_path: Pat
     result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(preds), "--report", str(tmp_path / "h.json"))
     assert result.exit_code == 0, result.output
     assert "have no prediction" in result.output
+    assert "none is a record of" not in result.output  # half of the split's own predictions
     assert json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))["overall"]["missing"] == len(records) - len(records) // 2
+
+
+def test_predictions_of_another_split_are_noted_as_such(built: Path, tmp_path: Path) -> None:
+    train = [r for p in sorted((built / "out" / "hum-mix" / "data").glob("train-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    preds = _write_predictions(tmp_path / "train.jsonl", train)
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(preds))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"{len(train)} prediction id(s) are not records of this split" in said
+    assert "none is a record of 'test': were they made for another split (--split)" in said
 
 
 def test_an_empty_predictions_file_is_named_as_given_and_the_note_says_what_it_should_hold(built: Path) -> None:
