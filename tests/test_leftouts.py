@@ -161,6 +161,14 @@ def test_empty_brackets_is_stated_only_under_formats_that_write_brackets(tmp_pat
     assert "output (none)" in by_format["markdown_list"]["instruction"]
 
 
+def test_stdlib_rules_lists_the_codecs_a_rule_is_stated_under() -> None:
+    shown = run_cli("stdlib", "rules").output
+    assert "Output [] when nothing matches  (codecs: json, jsonl, tuples," in shown  # not natural nor Markdown
+    assert "Report each answer once\n" in shown  # every codec: nothing added
+    listed = {r["id"]: r["codecs"] for r in json.loads(run_cli("--format", "json", "stdlib", "rules").output)["stdlib"]}
+    assert "natural" not in listed["empty_brackets"] and listed["dedupe_rows"] == []
+
+
 @pytest.mark.parametrize(("rule", "code", "said"), [
     ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [natural, jsn]}', "E2006",
      "unknown answer codec 'jsn' in 'codecs' of inline preference rule"),

@@ -62,7 +62,8 @@ def _lines(lib: Stdlib, kind: str) -> list[str]:
     if kind == "guidelines":
         return [f"{g.id:<28} {g.language}  {g.title}" for g in lib.guidelines.values()]
     if kind == "rules":
-        return [f"{r.id:<28} {r.title}" for r in lib.rules.values()]
+        return [f"{r.id:<28} {r.title}" + (f"  (codecs: {', '.join(r.codecs)})" if r.codecs else "")
+                for r in lib.rules.values()]
     if kind == "variants":
         return [f"{v.id:<28} codec: {v.spec.codec}" for v in lib.variants.values()]
     return [f"{e.id:<22} {e.task:<26} {e.format:<12} {e.license[:28]:<28}  {e.description}"
@@ -142,7 +143,7 @@ def _data(lib: Stdlib, kind: str | None, name: str | None) -> Any:
         "tasks": [{"id": t.id, "family": t.family, "columns": list(t.columns)} for t in lib.tasks.values()],
         "templates": {task: sorted(tpls) for task, tpls in sorted(lib.templates.items())},
         "guidelines": [{"id": g.id, "language": g.language, "title": g.title} for g in lib.guidelines.values()],
-        "rules": [{"id": r.id, "title": r.title} for r in lib.rules.values()],
+        "rules": [{"id": r.id, "title": r.title, "codecs": list(r.codecs)} for r in lib.rules.values()],
         "variants": [{"id": v.id, "codec": v.spec.codec} for v in lib.variants.values()],
         "catalog": [{k: e.summary()[k] for k in ("id", "task", "format", "license", "description")}
                     for e in sorted(lib.catalog.values(), key=lambda e: e.id)],
