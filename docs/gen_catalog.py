@@ -37,6 +37,42 @@ tasks:
 
 `humc stdlib catalog NAME` shows one adapter. Licenses are the datasets' own: check them before you publish.
 
+A folder a recipe lists under `stdlib:` may add adapters of its own, `catalog/<name>.yaml` (`humc stdlib catalog
+--stdlib DIR` lists them; `humc stdlib catalog NAME` names the file of a built-in one to copy). Each holds `id`,
+`description`, `task`, `format`, `license` and `fields` (required); `title`, `language`, `options` (the reader's),
+`labels`, `guidelines`, `preferences`, `where`, `split_by` and `constants` as in a recipe; `homepage`, `hub`, `files`,
+`citation` and `notes` for the listing; and `hub_layout` — how the dataset's Hub version is read: `fields:` over these
+key by key, a `where:` of its own and reader `options:` (`explode:`; `{}`: the same fields). Without `hub_layout` a Hub
+version given to the adapter is refused (E2016), not misread. A mistake in the file is reported at its line there.
+
+<!-- humc:example file=mystd/catalog/dolly_brief.yaml -->
+```yaml
+id: dolly_brief
+title: Dolly, short answers
+description: Dolly's instruction/response pairs whose response is short.
+task: generalist
+language: en
+format: jsonl
+license: cc-by-sa-3.0
+fields:
+  instruction: instruction
+  context: default(context, "")   # null in some copies
+  response: response
+where: len(response) < 400
+hub_layout: {}          # databricks/databricks-dolly-15k has the same columns
+```
+
+<!-- humc:example -->
+```yaml
+hum: 1
+name: dolly-brief
+stdlib: [mystd]
+sources:
+  dolly: {catalog: dolly_brief, path: data/dolly/databricks-dolly-15k.head.jsonl}
+tasks:
+  - source: dolly       # task generalist, fields and the where: filter from mystd/catalog/dolly_brief.yaml
+```
+
 Unified IE corpora mix datasets and tasks in one file. `format: iepile` (IEPile's JSON Lines) and
 `format: instructuie` (InstructUIE's `IE_INSTRUCTIONS` tree, or one task or dataset folder of it) read every
 record into the same shape — `dataset` (IEPile's `source`), `task` (ner, re, ee), `text`, `labels`, `entities`,
