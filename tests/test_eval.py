@@ -440,6 +440,10 @@ def test_usage_errors_exit_2_with_a_hint(built: Path, tmp_path: Path) -> None:
     assert nothing.exit_code == 2 and "nothing to evaluate" in nothing.output
     not_built = run_cli("eval", str(tmp_path), "--predictions", str(_write_predictions(tmp_path / "p.jsonl", [])))
     assert not_built.exit_code == 2 and "error[E6001]" in not_built.output and "humc build" in not_built.output
+    # a misspelt folder: E9001 naming the folder meant, as `humc export` says it (was E6001 "not a built dataset")
+    misspelt = run_cli("eval", folder + "x", "--predictions", str(tmp_path / "p.jsonl"))
+    assert misspelt.exit_code == 2 and "error[E9001]" in misspelt.output and "does not exist" in misspelt.output
+    assert "did you mean 'hum-mix'?" in misspelt.output
     no_split = run_cli("eval", folder, "--split", "validation", "--predictions", str(tmp_path / "p.jsonl"))
     assert no_split.exit_code == 2 and "splits: test, train" in no_split.output
     model = run_cli("eval", str(built / "recipes" / "hum_mix.hum.yaml"), "--out", str(built / "out"), "--model", "gtp4")
