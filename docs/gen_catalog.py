@@ -37,6 +37,42 @@ tasks:
 
 `humc stdlib catalog NAME` shows one adapter. Licenses are the datasets' own: check them before you publish.
 
+A folder a recipe lists under `stdlib:` may add adapters of its own, `catalog/<name>.yaml` (`humc stdlib catalog
+--stdlib DIR` lists them; `humc stdlib catalog NAME` names the file of a built-in one to copy). Each holds `id`,
+`description`, `task`, `format`, `license` and `fields` (required); `title`, `language`, `options` (the reader's),
+`labels`, `guidelines`, `preferences`, `where`, `split_by` and `constants` as in a recipe; `homepage`, `hub`, `files`,
+`citation` and `notes` for the listing; and `hub_layout` — how the dataset's Hub version is read: `fields:` over these
+key by key, a `where:` of its own and reader `options:` (`explode:`; `{}`: the same fields). Without `hub_layout` a Hub
+version given to the adapter is refused (E2016), not misread. A mistake in the file is reported at its line there.
+
+<!-- humc:example file=mystd/catalog/dolly_brief.yaml -->
+```yaml
+id: dolly_brief
+title: Dolly, short answers
+description: Dolly's instruction/response pairs whose response is short.
+task: generalist
+language: en
+format: jsonl
+license: cc-by-sa-3.0
+fields:
+  instruction: instruction
+  context: default(context, "")   # null in some copies
+  response: response
+where: len(response) < 400
+hub_layout: {}          # databricks/databricks-dolly-15k has the same columns
+```
+
+<!-- humc:example -->
+```yaml
+hum: 1
+name: dolly-brief
+stdlib: [mystd]
+sources:
+  dolly: {catalog: dolly_brief, path: data/dolly/databricks-dolly-15k.head.jsonl}
+tasks:
+  - source: dolly       # task generalist, fields and the where: filter from mystd/catalog/dolly_brief.yaml
+```
+
 Unified IE corpora mix datasets and tasks in one file. `format: iepile` (IEPile's JSON Lines) and
 `format: instructuie` (InstructUIE's `IE_INSTRUCTIONS` tree, or one task or dataset folder of it) read every
 record into the same shape — `dataset` (IEPile's `source`), `task` (ner, re, ee), `text`, `labels`, `entities`,
@@ -90,11 +126,17 @@ def _hub_layout(layout: dict[str, Any] | None, record_copies: bool) -> list[str]
         return ["- **Hub version:** not read (error E2016): point `path:` at the published files", ""]
     if not layout:
         return ["- **Hub version:** the same fields (ClassLabels read as names)", ""]
-    body = [f"  {k}: {v}" for k, v in (layout.get("fields") or {}).items()]
-    where = [f"  where: {layout['where']}"] if "where" in layout else []
-    options = [f"  options: {options_text(layout['options'])}"] if "options" in layout else []
-    return ["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml", *body,
-            *where, *options, "  ```", ""]
+    fields = layout.get("fields") or {}
+    lines = (["- **Hub version** (ClassLabels read as names), fields over the ones above:", "", "  ```yaml",
+              *(f"  {k}: {v}" for k, v in fields.items()), "  ```", ""] if fields else
+             ["- **Hub version:** the same fields (ClassLabels read as names)"])
+    # `where:` and reader `options:` are hub_layout keys beside `fields:`, not fields (C3 has a field named options)
+    if "where" in layout:
+        lines.append(f"- **Hub version's filter:** `where: {layout['where']}`")
+    if "options" in layout:
+        explode = " (one record per position of the `explode` lists)" if "explode" in layout["options"] else ""
+        lines.append(f"- **Hub version's reader options:** `{options_text(layout['options'])}`{explode}")
+    return lines if lines[-1] == "" else [*lines, ""]
 
 
 def render() -> str:

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from humc.errors import SourceError, Span, one_line, type_name
+from humc.errors import SourceError, Span, did_you_mean, one_line, type_name
 from humc.ir import SourceDef
 from humc.sources_card import card_features
 
@@ -563,7 +563,7 @@ def _explode_levels(src: SourceDef, record: dict[str, Any], groups: list[list[st
         raise SourceError(f"source '{src.id}': record {n} has no parallel lists under {', '.join(keys)}",
                           src.span if src.path is None and src.span is not None else Span(str(src.path), line, 1),
                           expected="lists of one length under: " + ", ".join(keys) + _found(keys, lists),
-                          code="E4001", hint=_explode_hint(record, lists))
+                          code="E4001", hint=_explode_hint(record, keys, lists))
     for i, values in enumerate(zip(*lists, strict=True)):
         item = record
         for key, value in zip(keys, values, strict=True):
@@ -590,13 +590,32 @@ def _with(record: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return {**record, head: _with(record[head], rest, value)}
 
 
-def _explode_hint(record: dict[str, Any], lists: list[Any]) -> str:
+def _explode_hint(record: dict[str, Any], keys: list[str], lists: list[Any]) -> str:
+    own = _list_paths(record)
+    for key, value in zip(keys, lists, strict=True):
+        close = did_you_mean(key, [path for path in own if path not in keys]) if value is None else None
+        if close:  # a misspelt key beside right ones
+            return f"record has no '{key}': {close}"
+        inner = [path for path in own if path.startswith(f"{key}.")] if isinstance(value, dict) else []
+        if inner:
+            return f"'{key}' holds a struct, not a list: name its lists, {', '.join(inner)} (a dotted key each)"
     if any(v is not None for v in lists):
-        return "records already one per position (a Hub export of RACE: question, options, answer) are the Hub's " \
-               "layout: give its Parquet file"
+        return (f"the record's lists are {', '.join(own)}; " if own else "") + "records already one per position (a " \
+               "Hub export of RACE: question, options, answer) are the Hub's layout: give its Parquet file"
     return f"the record's keys are {', '.join(map(str, record)) or 'none'}: name its lists under `explode:` (a dotted " \
            "key for a list inside a struct), or give a file in the layout the source's catalog adapter reads " \
            "(`humc stdlib catalog NAME` shows it)"
+
+
+def _list_paths(record: dict[str, Any], prefix: str = "", depth: int = 3) -> list[str]:
+    """The keys of a record's lists, dotted through structs (``qa.q``), for the hint of a key `explode:` misses."""
+    paths = []
+    for key, value in record.items():
+        if isinstance(value, list):
+            paths.append(f"{prefix}{key}")
+        elif isinstance(value, dict) and depth > 1:
+            paths += _list_paths(value, f"{prefix}{key}.", depth - 1)
+    return paths
 
 
 def _found(keys: list[str], lists: list[Any]) -> str:

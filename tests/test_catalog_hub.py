@@ -333,7 +333,7 @@ def test_stdlib_catalog_shows_how_an_adapter_reads_the_hub_version():
     snli = run_cli("stdlib", "catalog", "snli")
     assert snli.exit_code == 0
     assert "  Hub version:  fields over the ones above (ClassLabels read as names):\n    premise: premise\n" \
-           "    hypothesis: hypothesis\n    label: label\n    where: label != null\n" in snli.output
+           "    hypothesis: hypothesis\n    label: label\n  Hub where:    label != null\n" in snli.output
     assert "  Hub version:  the same fields (ClassLabels read as names)\n" in run_cli("stdlib", "catalog", "squad_v2").output
     assert "  Hub version:  not read (E2016): point `path:` at the published files\n" in \
         run_cli("stdlib", "catalog", "iepile_ner").output

@@ -145,12 +145,13 @@ def test_a_bad_hub_layout_option_is_reported_at_its_line_in_the_catalog_file(opt
     assert f"mine.yaml:{where}: {message}" in result.output
 
 
-def test_stdlib_catalog_shows_the_hub_layouts_options():
+def test_stdlib_catalog_shows_the_hub_layouts_options_apart_from_its_fields():
+    # C3 has a field named `options`: the hub_layout's reader options are not listed as one of the fields
     shown = run_cli("stdlib", "catalog", "c3").output
     assert "  Hub version:  fields over the ones above (ClassLabels read as names):\n" \
            "    context: documents | join(\"\\n\")\n" \
-           "    options: {explode: [questions.question, questions.answer, questions.choice]}\n" in shown
-    assert "    options: {explode: [sentences]}\n" in run_cli("stdlib", "catalog", "ontonotes_conll2012").output
+           "  Hub options:  {explode: [questions.question, questions.answer, questions.choice]}\n" in shown
+    assert "  Hub options:  {explode: [sentences]}\n" in run_cli("stdlib", "catalog", "ontonotes_conll2012").output
 
 
 def test_a_parquet_file_not_in_the_hub_layout_is_a_located_error_naming_its_keys(tmp_path: Path):
@@ -164,3 +165,21 @@ def test_a_parquet_file_not_in_the_hub_layout_is_a_located_error_naming_its_keys
            "questions.answer, questions.choice" in result.output
     assert "hint: the record's keys are id, question, choice, answer: name its lists under `explode:`" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("explode", "hint"), [
+    ("[qa.qq, qa.a]", "hint: record has no 'qa.qq': did you mean 'qa.q'"),                     # a misspelt key
+    ("[qa, id]", "hint: 'qa' holds a struct, not a list: name its lists, qa.q, qa.a (a dotted key each)"),
+    ("[id]", "hint: the record's lists are qa.q, qa.a; records already one per position"),    # not a list
+])
+def test_an_explode_key_that_names_no_list_has_a_hint_naming_the_records_lists(tmp_path: Path, explode: str,
+                                                                                hint: str) -> None:
+    (tmp_path / "qa.jsonl").write_text(json.dumps({"id": "d1", "qa": {"q": ["a?", "b?"], "a": ["1", "2"]}}) + "\n",
+                                       encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(
+        f"hum: 1\nname: r\nsources:\n  s: {{path: qa.jsonl, options: {{explode: {explode}}}}}\ntasks:\n"
+        "  - task: classification\n    source: s\n    fields: {text: id, label: id}\n", encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert "qa.jsonl:1:1: error[E4001]: source 's': record 0 has no parallel lists under" in result.output
+    assert hint in result.output, result.output

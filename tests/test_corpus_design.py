@@ -305,6 +305,8 @@ def test_held_out_inputs_other_than_shared_or_unseen_is_an_error(tmp_path):
     ("{tasks: [nerr]}", "held-out task 'nerr' is used by no task entry"),
     ("{labels: [MISCC]}", "held-out label 'MISCC' is used by no task entry"),
     ("{split: eval}", "held-out split 'eval' is not among the output splits"),
+    ("{inputs: unseen}", "held_out names nothing to hold out"),  # inputs: says where held-out ones go; none are
+    ("{templates: [], split: test}", "held_out names nothing to hold out"),
 ])
 def test_a_held_out_name_nothing_uses_is_an_error(tmp_path, held, message):
     result = run_cli("check", str(recipe(tmp_path, rows=5, output=f"  held_out: {held}")))

@@ -143,6 +143,21 @@ NOT_RECIPES = {("README.md", "# yaml-language-server: $schema=../docs/recipe.sch
                ("llm.md", "# humc lockfile for ner — assets proposed by an LLM and reviewed by a person.")}  # abridged
 
 
+def test_every_closing_fence_is_a_line_of_its_own() -> None:
+    """Text after a closing ``` (```` ``` Every name…````) is no closing fence in CommonMark: the code block would run
+    on to the next fence and swallow the prose after it."""
+    glued = []
+    for page in PAGES:
+        inside = False
+        for i, line in enumerate(page.read_text(encoding="utf-8").splitlines()):
+            if not re.match(r" *```", line):
+                continue
+            if inside and line.strip() != "```":
+                glued.append(f"{page.relative_to(REPO)}:{i + 1}")
+            inside = not inside
+    assert not glued, "a closing ``` with text after it: " + ", ".join(glued)
+
+
 def test_every_yaml_or_template_fence_is_a_marked_example_or_known_not_to_be_one() -> None:
     unmarked = []
     for page in PAGES:

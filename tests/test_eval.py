@@ -363,7 +363,18 @@ def test_missing_predictions_score_zero_and_are_noted(built: Path, tmp_path: Pat
     result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(preds), "--report", str(tmp_path / "h.json"))
     assert result.exit_code == 0, result.output
     assert "have no prediction" in result.output
+    assert "none is a record of" not in result.output  # half of the split's own predictions
     assert json.loads((tmp_path / "h.json").read_text(encoding="utf-8"))["overall"]["missing"] == len(records) - len(records) // 2
+
+
+def test_predictions_of_another_split_are_noted_as_such(built: Path, tmp_path: Path) -> None:
+    train = [r for p in sorted((built / "out" / "hum-mix" / "data").glob("train-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    preds = _write_predictions(tmp_path / "train.jsonl", train)
+    result = run_cli("eval", str(built / "out" / "hum-mix"), "--predictions", str(preds))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"{len(train)} prediction id(s) are not records of this split" in said
+    assert "none is a record of 'test': were they made for another split (--split)" in said
 
 
 def test_an_empty_predictions_file_is_named_as_given_and_the_note_says_what_it_should_hold(built: Path) -> None:
@@ -429,6 +440,10 @@ def test_usage_errors_exit_2_with_a_hint(built: Path, tmp_path: Path) -> None:
     assert nothing.exit_code == 2 and "nothing to evaluate" in nothing.output
     not_built = run_cli("eval", str(tmp_path), "--predictions", str(_write_predictions(tmp_path / "p.jsonl", [])))
     assert not_built.exit_code == 2 and "error[E6001]" in not_built.output and "humc build" in not_built.output
+    # a misspelt folder: E9001 naming the folder meant, as `humc export` says it (was E6001 "not a built dataset")
+    misspelt = run_cli("eval", folder + "x", "--predictions", str(tmp_path / "p.jsonl"))
+    assert misspelt.exit_code == 2 and "error[E9001]" in misspelt.output and "does not exist" in misspelt.output
+    assert "did you mean 'hum-mix'?" in misspelt.output
     no_split = run_cli("eval", folder, "--split", "validation", "--predictions", str(tmp_path / "p.jsonl"))
     assert no_split.exit_code == 2 and "splits: test, train" in no_split.output
     model = run_cli("eval", str(built / "recipes" / "hum_mix.hum.yaml"), "--out", str(built / "out"), "--model", "gtp4")

@@ -161,11 +161,25 @@ def test_empty_brackets_is_stated_only_under_formats_that_write_brackets(tmp_pat
     assert "output (none)" in by_format["markdown_list"]["instruction"]
 
 
+def test_stdlib_rules_lists_the_codecs_a_rule_is_stated_under() -> None:
+    shown = run_cli("stdlib", "rules").output
+    assert "Output [] when nothing matches  (codecs: json, jsonl, tuples," in shown  # not natural nor Markdown
+    assert "Report each answer once\n" in shown  # every codec: nothing added
+    listed = {r["id"]: r["codecs"] for r in json.loads(run_cli("--format", "json", "stdlib", "rules").output)["stdlib"]}
+    assert "natural" not in listed["empty_brackets"] and listed["dedupe_rows"] == []
+
+
 @pytest.mark.parametrize(("rule", "code", "said"), [
     ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [natural, jsn]}', "E2006",
      "unknown answer codec 'jsn' in 'codecs' of inline preference rule"),
     ('{id: r, text: "Sort.", then: sort_by("type"), codecs: [json]}', "E0008",
      "only a rule that says how to answer nothing (empty_as) may be limited to some answer codecs"),
+    ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [json_pretty]}', "E2006",  # a variant, not a codec
+     "hint: 'json_pretty' is a format variant, written by the answer codec 'json': name that codec"),
+    ('{id: r, text: "Say none.", then: empty_as("none"), codecs: [label_only]}', "E2006",
+     "written by the answer codec 'label'"),
+    ('empty_brackets, {id: r, text: "Say none.", when: "len(answer) == 0", then: empty_as("none")}', "E0008",
+     "the preference rules 'empty_brackets' and 'r' both say how to write an empty answer under 'json', differently"),
 ])
 def test_a_rules_codecs_are_known_codecs_of_an_empty_as_rule(tmp_path: Path, rule: str, code: str, said: str) -> None:
     (tmp_path / "data.jsonl").write_text('{"text": "Nothing here.", "entities": []}\n', encoding="utf-8")
@@ -292,6 +306,18 @@ def test_a_label_holding_the_list_separator_is_quoted_where_the_labels_are_joine
 def test_labels_without_a_separator_are_joined_as_they_are(tmp_path: Path) -> None:
     records = built(tmp_path, [{"text": "t1", "label": "Sci/Tech"}, {"text": "t2", "label": "World"}])
     assert all(", ".join(r["labels"]) in r["instruction"] and '"' not in r["instruction"] for r in records)
+
+
+@pytest.mark.parametrize("formats", ["[natural, markdown_list]",   # empty_brackets is not stated under these
+                                     "[json]"])                     # with the other rule limited to natural
+def test_two_empty_answer_rules_that_never_meet_under_one_format_are_fine(tmp_path: Path, formats: str) -> None:
+    codecs = ", codecs: [natural]" if formats == "[json]" else ""
+    rule = f'empty_brackets, {{id: r, text: "Say none.", then: empty_as("none"){codecs}}}'
+    (tmp_path / "data.jsonl").write_text('{"text": "Nothing here.", "entities": []}\n', encoding="utf-8")
+    (tmp_path / "t.hum.yaml").write_text(NER.format(rule=rule).replace(
+        "[natural, markdown_list, markdown_table, json, tuples]", formats), encoding="utf-8")
+    result = run_cli("check", "t.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
 
 
 def test_a_tsv_without_a_header_line_read_with_one_says_its_first_row_became_the_column_names(tmp_path: Path) -> None:

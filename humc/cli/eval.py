@@ -69,7 +69,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 
 
 @click.command("eval")
-@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(), required=False)
+@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(exists=True), required=False)
 @click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
 @click.option("--model", "model", metavar="NAME",

@@ -15,8 +15,8 @@ class NamedPath(click.Path):
     """A path given on the command line: ``""`` (an unset shell variable) is refused, not read as the current
     folder (`humc export DATASET --to alpaca "$OUT"` wrote into the current folder)."""
 
-    def __init__(self, *, file_okay: bool = True) -> None:
-        super().__init__(path_type=Path, file_okay=file_okay)
+    def __init__(self, *, file_okay: bool = True, exists: bool = False) -> None:
+        super().__init__(path_type=Path, file_okay=file_okay, exists=exists)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():

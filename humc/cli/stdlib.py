@@ -62,7 +62,8 @@ def _lines(lib: Stdlib, kind: str) -> list[str]:
     if kind == "guidelines":
         return [f"{g.id:<28} {g.language}  {g.title}" for g in lib.guidelines.values()]
     if kind == "rules":
-        return [f"{r.id:<28} {r.title}" for r in lib.rules.values()]
+        return [f"{r.id:<28} {r.title}" + (f"  (codecs: {', '.join(r.codecs)})" if r.codecs else "")
+                for r in lib.rules.values()]
     if kind == "variants":
         return [f"{v.id:<28} codec: {v.spec.codec}" for v in lib.variants.values()]
     return [f"{e.id:<22} {e.task:<26} {e.format:<12} {e.license[:28]:<28}  {e.description}"
@@ -103,14 +104,16 @@ def _show_hub_layout(out: Console, data: dict[str, Any]) -> None:
         out.print("  Hub version:  " + (RECORD_COPIES if data["reads_record_copies"] else
                                         "not read (E2016): point `path:` at the published files"), markup=False)
         return
-    out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if layout else
+    fields = layout.get("fields") or {}
+    out.print("  Hub version:  " + ("fields over the ones above (ClassLabels read as names):" if fields else
                                     "the same fields (ClassLabels read as names)"), markup=False)
-    for field, expr in layout.get("fields", {}).items():
+    for field, expr in fields.items():
         out.print(f"    {field}: {expr}", markup=False)
+    # hub_layout keys beside `fields:`, shown apart: C3 has a field named `options`
     if "where" in layout:
-        out.print(f"    where: {layout['where']}", markup=False)
+        out.print(f"  Hub where:    {layout['where']}", markup=False)
     if "options" in layout:
-        out.print(f"    options: {options_text(layout['options'])}", markup=False)
+        out.print(f"  Hub options:  {options_text(layout['options'])}", markup=False)
 
 
 def _files(lib: Stdlib, kind: str, name: str) -> list[tuple[Path, str]]:
@@ -140,7 +143,7 @@ def _data(lib: Stdlib, kind: str | None, name: str | None) -> Any:
         "tasks": [{"id": t.id, "family": t.family, "columns": list(t.columns)} for t in lib.tasks.values()],
         "templates": {task: sorted(tpls) for task, tpls in sorted(lib.templates.items())},
         "guidelines": [{"id": g.id, "language": g.language, "title": g.title} for g in lib.guidelines.values()],
-        "rules": [{"id": r.id, "title": r.title} for r in lib.rules.values()],
+        "rules": [{"id": r.id, "title": r.title, "codecs": list(r.codecs)} for r in lib.rules.values()],
         "variants": [{"id": v.id, "codec": v.spec.codec} for v in lib.variants.values()],
         "catalog": [{k: e.summary()[k] for k in ("id", "task", "format", "license", "description")}
                     for e in sorted(lib.catalog.values(), key=lambda e: e.id)],

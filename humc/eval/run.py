@@ -28,13 +28,13 @@ def evaluate(folder: Path, split: str, predictor: Predictor, resolver: Resolver)
         "overall": aggregate(scores),
         "by": {dim: group_by(scores, dim) for dim in GROUPS},
         "rules": {rule: {"n": s.n, "adherence": s.n_ok / s.n} for rule, s in rule_table(scores).items()},
-        "notes": _notes(resolver, predictor, records),
+        "notes": _notes(resolver, predictor, records, split),
         "records": [record_dict(s) for s in scores],
     }
     return report
 
 
-def _notes(resolver: Resolver, predictor: Predictor, records: list[dict[str, Any]]) -> list[str]:
+def _notes(resolver: Resolver, predictor: Predictor, records: list[dict[str, Any]], split: str) -> list[str]:
     notes = []
     if resolver.unknown_rules:
         notes.append("rules not in the standard library, so not checked (evaluate the recipe to check them): "
@@ -49,7 +49,9 @@ def _notes(resolver: Resolver, predictor: Predictor, records: list[dict[str, Any
             notes.append(f"{missing} record(s) have no prediction in {predictor.path} (scored 0)")
         unknown = predictor.unknown_ids(records)
         if unknown:
-            notes.append(f"{len(unknown)} prediction id(s) are not records of this split, e.g. {unknown[0]}")
+            notes.append(f"{len(unknown)} prediction id(s) are not records of this split, e.g. {unknown[0]}"
+                         + (f"; none is a record of '{split}': were they made for another split (--split) or another "
+                            "build of the dataset?" if len(unknown) == len(predictor.by_id) else ""))
     failures = getattr(predictor, "failures", None)
     if failures:
         notes.append("model calls without an answer: " + ", ".join(f"{k}: {v}" for k, v in sorted(failures.items())))

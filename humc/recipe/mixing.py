@@ -71,7 +71,14 @@ def parse_held_out(node: Node | None, splits: Sequence[tuple[str, float]]) -> He
         raise RecipeError(f"held-out split '{split}' is not among the output splits", (split_node or node).span,
                           expected="one of: " + ", ".join(names), hint=did_you_mean(split, names)
                           or f"add it to `splits:`, e.g. splits: {{train: 0.9, {split}: 0.1}}", code="E0008")
-    return HeldOut(split=split, unseen_inputs=_held_out_inputs(node.get("inputs")) == "unseen", **lists)
+    unseen = _held_out_inputs(node.get("inputs")) == "unseen"
+    if not any(lists.values()):  # `held_out: {inputs: unseen}` alone holds nothing out (rows never share splits)
+        raise RecipeError("held_out names nothing to hold out", node.span, code="E0008",
+                          expected="at least one of " + ", ".join(HELD_OUT_KEYS[:4]) + ", e.g. held_out: "
+                                   "{formats: [natural], inputs: unseen}",
+                          hint="`inputs:` and `split:` say where the instructions using those go; a source row's "
+                               "instructions already share one split without held_out")
+    return HeldOut(split=split, unseen_inputs=unseen, **lists)
 
 
 def _held_out_inputs(node: Node | None) -> str:

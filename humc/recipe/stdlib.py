@@ -332,8 +332,20 @@ def _rule_codecs(node: Node | None, ops: tuple[AnswerOp, ...], what: str) -> tup
     for name, item in names:
         if name not in formats.CODECS:
             raise RecipeError(f"unknown answer codec '{name}' in 'codecs' of {what}", item.span, code="E2006",
-                              expected="one of: " + ", ".join(formats.CODECS), hint=did_you_mean(name, formats.CODECS))
+                              expected="one of: " + ", ".join(formats.CODECS),
+                              hint=_variant_codec_hint(name) or did_you_mean(name, formats.CODECS))
     return tuple(name for name, _ in names)
+
+
+def _variant_codec_hint(name: str) -> str:
+    """When ``name`` is a built-in format variant rather than a codec (`json_pretty`, `label_only`): the codec that
+    writes it, the name `codecs:` takes."""
+    path = stdlib_dir() / "variants" / f"{name}.yaml"
+    if "/" in name or not path.is_file():
+        return ""
+    codec = _loaded(load_variant, path).spec.codec
+    return f"'{name}' is a format variant, written by the answer codec '{codec}': name that codec (it covers " \
+           "every variant it writes)"
 
 
 def _texts(node: Node, what: str) -> dict[str, str]:

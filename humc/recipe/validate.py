@@ -645,13 +645,16 @@ class Validator:
         seed = opt(node, "seed", "integer", what, 0)
         schema = self._with_class_names(self._schema(node, task, what), task, fields, sources.get(source))
         unnamed = _class_label_column(task, fields, sources.get(source))
+        sample = self._sample(node.get("sample"), what)
+        guidelines = tuple(self._guidelines(node.get("guidelines"), task.id))
+        rules = tuple(self._rules(node.get("preferences"), task, self._when_names(node, task, fields)))
+        templates = tuple(self._checked_templates(node.get("templates"), task, language))
+        variants = tuple(self._variants(node.get("formats"), task, [k for k, _ in fields]))
+        _check_empty_answers(rules, variants, node.get("preferences") or node, what)
         return TaskEntry(
             id=entry_id, task=task, source=source, language=language, fields=fields, where=where,
-            sample=self._sample(node.get("sample"), what), schema=schema,
-            guidelines=tuple(self._guidelines(node.get("guidelines"), task.id)),
-            rules=tuple(self._rules(node.get("preferences"), task, self._when_names(node, task, fields))),
-            templates=tuple(self._checked_templates(node.get("templates"), task, language)),
-            variants=tuple(self._variants(node.get("formats"), task, [k for k, _ in fields])),
+            sample=sample, schema=schema, guidelines=guidelines, rules=rules,
+            templates=templates, variants=variants,
             variants_per_record=self._positive(node, "variants_per_record", what, 1), seed=seed,
             synth=parse_synth(node.get("synth"), self.models, what),
             generate=parse_generate(node.get("generate"), self.models, task, [k for k, _ in fields], what),
@@ -1119,6 +1122,39 @@ def _label_column_classes(task: TaskDef, fields: tuple[tuple[str, Compiled], ...
     column = expr.text.strip() if expr is not None else ""
     names = class_label_set(src.path, src.format, column) if FIELD_RE.match(column) else None
     return (column, names) if names else None
+
+
+def _check_empty_answers(rules: Sequence[PreferenceRule], variants: Sequence[Variant], at: Node, what: str) -> None:
+    """Two rules that both say, for every empty answer, how to write it under one of the entry's formats, and say it
+    differently (`empty_brackets` "[]" and an `empty_as("none")` of yours): an instruction would state both, and every
+    empty gold answer would break one of them (dropped as rule_violated)."""
+    said: dict[str, tuple[PreferenceRule, Any]] = {}
+    for rule in rules:
+        value = _unconditional_empty(rule)
+        if value is _NO_EMPTY:
+            continue
+        for codec in sorted({v.spec.codec for v in variants if rule.applies_under(v.spec.codec)}):
+            first, first_value = said.setdefault(codec, (rule, value))
+            if first_value != value:
+                where = next((op.at for op in rule.then if op.at is not None), None) or at.span
+                raise RecipeError(f"{what}: the preference rules '{first.id.removeprefix('inline:')}' and "
+                                  f"'{rule.id.removeprefix('inline:')}' both say how to write an empty answer under "
+                                  f"'{codec}', differently ({json.dumps(first_value)} and {json.dumps(value)})",
+                                  where, code="E0008", expected="one rule that says how to answer nothing per format",
+                                  hint="keep one of them, or limit each to its formats with `codecs:` (a rule "
+                                       "mapping's key; `humc stdlib rules` shows the stdlib's)")
+
+
+_NO_EMPTY = object()
+
+
+def _unconditional_empty(rule: PreferenceRule) -> Any:
+    """What the rule writes for every empty answer (`empty_as(x)`, with no `when` or `when len(answer) == 0`)."""
+    ops = [op for op in rule.then if op.name == "empty_as"]
+    when = None if rule.when is None else "".join(rule.when.src.text.split())
+    if len(ops) != 1 or when not in (None, "len(answer)==0"):
+        return _NO_EMPTY
+    return ops[0].args[0] if ops[0].args else None
 
 
 def _class_label_column(task: TaskDef, fields: tuple[tuple[str, Compiled], ...], src: SourceDef | None) -> str | None:
