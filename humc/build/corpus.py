@@ -381,16 +381,6 @@ class Split(PassThrough):
                 notes[note] = notes.get(note, 0) + n
         return kept_at, kept_names
 
-    def without_held_out(self, chunk: PassChunk, at: list[int], names: list[str]) -> tuple[list[int], list[str]]:
-        """``at`` and ``names`` without the held-out instructions of rows outside the held-out split."""
-        assert self.held is not None
-        held, records = self.held, chunk.rows()
-        keep = [name == held.split or not held_out_match(held, records[p]) for p, name in zip(at, names, strict=True)]
-        if not all(keep):
-            note = "dropped: held-out instructions of rows in other splits"
-            self.stat.notes[note] = self.stat.notes.get(note, 0) + keep.count(False)
-        return [p for p, k in zip(at, keep, strict=True) if k], [n for n, k in zip(names, keep, strict=True) if k]
-
     def finish(self) -> dict[str, Any]:
         for w in self.writers.values():
             w.flush()
