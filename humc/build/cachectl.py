@@ -226,9 +226,10 @@ def held_out_warnings(result: BuildResult) -> list[str]:
     """`output.held_out` that put no instruction in its split: nothing used a held-out part, or `inputs: unseen`
     dropped every one (their source rows fell in other splits)."""
     held, split = result.plan.recipe.output.held_out, result.metas.get("corpus/split")
-    if held is None or split is None or split.get("notes", {}).get("held out"):
+    notes = split.get("notes", {}) if split is not None else {}
+    if held is None or split is None or notes.get("held out"):
         return []
-    dropped = int(split.get("notes", {}).get(HELD_OUT_DROPPED, 0))
+    dropped = int(notes.get(HELD_OUT_DROPPED, 0))
     why = (f"`inputs: unseen` dropped all {dropped} (their source rows fell in other splits; more source rows, a "
            f"larger '{held.split}' fraction or `inputs: shared` keep some)") if dropped else \
         "no instruction used a held-out template, format, label or task (more source rows give some)"

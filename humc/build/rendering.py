@@ -22,6 +22,7 @@ import json
 import random
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -513,9 +514,7 @@ def one_per_normal_form(labels: tuple[str, ...] | None) -> tuple[tuple[str, ...]
     if labels is None or all(label.isascii() for label in labels):
         return labels, {}
     nfc = {label: unicodedata.normalize("NFC", label) for label in labels}
-    forms: dict[str, int] = {}
-    for form in nfc.values():
-        forms[form] = forms.get(form, 0) + 1
+    forms = Counter(nfc.values())
     aliases = {label: form for label, form in nfc.items() if forms[form] > 1 and label != form}
     return tuple(dict.fromkeys(aliases.get(label, label) for label in labels)), aliases
 

@@ -313,15 +313,19 @@ def _row_of(item: Any, columns: tuple[str, ...], record: Mapping[str, Any]) -> t
                 else "an object"
             raise RecordError(f"gold item {short_repr(item)}: '{odd}' is {what}, not text",
                               expected=f"a string (or number) in '{odd}' of every gold item")
-        return tuple(["" if (v := item[c]) is None else (_number_text(v) if type(v) is float else str(v)).strip(_EDGES)
-                      for c in columns])
+        return tuple(["" if (v := item[c]) is None else _gold_text(v) for c in columns])
     if isinstance(item, bool):  # str(True) would teach Python's spelling of JSON's true
         raise RecordError(f"gold item {json.dumps(item)} is a boolean, not text",
                           expected="strings; map booleans in `fields:`, e.g. lookup(int(answer), [\"no\", \"yes\"])")
     if len(columns) == 1 and isinstance(item, (str, int, float)):
-        return ((_number_text(item) if type(item) is float else str(item)).strip(_EDGES),)
+        return (_gold_text(item),)
     raise RecordError(f"gold item {short_repr(item)} does not fit the answer columns {', '.join(columns)}",
                       expected="objects with keys " + ", ".join(columns) if len(columns) > 1 else "strings")
+
+
+def _gold_text(value: Any) -> str:
+    """A gold value as text: stripped of its edges (``_EDGES``), a float as ``_number_text`` writes it."""
+    return (_number_text(value) if type(value) is float else str(value)).strip(_EDGES)
 
 
 def _number_text(value: float) -> str:
