@@ -75,14 +75,33 @@ class CorruptEntry(Exception):
 def encode(key: str, value: Any, *, compress: bool = False) -> bytes:
     """The stored bytes of ``value`` under ``key``: header, digest of key and payload, payload
     (zstd-compressed under ``ZMAGIC`` when ``compress`` and the pickle is at least ``COMPRESS_MIN`` bytes)."""
+    return seal(key, pack(value, compress=compress))
+
+
+Packed = tuple[bytes, bytes]  # (MAGIC or ZMAGIC, payload): a value's stored bytes but the key's digest
+
+
+def pack(value: Any, *, compress: bool = False) -> Packed:
+    """``value`` made ready to store under any key (``seal``): the costly part of ``encode``, which a process that
+    does not hold the cache (a render worker) can do."""
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if compress and len(payload) >= COMPRESS_MIN:
         import pyarrow  # the build's dependency, loaded by the write stage anyway; never by the light commands
 
         codec = pyarrow.Codec("zstd", compression_level=ZSTD_LEVEL)
-        packed = struct.pack("<Q", len(payload)) + bytes(codec.compress(payload, asbytes=True))
-        return ZMAGIC + _digest(key, packed) + packed
-    return MAGIC + _digest(key, payload) + payload
+        return ZMAGIC, struct.pack("<Q", len(payload)) + bytes(codec.compress(payload, asbytes=True))
+    return MAGIC, payload
+
+
+def seal(key: str, packed: Packed) -> bytes:
+    """The stored bytes of a packed value under ``key``: header, digest of key and payload, payload."""
+    magic, payload = packed
+    return magic + _digest(key, payload) + payload
+
+
+def unpack(packed: Packed) -> Any:
+    """The value ``pack`` was given."""
+    return _load(*packed)
 
 
 def from_columns(columns: tuple[list[tuple[str, ...]], list[int], dict[str, list[Any]]]) -> list[dict[str, Any]]:
@@ -103,16 +122,20 @@ def decode(key: str, blob: Any) -> Any:
     if not hmac.compare_digest(blob[len(MAGIC):HEADER], _digest(key, payload)):
         raise CorruptEntry("checksum mismatch")
     try:
-        if blob[:len(MAGIC)] in (ZMAGIC, CMAGIC):
-            import pyarrow
-
-            (size,) = struct.unpack("<Q", payload[:8])
-            payload = pyarrow.decompress(payload[8:], decompressed_size=size, codec="zstd", asbytes=True)
-            if blob.startswith(CMAGIC):
-                return from_columns(pickle.loads(payload))
-        return pickle.loads(payload)
+        return _load(blob[:len(MAGIC)], payload)
     except Exception as exc:  # a payload with a valid digest that still fails to load (written by another humc)
         raise CorruptEntry(f"unloadable payload: {exc}") from None
+
+
+def _load(magic: bytes, payload: bytes) -> Any:
+    if magic in (ZMAGIC, CMAGIC):
+        import pyarrow
+
+        (size,) = struct.unpack("<Q", payload[:8])
+        payload = pyarrow.decompress(payload[8:], decompressed_size=size, codec="zstd", asbytes=True)
+        if magic == CMAGIC:
+            return from_columns(pickle.loads(payload))
+    return pickle.loads(payload)
 
 
 def _digest(key: str, payload: bytes) -> bytes:
@@ -264,10 +287,12 @@ class CacheDB:
             self._drop(stored)
             return None
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, packed: Packed | None = None) -> None:
+        """Store ``value`` under ``key``; ``packed``: the value as ``pack`` made it with this cache's ``compress``
+        (stored as it is)."""
         stored = KEY_PREFIX + key
         try:
-            self.db.set(stored, encode(stored, value, compress=self.compress))
+            self.db.set(stored, encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed))
         except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
             raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
                             hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None

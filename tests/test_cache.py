@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from helpers import REPO, run_cli, tree_bytes, write_ner_source, write_ner_workload
+from hypothesis import given
+from hypothesis import strategies as st
 
 from humc.build.compiler import build, plan_recipe
-from humc.cachedb import KEY_PREFIX, CacheDB, CorruptEntry, decode, encode
+from humc.cachedb import KEY_PREFIX, CacheDB, CorruptEntry, decode, encode, pack, seal, unpack
 from humc.llm.client import CACHE_VERSION, open_cache
 
 sys.path.insert(0, str(REPO))
@@ -337,3 +339,23 @@ def test_record_chunks_written_column_by_column_by_an_earlier_humc_still_load():
     packed = struct.pack("<Q", len(same_keys)) + pyarrow.Codec("zstd").compress(same_keys, asbytes=True)
     assert cachedb.decode("k", cachedb.CMAGIC + cachedb._digest("k", packed) + packed) == [{"a": "x", "b": 1},
                                                                                           {"a": "y", "b": 2}]
+
+
+_RECORDS = st.lists(st.dictionaries(st.sampled_from(["instruction", "output", "labels", "_kind"]),
+                                    st.one_of(st.text(), st.integers(), st.lists(st.text(), max_size=3)), max_size=4),
+                    max_size=40)
+
+
+@given(records=_RECORDS, compress=st.booleans(), key=st.text(max_size=20))
+def test_a_value_packed_elsewhere_is_stored_as_the_cache_encodes_it(records, compress, key):
+    """A render worker packs its chunk (``pack``) and the main process seals it under its key: the stored bytes read
+    back as the value, as ``encode``'s do, and ``unpack`` gives the value without the key."""
+    packed = pack(records, compress=compress)
+    assert decode(key, seal(key, packed)) == records == decode(key, encode(key, records, compress=compress))
+    assert unpack(packed) == records
+
+
+def test_a_large_value_is_packed_compressed_when_the_cache_compresses():
+    records = [{"instruction": f"text {k} " * 20} for k in range(100)]
+    assert pack(records, compress=True)[0] == b"hc1z" and pack(records)[0] == b"hc1\x00"
+    assert len(pack(records, compress=True)[1]) < len(pack(records)[1]) / 4

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import humc.build.corpus as corpus
 import humc.build.execute as execute
 import humc.build.reuse as reuse
 from humc.build.compiler import build, plan_recipe
@@ -95,6 +96,31 @@ def test_a_check_that_fails_in_a_render_worker_fails_in_the_check_node_as_in_one
             assert store.meta(plan.node("ner/check").fingerprint) is None
         finally:
             store.close()
+
+
+def test_render_workers_work_out_the_corpus_pass_memo_the_main_process_would(tmp_path, small_chunks, monkeypatch):
+    """The dedup keys' prefixes and slim columns of what the check kept, worked out where the records were rendered:
+    the main process hashes no record, and the memo is the one the corpus pass computes from the stored chunks."""
+    calls = _flagging_check(monkeypatch)  # drops every 7th row's records: the memo covers the records kept
+    hashed: list[int] = []
+    real_key = corpus.dedup_key
+    monkeypatch.setattr(corpus, "dedup_key", lambda record: hashed.append(os.getpid()) or real_key(record))
+    many = _checked_build(tmp_path / "many", jobs=3)
+    assert calls == [] and hashed == []  # the workers checked and hashed: the main process neither
+    assert many == _checked_build(tmp_path / "one", jobs=1)
+    hashed.clear()  # the one-process build hashed here
+    plan = plan_recipe(tmp_path / "many" / "big.hum.yaml", out_dir=tmp_path / "x", cache_dir=tmp_path / "many" / "cache")
+    check = plan.node("ner/check").fingerprint
+    store = Store(tmp_path / "many" / "cache")
+    try:
+        memos = [store.cache.get(chunk_key(check, corpus.PASS_MEMO, i)) for i in range(store.chunk_count(check))]
+        for i in range(len(memos)):
+            store.cache.delete(chunk_key(check, corpus.PASS_MEMO, i))
+        fresh = list(corpus.pass_chunks(store, check, text=False))  # the chunks read back, hashed here
+        assert [store.cache.get(chunk_key(check, corpus.PASS_MEMO, i)) for i in range(len(memos))] == memos
+        assert len(hashed) == sum(len(chunk.places) for chunk in fresh) < 600  # the flagged rows' records dropped
+    finally:
+        store.close()
 
 
 def test_a_resumed_parallel_render_recomputes_only_the_missing_chunks(tmp_path, small_chunks):

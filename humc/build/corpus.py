@@ -159,12 +159,39 @@ def pass_chunks(store: Store, fp: str, *, text: bool) -> Iterator[PassChunk]:
         places, records = store.origin_chunk(fp, i, raw=True)
         chunk = PassChunk(places, ChunkKeys.of(records, partial(_records_of, store, fp, i)), records)
         if not text:
-            columns = chunk.columns
-            chunk.missing = any(_Missing in column for column in columns.values())
-            store.cache.set(chunk_key(fp, PASS_MEMO, i), {
-                "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns,
-                "missing": chunk.missing, "prefixes": chunk.keys.prefixes})
+            chunk.missing = _put_pass_memo(store, fp, i, places, chunk.columns, chunk.keys.prefixes)
         yield chunk
+
+
+def _put_pass_memo(store: Store, fp: str, i: int, places: list[Place], columns: dict[str, list[Any]],
+                   prefixes: bytes) -> bool:
+    """Store chunk i's pass memo; whether a column holds ``_Missing``."""
+    missing = any(_Missing in column for column in columns.values())
+    store.cache.set(chunk_key(fp, PASS_MEMO, i), {
+        "v": PASS_MEMO_VERSION, "prefix": PREFIX, "places": places, "columns": columns, "missing": missing,
+        "prefixes": prefixes})
+    return missing
+
+
+@dataclass
+class WorkerMemo:
+    """The pass memo of a render chunk's records, worked out in the render worker that rendered them (their dedup
+    keys' first bytes and ``SLIM_FIELDS``), so the main process — the one serial part of a build with workers —
+    neither reads the chunk back nor hashes it; ``put`` stores the memo of the records the check kept."""
+
+    prefixes: bytes
+    columns: dict[str, list[Any]]
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> WorkerMemo:
+        return cls(b"".join(dedup_key(record)[:PREFIX] for record in records), _slim(records))
+
+    def put(self, store: Store, fp: str, i: int, places: list[Place], at: list[int]) -> None:
+        """Store the pass memo of chunk i of node ``fp``: the records at positions ``at`` of the rendered chunk, which
+        are first stored at ``places``."""
+        prefixes = b"".join(self.prefixes[PREFIX * p:PREFIX * (p + 1)] for p in at)
+        _put_pass_memo(store, fp, i, places, {name: PassChunk.pick(column, at) for name, column in self.columns.items()},
+                       prefixes)
 
 
 def _records_of(store: Store, fp: str, i: int) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from humc.build.checking import check_rendered
-from humc.build.corpus import PASS_THROUGH, PassThrough, pass_chunks
+from humc.build.corpus import PASS_THROUGH, PassThrough, WorkerMemo, pass_chunks
 from humc.build.mixing import is_negative, mixture_keep, ratio_keep
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
@@ -59,6 +59,7 @@ from humc.build.store import (
     subset_refs,
 )
 from humc.build.transforms import collect_labels, keep_record, map_record, reads_no_header, stable_hash
+from humc.cachedb import Packed, pack, unpack
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
@@ -311,12 +312,14 @@ class Executor:
         if pending is not None:
             if then:
                 self._ahead(then, i, pending)
-            result, verdicts = pending.result(), None
+            result, checked = pending.result(), None
             if isinstance(result, Checked):
-                result, verdicts = result.result, result.verdicts
-            out, notes, problems = self._store_chunk(node, i, chunk, result, strip)
+                result, checked = result.unpacked(), result
+            out, notes, problems = self._store_chunk(node, i, chunk, result, strip, checked and checked.packed)
             if then:
-                self._follow(then, i, out, verdicts)
+                kept = self._follow(then, i, out, checked and checked.verdicts)
+                if checked is not None and checked.memo is not None and kept is not None:
+                    self._put_pass_memo(node, then[0], i, out, kept, checked.memo)
             saved = Saved(notes, problems, (len(chunk), len(out)))
         elif (node.fingerprint, i) not in self.early:
             stat.chunks_reused += 1
@@ -339,10 +342,10 @@ class Executor:
         stat.records_out = writer.count
         return {"chunks": {MAIN: writer.chunks}}
 
-    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, result: ChunkResult,
-                     strip: bool) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
+    def _store_chunk(self, node: PlanNode, i: int, chunk: Records, result: ChunkResult, strip: bool,
+                     packed: Packed | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
         texts = text_digests(self.entry_of(node)) if node.kind == "render" else None
-        return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, texts)
+        return store_result(self.store, node.fingerprint, self.input_fp(node), i, chunk, result, strip, texts, packed)
 
     def _ahead(self, then: list[Follower], i: int, pending: Pending) -> None:
         """While chunk i is being answered, run each part of it that is (an LLM chunk's batches) on through the
@@ -364,22 +367,39 @@ class Executor:
                 fn.parts.clear()
 
     def _follow(self, then: list[Follower], i: int, records: Records,
-                verdicts: list[Problem | None] | None = None) -> None:
+                verdicts: list[Problem | None] | None = None) -> Records | None:
         """Run chunk i on through the following nodes (a check given the ``verdicts`` its render worked out: they
-        are its first follower's); on the first failure stop following (for good)."""
+        are its first follower's); on the first failure stop following (for good). The first follower's records
+        out, when it computed them now."""
+        first: Records | None = None
         for follower, fn, strip in then:
             saved = saved_chunk(self.store, follower.fingerprint, i)
             if saved is not None and saved.counts is not None:  # stored already
-                return
+                break
             try:
                 result = (fn.at(i, verdicts) if isinstance(fn, CheckChunks) else fn)(records)
             except Exception:  # the node raises it itself, in its turn, with its own progress and stats
                 then.clear()
-                return
+                break
             verdicts = None
             out, _, _ = self._store_chunk(follower, i, records, result, strip)
             self.early.add((follower.fingerprint, i))
+            first = out if first is None else first
             records = out
+        return first
+
+    def _put_pass_memo(self, render: PlanNode, check: Follower, i: int, rendered: Records, kept: Records,
+                       memo: WorkerMemo) -> None:
+        """Store the pass memo (``corpus.pass_chunks``) of the check's chunk i from what the render worker worked out,
+        when the corpus pass reads that check's chunks: the records it ``kept`` are ``rendered`` records, each first
+        stored at its place in the render's chunk i (``Store.origin_chunk``)."""
+        node, _, strip = check
+        if not any(node.id in n.inputs and n.kind in PASS_THROUGH for n in self.plan.nodes):
+            return
+        where = {id(record): p for p, record in enumerate(rendered)}
+        at = [where.get(id(record), -1) for record in kept]
+        if -1 not in at:
+            memo.put(self.store, node.fingerprint, i, [(render.fingerprint, MAIN, i, p, strip) for p in at], at)
 
     def counted_input(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[dict[str, Any]]:
         for record in self.store.records(self.input_fp(node, i)):
@@ -562,6 +582,14 @@ class Checked:
 
     result: ChunkResult
     verdicts: list[Problem | None]
+    memo: WorkerMemo | None = None  # the records' pass memo, when the check's chunks feed the corpus pass
+    packed: Packed | None = None  # the records, ready to store (``cachedb.pack``); ``result`` then holds none
+
+    def unpacked(self) -> ChunkResult:
+        """The render chunk's result, its records unpacked."""
+        if self.packed is None or not isinstance(self.result, tuple):
+            return self.result
+        return (unpack(self.packed), *self.result[1:])
 
 
 @dataclass
@@ -573,13 +601,27 @@ class RenderThenCheck:
 
     render: ChunkFn
     entry: TaskEntry
+    compress: bool | None = None  # in a worker process: the store's compression (``_pack``)
 
     def __call__(self, chunk: Records) -> ChunkResult | Checked:
         result = self.render(chunk)
+        records = split_result(result)[0]
         try:
-            return Checked(result, [check_rendered(self.entry, record) for record in split_result(result)[0]])
+            checked = Checked(result, [check_rendered(self.entry, record) for record in records])
         except Exception:  # the check node raises it itself, in its turn, with its own progress and stats
             return result
+        if self.compress is not None and isinstance(result, tuple):
+            self._pack(checked, records, result)
+        return checked
+
+    def _pack(self, checked: Checked, records: Records, result: tuple[Any, ...]) -> None:
+        """In a worker, what the main process — the build's one serial part — would do next: the records' pass memo
+        (``WorkerMemo``) and their stored form (``cachedb.pack``; sent instead of the records, which the main process
+        unpacks where it would unpickle them)."""
+        with contextlib.suppress(Exception):  # the corpus pass works the memo out (and reports what fails) itself
+            checked.memo = WorkerMemo.of(records)
+        checked.packed = pack(records, compress=bool(self.compress))
+        checked.result = ([], *result[1:])
 
 
 def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
@@ -591,7 +633,8 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     key, reuse = Reuse.find(ex.store, node, ctx)
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
-        pooled = RenderThenCheck(fn, ex.entry_of(then[0][0])) if then and reuse is None else fn
+        compress = ex.store.cache.compress if workers else None
+        pooled = RenderThenCheck(fn, ex.entry_of(then[0][0]), compress) if then and reuse is None else fn
         submit: Submit = stack.enter_context(WorkerPool(pooled, workers)).submit if workers else partial(_Now, fn)
         submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
         meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
@@ -916,10 +959,11 @@ def stored_chunk(store: Store, fp: str, input_fp: str, i: int) -> tuple[Records,
 
 
 def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, result: ChunkResult, strip: bool,
-                 texts: dict[str, Any] | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
+                 texts: dict[str, Any] | None = None,
+                 packed: Packed | None = None) -> tuple[Records, dict[str, int], dict[str, list[Located]]]:
     """Store chunk i of a chunk-wise node (both executors): its records (as references when they are input records,
-    a filter's or the check's), a render's per-record index, then its notes with the counts — the commit. Returns
-    the result's (records, notes, problem locations)."""
+    a filter's or the check's; ``packed``: new records as a render worker packed them), a render's per-record index,
+    then its notes with the counts — the commit. Returns the result's (records, notes, problem locations)."""
     out, notes, problems = split_result(result)
     index = result[3] if isinstance(result, tuple) and len(result) > 3 else None
     refs = subset_refs(input_fp, i, chunk, out)
@@ -927,7 +971,7 @@ def store_result(store: Store, fp: str, input_fp: str, i: int, chunk: Records, r
         store.put_refs(fp, i, refs, strip=strip)
     else:
         assert not strip, "strip needs a chunk function that passes its input records through"
-        store.put_chunk(fp, i, out)
+        store.put_chunk(fp, i, out, packed=packed)
     if index is not None and texts is not None:
         store_memo(store, fp, i, index, texts)
     # the notes, with the chunk's input and output counts, commit it: a rerun reads nothing of a chunk they cover

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from humc.cachedb import CacheDB, repair_index
+from humc.cachedb import CacheDB, Packed, repair_index
 
 MAIN = "main"
 NOTES = "notes"            # per-chunk counters of a chunk-wise node, one stream beside its records
@@ -138,9 +138,11 @@ class Store:
             out = [{**r, **view["set"]} for r in out]
         return out, places
 
-    def put_chunk(self, fp: str, i: int, records: list[Any], stream: str = MAIN) -> None:
+    def put_chunk(self, fp: str, i: int, records: list[Any], stream: str = MAIN, packed: Packed | None = None) -> None:
+        """Store chunk i of records (``packed``: the records as ``cachedb.pack`` made them with this store's
+        compression, so they are not encoded again)."""
         self._forget(fp, stream)
-        self.cache.set(chunk_key(fp, stream, i), records)
+        self.cache.set(chunk_key(fp, stream, i), records, packed)
 
     def put_refs(self, fp: str, i: int, refs: list[list[Any]], stream: str = MAIN, *, strip: bool = False,
                  fields: dict[str, Any] | None = None) -> None:
