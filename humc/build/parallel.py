@@ -18,7 +18,11 @@ Decisions:
   work does not: a render worker checks the records it rendered and sends back one verdict each
   (``execute.RenderThenCheck``), and the check node in the main process keeps or drops its input
   records by them; else the main process, which also stores every chunk, would be the one serial
-  bottleneck (measured, bench_build with 2 workers: the check was a quarter of the CPU).
+  bottleneck (measured, bench_build with 2 workers: the check was a quarter of the CPU). For the same reason
+  a worker also sends the chunk's records packed as the cache stores them (``cachedb.pack``: the main process
+  seals them under their key, it does not pickle and compress them again) and the corpus pass's memo of them
+  (``corpus.WorkerMemo``: dedup-key prefixes, the fields the pass reads): 20,000 rows with 2 workers, main
+  process CPU 3.6 s -> 2.8 s.
 * **How many workers:** ``jobs`` (``humc build --jobs``, else ``$HUMC_JOBS``), else the CPUs this
   process may use; 1 turns the pool off, and so does a node with fewer than two chunks to compute.
 """
