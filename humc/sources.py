@@ -313,13 +313,18 @@ def _file_failure(src: SourceDef, exc: Exception) -> Exception:
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
-    line, col, byte = _first_bad_byte(src, exc.encoding)
+    line, col, data = _first_bad_byte(src, exc.encoding)
+    byte = data[col - 1:col]
     inside = compressed_inside(Path(path))
     if inside is not None:
         hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif _reads_as_chinese(data):  # GBK lead bytes reach 0x81: before the Windows-1252 guess
+        hint = ("the line reads as Chinese in GB18030 (GBK, GB2312): set `options: {encoding: gb18030}` (a Traditional "
+                "Chinese file from Taiwan or Hong Kong may be big5; latin-1 would read it as Latin letters), or save "
+                "the file as UTF-8")
     elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
         hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
                 "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
@@ -329,16 +334,35 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 
 
+def _reads_as_chinese(line: bytes) -> bool:
+    """Whether a line that is no UTF-8 decodes in GB18030 to Chinese: most of its non-ASCII characters in GB2312
+    (common hanzi, fullwidth punctuation: two bytes over 0xA0 each). Latin-1 text decodes too, but an accented letter
+    before an ASCII one makes a rare GBK character, outside GB2312."""
+    try:
+        text = line.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    wide = [c for c in text if ord(c) > 0x7F]
+    return bool(wide) and sum(1 for c in wide if _in_gb2312(c)) >= 0.8 * len(wide)
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
-    """Decode the file line by line (streaming) until a line fails: (line, column, the byte)."""
+    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
             except UnicodeDecodeError as exc:
-                at = max(0, min(exc.start, len(data) - 1))
-                return lineno, at + 1, data[at:at + 1]
+                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data
     return 1, 1, b""
 
 
@@ -776,9 +800,17 @@ def _records_hint(src: SourceDef) -> str:
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")
+    if isinstance(top, dict) and _one_line(src):  # a JSON Lines file of one record (DuReader's first line, a slice)
+        return "the file is one object on one line: a JSON Lines file of one record is read with `format: jsonl`" + (
+            "; lists of objects are under: " + ", ".join(keys) if keys else "")
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
     return "a JSON Lines file (one object per line) is `format: jsonl`"
+
+
+def _one_line(src: SourceDef) -> bool:
+    with open_text(_file(src), _enc(src)) as f:
+        return len(f.read().strip().splitlines()) == 1
 
 
 def _column_oriented(top: dict[str, dict[str, Any]]) -> bool:
