@@ -588,7 +588,7 @@ def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
 
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
-    row = 0
+    row, skipped = 0, False
     keys = _UniqueKeys()
     decoder = json.JSONDecoder(object_pairs_hook=keys)
     with open_text(_file(src), _enc(src)) as f:
@@ -616,8 +616,16 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
                 raise error
+            if row == 0 and not skipped and _metadata_line(record):
+                skipped = True
+                continue
             yield Row(row, record, lineno)
             row += 1
+
+
+def _metadata_line(record: dict[str, Any]) -> bool:
+    """MRQA's files (SQuAD.jsonl.gz, …) open with `{"header": {"dataset": …, "split": …}}`: metadata, not a record."""
+    return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
 def _jsonl_hint(line: str, row: int) -> str:

@@ -9,6 +9,7 @@ by an adapter's documented `where:`."""
 from __future__ import annotations
 
 import csv
+import gzip
 import html
 import io
 import json
@@ -57,7 +58,7 @@ SAMPLES = {
     "fewfc": "fewfc/dev_base.head8.json", "maven": "maven/valid.head2.jsonl",
     "dream": "layouts5/dream_dev.json", "drcd": "layouts5/DRCD_dev.json", "tnews": "layouts5/tnews_dev.json",
     "iflytek": "layouts5/iflytek_dev.json", "scierc_ner": "layouts5/scierc_train.json",
-    "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json",
+    "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json", "mrqa": "layouts5/SQuAD.jsonl.gz",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -377,6 +378,21 @@ def scierc(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     return check
 
 
+def mrqa(path: Path, got: list[dict[str, Any]]) -> None:
+    header, *lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    assert json.loads(header)["header"]["dataset"] == "SQuAD"
+    want = []
+    for line in lines:
+        d = json.loads(line)
+        paragraphs = [p.replace("[TLE] ", "").replace(" [SEP] ", "\n").strip() for p in d["context"].split("[PAR]")]
+        for qa in d["qas"]:
+            for a in qa["detected_answers"]:  # the inclusive character spans select the answer
+                assert all(d["context"][s:e + 1] == a["text"] for s, e in a["char_spans"])
+            want.append(("\n\n".join(p for p in paragraphs if p), qa["question"],
+                         [a["text"] for a in qa["detected_answers"]]))
+    assert [(r["context"], r["question"], r["answers"]) for r in got] == want
+
+
 def docred(path: Path, got: list[dict[str, Any]]) -> None:
     names = json.loads((path.parent / "rel_info.json").read_text(encoding="utf-8"))  # the release's own file
     want = [[(doc["vertexSet"][x["h"]][0]["name"], names[x["r"]], doc["vertexSet"][x["t"]][0]["name"])
@@ -510,6 +526,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
+    "mrqa": mrqa,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

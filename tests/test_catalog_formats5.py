@@ -226,3 +226,46 @@ def test_a_utf16_tsv_with_its_byte_order_mark_reads_without_an_encoding(tmp_path
     file.write_bytes("sentence\tlabel\r\nit 's a charming journey .\t1\r\nunflinchingly bleak\t0\r\n".encode("utf-16"))
     assert records(file, "tsv") == [{"sentence": "it 's a charming journey .", "label": "1"},
                                     {"sentence": "unflinchingly bleak", "label": "0"}]
+
+
+def test_a_recipe_builds_mrqa_s_release_and_its_hub_rows_alike(root: Path) -> None:
+    """MRQA's SQuAD.jsonl.gz: a header line, then contexts with their questions; the Hub's mrqa-workshop/mrqa has one
+    row per question, `detected_answers` a struct of lists."""
+    import gzip
+    import json
+
+    header, *lines = gzip.decompress((DATA / "SQuAD.jsonl.gz").read_bytes()).decode("utf-8").splitlines()
+    rows = [{"subset": "SQuAD", "context": d["context"], "qid": qa["qid"], "question": qa["question"],
+             "detected_answers": {"text": [a["text"] for a in qa["detected_answers"]],
+                                  "char_spans": [{"start": [s for s, _ in a["char_spans"]],
+                                                  "end": [e for _, e in a["char_spans"]]}
+                                                 for a in qa["detected_answers"]]},
+             "answers": qa["answers"]} for d in map(json.loads, lines) for qa in d["qas"]]
+    pq.write_table(pa.Table.from_pylist(rows), root / "data" / "validation-00000-of-00001.parquet")
+    recipe = """hum: 1
+name: mrqa
+sources:
+  release: {catalog: mrqa, path: data/SQuAD.jsonl.gz}
+  hub: {catalog: mrqa, path: data/validation-00000-of-00001.parquet}
+tasks:
+  - source: release
+  - source: hub
+output: {splits: {train: 1.0}}
+"""
+    gold, text, _ = built_gold(root, "mrqa", recipe)
+    assert gold["release"] == gold["hub"] == {0: [{"answer": "France"}], 1: [{"answer": "Normandy"}],
+                                              2: [{"answer": "1975"}]}
+    assert "[PAR]" not in text["release"][2] and "[SEP]" not in text["hub"][2]
+    assert "New York .\n\nLeon Botstein\nLeon Botstein has been" in text["release"][2]
+    assert json.loads(header) == {"header": {"dataset": "SQuAD", "split": "dev"}}
+
+
+def test_only_a_first_line_holding_just_a_header_object_is_metadata(tmp_path: Path) -> None:
+    file = tmp_path / "x.jsonl"
+    file.write_text('{"header": {"dataset": "NewsQA"}}\n{"header": {"a": 1}}\n{"header": "b", "text": "c"}\n',
+                    encoding="utf-8")
+    rows = list(read_source(SourceDef("s", file, "jsonl", {})))
+    assert [(r.number, r.line, r.record) for r in rows] == [(0, 2, {"header": {"a": 1}}),
+                                                            (1, 3, {"header": "b", "text": "c"})]
+    file.write_text('{"header": "MRQA", "text": "a"}\n', encoding="utf-8")  # a record that has a header field
+    assert records(file, "jsonl") == [{"header": "MRQA", "text": "a"}]
