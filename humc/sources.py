@@ -28,7 +28,7 @@ from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
 from humc.sources_card import split_files
-from humc.sources_formats import read_brat, read_conllu, read_pubtator
+from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -87,6 +87,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "conllu": ("encoding",),
     "brat": ("encoding",),
     "pubtator": ("encoding",),
+    "reuters_sgml": ("encoding",),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -219,7 +220,7 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
                ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
-               ".pubtator": "pubtator", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
+               ".pubtator": "pubtator", ".sgm": "reuters_sgml", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
@@ -1274,7 +1275,8 @@ def _read_clone(src: SourceDef) -> Iterator[Row]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "hf": _read_hf, "arrow": read_arrow,
+    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "reuters_sgml": read_reuters_sgml,
+    "hf": _read_hf, "arrow": read_arrow,
     "blocks": read_blocks, "iepile": _read_iepile, "lines": _read_lines,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -59,11 +59,12 @@ SAMPLES = {
     "dream": "layouts5/dream_dev.json", "drcd": "layouts5/DRCD_dev.json", "tnews": "layouts5/tnews_dev.json",
     "iflytek": "layouts5/iflytek_dev.json", "scierc_ner": "layouts5/scierc_train.json",
     "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json", "mrqa": "layouts5/SQuAD.jsonl.gz",
+    "reuters21578": "layouts5/reut2-000.head.sgm",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
-                    "instructuie_ee": 4}
+                    "instructuie_ee": 4, "reuters21578": 1}  # (Reuters: a story outside ModApte, TOPICS="NO")
 
 
 def recipe_text(names: list[str]) -> str:
@@ -393,6 +394,21 @@ def mrqa(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["context"], r["question"], r["answers"]) for r in got] == want
 
 
+def reuters(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for doc in re.findall(r"<REUTERS (.*?)>(.*?)</REUTERS>", path.read_text(encoding="utf-8"), re.S):
+        head, inner = doc
+        topics = re.findall(r"<D>(\w+)</D>", inner.split("<PLACES>")[0])
+        title = re.search(r"<TITLE>(.*?)</TITLE>", inner)
+        body = re.search(r"<BODY>(.*?)&#3;</BODY>", inner, re.S) or re.search(r"&#2;(.*?)&#3;", inner, re.S)
+        assert body is not None
+        story = f"{title.group(1)}. {body.group(1)}" if title else body.group(1)
+        text = " ".join(html.unescape(story).split())
+        if 'TOPICS="YES"' in head and topics:
+            want.append((text, sorted(topics)))
+    assert [(r["text"], sorted(r["labels"])) for r in got] == want
+
+
 def docred(path: Path, got: list[dict[str, Any]]) -> None:
     names = json.loads((path.parent / "rel_info.json").read_text(encoding="utf-8"))  # the release's own file
     want = [[(doc["vertexSet"][x["h"]][0]["name"], names[x["r"]], doc["vertexSet"][x["t"]][0]["name"])
@@ -526,7 +542,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
-    "mrqa": mrqa,
+    "mrqa": mrqa, "reuters21578": reuters,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -269,3 +269,61 @@ def test_only_a_first_line_holding_just_a_header_object_is_metadata(tmp_path: Pa
                                                             (1, 3, {"header": "b", "text": "c"})]
     file.write_text('{"header": "MRQA", "text": "a"}\n', encoding="utf-8")  # a record that has a header field
     assert records(file, "jsonl") == [{"header": "MRQA", "text": "a"}]
+
+
+REUTERS = DATA / "reut2-000.head.sgm"
+
+
+def test_reuters_sgml_reads_each_story_s_attributes_categories_and_decoded_text(tmp_path: Path) -> None:
+    cocoa, oil, mead = read_source(SourceDef("s", REUTERS, "reuters_sgml", {}))
+    assert cocoa.line == 2 and oil.line == 24 and mead.line == 43
+    assert cocoa.record["newid"] == "1" and cocoa.record["lewissplit"] == "TRAIN"
+    assert cocoa.record["topics"] == ["cocoa"] and cocoa.record["places"] == ["el-salvador", "usa", "uruguay"]
+    assert cocoa.record["title"] == "BAHIA COCOA REVIEW" and cocoa.record["dateline"] == "SALVADOR, Feb 26 -"
+    assert cocoa.record["body"].startswith("Showers continued") and cocoa.record["body"].endswith("review.\n Reuter")
+    assert oil.record["topics_attr"] == "NO" and oil.record["title"] == "STANDARD OIL <SRD> TO FORM FINANCIAL UNIT"
+    assert mead.record["text_type"] == "UNPROC" and mead.record["title"] == ""  # the whole <TEXT> is the body
+    assert mead.record["body"].startswith("Mead Corp said it agreed to buy a paper mill & reported")
+    assert mead.record["topics"] == ["earn", "acq"] and "\x02" not in mead.record["body"]
+    # the release's folder: every .sgm in name order, each record with its file; the extension gives the format
+    (tmp_path / "reut2-001.sgm").write_bytes(REUTERS.read_bytes().replace(b'NEWID="', b'NEWID="100'))
+    shutil.copy(REUTERS, tmp_path / "reut2-000.sgm")
+    (tmp_path / "README.txt").write_text("Reuters-21578 text categorization test collection\n", encoding="utf-8")
+    got = records(tmp_path, "reuters_sgml")
+    assert [(r["file"], r["newid"]) for r in got] == [("reut2-000.sgm", "1"), ("reut2-000.sgm", "2"),
+                                                      ("reut2-000.sgm", "3"), ("reut2-001.sgm", "1001"),
+                                                      ("reut2-001.sgm", "1002"), ("reut2-001.sgm", "1003")]
+
+
+@pytest.mark.parametrize(("edit", "line", "words"), [
+    (("</REUTERS>\n<REUTERS TOPICS=\"NO\"", "\n<REUTERS TOPICS=\"NO\""), 2, "without its </REUTERS>"),
+    (("&#3;</TEXT>\n</REUTERS>", "&#3;</TEXT>\n"), 43, "without its </REUTERS>"),
+    (("<REUTERS", "<STORY"), 1, "no <REUTERS> element"),
+])
+def test_a_reuters_file_cut_short_or_of_another_kind_is_located(tmp_path: Path, edit: tuple[str, str], line: int,
+                                                                words: str) -> None:
+    file = tmp_path / "reut2-000.sgm"
+    file.write_text(REUTERS.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises(SourceError) as err:
+        records(file, "reuters_sgml")
+    assert err.value.code == "E4001" and err.value.span is not None and err.value.span.line == line
+    assert words in err.value.message and "Reuters-21578 SGML" in (err.value.expected or "")
+
+
+def test_a_recipe_builds_reuters_modapte_topics_from_the_sgml_with_a_latin1_byte(root: Path) -> None:
+    data = REUTERS.read_bytes().replace(b"Comissaria Smith", "Comissária Smith".encode("latin-1"))
+    (root / "data" / "reut2-017.sgm").write_bytes(data)  # the release's reut2-017.sgm holds such a byte
+    recipe = """hum: 1
+name: reuters
+sources:
+  reuters: {catalog: reuters21578, path: data/reut2-017.sgm}
+tasks:
+  - source: reuters
+  - {id: test, source: reuters, where: 'modapte and len(labels) > 0 and lewissplit == "TEST"'}
+output: {splits: {train: 1.0}}
+"""
+    gold, text, _ = built_gold(root, "reuters", recipe)
+    assert gold["reuters"] == {0: [{"label": "cocoa"}], 2: [{"label": "acq"}, {"label": "earn"}]}
+    assert "BAHIA COCOA REVIEW. Showers continued throughout the week in the Bahia cocoa zone" in text["reuters"][0]
+    assert "Comissária Smith" in text["reuters"][0] and "paper mill & reported" in text["reuters"][2]
+    assert gold["test"] == {2: [{"label": "acq"}, {"label": "earn"}]}
