@@ -880,10 +880,18 @@ def _squad_articles(src: SourceDef, articles: list[Any]) -> Iterator[RawRow]:
                 yield row, {
                     "id": str(qa.get("id", row)), "title": str(article.get("title", "")), "context": context,
                     "question": _squad_text(src, qa, "question", at), "is_impossible": bool(qa.get("is_impossible", False)),
-                    "answers": {"text": [_squad_text(src, ans, "text", f"{at}.answers[{i}]") for i, ans in enumerate(answers)],
-                                "answer_start": [ans.get("answer_start", -1) for ans in answers]},
+                    **({} if _unanswered(qa) else {"answers": {
+                        "text": [_squad_text(src, ans, "text", f"{at}.answers[{i}]") for i, ans in enumerate(answers)],
+                        "answer_start": [ans.get("answer_start", -1) for ans in answers]}}),
                 }
                 row += 1
+
+
+def _unanswered(qa: dict[str, Any]) -> bool:
+    """A question written without `answers` and not said to be unanswerable: a test split released without its gold
+    (CMRC 2018's, DuReader-robust's test1), which has no answer, not an empty one (SQuAD 2.0 writes `answers: []`
+    with `is_impossible: true`); the record lacks `answers`, so mapping it says so."""
+    return "answers" not in qa and not qa.get("is_impossible")
 
 
 def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool = True) -> list[Any]:

@@ -327,3 +327,23 @@ output: {splits: {train: 1.0}}
     assert "BAHIA COCOA REVIEW. Showers continued throughout the week in the Bahia cocoa zone" in text["reuters"][0]
     assert "Comissária Smith" in text["reuters"][0] and "paper mill & reported" in text["reuters"][2]
     assert gold["test"] == {2: [{"label": "acq"}, {"label": "earn"}]}
+
+
+def test_a_squad_test_split_without_answers_is_no_gold_not_unanswerable(root: Path) -> None:
+    """CMRC 2018's and DuReader-robust's test files write no `answers`: SQuAD 2.0's adapter read every question as
+    unanswerable and wrote that as the gold; a question said to be unanswerable keeps its empty answers."""
+    import json
+
+    (root / "data" / "test1.json").write_text(json.dumps({"data": [{"title": "", "paragraphs": [
+        {"context": "北京是中国的首都。", "qas": [{"question": "中国的首都是哪里？", "id": "q1"}]}]}]},
+        ensure_ascii=False), encoding="utf-8")
+    (root / "t.hum.yaml").write_text("hum: 1\nname: t\nsources:\n  d: {catalog: squad_v2, path: data/test1.json}\n"
+                                     "tasks:\n  - source: d\n", encoding="utf-8")
+    result = run_cli("build", "t.hum.yaml", "-q", "-j", "1", cwd=root)
+    assert result.exit_code == 2 and "error[E4102]" in result.output and "squad_v2.yaml:14" in result.output
+    assert "has no gold answers in test1.json" in result.output and "a split released without answers" in result.output
+    assert not (root / "out").exists()
+    (root / "data" / "test1.json").write_text(json.dumps({"data": [{"title": "", "paragraphs": [
+        {"context": "x", "qas": [{"question": "y?", "id": "q1", "is_impossible": True}]}]}]}), encoding="utf-8")
+    (got,) = records(root / "data" / "test1.json", "squad")
+    assert got["answers"] == {"text": [], "answer_start": []} and got["is_impossible"] is True
