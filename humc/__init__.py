@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "7"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "8"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
@@ -52,7 +52,8 @@ FORMAT_VERSION = "7"  # 2: render/check drop problem records and report them (bu
 # separator quoted in that list, dedup compares an answer's rows in any order; a source row has one split in every
 # entry reading it (the split's row key left out the entry), and a held-out instruction is only kept in a held-out row
 # (`inputs: unseen`); join_each strips its parts (CaRB's padded columns); a label's look-alike names its label only
-# when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it)
+# when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it); 8: a SQuAD question written
+# without answers (a test split) has none, not [] (it was cached as unanswerable), and MRQA's header line is no record
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

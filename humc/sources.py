@@ -28,7 +28,7 @@ from humc.errors import SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
 from humc.sources_card import split_files
-from humc.sources_formats import read_brat, read_conllu, read_pubtator
+from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
@@ -87,6 +87,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "conllu": ("encoding",),
     "brat": ("encoding",),
     "pubtator": ("encoding",),
+    "reuters_sgml": ("encoding",),
     "blocks": ("encoding", "lines"),
     "iepile": ("encoding",),
     "instructuie": ("split",),
@@ -219,7 +220,7 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
                ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
                ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
-               ".pubtator": "pubtator", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
+               ".pubtator": "pubtator", ".sgm": "reuters_sgml", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
 def infer_format(path: Path) -> str | None:
@@ -313,13 +314,18 @@ def _file_failure(src: SourceDef, exc: Exception) -> Exception:
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
-    line, col, byte = _first_bad_byte(src, exc.encoding)
+    line, col, data = _first_bad_byte(src, exc.encoding)
+    byte = data[col - 1:col]
     inside = compressed_inside(Path(path))
     if inside is not None:
         hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif _reads_as_chinese(data):  # GBK lead bytes reach 0x81: before the Windows-1252 guess
+        hint = ("the line reads as Chinese in GB18030 (GBK, GB2312): set `options: {encoding: gb18030}` (a Traditional "
+                "Chinese file from Taiwan or Hong Kong may be big5; latin-1 would read it as Latin letters), or save "
+                "the file as UTF-8")
     elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
         hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
                 "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
@@ -329,16 +335,35 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 
 
+def _reads_as_chinese(line: bytes) -> bool:
+    """Whether a line that is no UTF-8 decodes in GB18030 to Chinese: most of its non-ASCII characters in GB2312
+    (common hanzi, fullwidth punctuation: two bytes over 0xA0 each). Latin-1 text decodes too, but an accented letter
+    before an ASCII one makes a rare GBK character, outside GB2312."""
+    try:
+        text = line.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    wide = [c for c in text if ord(c) > 0x7F]
+    return bool(wide) and sum(1 for c in wide if _in_gb2312(c)) >= 0.8 * len(wide)
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
-    """Decode the file line by line (streaming) until a line fails: (line, column, the byte)."""
+    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
             except UnicodeDecodeError as exc:
-                at = max(0, min(exc.start, len(data) - 1))
-                return lineno, at + 1, data[at:at + 1]
+                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data
     return 1, 1, b""
 
 
@@ -564,7 +589,7 @@ def _decoded(src: SourceDef, read: Callable[[], str]) -> str:
 
 
 def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
-    row = 0
+    row, skipped = 0, False
     keys = _UniqueKeys()
     decoder = json.JSONDecoder(object_pairs_hook=keys)
     with open_text(_file(src), _enc(src)) as f:
@@ -592,8 +617,16 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
                 raise error
+            if row == 0 and not skipped and _metadata_line(record):
+                skipped = True
+                continue
             yield Row(row, record, lineno)
             row += 1
+
+
+def _metadata_line(record: dict[str, Any]) -> bool:
+    """MRQA's files (SQuAD.jsonl.gz, …) open with `{"header": {"dataset": …, "split": …}}`: metadata, not a record."""
+    return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
 def _jsonl_hint(line: str, row: int) -> str:
@@ -776,9 +809,17 @@ def _records_hint(src: SourceDef) -> str:
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")
+    if isinstance(top, dict) and _one_line(src):  # a JSON Lines file of one record (DuReader's first line, a slice)
+        return "the file is one object on one line: a JSON Lines file of one record is read with `format: jsonl`" + (
+            "; lists of objects are under: " + ", ".join(keys) if keys else "")
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
     return "a JSON Lines file (one object per line) is `format: jsonl`"
+
+
+def _one_line(src: SourceDef) -> bool:
+    with open_text(_file(src), _enc(src)) as f:
+        return len(f.read().strip().splitlines()) == 1
 
 
 def _column_oriented(top: dict[str, dict[str, Any]]) -> bool:
@@ -839,10 +880,18 @@ def _squad_articles(src: SourceDef, articles: list[Any]) -> Iterator[RawRow]:
                 yield row, {
                     "id": str(qa.get("id", row)), "title": str(article.get("title", "")), "context": context,
                     "question": _squad_text(src, qa, "question", at), "is_impossible": bool(qa.get("is_impossible", False)),
-                    "answers": {"text": [_squad_text(src, ans, "text", f"{at}.answers[{i}]") for i, ans in enumerate(answers)],
-                                "answer_start": [ans.get("answer_start", -1) for ans in answers]},
+                    **({} if _unanswered(qa) else {"answers": {
+                        "text": [_squad_text(src, ans, "text", f"{at}.answers[{i}]") for i, ans in enumerate(answers)],
+                        "answer_start": [ans.get("answer_start", -1) for ans in answers]}}),
                 }
                 row += 1
+
+
+def _unanswered(qa: dict[str, Any]) -> bool:
+    """A question written without `answers` and not said to be unanswerable: a test split released without its gold
+    (CMRC 2018's, DuReader-robust's test1), which has no answer, not an empty one (SQuAD 2.0 writes `answers: []`
+    with `is_impossible: true`); the record lacks `answers`, so mapping it says so."""
+    return "answers" not in qa and not qa.get("is_impossible")
 
 
 def _squad_list(src: SourceDef, obj: Any, key: str, where: str, required: bool = True) -> list[Any]:
@@ -1234,7 +1283,8 @@ def _read_clone(src: SourceDef) -> Iterator[Row]:
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
-    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "hf": _read_hf, "arrow": read_arrow,
+    "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "reuters_sgml": read_reuters_sgml,
+    "hf": _read_hf, "arrow": read_arrow,
     "blocks": read_blocks, "iepile": _read_iepile, "lines": _read_lines,
     "instructuie": read_instructuie, "text_files": read_text_files,
 }

@@ -21,10 +21,16 @@ uses). Decisions:
   rows, events (E) humc's EE rows ({event_type, trigger, role, argument}, one per argument; an event argument is
   its trigger's text); attributes (A, M), normalizations (N), notes (#) and equivalences (*) are kept as written.
   A line whose offsets select another text than it says, or that names an ID the file lacks, is E4001 at it.
+- Reuters-21578 SGML (`reut2-NNN.sgm`, lewis.dtd): one record per `<REUTERS …>` element: its attributes (`newid`,
+  `oldid`, `lewissplit`, `cgisplit`, `topics_attr`: the TOPICS attribute), `date`, the category lists `topics`,
+  `places`, `people`, `orgs`, `exchanges`, `companies` (the `<D>` items), and `title`, `dateline`, `author`, `body`,
+  `text_type` (NORM, BRIEF, UNPROC: an unprocessed story's whole `<TEXT>` is its body). SGML entities are decoded
+  (`&lt;` is `<`); the wire's start- and end-of-text marks `&#2;`, `&#3;` are left out.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,3 +371,78 @@ class _PubtatorDocument:
                                   f"line says {values[3]!r}", "offsets into the title, a space and the abstract")
         return {"type": values[4], "span": values[3], "start": start, "end": end,
                 "id": values[5] if len(values) > 5 else ""}
+
+
+_REUTERS = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)
+_ATTRIBUTE = re.compile(r'([A-Z]+)="([^"]*)"')
+_ELEMENT = re.compile(r"<(DATE|TOPICS|PLACES|PEOPLE|ORGS|EXCHANGES|COMPANIES|TITLE|DATELINE|AUTHOR|BODY|TEXT)\b([^>]*)>"
+                      r"(.*?)</\1>", re.S)
+_ITEM = re.compile(r"<D>(.*?)</D>", re.S)
+_LISTS = ("topics", "places", "people", "orgs", "exchanges", "companies")
+
+
+def read_reuters_sgml(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """`format: reuters_sgml`: Reuters-21578's reut2-NNN.sgm files (a folder: every `.sgm` in name order), one
+    record per `<REUTERS>` element, at its line."""
+    root = Path(str(src.path))
+    files = [p for p in document_files(root) if p.suffix.lower() == ".sgm"] if root.is_dir() else [root]
+    if not files:
+        raise SourceError(f"source '{src.id}': no .sgm file in the folder {root.name}", Span(str(root), 1, 1),
+                          code="E4001", expected="Reuters-21578's reut2-000.sgm … reut2-021.sgm",
+                          hint="point `path:` at the folder holding the .sgm files (or one of them)")
+    row = 0
+    for path in files:
+        one = SourceDef(src.id, path, src.format, src.options)
+        for line, record in _reuters_documents(one, path):
+            yield row, record | ({"file": path.relative_to(root).as_posix()} if root.is_dir() else {}), line
+            row += 1
+
+
+def _reuters_documents(src: SourceDef, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = file_text(src, path, source_encoding(src))
+    line, start, end = 1, 0, 0  # the line and start of the element last read, and its end
+    for match in _REUTERS.finditer(text):
+        line += text.count("\n", start, match.start())
+        start, end = match.start(), match.end()
+        if "<REUTERS" in match.group(2):  # the next element's end closed this one: this one is unclosed
+            raise _reuters_error(src, line, "a <REUTERS> element without its </REUTERS>")
+        yield line, _reuters_record(match.group(1), match.group(2))
+    unclosed = text.find("<REUTERS", end)
+    if unclosed >= 0:
+        raise _reuters_error(src, text.count("\n", 0, unclosed) + 1, "a <REUTERS> element without its </REUTERS>")
+    if end == 0:
+        raise _reuters_error(src, 1, "no <REUTERS> element in the file")
+
+
+def _reuters_record(attributes: str, inner: str) -> dict[str, Any]:
+    attrs = {name.lower(): value for name, value in _ATTRIBUTE.findall(attributes)}
+    record: dict[str, Any] = {"newid": attrs.get("newid", ""), "oldid": attrs.get("oldid", ""),
+                              "lewissplit": attrs.get("lewissplit", ""), "cgisplit": attrs.get("cgisplit", ""),
+                              "topics_attr": attrs.get("topics", ""), "date": "", **{k: [] for k in _LISTS},
+                              "title": "", "dateline": "", "author": "", "body": "", "text_type": "NORM"}
+    for name, element_attrs, content in _ELEMENT.findall(inner):
+        key = name.lower()
+        if key in _LISTS:
+            record[key] = [html.unescape(item) for item in _ITEM.findall(content)]
+        elif key == "text":
+            kind = _ATTRIBUTE.findall(element_attrs)
+            record["text_type"] = kind[0][1] if kind else "NORM"
+            if record["text_type"] == "UNPROC":  # no TITLE or BODY inside: the whole story
+                record["body"] = _sgml_text(content)
+            else:
+                record.update({k.lower(): _sgml_text(v) for k, _, v in _ELEMENT.findall(content)})
+        else:
+            record[key] = _sgml_text(content)
+    return record
+
+
+def _sgml_text(content: str) -> str:
+    """Text as SGML writes it: entities decoded, the wire's start- and end-of-text marks (&#2;, &#3;) and the ends'
+    blanks left out."""
+    return html.unescape(content.replace("&#2;", "").replace("&#3;", "")).strip()
+
+
+def _reuters_error(src: SourceDef, line: int, message: str) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), code="E4001",
+                       expected="Reuters-21578 SGML: <REUTERS …> elements, each closed by </REUTERS>",
+                       hint="copy the file again (it looks cut short), or check that it is Reuters-21578's .sgm")

@@ -58,6 +58,9 @@ VALID: dict[str, list[Any]] = {
     "maven_events": [[{"type": "Arranging", "mention": [{"trigger_word": "organized", "sent_id": 1, "offset": [3, 4]}]}]],
     "cluener_entities": [{"org": {"EU": [[0, 1]]}}],
     "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None],
+    "dygie_entities": [[["x"], TOKENS], [[], [[3, 3, "MISC"]]], 1, " "],
+    "dygie_relations": [[TOKENS], [[[0, 0, 2, 2, "r"]]], None, " "],
+    "dygie_events": [[TOKENS], [[[[1, "e"], [0, 0, "r"]]]], 0, " "],
 }
 # the values valid calls give today (they must keep them)
 RESULTS: dict[str, Any] = {
@@ -81,6 +84,9 @@ RESULTS: dict[str, Any] = {
     "maven_events": [{"event_type": "Arranging", "trigger": "organized", "role": "", "argument": ""}],
     "cluener_entities": [{"type": "org", "span": "EU", "start": 0, "end": 2}],
     "char_spans": [{"type": "ORG", "span": "EU", "start": 0, "end": 2}],
+    "dygie_entities": [{"type": "MISC", "span": "German", "start": 2, "end": 3}],
+    "dygie_relations": [{"head": "EU", "relation": "r", "tail": "German"}],
+    "dygie_events": [{"event_type": "e", "trigger": "rejects", "role": "r", "argument": "EU"}],
 }
 # the wrong shapes real data arrives in
 SHAPES: dict[str, Any] = {

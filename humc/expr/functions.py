@@ -568,6 +568,113 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
     return rows
 
 
+def _dygie_tokens(sentences: Sequence[Any], sentence: Any) -> tuple[Sequence[Any], int]:
+    """The tokens DyGIE offsets point into and the document offset of the first: the whole document (``sentence``
+    null), or its sentence number ``sentence`` (the offsets count from the document's first token)."""
+    if not all(kind_of(s) == "list" for s in sentences):
+        raise FunctionError(f"sentences is {describe(sentences)}, not a list of sentences",
+                            expected="the document's sentences, each a list of tokens")
+    words = next((t for s in sentences for t in s if kind_of(t) != "string"), "")
+    if kind_of(words) != "string":
+        raise FunctionError(f"a sentence holds {describe(words)}, not a token", expected="sentences of token strings")
+    if sentence is None:
+        return [t for s in sentences for t in s], 0
+    if isinstance(sentence, bool) or not isinstance(sentence, int) or not 0 <= sentence < len(sentences):
+        raise FunctionError(f"sentence {sample(sentence)} is not one of the document's {len(sentences)} sentences",
+                            expected="a sentence number counted from 0 (the record's `index` after `explode:`)")
+    return sentences[sentence], sum(len(s) for s in sentences[:sentence])
+
+
+def _unnested(items: Sequence[Any], is_item: Callable[[Any], bool], sentence: Any) -> list[Any]:
+    """One sentence's items as they are; a document's (one list of items per sentence) as one list, or with
+    ``sentence`` that sentence's list."""
+    if items and all(kind_of(group) == "list" and all(map(is_item, group)) for group in items):
+        if isinstance(sentence, int) and 0 <= sentence < len(items):
+            return list(items[sentence])
+        return [item for group in items for item in group]
+    return list(items)
+
+
+def _is_list(value: Any) -> bool:
+    return kind_of(value) == "list"
+
+
+def _is_event(value: Any) -> bool:
+    return kind_of(value) == "list" and bool(value) and kind_of(value[0]) == "list"
+
+
+def _dygie_items(items: Sequence[Any], width: int, what: str, sentence: Any = None) -> list[list[Any]]:
+    """DyGIE's lists per sentence (or one sentence's), each item a list of ``width`` values."""
+    flat = _unnested(items, _is_list, sentence)
+    for n, item in enumerate(flat):
+        if kind_of(item) != "list" or len(item) < width:
+            raise FunctionError(f"{what} {n} is {describe(item)}", expected=f"each {what} a list of {width} values")
+    return flat
+
+
+def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: str, sep: str) -> str:
+    """The tokens from document offset ``first`` to ``last`` (inclusive), which must fall in ``tokens``."""
+    for value in (first, last):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FunctionError(f"{what} has the offset {sample(value)}, not a whole number",
+                                expected="token offsets counted from the document's first token")
+    if not base <= first <= last < base + len(tokens):
+        raise FunctionError(f"{what} spans tokens {first}-{last}, outside tokens {base}-{base + len(tokens) - 1}",
+                            expected="inclusive token offsets counted from the document's first token, inside the "
+                                     "text read (`sentence=` names the sentence)")
+    return sep.join(map(str, tokens[first - base:last - base + 1]))
+
+
+def _dygie_label(value: Any, what: str) -> str:
+    """A type or role as written: a text (or a number)."""
+    if kind_of(value) not in ("string", "integer"):
+        raise FunctionError(f"{what} is {describe(value)}, not a name", expected="a type or role name (a string)")
+    return str(value)
+
+
+def dygie_entities(sentences: Sequence[Any], ner: Sequence[Any], sentence: Any = None,
+                   sep: str = " ") -> list[dict[str, Any]]:
+    """DyGIE / SciERC `ner` ([start, end, type], inclusive token offsets into the whole document, one list per
+    sentence) -> [{type, span, start, end}], the offsets into the tokens read (end exclusive): the document's, or
+    with ``sentence`` those of that sentence."""
+    tokens, base = _dygie_tokens(sentences, sentence)
+    return [{"type": _dygie_label(e[2], f"entity {n}'s type"),
+             "span": _dygie_span(tokens, base, e[0], e[1], f"entity {n}", sep), "start": e[0] - base,
+             "end": e[1] - base + 1}
+            for n, e in enumerate(_dygie_items(ner, 3, "entity", sentence))]
+
+
+def dygie_relations(sentences: Sequence[Any], relations: Sequence[Any], sentence: Any = None,
+                    sep: str = " ") -> list[dict[str, str]]:
+    """DyGIE / SciERC `relations` ([head start, head end, tail start, tail end, relation], inclusive document token
+    offsets) -> [{head, relation, tail}]."""
+    tokens, base = _dygie_tokens(sentences, sentence)
+    return [{"head": _dygie_span(tokens, base, r[0], r[1], f"relation {n}'s head", sep),
+             "relation": _dygie_label(r[4], f"relation {n}'s type"),
+             "tail": _dygie_span(tokens, base, r[2], r[3], f"relation {n}'s tail", sep)}
+            for n, r in enumerate(_dygie_items(relations, 5, "relation", sentence))]
+
+
+def dygie_events(sentences: Sequence[Any], events: Sequence[Any], sentence: Any = None,
+                 sep: str = " ") -> list[dict[str, str]]:
+    """DyGIE++ `events` (each [[trigger offset, event type], [start, end, role], ...], document token offsets) ->
+    rows [{event_type, trigger, role, argument}], one per argument; an event without arguments keeps one row."""
+    tokens, base = _dygie_tokens(sentences, sentence)
+    rows: list[dict[str, str]] = []
+    for n, event in enumerate(_unnested(events, _is_event, sentence)):
+        if not _is_event(event):
+            raise FunctionError(f"event {n} is {describe(event)}",
+                                expected="each event a list: [trigger offset, event type], then [start, end, role]s")
+        kind = _dygie_items(event[:1], 2, f"event {n}'s trigger")[0]
+        head = {"event_type": _dygie_label(kind[1], f"event {n}'s type"),
+                "trigger": _dygie_span(tokens, base, kind[0], kind[0], f"event {n}'s trigger", sep)}
+        args = [{"role": _dygie_label(a[2], f"event {n}'s role {k}"),
+                 "argument": _dygie_span(tokens, base, a[0], a[1], f"event {n}'s argument {k}", sep)}
+                for k, a in enumerate(_dygie_items(event[1:], 3, f"event {n}'s argument"))]
+        rows.extend(head | arg for arg in args or [{"role": "", "argument": ""}])
+    return rows
+
+
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
 
 
@@ -811,6 +918,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "semeval_text": semeval_text,
     "semeval_relations": semeval_relations,
     "oneie_events": oneie_events,
+    "dygie_entities": dygie_entities,
+    "dygie_relations": dygie_relations,
+    "dygie_events": dygie_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
