@@ -65,3 +65,14 @@ def test_a_warning_of_an_ablation_build_names_its_dataset(tmp_path: Path) -> Non
         assert f"warning: {dataset}: task 'news': the preference `when len(answer) > 1 then dedupe` has no text" in result.output
     alone = run_cli("build", str(recipe), "-q", "-j", "1")  # one dataset: the warning as it was
     assert "warning: task 'news': the preference" in alone.output
+
+
+def test_an_output_folder_or_second_recipe_given_as_an_argument_says_how_to_name_it(tmp_path: Path) -> None:
+    recipe = str(ner_recipe(tmp_path))
+    folder = run_cli("build", recipe, "out/")
+    assert folder.exit_code == 2 and "error[E9001]: got unexpected extra argument (out/)" in folder.output
+    assert "hint: the output root is an option: `humc build RECIPE --out out/`" in folder.output
+    second = run_cli("plan", recipe, "other.hum.yaml")
+    assert second.exit_code == 2 and "hint: `humc plan` takes one recipe: run it once for each" in second.output
+    several = run_cli("build", recipe, "a", "b")  # no guess at which word was meant
+    assert "hint: `humc build --help` shows the command's options" in several.output
