@@ -76,3 +76,11 @@ def test_an_output_folder_or_second_recipe_given_as_an_argument_says_how_to_name
     assert second.exit_code == 2 and "hint: `humc plan` takes one recipe: run it once for each" in second.output
     several = run_cli("build", recipe, "a", "b")  # no guess at which word was meant
     assert "hint: `humc build --help` shows the command's options" in several.output
+
+
+def test_a_guideline_listing_its_labels_is_told_it_defines_them(tmp_path: Path) -> None:
+    recipe = ner_recipe(tmp_path, extra="    guidelines: [{id: house, text: Hello., labels: [PER]}]\n")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "news.hum.yaml:11:52: error[E0007]: 'labels' in inline guideline must be a " \
+        "mapping of label to definition, not a list" in result.output
+    assert "e.g. {PER: names of people}" in result.output and "entry's own `labels:` lists the label set" in result.output

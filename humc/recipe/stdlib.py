@@ -232,6 +232,10 @@ def load_guideline(path: Path) -> Guideline:
 def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
     check_keys(node, GUIDELINE_KEYS, what, required=["id"])
     labels_node = node.get("labels")
+    if labels_node is not None and labels_node.kind == "list":  # the entry's label set, written in a guideline
+        raise RecipeError(f"'labels' in {what} must be a mapping of label to definition, not a list", labels_node.span,
+                          code="E0007", expected=f"label: definition, e.g. {{PER: names of people}}; each value {LABEL_SHAPE}",
+                          hint="a guideline defines labels; the task entry's own `labels:` lists the label set")
     if labels_node is not None:
         expect_kind(labels_node, "mapping", what=f"'labels' in {what}")
     items = labels_node.value.items() if labels_node is not None and labels_node.value else []
