@@ -84,3 +84,22 @@ def test_a_guideline_listing_its_labels_is_told_it_defines_them(tmp_path: Path) 
     assert result.exit_code == 2 and "news.hum.yaml:11:52: error[E0007]: 'labels' in inline guideline must be a " \
         "mapping of label to definition, not a list" in result.output
     assert "e.g. {PER: names of people}" in result.output and "entry's own `labels:` lists the label set" in result.output
+
+
+def test_a_variant_file_with_a_misspelt_codec_is_an_error_at_its_codec_line(tmp_path: Path) -> None:
+    recipe = ner_recipe(tmp_path, extra="")
+    recipe.write_text(recipe.read_text().replace("formats: [json]", "formats: [json, bullets]").replace(
+        "sources:", "stdlib: [mystd]\nsources:"), encoding="utf-8")
+    (tmp_path / "mystd" / "variants").mkdir(parents=True)
+    variant = tmp_path / "mystd" / "variants" / "bullets.yaml"
+    variant.write_text("id: bullets\ncodec: markdown_lists\ntext:\n  en: Answer with bullets.\n", encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "bullets.yaml:2:8: error[E2006]: unknown answer codec 'markdown_lists'" in result.output
+    assert "hint: did you mean 'markdown_list'" in result.output
+    variant.write_text("id: bullets\ncodec: markdown_list\ntext:\n  en: Answer with bullets: {{ fields }}.\n", encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "bullets.yaml:4:26: error[E0002]: invalid YAML: mapping values" in result.output
+    assert "hint: the value of 'en' holds ': ', which YAML reads as a key: quote the whole value" in result.output
+    variant.write_text('id: bullets\ncodec: markdown_list\ntext:\n  en: "Answer with bullets: {{ fields }}."\n',
+                       encoding="utf-8")  # quoted, as the hint says
+    assert run_cli("check", str(recipe)).exit_code == 0

@@ -334,11 +334,16 @@ def _rule_codecs(node: Node | None, ops: tuple[AnswerOp, ...], what: str) -> tup
                           expected="`then: empty_as(...)` with `codecs:`, or no `codecs:`",
                           hint="a rule changing the answer's rows is stated under every format")
     for name, item in names:
-        if name not in formats.CODECS:
-            raise RecipeError(f"unknown answer codec '{name}' in 'codecs' of {what}", item.span, code="E2006",
-                              expected="one of: " + ", ".join(formats.CODECS),
-                              hint=_variant_codec_hint(name) or did_you_mean(name, formats.CODECS))
+        _check_codec(name, item.span, f" in 'codecs' of {what}")
     return tuple(name for name, _ in names)
+
+
+def _check_codec(name: str, span: Span | None, where: str) -> None:
+    """E2006 at ``span`` for a name that is no answer codec, with the codec meant (or writing that variant)."""
+    if name not in formats.CODECS:
+        raise RecipeError(f"unknown answer codec '{name}'{where}", span, code="E2006",
+                          expected="one of: " + ", ".join(formats.CODECS),
+                          hint=_variant_codec_hint(name) or did_you_mean(name, formats.CODECS))
 
 
 def _variant_codec_hint(name: str) -> str:
@@ -372,6 +377,7 @@ def load_variant(path: Path) -> Variant:
     check_keys(node, ["id", "codec", "options", "modifiers", "text"], what, required=["id", "codec"])
     modifiers: list[tuple[str, dict[str, Any]]] = []
     codec = req(node, "codec", "string", what)
+    _check_codec(codec, node.require("codec").span, f" in {what}")  # at its line, not the file's first
     for text, item in string_list(node.get("modifiers"), "modifiers"):
         src = expr_source(item)
         calls = call_parts(parse_pipeline(text, src))
