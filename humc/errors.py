@@ -40,6 +40,7 @@ import stat
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 
@@ -321,6 +322,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     if same:
         return (f"did you mean '{same[0]}'? It looks the same but is written with other Unicode characters (a composed "
                 "and a decomposed accent): retype one of them")
+    folded = [c for c in candidates if c.casefold() == name.casefold()]
+    if folded:  # `task: NER` for `ner`: names are case-sensitive, and difflib counts every changed letter
+        return f"did you mean '{folded[0]}'? Names are case-sensitive"
     matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not matches:
         return None
@@ -338,6 +342,20 @@ def missing_file_hint(path: str | os.PathLike[str]) -> str | None:
     except OSError:  # a folder that may not be read: no hint rather than a traceback
         return None
     return did_you_mean(os.path.basename(path), names)
+
+
+def file_named_below(root: str | os.PathLike[str], name: str, limit: int = 5000) -> str | None:
+    """The first file called ``name`` in ``root``'s tree (hidden folders such as `.humc` left out), as a path relative
+    to ``root``; None when there is none among the first ``limit`` entries (a recipe beside a huge tree)."""
+    seen = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if name in files:
+            return Path(os.path.relpath(os.path.join(folder, name), root)).as_posix()
+        seen += len(dirs) + len(files)
+        if seen > limit:
+            return None
+    return None
 
 
 def one_line(text: str, width: int = 300) -> str:

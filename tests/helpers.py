@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ from humc.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def example_recipes() -> list[Path]:
+    """The example recipes recipes/ ships: git's list in a checkout, so a recipe of your own saved beside them (as the
+    README suggests) is not built, fuzzed and checked as one of them; without git, every recipes/*.hum.yaml."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", "*.hum.yaml"], cwd=REPO / "recipes", capture_output=True,
+                                check=True).stdout.decode()
+    except (OSError, subprocess.CalledProcessError):
+        listed = ""
+    names = sorted(name for name in listed.split("\0") if name and "/" not in name)
+    return [REPO / "recipes" / name for name in names] or sorted((REPO / "recipes").glob("*.hum.yaml"))
 
 
 def copy_recipes(tmp: Path) -> Path:

@@ -13,11 +13,10 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from humc.dataset.manifest import MANIFEST, sha256_file
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, example_recipes, run_cli
 
 # the recipes that build without a network or an LLM server (dolly_llm asks one)
-OFFLINE = sorted(p.name.removesuffix(".hum.yaml") for p in (REPO / "recipes").glob("*.hum.yaml")
-                 if p.name != "dolly_llm.hum.yaml")
+OFFLINE = sorted(p.name.removesuffix(".hum.yaml") for p in example_recipes() if p.name != "dolly_llm.hum.yaml")
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 HUB_TASK_CATEGORIES = {"text-classification", "token-classification", "question-answering", "multiple-choice",
                        "text-generation", "summarization", "translation", "zero-shot-classification"}

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import example_recipes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_corpus import REPO, find_pwned, repo_state, run_isolated, snapshot
 
-RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.hum.yaml"))
+RECIPES = [p.name for p in example_recipes()]
 TIMEOUT = 15.0
 HUGE = "<<HUGE-INT>>"  # replaced by a 5000-digit integer in the YAML text (too long for safe_dump)
 

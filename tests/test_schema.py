@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from helpers import REPO, run_cli
+from helpers import REPO, example_recipes, run_cli
 
 from humc.recipe import stdlib, validate, validate_llm
 from humc.recipe.schema import OPTION_TYPES, recipe_schema, schema_text
@@ -17,7 +17,7 @@ from humc.recipe.validate import compile_recipe
 from humc.sources import FORMATS, SOURCE_OPTION_DOCS
 
 SCHEMA_FILE = REPO / "docs" / "recipe.schema.json"
-RECIPES = sorted((REPO / "recipes").glob("*.hum.yaml"))
+RECIPES = example_recipes()
 
 
 @pytest.fixture(scope="module")

@@ -801,7 +801,9 @@ def synthesize(recipe: Recipe, *, cache_dir: Path | None = None, lock_path: Path
         load_lock(path)  # a broken lockfile is reported before any model is asked
     jobs = plan_jobs(recipe, report)
     if not any(e.synth for e in recipe.tasks):
-        report.notes.append("no task entry has a `synth:` spec; nothing to propose")
+        report.notes.append("no task entry has a `synth:` spec, so no model was asked and the lockfile was not written: "
+                            "give an entry one, e.g. `synth: {model: writer, paraphrases: 2}` with `writer` a `models:` alias "
+                            "(docs/llm.md, \"The synth spec\")")
     by_alias: dict[str, list[_Job]] = {}
     for job in jobs:
         by_alias.setdefault(job.alias, []).append(job)

@@ -184,6 +184,9 @@ EMPTY_HINTS = {
     "span_not_in_text": "the gold spans must occur in the input they are copied from: check the `fields:` that map "
                         "the text and the answers",
     "missing_input": "a task input is null or missing: check the `fields:` that map the task's inputs",
+    "bad_gold": "the gold answer must have the task's shape (`humc stdlib tasks TASK`: its answer field, its columns, "
+                "a list or one value): map keys your data names otherwise in `fields:`, e.g. `entities: "
+                "zip_records(type=entities.label, span=entities.text)`; `entities or []` reads a null list as none",
     "empty_answer": "a record without an answer needs a stated rule saying what to write, e.g. `preferences: "
                     "[unanswerable]` (reading comprehension), `[empty_brackets]`, or `when len(answer) == 0 then "
                     "empty_as(\"none\")`; where every record should have one, check the `fields:` that map the answer",

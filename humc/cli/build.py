@@ -159,8 +159,9 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
                            jobs=jobs, wait=not no_wait)
             if not quiet:
                 print_summary(result)
+            which = f"{result.plan.recipe.name}: " if len(plans) > 1 else ""  # with ablations: which dataset's
             for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
-                err.print(Text.assemble(("warning: ", "yellow"), warning))
+                err.print(Text.assemble(("warning: ", "yellow"), which + warning))
             click.echo(f"wrote {result.output_dir}")
         if push_after:
             from humc.cli.push import push_recipe

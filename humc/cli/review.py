@@ -50,7 +50,8 @@ def review_cmd(target: Path, accept_all: bool, reject_all: bool, list_only: bool
                         hint="run `humc review RECIPE --accept-all` (or --reject-all), then --list; nothing was changed")
     if not lock_path.exists():  # the recipe named, and why a recipe may have none
         raise HumcError(f"no lockfile {lock_path}", hint=f"run `humc synth {recipe_path or 'RECIPE'}` first to get "
-                        "proposals (for the task entries with a `synth:` spec: docs/llm.md)")
+                        "proposals; it writes the lockfile only when a task entry has a `synth:` spec, e.g. "
+                        "`synth: {model: writer, paraphrases: 2}` (docs/llm.md, \"The synth spec\")")
     if web:
         _serve_web(lock_path, recipe_path, only_kind, port or 0, open_browser)
         return

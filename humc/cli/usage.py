@@ -167,7 +167,19 @@ def usage_error(exc: click.UsageError, within: click.Context | None = None, word
         unknown = _unknown_command(ctx, path, exc)
         if unknown is not None:
             return unknown
-    return HumcError(_words(exc.message), code=CODE, expected=_usage_line(ctx, path), hint=hint)
+    return HumcError(_words(exc.message), code=CODE, expected=_usage_line(ctx, path), hint=_extra_hint(ctx, exc) or hint)
+
+
+def _extra_hint(ctx: click.Context | None, exc: click.UsageError) -> str | None:
+    """`humc build RECIPE out/`: the output root is an option; `humc build a.hum.yaml b.hum.yaml`: one recipe a run."""
+    extra = re.match(r"^Got unexpected extra arguments? \((.+)\)$", exc.message)
+    if extra is None or ctx is None or ctx.command.name not in ("build", "plan"):
+        return None
+    if extra[1].endswith((".yaml", ".yml")):
+        return f"`humc {ctx.command.name}` takes one recipe: run it once for each"
+    if " " in extra[1]:
+        return None
+    return f"the output root is an option: `humc {ctx.command.name} RECIPE --out {extra[1]}`"
 
 
 def _value_hint(param: click.Parameter, message: str) -> str | None:

@@ -232,6 +232,10 @@ def load_guideline(path: Path) -> Guideline:
 def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
     check_keys(node, GUIDELINE_KEYS, what, required=["id"])
     labels_node = node.get("labels")
+    if labels_node is not None and labels_node.kind == "list":  # the entry's label set, written in a guideline
+        raise RecipeError(f"'labels' in {what} must be a mapping of label to definition, not a list", labels_node.span,
+                          code="E0007", expected=f"label: definition, e.g. {{PER: names of people}}; each value {LABEL_SHAPE}",
+                          hint="a guideline defines labels; the task entry's own `labels:` lists the label set")
     if labels_node is not None:
         expect_kind(labels_node, "mapping", what=f"'labels' in {what}")
     items = labels_node.value.items() if labels_node is not None and labels_node.value else []
@@ -330,11 +334,16 @@ def _rule_codecs(node: Node | None, ops: tuple[AnswerOp, ...], what: str) -> tup
                           expected="`then: empty_as(...)` with `codecs:`, or no `codecs:`",
                           hint="a rule changing the answer's rows is stated under every format")
     for name, item in names:
-        if name not in formats.CODECS:
-            raise RecipeError(f"unknown answer codec '{name}' in 'codecs' of {what}", item.span, code="E2006",
-                              expected="one of: " + ", ".join(formats.CODECS),
-                              hint=_variant_codec_hint(name) or did_you_mean(name, formats.CODECS))
+        _check_codec(name, item.span, f" in 'codecs' of {what}")
     return tuple(name for name, _ in names)
+
+
+def _check_codec(name: str, span: Span | None, where: str) -> None:
+    """E2006 at ``span`` for a name that is no answer codec, with the codec meant (or writing that variant)."""
+    if name not in formats.CODECS:
+        raise RecipeError(f"unknown answer codec '{name}'{where}", span, code="E2006",
+                          expected="one of: " + ", ".join(formats.CODECS),
+                          hint=_variant_codec_hint(name) or did_you_mean(name, formats.CODECS))
 
 
 def _variant_codec_hint(name: str) -> str:
@@ -368,6 +377,7 @@ def load_variant(path: Path) -> Variant:
     check_keys(node, ["id", "codec", "options", "modifiers", "text"], what, required=["id", "codec"])
     modifiers: list[tuple[str, dict[str, Any]]] = []
     codec = req(node, "codec", "string", what)
+    _check_codec(codec, node.require("codec").span, f" in {what}")  # at its line, not the file's first
     for text, item in string_list(node.get("modifiers"), "modifiers"):
         src = expr_source(item)
         calls = call_parts(parse_pipeline(text, src))

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, missing_file_hint, type_name
+from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below, missing_file_hint, type_name
 from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -118,11 +118,15 @@ SHARDS_HINT = ("a folder of JSONL, CSV or Parquet shards is one source as `datas
                "(read by the `datasets` library); or name one file per source")
 
 
-def missing_path_hint(text: str, path: Path) -> str | None:
-    """A glob (not expanded), a misspelt name among the folder's files, or a missing folder."""
+def missing_path_hint(text: str, path: Path, base: Path) -> str | None:
+    """A glob (not expanded), a misspelt name among the folder's files, a file of that name elsewhere under the
+    recipe's folder (`mine/x.jsonl` for `data/mine/x.jsonl`), or a missing folder."""
     if any(c in text for c in "*?["):
         return "paths are not expanded as globs: " + SHARDS_HINT
-    return missing_file_hint(path)
+    hint = missing_file_hint(path)
+    if (hint is None or hint.startswith("the folder")) and (found := file_named_below(base, path.name)) is not None:
+        return f"did you mean '{found}'? A file of that name is there, below the recipe's folder"
+    return hint
 
 
 COLUMN_FORMATS = ("conll", "conllu", "blocks")  # one token (or line) per line: a file of JSON records is another version
@@ -329,7 +333,7 @@ class Validator:
             if not p.exists():
                 raise RecipeError(f"{what} path not found: {text}", item.span, code="E0009",
                                   expected=f"a path relative to the recipe's folder ({self.base.resolve()})",
-                                  hint=missing_path_hint(text, p))
+                                  hint=missing_path_hint(text, p, self.base))
             paths.append(p)
         return paths
 

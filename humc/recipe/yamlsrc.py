@@ -332,6 +332,18 @@ def _indent_hint(text: str, line: int | None) -> str | None:
             "the same number for each level)")
 
 
+def _colon_hint(text: str, line: int | None, problem: str | None) -> str | None:
+    """A plain value holding `: ` (a format sentence `en: Answer with: {{ fields }}`): YAML reads a second key there."""
+    lines = text.splitlines()
+    if line is None or line >= len(lines) or problem != "mapping values are not allowed here":
+        return None
+    key, sep, value = lines[line].strip().removeprefix("- ").partition(": ")
+    if not sep or ": " not in value or value.startswith(("'", '"', "{", "[")):
+        return None
+    return (f"the value of '{key}' holds ': ', which YAML reads as a key: quote the whole value, or write it as a "
+            f"block (`{key}: >-`, then the text on the lines below, indented further)")
+
+
 def load_yaml_text(text: str, file: str) -> Node:
     if len(text) > MAX_RECIPE_BYTES:
         raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
@@ -362,6 +374,7 @@ def load_yaml_text(text: str, file: str) -> Node:
                           hint="YAML takes no tab here: use spaces (a tab inside quotes is text)" if tab
                           else _quoted_start_hint(text, mark.line if mark else None)
                           or _indent_hint(text, mark.line if mark else None)
+                          or _colon_hint(text, mark.line if mark else None, exc.problem)
                           or "check indentation and quoting around this position", code="E0002") from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, before any token: no mark, a position
         raise _bad_character(file, text, exc) from None
