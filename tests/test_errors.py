@@ -295,10 +295,28 @@ def test_format_json_prints_a_json_verdict_on_success_and_the_report_on_stderr(w
     path.write_text(GOOD, encoding="utf-8")
     result = run_cli("--format", "json", "check", str(path))
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"ok": True, "exit_code": 0, "diagnostics": []}
+    verdict = json.loads(result.stdout)
+    assert {k: verdict[k] for k in ("ok", "exit_code", "diagnostics")} == {"ok": True, "exit_code": 0, "diagnostics": []}
+    assert verdict["check"]["entries"][0]["rows_read"] == 2 and verdict["check"]["problems"] == []
     assert "ok — 1 task(s)" in result.stderr
     usage = run_cli("--format", "json", "check", str(path), "--rows", "abc")
     assert usage.exit_code == 2 and json.loads(usage.stdout)["diagnostics"][0]["code"] == "E9001"
+
+
+def test_format_json_check_names_the_problem_records_a_build_would_drop(workdir):
+    """A dry run whose every row is a problem record still succeeds (nothing is wrong with the recipe itself), but the
+    JSON verdict says so: what each entry read and rendered, each reason with its first locations, writes nothing."""
+    rows = [{"context": "Paris is in France.", "question": "Where is Paris?", "answers": ["Spain"]}]
+    (workdir / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path = workdir / "good.hum.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    result = run_cli("--format", "json", "check", str(path))
+    check = json.loads(result.stdout)["check"]
+    assert result.exit_code == 0 and check["writes_nothing"] is True
+    assert check["entries"] == [{"id": check["entries"][0]["id"], "rows_read": 1, "kept": 1, "rendered": 0,
+                                 "skipped": []}]
+    (problem,) = check["problems"]
+    assert problem["count"] >= 1 and "data.jsonl:1" in problem["first"][0], problem
 
 
 def test_a_misspelt_command_is_a_usage_error_that_names_the_command_meant():

@@ -27,6 +27,7 @@ from humc.build.compiler import (
 )
 from humc.build.execute import BuildResult
 from humc.build.problems import EMPTY_HINTS, ProblemRow, problem_rows, warning_lines
+from humc.cli import RESULT_KEY
 from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
 from humc.progress import Progress
@@ -74,6 +75,19 @@ def check(recipe: Path, rows: int | None, strict: bool) -> None:
         verdict = (f"no row checked (the first {rows} of each source) gives a record: a build of rows like these "
                    "writes nothing (error[E4104]); `--rows all` checks every row")
     click.echo(f"{recipe}: {verdict} — {len(result.entries)} task(s), {len(result.recipe.sources)} source(s)")
+    click.get_current_context().meta[RESULT_KEY] = {"check": dry_run_data(result)}
+
+
+def dry_run_data(result: DryRun) -> dict[str, Any]:
+    """What `humc --format json check` adds to its verdict: per entry the rows read, kept and rendered, and the
+    problem records a build would drop (by node and reason, with the first locations)."""
+    return {
+        "entries": [{"id": e.entry, "rows_read": e.rows_read, "kept": e.kept, "rendered": e.rendered,
+                     "skipped": e.skipped} for e in result.entries],
+        "problems": [{"node": p.node, "reason": p.reason, "count": p.count, "first": list(p.first)}
+                     for p in result.problems()],
+        "writes_nothing": result.writes_nothing,
+    }
 
 
 def print_dry_run(result: DryRun) -> None:
