@@ -7,9 +7,11 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
-from helpers import REPO
+from helpers import REPO, run_cli
 from test_review3 import built
+from test_review4 import records_of
 
 from humc.expr.functions import join_each
 
@@ -54,3 +56,44 @@ def test_the_neutral_emotion_is_defined_so_that_it_fits_a_gold_pairing_it_with_a
     for r in paired:
         defined = re.findall(r'(?:^- |")neutral"?: "?([^"\n]*)', r["instruction"], re.M)  # a list line, or JSON
         assert len(defined) == 1 and "may stand beside another label" in defined[0], defined
+
+
+GROUPED = f"""hum: 1
+name: grouped
+license: mit
+sources:
+  conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
+  conll04: {{catalog: conll04, path: {DATA / "conll04" / "conll04_dev.head40.json"}}}
+mix: {{compound: 1.0, rules: 1.0}}
+tasks:
+  - {{id: ner, source: conll, formats: [grouped_json, iepile_json, inline_tags], variants_per_record: 3}}
+  - {{id: re, source: conll04, formats: [grouped_json, iepile_json], variants_per_record: 2}}
+output:
+  splits: {{test: 1.0}}
+"""
+
+
+def test_eval_reads_grouped_and_tagged_answers_and_judges_their_order_within_a_label(tmp_path: Path) -> None:
+    """`humc eval` parsed a prediction without the record's labels: the gold answers themselves, given as predictions,
+    scored 0 in format adherence under grouped_json (22%: only its [] answers read), iepile_json (29%) and inline_tags
+    (60%). Once read, an ordering rule was judged across labels, which a grouped answer cannot follow: 76% rule
+    adherence for the gold itself. Now the gold scores 100% on both, and a label's list out of order does not."""
+    (tmp_path / "grouped.hum.yaml").write_text(GROUPED, encoding="utf-8")
+    assert run_cli("build", str(tmp_path / "grouped.hum.yaml"), "-q", "-j", "1").exit_code == 0
+    folder = tmp_path / "out" / "grouped"
+    records = records_of(folder)
+    assert {r["answer_format"] for r in records} == {"grouped_json", "iepile_json", "inline_tags"}
+    swapped = next(r for r in records if r["answer_format"] == "grouped_json" and "order_entities_by_position" in r["rules"]
+                   and any(len(v) > 1 for v in json.loads(r["output"]).values()))
+    wrong = json.dumps({k: v[::-1] for k, v in json.loads(swapped["output"]).items()}, ensure_ascii=False)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": r["id"], "prediction": wrong if r is swapped else r["output"]}) + "\n"
+                             for r in records), encoding="utf-8")
+    result = run_cli("eval", str(folder), "--predictions", str(preds), "--report", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    scored = {s["id"]: s for s in report["records"]}
+    assert all(s["strict"] and s["score"] == 1.0 for s in scored.values())
+    assert scored[swapped["id"]]["rules"]["order_entities_by_position"] is False
+    judged = [ok for i, s in scored.items() if i != swapped["id"] for ok in s["rules"].values()]
+    assert len(judged) > 50 and all(judged)
