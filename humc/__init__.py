@@ -51,9 +51,10 @@ FORMAT_VERSION = "8"  # 2: render/check drop problem records and report them (bu
 # a whole float in a gold answer is an integer, collected labels one per Unicode normal form, a label holding a list
 # separator quoted in that list, dedup compares an answer's rows in any order; a source row has one split in every
 # entry reading it (the split's row key left out the entry), and a held-out instruction is only kept in a held-out row
-# (`inputs: unseen`); join_each strips its parts (CaRB's padded columns); a label's look-alike names its label only
-# when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it); 8: a SQuAD question written
-# without answers (a test split) has none, not [] (it was cached as unanswerable), and MRQA's header line is no record
+# (`inputs: unseen`); join_each strips its parts (CaRB's padded columns) and squashes their space runs; a label's
+# look-alike names its label only when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it);
+# 8: a SQuAD question written without answers (a test split) has none, not [] (it was cached as unanswerable), and
+# MRQA's header line is no record
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

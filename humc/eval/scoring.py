@@ -2,7 +2,7 @@
 
     load_split(folder, split)            data/<split>-*.parquet -> records (the columns the writer wrote)
     Resolver.for_recipe / for_stdlib     a record -> RecordSpec (answer columns, format codec, rules, metric)
-    parse_prediction(spec, text)         strict parse, lenient parse (fences dropped), then other formats
+    parse_prediction(spec, text, ctx)    strict parse, lenient parse (fences dropped), then other formats
     score_record(spec, record, text)     RecordScore: metric counts, format and rule adherence
     aggregate(scores)                    the metrics of a group of records
 
@@ -154,22 +154,31 @@ class Parsed:
     fallback: str | None = None  # the other codec it parsed in
 
 
-def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool) -> AnswerTable | None:
+def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool,
+         context: formats.FormatContext) -> AnswerTable | None:
     try:
-        return formats.parse(spec, text, rs.columns, rs.cardinality, empty=rs.empty, unfence=unfence)
+        return formats.parse(spec, text, rs.columns, rs.cardinality, empty=rs.empty, unfence=unfence, context=context)
     except HumcError:
         return None
 
 
-def parse_prediction(rs: RecordSpec, text: str | None) -> Parsed:
+def record_context(rs: RecordSpec, record: Mapping[str, Any]) -> formats.FormatContext:
+    """What the record's format needs besides its answer: the labels its instruction shows (grouped_json's keys)
+    and the task's label column (grouped_json's keys, inline_tags' tag names)."""
+    return formats.FormatContext(tuple(str(label) for label in record.get("labels") or ()), rs.schema_column)
+
+
+def parse_prediction(rs: RecordSpec, text: str | None, context: formats.FormatContext = formats.NO_CONTEXT) -> Parsed:
     """Strict (as written: no code fence, the requested format), then lenient (fence dropped), then each
-    other codec in turn (YAML, which reads any bare string as a scalar, last)."""
+    other codec in turn (YAML, which reads any bare string as a scalar, last). ``context``: ``record_context``,
+    without which grouped_json and inline_tags read nothing; it is not given to the other codecs, or inline_tags
+    would read any text without tags as an empty answer."""
     if text is None:
         return Parsed(None, False)
-    table = None if text.strip().startswith("```") else _try(rs.format, text, rs, unfence=False)
+    table = None if text.strip().startswith("```") else _try(rs.format, text, rs, False, context)
     if table is not None:
         return Parsed(table, True)
-    table = _try(rs.format, text, rs, unfence=True)
+    table = _try(rs.format, text, rs, True, context)
     if table is not None:
         return Parsed(table, False)
     others = sorted((c for c in formats.codec_names() if c != rs.format.codec),
@@ -177,7 +186,7 @@ def parse_prediction(rs: RecordSpec, text: str | None) -> Parsed:
     for codec in others:
         if formats.is_single_column(codec) and len(rs.columns) != 1:
             continue
-        table = _try(formats.FormatSpec(codec), text, rs, unfence=True)
+        table = _try(formats.FormatSpec(codec), text, rs, True, formats.NO_CONTEXT)  # no label-keyed fallback
         if table is not None:
             return Parsed(table, False, codec)
     return Parsed(None, False)
@@ -214,10 +223,11 @@ def gold_of(rs: RecordSpec, record: Mapping[str, Any]) -> AnswerTable:
 def score_record(rs: RecordSpec, record: Mapping[str, Any], prediction: str | None,
                  constants: Mapping[str, Any] | None = None) -> RecordScore:
     gold = gold_of(rs, record)
-    parsed = parse_prediction(rs, prediction)
+    context = record_context(rs, record)
+    parsed = parse_prediction(rs, prediction, context)
     rows = list(parsed.table.rows) if parsed.table is not None else []
     counts, score, gl, pl = _metric(rs, list(gold.rows), rows, parsed.table is not None)
-    rules = rule_adherence(rs, record, gold, parsed, prediction, constants or {})
+    rules = rule_adherence(rs, record, gold, parsed, prediction, constants or {}, context)
     return RecordScore(str(record["id"]), rs.task, str(record.get("template")), str(record.get("answer_format")),
                        str(record.get("language")), rs.metric, score, parsed.table is not None, parsed.strict,
                        parsed.fallback, prediction is None, counts, gl, pl, rules, prediction)
@@ -252,14 +262,18 @@ def _metric(rs: RecordSpec, gold: list[tuple[str, ...]], pred: list[tuple[str, .
 # ------------------------------------------------------------------ rules
 
 
-def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str) -> bool | None:
+def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str, spec: formats.FormatSpec,
+                 context: formats.FormatContext) -> bool | None:
+    """Whether the rule leaves the answer as it is, in the row order its format writes (grouped_json keeps
+    an ordering rule within each label's list: its rows cannot be in text order across labels)."""
     again = state
     try:
         for op in rule.then:
             again = apply_op(op.name, op.args, again, text)
+        rows = formats.canonical(spec, again.table, context).rows == formats.canonical(spec, state.table, context).rows
     except (KeyError, ValueError, IndexError, HumcError):
         return None
-    return again.table.rows == state.table.rows and (bool(state.table.rows) or again.empty == state.empty)
+    return rows and (bool(state.table.rows) or again.empty == state.empty)
 
 
 def _when_holds(rule: PreferenceRule, gold: AnswerTable, constants: Mapping[str, Any]) -> bool:
@@ -279,7 +293,8 @@ def _unfenced(text: str) -> str:
 
 
 def rule_adherence(rs: RecordSpec, record: Mapping[str, Any], gold: AnswerTable, parsed: Parsed,
-                   prediction: str | None, constants: Mapping[str, Any]) -> dict[str, bool]:
+                   prediction: str | None, constants: Mapping[str, Any],
+                   context: formats.FormatContext = formats.NO_CONTEXT) -> dict[str, bool]:
     """Rule id -> whether the prediction is a fixed point, for the rules that apply to this record."""
     if parsed.table is None or prediction is None:
         return {}
@@ -290,9 +305,9 @@ def rule_adherence(rs: RecordSpec, record: Mapping[str, Any], gold: AnswerTable,
     pred_state = AnswerState(parsed.table, pred_empty if not parsed.table.rows else None)
     result = {}
     for rule in rs.rules:
-        if not _when_holds(rule, gold, constants) or _fixed_point(rule, gold_state, text) is not True:
+        if not _when_holds(rule, gold, constants) or _fixed_point(rule, gold_state, text, rs.format, context) is not True:
             continue
-        ok = _fixed_point(rule, pred_state, text)
+        ok = _fixed_point(rule, pred_state, text, rs.format, context)
         if ok is not None:
             result[rule.id] = ok
     return result

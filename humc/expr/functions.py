@@ -390,9 +390,9 @@ _BACKSLASH = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 
 
 def unescape(value: Any, newline: str = "\n") -> Any:
-    """Backslash escapes as written by AG News and C-style exports: \\n, \\t, \\\\, \\" (``newline``
-    replaces \\n, e.g. " "); a backslash before any other character (AG News writes "\\" for a
-    line break: "Wall Street's dwindling\\band") is read as ``newline``."""
+    """Backslash escapes as written by C-style exports (Yelp): \\n, \\t, \\\\, \\" (``newline``
+    replaces \\n, e.g. " "); a backslash before any other character is read as ``newline``. Not for AG News,
+    whose lone backslash line break precedes any letter ("would like\\to think" would lose its "t")."""
     if value is None:
         return None
     text, out, i = str(value), [], 0
@@ -489,11 +489,13 @@ def flatten(lists: Sequence[Any]) -> list[Any]:
 
 
 def join_each(lists: Sequence[Any], sep: str = " ") -> list[str]:
-    """Each item joined into one text (a text item stays as it is): CaRB's per-line arguments after the subject
+    """Each item joined into one text (a text item is one part): CaRB's per-line arguments after the subject
     ([arg2, arg3, …] of each extraction line) -> one object per line, as CaRB's own scorer binarises them. The
-    parts are stripped and empty ones left out: CaRB pads its columns ("Jillian Hall " + "after a short absence"
-    was "Jillian Hall  after a short absence", a double space in the gold)."""
-    return [join(_phrases(item if isinstance(item, list) else [item]), sep) for item in lists]
+    parts are stripped, their runs of spaces squashed and empty ones left out: CaRB pads its columns ("Jillian
+    Hall " + "after a short absence" was "Jillian Hall  after a short absence", a double space in the gold) and
+    writes a few with a double space inside (the predicate "primarily batted  at")."""
+    return [join([" ".join(p.split()) for p in _phrases(item if isinstance(item, list) else [item])], sep)
+            for item in lists]
 
 
 def _phrases(values: Sequence[Any]) -> list[str]:
