@@ -16,11 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, check_golden, copy_recipes, run_cli, tree_bytes
 
+from humc.build.cachectl import empty_held_out_parts
 from humc.build.compiler import build, plan_recipe
 from humc.build.mixing import mixture_keep
 from humc.build.rendering import RenderContext, render_checked
 from humc.build.transforms import map_record
-from humc.ir import HELD_OUT_DROPPED, Mixture
+from humc.ir import HELD_OUT_DROPPED, HeldOut, Mixture
 from humc.recipe.validate import compile_recipe
 from humc.sources import read_source
 
@@ -290,6 +291,19 @@ def test_held_out_inputs_unseen_that_leaves_the_held_out_split_none_says_so(tmp_
     assert re.search(r"warning: output.held_out put no instruction in 'test': `inputs: unseen` dropped all [1-9]",
                      result.output), result.output
     assert "`inputs: shared` keep some" in result.output
+
+
+def test_a_held_out_format_or_task_no_instruction_of_the_held_out_split_uses_is_named():
+    """Held-out instructions in test, but none in one held-out format (its few rows fell in train): named, from the
+    split's realised mixture; a held-out task counts by task or by entry id."""
+    mixture = {"format": {"json": {"train": 9, "test": 2}, "tuples": {"train": 3}},
+               "task": {"ner": {"train": 5, "test": 1}}, "entry": {"re_en": {"train": 4}, "ner_en": {"test": 1}}}
+    held = HeldOut(formats=("json", "tuples"), tasks=("ner", "re_en", "ner_en"))
+    assert empty_held_out_parts(held, mixture) == [
+        "output.held_out format 'tuples' is in no instruction of 'test' (no instruction used it in a row of that "
+        "split; more source rows, or `inputs: shared`, give some)",
+        "output.held_out task 're_en' is in no instruction of 'test' (no instruction used it in a row of that split; "
+        "more source rows, or `inputs: shared`, give some)"]
 
 
 def test_held_out_inputs_other_than_shared_or_unseen_is_an_error(tmp_path):

@@ -39,7 +39,7 @@ from humc.cachedb import INDEX, CacheDB, corrupt_copies, folder_bytes, move_asid
 from humc.dataset.manifest import empty_splits
 from humc.dataset.writer import SHARDS_PREFIX
 from humc.errors import HumcError
-from humc.ir import HELD_OUT_DROPPED
+from humc.ir import HELD_OUT_DROPPED, HeldOut
 from humc.locks import cache_lock
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
@@ -227,10 +227,25 @@ def held_out_warnings(result: BuildResult) -> list[str]:
     dropped every one (their source rows fell in other splits)."""
     held, split = result.plan.recipe.output.held_out, result.metas.get("corpus/split")
     notes = split.get("notes", {}) if split is not None else {}
-    if held is None or split is None or notes.get("held out"):
+    if held is None or split is None:
         return []
+    if notes.get("held out"):
+        return empty_held_out_parts(held, split.get("mixture", {}))
     dropped = int(notes.get(HELD_OUT_DROPPED, 0))
     why = (f"`inputs: unseen` dropped all {dropped} (their source rows fell in other splits; more source rows, a "
            f"larger '{held.split}' fraction or `inputs: shared` keep some)") if dropped else \
         "no instruction used a held-out template, format, label or task (more source rows give some)"
     return [f"output.held_out put no instruction in '{held.split}': {why}"]
+
+
+def empty_held_out_parts(held: HeldOut, mixture: dict[str, dict[str, dict[str, int]]]) -> list[str]:
+    """A held-out format or task that no instruction of the held-out split uses, while others do (the split's
+    realised mixture counts them): a generalisation test that leaves out what it names."""
+    lines = []
+    for kind, dim, names in (("format", "format", held.formats), ("task", "task", held.tasks)):
+        for name in names:
+            counts = {**mixture.get("entry", {}).get(name, {}), **mixture.get(dim, {}).get(name, {})}
+            if not counts.get(held.split):
+                lines.append(f"output.held_out {kind} '{name}' is in no instruction of '{held.split}' (no instruction "
+                             f"used it in a row of that split; more source rows, or `inputs: shared`, give some)")
+    return lines
