@@ -70,18 +70,18 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 
 @click.command("eval")
 @click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(exists=True), required=False)
-@click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--predictions", type=NamedPath(dir_okay=False, exists=True),
               help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
 @click.option("--model", "model", metavar="NAME",
               help="A `models:` entry of the recipe, or with --base-url the model id to ask.")
 @click.option("--base-url", help="An OpenAI-compatible endpoint (e.g. http://localhost:8000/v1); the key is read from "
                                  "OPENAI_API_KEY.")
 @click.option("--split", default="test", show_default=True, help="The split to evaluate.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--report", "report_path", type=NamedPath(dir_okay=False),
               help="Write the full result (every record's score) as JSON.")
-@click.option("--markdown", "markdown_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--markdown", "markdown_path", type=NamedPath(dir_okay=False),
               help="Write a Markdown report (plots beside it when matplotlib is installed).")
-@click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--compare", "compare_paths", nargs=2, type=NamedPath(dir_okay=False, exists=True),
               metavar="A.json B.json", help="Compare two --report files: B - A with bootstrap 95% intervals.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (--compare).")
 @click.option("--out", "out_dir", type=FolderPath(),
@@ -94,7 +94,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--hf-model", metavar="ID_DIR_OR_GGUF",
               help="Run a transformers model in this process: a Hub id, a model folder or a .gguf file "
                    "(needs pip install 'humc[bench]').")
-@click.option("--adapter", type=click.Path(path_type=Path, file_okay=False, exists=True),
+@click.option("--adapter", type=NamedPath(file_okay=False, exists=True),
               help="With --hf-model: a LoRA adapter folder (peft) applied to the model.")
 @click.option("--device", default="auto", show_default=True, help="With --hf-model: cpu, cuda, cuda:1, … (auto: cuda if "
                                                                   "available).")

@@ -8,7 +8,7 @@ import click
 
 from humc.assets.review import Terminal, list_items, load_context_recipe, resolve_paths, review
 from humc.assets.web import serve
-from humc.cli.params import format_opt
+from humc.cli.params import NamedPath, format_opt
 from humc.errors import HumcError
 from humc.recipe.lockfile import KINDS, load_lock
 
@@ -24,7 +24,7 @@ def click_terminal() -> Terminal:
 
 
 @click.command("review")
-@click.argument("target", metavar="RECIPE_OR_LOCK", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("target", metavar="RECIPE_OR_LOCK", type=NamedPath(dir_okay=False))
 @click.option("--accept-all", is_flag=True, help="Accept every proposed item (of --kind) without asking.")
 @click.option("--reject-all", is_flag=True, help="Reject every proposed item (of --kind) without asking.")
 @click.option("--list", "list_only", is_flag=True, help="Print the lockfile's items and their status.")
