@@ -1,21 +1,27 @@
-"""Hostile inputs to the commands around `humc build`: eval's predictions file, push's Hub endpoint, the LLM base URL
-given on the command line, bad HUMC_* environment values, an empty lockfile, and the review page's dropped
-connections. Each ends in a located diagnostic (code, file:line:col where a file is involved, what was expected),
-exit 2, nothing written — never a Python traceback or a silently wrong result."""
+"""Hostile inputs to the commands around `humc build`: eval's predictions file, push's Hub endpoint, the
+LLM base URL given on the command line, bad HUMC_* environment values, an empty lockfile, a terminal review without a
+terminal, the review page's dropped connections and empty path arguments. Each ends in a located diagnostic (code,
+file:line:col where a file is involved, what was expected), exit 2, nothing written — never a Python traceback or a
+silently wrong result."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import built_test_split, run_cli, tiny_recipe
+from click.testing import CliRunner
+from helpers import REPO, built_test_split, run_cli, tiny_recipe
 
 import humc.eval.predict as predict
 from humc.assets.web import ReviewServer
 from humc.build.parallel import JOBS_ENV
+from humc.cli import main
 from humc.llm.client import base_url_hint, base_url_problem
+from humc.recipe.lockfile import Lockfile, LockItem, load_lock, save_lock
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +201,36 @@ def test_an_empty_lockfile_says_what_a_lockfile_holds_not_what_a_recipe_does(tmp
     diag = refused("review", str(tmp_path / "r.hum.yaml"), "--list")
     assert (diag["code"], diag["file"], diag["line"]) == ("E0009", str(tmp_path / "r.hum.lock"), 1)
     assert "`humc_lock:`" in diag["expected"] and "hum:" not in diag["expected"].replace("humc_lock:", "")
+
+
+def _proposed_lock(tmp_path: Path) -> Path:
+    lock = tmp_path / "x.hum.lock"
+    save_lock(Lockfile(lock, "x", [LockItem(id=f"a{i}", kind="guideline", entry="e", status="proposed", origin="llm",
+                                            model="m", request="k", language="en", text=f"Be brief {i}.", labels={})
+                                   for i in range(2)]))
+    return lock
+
+
+def test_a_review_whose_scripted_answers_run_out_is_e9001_keeping_the_decisions_made(tmp_path):
+    """Input that ended at a prompt was exit 130, 'interrupted', as if the reviewer had pressed Ctrl-C."""
+    lock = _proposed_lock(tmp_path)
+    result = CliRunner().invoke(main, ["--format", "json", "review", str(lock)], input="a\n")
+    assert result.exit_code == 2, result.output
+    (diag,) = json.loads(result.stdout)["diagnostics"]
+    assert diag["code"] == "E9001" and diag["message"] == "standard input ended before the review did"
+    assert "--accept-all" in diag["hint"] and "saved" in diag["hint"]
+    assert [i.status for i in load_lock(lock).items] == ["accepted", "proposed"]
+
+
+def test_a_review_with_its_standard_input_closed_is_e9001_not_an_internal_error(tmp_path):
+    """`humc review R <&-` was `internal error: RuntimeError: input(): lost sys.stdin`, exit 3."""
+    lock = _proposed_lock(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "humc", "review", str(lock)], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120,
+                            preexec_fn=lambda: os.close(0))
+    assert result.returncode == 2, result.stderr
+    assert "error[E9001]: humc review asks its questions on standard input, which is closed" in result.stderr
+    assert "Traceback" not in result.stderr and all(i.status == "proposed" for i in load_lock(lock).items)
 
 
 def test_a_browser_that_drops_its_connection_prints_no_traceback_in_the_review_terminal(capsys):

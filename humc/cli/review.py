@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -17,10 +18,28 @@ def _warn(message: str) -> None:
     click.echo(message, err=True)
 
 
+_NO_TERMINAL_HINT = ("review in a terminal, or decide without one: --accept-all / --reject-all (with --kind), or --web; "
+                     "the decisions made so far are saved")
+
+
+def _choose(question: str, choices: list[str], default: str) -> str:
+    """The reviewer's answer. A closed or exhausted standard input (`humc review R <&-`, `< /dev/null`, a script's
+    answers run out) is E9001, not an internal error or a Ctrl-C's exit 130."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise HumcError("humc review asks its questions on standard input, which is closed", code="E9001",
+                        expected="a terminal to answer in", hint=_NO_TERMINAL_HINT)
+    try:
+        return str(click.prompt(question, type=click.Choice(choices), show_choices=False, default=default))
+    except click.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click raises Abort from None for Ctrl-C and end of input alike
+            raise HumcError("standard input ended before the review did", code="E9001",
+                            expected="an answer to each question", hint=_NO_TERMINAL_HINT) from None
+        raise
+
+
 def click_terminal() -> Terminal:
     return Terminal(echo=click.echo, style=click.style, edit=lambda text: click.edit(text, extension=".txt"),
-                    choose=lambda question, choices, default: click.prompt(
-                        question, type=click.Choice(choices), show_choices=False, default=default))
+                    choose=_choose)
 
 
 @click.command("review")
