@@ -120,6 +120,23 @@ def test_a_predictions_line_over_the_limit_is_e0010_at_it_and_not_read_whole(dat
     assert run_cli("eval", str(folder), "--predictions", str(preds)).exit_code == 0
 
 
+@pytest.mark.parametrize(("extra", "option", "source"), [
+    (["--predictions", "{preds}", "--max-tokens", "5"], "--max-tokens", "--predictions"),
+    (["--predictions", "{preds}", "--cache", "{tmp}"], "--cache", "--predictions"),
+    (["--predictions", "{preds}", "--batch-size", "8"], "--batch-size", "--predictions"),
+    (["--hf-model", "x.gguf", "--base-url", "http://127.0.0.1:1/v1"], "--base-url", "--hf-model"),
+    (["--model", "m", "--base-url", "http://127.0.0.1:1/v1", "--device", "cpu"], "--device", "--model"),
+], ids=["max-tokens", "cache", "batch-size", "base-url", "device"])
+def test_an_option_of_another_source_of_answers_is_e9001_not_ignored(dataset, tmp_path, extra, option, source):
+    """`--predictions P --max-tokens 5` evaluated as if the option were not there (only --adapter was refused)."""
+    folder, ids = dataset
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": ids[0], "prediction": "x"}) + "\n", encoding="utf-8")
+    diag = refused("eval", str(folder), *(a.format(preds=preds, tmp=tmp_path) for a in extra))
+    assert diag["code"] == "E9001" and diag["message"] == f"{option} does not apply to {source}"
+    assert diag["expected"].startswith(f"{option} with --") and f"leave {option} out" in diag["hint"]
+
+
 # ---------------------------------------------------------------------------- eval and recipes: the LLM base URL
 
 @pytest.mark.parametrize("url", ["http://[::1:8000/v1", "http://[::1/v1"])

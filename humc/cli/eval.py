@@ -38,6 +38,28 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
                             hint="name another file; nothing was written")
 
 
+# the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
+_SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR"),
+                   ("device", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --device cuda"),
+                   ("batch_size", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --batch-size N"),
+                   ("base_url", ("model",), "--base-url URL --model ID"),
+                   ("concurrency", ("model",), "--model NAME --concurrency N"),
+                   ("cache_dir", ("model",), "--model NAME --cache DIR (where the model's answers are kept)"),
+                   ("max_tokens", ("model", "hf_model"), "--model NAME (or --hf-model ID) --max-tokens N"))
+_SOURCE_NAMES = {"predictions": "--predictions", "model": "--model", "hf_model": "--hf-model"}
+
+
+def _refuse_unused(ctx: click.Context, source: str) -> None:
+    """E9001 for an option given that the source of answers does not use (`--predictions P --max-tokens 5` was
+    silently ignored): a setting that changes nothing would look applied."""
+    for name, sources, usage in _SOURCE_OPTIONS:
+        if source not in sources and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            option = "--" + ("cache" if name == "cache_dir" else name.replace("_", "-"))
+            raise HumcError(f"{option} does not apply to {_SOURCE_NAMES[source]}", code="E9001",
+                            expected=f"{option} with " + " or ".join(_SOURCE_NAMES[s] for s in sources) + f": {usage}",
+                            hint=f"leave {option} out; nothing was evaluated")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
@@ -127,10 +149,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
         raise HumcError("give one of --predictions FILE, --model or --hf-model (one source of answers)", code="E9001",
                         expected="--predictions P.jsonl, --model NAME (a recipe model), --base-url URL --model ID "
                                  "or --hf-model ID_DIR_OR_GGUF", hint="`humc eval --help` shows the command's options")
-    if adapter is not None and hf_model is None:
-        raise HumcError("--adapter applies to an in-process model", code="E9001",
-                        expected="--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR",
-                        hint="`humc eval --help` shows the command's options")
+    _refuse_unused(click.get_current_context(), "predictions" if predictions else "model" if model else "hf_model")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
     for path, option in ((report_path, "--report"), (markdown_path, "--markdown")):
