@@ -137,6 +137,40 @@ def test_an_option_of_another_source_of_answers_is_e9001_not_ignored(dataset, tm
     assert diag["expected"].startswith(f"{option} with --") and f"leave {option} out" in diag["hint"]
 
 
+@pytest.fixture(scope="module")
+def report(dataset: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A report of the tiny dataset, one prediction right."""
+    folder, ids = dataset
+    tmp = tmp_path_factory.mktemp("report7")
+    (tmp / "p.jsonl").write_text(json.dumps({"id": ids[0], "prediction": '{"answer": "France"}'}) + "\n", encoding="utf-8")
+    assert run_cli("eval", str(folder), "--predictions", str(tmp / "p.jsonl"), "--report", str(tmp / "r.json")).exit_code == 0
+    return json.loads((tmp / "r.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda r: r["records"].__setitem__(0, "x"), "record #1 of `records` is no object"),
+    (lambda r: r["records"][0].pop("id"), "record #1 of `records` has no text `id` and `task`"),
+    (lambda r: r["records"][1].__setitem__("task", ["ner"]), "record #2 of `records` has no text `id` and `task`"),
+    (lambda r: r["records"][0].__setitem__("score", "high"), 'has the score "high", not a number from 0 to 1'),
+    (lambda r: r["records"][0].__setitem__("score", None), "has the score null, not a number from 0 to 1"),
+    (lambda r: r["records"][0].__setitem__("score", float("nan")), "has the score NaN, not a number from 0 to 1"),
+    (lambda r: r["records"][0].__setitem__("strict", "yes"), "has no boolean `strict`"),
+    (lambda r: r["records"].append(dict(r["records"][0])), "record #4 of `records` names the id"),
+], ids=["not-object", "no-id", "list-task", "text-score", "null-score", "nan-score", "text-strict", "id-twice"])
+def test_an_edited_report_given_to_compare_is_e6003_naming_the_record(report, tmp_path, edit, words):
+    """Each of these was an internal error (TypeError, ValueError, KeyError: exit 3) or, NaN, a silent NaN delta."""
+    edited = json.loads(json.dumps(report))
+    edit(edited)
+    good, bad = tmp_path / "a.json", tmp_path / "b.json"
+    good.write_text(json.dumps(report), encoding="utf-8")
+    bad.write_text(json.dumps(edited), encoding="utf-8")
+    diag = refused("eval", "--compare", str(good), str(bad))
+    assert diag["code"] == "E6003" and diag["message"].startswith(f"{bad}: record #") and words in diag["message"]
+    assert "humc eval --report" in diag["hint"]
+    result = run_cli("eval", "--compare", str(good), str(good))
+    assert result.exit_code == 0 and "3 paired records" in result.output
+
+
 # ---------------------------------------------------------------------------- eval and recipes: the LLM base URL
 
 @pytest.mark.parametrize("url", ["http://[::1:8000/v1", "http://[::1/v1"])
