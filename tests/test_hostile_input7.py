@@ -242,6 +242,16 @@ def test_a_humc_jobs_that_is_no_positive_integer_is_e9001_before_any_output(tmp_
     assert (tmp_path / "out" / "tiny" / "build.json").is_file()
 
 
+@pytest.mark.parametrize("value", ["opneai", "httpx"])
+def test_an_unknown_llm_transport_is_e9001_before_any_request(dataset, monkeypatch, value):
+    """HUMC_LLM_TRANSPORT=opneai was quietly the lean transport."""
+    monkeypatch.setenv("HUMC_LLM_TRANSPORT", value)
+    folder, _ = dataset
+    diag = refused("eval", str(folder), "--model", "m", "--base-url", "http://127.0.0.1:1/v1")
+    assert diag["code"] == "E9001" and diag["message"] == f"invalid value for $HUMC_LLM_TRANSPORT: {value!r}"
+    assert "lean or openai" in diag["expected"]
+
+
 # ---------------------------------------------------------------------------- lockfiles and the review page
 
 def test_an_empty_lockfile_says_what_a_lockfile_holds_not_what_a_recipe_does(tmp_path):
