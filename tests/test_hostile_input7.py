@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from helpers import REPO, built_test_split, run_cli, tiny_recipe
@@ -169,6 +172,24 @@ def test_an_edited_report_given_to_compare_is_e6003_naming_the_record(report, tm
     assert "humc eval --report" in diag["hint"]
     result = run_cli("eval", "--compare", str(good), str(good))
     assert result.exit_code == 0 and "3 paired records" in result.output
+
+
+@pytest.mark.parametrize("gold", ["{{not json", '{"answer": "France"}', '["France"]', "null"])
+def test_a_shard_whose_gold_is_no_list_of_rows_is_e6001_naming_the_record(dataset, tmp_path, gold):
+    """A hand-edited shard whose `gold` was no JSON was `internal error: JSONDecodeError`, exit 3."""
+    folder, ids = dataset
+    copy = tmp_path / "tiny"
+    shutil.copytree(folder, copy)
+    shard = next(copy.glob("data/*.parquet"))
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    rows[0]["gold"] = gold
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"id": ids[0], "prediction": "x"}) + "\n", encoding="utf-8")
+    diag = refused("eval", str(copy), "--predictions", str(preds))
+    assert diag["code"] == "E6001" and diag["message"] == f"record {rows[0]['id']}: its `gold` column is no JSON list of answer rows"
+    assert "humc build" in diag["hint"]
 
 
 # ---------------------------------------------------------------------------- eval and recipes: the LLM base URL
