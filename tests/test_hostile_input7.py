@@ -192,6 +192,32 @@ def test_a_shard_whose_gold_is_no_list_of_rows_is_e6001_naming_the_record(datase
     assert "humc build" in diag["hint"]
 
 
+def test_a_llama_factory_export_into_a_data_folder_keeps_the_other_datasets_it_lists(dataset, tmp_path):
+    """LLaMA-Factory's `data/dataset_info.json` lists every dataset; the export replaced it with its own two entries."""
+    folder, _ = dataset
+    info = tmp_path / "data" / "dataset_info.json"
+    info.parent.mkdir()
+    info.write_text(json.dumps({"identity": {"file_name": "identity.json"}}), encoding="utf-8")
+    assert run_cli("export", str(folder), "--to", "llama-factory", str(info.parent)).exit_code == 0
+    listed = json.loads(info.read_text(encoding="utf-8"))
+    assert listed["identity"] == {"file_name": "identity.json"} and listed["tiny_test"]["file_name"] == "test.jsonl"
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ('{"other": {"file_name": "test.jsonl"}}', "it is the file of dataset 'other'"),
+    ("[1, 2]", "it exists and is no LLaMA-Factory dataset list"),
+    ("{not json", "it exists and is no LLaMA-Factory dataset list"),
+], ids=["file-of-another", "list", "not-json"])
+def test_a_llama_factory_export_that_would_clobber_another_dataset_is_e3002_writing_nothing(dataset, tmp_path, content, words):
+    folder, _ = dataset
+    info = tmp_path / "data" / "dataset_info.json"
+    info.parent.mkdir()
+    info.write_text(content, encoding="utf-8")
+    diag = refused("export", str(folder), "--to", "llama-factory", str(info.parent))
+    assert (diag["code"], diag["line"]) == ("E3002", 1) and words in diag["message"] and "folder of its own" in diag["hint"]
+    assert [p.name for p in info.parent.iterdir()] == ["dataset_info.json"] and info.read_text(encoding="utf-8") == content
+
+
 # ---------------------------------------------------------------------------- eval and recipes: the LLM base URL
 
 @pytest.mark.parametrize("url", ["http://[::1:8000/v1", "http://[::1/v1"])
