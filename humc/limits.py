@@ -5,7 +5,8 @@ so that a hostile or broken input (a YAML alias bomb, 10 000 nested brackets, a 
 integer) ends in a located ``E0010`` diagnostic, exit 2, before any work is done, instead of
 exhausting memory, time or Python's recursion limit. Each limit is checked by the stage that
 reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers), ``expr/parse.py``
-(expression length, depth, number literals) and ``sources.py`` (the depth of a JSON record). This module imports nothing.
+(expression length, depth, number literals), ``sources.py`` (the depth of a JSON record) and ``eval/predict.py``
+(a predictions line). This module imports nothing.
 """
 
 from __future__ import annotations
@@ -22,5 +23,7 @@ MAX_EXPR_CHARS = 10_000              # one expression, pipeline or rule
 MAX_EXPR_DEPTH = 200                 # levels of its syntax tree
 MAX_MADE_ITEMS = 16 << 20            # a text or list an expression makes (`text * n`, `a + b`, join, replace):
                                      # its characters or items
+MAX_PREDICTION_BYTES = 16 << 20     # one line of an eval predictions file (a model's answer: scoring parses it
+                                     # several ways, at about 10x its size in memory)
 MAX_RECORD_DEPTH = 200               # nesting of lists and objects in one JSON source record (the build
                                      # pickles records, which recurses once per level)

@@ -124,6 +124,21 @@ def tiny_recipe(*, data: str = "data.jsonl", where: str | None = None, preferenc
     return "\n".join([*lines, f"    formats: {formats}", ""]) + extra
 
 
+def built_test_split(tmp: Path, rows: int) -> tuple[Path, list[str]]:
+    """`humc build` in ``tmp`` of the tiny recipe over ``rows`` passages, all in a `test` split (json answers):
+    the dataset folder and its record ids, for `humc eval` tests."""
+    import pyarrow.parquet as pq
+
+    data = [{"context": f"Paris is in France, row {i}.", "question": "Where is Paris?", "answers": ["France"]}
+            for i in range(rows)]
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf-8")
+    (tmp / "r.hum.yaml").write_text(tiny_recipe(formats="[json]", extra="output: {splits: {test: 1.0}}\n"),
+                                    encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp).exit_code == 0
+    folder = tmp / "out" / "tiny"
+    return folder, [r["id"] for p in folder.glob("data/*.parquet") for r in pq.read_table(p).to_pylist()]
+
+
 def built_gold(root: Path, name: str, recipe: str) -> tuple[dict[str, dict[int, Any]], dict[str, dict[int, str]], str]:
     """`humc build` of ``recipe`` (written to root/<name>.hum.yaml) and what it wrote, read back from the Parquet
     shards: each task entry's gold and instruction by source row, and the build's output."""

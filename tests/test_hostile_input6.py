@@ -16,7 +16,7 @@ import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli, tiny_recipe, write_ner_workload
+from helpers import REPO, built_test_split, run_cli, tiny_recipe, write_ner_workload
 
 from humc.answers.formats import FormatSpec, parse
 from humc.dataset.hub import verify_build
@@ -128,15 +128,7 @@ def test_str_writes_a_parquet_date_decimal_timestamp_time_or_duration_as_text(tm
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """A built tiny dataset (four records, all in test) and its record ids."""
-    tmp = tmp_path_factory.mktemp("eval")
-    rows = [{"context": f"Paris is in France, row {i}.", "question": "Where is Paris?", "answers": ["France"]}
-            for i in range(4)]
-    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (tmp / "r.hum.yaml").write_text(tiny_recipe(formats="[json]", extra="output: {splits: {test: 1.0}}\n"),
-                                    encoding="utf-8")
-    assert run_cli("build", "r.hum.yaml", "-q", cwd=tmp).exit_code == 0
-    ids = [r["id"] for p in (tmp / "out" / "tiny" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
-    return tmp / "out" / "tiny", ids
+    return built_test_split(tmp_path_factory.mktemp("eval"), 4)
 
 
 def _eval(dataset: Path, lines: list[str]) -> tuple[int, dict]:

@@ -13,6 +13,7 @@ import humc.build.reuse as reuse
 from humc.build.compiler import build, plan_recipe
 from humc.build.parallel import JOBS_ENV, default_jobs, workers_for
 from humc.build.store import Store, chunk_key
+from humc.errors import HumcError
 from tests.helpers import run_cli, tree_bytes, write_ner_workload
 
 
@@ -185,8 +186,11 @@ def test_stop_after_a_pass_through_node_stops_there(tmp_path, small_chunks):
 def test_jobs_come_from_the_option_the_environment_or_the_cpus(monkeypatch):
     monkeypatch.setenv(JOBS_ENV, "3")
     assert default_jobs() == 3
-    monkeypatch.setenv(JOBS_ENV, "zero")
+    monkeypatch.setenv(JOBS_ENV, "")
     assert default_jobs() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv(JOBS_ENV, "zero")  # refused (E9001, tests/test_hostile_input7.py), not quietly one per CPU
+    with pytest.raises(HumcError, match="HUMC_JOBS"):
+        default_jobs()
     assert workers_for("render", 4, 10) == 4 and workers_for("render", 4, 2) == 2
     assert workers_for("render", 1, 10) == workers_for("render", 4, 1) == workers_for("check", 4, 10) == 0
 

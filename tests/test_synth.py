@@ -512,14 +512,16 @@ def test_a_hand_edited_lockfile_rule_reading_an_unknown_name_is_located_in_the_l
     assert any(r.id == "llm:r1" for r in load_recipe(root / "ner.hum.yaml").tasks[0].rules)
 
 
-def test_end_of_input_at_the_review_prompt_is_an_interruption_not_a_crash(tmp_path):
+def test_end_of_input_at_the_review_prompt_is_a_usage_error_not_a_crash(tmp_path):
     from humc.recipe.lockfile import Lockfile, LockItem, save_lock
 
     lock = tmp_path / "x.hum.lock"
     save_lock(Lockfile(lock, "x", [LockItem(id="a1", kind="guideline", entry="e", status="proposed", origin="llm", model="m",
                                             request="k", language="en", text="Be brief.", labels={})]))
     result = CliRunner().invoke(main, ["review", str(lock)], input="")
-    assert result.exit_code == 130 and "interrupted" in result.output and "internal error" not in result.output
+    # was exit 130, "interrupted", as for Ctrl-C: an input that ran out is said so (tests/test_hostile_input7.py)
+    assert result.exit_code == 2 and "error[E9001]: standard input ended before the review did" in result.output
+    assert "internal error" not in result.output
 
 
 def test_a_paraphrase_request_sends_only_the_prose_and_humc_puts_the_tags_back(tmp_path):

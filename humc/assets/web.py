@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import hmac
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -334,6 +335,13 @@ class ReviewServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that went away mid-answer (a reload, a closed tab: reset, broken pipe) is no bug to print a
+        traceback for in the reviewer's terminal; anything else is, as socketserver prints it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(lock_path: Path, recipe: Recipe | None = None, port: int = 0) -> ReviewServer:

@@ -40,7 +40,7 @@ from humc.build.rendering import RenderContext
 from humc.build.store import Store
 from humc.build.transforms import collect_labels
 from humc.dataset.card import check_card_template
-from humc.dataset.hub import PushResult, check_repo_id, push_dataset, resolve_token
+from humc.dataset.hub import PushResult, check_repo_id, hub_endpoint, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
 from humc.errors import ErrorList, HumcError, PublishError, RecipeError, SourceError, did_you_mean
 from humc.ir import ABLATIONS, FolderOrigin, Recipe, TaskEntry
@@ -406,6 +406,7 @@ def publish_repo(recipe: Recipe, repo: str | None = None, *, command: str = "hum
                            hint=f"add `publish: {{repo: ORG/NAME}}` to the recipe, or {other}")
     check_repo_id(repo)
     resolve_token()
+    hub_endpoint()
     return repo
 
 

@@ -54,9 +54,14 @@ _tokens = itertools.count()
 
 
 def default_jobs() -> int:
-    """``$HUMC_JOBS`` when set to a positive integer, else the number of CPUs this process may run on."""
+    """``$HUMC_JOBS`` when set, else the number of CPUs this process may run on. A value that is no integer ≥ 1 is
+    E9001, as `--jobs two` is, not quietly one worker per CPU."""
     value = os.environ.get(JOBS_ENV, "").strip()
-    if value.isdigit() and int(value) > 0:
+    if value:
+        if not (value.isascii() and value.isdigit() and int(value) > 0):
+            raise HumcError(f"invalid value for ${JOBS_ENV}: {value!r} is not an integer ≥ 1", code="E9001",
+                            expected=f"${JOBS_ENV}: the number of render worker processes, an integer ≥ 1 (or unset: one "
+                                     "per CPU)", hint=f"fix or unset {JOBS_ENV}, or pass --jobs N, which overrides it")
         return int(value)
     try:
         return len(os.sched_getaffinity(0))

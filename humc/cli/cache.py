@@ -10,10 +10,10 @@ import click
 from humc.build.cachectl import DEFAULT_CACHE, cache_info, clean_cache, gc_cache, has_cache, verify_cache
 from humc.build.compiler import plan_recipe
 from humc.build.plan import Plan
-from humc.cli.params import cache_opt, format_opt, no_wait_opt
+from humc.cli.params import NamedPath, cache_opt, format_opt, no_wait_opt
 from humc.errors import HumcError
 
-optional_recipe = click.argument("recipe", required=False, type=click.Path(path_type=Path, dir_okay=False))
+optional_recipe = click.argument("recipe", required=False, type=NamedPath(dir_okay=False))
 
 
 @click.group("cache")
@@ -99,7 +99,7 @@ def clean_cmd(recipe: Path | None, cache_dir: Path | None, yes: bool, no_wait: b
 
 
 @cache_cmd.command("gc", short_help="Keep only what the current plans of RECIPES need; delete the rest.")
-@click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("recipes", nargs=-1, required=True, type=NamedPath(dir_okay=False))
 @cache_opt
 @format_opt
 @click.option("--llm", is_flag=True, help="Also delete the cached LLM responses (kept by default: they cost money).")

@@ -38,6 +38,28 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
                             hint="name another file; nothing was written")
 
 
+# the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
+_SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR"),
+                   ("device", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --device cuda"),
+                   ("batch_size", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --batch-size N"),
+                   ("base_url", ("model",), "--base-url URL --model ID"),
+                   ("concurrency", ("model",), "--model NAME --concurrency N"),
+                   ("cache_dir", ("model",), "--model NAME --cache DIR (where the model's answers are kept)"),
+                   ("max_tokens", ("model", "hf_model"), "--model NAME (or --hf-model ID) --max-tokens N"))
+_SOURCE_NAMES = {"predictions": "--predictions", "model": "--model", "hf_model": "--hf-model"}
+
+
+def _refuse_unused(ctx: click.Context, source: str) -> None:
+    """E9001 for an option given that the source of answers does not use (`--predictions P --max-tokens 5` was
+    silently ignored): a setting that changes nothing would look applied."""
+    for name, sources, usage in _SOURCE_OPTIONS:
+        if source not in sources and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            option = "--" + ("cache" if name == "cache_dir" else name.replace("_", "-"))
+            raise HumcError(f"{option} does not apply to {_SOURCE_NAMES[source]}", code="E9001",
+                            expected=f"{option} with " + " or ".join(_SOURCE_NAMES[s] for s in sources) + f": {usage}",
+                            hint=f"leave {option} out; nothing was evaluated")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
@@ -70,18 +92,18 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 
 @click.command("eval")
 @click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(exists=True), required=False)
-@click.option("--predictions", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--predictions", type=NamedPath(dir_okay=False, exists=True),
               help='JSON Lines made elsewhere: one {"id": ..., "prediction": "..."} object per record.')
 @click.option("--model", "model", metavar="NAME",
               help="A `models:` entry of the recipe, or with --base-url the model id to ask.")
 @click.option("--base-url", help="An OpenAI-compatible endpoint (e.g. http://localhost:8000/v1); the key is read from "
                                  "OPENAI_API_KEY.")
 @click.option("--split", default="test", show_default=True, help="The split to evaluate.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--report", "report_path", type=NamedPath(dir_okay=False),
               help="Write the full result (every record's score) as JSON.")
-@click.option("--markdown", "markdown_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--markdown", "markdown_path", type=NamedPath(dir_okay=False),
               help="Write a Markdown report (plots beside it when matplotlib is installed).")
-@click.option("--compare", "compare_paths", nargs=2, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--compare", "compare_paths", nargs=2, type=NamedPath(dir_okay=False, exists=True),
               metavar="A.json B.json", help="Compare two --report files: B - A with bootstrap 95% intervals.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (--compare).")
 @click.option("--out", "out_dir", type=FolderPath(),
@@ -94,7 +116,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--hf-model", metavar="ID_DIR_OR_GGUF",
               help="Run a transformers model in this process: a Hub id, a model folder or a .gguf file "
                    "(needs pip install 'humc[bench]').")
-@click.option("--adapter", type=click.Path(path_type=Path, file_okay=False, exists=True),
+@click.option("--adapter", type=NamedPath(file_okay=False, exists=True),
               help="With --hf-model: a LoRA adapter folder (peft) applied to the model.")
 @click.option("--device", default="auto", show_default=True, help="With --hf-model: cpu, cuda, cuda:1, … (auto: cuda if "
                                                                   "available).")
@@ -127,10 +149,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
         raise HumcError("give one of --predictions FILE, --model or --hf-model (one source of answers)", code="E9001",
                         expected="--predictions P.jsonl, --model NAME (a recipe model), --base-url URL --model ID "
                                  "or --hf-model ID_DIR_OR_GGUF", hint="`humc eval --help` shows the command's options")
-    if adapter is not None and hf_model is None:
-        raise HumcError("--adapter applies to an in-process model", code="E9001",
-                        expected="--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR",
-                        hint="`humc eval --help` shows the command's options")
+    _refuse_unused(click.get_current_context(), "predictions" if predictions else "model" if model else "hf_model")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
     for path, option in ((report_path, "--report"), (markdown_path, "--markdown")):

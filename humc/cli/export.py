@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from humc.build.compiler import load_recipe
-from humc.cli.params import FolderPath, format_opt
+from humc.cli.params import FolderPath, NamedPath, format_opt
 from humc.dataset.export import TARGETS, export_dataset
 
 
 @click.command("export")
-@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=click.Path(path_type=Path, exists=True))
+@click.argument("target", metavar="DATASET_DIR_OR_RECIPE", type=NamedPath(exists=True))
 @click.option("--to", "to", type=click.Choice(TARGETS), required=True,
               help="alpaca (JSON), sharegpt / messages (JSONL), llama-factory (sharegpt + dataset_info.json), "
                    "lm-eval (an lm-evaluation-harness task folder for the test split).")

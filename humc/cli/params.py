@@ -15,15 +15,15 @@ class NamedPath(click.Path):
     """A path given on the command line: ``""`` (an unset shell variable) is refused, not read as the current
     folder (`humc export DATASET --to alpaca "$OUT"` wrote into the current folder)."""
 
-    def __init__(self, *, file_okay: bool = True, exists: bool = False) -> None:
-        super().__init__(path_type=Path, file_okay=file_okay, exists=exists)
+    def __init__(self, *, file_okay: bool = True, dir_okay: bool = True, exists: bool = False) -> None:
+        super().__init__(path_type=Path, file_okay=file_okay, dir_okay=dir_okay, exists=exists)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
-            what = "path" if self.file_okay else "folder"
+            what = "folder" if not self.file_okay else "file" if not self.dir_okay else "path"
+            named = "file or folder" if what == "path" else what
             leave = ", or leave the option out" if isinstance(param, click.Option) else ""
-            self.fail(f"the {what} is an empty text (an unset shell variable?); name the "
-                      f"{'file or folder' if self.file_okay else 'folder'}{leave}", param, ctx)
+            self.fail(f"the {what} is an empty text (an unset shell variable?); name the {named}{leave}", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -34,7 +34,7 @@ class FolderPath(NamedPath):
         super().__init__(file_okay=False)
 
 
-recipe_arg = click.argument("recipe", type=click.Path(path_type=Path, dir_okay=False))
+recipe_arg = click.argument("recipe", type=NamedPath(dir_okay=False))
 cache_opt = click.option("--cache", "cache_dir", type=FolderPath(),
                          help="Cache folder, relative to the current directory (default: the recipe's `cache:`, else "
                               ".humc/cache beside the recipe; `humc plan` shows it).")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from humc.assets.review import Terminal, list_items, load_context_recipe, resolve_paths, review
 from humc.assets.web import serve
-from humc.cli.params import format_opt
+from humc.cli.params import NamedPath, format_opt
 from humc.errors import HumcError
 from humc.recipe.lockfile import KINDS, load_lock
 
@@ -17,14 +18,32 @@ def _warn(message: str) -> None:
     click.echo(message, err=True)
 
 
+_NO_TERMINAL_HINT = ("review in a terminal, or decide without one: --accept-all / --reject-all (with --kind), or --web; "
+                     "the decisions made so far are saved")
+
+
+def _choose(question: str, choices: list[str], default: str) -> str:
+    """The reviewer's answer. A closed or exhausted standard input (`humc review R <&-`, `< /dev/null`, a script's
+    answers run out) is E9001, not an internal error or a Ctrl-C's exit 130."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise HumcError("humc review asks its questions on standard input, which is closed", code="E9001",
+                        expected="a terminal to answer in", hint=_NO_TERMINAL_HINT)
+    try:
+        return str(click.prompt(question, type=click.Choice(choices), show_choices=False, default=default))
+    except click.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click raises Abort from None for Ctrl-C and end of input alike
+            raise HumcError("standard input ended before the review did", code="E9001",
+                            expected="an answer to each question", hint=_NO_TERMINAL_HINT) from None
+        raise
+
+
 def click_terminal() -> Terminal:
     return Terminal(echo=click.echo, style=click.style, edit=lambda text: click.edit(text, extension=".txt"),
-                    choose=lambda question, choices, default: click.prompt(
-                        question, type=click.Choice(choices), show_choices=False, default=default))
+                    choose=_choose)
 
 
 @click.command("review")
-@click.argument("target", metavar="RECIPE_OR_LOCK", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("target", metavar="RECIPE_OR_LOCK", type=NamedPath(dir_okay=False))
 @click.option("--accept-all", is_flag=True, help="Accept every proposed item (of --kind) without asking.")
 @click.option("--reject-all", is_flag=True, help="Reject every proposed item (of --kind) without asking.")
 @click.option("--list", "list_only", is_flag=True, help="Print the lockfile's items and their status.")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from humc.cli.params import format_opt
+from humc.cli.params import NamedPath, format_opt
 from humc.dataset.export import written_together
 from humc.recipe.schema import schema_text
 
 
 @click.command("schema")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--out", "out_file", type=NamedPath(dir_okay=False),
               help="Write the schema to FILE (e.g. docs/recipe.schema.json) instead of printing it.")
 @format_opt
 def schema_cmd(out_file: Path | None) -> None:

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from humc.cli import FORMAT_KEY, RESULT_KEY
-from humc.cli.params import OutConsole, format_opt
+from humc.cli.params import NamedPath, OutConsole, format_opt
 from humc.errors import HumcError, did_you_mean
 from humc.recipe.catalog import options_text
 from humc.recipe.stdlib import Stdlib, load_stdlib
@@ -22,7 +22,7 @@ SHOWN = ("title", "description", "task", "language", "format", "options", "licen
 @click.command("stdlib")
 @click.argument("kind", required=False, type=click.Choice(KINDS))
 @click.argument("name", required=False)
-@click.option("--stdlib", "extra", multiple=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+@click.option("--stdlib", "extra", multiple=True, type=NamedPath(file_okay=False, exists=True),
               help="Also list an added stdlib folder (as a recipe's `stdlib:` names it); repeatable.")
 @format_opt
 @click.pass_context

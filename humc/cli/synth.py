@@ -8,12 +8,12 @@ import click
 
 from humc.assets.synth import synthesize
 from humc.build.compiler import load_recipe
-from humc.cli.params import format_opt, recipe_arg
+from humc.cli.params import FolderPath, format_opt, recipe_arg
 
 
 @click.command("synth")
 @recipe_arg
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--cache", "cache_dir", type=FolderPath(),
               help="Cache folder, relative to the current directory (default: the recipe's `cache:`, else .humc/cache "
                    "beside the recipe); LLM answers go to CACHE/llm.")
 @format_opt

@@ -16,7 +16,8 @@ Targets (every split of the folder unless stated):
 Decisions: humc's instructions carry everything (the input text is part of them), so ``input`` is empty;
 there is no system prompt (humc writes none, and inventing one would change what is trained). Each record's
 id, task, template and format ride along, so a trained model's outputs can be joined back. The output
-folder is written in place: files of the same name are replaced, others are left alone. The files of one
+folder is written in place: files of the same name are replaced, others are left alone; an existing
+``dataset_info.json`` keeps its other datasets' entries (LLaMA-Factory lists every dataset in that one file). The files of one
 export are written together or not at all (``written_together``): a shard that cannot be read, or a folder
 that cannot be written, leaves the output folder as it was (E6001, E3002).
 """
@@ -186,13 +187,39 @@ def _export_splits(shards: dict[str, list[Path]], to: str, out: Path, name: str,
         else:
             written[f"{split}.jsonl"] = _write_jsonl(place(out / f"{split}.jsonl"), (_sharegpt(r) for r in records_of(paths)))
     if to == "llama-factory":
-        info = {f"{name}_{split}": {"file_name": f"{split}.jsonl", "formatting": "sharegpt",
+        ours = {f"{name}_{split}": {"file_name": f"{split}.jsonl", "formatting": "sharegpt",
                                     "columns": {"messages": "conversations"},
                                     "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                                              "assistant_tag": "gpt"}} for split in shards}
-        place(out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        info = {**_other_datasets(out / "dataset_info.json", ours), **ours}
+        place(out / "dataset_info.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
+                                                    encoding="utf-8")
         written["dataset_info.json"] = None
     return written
+
+
+def _other_datasets(info_path: Path, ours: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The entries of an existing ``dataset_info.json`` that name other datasets (LLaMA-Factory's `data/` lists all
+    of them in that one file: replacing it would drop them). E3002 when the file is no JSON object, or another
+    dataset's entry names a file this export writes (it would be replaced under that dataset)."""
+    if not info_path.is_file():
+        return {}
+    try:
+        existing = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        existing = None
+    if not isinstance(existing, dict):
+        raise HumcError(f"cannot write {info_path}: it exists and is no LLaMA-Factory dataset list (a JSON object)",
+                        Span(str(info_path), 1, 1), code="E3002", expected="a dataset_info.json humc may add its entries to",
+                        hint="export into a folder of its own; nothing was written")
+    files = {entry["file_name"] for entry in ours.values()}
+    for other, entry in existing.items():
+        if other not in ours and isinstance(entry, dict) and entry.get("file_name") in files:
+            raise HumcError(f"cannot write {info_path.parent / str(entry['file_name'])}: it is the file of dataset "
+                            f"'{other}' in {info_path}", Span(str(info_path), 1, 1), code="E3002",
+                            expected="file names no other dataset of dataset_info.json uses",
+                            hint="export into a folder of its own; nothing was written")
+    return {k: v for k, v in existing.items() if k not in ours}
 
 
 def lm_eval_yaml(task: str, data_file: Path) -> str:

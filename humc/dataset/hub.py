@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from humc.dataset.manifest import MANIFEST, sha256_file
 from humc.errors import PublishError, brief, one_line
@@ -74,9 +75,9 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
     if revision is not None:
         _check_revision(revision)
     token = resolve_token(token)
+    endpoint = hub_endpoint(endpoint)
     with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=wait):
         manifest, files = verify_build(folder)
-        endpoint = (endpoint or _default_endpoint()).rstrip("/")
         with _hub_errors(repo_id, endpoint, revision):
             result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
                            endpoint=endpoint, commit_message=commit_message)
@@ -272,6 +273,25 @@ def is_build_output(path: str) -> bool:
 def _check_revision(revision: str) -> None:
     if not valid_branch_name(revision):
         raise PublishError(f"invalid branch name {revision!r}", hint=BRANCH_HINT, code="E0008")
+
+
+def hub_endpoint(endpoint: str | None = None) -> str:
+    """The Hub to publish to: ``endpoint``, else HF_ENDPOINT, else the Hub's. E5001 when it is no http(s) URL with a
+    host, before huggingface_hub reads it (an unclosed IPv6 bracket or a port over 65535 there prints an import
+    error, then fails as a bare ValueError)."""
+    endpoint = (endpoint or _default_endpoint()).rstrip("/")
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        problem: str | None = brief(exc)
+    else:
+        problem = None if parts.scheme in ("http", "https") and parts.hostname else "no http:// or https:// URL with a host"
+    if problem is not None:
+        raise PublishError(f"the Hub endpoint {endpoint!r} is not a URL humc can publish to: {problem}",
+                           expected="an http(s) URL such as https://huggingface.co (HF_ENDPOINT names a mirror)",
+                           hint="fix or unset HF_ENDPOINT", notes=["nothing was published"])
+    return endpoint
 
 
 def _default_endpoint() -> str:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from humc.dataset.export import messages_of
-from humc.errors import HumcError, Span, brief
+from humc.errors import HumcError, Span, brief, type_name
+from humc.limits import LIMIT_CODE, MAX_PREDICTION_BYTES
 from humc.llm.client import TRUNCATED_REASON, LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
 from humc.sources import RepeatedKeyError, loads_unique
@@ -36,6 +38,19 @@ class Predictor(Protocol):
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]: ...
 
 
+_EXPECTED_FILE = "a UTF-8 JSON Lines file (may be gzip, bz2, xz or zstd-compressed), one {\"id\", \"prediction\"} " \
+                 "object per line"
+_EXPECTED_LINE = 'one JSON object per line: {"id": "<record id>", "prediction": "<model output>"}'
+_TO_JSON_LINES = "write one object per line (JSON Lines), e.g. `jq -c '.[]' P.json > P.jsonl`"
+_PANDAS_HINT = "write it as JSON Lines, e.g. with pandas: df[['id', 'prediction']].to_json('P.jsonl', orient='records', " \
+               "lines=True, force_ascii=False)"
+_UTF8_HINT = "save the file as UTF-8"
+# what a predictions file may be instead of JSON Lines, by its first bytes (UTF-32's BOM before UTF-16's: it starts so)
+_FOREIGN = ((b"PAR1", "a Parquet file, not JSON Lines", _PANDAS_HINT), (b"ARROW1", "an Arrow file, not JSON Lines", _PANDAS_HINT),
+            (b"\xff\xfe\x00\x00", "UTF-32 text, not UTF-8", _UTF8_HINT), (b"\x00\x00\xfe\xff", "UTF-32 text, not UTF-8", _UTF8_HINT),
+            (b"\xff\xfe", "UTF-16 text, not UTF-8", _UTF8_HINT), (b"\xfe\xff", "UTF-16 text, not UTF-8", _UTF8_HINT))
+
+
 class FilePredictions:
     """Predictions made elsewhere: JSON Lines of ``{"id": ..., "prediction": "..."}``."""
 
@@ -43,52 +58,89 @@ class FilePredictions:
         self.path = path
         self.name = f"file:{path.name}"
         self.by_id: dict[str, str | None] = {}
-        expected = "a UTF-8 JSON Lines file (may be gzip, bz2, xz or zstd-compressed), one {\"id\", \"prediction\"} " \
-                   "object per line"
-        try:  # gzip, bz2, xz or zstd as they come; lines end at "\n" only (JSON strings may hold U+2028)
+        try:  # gzip, bz2, xz or zstd as they come, read whole first: a damaged archive is that, whatever its lines say
             with open_binary(path) as f:
-                lines = f.read().removeprefix(codecs.BOM_UTF8).split(b"\n")
+                lines = list(self._lines(f))
         except DAMAGED_ARCHIVE as exc:
             raise HumcError(f"cannot read predictions file {path}: {brief(exc)}", code="E6002",
-                            expected=expected) from None
-        for n, raw in enumerate(lines, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:  # at its line and byte, as a source's undecodable byte is
-                raise HumcError(f"the predictions file is not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r})",
-                                Span(str(path), n, exc.start + 1), code="E6002", expected=expected,
-                                hint="save the file as UTF-8") from None
+                            expected=_EXPECTED_FILE) from None
+        for n, raw in lines:
+            line = self._decoded(n, raw)
             if line.strip():
                 self._add(n, line)
 
+    def _lines(self, f: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+        """The file's numbered lines (ending at "\n" only: JSON strings may hold U+2028), each read only up to the
+        limit (a line of gigabytes is refused unread)."""
+        for n in itertools.count(1):
+            raw = f.readline(MAX_PREDICTION_BYTES + 1)
+            if not raw:
+                return
+            if n == 1:
+                self._check_kind(raw)
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            if len(raw) > MAX_PREDICTION_BYTES:
+                raise HumcError(f"a line of the predictions file is over {MAX_PREDICTION_BYTES:,} bytes long",
+                                Span(str(self.path), n, 1), code=LIMIT_CODE, expected=_EXPECTED_LINE,
+                                hint="a prediction is one model answer: cut runaway output (max_tokens) before scoring")
+            yield n, raw.removesuffix(b"\n")
+
+    def _check_kind(self, first: bytes) -> None:
+        """E6002 for a file that is no UTF-8 text at all (a Parquet table, UTF-16), named as what it is."""
+        for magic, kind, hint in _FOREIGN:
+            if first.startswith(magic):
+                raise HumcError(f"the predictions file is {kind}", Span(str(self.path), 1, 1),
+                                code="E6002", expected=_EXPECTED_FILE, hint=hint)
+
+    def _decoded(self, n: int, raw: bytes) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # at its line and byte, as a source's undecodable byte is
+            raise HumcError(f"the predictions file is not valid UTF-8 (byte {raw[exc.start:exc.start + 1]!r})",
+                            Span(str(self.path), n, exc.start + 1), code="E6002", expected=_EXPECTED_FILE,
+                            hint=_UTF8_HINT) from None
+
     def _add(self, n: int, line: str) -> None:
         where = Span(str(self.path), n, 1)
-        expected = 'one JSON object per line: {"id": "<record id>", "prediction": "<model output>"}'
+        obj = self._parsed(n, line)
+        if isinstance(obj, list) and n == 1:
+            raise HumcError("the predictions file holds a JSON array, not one prediction per line", where,
+                            expected=_EXPECTED_LINE, hint=_TO_JSON_LINES, code="E6002")
+        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+            raise HumcError("a prediction needs the keys `id` and `prediction`", where, expected=_EXPECTED_LINE,
+                            code="E6002")
+        pred, key = obj["prediction"], obj["id"]
+        if pred is not None and not isinstance(pred, str):
+            raise HumcError(f"`prediction` must be text (or null), not {type(pred).__name__}", where,
+                            expected=_EXPECTED_LINE, hint="the prediction is the model's raw output; humc parses it",
+                            code="E6002")
+        if isinstance(key, bool) or not isinstance(key, (str, int)):  # an id written as a number still names its record
+            raise HumcError(f"`id` must be a record id (text), not {type_name(key)}", where, expected=_EXPECTED_LINE,
+                            hint="copy the `id` column of the split's records (`humc export` keeps it)", code="E6002")
+        if str(key) in self.by_id:
+            raise HumcError(f"record id {key} is predicted twice", where, expected="one line per record", code="E6002")
+        self.by_id[str(key)] = pred
+
+    def _parsed(self, n: int, line: str) -> Any:
+        """The line's JSON value; E6002 at the line when it is none."""
+        where = Span(str(self.path), n, 1)
         try:
-            obj = loads_unique(line)
+            return loads_unique(line)
         except RepeatedKeyError as exc:  # json.loads would keep the last value without a word
             raise HumcError(f"a prediction names the key '{exc.key}' twice", Span(str(self.path), n, exc.column),
-                            expected=expected, code="E6002") from None
+                            expected=_EXPECTED_LINE, code="E6002") from None
         except json.JSONDecodeError as exc:
-            raise HumcError(f"invalid JSON in the predictions file: {exc.args[0]}", where, expected=expected,
+            pretty = n == 1 and line.strip() in ("[", "{")  # the first line of an indented JSON document
+            raise HumcError(f"invalid JSON in the predictions file: {exc.args[0]}", where, expected=_EXPECTED_LINE,
+                            hint=f"the file is one indented JSON document: {_TO_JSON_LINES}" if pretty else None,
                             code="E6002") from None
         except RecursionError:  # thousands of nested brackets outside a string: json recurses once per level
-            raise HumcError("a line of the predictions file is nested too deeply to read", where, expected=expected,
+            raise HumcError("a line of the predictions file is nested too deeply to read", where, expected=_EXPECTED_LINE,
                             hint="the prediction is the model's raw output, as one JSON string", code="E6002") from None
         except ValueError:  # an integer of more than 4300 digits (CPython's int() limit)
             raise HumcError("invalid JSON in the predictions file: a number over 4300 digits long", where,
-                            expected=expected, hint="the prediction is the model's raw output, as one JSON string",
+                            expected=_EXPECTED_LINE, hint="the prediction is the model's raw output, as one JSON string",
                             code="E6002") from None
-        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
-            raise HumcError("a prediction needs the keys `id` and `prediction`", where, expected=expected, code="E6002")
-        pred = obj["prediction"]
-        if pred is not None and not isinstance(pred, str):
-            raise HumcError(f"`prediction` must be text (or null), not {type(pred).__name__}", where, expected=expected,
-                            hint="the prediction is the model's raw output; humc parses it", code="E6002")
-        key = str(obj["id"])
-        if key in self.by_id:
-            raise HumcError(f"record id {key} is predicted twice", where, expected="one line per record", code="E6002")
-        self.by_id[key] = pred
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> list[str | None]:
         return [self.by_id.get(str(r["id"])) for r in records]

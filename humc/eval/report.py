@@ -167,7 +167,32 @@ def read_report(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("records"), list) or "version" not in data:
         raise HumcError(f"{path} is not a humc eval report", code="E6003", expected="a JSON file written by humc eval --report",
                         hint="write one with: humc eval DATASET --predictions P.jsonl --report A.json")
+    seen: set[str] = set()
+    for n, record in enumerate(data["records"], 1):
+        problem = _record_problem(record, seen)
+        if problem is not None:  # an edited or merged report: compare pairs and averages these fields
+            raise HumcError(f"{path}: record #{n} of `records` {problem}", code="E6003",
+                            expected="records as humc eval --report writes them: a unique text `id`, a text `task`, "
+                                     "a `score` from 0 to 1 and a boolean `strict`",
+                            hint="write the report again with humc eval --report rather than editing it")
     return data
+
+
+def _record_problem(record: Any, seen: set[str]) -> str | None:
+    """What makes one record of a report unusable for ``compare`` (None: nothing); ``seen``: the ids before it."""
+    if not isinstance(record, dict):
+        return "is no object"
+    rid, task, score = record.get("id"), record.get("task"), record.get("score")
+    if not isinstance(rid, str) or not isinstance(task, str):
+        return "has no text `id` and `task`"
+    if rid in seen:
+        return f"names the id {rid} a second time"
+    seen.add(rid)
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:  # NaN fails too
+        return f"(id {rid}) has the score {json.dumps(score)[:40]}, not a number from 0 to 1"
+    if not isinstance(record.get("strict"), bool):
+        return f"(id {rid}) has no boolean `strict` (format adherence)"
+    return None
 
 
 def compare(a: Mapping[str, Any], b: Mapping[str, Any], *, seed: int = 0, resamples: int = 1000) -> dict[str, Any]:

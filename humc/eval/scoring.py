@@ -37,7 +37,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.build.transforms import declared_empty
-from humc.dataset.export import read_shard
+from humc.dataset.export import REBUILD_HINT, read_shard
 from humc.errors import HumcError
 from humc.eval import metrics
 from humc.expr import Evaluator, Source, parse_pipeline
@@ -216,7 +216,16 @@ class RecordScore:
 
 
 def gold_of(rs: RecordSpec, record: Mapping[str, Any]) -> AnswerTable:
-    rows = [[str(d.get(c, "")) for c in rs.columns] for d in json.loads(record["gold"])]
+    """The record's gold answer; E6001 when its `gold` column is no JSON list of rows (a shard edited by hand)."""
+    try:
+        gold = json.loads(record["gold"])
+    except (TypeError, ValueError, RecursionError):
+        gold = None
+    if not isinstance(gold, list) or not all(isinstance(d, dict) for d in gold):
+        raise HumcError(f"record {record.get('id')}: its `gold` column is no JSON list of answer rows", code="E6001",
+                        expected="the gold answer humc build writes: a JSON list of objects, one per answer row",
+                        hint=REBUILD_HINT)
+    rows = [[str(d.get(c, "")) for c in rs.columns] for d in gold]
     return AnswerTable.of(rs.columns, rows, as_cardinality(rs.cardinality))
 
 

@@ -153,15 +153,25 @@ def api_key_env_problem(name: str) -> str | None:
 BASE_URL_EXPECTED = "the API root of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
 
 
+def _split(url: str) -> urllib.parse.SplitResult | None:
+    """``url`` split into its parts, None when urllib refuses it (an IPv6 host whose ``[`` is never closed)."""
+    try:
+        return urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return None
+
+
 def base_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a ``base_url`` (never quoting it: it may carry credentials), or None."""
-    parts = urllib.parse.urlsplit(url.strip())
+    parts = _split(url)
+    if parts is None:
+        return "is no URL: a `[` opens an IPv6 address that no `]` closes"
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return "does not start with http:// or https:// and a host"
     try:
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError:
-        return "has a port that is not a number"
+        return "has a port that is not a number from 0 to 65535"
     if not parts.hostname:
         return "names no host"
     if parts.path.rstrip("/").endswith("/chat/completions"):
@@ -176,7 +186,9 @@ def ends_with_v1(url: str) -> bool:
 
 def base_url_hint(url: str) -> str:
     """How to write ``url`` as a base URL."""
-    parts = urllib.parse.urlsplit(url.strip())
+    parts = _split(url)
+    if parts is None:
+        return "write an IPv6 host in brackets, e.g. http://[::1]:8000/v1"
     path = parts.path.rstrip("/")
     if path.endswith("/chat/completions"):
         return f"write the API root: base_url: {_safe_url(url.strip()).split('/chat/completions')[0]}"

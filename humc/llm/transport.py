@@ -30,6 +30,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from humc.errors import HumcError
+
 USER_AGENT = "humc"
 TRANSPORT_ENV = "HUMC_LLM_TRANSPORT"  # lean | openai
 
@@ -126,8 +128,14 @@ def proxied(base_url: str) -> bool:
 
 
 def wanted(base_url: str) -> str:
-    """The transport for an endpoint: ``lean`` unless a proxy applies or the environment asks for ``openai``."""
-    if os.environ.get(TRANSPORT_ENV, "").strip().lower() == "openai" or proxied(base_url):
+    """The transport for an endpoint: ``lean`` unless a proxy applies or the environment asks for ``openai``; any
+    other value of the variable is E9001 (`HUMC_LLM_TRANSPORT=opneai` would quietly have been lean)."""
+    asked = os.environ.get(TRANSPORT_ENV, "").strip().lower()
+    if asked not in ("", "lean", "openai"):
+        raise HumcError(f"invalid value for ${TRANSPORT_ENV}: {asked!r}", code="E9001",
+                        expected=f"${TRANSPORT_ENV}: lean or openai (or unset: lean, openai behind a proxy)",
+                        hint=f"fix or unset {TRANSPORT_ENV}")
+    if asked == "openai" or proxied(base_url):
         return "openai"
     return "lean"
 

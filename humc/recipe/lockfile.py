@@ -156,7 +156,8 @@ class Lockfile:
 def load_lock(path: Path) -> Lockfile:
     """Parse a lockfile; structural errors are RecipeErrors located in it."""
     path = Path(path)
-    root = load_yaml(path)
+    root = load_yaml(path, expected="a humc lockfile: a mapping with `humc_lock:` and `items:` (`humc synth` writes one; "
+                                    "an empty file holds no decision and may be deleted)")
     what = f"lockfile {path.name}"
     check_keys(root, ["humc_lock", "recipe", "items"], what, required=["humc_lock", "items"])
     version = root.require("humc_lock")

@@ -132,7 +132,7 @@ def _loaded(load: Callable[[Path], T], path: Path) -> T:
 
 def _asset(path: Path) -> tuple[Node, str]:
     """A stdlib YAML file, parsed, and the digest of its bytes (each loaded once a process: ``_loaded``)."""
-    node = load_yaml(path)  # raises the located error of a missing, too large or malformed file
+    node = load_yaml(path, expected="a YAML mapping")  # raises the located error of a missing, too large or malformed file
     return node, digest(path.read_bytes())
 
 

@@ -771,7 +771,7 @@ class Validator:
                 raise RecipeError(f"unknown hard-negative map '{node.value}'", node.span, code="E2018",
                                   expected="an inline mapping label -> [confusable labels], or one of: " + ", ".join(names),
                                   hint=did_you_mean(node.value, names))
-            doc = load_yaml(path)
+            doc = load_yaml(path, expected="a YAML mapping with `labels:`")
             check_keys(doc, ["id", "description", "labels"], f"hard-negative map {path.name}", required=["labels"])
             node = doc.require("labels")
         expect_kind(node, "mapping", "string", what=f"'hard_negatives' of {what}")

@@ -344,7 +344,11 @@ def _colon_hint(text: str, line: int | None, problem: str | None) -> str | None:
             f"block (`{key}: >-`, then the text on the lines below, indented further)")
 
 
-def load_yaml_text(text: str, file: str) -> Node:
+RECIPE_EXPECTED = "a YAML mapping with `hum:` and `name:`"
+
+
+def load_yaml_text(text: str, file: str, *, expected: str = RECIPE_EXPECTED) -> Node:
+    """``text`` as a ``Node`` tree; ``expected`` says what an empty file should hold (a recipe, by default)."""
     if len(text) > MAX_RECIPE_BYTES:
         raise _too_big(file, len(text), _line_at(text, MAX_RECIPE_BYTES)[0])
     try:
@@ -381,7 +385,7 @@ def load_yaml_text(text: str, file: str) -> Node:
     except yaml.YAMLError as exc:
         raise RecipeError(f"invalid YAML: {exc}", Span(file, 1, 1), code="E0002") from None
     if root is None:
-        raise RecipeError("the file is empty", Span(file, 1, 1), expected="a YAML mapping with `hum:` and `name:`", code="E0009")
+        raise RecipeError("the file is empty", Span(file, 1, 1), expected=expected, code="E0009")
     _check_version_size(file, root)
     _Measure(file).check(root)
     return _Converter(file).convert(root)
@@ -493,9 +497,9 @@ def not_a_regular_file(path: Path, span: Span | None = None) -> RecipeError | No
                        code="E0009", expected="a file", hint="save the content to a file and name that file")
 
 
-def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
+def load_yaml(path: Path, *, stream_ok: bool = False, expected: str = RECIPE_EXPECTED) -> Node:
     """A YAML file as a ``Node`` tree; ``stream_ok``: the path may be a pipe (the recipe, as `<(…)`), else only a
-    regular file is read."""
+    regular file is read; ``expected``: what an empty file should hold."""
     problem = None if stream_ok else not_a_regular_file(path)
     if problem is not None:
         raise problem
@@ -518,4 +522,4 @@ def load_yaml(path: Path, *, stream_ok: bool = False) -> Node:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise not_utf8(str(path), data, exc) from None
-    return load_yaml_text(text, str(path))
+    return load_yaml_text(text, str(path), expected=expected)
