@@ -391,3 +391,20 @@ def test_check_of_every_row_of_a_recipe_that_gives_records_is_ok(workdir):
     path.write_text(GOOD, encoding="utf-8")
     result = run_cli("check", str(path), "--rows", "all")
     assert result.exit_code == 0 and result.output.rstrip().endswith("ok — 1 task(s), 1 source(s)")
+
+
+@pytest.mark.parametrize(("debug", "traced"), [("1", True), ("yes", True), ("0", False), ("false", False), ("", False)])
+def test_humc_debug_shows_an_internal_error_s_traceback_only_when_set_to_a_true_value(workdir, monkeypatch, capsys,
+                                                                                       debug, traced):
+    import humc.cli.build as cli_build
+
+    def broken(*_args, **_kw):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli_build, "dry_run", broken)
+    monkeypatch.setenv("HUMC_DEBUG", debug)
+    path = workdir / "good.hum.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    result = run_cli("check", str(path))
+    assert result.exit_code == 3 and "internal error: RuntimeError: a bug" in result.output
+    assert ("Traceback (most recent call last)" in result.output + capsys.readouterr().err) is traced

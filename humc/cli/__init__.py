@@ -6,7 +6,7 @@ openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a c
 (E9001, ``cli/usage.py``; hooked here once, in ``parse_args`` and ``invoke``, for every command); Ctrl-C exits 130
 and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143, each after the same clean-up (a build's temporary folder
 removed, its locks let go) and one line; anything else is a bug in humc, reported in one line with exit 3
-(``HUMC_DEBUG=1`` shows the traceback). Each command's body calls one public function of a lower package.
+(``HUMC_DEBUG=1`` shows the traceback; 0, false, no, off or empty do not). Each command's body calls one public function of a lower package.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class HumcGroup(click.Group):
                                    hint="flatten the recipe or the data; humc bounds nesting depth"),
                          ctx.meta.get(FORMAT_KEY, "text"))
         except Exception as exc:  # an internal bug, not bad input
-            if os.environ.get("HUMC_DEBUG"):
+            if os.environ.get("HUMC_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
                 traceback.print_exc()
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                        "  this is a bug in humc; set HUMC_DEBUG=1 for a traceback and please report it", err=True)
