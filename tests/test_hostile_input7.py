@@ -129,7 +129,8 @@ def test_a_predictions_line_over_the_limit_is_e0010_at_it_and_not_read_whole(dat
     (["--predictions", "{preds}", "--batch-size", "8"], "--batch-size", "--predictions"),
     (["--hf-model", "x.gguf", "--base-url", "http://127.0.0.1:1/v1"], "--base-url", "--hf-model"),
     (["--model", "m", "--base-url", "http://127.0.0.1:1/v1", "--device", "cpu"], "--device", "--model"),
-], ids=["max-tokens", "cache", "batch-size", "base-url", "device"])
+    (["--predictions", "{preds}", "--seed", "3"], "--seed", "--predictions"),
+], ids=["max-tokens", "cache", "batch-size", "base-url", "device", "seed"])
 def test_an_option_of_another_source_of_answers_is_e9001_not_ignored(dataset, tmp_path, extra, option, source):
     """`--predictions P --max-tokens 5` evaluated as if the option were not there (only --adapter was refused)."""
     folder, ids = dataset

@@ -45,8 +45,9 @@ _SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapt
                    ("base_url", ("model",), "--base-url URL --model ID"),
                    ("concurrency", ("model",), "--model NAME --concurrency N"),
                    ("cache_dir", ("model",), "--model NAME --cache DIR (where the model's answers are kept)"),
-                   ("max_tokens", ("model", "hf_model"), "--model NAME (or --hf-model ID) --max-tokens N"))
-_SOURCE_NAMES = {"predictions": "--predictions", "model": "--model", "hf_model": "--hf-model"}
+                   ("max_tokens", ("model", "hf_model"), "--model NAME (or --hf-model ID) --max-tokens N"),
+                   ("seed", ("compare",), "--compare A.json B.json --seed N (the bootstrap's seed)"))
+_SOURCE_NAMES = {"predictions": "--predictions", "model": "--model", "hf_model": "--hf-model", "compare": "--compare"}
 
 
 def _refuse_unused(ctx: click.Context, source: str) -> None:
