@@ -378,3 +378,11 @@ def test_an_empty_file_or_folder_argument_is_e9001_not_the_current_folder(datase
     diag = refused(*(a.format(ds=folder, preds=preds) for a in args))
     assert diag["code"] == "E9001" and diag["message"].startswith(f"invalid value for {name}: the {what} is an empty text")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+def test_a_max_tokens_no_server_reads_is_a_usage_error_naming_the_range(tmp_path):
+    """`--max-tokens 2**64` went to the server as it was."""
+    diag = refused("eval", str(tmp_path), "--model", "m", "--base-url", "http://127.0.0.1:1/v1",
+                   "--max-tokens", str(2**64))
+    assert diag["code"] == "E9001" and "--max-tokens" in diag["message"]
+    assert diag["expected"] == "--max-tokens takes an integer from 1 to 2,147,483,647"

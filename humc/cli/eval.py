@@ -112,7 +112,7 @@ def _model(recipe: Recipe | None, name: str, base_url: str | None, concurrency: 
 @click.option("--cache", "cache_dir", type=FolderPath(),
               help="Cache folder for model answers (default: the recipe's build cache, else .humc/cache).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight (default: the model's).")
-@click.option("--max-tokens", type=click.IntRange(min=1),
+@click.option("--max-tokens", type=click.IntRange(min=1, max=2**31 - 1),  # servers read a 32-bit count
               help=f"Answer length limit (default {DEFAULT_MAX_TOKENS}; a recipe model's own max_tokens).")
 @click.option("--hf-model", metavar="ID_DIR_OR_GGUF",
               help="Run a transformers model in this process: a Hub id, a model folder or a .gguf file "

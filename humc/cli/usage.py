@@ -55,8 +55,11 @@ def takes(param: click.Parameter) -> str:
             what = "an existing " + what.removeprefix("a ")
     elif isinstance(kind, (click.IntRange, click.FloatRange)):
         noun = "an integer" if isinstance(kind, click.IntRange) else "a number"
-        bounds = [f"≥ {kind.min}" if kind.min is not None else "", f"≤ {kind.max}" if kind.max is not None else ""]
-        what = " ".join([noun, *[b for b in bounds if b]])
+        if kind.min is not None and kind.max is not None:
+            what = f"{noun} from {kind.min} to {kind.max:,}"
+        else:
+            bounds = [f"≥ {kind.min}" if kind.min is not None else "", f"≤ {kind.max}" if kind.max is not None else ""]
+            what = " ".join([noun, *[b for b in bounds if b]])
     elif kind is click.INT:
         what = "an integer"
     elif kind is click.FLOAT:
