@@ -236,7 +236,9 @@ CODES: dict[str, Code] = _codes(
     ("E2008", "unknown guideline", "The guideline id is not in the stdlib (`humc stdlib guidelines`)."),
     ("E2009", "unknown model", "An LLM step names a model that `models:` does not declare."),
     ("E2010", "bad field mapping", "`fields:` must map every input and answer field of the task with an expression, "
-              "and may not use reserved names."),
+              "and may not use reserved names. A field the recipe maps must be read by something (the task, "
+              "`where:`, `split_by:`, a rule's `when`, an LLM step): a key nothing reads, such as `txt:` written "
+              "beside a catalog adapter's `text`, is most likely a misspelling of the field it meant to replace."),
     ("E2011", "template error", "An instruction, prompt or card template does not parse or uses a variable that is "
               "not available."),
     ("E2012", "unsafe template", "Templates run in Jinja2's immutable sandbox: access to private attributes "

@@ -52,6 +52,7 @@ from humc.recipe.catalog import (
     task_with_defaults,
     unknown_catalog,
 )
+from humc.recipe.fieldsread import check_fields_read
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
@@ -195,6 +196,7 @@ class Validator:
         self.catalog_of: dict[str, CatalogEntry] = {}  # source id -> the catalog adapter it names
         self.hub_versions: set[str] = set()  # catalog sources that are their dataset's Hub version (``hub_layout``)
         self.constants: dict[str, Any] = {}
+        self.own_fields: dict[str, Node | None] = {}  # task entry id -> the `fields:` its recipe writes
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -253,6 +255,10 @@ class Validator:
             lock = load_lock(lock_path)
             tasks = [apply_lock(entry, lock, self.constants) for entry in tasks]
             locked = locked_assets(tasks, lock)
+        for task_entry in tasks:  # after the lockfile: an accepted rule's `when` may read a field
+            adapter = self.catalog_of.get(task_entry.source)
+            self.attempt(functools.partial(check_fields_read, task_entry, self.own_fields.get(task_entry.id),
+                                           adapter.fields_node().value if adapter is not None else ()))
         name_node = root.get("name")
         assert name_node is not None
         output = self.attempt(lambda: self._output(root.get("output"), name_node))
@@ -616,6 +622,7 @@ class Validator:
 
     def _task(self, node: Node, index: int, default_language: str, sources: dict[str, SourceDef]) -> TaskEntry:
         what = f"task entry #{index + 1}"
+        own_fields = node.get("fields") if node.kind == "mapping" else None
         entry_of = self._catalog_of_task(node)
         if entry_of is not None:  # a catalog source: its task defaults under the entry's own keys
             node = task_with_defaults(node, entry_of, hub=node.require("source").value in self.hub_versions)
@@ -635,6 +642,7 @@ class Validator:
                               hint="leave `id:` out to use the source's or the task's name")
         entry_id = entry_id or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
+        self.own_fields[entry_id] = own_fields
         source = req(node, "source", "string", what)
         self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
