@@ -73,3 +73,84 @@ def test_an_unread_field_of_a_plain_entry_is_an_error_too(tmp_path: Path) -> Non
     assert diag["code"] == "E2010" and (diag["line"], diag["column"]) == (8, 40)
     assert "option_labels" in diag["message"]
 
+
+
+# ------------------------------------------------------------------ 4. archive members live in the build's cache
+
+
+MEMBER_RECIPE = """hum: 1
+name: m
+sources:
+  sst2: {catalog: sst2, path: SST-2.zip, member: SST-2/dev.tsv}
+tasks:
+  - source: sst2
+output: {splits: {train: 1.0}}
+"""
+
+
+def _sst2_zip(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(REPO / "tests" / "data" / "sst2" / "dev.head8.tsv", "SST-2/dev.tsv")
+    return path
+
+
+def test_an_archive_member_is_extracted_once_into_the_builds_cache_and_reused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from humc import sources_readers
+
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    _sst2_zip(tmp_path / "SST-2.zip")
+    (tmp_path / "m.hum.yaml").write_text(MEMBER_RECIPE, encoding="utf-8")
+    first = run_cli("build", "m.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert first.exit_code == 0, first.output
+    (extracted,) = (tmp_path / ".humc" / "cache" / "archives").glob("*/SST-2/dev.tsv")
+    assert extracted.read_bytes() == (REPO / "tests" / "data" / "sst2" / "dev.head8.tsv").read_bytes()
+    assert not any(system_temp.rglob("dev.tsv"))  # nothing in the system's temporary folder
+    data = sorted((tmp_path / "out" / "m" / "data").glob("*.parquet"))
+
+    def no_extracting(*_: object) -> None:
+        raise AssertionError("the member was extracted again")
+
+    monkeypatch.setattr(sources_readers, "_ArchiveFiles", no_extracting)
+    again = run_cli("build", "m.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert again.exit_code == 0, again.output
+    assert [p.read_bytes() for p in sorted((tmp_path / "out" / "m" / "data").glob("*.parquet"))] == \
+        [p.read_bytes() for p in data]
+    # a copy of the same archive elsewhere is the same content: the same extracted folder
+    (tmp_path / "copy").mkdir()
+    shutil.copy(tmp_path / "SST-2.zip", tmp_path / "copy" / "SST-2.zip")
+    (tmp_path / "copy" / "m.hum.yaml").write_text(MEMBER_RECIPE, encoding="utf-8")
+    copied = run_cli("plan", "copy/m.hum.yaml", "--cache", ".humc/cache", cwd=tmp_path)
+    assert copied.exit_code == 0, copied.output
+    assert list((tmp_path / ".humc" / "cache" / "archives").glob("*/SST-2/dev.tsv")) == [extracted]
+
+
+def test_cache_gc_keeps_the_members_a_recipe_reads_and_clean_deletes_them(tmp_path: Path) -> None:
+    import zipfile
+
+    _sst2_zip(tmp_path / "SST-2.zip")
+    with zipfile.ZipFile(_sst2_zip(tmp_path / "other.zip"), "a") as z:  # other bytes: another digest
+        z.writestr("README", "another release")
+    (tmp_path / "m.hum.yaml").write_text(MEMBER_RECIPE, encoding="utf-8")
+    (tmp_path / "o.hum.yaml").write_text(MEMBER_RECIPE.replace("SST-2.zip", "other.zip").replace("name: m", "name: o"),
+                                         encoding="utf-8")
+    assert run_cli("check", "m.hum.yaml", cwd=tmp_path).exit_code == 0
+    assert run_cli("check", "o.hum.yaml", cwd=tmp_path).exit_code == 0
+    archives = tmp_path / ".humc" / "cache" / "archives"
+    both = sorted(p.parent.parent for p in archives.glob("*/SST-2/dev.tsv"))
+    assert len(both) == 2
+    gc = run_cli("cache", "gc", "m.hum.yaml", cwd=tmp_path)  # o.hum.yaml is not named: its member goes
+    assert gc.exit_code == 0, gc.output
+    kept = [p for p in both if p.exists()]
+    assert len(kept) == 1 and (kept[0] / "SST-2" / "dev.tsv").is_file()
+    assert len(list((archives / "by-stat").iterdir())) == 1  # the dropped digest's memo went with it
+    assert run_cli("check", "m.hum.yaml", cwd=tmp_path).exit_code == 0  # still there: nothing to extract again
+    clean = run_cli("cache", "clean", "m.hum.yaml", "--yes", cwd=tmp_path)
+    assert clean.exit_code == 0, clean.output
+    assert not archives.exists()

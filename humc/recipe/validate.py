@@ -88,6 +88,7 @@ from humc.sources import (
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
 from humc.sources_readers import (
+    ARCHIVE_FOLDER,
     archive_member,
     archive_members,
     archive_of,
@@ -156,10 +157,11 @@ DEFAULT_CACHE = ".humc/cache"    # recipe's folder, like every path a recipe nam
 T = TypeVar("T")
 
 
-def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
-    """Parse and validate a recipe file; raises RecipeError / ErrorList."""
+def compile_recipe(path: Path, lib: Stdlib | None = None, cache_dir: Path | None = None) -> Recipe:
+    """Parse and validate a recipe file; raises RecipeError / ErrorList. ``cache_dir`` (`--cache`, absolute) is the
+    cache folder the recipe is built with when it is not the recipe's own: archive members are extracted there."""
     root = load_yaml(path, stream_ok=True)
-    return Validator(path, root, lib).recipe()
+    return Validator(path, root, lib, cache_dir).recipe()
 
 
 def refuse_nul(text: str, span: Span | None, what: str) -> None:
@@ -187,8 +189,9 @@ def resolved(path: Path, span: Span | None, what: str) -> Path:
 
 
 class Validator:
-    def __init__(self, path: Path, root: Node, lib: Stdlib | None) -> None:
+    def __init__(self, path: Path, root: Node, lib: Stdlib | None, cache_dir: Path | None = None) -> None:
         self.path = path
+        self.cache_override = cache_dir
         self.base = path.parent
         self.root = root
         self.errors: list[HumcError] = []
@@ -242,6 +245,7 @@ class Validator:
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
         models = self.attempt(lambda: parse_models(root.get("models")))
         self.models = models if models is not None else declared_models(root.get("models"))  # one error, not one a step
+        self.archives = self._archives(root.get("cache"))
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         for entry in self.catalog_of.values():  # an adapter's constants, unless the recipe defines the name
             constants = {**entry.constants, **constants}
@@ -438,16 +442,23 @@ class Validator:
                 options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
         return SourceDef(sid, path, fmt, options)
 
-    @staticmethod
-    def _member(path: Path, member: Node, what: str) -> Path:
-        """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once (E4002 when the
-        archive lacks it, E0008 when `path:` is no archive)."""
+    def _archives(self, cache: Node | None) -> Path:
+        """Where archive members are extracted: `archives/` in the cache folder the build uses (`--cache`, else
+        the recipe's `cache:`, else the default; a `cache:` that is no string is reported at the end)."""
+        if self.cache_override is not None:
+            return self.cache_override / ARCHIVE_FOLDER
+        text = cache.value if cache is not None and isinstance(cache.value, str) and "\0" not in cache.value else DEFAULT_CACHE
+        return Path(os.path.abspath(self.base / text)) / ARCHIVE_FOLDER
+
+    def _member(self, path: Path, member: Node, what: str) -> Path:
+        """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once into the cache
+        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive)."""
         expect_kind(member, "string", what=f"'member' of {what}")
         if archive_of(path) is None:
             raise RecipeError(f"{what}: `member:` names a file inside an archive, and {path.name} is not one",
                               member.span, code="E0008", expected="`path:` a zip or tar archive (.zip, .tar.gz, .tgz)",
                               hint="leave out `member:` and point `path:` at the file itself")
-        found = archive_member(path, member.value)
+        found = archive_member(path, member.value, self.archives)
         if isinstance(found, str):
             raise RecipeError(f"{what}: {found}", member.span, code="E4002", expected="the name of a file or folder "
                               "inside the archive, as `unzip -l` or `tar -tf` lists it",
