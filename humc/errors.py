@@ -272,7 +272,9 @@ CODES: dict[str, Code] = _codes(
               "An archive is no data file: name the file inside with `member:` (zip, tar), or extract it."),
     ("E4101", "bad record", "A record cannot become a training example (its gold answer does not fit the task)."),
     ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message "
-              "(the task's answer read from a field the file lacks: a split released without gold answers)."),
+              "(the task's answer read from a field the file lacks: a split released without gold answers), or a "
+              "field uses a bare `record` (the whole row) where the rows have a column named `record`: read that "
+              "column as record[\"record\"]."),
     ("E4103", "records with problems (strict)", "With --strict (or `output: {strict: true}`), any record dropped for "
               "a problem (label outside the label set, missing or non-text field, an answer the format cannot "
               "express) fails the build. The build summary lists the reasons and the first source locations."),

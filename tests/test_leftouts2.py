@@ -75,6 +75,44 @@ def test_an_unread_field_of_a_plain_entry_is_an_error_too(tmp_path: Path) -> Non
 
 
 
+# ------------------------------------------------------------------ 2. a source column named `record`
+
+
+RECORD_ROWS = '{"record": "The cat sat.", "label": "pos", "mood": 1}\n{"record": "A bad day.", "label": "neg", "mood": 0}\n'
+
+
+def _record_recipe(tmp: Path, text: str, label: str = "label") -> Path:
+    (tmp / "d.jsonl").write_text(RECORD_ROWS, encoding="utf-8")
+    (tmp / "r.hum.yaml").write_text(
+        "hum: 1\nname: r\nsources:\n  s: d.jsonl\ntasks:\n  - id: c\n    task: classification\n    source: s\n"
+        f"    fields: {{text: {text}, label: {label}}}\n    templates: [en_1]\noutput: {{splits: {{train: 1.0}}}}\n",
+        encoding="utf-8")
+    return tmp / "r.hum.yaml"
+
+
+@pytest.mark.parametrize(("text", "column"), [("record", 20), ("'record | lower'", 21), ("'len(record) | str'", 25)])
+def test_a_bare_record_over_a_record_column_is_an_error_naming_how_to_read_it(tmp_path: Path, text: str,
+                                                                              column: int) -> None:
+    recipe = _record_recipe(tmp_path, text)
+    for command in (("check", str(recipe)), ("build", str(recipe), "-q", "-j", "1")):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.exit_code == 2, result.output
+        assert f"r.hum.yaml:9:{column}: error[E4102]" in result.output
+        assert "has a column named 'record'" in result.output and 'record["record"]' in result.output
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_the_column_read_as_record_record_and_whole_row_uses_build(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    recipe = _record_recipe(tmp_path, "'record[\"record\"]'", "'get(record, \"label\")'")
+    result = run_cli("build", str(recipe), "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    rows = [r for p in sorted((tmp_path / "out" / "r" / "data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    assert sorted(json.loads(r["gold"])[0]["label"] for r in rows) == ["neg", "pos"]
+    assert any("The cat sat." in r["instruction"] for r in rows)
+
+
 # ------------------------------------------------------------------ 4. archive members live in the build's cache
 
 
