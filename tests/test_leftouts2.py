@@ -183,8 +183,10 @@ def test_cache_gc_keeps_the_members_a_recipe_reads_and_clean_deletes_them(tmp_pa
     archives = tmp_path / ".humc" / "cache" / "archives"
     both = sorted(p.parent.parent for p in archives.glob("*/SST-2/dev.tsv"))
     assert len(both) == 2
+    assert "extracted archives: 2" in run_cli("cache", "info", "m.hum.yaml", cwd=tmp_path).output
     gc = run_cli("cache", "gc", "m.hum.yaml", cwd=tmp_path)  # o.hum.yaml is not named: its member goes
     assert gc.exit_code == 0, gc.output
+    assert "extracted archives: 1" in run_cli("cache", "info", "m.hum.yaml", cwd=tmp_path).output
     kept = [p for p in both if p.exists()]
     assert len(kept) == 1 and (kept[0] / "SST-2" / "dev.tsv").is_file()
     assert len(list((archives / "by-stat").iterdir())) == 1  # the dropped digest's memo went with it

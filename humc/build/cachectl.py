@@ -58,6 +58,7 @@ class CacheInfo:
     nodes: int = 0
     chunks: int = 0
     llm_responses: int = 0
+    archives: int = 0  # archives whose members sources read, extracted (archives/<digest>/)
     legacy: int = 0
     corrupt_copies: list[Path] = field(default_factory=list)
     nodes_cached: dict[str, bool] = field(default_factory=dict)
@@ -109,6 +110,9 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
             info.llm_responses = sum(1 for _ in llm.keys())
             info.legacy += len(llm.legacy_keys())
     info.corrupt_copies = corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER)
+    extracted = folder / ARCHIVE_FOLDER
+    info.archives = sum(1 for p in extracted.iterdir() if p.is_dir() and p.name != ARCHIVE_MEMOS) \
+        if extracted.is_dir() else 0
     info.bytes = folder_bytes(folder)
     if plan is not None:
         info.nodes_cached = {n.id: n.fingerprint in metas for n in plan.nodes if n.kind != "write"}
