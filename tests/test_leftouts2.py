@@ -113,6 +113,42 @@ def test_the_column_read_as_record_record_and_whole_row_uses_build(tmp_path: Pat
     assert any("The cat sat." in r["instruction"] for r in rows)
 
 
+
+# ------------------------------------------------------------------ 3. identical texts of different rows
+
+
+def _dateline_splits(tmp: Path, split_by: str) -> dict[str, set[str]]:
+    """A 50/50 build over 48 rows where every 4th is the dateline "LONDON 1996-08-30" (labels differ, so dedup keeps
+    them): the splits each input text is written in."""
+    import pyarrow.parquet as pq
+
+    tmp.mkdir()
+    rows = [{"text": "LONDON 1996-08-30" if i % 4 == 0 else f"Sentence {i} about Paris.",
+             "label": ("a" if i % 8 == 0 else "b") if i % 4 == 0 else "a"} for i in range(48)]
+    (tmp / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp / "d.hum.yaml").write_text(
+        "hum: 1\nname: d\nlicense: mit\nsources:\n  s: d.jsonl\ntasks:\n  - id: c\n    task: classification\n"
+        f"    source: s\n    fields: {{text: text, label: label}}\n    templates: [en_1]\n{split_by}"
+        "output:\n  splits: {train: 0.5, test: 0.5}\n", encoding="utf-8")
+    result = run_cli("build", "d.hum.yaml", "-q", "-j", "1", cwd=tmp)
+    assert result.exit_code == 0, result.output
+    splits: dict[str, set[str]] = {}
+    for shard in sorted((tmp / "out" / "d" / "data").glob("*.parquet")):
+        for r in pq.read_table(shard).to_pylist():
+            text = rows[r["source_row"]]["text"]
+            assert text in r["instruction"]
+            splits.setdefault(text, set()).add(shard.name.split("-")[0])
+    return splits
+
+
+def test_split_by_text_keeps_identical_texts_of_different_rows_in_one_split(tmp_path: Path) -> None:
+    """The README's documented resolution: rows are split one by one, so the dateline of six rows lands in train
+    and test; `split_by: text` puts every row of one text in one split."""
+    assert _dateline_splits(tmp_path / "rows", "")["LONDON 1996-08-30"] == {"train", "test"}
+    by_text = _dateline_splits(tmp_path / "text", "    split_by: text\n")
+    assert all(len(names) == 1 for names in by_text.values()) and len(by_text) == 37
+
+
 # ------------------------------------------------------------------ 4. archive members live in the build's cache
 
 
