@@ -237,7 +237,9 @@ CODES: dict[str, Code] = _codes(
     ("E2008", "unknown guideline", "The guideline id is not in the stdlib (`humc stdlib guidelines`)."),
     ("E2009", "unknown model", "An LLM step names a model that `models:` does not declare."),
     ("E2010", "bad field mapping", "`fields:` must map every input and answer field of the task with an expression, "
-              "and may not use reserved names."),
+              "and may not use reserved names. A field the recipe maps must be read by something (the task, "
+              "`where:`, `split_by:`, a rule's `when`, an LLM step): a key nothing reads, such as `txt:` written "
+              "beside a catalog adapter's `text`, is most likely a misspelling of the field it meant to replace."),
     ("E2011", "template error", "An instruction, prompt or card template does not parse or uses a variable that is "
               "not available."),
     ("E2012", "unsafe template", "Templates run in Jinja2's immutable sandbox: access to private attributes "
@@ -271,7 +273,9 @@ CODES: dict[str, Code] = _codes(
               "An archive is no data file: name the file inside with `member:` (zip, tar), or extract it."),
     ("E4101", "bad record", "A record cannot become a training example (its gold answer does not fit the task)."),
     ("E4102", "expression failed on a record", "An expression raised an error on the record named in the message "
-              "(the task's answer read from a field the file lacks: a split released without gold answers)."),
+              "(the task's answer read from a field the file lacks: a split released without gold answers), or a "
+              "field uses a bare `record` (the whole row) where the rows have a column named `record`: read that "
+              "column as record[\"record\"]."),
     ("E4103", "records with problems (strict)", "With --strict (or `output: {strict: true}`), any record dropped for "
               "a problem (label outside the label set, missing or non-text field, an answer the format cannot "
               "express) fails the build. The build summary lists the reasons and the first source locations."),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import hashlib
 import io
@@ -843,22 +844,25 @@ def _block(src: SourceDef, names: list[str], block: list[str], start: int) -> di
     return dict(zip(names, block, strict=True))
 
 
-ARCHIVE_CACHE = "humc-archives"  # under the system's temporary folder: members extracted once per archive version
+ARCHIVE_FOLDER = "archives"  # in the build's cache folder: <content digest>/<member>, and by-stat/ memos
+ARCHIVE_MEMOS = "by-stat"
 
 
-def archive_member(path: Path, member: str) -> Path | str:
-    """The file (or folder) ``member`` of the zip or tar archive ``path``, extracted once into the temporary folder
-    (keyed by the archive's path, size and modification time; written whole, then renamed into place), or why not:
-    a member the archive lacks (with its first names), an unsafe name, or an archive kind Python cannot read."""
+def archive_member(path: Path, member: str, folder: Path) -> Path | str:
+    """The file (or folder) ``member`` of the zip or tar archive ``path``, extracted once into ``folder`` (the build
+    cache's ``archives/``) under the archive's content digest, so every build and worker sharing the cache reads the
+    same copy (written whole, then renamed into place), or why not: a member the archive lacks (with its first
+    names), an unsafe name, an archive kind Python cannot read, or a folder that cannot be written."""
     kind = archive_of(path)
     name = member.strip("/")
     if kind not in ("zip", "tar"):
         return f"{path.name} is a {kind} archive, which Python cannot open: extract it and point `path:` at the file"
     if not name or name.startswith("/") or ".." in name.split("/") or "\\" in name:
         return f"{member!r} is not a relative name inside the archive"
-    stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:20]
-    root = Path(tempfile.gettempdir()) / ARCHIVE_CACHE / key
+    try:
+        root = folder / archive_digest(path, folder / ARCHIVE_MEMOS)
+    except OSError as exc:
+        return f"{path.name} cannot be read, or its member not extracted into {folder} ({one_line(str(exc))})"
     target = root / name
     if target.exists():
         return target
@@ -880,6 +884,26 @@ def archive_member(path: Path, member: str) -> Path | str:
             RuntimeError, NotImplementedError) as exc:  # damaged data; an encrypted zip, an unsupported method
         return f"{path.name} cannot be read ({one_line(str(exc))})"
     return target
+
+
+def archive_digest(path: Path, memos: Path) -> str:
+    """The sha256 of the archive's bytes (32 hex digits), read once per version of the file: a memo in ``memos``
+    keyed by its path, size and modification time keeps it."""
+    stat = path.stat()
+    memo = memos / hashlib.sha256(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    with contextlib.suppress(OSError):
+        known = memo.read_text(encoding="ascii").strip()
+        if re.fullmatch(r"[0-9a-f]{32}", known):
+            return known
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()[:32]
+    staged = _made(memos) / f".{memo.name}.{os.getpid()}"
+    staged.write_text(digest, encoding="ascii")
+    os.replace(staged, memo)
+    return digest
 
 
 def _made(folder: Path) -> Path:

@@ -520,7 +520,7 @@ def test_a_recipe_builds_a_hub_clone_without_datasets(tmp_path: Path) -> None:
 
 @pytest.fixture
 def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The system temporary folder, where archive members are extracted, moved into the test's own folder."""
+    """The system temporary folder moved into the test's own folder (archive members go to the build's cache)."""
     import tempfile
 
     folder = tmp_path / "system-temp"
@@ -571,9 +571,9 @@ def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path:
     with zipfile.ZipFile(tmp_path / "evil.zip", "w") as z:
         z.writestr("data/train.jsonl", '{"text": "a"}\n')
         z.writestr("data/../../escaped.txt", "x")
-    folder = archive_member(tmp_path / "evil.zip", "data")
+    folder = archive_member(tmp_path / "evil.zip", "data", tmp_path / "cache" / "archives")
     assert isinstance(folder, Path) and [p.name for p in folder.rglob("*")] == ["train.jsonl"]
-    assert folder.is_relative_to(tmp_path / "system-temp" / "humc-archives")
+    assert folder.is_relative_to(tmp_path / "cache" / "archives")
     assert not (folder.parent.parent / "escaped.txt").exists()
     with zipfile.ZipFile(tmp_path / "damaged.zip", "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("a.txt", "x" * 1000)
@@ -581,7 +581,7 @@ def test_an_archive_name_climbing_out_of_its_member_is_never_extracted(tmp_path:
     data[40] ^= 0xFF  # inside the deflated data: zlib refuses it
     data[45] ^= 0xFF
     (tmp_path / "damaged.zip").write_bytes(bytes(data))
-    assert "damaged.zip cannot be read" in str(archive_member(tmp_path / "damaged.zip", "a.txt"))
+    assert "damaged.zip cannot be read" in str(archive_member(tmp_path / "damaged.zip", "a.txt", tmp_path / "cache"))
 
 
 @pytest.mark.parametrize(("source", "code", "words", "hint"), [

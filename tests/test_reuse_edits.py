@@ -322,7 +322,7 @@ def test_killing_a_build_leaves_no_render_workers_behind(tmp_path: Path) -> None
 
 def test_a_lone_surrogate_in_a_field_the_output_does_not_show_still_builds(tmp_path: Path) -> None:
     """JSON may escape a lone surrogate ("\\ud800", scraped text with a broken emoji): a mapped field the output
-    does not show may hold one, and the record's digest (reuse.py) still takes it."""
+    does not show (only `where:` reads it) may hold one, and the record's digest (reuse.py) still takes it."""
     from tests.helpers import run_cli
 
     (tmp_path / "data.jsonl").write_text(
@@ -337,6 +337,7 @@ tasks:
     task: mrc_extractive
     source: qa
     fields: {context: context, question: question, answers: answers, note: note}
+    where: len(note) > 0
     formats: [json, natural]
 """)
     result = run_cli("build", str(tmp_path / "tiny.hum.yaml"), "-q", "--out", str(tmp_path / "out"),

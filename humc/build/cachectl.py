@@ -1,7 +1,8 @@
 """Looking after the build cache: what it holds, checking it, and reclaiming space (`humc cache`).
 
 A cache folder holds the build store (node metas, record chunks and their notes, keyed by node
-fingerprint; see ``store.py``), the LLM response cache in ``llm/``, and possibly
+fingerprint; see ``store.py``), the LLM response cache in ``llm/``, the archive members sources read
+(``archives/<archive digest>/``: ``gc`` keeps those the plans' sources read, ``clean`` drops them), and possibly
 ``cache.corrupt-*`` copies of broken indexes that were moved aside. Every function takes the
 folder and returns a small report; the CLI only prints them.
 
@@ -24,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from humc.dataset.writer import SHARDS_PREFIX
 from humc.errors import HumcError
 from humc.ir import HELD_OUT_DROPPED, HeldOut
 from humc.locks import cache_lock
+from humc.sources_readers import ARCHIVE_FOLDER, ARCHIVE_MEMOS
 
 DEFAULT_CACHE = Path(".humc/cache")  # the default of the recipe's `cache:` key (recipe/validate.py)
 
@@ -55,6 +58,7 @@ class CacheInfo:
     nodes: int = 0
     chunks: int = 0
     llm_responses: int = 0
+    archives: int = 0  # archives whose members sources read, extracted (archives/<digest>/)
     legacy: int = 0
     corrupt_copies: list[Path] = field(default_factory=list)
     nodes_cached: dict[str, bool] = field(default_factory=dict)
@@ -82,7 +86,7 @@ class VerifyReport:
 
 
 def has_cache(folder: Path) -> bool:
-    return (folder / INDEX).exists() or (folder / LLM_FOLDER / INDEX).exists()
+    return (folder / INDEX).exists() or (folder / LLM_FOLDER / INDEX).exists() or (folder / ARCHIVE_FOLDER).is_dir()
 
 
 def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
@@ -92,20 +96,23 @@ def cache_info(folder: Path, plan: Plan | None = None) -> CacheInfo:
         info.nodes_cached = {n.id: False for n in plan.nodes if n.kind != "write"} if plan else {}
         return info
     metas: set[str] = set()
-    with CacheDB(folder) as db:
-        for key in db.keys():
+    with CacheDB(folder) if (folder / INDEX).exists() else contextlib.nullcontext() as db:
+        for key in db.keys() if db is not None else ():
             kind, fp = key_node(key)
             if kind == "meta":
                 metas.add(fp)
             elif kind == "chunk" and key.split("/")[2] not in (NOTES, MEMO, PASS_MEMO):
                 info.chunks += 1
-        info.legacy = len(db.legacy_keys())
+        info.legacy = len(db.legacy_keys()) if db is not None else 0
     info.nodes = len(metas)
     if (folder / LLM_FOLDER).is_dir():
         with CacheDB(folder / LLM_FOLDER, what="the LLM response cache") as llm:
             info.llm_responses = sum(1 for _ in llm.keys())
             info.legacy += len(llm.legacy_keys())
     info.corrupt_copies = corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER)
+    extracted = folder / ARCHIVE_FOLDER
+    info.archives = sum(1 for p in extracted.iterdir() if p.is_dir() and p.name != ARCHIVE_MEMOS) \
+        if extracted.is_dir() else 0
     info.bytes = folder_bytes(folder)
     if plan is not None:
         info.nodes_cached = {n.id: n.fingerprint in metas for n in plan.nodes if n.kind != "write"}
@@ -122,6 +129,7 @@ def clean_cache(folder: Path, *, wait: bool = True) -> int:
     with _alone(folder, "humc cache clean", wait):
         before = folder_bytes(folder) if folder.is_dir() else 0
         remove_cache_files(folder / LLM_FOLDER)
+        shutil.rmtree(folder / ARCHIVE_FOLDER, ignore_errors=True)
         remove_cache_files(folder)
         freed = before - (folder_bytes(folder) if folder.is_dir() else 0)
     with contextlib.suppress(OSError):  # emptied, but for the lock file the lock's release removed
@@ -164,11 +172,27 @@ def _gc(folder: Path, plans: list[Plan], llm: bool) -> GcReport:
         for stored in db.legacy_keys():
             db.delete_legacy(stored)
             entries += 1
+    _drop_archives(folder / ARCHIVE_FOLDER, plans)
     llm_removed = _drop_llm(folder / LLM_FOLDER) if llm else 0
     for copy in corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER):
         remove_cache_files(copy)
     vacuum(folder)
     return GcReport(len(kept), len(removed), entries, llm_removed, before, folder_bytes(folder))
+
+
+def _drop_archives(folder: Path, plans: list[Plan]) -> None:
+    """Archive members (``archives/<digest>/``) that no plan's source reads, and the memos of their digests."""
+    if not folder.is_dir():
+        return
+    used = {part for plan in plans for src in plan.recipe.sources.values() if src.path is not None
+            and src.path.is_relative_to(folder) for part in src.path.relative_to(folder).parts[:1]}
+    for item in folder.iterdir():
+        if item.is_dir() and item.name != ARCHIVE_MEMOS and item.name not in used:
+            shutil.rmtree(item, ignore_errors=True)
+    for memo in (folder / ARCHIVE_MEMOS).glob("*"):
+        with contextlib.suppress(OSError):
+            if memo.read_text(encoding="ascii").strip() not in used:
+                memo.unlink()
 
 
 def _drop_llm(folder: Path) -> int:

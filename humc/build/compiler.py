@@ -57,7 +57,7 @@ def load_recipe(path: Path, *, out_dir: Path | None = None, cache_dir: Path | No
     """Compile a recipe; ``out_dir``/``cache_dir`` (``--out``/``--cache``) override it and resolve against the
     current directory, while the recipe's own folders resolve against its folder. Unsafe folders fail (E3002).
     ``strict`` turns on `output.strict` (command-line --strict)."""
-    recipe = compile_recipe(path)
+    recipe = compile_recipe(path, cache_dir=None if cache_dir is None else _absolute(cache_dir))
     if out_dir is not None:
         output = replace(recipe.output, dir=_absolute(out_dir) / recipe.name, dir_origin=FolderOrigin("--out"))
         recipe = replace(recipe, output=output)

@@ -37,6 +37,7 @@ from humc.build.mixing import is_negative, mixture_keep, ratio_keep
 from humc.build.parallel import WorkerPool, default_jobs, workers_for
 from humc.build.plan import Plan, PlanNode
 from humc.build.problems import META_KEY, Located, Problem, ProblemLog, empty_hint, merge_first, problem_rows, strict_error
+from humc.build.recordname import bare_rows, check_row_column
 from humc.build.rendering import RenderContext, render_checked
 from humc.build.reuse import (
     PriorChecks,
@@ -444,10 +445,15 @@ def _run_load(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
 def map_chunk_fn(entry: TaskEntry, constants: dict[str, Any], headerless: bool = False,
                  file: str | None = None) -> ChunkFn:
     """``headerless``: the source is a table read without a header line (``reads_no_header``); ``file``: the name of
-    the source's file (or folder), which a record's error names."""
-    return lambda chunk: [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line"), headerless,
-                                     file)
-                          for r in chunk]
+    the source's file (or folder), which a record's error names. A source column named `record` that a bare
+    `record` was meant to read is E4102 at the chunk's first row (``check_row_column``)."""
+    bare = bare_rows(entry)
+
+    def run(chunk: Records) -> Records:
+        check_row_column(entry, bare, chunk)
+        return [map_record(entry, constants, entry.source, r["_row"], r["raw"], r.get("_line"), headerless, file)
+                for r in chunk]
+    return run
 
 
 def filter_chunk_fn(entry: TaskEntry, constants: dict[str, Any], headerless: bool = False) -> ChunkFn:

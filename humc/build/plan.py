@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from humc import FORMAT_VERSION
+from humc.build.recordname import bare_rows
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.sources import source_digest
 
@@ -106,7 +107,9 @@ def _card_config(card: dict[str, Any]) -> dict[str, Any]:
 def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> str:
     e = entry.id
     prev = b.add(f"{e}/map", "map", [load], {
-        "fields": [(k, c.text) for k, c in entry.fields], "constants": recipe.constants}, e)
+        "fields": [(k, c.text) for k, c in entry.fields], "constants": recipe.constants,
+        # a bare `record` is checked against a `record` column since then: its map computed before is not reused
+        **({"record_column": 1} if bare_rows(entry) else {})}, e)
     if entry.where is not None:
         prev = b.add(f"{e}/filter", "filter", [prev], {"where": entry.where.text, "constants": recipe.constants}, e)
     if entry.sample is not None:

@@ -65,7 +65,8 @@ def info_cmd(recipe: Path | None, cache_dir: Path | None) -> None:
     click.echo(f"cache: {folder}" + ("" if info.exists else empty))
     if info.exists:
         click.echo(f"size on disk: {human(info.bytes)}")
-        click.echo(f"nodes: {info.nodes}, chunks: {info.chunks}, LLM responses: {info.llm_responses}")
+        click.echo(f"nodes: {info.nodes}, chunks: {info.chunks}, LLM responses: {info.llm_responses}, "
+                   f"extracted archives: {info.archives}")
     if info.legacy:
         click.echo(f"entries from an older humc: {info.legacy} (never read; `humc cache gc` removes them)")
     for copy in info.corrupt_copies:

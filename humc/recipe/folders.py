@@ -25,6 +25,7 @@ from pathlib import Path
 from humc.errors import ErrorList, HumcError
 from humc.ir import FolderOrigin, Recipe
 from humc.recipe.lockfile import lock_path_for
+from humc.sources_readers import ARCHIVE_FOLDER
 
 CODE = "E3002"
 
@@ -55,8 +56,9 @@ def _own_files(recipe: Recipe) -> Iterator[tuple[str, Path]]:
     """(what, path) of every file or folder the recipe reads: a build must never write over them."""
     yield "the recipe", recipe.path
     yield "the recipe's lockfile", lock_path_for(recipe.path)
+    extracted = _real(recipe.cache_dir / ARCHIVE_FOLDER)  # archive members humc extracted into the cache: its own
     for sid, src in recipe.sources.items():
-        if src.path is not None:
+        if src.path is not None and not _inside(_real(src.path), extracted):
             yield f"source '{sid}'", src.path
     decon = recipe.output.decontaminate
     for src in decon.against if decon else ():

@@ -52,6 +52,7 @@ from humc.recipe.catalog import (
     task_with_defaults,
     unknown_catalog,
 )
+from humc.recipe.fieldsread import check_fields_read
 from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
@@ -87,6 +88,7 @@ from humc.sources import (
 )
 from humc.sources_hub import BRANCH_HINT, valid_branch_name
 from humc.sources_readers import (
+    ARCHIVE_FOLDER,
     archive_member,
     archive_members,
     archive_of,
@@ -159,10 +161,11 @@ DEFAULT_CACHE = ".humc/cache"    # recipe's folder, like every path a recipe nam
 T = TypeVar("T")
 
 
-def compile_recipe(path: Path, lib: Stdlib | None = None) -> Recipe:
-    """Parse and validate a recipe file; raises RecipeError / ErrorList."""
+def compile_recipe(path: Path, lib: Stdlib | None = None, cache_dir: Path | None = None) -> Recipe:
+    """Parse and validate a recipe file; raises RecipeError / ErrorList. ``cache_dir`` (`--cache`, absolute) is the
+    cache folder the recipe is built with when it is not the recipe's own: archive members are extracted there."""
     root = load_yaml(path, stream_ok=True)
-    return Validator(path, root, lib).recipe()
+    return Validator(path, root, lib, cache_dir).recipe()
 
 
 def refuse_nul(text: str, span: Span | None, what: str) -> None:
@@ -190,8 +193,9 @@ def resolved(path: Path, span: Span | None, what: str) -> Path:
 
 
 class Validator:
-    def __init__(self, path: Path, root: Node, lib: Stdlib | None) -> None:
+    def __init__(self, path: Path, root: Node, lib: Stdlib | None, cache_dir: Path | None = None) -> None:
         self.path = path
+        self.cache_override = cache_dir
         self.base = path.parent
         self.root = root
         self.errors: list[HumcError] = []
@@ -199,6 +203,7 @@ class Validator:
         self.catalog_of: dict[str, CatalogEntry] = {}  # source id -> the catalog adapter it names
         self.hub_versions: set[str] = set()  # catalog sources that are their dataset's Hub version (``hub_layout``)
         self.constants: dict[str, Any] = {}
+        self.own_fields: dict[str, Node | None] = {}  # task entry id -> the `fields:` its recipe writes
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -244,6 +249,7 @@ class Validator:
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
         models = self.attempt(lambda: parse_models(root.get("models")))
         self.models = models if models is not None else declared_models(root.get("models"))  # one error, not one a step
+        self.archives = self._archives(root.get("cache"))
         sources = self.attempt(lambda: self._sources(root.get("sources"))) or {}
         for entry in self.catalog_of.values():  # an adapter's constants, unless the recipe defines the name
             constants = {**entry.constants, **constants}
@@ -257,6 +263,10 @@ class Validator:
             lock = load_lock(lock_path)
             tasks = [apply_lock(entry, lock, self.constants) for entry in tasks]
             locked = locked_assets(tasks, lock)
+        for task_entry in tasks:  # after the lockfile: an accepted rule's `when` may read a field
+            adapter = self.catalog_of.get(task_entry.source)
+            self.attempt(functools.partial(check_fields_read, task_entry, self.own_fields.get(task_entry.id),
+                                           adapter.fields_node().value if adapter is not None else ()))
         name_node = root.get("name")
         assert name_node is not None
         output = self.attempt(lambda: self._output(root.get("output"), name_node))
@@ -436,16 +446,23 @@ class Validator:
                 options = {**options, "class_labels": True}  # the Hub layout's ClassLabel integers, read as names
         return SourceDef(sid, path, fmt, options)
 
-    @staticmethod
-    def _member(path: Path, member: Node, what: str) -> Path:
-        """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once (E4002 when the
-        archive lacks it, E0008 when `path:` is no archive)."""
+    def _archives(self, cache: Node | None) -> Path:
+        """Where archive members are extracted: `archives/` in the cache folder the build uses (`--cache`, else
+        the recipe's `cache:`, else the default; a `cache:` that is no string is reported at the end)."""
+        if self.cache_override is not None:
+            return self.cache_override / ARCHIVE_FOLDER
+        text = cache.value if cache is not None and isinstance(cache.value, str) and "\0" not in cache.value else DEFAULT_CACHE
+        return Path(os.path.abspath(self.base / text)) / ARCHIVE_FOLDER
+
+    def _member(self, path: Path, member: Node, what: str) -> Path:
+        """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once into the cache
+        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive)."""
         expect_kind(member, "string", what=f"'member' of {what}")
         if archive_of(path) is None:
             raise RecipeError(f"{what}: `member:` names a file inside an archive, and {path.name} is not one",
                               member.span, code="E0008", expected="`path:` a zip or tar archive (.zip, .tar.gz, .tgz)",
                               hint="leave out `member:` and point `path:` at the file itself")
-        found = archive_member(path, member.value)
+        found = archive_member(path, member.value, self.archives)
         if isinstance(found, str):
             raise RecipeError(f"{what}: {found}", member.span, code="E4002", expected="the name of a file or folder "
                               "inside the archive, as `unzip -l` or `tar -tf` lists it",
@@ -620,6 +637,7 @@ class Validator:
 
     def _task(self, node: Node, index: int, default_language: str, sources: dict[str, SourceDef]) -> TaskEntry:
         what = f"task entry #{index + 1}"
+        own_fields = node.get("fields") if node.kind == "mapping" else None
         entry_of = self._catalog_of_task(node)
         if entry_of is not None:  # a catalog source: its task defaults under the entry's own keys
             node = task_with_defaults(node, entry_of, hub=node.require("source").value in self.hub_versions)
@@ -639,6 +657,7 @@ class Validator:
                               hint="leave `id:` out to use the source's or the task's name")
         entry_id = entry_id or (node.require("source").value if entry_of else task_name)
         what = f"task '{entry_id}'"
+        self.own_fields[entry_id] = own_fields
         source = req(node, "source", "string", what)
         self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
