@@ -391,12 +391,10 @@ class Executor:
 
     def _put_pass_memo(self, render: PlanNode, check: Follower, i: int, rendered: Records, kept: Records,
                        memo: WorkerMemo) -> None:
-        """Store the pass memo (``corpus.pass_chunks``) of the check's chunk i from what the render worker worked out,
-        when the corpus pass reads that check's chunks: the records it ``kept`` are ``rendered`` records, each first
-        stored at its place in the render's chunk i (``Store.origin_chunk``)."""
+        """Store the pass memo (``corpus.pass_chunks``) of the check's chunk i from what the render worker worked out
+        (only when the pass reads it: ``reads_pass_memo``): the records it ``kept`` are ``rendered`` records, each
+        first stored at its place in the render's chunk i (``Store.origin_chunk``)."""
         node, _, strip = check
-        if not any(node.id in n.inputs and n.kind in PASS_THROUGH for n in self.plan.nodes):
-            return
         where = {id(record): p for p, record in enumerate(rendered)}
         at = [where.get(id(record), -1) for record in kept]
         if -1 not in at:
@@ -608,6 +606,7 @@ class RenderThenCheck:
     render: ChunkFn
     entry: TaskEntry
     compress: bool | None = None  # in a worker process: the store's compression (``_pack``)
+    memo: bool = False  # the check's chunks are read by their pass memo (``reads_pass_memo``): work it out too
 
     def __call__(self, chunk: Records) -> ChunkResult | Checked:
         result = self.render(chunk)
@@ -624,8 +623,9 @@ class RenderThenCheck:
         """In a worker, what the main process — the build's one serial part — would do next: the records' pass memo
         (``WorkerMemo``) and their stored form (``cachedb.pack``; sent instead of the records, which the main process
         unpacks where it would unpickle them)."""
-        with contextlib.suppress(Exception):  # the corpus pass works the memo out (and reports what fails) itself
-            checked.memo = WorkerMemo.of(records)
+        if self.memo:
+            with contextlib.suppress(Exception):  # the corpus pass works the memo out (and reports what fails) itself
+                checked.memo = WorkerMemo.of(records)
         checked.packed = pack(records, compress=bool(self.compress))
         checked.result = ([], *result[1:])
 
@@ -640,7 +640,8 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
     workers = workers_for(node.kind, ex.jobs, ex.input_chunks(node))
     with contextlib.ExitStack() as stack:
         compress = ex.store.cache.compress if workers else None
-        pooled = RenderThenCheck(fn, ex.entry_of(then[0][0]), compress) if then and reuse is None else fn
+        pooled = (RenderThenCheck(fn, ex.entry_of(then[0][0]), compress, reads_pass_memo(ex.plan, then[0][0]))
+                  if then and reuse is None else fn)
         submit: Submit = stack.enter_context(WorkerPool(pooled, workers)).submit if workers else partial(_Now, fn)
         submit_at = None if reuse is None else (lambda i, chunk: reuse.start(i, chunk, submit))
         meta = ex.chunkwise(node, stat, fn, submit=submit, submit_at=submit_at, ahead=2 * workers, then=then)
@@ -649,6 +650,13 @@ def _run_render(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]
         stat.reused = {"reused as is": reuse.counts["kept"], "texts re-rendered": reuse.counts["retexted"],
                        "rendered whole": reuse.counts["rendered"]}
     return meta
+
+
+def reads_pass_memo(plan: Plan, node: PlanNode) -> bool:
+    """Whether the corpus pass reads ``node``'s chunks by their pass memo (as ``pass_chunks`` stores it): a
+    pass-through node reads them and none of the plan's reads the records' text."""
+    passes = [n for n in plan.nodes if n.kind in PASS_THROUGH]
+    return any(node.id in n.inputs for n in passes) and not any(PASS_THROUGH[n.kind].needs_text for n in passes)
 
 
 @dataclass
