@@ -318,9 +318,10 @@ class Executor:
                 result, checked = result.unpacked(), result
             out, notes, problems = self._store_chunk(node, i, chunk, result, strip, checked and checked.packed)
             if then:
+                check = then[0]  # before ``_follow``, which clears ``then`` on a failure
                 kept = self._follow(then, i, out, checked and checked.verdicts)
                 if checked is not None and checked.memo is not None and kept is not None:
-                    self._put_pass_memo(node, then[0], i, out, kept, checked.memo)
+                    self._put_pass_memo(node, check, i, out, kept, checked.memo)
             saved = Saved(notes, problems, (len(chunk), len(out)))
         elif (node.fingerprint, i) not in self.early:
             stat.chunks_reused += 1
