@@ -1,0 +1,48 @@
+"""Interruptions of a build the earlier tests (test_concurrency, test_parallel, test_cache) do not cover: each is
+made at a chosen point (a hook on the step before it), never after a random sleep."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import run_cli, write_ner_workload  # noqa: E402
+
+
+def _build(recipe: Path, tmp: Path) -> Any:
+    return run_cli("build", str(recipe), "-q", "-j", "1", "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
+
+
+@pytest.mark.parametrize("what", ["file", "link"])
+def test_a_file_put_at_the_dataset_path_while_the_build_runs_is_kept_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str) -> None:
+    """Before, the write swapped the user's file (or link) aside as `.big.old-<pid>`, where it stayed, and put the
+    dataset in its place: the build's first check (E3002 for a file) had run before the file appeared."""
+    import humc.dataset.writer as writer
+
+    recipe = write_ner_workload(tmp_path, 50)
+    final = tmp_path / "out" / "big"
+    elsewhere = tmp_path / "mine"
+    elsewhere.mkdir()
+    real = writer._remove_stale_siblings
+
+    def appear(folder: Path) -> None:  # the moment the write starts: the compiler's checks have passed
+        real(folder)
+        if what == "file":
+            final.write_text("my notes\n")
+        else:
+            final.symlink_to(elsewhere, target_is_directory=True)
+
+    monkeypatch.setattr(writer, "_remove_stale_siblings", appear)
+    result = _build(recipe, tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"error[E3002]: cannot write the dataset to {final}: it is a {'file' if what == 'file' else 'symbolic'}" \
+        in result.output and "nothing was deleted or written" in result.output
+    assert sorted(p.name for p in final.parent.iterdir()) == ["big"]  # no `.big.old-*`, no `.big.tmp-*`
+    assert final.read_text() == "my notes\n" if what == "file" else final.readlink() == elsewhere
+    assert not list(elsewhere.iterdir())
