@@ -3,6 +3,8 @@ made at a chosen point (a hook on the step before it), never after a random slee
 
 from __future__ import annotations
 
+import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import run_cli, write_ner_workload  # noqa: E402
+
+from humc.dataset.hub import verify_build  # noqa: E402
 
 
 def _build(recipe: Path, tmp: Path) -> Any:
@@ -71,3 +75,28 @@ def test_an_export_removes_the_partial_files_an_export_killed_with_9_left_and_ke
         live.stdin.close()
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(["humc_big.yaml", "test.jsonl", running.name, other.name])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 RENAME_EXCHANGE: Linux only")
+def test_a_rebuild_swaps_the_new_dataset_in_without_a_moment_the_folder_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, the old folder was renamed aside and then the new one into place: a kill -9 between the two renames
+    left no dataset folder (only a hidden `.big.old-<pid>`) until the next build."""
+    import humc.dataset.writer as writer
+
+    recipe = write_ner_workload(tmp_path, 50, shard_rows=20)
+    assert _build(recipe, tmp_path).exit_code == 0
+    final = tmp_path / "out" / "big"
+    real, seen = os.replace, []
+
+    def replace(src: Any, dst: Any) -> None:  # as if killed with -9 right after any rename of the write
+        real(src, dst)
+        seen.append(final.is_dir() and (final / "build.json").is_file())
+
+    monkeypatch.setattr(writer.os, "replace", replace)
+    recipe.write_text(recipe.read_text().replace("shard_rows: 20", "shard_rows: 30"))
+    assert _build(recipe, tmp_path).exit_code == 0
+    assert all(seen)
+    assert sorted(p.name for p in final.parent.iterdir()) == ["big"]
+    manifest, _ = verify_build(final)  # the new build, whole
+    assert len(list((final / "data").glob("train-*.parquet"))) == math.ceil(manifest["counts"]["train"] / 30)
