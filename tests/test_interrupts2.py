@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import run_cli, write_ner_workload  # noqa: E402
+from helpers import run_cli, tree_bytes, write_ner_workload  # noqa: E402
 
 from humc.dataset.hub import verify_build  # noqa: E402
 
@@ -100,3 +101,29 @@ def test_a_rebuild_swaps_the_new_dataset_in_without_a_moment_the_folder_is_missi
     assert sorted(p.name for p in final.parent.iterdir()) == ["big"]
     manifest, _ = verify_build(final)  # the new build, whole
     assert len(list((final / "data").glob("train-*.parquet"))) == math.ceil(manifest["counts"]["train"] / 30)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="render workers are forked on Linux only")
+def test_a_hangup_of_the_terminal_ends_a_parallel_build_like_sigterm_and_the_next_build_resumes(tmp_path: Path) -> None:
+    """Closing the terminal (or a dropped SSH session) sends SIGHUP to the build and its render workers. Before,
+    Python's default ended the build on the spot, silently (exit -1): its lock files and any half-written
+    `.big.tmp-<pid>` folder stayed behind and no line said what happened."""
+    from test_concurrency import Humc, child_pids, stopped, until
+
+    from humc.locks import lock_path
+
+    recipe = write_ner_workload(tmp_path, 6000)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build = Humc("build", recipe, "--out", out, "--cache", cache, "-j", "2")
+    until(lambda: len(child_pids(build.pid)) == 2, "the build has started its render workers", build)
+    with stopped(build):  # the whole foreground group is hung up: the workers, then the build
+        for pid in [*child_pids(build.pid), build.pid]:
+            os.kill(pid, signal.SIGHUP)
+    assert build.finish() == 129, build.stderr
+    assert "Traceback" not in build.stderr and build.lines[-1].startswith("terminated: finished work is saved")
+    assert not out.exists() or not list(out.iterdir())  # no dataset, no temporary folder, no lock file
+    assert not lock_path(cache, inside=True).exists() and not child_pids(build.pid)
+    again = _build(recipe, tmp_path)
+    assert again.exit_code == 0, again.output
+    reference = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "rc"))
+    assert reference.exit_code == 0 and tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")

@@ -86,6 +86,8 @@ def _worker_start(parent: int) -> None:
     ends the worker as it would any process, and the worker dies with the build — a build killed with SIGKILL leaves
     no worker behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal hangs up the whole group: the build ends the pool (CLI's Terminated)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's (``cli.Terminated``): a broken pool ends its workers so
     try:
         libc = ctypes.CDLL(None, use_errno=True)
