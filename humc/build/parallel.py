@@ -29,6 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import itertools
@@ -38,7 +39,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -86,6 +87,8 @@ def _worker_start(parent: int) -> None:
     ends the worker as it would any process, and the worker dies with the build — a build killed with SIGKILL leaves
     no worker behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal hangs up the whole group: the build ends the pool (CLI's Terminated)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's (``cli.Terminated``): a broken pool ends its workers so
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -94,6 +97,26 @@ def _worker_start(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the build died before the line above ran
         os._exit(1)
+    if hasattr(signal, "pthread_sigmask"):  # forked with them held (``_held_signals``): these handlers take them now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
+
+
+HELD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+
+
+@contextlib.contextmanager
+def _held_signals() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP held back while the workers fork, delivered right after: raised (as the CLI's
+    KeyboardInterrupt) inside fork's at-fork hooks, one was swallowed as an ignored exception and left the logging
+    module's lock taken, so the build went on and then hung on its next logger (the card's plots)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 WATCH_SECONDS = 0.5   # how often a wait for a chunk looks at the workers
@@ -150,7 +173,7 @@ class WorkerPool:
         # LLM build has (its client's, the cache writer's) are not a hazard there — Python 3.12+ warns anyway
         gc.freeze()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _held_signals():
                 warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
                 return self.pool.submit(_call, self.token, chunk)
         finally:

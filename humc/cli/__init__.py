@@ -4,14 +4,16 @@
 openai or Ray) and turns failures into exit codes: a ``HumcError`` prints as a compiler diagnostic
 (text, or JSON with ``--format json``) and exits 2, and so does a usage error click catches, worded as one
 (E9001, ``cli/usage.py``; hooked here once, in ``parse_args`` and ``invoke``, for every command); Ctrl-C exits 130
-and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143, each after the same clean-up (a build's temporary folder
-removed, its locks let go) and one line; anything else is a bug in humc, reported in one line with exit 3
-(``HUMC_DEBUG=1`` shows the traceback; 0, false, no, off or empty do not). Each command's body calls one public function of a lower package.
+and SIGTERM (``kill``, a CI timeout, ``docker stop``) 143 (SIGHUP, a closed terminal, 129), each after the same
+clean-up (a build's temporary folder removed, its locks let go) and one line; anything else is a bug in humc,
+reported in one line with exit 3 (``HUMC_DEBUG=1`` shows the traceback; 0, false, no, off or empty do not). Each
+command's body calls one public function of a lower package.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -86,9 +88,10 @@ class HumcGroup(click.Group):
                 result = super().invoke(ctx)
         except HumcError as exc:
             report_error(exc, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
-        except Terminated:
-            click.echo("\nterminated: finished work is saved; run the same command again to resume", err=True)
-            sys.exit(143)
+        except Terminated as exc:
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                click.echo("\nterminated: finished work is saved; run the same command again to resume", err=True)
+            sys.exit(128 + exc.signum)
         except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
             click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
             sys.exit(130)
@@ -120,26 +123,38 @@ class HumcGroup(click.Group):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: every clean-up Ctrl-C runs runs for it too."""
+    """SIGTERM (or SIGHUP: the terminal closed, the SSH session dropped), raised in the main thread like Ctrl-C's
+    KeyboardInterrupt: every clean-up Ctrl-C runs runs for it too; the exit code is 128 + the signal's number."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+def _raise_terminated(signum: int, frame: FrameType | None, *, owner: int) -> None:
+    if os.getpid() != owner:  # a render worker forked an instant before its start-up resets the handler: end quietly
+        os._exit(128 + signum)
+    raise Terminated(signum)
+
+
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises ``Terminated`` in the main thread while a command runs (Python's default would end the process
-    on the spot: a build's temporary folder and lock files left behind, no word on stderr); the previous handler
-    comes back afterwards. Render workers ignore it, like Ctrl-C (``build/parallel.py``)."""
+    """SIGTERM and SIGHUP raise ``Terminated`` in the main thread while a command runs (Python's default would end
+    the process on the spot: a build's temporary folder and lock files left behind, no word on stderr); the previous
+    handlers come back afterwards. Render workers set their own (``build/parallel.py``)."""
     if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread only
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    handler = functools.partial(_raise_terminated, owner=os.getpid())
+    previous = {signum: signal.signal(signum, handler) for signum in ENDING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 def _echo_json(data: dict[str, Any], stdout: IO[str] | None) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.errors import HumcError, Span, one_line
+from humc.locks import other_process_alive
 
 TARGETS = ("alpaca", "sharegpt", "messages", "llama-factory", "lm-eval")
 KEPT = ("id", "task", "template", "answer_format", "language")
@@ -98,6 +99,7 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _unwritable(path, exc) from None
+        _remove_dead_partials(path)
         temp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial{path.suffix}")  # one a run
         pending.append((temp, path))
         return temp
@@ -117,6 +119,18 @@ def written_together() -> Iterator[Callable[[Path], Path]]:
             failed = finals.get(str(exc.filename)) or Path(str(exc.filename or (pending[-1][1] if pending else ".")))
             raise _unwritable(failed, exc) from None
         raise
+
+
+def _remove_dead_partials(path: Path) -> None:
+    """Remove the hidden ``.<stem>.<pid>-<hex>.partial<suffix>`` files of ``path`` that an export killed with -9
+    left (no clean-up runs then), once their process is gone; a running export's are its own."""
+    prefix, suffix = f".{path.stem}.", f".partial{path.suffix}"
+    for old in path.parent.glob(f".*{suffix}"):
+        pid, dash, token = old.name[len(prefix):-len(suffix)].partition("-")
+        if old.name.startswith(prefix) and dash and len(token) == 8 and pid.isdigit() \
+                and not other_process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def _unwritable(path: Path, exc: OSError) -> HumcError:

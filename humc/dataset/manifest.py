@@ -106,9 +106,20 @@ def unowned_entries(folder: Path) -> list[str]:
     return sorted(foreign + [f"{rel} (changed since humc wrote it)" for rel in edited])
 
 
-def check_owned(recipe: Recipe, *, shown: int = 5) -> None:
-    """Raise E3003 unless humc may replace the recipe's output folder (see ``unowned_entries``); touches nothing."""
+def _check_not_a_file(recipe: Recipe) -> None:
     folder = recipe.output.dir
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        what = "a symbolic link" if folder.is_symlink() else "a file"
+        raise HumcError(f"cannot write the dataset to {folder}: it is {what}", recipe.output.dir_origin.span,
+                        code="E3002", expected="a folder humc may replace (new, empty, or a previous build)",
+                        hint="move it away yourself or pass another --out folder; nothing was deleted or written")
+
+
+def check_owned(recipe: Recipe, *, shown: int = 5) -> None:
+    """Raise E3003 unless humc may replace the recipe's output folder (see ``unowned_entries``), E3002 when a file
+    or link took its place (the write would swap it aside, after the build's first check); touches nothing."""
+    folder = recipe.output.dir
+    _check_not_a_file(recipe)
     foreign = unowned_entries(folder)
     if not foreign:
         return

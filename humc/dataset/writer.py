@@ -29,6 +29,7 @@ the whole build, so no two swaps (or a swap and a ``push_dataset`` reading the f
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import itertools
@@ -37,6 +38,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -449,9 +451,14 @@ def _write_card(job: WriteJob, folder: Path, split_files: dict[str, list[str]], 
 
 
 def replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place; the old one is removed only after the rename. Should the second rename
-    not happen (Ctrl-C or SIGTERM between the two, a refused rename), the old folder is moved back: only a kill -9
-    there leaves the dataset folder missing, and the next write moves it back (``_remove_stale_siblings``)."""
+    """Swap a finished folder into place; the old one is removed only after the rename. On Linux the two folders
+    are exchanged in one step (the dataset folder is never missing, even under kill -9); elsewhere, should the
+    second rename not happen (Ctrl-C or SIGTERM between the two, a refused rename), the old folder is moved back:
+    only a kill -9 there leaves the dataset folder missing, and the next write moves it back
+    (``_remove_stale_siblings``)."""
+    if final.is_dir() and not final.is_symlink() and _exchange(new, final):
+        shutil.rmtree(new, ignore_errors=True)  # now the previous build
+        return
     old = final.parent / f".{final.name}.old-{os.getpid()}"
     try:
         if final.exists():
@@ -462,6 +469,21 @@ def replace_dir(new: Path, final: Path) -> None:
             os.replace(old, final)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+RENAME_EXCHANGE = 2  # <linux/fs.h>
+AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where the system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # pragma: no cover - a libc older than glibc 2.28
+        return False
+    return bool(renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0)
 
 
 def _remove_stale_siblings(final: Path) -> None:
