@@ -189,7 +189,8 @@ class WorkerMemo:
     def put(self, store: Store, fp: str, i: int, places: list[Place], at: list[int]) -> None:
         """Store the pass memo of chunk i of node ``fp``: the records at positions ``at`` of the rendered chunk, which
         are first stored at ``places``."""
-        prefixes = b"".join(self.prefixes[PREFIX * p:PREFIX * (p + 1)] for p in at)
+        every = len(at) * PREFIX == len(self.prefixes)  # ``at`` ascends: as many as there are records means all
+        prefixes = self.prefixes if every else b"".join(self.prefixes[PREFIX * p:PREFIX * (p + 1)] for p in at)
         _put_pass_memo(store, fp, i, places, {name: PassChunk.pick(column, at) for name, column in self.columns.items()},
                        prefixes)
 
