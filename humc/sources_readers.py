@@ -55,6 +55,7 @@ _CONLLU_LINE = re.compile(r"\d+(?:-\d+|\.\d+)?(?:\t[^\t]*){9}")  # a CoNLL-U wor
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst"})
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # a file's first two bytes when it is UTF-16 text (Excel's "Unicode text")
+UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # test before UTF-16's: the little-endian one starts with it
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # after "BZh1".."BZh9": a first block, or the end of an empty stream
 DAMAGED_ARCHIVE = (EOFError, OSError, lzma.LZMAError, zlib.error)  # what gzip, bz2, lzma, zlib (a flipped bit in
@@ -243,7 +244,7 @@ def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:
 _FEATHER_V1 = b"FEA1"
 # Parquet, Arrow IPC (Feather V2) and Feather V1 files start so (V1 pads its magic to 8 bytes with NULs, which no text
 # holds: a CoNLL file whose first token is FEA1 is text)
-_BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"))
+BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"))
 
 
 def _head(path: Path) -> str | None:
@@ -260,7 +261,7 @@ def sniff_format(path: Path) -> str | None:
     magic = _file_head(path, 8)
     if magic is None:
         return None
-    fmt = _announced(magic, _BINARY_MAGIC)
+    fmt = _announced(magic, BINARY_MAGIC)
     if fmt is not None:
         return fmt
     head = _head(path)

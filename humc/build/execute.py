@@ -57,6 +57,7 @@ from humc.build.store import (
     LostChunk,
     Store,
     is_private,
+    subset_positions,
     subset_refs,
 )
 from humc.build.transforms import collect_labels, keep_record, map_record, reads_no_header, stable_hash
@@ -396,9 +397,8 @@ class Executor:
         (only when the pass reads it: ``reads_pass_memo``): the records it ``kept`` are ``rendered`` records, each
         first stored at its place in the render's chunk i (``Store.origin_chunk``)."""
         node, _, strip = check
-        where = {id(record): p for p, record in enumerate(rendered)}
-        at = [where.get(id(record), -1) for record in kept]
-        if -1 not in at:
+        at = subset_positions(rendered, kept)
+        if at is not None:
             memo.put(self.store, node.fingerprint, i, [(render.fingerprint, MAIN, i, p, strip) for p in at], at)
 
     def counted_input(self, node: PlanNode, stat: NodeStats, i: int = 0) -> Iterator[dict[str, Any]]:

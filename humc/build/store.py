@@ -338,10 +338,16 @@ def subset_refs(fp: str, i: int, chunk: Sequence[dict[str, Any]], out: Sequence[
                 stream: str = MAIN) -> list[list[Any]] | None:
     """References for ``out`` when every record of it *is* a record of input chunk i of ``fp`` (a filter's
     output), else None (the records are new: store them)."""
-    where = {id(r): p for p, r in enumerate(chunk)}
-    positions = [where.get(id(record)) for record in out]
-    if None in positions:
+    positions = subset_positions(chunk, out)
+    if positions is None:
         return None
     refs: list[list[Any]] = []
-    extend_refs(refs, [(fp, stream, i, p) for p in positions if p is not None])
+    extend_refs(refs, [(fp, stream, i, p) for p in positions])
     return refs
+
+
+def subset_positions(chunk: Sequence[dict[str, Any]], out: Sequence[dict[str, Any]]) -> list[int] | None:
+    """The position in ``chunk`` of each record of ``out`` when every one *is* a record of it, else None."""
+    where = {id(r): p for p, r in enumerate(chunk)}
+    positions = [where.get(id(record), -1) for record in out]
+    return None if -1 in positions else positions

@@ -27,7 +27,7 @@ from humc.limits import LIMIT_CODE, MAX_PREDICTION_BYTES
 from humc.llm.client import TRUNCATED_REASON, LLMClient, LLMRequest, ModelConfig, open_cache
 from humc.locks import cache_lock
 from humc.sources import RepeatedKeyError, loads_unique
-from humc.sources_readers import DAMAGED_ARCHIVE, open_binary
+from humc.sources_readers import BINARY_MAGIC, DAMAGED_ARCHIVE, UTF16_BOMS, UTF32_BOMS, open_binary
 
 
 class Predictor(Protocol):
@@ -46,9 +46,10 @@ _PANDAS_HINT = "write it as JSON Lines, e.g. with pandas: df[['id', 'prediction'
                "lines=True, force_ascii=False)"
 _UTF8_HINT = "save the file as UTF-8"
 # what a predictions file may be instead of JSON Lines, by its first bytes (UTF-32's BOM before UTF-16's: it starts so)
-_FOREIGN = ((b"PAR1", "a Parquet file, not JSON Lines", _PANDAS_HINT), (b"ARROW1", "an Arrow file, not JSON Lines", _PANDAS_HINT),
-            (b"\xff\xfe\x00\x00", "UTF-32 text, not UTF-8", _UTF8_HINT), (b"\x00\x00\xfe\xff", "UTF-32 text, not UTF-8", _UTF8_HINT),
-            (b"\xff\xfe", "UTF-16 text, not UTF-8", _UTF8_HINT), (b"\xfe\xff", "UTF-16 text, not UTF-8", _UTF8_HINT))
+_FOREIGN = (*((magic, f"{'a Parquet' if kind == 'parquet' else 'an Arrow'} file, not JSON Lines", _PANDAS_HINT)
+              for magic, kind in BINARY_MAGIC),
+            *((bom, "UTF-32 text, not UTF-8", _UTF8_HINT) for bom in UTF32_BOMS),
+            *((bom, "UTF-16 text, not UTF-8", _UTF8_HINT) for bom in UTF16_BOMS))
 
 
 class FilePredictions:

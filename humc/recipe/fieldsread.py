@@ -21,13 +21,18 @@ def fields_read(entry: TaskEntry) -> set[str] | None:
     whole record, and so does an expression reading `record`)."""
     if entry.generate is not None or entry.judge is not None:
         return None
-    task = entry.task
-    read = {*task.inputs, task.answer_field}
-    read.update(name for name, part in OPTIONAL_FIELDS.items() if getattr(task, part) is not None)
+    read = set(_task_fields(entry))
     for compiled in (entry.where, entry.split_by, *(rule.when for rule in entry.rules)):
         if compiled is not None:
             read |= names_used(compiled.ast)
     return None if "record" in read else read
+
+
+def _task_fields(entry: TaskEntry) -> list[str]:
+    """The fields the entry's task reads: its inputs, its answer and the optional fields it has the part for."""
+    task = entry.task
+    return [*task.inputs, task.answer_field,
+            *(name for name, part in OPTIONAL_FIELDS.items() if getattr(task, part) is not None)]
 
 
 def check_fields_read(entry: TaskEntry, own: Node | None, adapter_fields: Iterable[str] = ()) -> None:
@@ -40,8 +45,7 @@ def check_fields_read(entry: TaskEntry, own: Node | None, adapter_fields: Iterab
     if not unread:
         return
     task = entry.task
-    known = list(dict.fromkeys([*task.inputs, task.answer_field, *adapter_fields,
-                                *(name for name, part in OPTIONAL_FIELDS.items() if getattr(task, part) is not None)]))
+    known = list(dict.fromkeys([*_task_fields(entry), *adapter_fields]))
     key = unread[0]
     near = did_you_mean(key, [name for name in known if name not in own.value] or known)
     others = f" (also unread: {', '.join(unread[1:])})" if len(unread) > 1 else ""

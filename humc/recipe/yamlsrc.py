@@ -23,7 +23,7 @@ import yaml
 
 from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
-from humc.sources_readers import UTF16_BOMS, archive_of, compression_of
+from humc.sources_readers import UTF16_BOMS, UTF32_BOMS, archive_of, compression_of
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
 
@@ -461,13 +461,12 @@ def _line_at(data: bytes | str, offset: int) -> tuple[int, int]:
     return data.count(nl, 0, offset) + 1, offset - start + 1  # type: ignore[arg-type]
 
 
-_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")  # before UTF-16's: the little-endian one starts with it
 _ARCHIVES = frozenset({"zip", "tar", "7z", "rar"})  # what ``archive_of`` names (the rest: ``compression_of``'s)
 
 
 def not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> RecipeError:
     """E0009 for a file that is not UTF-8, at the line and column of its first bad byte (a UTF-16 BOM says so)."""
-    utf = "UTF-32" if data.startswith(_UTF32_BOMS) else "UTF-16" if data.startswith(UTF16_BOMS) else None
+    utf = "UTF-32" if data.startswith(UTF32_BOMS) else "UTF-16" if data.startswith(UTF16_BOMS) else None
     if utf is not None:
         return RecipeError(f"{file} is {utf} text (it starts with a byte-order mark), not UTF-8", Span(file, 1, 1),
                            expected="UTF-8 text", hint="save the file as UTF-8 (most editors: 'Save with encoding')",
