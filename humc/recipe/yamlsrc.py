@@ -257,8 +257,10 @@ def _construct(file: str, node: yaml.Node) -> Any:
         raise _int_too_large(file, node)
     try:
         value = _constructor.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2024-13-45
+    except (yaml.YAMLError, ValueError, LookupError, AttributeError) as exc:  # ValueError: a date such as 2024-13-45
         problem = getattr(exc, "problem", None) or str(exc)
+        if not isinstance(exc, (yaml.YAMLError, ValueError)):  # PyYAML's own failure on `!!bool x`, `!!timestamp x`
+            problem = f"{node.value!r} is no {node.tag.rsplit(':', 1)[-1]}"
         raise RecipeError(f"invalid YAML value: {problem}", _span(file, node),
                           expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)", code="E0004") from None
     if type(value) is int and abs(value) > MAX_INT:
