@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
+from humc.answers import formats
+from humc.answers.formats import FormatSpec
+from humc.assets.review import ReviewContext, apply_edit
+from humc.errors import FormatParseError, HumcError
+from humc.recipe.lockfile import LockItem
+from humc.sources_card import _front_matter
+
 
 def refused(recipe: Path) -> dict:
     """``humc --format json check RECIPE``: exit 2 and its one diagnostic, no traceback."""
@@ -31,3 +38,27 @@ def test_a_malformed_explicitly_tagged_scalar_is_e0004_at_it(tmp_path, value, sa
     diag = refused(recipe)
     assert (diag["code"], diag["line"], diag["column"]) == ("E0004", 3, 10)
     assert diag["file"].endswith("r.hum.yaml") and said in diag["message"]
+
+
+@pytest.mark.parametrize("answer", ["- span: !!bool x", "- span: !!timestamp x", "- span: !!int +"])
+def test_a_yaml_answer_with_a_malformed_tagged_value_is_a_parse_error(answer):
+    """A model's YAML answer (`humc eval` parses each prediction) holding `!!bool x` raised KeyError through
+    formats.parse, which eval's scoring does not catch: the whole eval ended in a traceback."""
+    with pytest.raises(FormatParseError, match="tag cannot read") as caught:
+        formats.parse(FormatSpec("yaml"), answer, ["span"], "many")
+    assert caught.value.code == "E4201"
+
+
+def test_a_review_edit_with_a_malformed_tagged_value_is_refused():
+    """`humc review`'s edit of a rule, `text: !!bool x`, raised KeyError out of the review (exit 3)."""
+    item = LockItem(id="h", kind="hard_negatives", entry="ner", hard_negatives={"PER": ["ORG"]})
+    with pytest.raises(HumcError, match="not valid YAML: a value its tag cannot read"):
+        apply_edit(item, "hard_negatives: !!bool x", ReviewContext())
+
+
+def test_a_dataset_card_with_a_malformed_tagged_value_has_no_front_matter(tmp_path):
+    """A local Hugging Face dataset's README front matter with `!!timestamp x` ended reading the source in a
+    traceback; a card that does not parse is read as none, as a YAML syntax error already was."""
+    card = tmp_path / "README.md"
+    card.write_text("---\nlicense: !!timestamp x\n---\n# data\n", encoding="utf-8")
+    assert _front_matter(card) is None

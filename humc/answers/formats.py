@@ -875,6 +875,8 @@ def _parse_yaml(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]) 
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise FormatParseError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    except (LookupError, AttributeError):  # PyYAML's constructor failing on a malformed tagged value
+        raise FormatParseError("invalid YAML: a value its tag cannot read (`!!bool x`, `!!timestamp x`)") from None
     return _rows_from_data(data, fields, cardinality)
 
 
