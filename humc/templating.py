@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import jinja2.compiler
@@ -56,7 +56,7 @@ import jinja2.utils
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, safe_range
 
-from humc.errors import HumcError, RecipeError, Span, did_you_mean
+from humc.errors import HumcError, RecipeError, Span, did_you_mean, lone_surrogate
 
 MAX_RENDERED_CHARS = 16 << 20
 """The most characters one rendered instruction, prompt, format sentence or card may have (16 Mi: far above any
@@ -139,10 +139,13 @@ class _Context(jinja2.runtime.Context):
             _too_many_steps(steps)
         kind = type(__obj)
         if kind in _BUILTIN_CALLABLES or (kind is type and __obj in _BUILTIN_TYPES):
-            if kind is types.BuiltinMethodType and __obj.__name__ in _STR_CHECKED and isinstance(__obj.__self__, str):
-                args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
+            if kind is types.BuiltinMethodType and __obj.__name__ in _STR_WATCHED:
+                if __obj.__name__ in _TEXT_MAKERS:
+                    return _whole(__obj(*args, **kwargs))
+                if isinstance(__obj.__self__, str):
+                    args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
             try:
                 return __obj(*args, **kwargs)
             except StopIteration:
@@ -214,10 +217,13 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
 
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 _STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str methods checked before they run
+_TEXT_MAKERS = frozenset({"translate", "decode"})  # str/bytes methods that can make any character: checked after
+_STR_WATCHED = _STR_CHECKED | _TEXT_MAKERS
 _PADDING_FILTERS = ("center", "indent")
 
 
 _NUMBERS = frozenset({int, float, bool})
+_T = TypeVar("_T")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -238,6 +244,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _check_power(left, right)
         elif op == "%" and isinstance(left, str):
             _check_percent_widths(left, right)
+            return _whole(self.binop_table[op](left, right))
         return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -253,7 +260,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 _check_brace_widths(text, (), args[0] if args and isinstance(args[0], Mapping) else {})
             else:
                 _check_brace_widths(text, args, kwargs)
-            return wrapper(*args, **kwargs)
+            return _whole(wrapper(*args, **kwargs))
 
         return checked
 
@@ -277,6 +284,16 @@ def _checked_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: Mappi
     elif name == "replace" and len(args) >= 2:
         _check_replace(text, *args[:3])
     return args
+
+
+def _whole(text: _T) -> _T:
+    """A text a template made with ``%c``, ``{:c}``, ``translate`` or ``decode``, refused when it holds half of a
+    UTF-16 surrogate pair (``'%c' % 55296``): no file can hold it, and the build would fail writing the record."""
+    lone = lone_surrogate(text) if isinstance(text, str) and not text.isascii() else None
+    if lone is not None:
+        raise jinja2.TemplateRuntimeError(f"makes \\u{ord(lone):04x}, half of a UTF-16 surrogate pair, which no file "
+                                          "can hold")
+    return text
 
 
 def _check_length(size: int, what: str) -> None:
@@ -459,7 +476,7 @@ def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
     """Jinja2's ``format`` filter (``"%s, %s!"|format(greeting, name)``), its widths checked first."""
     _check_percent_widths(str(value), args or kwargs)
-    return str(jinja2.filters.do_format(value, *args, **kwargs))
+    return _whole(str(jinja2.filters.do_format(value, *args, **kwargs)))
 
 
 def _check_repeat(left: Any, right: Any) -> None:
@@ -628,6 +645,22 @@ def _bare_self(ast: jinja2.nodes.Template) -> bool:
     return all(node.ctx == "load" for node in selves) and any(id(node) not in through_attribute for node in selves)
 
 
+def _surrogate_literal(text: str, ast: jinja2.nodes.Template) -> TemplateProblem | None:
+    """A string in the template holding half of a UTF-16 surrogate pair (``'\\ud83d'``: Jinja2 reads each \\u escape
+    as one code point, so even a whole pair stays two halves), which no file can hold."""
+    for const in ast.find_all(jinja2.nodes.Const):
+        lone = lone_surrogate(const.value) if isinstance(const.value, str) else None
+        if lone is not None:
+            lines = text.splitlines()
+            line = lines[const.lineno - 1] if const.lineno <= len(lines) else ""
+            escape = re.search(rf"\\u{ord(lone):04x}", line, re.IGNORECASE)
+            return TemplateProblem(f"template writes \\u{ord(lone):04x}, half of a UTF-16 surrogate pair, which no "
+                                   "file can hold", const.lineno, col=escape.start() + 1 if escape else 1,
+                                   width=6 if escape else 0, hint="write the character itself (🙂, not "
+                                   "\\ud83d\\ude42): in a template's string a \\u escape is one UTF-16 half")
+    return None
+
+
 def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
     env = environment(flavour)
     try:
@@ -642,6 +675,9 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
         return unknown
     for name, line in _unsafe_names(ast):
         return TemplateProblem(f"template uses '{name}', which the template sandbox refuses", line, "E2012", ALLOWED)
+    surrogate = _surrogate_literal(text, ast)
+    if surrogate is not None:
+        return surrogate
     if _bare_self(ast):
         line, col = _first_use(text, "self")
         return TemplateProblem("template uses 'self', Jinja2's reference to the template's blocks: it writes "

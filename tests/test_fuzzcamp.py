@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, tiny_recipe
 
 from humc.answers import formats
 from humc.answers.formats import FormatSpec
@@ -62,3 +62,37 @@ def test_a_dataset_card_with_a_malformed_tagged_value_has_no_front_matter(tmp_pa
     card = tmp_path / "README.md"
     card.write_text("---\nlicense: !!timestamp x\n---\n# data\n", encoding="utf-8")
     assert _front_matter(card) is None
+
+
+def _own_template(tmp_path: Path, body: str) -> Path:
+    """The tiny extractive-QA recipe (two passages) using the template ``body`` of its own stdlib folder."""
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps({"context": f"Ada lived in London {i}.", "question": "Where?",
+                                                             "answers": ["London"]}) + "\n" for i in range(2)),
+                                         encoding="utf-8")
+    folder = tmp_path / "mystd" / "templates" / "mrc_extractive"
+    folder.mkdir(parents=True)
+    (folder / "en_fz.j2").write_text("Passage: {{ context }}\nQuestion: {{ question }}\n" + body + "\n", encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text("stdlib: [mystd]\n" + tiny_recipe(extra="    templates: [en_fz]\n"), encoding="utf-8")
+    return recipe
+
+
+@pytest.mark.parametrize(("body", "col"), [("{{ '\\ud800' }}", 5), ("Smile: {{ '\\ud83d\\ude42' }}", 12)])
+def test_a_template_string_holding_half_a_surrogate_pair_is_e2011_at_it(tmp_path, body, col):
+    """`{{ '\\ud800' }}` in an instruction template passed `humc check`, then `humc build` ended in a traceback
+    (UnicodeEncodeError in corpus.dedup_key) with nothing said about the template."""
+    recipe = _own_template(tmp_path, body)
+    diag = refused(recipe)
+    assert (diag["code"], diag["line"], diag["column"]) == ("E2011", 3, col)
+    assert diag["file"].endswith("en_fz.j2") and "half of a UTF-16 surrogate pair" in diag["message"]
+    result = run_cli("--format", "json", "build", str(recipe), "--out", str(tmp_path / "out"), "-j", "1")
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("body", ["{{ '%c' % 55296 }}", "{{ '%c'|format(55296) }}", "{{ '{:c}'.format(55296) }}",
+                                  "{{ 'x'.translate({120: 55296}) }}", "{{ '\\\\ud800'.encode().decode('unicode-escape') }}"])
+def test_a_template_making_half_a_surrogate_pair_is_e4202_at_its_line(tmp_path, body):
+    recipe = _own_template(tmp_path, body)
+    diag = refused(recipe)
+    assert (diag["code"], diag["line"]) == ("E4202", 3)
+    assert diag["file"].endswith("en_fz.j2") and "makes \\ud800, half of a UTF-16 surrogate pair" in diag["message"]
