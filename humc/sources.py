@@ -46,6 +46,7 @@ from humc.sources_readers import (
     feature_decoders,
     grouped,
     holds_json_list,
+    legacy_office,
     looks_like_json_lines,
     nul_error,
     nul_error_in,
@@ -245,6 +246,9 @@ def infer_format(path: Path) -> str | None:
 def archive_problem(path: Path) -> tuple[str, str] | None:
     """When ``path`` is an archive (zip, tar, 7z, rar), not a data file: (what it is, how to read what it holds)."""
     kind = archive_of(path) if path.is_file() else None
+    if kind is None and path.is_file() and legacy_office(path):  # .xls, or one saved under a .csv name
+        return (f"{path.name} is a legacy Excel workbook (.xls, a Microsoft compound file), not a data file humc reads",
+                "save the sheet as CSV (UTF-8) and point `path:` at that file")
     if kind is None:
         return None
     if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # spreadsheets are zip archives of XML
@@ -616,6 +620,8 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
+                elif isinstance(record, str) and record.lstrip()[:1] in ("{", "["):
+                    error.hint = _TWICE_HINT
                 raise error
             if row == 0 and not skipped and _metadata_line(record):
                 skipped = True
@@ -658,6 +664,9 @@ def _load_json(src: SourceDef) -> Any:
         hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:exc.pos + 1]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
+        elif exc.msg == "Extra data" and exc.doc[exc.pos] in "{[":
+            hint = ("the file holds several JSON documents one after another (pretty-printed, as `jq` writes them): "
+                    "write one object per line (`jq -c . FILE`) and read that as `format: jsonl`, or one JSON list")
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
         elif _PYTHON_LITERAL.match(exc.doc):
@@ -708,6 +717,8 @@ def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
 def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
     unnamed = src.options.get("records") is None and src.options.get("key_column") is None
+    if unnamed and not one_object_is_a_record:
+        data = _split_table(src, data)
     envelope = envelope_key(data) if unnamed and not one_object_is_a_record else None
     if isinstance(data, dict) and unnamed and envelope is None and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
@@ -745,9 +756,35 @@ def envelope_key(data: Any) -> str | None:
         return None
     keys = [k for k in ENVELOPE_KEYS if k in data]
     lists = [k for k in keys if isinstance(data[k], list) and data[k] and all(isinstance(r, dict) for r in data[k])]
-    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) for k, v in data.items() if k != lists[0]):
+    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) and not _table_schema(k, v)
+                                                for k, v in data.items() if k != lists[0]):
         return None
     return None if "paragraphs" in data[lists[0]][0] else lists[0]
+
+
+def _table_schema(key: str, value: Any) -> bool:
+    """Whether ``value`` is the Table Schema pandas' `to_json(orient='table')` writes beside its `data` records
+    (`{"schema": {"fields": [...], "primaryKey": [...], "pandas_version": …}, "data": [...]}`): metadata too."""
+    return key == "schema" and isinstance(value, dict) and isinstance(value.get("fields"), list)
+
+
+_SPLIT_KEYS = frozenset({"columns", "index", "data"})
+
+
+def _split_table(src: SourceDef, data: Any) -> Any:
+    """pandas' `to_json(orient='split')`, `{"columns": [names], "index": [labels], "data": [[values], …]}`, as one record
+    per row (the index, row labels, left out as `orient='records'` leaves it out); any other value as it is."""
+    if not isinstance(data, dict) or not {"columns", "data"} <= data.keys() <= _SPLIT_KEYS:
+        return data
+    names, rows = data["columns"], data["data"]
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names) and isinstance(rows, list)
+            and all(isinstance(r, list) and len(r) == len(names) for r in rows)):
+        return data
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise _fail(src, 1, f"the table's `columns` name {twice!r} twice", "one name per column",
+                    "rename the DataFrame's columns before to_json (a record holds one value per name)")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _named_item(src: SourceDef, n: int, item: Any, names: list[str], under: str) -> Any:
@@ -809,12 +846,39 @@ def _records_hint(src: SourceDef) -> str:
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")
-    if isinstance(top, dict) and _one_line(src):  # a JSON Lines file of one record (DuReader's first line, a slice)
+    one_line = isinstance(top, dict) and _one_line(src)
+    if isinstance(top, dict) and _list_columns(top):
+        return (f"every key holds a list of {len(next(iter(top.values())))} values: a table written by columns "
+                "(json.dump(dataset.to_dict()), DataFrame.to_dict('list')) is read one record per position with "
+                f"`options: {{explode: [{', '.join(list(top)[:4])}{', …' if len(top) > 4 else ''}]}}`"
+                + ("; one record on one line is read with `format: jsonl`" if one_line else ""))
+    if one_line:  # a JSON Lines file of one record (DuReader's first line, a slice)
         return "the file is one object on one line: a JSON Lines file of one record is read with `format: jsonl`" + (
             "; lists of objects are under: " + ", ".join(keys) if keys else "")
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
+    return _not_records_hint(top)
+
+
+def _list_columns(top: dict[str, Any]) -> bool:
+    """Whether an object is a table written by columns: two or more keys, each holding a list of the same length."""
+    lengths = {len(v) if isinstance(v, list) else -1 for v in top.values()}
+    return len(top) > 1 and len(lengths) == 1 and min(lengths) > 0
+
+
+def _not_records_hint(top: Any) -> str:
+    """The hint for a JSON document that holds no records: one object, or a string holding JSON (encoded twice)."""
+    if isinstance(top, str) and top.lstrip()[:1] in ("{", "["):
+        return _TWICE_HINT
+    if isinstance(top, dict):
+        names = ", ".join(list(top)[:4]) + (", …" if len(top) > 4 else "")
+        return (f"the file holds one object ({names}), not a list of records: write it inside a list (`[{{…}}]`) to "
+                "read it as one record, or put such files in a folder, read one record per file as `format: json`")
     return "a JSON Lines file (one object per line) is `format: jsonl`"
+
+
+_TWICE_HINT = ("the value is a JSON string holding JSON text: it was encoded twice (json.dumps of a json.dumps result, or "
+               "to_json of a column of JSON strings): write the records themselves, encoded once")
 
 
 def _one_line(src: SourceDef) -> bool:
@@ -939,12 +1003,15 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
         header_row: list[str] | None = None
+        quotes_are_text = delimiter == "\t" and "quoting" not in src.options  # TSV's default: quotes are text
         for values in _csv_rows(src, reader):
             if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
                 values[0] = values[0][1:]
             if not values or values == header_row or (reader.line_num == 1 and _excel_separator(src, values, delimiter)):
                 start = reader.line_num + 1  # a blank line, the header again (files joined with `cat`), Excel's `sep=`
                 continue
+            if quotes_are_text and row == 0 and header_row is None:  # the first line: its header, or its first row
+                _refuse_quoted_line(src, values, reader.line_num)
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header, header_row = False, values
                 names = names or _header(src, values, reader.line_num)
@@ -964,6 +1031,26 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _refuse_quoted_line(src: SourceDef, values: list[str], line: int) -> None:
+    """A TSV read with quotes as text (the default) whose first line quotes every value (numbers aside): pandas'
+    `to_csv(sep='\\t', quoting=csv.QUOTE_ALL or QUOTE_NONNUMERIC)`, R's `write.table(sep='\\t')`. Its values would
+    keep their quotes (`"pos"` as a label), so it is an error saying how to read them."""
+    quoted = [len(v) > 1 and v[0] == '"' == v[-1] for v in values]
+    if len(values) > 1 and all(q or _number(v) for q, v in zip(quoted, values, strict=True)) and quoted.count(True) > 1:
+        raise _fail(src, line, "every value of the line is in double quotes, and a TSV's quotes are read as text",
+                    "values without quotes around them",
+                    "the file quotes its values (pandas' to_csv(sep='\\t', quoting=QUOTE_ALL), R's write.table): read "
+                    "them as quoted with `options: {quoting: minimal}`; `quoting: none` keeps the quotes as text")
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[str]) -> str:
@@ -1156,11 +1243,16 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
             yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
 
 
+_ASCII_BLANKS = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def _split_columns(line: str, sep: str | None) -> list[str]:
-    """A column line's values: split on `separator:` (else on any whitespace), with what a separated line carries
-    after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have)."""
+    """A column line's values: split on `separator:` (else on runs of spaces and tabs), with what a separated line
+    carries after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have).
+    Other Unicode blanks are token text, not separators: character-level Chinese NER files have an ideographic space
+    (U+3000) as a token, and a no-break space sits inside tokens such as `10 000`."""
     if not sep:
-        return line.split()
+        return line.split() if line.isascii() else [p for p in _ASCII_BLANKS.split(line) if p]
     parts = line.split(sep)
     while len(parts) > 1 and not parts[-1].strip():
         parts.pop()

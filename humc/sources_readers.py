@@ -103,6 +103,14 @@ def archive_of(path: Path) -> str | None:
     return "tar" if block[257:262] == b"ustar" else None
 
 
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: Excel 97-2003 .xls, Word .doc
+
+
+def legacy_office(path: Path) -> bool:
+    """Whether a file is a Microsoft compound document (a legacy Excel `.xls` workbook, whatever its name says)."""
+    return _file_head(path, 8) == _OLE2_MAGIC
+
+
 def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
     """The names of the first ``limit`` files in a zip or tar archive (empty when they cannot be listed)."""
     try:
@@ -378,6 +386,9 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
                 if split not in ds:
                     raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
                 ds = ds[split]
+            elif "split" in src.options and ds.split is not None and str(ds.split) != str(src.options["split"]):
+                raise _fail(src, f"`split: {src.options['split']}`, but the folder holds one dataset, of split "
+                                 f"'{ds.split}' (`Dataset.save_to_disk` of load_dataset(…, split='{ds.split}'))")
             names = class_label_names(src, ds.data.schema.metadata) if src.options.get("class_labels") else {}
             try:
                 ds.data.validate(full=True)  # as for a single file: a damaged offset must not crash the reader
