@@ -38,6 +38,7 @@ from humc.sources_readers import (
     batch_records,
     carries_features,
     class_label_names,
+    compressed_binary_hint,
     compressed_inside,
     compression_of,
     decode_class_labels,
@@ -1161,6 +1162,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
         pf = pq.ParquetFile(src.path)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise _fail(src, 1, f"not a readable Parquet file ({exc})", "a complete Parquet file",
+                    compressed_binary_hint(_file(src), "Parquet") or
                     "the file is damaged, cut short or not Parquet: copy it again, or set the source's `format:`") from None
     columns = src.options.get("columns")
     missing = [c for c in columns or () if c not in pf.schema_arrow.names]

@@ -150,6 +150,19 @@ def compressed_inside(path: Path) -> str | None:
     return _announced(head, _MAGIC) or ("bz2" if head[:3] == b"BZh" and head[4:10] in _BZ2_BLOCK else None)
 
 
+_DECOMPRESS = {"gzip": "gunzip", "bz2": "bunzip2", "xz": "unxz", "zstd": "unzstd"}
+
+
+def compressed_binary_hint(path: Path, what: str) -> str | None:
+    """The hint for a Parquet or Arrow file (``what``) that is compressed as a whole (`train.parquet.gz`): its
+    readers seek in the file itself; None when it is not compressed."""
+    kind = compression_of(path)
+    if kind is None:
+        return None
+    return (f"the file is {what} compressed with {kind}, and {what} is read from the file itself (it seeks to its "
+            f"footer): decompress it first (`{_DECOMPRESS[kind]}`) and point `path:` at the {what} file")
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))
@@ -434,7 +447,9 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(file)))
         except damaged as exc:
-            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
+            error = _fail(src, f"{file.name} is not an Arrow stream or file ({exc})")
+            error.hint = compressed_binary_hint(file, "Arrow")
+            raise error from None
     batches = 0
     try:
         if stream is not None:

@@ -180,3 +180,23 @@ def test_a_legacy_excel_workbook_is_named_as_one_whatever_its_name(tmp_path: Pat
     out, _ = build(tmp_path, f"{{path: {name}}}", expect=2)
     assert f"r.hum.yaml:4:13: error[E4002]: source 's': {name} is a legacy Excel workbook" in out
     assert "save the sheet as CSV (UTF-8)" in out and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("suffix", "tool"), [(".gz", "gunzip"), (".xz", "unxz"), (".bz2", "bunzip2")])
+def test_a_parquet_or_arrow_file_compressed_whole_says_to_decompress_it(tmp_path: Path, suffix: str, tool: str) -> None:
+    import bz2
+    import gzip
+    import lzma
+
+    import pyarrow as pa
+
+    compress = {".gz": gzip.compress, ".xz": lzma.compress, ".bz2": bz2.compress}[suffix]
+    table = pa.table({"text": ["good"], "label": ["pos"]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    with pa.ipc.new_file(str(tmp_path / "t.arrow"), table.schema) as writer:
+        writer.write_table(table)
+    for name, fmt, what in (("t.parquet", "parquet", "Parquet"), ("t.arrow", "arrow", "Arrow")):
+        packed = tmp_path / (name + suffix)
+        packed.write_bytes(compress((tmp_path / name).read_bytes()))
+        error = refusal(packed, fmt)
+        assert f"the file is {what} compressed with" in (error.hint or "") and f"`{tool}`" in (error.hint or "")
