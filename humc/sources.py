@@ -610,7 +610,7 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            _jsonl_hint(line, row)) from None
+                            _jsonl_hint(line, row, exc.pos)) from None
             except RecursionError:
                 raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
@@ -636,7 +636,7 @@ def _metadata_line(record: dict[str, Any]) -> bool:
     return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
-def _jsonl_hint(line: str, row: int) -> str:
+def _jsonl_hint(line: str, row: int, pos: int | None = None) -> str:
     """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
     if not line.endswith("\n"):  # the last line, and it does not parse
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
@@ -644,7 +644,18 @@ def _jsonl_hint(line: str, row: int) -> str:
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
     if _PYTHON_LITERAL.match(line):
         return _PYTHON_HINT
+    if pos is not None and _trailing_comma(line, pos):
+        return _TRAILING_COMMA_HINT
     return _FIX_HINT
+
+
+_TRAILING_COMMA_HINT = ("a comma stands before a closing `]` or `}`: JavaScript and JSON5 allow that, JSON does not; "
+                        "remove it (or write the file with json.dump)")
+
+
+def _trailing_comma(doc: str, pos: int) -> bool:
+    """Whether a JSON parse error at ``pos`` is a closing bracket right after a comma (`[{…},]`, `{"a": 1,}`)."""
+    return doc[pos:pos + 1] in ("]", "}") and doc[:pos].rstrip().endswith(",")
 
 
 _PYTHON_LITERAL = re.compile(r"\s*(?:\[\s*)*\{\s*'")  # {'text': …}: a Python dict written with str() or print()
@@ -670,6 +681,8 @@ def _load_json(src: SourceDef) -> Any:
                     "write one object per line (`jq -c . FILE`) and read that as `format: jsonl`, or one JSON list")
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
+        elif _trailing_comma(exc.doc, exc.pos):
+            hint = _TRAILING_COMMA_HINT
         elif _PYTHON_LITERAL.match(exc.doc):
             hint = _PYTHON_HINT
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),

@@ -200,3 +200,35 @@ def test_a_parquet_or_arrow_file_compressed_whole_says_to_decompress_it(tmp_path
         packed.write_bytes(compress((tmp_path / name).read_bytes()))
         error = refusal(packed, fmt)
         assert f"the file is {what} compressed with" in (error.hint or "") and f"`{tool}`" in (error.hint or "")
+
+
+def test_the_squad_adapter_given_datasets_csv_export_is_refused_at_the_path(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    features = datasets.Features({"id": datasets.Value("string"), "context": datasets.Value("string"),
+                                  "question": datasets.Value("string"),
+                                  "answers": datasets.Sequence({"text": datasets.Value("string"),
+                                                                "answer_start": datasets.Value("int32")})})
+    ds = datasets.Dataset.from_dict({"id": ["1"], "context": ["Paris is in France."], "question": ["Where is Paris?"],
+                                     "answers": [{"text": ["France"], "answer_start": [12]}]}, features=features)
+    ds.to_csv(tmp_path / "dev.csv", index=False)
+    ds.to_parquet(tmp_path / "dev.parquet")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: t\nsources:\n  s: {catalog: squad_v2, path: dev.csv}\n"
+                                         "tasks:\n  - source: s\n", encoding="utf-8")
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "r.hum.yaml:4:32: error[E2016]: catalog 'squad_v2' reads JSON (squad), and source 's' is a csv table" \
+        in result.output and "Parquet export" in result.output
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: t\nsources:\n  s: {catalog: squad_v2, path: dev.parquet}\n"
+                                         "tasks:\n  - source: s\n", encoding="utf-8")  # what the hint names
+    result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 0 and "1 row(s) read, 1 kept, 1 rendered; problems: none" in result.output, result.output
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [  # hand-edited files, as JavaScript and JSON5 allow them
+    ("d.json", '[\n  {"text": "good", "label": "pos"},\n  {"text": "bad", "label": "neg"},\n]\n', 4),
+    ("d.jsonl", '{"text": "good", "label": "pos"}\n{"text": "bad", "label": "neg",}\n', 2),
+])
+def test_a_trailing_comma_is_named_at_its_line(tmp_path: Path, name: str, text: str, line: int) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    error = refusal(tmp_path / name, name.split(".")[1])
+    assert error.span.line == line and "a comma stands before a closing" in (error.hint or "")  # type: ignore[union-attr]
