@@ -45,9 +45,9 @@ from humc.sources_readers import (
     document_files,
     exploded,
     feature_decoders,
+    foreign_kind,
     grouped,
     holds_json_list,
-    legacy_office,
     looks_like_json_lines,
     nul_error,
     nul_error_in,
@@ -247,9 +247,9 @@ def infer_format(path: Path) -> str | None:
 def archive_problem(path: Path) -> tuple[str, str] | None:
     """When ``path`` is an archive (zip, tar, 7z, rar), not a data file: (what it is, how to read what it holds)."""
     kind = archive_of(path) if path.is_file() else None
-    if kind is None and path.is_file() and legacy_office(path):  # .xls, or one saved under a .csv name
-        return (f"{path.name} is a legacy Excel workbook (.xls, a Microsoft compound file), not a data file humc reads",
-                "save the sheet as CSV (UTF-8) and point `path:` at that file")
+    foreign = foreign_kind(path) if kind is None and path.is_file() else None  # .xls (under a .csv name too), a pickle
+    if foreign is not None:
+        return f"{path.name} is {foreign[0]}, not a data file humc reads", foreign[1]
     if kind is None:
         return None
     if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # spreadsheets are zip archives of XML

@@ -103,12 +103,25 @@ def archive_of(path: Path) -> str | None:
     return "tar" if block[257:262] == b"ustar" else None
 
 
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Microsoft's compound file: Excel 97-2003 .xls, Word .doc
+_TO_PARQUET = "load it in Python and save the records as JSON Lines or Parquet"
+# files that hold data humc reads no records from, by their first bytes: (magic, what the file is, what to do)
+_FOREIGN_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Excel workbook (.xls, a Microsoft compound file)",
+     "save the sheet as CSV (UTF-8) and point `path:` at that file"),
+    *((bytes([0x80, protocol]), "a Python pickle", "humc loads no pickles (loading one runs code in it): "
+       + _TO_PARQUET + " (a DataFrame: `pandas.read_pickle(FILE).to_parquet('data.parquet')`)") for protocol in (2, 3, 4, 5)),
+    (b"\x93NUMPY", "a NumPy array file (.npy)", _TO_PARQUET + ", one record per text with its label"),
+    (b"SQLite format 3\x00", "an SQLite database", "export its table as CSV (`sqlite3 -header -csv FILE 'select * from "
+     "TABLE' > TABLE.csv`)"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", _TO_PARQUET + " (`pandas.read_hdf(FILE).to_parquet('data.parquet')`)"),
+)
 
 
-def legacy_office(path: Path) -> bool:
-    """Whether a file is a Microsoft compound document (a legacy Excel `.xls` workbook, whatever its name says)."""
-    return _file_head(path, 8) == _OLE2_MAGIC
+def foreign_kind(path: Path) -> tuple[str, str] | None:
+    """(what the file is, what to do) for a file that is no data file humc reads whatever its name (a legacy `.xls`
+    workbook, a pickle, a NumPy array, an SQLite or HDF5 database), by its first bytes; else None."""
+    head = _file_head(path, 16) or b""
+    return next(((kind, hint) for magic, kind, hint in _FOREIGN_MAGIC if head.startswith(magic)), None)
 
 
 def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:

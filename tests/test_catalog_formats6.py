@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from helpers import run_cli
@@ -168,18 +169,38 @@ def test_a_split_the_saved_dataset_is_not_is_refused_at_the_folder(tmp_path: Pat
     assert records(tmp_path / "train", "arrow", split="train") == [{"text": "good", "label": "pos"}]
 
 
-@pytest.mark.parametrize("name", ["sheet.xls", "sheet.csv"])  # a portal's "CSV" download that is an .xls workbook
-def test_a_legacy_excel_workbook_is_named_as_one_whatever_its_name(tmp_path: Path, name: str) -> None:
+def _write_xls(path: Path) -> None:
     xlwt = pytest.importorskip("xlwt")
     book = xlwt.Workbook()
     sheet = book.add_sheet("data")
     for n, row in enumerate([("text", "label"), ("good", "pos")]):
         for m, value in enumerate(row):
             sheet.write(n, m, value)
-    book.save(str(tmp_path / name))
+    book.save(str(path))
+
+
+def _write_sqlite(path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("create table t (text, label)")
+        db.execute("insert into t values ('good', 'pos')")
+    db.close()
+
+
+@pytest.mark.parametrize(("name", "write", "said"), [
+    ("sheet.xls", _write_xls, "a legacy Excel workbook"),
+    ("sheet.csv", _write_xls, "a legacy Excel workbook"),  # a portal's "CSV" download that is an .xls workbook
+    ("frame.pkl", lambda p: pd.DataFrame(ROWS).to_pickle(p), "a Python pickle"),
+    ("labels.npy", lambda p: np.save(p, np.array(["pos", "neg"])), "a NumPy array"),
+    ("corpus.db", _write_sqlite, "an SQLite database"),
+])
+def test_a_binary_file_of_another_kind_is_named_as_what_it_is_whatever_its_name(tmp_path: Path, name: str, write: Any,
+                                                                                said: str) -> None:
+    write(tmp_path / name)
     out, _ = build(tmp_path, f"{{path: {name}}}", expect=2)
-    assert f"r.hum.yaml:4:13: error[E4002]: source 's': {name} is a legacy Excel workbook" in out
-    assert "save the sheet as CSV (UTF-8)" in out and not (tmp_path / "out").exists()
+    assert f"r.hum.yaml:4:13: error[E4002]: source 's': {name} is {said}" in out and "hint: " in out
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("suffix", "tool"), [(".gz", "gunzip"), (".xz", "unxz"), (".bz2", "bunzip2")])
