@@ -233,16 +233,25 @@ def source_encoding(src: SourceDef) -> str:
     (Excel's "Unicode text"), else UTF-8 ignoring the BOM spreadsheet exports write."""
     if "encoding" in src.options:
         return fitting_encoding(src.options["encoding"], src.path)
-    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+    return bom_codec(src.path) if src.path is not None and src.path.is_file() else "utf-8-sig"
+
+
+def bom_codec(path: Path) -> str:
+    """The codec a (decompressed) file's byte-order mark names: utf-32 (PowerShell's `-Encoding utf32`), utf-16
+    (Excel's "Unicode text"), else utf-8-sig (UTF-8, its BOM left out when there is one)."""
+    try:
+        with open_binary(path) as f:
+            head = f.read(4)
+    except DAMAGED_ARCHIVE:
+        return "utf-8-sig"
+    if head in UTF32_BOMS:  # before UTF-16's: the little-endian UTF-32 mark starts with UTF-16's
+        return "utf-32"
+    return "utf-16" if head[:2] in UTF16_BOMS else "utf-8-sig"
 
 
 def starts_utf16(path: Path) -> bool:
-    """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
-    try:
-        with open_binary(path) as f:
-            return f.read(2) in UTF16_BOMS
-    except DAMAGED_ARCHIVE:
-        return False
+    """Whether the (decompressed) file starts with a UTF-16 byte-order mark (and is no UTF-32 text)."""
+    return bom_codec(path) == "utf-16"
 
 
 def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None = None) -> Iterator[str]:
@@ -284,7 +293,7 @@ BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes
 def _head(path: Path) -> str | None:
     """The (decompressed) file's first ``SNIFF_BYTES`` characters as text, or None when it cannot be read."""
     try:
-        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
+        with open_text(path, bom_codec(path), newline="", errors="replace") as f:
             return f.read(SNIFF_BYTES)
     except DAMAGED_ARCHIVE:
         return None
@@ -350,7 +359,7 @@ def _first_lines(path: Path, count: int = 2) -> str:
     than the sniffed head (a SQuAD context of 100 KB)."""
     lines: list[str] = []
     try:
-        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", errors="replace") as f:
+        with open_text(path, bom_codec(path), errors="replace") as f:
             for line in f:
                 if line.strip():
                     lines.append(line)

@@ -253,3 +253,14 @@ def test_a_trailing_comma_is_named_at_its_line(tmp_path: Path, name: str, text: 
     (tmp_path / name).write_text(text, encoding="utf-8")
     error = refusal(tmp_path / name, name.split(".")[1])
     assert error.span.line == line and "a comma stands before a closing" in (error.hint or "")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("codec", ["utf-32", "utf-32-be", "utf-16", "utf-16-be"])
+def test_a_text_source_with_a_utf32_or_utf16_byte_order_mark_reads_without_an_encoding(tmp_path: Path,
+                                                                                        codec: str) -> None:
+    frame = pd.DataFrame(ROWS[:2])
+    (tmp_path / "d.jsonl").write_bytes(("\ufeff" + frame.to_json(orient="records", lines=True,
+                                                                  force_ascii=False)).encode(codec))
+    (tmp_path / "d.csv").write_bytes(("\ufeff" + frame.to_csv(index=False)).encode(codec))
+    assert records(tmp_path / "d.jsonl", "jsonl") == frame.astype(object).where(frame.notna(), None).to_dict("records")
+    assert [r["text"] for r in records(tmp_path / "d.csv", "csv")] == [r["text"] for r in ROWS[:2]]
