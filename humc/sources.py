@@ -327,12 +327,11 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
-    elif _reads_as_chinese(data):  # GBK lead bytes reach 0x81: before the Windows-1252 guess
-        hint = ("the line reads as Chinese in GB18030 (GBK, GB2312): set `options: {encoding: gb18030}` (a Traditional "
-                "Chinese file from Taiwan or Hong Kong may be big5; latin-1 would read it as Latin letters), or save "
-                "the file as UTF-8")
-    elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
-        hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
+    elif (east_asian := _east_asian(data)) is not None:  # their lead bytes reach 0x81: before the Windows-1252 guess
+        hint = (f"the line reads as {east_asian[1]}: set `options: {{encoding: {east_asian[0]}}}` (latin-1 would read "
+                "it as Latin letters), or save the file as UTF-8")
+    elif any(0x80 <= b <= 0x9F for b in data):  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
+        hint = ("the line holds Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
                 "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
     else:
         hint = "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8"
@@ -340,16 +339,56 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 
 
-def _reads_as_chinese(line: bytes) -> bool:
-    """Whether a line that is no UTF-8 decodes in GB18030 to Chinese: most of its non-ASCII characters in GB2312
-    (common hanzi, fullwidth punctuation: two bytes over 0xA0 each). Latin-1 text decodes too, but an accented letter
-    before an ASCII one makes a rare GBK character, outside GB2312."""
+def _east_asian(line: bytes) -> tuple[str, str] | None:
+    """(codec, what the text is) when a line that is no UTF-8 reads as Japanese, Korean or Chinese in the codec its
+    country's Excel and tools write, told apart by script: Japanese has kana (Shift_JIS bytes make none in the others;
+    EUC-JP's kana rows are GB2312's too, but Chinese has no kana), Korean is Hangul throughout (GB2312 Chinese read as
+    EUC-KR mixes Hangul and Hanja), Simplified Chinese is GB2312's characters, Traditional Chinese Big5's ideographs."""
+    for codec, name, fits in _EAST_ASIAN:
+        try:
+            text = line.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        wide = [c for c in text if ord(c) > 0x7F]
+        if wide and fits(wide):
+            return codec, name
+    return None
+
+
+def _share(wide: list[str], test: Callable[[str], bool]) -> float:
+    return sum(1 for c in wide if test(c)) / len(wide)
+
+
+def _kana(char: str) -> bool:
+    return "\u3041" <= char <= "\u30ff"  # hiragana and katakana (fullwidth: halfwidth ones are GB bytes in Shift_JIS)
+
+
+def _hangul(char: str) -> bool:
+    return "\uac00" <= char <= "\ud7a3"
+
+
+def _ideograph(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or "\uff01" <= char <= "\uff5e"
+
+
+def _in_euc_kr(char: str) -> bool:
     try:
-        text = line.decode("gb18030")
-    except UnicodeDecodeError:
+        char.encode("euc_kr")
+    except UnicodeEncodeError:
         return False
-    wide = [c for c in text if ord(c) > 0x7F]
-    return bool(wide) and sum(1 for c in wide if _in_gb2312(c)) >= 0.8 * len(wide)
+    return True
+
+
+_EAST_ASIAN: tuple[tuple[str, str, Callable[[list[str]], bool]], ...] = (
+    ("cp932", "Japanese in Shift_JIS (Japanese Excel's CSV)", lambda w: _share(w, _kana) >= 0.1),
+    ("euc_jp", "Japanese in EUC-JP", lambda w: _share(w, _kana) >= 0.1),
+    ("cp949", "Korean in EUC-KR (CP949, Korean Excel's CSV)",  # Hangul that EUC-KR has: not Latin-1 bytes by chance
+     lambda w: _share(w, _hangul) >= 0.9 and _share(w, _in_euc_kr) >= 0.5),
+    # Latin-1 text decodes in GB18030 too, but an accented letter before an ASCII one makes a rare GBK character
+    ("gb18030", "Chinese in GB18030 (GBK, GB2312: Chinese Excel's CSV; Taiwan's and Hong Kong's files are big5)",
+     lambda w: _share(w, _in_gb2312) >= 0.8),
+    ("big5", "Traditional Chinese in Big5 (Taiwan, Hong Kong)", lambda w: _share(w, _ideograph) >= 0.8),
+)
 
 
 def _in_gb2312(char: str) -> bool:

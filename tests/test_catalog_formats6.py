@@ -264,3 +264,21 @@ def test_a_text_source_with_a_utf32_or_utf16_byte_order_mark_reads_without_an_en
     (tmp_path / "d.csv").write_bytes(("\ufeff" + frame.to_csv(index=False)).encode(codec))
     assert records(tmp_path / "d.jsonl", "jsonl") == frame.astype(object).where(frame.notna(), None).to_dict("records")
     assert [r["text"] for r in records(tmp_path / "d.csv", "csv")] == [r["text"] for r in ROWS[:2]]
+
+
+@pytest.mark.parametrize(("codec", "texts", "said"), [  # each country's Excel CSV, as pandas writes it in that codec
+    ("shift_jis", ["この映画は素晴らしかった。", "つまらない映画でした。"], "encoding: cp932"),
+    ("euc_jp", ["この映画は素晴らしかった。", "つまらない映画でした。"], "encoding: euc_jp"),
+    ("euc_kr", ["이 영화 정말 좋았어요", "별로였어요"], "encoding: cp949"),
+    ("gbk", ["这部电影很好看", "无聊"], "encoding: gb18030"),
+    ("big5", ["這部電影很好看", "無聊"], "encoding: big5"),
+    ("cp1252", ["Ärger über “quoted” café", "naïve"], "encoding: cp1252"),
+])
+def test_an_east_asian_or_windows_csv_names_the_codec_that_reads_it_back(tmp_path: Path, codec: str, texts: list[str],
+                                                                         said: str) -> None:
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"text": texts, "label": ["pos", "neg"]}).to_csv(path, index=False, encoding=codec)
+    error = refusal(path, "csv")
+    assert error.span.line == 2 and said in (error.hint or "")  # type: ignore[union-attr]
+    fix = said.split(": ")[1]
+    assert [r["text"] for r in records(path, "csv", encoding=fix)] == texts
