@@ -61,12 +61,9 @@ def test_pandas_split_and_table_orients_read_as_the_frame_s_records(tmp_path: Pa
     assert records(tmp_path / "split.json", "json") == want
     assert records(tmp_path / "split_noindex.json", "json") == want
     assert records(tmp_path / "table.json", "json") == [{"id": n, **row} for n, row in zip([7, 8, 9], want, strict=True)]
-    for name in ("split.json", "table.json"):  # as a user builds them: every row, the writer's values
-        _, rows = build(tmp_path, f"{{path: {name}}}")
-        assert sorted(json.loads(r["output"])["label"] for r in rows) == ["neg", "pos", "pos"]
-        assert any('He said \\"hi\\", then left' in r["instruction"] or 'He said "hi", then left' in r["instruction"]
-                   for r in rows)
-        shutil.rmtree(tmp_path / "out")
+    _, rows = build(tmp_path, "{path: split.json}")  # as a user builds it: every row, the writer's values
+    assert sorted(json.loads(r["output"])["label"] for r in rows) == ["neg", "pos", "pos"]
+    assert any('He said "hi", then left' in r["instruction"] for r in rows)
 
 
 def test_a_split_table_naming_a_column_twice_is_located(tmp_path: Path) -> None:
