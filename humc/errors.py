@@ -253,7 +253,8 @@ CODES: dict[str, Code] = _codes(
     ("E2016", "catalog adapter cannot read this version", "A source names a dataset adapter (`catalog:`) and a "
               "version of the dataset it has no layout for: its Parquet export, a `save_to_disk` folder or a "
               "`dataset:` when the adapter reads only the files the dataset is published in, or a JSON (Lines) "
-              "file of records given to an adapter of column files (CoNLL) (`humc stdlib catalog "
+              "file of records given to an adapter of column files (CoNLL), or a CSV/TSV table given to an adapter "
+              "that reads JSON (SQuAD) (`humc stdlib catalog "
               "NAME` shows its files and `hub_layout`). Point `path:` at the published files, or drop `catalog:` and "
               "map the columns under the task's `fields:`."),
     ("E2018", "unknown hard-negative map", "`schema: {hard_negatives: NAME}` names no map in stdlib/hard_negatives "

@@ -38,12 +38,14 @@ from humc.sources_readers import (
     batch_records,
     carries_features,
     class_label_names,
+    compressed_binary_hint,
     compressed_inside,
     compression_of,
     decode_class_labels,
     document_files,
     exploded,
     feature_decoders,
+    foreign_kind,
     grouped,
     holds_json_list,
     looks_like_json_lines,
@@ -245,6 +247,9 @@ def infer_format(path: Path) -> str | None:
 def archive_problem(path: Path) -> tuple[str, str] | None:
     """When ``path`` is an archive (zip, tar, 7z, rar), not a data file: (what it is, how to read what it holds)."""
     kind = archive_of(path) if path.is_file() else None
+    foreign = foreign_kind(path) if kind is None and path.is_file() else None  # .xls (under a .csv name too), a pickle
+    if foreign is not None:
+        return f"{path.name} is {foreign[0]}, not a data file humc reads", foreign[1]
     if kind is None:
         return None
     if path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):  # spreadsheets are zip archives of XML
@@ -322,12 +327,11 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
-    elif _reads_as_chinese(data):  # GBK lead bytes reach 0x81: before the Windows-1252 guess
-        hint = ("the line reads as Chinese in GB18030 (GBK, GB2312): set `options: {encoding: gb18030}` (a Traditional "
-                "Chinese file from Taiwan or Hong Kong may be big5; latin-1 would read it as Latin letters), or save "
-                "the file as UTF-8")
-    elif byte and 0x80 <= byte[0] <= 0x9F:  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
-        hint = ("the byte is Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
+    elif (east_asian := _east_asian(data)) is not None:  # their lead bytes reach 0x81: before the Windows-1252 guess
+        hint = (f"the line reads as {east_asian[1]}: set `options: {{encoding: {east_asian[0]}}}` (latin-1 would read "
+                "it as Latin letters), or save the file as UTF-8")
+    elif any(0x80 <= b <= 0x9F for b in data):  # Windows-1252 punctuation (curly quotes, dashes): latin-1 reads controls
+        hint = ("the line holds Windows-1252 punctuation (a curly quote or dash): set `options: {encoding: cp1252}` "
                 "(latin-1 would read it as an invisible control character), or save the file as UTF-8")
     else:
         hint = "set the file's encoding, e.g. `options: {encoding: latin-1}`, or save it as UTF-8"
@@ -335,16 +339,56 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                        f"column {col})", Span(path, line, col), expected=f"{exc.encoding} text", hint=hint)
 
 
-def _reads_as_chinese(line: bytes) -> bool:
-    """Whether a line that is no UTF-8 decodes in GB18030 to Chinese: most of its non-ASCII characters in GB2312
-    (common hanzi, fullwidth punctuation: two bytes over 0xA0 each). Latin-1 text decodes too, but an accented letter
-    before an ASCII one makes a rare GBK character, outside GB2312."""
+def _east_asian(line: bytes) -> tuple[str, str] | None:
+    """(codec, what the text is) when a line that is no UTF-8 reads as Japanese, Korean or Chinese in the codec its
+    country's Excel and tools write, told apart by script: Japanese has kana (Shift_JIS bytes make none in the others;
+    EUC-JP's kana rows are GB2312's too, but Chinese has no kana), Korean is Hangul throughout (GB2312 Chinese read as
+    EUC-KR mixes Hangul and Hanja), Simplified Chinese is GB2312's characters, Traditional Chinese Big5's ideographs."""
+    for codec, name, fits in _EAST_ASIAN:
+        try:
+            text = line.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        wide = [c for c in text if ord(c) > 0x7F]
+        if wide and fits(wide):
+            return codec, name
+    return None
+
+
+def _share(wide: list[str], test: Callable[[str], bool]) -> float:
+    return sum(1 for c in wide if test(c)) / len(wide)
+
+
+def _kana(char: str) -> bool:
+    return "\u3041" <= char <= "\u30ff"  # hiragana and katakana (fullwidth: halfwidth ones are GB bytes in Shift_JIS)
+
+
+def _hangul(char: str) -> bool:
+    return "\uac00" <= char <= "\ud7a3"
+
+
+def _ideograph(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or "\uff01" <= char <= "\uff5e"
+
+
+def _in_euc_kr(char: str) -> bool:
     try:
-        text = line.decode("gb18030")
-    except UnicodeDecodeError:
+        char.encode("euc_kr")
+    except UnicodeEncodeError:
         return False
-    wide = [c for c in text if ord(c) > 0x7F]
-    return bool(wide) and sum(1 for c in wide if _in_gb2312(c)) >= 0.8 * len(wide)
+    return True
+
+
+_EAST_ASIAN: tuple[tuple[str, str, Callable[[list[str]], bool]], ...] = (
+    ("cp932", "Japanese in Shift_JIS (Japanese Excel's CSV)", lambda w: _share(w, _kana) >= 0.1),
+    ("euc_jp", "Japanese in EUC-JP", lambda w: _share(w, _kana) >= 0.1),
+    ("cp949", "Korean in EUC-KR (CP949, Korean Excel's CSV)",  # Hangul that EUC-KR has: not Latin-1 bytes by chance
+     lambda w: _share(w, _hangul) >= 0.9 and _share(w, _in_euc_kr) >= 0.5),
+    # Latin-1 text decodes in GB18030 too, but an accented letter before an ASCII one makes a rare GBK character
+    ("gb18030", "Chinese in GB18030 (GBK, GB2312: Chinese Excel's CSV; Taiwan's and Hong Kong's files are big5)",
+     lambda w: _share(w, _in_gb2312) >= 0.8),
+    ("big5", "Traditional Chinese in Big5 (Taiwan, Hong Kong)", lambda w: _share(w, _ideograph) >= 0.8),
+)
 
 
 def _in_gb2312(char: str) -> bool:
@@ -605,7 +649,7 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            _jsonl_hint(line, row)) from None
+                            _jsonl_hint(line, row, exc.pos)) from None
             except RecursionError:
                 raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
@@ -616,6 +660,8 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 error = _fail(src, lineno, f"a line holds {_json_type(record)}, not an object", "one JSON object per line")
                 if isinstance(record, list) and record and all(isinstance(r, dict) for r in record):
                     error.hint = "the line is a JSON list of objects: for a file holding one JSON list use `format: json`"
+                elif isinstance(record, str) and record.lstrip()[:1] in ("{", "["):
+                    error.hint = _TWICE_HINT
                 raise error
             if row == 0 and not skipped and _metadata_line(record):
                 skipped = True
@@ -629,7 +675,7 @@ def _metadata_line(record: dict[str, Any]) -> bool:
     return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
-def _jsonl_hint(line: str, row: int) -> str:
+def _jsonl_hint(line: str, row: int, pos: int | None = None) -> str:
     """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
     if not line.endswith("\n"):  # the last line, and it does not parse
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
@@ -637,7 +683,18 @@ def _jsonl_hint(line: str, row: int) -> str:
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
     if _PYTHON_LITERAL.match(line):
         return _PYTHON_HINT
+    if pos is not None and _trailing_comma(line, pos):
+        return _TRAILING_COMMA_HINT
     return _FIX_HINT
+
+
+_TRAILING_COMMA_HINT = ("a comma stands before a closing `]` or `}`: JavaScript and JSON5 allow that, JSON does not; "
+                        "remove it (or write the file with json.dump)")
+
+
+def _trailing_comma(doc: str, pos: int) -> bool:
+    """Whether a JSON parse error at ``pos`` is a closing bracket right after a comma (`[{…},]`, `{"a": 1,}`)."""
+    return doc[pos:pos + 1] in ("]", "}") and doc[:pos].rstrip().endswith(",")
 
 
 _PYTHON_LITERAL = re.compile(r"\s*(?:\[\s*)*\{\s*'")  # {'text': …}: a Python dict written with str() or print()
@@ -658,8 +715,13 @@ def _load_json(src: SourceDef) -> Any:
         hint = _FIX_HINT
         if exc.msg == "Extra data" and looks_like_json_lines(exc.doc[:exc.pos + 1]):
             hint = "the file holds JSON Lines (one object per line): use `format: jsonl`"
+        elif exc.msg == "Extra data" and exc.doc[exc.pos] in "{[":
+            hint = ("the file holds several JSON documents one after another (pretty-printed, as `jq` writes them): "
+                    "write one object per line (`jq -c . FILE`) and read that as `format: jsonl`, or one JSON list")
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
+        elif _trailing_comma(exc.doc, exc.pos):
+            hint = _TRAILING_COMMA_HINT
         elif _PYTHON_LITERAL.match(exc.doc):
             hint = _PYTHON_HINT
         raise SourceError(f"source '{src.id}': invalid JSON: {exc.msg}", Span(str(src.path), exc.lineno, exc.colno),
@@ -708,6 +770,8 @@ def _folder_file(src: SourceDef) -> Iterator[tuple[int, dict[str, Any]]]:
 def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     data = _load_json(src)
     unnamed = src.options.get("records") is None and src.options.get("key_column") is None
+    if unnamed and not one_object_is_a_record:
+        data = _split_table(src, data)
     envelope = envelope_key(data) if unnamed and not one_object_is_a_record else None
     if isinstance(data, dict) and unnamed and envelope is None and (src.options.get("explode") or one_object_is_a_record):
         data = [data]  # one object per file (RACE)
@@ -745,9 +809,35 @@ def envelope_key(data: Any) -> str | None:
         return None
     keys = [k for k in ENVELOPE_KEYS if k in data]
     lists = [k for k in keys if isinstance(data[k], list) and data[k] and all(isinstance(r, dict) for r in data[k])]
-    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) for k, v in data.items() if k != lists[0]):
+    if len(keys) != 1 or len(lists) != 1 or any(isinstance(v, (dict, list)) and not _table_schema(k, v)
+                                                for k, v in data.items() if k != lists[0]):
         return None
     return None if "paragraphs" in data[lists[0]][0] else lists[0]
+
+
+def _table_schema(key: str, value: Any) -> bool:
+    """Whether ``value`` is the Table Schema pandas' `to_json(orient='table')` writes beside its `data` records
+    (`{"schema": {"fields": [...], "primaryKey": [...], "pandas_version": …}, "data": [...]}`): metadata too."""
+    return key == "schema" and isinstance(value, dict) and isinstance(value.get("fields"), list)
+
+
+_SPLIT_KEYS = frozenset({"columns", "index", "data"})
+
+
+def _split_table(src: SourceDef, data: Any) -> Any:
+    """pandas' `to_json(orient='split')`, `{"columns": [names], "index": [labels], "data": [[values], …]}`, as one record
+    per row (the index, row labels, left out as `orient='records'` leaves it out); any other value as it is."""
+    if not isinstance(data, dict) or not {"columns", "data"} <= data.keys() <= _SPLIT_KEYS:
+        return data
+    names, rows = data["columns"], data["data"]
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names) and isinstance(rows, list)
+            and all(isinstance(r, list) and len(r) == len(names) for r in rows)):
+        return data
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise _fail(src, 1, f"the table's `columns` name {twice!r} twice", "one name per column",
+                    "rename the DataFrame's columns before to_json (a record holds one value per name)")
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _named_item(src: SourceDef, n: int, item: Any, names: list[str], under: str) -> Any:
@@ -809,12 +899,39 @@ def _records_hint(src: SourceDef) -> str:
     if len(keys) > 1 and len(keys) == len(top):
         return (f"every key ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''}) holds a list of objects: "
                 "`options: {key_column: <name>}` reads them all, with the key in that column")
-    if isinstance(top, dict) and _one_line(src):  # a JSON Lines file of one record (DuReader's first line, a slice)
+    one_line = isinstance(top, dict) and _one_line(src)
+    if isinstance(top, dict) and _list_columns(top):
+        return (f"every key holds a list of {len(next(iter(top.values())))} values: a table written by columns "
+                "(json.dump(dataset.to_dict()), DataFrame.to_dict('list')) is read one record per position with "
+                f"`options: {{explode: [{', '.join(list(top)[:4])}{', …' if len(top) > 4 else ''}]}}`"
+                + ("; one record on one line is read with `format: jsonl`" if one_line else ""))
+    if one_line:  # a JSON Lines file of one record (DuReader's first line, a slice)
         return "the file is one object on one line: a JSON Lines file of one record is read with `format: jsonl`" + (
             "; lists of objects are under: " + ", ".join(keys) if keys else "")
     if keys:
         return "lists of objects are under: " + ", ".join(keys) + f"; e.g. `options: {{records: {keys[0]}}}`"
+    return _not_records_hint(top)
+
+
+def _list_columns(top: dict[str, Any]) -> bool:
+    """Whether an object is a table written by columns: two or more keys, each holding a list of the same length."""
+    lengths = {len(v) if isinstance(v, list) else -1 for v in top.values()}
+    return len(top) > 1 and len(lengths) == 1 and min(lengths) > 0
+
+
+def _not_records_hint(top: Any) -> str:
+    """The hint for a JSON document that holds no records: one object, or a string holding JSON (encoded twice)."""
+    if isinstance(top, str) and top.lstrip()[:1] in ("{", "["):
+        return _TWICE_HINT
+    if isinstance(top, dict):
+        names = ", ".join(list(top)[:4]) + (", …" if len(top) > 4 else "")
+        return (f"the file holds one object ({names}), not a list of records: write it inside a list (`[{{…}}]`) to "
+                "read it as one record, or put such files in a folder, read one record per file as `format: json`")
     return "a JSON Lines file (one object per line) is `format: jsonl`"
+
+
+_TWICE_HINT = ("the value is a JSON string holding JSON text: it was encoded twice (json.dumps of a json.dumps result, or "
+               "to_json of a column of JSON strings): write the records themselves, encoded once")
 
 
 def _one_line(src: SourceDef) -> bool:
@@ -939,12 +1056,15 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
         names: list[str] | None = list(columns) if columns else None
         row, skip_header, start = 0, bool(header), 1
         header_row: list[str] | None = None
+        quotes_are_text = delimiter == "\t" and "quoting" not in src.options  # TSV's default: quotes are text
         for values in _csv_rows(src, reader):
             if values and values[0].startswith("\ufeff"):  # a byte-order mark inside: files joined with `cat`
                 values[0] = values[0][1:]
             if not values or values == header_row or (reader.line_num == 1 and _excel_separator(src, values, delimiter)):
                 start = reader.line_num + 1  # a blank line, the header again (files joined with `cat`), Excel's `sep=`
                 continue
+            if quotes_are_text and row == 0 and header_row is None:  # the first line: its header, or its first row
+                _refuse_quoted_line(src, values, reader.line_num)
             if skip_header:  # the header row names the columns unless `columns:` overrides it
                 skip_header, header_row = False, values
                 names = names or _header(src, values, reader.line_num)
@@ -964,6 +1084,26 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
+
+
+def _refuse_quoted_line(src: SourceDef, values: list[str], line: int) -> None:
+    """A TSV read with quotes as text (the default) whose first line quotes every value (numbers aside): pandas'
+    `to_csv(sep='\\t', quoting=csv.QUOTE_ALL or QUOTE_NONNUMERIC)`, R's `write.table(sep='\\t')`. Its values would
+    keep their quotes (`"pos"` as a label), so it is an error saying how to read them."""
+    quoted = [len(v) > 1 and v[0] == '"' == v[-1] for v in values]
+    if len(values) > 1 and all(q or _number(v) for q, v in zip(quoted, values, strict=True)) and quoted.count(True) > 1:
+        raise _fail(src, line, "every value of the line is in double quotes, and a TSV's quotes are read as text",
+                    "values without quotes around them",
+                    "the file quotes its values (pandas' to_csv(sep='\\t', quoting=QUOTE_ALL), R's write.table): read "
+                    "them as quoted with `options: {quoting: minimal}`; `quoting: none` keeps the quotes as text")
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _arity_hint(src: SourceDef, delimiter: str, values: list[str], names: list[str]) -> str:
@@ -1074,6 +1214,7 @@ def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
         pf = pq.ParquetFile(src.path)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise _fail(src, 1, f"not a readable Parquet file ({exc})", "a complete Parquet file",
+                    compressed_binary_hint(_file(src), "Parquet") or
                     "the file is damaged, cut short or not Parquet: copy it again, or set the source's `format:`") from None
     columns = src.options.get("columns")
     missing = [c for c in columns or () if c not in pf.schema_arrow.names]
@@ -1156,11 +1297,16 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
             yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
 
 
+_ASCII_BLANKS = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def _split_columns(line: str, sep: str | None) -> list[str]:
-    """A column line's values: split on `separator:` (else on any whitespace), with what a separated line carries
-    after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have)."""
+    """A column line's values: split on `separator:` (else on runs of spaces and tabs), with what a separated line
+    carries after its last value left out (`B-location ` or `O<TAB>` at the line's end, as hand-edited copies have).
+    Other Unicode blanks are token text, not separators: character-level Chinese NER files have an ideographic space
+    (U+3000) as a token, and a no-break space sits inside tokens such as `10 000`."""
     if not sep:
-        return line.split()
+        return line.split() if line.isascii() else [p for p in _ASCII_BLANKS.split(line) if p]
     parts = line.split(sep)
     while len(parts) > 1 and not parts[-1].strip():
         parts.pop()

@@ -103,6 +103,27 @@ def archive_of(path: Path) -> str | None:
     return "tar" if block[257:262] == b"ustar" else None
 
 
+_TO_PARQUET = "load it in Python and save the records as JSON Lines or Parquet"
+# files that hold data humc reads no records from, by their first bytes: (magic, what the file is, what to do)
+_FOREIGN_MAGIC = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Excel workbook (.xls, a Microsoft compound file)",
+     "save the sheet as CSV (UTF-8) and point `path:` at that file"),
+    *((bytes([0x80, protocol]), "a Python pickle", "humc loads no pickles (loading one runs code in it): "
+       + _TO_PARQUET + " (a DataFrame: `pandas.read_pickle(FILE).to_parquet('data.parquet')`)") for protocol in (2, 3, 4, 5)),
+    (b"\x93NUMPY", "a NumPy array file (.npy)", _TO_PARQUET + ", one record per text with its label"),
+    (b"SQLite format 3\x00", "an SQLite database", "export its table as CSV (`sqlite3 -header -csv FILE 'select * from "
+     "TABLE' > TABLE.csv`)"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", _TO_PARQUET + " (`pandas.read_hdf(FILE).to_parquet('data.parquet')`)"),
+)
+
+
+def foreign_kind(path: Path) -> tuple[str, str] | None:
+    """(what the file is, what to do) for a file that is no data file humc reads whatever its name (a legacy `.xls`
+    workbook, a pickle, a NumPy array, an SQLite or HDF5 database), by its first bytes; else None."""
+    head = _file_head(path, 16) or b""
+    return next(((kind, hint) for magic, kind, hint in _FOREIGN_MAGIC if head.startswith(magic)), None)
+
+
 def archive_members(path: Path, kind: str, limit: int = 3) -> list[str]:
     """The names of the first ``limit`` files in a zip or tar archive (empty when they cannot be listed)."""
     try:
@@ -140,6 +161,19 @@ def compressed_inside(path: Path) -> str | None:
     except (*DAMAGED_ARCHIVE, ValueError):
         return None
     return _announced(head, _MAGIC) or ("bz2" if head[:3] == b"BZh" and head[4:10] in _BZ2_BLOCK else None)
+
+
+_DECOMPRESS = {"gzip": "gunzip", "bz2": "bunzip2", "xz": "unxz", "zstd": "unzstd"}
+
+
+def compressed_binary_hint(path: Path, what: str) -> str | None:
+    """The hint for a Parquet or Arrow file (``what``) that is compressed as a whole (`train.parquet.gz`): its
+    readers seek in the file itself; None when it is not compressed."""
+    kind = compression_of(path)
+    if kind is None:
+        return None
+    return (f"the file is {what} compressed with {kind}, and {what} is read from the file itself (it seeks to its "
+            f"footer): decompress it first (`{_DECOMPRESS[kind]}`) and point `path:` at the {what} file")
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -199,16 +233,25 @@ def source_encoding(src: SourceDef) -> str:
     (Excel's "Unicode text"), else UTF-8 ignoring the BOM spreadsheet exports write."""
     if "encoding" in src.options:
         return fitting_encoding(src.options["encoding"], src.path)
-    return "utf-16" if src.path is not None and src.path.is_file() and starts_utf16(src.path) else "utf-8-sig"
+    return bom_codec(src.path) if src.path is not None and src.path.is_file() else "utf-8-sig"
+
+
+def bom_codec(path: Path) -> str:
+    """The codec a (decompressed) file's byte-order mark names: utf-32 (PowerShell's `-Encoding utf32`), utf-16
+    (Excel's "Unicode text"), else utf-8-sig (UTF-8, its BOM left out when there is one)."""
+    try:
+        with open_binary(path) as f:
+            head = f.read(4)
+    except DAMAGED_ARCHIVE:
+        return "utf-8-sig"
+    if head in UTF32_BOMS:  # before UTF-16's: the little-endian UTF-32 mark starts with UTF-16's
+        return "utf-32"
+    return "utf-16" if head[:2] in UTF16_BOMS else "utf-8-sig"
 
 
 def starts_utf16(path: Path) -> bool:
-    """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
-    try:
-        with open_binary(path) as f:
-            return f.read(2) in UTF16_BOMS
-    except DAMAGED_ARCHIVE:
-        return False
+    """Whether the (decompressed) file starts with a UTF-16 byte-order mark (and is no UTF-32 text)."""
+    return bom_codec(path) == "utf-16"
 
 
 def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None = None) -> Iterator[str]:
@@ -250,7 +293,7 @@ BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes
 def _head(path: Path) -> str | None:
     """The (decompressed) file's first ``SNIFF_BYTES`` characters as text, or None when it cannot be read."""
     try:
-        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", newline="", errors="replace") as f:
+        with open_text(path, bom_codec(path), newline="", errors="replace") as f:
             return f.read(SNIFF_BYTES)
     except DAMAGED_ARCHIVE:
         return None
@@ -316,7 +359,7 @@ def _first_lines(path: Path, count: int = 2) -> str:
     than the sniffed head (a SQuAD context of 100 KB)."""
     lines: list[str] = []
     try:
-        with open_text(path, "utf-16" if starts_utf16(path) else "utf-8-sig", errors="replace") as f:
+        with open_text(path, bom_codec(path), errors="replace") as f:
             for line in f:
                 if line.strip():
                     lines.append(line)
@@ -378,6 +421,9 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
                 if split not in ds:
                     raise _fail(src, f"no split '{split}' (splits: {', '.join(ds)})")
                 ds = ds[split]
+            elif "split" in src.options and ds.split is not None and str(ds.split) != str(src.options["split"]):
+                raise _fail(src, f"`split: {src.options['split']}`, but the folder holds one dataset, of split "
+                                 f"'{ds.split}' (`Dataset.save_to_disk` of load_dataset(…, split='{ds.split}'))")
             names = class_label_names(src, ds.data.schema.metadata) if src.options.get("class_labels") else {}
             try:
                 ds.data.validate(full=True)  # as for a single file: a damaged offset must not crash the reader
@@ -423,7 +469,9 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(file)))
         except damaged as exc:
-            raise _fail(src, f"{file.name} is not an Arrow stream or file ({exc})") from None
+            error = _fail(src, f"{file.name} is not an Arrow stream or file ({exc})")
+            error.hint = compressed_binary_hint(file, "Arrow")
+            raise error from None
     batches = 0
     try:
         if stream is not None:

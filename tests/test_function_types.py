@@ -345,7 +345,7 @@ def test_a_hub_parquet_with_class_label_tags_is_refused_in_words_by_check_and_bu
         assert f"r.hum.yaml:12:{col}: error[E4102]: bio_spans: tags must be a list of tag strings like B-PER, " \
                "I-PER, O; ner_tags holds integers (0, 0, 8, …): they are class indices (source 'b' row 0)" \
                in result.output
-        assert "hint: read the Parquet with `options: {class_labels: true}`" in result.output
+        assert "hint: read a Parquet or Arrow source with `options: {class_labels: true}`" in result.output
         assert not any(p in result.output for p in RAW_PYTHON) and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 

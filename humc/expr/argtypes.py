@@ -184,6 +184,10 @@ def _list(value: Any, *, null: bool = False, text: bool = False) -> Misfit | Non
     kind = kind_of(value)
     if kind == "list" or (null and kind == "null") or (text and kind == "string"):
         return None
+    if kind == "string" and _printed_list(value):
+        return Misfit(f"is {describe(value)}", why="a list printed as text, not a list",
+                      hint="a CSV cannot hold lists: pandas' and `Dataset.to_csv` print a list column this way; read a "
+                           "JSON Lines or Parquet copy (to_json(orient='records', lines=True), to_parquet)")
     if kind == "string":
         return Misfit(f"is {describe(value)}", why="a text, not a list",
                       hint="split a text into a list with `split({w})`, or write one item as `[{w}]`")
@@ -193,6 +197,12 @@ def _list(value: Any, *, null: bool = False, text: bool = False) -> Misfit | Non
     if kind == "null":
         return Misfit("is null", hint="the record has no list here: `default({w}, [])` reads it as empty")
     return _is(value)
+
+
+def _printed_list(text: str) -> bool:
+    """Whether a text is a list as Python or numpy print it (`['EU', 'rejects']`, `['EU' 'rejects']`, `[3 0 7]`)."""
+    return (len(text) > 2 and text[0] == "[" and text[-1] == "]" and (text[1] in "'\"-" or text[1].isdigit())) \
+        or text == "[]"
 
 
 def _items(value: Any, fits: Callable[[Any], bool]) -> tuple[int, Any] | None:
@@ -234,8 +244,9 @@ def _strings(value: Any, noun: str, *, nested_hint: str, int_why: str = "", int_
 
 
 _CLASS_LABEL_WHY = "they are class indices"
-_CLASS_LABEL_HINT = ("read the Parquet with `options: {class_labels: true}` (the Hugging Face features `datasets` "
-                     "writes into it name them) or map them with lookup({w}, [\"O\", \"B-PER\", …])")
+_CLASS_LABEL_HINT = ("read a Parquet or Arrow source with `options: {class_labels: true}` (the Hugging Face features "
+                     "`datasets` writes into it name them), or map them with lookup({w}, [\"O\", \"B-PER\", …]) "
+                     "(a JSON Lines or CSV copy, `Dataset.to_json`'s, keeps no names)")
 
 
 def _tags(value: Any) -> Misfit | None:

@@ -131,6 +131,7 @@ def missing_path_hint(text: str, path: Path, base: Path) -> str | None:
     return hint
 
 
+JSON_FORMATS = ("json", "jsonl", "squad", "iepile")  # readers of JSON text: a CSV table given to one is another version
 COLUMN_FORMATS = ("conll", "conllu", "blocks")  # one token (or line) per line: a file of JSON records is another version
 FOLDER_FORMATS = ("arrow", "json", "instructuie", "text_files", "conll", "brat")  # formats that may read a folder (save_to_disk,
 # RACE, IE_INSTRUCTIONS, IMDB's label subfolders, CoNLL-2012's tree of *_conll files)
@@ -488,6 +489,8 @@ class Validator:
             self._refuse_records_for_columns(sid, node, entry, found)
         if own_format is None or own_format.value == entry.format:  # another format: the adapter's options do not fit
             values["format"] = fmt = own_format or self._records_format(node, entry, found)
+            if own_format is None:
+                self._refuse_table_for_json(sid, node, entry, fmt.value, found)
             layout_only = fmt.value != entry.format and _records_of_a_header_table(entry, found)
             values["options"] = merged_options(entry, node.get("options"), ("encoding",) if layout_only else None)
         spans = {**node.key_spans, "format": node.key_spans.get("format", values["format"].span)}
@@ -506,6 +509,18 @@ class Validator:
                           hint="point `path:` at those files (or the Hub's Parquet export, read with its ClassLabel "
                                "names), or drop `catalog:` and map the records' keys under the task's `fields:` "
                                "(integer tags: lookup(ner_tags, [names…]))")
+
+    def _refuse_table_for_json(self, sid: str, node: Node, entry: CatalogEntry, fmt: str, found: str | None) -> None:
+        """A CSV/TSV table (``found``) given to an adapter that reads it as JSON (``fmt``: SQuAD's nesting, or records
+        its options do not fit as a table): E2016 at the path, not "invalid JSON" at the file's line 1."""
+        if fmt not in JSON_FORMATS or found not in ("csv", "tsv"):
+            return
+        where = node.get("path") or node
+        raise RecipeError(f"catalog '{entry.id}' reads JSON ({entry.format}), and source '{sid}' is a {found} table",
+                          where.span, code="E2016", expected=f"the published files: {entry.files or entry.format}",
+                          hint="point `path:` at those files, or at the Hub's JSON Lines or Parquet export (a CSV "
+                               "prints nested values such as answer lists as text: `Dataset.to_csv`), or drop "
+                               "`catalog:` and map the table's columns under the task's `fields:`")
 
     def _records_format(self, node: Node, entry: CatalogEntry, found: str | None) -> Node:
         """The adapter's `format:`, or the file's own (``found``) when an adapter of JSON records is given the same
