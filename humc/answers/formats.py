@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import Claimed
+from humc.answers.ops import Claimed, in_reading_order
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -1011,9 +1011,13 @@ def _span_index(fields: Sequence[str], s: Mapping[str, Any]) -> tuple[int, int, 
 
 
 def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
-    """Where each row's span is tagged: longest spans first, each at its first occurrence that overlaps no
-    span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
+    """Where each row's span is tagged: rows that read left to right in the text (``in_reading_order``) at those
+    occurrences, else longest spans first, each at its first occurrence that overlaps no span placed before;
+    (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
     label, span, text = _span_index(table.fields, s)
+    starts = in_reading_order([row[span] for row in table.rows], text)
+    if starts is not None:
+        return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
     taken: list[tuple[int, int, Row]] = []
     claimed = Claimed()
     for row in sorted(table.rows, key=lambda r: -len(r[span])):
