@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from helpers import REPO
 from test_review3 import built_from
 
@@ -65,3 +66,35 @@ def test_ordering_by_position_still_sorts_rows_out_of_reading_order() -> None:
     assert sort(once, text, ("span",)).table.rows == once.table.rows
     kept = AnswerTable(("type", "span"), (("ORG", "EU"), ("LOC", "Paris")), "many")  # a schema batch without PER
     assert sort(AnswerState(kept), text, ("span",)).table.rows == kept.rows
+
+
+def test_event_detection_answers_each_event_once(tmp_path: Path) -> None:
+    """EET built with recipes/hum.hum.yaml's mapping `duee_events(event_list)` (one row per argument) answered
+    [裁掉, 签下, 签下] for "…猛龙已将前锋萨加巴-科纳特裁掉。此前他与猛龙签下了…在被裁掉后…": the 签下 event twice (its two
+    arguments) and the second 裁掉 event not at all (1,312 of 2,000 EET records of DuEE's first 500 lines, wherever the
+    entry did not dedupe, as tests/test_review4.py's does not). The example now maps one row per event."""
+    example = yaml.safe_load((REPO / "recipes" / "hum.hum.yaml").read_text(encoding="utf-8"))
+    events = next(t for t in example["tasks"] if t["id"] == "eet_zh")["fields"]["events"]
+    path = DATA / "duee" / "duee_dev.head60.json"
+    records = _build(tmp_path, f"""hum: 1
+name: r
+license: other
+sources:
+  duee: {{catalog: duee, path: {path}}}
+tasks:
+  - id: eet
+    task: eet
+    source: duee
+    language: zh
+    fields: {{text: text, events: '{events}'}}
+    preferences: [empty_brackets]
+output: {{splits: {{test: 1.0}}}}
+""")
+    source = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len({r["source_row"] for r in records}) == len(source)
+    for r in records:
+        shown = [(e["event_type"], e["trigger"]) for e in source[r["source_row"]]["event_list"]
+                 if e["event_type"] in r["labels"]]
+        assert sorted((g["event_type"], g["trigger"]) for g in json.loads(r["gold"])) == sorted(shown)
+    first = next(r for r in records if r["source_row"] == 0)
+    assert [g["trigger"] for g in json.loads(first["gold"])] == ["裁掉", "签下", "裁掉"]
