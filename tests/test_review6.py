@@ -5,6 +5,7 @@ real rows (tests/data, with their SOURCE.md) and asserts the property that was b
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,24 @@ from test_review3 import built_from
 
 from humc.answers.ops import OPS, AnswerState
 from humc.answers.table import AnswerTable
+from humc.expr.functions import strip_html
 
 DATA = REPO / "tests" / "data"
+
+
+def _recipe(catalog: str, path: Path, entry: str) -> str:
+    """A recipe of one source read through a catalog adapter and one task entry (YAML flow mapping or block lines),
+    every instruction compound, every record in test."""
+    return f"""hum: 1
+name: r
+license: other
+sources:
+  src: {{catalog: {catalog}, path: {path}}}
+mix: {{compound: 1.0}}
+tasks:
+{entry}
+output: {{splits: {{test: 1.0}}, dedup: false}}
+"""
 
 
 def _build(tmp_path: Path, recipe: str) -> tuple[dict[str, Any], ...]:
@@ -24,16 +41,8 @@ def _build(tmp_path: Path, recipe: str) -> tuple[dict[str, Any], ...]:
     return built_from(tmp_path / "r.hum.yaml")
 
 
-MSRA = f"""hum: 1
-name: r
-license: other
-sources:
-  msra: {{catalog: msra_ner, path: {DATA / "msra_ner" / "test.s773_782.txt"}}}
-mix: {{compound: 1.0}}
-tasks:
-  - {{id: msra, source: msra, templates: all, formats: [json, inline_tags], variants_per_record: 6}}
-output: {{splits: {{test: 1.0}}, dedup: false}}
-"""
+MSRA = _recipe("msra_ner", DATA / "msra_ner" / "test.s773_782.txt",
+               "  - {id: msra, source: src, templates: all, formats: [json, inline_tags], variants_per_record: 6}")
 
 
 def test_a_single_character_entity_keeps_its_own_mention(tmp_path: Path) -> None:
@@ -76,20 +85,8 @@ def test_event_detection_answers_each_event_once(tmp_path: Path) -> None:
     example = yaml.safe_load((REPO / "recipes" / "hum.hum.yaml").read_text(encoding="utf-8"))
     events = next(t for t in example["tasks"] if t["id"] == "eet_zh")["fields"]["events"]
     path = DATA / "duee" / "duee_dev.head60.json"
-    records = _build(tmp_path, f"""hum: 1
-name: r
-license: other
-sources:
-  duee: {{catalog: duee, path: {path}}}
-tasks:
-  - id: eet
-    task: eet
-    source: duee
-    language: zh
-    fields: {{text: text, events: '{events}'}}
-    preferences: [empty_brackets]
-output: {{splits: {{test: 1.0}}}}
-""")
+    records = _build(tmp_path, _recipe("duee", path, f"  - {{id: eet, task: eet, source: src, language: zh, "
+                                                   f"fields: {{text: text, events: '{events}'}}, preferences: []}}"))
     source = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len({r["source_row"] for r in records}) == len(source)
     for r in records:
@@ -98,3 +95,37 @@ output: {{splits: {{test: 1.0}}}}
         assert sorted((g["event_type"], g["trigger"]) for g in json.loads(r["gold"])) == sorted(shown)
     first = next(r for r in records if r["source_row"] == 0)
     assert [g["trigger"] for g in json.loads(first["gold"])] == ["裁掉", "签下", "裁掉"]
+
+
+SQUAD = _recipe("squad_v2", DATA / "squad_v2" / "dev-v2.0.normans.json",
+                "  - {id: squad, source: src, templates: all, formats: [json, text], variants_per_record: 8}")
+
+
+def test_a_squad_question_is_asked_without_stray_spaces(tmp_path: Path) -> None:
+    """SQuAD 2.0 writes 31 of the sample's 626 questions with stray spaces ("Who killed Harold II? ", "When did
+    Dyrrachium  fall", " What cannot be solved…"), which the instructions kept: "Question: Who killed Harold II? ",
+    "Based on the passage above,  What cannot be solved" (its capital left, the template's lowercasing seeing a
+    space) and "question": "…by what?  " in the structured template."""
+    records = _build(tmp_path, SQUAD)
+    assert {r["template"] for r in records} == {f"mrc_extractive/en_{t}" for t in ("1", "2", "3", "structured")}
+    for r in records:
+        assert "  " not in r["instruction"] and " \n" not in r["instruction"] and '? "' not in r["instruction"]
+    assert any("Based on the passage above, when did Dyrrachium fall to the Normans?" in r["instruction"]
+               for r in records)
+    assert any('"question": "Who killed Harold II?"' in r["instruction"] for r in records)
+
+
+def test_an_ag_news_text_has_no_html_markup_and_keeps_its_tickers(tmp_path: Path) -> None:
+    """AG News escapes the HTML of some descriptions, which fix_entities turned back into markup: "…download critical
+    updates … software. <FONT face="verdana,MS Sans Serif,arial,helvetica" size="-2" color="#666666"><B>-The Washington Post</B>
+    </FONT>" and "BAZARAK, Afghanistan<br>Like virtually every adult…" were the texts to classify. Reuters' tickers
+    ("crude oil futures <CLc1>") are the story's own words and stay."""
+    source = DATA / "ag_news" / "train.rows286_431_434.csv"
+    records = _build(tmp_path, _recipe("ag_news", source,
+                                       "  - {id: ag, source: src, templates: all, formats: [json], variants_per_record: 4}"))
+    texts = {r["source_row"]: r["instruction"] for r in records}
+    assert set(texts) == {0, 1, 2}
+    assert "anti-virus software. -The Washington Post" in texts[0] and "BAZARAK, Afghanistan Like virtually" in texts[2]
+    assert "NYMEX crude oil futures <CLc1> hit a new record" in texts[1]
+    assert not [t for t in texts.values() if re.search(r"(?i)</?(font|b|br)\b", t)]
+    assert strip_html('a<br/>b <A HREF="x">c</A> <LOW.N>') == 'a b  c  <LOW.N>'
