@@ -129,3 +129,19 @@ def test_an_ag_news_text_has_no_html_markup_and_keeps_its_tickers(tmp_path: Path
     assert "NYMEX crude oil futures <CLc1> hit a new record" in texts[1]
     assert not [t for t in texts.values() if re.search(r"(?i)</?(font|b|br)\b", t)]
     assert strip_html('a<br/>b <A HREF="x">c</A> <LOW.N>') == 'a b  c  <LOW.N>'
+
+
+def test_the_open_ie_guideline_explains_the_context_the_carb_gold_ends_with(tmp_path: Path) -> None:
+    """CaRB ends the extractions of a reported fact with a context argument, "C: authorities said" (101 arguments in
+    55 of the 641 dev sentences), which the adapter joins into the object as it joins every argument ("at a leftist
+    union hall in San Salvador, killing at least eight people C: authorities said"); carb_conventions never said so,
+    so no instruction told a model where that "C:" comes from."""
+    records = _build(tmp_path, _recipe("openie_carb", DATA / "openie_carb" / "dev.lines2353_2358.tsv",
+                                       "  - {id: oie, source: src, templates: all, formats: [json], variants_per_record: 4}"))
+    assert {r["template"] for r in records} == {f"openie/en_{t}" for t in ("1", "2", "3", "structured")}
+    for r in records:
+        objects = [t["object"] for t in json.loads(r["gold"])]
+        assert len(objects) == 6 and all(o.endswith(" C: authorities said") or o == "C: authorities said"
+                                         for o in objects)
+        assert 'context, marked as CaRB marks it: \\"C: authorities said\\"' in r["instruction"] \
+            or 'context, marked as CaRB marks it: "C: authorities said"' in r["instruction"]
