@@ -15,7 +15,9 @@ from test_review3 import built_from
 
 from humc.answers.ops import OPS, AnswerState
 from humc.answers.table import AnswerTable
+from humc.build.rendering import variant_context
 from humc.expr.functions import strip_html
+from humc.templating import render_template
 
 DATA = REPO / "tests" / "data"
 
@@ -145,3 +147,21 @@ def test_the_open_ie_guideline_explains_the_context_the_carb_gold_ends_with(tmp_
                                          for o in objects)
         assert 'context, marked as CaRB marks it: \\"C: authorities said\\"' in r["instruction"] \
             or 'context, marked as CaRB marks it: "C: authorities said"' in r["instruction"]
+
+
+def test_a_nested_grouped_answer_is_described_as_nested(tmp_path: Path) -> None:
+    """`grouped_json | nest(arguments=["role", "argument"])` wrote DuEE's events as {"组织关系-裁员": [{"trigger": …,
+    "arguments": [{"role": …, "argument": …}]}]} while its sentence promised "objects with the keys of event_type,
+    trigger, role, argument other than the label": no arguments key, role and argument at the wrong level."""
+    records = _build(tmp_path, _recipe("duee", DATA / "duee" / "duee_dev.head60.json", '  - {id: ee, source: src, '
+                                       'formats: [\'grouped_json | nest(arguments=["role", "argument"])\']}'))
+    for r in records:
+        assert "由 event_type、trigger 中除标签外的键和 arguments（一个对象列表，每个对象包含键 role、argument）组成的对象" \
+            in r["instruction"]
+    item = next(i for r in records for items in json.loads(r["output"]).values() for i in items)
+    assert set(item) == {"trigger", "arguments"} and {k for a in item["arguments"] for k in a} <= {"role", "argument"}
+    text = yaml.safe_load((REPO / "stdlib" / "variants" / "grouped_json.yaml").read_text(encoding="utf-8"))["text"]["en"]
+    sentence = render_template(text, variant_context(["event_type", "trigger", "role", "argument"], "many", None, True,
+                                                     {"arguments": ["role", "argument"]}), "grouped_json")
+    assert "(objects with the keys of event_type, trigger other than the label, and arguments: a list of objects " \
+           "with the keys role, argument)" in sentence

@@ -164,6 +164,17 @@ def shown_keys(spec: FormatSpec, fields: Sequence[str]) -> list[str]:
     return _cased(fields, settings(spec))
 
 
+def nested_keys(spec: FormatSpec, columns: Sequence[str], label: str | None) -> dict[str, list[str]]:
+    """The list a `nest` modifier gathers, as this variant writes it: {its key: the keys of its entries} (EE's
+    {"arguments": ["role", "argument"]}), or {} when it nests nothing (no `nest`, or not these columns)."""
+    s = settings(spec)
+    if not s.get("nest") or label is None or label not in columns:
+        return {}
+    g = _groups(columns, {**s, "label_index": list(columns).index(label), "columns": list(columns)})
+    keys = _cased(columns, s)
+    return {g.nest_key: [keys[i] for i in g.inner]} if g.nest_key else {}
+
+
 def check_spec(spec: FormatSpec) -> None:
     """Raise HumcError unless the codec, its options and modifiers are all valid."""
     settings(spec)
