@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +28,12 @@ RECIPES = ("hum", "hum_mix", "ner", "re", "mrc", "classification")
 @cache
 def built(name: str) -> tuple[dict[str, Any], ...]:
     """Every record the recipe's entries give (no sampling, splits or dedup: they only drop records)."""
-    recipe = pinned(load_recipe(REPO / "recipes" / f"{name}.hum.yaml"))
+    return built_from(REPO / "recipes" / f"{name}.hum.yaml")
+
+
+def built_from(path: Path) -> tuple[dict[str, Any], ...]:
+    """Every record the entries of the recipe at ``path`` give, in memory (as ``built``)."""
+    recipe = pinned(load_recipe(path))
     raw = {sid: [{"_row": row.number, "_line": row.line, "raw": row.record} for row in read_source(src)]
            for sid, src in recipe.sources.items()}
     out: list[dict[str, Any]] = []

@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import Claimed
+from humc.answers.ops import Claimed, in_reading_order
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -162,6 +162,17 @@ def modifier_names() -> tuple[str, ...]:
 def shown_keys(spec: FormatSpec, fields: Sequence[str]) -> list[str]:
     """The column names as this variant writes them (after key_case)."""
     return _cased(fields, settings(spec))
+
+
+def nested_keys(spec: FormatSpec, columns: Sequence[str], label: str | None) -> dict[str, list[str]]:
+    """The list a `nest` modifier gathers, as this variant writes it: {its key: the keys of its entries} (EE's
+    {"arguments": ["role", "argument"]}), or {} when it nests nothing (no `nest`, or not these columns)."""
+    s = settings(spec)
+    if not s.get("nest") or label is None or label not in columns:
+        return {}
+    g = _groups(columns, {**s, "label_index": list(columns).index(label), "columns": list(columns)})
+    keys = _cased(columns, s)
+    return {g.nest_key: [keys[i] for i in g.inner]} if g.nest_key else {}
 
 
 def check_spec(spec: FormatSpec) -> None:
@@ -1013,9 +1024,13 @@ def _span_index(fields: Sequence[str], s: Mapping[str, Any]) -> tuple[int, int, 
 
 
 def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
-    """Where each row's span is tagged: longest spans first, each at its first occurrence that overlaps no
-    span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
+    """Where each row's span is tagged: rows that read left to right in the text (``in_reading_order``) at those
+    occurrences, else longest spans first, each at its first occurrence that overlaps no span placed before;
+    (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
     label, span, text = _span_index(table.fields, s)
+    starts = in_reading_order([row[span] for row in table.rows], text)
+    if starts is not None:
+        return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
     taken: list[tuple[int, int, Row]] = []
     claimed = Claimed()
     for row in sorted(table.rows, key=lambda r: -len(r[span])):

@@ -45,9 +45,14 @@ def _sort_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> A
     occurrence (after "EU"), not inside "Paris Hilton". A row whose value has no unclaimed
     occurrence left shares the last claimed occurrence of that value; values not found go
     last. Claims depend only on the values (equal lengths: in string order), and ties keep
-    the input order, so the result is stable and applying it twice equals applying it once."""
+    the input order, so the result is stable and applying it twice equals applying it once.
+    Rows that already read left to right (``in_reading_order``) are kept as they are: MSRA's
+    [中, 美, 中, 美] of "中美两国…更美好…中美关系" is in order, though the second 美 would claim
+    the one of 更美好 first."""
     i = _col(state, args[0])
     rows = state.table.rows
+    if in_reading_order([r[i] for r in rows], text) is not None:
+        return state
     starts = _claims([r[i] for r in rows], text, per_row=True)
     order = sorted(range(len(rows)), key=starts.__getitem__)  # stable: ties keep the input order
     return _rows(state, [rows[k] for k in order])
@@ -70,6 +75,20 @@ def _group_by_position(state: AnswerState, text: str, args: tuple[Any, ...]) -> 
         first.setdefault(r[:i + 1], k)
     order = sorted(range(len(rows)), key=lambda k: (position[rows[k][i]], first[rows[k][:i + 1]], k))
     return _rows(state, [rows[k] for k in order])
+
+
+def in_reading_order(values: list[str], text: str) -> list[int] | None:
+    """Where the values occur read one after another, each at its first occurrence after the end of the one before
+    (a source listing its mentions left to right, as BIO tags do), or None when one has no such occurrence."""
+    starts: list[int] = []
+    at = 0
+    for value in values:
+        start = text.find(value, at) if value else -1
+        if start < 0:
+            return None
+        starts.append(start)
+        at = start + len(value)
+    return starts
 
 
 def _claims(values: list[str], text: str, per_row: bool) -> list[int]:

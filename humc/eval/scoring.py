@@ -275,14 +275,33 @@ def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str, spec: form
                  context: formats.FormatContext) -> bool | None:
     """Whether the rule leaves the answer as it is, in the row order its format writes (grouped_json keeps
     an ordering rule within each label's list: its rows cannot be in text order across labels)."""
-    again = state
     try:
-        for op in rule.then:
-            again = apply_op(op.name, op.args, again, text)
+        again = _applied(rule, state, text)
         rows = formats.canonical(spec, again.table, context).rows == formats.canonical(spec, state.table, context).rows
+        if not rows and spec.codec == "grouped_json" and context.label_column in state.table.fields:
+            rows = all(_applied(rule, AnswerState(part), text).table.rows == part.rows
+                       for part in _by_label(state.table, context.label_column))
     except (KeyError, ValueError, IndexError, HumcError):
         return None
     return rows and (bool(state.table.rows) or again.empty == state.empty)
+
+
+def _applied(rule: PreferenceRule, state: AnswerState, text: str) -> AnswerState:
+    """The answer as the rule's operations leave it."""
+    for op in rule.then:
+        state = apply_op(op.name, op.args, state, text)
+    return state
+
+
+def _by_label(table: AnswerTable, column: str) -> list[AnswerTable]:
+    """The table's rows of each label, apart (in the order they come): a grouped answer's lists, each of which an
+    ordering rule is judged on alone when the rows as a whole (in label order) are not left as they are. A list in
+    reading order is (MSRA's LOC ["北京", "中国", "中国", "京"] of a text whose ORG "中国工程院" comes between them)."""
+    i = table.fields.index(column)
+    parts: dict[str, list[tuple[str, ...]]] = {}
+    for row in table.rows:
+        parts.setdefault(row[i], []).append(row)
+    return [table.with_rows(rows) for rows in parts.values()]
 
 
 def _when_holds(rule: PreferenceRule, gold: AnswerTable, constants: Mapping[str, Any]) -> bool:

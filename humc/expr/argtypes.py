@@ -385,7 +385,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG},
     "tag_scheme": {"tags": TAGS},
     "unescape": {"value": TEXT, "newline": STRING},
-    "html_unescape": {"value": TEXT}, "fix_entities": {"value": TEXT},
+    "html_unescape": {"value": TEXT}, "fix_entities": {"value": TEXT}, "strip_html": {"value": TEXT},
     "squash_spaces": {"value": TEXT}, "normalize_space": {"value": TEXT}, "nfc": {"value": ANY},
     "sentences": {"parts": LIST},
     "spert_entities": {"tokens": TOKENS, "entities": RECORDS},

@@ -465,6 +465,16 @@ def _ended(text: str) -> str:
     return text if cjk else text + " "
 
 
+_HTML_TAG = re.compile(r"</?(?:a|abbr|b|big|br|center|div|em|font|h[1-6]|hr|i|img|li|ol|p|small|span|strong|sub|sup|"
+                       r"table|td|th|tr|tt|u|ul)(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
+def strip_html(value: Any) -> Any:
+    """HTML markup tags (<b>, </FONT>, <br/>, <font face="…">, <a href="…">) to a space; other text in angle brackets,
+    such as the tickers of Reuters stories ("Lowe's Cos. <LOW.N>"), is kept."""
+    return None if value is None else _HTML_TAG.sub(" ", str(value))
+
+
 def squash_spaces(value: Any) -> Any:
     """Runs of whitespace (spaces, tabs, newlines, NBSP) to one space, ends stripped."""
     return None if value is None else " ".join(str(value).split())
@@ -904,6 +914,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "unescape": unescape,
     "html_unescape": html_unescape,
     "fix_entities": fix_entities,
+    "strip_html": strip_html,
     "squash_spaces": squash_spaces,
     "normalize_space": squash_spaces,
     "sentences": sentences,

@@ -37,7 +37,7 @@ from humc.ir import AnswerOp, Compiled, TaskDef
 # a condition (Python would take any non-empty value as true)
 NOT_CONDITIONS = frozenset({"len", "words", "lower", "upper", "strip", "str", "int", "float", "join", "split", "unique",
                             "sorted", "replace", "squash_spaces", "normalize_space", "nfc", "unescape", "html_unescape",
-                            "fix_entities", "flatten", "tag_scheme"})
+                            "fix_entities", "strip_html", "flatten", "tag_scheme"})
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
 # what each kind of operation argument is, in words
 ARG_NOUNS = {'"column"': "a column name of the answer", '"text"': "a text"}
