@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "9"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "10"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
@@ -55,7 +55,8 @@ FORMAT_VERSION = "9"  # 2: render/check drop problem records and report them (bu
 # look-alike names its label only when it is offered; `split_by:`'s group outlives the check (ratio and mixture lost it);
 # 8: a SQuAD question written without answers (a test split) has none, not [] (it was cached as unanswerable), and
 # MRQA's header line is no record; 9: a column file's values are split on spaces and tabs only (an ideographic or
-# no-break space is token text)
+# no-break space is token text); 10: rows already listed left to right keep that order and their own mentions
+# (sort_by_position, inline tags), and a nested format's sentence describes the nesting
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {
