@@ -456,13 +456,20 @@ class Validator:
 
     def _member(self, path: Path, member: Node, what: str) -> Path:
         """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once into the cache
-        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive)."""
+        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive, E3002 when the disk is
+        full)."""
         expect_kind(member, "string", what=f"'member' of {what}")
         if archive_of(path) is None:
             raise RecipeError(f"{what}: `member:` names a file inside an archive, and {path.name} is not one",
                               member.span, code="E0008", expected="`path:` a zip or tar archive (.zip, .tar.gz, .tgz)",
                               hint="leave out `member:` and point `path:` at the file itself")
-        found = archive_member(path, member.value, self.archives)
+        try:
+            found = archive_member(path, member.value, self.archives)
+        except OSError as exc:  # a full disk, `ulimit -f`: the cache folder cannot take the member
+            raise RecipeError(f"{what}: cannot extract {member.value!r} into {self.archives}: {exc.strerror}",
+                              member.span, code="E3002", expected="a cache folder with room for the archive's member",
+                              hint="free disk space (or raise `ulimit -f`), or pass a cache folder on another disk "
+                              "with --cache; nothing of the member was kept") from None
         if isinstance(found, str):
             raise RecipeError(f"{what}: {found}", member.span, code="E4002", expected="the name of a file or folder "
                               "inside the archive, as `unzip -l` or `tar -tf` lists it",
