@@ -166,3 +166,23 @@ def test_a_cache_index_locked_by_another_process_says_so_while_waiting_and_then_
     monkeypatch.setattr(cachedb.diskcache, "Cache", real)
     with cachedb.CacheDB(tmp_path / "c"):
         pass
+
+
+def test_a_recipe_edited_while_it_is_validated_is_shown_and_hashed_as_it_was_parsed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recipe's text was read a second time at the end of validation: a `seed:` edited during a build gave data
+    of the old seed under a card quoting the new recipe, and a manifest fingerprint of neither."""
+    from humc.recipe import validate
+
+    recipe = recipe_in(tmp_path / "r")
+    parsed = recipe.read_text(encoding="utf-8")
+    real = validate.load_yaml_text
+
+    def edited_meanwhile(text: str, file: str) -> Any:
+        node = real(text, file)
+        recipe.write_text(parsed.replace("formats: [json, natural]", "formats: [json]"), encoding="utf-8")
+        return node
+
+    monkeypatch.setattr(validate, "load_yaml_text", edited_meanwhile)
+    compiled = validate.compile_recipe(recipe)
+    assert compiled.text == parsed and "formats: [json]\n" in recipe.read_text(encoding="utf-8")

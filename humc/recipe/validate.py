@@ -75,7 +75,7 @@ from humc.recipe.stdlib import (
     variant_problem,
 )
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
+from humc.recipe.yamlsrc import Node, load_yaml, load_yaml_text, not_a_regular_file, not_utf8, read_yaml_text
 from humc.resources import stdlib_dir
 from humc.sources import (
     FORMATS,
@@ -164,8 +164,9 @@ T = TypeVar("T")
 def compile_recipe(path: Path, lib: Stdlib | None = None, cache_dir: Path | None = None) -> Recipe:
     """Parse and validate a recipe file; raises RecipeError / ErrorList. ``cache_dir`` (`--cache`, absolute) is the
     cache folder the recipe is built with when it is not the recipe's own: archive members are extracted there."""
-    root = load_yaml(path, stream_ok=True)
-    return Validator(path, root, lib, cache_dir).recipe()
+    text = read_yaml_text(path, stream_ok=True)  # read once: the card shows and the plan hashes the text parsed
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it (and always read it)
+    return Validator(path, load_yaml_text(text, str(path)), lib, cache_dir).recipe(lines)
 
 
 def refuse_nul(text: str, span: Span | None, what: str) -> None:
@@ -218,7 +219,8 @@ class Validator:
     def _raise_collected(self) -> NoReturn:
         raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
 
-    def recipe(self) -> Recipe:
+    def recipe(self, text: str) -> Recipe:
+        """The validated recipe; ``text``: the file's text as it was parsed (the file may change meanwhile)."""
         root = self.root
         expect_kind(root, "mapping", what="the recipe")
         if root.get("hum") is None and (marker := root.get("humc_lock")) is not None:
@@ -282,7 +284,7 @@ class Validator:
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
         cache_node = root.get("cache")
         assert output is not None
-        return Recipe(name=name, path=self.path, text=self.path.read_text(encoding="utf-8"),
+        return Recipe(name=name, path=self.path, text=text,
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
