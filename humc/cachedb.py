@@ -42,6 +42,8 @@ import re
 import shutil
 import sqlite3
 import struct
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,12 +257,20 @@ class CacheDB:
             raise self._unusable(exc) from None
 
     def _connect(self) -> diskcache.Cache:
-        return diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none")
+        """The index, opened; a line on stderr when another process holds it locked (sqlite waits up to a minute)."""
+        notice = threading.Timer(WAIT_NOTICE_S, _say_waiting, (self.path,))
+        notice.daemon = True
+        notice.start()
+        try:
+            return diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none")
+        finally:
+            notice.cancel()
 
     def _unusable(self, exc: Exception) -> HumcError:
         return HumcError(f"cannot use {self.path} as {self.what}: {exc}", code="E3002",
                          expected="a writable folder holding a humc cache (or an empty one)",
-                         hint="pass a writable folder with --cache, or set `cache:` in the recipe")
+                         hint=_locked_hint(exc) or "free disk space, or pass a writable folder with --cache, or set "
+                         "`cache:` in the recipe")
 
     def close(self) -> None:
         self.db.close()
@@ -295,7 +305,8 @@ class CacheDB:
             self.db.set(stored, encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed))
         except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
             raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None
+                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
+                            "damaged index aside)") from None
 
     def set_many(self, items: list[tuple[str, Any]]) -> None:
         """``set`` for each item, in one transaction (one commit for the lot)."""
@@ -306,7 +317,8 @@ class CacheDB:
                     self.db.set(stored, encode(stored, value, compress=self.compress))
         except (sqlite3.Error, OSError) as exc:
             raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint="free disk space, or run `humc cache verify` (it moves a damaged index aside)") from None
+                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
+                            "damaged index aside)") from None
 
     def delete(self, key: str) -> None:
         self._delete(KEY_PREFIX + key)
@@ -356,6 +368,23 @@ class CacheDB:
             n += 1
             self.get(key)
         return n, self.dropped - before
+
+
+WAIT_NOTICE_S = 3.0  # an index still not open after this long is locked by another process
+
+
+def _say_waiting(folder: Path) -> None:
+    print(f"waiting for the cache index in {folder}: another process holds it locked (sqlite waits up to a minute)",
+          file=sys.stderr, flush=True)
+
+
+def _locked_hint(exc: Exception) -> str | None:
+    """The hint for sqlite's lock timeout (a minute): another process held the cache index all that time."""
+    if "locked" not in str(exc):
+        return None
+    return ("another process held the cache index locked for a minute (a sqlite3 shell or a backup tool left in a "
+            "transaction, a build on another machine sharing the folder): end it and run the command again, or pass "
+            "another folder with --cache; what the build finished is saved")
 
 
 def vacuum(folder: Path) -> None:

@@ -33,6 +33,7 @@ A code, once published, is never reused; ``CODES`` holds each code's title and e
 from __future__ import annotations
 
 import difflib
+import errno
 import io
 import itertools
 import os
@@ -62,6 +63,9 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+
+OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE})  # the process's or the system's open-file limit: E9002
 
 
 class HumcError(Exception):
@@ -315,6 +319,9 @@ CODES: dict[str, Code] = _codes(
     # E9xxx: everything else
     ("E9001", "command-line usage", "A usage error of the command line: a missing or unknown option or argument, "
               "or a name the command does not know. `humc COMMAND --help` lists what a command takes."),
+    ("E9002", "out of a system resource", "The machine or its limits ran out of something humc needs: memory "
+              "(`ulimit -v`, a container's limit), open files (`ulimit -n`) or threads. Raise the limit, or use fewer "
+              "render workers (-j); whatever the build finished is in its cache, and the same command resumes."),
 )
 
 
@@ -322,7 +329,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean' hint for an unknown name, or None when nothing is close. A candidate that differs only in its
     Unicode form (an accent typed as one character or as a letter plus a combining mark, as macOS file names and
     some keyboards write it) looks the same on screen: the hint says so."""
-    candidates = list(candidates)
+    candidates = [c for c in candidates if c != name]  # the name itself: nothing to suggest
     same = [c for c in candidates if unicodedata.normalize("NFC", c) == unicodedata.normalize("NFC", name)]
     if same:
         return (f"did you mean '{same[0]}'? It looks the same but is written with other Unicode characters (a composed "

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from humc.errors import SourceError, Span, brief
+from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
 from humc.sources_card import split_files
@@ -305,7 +305,8 @@ def _file_failure(src: SourceDef, exc: Exception) -> Exception:
     if isinstance(exc, UnicodeDecodeError):
         return _not_decodable(src, exc)
     kind = compression_of(src.path) if src.path is not None and src.path.is_file() else None
-    if kind is None and isinstance(exc, OSError) and exc.filename is not None:  # unreadable: permissions, a folder
+    if kind is None and isinstance(exc, OSError) and exc.filename is not None and exc.errno not in OUT_OF_FILES:
+        # unreadable: permissions, a folder (out of open files is the machine's limit: E9002, cli/system.py)
         return SourceError(f"source '{src.id}': cannot read {exc.filename}: {exc.strerror}",
                            Span(str(exc.filename), 1, 1), code="E0009", expected="a readable file",
                            hint="check the file's permissions, or that the path names a file")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import contextlib
+import errno
 import gzip
 import hashlib
 import io
@@ -893,6 +894,7 @@ def _block(src: SourceDef, names: list[str], block: list[str], start: int) -> di
     return dict(zip(names, block, strict=True))
 
 
+FOLDER_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write refused: disk full, ulimit -f
 ARCHIVE_FOLDER = "archives"  # in the build's cache folder: <content digest>/<member>, and by-stat/ memos
 ARCHIVE_MEMOS = "by-stat"
 
@@ -901,7 +903,8 @@ def archive_member(path: Path, member: str, folder: Path) -> Path | str:
     """The file (or folder) ``member`` of the zip or tar archive ``path``, extracted once into ``folder`` (the build
     cache's ``archives/``) under the archive's content digest, so every build and worker sharing the cache reads the
     same copy (written whole, then renamed into place), or why not: a member the archive lacks (with its first
-    names), an unsafe name, an archive kind Python cannot read, or a folder that cannot be written."""
+    names), an unsafe name, an archive kind Python cannot read, or a folder that cannot be written; a write the
+    file system refuses (``FOLDER_FULL``: a full disk, `ulimit -f`) raises its OSError, nothing of it kept."""
     kind = archive_of(path)
     name = member.strip("/")
     if kind not in ("zip", "tar"):
@@ -911,6 +914,8 @@ def archive_member(path: Path, member: str, folder: Path) -> Path | str:
     try:
         root = folder / archive_digest(path, folder / ARCHIVE_MEMOS)
     except OSError as exc:
+        if exc.errno in FOLDER_FULL:
+            raise
         return f"{path.name} cannot be read, or its member not extracted into {folder} ({one_line(str(exc))})"
     target = root / name
     if target.exists():
@@ -929,7 +934,11 @@ def archive_member(path: Path, member: str, folder: Path) -> Path | str:
                     os.replace(staging / name, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+    except OSError as exc:
+        if exc.errno in FOLDER_FULL:
+            raise  # the cache folder's problem, not the archive's
+        return f"{path.name} cannot be read ({one_line(str(exc))})"
+    except (EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
             RuntimeError, NotImplementedError) as exc:  # damaged data; an encrypted zip, an unsupported method
         return f"{path.name} cannot be read ({one_line(str(exc))})"
     return target

@@ -28,6 +28,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from humc import __version__
+from humc.cli.system import open_std_streams, system_error
 from humc.cli.usage import usage_error, wants_json
 from humc.errors import HumcError
 
@@ -55,6 +56,10 @@ RESULT_KEY = "humc.result"  # a command's data (e.g. `humc stdlib` listings), ad
 
 class HumcGroup(click.Group):
     """A group whose subcommands are imported lazily and whose errors become exit codes."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        open_std_streams()
+        return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -108,7 +113,9 @@ class HumcGroup(click.Group):
             report_error(HumcError("input nested too deeply to process", code="E0010",
                                    hint="flatten the recipe or the data; humc bounds nesting depth"),
                          ctx.meta.get(FORMAT_KEY, "text"))
-        except Exception as exc:  # an internal bug, not bad input
+        except Exception as exc:  # an internal bug, not bad input, unless the machine ran out of memory, files, a folder
+            if (known := system_error(exc)) is not None:
+                report_error(known, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
             if os.environ.get("HUMC_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
                 traceback.print_exc()
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"

@@ -75,7 +75,7 @@ from humc.recipe.stdlib import (
     variant_problem,
 )
 from humc.recipe.validate_llm import declared_models, parse_generate, parse_judge, parse_models, parse_synth
-from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
+from humc.recipe.yamlsrc import Node, load_yaml, load_yaml_text, not_a_regular_file, not_utf8, read_yaml_text
 from humc.resources import stdlib_dir
 from humc.sources import (
     FORMATS,
@@ -165,8 +165,9 @@ T = TypeVar("T")
 def compile_recipe(path: Path, lib: Stdlib | None = None, cache_dir: Path | None = None) -> Recipe:
     """Parse and validate a recipe file; raises RecipeError / ErrorList. ``cache_dir`` (`--cache`, absolute) is the
     cache folder the recipe is built with when it is not the recipe's own: archive members are extracted there."""
-    root = load_yaml(path, stream_ok=True)
-    return Validator(path, root, lib, cache_dir).recipe()
+    text = read_yaml_text(path, stream_ok=True)  # read once: the card shows and the plan hashes the text parsed
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it (and always read it)
+    return Validator(path, load_yaml_text(text, str(path)), lib, cache_dir).recipe(lines)
 
 
 def refuse_nul(text: str, span: Span | None, what: str) -> None:
@@ -219,7 +220,8 @@ class Validator:
     def _raise_collected(self) -> NoReturn:
         raise self.errors[0] if len(self.errors) == 1 else ErrorList(self.errors)
 
-    def recipe(self) -> Recipe:
+    def recipe(self, text: str) -> Recipe:
+        """The validated recipe; ``text``: the file's text as it was parsed (the file may change meanwhile)."""
         root = self.root
         expect_kind(root, "mapping", what="the recipe")
         if root.get("hum") is None and (marker := root.get("humc_lock")) is not None:
@@ -283,7 +285,7 @@ class Validator:
         cache = opt(root, "cache", "string", "the recipe", DEFAULT_CACHE)
         cache_node = root.get("cache")
         assert output is not None
-        return Recipe(name=name, path=self.path, text=self.path.read_text(encoding="utf-8"),
+        return Recipe(name=name, path=self.path, text=text,
                       description=opt(root, "description", "string", "the recipe", "") or "",
                       language=language, license=opt(root, "license", "string", "the recipe"),
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
@@ -457,13 +459,20 @@ class Validator:
 
     def _member(self, path: Path, member: Node, what: str) -> Path:
         """`member:` the file or folder inside the zip or tar archive `path:` names, extracted once into the cache
-        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive)."""
+        folder's `archives/` (E4002 when the archive lacks it, E0008 when `path:` is no archive, E3002 when the disk is
+        full)."""
         expect_kind(member, "string", what=f"'member' of {what}")
         if archive_of(path) is None:
             raise RecipeError(f"{what}: `member:` names a file inside an archive, and {path.name} is not one",
                               member.span, code="E0008", expected="`path:` a zip or tar archive (.zip, .tar.gz, .tgz)",
                               hint="leave out `member:` and point `path:` at the file itself")
-        found = archive_member(path, member.value, self.archives)
+        try:
+            found = archive_member(path, member.value, self.archives)
+        except OSError as exc:  # a full disk, `ulimit -f`: the cache folder cannot take the member
+            raise RecipeError(f"{what}: cannot extract {member.value!r} into {self.archives}: {exc.strerror}",
+                              member.span, code="E3002", expected="a cache folder with room for the archive's member",
+                              hint="free disk space (or raise `ulimit -f`), or pass a cache folder on another disk "
+                              "with --cache; nothing of the member was kept") from None
         if isinstance(found, str):
             raise RecipeError(f"{what}: {found}", member.span, code="E4002", expected="the name of a file or folder "
                               "inside the archive, as `unzip -l` or `tar -tf` lists it",

@@ -501,6 +501,11 @@ def not_a_regular_file(path: Path, span: Span | None = None) -> RecipeError | No
 def load_yaml(path: Path, *, stream_ok: bool = False, expected: str = RECIPE_EXPECTED) -> Node:
     """A YAML file as a ``Node`` tree; ``stream_ok``: the path may be a pipe (the recipe, as `<(…)`), else only a
     regular file is read; ``expected``: what an empty file should hold."""
+    return load_yaml_text(read_yaml_text(path, stream_ok=stream_ok), str(path), expected=expected)
+
+
+def read_yaml_text(path: Path, *, stream_ok: bool = False) -> str:
+    """A YAML file's text, read once (located errors for a missing, unreadable, huge or non-UTF-8 file)."""
     problem = None if stream_ok else not_a_regular_file(path)
     if problem is not None:
         raise problem
@@ -520,7 +525,6 @@ def load_yaml(path: Path, *, stream_ok: bool = False, expected: str = RECIPE_EXP
         raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
                           hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise not_utf8(str(path), data, exc) from None
-    return load_yaml_text(text, str(path), expected=expected)

@@ -1,0 +1,78 @@
+"""What the machine a command runs on can take away from it: its standard streams (closed with `>&-`, `2>&-`), its
+current folder (deleted under it), memory, open files and threads (`ulimit -v`, `ulimit -n`, a container's limits).
+Each becomes a compiler-style error (or, for a closed stream, silence), not an internal error."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+try:
+    import fcntl
+except ImportError:  # Windows: no descriptor flags, only whether it is open
+    fcntl = None  # type: ignore[assignment]
+
+from humc.errors import OUT_OF_FILES, HumcError
+
+
+def open_std_streams() -> None:
+    """Put /dev/null on a standard stream's descriptor that is closed (`2>&-`) or that output cannot be written to
+    (a shell wrapper such as a pyenv shim leaves its own script, read-only, on a closed 2): else the next file humc
+    opens (a lock file, a shard) takes a closed number and what a library writes to stdout or stderr lands in it,
+    and every line humc writes fails with EBADF, after the work is done, as an internal error."""
+    for fd in (0, 1, 2):
+        if not _usable(fd):
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
+
+
+def _usable(fd: int) -> bool:
+    """Open, and for stdout and stderr open for writing."""
+    try:
+        if fcntl is None:
+            os.fstat(fd)
+            return True
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        return False
+    return fd == 0 or flags & os.O_ACCMODE != os.O_RDONLY
+
+
+def system_error(exc: BaseException) -> HumcError | None:
+    """E9002 for memory, open files or threads run out, E3002 for a current folder deleted under the command
+    (a relative path cannot be resolved), or None: an internal error after all."""
+    if isinstance(exc, MemoryError) or _is_out_of_memory(exc):
+        return _exhausted("memory", "raise the memory limit (`ulimit -v`, the container's), or use fewer render "
+                          "workers (-j 1)")
+    if isinstance(exc, OSError) and exc.errno in OUT_OF_FILES:
+        return _exhausted("open files", "raise the limit of open files (`ulimit -n 1024`)")
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return _exhausted("threads", "raise the process or memory limit (`ulimit -u`, `ulimit -v`), or use fewer "
+                          "render workers (-j 1)")
+    if isinstance(exc, FileNotFoundError) and not _cwd_exists():
+        return HumcError("the current folder no longer exists (it was deleted or moved while humc ran or before): "
+                         "a relative path cannot be resolved", code="E3002",
+                         expected="a current folder that exists, or absolute paths",
+                         hint="`cd` into an existing folder and run the command again; nothing was written")
+    return None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """An extension module that could not be mapped (`ulimit -v`), or an allocation the system refused."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+        return True
+    return isinstance(exc, ImportError) and "failed to map segment" in str(exc)
+
+
+def _exhausted(what: str, hint: str) -> HumcError:
+    return HumcError(f"out of {what}: the system refused humc more", code="E9002",
+                     hint=f"{hint}; what the build finished is in its cache, and the same command resumes from it")
+
+
+def _cwd_exists() -> bool:
+    try:
+        os.getcwd()
+    except OSError:
+        return False
+    return True
