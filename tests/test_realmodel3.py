@@ -1,0 +1,154 @@
+"""What SmolLM2-135M-Instruct (llama-cpp-python 0.3.36, ../shared/realmodel/serve-smollm2) did to `generate` on every
+task family, replayed on the loopback test server (tests/llmserver.py) so it runs without the real model. Each test
+names the real replies it reproduces."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+from helpers import REPO, build_in
+
+sys.path.insert(0, str(REPO))
+from tests.llmserver import LLMServer  # noqa: E402
+
+QUESTIONS = {  # ARC-Easy validation rows 1, 2 and 24 of recipes/data/arc, as SmolLM2 answered them as free text
+    "Which tool measures mass?": ("[C]False", ["a ruler", "a thermometer", "a balance", "a clock"]),
+    "Which system moves blood?": ("[The circulatory system, not the answer mentioned previously.]",
+                                  ["nervous", "circulatory", "digestive"]),
+    "Which tool magnifies cells?": ("C", ["a scale", "a telescope", "a microscope"]),
+}
+
+
+def write_recipe(tmp: Path, base_url: str, rows: list[dict], entry: dict, mode: str) -> Path:
+    (tmp / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    writer = {"base_url": base_url, "model": "test-model", "structured_output": mode, "max_retries": 1}
+    recipe = {"hum": 1, "name": "rm3", "sources": {"data": "data.jsonl"}, "output": {"splits": {"train": 1.0}},
+              "models": {"writer": writer},
+              "tasks": [{"id": "gen", "source": "data", "generate": {"model": "writer", "overwrite": True},
+                         "formats": ["text"], **entry}]}
+    path = tmp / "rm3.hum.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def outputs(tmp: Path) -> list[str]:
+    return sorted(r["output"] for r in pq.read_table(tmp / "out" / "rm3" / "data").to_pylist())
+
+
+def _arc(tmp: Path, base_url: str, mode: str) -> Path:
+    rows = [{"context": "", "question": q, "options": opts, "answer": "A"} for q, (_, opts) in QUESTIONS.items()]
+    fields = {name: name for name in ("context", "question", "options", "answer")}
+    entry = {"task": "mrc_multiple_choice", "fields": fields}
+    return write_recipe(tmp, base_url, rows, entry, mode)
+
+
+def test_a_free_text_multiple_choice_answer_that_is_no_option_label_is_dropped_at_generate(tmp_path):
+    """SmolLM2 answered ARC questions (structured output off) with '[C]False' and '[The circulatory system, not the
+    answer mentioned previously.]': every record passed `generate` and the render stage failed the build with E4104,
+    blaming the source file (`answer_not_an_option at data/arc/… record 1`). They are dropped at the step now."""
+    def arc(body: dict) -> str:
+        return next(reply for q, (reply, _) in QUESTIONS.items() if q in body["messages"][0]["content"])
+
+    with LLMServer(responder=arc, structured="none") as srv:
+        result = build_in(_arc(tmp_path, srv.base_url, "off"), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path) == ["C"]
+    summary = " ".join(result.output.split())
+    assert "gen/generate: 1/3 valid answer(s)" in summary
+    assert "dropped answer is not one of the option labels: 2" in summary
+    assert "answer_not_an_option" not in summary
+
+
+def test_a_multiple_choice_answer_is_chosen_from_the_records_option_labels_by_constrained_decoding(tmp_path):
+    """With a schema form each record asks for {"answer": one of ITS option labels} (a question with three options:
+    A, B, C), so a constrained decoder cannot write '[C]False'; an answer outside them is asked again, then dropped."""
+    def constrained(body: dict) -> str:
+        prompt = body["messages"][0]["content"]
+        return json.dumps({"answer": "D" if "blood" in prompt else "C"})  # D: a label of another record only
+
+    with LLMServer(responder=constrained, structured="json_object+schema") as srv:
+        result = build_in(_arc(tmp_path, srv.base_url, "json_object"), tmp_path)
+        asked = {q: r.json["response_format"]["schema"] for r in srv.received for q in QUESTIONS
+                 if q in r.json["messages"][0]["content"]}
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path) == ["C", "C"]
+    assert asked["Which tool measures mass?"]["properties"] == {"answer": {"type": "string",
+                                                                           "enum": ["A", "B", "C", "D"]}}
+    assert asked["Which system moves blood?"]["properties"]["answer"]["enum"] == ["A", "B", "C"]
+    summary = " ".join(result.output.split())
+    assert "gen/generate: 2/3 valid answer(s)" in summary and "dropped invalid output: 1" in summary
+
+
+def test_a_free_text_extractive_answer_not_copied_from_the_context_is_dropped_at_generate(tmp_path):
+    """SmolLM2 answered SQuAD questions with 'No.' and 'The British Isles: England, Scotland, Wales, and Ireland.':
+    the render stage failed the build with E4104 (`span_not_in_text at data/squad_v2/… record 5`) and a hint to fix
+    the recipe's `fields:`. They are dropped at the step, and an answer copied from the context is kept."""
+    context = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, in France."
+    replies = {"Where is Normandy?": "France", "Did the Normans rule?": "No.",
+               "Where did the Normans live?": "The British Isles: England, Scotland, Wales, and Ireland."}
+    rows = [{"context": context, "question": q, "answers": []} for q in replies]
+    entry = {"task": "mrc_extractive", "fields": {"context": "context", "question": "question", "answers": "answers"}}
+    with LLMServer(responder=lambda body: next(a for q, a in replies.items()
+                                               if q in body["messages"][0]["content"])) as srv:
+        result = build_in(write_recipe(tmp_path, srv.base_url, rows, entry, "auto"), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path) == ["France"]
+    summary = " ".join(result.output.split())
+    assert "dropped answer not copied from the context: 2" in summary
+    assert "span_not_in_text" not in summary
+
+
+def test_a_generated_event_type_is_one_the_entrys_guidelines_define_when_it_has_no_labels(tmp_path):
+    """DuEE (catalog duee, no `labels:`: its 65 event types are the ones its guideline `duee_events` defines): SmolLM2
+    was told no event type and answered {"event_type": "1", "trigger": "the-event", "role": "the-user", …} and
+    {"event_type": "事件1", …}; 6 of 6 answers were kept, and "1" became an event type of the dataset's schema. The
+    guideline's types are now the step's labels: named in the prompt, an enum in the schema, checked."""
+    text = "5月8日，一列火车在陕西发生事故，造成3人死亡。"
+    rows = [{"text": text, "event_list": []}]
+    entry = {"task": "ee", "language": "zh", "guidelines": ["duee_events"], "formats": ["json"],
+             "fields": {"text": "text", "events": "duee_events(event_list)"}}
+
+    def duee(body: dict) -> str:
+        right = len(body["messages"]) > 1  # asked again, told the types
+        row = {"event_type": "灾害/意外-坍/垮塌" if right else "1", "trigger": "事故", "role": "时间", "argument": "5月8日"}
+        return json.dumps({"answers": [row]}, ensure_ascii=False)
+
+    with LLMServer(responder=duee, structured="json_object+schema") as srv:
+        result = build_in(write_recipe(tmp_path, srv.base_url, rows, entry, "auto"), tmp_path)
+        asked = [r.json for r in srv.received if text in str(r.json.get("messages"))]
+    assert result.exit_code == 0, result.output
+    gold = [json.loads(r["gold"]) for r in pq.read_table(tmp_path / "out" / "rm3" / "data").to_pylist()]
+    assert gold == [[{"event_type": "灾害/意外-坍/垮塌", "trigger": "事故", "role": "时间", "argument": "5月8日"}]]
+    prompt = asked[0]["messages"][0]["content"]
+    assert "Use only these labels for event_type: 财经/交易-出售/收购, 财经/交易-跌停" in prompt
+    enum = asked[0]["response_format"]["schema"]["properties"]["answers"]["items"]["properties"]["event_type"]["enum"]
+    assert len(enum) == 65 and "灾害/意外-坍/垮塌" in enum
+    assert "event_type '1' is not one of the labels" in asked[1]["messages"][-1]["content"]
+
+
+def test_empty_generated_answers_and_records_dropped_at_generate_are_stated_in_the_summary_and_the_card(tmp_path):
+    """SmolLM2 answered 8 of 9 CoNLL sentences (structured output json_object+schema) with {"answers": []} and one
+    with a span not in its text: the build said "9/10 valid answer(s)" and nothing of the empty ones, and the card's
+    "Dropped records" said "None: every source row became records…". Both now say what the model wrote."""
+    replies = {"Ada Lovelace met Charles Babbage .": {"answers": [{"type": "PER", "span": "Ada Lovelace"}]},
+               "Marie Curie lived in Paris .": {"answers": []}, "Grace Hopper wrote code .": {"answers": []},
+               "Bristol beat Gloucestershire .": {"answers": [{"type": "PER", "span": "183"}]}}
+    rows = [{"text": t, "entities": []} for t in replies]
+    entry = {"task": "ner", "labels": ["PER", "LOC"], "fields": {"text": "text", "entities": "entities"},
+             "formats": ["json"]}
+    with LLMServer(responder=lambda body: json.dumps(next(a for t, a in replies.items()
+                                                          if t in body["messages"][0]["content"]))) as srv:
+        result = build_in(write_recipe(tmp_path, srv.base_url, rows, entry, "auto"), tmp_path)
+    assert result.exit_code == 0, result.output
+    summary = " ".join(result.output.split())
+    assert "gen/generate: 3/4 valid answer(s) (75.0%)" in summary
+    assert "2 of 3 generated answer(s) empty ([]); dropped invalid output: 1" in summary
+    card = (tmp_path / "out" / "rm3" / "README.md").read_text()
+    assert "| 3/4 (75.0%) | 3: every record (`overwrite: true`), 2 of them empty ([]) |" in card
+    assert "None at the checks: every record that reached them matches its instruction. The build-time LLM steps " \
+           "dropped 1 record(s) (see LLMs used)." in card
+    assert "every source row became records" not in card
