@@ -106,15 +106,17 @@ def test_a_generated_event_type_is_one_the_entrys_guidelines_define_when_it_has_
     """DuEE (catalog duee, no `labels:`: its 65 event types are the ones its guideline `duee_events` defines): SmolLM2
     was told no event type and answered {"event_type": "1", "trigger": "the-event", "role": "the-user", …} and
     {"event_type": "事件1", …}; 6 of 6 answers were kept, and "1" became an event type of the dataset's schema. The
-    guideline's types are now the step's labels: named in the prompt, an enum in the schema, checked."""
+    guideline's types are now the step's labels: named in the prompt, an enum in the schema, checked. With the types
+    named it wrote triggers ('加息') and arguments ('跌停') its text does not hold: ee's `copied_from` checks them."""
     text = "5月8日，一列火车在陕西发生事故，造成3人死亡。"
     rows = [{"text": text, "event_list": []}]
     entry = {"task": "ee", "language": "zh", "guidelines": ["duee_events"], "formats": ["json"],
              "fields": {"text": "text", "events": "duee_events(event_list)"}}
 
     def duee(body: dict) -> str:
-        right = len(body["messages"]) > 1  # asked again, told the types
-        row = {"event_type": "灾害/意外-坍/垮塌" if right else "1", "trigger": "事故", "role": "时间", "argument": "5月8日"}
+        attempt = len(body["messages"]) // 2  # 0, then 1 and 2 when asked again with the reason
+        row = {"event_type": "灾害/意外-坍/垮塌" if attempt else "1", "trigger": "加息" if attempt == 1 else "事故",
+               "role": "时间", "argument": "5月8日"}
         return json.dumps({"answers": [row]}, ensure_ascii=False)
 
     with LLMServer(responder=duee, structured="json_object+schema") as srv:
@@ -128,6 +130,7 @@ def test_a_generated_event_type_is_one_the_entrys_guidelines_define_when_it_has_
     enum = asked[0]["response_format"]["schema"]["properties"]["answers"]["items"]["properties"]["event_type"]["enum"]
     assert len(enum) == 65 and "灾害/意外-坍/垮塌" in enum
     assert "event_type '1' is not one of the labels" in asked[1]["messages"][-1]["content"]
+    assert "trigger '加息' does not occur in the text" in asked[2]["messages"][-1]["content"]
 
 
 def test_empty_generated_answers_and_records_dropped_at_generate_are_stated_in_the_summary_and_the_card(tmp_path):

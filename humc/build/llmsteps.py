@@ -396,9 +396,20 @@ class StepRunner:
                 if any(not str(value).strip() for value in table.column(column)):
                     return f"a {column} is empty: copy each {column} from the {source} exactly"
             problem = span_problem(self.entry, record, table) or choice_problem(self.entry, record, table)
-            return problem.detail if problem is not None else None
+            return problem.detail if problem is not None else self._copied_problem(record, table)
 
         return validate
+
+    def _copied_problem(self, record: Mapping[str, Any], table: AnswerTable) -> str | None:
+        """A value of a `copied_from` column (an event's trigger or argument) that is not empty and not in its input:
+        SmolLM2 answered DuEE with triggers '加息', '夺冠' and arguments '跌停' that its texts do not hold."""
+        task = self.entry.task
+        for column, source in task.copied_from:
+            text = _squeezed(str(record.get(source) or ""))
+            for value in table.column(column):
+                if value and value != task.schema_missing and _squeezed(value) not in text:
+                    return f"{column} {value!r} does not occur in the {source}: copy each {column} from it exactly"
+        return None
 
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
@@ -489,6 +500,11 @@ def unwrap_answers(value: Any) -> Any:
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
     """The record with its generated answer, and its notes (an empty list answer is counted apart)."""
     return {**record, field: answer}, (GENERATED_NOTE, EMPTY_NOTE) if answer == [] else (GENERATED_NOTE,)
+
+
+def _squeezed(text: str) -> str:
+    """Case-folded, without whitespace: how a span is found in its text (as build/transforms.py does for gold)."""
+    return "".join(text.casefold().split())
 
 
 def _check_verdict(value: Any) -> str | None:
