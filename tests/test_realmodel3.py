@@ -155,3 +155,22 @@ def test_empty_generated_answers_and_records_dropped_at_generate_are_stated_in_t
     assert "None at the checks: every record that reached them matches its instruction. The build-time LLM steps " \
            "dropped 1 record(s) (see LLMs used)." in card
     assert "every source row became records" not in card
+
+
+def test_a_verdict_with_a_raw_line_break_in_its_reason_is_read_the_first_time(tmp_path):
+    """SmolLM2 judging AG News under llama.cpp (json_object + schema) wrote '{ "reason": "Slightly inaccurate format, a
+    small error in the JSON file <a real line break>[{","score":2} ' on all 3 calls: strict JSON refuses a control
+    character in a string, so a readable verdict was dropped as "invalid output" after 3 calls."""
+    verdict = '{ "reason": "Slightly inaccurate format, a small error in the JSON file \n[{","score":4} '
+    rows = [{"text": "Lakers win the final", "label": "Sports"}]
+    entry = {"task": "classification", "labels": ["Sports", "Business"], "fields": {"text": "text", "label": "label"},
+             "judge": {"model": "writer", "min_score": 3}}
+    with LLMServer(responder=lambda body: verdict, structured="json_object+schema") as srv:
+        recipe = write_recipe(tmp_path, srv.base_url, rows, entry, "auto")
+        recipe.write_text(recipe.read_text().replace("  generate:\n    model: writer\n    overwrite: true\n", ""))
+        result = build_in(recipe, tmp_path)
+        calls = [r for r in srv.received if "Lakers" in str(r.json.get("messages"))]
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path) == ["Sports"]
+    assert len(calls) == 1
+    assert "gen/judge: 1/1 valid answer(s)" in " ".join(result.output.split())
