@@ -174,3 +174,23 @@ def test_a_verdict_with_a_raw_line_break_in_its_reason_is_read_the_first_time(tm
     assert outputs(tmp_path) == ["Sports"]
     assert len(calls) == 1
     assert "gen/judge: 1/1 valid answer(s)" in " ".join(result.output.split())
+
+
+def test_a_rule_whose_sentence_copies_the_requests_placeholder_is_not_proposed(tmp_path):
+    """`humc synth` of an AG News entry (json_object + schema): SmolLM2 proposed the rule {"text": "<sentence>",
+    "when": "len(answer) == 0", "then": [dedupe, first]} and it was written to the lockfile as valid; accepted, every
+    instruction stating it would read "<sentence>". The request's placeholders make a rule invalid."""
+    from humc.assets.synth import synthesize
+    from humc.build.compiler import load_recipe
+    from humc.recipe.lockfile import load_lock
+
+    rules = {"rules": [{"text": "<sentence>", "then": [{"op": "dedupe"}, {"op": "first"}], "when": "len(answer) == 0"},
+                       {"text": "Give one label.", "then": [{"op": "first"}], "when": ""}]}
+    rows = [{"text": "Lakers win the final", "label": "Sports"}]
+    entry = {"task": "classification", "labels": ["Sports", "Business"], "fields": {"text": "text", "label": "label"},
+             "synth": {"model": "writer", "rules": 2}}
+    with LLMServer(responder=lambda body: json.dumps(rules), structured="json_object+schema") as srv:
+        recipe = write_recipe(tmp_path, srv.base_url, rows, entry, "auto")
+        report = synthesize(load_recipe(recipe), cache_dir=tmp_path / "cache")
+    assert [item.text for item in load_lock(report.lock_path).items] == ["Give one label."]
+    assert any("copies a placeholder of the request" in reason for _, reason in report.invalid)
