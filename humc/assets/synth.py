@@ -605,8 +605,15 @@ def _guideline_job(alias: str, cfg: ModelConfig, entry: TaskEntry, missing: list
                 parts, key, definitions_schema(missing))
 
 
+RULE_PLACEHOLDERS = ("<sentence>", "<operation", "<column>", "<condition")
+"""The placeholders of humc's rule request (its JSON shape). SmolLM2-135M under llama.cpp (json_object + schema)
+proposed a rule whose sentence was "<sentence>": it would be stated as is in the instructions."""
+
+
 def check_rule(entry: TaskEntry, text: Any, then: Any, when: Any, names: set[str]) -> str | None:
     """Why a proposed rule is invalid (None when it compiles for this entry)."""
+    if isinstance(text, str) and any(p in text.casefold() for p in RULE_PLACEHOLDERS):
+        return "`text` copies a placeholder of the request (such as '<sentence>') instead of stating the rule"
     return rule_problem(text, then, when, entry.task, names)
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from humc.answers import formats
+from humc.answers.table import AnswerTable
 from humc.build.store import LLM_FOLDER
-from humc.build.transforms import choice_problem, span_problem
+from humc.build.transforms import choice_problem, option_labels, span_problem
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
@@ -51,6 +52,9 @@ CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for 
 ASKED_NOTE = "llm answers asked in form "    # + structured-output form ("text" for free text): records asked
 VALID_NOTE = "llm valid answers"             # records whose answer passed the checks
 SCORE_NOTE = "judge score "                  # + 1..5: the judge's score histogram
+GENERATED_NOTE = "generated"                 # records whose answer the model wrote
+EMPTY_NOTE = "generated empty answers"       # of those, answers that found nothing ([]): SmolLM2 answered 8 of 9 NER
+#                                              sentences with [], which the checks keep (an empty answer is valid)
 
 
 def _builtin_prompt(step: LLMStep) -> Path:
@@ -168,14 +172,15 @@ class StepRunner:
             self.form = self.client.structured_form()
         return self.form
 
-    def response_format(self) -> dict[str, Any] | None:
-        """What each request of this step asks for: a verdict, the task's answer table, or free text (None)."""
+    def response_format(self, record: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """What each request of this step asks for: a verdict, the task's answer table, a label or option of
+        ``record`` (``label_choice``), or free text (None)."""
         if self.step.kind == "judge":
             return response_format(self.structured_form(), "verdict", VERDICT_SCHEMA)
         choice = self.label_choice()
         if choice is not None:
-            return response_format(self.structured_form(), "answer", strict_object({choice: {"type": "string",
-                                                                                           "enum": list(fixed_labels(self.entry) or ())}}))
+            enum = {"type": "string", "enum": list(self._choices(record or {}))}
+            return response_format(self.structured_form(), "answer", strict_object({choice: enum}))
         if not is_structured(self.entry):
             return None
         task, labels = self.entry.task, fixed_labels(self.entry)
@@ -184,13 +189,20 @@ class StepRunner:
         return response_format(self.structured_form(), "answer", schema)
 
     def label_choice(self) -> str | None:
-        """The label column of a generate step whose one answer is a label of the entry's `labels:` (single-label
-        classification), when the endpoint takes a schema: asked as ``{"<column>": one of the labels}``, so constrained
-        decoding writes a label. As free text SmolLM2-135M (llama.cpp) answered every AG News record with a sentence
-        ('The task is to assign the label "Sports" to the text …'), and every one was dropped."""
+        """The answer column of a generate step whose one answer is a label of the entry's `labels:` (single-label
+        classification) or an option label of its record (multiple choice), when the endpoint takes a schema: asked as
+        ``{"<column>": one of the labels}``, so constrained decoding writes a label. As free text SmolLM2-135M
+        (llama.cpp) answered every AG News record with a sentence ('The task is to assign the label "Sports" to the
+        text …') and every ARC question with one ('False, the correct answer is "optical tools."')."""
         if not asks_label(self.step, self.entry):
             return None
-        return self.entry.task.schema_column if self.structured_form() != "off" else None
+        return choice_column(self.entry) if self.structured_form() != "off" else None
+
+    def _choices(self, record: Mapping[str, Any]) -> tuple[str, ...]:
+        """What a label choice picks from: the record's option labels (multiple choice), else the entry's `labels:`."""
+        if self.entry.task.choice_of is not None:
+            return tuple(str(label) for label in option_labels(record, self.entry.task.choice_of))
+        return fixed_labels(self.entry) or ()
 
     def structured(self) -> bool:
         """Whether this step asks for JSON (a verdict, an answer table, a label choice) rather than free text."""
@@ -212,7 +224,8 @@ class StepRunner:
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
         structured = self.structured()
         # a verdict and a label choice are checked alike for every record; an answer table against its record
-        one_check = _check_verdict if self.step.kind == "judge" else self._choice_check if self.label_choice() else None
+        one_check = _check_verdict if self.step.kind == "judge" else None
+        check = self._choice_check if self.label_choice() else self._answer_check
         batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
         for start in range(0, len(todo), step):
@@ -220,7 +233,7 @@ class StepRunner:
             requests = self._requests(parts[-1])
             validate: list[Callable[[Any], str | None]] | None = None
             if structured:
-                validate = [one_check or self._answer_check(r) for r in parts[-1]]
+                validate = [one_check or check(r) for r in parts[-1]]
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
@@ -267,25 +280,41 @@ class StepRunner:
         outcomes = [o if choice is None or o.value is None else Outcome(o.value[choice]) for o in answers]
         outcomes = self._shaped_outcomes(outcomes)
         if not is_structured(self.entry):
-            outcomes = [self._in_labels(self._in_language(o)) for o in outcomes]
+            outcomes = [self._in_input(record, self._in_labels(self._in_language(o), record))
+                        for record, o in zip(todo, outcomes, strict=True)]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
-                else ({**record, field: self._shaped(field, outcome.value)}, ("generated",))
+                else _filled(record, field, self._shaped(field, outcome.value))
                 for record, outcome in zip(todo, outcomes, strict=True)}
 
-    def _in_labels(self, outcome: Outcome) -> Outcome:
-        """A free-text answer that is a label (single-label classification) must be one of the entry's `labels:`:
-        written in another case or with a final period it is the label ("sports." -> "Sports"); otherwise it is
-        dropped here, not later as gold outside `labels:` that seems to come from the source file."""
-        task, labels = self.entry.task, fixed_labels(self.entry)
-        if not labels or task.schema_column != (self.step.field or task.answer_field) or not isinstance(outcome.value, str):
+    def _in_labels(self, outcome: Outcome, record: Mapping[str, Any]) -> Outcome:
+        """A free-text answer that is a label (single-label classification, multiple choice) must be one of the
+        entry's `labels:` (the record's option labels): written in another case or with a final period it is the
+        label ("sports." -> "Sports"); otherwise it is dropped here, not later as gold outside `labels:` that seems to
+        come from the source file."""
+        if not asks_label(self.step, self.entry) or not isinstance(outcome.value, str):
             return outcome
+        labels = self._choices(record)
         if outcome.value in labels:
             return outcome
         folded = {label.casefold(): label for label in labels}
         label = folded.get(outcome.value.strip().strip(".").strip().casefold())
         if label is not None:
             return Outcome(label)
+        if self.entry.task.choice_of is not None:
+            return Outcome(None, "answer is not one of the option labels")
         return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
+
+    def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """A free-text answer copied from the input (extractive MRC) must occur in it: SmolLM2 answered SQuAD
+        questions with its own sentences ('No.', 'The British Isles: England, …'), which the render stage then dropped
+        as gold spans of the *source file* not in its text (E4104 with a hint at `fields:`)."""
+        task = self.entry.task
+        if not task.spans_from or not isinstance(outcome.value, str):
+            return outcome
+        column, source = task.spans_from[0]
+        if span_problem(self.entry, record, AnswerTable.of((column,), [(outcome.value,)], "one")) is None:
+            return outcome
+        return Outcome(None, f"answer not copied from the {source}")
 
     def _in_language(self, outcome: Outcome) -> Outcome:
         """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
@@ -328,17 +357,23 @@ class StepRunner:
     def _requests(self, records: list[dict[str, Any]]) -> list[LLMRequest]:
         """The chunk's requests: prompts rendered first, so a failing prompt sends nothing (not even a probe)."""
         messages = [self._messages(r) for r in records]
+        if self.entry.task.choice_of is not None and self.label_choice():  # each record's own option labels
+            return [LLMRequest(m, response_format=self.response_format(r)) for m, r in zip(messages, records, strict=True)]
         rf = self.response_format()
         return [LLMRequest(m, response_format=rf) for m in messages]
 
-    def _choice_check(self, value: Any) -> str | None:
-        """A label choice is ``{"<column>": <one of the labels>}``."""
-        column, labels = self.label_choice(), fixed_labels(self.entry) or ()
-        if not isinstance(value, dict) or column not in value:
-            return f'expected an object {{"{column}": <one of {", ".join(labels)}>}}'
-        if self._in_labels(Outcome(value[column])).value is None:
-            return f"{column} {value[column]!r} is not one of the labels {', '.join(labels)}"
-        return None
+    def _choice_check(self, record: Mapping[str, Any]) -> Callable[[Any], str | None]:
+        """A label choice is ``{"<column>": <one of the labels>}`` (of the record's options, for multiple choice)."""
+        column, labels = self.label_choice(), self._choices(record)
+
+        def validate(value: Any) -> str | None:
+            if not isinstance(value, dict) or column not in value:
+                return f'expected an object {{"{column}": <one of {", ".join(labels)}>}}'
+            if self._in_labels(Outcome(value[column]), record).value is None:
+                return f"{column} {value[column]!r} is not one of the labels {', '.join(labels)}"
+            return None
+
+        return validate
 
     def _answer_check(self, record: Mapping[str, Any]) -> Callable[[Any], str | None]:
         """Whether a generated answer for ``record`` is one its task can use: it parses as the answer table, its
@@ -361,9 +396,20 @@ class StepRunner:
                 if any(not str(value).strip() for value in table.column(column)):
                     return f"a {column} is empty: copy each {column} from the {source} exactly"
             problem = span_problem(self.entry, record, table) or choice_problem(self.entry, record, table)
-            return problem.detail if problem is not None else None
+            return problem.detail if problem is not None else self._copied_problem(record, table)
 
         return validate
+
+    def _copied_problem(self, record: Mapping[str, Any], table: AnswerTable) -> str | None:
+        """A value of a `copied_from` column (an event's trigger or argument) that is not empty and not in its input:
+        SmolLM2 answered DuEE with triggers '加息', '夺冠' and arguments '跌停' that its texts do not hold."""
+        task = self.entry.task
+        for column, source in task.copied_from:
+            text = _squeezed(str(record.get(source) or ""))
+            for value in table.column(column):
+                if value and value != task.schema_missing and _squeezed(value) not in text:
+                    return f"{column} {value!r} does not occur in the {source}: copy each {column} from it exactly"
+        return None
 
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
@@ -416,16 +462,32 @@ def language_name(entry: TaskEntry) -> str:
 
 
 def asks_label(step: LLMStep, entry: TaskEntry) -> bool:
-    """Whether ``step`` generates one label of the entry's `labels:` (single-label classification): then it is asked
-    as a choice from an ``enum`` where the endpoint takes a schema (``StepRunner.label_choice``)."""
+    """Whether ``step`` generates one label of the entry's `labels:` (single-label classification) or an option label
+    (multiple choice): then it is asked as a choice from an ``enum`` where the endpoint takes a schema
+    (``StepRunner.label_choice``)."""
+    column = choice_column(entry)
+    return (step.kind == "generate" and not is_structured(entry) and column is not None
+            and column == (step.field or entry.task.answer_field))
+
+
+def choice_column(entry: TaskEntry) -> str | None:
+    """The answer column that holds one of a fixed set of labels: a multiple-choice task's option label, else the
+    label column of an entry with `labels:`."""
     task = entry.task
-    return (step.kind == "generate" and not is_structured(entry) and bool(fixed_labels(entry))
-            and task.schema_column is not None and task.schema_column == (step.field or task.answer_field))
+    if task.choice_of is not None:
+        return task.columns[0]
+    return task.schema_column if fixed_labels(entry) else None
 
 
 def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:
-    """The entry's fixed label set (`labels:`), or None when its labels come from the data or it has none."""
-    return entry.schema.labels if entry.schema is not None and entry.schema.labels else None
+    """The labels a generated answer may use: the entry's `labels:`, else the labels its guidelines define (DuEE's 65
+    event types); None when it has neither (its labels come from the data) or no label schema. Without them in the
+    prompt and the schema, SmolLM2 wrote DuEE events of type "1" and "事件1", and all were kept."""
+    if entry.schema is None:
+        return None
+    if entry.schema.labels:
+        return entry.schema.labels
+    return tuple(dict.fromkeys(label for g in entry.guidelines for label, _ in g.labels)) or None
 
 
 def unwrap_answers(value: Any) -> Any:
@@ -433,6 +495,16 @@ def unwrap_answers(value: Any) -> Any:
     if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
         return value["answers"]
     return value
+
+
+def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
+    """The record with its generated answer, and its notes (an empty list answer is counted apart)."""
+    return {**record, field: answer}, (GENERATED_NOTE, EMPTY_NOTE) if answer == [] else (GENERATED_NOTE,)
+
+
+def _squeezed(text: str) -> str:
+    """Case-folded, without whitespace: how a span is found in its text (as build/transforms.py does for gold)."""
+    return "".join(text.casefold().split())
 
 
 def _check_verdict(value: Any) -> str | None:

@@ -132,13 +132,17 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
 
 
 def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, Any]:
-    from humc.build.llmsteps import asks_label, fixed_labels, step_config
+    from humc.build.llmsteps import asks_label, fixed_labels, is_structured, step_config
 
     # the prompt names the entry's labels and language, and the answers are checked against both
     config = {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
               "guidelines": [(g.id, g.digest) for g in entry.guidelines], "labels": list(fixed_labels(entry) or ()),
               "language": entry.language}
-    return {**config, "label_choice": 1} if asks_label(step, entry) else config  # the others' fingerprints as they were
+    if asks_label(step, entry):
+        config["label_choice"] = 1
+    elif step.kind == "generate" and entry.task.spans_from and not is_structured(entry):
+        config["span_check"] = 1  # a free-text answer not copied from its input is dropped at the step
+    return config  # the others' fingerprints as they were
 
 
 def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:

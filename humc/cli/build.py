@@ -233,6 +233,8 @@ def llm_step_lines(steps: list[dict[str, Any]]) -> list[str]:
         if "min_score" in s:
             line += (f"; scores {' '.join(f'{k}:{v}' for k, v in s['scores'].items())}; min_score {s['min_score']} "
                      f"dropped {s['judge_dropped']} ({s['judge_dropped_share']:.1%})")
+        if s.get("empty"):
+            line += f"; {s['empty']} of {s['generated']} generated answer(s) empty ([])"
         other = {k: v for k, v in s["dropped"].items() if not k.startswith("judge score")}
         if other:
             line += "; dropped " + ", ".join(f"{k}: {v}" for k, v in other.items())

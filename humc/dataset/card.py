@@ -279,16 +279,27 @@ def card_variables(info: CardInfo) -> dict[str, Any]:
                      llm_keys=_keys(llms), length_keys=_keys(info.length_stats.values()),
                      task_totals=dict(sorted(totals.items())), tasks=sorted({t for c in info.task_counts.values() for t in c}),
                      recipe_fence=_fence(info.recipe_text), llm_step_rows=_llm_step_rows(info),
+                     llm_dropped=sum(sum(s["dropped"].values()) for s in info.llm_steps),
                      mixture_titles=MIXTURE_TITLES)
     return variables
 
 
 def _llm_step_rows(info: CardInfo) -> list[list[str]]:
-    """Valid answers per build-time LLM step, and what the judge kept: how well the model did, stated."""
+    """Valid answers per build-time LLM step, which records' answers a model wrote, and what the judge kept: how well
+    the model did, stated."""
     return [[s["node"], s["form"], f"{s['valid']}/{s['asked']}" + (f" ({s['valid_rate']:.1%})" if s["asked"] else ""),
-             " ".join(f"{k}:{v}" for k, v in s.get("scores", {}).items()),
+             generated_answers(s), " ".join(f"{k}:{v}" for k, v in s.get("scores", {}).items()),
              f"score < {s['min_score']}: {s['judge_dropped']} ({(s['judge_dropped_share'] or 0):.1%})" if "min_score" in s else "",
              ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())] for s in info.llm_steps]
+
+
+def generated_answers(step: dict[str, Any]) -> str:
+    """Which records of a generate step's entry hold a model's answer, and how many of those are empty ([])."""
+    if "generated" not in step:
+        return ""
+    which = "every record (`overwrite: true`)" if step["overwrite"] else "the records whose answer was empty"
+    empty = f", {step['empty']} of them empty ([])" if step["empty"] else ""
+    return f"{step['generated']}: {which}{empty}"
 
 
 def _keys(rows: Any) -> list[str]:
@@ -318,7 +329,7 @@ def default_body(info: CardInfo) -> str:
 
 CARD_EXTRA_VARIABLES = ("body",)  # given to a user template besides card_variables(info)
 DERIVED_VARIABLES = ("total", "size_category", "llms", "llm_keys", "length_keys", "task_totals", "tasks", "recipe_fence",
-                     "llm_step_rows")
+                     "llm_step_rows", "llm_dropped")
 
 
 def card_variable_names() -> tuple[str, ...]:

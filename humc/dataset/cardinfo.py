@@ -149,6 +149,8 @@ def project_url() -> str | None:
 ASKED_NOTE = "llm answers asked in form "   # notes of the generate/judge nodes (build/llmsteps.py)
 VALID_NOTE = "llm valid answers"
 SCORE_NOTE = "judge score "
+GENERATED_NOTE = "generated"
+EMPTY_NOTE = "generated empty answers"
 
 
 def llm_step_stats(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -167,6 +169,9 @@ def llm_step_stats(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> li
                                    "asked": asked, "valid": valid, "valid_rate": round(valid / asked, 4) if asked else None,
                                    "dropped": {k.removeprefix("dropped: "): int(v) for k, v in notes.items()
                                                if k.startswith("dropped") and v}}
+            if step.kind == "generate":
+                row.update(generated=int(notes.get(GENERATED_NOTE, 0)), empty=int(notes.get(EMPTY_NOTE, 0)),
+                           overwrite=step.overwrite)
             if step.kind == "judge":
                 low = sum(v for k, v in row["dropped"].items() if k.startswith("judge score"))
                 row.update(min_score=step.min_score, scores={s: int(notes.get(f"{SCORE_NOTE}{s}", 0)) for s in range(1, 6)},

@@ -490,7 +490,10 @@ def _correction(error: str, *, truncated: bool) -> str:
 
 
 _ANY_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n(.*?)```", re.S)
-_DECODER = json.JSONDecoder()
+# strict=False: a raw line break (a control character) inside a JSON string is read as it is. llama.cpp's JSON grammar
+# lets SmolLM2 write one ('{"reason": "…in the JSON file \n[{","score":2}' with a real newline) and it wrote the same
+# verdict on all 3 calls: strict parsing dropped a readable verdict as "invalid output"
+_DECODER = json.JSONDecoder(strict=False)
 
 
 def parse_json_text(text: str) -> Any:
@@ -513,13 +516,13 @@ def json_candidates(text: str) -> Iterator[Any]:
     first its checks accept, so a stray ``[1]`` before the answer does not hide it."""
     s = _unfenced(text)
     try:
-        yield json.loads(s)
+        yield _DECODER.decode(s)
         return
     except _UNREADABLE:
         pass
     for block in _ANY_FENCE.finditer(s):
         try:
-            yield json.loads(block.group(1))
+            yield _DECODER.decode(block.group(1))
         except _UNREADABLE:
             pass
     for start in (i for i, c in enumerate(s) if c in "{["):
@@ -539,7 +542,7 @@ def _unfenced(text: str) -> str:
 
 def _whole_reply_error(text: str) -> ValueError:
     try:
-        json.loads(_unfenced(text))
+        _DECODER.decode(_unfenced(text))
     except ValueError as exc:
         return exc
     except RecursionError:

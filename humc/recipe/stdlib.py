@@ -146,7 +146,7 @@ def load_task(path: Path) -> TaskDef:
         raise RecipeError(f"unknown task family '{family}'", node.require("family").span,
                           expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES), code="E2003")
     answer = node.require("answer")
-    check_keys(answer, ["field", "columns", "cardinality", "list", "spans_from", "choice_of", "always"],
+    check_keys(answer, ["field", "columns", "cardinality", "list", "spans_from", "copied_from", "choice_of", "always"],
                f"'answer' of {what}",
                required=["field", "columns"])
     cardinality = opt(answer, "cardinality", "string", what, "many")
@@ -164,6 +164,7 @@ def load_task(path: Path) -> TaskDef:
                               expected="one of: " + ", ".join(columns), code="E0008")
     inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
     spans_from = _spans_from(answer.get("spans_from"), columns, inputs)
+    copied_from = _spans_from(answer.get("copied_from"), columns, inputs, "copied_from")
     choice_of = opt(answer, "choice_of", "string", what, None)
     if choice_of is not None and choice_of not in inputs:
         raise RecipeError(f"'choice_of' names '{choice_of}', which is not an input", answer.require("choice_of").span,
@@ -177,18 +178,19 @@ def load_task(path: Path) -> TaskDef:
         schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
         task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
-        answer_always=opt(answer, "always", "boolean", what, False))
+        answer_always=opt(answer, "always", "boolean", what, False), copied_from=copied_from)
 
 
-def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """`answer: {spans_from: {column: input}}`: answer columns whose values are copied from an input."""
+def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...],
+                key: str = "spans_from") -> tuple[tuple[str, str], ...]:
+    """`answer: {spans_from: {column: input}}` (or `copied_from`): answer columns whose values are copied from an input."""
     if node is None:
         return ()
-    expect_kind(node, "mapping", what="'spans_from'")
+    expect_kind(node, "mapping", what=f"'{key}'")
     out = []
     for column, value in node.value.items():
         if column not in columns or value.value not in inputs:
-            raise RecipeError(f"'spans_from' maps '{column}' to '{value.value}'", value.span, code="E0008",
+            raise RecipeError(f"'{key}' maps '{column}' to '{value.value}'", value.span, code="E0008",
                               expected=f"an answer column ({', '.join(columns)}) mapped to an input ({', '.join(inputs)})")
         out.append((column, str(value.value)))
     return tuple(out)
