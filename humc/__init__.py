@@ -56,7 +56,8 @@ FORMAT_VERSION = "10"  # 2: render/check drop problem records and report them (b
 # 8: a SQuAD question written without answers (a test split) has none, not [] (it was cached as unanswerable), and
 # MRQA's header line is no record; 9: a column file's values are split on spaces and tabs only (an ideographic or
 # no-break space is token text); 10: rows already listed left to right keep that order and their own mentions
-# (sort_by_position, inline tags), and a nested format's sentence describes the nesting
+# (sort_by_position, inline tags), and a nested format's sentence describes the nesting; a generated answer must be
+# one of its record's options (multiple choice) or copied from its text (extractive MRC, `copied_from:`)
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {
