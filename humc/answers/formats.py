@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import Claimed
+from humc.answers.ops import MANY_VALUES, Claimed
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -1015,8 +1015,9 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     span placed before; (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
     label, span, text = _span_index(table.fields, s)
     taken: list[tuple[int, int, Row]] = []
-    claimed = Claimed()
-    for row in sorted(table.rows, key=lambda r: -len(r[span])):
+    rows = table.rows
+    claimed = Claimed(text, [row[span] for row in rows] if len(rows) > MANY_VALUES else ())
+    for row in sorted(rows, key=lambda r: -len(r[span])):
         value = row[span]
         if not value:
             raise NotExpressible(f"the {row[label]!r} span is empty")

@@ -7,7 +7,7 @@ the only code behind them. Each takes the answer state and the record's input te
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +77,10 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     values first and equal lengths in string order; with ``per_row`` every row claims its own
     occurrence (a value without one left takes the value's last claim), else each distinct value
     claims once."""
-    claimed = Claimed()
+    todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
+    claimed = Claimed(text, values)
     last: dict[str, int] = {}
     starts = [0] * len(values)
-    todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
     for _, value, k in sorted([(-len(values[k]), values[k], k) for k in todo]):
         found = _claim(text, value, claimed)
         if found <= len(text) or value not in last:  # no occurrence left: share the value's last one
@@ -101,10 +101,15 @@ class Claimed:
     """Stretches of a text claimed by spans (they never overlap), each value's occurrences tried once: placing
     thousands of mentions of one value looks at each occurrence once and at two neighbours for each."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str = "", values: Sequence[str] = ()) -> None:
+        """``values`` (optional): the values that will be claimed in ``text``; many of them are first looked up in
+        one pass over the text (else each value's first search reads the text up to its first occurrence)."""
         self.starts: list[int] = []  # the claimed stretches, in text order
         self.ends: list[int] = []
         self.searched: dict[str, int] = {}  # where a value's next free occurrence may start (before: all claimed)
+        if len(values) > MANY_VALUES:
+            found = first_starts(text, values)
+            self.searched = {value: found.get(value, len(text) + 1) for value in values}
 
     def claim(self, text: str, value: str) -> int:
         """Claim the first occurrence of ``value`` that overlaps no claimed stretch: its start, or -1."""
@@ -125,6 +130,36 @@ class Claimed:
     def overlaps(self, start: int, end: int) -> bool:
         at = bisect.bisect(self.starts, start)
         return (at > 0 and self.ends[at - 1] > start) or (at < len(self.starts) and self.starts[at] < end)
+
+
+MANY_VALUES = 64  # values to find in one text above which one pass over the text finds them all (first_starts)
+
+
+def first_starts(text: str, values: Iterable[str]) -> dict[str, int]:
+    """Where each value of ``values`` that occurs in ``text`` first occurs (``text.find(value)``), in one pass over
+    the text: a search per value reads the text once per value, quadratic for thousands of spans in a document."""
+    wanted = set(values)
+    found = {"": 0} if "" in wanted else {}
+    wanted.discard("")
+    if not wanted:
+        return found
+    head = min(16, *map(len, wanted))
+    by_head: dict[str, dict[int, set[str]]] = {}  # a value's first `head` characters -> its length -> values
+    for value in wanted:
+        by_head.setdefault(value[:head], {}).setdefault(len(value), set()).add(value)
+    left = len(wanted)
+    for at in range(len(text) - head + 1):
+        lengths = by_head.get(text[at:at + head])
+        if lengths is None:
+            continue
+        for length, same in lengths.items():
+            value = text[at:at + length]
+            if value in same and value not in found:
+                found[value] = at
+                left -= 1
+        if not left:
+            break
+    return found
 
 
 def _sort_by(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:

@@ -1,0 +1,78 @@
+"""Scale: work that must stay linear in the size of one record (thousands of spans in a long document).
+
+Each test counts the text a step reads rather than timing it, so it catches a quadratic step without flakiness.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from humc.answers.ops import MANY_VALUES, AnswerState, Claimed, apply_op, first_starts
+from humc.answers.table import AnswerTable
+from humc.build import transforms
+
+SPANS = 3000  # mentions in one document: far above MANY_VALUES
+
+
+class ReadCounting(str):
+    """A text that counts the characters its searches read (find from `start` to the hit, or to the end)."""
+
+    read = 0
+
+    def find(self, sub: Any, start: Any = None, end: Any = None) -> int:
+        at = str.find(self, sub, start, end)
+        ReadCounting.read += (len(self) if at < 0 else at) - (start or 0)
+        return at
+
+    def __contains__(self, sub: object) -> bool:
+        ReadCounting.read += len(self)
+        return str.__contains__(self, sub)
+
+
+def document(n: int) -> tuple[str, list[str]]:
+    """A text of n sentences, each mentioning its own person (Person1 is a prefix of Person10…: overlaps to skip)."""
+    names = [f"Person{i}" for i in range(n)]
+    return " ".join(f"Yesterday {name} said so." for name in names), names
+
+
+def test_first_starts_is_find() -> None:
+    text = "New York City is not York; Paris Hilton, Paris. "
+    values = ["York", "New York City", "Paris", "Berlin", "", "s", "Paris Hilton", ". "]
+    assert first_starts(text, values) == {v: text.find(v) for v in values if v in text}
+
+
+def test_sort_by_position_reads_a_long_text_once() -> None:
+    text, names = document(SPANS)
+    rows = [("PER", name) for name in reversed(names)]
+    state = AnswerState(AnswerTable(("type", "span"), tuple(rows)))
+    ReadCounting.read = 0
+    out = apply_op("sort_by_position", ("span",), state, ReadCounting(text))
+    assert [span for _, span in out.table.rows] == names
+    assert ReadCounting.read < 2 * len(text)  # a search per name from the start read ≈ SPANS × len(text) / 2
+
+
+def test_claimed_with_values_claims_as_without() -> None:
+    text, names = document(200)
+    values = sorted([*names, "Person1", "Person1", "Nobody", "said so."], key=lambda v: -len(v))
+    plain, primed = Claimed(), Claimed(text, values)
+    assert len(values) > MANY_VALUES
+    assert [plain.claim(text, v) for v in values] == [primed.claim(text, v) for v in values]
+
+
+@pytest.mark.parametrize("missing", [None, "Nobody"])
+def test_span_check_reads_a_long_text_once(monkeypatch: pytest.MonkeyPatch, missing: str | None) -> None:
+    text, names = document(SPANS)
+    squeezed = transforms._squeezed
+    monkeypatch.setattr(transforms, "_squeezed", lambda t: ReadCounting(squeezed(t)))
+    entry: Any = SimpleNamespace(task=SimpleNamespace(spans_from=(("span", "text"),)))
+    spans = [*names, missing] if missing else names
+    gold = AnswerTable(("type", "span"), tuple(("PER", s) for s in spans))
+    ReadCounting.read = 0
+    problem = transforms.span_problem(entry, {"text": text}, gold)
+    assert (problem is None) == (missing is None)
+    if problem is not None:
+        assert problem.reason == "span_not_in_text" and "'Nobody' does not occur" in problem.detail
+    assert ReadCounting.read < 2 * len(text)
