@@ -76,3 +76,22 @@ def test_span_check_reads_a_long_text_once(monkeypatch: pytest.MonkeyPatch, miss
     if problem is not None:
         assert problem.reason == "span_not_in_text" and "'Nobody' does not occur" in problem.detail
     assert ReadCounting.read < 2 * len(text)
+
+
+def test_a_500_term_or_is_not_nested_too_deeply() -> None:
+    from humc.expr import Evaluator, Source, depth, parse_expr
+
+    text = " or ".join(f'text == "t{i}"' for i in range(500))
+    ast = parse_expr(text)
+    assert depth(ast) <= 12  # left-leaning, it was 500 levels: E0010 "nested too deeply" past 200
+    evaluator = Evaluator(Source(text))
+    assert [evaluator.eval(ast, {"text": t}) for t in ("t0", "t499", "t250", "x")] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("text", ["a or b or c", "a and b and c", "n or a or b or c", "b and n and c and a",
+                                  "a or b and c or n", "n and n and b or c or n"])
+def test_and_or_chains_give_the_operand_python_would(text: str) -> None:
+    from humc.expr import Evaluator, Source, parse_expr
+
+    env = {"a": 0, "b": "", "c": 0, "n": 2}
+    assert Evaluator(Source(text)).eval(parse_expr(text), env) == eval(text, {}, dict(env))
