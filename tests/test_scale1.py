@@ -5,12 +5,13 @@ Each test counts the text a step reads rather than timing it, so it catches a qu
 
 from __future__ import annotations
 
+import random
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from humc.answers.ops import MANY_VALUES, AnswerState, Claimed, apply_op, first_starts
+from humc.answers.ops import MANY_VALUES, AnswerState, Claimed, ManyClaimed, apply_op, occurrences
 from humc.answers.table import AnswerTable
 from humc.build import transforms
 
@@ -38,10 +39,12 @@ def document(n: int) -> tuple[str, list[str]]:
     return " ".join(f"Yesterday {name} said so." for name in names), names
 
 
-def test_first_starts_is_find() -> None:
-    text = "New York City is not York; Paris Hilton, Paris. "
-    values = ["York", "New York City", "Paris", "Berlin", "", "s", "Paris Hilton", ". "]
-    assert first_starts(text, values) == {v: text.find(v) for v in values if v in text}
+def test_occurrences_are_every_find() -> None:
+    text = "New York City is not York; Paris Hilton, Paris. aaaa"
+    values = ["York", "New York City", "Paris", "Berlin", "s", "Paris Hilton", ". ", "aa", "a"]
+    expected = {v: [k for k in range(len(text)) if text.startswith(v, k)] for v in values}
+    assert occurrences(text, [*values, "York"]) == {v: spots for v, spots in expected.items() if spots}
+    assert occurrences(text, ["", "York"]) == {"": [0], "York": [4, 21]}
 
 
 def test_sort_by_position_reads_a_long_text_once() -> None:
@@ -54,12 +57,23 @@ def test_sort_by_position_reads_a_long_text_once() -> None:
     assert ReadCounting.read < 2 * len(text)  # a search per name from the start read ≈ SPANS × len(text) / 2
 
 
-def test_claimed_with_values_claims_as_without() -> None:
-    text, names = document(200)
-    values = sorted([*names, "Person1", "Person1", "Nobody", "said so."], key=lambda v: -len(v))
-    plain, primed = Claimed(), Claimed(text, values)
+@pytest.mark.parametrize("seed", range(5))
+def test_many_claimed_claims_as_claimed(seed: int) -> None:
+    """Claims in any order (not longest first: overlaps refused both ways), repeated values, missing ones."""
+    text, names = document(300)
+    values = [*names, "Person1", "Person1", "Person12", "Nobody", "said so.", "so. Yesterday", "", "d"] * 2
+    random.Random(seed).shuffle(values)
+    plain, many = Claimed(), ManyClaimed(text, values)
     assert len(values) > MANY_VALUES
-    assert [plain.claim(text, v) for v in values] == [primed.claim(text, v) for v in values]
+    assert [plain.claim(text, v) for v in values] == [many.claim(text, v) for v in values]
+
+
+def test_many_claims_in_random_order_insert_into_no_sorted_list() -> None:
+    text, names = document(SPANS)
+    random.Random(1).shuffle(names)
+    many = ManyClaimed(text, names)
+    assert [many.claim(text, v) for v in names] == [text.index(f" {v} ") + 1 for v in names]
+    assert many.starts == [] == many.ends  # inserting each claim in order was quadratic in the mentions
 
 
 @pytest.mark.parametrize("missing", [None, "Nobody"])

@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import MANY_VALUES, Claimed
+from humc.answers.ops import MANY_VALUES, Claimed, ManyClaimed
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -1016,7 +1016,7 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     label, span, text = _span_index(table.fields, s)
     taken: list[tuple[int, int, Row]] = []
     rows = table.rows
-    claimed = Claimed(text, [row[span] for row in rows] if len(rows) > MANY_VALUES else ())
+    claimed = ManyClaimed(text, [row[span] for row in rows]) if len(rows) > MANY_VALUES else Claimed()
     for row in sorted(rows, key=lambda r: -len(r[span])):
         value = row[span]
         if not value:

@@ -78,7 +78,7 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     occurrence (a value without one left takes the value's last claim), else each distinct value
     claims once."""
     todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
-    claimed = Claimed(text, values)
+    claimed = ManyClaimed(text, values) if len(values) > MANY_VALUES else Claimed()
     last: dict[str, int] = {}
     starts = [0] * len(values)
     for _, value, k in sorted([(-len(values[k]), values[k], k) for k in todo]):
@@ -101,15 +101,10 @@ class Claimed:
     """Stretches of a text claimed by spans (they never overlap), each value's occurrences tried once: placing
     thousands of mentions of one value looks at each occurrence once and at two neighbours for each."""
 
-    def __init__(self, text: str = "", values: Sequence[str] = ()) -> None:
-        """``values`` (optional): the values that will be claimed in ``text``; many of them are first looked up in
-        one pass over the text (else each value's first search reads the text up to its first occurrence)."""
+    def __init__(self) -> None:
         self.starts: list[int] = []  # the claimed stretches, in text order
         self.ends: list[int] = []
         self.searched: dict[str, int] = {}  # where a value's next free occurrence may start (before: all claimed)
-        if len(values) > MANY_VALUES:
-            found = first_starts(text, values)
-            self.searched = {value: found.get(value, len(text) + 1) for value in values}
 
     def claim(self, text: str, value: str) -> int:
         """Claim the first occurrence of ``value`` that overlaps no claimed stretch: its start, or -1."""
@@ -132,14 +127,38 @@ class Claimed:
         return (at > 0 and self.ends[at - 1] > start) or (at < len(self.starts) and self.starts[at] < end)
 
 
-MANY_VALUES = 64  # values to find in one text above which one pass over the text finds them all (first_starts)
+class ManyClaimed(Claimed):
+    """``Claimed`` for thousands of values in one long text: every occurrence of every value is found in one pass
+    (``occurrences``) and the claimed characters are a mask, so neither a search per value (and per occurrence inside
+    a claimed stretch) nor inserting each claim into sorted lists, all quadratic in the mentions, reads the text or
+    the claims again."""
+
+    def __init__(self, text: str, values: Sequence[str]) -> None:
+        super().__init__()
+        self.spots = occurrences(text, values)
+        self.tried: dict[str, int] = {}  # how many of a value's occurrences are claimed or overlap a claim
+        self.mask = bytearray(len(text))
+
+    def claim(self, text: str, value: str) -> int:
+        spots, at, size = self.spots.get(value, ()), self.tried.get(value, 0), len(value)
+        while at < len(spots) and self.mask.find(1, spots[at], spots[at] + size) >= 0:
+            at += 1
+        if not value or at == len(spots):
+            self.tried[value] = at
+            return -1
+        self.tried[value] = at + 1
+        self.mask[spots[at]:spots[at] + size] = b"\1" * size
+        return spots[at]
 
 
-def first_starts(text: str, values: Iterable[str]) -> dict[str, int]:
-    """Where each value of ``values`` that occurs in ``text`` first occurs (``text.find(value)``), in one pass over
+MANY_VALUES = 64  # values to claim or find in one text above which ManyClaimed and occurrences read it once
+
+
+def occurrences(text: str, values: Iterable[str]) -> dict[str, list[int]]:
+    """Where each value of ``values`` that occurs in ``text`` occurs (overlapping occurrences too), in one pass over
     the text: a search per value reads the text once per value, quadratic for thousands of spans in a document."""
     wanted = set(values)
-    found = {"": 0} if "" in wanted else {}
+    found: dict[str, list[int]] = {"": [0]} if "" in wanted else {}
     wanted.discard("")
     if not wanted:
         return found
@@ -147,18 +166,14 @@ def first_starts(text: str, values: Iterable[str]) -> dict[str, int]:
     by_head: dict[str, dict[int, set[str]]] = {}  # a value's first `head` characters -> its length -> values
     for value in wanted:
         by_head.setdefault(value[:head], {}).setdefault(len(value), set()).add(value)
-    left = len(wanted)
     for at in range(len(text) - head + 1):
         lengths = by_head.get(text[at:at + head])
         if lengths is None:
             continue
         for length, same in lengths.items():
             value = text[at:at + length]
-            if value in same and value not in found:
-                found[value] = at
-                left -= 1
-        if not left:
-            break
+            if value in same:
+                found.setdefault(value, []).append(at)
     return found
 
 
