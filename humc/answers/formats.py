@@ -45,7 +45,7 @@ from typing import Any
 
 import yaml
 
-from humc.answers.ops import Claimed, in_reading_order
+from humc.answers.ops import MANY_VALUES, Claimed, ManyClaimed, in_reading_order
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -1032,8 +1032,9 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     if starts is not None:
         return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
     taken: list[tuple[int, int, Row]] = []
-    claimed = Claimed()
-    for row in sorted(table.rows, key=lambda r: -len(r[span])):
+    rows = table.rows
+    claimed = ManyClaimed(text, [row[span] for row in rows]) if len(rows) > MANY_VALUES else Claimed()
+    for row in sorted(rows, key=lambda r: -len(r[span])):
         value = row[span]
         if not value:
             raise NotExpressible(f"the {row[label]!r} span is empty")

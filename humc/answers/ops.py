@@ -7,7 +7,7 @@ the only code behind them. Each takes the answer state and the record's input te
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,10 +96,10 @@ def _claims(values: list[str], text: str, per_row: bool) -> list[int]:
     values first and equal lengths in string order; with ``per_row`` every row claims its own
     occurrence (a value without one left takes the value's last claim), else each distinct value
     claims once."""
-    claimed = Claimed()
+    todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
+    claimed = ManyClaimed(text, values) if len(values) > MANY_VALUES else Claimed()
     last: dict[str, int] = {}
     starts = [0] * len(values)
-    todo = range(len(values)) if per_row else list({v: k for k, v in enumerate(values)}.values())
     for _, value, k in sorted([(-len(values[k]), values[k], k) for k in todo]):
         found = _claim(text, value, claimed)
         if found <= len(text) or value not in last:  # no occurrence left: share the value's last one
@@ -144,6 +144,56 @@ class Claimed:
     def overlaps(self, start: int, end: int) -> bool:
         at = bisect.bisect(self.starts, start)
         return (at > 0 and self.ends[at - 1] > start) or (at < len(self.starts) and self.starts[at] < end)
+
+
+class ManyClaimed(Claimed):
+    """``Claimed`` for thousands of values in one long text: every occurrence of every value is found in one pass
+    (``occurrences``) and the claimed characters are a mask, so neither a search per value (and per occurrence inside
+    a claimed stretch) nor inserting each claim into sorted lists, all quadratic in the mentions, reads the text or
+    the claims again."""
+
+    def __init__(self, text: str, values: Sequence[str]) -> None:
+        super().__init__()
+        self.spots = occurrences(text, values)
+        self.tried: dict[str, int] = {}  # how many of a value's occurrences are claimed or overlap a claim
+        self.mask = bytearray(len(text))
+
+    def claim(self, text: str, value: str) -> int:
+        spots, at, size = self.spots.get(value, ()), self.tried.get(value, 0), len(value)
+        while at < len(spots) and self.mask.find(1, spots[at], spots[at] + size) >= 0:
+            at += 1
+        if not value or at == len(spots):
+            self.tried[value] = at
+            return -1
+        self.tried[value] = at + 1
+        self.mask[spots[at]:spots[at] + size] = b"\1" * size
+        return spots[at]
+
+
+MANY_VALUES = 64  # values to claim or find in one text above which ManyClaimed and occurrences read it once
+
+
+def occurrences(text: str, values: Iterable[str]) -> dict[str, list[int]]:
+    """Where each value of ``values`` that occurs in ``text`` occurs (overlapping occurrences too), in one pass over
+    the text: a search per value reads the text once per value, quadratic for thousands of spans in a document."""
+    wanted = set(values)
+    found: dict[str, list[int]] = {"": [0]} if "" in wanted else {}
+    wanted.discard("")
+    if not wanted:
+        return found
+    head = min(16, *map(len, wanted))
+    by_head: dict[str, dict[int, set[str]]] = {}  # a value's first `head` characters -> its length -> values
+    for value in wanted:
+        by_head.setdefault(value[:head], {}).setdefault(len(value), set()).add(value)
+    for at in range(len(text) - head + 1):
+        lengths = by_head.get(text[at:at + head])
+        if lengths is None:
+            continue
+        for length, same in lengths.items():
+            value = text[at:at + length]
+            if value in same:
+                found.setdefault(value, []).append(at)
+    return found
 
 
 def _sort_by(state: AnswerState, text: str, args: tuple[Any, ...]) -> AnswerState:

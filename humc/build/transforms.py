@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from humc.answers.ops import AnswerState, apply_op
+from humc.answers.ops import MANY_VALUES, AnswerState, apply_op, occurrences
 from humc.answers.table import AnswerTable
 from humc.build.problems import Problem
 from humc.errors import EvalError, RecordError, did_you_mean, type_name
@@ -425,10 +425,13 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
     for column, source in entry.task.spans_from:
         text = _squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
+        occurs = text.__contains__
+        if len(gold.rows) > MANY_VALUES:  # thousands of spans in a long text: one pass finds them all
+            occurs = occurrences(text, [_squeezed(row[i]) for row in gold.rows]).__contains__
         for row in gold.rows:
             if not row[i]:  # a labelled item with no span: the output would teach an empty entity
                 return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(row), 60)}")
-            if _squeezed(row[i]) not in text:
+            if not occurs(_squeezed(row[i])):
                 return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'"
                                                    + _normal_form_hint(row[i], text))
     return None

@@ -16,7 +16,7 @@ import functools
 import inspect
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -116,6 +116,15 @@ def _parse(text: str, start: str, src: Source, what: str, kind: type[_E]) -> _E:
         raise RecipeError(f"cannot parse {what}: {exc}", src.span, code="E1001") from None
     except VisitError as exc:
         raise _visit_error(exc.orig_exc, text, src, what) from None
+
+
+def _balanced(op: str, items: Sequence[Expr], pos: tuple[int, int]) -> Expr:
+    """``a or b or c …`` as a balanced tree of ``Binary`` nodes: ``and``/``or`` are associative (the same operands
+    evaluated left to right, stopping at the same one), and a 500-term `or` nests 9 levels deep, not 500."""
+    if len(items) == 1:
+        return items[0]
+    half = len(items) // 2
+    return Binary(op, _balanced(op, items[:half], pos), _balanced(op, items[half:], pos), pos=pos)
 
 
 def _too_deep(text: str, src: Source, what: str) -> RecipeError:
@@ -247,10 +256,10 @@ class _ToAst(Transformer[Token, "_Wrap"]):
         return (str(name), value)
 
     def or_expr(self, meta: Meta, *items: Expr) -> Expr:
-        return functools.reduce(lambda a, b: Binary("or", a, b, pos=_pos(meta)), items)
+        return _balanced("or", items, _pos(meta))
 
     def and_expr(self, meta: Meta, *items: Expr) -> Expr:
-        return functools.reduce(lambda a, b: Binary("and", a, b, pos=_pos(meta)), items)
+        return _balanced("and", items, _pos(meta))
 
     def not_(self, meta: Meta, e: Expr) -> Expr:
         return Unary("not", e, pos=_pos(meta))
