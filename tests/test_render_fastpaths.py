@@ -308,10 +308,19 @@ def test_the_nan_scan_finds_what_the_abstract_class_scan_finds(value: Any) -> No
 
 
 def _sort_by_position_reference(rows: list[tuple[str, ...]], i: int, text: str) -> list[tuple[str, ...]]:
-    """ops._sort_by_position before its shortcuts."""
+    """ops._sort_by_position before its shortcuts: rows that read left to right in the text (each value found after
+    the end of the one before) stay as they are, else each claims its occurrence, longest first."""
+    values = [r[i] for r in rows]
+    at = 0
+    for value in values:
+        start = text.find(value, at) if value else -1
+        if start < 0:
+            break
+        at = start + len(value)
+    else:
+        return list(rows)
     claimed: list[tuple[int, int]] = []
     last: dict[str, int] = {}
-    values = [r[i] for r in rows]
     starts = [0] * len(values)
     for k in sorted(range(len(values)), key=lambda k: (-len(values[k]), values[k], k)):
         value = values[k]
