@@ -16,6 +16,7 @@ from humc.assets.review import ReviewContext, apply_edit
 from humc.errors import FormatParseError, HumcError
 from humc.recipe.lockfile import LockItem
 from humc.sources_card import _front_matter
+from humc.templating import render_template
 
 
 def refused(recipe: Path) -> dict:
@@ -96,3 +97,30 @@ def test_a_template_making_half_a_surrogate_pair_is_e4202_at_its_line(tmp_path, 
     diag = refused(recipe)
     assert (diag["code"], diag["line"]) == ("E4202", 3)
     assert diag["file"].endswith("en_fz.j2") and "makes \\ud800, half of a UTF-16 surrogate pair" in diag["message"]
+
+
+def test_loops_in_loops_over_a_records_text_stop_at_the_step_limit(tmp_path):
+    """Three nested for loops over a 1000-character passage ran 10^9 empty passes (two minutes a record, `humc check`
+    looked hung): loop passes were no steps, only calls and range items were."""
+    loops = "{% for a in context %}{% for b in context %}{% for c in context %}{% endfor %}{% endfor %}{% endfor %}"
+    with pytest.raises(HumcError) as err:
+        render_template(loops, {"context": "x" * 1000}, "t")
+    assert err.value.code == "E0010" and "loop passes" in err.value.message
+    once = "{% set r = range(99999) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}"  # one range made
+    with pytest.raises(HumcError, match="steps"):
+        render_template(once, {}, "t")
+    lazy = "{% for a in context|map('upper') %}{% for b in context|map('upper') %}{% endfor %}{% endfor %}"
+    with pytest.raises(HumcError, match="steps"):  # no length to charge up front: each pass as it comes
+        render_template(lazy, {"context": "x" * 1000}, "t")
+
+
+@pytest.mark.parametrize(("body", "written"), [
+    ("{% for a in x %}{{ loop.index }}/{{ loop.length }} {% else %}none{% endfor %}", "1/3 2/3 3/3"),
+    ("{% for a in x|select('ne', 'b') %}{{ a }}{{ loop.length }}{% endfor %}", "a2c2"),
+    ("{% for a in [[1, [2]]] recursive %}{{ a }}{% if a is iterable %}{{ loop(a) }}{% endif %}{% endfor %}",
+     "[1, [2]]1[2]2"),
+    ("{% macro m(xs) %}{% for v in xs %}{{ v }}{% endfor %}{% endmacro %}{{ m(x) }}", "abc"),
+    ("{% for a in [] %}x{% else %}none{% endfor %}", "none"),
+])
+def test_a_counted_loop_renders_as_before(body, written):
+    assert render_template(body, {"x": ["a", "b", "c"]}, "t") == written
