@@ -730,7 +730,8 @@ def _unknown_filter_or_test(env: jinja2.Environment, ast: jinja2.nodes.Template)
     for node in ast.find_all((jinja2.nodes.Filter, jinja2.nodes.Test)):
         kind, known = ("filter", env.filters) if isinstance(node, jinja2.nodes.Filter) else ("test", env.tests)
         if node.name not in known:
-            hint = did_you_mean(node.name, known) or f"the {kind}s are Jinja2's built-in ones, plus json and zip"
+            spelt = [name for name in known if name != _COUNTED]  # humc's own loop filter is no name to suggest
+            hint = did_you_mean(node.name, spelt) or f"the {kind}s are Jinja2's built-in ones, plus json and zip"
             return TemplateProblem(f"template uses unknown {kind} '{node.name}'", node.lineno, hint=hint)
     return None
 

@@ -16,7 +16,7 @@ from humc.assets.review import ReviewContext, apply_edit
 from humc.errors import FormatParseError, HumcError
 from humc.recipe.lockfile import LockItem
 from humc.sources_card import _front_matter
-from humc.templating import render_template
+from humc.templating import render_template, syntax_problem
 
 
 def refused(recipe: Path) -> dict:
@@ -124,3 +124,9 @@ def test_loops_in_loops_over_a_records_text_stop_at_the_step_limit(tmp_path):
 ])
 def test_a_counted_loop_renders_as_before(body, written):
     assert render_template(body, {"x": ["a", "b", "c"]}, "t") == written
+
+
+def test_the_loop_counting_filter_is_never_suggested():
+    problem = syntax_problem("{{ x|counted }}")
+    assert problem is not None and problem.hint is not None
+    assert "count" in problem.hint and "humc:counted" not in problem.hint
