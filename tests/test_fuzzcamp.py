@@ -130,3 +130,19 @@ def test_the_loop_counting_filter_is_never_suggested():
     problem = syntax_problem("{{ x|counted }}")
     assert problem is not None and problem.hint is not None
     assert "count" in problem.hint and "humc:counted" not in problem.hint
+
+
+@pytest.mark.parametrize(("value", "said", "col"), [("!!binary aGVsbG8=", "bytes", 27), ("2024-01-01", "date '2024-01-01'", 27),
+                                                    ("[a, 2024-01-01T10:00:00Z]", "datetime", 31)])
+def test_a_model_param_no_json_request_can_carry_is_e0007_at_it(tmp_path, value, said, col):
+    """`params: {temperature: 2024-01-01}` passed `humc check`; `humc synth` then ended in a traceback (TypeError:
+    Object of type date is not JSON serializable) while building the request."""
+    (tmp_path / "data.jsonl").write_text('{"context": "Ada lived in London.", "question": "Where?", "answers": ["London"]}\n',
+                                         encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    models = ("models:\n  writer:\n    base_url: http://127.0.0.1:9/v1\n    model: m\n"
+              f"    params: {{temperature: {value}, max_tokens: 9}}\n")
+    recipe.write_text(tiny_recipe().replace("sources:", models + "sources:"), encoding="utf-8")
+    diag = refused(recipe)
+    assert (diag["code"], diag["line"], diag["column"]) == ("E0007", 7, col)
+    assert f"params 'temperature' holds {said}" in diag["message"] and "JSON request" in diag["message"]
