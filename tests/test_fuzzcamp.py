@@ -1,6 +1,7 @@
 """Regressions found by a mutation-fuzzing campaign of the CLI (the example recipes, their data and templates
 mutated at the byte, line, token and YAML-scalar level; `humc check` / `humc build` in subprocesses). Each input
-below, minimized, once ended in a Python traceback (exit 3); now it is a located, coded diagnostic with exit 2."""
+below, minimized, once ended in a Python traceback (exit 3) or ran for minutes (loops in loops); now it is a located,
+coded diagnostic with exit 2 (or the parse error its reader reports)."""
 
 from __future__ import annotations
 
