@@ -66,9 +66,9 @@ MAX_POWER_BITS = 1 << 12
 """`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
 
 MAX_TEMPLATE_STEPS = 200_000
-"""The steps one render may take (calls of functions, methods and macros, and the items of every ``range`` made),
-plus ``STEPS_PER_ITEM`` for each item of the values it is given. Real templates take a few dozen; a loop in a loop
-over ``range(100000)`` would take 10^10."""
+"""The steps one render may take (calls of functions, methods and macros, the items of every ``range`` made and
+every pass of a for loop), plus ``STEPS_PER_ITEM`` for each item of the values it is given. Real templates take a
+few dozen; a loop in a loop over ``range(100000)`` would take 10^10."""
 
 STEPS_PER_ITEM = 4
 """Steps a render may take besides ``MAX_TEMPLATE_STEPS`` for each character of a text it is given (each item of a
@@ -188,8 +188,32 @@ def _too_many_steps(steps: _Steps) -> None:
         steps.left += share
         if steps.left >= 0:
             return
-    raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls and range items) in one render: "
+    raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls, range items and loop passes) in one render: "
                         "a loop in a loop, or a macro calling itself more than once")
+
+
+@jinja2.pass_context
+def _counted(context: _Context, iterable: Any) -> Any:
+    """A for loop's iterable: each item is a step of the render, charged at once when it has a length (a loop in a
+    loop over a record's text pays for every pass of the inner one), else as it comes."""
+    try:
+        size = len(iterable)
+    except TypeError:
+        return _counting(iterable, context.steps)
+    steps = context.steps
+    steps.left -= size
+    if steps.left < 0:
+        _too_many_steps(steps)
+    return iterable
+
+
+def _counting(iterable: Any, steps: _Steps) -> Iterator[Any]:
+    """The items of an iterable without a length (a filter's generator), one step each."""
+    for item in iterable:
+        steps.left -= 1
+        if steps.left < 0:
+            _too_many_steps(steps)
+        yield item
 
 
 @jinja2.pass_context
@@ -203,8 +227,17 @@ def _range(context: _Context, *args: int) -> range:
     return rng
 
 
+_COUNTED = "humc:counted"  # the filter a for loop's iterable goes through: no template can spell its name
+
+
 class _CodeGenerator(jinja2.compiler.CodeGenerator):
-    """Jinja2's code generator, with ``a ~ b`` joined by ``environment.joined`` (bounded) instead of ``str_join``."""
+    """Jinja2's code generator, with ``a ~ b`` joined by ``environment.joined`` (bounded) instead of ``str_join``,
+    and each for loop's iterable passed through ``_counted``."""
+
+    def visit_Template(self, node: jinja2.nodes.Template, frame: jinja2.compiler.Frame | None = None) -> None:
+        for loop in node.find_all(jinja2.nodes.For):  # before Jinja2 collects the filters the code uses
+            loop.iter = jinja2.nodes.Filter(loop.iter, _COUNTED, [], [], None, None, lineno=loop.iter.lineno)
+        super().visit_Template(node, frame)
 
     @jinja2.compiler.optimizeconst
     def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
@@ -539,6 +572,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     env.filters["format"] = _format_filter
     _checked_filters(env)
     env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
+    env.filters[_COUNTED] = _counted
     env.globals["range"] = _range
     env.globals["lipsum"] = _lipsum
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
@@ -696,7 +730,8 @@ def _unknown_filter_or_test(env: jinja2.Environment, ast: jinja2.nodes.Template)
     for node in ast.find_all((jinja2.nodes.Filter, jinja2.nodes.Test)):
         kind, known = ("filter", env.filters) if isinstance(node, jinja2.nodes.Filter) else ("test", env.tests)
         if node.name not in known:
-            hint = did_you_mean(node.name, known) or f"the {kind}s are Jinja2's built-in ones, plus json and zip"
+            spelt = [name for name in known if name != _COUNTED]  # humc's own loop filter is no name to suggest
+            hint = did_you_mean(node.name, spelt) or f"the {kind}s are Jinja2's built-in ones, plus json and zip"
             return TemplateProblem(f"template uses unknown {kind} '{node.name}'", node.lineno, hint=hint)
     return None
 

@@ -1,6 +1,7 @@
 """Regressions found by a mutation-fuzzing campaign of the CLI (the example recipes, their data and templates
 mutated at the byte, line, token and YAML-scalar level; `humc check` / `humc build` in subprocesses). Each input
-below, minimized, once ended in a Python traceback (exit 3); now it is a located, coded diagnostic with exit 2."""
+below, minimized, once ended in a Python traceback (exit 3) or ran for minutes (loops in loops); now it is a located,
+coded diagnostic with exit 2 (or the parse error its reader reports)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from humc.assets.review import ReviewContext, apply_edit
 from humc.errors import FormatParseError, HumcError
 from humc.recipe.lockfile import LockItem
 from humc.sources_card import _front_matter
+from humc.templating import render_template, syntax_problem
 
 
 def refused(recipe: Path) -> dict:
@@ -96,3 +98,52 @@ def test_a_template_making_half_a_surrogate_pair_is_e4202_at_its_line(tmp_path, 
     diag = refused(recipe)
     assert (diag["code"], diag["line"]) == ("E4202", 3)
     assert diag["file"].endswith("en_fz.j2") and "makes \\ud800, half of a UTF-16 surrogate pair" in diag["message"]
+
+
+def test_loops_in_loops_over_a_records_text_stop_at_the_step_limit(tmp_path):
+    """Three nested for loops over a 1000-character passage ran 10^9 empty passes (two minutes a record, `humc check`
+    looked hung): loop passes were no steps, only calls and range items were."""
+    loops = "{% for a in context %}{% for b in context %}{% for c in context %}{% endfor %}{% endfor %}{% endfor %}"
+    with pytest.raises(HumcError) as err:
+        render_template(loops, {"context": "x" * 1000}, "t")
+    assert err.value.code == "E0010" and "loop passes" in err.value.message
+    once = "{% set r = range(99999) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}"  # one range made
+    with pytest.raises(HumcError, match="steps"):
+        render_template(once, {}, "t")
+    lazy = "{% for a in context|map('upper') %}{% for b in context|map('upper') %}{% endfor %}{% endfor %}"
+    with pytest.raises(HumcError, match="steps"):  # no length to charge up front: each pass as it comes
+        render_template(lazy, {"context": "x" * 1000}, "t")
+
+
+@pytest.mark.parametrize(("body", "written"), [
+    ("{% for a in x %}{{ loop.index }}/{{ loop.length }} {% else %}none{% endfor %}", "1/3 2/3 3/3"),
+    ("{% for a in x|select('ne', 'b') %}{{ a }}{{ loop.length }}{% endfor %}", "a2c2"),
+    ("{% for a in [[1, [2]]] recursive %}{{ a }}{% if a is iterable %}{{ loop(a) }}{% endif %}{% endfor %}",
+     "[1, [2]]1[2]2"),
+    ("{% macro m(xs) %}{% for v in xs %}{{ v }}{% endfor %}{% endmacro %}{{ m(x) }}", "abc"),
+    ("{% for a in [] %}x{% else %}none{% endfor %}", "none"),
+])
+def test_a_counted_loop_renders_as_before(body, written):
+    assert render_template(body, {"x": ["a", "b", "c"]}, "t") == written
+
+
+def test_the_loop_counting_filter_is_never_suggested():
+    problem = syntax_problem("{{ x|counted }}")
+    assert problem is not None and problem.hint is not None
+    assert "count" in problem.hint and "humc:counted" not in problem.hint
+
+
+@pytest.mark.parametrize(("value", "said", "col"), [("!!binary aGVsbG8=", "bytes", 27), ("2024-01-01", "date '2024-01-01'", 27),
+                                                    ("[a, 2024-01-01T10:00:00Z]", "datetime", 31)])
+def test_a_model_param_no_json_request_can_carry_is_e0007_at_it(tmp_path, value, said, col):
+    """`params: {temperature: 2024-01-01}` passed `humc check`; `humc synth` then ended in a traceback (TypeError:
+    Object of type date is not JSON serializable) while building the request."""
+    (tmp_path / "data.jsonl").write_text('{"context": "Ada lived in London.", "question": "Where?", "answers": ["London"]}\n',
+                                         encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    models = ("models:\n  writer:\n    base_url: http://127.0.0.1:9/v1\n    model: m\n"
+              f"    params: {{temperature: {value}, max_tokens: 9}}\n")
+    recipe.write_text(tiny_recipe().replace("sources:", models + "sources:"), encoding="utf-8")
+    diag = refused(recipe)
+    assert (diag["code"], diag["line"], diag["column"]) == ("E0007", 7, col)
+    assert f"params 'temperature' holds {said}" in diag["message"] and "JSON request" in diag["message"]

@@ -26,7 +26,7 @@ import math
 import re
 from typing import Any
 
-from humc.errors import LLMError, RecipeError, SecretError, Span, did_you_mean
+from humc.errors import LLMError, RecipeError, SecretError, Span, did_you_mean, type_name
 from humc.ir import LLMStep, SynthSpec, TaskDef
 from humc.llm.client import (
     BASE_URL_EXPECTED,
@@ -170,11 +170,25 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> tuple
                               expected="sampling parameters such as temperature, top_p, max_tokens, seed", code="E0008")
         if isinstance(value, float) and not math.isfinite(value):
             raise RecipeError(f"{what}: params '{key}' must be a finite number", span, code="E0008")
+        odd = _unsendable(node.value[key]) if node is not None else None
+        if odd is not None:  # a date or !!binary bytes: no JSON request can hold it (humc synth failed sending it)
+            raise RecipeError(f"{what}: params '{key}' holds {type_name(odd.value)} {str(odd.value)!r}, which a JSON request "
+                              "cannot carry", odd.span, expected="text, numbers, booleans, null, lists and mappings",
+                              code="E0007", hint="quote it if it is meant as text")
         close = difflib.get_close_matches(key, KNOWN_PARAMS, n=1, cutoff=0.8) if key not in KNOWN_PARAMS else []
         if close:
             notes.append(f"{span}: {what}: params '{key}' is no request field humc knows: did you mean "
                          f"'{close[0]}'? (it is sent as written; most servers ignore a field they do not know)")
     return tuple(notes)
+
+
+def _unsendable(node: Node) -> Node | None:
+    """The first value under ``node`` that is no JSON value (a YAML date, `!!binary` bytes), or None."""
+    if isinstance(node.value, dict):
+        return next((odd for child in node.value.values() if (odd := _unsendable(child)) is not None), None)
+    if isinstance(node.value, list):
+        return next((odd for child in node.value if (odd := _unsendable(child)) is not None), None)
+    return None if node.value is None or isinstance(node.value, (str, int, float)) else node
 
 
 def _model_ref(node: Node, what: str, models: dict[str, ModelConfig]) -> str:
