@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import hashlib
 import json
+import random
 import re
 import string
 import threading
@@ -49,6 +51,7 @@ from typing import Any, TypeVar
 
 import jinja2
 import jinja2.compiler
+import jinja2.constants
 import jinja2.filters
 import jinja2.meta
 import jinja2.nodes
@@ -394,11 +397,30 @@ MAX_LIPSUM_WORDS = 100_000
 
 
 def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002 (Jinja2's names)
-    """Jinja2's ``lipsum`` (random filler text), refused before it runs when it could pass ``MAX_LIPSUM_WORDS``."""
+    """Jinja2's ``lipsum`` (filler text), refused before it runs when it could pass ``MAX_LIPSUM_WORDS``; the same
+    text for the same arguments in every build (Jinja2's draws from the process's random state)."""
     if not all(isinstance(v, int) for v in (n, min, max)) or n * builtins.max(min, max) > MAX_LIPSUM_WORDS:
         raise TemplateLimitError(f"lipsum(n={n!r}, min={min!r}, max={max!r}) may make more than {MAX_LIPSUM_WORDS} "
                                  "words")
-    return str(jinja2.utils.generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+    draw = random.Random(f"lipsum {n} {min} {max}")
+    words = jinja2.constants.LOREM_IPSUM_WORDS.split()
+    paragraphs = []
+    for _ in range(n):
+        text = " ".join(draw.choice(words) for _ in range(draw.randint(builtins.min(min, max), builtins.max(min, max))))
+        paragraphs.append(text[:1].upper() + text[1:] + ".")
+    if html:
+        return "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    return "\n\n".join(paragraphs)
+
+
+def _random_item(seq: Any) -> Any:
+    """Jinja2's ``random`` filter made reproducible: an item chosen by a digest of the items, so the same values give
+    the same item in every build (a template is a function of its record, README "Templates")."""
+    items = list(seq)
+    if not items:
+        raise jinja2.TemplateRuntimeError("no random item: the sequence is empty")
+    digest = hashlib.blake2b(repr(items).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return items[int.from_bytes(digest, "big") % len(items)]
 
 
 def _check_separator(separator: Any, items: Sequence[Any]) -> None:
@@ -575,6 +597,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     env.filters[_COUNTED] = _counted
     env.globals["range"] = _range
     env.globals["lipsum"] = _lipsum
+    env.filters["random"] = _random_item
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env

@@ -6,6 +6,9 @@ coded diagnostic with exit 2 (or the parse error its reader reports)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,3 +150,24 @@ def test_a_model_param_no_json_request_can_carry_is_e0007_at_it(tmp_path, value,
     diag = refused(recipe)
     assert (diag["code"], diag["line"], diag["column"]) == ("E0007", 7, col)
     assert f"params 'temperature' holds {said}" in diag["message"] and "JSON request" in diag["message"]
+
+
+RANDOM_TEMPLATE = ("{{ ['Answer:', 'Reply:', 'Output:', 'Result:', 'Response:']|random }} "
+                   "{{ lipsum(2, html=False, min=3, max=6) }} {{ []|random if false else 'x' }}")
+
+
+def test_random_and_lipsum_write_the_same_text_in_every_process():
+    """`|random` and `lipsum` drew from the process's random state: two builds of one recipe wrote different
+    instructions, against the README's promise that a template writes the same text for the same record."""
+    script = f"from humc.templating import render_template; print(render_template({RANDOM_TEMPLATE!r}, {{}}, 't'))"
+    texts = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(texts) == 1 and next(iter(texts)).startswith(("Answer:", "Reply:", "Output:", "Result:", "Response:"))
+    assert render_template("{{ [1, 2, 3, 4, 5, 6, 7, 8]|random }}", {}, "t") == \
+        render_template("{{ [1, 2, 3, 4, 5, 6, 7, 8]|random }}", {}, "t")
+
+
+def test_random_of_an_empty_sequence_is_a_located_render_error():
+    with pytest.raises(HumcError) as exc:
+        render_template("{{ []|random }}", {}, "t")
+    assert exc.value.code == "E4202" and "no random item" in exc.value.message
