@@ -11,6 +11,7 @@ import resource
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -186,3 +187,11 @@ def test_a_recipe_edited_while_it_is_validated_is_shown_and_hashed_as_it_was_par
     monkeypatch.setattr(validate, "load_yaml_text", edited_meanwhile)
     compiled = validate.compile_recipe(recipe)
     assert compiled.text == parsed and "formats: [json]\n" in recipe.read_text(encoding="utf-8")
+
+
+def test_opening_the_cache_leaves_no_waiting_notice_thread_behind(tmp_path: Path) -> None:
+    """The lock notice's timer was cancelled but not joined: a thread per open outlived it, which may print on a
+    stderr closed meanwhile or be running when render workers fork."""
+    for _ in range(3):
+        with cachedb.CacheDB(tmp_path / "c"):
+            assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
