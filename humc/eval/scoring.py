@@ -278,12 +278,16 @@ def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str, spec: form
     try:
         again = _applied(rule, state, text)
         rows = formats.canonical(spec, again.table, context).rows == formats.canonical(spec, state.table, context).rows
-        if not rows and spec.codec == "grouped_json" and context.label_column in state.table.fields:
+        if not rows and spec.codec == "grouped_json" and context.label_column in state.table.fields \
+                and all(op.name in ORDERING_OPS for op in rule.then):  # `first` of each list alone is no `first`
             rows = all(_applied(rule, AnswerState(part), text).table.rows == part.rows
                        for part in _by_label(state.table, context.label_column))
     except (KeyError, ValueError, IndexError, HumcError):
         return None
     return rows and (bool(state.table.rows) or again.empty == state.empty)
+
+
+ORDERING_OPS = frozenset({"sort_by_position", "group_by_position", "sort_by"})  # they reorder rows, nothing else
 
 
 def _applied(rule: PreferenceRule, state: AnswerState, text: str) -> AnswerState:
