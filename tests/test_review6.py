@@ -205,3 +205,4 @@ def test_a_grouped_answer_is_judged_list_by_list_only_for_an_ordering_rule() -> 
 
     assert judged(AnswerOp("first")) is False and judged(AnswerOp("shortest", ("span",))) is False
     assert judged(AnswerOp("sort_by_position", ("span",))) is True
+    assert judged(AnswerOp("dedupe"), AnswerOp("sort_by_position", ("span",))) is True

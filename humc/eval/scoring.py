@@ -287,7 +287,9 @@ def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str, spec: form
     return rows and (bool(state.table.rows) or again.empty == state.empty)
 
 
-ORDERING_OPS = frozenset({"sort_by_position", "group_by_position", "sort_by"})  # they reorder rows, nothing else
+# what an operation does to each label's list alone as to the whole answer: reorder it, or drop or change rows by their
+# own values (`first`, `shortest`, `longest` pick one row of the whole answer, not one per list)
+ORDERING_OPS = frozenset({"sort_by_position", "group_by_position", "sort_by", "dedupe", "lowercase", "uppercase"})
 
 
 def _applied(rule: PreferenceRule, state: AnswerState, text: str) -> AnswerState:
