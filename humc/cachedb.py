@@ -265,6 +265,7 @@ class CacheDB:
             return diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none")
         finally:
             notice.cancel()
+            notice.join()  # no thread outlives the open (a late line on a closed stderr, a fork with a thread running)
 
     def _unusable(self, exc: Exception) -> HumcError:
         return HumcError(f"cannot use {self.path} as {self.what}: {exc}", code="E3002",

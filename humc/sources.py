@@ -372,23 +372,30 @@ def _ideograph(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or "\uff01" <= char <= "\uff5e"
 
 
-def _in_euc_kr(char: str) -> bool:
-    try:
-        char.encode("euc_kr")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _high_pair(codec: str) -> Callable[[str], bool]:
+    """Whether a character is two bytes over 0xA0 in ``codec``: a Latin-1 accented letter before an ASCII letter
+    (`Schön`, `señor`, `Århus`) decodes as a Big5 ideograph or a CP949 Hangul syllable too, but with an ASCII second
+    byte (Python's euc_kr encodes every Hangul syllable, so being in it tells nothing)."""
+    def high(char: str) -> bool:
+        try:
+            pair = char.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return len(pair) == 2 and pair[1] > 0xA0
+
+    return high
 
 
 _EAST_ASIAN: tuple[tuple[str, str, Callable[[list[str]], bool]], ...] = (
     ("cp932", "Japanese in Shift_JIS (Japanese Excel's CSV)", lambda w: _share(w, _kana) >= 0.1),
     ("euc_jp", "Japanese in EUC-JP", lambda w: _share(w, _kana) >= 0.1),
     ("cp949", "Korean in EUC-KR (CP949, Korean Excel's CSV)",  # Hangul that EUC-KR has: not Latin-1 bytes by chance
-     lambda w: _share(w, _hangul) >= 0.9 and _share(w, _in_euc_kr) >= 0.5),
+     lambda w: _share(w, _hangul) >= 0.9 and _share(w, _high_pair("cp949")) >= 0.9),
     # Latin-1 text decodes in GB18030 too, but an accented letter before an ASCII one makes a rare GBK character
     ("gb18030", "Chinese in GB18030 (GBK, GB2312: Chinese Excel's CSV; Taiwan's and Hong Kong's files are big5)",
      lambda w: _share(w, _in_gb2312) >= 0.8),
-    ("big5", "Traditional Chinese in Big5 (Taiwan, Hong Kong)", lambda w: _share(w, _ideograph) >= 0.8),
+    ("big5", "Traditional Chinese in Big5 (Taiwan, Hong Kong)",  # a third of Big5's second bytes are ASCII
+     lambda w: _share(w, _ideograph) >= 0.8 and any(map(_high_pair("big5"), w))),
 )
 
 

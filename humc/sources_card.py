@@ -58,7 +58,7 @@ def _front_matter(card: Path) -> dict[str, Any] | None:
     end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() == "---")
     try:
         meta = yaml.safe_load("\n".join(lines[1:end]))
-    except (yaml.YAMLError, LookupError, AttributeError):  # the latter two: PyYAML on a malformed `!!bool x`
+    except (yaml.YAMLError, LookupError, AttributeError, ValueError):  # the others: PyYAML on `!!bool x`, `!!float x`
         return None
     return meta if isinstance(meta, dict) else None
 

@@ -279,3 +279,15 @@ def test_an_east_asian_or_windows_csv_names_the_codec_that_reads_it_back(tmp_pat
     assert error.span.line == 2 and said in (error.hint or "")  # type: ignore[union-attr]
     fix = said.split(": ")[1]
     assert [r["text"] for r in records(path, "csv", encoding=fix)] == texts
+
+
+@pytest.mark.parametrize("word", ["Schön", "señor", "Søren", "Århus", "Kraków", "naïve"])
+def test_a_latin1_column_file_is_not_named_big5_or_korean(tmp_path: Path, word: str) -> None:
+    """A Latin-1 CoNLL line ("Schön O": an accented letter before an ASCII one) decodes as a Big5 ideograph or a CP949
+    Hangul syllable too: the hint said `encoding: big5` (or cp949), whose text reads back as mojibake."""
+    path = tmp_path / "d.conll"
+    path.write_bytes(f"Die O\n{word} B-PER\n\n".encode("latin-1"))
+    error = refusal(path, "conll")
+    assert error.span.line == 2 and "latin-1" in (error.hint or "")  # type: ignore[union-attr]
+    assert "big5" not in (error.hint or "") and "cp949" not in (error.hint or "")
+    assert [r["tokens"] for r in records(path, "conll", encoding="latin-1")] == [["Die", word]]

@@ -54,18 +54,22 @@ def test_a_yaml_answer_with_a_malformed_tagged_value_is_a_parse_error(answer):
     assert caught.value.code == "E4201"
 
 
-def test_a_review_edit_with_a_malformed_tagged_value_is_refused():
-    """`humc review`'s edit of a rule, `text: !!bool x`, raised KeyError out of the review (exit 3)."""
+@pytest.mark.parametrize("value", ["!!bool x", "!!float x", "!!int 0x", "!!timestamp 2020-13-45"])
+def test_a_review_edit_with_a_malformed_tagged_value_is_refused(value):
+    """`humc review`'s edit of a rule, `text: !!bool x`, raised KeyError out of the review (exit 3); `!!float x`
+    (ValueError) still did after that fix."""
     item = LockItem(id="h", kind="hard_negatives", entry="ner", hard_negatives={"PER": ["ORG"]})
     with pytest.raises(HumcError, match="not valid YAML: a value its tag cannot read"):
-        apply_edit(item, "hard_negatives: !!bool x", ReviewContext())
+        apply_edit(item, f"hard_negatives: {value}", ReviewContext())
 
 
-def test_a_dataset_card_with_a_malformed_tagged_value_has_no_front_matter(tmp_path):
+@pytest.mark.parametrize("value", ["!!timestamp x", "!!float x", "!!timestamp 2020-13-45"])
+def test_a_dataset_card_with_a_malformed_tagged_value_has_no_front_matter(tmp_path, value):
     """A local Hugging Face dataset's README front matter with `!!timestamp x` ended reading the source in a
-    traceback; a card that does not parse is read as none, as a YAML syntax error already was."""
+    traceback (`!!float x`, a ValueError, still did after that fix); a card that does not parse is read as none, as
+    a YAML syntax error already was."""
     card = tmp_path / "README.md"
-    card.write_text("---\nlicense: !!timestamp x\n---\n# data\n", encoding="utf-8")
+    card.write_text(f"---\nlicense: {value}\n---\n# data\n", encoding="utf-8")
     assert _front_matter(card) is None
 
 

@@ -5,12 +5,14 @@ compiler-style error (exit 2) or works, with nothing partial written and the nex
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import resource
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -186,3 +188,30 @@ def test_a_recipe_edited_while_it_is_validated_is_shown_and_hashed_as_it_was_par
     monkeypatch.setattr(validate, "load_yaml_text", edited_meanwhile)
     compiled = validate.compile_recipe(recipe)
     assert compiled.text == parsed and "formats: [json]\n" in recipe.read_text(encoding="utf-8")
+
+
+def test_opening_the_cache_leaves_no_waiting_notice_thread_behind(tmp_path: Path) -> None:
+    """The lock notice's timer was cancelled but not joined: a thread per open outlived it, which may print on a
+    stderr closed meanwhile or be running when render workers fork."""
+    for _ in range(3):
+        with cachedb.CacheDB(tmp_path / "c"):
+            assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+@pytest.mark.parametrize("closed", [(0,), (1,), (2,), (1, 2), (0, 1, 2)])
+def test_a_closed_standard_descriptor_gets_dev_null_and_no_file_takes_its_number(tmp_path: Path,
+                                                                                 closed: tuple[int, ...]) -> None:
+    """`humc … >&-` (no shell wrapper in between): /dev/null opened for a closed descriptor got that very number
+    (the lowest free one), was "moved" onto itself and closed again, so the next file humc opened (a lock, a shard)
+    became its stdout or stderr."""
+    probe = ("import os, sys\nfrom humc.cli.system import open_std_streams\nopen_std_streams()\n"
+             "taken = os.open(os.devnull, os.O_RDONLY)\nlinks = [os.readlink(f'/proc/self/fd/{fd}') for fd in (0, 1, 2)]\n"
+             "with open(sys.argv[1], 'w') as out:\n    out.write(repr((taken, links)))\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", probe, str(out)], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          preexec_fn=lambda: [os.close(fd) for fd in closed], timeout=60)
+    taken, links = ast.literal_eval(out.read_text())
+    assert done.returncode == 0 and taken > 2
+    assert all(links[fd] == os.devnull for fd in closed)

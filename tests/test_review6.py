@@ -187,3 +187,22 @@ def test_eval_scores_the_gold_of_grouped_answers_as_following_the_order_rule(tmp
     scored = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))["records"]
     judged = [ok for s in scored for rule, ok in s["rules"].items() if rule == "order_entities_by_position"]
     assert len(judged) == len(records) and all(judged)
+
+
+def test_a_grouped_answer_is_judged_list_by_list_only_for_an_ordering_rule() -> None:
+    """The per-label judging of a grouped answer applied to any rule: `first` (or `shortest`) of each one-row list
+    leaves it as it is, so a two-label answer was judged to follow "give one answer"."""
+    from humc.answers.formats import FormatContext, FormatSpec
+    from humc.eval.scoring import _fixed_point
+    from humc.ir import AnswerOp, PreferenceRule
+
+    context = FormatContext(labels=("LOC", "PER"), label_column="type", text="Ada met Bob in Paris.")
+    answer = AnswerState(AnswerTable.of(("type", "span"), [("LOC", "Paris"), ("PER", "Ada")], "many"))
+
+    def judged(*op: AnswerOp) -> bool | None:
+        return _fixed_point(PreferenceRule("r", "r", {}, None, op, (), "d"), answer, "Ada met Bob in Paris.",
+                            FormatSpec("grouped_json"), context)
+
+    assert judged(AnswerOp("first")) is False and judged(AnswerOp("shortest", ("span",))) is False
+    assert judged(AnswerOp("sort_by_position", ("span",))) is True
+    assert judged(AnswerOp("dedupe"), AnswerOp("sort_by_position", ("span",))) is True

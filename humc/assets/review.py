@@ -200,7 +200,7 @@ def apply_edit(item: LockItem, new: str, ctx: ReviewContext) -> LockItem:
         data = yaml.safe_load(new)
     except yaml.YAMLError as exc:
         raise HumcError(f"the edit is not valid YAML: {exc}") from None
-    except (LookupError, AttributeError):  # PyYAML's constructor failing on a malformed tagged value
+    except (LookupError, AttributeError, ValueError):  # PyYAML's constructor on a malformed tagged value (`!!float x`)
         raise HumcError("the edit is not valid YAML: a value its tag cannot read (`!!bool x`, `!!timestamp x`)") from None
     if not isinstance(data, dict):
         raise HumcError("the edit must be a YAML mapping", code="E0008")

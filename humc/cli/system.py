@@ -22,9 +22,10 @@ def open_std_streams() -> None:
     and every line humc writes fails with EBADF, after the work is done, as an internal error."""
     for fd in (0, 1, 2):
         if not _usable(fd):
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, fd)
-            os.close(null)
+            null = os.open(os.devnull, os.O_RDWR)  # a closed fd is the lowest free one: null is that fd itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def _usable(fd: int) -> bool:

@@ -278,12 +278,18 @@ def _fixed_point(rule: PreferenceRule, state: AnswerState, text: str, spec: form
     try:
         again = _applied(rule, state, text)
         rows = formats.canonical(spec, again.table, context).rows == formats.canonical(spec, state.table, context).rows
-        if not rows and spec.codec == "grouped_json" and context.label_column in state.table.fields:
+        if not rows and spec.codec == "grouped_json" and context.label_column in state.table.fields \
+                and all(op.name in ORDERING_OPS for op in rule.then):  # `first` of each list alone is no `first`
             rows = all(_applied(rule, AnswerState(part), text).table.rows == part.rows
                        for part in _by_label(state.table, context.label_column))
     except (KeyError, ValueError, IndexError, HumcError):
         return None
     return rows and (bool(state.table.rows) or again.empty == state.empty)
+
+
+# what an operation does to each label's list alone as to the whole answer: reorder it, or drop or change rows by their
+# own values (`first`, `shortest`, `longest` pick one row of the whole answer, not one per list)
+ORDERING_OPS = frozenset({"sort_by_position", "group_by_position", "sort_by", "dedupe", "lowercase", "uppercase"})
 
 
 def _applied(rule: PreferenceRule, state: AnswerState, text: str) -> AnswerState:
