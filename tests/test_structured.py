@@ -56,7 +56,8 @@ def test_each_step_sends_its_schema_in_the_detected_form_and_the_answers_build(t
     assert "scores 1:0 2:1 3:0 4:0 5:7; min_score 4 dropped 1 (12.5%)" in result.output
     assert "ner/generate: 3/4 valid answer(s) (75.0%)" in result.output
     card = (tmp_path / "out" / "llm-demo" / "README.md").read_text()
-    assert "| dolly/judge | json_object+schema | 8/8 (100.0%) | 1:0 2:1 3:0 4:0 5:7 | score < 4: 1 (12.5%) |" in card
+    assert ("| dolly/judge | json_object+schema | 8/8 (100.0%) |  | 1:0 2:1 3:0 4:0 5:7 | score < 4: 1 (12.5%) | "
+            "judge score < 4: 1 |") in card  # a judge writes no answer: its "answers written by the model" cell is empty
 
 
 def test_a_forced_form_the_server_rejects_stops_the_build_before_any_record(tmp_path):

@@ -282,7 +282,7 @@ def _value_hint(name: str, value: Any) -> str | None:
     """How to write a refused setting value, when the fix is known."""
     setting = SETTINGS[name]
     if isinstance(value, str) and setting.kind == "string":
-        return did_you_mean(value.lower(), KEY_CASES)
+        return did_you_mean(value, KEY_CASES)
     if isinstance(value, str) and setting.kind == "integer" and value.strip().lstrip("-").isdigit():
         return f"write the number without quotes: {name}({value.strip()})"
     if isinstance(value, str) and setting.kind == "boolean" and value.lower() in ("true", "false", "yes", "no"):

@@ -427,7 +427,7 @@ class Validator:
         if fmt not in FORMATS:
             raise RecipeError(f"unknown source format '{fmt}'", fmt_node.span if fmt_node else path_node.span,
                               expected="one of: " + ", ".join(FORMATS),
-                              hint=did_you_mean(fmt.lower(), FORMATS) or did_you_mean(fmt, FORMATS), code="E4002")
+                              hint=did_you_mean(fmt, FORMATS), code="E4002")
         if not path.is_file() and not (fmt in FOLDER_FORMATS and path.is_dir()):  # e.g. a save_to_disk folder
             raise RecipeError(f"{what}: {path_node.value} is not a file", path_node.span,
                               expected="a data file (a dataset folder goes under `dataset: {name: <folder>}`)", code="E0009",
