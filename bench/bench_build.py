@@ -1,6 +1,6 @@
 """Build throughput and cache effectiveness of the local executor, as ratios measured in one run.
 
-    python bench/bench_build.py [--n 50000] [--baseline REV] [--jobs N]
+    python bench/bench_build.py [--n 50000] [--baseline REV] [--jobs N] [--split-n 10000]
 
 A generated NER source of N rows (two entities each) is built with four format variants and
 two (template, format) pairs per row. Reported, all from the same run:
@@ -15,7 +15,11 @@ two (template, format) pairs per row. Reported, all from the same run:
 * the size of the build cache as a ratio to the size of the output folder (after the cold build);
 * edits of a four-entry recipe (the same source, one guideline and one template file per entry):
   one guideline edited, one template edited, 1% of the source rows edited — each as a ratio to that
-  recipe's cold build, with the source records rendered again (records-level reuse, ``build/reuse.py``).
+  recipe's cold build, with the source records rendered again (records-level reuse, ``build/reuse.py``);
+* where a one-process build's CPU goes (``cpu_split``): CPU microseconds per instruction of humc, of humc with its
+  check (``check_rendered``: each answer parsed back in its format, the rules' fixed point, the labels shown)
+  replaced by a no-op, and of the plain loop, on ``--split-n`` rows, alternating the three twice (the least of
+  each).
 
 Results go to bench/results/build.json.
 """
@@ -121,6 +125,33 @@ def cpu_seconds() -> tuple[float, float]:
     """CPU time of this process and of its finished children (the render workers), and of this process alone."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system, t.user + t.system
+
+
+def cpu_split(root: Path, n: int, rounds: int = 2) -> dict[str, float]:
+    """CPU µs per instruction of a one-process cold build, of the same build with its check a no-op, and of the plain
+    loop; the least of ``rounds`` alternating runs each (this process's CPU: ``jobs=1`` forks no worker)."""
+    import humc.build.execute as execute
+
+    recipe = make_workspace(root, n)
+    check = execute.check_rendered
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name in ("humc", "humc_without_check", "plain_loop"):
+            shutil.rmtree(root / "out", ignore_errors=True)
+            shutil.rmtree(root / "cache", ignore_errors=True)
+            before = cpu_seconds()[1]
+            if name == "plain_loop":
+                made = plain_loop(root)[1]
+            else:
+                execute.check_rendered = check if name == "humc" else (lambda entry, record: None)  # type: ignore[assignment]
+                try:
+                    stats = build(plan_recipe(recipe, out_dir=root / "out", cache_dir=root / "cache"), jobs=1).stats
+                finally:
+                    execute.check_rendered = check
+                made = next(s.records_out for s in stats if s.node == "corpus/write")
+            used = (cpu_seconds()[1] - before) / made * 1e6
+            best[name] = min(best.get(name, used), used)
+    return {f"cpu_us_per_instruction_{k}": round(v, 1) for k, v in best.items()}
 
 
 def cold_build(recipe: Path, root: Path, name: str, jobs: int | None) -> tuple[float, float, float]:
@@ -254,6 +285,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--baseline", default=None, metavar="REV", help="also time the cold build by humc at this git rev")
     ap.add_argument("--jobs", type=int, default=None, help="render worker processes (default: one per CPU)")
+    ap.add_argument("--split-n", type=int, default=10_000, help="rows of the CPU split (0: skip it)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="humc-bench-"))
     try:
@@ -315,6 +347,10 @@ def main() -> None:
         four = root / "four"
         four.mkdir()
         results.update(edits(four, args.n // 4))
+        if args.split_n:
+            split = root / "split"
+            split.mkdir()
+            results.update(cpu_split(split, args.split_n))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report("build", results)
