@@ -154,3 +154,15 @@ def built_gold(root: Path, name: str, recipe: str) -> tuple[dict[str, dict[int, 
             gold.setdefault(row["task_entry"], {})[row["source_row"]] = json.loads(row["gold"])
             text.setdefault(row["task_entry"], {})[row["source_row"]] = row["instruction"]
     return gold, text, result.output
+
+
+def read_left_to_right(values: list[str], text: str) -> bool:
+    """Whether each value occurs in ``text`` after the end of the one before (a reference for ``ops.in_reading_order``,
+    which keeps such rows as they are), written plainly."""
+    at = 0
+    for value in values:
+        start = text.find(value, at) if value else -1
+        if start < 0:
+            return False
+        at = start + len(value)
+    return True

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli
+from helpers import read_left_to_right, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -155,7 +155,10 @@ def test_an_entity_type_with_a_line_break_is_dropped(tmp_path):
 
 def naive_placement(text: str, rows: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
     """inline_tags' placement as first written (longest spans first, each at its first occurrence overlapping no
-    span placed before), in text order; None when a span has no free occurrence."""
+    span placed before), in text order; None when a span has no free occurrence. Rows that already read left to right
+    (each span found after the end of the one before) are placed there, in their order."""
+    if read_left_to_right([span for _, span in rows], text):
+        return list(rows)
     taken: list[tuple[int, int, tuple[str, str]]] = []
     for row in sorted(rows, key=lambda r: -len(r[1])):
         start = text.find(row[1])

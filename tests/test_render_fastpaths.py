@@ -23,6 +23,7 @@ from typing import Any
 
 import jinja2
 import pytest
+from helpers import read_left_to_right
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -311,13 +312,7 @@ def _sort_by_position_reference(rows: list[tuple[str, ...]], i: int, text: str) 
     """ops._sort_by_position before its shortcuts: rows that read left to right in the text (each value found after
     the end of the one before) stay as they are, else each claims its occurrence, longest first."""
     values = [r[i] for r in rows]
-    at = 0
-    for value in values:
-        start = text.find(value, at) if value else -1
-        if start < 0:
-            break
-        at = start + len(value)
-    else:
+    if read_left_to_right(values, text):
         return list(rows)
     claimed: list[tuple[int, int]] = []
     last: dict[str, int] = {}
