@@ -79,8 +79,8 @@ def test_many_claims_in_random_order_insert_into_no_sorted_list() -> None:
 @pytest.mark.parametrize("missing", [None, "Nobody"])
 def test_span_check_reads_a_long_text_once(monkeypatch: pytest.MonkeyPatch, missing: str | None) -> None:
     text, names = document(SPANS)
-    squeezed = transforms._squeezed
-    monkeypatch.setattr(transforms, "_squeezed", lambda t: ReadCounting(squeezed(t)))
+    squeezed = transforms.squeezed
+    monkeypatch.setattr(transforms, "squeezed", lambda t: ReadCounting(squeezed(t)))
     entry: Any = SimpleNamespace(task=SimpleNamespace(spans_from=(("span", "text"),)))
     spans = [*names, missing] if missing else names
     gold = AnswerTable(("type", "span"), tuple(("PER", s) for s in spans))

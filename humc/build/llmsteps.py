@@ -31,7 +31,7 @@ from typing import Any
 from humc.answers import formats
 from humc.answers.table import AnswerTable
 from humc.build.store import LLM_FOLDER
-from humc.build.transforms import choice_problem, option_labels, span_problem
+from humc.build.transforms import choice_problem, option_labels, span_problem, squeezed
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
 from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
@@ -405,9 +405,9 @@ class StepRunner:
         SmolLM2 answered DuEE with triggers '加息', '夺冠' and arguments '跌停' that its texts do not hold."""
         task = self.entry.task
         for column, source in task.copied_from:
-            text = _squeezed(str(record.get(source) or ""))
+            text = squeezed(str(record.get(source) or ""))
             for value in table.column(column):
-                if value and value != task.schema_missing and _squeezed(value) not in text:
+                if value and value != task.schema_missing and squeezed(value) not in text:
                     return f"{column} {value!r} does not occur in the {source}: copy each {column} from it exactly"
         return None
 
@@ -500,11 +500,6 @@ def unwrap_answers(value: Any) -> Any:
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
     """The record with its generated answer, and its notes (an empty list answer is counted apart)."""
     return {**record, field: answer}, (GENERATED_NOTE, EMPTY_NOTE) if answer == [] else (GENERATED_NOTE,)
-
-
-def _squeezed(text: str) -> str:
-    """Case-folded, without whitespace: how a span is found in its text (as build/transforms.py does for gold)."""
-    return "".join(text.casefold().split())
 
 
 def _check_verdict(value: Any) -> str | None:

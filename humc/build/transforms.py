@@ -415,7 +415,7 @@ def _non_finite(value: Any) -> float | None:
     return None
 
 
-def _squeezed(text: str) -> str:
+def squeezed(text: str) -> str:
     """Case-folded, every whitespace removed: spans match their text across tokenisation and case."""
     return "".join(text.casefold().split())
 
@@ -423,15 +423,15 @@ def _squeezed(text: str) -> str:
 def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
     """A gold span that does not occur in the input its task copies it from (case and whitespace aside)."""
     for column, source in entry.task.spans_from:
-        text = _squeezed(str(record.get(source) or ""))
+        text = squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
         occurs = text.__contains__
         if len(gold.rows) > MANY_VALUES:  # thousands of spans in a long text: one pass finds them all
-            occurs = occurrences(text, [_squeezed(row[i]) for row in gold.rows]).__contains__
+            occurs = occurrences(text, [squeezed(row[i]) for row in gold.rows]).__contains__
         for row in gold.rows:
             if not row[i]:  # a labelled item with no span: the output would teach an empty entity
                 return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(row), 60)}")
-            if not occurs(_squeezed(row[i])):
+            if not occurs(squeezed(row[i])):
                 return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'"
                                                    + _normal_form_hint(row[i], text))
     return None
@@ -445,7 +445,7 @@ NORMAL_FORM_NOTE = ("in another Unicode normal form (é as one code point in one
 
 def _normal_form_hint(span: str, squeezed_text: str) -> str:
     """The note for a span that occurs in the text only in another Unicode normal form, else ""."""
-    if unicodedata.normalize("NFC", _squeezed(span)) in unicodedata.normalize("NFC", squeezed_text):
+    if unicodedata.normalize("NFC", squeezed(span)) in unicodedata.normalize("NFC", squeezed_text):
         return ": it does " + NORMAL_FORM_NOTE
     return ""
 
