@@ -15,8 +15,10 @@ Decisions a reader would otherwise undo:
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
   loop never builds the whole string); string/list repetition, joining (``~``, ``+``), padding to a width
   (``center``, ``indent``, ``ljust``, ``%9999999s``), ``lipsum`` and ``**`` are bounded before they run; ``range``
-  is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
-  method or macro is one, each item of a ``range`` one), plus ``STEPS_PER_ITEM`` per character or item of the values
+  is bounded by the sandbox (``MAX_RANGE``); a repetition counts the items inside the list it repeats. One render may
+  take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range``
+  one, each item a filter walks in Python one: ``(text * 16000) | sort`` stops before sorting), plus
+  ``STEPS_PER_ITEM`` per character or item of the values
   it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
   call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
   overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
@@ -182,8 +184,9 @@ class _Steps:
         self.variables: Mapping[str, Any] | None = variables
 
 
-def _too_many_steps(steps: _Steps) -> None:
-    """The steps ran out: the first time, the record's share is added; then the render stops."""
+def _too_many_steps(steps: _Steps, cause: str = "") -> None:
+    """The steps ran out: the first time, the record's share is added; then the render stops. ``cause`` names the
+    step that went over (a filter walking a huge value), when it is not a call or a loop."""
     if steps.variables is not None:
         share = _step_budget(steps.variables) - MAX_TEMPLATE_STEPS
         steps.variables = None
@@ -191,8 +194,10 @@ def _too_many_steps(steps: _Steps) -> None:
         steps.left += share
         if steps.left >= 0:
             return
-    raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls, range items and loop passes) in one render: "
-                        "a loop in a loop, or a macro calling itself more than once")
+    raise _TooManySteps(f"{cause or 'the template'} takes more than {steps.budget} steps (calls, range items, loop "
+                        "passes and items filters walk) in one render: "
+                        + ("a value far longer than the record's" if cause
+                           else "a loop in a loop, or a macro calling itself more than once"))
 
 
 @jinja2.pass_context
@@ -228,6 +233,55 @@ def _range(context: _Context, *args: int) -> range:
     if steps.left < 0:
         _too_many_steps(steps)
     return rng
+
+
+# Filters that walk their value item by item (character by character) in Python: each item is a step of the render,
+# charged before they run, so a value made huge (``(text * 16000) | sort``) stops at once instead of after minutes.
+# The filters that walk it in C (``list``, ``length``, ``reverse``, ``json``) need no charge; ``join`` and ``zip``,
+# which the stdlib templates use, charge in their own wrappers (``checked_join``, ``_zip``: no call added).
+_WALKING_FILTERS = frozenset({"sort", "unique", "map", "select", "reject", "selectattr", "rejectattr", "groupby",
+                              "min", "max", "sum", "batch", "slice", "dictsort", "random", "pprint", "wordwrap",
+                              "urlize", "title"})
+
+
+def _charge(steps: _Steps, size: int, name: str) -> None:
+    """The filter ``name`` walks ``size`` items: that many steps of the render."""
+    steps.left -= size
+    if steps.left < 0:
+        _too_many_steps(steps, f"the {name} filter on a value of {size} items")
+
+
+@jinja2.pass_context
+def _zip(context: _Context, a: Any, b: Any) -> list[tuple[Any, Any]]:
+    """``a | zip(b)``: the pairs as a list (template data: the shorter list wins), each pair a step."""
+    try:
+        _charge(context.steps, min(len(a), len(b)), "zip")
+    except TypeError:  # an iterator: its pairs are charged as they come
+        return list(_counting(zip(a, b, strict=False), context.steps))
+    return list(zip(a, b, strict=False))
+
+
+def _walking_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (the filter ``name``) charging the render one step per item of its value before it runs, and giving a
+    list where ``fn`` gives an iterator (``_eager``'s work, in the same frame: no call more than ``_eager``'s). The
+    wrapper takes the context and gives ``fn`` what Jinja2 would have (its ``pass_*`` mark: context, eval context,
+    environment or nothing)."""
+    mark = getattr(getattr(fn, "jinja_pass_arg", None), "name", None)
+
+    @jinja2.pass_context
+    def walking(context: _Context, value: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            size = len(value)
+        except TypeError:  # an iterator: its items are charged as they come
+            value = _counting(value, context.steps)
+        else:
+            _charge(context.steps, size, name)
+        first = (context if mark == "context" else context.eval_ctx if mark == "eval_context"
+                 else context.environment if mark == "environment" else None)
+        result = fn(value, *args, **kwargs) if first is None else fn(first, value, *args, **kwargs)
+        return list(result) if isinstance(result, Iterator) else result
+
+    return functools.update_wrapper(walking, fn, assigned=("__name__", "__qualname__", "__doc__"), updated=())
 
 
 _COUNTED = "humc:counted"  # the filter a for loop's iterable goes through: no template can spell its name
@@ -454,14 +508,20 @@ def _checked_filters(env: jinja2.Environment) -> None:
     Each takes what Jinja2 passes its original first (``functools.wraps`` keeps the pass_eval_context mark)."""
     join, replace, wordwrap, batch, slice_ = (env.filters[n] for n in ("join", "replace", "wordwrap", "batch", "slice"))
 
+    @jinja2.pass_context  # (after wraps, which copies join's own pass_eval_context mark)
     @functools.wraps(join)
-    def checked_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
-        if type(value) is list:
-            items = value
+    def checked_join(context: _Context, value: Any, d: str = "", attribute: Any = None) -> str:
+        # join walks the items in Python (str() of each): one step each, charged before a list of them is made
+        if type(value) is list or isinstance(value, str):
+            _charge(context.steps, len(value), "join")
+            items = value if type(value) is list else list(value)
+        elif type(value) is QuotedItems:
+            _charge(context.steps, len(value), "join")
+            items = _quoted(value, d)
         else:  # an iterator is read once: here, then by join
-            items = _quoted(value, d) if type(value) is QuotedItems else list(value)
+            items = list(_counting(value, context.steps))
         _check_separator(d, items)
-        return join(eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
+        return join(context.eval_ctx, items, d, attribute)  # type: ignore[no-any-return]
 
     @functools.wraps(replace)
     def checked_replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> str:
@@ -535,10 +595,35 @@ def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def _check_repeat(left: Any, right: Any) -> None:
+    """``seq * n``: refused when the result would hold more than ``MAX_RENDERED_CHARS`` items, counting the items
+    and characters inside the items of a list (``[[[1] * 1000] * 1000] * 1000`` is short at every level, but
+    writing it out, ``| json`` or ``| sort``, would walk 10^9 items)."""
     for seq, n in ((left, right), (right, left)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS:
-            raise TemplateLimitError(f"repeating a value of length {len(seq)} {n} times goes over the limit of "
-                                     f"{MAX_RENDERED_CHARS} items")
+        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and n > 0:
+            size = len(seq) if isinstance(seq, str) else _size(seq, {})
+            if size * n > MAX_RENDERED_CHARS:
+                nested = f" (holding {size} items)" if size != len(seq) else ""
+                raise TemplateLimitError(f"repeating a value of length {len(seq)}{nested} {n} times goes over the "
+                                         f"limit of {MAX_RENDERED_CHARS} items")
+
+
+def _size(value: Any, seen: dict[int, int]) -> int:
+    """The items and characters ``value`` holds, nested ones too (a list seen twice is counted twice, but walked
+    once: ``seen`` maps its id to its size); the walk stops once it passes ``MAX_RENDERED_CHARS``."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple, dict)):
+        return 1
+    known = seen.get(id(value))
+    if known is not None:
+        return known
+    size = len(value)
+    for item in (value.items() if isinstance(value, dict) else value):
+        size += _size(item, seen)
+        if size > MAX_RENDERED_CHARS:
+            break
+    seen[id(value)] = size
+    return size
 
 
 def _check_power(base: Any, exp: Any) -> None:
@@ -589,15 +674,16 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     else:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
                        lstrip_blocks=True, autoescape=False, finalize=_printable)
-    env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))  # template data: shorter list wins
     env.filters.update({name: _padding_filter(env.filters[name]) for name in _PADDING_FILTERS})
     env.filters["format"] = _format_filter
     _checked_filters(env)
-    env.filters.update({name: _eager(fn) for name, fn in env.filters.items()})
+    env.filters["zip"] = _zip
+    env.filters["random"] = _random_item
+    env.filters.update({name: _walking_filter(name, fn) if name in _WALKING_FILTERS else _eager(fn)
+                        for name, fn in env.filters.items()})
     env.filters[_COUNTED] = _counted
     env.globals["range"] = _range
     env.globals["lipsum"] = _lipsum
-    env.filters["random"] = _random_item
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     return env

@@ -126,7 +126,7 @@ def test_an_unknown_global_such_as_os_is_refused_by_check(workdir):
     ("{% for i in range(100000) %}{{ context * 1000 }}{% endfor %}", f"longer than {MAX_RENDERED_CHARS} characters", 1),
     # a loop in a loop makes short text for hours: the render's step limit stops it
     ("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}",
-     "steps (calls, range items and loop passes) in one render", 2),
+     "steps (calls, range items, loop passes and items filters walk) in one render", 2),
     ("{% set ns = namespace(v=context) %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}{% endfor %}",
      "joining values makes", 2),
     ("{{ 'x'|center(10**10) }}", "padding to width 10000000000", 2),
