@@ -6,6 +6,7 @@ An interpreter over the frozen AST (no ``eval``/``exec``); functions come only f
 from __future__ import annotations
 
 import json
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from humc.errors import EvalError, type_name
 from humc.expr import argtypes, functions
 from humc.expr.ast import Attr, Binary, Call, Chain, Expr, Item, ListLit, Lit, Name, Pipeline, Slice, Source, Unary
-from humc.limits import MAX_MADE_ITEMS
+from humc.limits import MAX_INT, MAX_MADE_ITEMS
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -75,6 +76,8 @@ class Evaluator:
                 return not value
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise self.fail(node, f"cannot negate {argtypes.describe(value)}: '-' needs a number", where)
+            if type(value) is int and value < -MAX_INT:  # -(-2**63), of a record's int64 value
+                raise self._overflow(node, f"-({value})", -value, where)
             return -value
         if isinstance(node, Binary):
             return self._binary(node, env, where)
@@ -113,11 +116,28 @@ class Evaluator:
         if op in ("==", "!=") and isinstance(node, Binary):
             self._check_list_equality(node, op, left, right, where)
         try:
-            return _BINOPS[op](left, right)
+            result = _BINOPS[op](left, right)
         except TypeError:
             raise self.fail(node, f"cannot apply '{op.replace('_', ' ')}' to {_tn(left)} and {_tn(right)}", where) from None
         except ZeroDivisionError:
             raise self.fail(node, f"'{op}': a division by zero", where) from None
+        except OverflowError:  # `/` of two integers whose quotient no float holds
+            raise self._overflow(node, f"{left} {op} {right}", None, where) from None
+        kind = type(result)
+        if kind is int and not -MAX_INT <= result <= MAX_INT \
+                or kind is float and math.isinf(result) and not _infinite(left) and not _infinite(right):
+            raise self._overflow(node, f"{left} {op} {right}", result, where)
+        return result
+
+    def _overflow(self, node: Expr, written: str, result: Any, where: str) -> EvalError:
+        """An integer result past what a 64-bit column holds (|n| ≤ ``MAX_INT``, as a literal or a YAML integer
+        may be), or a float past the largest finite one: an error at the operation, not a number no dataset
+        column could store (``result`` None: too large for any float)."""
+        made = ("an infinite float, past the largest finite one" if isinstance(result, float)
+                else "a quotient too large for a float" if result is None else f"{result}, past the 64-bit range")
+        error = self.fail(node, f"arithmetic overflow: {written} makes {made}", where)
+        error.expected = f"an integer between -{MAX_INT} and {MAX_INT}, or a finite number"
+        return error
 
     def _check_list_equality(self, node: Binary, op: str, left: Any, right: Any, where: str) -> None:
         """`entities.type == "PER"` compares a list with one value: never equal, so a filter silently keeps nothing
@@ -211,6 +231,10 @@ class Evaluator:
                 return self.src.text[piped[0]:piped[1]].strip() or None
             at -= 1
         return self.src.text[node.args[at].pos[0]:node.args[at].pos[1]] or None if at < len(node.args) else None
+
+
+def _infinite(value: Any) -> bool:
+    return type(value) is float and math.isinf(value)
 
 
 def _in_words(exc: Exception) -> str:

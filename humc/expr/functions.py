@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from humc.expr.argtypes import FunctionError, describe, kind_of, sample
-from humc.limits import MAX_MADE_ITEMS
+from humc.limits import MAX_INT, MAX_MADE_ITEMS
 
 __all__ = ["FUNCTIONS", "FunctionError"]
 
@@ -870,10 +870,14 @@ def bracket_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ") ->
 
 def _int(value: Any) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError, OverflowError):
         raise FunctionError(f"{describe(value)} is not a whole number",
                             expected="a whole number, or a text that writes one (\"42\")") from None
+    if not -MAX_INT <= number <= MAX_INT:
+        raise FunctionError(f"{describe(value)} is past the 64-bit integer range",
+                            expected=f"a whole number between -{MAX_INT} and {MAX_INT}")
+    return number
 
 
 def _float(value: Any) -> float:
