@@ -43,11 +43,10 @@ import shutil
 import sqlite3
 import struct
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
 
@@ -68,6 +67,9 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # What reading one entry can raise when its bytes are damaged (diskcache unpickles legacy values).
 _READ_ERRORS = (sqlite3.Error, OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
                 ImportError, IndexError, KeyError)
+
+
+_T = TypeVar("_T")
 
 
 class CorruptEntry(Exception):
@@ -238,6 +240,7 @@ class CacheDB:
         self.path, self.what, self.migrate_legacy, self.compress = path, what, migrate_legacy, compress
         self.dropped = 0
         self.moved_aside: Path | None = None
+        self.announced = False  # the waiting line was printed (once per cache)
         self.db = self._open()
 
     def _open(self) -> diskcache.Cache:
@@ -257,15 +260,27 @@ class CacheDB:
             raise self._unusable(exc) from None
 
     def _connect(self) -> diskcache.Cache:
-        """The index, opened; a line on stderr when another process holds it locked (sqlite waits up to a minute)."""
-        notice = threading.Timer(WAIT_NOTICE_S, _say_waiting, (self.path,))
-        notice.daemon = True
-        notice.start()
-        try:
-            return diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none")
-        finally:
-            notice.cancel()
-            notice.join()  # no thread outlives the open (a late line on a closed stderr, a fork with a thread running)
+        """The index, opened; a line on stderr when another process holds it locked (``_patiently``). Each sqlite
+        call of the index waits ``WAIT_NOTICE_S`` for a lock, then fails, and ``_patiently`` tries it again."""
+        return self._patiently(lambda: diskcache.Cache(str(self.path), size_limit=2**40, eviction_policy="none",
+                                                       timeout=WAIT_NOTICE_S))
+
+    def _patiently(self, operation: Callable[[], _T]) -> _T:
+        """``operation()`` on the index, tried again while another process holds the index locked (each try waits
+        ``WAIT_NOTICE_S`` inside sqlite): the first time this cache waits, one line on stderr names the holder;
+        after ``LOCK_WAIT_S`` in all, sqlite's "database is locked" is raised. Any other error is raised at once."""
+        started = time.monotonic()
+        while True:
+            try:
+                return operation()
+            except (diskcache.Timeout, sqlite3.OperationalError) as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+                    raise
+            if time.monotonic() - started >= LOCK_WAIT_S:
+                raise sqlite3.OperationalError("database is locked")
+            if not self.announced:
+                self.announced = True
+                _say_waiting(self.path)
 
     def _unusable(self, exc: Exception) -> HumcError:
         return HumcError(f"cannot use {self.path} as {self.what}: {exc}", code="E3002",
@@ -285,15 +300,21 @@ class CacheDB:
     # -- values ---------------------------------------------------------------------
 
     def get(self, key: str) -> Any | None:
-        """The value under ``key``, or None when it is missing or damaged (then it is dropped)."""
+        """The value under ``key``, or None when it is missing or damaged (then it is dropped). A lock another
+        process keeps for ``LOCK_WAIT_S`` is E4401, not damage."""
         stored = KEY_PREFIX + key
         try:
-            blob = self.db.get(stored)
+            blob = self._patiently(lambda: self.db.get(stored))
             if blob is None:
-                if stored in self.db:  # listed, but its value file is gone
+                if self._patiently(lambda: stored in self.db):  # listed, but its value file is gone
                     raise CorruptEntry("value file missing")
                 return self._legacy(key) if self.migrate_legacy else None
             return decode(stored, blob)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                self._drop(stored)
+                return None
+            raise self._unwritable(exc, "read") from None
         except (CorruptEntry, *_READ_ERRORS):
             self._drop(stored)
             return None
@@ -302,31 +323,38 @@ class CacheDB:
         """Store ``value`` under ``key``; ``packed``: the value as ``pack`` made it with this cache's ``compress``
         (stored as it is)."""
         stored = KEY_PREFIX + key
+        blob = encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed)
         try:
-            self.db.set(stored, encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed))
+            self._patiently(lambda: self.db.set(stored, blob))
         except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
-            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
-                            "damaged index aside)") from None
+            raise self._unwritable(exc) from None
 
     def set_many(self, items: list[tuple[str, Any]]) -> None:
         """``set`` for each item, in one transaction (one commit for the lot)."""
-        try:
+        blobs = [(KEY_PREFIX + key, value) for key, value in items]
+        blobs = [(stored, encode(stored, value, compress=self.compress)) for stored, value in blobs]
+
+        def write() -> None:
             with self.db.transact():
-                for key, value in items:
-                    stored = KEY_PREFIX + key
-                    self.db.set(stored, encode(stored, value, compress=self.compress))
+                for stored, blob in blobs:
+                    self.db.set(stored, blob)
+
+        try:
+            self._patiently(write)
         except (sqlite3.Error, OSError) as exc:
-            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
-                            "damaged index aside)") from None
+            raise self._unwritable(exc) from None
+
+    def _unwritable(self, exc: Exception, doing: str = "write to") -> HumcError:
+        return HumcError(f"cannot {doing} {self.what} {self.path}: {exc}", code="E4401",
+                         hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
+                         "damaged index aside)")
 
     def delete(self, key: str) -> None:
         self._delete(KEY_PREFIX + key)
 
     def _legacy(self, key: str) -> Any | None:
         try:
-            value = self.db.get(key)  # pickled by diskcache itself, as every earlier humc wrote it
+            value = self._patiently(lambda: self.db.get(key))  # pickled by diskcache itself, as earlier humc wrote it
         except _READ_ERRORS:
             self._drop(key)
             return None
@@ -341,7 +369,7 @@ class CacheDB:
 
     def _delete(self, stored: Any) -> None:
         try:
-            self.db.delete(stored)
+            self._patiently(lambda: self.db.delete(stored))
         except (sqlite3.Error, OSError):  # the row itself is unreadable: the index check in `verify` handles it
             pass
 
@@ -349,7 +377,7 @@ class CacheDB:
 
     def keys(self) -> Iterator[str]:
         """Every checked key (without the prefix)."""
-        for stored in list(self.db.iterkeys()):
+        for stored in self._patiently(lambda: list(self.db.iterkeys())):
             if isinstance(stored, str) and stored.startswith(KEY_PREFIX):
                 yield stored[len(KEY_PREFIX):]
 
@@ -357,7 +385,8 @@ class CacheDB:
 
     def legacy_keys(self) -> list[Any]:
         """Keys of entries written before checksums (never read as checked values)."""
-        return [k for k in self.db.iterkeys() if not (isinstance(k, str) and k.startswith(KEY_PREFIX))]
+        return [k for k in self._patiently(lambda: list(self.db.iterkeys()))
+                if not (isinstance(k, str) and k.startswith(KEY_PREFIX))]
 
     def delete_legacy(self, stored: Any) -> None:
         self._delete(stored)
@@ -371,12 +400,46 @@ class CacheDB:
         return n, self.dropped - before
 
 
-WAIT_NOTICE_S = 3.0  # an index still not open after this long is locked by another process
+WAIT_NOTICE_S = 3.0  # a call of the index still locked after this long: the waiting line, then humc tries again
+LOCK_WAIT_S = 60.0   # then it gives up (sqlite's own default wait)
 
 
 def _say_waiting(folder: Path) -> None:
-    print(f"waiting for the cache index in {folder}: another process holds it locked (sqlite waits up to a minute)",
-          file=sys.stderr, flush=True)
+    print(f"waiting for the cache index in {folder}: {_lock_holders(folder)} holds it locked (humc waits up to "
+          f"{LOCK_WAIT_S:.0f} s)", file=sys.stderr, flush=True)
+
+
+def _lock_holders(folder: Path) -> str:
+    """Who holds the write lock of the index: "pid N (command line)" of each other process with a POSIX write lock
+    on ``cache.db`` or its ``-shm`` file (sqlite's WAL write lock) in Linux's /proc/locks, else "another process"."""
+    files = set()
+    for name in (INDEX, INDEX + "-shm"):
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            continue
+        files.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
+    try:
+        table = Path("/proc/locks").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "another process"
+    pids = []
+    for line in table.splitlines():
+        fields = line.split()  # "3: POSIX  ADVISORY  WRITE 26425 fe:00:2146462 120 120" ("->" marks a waiter)
+        if len(fields) >= 6 and fields[1] == "POSIX" and fields[3] == "WRITE" and fields[5] in files \
+                and fields[4].isdigit() and int(fields[4]) != os.getpid() and fields[4] not in pids:
+            pids.append(fields[4])
+    return ", ".join(f"pid {pid} ({_command_line(pid)})" for pid in pids) or "another process"
+
+
+def _command_line(pid: str) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "ended"
+    line = " ".join(w.decode("utf-8", "replace") for w in words if w)
+    line = " ".join(line.split())  # one line: a `python -c` script holds newlines
+    return line if len(line) <= 80 else line[:79] + "…"
 
 
 def _locked_hint(exc: Exception) -> str | None:

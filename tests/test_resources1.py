@@ -157,6 +157,7 @@ def test_a_cache_index_locked_by_another_process_says_so_while_waiting_and_then_
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(cachedb, "WAIT_NOTICE_S", 0.05)
+    monkeypatch.setattr(cachedb, "LOCK_WAIT_S", 0.5)
     monkeypatch.setattr(cachedb.diskcache, "Cache", impatient)
     with pytest.raises(HumcError) as caught:
         cachedb.CacheDB(tmp_path / "c")
