@@ -6,10 +6,21 @@ integer) ends in a located ``E0010`` diagnostic, exit 2, before any work is done
 exhausting memory, time or Python's recursion limit. Each limit is checked by the stage that
 reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers), ``expr/parse.py``
 (expression length, depth, number literals), ``sources.py`` (the depth of a JSON record) and ``eval/predict.py``
-(a predictions line). This module imports nothing.
+(a predictions line). This module imports nothing of humc.
+
+Under an address-space limit (`ulimit -v`), ``check_blas_headroom`` stops a command with MemoryError (E9002) before
+numpy's OpenBLAS would end the process itself: it allocates a buffer when it loads and at each thread's first matrix
+product, and exits (status 1, "OpenBLAS error: Memory allocation still failed") when one is refused.
 """
 
 from __future__ import annotations
+
+import mmap
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limit to read
+    resource = None  # type: ignore[assignment]
 
 LIMIT_CODE = "E0010"                 # the diagnostic code of every limit below
 
@@ -27,3 +38,23 @@ MAX_PREDICTION_BYTES = 16 << 20     # one line of an eval predictions file (a mo
                                      # several ways, at about 10x its size in memory)
 MAX_RECORD_DEPTH = 200               # nesting of lists and objects in one JSON source record (the build
                                      # pickles records, which recurses once per level)
+
+NUMPY_HEADROOM = 128 << 20           # address space free before numpy loads: its libraries, OpenBLAS's first buffer
+BLAS_HEADROOM = 64 << 20             # and before a thread's first matrix product (matplotlib's, drawing the card's
+                                     # plots): OpenBLAS's buffer for the thread (32 MiB), with room to spare
+
+
+def address_space_limited() -> bool:
+    """Whether the process runs under an address-space limit (`ulimit -v`)."""
+    return resource is not None and resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+
+
+def check_blas_headroom(what: str, size: int = BLAS_HEADROOM) -> None:
+    """Under an address-space limit: MemoryError naming ``what`` unless ``size`` bytes can be reserved now (reserved
+    and released, never touched: no memory is used). Without a limit nothing is done."""
+    if not address_space_limited():
+        return
+    try:
+        mmap.mmap(-1, size).close()
+    except OSError:
+        raise MemoryError(f"{what} needs {size >> 20} MiB of address space free") from None

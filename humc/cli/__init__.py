@@ -28,7 +28,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from humc import __version__
-from humc.cli.system import open_std_streams, system_error
+from humc.cli.system import open_std_streams, preload_numpy, system_error
 from humc.cli.usage import usage_error, wants_json
 from humc.errors import HumcError
 
@@ -89,6 +89,7 @@ class HumcGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         ctx.meta[WORDS_KEY] = [*getattr(ctx, "_protected_args", []), *ctx.args]  # click empties them as it goes
         try:
+            preload_numpy()  # under `ulimit -v` only: before a thread or a record takes the room OpenBLAS needs
             with _terminate_as_interrupt():
                 result = super().invoke(ctx)
         except HumcError as exc:

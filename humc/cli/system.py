@@ -1,11 +1,14 @@
 """What the machine a command runs on can take away from it: its standard streams (closed with `>&-`, `2>&-`), its
 current folder (deleted under it), memory, open files and threads (`ulimit -v`, `ulimit -n`, a container's limits).
-Each becomes a compiler-style error (or, for a closed stream, silence), not an internal error."""
+Each becomes a compiler-style error (or, for a closed stream, silence), not an internal error — nor an exit from a
+library before humc can report it (OpenBLAS under `ulimit -v`: ``preload_numpy``)."""
 
 from __future__ import annotations
 
 import errno
 import os
+import re
+import sys
 
 try:
     import fcntl
@@ -13,6 +16,7 @@ except ImportError:  # Windows: no descriptor flags, only whether it is open
     fcntl = None  # type: ignore[assignment]
 
 from humc.errors import OUT_OF_FILES, HumcError
+from humc.limits import NUMPY_HEADROOM, address_space_limited, check_blas_headroom
 
 
 def open_std_streams() -> None:
@@ -40,6 +44,23 @@ def _usable(fd: int) -> bool:
     return fd == 0 or flags & os.O_ACCMODE != os.O_RDONLY
 
 
+def preload_numpy() -> None:
+    """Under an address-space limit (`ulimit -v`): numpy loaded now, with one OpenBLAS thread unless the user chose
+    how many (``OPENBLAS_NUM_THREADS``), once ``NUMPY_HEADROOM`` is known to be free (MemoryError, E9002, if not).
+    numpy, which pyarrow imports mid-build, loads OpenBLAS, which allocates buffers (one per thread it runs) and ends
+    the process when one is refused (``humc.limits``), before humc can say what happened; loaded first, in a process
+    holding no threads or data yet, it fits, or the command stops with E9002. humc's own numpy work is small, so one
+    thread costs nothing. Without a limit nothing is done."""
+    if not address_space_limited() or "numpy" in sys.modules:
+        return
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    check_blas_headroom("loading numpy (for pyarrow)", NUMPY_HEADROOM)
+    try:
+        import numpy  # noqa: F401
+    except ModuleNotFoundError:  # pyarrow without numpy: nothing loads OpenBLAS
+        return
+
+
 def system_error(exc: BaseException) -> HumcError | None:
     """E9002 for memory, open files or threads run out, E3002 for a current folder deleted under the command
     (a relative path cannot be resolved), or None: an internal error after all."""
@@ -63,6 +84,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     """An extension module that could not be mapped (`ulimit -v`), or an allocation the system refused."""
     if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
         return True
+    if isinstance(exc, SystemError) and re.search(r"without (setting an )?exception", str(exc)):
+        # CPython's import machinery loses the MemoryError of an allocation refused under `ulimit -v`
+        return address_space_limited()
     return isinstance(exc, ImportError) and "failed to map segment" in str(exc)
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from humc.errors import HumcError, Span
 from humc.ir import primary_language
+from humc.limits import check_blas_headroom
 from humc.resources import stdlib_dir
 from humc.templating import render, template_problem
 
@@ -131,6 +132,7 @@ def write_plots(mixture: Mapping[str, Mapping[str, Mapping[str, int]]], folder: 
     plt = pyplot()
     if plt is None:
         return []
+    check_blas_headroom("drawing the card's plots")  # under `ulimit -v`: this thread's first numpy product
     names = []
     for dim, values in mixture.items():
         if len(values) < 2:
