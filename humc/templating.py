@@ -38,6 +38,7 @@ from __future__ import annotations
 import builtins
 import functools
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -618,7 +619,8 @@ def _size(value: Any, seen: dict[int, int]) -> int:
     if known is not None:
         return known
     size = len(value)
-    for item in (value.items() if isinstance(value, dict) else value):
+    # a dict's keys and values, not its items: an item is a tuple made for the walk, whose id a later one may reuse
+    for item in (itertools.chain(value.keys(), value.values()) if isinstance(value, dict) else value):
         size += _size(item, seen)
         if size > MAX_RENDERED_CHARS:
             break
