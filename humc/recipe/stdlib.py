@@ -132,7 +132,8 @@ def _loaded(load: Callable[[Path], T], path: Path) -> T:
 
 def _asset(path: Path) -> tuple[Node, str]:
     """A stdlib YAML file, parsed, and the digest of its bytes (each loaded once a process: ``_loaded``)."""
-    node = load_yaml(path, expected="a YAML mapping")  # raises the located error of a missing, too large or malformed file
+    # raises the located error of a missing, too large or malformed file
+    node = load_yaml(path, expected="a YAML mapping", shipped=path.is_relative_to(stdlib_dir()))
     return node, digest(path.read_bytes())
 
 
