@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_card import split_files
+from humc.sources_card import holds_orc, split_files
 from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
@@ -1439,6 +1439,9 @@ def folder_split_hint(message: str, spec: Mapping[str, Any]) -> str:
 
 
 def _read_hf(src: SourceDef) -> Iterator[RawRow]:
+    if src.path is not None and src.path.is_dir() and holds_orc(src.path):  # `datasets` reads no ORC: humc does
+        yield from _read_clone(src)
+        return
     try:
         import datasets
     except ImportError:

@@ -211,3 +211,39 @@ def test_lookup_takes_a_whole_float_or_its_text_and_refuses_a_fraction() -> None
     for bad in (1.5, "1.5", "x", float("nan")):
         with pytest.raises(FunctionError, match="not a whole number"):
             lookup(bad, names)
+
+
+# Spark's and Hive's output folders
+
+def _spark_folder(folder: Path, fmt: str) -> list[dict[str, Any]]:
+    """A folder as Spark's `df.write.orc(…)` / `.parquet(…)` leaves it: part files named by no split, `_SUCCESS`,
+    hidden `.crc` checksums."""
+    rows = pa.table({"text": [f"t{n}" for n in range(6)], "label": ["pos", "neg"] * 3})
+    folder.mkdir()
+    write = orc.write_table if fmt == "orc" else pq.write_table
+    for n, start in enumerate((0, 4)):
+        part = folder / f"part-0000{n}-5f2c7d1e-c000.snappy.{fmt}"
+        write(rows.slice(start, 4), part, compression="snappy")
+        (folder / f".{part.name}.crc").write_bytes(b"crc\x00\x01")
+    (folder / "_SUCCESS").write_bytes(b"")
+    return rows.to_pylist()
+
+
+@pytest.mark.parametrize("fmt", ["orc", "parquet"])
+@pytest.mark.parametrize("with_datasets", [True, False])
+def test_a_spark_output_folder_is_one_source_of_its_part_files(tmp_path: Path, fmt: str, with_datasets: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    if not with_datasets:
+        monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` raises ImportError
+    elif fmt == "parquet":
+        pytest.importorskip("datasets")
+    want = _spark_folder(tmp_path / "out.db", fmt)
+    src = SourceDef("s", tmp_path / "out.db", "hf", {}, {"name": str(tmp_path / "out.db")})
+    assert sorted((r.record["text"], r.record["label"]) for r in read_source(src)) == \
+        sorted((r["text"], r["label"]) for r in want)  # every part file is train, as `datasets` reads them
+    if not with_datasets:
+        with pytest.raises(SourceError, match="no data file of split 'test'") as exc:
+            list(read_source(SourceDef("s", tmp_path / "out.db", "hf", {}, {"name": "out.db", "split": "test"})))
+        assert "split(s) train" in str(exc.value.hint)
