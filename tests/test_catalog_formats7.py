@@ -64,6 +64,10 @@ def test_orc_files_read_as_the_table_written_by_extension_content_and_format(tmp
     assert records(tmp_path / "frame.orc", "orc") == want
     assert infer_format(tmp_path / "000000_0") == "orc" and records(tmp_path / "000000_0") == want
     assert records(tmp_path / "frame.orc", columns=["label"]) == [{"label": r["label"]} for r in want]
+    orc.write_table(pa.table({"q": [["a", "b"], ["c"]], "a": [["x", "y"], ["z"]], "ctx": ["C1", "C2"]}), tmp_path / "e.orc")
+    assert records(tmp_path / "e.orc", explode=["q", "a"]) == [
+        {"q": "a", "a": "x", "ctx": "C1", "index": 0}, {"q": "b", "a": "y", "ctx": "C1", "index": 1},
+        {"q": "c", "a": "z", "ctx": "C2", "index": 0}]
     _, labels = build(tmp_path, "{path: frame.orc}")
     assert labels == ["neg", "pos", "pos"]
 
