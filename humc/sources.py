@@ -34,6 +34,7 @@ from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
     DAMAGED_ARCHIVE,
+    BinaryTexts,
     ClassLabels,
     archive_members,
     archive_of,
@@ -1299,6 +1300,7 @@ def _columnar_rows(src: SourceDef, what: str, batches: Iterator[Any], labels: Cl
     import pyarrow as pa
 
     row = 0
+    texts: BinaryTexts = {}  # the file's binary columns: text or data
     while True:
         try:
             batch = next(batches, None)
@@ -1308,7 +1310,7 @@ def _columnar_rows(src: SourceDef, what: str, batches: Iterator[Any], labels: Cl
                         f"copy or download the file again; `python -c \"{_REPRODUCE[what]}\"` reproduces the error") from None
         if batch is None:
             return
-        for record in batch_records(src, batch, row):
+        for record in batch_records(src, batch, row, texts):
             yield row, decode_class_labels(record, labels) if labels else record
             row += 1
 

@@ -459,10 +459,11 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     row = 0
     labels: ClassLabels | None = None if src.options.get("class_labels") else {}
     for file in files:
+        texts: BinaryTexts = {}
         for batch in _arrow_batches(src, file):
             if labels is None:  # `class_labels: true`: the names from the first file's features metadata
                 labels = class_label_names(src, batch.schema.metadata)
-            for record in _arrow_records(src, file, batch, row):
+            for record in _arrow_records(src, file, batch, row, texts):
                 yield row, decode_class_labels(record, labels) if labels else record
                 row += 1
 
@@ -526,27 +527,31 @@ feather.write_feather(table, sys.argv[2])
 """
 
 
-def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int) -> list[dict[str, Any]]:
+def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int, texts: BinaryTexts) -> list[dict[str, Any]]:
     import pyarrow as pa
 
     try:
         batch.validate(full=True)  # a damaged offset would otherwise make to_pylist read outside the file (SIGBUS)
     except (pa.ArrowException, OSError) as exc:
         raise _damaged(src, file, f"{row} record(s)", exc) from None
-    return batch_records(src, batch, row)
+    return batch_records(src, batch, row, texts)
 
 
 _UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 9999, a decimal Python cannot read
 
 
-def batch_records(src: SourceDef, batch: Any, first: int = 0) -> list[dict[str, Any]]:
-    """A Parquet/ORC/Arrow record batch (its first record ``first`` of the file) as Python records. A column whose
+BinaryTexts = dict[str, bool]  # a binary column -> whether it holds text, as its first value in the file decides
+
+
+def batch_records(src: SourceDef, batch: Any, first: int = 0, texts: BinaryTexts | None = None) -> list[dict[str, Any]]:
+    """A Parquet/ORC/Arrow record batch (its first record ``first`` of the file, ``texts`` what the file's earlier
+    batches decided of its binary columns) as Python records. A column whose
     values Python cannot represent (a timestamp past year 9999, a malformed decimal) is read as Arrow's text of each
     value rather than failing the source. Two columns of one name are refused: one would silently overwrite the other
     in every record. A map column (Spark's map<string,string>) reads as an object, so `attrs.color` reaches into it; a
     map naming a key twice is refused. Binary columns are text (``binary_as_text``)."""
     _refuse_repeated_columns(src, batch.schema.names)
-    batch = binary_as_text(src, batch, first)
+    batch = binary_as_text(src, batch, first, {} if texts is None else texts)
     try:
         return batch.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
     except (*_UNCONVERTIBLE, KeyError):  # KeyError: a map with a key twice, named below with its column
@@ -575,27 +580,50 @@ def batch_records(src: SourceDef, batch: Any, first: int = 0) -> list[dict[str, 
         if columns else [{} for _ in range(batch.num_rows)]
 
 
-def binary_as_text(src: SourceDef, batch: Any, first: int = 0) -> Any:
+def binary_as_text(src: SourceDef, batch: Any, first: int, texts: BinaryTexts) -> Any:
     """``batch`` with its binary columns (and lists of them) read as UTF-8 text: Spark, Hive, Impala and older writers
     store strings as BYTE_ARRAY without the UTF8 annotation, which pyarrow reads as bytes (as does `pa.binary()`). A
-    value that is not UTF-8 is E4001 naming the column and record. A file `datasets` wrote (its `huggingface`
-    metadata) is left as it is: there a binary column is `Value('binary')`, and an image's bytes sit in a struct."""
+    column whose first value in the file is no UTF-8 holds data, not text (an image, an embedding) and stays bytes;
+    a later value that is not UTF-8 in a column of text is E4001 naming the column and record. A file `datasets`
+    wrote (its `huggingface` metadata) is left as it is: there a binary column is `Value('binary')`."""
     if b"huggingface" in (batch.schema.metadata or {}):
         return batch
-    texts = {i: t for i, field in enumerate(batch.schema) if (t := _text_type(field.type)) is not None}
-    if not texts:
+    kinds = {i: t for i, field in enumerate(batch.schema) if (t := _text_type(field.type)) is not None}
+    if not kinds:
         return batch
     import pyarrow as pa
     import pyarrow.compute as pc
 
     columns, fields = list(batch.columns), list(batch.schema)
-    for i, text in texts.items():
+    for i, text in kinds.items():
+        name = fields[i].name
+        if name not in texts:
+            texts.update(_holds_text(name, columns[i]))
+        if not texts.get(name, True):
+            continue
         try:
             columns[i] = pc.cast(columns[i], text)  # checks that every value is UTF-8
         except pa.ArrowInvalid:
-            raise _not_utf8(src, fields[i].name, columns[i], text, first) from None
+            raise _not_utf8(src, name, columns[i], text, first) from None
         fields[i] = fields[i].with_type(text)
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
+def _holds_text(name: str, column: Any) -> dict[str, bool]:
+    """{name: whether the column's first value (of a list column, its first item) is UTF-8}; {} while all are null."""
+    import pyarrow as pa
+
+    values = column
+    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        values = values.flatten()
+    values = values.drop_null()
+    if len(values) == 0:
+        return {}
+    try:
+        values[0].as_py().decode("utf-8")
+    except UnicodeDecodeError:
+        return {name: False}
+    return {name: True}
 
 
 def _text_type(kind: Any) -> Any:

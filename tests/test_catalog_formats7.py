@@ -148,6 +148,22 @@ def test_binary_that_is_not_utf8_names_the_column_and_record(tmp_path: Path) -> 
     assert records(tmp_path / "latin.parquet", columns=["label"])[-1] == {"label": "pos"}  # left out: read
 
 
+def test_a_binary_column_of_data_stays_bytes_beside_text(tmp_path: Path) -> None:
+    """pandas stores a column of bytes as binary too: one whose first value is no UTF-8 (an image, an embedding) is
+    data, kept as bytes, and the file's text columns still read (a recipe that never uses the image builds)."""
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    frame = pd.DataFrame({"image": [png, b"\xff\xd8\xff\xe0JFIF", None, b"GIF89a"],
+                          "text": [t.encode() for t in ("good", "bad", "fine", "poor")],
+                          "label": ["pos", "neg", "pos", "neg"]})
+    frame.to_parquet(tmp_path / "images.parquet", row_group_size=2)
+    assert pq.read_schema(tmp_path / "images.parquet").field("image").type == pa.binary()
+    read = records(tmp_path / "images.parquet")
+    assert [r["image"] for r in read] == [png, b"\xff\xd8\xff\xe0JFIF", None, b"GIF89a"]  # GIF89a: UTF-8, still data
+    assert [r["text"] for r in read] == ["good", "bad", "fine", "poor"]
+    _, built = build(tmp_path, "{path: images.parquet}")
+    assert built == ["neg", "neg", "pos", "pos"]
+
+
 def test_a_datasets_binary_feature_stays_bytes(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     features = datasets.Features({"text": datasets.Value("string"), "blob": datasets.Value("binary")})
