@@ -1046,7 +1046,7 @@ def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[RawRow]:
 
 
 _WHOLE_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.0")  # how pandas writes a whole float: 1.0, -3.0
-WHOLE_FLOAT_ROWS = 100
+_WHOLE_FLOAT_ROWS = 100
 
 
 def _whole_floats(rows: Iterator[Row]) -> Iterator[Row]:
@@ -1054,7 +1054,7 @@ def _whole_floats(rows: Iterator[Row]) -> Iterator[Row]:
     (`to_csv` of a label column with a gap): a column whose values in the first 100 rows all write a whole number
     so (empty cells aside, at least one) is read as the integers, `1`, `2`, in every row; a value that writes
     another number (`1.5`) and every other column are read as written. Decided once per file, from its head."""
-    head = list(itertools.islice(rows, WHOLE_FLOAT_ROWS))
+    head = list(itertools.islice(rows, _WHOLE_FLOAT_ROWS))
     whole = _whole_float_columns([row.record for row in head])
     if not whole:
         yield from head
