@@ -1053,19 +1053,32 @@ def _whole_floats(rows: Iterator[Row]) -> Iterator[Row]:
     """pandas writes an integer column that holds a missing value (NaN) as floats, `1.0`, `2.0` and an empty cell
     (`to_csv` of a label column with a gap): a column whose values in the first 100 rows all write a whole number
     so (empty cells aside, at least one) is read as the integers, `1`, `2`, in every row; a value that writes
-    another number (`1.5`) and every other column are read as written. Decided once per file, from its head."""
+    another number (`1.5`) and every other column are read as written. Decided once per file, from its head; a column
+    empty throughout the head (unlabelled rows first) by its first value."""
     head = list(itertools.islice(rows, _WHOLE_FLOAT_ROWS))
-    whole = _whole_float_columns([row.record for row in head])
-    if not whole:
+    records = [row.record for row in head]
+    whole = _whole_float_columns(records)
+    undecided = [name for name in (records[0] if records else {}) if all(r.get(name) == "" for r in records)]
+    if not whole and not undecided:
         yield from head
         yield from rows
         return
     for row in itertools.chain(head, rows):
+        if undecided:
+            _decide(row.record, undecided, whole)
         for name in whole:
             value = row.record.get(name)
             if type(value) is str and _WHOLE_FLOAT.fullmatch(value):
                 row.record[name] = value[:-2]
         yield row
+
+
+def _decide(record: dict[str, Any], undecided: list[str], whole: list[str]) -> None:
+    """Move the ``undecided`` columns that have a value in ``record`` out of it, into ``whole`` when it is `1.0`."""
+    for name in [n for n in undecided if record.get(n, "") != ""]:
+        undecided.remove(name)
+        if type(record[name]) is str and _WHOLE_FLOAT.fullmatch(record[name]):
+            whole.append(name)
 
 
 def _whole_float_columns(records: list[dict[str, Any]]) -> list[str]:

@@ -196,6 +196,10 @@ def test_a_float_column_is_read_as_written(tmp_path: Path) -> None:
     rows = "".join(f"t{i},{i}.0\n" for i in range(150)) + "t,7.5\n"  # whole in its head: decided there
     (tmp_path / "late.csv").write_text("text,label\n" + rows, encoding="utf-8")
     assert [r["label"] for r in records(tmp_path / "late.csv")][-3:] == ["148", "149", "7.5"]
+    frame = pd.concat([pd.DataFrame({"text": [f"u{n}" for n in range(120)], "label": None}),  # unlabelled first
+                       pd.DataFrame({"text": ["a", "b"], "label": [3, 1]})]).astype({"label": "float64"})
+    frame.to_csv(tmp_path / "unlabelled_first.csv", index=False)
+    assert [r["label"] for r in records(tmp_path / "unlabelled_first.csv")][-3:] == ["", "3", "1"]
 
 
 @pytest.mark.parametrize("write", ["jsonl", "parquet", "csv"])
