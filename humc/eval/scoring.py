@@ -163,9 +163,12 @@ def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool,
 
 
 def record_context(rs: RecordSpec, record: Mapping[str, Any]) -> formats.FormatContext:
-    """What the record's format needs besides its answer: the labels its instruction shows (grouped_json's keys)
-    and the task's label column (grouped_json's keys, inline_tags' tag names)."""
-    return formats.FormatContext(tuple(str(label) for label in record.get("labels") or ()), rs.schema_column)
+    """What the record's format needs besides its answer: the labels its instruction shows (grouped_json's keys),
+    the task's label column (grouped_json's keys, inline_tags' tag names), and whether its answer lists each
+    (label, span) once (a `dedupe` rule: inline tags mark every mention and read back as the distinct rows)."""
+    once = any(op.name == "dedupe" for rule in rs.rules for op in rule.then)
+    return formats.FormatContext(tuple(str(label) for label in record.get("labels") or ()), rs.schema_column,
+                                 every_mention=once)
 
 
 def parse_prediction(rs: RecordSpec, text: str | None, context: formats.FormatContext = formats.NO_CONTEXT) -> Parsed:
