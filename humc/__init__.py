@@ -58,7 +58,8 @@ FORMAT_VERSION = "11"  # 2: render/check drop problem records and report them (b
 # no-break space is token text); 10: rows already listed left to right keep that order and their own mentions
 # (sort_by_position, inline tags), and a nested format's sentence describes the nesting; a generated answer must be
 # one of its record's options (multiple choice) or copied from its text (extractive MRC, `copied_from:`)
-# 11: inline tags of an answer listing each (label, span) once (`dedupe`) tag every mention of it
+# 11: inline tags of an answer listing each (label, span) once (`dedupe`) tag every mention of it, and a span is
+# tagged at a whole word rather than inside a longer one ("Ken" not in "Kent") when it has one
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

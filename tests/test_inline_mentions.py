@@ -1,7 +1,8 @@
 """Inline tags of an answer that lists each (label, span) once (a `dedupe` rule, e.g. CoNLL-2003's `dedupe_rows`):
 the text is copied with every mention of a kept entity tagged, not only its first one, which taught a model that the
 other mentions are no entities. The law: the output reads back as the distinct rows (``canonical``), and no
-whole-word mention of a span one row holds is left untagged outside the other tags."""
+whole-word mention of a span one row holds is left untagged outside the other tags. And, with or without the rule, a
+span is tagged at a whole word when it has one, not inside a longer word ("Ken" in "Kent")."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ FIELDS = ("type", "span")
 
 
 def tagged(text: str, rows: tuple[tuple[str, str], ...], every: bool = True) -> str:
-    context = FormatContext(("LOC", "PER", "ORG"), "type", text, every)
+    context = FormatContext(("LOC", "PER", "ORG", "X"), "type", text, every)
     table = AnswerTable(FIELDS, rows, "many")
     output = formats.render(INLINE, table, context=context)
     assert formats.parse(INLINE, output, FIELDS, "many", unfence=False, context=context).rows == \
@@ -47,6 +48,33 @@ def test_no_mention_inside_a_longer_word_or_another_tag_and_none_for_a_span_of_t
     # the same string as PER and as LOC: which label another mention has cannot be told, so each stays where it is
     assert tagged("Washington met Washington in Washington .", (("PER", "Washington"), ("LOC", "Washington"))) == \
         "<PER>Washington</PER> met <LOC>Washington</LOC> in Washington ."
+
+
+def test_a_span_is_tagged_at_a_whole_word_not_inside_a_longer_one():
+    # once "<PER>Ken</PER>t beat Ken .": the first occurrence, inside "Kent", was tagged and the mention left bare
+    assert tagged("Kent beat Ken .", (("PER", "Ken"),), every=False) == "Kent beat <PER>Ken</PER> ."
+    assert tagged("Kent beat Ken and Ajax .", (("PER", "Ken"), ("ORG", "Ajax")), every=False) == \
+        "Kent beat <PER>Ken</PER> and <ORG>Ajax</ORG> ."
+    assert tagged("Kent beat Ken .", (("PER", "Ken"), ("LOC", "Kent")), every=False) == \
+        "<LOC>Kent</LOC> beat <PER>Ken</PER> ."
+    # a span that is only ever part of a word keeps its place there
+    assert tagged("Kentucky won .", (("LOC", "Kent"),), every=False) == "<LOC>Kent</LOC>ucky won ."
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text("ab &", min_size=1, max_size=24), data=st.data())
+def test_a_span_with_a_whole_word_occurrence_is_never_tagged_inside_a_word(text: str, data: st.DataObject):
+    start = data.draw(st.integers(0, len(text) - 1))
+    span = text[start:start + data.draw(st.integers(1, 4))]
+    whole = [i for i in range(len(text)) if text.startswith(span, i) and not inside(text, i, i + len(span))]
+    output = tagged(text, (("X", span),), every=False)
+    opened = output.index("<X>")
+    at = len(formats._xml_unescape(output[:opened]))
+    assert (at in whole) if whole else (text.find(span) == at)
+
+
+def inside(text: str, start: int, end: int) -> bool:
+    return any(0 < i < len(text) and text[i - 1].isalnum() and text[i].isalnum() for i in (start, end))
 
 
 def test_a_script_written_without_spaces_tags_mentions_between_characters():

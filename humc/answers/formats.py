@@ -1031,8 +1031,50 @@ def _span_index(fields: Sequence[str], s: Mapping[str, Any]) -> tuple[int, int, 
 def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
     """Where each row's span is tagged: rows that read left to right in the text (``in_reading_order``) at those
     occurrences, else longest spans first, each at its first occurrence that overlaps no span placed before;
-    (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
+    (start, end, row) in text order. NotExpressible when a span has no free occurrence. A placement that puts a span
+    inside a longer word ("Ken" in "Kent beat Ken .") is made again from whole-word occurrences alone, when they
+    place every span (``_placed_in_words``)."""
     label, span, text = _span_index(table.fields, s)
+    placed = _first_placed(table, label, span, text)
+    if any(_inside_word(text, start, end) for start, end, _ in placed):
+        return _placed_in_words(table, span, text) or placed
+    return placed
+
+
+def _placed_in_words(table: AnswerTable, span: int, text: str) -> list[tuple[int, int, Row]] | None:
+    """``_first_placed`` with each span at an occurrence that is no part of a longer word: in reading order when the
+    rows read left to right so, else longest spans first; None when a span has no such occurrence left."""
+    starts, at = [], 0
+    for row in table.rows:
+        start = _word_at(text, row[span], at, None)
+        if start < 0:
+            break
+        starts.append(start)
+        at = start + len(row[span])
+    else:
+        return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
+    taken, placed = bytearray(len(text)), []
+    for row in sorted(table.rows, key=lambda r: -len(r[span])):
+        start, end = _word_at(text, row[span], 0, taken), len(row[span])
+        if start < 0:
+            return None
+        taken[start:start + end] = b"\1" * end
+        placed.append((start, start + end, row))
+    return sorted(placed, key=lambda t: t[0])
+
+
+def _word_at(text: str, value: str, at: int, taken: bytearray | None) -> int:
+    """The first occurrence of ``value`` from ``at`` that is no part of a longer word and overlaps nothing
+    ``taken``; -1 when there is none."""
+    for start in _finds(text, value, at):
+        end = start + len(value)
+        if not _inside_word(text, start, end) and (taken is None or taken.find(1, start, end) < 0):
+            return start
+    return -1
+
+
+def _first_placed(table: AnswerTable, label: int, span: int, text: str) -> list[tuple[int, int, Row]]:
+    """``_placed`` by first occurrences, whole words or not."""
     starts = in_reading_order([row[span] for row in table.rows], text)
     if starts is not None:
         return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
@@ -1076,9 +1118,9 @@ def _tags(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]
     return sorted(tags, key=lambda t: t[0])
 
 
-def _finds(text: str, value: str) -> Iterator[int]:
-    """Every start of ``value`` in ``text`` (overlapping ones too)."""
-    at = text.find(value)
+def _finds(text: str, value: str, at: int = 0) -> Iterator[int]:
+    """Every start of ``value`` in ``text`` from ``at`` on (overlapping ones too)."""
+    at = text.find(value, at)
     while at >= 0:
         yield at
         at = text.find(value, at + 1)
