@@ -151,3 +151,17 @@ def test_a_build_with_dedupe_rows_tags_every_mention_and_eval_reads_it_back(tmp_
         score = score_record(resolver.resolve(record), record, record["output"])
         assert score.score == 1.0 and score.strict
         assert score.rules["dedupe_rows"] is True
+
+
+def test_a_basic_instruction_states_no_rule_and_eval_still_reads_every_mention_as_one_row(tmp_path: Path):
+    # a basic instruction states no rule, but its gold is listed once all the same: eval read the three tags as three
+    # rows against two gold rows (F1 0.8) for the very output the build wrote
+    rows = [{"text": "Germany beat France and Germany won .",
+             "ents": [{"type": "LOC", "span": "Germany"}, {"type": "LOC", "span": "France"},
+                      {"type": "LOC", "span": "Germany"}]}]
+    written, _ = build(tmp_path, rows, NER, "[inline_tags]\n    preferences: [dedupe_rows]\n    mix: {compound: 0.0}")
+    assert [(r["rules"], r["output"]) for r in written] == \
+        [([], "<LOC>Germany</LOC> beat <LOC>France</LOC> and <LOC>Germany</LOC> won .")]
+    record = written[0]
+    score = score_record(Resolver.for_stdlib().resolve(record), record, record["output"])
+    assert score.score == 1.0 and score.counts["n_pred"] == 2
