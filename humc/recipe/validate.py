@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 from humc.answers import formats
 from humc.answers.ops import OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below, missing_file_hint, type_name
-from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
+from humc.expr import Pipeline, call_parts, check_functions, literal_value, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
     Decontamination,
@@ -686,6 +686,7 @@ class Validator:
         self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
+        _check_options_field(task, fields, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
         if where is not None:  # `where: "yes"` or `where: len(text)` would keep rows by Python truthiness
             check_condition(where.ast, where.src, what="a `where:` filter", example="len(text) > 0")
@@ -1228,6 +1229,25 @@ def _unmapped(node: Node, missing: list[str], needed: list[str], task: str, what
     return RecipeError(f"'fields' of {what} does not map {', '.join(map(repr, missing))}", node.span, code="E2010",
                        expected=f"a mapping for each of: {', '.join(needed)} (task '{task}')",
                        hint=f"fields the task does not read: {', '.join(extra)}" if extra else None)
+
+
+def _check_options_field(task: TaskDef, fields: tuple[tuple[str, Compiled], ...], what: str) -> None:
+    """E2010 at a multiple-choice task's options field mapped to a constant that is no list of options (`[]`, `""`,
+    `null`, `"A;B"`): no record would have options to choose from (an LLM step would be asked for an empty `enum`)."""
+    compiled = dict(fields).get(task.choice_of or "")
+    if compiled is None or not isinstance(compiled.ast, Pipeline) or compiled.ast.stages:
+        return
+    try:
+        value = literal_value(compiled.ast.head)
+    except ValueError:
+        return  # it reads the record
+    if isinstance(value, list) and value:
+        return
+    raise RecipeError(f"field '{task.choice_of}' of {what} is the constant {compiled.text}: no record has options to "
+                      "choose from", compiled.src.span_of(0, len(compiled.text)), code="E2010",
+                      expected=f"an expression giving each record's list of options, e.g. {task.choice_of} or "
+                               f"choices.text (task '{task.id}')",
+                      hint="map it to the source's options column")
 
 
 def _is_file_constant(node: Node) -> bool:
