@@ -1,20 +1,25 @@
 """Why the build-time `generate` / `judge` steps drop a record, named: an answer that stays invalid after its retries is
 counted as "invalid output (<kind>)" in the build summary and the card (was "invalid output" alone); a multiple-choice
-record without options is dropped unasked (was asked with an empty `enum`, which a strict endpoint refuses). Loopback
-server (tests/llmserver.py) with scripted answers."""
+record without options is dropped unasked (was asked with an empty `enum`, which a strict endpoint refuses); an event's
+role is checked against its event type's roles when the entry lists them (`schema: {roles: …}`). Loopback server
+(tests/llmserver.py) with scripted answers."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from helpers import REPO, build_in, run_cli
 from test_realmodel3 import outputs, write_recipe
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
+
+DUEE_SCHEMA = REPO / "tests" / "data" / "duee" / "duee_event_schema.json"
 
 
 def flat(text: str) -> str:
@@ -31,6 +36,13 @@ def by_text(replies: dict[str, Any]) -> Any:
         reply = next(r for text, r in replies.items() if text in body["messages"][0]["content"])
         return reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
     return respond
+
+
+def edited(recipe: Path, **top: Any) -> Path:
+    """The recipe with top-level keys added (``constants:``)."""
+    doc = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    recipe.write_text(yaml.safe_dump({**doc, **top}, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return recipe
 
 
 # ------------------------------------------------------------------ 1. invalid output, by kind
@@ -140,3 +152,86 @@ def test_options_mapped_to_a_constant_that_is_no_list_of_options_is_a_compile_er
         assert f"rm3.hum.yaml:{line}:" in result.output and "error[E2010]" in result.output
         assert f"field 'options' of task 'gen' is the constant {constant}: no record has options to choose from" \
                in result.output
+
+
+# ------------------------------------------------------------------ 3. roles of each event type
+
+CRASH = "5月8日，一列火车在陕西发生事故，造成3人死亡。"
+STOCK = "周一，某公司股票跌停。"
+
+
+def _duee_recipe(tmp: Path, base_url: str, roles: Any) -> Path:
+    shutil.copy(DUEE_SCHEMA, tmp / "duee_event_schema.json")
+    rows = [{"text": CRASH, "event_list": []}, {"text": STOCK, "event_list": []}]
+    entry = {"task": "ee", "language": "zh", "guidelines": ["duee_events"], "formats": ["json"],
+             "fields": {"text": "text", "events": "duee_events(event_list)"}, "schema": {"roles": roles}}
+    recipe = write_recipe(tmp, base_url, rows, entry, "auto")
+    return edited(recipe, constants={"duee_schema": {"file": "duee_event_schema.json"}})
+
+
+def test_a_generated_role_outside_its_event_types_roles_is_dropped_with_that_reason(tmp_path):
+    """DuEE's schema file gives each of its 65 event types its roles; `收购方` (a buyer) is no role of a limit-down
+    (财经/交易-跌停: 时间, 跌停股票), so that answer is asked again with the roles, then dropped."""
+    replies = {CRASH: {"answers": [{"event_type": "灾害/意外-坍/垮塌", "trigger": "事故", "role": "死亡人数",
+                                    "argument": "3人"}]},
+               STOCK: {"answers": [{"event_type": "财经/交易-跌停", "trigger": "跌停", "role": "收购方",
+                                    "argument": "某公司"}]}}
+    with LLMServer(responder=by_text(replies)) as srv:
+        result = build_in(_duee_recipe(tmp_path, srv.base_url, "duee_schema"), tmp_path)
+        asked = [r.json for r in srv.received if STOCK in json.dumps(r.json, ensure_ascii=False)]
+    assert result.exit_code == 0, result.output
+    assert len(asked) == 3
+    prompt = asked[0]["messages"][0]["content"]
+    assert "Use only these roles for each event type:" in prompt and "- 财经/交易-跌停: 时间, 跌停股票" in prompt
+    assert "role '收购方' is not a role of the event type '财经/交易-跌停': use one of 时间, 跌停股票" \
+           in asked[1]["messages"][-1]["content"]
+    summary = flat(result.output)
+    assert "gen/generate: 1/2 valid answer(s)" in summary
+    assert "dropped invalid output (role outside the event type's roles): 1" in summary
+    assert "invalid output (role outside the event type's roles): 1 |" in card(tmp_path)
+
+
+def test_eea_roles_are_checked_against_the_records_own_event_type_from_an_inline_map(tmp_path):
+    rows = [{"text": STOCK, "event_type": "财经/交易-跌停", "trigger": "跌停", "arguments": []},
+            {"text": CRASH, "event_type": "灾害/意外-坍/垮塌", "trigger": "事故", "arguments": []}]
+    roles = {"财经/交易-跌停": ["时间", "跌停股票"], "灾害/意外-坍/垮塌": ["时间", "死亡人数"]}
+    entry = {"task": "eea", "language": "zh", "formats": ["json"], "schema": {"roles": roles},
+             "fields": {"text": "text", "event_type": "event_type", "trigger": "trigger", "arguments": "arguments"}}
+    replies = {STOCK: {"answers": [{"role": "跌停股票", "argument": "某公司"}]},
+               CRASH: {"answers": [{"role": "跌停股票", "argument": "火车"}]}}  # a role of another event type
+    with LLMServer(responder=by_text(replies)) as srv:
+        result = build_in(write_recipe(tmp_path, srv.base_url, rows, entry, "auto"), tmp_path)
+        crash = next(r.json for r in srv.received if CRASH in json.dumps(r.json, ensure_ascii=False))
+    assert result.exit_code == 0, result.output
+    prompt = crash["messages"][0]["content"]
+    assert "- 灾害/意外-坍/垮塌: 时间, 死亡人数" in prompt and "财经/交易-跌停:" not in prompt
+    summary = flat(result.output)
+    assert "gen/generate: 1/2 valid answer(s)" in summary
+    assert "dropped invalid output (role outside the event type's roles): 1" in summary
+
+
+def test_roles_of_an_unknown_structure_or_on_a_task_without_roles_are_compile_errors(tmp_path):
+    cases = [  # (roles, constants, what the error says)
+        (["时间", "地点"], None, "`schema: {roles: …}` has an unknown structure: item 1 is not an object with "
+                               "'event_type' and 'role_list'"),
+        ("event_types", {"event_types": {"file": "duee_event_schema.json", "key": "event_type"}},
+         "constant 'event_types' has an unknown structure: item 1 is not an object"),
+        ({"财经/交易-跌停": "时间"}, None, "the roles of '财经/交易-跌停' are not a list of role names"),
+        ("duee_shema", {"duee_schema": {"file": "duee_event_schema.json"}}, "`roles: duee_shema` names no constant"),
+    ]
+    for roles, constants, message in cases:
+        recipe = _duee_recipe(tmp_path, "http://127.0.0.1:9/v1", roles)
+        if constants is not None:
+            recipe = edited(recipe, constants=constants)
+        result = run_cli("check", str(recipe))
+        line = next(n for n, text in enumerate(recipe.read_text().splitlines(), 1) if "roles:" in text)
+        assert result.exit_code == 2, result.output
+        assert f"rm3.hum.yaml:{line}:" in result.output and "error[E0008]" in result.output, result.output
+        assert message in flat(result.output), result.output
+    assert "did you mean 'duee_schema'?" in result.output
+    ner = write_recipe(tmp_path, "http://127.0.0.1:9/v1", [{"text": "Ada", "entities": []}],
+                       {"task": "ner", "fields": {"text": "text", "entities": "entities"},
+                        "formats": ["json"], "schema": {"roles": {"PER": ["x"]}}}, "off")
+    result = run_cli("check", str(ner))
+    assert result.exit_code == 2 and "error[E0008]" in result.output
+    assert "task 'ner' has no argument roles" in result.output

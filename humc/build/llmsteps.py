@@ -72,6 +72,7 @@ LABEL_OUTSIDE = "label outside the label set"     # a label not in the entry's `
 OPTION_OUTSIDE = "option outside the options"     # a multiple-choice answer that is not one of its record's options
 SPAN_NOT_IN_TEXT = "span not in the text"         # a span (`spans_from`) or copied value (`copied_from`) not in its input
 EMPTY_SPAN = "empty span"                         # an empty span where the task copies one from its input
+ROLE_OUTSIDE = "role outside the event type's roles"  # an argument role its event type lacks (`schema: {roles: …}`)
 SCORE_OUTSIDE = "score outside 1-5"               # a verdict whose score is not an integer from 1 to 5
 # a multiple-choice record without options: nothing to choose from, so no call is sent (an empty `enum`, which a strict
 # endpoint refuses, or a question no answer fits); the record is dropped under this reason
@@ -299,7 +300,7 @@ class StepRunner:
         variables = {"record": record, "task": task, "structured": self.structured(),
                      "guidelines": [g.text for g in self.entry.guidelines if g.text],
                      "labels": list(fixed_labels(self.entry) or ()),
-                     "language": language_name(self.entry)}
+                     "language": language_name(self.entry), "roles": self._shown_roles(record)}
         content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
         return [{"role": "user", "content": content}]
 
@@ -430,6 +431,9 @@ class StepRunner:
                 if outside:
                     return Invalid(f"{task.schema_column} {', '.join(repr(v) for v in outside)} is not one of the "
                                    f"labels {', '.join(labels)}", LABEL_OUTSIDE)
+            role = self._role_problem(record, table)
+            if role is not None:
+                return role
             for column, source in task.spans_from:
                 if any(not str(value).strip() for value in table.column(column)):
                     return Invalid(f"a {column} is empty: copy each {column} from the {source} exactly", EMPTY_SPAN)
@@ -439,6 +443,33 @@ class StepRunner:
             return self._copied_problem(record, table)
 
         return validate
+
+    def _role_problem(self, record: Mapping[str, Any], table: AnswerTable) -> Invalid | None:
+        """A role its event type does not have, when the entry lists each type's roles (`schema: {roles: …}`); an empty
+        role (an event without arguments) and a type the list does not name pass."""
+        roles, task = dict(self.entry.event_roles), self.entry.task
+        if not roles or task.roles_of is None:
+            return None
+        column, typed_by = task.roles_of
+        types = table.column(typed_by) if typed_by in table.fields else [record.get(typed_by)] * len(table.rows)
+        for role, event_type in zip(table.column(column), types, strict=True):
+            allowed = roles.get(str(event_type))
+            if role and allowed is not None and role not in allowed:
+                return Invalid(f"{column} {role!r} is not a role of the event type {event_type!r}: use one of "
+                               f"{', '.join(allowed)}", ROLE_OUTSIDE)
+        return None
+
+    def _shown_roles(self, record: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The roles the generate prompt lists (`roles`): every event type's, or only the record's own event type's
+        when an input names it (EEA)."""
+        roles, task = dict(self.entry.event_roles), self.entry.task
+        if not roles or task.roles_of is None:
+            return {}
+        typed_by = task.roles_of[1]
+        if typed_by in task.inputs:
+            own = str(record.get(typed_by))
+            return {own: list(roles[own])} if own in roles else {}
+        return {event_type: list(names) for event_type, names in roles.items()}
 
     def _copied_problem(self, record: Mapping[str, Any], table: AnswerTable) -> Invalid | None:
         """A value of a `copied_from` column (an event's trigger or argument) that is not empty and not in its input:

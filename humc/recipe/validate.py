@@ -64,6 +64,7 @@ from humc.recipe.mixing import (
     parse_ratio,
 )
 from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.roles import parse_roles
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import (
     Stdlib,
@@ -142,7 +143,7 @@ SOURCE_KEYS = ["path", "member", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision", "class_labels"]
 DATASET_SPEC_KEYS = DATASET_KEYS[:4]  # what names the data (pinned, fingerprinted); class_labels is how it is read
 SAMPLE_KEYS = ["n", "seed"]
-SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order"]
+SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order", "roles"]
 SCHEMA_ORDERS = ("random", "alphabetical", "declared")
 OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict", "held_out", "mixture"]
 DECONTAMINATE_KEYS = ["against", "ngram"]
@@ -709,6 +710,7 @@ class Validator:
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix),
             split_by=self._split_by(node.get("split_by")),
+            event_roles=parse_roles(node.get("schema"), task, self.constants),
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
             and self.root.get("language") is None else None, class_label_column=unnamed)
 
