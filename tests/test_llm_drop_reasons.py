@@ -171,7 +171,8 @@ def _duee_recipe(tmp: Path, base_url: str, roles: Any) -> Path:
 
 def test_a_generated_role_outside_its_event_types_roles_is_dropped_with_that_reason(tmp_path):
     """DuEE's schema file gives each of its 65 event types its roles; `收购方` (a buyer) is no role of a limit-down
-    (财经/交易-跌停: 时间, 跌停股票), so that answer is asked again with the roles, then dropped."""
+    (财经/交易-跌停: 时间, 跌停股票), so that answer is asked again with that type's roles, then dropped. The prompt does
+    not list every type's roles (SmolLM2's 4,096-token context could not hold them)."""
     replies = {CRASH: {"answers": [{"event_type": "灾害/意外-坍/垮塌", "trigger": "事故", "role": "死亡人数",
                                     "argument": "3人"}]},
                STOCK: {"answers": [{"event_type": "财经/交易-跌停", "trigger": "跌停", "role": "收购方",
@@ -182,7 +183,7 @@ def test_a_generated_role_outside_its_event_types_roles_is_dropped_with_that_rea
     assert result.exit_code == 0, result.output
     assert len(asked) == 3
     prompt = asked[0]["messages"][0]["content"]
-    assert "Use only these roles for each event type:" in prompt and "- 财经/交易-跌停: 时间, 跌停股票" in prompt
+    assert "Use only these labels for event_type:" in prompt and "跌停股票" not in prompt
     assert "role '收购方' is not a role of the event type '财经/交易-跌停': use one of 时间, 跌停股票" \
            in asked[1]["messages"][-1]["content"]
     summary = flat(result.output)
@@ -204,7 +205,7 @@ def test_eea_roles_are_checked_against_the_records_own_event_type_from_an_inline
         crash = next(r.json for r in srv.received if CRASH in json.dumps(r.json, ensure_ascii=False))
     assert result.exit_code == 0, result.output
     prompt = crash["messages"][0]["content"]
-    assert "- 灾害/意外-坍/垮塌: 时间, 死亡人数" in prompt and "财经/交易-跌停:" not in prompt
+    assert "Use only these roles for 灾害/意外-坍/垮塌: 时间, 死亡人数." in prompt and "跌停股票" not in prompt
     summary = flat(result.output)
     assert "gen/generate: 1/2 valid answer(s)" in summary
     assert "dropped invalid output (role outside the event type's roles): 1" in summary
