@@ -104,7 +104,7 @@ def test_a_verdict_in_a_fence_or_among_chatter_is_read_the_first_time(tmp_path):
     assert result.exit_code == 0, result.output
     assert kept(tmp_path) == ["A green fruit.", "A red fruit.", "A yellow fruit."]
     assert sent == 3 + 3                                             # one call each; the orange one three
-    assert "dropped judge invalid output: 1" in " ".join(result.output.split())
+    assert "dropped judge invalid output (not JSON): 1" in " ".join(result.output.split())
 
 
 NER_SENTENCES = ["Ada Lovelace met Charles Babbage .", "Marie Curie lived in Paris .", "Grace Hopper wrote code ."]
@@ -161,7 +161,8 @@ def test_generated_labels_outside_the_entry_and_spans_not_in_the_text_are_asked_
     assert row == {"type": {"type": "string", "enum": ["PER", "LOC"]}, "span": {"type": "string", "minLength": 1}}
     assert "type 'PERSON' is not one of the labels PER, LOC" in asked[1]["messages"][-1]["content"]
     summary = " ".join(result.output.split())
-    assert "ner/generate: 1/3 valid answer(s)" in summary and "dropped invalid output: 2" in summary
+    assert "ner/generate: 1/3 valid answer(s)" in summary
+    assert "invalid output (span not in the text): 1" in summary and "invalid output (empty span): 1" in summary
     assert "label_outside_set" not in summary and "span_not_in_text" not in summary
 
 
