@@ -49,7 +49,7 @@ from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
 from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format, strict_object
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
-from humc.templating import render_template
+from humc.templating import TemplateRenderer
 
 JSON_SPEC = formats.FormatSpec("json")
 LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}  # named in the generate prompt
@@ -177,9 +177,15 @@ class StepRunner:
     origin: Span | None = field(init=False)
     owns_client: bool = False      # opened by ``open``: closed by ``close``
     _dropped_seen: int = field(init=False, default=0)
+    _render_prompt: TemplateRenderer = field(init=False)  # the prompt, compiled once, rendered per record
+    _entry_variables: dict[str, Any] = field(init=False)  # the prompt's variables the entry sets for every record
 
     def __post_init__(self) -> None:
         self.prompt, self.origin = prompt_text(self.step), prompt_origin(self.step)  # read once, rendered per record
+        self._render_prompt = TemplateRenderer(self.prompt, f"{self.step.kind} prompt", self.origin)
+        self._entry_variables = {"task": self.entry.task,
+                                 "guidelines": [g.text for g in self.entry.guidelines if g.text],
+                                 "labels": list(fixed_labels(self.entry) or ()), "language": language_name(self.entry)}
         self._dropped_seen = self.cache_dropped()
 
     @classmethod
@@ -296,13 +302,9 @@ class StepRunner:
         return int(getattr(self.client.cache, "dropped", 0))
 
     def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
-        task = self.entry.task
-        variables = {"record": record, "task": task, "structured": self.structured(),
-                     "guidelines": [g.text for g in self.entry.guidelines if g.text],
-                     "labels": list(fixed_labels(self.entry) or ()),
-                     "language": language_name(self.entry), "roles": self._shown_roles(record)}
-        content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
-        return [{"role": "user", "content": content}]
+        variables = {**self._entry_variables, "record": record, "roles": self._shown_roles(record),
+                     "structured": self.structured()}  # not at __post_init__: it may probe the endpoint
+        return [{"role": "user", "content": self._render_prompt(variables)}]
 
     # ------------------------------------------------------------ generate
 
