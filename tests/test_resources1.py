@@ -83,6 +83,22 @@ def test_out_of_memory_threads_or_a_library_that_cannot_be_mapped_are_e9002(monk
     assert "ulimit -v" in result.output and "internal error" not in result.output
 
 
+@pytest.mark.parametrize(("exc", "code"), [(MemoryError, "E9002"), (RecursionError, "E0010")])
+def test_with_format_json_a_machine_limit_or_too_deep_input_gives_its_verdict_on_stdout(
+        monkeypatch: pytest.MonkeyPatch, exc: type[BaseException], code: str) -> None:
+    """`humc --format json` printed the E0010 verdict of a RecursionError on stderr (stdout, where editors and CI
+    read it, stayed empty), unlike every other error's."""
+
+    def exhausted(*_: object, **__: object) -> None:
+        raise exc
+
+    monkeypatch.setattr("humc.cli.explain.did_you_mean", exhausted)  # `humc explain` of an unknown code calls it
+    result = CliRunner().invoke(main, ["--format", "json", "explain", "E0000"])
+    verdict = json.loads(result.stdout)
+    assert result.exit_code == 2 and verdict["exit_code"] == 2 and verdict["diagnostics"][0]["code"] == code
+    assert '"diagnostics"' not in result.stderr
+
+
 def test_a_deleted_current_folder_with_relative_paths_is_e3002_not_an_internal_error(tmp_path: Path) -> None:
     """`cd work && rm -r ../work && humc build /abs/r.hum.yaml --out rel` ended with an internal FileNotFoundError."""
     recipe = recipe_in(tmp_path / "r")

@@ -112,7 +112,7 @@ class HumcGroup(click.Group):
         except RecursionError:  # last resort: humc/limits.py bounds nesting first, with a location
             report_error(HumcError("input nested too deeply to process", code="E0010",
                                    hint="flatten the recipe or the data; humc bounds nesting depth"),
-                         ctx.meta.get(FORMAT_KEY, "text"))
+                         ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
         except Exception as exc:  # an internal bug, not bad input, unless the machine ran out of memory, files, a folder
             if (known := system_error(exc)) is not None:
                 report_error(known, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
