@@ -371,6 +371,28 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     assert err.value.code == "E0010" and "padding to width 99999999" in err.value.message
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    # a width under the limit, on each of 20 lines: 20 Mi characters were made without a word (20 000 lines: 20 GB)
+    ("{{ (('a' ~ nl) * 20) | indent(1000000) | length }}", "indenting lines by 1000000 makes"),
+    ("{{ (('a' ~ nl) * 20) | indent(width=' ' * 1000000) | length }}", "indenting lines by 1000000 makes"),
+    ("{{ ('\t' * 20).expandtabs(1000000) | length }}", "expanding tabs to 1000000 makes"),
+    # Python's sum adds lists pair by pair: 16 Mi items in lists of a thousand took an hour
+    ("{{ ([range(1000) | list] * 20000) | sum(start=[]) | length }}", "adding values makes 20000000 items"),
+])
+def test_padding_every_line_or_summing_lists_past_the_limit_is_refused_before_it_is_made(body, message):
+    with pytest.raises(HumcError) as err:
+        render_template(body, {"nl": "\n"}, "t")
+    assert err.value.code == "E0010" and message in err.value.message
+
+
+def test_summing_lists_takes_one_pass_and_keeps_pythons_results():
+    assert render_template("{{ ([range(1000) | list] * 2000) | sum(start=[]) | length }}", {}, "t") == "2000000"
+    assert render_template("{{ [[1], [2]] | sum(start=[0]) }} {{ [(1,), (2,)] | sum(start=()) }} "
+                           "{{ [{'a': [1]}, {'a': [2]}] | sum('a', start=[]) }} {{ [1, 2] | sum }}", {}, "t") == "[0, 1, 2] (1, 2) [1, 2] 3"
+    with pytest.raises(HumcError, match='can only concatenate list \\(not "tuple"\\) to list'):
+        render_template("{{ [[1], (2,)] | sum(start=[]) }}", {}, "t")
+
+
 def test_a_scoped_block_in_a_loop_takes_its_steps_from_the_render():
     block = "{% for i in range(1000) %}{% block b scoped %}{% for j in range(1000) %}{% endfor %}{% endblock %}{% endfor %}"
     with pytest.raises(HumcError) as err:  # a million steps: a count of the block's own would let it run
