@@ -194,7 +194,7 @@ def _too_many_steps(steps: _Steps) -> None:
         if steps.left >= 0:
             return
     raise _TooManySteps(f"the template takes more than {steps.budget} steps (calls, range items and loop passes) in one render: "
-                        "a loop in a loop, or a macro calling itself more than once")
+                        "a loop in a loop, a macro calling itself more than once, or a text or list grown in a loop")
 
 
 @jinja2.pass_context
@@ -246,7 +246,7 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
 
     @jinja2.compiler.optimizeconst
     def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
-        self.write("environment.joined((")
+        self.write("environment.joined(context, (")
         for arg in node.nodes:
             self.visit(arg, frame)
             self.write(", ")
@@ -275,7 +275,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         every ``a + b`` of a template comes here)."""
         if op == "+":
             if type(left) not in _NUMBERS:
-                _check_join(left, right)
+                _charge(context, _check_join(left, right))
         elif op == "*":
             _check_repeat(left, right)
         elif op == "**":
@@ -303,11 +303,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return checked
 
     @staticmethod
-    def joined(values: Sequence[Any]) -> str:
+    def joined(context: jinja2.runtime.Context, values: Sequence[Any]) -> str:
         """``a ~ b ~ …``: the values as text, joined; refused when the text is too long (before a loop that doubles it
         can double it again: joining takes no more memory than the values themselves hold)."""
         text = "".join(map(str, values))
         _check_length(len(text), "joining values")
+        _charge(context, len(text))
         return text
 
 
@@ -348,9 +349,26 @@ def _check_per_line(text: str, mark: str, width: Any, what: str) -> None:
         _check_length(len(text) + size * (text.count(mark) + 1), f"{what} {size}")
 
 
-def _check_join(left: Any, right: Any) -> None:
+def _check_join(left: Any, right: Any) -> int:
+    """The size of ``left + right`` when both are texts or lists (0 otherwise), refused when it is too long."""
     if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-        _check_length(len(left) + len(right), "adding values")
+        _check_length(size := len(left) + len(right), "adding values")
+        return size
+    return 0
+
+
+ITEMS_PER_STEP = 256
+"""A long text or list made by ``~`` or ``+`` costs a step per this many items: copied whole each time, one grown in a
+loop (``{% set ns.v = ns.v + part %}``) would take the square of its length in time, an hour before its size limit."""
+
+
+def _charge(context: jinja2.runtime.Context, size: int) -> None:
+    """The steps of making a text or list of ``size`` items (none for a short one)."""
+    if size >= ITEMS_PER_STEP:
+        steps: _Steps = context.steps  # type: ignore[attr-defined]  # a _Context (context_class)
+        steps.left -= size // ITEMS_PER_STEP
+        if steps.left < 0:
+            _too_many_steps(steps)
 
 
 def _check_width(*values: Any) -> None:
