@@ -186,6 +186,27 @@ def test_a_cache_index_locked_by_another_process_says_so_while_waiting_and_then_
         pass
 
 
+def test_a_cache_write_that_waited_out_a_lock_is_e4401_naming_the_lock_not_an_internal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write (or the delete of a damaged entry) under an index another process held locked for sqlite's minute
+    raised diskcache's Timeout: "internal error: Timeout: " (exit 3), not the E4401 the lock's hint belongs to."""
+    real = cachedb.diskcache.Cache
+    monkeypatch.setattr(cachedb.diskcache, "Cache", lambda *a, **k: real(*a, **{**k, "timeout": 0.1}))
+    with cachedb.CacheDB(tmp_path / "c") as db:
+        db.set("kept", 1)
+        holder = sqlite3.connect(str(tmp_path / "c" / cachedb.INDEX))
+        holder.execute("BEGIN IMMEDIATE")
+        for write in (lambda: db.set("k", 1), lambda: db.set_many([("k", 1)])):
+            with pytest.raises(HumcError) as caught:
+                write()
+            assert caught.value.code == "E4401" and "its index stayed locked" in caught.value.message
+            assert "another process held the cache index locked" in str(caught.value.hint)
+        db.delete("kept")  # best effort, like dropping a damaged entry: the row stays
+        holder.rollback()
+        holder.close()
+        assert db.get("kept") == 1
+
+
 def test_a_recipe_edited_while_it_is_validated_is_shown_and_hashed_as_it_was_parsed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The recipe's text was read a second time at the end of validation: a `seed:` edited during a build gave data
