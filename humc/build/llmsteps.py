@@ -166,8 +166,9 @@ class StepRunner:
         return cls(step, entry, client, owns_client=True)
 
     def structured_form(self) -> str:
-        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that sends a
-        schema, after its prompts rendered: a free-text step or a prompt that fails sends nothing."""
+        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that has records to
+        ask and sends a schema: a free-text step sends nothing, nor does a prompt that fails, except a label choice's
+        (whether its prompt asks for JSON depends on the form)."""
         if self.form is None:
             self.form = self.client.structured_form()
         return self.form
@@ -222,6 +223,8 @@ class StepRunner:
         """Render the chunk's prompts (here, in the caller's thread) and queue its requests on the client's
         session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
+        if not todo:  # nothing to ask: no structured-output probe either, so such a build needs no server
+            return PendingChunk([], [], self._generated, lambda done, stats: self._finish(chunk, 0, done, stats))
         structured = self.structured()
         # a verdict and a label choice are checked alike for every record; an answer table against its record
         one_check = _check_verdict if self.step.kind == "judge" else None
