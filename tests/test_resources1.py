@@ -99,6 +99,23 @@ def test_with_format_json_a_machine_limit_or_too_deep_input_gives_its_verdict_on
     assert '"diagnostics"' not in result.stderr
 
 
+def test_an_error_that_exits_at_once_with_stdout_closed_still_exits_with_its_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python sets sys.stdout to None when descriptor 1 is closed at start (`humc build r.hum.yaml >&-`): the exit at
+    once after a render worker was killed (E4402) flushed it, an AttributeError instead of exit 2."""
+    from humc.cli import report_error
+
+    def exit_now(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr("humc.cli.os._exit", exit_now)
+    error = HumcError("a render worker was killed", code="E4402")
+    error.exit_at_once = True
+    with pytest.raises(SystemExit) as exited:
+        report_error(error, "text")
+    assert exited.value.code == 2
+
+
 def test_a_deleted_current_folder_with_relative_paths_is_e3002_not_an_internal_error(tmp_path: Path) -> None:
     """`cd work && rm -r ../work && humc build /abs/r.hum.yaml --out rel` ended with an internal FileNotFoundError."""
     recipe = recipe_in(tmp_path / "r")

@@ -175,8 +175,9 @@ def report_error(exc: HumcError, fmt: str, stdout: IO[str] | None = None) -> NoR
     else:
         click.echo(exc.render(), err=True)
     if exc.exit_at_once:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: a stream closed when humc started (`>&-`)
+                stream.flush()
         os._exit(exc.exit_code)
     sys.exit(exc.exit_code)
 
