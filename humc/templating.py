@@ -479,7 +479,8 @@ def _quoted(items: QuotedItems, separator: str) -> list[str]:
 
 def _checked_filters(env: jinja2.Environment) -> None:
     """The filters that can make a text far longer than their input in one call, checked before they run: ``join``
-    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``batch``/``slice`` with a fill value or count.
+    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``urlize`` (its target and rel, in every link),
+    ``batch``/``slice`` with a fill value or count, ``tojson`` (its indentation), ``sum`` of lists.
     Each takes what Jinja2 passes its original first (``functools.wraps`` keeps the pass_eval_context mark)."""
     join, replace, wordwrap, batch, slice_ = (env.filters[n] for n in ("join", "replace", "wordwrap", "batch", "slice"))
 
@@ -527,6 +528,15 @@ def _checked_filters(env: jinja2.Environment) -> None:
             _check_indented(value, len(indent) if isinstance(indent, str) else indent)
         return tojson(eval_ctx, value, indent)
 
+    urlize = env.filters["urlize"]
+
+    @functools.wraps(urlize)
+    def checked_urlize(eval_ctx: Any, value: Any, *args: Any, **kwargs: Any) -> str:
+        extras = [*args[2:4], kwargs.get("target"), kwargs.get("rel")]  # written into every link made
+        text = str(value)
+        _check_length(len(text) + len(text.split()) * sum(len(str(e)) for e in extras if e), "making links")
+        return str(urlize(eval_ctx, value, *args, **kwargs))
+
     sum_ = env.filters["sum"]
 
     @functools.wraps(sum_)
@@ -539,7 +549,7 @@ def _checked_filters(env: jinja2.Environment) -> None:
         return _concatenated(start, parts)
 
     env.filters.update(join=checked_join, replace=checked_replace, wordwrap=checked_wordwrap, batch=checked_batch,
-                       slice=checked_slice, tojson=checked_tojson, sum=checked_sum)
+                       slice=checked_slice, tojson=checked_tojson, sum=checked_sum, urlize=checked_urlize)
 
 
 def _concatenated(start: list[Any] | tuple[Any, ...], parts: list[Any]) -> list[Any] | tuple[Any, ...]:

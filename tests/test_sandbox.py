@@ -378,8 +378,10 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     ("{{ ('\t' * 20).expandtabs(1000000) | length }}", "expanding tabs to 1000000 makes"),
     # Python's sum adds lists pair by pair: 16 Mi items in lists of a thousand took an hour
     ("{{ ([range(1000) | list] * 20000) | sum(start=[]) | length }}", "adding values makes 20000000 items"),
+    # urlize writes its target (and rel) into every link: 200 links, 20 Mi characters
+    ("{{ (('http://example.com ' * 200) | urlize(target='x' * 100000)) | length }}", "making links makes"),
 ])
-def test_padding_every_line_or_summing_lists_past_the_limit_is_refused_before_it_is_made(body, message):
+def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
     with pytest.raises(HumcError) as err:
         render_template(body, {"nl": "\n"}, "t")
     assert err.value.code == "E0010" and message in err.value.message
