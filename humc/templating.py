@@ -46,6 +46,7 @@ import threading
 import types
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -148,6 +149,8 @@ class _Context(jinja2.runtime.Context):
             kwargs.pop("_loop_vars", None)
             if kind is types.BuiltinMethodType and __obj.__name__ in _STR_WATCHED:
                 if __obj.__name__ in _TEXT_MAKERS:
+                    if __obj.__name__ == "translate" and isinstance(__obj.__self__, str) and args:
+                        _check_translate(__obj.__self__, args[0])
                     return _whole(__obj(*args, **kwargs))
                 if isinstance(__obj.__self__, str):
                     args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
@@ -256,6 +259,7 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 _STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str methods checked before they run
 _TEXT_MAKERS = frozenset({"translate", "decode"})  # str/bytes methods that can make any character: checked after
+#                                                   (and str.translate's length before)
 _STR_WATCHED = _STR_CHECKED | _TEXT_MAKERS
 _PADDING_FILTERS = ("center", "indent")
 
@@ -347,6 +351,14 @@ def _check_per_line(text: str, mark: str, width: Any, what: str) -> None:
     size = len(width) if isinstance(width, str) else width
     if isinstance(size, int) and size > 0:
         _check_length(len(text) + size * (text.count(mark) + 1), f"{what} {size}")
+
+
+def _check_translate(text: str, table: Any) -> None:
+    """``text.translate(table)``: a character the table maps to a text becomes that whole text, wherever it occurs."""
+    if isinstance(table, Mapping):
+        made = table.get  # str.translate looks characters up by code point
+        _check_length(sum(n * (len(new) if isinstance(new := made(ord(ch)), str) else 1) for ch, n in Counter(text).items()),
+                      "translating text")
 
 
 def _check_join(left: Any, right: Any) -> int:

@@ -380,6 +380,7 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     ("{{ ([range(1000) | list] * 20000) | sum(start=[]) | length }}", "adding values makes 20000000 items"),
     # urlize writes its target (and rel) into every link: 200 links, 20 Mi characters
     ("{{ (('http://example.com ' * 200) | urlize(target='x' * 100000)) | length }}", "making links makes"),
+    ("{{ ('a' * 200).translate({97: 'x' * 100000}) | length }}", "translating text makes"),
 ])
 def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
     with pytest.raises(HumcError) as err:
