@@ -152,7 +152,7 @@ class _Context(jinja2.runtime.Context):
                     if __obj.__name__ == "translate" and isinstance(__obj.__self__, str) and args:
                         _check_translate(__obj.__self__, args[0])
                     return _whole(__obj(*args, **kwargs))
-                if isinstance(__obj.__self__, str):
+                if isinstance(__obj.__self__, _MADE):  # and int.to_bytes(length)
                     args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
             try:
                 return __obj(*args, **kwargs)
@@ -256,8 +256,10 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
         self.write("))")
 
 
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-_STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str methods checked before they run
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "to_bytes"})
+_STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str and bytes methods checked before they run
+_MADE = (str, bytes, int)  # whose methods in _STR_CHECKED can make a long text (bytes from .encode(), int.to_bytes)
+_SIZED = (str, bytes, list, tuple)  # what `+` and `*` make long
 _TEXT_MAKERS = frozenset({"translate", "decode"})  # str/bytes methods that can make any character: checked after
 #                                                   (and str.translate's length before)
 _STR_WATCHED = _STR_CHECKED | _TEXT_MAKERS
@@ -316,9 +318,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return text
 
 
-def _checked_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The arguments of ``text.<name>(…)`` (a method in ``_STR_CHECKED``) once checked: refused when the result would
-    be too long. ``join``'s iterable comes back as a list (an iterator is read once: here, then by join)."""
+def _checked_str_call(text: str | bytes | int, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The arguments of ``text.<name>(…)`` (a method in ``_STR_CHECKED`` of a str or bytes, or an int's ``to_bytes``)
+    once checked: refused when the result would be too long. ``join``'s iterable comes back as a list (an iterator is
+    read once: here, then by join)."""
     if name in _PADDING_METHODS:
         _check_width(*args, *kwargs.values())
         if name == "expandtabs":  # every tab may become `tabsize` spaces
@@ -346,11 +349,13 @@ def _check_length(size: int, what: str) -> None:
         raise TemplateLimitError(f"{what} makes {size} items, over the limit of {MAX_RENDERED_CHARS}")
 
 
-def _check_per_line(text: str, mark: str, width: Any, what: str) -> None:
-    """A text whose every ``mark`` (a line break, a tab) may take ``width`` more characters (an int, or a text's length)."""
+def _check_per_line(text: Any, mark: str, width: Any, what: str) -> None:
+    """A text (or bytes) whose every ``mark`` (a line break, a tab) may take ``width`` more characters (an int, or a
+    text's length)."""
     size = len(width) if isinstance(width, str) else width
     if isinstance(size, int) and size > 0:
-        _check_length(len(text) + size * (text.count(mark) + 1), f"{what} {size}")
+        marks = text.count(mark.encode() if isinstance(text, bytes) else mark)
+        _check_length(len(text) + size * (marks + 1), f"{what} {size}")
 
 
 def _check_translate(text: str, table: Any) -> None:
@@ -363,7 +368,7 @@ def _check_translate(text: str, table: Any) -> None:
 
 def _check_join(left: Any, right: Any) -> int:
     """The size of ``left + right`` when both are texts or lists (0 otherwise), refused when it is too long."""
-    if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+    if isinstance(left, _SIZED) and isinstance(right, _SIZED):
         _check_length(size := len(left) + len(right), "adding values")
         return size
     return 0
@@ -465,11 +470,13 @@ def _random_item(seq: Any) -> Any:
 
 
 def _check_separator(separator: Any, items: Sequence[Any]) -> None:
-    _check_length(len(str(separator)) * max(0, len(items) - 1), "the separators of a join")
+    size = len(separator) if isinstance(separator, (str, bytes)) else len(str(separator))
+    _check_length(size * max(0, len(items) - 1), "the separators of a join")
 
 
 def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
-    text, old, new = str(text), str(old), str(new)
+    if not isinstance(text, bytes):  # bytes.replace takes bytes (else it raises, as count does here)
+        text, old, new = str(text), str(old), str(new)
     n = text.count(old) if old else len(text) + 1
     if isinstance(count, int) and count >= 0:
         n = min(n, count)
@@ -612,7 +619,7 @@ def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
 
 def _check_repeat(left: Any, right: Any) -> None:
     for seq, n in ((left, right), (right, left)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS:
+        if isinstance(seq, _SIZED) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS:
             raise TemplateLimitError(f"repeating a value of length {len(seq)} {n} times goes over the limit of "
                                      f"{MAX_RENDERED_CHARS} items")
 

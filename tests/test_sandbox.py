@@ -381,6 +381,11 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     # urlize writes its target (and rel) into every link: 200 links, 20 Mi characters
     ("{{ (('http://example.com ' * 200) | urlize(target='x' * 100000)) | length }}", "making links makes"),
     ("{{ ('a' * 200).translate({97: 'x' * 100000}) | length }}", "translating text makes"),
+    # bytes (from .encode()) and int.to_bytes were not checked as texts are: 20 MB, or 100 MB from a replace
+    ("{{ 'x'.encode().ljust(20000000) | length }}", "padding to width 20000000"),
+    ("{{ (1).to_bytes(20000000, 'big') | length }}", "padding to width 20000000"),
+    ("{{ ('x'.encode() * 20000000) | length }}", "repeating a value of length 1 20000000 times"),
+    ("{{ ('ab'.encode() * 1000).replace('a'.encode(), ('x' * 100000).encode()) | length }}", "replacing text makes"),
 ])
 def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
     with pytest.raises(HumcError) as err:
@@ -399,6 +404,12 @@ def test_a_text_or_list_grown_in_a_loop_runs_out_of_steps_not_for_an_hour(start,
         render_template(body, {}, "t")
     assert err.value.code == "E0010" and "or a text or list grown in a loop" in err.value.message
     assert render_template(body.replace(f"in range({times})", "in range(10)"), {}, "t") == str(10 * 1000)
+
+
+def test_bytes_methods_checked_for_length_still_work():
+    body = "{{ 'a\tb'.encode().expandtabs(4).decode() }}|{{ '-'.encode().join(['a'.encode(), 'b'.encode()]).decode() }}|" \
+           "{{ 'ab'.encode().replace('a'.encode(), 'xy'.encode()).decode() }}|{{ (258).to_bytes(2, 'big') | list }}"
+    assert render_template(body, {}, "t") == "a   b|a-b|xyb|[1, 2]"
 
 
 def test_summing_lists_takes_one_pass_and_keeps_pythons_results():
