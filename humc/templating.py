@@ -286,8 +286,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _check_repeat(left, right)
         elif op == "**":
             _check_power(left, right)
-        elif op == "%" and isinstance(left, str):
-            _check_percent_widths(left, right)
+        elif op == "%" and isinstance(left, (str, bytes)):
+            _check_percent_widths(left if isinstance(left, str) else left.decode("latin-1"), right)
             return _whole(self.binop_table[op](left, right))
         return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
 

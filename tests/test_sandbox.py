@@ -386,6 +386,7 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     ("{{ (1).to_bytes(20000000, 'big') | length }}", "padding to width 20000000"),
     ("{{ ('x'.encode() * 20000000) | length }}", "repeating a value of length 1 20000000 times"),
     ("{{ ('ab'.encode() * 1000).replace('a'.encode(), ('x' * 100000).encode()) | length }}", "replacing text makes"),
+    ("{{ ('%20000000s'.encode() % 'x'.encode()) | length }}", "padding to width 20000000"),
 ])
 def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
     with pytest.raises(HumcError) as err:
@@ -408,8 +409,9 @@ def test_a_text_or_list_grown_in_a_loop_runs_out_of_steps_not_for_an_hour(start,
 
 def test_bytes_methods_checked_for_length_still_work():
     body = "{{ 'a\tb'.encode().expandtabs(4).decode() }}|{{ '-'.encode().join(['a'.encode(), 'b'.encode()]).decode() }}|" \
-           "{{ 'ab'.encode().replace('a'.encode(), 'xy'.encode()).decode() }}|{{ (258).to_bytes(2, 'big') | list }}"
-    assert render_template(body, {}, "t") == "a   b|a-b|xyb|[1, 2]"
+           "{{ 'ab'.encode().replace('a'.encode(), 'xy'.encode()).decode() }}|{{ (258).to_bytes(2, 'big') | list }}|" \
+           "{{ ('%s-%3d'.encode() % ('x'.encode(), 5)).decode() }}"
+    assert render_template(body, {}, "t") == "a   b|a-b|xyb|[1, 2]|x-  5"
 
 
 def test_summing_lists_takes_one_pass_and_keeps_pythons_results():
