@@ -13,11 +13,13 @@ Decisions a reader would otherwise undo:
   located ``RecipeError`` E2012. ``template_problem``/``syntax_problem`` also refuse the literal spellings (names
   starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
-  loop never builds the whole string); string/list repetition, joining (``~``, ``+``, ``sum`` of lists, in one pass),
-  padding to a width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``lipsum``
-  and ``**`` are bounded before they run; ``range``
+  loop never builds the whole string); repetition, joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
+  width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
+  ``translate``, ``urlize``'s link attributes, ``lipsum`` and ``**`` are bounded before they run, on texts and on the
+  bytes ``.encode()`` makes; ``range``
   is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
-  method or macro is one, each item of a ``range`` one), plus ``STEPS_PER_ITEM`` per character or item of the values
+  method or macro is one, each item of a ``range`` one, a long text or list ``~`` or ``+`` makes one per
+  ``ITEMS_PER_STEP`` items, so one grown in a loop stops), plus ``STEPS_PER_ITEM`` per character or item of the values
   it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
   call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
   overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
@@ -81,7 +83,7 @@ STEPS_PER_ITEM = 4
 list or mapping): a template may walk a long document word by word (``text.split()``), calling a few methods for
 each word, whatever the document's length."""
 
-__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM",
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM", "ITEMS_PER_STEP",
            "TEMPLATE_VARIABLES",
            "QuotedItems", "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
