@@ -13,12 +13,12 @@ Decisions a reader would otherwise undo:
   located ``RecipeError`` E2012. ``template_problem``/``syntax_problem`` also refuse the literal spellings (names
   starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
-  loop never builds the whole string); repetition, joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
-  width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
-  ``translate``, ``urlize``'s link attributes, ``lipsum`` and ``**`` are bounded before they run, on texts and on the
-  bytes ``.encode()`` makes; ``range``
-  is bounded by the sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function,
-  method or macro is one, each item of a ``range`` one, a long text or list ``~`` or ``+`` makes one per
+  loop never builds the whole string; a macro's or ``{% set %}`` block's text before it is joined); repetition,
+  joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a width (``center``, ``ljust``, ``%9999999s``;
+  ``indent`` and ``expandtabs`` per line or tab), ``replace``, ``translate``, ``urlize``'s link attributes, ``lipsum``
+  and ``**`` are bounded before they run, on texts and on the bytes ``.encode()`` makes; ``range`` is bounded by the
+  sandbox (``MAX_RANGE``). One render may take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or
+  macro is one, each item of a ``range`` one, a long text or list ``~`` or ``+`` makes one per
   ``ITEMS_PER_STEP`` items, so one grown in a loop stops), plus ``STEPS_PER_ITEM`` per character or item of the values
   it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
   call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
@@ -49,7 +49,7 @@ import types
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -309,6 +309,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return _whole(wrapper(*args, **kwargs))
 
         return checked
+
+    @staticmethod
+    def concat(pieces: Iterable[str]) -> str:
+        """The text of a captured block (``{% set x %}…{% endset %}``, a macro's, ``caller()``'s, a filter block's),
+        refused before it is joined when it is too long: its pieces may repeat one long text (``{{ big }}`` in a
+        loop) far past the limit. The main text is bounded as it is rendered (``_bounded``)."""
+        parts = pieces if type(pieces) is list else list(pieces)
+        _check_length(sum(map(len, parts)), "a block's output")
+        return "".join(parts)
 
     @staticmethod
     def joined(context: jinja2.runtime.Context, values: Sequence[Any]) -> str:

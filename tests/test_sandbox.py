@@ -387,6 +387,11 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     ("{{ ('x'.encode() * 20000000) | length }}", "repeating a value of length 1 20000000 times"),
     ("{{ ('ab'.encode() * 1000).replace('a'.encode(), ('x' * 100000).encode()) | length }}", "replacing text makes"),
     ("{{ ('%20000000s'.encode() % 'x'.encode()) | length }}", "padding to width 20000000"),
+    # a captured block or a macro repeating one long text: 50 Mi characters joined unchecked
+    ("{% set big = 'x' * 1000000 %}{% set x %}{% for i in range(50) %}{{ big }}{% endfor %}{% endset %}{{ x | length }}",
+     "a block's output makes 50000000 items"),
+    ("{% set big = 'x' * 1000000 %}{% macro m() %}{% for i in range(50) %}{{ big }}{% endfor %}{% endmacro %}"
+     "{{ m() | length }}", "a block's output makes 50000000 items"),
 ])
 def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
     with pytest.raises(HumcError) as err:
