@@ -65,6 +65,8 @@ INDEX = "cache.db"
 CORRUPT_PREFIX = "cache.corrupt-"
 _VALUE_DIR = re.compile(r"^[0-9a-f]{2}$")  # diskcache's value-file folders
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# What writing can raise: a damaged index, a full disk, or diskcache's Timeout when sqlite waited a minute for a lock.
+_WRITE_ERRORS = (sqlite3.Error, OSError, diskcache.Timeout)
 # What reading one entry can raise when its bytes are damaged (diskcache unpickles legacy values).
 _READ_ERRORS = (sqlite3.Error, OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
                 ImportError, IndexError, KeyError)
@@ -304,10 +306,8 @@ class CacheDB:
         stored = KEY_PREFIX + key
         try:
             self.db.set(stored, encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed))
-        except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
-            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
-                            "damaged index aside)") from None
+        except _WRITE_ERRORS as exc:  # a damaged index body, a full disk, a lock held past sqlite's minute
+            raise self._unwritable(exc) from None
 
     def set_many(self, items: list[tuple[str, Any]]) -> None:
         """``set`` for each item, in one transaction (one commit for the lot)."""
@@ -316,10 +316,13 @@ class CacheDB:
                 for key, value in items:
                     stored = KEY_PREFIX + key
                     self.db.set(stored, encode(stored, value, compress=self.compress))
-        except (sqlite3.Error, OSError) as exc:
-            raise HumcError(f"cannot write to {self.what} {self.path}: {exc}", code="E4401",
-                            hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
-                            "damaged index aside)") from None
+        except _WRITE_ERRORS as exc:
+            raise self._unwritable(exc) from None
+
+    def _unwritable(self, exc: Exception) -> HumcError:
+        return HumcError(f"cannot write to {self.what} {self.path}: {str(exc) or 'its index stayed locked'}", code="E4401",
+                         hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
+                         "damaged index aside)")
 
     def delete(self, key: str) -> None:
         self._delete(KEY_PREFIX + key)
@@ -342,7 +345,7 @@ class CacheDB:
     def _delete(self, stored: Any) -> None:
         try:
             self.db.delete(stored)
-        except (sqlite3.Error, OSError):  # the row itself is unreadable: the index check in `verify` handles it
+        except _WRITE_ERRORS:  # the row itself is unreadable, or the index locked: `verify` handles it
             pass
 
     # -- listing --------------------------------------------------------------------
@@ -381,7 +384,7 @@ def _say_waiting(folder: Path) -> None:
 
 def _locked_hint(exc: Exception) -> str | None:
     """The hint for sqlite's lock timeout (a minute): another process held the cache index all that time."""
-    if "locked" not in str(exc):
+    if not isinstance(exc, diskcache.Timeout) and "locked" not in str(exc):
         return None
     return ("another process held the cache index locked for a minute (a sqlite3 shell or a backup tool left in a "
             "transaction, a build on another machine sharing the folder): end it and run the command again, or pass "

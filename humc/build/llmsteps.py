@@ -196,8 +196,9 @@ class StepRunner:
         return cls(step, entry, client, owns_client=True)
 
     def structured_form(self) -> str:
-        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that sends a
-        schema, after its prompts rendered: a free-text step or a prompt that fails sends nothing."""
+        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that has records to
+        ask and sends a schema: a free-text step sends nothing, nor does a prompt that fails, except a label choice's
+        (whether its prompt asks for JSON depends on the form)."""
         if self.form is None:
             self.form = self.client.structured_form()
         return self.form
@@ -259,7 +260,7 @@ class StepRunner:
             return self._finish(chunk, len(asked), done, stats)
 
         made = self._generated if self.step.kind == "generate" else self._judged
-        if not asked:  # nothing to send: no probe either
+        if not asked:  # nothing to send: no structured-output probe either, so such a build needs no server
             return PendingChunk([], [], made, finish, done=unasked)
         structured = self.structured()
         # a verdict and a label choice are checked alike for every record; an answer table against its record

@@ -22,7 +22,7 @@ def open_std_streams() -> None:
     and every line humc writes fails with EBADF, after the work is done, as an internal error."""
     for fd in (0, 1, 2):
         if not _usable(fd):
-            null = os.open(os.devnull, os.O_RDWR)  # a closed fd is the lowest free one: null is that fd itself
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this fd itself when it is closed
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
