@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "10"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "12"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
@@ -58,6 +58,10 @@ FORMAT_VERSION = "10"  # 2: render/check drop problem records and report them (b
 # no-break space is token text); 10: rows already listed left to right keep that order and their own mentions
 # (sort_by_position, inline tags), and a nested format's sentence describes the nesting; a generated answer must be
 # one of its record's options (multiple choice) or copied from its text (extractive MRC, `copied_from:`)
+# 11: a CSV column pandas wrote as whole floats (1.0) reads as integers, a binary Parquet/ORC/Arrow column as UTF-8 text,
+# and lookup() maps a null or empty index to null (was an error) and refuses 1.5 (was the index 1)
+# 12: inline tags of an answer listing each (label, span) once (`dedupe`) tag every mention of it, and a span is
+# tagged at a whole word rather than inside a longer one ("Ken" not in "Kent") when it has one
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

@@ -64,6 +64,8 @@ INDEX = "cache.db"
 CORRUPT_PREFIX = "cache.corrupt-"
 _VALUE_DIR = re.compile(r"^[0-9a-f]{2}$")  # diskcache's value-file folders
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# What writing can raise: a damaged index, a full disk, or diskcache's Timeout when sqlite waited a minute for a lock.
+_WRITE_ERRORS = (sqlite3.Error, OSError, diskcache.Timeout)
 # What reading one entry can raise when its bytes are damaged (diskcache unpickles legacy values).
 _READ_ERRORS = (sqlite3.Error, OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
                 ImportError, IndexError, KeyError)
@@ -268,7 +270,8 @@ class CacheDB:
     def _patiently(self, operation: Callable[[], _T]) -> _T:
         """``operation()`` on the index, tried again while another process holds the index locked (each try waits
         ``WAIT_NOTICE_S`` inside sqlite): the first time this cache waits, one line on stderr names the holder;
-        after ``LOCK_WAIT_S`` in all, sqlite's "database is locked" is raised. Any other error is raised at once."""
+        after ``LOCK_WAIT_S`` in all, the lock's error is raised (sqlite's "database is locked", or diskcache's
+        ``Timeout`` for a write). Any other error is raised at once."""
         started = time.monotonic()
         while True:
             try:
@@ -276,8 +279,8 @@ class CacheDB:
             except (diskcache.Timeout, sqlite3.OperationalError) as exc:
                 if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
                     raise
-            if time.monotonic() - started >= LOCK_WAIT_S:
-                raise sqlite3.OperationalError("database is locked")
+                if time.monotonic() - started >= LOCK_WAIT_S:
+                    raise
             if not self.announced:
                 self.announced = True
                 _say_waiting(self.path)
@@ -326,7 +329,7 @@ class CacheDB:
         blob = encode(stored, value, compress=self.compress) if packed is None else seal(stored, packed)
         try:
             self._patiently(lambda: self.db.set(stored, blob))
-        except (sqlite3.Error, OSError) as exc:  # a damaged index body, a full disk: nothing humc can recompute
+        except _WRITE_ERRORS as exc:  # a damaged index body, a full disk, a lock held past a minute
             raise self._unwritable(exc) from None
 
     def set_many(self, items: list[tuple[str, Any]]) -> None:
@@ -341,11 +344,11 @@ class CacheDB:
 
         try:
             self._patiently(write)
-        except (sqlite3.Error, OSError) as exc:
+        except _WRITE_ERRORS as exc:
             raise self._unwritable(exc) from None
 
     def _unwritable(self, exc: Exception, doing: str = "write to") -> HumcError:
-        return HumcError(f"cannot {doing} {self.what} {self.path}: {exc}", code="E4401",
+        return HumcError(f"cannot {doing} {self.what} {self.path}: {str(exc) or 'its index stayed locked'}", code="E4401",
                          hint=_locked_hint(exc) or "free disk space, or run `humc cache verify` (it moves a "
                          "damaged index aside)")
 
@@ -370,7 +373,7 @@ class CacheDB:
     def _delete(self, stored: Any) -> None:
         try:
             self._patiently(lambda: self.db.delete(stored))
-        except (sqlite3.Error, OSError):  # the row itself is unreadable: the index check in `verify` handles it
+        except _WRITE_ERRORS:  # the row itself is unreadable, or the index locked: `verify` handles it
             pass
 
     # -- listing --------------------------------------------------------------------
@@ -444,7 +447,7 @@ def _command_line(pid: str) -> str:
 
 def _locked_hint(exc: Exception) -> str | None:
     """The hint for sqlite's lock timeout (a minute): another process held the cache index all that time."""
-    if "locked" not in str(exc):
+    if not isinstance(exc, diskcache.Timeout) and "locked" not in str(exc):
         return None
     return ("another process held the cache index locked for a minute (a sqlite3 shell or a backup tool left in a "
             "transaction, a build on another machine sharing the folder): end it and run the command again, or pass "

@@ -57,6 +57,9 @@ class TaskDef:
     # (answer column, input): a value the column holds, when not empty, is copied from the input. Checked in the
     # answers a `generate` step writes, not in source gold (datasets differ in how they write an event's trigger)
     copied_from: tuple[tuple[str, str], ...] = ()
+    # (role column, the answer column or input naming its event type): a recipe's `schema: {roles: …}` lists the roles
+    # each event type has, and a generated answer's roles are checked against them
+    roles_of: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,8 @@ class TaskEntry:
     judge: LLMStep | None = None
     mix: Mix = Mix()
     split_by: Compiled | None = None  # records whose value of it is equal share a split (`split_by: context`)
+    # `schema: {roles: …}`: event type -> its argument roles (tasks with ``TaskDef.roles_of``); checked at `generate`
+    event_roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # the catalog adapter whose source it reads when neither it, the recipe nor the adapter names a language (the
     # default en then names its records: a multilingual adapter's files are not all English)
     language_by_default_of: str | None = field(default=None, compare=False)

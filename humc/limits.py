@@ -2,11 +2,13 @@
 
 Every limit is far beyond what a real recipe needs and well inside what one process can afford,
 so that a hostile or broken input (a YAML alias bomb, 10 000 nested brackets, a 5000-digit
-integer) ends in a located ``E0010`` diagnostic, exit 2, before any work is done, instead of
-exhausting memory, time or Python's recursion limit. Each limit is checked by the stage that
-reads the input: ``recipe/yamlsrc.py`` (file size, values, depth, integers), ``expr/parse.py``
-(expression length, depth, number literals), ``sources.py`` (the depth of a JSON record) and ``eval/predict.py``
-(a predictions line). This module imports nothing of humc.
+integer) ends in a located diagnostic with exit 2 instead of exhausting memory, time or Python's
+recursion limit: ``E0010`` before any work is done for the recipe's own text, else the code of the
+stage that meets it. Each limit is checked by the stage that reads the input: ``recipe/yamlsrc.py``
+(file size, values, depth, integers), ``expr/parse.py`` (expression length, depth, number literals),
+``expr/eval.py`` and ``expr/functions.py`` (what an expression makes, per record: E4102 at it),
+``sources.py`` (the depth of a JSON record: E4001 at its line) and ``eval/predict.py`` (a predictions
+line). This module imports nothing of humc.
 
 Under an address-space limit (`ulimit -v`), ``check_blas_headroom`` stops a command with MemoryError (E9002) before
 numpy's OpenBLAS would end the process itself: it allocates a buffer when it loads and at each thread's first matrix
@@ -22,7 +24,7 @@ try:
 except ImportError:  # Windows: no address-space limit to read
     resource = None  # type: ignore[assignment]
 
-LIMIT_CODE = "E0010"                 # the diagnostic code of every limit below
+LIMIT_CODE = "E0010"                 # the diagnostic code of a limit checked before any work
 
 MAX_RECIPE_BYTES = 4 * 1024 * 1024   # a recipe, lockfile or stdlib YAML file, checked before parsing
 MAX_YAML_VALUES = 100_000            # values (scalars, lists, mappings) after expanding aliases

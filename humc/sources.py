@@ -1,4 +1,4 @@
-"""Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet,
+"""Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet, ORC,
 CoNLL-style column files, SQuAD JSON), a dataset folder, or a Hub dataset streamed at the commit
 ``sources_hub`` pinned it to.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -27,12 +28,14 @@ from typing import Any, NamedTuple
 from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_card import split_files
+from humc.sources_card import holds_orc, split_files
 from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
     COMPRESSED_SUFFIXES,
     DAMAGED_ARCHIVE,
+    BinaryTexts,
+    ClassLabels,
     archive_members,
     archive_of,
     batch_records,
@@ -84,6 +87,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels", "explode"),
+    "orc": ("columns", "explode"),
     "arrow": ("split", "class_labels", "explode"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
     "conllu": ("encoding",),
@@ -102,7 +106,8 @@ SOURCE_OPTION_DOCS = {
     "encoding": "a Python codec name, e.g. utf-8 or latin-1, or a list of them tried in order: the first that decodes "
                 "the whole file (CoNLL-2002's [utf-8-sig, latin-1]: the release is latin-1, NLTK's copies UTF-8)",
     "header": "true or false",
-    "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id])",
+    "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id]; "
+               "parquet, orc: the columns read, the others left out)",
     "delimiter": "one character, e.g. ';' (default: the one Excel's first line `sep=;` names, else ';', '|' or a tab "
                  "when the header holds it and no comma, else ',')",
     "records": "the key of the list of records (default: the one data, records, rows, examples, instances, samples, "
@@ -120,7 +125,7 @@ SOURCE_OPTION_DOCS = {
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
-    "explode": "json, jsonl, parquet, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
+    "explode": "json, jsonl, parquet, orc, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
                "position, the other keys copied; a dotted key is a path into nested objects, its list replaced by each "
                "item (the Hub's C3, a struct of lists: [questions.question, questions.answer, questions.choice]), a "
                "deeper one exploded inside each item (SuperGLUE MultiRC: [passage.questions, passage.questions.answers])",
@@ -220,7 +225,7 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-               ".parquet": "parquet", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
+               ".parquet": "parquet", ".orc": "orc", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
                ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
                ".pubtator": "pubtator", ".sgm": "reuters_sgml", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
@@ -291,7 +296,7 @@ def read_source(src: SourceDef) -> Iterator[Row]:
         raise _file_failure(src, exc) from None
 
 
-_EXPLODED_AFTER = ("parquet", "arrow", "hf")  # readers without lines: `explode:` applies to the records they yield
+_EXPLODED_AFTER = ("parquet", "orc", "arrow", "hf")  # readers without lines: `explode:` applies to the records they yield
 
 
 def _records(src: SourceDef) -> Iterator[dict[str, Any]]:
@@ -1036,8 +1041,52 @@ def _squad_text(src: SourceDef, obj: dict[str, Any], key: str, where: str, line:
 
 def _read_delimited(src: SourceDef, delimiter: str) -> Iterator[RawRow]:
     key = src.options.get("group_by")
-    rows = _read_delimited_rows(src, delimiter)
+    rows = _whole_floats(_read_delimited_rows(src, delimiter))
     yield from grouped(src, rows, str(key)) if key else rows
+
+
+_WHOLE_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.0")  # how pandas writes a whole float: 1.0, -3.0
+_WHOLE_FLOAT_ROWS = 100
+
+
+def _whole_floats(rows: Iterator[Row]) -> Iterator[Row]:
+    """pandas writes an integer column that holds a missing value (NaN) as floats, `1.0`, `2.0` and an empty cell
+    (`to_csv` of a label column with a gap): a column whose values in the first 100 rows all write a whole number
+    so (empty cells aside, at least one) is read as the integers, `1`, `2`, in every row; a value that writes
+    another number (`1.5`) and every other column are read as written. Decided once per file, from its head; a column
+    empty throughout the head (unlabelled rows first) by its first value."""
+    head = list(itertools.islice(rows, _WHOLE_FLOAT_ROWS))
+    records = [row.record for row in head]
+    whole = _whole_float_columns(records)
+    undecided = [name for name in (records[0] if records else {}) if all(r.get(name) == "" for r in records)]
+    if not whole and not undecided:
+        yield from head
+        yield from rows
+        return
+    for row in itertools.chain(head, rows):
+        if undecided:
+            _decide(row.record, undecided, whole)
+        for name in whole:
+            value = row.record.get(name)
+            if type(value) is str and _WHOLE_FLOAT.fullmatch(value):
+                row.record[name] = value[:-2]
+        yield row
+
+
+def _decide(record: dict[str, Any], undecided: list[str], whole: list[str]) -> None:
+    """Move the ``undecided`` columns that have a value in ``record`` out of it, into ``whole`` when it is `1.0`."""
+    for name in [n for n in undecided if record.get(n, "") != ""]:
+        undecided.remove(name)
+        if type(record[name]) is str and _WHOLE_FLOAT.fullmatch(record[name]):
+            whole.append(name)
+
+
+def _whole_float_columns(records: list[dict[str, Any]]) -> list[str]:
+    """The columns whose values in ``records`` are all whole numbers written as floats (`1.0`) or empty."""
+    filled = {name for record in records for name, value in record.items() if value != ""}
+    return [name for name in (records[0] if records else {}) if name in filled
+            and all(value == "" or (type(value) is str and _WHOLE_FLOAT.fullmatch(value))
+                    for value in (record.get(name, "") for record in records))]
 
 
 CSV_FIELD_LIMIT = (1 << 31) - 1  # the csv module's default, 128 KiB, refuses long documents in valid files
@@ -1218,31 +1267,63 @@ def _never_closed(src: SourceDef, start: int, end: int) -> SourceError:
 def _read_parquet(src: SourceDef) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
+    pf = _columnar_file(src, "Parquet", pq.ParquetFile)
+    columns = _chosen_columns(src, pf.schema_arrow.names)
+    labels = class_label_names(src, pf.schema_arrow.metadata) if src.options.get("class_labels") else {}
+    yield from _columnar_rows(src, "Parquet", pf.iter_batches(batch_size=4096, columns=columns), labels)
+
+
+def _read_orc(src: SourceDef) -> Iterator[RawRow]:
+    """An ORC file (Hive, Spark, pyarrow.orc): its stripes' records, as Parquet's."""
+    from pyarrow import orc
+
+    of = _columnar_file(src, "ORC", orc.ORCFile)
+    columns = _chosen_columns(src, of.schema.names)
+    stripes = (of.read_stripe(n, columns=columns) for n in range(of.nstripes))
+    yield from _columnar_rows(src, "ORC", stripes, {})
+
+
+_REPRODUCE = {"Parquet": "import pyarrow.parquet as pq; pq.read_table('FILE')",
+              "ORC": "import pyarrow.orc as orc; orc.read_table('FILE')"}
+
+
+def _columnar_file(src: SourceDef, what: str, open_file: Callable[[str], Any]) -> Any:
+    """The Parquet or ORC file (``what``) opened by ``open_file``; one that is not readable is E4001 naming it."""
     try:
-        pf = pq.ParquetFile(src.path)
+        return open_file(str(_file(src)))
     except Exception as exc:  # pyarrow raises several types for a bad file
-        raise _fail(src, 1, f"not a readable Parquet file ({exc})", "a complete Parquet file",
-                    compressed_binary_hint(_file(src), "Parquet") or
-                    "the file is damaged, cut short or not Parquet: copy it again, or set the source's `format:`") from None
+        raise _fail(src, 1, f"not a readable {what} file ({exc})", f"a complete {what} file",
+                    compressed_binary_hint(_file(src), what) or
+                    f"the file is damaged, cut short or not {what}: copy it again, or set the source's `format:`") from None
+
+
+def _chosen_columns(src: SourceDef, names: list[str]) -> list[str] | None:
+    """The `columns:` to read (None: all); a name the file lacks is an error listing the file's columns."""
     columns = src.options.get("columns")
-    missing = [c for c in columns or () if c not in pf.schema_arrow.names]
+    missing = [c for c in columns or () if c not in names]
     if missing:
         raise SourceError(f"source '{src.id}': `columns:` names {', '.join(map(repr, missing))}, not in the file",
-                          Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(pf.schema_arrow.names),
+                          Span(str(src.path), 1, 1), expected="columns of the file: " + ", ".join(names),
                           hint="fix the names under `options: {columns: [...]}`, or leave the option out to read them all")
-    labels = class_label_names(src, pf.schema_arrow.metadata) if src.options.get("class_labels") else {}
+    return list(columns) if columns else None
+
+
+def _columnar_rows(src: SourceDef, what: str, batches: Iterator[Any], labels: ClassLabels) -> Iterator[RawRow]:
+    """The records of a Parquet or ORC file's record ``batches``; a damaged page is E4001 after the records read."""
+    import pyarrow as pa
+
     row = 0
-    batches = pf.iter_batches(batch_size=4096, columns=columns)
+    texts: BinaryTexts = {}  # the file's binary columns: text or data
     while True:
         try:
             batch = next(batches, None)
-        except (OSError, ValueError) as exc:  # pyarrow: a damaged page (OSError) or a bad value (ArrowInvalid)
-            raise _fail(src, 1, f"the Parquet file is damaged after {row} record(s) ({exc})", "a complete Parquet file",
-                        "copy or download the file again; `python -c \"import pyarrow.parquet as pq; "
-                        "pq.read_table('FILE')\"` reproduces the error") from None
+        except (OSError, ValueError, pa.ArrowException) as exc:  # pyarrow: a damaged page (OSError), a bad value
+            # (ArrowInvalid), a stream that does not decompress (ORC: ArrowException)
+            raise _fail(src, 1, f"the {what} file is damaged after {row} record(s) ({exc})", f"a complete {what} file",
+                        f"copy or download the file again; `python -c \"{_REPRODUCE[what]}\"` reproduces the error") from None
         if batch is None:
             return
-        for record in batch_records(src, batch):
+        for record in batch_records(src, batch, row, texts):
             yield row, decode_class_labels(record, labels) if labels else record
             row += 1
 
@@ -1373,6 +1454,9 @@ def folder_split_hint(message: str, spec: Mapping[str, Any]) -> str:
 
 
 def _read_hf(src: SourceDef) -> Iterator[RawRow]:
+    if src.path is not None and src.path.is_dir() and holds_orc(src.path):  # `datasets` reads no ORC: humc does
+        yield from _read_clone(src)
+        return
     try:
         import datasets
     except ImportError:
@@ -1435,7 +1519,7 @@ def _read_clone(src: SourceDef) -> Iterator[Row]:
 
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
-    "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet,
+    "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet, "orc": _read_orc,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "reuters_sgml": read_reuters_sgml,
     "hf": _read_hf, "arrow": read_arrow,

@@ -128,15 +128,16 @@ def _label_names(names: Any) -> list[str] | None:
 
 SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "valid", "dev", "val"),
                "test": ("test", "testing", "eval", "evaluation")}  # the keywords `datasets` knows a split's files by
-_DATA_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+_DATA_SUFFIXES = (".parquet", ".orc", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
 _NOT_DATA = ("dataset_info.json", "dataset_dict.json", "state.json", "dataset_infos.json")
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 _PATH_TOKENS = re.compile(r"[/\-._ 0-9]+")
 
 
 def data_files(folder: Path) -> list[str]:
-    """The data files of a dataset folder (relative POSIX paths, in name order): Parquet, Arrow, JSON (Lines), CSV
-    and TSV files, compressed or not, outside hidden folders; the card and `save_to_disk`'s JSON files are none."""
+    """The data files of a dataset folder (relative POSIX paths, in name order): Parquet, ORC, Arrow, JSON (Lines),
+    CSV and TSV files, compressed or not, outside hidden folders (and not hidden: Spark's `.part-0.orc.crc`); the card
+    and `save_to_disk`'s JSON files are none."""
     out = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder)
@@ -163,7 +164,14 @@ def split_files(folder: Path, config: str | None, split: str) -> tuple[list[Path
     if config is not None:
         files = [f for f in files if f.startswith(config + "/")]
     held = [s for s in SPLIT_NAMES if any(_names_split(f, s) for f in files)]
+    if not held and files:  # no file names a split (Spark's part-00000-….parquet): all are train, as `datasets` has it
+        return ([folder / f for f in files] if split == "train" else []), ["train"]
     return [folder / f for f in files if _names_split(f, split)], held
+
+
+def holds_orc(folder: Path) -> bool:
+    """Whether a dataset folder holds ORC files (Spark's or Hive's output), which `datasets` does not read."""
+    return any(f.endswith(".orc") for f in data_files(folder))
 
 
 def _names_split(relative: str, split: str) -> bool:

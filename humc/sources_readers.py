@@ -301,13 +301,15 @@ def _head(path: Path) -> str | None:
 
 
 def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (parquet, arrow, jsonl, json, conllu, conll, tsv, csv), or None."""
+    """The format a file's content looks like (parquet, arrow, orc, jsonl, json, conllu, conll, tsv, csv), or None."""
     magic = _file_head(path, 8)
     if magic is None:
         return None
     fmt = _announced(magic, BINARY_MAGIC)
     if fmt is not None:
         return fmt
+    if magic.startswith(b"ORC") and _orc_tail(path):  # Hive's ORC files have no extension (000000_0)
+        return "orc"
     head = _head(path)
     if head is None:
         return None
@@ -337,6 +339,17 @@ def sniff_format(path: Path) -> str | None:
     if all("," in line for line in filled):
         return "csv"
     return None
+
+
+def _orc_tail(path: Path) -> bool:
+    """Whether the file ends as ORC files do: "ORC" in the postscript, before its length byte (its first bytes alone
+    could be a text's)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-4, os.SEEK_END)
+            return f.read(3) == b"ORC"
+    except OSError:  # shorter than 4 bytes
+        return False
 
 
 def holds_json_list(path: Path) -> bool:
@@ -446,10 +459,11 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
     row = 0
     labels: ClassLabels | None = None if src.options.get("class_labels") else {}
     for file in files:
+        texts: BinaryTexts = {}
         for batch in _arrow_batches(src, file):
             if labels is None:  # `class_labels: true`: the names from the first file's features metadata
                 labels = class_label_names(src, batch.schema.metadata)
-            for record in _arrow_records(src, file, batch, row):
+            for record in _arrow_records(src, file, batch, row, texts):
                 yield row, decode_class_labels(record, labels) if labels else record
                 row += 1
 
@@ -513,25 +527,31 @@ feather.write_feather(table, sys.argv[2])
 """
 
 
-def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int) -> list[dict[str, Any]]:
+def _arrow_records(src: SourceDef, file: Path, batch: Any, row: int, texts: BinaryTexts) -> list[dict[str, Any]]:
     import pyarrow as pa
 
     try:
         batch.validate(full=True)  # a damaged offset would otherwise make to_pylist read outside the file (SIGBUS)
     except (pa.ArrowException, OSError) as exc:
         raise _damaged(src, file, f"{row} record(s)", exc) from None
-    return batch_records(src, batch)
+    return batch_records(src, batch, row, texts)
 
 
 _UNCONVERTIBLE = (OverflowError, ValueError, ArithmeticError)  # a year past 9999, a decimal Python cannot read
 
 
-def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
-    """A Parquet/Arrow record batch as Python records. A column whose values Python cannot represent (a timestamp
-    past year 9999, a malformed decimal) is read as Arrow's text of each value rather than failing the source. Two
-    columns of one name are refused: one would silently overwrite the other in every record. A map column (Spark's
-    map<string,string>) reads as an object, so `attrs.color` reaches into it; a map naming a key twice is refused."""
+BinaryTexts = dict[str, bool]  # a binary column -> whether it holds text, as its first value in the file decides
+
+
+def batch_records(src: SourceDef, batch: Any, first: int = 0, texts: BinaryTexts | None = None) -> list[dict[str, Any]]:
+    """A Parquet/ORC/Arrow record batch (its first record ``first`` of the file, ``texts`` what the file's earlier
+    batches decided of its binary columns) as Python records. A column whose
+    values Python cannot represent (a timestamp past year 9999, a malformed decimal) is read as Arrow's text of each
+    value rather than failing the source. Two columns of one name are refused: one would silently overwrite the other
+    in every record. A map column (Spark's map<string,string>) reads as an object, so `attrs.color` reaches into it; a
+    map naming a key twice is refused. Binary columns are text (``binary_as_text``)."""
     _refuse_repeated_columns(src, batch.schema.names)
+    batch = binary_as_text(src, batch, first, {} if texts is None else texts)
     try:
         return batch.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
     except (*_UNCONVERTIBLE, KeyError):  # KeyError: a map with a key twice, named below with its column
@@ -558,6 +578,99 @@ def batch_records(src: SourceDef, batch: Any) -> list[dict[str, Any]]:
                                   ) from None
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)] \
         if columns else [{} for _ in range(batch.num_rows)]
+
+
+def binary_as_text(src: SourceDef, batch: Any, first: int, texts: BinaryTexts) -> Any:
+    """``batch`` with its binary columns (and lists of them) read as UTF-8 text: Spark, Hive, Impala and older writers
+    store strings as BYTE_ARRAY without the UTF8 annotation, which pyarrow reads as bytes (as does `pa.binary()`). A
+    column whose first value in the file is no UTF-8 holds data, not text (an image, an embedding) and stays bytes;
+    a later value that is not UTF-8 in a column of text is E4001 naming the column and record. A file `datasets`
+    wrote (its `huggingface` metadata) is left as it is: there a binary column is `Value('binary')`."""
+    if b"huggingface" in (batch.schema.metadata or {}):
+        return batch
+    kinds = {i: t for i, field in enumerate(batch.schema) if (t := _text_type(field.type)) is not None}
+    if not kinds:
+        return batch
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns, fields = list(batch.columns), list(batch.schema)
+    for i, text in kinds.items():
+        name = fields[i].name
+        if name not in texts:
+            texts.update(_holds_text(name, columns[i]))
+        if not texts.get(name, True):
+            continue
+        try:
+            columns[i] = pc.cast(columns[i], text)  # checks that every value is UTF-8
+        except pa.ArrowInvalid:
+            raise _not_utf8(src, name, columns[i], text, first) from None
+        fields[i] = fields[i].with_type(text)
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
+def _holds_text(name: str, column: Any) -> dict[str, bool]:
+    """{name: whether the column's first value (of a list column, its first item) is UTF-8}; {} while all are null."""
+    import pyarrow as pa
+
+    values = column
+    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        values = values.flatten()
+    values = values.drop_null()
+    if len(values) == 0:
+        return {}
+    try:
+        values[0].as_py().decode("utf-8")
+    except UnicodeDecodeError:
+        return {name: False}
+    return {name: True}
+
+
+def _text_type(kind: Any) -> Any:
+    """The type that reads ``kind``'s binary as text (binary, large binary, binary view; and lists of them), or None
+    when it holds none (a fixed-size binary is a hash or an id, and structs are left as they are)."""
+    import pyarrow as pa
+
+    if pa.types.is_binary(kind) or pa.types.is_binary_view(kind):
+        return pa.string()
+    if pa.types.is_large_binary(kind):
+        return pa.large_string()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        item = _text_type(kind.value_type)
+        make = pa.list_ if pa.types.is_list(kind) else pa.large_list
+        return None if item is None else make(kind.value_field.with_type(item))
+    return None
+
+
+def _not_utf8(src: SourceDef, name: str, column: Any, text: Any, first: int) -> SourceError:
+    """E4001 at the first value of a binary ``column`` that is not UTF-8: its record and the bytes that fail."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = 0
+    for n in range(len(column)):
+        try:
+            pc.cast(column.slice(n, 1), text)
+        except pa.ArrowInvalid:
+            break
+    value = column[n].as_py()
+    where = ""
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = f" (byte {value[exc.start:exc.start + 1]!r} at byte {exc.start + 1} of {_short_bytes(value)})"
+    return SourceError(f"source '{src.id}': column '{name}' of record {first + n} is not UTF-8 text{where}",
+                       Span(str(src.path), 1, 1), code="E4001",
+                       expected=f"UTF-8 text in '{name}' (a binary column, BYTE_ARRAY without the UTF8 annotation as "
+                                "Spark and older writers store strings, is read as UTF-8)",
+                       hint="re-encode the text as UTF-8 where the file is written; a column of other bytes (an "
+                            "image, a hash) can be left out (Parquet, ORC: `options: {columns: [...]}`)")
+
+
+def _short_bytes(value: bytes, limit: int = 40) -> str:
+    """A bytes value for a message, cut to ``limit`` bytes."""
+    return repr(value[:limit]) + ("…" if len(value) > limit else "")
 
 
 def _refuse_repeated_columns(src: SourceDef, names: list[str]) -> None:

@@ -13,12 +13,15 @@ Decisions a reader would otherwise undo:
   located ``RecipeError`` E2012. ``template_problem``/``syntax_problem`` also refuse the literal spellings (names
   starting with ``_``, ``mro`` …) when a recipe is checked, so ``humc check`` reports them before any data is read.
 - **Bounded.** Rendered text stops at ``MAX_RENDERED_CHARS`` (counted chunk by chunk while rendering, so a runaway
-  loop never builds the whole string); string/list repetition, joining (``~``, ``+``), padding to a width
-  (``center``, ``indent``, ``ljust``, ``%9999999s``), ``lipsum`` and ``**`` are bounded before they run; ``range``
-  is bounded by the sandbox (``MAX_RANGE``); a repetition counts the items inside the list it repeats. One render may
-  take at most ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range``
-  one, each item a filter walks in Python one: ``(text * 16000) | sort`` stops before sorting), plus
-  ``STEPS_PER_ITEM`` per character or item of the values
+  loop never builds the whole string; a macro's or ``{% set %}`` block's text before it is joined); repetition
+  (counting the items inside the list it repeats), joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
+  width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
+  ``translate``, ``urlize``'s link attributes, ``lipsum`` and ``**`` are bounded before they run, on texts and on the
+  bytes ``.encode()`` makes; ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
+  ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range`` one, a long
+  text or list ``~`` or ``+`` makes one per ``ITEMS_PER_STEP`` items, so one grown in a loop stops, each item a filter
+  walks in Python one: ``(text * 16000) | sort`` stops before sorting), plus ``STEPS_PER_ITEM`` per character or item
+  of the values
   it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
   call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
   overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
@@ -47,7 +50,8 @@ import threading
 import types
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -81,7 +85,7 @@ STEPS_PER_ITEM = 4
 list or mapping): a template may walk a long document word by word (``text.split()``), calling a few methods for
 each word, whatever the document's length."""
 
-__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM",
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM", "ITEMS_PER_STEP",
            "TEMPLATE_VARIABLES",
            "QuotedItems", "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
@@ -149,8 +153,10 @@ class _Context(jinja2.runtime.Context):
             kwargs.pop("_loop_vars", None)
             if kind is types.BuiltinMethodType and __obj.__name__ in _STR_WATCHED:
                 if __obj.__name__ in _TEXT_MAKERS:
+                    if __obj.__name__ == "translate" and isinstance(__obj.__self__, str) and args:
+                        _check_translate(__obj.__self__, args[0])
                     return _whole(__obj(*args, **kwargs))
-                if isinstance(__obj.__self__, str):
+                if isinstance(__obj.__self__, _MADE):  # and int.to_bytes(length)
                     args = _checked_str_call(__obj.__self__, __obj.__name__, args, kwargs)
             try:
                 return __obj(*args, **kwargs)
@@ -197,8 +203,8 @@ def _too_many_steps(steps: _Steps, cause: str = "") -> None:
             return
     raise _TooManySteps(f"{cause or 'the template'} takes more than {steps.budget} steps (calls, range items, loop "
                         "passes and items filters walk) in one render: "
-                        + ("a value far longer than the record's" if cause
-                           else "a loop in a loop, or a macro calling itself more than once"))
+                        + ("a value far longer than the record's" if cause else "a loop in a loop, a macro calling "
+                           "itself more than once, or a text or list grown in a loop"))
 
 
 @jinja2.pass_context
@@ -245,7 +251,7 @@ _WALKING_FILTERS = frozenset({"sort", "unique", "map", "select", "reject", "sele
                               "urlize", "title"})
 
 
-def _charge(steps: _Steps, size: int, name: str) -> None:
+def _charge_walk(steps: _Steps, size: int, name: str) -> None:
     """The filter ``name`` walks ``size`` items: that many steps of the render."""
     steps.left -= size
     if steps.left < 0:
@@ -256,7 +262,7 @@ def _charge(steps: _Steps, size: int, name: str) -> None:
 def _zip(context: _Context, a: Any, b: Any) -> list[tuple[Any, Any]]:
     """``a | zip(b)``: the pairs as a list (template data: the shorter list wins), each pair a step."""
     try:
-        _charge(context.steps, min(len(a), len(b)), "zip")
+        _charge_walk(context.steps, min(len(a), len(b)), "zip")
     except TypeError:  # an iterator: its pairs are charged as they come
         return list(_counting(zip(a, b, strict=False), context.steps))
     return list(zip(a, b, strict=False))
@@ -276,7 +282,7 @@ def _walking_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         except TypeError:  # an iterator: its items are charged as they come
             value = _counting(value, context.steps)
         else:
-            _charge(context.steps, size, name)
+            _charge_walk(context.steps, size, name)
         first = (context if mark == "context" else context.eval_ctx if mark == "eval_context"
                  else context.environment if mark == "environment" else None)
         result = fn(value, *args, **kwargs) if first is None else fn(first, value, *args, **kwargs)
@@ -299,16 +305,19 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
 
     @jinja2.compiler.optimizeconst
     def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
-        self.write("environment.joined((")
+        self.write("environment.joined(context, (")
         for arg in node.nodes:
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
 
 
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-_STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str methods checked before they run
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "to_bytes"})
+_STR_CHECKED = _PADDING_METHODS | {"join", "replace"}  # str and bytes methods checked before they run
+_MADE = (str, bytes, int)  # whose methods in _STR_CHECKED can make a long text (bytes from .encode(), int.to_bytes)
+_SIZED = (str, bytes, list, tuple)  # what `+` and `*` make long
 _TEXT_MAKERS = frozenset({"translate", "decode"})  # str/bytes methods that can make any character: checked after
+#                                                   (and str.translate's length before)
 _STR_WATCHED = _STR_CHECKED | _TEXT_MAKERS
 _PADDING_FILTERS = ("center", "indent")
 
@@ -328,13 +337,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         every ``a + b`` of a template comes here)."""
         if op == "+":
             if type(left) not in _NUMBERS:
-                _check_join(left, right)
+                _charge(context, _check_join(left, right))
         elif op == "*":
             _check_repeat(left, right)
         elif op == "**":
             _check_power(left, right)
-        elif op == "%" and isinstance(left, str):
-            _check_percent_widths(left, right)
+        elif op == "%" and isinstance(left, (str, bytes)):
+            _check_percent_widths(left if isinstance(left, str) else left.decode("latin-1"), right)
             return _whole(self.binop_table[op](left, right))
         return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
 
@@ -356,19 +365,32 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return checked
 
     @staticmethod
-    def joined(values: Sequence[Any]) -> str:
+    def concat(pieces: Iterable[str]) -> str:
+        """The text of a captured block (``{% set x %}…{% endset %}``, a macro's, ``caller()``'s, a filter block's),
+        refused before it is joined when it is too long: its pieces may repeat one long text (``{{ big }}`` in a
+        loop) far past the limit. The main text is bounded as it is rendered (``_bounded``)."""
+        parts = pieces if type(pieces) is list else list(pieces)
+        _check_length(sum(map(len, parts)), "a block's output")
+        return "".join(parts)
+
+    @staticmethod
+    def joined(context: jinja2.runtime.Context, values: Sequence[Any]) -> str:
         """``a ~ b ~ …``: the values as text, joined; refused when the text is too long (before a loop that doubles it
         can double it again: joining takes no more memory than the values themselves hold)."""
         text = "".join(map(str, values))
         _check_length(len(text), "joining values")
+        _charge(context, len(text))
         return text
 
 
-def _checked_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The arguments of ``text.<name>(…)`` (a method in ``_STR_CHECKED``) once checked: refused when the result would
-    be too long. ``join``'s iterable comes back as a list (an iterator is read once: here, then by join)."""
+def _checked_str_call(text: str | bytes | int, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The arguments of ``text.<name>(…)`` (a method in ``_STR_CHECKED`` of a str or bytes, or an int's ``to_bytes``)
+    once checked: refused when the result would be too long. ``join``'s iterable comes back as a list (an iterator is
+    read once: here, then by join)."""
     if name in _PADDING_METHODS:
         _check_width(*args, *kwargs.values())
+        if name == "expandtabs":  # every tab may become `tabsize` spaces
+            _check_per_line(text, "\t", args[0] if args else kwargs.get("tabsize", 8), "expanding tabs to")
     elif name == "join" and args:
         args = (list(args[0]), *args[1:])
         _check_separator(text, args[0])
@@ -392,9 +414,43 @@ def _check_length(size: int, what: str) -> None:
         raise TemplateLimitError(f"{what} makes {size} items, over the limit of {MAX_RENDERED_CHARS}")
 
 
-def _check_join(left: Any, right: Any) -> None:
-    if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-        _check_length(len(left) + len(right), "adding values")
+def _check_per_line(text: Any, mark: str, width: Any, what: str) -> None:
+    """A text (or bytes) whose every ``mark`` (a line break, a tab) may take ``width`` more characters (an int, or a
+    text's length)."""
+    size = len(width) if isinstance(width, str) else width
+    if isinstance(size, int) and size > 0:
+        marks = text.count(mark.encode() if isinstance(text, bytes) else mark)
+        _check_length(len(text) + size * (marks + 1), f"{what} {size}")
+
+
+def _check_translate(text: str, table: Any) -> None:
+    """``text.translate(table)``: a character the table maps to a text becomes that whole text, wherever it occurs."""
+    if isinstance(table, Mapping):
+        made = table.get  # str.translate looks characters up by code point
+        _check_length(sum(n * (len(new) if isinstance(new := made(ord(ch)), str) else 1) for ch, n in Counter(text).items()),
+                      "translating text")
+
+
+def _check_join(left: Any, right: Any) -> int:
+    """The size of ``left + right`` when both are texts or lists (0 otherwise), refused when it is too long."""
+    if isinstance(left, _SIZED) and isinstance(right, _SIZED):
+        _check_length(size := len(left) + len(right), "adding values")
+        return size
+    return 0
+
+
+ITEMS_PER_STEP = 256
+"""A long text or list made by ``~`` or ``+`` costs a step per this many items: copied whole each time, one grown in a
+loop (``{% set ns.v = ns.v + part %}``) would take the square of its length in time, an hour before its size limit."""
+
+
+def _charge(context: jinja2.runtime.Context, size: int) -> None:
+    """The steps of making a text or list of ``size`` items (none for a short one)."""
+    if size >= ITEMS_PER_STEP:
+        steps: _Steps = context.steps  # type: ignore[attr-defined]  # a _Context (context_class)
+        steps.left -= size // ITEMS_PER_STEP
+        if steps.left < 0:
+            _too_many_steps(steps)
 
 
 def _check_width(*values: Any) -> None:
@@ -479,11 +535,13 @@ def _random_item(seq: Any) -> Any:
 
 
 def _check_separator(separator: Any, items: Sequence[Any]) -> None:
-    _check_length(len(str(separator)) * max(0, len(items) - 1), "the separators of a join")
+    size = len(separator) if isinstance(separator, (str, bytes)) else len(str(separator))
+    _check_length(size * max(0, len(items) - 1), "the separators of a join")
 
 
 def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
-    text, old, new = str(text), str(old), str(new)
+    if not isinstance(text, bytes):  # bytes.replace takes bytes (else it raises, as count does here)
+        text, old, new = str(text), str(old), str(new)
     n = text.count(old) if old else len(text) + 1
     if isinstance(count, int) and count >= 0:
         n = min(n, count)
@@ -505,7 +563,8 @@ def _quoted(items: QuotedItems, separator: str) -> list[str]:
 
 def _checked_filters(env: jinja2.Environment) -> None:
     """The filters that can make a text far longer than their input in one call, checked before they run: ``join``
-    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``batch``/``slice`` with a fill value or count.
+    (its separator), ``replace``, ``wordwrap`` (its wrapstring), ``urlize`` (its target and rel, in every link),
+    ``batch``/``slice`` with a fill value or count, ``tojson`` (its indentation), ``sum`` of lists.
     Each takes what Jinja2 passes its original first (``functools.wraps`` keeps the pass_eval_context mark)."""
     join, replace, wordwrap, batch, slice_ = (env.filters[n] for n in ("join", "replace", "wordwrap", "batch", "slice"))
 
@@ -514,10 +573,10 @@ def _checked_filters(env: jinja2.Environment) -> None:
     def checked_join(context: _Context, value: Any, d: str = "", attribute: Any = None) -> str:
         # join walks the items in Python (str() of each): one step each, charged before a list of them is made
         if type(value) is list or isinstance(value, str):
-            _charge(context.steps, len(value), "join")
+            _charge_walk(context.steps, len(value), "join")
             items = value if type(value) is list else list(value)
         elif type(value) is QuotedItems:
-            _charge(context.steps, len(value), "join")
+            _charge_walk(context.steps, len(value), "join")
             items = _quoted(value, d)
         else:  # an iterator is read once: here, then by join
             items = list(_counting(value, context.steps))
@@ -559,8 +618,39 @@ def _checked_filters(env: jinja2.Environment) -> None:
             _check_indented(value, len(indent) if isinstance(indent, str) else indent)
         return tojson(eval_ctx, value, indent)
 
+    urlize = env.filters["urlize"]
+
+    @functools.wraps(urlize)
+    def checked_urlize(eval_ctx: Any, value: Any, *args: Any, **kwargs: Any) -> str:
+        extras = [*args[2:4], kwargs.get("target"), kwargs.get("rel")]  # written into every link made
+        text = str(value)
+        _check_length(len(text) + len(text.split()) * sum(len(str(e)) for e in extras if e), "making links")
+        return str(urlize(eval_ctx, value, *args, **kwargs))
+
+    sum_ = env.filters["sum"]
+
+    @functools.wraps(sum_)
+    def checked_sum(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+        if not isinstance(start, (list, tuple)):
+            return sum_(environment, iterable, attribute, start)
+        parts = list(iterable)
+        if attribute is not None:
+            parts = list(map(jinja2.filters.make_attrgetter(environment, attribute), parts))
+        return _concatenated(start, parts)
+
     env.filters.update(join=checked_join, replace=checked_replace, wordwrap=checked_wordwrap, batch=checked_batch,
-                       slice=checked_slice, tojson=checked_tojson)
+                       slice=checked_slice, tojson=checked_tojson, sum=checked_sum, urlize=checked_urlize)
+
+
+def _concatenated(start: list[Any] | tuple[Any, ...], parts: list[Any]) -> list[Any] | tuple[Any, ...]:
+    """``sum(parts, start)`` of lists (or tuples) made in one pass and bounded like ``+``: Python adds them pair by
+    pair, copying the growing list once per part (an hour for 16 Mi items in lists of a thousand)."""
+    kind: type[list[Any]] | type[tuple[Any, ...]] = list if isinstance(start, list) else tuple
+    for part in parts:
+        if not isinstance(part, kind):
+            raise TypeError(f'can only concatenate {kind.__name__} (not "{type(part).__name__}") to {kind.__name__}')
+    _check_length(len(start) + sum(len(part) for part in parts), "adding values")
+    return kind(itertools.chain(start, *parts))
 
 
 def _check_indented(value: Any, width: Any) -> None:
@@ -578,12 +668,15 @@ def _check_indented(value: Any, width: Any) -> None:
             stack.append((child, depth + 1))
 
 
-def _padding_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``center``/``indent``: the width is checked before the padded text is made."""
+def _padding_filter(fn: Callable[..., Any], per_line: bool = False) -> Callable[..., Any]:
+    """``center``/``indent``: the width is checked before the padded text is made (``per_line``: indent's, once per
+    line of the text)."""
 
     @functools.wraps(fn)
     def padded(value: Any, *args: Any, **kwargs: Any) -> Any:
         _check_width(*args, *kwargs.values())
+        if per_line:
+            _check_per_line(str(value), "\n", args[0] if args else kwargs.get("width", 4), "indenting lines by")
         return fn(value, *args, **kwargs)
 
     return padded
@@ -600,8 +693,8 @@ def _check_repeat(left: Any, right: Any) -> None:
     and characters inside the items of a list (``[[[1] * 1000] * 1000] * 1000`` is short at every level, but
     writing it out, ``| json`` or ``| sort``, would walk 10^9 items)."""
     for seq, n in ((left, right), (right, left)):
-        if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and n > 0:
-            size = len(seq) if isinstance(seq, str) else _size(seq, {})
+        if isinstance(seq, _SIZED) and isinstance(n, int) and n > 0:
+            size = _size(seq, {}) if isinstance(seq, (list, tuple)) else len(seq)
             if size * n > MAX_RENDERED_CHARS:
                 nested = f" (holding {size} items)" if size != len(seq) else ""
                 raise TemplateLimitError(f"repeating a value of length {len(seq)}{nested} {n} times goes over the "
@@ -609,8 +702,8 @@ def _check_repeat(left: Any, right: Any) -> None:
 
 
 def _size(value: Any, seen: dict[int, int]) -> int:
-    """The items and characters ``value`` holds, nested ones too (a list seen twice is counted twice, but walked
-    once: ``seen`` maps its id to its size); the walk stops once it passes ``MAX_RENDERED_CHARS``."""
+    """The items and characters ``value`` holds, nested ones too, at least its length (a list seen twice is counted
+    twice, but walked once: ``seen`` maps its id to its size); the walk stops once it passes ``MAX_RENDERED_CHARS``."""
     if isinstance(value, str):
         return len(value)
     if not isinstance(value, (list, tuple, dict)):
@@ -618,13 +711,13 @@ def _size(value: Any, seen: dict[int, int]) -> int:
     known = seen.get(id(value))
     if known is not None:
         return known
-    size = len(value)
+    inside = 0
     # a dict's keys and values, not its items: an item is a tuple made for the walk, whose id a later one may reuse
     for item in (itertools.chain(value.keys(), value.values()) if isinstance(value, dict) else value):
-        size += _size(item, seen)
-        if size > MAX_RENDERED_CHARS:
+        inside += _size(item, seen)
+        if inside > MAX_RENDERED_CHARS:
             break
-    seen[id(value)] = size
+    size = seen[id(value)] = max(len(value), inside)  # a list of n numbers holds n; of n empty lists, n too
     return size
 
 
@@ -676,7 +769,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     else:
         env = _Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, trim_blocks=True,
                        lstrip_blocks=True, autoescape=False, finalize=_printable)
-    env.filters.update({name: _padding_filter(env.filters[name]) for name in _PADDING_FILTERS})
+    env.filters.update({name: _padding_filter(env.filters[name], per_line=name == "indent") for name in _PADDING_FILTERS})
     env.filters["format"] = _format_filter
     _checked_filters(env)
     env.filters["zip"] = _zip

@@ -10,7 +10,8 @@ Structured outputs (``structured=``) follow one of three real servers: ``"json_s
 vLLM, SGLang, Ollama's /v1: every ``response_format`` is accepted), ``"json_object+schema"``
 (llama-cpp-python 0.3: ``{"type": "json_object", "schema": …}`` is accepted, ``json_schema`` is
 refused with the HTTP 500 and pydantic ``literal_error`` it really sends) and ``"none"`` (a server
-without structured outputs: any ``response_format`` gets a 400). Like any obliging model, the
+without structured outputs: any ``response_format`` gets a 400). A ``json_schema`` holding an empty ``enum`` gets a
+400, as vLLM's guided decoding and OpenAI's strict mode answer a schema no value satisfies. Like any obliging model, the
 server answers the request "Reply with the JSON object {"ok": true} …" (humc's probe) with exactly
 that, whatever the responder.
 
@@ -431,6 +432,9 @@ class LLMServer:
         if self.structured == "none":
             return _error(400, "response_format is not supported by this server", "invalid_request_error",
                           param="response_format")
+        if kind == "json_schema" and _empty_enum(rf):
+            return _error(400, "Invalid schema for response_format: 'enum' must have at least one value",
+                          "invalid_request_error", param="response_format")
         if self.structured == "json_object+schema" and kind not in ("text", "json_object"):
             # what llama-cpp-python 0.3 really answers: its pydantic validation error, as an HTTP 500
             return _error(500, "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
@@ -525,6 +529,13 @@ class LLMServer:
         if self.system_fingerprint:
             completion["system_fingerprint"] = self.system_fingerprint
         return 200, {}, completion
+
+
+def _empty_enum(value: Any) -> bool:
+    """Whether a JSON schema holds an ``enum`` of no values anywhere."""
+    if isinstance(value, dict):
+        return value.get("enum") == [] or any(_empty_enum(v) for v in value.values())
+    return isinstance(value, list) and any(_empty_enum(v) for v in value)
 
 
 def _error(status: int, message: str, type_: str, *, param: str | None = None,

@@ -78,6 +78,6 @@ def test_a_lock_kept_past_the_wait_is_e4401_with_the_lock_hint(
             db.set("a", 1)
         holder.kill()
         ended(holder)
-    assert err.value.code == "E4401" and "database is locked" in str(err.value)
+    assert err.value.code == "E4401" and "its index stayed locked" in str(err.value)
     assert "another process held the cache index locked" in str(err.value.hint)
     assert "waiting for the cache index" in capfd.readouterr().err

@@ -158,6 +158,18 @@ def semeval2010(rows: Rows) -> tuple[Rows, dict[str, Any]]:
     return out, {"sentence": STRING, "relation": Label(names=SEMEVAL)}
 
 
+def clue(classes: list[str]) -> Convert:
+    """CLUE's TNEWS and IFLYTEK as clue/clue's script writes them: sentence, the release's id as a ClassLabel whose
+    names are the ids, idx (keywords and the label's name left out)."""
+    def convert(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+        out = [{"sentence": r["sentence"], "label": classes.index(r["label"]), "idx": n} for n, r in enumerate(rows)]
+        return out, {"sentence": STRING, "label": Label(names=classes), "idx": Value("int32")}
+    return convert
+
+
+TNEWS = ["100", "101", "102", "103", "104", "106", "107", "108", "109", "110", "112", "113", "114", "115", "116"]
+
+
 # adapter -> (published sample under tests/data, its Hub layout); race and yelp_polarity: hand-written fixtures in
 # the published format (tests/data/fixtures/README.md), no real sample being at hand
 
@@ -189,6 +201,8 @@ CASES: dict[str, tuple[str, Convert]] = {
     "semeval2010_task8": ("semeval2010_task8/TRAIN_FILE.head32.TXT", semeval2010),
     "race": ("fixtures/race/dev", race),
     "yelp_polarity": ("fixtures/yelp_polarity/test.csv", yelp),
+    "tnews": ("layouts5/tnews_dev.json", clue(TNEWS)),
+    "iflytek": ("layouts5/iflytek_dev.json", clue([str(n) for n in range(119)])),
 }
 NEW_TEXT = {"ag_news"}  # the Hub joins title and description with a space, the adapter with ". "
 
@@ -392,3 +406,12 @@ def test_a_dataset_folder_reads_class_labels_as_names_when_asked_and_check_says_
     built = pq.read_table(tmp_path / "out" / "plain" / "data").to_pylist()
     assert {r["output"] for r in built} == {'{"label": "Business"}'}
     assert {tuple(sorted(r["labels"])) for r in built} == {("Business", "Sci/Tech", "Sports", "World")}
+
+
+def test_clue_s_hub_layout_names_the_ids_and_leaves_out_the_test_split_s_missing_labels(tmp_path: Path):
+    rows, features = clue(TNEWS)(published_rows("tnews", DATA / "layouts5/tnews_dev.json"))
+    rows.append({"sentence": "测试集的标题没有标签", "label": -1, "idx": len(rows)})  # the test split's rows: no label
+    datasets.Dataset.from_list(rows, features=datasets.Features(features)).save_to_disk(str(tmp_path / "saved"))
+    built = build_rows(tmp_path, "hub", "tnews, path: ../saved")
+    assert sorted(built) == [0, 1, 2]
+    assert [json.loads(built[n]["gold"]) for n in (0, 2)] == [[{"label": "news_edu"}], [{"label": "news_stock"}]]

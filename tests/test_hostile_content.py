@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import read_left_to_right, run_cli
+from helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,18 +157,39 @@ def test_an_entity_type_with_a_line_break_is_dropped(tmp_path):
 def naive_placement(text: str, rows: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
     """inline_tags' placement as first written (longest spans first, each at its first occurrence overlapping no
     span placed before), in text order; None when a span has no free occurrence. Rows that already read left to right
-    (each span found after the end of the one before) are placed there, in their order."""
-    if read_left_to_right([span for _, span in rows], text):
-        return list(rows)
+    (each span found after the end of the one before) are placed there, in their order. A placement that puts a span
+    inside a longer word is made again from whole-word occurrences alone, when they place every span."""
+    placed = placed_naively(text, rows, lambda b, e: True)
+    if placed is not None and any(inside_word(text, b, e) for b, e, _ in placed):
+        placed = placed_naively(text, rows, lambda b, e: not inside_word(text, b, e)) or placed
+    return None if placed is None else [row for _, _, row in placed]
+
+
+def inside_word(text: str, start: int, end: int) -> bool:
+    return any(0 < i < len(text) and text[i - 1].isalnum() and text[i].isalnum() for i in (start, end))
+
+
+def placed_naively(text: str, rows: list[tuple[str, str]], ok: Callable[[int, int], bool]
+                   ) -> list[tuple[int, int, tuple[str, str]]] | None:
+    """``naive_placement`` over the occurrences ``ok`` accepts (start, end)."""
+    def spots(span: str, at: int = 0) -> list[int]:
+        return [i for i in range(at, len(text)) if span and text.startswith(span, i) and ok(i, i + len(span))]
+    found, at = [], 0
+    for row in rows:
+        starts = spots(row[1], at)
+        if not starts:
+            break
+        found.append((starts[0], starts[0] + len(row[1]), row))
+        at = starts[0] + len(row[1])
+    else:
+        return found
     taken: list[tuple[int, int, tuple[str, str]]] = []
     for row in sorted(rows, key=lambda r: -len(r[1])):
-        start = text.find(row[1])
-        while start >= 0 and any(start < e and b < start + len(row[1]) for b, e, _ in taken):
-            start = text.find(row[1], start + 1)
-        if start < 0:
+        free = [b for b in spots(row[1]) if not any(b < e and s < b + len(row[1]) for s, e, _ in taken)]
+        if not free:
             return None
-        taken.append((start, start + len(row[1]), row))
-    return [row for _, _, row in sorted(taken, key=lambda t: t[0])]
+        taken.append((free[0], free[0] + len(row[1]), row))
+    return sorted(taken, key=lambda t: t[0])
 
 
 @settings(max_examples=300, deadline=None)

@@ -279,7 +279,7 @@ def test_a_model_reply_nested_too_deeply_is_an_invalid_answer_not_the_end_of_the
         result = run_cli("--format", "json", "build", str(recipe), "-q")
     (diag,) = json.loads(result.output)["diagnostics"]
     assert result.exit_code == 2 and diag["code"] == "E4104"  # every record dropped, each for its invalid verdict
-    assert any("judge invalid output: 1" in note for note in diag["notes"])
+    assert any("judge invalid output (wrong shape): 1" in note for note in diag["notes"])
     candidates = json_candidates("Here: " + DEEP + ' {"score": 3}')
     assert [v for v in candidates if isinstance(v, dict)] == [{"score": 3}]  # the object after the brackets
     assert probe_answer_ok(DEEP) is False and server_message(DEEP.encode()) == DEEP[:500]

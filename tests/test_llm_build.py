@@ -496,7 +496,9 @@ def test_an_llm_chunk_is_rendered_and_checked_part_by_part_as_its_batches_are_an
     parts, whole = results["parts"], results["whole"]
     assert parts == whole
     metas = parts[0]
-    # 6 answers without a span, 8 with a span not in the text ("Zed Quux"): invalid answers of the generate step,
-    # no longer render problems
-    assert "span_not_in_text" not in metas["ner/render"][4] and metas["ner/generate"][3]["dropped: invalid output"] == 6 + 8
+    # 6 answers without a span (no `span` key: the wrong shape), 8 with a span not in the text ("Zed Quux"): invalid
+    # answers of the generate step, no longer render problems
+    assert "span_not_in_text" not in metas["ner/render"][4]
+    assert metas["ner/generate"][3]["dropped: invalid output (wrong shape)"] == 6
+    assert metas["ner/generate"][3]["dropped: invalid output (span not in the text)"] == 8
     assert metas["gen/judge"][3]["dropped: judge score < 3"] == 15

@@ -104,7 +104,7 @@ def test_a_verdict_in_a_fence_or_among_chatter_is_read_the_first_time(tmp_path):
     assert result.exit_code == 0, result.output
     assert kept(tmp_path) == ["A green fruit.", "A red fruit.", "A yellow fruit."]
     assert sent == 3 + 3                                             # one call each; the orange one three
-    assert "dropped judge invalid output: 1" in " ".join(result.output.split())
+    assert "dropped judge invalid output (not JSON): 1" in " ".join(result.output.split())
 
 
 NER_SENTENCES = ["Ada Lovelace met Charles Babbage .", "Marie Curie lived in Paris .", "Grace Hopper wrote code ."]
@@ -161,7 +161,8 @@ def test_generated_labels_outside_the_entry_and_spans_not_in_the_text_are_asked_
     assert row == {"type": {"type": "string", "enum": ["PER", "LOC"]}, "span": {"type": "string", "minLength": 1}}
     assert "type 'PERSON' is not one of the labels PER, LOC" in asked[1]["messages"][-1]["content"]
     summary = " ".join(result.output.split())
-    assert "ner/generate: 1/3 valid answer(s)" in summary and "dropped invalid output: 2" in summary
+    assert "ner/generate: 1/3 valid answer(s)" in summary
+    assert "invalid output (span not in the text): 1" in summary and "invalid output (empty span): 1" in summary
     assert "label_outside_set" not in summary and "span_not_in_text" not in summary
 
 
@@ -288,21 +289,16 @@ def test_an_empty_reply_is_asked_for_again_and_then_dropped_as_empty(tmp_path):
     assert retries and all(m.startswith("That reply is invalid: it is empty.") for m in retries)
 
 
-def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_is_dropped_at_generate(tmp_path):
-    """A model writes "sports." for the label Sports, or "Sports news": the first is the label, the second is dropped
-    at the generate step instead of reaching the render stage as gold outside `labels:` (a free-text answer: an
-    endpoint without structured outputs; with them the label is chosen from an `enum`, tests/test_llm_llamacpp.py)."""
-    texts = {"Lakers win the final": "sports.", "Stocks fall again": "Business", "New phone released": "Sports news"}
-    (tmp_path / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": ""}) + "\n" for t in texts),
-                                        encoding="utf-8")
-
-    labeller = answering(texts)
-    recipe = tmp_path / "cls.hum.yaml"
-    with LLMServer(responder=labeller) as srv:
-        recipe.write_text(f"""hum: 1
+def label_recipe(tmp: Path, base_url: str, labels: dict[str, str], model_keys: str = "") -> Path:
+    """A classification entry of the texts in ``labels`` (text -> its label in the source, maybe "") whose generate
+    step chooses from `labels: [Sports, Business]`."""
+    (tmp / "cls.jsonl").write_text("".join(json.dumps({"text": t, "label": v}) + "\n" for t, v in labels.items()),
+                                   encoding="utf-8")
+    recipe = tmp / "cls.hum.yaml"
+    recipe.write_text(f"""hum: 1
 name: real-behaviour
 models:
-  writer: {{base_url: {srv.base_url}, model: test-model, structured_output: off}}
+  writer: {{base_url: {base_url}, model: test-model{model_keys}}}
 sources:
   cls: cls.jsonl
 tasks:
@@ -311,6 +307,27 @@ tasks:
 output:
   splits: {{train: 1.0}}
 """, encoding="utf-8")
+    return recipe
+
+
+def test_a_label_generate_step_with_every_label_given_sends_nothing_and_needs_no_server(tmp_path):
+    """A generate step choosing from `labels:` probed the endpoint's structured-output form even when every record
+    had its label: one request to a running server, and E4301 (the build failed) when none was running."""
+    with LLMServer(responder=lambda body: "Sports") as srv:
+        recipe = label_recipe(tmp_path, srv.base_url, {"Lakers win the final": "Sports", "Stocks fall again": "Business"})
+        result = build(recipe, tmp_path)
+        assert result.exit_code == 0, result.output
+        assert srv.received == []
+    assert kept(tmp_path) == ["Business", "Sports"]
+
+
+def test_a_generated_class_label_is_read_in_any_case_and_one_outside_the_labels_is_dropped_at_generate(tmp_path):
+    """A model writes "sports." for the label Sports, or "Sports news": the first is the label, the second is dropped
+    at the generate step instead of reaching the render stage as gold outside `labels:` (a free-text answer: an
+    endpoint without structured outputs; with them the label is chosen from an `enum`, tests/test_llm_llamacpp.py)."""
+    texts = {"Lakers win the final": "sports.", "Stocks fall again": "Business", "New phone released": "Sports news"}
+    with LLMServer(responder=answering(texts)) as srv:
+        recipe = label_recipe(tmp_path, srv.base_url, dict.fromkeys(texts, ""), ", structured_output: off")
         result = build(recipe, tmp_path)
         prompts = [r.json["messages"][0]["content"] for r in srv.received if not r.json.get("response_format")]
     assert result.exit_code == 0, result.output

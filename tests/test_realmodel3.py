@@ -80,7 +80,7 @@ def test_a_multiple_choice_answer_is_chosen_from_the_records_option_labels_by_co
                                                                            "enum": ["A", "B", "C", "D"]}}
     assert asked["Which system moves blood?"]["properties"]["answer"]["enum"] == ["A", "B", "C"]
     summary = " ".join(result.output.split())
-    assert "gen/generate: 2/3 valid answer(s)" in summary and "dropped invalid output: 1" in summary
+    assert "gen/generate: 2/3 valid answer(s)" in summary and "dropped invalid output (option outside the options): 1" in summary
 
 
 def test_a_free_text_extractive_answer_not_copied_from_the_context_is_dropped_at_generate(tmp_path):
@@ -149,7 +149,7 @@ def test_empty_generated_answers_and_records_dropped_at_generate_are_stated_in_t
     assert result.exit_code == 0, result.output
     summary = " ".join(result.output.split())
     assert "gen/generate: 3/4 valid answer(s) (75.0%)" in summary
-    assert "2 of 3 generated answer(s) empty ([]); dropped invalid output: 1" in summary
+    assert "2 of 3 generated answer(s) empty ([]); dropped invalid output (span not in the text): 1" in summary
     card = (tmp_path / "out" / "rm3" / "README.md").read_text()
     assert "| 3/4 (75.0%) | 3: every record (`overwrite: true`), 2 of them empty ([]) |" in card
     assert "None at the checks: every record that reached them matches its instruction. The build-time LLM steps " \

@@ -83,6 +83,39 @@ def test_out_of_memory_threads_or_a_library_that_cannot_be_mapped_are_e9002(monk
     assert "ulimit -v" in result.output and "internal error" not in result.output
 
 
+@pytest.mark.parametrize(("exc", "code"), [(MemoryError, "E9002"), (RecursionError, "E0010")])
+def test_with_format_json_a_machine_limit_or_too_deep_input_gives_its_verdict_on_stdout(
+        monkeypatch: pytest.MonkeyPatch, exc: type[BaseException], code: str) -> None:
+    """`humc --format json` printed the E0010 verdict of a RecursionError on stderr (stdout, where editors and CI
+    read it, stayed empty), unlike every other error's."""
+
+    def exhausted(*_: object, **__: object) -> None:
+        raise exc
+
+    monkeypatch.setattr("humc.cli.explain.did_you_mean", exhausted)  # `humc explain` of an unknown code calls it
+    result = CliRunner().invoke(main, ["--format", "json", "explain", "E0000"])
+    verdict = json.loads(result.stdout)
+    assert result.exit_code == 2 and verdict["exit_code"] == 2 and verdict["diagnostics"][0]["code"] == code
+    assert '"diagnostics"' not in result.stderr
+
+
+def test_an_error_that_exits_at_once_with_stdout_closed_still_exits_with_its_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python sets sys.stdout to None when descriptor 1 is closed at start (`humc build r.hum.yaml >&-`): the exit at
+    once after a render worker was killed (E4402) flushed it, an AttributeError instead of exit 2."""
+    from humc.cli import report_error
+
+    def exit_now(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr("humc.cli.os._exit", exit_now)
+    error = HumcError("a render worker was killed", code="E4402")
+    error.exit_at_once = True
+    with pytest.raises(SystemExit) as exited:
+        report_error(error, "text")
+    assert exited.value.code == 2
+
+
 def test_a_deleted_current_folder_with_relative_paths_is_e3002_not_an_internal_error(tmp_path: Path) -> None:
     """`cd work && rm -r ../work && humc build /abs/r.hum.yaml --out rel` ended with an internal FileNotFoundError."""
     recipe = recipe_in(tmp_path / "r")
@@ -169,6 +202,28 @@ def test_a_cache_index_locked_by_another_process_says_so_while_waiting_and_then_
     monkeypatch.setattr(cachedb.diskcache, "Cache", real)
     with cachedb.CacheDB(tmp_path / "c"):
         pass
+
+
+def test_a_cache_write_that_waited_out_a_lock_is_e4401_naming_the_lock_not_an_internal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write (or the delete of a damaged entry) under an index another process held locked for sqlite's minute
+    raised diskcache's Timeout: "internal error: Timeout: " (exit 3), not the E4401 the lock's hint belongs to."""
+    real = cachedb.diskcache.Cache
+    monkeypatch.setattr(cachedb.diskcache, "Cache", lambda *a, **k: real(*a, **{**k, "timeout": 0.1}))
+    monkeypatch.setattr(cachedb, "LOCK_WAIT_S", 0.3)  # humc tries a locked index again for a minute
+    with cachedb.CacheDB(tmp_path / "c") as db:
+        db.set("kept", 1)
+        holder = sqlite3.connect(str(tmp_path / "c" / cachedb.INDEX))
+        holder.execute("BEGIN IMMEDIATE")
+        for write in (lambda: db.set("k", 1), lambda: db.set_many([("k", 1)])):
+            with pytest.raises(HumcError) as caught:
+                write()
+            assert caught.value.code == "E4401" and "its index stayed locked" in caught.value.message
+            assert "another process held the cache index locked" in str(caught.value.hint)
+        db.delete("kept")  # best effort, like dropping a damaged entry: the row stays
+        holder.rollback()
+        holder.close()
+        assert db.get("kept") == 1
 
 
 def test_a_recipe_edited_while_it_is_validated_is_shown_and_hashed_as_it_was_parsed(

@@ -371,6 +371,65 @@ def test_a_width_or_precision_past_the_limit_is_refused_before_the_text_is_made(
     assert err.value.code == "E0010" and "padding to width 99999999" in err.value.message
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    # a width under the limit, on each of 20 lines: 20 Mi characters were made without a word (20 000 lines: 20 GB)
+    ("{{ (('a' ~ nl) * 20) | indent(1000000) | length }}", "indenting lines by 1000000 makes"),
+    ("{{ (('a' ~ nl) * 20) | indent(width=' ' * 1000000) | length }}", "indenting lines by 1000000 makes"),
+    ("{{ ('\t' * 20).expandtabs(1000000) | length }}", "expanding tabs to 1000000 makes"),
+    # Python's sum adds lists pair by pair: 16 Mi items in lists of a thousand took an hour
+    ("{{ ([range(1000) | list] * 16000) | sum(start=[0] * 1000000) | length }}", "adding values makes 17000000 items"),
+    # (a repetition counts the items inside the lists it repeats: 20 000 of a thousand are refused before any sum)
+    ("{{ ([range(1000) | list] * 20000) | sum(start=[]) | length }}",
+     "repeating a value of length 1 (holding 1000 items) 20000 times"),
+    # urlize writes its target (and rel) into every link: 200 links, 20 Mi characters
+    ("{{ (('http://example.com ' * 200) | urlize(target='x' * 100000)) | length }}", "making links makes"),
+    ("{{ ('a' * 200).translate({97: 'x' * 100000}) | length }}", "translating text makes"),
+    # bytes (from .encode()) and int.to_bytes were not checked as texts are: 20 MB, or 100 MB from a replace
+    ("{{ 'x'.encode().ljust(20000000) | length }}", "padding to width 20000000"),
+    ("{{ (1).to_bytes(20000000, 'big') | length }}", "padding to width 20000000"),
+    ("{{ ('x'.encode() * 20000000) | length }}", "repeating a value of length 1 20000000 times"),
+    ("{{ ('ab'.encode() * 1000).replace('a'.encode(), ('x' * 100000).encode()) | length }}", "replacing text makes"),
+    ("{{ ('%20000000s'.encode() % 'x'.encode()) | length }}", "padding to width 20000000"),
+    # a captured block or a macro repeating one long text: 50 Mi characters joined unchecked
+    ("{% set big = 'x' * 1000000 %}{% set x %}{% for i in range(50) %}{{ big }}{% endfor %}{% endset %}{{ x | length }}",
+     "a block's output makes 50000000 items"),
+    ("{% set big = 'x' * 1000000 %}{% macro m() %}{% for i in range(50) %}{{ big }}{% endfor %}{% endmacro %}"
+     "{{ m() | length }}", "a block's output makes 50000000 items"),
+])
+def test_a_text_a_filter_multiplies_past_the_limit_is_refused_before_it_is_made(body, message):
+    with pytest.raises(HumcError) as err:
+        render_template(body, {"nl": "\n"}, "t")
+    assert err.value.code == "E0010" and message in err.value.message
+
+
+@pytest.mark.parametrize(("start", "op", "part", "times"), [("[]", "+", "range(1000) | list", 1000),
+                                                      ("''", "~", "'x' * 1000", 3000)])
+def test_a_text_or_list_grown_in_a_loop_runs_out_of_steps_not_for_an_hour(start, op, part, times):
+    """Each `+` or `~` copies what was grown so far: a list of a million items grown a thousand at a time took 11 s in
+    one render (16 Mi items, below the size limit: an hour), without a step counted."""
+    body = (f"{{% set ns = namespace(v={start}) %}}{{% set part = {part} %}}{{% for i in range({times}) %}}"
+            f"{{% set ns.v = ns.v {op} part %}}{{% endfor %}}{{{{ ns.v | length }}}}")
+    with pytest.raises(HumcError) as err:
+        render_template(body, {}, "t")
+    assert err.value.code == "E0010" and "or a text or list grown in a loop" in err.value.message
+    assert render_template(body.replace(f"in range({times})", "in range(10)"), {}, "t") == str(10 * 1000)
+
+
+def test_bytes_methods_checked_for_length_still_work():
+    body = "{{ 'a\tb'.encode().expandtabs(4).decode() }}|{{ '-'.encode().join(['a'.encode(), 'b'.encode()]).decode() }}|" \
+           "{{ 'ab'.encode().replace('a'.encode(), 'xy'.encode()).decode() }}|{{ (258).to_bytes(2, 'big') | list }}|" \
+           "{{ ('%s-%3d'.encode() % ('x'.encode(), 5)).decode() }}"
+    assert render_template(body, {}, "t") == "a   b|a-b|xyb|[1, 2]|x-  5"
+
+
+def test_summing_lists_takes_one_pass_and_keeps_pythons_results():
+    assert render_template("{{ ([range(1000) | list] * 2000) | sum(start=[]) | length }}", {}, "t") == "2000000"
+    assert render_template("{{ [[1], [2]] | sum(start=[0]) }} {{ [(1,), (2,)] | sum(start=()) }} "
+                           "{{ [{'a': [1]}, {'a': [2]}] | sum('a', start=[]) }} {{ [1, 2] | sum }}", {}, "t") == "[0, 1, 2] (1, 2) [1, 2] 3"
+    with pytest.raises(HumcError, match='can only concatenate list \\(not "tuple"\\) to list'):
+        render_template("{{ [[1], (2,)] | sum(start=[]) }}", {}, "t")
+
+
 def test_a_scoped_block_in_a_loop_takes_its_steps_from_the_render():
     block = "{% for i in range(1000) %}{% block b scoped %}{% for j in range(1000) %}{% endfor %}{% endblock %}{% endfor %}"
     with pytest.raises(HumcError) as err:  # a million steps: a count of the block's own would let it run

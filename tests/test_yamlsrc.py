@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from humc.errors import RecipeError
-from humc.recipe.yamlsrc import load_yaml, load_yaml_text
+from humc.recipe.yamlsrc import Node, load_yaml, load_yaml_text
+from humc.resources import stdlib_dir
 
 
 def test_every_node_has_a_span():
@@ -120,3 +124,55 @@ def test_a_folder_where_a_yaml_file_belongs_is_named_at_its_path(tmp_path, name,
     err = info.value
     assert err.code == "E0009" and err.span is not None and err.span.file == str(tmp_path / name)
     assert "is a folder, not a YAML file" in err.message and hint in (err.hint or "")
+
+
+# ----------------------------------------------------------------------------- shipped files (libyaml's composer)
+
+
+def _tree(node: Node) -> tuple[object, ...]:
+    """Everything a ``Node`` holds, its children's too: values, spans, key spans, scalar style, flow context."""
+    value = node.value
+    if isinstance(value, dict):
+        value = {k: _tree(v) for k, v in value.items()}
+    elif isinstance(value, list):
+        value = [_tree(v) for v in value]
+    return value, node.span, node.key_spans, node.style, node.in_flow
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml: shipped files take the same path")
+@pytest.mark.parametrize("path", sorted(stdlib_dir().rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_shipped_file_composes_to_the_same_nodes_through_libyaml(path: Path):
+    text = path.read_text(encoding="utf-8")
+    assert _tree(load_yaml_text(text, str(path), shipped=True)) == _tree(load_yaml_text(text, str(path)))
+
+
+def _error(text: str, shipped: bool) -> RecipeError:
+    with pytest.raises(RecipeError) as info:
+        load_yaml_text(text, "s.yaml", shipped=shipped)
+    return info.value
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2\n", "a: [1, 2\n", "a:\n\t- 1\n", "a: *nowhere\n", "a: b: c\n"])
+def test_a_shipped_file_that_is_wrong_gets_the_error_of_the_checked_path(text: str):
+    checked, shipped = _error(text, False), _error(text, True)
+    assert (shipped.code, shipped.span, shipped.message, shipped.hint) == \
+        (checked.code, checked.span, checked.message, checked.hint)
+
+
+def test_a_shipped_file_nested_too_deep_is_refused_where_it_goes_too_deep():
+    checked, shipped = _error("[" * 200 + "]" * 200, False), _error("[" * 200 + "]" * 200, True)
+    assert shipped.code == checked.code == "E0010"  # libyaml composes it; the depth is measured after
+    assert (shipped.span.line, shipped.span.col) == (checked.span.line, checked.span.col) == (1, 65)
+
+
+def test_only_the_files_humc_ships_take_libyaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from humc.recipe import stdlib, yamlsrc
+
+    composed: list[bool] = []
+    real = yamlsrc._composed
+    monkeypatch.setattr(yamlsrc, "_composed", lambda text, shipped: composed.append(shipped) or real(text, shipped))
+    stdlib._LOADED.clear()
+    (tmp_path / "guidelines").mkdir()
+    (tmp_path / "guidelines" / "mine.yaml").write_text("id: mine\ntitle: Mine\ntext: Be brief.\n", encoding="utf-8")
+    lib = stdlib.load_stdlib([tmp_path])
+    assert "mine" in lib.guidelines and composed.count(False) == 1 and composed.count(True) == len(composed) - 1

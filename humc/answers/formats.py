@@ -16,7 +16,8 @@ for gold values without leading/trailing whitespace. Codecs:
     label           the label itself (one column), matched back to the record's labels
     yaml            the json shapes as YAML
     grouped_json    IEPile style, keyed by the schema labels: {"PER": ["Ada"], "LOC": []}
-    inline_tags     the input text with tagged spans: <PER>Ada</PER> lives in <LOC>London</LOC>
+    inline_tags     the input text with tagged spans: <PER>Ada</PER> lives in <LOC>London</LOC> (every mention of a
+                    (label, span) when the answer lists each once: ``FormatContext.every_mention``)
 
 Some formats need the record besides its answer (``FormatContext``): its schema labels (grouped_json's keys,
 label's label set) and the text spans are tagged in (inline_tags). A format may express only one order of the
@@ -39,13 +40,14 @@ import functools
 import json
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from humc.answers.ops import MANY_VALUES, Claimed, ManyClaimed, in_reading_order
+from humc.answers.ops import MANY_VALUES, Claimed, ManyClaimed, in_reading_order, occurrences
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.errors import FormatParseError, HumcError, did_you_mean
 
@@ -64,11 +66,14 @@ class FormatContext:
 
     ``labels``: the schema labels the instruction shows, in order (grouped_json's keys, label's label set);
     ``label_column``: the answer column holding them (the task's schema column); ``text``: the input answer
-    spans are copied from (inline_tags writes it out with the spans tagged)."""
+    spans are copied from (inline_tags writes it out with the spans tagged); ``every_mention``: the answer lists
+    each (label, span) once (a `dedupe` rule), so inline_tags tags every mention of it (``_tags``) and reads a
+    tagged text back as its distinct (label, span) rows."""
 
     labels: tuple[str, ...] = ()
     label_column: str | None = None
     text: str | None = None
+    every_mention: bool = False
 
 
 NO_CONTEXT = FormatContext()
@@ -1026,8 +1031,50 @@ def _span_index(fields: Sequence[str], s: Mapping[str, Any]) -> tuple[int, int, 
 def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
     """Where each row's span is tagged: rows that read left to right in the text (``in_reading_order``) at those
     occurrences, else longest spans first, each at its first occurrence that overlaps no span placed before;
-    (start, end, row) in text order. NotExpressible when a span has no free occurrence."""
+    (start, end, row) in text order. NotExpressible when a span has no free occurrence. A placement that puts a span
+    inside a longer word ("Ken" in "Kent beat Ken .") is made again from whole-word occurrences alone, when they
+    place every span (``_placed_in_words``)."""
     label, span, text = _span_index(table.fields, s)
+    placed = _first_placed(table, label, span, text)
+    if any(_inside_word(text, start, end) for start, end, _ in placed):
+        return _placed_in_words(table, span, text) or placed
+    return placed
+
+
+def _placed_in_words(table: AnswerTable, span: int, text: str) -> list[tuple[int, int, Row]] | None:
+    """``_first_placed`` with each span at an occurrence that is no part of a longer word: in reading order when the
+    rows read left to right so, else longest spans first; None when a span has no such occurrence left."""
+    starts, at = [], 0
+    for row in table.rows:
+        start = _word_at(text, row[span], at, None)
+        if start < 0:
+            break
+        starts.append(start)
+        at = start + len(row[span])
+    else:
+        return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
+    taken, placed = bytearray(len(text)), []
+    for row in sorted(table.rows, key=lambda r: -len(r[span])):
+        start, end = _word_at(text, row[span], 0, taken), len(row[span])
+        if start < 0:
+            return None
+        taken[start:start + end] = b"\1" * end
+        placed.append((start, start + end, row))
+    return sorted(placed, key=lambda t: t[0])
+
+
+def _word_at(text: str, value: str, at: int, taken: bytearray | None) -> int:
+    """The first occurrence of ``value`` from ``at`` that is no part of a longer word and overlaps nothing
+    ``taken``; -1 when there is none."""
+    for start in _finds(text, value, at):
+        end = start + len(value)
+        if not _inside_word(text, start, end) and (taken is None or taken.find(1, start, end) < 0):
+            return start
+    return -1
+
+
+def _first_placed(table: AnswerTable, label: int, span: int, text: str) -> list[tuple[int, int, Row]]:
+    """``_placed`` by first occurrences, whole words or not."""
     starts = in_reading_order([row[span] for row in table.rows], text)
     if starts is not None:
         return [(start, start + len(row[span]), row) for start, row in zip(starts, table.rows, strict=True)]
@@ -1046,17 +1093,61 @@ def _placed(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Ro
     return sorted(taken, key=lambda t: t[0])
 
 
+def _tags(table: AnswerTable, s: Mapping[str, Any]) -> list[tuple[int, int, Row]]:
+    """Where inline tags go: each row at its place (``_placed``); with ``every_mention`` (each (label, span) listed
+    once) also every other mention of a span that one row holds: each occurrence, longest spans first, that overlaps
+    no tag and is no part of a longer word ("Ken" in "Kent"). (start, end, row) in text order."""
+    placed = _placed(table, s)
+    if not s["context"].every_mention:
+        return placed
+    _, span, text = _span_index(table.fields, s)
+    holders = Counter(row[span] for row in table.rows)
+    rows = [row for _, _, row in sorted(placed, key=lambda t: (t[0] - t[1], t[0])) if holders[row[span]] == 1]
+    spots = occurrences(text, [row[span] for row in rows]) if len(rows) > MANY_VALUES else None
+    taken = bytearray(len(text))
+    for start, end, _ in placed:
+        taken[start:end] = b"\1" * (end - start)
+    tags = list(placed)
+    for row in rows:
+        value = row[span]
+        for start in spots.get(value, ()) if spots is not None else _finds(text, value):
+            end = start + len(value)
+            if taken.find(1, start, end) < 0 and not _inside_word(text, start, end):
+                taken[start:end] = b"\1" * len(value)
+                tags.append((start, end, row))
+    return sorted(tags, key=lambda t: t[0])
+
+
+def _finds(text: str, value: str, at: int = 0) -> Iterator[int]:
+    """Every start of ``value`` in ``text`` from ``at`` on (overlapping ones too)."""
+    at = text.find(value, at)
+    while at >= 0:
+        yield at
+        at = text.find(value, at + 1)
+
+
+# scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, CJK): any character may end a word there
+_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u9fff\uf900-\ufaff]")
+
+
+def _inside_word(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] begins or ends inside a word of a script written with spaces."""
+    return any(0 < at < len(text) and text[at - 1].isalnum() and text[at].isalnum()
+               and not _UNSPACED.match(text[at - 1]) and not _UNSPACED.match(text[at]) for at in (start, end))
+
+
 def _position_order(table: AnswerTable, s: Mapping[str, Any]) -> list[Row]:
     try:
-        return [row for _, _, row in _placed(table, s)]
+        rows = [row for _, _, row in _tags(table, s)]
     except NotExpressible:
         return list(table.rows)
+    return list(dict.fromkeys(rows)) if s["context"].every_mention else rows
 
 
 def _render_inline(table: AnswerTable, s: dict[str, Any], rng: random.Random) -> str:
     label, _, text = _span_index(table.fields, s)
     parts, at = [], 0
-    for start, end, row in _placed(table, s):
+    for start, end, row in _tags(table, s):
         name = _tag_name(row[label])
         parts += [_xml_escape(text[at:start]), f"<{name}>", _xml_escape(text[start:end]), f"</{name}>"]
         at = end
@@ -1097,7 +1188,7 @@ def _parse_inline(text: str, fields: Row, cardinality: str, s: Mapping[str, Any]
     source = s["context"].text
     if source is not None and _xml_unescape("".join(plain)).strip() != source.strip():
         raise FormatParseError("the text around the tags differs from the input text")
-    return rows
+    return list(dict.fromkeys(rows)) if s["context"].every_mention else rows
 
 
 _MANY = frozenset({"many"})

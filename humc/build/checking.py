@@ -87,7 +87,7 @@ def _round_trip_problem(entry: TaskEntry, record: Mapping[str, Any], variant: Va
     if variant is None:
         variant = next(v for v in entry.variants if v.id == record["answer_format"])
     context = formats.FormatContext(tuple(record.get("labels") or ()), entry.task.schema_column,
-                                    record.get("_span_text"))
+                                    record.get("_span_text"), bool(record.get("_every_mention")))
     try:
         parsed = formats.parse(variant.spec, record["output"], entry.task.columns, entry.task.cardinality,
                                empty=record.get("_empty"), unfence=False, context=context)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -34,12 +35,21 @@ from humc.build.store import LLM_FOLDER
 from humc.build.transforms import choice_problem, option_labels, span_problem, squeezed
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskEntry
-from humc.llm.client import LLMClient, LLMRequest, LLMStats, ModelConfig, Outcome, batch_stats, open_cache
+from humc.llm.client import (
+    Invalid,
+    LLMClient,
+    LLMRequest,
+    LLMStats,
+    ModelConfig,
+    Outcome,
+    batch_stats,
+    open_cache,
+)
 from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
 from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format, strict_object
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
-from humc.templating import render_template
+from humc.templating import TemplateRenderer
 
 JSON_SPEC = formats.FormatSpec("json")
 LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}  # named in the generate prompt
@@ -55,6 +65,20 @@ SCORE_NOTE = "judge score "                  # + 1..5: the judge's score histogr
 GENERATED_NOTE = "generated"                 # records whose answer the model wrote
 EMPTY_NOTE = "generated empty answers"       # of those, answers that found nothing ([]): SmolLM2 answered 8 of 9 NER
 #                                              sentences with [], which the checks keep (an empty answer is valid)
+# What is wrong with an answer that stays invalid after its retries: the record is counted under "dropped: invalid
+# output (<kind>)" (``client.invalid_output``; a reply holding no JSON: "not JSON"). Stable names, listed in docs/llm.md.
+WRONG_SHAPE = "wrong shape"                       # JSON, but not the task's answer table, a choice object or a verdict
+LABEL_OUTSIDE = "label outside the label set"     # a label not in the entry's `labels:` (or its guidelines' labels)
+OPTION_OUTSIDE = "option outside the options"     # a multiple-choice answer that is not one of its record's options
+SPAN_NOT_IN_TEXT = "span not in the text"         # a span (`spans_from`) or copied value (`copied_from`) not in its input
+EMPTY_SPAN = "empty span"                         # an empty span where the task copies one from its input
+ROLE_OUTSIDE = "role outside the event type's roles"  # an argument role its event type lacks (`schema: {roles: …}`)
+SCORE_OUTSIDE = "score outside 1-5"               # a verdict whose score is not an integer from 1 to 5
+# a multiple-choice record without options: nothing to choose from, so no call is sent (an empty `enum`, which a strict
+# endpoint refuses, or a question no answer fits); the record is dropped under this reason
+NO_OPTIONS = "no options to choose from"
+_PROBLEM_KINDS = {"span_not_in_text": SPAN_NOT_IN_TEXT, "answer_not_an_option": OPTION_OUTSIDE,
+                  "options_unlabelled": OPTION_OUTSIDE}  # build/problems.py's reasons an answer check meets
 
 
 def _builtin_prompt(step: LLMStep) -> Path:
@@ -153,9 +177,15 @@ class StepRunner:
     origin: Span | None = field(init=False)
     owns_client: bool = False      # opened by ``open``: closed by ``close``
     _dropped_seen: int = field(init=False, default=0)
+    _render_prompt: TemplateRenderer = field(init=False)  # the prompt, compiled once, rendered per record
+    _entry_variables: dict[str, Any] = field(init=False)  # the prompt's variables the entry sets for every record
 
     def __post_init__(self) -> None:
         self.prompt, self.origin = prompt_text(self.step), prompt_origin(self.step)  # read once, rendered per record
+        self._render_prompt = TemplateRenderer(self.prompt, f"{self.step.kind} prompt", self.origin)
+        self._entry_variables = {"task": self.entry.task,
+                                 "guidelines": [g.text for g in self.entry.guidelines if g.text],
+                                 "labels": list(fixed_labels(self.entry) or ()), "language": language_name(self.entry)}
         self._dropped_seen = self.cache_dropped()
 
     @classmethod
@@ -166,8 +196,9 @@ class StepRunner:
         return cls(step, entry, client, owns_client=True)
 
     def structured_form(self) -> str:
-        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that sends a
-        schema, after its prompts rendered: a free-text step or a prompt that fails sends nothing."""
+        """Probed once per endpoint and model (then read from the LLM cache), and only by a step that has records to
+        ask and sends a schema: a free-text step sends nothing, nor does a prompt that fails, except a label choice's
+        (whether its prompt asks for JSON depends on the form)."""
         if self.form is None:
             self.form = self.client.structured_form()
         return self.form
@@ -222,14 +253,23 @@ class StepRunner:
         """Render the chunk's prompts (here, in the caller's thread) and queue its requests on the client's
         session; the returned ``PendingChunk`` collects the answers. Collect chunks in the order submitted."""
         todo = chunk if self.step.kind == "judge" else [r for r in chunk if self._needs_answer(r)]
+        unasked: dict[int, Made] = {id(r): (None, (f"dropped: {NO_OPTIONS}",)) for r in todo if self._no_choices(r)}
+        asked = [r for r in todo if id(r) not in unasked] if unasked else todo
+
+        def finish(done: dict[int, Made], stats: list[LLMStats]) -> ChunkOut:
+            return self._finish(chunk, len(asked), done, stats)
+
+        made = self._generated if self.step.kind == "generate" else self._judged
+        if not asked:  # nothing to send: no structured-output probe either, so such a build needs no server
+            return PendingChunk([], [], made, finish, done=unasked)
         structured = self.structured()
         # a verdict and a label choice are checked alike for every record; an answer table against its record
         one_check = _check_verdict if self.step.kind == "judge" else None
         check = self._choice_check if self.label_choice() else self._answer_check
         batches, parts = [], []
         step = max(1, self.client.config.concurrency)  # the first requests go out after one slot-full is rendered
-        for start in range(0, len(todo), step):
-            parts.append(todo[start:start + step])
+        for start in range(0, len(asked), step):
+            parts.append(asked[start:start + step])
             requests = self._requests(parts[-1])
             validate: list[Callable[[Any], str | None]] | None = None
             if structured:
@@ -237,8 +277,7 @@ class StepRunner:
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
-        made = self._generated if self.step.kind == "generate" else self._judged
-        return PendingChunk(batches, parts, made, lambda done, stats: self._finish(chunk, len(todo), done, stats))
+        return PendingChunk(batches, parts, made, finish, done=unasked)
 
     def _finish(self, chunk: list[dict[str, Any]], asked: int, done: dict[int, Made],
                 counted: list[LLMStats]) -> ChunkOut:
@@ -246,7 +285,8 @@ class StepRunner:
         if asked:
             form = self.structured_form() if self.structured() else "text"
             notes[ASKED_NOTE + form] += asked
-            notes[VALID_NOTE] += asked - sum(v for k, v in notes.items() if k.startswith("dropped:") and "judge score" not in k)
+            notes[VALID_NOTE] += asked - sum(v for k, v in notes.items() if k.startswith("dropped:") and
+                                             "judge score" not in k and k != f"dropped: {NO_OPTIONS}")
         for stats in counted:
             after = stats.as_dict()
             for key, label in (("requests_sent", "llm requests"), ("cache_hits", "llm cache hits"),
@@ -263,13 +303,9 @@ class StepRunner:
         return int(getattr(self.client.cache, "dropped", 0))
 
     def _messages(self, record: Mapping[str, Any]) -> list[dict[str, str]]:
-        task = self.entry.task
-        variables = {"record": record, "task": task, "structured": self.structured(),
-                     "guidelines": [g.text for g in self.entry.guidelines if g.text],
-                     "labels": list(fixed_labels(self.entry) or ()),
-                     "language": language_name(self.entry)}
-        content = render_template(self.prompt, variables, f"{self.step.kind} prompt", self.origin)
-        return [{"role": "user", "content": content}]
+        variables = {**self._entry_variables, "record": record, "roles": self._shown_roles(record),
+                     "structured": self.structured()}  # not at __post_init__: it may probe the endpoint
+        return [{"role": "user", "content": self._render_prompt(variables)}]
 
     # ------------------------------------------------------------ generate
 
@@ -351,6 +387,11 @@ class StepRunner:
         task = self.entry.task
         return [value] if field == task.answer_field and task.answer_is_list and not isinstance(value, list) else value
 
+    def _no_choices(self, record: Mapping[str, Any]) -> bool:
+        """A multiple-choice record whose answer is to be generated but that has no options (no option labels)."""
+        return (self.entry.task.choice_of is not None and asks_label(self.step, self.entry)
+                and not self._choices(record))
+
     def _needs_answer(self, record: Mapping[str, Any]) -> bool:
         return self.step.overwrite or record.get(self.step.field or self.entry.task.answer_field) in (None, "", [])
 
@@ -368,9 +409,10 @@ class StepRunner:
 
         def validate(value: Any) -> str | None:
             if not isinstance(value, dict) or column not in value:
-                return f'expected an object {{"{column}": <one of {", ".join(labels)}>}}'
+                return Invalid(f'expected an object {{"{column}": <one of {", ".join(labels)}>}}', WRONG_SHAPE)
             if self._in_labels(Outcome(value[column]), record).value is None:
-                return f"{column} {value[column]!r} is not one of the labels {', '.join(labels)}"
+                return Invalid(f"{column} {value[column]!r} is not one of the labels {', '.join(labels)}",
+                               LABEL_OUTSIDE if self.entry.task.choice_of is None else OPTION_OUTSIDE)
             return None
 
         return validate
@@ -386,21 +428,52 @@ class StepRunner:
             try:
                 table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
             except FormatParseError as exc:
-                return exc.message
+                return Invalid(exc.message, WRONG_SHAPE)
             if labels and task.schema_column:
                 outside = sorted({str(v) for v in table.column(task.schema_column)} - set(labels))
                 if outside:
-                    return (f"{task.schema_column} {', '.join(repr(v) for v in outside)} is not one of the labels "
-                            f"{', '.join(labels)}")
+                    return Invalid(f"{task.schema_column} {', '.join(repr(v) for v in outside)} is not one of the "
+                                   f"labels {', '.join(labels)}", LABEL_OUTSIDE)
+            role = self._role_problem(record, table)
+            if role is not None:
+                return role
             for column, source in task.spans_from:
                 if any(not str(value).strip() for value in table.column(column)):
-                    return f"a {column} is empty: copy each {column} from the {source} exactly"
+                    return Invalid(f"a {column} is empty: copy each {column} from the {source} exactly", EMPTY_SPAN)
             problem = span_problem(self.entry, record, table) or choice_problem(self.entry, record, table)
-            return problem.detail if problem is not None else self._copied_problem(record, table)
+            if problem is not None:
+                return Invalid(problem.detail, _PROBLEM_KINDS.get(problem.reason, WRONG_SHAPE))
+            return self._copied_problem(record, table)
 
         return validate
 
-    def _copied_problem(self, record: Mapping[str, Any], table: AnswerTable) -> str | None:
+    def _role_problem(self, record: Mapping[str, Any], table: AnswerTable) -> Invalid | None:
+        """A role its event type does not have, when the entry lists each type's roles (`schema: {roles: …}`); an empty
+        role (an event without arguments) and a type the list does not name pass."""
+        roles, task = dict(self.entry.event_roles), self.entry.task
+        if not roles or task.roles_of is None:
+            return None
+        column, typed_by = task.roles_of
+        types = table.column(typed_by) if typed_by in table.fields else [record.get(typed_by)] * len(table.rows)
+        for role, event_type in zip(table.column(column), types, strict=True):
+            allowed = roles.get(str(event_type))
+            if role and allowed is not None and role not in allowed:
+                return Invalid(f"{column} {role!r} is not a role of the event type {event_type!r}: use one of "
+                               f"{', '.join(allowed)}", ROLE_OUTSIDE)
+        return None
+
+    def _shown_roles(self, record: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The roles the generate prompt lists (`roles`): the record's own event type's, when an input names it (EEA).
+        Not every type's in EE: DuEE's 65 types with their roles took a prompt from 1,100 to 2,900 characters, over
+        SmolLM2's 4,096-token context (HTTP 400 for 2 of 3 records); a role outside the type the model chose is
+        asked again with that type's roles."""
+        roles, task = dict(self.entry.event_roles), self.entry.task
+        if not roles or task.roles_of is None or task.roles_of[1] not in task.inputs:
+            return {}
+        own = str(record.get(task.roles_of[1]))
+        return {own: list(roles[own])} if own in roles else {}
+
+    def _copied_problem(self, record: Mapping[str, Any], table: AnswerTable) -> Invalid | None:
         """A value of a `copied_from` column (an event's trigger or argument) that is not empty and not in its input:
         SmolLM2 answered DuEE with triggers '加息', '夺冠' and arguments '跌停' that its texts do not hold."""
         task = self.entry.task
@@ -408,7 +481,8 @@ class StepRunner:
             text = squeezed(str(record.get(source) or ""))
             for value in table.column(column):
                 if value and value != task.schema_missing and squeezed(value) not in text:
-                    return f"{column} {value!r} does not occur in the {source}: copy each {column} from it exactly"
+                    return Invalid(f"{column} {value!r} does not occur in the {source}: copy each {column} from it "
+                                   "exactly", SPAN_NOT_IN_TEXT)
         return None
 
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
@@ -504,10 +578,12 @@ def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
 
 def _check_verdict(value: Any) -> str | None:
     if not isinstance(value, dict) or "score" not in value:
-        return 'expected an object {"score": <1-5>, "reason": "..."}'
+        return Invalid('expected an object {"score": <1-5>, "reason": "..."}', WRONG_SHAPE)
     score = value["score"]
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or score != int(score) or not 1 <= score <= 5:
-        return f"score must be an integer from 1 to 5, got {score!r}"
+    # finite first: a reply's `Infinity`, `NaN` or 1e400 (Python's JSON reads them) has no int()
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) or score != int(score) \
+            or not 1 <= score <= 5:
+        return Invalid(f"score must be an integer from 1 to 5, got {score!r}", SCORE_OUTSIDE)
     return None
 
 

@@ -137,7 +137,10 @@ def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, An
     # the prompt names the entry's labels and language, and the answers are checked against both
     config = {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
               "guidelines": [(g.id, g.digest) for g in entry.guidelines], "labels": list(fixed_labels(entry) or ()),
-              "language": entry.language}
+              "language": entry.language,
+              "invalid_kinds": 1}  # a dropped record's note names why its answer stayed invalid ("invalid output (…)")
+    if entry.event_roles:
+        config["roles"] = [[event_type, list(roles)] for event_type, roles in entry.event_roles]
     if asks_label(step, entry):
         config["label_choice"] = 1
     elif step.kind == "generate" and entry.task.spans_from and not is_structured(entry):

@@ -199,11 +199,12 @@ def _span_source(entry: TaskEntry) -> str | None:
 
 
 def _format_context(column: str | None, source: str | None, record: Mapping[str, Any],
-                    labels: tuple[str, ...]) -> formats.FormatContext:
-    """What answer formats need of a record besides its answer: the labels shown, the label column, and the
-    input the (non-label) answer spans are copied from (``source``: ``_span_source``)."""
+                    labels: tuple[str, ...], every_mention: bool = False) -> formats.FormatContext:
+    """What answer formats need of a record besides its answer: the labels shown, the label column, the
+    input the (non-label) answer spans are copied from (``source``: ``_span_source``), and whether the answer lists
+    each (label, span) once (``_Prepared.every_mention``)."""
     text = record.get(source) if source is not None else None
-    return formats.FormatContext(labels, column, text if isinstance(text, str) else None)
+    return formats.FormatContext(labels, column, text if isinstance(text, str) else None, every_mention)
 
 
 def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mapping[str, Any], state: AnswerState,
@@ -215,6 +216,7 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
     source, row = record["_source"], record["_row"]
     where = parts_json(source, row)  # the record's parts of its hashes
     combos = seeded_random(prepared.variants_key.of_json(where)).sample(prepared.pairs, prepared.pair_count)
+    every_mention = prepared.every_mention(stated)
     for k, (chosen_template, chosen_variant) in enumerate(combos):
         rng = seeded_random(prepared.rng_key.of_json(f"{where}, {k}"))
         for b, shown in enumerate(prepared.schema_batches(state.table, rng, record)):
@@ -230,7 +232,7 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
             empty = state.empty if not table.rows and info.promised is not None else None
             variables = info.variables(record, shown)
             instruction = info.render(variables, (values_key(shown), values_key(variables["option_labels"])))
-            context = _format_context(prepared.label_column, prepared.span_source, record, shown)
+            context = _format_context(prepared.label_column, prepared.span_source, record, shown, every_mention)
             variant = part.variant
             try:
                 output = formats.render(variant.spec, table, empty=empty, seed=rng.randrange(1 << 30),
@@ -250,6 +252,8 @@ def _render_variants(prepared: _Prepared, decks: MixDecks | None, record: Mappin
                 "_empty": empty, "_line": record.get("_line"), "_kind": part.kind, "_span_text": context.text,
                 "_text": text, "_rules": [r for r in stated if r in rule_ids],
             }
+            if every_mention:  # the check reads the output back as inline tags were written
+                rendered["_every_mention"] = True
             problem = None if table.rows or empty is not None else \
                 empty_problem(entry, variant, AnswerState(table, empty), output, part.rules)
             if problem is None:
@@ -394,6 +398,9 @@ class _Prepared:
         self.default_mix = entry.mix.is_default
         self.label_column = entry.task.schema_column
         self.span_source = _span_source(entry)
+        # the rules that list each answer once, when a format tags spans in the text (inline_tags: ``every_mention``)
+        self.dedupe_rules = frozenset(r.id for r in entry.rules if any(op.name == "dedupe" for op in r.then)) \
+            if any(formats.CODECS[v.spec.codec].needs_spans for v in entry.variants) else frozenset()
         collected = schema is None or schema.labels is None
         self.labels, self.aliases = one_per_normal_form(ctx.labels) if collected else (ctx.labels, {})
         self.label_set = frozenset(self.labels or ())
@@ -406,6 +413,11 @@ class _Prepared:
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
         self.named: dict[tuple[str, str], Part] | None = None  # ``named_parts``
+
+    def every_mention(self, applied: list[str]) -> bool:
+        """Whether a record's answer lists each (label, span) once (a `dedupe` rule among the rules ``applied`` to
+        it) and a format tags spans in the text: inline tags then tag every mention (``FormatContext``)."""
+        return bool(self.dedupe_rules) and not self.dedupe_rules.isdisjoint(applied)
 
     def restricted(self, table: AnswerTable) -> AnswerTable:
         """``restrict_to_labels(entry, table, labels)``: the table itself when no row is outside the labels."""

@@ -57,7 +57,8 @@ MEMO = "memo"            # the per-record index stored beside each render chunk
 REUSE_PREFIX = "reuse/"  # reuse/<shape> -> fingerprint of the newest render node of that shape
 CHECKED_PREFIX = "checked/"  # checked/<check shape> -> fingerprint of the newest check node of that shape
 # every field of an instruction record that ``checking.check_rendered`` reads to decide (its location aside)
-CHECK_FIELDS = ("gold", "output", "answer_format", "labels", "_empty", "_rules", "_text", "_span_text")
+CHECK_FIELDS = ("gold", "output", "answer_format", "labels", "_empty", "_rules", "_text", "_span_text",
+                "_every_mention")
 # per input record: [instructions given, [[reason, detail], ...], gold rows outside labels, templates rendered, digest]
 RecordIndex = list[Any]
 

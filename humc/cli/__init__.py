@@ -113,7 +113,7 @@ class HumcGroup(click.Group):
         except RecursionError:  # last resort: humc/limits.py bounds nesting first, with a location
             report_error(HumcError("input nested too deeply to process", code="E0010",
                                    hint="flatten the recipe or the data; humc bounds nesting depth"),
-                         ctx.meta.get(FORMAT_KEY, "text"))
+                         ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
         except Exception as exc:  # an internal bug, not bad input, unless the machine ran out of memory, files, a folder
             if (known := system_error(exc)) is not None:
                 report_error(known, ctx.meta.get(FORMAT_KEY, "text"), ctx.meta.get(STDOUT_KEY))
@@ -176,8 +176,9 @@ def report_error(exc: HumcError, fmt: str, stdout: IO[str] | None = None) -> NoR
     else:
         click.echo(exc.render(), err=True)
     if exc.exit_at_once:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: a stream closed when humc started (`>&-`)
+                stream.flush()
         os._exit(exc.exit_code)
     sys.exit(exc.exit_code)
 

@@ -26,7 +26,7 @@ def open_std_streams() -> None:
     and every line humc writes fails with EBADF, after the work is done, as an internal error."""
     for fd in (0, 1, 2):
         if not _usable(fd):
-            null = os.open(os.devnull, os.O_RDWR)  # a closed fd is the lowest free one: null is that fd itself
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this fd itself when it is closed
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
@@ -82,8 +82,8 @@ def system_error(exc: BaseException) -> HumcError | None:
 
 def _is_out_of_memory(exc: BaseException) -> bool:
     """An extension module that could not be mapped (`ulimit -v`), or an allocation the system refused."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
-        return True
+    if isinstance(exc, OSError) and (exc.errno == errno.ENOMEM or "not enough memory" in str(exc)):
+        return True  # pyarrow's zstd: OSError('ZSTD compression failed: Allocation error : not enough memory')
     if isinstance(exc, SystemError) and re.search(r"without (setting an )?exception", str(exc)):
         # CPython's import machinery loses the MemoryError of an allocation refused under `ulimit -v`
         return address_space_limited()

@@ -163,9 +163,24 @@ def _try(spec: formats.FormatSpec, text: str, rs: RecordSpec, unfence: bool,
 
 
 def record_context(rs: RecordSpec, record: Mapping[str, Any]) -> formats.FormatContext:
-    """What the record's format needs besides its answer: the labels its instruction shows (grouped_json's keys)
-    and the task's label column (grouped_json's keys, inline_tags' tag names)."""
-    return formats.FormatContext(tuple(str(label) for label in record.get("labels") or ()), rs.schema_column)
+    """What the record's format needs besides its answer: the labels its instruction shows (grouped_json's keys),
+    the task's label column (grouped_json's keys, inline_tags' tag names), and whether its answer lists each
+    (label, span) once (a `dedupe` rule: inline tags mark every mention and read back as the distinct rows)."""
+    once = any(op.name == "dedupe" for rule in rs.rules for op in rule.then) or \
+        (rs.format.codec == "inline_tags" and _more_tags_than_rows(record))
+    return formats.FormatContext(tuple(str(label) for label in record.get("labels") or ()), rs.schema_column,
+                                 every_mention=once)
+
+
+def _more_tags_than_rows(record: Mapping[str, Any]) -> bool:
+    """Whether the record's own inline-tagged output holds more tags than its gold has rows: the build listed each
+    (label, span) once and tagged every mention, under a `dedupe` rule the instruction need not state (a basic one
+    states none). The text between tags writes < as &lt;, so each "</" closes a tag."""
+    try:
+        rows = json.loads(record.get("gold") or "[]")
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return isinstance(rows, list) and str(record.get("output") or "").count("</") > len(rows)
 
 
 def parse_prediction(rs: RecordSpec, text: str | None, context: formats.FormatContext = formats.NO_CONTEXT) -> Parsed:

@@ -120,21 +120,33 @@ def unique(values: Iterable[Any]) -> list[Any]:
 
 def lookup(indices: Any, names: Sequence[Any] | Mapping[Any, Any], offset: int = 0) -> Any:
     """Map an index (or list of indices, or "1,4" string) to names: lookup(label, ["World", "Sports"], offset=1);
-    with a mapping for ``names``, map each key through it: lookup(labels.r, rel_info) (DocRED's "P17" -> "country")."""
+    with a mapping for ``names``, map each key through it: lookup(labels.r, rel_info) (DocRED's "P17" -> "country").
+    A missing index (null, or a CSV's empty cell: pandas' NaN) is a missing name, null."""
+    if indices is None or indices == "":
+        return None
     if isinstance(names, Mapping):
         return _lookup_key(indices, names)
     if isinstance(indices, str) and "," in indices:
         indices = indices.split(",")
     if isinstance(indices, list):
         return [lookup(i, names, offset) for i in indices]
-    try:
-        i = int(indices) - offset
-    except (TypeError, ValueError, OverflowError):
-        raise FunctionError(f"the index is {describe(indices)}, not a whole number",
-                            expected="an index (a whole number), a list of indices, or a text \"1,4\"") from None
+    i = _index(indices) - offset
     if not 0 <= i < len(names):
         raise FunctionError(f"index {indices!r} is out of range for {len(names)} names")
     return names[i]
+
+
+def _index(value: Any) -> int:
+    """``lookup``'s index as an integer: a whole number, also as a float (1.0: a JSON, Parquet or pandas float column
+    of integer labels) or a text writing one ("1", "1.0"); 1.5 or "x" is an error, not the index 1 or a crash."""
+    try:
+        number = float(value) if isinstance(value, str) and "." in value else value
+        if isinstance(number, float) and not number.is_integer():
+            raise ValueError(value)
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise FunctionError(f"the index is {describe(value)}, not a whole number",
+                            expected="an index (a whole number), a list of indices, or a text \"1,4\"") from None
 
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the labels of options that name none: A, B, C, ... one per option

@@ -110,7 +110,19 @@ def open_cache(folder: Path) -> CacheDB:
 # Parameters that do not change the answer and so stay out of the cache key.
 _NON_SEMANTIC = frozenset({"user", "service_tier", "timeout"})
 
-Validator = Callable[[Any], "str | None"]
+Validator = Callable[[Any], "str | None"]  # an answer's problem (told to the model when it is asked again), or None
+
+
+class Invalid(str):
+    """A validator's problem with an answer that also names its kind: the stable reason (``invalid_output``) a record
+    whose answer stays invalid is counted under, beside the message the model is told."""
+
+    kind: str
+
+    def __new__(cls, message: str, kind: str) -> Invalid:
+        problem = super().__new__(cls, message)
+        problem.kind = kind
+        return problem
 
 
 # ---------------------------------------------------------------------------
@@ -467,17 +479,25 @@ def completion_problem(completion: Any) -> str | None:
 
 TRUNCATED_REASON = "truncated answer (max_tokens reached)"  # a record dropped because its answer was cut off
 EMPTY_REASON = "empty answer"
+INVALID_OUTPUT = "invalid output"
+NOT_JSON = "not JSON"  # the kind of an invalid reply that holds no JSON value at all
 
 
-def json_failure(responses: Sequence[LLMResponse]) -> str:
+def invalid_output(kind: str | None) -> str:
+    """The reason a record whose answer stayed invalid is counted under: "invalid output (<kind>)" (docs/llm.md)."""
+    return f"{INVALID_OUTPUT} ({kind})" if kind else INVALID_OUTPUT
+
+
+def json_failure(responses: Sequence[LLMResponse], problems: Sequence[str] = ()) -> str:
     """Why a JSON answer stayed invalid, by its last reply: cut off by ``max_tokens`` (its JSON unfinished: raise
-    ``max_tokens``, not the prompt), empty, or wrong ("invalid output")."""
+    ``max_tokens``, not the prompt), empty, or wrong: "invalid output", with the kind of the last reply's problem
+    when its validator named one (an ``Invalid``)."""
     last = responses[-1] if responses else None
     if last is not None and last.finish_reason == "length":
         return TRUNCATED_REASON
     if last is not None and not (last.text or "").strip():
         return EMPTY_REASON
-    return "invalid output"
+    return invalid_output(getattr(problems[-1], "kind", None) if problems else None)
 
 
 def _correction(error: str, *, truncated: bool) -> str:
@@ -1026,7 +1046,8 @@ class LLMClient:
         return "no answer"  # pragma: no cover - the loop returns or raises
 
     async def complete_json(self, req: LLMRequest, validate: Validator | None = None,
-                            attempts: int = 3, *, responses: list[LLMResponse] | None = None) -> Any | None:
+                            attempts: int = 3, *, responses: list[LLMResponse] | None = None,
+                            problems: list[str] | None = None) -> Any | None:
         """A JSON answer that passes ``validate`` (returns an error string or None).
 
         Invalid answers are retried up to ``attempts`` calls in all, each with a
@@ -1035,7 +1056,7 @@ class LLMClient:
         (``json_failure``). JSON in a fence or among prose is read (``json_candidates``). All attempts are cached, so a rebuild
         replays the same sequence without calling the endpoint. ``responses``, when
         given, receives every attempt's response (the last one is the answer's: its
-        ``served`` says who wrote it).
+        ``served`` says who wrote it); ``problems``, every invalid attempt's problem (``json_failure`` reads them).
         """
         base_seed = merged_params(self.config, req).get("seed", 0) or 0
         messages = list(req.messages)
@@ -1054,7 +1075,9 @@ class LLMClient:
                 error = error or problem  # the most likely reading's problem is the one reported
             if error is None:
                 text = res.text or ""
-                error = f"not valid JSON ({_whole_reply_error(text)})" if text.strip() else "it is empty"
+                error = Invalid(f"not valid JSON ({_whole_reply_error(text)})", NOT_JSON) if text.strip() else "it is empty"
+            if problems is not None:
+                problems.append(error)
             messages = messages + [
                 {"role": "assistant", "content": clipped(res.text or "")},
                 {"role": "user", "content": _correction(error, truncated=res.finish_reason == "length")}]
@@ -1083,10 +1106,11 @@ class LLMClient:
         try:
             if json_mode:
                 responses: list[LLMResponse] = []
-                value = await self.complete_json(req, validate, attempts, responses=responses)
+                problems: list[str] = []
+                value = await self.complete_json(req, validate, attempts, responses=responses, problems=problems)
                 if value is not None:
                     return Outcome(value)
-                return Outcome(None, json_failure(responses))
+                return Outcome(None, json_failure(responses, problems))
             res = await self.complete(req)
         except RequestRejected as exc:
             return Outcome(None, exc.reason if isinstance(exc, _Rejected) else "unusable completion")

@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "stdlib": "Extra stdlib folders (same layout as stdlib/); their assets override built-ins of the same id.",
     "constants": "Values expressions can use; {file: …} reads one item per line.",
     "models": "OpenAI-compatible models used by synth/generate/judge, by recipe-local name.",
-    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, arrow, conll, squad) or a local HF dataset.",
+    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, orc, arrow, conll, squad) or a local HF dataset.",
     "tasks": "Task entries: each maps a source onto a stdlib task and chooses guidelines, rules, templates, formats.",
     "output": "Where and how the dataset is written.",
     "publish": "Hugging Face Hub settings for `humc push` / `humc build --push`.",
@@ -97,6 +97,8 @@ DESCRIPTIONS: dict[str, str] = {
     "schema.split_num": "At most this many schema items per instruction; a text's schema is batched over instructions.",
     "schema.negative_ratio": "Positive : all-negative instructions, e.g. \"1:2\" (extra all-negative ones are dropped).",
     "schema.order": "Order of the labels shown: random (seeded), alphabetical or declared.",
+    "schema.roles": "Event tasks (ee, eea): each event type's argument roles, event type -> [roles], or the name of a "
+                    "constant holding that or DuEE's schema file; a generated answer's roles are checked against them.",
     "mix": "Basic vs compound instructions: probabilities per instruction (task entries may override).",
     "task.mix": "Basic vs compound instructions for this entry (overrides the recipe's `mix:`).",
     "ablations": "Ablation datasets <name>-no-<part> written beside the dataset from the same rows and splits.",
@@ -200,6 +202,7 @@ TYPES: dict[str, Schema] = {
     "schema.split_num": POSITIVE,
     "schema.negative_ratio": {"type": "string", "pattern": r"^\s*[0-9]+\s*:\s*[0-9]+\s*$"},
     "schema.order": {"enum": list(validate.SCHEMA_ORDERS)},
+    "schema.roles": {"anyOf": [STRING, {"type": "object", "additionalProperties": {"type": "array", "items": STRING}}]},
     "mix": MIX, "task.mix": MIX,
     "ablations": {"anyOf": [{"enum": list(ABLATIONS)}, {"type": "array", "items": {"enum": list(ABLATIONS)}}]},
     "output.held_out": {"type": "object", "additionalProperties": False, "properties": {

@@ -132,7 +132,8 @@ def _loaded(load: Callable[[Path], T], path: Path) -> T:
 
 def _asset(path: Path) -> tuple[Node, str]:
     """A stdlib YAML file, parsed, and the digest of its bytes (each loaded once a process: ``_loaded``)."""
-    node = load_yaml(path, expected="a YAML mapping")  # raises the located error of a missing, too large or malformed file
+    # raises the located error of a missing, too large or malformed file
+    node = load_yaml(path, expected="a YAML mapping", shipped=path.is_relative_to(stdlib_dir()))
     return node, digest(path.read_bytes())
 
 
@@ -153,16 +154,17 @@ def load_task(path: Path) -> TaskDef:
     if cardinality not in ("one", "many"):
         raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
     schema = node.get("schema")
-    schema_column = schema_missing = None
+    schema_column = schema_missing = roles_of = None
     columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
+    inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
     if schema is not None:
-        check_keys(schema, ["column", "missing"], f"'schema' of {what}", required=["column"])
+        check_keys(schema, ["column", "missing", "roles"], f"'schema' of {what}", required=["column"])
         schema_column = req(schema, "column", "string", what)
         schema_missing = opt(schema, "missing", "string", what)
         if schema_column not in columns:
             raise RecipeError(f"schema column '{schema_column}' is not an answer column", schema.require("column").span,
                               expected="one of: " + ", ".join(columns), code="E0008")
-    inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
+        roles_of = _roles_of(schema.get("roles"), columns, inputs)
     spans_from = _spans_from(answer.get("spans_from"), columns, inputs)
     copied_from = _spans_from(answer.get("copied_from"), columns, inputs, "copied_from")
     choice_of = opt(answer, "choice_of", "string", what, None)
@@ -178,7 +180,21 @@ def load_task(path: Path) -> TaskDef:
         schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
         task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
-        answer_always=opt(answer, "always", "boolean", what, False), copied_from=copied_from)
+        answer_always=opt(answer, "always", "boolean", what, False), copied_from=copied_from, roles_of=roles_of)
+
+
+def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[str, str] | None:
+    """A task's `schema: {roles: {<role column>: <the answer column or input naming its event type>}}`."""
+    if node is None:
+        return None
+    expect_kind(node, "mapping", what="'roles' of a task's schema")
+    pairs = [(str(column), value) for column, value in node.value.items()]
+    if len(pairs) != 1 or pairs[0][0] not in columns or pairs[0][1].value not in (*columns, *inputs):
+        raise RecipeError("a task's `schema: {roles: …}` maps its role column to the column or input naming the event "
+                          "type", node.span, code="E0008",
+                          expected=f"one answer column ({', '.join(columns)}) mapped to an answer column or input "
+                                   f"({', '.join(inputs)})")
+    return pairs[0][0], str(pairs[0][1].value)
 
 
 def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...],

@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 from humc.answers import formats
 from humc.answers.ops import OPS
 from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below, missing_file_hint, type_name
-from humc.expr import call_parts, check_functions, parse_expr, parse_pipeline, parse_rule
+from humc.expr import Pipeline, call_parts, check_functions, literal_value, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
     Decontamination,
@@ -64,6 +64,7 @@ from humc.recipe.mixing import (
     parse_ratio,
 )
 from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.roles import parse_roles
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import (
     Stdlib,
@@ -142,7 +143,7 @@ SOURCE_KEYS = ["path", "member", "format", "options", "dataset", "catalog"]
 DATASET_KEYS = ["name", "config", "split", "revision", "class_labels"]
 DATASET_SPEC_KEYS = DATASET_KEYS[:4]  # what names the data (pinned, fingerprinted); class_labels is how it is read
 SAMPLE_KEYS = ["n", "seed"]
-SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order"]
+SCHEMA_KEYS = ["negatives", "shuffle", "hard_negatives", "split_num", "negative_ratio", "order", "roles"]
 SCHEMA_ORDERS = ("random", "alphabetical", "declared")
 OUTPUT_KEYS = ["dir", "splits", "shard_rows", "dedup", "seed", "decontaminate", "strict", "held_out", "mixture"]
 DECONTAMINATE_KEYS = ["against", "ngram"]
@@ -686,6 +687,7 @@ class Validator:
         self._check_source(node.require("source"), sources)
         language = self._language(node.get("language"), default_language)
         fields = self._fields(node.get("fields"), task, what)
+        _check_options_field(task, fields, what)
         where = self._expr(node.require("where")) if node.get("where") is not None else None
         if where is not None:  # `where: "yes"` or `where: len(text)` would keep rows by Python truthiness
             check_condition(where.ast, where.src, what="a `where:` filter", example="len(text) > 0")
@@ -708,6 +710,7 @@ class Validator:
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix),
             split_by=self._split_by(node.get("split_by")),
+            event_roles=parse_roles(node.get("schema"), task, self.constants),
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
             and self.root.get("language") is None else None, class_label_column=unnamed)
 
@@ -1228,6 +1231,25 @@ def _unmapped(node: Node, missing: list[str], needed: list[str], task: str, what
     return RecipeError(f"'fields' of {what} does not map {', '.join(map(repr, missing))}", node.span, code="E2010",
                        expected=f"a mapping for each of: {', '.join(needed)} (task '{task}')",
                        hint=f"fields the task does not read: {', '.join(extra)}" if extra else None)
+
+
+def _check_options_field(task: TaskDef, fields: tuple[tuple[str, Compiled], ...], what: str) -> None:
+    """E2010 at a multiple-choice task's options field mapped to a constant that is no list of options (`[]`, `""`,
+    `null`, `"A;B"`): no record would have options to choose from (an LLM step would be asked for an empty `enum`)."""
+    compiled = dict(fields).get(task.choice_of or "")
+    if compiled is None or not isinstance(compiled.ast, Pipeline) or compiled.ast.stages:
+        return
+    try:
+        value = literal_value(compiled.ast.head)
+    except ValueError:
+        return  # it reads the record
+    if isinstance(value, list) and value:
+        return
+    raise RecipeError(f"field '{task.choice_of}' of {what} is the constant {compiled.text}: no record has options to "
+                      "choose from", compiled.src.span_of(0, len(compiled.text)), code="E2010",
+                      expected=f"an expression giving each record's list of options, e.g. {task.choice_of} or "
+                               f"choices.text (task '{task.id}')",
+                      hint="map it to the source's options column")
 
 
 def _is_file_constant(node: Node) -> bool:

@@ -254,7 +254,7 @@ def parse_judge(node: Node | None, models: dict[str, ModelConfig], what: str) ->
                    min_score=_count(node, "min_score", what), attempts=_count(node, "attempts", what))
 
 
-PROMPT_VARIABLES = ("record", "task", "structured", "guidelines", "labels", "language")
+PROMPT_VARIABLES = ("record", "task", "structured", "guidelines", "labels", "language", "roles")
 """What an LLM step's prompt template may use (see ``build/llmsteps.py``)."""
 
 
