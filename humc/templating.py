@@ -243,7 +243,8 @@ def _range(context: _Context, *args: int) -> range:
 
 
 # Filters that walk their value item by item (character by character) in Python: each item is a step of the render,
-# charged before they run, so a value made huge (``(text * 16000) | sort``) stops at once instead of after minutes.
+# charged before they run, so a value made huge (``(text * 16000) | sort``) stops at once instead of after minutes;
+# a value of fewer than ``ITEMS_PER_STEP`` items walks free (the label lists the stdlib joins: no work added).
 # The filters that walk it in C (``list``, ``length``, ``reverse``, ``json``) need no charge; ``join`` and ``zip``,
 # which the stdlib templates use, charge in their own wrappers (``checked_join``, ``_zip``: no call added).
 _WALKING_FILTERS = frozenset({"sort", "unique", "map", "select", "reject", "selectattr", "rejectattr", "groupby",
@@ -262,7 +263,8 @@ def _charge_walk(steps: _Steps, size: int, name: str) -> None:
 def _zip(context: _Context, a: Any, b: Any) -> list[tuple[Any, Any]]:
     """``a | zip(b)``: the pairs as a list (template data: the shorter list wins), each pair a step."""
     try:
-        _charge_walk(context.steps, min(len(a), len(b)), "zip")
+        if (size := min(len(a), len(b))) >= ITEMS_PER_STEP:
+            _charge_walk(context.steps, size, "zip")
     except TypeError:  # an iterator: its pairs are charged as they come
         return list(_counting(zip(a, b, strict=False), context.steps))
     return list(zip(a, b, strict=False))
@@ -282,7 +284,8 @@ def _walking_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         except TypeError:  # an iterator: its items are charged as they come
             value = _counting(value, context.steps)
         else:
-            _charge_walk(context.steps, size, name)
+            if size >= ITEMS_PER_STEP:
+                _charge_walk(context.steps, size, name)
         first = (context if mark == "context" else context.eval_ctx if mark == "eval_context"
                  else context.environment if mark == "environment" else None)
         result = fn(value, *args, **kwargs) if first is None else fn(first, value, *args, **kwargs)
@@ -573,10 +576,12 @@ def _checked_filters(env: jinja2.Environment) -> None:
     def checked_join(context: _Context, value: Any, d: str = "", attribute: Any = None) -> str:
         # join walks the items in Python (str() of each): one step each, charged before a list of them is made
         if type(value) is list or isinstance(value, str):
-            _charge_walk(context.steps, len(value), "join")
+            if len(value) >= ITEMS_PER_STEP:
+                _charge_walk(context.steps, len(value), "join")
             items = value if type(value) is list else list(value)
         elif type(value) is QuotedItems:
-            _charge_walk(context.steps, len(value), "join")
+            if len(value) >= ITEMS_PER_STEP:
+                _charge_walk(context.steps, len(value), "join")
             items = _quoted(value, d)
         else:  # an iterator is read once: here, then by join
             items = list(_counting(value, context.steps))
