@@ -20,12 +20,11 @@ Decisions a reader would otherwise undo:
   bytes ``.encode()`` makes; ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
   ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range`` one, a long
   text or list ``~`` or ``+`` makes one per ``ITEMS_PER_STEP`` items, so one grown in a loop stops, each item a filter
-  walks in Python one: ``(text * 16000) | sort`` stops before sorting), plus ``STEPS_PER_ITEM`` per character or item
-  of the values
-  it is given (a long document walked word by word is no runaway), so nested loops over ranges and macros that
-  call themselves twice stop within a second or two (longer for a long record) instead of running for hours. Going over a limit, and the
-  overflow/recursion errors the sandbox raises, are E0010. Loops over the record's own data are not counted: they are
-  bounded by the data.
+  walks in Python one, in a value of ``ITEMS_PER_STEP`` items or more: ``(text * 16000) | sort`` stops before
+  sorting), plus ``STEPS_PER_ITEM`` per character or item of the values it is given (a long document walked word by
+  word is no runaway), so nested loops over ranges and macros that call themselves twice stop within a second or two
+  (longer for a long record) instead of running for hours. Going over a limit, and the overflow/recursion errors the
+  sandbox raises, are E0010. Loops over the record's own data are not counted: they are bounded by the data.
 - **Strict.** ``StrictUndefined`` turns a misspelt variable into an error instead of empty text.
 - **Two flavours, same options as before.** ``text`` (instructions, prompts, variant sentences: ``trim_blocks`` and
   ``lstrip_blocks``, the result is stripped) and ``document`` (the card: whitespace kept as written).
