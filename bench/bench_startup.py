@@ -34,7 +34,7 @@ def wall(cmd: list[str], tree: Path, cwd: Path) -> float:
 def medians(commands: dict[str, tuple[list[str], Path]], runs: int, cwd: Path) -> dict[str, float]:
     """Median wall seconds of each command, run in turn ``runs`` times (after one run each that writes bytecode)."""
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, (cmd, tree) in commands.items():
+    for cmd, tree in commands.values():
         wall(cmd, tree, cwd)
     for _ in range(runs):
         for name, (cmd, tree) in commands.items():
