@@ -445,10 +445,14 @@ def _command_line(pid: str) -> str:
     return line if len(line) <= 80 else line[:79] + "…"
 
 
+_SQLITE_LOCKED = re.compile(r"database (?:table |schema )?is locked")  # sqlite's SQLITE_LOCKED/BUSY texts
+
+
 def _locked_hint(exc: Exception) -> str | None:
     """The hint for sqlite's lock timeout (a minute): another process held the cache index all that time."""
-    if not isinstance(exc, diskcache.Timeout) and "locked" not in str(exc):
-        return None
+    sqlite_locked = isinstance(exc, sqlite3.OperationalError) and _SQLITE_LOCKED.search(str(exc)) is not None
+    if not isinstance(exc, diskcache.Timeout) and not sqlite_locked:
+        return None  # an OSError whose path holds "locked" is no lock
     return ("another process held the cache index locked for a minute (a sqlite3 shell or a backup tool left in a "
             "transaction, a build on another machine sharing the folder): end it and run the command again, or pass "
             "another folder with --cache; what the build finished is saved")

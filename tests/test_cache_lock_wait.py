@@ -5,6 +5,7 @@ minute (only opening the cache said so), and sqlite's time-out escaped as diskca
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -81,3 +82,14 @@ def test_a_lock_kept_past_the_wait_is_e4401_with_the_lock_hint(
     assert err.value.code == "E4401" and "its index stayed locked" in str(err.value)
     assert "another process held the cache index locked" in str(err.value.hint)
     assert "waiting for the cache index" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("error", "locked"), [
+    (sqlite3.OperationalError("database is locked"), True),
+    (sqlite3.OperationalError("database table is locked"), True),
+    (OSError(28, "No space left on device", "/home/me/locked-out/.humc/cache/cache.db"), False),
+    (sqlite3.OperationalError("disk I/O error at /srv/locked/cache.db"), False),
+])
+def test_only_a_lock_gets_the_lock_hint(error: Exception, locked: bool):
+    """A path that holds the word "locked" is no lock: a full disk there gets the disk hint (review7)."""
+    assert (cachedb._locked_hint(error) is not None) is locked

@@ -45,7 +45,16 @@ from humc.llm.client import (
     batch_stats,
     open_cache,
 )
-from humc.llm.provenance import UNKNOWN_MODEL, answered_in, served_notes
+from humc.llm.provenance import (
+    ASKED_NOTE,
+    EMPTY_NOTE,
+    GENERATED_NOTE,
+    SCORE_NOTE,
+    UNKNOWN_MODEL,
+    VALID_NOTE,
+    answered_in,
+    served_notes,
+)
 from humc.llm.structured import VERDICT_SCHEMA, answer_schema, response_format, strict_object
 from humc.recipe.validate_llm import model_settings
 from humc.resources import stdlib_dir
@@ -58,13 +67,6 @@ SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]"), "ja": re.compile(r"[\u3040-\u30
            "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")}
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
-# Notes of the node, read back by dataset/cardinfo.py (``llm_step_stats``) for the summary and the card:
-ASKED_NOTE = "llm answers asked in form "    # + structured-output form ("text" for free text): records asked
-VALID_NOTE = "llm valid answers"             # records whose answer passed the checks
-SCORE_NOTE = "judge score "                  # + 1..5: the judge's score histogram
-GENERATED_NOTE = "generated"                 # records whose answer the model wrote
-EMPTY_NOTE = "generated empty answers"       # of those, answers that found nothing ([]): SmolLM2 answered 8 of 9 NER
-#                                              sentences with [], which the checks keep (an empty answer is valid)
 # What is wrong with an answer that stays invalid after its retries: the record is counted under "dropped: invalid
 # output (<kind>)" (``client.invalid_output``; a reply holding no JSON: "not JSON"). Stable names, listed in docs/llm.md.
 WRONG_SHAPE = "wrong shape"                       # JSON, but not the task's answer table, a choice object or a verdict

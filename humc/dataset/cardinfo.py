@@ -16,7 +16,16 @@ from typing import Any
 from humc import __version__
 from humc.dataset.card import CardInfo
 from humc.ir import HELD_OUT_DROPPED, LockedAsset, Recipe
-from humc.llm.provenance import UNKNOWN_MODEL, Answered, answered_in
+from humc.llm.provenance import (
+    ASKED_NOTE,
+    EMPTY_NOTE,
+    GENERATED_NOTE,
+    SCORE_NOTE,
+    UNKNOWN_MODEL,
+    VALID_NOTE,
+    Answered,
+    answered_in,
+)
 from humc.sources_hub import hub_sources
 
 
@@ -144,13 +153,6 @@ def project_url() -> str | None:
         urls[label.strip().lower()] = url.strip()
     url = next((urls[k] for k in _URL_LABELS if urls.get(k)), None) or next(iter(meta.get_all("Home-page") or []), None)
     return url if url and url.startswith("https://") else None
-
-
-ASKED_NOTE = "llm answers asked in form "   # notes of the generate/judge nodes (build/llmsteps.py)
-VALID_NOTE = "llm valid answers"
-SCORE_NOTE = "judge score "
-GENERATED_NOTE = "generated"
-EMPTY_NOTE = "generated empty answers"
 
 
 def llm_step_stats(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -32,6 +32,14 @@ UNKNOWN_MODEL = "unknown"  # who answered, when nobody recorded it
 ANSWERED_BY = "llm answered by: "       # node note prefix: reported model id -> answers
 FINGERPRINT = "llm system fingerprint: "  # node note prefix: reported system_fingerprint -> answers
 ANSWERED_ON = "llm answered on: "       # node note prefix: UTC day -> answers
+# The other notes of a generate/judge node (build/llmsteps.py), read back for the summary and the card
+# (dataset/cardinfo.py, ``llm_step_stats``):
+ASKED_NOTE = "llm answers asked in form "  # + structured-output form ("text" for free text): records asked
+VALID_NOTE = "llm valid answers"           # records whose answer passed the checks
+SCORE_NOTE = "judge score "                # + 1..5: the judge's score histogram
+GENERATED_NOTE = "generated"               # records whose answer the model wrote
+EMPTY_NOTE = "generated empty answers"     # of those, answers that found nothing ([]): SmolLM2 answered 8 of 9 NER
+#                                            sentences with [], which the checks keep (an empty answer is valid)
 
 # Request-body keys that are not sampling parameters (so not listed as "parameters sent").
 _NOT_SAMPLING = frozenset({"model", "messages", "response_format", "tools", "tool_choice", "stream", "user",
