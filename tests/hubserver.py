@@ -26,7 +26,8 @@ The client never uses Xet against this server only if Xet is disabled on the cli
 because the server sends no ``X-Xet-*`` headers.
 
 Every route except the LFS PUT (whose URL carries a per-server secret, like a signed URL)
-needs ``Authorization: Bearer <token>``. ``fail(route, status, times)`` injects faults.
+needs ``Authorization: Bearer <token>``. ``fail(route, status, times)`` injects faults; status ``CUT`` (0) drops the
+connection without an answer, as a network cut mid-request does.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import yaml
 LFS_PATTERNS = (".parquet", ".arrow", ".bin", ".zst", ".gz", ".zip", ".safetensors")
 LFS_THRESHOLD = 10 * 1024 * 1024
 TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+CUT = 0  # a fault status: the server closes the connection instead of answering
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -268,6 +270,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._route(method, path, query)
         except HubError as exc:
+            if exc.status == CUT:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self._error(exc)
         except Exception as exc:  # a bug in the test server: report it as a 500 with the reason
             self._error(HubError(500, f"test server error: {type(exc).__name__}: {exc}"))

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import run_cli  # noqa: E402
-from hubserver import HubHTTPServer  # noqa: E402
+from hubserver import CUT, HubHTTPServer  # noqa: E402
 
 from humc.dataset.card import CardInfo, render_card  # noqa: E402
 from humc.dataset.hub import push_dataset  # noqa: E402
@@ -347,6 +347,37 @@ def test_a_repository_with_files_humc_did_not_publish_is_refused_and_left_as_it_
     assert "remote file: data/train.csv" in result.output and "hint: publish to another repository" in result.output
     assert remote_files(hub) == before and [c.oid for c in hub.state.history(REPO)] == history
     assert commit_requests(hub) == 1  # only the setup's commit
+
+
+def test_a_push_to_a_new_branch_of_a_repository_humc_does_not_own_is_refused_before_the_branch_is_made(
+        hub: HubHTTPServer, tmp_path: Path) -> None:
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.create_repo(REPO, repo_type="dataset")
+    api.create_commit(REPO, [CommitOperationAdd("data/train.csv", b"text,label\nhi,1\n")],
+                      commit_message="someone else's dataset", repo_type="dataset")
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    result = run_cli("push", str(folder), "--repo", REPO, "--revision", "humc")
+    assert result.exit_code == 2 and "error[E5003]" in result.output, result.output
+    assert sorted(hub.state.repo(REPO).branches) == ["main"]  # the refused push left no branch behind
+    assert "branch main, which the new branch humc would start from" in result.output
+
+
+def test_a_connection_cut_mid_upload_is_retried_and_one_cut_while_committing_says_the_commit_may_have_been_made(
+        hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    hub.state.fail("lfs-upload", CUT)  # the client sends the shard again
+    assert push_dataset(folder, REPO).changed and remote_files(hub) == local_files(folder)
+    make_build(folder, {"train": 2}, tag="v2")
+    hub.state.fail("commit", CUT)  # no answer: the Hub may have made it (this server did not)
+    result = run_cli("push", str(folder), "--repo", REPO)
+    assert result.exit_code == 2 and "error[E5001]" in result.output, result.output
+    assert "broke while it made the commit" in result.output and "may have applied the commit" in result.output
+    assert "nothing was published" not in result.output and "Traceback" not in result.output
+    uploads = sum(1 for m, _ in hub.state.requests if m == "PUT")
+    assert push_dataset(folder, REPO).changed and remote_files(hub) == local_files(folder)  # the same command again
+    assert sum(1 for m, _ in hub.state.requests if m == "PUT") == uploads  # its shards were not sent twice
 
 
 def test_a_repository_holding_only_a_card_or_an_earlier_humc_build_is_published_to(hub: HubHTTPServer,

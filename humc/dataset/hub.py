@@ -173,15 +173,19 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
         created = True
     else:
         check_visibility(existing, repo_id, private)
-    branch_created = revision is not None and _created_branch(api, repo_id, revision, token)
-
-    head = api.repo_info(repo_id, repo_type="dataset", revision=branch, token=token).sha
-    remote = {f.path: f for f in _remote_files(api, repo_id, branch, token)}
-    check_owned(remote, repo_id, branch)
+    # a new branch starts from main: main's files are compared (and must be humc's) before the branch is made, so a
+    # refused push leaves no branch behind
+    start = branch if revision is None or _has_branch(api, repo_id, revision, token) else "main"
+    head = api.repo_info(repo_id, repo_type="dataset", revision=start, token=token).sha
+    remote = {f.path: f for f in _remote_files(api, repo_id, start, token)}
+    check_owned(remote, repo_id, branch, start)
     changed = [f.path for f in files if not _same(f, remote.get(f.path))]
     local_paths = {f.path for f in files}
     stale = sorted(p for p in remote if p not in local_paths and is_build_output(p))
     repo_url = f"{endpoint}/datasets/{repo_id}" + (f"/tree/{revision}" if revision else "")
+    branch_created = start != branch
+    if branch_created:  # from the commit compared, so that it is the commit's parent even if main moved meanwhile
+        api.create_branch(repo_id, branch=branch, revision=head, repo_type="dataset", token=token)
     if not changed and not stale:
         return PushResult(None, created, [], [], repo_url=repo_url, revision=branch, branch_created=branch_created)
 
@@ -203,13 +207,9 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
                       branch_created=branch_created)
 
 
-def _created_branch(api: Any, repo_id: str, branch: str, token: str) -> bool:
-    """Make sure ``branch`` exists (created from main); whether this call created it."""
+def _has_branch(api: Any, repo_id: str, branch: str, token: str) -> bool:
     refs = api.list_repo_refs(repo_id, repo_type="dataset", token=token)
-    if any(ref.name == branch for ref in refs.branches):
-        return False
-    api.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True, token=token)
-    return True
+    return any(ref.name == branch for ref in refs.branches)
 
 
 def check_visibility(info: Any, repo_id: str, private: bool) -> None:
@@ -226,15 +226,18 @@ def check_visibility(info: Any, repo_id: str, private: bool) -> None:
 NOT_CONTENT = frozenset({".gitattributes", "README.md"})  # what a repository created empty (or with a card) holds
 
 
-def check_owned(remote: Mapping[str, Any], repo_id: str, branch: str) -> None:
+def check_owned(remote: Mapping[str, Any], repo_id: str, branch: str, start: str | None = None) -> None:
     """Refuse (E5003) a branch that holds files humc did not publish: no build.json, and more than a card. Mixing
-    the dataset with someone else's files would publish a dataset nobody built (and replace their card)."""
+    the dataset with someone else's files would publish a dataset nobody built (and replace their card). ``remote``
+    is the files of ``start`` when ``branch`` is yet to be made from it."""
     if MANIFEST in remote:
         return
     foreign = sorted(p for p in remote if p not in NOT_CONTENT)
     if foreign:
         shown = [*foreign[:5], *([f"... and {len(foreign) - 5} more"] if len(foreign) > 5 else [])]
-        raise PublishError(f"{repo_id} (branch {branch}) holds {len(foreign)} file(s) that humc did not publish",
+        where = f"branch {branch}" if start in (None, branch) else f"branch {start}, which the new branch {branch} " \
+                                                                     "would start from"
+        raise PublishError(f"{repo_id} ({where}) holds {len(foreign)} file(s) that humc did not publish",
                            code="E5003", expected=f"a new or empty dataset repository, or one humc published to "
                                                   f"(it has {MANIFEST})",
                            hint="publish to another repository (--repo ORG/NAME, or publish.repo in the recipe), or "
@@ -351,6 +354,21 @@ def _mentions(exc: BaseException, text: str) -> bool:
     return False
 
 
+def _lost_commit(exc: BaseException) -> bool:
+    """Whether ``exc`` broke the commit request after it was sent (no answer came): the Hub may have made the commit.
+    A connection never made (refused, DNS, connect timeout) sent nothing."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        try:
+            request = getattr(seen, "request", None)  # httpx's RequestError; a RuntimeError when it has none
+        except RuntimeError:
+            request = None
+        if getattr(request, "method", None) == "POST" and "/commit/" in str(getattr(request, "url", "")):
+            return not type(seen).__name__.startswith("Connect")
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | None) -> PublishError | None:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
 
@@ -395,6 +413,12 @@ def _map_error(exc: BaseException, repo_id: str, endpoint: str, revision: str | 
                             hint="set HF_HUB_DISABLE_XET=1 to upload through the classic LFS transfer (mirrors and "
                                  "self-hosted Hub servers often have only that)",
                             notes=[unchanged])
+    if is_connection_error(exc) and _lost_commit(exc):
+        return PublishError(f"the connection to {endpoint} broke while it made the commit: {brief(exc)}",
+                            hint="run the same `humc push` again: it compares the remote with the build first, so it "
+                                 "publishes what is missing, or says `nothing to publish` if the commit was made",
+                            notes=["the Hub may have applied the commit before the connection broke (it applies a "
+                                   "commit entirely or not at all)"])
     if is_connection_error(exc):
         return PublishError(f"cannot reach {endpoint}: {brief(exc)}",
                             hint="check the network connection, or HF_ENDPOINT if you use a mirror",
