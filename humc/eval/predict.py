@@ -52,6 +52,16 @@ _FOREIGN = (*((magic, f"{'a Parquet' if kind == 'parquet' else 'an Arrow'} file,
             *((bom, "UTF-16 text, not UTF-8", _UTF8_HINT) for bom in UTF16_BOMS))
 
 
+def _rename_hint(obj: Mapping[str, Any], missing: list[str]) -> str:
+    """How to rename the keys of a line that names the id or the answer otherwise (`output`, `record_id`)."""
+    others = [key for key in obj if key not in ("id", "prediction")]
+    if len(missing) == 1 and len(others) == 1 and len(others[0]) <= 40:
+        path = "." + (others[0] if others[0].isidentifier() and others[0].isascii() else json.dumps(others[0]))
+        renamed = "{id, prediction: " + path + "}" if missing == ["prediction"] else "{id: " + path + ", prediction}"
+        return f"rename `{others[0]}` to `{missing[0]}` in every line, e.g. `jq -c '{renamed}' P.jsonl > fixed.jsonl`"
+    return "`id` is the record's `id` column, `prediction` the model's raw answer; rename the keys that hold them"
+
+
 class FilePredictions:
     """Predictions made elsewhere: JSON Lines of ``{"id": ..., "prediction": "..."}``."""
 
@@ -107,9 +117,15 @@ class FilePredictions:
         if isinstance(obj, list) and n == 1:
             raise HumcError("the predictions file holds a JSON array, not one prediction per line", where,
                             expected=_EXPECTED_LINE, hint=_TO_JSON_LINES, code="E6002")
-        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
-            raise HumcError("a prediction needs the keys `id` and `prediction`", where, expected=_EXPECTED_LINE,
+        if not isinstance(obj, dict):
+            raise HumcError(f"a prediction is a JSON object, not a JSON {type_name(obj)}", where, expected=_EXPECTED_LINE,
                             code="E6002")
+        missing = [key for key in ("id", "prediction") if key not in obj]
+        if missing:
+            raise HumcError(f"a prediction needs the key{'s' if len(missing) > 1 else ''} "
+                            + " and ".join(f"`{key}`" for key in missing) + ": this line has "
+                            + (", ".join(f"`{key[:40]}`" for key in list(obj)[:8]) or "none"), where,
+                            expected=_EXPECTED_LINE, hint=_rename_hint(obj, missing), code="E6002")
         pred, key = obj["prediction"], obj["id"]
         if pred is not None and not isinstance(pred, str):
             raise HumcError(f"`prediction` must be text (or null), not {type(pred).__name__}", where,
