@@ -40,3 +40,48 @@ def test_a_prediction_line_with_other_keys_says_which_key_is_missing_and_how_to_
     assert (diag["code"], diag["file"], diag["line"]) == ("E6002", str(preds), 2)
     assert message in diag["message"]
     assert hint is None or hint in diag["hint"]
+
+
+def _report(split: tuple[Path, list[str]], where: Path, name: str) -> Path:
+    folder, ids = split
+    preds = where / f"{name}.jsonl"
+    preds.write_text("".join(json.dumps({"id": i, "prediction": "France"}) + "\n" for i in ids), encoding="utf-8")
+    report = where / f"{name}.json"
+    result = run_cli("eval", str(folder), "--predictions", str(preds), "--report", str(report))
+    assert result.exit_code == 0, result.output
+    return report
+
+
+def test_comparing_reports_that_pair_part_of_their_records_says_how_many_were_left_out(
+        split: tuple[Path, list[str]], tmp_path: Path) -> None:
+    a = _report(split, tmp_path, "a")
+    b = tmp_path / "b.json"  # a report of another build: one record is no longer in it
+    data = json.loads(a.read_text(encoding="utf-8"))
+    data["records"] = data["records"][1:]
+    b.write_text(json.dumps(data), encoding="utf-8")
+    result = run_cli("eval", "--compare", str(a), str(b), "--report", str(tmp_path / "c.json"))
+    assert result.exit_code == 0, result.output
+    assert "note: 1 record(s) of A and 0 of B are in one report only and not compared" in result.output
+    assert "[test]: was the dataset rebuilt between them?" in result.output
+    assert json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["unpaired"] == {"a": 1, "b": 0}
+    assert "in one report only" not in run_cli("eval", "--compare", str(a), str(a)).output
+
+
+def test_a_predictions_file_given_to_compare_is_located_and_named_as_json_lines(
+        split: tuple[Path, list[str]], tmp_path: Path) -> None:
+    a = _report(split, tmp_path, "a")
+    result = run_cli("--format", "json", "eval", "--compare", str(a), str(tmp_path / "a.jsonl"))
+    assert result.exit_code == 2, result.output
+    diag = json.loads(result.output)["diagnostics"][0]
+    assert (diag["code"], diag["file"], diag["line"], diag["column"]) == ("E6003", str(tmp_path / "a.jsonl"), 2, 1)
+    assert "it is JSON Lines, not one JSON document" in diag["message"] and "--report A.json" in diag["hint"]
+
+
+def test_file_names_in_brackets_are_printed_whole(split: tuple[Path, list[str]], tmp_path: Path) -> None:
+    where = tmp_path / "[draft]"
+    where.mkdir()
+    (where / "p.jsonl").write_text("", encoding="utf-8")
+    result = run_cli("eval", str(split[0]), "--predictions", str(where / "p.jsonl"), "--report", str(where / "r.json"))
+    assert result.exit_code == 0, result.output
+    assert f"note: {where / 'p.jsonl'} holds no prediction" in result.output  # rich read [draft] as markup
+    assert f"wrote {where / 'r.json'}" in result.output

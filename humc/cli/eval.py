@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
@@ -14,7 +15,7 @@ from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
 from humc.eval.predict import ChatPredictor, FilePredictions, Predictor
-from humc.eval.report import compare, compare_table, markdown, read_report, tables, write_json
+from humc.eval.report import compare, compare_notes, compare_table, markdown, read_report, tables, write_json
 from humc.eval.run import evaluate
 from humc.eval.scoring import Resolver
 from humc.ir import Recipe
@@ -138,10 +139,13 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     out = OutConsole()
     _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
     if compare_paths:
-        result = compare(read_report(compare_paths[0]), read_report(compare_paths[1]), seed=seed)
+        a, b = read_report(compare_paths[0]), read_report(compare_paths[1])
+        result = compare(a, b, seed=seed)
         if report_path is not None:  # files first: a reader that stops early (`| head`) must not cost them
             write_json(report_path, result)
         out.print(compare_table(result))
+        for note in compare_notes(a, b, result):
+            out.print(escape(f"note: {note}"))
         return
     if target is None:
         raise HumcError("nothing to evaluate", code="E9001", expected="humc eval DATASET_DIR_OR_RECIPE (--predictions FILE | --model NAME)",
@@ -178,4 +182,4 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     for table in tables(report):
         out.print(table)
     for line in [f"note: {note}" for note in report["notes"]] + wrote:
-        out.print(line)
+        out.print(escape(line))  # a file name or id in [brackets] is no markup

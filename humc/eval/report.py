@@ -18,7 +18,7 @@ from rich.table import Table
 
 from humc.dataset.card import pyplot
 from humc.dataset.export import written_together
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
 from humc.eval.metrics import bootstrap_delta, mean
 
 METRIC_KEYS = ("precision", "recall", "f1", "partial_f1", "exact_match", "accuracy", "macro_f1", "micro_f1")
@@ -160,6 +160,13 @@ def _plots(report: Mapping[str, Any], path: Path, place: Callable[[Path], Path])
 def read_report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # at its line; JSON Lines (a predictions file?) says so
+        lines = exc.msg == "Extra data" and exc.colno == 1
+        raise HumcError(f"cannot read eval report {path}: " + ("it is JSON Lines, not one JSON document" if lines else
+                                                              f"{exc.msg}"), Span(str(path), exc.lineno, exc.colno),
+                        code="E6003", expected="a JSON file written by humc eval --report",
+                        hint="--compare takes two reports: humc eval DATASET --predictions P.jsonl --report A.json "
+                             "writes one" if lines else None) from None
     except (OSError, ValueError, RecursionError) as exc:
         why = "nested too deeply to read" if isinstance(exc, RecursionError) else exc
         raise HumcError(f"cannot read eval report {path}: {why}", code="E6003",
@@ -205,7 +212,9 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], *, seed: int = 0, resamp
     groups: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {"all": paired}
     for pair in paired:
         groups.setdefault(pair[1]["task"], []).append(pair)
-    out: dict[str, Any] = {"a": a.get("predictor"), "b": b.get("predictor"), "paired": len(paired), "seed": seed, "groups": {}}
+    out: dict[str, Any] = {"a": a.get("predictor"), "b": b.get("predictor"), "paired": len(paired), "seed": seed,
+                           "unpaired": {"a": len(a["records"]) - len(paired), "b": len(b["records"]) - len(paired)},
+                           "groups": {}}
     for name, pairs in groups.items():
         row = {}
         for key, field in (("score", "score"), ("format_adherence", "strict")):
@@ -214,6 +223,19 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any], *, seed: int = 0, resamp
             row[key] = {"a": mean(xs), "b": mean(ys), "delta": d.delta, "low": d.low, "high": d.high}
         out["groups"][name] = {"n": len(pairs), **row}
     return out
+
+
+def compare_notes(a: Mapping[str, Any], b: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
+    """What the comparison left out: records only one report scored (reports of two builds or splits pair only their
+    common records, and the deltas say nothing of the others)."""
+    alone = result["unpaired"]
+    if not alone["a"] and not alone["b"]:
+        return []
+    where = {side: f"{report.get('dataset', '?')} [{report.get('split', '?')}]" for side, report in (("a", a), ("b", b))}
+    return [f"{alone['a']} record(s) of A and {alone['b']} of B are in one report only and not compared: "
+            + (f"A is {where['a']}, B {where['b']}" if where["a"] != where["b"] else
+               f"both are {where['a']}: was the dataset rebuilt between them?")
+            + "; compare reports of one build's split for a paired difference of every record"]
 
 
 def compare_table(result: Mapping[str, Any]) -> Table:
