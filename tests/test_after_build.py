@@ -4,6 +4,8 @@ pair only part of their records (humc eval), each asserting the code, the place 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,36 @@ def test_file_names_in_brackets_are_printed_whole(split: tuple[Path, list[str]],
     assert result.exit_code == 0, result.output
     assert f"note: {where / 'p.jsonl'} holds no prediction" in result.output  # rich read [draft] as markup
     assert f"wrote {where / 'r.json'}" in result.output
+
+
+HOLD = """import sys
+from pathlib import Path
+from humc.locks import folder_lock
+with folder_lock(Path(sys.argv[1]), what="output folder", command="humc build"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("command", ["export", "eval"])
+def test_export_and_eval_wait_for_a_build_replacing_the_folder(split: tuple[Path, list[str]], tmp_path: Path,
+                                                               command: str) -> None:
+    folder, ids = split
+    (tmp_path / "p.jsonl").write_text("", encoding="utf-8")
+    args = ["export", str(folder), "--to", "alpaca", str(tmp_path / "x")] if command == "export" else \
+        ["eval", str(folder), "--predictions", str(tmp_path / "p.jsonl")]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        reader = subprocess.Popen([sys.executable, "-m", "humc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        assert reader.stderr is not None
+        said = reader.stderr.readline()  # its first words (one that does not wait ends, saying nothing: '')
+        assert said.startswith(f"humc {command} is waiting for the output folder {folder}") and "humc build" in said
+        assert reader.poll() is None  # it waits while the build holds the folder
+    finally:
+        holder.communicate("\n", timeout=30)
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert ("wrote" if command == "export" else "holds no prediction") in out

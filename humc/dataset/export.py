@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from humc.errors import HumcError, Span, one_line
-from humc.locks import other_process_alive
+from humc.locks import folder_lock, other_process_alive
 
 TARGETS = ("alpaca", "sharegpt", "messages", "llama-factory", "lm-eval")
 KEPT = ("id", "task", "template", "answer_format", "language")
@@ -56,6 +56,18 @@ def splits_of(folder: Path) -> dict[str, list[Path]]:
         raise HumcError(f"{folder} is not a built humc dataset (no data/<split>-*.parquet)", code="E6001",
                         expected="a folder written by humc build (OUT/<name>)", hint="build the recipe first: humc build RECIPE")
     return shards
+
+
+@contextlib.contextmanager
+def reading(folder: Path, command: str) -> Iterator[None]:
+    """Hold a built dataset folder's lock shared while ``command`` reads it (as ``humc push`` does): a build replacing
+    the folder is waited for (its shards are swapped by name, so a read across the swap would mix two builds), and
+    waits in turn. A path that is no folder takes no lock (the reader reports it)."""
+    if not folder.is_dir():
+        yield
+        return
+    with folder_lock(folder, what="output folder", command=command, shared=True):
+        yield
 
 
 def records_of(paths: list[Path]) -> Iterator[dict[str, Any]]:
@@ -171,8 +183,12 @@ def export_dataset(folder: Path, to: str, out: Path, name: str | None = None) ->
     a file that describes the others)."""
     if to not in TARGETS:
         raise HumcError(f"unknown export target '{to}'", expected="one of: " + ", ".join(TARGETS), code="E9001")
+    with reading(folder, "humc export"):
+        return _export(folder, to, out, name or folder.name)
+
+
+def _export(folder: Path, to: str, out: Path, name: str) -> dict[str, int | None]:
     shards = splits_of(folder)
-    name = name or folder.name
     if out.exists() and not out.is_dir():
         raise _unwritable(out, NotADirectoryError(20, "it is a file, not a folder"))
     refuse_inside(out, folder, "export into", "OUT_DIR")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from humc.dataset.export import reading
 from humc.eval.predict import FilePredictions, Predictor
 from humc.eval.scoring import GROUPS, Resolver, aggregate, group_by, load_split, record_dict, rule_table, score_record
 
@@ -19,7 +20,8 @@ REPORT_VERSION = 1
 
 
 def evaluate(folder: Path, split: str, predictor: Predictor, resolver: Resolver) -> dict[str, Any]:
-    records = load_split(folder, split)
+    with reading(folder, "humc eval"):  # the split is read whole, then the lock is let go (a model may take hours)
+        records = load_split(folder, split)
     specs = [resolver.resolve(r) for r in records]
     predictions = predictor.predict(records)
     scores = [score_record(spec, rec, pred, resolver.constants) for spec, rec, pred in zip(specs, records, predictions, strict=True)]
