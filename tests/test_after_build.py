@@ -120,3 +120,18 @@ def test_export_and_eval_wait_for_a_build_replacing_the_folder(split: tuple[Path
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
     assert ("wrote" if command == "export" else "holds no prediction") in out
+
+
+@pytest.mark.parametrize("inside", ["data", "shard"])
+def test_export_and_eval_of_a_datasets_data_folder_or_shard_name_the_dataset_folder(
+        split: tuple[Path, list[str]], tmp_path: Path, inside: str) -> None:
+    folder, _ = split
+    given = folder / "data" if inside == "data" else next((folder / "data").glob("*.parquet"))
+    (tmp_path / "p.jsonl").write_text("", encoding="utf-8")
+    for args in (["export", str(given), "--to", "alpaca", str(tmp_path / "x")],
+                 ["eval", str(given), "--predictions", str(tmp_path / "p.jsonl")]):
+        result = run_cli("--format", "json", *args)
+        assert result.exit_code == 2, result.output
+        diag = json.loads(result.output)["diagnostics"][0]
+        assert diag["code"] == "E6001" and diag["hint"] == f"pass the dataset folder {folder}, which holds data/ and its card"
+    assert not (tmp_path / "x").exists()

@@ -54,8 +54,17 @@ def splits_of(folder: Path) -> dict[str, list[Path]]:
         shards.setdefault(path.name.split("-")[0], []).append(path)
     if not shards:
         raise HumcError(f"{folder} is not a built humc dataset (no data/<split>-*.parquet)", code="E6001",
-                        expected="a folder written by humc build (OUT/<name>)", hint="build the recipe first: humc build RECIPE")
+                        expected="a folder written by humc build (OUT/<name>)", hint=not_a_dataset_hint(folder))
     return shards
+
+
+def not_a_dataset_hint(path: Path) -> str:
+    """What to do about ``path``, which holds no built dataset: name the dataset folder when ``path`` is its ``data/``
+    folder, a shard or a file of it (`humc export out/mrc/data`), else build first."""
+    for folder in (path.parent, path.parent.parent):
+        if folder != path and (folder / "data").is_dir() and any((folder / "data").glob("*.parquet")):
+            return f"pass the dataset folder {folder}, which holds data/ and its card"
+    return "build the recipe first: humc build RECIPE"
 
 
 @contextlib.contextmanager

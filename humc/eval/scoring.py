@@ -37,7 +37,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.build.transforms import declared_empty
-from humc.dataset.export import REBUILD_HINT, read_shard
+from humc.dataset.export import REBUILD_HINT, not_a_dataset_hint, read_shard
 from humc.errors import HumcError
 from humc.eval import metrics
 from humc.expr import Evaluator, Source, parse_pipeline
@@ -60,7 +60,7 @@ def load_split(folder: Path, split: str) -> list[dict[str, Any]]:
         found = sorted({p.name.split("-")[0] for p in (folder / "data").glob("*.parquet")}) if folder.is_dir() else []
         raise HumcError(f"{folder} has no '{split}' split" if found else f"{folder} is not a built humc dataset",
                         expected="a dataset folder with data/<split>-*.parquet" + (f"; splits: {', '.join(found)}" if found else ""),
-                        hint="pick one with --split" if found else "build the recipe first (humc build RECIPE)", code="E6001")
+                        hint="pick one with --split" if found else not_a_dataset_hint(folder), code="E6001")
     return [row for f in files for row in read_shard(f)]
 
 
