@@ -34,7 +34,7 @@ from humc.answers.table import AnswerTable
 from humc.build.store import LLM_FOLDER
 from humc.build.transforms import choice_problem, option_labels, span_problem, squeezed
 from humc.errors import FormatParseError, Span
-from humc.ir import LLMStep, Recipe, TaskEntry
+from humc.ir import LLMStep, Recipe, TaskDef, TaskEntry
 from humc.llm.client import (
     Invalid,
     LLMClient,
@@ -490,8 +490,7 @@ class StepRunner:
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
             return outcomes
-        task = self.entry.task
-        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), task.columns, task.cardinality))
+        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), self.entry.task))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
@@ -589,7 +588,11 @@ def _check_verdict(value: Any) -> str | None:
     return None
 
 
-def _as_field_value(value: Any, columns: tuple[str, ...], cardinality: str) -> Any:
-    """A validated JSON answer -> the record field shape gold_table expects (list of objects)."""
-    table = formats.parse(JSON_SPEC, json.dumps(value), columns, cardinality)
-    return table.as_dicts()
+def _as_field_value(value: Any, task: TaskDef) -> Any:
+    """A validated JSON answer -> the record field shape gold_table expects (list of objects). A label set (the
+    answer's one column is the label: multi-label classification) names each label once: SmolLM2 listed GoEmotions'
+    "love" twice among 13 labels, and the dataset kept `love, love` as gold."""
+    rows = formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality).as_dicts()
+    if task.columns == (task.schema_column,) and task.cardinality == "many":
+        return [dict(row) for row in dict.fromkeys(tuple(row.items()) for row in rows)]
+    return rows
