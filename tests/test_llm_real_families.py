@@ -76,3 +76,28 @@ def test_a_generated_open_ie_subject_must_be_in_the_sentence(tmp_path):
     assert gold(tmp_path) == [[{"subject": "Keibler", "predicate": "lost", "object": "a match"}]]
     assert retried and "subject 'Gideon Rodan' does not occur in the text" in retried[0]
     assert "dropped invalid output (span not in the text): 1" in " ".join(result.output.split())
+
+
+def test_a_verdict_whose_reason_is_the_prompts_placeholder_is_asked_again_then_dropped(tmp_path):
+    """MSRA, judge only: SmolLM2 answered {"reason": "<one short sentence>", "score": 1}, the prompt's own placeholder
+    and a score no reason led to; it was kept as a verdict. It is now asked again with the reason, then dropped."""
+    def verdict(body: dict) -> str:
+        prompt = body["messages"][0]["content"]
+        if "Lakers" in prompt and len(body["messages"]) > 1:
+            return json.dumps({"reason": "The label is right.", "score": 5})
+        if "Lakers" in prompt or "Stocks" in prompt:
+            return json.dumps({"reason": "<one short sentence>", "score": 5})
+        return json.dumps({"reason": "Correct.", "score": 4})
+
+    rows = [{"text": t, "label": "Sports"} for t in ("Lakers win the final", "Stocks fall", "Rain in Spain")]
+    with LLMServer(responder=verdict) as srv:
+        recipe = write_recipe(tmp_path, srv.base_url, rows, "classification", "{text: text, label: label}",
+                              "    labels: [Sports, Business]\n")
+        recipe.write_text(recipe.read_text().replace("generate: {model: writer, overwrite: true}",
+                                                     "judge: {model: writer, min_score: 3}"))
+        result = build_in(recipe, tmp_path)
+        told = [r.json["messages"][-1]["content"] for r in srv.received if len(r.json["messages"]) > 1]
+    assert result.exit_code == 0, result.output
+    assert sorted(r["source_row"] for r in pq.read_table(tmp_path / "out" / "fam" / "data").to_pylist()) == [0, 2]
+    assert told and "'<one short sentence>' copies the prompt's placeholder" in told[0]
+    assert "dropped judge invalid output (reason copies the placeholder): 1" in " ".join(result.output.split())

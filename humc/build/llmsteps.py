@@ -66,6 +66,7 @@ LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}
 SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]"), "ja": re.compile(r"[\u3040-\u30ff\u3400-\u9fff]"),
            "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")}
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_PLACEHOLDER = re.compile(r"<[^<>]*>")  # a placeholder of the judge prompt's JSON, "<one short sentence>"
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
 # What is wrong with an answer that stays invalid after its retries: the record is counted under "dropped: invalid
 # output (<kind>)" (``client.invalid_output``; a reply holding no JSON: "not JSON"). Stable names, listed in docs/llm.md.
@@ -76,6 +77,7 @@ SPAN_NOT_IN_TEXT = "span not in the text"         # a span (`spans_from`) or cop
 EMPTY_SPAN = "empty span"                         # an empty span where the task copies one from its input
 ROLE_OUTSIDE = "role outside the event type's roles"  # an argument role its event type lacks (`schema: {roles: …}`)
 SCORE_OUTSIDE = "score outside 1-5"               # a verdict whose score is not an integer from 1 to 5
+REASON_PLACEHOLDER = "reason copies the placeholder"  # a verdict whose reason is the prompt's "<one short sentence>"
 # a multiple-choice record without options: nothing to choose from, so no call is sent (an empty `enum`, which a strict
 # endpoint refuses, or a question no answer fits); the record is dropped under this reason
 NO_OPTIONS = "no options to choose from"
@@ -585,6 +587,11 @@ def _check_verdict(value: Any) -> str | None:
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) or score != int(score) \
             or not 1 <= score <= 5:
         return Invalid(f"score must be an integer from 1 to 5, got {score!r}", SCORE_OUTSIDE)
+    reason = value.get("reason")
+    if isinstance(reason, str) and _PLACEHOLDER.fullmatch(reason.strip()):
+        # SmolLM2 answered a judge prompt with {"reason": "<one short sentence>", "score": 1}: a score no reason led to
+        return Invalid(f"the reason {reason.strip()!r} copies the prompt's placeholder: write your own one-sentence "
+                       "reason about this response, then its score", REASON_PLACEHOLDER)
     return None
 
 
