@@ -79,8 +79,9 @@ def test_a_generated_open_ie_subject_must_be_in_the_sentence(tmp_path):
 
 
 def test_a_verdict_whose_reason_is_the_prompts_placeholder_is_asked_again_then_dropped(tmp_path):
-    """MSRA, judge only: SmolLM2 answered {"reason": "<one short sentence>", "score": 1}, the prompt's own placeholder
-    and a score no reason led to; it was kept as a verdict. It is now asked again with the reason, then dropped."""
+    """GoEmotions, judged: SmolLM2 answered {"reason": "<one short sentence>", "score": 1}, the prompt's own
+    placeholder and a score no reason led to; it was kept as a verdict. It is now asked again with the reason, then
+    dropped."""
     def verdict(body: dict) -> str:
         prompt = body["messages"][0]["content"]
         if "Lakers" in prompt and len(body["messages"]) > 1:

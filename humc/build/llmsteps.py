@@ -589,7 +589,7 @@ def _check_verdict(value: Any) -> str | None:
         return Invalid(f"score must be an integer from 1 to 5, got {score!r}", SCORE_OUTSIDE)
     reason = value.get("reason")
     if isinstance(reason, str) and _PLACEHOLDER.fullmatch(reason.strip()):
-        # SmolLM2 answered a judge prompt with {"reason": "<one short sentence>", "score": 1}: a score no reason led to
+        # SmolLM2 judged a GoEmotions record {"reason": "<one short sentence>", "score": 1}: a score no reason led to
         return Invalid(f"the reason {reason.strip()!r} copies the prompt's placeholder: write your own one-sentence "
                        "reason about this response, then its score", REASON_PLACEHOLDER)
     return None
