@@ -97,6 +97,14 @@ def test_body_documents_the_build() -> None:
     assert "````yaml\n" + RECIPE.rstrip("\n") + "\n````" in text
 
 
+def test_a_drop_reason_is_written_as_the_summary_and_the_llm_table_write_it() -> None:
+    """SmolLM2's Dolly answer cut off at `max_tokens`: "Deduplication and filtering" read "max tokens reached" (every
+    `_` of a node or a reason made a space, `conll_2003/generate` too) while "LLMs used" read "max_tokens"."""
+    dropped = "conll_2003/generate: dropped: truncated answer (max_tokens reached)"
+    text = render_card(info(dedup={"duplicates_removed": 7, dropped: 1}))
+    assert f"| {dropped} | 1 |" in text and "| duplicates removed | 7 |" in text
+
+
 def test_rendering_is_deterministic() -> None:
     assert render_card(info()) == render_card(info())
     assert render_card(info()).encode() == render_card(dataclasses.replace(info())).encode()

@@ -246,6 +246,24 @@ def test_check_paraphrase():
     assert "identical" in check_paraphrase(original, "  " + original, task)
 
 
+def test_a_paraphrase_that_changes_only_punctuation_or_case_is_the_original():
+    """SmolLM2 (json_object+schema) "paraphrased" MSRA's zh_structured by dropping its request's final "。": proposed
+    as valid, it glued the request to the format sentence (…符合schema定义的实体以 JSON…)."""
+    from humc.assets.synth import TemplateWording
+    from humc.recipe.stdlib import load_stdlib
+
+    lib = load_stdlib()
+    original = lib.templates["ner"]["zh_structured"].text
+    wording = TemplateWording.of(original)
+    answered = {k: v.rstrip("。") for k, v in wording.wording().items()}
+    assert answered != wording.wording()
+    reason = check_paraphrase(original, wording.assemble(answered), lib.tasks["ner"])
+    assert reason == "identical to the original template"
+    english = lib.templates["ner"]["en_1"].text
+    assert check_paraphrase(english, english.replace("Extract", "extract", 1).replace(".", "!", 1),
+                            lib.tasks["ner"]) == "identical to the original template"
+
+
 def test_a_paraphrase_that_promises_an_answer_layout_is_refused():
     """The format instruction says how to answer and each instruction draws its own format: a paraphrase that says
     "answer in JSON" or "one per line" contradicts the other formats (a reviewer's own edit may say it)."""

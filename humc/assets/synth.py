@@ -111,6 +111,7 @@ class SynthReport:
 # ----------------------------------------------------------------------------- template checks
 
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_WORD = re.compile(r"\w+")
 
 
 def _norm_tag(tag: str) -> str:
@@ -122,8 +123,10 @@ def template_tags(text: str) -> Counter[str]:
     return Counter(_norm_tag(t) for t in _TAG.findall(text))
 
 
-def _norm_text(text: str) -> str:
-    return " ".join(text.split())
+def _wording_key(text: str) -> str:
+    """``text``'s words, case-folded: two templates with the same key say the same thing. SmolLM2 "paraphrased"
+    zh_structured by dropping its final "。", which glued the request to the format sentence (…的实体以JSON格式…)."""
+    return " ".join(_WORD.findall(text)).casefold()
 
 
 def dummy_contexts(task: Any) -> list[dict[str, Any]]:
@@ -193,7 +196,7 @@ def check_paraphrase(original: str, text: str, task: Any, layouts: bool = True) 
     if promised and layouts:
         return (f"promises an answer layout ({', '.join(sorted(promised))}): the format instruction says how to "
                 "answer, and each instruction draws its own format")
-    if _norm_text(text) == _norm_text(original):
+    if _wording_key(text) == _wording_key(original):
         return "identical to the original template"
     return None
 
@@ -542,15 +545,15 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
     def parts(value: Any) -> tuple[list[LockItem], list[str]]:
         items: list[LockItem] = []
         bad: list[str] = []
-        seen = {_norm_text(tpl.text)}
+        seen = {_wording_key(tpl.text)}
         for i, version in enumerate(_list_of(value, "paraphrases")):
             text, reason = rebuilt(version)
-            if reason is None and text is not None and _norm_text(text) in seen:
+            if reason is None and text is not None and _wording_key(text) in seen:
                 reason = "duplicates another paraphrase"
             if reason is not None or text is None:
                 bad.append(f"paraphrase {i + 1}: {reason}")
                 continue
-            seen.add(_norm_text(text))
+            seen.add(_wording_key(text))
             body = text.strip() + "\n"
             items.append(LockItem(id=item_id("template", entry.id, tpl.id, body), kind="template", entry=entry.id,
                                   recipe_model=asked, request=key, base=tpl.id, language=tpl.language, text=body))

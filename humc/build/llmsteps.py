@@ -34,7 +34,7 @@ from humc.answers.table import AnswerTable
 from humc.build.store import LLM_FOLDER
 from humc.build.transforms import choice_problem, option_labels, span_problem, squeezed
 from humc.errors import FormatParseError, Span
-from humc.ir import LLMStep, Recipe, TaskEntry
+from humc.ir import LLMStep, Recipe, TaskDef, TaskEntry
 from humc.llm.client import (
     Invalid,
     LLMClient,
@@ -66,6 +66,7 @@ LANGUAGES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean"}
 SCRIPTS = {"zh": re.compile(r"[\u3400-\u9fff]"), "ja": re.compile(r"[\u3040-\u30ff\u3400-\u9fff]"),
            "ko": re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")}
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_PLACEHOLDER = re.compile(r"<[^<>]*>")  # a placeholder of the judge prompt's JSON, "<one short sentence>"
 CACHE_DROPPED = "llm cache entries dropped"  # damaged cached answers asked for again (a note of the node)
 # What is wrong with an answer that stays invalid after its retries: the record is counted under "dropped: invalid
 # output (<kind>)" (``client.invalid_output``; a reply holding no JSON: "not JSON"). Stable names, listed in docs/llm.md.
@@ -76,6 +77,7 @@ SPAN_NOT_IN_TEXT = "span not in the text"         # a span (`spans_from`) or cop
 EMPTY_SPAN = "empty span"                         # an empty span where the task copies one from its input
 ROLE_OUTSIDE = "role outside the event type's roles"  # an argument role its event type lacks (`schema: {roles: …}`)
 SCORE_OUTSIDE = "score outside 1-5"               # a verdict whose score is not an integer from 1 to 5
+REASON_PLACEHOLDER = "reason copies the placeholder"  # a verdict whose reason is the prompt's "<one short sentence>"
 # a multiple-choice record without options: nothing to choose from, so no call is sent (an empty `enum`, which a strict
 # endpoint refuses, or a question no answer fits); the record is dropped under this reason
 NO_OPTIONS = "no options to choose from"
@@ -490,8 +492,7 @@ class StepRunner:
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
             return outcomes
-        task = self.entry.task
-        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), task.columns, task.cardinality))
+        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), self.entry.task))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
@@ -586,10 +587,19 @@ def _check_verdict(value: Any) -> str | None:
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) or score != int(score) \
             or not 1 <= score <= 5:
         return Invalid(f"score must be an integer from 1 to 5, got {score!r}", SCORE_OUTSIDE)
+    reason = value.get("reason")
+    if isinstance(reason, str) and _PLACEHOLDER.fullmatch(reason.strip()):
+        # SmolLM2 judged a GoEmotions record {"reason": "<one short sentence>", "score": 1}: a score no reason led to
+        return Invalid(f"the reason {reason.strip()!r} copies the prompt's placeholder: write your own one-sentence "
+                       "reason about this response, then its score", REASON_PLACEHOLDER)
     return None
 
 
-def _as_field_value(value: Any, columns: tuple[str, ...], cardinality: str) -> Any:
-    """A validated JSON answer -> the record field shape gold_table expects (list of objects)."""
-    table = formats.parse(JSON_SPEC, json.dumps(value), columns, cardinality)
-    return table.as_dicts()
+def _as_field_value(value: Any, task: TaskDef) -> Any:
+    """A validated JSON answer -> the record field shape gold_table expects (list of objects). A label set (the
+    answer's one column is the label: multi-label classification) names each label once: SmolLM2 listed GoEmotions'
+    "love" twice among 13 labels, and the dataset kept `love, love` as gold."""
+    rows = formats.parse(JSON_SPEC, json.dumps(value), task.columns, task.cardinality).as_dicts()
+    if task.columns == (task.schema_column,) and task.cardinality == "many":
+        return [dict(row) for row in dict.fromkeys(tuple(row.items()) for row in rows)]
+    return rows
