@@ -138,7 +138,10 @@ def _llm_config(recipe: Recipe, entry: TaskEntry, step: LLMStep) -> dict[str, An
     config = {**step_config(step, recipe.models[step.model]), "task": [entry.task.id, entry.task.digest],
               "guidelines": [(g.id, g.digest) for g in entry.guidelines], "labels": list(fixed_labels(entry) or ()),
               "language": entry.language,
-              "invalid_kinds": 1}  # a dropped record's note names why its answer stayed invalid ("invalid output (…)")
+              # how answers are checked: 1, a dropped record's note names why its answer stayed invalid ("invalid output
+              # (…)"); 2, a generated label set keeps each label once, a verdict whose reason is the prompt's placeholder
+              # is invalid ("reason copies the placeholder")
+              "invalid_kinds": 2}
     if entry.event_roles:
         config["roles"] = [[event_type, list(roles)] for event_type, roles in entry.event_roles]
     if asks_label(step, entry):
