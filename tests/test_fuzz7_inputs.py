@@ -1,0 +1,34 @@
+"""Inputs a mutation-fuzz campaign found mishandled: odd but valid files read as they are meant, damaged ones a
+compiler error (never a traceback or exit 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import run_cli
+
+DUEE_TYPE = {"event_type": "财经/交易-跌停", "role_list": [{"role": "时间"}, {"role": "跌停股票"}], "id": "x"}
+
+
+def _ee_recipe(folder: Path, constants: str) -> Path:
+    row = {"text": "周一，某公司股票跌停。", "events": [{"event_type": "财经/交易-跌停", "trigger": "跌停",
+                                                     "role": "跌停股票", "argument": "某公司"}]}
+    (folder / "d.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    recipe = folder / "r.hum.yaml"
+    recipe.write_text(f"hum: 1\nname: t\nlanguage: zh\nconstants:\n  sc: {constants}\nsources:\n  s: d.jsonl\n"
+                      "tasks:\n  - id: e\n    task: ee\n    source: s\n    fields: {text: text, events: events}\n"
+                      "    formats: [json]\n    schema: {roles: sc}\n", encoding="utf-8")
+    return recipe
+
+
+def test_a_duee_schema_json_file_of_one_event_type_is_its_roles(tmp_path: Path) -> None:
+    """A `.json` schema file of one event type holds one object, not a list of one: it was read as an inline map
+    whose 'event_type' key had no role list (E0008 at a valid file)."""
+    (tmp_path / "s.json").write_text(json.dumps(DUEE_TYPE, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = run_cli("check", str(_ee_recipe(tmp_path, "{file: s.json}")))
+    assert result.exit_code == 0, result.output
+    (tmp_path / "s.json").write_text(json.dumps({**DUEE_TYPE, "role_list": "时间"}, ensure_ascii=False), encoding="utf-8")
+    result = run_cli("check", str(_ee_recipe(tmp_path, "{file: s.json}")))
+    assert result.exit_code == 2 and "r.hum.yaml:14:21:" in result.output and "error[E0008]" in result.output
+    assert "the roles of '财经/交易-跌停' are not a list of role names" in " ".join(result.output.split())
