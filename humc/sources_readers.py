@@ -604,7 +604,7 @@ def binary_as_text(src: SourceDef, batch: Any, first: int, texts: BinaryTexts) -
         try:
             columns[i] = pc.cast(columns[i], text)  # checks that every value is UTF-8
         except pa.ArrowInvalid:
-            raise _not_utf8(src, name, columns[i], text, first) from None
+            raise _not_utf8(src, name, columns[i], first) from None
         fields[i] = fields[i].with_type(text)
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
 
@@ -642,30 +642,34 @@ def _text_type(kind: Any) -> Any:
     return None
 
 
-def _not_utf8(src: SourceDef, name: str, column: Any, text: Any, first: int) -> SourceError:
-    """E4001 at the first value of a binary ``column`` that is not UTF-8: its record and the bytes that fail."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = 0
+def _not_utf8(src: SourceDef, name: str, column: Any, first: int) -> SourceError:
+    """E4001 at the first value of a binary ``column`` (or list column of binary) that is not UTF-8: its record and
+    the bytes that fail (found in Python: a cast of a list column's one-record slice checks all its items)."""
+    n, where = 0, ""
     for n in range(len(column)):
-        try:
-            pc.cast(column.slice(n, 1), text)
-        except pa.ArrowInvalid:
-            break
-    value = column[n].as_py()
-    where = ""
-    if isinstance(value, bytes):
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as exc:
+        failing = _first_not_utf8(column[n].as_py())
+        if failing is not None:
+            value, exc = failing
             where = f" (byte {value[exc.start:exc.start + 1]!r} at byte {exc.start + 1} of {_short_bytes(value)})"
+            break
     return SourceError(f"source '{src.id}': column '{name}' of record {first + n} is not UTF-8 text{where}",
                        Span(str(src.path), 1, 1), code="E4001",
                        expected=f"UTF-8 text in '{name}' (a binary column, BYTE_ARRAY without the UTF8 annotation as "
                                 "Spark and older writers store strings, is read as UTF-8)",
                        hint="re-encode the text as UTF-8 where the file is written; a column of other bytes (an "
                             "image, a hash) can be left out (Parquet, ORC: `options: {columns: [...]}`)")
+
+
+def _first_not_utf8(value: Any) -> tuple[bytes, UnicodeDecodeError] | None:
+    """The first bytes in ``value`` (bytes, or a list nesting them) that are not UTF-8, with the decoding error."""
+    if isinstance(value, list):
+        return next((found for item in value if (found := _first_not_utf8(item)) is not None), None)
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return value, exc
+    return None
 
 
 def _short_bytes(value: bytes, limit: int = 40) -> str:

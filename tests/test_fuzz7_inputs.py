@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import run_cli
+
+from humc.errors import SourceError
+from humc.ir import SourceDef
+from humc.sources import read_source
 
 DUEE_TYPE = {"event_type": "财经/交易-跌停", "role_list": [{"role": "时间"}, {"role": "跌停股票"}], "id": "x"}
 
@@ -32,3 +37,18 @@ def test_a_duee_schema_json_file_of_one_event_type_is_its_roles(tmp_path: Path) 
     result = run_cli("check", str(_ee_recipe(tmp_path, "{file: s.json}")))
     assert result.exit_code == 2 and "r.hum.yaml:14:21:" in result.output and "error[E0008]" in result.output
     assert "the roles of '财经/交易-跌停' are not a list of role names" in " ".join(result.output.split())
+
+
+def test_a_list_column_of_binary_names_the_record_and_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    """A cast of a list column's one-record slice checks all its items, so every bad list was blamed on record 0,
+    without the bytes."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    kinds = {"list": [[b"a", None], [b"ok", b"caf\xe9"]], "nested": [[[b"a"]], [[b"ok"], [b"caf\xe9"]]]}
+    for kind, values in kinds.items():
+        path = tmp_path / f"{kind}.parquet"
+        pq.write_table(pa.table({"text": ["x", "y"], "toks": values}), path)
+        with pytest.raises(SourceError) as exc:
+            list(read_source(SourceDef("s", path, "parquet", {})))
+        assert exc.value.code == "E4001" and exc.value.span is not None and exc.value.span.file == str(path)
+        assert "column 'toks' of record 1 is not UTF-8 text (byte b'\\xe9' at byte 4 of b'caf\\xe9')" in str(exc.value)
