@@ -52,3 +52,18 @@ def test_a_list_column_of_binary_names_the_record_and_bytes_that_are_not_utf8(tm
             list(read_source(SourceDef("s", path, "parquet", {})))
         assert exc.value.code == "E4001" and exc.value.span is not None and exc.value.span.file == str(path)
         assert "column 'toks' of record 1 is not UTF-8 text (byte b'\\xe9' at byte 4 of b'caf\\xe9')" in str(exc.value)
+
+
+def test_a_negated_non_number_as_multiple_choice_options_is_an_error_at_the_field(tmp_path: Path) -> None:
+    """`options: '-"A"'` made the options check's constant folding raise TypeError: exit 3 'internal error'."""
+    (tmp_path / "d.jsonl").write_text(json.dumps({"context": "c", "question": "q?", "answer": "A"}) + "\n",
+                                      encoding="utf-8")
+    for written, what in [('-"A"', "a string ('A')"), ("-[]", "an empty list"), ("-null", "null")]:
+        (tmp_path / "r.hum.yaml").write_text(
+            "hum: 1\nname: t\nsources:\n  s: d.jsonl\ntasks:\n  - id: e\n    task: mrc_multiple_choice\n    source: s\n"
+            f"    fields: {{context: context, question: question, answer: answer, options: '{written}'}}\n"
+            "    formats: [json]\n", encoding="utf-8")
+        result = run_cli("check", str(tmp_path / "r.hum.yaml"))
+        assert result.exit_code == 2, result.output
+        assert "r.hum.yaml:9:" in result.output and "error[E4102]" in result.output
+        assert f"cannot negate {what}: '-' needs a number" in result.output
