@@ -67,3 +67,16 @@ def test_a_negated_non_number_as_multiple_choice_options_is_an_error_at_the_fiel
         assert result.exit_code == 2, result.output
         assert "r.hum.yaml:9:" in result.output and "error[E4102]" in result.output
         assert f"cannot negate {what}: '-' needs a number" in result.output
+
+
+def test_a_folder_named_like_a_template_in_a_stdlib_folder_is_an_error_at_it(tmp_path: Path) -> None:
+    """`my/templates/classification/en_x.j2/` (a folder) was globbed as a template and read: exit 3 IsADirectoryError."""
+    folder = tmp_path / "my" / "templates" / "classification" / "en_x.j2"
+    folder.mkdir(parents=True)
+    (tmp_path / "d.jsonl").write_text('{"text": "good", "label": "pos"}\n', encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: t\nstdlib: [my]\nsources:\n  s: d.jsonl\ntasks:\n  - id: e\n    task: classification\n"
+        "    source: s\n    fields: {text: text, label: label}\n    formats: [json]\n", encoding="utf-8")
+    result = run_cli("check", str(tmp_path / "r.hum.yaml"))
+    assert result.exit_code == 2, result.output
+    assert f"{folder}:1:1: error[E0009]" in result.output and "is a folder, not a template file" in result.output
