@@ -4,6 +4,7 @@ compiler error (never a traceback or exit 3)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from helpers import run_cli
 from humc.errors import SourceError
 from humc.ir import SourceDef
 from humc.sources import read_source
+from humc.templating import MAX_TEMPLATE_TAGS, syntax_problem
 
 DUEE_TYPE = {"event_type": "财经/交易-跌停", "role_list": [{"role": "时间"}, {"role": "跌停股票"}], "id": "x"}
 
@@ -80,3 +82,22 @@ def test_a_folder_named_like_a_template_in_a_stdlib_folder_is_an_error_at_it(tmp
     result = run_cli("check", str(tmp_path / "r.hum.yaml"))
     assert result.exit_code == 2, result.output
     assert f"{folder}:1:1: error[E0009]" in result.output and "is a folder, not a template file" in result.output
+
+
+def test_a_template_of_too_many_tags_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """500 000 `{{ labels }}` lines (6.5 MB) kept `humc check` parsing for minutes: E0010 at the tag past the limit."""
+    folder = tmp_path / "my" / "templates" / "classification"
+    folder.mkdir(parents=True)
+    (folder / "en_x.j2").write_text("{{ text }}" + "{{ labels }}\n" * 500_000, encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text('{"text": "good", "label": "pos"}\n', encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: t\nstdlib: [my]\nsources:\n  s: d.jsonl\ntasks:\n  - id: e\n    task: classification\n"
+        "    source: s\n    fields: {text: text, label: label}\n    formats: [json]\n    templates: [en_x]\n",
+        encoding="utf-8")
+    started = time.monotonic()
+    result = run_cli("check", str(tmp_path / "r.hum.yaml"))
+    assert result.exit_code == 2, result.output
+    assert f"{folder / 'en_x.j2'}:{MAX_TEMPLATE_TAGS}:1: error[E0010]" in result.output
+    assert f"template holds more than {MAX_TEMPLATE_TAGS} tags" in result.output
+    assert time.monotonic() - started < 30
+    assert syntax_problem("{{ x }}" * MAX_TEMPLATE_TAGS) is None
