@@ -1132,6 +1132,7 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
     except (TemplateLimitError, OverflowError, RecursionError, MemoryError) as exc:
         message = ("goes over a limit: macros call each other too deeply" if isinstance(exc, RecursionError)
                    else f"goes over a limit: {exc}" if isinstance(exc, _TooManySteps)
+                   else f"a number overflows: {exc}" if isinstance(exc, OverflowError)  # (1e308 * 10) | int
                    else f"the rendered text would be too long: {exc}")
         raise _located(HumcError, where, message, origin, _template_line(exc.__traceback__),
                        "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from humc.errors import SourceError
+from humc.errors import HumcError, SourceError
 from humc.ir import SourceDef
 from humc.sources import read_source
-from humc.templating import MAX_TEMPLATE_TAGS, syntax_problem
+from humc.templating import MAX_TEMPLATE_TAGS, render, syntax_problem
 
 DUEE_TYPE = {"event_type": "财经/交易-跌停", "role_list": [{"role": "时间"}, {"role": "跌停股票"}], "id": "x"}
 
@@ -101,3 +101,10 @@ def test_a_template_of_too_many_tags_is_refused_before_it_is_parsed(tmp_path: Pa
     assert f"template holds more than {MAX_TEMPLATE_TAGS} tags" in result.output
     assert time.monotonic() - started < 30
     assert syntax_problem("{{ x }}" * MAX_TEMPLATE_TAGS) is None
+
+
+def test_a_template_number_that_overflows_is_named_so_not_a_text_too_long() -> None:
+    with pytest.raises(HumcError) as exc:
+        render("{{ (x * 1e308 * 10) | int }}", {"x": 1.0}, "template t")
+    assert exc.value.code == "E0010" and "a number overflows: cannot convert float infinity to integer" in str(exc.value)
+    assert "too long" not in exc.value.message
