@@ -627,14 +627,16 @@ def _holds_text(name: str, column: Any) -> dict[str, bool]:
 
 
 def _text_type(kind: Any) -> Any:
-    """The type that reads ``kind``'s binary as text (binary, large binary, binary view; and lists of them), or None
-    when it holds none (a fixed-size binary is a hash or an id, and structs are left as they are)."""
+    """The type that reads ``kind``'s binary as text (binary, large binary, binary view, dictionary-encoded; and lists
+    of them), or None when it holds none (a fixed-size binary is a hash or an id, and structs are left as they are)."""
     import pyarrow as pa
 
     if pa.types.is_binary(kind) or pa.types.is_binary_view(kind):
         return pa.string()
     if pa.types.is_large_binary(kind):
         return pa.large_string()
+    if pa.types.is_dictionary(kind) and not pa.types.is_nested(kind.value_type):  # pandas' categorical of bytes
+        return _text_type(kind.value_type)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         item = _text_type(kind.value_type)
         make = pa.list_ if pa.types.is_list(kind) else pa.large_list

@@ -108,3 +108,18 @@ def test_a_template_number_that_overflows_is_named_so_not_a_text_too_long() -> N
         render("{{ (x * 1e308 * 10) | int }}", {"x": 1.0}, "template t")
     assert exc.value.code == "E0010" and "a number overflows: cannot convert float infinity to integer" in str(exc.value)
     assert "too long" not in exc.value.message
+
+
+def test_a_dictionary_encoded_binary_column_is_text_like_a_plain_one(tmp_path: Path) -> None:
+    """pandas' categorical of bytes (Parquet keeps it dictionary-encoded) stayed bytes: every record was dropped as
+    `non_text_input`."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": pa.array([b"caf\xc3\xa9", None, b"a"]).dictionary_encode()}), path)
+    assert [r.record for r in read_source(SourceDef("s", path, "parquet", {}))] == [
+        {"text": "café"}, {"text": None}, {"text": "a"}]
+    pq.write_table(pa.table({"text": pa.array([b"a", b"caf\xe9"]).dictionary_encode()}), path)
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", path, "parquet", {})))
+    assert exc.value.code == "E4001" and "column 'text' of record 1 is not UTF-8 text (byte b'\\xe9'" in str(exc.value)
