@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from humc.errors import HumcError, SourceError
+from humc.errors import HumcError, RecipeError, SourceError
 from humc.ir import SourceDef
+from humc.recipe.yamlsrc import load_yaml_text
 from humc.sources import read_source
 from humc.templating import MAX_TEMPLATE_TAGS, render, syntax_problem
 
@@ -123,3 +124,10 @@ def test_a_dictionary_encoded_binary_column_is_text_like_a_plain_one(tmp_path: P
     with pytest.raises(SourceError) as exc:
         list(read_source(SourceDef("s", path, "parquet", {})))
     assert exc.value.code == "E4001" and "column 'text' of record 1 is not UTF-8 text (byte b'\\xe9'" in str(exc.value)
+
+
+def test_a_shipped_file_nested_past_the_recursion_limit_is_e0010_not_a_recursion_error() -> None:
+    """libyaml (the shipped stdlib's fast path) composes any depth; measuring 5000 levels raised RecursionError."""
+    with pytest.raises(RecipeError) as exc:
+        load_yaml_text("id: x\ntext: " + "[" * 5000 + "]" * 5000 + "\n", "f.yaml", shipped=True)
+    assert exc.value.code == "E0010" and exc.value.span is not None and exc.value.span.file == "f.yaml"
