@@ -569,6 +569,8 @@ def batch_records(src: SourceDef, batch: Any, first: int = 0, texts: BinaryTexts
                               hint="remove the repeated key where the file is written, or leave the column out "
                                    "(Parquet: `options: {columns: [...]}`)") from None
         except _UNCONVERTIBLE as exc:
+            if isinstance(exc, UnicodeDecodeError):  # text that is not UTF-8: its record and bytes
+                raise _not_utf8(src, name, column, first) from None
             try:
                 columns[name] = pc.cast(column, pa.string()).to_pylist()
             except (*_UNCONVERTIBLE, pa.ArrowException):
@@ -645,14 +647,17 @@ def _text_type(kind: Any) -> Any:
 
 
 def _not_utf8(src: SourceDef, name: str, column: Any, first: int) -> SourceError:
-    """E4001 at the first value of a binary ``column`` (or list column of binary) that is not UTF-8: its record and
-    the bytes that fail (found in Python: a cast of a list column's one-record slice checks all its items)."""
+    """E4001 at the first value of a binary or string ``column`` (or list column of them) that is not UTF-8: its record
+    and the bytes that fail (found in Python: a cast of a list column's one-record slice checks all its items)."""
     n, where = 0, ""
     for n in range(len(column)):
-        failing = _first_not_utf8(column[n].as_py())
+        try:
+            failing = _first_not_utf8(column[n].as_py())
+        except UnicodeDecodeError as decoding:  # a string column (UTF8-annotated) of a damaged file
+            failing = bytes(decoding.object), decoding
         if failing is not None:
-            value, exc = failing
-            where = f" (byte {value[exc.start:exc.start + 1]!r} at byte {exc.start + 1} of {_short_bytes(value)})"
+            value, error = failing
+            where = f" (byte {value[error.start:error.start + 1]!r} at byte {error.start + 1} of {_short_bytes(value)})"
             break
     return SourceError(f"source '{src.id}': column '{name}' of record {first + n} is not UTF-8 text{where}",
                        Span(str(src.path), 1, 1), code="E4001",

@@ -131,3 +131,16 @@ def test_a_shipped_file_nested_past_the_recursion_limit_is_e0010_not_a_recursion
     with pytest.raises(RecipeError) as exc:
         load_yaml_text("id: x\ntext: " + "[" * 5000 + "]" * 5000 + "\n", "f.yaml", shipped=True)
     assert exc.value.code == "E0010" and exc.value.span is not None and exc.value.span.file == "f.yaml"
+
+
+def test_a_damaged_string_column_names_the_record_and_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    """A UTF8-annotated column holding other bytes (a flipped byte in an ORC or Parquet file) named its column only."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "d.parquet"
+    text = pa.array([b"ok", b"fine", b"caf\xe9"], pa.binary()).view(pa.string())  # written without validating
+    pq.write_table(pa.table({"text": text}), path)
+    with pytest.raises(SourceError) as exc:
+        list(read_source(SourceDef("s", path, "parquet", {})))
+    assert exc.value.code == "E4001" and exc.value.span is not None and exc.value.span.file == str(path)
+    assert "column 'text' of record 2 is not UTF-8 text (byte b'\\xe9' at byte 4 of b'caf\\xe9')" in str(exc.value)
