@@ -569,6 +569,8 @@ def batch_records(src: SourceDef, batch: Any, first: int = 0, texts: BinaryTexts
                               hint="remove the repeated key where the file is written, or leave the column out "
                                    "(Parquet: `options: {columns: [...]}`)") from None
         except _UNCONVERTIBLE as exc:
+            if isinstance(exc, UnicodeDecodeError):  # text that is not UTF-8: its record and bytes
+                raise _not_utf8(src, name, column, first) from None
             try:
                 columns[name] = pc.cast(column, pa.string()).to_pylist()
             except (*_UNCONVERTIBLE, pa.ArrowException):
@@ -604,7 +606,7 @@ def binary_as_text(src: SourceDef, batch: Any, first: int, texts: BinaryTexts) -
         try:
             columns[i] = pc.cast(columns[i], text)  # checks that every value is UTF-8
         except pa.ArrowInvalid:
-            raise _not_utf8(src, name, columns[i], text, first) from None
+            raise _not_utf8(src, name, columns[i], first) from None
         fields[i] = fields[i].with_type(text)
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
 
@@ -627,14 +629,16 @@ def _holds_text(name: str, column: Any) -> dict[str, bool]:
 
 
 def _text_type(kind: Any) -> Any:
-    """The type that reads ``kind``'s binary as text (binary, large binary, binary view; and lists of them), or None
-    when it holds none (a fixed-size binary is a hash or an id, and structs are left as they are)."""
+    """The type that reads ``kind``'s binary as text (binary, large binary, binary view, dictionary-encoded; and lists
+    of them), or None when it holds none (a fixed-size binary is a hash or an id, and structs are left as they are)."""
     import pyarrow as pa
 
     if pa.types.is_binary(kind) or pa.types.is_binary_view(kind):
         return pa.string()
     if pa.types.is_large_binary(kind):
         return pa.large_string()
+    if pa.types.is_dictionary(kind) and not pa.types.is_nested(kind.value_type):  # pandas' categorical of bytes
+        return _text_type(kind.value_type)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         item = _text_type(kind.value_type)
         make = pa.list_ if pa.types.is_list(kind) else pa.large_list
@@ -642,30 +646,37 @@ def _text_type(kind: Any) -> Any:
     return None
 
 
-def _not_utf8(src: SourceDef, name: str, column: Any, text: Any, first: int) -> SourceError:
-    """E4001 at the first value of a binary ``column`` that is not UTF-8: its record and the bytes that fail."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    n = 0
+def _not_utf8(src: SourceDef, name: str, column: Any, first: int) -> SourceError:
+    """E4001 at the first value of a binary or string ``column`` (or list column of them) that is not UTF-8: its record
+    and the bytes that fail (found in Python: a cast of a list column's one-record slice checks all its items)."""
+    n, where = 0, ""
     for n in range(len(column)):
         try:
-            pc.cast(column.slice(n, 1), text)
-        except pa.ArrowInvalid:
+            failing = _first_not_utf8(column[n].as_py())
+        except UnicodeDecodeError as decoding:  # a string column (UTF8-annotated) of a damaged file
+            failing = bytes(decoding.object), decoding
+        if failing is not None:
+            value, error = failing
+            where = f" (byte {value[error.start:error.start + 1]!r} at byte {error.start + 1} of {_short_bytes(value)})"
             break
-    value = column[n].as_py()
-    where = ""
-    if isinstance(value, bytes):
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            where = f" (byte {value[exc.start:exc.start + 1]!r} at byte {exc.start + 1} of {_short_bytes(value)})"
     return SourceError(f"source '{src.id}': column '{name}' of record {first + n} is not UTF-8 text{where}",
                        Span(str(src.path), 1, 1), code="E4001",
                        expected=f"UTF-8 text in '{name}' (a binary column, BYTE_ARRAY without the UTF8 annotation as "
                                 "Spark and older writers store strings, is read as UTF-8)",
                        hint="re-encode the text as UTF-8 where the file is written; a column of other bytes (an "
                             "image, a hash) can be left out (Parquet, ORC: `options: {columns: [...]}`)")
+
+
+def _first_not_utf8(value: Any) -> tuple[bytes, UnicodeDecodeError] | None:
+    """The first bytes in ``value`` (bytes, or a list nesting them) that are not UTF-8, with the decoding error."""
+    if isinstance(value, list):
+        return next((found for item in value if (found := _first_not_utf8(item)) is not None), None)
+    if isinstance(value, bytes):
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return value, exc
+    return None
 
 
 def _short_bytes(value: bytes, limit: int = 40) -> str:

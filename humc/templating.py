@@ -79,12 +79,18 @@ MAX_TEMPLATE_STEPS = 200_000
 every pass of a for loop), plus ``STEPS_PER_ITEM`` for each item of the values it is given. Real templates take a
 few dozen; a loop in a loop over ``range(100000)`` would take 10^10."""
 
+MAX_TEMPLATE_TAGS = 4096
+"""The most `{{ … }}`, `{% … %}` and `{# … #}` tags one template may hold, checked before it is parsed: Jinja2 parses
+and compiles about a thousand a second, so a template of a million (a few MiB) would keep `humc check` busy for an
+hour. Real templates hold a few dozen."""
+
 STEPS_PER_ITEM = 4
 """Steps a render may take besides ``MAX_TEMPLATE_STEPS`` for each character of a text it is given (each item of a
 list or mapping): a template may walk a long document word by word (``text.split()``), calling a few methods for
 each word, whatever the document's length."""
 
-__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "STEPS_PER_ITEM", "ITEMS_PER_STEP",
+__all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_STEPS", "MAX_TEMPLATE_TAGS", "STEPS_PER_ITEM",
+           "ITEMS_PER_STEP",
            "TEMPLATE_VARIABLES",
            "QuotedItems", "TemplateProblem", "environment",
            "render", "render_template", "syntax_problem", "TemplateRenderer", "template_problem", "template_span",
@@ -903,7 +909,13 @@ def _surrogate_literal(text: str, ast: jinja2.nodes.Template) -> TemplateProblem
     return None
 
 
+_TAG = re.compile(r"\{[{%#]")
+
+
 def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
+    too_many = _too_many_tags(text)
+    if too_many is not None:
+        return too_many
     env = environment(flavour)
     try:
         ast = env.parse(text)
@@ -931,6 +943,19 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
                                node.lineno, "E2012", "write the text into the template itself; humc templates have "
                                                      "no loader (include, import, extends are refused)")
     return ast
+
+
+def _too_many_tags(text: str) -> TemplateProblem | None:
+    """E0010 at the tag past ``MAX_TEMPLATE_TAGS``, or None (a count of the text, once per template)."""
+    if text.count("{") <= MAX_TEMPLATE_TAGS:
+        return None
+    tag = next(itertools.islice(_TAG.finditer(text), MAX_TEMPLATE_TAGS, None), None)
+    if tag is None:
+        return None
+    line = text.count("\n", 0, tag.start()) + 1
+    return TemplateProblem(f"template holds more than {MAX_TEMPLATE_TAGS} tags ({{{{ … }}}}, {{% … %}}, {{# … #}})",
+                           line, "E0010", col=tag.start() - text.rfind("\n", 0, tag.start()), width=2,
+                           hint="write the repeated part once, inside a {% for %} loop over a list")
 
 
 def _unknown_filter_or_test(env: jinja2.Environment, ast: jinja2.nodes.Template) -> TemplateProblem | None:
@@ -1107,6 +1132,7 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
     except (TemplateLimitError, OverflowError, RecursionError, MemoryError) as exc:
         message = ("goes over a limit: macros call each other too deeply" if isinstance(exc, RecursionError)
                    else f"goes over a limit: {exc}" if isinstance(exc, _TooManySteps)
+                   else f"a number overflows: {exc}" if isinstance(exc, OverflowError)  # (1e308 * 10) | int
                    else f"the rendered text would be too long: {exc}")
         raise _located(HumcError, where, message, origin, _template_line(exc.__traceback__),
                        "E0010", hint=f"a rendered text may have at most {MAX_RENDERED_CHARS} characters and "

@@ -44,6 +44,8 @@ def parse_roles(schema: Node | None, task: TaskDef, constants: Mapping[str, Any]
 
 def role_map(value: Any) -> tuple[EventRoles, str | None]:
     """(event type -> roles, None), or ((), what is wrong) for a value of no known structure."""
+    if isinstance(value, Mapping) and isinstance(value.get("event_type"), str) and "role_list" in value:
+        value = [value]  # a DuEE schema file of one event type: a .json file's one object, not a list of one
     if isinstance(value, Mapping):
         items = list(value.items())
     elif isinstance(value, list):

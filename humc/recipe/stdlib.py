@@ -224,6 +224,9 @@ def load_template(path: Path) -> Template:
     problem = not_a_regular_file(path)
     if problem is not None:
         raise problem
+    if path.is_dir():  # a folder named en_1.j2 (globbed as a template): read_bytes raised IsADirectoryError, exit 3
+        raise RecipeError(f"{path} is a folder, not a template file", Span(str(path), 1, 1), code="E0009",
+                          expected="a Jinja2 template file", hint="move the folder away, or rename it without `.j2`")
     data = path.read_bytes()
     language = path.stem.split("_", 1)[0]
     try:

@@ -1241,8 +1241,8 @@ def _check_options_field(task: TaskDef, fields: tuple[tuple[str, Compiled], ...]
         return
     try:
         value = literal_value(compiled.ast.head)
-    except ValueError:
-        return  # it reads the record
+    except (ValueError, TypeError):
+        return  # it reads the record (or is `-"a"`, which fails on each record, as the evaluator says)
     if isinstance(value, list) and value:
         return
     raise RecipeError(f"field '{task.choice_of}' of {what} is the constant {compiled.text}: no record has options to "

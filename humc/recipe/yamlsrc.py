@@ -406,7 +406,10 @@ def load_yaml_text(text: str, file: str, *, expected: str = RECIPE_EXPECTED, shi
     if root is None:
         raise RecipeError("the file is empty", Span(file, 1, 1), expected=expected, code="E0009")
     _check_version_size(file, root)
-    _Measure(file).check(root)
+    try:
+        _Measure(file).check(root)
+    except RecursionError:  # libyaml (``shipped``) composes any depth: its tree is measured here, recursively
+        raise _too_deep(Span(file, 1, 1)) from None
     return _Converter(file).convert(root)
 
 
