@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,14 @@ def test_only_the_files_humc_ships_take_libyaml(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "guidelines" / "mine.yaml").write_text("id: mine\ntitle: Mine\ntext: Be brief.\n", encoding="utf-8")
     lib = stdlib.load_stdlib([tmp_path])
     assert "mine" in lib.guidelines and composed.count(False) == 1 and composed.count(True) == len(composed) - 1
+
+
+def test_a_shipped_file_too_long_for_libyaml_goes_the_bounded_way():
+    """libyaml recurses in C and ends the process some 100 000 levels deep (fuzz7: SIGSEGV at 200 000); a text past
+    ``_C_MAX_CHARS`` is composed by the bounded composer, which reports the depth (run in a child: a crash is a fail)."""
+    code = ("from humc.recipe.yamlsrc import load_yaml_text\nfrom humc.errors import RecipeError\n"
+            "try:\n    load_yaml_text('a: ' + '[' * 300000 + ']' * 300000, 's.yaml', shipped=True)\n"
+            "except RecipeError as e:\n    print(e.code, e.span.line, e.span.col)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert (done.returncode, done.stdout.split()) == (0, ["E0010", "1", "67"]), done.stderr[-400:]

@@ -352,12 +352,16 @@ RECIPE_EXPECTED = "a YAML mapping with `hum:` and `name:`"
 # libyaml's composer, where PyYAML was built with it: for humc's own files only (``shipped``), since it neither bounds
 # depth (it recurses in C) nor marks alias sites; a shipped file composes to the same nodes either way (test_yamlsrc)
 _C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None)
+# libyaml's recursion ends the process (SIGSEGV) some 100 000 levels deep, and a level takes at least a character:
+# texts longer than this go the bounded way (the stdlib's longest file has 7 088 characters; fuzz7 crashed libyaml
+# at 200 000 levels, and at 20 000 PyYAML's depth bound still reports first)
+_C_MAX_CHARS = 16_384
 
 
 def _composed(text: str, shipped: bool) -> yaml.Node | None:
-    """``text`` composed; a shipped file by libyaml (20× faster: the stdlib's 120 files took 0.2 s of every plan),
-    which gives way to PyYAML's own composer on any error, so that error is the one reported."""
-    if shipped and _C_LOADER is not None:
+    """``text`` composed; a shipped file of up to ``_C_MAX_CHARS`` by libyaml (20× faster: the stdlib's 120 files
+    took 0.2 s of every plan), which gives way to PyYAML's own composer on any error, so that error is reported."""
+    if shipped and _C_LOADER is not None and len(text) <= _C_MAX_CHARS:
         try:
             return yaml.compose(text, Loader=_C_LOADER)
         except yaml.YAMLError:
