@@ -16,16 +16,8 @@ from typing import Any
 from humc import __version__
 from humc.dataset.card import CardInfo
 from humc.ir import HELD_OUT_DROPPED, LockedAsset, Recipe
-from humc.llm.provenance import (
-    ASKED_NOTE,
-    EMPTY_NOTE,
-    GENERATED_NOTE,
-    SCORE_NOTE,
-    UNKNOWN_MODEL,
-    VALID_NOTE,
-    Answered,
-    answered_in,
-)
+from humc.llm import provenance  # the LLM nodes' note names (provenance.ASKED_NOTE, …)
+from humc.llm.provenance import UNKNOWN_MODEL, Answered, answered_in
 from humc.sources_hub import hub_sources
 
 
@@ -165,18 +157,18 @@ def llm_step_stats(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> li
                 continue
             node = f"{e.id}/{step.kind}"
             notes = metas.get(node, {}).get("notes", {})
-            forms = {k[len(ASKED_NOTE):]: int(v) for k, v in notes.items() if k.startswith(ASKED_NOTE) and v}
-            asked, valid = sum(forms.values()), int(notes.get(VALID_NOTE, 0))
+            forms = {k[len(provenance.ASKED_NOTE):]: int(v) for k, v in notes.items() if k.startswith(provenance.ASKED_NOTE) and v}
+            asked, valid = sum(forms.values()), int(notes.get(provenance.VALID_NOTE, 0))
             row: dict[str, Any] = {"node": node, "model": recipe.models[step.model].model, "form": ", ".join(sorted(forms)),
                                    "asked": asked, "valid": valid, "valid_rate": round(valid / asked, 4) if asked else None,
                                    "dropped": {k.removeprefix("dropped: "): int(v) for k, v in notes.items()
                                                if k.startswith("dropped") and v}}
             if step.kind == "generate":
-                row.update(generated=int(notes.get(GENERATED_NOTE, 0)), empty=int(notes.get(EMPTY_NOTE, 0)),
+                row.update(generated=int(notes.get(provenance.GENERATED_NOTE, 0)), empty=int(notes.get(provenance.EMPTY_NOTE, 0)),
                            overwrite=step.overwrite)
             if step.kind == "judge":
                 low = sum(v for k, v in row["dropped"].items() if k.startswith("judge score"))
-                row.update(min_score=step.min_score, scores={s: int(notes.get(f"{SCORE_NOTE}{s}", 0)) for s in range(1, 6)},
+                row.update(min_score=step.min_score, scores={s: int(notes.get(f"{provenance.SCORE_NOTE}{s}", 0)) for s in range(1, 6)},
                            judge_dropped=low, judge_dropped_share=round(low / asked, 4) if asked else None)
             rows.append(row)
     return rows
