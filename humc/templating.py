@@ -580,14 +580,10 @@ def _checked_filters(env: jinja2.Environment) -> None:
     @functools.wraps(join)
     def checked_join(context: _Context, value: Any, d: str = "", attribute: Any = None) -> str:
         # join walks the items in Python (str() of each): one step each, charged before a list of them is made
-        if type(value) is list or isinstance(value, str):
+        if type(value) is list or type(value) is QuotedItems or isinstance(value, str):
             if len(value) >= ITEMS_PER_STEP:
                 _charge_walk(context.steps, len(value), "join")
-            items = value if type(value) is list else list(value)
-        elif type(value) is QuotedItems:
-            if len(value) >= ITEMS_PER_STEP:
-                _charge_walk(context.steps, len(value), "join")
-            items = _quoted(value, d)
+            items = value if type(value) is list else _quoted(value, d) if type(value) is QuotedItems else list(value)
         else:  # an iterator is read once: here, then by join
             items = list(_counting(value, context.steps))
         _check_separator(d, items)
