@@ -277,7 +277,7 @@ class CacheDB:
             try:
                 return operation()
             except (diskcache.Timeout, sqlite3.OperationalError) as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+                if not _lock_error(exc):
                     raise
                 if time.monotonic() - started >= LOCK_WAIT_S:
                     raise
@@ -314,7 +314,7 @@ class CacheDB:
                 return self._legacy(key) if self.migrate_legacy else None
             return decode(stored, blob)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
+            if not _lock_error(exc):
                 self._drop(stored)
                 return None
             raise self._unwritable(exc, "read") from None
@@ -448,11 +448,17 @@ def _command_line(pid: str) -> str:
 _SQLITE_LOCKED = re.compile(r"database (?:table |schema )?is locked")  # sqlite's SQLITE_LOCKED/BUSY texts
 
 
+def _lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says another process holds the index locked: sqlite's lock texts, or diskcache's ``Timeout``
+    (a write that waited for the lock); not any error whose text (a path) holds "locked"."""
+    return isinstance(exc, diskcache.Timeout) or \
+        (isinstance(exc, sqlite3.OperationalError) and _SQLITE_LOCKED.search(str(exc)) is not None)
+
+
 def _locked_hint(exc: Exception) -> str | None:
     """The hint for sqlite's lock timeout (a minute): another process held the cache index all that time."""
-    sqlite_locked = isinstance(exc, sqlite3.OperationalError) and _SQLITE_LOCKED.search(str(exc)) is not None
-    if not isinstance(exc, diskcache.Timeout) and not sqlite_locked:
-        return None  # an OSError whose path holds "locked" is no lock
+    if not _lock_error(exc):
+        return None
     return ("another process held the cache index locked for a minute (a sqlite3 shell or a backup tool left in a "
             "transaction, a build on another machine sharing the folder): end it and run the command again, or pass "
             "another folder with --cache; what the build finished is saved")
