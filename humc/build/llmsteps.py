@@ -183,6 +183,7 @@ class StepRunner:
     _dropped_seen: int = field(init=False, default=0)
     _render_prompt: TemplateRenderer = field(init=False)  # the prompt, compiled once, rendered per record
     _entry_variables: dict[str, Any] = field(init=False)  # the prompt's variables the entry sets for every record
+    _roles: dict[str, tuple[str, ...]] = field(init=False)  # event type -> its roles (`schema: {roles: …}`), or empty
 
     def __post_init__(self) -> None:
         self.prompt, self.origin = prompt_text(self.step), prompt_origin(self.step)  # read once, rendered per record
@@ -190,6 +191,7 @@ class StepRunner:
         self._entry_variables = {"task": self.entry.task,
                                  "guidelines": [g.text for g in self.entry.guidelines if g.text],
                                  "labels": list(fixed_labels(self.entry) or ()), "language": language_name(self.entry)}
+        self._roles = dict(self.entry.event_roles)
         self._dropped_seen = self.cache_dropped()
 
     @classmethod
@@ -454,7 +456,7 @@ class StepRunner:
     def _role_problem(self, record: Mapping[str, Any], table: AnswerTable) -> Invalid | None:
         """A role its event type does not have, when the entry lists each type's roles (`schema: {roles: …}`); an empty
         role (an event without arguments) and a type the list does not name pass."""
-        roles, task = dict(self.entry.event_roles), self.entry.task
+        roles, task = self._roles, self.entry.task
         if not roles or task.roles_of is None:
             return None
         column, typed_by = task.roles_of
@@ -471,7 +473,7 @@ class StepRunner:
         Not every type's in EE: DuEE's 65 types with their roles took a prompt from 1,100 to 2,900 characters, over
         SmolLM2's 4,096-token context (HTTP 400 for 2 of 3 records); a role outside the type the model chose is
         asked again with that type's roles."""
-        roles, task = dict(self.entry.event_roles), self.entry.task
+        roles, task = self._roles, self.entry.task
         if not roles or task.roles_of is None or task.roles_of[1] not in task.inputs:
             return {}
         own = str(record.get(task.roles_of[1]))
