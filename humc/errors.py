@@ -297,7 +297,9 @@ CODES: dict[str, Code] = _codes(
               "out-of-memory killer); the chunks finished before are saved and the next build resumes from them. "
               "Fewer workers (-j) need less memory."),
     # E5xxx: publishing
-    ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint."),
+    ("E5001", "publishing failed", "Publishing to the Hub failed; the message carries the status and a hint. A "
+                                   "repository or branch the failed push created is removed again while it is "
+                                   "still empty (a note says so)."),
     ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),
     ("E5003", "repository holds other content", "The Hub repository (or branch) holds files that humc did not "
               "publish (it has no build.json): humc publishes into a new or empty repository, or one it published to "

@@ -11,6 +11,8 @@ create branches and download files (``hf_hub_download`` / ``snapshot_download``)
     GET  /api/{type}s/{ns}/{name}/refs                      list_repo_refs
     GET  /api/{type}s/{ns}/{name}/commits/{rev}             list_repo_commits
     POST /api/{type}s/{ns}/{name}/branch/{branch}           create_branch
+    DELETE /api/{type}s/{ns}/{name}/branch/{branch}         delete_branch
+    DELETE /api/repos/delete                                delete_repo
     POST /api/{type}s/{ns}/{name}/preupload/{rev}           upload modes
     POST /{prefix}{ns}/{name}.git/info/lfs/objects/batch    LFS batch (upload actions point here)
     PUT  /lfs-upload/{secret}/{oid}                         LFS object upload
@@ -27,7 +29,8 @@ because the server sends no ``X-Xet-*`` headers.
 
 Every route except the LFS PUT (whose URL carries a per-server secret, like a signed URL)
 needs ``Authorization: Bearer <token>``. ``fail(route, status, times)`` injects faults; status ``CUT`` (0) drops the
-connection without an answer, as a network cut mid-request does.
+connection without an answer, as a network cut mid-request does; ``CUT_AFTER`` (on "commit" only) makes the commit,
+then drops the connection without an answer (the commit landed, the client cannot know).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ LFS_PATTERNS = (".parquet", ".arrow", ".bin", ".zst", ".gz", ".zip", ".safetenso
 LFS_THRESHOLD = 10 * 1024 * 1024
 TYPE_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 CUT = 0  # a fault status: the server closes the connection instead of answering
+CUT_AFTER = -1  # a fault status of "commit": the server makes the commit, then closes the connection unanswered
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -246,6 +250,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
@@ -306,10 +313,14 @@ class Handler(BaseHTTPRequestHandler):
         if header != f"Bearer {self.state.token}":
             raise HubError(401, "Invalid credentials in Authorization header")
 
-    def _fault(self, route: str) -> None:
+    def _fault(self, route: str) -> int | None:
+        """Raise the fault injected on ``route``; CUT_AFTER is returned, for the route to act on before it cuts."""
         status = self.state.take_fault(route)
+        if status == CUT_AFTER:
+            return status
         if status is not None:
             raise HubError(status, f"injected failure on {route}")
+        return None
 
     def _payload(self) -> dict[str, Any]:
         ctype = (self.headers.get("Content-Type") or "").lower()
@@ -335,6 +346,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/repos/create" and method == "POST":
             self._fault("create")
             return self._create_repo()
+        if path == "/api/repos/delete" and method == "DELETE":
+            self._fault("delete-repo")
+            return self._delete_repo()
         if path == "/api/validate-yaml" and method == "POST":
             return self._validate_yaml()
         m = API_REPO.match(path)
@@ -369,11 +383,16 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and action == "branch":
             self._fault("branch")
             return self._create_branch(repo_type, repo_id, unquote(tail))
+        if method == "DELETE" and action == "branch":
+            self._fault("delete-branch")
+            return self._delete_branch(repo_type, repo_id, unquote(tail))
         if method == "POST" and action == "preupload":
             self._fault("preupload")
             return self._preupload(repo_type, repo_id, unquote(tail))
         if method == "POST" and action == "commit":
-            self._fault("commit")
+            if self._fault("commit") == CUT_AFTER:
+                self._commit(repo_type, repo_id, unquote(tail), answer=False)
+                raise HubError(CUT, "injected cut after the commit")
             return self._commit(repo_type, repo_id, unquote(tail))
         raise HubError(404, f"no route for {method} /api/{repo_type}s/{repo_id}/{rest}")
 
@@ -398,6 +417,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json({"error": exc.message, "url": url}, 409, {"X-Error-Message": exc.message})
             raise
         self._json({"url": self._repo_url(repo), "name": repo_id, "id": repo_id})
+
+    def _delete_repo(self) -> None:
+        p = self._payload()
+        name, org = p.get("name"), p.get("organization")
+        key = (p.get("type") or "model", f"{org}/{name}" if org else f"tester/{name}")
+        with self.state.lock:
+            if key not in self.state.repos:
+                raise HubError(404, "Repository not found", "RepoNotFound")
+            del self.state.repos[key]
+        self._json({})
 
     def _info(self, repo_type: str, repo_id: str, rev: str, query: dict[str, list[str]]) -> None:
         repo = self.state.repo(repo_id, repo_type)
@@ -497,6 +526,16 @@ class Handler(BaseHTTPRequestHandler):
             repo.branches[branch] = self.state.resolve(repo, start).oid
         self._json({})
 
+    def _delete_branch(self, repo_type: str, repo_id: str, branch: str) -> None:
+        repo = self.state.repo(repo_id, repo_type)
+        with self.state.lock:
+            if branch not in repo.branches:
+                raise HubError(404, f"Invalid rev id: {branch}", "RevisionNotFound")
+            if branch == "main":
+                raise HubError(403, "You cannot delete the default branch")
+            del repo.branches[branch]
+        self._json({})
+
     # --------------------------------------------------------------- uploads
 
     def _preupload(self, repo_type: str, repo_id: str, rev: str) -> None:
@@ -542,7 +581,7 @@ class Handler(BaseHTTPRequestHandler):
         self.state.store(self.body, lfs=True)
         self._send(200, b"", content_type="text/plain")
 
-    def _commit(self, repo_type: str, repo_id: str, rev: str) -> None:
+    def _commit(self, repo_type: str, repo_id: str, rev: str, answer: bool = True) -> None:
         repo = self.state.repo(repo_id, repo_type)
         lines = [json.loads(line) for line in self.body.decode().splitlines() if line.strip()]
         if not lines or lines[0].get("key") != "header":
@@ -582,6 +621,8 @@ class Handler(BaseHTTPRequestHandler):
                     raise HubError(400, f"unknown commit operation {key!r}")
             commit = self.state.new_commit(repo, rev, head.oid, tree, header.get("summary", ""),
                                            header.get("description", ""))
+        if not answer:
+            return
         url = f"{self._repo_url(repo)}/commit/{commit.oid}"
         self._json({"success": True, "commitOid": commit.oid, "commitUrl": url, "pullRequestUrl": None})
 

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import run_cli  # noqa: E402
-from hubserver import CUT, HubHTTPServer  # noqa: E402
+from hubserver import CUT, CUT_AFTER, HubHTTPServer  # noqa: E402
 
 from humc.dataset.card import CardInfo, render_card  # noqa: E402
 from humc.dataset.hub import push_dataset  # noqa: E402
@@ -311,13 +311,100 @@ def test_server_error_on_commit_leaves_remote_unchanged(hub: HubHTTPServer, tmp_
     assert result.changed and remote_files(hub) == local_files(folder)
 
 
-def test_first_push_failing_publishes_nothing(hub: HubHTTPServer, tmp_path: Path) -> None:
+def test_first_push_failing_publishes_nothing_and_deletes_the_repository_it_created(hub: HubHTTPServer,
+                                                                                       tmp_path: Path) -> None:
     folder = make_build(tmp_path / "demo", {"train": 2})
     hub.state.fail("commit", 503)
-    with pytest.raises(PublishError):
+    with pytest.raises(PublishError) as err:
         push_dataset(folder, REPO)
-    assert remote_files(hub) == {}
-    assert push_dataset(folder, REPO).changed and remote_files(hub) == local_files(folder)
+    assert "note: deleted the repository humc-test/demo, which this push had created (it was still empty)" \
+        in err.value.render()
+    assert ("dataset", REPO) not in hub.state.repos
+    result = push_dataset(folder, REPO)
+    assert result.changed and result.created and remote_files(hub) == local_files(folder)
+
+
+def test_a_failed_push_to_a_new_branch_removes_that_branch_and_nothing_else(hub: HubHTTPServer,
+                                                                            tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    push_dataset(folder, REPO)
+    published, history = remote_files(hub), [c.oid for c in hub.state.history(REPO)]
+    make_build(folder, {"train": 2}, tag="v2")
+    hub.state.fail("commit", 500)
+    res = run_cli("push", str(folder), "--repo", REPO, "--revision", "v2")
+    assert res.exit_code == 2 and "error[E5001]" in res.output and "HTTP 500" in res.output, res.output
+    assert "note: removed the branch 'v2', which this push had created" in res.output
+    assert "deleted the repository" not in res.output and "Traceback" not in res.output
+    assert sorted(hub.state.repo(REPO).branches) == ["main"]
+    assert remote_files(hub) == published and [c.oid for c in hub.state.history(REPO)] == history
+    assert sum(1 for m, _ in hub.state.requests if m == "DELETE") == 1
+    result = push_dataset(folder, REPO, revision="v2")   # the same command once the Hub is back
+    assert result.changed and result.branch_created and remote_files(hub, "v2") == local_files(folder)
+
+
+def test_a_failed_first_push_to_a_branch_removes_the_branch_and_the_repository_it_created(hub: HubHTTPServer,
+                                                                                           tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    hub.state.fail("lfs-upload", 403)   # the commit's upload fails: nothing reached the Hub but the repo and branch
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, revision="dev")
+    text = err.value.render()
+    assert "403" in text and "removed the branch 'dev'" in text and "deleted the repository humc-test/demo" in text
+    assert hub.state.repos == {}
+
+
+def test_a_failed_push_never_deletes_a_repository_or_branch_it_did_not_create(hub: HubHTTPServer,
+                                                                              tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.create_repo(REPO, repo_type="dataset")            # made empty by someone else, before the push
+    api.create_branch(REPO, branch="dev", repo_type="dataset")
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    for revision in (None, "dev"):
+        hub.state.fail("commit", 500)
+        with pytest.raises(PublishError) as err:
+            push_dataset(folder, REPO, revision=revision)
+        text = err.value.render()
+        assert "500" in text and "removed" not in text and "deleted" not in text and "kept" not in text
+    assert sorted(hub.state.repo(REPO).branches) == ["dev", "main"]
+    assert not any(m == "DELETE" for m, _ in hub.state.requests)
+
+
+@pytest.mark.parametrize("revision", [None, "dev"])
+def test_a_commit_that_landed_before_the_connection_broke_keeps_what_the_push_created(hub: HubHTTPServer,
+                                                                                      tmp_path: Path,
+                                                                                      revision: str | None) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    if revision:
+        push_dataset(folder, REPO)              # the repository exists; the push creates the branch only
+        make_build(folder, {"train": 2}, tag="v2")
+    hub.state.fail("commit", CUT_AFTER)         # the Hub made the commit; its answer never came
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, revision=revision)
+    text = err.value.render()
+    assert "broke while it made the commit" in text
+    assert "kept the branch 'dev' this push created: it holds a commit" in text if revision else \
+        "kept the repository humc-test/demo this push created: it is no longer empty" in text
+    assert "removed" not in text and "deleted" not in text
+    assert remote_files(hub, revision or "main") == local_files(folder)
+    assert not push_dataset(folder, REPO, revision=revision).changed   # the same command: nothing to publish
+
+
+def test_a_cleanup_that_fails_too_is_a_note_beside_the_push_error(hub: HubHTTPServer, tmp_path: Path) -> None:
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    hub.state.fail("commit", 500)
+    hub.state.fail("delete-branch", 503, times=10)
+    with pytest.raises(PublishError) as err:
+        push_dataset(folder, REPO, revision="dev")
+    text = err.value.render()
+    assert "error[E5001]" in text and "HTTP 500" in text and "nothing was published" in text
+    assert "note: could not check or remove the branch 'dev' and the repository humc-test/demo, which this push " \
+           "had created" in text and "503" in text and "delete them on the Hub" in text
+    assert sorted(hub.state.repo(REPO).branches) == ["dev", "main"]   # left as they were; a second push uses them
+    hub.state.faults.clear()
+    result = push_dataset(folder, REPO, revision="dev")
+    assert result.changed and not result.created and not result.branch_created
 
 
 @pytest.mark.parametrize("route", ["preupload", "lfs-batch", "lfs-upload", "create"])
@@ -497,7 +584,8 @@ def test_a_push_to_a_hub_server_without_xet_storage_says_to_set_hf_hub_disable_x
     assert "error[E5001]" in res.output and "offers no Xet storage" in res.output
     assert "hint: set HF_HUB_DISABLE_XET=1" in res.output and "check the network connection" not in res.output
     assert "nothing was published" in res.output
-    assert [c.title for c in hub.state.history(REPO)] == ["initial commit"]   # the repository was made, no data sent
+    assert "deleted the repository humc-test/demo, which this push had created" in res.output
+    assert hub.state.repos == {}   # the repository was made, no data sent: the failed push deleted it again
 
 
 def test_cli_push_errors_exit_2(hub: HubHTTPServer, tmp_path: Path) -> None:

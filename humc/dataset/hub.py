@@ -11,6 +11,10 @@
   ``plots/*.png``). The commit is made against
   the remote head that was compared (``parent_commit``), so a concurrent change is
   detected instead of overwritten. A failed commit changes nothing on the remote.
+* a push that fails after it created the repository or the branch removes them again (``_undo``): the branch while
+  it still points at the commit it was made from, the repository while it is still empty (nothing but the
+  ``.gitattributes`` of its creation, on ``main`` alone). What the push did not create is never deleted, and a
+  commit that may have landed (the connection broke while it was made) is kept, with the branch or repository.
 * the folder is read under its lock (``humc.locks``, shared): a build of the same output
   waits until the upload has read it, and the push waits for a build's swap to finish, so
   a folder is never uploaded mid-replacement.
@@ -54,6 +58,15 @@ class PushResult:
         return self.commit_url is not None
 
 
+@dataclass
+class _Made:
+    """What a push created on the Hub so far, for ``_undo`` when it fails."""
+
+    repo: bool = False          # the repository (it did not exist when the push began)
+    branch: str | None = None   # the branch, made from commit ``start``
+    start: str | None = None
+
+
 @dataclass(frozen=True)
 class LocalFile:
     path: str        # path in the repo (posix)
@@ -76,11 +89,16 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
         _check_revision(revision)
     token = resolve_token(token)
     endpoint = hub_endpoint(endpoint)
+    made = _Made()
     with folder_lock(folder, what="output folder", command="humc push", shared=True, wait=wait):
         manifest, files = verify_build(folder)
-        with _hub_errors(repo_id, endpoint, revision):
-            result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
-                           endpoint=endpoint, commit_message=commit_message)
+        try:
+            with _hub_errors(repo_id, endpoint, revision):
+                result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
+                               endpoint=endpoint, commit_message=commit_message, made=made)
+        except PublishError as exc:
+            exc.notes.extend(_undo(made, repo_id, token, endpoint))
+            raise
     return result
 
 
@@ -159,7 +177,8 @@ def verify_build(folder: Path) -> tuple[dict[str, Any], list[LocalFile]]:
 
 
 def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str, Any], *, private: bool,
-          revision: str | None, token: str, endpoint: str, commit_message: str | None) -> PushResult:
+          revision: str | None, token: str, endpoint: str, commit_message: str | None,
+          made: _Made) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
@@ -170,7 +189,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
         existing = api.repo_info(repo_id, repo_type="dataset", token=token)
     except RepositoryNotFoundError:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
-        created = True
+        created = made.repo = True
     else:
         check_visibility(existing, repo_id, private)
     # a new branch starts from main: main's files are compared (and must be humc's) before the branch is made, so a
@@ -186,6 +205,7 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     branch_created = start != branch
     if branch_created:  # from the commit compared, so that it is the commit's parent even if main moved meanwhile
         api.create_branch(repo_id, branch=branch, revision=head, repo_type="dataset", token=token)
+        made.branch, made.start = branch, head
     if not changed and not stale:
         return PushResult(None, created, [], [], repo_url=repo_url, revision=branch, branch_created=branch_created)
 
@@ -205,6 +225,47 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
                              repo_type="dataset", revision=branch, parent_commit=head or None, token=token)
     return PushResult(str(info.commit_url), created, changed, stale, repo_url=repo_url, revision=branch,
                       branch_created=branch_created)
+
+
+def _undo(made: _Made, repo_id: str, token: str, endpoint: str) -> list[str]:
+    """Remove what a failed push created (``made``) and no commit has reached since; the notes saying what was removed,
+    what was kept and why. Never raises: a failure to clean up is a note beside the push's own error."""
+    from huggingface_hub import HfApi
+
+    if not made.repo and made.branch is None:
+        return []
+    api = HfApi(endpoint=endpoint, token=token)
+    notes: list[str] = []
+    try:
+        refs = api.list_repo_refs(repo_id, repo_type="dataset", token=token)
+        heads = {ref.name: ref.target_commit for ref in refs.branches}
+        if made.branch is not None and heads.get(made.branch) == made.start:
+            api.delete_branch(repo_id, branch=made.branch, repo_type="dataset", token=token)
+            heads.pop(made.branch)
+            notes.append(f"removed the branch {made.branch!r}, which this push had created")
+        elif made.branch is not None:
+            notes.append(f"kept the branch {made.branch!r} this push created: it holds a commit (the one this push "
+                         "made before the connection broke, or another)")
+        if made.repo and _still_empty(api, repo_id, heads, refs, token):
+            api.delete_repo(repo_id, repo_type="dataset", token=token, missing_ok=True)
+            notes.append(f"deleted the repository {repo_id}, which this push had created (it was still empty)")
+        elif made.repo:
+            notes.append(f"kept the repository {repo_id} this push created: it is no longer empty")
+    except Exception as exc:  # the Hub may be as unreachable as it was for the push
+        what = " and ".join(x for x in (f"the branch {made.branch!r}" if made.branch else "",
+                                        f"the repository {repo_id}" if made.repo else "") if x)
+        notes.append(f"could not check or remove {what}, which this push had created ({brief(exc)}): the next "
+                     f"`humc push` publishes into {'it' if ' and ' not in what else 'them'}, or delete "
+                     f"{'it' if ' and ' not in what else 'them'} on the Hub")
+    return notes
+
+
+def _still_empty(api: Any, repo_id: str, heads: Mapping[str, Any], refs: Any, token: str) -> bool:
+    """Whether a repository holds nothing but what its creation put there: one branch, main, no tag, no file but
+    ``.gitattributes``."""
+    if set(heads) != {"main"} or refs.tags:
+        return False
+    return {f.path for f in _remote_files(api, repo_id, "main", token)} <= {".gitattributes"}
 
 
 def _has_branch(api: Any, repo_id: str, branch: str, token: str) -> bool:
