@@ -407,8 +407,9 @@ def type_name(value: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(value), type(value).__name__)
 
 
-# compressed, Parquet, ORC, Arrow (file and stream), zip: no lines to quote
-_BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b"ORC", b"ARROW1", b"\xff\xff\xff\xff", b"PK\x03\x04")
+# compressed, Parquet, ORC, Arrow (file and stream), Avro, zip: no lines to quote
+_BINARY = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PAR1", b"ORC", b"ARROW1", b"\xff\xff\xff\xff", b"Obj\x01",
+           b"PK\x03\x04")
 _YAML_SUFFIXES = (".yaml", ".yml", ".lock")  # YAML counts U+2028, U+0085 … as line breaks, as str.splitlines does
 
 

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_card import holds_orc, split_files
+from humc.sources_card import holds_unread_formats, split_files
 from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
@@ -88,6 +88,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels", "explode"),
     "orc": ("columns", "explode"),
+    "avro": ("columns", "explode"),
     "arrow": ("split", "class_labels", "explode"),
     "conll": ("encoding", "columns", "separator", "doc_start", "comment", "rest", "pattern"),
     "conllu": ("encoding",),
@@ -107,7 +108,7 @@ SOURCE_OPTION_DOCS = {
                 "the whole file (CoNLL-2002's [utf-8-sig, latin-1]: the release is latin-1, NLTK's copies UTF-8)",
     "header": "true or false",
     "columns": "a list of column names (json: the names of a list item's positions, C3's [dialogue, questions, id]; "
-               "parquet, orc: the columns read, the others left out)",
+               "parquet, orc, avro: the columns read, the others left out)",
     "delimiter": "one character, e.g. ';' (default: the one Excel's first line `sep=;` names, else ';', '|' or a tab "
                  "when the header holds it and no comma, else ',')",
     "records": "the key of the list of records (default: the one data, records, rows, examples, instances, samples, "
@@ -125,7 +126,7 @@ SOURCE_OPTION_DOCS = {
     "group_by": "a column: consecutive rows with the same value become one record, other columns lists",
     "split": "the split of a `save_to_disk` DatasetDict folder (default train), or the split file of an "
              "InstructUIE folder (train, dev or test)",
-    "explode": "json, jsonl, parquet, orc, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
+    "explode": "json, jsonl, parquet, orc, avro, arrow: keys of parallel lists (RACE: [questions, options, answers]): one record per "
                "position, the other keys copied; a dotted key is a path into nested objects, its list replaced by each "
                "item (the Hub's C3, a struct of lists: [questions.question, questions.answer, questions.choice]), a "
                "deeper one exploded inside each item (SuperGLUE MultiRC: [passage.questions, passage.questions.answers])",
@@ -225,8 +226,8 @@ def _csv_character_problem(key: str, value: str, options: dict[str, Any]) -> str
 
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-               ".parquet": "parquet", ".orc": "orc", ".conll": "conll", ".bio": "conll", ".bioes": "conll", ".bmes": "conll",
-               ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
+               ".parquet": "parquet", ".orc": "orc", ".avro": "avro", ".conll": "conll", ".bio": "conll", ".bioes": "conll",
+               ".bmes": "conll", ".iob": "conll", ".conllu": "conllu", ".conllup": "conllu", ".cupt": "conllu", ".ann": "brat",
                ".pubtator": "pubtator", ".sgm": "reuters_sgml", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow", ".arrows": "arrow"}
 
 
@@ -296,7 +297,7 @@ def read_source(src: SourceDef) -> Iterator[Row]:
         raise _file_failure(src, exc) from None
 
 
-_EXPLODED_AFTER = ("parquet", "orc", "arrow", "hf")  # readers without lines: `explode:` applies to the records they yield
+_EXPLODED_AFTER = ("parquet", "orc", "avro", "arrow", "hf")  # readers without lines: `explode:` applies to the records they yield
 
 
 def _records(src: SourceDef) -> Iterator[dict[str, Any]]:
@@ -1285,6 +1286,89 @@ def _read_orc(src: SourceDef) -> Iterator[RawRow]:
 
 _REPRODUCE = {"Parquet": "import pyarrow.parquet as pq; pq.read_table('FILE')",
               "ORC": "import pyarrow.orc as orc; orc.read_table('FILE')"}
+AVRO_EXTRA = "pip install 'humc[avro]' (or pip install fastavro)"
+AVRO_MAGIC = b"Obj\x01"
+
+
+def _read_avro(src: SourceDef) -> Iterator[RawRow]:
+    """An Avro object container file (Kafka Connect, Spark, Hive, fastavro): its records, each a dict of the record
+    schema's fields. Unions read as the branch's value, enums as their symbol, maps as objects, logical types as
+    Python's values (timestamps as UTC datetimes, dates, decimals; uuids as text); `bytes` and `fixed` stay bytes."""
+    try:
+        import fastavro
+    except ImportError:
+        raise _fail(src, 1, "reading an Avro file needs the fastavro package, which is not installed",
+                    "fastavro installed: " + AVRO_EXTRA, "install humc's avro extra: " + AVRO_EXTRA) from None
+    with open_binary(_file(src)) as f:
+        magic = f.read(4)
+    if magic != AVRO_MAGIC:
+        raise _fail(src, 1, "not an Avro file: " + (f"it starts with {magic!r}, not Avro's {AVRO_MAGIC!r}" if magic
+                                                    else "it is empty"), "an Avro object container file", _NOT_AVRO)
+    with open_binary(_file(src)) as f:  # read front to back: a gzip'd or zstd'd file is read as it is
+        try:
+            reader = fastavro.reader(f)
+        except Exception as exc:  # fastavro: ValueError (a header cut short, an unknown codec), EOFError
+            raise _avro_failure(src, exc, f"not a readable Avro file ({brief(exc)})", "an Avro object container file",
+                                _NOT_AVRO) from None
+        columns = _chosen_columns(src, _avro_fields(src, reader.writer_schema))
+        row = 0
+        while True:
+            try:
+                record: Any = next(reader, None)  # a dict: the schema is a record's
+            except Exception as exc:  # a block cut short (EOFError), a bad sync marker or codec stream, a bad value
+                raise _avro_damage(src, row, exc) from None
+            if record is None:
+                return
+            yield row, {k: _avro_value(v) for k, v in record.items() if columns is None or k in columns}
+            row += 1
+
+
+_NOT_AVRO = "the file is damaged, cut short or not Avro: copy it again, or set the source's `format:`"
+_CODEC_LIBRARIES = re.compile(r"(\w+) codec is supported but you need to install one of the following libraries: "
+                              r"\(([^)]*)\)")  # fastavro's words for snappy, zstandard, lz4 without their libraries
+
+
+def _avro_fields(src: SourceDef, schema: Any) -> list[str]:
+    """The field names of a file's record schema; a file whose records are no records (a file of strings) is E4001."""
+    if isinstance(schema, dict) and schema.get("type") == "record":
+        return [str(field["name"]) for field in schema.get("fields", [])]
+    kind = schema.get("type") if isinstance(schema, dict) else schema
+    raise _fail(src, 1, f"the Avro file's schema is {json.dumps(kind)}, not a record", "an Avro file whose schema is a "
+                "record (its fields become the columns)", "write the file with a record schema: "
+                "{type: record, name: …, fields: [{name: text, type: string}, …]}")
+
+
+def _avro_value(value: Any) -> Any:
+    """A uuid (Avro's logical type on string) as its text; any other value as fastavro reads it."""
+    import uuid
+
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _avro_damage(src: SourceDef, row: int, exc: Exception) -> SourceError:
+    """What reading record ``row`` (0-based) of an Avro file failing with ``exc`` means."""
+    if isinstance(exc, UnicodeDecodeError):
+        return _fail(src, 1, f"record {row + 1} holds a string that is not UTF-8 ({brief(exc)})", "a complete Avro file",
+                     "Avro strings are UTF-8: a damaged block reads so too (copy the file again); else rewrite the "
+                     "record where the file is written, or store such values as bytes")
+    if isinstance(exc, OverflowError):
+        return _fail(src, 1, f"record {row + 1} holds a value Python cannot represent ({brief(exc)}: a date or "
+                     "timestamp past year 9999?)", "a complete Avro file", "rewrite the value where the file is written")
+    return _avro_failure(src, exc, f"the Avro file is damaged after {row} record(s) ({brief(exc)})",
+                         "a complete Avro file", "copy or download the file again; `python -c \"import fastavro; list(fastavro.reader(open("
+                         "'FILE', 'rb')))\"` reproduces the error")
+
+
+def _avro_failure(src: SourceDef, exc: Exception, message: str, expected: str, hint: str) -> SourceError:
+    """``message``, ``expected`` and ``hint``; when fastavro lacks the library of the file's codec (Spark's and Kafka's snappy),
+    that, and the package to install."""
+    codec = _CODEC_LIBRARIES.search(str(exc))
+    if codec is None:
+        return _fail(src, 1, message, expected, hint)
+    names = " ".join(re.findall(r"'([^']+)'", codec.group(2)))
+    return _fail(src, 1, f"the Avro file is compressed with {codec.group(1)}, and the library that decompresses it "
+                 f"({names}) is not installed", f"{names} installed to read {codec.group(1)}-compressed Avro",
+                 f"pip install {names}")
 
 
 def _columnar_file(src: SourceDef, what: str, open_file: Callable[[str], Any]) -> Any:
@@ -1454,7 +1538,7 @@ def folder_split_hint(message: str, spec: Mapping[str, Any]) -> str:
 
 
 def _read_hf(src: SourceDef) -> Iterator[RawRow]:
-    if src.path is not None and src.path.is_dir() and holds_orc(src.path):  # `datasets` reads no ORC: humc does
+    if src.path is not None and src.path.is_dir() and holds_unread_formats(src.path):  # `datasets` reads no ORC or Avro
         yield from _read_clone(src)
         return
     try:
@@ -1520,6 +1604,7 @@ def _read_clone(src: SourceDef) -> Iterator[Row]:
 
 _READERS: dict[str, Callable[[SourceDef], Iterator[RawRow]]] = {
     "jsonl": _read_jsonl, "json": _read_json, "squad": _read_squad, "parquet": _read_parquet, "orc": _read_orc,
+    "avro": _read_avro,
     "csv": lambda s: _read_delimited(s, s.options.get("delimiter") or csv_delimiter(s)), "tsv": lambda s: _read_delimited(s, "\t"),
     "conll": _read_conll, "conllu": read_conllu, "brat": read_brat, "pubtator": read_pubtator, "reuters_sgml": read_reuters_sgml,
     "hf": _read_hf, "arrow": read_arrow,

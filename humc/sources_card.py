@@ -128,14 +128,14 @@ def _label_names(names: Any) -> list[str] | None:
 
 SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "valid", "dev", "val"),
                "test": ("test", "testing", "eval", "evaluation")}  # the keywords `datasets` knows a split's files by
-_DATA_SUFFIXES = (".parquet", ".orc", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+_DATA_SUFFIXES = (".parquet", ".orc", ".avro", ".arrow", ".jsonl", ".ndjson", ".json", ".csv", ".tsv")
 _NOT_DATA = ("dataset_info.json", "dataset_dict.json", "state.json", "dataset_infos.json")
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 _PATH_TOKENS = re.compile(r"[/\-._ 0-9]+")
 
 
 def data_files(folder: Path) -> list[str]:
-    """The data files of a dataset folder (relative POSIX paths, in name order): Parquet, ORC, Arrow, JSON (Lines),
+    """The data files of a dataset folder (relative POSIX paths, in name order): Parquet, ORC, Avro, Arrow, JSON (Lines),
     CSV and TSV files, compressed or not, outside hidden folders (and not hidden: Spark's `.part-0.orc.crc`); the card
     and `save_to_disk`'s JSON files are none."""
     out = []
@@ -169,9 +169,10 @@ def split_files(folder: Path, config: str | None, split: str) -> tuple[list[Path
     return [folder / f for f in files if _names_split(f, split)], held
 
 
-def holds_orc(folder: Path) -> bool:
-    """Whether a dataset folder holds ORC files (Spark's or Hive's output), which `datasets` does not read."""
-    return any(f.endswith(".orc") for f in data_files(folder))
+def holds_unread_formats(folder: Path) -> bool:
+    """Whether a dataset folder holds ORC or Avro files (Spark's, Hive's or Kafka Connect's output), which `datasets`
+    does not read."""
+    return any(f.endswith((".orc", ".avro")) for f in data_files(folder))
 
 
 def _names_split(relative: str, split: str) -> bool:

@@ -288,7 +288,8 @@ def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:
 _FEATHER_V1 = b"FEA1"
 # Parquet, Arrow IPC (Feather V2) and Feather V1 files start so (V1 pads its magic to 8 bytes with NULs, which no text
 # holds: a CoNLL file whose first token is FEA1 is text)
-BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"))
+BINARY_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "arrow"), (_FEATHER_V1 + bytes(4), "arrow"),
+                (b"Obj\x01", "avro"))  # Avro object container files: Hive's and Kafka Connect's have no extension
 
 
 def _head(path: Path) -> str | None:
@@ -301,7 +302,7 @@ def _head(path: Path) -> str | None:
 
 
 def sniff_format(path: Path) -> str | None:
-    """The format a file's content looks like (parquet, arrow, orc, jsonl, json, conllu, conll, tsv, csv), or None."""
+    """The format a file's content looks like (parquet, arrow, orc, avro, jsonl, json, conllu, conll, tsv, csv), or None."""
     magic = _file_head(path, 8)
     if magic is None:
         return None

@@ -38,7 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "stdlib": "Extra stdlib folders (same layout as stdlib/); their assets override built-ins of the same id.",
     "constants": "Values expressions can use; {file: …} reads one item per line.",
     "models": "OpenAI-compatible models used by synth/generate/judge, by recipe-local name.",
-    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, orc, arrow, conll, squad) or a local HF dataset.",
+    "sources": "Source id -> a data file (jsonl, json, csv, tsv, parquet, orc, avro, arrow, conll, squad) or a local HF dataset.",
     "tasks": "Task entries: each maps a source onto a stdlib task and chooses guidelines, rules, templates, formats.",
     "output": "Where and how the dataset is written.",
     "publish": "Hugging Face Hub settings for `humc push` / `humc build --push`.",
