@@ -20,6 +20,7 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -1567,16 +1568,95 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           hint="check `split:` and `config:` under `dataset:` against the dataset's page") from None
     labels = feature_decoders(ds.features.to_dict()) if src.options.get("class_labels") and ds.features else {}
     row = 0
-    try:  # streaming: the files are read (and cast to one schema) only now
-        for record in ds:
-            yield row, decode_class_labels(record, labels) if labels else record
-            row += 1
-    except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
-        where = Span(str(src.path), 1, 1) if src.path is not None else src.span
-        raise SourceError(f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s): "
-                          f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
-                          hint="the `datasets` library takes the schema from the first file: give a field the same "
-                               "type in every file (a string is not a list), or read the files as separate sources") from None
+    with _FailedFiles() as failed:
+        try:  # streaming: the files are read (and cast to one schema) only now
+            for record in ds:
+                yield row, decode_class_labels(record, labels) if labels else record
+                row += 1
+        except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
+            raise _hf_read_failure(src, row, exc, failed.files) from None
+
+
+class _FailedFiles(logging.Handler):
+    """The files `datasets` says it failed to read: its Parquet, CSV, JSON and Arrow builders name the file in their
+    log only, not in the exception they raise. While in use, that line is kept from `datasets`' own handlers (stderr):
+    the diagnostic that follows names the file."""
+
+    _SAID = re.compile(r"Failed to read file '([^']+)'")
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.files: list[str] = []
+        self.logger = logging.getLogger("datasets")
+        self.others = list(self.logger.handlers)
+
+    def __enter__(self) -> _FailedFiles:
+        for handler in self.others:
+            handler.addFilter(self._said_elsewhere)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+        for handler in self.others:
+            handler.removeFilter(self._said_elsewhere)
+
+    def _said_elsewhere(self, record: logging.LogRecord) -> bool:
+        return self._SAID.search(record.getMessage()) is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        said = self._SAID.search(record.getMessage())
+        if said is not None:
+            self.files.append(said.group(1))
+
+
+def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]) -> SourceError:
+    """What ``datasets`` failing after ``row`` records means: a damaged Parquet file (of a local folder: found by
+    reading its files with pyarrow; of the Hub: the file `datasets` names), else files whose schemas differ."""
+    spec = src.dataset or {}
+    head = f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s)"
+    damaged = _damaged_parquet(src, spec, row) if src.path is not None and src.path.is_dir() else None
+    if damaged is not None:
+        path, problem = damaged
+        name = path.relative_to(Path(str(src.path))).as_posix()
+        return SourceError(f"{head}: its file {name} is not a readable Parquet file ({problem})", Span(str(path), 1, 1),
+                           code="E4001", expected="complete Parquet files",
+                           hint=f"the file is damaged or cut short: copy or download it again (a Hub clone: `hf "
+                                f"download ORG/NAME {name} --repo-type dataset --local-dir {src.path}`), or move it out "
+                                f"of the folder to read the others; `python -c \"{_REPRODUCE['Parquet'].replace('FILE', name)}"
+                                f"\"` in the folder reproduces the error")
+    remote = next((f for f in failed if f.endswith(".parquet")), None)
+    if remote is not None and src.path is None and "cast" not in str(exc).lower():
+        shown = remote.split("@", 1)[-1].split("/", 1)[-1] if remote.startswith("hf://") else remote  # its repo path
+        return SourceError(f"{head}: its file {shown} is not a readable Parquet file ({type(exc).__name__}: "
+                           f"{brief(exc)})", src.span, code="E4001", expected="complete Parquet files",
+                           hint="run the build again (a download cut short is fetched anew); when it fails again the "
+                                "file is damaged on the Hub: tell the dataset's owners, or pin `revision:` under "
+                                "`dataset:` to a commit whose copy is whole")
+    where = Span(str(src.path), 1, 1) if src.path is not None else src.span
+    return SourceError(f"{head}: {type(exc).__name__}: {brief(exc)}", where, expected="files that share one schema",
+                       hint="the `datasets` library takes the schema from the first file: give a field the same "
+                            "type in every file (a string is not a list), or read the files as separate sources")
+
+
+def _damaged_parquet(src: SourceDef, spec: Mapping[str, Any], row: int) -> tuple[Path, str] | None:
+    """The first Parquet file of the split that pyarrow cannot read, and why. Every file's footer is read; the files
+    from the one holding record ``row`` on (``datasets`` read those before it) are read whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files, _ = split_files(Path(str(src.path)), spec.get("config"), str(spec.get("split", "train")))
+    before = 0
+    for path in (f for f in files if f.name.endswith(".parquet")):
+        try:
+            pf = pq.ParquetFile(path)
+            before += pf.metadata.num_rows
+            if before > row:
+                for _ in pf.iter_batches():
+                    pass
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            return path, brief(exc)
+    return None
 
 
 def _read_clone(src: SourceDef) -> Iterator[Row]:

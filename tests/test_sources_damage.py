@@ -302,3 +302,51 @@ def test_a_windows_1252_curly_quote_suggests_cp1252_not_latin1(tmp_path):
     exc = error(path, "csv")
     assert (exc.span.line, exc.span.col) == (2, 1) and "encoding: cp1252" in (exc.hint or "")
     assert read(path, "csv", encoding="cp1252") == [({"text": "\u201cquoted\u201d", "label": "a"}, 2)]
+
+
+def _ag_news_parts(folder: Path) -> list[dict]:
+    """A Hub-layout clone of the real AG News sample (tests/data/ag_news, see its SOURCE.md): two Parquet parts of
+    train, as `Dataset.to_parquet` and the Hub's converter write them."""
+    import csv
+
+    topics = ["World", "Sports", "Business", "Sci/Tech"]
+    with open(Path(__file__).parent / "data" / "ag_news" / "train.head80.csv", encoding="utf-8", newline="") as f:
+        rows = [{"text": f"{title}. {body}", "label": topics[int(label) - 1]} for label, title, body in csv.reader(f)]
+    (folder / "data").mkdir(parents=True)
+    for n, part in enumerate((rows[:40], rows[40:])):
+        pq.write_table(pa.Table.from_pylist(part), folder / "data" / f"train-0000{n}-of-00002.parquet",
+                       row_group_size=10, compression="snappy")
+    return rows
+
+
+@pytest.mark.parametrize("damage", ["cut", "page", "not parquet"])
+def test_a_damaged_parquet_part_read_through_datasets_names_the_file_and_says_to_fetch_it_again(tmp_path, damage):
+    """`datasets` says only 'failed after N records: ArrowInvalid …' (and logs the file name); the hint was the one for
+    files whose schemas differ. The damaged part is named, located, and the hint says to fetch it again."""
+    pytest.importorskip("datasets")
+    folder = tmp_path / "ag_news"
+    rows = _ag_news_parts(folder)
+    part = folder / "data" / "train-00001-of-00002.parquet"
+    data = bytearray(part.read_bytes())
+    if damage == "cut":
+        data = data[:len(data) // 2]
+    elif damage == "page":  # a data page of a later row group: the footer reads, the rows do not
+        start = pq.ParquetFile(part).metadata.row_group(2).column(0).data_page_offset
+        data[start + 20:start + 60] = bytes(b ^ 0x5A for b in data[start + 20:start + 60])
+    else:
+        data = bytearray(b"text,label\nhi,World\n")
+    part.write_bytes(bytes(data))
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: t\nsources:\n  s: {dataset: {name: ag_news}}\ntasks:\n  - id: e\n    task: classification\n"
+        "    source: s\n    fields: {text: text, label: label}\n    formats: [json]\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"{part}:1:1: error[E4001]: source 's': reading dataset '{folder}' failed after " in result.output
+    assert "its file data/train-00001-of-00002.parquet is not a readable Parquet file" in result.output
+    assert "expected: complete Parquet files" in result.output
+    assert "hint: the file is damaged or cut short: copy or download it again" in result.output
+    assert "pq.read_table('data/train-00001-of-00002.parquet')" in result.output
+    assert "schema" not in result.output   # not the hint for files that disagree on a type
+    read = int(result.output.split("failed after ")[1].split(" ")[0])
+    assert 40 <= read < len(rows)   # the first part, and the second's row groups before the damage
+    assert not (tmp_path / "out").exists()

@@ -222,3 +222,28 @@ def test_a_missing_local_folder_is_named_as_one_without_asking_the_hub(tmp_path:
     result = humc(tmp_path, "check", recipe, endpoint="http://127.0.0.1:9")  # no Hub there: never asked
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"{recipe}:5:21: error[E0009]: source 'news': dataset folder {name} not found")
+
+
+def test_a_damaged_parquet_part_on_the_hub_is_named_with_what_to_do(hub: HubHTTPServer, tmp_path: Path) -> None:
+    """`datasets` streams the parts and fails with 'ArrowInvalid: … magic bytes' only; the part is named (from the
+    client's log), and the hint is to read again or pin a revision whose copy is whole, not the schema hint."""
+    import io
+
+    import pyarrow as pa
+
+    rows = [json.loads(line) for line in ag_news_rows(0, 20).decode().splitlines()]
+    parts = []
+    for part in (rows[:10], rows[10:]):
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(part), sink)
+        parts.append(sink.getvalue())
+    hub.state.put("org/news", {"data/train-00000-of-00002.parquet": parts[0],
+                               "data/train-00001-of-00002.parquet": parts[1][:len(parts[1]) // 2]})  # an upload cut short
+    recipe = write_recipe(tmp_path)
+    result = humc(tmp_path, "build", recipe, "--out", tmp_path / "out", endpoint=hub.url)
+    text = located(result, recipe)
+    assert "reading dataset 'org/news' failed after 10 record(s): its file data/train-00001-of-00002.parquet is not " \
+           "a readable Parquet file (ArrowInvalid: " in text
+    assert "expected: complete Parquet files" in text and "pin `revision:` under `dataset:`" in text
+    assert "schema" not in text
+    assert "Failed to read file" not in text   # the client's own log line: the diagnostic names the file instead
