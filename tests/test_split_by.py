@@ -107,3 +107,63 @@ def test_an_output_key_written_in_a_task_entry_says_it_belongs_under_output(tmp_
     assert result.exit_code == 2
     assert "error[E0005]: unknown key 'held_out' in task entry #2" in result.output
     assert "hint: 'held_out' is an `output:` key: move it there" in result.output
+
+
+# identical input texts of two rows (CoNLL's datelines) in two splits: `humc check` says so, `split_by: text` fixes it
+
+CONLL = REPO / "tests" / "data" / "conll2003" / "eng.testa.head"   # research-only sample: see its SOURCE.md
+CONLL_RECIPE = """hum: 1
+name: ner
+sources:
+  conll: {{catalog: conll2003, path: eng.testa.head}}
+tasks:
+  - id: ner
+    source: conll
+    formats: [json]{split_by}
+output:
+  splits: {{train: 0.5, test: 0.5}}
+  seed: 5
+"""
+
+
+def _conll(tmp: Path, split_by: str = "") -> Path:
+    shutil.copy(CONLL, tmp / "eng.testa.head")
+    recipe = tmp / "ner.hum.yaml"
+    recipe.write_text(CONLL_RECIPE.format(split_by=split_by), encoding="utf-8")
+    return recipe
+
+
+def _splits_of_dateline(tmp: Path) -> dict[str, set[str]]:
+    """The splits a build put the rows of the sentence 'LONDON 1996-08-30' in (the sample holds it twice)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for shard in sorted((tmp / "out" / "ner" / "data").glob("*.parquet")):
+        for row in pq.read_table(shard, columns=["instruction", "source_row"]).to_pylist():
+            if "LONDON 1996-08-30" in row["instruction"]:
+                found[shard.name.split("-")[0]].add(row["source_row"])
+    return found
+
+
+def test_check_notes_an_input_text_that_two_rows_put_in_train_and_test_as_the_build_does(tmp_path: Path) -> None:
+    import json
+
+    recipe = _conll(tmp_path)
+    checked = run_cli("check", str(recipe))
+    assert checked.exit_code == 0, checked.output
+    assert ("note: 1 input text(s) of the first 100 row(s) checked of each source fall in two or more splits, the same "
+            "text in train and test (splits are assigned per source row): 'LONDON 1996-08-30' in train and test\n"
+            "    `split_by: text` in ner keeps each text in one split; `--rows all` checks every row") in checked.output
+    data = json.loads(run_cli("--format", "json", "check", str(recipe), "--rows", "all").stdout)
+    assert data["check"]["shared_texts"] == [{"text": "LONDON 1996-08-30", "splits": ["train", "test"],
+                                              "entries": ["ner"]}] and data["check"]["shared_text_count"] == 1
+    assert run_cli("build", str(recipe), "-q").exit_code == 0
+    where = _splits_of_dateline(tmp_path)
+    assert sorted(where) == ["test", "train"] and where["train"] != where["test"]  # the build did what the note says
+
+
+def test_split_by_text_keeps_the_repeated_text_in_one_split_and_check_says_nothing(tmp_path: Path) -> None:
+    recipe = _conll(tmp_path, "\n    split_by: text")
+    checked = run_cli("check", str(recipe), "--rows", "all")
+    assert checked.exit_code == 0 and "fall in two or more splits" not in checked.output, checked.output
+    assert run_cli("build", str(recipe), "-q").exit_code == 0
+    where = _splits_of_dateline(tmp_path)
+    assert len(where) == 1 and len(next(iter(where.values()))) == 2   # both rows, one split

@@ -15,9 +15,11 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from humc.build.corpus import split_at
 from humc.build.execute import (
     CHUNK_SIZE,
     BuildResult,
@@ -38,7 +40,7 @@ from humc.build.plan import Plan, build_plan
 from humc.build.problems import META_KEY, ProblemRow, empty_hint, problem_rows, strict_error
 from humc.build.rendering import RenderContext
 from humc.build.store import Store
-from humc.build.transforms import collect_labels
+from humc.build.transforms import HashPrefix, collect_labels
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, check_repo_id, hub_endpoint, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
@@ -212,6 +214,7 @@ class EntryCheck:
     rendered: int = 0              # instruction records that passed render and check
     skipped: list[str] = field(default_factory=list)
     metas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    row_texts: dict[tuple[Any, ...], str] = field(default_factory=dict)  # a checked record's split key -> input text
 
     @property
     def skipped_render(self) -> bool:
@@ -219,11 +222,40 @@ class EntryCheck:
         return any(s.startswith("generate") for s in self.skipped)
 
 
+@dataclass(frozen=True)
+class SharedText:
+    """An input text that rows of two or more splits hold (the same text in train and test)."""
+
+    text: str
+    splits: tuple[str, ...]
+    entries: tuple[str, ...]   # the task entries whose rows hold it
+
+
 @dataclass
 class DryRun:
     recipe: Recipe
     rows: int | None
     entries: list[EntryCheck]
+
+    @cached_property
+    def shared_texts(self) -> list[SharedText]:
+        """The input texts that the rows checked put in more than one split: splits are assigned per source row (or
+        `split_by:` value), so two rows of one text (CoNLL's "LONDON 1996-08-30" datelines, a repeated tweet) may
+        fall in two. Computed as the build's split node assigns them (``corpus.Split.split_names``)."""
+        splits = self.recipe.output.splits
+        if len(splits) < 2:
+            return []
+        row_hash = HashPrefix("split", self.recipe.output.seed)
+        found: dict[str, tuple[set[str], set[str]]] = {}
+        for e in self.entries:
+            for (source, row, group), text in e.row_texts.items():
+                if text.strip():
+                    names, entries = found.setdefault(text, (set(), set()))
+                    names.add(split_at(splits, row_hash(*((source, row) if group is None else ("split_by", group)))))
+                    entries.add(e.entry)
+        order = [name for name, _ in splits]
+        return [SharedText(text, tuple(sorted(names, key=order.index)), tuple(sorted(entries)))
+                for text, (names, entries) in found.items() if len(names) > 1]
 
     def problems(self) -> list[ProblemRow]:
         return problem_rows(self.recipe, {k: v for e in self.entries for k, v in e.metas.items()})
@@ -300,7 +332,11 @@ def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | N
         labels = tuple(fixed) if fixed is not None else tuple(collect_labels(entry, entry.task.schema_column, iter(records)))
     ctx = RenderContext(entry, recipe.constants, labels, recipe.name)
     rendered = _chunked(render_chunk_fn(ctx), records, check.metas, f"{e}/render")
-    check.rendered = len(_chunked(check_chunk_fn(entry), rendered, check.metas, f"{e}/check"))
+    checked = _chunked(check_chunk_fn(entry), rendered, check.metas, f"{e}/check")
+    check.rendered = len(checked)
+    kept = {r["id"] for r in checked}  # the check leaves out the input text: the rendered record has it
+    check.row_texts = {(r["source"], r["source_row"], r.get("_group")): str(r.get("_text") or "") for r in rendered
+                       if r["id"] in kept}
     if entry.judge is not None:
         check.skipped.append("judge (no LLM calls in check)")
     return check

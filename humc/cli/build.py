@@ -30,6 +30,7 @@ from humc.build.problems import EMPTY_HINTS, ProblemRow, problem_rows, warning_l
 from humc.cli import RESULT_KEY
 from humc.cli.params import OutConsole, cache_opt, format_opt, no_wait_opt, out_opt, recipe_arg
 from humc.dataset.cardinfo import llm_step_stats
+from humc.errors import one_line
 from humc.progress import Progress
 from humc.recipe.folders import describe_origin
 from humc.sources_hub import hub_sources
@@ -87,7 +88,35 @@ def dry_run_data(result: DryRun) -> dict[str, Any]:
         "problems": [{"node": p.node, "reason": p.reason, "count": p.count, "first": list(p.first)}
                      for p in result.problems()],
         "writes_nothing": result.writes_nothing,
+        "shared_texts": [{"text": t.text, "splits": list(t.splits), "entries": list(t.entries)}
+                         for t in result.shared_texts[:SHOWN_SHARED]],
+        "shared_text_count": len(result.shared_texts),
     }
+
+
+SHOWN_SHARED = 20  # the texts in several splits `--format json` lists (the count says how many there are)
+
+
+def shared_text_notes(result: DryRun) -> list[str]:
+    """The note on input texts the rows checked put in two or more splits, and what keeps each in one."""
+    shared = result.shared_texts
+    if not shared:
+        return []
+    shown = "; ".join(f"{one_line(t.text, 60)!r} in {' and '.join(t.splits)}" for t in shared[:3])
+    where = "the rows checked" if result.rows is None else f"the first {result.rows} row(s) checked of each source"
+    entries = {e.id: e for e in result.recipe.tasks}
+    fixes = []
+    for name in sorted({n for t in shared for n in t.entries}):
+        entry = entries[name]
+        if entry.split_by is None and entry.task.inputs:
+            fixes.append(f"`split_by: {entry.task.inputs[0]}` in {name}")
+        else:
+            fixes.append(f"{name}'s `split_by:` groups them by another value")
+    lines = [f"{len(shared)} input text(s) of {where} fall in two or more splits, the same text in train and test "
+             f"(splits are assigned per source row): {shown}" + (" …" if len(shared) > 3 else ""),
+             "; ".join(fixes) + " keeps each text in one split"
+             + ("" if result.rows is None else "; `--rows all` checks every row")]
+    return lines
 
 
 def print_dry_run(result: DryRun) -> None:
@@ -107,6 +136,8 @@ def print_dry_run(result: DryRun) -> None:
                        "build of rows like these writes nothing for it: error[E4104] when no entry writes anything)")
     for note in result.recipe.notes():
         click.echo(f"  note: {note}")
+    for n, line in enumerate(shared_text_notes(result)):
+        click.echo(f"  note: {line}" if n == 0 else f"    {line}")
     print_problems(result.problems(), click.echo)
 
 
