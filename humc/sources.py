@@ -1640,8 +1640,8 @@ def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]
 
 
 def _damaged_parquet(src: SourceDef, spec: Mapping[str, Any], row: int) -> tuple[Path, str] | None:
-    """The first Parquet file of the split that pyarrow cannot read, and why. Every file's footer is read; the files
-    from the one holding record ``row`` on (``datasets`` read those before it) are read whole."""
+    """The Parquet file of the split that pyarrow cannot read, and why: `datasets` reads the files in order, so the
+    footers of those before record ``row`` are read, and the one holding it (where the reading stopped) whole."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1651,9 +1651,10 @@ def _damaged_parquet(src: SourceDef, spec: Mapping[str, Any], row: int) -> tuple
         try:
             pf = pq.ParquetFile(path)
             before += pf.metadata.num_rows
-            if before > row:
+            if before > row:  # the file datasets stopped in: its footer read, a page may not
                 for _ in pf.iter_batches():
                     pass
+                return None
         except (OSError, ValueError, pa.ArrowException) as exc:
             return path, brief(exc)
     return None
