@@ -1,4 +1,4 @@
-"""Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet, ORC,
+"""Source readers: stream records from local files (JSONL, JSON, CSV/TSV, Parquet, ORC, Avro (fastavro, the avro extra),
 CoNLL-style column files, SQuAD JSON), a dataset folder, or a Hub dataset streamed at the commit
 ``sources_hub`` pinned it to.
 
