@@ -166,7 +166,7 @@ OPTION_TYPES: dict[str, Schema] = {
     "quotechar": {"type": "string", "minLength": 1, "maxLength": 1}, "rest": {"type": "string", "minLength": 1},
     "escapechar": {"type": "string", "minLength": 1, "maxLength": 1},
     "group_by": {"type": "string", "minLength": 1}, "split": {"type": "string", "minLength": 1},
-    "key_column": {"type": "string", "minLength": 1}, "pattern": {"type": "string", "minLength": 1},
+    "key_column": {"type": "string", "minLength": 1}, "key_names": {"type": "string", "minLength": 1}, "pattern": {"type": "string", "minLength": 1},
     "class_labels": {"type": "boolean"}, "label_file": {"type": "string", "minLength": 1},
     "explode": NAMES,
     "lines": NAMES,
