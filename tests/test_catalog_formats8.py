@@ -17,7 +17,6 @@ from typing import Any
 
 import datasets
 import pyarrow.parquet as pq
-import pytest
 from helpers import REPO, run_cli
 from test_catalog_hub import build_rows
 
@@ -99,9 +98,8 @@ def test_key_names_without_key_column_is_refused_at_the_option(tmp_path: Path) -
 
 
 def test_fewrel_s_hub_rows_carry_no_relation_name_and_are_refused(tmp_path: Path) -> None:
-    features = datasets.Features({"relation": STRING, "tokens": datasets.Sequence(STRING),
-                                  "head": {"text": STRING, "type": STRING, "indices": datasets.Sequence(datasets.Sequence(datasets.Value("int64")))},
-                                  "tail": {"text": STRING, "type": STRING, "indices": datasets.Sequence(datasets.Sequence(datasets.Value("int64")))}})
+    entity = {"text": STRING, "type": STRING, "indices": datasets.Sequence(datasets.Sequence(datasets.Value("int64")))}
+    features = datasets.Features({"relation": STRING, "tokens": datasets.Sequence(STRING), "head": entity, "tail": entity})
     rows = [{"relation": key, "tokens": s["tokens"], "head": dict(zip(("text", "type", "indices"), s["h"], strict=True)),
              "tail": dict(zip(("text", "type", "indices"), s["t"], strict=True))}
             for key, sentences in json.loads((DATA / "fewrel" / "val_wiki.head4.json").read_text(encoding="utf-8")).items()
@@ -269,3 +267,34 @@ def test_reuters_hub_split_is_read_without_its_quotes(tmp_path: Path) -> None:
     _, gold = build(tmp_path / "x", "reuters21578, path: ../modapte.parquet",
                     fields='    where: modapte and len(labels) > 0 and lewissplit == "TEST"\n')
     assert gold == [[{"label": "acq"}, {"label": "earn"}]]
+
+
+# DuReader 2.0: JSON Lines under a .json name, answers written by people, the annotators' selected documents
+
+def test_dureader_asks_the_question_over_the_selected_documents_most_related_paragraphs(tmp_path: Path) -> None:
+    copy("dureader", tmp_path)
+    built = build_rows(tmp_path, "published", "dureader, path: ../dureader/search.dev.head3.json")
+    assert sorted(built) == [0, 1]  # the question without answers is left out
+    assert [json.loads(r["gold"]) for r in built.values()] == [[{"response": "可以带密封包装的食品和瓶装水，自制食品不可以。"}],
+                                                               [{"response": "约6300公里。"}]]
+    first, second = built[0]["instruction"], built[1]["instruction"]
+    assert "自制食品不可以带入" in first and "入园须知" not in first and "399元" not in first  # paragraph 1 of the selected one
+    assert "长江全长约6300公里" in second and "长江干流全长6300余公里" in second and "流经11个" not in second
+
+
+def test_dureader_yes_no_questions_build_as_the_notes_say(tmp_path: Path) -> None:
+    copy("dureader", tmp_path)
+    _, gold = build(tmp_path, "dureader, path: dureader/search.dev.head3.json", language="zh", fields=(
+        "    task: mrc_yes_no\n    fields: {context: dureader_passages(documents) | join(\"\\n\\n\"), question: question,"
+        " answer: first(yesno_answers), type: question_type}\n    where: type == \"YES_NO\"\n    labels: [\"Yes\", \"No\", \"Depends\"]\n"))
+    assert gold == [[{"answer": "Depends"}]]
+
+
+def test_a_dureader_most_related_para_out_of_range_names_the_document(tmp_path: Path) -> None:
+    sample = copy("dureader", tmp_path) / "search.dev.head3.json"
+    sample.write_text(sample.read_text(encoding="utf-8").replace('"most_related_para": 1', '"most_related_para": 7'),
+                      encoding="utf-8")
+    out, _ = build(tmp_path, "dureader, path: dureader/search.dev.head3.json", language="zh", expect=2)
+    assert "catalog/dureader.yaml" in out and "error[E4102]: dureader_passages(): document 0's most_related_para 7 is " \
+                                              "out of range for its 3 paragraph(s) (source 'x' row 0)" in out
+    assert "expected: the index of one of the document's paragraphs" in out
