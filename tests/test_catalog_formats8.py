@@ -78,6 +78,16 @@ def test_fewrel_names_the_relation_pid2name_does_not_name(tmp_path: Path) -> Non
     assert 'expected: an entry "P177": [name, description] or "P177": name' in out
 
 
+def test_an_edit_of_pid2name_alone_rebuilds_the_records_names(tmp_path: Path) -> None:
+    folder = copy("fewrel", tmp_path)
+    build(tmp_path, "fewrel, path: fewrel/val_wiki.head4.json")
+    names = json.loads((folder / "pid2name.json").read_text(encoding="utf-8"))
+    names["P177"][0] = "crosses over"
+    (folder / "pid2name.json").write_text(json.dumps(names), encoding="utf-8")
+    _, gold = build(tmp_path, "fewrel, path: fewrel/val_wiki.head4.json")  # the same cache: not the names read before
+    assert [t[1] for t in triples(gold)][2:] == ["crosses over", "crosses over"]
+
+
 def test_a_fewrel_token_index_out_of_range_is_an_error_at_the_adapter_s_line(tmp_path: Path) -> None:
     sample = copy("fewrel", tmp_path) / "val_wiki.head4.json"
     sample.write_text(sample.read_text(encoding="utf-8").replace("[[16]]", "[[99]]"), encoding="utf-8")
