@@ -308,3 +308,12 @@ def test_a_dureader_most_related_para_out_of_range_names_the_document(tmp_path: 
     assert "catalog/dureader.yaml" in out and "error[E4102]: dureader_passages(): document 0's most_related_para 7 is " \
                                               "out of range for its 3 paragraph(s) (source 'x' row 0)" in out
     assert "expected: the index of one of the document's paragraphs" in out
+
+
+def test_multinerd_tsv_keeps_columns_after_the_tag_apart_from_it(tmp_path: Path) -> None:
+    """Columns after the tag (disambiguation links on an entity's tokens, none on the others) are kept in `extra`."""
+    lines = (DATA / "multinerd" / "en" / "dev_en.head2.tsv").read_text(encoding="utf-8").splitlines()
+    linked = [line + "\tbn:00000001n\tQ7186" if line.endswith("-PER") else line for line in lines]
+    (tmp_path / "dev_en.tsv").write_text("\n".join(linked) + "\n", encoding="utf-8")
+    _, gold = build(tmp_path, "multinerd_tsv, path: dev_en.tsv")
+    assert spans(gold)[0] == [{"type": "PER", "span": "Marie Curie"}, {"type": "DIS", "span": "aplastic anemia"}]
