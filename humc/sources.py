@@ -925,7 +925,9 @@ def _key_names(src: SourceDef, keys: list[str]) -> dict[str, str]:
             raise SourceError(f"source '{src.id}': {path.name} names no {column} {key!r} ({found})",
                               Span(str(path), 1, 1), code="E4001",
                               expected=f'an entry "{key}": [name, description] or "{key}": name',
-                              hint=f"{path.name} must be the names file of {_file(src).name}'s release")
+                              hint=f"{path.name} must be the names file of {_file(src).name}'s release; keys that "
+                                   "are names already (FewRel 2.0's val_pubmed.json) need no `key_names` (read that "
+                                   "file as a source of your own, not through the adapter)")
         names[key] = name
     return names
 

@@ -76,6 +76,7 @@ def test_fewrel_names_the_relation_pid2name_does_not_name(tmp_path: Path) -> Non
     out, _ = build(tmp_path, "fewrel, path: fewrel/val_wiki.head4.json", expect=2)
     assert "pid2name.json:1:1: error[E4001]: source 'x': pid2name.json names no relation 'P177' (no entry)" in out
     assert 'expected: an entry "P177": [name, description] or "P177": name' in out
+    assert "keys that are names already (FewRel 2.0's val_pubmed.json) need no `key_names`" in out
 
 
 def test_an_edit_of_pid2name_alone_rebuilds_the_records_names(tmp_path: Path) -> None:
