@@ -84,7 +84,7 @@ line)`` from the readers in ``sources_readers``."""
 FORMATS: dict[str, tuple[str, ...]] = {
     "jsonl": ("encoding", "label_file", "explode"),
     "lines": ("encoding", "label_file", "line_files"),
-    "json": ("encoding", "records", "key_column", "explode", "columns"),
+    "json": ("encoding", "records", "key_column", "key_names", "explode", "columns"),
     "csv": ("encoding", "header", "columns", "delimiter", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "tsv": ("encoding", "header", "columns", "quoting", "quotechar", "escapechar", "rest", "group_by"),
     "parquet": ("columns", "class_labels", "explode"),
@@ -145,6 +145,9 @@ SOURCE_OPTION_DOCS = {
                   "of each is record N's value; {stem} is the source file's name without extensions",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
                   "each (records keyed by id): one record per item, its key in this column",
+    "key_names": "with `key_column`: a JSON file beside the source naming every key, as a name or a list whose first "
+                 "item is the name (FewRel's pid2name.json: {\"P931\": [name, description]}); each record gets its "
+                 "key's name in `<key_column>_name`",
 }
 
 
@@ -188,7 +191,9 @@ def source_option_problem(key: str, value: Any, options: dict[str, Any] | None =
         return None
     if key == "pattern" and isinstance(value, str) and re.match(r"[\\/]|[A-Za-z]:[\\/]", value):
         return "an absolute path: the pattern selects files inside the source's folder, e.g. '*.txt'"
-    if key in ("records", "comment", "rest", "group_by", "split", "key_column", "pattern", "label_file"):
+    if key == "key_names" and options is not None and not options.get("key_column"):
+        return "it names the keys of `key_column:`, which is not set"
+    if key in ("records", "comment", "rest", "group_by", "split", "key_column", "key_names", "pattern", "label_file"):
         return None if isinstance(value, str) and value else "not a non-empty string"
     if key == "separator":
         return None if value is None or (isinstance(value, str) and value) else "not a non-empty string"
@@ -276,6 +281,9 @@ def source_digest(src: SourceDef) -> str:
     files = sorted(p for p in src.path.rglob("*") if p.is_file()) if src.path and src.path.is_dir() else [src.path]
     if src.path is not None and src.path.is_file():
         files.extend(p for p in paired_files(src).values() if p.is_file())  # their lines are part of the records
+        names = src.path.parent / str(src.options.get("key_names") or "")
+        if src.options.get("key_names") and names.is_file():  # FewRel's pid2name.json: its names are in the records
+            files.append(names)
     for path in files:
         if path is None:
             continue
@@ -893,7 +901,37 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
                         "an object mapping each key to a record or a list of records", _FIX_HINT)
         out.extend({**item, column: key} for item in items)
+    if src.options.get("key_names"):
+        names = _key_names(src, list(data))
+        out = [{**r, f"{column}_name": names[r[column]]} for r in out]
     return out
+
+
+def _key_names(src: SourceDef, keys: list[str]) -> dict[str, str]:
+    """`key_names:` the JSON object beside the source naming each key of `key_column` (FewRel's pid2name.json, whose
+    values are [name, description]): key -> name; a missing file, or a key it does not name, is a located error."""
+    path = _file(src).parent / str(src.options["key_names"])
+    column = src.options["key_column"]
+    if not path.is_file():
+        raise SourceError(f"source '{src.id}': the key names file {path.name} is not beside {_file(src).name}",
+                          Span(str(path), 1, 1), code="E0009", expected=f"a JSON object naming each `{column}` key "
+                          "(FewRel: pid2name.json from the release's data/ folder)",
+                          hint="`key_names:` is relative to the folder of the source's file; copy the names file there")
+    table = _load_json(SourceDef(src.id, path, "json", {k: v for k, v in src.options.items() if k == "encoding"}))
+    names: dict[str, str] = {}
+    for key in keys:
+        value = table.get(key) if isinstance(table, dict) else None
+        name = value[0] if isinstance(value, list) and value else value
+        if not isinstance(name, str) or not name:
+            found = "no entry" if value is None else f"{_json_type(value)}"
+            raise SourceError(f"source '{src.id}': {path.name} names no {column} {key!r} ({found})",
+                              Span(str(path), 1, 1), code="E4001",
+                              expected=f'an entry "{key}": [name, description] or "{key}": name',
+                              hint=f"{path.name} must be the names file of {_file(src).name}'s release; keys that "
+                                   "are names already (FewRel 2.0's val_pubmed.json) need no `key_names` (read that "
+                                   "file as a source of your own, not through the adapter)")
+        names[key] = name
+    return names
 
 
 def _records_hint(src: SourceDef) -> str:

@@ -59,12 +59,14 @@ SAMPLES = {
     "dream": "layouts5/dream_dev.json", "drcd": "layouts5/DRCD_dev.json", "tnews": "layouts5/tnews_dev.json",
     "iflytek": "layouts5/iflytek_dev.json", "scierc_ner": "layouts5/scierc_train.json",
     "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json", "mrqa": "layouts5/SQuAD.jsonl.gz",
-    "reuters21578": "layouts5/reut2-000.head.sgm",
+    "reuters21578": "layouts5/reut2-000.head.sgm", "fewrel": "fewrel/val_wiki.head4.json",
+    "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
+    "dureader": "dureader/search.dev.head3.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
-                    "instructuie_ee": 4, "reuters21578": 1}  # (Reuters: a story outside ModApte, TOPICS="NO")
+                    "instructuie_ee": 4, "reuters21578": 1, "dureader": 1}  # (Reuters: a story outside ModApte, TOPICS="NO")
 
 
 def recipe_text(names: list[str]) -> str:
@@ -417,6 +419,36 @@ def docred(path: Path, got: list[dict[str, Any]]) -> None:
     assert rels(got) == want and got[0]["text"].startswith("Skai TV is a Greek free - to - air")
 
 
+def fewrel(path: Path, got: list[dict[str, Any]]) -> None:
+    names = json.loads((path.parent / "pid2name.json").read_text(encoding="utf-8"))  # {id: [name, description]}
+    want = [[(" ".join(s["tokens"][i] for i in s["h"][2][0]), names[rel][0], " ".join(s["tokens"][i] for i in s["t"][2][0]))]
+            for rel, sentences in json.loads(path.read_text(encoding="utf-8")).items() for s in sentences]
+    assert rels(got) == want and [r["text"] for r in got][2] == "The Pont de Normandie crosses the Seine near Le Havre ."
+
+
+# the Hub card's MultiNERD tag ids, written out here apart from the adapter's list
+MULTINERD = {0: "O", **{2 * n + 1 + i: f"{'BI'[i]}-{t}" for n, t in enumerate(
+    "PER ORG LOC ANIM BIO CEL DIS EVE FOOD INST MEDIA MYTH PLANT TIME VEHI".split()) for i in (0, 1)}}
+
+
+def multinerd(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [iob_spans(r["tokens"], [MULTINERD[t] for t in r["ner_tags"]], "" if r["lang"] == "zh" else " ")
+            for r in jsonl(path)]
+    assert ents(got) == want and MULTINERD[23] == "B-MYTH" and MULTINERD[30] == "I-VEHI"
+
+
+def multinerd_tsv(path: Path, got: list[dict[str, Any]]) -> None:
+    sentences = [[line.split("\t") for line in block.splitlines()] for block in path.read_text(encoding="utf-8").split("\n\n")]
+    assert all(int(cols[0]) == i for s in sentences for i, cols in enumerate(s))  # the index column counts from 0
+    assert ents(got) == [iob_spans([c[1] for c in s], [c[2] for c in s], " ") for s in sentences if s]
+
+
+def dureader(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(q["question"], "\n\n".join(d["paragraphs"][d["most_related_para"]] for d in q["documents"] if d["is_selected"]),
+             q["answers"][0]) for q in jsonl(path) if q["answers"]]
+    assert [(r["instruction"], r["context"], r["response"]) for r in got] == want
+
+
 def piqa(path: Path, got: list[dict[str, Any]]) -> None:
     labels = (path.parent / "valid-labels.lst").read_text(encoding="utf-8").split()
     want = [(d["goal"], [d["sol1"], d["sol2"]], "AB"[int(x)]) for d, x in zip(jsonl(path), labels, strict=True)]
@@ -543,7 +575,8 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "boolq": boolq, "snli": snli, "cluener2020": cluener, "multinli": multinli, "wikiann": wikiann, "imdb": imdb, "tacred": tacred,
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
-    "mrqa": mrqa, "reuters21578": reuters,
+    "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
+    "dureader": dureader,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -409,6 +409,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "conllu_attr": {"values": TEXTS, "key": STRING, "default": ANY},
     "ptb_leaves": {"tree": TEXT},
     "maven_events": {"events": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
+    "dureader_passages": {"documents": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "cluener_entities": {"label": ANY},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
                    "units": STRING, "check": KEY_OR_NULL},

@@ -725,6 +725,29 @@ def maven_events(events: Sequence[Mapping[str, Any]] | None) -> list[dict[str, s
             for _, _, kind, word in sorted(mentions, key=lambda m: (m[0], m[1]))]
 
 
+def dureader_passages(documents: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """DuReader 2.0's documents -> the passage of each one the annotators selected (`is_selected`): its paragraph
+    `most_related_para`; a document without those keys (the test sets, which hold no answers) gives all its
+    paragraphs, one per line. A `most_related_para` outside the document's paragraphs is an error naming both."""
+    out: list[str] = []
+    for n, doc in enumerate(documents or []):
+        if not doc.get("is_selected", True):
+            continue
+        paragraphs = doc.get("paragraphs")
+        if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
+            raise FunctionError(f"document {n}'s paragraphs are {describe(paragraphs)}, not a list of texts")
+        index = doc.get("most_related_para")
+        if index is None:
+            out.append("\n".join(paragraphs))
+            continue
+        i = _index(index)
+        if not 0 <= i < len(paragraphs):
+            raise FunctionError(f"document {n}'s most_related_para {index!r} is out of range for its "
+                                f"{len(paragraphs)} paragraph(s)", expected="the index of one of the document's paragraphs")
+        out.append(paragraphs[i])
+    return out
+
+
 _TREE_TOKEN = re.compile(r"[()]|[^\s()]+")
 
 
@@ -956,6 +979,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "conllu_attr": conllu_attr,
     "ptb_leaves": ptb_leaves,
     "maven_events": maven_events,
+    "dureader_passages": dureader_passages,
     "cluener_entities": cluener_entities,
     "char_spans": char_spans,
 }
