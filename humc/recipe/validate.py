@@ -21,7 +21,8 @@ from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below, missing_file_hint, type_name
+from humc.errors import (NAME_MAX, PATH_MAX, ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below,
+                         missing_file_hint, too_long_path, type_name)
 from humc.expr import Pipeline, call_parts, check_functions, literal_value, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -180,7 +181,13 @@ def refuse_nul(text: str, span: Span | None, what: str) -> None:
 
 def resolved(path: Path, span: Span | None, what: str) -> Path:
     """``path`` made absolute with its symbolic links followed; a link that leads back to itself (``ln -s a a``, or a
-    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``."""
+    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``; so is a path too long
+    for any file system (every later look at it would fail with ENAMETOOLONG)."""
+    too_long = too_long_path(path)
+    if too_long is not None:
+        raise RecipeError(f"{what} path is too long: {too_long}", span, code="E0009",
+                          expected=f"file names of at most {NAME_MAX} bytes, a path of at most {PATH_MAX}",
+                          hint="shorten the name (or the folders above it)")
     try:
         return path.resolve()
     except UnicodeEncodeError:  # LANG=C without Python's UTF-8 mode: file names are ASCII only

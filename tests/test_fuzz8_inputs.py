@@ -1,0 +1,66 @@
+"""Inputs a robustness sweep (fuzz8) found mishandled: each is a located compiler error, never a traceback or exit 3,
+and nothing is written. Data: tests/data/dolly (databricks-dolly-15k, CC BY-SA 3.0, see its SOURCE.md)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+DOLLY = Path(__file__).parent / "data" / "dolly" / "databricks-dolly-15k.head.jsonl"
+
+
+def _dolly_recipe(folder: Path, *, source: str = "d.jsonl", extra: str = "", output: str = "") -> Path:
+    """A generalist recipe over the real Dolly sample, copied into ``folder``."""
+    shutil.copy(DOLLY, folder / "d.jsonl")
+    recipe = folder / "r.hum.yaml"
+    recipe.write_text(f"hum: 1\nname: t\nlanguage: en\nlicense: cc-by-sa-3.0\n{extra}"
+                      f"sources:\n  d: {{path: {source}, format: jsonl}}\n"
+                      "tasks:\n  - id: g\n    task: generalist\n    source: d\n"
+                      "    fields: {instruction: instruction, context: 'default(context, \"\")', response: response}\n"
+                      f"    formats: [text]\noutput:\n  splits: {{train: 0.8, test: 0.2}}\n{output}", encoding="utf-8")
+    return recipe
+
+
+LONG = "a" * 300  # one name over NAME_MAX (255 bytes): every stat of the path fails with ENAMETOOLONG
+
+
+@pytest.mark.parametrize(("extra", "source", "output", "where", "message"), [
+    ("", LONG + ".jsonl", "", "r.hum.yaml:6:13:", "source 'd' file path is too long"),
+    (f"constants:\n  k: {{file: {LONG}.txt}}\n", "d.jsonl", "", "r.hum.yaml:6:13:", "constant 'k' file path is too long"),
+    (f"stdlib: [{LONG}]\n", "d.jsonl", "", "r.hum.yaml:5:10:", "stdlib path is too long"),
+    ("", "d.jsonl", f"  decontaminate: {{against: [{LONG}.json]}}\n", "r.hum.yaml:15:29:",
+     "source 'eval#1' file path is too long"),
+    ("", "d.jsonl", f"  dir: {LONG}\n", "r.hum.yaml:15:8:", "the output folder's path is too long"),
+    (f"cache: {LONG}\n", "d.jsonl", "", "r.hum.yaml:5:8:", "the cache folder's path is too long"),
+], ids=["source", "constant", "stdlib", "decontaminate", "output", "cache"])
+def test_a_path_too_long_for_any_file_system_is_located_where_the_recipe_names_it(
+        tmp_path: Path, extra: str, source: str, output: str, where: str, message: str) -> None:
+    """`Path.exists` swallows "no such file" but not ENAMETOOLONG: a recipe path with a part over 255 bytes was
+    `internal error: OSError: [Errno 36] File name too long` (exit 3), the whole path echoed."""
+    recipe = _dolly_recipe(tmp_path, source=source, extra=extra, output=output)
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"{where} error[" in result.output and message in result.output
+    assert re.search(r"is 30\d bytes long \(a file name holds at most 255\)", " ".join(result.output.split()))
+    assert "internal error" not in result.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["build", "{recipe}", "--out", LONG], ["build", "{recipe}", "--cache", LONG], ["cache", "info", "--cache", LONG],
+    ["cache", "verify", "--cache", LONG], ["cache", "clean", "--cache", LONG, "--yes"], ["push", LONG],
+    ["review", LONG + ".hum.yaml", "--list"], ["export", "{recipe}", "--to", "alpaca", LONG],
+], ids=["build-out", "build-cache", "cache-info", "cache-verify", "cache-clean", "push", "review", "export"])
+def test_a_command_line_path_too_long_for_any_file_system_is_an_error_not_exit_3(tmp_path: Path, args: list[str]) -> None:
+    recipe = _dolly_recipe(tmp_path)
+    if args[0] == "export":  # of a built dataset
+        assert run_cli("build", str(recipe), "-q").exit_code == 0
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run_cli(*[str(recipe) if a == "{recipe}" else a for a in args], cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "error[E3002]:" in result.output and "too long" in result.output, result.output
+    assert "internal error" not in result.output and LONG not in result.output  # the path is shown cut short
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
