@@ -64,3 +64,18 @@ def test_a_command_line_path_too_long_for_any_file_system_is_an_error_not_exit_3
     assert "error[E3002]:" in result.output and "too long" in result.output, result.output
     assert "internal error" not in result.output and LONG not in result.output  # the path is shown cut short
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.parametrize(("value", "tag", "kind"), [
+    ("!!python/tuple [World, Sports]", "!!python/tuple", "list"), ("!!set {World, Sports}", "!!set", "mapping"),
+    ("!!omap [{World: 1}]", "!!omap", "list"), ("!labels {World: 1}", "!labels", "mapping"),
+])
+def test_a_tag_on_a_list_or_mapping_is_refused_at_it_not_dropped(tmp_path: Path, value: str, tag: str, kind: str) -> None:
+    """A scalar's tag was refused (E0004) but a collection's was silently dropped: `!!set {a, b}` read as a mapping of
+    nulls, `!!python/tuple [..]` as a list, and the build went on."""
+    recipe = _dolly_recipe(tmp_path, extra=f"constants:\n  topics: {value}\n")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"r.hum.yaml:6:11: error[E0004]: invalid YAML value: humc does not read the tag {tag} on a {kind}" \
+        in result.output
+    assert run_cli("check", str(_dolly_recipe(tmp_path, extra="constants:\n  topics: !!seq [a, b]\n"))).exit_code == 0
