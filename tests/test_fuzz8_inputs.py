@@ -79,3 +79,19 @@ def test_a_tag_on_a_list_or_mapping_is_refused_at_it_not_dropped(tmp_path: Path,
     assert f"r.hum.yaml:6:11: error[E0004]: invalid YAML value: humc does not read the tag {tag} on a {kind}" \
         in result.output
     assert run_cli("check", str(_dolly_recipe(tmp_path, extra="constants:\n  topics: !!seq [a, b]\n"))).exit_code == 0
+
+
+def test_split_at_an_empty_separator_says_so_at_check_and_at_run_time(tmp_path: Path) -> None:
+    """Python's "empty separator" ValueError was told as `split: cannot work with these arguments (…): a value of a
+    type this operation cannot use`, though both arguments were strings."""
+    recipe = _dolly_recipe(tmp_path)
+    text = recipe.read_text(encoding="utf-8").replace("formats: [text]", "formats: [text]\n    where: 'len(split(context, \"\")) > 0'")
+    recipe.write_text(text, encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and 'r.hum.yaml:13:32: error[E2004]: split: sep must be a string of one character ' \
+        'or more, or null; "" is an empty string' in result.output, result.output
+    recipe.write_text(text.replace('split(context, "")', "split(context, instruction[0:0])"), encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2 and "error[E4102]: split: sep must be a string of one character or more, or null; " \
+        "instruction[0:0] is an empty string (source 'd' row 0)" in result.output, result.output
+    assert "a value of a type" not in result.output and not (tmp_path / "out").exists()
