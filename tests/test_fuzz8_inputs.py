@@ -95,3 +95,19 @@ def test_split_at_an_empty_separator_says_so_at_check_and_at_run_time(tmp_path: 
     assert result.exit_code == 2 and "error[E4102]: split: sep must be a string of one character or more, or null; " \
         "instruction[0:0] is an empty string (source 'd' row 0)" in result.output, result.output
     assert "a value of a type" not in result.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("where", "value", "at", "message"), [
+    ("where", "'len(split(context, sep=\",\", sep=\" \")) > 0'", "13:41:", "split(): the argument sep= is given twice"),
+    ("formats", "['json | indent(n=2, n=4)']", "10:35:", "indent(): the argument n= is given twice"),
+])
+def test_a_named_argument_given_twice_is_e2004_at_the_second_not_the_last_kept(
+        tmp_path: Path, where: str, value: str, at: str, message: str) -> None:
+    """`f(sep=",", sep=" ")` is a syntax error in Python; the DSL kept the last value silently (a mapping of them)."""
+    recipe = _dolly_recipe(tmp_path)
+    text = recipe.read_text(encoding="utf-8")
+    text = text.replace("formats: [text]", "formats: [text]\n    where: " + value) if where == "where" \
+        else text.replace("task: generalist", "task: generalist\n    formats: " + value).replace("    formats: [text]\n", "")
+    recipe.write_text(text, encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and f"r.hum.yaml:{at} error[E2004]: {message}" in result.output, result.output
