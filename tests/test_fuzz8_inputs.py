@@ -3,6 +3,7 @@ and nothing is written. Data: tests/data/dolly (databricks-dolly-15k, CC BY-SA 3
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -111,3 +112,20 @@ def test_a_named_argument_given_twice_is_e2004_at_the_second_not_the_last_kept(
     recipe.write_text(text, encoding="utf-8")
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2 and f"r.hum.yaml:{at} error[E2004]: {message}" in result.output, result.output
+
+
+@pytest.mark.parametrize("index", [-1, -2])
+def test_a_negative_spert_entity_index_is_an_error_not_the_last_entity(tmp_path: Path, index: int) -> None:
+    """CoNLL04 (SpERT JSON, tests/data/conll04, see its SOURCE.md): a relation whose head is -1 took Python's last
+    entity as its head and was written as gold; 99 was refused."""
+    rows = json.loads((Path(__file__).parent / "data" / "conll04" / "conll04_dev.head80.json").read_text(encoding="utf-8"))
+    rows[0]["relations"][0]["head"] = index
+    (tmp_path / "c.json").write_text(json.dumps(rows), encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text("hum: 1\nname: t\nlanguage: en\nlicense: x\nsources:\n  s: {catalog: conll04, path: c.json}\n"
+                      "tasks:\n  - source: s\noutput:\n  splits: {train: 0.8, test: 0.2}\n", encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"error[E4102]: spert_relations(): relation 0's head names entity {index}, a missing entity: there are " \
+        f"{len(rows[0]['entities'])} entities" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
