@@ -435,8 +435,9 @@ def _file(src: SourceDef) -> Path:
 _FIX_HINT = "fix the file at this line, or check the source's `format:` and `options:` (`humc stdlib catalog` lists adapters)"
 
 
-def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT) -> SourceError:
-    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
+def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT,
+          column: int = 1) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, column), expected=expected, hint=hint)
 
 
 def _too_deep(src: SourceDef, line: int, column: int = 1) -> SourceError:
@@ -662,7 +663,8 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            _jsonl_hint(line, row, exc.pos)) from None
+                            _jsonl_hint(line, row, exc.pos, exc.msg),
+                            column=exc.colno + (line[0] == "\ufeff")) from None
             except RecursionError:
                 raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
@@ -688,12 +690,16 @@ def _metadata_line(record: dict[str, Any]) -> bool:
     return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
-def _jsonl_hint(line: str, row: int, pos: int | None = None) -> str:
-    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
+def _jsonl_hint(line: str, row: int, pos: int | None = None, problem: str = "") -> str:
+    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, two values on one line, or (else)
+    the line itself."""
     if not line.endswith("\n"):  # the last line, and it does not parse
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
     if row == 0 and line.strip() in ("[", "{"):
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    if problem == "Extra data" and pos is not None and line[pos:pos + 1] in ("{", "["):
+        return ("a second JSON value starts here, on the same line: JSON Lines hold one record per line (a line "
+                "break between `}{` was lost): put each record on its own line")
     if _PYTHON_LITERAL.match(line):
         return _PYTHON_HINT
     if pos is not None and _trailing_comma(line, pos):

@@ -129,3 +129,18 @@ def test_a_negative_spert_entity_index_is_an_error_not_the_last_entity(tmp_path:
     assert f"error[E4102]: spert_relations(): relation 0's head names entity {index}, a missing entity: there are " \
         f"{len(rows[0]['entities'])} entities" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_two_json_lines_glued_together_are_located_at_the_second_value(tmp_path: Path) -> None:
+    """Two Dolly records on one line (the line break lost: `} {`) were `invalid JSON: Extra data` at column 1 with
+    the generic hint; every JSON Lines parse error was at column 1."""
+    lines = DOLLY.read_text(encoding="utf-8").splitlines()
+    recipe = _dolly_recipe(tmp_path)
+    (tmp_path / "d.jsonl").write_text(lines[0] + "\n" + lines[1] + " " + lines[2] + "\n", encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"d.jsonl:2:{len(lines[1]) + 2}: error[E4001]: source 'd': invalid JSON: Extra data" in result.output
+    assert "a second JSON value starts here, on the same line" in " ".join(result.output.split())
+    (tmp_path / "d.jsonl").write_text(lines[0] + "\n" + '{"instruction": "a",}\n', encoding="utf-8")
+    assert "d.jsonl:2:21: error[E4001]" in run_cli("build", str(recipe)).output
+    assert not (tmp_path / "out").exists()
