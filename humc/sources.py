@@ -20,6 +20,7 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_card import holds_orc, split_files
+from humc.sources_card import formats_of, holds_orc, split_files
 from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
@@ -1474,6 +1475,8 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           hint="install it, or download the dataset once (`hf download ORG/NAME --repo-type dataset "
                                "--local-dir data/NAME`) and name the folder: `dataset: {name: data/NAME}`") from None
     spec = src.dataset or {}
+    if src.path is not None and src.path.is_dir():
+        _refuse_mixed_formats(src, spec)
     try:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
                                    revision=spec.get("revision"), streaming=True)
@@ -1489,16 +1492,85 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           hint="check `split:` and `config:` under `dataset:` against the dataset's page") from None
     labels = feature_decoders(ds.features.to_dict()) if src.options.get("class_labels") and ds.features else {}
     row = 0
+    failed = _FailedFiles()
     try:  # streaming: the files are read (and cast to one schema) only now
-        for record in ds:
-            yield row, decode_class_labels(record, labels) if labels else record
-            row += 1
+        with failed:
+            for record in ds:
+                yield row, decode_class_labels(record, labels) if labels else record
+                row += 1
     except Exception as exc:  # datasets and pyarrow raise many types for a file they cannot read or cast
+        if src.path is not None and failed.files:
+            _locate_in_file(src, Path(failed.files[-1]))
         where = Span(str(src.path), 1, 1) if src.path is not None else src.span
         raise SourceError(f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s): "
                           f"{type(exc).__name__}: {exc}", where, expected="files that share one schema",
                           hint="the `datasets` library takes the schema from the first file: give a field the same "
                                "type in every file (a string is not a list), or read the files as separate sources") from None
+
+
+class _FailedFiles(logging.Filter):
+    """While reading a dataset folder: the files `datasets` logs it failed on ("Failed to read file '…' with error …",
+    the file its exception does not name), kept here rather than printed beside humc's own error."""
+
+    _FILE = re.compile(r"^Failed to (?:read|load \w+ from) file '([^']+)'")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[str] = []
+        self._handlers: list[logging.Handler] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self._FILE.match(str(record.msg))
+        if found is None:
+            return True
+        self.files.append(found.group(1))
+        return False
+
+    def __enter__(self) -> _FailedFiles:
+        self._handlers = list(logging.getLogger("datasets").handlers)
+        for handler in self._handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self)
+
+
+_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+              ".parquet": "parquet", ".arrow": "arrow"}
+
+
+def _locate_in_file(src: SourceDef, file: Path) -> None:
+    """A dataset folder's file that `datasets` failed on, read by humc's own reader of its format: its error is
+    located in that file (a line and column, a cut-short Parquet named); a file it reads raises nothing here."""
+    name = file.name.lower()
+    plain = name.rsplit(".", 1)[0] if name.endswith((".gz", ".bz2", ".xz", ".zst")) else name
+    fmt = next((f for suffix, f in _BY_SUFFIX.items() if plain.endswith(suffix)), None)
+    if fmt is None or not file.is_file():
+        return
+    try:
+        for _ in read_source(SourceDef(src.id, file, fmt, {})):
+            pass
+    except SourceError as exc:
+        exc.message = f"{exc.message} (a file of the dataset folder {src.path.name if src.path else ''})"
+        raise exc from None
+
+
+def _refuse_mixed_formats(src: SourceDef, spec: Mapping[str, Any]) -> None:
+    """A dataset folder whose split holds files of two formats (shards.jsonl beside extra.csv): `datasets` would read
+    those of the commoner format only, and the others' records would be missing from the build without a word."""
+    assert src.path is not None
+    files, _ = split_files(src.path, spec.get("config"), str(spec.get("split", "train")))
+    kinds = formats_of(files)
+    if len(kinds) < 2:
+        return
+    shown = "; ".join(f"{kind}: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}" for kind, names in kinds.items())
+    raise SourceError(f"source '{src.id}': the {spec.get('split', 'train')} files of the dataset folder {src.path.name} "
+                      f"are of {len(kinds)} formats ({shown})", src.span or Span(str(src.path), 1, 1),
+                      expected="the files of one split in one format", code="E4001",
+                      hint="the `datasets` library reads a split in one format, that of most of its files, and leaves "
+                           "the others out: convert them to one format, or read each file as a source of its own")
 
 
 def _read_clone(src: SourceDef) -> Iterator[Row]:

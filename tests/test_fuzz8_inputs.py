@@ -144,3 +144,43 @@ def test_two_json_lines_glued_together_are_located_at_the_second_value(tmp_path:
     (tmp_path / "d.jsonl").write_text(lines[0] + "\n" + '{"instruction": "a",}\n', encoding="utf-8")
     assert "d.jsonl:2:21: error[E4001]" in run_cli("build", str(recipe)).output
     assert not (tmp_path / "out").exists()
+
+
+def _folder_recipe(folder: Path) -> Path:
+    recipe = _dolly_recipe(folder)
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("{path: d.jsonl, format: jsonl}", "{dataset: {name: shards}}"),
+                      encoding="utf-8")
+    (folder / "shards").mkdir()
+    return recipe
+
+
+def test_a_dataset_folder_of_jsonl_and_csv_files_is_refused_not_read_in_part(tmp_path: Path) -> None:
+    """`datasets` reads a split of mixed files by the commoner format: the CSV's records were left out silently."""
+    pytest.importorskip("datasets")
+    recipe, lines = _folder_recipe(tmp_path), DOLLY.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "shards" / "train-0.jsonl").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
+    (tmp_path / "shards" / "train-1.jsonl").write_text("\n".join(lines[5:8]) + "\n", encoding="utf-8")
+    (tmp_path / "shards" / "train-2.csv").write_text("instruction,context,response\nWhat?,,That.\n", encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:6:16: error[E4001]: source 'd': the train files of the dataset folder shards are of 2 formats " \
+        "(JSON: train-0.jsonl, train-1.jsonl; CSV: train-2.csv)" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "shards" / "train-2.csv").unlink()
+    assert run_cli("build", str(recipe)).exit_code == 0
+
+
+def test_a_damaged_shard_of_a_dataset_folder_is_located_in_that_shard(tmp_path: Path,
+                                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """A shard cut short was `reading dataset 'shards' failed after 5 record(s)` at the folder, with a hint about
+    schemas, and `datasets`' own log line printed above it."""
+    pytest.importorskip("datasets")
+    recipe, lines = _folder_recipe(tmp_path), DOLLY.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "shards" / "train-0.jsonl").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
+    (tmp_path / "shards" / "train-1.jsonl").write_text("\n".join(lines[5:8]) + "\n" + lines[8][:50], encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert "shards/train-1.jsonl:4:" in result.output and "error[E4001]" in result.output
+    assert "the file looks cut short" in result.output
+    assert "Failed to load JSON" not in result.output + capfd.readouterr().err  # `datasets`' log line, kept
+    assert not (tmp_path / "out").exists()
