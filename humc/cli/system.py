@@ -73,9 +73,8 @@ def system_error(exc: BaseException) -> HumcError | None:
         return _exhausted("threads", "raise the process or memory limit (`ulimit -u`, `ulimit -v`), or use fewer "
                           "render workers (-j 1)")
     if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a command-line path (recipe paths are checked
-        name = exc.filename if isinstance(exc.filename, (str, bytes)) else ""  # where they are written)
-        reason = too_long_path(name) or "the file system refuses so long a name"
-        shown = os.fsdecode(name)
+        shown = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes)) else ""  # where they are written)
+        reason = too_long_path(shown) or "the file system refuses so long a name"
         return HumcError(f"the path {shown[:80] + '…' if len(shown) > 80 else shown} is too long: {reason}",
                          code="E3002", expected=f"file names of at most {NAME_MAX} bytes, a path of at most {PATH_MAX}",
                          hint="shorten the name (or the folders above it) on the command line")

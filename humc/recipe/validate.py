@@ -21,8 +21,19 @@ from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import (NAME_MAX, PATH_MAX, ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below,
-                         missing_file_hint, too_long_path, type_name)
+from humc.errors import (
+    NAME_MAX,
+    PATH_MAX,
+    ErrorList,
+    HumcError,
+    RecipeError,
+    Span,
+    did_you_mean,
+    file_named_below,
+    missing_file_hint,
+    too_long_path,
+    type_name,
+)
 from humc.expr import Pipeline, call_parts, check_functions, literal_value, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
