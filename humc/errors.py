@@ -484,7 +484,11 @@ def _snippet(span: Span) -> list[str]:
         col = col - start + (1 if start else 0)
         width = max(1, min(width, len(src) - col + 1))
     gutter = f"{span.line:>4} | "
-    return [gutter + src, " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
+    return [gutter + src.translate(_CONTROL_PICTURES), " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
 
 
 MAX_SNIPPET = 120
+# a quoted line's control characters as their visible pictures (NUL as ␀, a lone CR as ␍), one character for one so
+# the caret stays under its column: printed as they are, a NUL made the error text binary to grep and a CR or an
+# escape (ESC) moved the terminal's cursor over the line (a tab stays a tab)
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(32) if c != 9} | {0x7F: 0x2421}

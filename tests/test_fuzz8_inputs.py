@@ -184,3 +184,18 @@ def test_a_damaged_shard_of_a_dataset_folder_is_located_in_that_shard(tmp_path: 
     assert "the file looks cut short" in result.output
     assert "Failed to load JSON" not in result.output + capfd.readouterr().err  # `datasets`' log line, kept
     assert not (tmp_path / "out").exists()
+
+
+def test_a_quoted_line_shows_control_characters_as_pictures_not_raw(tmp_path: Path) -> None:
+    """The error's quoted line printed a NUL (grep then called the error text binary) and an ESC or a CR raw, which a
+    terminal obeys (clearing the screen, moving the cursor back over the line)."""
+    line = DOLLY.read_text(encoding="utf-8").splitlines()[0]
+    recipe = _dolly_recipe(tmp_path)
+    (tmp_path / "d.jsonl").write_text(line.replace("Virgin", "Vir\0gin", 1) + "\n", encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2 and "holds a NUL character" in result.output
+    assert "Vir\u2400gin" in result.output and "\0" not in result.output
+    (tmp_path / "d.jsonl").write_text('{"instruction": "a\x1b[2J", "response": "b"}\n', encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2 and "d.jsonl:1:19: error[E4001]" in result.output, result.output
+    assert '"a\u241b[2J"' in result.output and "\x1b" not in result.output
