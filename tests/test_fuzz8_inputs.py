@@ -199,3 +199,15 @@ def test_a_quoted_line_shows_control_characters_as_pictures_not_raw(tmp_path: Pa
     result = run_cli("build", str(recipe))
     assert result.exit_code == 2 and "d.jsonl:1:19: error[E4001]" in result.output, result.output
     assert '"a\u241b[2J"' in result.output and "\x1b" not in result.output
+
+
+@pytest.mark.parametrize(("path", "hint"), [
+    ("~/dolly.jsonl", "humc does not expand ~ or $VARIABLES in a recipe's paths"),
+    ("$HOME/dolly.jsonl", "humc does not expand ~ or $VARIABLES in a recipe's paths"),
+    ("https://127.0.0.1:9/dolly.jsonl", "a recipe's paths name local files: download it first"),
+])
+def test_a_path_a_shell_or_browser_would_expand_says_humc_does_not(tmp_path: Path, path: str, hint: str) -> None:
+    """`~/x`, `$DATA/x` and URLs were 'not found' with the hint that folder `<recipe dir>/~` does not exist either."""
+    result = run_cli("check", str(_dolly_recipe(tmp_path, source=path)))
+    assert result.exit_code == 2 and "r.hum.yaml:6:13: error[E0009]: source 'd' file path not found" in result.output
+    assert hint in " ".join(result.output.split()) and "does not exist either" not in result.output

@@ -138,6 +138,12 @@ def missing_path_hint(text: str, path: Path, base: Path) -> str | None:
     recipe's folder (`mine/x.jsonl` for `data/mine/x.jsonl`), or a missing folder."""
     if any(c in text for c in "*?["):
         return "paths are not expanded as globs: " + SHARDS_HINT
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    if expanded != text:  # `~/data/x.jsonl`, `$DATA/x.jsonl`: no shell reads a recipe
+        return (f"humc does not expand ~ or $VARIABLES in a recipe's paths (a recipe built elsewhere would read "
+                f"another file): write the path relative to the recipe's folder, or absolute ({expanded})")
+    if "://" in text:
+        return "a recipe's paths name local files: download it first (a Hub dataset is a source's `dataset: {name: ORG/NAME}`)"
     hint = missing_file_hint(path)
     if (hint is None or hint.startswith("the folder")) and (found := file_named_below(base, path.name)) is not None:
         return f"did you mean '{found}'? A file of that name is there, below the recipe's folder"
