@@ -1549,6 +1549,11 @@ def _locate_in_file(src: SourceDef, file: Path) -> None:
     fmt = next((f for suffix, f in _BY_SUFFIX.items() if plain.endswith(suffix)), None)
     if fmt is None or not file.is_file():
         return
+    foreign = foreign_kind(file)  # a Hub clone's shard left a Git LFS pointer
+    if foreign is not None:
+        raise SourceError(f"source '{src.id}': {file.name} of the dataset folder {src.path.name if src.path else ''} "
+                          f"is {foreign[0]}, not a data file", Span(str(file), 1, 1), code="E4001",
+                          expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=foreign[1])
     try:
         for _ in read_source(SourceDef(src.id, file, fmt, {})):
             pass

@@ -211,3 +211,40 @@ def test_a_path_a_shell_or_browser_would_expand_says_humc_does_not(tmp_path: Pat
     result = run_cli("check", str(_dolly_recipe(tmp_path, source=path)))
     assert result.exit_code == 2 and "r.hum.yaml:6:13: error[E0009]: source 'd' file path not found" in result.output
     assert hint in " ".join(result.output.split()) and "does not exist either" not in result.output
+
+
+LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"
+               "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 149135\n")
+
+
+@pytest.mark.parametrize(("content", "fmt", "what"), [
+    (LFS_POINTER, "jsonl", "a Git LFS pointer"), (LFS_POINTER, "parquet", "a Git LFS pointer"),
+    ("\ufeff<!DOCTYPE html><html><head><title>404</title></head><body>Not Found</body></html>\n", "csv", "an HTML page"),
+    ("%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "jsonl", "a PDF document"),
+])
+def test_a_file_that_is_no_data_is_named_for_what_it_is(tmp_path: Path, content: str, fmt: str, what: str) -> None:
+    """A clone without `git lfs pull`, a download that saved a 404 page, a PDF: they were 'invalid JSON: Expecting
+    value', a Parquet 'magic bytes not found', or a CSV of 0 records (the page read as its header)."""
+    recipe = _dolly_recipe(tmp_path, source=f"d.{fmt}")
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("format: jsonl", f"format: {fmt}"), encoding="utf-8")
+    (tmp_path / f"d.{fmt}").write_text(content, encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"r.hum.yaml:6:13: error[E4002]: source 'd': d.{fmt} is {what}" in " ".join(result.output.split())
+
+
+def test_a_git_lfs_pointer_as_a_constant_file_or_a_dataset_shard_is_named_so(tmp_path: Path) -> None:
+    """A labels file left an LFS pointer was read as three labels ('version https://…', 'oid sha256:…', 'size …')."""
+    pytest.importorskip("datasets")
+    (tmp_path / "labels.txt").write_text(LFS_POINTER, encoding="utf-8")
+    result = run_cli("check", str(_dolly_recipe(tmp_path, extra="constants:\n  k: {file: labels.txt}\n")))
+    assert result.exit_code == 2 and "r.hum.yaml:6:13: error[E0009]: constant 'k': labels.txt is a Git LFS pointer" \
+        in " ".join(result.output.split())
+    (tmp_path / "f").mkdir()
+    recipe, lines = _folder_recipe(tmp_path / "f"), DOLLY.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "f" / "shards" / "train-0.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "f" / "shards" / "train-1.jsonl").write_text(LFS_POINTER, encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert result.exit_code == 2 and "shards/train-1.jsonl:1:1: error[E4001]: source 'd': train-1.jsonl of the " \
+        "dataset folder shards is a Git LFS pointer" in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "f" / "out").exists()

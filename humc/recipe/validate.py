@@ -107,6 +107,7 @@ from humc.sources_readers import (
     archive_of,
     carries_features,
     class_label_set,
+    foreign_kind,
     holds_json_list,
 )
 from humc.templating import syntax_problem, template_problem
@@ -384,6 +385,10 @@ class Validator:
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
+                foreign = foreign_kind(path)  # a Git LFS pointer would be read as three "items"
+                if foreign is not None:
+                    raise RecipeError(f"constant '{key}': {path.name} is {foreign[0]}, not a text file", value.get("file").span,
+                                      expected="a UTF-8 text file with one item per line", code="E0009", hint=foreign[1])
                 try:
                     data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
                     text = data.decode("utf-8")
