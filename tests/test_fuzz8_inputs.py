@@ -248,3 +248,16 @@ def test_a_git_lfs_pointer_as_a_constant_file_or_a_dataset_shard_is_named_so(tmp
     assert result.exit_code == 2 and "shards/train-1.jsonl:1:1: error[E4001]: source 'd': train-1.jsonl of the " \
         "dataset folder shards is a Git LFS pointer" in " ".join(result.output.split()), result.output
     assert not (tmp_path / "f" / "out").exists()
+
+
+@pytest.mark.parametrize("text", ['""', '"   "', "|\n        \n"])
+def test_an_inline_guideline_of_empty_text_is_refused_not_left_out_silently(tmp_path: Path, text: str) -> None:
+    """`guidelines: [{id: g, text: ""}]` built, and no instruction showed the guideline the recipe asked for."""
+    recipe = _dolly_recipe(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(
+        "formats: [text]", f"formats: [text]\n    guidelines:\n      - id: g\n        text: {text}"), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:15:15: error[E0008]: inline guideline has an empty `text:`" in result.output
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(f"text: {text}", "text: Answer briefly."), encoding="utf-8")
+    assert run_cli("check", str(recipe)).exit_code == 0
