@@ -261,3 +261,18 @@ def test_an_inline_guideline_of_empty_text_is_refused_not_left_out_silently(tmp_
     assert "r.hum.yaml:15:15: error[E0008]: inline guideline has an empty `text:`" in result.output
     recipe.write_text(recipe.read_text(encoding="utf-8").replace(f"text: {text}", "text: Answer briefly."), encoding="utf-8")
     assert run_cli("check", str(recipe)).exit_code == 0
+
+
+@pytest.mark.parametrize(("line", "new", "hint"), [
+    ("language: en", "language: no", 'YAML reads the bare `no` as false: write "no" (quoted) for the text'),
+    ("name: t", "name: 2024-01-01", 'YAML reads the bare `2024-01-01` as a date: write "2024-01-01" (quoted)'),
+    ("name: t", "name: 12", 'YAML reads the bare `12` as an integer: write "12" (quoted)'),
+])
+def test_a_bare_word_yaml_reads_as_another_type_hints_at_quoting(tmp_path: Path, line: str, new: str, hint: str) -> None:
+    """`language: no` (Norwegian) was 'must be a string, not true or false' with no word on why."""
+    recipe = _dolly_recipe(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(line, new, 1), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "error[E0007]" in result.output and hint in result.output, result.output
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(new, new.replace(": ", ': "') + '"', 1), encoding="utf-8")
+    assert "error[E0007]" not in run_cli("check", str(recipe)).output

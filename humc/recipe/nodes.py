@@ -23,7 +23,26 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
     if actual in kinds or (actual == "integer" and "number" in kinds):
         return
     raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
-                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007")
+                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007",
+                      hint=_quote_hint(node) if "string" in kinds else None)
+
+
+def _quote_hint(node: Node) -> str | None:
+    """A bare word YAML reads as another type where a string is wanted (`language: no`, Norwegian, is false; `on`,
+    `off`, `yes`, `12`, `2024-01-01`): quoting it keeps the text."""
+    if node.style is not None or node.kind not in ("boolean", "integer", "number", "date", "datetime"):
+        return None
+    span, line = node.span, source_line(node.span)
+    if line is None or span.end_line not in (None, span.line) or not span.end_col:
+        return None
+    written = line[span.col - 1:span.end_col - 1]
+    if not written or '"' in written:
+        return None
+    read = str(node.value).lower() if node.kind == "boolean" else _READ_AS.get(node.kind, describe(node.kind))
+    return f'YAML reads the bare `{written}` as {read}: write "{written}" (quoted) for the text'
+
+
+_READ_AS = {"date": "a date", "datetime": "a date and time"}
 
 
 def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = (),
