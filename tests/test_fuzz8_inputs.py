@@ -276,3 +276,16 @@ def test_a_bare_word_yaml_reads_as_another_type_hints_at_quoting(tmp_path: Path,
     assert result.exit_code == 2 and "error[E0007]" in result.output and hint in result.output, result.output
     recipe.write_text(recipe.read_text(encoding="utf-8").replace(new, new.replace(": ", ': "') + '"', 1), encoding="utf-8")
     assert "error[E0007]" not in run_cli("check", str(recipe)).output
+
+
+def test_a_number_in_exponent_form_without_a_dot_hints_at_what_yaml_reads(tmp_path: Path) -> None:
+    """`splits: {train: 8e-1}` was 'must be a number, not a string', though 8e-1 is a number to anyone but YAML 1.1."""
+    recipe = _dolly_recipe(tmp_path)
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("{train: 0.8, test: 0.2}", "{train: 8e-1, test: 0.2}"),
+                      encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2 and "r.hum.yaml:14:19: error[E0007]: split 'train' must be a number" in result.output
+    assert "YAML reads `8e-1` as text: a number in exponent form needs a dot and a sign (8.0e-1), or write it out (0.8)" \
+        in " ".join(result.output.split()), result.output
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("8e-1", "8.0e-1"), encoding="utf-8")
+    assert run_cli("check", str(recipe)).exit_code == 0

@@ -3,6 +3,8 @@ stdlib loader. Each failure is a ``RecipeError`` pointing at the offending key o
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,7 +26,22 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
         return
     raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
                       node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007",
-                      hint=_quote_hint(node) if "string" in kinds else None)
+                      hint=_quote_hint(node) if "string" in kinds else
+                      _number_hint(node) if "number" in kinds or "integer" in kinds else None)
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _number_hint(node: Node) -> str | None:
+    """A number in exponent form without a dot (`8e-1`, `1e5`): YAML 1.1, which PyYAML reads, takes it for text."""
+    if node.style is not None or node.kind != "string" or not _EXPONENT.fullmatch(str(node.value)):
+        return None
+    mantissa, _, exponent = str(node.value).lower().partition("e")
+    dotted = (mantissa if "." in mantissa else mantissa + ".0") + "e" + (exponent if exponent[0] in "+-" else "+" + exponent)
+    value = float(str(node.value))
+    plain = f", or write it out ({value:g})" if math.isfinite(value) and "e" not in f"{value:g}" else ""
+    return f"YAML reads `{node.value}` as text: a number in exponent form needs a dot and a sign ({dotted}){plain}"
 
 
 def _quote_hint(node: Node) -> str | None:
