@@ -358,6 +358,27 @@ def missing_file_hint(path: str | os.PathLike[str]) -> str | None:
     return did_you_mean(os.path.basename(path), names)
 
 
+# Linux's limits (ext4, xfs, btrfs, tmpfs): a longer name makes every call on the path fail with ENAMETOOLONG, which
+# ``Path.exists`` and ``is_dir`` do not swallow as they do "no such file"
+NAME_MAX = 255
+PATH_MAX = 4095
+
+
+def too_long_path(path: str | os.PathLike[str]) -> str | None:
+    """Why no file system can hold ``path`` (a part over NAME_MAX bytes, or the whole over PATH_MAX), or None."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a name the locale cannot spell: said where the path is resolved
+        return None
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        shown = os.fsdecode(longest)
+        return f"its part '{shown[:40]}…' is {len(longest)} bytes long (a file name holds at most {NAME_MAX})"
+    if len(raw) > PATH_MAX:
+        return f"it is {len(raw)} bytes long (a path holds at most {PATH_MAX})"
+    return None
+
+
 def file_named_below(root: str | os.PathLike[str], name: str, limit: int = 5000) -> str | None:
     """The first file called ``name`` in ``root``'s tree (hidden folders such as `.humc` left out), as a path relative
     to ``root``; None when there is none among the first ``limit`` entries (a recipe beside a huge tree)."""
@@ -466,7 +487,11 @@ def _snippet(span: Span) -> list[str]:
         col = col - start + (1 if start else 0)
         width = max(1, min(width, len(src) - col + 1))
     gutter = f"{span.line:>4} | "
-    return [gutter + src, " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
+    return [gutter + src.translate(_CONTROL_PICTURES), " " * (len(gutter) + col - 1) + "^" + "~" * (width - 1)]
 
 
 MAX_SNIPPET = 120
+# a quoted line's control characters as their visible pictures (NUL as ␀, a lone CR as ␍), one character for one so
+# the caret stays under its column: printed as they are, a NUL made the error text binary to grep and a CR or an
+# escape (ESC) moved the terminal's cursor over the line (a tab stays a tab)
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(32) if c != 9} | {0x7F: 0x2421}

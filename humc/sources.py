@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from humc.errors import OUT_OF_FILES, SourceError, Span, brief
 from humc.ir import SourceDef
 from humc.limits import MAX_RECORD_DEPTH
-from humc.sources_card import holds_unread_formats, split_files
+from humc.sources_card import formats_of, holds_unread_formats, split_files
 from humc.sources_formats import read_brat, read_conllu, read_pubtator, read_reuters_sgml
 from humc.sources_importers import read_iepile, read_instructuie
 from humc.sources_readers import (
@@ -445,8 +445,9 @@ def _file(src: SourceDef) -> Path:
 _FIX_HINT = "fix the file at this line, or check the source's `format:` and `options:` (`humc stdlib catalog` lists adapters)"
 
 
-def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT) -> SourceError:
-    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, 1), expected=expected, hint=hint)
+def _fail(src: SourceDef, line: int, message: str, expected: str | None = None, hint: str = _FIX_HINT,
+          column: int = 1) -> SourceError:
+    return SourceError(f"source '{src.id}': {message}", Span(str(src.path), line, column), expected=expected, hint=hint)
 
 
 def _too_deep(src: SourceDef, line: int, column: int = 1) -> SourceError:
@@ -672,7 +673,8 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            _jsonl_hint(line, row, exc.pos)) from None
+                            _jsonl_hint(line, row, exc.pos, exc.msg),
+                            column=exc.colno + (line[0] == "\ufeff")) from None
             except RecursionError:
                 raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
@@ -698,12 +700,16 @@ def _metadata_line(record: dict[str, Any]) -> bool:
     return len(record) == 1 and isinstance(record.get("header"), dict)
 
 
-def _jsonl_hint(line: str, row: int, pos: int | None = None) -> str:
-    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, or (else) the line itself."""
+def _jsonl_hint(line: str, row: int, pos: int | None = None, problem: str = "") -> str:
+    """Why a JSONL line does not parse: a cut-short last line, pretty-printed JSON, two values on one line, or (else)
+    the line itself."""
     if not line.endswith("\n"):  # the last line, and it does not parse
         return "the last line ends inside a JSON value: the file looks cut short (copy it again, or delete the partial line)"
     if row == 0 and line.strip() in ("[", "{"):
         return "the file holds pretty-printed JSON, not one object per line: use `format: json`"
+    if problem == "Extra data" and pos is not None and line[pos:pos + 1] in ("{", "["):
+        return ("a second JSON value starts here, on the same line: JSON Lines hold one record per line (a line "
+                "break between `}{` was lost): put each record on its own line")
     if _PYTHON_LITERAL.match(line):
         return _PYTHON_HINT
     if pos is not None and _trailing_comma(line, pos):
@@ -1591,6 +1597,8 @@ def _read_hf(src: SourceDef) -> Iterator[RawRow]:
                           hint="install it, or download the dataset once (`hf download ORG/NAME --repo-type dataset "
                                "--local-dir data/NAME`) and name the folder: `dataset: {name: data/NAME}`") from None
     spec = src.dataset or {}
+    if src.path is not None and src.path.is_dir():
+        _refuse_mixed_formats(src, spec)
     try:
         ds = datasets.load_dataset(spec["name"], spec.get("config"), split=spec.get("split", "train"),
                                    revision=spec.get("revision"), streaming=True)
@@ -1620,7 +1628,7 @@ class _FailedFiles(logging.Handler):
     log only, not in the exception they raise. While in use, that line is kept from `datasets`' own handlers (stderr):
     the diagnostic that follows names the file."""
 
-    _SAID = re.compile(r"Failed to read file '([^']+)'")
+    _SAID = re.compile(r"Failed to (?:read|load \w+ from) file '([^']+)'")
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -1650,10 +1658,13 @@ class _FailedFiles(logging.Handler):
 
 def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]) -> SourceError:
     """What ``datasets`` failing after ``row`` records means: a damaged Parquet file (of a local folder: found by
-    reading its files with pyarrow; of the Hub: the file `datasets` names), else files whose schemas differ."""
+    reading its files with pyarrow; of the Hub: the file `datasets` names), a local shard of another format that humc's
+    own reader locates the error in, else files whose schemas differ."""
     spec = src.dataset or {}
     head = f"source '{src.id}': reading dataset '{spec.get('name')}' failed after {row} record(s)"
     damaged = _damaged_parquet(src, spec, row) if src.path is not None and src.path.is_dir() else None
+    if damaged is None and src.path is not None and failed:
+        _locate_in_file(src, Path(failed[-1]))  # another shard's error (JSON Lines, CSV, …) at its line and column
     if damaged is not None:
         path, problem = damaged
         name = path.relative_to(Path(str(src.path))).as_posix()
@@ -1696,6 +1707,47 @@ def _damaged_parquet(src: SourceDef, spec: Mapping[str, Any], row: int) -> tuple
         except (OSError, ValueError, pa.ArrowException) as exc:
             return path, brief(exc)
     return None
+
+
+_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+              ".parquet": "parquet", ".arrow": "arrow"}
+
+
+def _locate_in_file(src: SourceDef, file: Path) -> None:
+    """A dataset folder's file that `datasets` failed on, read by humc's own reader of its format: its error is
+    located in that file (a line and column, a cut-short Parquet named); a file it reads raises nothing here."""
+    name = file.name.lower()
+    plain = name.rsplit(".", 1)[0] if name.endswith((".gz", ".bz2", ".xz", ".zst")) else name
+    fmt = next((f for suffix, f in _BY_SUFFIX.items() if plain.endswith(suffix)), None)
+    if fmt is None or not file.is_file():
+        return
+    foreign = foreign_kind(file)  # a Hub clone's shard left a Git LFS pointer
+    if foreign is not None:
+        raise SourceError(f"source '{src.id}': {file.name} of the dataset folder {src.path.name if src.path else ''} "
+                          f"is {foreign[0]}, not a data file", Span(str(file), 1, 1), code="E4001",
+                          expected="a data file (JSON Lines, JSON, CSV, TSV, Parquet, …)", hint=foreign[1])
+    try:
+        for _ in read_source(SourceDef(src.id, file, fmt, {})):
+            pass
+    except SourceError as exc:
+        exc.message = f"{exc.message} (a file of the dataset folder {src.path.name if src.path else ''})"
+        raise exc from None
+
+
+def _refuse_mixed_formats(src: SourceDef, spec: Mapping[str, Any]) -> None:
+    """A dataset folder whose split holds files of two formats (shards.jsonl beside extra.csv): `datasets` would read
+    those of the commoner format only, and the others' records would be missing from the build without a word."""
+    assert src.path is not None
+    files, _ = split_files(src.path, spec.get("config"), str(spec.get("split", "train")))
+    kinds = formats_of(files)
+    if len(kinds) < 2:
+        return
+    shown = "; ".join(f"{kind}: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}" for kind, names in kinds.items())
+    raise SourceError(f"source '{src.id}': the {spec.get('split', 'train')} files of the dataset folder {src.path.name} "
+                      f"are of {len(kinds)} formats ({shown})", src.span or Span(str(src.path), 1, 1),
+                      expected="the files of one split in one format", code="E4001",
+                      hint="the `datasets` library reads a split in one format, that of most of its files, and leaves "
+                           "the others out: convert them to one format, or read each file as a source of its own")
 
 
 def _read_clone(src: SourceDef) -> Iterator[Row]:

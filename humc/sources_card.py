@@ -150,6 +150,23 @@ def data_files(folder: Path) -> list[str]:
 
 
 
+# the `datasets` builder that reads each data suffix: a split is read by one of them, the one most of its files need
+_BUILDER = {".parquet": "Parquet", ".orc": "ORC", ".arrow": "Arrow", ".jsonl": "JSON", ".ndjson": "JSON",
+            ".json": "JSON", ".csv": "CSV", ".tsv": "CSV"}
+
+
+def formats_of(files: list[Path]) -> dict[str, list[str]]:
+    """The files (names) of each reader's format (JSON, CSV, Parquet …): `datasets` reads a split of mixed files by
+    the format most of them have and leaves the others out, saying nothing."""
+    out: dict[str, list[str]] = {}
+    for path in files:
+        name = path.name.lower()
+        plain = name.rsplit(".", 1)[0] if name.endswith(_COMPRESSED) else name
+        suffix = next((s for s in _DATA_SUFFIXES if plain.endswith(s)), "")
+        out.setdefault(_BUILDER.get(suffix, suffix), []).append(path.name)
+    return out
+
+
 def split_files(folder: Path, config: str | None, split: str) -> tuple[list[Path], list[str]]:
     """The files of ``split`` (of ``config``) in a Hub repository clone, as `datasets` finds them without a loading
     script: the card's `configs:` `data_files` patterns when it has them, else the split's keyword as a part of the

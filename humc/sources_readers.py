@@ -115,13 +115,21 @@ _FOREIGN_MAGIC = (
     (b"SQLite format 3\x00", "an SQLite database", "export its table as CSV (`sqlite3 -header -csv FILE 'select * from "
      "TABLE' > TABLE.csv`)"),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file", _TO_PARQUET + " (`pandas.read_hdf(FILE).to_parquet('data.parquet')`)"),
+    (b"version https://git-lfs.github.com/spec/", "a Git LFS pointer (the clone holds a pointer to the file, not the file)",
+     "fetch the content: `git lfs pull` in the clone (after `git lfs install`), or download the file itself"),
+    (b"%PDF-", "a PDF document", "extract its text first, into a JSON Lines or CSV file of records"),
 )
+# a saved web page (a download that fetched an error or a sign-in page instead of the data), after a BOM or blanks
+_HTML_PAGE = (b"<!doctype html", "an HTML page (a download that saved an error or sign-in page?)",
+              "download the data file itself (a browser or `curl -L` may need the file's direct link)")
 
 
 def foreign_kind(path: Path) -> tuple[str, str] | None:
     """(what the file is, what to do) for a file that is no data file humc reads whatever its name (a legacy `.xls`
     workbook, a pickle, a NumPy array, an SQLite or HDF5 database), by its first bytes; else None."""
-    head = _file_head(path, 16) or b""
+    head = _file_head(path, 64) or b""
+    if head.removeprefix(codecs.BOM_UTF8).lstrip().lower().startswith(_HTML_PAGE[0]):
+        return _HTML_PAGE[1], _HTML_PAGE[2]
     return next(((kind, hint) for magic, kind, hint in _FOREIGN_MAGIC if head.startswith(magic)), None)
 
 

@@ -112,7 +112,7 @@ def test_malformed_source_line_is_located(workdir):
     (workdir / "data.jsonl").write_text('{"context": "a", "question": "b", "answers": []}\n{"context": oops}\n')
     result, _ = build_bad(workdir, GOOD)
     assert result.exit_code == 2
-    assert uncoded(result.output).startswith(f"{workdir / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
+    assert uncoded(result.output).startswith(f"{workdir / 'data.jsonl'}:2:13: error: source 'qa': invalid JSON")
 
 
 def test_several_errors_are_reported_together(workdir):

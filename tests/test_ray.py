@@ -140,7 +140,7 @@ def test_a_malformed_source_read_by_a_ray_worker_is_the_same_located_error(ray_c
     result = run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
                      "--executor", "ray")
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert uncoded(result.output).startswith(f"{tmp_path / 'data.jsonl'}:2:1: error: source 'qa': invalid JSON")
+    assert uncoded(result.output).startswith(f"{tmp_path / 'data.jsonl'}:2:13: error: source 'qa': invalid JSON")
     assert not (tmp_path / "out").exists()
 
 

@@ -15,7 +15,7 @@ try:
 except ImportError:  # Windows: no descriptor flags, only whether it is open
     fcntl = None  # type: ignore[assignment]
 
-from humc.errors import OUT_OF_FILES, HumcError
+from humc.errors import NAME_MAX, OUT_OF_FILES, PATH_MAX, HumcError, too_long_path
 from humc.limits import NUMPY_HEADROOM, address_space_limited, check_blas_headroom
 
 
@@ -72,6 +72,12 @@ def system_error(exc: BaseException) -> HumcError | None:
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return _exhausted("threads", "raise the process or memory limit (`ulimit -u`, `ulimit -v`), or use fewer "
                           "render workers (-j 1)")
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a command-line path (recipe paths are checked
+        shown = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes)) else ""  # where they are written)
+        reason = too_long_path(shown) or "the file system refuses so long a name"
+        return HumcError(f"the path {shown[:80] + '…' if len(shown) > 80 else shown} is too long: {reason}",
+                         code="E3002", expected=f"file names of at most {NAME_MAX} bytes, a path of at most {PATH_MAX}",
+                         hint="shorten the name (or the folders above it) on the command line")
     if isinstance(exc, FileNotFoundError) and not _cwd_exists():
         return HumcError("the current folder no longer exists (it was deleted or moved while humc ran or before): "
                          "a relative path cannot be resolved", code="E3002",

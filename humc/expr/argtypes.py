@@ -325,6 +325,14 @@ def _names(value: Any) -> Misfit | None:
         f"is {describe(value)}", hint="write the names as a list ([\"O\", \"B-PER\", …]) or a constant mapping")
 
 
+def _separator(value: Any) -> Misfit | None:
+    """split()'s separator: a text, or null for runs of white space; an empty text splits nothing (Python refuses it)."""
+    if value == "":
+        return Misfit("is an empty string", hint='split(x) splits at runs of white space; else name the separator, '
+                      'e.g. split(x, ",")')
+    return _text(value, numbers=False)
+
+
 def _texts(value: Any) -> Misfit | None:
     """A text, or a list of texts (each is changed), or null; lists may nest."""
     if type(value) is str:
@@ -369,7 +377,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "str": {"v": TEXT},
     "int": {"value": ANY}, "float": {"value": ANY}, "bool": {"value": ANY},
     "join": {"values": SEQUENCE_NOT_NULL, "sep": STRING},
-    "split": {"value": TEXT, "sep": Shape("a string or null", lambda v: _text(v, numbers=False))},
+    "split": {"value": TEXT, "sep": Shape("a string of one character or more, or null", _separator)},
     "first": {"values": SEQUENCE}, "last": {"values": SEQUENCE},
     "unique": {"values": SEQUENCE_NOT_NULL}, "sorted": {"v": SEQUENCE_NOT_NULL},
     "contains": {"s": CONTAINER, "sub": ANY},

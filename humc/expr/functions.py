@@ -346,12 +346,13 @@ def spert_relations(tokens: Sequence[str], entities: Sequence[dict[str, Any]],
     spans = spert_entities(tokens, entities)
     for n, r in enumerate(relations):
         _fields(r, n, "relation", type=str, head=int, tail=int)
-    try:
-        return [{"head": spans[r["head"]]["span"], "relation": r["type"], "tail": spans[r["tail"]]["span"]}
-                for r in relations]
-    except IndexError:
-        raise FunctionError(f"a relation refers to a missing entity: there are {len(spans)} entities (head and tail count "
-                            "from 0)") from None
+        for end in ("head", "tail"):  # -1 is no entity (Python's index would take the last one)
+            if not 0 <= r[end] < len(spans):
+                raise FunctionError(f"relation {n}'s {end} names entity {r[end]}, a missing entity: there are "
+                                    f"{len(spans)} entities (head and tail count from 0)",
+                                    expected="head and tail: indices into this record's entities")
+    return [{"head": spans[r["head"]]["span"], "relation": r["type"], "tail": spans[r["tail"]]["span"]}
+            for r in relations]
 
 
 def duee_events(event_list: Sequence[dict[str, Any]]) -> list[dict[str, str]]:

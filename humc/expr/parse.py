@@ -138,6 +138,9 @@ def _visit_error(exc: BaseException, text: str, src: Source, what: str) -> Recip
     if isinstance(exc, _LiteralTooLarge):
         return RecipeError("number too large", src.span_of(*exc.pos), code=LIMIT_CODE,
                            expected=f"an integer between -{MAX_INT} and {MAX_INT}, or a finite number")
+    if isinstance(exc, _RepeatedKeyword):
+        return RecipeError(f"{exc.function}(): the argument {exc.name}= is given twice", src.span_of(*exc.pos),
+                           expected="each named argument once", hint=f"keep one {exc.name}=", code="E2004")
     return RecipeError(f"invalid {what}: {exc}", src.span, code="E0008")
 
 
@@ -224,6 +227,23 @@ _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 _Arg = Expr | tuple[str, Expr]  # a call argument: positional, or keyword (name, value)
 
 
+class _Keyword(tuple[str, Expr]):
+    """A keyword argument (name, value) that knows where it was written, until its call is built."""
+
+    pos: tuple[int, int]
+
+    def __new__(cls, name: str, value: Expr, pos: tuple[int, int]) -> _Keyword:
+        made = super().__new__(cls, (name, value))
+        made.pos = pos
+        return made
+
+
+class _RepeatedKeyword(Exception):
+    def __init__(self, function: str, name: str, pos: tuple[int, int]) -> None:
+        super().__init__(name)
+        self.function, self.name, self.pos = function, name, pos
+
+
 @v_args(meta=True, inline=True)
 class _ToAst(Transformer[Token, "_Wrap"]):
     def expr_start(self, meta: Meta, e: Expr) -> _Wrap:
@@ -247,13 +267,18 @@ class _ToAst(Transformer[Token, "_Wrap"]):
     def call(self, meta: Meta, name: Token, args: list[_Arg] | None = None) -> Call:
         positional = tuple(a for a in (args or []) if not isinstance(a, tuple))
         kwargs = tuple(a for a in (args or []) if isinstance(a, tuple))
-        return Call(str(name), positional, kwargs, pos=_pos(meta))
+        seen: set[str] = set()
+        for key in kwargs:  # `f(sep=",", sep=" ")`: Python refuses it; a mapping of them kept the last silently
+            if key[0] in seen:
+                raise _RepeatedKeyword(str(name), key[0], key.pos if isinstance(key, _Keyword) else _pos(meta))
+            seen.add(key[0])
+        return Call(str(name), positional, tuple((k, v) for k, v in kwargs), pos=_pos(meta))
 
     def args(self, meta: Meta, *items: _Arg) -> list[_Arg]:
         return list(items)
 
     def kwarg(self, meta: Meta, name: Token, value: Expr) -> tuple[str, Expr]:
-        return (str(name), value)
+        return _Keyword(str(name), value, _pos(meta))
 
     def or_expr(self, meta: Meta, *items: Expr) -> Expr:
         return _balanced("or", items, _pos(meta))

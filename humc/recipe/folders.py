@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from humc.errors import ErrorList, HumcError
+from humc.errors import NAME_MAX, PATH_MAX, ErrorList, HumcError, too_long_path
 from humc.ir import FolderOrigin, Recipe
 from humc.recipe.lockfile import lock_path_for
 from humc.sources_readers import ARCHIVE_FOLDER
@@ -32,7 +32,7 @@ CODE = "E3002"
 
 def check_folders(recipe: Recipe) -> None:
     """Raise E3002 (one error, or an ErrorList) when the output or cache folder is unsafe; touches nothing."""
-    looping = list(_loop_problems(recipe))  # every check below resolves the folders' links
+    looping = list(_long_problems(recipe)) or list(_loop_problems(recipe))  # every check below resolves the folders' links
     if looping:
         raise looping[0] if len(looping) == 1 else ErrorList(looping)
     errors = list(_name_problems(recipe)) or list(_output_problems(recipe))
@@ -67,6 +67,18 @@ def _own_files(recipe: Recipe) -> Iterator[tuple[str, Path]]:
     template = recipe.publish.card.get("template") if recipe.publish else None
     if template:
         yield "the card template", Path(template)
+
+
+def _long_problems(recipe: Recipe) -> Iterator[HumcError]:
+    """A folder whose name no file system holds: every look at it (exists, is_dir, mkdir) fails with ENAMETOOLONG."""
+    for folder, origin, what in ((recipe.output.dir, recipe.output.dir_origin, "output"),
+                                 (recipe.cache_dir, recipe.cache_origin, "cache")):
+        reason = too_long_path(folder.absolute())
+        if reason is not None:
+            yield _error(f"the {what} folder's path is too long: {reason}", origin,
+                         expected=f"file names of at most {NAME_MAX} bytes, a path of at most {PATH_MAX}",
+                         hint="shorten the folder's name (or the folders above it), or pass another folder with "
+                              f"--{'out' if what == 'output' else 'cache'}")
 
 
 def _loop_problems(recipe: Recipe) -> Iterator[HumcError]:

@@ -3,6 +3,8 @@ stdlib loader. Each failure is a ``RecipeError`` pointing at the offending key o
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,7 +25,41 @@ def expect_kind(node: Node, *kinds: str, what: str) -> None:
     if actual in kinds or (actual == "integer" and "number" in kinds):
         return
     raise RecipeError(f"{what} must be {' or '.join(describe(k) for k in kinds)}, not {describe(actual)}",
-                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007")
+                      node.span, expected=" or ".join(describe(k) for k in kinds), code="E0007",
+                      hint=_quote_hint(node) if "string" in kinds else
+                      _number_hint(node) if "number" in kinds or "integer" in kinds else None)
+
+
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _number_hint(node: Node) -> str | None:
+    """A number in exponent form without a dot (`8e-1`, `1e5`): YAML 1.1, which PyYAML reads, takes it for text."""
+    if node.style is not None or node.kind != "string" or not _EXPONENT.fullmatch(str(node.value)):
+        return None
+    mantissa, _, exponent = str(node.value).lower().partition("e")
+    dotted = (mantissa if "." in mantissa else mantissa + ".0") + "e" + (exponent if exponent[0] in "+-" else "+" + exponent)
+    value = float(str(node.value))
+    plain = f", or write it out ({value:g})" if math.isfinite(value) and "e" not in f"{value:g}" else ""
+    return f"YAML reads `{node.value}` as text: a number in exponent form needs a dot and a sign ({dotted}){plain}"
+
+
+def _quote_hint(node: Node) -> str | None:
+    """A bare word YAML reads as another type where a string is wanted (`language: no`, Norwegian, is false; `on`,
+    `off`, `yes`, `12`, `2024-01-01`): quoting it keeps the text."""
+    if node.style is not None or node.kind not in ("boolean", "integer", "number", "date", "datetime"):
+        return None
+    span, line = node.span, source_line(node.span)
+    if line is None or span.end_line not in (None, span.line) or not span.end_col:
+        return None
+    written = line[span.col - 1:span.end_col - 1]
+    if not written or '"' in written:
+        return None
+    read = str(node.value).lower() if node.kind == "boolean" else _READ_AS.get(node.kind, describe(node.kind))
+    return f'YAML reads the bare `{written}` as {read}: write "{written}" (quoted) for the text'
+
+
+_READ_AS = {"date": "a date", "datetime": "a date and time"}
 
 
 def check_keys(node: Node, allowed: Iterable[str], what: str, required: Iterable[str] = (),

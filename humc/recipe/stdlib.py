@@ -263,6 +263,11 @@ def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
     parsed = [(str(k), *label_value(v, str(k), what)) for k, v in items]
     if node.get("text") is None and not parsed:
         raise RecipeError(f"{what} needs `text:` or `labels:`", node.span, code="E0006")
+    text_node = node.get("text")
+    if text_node is not None and isinstance(text_node.value, str) and not text_node.value.strip() and not parsed:
+        raise RecipeError(f"{what} has an empty `text:`: no instruction would show it", text_node.span, code="E0008",
+                          expected="a guideline sentence, or `labels:` with a definition of each label",
+                          hint="write the guideline, or leave it out of `guidelines:`")
     return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
                      text=(opt(node, "text", "string", what, "") or "").strip(),
                      labels=tuple((k, d) for k, d, _ in parsed if d),

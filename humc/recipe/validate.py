@@ -21,7 +21,19 @@ from typing import Any, NoReturn, TypeVar
 
 from humc.answers import formats
 from humc.answers.ops import OPS
-from humc.errors import ErrorList, HumcError, RecipeError, Span, did_you_mean, file_named_below, missing_file_hint, type_name
+from humc.errors import (
+    NAME_MAX,
+    PATH_MAX,
+    ErrorList,
+    HumcError,
+    RecipeError,
+    Span,
+    did_you_mean,
+    file_named_below,
+    missing_file_hint,
+    too_long_path,
+    type_name,
+)
 from humc.expr import Pipeline, call_parts, check_functions, literal_value, parse_expr, parse_pipeline, parse_rule
 from humc.ir import (
     Compiled,
@@ -95,6 +107,7 @@ from humc.sources_readers import (
     archive_of,
     carries_features,
     class_label_set,
+    foreign_kind,
     holds_json_list,
 )
 from humc.templating import syntax_problem, template_problem
@@ -126,6 +139,12 @@ def missing_path_hint(text: str, path: Path, base: Path) -> str | None:
     recipe's folder (`mine/x.jsonl` for `data/mine/x.jsonl`), or a missing folder."""
     if any(c in text for c in "*?["):
         return "paths are not expanded as globs: " + SHARDS_HINT
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    if expanded != text:  # `~/data/x.jsonl`, `$DATA/x.jsonl`: no shell reads a recipe
+        return (f"humc does not expand ~ or $VARIABLES in a recipe's paths (a recipe built elsewhere would read "
+                f"another file): write the path relative to the recipe's folder, or absolute ({expanded})")
+    if "://" in text:
+        return "a recipe's paths name local files: download it first (a Hub dataset is a source's `dataset: {name: ORG/NAME}`)"
     hint = missing_file_hint(path)
     if (hint is None or hint.startswith("the folder")) and (found := file_named_below(base, path.name)) is not None:
         return f"did you mean '{found}'? A file of that name is there, below the recipe's folder"
@@ -180,7 +199,13 @@ def refuse_nul(text: str, span: Span | None, what: str) -> None:
 
 def resolved(path: Path, span: Span | None, what: str) -> Path:
     """``path`` made absolute with its symbolic links followed; a link that leads back to itself (``ln -s a a``, or a
-    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``."""
+    loop through folders) is E0009 here, not Python's RuntimeError/OSError from ``Path.resolve``; so is a path too long
+    for any file system (every later look at it would fail with ENAMETOOLONG)."""
+    too_long = too_long_path(path)
+    if too_long is not None:
+        raise RecipeError(f"{what} path is too long: {too_long}", span, code="E0009",
+                          expected=f"file names of at most {NAME_MAX} bytes, a path of at most {PATH_MAX}",
+                          hint="shorten the name (or the folders above it)")
     try:
         return path.resolve()
     except UnicodeEncodeError:  # LANG=C without Python's UTF-8 mode: file names are ASCII only
@@ -360,6 +385,10 @@ class Validator:
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
+                foreign = foreign_kind(path)  # a Git LFS pointer would be read as three "items"
+                if foreign is not None:
+                    raise RecipeError(f"constant '{key}': {path.name} is {foreign[0]}, not a text file", value.get("file").span,
+                                      expected="a UTF-8 text file with one item per line", code="E0009", hint=foreign[1])
                 try:
                     data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
                     text = data.decode("utf-8")

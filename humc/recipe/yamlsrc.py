@@ -203,6 +203,8 @@ class _Converter:
     def convert(self, item: yaml.Node | _Alias, in_flow: bool = False) -> Node:
         node = item.node if isinstance(item, _Alias) else item
         in_flow = in_flow or bool(getattr(node, "flow_style", False))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise _tagged_collection(self.file, node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, in_flow)
         if isinstance(node, yaml.SequenceNode):
@@ -250,6 +252,20 @@ class _Converter:
                               expected="<<: *anchor_of_a_mapping, or <<: [*a, *b]", code="E0004")
         mapping = self._mapping(node, in_flow)
         return {key: (value, mapping.key_spans[key]) for key, value in mapping.value.items()}
+
+
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+def _tagged_collection(file: str, node: yaml.Node) -> RecipeError:
+    """A list or mapping under a tag (`!!set {a, b}`, `!!omap [...]`, `!!python/tuple [...]`, `!mine {...}`): its
+    tag was dropped and the plain list or mapping read, a set as a mapping of nulls (a scalar's tag is refused or
+    honoured by PyYAML's safe constructor)."""
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    kind = "mapping" if isinstance(node, yaml.MappingNode) else "list"
+    return RecipeError(f"invalid YAML value: humc does not read the tag {tag} on a {kind}", _span(file, node),
+                       expected="plain YAML: strings, numbers, booleans, lists and mappings (no custom !tags)",
+                       hint=f"remove `{tag}` and write a plain {kind}", code="E0004")
 
 
 def _construct(file: str, node: yaml.Node) -> Any:
