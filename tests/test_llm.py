@@ -112,7 +112,12 @@ def test_settle_returns_once_a_submitted_slot_full_holds_its_slots_long_before_a
             waited = time.monotonic() - t0
             assert client._gate is not None and client._gate.in_use == 8 and client._gate.waiting == (0, 4)
             assert not batch.done() and waited < 0.5
+            more = client.submit(client.outcomes([user(f"s{i}") for i in range(4)]))
+            t0 = time.monotonic()
+            client.settle(timeout=5.0)  # every slot is taken: nothing could go out, so no wait
+            assert time.monotonic() - t0 < 0.5 and client._gate.in_use == 8
             assert [o.value for o in batch.result(10)] == [f"echo: r{i}" for i in range(12)]
+            assert [o.value for o in more.result(10)] == [f"echo: s{i}" for i in range(4)]
             assert srv.stats["max_in_flight"] == 8
         finally:
             client.close()

@@ -671,8 +671,10 @@ class LLMClient:
     def settle(self, timeout: float = 0.05) -> None:
         """Let the session's loop put what was just submitted on the wire before this thread goes on (at most
         ``timeout`` seconds): a build renders the rest of a chunk's prompts after its first slot-full is sent, not
-        while the loop waits for the GIL to send it. Nothing to do without a session."""
-        if self._session is not None:
+        while the loop waits for the GIL to send it. Nothing to do without a session, nor while every slot is taken
+        (what was submitted waits for a slot anyway)."""
+        gate = self._gate  # set on the loop's thread; read here only as a hint
+        if self._session is not None and (gate is None or gate.in_use < gate.slots):
             self._session.settle(timeout)
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
@@ -1222,7 +1224,11 @@ class _Session:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._main, name="humc-llm", daemon=True)
         _QUICK_SWITCHES.enter()
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:  # no thread to be had: nothing for the interval to serve
+            _QUICK_SWITCHES.leave()
+            raise
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
