@@ -38,6 +38,7 @@ Decisions a reader would otherwise undo:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -1106,6 +1107,13 @@ def render(text: str, variables: Mapping[str, Any], where: str, origin: Span | N
     except jinja2.TemplateError as exc:
         raise _compile_error(exc, where, origin) from None
     return _render_compiled(template, variables, where, origin)
+
+
+def precompile(text: str, flavour: str = "text") -> None:
+    """Compile ``text`` now, so that a later ``render`` of it goes straight to rendering (a failure is left for that
+    ``render`` to report, located)."""
+    with contextlib.suppress(jinja2.TemplateError):
+        _compiled(text, flavour)
 
 
 def _compile_error(exc: jinja2.TemplateError, where: str, origin: Span | None) -> HumcError:

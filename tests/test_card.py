@@ -105,6 +105,19 @@ def test_a_drop_reason_is_written_as_the_summary_and_the_llm_table_write_it() ->
     assert f"| {dropped} | 1 |" in text and "| duplicates removed | 7 |" in text
 
 
+def test_preload_compiles_the_card_template_so_the_write_renders_it_without_compiling() -> None:
+    from humc import templating
+    from humc.dataset.writer import preload
+
+    templating._compiled.cache_clear()
+    preload.cache_clear()
+    preload()  # what a build runs in a thread while it waits for an LLM
+    compiled = templating._compiled.cache_info().misses
+    assert compiled >= 1
+    render_card(info())
+    assert templating._compiled.cache_info().misses == compiled
+
+
 def test_rendering_is_deterministic() -> None:
     assert render_card(info()) == render_card(info())
     assert render_card(info()).encode() == render_card(dataclasses.replace(info())).encode()

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from humc.errors import LLMError  # noqa: E402
 from humc.llm import LLMClient, LLMRequest, ModelConfig, cache_key, parse_json_text  # noqa: E402
-from humc.llm.client import iter_cache_keys, json_candidates  # noqa: E402
+from humc.llm.client import SESSION_SWITCH_INTERVAL, iter_cache_keys, json_candidates  # noqa: E402
 from tests.llmserver import LLMServer  # noqa: E402
 
 
@@ -98,6 +98,42 @@ def test_server_slots_queue_requests(cache):
         elapsed = time.monotonic() - t0
         assert srv.stats["max_active"] == 2 and srv.stats["max_in_flight"] == 8
     assert elapsed >= 4 * 0.03
+
+
+def test_settle_returns_once_a_submitted_slot_full_holds_its_slots_long_before_any_answer(cache):
+    with LLMServer(latency=1.0, slots=8) as srv:
+        client = LLMClient(config(srv, concurrency=8), cache)
+        client.settle()  # no session yet: nothing to wait for
+        client.start()
+        try:
+            batch = client.submit(client.outcomes([user(f"r{i}") for i in range(12)]))
+            t0 = time.monotonic()
+            client.settle(timeout=5.0)
+            waited = time.monotonic() - t0
+            assert client._gate is not None and client._gate.in_use == 8 and client._gate.waiting == (0, 4)
+            assert not batch.done() and waited < 0.5
+            more = client.submit(client.outcomes([user(f"s{i}") for i in range(4)]))
+            t0 = time.monotonic()
+            client.settle(timeout=5.0)  # every slot is taken: nothing could go out, so no wait
+            assert time.monotonic() - t0 < 0.5 and client._gate.in_use == 8
+            assert [o.value for o in batch.result(10)] == [f"echo: r{i}" for i in range(12)]
+            assert [o.value for o in more.result(10)] == [f"echo: s{i}" for i in range(4)]
+            assert srv.stats["max_in_flight"] == 8
+        finally:
+            client.close()
+
+
+def test_an_open_session_shortens_the_switch_interval_until_the_last_one_closes(cache):
+    before = sys.getswitchinterval()
+    with LLMServer() as srv:
+        first, second = LLMClient(config(srv), cache), LLMClient(config(srv))
+        first.start()
+        second.start()
+        assert sys.getswitchinterval() == min(before, SESSION_SWITCH_INTERVAL)
+        first.close()
+        assert sys.getswitchinterval() == min(before, SESSION_SWITCH_INTERVAL)  # the second's loop still serves
+        second.close()
+    assert sys.getswitchinterval() == before
 
 
 def test_retry_after_honoured(cache):

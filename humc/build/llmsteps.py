@@ -283,6 +283,8 @@ class StepRunner:
             stats = LLMStats()
             batch = self.client.outcomes(requests, json_mode=structured, validate=validate, attempts=self.step.attempts)
             batches.append((self.client.submit(batch_stats(stats, batch)), stats))
+            if start == 0:  # the first slot-full goes out now; the rest of the chunk is rendered meanwhile
+                self.client.settle()
         return PendingChunk(batches, parts, made, finish, done=unasked)
 
     def _finish(self, chunk: list[dict[str, Any]], asked: int, done: dict[int, Made],

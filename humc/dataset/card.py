@@ -27,7 +27,7 @@ from humc.errors import HumcError, Span
 from humc.ir import primary_language
 from humc.limits import check_blas_headroom
 from humc.resources import stdlib_dir
-from humc.templating import render, template_problem
+from humc.templating import precompile, render, template_problem
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCardData
@@ -316,6 +316,11 @@ def _fence(text: str) -> str:
     """A code fence longer than any run of backticks inside ``text``."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
+
+
+def precompile_default() -> None:
+    """Compile the stdlib card template ahead of the write (``writer.preload``): a 10 kB template, ~0.1 s."""
+    precompile(default_template().read_text(encoding="utf-8"))
 
 
 def default_body(info: CardInfo) -> str:

@@ -47,6 +47,7 @@ import math
 import os
 import random
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -667,6 +668,15 @@ class LLMClient:
             raise RuntimeError("LLMClient.submit needs a session: call start() first")
         return self._session.submit(coro)
 
+    def settle(self, timeout: float = 0.05) -> None:
+        """Let the session's loop put what was just submitted on the wire before this thread goes on (at most
+        ``timeout`` seconds): a build renders the rest of a chunk's prompts after its first slot-full is sent, not
+        while the loop waits for the GIL to send it. Nothing to do without a session, nor while every slot is taken
+        (what was submitted waits for a slot anyway)."""
+        gate = self._gate  # set on the loop's thread; read here only as a hint
+        if self._session is not None and (gate is None or gate.in_use < gate.slots):
+            self._session.settle(timeout)
+
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         """Run ``coro`` to the end from synchronous code: on the session's loop when there is one."""
         if self._session is not None:
@@ -1176,13 +1186,49 @@ async def batch_stats(stats: LLMStats, coro: Coroutine[Any, Any, _T]) -> _T:
     return await coro
 
 
+SESSION_SWITCH_INTERVAL = 0.0005  # seconds: how long the loop may wait for the GIL while a session is open
+
+
+class _QuickSwitches:
+    """CPython hands the GIL to a waiting thread only after ``sys.getswitchinterval()`` (5 ms). While a session's
+    loop has requests in flight, the building thread renders and stores records: each time the loop gives the GIL
+    up (a socket send, a cache read) it then waited up to 5 ms to go on, and the answers it was handling waited
+    with it. While any session is open the interval is 0.5 ms; the last one to close restores it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+        self._saved = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._open == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, SESSION_SWITCH_INTERVAL))
+            self._open += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_QUICK_SWITCHES = _QuickSwitches()
+
+
 class _Session:
     """A daemon thread running one event loop for a client's batches."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._main, name="humc-llm", daemon=True)
-        self.thread.start()
+        _QUICK_SWITCHES.enter()
+        try:
+            self.thread.start()
+        except BaseException:  # no thread to be had: nothing for the interval to serve
+            _QUICK_SWITCHES.leave()
+            raise
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -1199,10 +1245,25 @@ class _Session:
             future.cancel()  # Ctrl-C in the waiting thread: stop the batch's tasks too
             raise
 
+    def settle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until the loop has run what is queued now and what that started in
+        turn: batches just submitted have their requests on the wire, or waiting for a slot or a connection."""
+        with contextlib.suppress(concurrent.futures.TimeoutError):
+            self.submit(_yield_to_ready(SETTLE_ROUNDS)).result(timeout)
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+        _QUICK_SWITCHES.leave()
+
+
+SETTLE_ROUNDS = 8  # loop iterations: a batch's task starts its requests' tasks, they read the cache, take a slot, send
+
+
+async def _yield_to_ready(rounds: int) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0)
 
 
 def iter_cache_keys(cache: Any) -> Iterable[str]:

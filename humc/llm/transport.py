@@ -25,15 +25,17 @@ import http.client
 import json
 import os
 import ssl
+import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 from humc.errors import HumcError
 
 USER_AGENT = "humc"
 TRANSPORT_ENV = "HUMC_LLM_TRANSPORT"  # lean | openai
+_T = TypeVar("_T")
 
 
 class TransportError(Exception):
@@ -221,7 +223,7 @@ class LeanTransport:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         request = self.head + f"Content-Length: {len(data)}\r\n\r\n".encode("latin-1") + data
         try:
-            status, headers, raw = await asyncio.wait_for(self._exchange(request), self.timeout)
+            status, headers, raw = await _within(self.timeout, self._exchange(request))
         except asyncio.TimeoutError:
             raise TransportTimeout(f"timed out after {self.timeout:g}s") from None
         if not 200 <= status < 300:
@@ -270,6 +272,17 @@ class LeanTransport:
     async def aclose(self) -> None:
         while self.idle:
             self.idle.pop().close()
+
+
+if sys.version_info >= (3, 11):
+    async def _within(seconds: float, exchange: Coroutine[Any, Any, _T]) -> _T:
+        """``exchange``, cancelled after ``seconds`` (asyncio.TimeoutError): in the caller's task, where ``wait_for``
+        of Python 3.11 starts a task of its own for every request."""
+        async with asyncio.timeout(seconds):
+            return await exchange
+else:  # pragma: no cover - Python 3.10
+    async def _within(seconds: float, exchange: Coroutine[Any, Any, _T]) -> _T:
+        return await asyncio.wait_for(exchange, seconds)
 
 
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
