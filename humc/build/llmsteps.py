@@ -399,7 +399,14 @@ class StepRunner:
                 and not self._choices(record))
 
     def _needs_answer(self, record: Mapping[str, Any]) -> bool:
-        return self.step.overwrite or record.get(self.step.field or self.entry.task.answer_field) in (None, "", [])
+        """Whether the field the step fills is empty. An empty list is not, for a task whose `[]` is gold saying the
+        question is unanswerable (`unanswerable: true`): a SQuAD 2.0 recipe asked SmolLM2 its 17 unanswerable
+        questions of 31, dropped them all ('answer not copied from the context') and kept only answerable ones."""
+        field = self.step.field or self.entry.task.answer_field
+        value = record.get(field)
+        if value == [] and field == self.entry.task.answer_field and self.entry.task.answer_unanswerable:
+            return self.step.overwrite
+        return self.step.overwrite or value in (None, "", [])
 
     def _requests(self, records: list[dict[str, Any]]) -> list[LLMRequest]:
         """The chunk's requests: prompts rendered first, so a failing prompt sends nothing (not even a probe)."""

@@ -1,0 +1,107 @@
+"""What SmolLM2-135M-Instruct (llama-cpp-python 0.3.36, ../shared/realmodel/serve-smollm2) did to `generate` over the
+real samples of SQuAD 2.0, CoNLL04, MSRA, GoEmotions, DuEE and AG News (2026-11-27), replayed on the loopback test
+server (tests/llmserver.py) so it runs without the real model. Each test names the real replies it reproduces."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+from helpers import REPO, build_in
+
+sys.path.insert(0, str(REPO))
+from tests.llmserver import LLMServer  # noqa: E402
+
+SQUAD = REPO / "tests" / "data" / "squad_v2" / "dev-v2.0.normans.json"  # CC BY-SA 4.0, see its SOURCE.md
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def squad_head(tmp: Path, paragraphs: int) -> Path:
+    """The first ``paragraphs`` paragraphs of the real SQuAD 2.0 sample (Normans), as a SQuAD file."""
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    article = data["data"][0]
+    cut = {"version": data["version"], "data": [{**article, "paragraphs": article["paragraphs"][:paragraphs]}]}
+    path = tmp / "squad.json"
+    path.write_text(json.dumps(cut), encoding="utf-8")
+    return path
+
+
+def recipe(tmp: Path, base_url: str, sources: dict[str, Any], entry: dict[str, Any], **generate: Any) -> Path:
+    writer = {"base_url": base_url, "model": "test-model", "max_retries": 1, "params": {"max_tokens": 64}}
+    doc = {"hum": 1, "name": "rm5", "models": {"writer": writer}, "sources": sources,
+           "tasks": [{"id": "gen", "generate": {"model": "writer", **generate}, "formats": ["json"], **entry}],
+           "output": {"splits": {"train": 1.0}}}
+    path = tmp / "rm5.hum.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def golds(tmp: Path) -> list[Any]:
+    return [json.loads(r["gold"]) for r in pq.read_table(tmp / "out" / "rm5" / "data").to_pylist()]
+
+
+# ------------------------------------------------------------------ SQuAD 2.0: an unanswerable question is answered
+
+NOT_COPIED = {  # SmolLM2's free-text replies to three of the 17 unanswerable questions it was asked
+    "Who did King Charles III swear fealty to?": "The Normans (Nourmands; French: Normanni) were the people who",
+    "When did the Frankish identity emerge?": 'The answer is: "circa 1054"',
+    "What is France a region of?": "France is a region of the continent of Europe.",
+}
+
+
+def test_an_unanswerable_squad_question_is_gold_that_generate_keeps_unasked(tmp_path):
+    """`generate: {model: writer}` (fill empty answers) over the first 31 questions of SQuAD 2.0's dev set sent the 17
+    unanswerable ones (`answers: []`) to SmolLM2, which answered each with a sentence ('France is a region of the
+    continent of Europe.', 'The answer is: "circa 1054"'): all 17 were dropped as `answer not copied from the context`
+    and the dataset kept only the 14 answerable questions. `[]` is mrc_extractive's gold for "unanswerable": nothing
+    is asked, and every question keeps its gold."""
+    source = {"squad": {"catalog": "squad_v2", "path": str(squad_head(tmp_path, 5))}}
+    with LLMServer(responder=lambda body: next((r for q, r in NOT_COPIED.items()
+                                                if q in body["messages"][0]["content"]), "Rollo")) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}), tmp_path)
+        sent = len(srv.received)
+    assert result.exit_code == 0, result.output
+    assert sent == 0
+    kept = golds(tmp_path)
+    assert len(kept) == 31
+    assert kept.count([]) == 17
+
+
+def test_overwrite_asks_an_unanswerable_question_too(tmp_path):
+    """`overwrite: true` re-annotates every record, unanswerable ones included; a reply not copied from the context
+    is dropped as before."""
+    source = {"squad": {"catalog": "squad_v2", "path": str(squad_head(tmp_path, 1))}}
+    replies = {**NOT_COPIED, "Who gave their name to Normandy": "The Normans"}
+    with LLMServer(responder=lambda body: next((r for q, r in replies.items()
+                                                if q in body["messages"][0]["content"]), "Rollo")) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}, overwrite=True), tmp_path)
+        sent = len(srv.received)
+    assert result.exit_code == 0, result.output
+    assert sent == 9  # the paragraph's 5 answerable and 4 unanswerable questions
+    summary = flat(result.output)
+    assert "gen/generate: 6/9 valid answer(s)" in summary
+    assert "dropped answer not copied from the context: 3" in summary
+
+
+def test_a_missing_extractive_answer_is_asked_and_an_empty_one_is_not(tmp_path):
+    """In a JSON Lines source, `answers: null` (or no `answers`) is an answer to generate; `answers: []` is the
+    question's gold: unanswerable."""
+    context = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy."
+    rows = [{"context": context, "question": "Who gave their name to Normandy?", "answers": None},
+            {"context": context, "question": "What is France a region of?", "answers": []}]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    entry = {"source": "qa", "task": "mrc_extractive", "preferences": ["unanswerable"],
+             "fields": {"context": "context", "question": "question", "answers": "answers"}}
+    with LLMServer(responder=lambda body: "The Normans") as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, {"qa": "qa.jsonl"}, entry), tmp_path)
+        asked = [r.json["messages"][0]["content"] for r in srv.received]
+    assert result.exit_code == 0, result.output
+    assert len(asked) == 1 and "Who gave their name to Normandy?" in asked[0]
+    assert sorted(map(json.dumps, golds(tmp_path))) == ["[]", '[{"answer": "The Normans"}]']
