@@ -105,3 +105,39 @@ def test_a_missing_extractive_answer_is_asked_and_an_empty_one_is_not(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(asked) == 1 and "Who gave their name to Normandy?" in asked[0]
     assert sorted(map(json.dumps, golds(tmp_path))) == ["[]", '[{"answer": "The Normans"}]']
+
+
+# ------------------------------------------------------------------ CoNLL04: a span kept as the model wrote it
+
+CONLL04 = REPO / "tests" / "data" / "conll04" / "conll04_dev.head80.json"  # research use, see its SOURCE.md
+WALTERS = [  # SmolLM2's two replies (json_object + schema) for dev sentence 24, "On Friday , U.S. Ambassador …"
+    '{"answers":[{ "head":"Work_For", "relation":"Work_For","tail":"On Friday, U.S. Ambassador Vernon A. Walters '
+    'displayed photographs of one Libyan jet showing shapes resembling missile pods on its wings and fuselage,"}, '
+    '{"head":"Vernon A. Walters Displayed photographs of one Libyan jet showing shapes resembling missile pods on its '
+    'wings and fuselage" ,"relation":"Work_For","tail":"On Friday, U.S. Amb',
+    '{"answers":[{ "head":"Vernon A. Walters Displayed photographs of one Libyan jet showing shapes resembling missile '
+    'pods on its wings and fuselage" ,"relation":"Work_For","tail":"On Friday, U.S. Ambassador Vernon A. Walters '
+    'displayed photographs of one Libyan jet showing shapes resembling missile pods on its wings and fuselage"}]}',
+]
+
+
+def test_a_generated_span_is_kept_as_its_text_writes_it(tmp_path):
+    """A span passes its check case and whitespace aside, and was kept as SmolLM2 wrote it: the dataset's gold head
+    read 'Vernon A. Walters Displayed photographs …' (the text: 'displayed') and the tail 'On Friday, U.S.
+    Ambassador …' (the text: 'On Friday , U.S. …'). They are now the text's own characters."""
+    source = {"conll04": {"catalog": "conll04", "path": str(CONLL04)}}
+    entry = {"source": "conll04", "where": "'Vernon A. Walters' in text"}
+
+    def reply(body: dict) -> str:
+        return WALTERS[min(len(body["messages"]) // 2, 1)]
+
+    with LLMServer(responder=reply, structured="json_object+schema") as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, entry, overwrite=True), tmp_path)
+        sent = len([r for r in srv.received if "Walters" in r.json["messages"][0]["content"]])
+    assert result.exit_code == 0, result.output
+    assert sent == 2
+    [gold] = golds(tmp_path)
+    assert gold == [{"head": "Vernon A. Walters displayed photographs of one Libyan jet showing shapes resembling "
+                             "missile pods on its wings and fuselage", "relation": "Work_For",
+                     "tail": "On Friday , U.S. Ambassador Vernon A. Walters displayed photographs of one Libyan jet "
+                             "showing shapes resembling missile pods on its wings and fuselage"}]

@@ -324,6 +324,7 @@ class StepRunner:
         if not is_structured(self.entry):
             outcomes = [self._in_input(record, self._in_labels(self._in_language(o), record))
                         for record, o in zip(todo, outcomes, strict=True)]
+        outcomes = [self._verbatim(record, o) for record, o in zip(todo, outcomes, strict=True)]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else _filled(record, field, self._shaped(field, outcome.value))
                 for record, outcome in zip(todo, outcomes, strict=True)}
@@ -357,6 +358,25 @@ class StepRunner:
         if span_problem(self.entry, record, AnswerTable.of((column,), [(outcome.value,)], "one")) is None:
             return outcome
         return Outcome(None, f"answer not copied from the {source}")
+
+    def _verbatim(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """A valid answer whose spans (`spans_from`, `copied_from`) are written as their input writes them. A span
+        passes its check case and whitespace aside, and was kept as the model wrote it: SmolLM2 gave CoNLL04 the head
+        'Vernon A. Walters Displayed photographs …' for the text's 'Vernon A. Walters displayed photographs …', and
+        'S.C., have' for 'S.C. , have'."""
+        task, value = self.entry.task, outcome.value
+        copied = (*task.spans_from, *task.copied_from)
+        if value is None or not copied:
+            return outcome
+        if isinstance(value, str):
+            return Outcome(verbatim(str(record.get(copied[0][1]) or ""), value))
+        rows = [dict(row) for row in value]
+        for row in rows:
+            for column, source in copied:
+                span = row.get(column)
+                if isinstance(span, str) and span and span != task.schema_missing:
+                    row[column] = verbatim(str(record.get(source) or ""), span)
+        return Outcome(rows)
 
     def _in_language(self, outcome: Outcome) -> Outcome:
         """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
@@ -581,6 +601,21 @@ def unwrap_answers(value: Any) -> Any:
     if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
         return value["answers"]
     return value
+
+
+def verbatim(text: str, span: str) -> str:
+    """``span`` as ``text`` writes it: its first occurrence there case and whitespace aside (``squeezed``), else
+    ``span`` itself."""
+    folded: list[str] = []
+    at: list[int] = []  # the index in ``text`` of each character of ``folded``
+    for i, char in enumerate(text):
+        if not char.isspace():
+            for part in char.casefold():
+                folded.append(part)
+                at.append(i)
+    target = squeezed(span)
+    start = "".join(folded).find(target) if target else -1
+    return span if start < 0 else text[at[start]:at[start + len(target) - 1] + 1]
 
 
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
