@@ -141,3 +141,53 @@ def test_a_generated_span_is_kept_as_its_text_writes_it(tmp_path):
                              "missile pods on its wings and fuselage", "relation": "Work_For",
                      "tail": "On Friday , U.S. Ambassador Vernon A. Walters displayed photographs of one Libyan jet "
                              "showing shapes resembling missile pods on its wings and fuselage"}]
+
+
+# ------------------------------------------------------------------ a free-text answer after "The answer is:"
+
+AG_NEWS = REPO / "recipes" / "data" / "ag_news" / "train.4x10.csv"  # non-commercial research use, see its SOURCE.md
+AG_REPLIES = {  # SmolLM2's free-text replies (structured output off), by a phrase of the record's text
+    "Tearaway world oil prices": "The answer is:\nWorld.",
+    "hunger strike": 'The task is to assign the label "World" to the given text.',
+}
+
+
+def test_a_free_text_label_after_the_answer_is_is_read_as_that_label(tmp_path):
+    """SmolLM2 answered an AG News record 'The answer is:\\nWorld.': dropped as `answer is not one of the labels`.
+    The lead-in is no part of the answer; a sentence that names a label among others is still no label."""
+    source = {"ag": {"catalog": "ag_news", "path": str(AG_NEWS)}}
+    entry = {"source": "ag", "where": "'Tearaway world oil prices' in text or 'hunger strike' in text"}
+
+    def reply(body: dict) -> str:
+        return next(r for key, r in AG_REPLIES.items() if key in body["messages"][0]["content"])
+
+    with LLMServer(responder=reply, structured="none") as srv:
+        path = recipe(tmp_path, srv.base_url, source, entry, overwrite=True)
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["models"]["writer"]["structured_output"] = "off"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        result = build_in(path, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert golds(tmp_path) == [[{"label": "World"}]]
+    summary = flat(result.output)
+    assert "gen/generate: 1/2 valid answer(s)" in summary, summary
+    assert "dropped answer is not one of the labels (World, Sports, Business, Sci/Tech): 1" in summary
+
+
+def test_an_extractive_answer_after_the_answer_is_is_read_as_its_span(tmp_path):
+    """SmolLM2 answered SQuAD questions (`overwrite: true`) 'The answer is "the river Epte"' (gold: Epte) and 'The
+    answer is "10th century"' (gold: 911): dropped as `answer not copied from the context`, though the quoted span is
+    the context's. A sentence after the lead-in that is not in the context is still dropped."""
+    source = {"squad": {"catalog": "squad_v2", "path": str(squad_head(tmp_path, 4))}}
+    replies = {"What river originally bounded the Duchy": 'The answer is "the river Epte"',
+               "When was the Duchy of Normandy founded?": 'The answer is "10th century"',
+               "Who did Rollo sign the treaty of Saint-Clair-sur-Epte with?":
+                   "The answer is: Rollo signed the treaty of Saint-Clair-sur-Epte with King Charles III of West Francia."}
+    entry = {"source": "squad", "where": " or ".join(f"{q!r} in question" for q in replies)}
+    with LLMServer(responder=lambda body: next(r for q, r in replies.items()
+                                               if q in body["messages"][0]["content"])) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, entry, overwrite=True), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(map(json.dumps, golds(tmp_path))) == ['[{"answer": "10th century"}]',
+                                                       '[{"answer": "the river Epte"}]']
+    assert "dropped answer not copied from the context: 1" in flat(result.output)

@@ -340,23 +340,26 @@ class StepRunner:
         if outcome.value in labels:
             return outcome
         folded = {label.casefold(): label for label in labels}
-        label = folded.get(outcome.value.strip().strip(".").strip().casefold())
-        if label is not None:
-            return Outcome(label)
+        for answer in (outcome.value.strip().strip(".").strip(), bare_answer(outcome.value)):
+            label = folded.get(answer.casefold())
+            if label is not None:
+                return Outcome(label)
         if self.entry.task.choice_of is not None:
             return Outcome(None, "answer is not one of the option labels")
         return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
 
     def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
-        """A free-text answer copied from the input (extractive MRC) must occur in it: SmolLM2 answered SQuAD
-        questions with its own sentences ('No.', 'The British Isles: England, …'), which the render stage then dropped
-        as gold spans of the *source file* not in its text (E4104 with a hint at `fields:`)."""
+        """A free-text answer copied from the input (extractive MRC) must occur in it, as whole words: SmolLM2 answered
+        SQuAD questions with its own sentences ('No.', 'The British Isles: England, …'), which the render stage then
+        dropped as gold spans of the *source file* not in its text (E4104 with a hint at `fields:`); 'No' is in
+        'Normans' only as a piece of a word."""
         task = self.entry.task
         if not task.spans_from or not isinstance(outcome.value, str):
             return outcome
-        column, source = task.spans_from[0]
-        if span_problem(self.entry, record, AnswerTable.of((column,), [(outcome.value,)], "one")) is None:
-            return outcome
+        source = task.spans_from[0][1]
+        for answer in dict.fromkeys((outcome.value, bare_answer(outcome.value))):
+            if span_at(str(record.get(source) or ""), answer) is not None:
+                return Outcome(answer)
         return Outcome(None, f"answer not copied from the {source}")
 
     def _verbatim(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
@@ -603,9 +606,30 @@ def unwrap_answers(value: Any) -> Any:
     return value
 
 
+# the lead-in of a free-text answer that is no part of it: SmolLM2 answered an AG News label 'The answer is:\nWorld.'
+# and SQuAD questions 'The answer is "Normans"', 'The answer is: "10th century"'
+_LEAD_IN = re.compile(r"(?:the\s+)?(?:correct\s+)?answer\s+is\b\s*:?\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」『』"
+
+
+def bare_answer(text: str) -> str:
+    """A free-text answer without a lead-in ("The answer is:"), enclosing quotes and a final period, which a label, an
+    option or a span copied from the input does not have."""
+    answer = text.strip()
+    lead = _LEAD_IN.match(answer)
+    return (answer[lead.end():] if lead else answer).strip(_QUOTES + ". \t\n")
+
+
 def verbatim(text: str, span: str) -> str:
-    """``span`` as ``text`` writes it: its first occurrence there case and whitespace aside (``squeezed``), else
-    ``span`` itself."""
+    """``span`` as ``text`` writes it: where it occurs there case and whitespace aside (``squeezed``; as whole words
+    when it does so somewhere, see ``span_at``), else ``span`` itself."""
+    where = span_at(text, span) or span_at(text, span, whole_words=False)
+    return span if where is None else text[where[0]:where[1]]
+
+
+def span_at(text: str, span: str, *, whole_words: bool = True) -> tuple[int, int] | None:
+    """The first (start, end) in ``text`` where ``span`` occurs case and whitespace aside, and, with ``whole_words``,
+    not as a piece of a longer word of Latin letters or digits: a free-text answer 'No' is not in 'the Normans'."""
     folded: list[str] = []
     at: list[int] = []  # the index in ``text`` of each character of ``folded``
     for i, char in enumerate(text):
@@ -613,9 +637,19 @@ def verbatim(text: str, span: str) -> str:
             for part in char.casefold():
                 folded.append(part)
                 at.append(i)
-    target = squeezed(span)
-    start = "".join(folded).find(target) if target else -1
-    return span if start < 0 else text[at[start]:at[start + len(target) - 1] + 1]
+    target, joined = squeezed(span), "".join(folded)
+    start = joined.find(target) if target else -1
+    while start >= 0:
+        begin, end = at[start], at[start + len(target) - 1] + 1
+        if not whole_words or not (_in_word(text, begin - 1, begin) or _in_word(text, end - 1, end)):
+            return begin, end
+        start = joined.find(target, start + 1)
+    return None
+
+
+def _in_word(text: str, left: int, right: int) -> bool:
+    """Whether text[left] and text[right] are both Latin letters or digits: a word goes on across them."""
+    return all(0 <= i < len(text) and text[i].isascii() and text[i].isalnum() for i in (left, right))
 
 
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:
