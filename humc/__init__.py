@@ -62,7 +62,8 @@ FORMAT_VERSION = "13"  # 2: render/check drop problem records and report them (b
 # and lookup() maps a null or empty index to null (was an error) and refuses 1.5 (was the index 1)
 # 12: inline tags of an answer listing each (label, span) once (`dedupe`) tag every mention of it, and a span is
 # tagged at a whole word rather than inside a longer one ("Ken" not in "Kent") when it has one
-# 13: a generated span is written as its input writes it (it matched case and whitespace aside: "Walters Displayed")
+# 13: a generated span is written as its input writes it (it matched case and whitespace aside: "Walters Displayed");
+# a free-text answer after "The answer is:", or naming an option by its text, is read as that label, option or span
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

@@ -191,3 +191,39 @@ def test_an_extractive_answer_after_the_answer_is_is_read_as_its_span(tmp_path):
     assert sorted(map(json.dumps, golds(tmp_path))) == ['[{"answer": "10th century"}]',
                                                        '[{"answer": "the river Epte"}]']
     assert "dropped answer not copied from the context: 1" in flat(result.output)
+
+
+# ------------------------------------------------------------------ ARC: an option's text for its label
+
+ARC = REPO / "recipes" / "data" / "arc" / "ARC-Easy.validation.head40.json"  # CC BY-SA 4.0, see its SOURCE.md
+ARC_REPLIES = {  # SmolLM2's free-text replies (structured output off), by the start of the question
+    "Soccer players use their muscle": "The circulatory system",          # options: …, The circulatory system (D)
+    "A green plant absorbs light": "The answer is 'produce offspring'",   # options labelled 1-4: produce offspring (3)
+    "How is a pond different": "The answer is 'B'",
+    "Organisms contain DNA": "The molecular shape of DNA is a unique structure that distinguishes it from the other "
+                             "nucleic acids.",
+}
+
+
+def test_a_free_text_multiple_choice_answer_that_is_an_options_text_is_that_options_label(tmp_path):
+    """Asked ARC questions as free text, SmolLM2 wrote an option's text ('The circulatory system', 'The answer is
+    'produce offspring'') rather than its label: 9 of 10 were dropped as `answer is not one of the option labels`.
+    The one option the answer names is the answer; a sentence about an option is still dropped."""
+    source = {"arc": {"catalog": "arc", "path": str(ARC)}}
+    entry = {"source": "arc", "where": " or ".join(f"startswith(question, {q!r})" for q in ARC_REPLIES)}
+
+    def reply(body: dict) -> str:
+        return next(r for q, r in ARC_REPLIES.items() if q in body["messages"][0]["content"])
+
+    with LLMServer(responder=reply, structured="none") as srv:
+        path = recipe(tmp_path, srv.base_url, source, entry, overwrite=True)
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["models"]["writer"]["structured_output"] = "off"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        result = build_in(path, tmp_path)
+        sent = len(srv.received)
+    assert result.exit_code == 0, result.output
+    assert sent == 4
+    assert sorted(json.dumps(g) for g in golds(tmp_path)) == ['[{"answer": "3"}]', '[{"answer": "B"}]',
+                                                             '[{"answer": "D"}]']
+    assert "dropped answer is not one of the option labels: 1" in flat(result.output)

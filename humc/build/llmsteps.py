@@ -341,12 +341,24 @@ class StepRunner:
             return outcome
         folded = {label.casefold(): label for label in labels}
         for answer in (outcome.value.strip().strip(".").strip(), bare_answer(outcome.value)):
-            label = folded.get(answer.casefold())
+            label = folded.get(answer.casefold()) or self._option_named(record, answer)
             if label is not None:
                 return Outcome(label)
         if self.entry.task.choice_of is not None:
             return Outcome(None, "answer is not one of the option labels")
         return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
+
+    def _option_named(self, record: Mapping[str, Any], answer: str) -> str | None:
+        """The label of the one option whose text the answer is (case, quotes and a final period aside): SmolLM2
+        answered ARC questions as free text with an option's text ('The circulatory system', 'The answer is "an
+        element"'), not its label."""
+        if self.entry.task.choice_of is None or not isinstance(options := record.get(self.entry.task.choice_of), list):
+            return None
+        labels = [str(label) for label in option_labels(record, self.entry.task.choice_of)]
+        key = bare_answer(answer).casefold()
+        named = [label for label, option in zip(labels, options, strict=False)
+                 if key and bare_answer(str(option)).casefold() == key]
+        return named[0] if len(named) == 1 else None
 
     def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
         """A free-text answer copied from the input (extractive MRC) must occur in it, as whole words: SmolLM2 answered
