@@ -227,3 +227,30 @@ def test_a_free_text_multiple_choice_answer_that_is_an_options_text_is_that_opti
     assert sorted(json.dumps(g) for g in golds(tmp_path)) == ['[{"answer": "3"}]', '[{"answer": "B"}]',
                                                              '[{"answer": "D"}]']
     assert "dropped answer is not one of the option labels: 1" in flat(result.output)
+
+
+def test_a_squad_question_written_without_answers_is_asked_and_the_others_are_not(tmp_path):
+    """A SQuAD file whose questions carry no `answers` (a test split) failed `humc build` with E4102 "has no gold
+    answers … cannot teach one" though the recipe's `generate` step is there to answer them: such a question's
+    answer is now null, which the step fills. Paragraph 4 of the Normans with two questions' answers taken out;
+    SmolLM2's replies to them (`overwrite: true` run) were 'The answer is "10th century"' and 'The answer is "the
+    river Epte"'; the paragraph's other 5 questions (4 unanswerable) keep their gold, unasked."""
+    data = json.loads(squad_head(tmp_path, 4).read_text(encoding="utf-8"))
+    paragraph = data["data"][0]["paragraphs"][3]
+    data["data"][0]["paragraphs"] = [paragraph]
+    replies = {"When was the Duchy of Normandy founded?": 'The answer is "10th century"',
+               "What river originally bounded the Duchy": 'The answer is "the river Epte"'}
+    for qa in paragraph["qas"]:
+        if qa["question"] in replies:
+            del qa["answers"], qa["is_impossible"]
+    (tmp_path / "squad.json").write_text(json.dumps(data), encoding="utf-8")
+    source = {"squad": {"catalog": "squad_v2", "path": str(tmp_path / "squad.json")}}
+    with LLMServer(responder=lambda body: next(r for q, r in replies.items()
+                                               if q in body["messages"][0]["content"])) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}), tmp_path)
+        sent = len(srv.received)
+    assert result.exit_code == 0, result.output
+    assert sent == 2
+    kept = sorted(map(json.dumps, golds(tmp_path)))
+    assert kept == ["[]"] * 4 + ['[{"answer": "10th century"}]', '[{"answer": "King Charles III"}]',
+                                 '[{"answer": "the river Epte"}]']
