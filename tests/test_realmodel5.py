@@ -254,3 +254,32 @@ def test_a_squad_question_written_without_answers_is_asked_and_the_others_are_no
     kept = sorted(map(json.dumps, golds(tmp_path)))
     assert kept == ["[]"] * 4 + ['[{"answer": "10th century"}]', '[{"answer": "King Charles III"}]',
                                  '[{"answer": "the river Epte"}]']
+
+
+# ------------------------------------------------------------------ judge: a list of verdicts is no verdict
+
+LISTED = ('Sorted by order of correctness and format, the response is:\n'
+          '[{"reason": "1", "score": 5}, {"reason": "2", "score": 4}]')
+
+
+def test_a_judge_reply_listing_several_verdicts_is_not_read_as_its_first(tmp_path):
+    """SmolLM2 (structured output off) judged the CoNLL04 record of dev sentence 24 with two made-up verdicts in a
+    list: the first, `{"reason": "1", "score": 5}`, was read as the verdict and the record kept with score 5. A JSON
+    value inside another one the reply holds is a part of it, not a reading of the reply: asked again, then
+    dropped."""
+    source = {"conll04": {"catalog": "conll04", "path": str(CONLL04)}}
+    doc = yaml.safe_load(recipe(tmp_path, "http://127.0.0.1:9/v1", source, {}).read_text(encoding="utf-8"))
+    with LLMServer(responder=lambda body: LISTED, structured="none") as srv:
+        doc["models"]["writer"].update(base_url=srv.base_url, structured_output="off")
+        doc["tasks"] = [{"id": "gen", "source": "conll04", "where": "'Vernon A. Walters' in text",
+                         "judge": {"model": "writer", "min_score": 3}, "formats": ["json"]},
+                        {"id": "other", "source": "conll04", "where": "'Sun Hung Kai' in text", "formats": ["json"]}]
+        path = tmp_path / "rm5.hum.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        result = build_in(path, tmp_path)
+        sent = len(srv.received)
+    assert result.exit_code == 0, result.output
+    assert sent == 3
+    assert len(golds(tmp_path)) == 1  # the other entry's record only
+    assert "gen/judge: 0/1 valid answer(s)" in flat(result.output)
+    assert "dropped judge invalid output (wrong shape): 1" in flat(result.output)
