@@ -63,7 +63,8 @@ FORMAT_VERSION = "13"  # 2: render/check drop problem records and report them (b
 # 12: inline tags of an answer listing each (label, span) once (`dedupe`) tag every mention of it, and a span is
 # tagged at a whole word rather than inside a longer one ("Ken" not in "Kent") when it has one
 # 13: a generated span is written as its input writes it (it matched case and whitespace aside: "Walters Displayed");
-# a free-text answer after "The answer is:", or naming an option by its text, is read as that label, option or span
+# a free-text answer after "The answer is:", or naming an option by its text, is read as that label, option or span;
+# a JSON value inside another in a reply is no reading of it (a judge's list of verdicts); SQuAD's [] is not generated
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {
