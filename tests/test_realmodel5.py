@@ -283,3 +283,44 @@ def test_a_judge_reply_listing_several_verdicts_is_not_read_as_its_first(tmp_pat
     assert len(golds(tmp_path)) == 1  # the other entry's record only
     assert "gen/judge: 0/1 valid answer(s)" in flat(result.output)
     assert "dropped judge invalid output (wrong shape): 1" in flat(result.output)
+
+
+# ------------------------------------------------------------------ synth: a sentence moved into another's place
+
+PARAPHRASES = {  # SmolLM2's replies (json_object + schema) to `humc synth` paraphrase requests, by a sentence asked
+    "类型定义：": {"1": "文本：", "2": "找出上文中属于", "3": "的所有实体，并给出实体类型。", "4": "标注规范：",
+               "5": "编码: 1028"},                                        # ner/zh_2: 4 "类型定义：", 5 "标注规范："
+    "Read the sentence and report": {"1": "Relation schema:", "2": "Definitions:", "3": "Sentence: 1",
+                                     "4": "Rules:", "5": "Sentence:"},    # re/en_3: 3 "Read the sentence …"
+}
+
+
+def test_a_paraphrase_sentence_that_copies_another_sentence_of_the_template_is_not_proposed(tmp_path):
+    """SmolLM2 reworded re/en_3's only instruction, "Read the sentence and report the relation triples it states.",
+    as "Sentence: 1" (its sentence 5 is "Sentence:") and ner/zh_2's heading "类型定义：" as "标注规范：" (its sentence
+    5, itself reworded "编码: 1028"): both were proposed as valid paraphrases — a template that asks for nothing, one
+    whose label definitions stand under the heading of the guidelines."""
+    from humc.assets.synth import synthesize
+    from humc.build.compiler import load_recipe
+
+    def smollm2(body: dict) -> str:
+        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        return json.dumps({"paraphrases": [next(v for k, v in PARAPHRASES.items() if k in prompt)]},
+                          ensure_ascii=False)
+
+    msra = REPO / "tests" / "data" / "msra_ner" / "test.head150.txt"  # research use, see its SOURCE.md
+    sources = {"conll04": {"catalog": "conll04", "path": str(CONLL04)},
+               "msra": {"catalog": "msra_ner", "path": str(msra)}}
+    with LLMServer(responder=smollm2, structured="json_object+schema") as srv:
+        doc = yaml.safe_load(recipe(tmp_path, srv.base_url, sources, {}).read_text(encoding="utf-8"))
+        synth = {"model": "writer", "paraphrases": 1}
+        doc["tasks"] = [{"id": "re", "source": "conll04", "templates": ["en_3"], "synth": synth, "formats": ["json"]},
+                        {"id": "ner", "source": "msra", "language": "zh", "templates": ["zh_2"], "synth": synth,
+                         "formats": ["json"]}]
+        path = tmp_path / "rm5.hum.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        report = synthesize(load_recipe(path), cache_dir=tmp_path / "cache")
+    assert report.proposed == 0
+    reasons = " ".join(reason for _, reason in report.invalid)
+    assert "sentence 3 copies sentence 5 of the original instead of rewording its own" in reasons
+    assert "sentence 4 copies sentence 5 of the original instead of rewording its own" in reasons
