@@ -54,6 +54,9 @@ class TaskDef:
     answer_is_list: bool = False                  # the answer field must hold a list (a bare value is bad gold)
     schema_missing: str | None = None             # a shown schema label without a gold row gets a row with this value
     answer_always: bool = False                   # every record has an answer (a label, an option, a response)
+    # an empty answer ([]) is gold saying the question cannot be answered from the input (SQuAD 2.0): a `generate`
+    # step fills only a missing answer (null, absent) unless it overwrites
+    answer_unanswerable: bool = False
     # (answer column, input): a value the column holds, when not empty, is copied from the input. Checked in the
     # answers a `generate` step writes, not in source gold (datasets differ in how they write an event's trigger)
     copied_from: tuple[tuple[str, str], ...] = ()

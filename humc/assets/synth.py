@@ -28,7 +28,7 @@ import asyncio
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,6 +520,21 @@ def echoes_request(reworded: str, original: str) -> bool:
     return any(p in low and p not in before for p in REQUEST_PLACEHOLDERS)
 
 
+def copied_sentence(reworded: str, key: str, originals: Mapping[str, str]) -> str | None:
+    """The key of another sentence of the original that the rewording of sentence ``key`` is (its letters, in any
+    case), when it is not its own: SmolLM2 reworded re/en_3's "Read the sentence and report the relation triples it
+    states." as "Sentence: 1" (sentence 5 is "Sentence:") and ner/zh_2's "类型定义：" as "标注规范：" (sentence 5),
+    leaving a template that asks nothing or defines its labels under the wrong heading."""
+    letters = _letters(reworded)
+    if letters == _letters(originals[key]):
+        return None
+    return next((other for other, text in originals.items() if other != key and _letters(text) == letters), None)
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalpha())
+
+
 def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Template, n: int, seed: int, form: str) -> _Job:
     req = paraphrase_request(entry, tpl, n, seed, form)
     asked = f"{alias} ({cfg.model})"
@@ -539,6 +554,10 @@ def _paraphrase_job(alias: str, cfg: ModelConfig, entry: TaskEntry, tpl: Templat
         if echoed:
             return None, (f"sentence {', '.join(echoed)} copies a placeholder of the request (such as "
                           "'<reworded sentence 1>' or '{...}') instead of rewording the sentence")
+        moved = {k: other for k in keys if (other := copied_sentence(version[k], k, originals)) is not None}
+        if moved:
+            return None, "; ".join(f"sentence {k} copies sentence {other} of the original instead of rewording its own"
+                                   for k, other in moved.items())
         text = wording.assemble({k: version[k] for k in keys})
         return text, check_paraphrase(tpl.text, text, entry.task)
 

@@ -326,6 +326,7 @@ class StepRunner:
         if not is_structured(self.entry):
             outcomes = [self._in_input(record, self._in_labels(self._in_language(o), record))
                         for record, o in zip(todo, outcomes, strict=True)]
+        outcomes = [self._verbatim(record, o) for record, o in zip(todo, outcomes, strict=True)]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
                 else _filled(record, field, self._shaped(field, outcome.value))
                 for record, outcome in zip(todo, outcomes, strict=True)}
@@ -341,24 +342,58 @@ class StepRunner:
         if outcome.value in labels:
             return outcome
         folded = {label.casefold(): label for label in labels}
-        label = folded.get(outcome.value.strip().strip(".").strip().casefold())
-        if label is not None:
-            return Outcome(label)
+        for answer in (outcome.value.strip().strip(".").strip(), bare_answer(outcome.value)):
+            label = folded.get(answer.casefold()) or self._option_named(record, answer)
+            if label is not None:
+                return Outcome(label)
         if self.entry.task.choice_of is not None:
             return Outcome(None, "answer is not one of the option labels")
         return Outcome(None, f"answer is not one of the labels ({', '.join(labels)})")
 
+    def _option_named(self, record: Mapping[str, Any], answer: str) -> str | None:
+        """The label of the one option whose text the answer is (case, quotes and a final period aside): SmolLM2
+        answered ARC questions as free text with an option's text ('The circulatory system', 'The answer is "an
+        element"'), not its label."""
+        if self.entry.task.choice_of is None or not isinstance(options := record.get(self.entry.task.choice_of), list):
+            return None
+        labels = [str(label) for label in option_labels(record, self.entry.task.choice_of)]
+        key = bare_answer(answer).casefold()
+        named = [label for label, option in zip(labels, options, strict=False)
+                 if key and bare_answer(str(option)).casefold() == key]
+        return named[0] if len(named) == 1 else None
+
     def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
-        """A free-text answer copied from the input (extractive MRC) must occur in it: SmolLM2 answered SQuAD
-        questions with its own sentences ('No.', 'The British Isles: England, …'), which the render stage then dropped
-        as gold spans of the *source file* not in its text (E4104 with a hint at `fields:`)."""
+        """A free-text answer copied from the input (extractive MRC) must occur in it, as whole words: SmolLM2 answered
+        SQuAD questions with its own sentences ('No.', 'The British Isles: England, …'), which the render stage then
+        dropped as gold spans of the *source file* not in its text (E4104 with a hint at `fields:`); 'No' is in
+        'Normans' only as a piece of a word."""
         task = self.entry.task
         if not task.spans_from or not isinstance(outcome.value, str):
             return outcome
-        column, source = task.spans_from[0]
-        if span_problem(self.entry, record, AnswerTable.of((column,), [(outcome.value,)], "one")) is None:
-            return outcome
+        source = task.spans_from[0][1]
+        for answer in dict.fromkeys((outcome.value, bare_answer(outcome.value))):
+            if span_at(str(record.get(source) or ""), answer) is not None:
+                return Outcome(answer)
         return Outcome(None, f"answer not copied from the {source}")
+
+    def _verbatim(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """A valid answer whose spans (`spans_from`, `copied_from`) are written as their input writes them. A span
+        passes its check case and whitespace aside, and was kept as the model wrote it: SmolLM2 gave CoNLL04 the head
+        'Vernon A. Walters Displayed photographs …' for the text's 'Vernon A. Walters displayed photographs …', and
+        'S.C., have' for 'S.C. , have'."""
+        task, value = self.entry.task, outcome.value
+        copied = (*task.spans_from, *task.copied_from)
+        if value is None or not copied:
+            return outcome
+        if isinstance(value, str):
+            return Outcome(verbatim(str(record.get(copied[0][1]) or ""), value))
+        rows = [dict(row) for row in value]
+        for row in rows:
+            for column, source in copied:
+                span = row.get(column)
+                if isinstance(span, str) and span and span != task.schema_missing:
+                    row[column] = verbatim(str(record.get(source) or ""), span)
+        return Outcome(rows)
 
     def _in_language(self, outcome: Outcome) -> Outcome:
         """A free-text answer in the entry's language, else dropped. Checked where a script tells: SmolLM2 answered
@@ -401,7 +436,14 @@ class StepRunner:
                 and not self._choices(record))
 
     def _needs_answer(self, record: Mapping[str, Any]) -> bool:
-        return self.step.overwrite or record.get(self.step.field or self.entry.task.answer_field) in (None, "", [])
+        """Whether the field the step fills is empty. An empty list is not, for a task whose `[]` is gold saying the
+        question is unanswerable (`unanswerable: true`): a SQuAD 2.0 recipe asked SmolLM2 its 17 unanswerable
+        questions of 31, dropped them all ('answer not copied from the context') and kept only answerable ones."""
+        field = self.step.field or self.entry.task.answer_field
+        value = record.get(field)
+        if value == [] and field == self.entry.task.answer_field and self.entry.task.answer_unanswerable:
+            return self.step.overwrite
+        return self.step.overwrite or value in (None, "", [])
 
     def _requests(self, records: list[dict[str, Any]]) -> list[LLMRequest]:
         """The chunk's requests: prompts rendered first, so a failing prompt sends nothing (not even a probe)."""
@@ -576,6 +618,52 @@ def unwrap_answers(value: Any) -> Any:
     if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
         return value["answers"]
     return value
+
+
+# the lead-in of a free-text answer that is no part of it: SmolLM2 answered an AG News label 'The answer is:\nWorld.'
+# and SQuAD questions 'The answer is "Normans"', 'The answer is: "10th century"'
+_LEAD_IN = re.compile(r"(?:the\s+)?(?:correct\s+)?answer\s+is\b\s*:?\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」『』"
+
+
+def bare_answer(text: str) -> str:
+    """A free-text answer without a lead-in ("The answer is:"), enclosing quotes and a final period, which a label, an
+    option or a span copied from the input does not have."""
+    answer = text.strip()
+    lead = _LEAD_IN.match(answer)
+    return (answer[lead.end():] if lead else answer).strip(_QUOTES + ". \t\n")
+
+
+def verbatim(text: str, span: str) -> str:
+    """``span`` as ``text`` writes it: where it occurs there case and whitespace aside (``squeezed``; as whole words
+    when it does so somewhere, see ``span_at``), else ``span`` itself."""
+    where = span_at(text, span) or span_at(text, span, whole_words=False)
+    return span if where is None else text[where[0]:where[1]]
+
+
+def span_at(text: str, span: str, *, whole_words: bool = True) -> tuple[int, int] | None:
+    """The first (start, end) in ``text`` where ``span`` occurs case and whitespace aside, and, with ``whole_words``,
+    not as a piece of a longer word of Latin letters or digits: a free-text answer 'No' is not in 'the Normans'."""
+    folded: list[str] = []
+    at: list[int] = []  # the index in ``text`` of each character of ``folded``
+    for i, char in enumerate(text):
+        if not char.isspace():
+            for part in char.casefold():
+                folded.append(part)
+                at.append(i)
+    target, joined = squeezed(span), "".join(folded)
+    start = joined.find(target) if target else -1
+    while start >= 0:
+        begin, end = at[start], at[start + len(target) - 1] + 1
+        if not whole_words or not (_in_word(text, begin - 1, begin) or _in_word(text, end - 1, end)):
+            return begin, end
+        start = joined.find(target, start + 1)
+    return None
+
+
+def _in_word(text: str, left: int, right: int) -> bool:
+    """Whether text[left] and text[right] are both Latin letters or digits: a word goes on across them."""
+    return all(0 <= i < len(text) and text[i].isascii() and text[i].isalnum() for i in (left, right))
 
 
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:

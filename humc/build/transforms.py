@@ -115,15 +115,27 @@ def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, r
             out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
         except EvalError as exc:
             exc = _about_record(exc, raw, line, constants, headerless)
+            if name == entry.task.answer_field and _generated(entry, name) and _lacks_gold(exc):
+                out[name] = None  # a `generate` step answers it: SQuAD's test questions are written without answers
+                continue
             raise (_no_gold(exc, entry, name, file) if name == entry.task.answer_field else exc) from None
     return out
+
+
+def _generated(entry: TaskEntry, name: str) -> bool:
+    return entry.generate is not None and (entry.generate.field or entry.task.answer_field) == name
+
+
+def _lacks_gold(exc: EvalError) -> bool:
+    """A field the record lacks, spelt like none of its fields (``_about_record``'s hint): a file without gold."""
+    return _UNKNOWN_FIELD.match(exc.message) is not None and str(exc.hint).startswith(_SOME_RECORDS_HINT)
 
 
 def _no_gold(exc: EvalError, entry: TaskEntry, name: str, file: str | None) -> EvalError:
     """An unknown field in the expression of the task's answer, spelt like no field of the record: the file has no
     gold answers (a test split released without them, CommonsenseQA's `test_rand_split_no_answers.jsonl`)."""
     unknown = _UNKNOWN_FIELD.match(exc.message)
-    if unknown is None or not str(exc.hint).startswith(_SOME_RECORDS_HINT):
+    if unknown is None or not _lacks_gold(exc):
         return exc  # another failure, or a field spelt otherwise (the hint names it)
     field = unknown.group(1)
     exc.message = (f"source '{entry.source}' has no gold answers{f' in {file}' if file else ''}: the task's answer "

@@ -533,8 +533,10 @@ def json_candidates(text: str) -> Iterator[Any]:
 
     Models without structured outputs wrap their JSON: a ```json fence, a sentence before it ("Here is the JSON:"),
     a remark after it. So, in order: the whole reply (a fence around all of it removed); each fenced block in it;
-    each JSON object or array in it that decodes, left to right (the text around it ignored). The caller keeps the
-    first its checks accept, so a stray ``[1]`` before the answer does not hide it."""
+    each JSON object or array in it that decodes, left to right (the text around it ignored), but not one inside
+    another: SmolLM2 judged a record 'Sorted by order of correctness and format, the response is:' followed by
+    ``[{"reason": "1", "score": 5}, {"reason": "2", "score": 4}]``, and its first item was read as the verdict. The
+    caller keeps the first its checks accept, so a stray ``[1]`` before the answer does not hide it."""
     s = _unfenced(text)
     try:
         yield _DECODER.decode(s)
@@ -546,12 +548,16 @@ def json_candidates(text: str) -> Iterator[Any]:
             yield _DECODER.decode(block.group(1))
         except _UNREADABLE:
             pass
+    end = 0  # where the last value read ends: a value inside it is a part of it, not a reading of the reply
     for start in (i for i, c in enumerate(s) if c in "{["):
+        if start < end:
+            continue
         try:
-            value, _ = _DECODER.raw_decode(s, start)
+            value, stop = _DECODER.raw_decode(s, start)
         except _UNREADABLE:
             continue
         if isinstance(value, (dict, list)) and value:
+            end = stop
             yield value
 
 
