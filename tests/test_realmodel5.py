@@ -152,21 +152,27 @@ AG_REPLIES = {  # SmolLM2's free-text replies (structured output off), by a phra
 }
 
 
-def test_a_free_text_label_after_the_answer_is_is_read_as_that_label(tmp_path):
-    """SmolLM2 answered an AG News record 'The answer is:\\nWorld.': dropped as `answer is not one of the labels`.
-    The lead-in is no part of the answer; a sentence that names a label among others is still no label."""
-    source = {"ag": {"catalog": "ag_news", "path": str(AG_NEWS)}}
-    entry = {"source": "ag", "where": "'Tearaway world oil prices' in text or 'hunger strike' in text"}
-
+def build_free_text(tmp_path, replies: dict[str, str], source: dict, entry: dict):
+    """A build whose model (structured output off, as SmolLM2 was asked) answers each prompt with the reply under the
+    first key the prompt holds; (the CLI result, requests the server received)."""
     def reply(body: dict) -> str:
-        return next(r for key, r in AG_REPLIES.items() if key in body["messages"][0]["content"])
+        return next(r for key, r in replies.items() if key in body["messages"][0]["content"])
 
     with LLMServer(responder=reply, structured="none") as srv:
         path = recipe(tmp_path, srv.base_url, source, entry, overwrite=True)
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         doc["models"]["writer"]["structured_output"] = "off"
         path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        result = build_in(path, tmp_path)
+        return build_in(path, tmp_path), len(srv.received)
+
+
+def test_a_free_text_label_after_the_answer_is_is_read_as_that_label(tmp_path):
+    """SmolLM2 answered an AG News record 'The answer is:\\nWorld.': dropped as `answer is not one of the labels`.
+    The lead-in is no part of the answer; a sentence that names a label among others is still no label."""
+    source = {"ag": {"catalog": "ag_news", "path": str(AG_NEWS)}}
+    entry = {"source": "ag", "where": "'Tearaway world oil prices' in text or 'hunger strike' in text"}
+
+    result, _ = build_free_text(tmp_path, AG_REPLIES, source, entry)
     assert result.exit_code == 0, result.output
     assert golds(tmp_path) == [[{"label": "World"}]]
     summary = flat(result.output)
@@ -212,16 +218,7 @@ def test_a_free_text_multiple_choice_answer_that_is_an_options_text_is_that_opti
     source = {"arc": {"catalog": "arc", "path": str(ARC)}}
     entry = {"source": "arc", "where": " or ".join(f"startswith(question, {q!r})" for q in ARC_REPLIES)}
 
-    def reply(body: dict) -> str:
-        return next(r for q, r in ARC_REPLIES.items() if q in body["messages"][0]["content"])
-
-    with LLMServer(responder=reply, structured="none") as srv:
-        path = recipe(tmp_path, srv.base_url, source, entry, overwrite=True)
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        doc["models"]["writer"]["structured_output"] = "off"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        result = build_in(path, tmp_path)
-        sent = len(srv.received)
+    result, sent = build_free_text(tmp_path, ARC_REPLIES, source, entry)
     assert result.exit_code == 0, result.output
     assert sent == 4
     assert sorted(json.dumps(g) for g in golds(tmp_path)) == ['[{"answer": "3"}]', '[{"answer": "B"}]',
