@@ -672,9 +672,9 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
             except json.JSONDecodeError as exc:
                 if "\0" in line:  # zero padding, or UTF-16 without a byte-order mark: say so, not "Expecting value"
                     raise nul_error(src, _file(src), lineno, line.index("\0") + 1) from None
+                bom = line[0] == "\ufeff"  # the decoder read the line after it: its positions are one short
                 raise _fail(src, lineno, f"invalid JSON: {exc.msg}", "one JSON object per line",
-                            _jsonl_hint(line, row, exc.pos, exc.msg),
-                            column=exc.colno + (line[0] == "\ufeff")) from None
+                            _jsonl_hint(line, row, exc.pos + bom, exc.msg), column=exc.colno + bom) from None
             except RecursionError:
                 raise _too_deep(src, lineno, _deep_point(line)[1]) from None
             except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
@@ -1384,10 +1384,17 @@ def _avro_fields(src: SourceDef, schema: Any) -> list[str]:
 
 
 def _avro_value(value: Any) -> Any:
-    """A uuid (Avro's logical type on string) as its text; any other value as fastavro reads it."""
+    """A uuid (Avro's logical type on string) as its text, in nested records, maps and arrays too; any other value as
+    fastavro reads it."""
     import uuid
 
-    return str(value) if isinstance(value, uuid.UUID) else value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _avro_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_avro_value(v) for v in value]
+    return value
 
 
 def _avro_damage(src: SourceDef, row: int, exc: Exception) -> SourceError:

@@ -54,7 +54,9 @@ def test_a_path_too_long_for_any_file_system_is_located_where_the_recipe_names_i
     ["build", "{recipe}", "--out", LONG], ["build", "{recipe}", "--cache", LONG], ["cache", "info", "--cache", LONG],
     ["cache", "verify", "--cache", LONG], ["cache", "clean", "--cache", LONG, "--yes"], ["push", LONG],
     ["review", LONG + ".hum.yaml", "--list"], ["export", "{recipe}", "--to", "alpaca", LONG],
-], ids=["build-out", "build-cache", "cache-info", "cache-verify", "cache-clean", "push", "review", "export"])
+    ["check", LONG + ".hum.yaml"], ["build", LONG + ".hum.yaml"],
+], ids=["build-out", "build-cache", "cache-info", "cache-verify", "cache-clean", "push", "review", "export",
+        "check-recipe", "build-recipe"])
 def test_a_command_line_path_too_long_for_any_file_system_is_an_error_not_exit_3(tmp_path: Path, args: list[str]) -> None:
     recipe = _dolly_recipe(tmp_path)
     if args[0] == "export":  # of a built dataset
@@ -143,6 +145,11 @@ def test_two_json_lines_glued_together_are_located_at_the_second_value(tmp_path:
     assert "a second JSON value starts here, on the same line" in " ".join(result.output.split())
     (tmp_path / "d.jsonl").write_text(lines[0] + "\n" + '{"instruction": "a",}\n', encoding="utf-8")
     assert "d.jsonl:2:21: error[E4001]" in run_cli("build", str(recipe)).output
+    # the same glued line after a byte-order mark (files joined with `cat`): the same column and hint
+    (tmp_path / "d.jsonl").write_text(lines[0] + "\n\ufeff" + lines[1] + " " + lines[2] + "\n", encoding="utf-8")
+    result = run_cli("build", str(recipe))
+    assert f"d.jsonl:2:{len(lines[1]) + 3}: error[E4001]" in result.output
+    assert "a second JSON value starts here, on the same line" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
 
 

@@ -136,6 +136,21 @@ def test_an_open_session_shortens_the_switch_interval_until_the_last_one_closes(
     assert sys.getswitchinterval() == before
 
 
+def test_a_session_whose_clean_up_fails_still_gives_the_switch_interval_back(cache, monkeypatch):
+    before = sys.getswitchinterval()
+    with LLMServer() as srv:
+        client = LLMClient(config(srv), cache)
+        client.start()
+
+        async def failing() -> None:
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(client, "_shutdown", failing)
+        with pytest.raises(OSError):
+            client.close()
+    assert sys.getswitchinterval() == before and client._session is None
+
+
 def test_retry_after_honoured(cache):
     with LLMServer(fail_sequence=[429], retry_after="1") as srv:
         client = LLMClient(config(srv, backoff_base=0.01), cache)

@@ -12,6 +12,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 from helpers import REPO, build_in
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(REPO))
 from tests.llmserver import LLMServer  # noqa: E402
@@ -226,31 +228,33 @@ def test_a_free_text_multiple_choice_answer_that_is_an_options_text_is_that_opti
     assert "dropped answer is not one of the option labels: 1" in flat(result.output)
 
 
-def test_a_squad_question_written_without_answers_is_asked_and_the_others_are_not(tmp_path):
+def test_a_squad_split_written_without_answers_is_answered_by_an_overwriting_generate_step(tmp_path):
     """A SQuAD file whose questions carry no `answers` (a test split) failed `humc build` with E4102 "has no gold
-    answers … cannot teach one" though the recipe's `generate` step is there to answer them: such a question's
-    answer is now null, which the step fills. Paragraph 4 of the Normans with two questions' answers taken out;
-    SmolLM2's replies to them (`overwrite: true` run) were 'The answer is "10th century"' and 'The answer is "the
-    river Epte"'; the paragraph's other 5 questions (4 unanswerable) keep their gold, unasked."""
+    answers … cannot teach one" though the recipe's `generate` step is there to answer them. With `overwrite: true`
+    (the step writes every answer) such a question's answer is null, which the step fills; without it, the E4102
+    stays (a misspelt gold field must not be filled by the model) and its hint names `overwrite: true`. Paragraph 4
+    of the Normans, two questions, their answers taken out; SmolLM2's replies to them."""
     data = json.loads(squad_head(tmp_path, 4).read_text(encoding="utf-8"))
     paragraph = data["data"][0]["paragraphs"][3]
     data["data"][0]["paragraphs"] = [paragraph]
     replies = {"When was the Duchy of Normandy founded?": 'The answer is "10th century"',
                "What river originally bounded the Duchy": 'The answer is "the river Epte"'}
+    paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["question"] in replies]
     for qa in paragraph["qas"]:
-        if qa["question"] in replies:
-            del qa["answers"], qa["is_impossible"]
+        del qa["answers"], qa["is_impossible"]
     (tmp_path / "squad.json").write_text(json.dumps(data), encoding="utf-8")
     source = {"squad": {"catalog": "squad_v2", "path": str(tmp_path / "squad.json")}}
     with LLMServer(responder=lambda body: next(r for q, r in replies.items()
                                                if q in body["messages"][0]["content"])) as srv:
-        result = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}), tmp_path)
+        refused = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}), tmp_path)
+        assert refused.exit_code == 2 and "error[E4102]" in refused.output and not srv.received
+        assert "set `overwrite: true` on it" in flat(refused.output)
+        result = build_in(recipe(tmp_path, srv.base_url, source, {"source": "squad"}, overwrite=True), tmp_path)
         sent = len(srv.received)
     assert result.exit_code == 0, result.output
     assert sent == 2
-    kept = sorted(map(json.dumps, golds(tmp_path)))
-    assert kept == ["[]"] * 4 + ['[{"answer": "10th century"}]', '[{"answer": "King Charles III"}]',
-                                 '[{"answer": "the river Epte"}]']
+    assert sorted(map(json.dumps, golds(tmp_path))) == ['[{"answer": "10th century"}]',
+                                                        '[{"answer": "the river Epte"}]']
 
 
 # ------------------------------------------------------------------ judge: a list of verdicts is no verdict
@@ -321,3 +325,28 @@ def test_a_paraphrase_sentence_that_copies_another_sentence_of_the_template_is_n
     reasons = " ".join(reason for _, reason in report.invalid)
     assert "sentence 3 copies sentence 5 of the original instead of rewording its own" in reasons
     assert "sentence 4 copies sentence 5 of the original instead of rewording its own" in reasons
+
+
+# ------------------------------------------------------------------ span_at: whole words, whole characters
+
+
+def test_a_span_is_found_as_whole_words_of_any_spaced_script_and_whole_characters():
+    from humc.build.llmsteps import span_at, verbatim
+
+    assert span_at("the Normans", "No") is None and span_at("Noël arrived", "No") is None  # accented letters are letters
+    assert span_at("the café opened", "caf") is None and span_at("the café opened", "CAFÉ") == (4, 8)
+    assert span_at("Straße Nord", "stras", whole_words=False) is None  # half of 'ß' ('ss') is no character
+    assert verbatim("Straße Nord", "STRASSE nord") == "Straße Nord"
+    assert span_at("诺曼人来了", "诺曼") == (0, 2)  # Chinese has no spaces, so no word edges to keep
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="aAbß é.İ诺\n", max_size=12), st.text(alphabet="aAbß é.İ诺", min_size=1, max_size=4),
+       st.booleans())
+def test_a_found_span_is_the_span_case_and_whitespace_aside(text: str, span: str, whole_words: bool):
+    from humc.build.llmsteps import span_at
+    from humc.build.transforms import squeezed
+
+    found = span_at(text, span, whole_words=whole_words)
+    if found is not None:
+        assert squeezed(text[found[0]:found[1]]) == squeezed(span)

@@ -223,3 +223,16 @@ def test_without_fastavro_an_avro_source_names_the_extra(tmp_path: Path, monkeyp
     result = run_cli("check", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2 and "error[E4001]" in result.output and "humc[avro]" in result.output, result.output
     assert "dolly.avro:1:1" in result.output and "Traceback" not in result.output
+
+
+def test_a_uuid_inside_a_nested_record_an_array_or_a_map_is_its_text_too(tmp_path: Path) -> None:
+    key = {"type": "string", "logicalType": "uuid"}
+    schema = {"type": "record", "name": "Row", "fields": [
+        {"name": "meta", "type": {"type": "record", "name": "Meta", "fields": [{"name": "id", "type": key}]}},
+        {"name": "ids", "type": {"type": "array", "items": key}},
+        {"name": "by", "type": {"type": "map", "values": key}},
+    ]}
+    row = {"meta": {"id": uuid.UUID(int=1)}, "ids": [uuid.UUID(int=2)], "by": {"a": uuid.UUID(int=3)}}
+    write(tmp_path / "nested.avro", [row], schema)
+    assert records(tmp_path / "nested.avro") == [{"meta": {"id": str(uuid.UUID(int=1))}, "ids": [str(uuid.UUID(int=2))],
+                                                  "by": {"a": str(uuid.UUID(int=3))}}]

@@ -36,6 +36,7 @@ from humc.build.execute import (
     source_file,
     split_result,
 )
+from humc.build.parallel import held_signals
 from humc.build.plan import Plan, build_plan
 from humc.build.problems import META_KEY, ProblemRow, empty_hint, problem_rows, strict_error
 from humc.build.rendering import RenderContext
@@ -375,7 +376,8 @@ def _check_output_folder(recipe: Recipe) -> None:
         raise HumcError(f"cannot write the dataset to {folder}: {existing} is not a writable folder", span,
                         code="E3002", hint="pass a writable folder with --out, or set `output: {dir: …}` in the recipe")
     try:  # access() says yes to root on /proc, a read-only bind mount or a full quota: try it
-        os.rmdir(tempfile.mkdtemp(prefix=".humc-probe-", dir=existing))
+        with held_signals():  # a Ctrl-C or SIGTERM between the two calls left the probe folder behind
+            os.rmdir(tempfile.mkdtemp(prefix=".humc-probe-", dir=existing))
     except OSError as exc:
         raise HumcError(f"cannot write the dataset to {folder}: {existing} refuses a new folder ({exc.strerror})", span,
                         code="E3002", expected="a writable folder",

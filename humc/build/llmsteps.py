@@ -643,7 +643,8 @@ def verbatim(text: str, span: str) -> str:
 
 def span_at(text: str, span: str, *, whole_words: bool = True) -> tuple[int, int] | None:
     """The first (start, end) in ``text`` where ``span`` occurs case and whitespace aside, and, with ``whole_words``,
-    not as a piece of a longer word of Latin letters or digits: a free-text answer 'No' is not in 'the Normans'."""
+    not as a piece of a longer word (``_in_word``): a free-text answer 'No' is not in 'the Normans'. A match ends at
+    whole characters: 'strass' is not in 'Straße' ('ß' folds to 'ss', and 'e' would be left over)."""
     folded: list[str] = []
     at: list[int] = []  # the index in ``text`` of each character of ``folded``
     for i, char in enumerate(text):
@@ -654,16 +655,28 @@ def span_at(text: str, span: str, *, whole_words: bool = True) -> tuple[int, int
     target, joined = squeezed(span), "".join(folded)
     start = joined.find(target) if target else -1
     while start >= 0:
-        begin, end = at[start], at[start + len(target) - 1] + 1
-        if not whole_words or not (_in_word(text, begin - 1, begin) or _in_word(text, end - 1, end)):
+        last = start + len(target) - 1
+        begin, end = at[start], at[last] + 1
+        whole_chars = (start == 0 or at[start - 1] != begin) and (last + 1 == len(at) or at[last + 1] != at[last])
+        if whole_chars and not (whole_words and (_in_word(text, begin - 1, begin) or _in_word(text, end - 1, end))):
             return begin, end
         start = joined.find(target, start + 1)
     return None
 
 
+_UNSPACED = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80, 0x10FFFF))  # Thai, Lao, Myanmar, Khmer, CJK…
+
+
 def _in_word(text: str, left: int, right: int) -> bool:
-    """Whether text[left] and text[right] are both Latin letters or digits: a word goes on across them."""
-    return all(0 <= i < len(text) and text[i].isascii() and text[i].isalnum() for i in (left, right))
+    """Whether text[left] and text[right] are both letters or digits of a script that spaces its words (Latin, Greek,
+    Cyrillic, …, accented letters too: 'No' is not in 'Noël'): a word goes on across them. Scripts written without
+    spaces (Chinese, Japanese, Thai, …) have no word edges to check."""
+    return all(0 <= i < len(text) and text[i].isalnum() and not _unspaced(text[i]) for i in (left, right))
+
+
+def _unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _UNSPACED)
 
 
 def _filled(record: dict[str, Any], field: str, answer: Any) -> Made:

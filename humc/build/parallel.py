@@ -97,7 +97,7 @@ def _worker_start(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the build died before the line above ran
         os._exit(1)
-    if hasattr(signal, "pthread_sigmask"):  # forked with them held (``_held_signals``): these handlers take them now
+    if hasattr(signal, "pthread_sigmask"):  # forked with them held (``held_signals``): these handlers take them now
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)
 
 
@@ -105,7 +105,7 @@ HELD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP"
 
 
 @contextlib.contextmanager
-def _held_signals() -> Iterator[None]:
+def held_signals() -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP held back while the workers fork, delivered right after: raised (as the CLI's
     KeyboardInterrupt) inside fork's at-fork hooks, one was swallowed as an ignored exception and left the logging
     module's lock taken, so the build went on and then hung on its next logger (the card's plots)."""
@@ -173,7 +173,7 @@ class WorkerPool:
         # LLM build has (its client's, the cache writer's) are not a hazard there — Python 3.12+ warns anyway
         gc.freeze()
         try:
-            with warnings.catch_warnings(), _held_signals():
+            with warnings.catch_warnings(), held_signals():
                 warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
                 return self.pool.submit(_call, self.token, chunk)
         finally:

@@ -115,15 +115,19 @@ def map_record(entry: TaskEntry, constants: Mapping[str, Any], source_id: str, r
             out[name] = Evaluator(compiled.src).eval(compiled.ast, env, f"source '{source_id}' row {row}")
         except EvalError as exc:
             exc = _about_record(exc, raw, line, constants, headerless)
-            if name == entry.task.answer_field and _generated(entry, name) and _lacks_gold(exc):
-                out[name] = None  # a `generate` step answers it: SQuAD's test questions are written without answers
+            if name == entry.task.answer_field and _overwritten(entry, name) and _lacks_gold(exc):
+                out[name] = None  # a `generate` step writes every answer: SQuAD's test split is released without them
                 continue
             raise (_no_gold(exc, entry, name, file) if name == entry.task.answer_field else exc) from None
     return out
 
 
-def _generated(entry: TaskEntry, name: str) -> bool:
-    return entry.generate is not None and (entry.generate.field or entry.task.answer_field) == name
+def _overwritten(entry: TaskEntry, name: str) -> bool:
+    """Whether a `generate` step with `overwrite: true` writes the field whatever the record holds. Only then does a
+    field no record is read with stand for "no gold": a misspelt gold field (`label: gold` for a file's `label`) would
+    otherwise have had the model's answers in place of the file's, without a word."""
+    step = entry.generate
+    return step is not None and step.overwrite and (step.field or entry.task.answer_field) == name
 
 
 def _lacks_gold(exc: EvalError) -> bool:
@@ -144,6 +148,8 @@ def _no_gold(exc: EvalError, entry: TaskEntry, name: str, file: str | None) -> E
     exc.hint = (f"a split released without answers (a test file) cannot teach one: point `path:` at a split that has "
                 f"them (train, dev); if only some records lack it, `record['{field}']` reads it as null and those "
                 "records are dropped and reported")
+    if entry.generate is not None and (entry.generate.field or entry.task.answer_field) == name:
+        exc.hint += "; to have the `generate` step write every answer, set `overwrite: true` on it"
     return exc
 
 

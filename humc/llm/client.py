@@ -652,8 +652,10 @@ class LLMClient:
         """End the session (its connections closed); the client still works, batch by batch."""
         session, self._session = self._session, None
         if session is not None:
-            session.run(self._shutdown())
-            session.stop()
+            try:
+                session.run(self._shutdown())
+            finally:  # a Ctrl-C or a failing clean-up still ends the loop's thread (and gives the switch interval back)
+                session.stop()
 
     async def _shutdown(self) -> None:
         """Stop what is still queued or in flight on the session's loop (a build stopped by Ctrl-C or by an error)
@@ -1258,10 +1260,12 @@ class _Session:
             self.submit(_yield_to_ready(SETTLE_ROUNDS)).result(timeout)
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-        _QUICK_SWITCHES.leave()
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()  # RuntimeError when the thread did not stop in time
+        finally:
+            _QUICK_SWITCHES.leave()
 
 
 SETTLE_ROUNDS = 8  # loop iterations: a batch's task starts its requests' tasks, they read the cache, take a slot, send

@@ -13,6 +13,7 @@ building anything. Integer text is bounded before it is converted.
 
 from __future__ import annotations
 
+import errno
 import re
 import stat
 from dataclasses import dataclass, field
@@ -562,6 +563,8 @@ def read_yaml_text(path: Path, *, stream_ok: bool = False) -> str:
         raise RecipeError(f"{path} is a folder, not a YAML file", Span(str(path), 1, 1), code="E0009",
                           expected="a YAML file", hint=hint) from None
     except OSError as exc:  # a symbolic link that leads back to itself, no permission
+        if exc.errno == errno.ENAMETOOLONG:
+            raise  # a command-line path no file system holds: E3002 naming it cut short (cli/system.py)
         raise RecipeError(f"cannot read {path}: {exc.strerror}", code="E0009", expected="a readable YAML file",
                           hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     try:
