@@ -116,6 +116,19 @@ def test_a_named_argument_given_twice_is_e2004_at_the_second_not_the_last_kept(
     assert result.exit_code == 2 and f"r.hum.yaml:{at} error[E2004]: {message}" in result.output, result.output
 
 
+def test_a_positional_argument_after_a_named_one_is_e2004_at_it(tmp_path: Path) -> None:
+    """`split(sep=" ", context)` is a syntax error in Python; the DSL took `context` as the first argument silently."""
+    recipe = _dolly_recipe(tmp_path)
+    text = recipe.read_text(encoding="utf-8").replace("formats: [text]", "formats: [text]\n    where: "
+                                                      "'len(split(sep=\" \", context)) > 0'")
+    recipe.write_text(text, encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert "r.hum.yaml:13:32: error[E2004]: split(): a positional argument follows the named argument sep=" \
+        in result.output
+    assert "move it before sep=, or name it as well" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("index", [-1, -2])
 def test_a_negative_spert_entity_index_is_an_error_not_the_last_entity(tmp_path: Path, index: int) -> None:
     """CoNLL04 (SpERT JSON, tests/data/conll04, see its SOURCE.md): a relation whose head is -1 took Python's last

@@ -138,9 +138,8 @@ def _visit_error(exc: BaseException, text: str, src: Source, what: str) -> Recip
     if isinstance(exc, _LiteralTooLarge):
         return RecipeError("number too large", src.span_of(*exc.pos), code=LIMIT_CODE,
                            expected=f"an integer between -{MAX_INT} and {MAX_INT}, or a finite number")
-    if isinstance(exc, _RepeatedKeyword):
-        return RecipeError(f"{exc.function}(): the argument {exc.name}= is given twice", src.span_of(*exc.pos),
-                           expected="each named argument once", hint=f"keep one {exc.name}=", code="E2004")
+    if isinstance(exc, _BadArguments):
+        return RecipeError(exc.message, src.span_of(*exc.pos), expected=exc.expected, hint=exc.hint, code="E2004")
     return RecipeError(f"invalid {what}: {exc}", src.span, code="E0008")
 
 
@@ -196,6 +195,12 @@ def _pos(meta: Meta) -> tuple[int, int]:
     return (getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0)) if not getattr(meta, "empty", True) else (0, 0)
 
 
+def _arg_pos(arg: object, meta: Meta) -> tuple[int, int]:
+    """Where an argument is written, else where its call is."""
+    pos = getattr(arg, "pos", None)
+    return pos if isinstance(pos, tuple) and pos != (0, 0) else _pos(meta)
+
+
 def _unquote(token: str) -> str:
     body = token[1:-1]
     out, i = [], 0
@@ -238,10 +243,12 @@ class _Keyword(tuple[str, Expr]):
         return made
 
 
-class _RepeatedKeyword(Exception):
-    def __init__(self, function: str, name: str, pos: tuple[int, int]) -> None:
-        super().__init__(name)
-        self.function, self.name, self.pos = function, name, pos
+class _BadArguments(Exception):
+    """A call's arguments Python would refuse to take (E2004 at ``pos``)."""
+
+    def __init__(self, message: str, expected: str, hint: str, pos: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.message, self.expected, self.hint, self.pos = message, expected, hint, pos
 
 
 @v_args(meta=True, inline=True)
@@ -265,13 +272,22 @@ class _ToAst(Transformer[Token, "_Wrap"]):
         return self.call(meta, name, args)
 
     def call(self, meta: Meta, name: Token, args: list[_Arg] | None = None) -> Call:
-        positional = tuple(a for a in (args or []) if not isinstance(a, tuple))
-        kwargs = tuple(a for a in (args or []) if isinstance(a, tuple))
+        args = args or []
+        positional = tuple(a for a in args if not isinstance(a, tuple))
+        kwargs = tuple(a for a in args if isinstance(a, tuple))
         seen: set[str] = set()
         for key in kwargs:  # `f(sep=",", sep=" ")`: Python refuses it; a mapping of them kept the last silently
             if key[0] in seen:
-                raise _RepeatedKeyword(str(name), key[0], key.pos if isinstance(key, _Keyword) else _pos(meta))
+                raise _BadArguments(f"{name}(): the argument {key[0]}= is given twice", "each named argument once",
+                                    f"keep one {key[0]}=", key.pos if isinstance(key, _Keyword) else _pos(meta))
             seen.add(key[0])
+        first_named = next((a for a in args if isinstance(a, tuple)), None)
+        late = next((a for a in args[args.index(first_named):] if not isinstance(a, tuple)), None) \
+            if first_named is not None else None
+        if first_named is not None and late is not None:  # `split(sep=" ", text)`: Python refuses it too
+            raise _BadArguments(f"{name}(): a positional argument follows the named argument {first_named[0]}=",
+                                "the positional arguments first, then the named ones (name=value)",
+                                f"move it before {first_named[0]}=, or name it as well", _arg_pos(late, meta))
         return Call(str(name), positional, tuple((k, v) for k, v in kwargs), pos=_pos(meta))
 
     def args(self, meta: Meta, *items: _Arg) -> list[_Arg]:
