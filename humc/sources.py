@@ -1672,7 +1672,7 @@ def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]
     damaged = _damaged_parquet(src, spec, row) if src.path is not None and src.path.is_dir() else None
     if damaged is None and src.path is not None and failed:
         _locate_in_file(src, Path(failed[-1]))  # another shard's error (JSON Lines, CSV, …) at its line and column
-    if damaged is not None:
+    elif damaged is not None:
         path, problem = damaged
         name = path.relative_to(Path(str(src.path))).as_posix()
         return SourceError(f"{head}: its file {name} is not a readable Parquet file ({problem})", Span(str(path), 1, 1),
@@ -1716,17 +1716,14 @@ def _damaged_parquet(src: SourceDef, spec: Mapping[str, Any], row: int) -> tuple
     return None
 
 
-_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-              ".parquet": "parquet", ".arrow": "arrow"}
+_DATASETS_READS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow")  # the formats of a folder `datasets` reads
 
 
 def _locate_in_file(src: SourceDef, file: Path) -> None:
     """A dataset folder's file that `datasets` failed on, read by humc's own reader of its format: its error is
     located in that file (a line and column, a cut-short Parquet named); a file it reads raises nothing here."""
-    name = file.name.lower()
-    plain = name.rsplit(".", 1)[0] if name.endswith((".gz", ".bz2", ".xz", ".zst")) else name
-    fmt = next((f for suffix, f in _BY_SUFFIX.items() if plain.endswith(suffix)), None)
-    if fmt is None or not file.is_file():
+    fmt = infer_format(file) if file.is_file() else None
+    if fmt not in _DATASETS_READS:
         return
     foreign = foreign_kind(file)  # a Hub clone's shard left a Git LFS pointer
     if foreign is not None:
