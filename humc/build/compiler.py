@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from humc.build.corpus import split_at
+from humc.build.corpus import split_at, split_key
 from humc.build.execute import (
     CHUNK_SIZE,
     BuildResult,
@@ -252,7 +252,7 @@ class DryRun:
             for (source, row, group), text in e.row_texts.items():
                 if text.strip():
                     names, entries = found.setdefault(text, (set(), set()))
-                    names.add(split_at(splits, row_hash(*((source, row) if group is None else ("split_by", group)))))
+                    names.add(split_at(splits, row_hash(*split_key(source, row, group))))
                     entries.add(e.entry)
         order = [name for name, _ in splits]
         return [SharedText(text, tuple(sorted(names, key=order.index)), tuple(sorted(entries)))

@@ -388,7 +388,7 @@ class Split(PassThrough):
         keys = zip(*(chunk.column(f, at) for f in ("source", "source_row", "_group")), strict=True)
         (last_row, last_name), names = self.last, []
         for source, source_row, group in keys:
-            row = (source, source_row) if group is None else ("split_by", group)
+            row = split_key(source, source_row, group)
             if row != last_row:
                 last_row, last_name = row, split_at(self.splits, self.row_hash(*row))
             names.append(last_name)
@@ -428,6 +428,11 @@ class Split(PassThrough):
 
 PASS_THROUGH: dict[str, type[PassThrough]] = {"merge": PassThrough, "dedup": Dedup, "decontaminate": Decontaminate,
                                               "split": Split}
+
+
+def split_key(source: Any, source_row: Any, group: Any) -> tuple[Any, ...]:
+    """What a record's split is drawn by (hashed with the split seed): its source row, or its `split_by:` group."""
+    return (source, source_row) if group is None else ("split_by", group)
 
 
 def split_at(splits: list[tuple[str, float]] | tuple[tuple[str, float], ...], hashed: int) -> str:
