@@ -17,7 +17,8 @@ Decisions a reader would otherwise undo:
   (counting the items inside the list it repeats), joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
   width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
   ``translate``, ``urlize``'s link attributes, ``lipsum`` and ``**`` are bounded before they run, on texts and on the
-  bytes ``.encode()`` makes; ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
+  bytes ``.encode()`` makes; so is writing a list as text (``_check_written``: one that holds itself over and over);
+  ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
   ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range`` one, a long
   text or list ``~`` or ``+`` makes one per ``ITEMS_PER_STEP`` items, so one grown in a loop stops, each item a filter
   walks in Python one, in a value of ``ITEMS_PER_STEP`` items or more: ``(text * 16000) | sort`` stops before
@@ -51,7 +52,7 @@ import types
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -352,6 +353,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         elif op == "**":
             _check_power(left, right)
         elif op == "%" and isinstance(left, (str, bytes)):
+            _check_all_written(right if type(right) is tuple else (right,))
             _check_percent_widths(left if isinstance(left, str) else left.decode("latin-1"), right)
             return _whole(self.binop_table[op](left, right))
         return self.binop_table[op](left, right)  # what the sandbox's own call_binop does
@@ -365,7 +367,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
         @functools.wraps(wrapper)
         def checked(*args: Any, **kwargs: Any) -> str:
+            _check_all_written(args)
+            _check_all_written(kwargs.values())
             if by_map:
+                _check_all_written(args[0].values() if args and isinstance(args[0], Mapping) else ())
                 _check_brace_widths(text, (), args[0] if args and isinstance(args[0], Mapping) else {})
             else:
                 _check_brace_widths(text, args, kwargs)
@@ -386,6 +391,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def joined(context: jinja2.runtime.Context, values: Sequence[Any]) -> str:
         """``a ~ b ~ …``: the values as text, joined; refused when the text is too long (before a loop that doubles it
         can double it again: joining takes no more memory than the values themselves hold)."""
+        _check_all_written(values)
         text = "".join(map(str, values))
         _check_length(len(text), "joining values")
         _charge(context, len(text))
@@ -740,18 +746,68 @@ _PLAIN = (str, int, float, bool, list, dict, tuple, type(None))
 _LAZY = (types.GeneratorType, map, filter, zip, reversed, enumerate)
 
 
+_NESTED = frozenset({list, tuple, dict})
+_FLAT = frozenset({str, int, float, bool, type(None)})
+_VIEWS = (KeysView, ValuesView, ItemsView)  # dict.items() and the like, written as dict_items([…])
+# the filters that write their value (or their arguments) as text: str(), repr() or JSON of a whole list
+_WRITING_FILTERS = frozenset({"string", "upper", "lower", "capitalize", "title", "trim", "center", "indent", "truncate",
+                              "wordcount", "wordwrap", "replace", "striptags", "escape", "e", "forceescape", "urlencode",
+                              "urlize", "format", "pprint", "json", "tojson", "join"})
+
+
+def _check_written(value: Any) -> None:
+    """A list, tuple or dict about to be written as text, refused when its text would pass ``MAX_RENDERED_CHARS``:
+    counted without writing it, each list held in several places walked once (``_size``). A list made of itself
+    twice, forty times over (``{% set ns.x = [ns.x, ns.x] %}``), holds 2**40 items in 40 lists: written whole, by
+    Python's str() or json in one call, it would run for days before any other limit could stop it. A list of texts
+    and numbers alone (``labels``) is written in time linear in what it holds: not walked."""
+    if _FLAT.issuperset(map(type, value)) and (type(value) is not dict or _FLAT.issuperset(map(type, value.values()))):
+        return
+    if _size(value, {}) > MAX_RENDERED_CHARS:
+        raise TemplateLimitError(f"writing a value that holds more than {MAX_RENDERED_CHARS} items and characters "
+                                 "(a list that holds itself several times over?)")
+
+
+def _check_all_written(values: Iterable[Any]) -> None:
+    for value in values:
+        if type(value) in _NESTED:
+            _check_written(value)
+        elif isinstance(value, jinja2.utils.Namespace):  # written as <Namespace {…}>, its values whole
+            _check_written(object.__getattribute__(value, "_Namespace__attrs"))
+        elif isinstance(value, _VIEWS):
+            _check_written(list(value))
+
+
+def _writing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that writes its value or its arguments as text (``_WRITING_FILTERS``), checking them first."""
+
+    @functools.wraps(fn)  # keeps Jinja2's pass_context / pass_environment marks
+    def writing(*args: Any, **kwargs: Any) -> Any:
+        _check_all_written(args)
+        _check_all_written(kwargs.values())
+        return fn(*args, **kwargs)
+
+    return writing
+
+
 def _printable(value: Any) -> Any:
     """What a ``{{ … }}`` writes. A lazy sequence (``| map(…)``, ``| batch(2)``, ``| select`` without ``| list`` or
     ``| join``) is written as the list it yields, not as its repr, whose memory address would change the dataset from
-    build to build; a function or another object that prints its address (``{{ text.upper }}``) is an error."""
-    if type(value) in _PLAIN or isinstance(value, jinja2.Undefined):  # an undefined value fails as it is written
+    build to build; a function or another object that prints its address (``{{ text.upper }}``) is an error. A list
+    whose text would be too long is refused before it is written (``_check_written``)."""
+    kind: Any = type(value)
+    if kind in _PLAIN or isinstance(value, jinja2.Undefined):  # an undefined value fails as it is written
+        if kind in _NESTED:
+            _check_written(value)
         return value
     if isinstance(value, _LAZY):
-        return list(value)
-    kind: Any = type(value)
+        value = list(value)
+        _check_written(value)
+        return value
     if callable(value) or (kind.__repr__ is object.__repr__ and kind.__str__ is object.__str__):
         raise jinja2.TemplateRuntimeError(f"writes a {type(value).__name__}, which has no text of its own (call a "
                                           f"method with its parentheses, e.g. text.upper())")
+    _check_all_written((value,))
     return value
 
 
@@ -788,6 +844,7 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     env.globals["lipsum"] = _lipsum
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
+    env.filters.update({name: _writing(env.filters[name]) for name in _WRITING_FILTERS})
     return env
 
 

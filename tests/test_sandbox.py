@@ -415,6 +415,32 @@ def test_a_text_or_list_grown_in_a_loop_runs_out_of_steps_not_for_an_hour(start,
     assert render_template(body.replace(f"in range({times})", "in range(10)"), {}, "t") == str(10 * 1000)
 
 
+_DOUBLED = "{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}"
+
+
+@pytest.mark.parametrize("written", [
+    "{{ ns.x }}", "{{ ns }}", "{{ ns.x | json }}", "{{ ns.x | tojson }}", "{{ ns.x | tojson(indent=2) }}",
+    "{{ ns.x | string }}", "{{ ns.x | upper }}", "{{ ns.x | pprint }}", "{{ [1, ns.x] | join(', ') }}",
+    "{{ 'a' ~ ns.x }}", "{{ '%s' % (ns.x,) }}", "{{ '%s' | format(ns.x) }}", "{{ '{}'.format(ns.x) }}",
+    "{{ '{a}'.format_map({'a': ns.x}) }}", "{{ {'k': ns.x} }}", "{{ ns.x | map('string') | list }}",
+    "{{ {'k': ns.x}.items() }}", "{{ ns.x | reverse }}",
+])
+def test_a_list_made_of_itself_over_and_over_is_refused_before_it_is_written(written):
+    """40 lists, each holding the one before twice: 2**40 items once written out. Python's str() or json.dumps wrote it
+    in one C call that no step count reaches (the render ran for days, holding all its memory)."""
+    with pytest.raises(HumcError) as err:
+        render_template(_DOUBLED + written, {}, "t")
+    assert err.value.code == "E0010" and "writing a value that holds more than 16777216" in err.value.message
+
+
+def test_the_same_list_held_twice_a_few_times_is_written_as_before():
+    body = _DOUBLED.replace("range(40)", "range(3)")
+    assert render_template(body + "{{ ns.x | json }}", {}, "t") == "[[[[1], [1]], [[1], [1]]], [[[1], [1]], [[1], [1]]]]"
+    assert render_template(body + "{{ ns.x | length }}|{{ ns.x[0] }}", {}, "t") == "2|[[[1], [1]], [[1], [1]]]"
+    assert render_template("{{ labels }} {{ labels | join(', ') }}", {"labels": ["PER", "ORG"]}, "t") == \
+        "['PER', 'ORG'] PER, ORG"
+
+
 def test_bytes_methods_checked_for_length_still_work():
     body = "{{ 'a\tb'.encode().expandtabs(4).decode() }}|{{ '-'.encode().join(['a'.encode(), 'b'.encode()]).decode() }}|" \
            "{{ 'ab'.encode().replace('a'.encode(), 'xy'.encode()).decode() }}|{{ (258).to_bytes(2, 'big') | list }}|" \
