@@ -12,6 +12,9 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+import humc.build.corpus as corpus
+from humc.build.plan import Plan
+from humc.build.store import Store, chunk_key
 from humc.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,3 +169,20 @@ def read_left_to_right(values: list[str], text: str) -> bool:
             return False
         at = start + len(value)
     return True
+
+
+def pass_memos(plan: Plan, cache: Path, *, fresh: bool = False) -> dict[str, list[Any]]:
+    """Each check node's stored pass memos; ``fresh``: deleted first and computed again by ``pass_chunks``."""
+    store = Store(cache)
+    out: dict[str, list[Any]] = {}
+    try:
+        for node in (n for n in plan.nodes if n.kind == "check"):
+            keys = [chunk_key(node.fingerprint, corpus.PASS_MEMO, i) for i in range(store.chunk_count(node.fingerprint))]
+            if fresh:
+                for key in keys:
+                    store.cache.delete(key)
+                list(corpus.pass_chunks(store, node.fingerprint, text=False))
+            out[node.id] = [store.cache.get(key) for key in keys]
+    finally:
+        store.close()
+    return out

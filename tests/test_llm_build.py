@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, build_in, run_cli, tree_bytes
+from helpers import REPO, build_in, pass_memos, run_cli, tree_bytes
 
 from humc.build.compiler import build, plan_recipe
 
@@ -358,6 +358,7 @@ def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_
         followed.append([n.id for n, _, _ in then])
         return then
 
+    memos: list[dict] = []
     for name, follow in (("early", True), ("plain", False)):
         monkeypatch.setattr(execute, "followers", spy if follow else lambda ex, node, kinds=(): [])
         with LLMServer(responder=many_responder) as srv:
@@ -367,7 +368,42 @@ def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_
         status = {s.node: (s.status, s.records_out) for s in result.stats}
         assert status["gen/render"] == status["gen/check"] == ("built", 70)
         outputs.append(tree_bytes(tmp_path / name / "out" / "many" / "data"))
+        memos.append(pass_memos(plan, tmp_path / name / "cache"))
     assert outputs[0] == outputs[1] and followed[0] == ["gen/render", "gen/check"]
+    # the corpus pass memo of each check chunk, stored as it was checked (while the model answered the next
+    # chunks), is the one the pass works out from the stored chunks after the last answer
+    assert memos[0] == memos[1] == pass_memos(plan, tmp_path / "early" / "cache", fresh=True)
+    assert len(memos[0]["gen/check"]) == 4 and all(memos[0]["gen/check"])
+
+
+def test_an_llm_nodes_check_stores_its_pass_memo_as_each_chunk_is_checked(tmp_path, monkeypatch):
+    """The merge after the last answer reads the check's chunks by their memo, unpickling no record: every memo is
+    stored by the follower while the build waits for the model, the one of a chunk the check dropped a record of
+    too."""
+    import humc.build.execute as execute
+
+    monkeypatch.setattr(execute, "CHUNK_SIZE", 10)
+    stored: list[int] = []
+    real = execute.Executor._put_pass_memo
+
+    def spy(self, render, check, i, rendered, kept, memo):  # type: ignore[no-untyped-def]
+        stored.append(i)
+        assert len(kept) == len(rendered) - (i == 1)
+        real(self, render, check, i, rendered, kept, memo)
+
+    checked = execute.check_rendered
+
+    def check(entry, record):  # type: ignore[no-untyped-def]  # the check drops row 13's instruction
+        return execute.Problem("output_differs", "flagged") if record["source_row"] == 13 else checked(entry, record)
+
+    monkeypatch.setattr(execute.Executor, "_put_pass_memo", spy)
+    monkeypatch.setattr(execute, "check_rendered", check)
+    with LLMServer(responder=many_responder) as srv:
+        plan = plan_recipe(write_many(tmp_path, srv.base_url, 30, 4), out_dir=tmp_path / "out", cache_dir=tmp_path / "c")
+        result = build(plan)
+    assert next(s for s in result.stats if s.node == "corpus/write").records_out == 29
+    assert stored == [0, 1, 2]
+    assert pass_memos(plan, tmp_path / "c") == pass_memos(plan, tmp_path / "c", fresh=True)
 
 
 def _edit_recipe(tmp: Path, base_url: str, source: list[dict]) -> Path:

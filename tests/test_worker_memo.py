@@ -17,7 +17,7 @@ import humc.build.execute as execute
 from humc.build.compiler import build, plan_recipe
 from humc.build.plan import Plan
 from humc.build.store import Store, chunk_key
-from tests.helpers import tree_bytes
+from tests.helpers import pass_memos, tree_bytes
 
 ROWS = 120  # 6 chunks of 20
 
@@ -82,23 +82,6 @@ def _build(recipe: Path, tag: str, jobs: int) -> tuple[Plan, dict[str, bytes], d
     return plan, tree_bytes(recipe.parent / f"out{tag}" / "memo"), stats
 
 
-def _memos(plan: Plan, cache: Path, *, fresh: bool = False) -> dict[str, list[Any]]:
-    """Each check node's stored pass memos; ``fresh``: deleted first and computed again by ``pass_chunks``."""
-    store = Store(cache)
-    out: dict[str, list[Any]] = {}
-    try:
-        for node in (n for n in plan.nodes if n.kind == "check"):
-            keys = [chunk_key(node.fingerprint, corpus.PASS_MEMO, i) for i in range(store.chunk_count(node.fingerprint))]
-            if fresh:
-                for key in keys:
-                    store.cache.delete(key)
-                list(corpus.pass_chunks(store, node.fingerprint, text=False))
-            out[node.id] = [store.cache.get(key) for key in keys]
-    finally:
-        store.close()
-    return out
-
-
 def test_workers_store_the_memos_of_a_one_process_build_and_write_its_bytes(tmp_path, flagged, worker_memos,
                                                                             monkeypatch):
     monkeypatch.setattr(corpus, "PREFIX", 1)  # 256 prefixes for ~400 records: dedup compares full keys often
@@ -110,10 +93,10 @@ def test_workers_store_the_memos_of_a_one_process_build_and_write_its_bytes(tmp_
     assert one_stats["corpus/dedup"][3]["duplicates removed"] > 10
     assert one_stats["ner/check"][3] == {"problem: output_differs": 20 + 15}
     assert sorted(worker_memos) == [(c, i) for c in ("ner/check", "ner2/check") for i in range(ROWS // 20)]
-    memos = _memos(plan, tmp_path / "r" / "cache2")
+    memos = pass_memos(plan, tmp_path / "r" / "cache2")
     assert all(memo is not None for memos in memos.values() for memo in memos)
     assert memos["ner/check"][2]["places"] == []  # the chunk whose records were all dropped
-    assert memos == _memos(plan, tmp_path / "r" / "cache1") == _memos(plan, tmp_path / "r" / "cache2", fresh=True)
+    assert memos == pass_memos(plan, tmp_path / "r" / "cache1") == pass_memos(plan, tmp_path / "r" / "cache2", fresh=True)
 
 
 def test_no_memo_is_worked_out_for_a_pass_that_reads_the_text_or_a_check_the_pass_does_not_read(
@@ -123,7 +106,7 @@ def test_no_memo_is_worked_out_for_a_pass_that_reads_the_text_or_a_check_the_pas
     _, many, many_stats = _build(recipe, "2", jobs=2)
     assert many == one and many_stats == one_stats and one_stats["corpus/decontaminate"][3]["contaminated removed"]
     assert worker_memos == [] and not execute.reads_pass_memo(plan, plan.node("ner2/check"))
-    assert _memos(plan, tmp_path / "d" / "cache2") == _memos(plan, tmp_path / "d" / "cache1")  # none stored
+    assert pass_memos(plan, tmp_path / "d" / "cache2") == pass_memos(plan, tmp_path / "d" / "cache1")  # none stored
     ratio = plan_recipe(_recipe(tmp_path / "n", schema='{split_num: 2, negative_ratio: "1:1"}'))
     assert [execute.reads_pass_memo(ratio, ratio.node(n)) for n in ("ner/check", "ner2/check")] == [False, True]
 
@@ -156,8 +139,8 @@ def test_a_build_killed_between_a_check_chunk_and_its_memo_resumes_as_one_proces
     _, many, many_stats = _build(recipe, "2", jobs=2)
     assert many == one and {k: v[1:] for k, v in many_stats.items()} == {k: v[1:] for k, v in one_stats.items()}
     assert many_stats["ner/check"][0] == "resumed"
-    memos = _memos(plan, tmp_path / "k" / "cache2")
-    assert memos == _memos(plan, tmp_path / "k" / "cache1") == _memos(plan, tmp_path / "k" / "cache2", fresh=True)
+    memos = pass_memos(plan, tmp_path / "k" / "cache2")
+    assert memos == pass_memos(plan, tmp_path / "k" / "cache1") == pass_memos(plan, tmp_path / "k" / "cache2", fresh=True)
 
 
 def test_a_worker_memo_that_fails_is_worked_out_by_the_pass(tmp_path, flagged, worker_memos, monkeypatch):
@@ -174,5 +157,5 @@ def test_a_worker_memo_that_fails_is_worked_out_by_the_pass(tmp_path, flagged, w
     _, many, many_stats = _build(recipe, "2", jobs=2)
     assert many == one and many_stats == one_stats
     assert sorted(worker_memos) == [(c, i) for c in ("ner/check", "ner2/check") for i in range(ROWS // 20) if i != 3]
-    memos = _memos(plan, tmp_path / "f" / "cache2")
-    assert memos == _memos(plan, tmp_path / "f" / "cache1") == _memos(plan, tmp_path / "f" / "cache2", fresh=True)
+    memos = pass_memos(plan, tmp_path / "f" / "cache2")
+    assert memos == pass_memos(plan, tmp_path / "f" / "cache1") == pass_memos(plan, tmp_path / "f" / "cache2", fresh=True)

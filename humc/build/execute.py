@@ -158,6 +158,7 @@ class Executor:
         self.llm: Any = None  # llmsteps.LLMClients of this build, opened by the first LLM node
         self.early: set[tuple[str, int]] = set()  # (node fp, chunk) computed ahead by ``followers``: built, not reused
         self.checks: dict[str, tuple[str, CheckChunks]] = {}  # check node id -> ``CheckChunks.of``, one per build
+        self.memo_wanted: dict[str, bool] = {}  # check node id -> ``reads_pass_memo`` (``_memo_wanted``)
         self.prebuilt: dict[str, tuple[NodeStats, dict[str, Any]]] = {}  # node id -> stats, meta of a fused pass
         self.fused: list[tuple[PlanNode, NodeStats, dict[str, Any]]] = []  # what the node being run also ran
         self.stop_after: str | None = None
@@ -375,6 +376,7 @@ class Executor:
         are its first follower's); on the first failure stop following (for good). The first follower's records
         out, when it computed them now."""
         first: Records | None = None
+        previous: PlanNode | None = None
         for follower, fn, strip in then:
             saved = saved_chunk(self.store, follower.fingerprint, i)
             if saved is not None and saved.counts is not None:  # stored already
@@ -387,9 +389,19 @@ class Executor:
             verdicts = None
             out, _, _ = self._store_chunk(follower, i, records, result, strip)
             self.early.add((follower.fingerprint, i))
+            if previous is not None and previous.kind == "render" and self._memo_wanted(follower):
+                self._put_pass_memo(previous, (follower, fn, strip), i, records, out, WorkerMemo.of(records))
             first = out if first is None else first
-            records = out
+            records, previous = out, follower
         return first
+
+    def _memo_wanted(self, check: PlanNode) -> bool:
+        """Whether the corpus pass reads the check's chunks by their pass memo (``reads_pass_memo``): then an LLM
+        node's followers store it as each chunk is checked, while the model answers the next chunks, not in the
+        pass after the last answer."""
+        if check.id not in self.memo_wanted:
+            self.memo_wanted[check.id] = reads_pass_memo(self.plan, check)
+        return self.memo_wanted[check.id]
 
     def _put_pass_memo(self, render: PlanNode, check: Follower, i: int, rendered: Records, kept: Records,
                        memo: WorkerMemo) -> None:
