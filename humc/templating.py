@@ -16,7 +16,7 @@ Decisions a reader would otherwise undo:
   loop never builds the whole string; a macro's or ``{% set %}`` block's text before it is joined); repetition
   (counting the items inside the list it repeats), joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
   width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
-  ``translate``, ``urlize``'s link attributes, ``lipsum`` and ``**`` are bounded before they run, on texts and on the
+  ``translate``, ``urlize``'s link attributes, ``lipsum``, ``**`` and ``*`` of integers are bounded before they run, on texts and on the
   bytes ``.encode()`` makes; so is writing a list as text (``_check_written``: one that holds itself over and over);
   ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
   ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range`` one, a long
@@ -74,7 +74,8 @@ MAX_RENDERED_CHARS = 16 << 20
 real passage, far below what a runaway loop produces)."""
 
 MAX_POWER_BITS = 1 << 12
-"""`a ** b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded time."""
+"""`a ** b` and `a * b` on integers may make a number of at most this many bits (4096); bigger ones take unbounded
+time."""
 
 MAX_TEMPLATE_STEPS = 200_000
 """The steps one render may take (calls of functions, methods and macros, the items of every ``range`` made and
@@ -349,7 +350,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if type(left) not in _NUMBERS:
                 _charge(context, _check_join(left, right))
         elif op == "*":
-            _check_repeat(left, right)
+            if type(left) is int and type(right) is int:
+                _check_product(left, right)
+            else:
+                _check_repeat(left, right)
         elif op == "**":
             _check_power(left, right)
         elif op == "%" and isinstance(left, (str, bytes)):
@@ -737,6 +741,14 @@ def _size(value: Any, seen: dict[int, int]) -> int:
 def _check_power(base: Any, exp: Any) -> None:
     if isinstance(base, int) and isinstance(exp, int) and exp > 0 and base.bit_length() * exp > MAX_POWER_BITS:
         raise TemplateLimitError(f"{base} ** {exp} is a number of more than {MAX_POWER_BITS} bits")
+
+
+def _check_product(left: int, right: int) -> None:
+    """``a * b`` on integers: as bounded as ``**`` (a number squared in a loop doubles its bits each time: forty
+    squarings of 3 make a number of 2**40 bits, multiplied for hours)."""
+    if left.bit_length() + right.bit_length() > MAX_POWER_BITS + 1:
+        raise TemplateLimitError(f"a product of a {left.bit_length()}-bit and a {right.bit_length()}-bit number is a "
+                                 f"number of more than {MAX_POWER_BITS} bits")
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)

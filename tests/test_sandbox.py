@@ -433,6 +433,16 @@ def test_a_list_made_of_itself_over_and_over_is_refused_before_it_is_written(wri
     assert err.value.code == "E0010" and "writing a value that holds more than 16777216" in err.value.message
 
 
+def test_a_number_squared_in_a_loop_is_refused_once_past_the_bits_a_power_may_have():
+    """Each squaring doubles the bits: forty of them made a number of 2**40 bits, multiplied for hours."""
+    body = "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}"
+    with pytest.raises(HumcError) as err:
+        render_template(body, {}, "t")
+    assert err.value.code == "E0010" and "a product of a 3247-bit and a 3247-bit number" in err.value.message
+    assert render_template(body.replace("range(40)", "range(5)") + "|{{ 6 * 7 }}|{{ 2 ** 2000 * 2 ** 90 > 0 }}", {}, "t") \
+        == "True|42|True"
+
+
 def test_the_same_list_held_twice_a_few_times_is_written_as_before():
     body = _DOUBLED.replace("range(40)", "range(3)")
     assert render_template(body + "{{ ns.x | json }}", {}, "t") == "[[[[1], [1]], [[1], [1]]], [[[1], [1]], [[1], [1]]]]"
