@@ -109,6 +109,50 @@ def test_a_missing_extractive_answer_is_asked_and_an_empty_one_is_not(tmp_path):
     assert sorted(map(json.dumps, golds(tmp_path))) == ["[]", '[{"answer": "The Normans"}]']
 
 
+NO_ANSWER_REPLIES = {  # question -> the model's reply
+    "Who signed the treaty?": "unanswerable",
+    "When did the duchy end?": "The question cannot be answered from the passage.",
+    "What did Rollo eat?": "No answer",
+    "Where was the king born?": 'The answer is: "N/A"',
+    "Who gave their name to Normandy?": "The Normans",
+    "What was the status field?": "N/A",  # the passage writes it: a span, not "no answer"
+    "What was thought of the riddle?": "long thought unanswerable",  # a span holding the word
+    "Who ruled after Rollo?": "No answer was given by the chronicle",  # not a bare "no answer", not in the text
+}
+
+
+def test_a_reply_saying_there_is_no_answer_is_the_unanswerable_gold(tmp_path):
+    """A model asked an extractive question whose passage has no answer says so in words ('unanswerable', 'The
+    question cannot be answered from the passage.', 'No answer', 'N/A'): such a whole reply was dropped as `answer
+    not copied from the context`; where `[]` is gold (`unanswerable: true`) it is that gold. A reply the passage
+    holds stays a span, and a sentence that only contains such words is still no answer the passage holds."""
+    normans = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy."
+    riddle = "The status field read N/A. The riddle was long thought unanswerable."
+    rows = [{"context": riddle if "field" in q or "riddle" in q else normans, "question": q, "answers": None}
+            for q in NO_ANSWER_REPLIES]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    entry = {"source": "qa", "task": "mrc_extractive", "preferences": ["unanswerable"],
+             "fields": {"context": "context", "question": "question", "answers": "answers"}}
+    with LLMServer(responder=lambda body: next(r for q, r in NO_ANSWER_REPLIES.items()
+                                               if q in body["messages"][0]["content"])) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, {"qa": "qa.jsonl"}, entry), tmp_path)
+    assert result.exit_code == 0, result.output
+    kept = sorted(map(json.dumps, golds(tmp_path)))
+    assert kept == sorted(["[]"] * 4 + ['[{"answer": "The Normans"}]', '[{"answer": "N/A"}]',
+                                        '[{"answer": "long thought unanswerable"}]'])
+    assert "dropped answer not copied from the context: 1" in flat(result.output)
+
+
+def test_says_no_answer_reads_only_a_whole_reply():
+    from humc.build.llmsteps import says_no_answer
+    for text in ("Unanswerable.", "N/A", "n/a", "None.", "There is no answer.", "The answer is: \"unanswerable\"",
+                 "This question cannot be answered based on the given passage.", "无法回答。",
+                 "The passage does not contain the answer."):
+        assert says_no_answer(text), text
+    for text in ("Nana", "No answer was given", "The unanswerable riddle", "Not applicable law", "Nobody", ""):
+        assert not says_no_answer(text), text
+
+
 # ------------------------------------------------------------------ CoNLL04: a span kept as the model wrote it
 
 CONLL04 = REPO / "tests" / "data" / "conll04" / "conll04_dev.head80.json"  # research use, see its SOURCE.md

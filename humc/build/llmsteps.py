@@ -324,7 +324,7 @@ class StepRunner:
         outcomes = [o if choice is None or o.value is None else Outcome(o.value[choice]) for o in answers]
         outcomes = self._shaped_outcomes(outcomes)
         if not is_structured(self.entry):
-            outcomes = [self._in_input(record, self._in_labels(self._in_language(o), record))
+            outcomes = [self._in_input(record, self._in_labels(self._in_language(self._no_answer(record, o)), record))
                         for record, o in zip(todo, outcomes, strict=True)]
         outcomes = [self._verbatim(record, o) for record, o in zip(todo, outcomes, strict=True)]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
@@ -361,6 +361,21 @@ class StepRunner:
         named = [label for label, option in zip(labels, options, strict=False)
                  if key and bare_answer(str(option)).casefold() == key]
         return named[0] if len(named) == 1 else None
+
+    def _no_answer(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """A free-text reply that as a whole says the question has no answer ('unanswerable', 'The question cannot be
+        answered from the passage.', 'No answer', 'N/A') is the task's no-answer gold `[]` where `[]` is gold
+        (`unanswerable: true`); it was dropped as 'answer not copied from the context'. A reply the input holds as
+        whole words stays a span (a passage may say 'N/A'), and one that only contains such words is no such reply."""
+        task = self.entry.task
+        field = self.step.field or task.answer_field
+        if not (task.answer_unanswerable and task.spans_from and field == task.answer_field
+                and isinstance(outcome.value, str) and says_no_answer(outcome.value)):
+            return outcome
+        text = str(record.get(task.spans_from[0][1]) or "")
+        if any(span_at(text, answer) is not None for answer in (outcome.value, bare_answer(outcome.value))):
+            return outcome
+        return Outcome([])
 
     def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
         """A free-text answer copied from the input (extractive MRC) must occur in it, as whole words: SmolLM2 answered
@@ -632,6 +647,23 @@ def bare_answer(text: str) -> str:
     answer = text.strip()
     lead = _LEAD_IN.match(answer)
     return (answer[lead.end():] if lead else answer).strip(_QUOTES + ". \t\n")
+
+
+# a whole reply saying a reading-comprehension question has no answer (the `unanswerable` rule asks for the first)
+_NO_ANSWER = re.compile(
+    r"unanswerable|not answerable|no answer|there is no answer|n/?a|none|no answer (?:is )?(?:given|found|provided)"
+    r"|(?:the |this )?question (?:cannot|can ?not|can't|could not|is not able to) be answered"
+    r"(?: (?:from|with|based on|using|given) (?:the |this )?(?:given |provided )?(?:passage|context|text|information))?"
+    r"|(?:the |this )?(?:passage|context|text) does not (?:contain|give|provide|say|mention|state) (?:the |an )?answer"
+    r"(?: to (?:the|this) question)?"
+    r"|无法回答|不能回答|没有答案|无答案|原文中没有答案|无法从原文中回答",
+    re.IGNORECASE)
+
+
+def says_no_answer(text: str) -> bool:
+    """Whether a free-text reply, a lead-in, quotes and a final period aside, is only a statement that there is no
+    answer: 'Unanswerable.', 'The answer is: "N/A"', 'The question cannot be answered from the passage.'."""
+    return _NO_ANSWER.fullmatch(" ".join(bare_answer(text).split()).strip("。！!")) is not None
 
 
 def verbatim(text: str, span: str) -> str:
