@@ -66,6 +66,7 @@ FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (b
 # a free-text answer after "The answer is:", or naming an option by its text, is read as that label, option or span;
 # a JSON value inside another in a reply is no reading of it (a judge's list of verdicts); SQuAD's [] is not generated
 # 14: a free-text reply saying an extractive question has no answer ('unanswerable', 'N/A') is its [] gold
+# and a generated reply of one row-shaped object where a list is asked is a list of that row
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

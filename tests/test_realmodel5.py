@@ -189,6 +189,48 @@ def test_a_generated_span_is_kept_as_its_text_writes_it(tmp_path):
                              "showing shapes resembling missile pods on its wings and fuselage"}]
 
 
+ONE_OBJECT = {  # a phrase of the sentence -> the model's reply: one relation as a bare object, not a list of them
+    "who assassinated President Lincoln": '{"head": "John Wilkes Booth", "relation": "Kill", "tail": "President Lincoln"}',
+    "Wang Ziqiang": '{"answers": {"head": "Wang Ziqiang", "relation": "Work_For", "tail": "Institute of Mechanics"}}',
+    "Sun Hung Kai": '{"head": "Sun Hung Kai Properties", "relation": "OrgBased_In", "tail": "Hong Kong", "score": 0.9}',
+    "Ten oil workers": '{"head": "Morgan City", "relation": "Located_In"}',
+}
+
+
+def test_one_relation_object_is_a_list_of_one_and_another_object_is_refused(tmp_path):
+    """A relation-extraction reply that is one object of an answer row's keys, bare or under `answers`, is the list of
+    that one row (it was refused as 'expected a list of answers, found dict' and the record dropped); an object with
+    a key more or less is no row and stays refused."""
+    source = {"conll04": {"catalog": "conll04", "path": str(CONLL04)}}
+    entry = {"source": "conll04", "where": " or ".join(f"{phrase!r} in text" for phrase in ONE_OBJECT)}
+
+    def reply(body: dict) -> str:
+        return next(r for phrase, r in ONE_OBJECT.items() if phrase in body["messages"][0]["content"])
+
+    with LLMServer(responder=reply, structured="json_object+schema") as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, entry, overwrite=True), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(golds(tmp_path), key=json.dumps) == [
+        [{"head": "John Wilkes Booth", "relation": "Kill", "tail": "President Lincoln"}],
+        [{"head": "Wang Ziqiang", "relation": "Work_For", "tail": "Institute of Mechanics"}]]
+    assert "gen/generate: 2/4 valid answer(s)" in flat(result.output)
+
+
+def test_unwrap_answers_takes_only_a_row_shaped_object():
+    from humc.build.llmsteps import unwrap_answers
+    from humc.recipe.stdlib import load_task
+    re_task = load_task(REPO / "stdlib" / "tasks" / "re.yaml")
+    row = {"tail": "b", "head": "a", "relation": "r"}
+    assert unwrap_answers(row, re_task) == [row]
+    assert unwrap_answers({"answers": row}, re_task) == [row]
+    assert unwrap_answers({"answers": [row]}, re_task) == [row]
+    for other in ({**row, "x": 1}, {"head": "a", "tail": "b"}, {"answers": {"head": "a"}}, "a", None):
+        assert unwrap_answers(other, re_task) == other
+    assert unwrap_answers(row) == row  # no task: no reading of an object as a list
+    mrc = load_task(REPO / "stdlib" / "tasks" / "mrc_extractive.yaml")  # cardinality one: an object is its answer
+    assert unwrap_answers({"answer": "x"}, mrc) == {"answer": "x"}
+
+
 # ------------------------------------------------------------------ a free-text answer after "The answer is:"
 
 AG_NEWS = REPO / "recipes" / "data" / "ag_news" / "train.4x10.csv"  # non-commercial research use, see its SOURCE.md

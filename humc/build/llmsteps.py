@@ -491,7 +491,7 @@ class StepRunner:
 
         def validate(value: Any) -> str | None:
             try:
-                table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
+                table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value, task)), task.columns, task.cardinality)
             except FormatParseError as exc:
                 return Invalid(exc.message, WRONG_SHAPE)
             if labels and task.schema_column:
@@ -553,7 +553,7 @@ class StepRunner:
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
             return outcomes
-        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), self.entry.task))
+        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value, self.entry.task), self.entry.task))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
@@ -628,11 +628,23 @@ def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(label for g in entry.guidelines for label, _ in g.labels)) or None
 
 
-def unwrap_answers(value: Any) -> Any:
-    """A list answer sent as ``{"answers": [...]}`` (a schema's root is an object) -> the list."""
-    if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
-        return value["answers"]
-    return value
+def unwrap_answers(value: Any, task: TaskDef | None = None) -> Any:
+    """A list answer sent as ``{"answers": [...]}`` (a schema's root is an object) -> the list. With ``task`` (of
+    cardinality many), one object of exactly an answer row's keys, bare or as ``{"answers": {...}}``, is a list of
+    that one row: a model asked for relations answered one as ``{"head": …, "relation": …, "tail": …}``, which was
+    refused as 'expected a list of answers, found dict'. Any other object stays what it is (and is refused)."""
+    if isinstance(value, dict) and list(value) == ["answers"]:
+        if isinstance(value["answers"], list):
+            return value["answers"]
+        if _one_row(value["answers"], task):
+            return [value["answers"]]
+    return [value] if _one_row(value, task) else value
+
+
+def _one_row(value: Any, task: TaskDef | None) -> bool:
+    """Whether ``value`` is one object whose keys are exactly the answer columns of ``task``'s list answer."""
+    return (task is not None and task.cardinality == "many" and isinstance(value, dict)
+            and len(value) == len(task.columns) and set(value) == set(task.columns))
 
 
 # the lead-in of a free-text answer that is no part of it: SmolLM2 answered an AG News label 'The answer is:\nWorld.'
