@@ -101,7 +101,8 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
             exc.notes.extend(_undo(made, repo_id, token, endpoint))
             raise
         except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM: cli.Terminated) mid-push: undone as a failure is
-            exc.__notes__ = [*getattr(exc, "__notes__", []), *_undo(made, repo_id, token, endpoint)]  # the CLI says them
+            notes = [*getattr(exc, "__notes__", []), *_undo(made, repo_id, token, endpoint)]
+            exc.__notes__ = notes  # type: ignore[attr-defined]  # PEP 678's notes (3.11's add_note); the CLI says them
             raise
     return result
 
