@@ -1,6 +1,7 @@
 """What SmolLM2-135M-Instruct (llama-cpp-python 0.3.36, ../shared/realmodel/serve-smollm2) did to `generate` over the
 real samples of SQuAD 2.0, CoNLL04, MSRA, GoEmotions, DuEE and AG News (2026-11-27), replayed on the loopback test
-server (tests/llmserver.py) so it runs without the real model. Each test names the real replies it reproduces."""
+server (tests/llmserver.py) so it runs without the real model. Each test names the real replies it reproduces;
+replies marked scripted are written for the test, in shapes models answer in."""
 
 from __future__ import annotations
 
@@ -109,7 +110,10 @@ def test_a_missing_extractive_answer_is_asked_and_an_empty_one_is_not(tmp_path):
     assert sorted(map(json.dumps, golds(tmp_path))) == ["[]", '[{"answer": "The Normans"}]']
 
 
-NO_ANSWER_REPLIES = {  # question -> the model's reply
+# ------------------------------------------------------------------ scripted replies (the shapes models answer in,
+# not SmolLM2's own): a reply saying "no answer", one relation object where a list is asked
+
+NO_ANSWER_REPLIES = {  # question -> the scripted reply
     "Who signed the treaty?": "unanswerable",
     "When did the duchy end?": "The question cannot be answered from the passage.",
     "What did Rollo eat?": "No answer",
@@ -189,7 +193,7 @@ def test_a_generated_span_is_kept_as_its_text_writes_it(tmp_path):
                              "showing shapes resembling missile pods on its wings and fuselage"}]
 
 
-ONE_OBJECT = {  # a phrase of the sentence -> the model's reply: one relation as a bare object, not a list of them
+ONE_OBJECT = {  # a phrase of the sentence -> the scripted reply: one relation as a bare object, not a list of them
     "who assassinated President Lincoln": '{"head": "John Wilkes Booth", "relation": "Kill", "tail": "President Lincoln"}',
     "Wang Ziqiang": '{"answers": {"head": "Wang Ziqiang", "relation": "Work_For", "tail": "Institute of Mechanics"}}',
     "Sun Hung Kai": '{"head": "Sun Hung Kai Properties", "relation": "OrgBased_In", "tail": "Hong Kong", "score": 0.9}',
