@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "13"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
@@ -65,6 +65,10 @@ FORMAT_VERSION = "13"  # 2: render/check drop problem records and report them (b
 # 13: a generated span is written as its input writes it (it matched case and whitespace aside: "Walters Displayed");
 # a free-text answer after "The answer is:", or naming an option by its text, is read as that label, option or span;
 # a JSON value inside another in a reply is no reading of it (a judge's list of verdicts); SQuAD's [] is not generated
+# 14: a free-text reply saying an extractive question has no answer ('unanswerable', 'N/A') is its [] gold
+# and a generated reply of one row-shaped object where a list is asked is a list of that row
+# and an event's gold trigger or argument not in its text is span_not_in_text (ee: copied_gold)
+# and an Avro duration, or a date or timestamp past year 9999, reads as ISO 8601 text (was bytes, an error)
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {

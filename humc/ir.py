@@ -58,8 +58,10 @@ class TaskDef:
     # step fills only a missing answer (null, absent) unless it overwrites
     answer_unanswerable: bool = False
     # (answer column, input): a value the column holds, when not empty, is copied from the input. Checked in the
-    # answers a `generate` step writes, not in source gold (datasets differ in how they write an event's trigger)
+    # answers a `generate` step writes, and in source gold only with `copied_gold` (datasets differ: CaRB's subjects
+    # are 90% verbatim, DuEE's triggers and arguments all are)
     copied_from: tuple[tuple[str, str], ...] = ()
+    copied_gold: bool = False
     # (role column, the answer column or input naming its event type): a recipe's `schema: {roles: …}` lists the roles
     # each event type has, and a generated answer's roles are checked against them
     roles_of: tuple[str, str] | None = None

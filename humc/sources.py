@@ -52,6 +52,7 @@ from humc.sources_readers import (
     foreign_kind,
     grouped,
     holds_json_list,
+    lenient_avro_readers,
     looks_like_json_lines,
     nul_error,
     nul_error_in,
@@ -1338,12 +1339,14 @@ AVRO_MAGIC = b"Obj\x01"
 def _read_avro(src: SourceDef) -> Iterator[RawRow]:
     """An Avro object container file (Kafka Connect, Spark, Hive, fastavro): its records, each a dict of the record
     schema's fields. Unions read as the branch's value, enums as their symbol, maps as objects, logical types as
-    Python's values (timestamps as UTC datetimes, dates, decimals; uuids as text); `bytes` and `fixed` stay bytes."""
+    Python's values (timestamps as UTC datetimes, dates, decimals; uuids as text; a date or timestamp past year 9999
+    and a `duration` as ISO 8601 text: ``lenient_avro_readers``); `bytes` and `fixed` stay bytes."""
     try:
         import fastavro
     except ImportError:
         raise _fail(src, 1, "reading an Avro file needs the fastavro package, which is not installed",
                     "fastavro installed: " + AVRO_EXTRA, "install humc's avro extra: " + AVRO_EXTRA) from None
+    lenient_avro_readers(fastavro.read.LOGICAL_READERS)
     with open_binary(_file(src)) as f:
         magic = f.read(4)
     if magic != AVRO_MAGIC:

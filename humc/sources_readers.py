@@ -1139,3 +1139,69 @@ class _ArchiveFiles:
 
     def __exit__(self, *_: object) -> None:
         (self.zip or self.tar).close()  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------- Avro logical types fastavro leaves out
+
+_DAY_MICROS = 86_400_000_000
+_CYCLE_DAYS = 146_097  # days in 400 Gregorian years, after which the calendar repeats
+
+
+def _expanded_year(year: int) -> str:
+    """A year as ISO 8601 writes it past 0000-9999: '+10000', '-0001' (year 0 is 1 BC)."""
+    return f"{year:04d}" if 0 <= year <= 9999 else f"+{year}" if year > 0 else f"-{-year:04d}"
+
+
+def far_timestamp(micros: int, *, utc: bool, date_only: bool = False) -> str:
+    """A date or timestamp (``micros`` since 1970-01-01) that Python's datetime cannot hold (before year 1, after
+    9999), written as ``str()`` writes one it can hold, with ISO 8601's expanded year: '+10000-01-01 00:00:00+00:00',
+    '+10000-01-01'. The calendar repeats every 400 years: the date is found 400·k years nearer, k put back in the year."""
+    import datetime
+
+    cycles = (micros // _DAY_MICROS) // _CYCLE_DAYS
+    near = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=micros - cycles * _CYCLE_DAYS * _DAY_MICROS)
+    text = str(near.date()) if date_only else str(near) + ("+00:00" if utc else "")
+    return _expanded_year(near.year + 400 * cycles) + text[4:]
+
+
+def avro_duration(data: bytes) -> str:
+    """Avro's `duration` (fixed 12: months, days, milliseconds, little-endian unsigned 32-bit) as ISO 8601:
+    'P1M2DT3.5S', 'PT0S'. Months and days stay apart (neither has a fixed length in the other)."""
+    months, days, millis = (int.from_bytes(data[i:i + 4], "little") for i in (0, 4, 8))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".")
+    date = f"{months}M" * bool(months) + f"{days}D" * bool(days)
+    time = f"{hours}H" * bool(hours) + f"{minutes}M" * bool(minutes) + f"{seconds}S" * bool(rest)
+    return "P" + date + ("T" + time if time else "") if date or time else "PT0S"
+
+
+def _lenient(read: Callable[..., Any], far: Callable[[int], str]) -> Callable[..., Any]:
+    """fastavro's logical reader ``read``, with a value it cannot make a datetime of written by ``far``."""
+    def lenient(data: Any, writer_schema: Any = None, reader_schema: Any = None) -> Any:
+        try:
+            return read(data, writer_schema, reader_schema)
+        except (OverflowError, ValueError):  # datetime's "date value out of range", "year 10000 is out of range"
+            return far(data)
+
+    lenient.humc = True  # type: ignore[attr-defined]
+    return lenient
+
+
+def lenient_avro_readers(readers: dict[str, Callable[..., Any]]) -> None:
+    """Teach fastavro's logical readers (``fastavro.read.LOGICAL_READERS``, the registry it documents for custom
+    logical types) what it leaves out: a date or timestamp past year 9999 (or before year 1) reads as its ISO text
+    instead of ending the read at that record, and `duration` as ISO 8601 text instead of 12 raw bytes. Values fastavro
+    reads stay its own. Idempotent."""
+    fars: dict[str, Callable[[int], str]] = {
+        "long-timestamp-millis": lambda v: far_timestamp(v * 1000, utc=True),
+        "long-timestamp-micros": lambda v: far_timestamp(v, utc=True),
+        "long-local-timestamp-millis": lambda v: far_timestamp(v * 1000, utc=False),
+        "long-local-timestamp-micros": lambda v: far_timestamp(v, utc=False),
+        "int-date": lambda v: far_timestamp(v * _DAY_MICROS, utc=False, date_only=True),
+    }
+    for key, far in fars.items():
+        read = readers.get(key)
+        if read is not None and not getattr(read, "humc", False):
+            readers[key] = _lenient(read, far)
+    readers.setdefault("fixed-duration", lambda data, writer_schema=None, reader_schema=None: avro_duration(data))

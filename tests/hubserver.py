@@ -28,7 +28,8 @@ The client never uses Xet against this server only if Xet is disabled on the cli
 because the server sends no ``X-Xet-*`` headers.
 
 Every route except the LFS PUT (whose URL carries a per-server secret, like a signed URL)
-needs ``Authorization: Bearer <token>``. ``fail(route, status, times)`` injects faults; status ``CUT`` (0) drops the
+needs ``Authorization: Bearer <token>``. ``hold(route)`` keeps the next request to a route waiting until the test
+releases it (then drops it). ``fail(route, status, times)`` injects faults; status ``CUT`` (0) drops the
 connection without an answer, as a network cut mid-request does; ``CUT_AFTER`` (on "commit" only) makes the commit,
 then drops the connection without an answer (the commit landed, the client cannot know).
 """
@@ -101,6 +102,12 @@ class HubError(Exception):
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
 
+@dataclass
+class Hold:
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
 class HubState:
     """Repos, commits and blobs; every mutation happens under one lock."""
 
@@ -111,6 +118,7 @@ class HubState:
         self.blobs: dict[str, bytes] = {}          # sha256 -> content (regular and LFS)
         self.oids: dict[str, str] = {}             # sha256 -> git blob oid (of content or pointer)
         self.faults: dict[str, list[tuple[int, int]]] = {}   # route -> [(status, remaining)]
+        self.holds: dict[str, Hold] = {}           # route -> the hold its next request waits in
         self.requests: list[tuple[str, str]] = []  # (method, path) log
         self.secret = hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:24]
         self._clock = 0
@@ -121,6 +129,14 @@ class HubState:
         """Make the next `times` requests to `route` (e.g. "commit", "preupload") fail with `status`."""
         with self.lock:
             self.faults.setdefault(route, []).append((status, times))
+
+    def hold(self, route: str) -> Hold:
+        """Make the next request to ``route`` wait, unanswered and not acted on, until ``Hold.release`` (or 60 s); then
+        its connection is dropped. ``Hold.arrived`` is set when it comes: a deterministic point to interrupt the
+        client at (Ctrl-C while an upload is in flight)."""
+        with self.lock:
+            held = self.holds[route] = Hold()
+            return held
 
     def take_fault(self, route: str) -> int | None:
         with self.lock:
@@ -314,7 +330,14 @@ class Handler(BaseHTTPRequestHandler):
             raise HubError(401, "Invalid credentials in Authorization header")
 
     def _fault(self, route: str) -> int | None:
-        """Raise the fault injected on ``route``; CUT_AFTER is returned, for the route to act on before it cuts."""
+        """Raise the fault injected on ``route``; CUT_AFTER is returned, for the route to act on before it cuts. A held
+        request (``HubState.hold``) waits for its release, then is cut."""
+        with self.state.lock:
+            held = self.state.holds.pop(route, None)
+        if held is not None:
+            held.arrived.set()
+            held.release.wait(60)
+            raise HubError(CUT, f"{route} held, then dropped")
         status = self.state.take_fault(route)
         if status == CUT_AFTER:
             return status

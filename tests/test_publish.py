@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -351,6 +354,58 @@ def test_a_failed_first_push_to_a_branch_removes_the_branch_and_the_repository_i
     text = err.value.render()
     assert "403" in text and "removed the branch 'dev'" in text and "deleted the repository humc-test/demo" in text
     assert hub.state.repos == {}
+
+
+def _interrupted_push(hub: HubHTTPServer, tmp_path: Path, folder: Path, route: str, signum: int,
+                      *args: str) -> subprocess.CompletedProcess[str]:
+    """A real `python -m humc push FOLDER --repo REPO ARGS` sent ``signum`` while the server holds its request to
+    ``route`` (unanswered, not acted on); the held request is dropped once the push has ended."""
+    held = hub.state.hold(route)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN,
+           "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "humc", "push", str(folder), "--repo", REPO, *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        assert held.arrived.wait(120), "the push never reached " + route
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        held.release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_ctrl_c_during_the_upload_undoes_the_repository_and_branch_the_push_created(hub: HubHTTPServer,
+                                                                                     tmp_path: Path) -> None:
+    """Ctrl-C while the Hub held the shard's upload left the repository and the branch `dev` it had just created (a
+    failure removed them, an interruption did not): now it takes the same way back, and says so."""
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    res = _interrupted_push(hub, tmp_path, folder, "lfs-upload", signal.SIGINT, "--revision", "dev")
+    assert res.returncode == 130, res.stderr
+    assert "interrupted:" in res.stderr and "Traceback" not in res.stderr
+    assert "note: removed the branch 'dev', which this push had created" in res.stderr
+    assert "note: deleted the repository humc-test/demo, which this push had created (it was still empty)" in res.stderr
+    assert hub.state.repos == {}
+    assert push_dataset(folder, REPO, revision="dev").changed  # the same command, run again, publishes
+
+
+def test_sigterm_during_the_commit_removes_the_new_branch_and_keeps_the_repository(hub: HubHTTPServer,
+                                                                                   tmp_path: Path) -> None:
+    """SIGTERM (humc's Terminated, a KeyboardInterrupt) while the commit to a new branch is held: the branch goes, the
+    repository and main, which the push did not create, stay as they were."""
+    folder = make_build(tmp_path / "demo", {"train": 1})
+    push_dataset(folder, REPO)
+    published, history = remote_files(hub), [c.oid for c in hub.state.history(REPO)]
+    make_build(folder, {"train": 2}, tag="v2")
+    res = _interrupted_push(hub, tmp_path, folder, "commit", signal.SIGTERM, "--revision", "v2")
+    assert res.returncode == 128 + signal.SIGTERM, res.stderr
+    assert "terminated:" in res.stderr and "note: removed the branch 'v2', which this push had created" in res.stderr
+    assert "deleted the repository" not in res.stderr and "Traceback" not in res.stderr
+    assert sorted(hub.state.repo(REPO).branches) == ["main"]
+    assert remote_files(hub) == published and [c.oid for c in hub.state.history(REPO)] == history
 
 
 def test_a_failed_push_never_deletes_a_repository_or_branch_it_did_not_create(hub: HubHTTPServer,

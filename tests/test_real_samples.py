@@ -99,3 +99,29 @@ def test_real_samples_check_strict_with_no_problem_record(tmp_path: Path):
     result = run_cli("check", "real.hum.yaml", "--rows", "all", "--strict", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.count("problems: none") == 3 and "rule_violated" not in result.output
+
+
+def test_a_duee_trigger_or_argument_not_in_its_text_is_a_problem_record(tmp_path):
+    """DuEE gold whose trigger (or argument) does not occur in its text was written as gold; it is reported as
+    `span_not_in_text` at its line, as EET reports such a trigger and NER an entity. Real DuEE dev lines (the 500 in
+    ../shared/data, the 60 here) hold none: every other record is written."""
+    from helpers import build_in
+
+    lines = (DATA / "duee" / "duee_dev.head60.json").read_text(encoding="utf-8").splitlines()[:4]
+    rows = [json.loads(line) for line in lines]
+    rows[1]["event_list"][0]["trigger"] = "开除了"  # not in line 2's text
+    rows[2]["event_list"][0]["arguments"][0]["argument"] = "不存在的论元"  # not in line 3's text
+    (tmp_path / "duee.json").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                        encoding="utf-8")
+    recipe = tmp_path / "d.hum.yaml"
+    recipe.write_text("hum: 1\nname: d\nsources:\n  duee: {catalog: duee, path: duee.json}\n"
+                      "tasks:\n  - {id: ee, source: duee, formats: [json]}\noutput: {splits: {train: 1.0}}\n",
+                      encoding="utf-8")
+    result = build_in(recipe, tmp_path)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "ee/render: span_not_in_text: 2" in out
+    assert "duee.json:2 (trigger '开除了' does not occur in 'text')" in out
+    assert "duee.json:3 (argument '不存在的论元' does not occur in 'text')" in out
+    import pyarrow.parquet as pq
+    assert pq.read_table(tmp_path / "out" / "d" / "data").num_rows == 2  # lines 1 and 4

@@ -1,6 +1,7 @@
 """What SmolLM2-135M-Instruct (llama-cpp-python 0.3.36, ../shared/realmodel/serve-smollm2) did to `generate` over the
 real samples of SQuAD 2.0, CoNLL04, MSRA, GoEmotions, DuEE and AG News (2026-11-27), replayed on the loopback test
-server (tests/llmserver.py) so it runs without the real model. Each test names the real replies it reproduces."""
+server (tests/llmserver.py) so it runs without the real model. Each test names the real replies it reproduces;
+replies marked scripted are written for the test, in shapes models answer in."""
 
 from __future__ import annotations
 
@@ -109,6 +110,53 @@ def test_a_missing_extractive_answer_is_asked_and_an_empty_one_is_not(tmp_path):
     assert sorted(map(json.dumps, golds(tmp_path))) == ["[]", '[{"answer": "The Normans"}]']
 
 
+# ------------------------------------------------------------------ scripted replies (the shapes models answer in,
+# not SmolLM2's own): a reply saying "no answer", one relation object where a list is asked
+
+NO_ANSWER_REPLIES = {  # question -> the scripted reply
+    "Who signed the treaty?": "unanswerable",
+    "When did the duchy end?": "The question cannot be answered from the passage.",
+    "What did Rollo eat?": "No answer",
+    "Where was the king born?": 'The answer is: "N/A"',
+    "Who gave their name to Normandy?": "The Normans",
+    "What was the status field?": "N/A",  # the passage writes it: a span, not "no answer"
+    "What was thought of the riddle?": "long thought unanswerable",  # a span holding the word
+    "Who ruled after Rollo?": "No answer was given by the chronicle",  # not a bare "no answer", not in the text
+}
+
+
+def test_a_reply_saying_there_is_no_answer_is_the_unanswerable_gold(tmp_path):
+    """A model asked an extractive question whose passage has no answer says so in words ('unanswerable', 'The
+    question cannot be answered from the passage.', 'No answer', 'N/A'): such a whole reply was dropped as `answer
+    not copied from the context`; where `[]` is gold (`unanswerable: true`) it is that gold. A reply the passage
+    holds stays a span, and a sentence that only contains such words is still no answer the passage holds."""
+    normans = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy."
+    riddle = "The status field read N/A. The riddle was long thought unanswerable."
+    rows = [{"context": riddle if "field" in q or "riddle" in q else normans, "question": q, "answers": None}
+            for q in NO_ANSWER_REPLIES]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    entry = {"source": "qa", "task": "mrc_extractive", "preferences": ["unanswerable"],
+             "fields": {"context": "context", "question": "question", "answers": "answers"}}
+    with LLMServer(responder=lambda body: next(r for q, r in NO_ANSWER_REPLIES.items()
+                                               if q in body["messages"][0]["content"])) as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, {"qa": "qa.jsonl"}, entry), tmp_path)
+    assert result.exit_code == 0, result.output
+    kept = sorted(map(json.dumps, golds(tmp_path)))
+    assert kept == sorted(["[]"] * 4 + ['[{"answer": "The Normans"}]', '[{"answer": "N/A"}]',
+                                        '[{"answer": "long thought unanswerable"}]'])
+    assert "dropped answer not copied from the context: 1" in flat(result.output)
+
+
+def test_says_no_answer_reads_only_a_whole_reply():
+    from humc.build.llmsteps import says_no_answer
+    for text in ("Unanswerable.", "N/A", "n/a", "None.", "There is no answer.", "The answer is: \"unanswerable\"",
+                 "This question cannot be answered based on the given passage.", "无法回答。",
+                 "The passage does not contain the answer."):
+        assert says_no_answer(text), text
+    for text in ("Nana", "No answer was given", "The unanswerable riddle", "Not applicable law", "Nobody", ""):
+        assert not says_no_answer(text), text
+
+
 # ------------------------------------------------------------------ CoNLL04: a span kept as the model wrote it
 
 CONLL04 = REPO / "tests" / "data" / "conll04" / "conll04_dev.head80.json"  # research use, see its SOURCE.md
@@ -143,6 +191,48 @@ def test_a_generated_span_is_kept_as_its_text_writes_it(tmp_path):
                              "missile pods on its wings and fuselage", "relation": "Work_For",
                      "tail": "On Friday , U.S. Ambassador Vernon A. Walters displayed photographs of one Libyan jet "
                              "showing shapes resembling missile pods on its wings and fuselage"}]
+
+
+ONE_OBJECT = {  # a phrase of the sentence -> the scripted reply: one relation as a bare object, not a list of them
+    "who assassinated President Lincoln": '{"head": "John Wilkes Booth", "relation": "Kill", "tail": "President Lincoln"}',
+    "Wang Ziqiang": '{"answers": {"head": "Wang Ziqiang", "relation": "Work_For", "tail": "Institute of Mechanics"}}',
+    "Sun Hung Kai": '{"head": "Sun Hung Kai Properties", "relation": "OrgBased_In", "tail": "Hong Kong", "score": 0.9}',
+    "Ten oil workers": '{"head": "Morgan City", "relation": "Located_In"}',
+}
+
+
+def test_one_relation_object_is_a_list_of_one_and_another_object_is_refused(tmp_path):
+    """A relation-extraction reply that is one object of an answer row's keys, bare or under `answers`, is the list of
+    that one row (it was refused as 'expected a list of answers, found dict' and the record dropped); an object with
+    a key more or less is no row and stays refused."""
+    source = {"conll04": {"catalog": "conll04", "path": str(CONLL04)}}
+    entry = {"source": "conll04", "where": " or ".join(f"{phrase!r} in text" for phrase in ONE_OBJECT)}
+
+    def reply(body: dict) -> str:
+        return next(r for phrase, r in ONE_OBJECT.items() if phrase in body["messages"][0]["content"])
+
+    with LLMServer(responder=reply, structured="json_object+schema") as srv:
+        result = build_in(recipe(tmp_path, srv.base_url, source, entry, overwrite=True), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(golds(tmp_path), key=json.dumps) == [
+        [{"head": "John Wilkes Booth", "relation": "Kill", "tail": "President Lincoln"}],
+        [{"head": "Wang Ziqiang", "relation": "Work_For", "tail": "Institute of Mechanics"}]]
+    assert "gen/generate: 2/4 valid answer(s)" in flat(result.output)
+
+
+def test_unwrap_answers_takes_only_a_row_shaped_object():
+    from humc.build.llmsteps import unwrap_answers
+    from humc.recipe.stdlib import load_task
+    re_task = load_task(REPO / "stdlib" / "tasks" / "re.yaml")
+    row = {"tail": "b", "head": "a", "relation": "r"}
+    assert unwrap_answers(row, re_task) == [row]
+    assert unwrap_answers({"answers": row}, re_task) == [row]
+    assert unwrap_answers({"answers": [row]}, re_task) == [row]
+    for other in ({**row, "x": 1}, {"head": "a", "tail": "b"}, {"answers": {"head": "a"}}, "a", None):
+        assert unwrap_answers(other, re_task) == other
+    assert unwrap_answers(row) == row  # no task: no reading of an object as a list
+    mrc = load_task(REPO / "stdlib" / "tasks" / "mrc_extractive.yaml")  # cardinality one: an object is its answer
+    assert unwrap_answers({"answer": "x"}, mrc) == {"answer": "x"}
 
 
 # ------------------------------------------------------------------ a free-text answer after "The answer is:"

@@ -204,12 +204,67 @@ def test_a_schema_that_is_no_record_and_a_string_that_is_no_utf8_are_named(tmp_p
     assert "record 2 holds a string that is not UTF-8" in error.message
 
 
-def test_a_timestamp_past_year_9999_is_named_with_its_record(tmp_path: Path) -> None:
+def test_a_date_or_timestamp_past_year_9999_reads_as_its_iso_text(tmp_path: Path) -> None:
+    """A timestamp past year 9999 ended the read (E4001 at record 2), a date past it too, said to be damage ('the Avro
+    file is damaged after 1 record(s) (year 10000 is out of range)'): each is now its text, written as a date or
+    timestamp Python holds is, with ISO 8601's expanded year (numpy's datetime64 agrees); the rows around it read."""
+    import numpy as np
+
     schema = {"type": "record", "name": "T", "fields": [
-        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}}]}
-    write(tmp_path / "t.avro", [{"at": 0}, {"at": 253402300800000000 * 10}], schema)
-    error = refusal(tmp_path / "t.avro")
-    assert "record 2 holds a value Python cannot represent" in error.message and "year 9999" in error.message
+        {"name": "text", "type": "string"},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "local", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
+        {"name": "day", "type": ["null", {"type": "int", "logicalType": "date"}]}]}
+    texts = [r["instruction"] for r in dolly()[:3]]
+    far, before = 253402300800000000 * 10 + 1_500_000, -62135596800000000 - 86_400_000_000  # 1 day before 0001-01-01
+    rows = [{"text": texts[0], "at": 0, "ms": 0, "local": 0, "day": 0},
+            {"text": texts[1], "at": far, "ms": far // 1000, "local": far // 1000, "day": 2932897},  # 10000-01-01
+            {"text": texts[2], "at": before, "ms": before // 1000, "local": before // 1000, "day": -719163}]
+    write(tmp_path / "t.avro", rows, schema)
+    got = records(tmp_path / "t.avro")
+    assert [r["text"] for r in got] == texts
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    assert got[0] == {"text": texts[0], "at": epoch, "ms": epoch, "local": epoch.replace(tzinfo=None),
+                      "day": datetime.date(1970, 1, 1)}
+    assert str(np.datetime64(far, "us")) == "82269-12-29T00:00:01.500000"
+    assert got[1] == {"text": texts[1], "at": "+82269-12-29 00:00:01.500000+00:00", "ms": "+82269-12-29 00:00:01.500000+00:00",
+                      "local": "+82269-12-29 00:00:01.500000", "day": "+10000-01-01"}
+    assert str(np.datetime64(before, "us")) == "0000-12-31T00:00:00.000000"  # year 0: 1 BC
+    assert got[2] == {"text": texts[2], "at": "0000-12-31 00:00:00+00:00", "ms": "0000-12-31 00:00:00+00:00",
+                      "local": "0000-12-31 00:00:00", "day": "0000-12-31"}
+
+
+def test_far_timestamps_agree_with_numpy_across_the_400_year_cycle() -> None:
+    import numpy as np
+
+    from humc.sources_readers import far_timestamp
+
+    for micros in (253402300800000000, 253402300800000000 * 3 + 86_399_999_999, -62135596800000001,
+                   -10**18, 10**18 - 1, 12622780800 * 10**6 * 25 + 7, -62135596800000000 * 7):
+        at = np.datetime64(micros, "us")
+        numpy = str(at if micros % 10**6 else at.astype("datetime64[s]")).replace("T", " ")
+        year, rest = numpy.split("-", 1) if not numpy.startswith("-") else ("-" + numpy[1:].split("-", 1)[0],
+                                                                              numpy[1:].split("-", 1)[1])
+        iso = f"+{int(year)}" if int(year) > 9999 else f"-{-int(year):04d}" if int(year) < 0 else year
+        assert far_timestamp(micros, utc=False) == f"{iso}-{rest}", micros
+
+
+def test_a_duration_reads_as_iso_8601_text_not_bytes(tmp_path: Path) -> None:
+    """Avro's `duration` (fixed 12: months, days, milliseconds) stayed 12 raw bytes; it is ISO 8601 text."""
+    schema = {"type": "record", "name": "T", "fields": [
+        {"name": "text", "type": "string"},
+        {"name": "took", "type": ["null", {"type": "fixed", "name": "Duration", "size": 12, "logicalType": "duration"}]}]}
+
+    def duration(months: int, days: int, millis: int) -> bytes:
+        return b"".join(n.to_bytes(4, "little") for n in (months, days, millis))
+
+    texts = [r["instruction"] for r in dolly()[:5]]
+    values = [duration(1, 2, 3), duration(0, 0, 0), duration(14, 0, 90_061_500), None, duration(0, 30, 0)]
+    write(tmp_path / "d.avro", [{"text": t, "took": v} for t, v in zip(texts, values, strict=True)], schema, codec="deflate")
+    got = records(tmp_path / "d.avro")
+    assert [r["took"] for r in got] == ["P1M2DT0.003S", "PT0S", "P14MT25H1M1.5S", None, "P30D"]
+    assert [r["text"] for r in got] == texts
 
 
 def test_without_fastavro_an_avro_source_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

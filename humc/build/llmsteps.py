@@ -324,7 +324,7 @@ class StepRunner:
         outcomes = [o if choice is None or o.value is None else Outcome(o.value[choice]) for o in answers]
         outcomes = self._shaped_outcomes(outcomes)
         if not is_structured(self.entry):
-            outcomes = [self._in_input(record, self._in_labels(self._in_language(o), record))
+            outcomes = [self._in_input(record, self._in_labels(self._in_language(self._no_answer(record, o)), record))
                         for record, o in zip(todo, outcomes, strict=True)]
         outcomes = [self._verbatim(record, o) for record, o in zip(todo, outcomes, strict=True)]
         return {id(record): (None, (f"dropped: {outcome.reason}",)) if outcome.value is None
@@ -361,6 +361,21 @@ class StepRunner:
         named = [label for label, option in zip(labels, options, strict=False)
                  if key and bare_answer(str(option)).casefold() == key]
         return named[0] if len(named) == 1 else None
+
+    def _no_answer(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """A free-text reply that as a whole says the question has no answer ('unanswerable', 'The question cannot be
+        answered from the passage.', 'No answer', 'N/A') is the task's no-answer gold `[]` where `[]` is gold
+        (`unanswerable: true`); it was dropped as 'answer not copied from the context'. A reply the input holds as
+        whole words stays a span (a passage may say 'N/A'), and one that only contains such words is no such reply."""
+        task = self.entry.task
+        field = self.step.field or task.answer_field
+        if not (task.answer_unanswerable and task.spans_from and field == task.answer_field
+                and isinstance(outcome.value, str) and says_no_answer(outcome.value)):
+            return outcome
+        text = str(record.get(task.spans_from[0][1]) or "")
+        if any(span_at(text, answer) is not None for answer in (outcome.value, bare_answer(outcome.value))):
+            return outcome
+        return Outcome([])
 
     def _in_input(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
         """A free-text answer copied from the input (extractive MRC) must occur in it, as whole words: SmolLM2 answered
@@ -476,7 +491,7 @@ class StepRunner:
 
         def validate(value: Any) -> str | None:
             try:
-                table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value)), task.columns, task.cardinality)
+                table = formats.parse(JSON_SPEC, json.dumps(unwrap_answers(value, task)), task.columns, task.cardinality)
             except FormatParseError as exc:
                 return Invalid(exc.message, WRONG_SHAPE)
             if labels and task.schema_column:
@@ -538,7 +553,7 @@ class StepRunner:
     def _shaped_outcomes(self, outcomes: list[Outcome]) -> list[Outcome]:
         if not is_structured(self.entry):
             return outcomes
-        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value), self.entry.task))
+        return [o if o.value is None else Outcome(_as_field_value(unwrap_answers(o.value, self.entry.task), self.entry.task))
                 for o in outcomes]
 
     # ------------------------------------------------------------ judge
@@ -613,11 +628,23 @@ def fixed_labels(entry: TaskEntry) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(label for g in entry.guidelines for label, _ in g.labels)) or None
 
 
-def unwrap_answers(value: Any) -> Any:
-    """A list answer sent as ``{"answers": [...]}`` (a schema's root is an object) -> the list."""
-    if isinstance(value, dict) and list(value) == ["answers"] and isinstance(value["answers"], list):
-        return value["answers"]
-    return value
+def unwrap_answers(value: Any, task: TaskDef | None = None) -> Any:
+    """A list answer sent as ``{"answers": [...]}`` (a schema's root is an object) -> the list. With ``task`` (of
+    cardinality many), one object of exactly an answer row's keys, bare or as ``{"answers": {...}}``, is a list of
+    that one row: a model asked for relations answered one as ``{"head": …, "relation": …, "tail": …}``, which was
+    refused as 'expected a list of answers, found dict'. Any other object stays what it is (and is refused)."""
+    if isinstance(value, dict) and list(value) == ["answers"]:
+        if isinstance(value["answers"], list):
+            return value["answers"]
+        if _one_row(value["answers"], task):
+            return [value["answers"]]
+    return [value] if _one_row(value, task) else value
+
+
+def _one_row(value: Any, task: TaskDef | None) -> bool:
+    """Whether ``value`` is one object whose keys are exactly the answer columns of ``task``'s list answer."""
+    return (task is not None and task.cardinality == "many" and isinstance(value, dict)
+            and len(value) == len(task.columns) and set(value) == set(task.columns))
 
 
 # the lead-in of a free-text answer that is no part of it: SmolLM2 answered an AG News label 'The answer is:\nWorld.'
@@ -632,6 +659,23 @@ def bare_answer(text: str) -> str:
     answer = text.strip()
     lead = _LEAD_IN.match(answer)
     return (answer[lead.end():] if lead else answer).strip(_QUOTES + ". \t\n")
+
+
+# a whole reply saying a reading-comprehension question has no answer (the `unanswerable` rule asks for the first)
+_NO_ANSWER = re.compile(
+    r"unanswerable|not answerable|no answer|there is no answer|n/?a|none|no answer (?:is )?(?:given|found|provided)"
+    r"|(?:the |this )?question (?:cannot|can ?not|can't|could not|is not able to) be answered"
+    r"(?: (?:from|with|based on|using|given) (?:the |this )?(?:given |provided )?(?:passage|context|text|information))?"
+    r"|(?:the |this )?(?:passage|context|text) does not (?:contain|give|provide|say|mention|state) (?:the |an )?answer"
+    r"(?: to (?:the|this) question)?"
+    r"|无法回答|不能回答|没有答案|无答案|原文中没有答案|无法从原文中回答",
+    re.IGNORECASE)
+
+
+def says_no_answer(text: str) -> bool:
+    """Whether a free-text reply, a lead-in, quotes and a final period aside, is only a statement that there is no
+    answer: 'Unanswerable.', 'The answer is: "N/A"', 'The question cannot be answered from the passage.'."""
+    return _NO_ANSWER.fullmatch(" ".join(bare_answer(text).split()).strip("。！!")) is not None
 
 
 def verbatim(text: str, span: str) -> str:

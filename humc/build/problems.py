@@ -45,7 +45,8 @@ REASONS: dict[str, str] = {
     "rule_violated": "the gold answer breaks a preference rule its instruction states (applying the rule again "
                      "changes it)",
     "label_not_offered": "the gold answer uses a label the instruction does not list",
-    "span_not_in_text": "a gold span (an extractive answer or entity) does not occur in the input it is taken from",
+    "span_not_in_text": "a gold span (an extractive answer, entity or event trigger) does not occur in the input it is taken "
+                        "from",
     "answer_not_an_option": "the multiple-choice answer is not one of the record's option labels",
     "options_unlabelled": "the options and their labels differ in number (more than 26 options without "
                           "`option_labels`), so the instruction would not show every option",

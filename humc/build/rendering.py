@@ -36,6 +36,7 @@ from humc.build.transforms import (
     HashPrefix,
     apply_rules,
     choice_problem,
+    copied_problem,
     declared_empty,
     gold_table,
     input_problem,
@@ -141,7 +142,7 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
         if named:
             detail += _outside_hint(missing, [str(n) for n in named])
         return Rendered([], [Problem("label_outside_set", detail)], outside)
-    problem = span_problem(entry, record, gold) or choice_problem(entry, record, gold)
+    problem = span_problem(entry, record, gold) or copied_problem(entry, record, gold) or choice_problem(entry, record, gold)
     if problem is not None:
         return Rendered([], [problem])
     state = apply_rules(entry, ctx.constants, record, base)

@@ -455,6 +455,23 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
     return None
 
 
+def copied_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
+    """A gold value of a `copied_from` column of a task with `copied_gold` (an event's trigger or argument) that is
+    given (not empty, not the schema's missing value) and does not occur in its input (case and whitespace aside), as
+    `span_problem` reports a span: a DuEE trigger not in its text was written as gold (EET, whose trigger is a span,
+    reported it)."""
+    for column, source in entry.task.copied_from if entry.task.copied_gold else ():
+        text = squeezed(str(record.get(source) or ""))
+        i = gold.fields.index(column)
+        given = [str(row[i]) for row in gold.rows if row[i] and row[i] != entry.task.schema_missing]
+        found = occurrences(text, [squeezed(v) for v in given]) if len(given) > MANY_VALUES else text
+        for value in given:
+            if squeezed(value) not in found:
+                return Problem("span_not_in_text", f"{column} {value!r} does not occur in '{source}'"
+                                                   + _normal_form_hint(value, text))
+    return None
+
+
 # why a value that prints like a part of the text, or like a label, is not: é as one code point in one, e and a
 # combining accent in the other
 NORMAL_FORM_NOTE = ("in another Unicode normal form (é as one code point in one, as e and a combining accent in the "

@@ -97,9 +97,11 @@ class HumcGroup(click.Group):
         except Terminated as exc:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 click.echo("\nterminated: finished work is saved; run the same command again to resume", err=True)
+                _echo_notes(exc)
             sys.exit(128 + exc.signum)
-        except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or end of input at a prompt
+        except (KeyboardInterrupt, click.exceptions.Abort) as exc:  # Ctrl-C, or end of input at a prompt
             click.echo("\ninterrupted: finished work is saved; run the same command again to resume", err=True)
+            _echo_notes(exc)
             sys.exit(130)
         except BrokenPipeError:  # the reader of our output went away (`humc explain | head`): not an error of ours
             sys.stdout = open(os.devnull, "w")  # kept open: the interpreter flushes stdout at exit
@@ -128,6 +130,12 @@ class HumcGroup(click.Group):
             _echo_json({"ok": True, "exit_code": 0, "diagnostics": [], **ctx.meta.get(RESULT_KEY, {})},
                        ctx.meta.get(STDOUT_KEY))
         return result
+
+
+def _echo_notes(exc: BaseException) -> None:
+    """The notes a clean-up left on an interruption (``__notes__``: a push removing the branch it had created)."""
+    for note in getattr(exc, "__notes__", None) or ():
+        click.echo(f"  note: {note}", err=True)
 
 
 class Terminated(KeyboardInterrupt):

@@ -11,7 +11,8 @@
   ``plots/*.png``). The commit is made against
   the remote head that was compared (``parent_commit``), so a concurrent change is
   detected instead of overwritten. A failed commit changes nothing on the remote.
-* a push that fails after it created the repository or the branch removes them again (``_undo``): the branch while
+* a push that fails (or is interrupted: Ctrl-C, SIGTERM) after it created the repository or the branch removes them
+  again (``_undo``): the branch while
   it still points at the commit it was made from, the repository while it is still empty (nothing but the
   ``.gitattributes`` of its creation, on ``main`` alone). What the push did not create is never deleted, and a
   commit that may have landed (the connection broke while it was made) is kept, with the branch or repository.
@@ -98,6 +99,10 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
                                endpoint=endpoint, commit_message=commit_message, made=made)
         except PublishError as exc:
             exc.notes.extend(_undo(made, repo_id, token, endpoint))
+            raise
+        except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM: cli.Terminated) mid-push: undone as a failure is
+            notes = [*getattr(exc, "__notes__", []), *_undo(made, repo_id, token, endpoint)]
+            exc.__notes__ = notes  # type: ignore[attr-defined]  # PEP 678's notes (3.11's add_note); the CLI says them
             raise
     return result
 

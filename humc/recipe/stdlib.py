@@ -148,7 +148,7 @@ def load_task(path: Path) -> TaskDef:
                           expected="one of: " + ", ".join(FAMILIES), hint=did_you_mean(family, FAMILIES), code="E2003")
     answer = node.require("answer")
     check_keys(answer, ["field", "columns", "cardinality", "list", "spans_from", "copied_from", "choice_of", "always",
-                        "unanswerable"], f"'answer' of {what}",
+                        "unanswerable", "copied_gold"], f"'answer' of {what}",
                required=["field", "columns"])
     cardinality = opt(answer, "cardinality", "string", what, "many")
     if cardinality not in ("one", "many"):
@@ -181,7 +181,8 @@ def load_task(path: Path) -> TaskDef:
         task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
         answer_always=opt(answer, "always", "boolean", what, False),
-        answer_unanswerable=opt(answer, "unanswerable", "boolean", what, False), copied_from=copied_from, roles_of=roles_of)
+        answer_unanswerable=opt(answer, "unanswerable", "boolean", what, False), copied_from=copied_from,
+        copied_gold=opt(answer, "copied_gold", "boolean", what, False), roles_of=roles_of)
 
 
 def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[str, str] | None:
