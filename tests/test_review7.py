@@ -1,0 +1,56 @@
+"""What a seventh review found reading the records humc writes, as someone fine-tuning on them would: each test
+builds the real samples in recipes/data and asserts the property that was broken in them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from helpers import REPO
+from test_review3 import built_from
+
+DATA = REPO / "recipes" / "data"
+
+IEPILE = f"""hum: 1
+name: iepile
+license: mit
+sources:
+  conll: {{catalog: conll2003, path: {DATA / "conll2003" / "eng.testa.head40"}}}
+  conll04: {{catalog: conll04, path: {DATA / "conll04" / "conll04_dev.head40.json"}}}
+  duee: {{catalog: duee, path: {DATA / "duee" / "duee_dev.head30.json"}}}
+tasks:
+  - {{id: ner, source: conll, templates: all, formats: [iepile_json]}}
+  - {{id: re, source: conll04, templates: all, formats: [iepile_json]}}
+  - {{id: ee, source: duee, templates: all, formats: [iepile_json]}}
+"""
+
+
+def _inner_keys(answer: Any) -> set[str]:
+    """The keys of the objects inside a grouped answer (not its label keys), at every depth."""
+    if isinstance(answer, dict):
+        return {k for k in answer} | {k for v in answer.values() for k in _inner_keys(v)}
+    if isinstance(answer, list):
+        return {k for v in answer for k in _inner_keys(v)}
+    return set()
+
+
+def test_an_iepile_json_instruction_names_the_keys_its_answers_have(tmp_path: Path) -> None:
+    """iepile_json renames a relation's head and tail to subject and object and nests an event's arguments as
+    {trigger, arguments: [{role, argument}]}, yet its sentence said only "one object keyed by the schema labels, each
+    holding the list of its answers": an RE instruction asked for (head, relation, tail) triples (re/en_2) above an
+    answer of {"subject", "object"} objects, and no EE instruction named trigger, arguments, role or argument."""
+    (tmp_path / "r.hum.yaml").write_text(IEPILE, encoding="utf-8")
+    records = built_from(tmp_path / "r.hum.yaml")
+    assert {r["task"] for r in records} == {"ner", "re", "ee"}
+    seen: dict[str, set[str]] = {}
+    for r in records:
+        answer = json.loads(r["output"])
+        keys = {k for group in answer.values() for k in _inner_keys(group)} if isinstance(answer, dict) else set()
+        missing = sorted(k for k in keys if k not in r["instruction"])
+        assert not missing, (r["template"], missing, r["instruction"][-400:])
+        seen.setdefault(r["task"], set()).update(keys)
+    assert seen["re"] == {"subject", "object"}
+    assert seen["ee"] == {"trigger", "arguments", "role", "argument"}
+    ner = next(r for r in records if r["task"] == "ner")
+    assert "(the spans, as strings)" in ner["instruction"]
