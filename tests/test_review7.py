@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from helpers import REPO
+from helpers import REPO, run_cli
 from test_review3 import built_from
+from test_review4 import records_of
 
 DATA = REPO / "recipes" / "data"
 
@@ -54,3 +55,29 @@ def test_an_iepile_json_instruction_names_the_keys_its_answers_have(tmp_path: Pa
     assert seen["ee"] == {"trigger", "arguments", "role", "argument"}
     ner = next(r for r in records if r["task"] == "ner")
     assert "(the spans, as strings)" in ner["instruction"]
+
+
+def _rows(path: Path) -> int:
+    """The records of a CoNLL column file: its sentences (blank-line separated, -DOCSTART- lines aside)."""
+    blocks = path.read_text(encoding="utf-8").split("\n\n")
+    return sum(1 for b in blocks if b.strip() and not b.strip().startswith("-DOCSTART-"))
+
+
+def test_the_card_counts_the_source_rows_where_and_sample_left_out(tmp_path: Path) -> None:
+    """recipes/ner.hum.yaml's `where: words(text) >= 3` keeps 33 of the sample's 40 sentences, yet its card said
+    "Dropped records: None: every source row became records whose output matches its instruction" and listed only
+    "duplicates removed | 0" under filtering; recipes/hum.hum.yaml's negative_ratio dropped 12 all-negative MSRA
+    instructions the card never mentioned. The card now counts what `where`, `sample` and `negative_ratio` left out."""
+    out = tmp_path / "out"
+    result = run_cli("build", str(REPO / "recipes" / "ner.hum.yaml"), "--out", str(out), "--cache", str(tmp_path / "c"),
+                     "-q", "-j", "1")
+    assert result.exit_code == 0, result.output
+    folder = out / "ner"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    records = records_of(folder)
+    kept = len({r["source_row"] for r in records})
+    read = _rows(DATA / "conll2003" / "eng.testa.head40")
+    assert (read, kept) == (40, 33)
+    assert f"| source rows filtered out by `where` (conll2003) | {read - kept} |" in card
+    assert "every source row became records" not in card
+    assert "None at the checks: every record that reached them matches its instruction" in card

@@ -51,8 +51,8 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         guidelines=[{"id": g.id, "title": g.title, "text": g.text, "labels": ", ".join(label for label, _ in g.labels)}
                     for g in guidelines.values()],
         rules=[{"id": r.id, "text": r.text.get("en") or next(iter(r.text.values()), "")} for r in rules.values()],
-        dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **_decontamination(recipe, metas),
-               **dropped},
+        dedup={**left_out(recipe, metas), "duplicates_removed": int(dedup.get("duplicates removed", 0)),
+               **_decontamination(recipe, metas), **dropped},
         llms=used_llms(recipe, metas),
         recipe_text=recipe.text,
         recipe_fingerprint=fingerprint,
@@ -70,6 +70,23 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         sources=source_rows(recipe),
         held_out=held_out_info(recipe, metas),
     )
+
+
+# an entry's node that leaves source rows (or instructions) out by design, and what the card calls what it left out
+LEFT_OUT = (("filter", "source rows filtered out by `where`"), ("sample", "source rows not drawn by `sample`"),
+            ("ratio", "all-negative instructions dropped by `negative_ratio`"))
+
+
+def left_out(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """What each entry's `where`, `sample` and `negative_ratio` left out (their nodes' records in minus out), so
+    that the card does not say every source row became records when some were filtered or not drawn."""
+    out = {}
+    for entry in recipe.tasks:
+        for kind, what in LEFT_OUT:
+            meta = metas.get(f"{entry.id}/{kind}")
+            if meta is not None and (n := int(meta.get("in", 0)) - int(meta.get("out", 0))) > 0:
+                out[f"{what} ({entry.id})"] = n
+    return out
 
 
 def held_out_info(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
