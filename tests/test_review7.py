@@ -81,3 +81,21 @@ def test_the_card_counts_the_source_rows_where_and_sample_left_out(tmp_path: Pat
     assert f"| source rows filtered out by `where` (conll2003) | {read - kept} |" in card
     assert "every source row became records" not in card
     assert "None at the checks: every record that reached them matches its instruction" in card
+
+
+def test_the_card_lists_only_label_definitions_some_instruction_offers(tmp_path: Path) -> None:
+    """The card's guideline section said "Label definitions (shown with the labels in the instructions):" over every
+    label the guideline defines: GoEmotions' "neutral" for recipes/classification.hum.yaml, which drops it (`where`,
+    `labels:`), and all 65 DuEE event types for hum.hum.yaml's sample, which offers 8. It now lists the labels the
+    entries using the guideline offer."""
+    out = tmp_path / "out"
+    result = run_cli("build", str(REPO / "recipes" / "classification.hum.yaml"), "--out", str(out), "--cache",
+                     str(tmp_path / "c"), "-q", "-j", "1")
+    assert result.exit_code == 0, result.output
+    card = (out / "classification" / "README.md").read_text(encoding="utf-8")
+    offered = {label for r in records_of(out / "classification") for label in r["labels"]}
+    prefix = "Label definitions (shown with the labels in the instructions): "
+    listed = [line[len(prefix):].rstrip(".").split(", ") for line in card.splitlines() if line.startswith(prefix)]
+    assert len(listed) == 2 and "admiration" in listed[1]
+    assert {label for labels in listed for label in labels} == offered
+    assert "neutral" not in offered
