@@ -99,3 +99,31 @@ def test_the_card_lists_only_label_definitions_some_instruction_offers(tmp_path:
     assert len(listed) == 2 and "admiration" in listed[1]
     assert {label for labels in listed for label in labels} == offered
     assert "neutral" not in offered
+
+
+QUESTIONS = f"""hum: 1
+name: questions
+license: mit
+sources:
+  boolq: {{catalog: boolq, path: {REPO / "tests" / "data" / "boolq" / "dev.head6.jsonl"}}}
+  squad: {{catalog: squad_v2, path: {DATA / "squad_v2" / "dev-v2.0.head5.json"}}}
+tasks:
+  - {{id: boolq, source: boolq, templates: [en_2], formats: [json]}}
+  - {{id: squad, source: squad, templates: [en_2], formats: [json]}}
+"""
+
+
+def test_a_question_the_template_puts_in_a_sentence_reads_as_one(tmp_path: Path) -> None:
+    """mrc_yes_no/en_2 and mrc_extractive/en_2 write "Based on the passage above, <question>": every BoolQ question
+    (lowercase, no question mark) gave "Based on the passage above, does the nile flow north" followed by "Answer no or
+    yes.", as did SQuAD's questions without a mark ("…who gave their name to Normandy in the 1000's and 1100's");
+    the yes/no template also kept a capital ("…, Is it …"). The sentence now ends in "?", its first word lowercased
+    as mrc_extractive/en_2 already did."""
+    (tmp_path / "r.hum.yaml").write_text(QUESTIONS, encoding="utf-8")
+    records = built_from(tmp_path / "r.hum.yaml")
+    asked = [line for r in records for line in r["instruction"].splitlines()
+             if line.startswith("Based on the passage above, ")]
+    assert len(asked) == len(records) and {r["task_entry"] for r in records} == {"boolq", "squad"}
+    assert all(line.endswith(("?", ".", "!")) for line in asked), [a for a in asked if not a.endswith("?")]
+    assert "Based on the passage above, do iran and afghanistan speak the same language?" in asked
+    assert "Based on the passage above, who gave their name to Normandy in the 1000's and 1100's?" in asked
