@@ -127,3 +127,43 @@ def test_a_question_the_template_puts_in_a_sentence_reads_as_one(tmp_path: Path)
     assert all(line.endswith(("?", ".", "!")) for line in asked), [a for a in asked if not a.endswith("?")]
     assert "Based on the passage above, do iran and afghanistan speak the same language?" in asked
     assert "Based on the passage above, who gave their name to Normandy in the 1000's and 1100's?" in asked
+
+
+EEA = f"""hum: 1
+name: eea
+license: mit
+sources:
+  duee: {{catalog: duee, path: {DATA / "duee" / "duee_dev.head30.json"}}}
+tasks:
+  - id: eea
+    task: eea
+    source: duee
+    language: zh
+    fields:
+      text: text
+      event_type: get(first(event_list), "event_type")
+      trigger: get(first(event_list), "trigger")
+      arguments: get(first(event_list), "arguments")
+    where: event_type == "组织关系-裁员"
+    labels: [时间, 裁员方, 裁员人数]
+    templates: all
+    formats: [grouped_json, iepile_json]
+    variants_per_record: 2
+"""
+
+
+def test_a_grouped_eea_answer_is_described_with_nan_not_an_empty_list(tmp_path: Path) -> None:
+    """EEA answers a role the text does not fill with NAN, so grouped_json and iepile_json (IEPile's own EEA shape)
+    write {"时间": ["NAN"], …}, yet their sentence said "没有对应内容时给出空列表 []" / "不存在的标签返回空列表" right
+    after the template's "文本中没有的角色回答 NAN": the instruction contradicted itself and its answer."""
+    (tmp_path / "r.hum.yaml").write_text(EEA, encoding="utf-8")
+    records = built_from(tmp_path / "r.hum.yaml")
+    assert {r["answer_format"] for r in records} == {"grouped_json", "iepile_json"}
+    nan_roles = 0
+    for r in records:
+        answer = json.loads(r["output"])
+        assert set(answer) == set(r["labels"]) and all(answer.values()), r["output"]
+        nan_roles += sum(v == ["NAN"] for v in answer.values())
+        said = json.loads(r["instruction"])["instruction"] if r["template"].endswith("_structured") else r["instruction"]
+        assert '["NAN"]' in said and "空列表" not in said, said[-300:]
+    assert nan_roles > 0
