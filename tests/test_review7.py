@@ -167,3 +167,20 @@ def test_a_grouped_eea_answer_is_described_with_nan_not_an_empty_list(tmp_path: 
         said = json.loads(r["instruction"])["instruction"] if r["template"].endswith("_structured") else r["instruction"]
         assert '["NAN"]' in said and "空列表" not in said, said[-300:]
     assert nan_roles > 0
+
+
+def test_the_mrc_recipes_pinned_paraphrase_ends_its_question_too(tmp_path: Path) -> None:
+    """recipes/mrc.hum.lock pins a human-edited paraphrase of mrc_extractive/en_2 ("According to the text above,
+    <question>") with the same gap: a SQuAD question without a mark ran on into the conventions below it."""
+    recipe = (REPO / "recipes" / "mrc.hum.yaml").read_text(encoding="utf-8")
+    recipe = recipe.replace("path: data/", f"path: {REPO / 'recipes' / 'data'}/").replace(
+        "templates: all ", "templates: [en_2] ").replace("variants_per_record: 2", "variants_per_record: 4")
+    (tmp_path / "mrc.hum.yaml").write_text(recipe, encoding="utf-8")
+    (tmp_path / "mrc.hum.lock").write_text((REPO / "recipes" / "mrc.hum.lock").read_text(encoding="utf-8"),
+                                           encoding="utf-8")
+    records = built_from(tmp_path / "mrc.hum.yaml")
+    asked = [line for r in records if r["template"] == "mrc_extractive/en_2~5ab65ed9d0"
+             for line in r["instruction"].splitlines() if line.startswith("According to the text above, ")]
+    assert len(asked) >= 31
+    assert all(line.endswith(("?", ".", "!")) for line in asked), [a for a in asked if not a.endswith("?")]
+    assert "According to the text above, who gave their name to Normandy in the 1000's and 1100's?" in asked
