@@ -580,7 +580,8 @@ class _PartInfo:
             self.format_instruction = _format_instruction(
                 *_variant_text(variant, entry.text_languages), tuple(formats.shown_keys(variant.spec, entry.task.columns)),
                 entry.task.cardinality, None if said else self.promised, variant.id,
-                not (entry.task.answer_always or said), tuple((k, tuple(v)) for k, v in nested.items()))
+                not (entry.task.answer_always or said), tuple((k, tuple(v)) for k, v in nested.items()),
+                entry.task.schema_missing)
         variables["labels"] = self.label_list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
         variables["guidelines"] = list(self.guidelines)
@@ -730,16 +731,17 @@ def _variant_text(variant: Variant, languages: tuple[str, ...]) -> tuple[str, Sp
 @functools.lru_cache(maxsize=1024)
 def _format_instruction(text: str, origin: Span | None, fields: tuple[str, ...], cardinality: str, empty: str | None,
                         variant_id: str, may_be_empty: bool = True,
-                        nested: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> str:
+                        nested: tuple[tuple[str, tuple[str, ...]], ...] = (), missing: str | None = None) -> str:
     """A variant's instruction sentence: the same for every record of an entry, so rendered once. ``empty``: how a
     stated rule says to answer nothing; ``may_be_empty``: the task's answer may be nothing (not a label task's);
-    ``nested``: the list a `nest` modifier gathers (``formats.nested_keys``)."""
-    context = variant_context(fields, cardinality, empty, may_be_empty, {k: list(v) for k, v in nested})
+    ``nested``: the list a `nest` modifier gathers (``formats.nested_keys``); ``missing``: the value a shown label
+    the text does not fill is answered with (EEA's NAN), so a grouped answer never holds an empty list."""
+    context = variant_context(fields, cardinality, empty, may_be_empty, {k: list(v) for k, v in nested}, missing)
     return render_template(text, context, f"variant {variant_id}", origin)
 
 
 def variant_context(fields: Sequence[str], cardinality: str, empty: str | None, may_be_empty: bool,
-                    nested: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+                    nested: Mapping[str, Sequence[str]] | None = None, missing: str | None = None) -> dict[str, Any]:
     """The variables a format variant's sentence is rendered with (README.md, "Format variants")."""
     return {"fields": list(fields), "cardinality": cardinality, "empty": empty, "may_be_empty": may_be_empty,
-            "nested": {k: list(v) for k, v in (nested or {}).items()}}
+            "nested": {k: list(v) for k, v in (nested or {}).items()}, "missing": missing}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from humc import __version__
@@ -29,6 +29,7 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
     card = recipe.publish.card if recipe.publish else {}
     guidelines = {g.id: g for e in recipe.tasks for g in e.guidelines}
     rules = {r.id: r for e in recipe.tasks for r in e.rules}
+    offered = offered_labels(recipe, metas)
     dedup = metas.get("corpus/dedup", {}).get("notes", {})
     dropped = {f"{node}: {k}": v for node, m in metas.items() for k, v in m.get("notes", {}).items()
                if k.startswith("dropped") and v}
@@ -48,11 +49,12 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         variant_counts=dict(sorted(variant_counts.items())),
         template_counts=dict(sorted(template_counts.items())),
         length_stats=length_stats,
-        guidelines=[{"id": g.id, "title": g.title, "text": g.text, "labels": ", ".join(label for label, _ in g.labels)}
+        guidelines=[{"id": g.id, "title": g.title, "text": g.text,
+                     "labels": ", ".join(label for label, _ in g.labels if offered(g.id, label))}
                     for g in guidelines.values()],
         rules=[{"id": r.id, "text": r.text.get("en") or next(iter(r.text.values()), "")} for r in rules.values()],
-        dedup={"duplicates_removed": int(dedup.get("duplicates removed", 0)), **_decontamination(recipe, metas),
-               **dropped},
+        dedup={**left_out(recipe, metas), "duplicates_removed": int(dedup.get("duplicates removed", 0)),
+               **_decontamination(recipe, metas), **dropped},
         llms=used_llms(recipe, metas),
         recipe_text=recipe.text,
         recipe_fingerprint=fingerprint,
@@ -70,6 +72,40 @@ def card_info(recipe: Recipe, fingerprint: str, metas: Mapping[str, Mapping[str,
         sources=source_rows(recipe),
         held_out=held_out_info(recipe, metas),
     )
+
+
+def offered_labels(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> Callable[[str, str], bool]:
+    """Whether a guideline's label is one an entry using that guideline offers (its labels node: the entry's
+    `labels:` or the labels its gold holds), so the card lists as "shown with the labels in the instructions" only
+    definitions some instruction can show: not DuEE's 65 event types for a sample offering 8, nor GoEmotions'
+    "neutral" when the recipe drops it. A guideline some entry uses without a labels node keeps every label."""
+    sets: dict[str, set[str]] = {}
+    unknown: set[str] = set()
+    for entry in recipe.tasks:
+        meta = metas.get(f"{entry.id}/labels") or {}
+        for g in entry.guidelines:
+            if "labels" in meta:
+                sets.setdefault(g.id, set()).update(meta["labels"])
+            else:
+                unknown.add(g.id)
+    return lambda gid, label: gid in unknown or label in sets.get(gid, ())
+
+
+# an entry's node that leaves source rows (or instructions) out by design, and what the card calls what it left out
+LEFT_OUT = (("filter", "source rows filtered out by `where`"), ("sample", "source rows not drawn by `sample`"),
+            ("ratio", "all-negative instructions dropped by `negative_ratio`"))
+
+
+def left_out(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """What each entry's `where`, `sample` and `negative_ratio` left out (their nodes' records in minus out), so
+    that the card does not say every source row became records when some were filtered or not drawn."""
+    out = {}
+    for entry in recipe.tasks:
+        for kind, what in LEFT_OUT:
+            meta = metas.get(f"{entry.id}/{kind}")
+            if meta is not None and (n := int(meta.get("in", 0)) - int(meta.get("out", 0))) > 0:
+                out[f"{what} ({entry.id})"] = n
+    return out
 
 
 def held_out_info(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
