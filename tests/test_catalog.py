@@ -61,7 +61,7 @@ SAMPLES = {
     "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json", "mrqa": "layouts5/SQuAD.jsonl.gz",
     "reuters21578": "layouts5/reut2-000.head.sgm", "fewrel": "fewrel/val_wiki.head4.json",
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
-    "dureader": "dureader/search.dev.head3.json",
+    "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -529,6 +529,16 @@ def cluener(path: Path, got: list[dict[str, Any]]) -> None:
     assert ents(got) == want
 
 
+def cmeee(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in json.loads(path.read_text(encoding="utf-8")):  # CBLUE's own reading: text[start_idx:end_idx + 1]
+        assert all(d["text"][e["start_idx"]:e["end_idx"] + 1] == e["entity"] for e in d["entities"])
+        found = sorted((e["start_idx"], e["end_idx"], e["type"]) for e in d["entities"])
+        want.append([(t, d["text"][s:e + 1]) for s, e, t in found])
+    assert ents(got) == want
+    assert ents(got)[0] == [("pro", "房室结消融"), ("pro", "起搏器植入"), ("dis", "反复发作或难治性心房内折返性心动过速")]
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -576,7 +586,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
-    "dureader": dureader,
+    "dureader": dureader, "cmeee": cmeee,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

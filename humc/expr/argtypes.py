@@ -420,7 +420,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "dureader_passages": {"documents": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "cluener_entities": {"label": ANY},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
-                   "units": STRING, "check": KEY_OR_NULL},
+                   "units": STRING, "check": KEY_OR_NULL, "inclusive": FLAG},
 }
 
 _SIGNATURES: dict[Callable[..., Any], inspect.Signature | None] = {}

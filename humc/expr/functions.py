@@ -803,7 +803,7 @@ OFFSET_UNITS = {"chars": "characters", "utf16": "UTF-16 code units", "bytes": "U
 
 
 def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int = "end", label: str | int = "label",
-               units: str = "chars", check: str | None = None) -> list[dict[str, Any]]:
+               units: str = "chars", check: str | None = None, inclusive: bool = False) -> list[dict[str, Any]]:
     """Entities given by character offsets into ``text``, as annotation tools export them -> [{type, span, start, end}]
     (end exclusive, Python characters), in text order. An item is a mapping (Prodigy's {start, end, label}; name other
     keys: doccano's ``start="start_offset", end="end_offset"``) or a list ([start, end, label]: doccano's classic JSONL,
@@ -811,7 +811,8 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     `labels`) gives one row per label. ``units``: what the offsets count, "chars" (Python, Java code points),
     "utf16" (JavaScript tools: Label Studio, brat's web UI; an emoji is two) or "bytes" (UTF-8: spaCy's Span.start_char
     is not, but Rust and Go tools are). ``check``: the item's own copy of the span (Label Studio's `text`): offsets
-    that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error."""
+    that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error.
+    ``inclusive``: the end offset is the span's last character (CBLUE's CMeEE `end_idx`), not the one after it."""
     if not isinstance(text, str):
         raise FunctionError(f"char_spans needs the text as a string, got {describe(text)}")
     if units not in OFFSET_UNITS:
@@ -823,21 +824,29 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     to_char = None if units == "chars" else _offset_map(text, units)
     rows: list[dict[str, Any]] = []
     for k, item in enumerate(items):
-        first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what)
-                       for key, pos, what in ((start, 0, "start"), (end, 1, "end")))
+        first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what, shift)
+                       for key, pos, what, shift in ((start, 0, "start", 0), (end, 1, "end", int(inclusive))))
         if first >= last:
             raise FunctionError(f"span {k}: start {first} is not before end {last}")
         span = text[first:last]
         if check is not None and (own := _item_value(item, check, 3, k)) != span:
-            raise FunctionError(f"span {k}: offsets {first}-{last} select {span!r}, but the span says {own!r}: the "
-                                "offsets were counted on another version of the text (line ends, markup, a BOM), "
-                                "or in other units (`units=`)")
+            raise FunctionError(f"span {k}: offsets {first}-{last} select {span!r}, but the span says {own!r}: "
+                                + _misread_why(text, first, last, own, inclusive))
         kinds = _item_value(item, label, 2, k)
         kinds = kinds if isinstance(kinds, list) else [kinds]
         if not kinds or any(kind in (None, "") for kind in kinds):
             raise FunctionError(f"span {k} ({span!r}) has no label: {kinds!r}")
         rows.extend({"type": str(kind), "span": span, "start": first, "end": last} for kind in kinds)
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
+
+
+def _misread_why(text: str, first: int, last: int, own: Any, inclusive: bool) -> str:
+    """Why offsets select another text than the span's own copy: an end read one character off, else another text."""
+    if text[first:last - 1 if inclusive else last + 1] == own:
+        return ("the end offset is the character after the span, not its last one: leave out `inclusive=true`"
+                if inclusive else "the end offset is the span's last character: give `inclusive=true`")
+    return ("the offsets were counted on another version of the text (line ends, markup, a BOM), or in other units "
+            "(`units=`)")
 
 
 def _item_value(item: Any, key: str | int, position: int, k: int) -> Any:
@@ -854,9 +863,18 @@ def _item_value(item: Any, key: str | int, position: int, k: int) -> Any:
     raise FunctionError(f"span {k} ({item!r}) is neither {{start, end, label}} nor [start, end, label]")
 
 
-def _char_offset(value: Any, text: str, to_char: dict[int, int] | None, units: str, k: int, what: str) -> int:
+def _char_offset(value: Any, text: str, to_char: dict[int, int] | None, units: str, k: int, what: str,
+                 shift: int = 0) -> int:
+    """The character index at ``value`` (one past it for an inclusive end: ``shift`` 1)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise FunctionError(f"span {k}: its {what} {value!r} is not a whole number")
+    if shift:  # an inclusive end: the index of the character after the span's last one
+        at = value if to_char is None else to_char.get(value, -1)
+        if not 0 <= at < len(text):
+            where = "outside the text" if to_char is None or not 0 <= value < max(to_char) else "inside a character"
+            raise FunctionError(f"span {k}: its last character {value} is {where} ({len(text)} characters)",
+                                expected="an inclusive end: the offset of the span's last character")
+        return at + 1
     if to_char is None:
         if not 0 <= value <= len(text):
             raise FunctionError(f"span {k}: its {what} {value} is outside the text ({len(text)} characters)")

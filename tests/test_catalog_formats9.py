@@ -1,0 +1,72 @@
+"""Adapters of CBLUE's CMeEE (Chinese medical NER, inclusive end offsets) and more published layouts, built from
+samples written in each dataset's published format (tests/data/<name>/SOURCE.md says how each was made).
+
+Each test builds a real recipe with `humc build` and reads the written Parquet records back; a damaged file fails
+as a compiler error at the adapter's line, naming the record and what was expected."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_catalog_formats8 import DATA, build
+
+from humc.expr.functions import FunctionError, char_spans
+
+
+def copy(name: str, root: Path) -> Path:
+    shutil.copytree(DATA / name, root / name)
+    return root / name
+
+
+def spans(gold: list[Any]) -> list[list[tuple[str, str]]]:
+    return [sorted((e["type"], e["span"]) for e in record) for record in gold]
+
+
+# CMeEE: a JSON list of {text, entities: [{start_idx, end_idx, type, entity}]}, end_idx the last character
+
+
+def test_cmeee_reads_inclusive_ends_and_nested_entities(tmp_path: Path) -> None:
+    copy("cmeee", tmp_path)
+    _, gold = build(tmp_path, "cmeee, path: cmeee/CMeEE_dev.head4.json", language="zh")
+    assert spans(gold)[0] == [("dis", "反复发作或难治性心房内折返性心动过速"), ("pro", "房室结消融"), ("pro", "起搏器植入")]
+    assert ("bod", "交感神经") in spans(gold)[1] and ("sym", "交感神经亢进") in spans(gold)[1]  # nested, both kept
+    assert len(gold[1]) == 8 and gold[3] == []  # a sentence without entities is a record with none
+
+
+def test_cmeee_test_file_records_without_entities_are_left_out_not_built_empty(tmp_path: Path) -> None:
+    copy("cmeee", tmp_path)
+    out, gold = build(tmp_path, "cmeee, path: cmeee/CMeEE_test.head1.json", language="zh", expect=2)
+    assert "stdlib/catalog/cmeee.yaml:17:8: error[E4104]: the build would write 0 records" in out
+    assert "note: x/filter (filter) kept 0 of 1 record(s)" in out  # CMeEE_test.json has no `entities` to build from
+
+
+def test_a_cmeee_copy_with_exclusive_ends_is_refused_with_the_reason(tmp_path: Path) -> None:
+    folder = copy("cmeee", tmp_path)
+    records = json.loads((folder / "CMeEE_dev.head4.json").read_text(encoding="utf-8"))
+    for record in records:  # some conversions write end_idx one past the last character
+        for entity in record["entities"]:
+            entity["end_idx"] += 1
+    (folder / "CMeEE_dev.head4.json").write_text(json.dumps(records, ensure_ascii=False, indent=4), encoding="utf-8")
+    out, _ = build(tmp_path, "cmeee, path: cmeee/CMeEE_dev.head4.json", language="zh", expect=2)
+    assert "stdlib/catalog/cmeee.yaml:" in out and "error[E4102]" in out and "(source 'x' row 0)" in out
+    assert "span 0: offsets 3-9 select '房室结消融和', but the span says '房室结消融': the end offset is the character " \
+           "after the span, not its last one" in out
+    assert "Traceback" not in out
+
+
+def test_char_spans_inclusive_ends() -> None:
+    text = "由于交感神经亢进"
+    items = [{"s": 2, "e": 7, "t": "sym"}, {"s": 2, "e": 5, "t": "bod"}]
+    assert char_spans(text, items, start="s", end="e", label="t", inclusive=True) == [
+        {"type": "bod", "span": "交感神经", "start": 2, "end": 6}, {"type": "sym", "span": "交感神经亢进", "start": 2, "end": 8}]
+    assert char_spans(text, [[7, 7, "x"]], inclusive=True)[0]["span"] == "进"  # a one-character span, the last one
+    with pytest.raises(FunctionError, match="its last character 8 is outside the text"):
+        char_spans(text, [[2, 8, "x"]], inclusive=True)
+    with pytest.raises(FunctionError, match="the end offset is the span's last character: give `inclusive=true`"):
+        char_spans(text, [{"start": 2, "end": 5, "label": "bod", "text": "交感神经"}], check="text")
+    emoji = "😀交感神经"  # UTF-16 offsets (an emoji is two units): the last character's own offset
+    assert char_spans(emoji, [[2, 5, "bod"]], units="utf16", inclusive=True)[0]["span"] == "交感神经"
