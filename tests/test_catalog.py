@@ -62,6 +62,7 @@ SAMPLES = {
     "reuters21578": "layouts5/reut2-000.head.sgm", "fewrel": "fewrel/val_wiki.head4.json",
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
+    "rams": "rams/dev.head3.jsonlines",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -539,6 +540,21 @@ def cmeee(path: Path, got: list[dict[str, Any]]) -> None:
     assert ents(got)[0] == [("pro", "房室结消融"), ("pro", "起搏器植入"), ("dis", "反复发作或难治性心房内折返性心动过速")]
 
 
+def rams(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        tokens = [t for s in d["sentences"] for t in s]
+
+        def cut(a: int, b: int, tokens: list[str] = tokens) -> str:  # inclusive ends, as RAMS writes them
+            return " ".join(tokens[a:b + 1])
+
+        (s, e, ((kind, _),)), = d["evt_triggers"]
+        rows = [(kind, cut(s, e), role.split("arg", 1)[1][2:], cut(*arg)) for _, arg, role in d["gold_evt_links"]]
+        want.append(rows or [(kind, cut(s, e), "", "")])
+    assert events(got) == want and events(got)[0] == [("justice.judicialconsequences.execute", "execution", "place",
+                                                       "Tehran")]
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -586,7 +602,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
-    "dureader": dureader, "cmeee": cmeee,
+    "dureader": dureader, "cmeee": cmeee, "rams": rams,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -70,3 +70,41 @@ def test_char_spans_inclusive_ends() -> None:
         char_spans(text, [{"start": 2, "end": 5, "label": "bod", "text": "交感神经"}], check="text")
     emoji = "😀交感神经"  # UTF-16 offsets (an emoji is two units): the last character's own offset
     assert char_spans(emoji, [[2, 5, "bod"]], units="utf16", inclusive=True)[0]["span"] == "交感神经"
+
+
+# RAMS: one window of sentences per line, evt_triggers and gold_evt_links with inclusive document token offsets
+
+
+def rows(gold: list[Any]) -> list[list[tuple[str, str, str, str]]]:
+    return [[(e["event_type"], e["trigger"], e["role"], e["argument"]) for e in record] for record in gold]
+
+
+def test_rams_reads_arguments_across_sentences_with_the_role_names(tmp_path: Path) -> None:
+    copy("rams", tmp_path)
+    _, gold = build(tmp_path, "rams, path: rams/dev.head3.jsonlines")
+    death = "life.die.deathcausedbyviolentevents"
+    assert rows(gold) == [
+        [("justice.judicialconsequences.execute", "execution", "place", "Tehran")],
+        [(death, "killed", "killer", "suicide bomber"), (death, "killed", "victim", "at least twelve people"),
+         (death, "killed", "place", "crowded market"), (death, "killed", "place", "Mosul")],  # Mosul: the sentence before
+        [("transaction.transaction.transfermoney", "sale", "", "")]]  # a trigger without links keeps its row
+
+
+def test_a_rams_link_to_no_trigger_is_an_error_naming_the_span_and_the_line(tmp_path: Path) -> None:
+    folder = copy("rams", tmp_path)
+    lines = (folder / "dev.head3.jsonlines").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = lines[1].replace("[[21, 21], [19, 20]", "[[20, 21], [19, 20]")
+    (folder / "dev.head3.jsonlines").write_text("".join(lines), encoding="utf-8")
+    out, _ = build(tmp_path, "rams, path: rams/dev.head3.jsonlines", expect=2)
+    assert "stdlib/catalog/rams.yaml:14:11: error[E4102]: rams_events(): link 0 points at the trigger [20, 21], which " \
+           "evt_triggers does not hold (source 'x' row 1)" in out
+    assert "expected: a trigger span of evt_triggers: [21, 21]" in out and "line 2 of the source file" in out
+
+
+def test_a_rams_argument_outside_the_window_names_its_offsets(tmp_path: Path) -> None:
+    folder = copy("rams", tmp_path)
+    text = (folder / "dev.head3.jsonlines").read_text(encoding="utf-8")
+    (folder / "dev.head3.jsonlines").write_text(text.replace("[[10, 10], [12, 12]", "[[10, 10], [12, 99]"), encoding="utf-8")
+    out, _ = build(tmp_path, "rams, path: rams/dev.head3.jsonlines", expect=2)
+    assert "link 0's argument spans tokens 12-99, outside tokens 0-29 (source 'x' row 0)" in out
+    assert "expected: inclusive token offsets counted from the first token of the document's first sentence" in out

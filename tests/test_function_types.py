@@ -60,10 +60,11 @@ VALID: dict[str, list[Any]] = {
     "dureader_passages": [[{"paragraphs": ["a", "b"], "is_selected": True, "most_related_para": 1},
                            {"paragraphs": ["c"], "is_selected": False, "most_related_para": 0}]],
     "cluener_entities": [{"org": {"EU": [[0, 1]]}}],
-    "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None],
+    "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None, False],
     "dygie_entities": [[["x"], TOKENS], [[], [[3, 3, "MISC"]]], 1, " "],
     "dygie_relations": [[TOKENS], [[[0, 0, 2, 2, "r"]]], None, " "],
     "dygie_events": [[TOKENS], [[[[1, "e"], [0, 0, "r"]]]], 0, " "],
+    "rams_events": [[["x"], TOKENS], [[2, 2, [["e.f", 1.0]]]], [[[2, 2], [1, 1], "evt001arg01r"]], " "],
 }
 # the values valid calls give today (they must keep them)
 RESULTS: dict[str, Any] = {
@@ -92,6 +93,7 @@ RESULTS: dict[str, Any] = {
     "dygie_entities": [{"type": "MISC", "span": "German", "start": 2, "end": 3}],
     "dygie_relations": [{"head": "EU", "relation": "r", "tail": "German"}],
     "dygie_events": [{"event_type": "e", "trigger": "rejects", "role": "r", "argument": "EU"}],
+    "rams_events": [{"event_type": "e.f", "trigger": "rejects", "role": "r", "argument": "EU"}],
 }
 # the wrong shapes real data arrives in
 SHAPES: dict[str, Any] = {

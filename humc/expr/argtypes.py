@@ -411,6 +411,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "dygie_entities": {"sentences": LIST, "ner": LIST, "sentence": ANY, "sep": STRING},
     "dygie_relations": {"sentences": LIST, "relations": LIST, "sentence": ANY, "sep": STRING},
     "dygie_events": {"sentences": LIST, "events": LIST, "sentence": ANY, "sep": STRING},
+    "rams_events": {"sentences": LIST, "triggers": LIST, "links": LIST, "sep": STRING},
     "bracket_spans": {"tokens": TOKENS, "tags": BRACKETS, "sep": STRING},
     "weibo_chars": {"chars": Shape("a list of characters", lambda v: _list(v, text=True))},
     "wikiann_tokens": {"tokens": TOKENS},

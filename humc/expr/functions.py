@@ -637,7 +637,12 @@ def _dygie_items(items: Sequence[Any], width: int, what: str, sentence: Any = No
     return flat
 
 
-def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: str, sep: str) -> str:
+_IN_THE_TEXT_READ = ("inclusive token offsets counted from the document's first token, inside the text read "
+                     "(`sentence=` names the sentence)")
+
+
+def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: str, sep: str,
+                inside: str = _IN_THE_TEXT_READ) -> str:
     """The tokens from document offset ``first`` to ``last`` (inclusive), which must fall in ``tokens``."""
     for value in (first, last):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -645,8 +650,7 @@ def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: s
                                 expected="token offsets counted from the document's first token")
     if not base <= first <= last < base + len(tokens):
         raise FunctionError(f"{what} spans tokens {first}-{last}, outside tokens {base}-{base + len(tokens) - 1}",
-                            expected="inclusive token offsets counted from the document's first token, inside the "
-                                     "text read (`sentence=` names the sentence)")
+                            expected=inside)
     return sep.join(map(str, tokens[first - base:last - base + 1]))
 
 
@@ -698,6 +702,49 @@ def dygie_events(sentences: Sequence[Any], events: Sequence[Any], sentence: Any 
                 for k, a in enumerate(_dygie_items(event[1:], 3, f"event {n}'s argument"))]
         rows.extend(head | arg for arg in args or [{"role": "", "argument": ""}])
     return rows
+
+
+_RAMS_ROLE = re.compile(r"evt\d+arg\d+(.+)")  # RAMS names a role by event and argument: evt090arg02victim
+_RAMS_OFFSETS = "inclusive token offsets counted from the first token of the document's first sentence"
+
+
+def rams_events(sentences: Sequence[Any], triggers: Sequence[Any], links: Sequence[Any],
+                sep: str = " ") -> list[dict[str, str]]:
+    """RAMS 1.0 (`evt_triggers` [[start, end, [[event type, score]]]], `gold_evt_links` [[[trigger start, end],
+    [argument start, end], "evt090arg02victim"]], inclusive token offsets over the document's sentences) -> rows
+    [{event_type, trigger, role, argument}], one per link in file order under its trigger; the role is the name after
+    `evtNNNargNN`; a trigger without links keeps one row."""
+    tokens, _ = _dygie_tokens(sentences, None)
+    kinds: dict[tuple[Any, Any], str] = {}
+    words: dict[tuple[Any, Any], str] = {}
+    for n, trigger in enumerate(_dygie_items(triggers, 3, "trigger")):
+        types = trigger[2]
+        if kind_of(types) != "list" or not types or kind_of(types[0]) != "list" or not types[0]:
+            raise FunctionError(f"trigger {n}'s types are {describe(types)}",
+                                expected='[[event type, score]], e.g. [["life.die.deathcausedbyviolentevents", 1.0]]')
+        kinds[(trigger[0], trigger[1])] = _dygie_label(types[0][0], f"trigger {n}'s event type")
+        words[(trigger[0], trigger[1])] = _dygie_span(tokens, 0, trigger[0], trigger[1], f"trigger {n}", sep,
+                                                      _RAMS_OFFSETS)
+    rows: dict[tuple[Any, Any], list[dict[str, str]]] = {key: [] for key in kinds}
+    for n, link in enumerate(_dygie_items(links, 3, "link")):
+        key = tuple(link[0]) if kind_of(link[0]) == "list" and len(link[0]) == 2 else None
+        if key not in kinds:
+            raise FunctionError(f"link {n} points at the trigger {_shown(link[0])}, which evt_triggers does not hold",
+                                expected=f"a trigger span of evt_triggers: {', '.join(map(str, map(list, kinds)))}")
+        arg = link[1] if kind_of(link[1]) == "list" and len(link[1]) == 2 else [None, None]
+        role = _dygie_label(link[2], f"link {n}'s role")
+        named = _RAMS_ROLE.fullmatch(role)
+        rows[key].append({"event_type": kinds[key], "trigger": words[key], "role": named.group(1) if named else role,
+                          "argument": _dygie_span(tokens, 0, arg[0], arg[1], f"link {n}'s argument", sep,
+                                                  _RAMS_OFFSETS)})
+    return [row for key in kinds
+            for row in rows[key] or [{"event_type": kinds[key], "trigger": words[key], "role": "", "argument": ""}]]
+
+
+def _shown(span: Any) -> str:
+    """A [start, end] pair as written; anything else described."""
+    return str(list(span)) if kind_of(span) == "list" and len(span) == 2 and all(kind_of(v) == "integer" for v in span) \
+        else sample(span)
 
 
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
@@ -992,6 +1039,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "dygie_entities": dygie_entities,
     "dygie_relations": dygie_relations,
     "dygie_events": dygie_events,
+    "rams_events": rams_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
