@@ -62,12 +62,13 @@ SAMPLES = {
     "reuters21578": "layouts5/reut2-000.head.sgm", "fewrel": "fewrel/val_wiki.head4.json",
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
-    "rams": "rams/dev.head3.jsonlines",
+    "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
-                    "instructuie_ee": 4, "reuters21578": 1, "dureader": 1}  # (Reuters: a story outside ModApte, TOPICS="NO")
+                    "instructuie_ee": 4, "reuters21578": 1, "dureader": 1,  # (Reuters: a story outside ModApte, TOPICS="NO")
+                    "natural_questions": 3}  # a yes/no, a long-answer-only and an unanswered question
 
 
 def recipe_text(names: list[str]) -> str:
@@ -555,6 +556,21 @@ def rams(path: Path, got: list[dict[str, Any]]) -> None:
                                                        "Tehran")]
 
 
+def natural_questions(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        tokens = d["document_text"].split(" ")
+        (a,) = d["annotations"]
+
+        def words(span: dict[str, int], tokens: list[str] = tokens) -> str:  # exclusive ends, markup tokens out
+            return " ".join(t for t in tokens[span["start_token"]:span["end_token"]] if not re.fullmatch(r"</?\w+>", t))
+
+        if a["long_answer"]["start_token"] >= 0 and a["short_answers"]:
+            want.append((words(a["long_answer"]), d["question_text"] + "?", [words(s) for s in a["short_answers"]]))
+    assert [(r["context"], r["question"], r["answers"]) for r in got] == want
+    assert got[0]["answers"] == ["a newsletter"] and "<P>" not in got[0]["context"]
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -602,7 +618,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
-    "dureader": dureader, "cmeee": cmeee, "rams": rams,
+    "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

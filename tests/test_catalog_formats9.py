@@ -108,3 +108,56 @@ def test_a_rams_argument_outside_the_window_names_its_offsets(tmp_path: Path) ->
     out, _ = build(tmp_path, "rams, path: rams/dev.head3.jsonlines", expect=2)
     assert "link 0's argument spans tokens 12-99, outside tokens 0-29 (source 'x' row 0)" in out
     assert "expected: inclusive token offsets counted from the first token of the document's first sentence" in out
+
+
+# Natural Questions: the simplified files' document_text or the full files' document_tokens, token offsets
+
+
+def nq_build(root: Path, path: str, expect: int = 0) -> tuple[str, list[Any], list[str]]:
+    """Build, and also return each written record's instruction (the context and question in it)."""
+    import pyarrow.parquet as pq
+    out, gold = build(root, f"natural_questions, path: {path}", expect=expect)
+    records = sorted((r for p in (root / "out" / "r" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()),
+                     key=lambda r: r["source_row"]) if not expect else []
+    return out, gold, [r["instruction"] for r in records]
+
+
+def test_natural_questions_simplified_asks_over_the_long_answer_without_markup(tmp_path: Path) -> None:
+    copy("natural_questions", tmp_path)
+    _, gold, inputs = nq_build(tmp_path, "natural_questions/simplified-nq-train.head4.jsonl")
+    assert gold == [[{"answer": "a newsletter"}]]  # the yes/no, unanswered and long-answer-only questions are left out
+    assert "what is a common example of opt-in email?" in inputs[0]
+    assert ("A common example of opt - in email is a newsletter sent to customers who signed up for it on the "
+            "company 's website .") in inputs[0]
+    assert "<P>" not in inputs[0] and "Opt - out" not in inputs[0]  # markup left out; only the long answer's paragraph
+
+
+def test_natural_questions_full_dev_file_joins_the_annotators_on_one_paragraph(tmp_path: Path) -> None:
+    copy("natural_questions", tmp_path)
+    _, gold, inputs = nq_build(tmp_path, "natural_questions/nq-dev-00.head1.jsonl")
+    assert gold == [[{"answer": "1978"}]]  # "1978" and "in 1978" from three annotators; the shortest span
+    assert "Email marketing began in 1978 , when a marketing manager sent a message to 400 users of ARPANET ." in inputs[0]
+    assert "commercial message" not in inputs[0]  # the other annotator's paragraph is not the context
+
+
+def test_nq_answer_reads_both_layouts_alike() -> None:
+    from humc.expr.functions import nq_answer
+    simplified = json.loads((DATA / "natural_questions" / "nq-dev-00.head1.jsonl").read_text(encoding="utf-8"))
+    text = " ".join(t["token"] for t in simplified["document_tokens"])
+    full = nq_answer(simplified["document_tokens"], simplified["annotations"])
+    assert full == nq_answer(text, simplified["annotations"]) and full["answers"] == ["1978", "in 1978"]
+    assert nq_answer(text, None) == {"context": None, "answers": [], "yes_no": "NONE"}  # the test files: no annotations
+    with pytest.raises(FunctionError, match="annotation 0's long answer is a string"):
+        nq_answer(text, [{"long_answer": "4-27"}])
+
+
+def test_a_natural_questions_span_past_the_page_is_an_error_at_the_record(tmp_path: Path) -> None:
+    folder = copy("natural_questions", tmp_path)
+    first = (folder / "simplified-nq-train.head4.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    (folder / "simplified-nq-train.head4.jsonl").write_text(
+        first.replace('"start_token": 59, "end_token": 61', '"start_token": 59, "end_token": 610') + "\n", encoding="utf-8")
+    out, _, _ = nq_build(tmp_path, "natural_questions/simplified-nq-train.head4.jsonl", expect=2)
+    assert "stdlib/catalog/natural_questions.yaml:14:12: error[E4102]: nq_answer(): annotation 0's short answer 0 " \
+           "spans tokens 59-610, outside the page's 97 tokens (source 'x' row 0)" in out
+    assert "expected: token offsets into this record's document, the end exclusive" in out
+    assert "the record (line 1 of the source file)" in out

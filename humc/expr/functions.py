@@ -747,6 +747,61 @@ def _shown(span: Any) -> str:
         else sample(span)
 
 
+_NQ_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*>")  # the page's markup as simplified NQ keeps it: <P>, </Td>, <H2>
+
+
+def nq_answer(document: Any, annotations: Sequence[Any]) -> dict[str, Any]:
+    """Natural Questions' annotations over its page -> {context, answers, yes_no}. ``document`` is the simplified
+    files' `document_text` (tokens joined by spaces, markup tokens such as <P> among them) or the full files'
+    `document_tokens` ([{token, html_token}]); offsets are token indices, the end exclusive. The annotation chosen is
+    the first with a short or yes/no answer, else the first with a long one: `context` is its long answer's paragraph
+    without markup tokens (null when no annotator chose one), `answers` the distinct short answers of every annotation
+    on that same paragraph (the full dev files have five annotators), `yes_no` its yes_no_answer (NONE, YES, NO)."""
+    tokens = _nq_tokens(document)
+    items = [_nq_annotation(tokens, n, a) for n, a in enumerate(annotations or [])]
+    chosen = next((a for a in items if a[1] and (a[2] or a[3] != "NONE")), None) or next((a for a in items if a[1]), None)
+    if chosen is None:
+        return {"context": None, "answers": [], "yes_no": "NONE"}
+    answers = [text for a in items if a[0] == chosen[0] for text in a[2]]
+    return {"context": chosen[1], "answers": list(dict.fromkeys(answers)), "yes_no": chosen[3]}
+
+
+def _nq_tokens(document: Any) -> list[tuple[str, bool]]:
+    """The page's tokens, each with whether it is markup."""
+    if isinstance(document, str):
+        return [(t, bool(_NQ_MARKUP.fullmatch(t))) for t in document.split(" ")]
+    if kind_of(document) == "list" and all(isinstance(t, Mapping) and "token" in t for t in document):
+        return [(str(t["token"]), bool(t.get("html_token"))) for t in document]
+    raise FunctionError(f"the document is {describe(document)}",
+                        expected="the simplified files' document_text, or the full files' document_tokens "
+                                 "([{token, html_token, start_byte, end_byte}])")
+
+
+def _nq_annotation(tokens: list[tuple[str, bool]], n: int, annotation: Any) -> tuple[Any, str | None, list[str], str]:
+    """One annotation: its long answer's span and text (None: no long answer), its short answers' texts, yes/no."""
+    if not isinstance(annotation, Mapping) or "long_answer" not in annotation:
+        raise FunctionError(f"annotation {n} is {describe(annotation)}",
+                            expected="{long_answer: {start_token, end_token, ...}, short_answers: [...], yes_no_answer}")
+    long = _nq_span(tokens, annotation["long_answer"], f"annotation {n}'s long answer")
+    shorts = [_nq_span(tokens, s, f"annotation {n}'s short answer {k}")
+              for k, s in enumerate(annotation.get("short_answers") or [])]
+    return (long and long[0], long and long[1], [text for _, text in filter(None, shorts)],
+            str(annotation.get("yes_no_answer") or "NONE"))
+
+
+def _nq_span(tokens: list[tuple[str, bool]], span: Any, what: str) -> tuple[tuple[int, int], str] | None:
+    """A {start_token, end_token} span's offsets and words (markup left out); None for NQ's -1 (no answer)."""
+    if not isinstance(span, Mapping) or "start_token" not in span or "end_token" not in span:
+        raise FunctionError(f"{what} is {describe(span)}", expected="an object {start_token, end_token, ...}")
+    first, end = _int(span["start_token"]), _int(span["end_token"])
+    if first < 0:
+        return None
+    if not first < end <= len(tokens):
+        raise FunctionError(f"{what} spans tokens {first}-{end}, outside the page's {len(tokens)} tokens",
+                            expected="token offsets into this record's document, the end exclusive")
+    return (first, end), " ".join(t for t, markup in tokens[first:end] if not markup)
+
+
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
 
 
@@ -1040,6 +1095,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "dygie_relations": dygie_relations,
     "dygie_events": dygie_events,
     "rams_events": rams_events,
+    "nq_answer": nq_answer,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
