@@ -63,6 +63,7 @@ SAMPLES = {
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
+    "wikievents": "wikievents/dev.head1.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -571,6 +572,21 @@ def natural_questions(path: Path, got: list[dict[str, Any]]) -> None:
     assert got[0]["answers"] == ["a newsletter"] and "<P>" not in got[0]["context"]
 
 
+def wikievents(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        mention = {m["id"]: " ".join(d["tokens"][m["start"]:m["end"]]) for m in d["entity_mentions"]}
+        rows = []
+        for ev in sorted(d["event_mentions"], key=lambda e: e["trigger"]["start"]):
+            trigger = " ".join(d["tokens"][ev["trigger"]["start"]:ev["trigger"]["end"]])
+            rows += [(ev["event_type"], trigger, a["role"], mention[a["entity_id"]]) for a in ev["arguments"]] or \
+                [(ev["event_type"], trigger, "", "")]
+        want.append(rows)
+    assert sorted(events(got)[0]) == sorted(want[0])
+    assert ("ArtifactExistence.ManufactureAssemble.Unspecified", "built", "ManufacturerAssembler",
+            'Abu " the Engineer " Said') in events(got)[0]  # the mention's tokens, not its text without the quotes
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -619,6 +635,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
+    "wikievents": wikievents,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

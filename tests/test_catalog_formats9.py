@@ -161,3 +161,39 @@ def test_a_natural_questions_span_past_the_page_is_an_error_at_the_record(tmp_pa
            "spans tokens 59-610, outside the page's 97 tokens (source 'x' row 0)" in out
     assert "expected: token offsets into this record's document, the end exclusive" in out
     assert "the record (line 1 of the source file)" in out
+
+
+# WikiEvents: arguments name an entity mention (entity_id); their own text is written apart from the tokens
+
+
+def test_wikievents_cuts_each_argument_from_the_mention_it_names(tmp_path: Path) -> None:
+    copy("wikievents", tmp_path)
+    _, gold = build(tmp_path, "wikievents, path: wikievents/dev.head1.jsonl")
+    attack, die, make = "Conflict.Attack.DetonateExplode", "Life.Die.Unspecified", "ArtifactExistence.ManufactureAssemble.Unspecified"
+    assert rows(gold) == [[
+        (attack, "exploded", "ExplosiveDevice", "car bomb"), (attack, "exploded", "Target", "U.S. - run base"),
+        (attack, "exploded", "Place", "Khost"), (die, "killing", "Victim", "four guards"), (die, "killing", "Place", "Khost"),
+        ("Contact.Contact.Broadcast", "said", "", ""),  # no arguments: the trigger alone
+        (make, "built", "ManufacturerAssembler", 'Abu " the Engineer " Said'),  # its `text` drops the quotes
+        (make, "built", "Artifact", "device")]]
+
+
+def test_a_wikievents_argument_naming_no_mention_is_an_error_naming_the_id(tmp_path: Path) -> None:
+    folder = copy("wikievents", tmp_path)
+    text = (folder / "dev.head1.jsonl").read_text(encoding="utf-8")
+    (folder / "dev.head1.jsonl").write_text(text.replace('"entity_id": "wiki_ied_bombings_sample_0-T6"',
+                                                         '"entity_id": "wiki_ied_bombings_sample_0-T60"'), encoding="utf-8")
+    out, _ = build(tmp_path, "wikievents, path: wikievents/dev.head1.jsonl", expect=2)
+    assert "stdlib/catalog/wikievents.yaml:15:11: error[E4102]: oneie_events(): event 2's argument names the entity " \
+           "'wiki_ied_bombings_sample_0-T60', which entity_mentions does not hold (source 'x' row 0)" in out
+    assert "expected: an entity_id of one of the record's entity_mentions" in out
+
+
+def test_oneie_events_without_entities_keeps_each_argument_s_own_text() -> None:
+    from humc.expr.functions import oneie_events
+    events = [{"event_type": "e", "trigger": {"start": 1, "end": 2}, "arguments": [{"entity_id": "T1", "role": "r",
+                                                                                   "text": "EU itself"}]}]
+    assert oneie_events(["EU", "rejects"], events)[0]["argument"] == "EU itself"
+    assert oneie_events(["EU", "rejects"], events, entities=[{"id": "T1", "start": 0, "end": 1}])[0]["argument"] == "EU"
+    with pytest.raises(FunctionError, match="entity mention T1 spans tokens 0-3, outside the 2 tokens"):
+        oneie_events(["EU", "rejects"], events, entities=[{"id": "T1", "start": 0, "end": 3}])

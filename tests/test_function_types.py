@@ -52,7 +52,7 @@ VALID: dict[str, list[Any]] = {
     "semeval_text": ['1\t"a <e1>b</e1> <e2>c</e2>"'],
     "semeval_relations": ['1\t"a <e1>b</e1> <e2>c</e2>"', "Cause-Effect(e1,e2)"],
     "oneie_events": [TOKENS, [{"event_type": "e", "trigger": {"start": 0, "end": 1},
-                               "arguments": [{"role": "r", "text": "x"}]}], " "],
+                               "arguments": [{"role": "r", "text": "x"}]}], " ", None],
     "bracket_spans": [TOKENS, ["(ORG)", "*", "*"], " "], "weibo_chars": [["科0", "学1"]],
     "wikiann_tokens": [["en:Paris", "en:10:30"]],
     "conllu_attr": [["SpaceAfter=No|name=B-PER", "_"], "name", "O"], "ptb_leaves": ["(3 (2 It) (4 (2 's) (3 fine)))"],

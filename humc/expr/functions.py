@@ -568,9 +568,13 @@ def semeval_relations(line: str, relation: str) -> list[dict[str, str]]:
     return [{"head": args[m.group("first")], "relation": m.group("rel"), "tail": args[m.group("second")]}]
 
 
-def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: str = " ") -> list[dict[str, str]]:
+def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: str = " ",
+                 entities: Sequence[Any] | None = None) -> list[dict[str, str]]:
     """OneIE-style `event_mentions` ({event_type, trigger: {start, end, text}, arguments: [{role, text}]}) ->
-    rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets."""
+    rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets. With
+    ``entities`` (the record's `entity_mentions`, {id, start, end}), each argument is cut from the tokens by the
+    mention its `entity_id` names (WikiEvents: the argument's own `text` is written apart from the tokens)."""
+    mentions = _mention_spans(tokens, entities, sep)
     rows: list[dict[str, str]] = []
     for n, ev in enumerate(events):
         trig = ev.get("trigger") or {}
@@ -589,8 +593,35 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
             raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, text}} objects")
         for arg in args:
             rows.append({"event_type": str(ev.get("event_type", "")), "trigger": trigger,
-                         "role": str(arg.get("role", "")), "argument": str(arg.get("text", ""))})
+                         "role": str(arg.get("role", "")), "argument": _argument_text(arg, mentions, n)})
     return rows
+
+
+def _mention_spans(tokens: Sequence[str], entities: Sequence[Any] | None, sep: str) -> dict[str, str] | None:
+    """Each entity mention's id -> its tokens (end exclusive); None without ``entities``."""
+    if entities is None:
+        return None
+    spans = {}
+    for n, mention in enumerate(entities):
+        if not isinstance(mention, Mapping) or not {"id", "start", "end"} <= mention.keys():
+            raise FunctionError(f"entity mention {n} is {describe(mention)}", expected="an object {id, start, end, ...}")
+        first, end = _int(mention["start"]), _int(mention["end"])
+        if not 0 <= first < end <= len(tokens):
+            raise FunctionError(f"entity mention {mention['id']!s} spans tokens {first}-{end}, outside the "
+                                f"{len(tokens)} tokens", expected="token offsets into this record's tokens, the end exclusive")
+        spans[str(mention["id"])] = sep.join(tokens[first:end])
+    return spans
+
+
+def _argument_text(arg: Mapping[str, Any], mentions: dict[str, str] | None, n: int) -> str:
+    """An argument's text: its own, or the tokens of the entity mention it names."""
+    if mentions is None or "entity_id" not in arg:
+        return str(arg.get("text", ""))
+    key = str(arg.get("entity_id"))
+    if key not in mentions:
+        raise FunctionError(f"event {n}'s argument names the entity {key!r}, which entity_mentions does not hold",
+                            expected="an entity_id of one of the record's entity_mentions")
+    return mentions[key]
 
 
 def _dygie_tokens(sentences: Sequence[Any], sentence: Any) -> tuple[Sequence[Any], int]:
