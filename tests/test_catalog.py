@@ -63,7 +63,7 @@ SAMPLES = {
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
-    "wikievents": "wikievents/dev.head1.jsonl",
+    "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -587,6 +587,15 @@ def wikievents(path: Path, got: list[dict[str, Any]]) -> None:
             'Abu " the Engineer " Said') in events(got)[0]  # the mention's tokens, not its text without the quotes
 
 
+def hellaswag(path: Path, got: list[dict[str, Any]]) -> None:
+    def plain(text: str) -> str:  # the harnesses' preprocess: " [title]" -> ". ", other [markers] out, one space
+        return re.sub("  +", " ", re.sub(r"\[.*?\]", "", text.strip().replace(" [title]", ". "))).strip()
+
+    want = [(plain(d["ctx"]), [plain(e) for e in d["endings"]], "ABCD"[d["label"]]) for d in jsonl(path)]
+    assert [(r["question"], r["options"], r["answer"]) for r in got] == want
+    assert got[0]["question"] == "A man is sitting on a roof. he" and got[0]["answer"] == "D"
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -635,7 +644,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
-    "wikievents": wikievents,
+    "wikievents": wikievents, "hellaswag": hellaswag,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -197,3 +197,25 @@ def test_oneie_events_without_entities_keeps_each_argument_s_own_text() -> None:
     assert oneie_events(["EU", "rejects"], events, entities=[{"id": "T1", "start": 0, "end": 1}])[0]["argument"] == "EU"
     with pytest.raises(FunctionError, match="entity mention T1 spans tokens 0-3, outside the 2 tokens"):
         oneie_events(["EU", "rejects"], events, entities=[{"id": "T1", "start": 0, "end": 3}])
+
+
+# HellaSwag: JSON Lines with the right ending's position in `label` (absent in the test file)
+
+
+def test_hellaswag_reads_the_label_and_takes_the_wikihow_markers_out(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    copy("hellaswag", tmp_path)
+    _, gold = build(tmp_path, "hellaswag, path: hellaswag/hellaswag_val.head2.jsonl")
+    assert gold == [[{"answer": "D"}], [{"answer": "A"}]]
+    written = sorted((r for p in (tmp_path / "out" / "r" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()),
+                     key=lambda r: r["source_row"])
+    assert "starts pulling up roofing on a roof." in written[0]["instruction"]
+    assert "How to repot a succulent. Choose a pot one size larger. A pot with a drainage hole" in written[1]["instruction"]
+    assert "Fill the bottom of the pot with a gritty soil mix. Cactus soil works well" in written[1]["instruction"]
+    assert not any(mark in written[1]["instruction"] for mark in ("[header]", "[title]", "[step]"))
+
+
+def test_hellaswag_test_file_without_labels_builds_nothing_and_says_so(tmp_path: Path) -> None:
+    copy("hellaswag", tmp_path)
+    out, _ = build(tmp_path, "hellaswag, path: hellaswag/hellaswag_test.head1.jsonl", expect=2)
+    assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out

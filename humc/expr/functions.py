@@ -833,6 +833,20 @@ def _nq_span(tokens: list[tuple[str, bool]], span: Any, what: str) -> tuple[tupl
     return (first, end), " ".join(t for t, markup in tokens[first:end] if not markup)
 
 
+_WIKIHOW_MARK = re.compile(r"\[[^\]]*\]")  # HellaSwag's WikiHow contexts and endings: [header], [step], [substeps]
+
+
+def hellaswag_text(value: Any) -> Any:
+    """HellaSwag's WikiHow markers taken out of a text or of each text in a list, as the evaluation harnesses do:
+    " [title]" becomes ". ", any other [marker] is removed, double spaces become one, the ends are stripped."""
+    if isinstance(value, list):
+        return [hellaswag_text(v) for v in value]
+    if value is None:
+        return None
+    text = _WIKIHOW_MARK.sub("", str(value).strip().replace(" [title]", ". "))
+    return re.sub(r"  +", " ", text).strip()
+
+
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
 
 
@@ -1127,6 +1141,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "dygie_events": dygie_events,
     "rams_events": rams_events,
     "nq_answer": nq_answer,
+    "hellaswag_text": hellaswag_text,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
