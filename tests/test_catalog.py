@@ -64,6 +64,7 @@ SAMPLES = {
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
+    "clinc150": "clinc150/data_full.head.json",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -596,6 +597,12 @@ def hellaswag(path: Path, got: list[dict[str, Any]]) -> None:
     assert got[0]["question"] == "A man is sitting on a roof. he" and got[0]["answer"] == "D"
 
 
+def clinc150(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(query, intent, part) for part, pairs in json.loads(path.read_text(encoding="utf-8")).items()
+            for query, intent in pairs]
+    assert [(r["text"], r["label"], r["part"]) for r in got] == want and got[0]["part"] == "oos_val"
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -644,7 +651,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
-    "wikievents": wikievents, "hellaswag": hellaswag,
+    "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -219,3 +219,37 @@ def test_hellaswag_test_file_without_labels_builds_nothing_and_says_so(tmp_path:
     copy("hellaswag", tmp_path)
     out, _ = build(tmp_path, "hellaswag, path: hellaswag/hellaswag_test.head1.jsonl", expect=2)
     assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out
+
+
+# CLINC150: one object {part: [[query, intent], …]}, read with key_column and columns together
+
+
+def test_clinc150_reads_every_part_s_pairs_and_a_where_keeps_the_training_ones(tmp_path: Path) -> None:
+    copy("clinc150", tmp_path)
+    _, gold = build(tmp_path, "clinc150, path: clinc150/data_full.head.json")
+    assert [g[0]["label"] for g in gold] == ["oos", "translate", "bill_balance", "translate", "translate", "bill_balance",
+                                             "oos", "translate", "oos"]  # oos_val, val, train, oos_test, test, oos_train
+    _, train = build(tmp_path / "t", "clinc150, path: ../clinc150/data_full.head.json",
+                     fields='    where: part == "train" or part == "oos_train"\n')
+    assert [g[0]["label"] for g in train] == ["translate", "translate", "bill_balance", "oos"]
+
+
+def test_a_clinc150_item_of_another_length_is_refused_naming_its_part(tmp_path: Path) -> None:
+    folder = copy("clinc150", tmp_path)
+    text = (folder / "data_full.head.json").read_text(encoding="utf-8")
+    (folder / "data_full.head.json").write_text(text.replace('"translate"]], "oos_train"', '"translate", 1]], "oos_train"'),
+                                                encoding="utf-8")
+    out, _ = build(tmp_path, "clinc150, path: clinc150/data_full.head.json", expect=2)
+    assert "data_full.head.json:1:1: error[E4001]: source 'x': item 0 of the JSON list under 'test' holds 3 values but " \
+           "`columns:` names 2" in out and "expected: columns: text, intent" in out
+
+
+def test_key_column_lists_of_lists_without_columns_are_told_to_name_them(tmp_path: Path) -> None:
+    (tmp_path / "pairs.json").write_text('{"train": [["a query", "an_intent"]]}', encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text("hum: 1\nname: r\nsources:\n  x: {path: pairs.json, format: json, options: "
+                                         "{key_column: part}}\ntasks:\n  - source: x\n    task: classification\n"
+                                         "    fields: {text: text, label: intent}\n", encoding="utf-8")
+    from helpers import run_cli
+    result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
+    assert result.exit_code == 2 and "the value of key 'train' is not a list of objects" in result.output
+    assert "hint: name the positions of each list with `columns: [...]` (CLINC150: [text, intent])" in result.output
