@@ -64,7 +64,7 @@ SAMPLES = {
     "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
-    "clinc150": "clinc150/data_full.head.json",
+    "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -603,6 +603,13 @@ def clinc150(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["text"], r["label"], r["part"]) for r in got] == want and got[0]["part"] == "oos_val"
 
 
+def swag(path: Path, got: list[dict[str, Any]]) -> None:
+    with path.open(encoding="utf-8", newline="") as f:
+        want = [(r["startphrase"], [r[f"ending{i}"] for i in range(4)], "ABCD"[int(r["label"])]) for r in csv.DictReader(f)]
+    assert [(r["question"], r["options"], r["answer"]) for r in got] == want
+    assert got[2]["question"] == 'Someone opens the door. A "Welcome" sign'
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -651,7 +658,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
-    "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150,
+    "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -253,3 +253,24 @@ def test_key_column_lists_of_lists_without_columns_are_told_to_name_them(tmp_pat
     result = run_cli("build", "r.hum.yaml", "-q", cwd=tmp_path)
     assert result.exit_code == 2 and "the value of key 'train' is not a list of objects" in result.output
     assert "hint: name the positions of each list with `columns: [...]` (CLINC150: [text, intent])" in result.output
+
+
+# SWAG: pandas' CSV with an empty first header cell; test.csv has no label column
+
+
+def test_swag_reads_the_csv_with_its_unnamed_index_column(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    copy("swag", tmp_path)
+    _, gold = build(tmp_path, "swag, path: swag/val.head3.csv")
+    assert gold == [[{"answer": "C"}], [{"answer": "A"}], [{"answer": "A"}]]
+    written = sorted((r for p in (tmp_path / "out" / "r" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()),
+                     key=lambda r: r["source_row"])
+    assert "Students lower their eyes nervously. She" in written[0]["instruction"]
+    assert "pats her shoulder, then saunters toward someone." in written[0]["instruction"]  # a quoted comma
+    assert 'Someone opens the door. A "Welcome" sign' in written[2]["instruction"]  # a doubled quote
+
+
+def test_swag_test_csv_without_a_label_column_builds_nothing_and_says_so(tmp_path: Path) -> None:
+    copy("swag", tmp_path)
+    out, _ = build(tmp_path, "swag, path: swag/test.head1.csv", expect=2)
+    assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out
