@@ -65,6 +65,7 @@ SAMPLES = {
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
     "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
+    "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -610,6 +611,15 @@ def swag(path: Path, got: list[dict[str, Any]]) -> None:
     assert got[2]["question"] == 'Someone opens the door. A "Welcome" sign'
 
 
+def twenty_newsgroups(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for file in sorted(p for p in path.glob("*/*") if p.is_file()):  # scikit-learn's header removal: up to "\n\n"
+        _, _, body = file.read_bytes().decode("latin-1").partition("\n\n")
+        want.append((body.strip(), file.parent.name))
+    assert [(r["text"], r["label"]) for r in got] == want
+    assert "café" in got[3]["text"] and "Subject:" not in got[3]["text"]
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -659,6 +669,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
+    "twenty_newsgroups": twenty_newsgroups,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -274,3 +274,24 @@ def test_swag_test_csv_without_a_label_column_builds_nothing_and_says_so(tmp_pat
     copy("swag", tmp_path)
     out, _ = build(tmp_path, "swag, path: swag/test.head1.csv", expect=2)
     assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out
+
+
+# 20 Newsgroups: a folder per group, one message per file without an extension, Latin-1 bytes in some
+
+
+def test_twenty_newsgroups_reads_each_group_s_messages_without_their_headers(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+    copy("twenty_newsgroups", tmp_path)
+    _, gold = build(tmp_path, "twenty_newsgroups, path: twenty_newsgroups/20news-bydate-test")
+    assert [g[0]["label"] for g in gold] == ["comp.graphics", "rec.autos", "sci.space", "sci.space"]
+    written = sorted((r for p in (tmp_path / "out" / "r" / "data").glob("*.parquet") for r in pq.read_table(p).to_pylist()),
+                     key=lambda r: r["source_row"])
+    assert "A café owner near" in written[3]["instruction"]  # the Latin-1 byte \xe9 read as é
+    assert not any("Organization:" in r["instruction"] or "From:" in r["instruction"] for r in written)
+
+
+def test_a_message_that_is_only_headers_is_left_out(tmp_path: Path) -> None:
+    folder = copy("twenty_newsgroups", tmp_path)
+    (folder / "20news-bydate-test" / "rec.autos" / "103008").write_bytes(b"From: x@example.com\nSubject: (no body)\n")
+    _, gold = build(tmp_path, "twenty_newsgroups, path: twenty_newsgroups/20news-bydate-test")
+    assert [g[0]["label"] for g in gold] == ["comp.graphics", "rec.autos", "sci.space", "sci.space"]
