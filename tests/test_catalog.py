@@ -65,13 +65,13 @@ SAMPLES = {
     "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
     "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
-    "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test",
+    "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test", "casie": "casie/annotation",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
                     "instructuie_ee": 4, "reuters21578": 1, "dureader": 1,  # (Reuters: a story outside ModApte, TOPICS="NO")
-                    "natural_questions": 3}  # a yes/no, a long-answer-only and an unanswered question
+                    "natural_questions": 3, "casie": 1}  # a yes/no, a long-answer-only and an unanswered question
 
 
 def recipe_text(names: list[str]) -> str:
@@ -620,6 +620,19 @@ def twenty_newsgroups(path: Path, got: list[dict[str, Any]]) -> None:
     assert "café" in got[3]["text"] and "Subject:" not in got[3]["text"]
 
 
+def casie(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for file in sorted(path.glob("*.json")):
+        d = json.loads(file.read_text(encoding="utf-8"))
+        if "cyberevent" not in d:
+            continue
+        evs = sorted((e for h in d["cyberevent"]["hopper"] for e in h["events"]), key=lambda e: e["nugget"]["startOffset"])
+        assert all(d["content"][e["nugget"]["startOffset"]:e["nugget"]["endOffset"]] == e["nugget"]["text"] for e in evs)
+        want.append([(e["subtype"], e["nugget"]["text"], a["role"]["type"], a["text"]) for e in evs
+                     for a in e.get("argument") or [{"role": {"type": ""}, "text": ""}]])
+    assert events(got) == want and [r["text"][:7] for r in got] == ["Hackers", "Example"]
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -669,7 +682,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
-    "twenty_newsgroups": twenty_newsgroups,
+    "twenty_newsgroups": twenty_newsgroups, "casie": casie,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -295,3 +295,35 @@ def test_a_message_that_is_only_headers_is_left_out(tmp_path: Path) -> None:
     (folder / "20news-bydate-test" / "rec.autos" / "103008").write_bytes(b"From: x@example.com\nSubject: (no body)\n")
     _, gold = build(tmp_path, "twenty_newsgroups, path: twenty_newsgroups/20news-bydate-test")
     assert [g[0]["label"] for g in gold] == ["comp.graphics", "rec.autos", "sci.space", "sci.space"]
+
+
+# CASIE: a folder of one JSON object per article, cyberevent hoppers of events with nuggets and arguments
+
+
+def test_casie_reads_the_hoppers_events_in_trigger_order(tmp_path: Path) -> None:
+    copy("casie", tmp_path)
+    _, gold = build(tmp_path, "casie, path: casie/annotation")
+    assert rows(gold) == [
+        [("Databreach", "breached", "Attacker", "Hackers"), ("Databreach", "breached", "Compromised-Data", "customer database"),
+         ("Databreach", "breached", "Victim", "Example Retail Inc."), ("Databreach", "breached", "Time", "last week"),
+         ("Phishing", "sent phishing emails", "Attacker", "attackers"), ("Phishing", "sent phishing emails", "Victim", "staff"),
+         ("Databreach", "breach", "", "")],  # the hopper's second mention, without `argument`, after the phishing one
+        [("PatchVulnerability", "released a patch", "Releaser", "Example Software"),
+         ("PatchVulnerability", "released a patch", "Time", "on Tuesday"),
+         ("PatchVulnerability", "released a patch", "Supported_Platform", "mail server")]]  # 1003.json: no cyberevent
+
+
+def test_a_casie_file_that_is_not_json_stops_the_build_at_its_line_and_column(tmp_path: Path) -> None:
+    folder = copy("casie", tmp_path)
+    (folder / "annotation" / "1004.json").write_text('{"content": "x", "cyberevent": {"hopper": [}\n', encoding="utf-8")
+    out, _ = build(tmp_path, "casie, path: casie/annotation", expect=2)
+    assert "annotation/1004.json:1:44: error[E4001]: source 'x': invalid JSON: Expecting value" in out
+
+
+def test_a_casie_event_without_a_nugget_is_an_error_at_the_adapter() -> None:
+    from humc.expr.functions import casie_events
+    assert casie_events(None) is None
+    with pytest.raises(FunctionError, match="hopper 0's event 0 has no nugget"):
+        casie_events({"hopper": [{"events": [{"type": "Attack"}]}]})
+    with pytest.raises(FunctionError, match="cyberevent is an empty list"):
+        casie_events([])

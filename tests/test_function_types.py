@@ -66,6 +66,8 @@ VALID: dict[str, list[Any]] = {
     "dygie_events": [[TOKENS], [[[[1, "e"], [0, 0, "r"]]]], 0, " "],
     "rams_events": [[["x"], TOKENS], [[2, 2, [["e.f", 1.0]]]], [[[2, 2], [1, 1], "evt001arg01r"]], " "],
     "hellaswag_text": ["[title] EU rejects"],
+    "casie_events": [{"hopper": [{"events": [{"subtype": "Ransom", "nugget": {"startOffset": 3, "text": "rejects"},
+                                              "argument": [{"role": {"type": "Victim"}, "text": "EU"}]}]}]}],
     "nq_answer": ["<P> EU rejects </P>", [{"long_answer": {"start_token": 0, "end_token": 4},
                                            "short_answers": [{"start_token": 1, "end_token": 2}]}]],
 }
@@ -98,6 +100,7 @@ RESULTS: dict[str, Any] = {
     "dygie_events": [{"event_type": "e", "trigger": "rejects", "role": "r", "argument": "EU"}],
     "rams_events": [{"event_type": "e.f", "trigger": "rejects", "role": "r", "argument": "EU"}],
     "hellaswag_text": "EU rejects",
+    "casie_events": [{"event_type": "Ransom", "trigger": "rejects", "role": "Victim", "argument": "EU"}],
     "nq_answer": {"context": "EU rejects", "answers": ["EU"], "yes_no": "NONE"},
 }
 # the wrong shapes real data arrives in

@@ -414,6 +414,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "dygie_events": {"sentences": LIST, "events": LIST, "sentence": ANY, "sep": STRING},
     "rams_events": {"sentences": LIST, "triggers": LIST, "links": LIST, "sep": STRING},
     "hellaswag_text": {"value": TEXTS},
+    "casie_events": {"cyberevent": ANY},
     "nq_answer": {"document": ANY, "annotations": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "bracket_spans": {"tokens": TOKENS, "tags": BRACKETS, "sep": STRING},
     "weibo_chars": {"chars": Shape("a list of characters", lambda v: _list(v, text=True))},

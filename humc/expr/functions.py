@@ -847,6 +847,31 @@ def hellaswag_text(value: Any) -> Any:
     return re.sub(r"  +", " ", text).strip()
 
 
+def casie_events(cyberevent: Any) -> list[dict[str, str]] | None:
+    """CASIE's `cyberevent` ({hopper: [{events: [{type, subtype, realis, nugget: {startOffset, endOffset, text},
+    argument: [{role: {type}, text, startOffset, endOffset}]}]}]}, a hopper a cluster of coreferent events) -> rows
+    [{event_type (the subtype: Databreach, Phishing, Ransom, DiscoverVulnerability, PatchVulnerability), trigger,
+    role, argument}] in the order of the triggers' offsets; an event without `argument` keeps one row. Null (an
+    article the annotators left without `cyberevent`) stays null: no annotation is not "no event"."""
+    if cyberevent is None:
+        return None
+    hoppers = cyberevent.get("hopper") if isinstance(cyberevent, Mapping) else None
+    if not isinstance(hoppers, list) or not all(isinstance(h, Mapping) for h in hoppers):
+        raise FunctionError(f"cyberevent is {describe(cyberevent)}", expected="an object {hopper: [{events: [...]}]}")
+    found = []
+    for h, hopper in enumerate(hoppers):
+        for n, event in enumerate(hopper.get("events") or []):
+            nugget = event.get("nugget") if isinstance(event, Mapping) else None
+            if not isinstance(nugget, Mapping) or "text" not in nugget:
+                raise FunctionError(f"hopper {h}'s event {n} has no nugget {{startOffset, endOffset, text}}",
+                                    expected="each event {type, subtype, nugget, argument}")
+            rows = [{"role": str((arg.get("role") or {}).get("type", "")), "argument": str(arg.get("text", ""))}
+                    for arg in event.get("argument") or [] if isinstance(arg, Mapping)]
+            head = {"event_type": str(event.get("subtype") or event.get("type") or ""), "trigger": str(nugget["text"])}
+            found.append((_int(nugget.get("startOffset", 0)), [head | row for row in rows or [{"role": "", "argument": ""}]]))
+    return [row for _, rows in sorted(found, key=lambda f: f[0]) for row in rows]
+
+
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
 
 
@@ -1142,6 +1167,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "rams_events": rams_events,
     "nq_answer": nq_answer,
     "hellaswag_text": hellaswag_text,
+    "casie_events": casie_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
