@@ -66,6 +66,7 @@ SAMPLES = {
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
     "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
     "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test", "casie": "casie/annotation",
+    "anli": "anli/R1/dev.head3.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -633,6 +634,12 @@ def casie(path: Path, got: list[dict[str, Any]]) -> None:
     assert events(got) == want and [r["text"][:7] for r in got] == ["Hackers", "Example"]
 
 
+def anli(path: Path, got: list[dict[str, Any]]) -> None:
+    names = {"e": "entailment", "c": "contradiction", "n": "neutral"}  # ParlAI's ANLI_LABEL_DICT
+    want = [(d["context"], d["hypothesis"], names[d["label"]]) for d in jsonl(path)]
+    assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -682,7 +689,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
-    "twenty_newsgroups": twenty_newsgroups, "casie": casie,
+    "twenty_newsgroups": twenty_newsgroups, "casie": casie, "anli": anli,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

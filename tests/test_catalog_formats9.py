@@ -327,3 +327,21 @@ def test_a_casie_event_without_a_nugget_is_an_error_at_the_adapter() -> None:
         casie_events({"hopper": [{"events": [{"type": "Attack"}]}]})
     with pytest.raises(FunctionError, match="cyberevent is an empty list"):
         casie_events([])
+
+
+# ANLI: the release's JSON Lines, the premise under `context`, one-letter labels
+
+
+def test_anli_reads_context_and_one_letter_labels(tmp_path: Path) -> None:
+    copy("anli", tmp_path)
+    _, gold = build(tmp_path, "anli, path: anli/R1/dev.head3.jsonl")
+    assert gold == [[{"label": "entailment"}], [{"label": "contradiction"}], [{"label": "neutral"}]]
+
+
+def test_an_anli_label_outside_e_n_c_is_an_error_at_the_record(tmp_path: Path) -> None:
+    folder = copy("anli", tmp_path)
+    path = folder / "R1" / "dev.head3.jsonl"
+    path.write_text(path.read_text(encoding="utf-8").replace('"label": "n"', '"label": "x"'), encoding="utf-8")
+    out, _ = build(tmp_path, "anli, path: anli/R1/dev.head3.jsonl", expect=2)
+    assert "stdlib/catalog/anli.yaml:" in out and "error[E4102]" in out
+    assert "key 'x' is not in the mapping (keys: 'e', 'n', 'c')" in out and "(source 'x' row 2)" in out
