@@ -66,7 +66,7 @@ SAMPLES = {
     "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
     "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
     "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test", "casie": "casie/annotation",
-    "anli": "anli/R1/dev.head3.jsonl",
+    "anli": "anli/R1/dev.head3.jsonl", "cmeie": "cmeie/CMeIE_dev.head3.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -640,6 +640,11 @@ def anli(path: Path, got: list[dict[str, Any]]) -> None:
     assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
 
 
+def cmeie(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [[(x["subject"], x["predicate"], x["object"]["@value"]) for x in d["spo_list"]] for d in jsonl(path)]
+    assert rels(got) == want and got[1]["text"] == "类风湿关节炎@尺侧偏斜是由于MCP关节炎症造成的。"  # the topic@ prefix kept
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -689,7 +694,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
-    "twenty_newsgroups": twenty_newsgroups, "casie": casie, "anli": anli,
+    "twenty_newsgroups": twenty_newsgroups, "casie": casie, "anli": anli, "cmeie": cmeie,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

@@ -345,3 +345,22 @@ def test_an_anli_label_outside_e_n_c_is_an_error_at_the_record(tmp_path: Path) -
     out, _ = build(tmp_path, "anli, path: anli/R1/dev.head3.jsonl", expect=2)
     assert "stdlib/catalog/anli.yaml:" in out and "error[E4102]" in out
     assert "key 'x' is not in the mapping (keys: 'e', 'n', 'c')" in out and "(source 'x' row 2)" in out
+
+
+# CMeIE: JSON Lines of {text, spo_list}, the texts prefixed with "topic@", objects under "@value"
+
+
+def test_cmeie_reads_the_spo_list_and_keeps_the_topic_prefix(tmp_path: Path) -> None:
+    copy("cmeie", tmp_path)
+    _, gold = build(tmp_path, "cmeie, path: cmeie/CMeIE_dev.head3.jsonl", language="zh")
+    assert [[(r["head"], r["relation"], r["tail"]) for r in g] for g in gold] == [
+        [("产后抑郁症", "鉴别诊断", "轻度情绪失调")], [("MCP关节炎症", "临床表现", "尺侧偏斜")],
+        [("缺铁性贫血", "临床表现", "乏力"), ("缺铁性贫血", "临床表现", "头晕"), ("缺铁性贫血", "药物治疗", "铁剂")]]
+
+
+def test_the_cmeie_test_file_without_spo_list_is_an_error_naming_the_field(tmp_path: Path) -> None:
+    (tmp_path / "cmeie").mkdir()
+    (tmp_path / "cmeie" / "CMeIE_test.json").write_text('{"text": "贫血@贫血常见乏力。"}\n', encoding="utf-8")
+    out, _ = build(tmp_path, "cmeie, path: cmeie/CMeIE_test.json", language="zh", expect=2)
+    assert "error[E4102]: source 'x' has no gold answers in CMeIE_test.json: the task's answer 'relations' is " \
+           "mapped from field 'spo_list', which the record lacks" in out
