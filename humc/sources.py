@@ -896,7 +896,7 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
     {key: record, …} (records keyed by their id) -> one record per key; with `columns:`, a record that is a list
     has those names for its positions (CLINC150's {split: [[text, intent], …]})."""
     column = src.options["key_column"]
-    names = src.options.get("columns")
+    positions = src.options.get("columns")
     where = f" under '{src.options['records']}'" if src.options.get("records") else ""
     if not isinstance(data, dict):
         raise _fail(src, 1, f"`key_column: {column}` needs a JSON object{where}, found {type(data).__name__}",
@@ -906,8 +906,8 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
         if isinstance(items, dict):  # {id: record, …}: one record per key
             out.append({**items, column: key})
             continue
-        if isinstance(items, list) and names:
-            items = [_named_item(src, n, item, names, f" under '{key}'") for n, item in enumerate(items)]
+        if isinstance(items, list) and positions:
+            items = [_named_item(src, n, item, positions, f" under '{key}'") for n, item in enumerate(items)]
         if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
             lists = isinstance(items, list) and any(isinstance(r, list) for r in items)
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
