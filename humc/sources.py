@@ -145,7 +145,8 @@ SOURCE_OPTION_DOCS = {
                   "intent: label}: JointBERT's ATIS and SNIPS folders, tweet_eval's {label: train_labels.txt}); line N "
                   "of each is record N's value; {stem} is the source file's name without extensions",
     "key_column": "the JSON object maps keys to lists of records (FewRel: relation -> instances) or to one record "
-                  "each (records keyed by id): one record per item, its key in this column",
+                  "each (records keyed by id): one record per item, its key in this column; items that are lists take "
+                  "the names of `columns` (CLINC150's {part: [[query, intent], ...]})",
     "key_names": "with `key_column`: a JSON file beside the source naming every key, as a name or a list whose first "
                  "item is the name (FewRel's pid2name.json: {\"P931\": [name, description]}); each record gets its "
                  "key's name in `<key_column>_name`",
@@ -893,8 +894,10 @@ def _json_type(value: Any) -> str:
 
 def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
     """`key_column`: {key: [record, …], …} -> every record with its key stored in the column (FewRel);
-    {key: record, …} (records keyed by their id) -> one record per key."""
+    {key: record, …} (records keyed by their id) -> one record per key; with `columns:`, a record that is a list
+    has those names for its positions (CLINC150's {split: [[text, intent], …]})."""
     column = src.options["key_column"]
+    positions = src.options.get("columns")
     where = f" under '{src.options['records']}'" if src.options.get("records") else ""
     if not isinstance(data, dict):
         raise _fail(src, 1, f"`key_column: {column}` needs a JSON object{where}, found {type(data).__name__}",
@@ -904,9 +907,14 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
         if isinstance(items, dict):  # {id: record, …}: one record per key
             out.append({**items, column: key})
             continue
+        if isinstance(items, list) and positions:
+            items = [_named_item(src, n, item, positions, f" under '{key}'") for n, item in enumerate(items)]
         if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            lists = isinstance(items, list) and any(isinstance(r, list) for r in items)
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
-                        "an object mapping each key to a record or a list of records", _FIX_HINT)
+                        "an object mapping each key to a record or a list of records",
+                        "name the positions of each list with `columns: [...]` (CLINC150: [text, intent])" if lists
+                        else _FIX_HINT)
         out.extend({**item, column: key} for item in items)
     if src.options.get("key_names"):
         names = _key_names(src, list(data))

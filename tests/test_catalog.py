@@ -61,12 +61,18 @@ SAMPLES = {
     "scierc_re": "layouts5/scierc_train.json", "docred": "docred/dev.head3.json", "mrqa": "layouts5/SQuAD.jsonl.gz",
     "reuters21578": "layouts5/reut2-000.head.sgm", "fewrel": "fewrel/val_wiki.head4.json",
     "multinerd": "multinerd/train_en.head4.jsonl", "multinerd_tsv": "multinerd/en/dev_en.head2.tsv",
-    "dureader": "dureader/search.dev.head3.json",
+    "dureader": "dureader/search.dev.head3.json", "cmeee": "cmeee/CMeEE_dev.head4.json",
+    "rams": "rams/dev.head3.jsonlines", "natural_questions": "natural_questions/simplified-nq-train.head4.jsonl",
+    "wikievents": "wikievents/dev.head1.jsonl", "hellaswag": "hellaswag/hellaswag_val.head2.jsonl",
+    "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
+    "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test", "casie": "casie/annotation",
+    "anli": "anli/R1/dev.head3.jsonl", "cmeie": "cmeie/CMeIE_dev.head3.jsonl",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
                     "iepile_ner": 2, "iepile_re": 3, "iepile_ee": 3, "instructuie_ner": 3, "instructuie_re": 5,
-                    "instructuie_ee": 4, "reuters21578": 1, "dureader": 1}  # (Reuters: a story outside ModApte, TOPICS="NO")
+                    "instructuie_ee": 4, "reuters21578": 1, "dureader": 1,  # (Reuters: a story outside ModApte, TOPICS="NO")
+                    "natural_questions": 3, "casie": 1}  # a yes/no, a long-answer-only and an unanswered question
 
 
 def recipe_text(names: list[str]) -> str:
@@ -529,6 +535,116 @@ def cluener(path: Path, got: list[dict[str, Any]]) -> None:
     assert ents(got) == want
 
 
+def cmeee(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in json.loads(path.read_text(encoding="utf-8")):  # CBLUE's own reading: text[start_idx:end_idx + 1]
+        assert all(d["text"][e["start_idx"]:e["end_idx"] + 1] == e["entity"] for e in d["entities"])
+        found = sorted((e["start_idx"], e["end_idx"], e["type"]) for e in d["entities"])
+        want.append([(t, d["text"][s:e + 1]) for s, e, t in found])
+    assert ents(got) == want
+    assert ents(got)[0] == [("pro", "房室结消融"), ("pro", "起搏器植入"), ("dis", "反复发作或难治性心房内折返性心动过速")]
+
+
+def rams(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        tokens = [t for s in d["sentences"] for t in s]
+
+        def cut(a: int, b: int, tokens: list[str] = tokens) -> str:  # inclusive ends, as RAMS writes them
+            return " ".join(tokens[a:b + 1])
+
+        (s, e, ((kind, _),)), = d["evt_triggers"]
+        rows = [(kind, cut(s, e), role.split("arg", 1)[1][2:], cut(*arg)) for _, arg, role in d["gold_evt_links"]]
+        want.append(rows or [(kind, cut(s, e), "", "")])
+    assert events(got) == want and events(got)[0] == [("justice.judicialconsequences.execute", "execution", "place",
+                                                       "Tehran")]
+
+
+def natural_questions(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        tokens = d["document_text"].split(" ")
+        (a,) = d["annotations"]
+
+        def words(span: dict[str, int], tokens: list[str] = tokens) -> str:  # exclusive ends, markup tokens out
+            return " ".join(t for t in tokens[span["start_token"]:span["end_token"]] if not re.fullmatch(r"</?\w+>", t))
+
+        if a["long_answer"]["start_token"] >= 0 and a["short_answers"]:
+            want.append((words(a["long_answer"]), d["question_text"] + "?", [words(s) for s in a["short_answers"]]))
+    assert [(r["context"], r["question"], r["answers"]) for r in got] == want
+    assert got[0]["answers"] == ["a newsletter"] and "<P>" not in got[0]["context"]
+
+
+def wikievents(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for d in jsonl(path):
+        mention = {m["id"]: " ".join(d["tokens"][m["start"]:m["end"]]) for m in d["entity_mentions"]}
+        rows = []
+        for ev in sorted(d["event_mentions"], key=lambda e: e["trigger"]["start"]):
+            trigger = " ".join(d["tokens"][ev["trigger"]["start"]:ev["trigger"]["end"]])
+            rows += [(ev["event_type"], trigger, a["role"], mention[a["entity_id"]]) for a in ev["arguments"]] or \
+                [(ev["event_type"], trigger, "", "")]
+        want.append(rows)
+    assert sorted(events(got)[0]) == sorted(want[0])
+    assert ("ArtifactExistence.ManufactureAssemble.Unspecified", "built", "ManufacturerAssembler",
+            'Abu " the Engineer " Said') in events(got)[0]  # the mention's tokens, not its text without the quotes
+
+
+def hellaswag(path: Path, got: list[dict[str, Any]]) -> None:
+    def plain(text: str) -> str:  # the harnesses' preprocess: " [title]" -> ". ", other [markers] out, one space
+        return re.sub("  +", " ", re.sub(r"\[.*?\]", "", text.strip().replace(" [title]", ". "))).strip()
+
+    want = [(plain(d["ctx"]), [plain(e) for e in d["endings"]], "ABCD"[d["label"]]) for d in jsonl(path)]
+    assert [(r["question"], r["options"], r["answer"]) for r in got] == want
+    assert got[0]["question"] == "A man is sitting on a roof. he" and got[0]["answer"] == "D"
+
+
+def clinc150(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [(query, intent, part) for part, pairs in json.loads(path.read_text(encoding="utf-8")).items()
+            for query, intent in pairs]
+    assert [(r["text"], r["label"], r["part"]) for r in got] == want and got[0]["part"] == "oos_val"
+
+
+def swag(path: Path, got: list[dict[str, Any]]) -> None:
+    with path.open(encoding="utf-8", newline="") as f:
+        want = [(r["startphrase"], [r[f"ending{i}"] for i in range(4)], "ABCD"[int(r["label"])]) for r in csv.DictReader(f)]
+    assert [(r["question"], r["options"], r["answer"]) for r in got] == want
+    assert got[2]["question"] == 'Someone opens the door. A "Welcome" sign'
+
+
+def twenty_newsgroups(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for file in sorted(p for p in path.glob("*/*") if p.is_file()):  # scikit-learn's header removal: up to "\n\n"
+        _, _, body = file.read_bytes().decode("latin-1").partition("\n\n")
+        want.append((body.strip(), file.parent.name))
+    assert [(r["text"], r["label"]) for r in got] == want
+    assert "café" in got[3]["text"] and "Subject:" not in got[3]["text"]
+
+
+def casie(path: Path, got: list[dict[str, Any]]) -> None:
+    want = []
+    for file in sorted(path.glob("*.json")):
+        d = json.loads(file.read_text(encoding="utf-8"))
+        if "cyberevent" not in d:
+            continue
+        evs = sorted((e for h in d["cyberevent"]["hopper"] for e in h["events"]), key=lambda e: e["nugget"]["startOffset"])
+        assert all(d["content"][e["nugget"]["startOffset"]:e["nugget"]["endOffset"]] == e["nugget"]["text"] for e in evs)
+        want.append([(e["subtype"], e["nugget"]["text"], a["role"]["type"], a["text"]) for e in evs
+                     for a in e.get("argument") or [{"role": {"type": ""}, "text": ""}]])
+    assert events(got) == want and [r["text"][:7] for r in got] == ["Hackers", "Example"]
+
+
+def anli(path: Path, got: list[dict[str, Any]]) -> None:
+    names = {"e": "entailment", "c": "contradiction", "n": "neutral"}  # ParlAI's ANLI_LABEL_DICT
+    want = [(d["context"], d["hypothesis"], names[d["label"]]) for d in jsonl(path)]
+    assert [(r["premise"], r["hypothesis"], r["label"]) for r in got] == want
+
+
+def cmeie(path: Path, got: list[dict[str, Any]]) -> None:
+    want = [[(x["subject"], x["predicate"], x["object"]["@value"]) for x in d["spo_list"]] for d in jsonl(path)]
+    assert rels(got) == want and got[1]["text"] == "类风湿关节炎@尺侧偏斜是由于MCP关节炎症造成的。"  # the topic@ prefix kept
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -576,7 +692,9 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "maven": maven, "dream": c3, "drcd": cmrc, "tnews": clue("label_desc"), "iflytek": clue("label_des"),
     "scierc_ner": scierc("ner"), "scierc_re": scierc("re"), "docred": docred,
     "mrqa": mrqa, "reuters21578": reuters, "fewrel": fewrel, "multinerd": multinerd, "multinerd_tsv": multinerd_tsv,
-    "dureader": dureader,
+    "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
+    "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
+    "twenty_newsgroups": twenty_newsgroups, "casie": casie, "anli": anli, "cmeie": cmeie,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

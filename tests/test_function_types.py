@@ -52,7 +52,7 @@ VALID: dict[str, list[Any]] = {
     "semeval_text": ['1\t"a <e1>b</e1> <e2>c</e2>"'],
     "semeval_relations": ['1\t"a <e1>b</e1> <e2>c</e2>"', "Cause-Effect(e1,e2)"],
     "oneie_events": [TOKENS, [{"event_type": "e", "trigger": {"start": 0, "end": 1},
-                               "arguments": [{"role": "r", "text": "x"}]}], " "],
+                               "arguments": [{"role": "r", "text": "x"}]}], " ", None],
     "bracket_spans": [TOKENS, ["(ORG)", "*", "*"], " "], "weibo_chars": [["科0", "学1"]],
     "wikiann_tokens": [["en:Paris", "en:10:30"]],
     "conllu_attr": [["SpaceAfter=No|name=B-PER", "_"], "name", "O"], "ptb_leaves": ["(3 (2 It) (4 (2 's) (3 fine)))"],
@@ -60,10 +60,16 @@ VALID: dict[str, list[Any]] = {
     "dureader_passages": [[{"paragraphs": ["a", "b"], "is_selected": True, "most_related_para": 1},
                            {"paragraphs": ["c"], "is_selected": False, "most_related_para": 0}]],
     "cluener_entities": [{"org": {"EU": [[0, 1]]}}],
-    "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None],
+    "char_spans": ["EU rejects", [{"start": 0, "end": 2, "label": "ORG"}], "start", "end", "label", "chars", None, False],
     "dygie_entities": [[["x"], TOKENS], [[], [[3, 3, "MISC"]]], 1, " "],
     "dygie_relations": [[TOKENS], [[[0, 0, 2, 2, "r"]]], None, " "],
     "dygie_events": [[TOKENS], [[[[1, "e"], [0, 0, "r"]]]], 0, " "],
+    "rams_events": [[["x"], TOKENS], [[2, 2, [["e.f", 1.0]]]], [[[2, 2], [1, 1], "evt001arg01r"]], " "],
+    "hellaswag_text": ["[title] EU rejects"],
+    "casie_events": [{"hopper": [{"events": [{"subtype": "Ransom", "nugget": {"startOffset": 3, "text": "rejects"},
+                                              "argument": [{"role": {"type": "Victim"}, "text": "EU"}]}]}]}],
+    "nq_answer": ["<P> EU rejects </P>", [{"long_answer": {"start_token": 0, "end_token": 4},
+                                           "short_answers": [{"start_token": 1, "end_token": 2}]}]],
 }
 # the values valid calls give today (they must keep them)
 RESULTS: dict[str, Any] = {
@@ -92,6 +98,10 @@ RESULTS: dict[str, Any] = {
     "dygie_entities": [{"type": "MISC", "span": "German", "start": 2, "end": 3}],
     "dygie_relations": [{"head": "EU", "relation": "r", "tail": "German"}],
     "dygie_events": [{"event_type": "e", "trigger": "rejects", "role": "r", "argument": "EU"}],
+    "rams_events": [{"event_type": "e.f", "trigger": "rejects", "role": "r", "argument": "EU"}],
+    "hellaswag_text": "EU rejects",
+    "casie_events": [{"event_type": "Ransom", "trigger": "rejects", "role": "Victim", "argument": "EU"}],
+    "nq_answer": {"context": "EU rejects", "answers": ["EU"], "yes_no": "NONE"},
 }
 # the wrong shapes real data arrives in
 SHAPES: dict[str, Any] = {

@@ -407,10 +407,15 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "rows_without": {"rows": RECORDS, "column": KEY, "value": ANY},
     "semeval_text": {"line": STRING},
     "semeval_relations": {"line": STRING, "relation": STRING},
-    "oneie_events": {"tokens": TOKENS, "events": RECORDS, "sep": STRING},
+    "oneie_events": {"tokens": TOKENS, "events": RECORDS, "sep": STRING,
+                     "entities": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "dygie_entities": {"sentences": LIST, "ner": LIST, "sentence": ANY, "sep": STRING},
     "dygie_relations": {"sentences": LIST, "relations": LIST, "sentence": ANY, "sep": STRING},
     "dygie_events": {"sentences": LIST, "events": LIST, "sentence": ANY, "sep": STRING},
+    "rams_events": {"sentences": LIST, "triggers": LIST, "links": LIST, "sep": STRING},
+    "hellaswag_text": {"value": TEXTS},
+    "casie_events": {"cyberevent": ANY},
+    "nq_answer": {"document": ANY, "annotations": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "bracket_spans": {"tokens": TOKENS, "tags": BRACKETS, "sep": STRING},
     "weibo_chars": {"chars": Shape("a list of characters", lambda v: _list(v, text=True))},
     "wikiann_tokens": {"tokens": TOKENS},
@@ -420,7 +425,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "dureader_passages": {"documents": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "cluener_entities": {"label": ANY},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
-                   "units": STRING, "check": KEY_OR_NULL},
+                   "units": STRING, "check": KEY_OR_NULL, "inclusive": FLAG},
 }
 
 _SIGNATURES: dict[Callable[..., Any], inspect.Signature | None] = {}

@@ -568,9 +568,13 @@ def semeval_relations(line: str, relation: str) -> list[dict[str, str]]:
     return [{"head": args[m.group("first")], "relation": m.group("rel"), "tail": args[m.group("second")]}]
 
 
-def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: str = " ") -> list[dict[str, str]]:
+def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: str = " ",
+                 entities: Sequence[Any] | None = None) -> list[dict[str, str]]:
     """OneIE-style `event_mentions` ({event_type, trigger: {start, end, text}, arguments: [{role, text}]}) ->
-    rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets."""
+    rows [{event_type, trigger, role, argument}]; the trigger is cut from the tokens by its offsets. With
+    ``entities`` (the record's `entity_mentions`, {id, start, end}), each argument is cut from the tokens by the
+    mention its `entity_id` names (WikiEvents: the argument's own `text` is written apart from the tokens)."""
+    mentions = _mention_spans(tokens, entities, sep)
     rows: list[dict[str, str]] = []
     for n, ev in enumerate(events):
         trig = ev.get("trigger") or {}
@@ -589,8 +593,35 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
             raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, text}} objects")
         for arg in args:
             rows.append({"event_type": str(ev.get("event_type", "")), "trigger": trigger,
-                         "role": str(arg.get("role", "")), "argument": str(arg.get("text", ""))})
+                         "role": str(arg.get("role", "")), "argument": _argument_text(arg, mentions, n)})
     return rows
+
+
+def _mention_spans(tokens: Sequence[str], entities: Sequence[Any] | None, sep: str) -> dict[str, str] | None:
+    """Each entity mention's id -> its tokens (end exclusive); None without ``entities``."""
+    if entities is None:
+        return None
+    spans = {}
+    for n, mention in enumerate(entities):
+        if not isinstance(mention, Mapping) or not {"id", "start", "end"} <= mention.keys():
+            raise FunctionError(f"entity mention {n} is {describe(mention)}", expected="an object {id, start, end, ...}")
+        first, end = _int(mention["start"]), _int(mention["end"])
+        if not 0 <= first < end <= len(tokens):
+            raise FunctionError(f"entity mention {mention['id']!s} spans tokens {first}-{end}, outside the "
+                                f"{len(tokens)} tokens", expected="token offsets into this record's tokens, the end exclusive")
+        spans[str(mention["id"])] = sep.join(tokens[first:end])
+    return spans
+
+
+def _argument_text(arg: Mapping[str, Any], mentions: dict[str, str] | None, n: int) -> str:
+    """An argument's text: its own, or the tokens of the entity mention it names."""
+    if mentions is None or "entity_id" not in arg:
+        return str(arg.get("text", ""))
+    key = str(arg.get("entity_id"))
+    if key not in mentions:
+        raise FunctionError(f"event {n}'s argument names the entity {key!r}, which entity_mentions does not hold",
+                            expected="an entity_id of one of the record's entity_mentions")
+    return mentions[key]
 
 
 def _dygie_tokens(sentences: Sequence[Any], sentence: Any) -> tuple[Sequence[Any], int]:
@@ -637,7 +668,12 @@ def _dygie_items(items: Sequence[Any], width: int, what: str, sentence: Any = No
     return flat
 
 
-def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: str, sep: str) -> str:
+_IN_THE_TEXT_READ = ("inclusive token offsets counted from the document's first token, inside the text read "
+                     "(`sentence=` names the sentence)")
+
+
+def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: str, sep: str,
+                inside: str = _IN_THE_TEXT_READ) -> str:
     """The tokens from document offset ``first`` to ``last`` (inclusive), which must fall in ``tokens``."""
     for value in (first, last):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -645,8 +681,7 @@ def _dygie_span(tokens: Sequence[Any], base: int, first: Any, last: Any, what: s
                                 expected="token offsets counted from the document's first token")
     if not base <= first <= last < base + len(tokens):
         raise FunctionError(f"{what} spans tokens {first}-{last}, outside tokens {base}-{base + len(tokens) - 1}",
-                            expected="inclusive token offsets counted from the document's first token, inside the "
-                                     "text read (`sentence=` names the sentence)")
+                            expected=inside)
     return sep.join(map(str, tokens[first - base:last - base + 1]))
 
 
@@ -698,6 +733,143 @@ def dygie_events(sentences: Sequence[Any], events: Sequence[Any], sentence: Any 
                 for k, a in enumerate(_dygie_items(event[1:], 3, f"event {n}'s argument"))]
         rows.extend(head | arg for arg in args or [{"role": "", "argument": ""}])
     return rows
+
+
+_RAMS_ROLE = re.compile(r"evt\d+arg\d+(.+)")  # RAMS names a role by event and argument: evt090arg02victim
+_RAMS_OFFSETS = "inclusive token offsets counted from the first token of the document's first sentence"
+
+
+def rams_events(sentences: Sequence[Any], triggers: Sequence[Any], links: Sequence[Any],
+                sep: str = " ") -> list[dict[str, str]]:
+    """RAMS 1.0 (`evt_triggers` [[start, end, [[event type, score]]]], `gold_evt_links` [[[trigger start, end],
+    [argument start, end], "evt090arg02victim"]], inclusive token offsets over the document's sentences) -> rows
+    [{event_type, trigger, role, argument}], one per link in file order under its trigger; the role is the name after
+    `evtNNNargNN`; a trigger without links keeps one row."""
+    tokens, _ = _dygie_tokens(sentences, None)
+    kinds: dict[tuple[Any, Any], str] = {}
+    words: dict[tuple[Any, Any], str] = {}
+    for n, trigger in enumerate(_dygie_items(triggers, 3, "trigger")):
+        types = trigger[2]
+        if kind_of(types) != "list" or not types or kind_of(types[0]) != "list" or not types[0]:
+            raise FunctionError(f"trigger {n}'s types are {describe(types)}",
+                                expected='[[event type, score]], e.g. [["life.die.deathcausedbyviolentevents", 1.0]]')
+        kinds[(trigger[0], trigger[1])] = _dygie_label(types[0][0], f"trigger {n}'s event type")
+        words[(trigger[0], trigger[1])] = _dygie_span(tokens, 0, trigger[0], trigger[1], f"trigger {n}", sep,
+                                                      _RAMS_OFFSETS)
+    rows: dict[tuple[Any, Any], list[dict[str, str]]] = {key: [] for key in kinds}
+    for n, link in enumerate(_dygie_items(links, 3, "link")):
+        key = tuple(link[0]) if kind_of(link[0]) == "list" and len(link[0]) == 2 else None
+        if key not in kinds:
+            raise FunctionError(f"link {n} points at the trigger {_shown(link[0])}, which evt_triggers does not hold",
+                                expected=f"a trigger span of evt_triggers: {', '.join(map(str, map(list, kinds)))}")
+        arg = link[1] if kind_of(link[1]) == "list" and len(link[1]) == 2 else [None, None]
+        role = _dygie_label(link[2], f"link {n}'s role")
+        named = _RAMS_ROLE.fullmatch(role)
+        rows[key].append({"event_type": kinds[key], "trigger": words[key], "role": named.group(1) if named else role,
+                          "argument": _dygie_span(tokens, 0, arg[0], arg[1], f"link {n}'s argument", sep,
+                                                  _RAMS_OFFSETS)})
+    return [row for key in kinds
+            for row in rows[key] or [{"event_type": kinds[key], "trigger": words[key], "role": "", "argument": ""}]]
+
+
+def _shown(span: Any) -> str:
+    """A [start, end] pair as written; anything else described."""
+    return str(list(span)) if kind_of(span) == "list" and len(span) == 2 and all(kind_of(v) == "integer" for v in span) \
+        else sample(span)
+
+
+_NQ_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*>")  # the page's markup as simplified NQ keeps it: <P>, </Td>, <H2>
+
+
+def nq_answer(document: Any, annotations: Sequence[Any]) -> dict[str, Any]:
+    """Natural Questions' annotations over its page -> {context, answers, yes_no}. ``document`` is the simplified
+    files' `document_text` (tokens joined by spaces, markup tokens such as <P> among them) or the full files'
+    `document_tokens` ([{token, html_token}]); offsets are token indices, the end exclusive. The annotation chosen is
+    the first with a short or yes/no answer, else the first with a long one: `context` is its long answer's paragraph
+    without markup tokens (null when no annotator chose one), `answers` the distinct short answers of every annotation
+    on that same paragraph (the full dev files have five annotators), `yes_no` its yes_no_answer (NONE, YES, NO)."""
+    tokens = _nq_tokens(document)
+    items = [_nq_annotation(tokens, n, a) for n, a in enumerate(annotations or [])]
+    chosen = next((a for a in items if a[1] and (a[2] or a[3] != "NONE")), None) or next((a for a in items if a[1]), None)
+    if chosen is None:
+        return {"context": None, "answers": [], "yes_no": "NONE"}
+    answers = [text for a in items if a[0] == chosen[0] for text in a[2]]
+    return {"context": chosen[1], "answers": list(dict.fromkeys(answers)), "yes_no": chosen[3]}
+
+
+def _nq_tokens(document: Any) -> list[tuple[str, bool]]:
+    """The page's tokens, each with whether it is markup."""
+    if isinstance(document, str):
+        return [(t, bool(_NQ_MARKUP.fullmatch(t))) for t in document.split(" ")]
+    if kind_of(document) == "list" and all(isinstance(t, Mapping) and "token" in t for t in document):
+        return [(str(t["token"]), bool(t.get("html_token"))) for t in document]
+    raise FunctionError(f"the document is {describe(document)}",
+                        expected="the simplified files' document_text, or the full files' document_tokens "
+                                 "([{token, html_token, start_byte, end_byte}])")
+
+
+def _nq_annotation(tokens: list[tuple[str, bool]], n: int, annotation: Any) -> tuple[Any, str | None, list[str], str]:
+    """One annotation: its long answer's span and text (None: no long answer), its short answers' texts, yes/no."""
+    if not isinstance(annotation, Mapping) or "long_answer" not in annotation:
+        raise FunctionError(f"annotation {n} is {describe(annotation)}",
+                            expected="{long_answer: {start_token, end_token, ...}, short_answers: [...], yes_no_answer}")
+    long = _nq_span(tokens, annotation["long_answer"], f"annotation {n}'s long answer")
+    shorts = [_nq_span(tokens, s, f"annotation {n}'s short answer {k}")
+              for k, s in enumerate(annotation.get("short_answers") or [])]
+    return (long and long[0], long and long[1], [text for _, text in filter(None, shorts)],
+            str(annotation.get("yes_no_answer") or "NONE"))
+
+
+def _nq_span(tokens: list[tuple[str, bool]], span: Any, what: str) -> tuple[tuple[int, int], str] | None:
+    """A {start_token, end_token} span's offsets and words (markup left out); None for NQ's -1 (no answer)."""
+    if not isinstance(span, Mapping) or "start_token" not in span or "end_token" not in span:
+        raise FunctionError(f"{what} is {describe(span)}", expected="an object {start_token, end_token, ...}")
+    first, end = _int(span["start_token"]), _int(span["end_token"])
+    if first < 0:
+        return None
+    if not first < end <= len(tokens):
+        raise FunctionError(f"{what} spans tokens {first}-{end}, outside the page's {len(tokens)} tokens",
+                            expected="token offsets into this record's document, the end exclusive")
+    return (first, end), " ".join(t for t, markup in tokens[first:end] if not markup)
+
+
+_WIKIHOW_MARK = re.compile(r"\[[^\]]*\]")  # HellaSwag's WikiHow contexts and endings: [header], [step], [substeps]
+
+
+def hellaswag_text(value: Any) -> Any:
+    """HellaSwag's WikiHow markers taken out of a text or of each text in a list, as the evaluation harnesses do:
+    " [title]" becomes ". ", any other [marker] is removed, double spaces become one, the ends are stripped."""
+    if isinstance(value, list):
+        return [hellaswag_text(v) for v in value]
+    if value is None:
+        return None
+    text = _WIKIHOW_MARK.sub("", str(value).strip().replace(" [title]", ". "))
+    return re.sub(r"  +", " ", text).strip()
+
+
+def casie_events(cyberevent: Any) -> list[dict[str, str]] | None:
+    """CASIE's `cyberevent` ({hopper: [{events: [{type, subtype, realis, nugget: {startOffset, endOffset, text},
+    argument: [{role: {type}, text, startOffset, endOffset}]}]}]}, a hopper a cluster of coreferent events) -> rows
+    [{event_type (the subtype: Databreach, Phishing, Ransom, DiscoverVulnerability, PatchVulnerability), trigger,
+    role, argument}] in the order of the triggers' offsets; an event without `argument` keeps one row. Null (an
+    article the annotators left without `cyberevent`) stays null: no annotation is not "no event"."""
+    if cyberevent is None:
+        return None
+    hoppers = cyberevent.get("hopper") if isinstance(cyberevent, Mapping) else None
+    if not isinstance(hoppers, list) or not all(isinstance(h, Mapping) for h in hoppers):
+        raise FunctionError(f"cyberevent is {describe(cyberevent)}", expected="an object {hopper: [{events: [...]}]}")
+    found = []
+    for h, hopper in enumerate(hoppers):
+        for n, event in enumerate(hopper.get("events") or []):
+            nugget = event.get("nugget") if isinstance(event, Mapping) else None
+            if not isinstance(nugget, Mapping) or "text" not in nugget:
+                raise FunctionError(f"hopper {h}'s event {n} has no nugget {{startOffset, endOffset, text}}",
+                                    expected="each event {type, subtype, nugget, argument}")
+            rows = [{"role": str((arg.get("role") or {}).get("type", "")), "argument": str(arg.get("text", ""))}
+                    for arg in event.get("argument") or [] if isinstance(arg, Mapping)]
+            head = {"event_type": str(event.get("subtype") or event.get("type") or ""), "trigger": str(nugget["text"])}
+            found.append((_int(nugget.get("startOffset", 0)), [head | row for row in rows or [{"role": "", "argument": ""}]]))
+    return [row for _, rows in sorted(found, key=lambda f: f[0]) for row in rows]
 
 
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
@@ -803,7 +975,7 @@ OFFSET_UNITS = {"chars": "characters", "utf16": "UTF-16 code units", "bytes": "U
 
 
 def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int = "end", label: str | int = "label",
-               units: str = "chars", check: str | None = None) -> list[dict[str, Any]]:
+               units: str = "chars", check: str | None = None, inclusive: bool = False) -> list[dict[str, Any]]:
     """Entities given by character offsets into ``text``, as annotation tools export them -> [{type, span, start, end}]
     (end exclusive, Python characters), in text order. An item is a mapping (Prodigy's {start, end, label}; name other
     keys: doccano's ``start="start_offset", end="end_offset"``) or a list ([start, end, label]: doccano's classic JSONL,
@@ -811,7 +983,8 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     `labels`) gives one row per label. ``units``: what the offsets count, "chars" (Python, Java code points),
     "utf16" (JavaScript tools: Label Studio, brat's web UI; an emoji is two) or "bytes" (UTF-8: spaCy's Span.start_char
     is not, but Rust and Go tools are). ``check``: the item's own copy of the span (Label Studio's `text`): offsets
-    that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error."""
+    that select something else (counted on another version of the text: CRLF, HTML, a BOM) are an error.
+    ``inclusive``: the end offset is the span's last character (CBLUE's CMeEE `end_idx`), not the one after it."""
     if not isinstance(text, str):
         raise FunctionError(f"char_spans needs the text as a string, got {describe(text)}")
     if units not in OFFSET_UNITS:
@@ -823,21 +996,29 @@ def char_spans(text: Any, items: Any, start: str | int = "start", end: str | int
     to_char = None if units == "chars" else _offset_map(text, units)
     rows: list[dict[str, Any]] = []
     for k, item in enumerate(items):
-        first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what)
-                       for key, pos, what in ((start, 0, "start"), (end, 1, "end")))
+        first, last = (_char_offset(_item_value(item, key, pos, k), text, to_char, units, k, what, shift)
+                       for key, pos, what, shift in ((start, 0, "start", 0), (end, 1, "end", int(inclusive))))
         if first >= last:
             raise FunctionError(f"span {k}: start {first} is not before end {last}")
         span = text[first:last]
         if check is not None and (own := _item_value(item, check, 3, k)) != span:
-            raise FunctionError(f"span {k}: offsets {first}-{last} select {span!r}, but the span says {own!r}: the "
-                                "offsets were counted on another version of the text (line ends, markup, a BOM), "
-                                "or in other units (`units=`)")
+            raise FunctionError(f"span {k}: offsets {first}-{last} select {span!r}, but the span says {own!r}: "
+                                + _misread_why(text, first, last, own, inclusive))
         kinds = _item_value(item, label, 2, k)
         kinds = kinds if isinstance(kinds, list) else [kinds]
         if not kinds or any(kind in (None, "") for kind in kinds):
             raise FunctionError(f"span {k} ({span!r}) has no label: {kinds!r}")
         rows.extend({"type": str(kind), "span": span, "start": first, "end": last} for kind in kinds)
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
+
+
+def _misread_why(text: str, first: int, last: int, own: Any, inclusive: bool) -> str:
+    """Why offsets select another text than the span's own copy: an end read one character off, else another text."""
+    if text[first:last - 1 if inclusive else last + 1] == own:
+        return ("the end offset is the character after the span, not its last one: leave out `inclusive=true`"
+                if inclusive else "the end offset is the span's last character: give `inclusive=true`")
+    return ("the offsets were counted on another version of the text (line ends, markup, a BOM), or in other units "
+            "(`units=`)")
 
 
 def _item_value(item: Any, key: str | int, position: int, k: int) -> Any:
@@ -854,9 +1035,18 @@ def _item_value(item: Any, key: str | int, position: int, k: int) -> Any:
     raise FunctionError(f"span {k} ({item!r}) is neither {{start, end, label}} nor [start, end, label]")
 
 
-def _char_offset(value: Any, text: str, to_char: dict[int, int] | None, units: str, k: int, what: str) -> int:
+def _char_offset(value: Any, text: str, to_char: dict[int, int] | None, units: str, k: int, what: str,
+                 shift: int = 0) -> int:
+    """The character index at ``value`` (one past it for an inclusive end: ``shift`` 1)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise FunctionError(f"span {k}: its {what} {value!r} is not a whole number")
+    if shift:  # an inclusive end: the index of the character after the span's last one
+        at = value if to_char is None else to_char.get(value, -1)
+        if not 0 <= at < len(text):
+            where = "outside the text" if to_char is None or not 0 <= value < max(to_char) else "inside a character"
+            raise FunctionError(f"span {k}: its last character {value} is {where} ({len(text)} characters)",
+                                expected="an inclusive end: the offset of the span's last character")
+        return at + 1
     if to_char is None:
         if not 0 <= value <= len(text):
             raise FunctionError(f"span {k}: its {what} {value} is outside the text ({len(text)} characters)")
@@ -974,6 +1164,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "dygie_entities": dygie_entities,
     "dygie_relations": dygie_relations,
     "dygie_events": dygie_events,
+    "rams_events": rams_events,
+    "nq_answer": nq_answer,
+    "hellaswag_text": hellaswag_text,
+    "casie_events": casie_events,
     "bracket_spans": bracket_spans,
     "weibo_chars": weibo_chars,
     "wikiann_tokens": wikiann_tokens,
