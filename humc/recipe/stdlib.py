@@ -78,7 +78,7 @@ def _check_layout(root: Path) -> None:
         if meant is not None:
             raise RecipeError(f"stdlib folder {root}: humc reads '{meant}/', not '{sub.name}/'", code="E0012",
                               expected="one of the folders: " + ", ".join(FOLDERS), hint=f"rename {sub} to {meant}")
-    for path in sorted((root / "templates").glob("*.j2")):
+    for path in _files(root / "templates", "*.j2"):
         raise RecipeError(f"template {path} is not in a task's folder", code="E0012",
                           expected=f"templates/<task>/{path.name}, e.g. templates/ner/{path.name}",
                           hint="move it into the folder of the task it is for (`humc stdlib tasks` lists them)")
@@ -88,29 +88,36 @@ def _load_dir(lib: Stdlib, root: Path) -> None:
     if not root.is_dir():
         raise RecipeError(f"stdlib folder not found: {root}", code="E0009")
     _check_layout(root)
-    for path in sorted((root / "tasks").glob("*.yaml")):
+    for path in _files(root / "tasks", "*.yaml"):
         task = _loaded(load_task, path)
         lib.tasks[task.id] = task
         lib.files["tasks", task.id] = path
-    for path in sorted((root / "templates").glob("*/*.j2")):
+    for path in _files(root / "templates", "*/*.j2"):
         tpl = _loaded(load_template, path)
         lib.templates.setdefault(tpl.task, {})[tpl.id] = tpl
         lib.files["templates", f"{tpl.task}/{tpl.id}"] = path
-    for path in sorted((root / "guidelines").glob("*.yaml")):
+    for path in _files(root / "guidelines", "*.yaml"):
         g = _loaded(load_guideline, path)
         lib.guidelines[g.id] = g
         lib.files["guidelines", g.id] = path
-    for path in sorted((root / "rules").glob("*.yaml")):
+    for path in _files(root / "rules", "*.yaml"):
         r = _loaded(load_rule, path)
         lib.rules[r.id] = r
         lib.files["rules", r.id] = path
-    for path in sorted((root / "variants").glob("*.yaml")):
+    for path in _files(root / "variants", "*.yaml"):
         v = _loaded(load_variant, path)
         lib.variants[v.id] = v
         lib.files["variants", v.id] = path
-    for path in sorted((root / "catalog").glob("*.yaml")):
+    for path in _files(root / "catalog", "*.yaml"):
         entry = _loaded(load_catalog_entry, path)
         lib.catalog[entry.id] = entry
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    """The files of ``folder`` matching ``pattern``, sorted, but hidden ones: an editor's lock or backup file (Emacs's
+    `.#en_1.j2`, a link to nowhere while the buffer is modified), a `.ipynb_checkpoints/` copy, is none of the user's
+    assets; reading it was an internal error, or a second template of the same id."""
+    return sorted(p for p in folder.glob(pattern) if not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 T = TypeVar("T")
@@ -228,7 +235,12 @@ def load_template(path: Path) -> Template:
     if path.is_dir():  # a folder named en_1.j2 (globbed as a template): read_bytes raised IsADirectoryError, exit 3
         raise RecipeError(f"{path} is a folder, not a template file", Span(str(path), 1, 1), code="E0009",
                           expected="a Jinja2 template file", hint="move the folder away, or rename it without `.j2`")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a symbolic link to nowhere (globbed all the same), no permission: was exit 3
+        raise RecipeError(f"cannot read template {path}: {exc.strerror}", Span(str(path), 1, 1), code="E0009",
+                          expected="a readable Jinja2 template file",
+                          hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     language = path.stem.split("_", 1)[0]
     try:
         text = data.decode("utf-8")
