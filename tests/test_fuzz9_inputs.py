@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from helpers import REPO, run_cli
 
 TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentence.
@@ -63,3 +64,36 @@ def test_a_template_that_is_a_link_to_nowhere_is_e0009_at_it_not_an_internal_err
     assert f"{gone}:1:1: error[E0009]: cannot read template {gone}: No such file or directory" in result.output
     assert "internal error" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def own_task(tmp_path: Path, hf: str) -> Path:
+    """The recipe of ``own_stdlib`` whose stdlib folder also holds its own copy of the ner task, with ``hf:`` as given."""
+    recipe = own_stdlib(tmp_path)
+    ner = (REPO / "stdlib/tasks/ner.yaml").read_text(encoding="utf-8")
+    (tmp_path / "mystd/tasks").mkdir()
+    (tmp_path / "mystd/tasks/ner.yaml").write_text(ner[:ner.index("hf:")] + hf, encoding="utf-8")
+    return recipe
+
+
+@pytest.mark.parametrize(("hf", "said"), [
+    ("hf:\n  - token-classification\n", "14:3: error[E0007]: 'hf' of task ner.yaml must be a mapping, not a list"),
+    ("hf:\n  task_categories: [5]\n",
+     "14:21: error[E0007]: each item of 'task_categories' in task ner.yaml must be a string, not an integer"),
+    ("hf:\n  task_category: [token-classification]\n",
+     "14:3: error[E0005]: unknown key 'task_category' in 'hf' of task ner.yaml"),
+])
+def test_an_own_tasks_hf_metadata_of_another_shape_is_located_in_its_file(tmp_path: Path, hf: str, said: str) -> None:
+    recipe = own_task(tmp_path, hf)  # a list was an internal error (exit 3), a number went into the card as it was
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path / 'mystd/tasks/ner.yaml'}:{said}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_own_tasks_one_hf_category_written_as_a_string_is_one_category_not_its_letters(tmp_path: Path) -> None:
+    recipe = own_task(tmp_path, "hf:\n  task_categories: token-classification\n")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "out/house-ner/README.md").read_text(encoding="utf-8")
+    assert "task_categories:\n- token-classification\n" in card  # was "- t\n- o\n- k\n…"
+    assert "\n- t\n" not in card

@@ -178,17 +178,26 @@ def load_task(path: Path) -> TaskDef:
     if choice_of is not None and choice_of not in inputs:
         raise RecipeError(f"'choice_of' names '{choice_of}', which is not an input", answer.require("choice_of").span,
                           expected="one of: " + ", ".join(inputs), code="E0008")
-    hf = node.get("hf")
-    hf_plain = hf.plain() if hf is not None else {}
+    hf = _hf_metadata(node.get("hf"), what)
     return TaskDef(
         id=req(node, "id", "string", what), family=family, title=opt(node, "title", "string", what, ""),
         description=opt(node, "description", "string", what, ""),
         inputs=inputs, answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
-        schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
-        task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
+        schema_column=schema_column, task_categories=hf["task_categories"],
+        task_ids=hf["task_ids"], digest=sha, spans_from=spans_from, choice_of=choice_of,
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
         answer_always=opt(answer, "always", "boolean", what, False),
         answer_unanswerable=opt(answer, "unanswerable", "boolean", what, False), copied_from=copied_from, roles_of=roles_of)
+
+
+def _hf_metadata(node: Node | None, what: str) -> dict[str, tuple[str, ...]]:
+    """A task's `hf: {task_categories: [...], task_ids: [...]}`, the dataset card's metadata: each a list of names (a
+    list `hf:` was an internal error, and one string was written into the card a letter an item)."""
+    keys = ("task_categories", "task_ids")
+    if node is None or node.value is None:
+        return dict.fromkeys(keys, ())
+    check_keys(node, keys, f"'hf' of {what}")
+    return {key: tuple(name for name, _ in string_list(node.get(key), f"'{key}' in {what}")) for key in keys}
 
 
 def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[str, str] | None:
