@@ -97,3 +97,12 @@ def test_an_own_tasks_one_hf_category_written_as_a_string_is_one_category_not_it
     card = (tmp_path / "out/house-ner/README.md").read_text(encoding="utf-8")
     assert "task_categories:\n- token-classification\n" in card  # was "- t\n- o\n- k\n…"
     assert "\n- t\n" not in card
+
+
+def test_a_utf8_byte_order_mark_starting_an_own_template_is_not_written_into_every_instruction(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path, b"\xef\xbb\xbf" + TEMPLATE.encode())  # Notepad's "UTF-8 with BOM"
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    shard = next((tmp_path / "out/house-ner/data").glob("train-*.parquet"))
+    instructions = pq.read_table(shard).column("instruction").to_pylist()
+    assert instructions and all(i.startswith("Find the named entities (") for i in instructions)

@@ -255,6 +255,9 @@ def load_template(path: Path) -> Template:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise not_utf8(str(path), data, exc) from None
+    # the byte-order mark Windows editors put first in UTF-8 is no text: it went first into every instruction; the
+    # digest is of the text used, so a build cached before this reads none
+    text = text.removeprefix("\ufeff")
     control = _CONTROL.search(text)  # a NUL or escape byte would be copied into every instruction
     if control is not None:
         line = text.count("\n", 0, control.start()) + 1
@@ -264,7 +267,7 @@ def load_template(path: Path) -> Template:
                           hint="remove it (editors often do not show it); a file full of NUL bytes may be UTF-16: save "
                                "it as UTF-8")
     return Template(id=path.stem, task=path.parent.name, language=language, text=text,
-                    path=str(path), digest=digest(data))
+                    path=str(path), digest=digest(text.encode()))
 
 
 def load_guideline(path: Path) -> Guideline:
