@@ -106,3 +106,21 @@ def test_a_utf8_byte_order_mark_starting_an_own_template_is_not_written_into_eve
     shard = next((tmp_path / "out/house-ner/data").glob("train-*.parquet"))
     instructions = pq.read_table(shard).column("instruction").to_pylist()
     assert instructions and all(i.startswith("Find the named entities (") for i in instructions)
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["schema", "--out", "."], "--out"),  # the hint was "name a recipe in it: r.hum.yaml": the schema written over it
+    (["eval", "r.hum.yaml", "--predictions", "."], "--predictions"),
+    (["eval", "--compare", ".", "."], "--compare"),
+])
+def test_a_folder_where_a_file_goes_hints_at_its_recipes_only_where_a_recipe_goes(
+        tmp_path: Path, args: list[str], option: str) -> None:
+    recipe = own_stdlib(tmp_path)
+    before = recipe.read_bytes()
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"error[E9001]: invalid value for {option}: '.' is a folder, not a file" in result.output
+    assert "r.hum.yaml" not in result.output.split("is a folder")[1]
+    assert recipe.read_bytes() == before
+    result = run_cli("build", ".", cwd=tmp_path)
+    assert result.exit_code == 2 and "hint: name a recipe in it: r.hum.yaml" in result.output
