@@ -124,3 +124,16 @@ def test_a_folder_where_a_file_goes_hints_at_its_recipes_only_where_a_recipe_goe
     assert recipe.read_bytes() == before
     result = run_cli("build", ".", cwd=tmp_path)
     assert result.exit_code == 2 and "hint: name a recipe in it: r.hum.yaml" in result.output
+
+
+def test_an_anchor_defined_twice_names_the_anchor_and_where_it_was_first(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path)
+    (tmp_path / "mystd/guidelines").mkdir()
+    guideline = tmp_path / "mystd/guidelines/house.yaml"
+    guideline.write_text("id: house\ntitle: &t House\ntext: &t Titles are not part of a name.\n", encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    # was "invalid YAML: second occurrence", and a hint about indentation and quoting
+    assert f"{guideline}:3:7: error[E0002]: invalid YAML: the anchor &t is defined twice" in result.output
+    assert f"note: first defined at {guideline}:2:8" in result.output
+    assert not (tmp_path / "out").exists()
