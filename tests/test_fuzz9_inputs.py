@@ -137,3 +137,19 @@ def test_an_anchor_defined_twice_names_the_anchor_and_where_it_was_first(tmp_pat
     assert f"{guideline}:3:7: error[E0002]: invalid YAML: the anchor &t is defined twice" in result.output
     assert f"note: first defined at {guideline}:2:8" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    ("  indnt: 2\n", "4:3: error[E2006]: unknown format option 'indnt'"),
+    ("  indent: two\n", "4:11: error[E0007]: bad value 'two' for format option 'indent'"),
+])
+def test_a_bad_option_of_an_own_variant_is_located_at_it_not_at_the_files_first_line(
+        tmp_path: Path, options: str, said: str) -> None:
+    recipe = own_stdlib(tmp_path)
+    (tmp_path / "mystd/variants").mkdir()
+    variant = tmp_path / "mystd/variants/json_wide.yaml"
+    variant.write_text("id: json_wide\ncodec: json\noptions:\n" + options, encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert f"{variant}:{said}" in result.output  # was json_wide.yaml:1:1, at `id:`
+    assert not (tmp_path / "out").exists()

@@ -436,7 +436,14 @@ def load_variant(path: Path) -> Variant:
         if codec in formats.codec_names():
             for call, (name, kwargs) in zip(calls, modifiers[-len(calls):], strict=True):
                 _located(src.span_of(*call.pos), formats.check_modifier, codec, name, kwargs)
-    spec = formats.FormatSpec(codec, opt(node, "options", "mapping", what, {}) or {}, tuple(modifiers))
+    options = opt(node, "options", "mapping", what, {}) or {}
+    options_node = node.get("options")
+    if codec in formats.codec_names() and options_node is not None and options_node.kind == "mapping":
+        for name, item in options_node.value.items():  # each at its line, not the file's first
+            known = name in formats.CODECS[codec].settings  # a bad value at the value, an unknown option at its key
+            _located(item.span if known else options_node.key_spans[name], formats.check_option, codec, name,
+                     options[name])
+    spec = formats.FormatSpec(codec, options, tuple(modifiers))
     _check_spec(spec, node.span)
     return Variant(id=req(node, "id", "string", what), spec=spec, text=_texts(node, what), digest=sha,
                    origins=_checked_variant_texts(node.get("text"), what))
