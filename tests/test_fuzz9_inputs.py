@@ -153,3 +153,50 @@ def test_a_bad_option_of_an_own_variant_is_located_at_it_not_at_the_files_first_
     assert result.exit_code == 2, result.output
     assert f"{variant}:{said}" in result.output  # was json_wide.yaml:1:1, at `id:`
     assert not (tmp_path / "out").exists()
+
+
+CLASSIFY = """hum: 1
+name: cls
+sources:
+  s: {path: data.csv}
+tasks:
+  - id: c
+    task: classification
+    source: s
+    fields:
+      text: text
+      label: label
+    labels: [World, Sports]
+"""
+
+
+@pytest.mark.parametrize(("where", "line"), [
+    ("    where: len(text) > 3\n      and len(txt) < 100\n", 14),           # a plain scalar over two lines
+    ("    where: >-\n      len(text) > 3\n      and len(txt) < 100\n", 15),  # folded
+    ("    where: >-\n      len(text) > 3\n\n      and len(txt) < 100\n", 16),
+    ("    where: len(text) > 3 and\n      len(txt) < 100  # the short ones\n", 14),
+])
+def test_an_error_in_an_expression_folded_over_lines_is_located_on_its_own_line(
+        tmp_path: Path, where: str, line: int) -> None:
+    (tmp_path / "data.csv").write_text("text,label\nhello world,World\nball game,Sports\n", encoding="utf-8")
+    recipe = tmp_path / "r.hum.yaml"
+    recipe.write_text(CLASSIFY + where, encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    col = where.splitlines()[-1].index("txt") + 1
+    # was the scalar's first line, the column counted as if the lines were one: a caret past that line's end
+    assert f"r.hum.yaml:{line}:{col}: error[E4102]: unknown field 'txt'" in result.output
+    assert f"{line} | " + where.splitlines()[-1] in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_error_in_an_own_rules_folded_then_is_located_on_its_own_line(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path)
+    recipe.write_text(RECIPE + "    preferences: [by_type]\n", encoding="utf-8")
+    (tmp_path / "mystd/rules").mkdir()
+    rule = tmp_path / "mystd/rules/by_type.yaml"
+    rule.write_text('id: by_type\ntext: Sort the entities by type.\nthen: >-\n  dedupe |\n  sort_by("typ")\n',
+                    encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"{rule}:5:11: error[E2005]: preference rule 'by_type': 'sort_by' names column 'typ'" in result.output
