@@ -4,12 +4,13 @@ internal error (exit 3) nor text copied wrong into every instruction."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, built_test_split, run_cli
 
 TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentence.
 {% for g in guidelines %}{{ g }}
@@ -200,3 +201,34 @@ def test_an_error_in_an_own_rules_folded_then_is_located_on_its_own_line(tmp_pat
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2, result.output
     assert f"{rule}:5:11: error[E2005]: preference rule 'by_type': 'sort_by' names column 'typ'" in result.output
+
+
+@pytest.mark.parametrize("option", ["--report", "--markdown"])
+@pytest.mark.parametrize("victim", ["r.hum.yaml", "data.jsonl"])
+def test_an_eval_report_never_replaces_a_file_humc_did_not_write_as_one(tmp_path: Path, option: str,
+                                                                         victim: str) -> None:
+    folder, ids = built_test_split(tmp_path, 2)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": i, "prediction": "[]"}) + "\n" for i in ids), encoding="utf-8")
+    before = (tmp_path / victim).read_bytes()
+    # the recipe, or its source, was replaced by the report without a word (exit 0)
+    result = run_cli("eval", str(folder), "--predictions", str(preds), option, victim, cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    assert f"error[E3003]: {option} {victim} is a file humc did not write as a report" in result.output
+    assert (tmp_path / victim).read_bytes() == before
+    # a report an earlier eval wrote is replaced as asked
+    for _ in range(2):
+        result = run_cli("eval", str(folder), "--predictions", str(preds), option, "report.out", cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+
+
+def test_a_compare_report_may_replace_the_compare_report_written_before(tmp_path: Path) -> None:
+    folder, ids = built_test_split(tmp_path, 2)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": i, "prediction": "[]"}) + "\n" for i in ids), encoding="utf-8")
+    assert run_cli("eval", str(folder), "--predictions", str(preds), "--report", "a.json", cwd=tmp_path).exit_code == 0
+    for _ in range(2):
+        result = run_cli("eval", "--compare", "a.json", "a.json", "--report", "d.json", cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+    result = run_cli("eval", "--compare", "a.json", "a.json", "--report", "r.hum.yaml", cwd=tmp_path)
+    assert result.exit_code == 2 and "error[E3003]" in result.output

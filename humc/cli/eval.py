@@ -39,6 +39,27 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
                             hint="name another file; nothing was written")
 
 
+# how each report file humc writes starts (`write_json` indents by 1: an eval report, then a --compare one)
+_REPORT_HEADS = {"--report": (b'{\n "version":', b'{\n "a":'), "--markdown": (b"# Eval report: ",)}
+
+
+def _refuse_foreign(path: Path | None, option: str) -> None:
+    """E3003 when ``path`` is a file of something else than a report humc wrote: `--report r.hum.yaml` (or a source,
+    the model's notes) was replaced by the report without a word. A report written before, or an empty file, is
+    replaced as asked."""
+    if path is None or not path.is_file():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return  # the write says why it cannot
+    if head and not head.startswith(_REPORT_HEADS[option]):
+        raise HumcError(f"{option} {path} is a file humc did not write as a report: writing the report would replace "
+                        "it", code="E3003", expected=f"{option}: a new file, or a report an earlier `humc eval` wrote",
+                        hint="name another file; nothing was written")
+
+
 # the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
 _SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR"),
                    ("device", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --device cuda"),
@@ -138,6 +159,8 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     """
     out = OutConsole()
     _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
+    _refuse_foreign(report_path, "--report")
+    _refuse_foreign(markdown_path, "--markdown")
     if compare_paths:
         a, b = read_report(compare_paths[0]), read_report(compare_paths[1])
         result = compare(a, b, seed=seed)
