@@ -214,7 +214,7 @@ def test_an_eval_report_never_replaces_a_file_humc_did_not_write_as_one(tmp_path
     # the recipe, or its source, was replaced by the report without a word (exit 0)
     result = run_cli("eval", str(folder), "--predictions", str(preds), option, victim, cwd=tmp_path)
     assert result.exit_code == 2, result.output
-    assert f"error[E3003]: {option} {victim} is a file humc did not write as a report" in result.output
+    assert f"error[E3003]: {option} {victim} is a file humc did not write there: writing would replace it" in result.output
     assert (tmp_path / victim).read_bytes() == before
     # a report an earlier eval wrote is replaced as asked
     for _ in range(2):
@@ -232,3 +232,16 @@ def test_a_compare_report_may_replace_the_compare_report_written_before(tmp_path
         assert result.exit_code == 0, result.output
     result = run_cli("eval", "--compare", "a.json", "a.json", "--report", "r.hum.yaml", cwd=tmp_path)
     assert result.exit_code == 2 and "error[E3003]" in result.output
+
+
+def test_schema_out_never_replaces_a_recipe_but_replaces_the_schema_written_before(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path)
+    before = recipe.read_bytes()
+    result = run_cli("schema", "--out", "r.hum.yaml", cwd=tmp_path)  # the recipe became the schema, exit 0
+    assert result.exit_code == 2, result.output
+    assert "error[E3003]: --out r.hum.yaml is a file humc did not write there: writing would replace it" in result.output
+    assert recipe.read_bytes() == before
+    for _ in range(2):
+        assert run_cli("schema", "--out", "s.json", cwd=tmp_path).exit_code == 0
+    assert (tmp_path / "s.json").read_text(encoding="utf-8") == (REPO / "docs/recipe.schema.json").read_text(
+        encoding="utf-8")

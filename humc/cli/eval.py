@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt
+from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt, refuse_foreign_file
 from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
@@ -41,23 +41,6 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
 
 # how each report file humc writes starts (`write_json` indents by 1: an eval report, then a --compare one)
 _REPORT_HEADS = {"--report": (b'{\n "version":', b'{\n "a":'), "--markdown": (b"# Eval report: ",)}
-
-
-def _refuse_foreign(path: Path | None, option: str) -> None:
-    """E3003 when ``path`` is a file of something else than a report humc wrote: `--report r.hum.yaml` (or a source,
-    the model's notes) was replaced by the report without a word. A report written before, or an empty file, is
-    replaced as asked."""
-    if path is None or not path.is_file():
-        return
-    try:
-        with open(path, "rb") as f:
-            head = f.read(32)
-    except OSError:
-        return  # the write says why it cannot
-    if head and not head.startswith(_REPORT_HEADS[option]):
-        raise HumcError(f"{option} {path} is a file humc did not write as a report: writing the report would replace "
-                        "it", code="E3003", expected=f"{option}: a new file, or a report an earlier `humc eval` wrote",
-                        hint="name another file; nothing was written")
 
 
 # the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
@@ -159,8 +142,9 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     """
     out = OutConsole()
     _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
-    _refuse_foreign(report_path, "--report")
-    _refuse_foreign(markdown_path, "--markdown")
+    refuse_foreign_file(report_path, "--report", _REPORT_HEADS["--report"], "a report an earlier `humc eval` wrote")
+    refuse_foreign_file(markdown_path, "--markdown", _REPORT_HEADS["--markdown"],
+                        "a report an earlier `humc eval` wrote")
     if compare_paths:
         a, b = read_report(compare_paths[0]), read_report(compare_paths[1])
         result = compare(a, b, seed=seed)
