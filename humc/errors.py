@@ -268,7 +268,7 @@ CODES: dict[str, Code] = _codes(
     ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, "
               "overlaps the recipe's own files, or (`output.dir` in a recipe) lies outside the recipe's folder."),
     ("E3003", "folder not owned by humc", "humc replaces only folders it wrote itself (proved by their build.json "
-              "manifest), and only the report or schema files `humc eval` or `humc schema` wrote. Choose an empty or "
+              "manifest), and only the files `humc eval`, `humc schema` or `humc export` wrote. Choose an empty or "
               "new folder with --out (a new file with --report, --markdown or `humc schema --out`), or remove the "
               "folder yourself."),
     ("E3004", "folder in use", "Another humc command (a build, `humc push`, `humc cache gc|clean|verify`) is using the "

@@ -245,3 +245,20 @@ def test_schema_out_never_replaces_a_recipe_but_replaces_the_schema_written_befo
         assert run_cli("schema", "--out", "s.json", cwd=tmp_path).exit_code == 0
     assert (tmp_path / "s.json").read_text(encoding="utf-8") == (REPO / "docs/recipe.schema.json").read_text(
         encoding="utf-8")
+
+
+def test_an_export_never_replaces_a_file_of_the_users_in_out_dir_but_replaces_its_own(tmp_path: Path) -> None:
+    folder, _ = built_test_split(tmp_path, 2)
+    out = tmp_path / "exp"
+    out.mkdir()
+    mine = out / "test.json"
+    mine.write_text('{"my": "own test set"}\n', encoding="utf-8")
+    result = run_cli("export", str(folder), "--to", "alpaca", str(out))  # was replaced without a word, exit 0
+    assert result.exit_code == 2, result.output
+    assert f"{mine}:1:1: error[E3003]: cannot export into {out}: test.json there is a file humc did not export" \
+        in result.output
+    assert mine.read_text(encoding="utf-8") == '{"my": "own test set"}\n' and [p.name for p in out.iterdir()] == ["test.json"]
+    mine.unlink()
+    for to in ("alpaca", "alpaca", "messages", "sharegpt", "lm-eval", "llama-factory", "lm-eval"):
+        result = run_cli("export", str(folder), "--to", to, str(out))
+        assert result.exit_code == 0, (to, result.output)
