@@ -262,3 +262,29 @@ def test_an_export_never_replaces_a_file_of_the_users_in_out_dir_but_replaces_it
     for to in ("alpaca", "alpaca", "messages", "sharegpt", "lm-eval", "llama-factory", "lm-eval"):
         result = run_cli("export", str(folder), "--to", to, str(out))
         assert result.exit_code == 0, (to, result.output)
+
+
+@pytest.mark.parametrize(("entry", "said"), [
+    ("    guidelines: [{id: '', text: Titles are not part of a name.}]\n", "10:23: error[E0008]: 'id' in inline guideline is empty"),
+    ("    preferences: [{id: ' ', text: Sort by type., then: sort_by(\"type\")}]\n",
+     "10:24: error[E0008]: 'id' in inline preference rule is empty"),
+])
+def test_an_empty_guideline_or_rule_id_is_refused_not_named_by_nothing_in_the_records(
+        tmp_path: Path, entry: str, said: str) -> None:
+    recipe = own_stdlib(tmp_path)
+    recipe.write_text(RECIPE + entry, encoding="utf-8")
+    result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output
+    assert f"r.hum.yaml:{said}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_id_in_an_own_guideline_file_is_refused_at_it(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path)
+    recipe.write_text(RECIPE + "    guidelines: ['']\n", encoding="utf-8")  # the one way to name it, and it built
+    (tmp_path / "mystd/guidelines").mkdir()
+    guideline = tmp_path / "mystd/guidelines/house.yaml"
+    guideline.write_text("id: ''\ntext: Titles are not part of a name.\n", encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"{guideline}:1:5: error[E0008]: 'id' in guideline house.yaml is empty" in result.output

@@ -180,7 +180,7 @@ def load_task(path: Path) -> TaskDef:
                           expected="one of: " + ", ".join(inputs), code="E0008")
     hf = _hf_metadata(node.get("hf"), what)
     return TaskDef(
-        id=req(node, "id", "string", what), family=family, title=opt(node, "title", "string", what, ""),
+        id=_asset_id(node, what), family=family, title=opt(node, "title", "string", what, ""),
         description=opt(node, "description", "string", what, ""),
         inputs=inputs, answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
         schema_column=schema_column, task_categories=hf["task_categories"],
@@ -198,6 +198,16 @@ def _hf_metadata(node: Node | None, what: str) -> dict[str, tuple[str, ...]]:
         return dict.fromkeys(keys, ())
     check_keys(node, keys, f"'hf' of {what}")
     return {key: tuple(name for name, _ in string_list(node.get(key), f"'{key}' in {what}")) for key in keys}
+
+
+def _asset_id(node: Node, what: str) -> str:
+    """An asset's `id:`, the name recipes give it: a text with a visible character (an empty one was taken, and named
+    an instruction's guideline or rule by nothing in the records' columns)."""
+    name = req(node, "id", "string", what)
+    if not name.strip():
+        raise RecipeError(f"'id' in {what} is empty", node.require("id").span, code="E0008",
+                          expected="a name, e.g. house_ner", hint="the id is the name a recipe gives it")
+    return name
 
 
 def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[str, str] | None:
@@ -293,7 +303,7 @@ def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
         raise RecipeError(f"{what} has an empty `text:`: no instruction would show it", text_node.span, code="E0008",
                           expected="a guideline sentence, or `labels:` with a definition of each label",
                           hint="write the guideline, or leave it out of `guidelines:`")
-    return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+    return Guideline(id=_asset_id(node, what), title=opt(node, "title", "string", what, ""),
                      text=(opt(node, "text", "string", what, "") or "").strip(),
                      labels=tuple((k, d) for k, d, _ in parsed if d),
                      language=opt(node, "language", "string", what, "en"),
@@ -368,7 +378,7 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
         when = Compiled(ast, src)
     then_src = expr_source(node.require("then"))
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
-    return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+    return PreferenceRule(id=_asset_id(node, what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
                           tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha,
                           codecs=_rule_codecs(node.get("codecs"), ops, what))
@@ -445,7 +455,7 @@ def load_variant(path: Path) -> Variant:
                      options[name])
     spec = formats.FormatSpec(codec, options, tuple(modifiers))
     _check_spec(spec, node.span)
-    return Variant(id=req(node, "id", "string", what), spec=spec, text=_texts(node, what), digest=sha,
+    return Variant(id=_asset_id(node, what), spec=spec, text=_texts(node, what), digest=sha,
                    origins=_checked_variant_texts(node.get("text"), what))
 
 
