@@ -288,3 +288,22 @@ def test_an_empty_id_in_an_own_guideline_file_is_refused_at_it(tmp_path: Path) -
     result = run_cli("check", str(recipe))
     assert result.exit_code == 2, result.output
     assert f"{guideline}:1:5: error[E0008]: 'id' in guideline house.yaml is empty" in result.output
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("inputs: [text]", "inputs: [text, text]", "5:16: error[E0008]: 'text' in a task's inputs is given twice"),
+    ("inputs: [text]", "inputs: [text, labels]",
+     "5:16: error[E0008]: 'labels' in a task's inputs is a variable every template has"),
+    ("inputs: [text]", "inputs: [text, 'the title']",
+     "5:16: error[E0008]: 'the title' in a task's inputs is not a name"),
+    ("columns: [type, span]", "columns: [type, span, span]",
+     "8:25: error[E0008]: 'span' in a task's answer columns is given twice"),
+])
+def test_an_own_tasks_input_or_column_names_are_checked_in_the_task_file(
+        tmp_path: Path, old: str, new: str, said: str) -> None:
+    recipe = own_task(tmp_path, "")
+    task = tmp_path / "mystd/tasks/ner.yaml"
+    task.write_text(task.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    result = run_cli("check", str(recipe))  # was an error at the catalog adapter's fields or the recipe's formats
+    assert result.exit_code == 2, result.output
+    assert f"{task}:{said}" in result.output

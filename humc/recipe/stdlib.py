@@ -25,7 +25,7 @@ from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, st
 from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
-from humc.templating import syntax_problem
+from humc.templating import TEMPLATE_VARIABLES, syntax_problem
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 # the folders of a stdlib folder (the built-in one, or one a recipe's `stdlib:` adds)
@@ -162,8 +162,8 @@ def load_task(path: Path) -> TaskDef:
         raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
     schema = node.get("schema")
     schema_column = schema_missing = roles_of = None
-    columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
-    inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
+    columns = _task_names(answer.get("columns"), "answer columns", (), template=False)
+    inputs = _task_names(node.get("inputs"), "inputs", TEMPLATE_VARIABLES, template=True)
     if schema is not None:
         check_keys(schema, ["column", "missing", "roles"], f"'schema' of {what}", required=["column"])
         schema_column = req(schema, "column", "string", what)
@@ -198,6 +198,24 @@ def _hf_metadata(node: Node | None, what: str) -> dict[str, tuple[str, ...]]:
         return dict.fromkeys(keys, ())
     check_keys(node, keys, f"'hf' of {what}")
     return {key: tuple(name for name, _ in string_list(node.get(key), f"'{key}' in {what}")) for key in keys}
+
+
+def _task_names(node: Node | None, what: str, taken: tuple[str, ...], *, template: bool) -> tuple[str, ...]:
+    """A task's `inputs:` or answer `columns:`, each once and not empty; ``template``: each a name a template can
+    write (an input is a template variable), none of ``taken`` (the variables every template has). E0008 at the
+    name: it was taken, and the error came later, at a catalog adapter's fields or a recipe's formats."""
+    names: list[str] = []
+    for name, item in string_list(node, what):
+        problem = ("is not a name (letters, digits and _, not first a digit)" if template and not name.isidentifier()
+                   else "is empty" if not name.strip()
+                   else "is given twice" if name in names
+                   else "is a variable every template has" if name in taken else None)
+        if problem is not None:
+            raise RecipeError(f"'{name}' in a task's {what} {problem}", item.span, code="E0008",
+                              expected="distinct names such as text, question" + (
+                                  f", none of: {', '.join(taken)}" if taken else ""))
+        names.append(name)
+    return tuple(names)
 
 
 def _asset_id(node: Node, what: str) -> str:
