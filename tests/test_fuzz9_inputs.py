@@ -307,3 +307,12 @@ def test_an_own_tasks_input_or_column_names_are_checked_in_the_task_file(
     result = run_cli("check", str(recipe))  # was an error at the catalog adapter's fields or the recipe's formats
     assert result.exit_code == 2, result.output
     assert f"{task}:{said}" in result.output
+
+
+def test_a_file_where_a_stdlib_folder_belongs_is_e0012_not_passed_over(tmp_path: Path) -> None:
+    recipe = own_stdlib(tmp_path)
+    recipe.write_text(RECIPE + "    guidelines: [house]\n", encoding="utf-8")
+    (tmp_path / "mystd/guidelines").write_text("id: house\ntext: Titles are not part of a name.\n", encoding="utf-8")
+    result = run_cli("check", str(recipe))  # was "unknown guideline 'house'" at the recipe, its file never named
+    assert result.exit_code == 2, result.output
+    assert f"error[E0012]: stdlib folder {tmp_path / 'mystd'}: 'guidelines' is a file, not a folder" in result.output

@@ -73,6 +73,11 @@ def _check_layout(root: Path) -> None:
     """A folder of ``root`` that is almost a stdlib folder (`template/`, `Guidelines/`, `hard-negatives/`) or a template
     outside a task's folder would be passed over in silence: both are errors. Other folders are not humc's (a recipe
     folder used as its own stdlib holds `data/` and `out/`)."""
+    for name in FOLDERS:  # a file where a folder belongs: every asset of that kind was passed over
+        if (root / name).exists() and not (root / name).is_dir():
+            raise RecipeError(f"stdlib folder {root}: '{name}' is a file, not a folder", code="E0012",
+                              expected=f"{name}/, a folder holding the files",
+                              hint=f"humc reads the files inside {name}/: make it a folder and put them in it")
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in FOLDERS):
         meant = next((f for f in FOLDERS if _normal(f) == _normal(sub.name)), None)
         if meant is not None:
