@@ -316,3 +316,19 @@ def test_a_file_where_a_stdlib_folder_belongs_is_e0012_not_passed_over(tmp_path:
     result = run_cli("check", str(recipe))  # was "unknown guideline 'house'" at the recipe, its file never named
     assert result.exit_code == 2, result.output
     assert f"error[E0012]: stdlib folder {tmp_path / 'mystd'}: 'guidelines' is a file, not a folder" in result.output
+
+
+def test_an_accepted_lockfile_item_for_no_task_entry_is_located_not_passed_over(tmp_path: Path) -> None:
+    shutil.copy(REPO / "recipes/mrc.hum.yaml", tmp_path)
+    (tmp_path / "data").mkdir()
+    shutil.copytree(REPO / "recipes/data/squad_v2", tmp_path / "data/squad_v2")
+    lock = tmp_path / "mrc.hum.lock"
+    text = (REPO / "recipes/mrc.hum.lock").read_text(encoding="utf-8")
+    lock.write_text(text.replace("  entry: squad\n", "  entry: squadd\n", 1), encoding="utf-8")  # a typo by hand
+    line = text[:text.index("  entry: squad\n")].count("\n") + 1
+    result = run_cli("build", str(tmp_path / "mrc.hum.yaml"), "--out", str(tmp_path / "out"),
+                     "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 2, result.output  # built without the reviewed paraphrase, exit 0
+    assert f"mrc.hum.lock:{line}:10: error[E0008]: accepted template" in result.output
+    assert "is for task entry 'squadd', which the recipe does not have" in result.output
+    assert "did you mean 'squad'?" in result.output and not (tmp_path / "out").exists()
