@@ -226,7 +226,7 @@ def _task_names(node: Node | None, what: str, taken: tuple[str, ...], *, templat
 def _asset_id(node: Node, what: str) -> str:
     """An asset's `id:`, the name recipes give it: a text with a visible character (an empty one was taken, and named
     an instruction's guideline or rule by nothing in the records' columns)."""
-    name = req(node, "id", "string", what)
+    name = str(req(node, "id", "string", what))
     if not name.strip():
         raise RecipeError(f"'id' in {what} is empty", node.require("id").span, code="E0008",
                           expected="a name, e.g. house_ner", hint="the id is the name a recipe gives it")
