@@ -268,7 +268,9 @@ CODES: dict[str, Code] = _codes(
     ("E3002", "unusable folder", "The output or cache folder cannot be used: it is a file, not writable, "
               "overlaps the recipe's own files, or (`output.dir` in a recipe) lies outside the recipe's folder."),
     ("E3003", "folder not owned by humc", "humc replaces only folders it wrote itself (proved by their build.json "
-              "manifest). Choose an empty or new folder with --out, or remove the folder yourself."),
+              "manifest), and only the files `humc eval`, `humc schema` or `humc export` wrote. Choose an empty or "
+              "new folder with --out (a new file with --report, --markdown or `humc schema --out`), or remove the "
+              "folder yourself."),
     ("E3004", "folder in use", "Another humc command (a build, `humc push`, `humc cache gc|clean|verify`) is using the "
               "output or cache folder, and --no-wait said not to wait for it. Without --no-wait humc waits, saying "
               "so on stderr; nothing was written."),

@@ -156,10 +156,11 @@ def test_a_shard_over_a_file_size_limit_is_e3002_and_the_rebuild_is_identical(tm
 def test_schema_out_on_a_full_disk_keeps_the_previous_file_not_half_a_schema(tmp_path: Path) -> None:
     """`humc schema --out FILE` wrote straight into FILE: a full disk left the first 1000 bytes of the schema in it."""
     target = tmp_path / "recipe.schema.json"
-    target.write_text("{}\n", encoding="utf-8")
+    previous = (REPO / "docs/recipe.schema.json").read_bytes()[:999]  # a schema humc wrote (it replaces only one)
+    target.write_bytes(previous)
     cut = limited(1000, "schema", "--out", str(target))
     assert cut.returncode == 2 and b"error[E3002]: cannot write" in cut.stderr and b"File too large" in cut.stderr
-    assert target.read_text(encoding="utf-8") == "{}\n" and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert target.read_bytes() == previous and [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE")

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt
+from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt, refuse_foreign_file
 from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
@@ -37,6 +37,10 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
             raise HumcError(f"{option} {path} is the file {clash} names", code="E9001",
                             expected=f"{option}: a file of its own",
                             hint="name another file; nothing was written")
+
+
+# how each report file humc writes starts (`write_json` indents by 1: an eval report, then a --compare one)
+_REPORT_HEADS = {"--report": (b'{\n "version":', b'{\n "a":'), "--markdown": (b"# Eval report: ",)}
 
 
 # the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
@@ -138,6 +142,9 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     """
     out = OutConsole()
     _refuse_overwriting(report_path, markdown_path, predictions, *(compare_paths or ()))
+    refuse_foreign_file(report_path, "--report", _REPORT_HEADS["--report"], "a report an earlier `humc eval` wrote")
+    refuse_foreign_file(markdown_path, "--markdown", _REPORT_HEADS["--markdown"],
+                        "a report an earlier `humc eval` wrote")
     if compare_paths:
         a, b = read_report(compare_paths[0]), read_report(compare_paths[1])
         result = compare(a, b, seed=seed)

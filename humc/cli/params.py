@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from humc.cli import _set_format
+from humc.errors import HumcError
 
 
 class NamedPath(click.Path):
@@ -64,3 +65,19 @@ class OutConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
+
+
+def refuse_foreign_file(path: Path | None, option: str, heads: tuple[bytes, ...], written: str) -> None:
+    """E3003 when ``path``, a file a command is to write, holds something else than what humc writes there (a file
+    starting with one of ``heads``): `--report r.hum.yaml` or `humc schema --out r.hum.yaml` replaced the recipe
+    without a word. A file written before, or an empty one, is replaced as asked."""
+    if path is None or not path.is_file():
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(max(map(len, heads)))
+    except OSError:
+        return  # the write says why it cannot
+    if head and not head.startswith(heads):
+        raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it", code="E3003",
+                        expected=f"{option}: a new file, or {written}", hint="name another file; nothing was written")

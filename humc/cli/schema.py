@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from humc.cli.params import NamedPath, format_opt
+from humc.cli.params import NamedPath, format_opt, refuse_foreign_file
 from humc.dataset.export import written_together
 from humc.recipe.schema import schema_text
 
@@ -21,6 +21,7 @@ def schema_cmd(out_file: Path | None) -> None:
     if out_file is None:
         click.echo(text, nl=False)
         return
+    refuse_foreign_file(out_file, "--out", (text[:80].encode(),), "a schema `humc schema` wrote")
     with written_together() as place:  # a full disk leaves the previous file, not half a schema (E3002)
         place(out_file).write_text(text, encoding="utf-8")
     click.echo(f"wrote {out_file}")

@@ -185,6 +185,10 @@ def _extra_hint(ctx: click.Context | None, exc: click.UsageError) -> str | None:
     return f"the output root is an option: `humc {ctx.command.name} RECIPE --out {extra[1]}`"
 
 
+# the parameters that take a recipe (or a lockfile beside one): the only ones a folder's recipes are a hint for
+_RECIPE_PARAMS = frozenset({"recipe", "recipes", "target"})
+
+
 def _value_hint(param: click.Parameter, message: str) -> str | None:
     """A did-you-mean for a misspelt choice (`--to alpacca`) or a file that does not exist (`--predictions`)."""
     choice = re.match(r"^'([^']*)' is not ", message)
@@ -194,6 +198,8 @@ def _value_hint(param: click.Parameter, message: str) -> str | None:
     if missing is not None:
         return missing_file_hint(missing[1])
     folder = re.match(r"^(?:File|Path) '(.+)' is a directory", message)  # `humc build recipes`
+    if param.name not in _RECIPE_PARAMS:  # `humc schema --out recipes`: naming a recipe would write over it
+        return None
     recipes = sorted(p.as_posix() for p in Path(folder[1]).glob("*.hum.y*ml"))[:5] if folder is not None else []
     return f"name a recipe in it: {', '.join(recipes)}" if recipes else None
 

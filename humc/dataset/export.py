@@ -207,9 +207,35 @@ def _export(folder: Path, to: str, out: Path, name: str) -> dict[str, int | None
                         hint="add a test split to output.splits (e.g. {train: 0.9, test: 0.1}), or a larger fraction "
                              "when the one declared got no records, and build again; nothing was written")
     with written_together() as place:
+        def checked(path: Path) -> Path:  # the files written (all or none: a refusal leaves the folder as it was)
+            _refuse_foreign(path)
+            return place(path)
+
         if to == "lm-eval":
-            return _lm_eval(shards, out, name, place)
-        return _export_splits(shards, to, out, name, place)
+            return _lm_eval(shards, out, name, checked)
+        return _export_splits(shards, to, out, name, checked)
+
+
+# how each file an export writes starts (alpaca's JSON, an empty one, the JSON Lines, lm-eval's task), any target's:
+# a file an export wrote may be replaced by another's
+_EXPORT_HEADS = (b'[\n {\n  "instruction": ', b"[]", b'{"messages": [', b'{"conversations": [', b'{"instruction": ',
+                 b"task: humc_")
+
+
+def _refuse_foreign(path: Path) -> None:
+    """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, replaced
+    without a word); an export's file, or an empty one, is replaced."""
+    if path.name == "dataset_info.json" or not path.is_file():
+        return  # LLaMA-Factory's list keeps its other datasets (_other_datasets)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(max(map(len, _EXPORT_HEADS)))
+    except OSError:
+        return  # the write says why it cannot
+    if head and not head.startswith(_EXPORT_HEADS):
+        raise HumcError(f"cannot export into {path.parent}: {path.name} there is a file humc did not export",
+                        Span(str(path), 1, 1), code="E3003", expected="OUT_DIR: a new folder, or one an export wrote",
+                        hint="export into a folder of its own; nothing was written")
 
 
 def _export_splits(shards: dict[str, list[Path]], to: str, out: Path, name: str,

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -509,6 +509,19 @@ def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Te
     return Template(id=f"{item.base}~{item.id}", task=entry.task.id, language=item.language, text=item.text,
                     path=origin.file if origin else str(lock_path), digest=sha256(item.text),
                     line=origin.line if origin else 1)
+
+
+def check_lock_entries(lock: Lockfile, entries: Collection[str]) -> None:
+    """E0008 at the `entry:` of an accepted item naming no task entry of the recipe (a typo made by hand, an entry
+    renamed since): the item was passed over, so a reviewed paraphrase or rule silently left the dataset."""
+    for item in lock.items:
+        if item.status == "accepted" and item.entry not in entries:
+            where = item.nodes.get("entry")
+            raise RecipeError(f"accepted {item.kind} {item.id} is for task entry '{item.entry}', which the recipe does "
+                              "not have", where.span if where is not None else None, code="E0008",
+                              expected="the id of a task entry: " + ", ".join(sorted(entries)),
+                              hint=did_you_mean(item.entry, entries)
+                              or "set `entry:` to the entry's id, or its status to rejected")
 
 
 def apply_lock(entry: TaskEntry, lock: Lockfile, constants: Iterable[str] = ()) -> TaskEntry:

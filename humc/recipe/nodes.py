@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from humc.errors import RecipeError, did_you_mean, source_line
+from humc.errors import RecipeError, Span, did_you_mean, source_line
 from humc.expr import Source
 from humc.recipe.yamlsrc import Node, type_name
 
@@ -149,4 +149,30 @@ def expr_source(node: Node) -> Source:
         indent = len(first) - len(first.lstrip(" "))
         span = span.shifted(0, indent + 1)
     text = node.value.strip() if node.style in ("|", ">") else node.value
-    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None, indent=indent)
+    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None, indent=indent,
+                  folds=_folds(node, text))
+
+
+def _folds(node: Node, text: str) -> tuple[tuple[int, int, int], ...]:
+    """Where each later line of a folded scalar (a plain one written over several lines, or `>`) starts in its text,
+    as ``Source.folds``: folding turned its line breaks into spaces, so counting them put an error on the first line,
+    its caret past the line's end. Each line's words are found in the text in turn; the search stops at one it cannot
+    find (the rest are located as before)."""
+    span = node.span
+    if node.style not in (None, ">") or span.end_line is None or span.end_line <= span.line:
+        return ()
+    folds, pos = [], 0
+    for number in range(span.line + 1, span.end_line + 1):
+        raw = source_line(Span(span.file, number, 1)) or ""
+        words = raw.lstrip(" ")
+        if node.style is None:
+            words = words.split(" #", 1)[0]  # a comment after a plain scalar's last line
+        words = words.rstrip()
+        if not words:
+            continue
+        found = text.find(words, pos)
+        if found < 0:
+            break
+        folds.append((found, number, len(raw) - len(raw.lstrip(" ")) + 1))
+        pos = found + len(words)
+    return tuple(folds)

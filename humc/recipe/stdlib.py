@@ -25,7 +25,7 @@ from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, st
 from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
-from humc.templating import syntax_problem
+from humc.templating import TEMPLATE_VARIABLES, syntax_problem
 
 FAMILIES = ("closed_ie", "open_ie", "mrc", "classification", "generalist")
 # the folders of a stdlib folder (the built-in one, or one a recipe's `stdlib:` adds)
@@ -73,12 +73,17 @@ def _check_layout(root: Path) -> None:
     """A folder of ``root`` that is almost a stdlib folder (`template/`, `Guidelines/`, `hard-negatives/`) or a template
     outside a task's folder would be passed over in silence: both are errors. Other folders are not humc's (a recipe
     folder used as its own stdlib holds `data/` and `out/`)."""
+    for name in FOLDERS:  # a file where a folder belongs: every asset of that kind was passed over
+        if (root / name).exists() and not (root / name).is_dir():
+            raise RecipeError(f"stdlib folder {root}: '{name}' is a file, not a folder", code="E0012",
+                              expected=f"{name}/, a folder holding the files",
+                              hint=f"humc reads the files inside {name}/: make it a folder and put them in it")
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in FOLDERS):
         meant = next((f for f in FOLDERS if _normal(f) == _normal(sub.name)), None)
         if meant is not None:
             raise RecipeError(f"stdlib folder {root}: humc reads '{meant}/', not '{sub.name}/'", code="E0012",
                               expected="one of the folders: " + ", ".join(FOLDERS), hint=f"rename {sub} to {meant}")
-    for path in sorted((root / "templates").glob("*.j2")):
+    for path in _files(root / "templates", "*.j2"):
         raise RecipeError(f"template {path} is not in a task's folder", code="E0012",
                           expected=f"templates/<task>/{path.name}, e.g. templates/ner/{path.name}",
                           hint="move it into the folder of the task it is for (`humc stdlib tasks` lists them)")
@@ -88,29 +93,36 @@ def _load_dir(lib: Stdlib, root: Path) -> None:
     if not root.is_dir():
         raise RecipeError(f"stdlib folder not found: {root}", code="E0009")
     _check_layout(root)
-    for path in sorted((root / "tasks").glob("*.yaml")):
+    for path in _files(root / "tasks", "*.yaml"):
         task = _loaded(load_task, path)
         lib.tasks[task.id] = task
         lib.files["tasks", task.id] = path
-    for path in sorted((root / "templates").glob("*/*.j2")):
+    for path in _files(root / "templates", "*/*.j2"):
         tpl = _loaded(load_template, path)
         lib.templates.setdefault(tpl.task, {})[tpl.id] = tpl
         lib.files["templates", f"{tpl.task}/{tpl.id}"] = path
-    for path in sorted((root / "guidelines").glob("*.yaml")):
+    for path in _files(root / "guidelines", "*.yaml"):
         g = _loaded(load_guideline, path)
         lib.guidelines[g.id] = g
         lib.files["guidelines", g.id] = path
-    for path in sorted((root / "rules").glob("*.yaml")):
+    for path in _files(root / "rules", "*.yaml"):
         r = _loaded(load_rule, path)
         lib.rules[r.id] = r
         lib.files["rules", r.id] = path
-    for path in sorted((root / "variants").glob("*.yaml")):
+    for path in _files(root / "variants", "*.yaml"):
         v = _loaded(load_variant, path)
         lib.variants[v.id] = v
         lib.files["variants", v.id] = path
-    for path in sorted((root / "catalog").glob("*.yaml")):
+    for path in _files(root / "catalog", "*.yaml"):
         entry = _loaded(load_catalog_entry, path)
         lib.catalog[entry.id] = entry
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    """The files of ``folder`` matching ``pattern``, sorted, but hidden ones: an editor's lock or backup file (Emacs's
+    `.#en_1.j2`, a link to nowhere while the buffer is modified), a `.ipynb_checkpoints/` copy, is none of the user's
+    assets; reading it was an internal error, or a second template of the same id."""
+    return sorted(p for p in folder.glob(pattern) if not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 T = TypeVar("T")
@@ -155,8 +167,8 @@ def load_task(path: Path) -> TaskDef:
         raise RecipeError("cardinality must be 'one' or 'many'", answer.require("cardinality").span, code="E0008")
     schema = node.get("schema")
     schema_column = schema_missing = roles_of = None
-    columns = tuple(v for v, _ in string_list(answer.get("columns"), "answer columns"))
-    inputs = tuple(v for v, _ in string_list(node.get("inputs"), "inputs"))
+    columns = _task_names(answer.get("columns"), "answer columns", (), template=False)
+    inputs = _task_names(node.get("inputs"), "inputs", TEMPLATE_VARIABLES, template=True)
     if schema is not None:
         check_keys(schema, ["column", "missing", "roles"], f"'schema' of {what}", required=["column"])
         schema_column = req(schema, "column", "string", what)
@@ -171,18 +183,55 @@ def load_task(path: Path) -> TaskDef:
     if choice_of is not None and choice_of not in inputs:
         raise RecipeError(f"'choice_of' names '{choice_of}', which is not an input", answer.require("choice_of").span,
                           expected="one of: " + ", ".join(inputs), code="E0008")
-    hf = node.get("hf")
-    hf_plain = hf.plain() if hf is not None else {}
+    hf = _hf_metadata(node.get("hf"), what)
     return TaskDef(
-        id=req(node, "id", "string", what), family=family, title=opt(node, "title", "string", what, ""),
+        id=_asset_id(node, what), family=family, title=opt(node, "title", "string", what, ""),
         description=opt(node, "description", "string", what, ""),
         inputs=inputs, answer_field=req(answer, "field", "string", what), columns=columns, cardinality=cardinality,
-        schema_column=schema_column, task_categories=tuple(hf_plain.get("task_categories", [])),
-        task_ids=tuple(hf_plain.get("task_ids", [])), digest=sha, spans_from=spans_from, choice_of=choice_of,
+        schema_column=schema_column, task_categories=hf["task_categories"],
+        task_ids=hf["task_ids"], digest=sha, spans_from=spans_from, choice_of=choice_of,
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
         answer_always=opt(answer, "always", "boolean", what, False),
         answer_unanswerable=opt(answer, "unanswerable", "boolean", what, False), copied_from=copied_from,
         copied_gold=opt(answer, "copied_gold", "boolean", what, False), roles_of=roles_of)
+
+
+def _hf_metadata(node: Node | None, what: str) -> dict[str, tuple[str, ...]]:
+    """A task's `hf: {task_categories: [...], task_ids: [...]}`, the dataset card's metadata: each a list of names (a
+    list `hf:` was an internal error, and one string was written into the card a letter an item)."""
+    keys = ("task_categories", "task_ids")
+    if node is None or node.value is None:
+        return dict.fromkeys(keys, ())
+    check_keys(node, keys, f"'hf' of {what}")
+    return {key: tuple(name for name, _ in string_list(node.get(key), f"'{key}' in {what}")) for key in keys}
+
+
+def _task_names(node: Node | None, what: str, taken: tuple[str, ...], *, template: bool) -> tuple[str, ...]:
+    """A task's `inputs:` or answer `columns:`, each once and not empty; ``template``: each a name a template can
+    write (an input is a template variable), none of ``taken`` (the variables every template has). E0008 at the
+    name: it was taken, and the error came later, at a catalog adapter's fields or a recipe's formats."""
+    names: list[str] = []
+    for name, item in string_list(node, what):
+        problem = ("is not a name (letters, digits and _, not first a digit)" if template and not name.isidentifier()
+                   else "is empty" if not name.strip()
+                   else "is given twice" if name in names
+                   else "is a variable every template has" if name in taken else None)
+        if problem is not None:
+            raise RecipeError(f"'{name}' in a task's {what} {problem}", item.span, code="E0008",
+                              expected="distinct names such as text, question" + (
+                                  f", none of: {', '.join(taken)}" if taken else ""))
+        names.append(name)
+    return tuple(names)
+
+
+def _asset_id(node: Node, what: str) -> str:
+    """An asset's `id:`, the name recipes give it: a text with a visible character (an empty one was taken, and named
+    an instruction's guideline or rule by nothing in the records' columns)."""
+    name = str(req(node, "id", "string", what))
+    if not name.strip():
+        raise RecipeError(f"'id' in {what} is empty", node.require("id").span, code="E0008",
+                          expected="a name, e.g. house_ner", hint="the id is the name a recipe gives it")
+    return name
 
 
 def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...]) -> tuple[str, str] | None:
@@ -229,12 +278,20 @@ def load_template(path: Path) -> Template:
     if path.is_dir():  # a folder named en_1.j2 (globbed as a template): read_bytes raised IsADirectoryError, exit 3
         raise RecipeError(f"{path} is a folder, not a template file", Span(str(path), 1, 1), code="E0009",
                           expected="a Jinja2 template file", hint="move the folder away, or rename it without `.j2`")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a symbolic link to nowhere (globbed all the same), no permission: was exit 3
+        raise RecipeError(f"cannot read template {path}: {exc.strerror}", Span(str(path), 1, 1), code="E0009",
+                          expected="a readable Jinja2 template file",
+                          hint="check the file's permissions, and where a symbolic link points (`ls -l`)") from None
     language = path.stem.split("_", 1)[0]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise not_utf8(str(path), data, exc) from None
+    # the byte-order mark Windows editors put first in UTF-8 is no text: it went first into every instruction; the
+    # digest is of the text used, so a build cached before this reads none
+    text = text.removeprefix("\ufeff")
     control = _CONTROL.search(text)  # a NUL or escape byte would be copied into every instruction
     if control is not None:
         line = text.count("\n", 0, control.start()) + 1
@@ -244,7 +301,7 @@ def load_template(path: Path) -> Template:
                           hint="remove it (editors often do not show it); a file full of NUL bytes may be UTF-16: save "
                                "it as UTF-8")
     return Template(id=path.stem, task=path.parent.name, language=language, text=text,
-                    path=str(path), digest=digest(data))
+                    path=str(path), digest=digest(text.encode()))
 
 
 def load_guideline(path: Path) -> Guideline:
@@ -270,7 +327,7 @@ def guideline_from_node(node: Node, what: str, sha: str) -> Guideline:
         raise RecipeError(f"{what} has an empty `text:`: no instruction would show it", text_node.span, code="E0008",
                           expected="a guideline sentence, or `labels:` with a definition of each label",
                           hint="write the guideline, or leave it out of `guidelines:`")
-    return Guideline(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+    return Guideline(id=_asset_id(node, what), title=opt(node, "title", "string", what, ""),
                      text=(opt(node, "text", "string", what, "") or "").strip(),
                      labels=tuple((k, d) for k, d, _ in parsed if d),
                      language=opt(node, "language", "string", what, "en"),
@@ -345,7 +402,7 @@ def rule_from_node(node: Node, what: str, sha: str) -> PreferenceRule:
         when = Compiled(ast, src)
     then_src = expr_source(node.require("then"))
     ops = compile_ops(parse_pipeline(then_src.text, then_src), then_src)
-    return PreferenceRule(id=req(node, "id", "string", what), title=opt(node, "title", "string", what, ""),
+    return PreferenceRule(id=_asset_id(node, what), title=opt(node, "title", "string", what, ""),
                           text=texts, when=when, then=ops,
                           tasks=tuple(v for v, _ in string_list(node.get("tasks"), "tasks")), digest=sha,
                           codecs=_rule_codecs(node.get("codecs"), ops, what))
@@ -413,9 +470,16 @@ def load_variant(path: Path) -> Variant:
         if codec in formats.codec_names():
             for call, (name, kwargs) in zip(calls, modifiers[-len(calls):], strict=True):
                 _located(src.span_of(*call.pos), formats.check_modifier, codec, name, kwargs)
-    spec = formats.FormatSpec(codec, opt(node, "options", "mapping", what, {}) or {}, tuple(modifiers))
+    options = opt(node, "options", "mapping", what, {}) or {}
+    options_node = node.get("options")
+    if codec in formats.codec_names() and options_node is not None and options_node.kind == "mapping":
+        for name, item in options_node.value.items():  # each at its line, not the file's first
+            known = name in formats.CODECS[codec].settings  # a bad value at the value, an unknown option at its key
+            _located(item.span if known else options_node.key_spans[name], formats.check_option, codec, name,
+                     options[name])
+    spec = formats.FormatSpec(codec, options, tuple(modifiers))
     _check_spec(spec, node.span)
-    return Variant(id=req(node, "id", "string", what), spec=spec, text=_texts(node, what), digest=sha,
+    return Variant(id=_asset_id(node, what), spec=spec, text=_texts(node, what), digest=sha,
                    origins=_checked_variant_texts(node.get("text"), what))
 
 

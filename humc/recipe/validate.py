@@ -65,7 +65,7 @@ from humc.recipe.catalog import (
     unknown_catalog,
 )
 from humc.recipe.fieldsread import check_fields_read
-from humc.recipe.lockfile import apply_lock, load_lock, lock_path_for, locked_assets
+from humc.recipe.lockfile import apply_lock, check_lock_entries, load_lock, lock_path_for, locked_assets
 from humc.recipe.mixing import (
     check_held_out,
     check_mixture,
@@ -290,6 +290,8 @@ class Validator:
         locked: tuple[LockedAsset, ...] = ()
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
             lock = load_lock(lock_path)
+            if all_tasks:  # a failed entry's id would read as unknown
+                self.attempt(functools.partial(check_lock_entries, lock, {entry.id for entry in tasks}))
             tasks = [apply_lock(entry, lock, self.constants) for entry in tasks]
             locked = locked_assets(tasks, lock)
         for task_entry in tasks:  # after the lockfile: an accepted rule's `when` may read a field

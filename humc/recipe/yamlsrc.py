@@ -409,6 +409,13 @@ def load_yaml_text(text: str, file: str, *, expected: str = RECIPE_EXPECTED, shi
                               expected="one YAML document per file", code="E0002",
                               hint="a recipe is one document: remove the `---` line, or move what follows it to a file "
                                    "of its own") from None
+        anchor = re.match(r"found duplicate anchor '(.*)'; first occurrence$", exc.context or "")
+        if anchor is not None and exc.context_mark is not None:  # PyYAML's problem, "second occurrence", said nothing
+            first = Span(file, exc.context_mark.line + 1, exc.context_mark.column + 1)
+            raise RecipeError(f"invalid YAML: the anchor &{anchor[1]} is defined twice", span, code="E0002",
+                              expected="each anchor name once in a file",
+                              hint=f"rename one of them, and the aliases (*{anchor[1]}) meant for it",
+                              notes=[f"first defined at {first}"]) from None
         lookalike = _lookalike(file, text, mark.line) if mark is not None else None
         if lookalike is not None:
             raise RecipeError(f"invalid YAML: {exc.problem or exc.context}", lookalike[0], hint=lookalike[1],
