@@ -153,3 +153,13 @@ def test_a_type_the_recipe_does_not_list_falls_back_to_its_gold_roles(tmp_path: 
     records = build(tmp_path, lines, roles=", roles: {组织关系-裁员: [裁员方, 裁员人数, 时间, 地点]}")
     check_records(records, lines, {**gold, **declared})
     assert any("组织关系-裁员" in listed_roles(r) for r in records)
+
+
+def test_a_role_holding_the_separator_is_quoted_where_the_roles_are_joined(tmp_path: Path):
+    """`a、b` joined with 、 would read as two roles: it is written as a JSON string there, as a label is."""
+    records = build(tmp_path, duee_lines(), roles=', roles: {组织关系-裁员: ["裁员方、公司", 时间]}')
+    prose = [r for r in records if "组织关系-裁员" in r["labels"] and not r["template"].endswith("structured")]
+    assert prose and all('- 组织关系-裁员: "裁员方、公司"、"时间"' in r["instruction"] for r in prose)
+    structured = [r for r in records if "组织关系-裁员" in r["labels"] and r["template"].endswith("structured")]
+    assert structured and all({"event_type": "组织关系-裁员", "trigger": True, "arguments": ["裁员方、公司", "时间"]}
+                              in json.loads(r["instruction"])["schema"] for r in structured)

@@ -515,13 +515,16 @@ class _Prepared:
 
     def roles(self, shown: tuple[str, ...]) -> dict[str, list[str]]:
         """The `roles` template variable: each shown event type that has roles -> them, in the order shown (once per
-        schema shown; empty when the task's labels are not event types)."""
+        schema shown; empty when the task's labels are not event types). A role holding the separator a template
+        joins them with is quoted there (``QuotedItems``), as a label is."""
+        role_map = self.role_map
+        if not role_map:
+            return {}
         roles = self.shown_roles.get(shown)
         if roles is None:
             if len(self.shown_roles) >= 1024:
                 self.shown_roles.clear()
-            role_map = self.role_map
-            roles = self.shown_roles[shown] = {t: list(role_map[t]) for t in shown if role_map.get(t)}
+            roles = self.shown_roles[shown] = {t: QuotedItems(role_map[t]) for t in shown if role_map.get(t)}
         return roles
 
 
