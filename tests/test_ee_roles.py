@@ -12,6 +12,9 @@ from typing import Any
 import pyarrow.parquet as pq
 from helpers import REPO, build_in
 
+from humc.build.compiler import load_recipe
+from humc.build.rendering import RenderContext, render_checked
+
 DUEE = REPO / "tests" / "data" / "duee"
 HEADINGS = ("各事件类型的论元角色：", "每种事件类型的论元角色：")  # zh_1, zh_2
 
@@ -163,3 +166,23 @@ def test_a_role_holding_the_separator_is_quoted_where_the_roles_are_joined(tmp_p
     structured = [r for r in records if "组织关系-裁员" in r["labels"] and r["template"].endswith("structured")]
     assert structured and all({"event_type": "组织关系-裁员", "trigger": True, "arguments": ["裁员方、公司", "时间"]}
                               in json.loads(r["instruction"])["schema"] for r in structured)
+
+
+def test_renders_with_other_gold_roles_do_not_share_a_prepared_entry(tmp_path: Path):
+    """Two builds of one entry and label set whose gold gives a type other roles (a source edited) render each its
+    own: the per-entry memo and the reused template pieces are keyed by the roles too."""
+
+    lines = duee_lines()[:1]  # 组织关系-裁员 (裁员方: 猛龙)
+    (tmp_path / "duee.json").write_text(json.dumps(lines[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    recipe = tmp_path / "ee.hum.yaml"
+    recipe.write_text(RECIPE.format(data="duee.json", roles="", constants="").replace("split_num: 2", "split_num: 5"),
+                      encoding="utf-8")
+    entry = load_recipe(recipe).tasks[0]
+    record = {"_source": "duee", "_row": 0, "text": lines[0]["text"],
+              "events": [{"event_type": "组织关系-裁员", "trigger": "裁掉", "role": "裁员方", "argument": "猛龙"}]}
+    labels = ("组织关系-裁员", "组织关系-加盟")
+    seen = []
+    for roles in ((("组织关系-裁员", ("裁员方",)),), (("组织关系-裁员", ("时间", "裁员方")), ("组织关系-加盟", ("加盟者",)))):
+        out = render_checked(RenderContext(entry, {}, labels, "ee", roles=roles), record)
+        seen.append({t: r for rec in out.records for t, r in listed_roles(rec).items()})
+    assert seen == [{"组织关系-裁员": ["裁员方"]}, {"组织关系-裁员": ["时间", "裁员方"], "组织关系-加盟": ["加盟者"]}]
