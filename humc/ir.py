@@ -346,10 +346,12 @@ class TaskEntry:
         return out
 
     def _unshown(self) -> list[str]:
-        """A template of the entry (one of yours: the stdlib's show all three) that never shows the rules, guidelines
-        or label definitions the entry has: its instructions leave them out, though the records name them."""
+        """A template of the entry (one of yours: the stdlib's show them all) that never shows the rules, guidelines,
+        label definitions or event roles (`schema: {roles: …}`) the entry has: its instructions leave them out, though
+        the records name them (or the answers use them)."""
         has = {"rules": any(r.text for r in self.rules), "guidelines": any(g.text for g in self.guidelines),
-               "label_definitions": self.task.schema_column is not None and any(g.labels for g in self.guidelines)}
+               "label_definitions": self.task.schema_column is not None and any(g.labels for g in self.guidelines),
+               "roles": self.task.labels_have_roles and bool(self.event_roles)}
         out = []
         for tpl in self.templates:
             shown = template_variables(tpl.text)

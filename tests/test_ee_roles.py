@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from helpers import REPO, build_in
+from helpers import REPO, build_in, run_cli
 
 from humc.build.compiler import load_recipe
 from humc.build.rendering import RenderContext, render_checked
@@ -186,3 +186,20 @@ def test_renders_with_other_gold_roles_do_not_share_a_prepared_entry(tmp_path: P
         out = render_checked(RenderContext(entry, {}, labels, "ee", roles=roles), record)
         seen.append({t: r for rec in out.records for t, r in listed_roles(rec).items()})
     assert seen == [{"组织关系-裁员": ["裁员方"]}, {"组织关系-裁员": ["时间", "裁员方"], "组织关系-加盟": ["加盟者"]}]
+
+
+def test_an_own_ee_template_that_never_shows_the_recipes_roles_is_noted_by_check(tmp_path: Path):
+    own = tmp_path / "mystd" / "templates" / "ee" / "zh_house.j2"
+    own.parent.mkdir(parents=True)
+    own.write_text("抽取事件：{{ labels | join('、') }}。\n{{ format_instruction }}\n文本：{{ text }}\n", encoding="utf-8")
+    (tmp_path / "duee.json").write_text((DUEE / "duee_dev.head60.json").read_text(encoding="utf-8"), encoding="utf-8")
+    recipe = tmp_path / "ee.hum.yaml"
+    text = RECIPE.format(data="duee.json", roles=", roles: {组织关系-裁员: [裁员方, 裁员人数, 时间]}", constants="")
+    recipe.write_text(text.replace("hum: 1\n", "hum: 1\nstdlib: [mystd]\n").replace(
+        "    formats: [json]\n", "    templates: [zh_house]\n    formats: [json]\n"), encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 0, result.output
+    assert "note: task 'ee': template 'ee/zh_house' never shows `rules`, `roles`, so" in result.output
+    recipe.write_text(text.replace("    formats: [json]\n", "    templates: [zh_1, zh_structured]\n    formats: [json]\n"),
+                      encoding="utf-8")  # the stdlib's show them
+    assert "never shows" not in run_cli("check", str(recipe)).output
