@@ -22,6 +22,8 @@ from humc.templating import template_variables
 # how a template file's name starts when it names its language (en_1.j2, zh-TW_2.j2): a language tag
 LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
+EventRoles = tuple[tuple[str, tuple[str, ...]], ...]  # event type -> its argument roles, in order
+
 
 @dataclass(frozen=True)
 class Compiled:
@@ -65,6 +67,12 @@ class TaskDef:
     # (role column, the answer column or input naming its event type): a recipe's `schema: {roles: …}` lists the roles
     # each event type has, and a generated answer's roles are checked against them
     roles_of: tuple[str, str] | None = None
+
+    @property
+    def labels_have_roles(self) -> bool:
+        """Its schema labels are event types, each with argument roles (ee, not eea: there the roles are the labels):
+        an instruction names each shown type's roles (the `roles` template variable)."""
+        return self.roles_of is not None and self.roles_of[1] == self.schema_column
 
 
 @dataclass(frozen=True)
@@ -283,7 +291,7 @@ class TaskEntry:
     mix: Mix = Mix()
     split_by: Compiled | None = None  # records whose value of it is equal share a split (`split_by: context`)
     # `schema: {roles: …}`: event type -> its argument roles (tasks with ``TaskDef.roles_of``); checked at `generate`
-    event_roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    event_roles: EventRoles = ()
     # the catalog adapter whose source it reads when neither it, the recipe nor the adapter names a language (the
     # default en then names its records: a multilingual adapter's files are not all English)
     language_by_default_of: str | None = field(default=None, compare=False)
@@ -338,10 +346,12 @@ class TaskEntry:
         return out
 
     def _unshown(self) -> list[str]:
-        """A template of the entry (one of yours: the stdlib's show all three) that never shows the rules, guidelines
-        or label definitions the entry has: its instructions leave them out, though the records name them."""
+        """A template of the entry (one of yours: the stdlib's show them all) that never shows the rules, guidelines,
+        label definitions or event roles (`schema: {roles: …}`) the entry has: its instructions leave them out, though
+        the records name them (or the answers use them)."""
         has = {"rules": any(r.text for r in self.rules), "guidelines": any(g.text for g in self.guidelines),
-               "label_definitions": self.task.schema_column is not None and any(g.labels for g in self.guidelines)}
+               "label_definitions": self.task.schema_column is not None and any(g.labels for g in self.guidelines),
+               "roles": self.task.labels_have_roles and bool(self.event_roles)}
         out = []
         for tpl in self.templates:
             shown = template_variables(tpl.text)

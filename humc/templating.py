@@ -100,7 +100,7 @@ __all__ = ["MAX_RANGE", "MAX_RENDERED_CHARS", "MAX_POWER_BITS", "MAX_TEMPLATE_ST
            "template_variables"]
 
 TEMPLATE_VARIABLES = ("labels", "label_definitions", "guidelines", "rules", "columns", "option_labels",
-                      "format_instruction")
+                      "format_instruction", "roles")
 
 ALLOWED = ("templates may use the variables humc gives them, their items and public attributes, and Jinja2's "
            "filters and tests; names starting with '_', Python internals (mro, __globals__, …) and methods that "

@@ -202,7 +202,9 @@ def test_every_task_has_structured_templates_that_render_one_json_object():
             variables = {name: SAMPLE[name] for name in lib.tasks[task].inputs}
             variables.update(labels=["person", "location"], label_definitions={}, guidelines=[], rules=[],
                              columns=list(lib.tasks[task].columns), option_labels=["A", "B"],
-                             format_instruction="FORMAT.")
+                             format_instruction="FORMAT.",
+                             # ee names each shown event type's roles (one without any is listed with none)
+                             roles={"person": ["agent", "time"]} if task == "ee" else {})
             text = render_template(tpl.text, variables, f"{task}/{tpl.id}")
             data = json.loads(text)
             assert data["instruction"].endswith("FORMAT.") and ("schema" in data) == (lib.tasks[task].schema_column

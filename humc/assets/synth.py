@@ -136,9 +136,9 @@ def dummy_contexts(task: Any) -> list[dict[str, Any]]:
         base[name] = ["first option", "second option"] if name == "options" else f"sample {name}"
     full = dict(base, labels=["LABEL_A", "LABEL_B"], label_definitions={"LABEL_A": "a definition"},
                 guidelines=["a guideline"], rules=["a rule"], columns=list(task.columns),
-                option_labels=["A", "B"], format_instruction="Answer in JSON.")
+                option_labels=["A", "B"], format_instruction="Answer in JSON.", roles={"LABEL_A": ["ROLE_A", "ROLE_B"]})
     empty = dict(base, labels=["LABEL_A"], label_definitions={}, guidelines=[], rules=[],
-                 columns=list(task.columns), option_labels=["A", "B"], format_instruction="Answer in JSON.")
+                 columns=list(task.columns), option_labels=["A", "B"], format_instruction="Answer in JSON.", roles={})
     for ctx in (full, empty):
         ctx.setdefault("options", ["first option", "second option"])
     return [full, empty]

@@ -41,7 +41,7 @@ from humc.build.plan import Plan, build_plan
 from humc.build.problems import META_KEY, ProblemRow, empty_hint, problem_rows, strict_error
 from humc.build.rendering import RenderContext
 from humc.build.store import Store
-from humc.build.transforms import HashPrefix, collect_labels
+from humc.build.transforms import HashPrefix, collect_labels, sorted_roles
 from humc.dataset.card import check_card_template
 from humc.dataset.hub import PushResult, check_repo_id, hub_endpoint, push_dataset, resolve_token
 from humc.dataset.manifest import check_owned, read_manifest
@@ -327,11 +327,16 @@ def _dry_run_entry(recipe: Recipe, entry: TaskEntry, raw: Records, rows: int | N
     if entry.generate is not None:
         check.skipped.append("generate, render and check (no LLM calls in check)")
         return check
-    labels = None
+    labels: tuple[str, ...] | None = None
+    roles: dict[str, set[str]] | None = None
     if entry.task.schema_column is not None:
         fixed = entry.schema.labels if entry.schema is not None else None
-        labels = tuple(fixed) if fixed is not None else tuple(collect_labels(entry, entry.task.schema_column, iter(records)))
-    ctx = RenderContext(entry, recipe.constants, labels, recipe.name)
+        roles = {} if entry.task.labels_have_roles else None  # as the labels node gathers them
+        collected = tuple(collect_labels(entry, entry.task.schema_column, iter(records), roles)) \
+            if fixed is None or roles is not None else ()
+        labels = tuple(fixed) if fixed is not None else collected
+    ctx = RenderContext(entry, recipe.constants, labels, recipe.name,
+                        roles=tuple((t, tuple(r)) for t, r in sorted_roles(roles or {})))
     rendered = _chunked(render_chunk_fn(ctx), records, check.metas, f"{e}/render")
     checked = _chunked(check_chunk_fn(entry), rendered, check.metas, f"{e}/check")
     check.rendered = len(checked)

@@ -60,12 +60,12 @@ from humc.build.store import (
     subset_positions,
     subset_refs,
 )
-from humc.build.transforms import collect_labels, keep_record, map_record, reads_no_header, stable_hash
+from humc.build.transforms import collect_labels, keep_record, map_record, reads_no_header, sorted_roles, stable_hash
 from humc.cachedb import Packed, pack, unpack
 from humc.dataset.manifest import output_is_current
 from humc.dataset.writer import WriteJob, preload, write_dataset
 from humc.errors import HumcError, SourceError, Span
-from humc.ir import Recipe, TaskEntry
+from humc.ir import EventRoles, Recipe, TaskEntry
 from humc.progress import Progress
 from humc.sources import read_source
 
@@ -522,12 +522,17 @@ def sample_records(records: Iterator[dict[str, Any]], n: int, seed: int) -> Reco
 def _run_labels(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
     fixed = node.config["fixed"]
     entry = ex.entry_of(node)
-    if fixed is not None:
+    roles: dict[str, set[str]] | None = {} if node.config.get("roles") else None  # ee: each type's roles in the gold
+    if fixed is not None and roles is None:
         labels = list(fixed)
     else:
-        labels = collect_labels(entry, node.config["column"], ex.counted_input(node, stat))
+        labels = collect_labels(entry, node.config["column"], ex.counted_input(node, stat), roles)
+        labels = list(fixed) if fixed is not None else labels
     stat.records_out = len(labels)
-    return {"chunks": {}, "labels": labels}
+    out: dict[str, Any] = {"chunks": {}, "labels": labels}
+    if roles is not None:
+        out["roles"] = sorted_roles(roles)
+    return out
 
 
 def render_chunk_fn(ctx: RenderContext) -> ChunkFn:
@@ -571,17 +576,19 @@ def check_chunk_fn(entry: TaskEntry, strip: bool = True, passed: Callable[[dict[
     return check
 
 
-def _labels_of(ex: Executor, node: PlanNode) -> tuple[str, ...] | None:
-    """The label set a render node reads from its labels node (None: the task has no label schema)."""
+def _labels_of(ex: Executor, node: PlanNode) -> tuple[tuple[str, ...] | None, EventRoles]:
+    """The label set a render node reads from its labels node (None: the task has no label schema), and each event
+    type's roles in the gold (ee)."""
     if len(node.inputs) < 2:
-        return None
+        return None, ()
     meta = ex.store.meta(ex.input_fp(node, 1))
     assert meta is not None  # the labels node ran before its render node
-    return tuple(meta["labels"])
+    return tuple(meta["labels"]), tuple((t, tuple(r)) for t, r in meta.get("roles") or ())
 
 
 def _render_context(ex: Executor, node: PlanNode) -> RenderContext:
-    return RenderContext(ex.entry_of(node), ex.recipe.constants, _labels_of(ex, node), ex.recipe.name)
+    labels, roles = _labels_of(ex, node)
+    return RenderContext(ex.entry_of(node), ex.recipe.constants, labels, ex.recipe.name, roles=roles)
 
 
 def _render_fn(ex: Executor, node: PlanNode) -> ChunkFn:

@@ -120,7 +120,9 @@ def _entry_nodes(b: _Builder, recipe: Recipe, entry: TaskEntry, load: str) -> st
     if entry.task.schema_column is not None:
         labels = b.add(f"{e}/labels", "labels", [prev], {
             "column": entry.task.schema_column, "answer_field": entry.task.answer_field,
-            "fixed": None if entry.schema is None else entry.schema.labels, "task": entry.task.digest}, e)
+            "fixed": None if entry.schema is None else entry.schema.labels, "task": entry.task.digest,
+            # each event type's roles in the gold too (the `roles` an instruction names where `schema: {roles}` has none)
+            **({"roles": 1} if entry.task.labels_have_roles else {})}, e)
         inputs.append(labels)
     render = b.add(f"{e}/render", "render", inputs, _render_config(recipe, entry), e)
     check = b.add(f"{e}/check", "check", [render], {"variants": [(v.id, v.digest) for v in entry.variants]}, e)
@@ -164,4 +166,5 @@ def _render_config(recipe: Recipe, entry: TaskEntry) -> dict[str, Any]:
         **({} if entry.mix.is_default else {"mix": [entry.mix.compound, entry.mix.guidelines, entry.mix.rules,
                                                      entry.mix.formats]}),
         **({} if entry.split_by is None else {"split_by": entry.split_by.text}),
+        **({"roles": [[t, list(r)] for t, r in entry.event_roles]} if entry.event_roles else {}),
     }

@@ -52,7 +52,7 @@ from humc.build.transforms import (
     surrogate_problem,
 )
 from humc.errors import RecordError, Span
-from humc.ir import Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
+from humc.ir import EventRoles, Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
 from humc.templating import QuotedItems, TemplateRenderer, render_template, template_variables
 
 _JSON_STR = json.encoder.encode_basestring  # how json writes a str (ensure_ascii=False)
@@ -66,6 +66,7 @@ class RenderContext:
     labels: tuple[str, ...] | None  # the label set of the schema, if the task has one
     recipe: str
     decks: MixDecks | None = None   # a chunk's stratified mix draws (None: one seeded coin per instruction)
+    roles: EventRoles = ()          # each event type's argument roles in the gold (ee: ``collect_labels``), sorted
 
     def for_chunk(self, first: Mapping[str, Any]) -> RenderContext:
         """This context for the chunk starting at record ``first``: fresh mix decks seeded by where it starts."""
@@ -414,6 +415,9 @@ class _Prepared:
         self.nothing: dict[int, tuple[Part, Part]] = {}  # id(part) -> (part, the part saying how to answer nothing)
         self.infos: dict[int, _PartInfo] = {}    # id(part) -> what it renders
         self.named: dict[tuple[str, str], Part] | None = None  # ``named_parts``
+        # event type -> its roles (ee): the recipe's `schema: {roles}` for a type it lists, else those in the gold
+        self.role_map = {**dict(ctx.roles), **dict(entry.event_roles)} if entry.task.labels_have_roles else {}
+        self.shown_roles: dict[tuple[str, ...], dict[str, list[str]]] = {}  # ``roles``
 
     def every_mention(self, applied: list[str]) -> bool:
         """Whether a record's answer lists each (label, span) once (a `dedupe` rule among the rules ``applied`` to
@@ -506,8 +510,22 @@ class _Prepared:
     def info(self, part: Part) -> _PartInfo:
         info = self.infos.get(id(part))
         if info is None or info.part is not part:  # the info keeps its part, so the id stays that part's
-            info = self.infos[id(part)] = _PartInfo(self.entry, part, self.label_list)
+            info = self.infos[id(part)] = _PartInfo(self.entry, part, self.label_list, self.roles)
         return info
+
+    def roles(self, shown: tuple[str, ...]) -> dict[str, list[str]]:
+        """The `roles` template variable: each shown event type that has roles -> them, in the order shown (once per
+        schema shown; empty when the task's labels are not event types). A role holding the separator a template
+        joins them with is quoted there (``QuotedItems``), as a label is."""
+        role_map = self.role_map
+        if not role_map:
+            return {}
+        roles = self.shown_roles.get(shown)
+        if roles is None:
+            if len(self.shown_roles) >= 1024:
+                self.shown_roles.clear()
+            roles = self.shown_roles[shown] = {t: QuotedItems(role_map[t]) for t in shown if role_map.get(t)}
+        return roles
 
 
 _LABELS_JOINED = re.compile(r"""\blabels\s*\|\s*join\(\s*(?:d\s*=\s*)?(['"])(.*?)\1""")  # {{ labels | join(', ') }}
@@ -549,8 +567,9 @@ class _PartInfo:
     """What every instruction showing one ``Part`` shares: its names and ids, the texts of its guidelines and
     rules, the format sentence, the label definitions per schema shown, and its compiled template."""
 
-    def __init__(self, entry: TaskEntry, part: Part, label_list: type[list[str]] = list) -> None:
-        self.entry, self.part, self.label_list = entry, part, label_list
+    def __init__(self, entry: TaskEntry, part: Part, label_list: type[list[str]] = list,
+                 roles: Callable[[tuple[str, ...]], dict[str, list[str]]] = lambda shown: {}) -> None:
+        self.entry, self.part, self.label_list, self.roles = entry, part, label_list, roles
         template = part.template
         self.template_name = f"{template.task}/{template.id}"
         # the record's inputs are the template's holes: what else it shows is named by (schema shown, option labels)
@@ -584,6 +603,7 @@ class _PartInfo:
                 entry.task.schema_missing)
         variables["labels"] = self.label_list(shown)  # in this order (an input of the same name keeps its place)
         variables["label_definitions"] = dict(definitions)
+        variables["roles"] = dict(self.roles(shown))
         variables["guidelines"] = list(self.guidelines)
         variables["rules"] = list(self.rules)
         variables["columns"] = list(self.columns)
@@ -598,13 +618,13 @@ class _PartInfo:
             "rules" in template_variables(self.part.template.text)
 
 
-_PREPARED: dict[tuple[int, tuple[str, ...] | None, str], tuple[TaskEntry, _Prepared]] = {}
+_PREPARED: dict[tuple[int, tuple[str, ...] | None, str, EventRoles], tuple[TaskEntry, _Prepared]] = {}
 
 
 def _prepared(ctx: RenderContext) -> _Prepared:
-    """The context's ``_Prepared``, made once per (entry, label set, recipe name) a process renders (the entry is
+    """The context's ``_Prepared``, made once per (entry, label set, recipe name, roles) a process renders (the entry is
     kept with it, so its id is not reused while it is remembered)."""
-    key = (id(ctx.entry), None if ctx.labels is None else tuple(ctx.labels), ctx.recipe)
+    key = (id(ctx.entry), None if ctx.labels is None else tuple(ctx.labels), ctx.recipe, ctx.roles)
     hit = _PREPARED.get(key)
     if hit is not None and hit[0] is ctx.entry:
         return hit[1]

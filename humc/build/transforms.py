@@ -605,17 +605,40 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(v)
 
 
-def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]]) -> list[str]:
+def collect_labels(entry: TaskEntry, column: str, records: Iterator[Mapping[str, Any]],
+                   roles: dict[str, set[str]] | None = None) -> list[str]:
     """The label set of an entry without `labels:`: every schema label in the gold answers. A record render drops
     is skipped here: its gold does not fit the columns, or it holds a NaN or half a surrogate pair (`nan_value`,
     `lone_surrogate`), whose label ('nan', '\\ud800') would otherwise be offered in every other record's instruction
-    (and a lone surrogate there cannot be written as UTF-8 at all)."""
+    (and a lone surrogate there cannot be written as UTF-8 at all). ``roles``, when given, gathers in the same pass
+    each event type's argument roles in the gold (``gold_roles``)."""
     found: set[str] = set()
     for record in records:
         if nan_problem(entry, record) is not None or surrogate_problem(entry, record) is not None:
             continue
         try:
-            found.update(gold_table(entry, record).column(column))
+            table = gold_table(entry, record)
         except RecordError:
             continue
+        found.update(table.column(column))
+        if roles is not None:
+            gold_roles(entry, table, roles)
     return sorted(found)
+
+
+def sorted_roles(found: Mapping[str, set[str]]) -> list[list[Any]]:
+    """``collect_labels``' roles as a labels node keeps them: [[event type, [role, …]], …], both sorted (the same
+    whatever order the records came in)."""
+    return [[event_type, sorted(found[event_type])] for event_type in sorted(found)]
+
+
+def gold_roles(entry: TaskEntry, table: AnswerTable, into: dict[str, set[str]]) -> None:
+    """Each event type's non-empty argument roles in one gold table, added to ``into`` (tasks whose schema labels are
+    event types with roles, ``TaskDef.roles_of``: ee)."""
+    pair = entry.task.roles_of
+    if pair is None or pair[1] not in table.fields or pair[0] not in table.fields:
+        return
+    r, t = table.fields.index(pair[0]), table.fields.index(pair[1])
+    for row in table.rows:
+        if row[r]:
+            into.setdefault(str(row[t]), set()).add(str(row[r]))

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from humc.errors import RecipeError, did_you_mean
-from humc.ir import TaskDef
+from humc.ir import EventRoles, TaskDef
 from humc.recipe.yamlsrc import Node
 
-EventRoles = tuple[tuple[str, tuple[str, ...]], ...]
 EXPECTED = ("a mapping event type -> [roles], or the name of a constant holding one or DuEE's schema (a list of "
             "{event_type, role_list: [{role: …}]}, e.g. {file: duee_event_schema.json})")
 

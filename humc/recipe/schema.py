@@ -98,7 +98,8 @@ DESCRIPTIONS: dict[str, str] = {
     "schema.negative_ratio": "Positive : all-negative instructions, e.g. \"1:2\" (extra all-negative ones are dropped).",
     "schema.order": "Order of the labels shown: random (seeded), alphabetical or declared.",
     "schema.roles": "Event tasks (ee, eea): each event type's argument roles, event type -> [roles], or the name of a "
-                    "constant holding that or DuEE's schema file; a generated answer's roles are checked against them.",
+                    "constant holding that or DuEE's schema file; an ee instruction names them for each type it offers "
+                    "(else the roles the gold gives it), a generated answer's roles are checked against them.",
     "mix": "Basic vs compound instructions: probabilities per instruction (task entries may override).",
     "task.mix": "Basic vs compound instructions for this entry (overrides the recipe's `mix:`).",
     "ablations": "Ablation datasets <name>-no-<part> written beside the dataset from the same rows and splits.",
