@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from humc.cli import _set_format
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
 
 
 class NamedPath(click.Path):
@@ -80,5 +80,6 @@ def refuse_foreign_file(path: Path | None, option: str, heads: tuple[bytes, ...]
         return  # the write says why it cannot
     # on Windows humc's own text files are written with CRLF line ends (text mode), as git may check them out
     if head and not head.replace(b"\r\n", b"\n").startswith(heads):
-        raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it", code="E3003",
-                        expected=f"{option}: a new file, or {written}", hint="name another file; nothing was written")
+        raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it",
+                        Span(str(path), 1, 1), code="E3003", expected=f"{option}: a new file, or {written}",
+                        hint="name another file; nothing was written")
