@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from humc.cli import _set_format
-from humc.errors import HumcError
+from humc.errors import HumcError, Span
 
 
 class NamedPath(click.Path):
@@ -74,10 +74,12 @@ def refuse_foreign_file(path: Path | None, option: str, heads: tuple[bytes, ...]
     if path is None or not path.is_file():
         return
     try:
-        with open(path, "rb") as f:
-            head = f.read(max(map(len, heads)))
+        with open(path, "rb") as f:  # twice the head: each line break may be CRLF
+            head = f.read(2 * max(map(len, heads)))
     except OSError:
         return  # the write says why it cannot
-    if head and not head.startswith(heads):
-        raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it", code="E3003",
-                        expected=f"{option}: a new file, or {written}", hint="name another file; nothing was written")
+    # on Windows humc's own text files are written with CRLF line ends (text mode), as git may check them out
+    if head and not head.replace(b"\r\n", b"\n").startswith(heads):
+        raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it",
+                        Span(str(path), 1, 1), code="E3003", expected=f"{option}: a new file, or {written}",
+                        hint="name another file; nothing was written")

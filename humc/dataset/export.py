@@ -228,11 +228,12 @@ def _refuse_foreign(path: Path) -> None:
     if path.name == "dataset_info.json" or not path.is_file():
         return  # LLaMA-Factory's list keeps its other datasets (_other_datasets)
     try:
-        with open(path, "rb") as f:
-            head = f.read(max(map(len, _EXPORT_HEADS)))
+        with open(path, "rb") as f:  # twice the head: each line break may be CRLF
+            head = f.read(2 * max(map(len, _EXPORT_HEADS)))
     except OSError:
         return  # the write says why it cannot
-    if head and not head.startswith(_EXPORT_HEADS):
+    # on Windows an export's alpaca JSON is written with CRLF line ends (text mode): still the export's own file
+    if head and not head.replace(b"\r\n", b"\n").startswith(_EXPORT_HEADS):
         raise HumcError(f"cannot export into {path.parent}: {path.name} there is a file humc did not export",
                         Span(str(path), 1, 1), code="E3003", expected="OUT_DIR: a new folder, or one an export wrote",
                         hint="export into a folder of its own; nothing was written")
