@@ -472,12 +472,13 @@ class Recipe:
     cache_origin: FolderOrigin = field(default=FolderOrigin("cache"), compare=False)
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
     published: tuple[PublishedSource, ...] = ()  # the published datasets its catalog sources are (for the card)
+    lock_notes: tuple[str, ...] = field(default=(), compare=False)  # the lockfile's accepted items no entry uses
 
     def notes(self) -> list[str]:
-        """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``) and its
-        task entries' (``TaskEntry.notes``)."""
+        """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``), its
+        task entries' (``TaskEntry.notes``), and its lockfile's accepted items for entries it does not have."""
         return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes()),
-                *self._shared_passages(), *self._unlicensed()]
+                *self._shared_passages(), *self._unlicensed(), *self.lock_notes]
 
     def _unlicensed(self) -> list[str]:
         """No `license:` for a dataset made from published ones: the card would name none."""

@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, built_test_split, run_cli
 
+from humc.recipe.lockfile import load_lock
+
 TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentence.
 {% for g in guidelines %}{{ g }}
 {% endfor %}{% for r in rules %}{{ r }}
@@ -332,3 +334,22 @@ def test_an_accepted_lockfile_item_for_no_task_entry_is_located_not_passed_over(
     assert f"mrc.hum.lock:{line}:10: error[E0008]: accepted template" in result.output
     assert "is for task entry 'squadd', which the recipe does not have" in result.output
     assert "did you mean 'squad'?" in result.output and not (tmp_path / "out").exists()
+
+
+def test_accepted_lockfile_items_for_an_entry_taken_out_of_the_recipe_are_noted_and_the_build_goes_on(
+        tmp_path: Path) -> None:
+    """An entry commented out for now (no entry's id is close to it): not a typo to stop at, but the reviewed items it
+    leaves unused are said, and the dataset is built from the entries there are."""
+    shutil.copy(REPO / "recipes/mrc.hum.yaml", tmp_path)
+    (tmp_path / "data").mkdir()
+    shutil.copytree(REPO / "recipes/data/squad_v2", tmp_path / "data/squad_v2")
+    text = (REPO / "recipes/mrc.hum.lock").read_text(encoding="utf-8")
+    (tmp_path / "mrc.hum.lock").write_text(text.replace("  entry: squad\n", "  entry: triviaqa_web\n"),
+                                           encoding="utf-8")
+    moved = sum(i.status == "accepted" and i.entry == "squad" for i in load_lock(REPO / "recipes/mrc.hum.lock").items)
+    result = run_cli("build", str(tmp_path / "mrc.hum.yaml"), "--out", str(tmp_path / "out"),
+                     "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {tmp_path / 'mrc.hum.lock'}: {moved} accepted item(s) for task entry 'triviaqa_web', which the " \
+        "recipe does not have, are not used" in result.output and moved == 5
+    assert (tmp_path / "out" / "mrc" / "README.md").exists()

@@ -511,17 +511,23 @@ def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Te
                     line=origin.line if origin else 1)
 
 
-def check_lock_entries(lock: Lockfile, entries: Collection[str]) -> None:
-    """E0008 at the `entry:` of an accepted item naming no task entry of the recipe (a typo made by hand, an entry
-    renamed since): the item was passed over, so a reviewed paraphrase or rule silently left the dataset."""
+def check_lock_entries(lock: Lockfile, entries: Collection[str]) -> list[str]:
+    """Accepted items whose `entry:` names no task entry of the recipe. One whose entry is close to a recipe's
+    (``did_you_mean``: a typo made by hand) is E0008 at it, for its reviewed paraphrase or rule would silently leave
+    the dataset; the others (an entry taken out of the recipe for now, or for good) are the notes returned."""
+    unused: dict[str, list[str]] = {}
     for item in lock.items:
-        if item.status == "accepted" and item.entry not in entries:
+        if item.status != "accepted" or item.entry in entries:
+            continue
+        hint = did_you_mean(item.entry, entries)
+        if hint is not None:
             where = item.nodes.get("entry")
             raise RecipeError(f"accepted {item.kind} {item.id} is for task entry '{item.entry}', which the recipe does "
                               "not have", where.span if where is not None else None, code="E0008",
-                              expected="the id of a task entry: " + ", ".join(sorted(entries)),
-                              hint=did_you_mean(item.entry, entries)
-                              or "set `entry:` to the entry's id, or its status to rejected")
+                              expected="the id of a task entry: " + ", ".join(sorted(entries)), hint=hint)
+        unused.setdefault(item.entry, []).append(item.id)
+    return [f"{lock.path}: {len(ids)} accepted item(s) for task entry '{entry}', which the recipe does not have, are "
+            f"not used ({', '.join(ids)})" for entry, ids in unused.items()]
 
 
 def apply_lock(entry: TaskEntry, lock: Lockfile, constants: Iterable[str] = ()) -> TaskEntry:

@@ -288,10 +288,11 @@ class Validator:
         all_tasks = len(self.errors) == failed_before  # else names of a failed entry would read as typos below
         lock_path = lock_path_for(self.path)
         locked: tuple[LockedAsset, ...] = ()
+        lock_notes: list[str] = []
         if lock_path.exists():  # reviewed LLM-made assets (humc synth / humc review)
             lock = load_lock(lock_path)
             if all_tasks:  # a failed entry's id would read as unknown
-                self.attempt(functools.partial(check_lock_entries, lock, {entry.id for entry in tasks}))
+                lock_notes = self.attempt(functools.partial(check_lock_entries, lock, {e.id for e in tasks})) or []
             tasks = [apply_lock(entry, lock, self.constants) for entry in tasks]
             locked = locked_assets(tasks, lock)
         for task_entry in tasks:  # after the lockfile: an accepted rule's `when` may read a field
@@ -319,7 +320,7 @@ class Validator:
                       constants=constants, sources=sources, tasks=tuple(tasks), output=output, publish=publish,
                       cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
-                      ablations=ablations, published=self._published(sources, tasks),
+                      ablations=ablations, published=self._published(sources, tasks), lock_notes=tuple(lock_notes),
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     def _published(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[PublishedSource, ...]:
