@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import DatasetCard
 
-from humc.dataset.card import CardInfo, render_card, size_category
+from humc.dataset.card import CardInfo, check_card_template, render_card, size_category
 from humc.dataset.cardinfo import locked_rows, project_url
 from humc.errors import HumcError
 from humc.ir import LockedAsset
@@ -141,6 +141,15 @@ def test_user_template_file(tmp_path: Path) -> None:
     assert "1500 training records, 1620 in all." in card.text
     assert "## Provenance" in card.text                       # the default body is available as {{ body }}
     assert card.data.configs[0]["config_name"] == "default"   # metadata is generated whatever the template
+
+
+def test_a_user_template_saved_with_a_byte_order_mark_writes_none(tmp_path: Path) -> None:
+    """Notepad's "UTF-8 with BOM": the mark was written into the card's body, before its first heading."""
+    tpl = tmp_path / "card.md.j2"
+    tpl.write_text("\ufeff# {{ pretty_name }} (custom)\n\n{{ body }}", encoding="utf-8")
+    check_card_template(tpl)
+    text = render_card(info(user_template=str(tpl)))
+    assert "\ufeff" not in text and DatasetCard(text).text.lstrip().startswith("# Demo NLU (custom)")
 
 
 def test_user_template_inline_text() -> None:

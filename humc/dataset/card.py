@@ -350,7 +350,7 @@ def check_card_template(path: Path) -> None:
 
     An unreadable file is reported by the recipe check (``recipe/validate.py``) or when the card is written."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return
     problem = template_problem(text, (), card_variable_names())
@@ -366,7 +366,7 @@ def _render_user_template(info: CardInfo, body: str) -> str:
     path = Path(source) if "\n" not in source and "{" not in source and len(source) < 4096 else None
     if path is not None:
         try:
-            source = path.read_text(encoding="utf-8")
+            source = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad's "UTF-8 with BOM") would precede the `---`
             where, origin = f"{path} (dataset card)", Span(str(path), 1, 1)
         except OSError as exc:
             raise HumcError(f"cannot read card template {path}: {exc.strerror or exc}",
