@@ -769,15 +769,33 @@ _WRITING_FILTERS = frozenset({"string", "upper", "lower", "capitalize", "title",
 
 def _check_written(value: Any) -> None:
     """A list, tuple or dict about to be written as text, refused when its text would pass ``MAX_RENDERED_CHARS``:
-    counted without writing it, each list held in several places walked once (``_size``). A list made of itself
-    twice, forty times over (``{% set ns.x = [ns.x, ns.x] %}``), holds 2**40 items in 40 lists: written whole, by
-    Python's str() or json in one call, it would run for days before any other limit could stop it. A list of texts
-    and numbers alone (``labels``) is written in time linear in what it holds: not walked."""
-    if _FLAT.issuperset(map(type, value)) and (type(value) is not dict or _FLAT.issuperset(map(type, value.values()))):
-        return
-    if _size(value, {}) > MAX_RENDERED_CHARS:
+    counted without writing it (``_written_items``). A list made of itself twice, forty times over
+    (``{% set ns.x = [ns.x, ns.x] %}``), holds 2**40 items in 40 lists: written whole, by Python's str() or json in
+    one call, it would run for days before any other limit could stop it."""
+    if _written_items(value, {}) > MAX_RENDERED_CHARS:
         raise TemplateLimitError(f"writing a value that holds more than {MAX_RENDERED_CHARS} items and characters "
                                  "(a list that holds itself several times over?)")
+
+
+def _written_items(value: list[Any] | tuple[Any, ...] | dict[Any, Any], seen: dict[int, int]) -> int:
+    """The items writing ``value`` out walks, a list held in several places counted each time (each item is written
+    as one character at least), each list walked once (``seen``: its id -> its count); texts and numbers are not
+    walked at all, so a list of them costs one C-level pass. Stops once past ``MAX_RENDERED_CHARS``."""
+    known = seen.get(id(value))
+    if known is not None:
+        return known
+    count = 0
+    for part in (value, value.values()) if type(value) is dict else (value,):  # a dict: its keys, then its values
+        count += len(part)
+        if _FLAT.issuperset(map(type, part)):
+            continue
+        for item in part:
+            if isinstance(item, (list, tuple, dict)):
+                count += _written_items(item, seen)
+                if count > MAX_RENDERED_CHARS:
+                    break
+    seen[id(value)] = count
+    return count
 
 
 def _check_all_written(values: Iterable[Any]) -> None:
