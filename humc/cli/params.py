@@ -71,15 +71,9 @@ def refuse_foreign_file(path: Path | None, option: str, heads: tuple[bytes, ...]
     """E3003 when ``path``, a file a command is to write, holds something else than what humc writes there (a file
     starting with one of ``heads``): `--report r.hum.yaml` or `humc schema --out r.hum.yaml` replaced the recipe
     without a word. A file written before, or an empty one, is replaced as asked."""
-    if path is None or not path.is_file():
-        return
-    try:
-        with open(path, "rb") as f:  # twice the head: each line break may be CRLF
-            head = f.read(2 * max(map(len, heads)))
-    except OSError:
-        return  # the write says why it cannot
-    # on Windows humc's own text files are written with CRLF line ends (text mode), as git may check them out
-    if head and not head.replace(b"\r\n", b"\n").startswith(heads):
+    from humc.dataset.export import starts_otherwise
+
+    if path is not None and starts_otherwise(path, heads):
         raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it",
                         Span(str(path), 1, 1), code="E3003", expected=f"{option}: a new file, or {written}",
                         hint="name another file; nothing was written")

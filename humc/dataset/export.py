@@ -222,18 +222,26 @@ _EXPORT_HEADS = (b'[\n {\n  "instruction": ', b"[]", b'{"messages": [', b'{"conv
                  b"task: humc_")
 
 
+def starts_otherwise(path: Path, heads: tuple[bytes, ...]) -> bool:
+    """Whether the file ``path`` holds something that starts with none of ``heads`` (how the files humc writes there
+    start): False for a missing, empty or unreadable file (the write says why it cannot). On Windows humc's text
+    files are written with CRLF line ends (text mode), as git may check them out: still humc's own."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:  # twice the head: each line break may be CRLF
+            head = f.read(2 * max(map(len, heads)))
+    except OSError:
+        return False
+    return bool(head) and not head.replace(b"\r\n", b"\n").startswith(heads)
+
+
 def _refuse_foreign(path: Path) -> None:
     """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, replaced
     without a word); an export's file, or an empty one, is replaced."""
-    if path.name == "dataset_info.json" or not path.is_file():
+    if path.name == "dataset_info.json":
         return  # LLaMA-Factory's list keeps its other datasets (_other_datasets)
-    try:
-        with open(path, "rb") as f:  # twice the head: each line break may be CRLF
-            head = f.read(2 * max(map(len, _EXPORT_HEADS)))
-    except OSError:
-        return  # the write says why it cannot
-    # on Windows an export's alpaca JSON is written with CRLF line ends (text mode): still the export's own file
-    if head and not head.replace(b"\r\n", b"\n").startswith(_EXPORT_HEADS):
+    if starts_otherwise(path, _EXPORT_HEADS):
         raise HumcError(f"cannot export into {path.parent}: {path.name} there is a file humc did not export",
                         Span(str(path), 1, 1), code="E3003", expected="OUT_DIR: a new folder, or one an export wrote",
                         hint="export into a folder of its own; nothing was written")
