@@ -215,9 +215,12 @@ def test_hellaswag_reads_the_label_and_takes_the_wikihow_markers_out(tmp_path: P
     assert not any(mark in written[1]["instruction"] for mark in ("[header]", "[title]", "[step]"))
 
 
-def test_hellaswag_test_file_without_labels_builds_nothing_and_says_so(tmp_path: Path) -> None:
-    copy("hellaswag", tmp_path)
-    out, _ = build(tmp_path, "hellaswag, path: hellaswag/hellaswag_test.head1.jsonl", expect=2)
+@pytest.mark.parametrize(("name", "path"), [("hellaswag", "hellaswag/hellaswag_test.head1.jsonl"),
+                                          ("swag", "swag/test.head1.csv")])
+def test_a_test_file_without_labels_builds_nothing_and_says_so(tmp_path: Path, name: str, path: str) -> None:
+    """HellaSwag's test JSON Lines and SWAG's test.csv hold no label: no record, said, not a dataset of guesses."""
+    copy(name, tmp_path)
+    out, _ = build(tmp_path, f"{name}, path: {path}", expect=2)
     assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out
 
 
@@ -268,12 +271,6 @@ def test_swag_reads_the_csv_with_its_unnamed_index_column(tmp_path: Path) -> Non
     assert "Students lower their eyes nervously. She" in written[0]["instruction"]
     assert "pats her shoulder, then saunters toward someone." in written[0]["instruction"]  # a quoted comma
     assert 'Someone opens the door. A "Welcome" sign' in written[2]["instruction"]  # a doubled quote
-
-
-def test_swag_test_csv_without_a_label_column_builds_nothing_and_says_so(tmp_path: Path) -> None:
-    copy("swag", tmp_path)
-    out, _ = build(tmp_path, "swag, path: swag/test.head1.csv", expect=2)
-    assert "error[E4104]: the build would write 0 records" in out and "kept 0 of 1 record(s)" in out
 
 
 # 20 Newsgroups: a folder per group, one message per file without an extension, Latin-1 bytes in some
