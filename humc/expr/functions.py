@@ -865,11 +865,29 @@ def casie_events(cyberevent: Any) -> list[dict[str, str]] | None:
             if not isinstance(nugget, Mapping) or "text" not in nugget:
                 raise FunctionError(f"hopper {h}'s event {n} has no nugget {{startOffset, endOffset, text}}",
                                     expected="each event {type, subtype, nugget, argument}")
-            rows = [{"role": str((arg.get("role") or {}).get("type", "")), "argument": str(arg.get("text", ""))}
-                    for arg in event.get("argument") or [] if isinstance(arg, Mapping)]
+            rows = [{"role": _casie_role(arg, f"hopper {h}'s event {n}'s argument {k}"), "argument": str(arg.get("text", ""))}
+                    for k, arg in enumerate(_casie_arguments(event.get("argument"), f"hopper {h}'s event {n}"))]
             head = {"event_type": str(event.get("subtype") or event.get("type") or ""), "trigger": str(nugget["text"])}
             found.append((_int(nugget.get("startOffset", 0)), [head | row for row in rows or [{"role": "", "argument": ""}]]))
     return [row for _, rows in sorted(found, key=lambda f: f[0]) for row in rows]
+
+
+def _casie_arguments(args: Any, what: str) -> list[Mapping[str, Any]]:
+    """An event's `argument` list (none: empty); anything else than a list of objects is an error."""
+    if args is None:
+        return []
+    if not isinstance(args, list) or not all(isinstance(a, Mapping) for a in args):
+        raise FunctionError(f"{what}'s argument is {describe(args)}",
+                            expected="a list of {role: {type}, text, startOffset, endOffset} objects")
+    return args
+
+
+def _casie_role(arg: Mapping[str, Any], what: str) -> str:
+    """An argument's role name, written {type: name}."""
+    role = arg.get("role") or {}
+    if not isinstance(role, Mapping):
+        raise FunctionError(f"{what}'s role is {describe(role)}", expected='an object {type: role name}, e.g. {"type": "Victim"}')
+    return str(role.get("type", ""))
 
 
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)

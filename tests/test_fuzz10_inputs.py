@@ -1,0 +1,59 @@
+"""Damaged and unusual real-world input to this session's catalog adapters and recipe keys, found by driving the
+real CLI (fuzz10): each is a located compiler error (exit 2) naming what was expected, with nothing written, never
+an internal error nor a generic 'cannot work with these arguments'. Built from the samples in tests/data/<name>/
+(their SOURCE.md gives each one's origin and licence)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from helpers import REPO, run_cli
+
+DATA = REPO / "tests" / "data"
+
+
+def recipe(root: Path, source: str, language: str = "en") -> Path:
+    """A recipe with one catalog source, in ``root``."""
+    path = root / "r.hum.yaml"
+    path.write_text(f"hum: 1\nname: r\nlanguage: {language}\nsources:\n  x: {{catalog: {source}}}\ntasks:\n  - source: x\n"
+                    "    formats: [json]\noutput: {splits: {train: 1.0}}\n", encoding="utf-8")
+    return path
+
+
+def build(root: Path) -> str:
+    """`humc build` in ``root``, which must fail as a compiler error, writing nothing: its output."""
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=root)
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert not (root / "out").exists()
+    return result.output
+
+
+def test_a_casie_argument_that_is_no_list_of_objects_is_named_at_the_adapter(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "casie", tmp_path / "casie")
+    article = tmp_path / "casie/annotation/1001.json"
+    data = json.loads(article.read_text(encoding="utf-8"))
+    data["cyberevent"]["hopper"][0]["events"][0]["argument"] = 12  # a hand-edited or converted file
+    article.write_text(json.dumps(data), encoding="utf-8")
+    recipe(tmp_path, "casie, path: casie/annotation")
+    out = build(tmp_path)
+    # before: 'casie_events: cannot work with these arguments (cyberevent an object {hopper}): a value of a type ...'
+    assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument is an " \
+           "integer (12) (source 'x' row 0)" in out
+    assert "expected: a list of {role: {type}, text, startOffset, endOffset} objects" in out
+
+
+def test_a_casie_role_written_as_a_text_is_named_at_the_adapter(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "casie", tmp_path / "casie")
+    article = tmp_path / "casie/annotation/1001.json"
+    data = json.loads(article.read_text(encoding="utf-8"))
+    data["cyberevent"]["hopper"][0]["events"][0]["argument"][1]["role"] = "Compromised-Data"  # not {type: …}
+    article.write_text(json.dumps(data), encoding="utf-8")
+    recipe(tmp_path, "casie, path: casie/annotation")
+    out = build(tmp_path)
+    assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 1's role is " \
+           "a string ('Compromised-Data') (source 'x' row 0)" in out
+    assert 'expected: an object {type: role name}, e.g. {"type": "Victim"}' in out
+    assert "cannot work with these arguments" not in out
