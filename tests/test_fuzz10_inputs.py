@@ -57,3 +57,31 @@ def test_a_casie_role_written_as_a_text_is_named_at_the_adapter(tmp_path: Path) 
            "a string ('Compromised-Data') (source 'x' row 0)" in out
     assert 'expected: an object {type: role name}, e.g. {"type": "Victim"}' in out
     assert "cannot work with these arguments" not in out
+
+
+def clinc150(root: Path, part: str, value: object) -> Path:
+    """The CLINC150 sample with ``part``'s value replaced; the recipe over it."""
+    shutil.copytree(DATA / "clinc150", root / "clinc150")
+    path = root / "clinc150/data_full.head.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[part] = value
+    path.write_text(json.dumps(data), encoding="utf-8")
+    recipe(root, "clinc150, path: clinc150/data_full.head.json")
+    return path
+
+
+def test_a_clinc150_pair_that_is_no_list_is_named_as_such_not_as_a_list_of_objects(tmp_path: Path) -> None:
+    path = clinc150(tmp_path, "val", [-1, ["how much is my electric bill this month", "bill_balance"]])
+    out = build(tmp_path)
+    # before: "the value of key 'val' is not a list of objects", hinting at the `columns:` the adapter already gives
+    assert f"{path}:1:1: error[E4001]: source 'x': `key_column: part`: item 0 of the list under 'val' is a number, " \
+           "not a list of values" in out
+    assert "expected: a list under each key, each item a list of 2 values (text, intent)" in out
+    assert "name the positions" not in out
+
+
+def test_a_clinc150_part_that_is_no_list_is_named_as_such(tmp_path: Path) -> None:
+    path = clinc150(tmp_path, "oos_val", True)
+    out = build(tmp_path)
+    assert f"{path}:1:1: error[E4001]: source 'x': `key_column: part`: the value of key 'oos_val' is a boolean, " \
+           "not a list" in out
