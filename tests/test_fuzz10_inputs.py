@@ -85,3 +85,32 @@ def test_a_clinc150_part_that_is_no_list_is_named_as_such(tmp_path: Path) -> Non
     out = build(tmp_path)
     assert f"{path}:1:1: error[E4001]: source 'x': `key_column: part`: the value of key 'oos_val' is a boolean, " \
            "not a list" in out
+
+
+EE = """hum: 1
+name: ee
+language: zh
+sources:
+  duee: {{path: duee_dev.head60.json}}
+constants:
+  sch: {value}
+tasks:
+  - id: ee
+    task: ee
+    source: duee
+    fields:
+      text: text
+      events: duee_events(event_list)
+    schema: {{roles: sch}}
+    formats: [json]
+output: {{splits: {{train: 1.0}}}}
+"""
+
+
+def test_a_roles_constant_of_no_mapping_names_its_json_type_not_pythons(tmp_path: Path) -> None:
+    shutil.copy(DATA / "duee/duee_dev.head60.json", tmp_path)
+    for value, said in (("5", "it is an integer (5)"), ("null", "it is null"), ("时间", "it is a string ('时间')")):
+        (tmp_path / "r.hum.yaml").write_text(EE.format(value=value), encoding="utf-8")
+        out = build(tmp_path)
+        # before: 'it is a int', 'it is a NoneType', 'it is a str'
+        assert f"r.hum.yaml:15:21: error[E0008]: constant 'sch' has an unknown structure: {said}" in out
