@@ -114,3 +114,41 @@ def test_a_roles_constant_of_no_mapping_names_its_json_type_not_pythons(tmp_path
         out = build(tmp_path)
         # before: 'it is a int', 'it is a NoneType', 'it is a str'
         assert f"r.hum.yaml:15:21: error[E0008]: constant 'sch' has an unknown structure: {said}" in out
+
+
+def edit_first_line(path: Path, edit: object) -> None:
+    """Apply ``edit`` to the first JSON Lines record of ``path``, the other lines kept as written."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    edit(record)  # type: ignore[operator]
+    path.write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n", encoding="utf-8")
+
+
+def test_a_natural_questions_fractional_token_offset_is_refused_not_cut_down(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "natural_questions", tmp_path / "natural_questions")
+    path = tmp_path / "natural_questions/simplified-nq-train.head4.jsonl"
+    edit_first_line(path, lambda r: r["annotations"][0]["short_answers"][0].update(end_token=60.5))
+    recipe(tmp_path, "natural_questions, path: natural_questions/simplified-nq-train.head4.jsonl")
+    out = build(tmp_path)
+    # before: read as token 60, the short answer one token short, exit 0
+    assert "stdlib/catalog/natural_questions.yaml:14:12: error[E4102]: nq_answer(): annotation 0's short answer 0 has " \
+           "the offset a number (60.5), not a whole number (source 'x' row 0)" in out
+
+
+def test_a_natural_questions_offset_written_as_a_whole_float_is_read(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "natural_questions", tmp_path / "natural_questions")
+    path = tmp_path / "natural_questions/simplified-nq-train.head4.jsonl"
+    edit_first_line(path, lambda r: r["annotations"][0]["short_answers"][0].update(end_token=61.0))  # pandas' to_json
+    recipe(tmp_path, "natural_questions, path: natural_questions/simplified-nq-train.head4.jsonl")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_wikievents_fractional_mention_offset_is_refused_not_cut_down(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "wikievents", tmp_path / "wikievents")
+    path = tmp_path / "wikievents/dev.head1.jsonl"
+    edit_first_line(path, lambda r: r["entity_mentions"][0].update(end=5.5))
+    recipe(tmp_path, "wikievents, path: wikievents/dev.head1.jsonl")
+    out = build(tmp_path)
+    assert "stdlib/catalog/wikievents.yaml:15:11: error[E4102]: oneie_events(): entity mention 0 has the offset a " \
+           "number (5.5), not a whole number (source 'x' row 0)" in out

@@ -581,7 +581,7 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
         if not isinstance(trig, Mapping):
             raise FunctionError(f"event {n}'s trigger is {describe(trig)}, not an object {{start, end, text}}")
         if "start" in trig and "end" in trig:
-            first, end = _int(trig["start"]), _int(trig["end"])
+            first, end = _offset(trig["start"], f"event {n}'s trigger"), _offset(trig["end"], f"event {n}'s trigger")
             if not 0 <= first < end <= len(tokens):
                 raise FunctionError(f"event {n}'s trigger spans tokens {first}-{end}, outside the {len(tokens)} tokens",
                                     expected="token offsets into this record's tokens")
@@ -605,7 +605,7 @@ def _mention_spans(tokens: Sequence[str], entities: Sequence[Any] | None, sep: s
     for n, mention in enumerate(entities):
         if not isinstance(mention, Mapping) or not {"id", "start", "end"} <= mention.keys():
             raise FunctionError(f"entity mention {n} is {describe(mention)}", expected="an object {id, start, end, ...}")
-        first, end = _int(mention["start"]), _int(mention["end"])
+        first, end = (_offset(mention[k], f"entity mention {n}") for k in ("start", "end"))
         if not 0 <= first < end <= len(tokens):
             raise FunctionError(f"entity mention {mention['id']!s} spans tokens {first}-{end}, outside the "
                                 f"{len(tokens)} tokens", expected="token offsets into this record's tokens, the end exclusive")
@@ -824,7 +824,7 @@ def _nq_span(tokens: list[tuple[str, bool]], span: Any, what: str) -> tuple[tupl
     """A {start_token, end_token} span's offsets and words (markup left out); None for NQ's -1 (no answer)."""
     if not isinstance(span, Mapping) or "start_token" not in span or "end_token" not in span:
         raise FunctionError(f"{what} is {describe(span)}", expected="an object {start_token, end_token, ...}")
-    first, end = _int(span["start_token"]), _int(span["end_token"])
+    first, end = _offset(span["start_token"], what), _offset(span["end_token"], what)
     if first < 0:
         return None
     if not first < end <= len(tokens):
@@ -1122,6 +1122,14 @@ def _int(value: Any) -> int:
         raise FunctionError(f"{describe(value)} is past the 64-bit integer range",
                             expected=f"a whole number between -{MAX_INT} and {MAX_INT}")
     return number
+
+
+def _offset(value: Any, what: str) -> int:
+    """A token offset: a whole number (12, 12.0, "12"); a fraction is an error, not cut to the number below it."""
+    if isinstance(value, float) and not value.is_integer():
+        raise FunctionError(f"{what} has the offset {describe(value)}, not a whole number",
+                            expected="token offsets (whole numbers)")
+    return _int(value)
 
 
 def _float(value: Any) -> float:
