@@ -152,3 +152,15 @@ def test_a_wikievents_fractional_mention_offset_is_refused_not_cut_down(tmp_path
     out = build(tmp_path)
     assert "stdlib/catalog/wikievents.yaml:15:11: error[E4102]: oneie_events(): entity mention 0 has the offset a " \
            "number (5.5), not a whole number (source 'x' row 0)" in out
+
+
+def test_a_rams_argument_that_is_no_span_is_named_as_written(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "rams", tmp_path / "rams")
+    path = tmp_path / "rams/dev.head3.jsonlines"
+    edit_first_line(path, lambda r: r["gold_evt_links"][0].__setitem__(1, "Tehran"))  # the text, not its span
+    recipe(tmp_path, "rams, path: rams/dev.head3.jsonlines")
+    out = build(tmp_path)
+    # before: "link 0's argument has the offset null, not a whole number"
+    assert "stdlib/catalog/rams.yaml:14:11: error[E4102]: rams_events(): link 0's argument is a string ('Tehran') " \
+           "(source 'x' row 0)" in out
+    assert "expected: its span [start, end], e.g. [12, 13]" in out

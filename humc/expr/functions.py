@@ -762,7 +762,9 @@ def rams_events(sentences: Sequence[Any], triggers: Sequence[Any], links: Sequen
         if key not in kinds:
             raise FunctionError(f"link {n} points at the trigger {_shown(link[0])}, which evt_triggers does not hold",
                                 expected=f"a trigger span of evt_triggers: {', '.join(map(str, map(list, kinds)))}")
-        arg = link[1] if kind_of(link[1]) == "list" and len(link[1]) == 2 else [None, None]
+        arg = link[1]
+        if kind_of(arg) != "list" or len(arg) != 2:
+            raise FunctionError(f"link {n}'s argument is {describe(arg)}", expected="its span [start, end], e.g. [12, 13]")
         role = _dygie_label(link[2], f"link {n}'s role")
         named = _RAMS_ROLE.fullmatch(role)
         rows[key].append({"event_type": kinds[key], "trigger": words[key], "role": named.group(1) if named else role,
