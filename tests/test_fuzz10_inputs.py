@@ -164,3 +164,28 @@ def test_a_rams_argument_that_is_no_span_is_named_as_written(tmp_path: Path) -> 
     assert "stdlib/catalog/rams.yaml:14:11: error[E4102]: rams_events(): link 0's argument is a string ('Tehran') " \
            "(source 'x' row 0)" in out
     assert "expected: its span [start, end], e.g. [12, 13]" in out
+
+
+NER_RECIPE = """hum: 1
+name: house-ner
+stdlib: [mystd]
+sources:
+  conll: {catalog: conll2003, path: data/eng.testa.head40}
+tasks:
+  - source: conll
+    formats: [json]
+"""
+
+
+def test_copied_gold_in_a_task_without_copied_from_is_an_error_at_it_not_a_check_left_out(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "recipes/data/conll2003/eng.testa.head40", tmp_path / "data")
+    (tmp_path / "mystd/tasks").mkdir(parents=True)
+    ner = (REPO / "stdlib/tasks/ner.yaml").read_text(encoding="utf-8")
+    task = tmp_path / "mystd/tasks/ner.yaml"
+    task.write_text(ner.replace("answer:\n", "answer:\n  copied_gold: true\n", 1), encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(NER_RECIPE, encoding="utf-8")
+    out = build(tmp_path)
+    # before: exit 0, the gold checked against nothing (copied_gold only extends copied_from's columns)
+    assert f"{task}:7:16: error[E0008]: 'copied_gold' checks the columns 'copied_from' names, and this task names " \
+           "none" in out
