@@ -189,3 +189,25 @@ def test_copied_gold_in_a_task_without_copied_from_is_an_error_at_it_not_a_check
     # before: exit 0, the gold checked against nothing (copied_gold only extends copied_from's columns)
     assert f"{task}:7:16: error[E0008]: 'copied_gold' checks the columns 'copied_from' names, and this task names " \
            "none" in out
+
+
+def test_an_avro_duration_on_a_fixed_of_8_bytes_is_no_duration_and_reads_as_its_bytes(tmp_path: Path) -> None:
+    import fastavro
+    import pyarrow.parquet as pq
+
+    # the Avro specification: a logical type on a type it does not fit is ignored (duration annotates a fixed of 12)
+    took = {"type": "fixed", "name": "Took", "size": 8, "logicalType": "duration"}
+    schema = {"type": "record", "name": "R", "fields": [{"name": "text", "type": "string"},
+                                                         {"name": "label", "type": "string"}, {"name": "took", "type": took}]}
+    rows = [{"text": "a good film", "label": "pos", "took": b"\x01" * 8}, {"text": "a dull one", "label": "neg",
+                                                                            "took": b"\x02" * 8}]
+    with open(tmp_path / "d.avro", "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(schema), rows)
+    (tmp_path / "r.hum.yaml").write_text(
+        "hum: 1\nname: r\nsources:\n  s: {path: d.avro}\ntasks:\n  - task: classification\n    source: s\n"
+        "    fields: {text: text, label: label, took: took}\n    where: len(took) == 8\n    labels: [pos, neg]\n    formats: [json]\n"
+        "output: {splits: {train: 1.0}}\n", encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    # before: 'P16843009M16843009D', read as months and days with the milliseconds missing, and no row kept
+    assert result.exit_code == 0, result.output
+    assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out/r/data").glob("*.parquet")) == 2
