@@ -211,3 +211,17 @@ def test_an_avro_duration_on_a_fixed_of_8_bytes_is_no_duration_and_reads_as_its_
     # before: 'P16843009M16843009D', read as months and days with the milliseconds missing, and no row kept
     assert result.exit_code == 0, result.output
     assert sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out/r/data").glob("*.parquet")) == 2
+
+
+def test_an_accepted_lockfile_item_with_an_empty_entry_is_e0008_at_it_not_left_out_with_a_warning(tmp_path: Path) -> None:
+    shutil.copy(REPO / "recipes/mrc.hum.yaml", tmp_path)
+    (tmp_path / "data").mkdir()
+    shutil.copytree(REPO / "recipes/data/squad_v2", tmp_path / "data/squad_v2")
+    text = (REPO / "recipes/mrc.hum.lock").read_text(encoding="utf-8")
+    (tmp_path / "mrc.hum.lock").write_text(text.replace("  entry: squad\n", "  entry: ''\n", 1), encoding="utf-8")
+    line = text[:text.index("  entry: squad\n")].count("\n") + 1
+    result = run_cli("build", "mrc.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    # before: exit 0 and "1 accepted item(s) for task entry '', which the recipe does not have, are not used"
+    assert result.exit_code == 2, result.output
+    assert f"mrc.hum.lock:{line}:10: error[E0008]: 'entry' in item #1 of lockfile mrc.hum.lock is empty" in result.output
+    assert not (tmp_path / "out").exists()
