@@ -225,3 +225,19 @@ def test_an_accepted_lockfile_item_with_an_empty_entry_is_e0008_at_it_not_left_o
     assert result.exit_code == 2, result.output
     assert f"mrc.hum.lock:{line}:10: error[E0008]: 'entry' in item #1 of lockfile mrc.hum.lock is empty" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_twenty_newsgroups_with_crlf_line_ends_is_read_as_the_release(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    shutil.copytree(DATA / "twenty_newsgroups", tmp_path / "twenty_newsgroups")
+    for message in (tmp_path / "twenty_newsgroups").rglob("*"):
+        if message.is_file() and message.name != "SOURCE.md":  # as unpacked with a tool converting line ends
+            message.write_bytes(message.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    recipe(tmp_path, "twenty_newsgroups, path: twenty_newsgroups/20news-bydate-test")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    # before: E4104, the filter kept 0 of 4 records: no blank line "\n\n" ended the headers, so every body was empty
+    assert result.exit_code == 0, result.output
+    rows = [r for p in sorted((tmp_path / "out/r/data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    assert len(rows) == 4 and not any("\r" in r["instruction"] for r in rows)
+    assert not any("Subject:" in r["instruction"] for r in rows)
