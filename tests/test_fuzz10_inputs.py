@@ -53,9 +53,22 @@ def test_a_casie_role_written_as_a_text_is_named_at_the_adapter(tmp_path: Path) 
     article.write_text(json.dumps(data), encoding="utf-8")
     recipe(tmp_path, "casie, path: casie/annotation")
     out = build(tmp_path)
-    assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 1's role is " \
-           "a string ('Compromised-Data') (source 'x' row 0)" in out
-    assert 'expected: an object {type: role name}, e.g. {"type": "Victim"}' in out
+    assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 1 has no role " \
+           "or no text: its role is a string ('Compromised-Data') (source 'x' row 0)" in out
+    assert 'expected: {role: {type: role name}, text, ...}, e.g. {"role": {"type": "Victim"}, "text": "…"}' in out
+
+
+def test_a_casie_argument_without_its_text_is_named_not_built_as_an_empty_argument(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "casie", tmp_path / "casie")
+    article = tmp_path / "casie/annotation/1001.json"
+    data = json.loads(article.read_text(encoding="utf-8"))
+    del data["cyberevent"]["hopper"][0]["events"][0]["argument"][0]["text"]
+    article.write_text(json.dumps(data), encoding="utf-8")
+    recipe(tmp_path, "casie, path: casie/annotation")
+    out = build(tmp_path)
+    # before: exit 0, a gold row (Databreach, breached, Attacker, "") with the role's argument empty
+    assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 0 has no role " \
+           "or no text: it is an object {type, startOffset, endOffset, role} (source 'x' row 0)" in out
     assert "cannot work with these arguments" not in out
 
 

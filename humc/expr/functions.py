@@ -885,11 +885,14 @@ def _casie_arguments(args: Any, what: str) -> list[Mapping[str, Any]]:
 
 
 def _casie_role(arg: Mapping[str, Any], what: str) -> str:
-    """An argument's role name, written {type: name}."""
-    role = arg.get("role") or {}
-    if not isinstance(role, Mapping):
-        raise FunctionError(f"{what}'s role is {describe(role)}", expected='an object {type: role name}, e.g. {"type": "Victim"}')
-    return str(role.get("type", ""))
+    """An argument's role name, written {type: name}; an argument without a role or a text is an error (it would be
+    the empty row of an event without arguments)."""
+    role = arg.get("role")
+    if not isinstance(role, Mapping) or role.get("type") in (None, "") or arg.get("text") in (None, ""):
+        found = f"its role is {describe(role)}" if not isinstance(role, Mapping) else f"it is {describe(dict(arg))}"
+        raise FunctionError(f"{what} has no role or no text: {found}",
+                            expected='{role: {type: role name}, text, ...}, e.g. {"role": {"type": "Victim"}, "text": "…"}')
+    return str(role["type"])
 
 
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
