@@ -909,6 +909,10 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
             continue
         if isinstance(items, list) and positions:
             items = [_named_item(src, n, item, positions, f" under '{key}'") for n, item in enumerate(items)]
+        if positions and (not isinstance(items, list) or not all(isinstance(r, dict) for r in items)):
+            raise _fail(src, 1, f"`key_column: {column}`: " + _not_named(items, key, where),
+                        f"a list under each key, each item a list of {len(positions)} values ({', '.join(positions)})",
+                        "fix or remove that value")
         if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
             lists = isinstance(items, list) and any(isinstance(r, list) for r in items)
             raise _fail(src, 1, f"`key_column: {column}`: the value of key {key!r}{where} is not a list of objects",
@@ -920,6 +924,14 @@ def _keyed_records(src: SourceDef, data: Any) -> list[dict[str, Any]]:
         names = _key_names(src, list(data))
         out = [{**r, f"{column}_name": names[r[column]]} for r in out]
     return out
+
+
+def _not_named(items: Any, key: str, where: str) -> str:
+    """What is wrong with a key's value that `columns:` cannot name: not a list, or an item neither list nor object."""
+    if not isinstance(items, list):
+        return f"the value of key {key!r}{where} is {_json_type(items)}, not a list"
+    n = next(i for i, r in enumerate(items) if not isinstance(r, dict))
+    return f"item {n} of the list under {key!r}{where} is {_json_type(items[n])}, not a list of values"
 
 
 def _key_names(src: SourceDef, keys: list[str]) -> dict[str, str]:

@@ -1204,4 +1204,10 @@ def lenient_avro_readers(readers: dict[str, Callable[..., Any]]) -> None:
         read = readers.get(key)
         if read is not None and not getattr(read, "humc", False):
             readers[key] = _lenient(read, far)
-    readers.setdefault("fixed-duration", lambda data, writer_schema=None, reader_schema=None: avro_duration(data))
+    readers.setdefault("fixed-duration", _duration)
+
+
+def _duration(data: bytes, writer_schema: Any = None, reader_schema: Any = None) -> Any:
+    """A `duration` as ISO 8601 text; on a fixed of another size than 12 the logical type is invalid, and the Avro
+    specification has it ignored: the bytes as a plain fixed reads."""
+    return avro_duration(data) if len(data) == 12 else data

@@ -581,7 +581,7 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
         if not isinstance(trig, Mapping):
             raise FunctionError(f"event {n}'s trigger is {describe(trig)}, not an object {{start, end, text}}")
         if "start" in trig and "end" in trig:
-            first, end = _int(trig["start"]), _int(trig["end"])
+            first, end = _offset(trig["start"], f"event {n}'s trigger"), _offset(trig["end"], f"event {n}'s trigger")
             if not 0 <= first < end <= len(tokens):
                 raise FunctionError(f"event {n}'s trigger spans tokens {first}-{end}, outside the {len(tokens)} tokens",
                                     expected="token offsets into this record's tokens")
@@ -605,7 +605,7 @@ def _mention_spans(tokens: Sequence[str], entities: Sequence[Any] | None, sep: s
     for n, mention in enumerate(entities):
         if not isinstance(mention, Mapping) or not {"id", "start", "end"} <= mention.keys():
             raise FunctionError(f"entity mention {n} is {describe(mention)}", expected="an object {id, start, end, ...}")
-        first, end = _int(mention["start"]), _int(mention["end"])
+        first, end = (_offset(mention[k], f"entity mention {n}") for k in ("start", "end"))
         if not 0 <= first < end <= len(tokens):
             raise FunctionError(f"entity mention {mention['id']!s} spans tokens {first}-{end}, outside the "
                                 f"{len(tokens)} tokens", expected="token offsets into this record's tokens, the end exclusive")
@@ -762,7 +762,9 @@ def rams_events(sentences: Sequence[Any], triggers: Sequence[Any], links: Sequen
         if key not in kinds:
             raise FunctionError(f"link {n} points at the trigger {_shown(link[0])}, which evt_triggers does not hold",
                                 expected=f"a trigger span of evt_triggers: {', '.join(map(str, map(list, kinds)))}")
-        arg = link[1] if kind_of(link[1]) == "list" and len(link[1]) == 2 else [None, None]
+        arg = link[1]
+        if kind_of(arg) != "list" or len(arg) != 2:
+            raise FunctionError(f"link {n}'s argument is {describe(arg)}", expected="its span [start, end], e.g. [12, 13]")
         role = _dygie_label(link[2], f"link {n}'s role")
         named = _RAMS_ROLE.fullmatch(role)
         rows[key].append({"event_type": kinds[key], "trigger": words[key], "role": named.group(1) if named else role,
@@ -824,7 +826,7 @@ def _nq_span(tokens: list[tuple[str, bool]], span: Any, what: str) -> tuple[tupl
     """A {start_token, end_token} span's offsets and words (markup left out); None for NQ's -1 (no answer)."""
     if not isinstance(span, Mapping) or "start_token" not in span or "end_token" not in span:
         raise FunctionError(f"{what} is {describe(span)}", expected="an object {start_token, end_token, ...}")
-    first, end = _int(span["start_token"]), _int(span["end_token"])
+    first, end = _offset(span["start_token"], what), _offset(span["end_token"], what)
     if first < 0:
         return None
     if not first < end <= len(tokens):
@@ -865,11 +867,32 @@ def casie_events(cyberevent: Any) -> list[dict[str, str]] | None:
             if not isinstance(nugget, Mapping) or "text" not in nugget:
                 raise FunctionError(f"hopper {h}'s event {n} has no nugget {{startOffset, endOffset, text}}",
                                     expected="each event {type, subtype, nugget, argument}")
-            rows = [{"role": str((arg.get("role") or {}).get("type", "")), "argument": str(arg.get("text", ""))}
-                    for arg in event.get("argument") or [] if isinstance(arg, Mapping)]
+            rows = [{"role": _casie_role(arg, f"hopper {h}'s event {n}'s argument {k}"), "argument": str(arg.get("text", ""))}
+                    for k, arg in enumerate(_casie_arguments(event.get("argument"), f"hopper {h}'s event {n}"))]
             head = {"event_type": str(event.get("subtype") or event.get("type") or ""), "trigger": str(nugget["text"])}
             found.append((_int(nugget.get("startOffset", 0)), [head | row for row in rows or [{"role": "", "argument": ""}]]))
     return [row for _, rows in sorted(found, key=lambda f: f[0]) for row in rows]
+
+
+def _casie_arguments(args: Any, what: str) -> list[Mapping[str, Any]]:
+    """An event's `argument` list (none: empty); anything else than a list of objects is an error."""
+    if args is None:
+        return []
+    if not isinstance(args, list) or not all(isinstance(a, Mapping) for a in args):
+        raise FunctionError(f"{what}'s argument is {describe(args)}",
+                            expected="a list of {role: {type}, text, startOffset, endOffset} objects")
+    return args
+
+
+def _casie_role(arg: Mapping[str, Any], what: str) -> str:
+    """An argument's role name, written {type: name}; an argument without a role or a text is an error (it would be
+    the empty row of an event without arguments)."""
+    role = arg.get("role")
+    if not isinstance(role, Mapping) or role.get("type") in (None, "") or arg.get("text") in (None, ""):
+        found = f"its role is {describe(role)}" if not isinstance(role, Mapping) else f"it is {describe(dict(arg))}"
+        raise FunctionError(f"{what} has no role or no text: {found}",
+                            expected='{role: {type: role name}, text, ...}, e.g. {"role": {"type": "Victim"}, "text": "…"}')
+    return str(role["type"])
 
 
 _WEIBO_CHAR = re.compile(r"(\ufffd+|.)(\d+)", re.S)
@@ -1104,6 +1127,14 @@ def _int(value: Any) -> int:
         raise FunctionError(f"{describe(value)} is past the 64-bit integer range",
                             expected=f"a whole number between -{MAX_INT} and {MAX_INT}")
     return number
+
+
+def _offset(value: Any, what: str) -> int:
+    """A token offset: a whole number (12, 12.0, "12"); a fraction is an error, not cut to the number below it."""
+    if isinstance(value, float) and not value.is_integer():
+        raise FunctionError(f"{what} has the offset {describe(value)}, not a whole number",
+                            expected="token offsets (whole numbers)")
+    return _int(value)
 
 
 def _float(value: Any) -> float:

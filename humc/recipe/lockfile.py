@@ -201,8 +201,13 @@ def _item(node: Node, what: str) -> LockItem:
             if v.kind != "string" or not v.value.strip():
                 raise RecipeError(f"the definition of label '{k}' must be a non-empty string", v.span, code="E0008")
             labels[k] = v.value.strip()
+    entry = req(node, "entry", "string", what)
+    if not entry.strip():
+        raise RecipeError(f"'entry' in {what} is empty", node.require("entry").span, code="E0008",
+                          expected="the id of the task entry the item was proposed for",
+                          hint="write the task entry's id back, or remove the item")
     item = LockItem(
-        id=id_, kind=kind, entry=req(node, "entry", "string", what), status=status,
+        id=id_, kind=kind, entry=entry, status=status,
         request=opt(node, "request", "string", what, "") or "",
         base=opt(node, "base", "string", what), language=opt(node, "language", "string", what, "en") or "en",
         text=opt(node, "text", "string", what, "") or "", labels=labels,

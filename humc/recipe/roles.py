@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from humc.errors import RecipeError, did_you_mean
+from humc.expr.argtypes import describe
 from humc.ir import EventRoles, TaskDef
 from humc.recipe.yamlsrc import Node
 
@@ -54,7 +55,7 @@ def role_map(value: Any) -> tuple[EventRoles, str | None]:
                 return (), f"item {n} is not an object with 'event_type' and 'role_list'"
             items.append((item["event_type"], item["role_list"]))
     else:
-        return (), f"it is a {type(value).__name__}"
+        return (), f"it is {describe(value)}"
     if not items:
         return (), "it lists no event type"
     out: dict[str, tuple[str, ...]] = {}

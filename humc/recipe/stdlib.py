@@ -183,6 +183,12 @@ def load_task(path: Path) -> TaskDef:
     if choice_of is not None and choice_of not in inputs:
         raise RecipeError(f"'choice_of' names '{choice_of}', which is not an input", answer.require("choice_of").span,
                           expected="one of: " + ", ".join(inputs), code="E0008")
+    copied_gold = opt(answer, "copied_gold", "boolean", what, False)
+    if copied_gold and not copied_from:
+        raise RecipeError("'copied_gold' checks the columns 'copied_from' names, and this task names none",
+                          answer.require("copied_gold").span, code="E0008",
+                          expected="`copied_from: {column: input}` beside `copied_gold: true`",
+                          hint="add copied_from, or remove copied_gold (spans_from checks a gold span already)")
     hf = _hf_metadata(node.get("hf"), what)
     return TaskDef(
         id=_asset_id(node, what), family=family, title=opt(node, "title", "string", what, ""),
@@ -193,7 +199,7 @@ def load_task(path: Path) -> TaskDef:
         answer_is_list=opt(answer, "list", "boolean", what, False), schema_missing=schema_missing,
         answer_always=opt(answer, "always", "boolean", what, False),
         answer_unanswerable=opt(answer, "unanswerable", "boolean", what, False), copied_from=copied_from,
-        copied_gold=opt(answer, "copied_gold", "boolean", what, False), roles_of=roles_of)
+        copied_gold=copied_gold, roles_of=roles_of)
 
 
 def _hf_metadata(node: Node | None, what: str) -> dict[str, tuple[str, ...]]:
