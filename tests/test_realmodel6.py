@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import build_in
 from test_realmodel5 import flat, golds, recipe, squad_head
 
 from tests.llmserver import LLMServer
+from tests.test_realmodel import MODEL, server  # noqa: F401, F811  (the real-model tier's server fixture)
 
 SMOLLM2 = {  # question -> SmolLM2's reply to the prompt that names "unanswerable"
     "Who assimilted the Roman language?": 'The answer is "unanswerable"',
@@ -51,3 +53,20 @@ def test_says_no_answer_reads_an_answer_not_provided_in_the_passage():
     for text in ('The answer to the question "What name comes from the English words Normans/Normanz?" is "Nordman".',
                  "The answer is not Rollo", "The answer is not provided by Rollo in the passage"):
         assert not says_no_answer(text), text
+
+
+@pytest.mark.realmodel
+def test_smollm2_says_unanswerable_and_humc_reads_it_as_the_empty_gold(tmp_path, server):  # noqa: F811
+    """The real-model tier (skipped without a server): the questions above, asked of the real model, give at least
+    one `[]` gold (SmolLM2 at temperature 0 said "unanswerable" to three and "not provided" to one) and no record is
+    kept whose reply was not read as a span or a no-answer."""
+    source = {"squad": {"catalog": "squad_v2", "path": str(squad_head(tmp_path, 5))}}
+    entry = {"source": "squad", "where": " or ".join(f"question == {q!r}" for q in SMOLLM2)}
+    path = recipe(tmp_path, server, source, entry, overwrite=True)
+    path.write_text(path.read_text(encoding="utf-8").replace("test-model", MODEL).replace(
+        "max_tokens: 64", "max_tokens: 96\n      temperature: 0.0"), encoding="utf-8")
+    result = build_in(path, tmp_path)
+    assert result.exit_code == 0, result.output
+    kept = golds(tmp_path)
+    assert [] in kept
+    assert all(g == [] or (len(g) == 1 and set(g[0]) == {"answer"}) for g in kept)
