@@ -67,6 +67,7 @@ FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (b
 # a JSON value inside another in a reply is no reading of it (a judge's list of verdicts); SQuAD's [] is not generated
 # 14: a free-text reply saying an extractive question has no answer ('unanswerable', 'N/A') is its [] gold
 # and a generated reply of one row-shaped object where a list is asked is a list of that row
+# and a reply 'The answer to the question "…" is not provided in the passage.' is that [] gold too
 # and an event's gold trigger or argument not in its text is span_not_in_text (ee: copied_gold)
 # and an Avro duration, or a date or timestamp past year 9999, reads as ISO 8601 text (was bytes, an error)
 # (a `duration` on a fixed of another size than 12 is no duration, and reads as its bytes)

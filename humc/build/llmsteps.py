@@ -668,6 +668,9 @@ _NO_ANSWER = re.compile(
     r"(?: (?:from|with|based on|using|given) (?:the |this )?(?:given |provided )?(?:passage|context|text|information))?"
     r"|(?:the |this )?(?:passage|context|text) does not (?:contain|give|provide|say|mention|state) (?:the |an )?answer"
     r"(?: to (?:the|this) question)?"
+    # SmolLM2: 'The answer to the question "What Viking groups were conquered by Rollo?" is not provided in the passage.'
+    r"|(?:the answer(?: to (?:the |this )?question(?: [\"“][^\"“”]*[\"”])?)? is )?not (?:provided|given|found|stated|mentioned"
+    r"|contained|available) in (?:the |this )?(?:given |provided )?(?:passage|context|text)"
     r"|无法回答|不能回答|没有答案|无答案|原文中没有答案|无法从原文中回答",
     re.IGNORECASE)
 
