@@ -39,6 +39,7 @@ INPUTS = {
 }
 LABELS = {"en": ["person", "location"], "zh": ["人物", "地点"]}
 DEFINITION = {"en": "a definition", "zh": "一个定义"}
+ROLES = {"en": ["time", "place"], "zh": ["时间", "地点"]}  # an event type's argument roles (ee's `roles`)
 # variants whose answer is one value, an object, a list or a sentence: no line or row to promise
 NOT_LINES = {"json", "json_pretty", "json_spo", "yaml", "tuples", "natural", "grouped_json", "iepile_json",
              "inline_tags"}
@@ -85,7 +86,8 @@ def _render(task: TaskDef, template: Template, variant: Variant, *, full: bool, 
     values: dict[str, Any] = {name: INPUTS[lang][name] for name in task.inputs}
     values.update(labels=LABELS[lang], label_definitions=definitions, columns=list(task.columns),
                   guidelines=[g.text for g in guidelines if g.text], option_labels=["A", "B"],
-                  rules=[r.text.get(lang) or r.text["en"] for r in rules], format_instruction=sentence)
+                  rules=[r.text.get(lang) or r.text["en"] for r in rules], format_instruction=sentence,
+                  roles={label: ROLES[lang] for label in LABELS[lang]} if task.labels_have_roles and full else {})
     return render_template(template.text, values, f"{task.id}/{template.id}"), sentence
 
 
