@@ -443,16 +443,26 @@ def span_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable)
     for column, source in entry.task.spans_from:
         text = squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
-        occurs = text.__contains__
-        if len(gold.rows) > MANY_VALUES:  # thousands of spans in a long text: one pass finds them all
-            occurs = occurrences(text, [squeezed(row[i]) for row in gold.rows]).__contains__
-        for row in gold.rows:
-            if not row[i]:  # a labelled item with no span: the output would teach an empty entity
-                return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(row), 60)}")
-            if not occurs(squeezed(row[i])):
-                return Problem("span_not_in_text", f"{column} {row[i]!r} does not occur in '{source}'"
-                                                   + _normal_form_hint(row[i], text))
+        # a labelled item with no span (the output would teach an empty entity), unless a span before it is missing
+        empty = next((k for k, row in enumerate(gold.rows) if not row[i]), len(gold.rows))
+        missing = _not_in(text, [row[i] for row in gold.rows[:empty]])
+        if missing is not None:
+            return _not_in_problem(column, missing, source, text)
+        if empty < len(gold.rows):
+            return Problem("span_not_in_text", f"{column} is empty in gold item {short_repr(list(gold.rows[empty]), 60)}")
     return None
+
+
+def _not_in(text: str, values: list[str]) -> str | None:
+    """The first of ``values`` that does not occur in ``text`` (``squeezed``) case and whitespace aside; thousands of
+    them in a long text are all found in one pass (``occurrences``)."""
+    keys = [squeezed(value) for value in values]
+    occurs = occurrences(text, keys).__contains__ if len(keys) > MANY_VALUES else text.__contains__
+    return next((value for value, key in zip(values, keys, strict=True) if not occurs(key)), None)
+
+
+def _not_in_problem(column: str, value: str, source: str, text: str) -> Problem:
+    return Problem("span_not_in_text", f"{column} {value!r} does not occur in '{source}'" + _normal_form_hint(value, text))
 
 
 def copied_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTable) -> Problem | None:
@@ -463,12 +473,9 @@ def copied_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTabl
     for column, source in entry.task.copied_from if entry.task.copied_gold else ():
         text = squeezed(str(record.get(source) or ""))
         i = gold.fields.index(column)
-        given = [str(row[i]) for row in gold.rows if row[i] and row[i] != entry.task.schema_missing]
-        found = occurrences(text, [squeezed(v) for v in given]) if len(given) > MANY_VALUES else text
-        for value in given:
-            if squeezed(value) not in found:
-                return Problem("span_not_in_text", f"{column} {value!r} does not occur in '{source}'"
-                                                   + _normal_form_hint(value, text))
+        missing = _not_in(text, [str(row[i]) for row in gold.rows if row[i] and row[i] != entry.task.schema_missing])
+        if missing is not None:
+            return _not_in_problem(column, missing, source, text)
     return None
 
 
