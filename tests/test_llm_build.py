@@ -344,6 +344,43 @@ def test_one_build_opens_one_client_for_all_its_llm_chunks_and_nodes(tmp_path, m
     #                                                                       + GET /models, once (who answered)
 
 
+def test_the_llm_cache_opens_ahead_only_when_a_model_is_to_be_asked_and_is_always_closed(tmp_path, monkeypatch):
+    """A cold LLM build opens its response cache in a thread of its own while its first nodes run, and its first
+    client takes that cache; a build that stops before its LLM nodes closes it unused; a warm rebuild (nothing to
+    ask) does not open it at all."""
+    import threading
+
+    from humc import cachedb
+    from humc.build import llmsteps
+
+    opened: list[str] = []
+    closed: list[str] = []
+    real_open, real_close = llmsteps.open_cache, cachedb.CacheDB.close
+    monkeypatch.setattr(llmsteps, "open_cache",
+                        lambda folder: opened.append(threading.current_thread().name) or real_open(folder))
+    monkeypatch.setattr(cachedb.CacheDB, "close", lambda self: closed.append(self.what) or real_close(self))
+
+    def run(**kw: object) -> None:
+        opened.clear()
+        closed.clear()
+        build(plan_recipe(recipe, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache"), **kw)  # type: ignore[arg-type]
+
+    with LLMServer(responder=responder) as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        run(stop_after="dolly/map")
+        assert opened == ["humc-llm-cache"]
+        for _ in range(100):  # closed by the opening thread once open, without the build waiting for it
+            if "the LLM response cache" in closed:
+                break
+            threading.Event().wait(0.01)
+        assert closed.count("the LLM response cache") == 1
+        run()
+        assert opened == ["humc-llm-cache"] and closed.count("the LLM response cache") == 1  # one model, one cache
+        sent = srv.request_count
+        run()
+        assert opened == [] and "the LLM response cache" not in closed and srv.request_count == sent
+
+
 def test_render_and_check_run_chunk_by_chunk_while_the_llm_node_runs_and_change_nothing(tmp_path, monkeypatch):
     """The render and check chunks of an LLM node's output are computed as its chunks come in; the nodes then
     count them as built (not resumed), and the dataset is byte for byte the one built node after node."""

@@ -70,6 +70,7 @@ from humc.progress import Progress
 from humc.sources import read_source
 
 CHUNK_SIZE = 1000
+LLM_KINDS = ("generate", "judge")  # the nodes that ask a model
 Records = list[dict[str, Any]]
 # a chunk function returns its records, optionally with counters (notes) and the first
 # locations of the problems it dropped (reason -> [[source, row, detail], ...])
@@ -178,12 +179,22 @@ class Executor:
         cache), forget that node and run again: cached nodes cost nothing, the damaged node
         recomputes only its missing chunks, and the node that was reading it resumes."""
         try:
+            self.llm = self.llm or self.llm_ahead()
             with bulk_gc():
                 return self._run_repairing(stop_after)
         finally:
             if self.llm is not None:
                 self.llm.close()
                 self.llm = None
+
+    def llm_ahead(self) -> Any:
+        """The build's ``LLMClients`` with the response cache opening already (``ahead``), when an LLM node is to
+        run here; else None: a build with nothing to ask never loads the LLM modules nor opens their cache."""
+        if not any(n.kind in LLM_KINDS and self.store.meta(n.fingerprint) is None for n in self.plan.nodes):
+            return None
+        from humc.build.llmsteps import LLMClients
+
+        return LLMClients(self.recipe.cache_dir, ahead=True)
 
     def _run_repairing(self, stop_after: str | None) -> BuildResult:
         repaired: set[tuple[str, str, int]] = set()
@@ -758,6 +769,7 @@ def _run_llm_step(ex: Executor, node: PlanNode, stat: NodeStats) -> dict[str, An
     step, entry = _llm_step(ex, node)
     if ex.llm is None:
         ex.llm = LLMClients(ex.recipe.cache_dir)
+    if not ex.llm.clients:  # the build's first LLM node
         threading.Thread(target=preload, name="humc-preload", daemon=True).start()  # the write's imports, meanwhile
     model = ex.recipe.models[step.model]
     runner = StepRunner(step, entry, ex.llm.get(model))
@@ -772,7 +784,7 @@ def followers(ex: Executor, node: PlanNode, kinds: tuple[str, ...] = ("render", 
     part by part (``Ahead``) where the render is record by record (the default `mix:`)."""
     out: list[Follower] = []
     prev = node
-    parts = node.kind in ("generate", "judge")
+    parts = node.kind in LLM_KINDS
     for kind in kinds:
         nxt = next((n for n in ex.plan.nodes if n.inputs == (prev.id,) and n.kind == kind), None)
         if nxt is None or ex.store.meta(nxt.fingerprint) is not None:
@@ -931,7 +943,7 @@ def empty_build_error(plan: Plan, metas: dict[str, dict[str, Any]]) -> SourceErr
         if node.inputs and not upstream.get("out", 0):
             continue  # an earlier node already lost everything on this path
         got = "read 0 rows" if node.kind == "load" else f"kept 0 of {meta.get('in', 0)} record(s)"
-        llm_lost = llm_lost or node.kind in ("generate", "judge")
+        llm_lost = llm_lost or node.kind in LLM_KINDS
         reasons = ", ".join(f"{k}: {v}" for k, v in meta.get("notes", {}).items() if v)
         notes.append(f"{node.id} ({node.kind}) {got}" + (f" ({reasons})" if reasons else ""))
         rows = problem_rows(plan.recipe, {node.id: meta})

@@ -61,6 +61,7 @@ from typing import Any
 
 from humc.build.execute import (
     CHUNK_FNS,
+    LLM_KINDS,
     ChunkFn,
     Executor,
     LLMChunkFn,
@@ -77,8 +78,6 @@ from humc.build.store import MAIN, LostChunk, Store
 from humc.cachedb import INDEX
 from humc.errors import HumcError
 from humc.progress import Progress
-
-LLM_KINDS = ("generate", "judge")
 
 
 def import_ray() -> Any:
@@ -256,6 +255,10 @@ class RayExecutor(Executor):
         if self.owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
         self.owns_ray = False
+
+    def llm_ahead(self) -> None:
+        """None: Ray tasks ask the model, each with a client of its own."""
+        return None
 
     def run_kind(self, node: PlanNode, stat: NodeStats) -> dict[str, Any]:
         if node.kind not in CHUNK_FNS:

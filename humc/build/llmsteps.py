@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from humc.answers import formats
 from humc.answers.table import AnswerTable
 from humc.build.store import LLM_FOLDER
 from humc.build.transforms import choice_problem, option_labels, span_problem, squeezed
+from humc.cachedb import CacheDB
 from humc.errors import FormatParseError, Span
 from humc.ir import LLMStep, Recipe, TaskDef, TaskEntry
 from humc.llm.client import (
@@ -115,25 +117,53 @@ Made = tuple[dict[str, Any] | None, tuple[str, ...]]  # what an asked record bec
 
 class LLMClients:
     """The LLM clients of one build: one per model, each with a running session (``LLMClient.start``)
-    and the response cache, opened when first asked for and closed together."""
+    and the response cache, opened when first asked for and closed together. ``ahead``: the first client's
+    response cache starts opening now, in a thread (a new cache index costs tens of milliseconds of disk syncs,
+    which then pass while the build's first nodes run instead of before its first request)."""
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, *, ahead: bool = False) -> None:
         self.cache_dir = cache_dir
         self.clients: dict[str, LLMClient] = {}
+        self._opening = _opened_aside(cache_dir / LLM_FOLDER) if ahead else None
 
     def get(self, model: ModelConfig) -> LLMClient:
         client = self.clients.get(model.name)
         if client is None:
-            client = self.clients[model.name] = LLMClient(model, open_cache(self.cache_dir / LLM_FOLDER))
+            client = self.clients[model.name] = LLMClient(model, self._cache())
             client.start()
         return client
+
+    def _cache(self) -> CacheDB:
+        opening, self._opening = self._opening, None
+        return opening.result() if opening is not None else open_cache(self.cache_dir / LLM_FOLDER)
 
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
             if client.cache is not None:
                 client.cache.close()
-        self.clients = {}
+        if self._opening is not None:  # opened ahead, never asked for: closed once open (without waiting for it)
+            self._opening.add_done_callback(_close_opened)
+        self.clients, self._opening = {}, None
+
+
+def _close_opened(opening: concurrent.futures.Future[CacheDB]) -> None:
+    if opening.exception() is None:
+        opening.result().close()
+
+
+def _opened_aside(folder: Path) -> concurrent.futures.Future[CacheDB]:
+    """``open_cache(folder)`` in a thread of its own; its error, if any, is raised by ``result()``."""
+    future: concurrent.futures.Future[CacheDB] = concurrent.futures.Future()
+
+    def open_() -> None:
+        try:
+            future.set_result(open_cache(folder))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever asks for the cache
+            future.set_exception(exc)
+
+    threading.Thread(target=open_, name="humc-llm-cache", daemon=True).start()
+    return future
 
 
 @dataclass
