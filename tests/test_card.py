@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import DatasetCard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from humc.dataset.card import CardInfo, check_card_template, render_card, size_category
 from humc.dataset.cardinfo import locked_rows, project_url
@@ -241,3 +243,25 @@ def test_a_card_written_by_an_older_humc_or_card_template_is_written_again(tmp_p
     assert re.search(r"corpus/write\s+│ built", result.output)  # written again, not "cached"
     assert json.loads((folder / "build.json").read_text())["card"] == card_format()
     assert (folder / "README.md").read_text() == card
+
+
+_WORDS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pretty=_WORDS, description=_WORDS, license=st.one_of(st.none(), st.sampled_from(["mit", "CC BY 4.0", "x"]),
+                                                             _WORDS),
+       tags=st.lists(_WORDS, max_size=3), languages=st.lists(st.sampled_from(["en", "de", "zh-TW", "pt-BR"]),
+                                                            max_size=3, unique=True),
+       splits=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), st.integers(0, 10**7),
+                              min_size=1, max_size=3),
+       body=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="{}%#"), max_size=30))
+def test_the_card_is_what_the_hubs_dataset_card_writes_of_it(pretty, description, license, tags, languages, splits,
+                                                             body) -> None:
+    """render_card writes the metadata block as the Hub's DatasetCard would write the same card back (its parse and
+    dump are a fixpoint of the text), so no round trip through DatasetCard is needed at build time."""
+    text = render_card(info(pretty_name=pretty, description=description, license=license, tags=tags,
+                            languages=languages, split_counts=splits, task_counts={s: {"t": n} for s, n in splits.items()},
+                            split_files={s: [f"data/{s}-00000-of-00001.parquet"] for s in splits},
+                            user_template=f"{body}{{{{ name }}}}"))
+    assert str(DatasetCard(text)) == text

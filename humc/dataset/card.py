@@ -254,11 +254,7 @@ def render_card(info: CardInfo) -> str:
         body = _render_user_template(info, body)
     if not body.endswith("\n"):
         body += "\n"
-    data = card_metadata(info)
-    from huggingface_hub import DatasetCard
-
-    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
-    return str(card)
+    return f"---\n{card_metadata(info).to_yaml()}\n---\n\n{body}"  # what the Hub's DatasetCard writes (tests: a fixpoint)
 
 
 # ---------------------------------------------------------------------------- body

@@ -8,6 +8,7 @@ is the installed package's project URL, or no link at all.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -169,8 +170,10 @@ def declared_mixture(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> 
 _URL_LABELS = ("repository", "source", "source code", "homepage", "home")
 
 
+@functools.lru_cache(maxsize=1)
 def project_url() -> str | None:
-    """The project's URL from the installed package's metadata (a `Project-URL`, else `Home-page`), or None."""
+    """The project's URL from the installed package's metadata (a `Project-URL`, else `Home-page`), or None. Read
+    once a process (finding and parsing the metadata takes ~25 ms; ``writer.preload`` does it while a build waits)."""
     try:
         meta = importlib.metadata.metadata("humc")
     except importlib.metadata.PackageNotFoundError:

@@ -56,7 +56,7 @@ from humc.dataset.card import (
     render_card,
     write_plots,
 )
-from humc.dataset.cardinfo import card_info
+from humc.dataset.cardinfo import card_info, project_url
 from humc.dataset.manifest import (
     MANIFEST,
     card_format,
@@ -118,11 +118,12 @@ LIST_COLUMNS = ("labels", "guidelines", "rules")
 @functools.lru_cache(maxsize=1)
 def preload() -> None:
     """Import what writing needs (pyarrow.parquet, the pandas shim pyarrow loads on its first table conversion, the
-    Hub's card classes, matplotlib: 1–2 s on a slow machine) and compile the card template ahead of time; the build calls
-    it in a background thread while it waits for an LLM, so the write starts at once."""
+    Hub's card classes, matplotlib: 1–2 s on a slow machine), compile the card template and read the project URL ahead
+    of time; the build calls it in a background thread while it waits for an LLM, so the write starts at once."""
     try:
         write_imports()
         precompile_default()
+        project_url()
     except Exception:  # pragma: no cover - best effort: the write itself reports what is missing
         pass
     pyplot()  # the card's plots (humc[plots]): matplotlib takes ~0.5 s to import
