@@ -390,7 +390,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "choice_label": {"options": LIST, "answer": ANY, "labels": Shape("a list, a text (one letter each) or null",
                                                                        lambda v: _list(v, null=True, text=True))},
     "one_hot": {"row": ANY, "names": KEYS},
-    "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG},
+    "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG, "untyped": STRING},
     "tag_scheme": {"tags": TAGS},
     "unescape": {"value": TEXT, "newline": STRING},
     "html_unescape": {"value": TEXT}, "fix_entities": {"value": TEXT}, "strip_html": {"value": TEXT},

@@ -219,7 +219,7 @@ def tag_scheme(tags: Sequence[str]) -> str:
     previous = "O"
     for tag in tags:
         prefix, label = _split_tag(tag)
-        if prefix == "I" and _split_tag(previous)[1] != label:
+        if prefix == "I" and (previous == "O" or _split_tag(previous)[1] != label):
             return "iob1"
         previous = tag
     return "iob2"
@@ -228,6 +228,8 @@ def tag_scheme(tags: Sequence[str]) -> str:
 def _split_tag(tag: str) -> tuple[str, str]:
     if tag == "O":
         return "O", ""
+    if len(tag) == 1 and tag in "BIESLUM":  # a prefix without a type: untyped BIO (WNUT-16's *_notypes, keyphrases)
+        return tag, ""
     for sep in ("-", "_"):
         prefix, found, label = tag.partition(sep)
         if found and len(prefix) == 1:
@@ -236,13 +238,14 @@ def _split_tag(tag: str) -> tuple[str, str]:
 
 
 def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme: str = "auto",
-              strict: bool = True) -> list[dict[str, Any]]:
+              strict: bool = True, untyped: str = "") -> list[dict[str, Any]]:
     """Entities from IOB1/IOB2/BIOES/BILOU/BMES tags: [{type, span, start, end}] (token offsets,
     end exclusive). ``scheme="auto"`` detects the scheme (``tag_scheme``); a tag the scheme does
     not allow where it stands (an I- with no open span under iob2/bioes, a B- never closed under
     bioes, ...) is an error naming the token. ``strict=false`` reads such tags the way conlleval
     does instead: a continuation with no open span opens one, a span left open ends where the
-    next span, an O or the sentence starts (Resume NER's train file splits names across sentences)."""
+    next span, an O or the sentence starts (Resume NER's train file splits names across sentences).
+    Bare prefixes (``B``, ``I``: untyped BIO) make spans of the type ``untyped`` names, an error without it."""
     if len(tokens) != len(tags):
         raise FunctionError(f"{len(tokens)} tokens but {len(tags)} tags")
     if scheme not in TAG_SCHEMES:
@@ -267,6 +270,10 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
 
     for i, tag in enumerate(tags):
         prefix, label = _split_tag(tag)
+        if prefix not in ("O", "") and not label:
+            if not untyped:
+                raise bad(i, "the tag has no type (untyped BIO: name its spans' type, e.g. untyped=\"ENTITY\")")
+            label = untyped
         open_same = start is not None and label == kind
         if prefix == "O":
             if end_ and start is not None and strict:
