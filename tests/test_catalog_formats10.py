@@ -1,7 +1,8 @@
 """Adapters of BANKING77, WNUT-16, the NCBI-disease corpus and CrossNER, built from real samples of each release
 (tests/data/<name>/SOURCE.md names the repository, commit and license), and what reading them taught humc: a PubTator
 mention written with blanks around it (NCBI-disease's training file) is its offsets' text, a `.tsv` of CoNLL columns
-is read as CoNLL, and untyped BIO tags (bare `B`, `I`) are spans of the type `untyped=` names."""
+is read as CoNLL, untyped BIO tags (bare `B`, `I`) are spans of the type `untyped=` names, and HWU64's (and MASSIVE's)
+inline `[type : value]` slots are read by `inline_slots`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
+from helpers import run_cli
 from test_catalog_formats8 import DATA, build
 from test_catalog_formats9 import copy, spans
 
-from humc.expr.functions import FunctionError, bio_spans, tag_scheme
+from humc.expr.functions import FunctionError, bio_spans, inline_slots, tag_scheme
 from humc.recipe.stdlib import load_stdlib
 from humc.recipe.validate import compile_recipe
 from humc.sources import infer_format, read_source
@@ -153,3 +157,67 @@ def test_crossner_reads_each_domain_s_types(tmp_path: Path) -> None:
                 ("algorithm", "logistic regression")]),
         sorted([("person", "Brion James"), ("person", "Leon Kowalski"), ("person", "Joanna Cassidy"),
                 ("person", "Zhora")])]
+
+
+# HWU64: `;`-separated CSV, slots written inline as [type : value] in answer_annotation
+
+HWU64 = """hum: 1
+name: hwu
+sources:
+  alarm: {path: hwu64/alarm_set.csv}
+  lights: {path: hwu64/iot_hue_lightchange.csv}
+tasks:
+  - &intent {id: intent, source: alarm, task: classification, fields: {text: answer_from_anno, label: 'scenario + "_" + intent'}}
+  - {<<: *intent, id: intent2, source: lights}
+  - &slots
+    id: slots
+    source: alarm
+    task: ner
+    fields: {text: inline_slots(answer_annotation).text, entities: inline_slots(answer_annotation).entities}
+    formats: [json, inline_tags]
+  - {<<: *slots, id: slots2, source: lights}
+output: {splits: {train: 1.0}}
+"""
+
+
+def test_hwu64_builds_intents_and_inline_slots(tmp_path: Path) -> None:
+    copy("hwu64", tmp_path)
+    (tmp_path / "r.hum.yaml").write_text(HWU64, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", "--strict", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    gold: dict[str, dict[int, Any]] = {}
+    for shard in (tmp_path / "out" / "hwu" / "data").glob("*.parquet"):
+        for r in pq.read_table(shard).to_pylist():
+            gold.setdefault(r["task_entry"], {})[r["source_row"]] = json.loads(r["gold"])
+    assert {g[0]["label"] for g in gold["intent"].values()} == {"alarm_set"}
+    assert {g[0]["label"] for g in gold["intent2"].values()} == {"iot_hue_lightchange"}
+    assert gold["slots"][14] == [{"type": "event_name", "span": "meeting"}, {"type": "relation", "span": "the team"},
+                                 {"type": "time", "span": "three pm"}, {"type": "date", "span": "friday"}]
+    assert gold["slots2"][1] == [{"type": "change_amount", "span": "to fifty percent"}] and gold["slots2"][0] == []
+
+
+def test_inline_slots_text_is_the_utterance_without_brackets_and_offsets_select_the_values() -> None:
+    rows = list(csv.DictReader(io.StringIO((DATA / "hwu64" / "alarm_set.csv").read_text(encoding="utf-8")),
+                               delimiter=";"))
+    for row in rows:
+        slots = inline_slots(row["answer_annotation"])
+        assert slots is not None and slots["text"] == row["answer_from_anno"]
+        assert all(slots["text"][e["start"]:e["end"]] == e["span"] for e in slots["entities"])
+    assert inline_slots("set an alarm for [time : 7:30 am]") == {  # a colon inside the value
+        "text": "set an alarm for 7:30 am", "entities": [{"type": "time", "span": "7:30 am", "start": 17, "end": 24}]}
+    assert inline_slots(None) is None
+    with pytest.raises(FunctionError, match="has a '\\[' outside a `\\[type : value\\]` slot"):
+        inline_slots("wake me at [time five am]")
+
+
+def test_a_malformed_inline_slot_is_an_error_at_the_field_naming_the_row(tmp_path: Path) -> None:
+    folder = copy("hwu64", tmp_path)
+    path = folder / "alarm_set.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("[time : nine am]", "[time: nine am]"), encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(HWU64, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "r.hum.yaml:13:20: error[E4102]: inline_slots(): 'set an alarm for [time: nine am]' has a '[' outside a " \
+           "`[type : value]` slot (source 'alarm' row 0)" in result.output
+    assert "expected: slots written as [type : value], a space on each side of the colon" in result.output
+    assert not (tmp_path / "out").exists()

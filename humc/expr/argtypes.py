@@ -424,6 +424,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "maven_events": {"events": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "dureader_passages": {"documents": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "cluener_entities": {"label": ANY},
+    "inline_slots": {"annotation": Shape("a text or null", lambda v: _text(v, numbers=False))},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
                    "units": STRING, "check": KEY_OR_NULL, "inclusive": FLAG},
 }

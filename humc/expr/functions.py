@@ -1001,6 +1001,35 @@ def cluener_entities(label: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
 
 
+_INLINE_SLOT = re.compile(r"\[([^\[\]]*?) : ([^\[\]]*)\]")
+
+
+def inline_slots(annotation: str | None) -> dict[str, Any] | None:
+    """An utterance whose slots are written inline as `[type : value]` (Amazon MASSIVE's `annot_utt`, HWU64's
+    `answer_annotation`: "wake me up at [time : five am]") -> {text: the utterance without the brackets, entities:
+    [{type, span, start, end}] (character offsets into that text, end exclusive)}; null stays null. A bracket that is
+    not `[type : value]` is an error naming it."""
+    if annotation is None:
+        return None
+    parts: list[str] = []
+    entities: list[dict[str, Any]] = []
+    done = 0
+    for found in _INLINE_SLOT.finditer(annotation):
+        parts.append(annotation[done:found.start()])
+        start = sum(map(len, parts))
+        entities.append({"type": found.group(1).strip(), "span": found.group(2).strip(), "start": start,
+                         "end": start + len(found.group(2).strip())})
+        parts.append(found.group(2).strip())
+        done = found.end()
+    parts.append(annotation[done:])
+    outside = "".join(parts[0::2])  # the text between the slots
+    stray = next((c for c in "[]" if c in outside), None)
+    if stray is not None:
+        raise FunctionError(f"{annotation!r} has a {stray!r} outside a `[type : value]` slot",
+                            expected="slots written as [type : value], a space on each side of the colon")
+    return {"text": "".join(parts), "entities": entities}
+
+
 OFFSET_UNITS = {"chars": "characters", "utf16": "UTF-16 code units", "bytes": "UTF-8 bytes"}  # units= -> what they count
 
 
@@ -1214,5 +1243,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "maven_events": maven_events,
     "dureader_passages": dureader_passages,
     "cluener_entities": cluener_entities,
+    "inline_slots": inline_slots,
     "char_spans": char_spans,
 }
