@@ -51,6 +51,7 @@ from humc.sources_readers import (
     feature_decoders,
     foreign_kind,
     grouped,
+    holds_conll_columns,
     holds_json_list,
     lenient_avro_readers,
     looks_like_json_lines,
@@ -241,8 +242,8 @@ _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "
 
 def infer_format(path: Path) -> str | None:
     """The format named by the extension; from the content when the extension says nothing
-    (`eng.testb`, `.label`, `.TXT`), says `.json` while the file holds JSON Lines, or says `.jsonl` while
-    the file holds one JSON list of records (a pretty-printed export)."""
+    (`eng.testb`, `.label`, `.TXT`), says `.json` while the file holds JSON Lines, says `.jsonl` while
+    the file holds one JSON list of records (a pretty-printed export), or says `.tsv` while it holds CoNLL columns."""
     if path.is_dir() and ((path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()):
         return "arrow"
     if path.is_dir() and next(path.rglob("*.ann"), None) is not None:  # brat standoff: X.txt beside X.ann
@@ -253,6 +254,8 @@ def infer_format(path: Path) -> str | None:
         return "jsonl"
     if fmt == "jsonl" and path.is_file() and holds_json_list(path):
         return "json"
+    if fmt == "tsv" and path.is_file() and holds_conll_columns(path):
+        return "conll"
     if fmt is None and path.is_file():
         return sniff_format(path)
     return fmt

@@ -366,11 +366,12 @@ class _PubtatorDocument:
 
     def _entity(self, text: str, lineno: int, values: list[str]) -> dict[str, Any]:
         start, end = int(values[1]), int(values[2])
-        if not start <= end <= len(text) or text[start:end] != values[3]:
+        # blanks around the written mention are not the span's (NCBI-disease's `" plus "  `, its ` D008661` id)
+        if not start <= end <= len(text) or text[start:end] != values[3].strip(" "):
             raise _pubtator_error(self.src, lineno, f"the offsets {start}-{end} select {text[start:end]!r}, but the "
                                   f"line says {values[3]!r}", "offsets into the title, a space and the abstract")
-        return {"type": values[4], "span": values[3], "start": start, "end": end,
-                "id": values[5] if len(values) > 5 else ""}
+        return {"type": values[4], "span": text[start:end], "start": start, "end": end,
+                "id": values[5].strip(" ") if len(values) > 5 else ""}
 
 
 _REUTERS = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.S)

@@ -350,6 +350,15 @@ def sniff_format(path: Path) -> str | None:
     return None
 
 
+def holds_conll_columns(path: Path) -> bool:
+    """Whether a file named as a table (`.tsv`) holds CoNLL columns instead: `token<TAB>tag` lines without a header,
+    a blank line between sentences (MTL-Bioinformatics-2016's BC5CDR and NCBI-disease copies, `conll/train.tsv`)."""
+    if sniff_format(path) != "conll":
+        return False
+    lines = [line.strip() for line in (_head(path) or "").split("\n")[:200]]
+    return any(not line and following for line, following in zip(lines, lines[1:], strict=False))
+
+
 def _orc_tail(path: Path) -> bool:
     """Whether the file ends as ORC files do: "ORC" in the postscript, before its length byte (its first bytes alone
     could be a text's)."""

@@ -67,6 +67,8 @@ SAMPLES = {
     "clinc150": "clinc150/data_full.head.json", "swag": "swag/val.head3.csv",
     "twenty_newsgroups": "twenty_newsgroups/20news-bydate-test", "casie": "casie/annotation",
     "anli": "anli/R1/dev.head3.jsonl", "cmeie": "cmeie/CMeIE_dev.head3.jsonl",
+    "banking77": "banking77/test.head18.csv", "wnut16": "wnut16/dev.head6",
+    "ncbi_disease": "ncbi_disease/NCBIdevelopset_corpus.head2.txt", "crossner": "crossner/science_dev.head3.txt",
 }
 # records an adapter's `where:` leaves out on purpose (IEPile / InstructUIE files mix NER, RE and EE)
 DOCUMENTED_DROPS = {"snli": 1, "multinli": 1, "imdb": 1, "ocnli": 1,  # gold_label "-"; train/unsup/
@@ -645,6 +647,21 @@ def cmeie(path: Path, got: list[dict[str, Any]]) -> None:
     assert rels(got) == want and got[1]["text"] == "类风湿关节炎@尺侧偏斜是由于MCP关节炎症造成的。"  # the topic@ prefix kept
 
 
+def banking77(path: Path, got: list[dict[str, Any]]) -> None:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))[1:]
+    assert [(r["text"], r["label"]) for r in got] == [(text, label) for text, label in rows]
+
+
+def pubtator(path: Path, got: list[dict[str, Any]]) -> None:
+    """Each `PMID<TAB>start<TAB>end<TAB>…<TAB>type` line cut from the document's title, a space and its abstract."""
+    want: list[list[tuple[str, str]]] = []
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+        title, abstract, *mentions = block.split("\n")
+        text = title.split("|", 2)[2] + " " + abstract.split("|", 2)[2]
+        want.append([(m.split("\t")[4], text[int(m.split("\t")[1]):int(m.split("\t")[2])]) for m in mentions])
+    assert ents(got) == want
+
+
 def iepile(kind: str) -> Callable[[Path, list[dict[str, Any]]], None]:
     def check(path: Path, got: list[dict[str, Any]]) -> None:
         want = []
@@ -695,6 +712,7 @@ DECODERS: dict[str, Callable[[Path, list[dict[str, Any]]], None]] = {
     "dureader": dureader, "cmeee": cmeee, "rams": rams, "natural_questions": natural_questions,
     "wikievents": wikievents, "hellaswag": hellaswag, "clinc150": clinc150, "swag": swag,
     "twenty_newsgroups": twenty_newsgroups, "casie": casie, "anli": anli, "cmeie": cmeie,
+    "banking77": banking77, "wnut16": wnut, "ncbi_disease": pubtator, "crossner": wnut,
     **{f"iepile_{k}": iepile(k) for k in ("ner", "re", "ee")},
     **{f"instructuie_{k}": instructuie(k) for k in ("ner", "re", "ee")},
 }

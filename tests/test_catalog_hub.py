@@ -167,6 +167,13 @@ def clue(classes: list[str]) -> Convert:
     return convert
 
 
+def banking77(rows: Rows) -> tuple[Rows, dict[str, Any]]:
+    """PolyAI/banking77: text, and the intent as a ClassLabel named as categories.json names them."""
+    names = json.loads((DATA / "banking77" / "categories.json").read_text(encoding="utf-8"))
+    out = [{"text": r["text"], "label": names.index(r["category"])} for r in rows]
+    return out, {"text": STRING, "label": Label(names=names)}
+
+
 TNEWS = ["100", "101", "102", "103", "104", "106", "107", "108", "109", "110", "112", "113", "114", "115", "116"]
 
 
@@ -203,6 +210,7 @@ CASES: dict[str, tuple[str, Convert]] = {
     "yelp_polarity": ("fixtures/yelp_polarity/test.csv", yelp),
     "tnews": ("layouts5/tnews_dev.json", clue(TNEWS)),
     "iflytek": ("layouts5/iflytek_dev.json", clue([str(n) for n in range(119)])),
+    "banking77": ("banking77/test.head18.csv", banking77),
 }
 NEW_TEXT = {"ag_news"}  # the Hub joins title and description with a space, the adapter with ". "
 

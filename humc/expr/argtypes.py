@@ -390,7 +390,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "choice_label": {"options": LIST, "answer": ANY, "labels": Shape("a list, a text (one letter each) or null",
                                                                        lambda v: _list(v, null=True, text=True))},
     "one_hot": {"row": ANY, "names": KEYS},
-    "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG},
+    "bio_spans": {"tokens": TOKENS, "tags": TAGS, "sep": STRING, "scheme": STRING, "strict": FLAG, "untyped": STRING},
     "tag_scheme": {"tags": TAGS},
     "unescape": {"value": TEXT, "newline": STRING},
     "html_unescape": {"value": TEXT}, "fix_entities": {"value": TEXT}, "strip_html": {"value": TEXT},
@@ -424,6 +424,7 @@ PARAMS: dict[str, dict[str, Shape]] = {
     "maven_events": {"events": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "dureader_passages": {"documents": Shape("a list of objects or null", lambda v: None if v is None else _records(v))},
     "cluener_entities": {"label": ANY},
+    "inline_slots": {"annotation": Shape("a text or null", lambda v: _text(v, numbers=False))},
     "char_spans": {"text": STRING, "items": ANY, "start": KEY, "end": KEY, "label": KEY,
                    "units": STRING, "check": KEY_OR_NULL, "inclusive": FLAG},
 }

@@ -219,7 +219,7 @@ def tag_scheme(tags: Sequence[str]) -> str:
     previous = "O"
     for tag in tags:
         prefix, label = _split_tag(tag)
-        if prefix == "I" and _split_tag(previous)[1] != label:
+        if prefix == "I" and (previous == "O" or _split_tag(previous)[1] != label):
             return "iob1"
         previous = tag
     return "iob2"
@@ -228,6 +228,8 @@ def tag_scheme(tags: Sequence[str]) -> str:
 def _split_tag(tag: str) -> tuple[str, str]:
     if tag == "O":
         return "O", ""
+    if len(tag) == 1 and tag in "BIESLUM":  # a prefix without a type: untyped BIO (WNUT-16's *_notypes, keyphrases)
+        return tag, ""
     for sep in ("-", "_"):
         prefix, found, label = tag.partition(sep)
         if found and len(prefix) == 1:
@@ -236,13 +238,14 @@ def _split_tag(tag: str) -> tuple[str, str]:
 
 
 def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme: str = "auto",
-              strict: bool = True) -> list[dict[str, Any]]:
+              strict: bool = True, untyped: str = "") -> list[dict[str, Any]]:
     """Entities from IOB1/IOB2/BIOES/BILOU/BMES tags: [{type, span, start, end}] (token offsets,
     end exclusive). ``scheme="auto"`` detects the scheme (``tag_scheme``); a tag the scheme does
     not allow where it stands (an I- with no open span under iob2/bioes, a B- never closed under
     bioes, ...) is an error naming the token. ``strict=false`` reads such tags the way conlleval
     does instead: a continuation with no open span opens one, a span left open ends where the
-    next span, an O or the sentence starts (Resume NER's train file splits names across sentences)."""
+    next span, an O or the sentence starts (Resume NER's train file splits names across sentences).
+    Bare prefixes (``B``, ``I``: untyped BIO) make spans of the type ``untyped`` names, an error without it."""
     if len(tokens) != len(tags):
         raise FunctionError(f"{len(tokens)} tokens but {len(tags)} tags")
     if scheme not in TAG_SCHEMES:
@@ -267,6 +270,10 @@ def bio_spans(tokens: Sequence[str], tags: Sequence[str], sep: str = " ", scheme
 
     for i, tag in enumerate(tags):
         prefix, label = _split_tag(tag)
+        if prefix not in ("O", "") and not label:
+            if not untyped:
+                raise bad(i, "the tag has no type (untyped BIO: name its spans' type, e.g. untyped=\"ENTITY\")")
+            label = untyped
         open_same = start is not None and label == kind
         if prefix == "O":
             if end_ and start is not None and strict:
@@ -994,6 +1001,35 @@ def cluener_entities(label: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["start"], r["end"]))
 
 
+_INLINE_SLOT = re.compile(r"\[([^\[\]]*?) : ([^\[\]]*)\]")
+
+
+def inline_slots(annotation: str | None) -> dict[str, Any] | None:
+    """An utterance whose slots are written inline as `[type : value]` (Amazon MASSIVE's `annot_utt`, HWU64's
+    `answer_annotation`: "wake me up at [time : five am]") -> {text: the utterance without the brackets, entities:
+    [{type, span, start, end}] (character offsets into that text, end exclusive)}; null stays null. A bracket that is
+    not `[type : value]` is an error naming it."""
+    if annotation is None:
+        return None
+    parts: list[str] = []
+    entities: list[dict[str, Any]] = []
+    done = 0
+    for found in _INLINE_SLOT.finditer(annotation):
+        parts.append(annotation[done:found.start()])
+        start = sum(map(len, parts))
+        entities.append({"type": found.group(1).strip(), "span": found.group(2).strip(), "start": start,
+                         "end": start + len(found.group(2).strip())})
+        parts.append(found.group(2).strip())
+        done = found.end()
+    parts.append(annotation[done:])
+    outside = "".join(parts[0::2])  # the text between the slots
+    stray = next((c for c in "[]" if c in outside), None)
+    if stray is not None:
+        raise FunctionError(f"{annotation!r} has a {stray!r} outside a `[type : value]` slot",
+                            expected="slots written as [type : value], a space on each side of the colon")
+    return {"text": "".join(parts), "entities": entities}
+
+
 OFFSET_UNITS = {"chars": "characters", "utf16": "UTF-16 code units", "bytes": "UTF-8 bytes"}  # units= -> what they count
 
 
@@ -1207,5 +1243,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "maven_events": maven_events,
     "dureader_passages": dureader_passages,
     "cluener_entities": cluener_entities,
+    "inline_slots": inline_slots,
     "char_spans": char_spans,
 }
