@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import humc.build.plan
-from humc.build.compiler import load_recipe
+from humc.build.compiler import build, load_recipe
 from humc.build.plan import build_plan
 
 RECIPE = """\
@@ -116,3 +116,20 @@ def test_a_card_template_counts_by_content_not_location(tmp_path):
     assert plans[0] == plans[1]
     (tmp_path / "b" / "card.j2").write_text("{{ body }}\nVersion two.\n")
     assert changed(plans[0], plan_of(tmp_path / "b", text)) == ["corpus/write"]
+
+
+def test_formats_all_takes_every_variant_that_fits_the_task(tmp_path):
+    """`formats: all`, as `templates: all`: every stdlib variant that can write the task's answers, in name order
+    (span-only formats such as label_only or inline_tags left out for MRC; a table format kept for NER)."""
+    from humc.recipe.stdlib import variant_problem
+
+    rows = [{"context": f"Ada went to Paris in {y}.", "question": "When?", "answers": [str(y)]} for y in range(1900, 1960)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "r.hum.yaml").write_text(RECIPE.replace("formats: [json, natural]", "formats: all"), encoding="utf-8")
+    entry = load_recipe(tmp_path / "r.hum.yaml").tasks[0]
+    ids = [v.id for v in entry.variants]
+    assert ids == sorted(ids) and {"json", "natural", "text"} <= set(ids) and "label_only" not in ids
+    assert all(variant_problem(v.spec, entry.task) is None for v in entry.variants)
+    result = build(build_plan(load_recipe(tmp_path / "r.hum.yaml", out_dir=tmp_path / "out",
+                                          cache_dir=tmp_path / "cache")))
+    assert next(s.records_out for s in result.stats if s.node == "corpus/write") == 5  # `sample: {n: 5}`

@@ -83,7 +83,8 @@ DESCRIPTIONS: dict[str, str] = {
     "task.guidelines": "Stdlib guideline ids or inline {id, text, labels}.",
     "task.preferences": "Stdlib rule ids, inline `when … then …` rules, or {id, text, when, then}.",
     "task.templates": "`all`, or a list of template ids (en_1, en_2, …).",
-    "task.formats": "Format variants, optionally with modifiers: json, natural, \"json | shuffle_keys(seed=3) | indent(2)\".",
+    "task.formats": "Format variants, optionally with modifiers: json, natural, \"json | shuffle_keys(seed=3) | indent(2)\"; "
+                    "`all`: every variant that can write the task's answers.",
     "task.variants_per_record": "(template, format) pairs drawn per source row.",
     "task.seed": "Seed of this entry's random choices.",
     "task.synth": "`humc synth` proposals (paraphrases, guidelines, rules, hard negatives, examples) → `humc review` → RECIPE.lock.",

@@ -1028,6 +1028,8 @@ class Validator:
     def _variants(self, node: Node | None, task: TaskDef, fields: Sequence[str] = ()) -> list[Variant]:
         if node is None:
             return [self.lib.variants[v] for v in ("json",) if v in self.lib.variants]
+        if node.kind == "string" and node.value == "all":
+            return self._all_variants(node, task)
         out = []
         items = string_list(node, "formats")
         if not items:
@@ -1045,6 +1047,15 @@ class Validator:
                                   else "a format this task's answer columns fit, e.g. json")
             out.append(variant)
         return out
+
+    def _all_variants(self, node: Node, task: TaskDef) -> list[Variant]:
+        """`formats: all`: every format variant of the stdlib (with the recipe's own `stdlib:` folders) that can write the
+        task's answers, in name order."""
+        fitting = [v for _, v in sorted(self.lib.variants.items()) if variant_problem(v.spec, task) is None]
+        if not fitting:  # pragma: no cover - json fits every task of the stdlib
+            raise RecipeError(f"no format variant can write the answers of task '{task.id}'", node.span, code="E2006",
+                              expected="format variants such as [json, natural]")
+        return fitting
 
     def _positive(self, node: Node, key: str, what: str, default: int) -> int:
         child = node.get(key)
