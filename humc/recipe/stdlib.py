@@ -21,7 +21,7 @@ from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Name, Pipeline, Source, call_parts, check_functions, literal_value, parse_expr, parse_pipeline
 from humc.ir import AnswerOp, Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
-from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list, text_origin
 from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
@@ -498,7 +498,7 @@ def _checked_variant_texts(node: Node | None, what: str) -> tuple[tuple[str, Spa
     for language, item in items:
         if not isinstance(item.value, str):
             continue
-        origin = expr_source(item).span_of(0)
+        origin = text_origin(item)
         problem = syntax_problem(item.value)
         if problem:
             raise problem.error(f"{what} text ({language})", origin)
