@@ -140,3 +140,46 @@ def test_each_character_of_a_scalar_is_placed_on_its_source_character(value: str
     for char, (line, col, _) in zip(value, placed.places, strict=True):
         written = lines[line - 1][col - 1] if col <= len(lines[line - 1]) else "\n"
         assert written == char or char in " \n\t" or written in "\\'", (char, written, line, col)
+
+
+def test_a_dataset_source_with_a_path_is_refused_at_the_path_key(tmp_path: Path) -> None:
+    recipe = HEAD.replace("  qa: data.jsonl", "  qa:\n    dataset: org/name\n    path: data.jsonl") + "    formats: [json]\n"
+    output = build(tmp_path, recipe)
+    # was r.hum.yaml:5:5, the `dataset:` key, which is right
+    assert "r.hum.yaml:6:5: error[E0008]: source 'qa': `dataset:` takes no `path:` or `options:`" in output
+    quoted_line(output, 6, "path: data.jsonl", 5)
+
+
+def test_a_nul_in_a_constant_file_is_at_its_column(tmp_path: Path) -> None:
+    (tmp_path / "labels.txt").write_text("yes\nno\x00pe\n", encoding="utf-8")
+    recipe = HEAD.replace("hum: 1", "hum: 1\nconstants:\n  answers_allowed: {file: labels.txt}") + "    formats: [json]\n"
+    output = build(tmp_path, recipe)
+    assert "labels.txt:2:3: error[E0009]: constant 'answers_allowed': labels.txt holds a NUL character" in output  # was 2:1
+
+
+@pytest.mark.parametrize(("stdlib", "files", "at", "message"), [
+    ("stdlib: lib", {"lib/template/mrc_extractive/en_x.j2": "hi"}, "1:9",
+     "error[E0012]: stdlib folder {lib}: humc reads 'templates/', not 'template/'"),
+    ("stdlib: [lib2, lib]", {"lib2/x.txt": "", "lib/rules": "a file"}, "1:16",
+     "error[E0012]: stdlib folder {lib}: 'rules' is a file, not a folder"),
+    ("stdlib:\n  - lib", {"lib/templates/mrc_extractve/en_x.j2": "hi"}, "2:5",
+     "error[E2003]: templates folder {lib}/templates/mrc_extractve names no task: 'mrc_extractve'"),
+])
+def test_a_stdlib_folder_laid_out_wrong_is_located_at_the_recipe_item_naming_it(
+        tmp_path: Path, stdlib: str, files: dict[str, str], at: str, message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    output = build(tmp_path, stdlib + "\n" + HEAD + "    formats: [json]\n")
+    # was at no line at all: a folder has none, the recipe's item naming it has
+    assert output.startswith(f"{tmp_path / 'r.hum.yaml'}:{at}: " + message.format(lib=tmp_path / "lib"))
+
+
+def test_a_syntax_error_in_a_template_file_is_at_the_word_jinja_stopped_at(tmp_path: Path) -> None:
+    (tmp_path / "lib/templates/mrc_extractive").mkdir(parents=True)
+    (tmp_path / "lib/templates/mrc_extractive/en_x.j2").write_text("Answer.\n{{ context }}\n{% if %}\n", encoding="utf-8")
+    output = build(tmp_path, "stdlib: lib\n" + HEAD + "    templates: [en_x]\n    formats: [json]\n")
+    # was en_x.j2:3:1: Jinja2 names only the line
+    assert "en_x.j2:3:7: error[E2011]: template 'mrc_extractive/en_x': template syntax error: Expected an expression" \
+           in output
+    quoted_line(output, 3, "{% if %}", 7)
