@@ -183,3 +183,12 @@ def test_a_syntax_error_in_a_template_file_is_at_the_word_jinja_stopped_at(tmp_p
     assert "en_x.j2:3:7: error[E2011]: template 'mrc_extractive/en_x': template syntax error: Expected an expression" \
            in output
     quoted_line(output, 3, "{% if %}", 7)
+
+
+def test_a_duplicate_task_id_is_at_the_second_id(tmp_path: Path) -> None:
+    recipe = tiny_recipe(formats="[json]") + "  - id: qa\n    task: mrc_extractive\n    source: qa\n" \
+        "    fields: {context: context, question: question, answers: answers}\n"
+    output = build(tmp_path, recipe)
+    # was 14:5, the entry's first key: the value that repeats is the id
+    assert "r.hum.yaml:14:9: error[E3001]: duplicate task id 'qa'" in output
+    assert f"note: first used at {tmp_path / 'r.hum.yaml'}:6:9" in output

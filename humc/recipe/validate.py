@@ -687,10 +687,11 @@ class Validator:
             entry = self.attempt(functools.partial(self._task, item, i, language, sources))
             if entry is None:
                 continue
+            named = item.get("id") or item.get("source") or item  # the id, or the source it defaults to
             if entry.id in seen:
-                self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", item.span,
+                self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", named.span,
                                                notes=[f"first used at {seen[entry.id].span}"], code="E3001"))
-            seen[entry.id] = item
+            seen[entry.id] = named
             out.append(entry)
         return out
 
