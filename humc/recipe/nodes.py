@@ -10,6 +10,7 @@ from typing import Any
 
 from humc.errors import RecipeError, Span, did_you_mean, source_line
 from humc.expr import Source
+from humc.limits import MAX_EXPR_CHARS
 from humc.recipe.yamlsrc import Node, type_name
 
 _KIND_WORDS = {"mapping": "a mapping", "list": "a list", "string": "a string", "integer": "an integer",
@@ -142,7 +143,7 @@ def expr_source(node: Node) -> Source:
     if not isinstance(node.value, str):
         raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0007")
     text = node.value.strip() if node.style in ("|", ">") else node.value
-    placed = node.text_span()
+    placed = node.text_span(2 * MAX_EXPR_CHARS)  # a longer one is refused as too long, located at its start
     if placed is not None:  # each character's place known: escapes, folded lines and indentation located exactly
         lead = len(node.value) - len(node.value.lstrip()) if node.style in ("|", ">") else 0
         return Source(text, placed.sliced(lead, lead + len(text)), cut_by_comma=node.in_flow and node.style is None)

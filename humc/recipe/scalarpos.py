@@ -30,6 +30,7 @@ class SourceText:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.placed: dict[tuple[Span, str | None], TextSpan | None] = {}  # an alias's copies are read once
 
     @functools.cached_property
     def line_starts(self) -> list[int]:
@@ -46,14 +47,22 @@ class SourceText:
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # where PyYAML counts a new line
 
 
-def text_span(span: Span, style: str | None, value: str, source: SourceText | None) -> TextSpan | None:
-    """``span`` (a string scalar's) with the place of each character of its ``value``; None when they are not known."""
-    raw = source.raw(span) if source is not None else None
-    places = scalar_places(raw, span.line, span.col, style, value) if raw is not None else None
-    if places is None:
+MAX_PLACED_CHARS = 1 << 16  # a longer string is located as before: its places would cost memory and time
+
+
+def text_span(span: Span, style: str | None, value: str, source: SourceText | None,
+              limit: int = MAX_PLACED_CHARS) -> TextSpan | None:
+    """``span`` (a string scalar's) with the place of each character of its ``value``; None when they are not known
+    or the value is longer than ``limit``."""
+    if source is None or len(value) > limit:
         return None
-    first = places[0] if places else (span.line, span.col, span.col)
-    return TextSpan(span.file, first[0], first[1], text=value, places=tuple(places))
+    if (span, style) not in source.placed:
+        raw = source.raw(span)
+        places = scalar_places(raw, span.line, span.col, style, value) if raw is not None else None
+        first = places[0] if places else (span.line, span.col, span.col)
+        source.placed[span, style] = None if places is None else TextSpan(span.file, first[0], first[1], text=value,
+                                                                          places=tuple(places))
+    return source.placed[span, style]
 
 
 class _Raw:

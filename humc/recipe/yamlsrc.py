@@ -24,7 +24,7 @@ import yaml
 
 from humc.errors import SURROGATE_HINT, RecipeError, Span, TextSpan, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
-from humc.recipe.scalarpos import SourceText, text_span
+from humc.recipe.scalarpos import MAX_PLACED_CHARS, SourceText, text_span
 from humc.sources_readers import UTF16_BOMS, UTF32_BOMS, archive_of, compression_of
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
@@ -67,11 +67,12 @@ class Node:
             return [v.plain() for v in self.value]
         return self.value
 
-    def text_span(self) -> TextSpan | None:
-        """A string's span with the place in the file of each character of its value; None when not known."""
+    def text_span(self, limit: int = MAX_PLACED_CHARS) -> TextSpan | None:
+        """A string's span with the place in the file of each character of its value; None when not known or the
+        value is longer than ``limit``."""
         if not isinstance(self.value, str):
             return None
-        return text_span(self.span, self.style, self.value, self.source)
+        return text_span(self.span, self.style, self.value, self.source, limit)
 
     def expr_origin(self) -> tuple[Span, int]:
         """Where the text of a scalar starts, for mapping DSL error positions: (span, column offset)."""
