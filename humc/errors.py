@@ -37,6 +37,7 @@ import errno
 import io
 import itertools
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Iterable
@@ -63,6 +64,63 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+
+Place = tuple[int, int, int]  # where one character of a text is in its file: line, column, end column (exclusive)
+_TEMPLATE_LINES = re.compile(r"\r\n|\r|\n")  # Jinja2's line breaks (it counts template lines at these)
+
+
+@dataclass(frozen=True)
+class TextSpan(Span):
+    """Where a text read from a YAML scalar starts, with the place in the file of each of its characters: a quoted
+    scalar's escapes, a folded scalar's joined lines and a block scalar's indentation make text positions and file
+    positions differ, so an error inside the text (a DSL expression, a template) is located through ``places``."""
+
+    text: str = field(default="", repr=False, compare=False)
+    places: tuple[Place, ...] = field(default=(), repr=False, compare=False)
+
+    def of(self, start: int, end: int | None = None) -> Span:
+        """The span of ``text[start:end]`` (of the end of the text, when ``start`` is past its last character)."""
+        if not self.places:
+            return Span(self.file, self.line, self.col)
+        if start >= len(self.places):
+            line, _, col = self.places[-1]
+            return Span(self.file, line, col, line if end is not None else None, col + 1 if end is not None else None)
+        line, col, end_col = self.places[start]
+        if end is None:
+            return Span(self.file, line, col)
+        last = self.places[max(start, min(end, len(self.places)) - 1)]
+        return Span(self.file, line, col, line, last[2] if last[0] == line else end_col)
+
+    def at(self, line: int, col: int = 1, width: int = 0) -> Span:
+        """The span of column ``col`` (1-based, ``width`` characters wide when known) of line ``line`` of the text,
+        as a template error names it."""
+        starts = [0, *(m.end() for m in _TEMPLATE_LINES.finditer(self.text))]
+        start = starts[min(max(line, 1), len(starts)) - 1]
+        ends = _TEMPLATE_LINES.search(self.text, start)
+        end = ends.start() if ends else len(self.text)
+        at = min(start + max(col, 1) - 1, end)
+        if col <= 1 and not width:  # the line only: at its first word (a folded line break's space is no place)
+            at += len(self.text[at:end]) - len(self.text[at:end].lstrip(" \t")) if self.text[at:end].strip() else 0
+        return self.of(at, at + width if width else None)
+
+    def lined(self) -> str:
+        """The text with each space a folded line break became written as a line break again (as long, and the same
+        template to Jinja2), so that its lines are the file's."""
+        folds = [i for i in range(len(self.text) - 1)
+                 if self.text[i] == " " and self.places[i + 1][0] > self.places[i][0]]
+        if not folds:
+            return self.text
+        chars = list(self.text)
+        for i in folds:
+            chars[i] = "\n"
+        return "".join(chars)
+
+    def sliced(self, start: int, end: int) -> TextSpan:
+        """The span of ``text[start:end]``, itself a text span."""
+        places = self.places[start:end]
+        first = self.of(start)
+        return TextSpan(self.file, first.line, first.col, text=self.text[start:end], places=places)
 
 
 OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE})  # the process's or the system's open-file limit: E9002

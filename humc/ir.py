@@ -84,11 +84,12 @@ class Template:
     path: str
     digest: str
     line: int = 1     # the line of `path` where `text` starts (>1 for a lockfile item's block scalar)
+    place: Span | None = field(default=None, compare=False, repr=False)  # a lockfile item's: its TextSpan
 
     @property
     def origin(self) -> Span:
         """Where line 1 of the template text is, for located render errors."""
-        return Span(self.path, self.line, 1)
+        return self.place or Span(self.path, self.line, 1)
 
 
 @dataclass(frozen=True)

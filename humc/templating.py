@@ -67,7 +67,7 @@ import jinja2.utils
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, safe_range
 
-from humc.errors import HumcError, RecipeError, Span, did_you_mean, lone_surrogate
+from humc.errors import HumcError, RecipeError, Span, TextSpan, did_you_mean, lone_surrogate
 
 MAX_RENDERED_CHARS = 16 << 20
 """The most characters one rendered instruction, prompt, format sentence or card may have (16 Mi: far above any
@@ -922,6 +922,8 @@ def template_span(origin: Span | None, line: int, col: int = 1, width: int = 0) 
     block's indentation in a YAML block scalar (an inline prompt, a lockfile paraphrase: ``expr_source``)."""
     if origin is None:
         return None
+    if isinstance(origin, TextSpan):  # a YAML scalar's text: its lines may be folded, its characters escaped
+        return origin.at(line, col, width)
     at = origin.col + col - 1
     row = origin.line + max(line, 1) - 1
     return Span(origin.file, row, at, row if width else None, at + width if width else None)
@@ -1004,7 +1006,8 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
     try:
         ast = env.parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1)
+        line, col = _syntax_place(env, text, exc)
+        return TemplateProblem(f"template syntax error: {exc.message}", line, col=col)
     except RecursionError:
         return TemplateProblem("template nested too deeply to parse", 1, "E0010",
                                "write fewer levels of {% if %}, {% for %} or brackets inside one another")
@@ -1027,6 +1030,24 @@ def _parse(text: str, flavour: str) -> jinja2.nodes.Template | TemplateProblem:
                                node.lineno, "E2012", "write the text into the template itself; humc templates have "
                                                      "no loader (include, import, extends are refused)")
     return ast
+
+
+def _syntax_place(env: jinja2.Environment, text: str, exc: jinja2.TemplateSyntaxError) -> tuple[int, int]:
+    """(line, column) of a syntax error: Jinja2 names only its line, which in a YAML folded scalar is several lines of
+    the file. Parsed again with each space and tab a line break (the same template to Jinja2's lexer), the line it
+    names is the word where parsing failed; (Jinja2's line, 1) when that parse fails otherwise."""
+    spaced = text.replace(" ", "\n").replace("\t", "\n")
+    try:
+        env.parse(spaced)
+    except jinja2.TemplateSyntaxError as again:
+        if again.message == exc.message and again.lineno:
+            starts = [0, *(m.end() for m in re.finditer("\n", spaced))]
+            at = starts[min(again.lineno, len(starts)) - 1]
+            if text.count("\n", 0, at) + 1 == exc.lineno:  # Jinja2's own line: the word is on it
+                return exc.lineno, at - text.rfind("\n", 0, at)
+    except RecursionError:
+        pass
+    return exc.lineno or 1, 1
 
 
 def _too_many_tags(text: str) -> TemplateProblem | None:
@@ -1231,17 +1252,50 @@ def _render_compiled(template: jinja2.Template, variables: Mapping[str, Any], wh
                                      f"{MAX_TEMPLATE_STEPS} steps (more for long values: "
                                      f"{STEPS_PER_ITEM} per character or item)") from None
     except jinja2.TemplateError as exc:
-        raise _located(HumcError, where, str(exc), origin, _template_line(exc.__traceback__), "E4202") from None
+        line, col = _failure_place(exc, template, variables, origin)
+        raise _located(HumcError, where, str(exc), origin, line, "E4202", col=col) from None
     except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, AssertionError) as exc:
         # the template's own code failed (Jinja asserts some filter arguments: truncate(-1))
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else f"{type(exc).__name__} (a filter argument out of range?)"
-        raise _located(HumcError, where, detail, origin, _template_line(exc.__traceback__), "E4202") from None
+        line, col = _failure_place(exc, template, variables, origin)
+        raise _located(HumcError, where, detail, origin, line, "E4202", col=col) from None
+
+
+def _failure_place(exc: Exception, template: jinja2.Template, variables: Mapping[str, Any],
+                   origin: Span | None) -> tuple[int, int]:
+    """(line, column) in the template text of a render failure. Jinja2 names the line; in a YAML scalar whose folded
+    line breaks joined several lines of the file into that line, the template is rendered again with those line
+    breaks written (``TextSpan.lined``; the same text to Jinja2 but for its spaces), and the line that fails there is
+    the file's. An error path only."""
+    line = _template_line(exc.__traceback__)
+    lined = origin.lined() if isinstance(origin, TextSpan) else None
+    if not isinstance(origin, TextSpan) or lined is None or lined == origin.text:
+        return line, 1
+    try:
+        _bounded(template.environment.from_string(lined), variables)
+    except type(exc) as again:
+        at = _line_start(lined, _template_line(again.__traceback__))
+        if origin.text.count("\n", 0, at) + 1 == line:
+            return line, at - origin.text.rfind("\n", 0, at)
+    except Exception:  # noqa: BLE001, S110 - any other failure: Jinja2's line stands
+        pass
+    return line, 1
+
+
+def _line_start(text: str, line: int) -> int:
+    """The offset in ``text`` where its (1-based) line ``line`` starts."""
+    at = 0
+    for _ in range(line - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return len(text)
+    return at
 
 
 def _located(cls: type[HumcError], where: str, message: str, origin: Span | None, line: int, code: str,
-             hint: str | None = None) -> HumcError:
+             hint: str | None = None, col: int = 1) -> HumcError:
     """The error at the template line; without a file to point into, the message names the line."""
-    span = template_span(origin, line)
+    span = template_span(origin, line, col)
     at = "" if span is not None else f", line {line}"
     return cls(f"template {where}{at}: {message}", span, code=code, hint=hint)
 

@@ -79,10 +79,11 @@ def test_an_own_guideline_and_template_in_a_stdlib_folder_write_the_instructions
 def test_a_stdlib_file_almost_where_humc_looks_is_an_error_saying_where_it_belongs(
         tmp_path: Path, template: str, guidelines: str, message: str, hint: str) -> None:
     recipe = folder(tmp_path, template=template, guidelines=guidelines)
-    for args in (["check", str(recipe)], ["stdlib", "--stdlib", str(tmp_path / "mystd")]):
+    # from a recipe, at its `stdlib:` item naming the folder; from the command line, at no line
+    for args, where in ((["check", str(recipe)], f"{recipe}:3:10: "), (["stdlib", "--stdlib", str(tmp_path / "mystd")], "")):
         result = run_cli(*args)
         assert result.exit_code == 2, result.output
-        assert result.output.startswith("error[E0012]: ") and message in result.output and hint in result.output
+        assert result.output.startswith(f"{where}error[E0012]: ") and message in result.output and hint in result.output
 
 
 def test_a_templates_folder_named_for_no_task_is_an_error_with_the_task_meant(tmp_path: Path) -> None:

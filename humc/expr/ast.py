@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from humc.errors import Span
+from humc.errors import Span, TextSpan
 
 
 @dataclass(frozen=True)
@@ -150,17 +150,12 @@ class Source:
     col_offset: int = 0  # e.g. 1 for a quoted YAML scalar
     cut_by_comma: bool = False  # an unquoted scalar in a YAML flow collection: a comma ended it
     indent: int = 0  # a YAML block scalar's: the columns before every line of the text in its file
-    # a folded YAML scalar's (plain over several lines, or `>`), whose line breaks read as spaces: (offset in the text,
-    # file line, file column) where each later line of the file starts in the text
-    folds: tuple[tuple[int, int, int], ...] = ()
 
     def span_of(self, start: int, end: int | None = None) -> Span | None:
         if self.span is None:
             return None
-        fold = next((f for f in reversed(self.folds) if f[0] <= start), None)
-        if fold is not None:
-            col = fold[2] + start - fold[0]
-            return Span(self.span.file, fold[1], col, fold[1], None if end is None else col + end - start)
+        if isinstance(self.span, TextSpan):  # the place of each character is known
+            return self.span.of(start, end)
         line_offset = self.text.count("\n", 0, start)
         line_start = self.text.rfind("\n", 0, start) + 1
         col = start - line_start + 1 + (self.col_offset if line_offset == 0 else 0)

@@ -36,6 +36,7 @@ from humc.expr import Source
 from humc.ir import Guideline, LabelExamples, LockedAsset, PreferenceRule, TaskEntry, Template
 from humc.locks import folder_lock
 from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.nodes import text_origin as nodes_text_origin
 from humc.recipe.rules import compile_rule
 from humc.recipe.stdlib import digest, label_value
 from humc.recipe.yamlsrc import Node, load_yaml
@@ -502,7 +503,7 @@ def text_origin(item: LockItem, key: str = "text") -> Span | None:
     node = item.nodes.get(key)
     if node is None or not isinstance(node.value, str):
         return item.span(key)
-    return expr_source(node).span_of(0)
+    return nodes_text_origin(node)
 
 
 def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Template:
@@ -513,7 +514,7 @@ def item_template(item: LockItem, entry: TaskEntry, lock_path: Path | str) -> Te
                             hint=None if problem.hint else "fix its text in the lockfile, or set its status to rejected")
     return Template(id=f"{item.base}~{item.id}", task=entry.task.id, language=item.language, text=item.text,
                     path=origin.file if origin else str(lock_path), digest=sha256(item.text),
-                    line=origin.line if origin else 1)
+                    line=origin.line if origin else 1, place=origin)
 
 
 def check_lock_entries(lock: Lockfile, entries: Collection[str]) -> list[str]:

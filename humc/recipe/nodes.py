@@ -10,6 +10,7 @@ from typing import Any
 
 from humc.errors import RecipeError, Span, did_you_mean, source_line
 from humc.expr import Source
+from humc.limits import MAX_EXPR_CHARS
 from humc.recipe.yamlsrc import Node, type_name
 
 _KIND_WORDS = {"mapping": "a mapping", "list": "a list", "string": "a string", "integer": "an integer",
@@ -141,6 +142,11 @@ def expr_source(node: Node) -> Source:
     """The DSL ``Source`` for a string scalar, so expression errors point inside the YAML."""
     if not isinstance(node.value, str):
         raise RecipeError(f"expected an expression string, not {describe(type_name(node.value))}", node.span, code="E0007")
+    text = node.value.strip() if node.style in ("|", ">") else node.value
+    placed = node.text_span(2 * MAX_EXPR_CHARS)  # a longer one is refused as too long, located at its start
+    if placed is not None:  # each character's place known: escapes, folded lines and indentation located exactly
+        lead = len(node.value) - len(node.value.lstrip()) if node.style in ("|", ">") else 0
+        return Source(text, placed.sliced(lead, lead + len(text)), cut_by_comma=node.in_flow and node.style is None)
     span, offset = node.expr_origin()
     indent = 0
     if node.style in ("|", ">"):
@@ -148,31 +154,10 @@ def expr_source(node: Node) -> Source:
         first = source_line(span) or ""
         indent = len(first) - len(first.lstrip(" "))
         span = span.shifted(0, indent + 1)
-    text = node.value.strip() if node.style in ("|", ">") else node.value
-    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None, indent=indent,
-                  folds=_folds(node, text))
+    return Source(text, span, offset, cut_by_comma=node.in_flow and node.style is None, indent=indent)
 
 
-def _folds(node: Node, text: str) -> tuple[tuple[int, int, int], ...]:
-    """Where each later line of a folded scalar (a plain one written over several lines, or `>`) starts in its text,
-    as ``Source.folds``: folding turned its line breaks into spaces, so counting them put an error on the first line,
-    its caret past the line's end. Each line's words are found in the text in turn; the search stops at one it cannot
-    find (the rest are located as before)."""
-    span = node.span
-    if node.style not in (None, ">") or span.end_line is None or span.end_line <= span.line:
-        return ()
-    folds, pos = [], 0
-    for number in range(span.line + 1, span.end_line + 1):
-        raw = source_line(Span(span.file, number, 1)) or ""
-        words = raw.lstrip(" ")
-        if node.style is None:
-            words = words.split(" #", 1)[0]  # a comment after a plain scalar's last line
-        words = words.rstrip()
-        if not words:
-            continue
-        found = text.find(words, pos)
-        if found < 0:
-            break
-        folds.append((found, number, len(raw) - len(raw.lstrip(" ")) + 1))
-        pos = found + len(words)
-    return tuple(folds)
+def text_origin(node: Node) -> Span | None:
+    """Where a string's text (a template: an inline prompt, a variant's sentence, a lockfile item's text) starts, with
+    the place of each of its characters when known, so that a template error's line and column are the file's."""
+    return node.text_span() or expr_source(node).span_of(0)

@@ -21,7 +21,7 @@ from humc.errors import HumcError, RecipeError, Span, did_you_mean
 from humc.expr import Call, Name, Pipeline, Source, call_parts, check_functions, literal_value, parse_expr, parse_pipeline
 from humc.ir import AnswerOp, Compiled, Guideline, LabelExamples, PreferenceRule, TaskDef, Template, Variant
 from humc.recipe.catalog import CatalogEntry, catalog_entry_from_node, check_entry_names
-from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list
+from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req, string_list, text_origin
 from humc.recipe.rules import check_condition, compile_ops
 from humc.recipe.yamlsrc import Node, load_yaml, not_a_regular_file, not_utf8
 from humc.resources import stdlib_dir
@@ -50,15 +50,24 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_stdlib(extra_dirs: Iterable[Path] = ()) -> Stdlib:
+def load_stdlib(extra_dirs: Iterable[Path] = (), named_at: Sequence[Span] = ()) -> Stdlib:
+    """The stdlib and the ``extra_dirs`` added to it; ``named_at``: where a recipe names each of them, the place of
+    an error about a folder itself (its layout), which has no line of its own."""
     lib = Stdlib()
-    for root in (stdlib_dir(), *extra_dirs):
-        _load_dir(lib, Path(root))
+    extra = [Path(root) for root in extra_dirs]
+    places = dict(zip(extra, named_at, strict=False))  # a caller may name no places
+    for root in (stdlib_dir(), *extra):
+        try:
+            _load_dir(lib, Path(root))
+        except RecipeError as exc:
+            exc.span = exc.span or places.get(Path(root))
+            raise
     for entry in lib.catalog.values():  # names are checked once every folder has added its assets
         check_entry_names(entry, lib.tasks, lib.guidelines, lib.rules)
     for task in sorted(set(lib.templates) - set(lib.tasks)):
         folder = lib.files["templates", f"{task}/{next(iter(lib.templates[task]))}"].parent
-        raise RecipeError(f"templates folder {folder} names no task: '{task}'", code="E2003",
+        raise RecipeError(f"templates folder {folder} names no task: '{task}'", places.get(folder.parent.parent),
+                          code="E2003",
                           expected="templates/<task>/ with a task of `humc stdlib tasks`",
                           hint=f"task names are lower case: templates/{task.lower()}/" if task.lower() in lib.tasks
                           else did_you_mean(task, lib.tasks) or "a new task needs its tasks/<task>.yaml too")
@@ -498,7 +507,7 @@ def _checked_variant_texts(node: Node | None, what: str) -> tuple[tuple[str, Spa
     for language, item in items:
         if not isinstance(item.value, str):
             continue
-        origin = expr_source(item).span_of(0)
+        origin = text_origin(item)
         problem = syntax_problem(item.value)
         if problem:
             raise problem.error(f"{what} text ({language})", origin)

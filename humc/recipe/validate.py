@@ -268,12 +268,13 @@ class Validator:
                               code="E0008")
         language = self._language(root.get("language"), "en")
         self.stdlib_dirs = self._paths(root.get("stdlib"), "stdlib")
-        for (text, item), folder in zip(string_list(root.get("stdlib"), "stdlib"), self.stdlib_dirs, strict=True):
+        named = string_list(root.get("stdlib"), "stdlib")
+        for (text, item), folder in zip(named, self.stdlib_dirs, strict=True):
             if not folder.is_dir():
                 raise RecipeError(f"stdlib folder {text} is a file", item.span, code="E0009",
                                   expected="a folder laid out like stdlib/ (templates/, guidelines/, catalog/, …)",
                                   hint="name the folder that holds your templates/ or guidelines/ folder")
-        self.lib = self._lib or load_stdlib(self.stdlib_dirs)
+        self.lib = self._lib or load_stdlib(self.stdlib_dirs, [item.span for _, item in named])
         self.mix = self.attempt(lambda: parse_mix(root.get("mix"), "the recipe", Mix())) or Mix()
         constants = self.attempt(lambda: self._constants(root.get("constants"))) or {}
         models = self.attempt(lambda: parse_models(root.get("models")))
@@ -641,8 +642,9 @@ class Validator:
         check_keys(ds_node, DATASET_KEYS, f"'dataset' of {what}", required=["name"])
         spec = {k: opt(ds_node, k, "string", f"'dataset' of {what}") for k in DATASET_SPEC_KEYS}
         names = opt(ds_node, "class_labels", "boolean", f"'dataset' of {what}", False)
-        if node.get("path") is not None or node.get("options") is not None:
-            raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.span,
+        extra = next((key for key in ("path", "options") if key in node.key_spans), None)
+        if extra is not None:  # at the key that does not belong, not at the source's first key
+            raise RecipeError(f"{what}: `dataset:` takes no `path:` or `options:`", node.key_spans[extra],
                               expected="dataset: {name: ORG/NAME or a local folder, config: …, split: …, revision: …}", code="E0008")
         refuse_nul(spec["name"], ds_node.span, f"'dataset' of {what}")
         local = resolved(self.base / spec["name"], ds_node.span, f"'dataset' of {what}")
@@ -685,10 +687,11 @@ class Validator:
             entry = self.attempt(functools.partial(self._task, item, i, language, sources))
             if entry is None:
                 continue
+            named = item.get("id") or item.get("source") or item  # the id, or the source it defaults to
             if entry.id in seen:
-                self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", item.span,
+                self.errors.append(RecipeError(f"duplicate task id '{entry.id}'", named.span,
                                                notes=[f"first used at {seen[entry.id].span}"], code="E3001"))
-            seen[entry.id] = item
+            seen[entry.id] = named
             out.append(entry)
         return out
 
@@ -1305,9 +1308,10 @@ def _is_file_constant(node: Node) -> bool:
 def _refuse_nul_text(key: str, path: Path, text: str) -> None:
     """A constant file holding a NUL (UTF-16 without a byte-order mark, zero padding): no label holds one."""
     if "\0" in text:
-        line = text.count("\n", 0, text.index("\0")) + 1
+        at = text.index("\0")
+        line = text.count("\n", 0, at) + 1
         raise RecipeError(f"constant '{key}': {path.name} holds a NUL character (byte 0) on line {line}",
-                          Span(str(path), line, 1), expected="a UTF-8 text file with one item per line",
+                          Span(str(path), line, at - text.rfind("\n", 0, at)), expected="a UTF-8 text file with one item per line",
                           hint="save the file as UTF-8 text (a UTF-16 file has a NUL in every other byte)", code="E0009")
 
 

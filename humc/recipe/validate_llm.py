@@ -37,7 +37,7 @@ from humc.llm.client import (
     looks_like_secret,
 )
 from humc.llm.structured import MODES
-from humc.recipe.nodes import check_keys, expect_kind, expr_source, opt, req
+from humc.recipe.nodes import check_keys, expect_kind, opt, req, text_origin
 from humc.recipe.yamlsrc import Node
 from humc.templating import template_problem
 
@@ -265,7 +265,7 @@ def _prompt(node: Node, what: str) -> tuple[str | None, Span | None]:
         return None, None
     prompt_node = node.get("prompt")
     assert prompt_node is not None
-    origin = expr_source(prompt_node).span_of(0)
+    origin = text_origin(prompt_node)
     problem = template_problem(text, (), available=PROMPT_VARIABLES)
     if problem:
         raise problem.error(f"{what}: prompt", origin)

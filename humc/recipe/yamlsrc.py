@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
-from humc.errors import SURROGATE_HINT, RecipeError, Span, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
+from humc.errors import SURROGATE_HINT, RecipeError, Span, TextSpan, join_surrogate_pairs, lone_surrogate, missing_file_hint, type_name
 from humc.limits import LIMIT_CODE, MAX_INT, MAX_INT_DIGITS, MAX_RECIPE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from humc.recipe.scalarpos import MAX_PLACED_CHARS, SourceText, text_span
 from humc.sources_readers import UTF16_BOMS, UTF32_BOMS, archive_of, compression_of
 
 __all__ = ["Node", "load_yaml", "load_yaml_text", "not_a_regular_file", "not_utf8", "type_name"]
@@ -38,6 +39,7 @@ class Node:
     key_spans: dict[str, Span] = field(default_factory=dict)
     style: str | None = None  # scalar style: None (plain), '"', "'", '|', '>'
     in_flow: bool = False     # inside a flow collection ({...} or [...]), where a plain comma ends the value
+    source: SourceText | None = field(default=None, repr=False, compare=False)  # a string's file text (``text_span``)
 
     @property
     def kind(self) -> str:
@@ -64,6 +66,13 @@ class Node:
         if isinstance(self.value, list):
             return [v.plain() for v in self.value]
         return self.value
+
+    def text_span(self, limit: int = MAX_PLACED_CHARS) -> TextSpan | None:
+        """A string's span with the place in the file of each character of its value; None when not known or the
+        value is longer than ``limit``."""
+        if not isinstance(self.value, str):
+            return None
+        return text_span(self.span, self.style, self.value, self.source, limit)
 
     def expr_origin(self) -> tuple[Span, int]:
         """Where the text of a scalar starts, for mapping DSL error positions: (span, column offset)."""
@@ -200,6 +209,7 @@ class _Converter:
     """Composed YAML → ``Node`` tree, expanding aliases (after ``_Measure`` has bounded the result)."""
 
     file: str
+    source: SourceText | None = None
 
     def convert(self, item: yaml.Node | _Alias, in_flow: bool = False) -> Node:
         node = item.node if isinstance(item, _Alias) else item
@@ -211,7 +221,9 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             return Node([self.convert(v, in_flow) for v in node.value], _span(self.file, node))
         style = (node.style or None) if isinstance(node, yaml.ScalarNode) else None  # libyaml's plain style is ''
-        return Node(_construct(self.file, node), _span(self.file, node), style=style, in_flow=in_flow)
+        value = _construct(self.file, node)
+        return Node(value, _span(self.file, node), style=style, in_flow=in_flow,
+                    source=self.source if isinstance(value, str) else None)
 
     def _mapping(self, node: yaml.MappingNode, in_flow: bool) -> Node:
         """A mapping; merge keys (``<<: *defaults``, ``<<: [*a, *b]``) as YAML 1.1 defines them: the mapping's own
@@ -438,7 +450,7 @@ def load_yaml_text(text: str, file: str, *, expected: str = RECIPE_EXPECTED, shi
         _Measure(file).check(root)
     except RecursionError:  # libyaml (``shipped``) composes any depth: its tree is measured here, recursively
         raise _too_deep(Span(file, 1, 1)) from None
-    return _Converter(file).convert(root)
+    return _Converter(file, SourceText(text)).convert(root)
 
 
 def _bad_character(file: str, text: str, exc: yaml.reader.ReaderError) -> RecipeError:
