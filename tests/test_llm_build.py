@@ -190,6 +190,10 @@ def test_rejected_credentials_are_a_clear_error(tmp_path, monkeypatch):
     ("    timeout: -5\n", "'timeout' must be a positive number of seconds"),
     ("    params: {model: other}\n", "'model' cannot be set in params"),
     ("    params: {temperature: .nan}\n", "params 'temperature' must be a finite number"),
+    ("    params: {temperature: hot}\n", "params 'temperature' must be a number >= 0, not string 'hot'"),
+    ("    params: {max_tokens: 0}\n", "params 'max_tokens' must be an integer >= 1, not integer 0"),
+    ("    params: {seed: 1.5}\n", "params 'seed' must be an integer, not number 1.5"),
+    ("    params: {top_p: true}\n", "params 'top_p' must be a number >= 0, not boolean True"),
 ])
 def test_bad_model_settings_are_located(tmp_path, snippet, message):
     recipe = write_recipe(tmp_path, "http://127.0.0.1:9/v1")

@@ -81,23 +81,24 @@ def _generalist_recipe(tmp: Path, base_url: str, params: dict) -> Path:
     return _one_step_recipe(tmp, base_url, rows, {"task": "generalist", "fields": fields}, params)
 
 
-# what llama-cpp-python 0.3.36 answers to `temperature: hot` (HTTP 500, every time)
-NOT_A_NUMBER = ("1 validation error:\n  {'type': 'float_parsing', 'loc': ('body', 'temperature'), 'msg': 'Input should be "
-                "a valid number, unable to parse string as a number', 'input': 'hot'}")
+# what llama-cpp-python 0.3.36 answers to `stop: 5` (HTTP 500, every time); `temperature: hot`, answered the same way,
+# is now refused by `humc check` (E0008) before any request
+NOT_A_STRING = ("1 validation error:\n  {'type': 'string_type', 'loc': ('body', 'stop', 'str'), 'msg': 'Input should be "
+                "a valid string', 'input': 5}")
 
 
 def test_a_500_that_the_request_causes_is_not_called_an_overloaded_server(tmp_path):
-    """llama-cpp-python 0.3.36 answers a parameter it cannot read (`params: {temperature: hot}`, `stop: 5`) with HTTP
-    500 and its pydantic validation error, on every attempt: humc retried, then said "the endpoint is overloaded or
-    down". The hint now says a 500 with one message on every attempt is likely the request's doing."""
+    """llama-cpp-python 0.3.36 answers a parameter it cannot read (`params: {stop: 5}`) with HTTP 500 and its pydantic
+    validation error, on every attempt: humc retried, then said "the endpoint is overloaded or down". The hint now
+    says a 500 with one message on every attempt is likely the request's doing."""
     def llamacpp(body: dict) -> str | Reply:
-        return Reply(NOT_A_NUMBER, status=500) if isinstance(body.get("temperature"), str) else "A fruit."
+        return Reply(NOT_A_STRING, status=500) if isinstance(body.get("stop"), int) else "A fruit."
 
     with LLMServer(responder=llamacpp) as srv:
-        recipe = _generalist_recipe(tmp_path, srv.base_url, {"max_tokens": 16, "temperature": "hot"})
+        recipe = _generalist_recipe(tmp_path, srv.base_url, {"max_tokens": 16, "stop": 5})
         result = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
     message = " ".join(result.output.split())
-    assert result.exit_code == 2 and "error[E4301]" in message and "'loc': ('body', 'temperature')" in message
+    assert result.exit_code == 2 and "error[E4301]" in message and "'loc': ('body', 'stop', 'str')" in message
     assert "overloaded" not in message and "the same HTTP 500 message" in message
     assert "fix or remove what the message names in the model's `params:`" in message
 

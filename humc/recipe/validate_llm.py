@@ -175,11 +175,36 @@ def _check_params(node: Node | None, params: dict[str, Any], what: str) -> tuple
             raise RecipeError(f"{what}: params '{key}' holds {type_name(odd.value)} {str(odd.value)!r}, which a JSON request "
                               "cannot carry", odd.span, expected="text, numbers, booleans, null, lists and mappings",
                               code="E0007", hint="quote it if it is meant as text")
+        wanted = _param_problem(key, value)
+        if wanted:
+            raise RecipeError(f"{what}: params '{key}' must be {wanted}, not {type_name(value)} {value!r}", span,
+                              code="E0008")
         close = difflib.get_close_matches(key, KNOWN_PARAMS, n=1, cutoff=0.8) if key not in KNOWN_PARAMS else []
         if close:
             notes.append(f"{span}: {what}: params '{key}' is no request field humc knows: did you mean "
                          f"'{close[0]}'? (it is sent as written; most servers ignore a field they do not know)")
     return tuple(notes)
+
+
+# the sampling parameters every server reads as numbers, with the least value each takes (None: any)
+NUMBER_PARAMS = {"temperature": 0, "top_p": 0, "min_p": 0, "typical_p": 0, "presence_penalty": None,
+                 "frequency_penalty": None, "repetition_penalty": 0}
+INTEGER_PARAMS = {"max_tokens": 1, "max_completion_tokens": 1, "min_tokens": 0, "seed": None, "top_k": None,
+                  "top_logprobs": 0, "n_predict": None, "best_of": 1}
+
+
+def _param_problem(key: str, value: Any) -> str | None:
+    """What a well-known sampling parameter must be, when ``value`` is not that (`temperature: hot`, `max_tokens: 0`):
+    a server would refuse the first request, or every one of them; else None."""
+    if key in NUMBER_PARAMS:
+        least, kind, ok = NUMBER_PARAMS[key], "a number", isinstance(value, (int, float))
+    elif key in INTEGER_PARAMS:
+        least, kind, ok = INTEGER_PARAMS[key], "an integer", isinstance(value, int)
+    else:
+        return None
+    if isinstance(value, bool) or not ok or (least is not None and value < least):
+        return kind + (f" >= {least}" if least is not None else "")
+    return None
 
 
 def _unsendable(node: Node) -> Node | None:
