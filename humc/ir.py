@@ -61,7 +61,8 @@ class TaskDef:
     answer_unanswerable: bool = False
     # (answer column, input): a value the column holds, when not empty, is copied from the input. Checked in the
     # answers a `generate` step writes, and in source gold only with `copied_gold` (datasets differ: CaRB's subjects
-    # are 90% verbatim, DuEE's triggers and arguments all are)
+    # are 90% verbatim, DuEE's triggers and arguments all are). The column may be another input (EEA's trigger), a
+    # span of the record checked with its gold
     copied_from: tuple[tuple[str, str], ...] = ()
     copied_gold: bool = False
     # (role column, the answer column or input naming its event type): a recipe's `schema: {roles: …}` lists the roles

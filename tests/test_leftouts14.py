@@ -146,6 +146,9 @@ def test_a_role_listed_twice_in_the_recipe_is_a_located_warning_and_kept_once(tm
     assert load_recipe(recipe).tasks[0].event_roles == (("组织关系-裁员", ("裁员方", "时间")),)
     built = build_in(recipe, tmp_path)
     assert built.exit_code == 0 and "warning[W0001]" in built.output  # a build says it too
+    as_json = json.loads(run_cli("--format", "json", "check", str(recipe)).stdout)
+    assert as_json["ok"] and [(d["severity"], d["code"], d["line"], d["column"]) for d in as_json["diagnostics"]] == [
+        ("warning", "W0001", line_no, column)]
     explained = run_cli("explain", "warning[W0001]:")
     assert explained.exit_code == 0 and explained.output.startswith("W0001: item listed twice\n")
 
@@ -192,6 +195,34 @@ def test_an_eea_gold_argument_not_in_its_text_is_span_not_in_text_at_its_line(tm
     records = pq.read_table(tmp_path / "out" / "eea" / "data").to_pylist()
     assert {r["source_row"] for r in records} == {1, 2}  # the other layoffs, their NAN rows not refused
     assert all("NAN" in r["output"] for r in records)
+
+
+def test_an_eea_trigger_not_in_its_text_is_span_not_in_text_too(tmp_path: Path):
+    """EEA's trigger is an input, given with the event: one its text does not hold teaches a wrong premise."""
+    lines = duee_lines()[:3]
+    lines[1]["event_list"][0]["trigger"] = "开除了"  # line 2's text says 裁员
+    write_lines(tmp_path / "duee.json", lines)
+    recipe = tmp_path / "eea.hum.yaml"
+    recipe.write_text(EEA, encoding="utf-8")
+    result = build_in(recipe, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "duee.json:2 (trigger '开除了' does not occur in 'text')" in " ".join(result.output.split())
+    assert {r["source_row"] for r in pq.read_table(tmp_path / "out" / "eea" / "data").to_pylist()} == {0, 2}
+
+
+def test_a_task_copying_an_input_from_itself_is_refused_at_its_line(tmp_path: Path):
+    own = tmp_path / "mystd" / "tasks" / "eea2.yaml"
+    own.parent.mkdir(parents=True)
+    text = (REPO / "stdlib" / "tasks" / "eea.yaml").read_text(encoding="utf-8").replace("id: eea\n", "id: eea2\n")
+    own.write_text(text.replace("trigger: text}", "trigger: trigger}"), encoding="utf-8")
+    write_lines(tmp_path / "duee.json", duee_lines()[:3])
+    recipe = tmp_path / "eea.hum.yaml"
+    recipe.write_text(EEA.replace("hum: 1\n", "hum: 1\nstdlib: [mystd]\n").replace("task: eea\n", "task: eea2\n"),
+                      encoding="utf-8")
+    result = run_cli("check", str(recipe))
+    assert result.exit_code == 2
+    line = next(n for n, t in enumerate(own.read_text(encoding="utf-8").splitlines(), 1) if "copied_from" in t)
+    assert f"{own}:{line}:" in result.output and "error[E0008]: 'copied_from' maps 'trigger' to 'trigger'" in result.output
 
 
 # ----------------------------------------------------------------------------- 4. comparisons in the sandbox
