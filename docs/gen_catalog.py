@@ -41,9 +41,11 @@ A folder a recipe lists under `stdlib:` may add adapters of its own, `catalog/<n
 --stdlib DIR` lists them; `humc stdlib catalog NAME` names the file of a built-in one to copy). Each holds `id`,
 `description`, `task`, `format`, `license` and `fields` (required); `title`, `language`, `options` (the reader's),
 `labels`, `guidelines`, `preferences`, `where`, `split_by` and `constants` as in a recipe; `homepage`, `hub`, `files`,
-`citation` and `notes` for the listing; and `hub_layout` — how the dataset's Hub version is read: `fields:` over these
-key by key, a `where:` of its own and reader `options:` (`explode:`; `{}`: the same fields). Without `hub_layout` a Hub
-version given to the adapter is refused (E2016), not misread. A mistake in the file is reported at its line there.
+`citation` and `notes` for the listing; `roles_file` (an event dataset: the name of its schema file, read from
+beside the data for each event type's roles when a task entry writes no `schema: {roles: …}`); and `hub_layout` —
+how the dataset's Hub version is read: `fields:` over these key by key, a `where:` of its own and reader `options:`
+(`explode:`; `{}`: the same fields). Without `hub_layout` a Hub version given to the adapter is refused (E2016), not
+misread. A mistake in the file is reported at its line there.
 
 <!-- humc:example file=mystd/catalog/dolly_brief.yaml -->
 ```yaml
@@ -110,7 +112,9 @@ def _entry(e: dict[str, Any]) -> str:
              ("license", e["license"]), ("homepage", e["homepage"]), ("Hub", f"`{e['hub']}`" if e["hub"] else ""),
              ("labels", ", ".join(e["labels"])), ("guidelines", ", ".join(e["guidelines"])),
              ("preferences", ", ".join(e["preferences"])),
-             ("split by", f"`{e['split_by']}` (a group of records shares a split)" if e["split_by"] else "")]
+             ("split by", f"`{e['split_by']}` (a group of records shares a split)" if e["split_by"] else ""),
+             ("roles", f"each event type's from `{e['roles_file']}` when it is beside the data (else the roles seen "
+                       "in the gold)" if e["roles_file"] else "")]
     lines += [f"- **{k}:** {_cell(v)}" for k, v in facts if v]
     lines += ["- **fields:**", "", "  ```yaml", *(f"  {k}: {v}" for k, v in e["fields"].items()), "  ```", ""]
     lines += _hub_layout(e["hub_layout"], e["reads_record_copies"])

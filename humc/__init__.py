@@ -69,6 +69,7 @@ FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (b
 # and a generated reply of one row-shaped object where a list is asked is a list of that row
 # and a reply 'The answer to the question "…" is not provided in the passage.' is that [] gold too
 # and an event's gold trigger or argument not in its text is span_not_in_text (ee: copied_gold)
+# and so is an EEA gold argument or given trigger (eea: copied_gold); an event adapter's non-text trigger is an error
 # and an Avro duration, or a date or timestamp past year 9999, reads as ISO 8601 text (was bytes, an error)
 # (a `duration` on a fixed of another size than 12 is no duration, and reads as its bytes)
 

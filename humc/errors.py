@@ -12,7 +12,8 @@ The tree (exit code 2 for all of them; internal bugs are plain exceptions, exit 
 
     HumcError                 E9xxx when nothing more specific applies
     ├── RecipeError           E0xxx YAML and structure, E1xxx DSL syntax, E2xxx names and types, E3xxx graph
-    │   └── SecretError       E2013 a secret in a recipe: located, but its line is never quoted
+    │   ├── SecretError       E2013 a secret in a recipe: located, but its line is never quoted
+    │   └── RecipeWarning     W0xxx located, never raised: `humc check` and a build print it and go on
     ├── SourceError           E4xxx run time: sources and records
     │   └── RecordError       a record that cannot become a training example
     │       └── EvalError     an expression failed on a record
@@ -131,6 +132,7 @@ class HumcError(Exception):
 
     exit_code = 2
     default_code = "E9001"
+    severity = "error"  # "warning": a ``RecipeWarning``, reported without stopping anything
     quote_source = True  # show the offending line under the location (False when the line may hold a secret)
     exit_at_once = False  # exit without Python's shutdown (it would join a thread stuck on a dead worker's pipe)
 
@@ -144,10 +146,13 @@ class HumcError(Exception):
         self.notes = list(notes)
         self.code = code or self.default_code
 
+    def head(self) -> str:
+        """The first line: ``file:line:col: error[CODE]: message`` (a warning says ``warning``)."""
+        label = f"{self.severity}[{self.code}]"
+        return f"{self.span}: {label}: {self.message}" if self.span else f"{label}: {self.message}"
+
     def render(self) -> str:
-        label = f"error[{self.code}]"
-        head = f"{self.span}: {label}: {self.message}" if self.span else f"{label}: {self.message}"
-        lines = [head]
+        lines = [self.head()]
         if self.span and self.quote_source:
             lines.extend(_snippet(self.span))
         if self.expected:
@@ -163,7 +168,7 @@ class HumcError(Exception):
     def diagnostics(self) -> list[dict[str, Any]]:
         """The machine-readable form (``--format json``): one dict per diagnostic."""
         span = self.span
-        return [{"code": self.code, "severity": "error", "message": self.message,
+        return [{"code": self.code, "severity": self.severity, "message": self.message,
                  "file": span.file if span else None, "line": span.line if span else None,
                  "column": span.col if span else None, "end_line": span.end_line if span else None,
                  "end_column": span.end_col if span else None,
@@ -174,6 +179,14 @@ class RecipeError(HumcError):
     """The recipe (YAML or an embedded expression) is invalid."""
 
     default_code = "E0001"
+
+
+class RecipeWarning(RecipeError):
+    """What a recipe says that humc reads, located and with a W code, but most likely not as meant (a role listed
+    twice). Never raised: the validator collects them and `humc check` and a build print them with the notes."""
+
+    default_code = "W0001"
+    severity = "warning"
 
 
 class SecretError(RecipeError):
@@ -378,6 +391,10 @@ CODES: dict[str, Code] = _codes(
               "transformers (peft for --adapter, gguf for a .gguf file): pip install 'humc[bench]'."),
     ("E6005", "model not loadable", "`humc eval --hf-model` could not load the model, GGUF file or LoRA adapter "
               "it was given."),
+    # Wxxxx: warnings (located; the build goes on)
+    ("W0001", "item listed twice", "A list names the same item twice (a role of one event type in `schema: {roles: "
+              "…}` or its schema file): humc keeps the first and leaves the repeat out. Remove the repeat, or write "
+              "the name that was meant."),
     # E9xxx: everything else
     ("E9001", "command-line usage", "A usage error of the command line: a missing or unknown option or argument, "
               "or a name the command does not know. `humc COMMAND --help` lists what a command takes."),

@@ -14,7 +14,7 @@ from typing import Any
 
 from humc.answers.formats import FormatSpec
 from humc.answers.table import Cardinality
-from humc.errors import Span
+from humc.errors import HumcError, Span
 from humc.expr import Expr, Source
 from humc.llm.client import ModelConfig
 from humc.templating import template_variables
@@ -61,7 +61,8 @@ class TaskDef:
     answer_unanswerable: bool = False
     # (answer column, input): a value the column holds, when not empty, is copied from the input. Checked in the
     # answers a `generate` step writes, and in source gold only with `copied_gold` (datasets differ: CaRB's subjects
-    # are 90% verbatim, DuEE's triggers and arguments all are)
+    # are 90% verbatim, DuEE's triggers and arguments all are). The column may be another input (EEA's trigger), a
+    # span of the record checked with its gold
     copied_from: tuple[tuple[str, str], ...] = ()
     copied_gold: bool = False
     # (role column, the answer column or input naming its event type): a recipe's `schema: {roles: …}` lists the roles
@@ -474,11 +475,14 @@ class Recipe:
     ablations: tuple[str, ...] = ()  # `ablations:` — sibling datasets `humc build` also writes (ABLATIONS)
     published: tuple[PublishedSource, ...] = ()  # the published datasets its catalog sources are (for the card)
     lock_notes: tuple[str, ...] = field(default=(), compare=False)  # the lockfile's accepted items no entry uses
+    warnings: tuple[HumcError, ...] = field(default=(), compare=False)  # located W-coded ones (a role listed twice)
 
     def notes(self) -> list[str]:
-        """What `humc check` and a build tell about the recipe as written: its models' (``ModelConfig.notes``), its
-        task entries' (``TaskEntry.notes``), and its lockfile's accepted items for entries it does not have."""
-        return [*(n for model in self.models.values() for n in model.notes), *(n for e in self.tasks for n in e.notes()),
+        """What `humc check` and a build tell about the recipe as written: its warnings (`file:line:col:
+        warning[W…]: …`), its models' (``ModelConfig.notes``), its task entries' (``TaskEntry.notes``), and its
+        lockfile's accepted items for entries it does not have."""
+        return [*(w.head() for w in self.warnings), *(n for model in self.models.values() for n in model.notes),
+                *(n for e in self.tasks for n in e.notes()),
                 *self._shared_passages(), *self._unlicensed(), *self.lock_notes]
 
     def _unlicensed(self) -> list[str]:

@@ -17,7 +17,8 @@ Decisions a reader would otherwise undo:
   (counting the items inside the list it repeats), joining (``~``, ``+``, ``sum`` of lists, in one pass), padding to a
   width (``center``, ``ljust``, ``%9999999s``; ``indent`` and ``expandtabs`` per line or tab), ``replace``,
   ``translate``, ``urlize``'s link attributes, ``lipsum``, ``**`` and ``*`` of integers are bounded before they run, on texts and on the
-  bytes ``.encode()`` makes; so is writing a list as text (``_check_written``: one that holds itself over and over);
+  bytes ``.encode()`` makes; so is writing a list as text (``_check_written``: one that holds itself over and over),
+  and comparing one (``==``, ``in``, ``is eq``, ``sort``: ``_Sandbox.compared``, each operand but a literal);
   ``range`` is bounded by the sandbox (``MAX_RANGE``). One render may take at most
   ``MAX_TEMPLATE_STEPS`` steps (a call of a function, method or macro is one, each item of a ``range`` one, a long
   text or list ``~`` or ``+`` makes one per ``ITEMS_PER_STEP`` items, so one grown in a loop stops, each item a filter
@@ -55,7 +56,7 @@ from collections import Counter
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import jinja2
 import jinja2.compiler
@@ -315,6 +316,24 @@ class _CodeGenerator(jinja2.compiler.CodeGenerator):
         super().visit_Template(node, frame)
 
     @jinja2.compiler.optimizeconst
+    def visit_Compare(self, node: jinja2.nodes.Compare, frame: jinja2.compiler.Frame) -> None:
+        """Jinja2's comparison, each operand but a literal checked first (``_Sandbox.compared``)."""
+        self.write("(")
+        self._compared_operand(node.expr, frame)
+        for op in node.ops:
+            self.write(f" {jinja2.compiler.operators[op.op]} ")
+            self._compared_operand(op.expr, frame)
+        self.write(")")
+
+    def _compared_operand(self, node: jinja2.nodes.Expr, frame: jinja2.compiler.Frame) -> None:
+        if isinstance(node, jinja2.nodes.Const):
+            self.visit(node, frame)
+            return
+        self.write("environment.compared(")
+        self.visit(node, frame)
+        self.write(")")
+
+    @jinja2.compiler.optimizeconst
     def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
         self.write("environment.joined(context, (")
         for arg in node.nodes:
@@ -390,6 +409,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         parts = pieces if type(pieces) is list else list(pieces)
         _check_length(sum(map(len, parts)), "a block's output")
         return "".join(parts)
+
+    @staticmethod
+    def compared(value: Any) -> Any:
+        """An operand of a comparison (``==``, ``!=``, ``<``, ``in``; the ``eq`` test, ``sort``: ``_comparing``): a
+        list, tuple or dict is compared item by item, nested ones too, so it is refused as writing it would be
+        (``_check_written``: two lists each made of itself forty times over took days to compare); any other value
+        passes as it is."""
+        if type(value) in _NESTED:
+            _check_written(value, "comparing")
+        return value
 
     @staticmethod
     def joined(context: jinja2.runtime.Context, values: Sequence[Any]) -> str:
@@ -766,15 +795,33 @@ _WRITING_FILTERS = frozenset({"string", "upper", "lower", "capitalize", "title",
                               "wordcount", "wordwrap", "replace", "striptags", "escape", "e", "forceescape", "urlencode",
                               "urlize", "format", "pprint", "json", "tojson", "join"})
 
+# the filters and tests that compare the items of their values (``==`` on two lists walks both, nested ones too)
+_COMPARING_FILTERS = frozenset({"sort", "unique", "min", "max", "dictsort", "groupby"})
+_COMPARING_TESTS = frozenset({"==", "!=", "<", "<=", ">", ">=", "eq", "equalto", "ne", "lt", "lessthan", "le", "gt",
+                              "greaterthan", "ge", "in"})
 
-def _check_written(value: Any) -> None:
-    """A list, tuple or dict about to be written as text, refused when its text would pass ``MAX_RENDERED_CHARS``:
-    counted without writing it (``_written_items``). A list made of itself twice, forty times over
-    (``{% set ns.x = [ns.x, ns.x] %}``), holds 2**40 items in 40 lists: written whole, by Python's str() or json in
-    one call, it would run for days before any other limit could stop it."""
+
+def _check_written(value: Any, doing: str = "writing") -> None:
+    """A list, tuple or dict about to be written as text (or compared: ``doing``), refused when its text would pass
+    ``MAX_RENDERED_CHARS``: counted without writing it (``_written_items``). A list made of itself twice, forty times
+    over (``{% set ns.x = [ns.x, ns.x] %}``), holds 2**40 items in 40 lists: written whole, by Python's str() or json
+    in one call, or compared with another such list (``==`` walks both item by item), it would run for days before
+    any other limit could stop it."""
     if _written_items(value, {}) > MAX_RENDERED_CHARS:
-        raise TemplateLimitError(f"writing a value that holds more than {MAX_RENDERED_CHARS} items and characters "
+        raise TemplateLimitError(f"{doing} a value that holds more than {MAX_RENDERED_CHARS} items and characters "
                                  "(a list that holds itself several times over?)")
+
+
+def _comparing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A test or filter that compares its values (``is eq``, ``is in``, ``sort``, ``max``), its values checked first."""
+
+    @functools.wraps(fn)  # keeps Jinja2's pass_context / pass_environment marks
+    def comparing(*args: Any, **kwargs: Any) -> Any:
+        for value in args:
+            _Sandbox.compared(value)
+        return fn(*args, **kwargs)
+
+    return comparing
 
 
 def _written_items(value: list[Any] | tuple[Any, ...] | dict[Any, Any], seen: dict[int, int]) -> int:
@@ -875,6 +922,8 @@ def environment(flavour: str = "text") -> jinja2.Environment:
     # JSON as IEPile writes it (keys in order, Unicode as is); Jinja2's own `tojson` sorts keys and escapes <>&'
     env.filters["json"] = _JSON.encode  # json.dumps(value, ensure_ascii=False), its encoder built once
     env.filters.update({name: _writing(env.filters[name]) for name in _WRITING_FILTERS})
+    env.filters.update({name: _comparing(env.filters[name]) for name in _COMPARING_FILTERS})
+    env.tests.update({name: _comparing(cast(Callable[..., Any], env.tests[name])) for name in _COMPARING_TESTS})
     return env
 
 

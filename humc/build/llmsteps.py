@@ -573,6 +573,8 @@ class StepRunner:
         SmolLM2 answered DuEE with triggers '加息', '夺冠' and arguments '跌停' that its texts do not hold."""
         task = self.entry.task
         for column, source in task.copied_from:
+            if column not in table.fields:  # an input (EEA's trigger): given, not generated
+                continue
             text = squeezed(str(record.get(source) or ""))
             for value in table.column(column):
                 if value and value != task.schema_missing and squeezed(value) not in text:

@@ -469,11 +469,15 @@ def copied_problem(entry: TaskEntry, record: Mapping[str, Any], gold: AnswerTabl
     """A gold value of a `copied_from` column of a task with `copied_gold` (an event's trigger or argument) that is
     given (not empty, not the schema's missing value) and does not occur in its input (case and whitespace aside), as
     `span_problem` reports a span: a DuEE trigger not in its text was written as gold (EET, whose trigger is a span,
-    reported it)."""
+    reported it). An input copied from another (EEA's given trigger) is checked as the record's one value."""
     for column, source in entry.task.copied_from if entry.task.copied_gold else ():
         text = squeezed(str(record.get(source) or ""))
-        i = gold.fields.index(column)
-        missing = _not_in(text, [str(row[i]) for row in gold.rows if row[i] and row[i] != entry.task.schema_missing])
+        if column in gold.fields:
+            i = gold.fields.index(column)
+            values = [str(row[i]) for row in gold.rows if row[i] and row[i] != entry.task.schema_missing]
+        else:
+            values = [str(record[column])] if record.get(column) else []
+        missing = _not_in(text, values)
         if missing is not None:
             return _not_in_problem(column, missing, source, text)
     return None

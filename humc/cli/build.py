@@ -76,7 +76,8 @@ def check(recipe: Path, rows: int | None, strict: bool) -> None:
         verdict = (f"no row checked (the first {rows} of each source) gives a record: a build of rows like these "
                    "writes nothing (error[E4104]); `--rows all` checks every row")
     click.echo(f"{recipe}: {verdict} — {len(result.entries)} task(s), {len(result.recipe.sources)} source(s)")
-    click.get_current_context().meta[RESULT_KEY] = {"check": dry_run_data(result)}
+    click.get_current_context().meta[RESULT_KEY] = {  # the recipe's warnings are its diagnostics (severity warning)
+        "check": dry_run_data(result), "diagnostics": [d for w in result.recipe.warnings for d in w.diagnostics()]}
 
 
 def dry_run_data(result: DryRun) -> dict[str, Any]:

@@ -19,9 +19,9 @@ def explain(code: str | None) -> None:
         for key, entry in CODES.items():
             click.echo(f"{key}  {entry.title}")
         return
-    pasted = re.fullmatch(r"(?:[A-Z]*\[)?E?(\d{4})\]?:?", code.strip().upper())
-    # `humc explain 2014`, `E2014:`, `[E2014]`, `error[E2014]:` as pasted from a diagnostic
-    key = f"E{pasted.group(1)}" if pasted else code.strip().upper()
+    pasted = re.fullmatch(r"(?:[A-Z]*\[)?([EW]?)(\d{4})\]?:?", code.strip().upper())
+    # `humc explain 2014`, `E2014:`, `[E2014]`, `error[E2014]:`, `warning[W0001]:` as pasted from a diagnostic
+    key = f"{pasted.group(1) or 'E'}{pasted.group(2)}" if pasted else code.strip().upper()
     if key not in CODES:
         raise HumcError(f"unknown diagnostic code '{code}'", expected="a code such as E2003 (`humc explain` lists them)",
                         hint=did_you_mean(key, CODES))

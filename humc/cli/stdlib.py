@@ -16,7 +16,7 @@ from humc.recipe.stdlib import Stdlib, load_stdlib
 
 KINDS = ["tasks", "templates", "guidelines", "rules", "variants", "catalog"]
 SHOWN = ("title", "description", "task", "language", "format", "options", "license", "homepage", "hub", "files",
-         "labels", "guidelines", "preferences", "split_by", "fields", "path")
+         "labels", "guidelines", "preferences", "split_by", "roles_file", "fields", "path")
 
 
 @click.command("stdlib")

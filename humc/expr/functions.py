@@ -342,9 +342,17 @@ def _fields(item: Mapping[str, Any], n: int, what: str, **kinds: type) -> None:
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise FunctionError(f"{what} {n}'s {field} is {describe(value)}, not a whole number",
                                 expected=f"{field}: a whole number (a token index)")
-        if kind is str and kind_of(value) not in ("string", "integer", "number"):
-            raise FunctionError(f"{what} {n}'s {field} is {describe(value)}, not a text",
-                                expected=f"{field}: a string")
+        if kind is str:
+            _span_text(value, f"{what} {n}'s {field}")
+
+
+def _span_text(value: Any, what: str) -> Any:
+    """A trigger or argument an event adapter writes: a string, or a number (written as text with the gold, a whole
+    1.0 as 1); a list, an object, a boolean, null or NaN is an error, not Python's spelling of it as the span."""
+    if kind_of(value) not in ("string", "integer", "number"):
+        raise FunctionError(f"{what} is {describe(value)}, not a text",
+                            expected=f"{what.rsplit(' ', 1)[-1]}: a string (a number is written as text)")
+    return value
 
 
 def spert_relations(tokens: Sequence[str], entities: Sequence[dict[str, Any]],
@@ -388,12 +396,12 @@ def fewfc_events(events: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         mentions = ev.get("mentions") if isinstance(ev, dict) else None
         if not isinstance(mentions, list) or not all(isinstance(m, dict) for m in mentions):
             raise FunctionError(f"event {n} has no list of mentions ({{word, span, role}} objects)")
-        triggers = [str(m.get("word", "")) for m in mentions if m.get("role") == "trigger"]
+        triggers = [_span_text(m.get("word", ""), f"event {n}'s trigger") for m in mentions if m.get("role") == "trigger"]
         if len(triggers) != 1:
             raise FunctionError(f"event {n} ({ev.get('type')!r}) has {len(triggers)} trigger mentions, not one")
         args = [m for m in mentions if m.get("role") != "trigger"] or [{"role": "", "word": ""}]
         rows.extend({"event_type": str(ev.get("type", "")), "trigger": triggers[0], "role": str(arg.get("role", "")),
-                     "argument": str(arg.get("word", ""))} for arg in args)
+                     "argument": _span_text(arg.get("word", ""), f"event {n}'s argument")} for arg in args)
     return rows
 
 
@@ -594,7 +602,7 @@ def oneie_events(tokens: Sequence[str], events: Sequence[dict[str, Any]], sep: s
                                     expected="token offsets into this record's tokens")
             trigger = sep.join(tokens[first:end])
         else:
-            trigger = str(trig.get("text", ""))
+            trigger = _span_text(trig.get("text", ""), f"event {n}'s trigger")
         args = ev.get("arguments") or [{"role": "", "text": ""}]
         if not isinstance(args, list) or not all(isinstance(a, dict) for a in args):
             raise FunctionError(f"event {n}'s arguments are {describe(args)}, not a list of {{role, text}} objects")
@@ -620,10 +628,11 @@ def _mention_spans(tokens: Sequence[str], entities: Sequence[Any] | None, sep: s
     return spans
 
 
-def _argument_text(arg: Mapping[str, Any], mentions: dict[str, str] | None, n: int) -> str:
-    """An argument's text: its own, or the tokens of the entity mention it names."""
+def _argument_text(arg: Mapping[str, Any], mentions: dict[str, str] | None, n: int) -> Any:
+    """An argument's text: its own (a string or a number: ``_span_text``), or the tokens of the entity mention it
+    names."""
     if mentions is None or "entity_id" not in arg:
-        return str(arg.get("text", ""))
+        return _span_text(arg.get("text", ""), f"event {n}'s argument")
     key = str(arg.get("entity_id"))
     if key not in mentions:
         raise FunctionError(f"event {n}'s argument names the entity {key!r}, which entity_mentions does not hold",
@@ -874,9 +883,11 @@ def casie_events(cyberevent: Any) -> list[dict[str, str]] | None:
             if not isinstance(nugget, Mapping) or "text" not in nugget:
                 raise FunctionError(f"hopper {h}'s event {n} has no nugget {{startOffset, endOffset, text}}",
                                     expected="each event {type, subtype, nugget, argument}")
-            rows = [{"role": _casie_role(arg, f"hopper {h}'s event {n}'s argument {k}"), "argument": str(arg.get("text", ""))}
+            rows = [{"role": _casie_role(arg, f"hopper {h}'s event {n}'s argument {k}"),
+                     "argument": _span_text(arg.get("text", ""), f"hopper {h}'s event {n}'s argument")}
                     for k, arg in enumerate(_casie_arguments(event.get("argument"), f"hopper {h}'s event {n}"))]
-            head = {"event_type": str(event.get("subtype") or event.get("type") or ""), "trigger": str(nugget["text"])}
+            head = {"event_type": str(event.get("subtype") or event.get("type") or ""),
+                    "trigger": _span_text(nugget["text"], f"hopper {h}'s event {n}'s trigger")}
             found.append((_int(nugget.get("startOffset", 0)), [head | row for row in rows or [{"role": "", "argument": ""}]]))
     return [row for _, rows in sorted(found, key=lambda f: f[0]) for row in rows]
 
@@ -922,8 +933,9 @@ def maven_events(events: Sequence[Mapping[str, Any]] | None) -> list[dict[str, s
     split's documents carry no `events`) stays null: no annotation is not "no event"."""
     if events is None:
         return None
-    mentions = [(m.get("sent_id", 0), (m.get("offset") or [0])[0], str(e.get("type", "")), str(m.get("trigger_word", "")))
-                for e in events for m in e.get("mention") or []]
+    mentions = [(m.get("sent_id", 0), (m.get("offset") or [0])[0], str(e.get("type", "")),
+                 _span_text(m.get("trigger_word", ""), f"event {n}'s trigger"))
+                for n, e in enumerate(events) for m in e.get("mention") or []]
     return [{"event_type": kind, "trigger": word, "role": "", "argument": ""}
             for _, _, kind, word in sorted(mentions, key=lambda m: (m[0], m[1]))]
 

@@ -20,6 +20,9 @@ Decisions:
   reader `options:` such as `explode:` for a Hub row holding several records: C3's questions, OntoNotes' sentences);
   its ClassLabel integers are read as their names. An entry without one reads only the files it names, and a Hub
   version given to it is refused at the recipe's line (E2016), not misread.
+- An event dataset published with a schema file (DuEE's duee_event_schema.json: each type's roles) names it in
+  ``roles_file:``; a task entry with argument roles (ee, eea) reading the adapter and writing no `schema: {roles: …}`
+  takes each type's roles from that file when it is beside the data (else the roles seen in the gold, as before).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from humc.sources import FORMATS, SOURCE_OPTION_DOCS, source_option_problem
 # keys of a catalog file; TASK_DEFAULTS are the ones a task entry inherits (the recipe's own value wins)
 CATALOG_KEYS = ["id", "title", "description", "task", "language", "license", "homepage", "hub", "citation", "files",
                 "format", "options", "fields", "labels", "guidelines", "preferences", "where", "split_by", "constants",
-                "notes", "hub_layout"]
+                "notes", "hub_layout", "roles_file"]
 TASK_DEFAULTS = ("task", "language", "fields", "labels", "guidelines", "preferences", "where", "split_by")
 HUB_LAYOUT_KEYS = ["fields", "where", "options"]
 HUB_LAYOUT_OPTIONS = ("explode",)  # reader options every form of the Hub's version takes (Parquet, Arrow, `dataset:`)
@@ -69,6 +72,7 @@ class CatalogEntry:
     split_by: str = ""  # records whose value of it is equal share a split (the questions on one passage)
     constants: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
+    roles_file: str = ""  # an event dataset's schema file, looked for next to the data: each type's roles (validate.py)
 
     @property
     def hub_layout(self) -> Node | None:
@@ -105,7 +109,7 @@ class CatalogEntry:
                 "guidelines": list(self.guidelines), "preferences": list(self.preferences),
                 "split_by": self.split_by, "fields": {k: v.value for k, v in self.fields_node().value.items()}, "path": str(self.path),
                 "hub_layout": None if (hub := self.hub_layout) is None else hub.plain(),
-                "reads_record_copies": self.reads_record_copies}
+                "reads_record_copies": self.reads_record_copies, "roles_file": self.roles_file}
 
     def fields_node(self) -> Node:
         node = self.node.get("fields")
@@ -142,7 +146,20 @@ def catalog_entry_from_node(node: Node, path: Path, sha: str) -> CatalogEntry:
         labels=tuple(v for v, _ in string_list(node.get("labels"), "labels")),
         guidelines=tuple(v for v, _ in string_list(node.get("guidelines"), "guidelines")),
         preferences=tuple(v for v, _ in string_list(node.get("preferences"), "preferences")),
-        split_by=_split_by(node.get("split_by"), what), constants=dict(constants), digest=sha)
+        split_by=_split_by(node.get("split_by"), what), constants=dict(constants), digest=sha,
+        roles_file=_roles_file(node.get("roles_file"), what))
+
+
+def _roles_file(node: Node | None, what: str) -> str:
+    """`roles_file:` of a catalog file: the name of a file beside the data (no folder: it is the dataset's own)."""
+    if node is None:
+        return ""
+    expect_kind(node, "string", what=f"'roles_file' of {what}")
+    name = str(node.value)
+    if not name.strip() or Path(name).name != name:
+        raise RecipeError(f"'roles_file' of {what} is {name!r}", node.span, code="E0008",
+                          expected="the name of a file beside the data, such as duee_event_schema.json")
+    return name
 
 
 def _split_by(node: Node | None, what: str) -> str:

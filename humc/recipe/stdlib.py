@@ -265,15 +265,18 @@ def _roles_of(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ..
 
 def _spans_from(node: Node | None, columns: tuple[str, ...], inputs: tuple[str, ...],
                 key: str = "spans_from") -> tuple[tuple[str, str], ...]:
-    """`answer: {spans_from: {column: input}}` (or `copied_from`): answer columns whose values are copied from an input."""
+    """`answer: {spans_from: {column: input}}` (or `copied_from`): answer columns whose values are copied from an input.
+    `copied_from` may map another input too (EEA's given trigger, a span of its text: checked in gold only)."""
     if node is None:
         return ()
     expect_kind(node, "mapping", what=f"'{key}'")
+    copied = columns + inputs if key == "copied_from" else columns
     out = []
     for column, value in node.value.items():
-        if column not in columns or value.value not in inputs:
+        if column not in copied or value.value not in inputs or column == value.value:
             raise RecipeError(f"'{key}' maps '{column}' to '{value.value}'", value.span, code="E0008",
-                              expected=f"an answer column ({', '.join(columns)}) mapped to an input ({', '.join(inputs)})")
+                              expected=f"an answer column ({', '.join(columns)}){' or another input' * (key == 'copied_from')}"
+                                       f" mapped to an input ({', '.join(inputs)})")
         out.append((column, str(value.value)))
     return tuple(out)
 

@@ -27,6 +27,7 @@ from humc.errors import (
     ErrorList,
     HumcError,
     RecipeError,
+    RecipeWarning,
     Span,
     did_you_mean,
     file_named_below,
@@ -38,6 +39,7 @@ from humc.expr import Pipeline, call_parts, check_functions, literal_value, pars
 from humc.ir import (
     Compiled,
     Decontamination,
+    EventRoles,
     FolderOrigin,
     Guideline,
     LockedAsset,
@@ -76,7 +78,7 @@ from humc.recipe.mixing import (
     parse_ratio,
 )
 from humc.recipe.nodes import check_keys, check_present, describe, expect_kind, expr_source, opt, req, string_list
-from humc.recipe.roles import parse_roles
+from humc.recipe.roles import file_roles, parse_roles
 from humc.recipe.rules import check_columns, check_condition, compile_ops
 from humc.recipe.stdlib import (
     Stdlib,
@@ -232,6 +234,7 @@ class Validator:
         self.hub_versions: set[str] = set()  # catalog sources that are their dataset's Hub version (``hub_layout``)
         self.constants: dict[str, Any] = {}
         self.own_fields: dict[str, Node | None] = {}  # task entry id -> the `fields:` its recipe writes
+        self.warnings: list[RecipeWarning] = []  # located, never raised: the recipe's notes name them
 
     def attempt(self, fn: Callable[[], T]) -> T | None:
         """Run one independent check; record its error and carry on."""
@@ -322,6 +325,7 @@ class Validator:
                       cache_dir=self._folder(cache, cache_node), models=self.models,
                       lock_path=lock_path if lock_path.exists() else None, locked=locked, executor=executor,
                       ablations=ablations, published=self._published(sources, tasks), lock_notes=tuple(lock_notes),
+                      warnings=tuple(self.warnings),
                       cache_origin=FolderOrigin("cache", cache_node.span) if cache_node else FolderOrigin("default cache"))
 
     def _published(self, sources: Mapping[str, SourceDef], tasks: Sequence[TaskEntry]) -> tuple[PublishedSource, ...]:
@@ -389,22 +393,9 @@ class Validator:
             if value.kind == "mapping" and _is_file_constant(value):
                 check_keys(value, CONSTANT_FILE_KEYS, f"constant '{key}'", required=["file"])
                 path = self._path(value.get("file"), f"constant '{key}' file", regular=True)
-                foreign = foreign_kind(path)  # a Git LFS pointer would be read as three "items"
-                if foreign is not None:
-                    raise RecipeError(f"constant '{key}': {path.name} is {foreign[0]}, not a text file", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", code="E0009", hint=foreign[1])
-                try:
-                    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
-                    text = data.decode("utf-8")
-                except OSError as exc:
-                    raise RecipeError(f"constant '{key}': cannot read {path.name}: {exc}", value.get("file").span,
-                                      expected="a UTF-8 text file with one item per line", code="E0009",
-                                      hint="name a readable file (one item per line), relative to the recipe's folder") from None
-                except UnicodeDecodeError as exc:  # at the byte's line and column in the file (a UTF-16 BOM named)
-                    raise not_utf8(str(path), data, exc) from None
-                _refuse_nul_text(key, path, text)
+                text = _file_text(f"constant '{key}'", path, value.require("file").span)
                 if path.suffix.lower() in (".json", ".jsonl"):
-                    out[key] = _json_constant(key, path, text)
+                    out[key] = _json_constant(f"constant '{key}'", path, text)
                     if value.get("key") is not None:
                         out[key] = _plucked(key, path, out[key], value.require("key"))
                 else:
@@ -745,9 +736,27 @@ class Validator:
             judge=parse_judge(node.get("judge"), self.models, what),
             mix=parse_mix(node.get("mix"), what, self.mix),
             split_by=self._split_by(node.get("split_by")),
-            event_roles=parse_roles(node.get("schema"), task, self.constants),
+            event_roles=parse_roles(node.get("schema"), task, self.constants, self.warnings)
+            or self._adapter_roles(entry_of, task, sources.get(source)),
             language_by_default_of=entry_of.id if entry_of is not None and node.get("language") is None
             and self.root.get("language") is None else None, class_label_column=unnamed)
+
+    def _adapter_roles(self, adapter: CatalogEntry | None, task: TaskDef, source: SourceDef | None) -> EventRoles:
+        """Each event type's roles from the catalog adapter's `roles_file:` beside the source's data (DuEE's schema
+        file), for an entry with argument roles that writes no `schema: {roles: …}`; () without such a file."""
+        if adapter is None or not adapter.roles_file or task.roles_of is None or source is None or source.path is None:
+            return ()
+        path = (source.path if source.path.is_dir() else source.path.parent) / adapter.roles_file
+        if not path.is_file():
+            return ()
+        what = f"the roles file of catalog '{adapter.id}'"
+        text = _file_text(what, path, self._source_span(source.id))
+        return file_roles(_json_constant(what, path, text), path, text, what, self.warnings)
+
+    def _source_span(self, sid: str) -> Span:
+        """Where the recipe declares source ``sid`` (its `path:`)."""
+        node = self.root.require("sources").require(sid)
+        return (node.get("path") or node).span
 
     def _check_source(self, named: Node, sources: dict[str, SourceDef]) -> None:
         """A task entry's `source:` names a declared source (one whose declaration failed was reported already)."""
@@ -1305,12 +1314,32 @@ def _is_file_constant(node: Node) -> bool:
     return "file" in keys or (len(keys) == 1 and did_you_mean(str(keys[0]), ["file"]) is not None)
 
 
-def _refuse_nul_text(key: str, path: Path, text: str) -> None:
+def _file_text(what: str, path: Path, at: Span) -> str:
+    """The UTF-8 text of a file ``what`` (a constant's) reads, any byte-order mark dropped; E0009 at ``at`` (where
+    it is named) when it cannot be read, in the file when it is no text."""
+    foreign = foreign_kind(path)  # a Git LFS pointer would be read as three "items"
+    if foreign is not None:
+        raise RecipeError(f"{what}: {path.name} is {foreign[0]}, not a text file", at,
+                          expected="a UTF-8 text file with one item per line", code="E0009", hint=foreign[1])
+    try:
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise RecipeError(f"{what}: cannot read {path.name}: {exc}", at,
+                          expected="a UTF-8 text file with one item per line", code="E0009",
+                          hint="name a readable file (one item per line), relative to the recipe's folder") from None
+    except UnicodeDecodeError as exc:  # at the byte's line and column in the file (a UTF-16 BOM named)
+        raise not_utf8(str(path), data, exc) from None
+    _refuse_nul_text(what, path, text)
+    return text
+
+
+def _refuse_nul_text(what: str, path: Path, text: str) -> None:
     """A constant file holding a NUL (UTF-16 without a byte-order mark, zero padding): no label holds one."""
     if "\0" in text:
         at = text.index("\0")
         line = text.count("\n", 0, at) + 1
-        raise RecipeError(f"constant '{key}': {path.name} holds a NUL character (byte 0) on line {line}",
+        raise RecipeError(f"{what}: {path.name} holds a NUL character (byte 0) on line {line}",
                           Span(str(path), line, at - text.rfind("\n", 0, at)), expected="a UTF-8 text file with one item per line",
                           hint="save the file as UTF-8 text (a UTF-16 file has a NUL in every other byte)", code="E0009")
 
@@ -1332,15 +1361,15 @@ def _plucked(key: str, path: Path, items: Any, field_node: Node) -> list[Any]:
     return [item[name] for item in items]
 
 
-def _json_constant(key: str, path: Path, text: str) -> Any:
+def _json_constant(what: str, path: Path, text: str) -> Any:
     """A `{file: NAME.json}` constant is the file's JSON value (a label map such as DocRED's rel_info.json); a file of
     JSON Lines (`.jsonl`, or a `.json` holding one value a line, as DuEE's schema) is the list of its lines' values."""
     if path.suffix.lower() == ".jsonl" or _json_lines(text):
-        return [_json_value(key, path, line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    return _json_value(key, path, text, 1)
+        return [_json_value(what, path, line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return _json_value(what, path, text, 1)
 
 
-def _json_value(key: str, path: Path, text: str, first_line: int) -> Any:
+def _json_value(what: str, path: Path, text: str, first_line: int) -> Any:
     """``text`` (the file's, from its line ``first_line``) as JSON; errors located in the file."""
     def at(line: int, column: int = 1) -> Span:
         return Span(str(path), first_line + line - 1, column)
@@ -1348,20 +1377,20 @@ def _json_value(key: str, path: Path, text: str, first_line: int) -> Any:
     try:
         return loads_unique(text)
     except RepeatedKeyError as exc:  # a label map naming a key twice: one of its values would be dropped unseen
-        raise RecipeError(f"constant '{key}': {path.name}: {exc}", at(exc.line, exc.column),
+        raise RecipeError(f"{what}: {path.name}: {exc}", at(exc.line, exc.column),
                           expected="each key once in an object",
                           hint="remove or rename one of them (JSON readers disagree on which value counts)",
                           code="E0009") from None
     except json.JSONDecodeError as exc:
-        raise RecipeError(f"constant '{key}': {path.name} is not valid JSON: {exc.msg}", at(exc.lineno, exc.colno),
+        raise RecipeError(f"{what}: {path.name} is not valid JSON: {exc.msg}", at(exc.lineno, exc.colno),
                           expected="one JSON value (a .json constant file is read as JSON; JSON Lines one a line)",
                           hint="fix the file, or give it another extension to read one item per line", code="E0009") from None
     except RecursionError:
-        raise RecipeError(f"constant '{key}': {path.name} nests too deeply", at(1),
+        raise RecipeError(f"{what}: {path.name} nests too deeply", at(1),
                           expected="JSON nested at most a few hundred levels", hint="flatten the file",
                           code="E0010") from None
     except ValueError as exc:  # an integer of more than 4300 digits (CPython's int() limit)
-        raise RecipeError(f"constant '{key}': {path.name} holds a number too long to read ({exc.args[0].split(';')[0]})",
+        raise RecipeError(f"{what}: {path.name} holds a number too long to read ({exc.args[0].split(';')[0]})",
                           at(1), expected="numbers of at most 4300 digits",
                           hint="write such a value as a JSON string (in quotes)", code="E0010") from None
 
