@@ -82,7 +82,16 @@ class RecordSpec:
 
 
 def metric_of(task: TaskDef) -> str:
-    return METRIC_OF_TASK.get(task.id) or ("spans" if task.cardinality == "many" else "text")
+    """The task's metric kind: by its id, else by its answer's shape. An answer that is one of the options shown is
+    a choice, one label of a label set (NLI, yes/no) a label: right or wrong, never token F1 (which gave "not
+    entailment" for "entailment" 67%, and "the" for the option "A" 100%: the SQuAD normalisation drops articles)."""
+    if task.id in METRIC_OF_TASK:
+        return METRIC_OF_TASK[task.id]
+    if task.cardinality == "many":
+        return "spans"
+    if task.choice_of is not None:
+        return "choice"
+    return "label" if task.schema_column is not None else "text"
 
 
 @dataclass
