@@ -146,3 +146,31 @@ def test_out_beside_a_dataset_folder_is_refused_not_ignored(shapes: Path, tmp_pa
     assert f"error[E9001]: --out does not apply to the dataset folder {shapes}" in result.output
     assert f"humc {command} RECIPE --out DIR" in result.output
     assert not (tmp_path / "exported").exists()
+
+
+@pytest.mark.parametrize("split", ["*", "t*", "tes?"])
+def test_a_split_is_a_name_not_a_file_pattern(shapes: Path, tmp_path: Path, split: str) -> None:
+    result = run_cli("eval", str(shapes), "--predictions", str(predictions(shapes, tmp_path / "gold.jsonl")),
+                     "--split", split)
+    assert result.exit_code == 2
+    assert f"error[E6001]: {shapes} has no '{split}' split" in result.output and "splits: test" in result.output
+
+
+@pytest.mark.parametrize(("to", "name", "own"), [
+    ("messages", "test.jsonl", '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'),
+    ("sharegpt", "test.jsonl", '{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n'),
+    ("alpaca", "test.json", '[\n {\n  "instruction": "hi",\n  "input": "",\n  "output": "yo"\n }\n]\n'),
+    ("lm-eval", "test.jsonl", '{"instruction": "hi", "output": "yo"}\n')])
+def test_export_keeps_a_chat_file_of_ones_own_that_starts_as_an_export_does(shapes: Path, tmp_path: Path, to: str,
+                                                                            name: str, own: str) -> None:
+    out = tmp_path / "finetune"
+    out.mkdir()
+    (out / name).write_text(own, encoding="utf-8")
+    result = run_cli("export", str(shapes), "--to", to, str(out))
+    assert result.exit_code == 2 and "error[E3003]" in result.output and f"{name} there is a file humc did not export" \
+        in result.output
+    assert (out / name).read_text(encoding="utf-8") == own and [p.name for p in out.iterdir()] == [name]
+    again = tmp_path / "again"  # an export's own files are replaced, as before
+    for _ in range(2):
+        assert run_cli("export", str(shapes), "--to", to, str(again)).exit_code == 0
+    assert len((again / name).read_text(encoding="utf-8")) > len(own)

@@ -237,14 +237,49 @@ def starts_otherwise(path: Path, heads: tuple[bytes, ...]) -> bool:
 
 
 def _refuse_foreign(path: Path) -> None:
-    """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, replaced
-    without a word); an export's file, or an empty one, is replaced."""
+    """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, or their
+    own OpenAI chat `train.jsonl`, which starts as a `messages` export does, replaced without a word); an export's
+    file, or an empty one, is replaced."""
     if path.name == "dataset_info.json":
         return  # LLaMA-Factory's list keeps its other datasets (_other_datasets)
-    if starts_otherwise(path, _EXPORT_HEADS):
+    if starts_otherwise(path, _EXPORT_HEADS) or not _rows_kept(path):
         raise HumcError(f"cannot export into {path.parent}: {path.name} there is a file humc did not export",
                         Span(str(path), 1, 1), code="E3003", expected="OUT_DIR: a new folder, or one an export wrote",
                         hint="export into a folder of its own; nothing was written")
+
+
+_FIRST_ROW_LIMIT = 16 << 20  # bytes read to find an exported file's first record
+
+
+def _rows_kept(path: Path) -> bool:
+    """Whether an exported data file's first record holds the columns every export keeps (``KEPT``: id, task, …); True
+    for a file that is missing, empty, `[]`, no data file (lm-eval's YAML) or whose first record is too long to read."""
+    if path.suffix not in (".json", ".jsonl") or not path.is_file():
+        return True
+    row = _first_row(path)
+    return row is None or (isinstance(row, dict) and all(key in row for key in KEPT))
+
+
+def _first_row(path: Path) -> Any:
+    """The first record of a JSON Lines file, or of an Alpaca export's indented array ("[", " {", its keys, " },"); None
+    when there is none or it is longer than ``_FIRST_ROW_LIMIT``, {} when it is no JSON."""
+    with open(path, "rb") as f:
+        if path.suffix == ".jsonl":
+            text = f.readline(_FIRST_ROW_LIMIT + 1)
+        else:
+            f.readline()
+            lines: list[bytes] = []
+            while (line := f.readline(_FIRST_ROW_LIMIT + 1)) and sum(map(len, lines)) <= _FIRST_ROW_LIMIT:
+                lines.append(line)
+                if line.rstrip(b"\r\n") in (b" }", b" },"):
+                    break
+            text = b"".join(lines).rstrip().removesuffix(b",")
+    if not text.strip() or len(text) > _FIRST_ROW_LIMIT:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
 
 
 def _export_splits(shards: dict[str, list[Path]], to: str, out: Path, name: str,

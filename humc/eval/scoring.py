@@ -37,7 +37,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.build.transforms import declared_empty
-from humc.dataset.export import REBUILD_HINT, not_a_dataset_hint, read_shard
+from humc.dataset.export import REBUILD_HINT, read_shard, splits_of
 from humc.errors import HumcError
 from humc.eval import metrics
 from humc.expr import Evaluator, Source, parse_pipeline
@@ -54,14 +54,14 @@ GROUPS = ("task", "template", "format", "language")
 
 
 def load_split(folder: Path, split: str) -> list[dict[str, Any]]:
-    """The records of one split of a built dataset folder, in shard order (E6001 at a damaged shard)."""
-    files = sorted((folder / "data").glob(f"{split}-*.parquet")) if folder.is_dir() else []
-    if not files:
-        found = sorted({p.name.split("-")[0] for p in (folder / "data").glob("*.parquet")}) if folder.is_dir() else []
-        raise HumcError(f"{folder} has no '{split}' split" if found else f"{folder} is not a built humc dataset",
-                        expected="a dataset folder with data/<split>-*.parquet" + (f"; splits: {', '.join(found)}" if found else ""),
-                        hint="pick one with --split" if found else not_a_dataset_hint(folder), code="E6001")
-    return [row for f in files for row in read_shard(f)]
+    """The records of one split of a built dataset folder, in shard order (E6001 at a damaged shard). The split is a
+    name, not a pattern: `--split '*'` read every split as one."""
+    shards = splits_of(folder)
+    if split not in shards:
+        raise HumcError(f"{folder} has no '{split}' split", code="E6001",
+                        expected=f"a dataset folder with data/<split>-*.parquet; splits: {', '.join(sorted(shards))}",
+                        hint="pick one with --split")
+    return [row for f in shards[split] for row in read_shard(f)]
 
 
 # ------------------------------------------------------------------ specs
