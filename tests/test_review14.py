@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import run_cli
+from helpers import build_jsonl_recipe, run_cli
 
 from humc.eval import metrics
 
@@ -25,8 +25,8 @@ SOURCES = {
     "race": [{"c": "Tom missed the bus, so he walked.", "q": "How did Tom get there?", "o": ["By bus", "On foot"],
               "a": "A"},
              {"c": "It rained all day.", "q": "What was the weather?", "o": ["Rainy", "Sunny"], "a": "B"}],
-    "boolq": [{"passage": "The Nile flows north.", "q": "does the nile flow north", "a": True},
-              {"passage": "Mars has two moons.", "q": "does mars have three moons", "a": False}],
+    "boolq": [{"passage": "The Nile flows north.", "q": "does the nile flow north", "a": "yes"},
+              {"passage": "Mars has two moons.", "q": "does mars have three moons", "a": "no"}],
 }
 
 RECIPE = """hum: 1
@@ -47,8 +47,7 @@ tasks:
   - id: boolq
     task: mrc_yes_no
     source: boolq
-    fields: {context: passage, question: q, answer: 'lookup(int(a), ["no", "yes"])'}
-    labels: ["yes", "no"]
+    fields: {context: passage, question: q, answer: a}
     formats: [label_only]
 output:
   splits: {test: 1.0}
@@ -62,10 +61,7 @@ WRONG = {"entailment": "not entailment", "not entailment": "entailment", "A": "t
 def shapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built dataset folder of a recipe with an NLI, a passage-choice and a yes/no task entry."""
     work = tmp_path_factory.mktemp("review14")
-    for name, rows in SOURCES.items():
-        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (work / "shapes.hum.yaml").write_text(RECIPE, encoding="utf-8")
-    result = run_cli("build", "shapes.hum.yaml", "--out", "out", "--cache", "cache", cwd=work)
+    result = build_jsonl_recipe(work, SOURCES, RECIPE, "shapes")
     assert result.exit_code == 0, result.output
     return work / "out" / "shapes"
 
