@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import build_jsonl_recipe, run_cli
+from helpers import build_in, build_jsonl_recipe, copy_recipes, run_cli
 
 from humc.eval import metrics
 
@@ -170,3 +170,22 @@ def test_export_keeps_a_chat_file_of_ones_own_that_starts_as_an_export_does(shap
     for _ in range(2):
         assert run_cli("export", str(shapes), "--to", to, str(again)).exit_code == 0
     assert len((again / name).read_text(encoding="utf-8")) > len(own)
+
+
+def test_a_rule_on_how_to_answer_nothing_is_judged_where_there_is_nothing(tmp_path: Path) -> None:
+    recipes = copy_recipes(tmp_path)
+    assert build_in(recipes / "hum_mix.hum.yaml", tmp_path).exit_code == 0
+    folder = tmp_path / "out" / "hum-mix"
+    rows = pq.read_table(folder / "data" / "test-00000-of-00001.parquet").to_pylist()
+    unanswerable = {r["id"] for r in rows if "unanswerable" in r["rules"] and r["gold"] == "[]"}
+    assert len(unanswerable) == 2
+    # a model that never abstains: it names a span where the passage holds no answer
+    with open(tmp_path / "never.jsonl", "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps({"id": r["id"], "prediction": "Rollo" if r["id"] in unanswerable else r["output"]}) + "\n")
+    never = evaluate(folder, tmp_path / "never.jsonl", tmp_path / "never.json")
+    assert never["rules"]["unanswerable"] == {"n": 2, "adherence": 0.0}
+    gold = evaluate(folder, predictions(folder, tmp_path / "gold.jsonl"), tmp_path / "gold.json")
+    assert gold["rules"]["unanswerable"] == {"n": 2, "adherence": 1.0}
+    # `empty_brackets` is judged on no record: every test record it is stated in has an answer
+    assert "empty_brackets" not in gold["rules"] and any("empty_brackets" in r["rules"] for r in rows)

@@ -18,7 +18,8 @@ Decisions:
   (``build.checking.rule_problem``: apply the ops again, compare rows and the empty rendering). The
   dataset keeps the instruction, not the raw input, so positional operations look for values in the
   instruction; a rule is judged on a record only where the gold answer is itself a fixed point under that
-  text and the rule's `when` holds for the gold (evaluated on the recipe constants and ``answer``).
+  text and the rule's `when` holds for the gold (evaluated on the recipe constants and ``answer``). A rule that only
+  says how to answer nothing (``empty_as``) is judged where the gold is empty: an answer with rows there disobeys it.
 * Specs come from the recipe when eval is given one (its own rules and inline formats), else from the
   standard library by the ids the dataset records (``task``, ``answer_format``, ``rules``); an unknown rule
   id is reported, not guessed.
@@ -343,6 +344,13 @@ def _when_holds(rule: PreferenceRule, gold: AnswerTable, constants: Mapping[str,
         return True  # the condition reads record fields the dataset does not keep; the gold fixed point decides
 
 
+def _says_how_to_answer_nothing(rule: PreferenceRule) -> bool:
+    """Whether the rule only says how an empty answer is written (`empty_as`: "unanswerable", []). Any answer with rows
+    is a fixed point of it, so it is judged where the gold answer is empty: there an answer with rows disobeys it
+    (a model that never abstained was 100% adherent to `unanswerable`), and an empty one must be written its way."""
+    return bool(rule.then) and all(op.name == "empty_as" for op in rule.then)
+
+
 def _unfenced(text: str) -> str:
     t = text.strip()
     if t.startswith("```") and t.endswith("```") and "\n" in t:
@@ -365,6 +373,12 @@ def rule_adherence(rs: RecordSpec, record: Mapping[str, Any], gold: AnswerTable,
     for rule in rs.rules:
         if not _when_holds(rule, gold, constants) or _fixed_point(rule, gold_state, text, rs.format, context) is not True:
             continue
+        if _says_how_to_answer_nothing(rule):  # "if nothing matches, output []": said of the records with nothing
+            if gold.rows:
+                continue
+            if parsed.table.rows:  # an answer where the rule asks for its text: a fixed point, yet not what it asks
+                result[rule.id] = False
+                continue
         ok = _fixed_point(rule, pred_state, text, rs.format, context)
         if ok is not None:
             result[rule.id] = ok
