@@ -18,6 +18,7 @@ import pytest
 from helpers import build_in, build_jsonl_recipe, copy_recipes, run_cli
 
 from humc.eval import metrics
+from humc.eval.scoring import Resolver, score_record
 
 SOURCES = {
     "nli": [{"p": "A man plays a guitar.", "h": "A person makes music.", "y": "entailment"},
@@ -189,3 +190,12 @@ def test_a_rule_on_how_to_answer_nothing_is_judged_where_there_is_nothing(tmp_pa
     assert gold["rules"]["unanswerable"] == {"n": 2, "adherence": 1.0}
     # `empty_brackets` is judged on no record: every test record it is stated in has an answer
     assert "empty_brackets" not in gold["rules"] and any("empty_brackets" in r["rules"] for r in rows)
+
+
+def test_a_blank_line_between_labels_is_no_wrong_label() -> None:
+    resolver = Resolver.for_stdlib()
+    spec = resolver.resolve({"task": "multilabel_classification", "answer_format": "text", "rules": []})
+    record = {"id": "r1", "gold": json.dumps([{"label": "anger"}, {"label": "joy"}]), "template": "t", "language": "en",
+              "answer_format": "text", "instruction": "Which emotions? Text: grr, yay", "output": "anger\njoy"}
+    scored = score_record(spec, record, "anger\n\njoy\n")
+    assert scored.score == 1.0 and scored.pred_labels == ["anger", "joy"]

@@ -259,7 +259,8 @@ def score_record(rs: RecordSpec, record: Mapping[str, Any], prediction: str | No
     gold = gold_of(rs, record)
     context = record_context(rs, record)
     parsed = parse_prediction(rs, prediction, context)
-    rows = list(parsed.table.rows) if parsed.table is not None else []
+    # a blank row is no answer (the bare-text codec reads a blank line between labels as one): not a wrong label
+    rows = [row for row in parsed.table.rows if any(v.strip() for v in row)] if parsed.table is not None else []
     counts, score, gl, pl = _metric(rs, list(gold.rows), rows, parsed.table is not None)
     rules = rule_adherence(rs, record, gold, parsed, prediction, constants or {}, context)
     return RecordScore(str(record["id"]), rs.task, str(record.get("template")), str(record.get("answer_format")),
