@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -199,3 +200,17 @@ def test_a_blank_line_between_labels_is_no_wrong_label() -> None:
               "answer_format": "text", "instruction": "Which emotions? Text: grr, yay", "output": "anger\njoy"}
     scored = score_record(spec, record, "anger\n\njoy\n")
     assert scored.score == 1.0 and scored.pred_labels == ["anger", "joy"]
+
+
+def test_lm_eval_export_of_a_second_dataset_does_not_swap_the_first_tasks_data(shapes: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"  # the same dataset under another name: another lm-eval task
+    shutil.copytree(shapes, other)
+    out = tmp_path / "lm"
+    assert run_cli("export", str(shapes), "--to", "lm-eval", str(out)).exit_code == 0
+    before = (out / "test.jsonl").read_bytes()
+    result = run_cli("export", str(other), "--to", "lm-eval", str(out))
+    assert result.exit_code == 2 and "error[E3002]" in result.output
+    assert "it is the data file of the lm-eval task humc_shapes (humc_shapes.yaml)" in result.output
+    assert (out / "test.jsonl").read_bytes() == before and sorted(p.name for p in out.iterdir()) == [
+        "humc_shapes.yaml", "test.jsonl"]
+    assert run_cli("export", str(shapes), "--to", "lm-eval", str(out)).exit_code == 0  # its own task again: replaced

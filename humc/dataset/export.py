@@ -349,8 +349,25 @@ def lm_eval_yaml(task: str, data_file: Path) -> str:
         ""])
 
 
+def _refuse_shared_data(out: Path, task: str, data: Path) -> None:
+    """E3002 when the task of another dataset exported into ``out`` reads ``data`` (its YAML names the file): replaced,
+    it would evaluate that task on this dataset's records without a word."""
+    named = f"test: {json.dumps(str(data.resolve()), ensure_ascii=False)}"
+    for other in sorted(out.glob("humc_*.yaml")) if out.is_dir() else []:
+        try:
+            reads = other.name != f"{task}.yaml" and named in other.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            reads = False
+        if reads:
+            raise HumcError(f"cannot write {data}: it is the data file of the lm-eval task {other.stem} ({other.name})",
+                            Span(str(other), 1, 1), code="E3002",
+                            expected="an OUT_DIR no other dataset's lm-eval task reads test.jsonl from",
+                            hint="export into a folder of its own; nothing was written")
+
+
 def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str, place: Callable[[Path], Path]) -> dict[str, int | None]:
     task = "humc_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+    _refuse_shared_data(out, task, out / "test.jsonl")
     n = _write_jsonl(place(out / "test.jsonl"), ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
                                                  for r in records_of(shards["test"])))
     place(out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")
