@@ -56,6 +56,15 @@ def build_in(recipe: Path, tmp: Path) -> Result:
     return run_cli("build", str(recipe), "--out", str(tmp / "out"), "--cache", str(tmp / "cache"))
 
 
+def build_jsonl_recipe(work: Path, sources: dict[str, list[dict[str, Any]]], recipe: str, name: str) -> Result:
+    """Write each source as ``work/<name>.jsonl`` and ``recipe`` as ``work/<name>.hum.yaml``; build it into work/out with
+    its cache in work/cache."""
+    for source, rows in sources.items():
+        (work / f"{source}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (work / f"{name}.hum.yaml").write_text(recipe, encoding="utf-8")
+    return run_cli("build", f"{name}.hum.yaml", "--out", "out", "--cache", "cache", cwd=work)
+
+
 def uncoded(text: str) -> str:
     """Diagnostics without their codes (``error[E0001]:`` -> ``error:``), for tests about wording and location."""
     return re.sub(r"error\[E\d{4}\]:", "error:", text)

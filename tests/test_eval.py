@@ -218,11 +218,14 @@ def test_rule_adherence_is_the_fixed_point_check_of_the_build() -> None:
     record = _record(GOLD)
     in_order = score_record(spec, record, json.dumps(GOLD))
     reversed_ = score_record(spec, record, json.dumps(GOLD[::-1]))
-    assert in_order.rules == {"order_entities_by_position": True, "empty_brackets": True}
+    # `empty_as("[]")` says how to answer nothing: not judged where the gold has rows (any answer with rows is a fixed
+    # point of it)
+    assert in_order.rules == {"order_entities_by_position": True}
     assert reversed_.rules["order_entities_by_position"] is False and reversed_.score == 1.0  # same set, wrong order
     # on an empty gold, `empty_as("[]")` holds only for the promised "[]"
     empty = _record([], output="[]")
     assert score_record(spec, empty, "[]").rules["empty_brackets"] is True
+    assert score_record(spec, empty, json.dumps(GOLD)).rules["empty_brackets"] is False
 
 
 # ------------------------------------------------------------------ end to end

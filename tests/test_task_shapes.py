@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import check_golden, dumps, run_cli
+from helpers import build_jsonl_recipe, check_golden, dumps, run_cli
 
 from humc.recipe.stdlib import load_stdlib
 from humc.templating import render_template
@@ -106,10 +106,7 @@ output:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict]]:
     work = tmp_path_factory.mktemp("shapes")
-    for name, rows in ROWS.items():
-        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (work / "shapes.hum.yaml").write_text(RECIPE, encoding="utf-8")
-    result = run_cli("build", "shapes.hum.yaml", "--out", "out", "--cache", "cache", cwd=work)
+    result = build_jsonl_recipe(work, ROWS, RECIPE, "shapes")
     assert result.exit_code == 0, result.output
     return work, result.output, pq.read_table(work / "out" / "shapes" / "data").to_pylist()
 

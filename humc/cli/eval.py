@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from humc.build.compiler import load_recipe
 from humc.build.store import LLM_FOLDER
-from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt, refuse_foreign_file
+from humc.cli.params import FolderPath, NamedPath, OutConsole, format_opt, refuse_foreign_file, refuse_out_beside_folder
 from humc.dataset.export import refuse_inside
 from humc.errors import HumcError, did_you_mean
 from humc.eval.hf import HFModelSpec, TransformersPredictor
@@ -43,6 +43,7 @@ def _refuse_overwriting(report: Path | None, markdown: Path | None, *inputs: Pat
 _REPORT_HEADS = {"--report": (b'{\n "version":', b'{\n "a":'), "--markdown": (b"# Eval report: ",)}
 
 
+_EVALUATING = ("predictions", "model", "hf_model")  # the sources of answers: an evaluation, not a --compare
 # the options that apply to some sources of answers only: (option, the sources it applies to, how it is used)
 _SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapter LORA_DIR"),
                    ("device", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --device cuda"),
@@ -51,19 +52,28 @@ _SOURCE_OPTIONS = (("adapter", ("hf_model",), "--hf-model ID_DIR_OR_GGUF --adapt
                    ("concurrency", ("model",), "--model NAME --concurrency N"),
                    ("cache_dir", ("model",), "--model NAME --cache DIR (where the model's answers are kept)"),
                    ("max_tokens", ("model", "hf_model"), "--model NAME (or --hf-model ID) --max-tokens N"),
-                   ("seed", ("compare",), "--compare A.json B.json --seed N (the bootstrap's seed)"))
+                   ("seed", ("compare",), "--compare A.json B.json --seed N (the bootstrap's seed)"),
+                   # what --compare does not read or write: it compares two reports, evaluating nothing
+                   *((name, _EVALUATING, f"DATASET_DIR_OR_RECIPE --predictions P.jsonl {usage}") for name, usage in
+                     (("target", "(the dataset to evaluate)"), ("predictions", "(one source of answers)"),
+                      ("model", "(or --model NAME)"), ("hf_model", "(or --hf-model ID_DIR_OR_GGUF)"),
+                      ("split", "--split validation"), ("markdown_path", "--markdown R.md (an eval report)"),
+                      ("out_dir", "--out DIR (with a recipe)"))))
 _SOURCE_NAMES = {"predictions": "--predictions", "model": "--model", "hf_model": "--hf-model", "compare": "--compare"}
 
 
 def _refuse_unused(ctx: click.Context, source: str) -> None:
     """E9001 for an option given that the source of answers does not use (`--predictions P --max-tokens 5` was
     silently ignored): a setting that changes nothing would look applied."""
+    params = {p.name: p for p in ctx.command.params}
     for name, sources, usage in _SOURCE_OPTIONS:
         if source not in sources and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-            option = "--" + ("cache" if name == "cache_dir" else name.replace("_", "-"))
+            param = params[name]
+            option = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
             raise HumcError(f"{option} does not apply to {_SOURCE_NAMES[source]}", code="E9001",
-                            expected=f"{option} with " + " or ".join(_SOURCE_NAMES[s] for s in sources) + f": {usage}",
-                            hint=f"leave {option} out; nothing was evaluated")
+                            expected=(f"{option} in an evaluation" if sources == _EVALUATING else f"{option} with "
+                                      + " or ".join(_SOURCE_NAMES[s] for s in sources)) + f": {usage}",
+                            hint=f"leave {option} out; nothing was {'compared' if source == 'compare' else 'evaluated'}")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -146,6 +156,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
     refuse_foreign_file(markdown_path, "--markdown", _REPORT_HEADS["--markdown"],
                         "a report an earlier `humc eval` wrote")
     if compare_paths:
+        _refuse_unused(click.get_current_context(), "compare")
         a, b = read_report(compare_paths[0]), read_report(compare_paths[1])
         result = compare(a, b, seed=seed)
         if report_path is not None:  # files first: a reader that stops early (`| head`) must not cost them
@@ -162,6 +173,7 @@ def eval_cmd(target: Path | None, predictions: Path | None, model: str | None, b
                         expected="--predictions P.jsonl, --model NAME (a recipe model), --base-url URL --model ID "
                                  "or --hf-model ID_DIR_OR_GGUF", hint="`humc eval --help` shows the command's options")
     _refuse_unused(click.get_current_context(), "predictions" if predictions else "model" if model else "hf_model")
+    refuse_out_beside_folder(out_dir, target, _is_recipe(target), "eval")
     recipe = load_recipe(target, out_dir=out_dir) if _is_recipe(target) else None
     folder = recipe.output.dir if recipe is not None else target
     for path, option in ((report_path, "--report"), (markdown_path, "--markdown")):

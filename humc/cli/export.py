@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from humc.build.compiler import load_recipe
-from humc.cli.params import FolderPath, NamedPath, format_opt
+from humc.cli.params import FolderPath, NamedPath, format_opt, refuse_out_beside_folder
 from humc.dataset.export import TARGETS, export_dataset
 
 
@@ -23,7 +23,9 @@ from humc.dataset.export import TARGETS, export_dataset
 def export_cmd(target: Path, to: str, out: Path, out_root: Path | None) -> None:
     """Write a built dataset (a folder, or a recipe's output) in the --to layout into OUT_DIR (files of the same
     name are replaced; other files are left alone)."""
-    folder = load_recipe(target, out_dir=out_root).output.dir if target.suffix.lower() in (".yaml", ".yml") else target
+    is_recipe = target.suffix.lower() in (".yaml", ".yml")
+    refuse_out_beside_folder(out_root, target, is_recipe, "export")
+    folder = load_recipe(target, out_dir=out_root).output.dir if is_recipe else target
     written = export_dataset(folder, to, out)
     for name, n in written.items():
         click.echo(f"wrote {out / name}" + ("" if n is None else f" ({n} record(s))"))

@@ -77,3 +77,13 @@ def refuse_foreign_file(path: Path | None, option: str, heads: tuple[bytes, ...]
         raise HumcError(f"{option} {path} is a file humc did not write there: writing would replace it",
                         Span(str(path), 1, 1), code="E3003", expected=f"{option}: a new file, or {written}",
                         hint="name another file; nothing was written")
+
+
+def refuse_out_beside_folder(out_dir: Path | None, target: Path, is_recipe: bool, command: str) -> None:
+    """E9001 for ``--out`` beside a dataset folder: the option names the root a recipe was built into, and the folder
+    is the dataset itself (`humc push out/mrc --out elsewhere` published out/mrc without a word about --out)."""
+    if out_dir is not None and not is_recipe:
+        raise HumcError(f"--out does not apply to the dataset folder {target}", code="E9001",
+                        expected=f"--out with a recipe: humc {command} RECIPE --out DIR (the root it was built into)",
+                        hint=f"leave --out out, or name the dataset folder itself (e.g. {out_dir / target.name}); "
+                             "nothing was done")

@@ -8,7 +8,7 @@ import click
 
 from humc.build.compiler import load_recipe
 from humc.build.compiler import push_recipe as _push_recipe
-from humc.cli.params import FolderPath, NamedPath, format_opt, no_wait_opt
+from humc.cli.params import FolderPath, NamedPath, format_opt, no_wait_opt, refuse_out_beside_folder
 from humc.dataset.hub import PushResult, push_dataset
 from humc.errors import PublishError
 from humc.ir import Recipe
@@ -63,6 +63,7 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     commit; a changed build is published as a single commit that also removes stale shards and plots. A build replacing
     the folder is waited for (--no-wait: fail instead).
     """
+    refuse_out_beside_folder(out_dir, target, target.suffix.lower() in (".yaml", ".yml"), "push")
     if _is_recipe(target):
         push_recipe(load_recipe(target, out_dir=out_dir), repo=repo, private=private, revision=revision,
                     wait=not no_wait)

@@ -237,14 +237,49 @@ def starts_otherwise(path: Path, heads: tuple[bytes, ...]) -> bool:
 
 
 def _refuse_foreign(path: Path) -> None:
-    """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, replaced
-    without a word); an export's file, or an empty one, is replaced."""
+    """E3003 when ``path`` holds something an export did not write (the user's own `train.json` in OUT_DIR, or their
+    own OpenAI chat `train.jsonl`, which starts as a `messages` export does, replaced without a word); an export's
+    file, or an empty one, is replaced."""
     if path.name == "dataset_info.json":
         return  # LLaMA-Factory's list keeps its other datasets (_other_datasets)
-    if starts_otherwise(path, _EXPORT_HEADS):
+    if starts_otherwise(path, _EXPORT_HEADS) or not _rows_kept(path):
         raise HumcError(f"cannot export into {path.parent}: {path.name} there is a file humc did not export",
                         Span(str(path), 1, 1), code="E3003", expected="OUT_DIR: a new folder, or one an export wrote",
                         hint="export into a folder of its own; nothing was written")
+
+
+_FIRST_ROW_LIMIT = 16 << 20  # bytes read to find an exported file's first record
+
+
+def _rows_kept(path: Path) -> bool:
+    """Whether an exported data file's first record holds the columns every export keeps (``KEPT``: id, task, …); True
+    for a file that is missing, empty, `[]`, no data file (lm-eval's YAML) or whose first record is too long to read."""
+    if path.suffix not in (".json", ".jsonl") or not path.is_file():
+        return True
+    row = _first_row(path)
+    return row is None or (isinstance(row, dict) and all(key in row for key in KEPT))
+
+
+def _first_row(path: Path) -> Any:
+    """The first record of a JSON Lines file, or of an Alpaca export's indented array ("[", " {", its keys, " },"); None
+    when there is none or it is longer than ``_FIRST_ROW_LIMIT``, {} when it is no JSON."""
+    with open(path, "rb") as f:
+        if path.suffix == ".jsonl":
+            text = f.readline(_FIRST_ROW_LIMIT + 1)
+        else:
+            f.readline()
+            lines: list[bytes] = []
+            while (line := f.readline(_FIRST_ROW_LIMIT + 1)) and sum(map(len, lines)) <= _FIRST_ROW_LIMIT:
+                lines.append(line)
+                if line.rstrip(b"\r\n") in (b" }", b" },"):
+                    break
+            text = b"".join(lines).rstrip().removesuffix(b",")
+    if not text.strip() or len(text) > _FIRST_ROW_LIMIT:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
 
 
 def _export_splits(shards: dict[str, list[Path]], to: str, out: Path, name: str,
@@ -314,8 +349,25 @@ def lm_eval_yaml(task: str, data_file: Path) -> str:
         ""])
 
 
+def _refuse_shared_data(out: Path, task: str, data: Path) -> None:
+    """E3002 when the task of another dataset exported into ``out`` reads ``data`` (its YAML names the file): replaced,
+    it would evaluate that task on this dataset's records without a word."""
+    named = f"test: {json.dumps(str(data.resolve()), ensure_ascii=False)}"
+    for other in sorted(out.glob("humc_*.yaml")) if out.is_dir() else []:
+        try:
+            reads = other.name != f"{task}.yaml" and named in other.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            reads = False
+        if reads:
+            raise HumcError(f"cannot write {data}: it is the data file of the lm-eval task {other.stem} ({other.name})",
+                            Span(str(other), 1, 1), code="E3002",
+                            expected="an OUT_DIR no other dataset's lm-eval task reads test.jsonl from",
+                            hint="export into a folder of its own; nothing was written")
+
+
 def _lm_eval(shards: dict[str, list[Path]], out: Path, name: str, place: Callable[[Path], Path]) -> dict[str, int | None]:
     task = "humc_" + "".join(ch if ch.isalnum() else "_" for ch in name)
+    _refuse_shared_data(out, task, out / "test.jsonl")
     n = _write_jsonl(place(out / "test.jsonl"), ({"instruction": r["instruction"], "output": r["output"], **_meta(r)}
                                                  for r in records_of(shards["test"])))
     place(out / f"{task}.yaml").write_text(lm_eval_yaml(task, out / "test.jsonl"), encoding="utf-8")

@@ -3,11 +3,11 @@
 * spans (NER, RE, EE, open IE): micro precision / recall / F1 over answer rows. *Exact*: a predicted row
   counts when the same row (every column equal after trimming) is in the gold, as a multiset. *Partial*: a
   predicted row matches a still unmatched gold row when every column agrees after SQuAD normalisation or one
-  normalised value contains the other (a span cut too short or too long still counts); matching is greedy,
-  one to one.
+  value's normalised tokens are a contiguous run of the other's (a span cut too short or too long still counts;
+  "US" is no part of "Russia"); matching is greedy, one to one.
 * extractive MRC: exact match and token F1 with the official SQuAD v2 normalisation (lowercase, drop
-  punctuation and the articles a/an/the, squeeze whitespace); the best over the gold answers; an empty gold
-  (no answer) matches only an empty prediction.
+  punctuation and the articles a/an/the, squeeze whitespace; Chinese punctuation too, as CMRC's does); the best
+  over the gold answers; an empty gold (no answer) matches only an empty prediction.
 * multiple choice: accuracy. Single-label classification: accuracy and macro-F1 over the labels seen in gold
   or predictions. Multi-label: micro-F1 over (record, label) pairs and macro-F1 over labels.
 * ``bootstrap_delta``: a paired bootstrap confidence interval for a difference of means, seeded.
@@ -23,6 +23,7 @@ import collections
 import random
 import re
 import string
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -36,11 +37,18 @@ _CJK = re.compile(r"([\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef])")
 
 
 def normalize_answer(s: str) -> str:
-    """Lower text and remove punctuation, articles and extra whitespace (the official SQuAD v2 function)."""
+    """Lower text and remove punctuation, articles and extra whitespace (the official SQuAD v2 function); the
+    punctuation of Chinese text (。，《》, fullwidth ！？) goes too, as CMRC's evaluation drops it."""
     s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
+    s = "".join(ch for ch in s if ch not in _PUNCT and not _cjk_punct(ch))
     s = _ARTICLES.sub(" ", s)
     return " ".join(s.split())
+
+
+def _cjk_punct(ch: str) -> bool:
+    """Whether ``ch`` is punctuation of the CJK ranges (CJK symbols and punctuation, fullwidth forms); other non-ASCII
+    punctuation stays, as SQuAD's own normalisation keeps it."""
+    return ch >= "\u3000" and _CJK.fullmatch(ch) is not None and unicodedata.category(ch).startswith("P")
 
 
 def answer_tokens(s: str) -> list[str]:
@@ -101,10 +109,18 @@ def exact_matches(gold: Iterable[Row], pred: Iterable[Row]) -> int:
 
 
 def _close(a: str, b: str) -> bool:
-    na, nb = normalize_answer(a), normalize_answer(b)
-    if na == nb:
+    """Equal, or one's normalised tokens a contiguous run of the other's ("York" of "New York", 北京 of 北京市): a
+    span cut too short or too long. Not any substring: "US" is no part of "Russia"."""
+    ta, tb = answer_tokens(a), answer_tokens(b)
+    if ta == tb:
         return True
-    return bool(na and nb) and (na in nb or nb in na)
+    return bool(ta and tb) and (_within(ta, tb) or _within(tb, ta))
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    """Whether ``part`` occurs in ``whole`` as a contiguous run of tokens."""
+    n = len(part)
+    return any(whole[i:i + n] == part for i in range(len(whole) - n + 1))
 
 
 def partial_matches(gold: Iterable[Row], pred: Iterable[Row]) -> int:

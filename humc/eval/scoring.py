@@ -18,7 +18,8 @@ Decisions:
   (``build.checking.rule_problem``: apply the ops again, compare rows and the empty rendering). The
   dataset keeps the instruction, not the raw input, so positional operations look for values in the
   instruction; a rule is judged on a record only where the gold answer is itself a fixed point under that
-  text and the rule's `when` holds for the gold (evaluated on the recipe constants and ``answer``).
+  text and the rule's `when` holds for the gold (evaluated on the recipe constants and ``answer``). A rule that only
+  says how to answer nothing (``empty_as``) is judged where the gold is empty: an answer with rows there disobeys it.
 * Specs come from the recipe when eval is given one (its own rules and inline formats), else from the
   standard library by the ids the dataset records (``task``, ``answer_format``, ``rules``); an unknown rule
   id is reported, not guessed.
@@ -37,7 +38,7 @@ from humc.answers import formats
 from humc.answers.ops import AnswerState, apply_op
 from humc.answers.table import AnswerTable, as_cardinality
 from humc.build.transforms import declared_empty
-from humc.dataset.export import REBUILD_HINT, not_a_dataset_hint, read_shard
+from humc.dataset.export import REBUILD_HINT, read_shard, splits_of
 from humc.errors import HumcError
 from humc.eval import metrics
 from humc.expr import Evaluator, Source, parse_pipeline
@@ -54,14 +55,14 @@ GROUPS = ("task", "template", "format", "language")
 
 
 def load_split(folder: Path, split: str) -> list[dict[str, Any]]:
-    """The records of one split of a built dataset folder, in shard order (E6001 at a damaged shard)."""
-    files = sorted((folder / "data").glob(f"{split}-*.parquet")) if folder.is_dir() else []
-    if not files:
-        found = sorted({p.name.split("-")[0] for p in (folder / "data").glob("*.parquet")}) if folder.is_dir() else []
-        raise HumcError(f"{folder} has no '{split}' split" if found else f"{folder} is not a built humc dataset",
-                        expected="a dataset folder with data/<split>-*.parquet" + (f"; splits: {', '.join(found)}" if found else ""),
-                        hint="pick one with --split" if found else not_a_dataset_hint(folder), code="E6001")
-    return [row for f in files for row in read_shard(f)]
+    """The records of one split of a built dataset folder, in shard order (E6001 at a damaged shard). The split is a
+    name, not a pattern: `--split '*'` read every split as one."""
+    shards = splits_of(folder)
+    if split not in shards:
+        raise HumcError(f"{folder} has no '{split}' split", code="E6001",
+                        expected=f"a dataset folder with data/<split>-*.parquet; splits: {', '.join(sorted(shards))}",
+                        hint="pick one with --split")
+    return [row for f in shards[split] for row in read_shard(f)]
 
 
 # ------------------------------------------------------------------ specs
@@ -82,7 +83,16 @@ class RecordSpec:
 
 
 def metric_of(task: TaskDef) -> str:
-    return METRIC_OF_TASK.get(task.id) or ("spans" if task.cardinality == "many" else "text")
+    """The task's metric kind: by its id, else by its answer's shape. An answer that is one of the options shown is
+    a choice, one label of a label set (NLI, yes/no) a label: right or wrong, never token F1 (which gave "not
+    entailment" for "entailment" 67%, and "the" for the option "A" 100%: the SQuAD normalisation drops articles)."""
+    if task.id in METRIC_OF_TASK:
+        return METRIC_OF_TASK[task.id]
+    if task.cardinality == "many":
+        return "spans"
+    if task.choice_of is not None:
+        return "choice"
+    return "label" if task.schema_column is not None else "text"
 
 
 @dataclass
@@ -249,7 +259,8 @@ def score_record(rs: RecordSpec, record: Mapping[str, Any], prediction: str | No
     gold = gold_of(rs, record)
     context = record_context(rs, record)
     parsed = parse_prediction(rs, prediction, context)
-    rows = list(parsed.table.rows) if parsed.table is not None else []
+    # a blank row is no answer (the bare-text codec reads a blank line between labels as one): not a wrong label
+    rows = [row for row in parsed.table.rows if any(v.strip() for v in row)] if parsed.table is not None else []
     counts, score, gl, pl = _metric(rs, list(gold.rows), rows, parsed.table is not None)
     rules = rule_adherence(rs, record, gold, parsed, prediction, constants or {}, context)
     return RecordScore(str(record["id"]), rs.task, str(record.get("template")), str(record.get("answer_format")),
@@ -334,6 +345,13 @@ def _when_holds(rule: PreferenceRule, gold: AnswerTable, constants: Mapping[str,
         return True  # the condition reads record fields the dataset does not keep; the gold fixed point decides
 
 
+def _says_how_to_answer_nothing(rule: PreferenceRule) -> bool:
+    """Whether the rule only says how an empty answer is written (`empty_as`: "unanswerable", []). Any answer with rows
+    is a fixed point of it, so it is judged where the gold answer is empty: there an answer with rows disobeys it
+    (a model that never abstained was 100% adherent to `unanswerable`), and an empty one must be written its way."""
+    return bool(rule.then) and all(op.name == "empty_as" for op in rule.then)
+
+
 def _unfenced(text: str) -> str:
     t = text.strip()
     if t.startswith("```") and t.endswith("```") and "\n" in t:
@@ -356,6 +374,12 @@ def rule_adherence(rs: RecordSpec, record: Mapping[str, Any], gold: AnswerTable,
     for rule in rs.rules:
         if not _when_holds(rule, gold, constants) or _fixed_point(rule, gold_state, text, rs.format, context) is not True:
             continue
+        if _says_how_to_answer_nothing(rule):  # "if nothing matches, output []": said of the records with nothing
+            if gold.rows:
+                continue
+            if parsed.table.rows:  # an answer where the rule asks for its text: a fixed point, yet not what it asks
+                result[rule.id] = False
+                continue
         ok = _fixed_point(rule, pred_state, text, rs.format, context)
         if ok is not None:
             result[rule.id] = ok
