@@ -38,7 +38,7 @@ CASES = [
      f"`humc check --help` {HELP}"),
     (["push"], "missing argument RECIPE_OR_OUTPUT_DIR for humc push", "humc push [OPTIONS] RECIPE_OR_OUTPUT_DIR",
      f"`humc push --help` {HELP}"),
-    (["push", "DS", "--privat"], "unknown option '--privat' for humc push", "--private, --repo",
+    (["push", "DS", "--privat"], "unknown option '--privat' for humc push", "--private, --replace, --repo",
      "'--private'?"),
     (["push", "DS", "--revision"], "option --revision needs a value", "--revision takes BRANCH",
      f"`humc push --help` {HELP}"),

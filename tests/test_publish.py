@@ -537,6 +537,25 @@ def test_a_repository_holding_only_a_card_or_an_earlier_humc_build_is_published_
     assert push_dataset(folder, REPO).changed and remote_files(hub) == {**local_files(folder), "NOTES.md": b"our notes\n"}
 
 
+def test_a_repository_holding_another_recipes_build_is_refused_unless_replace_is_passed(hub: HubHTTPServer,
+                                                                                       tmp_path: Path) -> None:
+    """Pushing recipe `other` where recipe `demo` is published replaced demo's dataset and deleted its shards, with
+    only "N stale file(s) deleted" said: now E5003 naming both recipes, nothing changed; `--replace` publishes."""
+    demo = make_build(tmp_path / "demo", {"train": 2})
+    assert push_dataset(demo, REPO).changed
+    before, history = remote_files(hub), [c.oid for c in hub.state.history(REPO)]
+    other = make_build(tmp_path / "other", {"train": 1}, tag="v2")
+    result = run_cli("push", str(other), "--repo", REPO)
+    assert result.exit_code == 2 and "error[E5003]" in result.output, result.output
+    assert "holds the dataset of recipe 'demo', not of 'other'" in result.output and "--replace" in result.output
+    assert remote_files(hub) == before and [c.oid for c in hub.state.history(REPO)] == history
+    make_build(demo, {"train": 1}, tag="v3")  # the same recipe rebuilt: published over its own dataset as before
+    assert push_dataset(demo, REPO).changed and remote_files(hub) == local_files(demo)
+    result = run_cli("push", str(other), "--repo", REPO, "--replace")
+    assert result.exit_code == 0, result.output
+    assert remote_files(hub) == local_files(other)
+
+
 def test_concurrent_remote_change_is_detected(hub: HubHTTPServer, tmp_path: Path, monkeypatch) -> None:
     import humc.dataset.hub as publish
 

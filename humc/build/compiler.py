@@ -454,7 +454,7 @@ def publish_repo(recipe: Recipe, repo: str | None = None, *, command: str = "hum
 
 
 def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
-                revision: str | None = None, wait: bool = True) -> PushResult:
+                revision: str | None = None, wait: bool = True, replace: bool = False) -> PushResult:
     """Publish a recipe's output folder using its `publish:` block (arguments override it); refuses a stale build.
     The folder's lock is held (shared) from the staleness check to the end of the upload (``push_dataset``)."""
     publish = recipe.publish
@@ -465,7 +465,7 @@ def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None
         revision = publish.revision
     with folder_lock(recipe.output.dir, what="output folder", command="humc push", shared=True, wait=wait):
         _check_build_is_current(recipe)
-        return push_dataset(recipe.output.dir, repo, private=private, revision=revision, wait=wait)
+        return push_dataset(recipe.output.dir, repo, private=private, revision=revision, wait=wait, replace=replace)
 
 
 def _check_build_is_current(recipe: Recipe) -> None:

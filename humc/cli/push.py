@@ -15,8 +15,8 @@ from humc.ir import Recipe
 
 
 def push_recipe(recipe: Recipe, *, repo: str | None = None, private: bool | None = None,
-                revision: str | None = None, wait: bool = True) -> PushResult:
-    result = _push_recipe(recipe, repo=repo, private=private, revision=revision, wait=wait)
+                revision: str | None = None, wait: bool = True, replace: bool = False) -> PushResult:
+    result = _push_recipe(recipe, repo=repo, private=private, revision=revision, wait=wait, replace=replace)
     report(recipe.output.dir, repo or (recipe.publish.repo if recipe.publish else None) or "?", result)
     return result
 
@@ -53,10 +53,12 @@ def _is_recipe(path: Path) -> bool:
 @click.option("--revision", metavar="BRANCH", help="Branch to publish to; created from main if missing.")
 @click.option("--out", "out_dir", type=FolderPath(),
               help="With a recipe: the output root it was built with (`humc build --out`).")
+@click.option("--replace", is_flag=True,
+              help="Publish over a repository holding another recipe's dataset (refused by default, E5003).")
 @format_opt
 @no_wait_opt
 def push(target: Path, repo: str | None, private: bool | None, revision: str | None, out_dir: Path | None,
-         no_wait: bool) -> None:
+         replace: bool, no_wait: bool) -> None:
     """Publish a built dataset (a recipe's output folder, or the folder itself) to the Hugging Face Hub.
 
     Needs a write token in HF_TOKEN (or `hf auth login`). Re-publishing an unchanged build makes no
@@ -66,7 +68,7 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     refuse_out_beside_folder(out_dir, target, target.suffix.lower() in (".yaml", ".yml"), "push")
     if _is_recipe(target):
         push_recipe(load_recipe(target, out_dir=out_dir), repo=repo, private=private, revision=revision,
-                    wait=not no_wait)
+                    wait=not no_wait, replace=replace)
         return
     if not target.exists():
         raise PublishError(f"{target} does not exist", hint="pass a recipe (.yaml) or a built dataset folder (OUT/<name>)")
@@ -76,4 +78,5 @@ def push(target: Path, repo: str | None, private: bool | None, revision: str | N
     if not repo:
         raise PublishError("--repo ORG/NAME is required when publishing a folder",
                            hint=f"humc push {target} --repo my-org/my-dataset")
-    report(target, repo, push_dataset(target, repo, private=bool(private), revision=revision, wait=not no_wait))
+    report(target, repo, push_dataset(target, repo, private=bool(private), revision=revision, wait=not no_wait,
+                                      replace=replace))

@@ -81,9 +81,10 @@ class LocalFile:
 
 def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
                  token: str | None = None, endpoint: str | None = None,
-                 commit_message: str | None = None, wait: bool = True) -> PushResult:
+                 commit_message: str | None = None, wait: bool = True, replace: bool = False) -> PushResult:
     """Publish the humc build in ``folder`` to the dataset repo ``repo_id`` (ORG/NAME). The folder is read under its
-    lock (shared, ``humc.locks``): a build replacing it is waited for (``wait=False``: E3004), and waits in turn."""
+    lock (shared, ``humc.locks``): a build replacing it is waited for (``wait=False``: E3004), and waits in turn.
+    A branch holding another recipe's build is refused (E5003) unless ``replace``."""
     folder = Path(folder)
     check_repo_id(repo_id)
     if revision is not None:
@@ -96,7 +97,7 @@ def push_dataset(folder: Path, repo_id: str, *, private: bool = False, revision:
         try:
             with _hub_errors(repo_id, endpoint, revision):
                 result = _push(folder, repo_id, files, manifest, private=private, revision=revision, token=token,
-                               endpoint=endpoint, commit_message=commit_message, made=made)
+                               endpoint=endpoint, commit_message=commit_message, made=made, replace=replace)
         except PublishError as exc:
             exc.notes.extend(_undo(made, repo_id, token, endpoint))
             raise
@@ -183,7 +184,7 @@ def verify_build(folder: Path) -> tuple[dict[str, Any], list[LocalFile]]:
 
 def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str, Any], *, private: bool,
           revision: str | None, token: str, endpoint: str, commit_message: str | None,
-          made: _Made) -> PushResult:
+          made: _Made, replace: bool) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import RepositoryNotFoundError
 
@@ -203,6 +204,9 @@ def _push(folder: Path, repo_id: str, files: list[LocalFile], manifest: dict[str
     head = api.repo_info(repo_id, repo_type="dataset", revision=start, token=token).sha
     remote = {f.path: f for f in _remote_files(api, repo_id, start, token)}
     check_owned(remote, repo_id, branch, start)
+    ours = next(f for f in files if f.path == MANIFEST)
+    if MANIFEST in remote and not replace and not _same(ours, remote[MANIFEST]):
+        check_same_recipe(_remote_manifest(api, repo_id, start, token), manifest, repo_id, branch)
     changed = [f.path for f in files if not _same(f, remote.get(f.path))]
     local_paths = {f.path for f in files}
     stale = sorted(p for p in remote if p not in local_paths and is_build_output(p))
@@ -309,6 +313,31 @@ def check_owned(remote: Mapping[str, Any], repo_id: str, branch: str, start: str
                            hint="publish to another repository (--repo ORG/NAME, or publish.repo in the recipe), or "
                                 "remove those files on the Hub first; nothing was published",
                            notes=[f"remote file: {p}" for p in shown])
+
+
+def check_same_recipe(remote: Mapping[str, Any] | None, local: Mapping[str, Any], repo_id: str, branch: str) -> None:
+    """Refuse (E5003) to publish over the build of another recipe (its `build.json` names another): that would
+    replace a dataset with an unrelated one and delete its shards. A remote manifest that cannot be read names none."""
+    theirs, ours = (remote or {}).get("recipe"), local.get("recipe")
+    if isinstance(theirs, str) and theirs and ours and theirs != ours:
+        raise PublishError(f"{repo_id} (branch {branch}) holds the dataset of recipe '{theirs}', not of '{ours}'",
+                           code="E5003", expected=f"a repository holding recipe '{ours}''s build, a new or an empty one",
+                           hint="publish to another repository (--repo ORG/NAME, or publish.repo in the recipe), or "
+                                "`humc push … --replace` to replace that dataset; nothing was published")
+
+
+def _remote_manifest(api: Any, repo_id: str, revision: str, token: str) -> dict[str, Any] | None:
+    """The remote branch's `build.json`, or None when it is not a JSON object."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="humc-push-") as tmp:
+        path = api.hf_hub_download(repo_id, MANIFEST, repo_type="dataset", revision=revision, token=token,
+                                   local_dir=tmp)
+        try:
+            value = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _remote_files(api: Any, repo_id: str, branch: str, token: str) -> Iterator[Any]:
