@@ -376,7 +376,9 @@ CODES: dict[str, Code] = _codes(
     ("E5002", "stale build", "The folder was built from an older version of the recipe; build again before pushing."),
     ("E5003", "repository holds other content", "The Hub repository (or branch) holds files that humc did not "
               "publish (it has no build.json): humc publishes into a new or empty repository, or one it published to "
-              "before, and never mixes its dataset with other files. Publish to another repository, or remove them."),
+              "before, and never mixes its dataset with other files. Publish to another repository, or remove them. "
+              "Or its build.json names another recipe: publishing would replace that dataset; `humc push --replace` "
+              "does so on purpose."),
     ("E5004", "public repository for a private dataset", "The dataset is to be private (--private, or publish.private) "
               "but the existing Hub repository is public; humc sets the visibility only when it creates a repository. "
               "Make the repository private on the Hub, publish to another one, or pass --public."),
