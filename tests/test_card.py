@@ -69,6 +69,17 @@ def test_metadata_parses_back() -> None:
     ("CC BY-NC-SA 4.0", {"license": "cc-by-nc-sa-4.0"}),
     ("cc_by_4.0", {"license": "cc-by-4.0"}),
     ("Acme Data License 1.0", {"license": "other", "license_name": "acme-data-license-1.0"}),
+    ("MIT License", {"license": "mit"}),                     # the name its text is titled with
+    ("Apache License, Version 2.0", {"license": "apache-2.0"}),
+    ("Apache License 2.0", {"license": "apache-2.0"}),
+    ("Creative Commons Attribution-ShareAlike 4.0 International", {"license": "cc-by-sa-4.0"}),
+    ("Creative Commons Attribution-NonCommercial-NoDerivatives 4.0", {"license": "cc-by-nc-nd-4.0"}),
+    ("GNU General Public License v3.0", {"license": "gpl-3.0"}),
+    ("GNU Lesser General Public License v2.1", {"license": "lgpl-2.1"}),
+    ("GPL v3", {"license": "gpl-3.0"}),
+    ("CC0 1.0 Universal", {"license": "cc0-1.0"}),
+    ("Mozilla Public License 2.0", {"license": "mpl-2.0"}),
+    ("Research-only License", {"license": "other", "license_name": "research-only-license"}),
 ])
 def test_a_license_on_the_hubs_list_is_its_hub_id_however_its_words_are_joined(written: str, metadata: dict) -> None:
     data = DatasetCard(render_card(info(license=written))).data.to_dict()

@@ -206,10 +206,30 @@ def hub_license(license: str | None) -> dict[str, Any]:
     if not text:
         return {"license": None}
     name = "-".join(re.findall(r"[a-z0-9.+]+", text.lower()))
-    for key in (text.lower(), name):
+    for key in (text.lower(), name, *_spelled_out(name)):
         if key.removesuffix("-only") in HUB_LICENSES:
             return {"license": key.removesuffix("-only")}
     return {"license": "other", "license_name": name or "custom"}
+
+
+# a license's name written out, as its text titles it, and the words of its Hub id
+_LICENSE_WORDS = (("gnu-affero-general-public", "agpl"), ("gnu-lesser-general-public", "lgpl"),
+                  ("gnu-general-public", "gpl"), ("mozilla-public", "mpl"), ("eclipse-public", "epl"),
+                  ("creative-commons", "cc"), ("attribution", "by"), ("share-alike", "sa"), ("sharealike", "sa"),
+                  ("non-commercial", "nc"), ("noncommercial", "nc"), ("no-derivatives", "nd"),
+                  ("noderivatives", "nd"), ("noderivs", "nd"))
+_LICENSE_FILLER = frozenset({"license", "licence", "the", "version", "international", "universal"})
+
+
+def _spelled_out(name: str) -> tuple[str, ...]:
+    """Hub ids a license's written-out name may be (``mit-license`` → ``mit``, ``apache-license-version-2.0`` →
+    ``apache-2.0``, ``creative-commons-attribution-sharealike-4.0-international`` → ``cc-by-sa-4.0``,
+    ``gnu-general-public-license-v3.0`` → ``gpl-3.0``); the caller keeps only one on the Hub's list."""
+    for long, short in _LICENSE_WORDS:
+        name = re.sub(rf"(?<![a-z]){long}(?![a-z])", short, name)
+    words = [re.sub(r"^v(?=\d)", "", w) for w in name.split("-") if w not in _LICENSE_FILLER]
+    key = "-".join(words)
+    return key, re.sub(r"-(\d+)$", r"-\1.0", key)  # `GPL v3`: gpl-3.0
 
 
 def _dataset_info(info: CardInfo, splits: list[str]) -> dict[str, Any] | None:

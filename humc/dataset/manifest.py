@@ -25,11 +25,12 @@ from humc.errors import HumcError
 from humc.ir import Recipe
 
 MANIFEST = "build.json"
-CARD_FORMAT = "4"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
+CARD_FORMAT = "5"  # bump when the card (README.md) changes for the same build; 2: dataset_info features and Arrow
 #                    sizes, the license as the Hub takes it (and named in the body), declared splits left empty;
 #                    3: a license written in words (CC BY 4.0) is the Hub's id, not `other`; provenance names the Hub
-#                    datasets decontaminated against; 4: output.mixture's declared weights and caps. The stdlib card
-#                    template's text counts too (``card_format``): an edit of it writes the card again
+#                    datasets decontaminated against; 4: output.mixture's declared weights and caps; 5: a license
+#                    written out as its text is titled (MIT License, GNU General Public License v3.0) is its Hub id.
+#                    The stdlib card template's text counts too (``card_format``): an edit of it writes the card again
 
 
 @functools.lru_cache(maxsize=1)
