@@ -40,6 +40,7 @@ from humc.sources_readers import (
     archive_members,
     archive_of,
     batch_records,
+    binary_inside,
     carries_features,
     class_label_names,
     compressed_binary_hint,
@@ -337,10 +338,19 @@ def _file_failure(src: SourceDef, exc: Exception) -> Exception:
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
-    line, col, data = _first_bad_byte(src, exc.encoding)
+    line, col, data, cut = _first_bad_byte(src, exc.encoding)
     byte = data[col - 1:col]
     inside = compressed_inside(Path(path))
-    if inside is not None:
+    if cut:  # a download or copy stopped inside a character: the rest of the file is missing, not mis-encoded
+        return SourceError(f"source '{src.id}': the file ends inside a {exc.encoding} character (bytes "
+                           f"{data[col - 1:]!r} at line {line}, column {col}): it is cut short",
+                           Span(path, line, col), expected=f"complete {exc.encoding} text",
+                           hint="copy or download the file again; the last line is incomplete")
+    if (binary := binary_inside(Path(path))) is not None:
+        hint = compressed_binary_hint(Path(path), binary.capitalize()) or (
+            f"the file is {binary.capitalize()} data, not text (its first bytes say so): set the source's "
+            f"`format: {binary}`, or give the file its own extension (.{binary})")
+    elif inside is not None:
         hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
@@ -424,16 +434,21 @@ def _in_gb2312(char: str) -> bool:
     return True
 
 
-def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
-    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes)."""
+def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes, bool]:
+    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes, whether the file
+    ends inside a character there: the bytes of its start are all the file has left)."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    lineno, data = 0, b""
     with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
             except UnicodeDecodeError as exc:
-                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data
-    return 1, 1, b""
+                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data, False
+    pending = decoder.getstate()[0]
+    if lineno and 0 < len(pending) <= len(data):
+        return lineno, len(data) - len(pending) + 1, data, True
+    return 1, 1, b"", False
 
 
 _enc = source_encoding

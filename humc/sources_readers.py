@@ -185,6 +185,16 @@ def compressed_binary_hint(path: Path, what: str) -> str | None:
             f"footer): decompress it first (`{_DECOMPRESS[kind]}`) and point `path:` at the {what} file")
 
 
+def binary_inside(path: Path) -> str | None:
+    """The binary format (parquet, arrow, avro) a file holds by its first bytes once decompressed, else None: a
+    Parquet file saved under a text name (`train.jsonl`) is no text in any encoding."""
+    try:
+        with open_binary(path) as f:
+            return _announced(f.read(8), BINARY_MAGIC)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))
@@ -493,9 +503,7 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(file)))
         except damaged as exc:
-            error = _fail(src, f"{file.name} is not an Arrow stream or file ({exc})")
-            error.hint = compressed_binary_hint(file, "Arrow")
-            raise error from None
+            raise _unopened(src, file, exc) from None
     batches = 0
     try:
         if stream is not None:
@@ -508,6 +516,19 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
             batches += 1
     except damaged as exc:
         raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _unopened(src: SourceDef, file: Path, exc: Exception) -> SourceError:
+    """An Arrow file pyarrow cannot open: one that starts as an Arrow file is cut short or damaged (its footer, which
+    indexes the batches, is at the end), else it is no Arrow data at all."""
+    if _file_head(file, 6) == b"ARROW1":  # pyarrow says "Not an Arrow file" of it
+        return _cut_arrow(src, file, f"{file.name} starts as an Arrow file but its footer, at the end, is missing or "
+                                     "unreadable: it is cut short or damaged")
+    error = _fail(src, f"{file.name} is not an Arrow stream or file ({one_line(str(exc))})")
+    error.expected = "an Arrow IPC file or stream (`save_to_disk`'s .arrow files, Feather)"
+    error.hint = compressed_binary_hint(file, "Arrow") or ("the file is damaged or not Arrow: copy it again, or set "
+                                                           "the source's `format:`")
+    return error
 
 
 def _feather_v1_batches(src: SourceDef, file: Path) -> Iterator[Any]:
@@ -703,8 +724,11 @@ def _refuse_repeated_columns(src: SourceDef, names: list[str]) -> None:
 
 
 def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
-    return SourceError(f"source '{src.id}': {file.name} is damaged or cut short after {after} "
-                       f"({one_line(str(exc))})", Span(str(file), 1, 1), code="E4001",
+    return _cut_arrow(src, file, f"{file.name} is damaged or cut short after {after} ({one_line(str(exc))})")
+
+
+def _cut_arrow(src: SourceDef, file: Path, what: str) -> SourceError:
+    return SourceError(f"source '{src.id}': {what}", Span(str(file), 1, 1), code="E4001",
                        expected="a complete Arrow file", hint="copy or download the file again (or save the dataset "
                        "again with `save_to_disk`)")
 

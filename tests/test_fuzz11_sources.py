@@ -1,0 +1,121 @@
+"""Damaged source data as real downloads and exports leave it, found by a sweep of corruptions over every source
+format through the real CLI (fuzz11): each is a compiler error (exit 2) at the file and line that names what was
+expected, with nothing written, and the build succeeds once the file is whole again."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+from helpers import run_cli
+
+ROWS = [{"text": f"héllo wörld {i} 😀", "label": ["World", "Sports"][i % 2]} for i in range(6)]
+
+RECIPE = """hum: 1
+name: cls
+sources:
+  s: {{path: {path}}}
+tasks:
+  - id: c
+    task: classification
+    source: s
+    fields:
+      text: text
+      label: label
+    labels: [World, Sports]
+    formats: [json]
+{where}output:
+  splits: {{train: 1.0}}
+"""
+
+
+def build(root: Path, path: str, where: str = "") -> tuple[int, str]:
+    """`humc build` of the classification recipe over ``path`` in ``root``: (exit code, output)."""
+    (root / "r.hum.yaml").write_text(RECIPE.format(path=path, where=where), encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", "--out", "out", "--cache", "cache", cwd=root)
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result.exit_code, result.output
+
+
+def refused(root: Path, path: str, where: str = "") -> str:
+    """The build fails as a compiler error that writes nothing: its output."""
+    code, out = build(root, path, where)
+    assert code == 2, out
+    assert not (root / "out").exists()
+    return out
+
+
+def jsonl(rows: list[dict[str, str]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+
+
+def csv(rows: list[dict[str, str]]) -> bytes:
+    return ("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows)).encode()
+
+
+@pytest.mark.parametrize(("name", "write", "line"), [("data.jsonl", jsonl, 6), ("data.csv", csv, 7)])
+def test_a_text_file_cut_inside_a_utf8_character_says_it_is_cut_short_where(tmp_path, name, write, line):
+    whole = write(ROWS)
+    cut = whole[:whole.rindex("😀".encode()) + 2]  # a download stopped inside the last emoji's four bytes
+    (tmp_path / name).write_bytes(cut)
+    out = refused(tmp_path, name)
+    column = len(cut) - cut.rindex(b"\n") - 2  # the emoji's first byte, in bytes into the line
+    # before: "the file is not valid utf-8 text (byte b'' at line 1, column 1)" with a hint to set the encoding
+    assert f"{name}:{line}:{column}: error[E4001]: source 's': the file ends inside a utf-8 character (bytes " \
+           f"b'\\xf0\\x9f' at line {line}, column {column}): it is cut short" in out
+    assert "expected: complete utf-8 text" in out and "hint: copy or download the file again" in out
+    (tmp_path / name).write_bytes(whole)
+    assert build(tmp_path, name)[0] == 0
+
+
+def arrow_file() -> bytes:
+    sink = io.BytesIO()
+    feather.write_feather(pa.Table.from_pylist(ROWS), sink)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_an_arrow_file_cut_short_is_named_cut_short_not_no_arrow_file(tmp_path, keep):
+    whole = arrow_file()
+    (tmp_path / "data.arrow").write_bytes(whole[:int(len(whole) * keep)])
+    out = refused(tmp_path, "data.arrow")
+    # before: "data.arrow is not an Arrow stream or file (Not an Arrow file)", no expected, no hint
+    assert "data.arrow:1:1: error[E4001]: source 's': data.arrow starts as an Arrow file but its footer, at the end, " \
+           "is missing or unreadable: it is cut short or damaged" in out
+    assert "expected: a complete Arrow file" in out and "hint: copy or download the file again" in out
+    (tmp_path / "data.arrow").write_bytes(whole)
+    assert build(tmp_path, "data.arrow")[0] == 0
+
+
+def test_bytes_that_are_no_arrow_file_say_what_was_expected(tmp_path):
+    (tmp_path / "data.arrow").write_bytes(jsonl(ROWS))  # text saved under an .arrow name
+    out = refused(tmp_path, "data.arrow")
+    assert "data.arrow:1:1: error[E4001]: source 's': data.arrow is not an Arrow stream or file" in out
+    assert "expected: an Arrow IPC file or stream" in out and "hint: the file is damaged or not Arrow" in out
+
+
+def test_a_record_too_long_to_render_names_its_row_and_how_to_leave_it_out(tmp_path):
+    huge = {"text": "x" * (17 << 20), "label": "World"}  # one 17 MiB field: a scraped page, a base64 blob
+    (tmp_path / "data.jsonl").write_bytes(jsonl(ROWS[:2]) + jsonl([huge]) + jsonl(ROWS[2:]))
+    out = refused(tmp_path, "data.jsonl")
+    # before: only the template's line (stdlib/templates/classification/…), no word of which record was too long
+    assert "error[E0010]: template classification/" in out and "the rendered text would be too long" in out
+    assert "note: while rendering source 's' row 2 (line 3 of the source file); its longest field, 'text', holds " \
+           f"{17 << 20} characters (a task's `where: len(text) < 100000` leaves such records out)" in out
+    assert build(tmp_path, "data.jsonl", "    where: len(text) < 100000\n")[0] == 0
+
+
+def test_a_parquet_file_under_a_text_name_says_it_is_parquet_not_cp1252(tmp_path):
+    table = pa.Table.from_pylist(ROWS)
+    pq.write_table(table, tmp_path / "data.jsonl")  # pandas' to_parquet("train.jsonl"): a name mix-up
+    out = refused(tmp_path, "data.jsonl")
+    # before: hint "the line holds Windows-1252 punctuation …: set `options: {encoding: cp1252}`"
+    assert "data.jsonl:1:8: error[E4001]: source 's': the file is not valid utf-8 text" in out
+    assert "hint: the file is Parquet data, not text (its first bytes say so): set the source's `format: parquet`" in out
+    assert "cp1252" not in out
+    assert build(tmp_path, "data.jsonl, format: parquet")[0] == 0
