@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -1579,9 +1580,8 @@ def _split_columns(line: str, sep: str | None) -> list[str]:
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
              rest: str | None = None) -> dict[str, Any]:
-    width = len(sentence[0][1])
-    middle = [f"col{i}" for i in range(1, width - 1)]
-    names = list(names) if names else ["tokens", *middle, "tags"]
+    given = bool(names)
+    names = list(names) if names else _unnamed(len(sentence[0][1]))
     if rest:  # variable width (CoNLL-2012 predicate columns): the values beyond `columns`, one list per token
         for lineno, parts in sentence:
             if len(parts) < len(names):
@@ -1590,6 +1590,10 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
         return ({name: [p[i] for _, p in sentence] for i, name in enumerate(names)}
                 | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
+        if len(parts) != len(names) and not given:  # unnamed columns are as many as most of the sentence's lines
+            common = Counter(len(p) for _, p in sentence).most_common(1)[0][0]  # have: a damaged first line is named
+            if common != len(names):
+                return _columns(src, sentence, _unnamed(common), start)
         if len(parts) < len(names):
             raise _no_column(src, lineno, len(parts), names)
         if len(parts) != len(names):
@@ -1597,6 +1601,11 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
                         "name every column with `options: {columns: [...]}`, collect extra ones with `rest:`, or set "
                         "`separator:` when a token holds spaces")
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
+
+
+def _unnamed(width: int) -> list[str]:
+    """The names of ``width`` unnamed columns: the first the tokens, the last the tags, col1… between."""
+    return ["tokens", *(f"col{i}" for i in range(1, width - 1)), "tags"]
 
 
 def _no_column(src: SourceDef, lineno: int, n: int, names: list[str]) -> SourceError:

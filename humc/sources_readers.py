@@ -448,7 +448,7 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
             try:
                 ds = datasets.load_from_disk(str(path))
             except Exception as exc:  # datasets raises many types for a folder it cannot read
-                raise _fail(src, f"not a `save_to_disk` folder ({exc})") from None
+                raise _unloaded(src, path, exc) from None
             if isinstance(ds, datasets.DatasetDict):
                 split = str(src.options.get("split", "train"))
                 if split not in ds:
@@ -516,6 +516,38 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
             batches += 1
     except damaged as exc:
         raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _unloaded(src: SourceDef, folder: Path, exc: Exception) -> SourceError:
+    """A `save_to_disk` folder ``datasets`` cannot load, at the file in it that is damaged (a JSON file that does not
+    parse, an Arrow file cut short) when one is."""
+    import pyarrow as pa
+
+    damaged = next((f for f in _saved_files(folder) if not _whole(f, pa)), None)
+    what = f"its {damaged.relative_to(folder)} is damaged or cut short" if damaged is not None else "it cannot be loaded"
+    return SourceError(f"source '{src.id}': {folder.name} is not a readable `save_to_disk` folder: {what} "
+                       f"({one_line(str(exc))})", Span(str(damaged or folder), 1, 1), code="E4001",
+                       expected="the folder `save_to_disk` wrote: state.json, dataset_info.json and its .arrow files "
+                                "(a DatasetDict's: dataset_dict.json and one such folder per split)",
+                       hint="copy the whole folder again, or save the dataset again with `save_to_disk`")
+
+
+def _saved_files(folder: Path) -> list[Path]:
+    """The JSON and Arrow files of a `save_to_disk` folder (and of its split folders)."""
+    return sorted(f for pattern in ("*.json", "*/*.json", "*.arrow", "*/*.arrow") for f in folder.glob(pattern))
+
+
+def _whole(file: Path, pa: Any) -> bool:
+    """Whether a JSON file parses, or an Arrow stream reads to its end."""
+    try:
+        if file.suffix == ".json":
+            json.loads(file.read_bytes())
+        else:
+            with pa.memory_map(str(file)) as source:
+                pa.ipc.open_stream(source).read_all().validate(full=True)
+    except (ValueError, OSError, pa.ArrowException, RecursionError):
+        return False
+    return True
 
 
 def _unopened(src: SourceDef, file: Path, exc: Exception) -> SourceError:

@@ -119,3 +119,45 @@ def test_a_parquet_file_under_a_text_name_says_it_is_parquet_not_cp1252(tmp_path
     assert "hint: the file is Parquet data, not text (its first bytes say so): set the source's `format: parquet`" in out
     assert "cp1252" not in out
     assert build(tmp_path, "data.jsonl, format: parquet")[0] == 0
+
+
+@pytest.mark.parametrize(("damaged", "cut"), [("data-00000-of-00001.arrow", 0.5), ("dataset_info.json", 0.5)])
+def test_a_save_to_disk_folder_with_a_file_cut_short_names_that_file(tmp_path, damaged, cut):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_list(ROWS).save_to_disk(str(tmp_path / "saved"))
+    file = tmp_path / "saved" / damaged
+    whole = file.read_bytes()
+    file.write_bytes(whole[:int(len(whole) * cut)])
+    out = refused(tmp_path, "saved")
+    # before: "saved:1:1: … not a `save_to_disk` folder (Expected to read 336 metadata bytes, but only read 192)"
+    assert f"saved/{damaged}:1:1: error[E4001]: source 's': saved is not a readable `save_to_disk` folder: its " \
+           f"{damaged} is damaged or cut short (" in out
+    assert "expected: the folder `save_to_disk` wrote: state.json, dataset_info.json and its .arrow files" in out
+    assert "hint: copy the whole folder again, or save the dataset again with `save_to_disk`" in out
+    file.write_bytes(whole)
+    assert build(tmp_path, "saved")[0] == 0
+
+
+CONLL = """hum: 1
+name: ner
+sources:
+  c: {catalog: conll2003, path: eng.testa}
+tasks:
+  - source: c
+    formats: [json]
+output:
+  splits: {train: 1.0}
+"""
+
+
+def test_a_damaged_first_line_of_a_conll_sentence_is_the_line_named(tmp_path):
+    whole = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\ncall NN I-NP O\n"
+    (tmp_path / "eng.testa").write_text(whole.replace("EU NNP I-NP I-ORG", "EU NNP"), encoding="utf-8")
+    (tmp_path / "r.hum.yaml").write_text(CONLL, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    # before: "eng.testa:4:1: … 4 columns but expected 2", at the sentence's next line, which is whole
+    assert "eng.testa:3:1: error[E4001]: source 'c': 2 columns but expected 4: the line has no 'col2', 'tags' " \
+           "columns" in result.output
+    (tmp_path / "eng.testa").write_text(whole, encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).exit_code == 0
