@@ -161,3 +161,30 @@ def test_a_damaged_first_line_of_a_conll_sentence_is_the_line_named(tmp_path):
            "columns" in result.output
     (tmp_path / "eng.testa").write_text(whole, encoding="utf-8")
     assert run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).exit_code == 0
+
+
+TWO_SOURCES = """hum: 1
+name: two
+sources:
+  a: {path: a.csv}
+  b: {path: b.jsonl}
+tasks:
+  - {id: ta, task: classification, source: a, fields: {text: text, label: label}, labels: [World, Sports], formats: [json]}
+  - {id: tb, task: classification, source: b, fields: {text: text, label: label}, labels: [World, Sports], formats: [json]}
+output:
+  splits: {train: 1.0}
+"""
+
+
+@pytest.mark.parametrize("empty", [b"", b"text,label\n"])
+def test_a_source_left_empty_beside_others_is_a_warning_not_silence(tmp_path, empty):
+    (tmp_path / "a.csv").write_bytes(empty)  # a download that failed midway, an export of no rows
+    (tmp_path / "b.jsonl").write_bytes(jsonl(ROWS))
+    (tmp_path / "r.hum.yaml").write_text(TWO_SOURCES, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    # before: exit 0 and not a word: the dataset silently lacked task ta
+    assert f"warning: source 'a' read 0 rows (its file {tmp_path / 'a.csv'} is empty or has a header only): the " \
+           "tasks reading it gave no records" in result.output
+    (tmp_path / "a.csv").write_bytes(csv(ROWS))
+    assert "read 0 rows" not in run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).output
