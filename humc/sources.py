@@ -1737,6 +1737,9 @@ def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]
                                 "file is damaged on the Hub: tell the dataset's owners, or pin `revision:` under "
                                 "`dataset:` to a commit whose copy is whole")
     where = Span(str(src.path), 1, 1) if src.path is not None else src.span
+    local = Path(failed[-1]) if src.path is not None and failed else None
+    if local is not None and local.is_file():  # the folder's file whose columns or types differ from the first's
+        where, head = Span(str(local), 1, 1), f"{head}: its file {local.relative_to(Path(str(src.path))).as_posix()}"
     return SourceError(f"{head}: {type(exc).__name__}: {brief(exc)}", where, expected="files that share one schema",
                        hint="the `datasets` library takes the schema from the first file: give a field the same "
                             "type in every file (a string is not a list), or read the files as separate sources")

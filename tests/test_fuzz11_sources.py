@@ -19,7 +19,7 @@ ROWS = [{"text": f"héllo wörld {i} 😀", "label": ["World", "Sports"][i % 2]}
 RECIPE = """hum: 1
 name: cls
 sources:
-  s: {{path: {path}}}
+  s: {source}
 tasks:
   - id: c
     task: classification
@@ -35,8 +35,10 @@ tasks:
 
 
 def build(root: Path, path: str, where: str = "") -> tuple[int, str]:
-    """`humc build` of the classification recipe over ``path`` in ``root``: (exit code, output)."""
-    (root / "r.hum.yaml").write_text(RECIPE.format(path=path, where=where), encoding="utf-8")
+    """`humc build` of the classification recipe over ``path`` (a file, or a source mapping) in ``root``: (exit
+    code, output)."""
+    source = path if path.startswith("{") else f"{{path: {path}}}"  # a file, or a whole source mapping
+    (root / "r.hum.yaml").write_text(RECIPE.format(source=source, where=where), encoding="utf-8")
     result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", "--out", "out", "--cache", "cache", cwd=root)
     assert "Traceback" not in result.output and "internal error" not in result.output
     return result.exit_code, result.output
@@ -188,3 +190,18 @@ def test_a_source_left_empty_beside_others_is_a_warning_not_silence(tmp_path, em
            "tasks reading it gave no records" in result.output
     (tmp_path / "a.csv").write_bytes(csv(ROWS))
     assert "read 0 rows" not in run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).output
+
+
+def test_a_parquet_shard_with_other_columns_is_the_file_named(tmp_path, monkeypatch):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), tmp_path / "data/a.parquet")
+    pq.write_table(pa.table({"txt": ["x"], "label": ["World"]}), tmp_path / "data/b.parquet")  # a renamed column
+    out = refused(tmp_path, "{dataset: {name: data}}")
+    # before: located at the folder (data:1:1), the file that differs unnamed
+    assert f"{tmp_path / 'data/b.parquet'}:1:1: error[E4001]: source 's': reading dataset " in out
+    assert "failed after 6 record(s): its file b.parquet: CastError: Couldn't cast txt: string" in out
+    assert "expected: files that share one schema" in out
+    pq.write_table(pa.table({"text": ["x"], "label": ["World"]}), tmp_path / "data/b.parquet")
+    assert build(tmp_path, "{dataset: {name: data}}")[0] == 0
