@@ -836,12 +836,47 @@ def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Ite
         if bad is not None:
             hint = ("name the positions of each item with `options: {columns: [...]}` (C3: [dialogue, questions, id])"
                     if isinstance(data[bad], list) else "fix or remove that item")
-            raise _fail(src, 1, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
-                        "a list of objects (one record each)", hint)
+            line, column = _item_point(src, bad, key)
+            raise _fail(src, line, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
+                        "a list of objects (one record each)", hint, column)
         yield from enumerate(data)
         return
     raise _fail(src, 1, "expected a JSON list of objects" + under,
                 "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+def _item_point(src: SourceDef, n: int, key: str | None) -> tuple[int, int]:
+    """The line and column of item ``n`` of the file's JSON list (the one under ``key`` of its object), found when
+    reporting it by decoding the items before it again; 1, 1 when the list is not where a plain file has it."""
+    with open_text(_file(src), _enc(src)) as f:
+        text = f.read()
+    decoder = json.JSONDecoder()
+    try:
+        pos = _blank(text, 0)
+        if key is not None:  # the list is a member's value: step over the members before it
+            pos = _blank(text, pos + 1)
+            while True:
+                name, end = decoder.raw_decode(text, pos)
+                pos = _blank(text, _blank(text, end) + 1)  # past the colon
+                if name == key:
+                    break
+                pos = _blank(text, _blank(text, decoder.raw_decode(text, pos)[1]) + 1)  # past the value and its comma
+        if text[pos] != "[":
+            return 1, 1
+        pos = _blank(text, pos + 1)
+        for _ in range(n):
+            pos = _blank(text, _blank(text, decoder.raw_decode(text, pos)[1]) + 1)  # the item, then its comma
+    except (ValueError, IndexError, RecursionError):
+        return 1, 1
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
+def _blank(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    return _JSON_BLANK.match(text, pos).end()  # type: ignore[union-attr]  # the pattern matches the empty string
+
+
+_JSON_BLANK = re.compile(r"[ \t\n\r]*")
 
 
 ENVELOPE_KEYS = ("data", "records", "rows", "examples", "instances", "samples", "items", "documents")

@@ -205,3 +205,18 @@ def test_a_parquet_shard_with_other_columns_is_the_file_named(tmp_path, monkeypa
     assert "expected: files that share one schema" in out
     pq.write_table(pa.table({"text": ["x"], "label": ["World"]}), tmp_path / "data/b.parquet")
     assert build(tmp_path, "{dataset: {name: data}}")[0] == 0
+
+
+@pytest.mark.parametrize(("document", "source", "where"), [
+    (ROWS[:2] + [[1, 2]] + ROWS[2:], "data.json", "item 2 of the JSON list is a list"),
+    ({"version": "1.0", "notes": [1, {"a": [2]}], "data": ROWS[:2] + ["oops"]}, "{path: data.json, options: {records: "
+     "data}}", "item 2 of the JSON list under 'data' is a string"),
+])
+def test_a_non_object_item_of_a_pretty_printed_json_list_is_located_at_its_line(tmp_path, document, source, where):
+    text = json.dumps(document, indent=2, ensure_ascii=False)  # json.dump(…, indent=2): one value per line
+    (tmp_path / "data.json").write_text(text, encoding="utf-8")
+    out = refused(tmp_path, source)
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() in ("[", '"oops"') and n > 2)
+    column = len(text.splitlines()[line - 1]) - len(text.splitlines()[line - 1].lstrip()) + 1
+    # before: data.json:1:1, the list's first line, whatever the item
+    assert f"data.json:{line}:{column}: error[E4001]: source 's': {where}, not an object" in out
