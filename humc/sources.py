@@ -765,6 +765,8 @@ def _load_json(src: SourceDef) -> Any:
         elif exc.msg == "Extra data" and exc.doc[exc.pos] in "{[":
             hint = ("the file holds several JSON documents one after another (pretty-printed, as `jq` writes them): "
                     "write one object per line (`jq -c . FILE`) and read that as `format: jsonl`, or one JSON list")
+        elif not exc.doc.strip():
+            hint = "the file is empty (or blank): a download or export that wrote nothing; copy or export it again"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
         elif _trailing_comma(exc.doc, exc.pos):

@@ -220,3 +220,12 @@ def test_a_non_object_item_of_a_pretty_printed_json_list_is_located_at_its_line(
     column = len(text.splitlines()[line - 1]) - len(text.splitlines()[line - 1].lstrip()) + 1
     # before: data.json:1:1, the list's first line, whatever the item
     assert f"data.json:{line}:{column}: error[E4001]: source 's': {where}, not an object" in out
+
+
+@pytest.mark.parametrize("text", [b"", b"  \n\n"])
+def test_an_empty_json_file_is_called_empty_not_cut_inside_a_value(tmp_path, text):
+    (tmp_path / "data.json").write_bytes(text)
+    out = refused(tmp_path, "data.json")
+    # before: "hint: the file ends inside a JSON value: it looks cut short"
+    assert "data.json:" in out and "error[E4001]: source 's': invalid JSON: Expecting value" in out
+    assert "hint: the file is empty (or blank): a download or export that wrote nothing" in out
