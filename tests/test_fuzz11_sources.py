@@ -18,19 +18,10 @@ ROWS = [{"text": f"héllo wörld {i} 😀", "label": ["World", "Sports"][i % 2]}
 
 RECIPE = """hum: 1
 name: cls
-sources:
-  s: {source}
+sources: {{s: {source}}}
 tasks:
-  - id: c
-    task: classification
-    source: s
-    fields:
-      text: text
-      label: label
-    labels: [World, Sports]
-    formats: [json]
-{where}output:
-  splits: {{train: 1.0}}
+  - {{id: c, task: classification, source: s, fields: {{text: text, label: label}}, labels: [World, Sports], formats: [json]{where}}}
+output: {{splits: {{train: 1.0}}}}
 """
 
 
@@ -109,7 +100,7 @@ def test_a_record_too_long_to_render_names_its_row_and_how_to_leave_it_out(tmp_p
     assert "error[E0010]: template classification/" in out and "the rendered text would be too long" in out
     assert "note: while rendering source 's' row 2 (line 3 of the source file); its longest field, 'text', holds " \
            f"{17 << 20} characters (a task's `where: len(text) < 100000` leaves such records out)" in out
-    assert build(tmp_path, "data.jsonl", "    where: len(text) < 100000\n")[0] == 0
+    assert build(tmp_path, "data.jsonl", ", where: len(text) < 100000")[0] == 0
 
 
 def test_a_parquet_file_under_a_text_name_says_it_is_parquet_not_cp1252(tmp_path):
