@@ -67,6 +67,7 @@ from humc.sources_readers import (
     sniff_format,
     source_encoding,
     starts_utf16,
+    unmarked_utf16_hint,
 )
 
 
@@ -356,6 +357,8 @@ def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif (utf16 := unmarked_utf16_hint(Path(path))) is not None:  # latin-1 would read it with a NUL in every pair
+        hint = utf16
     elif (east_asian := _east_asian(data)) is not None:  # their lead bytes reach 0x81: before the Windows-1252 guess
         hint = (f"the line reads as {east_asian[1]}: set `options: {{encoding: {east_asian[0]}}}` (latin-1 would read "
                 "it as Latin letters), or save the file as UTF-8")

@@ -285,16 +285,20 @@ def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None =
 
 def nul_error(src: SourceDef, path: Path, line: int, column: int) -> SourceError:
     """E4001 for a NUL character at ``line``:``column`` of ``path``, with what it most likely means."""
+    hint = unmarked_utf16_hint(path) or ("the file is binary, or was padded with zero bytes when a crash or a copy "
+                                         "cut it short: copy it again, or remove the NUL bytes")
+    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
+                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+
+
+def unmarked_utf16_hint(path: Path) -> str | None:
+    """The hint for a file that starts as UTF-16 text without a byte-order mark does, else None."""
     head = _file_head(path, 2) or b""
     if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII in UTF-16: one byte of each pair is 0
         order = "be" if head[0] == 0 else "le"
-        hint = (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
+        return (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
                 "or save it as UTF-8")
-    else:
-        hint = ("the file is binary, or was padded with zero bytes when a crash or a copy cut it short: copy it "
-                "again, or remove the NUL bytes")
-    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
-                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+    return None
 
 
 def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:

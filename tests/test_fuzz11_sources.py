@@ -220,3 +220,13 @@ def test_an_empty_json_file_is_called_empty_not_cut_inside_a_value(tmp_path, tex
     # before: "hint: the file ends inside a JSON value: it looks cut short"
     assert "data.json:" in out and "error[E4001]: source 's': invalid JSON: Expecting value" in out
     assert "hint: the file is empty (or blank): a download or export that wrote nothing" in out
+
+
+@pytest.mark.parametrize(("name", "write"), [("data.jsonl", jsonl), ("data.csv", csv)])
+def test_utf16_without_a_byte_order_mark_hints_at_utf16_not_latin1(tmp_path, name, write):
+    (tmp_path / name).write_bytes(write(ROWS).decode().encode("utf-16-le"))  # .NET's Encoding.Unicode, no preamble
+    out = refused(tmp_path, name)
+    # before: "hint: set the file's encoding, e.g. `options: {encoding: latin-1}`", which reads a NUL in every pair
+    assert "error[E4001]: source 's': the file is not valid utf-8 text" in out
+    assert "hint: the file looks like UTF-16 text without a byte-order mark: set `options: {encoding: utf-16-le}`" in out
+    assert build(tmp_path, f"{{path: {name}, options: {{encoding: utf-16-le}}}}")[0] == 0
