@@ -56,6 +56,7 @@ from humc.sources_readers import (
     holds_json_list,
     lenient_avro_readers,
     looks_like_json_lines,
+    newline_of,
     nul_error,
     nul_error_in,
     nul_free,
@@ -1582,9 +1583,9 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open_text(_file(src), _enc(src)) as f:
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
         for lineno, line in enumerate(nul_free(src, f), 1):
-            line = line.rstrip("\n")
+            line = line.rstrip("\r\n")
             if not line.strip():
                 if sentence:
                     yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)

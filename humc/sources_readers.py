@@ -224,6 +224,17 @@ def open_text(path: Path, encoding: str, newline: str | None = None, errors: str
     return io.TextIOWrapper(_decompressed(path, kind), encoding=encoding, newline=newline, errors=errors)
 
 
+def newline_of(path: Path) -> str | None:
+    """``open``'s ``newline`` for a text whose blank lines mean something (CoNLL sentences, blocks): "\n" when its
+    lines end in CR CR LF (a CRLF text written again in Windows text mode, Python's `f.write("…\r\n")` there), which
+    universal newlines would read as a blank line after every line; else None (universal newlines)."""
+    try:
+        with open_binary(path) as f:
+            return "\n" if b"\r\r\n" in f.read(SNIFF_BYTES) else None
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None  # the reader's own open reports it
+
+
 def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig") -> str:
     """The `encoding:` option's codec: itself, or of a list the first that decodes the whole (decompressed) file
     (the last when none does: its error then names the byte); ``default`` when the option is unset."""
@@ -1063,7 +1074,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     enc = fitting_encoding(src.options.get("encoding"), src.path)
     block: list[str] = []
     start, row = 1, 0
-    with open_text(src.path, enc) as f:  # type: ignore[arg-type]
+    with open_text(src.path, enc, newline_of(src.path)) as f:  # type: ignore[arg-type]
         for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\r\n")
             if line.strip():

@@ -14,6 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import run_cli
 
+from humc.ir import SourceDef
+from humc.sources import read_source
+
 ROWS = [{"text": f"héllo wörld {i} 😀", "label": ["World", "Sports"][i % 2]} for i in range(6)]
 
 RECIPE = """hum: 1
@@ -230,3 +233,22 @@ def test_utf16_without_a_byte_order_mark_hints_at_utf16_not_latin1(tmp_path, nam
     assert "error[E4001]: source 's': the file is not valid utf-8 text" in out
     assert "hint: the file looks like UTF-16 text without a byte-order mark: set `options: {encoding: utf-16-le}`" in out
     assert build(tmp_path, f"{{path: {name}, options: {{encoding: utf-16-le}}}}")[0] == 0
+
+
+CONLL_TEXT = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n"
+
+
+@pytest.mark.parametrize(("fmt", "text", "options"), [
+    ("conll", CONLL_TEXT, {}),
+    ("conllu", "# text = Hi there\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n"
+               "1\tBye\tbye\tINTJ\t_\t_\t0\troot\t_\t_\n", {}),
+    ("blocks", "A sentence.\nCause-Effect(e1,e2)\n\nAnother one.\nOther\n", {"lines": ["text", "relation"]}),
+])
+def test_lines_ending_in_cr_cr_lf_read_as_the_same_sentences_not_one_per_line(tmp_path, fmt, text, options):
+    plain, doubled = tmp_path / "plain.txt", tmp_path / "doubled.txt"
+    plain.write_bytes(text.encode())
+    doubled.write_bytes(text.replace("\n", "\r\n").encode().replace(b"\r\n", b"\r\r\n"))  # f.write("…\r\n") on Windows
+    records = [row.record for row in read_source(SourceDef("s", plain, fmt, options))]
+    # before: a blank line after every line, so every token was a sentence (415 one-token CoNLL-2003 records for 40)
+    assert [row.record for row in read_source(SourceDef("s", doubled, fmt, options))] == records
+    assert len(records) == 2
