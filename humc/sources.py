@@ -625,7 +625,7 @@ def _read_lines(src: SourceDef) -> Iterator[Row]:
 def _text_lines(src: SourceDef) -> Iterator[Row]:
     blank: list[int] = []  # blank lines are records only once a line with text follows them
     row = 0
-    with open_text(_file(src), _enc(src)) as f:
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
         for lineno, line in enumerate(nul_free(src, f), 1):
             text = line.rstrip("\r\n")
             if not text.strip():
@@ -649,7 +649,7 @@ def _with_lines(src: SourceDef, rows: Iterator[Row], path: Path, column: str = "
                                "(valid-labels.lst, seq.out)")
     labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
-    with open_text(path, _enc(labels)) as f:
+    with open_text(path, _enc(labels), newline_of(path)) as f:
         for row in rows:
             lineno += 1
             label = _decoded(labels, f.readline)
@@ -682,7 +682,7 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
     row, skipped = 0, False
     keys = _UniqueKeys()
     decoder = json.JSONDecoder(object_pairs_hook=keys)
-    with open_text(_file(src), _enc(src)) as f:
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

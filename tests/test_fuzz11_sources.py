@@ -243,12 +243,22 @@ CONLL_TEXT = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPet
     ("conllu", "# text = Hi there\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n2\tthere\tthere\tADV\t_\t_\t1\tadvmod\t_\t_\n\n"
                "1\tBye\tbye\tINTJ\t_\t_\t0\troot\t_\t_\n", {}),
     ("blocks", "A sentence.\nCause-Effect(e1,e2)\n\nAnother one.\nOther\n", {"lines": ["text", "relation"]}),
+    ("lines", "one\ntwo\n", {}),  # was: one, an empty record, two
+    ("jsonl", '{"a": 1}\n{"a": 2}\n', {}),  # was: at lines 1 and 3
 ])
-def test_lines_ending_in_cr_cr_lf_read_as_the_same_sentences_not_one_per_line(tmp_path, fmt, text, options):
+def test_lines_ending_in_cr_cr_lf_read_as_the_same_records_at_the_same_lines(tmp_path, fmt, text, options):
     plain, doubled = tmp_path / "plain.txt", tmp_path / "doubled.txt"
     plain.write_bytes(text.encode())
     doubled.write_bytes(text.replace("\n", "\r\n").encode().replace(b"\r\n", b"\r\r\n"))  # f.write("…\r\n") on Windows
-    records = [row.record for row in read_source(SourceDef("s", plain, fmt, options))]
+    rows = list(read_source(SourceDef("s", plain, fmt, options)))
     # before: a blank line after every line, so every token was a sentence (415 one-token CoNLL-2003 records for 40)
-    assert [row.record for row in read_source(SourceDef("s", doubled, fmt, options))] == records
-    assert len(records) == 2
+    assert list(read_source(SourceDef("s", doubled, fmt, options))) == rows
+    assert len(rows) == 2
+
+
+def test_a_label_file_whose_lines_end_in_cr_cr_lf_pairs_line_n_with_record_n(tmp_path):
+    (tmp_path / "valid.jsonl").write_bytes(jsonl([{"text": "a"}, {"text": "b"}]))
+    (tmp_path / "valid-labels.lst").write_bytes(b"World\r\r\nSports\r\r\n")
+    rows = read_source(SourceDef("s", tmp_path / "valid.jsonl", "jsonl", {"label_file": "{stem}-labels.lst"}))
+    # before: "the label file valid-labels.lst has more lines than valid.jsonl has records (2)"
+    assert [row.record["label"] for row in rows] == ["World", "Sports"]
