@@ -1583,9 +1583,10 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
+    raw = ""
     with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
-        for lineno, line in enumerate(nul_free(src, f), 1):
-            line = line.rstrip("\r\n")
+        for lineno, raw in enumerate(nul_free(src, f), 1):
+            line = raw.rstrip("\r\n")
             if not line.strip():
                 if sentence:
                     yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
@@ -1599,7 +1600,18 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
-            yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
+            yield Row(row, _last_columns(src, sentence, names, start_line, rest, raw), start_line)
+
+
+def _last_columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
+                  rest: str | None, last: str) -> dict[str, Any]:
+    """``_columns`` of the file's last sentence: a last line at fault that has no line end is the file cut short."""
+    try:
+        return _columns(src, sentence, names, start, rest)
+    except SourceError as exc:
+        if not last.endswith(("\n", "\r")) and exc.span is not None and exc.span.line == sentence[-1][0]:
+            exc.hint = "the file's last line has no line end: the file looks cut short (copy it again); " + (exc.hint or "")
+        raise
 
 
 _ASCII_BLANKS = re.compile(r"[ \t\n\r\f\v]+")

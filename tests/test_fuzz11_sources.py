@@ -262,3 +262,16 @@ def test_a_label_file_whose_lines_end_in_cr_cr_lf_pairs_line_n_with_record_n(tmp
     rows = read_source(SourceDef("s", tmp_path / "valid.jsonl", "jsonl", {"label_file": "{stem}-labels.lst"}))
     # before: "the label file valid-labels.lst has more lines than valid.jsonl has records (2)"
     assert [row.record["label"] for row in rows] == ["World", "Sports"]
+
+
+def test_a_conll_file_cut_inside_its_last_line_says_it_looks_cut_short(tmp_path):
+    whole = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n"
+    (tmp_path / "eng.testa").write_text(whole[:-12], encoding="utf-8")  # a download stopped mid-line: "Blackburn NNP"
+    (tmp_path / "r.hum.yaml").write_text(CONLL, encoding="utf-8")
+    result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert "eng.testa:7:1: error[E4001]: source 'c': 2 columns but expected 4" in result.output
+    # before: only the hint to name the columns, as if the file were whole
+    assert "hint: the file's last line has no line end: the file looks cut short (copy it again); " in result.output
+    (tmp_path / "eng.testa").write_text(whole, encoding="utf-8")
+    assert run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).exit_code == 0
