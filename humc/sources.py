@@ -1260,8 +1260,11 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
                 continue
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
-                raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values, names))
+                line, hint = reader.line_num, _arity_hint(src, delimiter, values, names)
+                if len(values) < len(names) and _unended(_file(src)) and _exhausted(reader):  # cut short mid-line
+                    hint = _CUT_LAST_LINE + hint
+                raise _fail(src, line, f"{len(values)} values but {len(names)} columns",
+                            f"{len(names)} values: {', '.join(names)}", hint)
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
@@ -1610,8 +1613,31 @@ def _last_columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: 
         return _columns(src, sentence, names, start, rest)
     except SourceError as exc:
         if not last.endswith(("\n", "\r")) and exc.span is not None and exc.span.line == sentence[-1][0]:
-            exc.hint = "the file's last line has no line end: the file looks cut short (copy it again); " + (exc.hint or "")
+            exc.hint = _CUT_LAST_LINE + (exc.hint or "")
         raise
+
+
+_CUT_LAST_LINE = "the file's last line has no line end: the file looks cut short (copy it again); "
+
+
+def _exhausted(reader: Any) -> bool:
+    """Whether a CSV reader has no row left (one that fails to read is a row)."""
+    try:
+        return next(reader, None) is None
+    except (csv.Error, SourceError, UnicodeDecodeError):
+        return False
+
+
+def _unended(path: Path) -> bool:
+    """Whether an uncompressed file's last byte is no line end (a compressed one's is not looked at: False)."""
+    if compression_of(path) is not None:
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            return f.read(1) not in (b"\n", b"\r")
+    except OSError:  # empty
+        return False
 
 
 _ASCII_BLANKS = re.compile(r"[ \t\n\r\f\v]+")

@@ -275,3 +275,21 @@ def test_a_conll_file_cut_inside_its_last_line_says_it_looks_cut_short(tmp_path)
     assert "hint: the file's last line has no line end: the file looks cut short (copy it again); " in result.output
     (tmp_path / "eng.testa").write_text(whole, encoding="utf-8")
     assert run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path).exit_code == 0
+
+
+@pytest.mark.parametrize(("name", "text"), [("data.csv", "text,label\nhello,World\nhi there"),
+                                            ("data.tsv", "text\tlabel\nhello\tWorld\nhi there")])
+def test_a_table_cut_inside_its_last_row_says_it_looks_cut_short(tmp_path, name, text):
+    (tmp_path / name).write_text(text, encoding="utf-8")  # a download or export stopped mid-row
+    out = refused(tmp_path, name)
+    # before: only "quote values that hold the delimiter; rows of varying length can collect …"
+    assert f"{name}:3:1: error[E4001]: source 's': 1 values but 2 columns" in out
+    assert "hint: the file's last line has no line end: the file looks cut short (copy it again); " in out
+    (tmp_path / name).write_text(text + text[text.index("World") - 1:text.index("World") + 5] + "\n", encoding="utf-8")
+    assert build(tmp_path, name)[0] == 0
+
+
+def test_a_short_row_that_is_not_the_last_is_not_called_cut_short(tmp_path):
+    (tmp_path / "data.csv").write_text("text,label\nhi there\nhello,World", encoding="utf-8")
+    out = refused(tmp_path, "data.csv")
+    assert "data.csv:2:1: error[E4001]: source 's': 1 values but 2 columns" in out and "cut short" not in out
