@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,6 +41,7 @@ from humc.sources_readers import (
     archive_members,
     archive_of,
     batch_records,
+    binary_inside,
     carries_features,
     class_label_names,
     compressed_binary_hint,
@@ -55,6 +57,7 @@ from humc.sources_readers import (
     holds_json_list,
     lenient_avro_readers,
     looks_like_json_lines,
+    newline_of,
     nul_error,
     nul_error_in,
     nul_free,
@@ -66,6 +69,7 @@ from humc.sources_readers import (
     sniff_format,
     source_encoding,
     starts_utf16,
+    unmarked_utf16_hint,
 )
 
 
@@ -340,14 +344,25 @@ def _file_failure(src: SourceDef, exc: Exception) -> Exception:
 def _not_decodable(src: SourceDef, exc: UnicodeDecodeError) -> SourceError:
     """The first byte of the file that does not decode, at its line and column (bytes into the line)."""
     path = str(src.path)
-    line, col, data = _first_bad_byte(src, exc.encoding)
+    line, col, data, cut = _first_bad_byte(src, exc.encoding)
     byte = data[col - 1:col]
     inside = compressed_inside(Path(path))
-    if inside is not None:
+    if cut:  # a download or copy stopped inside a character: the rest of the file is missing, not mis-encoded
+        return SourceError(f"source '{src.id}': the file ends inside a {exc.encoding} character (bytes "
+                           f"{data[col - 1:]!r} at line {line}, column {col}): it is cut short",
+                           Span(path, line, col), expected=f"complete {exc.encoding} text",
+                           hint="copy or download the file again; the last line is incomplete")
+    if (binary := binary_inside(Path(path))) is not None:
+        hint = compressed_binary_hint(Path(path), binary.capitalize()) or (
+            f"the file is {binary.capitalize()} data, not text (its first bytes say so): set the source's "
+            f"`format: {binary}`, or give the file its own extension (.{binary})")
+    elif inside is not None:
         hint = (f"the file is compressed twice (a {inside} stream inside the {compression_of(Path(path))} one, as some "
                 "servers and upload tools do): decompress it once and point `path:` at the result")
     elif starts_utf16(Path(path)):
         hint = "the file starts with a UTF-16 byte-order mark: save it as UTF-8 or set `options: {encoding: utf-16}`"
+    elif (utf16 := unmarked_utf16_hint(Path(path))) is not None:  # latin-1 would read it with a NUL in every pair
+        hint = utf16
     elif (east_asian := _east_asian(data)) is not None:  # their lead bytes reach 0x81: before the Windows-1252 guess
         hint = (f"the line reads as {east_asian[1]}: set `options: {{encoding: {east_asian[0]}}}` (latin-1 would read "
                 "it as Latin letters), or save the file as UTF-8")
@@ -427,16 +442,21 @@ def _in_gb2312(char: str) -> bool:
     return True
 
 
-def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes]:
-    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes)."""
+def _first_bad_byte(src: SourceDef, encoding: str) -> tuple[int, int, bytes, bool]:
+    """Decode the file line by line (streaming) until a line fails: (line, column, the line's bytes, whether the file
+    ends inside a character there: the bytes of its start are all the file has left)."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    lineno, data = 0, b""
     with open_binary(_file(src)) as f:
         for lineno, data in enumerate(f, 1):
             try:
                 decoder.decode(data)
             except UnicodeDecodeError as exc:
-                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data
-    return 1, 1, b""
+                return lineno, max(0, min(exc.start, len(data) - 1)) + 1, data, False
+    pending = decoder.getstate()[0]
+    if lineno and 0 < len(pending) <= len(data):
+        return lineno, len(data) - len(pending) + 1, data, True
+    return 1, 1, b"", False
 
 
 _enc = source_encoding
@@ -608,7 +628,7 @@ def _read_lines(src: SourceDef) -> Iterator[Row]:
 def _text_lines(src: SourceDef) -> Iterator[Row]:
     blank: list[int] = []  # blank lines are records only once a line with text follows them
     row = 0
-    with open_text(_file(src), _enc(src)) as f:
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
         for lineno, line in enumerate(nul_free(src, f), 1):
             text = line.rstrip("\r\n")
             if not text.strip():
@@ -632,7 +652,7 @@ def _with_lines(src: SourceDef, rows: Iterator[Row], path: Path, column: str = "
                                "(valid-labels.lst, seq.out)")
     labels = SourceDef(src.id, path, src.format, src.options)  # its own file: its own BOM, its own error location
     lineno = 0
-    with open_text(path, _enc(labels)) as f:
+    with open_text(path, _enc(labels), newline_of(path)) as f:
         for row in rows:
             lineno += 1
             label = _decoded(labels, f.readline)
@@ -665,7 +685,7 @@ def _jsonl_rows(src: SourceDef) -> Iterator[Row]:
     row, skipped = 0, False
     keys = _UniqueKeys()
     decoder = json.JSONDecoder(object_pairs_hook=keys)
-    with open_text(_file(src), _enc(src)) as f:
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -752,6 +772,8 @@ def _load_json(src: SourceDef) -> Any:
         elif exc.msg == "Extra data" and exc.doc[exc.pos] in "{[":
             hint = ("the file holds several JSON documents one after another (pretty-printed, as `jq` writes them): "
                     "write one object per line (`jq -c . FILE`) and read that as `format: jsonl`, or one JSON list")
+        elif not exc.doc.strip():
+            hint = "the file is empty (or blank): a download or export that wrote nothing; copy or export it again"
         elif not exc.doc[exc.pos:].strip():
             hint = "the file ends inside a JSON value: it looks cut short (copy it again)"
         elif _trailing_comma(exc.doc, exc.pos):
@@ -823,12 +845,47 @@ def _read_json_file(src: SourceDef, one_object_is_a_record: bool = False) -> Ite
         if bad is not None:
             hint = ("name the positions of each item with `options: {columns: [...]}` (C3: [dialogue, questions, id])"
                     if isinstance(data[bad], list) else "fix or remove that item")
-            raise _fail(src, 1, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
-                        "a list of objects (one record each)", hint)
+            line, column = _item_point(src, bad, key)
+            raise _fail(src, line, f"item {bad} of the JSON list{under} is {_json_type(data[bad])}, not an object",
+                        "a list of objects (one record each)", hint, column)
         yield from enumerate(data)
         return
     raise _fail(src, 1, "expected a JSON list of objects" + under,
                 "a list of objects, or `options: {records: <key>}` naming the list", _records_hint(src))
+
+
+def _item_point(src: SourceDef, n: int, key: str | None) -> tuple[int, int]:
+    """The line and column of item ``n`` of the file's JSON list (the one under ``key`` of its object), found when
+    reporting it by decoding the items before it again; 1, 1 when the list is not where a plain file has it."""
+    with open_text(_file(src), _enc(src)) as f:
+        text = f.read()
+    decoder = json.JSONDecoder()
+    try:
+        pos = _blank(text, 0)
+        if key is not None:  # the list is a member's value: step over the members before it
+            pos = _blank(text, pos + 1)
+            while True:
+                name, end = decoder.raw_decode(text, pos)
+                pos = _blank(text, _blank(text, end) + 1)  # past the colon
+                if name == key:
+                    break
+                pos = _blank(text, _blank(text, decoder.raw_decode(text, pos)[1]) + 1)  # past the value and its comma
+        if text[pos] != "[":
+            return 1, 1
+        pos = _blank(text, pos + 1)
+        for _ in range(n):
+            pos = _blank(text, _blank(text, decoder.raw_decode(text, pos)[1]) + 1)  # the item, then its comma
+    except (ValueError, IndexError, RecursionError):
+        return 1, 1
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
+def _blank(text: str, pos: int) -> int:
+    """The position of the first character at or after ``pos`` that is not JSON whitespace."""
+    return _JSON_BLANK.match(text, pos).end()  # type: ignore[union-attr]  # the pattern matches the empty string
+
+
+_JSON_BLANK = re.compile(r"[ \t\n\r]*")
 
 
 ENVELOPE_KEYS = ("data", "records", "rows", "examples", "instances", "samples", "items", "documents")
@@ -1206,8 +1263,11 @@ def _read_delimited_rows(src: SourceDef, delimiter: str) -> Iterator[Row]:
                 continue
             if len(values) != len(names):
                 _unterminated_quote(src, reader, start, values)
-                raise _fail(src, reader.line_num, f"{len(values)} values but {len(names)} columns",
-                            f"{len(names)} values: {', '.join(names)}", _arity_hint(src, delimiter, values, names))
+                line, hint = reader.line_num, _arity_hint(src, delimiter, values, names)
+                if len(values) < len(names) and _unended(_file(src)) and _exhausted(reader):  # cut short mid-line
+                    hint = _CUT_LAST_LINE + hint
+                raise _fail(src, line, f"{len(values)} values but {len(names)} columns",
+                            f"{len(names)} values: {', '.join(names)}", hint)
             yield Row(row, dict(zip(names, values, strict=True)), start)
             row += 1
             start = reader.line_num + 1
@@ -1529,9 +1589,10 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
     rest = src.options.get("rest")
     row, start_line = 0, 1
     sentence: list[tuple[int, list[str]]] = []
-    with open_text(_file(src), _enc(src)) as f:
-        for lineno, line in enumerate(nul_free(src, f), 1):
-            line = line.rstrip("\n")
+    raw = ""
+    with open_text(_file(src), _enc(src), newline_of(_file(src))) as f:
+        for lineno, raw in enumerate(nul_free(src, f), 1):
+            line = raw.rstrip("\r\n")
             if not line.strip():
                 if sentence:
                     yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
@@ -1545,7 +1606,41 @@ def _read_conll_file(src: SourceDef) -> Iterator[Row]:
                 start_line = lineno
             sentence.append((lineno, parts))
         if sentence:
-            yield Row(row, _columns(src, sentence, names, start_line, rest), start_line)
+            yield Row(row, _last_columns(src, sentence, names, start_line, rest, raw), start_line)
+
+
+def _last_columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
+                  rest: str | None, last: str) -> dict[str, Any]:
+    """``_columns`` of the file's last sentence: a last line at fault that has no line end is the file cut short."""
+    try:
+        return _columns(src, sentence, names, start, rest)
+    except SourceError as exc:
+        if not last.endswith(("\n", "\r")) and exc.span is not None and exc.span.line == sentence[-1][0]:
+            exc.hint = _CUT_LAST_LINE + (exc.hint or "")
+        raise
+
+
+_CUT_LAST_LINE = "the file's last line has no line end: the file looks cut short (copy it again); "
+
+
+def _exhausted(reader: Any) -> bool:
+    """Whether a CSV reader has no row left (one that fails to read is a row)."""
+    try:
+        return next(reader, None) is None
+    except (csv.Error, SourceError, UnicodeDecodeError):
+        return False
+
+
+def _unended(path: Path) -> bool:
+    """Whether an uncompressed file's last byte is no line end (a compressed one's is not looked at: False)."""
+    if compression_of(path) is not None:
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(-1, 2)
+            return f.read(1) not in (b"\n", b"\r")
+    except OSError:  # empty
+        return False
 
 
 _ASCII_BLANKS = re.compile(r"[ \t\n\r\f\v]+")
@@ -1567,9 +1662,8 @@ def _split_columns(line: str, sep: str | None) -> list[str]:
 
 def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[str] | None, start: int,
              rest: str | None = None) -> dict[str, Any]:
-    width = len(sentence[0][1])
-    middle = [f"col{i}" for i in range(1, width - 1)]
-    names = list(names) if names else ["tokens", *middle, "tags"]
+    given = bool(names)
+    names = list(names) if names else _unnamed(len(sentence[0][1]))
     if rest:  # variable width (CoNLL-2012 predicate columns): the values beyond `columns`, one list per token
         for lineno, parts in sentence:
             if len(parts) < len(names):
@@ -1578,6 +1672,10 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
         return ({name: [p[i] for _, p in sentence] for i, name in enumerate(names)}
                 | {rest: [p[len(names):] for _, p in sentence], "line": start})
     for lineno, parts in sentence:
+        if len(parts) != len(names) and not given:  # unnamed columns are as many as most of the sentence's lines
+            common = Counter(len(p) for _, p in sentence).most_common(1)[0][0]  # have: a damaged first line is named
+            if common != len(names):
+                return _columns(src, sentence, _unnamed(common), start)
         if len(parts) < len(names):
             raise _no_column(src, lineno, len(parts), names)
         if len(parts) != len(names):
@@ -1585,6 +1683,11 @@ def _columns(src: SourceDef, sentence: list[tuple[int, list[str]]], names: list[
                         "name every column with `options: {columns: [...]}`, collect extra ones with `rest:`, or set "
                         "`separator:` when a token holds spaces")
     return {name: [p[i] for _, p in sentence] for i, name in enumerate(names)} | {"line": start}
+
+
+def _unnamed(width: int) -> list[str]:
+    """The names of ``width`` unnamed columns: the first the tokens, the last the tags, col1… between."""
+    return ["tokens", *(f"col{i}" for i in range(1, width - 1)), "tags"]
 
 
 def _no_column(src: SourceDef, lineno: int, n: int, names: list[str]) -> SourceError:
@@ -1716,6 +1819,9 @@ def _hf_read_failure(src: SourceDef, row: int, exc: Exception, failed: list[str]
                                 "file is damaged on the Hub: tell the dataset's owners, or pin `revision:` under "
                                 "`dataset:` to a commit whose copy is whole")
     where = Span(str(src.path), 1, 1) if src.path is not None else src.span
+    local = Path(failed[-1]) if src.path is not None and failed else None
+    if local is not None and local.is_file():  # the folder's file whose columns or types differ from the first's
+        where, head = Span(str(local), 1, 1), f"{head}: its file {local.relative_to(Path(str(src.path))).as_posix()}"
     return SourceError(f"{head}: {type(exc).__name__}: {brief(exc)}", where, expected="files that share one schema",
                        hint="the `datasets` library takes the schema from the first file: give a field the same "
                             "type in every file (a string is not a list), or read the files as separate sources")

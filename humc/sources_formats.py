@@ -38,7 +38,7 @@ from typing import Any
 
 from humc.errors import SourceError, Span
 from humc.ir import SourceDef
-from humc.sources_readers import document_files, file_text, nul_free, open_text, source_encoding
+from humc.sources_readers import document_files, file_text, newline_of, nul_free, open_text, source_encoding
 
 CONLLU_COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 _NAMES = {"ID": "ids", "FORM": "tokens", "LEMMA": "lemmas", "UPOS": "upos", "XPOS": "xpos", "FEATS": "feats",
@@ -55,7 +55,7 @@ def read_conllu(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     columns = list(CONLLU_COLUMNS)
     sentence = _Sentence(src, columns)
     row = 0
-    with open_text(path, source_encoding(src)) as f:
+    with open_text(path, source_encoding(src), newline_of(path)) as f:
         for lineno, raw in enumerate(nul_free(src, f), 1):
             line = raw.rstrip("\r\n")
             declared = _GLOBAL_COLUMNS.fullmatch(line) if lineno == 1 else None

@@ -185,6 +185,16 @@ def compressed_binary_hint(path: Path, what: str) -> str | None:
             f"footer): decompress it first (`{_DECOMPRESS[kind]}`) and point `path:` at the {what} file")
 
 
+def binary_inside(path: Path) -> str | None:
+    """The binary format (parquet, arrow, avro) a file holds by its first bytes once decompressed, else None: a
+    Parquet file saved under a text name (`train.jsonl`) is no text in any encoding."""
+    try:
+        with open_binary(path) as f:
+            return _announced(f.read(8), BINARY_MAGIC)
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, decompressed when it is compressed."""
     return _decompressed(path, compression_of(path))
@@ -212,6 +222,17 @@ def open_text(path: Path, encoding: str, newline: str | None = None, errors: str
     if kind is None:
         return open(path, encoding=encoding, newline=newline, errors=errors)
     return io.TextIOWrapper(_decompressed(path, kind), encoding=encoding, newline=newline, errors=errors)
+
+
+def newline_of(path: Path) -> str | None:
+    """``open``'s ``newline`` for a text whose blank lines mean something (CoNLL sentences, blocks): "\n" when its
+    lines end in CR CR LF (a CRLF text written again in Windows text mode, Python's `f.write("…\r\n")` there), which
+    universal newlines would read as a blank line after every line; else None (universal newlines)."""
+    try:
+        with open_binary(path) as f:
+            return "\n" if b"\r\r\n" in f.read(SNIFF_BYTES) else None
+    except (*DAMAGED_ARCHIVE, ValueError):
+        return None  # the reader's own open reports it
 
 
 def fitting_encoding(option: Any, path: Path | None, default: str = "utf-8-sig") -> str:
@@ -275,16 +296,20 @@ def nul_free(src: SourceDef, lines: Iterator[str] | IO[str], path: Path | None =
 
 def nul_error(src: SourceDef, path: Path, line: int, column: int) -> SourceError:
     """E4001 for a NUL character at ``line``:``column`` of ``path``, with what it most likely means."""
+    hint = unmarked_utf16_hint(path) or ("the file is binary, or was padded with zero bytes when a crash or a copy "
+                                         "cut it short: copy it again, or remove the NUL bytes")
+    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
+                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+
+
+def unmarked_utf16_hint(path: Path) -> str | None:
+    """The hint for a file that starts as UTF-16 text without a byte-order mark does, else None."""
     head = _file_head(path, 2) or b""
     if len(head) == 2 and (head[0] == 0) != (head[1] == 0):  # ASCII in UTF-16: one byte of each pair is 0
         order = "be" if head[0] == 0 else "le"
-        hint = (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
+        return (f"the file looks like UTF-16 text without a byte-order mark: set `options: {{encoding: utf-16-{order}}}`, "
                 "or save it as UTF-8")
-    else:
-        hint = ("the file is binary, or was padded with zero bytes when a crash or a copy cut it short: copy it "
-                "again, or remove the NUL bytes")
-    return SourceError(f"source '{src.id}': line {line} holds a NUL character (byte 0) at column {column}",
-                       Span(str(path), line, column), code="E4001", expected="text without NUL characters", hint=hint)
+    return None
 
 
 def nul_error_in(src: SourceDef, path: Path, text: str) -> SourceError:
@@ -447,7 +472,7 @@ def read_arrow(src: SourceDef) -> Iterator[Row]:
             try:
                 ds = datasets.load_from_disk(str(path))
             except Exception as exc:  # datasets raises many types for a folder it cannot read
-                raise _fail(src, f"not a `save_to_disk` folder ({exc})") from None
+                raise _unloaded(src, path, exc) from None
             if isinstance(ds, datasets.DatasetDict):
                 split = str(src.options.get("split", "train"))
                 if split not in ds:
@@ -502,9 +527,7 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(file)))
         except damaged as exc:
-            error = _fail(src, f"{file.name} is not an Arrow stream or file ({exc})")
-            error.hint = compressed_binary_hint(file, "Arrow")
-            raise error from None
+            raise _unopened(src, file, exc) from None
     batches = 0
     try:
         if stream is not None:
@@ -517,6 +540,51 @@ def _arrow_batches(src: SourceDef, file: Path) -> Iterator[Any]:
             batches += 1
     except damaged as exc:
         raise _damaged(src, file, f"{batches} record batch(es)", exc) from None
+
+
+def _unloaded(src: SourceDef, folder: Path, exc: Exception) -> SourceError:
+    """A `save_to_disk` folder ``datasets`` cannot load, at the file in it that is damaged (a JSON file that does not
+    parse, an Arrow file cut short) when one is."""
+    import pyarrow as pa
+
+    damaged = next((f for f in _saved_files(folder) if not _whole(f, pa)), None)
+    what = f"its {damaged.relative_to(folder)} is damaged or cut short" if damaged is not None else "it cannot be loaded"
+    return SourceError(f"source '{src.id}': {folder.name} is not a readable `save_to_disk` folder: {what} "
+                       f"({one_line(str(exc))})", Span(str(damaged or folder), 1, 1), code="E4001",
+                       expected="the folder `save_to_disk` wrote: state.json, dataset_info.json and its .arrow files "
+                                "(a DatasetDict's: dataset_dict.json and one such folder per split)",
+                       hint="copy the whole folder again, or save the dataset again with `save_to_disk`")
+
+
+def _saved_files(folder: Path) -> list[Path]:
+    """The JSON and Arrow files of a `save_to_disk` folder (and of its split folders)."""
+    return sorted(f for pattern in ("*.json", "*/*.json", "*.arrow", "*/*.arrow") for f in folder.glob(pattern))
+
+
+def _whole(file: Path, pa: Any) -> bool:
+    """Whether a JSON file parses, or an Arrow stream reads to its end."""
+    try:
+        if file.suffix == ".json":
+            json.loads(file.read_bytes())
+        else:
+            with pa.memory_map(str(file)) as source:
+                pa.ipc.open_stream(source).read_all().validate(full=True)
+    except (ValueError, OSError, pa.ArrowException, RecursionError):
+        return False
+    return True
+
+
+def _unopened(src: SourceDef, file: Path, exc: Exception) -> SourceError:
+    """An Arrow file pyarrow cannot open: one that starts as an Arrow file is cut short or damaged (its footer, which
+    indexes the batches, is at the end), else it is no Arrow data at all."""
+    if _file_head(file, 6) == b"ARROW1":  # pyarrow says "Not an Arrow file" of it
+        return _cut_arrow(src, file, f"{file.name} starts as an Arrow file but its footer, at the end, is missing or "
+                                     "unreadable: it is cut short or damaged")
+    error = _fail(src, f"{file.name} is not an Arrow stream or file ({one_line(str(exc))})")
+    error.expected = "an Arrow IPC file or stream (`save_to_disk`'s .arrow files, Feather)"
+    error.hint = compressed_binary_hint(file, "Arrow") or ("the file is damaged or not Arrow: copy it again, or set "
+                                                           "the source's `format:`")
+    return error
 
 
 def _feather_v1_batches(src: SourceDef, file: Path) -> Iterator[Any]:
@@ -712,8 +780,11 @@ def _refuse_repeated_columns(src: SourceDef, names: list[str]) -> None:
 
 
 def _damaged(src: SourceDef, file: Path, after: str, exc: Exception) -> SourceError:
-    return SourceError(f"source '{src.id}': {file.name} is damaged or cut short after {after} "
-                       f"({one_line(str(exc))})", Span(str(file), 1, 1), code="E4001",
+    return _cut_arrow(src, file, f"{file.name} is damaged or cut short after {after} ({one_line(str(exc))})")
+
+
+def _cut_arrow(src: SourceDef, file: Path, what: str) -> SourceError:
+    return SourceError(f"source '{src.id}': {what}", Span(str(file), 1, 1), code="E4001",
                        expected="a complete Arrow file", hint="copy or download the file again (or save the dataset "
                        "again with `save_to_disk`)")
 
@@ -1012,7 +1083,7 @@ def read_blocks(src: SourceDef) -> Iterator[tuple[int, dict[str, Any], int]]:
     enc = fitting_encoding(src.options.get("encoding"), src.path)
     block: list[str] = []
     start, row = 1, 0
-    with open_text(src.path, enc) as f:  # type: ignore[arg-type]
+    with open_text(src.path, enc, newline_of(src.path)) as f:  # type: ignore[arg-type]
         for lineno, line in enumerate(nul_free(src, f), 1):
             line = line.rstrip("\r\n")
             if line.strip():

@@ -242,8 +242,22 @@ def build_warnings(result: BuildResult) -> list[str]:
     if empty:
         lines.append(f"the declared split(s) {', '.join(empty)} got no records: the dataset has no such split "
                      "(more records, or larger fractions in output.splits, give it some)")
-    return lines + held_out_warnings(result) + result.plan.recipe.notes() + model_warnings(result.plan.recipe,
-                                                                                             result.metas)
+    return lines + empty_source_warnings(result) + held_out_warnings(result) + result.plan.recipe.notes() + \
+        model_warnings(result.plan.recipe, result.metas)
+
+
+def empty_source_warnings(result: BuildResult) -> list[str]:
+    """A source that read no row while the build wrote others' records (a download that left an empty file, a CSV
+    of its header only): its tasks give nothing, which a dataset of the other sources' records would not show."""
+    lines = []
+    for node in result.plan.nodes:
+        meta = result.metas.get(node.id)
+        if node.kind == "load" and meta is not None and not meta.get("out", 0):
+            sid = str(node.config.get("source", ""))
+            src = result.plan.recipe.sources.get(sid)
+            what = f"its file {src.path} is empty or has a header only" if src is not None and src.path else "it is empty"
+            lines.append(f"source '{sid}' read 0 rows ({what}): the tasks reading it gave no records")
+    return lines
 
 
 def held_out_warnings(result: BuildResult) -> list[str]:

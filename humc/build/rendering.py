@@ -50,9 +50,11 @@ from humc.build.transforms import (
     stable_hash,
     stated_rules,
     surrogate_problem,
+    where_of,
 )
-from humc.errors import RecordError, Span
+from humc.errors import HumcError, RecordError, Span
 from humc.ir import EventRoles, Guideline, LabelExamples, Mix, PreferenceRule, TaskEntry, Template, Variant
+from humc.limits import LIMIT_CODE
 from humc.templating import QuotedItems, TemplateRenderer, render_template, template_variables
 
 _JSON_STR = json.encoder.encode_basestring  # how json writes a str (ensure_ascii=False)
@@ -149,12 +151,28 @@ def render_checked(ctx: RenderContext, record: Mapping[str, Any]) -> Rendered:
     state = apply_rules(entry, ctx.constants, record, base)
     out = Rendered([], [], outside)
     stated = stated_rules(entry, ctx.constants, record, state)
-    _render_variants(prepared, ctx.decks, record, state, input_text(entry, record), stated, out)
+    try:
+        _render_variants(prepared, ctx.decks, record, state, input_text(entry, record), stated, out)
+    except HumcError as exc:
+        if exc.code == LIMIT_CODE:  # a template over a limit for this record's data (a 50 MB field): name the record
+            exc.notes.append(_record_note(record))
+        raise
     group = split_group(entry, ctx.constants, record)
     if group is not None:
         for rendered in out.records:
             rendered["_group"] = group
     return out
+
+
+def _record_note(record: Mapping[str, Any]) -> str:
+    """Which source record a render failed on, and its longest text field (the usual cause of a limit)."""
+    line = record.get("_line")
+    at = f" (line {line} of the source file)" if line is not None else ""
+    texts = [(len(v), k) for k, v in record.items() if isinstance(v, str) and not k.startswith("_")]
+    size, name = max(texts) if texts else (0, "")
+    longest = (f"; its longest field, '{name}', holds {size} characters (a task's `where: len({name}) < 100000` "
+               "leaves such records out)") if texts else ""
+    return f"while rendering {where_of(record)}{at}{longest}"
 
 
 def _outside_hint(missing: list[str], named: list[str]) -> str:
