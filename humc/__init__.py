@@ -25,6 +25,7 @@ from humc.errors import (
     LLMError,
     PublishError,
     RecipeError,
+    RecipeWarning,
     RecordError,
     RequestRejected,
     SecretError,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 # Bumped whenever the meaning of a cached node result changes; part of every fingerprint.
-FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
+FORMAT_VERSION = "15"  # 2: render/check drop problem records and report them (build/problems.py); 3: the messages
 # column; 4: stratified mix draws, an empty answer states the rule that renders it, guideline label examples;
 # 5: readers read published files as their authors' loaders do (IEPile {head, tail} triples, SPO/KG tasks; InstructUIE
 # leaves out NA-typed items), and Jinja2's lazy filters give lists in templates (no memory address in a text); 6: how
@@ -69,9 +70,12 @@ FORMAT_VERSION = "14"  # 2: render/check drop problem records and report them (b
 # and a generated reply of one row-shaped object where a list is asked is a list of that row
 # and a reply 'The answer to the question "…" is not provided in the passage.' is that [] gold too
 # and an event's gold trigger or argument not in its text is span_not_in_text (ee: copied_gold)
-# and so is an EEA gold argument or given trigger (eea: copied_gold); an event adapter's non-text trigger is an error
 # and an Avro duration, or a date or timestamp past year 9999, reads as ISO 8601 text (was bytes, an error)
 # (a `duration` on a fixed of another size than 12 is no duration, and reads as its bytes)
+# 15: bare B/I tags are untyped (bio_spans `untyped=`), a .tsv of CoNLL columns reads as CoNLL, PubTator mentions
+# with blanks around them, lines ending in \r\r\n read as one line break, DuEE's schema file gives an entry its roles;
+# an EEA gold argument or given trigger not in its text is span_not_in_text (eea: copied_gold); an event adapter's
+# non-text trigger is an error
 
 # public name -> the module that defines it (imported on first access)
 _LAZY = {
@@ -89,7 +93,8 @@ _LAZY = {
 
 __all__ = [
     "FORMAT_VERSION", "BuildResult", "DryRun", "ErrorList", "EvalError", "FormatParseError", "HumcError", "LLMError",
-    "Plan", "PublishError", "Recipe", "RecipeError", "RecordError", "RequestRejected", "SecretError", "SourceError", "Span",
+    "Plan", "PublishError", "Recipe", "RecipeError", "RecipeWarning", "RecordError", "RequestRejected", "SecretError",
+    "SourceError", "Span",
     "__version__", "build_plan", "compile_recipe", "dry_run", "load_recipe", "plan_recipe", "push_recipe",
 ]
 

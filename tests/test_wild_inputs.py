@@ -194,7 +194,7 @@ def test_a_nul_byte_in_a_constant_file_or_a_label_file_is_located_in_that_file(t
     path.write_text(RECIPE.format(source="data.jsonl").replace("sources:", "constants:\n  names: {file: names.txt}\nsources:"),
                     encoding="utf-8")
     result = run_cli("check", str(path))
-    assert result.exit_code == 2 and "names.txt:2:1: error[E0009]" in result.output and "NUL" in result.output
+    assert result.exit_code == 2 and "names.txt:2:2: error[E0009]" in result.output and "NUL" in result.output
     (tmp_path / "data.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
     (tmp_path / "data-labels.lst").write_bytes(b"pos\nn\x00eg\n")
     exc = error(tmp_path / "data.jsonl", "jsonl", label_file="{stem}-labels.lst")
