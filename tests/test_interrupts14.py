@@ -1,0 +1,80 @@
+"""A randomized kill sweep (SIGKILL, SIGINT, SIGTERM at random delays and at every write point of a build, an LLM
+build and a push) found these; each is reproduced here at a chosen point (a server that blocks, a hook on the step
+before it), never after a random sleep."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import run_cli, tree_bytes  # noqa: E402
+from llmserver import LLMServer  # noqa: E402
+from test_concurrency import TIMEOUT, Humc  # noqa: E402
+from test_llm_build import responder, write_recipe  # noqa: E402
+
+from humc.build.compiler import load_recipe  # noqa: E402
+from humc.cachedb import CacheDB  # noqa: E402
+from humc.llm.client import CACHE_VERSION, LLMRequest, cache_key  # noqa: E402
+
+
+class Blocking:
+    """A responder that holds its ``at``-th answer (the whole server with it) until ``release`` is set."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.answered = at, 0
+        self.arrived, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, body: dict) -> str:
+        if self.answered == self.at:
+            self.arrived.set()
+            self.release.wait(TIMEOUT)
+        self.answered += 1
+        return responder(body)
+
+
+def _answer_keys(cache: Path) -> set[str]:
+    """The keys of the answers the LLM cache holds (not the structured-output probe's)."""
+    with CacheDB(cache / "llm") as db:
+        return {key.split(":", 1)[1] for key in db.keys() if key.startswith(f"{CACHE_VERSION}:")}
+
+
+def _sent_keys(srv: LLMServer, recipe: Path) -> set[str]:
+    """The cache keys of the chat requests the server received."""
+    model = load_recipe(recipe).models["writer"]
+    return {cache_key(model, LLMRequest(messages=q.json["messages"], response_format=q.json.get("response_format")))
+            for q in srv.received if q.path.endswith("/chat/completions")}
+
+
+def test_an_llm_build_killed_with_answers_in_flight_resumes_asking_nothing_it_had_and_writes_the_same_card(
+        tmp_path: Path) -> None:
+    """The card's `calls` counted every attempt (a 429 or a 500 retried was two calls), so a build resumed after a
+    kill -9, which met other failures than an uninterrupted one, wrote another README.md and build.json."""
+    blocking = Blocking(at=10)
+    with LLMServer(responder=blocking, fail_sequence=[0, 429, 500, 0, 429, 0, 0, 500], retry_after="0") as srv:
+        recipe = write_recipe(tmp_path, srv.base_url)
+        out, cache = tmp_path / "out", tmp_path / "cache"
+        killed = Humc("build", recipe, "--out", out, "--cache", cache)
+        assert blocking.arrived.wait(TIMEOUT), killed.stderr
+        os.kill(killed.pid, signal.SIGKILL)
+        assert killed.finish() == -signal.SIGKILL
+        blocking.release.set()
+        assert not (out / "llm-demo").exists()
+        cached = _answer_keys(cache)
+        srv.reset_stats()  # the failures come again, at the resumed build's first requests
+        resumed = run_cli("build", str(recipe), "--out", str(out), "--cache", str(cache))
+        assert resumed.exit_code == 0, resumed.output
+        assert cached and not _sent_keys(srv, recipe) & cached  # no answer it had was asked for again
+        srv.reset_stats()
+        srv.fail_sequence = []
+        reference = run_cli("build", str(recipe), "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "rc"))
+        assert reference.exit_code == 0, reference.output
+        assert cached <= _sent_keys(srv, recipe)  # the keys are those of requests a build sends
+    assert "0 retry(ies)" in reference.output and "0 retry(ies)" not in resumed.output
+    assert tree_bytes(out / "llm-demo") == tree_bytes(tmp_path / "ref" / "llm-demo")
+    assert json.loads((out / "llm-demo" / "build.json").read_text())["counts"] == {"train": 10}
