@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import run_cli, tree_bytes  # noqa: E402
+from helpers import REPO, run_cli, tree_bytes, write_ner_workload  # noqa: E402
 from llmserver import LLMServer  # noqa: E402
 from test_concurrency import TIMEOUT, Humc  # noqa: E402
 from test_llm_build import responder, write_recipe  # noqa: E402
@@ -78,3 +79,38 @@ def test_an_llm_build_killed_with_answers_in_flight_resumes_asking_nothing_it_ha
     assert "0 retry(ies)" in reference.output and "0 retry(ies)" not in resumed.output
     assert tree_bytes(out / "llm-demo") == tree_bytes(tmp_path / "ref" / "llm-demo")
     assert json.loads((out / "llm-demo" / "build.json").read_text())["counts"] == {"train": 10}
+
+
+KILLED_MID_WRITE = """
+import os, random, signal, sys
+from pathlib import Path
+import diskcache.core
+from humc.cachedb import CacheDB
+
+store = diskcache.core.Disk.store
+
+def store_then_die(self, *args, **kwargs):  # the value's file is written; its row is not committed yet
+    store(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+diskcache.core.Disk.store = store_then_die
+with CacheDB(Path(sys.argv[1]), compress=True) as db:
+    db.set("chunk/lost", random.Random(0).randbytes(100_000))  # incompressible: stored in a value file of its own
+"""
+
+
+def test_cache_gc_removes_the_value_file_a_write_killed_before_its_row_was_committed_left(tmp_path: Path) -> None:
+    """diskcache writes a large value's file, then commits its row: a build killed with -9 between the two left a
+    file no entry names, which nothing read and, before, `humc cache gc` never removed (a render chunk each)."""
+    recipe = write_ner_workload(tmp_path, 3000)
+    cache = tmp_path / "cache"
+    assert run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "out"), "--cache", str(cache)).exit_code == 0
+    listed = sorted(cache.glob("??/??/*.val"))
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(cache)], timeout=TIMEOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert killed.returncode == -signal.SIGKILL and len(list(cache.glob("??/??/*.val"))) == len(listed) + 1
+    result = run_cli("cache", "gc", str(recipe), "--cache", str(cache))
+    assert result.exit_code == 0 and "removed 0 stale node(s)" in result.output, result.output
+    assert sorted(cache.glob("??/??/*.val")) == listed
+    again = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(cache))
+    assert again.exit_code == 0 and "9/9 node(s) from cache" in again.output, again.output
