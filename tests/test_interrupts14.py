@@ -12,6 +12,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import REPO, run_cli, tree_bytes, write_ner_workload  # noqa: E402
@@ -84,6 +86,8 @@ def test_an_llm_build_killed_with_answers_in_flight_resumes_asking_nothing_it_ha
 KILLED_MID_WRITE = """
 import os, random, signal, sys
 from pathlib import Path
+
+import pytest
 import diskcache.core
 from humc.cachedb import CacheDB
 
@@ -114,3 +118,40 @@ def test_cache_gc_removes_the_value_file_a_write_killed_before_its_row_was_commi
     assert sorted(cache.glob("??/??/*.val")) == listed
     again = run_cli("build", str(recipe), "--out", str(tmp_path / "out"), "--cache", str(cache))
     assert again.exit_code == 0 and "9/9 node(s) from cache" in again.output, again.output
+
+
+KILLED_AFTER_THE_SWAP = """
+import os, signal, sys
+import humc.dataset.writer as writer
+from humc.__main__ import run
+
+exchange = writer._exchange
+
+def exchange_then_die(a, b):  # the new build is in place; the previous one, in `.big.tmp-<pid>`, is not removed yet
+    exchange(a, b)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+writer._exchange = exchange_then_die
+sys.argv = ["humc", *sys.argv[1:]]
+run()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 RENAME_EXCHANGE: Linux only")
+def test_the_previous_build_a_swap_killed_with_9_left_is_removed_by_the_next_build(tmp_path: Path) -> None:
+    """The next build found the new dataset folder current and returned before removing stale siblings: the previous
+    build (every shard of it) stayed in a hidden `.big.tmp-<pid>` until the recipe changed."""
+    recipe = write_ner_workload(tmp_path, 300, shard_rows=100)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(cache)).exit_code == 0
+    recipe.write_text(recipe.read_text().replace("shard_rows: 100", "shard_rows: 150"))  # only the write runs again
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_THE_SWAP, "build", str(recipe), "-q", "--out", str(out),
+                             "--cache", str(cache)], timeout=TIMEOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert killed.returncode == -signal.SIGKILL
+    assert [(p.name.startswith(".big.tmp-"), (p / "build.json").is_file()) for p in out.iterdir() if p.name != "big"
+            and p.name != ".big.lock"] == [(True, True)]  # the previous build, whole
+    again = run_cli("build", str(recipe), "-q", "--out", str(out), "--cache", str(cache))
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in out.iterdir()) == ["big"]
+    assert run_cli("build", str(recipe), "-q", "--out", str(tmp_path / "ref"), "--cache", str(tmp_path / "rc")).exit_code == 0
+    assert tree_bytes(out / "big") == tree_bytes(tmp_path / "ref" / "big")
