@@ -12,8 +12,9 @@ Decisions:
   notes, and the shard entries (``shard/<digest>``) their write nodes list (``shards/<write fp>``).
   LLM responses stay unless asked (``llm=True``), since they cost money to ask for again and the
   kept node results never need them. Legacy entries (written before checksums) and
-  moved-aside copies are never reachable. Afterwards the index is vacuumed so the space really
-  returns to the file system.
+  moved-aside copies are never reachable, nor are value files the index does not list (a process killed between
+  writing one and committing its row). Afterwards the index is vacuumed so the space really returns to the file
+  system.
 * ``clean`` deletes only what humc wrote into the folder, never a user's other files.
 * ``gc``, ``clean`` and ``verify`` hold the cache folder's lock exclusively (``humc.locks``) while builds hold it
   shared: they wait for running builds to finish (saying so on stderr) and a build started meanwhile waits for
@@ -176,6 +177,8 @@ def _gc(folder: Path, plans: list[Plan], llm: bool) -> GcReport:
     llm_removed = _drop_llm(folder / LLM_FOLDER) if llm else 0
     for copy in corrupt_copies(folder) + corrupt_copies(folder / LLM_FOLDER):
         remove_cache_files(copy)
+    for part in (folder, folder / LLM_FOLDER):
+        _drop_unlisted(part)
     vacuum(folder)
     return GcReport(len(kept), len(removed), entries, llm_removed, before, folder_bytes(folder))
 
@@ -202,6 +205,21 @@ def _drop_llm(folder: Path) -> int:
         n = sum(1 for _ in db.keys()) + len(db.legacy_keys())
     remove_cache_files(folder)
     return n
+
+
+def _drop_unlisted(folder: Path) -> None:
+    """Remove the value files the index does not list: a process killed (-9) between writing an entry's value file
+    and committing its row leaves one that nothing reads, and before, nothing removed."""
+    if not (folder / INDEX).exists():
+        return
+    con = sqlite3.connect(str(folder / INDEX))
+    try:
+        listed = {Path(name).as_posix() for (name,) in con.execute("SELECT filename FROM Cache WHERE filename IS NOT NULL")}
+    finally:
+        con.close()
+    for path in folder.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*.val"):
+        if path.relative_to(folder).as_posix() not in listed:
+            path.unlink(missing_ok=True)
 
 
 def verify_cache(folder: Path, *, wait: bool = True) -> VerifyReport:

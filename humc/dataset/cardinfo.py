@@ -251,11 +251,18 @@ def used_llms(recipe: Recipe, metas: Mapping[str, Mapping[str, Any]]) -> list[di
             if step is not None:
                 roles.setdefault(step.model, []).append(f"{e.id}: {role}")
                 notes = metas.get(f"{e.id}/{step.kind}", {}).get("notes", {})
-                calls[step.model] = calls.get(step.model, 0) + int(notes.get("llm requests", 0)) + int(notes.get("llm cache hits", 0))
+                calls[step.model] = calls.get(step.model, 0) + _calls(notes)
                 answered.setdefault(step.model, Answered()).add(answered_in(notes))
     rows = [_llm_row(answered[name], calls.get(name, 0), f"{name} ({recipe.models[name].model})",
                      recipe.models[name].params, "; ".join(r)) for name, r in roles.items()]
     return rows + _locked_llm_rows(recipe)
+
+
+def _calls(notes: Mapping[str, Any]) -> int:
+    """The requests a step's answers took, sent or replayed from the cache; a retry (a 429, a 500, a dropped
+    connection) is the same call again, so a build resumed after an interruption, or one that met another server's
+    failures, states the count a build that met none does."""
+    return int(notes.get("llm requests", 0)) - int(notes.get("llm retries", 0)) + int(notes.get("llm cache hits", 0))
 
 
 def _llm_row(answered: Answered, calls: int, recipe_model: str, params: Mapping[str, Any], role: str) -> dict[str, Any]:

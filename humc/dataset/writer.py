@@ -18,7 +18,8 @@ length histograms are merged per shard, so its quantiles stay exact and the fold
 
 Everything is written into a temporary sibling folder (``.<name>.tmp-<pid>``) that replaces the
 old one only when complete, so a failed or killed build never leaves partial output behind; a
-temporary folder left by a killed build is removed by the next write. That write holds the output folder's
+temporary folder left by a killed build is removed by the next write (or the next build that finds the folder current).
+That write holds the output folder's
 exclusive lock, so every other ``.tmp-``/``.old-`` sibling is a dead build's, whatever its pid: a pid says nothing
 once it is reused (a container restarted, a build killed days ago), and such a folder would otherwise stay forever.
 The old folder is replaced only when humc owns it (``manifest.check_owned``: checked before the
@@ -215,6 +216,7 @@ def write_dataset(job: WriteJob) -> WriteResult:
     recipe = job.recipe
     final = recipe.output.dir
     if output_is_current(recipe, job.fingerprint):
+        _remove_stale_siblings(final)  # a swap killed before it removed the previous build (now a `.tmp-` folder)
         manifest = read_manifest(final) or {}
         return WriteResult({"chunks": {}, "manifest": manifest}, sum(manifest.get("counts", {}).values()), True)
     counts = job.counts
