@@ -276,3 +276,14 @@ def test_the_card_is_what_the_hubs_dataset_card_writes_of_it(pretty, description
                             split_files={s: [f"data/{s}-00000-of-00001.parquet"] for s in splits},
                             user_template=f"{body}{{{{ name }}}}"))
     assert str(DatasetCard(text)) == text
+
+
+@pytest.mark.parametrize("field, value", [("tags", ["\x85"]), ("tags", ["x\x85y"]), ("pretty_name", "x\x85y")])
+def test_a_nel_in_the_cards_metadata_is_written_as_the_hubs_card_reads_it(field, value) -> None:
+    """PyYAML writes a NEL (U+0085, cp1252's "…" read as Latin-1) inside a quoted value as a line break, which reads back
+    as a space: without the DatasetCard round trip the card was not what the Hub writes of it (found by the hypothesis
+    test above, at random). Such a card goes through DatasetCard, as every card did before."""
+    fields = {"tags": [], "pretty_name": "p", field: value}
+    text = render_card(info(license=None, languages=[], split_counts={"a": 0}, task_counts={"a": {"t": 0}},
+                            split_files={"a": ["data/a-00000-of-00001.parquet"]}, **fields))
+    assert "\x85" not in text.split("\n---\n", 1)[0] and str(DatasetCard(text)) == text

@@ -274,7 +274,13 @@ def render_card(info: CardInfo) -> str:
         body = _render_user_template(info, body)
     if not body.endswith("\n"):
         body += "\n"
-    return f"---\n{card_metadata(info).to_yaml()}\n---\n\n{body}"  # what the Hub's DatasetCard writes (tests: a fixpoint)
+    meta = card_metadata(info).to_yaml()
+    text = f"---\n{meta}\n---\n\n{body}"  # what the Hub's DatasetCard writes (tests: a fixpoint)
+    if "\x85" in meta:  # PyYAML writes a NEL in a quoted value as a line break, which reads back as a space: the
+        from huggingface_hub import DatasetCard  # Hub's card writes that reading (a fixpoint only through it)
+
+        return str(DatasetCard(text))
+    return text
 
 
 # ---------------------------------------------------------------------------- body

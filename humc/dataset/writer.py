@@ -138,7 +138,7 @@ def write_imports() -> None:
     and the clean-up, waiting for the plot thread stuck on that lock, then hung forever (found by a chaos run)."""
     import pyarrow as pa
     import pyarrow.parquet  # noqa: F401
-    from huggingface_hub import DatasetCard, DatasetCardData  # noqa: F401
+    from huggingface_hub import DatasetCardData  # noqa: F401
 
     schema = parquet_schema()
     pa.Table.from_pydict({name: [] for name in schema.names}, schema=schema)

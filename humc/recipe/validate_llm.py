@@ -195,7 +195,9 @@ INTEGER_PARAMS = {"max_tokens": 1, "max_completion_tokens": 1, "min_tokens": 0, 
 
 def _param_problem(key: str, value: Any) -> str | None:
     """What a well-known sampling parameter must be, when ``value`` is not that (`temperature: hot`, `max_tokens: 0`):
-    a server would refuse the first request, or every one of them; else None."""
+    a server would refuse the first request, or every one of them; else None. Null is not sent (``merged_params``)."""
+    if value is None:
+        return None
     if key in NUMBER_PARAMS:
         least, kind, ok = NUMBER_PARAMS[key], "a number", isinstance(value, (int, float))
     elif key in INTEGER_PARAMS:
