@@ -146,6 +146,7 @@ def test_a_role_listed_twice_in_the_recipe_is_a_located_warning_and_kept_once(tm
     assert load_recipe(recipe).tasks[0].event_roles == (("组织关系-裁员", ("裁员方", "时间")),)
     built = build_in(recipe, tmp_path)
     assert built.exit_code == 0 and "warning[W0001]" in built.output  # a build says it too
+    assert f"note: {recipe}" not in result.output and f"warning: {recipe}" not in built.output  # labelled once
     as_json = json.loads(run_cli("--format", "json", "check", str(recipe)).stdout)
     assert as_json["ok"] and [(d["severity"], d["code"], d["line"], d["column"]) for d in as_json["diagnostics"]] == [
         ("warning", "W0001", line_no, column)]

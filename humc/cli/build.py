@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -98,6 +99,14 @@ def dry_run_data(result: DryRun) -> dict[str, Any]:
 SHOWN_SHARED = 20  # the texts in several splits `--format json` lists (the count says how many there are)
 
 
+_LABELLED = re.compile(r"^.+?:\d+:\d+: warning\[W\d{4}\]: ")
+
+
+def self_labelled(line: str) -> bool:
+    """A compiler-style warning (`file:line:col: warning[W0001]: …`): printed as it is, not after a second label."""
+    return _LABELLED.match(line) is not None
+
+
 def shared_text_notes(result: DryRun) -> list[str]:
     """The note on input texts the rows checked put in two or more splits, and what keeps each in one."""
     shared = result.shared_texts
@@ -136,7 +145,7 @@ def print_dry_run(result: DryRun) -> None:
             click.echo(f"    note: none of the {e.kept} row(s) kept gives a record: each is a problem record below (a "
                        "build of rows like these writes nothing for it: error[E4104] when no entry writes anything)")
     for note in result.recipe.notes():
-        click.echo(f"  note: {note}")
+        click.echo(f"  {note}" if self_labelled(note) else f"  note: {note}")
     for n, line in enumerate(shared_text_notes(result)):
         click.echo(f"  note: {line}" if n == 0 else f"    {line}")
     print_problems(result.problems(), click.echo)
@@ -207,7 +216,7 @@ def build_cmd(recipe: Path, cache_dir: Path | None, out_dir: Path | None, quiet:
                 print_summary(result)
             which = f"{result.plan.recipe.name}: " if len(plans) > 1 else ""  # with ablations: which dataset's
             for warning in [*warning_lines(problem_rows(result.plan.recipe, result.metas)), *build_warnings(result)]:
-                err.print(Text.assemble(("warning: ", "yellow"), which + warning))
+                err.print(Text.assemble(("" if self_labelled(warning) else "warning: ", "yellow"), which + warning))
             click.echo(f"wrote {result.output_dir}")
         if push_after:
             from humc.cli.push import push_recipe
