@@ -73,6 +73,12 @@ def test_out_of_memory_threads_or_a_library_that_cannot_be_mapped_are_e9002(monk
         found = system_error(exc)
         assert found is not None and found.code == "E9002", exc
     assert system_error(RuntimeError("something else")) is None and system_error(ImportError("no module x")) is None
+    import humc.cli.system as system  # a thread refused under `ulimit -v` (its stack not mapped) is out of memory
+
+    monkeypatch.setattr(system, "address_space_limited", lambda: True)
+    assert system.system_error(RuntimeError("can't start new thread")).message.startswith("out of memory")
+    monkeypatch.setattr(system, "address_space_limited", lambda: False)
+    assert system.system_error(RuntimeError("can't start new thread")).message.startswith("out of threads")
 
     def exhausted(*_: object, **__: object) -> None:
         raise MemoryError

@@ -64,12 +64,13 @@ def preload_numpy() -> None:
 def system_error(exc: BaseException) -> HumcError | None:
     """E9002 for memory, open files or threads run out, E3002 for a current folder deleted under the command
     (a relative path cannot be resolved), or None: an internal error after all."""
-    if isinstance(exc, MemoryError) or _is_out_of_memory(exc):
+    no_thread = isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+    if isinstance(exc, MemoryError) or _is_out_of_memory(exc) or (no_thread and address_space_limited()):
         return _exhausted("memory", "raise the memory limit (`ulimit -v`, the container's), or use fewer render "
-                          "workers (-j 1)")
+                          "workers (-j 1)")  # under `ulimit -v`, a thread is refused when its stack cannot be mapped
     if isinstance(exc, OSError) and exc.errno in OUT_OF_FILES:
         return _exhausted("open files", "raise the limit of open files (`ulimit -n 1024`)")
-    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+    if no_thread:
         return _exhausted("threads", "raise the process or memory limit (`ulimit -u`, `ulimit -v`), or use fewer "
                           "render workers (-j 1)")
     if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # a command-line path (recipe paths are checked
