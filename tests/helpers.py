@@ -108,6 +108,18 @@ output:
 {extra_output}"""
 
 
+# a CoNLL-2003 NER recipe over a newcomer's own `mystd` stdlib folder, up to its task entry's first key: each test
+# adds the keys it is about (templates, guidelines, formats)
+HOUSE_NER_HEAD = """hum: 1
+name: house-ner
+stdlib: [mystd]
+sources:
+  conll: {catalog: conll2003, path: data/eng.testa.head40}
+tasks:
+  - source: conll
+"""
+
+
 def write_ner_source(path: Path, rows: int) -> None:
     """A generated NER source: `rows` short sentences with two entities each (tests and bench/)."""
     with open(path, "w", encoding="utf-8") as f:

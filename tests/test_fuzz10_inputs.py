@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from helpers import REPO, run_cli
+from helpers import HOUSE_NER_HEAD, REPO, run_cli
 
 DATA = REPO / "tests" / "data"
 
@@ -31,14 +33,19 @@ def build(root: Path) -> str:
     return result.output
 
 
-def test_a_casie_argument_that_is_no_list_of_objects_is_named_at_the_adapter(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "casie", tmp_path / "casie")
-    article = tmp_path / "casie/annotation/1001.json"
+def casie_build(root: Path, edit: Callable[[dict[str, Any]], object]) -> str:
+    """The CASIE sample with hopper 0's event 0 changed by ``edit``, built (it must fail): its output."""
+    shutil.copytree(DATA / "casie", root / "casie")
+    article = root / "casie/annotation/1001.json"
     data = json.loads(article.read_text(encoding="utf-8"))
-    data["cyberevent"]["hopper"][0]["events"][0]["argument"] = 12  # a hand-edited or converted file
+    edit(data["cyberevent"]["hopper"][0]["events"][0])
     article.write_text(json.dumps(data), encoding="utf-8")
-    recipe(tmp_path, "casie, path: casie/annotation")
-    out = build(tmp_path)
+    recipe(root, "casie, path: casie/annotation")
+    return build(root)
+
+
+def test_a_casie_argument_that_is_no_list_of_objects_is_named_at_the_adapter(tmp_path: Path) -> None:
+    out = casie_build(tmp_path, lambda event: event.update(argument=12))  # a hand-edited or converted file
     # before: 'casie_events: cannot work with these arguments (cyberevent an object {hopper}): a value of a type ...'
     assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument is an " \
            "integer (12) (source 'x' row 0)" in out
@@ -46,26 +53,14 @@ def test_a_casie_argument_that_is_no_list_of_objects_is_named_at_the_adapter(tmp
 
 
 def test_a_casie_role_written_as_a_text_is_named_at_the_adapter(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "casie", tmp_path / "casie")
-    article = tmp_path / "casie/annotation/1001.json"
-    data = json.loads(article.read_text(encoding="utf-8"))
-    data["cyberevent"]["hopper"][0]["events"][0]["argument"][1]["role"] = "Compromised-Data"  # not {type: …}
-    article.write_text(json.dumps(data), encoding="utf-8")
-    recipe(tmp_path, "casie, path: casie/annotation")
-    out = build(tmp_path)
+    out = casie_build(tmp_path, lambda event: event["argument"][1].update(role="Compromised-Data"))  # not {type: …}
     assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 1 has no role " \
            "or no text: its role is a string ('Compromised-Data') (source 'x' row 0)" in out
     assert 'expected: {role: {type: role name}, text, ...}, e.g. {"role": {"type": "Victim"}, "text": "…"}' in out
 
 
 def test_a_casie_argument_without_its_text_is_named_not_built_as_an_empty_argument(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "casie", tmp_path / "casie")
-    article = tmp_path / "casie/annotation/1001.json"
-    data = json.loads(article.read_text(encoding="utf-8"))
-    del data["cyberevent"]["hopper"][0]["events"][0]["argument"][0]["text"]
-    article.write_text(json.dumps(data), encoding="utf-8")
-    recipe(tmp_path, "casie, path: casie/annotation")
-    out = build(tmp_path)
+    out = casie_build(tmp_path, lambda event: event["argument"][0].pop("text"))
     # before: exit 0, a gold row (Databreach, breached, Attacker, "") with the role's argument empty
     assert "stdlib/catalog/casie.yaml:15:11: error[E4102]: casie_events(): hopper 0's event 0's argument 0 has no role " \
            "or no text: it is an object {type, startOffset, endOffset, role} (source 'x' row 0)" in out
@@ -137,11 +132,17 @@ def edit_first_line(path: Path, edit: object) -> None:
     path.write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n", encoding="utf-8")
 
 
+def edited_sample(root: Path, catalog: str, file: str, edit: object) -> None:
+    """The sample of ``catalog`` with the first record of its JSON Lines ``file`` changed by ``edit``; the recipe
+    reading it."""
+    shutil.copytree(DATA / catalog, root / catalog)
+    edit_first_line(root / catalog / file, edit)
+    recipe(root, f"{catalog}, path: {catalog}/{file}")
+
+
 def test_a_natural_questions_fractional_token_offset_is_refused_not_cut_down(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "natural_questions", tmp_path / "natural_questions")
-    path = tmp_path / "natural_questions/simplified-nq-train.head4.jsonl"
-    edit_first_line(path, lambda r: r["annotations"][0]["short_answers"][0].update(end_token=60.5))
-    recipe(tmp_path, "natural_questions, path: natural_questions/simplified-nq-train.head4.jsonl")
+    edited_sample(tmp_path, "natural_questions", "simplified-nq-train.head4.jsonl",
+                  lambda r: r["annotations"][0]["short_answers"][0].update(end_token=60.5))
     out = build(tmp_path)
     # before: read as token 60, the short answer one token short, exit 0
     assert "stdlib/catalog/natural_questions.yaml:14:12: error[E4102]: nq_answer(): annotation 0's short answer 0 has " \
@@ -149,29 +150,22 @@ def test_a_natural_questions_fractional_token_offset_is_refused_not_cut_down(tmp
 
 
 def test_a_natural_questions_offset_written_as_a_whole_float_is_read(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "natural_questions", tmp_path / "natural_questions")
-    path = tmp_path / "natural_questions/simplified-nq-train.head4.jsonl"
-    edit_first_line(path, lambda r: r["annotations"][0]["short_answers"][0].update(end_token=61.0))  # pandas' to_json
-    recipe(tmp_path, "natural_questions, path: natural_questions/simplified-nq-train.head4.jsonl")
+    edited_sample(tmp_path, "natural_questions", "simplified-nq-train.head4.jsonl",
+                  lambda r: r["annotations"][0]["short_answers"][0].update(end_token=61.0))  # pandas' to_json
     result = run_cli("build", "r.hum.yaml", "-q", "-j", "1", cwd=tmp_path)
     assert result.exit_code == 0, result.output
 
 
 def test_a_wikievents_fractional_mention_offset_is_refused_not_cut_down(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "wikievents", tmp_path / "wikievents")
-    path = tmp_path / "wikievents/dev.head1.jsonl"
-    edit_first_line(path, lambda r: r["entity_mentions"][0].update(end=5.5))
-    recipe(tmp_path, "wikievents, path: wikievents/dev.head1.jsonl")
+    edited_sample(tmp_path, "wikievents", "dev.head1.jsonl", lambda r: r["entity_mentions"][0].update(end=5.5))
     out = build(tmp_path)
     assert "stdlib/catalog/wikievents.yaml:15:11: error[E4102]: oneie_events(): entity mention 0 has the offset a " \
            "number (5.5), not a whole number (source 'x' row 0)" in out
 
 
 def test_a_rams_argument_that_is_no_span_is_named_as_written(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "rams", tmp_path / "rams")
-    path = tmp_path / "rams/dev.head3.jsonlines"
-    edit_first_line(path, lambda r: r["gold_evt_links"][0].__setitem__(1, "Tehran"))  # the text, not its span
-    recipe(tmp_path, "rams, path: rams/dev.head3.jsonlines")
+    edited_sample(tmp_path, "rams", "dev.head3.jsonlines",
+                  lambda r: r["gold_evt_links"][0].__setitem__(1, "Tehran"))  # the text, not its span
     out = build(tmp_path)
     # before: "link 0's argument has the offset null, not a whole number"
     assert "stdlib/catalog/rams.yaml:14:11: error[E4102]: rams_events(): link 0's argument is a string ('Tehran') " \
@@ -179,15 +173,7 @@ def test_a_rams_argument_that_is_no_span_is_named_as_written(tmp_path: Path) -> 
     assert "expected: its span [start, end], e.g. [12, 13]" in out
 
 
-NER_RECIPE = """hum: 1
-name: house-ner
-stdlib: [mystd]
-sources:
-  conll: {catalog: conll2003, path: data/eng.testa.head40}
-tasks:
-  - source: conll
-    formats: [json]
-"""
+NER_RECIPE = HOUSE_NER_HEAD + "    formats: [json]\n"
 
 
 def test_copied_gold_in_a_task_without_copied_from_is_an_error_at_it_not_a_check_left_out(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, built_test_split, run_cli
+from helpers import HOUSE_NER_HEAD, REPO, built_test_split, run_cli
 
 from humc.recipe.lockfile import load_lock
 
@@ -21,16 +21,7 @@ TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentenc
 Sentence: {{ text }}
 """
 
-RECIPE = """hum: 1
-name: house-ner
-stdlib: [mystd]
-sources:
-  conll: {catalog: conll2003, path: data/eng.testa.head40}
-tasks:
-  - source: conll
-    templates: [en_house]
-    formats: [json]
-"""
+RECIPE = HOUSE_NER_HEAD + "    templates: [en_house]\n    formats: [json]\n"
 
 
 def own_stdlib(tmp_path: Path, template: bytes = TEMPLATE.encode()) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, run_cli
+from helpers import HOUSE_NER_HEAD, REPO, run_cli
 
 GUIDELINE = """id: house_ner
 title: House NER conventions
@@ -32,17 +32,7 @@ TEMPLATE = """Find the named entities ({{ labels | join(', ') }}) in the sentenc
 Sentence: {{ text }}
 """
 
-RECIPE = """hum: 1
-name: house-ner
-stdlib: [mystd]
-sources:
-  conll: {catalog: conll2003, path: data/eng.testa.head40}
-tasks:
-  - source: conll
-    guidelines: [house_ner]
-    templates: [TEMPLATE_ID]
-    formats: [json]
-"""
+RECIPE = HOUSE_NER_HEAD + "    guidelines: [house_ner]\n    templates: [TEMPLATE_ID]\n    formats: [json]\n"
 
 
 def folder(tmp_path: Path, template: str = "templates/ner/en_house.j2", guidelines: str = "guidelines",
